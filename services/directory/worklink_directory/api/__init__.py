@@ -1,0 +1,7 @@
+"""The directory service's HTTP API blueprints."""
+
+from worklink.web.app import Api
+
+
+def register(api: Api) -> None:
+    """Register this service's blueprints (operations endpoints come from the platform)."""

@@ -1,0 +1,22 @@
+"""Application factory for the notifications service."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from worklink.config import Settings
+from worklink.web import create_service_app
+from worklink_notifications import api
+from worklink_notifications.models import PLATFORM
+
+
+def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    app, rest_api = create_service_app(
+        "notifications", __name__, tables=PLATFORM, config=config, settings=settings,
+        title="WorkLink Notifications",
+        description="Tells the right people what happened: in-app inbox, email and signed webhooks.",
+    )
+    api.register(rest_api)
+    return app

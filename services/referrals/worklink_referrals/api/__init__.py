@@ -1,0 +1,7 @@
+"""The referrals service's HTTP API blueprints."""
+
+from worklink.web.app import Api
+
+
+def register(api: Api) -> None:
+    """Register this service's blueprints (operations endpoints come from the platform)."""

@@ -1,0 +1,43 @@
+"""Audit trail of every access to a person's record.
+
+`AuditTrail.record` writes in the caller's transaction, so a read that cannot be
+audited returns nothing (fail closed), and a change is audited exactly when it
+commits.
+"""
+
+from __future__ import annotations
+
+from flask import g, has_request_context
+from sqlalchemy.orm import Session
+
+from worklink.auth import Principal, current_principal
+from worklink.context import request_id_var
+from worklink.db import PlatformTables, utcnow
+
+ACTIONS = ("read", "list", "create", "update", "delete", "export", "share")
+
+
+class AuditTrail:
+    def __init__(self, tables: PlatformTables):
+        self.table = tables.audit_log
+
+    def record(self, session: Session, *, action: str, resource_type: str, resource_id: str,
+               person_id: str | None = None, purpose: str | None = None,
+               principal: Principal | None = None) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"audit action must be one of {ACTIONS}")
+        actor = principal or current_principal()
+        if actor is None:
+            raise RuntimeError("audit needs an authenticated principal (or pass principal=)")
+        session.execute(self.table.insert().values(
+            occurred_at=utcnow(),
+            actor=actor.subject,
+            actor_role=actor.role,
+            actor_org=actor.organisation,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+            person_id=str(person_id) if person_id else None,
+            purpose=purpose,
+            request_id=(g.get("request_id") if has_request_context() else None) or request_id_var.get(),
+        ))

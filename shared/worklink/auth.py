@@ -1,0 +1,144 @@
+"""Bearer-token authentication and per-endpoint authorisation.
+
+Tokens are JWTs with `sub`, `role` (one of ROLES), `org` (the organisation the
+user acts for; absent for residents), `iss`, `aud` and `exp`. Development uses
+HS256 with a shared secret; production uses RS256 with a public key or a JWKS URL
+(and refuses to start with the development secret, see config.Settings.check).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import jwt
+from flask import current_app, g, request
+
+from worklink.config import JwtSettings
+from worklink.web.problems import Problem
+
+ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    organisation: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_alliance_admin(self) -> bool:
+        return self.role == "alliance_admin"
+
+    def acts_for(self, organisation: str | None) -> bool:
+        """May this user act on a record owned by `organisation`?"""
+        return self.is_alliance_admin or (organisation is not None and organisation == self.organisation)
+
+
+def _unauthenticated(detail: str, error: str | None = "invalid_token") -> Problem:
+    challenge = 'Bearer realm="worklink"'
+    if error:
+        challenge += f', error="{error}", error_description="{detail}"'
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+class TokenVerifier:
+    def __init__(self, settings: JwtSettings):
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+
+    def _key(self, token: str):
+        if self._jwks is not None:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        if self.settings.algorithm.startswith("HS"):
+            return self.settings.secret
+        return self.settings.public_key
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(token, self._key(token), algorithms=[self.settings.algorithm],
+                                audience=self.settings.audience, issuer=self.settings.issuer,
+                                leeway=self.settings.leeway_seconds,
+                                options={"require": ["sub", "exp", "iat", "role"]})
+        except jwt.ExpiredSignatureError:
+            raise _unauthenticated("The access token has expired.") from None
+        except jwt.InvalidSignatureError:
+            raise _unauthenticated("The access token's signature is not valid.") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+            raise _unauthenticated(f"The access token is not valid: {exc}.") from None
+        if claims["role"] not in ROLES:
+            raise _unauthenticated(f"Unknown role {claims['role']!r} in the access token.")
+        return Principal(subject=str(claims["sub"]), role=claims["role"],
+                         organisation=claims.get("org"), claims=claims)
+
+
+def mint_token(settings: JwtSettings, *, role: str, org: str | None = None, subject: str | None = None,
+               ttl_seconds: int = 3600, private_key: str | None = None, **extra: Any) -> str:
+    """Issue a token (development tooling and tests; production tokens come from the IdP)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    now = int(time.time())
+    claims = {"sub": subject or f"dev-{role}-{uuid.uuid4().hex[:8]}", "role": role, "iss": settings.issuer,
+              "aud": settings.audience, "iat": now, "exp": now + ttl_seconds, **extra}
+    if org:
+        claims["org"] = org
+    key = settings.secret if settings.algorithm.startswith("HS") else private_key
+    if key is None:
+        raise ValueError(f"{settings.algorithm} needs a private key to sign")
+    return jwt.encode(claims, key, algorithm=settings.algorithm)
+
+
+def authenticate() -> Principal:
+    """The caller's principal, or a 401 problem. Cached on `g` for the request."""
+    if "principal" in g:
+        return g.principal
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _unauthenticated("This endpoint needs a bearer access token.", error=None)
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("The Authorization header must be 'Bearer <token>'.", error="invalid_request")
+    g.principal = current_app.extensions["worklink"].tokens.verify(token.strip())
+    return g.principal
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def requires(*roles: str) -> Callable:
+    """Endpoint policy: caller must be authenticated and hold one of `roles` (any role if none given)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate()
+            if roles and principal.role not in roles:
+                raise Problem(403, f"Role {principal.role!r} may not do this; it needs one of: {', '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        # flask-smorest reads `_apidoc`: mark the operation as needing a bearer token.
+        apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": [{"bearerAuth": []}]}
+        wrapper._apidoc = apidoc
+        wrapper._worklink_roles = roles
+        return wrapper
+
+    return decorate
+
+
+def require_organisation(organisation: str | None, roles: Iterable[str] | None = None) -> Principal:
+    """Object-level check: the caller must act for the record's owning organisation."""
+    principal = authenticate()
+    if roles is not None and principal.role not in roles:
+        raise Problem(403, f"Role {principal.role!r} may not do this.")
+    if not principal.acts_for(organisation):
+        raise Problem(403, "This record belongs to another organisation.")
+    return principal

@@ -1,0 +1,121 @@
+"""Settings read from the environment, one place for every service and worker.
+
+Each service owns its database: `<SERVICE>_DATABASE_URL` (e.g. DIRECTORY_DATABASE_URL)
+defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEV_JWT_SECRET = "worklink-development-secret-do-not-use-in-production"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or inconsistent; the process must not start."""
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    algorithm: str = "HS256"
+    secret: str = DEV_JWT_SECRET
+    public_key: str | None = None  # PEM, for RS256 without JWKS
+    jwks_url: str | None = None
+    issuer: str = "worklink-dev"
+    audience: str = "worklink"
+    leeway_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    env: str = "development"
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("WORKLINK_VAR", "var")).resolve()
+        default_db = f"sqlite:///{var_dir / (service + '.db')}"
+        settings = cls(
+            service=service,
+            env=env.get("WORKLINK_ENV", "development"),
+            database_url=env.get(f"{service.upper()}_DATABASE_URL", default_db),
+            var_dir=var_dir,
+            kafka=KafkaSettings(
+                bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                security=_kafka_security(env),
+            ),
+            jwt=JwtSettings(
+                algorithm=env.get("WORKLINK_JWT_ALGORITHM", "HS256"),
+                secret=env.get("WORKLINK_JWT_SECRET", DEV_JWT_SECRET),
+                public_key=_read_key(env.get("WORKLINK_JWT_PUBLIC_KEY")),
+                jwks_url=env.get("WORKLINK_JWKS_URL") or None,
+                issuer=env.get("WORKLINK_JWT_ISSUER", "worklink-dev"),
+                audience=env.get("WORKLINK_JWT_AUDIENCE", "worklink"),
+            ),
+            max_body_bytes=int(env.get("WORKLINK_MAX_BODY_BYTES", 1024 * 1024)),
+            log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
+        )
+        settings.check()
+        return settings
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        updated = replace(self, **changes)
+        updated.check()
+        return updated
+
+    def check(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"WORKLINK_ENV must be one of {ENVIRONMENTS}, not {self.env!r}")
+        if self.env != "production":
+            return
+        jwt = self.jwt
+        if jwt.algorithm.startswith("HS"):
+            if jwt.secret == DEV_JWT_SECRET:
+                raise ConfigError("refusing to start in production with the development JWT secret; "
+                                  "set WORKLINK_JWT_SECRET or use RS256 with WORKLINK_JWKS_URL")
+            if len(jwt.secret) < 32:
+                raise ConfigError("WORKLINK_JWT_SECRET must be at least 32 characters in production")
+        elif not (jwt.public_key or jwt.jwks_url):
+            raise ConfigError(f"{jwt.algorithm} needs WORKLINK_JWT_PUBLIC_KEY or WORKLINK_JWKS_URL")
+
+
+def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:
+    """Optional TLS/SASL settings for a managed cluster, as kafka-python names them."""
+    names = {
+        "KAFKA_SECURITY_PROTOCOL": "security_protocol",
+        "KAFKA_SASL_MECHANISM": "sasl_mechanism",
+        "KAFKA_SASL_USERNAME": "sasl_plain_username",
+        "KAFKA_SASL_PASSWORD": "sasl_plain_password",
+        "KAFKA_SSL_CAFILE": "ssl_cafile",
+    }
+    return {option: env[name] for name, option in names.items() if env.get(name)}
+
+
+def _read_key(value: str | None) -> str | None:
+    """Accept either PEM text or a path to a PEM file."""
+    if not value:
+        return None
+    if value.lstrip().startswith("-----BEGIN"):
+        return value
+    return Path(value).read_text()

@@ -1,0 +1,132 @@
+"""Database access shared by every service: engine, sessions, platform tables.
+
+Each service declares its own `DeclarativeBase` and calls `platform_tables()` on
+its metadata, so the outbox, processed-events and audit tables live in that
+service's own database beside its domain tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class PlatformTables:
+    outbox: sa.Table
+    processed_events: sa.Table
+    audit_log: sa.Table
+
+
+def platform_tables(metadata: sa.MetaData) -> PlatformTables:
+    """Declare the outbox, processed-events and audit tables on a service's metadata."""
+    outbox = sa.Table(
+        "outbox", metadata,
+        # Debezium outbox-router columns: id, aggregatetype, aggregateid, type, payload.
+        sa.Column("position", BigIntId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("aggregatetype", sa.String(255), nullable=False),
+        sa.Column("aggregateid", sa.String(255), nullable=False),
+        sa.Column("type", sa.String(255), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),  # the structured CloudEvent, as sent
+        sa.Column("traceparent", sa.String(55)),
+        sa.Column("correlationid", sa.String(128)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("last_error", sa.Text),
+        sa.Index("ix_outbox_unsent", "position",
+                 postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL")),
+    )
+    processed_events = sa.Table(
+        "processed_events", metadata,
+        sa.Column("consumer", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(255), primary_key=True),
+        sa.Column("event_type", sa.String(255), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+    )
+    audit_log = sa.Table(
+        "audit_log", metadata,
+        sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+        sa.Column("actor", sa.String(255), nullable=False),
+        sa.Column("actor_role", sa.String(32), nullable=False),
+        sa.Column("actor_org", sa.String(64)),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("resource_type", sa.String(64), nullable=False),
+        sa.Column("resource_id", sa.String(64), nullable=False),
+        sa.Column("person_id", sa.String(64), index=True),
+        sa.Column("purpose", sa.String(255)),
+        sa.Column("request_id", sa.String(128)),
+    )
+    return PlatformTables(outbox, processed_events, audit_log)
+
+
+def create_db_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Let SQLAlchemy, not pysqlite, issue BEGIN so transactions mean what they say.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # autocommit at driver level; see "begin" hook above
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers don't block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """An engine plus a session factory for one service's database."""
+
+    def __init__(self, url: str, **engine_kwargs):
+        self.url = url
+        self.engine = create_db_engine(url, **engine_kwargs)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits together at the end of the block, or not at all."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,164 @@
+"""The catalogue: every integration event type, declared once.
+
+An entry names the CloudEvents `type`, its schema version, the marshmallow schema
+of its `data`, the Kafka topic it travels on and the `data` field that is its
+partition key (the aggregate id, so one aggregate's events stay in order).
+
+Publishers validate strictly (unknown fields raise); consumers validate
+tolerantly (unknown fields are ignored) so a producer can add optional fields
+without breaking older readers. A breaking change is a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Iterable
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from worklink.events.envelope import CloudEvent
+
+_DATASCHEMA = re.compile(r"^urn:worklink:event:(?P<type>[a-z0-9_.-]+):v(?P<version>[0-9]+)$")
+
+
+class UnknownEventType(LookupError):
+    """No catalogue entry for this type/version."""
+
+
+class EventSchemaError(ValueError):
+    """Event data does not match its schema; `messages` holds marshmallow's field errors."""
+
+    def __init__(self, event_type: str, messages: Any):
+        super().__init__(f"{event_type}: data does not match its schema: {json.dumps(messages, default=str)}")
+        self.event_type = event_type
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class EventType:
+    type: str
+    version: int
+    schema: type[Schema]
+    topic: str
+    key: str
+    description: str
+    restricted: bool = False  # carries a person's details: restricted topic, one consumer
+
+    @property
+    def dataschema(self) -> str:
+        return f"urn:worklink:event:{self.type}:v{self.version}"
+
+    @property
+    def aggregate_type(self) -> str:
+        """Debezium outbox `aggregatetype`: we route by topic."""
+        return self.topic
+
+
+class Catalogue:
+    def __init__(self, entries: Iterable[EventType]):
+        self._entries: dict[tuple[str, int], EventType] = {}
+        for entry in entries:
+            ident = (entry.type, entry.version)
+            if ident in self._entries:
+                raise ValueError(f"event type {entry.type} v{entry.version} declared twice")
+            if entry.key not in entry.schema().fields:
+                raise ValueError(f"{entry.type}: partition key {entry.key!r} is not a data field")
+            self._entries[ident] = entry
+
+    def __iter__(self):
+        return iter(sorted(self._entries.values(), key=lambda e: (e.type, e.version)))
+
+    def __contains__(self, event_type: str) -> bool:
+        return any(t == event_type for t, _ in self._entries)
+
+    def latest(self, event_type: str) -> EventType:
+        versions = [e for (t, _), e in self._entries.items() if t == event_type]
+        if not versions:
+            raise UnknownEventType(f"no event type {event_type!r} in the catalogue")
+        return max(versions, key=lambda e: e.version)
+
+    def get(self, event_type: str, version: int) -> EventType:
+        try:
+            return self._entries[(event_type, version)]
+        except KeyError:
+            raise UnknownEventType(f"no event type {event_type!r} version {version}") from None
+
+    def for_event(self, event: CloudEvent) -> EventType:
+        match = _DATASCHEMA.match(event.dataschema or "")
+        if not match or match["type"] != event.type:
+            raise UnknownEventType(f"dataschema {event.dataschema!r} does not name a version of {event.type!r}")
+        return self.get(event.type, int(match["version"]))
+
+    def topics(self) -> set[str]:
+        return {entry.topic for entry in self._entries.values()}
+
+    def build(self, event_type: str, data: dict[str, Any], *, source: str,
+              subject: str | None = None, version: int | None = None) -> tuple[CloudEvent, EventType]:
+        """Validate `data` strictly and wrap it in an envelope; raises EventSchemaError."""
+        entry = self.get(event_type, version) if version else self.latest(event_type)
+        payload = to_json_types(data)
+        try:
+            entry.schema().load(payload, unknown=RAISE)
+        except ValidationError as exc:
+            raise EventSchemaError(event_type, exc.messages) from None
+        event = CloudEvent(type=entry.type, source=source, data=payload,
+                           dataschema=entry.dataschema, subject=subject)
+        return event, entry
+
+    def load(self, event: CloudEvent) -> tuple[EventType, dict[str, Any]]:
+        """Validate an incoming event's data tolerantly; returns the deserialised data."""
+        entry = self.for_event(event)
+        try:
+            return entry, entry.schema().load(event.data, unknown=EXCLUDE)
+        except ValidationError as exc:
+            raise EventSchemaError(event.type, exc.messages) from None
+
+
+def to_json_types(value: Any) -> Any:
+    """UUIDs, dates and enums to their JSON forms, recursively."""
+    if isinstance(value, dict):
+        return {str(k): to_json_types(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json_types(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+# Field kinds a broadcast (non-restricted) event may carry: ids, codes, timestamps,
+# numbers, flags. Free text could carry a person's details, so it is refused.
+_SAFE_FIELDS = (fields.UUID, fields.DateTime, fields.Date, fields.Integer, fields.Boolean,
+                fields.Float, fields.Decimal, fields.Enum)
+
+
+def broadcast_violations(entry: EventType) -> list[str]:
+    """Fields of a broadcast event that are not id/code/timestamp shaped."""
+    if entry.restricted:
+        return []
+    return [f"{entry.type}.{name}" for name, field in entry.schema().fields.items()
+            if not _is_safe(field)]
+
+
+def _is_safe(field: fields.Field) -> bool:
+    if isinstance(field, fields.List):
+        return _is_safe(field.inner)
+    if isinstance(field, fields.Nested):
+        schema = field.schema
+        return all(_is_safe(f) for f in schema.fields.values())
+    if isinstance(field, _SAFE_FIELDS):
+        return True
+    if isinstance(field, fields.String):
+        # A code: constrained to a fixed set, or to a short identifier pattern.
+        return any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)
+    return False

@@ -1,0 +1,108 @@
+"""CloudEvents 1.0 envelope, structured JSON mode, with its Kafka binding.
+
+The whole event travels in the Kafka value (`content-type:
+application/cloudevents+json`). W3C `traceparent` and our correlation id ride in
+Kafka headers so they can be read without parsing the body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+
+HEADER_CONTENT_TYPE = "content-type"
+HEADER_TRACEPARENT = "traceparent"
+HEADER_CORRELATION_ID = "correlation-id"
+
+
+class EnvelopeError(ValueError):
+    """The bytes are not a CloudEvents 1.0 structured-mode JSON event."""
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    type: str
+    source: str
+    data: dict[str, Any]
+    dataschema: str
+    subject: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    datacontenttype: str = "application/json"
+    specversion: str = "1.0"
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": self.datacontenttype,
+            "dataschema": self.dataschema,
+            "data": self.data,
+        }
+        if self.subject is not None:
+            body["subject"] = self.subject
+        return body
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "CloudEvent":
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeError(f"not valid JSON: {exc}") from exc
+        return cls.from_dict(body)
+
+    @classmethod
+    def from_dict(cls, body: Any) -> "CloudEvent":
+        if not isinstance(body, dict):
+            raise EnvelopeError("a CloudEvent must be a JSON object")
+        missing = [name for name in REQUIRED_ATTRIBUTES if not body.get(name)]
+        if missing:
+            raise EnvelopeError(f"missing required CloudEvents attributes: {', '.join(missing)}")
+        if body["specversion"] != "1.0":
+            raise EnvelopeError(f"unsupported specversion {body['specversion']!r}")
+        if not isinstance(body.get("data"), dict):
+            raise EnvelopeError("data must be a JSON object")
+        if not body.get("dataschema"):
+            raise EnvelopeError("dataschema is required: it names the schema version")
+        try:
+            time = datetime.fromisoformat(body["time"]) if body.get("time") else datetime.now(timezone.utc)
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError(f"time is not an RFC 3339 timestamp: {body.get('time')!r}") from exc
+        return cls(
+            type=str(body["type"]),
+            source=str(body["source"]),
+            id=str(body["id"]),
+            data=body["data"],
+            dataschema=str(body["dataschema"]),
+            subject=body.get("subject"),
+            time=time,
+            datacontenttype=body.get("datacontenttype", "application/json"),
+        )
+
+
+def kafka_headers(traceparent: str | None, correlation_id: str | None) -> list[tuple[str, bytes]]:
+    headers = [(HEADER_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode())]
+    if traceparent:
+        headers.append((HEADER_TRACEPARENT, traceparent.encode()))
+    if correlation_id:
+        headers.append((HEADER_CORRELATION_ID, correlation_id.encode()))
+    return headers
+
+
+def header_value(headers: list[tuple[str, bytes]] | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name and value is not None:
+            return value.decode("utf-8", "replace")
+    return None

@@ -1,0 +1,1 @@
+"""Kafka plumbing: topics, producers and consumers, the outbox relay, the idempotent consumer."""

@@ -1,0 +1,291 @@
+"""Idempotent event consumer with bounded retries and a dead-letter topic.
+
+For each record: parse the CloudEvent, find the handler for its type, validate its
+data against the catalogue, then run the handler and record the event id in
+`processed_events` in one database transaction. Offsets are committed only after
+that transaction, so a crash in between means redelivery, and redelivery finds the
+event id already recorded and has no second effect.
+
+Failures:
+- unparseable JSON, a broken envelope, an unknown schema version or invalid data
+  go straight to `<topic>.dlt`; a handler's PermanentError too;
+- any other handler error is retried with exponential backoff, then dead-lettered;
+- an outage (database unreachable, dead-letter topic unwritable) is never
+  dead-lettered: the partition is rewound to the record and retried until the
+  outage ends, so work is delayed, never dropped.
+Event types with no handler are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Gauge
+from sqlalchemy.orm import Session
+
+from worklink import context
+from worklink.db import Database, PlatformTables, utcnow
+from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
+from worklink.events.envelope import (HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent,
+                                      EnvelopeError, header_value)
+from worklink.messaging.kafka import assert_same_process
+
+log = logging.getLogger(__name__)
+
+DLT_SUFFIX = ".dlt"
+OUTCOMES = Counter("worklink_consumer_events_total", "Events seen by a consumer, by outcome",
+                   ["group", "type", "outcome"])
+LAG = Gauge("worklink_consumer_lag", "Records between a consumer's position and the partition end",
+            ["group", "topic", "partition"])
+
+
+class PermanentError(Exception):
+    """Raised by a handler when the event can never succeed: dead-letter it now."""
+
+
+class Outage(Exception):
+    """A dependency is down; the record must be retried later, never dead-lettered."""
+
+
+class Outcome(enum.Enum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    envelope: CloudEvent
+    entry: EventType
+    data: dict[str, Any]  # validated and deserialised (UUIDs, datetimes)
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+
+Handler = Callable[[Session, ReceivedEvent], None]
+
+_OUTAGE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def dlt_topic(topic: str) -> str:
+    return topic + DLT_SUFFIX
+
+
+class EventConsumer:
+    def __init__(self, *, group_id: str, database: Database, tables: PlatformTables,
+                 catalogue: Catalogue, handlers: Mapping[str, Handler],
+                 consumer_factory: Callable[[], KafkaConsumer],
+                 producer_factory: Callable[[], KafkaProducer],
+                 max_attempts: int = 4, backoff_base: float = 0.2, backoff_max: float = 5.0,
+                 on_handled: Callable[[ReceivedEvent], None] | None = None):
+        unknown = [t for t in handlers if t not in catalogue]
+        if unknown:
+            raise ValueError(f"handlers for event types not in the catalogue: {unknown}")
+        self.group_id = group_id
+        self.database = database
+        self.processed = tables.processed_events
+        self.catalogue = catalogue
+        self.handlers = dict(handlers)
+        self.topics = sorted({catalogue.latest(t).topic for t in handlers})
+        self.consumer_factory = consumer_factory
+        self.producer_factory = producer_factory
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.on_handled = on_handled
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._outage_backoff = backoff_base
+        self._lag_updated = 0.0
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @property
+    def consumer(self) -> KafkaConsumer:
+        if self._consumer is None:
+            self._consumer = self.consumer_factory()
+            self._consumer.subscribe(self.topics)
+        return self._consumer
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = self.producer_factory()
+        assert_same_process(self._producer)
+        return self._producer
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("consumer starting", extra={"group": self.group_id, "topics": self.topics})
+        try:
+            while not stop.is_set():
+                self.poll_once()
+        finally:
+            self.close()
+
+    def close(self, commit: bool = False) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=commit)
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None
+
+    # --- the loop --------------------------------------------------------------
+
+    def poll_once(self, timeout_ms: int = 500) -> list[Outcome]:
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        outcomes: list[Outcome] = []
+        next_offsets: dict[TopicPartition, int] = {}
+        for tp, records in batch.items():
+            for record in records:
+                try:
+                    outcomes.append(self.process(record))
+                except Outage as exc:
+                    self._wait_out(tp, record.offset, exc)
+                    break  # the rest of this partition's batch comes again after the seek
+                next_offsets[tp] = record.offset + 1
+                self._outage_backoff = self.backoff_base
+        self._commit(next_offsets)
+        self._update_lag()
+        return outcomes
+
+    def _commit(self, next_offsets: dict[TopicPartition, int]) -> None:
+        if not next_offsets:
+            return
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()})
+        except CommitFailedError as exc:
+            # The group rebalanced: the new owner re-reads these records and the
+            # processed-events table makes that harmless.
+            log.warning("offset commit failed after rebalance", extra={"error": str(exc)})
+
+    def _wait_out(self, tp: TopicPartition, offset: int, exc: Exception) -> None:
+        log.warning("outage while handling; will retry the record",
+                    extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
+                           "offset": offset, "error": str(exc)[:300], "retry_in_s": self._outage_backoff})
+        self.consumer.seek(tp, offset)
+        time.sleep(self._outage_backoff)
+        self._outage_backoff = min(self._outage_backoff * 2, self.backoff_max)
+
+    def _update_lag(self) -> None:
+        if time.monotonic() - self._lag_updated < 5:
+            return
+        self._lag_updated = time.monotonic()
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                LAG.labels(self.group_id, tp.topic, tp.partition).set(max(highwater - self.consumer.position(tp), 0))
+            except KafkaError:
+                pass
+
+    # --- one record --------------------------------------------------------------
+
+    def process(self, record) -> Outcome:
+        try:
+            envelope = CloudEvent.from_json(record.value)
+        except EnvelopeError as exc:
+            return self._dead_letter(record, "malformed", exc, "unparseable")
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            OUTCOMES.labels(self.group_id, envelope.type, Outcome.SKIPPED.value).inc()
+            return Outcome.SKIPPED
+        try:
+            entry, data = self.catalogue.load(envelope)
+        except UnknownEventType as exc:
+            return self._dead_letter(record, "unsupported-version", exc, envelope.type)
+        except EventSchemaError as exc:
+            return self._dead_letter(record, "schema-invalid", exc, envelope.type)
+
+        received = ReceivedEvent(envelope, entry, data, record.topic, record.partition, record.offset)
+        with context.bound(correlation_id=header_value(record.headers, HEADER_CORRELATION_ID) or envelope.id,
+                           traceparent=header_value(record.headers, HEADER_TRACEPARENT)):
+            outcome = self._handle_with_retries(handler, received, record)
+        if outcome is not Outcome.DEAD_LETTERED:  # counted where it is dead-lettered
+            OUTCOMES.labels(self.group_id, envelope.type, outcome.value).inc()
+        return outcome
+
+    def _handle_with_retries(self, handler: Handler, received: ReceivedEvent, record) -> Outcome:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                outcome = self._handle_once(handler, received)
+            except PermanentError as exc:
+                return self._dead_letter(record, "rejected", exc, received.type)
+            except _OUTAGE_ERRORS as exc:
+                raise Outage(exc) from exc
+            except Exception as exc:  # noqa: BLE001 - any handler bug is retried, then dead-lettered
+                if attempt == self.max_attempts:
+                    log.exception("handler failed; dead-lettering", extra={"event_id": received.id})
+                    return self._dead_letter(record, "handler-failed", exc, received.type)
+                delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+                log.warning("handler failed; retrying", extra={"event_id": received.id,
+                            "attempt": attempt, "retry_in_s": delay, "error": repr(exc)[:300]})
+                time.sleep(delay * random.uniform(0.8, 1.2))
+                continue
+            if outcome is Outcome.HANDLED and self.on_handled:
+                self.on_handled(received)
+            return outcome
+        raise AssertionError("unreachable")
+
+    def _handle_once(self, handler: Handler, received: ReceivedEvent) -> Outcome:
+        processed = self.processed
+        seen = sa.select(processed.c.event_id).where(processed.c.consumer == self.group_id,
+                                                     processed.c.event_id == received.id)
+        try:
+            with self.database.sessions() as session, session.begin():
+                if session.execute(seen).first():
+                    return Outcome.DUPLICATE
+                session.execute(processed.insert().values(consumer=self.group_id, event_id=received.id,
+                                                          event_type=received.type, processed_at=utcnow()))
+                handler(session, received)
+        except sa.exc.IntegrityError:
+            # A concurrent delivery of the same event committed first.
+            with self.database.sessions() as session:
+                if session.execute(seen).first():
+                    return Outcome.DUPLICATE
+            raise
+        return Outcome.HANDLED
+
+    def _dead_letter(self, record, reason: str, error: Exception, event_type: str) -> Outcome:
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlt-")]
+        headers += [
+            ("dlt-reason", reason.encode()),
+            ("dlt-error", f"{type(error).__name__}: {error}"[:2000].encode()),
+            ("dlt-original-topic", record.topic.encode()),
+            ("dlt-original-partition", str(record.partition).encode()),
+            ("dlt-original-offset", str(record.offset).encode()),
+            ("dlt-consumer-group", self.group_id.encode()),
+            ("dlt-failed-at", datetime.now(timezone.utc).isoformat().encode()),
+        ]
+        try:
+            self.producer.send(dlt_topic(record.topic), key=record.key, value=record.value,
+                               headers=headers).get(timeout=30)
+        except KafkaError as exc:
+            raise Outage(f"cannot write to the dead-letter topic: {exc}") from exc
+        log.error("event dead-lettered", extra={"group": self.group_id, "reason": reason,
+                  "topic": record.topic, "partition": record.partition, "offset": record.offset,
+                  "error": str(error)[:500]})
+        OUTCOMES.labels(self.group_id, event_type, Outcome.DEAD_LETTERED.value).inc()
+        return Outcome.DEAD_LETTERED

@@ -1,0 +1,77 @@
+"""kafka-python clients configured one way for every process.
+
+Producers are only ever built inside a running relay or consumer process (after
+any fork), never at import time: kafka-python's IO thread does not survive fork.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from worklink.config import KafkaSettings
+
+
+def producer(kafka: KafkaSettings, client_id: str, **overrides) -> KafkaProducer:
+    options = dict(
+        bootstrap_servers=kafka.servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,  # explicit: a conflicting setting then fails fast
+        max_in_flight_requests_per_connection=5,
+        linger_ms=5,
+        batch_size=256 * 1024,
+        compression_type=None,
+        max_block_ms=10_000,
+        request_timeout_ms=10_000,
+        delivery_timeout_ms=30_000,
+        retry_backoff_ms=200,
+        **kafka.security,
+    )
+    options.update(overrides)
+    created = KafkaProducer(**options)
+    created._worklink_pid = os.getpid()
+    return created
+
+
+def assert_same_process(kafka_producer: KafkaProducer) -> None:
+    """Refuse to use a producer inherited across fork: its IO thread is gone."""
+    if getattr(kafka_producer, "_worklink_pid", os.getpid()) != os.getpid():
+        raise RuntimeError("KafkaProducer was created in another process; create it after fork")
+
+
+def consumer(kafka: KafkaSettings, group_id: str, client_id: str, **overrides) -> KafkaConsumer:
+    options = dict(
+        bootstrap_servers=kafka.servers,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,  # offsets are committed after the handler's transaction
+        auto_offset_reset="earliest",  # a new group must not skip what was already published
+        isolation_level="read_committed",
+        max_poll_records=200,
+        max_poll_interval_ms=300_000,
+        session_timeout_ms=30_000,
+        heartbeat_interval_ms=3_000,
+        **kafka.security,
+    )
+    options.update(overrides)
+    return KafkaConsumer(**options)
+
+
+def admin(kafka: KafkaSettings, client_id: str = "worklink-admin", **overrides) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=kafka.servers, client_id=client_id,
+                            request_timeout_ms=15_000, **kafka.security, **overrides)
+
+
+def broker_reachable(kafka: KafkaSettings, timeout: float = 1.0) -> bool:
+    """Cheap readiness probe: can we open a TCP connection to any bootstrap server?"""
+    for server in kafka.servers:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False

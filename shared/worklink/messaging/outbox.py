@@ -1,0 +1,256 @@
+"""Transactional outbox: write the event with the change, relay it to Kafka later.
+
+`Outbox.publish(session, ...)` inserts the event into the service's `outbox` table
+inside the caller's transaction, so the event exists if and only if the change
+committed. `OutboxRelay` polls unsent rows in insertion order, publishes them
+(acks=all, idempotent producer, key = aggregate id) and marks them sent only once
+Kafka has acknowledged them. While the broker is down nothing is marked, so
+nothing is lost; rows go out in order when it returns.
+
+One relay per service publishes at a time (PostgreSQL advisory lock, or a file
+lock beside a SQLite database) so two relays cannot interleave one key's events.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+from sqlalchemy.orm import Session
+
+from worklink.context import TraceParent, correlation_id_var, current_trace, request_id_var
+from worklink.db import Database, PlatformTables, utcnow
+from worklink.events.catalogue import Catalogue
+from worklink.events.envelope import kafka_headers
+from worklink.messaging.kafka import assert_same_process
+
+log = logging.getLogger(__name__)
+
+RELAYED = Counter("worklink_outbox_relayed_total", "Outbox events published to Kafka", ["service"])
+RELAY_FAILURES = Counter("worklink_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
+PENDING = Gauge("worklink_outbox_pending", "Outbox events waiting to be published", ["service"])
+
+
+class Outbox:
+    """Writes integration events into a service's outbox, in the caller's transaction."""
+
+    def __init__(self, service: str, tables: PlatformTables, catalogue: Catalogue):
+        self.service = service
+        self.source = f"urn:worklink:{service}"
+        self.table = tables.outbox
+        self.catalogue = catalogue
+
+    def publish(self, session: Session, event_type: str, data: dict[str, Any], *,
+                subject: str | None = None, version: int | None = None) -> uuid.UUID:
+        """Validate and stage an event; raises EventSchemaError if `data` is wrong."""
+        event, entry = self.catalogue.build(event_type, data, source=self.source,
+                                            subject=subject, version=version)
+        trace = current_trace()
+        session.execute(self.table.insert().values(
+            id=uuid.UUID(event.id),
+            aggregatetype=entry.aggregate_type,
+            aggregateid=str(event.data[entry.key]),
+            type=event.type,
+            payload=event.to_json(),
+            traceparent=str(trace.child() if trace else TraceParent.new()),
+            correlationid=correlation_id_var.get() or request_id_var.get() or event.id,
+            created_at=event.time,
+            attempts=0,
+        ))
+        return uuid.UUID(event.id)
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    failed: int = 0
+
+
+class RelayLock:
+    """Only one relay per service database publishes at a time."""
+
+    def __init__(self, database: Database, name: str):
+        self.database = database
+        self.name = name
+        self._conn = None
+        self._file = None
+
+    def acquire(self) -> bool:
+        if self.database.dialect == "postgresql":
+            if self._conn is None:
+                self._conn = self.database.engine.connect()
+            key = zlib.crc32(f"worklink-relay:{self.name}".encode())
+            got = self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            self._conn.commit()
+            return bool(got)
+        if self.database.dialect == "sqlite" and self.database.engine.url.database:
+            path = Path(self.database.engine.url.database + ".relay.lock")
+            self._file = self._file or path.open("a")
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the advisory lock ends with the session
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class OutboxRelay:
+    """Polls a service's outbox and publishes unsent rows to Kafka, in order."""
+
+    def __init__(self, service: str, database: Database, tables: PlatformTables,
+                 producer_factory: Callable[[], KafkaProducer], *, batch_size: int = 1000,
+                 poll_interval: float = 0.1, max_backoff: float = 5.0, flush_timeout: float = 60.0):
+        self.service = service
+        self.database = database
+        self.table = tables.outbox
+        self.producer_factory = producer_factory
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.flush_timeout = flush_timeout
+        self._producer: KafkaProducer | None = None
+        self._select = (
+            sa.select(self.table.c.position, self.table.c.aggregatetype, self.table.c.aggregateid,
+                      self.table.c.payload, self.table.c.traceparent, self.table.c.correlationid)
+            .where(self.table.c.sent_at.is_(None))
+            .order_by(self.table.c.position)
+            .limit(batch_size)
+        )
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = self.producer_factory()
+        assert_same_process(self._producer)
+        return self._producer
+
+    def publish_pending(self) -> RelayStats:
+        """Publish one batch of unsent rows; returns what happened."""
+        with self.database.engine.connect() as conn:
+            rows = conn.execute(self._select).all()
+        if not rows:
+            return RelayStats()
+        sent, failed, error = self._send(rows)
+        self._record(sent, failed, error)
+        RELAYED.labels(self.service).inc(len(sent))
+        if failed:
+            RELAY_FAILURES.labels(self.service).inc(len(failed))
+        return RelayStats(len(sent), len(failed))
+
+    def _send(self, rows) -> tuple[list[int], list[int], Exception | None]:
+        producer = self.producer
+        futures, error = [], None
+        for row in rows:
+            headers = kafka_headers(row.traceparent, row.correlationid)
+            try:
+                future = producer.send(row.aggregatetype, key=row.aggregateid.encode(),
+                                       value=row.payload.encode(), headers=headers)
+            except KafkaError as exc:  # e.g. no metadata within max_block_ms: broker down
+                error = exc
+                break
+            futures.append((row, future))
+        try:
+            # flush_timeout exceeds delivery_timeout_ms, so every queued record is
+            # settled (acknowledged or expired) when this returns.
+            producer.flush(timeout=self.flush_timeout)
+        except KafkaError as exc:
+            error = error or exc
+        sent, failed = [], []
+        failed_keys: set[str] = set()
+        for row, future in futures:
+            # Never mark a row sent after an earlier row of the same key failed:
+            # it is re-sent behind that one, keeping per-key order.
+            if future.is_done and future.succeeded() and row.aggregateid not in failed_keys:
+                sent.append(row.position)
+            else:
+                failed.append(row.position)
+                failed_keys.add(row.aggregateid)
+                error = error or future.exception
+        failed.extend(row.position for row in rows[len(futures):])
+        return sent, failed, error
+
+    def _record(self, sent: list[int], failed: list[int], error: Exception | None) -> None:
+        table = self.table
+        with self.database.engine.begin() as conn:
+            now = utcnow()
+            for chunk in _chunks(sent, 900):
+                conn.execute(table.update().where(table.c.position.in_(chunk))
+                             .values(sent_at=now, attempts=table.c.attempts + 1))
+            for chunk in _chunks(failed, 900):
+                conn.execute(table.update().where(table.c.position.in_(chunk))
+                             .values(attempts=table.c.attempts + 1, last_error=repr(error)[:2000]))
+
+    def pending(self) -> int:
+        with self.database.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(self.table)
+                                .where(self.table.c.sent_at.is_(None))).scalar_one()
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until `stop` is set, backing off while the broker is unreachable."""
+        lock = RelayLock(self.database, self.service)
+        backoff = self.poll_interval
+        log.info("outbox relay starting", extra={"relay": self.service})
+        try:
+            while not stop.is_set():
+                if not lock.acquire():
+                    stop.wait(1.0)  # another relay is publishing; stand by
+                    continue
+                stats = self._publish_safely()
+                if stats.failed:
+                    backoff = min(max(backoff * 2, 0.5), self.max_backoff)
+                    log.warning("outbox publish failed; will retry", extra={"relay": self.service,
+                                "failed": stats.failed, "retry_in_s": backoff})
+                    stop.wait(backoff)
+                elif stats.published < self.batch_size:
+                    backoff = self.poll_interval
+                    stop.wait(self.poll_interval)
+        finally:
+            lock.release()
+            self.close()
+
+    def _publish_safely(self) -> RelayStats:
+        try:
+            stats = self.publish_pending()
+            PENDING.labels(self.service).set(self.pending()) if stats.published else None
+            return stats
+        except sa.exc.OperationalError as exc:  # the database is down: wait, never drop
+            log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
+            return RelayStats(failed=1)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None
+
+
+def _chunks(items: list[int], size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def wait_until_drained(relay: OutboxRelay, timeout: float = 60.0) -> None:
+    """Publish until the outbox is empty (used by tests and `worklink` tooling)."""
+    deadline = time.monotonic() + timeout
+    while relay.pending():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{relay.pending()} outbox events still unsent after {timeout}s")
+        relay.publish_pending()

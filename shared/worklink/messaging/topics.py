@@ -1,0 +1,110 @@
+"""Topic declarations (deploy/topics.toml) and their creation on a cluster."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka.admin import NewPartitions, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from worklink.config import KafkaSettings
+from worklink.events.catalogue import Catalogue
+from worklink.messaging import kafka
+from worklink.messaging.consumer import dlt_topic
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    retention_ms: int
+    restricted: bool = False
+    reader: str | None = None
+    description: str = ""
+
+    def config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+def find_topics_file() -> Path:
+    if explicit := os.environ.get("WORKLINK_TOPICS_FILE"):
+        return Path(explicit)
+    for base in (Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents):
+        candidate = base / "deploy" / "topics.toml"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("deploy/topics.toml not found; set WORKLINK_TOPICS_FILE")
+
+
+def load_topics(path: Path | None = None) -> list[TopicSpec]:
+    """The declared topics followed by their dead-letter companions."""
+    raw = tomllib.loads((path or find_topics_file()).read_text())
+    defaults = raw.get("defaults", {})
+    specs: list[TopicSpec] = []
+    for name, declared in raw.get("topics", {}).items():
+        merged = {**defaults, **declared}
+        spec = TopicSpec(name=name, partitions=int(merged["partitions"]),
+                         replication_factor=int(merged["replication_factor"]),
+                         retention_ms=int(merged["retention_ms"]),
+                         restricted=bool(merged.get("restricted", False)),
+                         reader=merged.get("reader"), description=merged.get("description", ""))
+        specs.append(spec)
+        specs.append(TopicSpec(name=dlt_topic(name), partitions=spec.partitions,
+                               replication_factor=spec.replication_factor,
+                               retention_ms=int(merged["dlt_retention_ms"]), restricted=spec.restricted,
+                               reader=spec.reader, description=f"Dead letters of {name}."))
+    return specs
+
+
+def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
+    """Problems between the catalogue and the declarations (empty when consistent)."""
+    by_name = {spec.name: spec for spec in specs}
+    problems = []
+    for entry in catalogue:
+        spec = by_name.get(entry.topic)
+        if spec is None:
+            problems.append(f"{entry.type} names topic {entry.topic!r}, which deploy/topics.toml does not declare")
+        elif entry.restricted and not spec.restricted:
+            problems.append(f"{entry.type} carries personal details but {entry.topic!r} is not restricted")
+        elif spec.restricted and not entry.restricted:
+            problems.append(f"{entry.type} is a broadcast event on restricted topic {entry.topic!r}")
+    return problems
+
+
+def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict[str, str]:
+    """Create missing topics and grow partition counts; returns name -> what was done."""
+    client = kafka.admin(kafka_settings)
+    try:
+        existing = _partition_counts(client)
+        report: dict[str, str] = {}
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            try:
+                client.create_topics([NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config())
+                                      for s in missing])
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process
+            report.update({s.name: f"created ({s.partitions} partitions)" for s in missing})
+        for spec in specs:
+            have = existing.get(spec.name)
+            if have is None:
+                continue
+            if have < spec.partitions:
+                client.create_partitions({spec.name: NewPartitions(total_count=spec.partitions)})
+                report[spec.name] = f"partitions {have} -> {spec.partitions}"
+            elif have > spec.partitions:
+                report[spec.name] = f"exists with {have} partitions (declared {spec.partitions}; cannot shrink)"
+            else:
+                report[spec.name] = "exists"
+        return report
+    finally:
+        client.close()
+
+
+def _partition_counts(client) -> dict[str, int]:
+    return {t["topic"]: len(t["partitions"]) for t in client.describe_topics()
+            if not t["topic"].startswith("__")}

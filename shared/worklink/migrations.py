@@ -1,0 +1,55 @@
+"""Alembic, wired once for every service.
+
+Each service keeps its own `migrations/` (its own `alembic_version` in its own
+database); its `env.py` is two lines that call `run_migrations` here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+
+from worklink.db import NAMING_CONVENTION, create_db_engine, platform_tables
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(migrations_dir, url), revision)
+
+
+def run_migrations(target_metadata: sa.MetaData) -> None:
+    """Body of every service's migrations/env.py."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    options = dict(target_metadata=target_metadata, compare_type=True,
+                   render_as_batch=url.startswith("sqlite"))  # SQLite needs batch ALTERs
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_db_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def create_platform_tables(bind) -> None:
+    """First migration of every service: outbox, processed_events, audit_log."""
+    platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION)).outbox.metadata.create_all(bind)
+
+
+def drop_platform_tables(bind) -> None:
+    platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION)).outbox.metadata.drop_all(bind)

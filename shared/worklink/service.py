@@ -1,0 +1,71 @@
+"""How the platform tooling finds the services installed beside it.
+
+Each service package registers a `ServiceSpec` under the `worklink.services`
+entry-point group and follows one layout: `app.py` (create_app), `models.py`
+(Base, PLATFORM tables), `events.py` (PUBLISHES, HANDLERS), `migrations/`.
+The shared library never imports a service by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+ENTRY_POINT_GROUP = "worklink.services"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    package: str
+    default_port: int
+    title: str
+
+    def module(self, name: str) -> Any:
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def create_app(self, **kwargs):
+        return self.module("app").create_app(**kwargs)
+
+    @property
+    def metadata(self):
+        return self.module("models").Base.metadata
+
+    @property
+    def tables(self):
+        return self.module("models").PLATFORM
+
+    @property
+    def handlers(self) -> dict:
+        return dict(getattr(self.module("events"), "HANDLERS", {}))
+
+    @property
+    def publishes(self) -> tuple[str, ...]:
+        return tuple(getattr(self.module("events"), "PUBLISHES", ()))
+
+    @property
+    def migrations_dir(self) -> Path:
+        return Path(importlib.import_module(self.package).__file__).parent / "migrations"
+
+    @property
+    def group_id(self) -> str:
+        return f"worklink.{self.name}"
+
+    @property
+    def wsgi_target(self) -> str:
+        return f"{self.package}.app:create_app()"
+
+
+def installed_services() -> dict[str, ServiceSpec]:
+    found = {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return dict(sorted(found.items(), key=lambda item: item[1].default_port))
+
+
+def get_service(name: str) -> ServiceSpec:
+    services = installed_services()
+    if name not in services:
+        raise LookupError(f"no WorkLink service {name!r} is installed (have: {', '.join(services) or 'none'})")
+    return services[name]

@@ -1,0 +1,81 @@
+"""Operational endpoints every service exposes: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from worklink.messaging.kafka import broker_reachable
+from worklink.web.app import service_context
+from worklink.web.problems import problem_response
+
+operations = Blueprint("operations", __name__, description="Health, readiness and metrics")
+
+_broker_cache: dict[str, tuple[float, bool]] = {}
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+    service = fields.String(required=True)
+
+
+class ReadySchema(HealthSchema):
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+@operations.route("/healthz")
+class Health(MethodView):
+    @operations.response(200, HealthSchema)
+    def get(self):
+        """Liveness: the process is up and serving requests."""
+        return {"status": "ok", "service": service_context().name}
+
+
+@operations.route("/readyz")
+class Ready(MethodView):
+    @operations.response(200, ReadySchema)
+    @operations.alt_response(503, description="A dependency is unreachable")
+    def get(self):
+        """Readiness: the service's database and the Kafka broker are reachable."""
+        ctx = service_context()
+        checks = {"database": _check_database(ctx), "broker": _check_broker(ctx)}
+        if all(value == "ok" for value in checks.values()):
+            return {"status": "ok", "service": ctx.name, "checks": checks}
+        failing = ", ".join(name for name, value in checks.items() if value != "ok")
+        return problem_response(503, f"Not ready: {failing} unreachable.", checks=checks)
+
+
+def _check_database(ctx) -> str:
+    try:
+        ctx.database.ping()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"error: {type(exc).__name__}"
+
+
+def _check_broker(ctx) -> str:
+    servers = ctx.settings.kafka.bootstrap_servers
+    checked_at, reachable = _broker_cache.get(servers, (0.0, False))
+    if time.monotonic() - checked_at > 5:
+        reachable = broker_reachable(ctx.settings.kafka, timeout=0.5)
+        _broker_cache[servers] = (time.monotonic(), reachable)
+    return "ok" if reachable else "error: unreachable"
+
+
+@operations.route("/metrics")
+class Metrics(MethodView):
+    @operations.doc(responses={"200": {"description": "Prometheus text exposition format"}})
+    def get(self):
+        """Prometheus metrics (aggregated across gunicorn workers)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = REGISTRY
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
