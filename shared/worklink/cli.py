@@ -1,0 +1,184 @@
+"""The `worklink` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from worklink.config import Settings
+
+
+@click.group()
+def main() -> None:
+    """WorkLink: run the services, manage topics and databases, mint development tokens."""
+
+
+def _service_option(f):
+    return click.option("--service", "-s", required=True, help="directory, adjustments, referrals or notifications")(f)
+
+
+@main.command()
+@click.option("--broker", type=click.Choice(["embedded", "kafka", "external"]), default=None,
+              help="embedded: in-memory tansu (default); kafka: a local Apache Kafka; "
+                   "external: KAFKA_BOOTSTRAP_SERVERS (the default when it is set)")
+@click.option("--only", help="comma-separated services to run (default: all)")
+def up(broker: str | None, only: str | None) -> None:
+    """Start the broker, all four services, their relays and consumers. Ctrl-C stops everything."""
+    from worklink.supervisor import Supervisor
+
+    sys.exit(Supervisor(broker=broker, only=only.split(",") if only else None).run())
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="only check the catalogue against deploy/topics.toml")
+def topics(check: bool) -> None:
+    """Create the topics declared in deploy/topics.toml (and their .dlt companions)."""
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.topics import check_catalogue, ensure_topics, find_topics_file, load_topics
+
+    specs = load_topics()
+    problems = check_catalogue(CATALOGUE, specs)
+    if problems:
+        raise click.ClickException("catalogue and topics disagree:\n  " + "\n  ".join(problems))
+    if check:
+        click.echo(f"{find_topics_file()}: {len(specs)} topics, consistent with the catalogue")
+        return
+    settings = Settings.from_env("platform")
+    for name, outcome in ensure_topics(settings.kafka, specs).items():
+        click.echo(f"{name:45} {outcome}")
+
+
+@main.command()
+@click.option("--role", required=True, type=click.Choice(["resident", "gp", "adviser", "org_admin", "alliance_admin"]))
+@click.option("--org", help="organisation id the user acts for")
+@click.option("--sub", "subject", help="subject (user id); generated if omitted")
+@click.option("--ttl", default=3600, show_default=True, help="lifetime in seconds")
+@click.option("--name", help="display name claim")
+def token(role: str, org: str | None, subject: str | None, ttl: int, name: str | None) -> None:
+    """Mint a development bearer token signed with the configured HS256 secret."""
+    from worklink.auth import mint_token
+
+    settings = Settings.from_env("platform")
+    if settings.env == "production":
+        raise click.ClickException("worklink token mints development tokens; it is disabled in production")
+    extra = {"name": name} if name else {}
+    click.echo(mint_token(settings.jwt, role=role, org=org, subject=subject, ttl_seconds=ttl, **extra))
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write to a file")
+def asyncapi(output: Path | None) -> None:
+    """Print the AsyncAPI 3.0 document generated from the event catalogue."""
+    from worklink.events.asyncapi import asyncapi_document
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.topics import load_topics
+    from worklink.service import installed_services
+
+    consumers = {spec.group_id: list(spec.handlers) for spec in installed_services().values()}
+    text = json.dumps(asyncapi_document(CATALOGUE, load_topics(), consumers), indent=2)
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@main.command()
+def seed() -> None:
+    """Load demo data into each service that ships some (clearly marked as demo data)."""
+    from worklink.service import installed_services
+
+    for spec in installed_services().values():
+        try:
+            loader = spec.module("seed")
+        except ModuleNotFoundError:
+            click.echo(f"{spec.name:14} no demo data yet")
+            continue
+        click.echo(f"{spec.name:14} {loader.load_demo_data(Settings.from_env(spec.name))}")
+
+
+@main.group()
+def db() -> None:
+    """Database migrations, per service."""
+
+
+@db.command("upgrade")
+@click.option("--service", "-s", help="one service (default: all installed)")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(service: str | None, revision: str) -> None:
+    """Apply migrations to each service's own database."""
+    from worklink.migrations import upgrade
+    from worklink.service import get_service, installed_services
+
+    specs = [get_service(service)] if service else list(installed_services().values())
+    for spec in specs:
+        settings = Settings.from_env(spec.name)
+        upgrade(spec.migrations_dir, settings.database_url, revision)
+        click.echo(f"{spec.name:14} at {revision}: {_redact(settings.database_url)}")
+
+
+@db.command("revision")
+@_service_option
+@click.option("--message", "-m", required=True)
+@click.option("--autogenerate/--empty", default=True)
+def db_revision(service: str, message: str, autogenerate: bool) -> None:
+    """Write a new migration for a service (autogenerated from its models)."""
+    from alembic import command
+
+    from worklink.migrations import alembic_config, upgrade
+    from worklink.service import get_service
+
+    spec = get_service(service)
+    url = Settings.from_env(spec.name).database_url
+    upgrade(spec.migrations_dir, url)
+    command.revision(alembic_config(spec.migrations_dir, url), message=message, autogenerate=autogenerate)
+
+
+@main.command()
+@_service_option
+@click.option("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+def relay(service: str, metrics_port: int | None) -> None:
+    """Run a service's outbox relay (publishes its outbox to Kafka)."""
+    from worklink.service import get_service
+    from worklink.workers import run_relay
+
+    run_relay(get_service(service), metrics_port)
+
+
+@main.command()
+@_service_option
+@click.option("--metrics-port", type=int, help="serve Prometheus metrics (incl. consumer lag) on this port")
+def consume(service: str, metrics_port: int | None) -> None:
+    """Run a service's event consumer (its own consumer group)."""
+    from worklink.service import get_service
+    from worklink.workers import run_consumer
+
+    run_consumer(get_service(service), metrics_port)
+
+
+@main.command()
+@_service_option
+@click.option("--bind", "-b", help="host:port (default 127.0.0.1:<service port>)")
+def serve(service: str, bind: str | None) -> None:
+    """Run a service's web app under gunicorn (shared settings in worklink.gunicorn_conf)."""
+    import os
+
+    from worklink.service import get_service
+
+    spec = get_service(service)
+    bind = bind or f"127.0.0.1:{os.environ.get(spec.name.upper() + '_PORT', spec.default_port)}"
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf",
+                               "-b", bind, "--name", f"worklink-{spec.name}", spec.wsgi_target])
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""gunicorn settings shared by every service: `gunicorn -c python:worklink.gunicorn_conf ...`.
+
+Kept outside `worklink.web` on purpose: Prometheus's multiprocess directory must
+be set before any metric is created, i.e. before the app is imported.
+"""
+
+import os
+import shutil
+import tempfile
+
+_prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if not _prom_dir:
+    _prom_dir = tempfile.mkdtemp(prefix="worklink-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _prom_dir
+else:  # stale files from a previous run would be summed into ours
+    shutil.rmtree(_prom_dir, ignore_errors=True)
+    os.makedirs(_prom_dir, exist_ok=True)
+
+bind = os.environ.get("WORKLINK_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WORKLINK_THREADS", "4"))
+# Safe because web workers never create Kafka clients: they write to the outbox,
+# and the relay (its own process) publishes.
+preload_app = True
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = None  # the app logs each request as JSON, with its request id
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "worklink.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+}
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,241 @@
+"""`worklink up`: the whole system on one machine, on embedded defaults.
+
+Starts a broker (in-memory tansu by default, a local Apache Kafka with
+`--broker kafka`, or KAFKA_BOOTSTRAP_SERVERS), creates the topics, migrates each
+service's SQLite database, then runs every service's gunicorn, outbox relay and
+consumer as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worklink.config import Settings
+from worklink.devstack import port_open
+from worklink.service import ServiceSpec, installed_services
+
+RESTART_LIMIT = 5
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self, env: dict[str, str]) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, timeout: float) -> None:
+        if not self.process:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class Supervisor:
+    def __init__(self, broker: str | None = None, only: list[str] | None = None):
+        self.var = Path(os.environ.get("WORKLINK_VAR", "var")).resolve()
+        self.broker_mode = broker or ("external" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "embedded")
+        services = installed_services()
+        unknown = set(only or []) - set(services)
+        if unknown:
+            raise SystemExit(f"unknown services: {', '.join(sorted(unknown))} (have: {', '.join(services)})")
+        self.services = [spec for name, spec in services.items() if not only or name in only]
+        self.children: list[Child] = []
+        self.broker = None
+        self._stopping = False
+        self._lock_file = None
+
+    # --- entry point -------------------------------------------------------------
+
+    def run(self) -> int:
+        self.var.mkdir(parents=True, exist_ok=True)
+        (self.var / "logs").mkdir(exist_ok=True)
+        try:
+            self._take_lock()
+        except AlreadyRunning as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        try:
+            self._check_ports()
+            bootstrap = self._start_broker()
+            env = self._child_env(bootstrap)
+            self._prepare(env)
+            self._start_children(env)
+            self._wait_healthy()
+            self._print_summary(bootstrap)
+            return self._watch(env)
+        except SystemExit as exc:
+            print(f"worklink up: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self._shutdown()
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        pid_path = self.var / "worklink-up.pid"
+        self._lock_file = (self.var / "worklink-up.lock").open("a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = pid_path.read_text().strip() if pid_path.exists() else "unknown"
+            raise AlreadyRunning(
+                f"WorkLink is already running from {self.var} (pid {pid}). "
+                f"Stop it with Ctrl-C in its terminal or `kill {pid}`, or set WORKLINK_VAR to run another copy."
+            ) from None
+        pid_path.write_text(str(os.getpid()))
+
+    def port(self, spec: ServiceSpec) -> int:
+        return int(os.environ.get(f"{spec.name.upper()}_PORT", spec.default_port))
+
+    @property
+    def broker_port(self) -> int:
+        return int(os.environ.get("KAFKA_PORT", 9092))
+
+    def _check_ports(self) -> None:
+        wanted = {spec.name: self.port(spec) for spec in self.services}
+        if self.broker_mode != "external":
+            wanted["broker"] = self.broker_port
+        busy = [f"{name} (:{port})" for name, port in wanted.items() if port_open(port)]
+        if busy:
+            raise SystemExit(f"ports already in use: {', '.join(busy)}. Free them or set "
+                             "<SERVICE>_PORT / KAFKA_PORT to other ports.")
+
+    def _start_broker(self) -> str:
+        if self.broker_mode == "external":
+            return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        if self.broker_mode == "kafka":
+            from worklink.devstack.apache_kafka import LocalKafka
+            self.broker = LocalKafka(self.var / "kafka", port=self.broker_port)
+        else:
+            from worklink.devstack.tansu import EmbeddedBroker
+            self.broker = EmbeddedBroker(port=self.broker_port)
+        print(f"starting {self.broker_mode} broker on 127.0.0.1:{self.broker_port} ...", flush=True)
+        self.broker.start()
+        return self.broker.bootstrap_servers
+
+    def _child_env(self, bootstrap: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        env["WORKLINK_VAR"] = str(self.var)
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env
+
+    def _prepare(self, env: dict[str, str]) -> None:
+        from worklink.events.contracts import CATALOGUE
+        from worklink.messaging.topics import check_catalogue, ensure_topics, load_topics
+        from worklink.migrations import upgrade
+
+        specs = load_topics()
+        problems = check_catalogue(CATALOGUE, specs)
+        if problems:
+            raise SystemExit("; ".join(problems))
+        ensure_topics(Settings.from_env("platform", env).kafka, specs)
+        for spec in self.services:
+            upgrade(spec.migrations_dir, Settings.from_env(spec.name, env).database_url)
+
+    def _start_children(self, env: dict[str, str]) -> None:
+        cli = [sys.executable, "-m", "worklink.cli"]
+        for spec in self.services:
+            logs = self.var / "logs"
+            self.children += [
+                Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
+                Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
+                Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
+                      logs / f"{spec.name}-web.log"),
+            ]
+        for child in self.children:
+            child.start(env)
+
+    def _wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {spec.name: self.port(spec) for spec in self.services}
+        while pending and time.monotonic() < deadline and not self._stopping:
+            for name, port in list(pending.items()):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                        if response.status == 200:
+                            del pending[name]
+                except OSError:
+                    pass
+            self._reap()
+            time.sleep(0.3)
+        if pending and not self._stopping:
+            raise SystemExit(f"not healthy after {timeout}s: {', '.join(pending)}; see {self.var / 'logs'}")
+
+    def _print_summary(self, bootstrap: str) -> None:
+        print("\nWorkLink is running:\n")
+        for spec in self.services:
+            base = f"http://127.0.0.1:{self.port(spec)}"
+            print(f"  {spec.name:14} {base}   (API docs {base}/docs)")
+        print(f"  {'broker':14} {bootstrap}   ({self.broker_mode})")
+        print(f"\n  databases and logs in {self.var}")
+        print("  development token: worklink token --role gp --org <organisation-id>")
+        print("\nPress Ctrl-C to stop.\n", flush=True)
+
+    def _watch(self, env: dict[str, str]) -> int:
+        while not self._stopping:
+            for child in self._reap():
+                if child.restarts >= RESTART_LIMIT:
+                    raise SystemExit(f"{child.name} keeps exiting; see {child.log_path}")
+                child.restarts += 1
+                print(f"{child.name} exited with {child.process.returncode}; restarting "
+                      f"({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}", file=sys.stderr, flush=True)
+                time.sleep(min(2 ** child.restarts, 10))
+                child.start(env)
+            time.sleep(0.5)
+        return 0
+
+    def _reap(self) -> list[Child]:
+        """Children that exited unexpectedly."""
+        if self._stopping:
+            return []
+        return [c for c in self.children if c.process and c.process.poll() is not None]
+
+    def _request_stop(self, *_):
+        self._stopping = True
+
+    def _shutdown(self) -> None:
+        if self.children:
+            print("stopping WorkLink ...", flush=True)
+        self._stopping = True
+        for child in reversed(self.children):
+            child.stop()
+        for child in reversed(self.children):
+            child.wait(timeout=25)
+        if self.broker is not None:
+            self.broker.stop()
+        if self._lock_file is not None:
+            (self.var / "worklink-up.pid").unlink(missing_ok=True)
+            self._lock_file.close()
+        if self.children:
+            print("stopped.", flush=True)

@@ -1,0 +1,71 @@
+"""The background processes of a service: its outbox relay and its event consumer.
+
+Each runs as its own OS process (`worklink relay --service X`, `worklink consume
+--service X`), never inside a web worker, and builds its Kafka clients only once
+running, after any fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.events.contracts import CATALOGUE
+from worklink.logs import configure_logging
+from worklink.messaging import kafka
+from worklink.messaging.consumer import EventConsumer
+from worklink.messaging.outbox import OutboxRelay
+from worklink.service import ServiceSpec
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def build_relay(spec: ServiceSpec, settings: Settings) -> OutboxRelay:
+    return OutboxRelay(spec.name, Database(settings.database_url), spec.tables,
+                       lambda: kafka.producer(settings.kafka, client_id=f"{spec.group_id}.relay"))
+
+
+def build_consumer(spec: ServiceSpec, settings: Settings) -> EventConsumer:
+    return EventConsumer(
+        group_id=spec.group_id,
+        database=Database(settings.database_url),
+        tables=spec.tables,
+        catalogue=CATALOGUE,
+        handlers=spec.handlers,
+        consumer_factory=lambda: kafka.consumer(settings.kafka, spec.group_id, f"{spec.group_id}.consumer"),
+        producer_factory=lambda: kafka.producer(settings.kafka, client_id=f"{spec.group_id}.dlt"),
+    )
+
+
+def run_relay(spec: ServiceSpec, metrics_port: int | None = None) -> None:
+    settings = Settings.from_env(spec.name)
+    configure_logging(f"{spec.name}.relay", settings.log_level)
+    _serve_metrics(metrics_port)
+    build_relay(spec, settings).run(stop_on_signals())
+
+
+def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
+    settings = Settings.from_env(spec.name)
+    configure_logging(f"{spec.name}.consumer", settings.log_level)
+    if not spec.handlers:
+        log.info("this service consumes no events yet; consumer idle", extra={"service": spec.name})
+        stop_on_signals().wait()
+        return
+    _serve_metrics(metrics_port)
+    build_consumer(spec, settings).run(stop_on_signals())
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        from prometheus_client import start_http_server
+        start_http_server(port, addr="127.0.0.1")

@@ -1,0 +1,74 @@
+"""A miniature service used to exercise the shared machinery against real infrastructure."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, TopicPartition
+from marshmallow import Schema, fields, validate
+
+from worklink.db import NAMING_CONVENTION, Database, platform_tables
+from worklink.events.catalogue import Catalogue, EventType
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+TABLES = platform_tables(metadata)
+things = sa.Table(
+    "things", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("label", sa.String(50), nullable=False),
+)
+effects = sa.Table(  # one row per handler effect, so tests can count them
+    "effects", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("thing_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+)
+
+
+class ThingHappened(Schema):
+    thing_id = fields.UUID(required=True)
+    seq = fields.Integer(required=True)
+    colour = fields.String(validate=validate.OneOf(["red", "green"]), load_default="red")
+
+
+def catalogue(topic: str) -> Catalogue:
+    return Catalogue([EventType("test.thing.happened", 1, ThingHappened, topic, "thing_id",
+                                "Something happened to a thing.")])
+
+
+def make_database(url: str) -> Database:
+    database = Database(url)
+    metadata.create_all(database.engine)
+    return database
+
+
+def count(database: Database, table: sa.Table, *where) -> int:
+    with database.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Any]:
+    """Every record on `topic` from the beginning, waiting until `expected` have arrived."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < expected and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+    # Anything beyond `expected` (duplicates) must show up too: read a little longer.
+    for batch in consumer.poll(timeout_ms=1500).values():
+        records.extend(batch)
+    consumer.close()
+    return records
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()

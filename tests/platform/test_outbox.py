@@ -1,0 +1,135 @@
+"""Transactional outbox + relay against a real Kafka broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.config import KafkaSettings
+from worklink.events.catalogue import EventSchemaError
+from worklink.messaging import kafka
+from worklink.messaging.outbox import Outbox, OutboxRelay, wait_until_drained
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def make_relay(database, bootstrap: str, **producer_overrides) -> OutboxRelay:
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    return OutboxRelay("test", database, support.TABLES,
+                       lambda: kafka.producer(settings, "test-relay", **producer_overrides),
+                       batch_size=200, flush_timeout=30)
+
+
+def publish_things(database, outbox: Outbox, keys, per_key: int, start_seq: int = 0) -> list[str]:
+    ids = []
+    for seq in range(start_seq, start_seq + per_key):
+        with database.transaction() as session:
+            for key in keys:
+                ids.append(str(outbox.publish(session, "test.thing.happened", {"thing_id": key, "seq": seq})))
+    return ids
+
+
+def test_rolled_back_transaction_never_publishes(database_url, kafka_broker, new_topic):
+    topic = new_topic(partitions=1)
+    database = support.make_database(database_url)
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    kept, dropped = support.new_id(), support.new_id()
+
+    with pytest.raises(RuntimeError):
+        with database.transaction() as session:
+            session.execute(support.things.insert().values(id=dropped, label="dropped"))
+            outbox.publish(session, "test.thing.happened", {"thing_id": dropped, "seq": 1})
+            raise RuntimeError("the domain change failed")
+    with database.transaction() as session:
+        session.execute(support.things.insert().values(id=kept, label="kept"))
+        outbox.publish(session, "test.thing.happened", {"thing_id": kept, "seq": 2})
+
+    assert support.count(database, support.TABLES.outbox) == 1
+    relay = make_relay(database, kafka_broker.bootstrap_servers)
+    wait_until_drained(relay)
+    relay.close()
+    records = support.read_topic(kafka_broker.bootstrap_servers, topic, expected=1)
+    assert [json.loads(r.value)["data"]["thing_id"] for r in records] == [str(kept)]
+    record = records[0]
+    assert record.key == str(kept).encode()
+    headers = dict(record.headers)
+    assert headers["content-type"].startswith(b"application/cloudevents+json")
+    assert headers["traceparent"].startswith(b"00-")
+    envelope = json.loads(record.value)
+    assert envelope["specversion"] == "1.0"
+    assert envelope["dataschema"] == "urn:worklink:event:test.thing.happened:v1"
+    assert envelope["source"] == "urn:worklink:test"
+
+
+def test_publishing_invalid_data_raises_and_writes_nothing(tmp_path):
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue("test.unused"))
+    with pytest.raises(EventSchemaError) as raised:
+        with database.transaction() as session:
+            outbox.publish(session, "test.thing.happened",
+                           {"thing_id": "not-a-uuid", "seq": 1, "colour": "blue", "name": "Jane"})
+    assert set(raised.value.messages) == {"thing_id", "colour", "name"}
+    assert support.count(database, support.TABLES.outbox) == 0
+
+
+def test_broker_outage_delays_events_but_loses_none(database_url, restartable_kafka):
+    """1,000 events written while the broker is down all arrive after it returns,
+    in per-key order, none duplicated by the relay."""
+    bootstrap = restartable_kafka.bootstrap_servers
+    from worklink.messaging.topics import TopicSpec, ensure_topics
+    topic = "test.outage"
+    ensure_topics(KafkaSettings(bootstrap), [TopicSpec(topic, 3, 1, 3_600_000)])
+
+    database = support.make_database(database_url)
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    keys = [support.new_id() for _ in range(20)]
+    relay = make_relay(database, bootstrap, max_block_ms=2000, request_timeout_ms=3000,
+                       delivery_timeout_ms=6000, reconnect_backoff_max_ms=1000)
+    relay.max_backoff = 1.0
+    stop = threading.Event()
+    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        before = publish_things(database, outbox, keys, per_key=5)          # 100 while up
+        _wait_for(lambda: relay.pending() == 0, 60, "events published before the outage")
+
+        restartable_kafka.stop()
+        during = publish_things(database, outbox, keys, per_key=50, start_seq=5)  # 1,000 while down
+        assert len(during) == 1000
+        _wait_for(lambda: _failed_attempts(database) > 0, 60, "the relay to try and fail while down")
+        assert relay.pending() == 1000
+
+        restartable_kafka.start()
+        _wait_for(lambda: relay.pending() == 0, 180, "the backlog to drain after the broker returned")
+    finally:
+        stop.set()
+        worker.join(60)
+
+    records = support.read_topic(bootstrap, topic, expected=1100, timeout=120)
+    ids = [json.loads(r.value)["id"] for r in records]
+    assert len(ids) == len(set(ids)), "the relay published an event twice"
+    assert set(ids) == set(before + during)
+    sequences = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        data = json.loads(record.value)["data"]
+        sequences[data["thing_id"]].append(data["seq"])
+    assert all(seqs == list(range(55)) for seqs in sequences.values()), "per-key order was broken"
+
+
+def _failed_attempts(database) -> int:
+    outbox = support.TABLES.outbox
+    return support.count(database, outbox, outbox.c.sent_at.is_(None), outbox.c.attempts > 0)
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
