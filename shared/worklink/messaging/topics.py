@@ -106,5 +106,9 @@ def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict
 
 
 def _partition_counts(client) -> dict[str, int]:
-    return {t["topic"]: len(t["partitions"]) for t in client.describe_topics()
-            if not t["topic"].startswith("__")}
+    counts = {}
+    for topic in client.describe_topics():
+        name = topic.get("name") or topic.get("topic")  # key differs across kafka-python versions
+        if name and not name.startswith("__"):
+            counts[name] = len(topic["partitions"])
+    return counts

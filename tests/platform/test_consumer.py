@@ -1,0 +1,218 @@
+"""The idempotent consumer against a real Kafka broker, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from worklink.config import KafkaSettings
+from worklink.events.envelope import CloudEvent, kafka_headers
+from worklink.messaging import kafka
+from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(300)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record_effect(session, event: ReceivedEvent) -> None:
+    session.execute(support.effects.insert().values(
+        event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
+
+
+def thing_event(topic: str, seq: int = 1, **data_overrides) -> CloudEvent:
+    """A valid event, then (to fake a broken producer) `data_overrides` forced into its data."""
+    event, _ = support.catalogue(topic).build(
+        "test.thing.happened", {"thing_id": uuid.uuid4(), "seq": seq}, source="urn:worklink:test")
+    if data_overrides:
+        data = {**event.data, **data_overrides}
+        if "seq_as_text" in data:
+            data["seq"] = data.pop("seq_as_text")
+        event = CloudEvent(type=event.type, source=event.source, id=event.id, data=data,
+                           dataschema=event.dataschema)
+    return event
+
+
+def send(bootstrap: str, topic: str, *values: bytes) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for value in values:
+        producer.send(topic, value=value, key=b"k",
+                      headers=kafka_headers("00-" + "a" * 32 + "-" + "b" * 16 + "-01", "corr-1")).get(30)
+    producer.close()
+
+
+def make_consumer(database, bootstrap, topic, group, handler, **kwargs) -> EventConsumer:
+    settings = KafkaSettings(bootstrap)
+    return EventConsumer(
+        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
+        handlers={"test.thing.happened": handler},
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"),
+        backoff_base=0.05, **kwargs)
+
+
+def consume_until(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + timeout
+    while len(outcomes) < wanted:
+        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
+        outcomes += consumer.poll_once(timeout_ms=500)
+    return outcomes
+
+
+def test_transient_failure_succeeds_on_retry_with_one_effect(database_url, kafka_broker, new_topic):
+    topic = new_topic()
+    database = support.make_database(database_url)
+    calls = []
+
+    def flaky(session, event):
+        calls.append(event.id)
+        record_effect(session, event)  # written, then rolled back by the failure
+        if len(calls) < 3:
+            raise ConnectionResetError("the mail relay hung up")
+
+    event = thing_event(topic)
+    send(kafka_broker.bootstrap_servers, topic, event.to_json().encode())
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-{uuid.uuid4().hex}", flaky)
+    try:
+        assert consume_until(consumer, 1) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+    assert calls == [event.id] * 3
+    assert support.count(database, support.effects) == 1
+    assert support.count(database, support.TABLES.processed_events) == 1
+
+
+def test_redelivery_after_crash_between_handler_and_offset_commit_has_one_effect(
+        database_url, kafka_broker, new_topic):
+    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
+    database = support.make_database(database_url)
+    event = thing_event(topic)
+    send(kafka_broker.bootstrap_servers, topic, event.to_json().encode())
+
+    crashed = subprocess.run(
+        [sys.executable, "-m", "tests.platform.crashing_consumer", database_url,
+         kafka_broker.bootstrap_servers, topic, group],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == 17, crashed.stderr[-3000:]
+    assert support.count(database, support.effects) == 1  # the handler's transaction did commit
+
+    # The offset was never committed, so the group gets the event again...
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, group, record_effect)
+    try:
+        assert consume_until(consumer, 1, timeout=90) == [Outcome.DUPLICATE]
+    finally:
+        consumer.close()
+    # ...and it has no second effect.
+    assert support.count(database, support.effects) == 1
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_continues(
+        database_url, kafka_broker, new_topic):
+    topic = new_topic()
+    bootstrap = kafka_broker.bootstrap_servers
+    database = support.make_database(database_url)
+    malformed = b'{"specversion": "1.0", "id": '
+    invalid = thing_event(topic, seq=7, seq_as_text="seven").to_json().encode()
+    good = thing_event(topic, seq=8)
+    send(bootstrap, topic, malformed, invalid, good.to_json().encode())
+
+    consumer = make_consumer(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", record_effect)
+    try:
+        outcomes = consume_until(consumer, 3)
+    finally:
+        consumer.close()
+    assert outcomes == [Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    assert support.count(database, support.effects) == 1
+
+    dead = support.read_topic(bootstrap, topic + ".dlt", expected=2)
+    assert [r.value for r in dead] == [malformed, invalid]  # the raw bytes, untouched
+    first, second = (dict(r.headers) for r in dead)
+    assert first["dlt-reason"] == b"malformed"
+    assert b"not valid JSON" in first["dlt-error"]
+    assert second["dlt-reason"] == b"schema-invalid"
+    assert b"seq" in second["dlt-error"]
+    for headers, offset in ((first, 0), (second, 1)):
+        assert headers["dlt-original-topic"] == topic.encode()
+        assert headers["dlt-original-partition"] == b"0"
+        assert headers["dlt-original-offset"] == str(offset).encode()
+        assert headers["traceparent"].startswith(b"00-")  # the original headers are kept
+
+
+def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries(tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    calls = []
+
+    def broken(session, event):
+        calls.append(event.id)
+        raise ValueError("bug in handler")
+
+    def rejecting(session, event):
+        raise PermanentError("thing belongs to no organisation we know")
+
+    send(kafka_broker.bootstrap_servers, topic, thing_event(topic).to_json().encode())
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-{uuid.uuid4().hex}",
+                             broken, max_attempts=3)
+    try:
+        first = consume_until(consumer, 1)
+        consumer.handlers["test.thing.happened"] = rejecting
+        send(kafka_broker.bootstrap_servers, topic, thing_event(topic, seq=2).to_json().encode())
+        second = consume_until(consumer, 1)
+    finally:
+        consumer.close()
+    assert first == second == [Outcome.DEAD_LETTERED]
+    assert len(calls) == 3
+    dead = support.read_topic(kafka_broker.bootstrap_servers, topic + ".dlt", expected=2)
+    assert [dict(r.headers)["dlt-reason"] for r in dead] == [b"handler-failed", b"rejected"]
+    assert support.count(database, support.TABLES.processed_events) == 0
+
+
+def test_unknown_event_types_are_skipped_not_dead_lettered(tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    stranger = CloudEvent(type="elsewhere.thing.happened", source="urn:x", data={"a": 1},
+                          dataschema="urn:worklink:event:elsewhere.thing.happened:v1")
+    good = thing_event(topic)
+    send(kafka_broker.bootstrap_servers, topic, stranger.to_json().encode(), good.to_json().encode())
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-{uuid.uuid4().hex}",
+                             record_effect)
+    try:
+        assert consume_until(consumer, 2) == [Outcome.SKIPPED, Outcome.HANDLED]
+    finally:
+        consumer.close()
+    assert support.count(database, support.effects) == 1
+
+
+def test_database_outage_rewinds_instead_of_dead_lettering(tmp_path, kafka_broker, new_topic):
+    """An unreachable database delays the event; it is handled once the database is back."""
+    import sqlalchemy as sa
+
+    topic = new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outage = {"left": 2}
+
+    def handler(session, event):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+        record_effect(session, event)
+
+    send(kafka_broker.bootstrap_servers, topic, thing_event(topic).to_json().encode())
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        assert consume_until(consumer, 1) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+    assert outage["left"] == 0
+    assert support.count(database, support.effects) == 1
+    assert support.read_topic(kafka_broker.bootstrap_servers, topic + ".dlt", expected=0, timeout=2) == []
