@@ -18,7 +18,7 @@ import jwt
 from flask import current_app, g, request
 
 from worklink.config import JwtSettings
-from worklink.web.problems import Problem
+from worklink.problems import Problem
 
 ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
 

@@ -26,19 +26,31 @@ class JsonFormatter(logging.Formatter):
         }
         if self.service:
             entry["service"] = self.service
-        if request_id := request_id_var.get():
-            entry["request_id"] = request_id
-        if correlation_id := correlation_id_var.get():
-            entry["correlation_id"] = correlation_id
-        if trace := current_trace():
-            entry["trace_id"] = trace.trace_id
-        # Anything passed as logger.info(..., extra={...}) becomes a field.
+        # Context stamped at creation (see _stamp_context) and anything passed
+        # as logger.info(..., extra={...}) become fields.
         for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if key not in _RESERVED and not key.startswith("_") and value is not None:
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _stamp_context(*args, **kwargs) -> logging.LogRecord:
+    """Copy request/trace context onto each record when it is created, in the
+    thread that logged it, so any handler (files, test capture) sees it."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    record.correlation_id = correlation_id_var.get()
+    trace = current_trace()
+    record.trace_id = trace.trace_id if trace else None
+    return record
+
+
+logging.setLogRecordFactory(_stamp_context)
 
 
 def configure_logging(service: str | None = None, level: str = "INFO") -> None:

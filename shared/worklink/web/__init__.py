@@ -1,6 +1,6 @@
 """Web conventions shared by every service's Flask app."""
 
 from worklink.web.app import ServiceContext, accepts_form, create_service_app, service_context
-from worklink.web.problems import Problem
+from worklink.problems import Problem
 
 __all__ = ["Problem", "ServiceContext", "accepts_form", "create_service_app", "service_context"]

@@ -30,7 +30,7 @@ from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
-from worklink.web.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
+from worklink.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
 
 log = logging.getLogger("worklink.http")
 

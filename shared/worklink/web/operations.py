@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from worklink.messaging.kafka import broker_reachable
 from worklink.web.app import service_context
-from worklink.web.problems import problem_response
+from worklink.problems import problem_response
 
 operations = Blueprint("operations", __name__, description="Health, readiness and metrics")
 

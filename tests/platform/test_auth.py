@@ -1,0 +1,128 @@
+"""Bearer tokens: 401 for missing/invalid/expired tokens, 403 for the wrong role, safe production config."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from worklink.auth import Principal, TokenVerifier, mint_token
+from worklink.config import DEV_JWT_SECRET, ConfigError, JwtSettings, Settings
+from worklink.web import Problem
+from tests.platform.test_web import VALID, assert_problem, auth, client, settings  # noqa: F401 - fixtures
+
+
+def test_no_token_is_401_with_a_bearer_challenge(client):
+    response = client.post("/things", json=VALID)
+    body = assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "bearer access token" in body["detail"]
+
+
+def test_token_with_a_bad_signature_is_401(client, settings):
+    forged = mint_token(JwtSettings(secret="another-secret-of-sufficient-length-123"), role="gp", org="p1")
+    body = assert_problem(client.post("/things", json=VALID, headers=auth(forged)), 401)
+    assert "signature" in body["detail"]
+    assert 'error="invalid_token"' in client.post("/things", json=VALID, headers=auth(forged)).headers["WWW-Authenticate"]
+
+
+def test_expired_token_is_401(client, settings):
+    expired = mint_token(settings.jwt, role="gp", org="p1", ttl_seconds=-120)
+    body = assert_problem(client.post("/things", json=VALID, headers=auth(expired)), 401)
+    assert "expired" in body["detail"]
+
+
+def test_malformed_authorization_header_is_401(client):
+    assert_problem(client.post("/things", json=VALID, headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401)
+    assert_problem(client.post("/things", json=VALID, headers={"Authorization": "Bearer not.a.jwt"}), 401)
+
+
+def test_wrong_role_is_403(client, settings):
+    resident = mint_token(settings.jwt, role="resident")
+    body = assert_problem(client.post("/things", json=VALID, headers=auth(resident)), 403)
+    assert "resident" in body["detail"]
+
+
+def test_token_for_another_audience_is_401(client, settings):
+    other = mint_token(JwtSettings(audience="someone-else"), role="gp", org="p1")
+    assert_problem(client.post("/things", json=VALID, headers=auth(other)), 401)
+
+
+def test_principal_acts_only_for_its_own_organisation():
+    adviser = Principal("u1", "adviser", "org-a")
+    assert adviser.acts_for("org-a") and not adviser.acts_for("org-b") and not adviser.acts_for(None)
+    assert Principal("u2", "alliance_admin").acts_for("org-b")
+
+
+def test_production_refuses_the_development_secret():
+    with pytest.raises(ConfigError, match="development JWT secret"):
+        Settings.from_env("directory", {"WORKLINK_ENV": "production"})
+    with pytest.raises(ConfigError, match="at least 32"):
+        Settings.from_env("directory", {"WORKLINK_ENV": "production", "WORKLINK_JWT_SECRET": "short"})
+    with pytest.raises(ConfigError, match="PUBLIC_KEY or WORKLINK_JWKS_URL"):
+        Settings.from_env("directory", {"WORKLINK_ENV": "production", "WORKLINK_JWT_ALGORITHM": "RS256"})
+    ok = Settings.from_env("directory", {"WORKLINK_ENV": "production", "WORKLINK_JWT_SECRET": "s" * 40})
+    assert ok.jwt.secret != DEV_JWT_SECRET
+
+
+def test_production_app_will_not_start_with_the_development_secret(monkeypatch, tmp_path):
+    from worklink_directory.app import create_app
+
+    monkeypatch.setenv("WORKLINK_ENV", "production")
+    monkeypatch.delenv("WORKLINK_JWT_SECRET", raising=False)
+    monkeypatch.setenv("WORKLINK_VAR", str(tmp_path))
+    with pytest.raises(ConfigError):
+        create_app()
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public, key
+
+
+def test_rs256_with_a_public_key(rsa_key):
+    private, public, _ = rsa_key
+    settings = JwtSettings(algorithm="RS256", public_key=public)
+    token = mint_token(settings, role="adviser", org="org-9", private_key=private)
+    principal = TokenVerifier(settings).verify(token)
+    assert (principal.role, principal.organisation) == ("adviser", "org-9")
+    hs_token = mint_token(JwtSettings(), role="adviser", org="org-9")  # algorithm confusion must fail
+    with pytest.raises(Problem) as raised:
+        TokenVerifier(settings).verify(hs_token)
+    assert raised.value.status == 401
+
+
+def test_rs256_with_a_jwks_url(rsa_key):
+    private, _, key = rsa_key
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class JwksHandler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = JwtSettings(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json")
+        token = jwt.encode({"sub": "u7", "role": "gp", "org": "p7", "iss": settings.issuer, "aud": settings.audience,
+                            "iat": 1, "exp": 4102444800}, private, algorithm="RS256", headers={"kid": "key-1"})
+        assert TokenVerifier(settings).verify(token).subject == "u7"
+    finally:
+        server.shutdown()

@@ -1,0 +1,163 @@
+"""Web conventions: RFC 9457 problem details, request ids, body limits, media types."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from worklink.auth import mint_token, requires
+from worklink.config import Settings
+from worklink.db import NAMING_CONVENTION, platform_tables
+from worklink.logs import JsonFormatter
+from worklink.web import Problem, create_service_app
+
+import sqlalchemy as sa
+
+PROBLEM = "application/problem+json"
+
+
+class ReferralIn(Schema):
+    person_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=3))
+    contact = fields.Nested(Schema.from_dict({"email": fields.Email(required=True)}), required=True)
+
+
+blp = Blueprint("things", __name__)
+
+
+@blp.route("/things")
+class Things(MethodView):
+    @requires("gp", "adviser")
+    @blp.arguments(ReferralIn)
+    @blp.response(201, ReferralIn)
+    def post(self, body):
+        return body
+
+
+@blp.route("/things/<uuid:thing_id>")
+class Thing(MethodView):
+    @blp.response(200)
+    def get(self, thing_id):
+        raise Problem(404, f"No thing {thing_id}.")
+
+    @blp.response(200)
+    def put(self, thing_id):
+        raise Problem(409, "The thing changed since you read it (version 3, you sent 2).", current_version=3)
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_MAX_BODY_BYTES": "2048"})
+
+
+@pytest.fixture()
+def client(settings):
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, api = create_service_app("testsvc", __name__, tables=tables, title="Test", description="Test service",
+                                  settings=settings)
+    api.register_blueprint(blp)
+    return app.test_client()
+
+
+@pytest.fixture()
+def gp_token(settings):
+    return mint_token(settings.jwt, role="gp", org="practice-1")
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.data
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == status
+    assert body["type"].startswith("https://") and body["title"]
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+VALID = {"person_id": "9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11", "reason": "back pain", "contact": {"email": "a@b.uk"}}
+
+
+def test_valid_request_succeeds(client, gp_token):
+    response = client.post("/things", json=VALID, headers=auth(gp_token))
+    assert response.status_code == 201
+    assert response.get_json()["reason"] == "back pain"
+
+
+def test_400_for_malformed_json(client, gp_token):
+    response = client.post("/things", data='{"reason": ', content_type="application/json", headers=auth(gp_token))
+    assert_problem(response, 400)
+
+
+def test_422_lists_every_invalid_field_with_a_pointer(client, gp_token):
+    bad = {"person_id": "nope", "reason": "x", "contact": {"email": "not-an-email"}, "extra": 1}
+    body = assert_problem(client.post("/things", json=bad, headers=auth(gp_token)), 422)
+    pointers = {error["pointer"]: error for error in body["errors"]}
+    assert set(pointers) == {"/person_id", "/reason", "/contact/email", "/extra"}
+    assert all(error["location"] == "json" for error in body["errors"])
+    assert "UUID" in pointers["/person_id"]["detail"]
+
+
+def test_404_for_unknown_route_and_for_missing_record(client):
+    assert_problem(client.get("/nowhere"), 404)
+    body = assert_problem(client.get("/things/9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11"), 404)
+    assert body["detail"] == "No thing 9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11."
+    assert body["instance"] == "/things/9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11"
+
+
+def test_405_names_the_allowed_methods(client, gp_token):
+    response = client.delete("/things", headers=auth(gp_token))
+    assert_problem(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_409_carries_extension_members(client):
+    body = assert_problem(client.put("/things/9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11"), 409)
+    assert body["current_version"] == 3
+
+
+def test_413_for_a_body_over_the_limit(client, gp_token):
+    huge = {**VALID, "reason": "x" * 5000}
+    body = assert_problem(client.post("/things", json=huge, headers=auth(gp_token)), 413)
+    assert "2048" in body["detail"]
+
+
+def test_415_for_a_body_that_is_not_json(client, gp_token):
+    response = client.post("/things", data="reason=back+pain", content_type="application/x-www-form-urlencoded",
+                           headers=auth(gp_token))
+    assert_problem(response, 415)
+
+
+def test_500_is_a_problem_without_internals(settings):
+    tables = platform_tables(sa.MetaData())
+    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+
+    @app.get("/boom")
+    def boom():
+        raise KeyError("secret internals")
+
+    body = assert_problem(app.test_client().get("/boom"), 500)
+    assert "secret" not in json.dumps(body)
+
+
+def test_request_id_is_echoed_or_generated(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]
+    assert generated != "bad id with spaces" and len(generated) == 32
+
+
+def test_log_lines_are_json_with_the_request_id(client, caplog):
+    caplog.set_level(logging.INFO, logger="worklink.http")
+    client.get("/things/9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11", headers={"X-Request-ID": "req-42"})
+    records = [r for r in caplog.records if r.name == "worklink.http"]
+    line = json.loads(JsonFormatter("testsvc").format(records[-1]))
+    assert line["request_id"] == "req-42"
+    assert line["status"] == 404 and line["service"] == "testsvc" and line["level"] == "info"
