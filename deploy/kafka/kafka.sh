@@ -114,6 +114,9 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# fast re-registration after an unclean stop (SIGKILL): the stale broker session expires in 3 s
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1

@@ -1,0 +1,98 @@
+"""The event catalogue, the envelope, topic declarations and the AsyncAPI document."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from worklink.context import TraceParent
+from worklink.events.asyncapi import asyncapi_document
+from worklink.events.catalogue import EventSchemaError, UnknownEventType, broadcast_violations
+from worklink.events.contracts import CATALOGUE
+from worklink.events.envelope import CloudEvent, EnvelopeError
+from worklink.messaging.topics import check_catalogue, load_topics
+
+
+def test_broadcast_events_carry_only_ids_codes_and_timestamps():
+    assert [v for entry in CATALOGUE for v in broadcast_violations(entry)] == []
+
+
+def test_the_guard_catches_free_text_on_a_broadcast_event():
+    from marshmallow import Schema, fields
+
+    from worklink.events.catalogue import EventType
+
+    class Leaky(Schema):
+        thing_id = fields.UUID(required=True)
+        patient_name = fields.String()
+
+    entry = EventType("x.leaky.happened", 1, Leaky, "x", "thing_id", "leaks")
+    assert broadcast_violations(entry) == ["x.leaky.happened.patient_name"]
+
+
+def test_every_catalogue_topic_is_declared_and_restricted_topics_match():
+    assert check_catalogue(CATALOGUE, load_topics()) == []
+    restricted = {s.name: s for s in load_topics() if s.restricted and not s.name.endswith(".dlt")}
+    assert restricted, "personal-data hand-overs need a restricted topic"
+    for spec in restricted.values():
+        assert spec.reader and spec.retention_ms <= 7 * 24 * 3600 * 1000
+
+
+def test_envelope_round_trip_and_required_attributes():
+    event, entry = CATALOGUE.build("directory.service.withdrawn", {
+        "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "reason": "closed",
+        "withdrawn_at": datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)}, source="urn:worklink:directory")
+    parsed = CloudEvent.from_json(event.to_json().encode())
+    assert parsed == event
+    assert CATALOGUE.load(parsed)[1]["reason"] == "closed"
+    body = json.loads(event.to_json())
+    assert body["time"].endswith("Z") and body["dataschema"] == entry.dataschema
+    for missing in ("id", "source", "type", "specversion"):
+        with pytest.raises(EnvelopeError, match=missing):
+            CloudEvent.from_dict({k: v for k, v in body.items() if k != missing})
+
+
+def test_consumers_tolerate_added_fields_but_not_unknown_versions():
+    event, _ = CATALOGUE.build("directory.service.updated", {
+        "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "changed": ["schedule"],
+        "updated_at": datetime.now(timezone.utc)}, source="urn:worklink:directory")
+    newer = CloudEvent(type=event.type, source=event.source, data={**event.data, "added_later": 1},
+                       dataschema=event.dataschema)
+    assert "added_later" not in CATALOGUE.load(newer)[1]
+    future = CloudEvent(type=event.type, source=event.source, data=event.data,
+                        dataschema="urn:worklink:event:directory.service.updated:v9")
+    with pytest.raises(UnknownEventType):
+        CATALOGUE.load(future)
+    broken = CloudEvent(type=event.type, source=event.source, data={**event.data, "changed": "all"},
+                        dataschema=event.dataschema)
+    with pytest.raises(EventSchemaError):
+        CATALOGUE.load(broken)
+
+
+def test_traceparent_parsing():
+    parent = TraceParent.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    assert parent and parent.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    child = parent.child()
+    assert child.trace_id == parent.trace_id and child.parent_id != parent.parent_id
+    for bad in ("", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+                "00-xyz-00f067aa0ba902b7-01"):
+        assert TraceParent.parse(bad) is None
+
+
+def test_asyncapi_document_describes_every_event():
+    doc = asyncapi_document(CATALOGUE, load_topics(), {"worklink.referrals": ["adjustments.referral.requested"]})
+    assert doc["asyncapi"] == "3.0.0"
+    names = {m["name"] for m in doc["components"]["messages"].values()}
+    assert names == {entry.type for entry in CATALOGUE}
+    for operation in doc["operations"].values():
+        assert operation["action"] in ("send", "receive")
+        channel = operation["channel"]["$ref"].split("/")[-1]
+        assert channel in doc["channels"]
+    receive = doc["operations"]["worklink.referrals.receive.AdjustmentsReferralRequestedV1"]
+    assert receive["bindings"]["kafka"]["groupId"]["const"] == "worklink.referrals"
+    restricted = doc["channels"]["adjustments_referral_requests"]
+    assert "RESTRICTED" in restricted["description"]
+    assert restricted["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == 259200000
