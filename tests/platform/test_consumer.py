@@ -216,3 +216,22 @@ def test_database_outage_rewinds_instead_of_dead_lettering(tmp_path, kafka_broke
     assert outage["left"] == 0
     assert support.count(database, support.effects) == 1
     assert support.read_topic(kafka_broker.bootstrap_servers, topic + ".dlt", expected=0, timeout=2) == []
+
+
+def test_consumer_lag_is_exported(tmp_path, kafka_broker, new_topic):
+    from prometheus_client import REGISTRY
+
+    topic = new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    send(kafka_broker.bootstrap_servers, topic, *(thing_event(topic, seq=i).to_json().encode() for i in range(5)))
+    group = f"g-{uuid.uuid4().hex}"
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, group, record_effect)
+    consumer.consumer_factory = lambda: kafka.consumer(settings, group, "lag", max_poll_records=2,
+                                                       session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    try:
+        consume_until(consumer, 2)
+    finally:
+        consumer.close()
+    lag = REGISTRY.get_sample_value("worklink_consumer_lag", {"group": group, "topic": topic, "partition": "0"})
+    assert lag == 3

@@ -133,3 +133,18 @@ def _wait_for(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+def test_only_one_relay_per_database_publishes(database_url):
+    from worklink.messaging.outbox import RelayLock
+
+    database = support.make_database(database_url)
+    first, second = RelayLock(database, "test"), RelayLock(database, "test")
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        first.release()
+        assert second.acquire()
+    finally:
+        first.release()
+        second.release()

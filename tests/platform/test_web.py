@@ -161,3 +161,63 @@ def test_log_lines_are_json_with_the_request_id(client, caplog):
     line = json.loads(JsonFormatter("testsvc").format(records[-1]))
     assert line["request_id"] == "req-42"
     assert line["status"] == 404 and line["service"] == "testsvc" and line["level"] == "info"
+
+
+# --- organisation scope and audit ------------------------------------------------------
+
+people = Blueprint("people", __name__)
+PEOPLE = {"7d0f1a52-1111-4e7e-9a52-5d6f0c3c0a01": {"owner": "org-a", "name": "Sam Taylor"}}
+
+
+@people.route("/people/<person_id>")
+class Person(MethodView):
+    @requires("adviser", "alliance_admin")
+    @people.response(200)
+    def get(self, person_id):
+        from worklink.auth import require_organisation
+        from worklink.web import service_context
+
+        record = PEOPLE.get(person_id) or _missing(person_id)
+        require_organisation(record["owner"])
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            ctx.audit.record(session, action="read", resource_type="person", resource_id=person_id,
+                             person_id=person_id, purpose="case work")
+        return {"name": record["name"]}
+
+
+def _missing(person_id):
+    raise Problem(404, f"No person {person_id}.")
+
+
+@pytest.fixture()
+def people_app(settings):
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, api = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+    api.register_blueprint(people)
+    tables.audit_log.metadata.create_all(app.extensions["worklink"].database.engine)
+    return app
+
+
+def audit_rows(app):
+    ctx = app.extensions["worklink"]
+    with ctx.database.engine.connect() as conn:
+        return [row._asdict() for row in conn.execute(sa.select(ctx.tables.audit_log))]
+
+
+def test_reads_are_scoped_to_the_owning_organisation_and_audited(people_app, settings):
+    client = people_app.test_client()
+    person = "7d0f1a52-1111-4e7e-9a52-5d6f0c3c0a01"
+    own = mint_token(settings.jwt, role="adviser", org="org-a", subject="adviser-1")
+    other = mint_token(settings.jwt, role="adviser", org="org-b", subject="adviser-2")
+    admin = mint_token(settings.jwt, role="alliance_admin", subject="admin-1")
+
+    assert client.get(f"/people/{person}", headers=auth(own) | {"X-Request-ID": "r-1"}).status_code == 200
+    assert_problem(client.get(f"/people/{person}", headers=auth(other)), 403)
+    assert client.get(f"/people/{person}", headers=auth(admin)).status_code == 200
+
+    rows = audit_rows(people_app)
+    assert [(r["actor"], r["actor_role"], r["actor_org"]) for r in rows] == [
+        ("adviser-1", "adviser", "org-a"), ("admin-1", "alliance_admin", None)]
+    assert rows[0]["action"] == "read" and rows[0]["person_id"] == person and rows[0]["request_id"] == "r-1"
+    assert rows[0]["purpose"] == "case work"

@@ -85,29 +85,51 @@ class RelayLock:
         self.name = name
         self._conn = None
         self._file = None
+        self._key = zlib.crc32(f"worklink-relay:{name}".encode())
 
     def acquire(self) -> bool:
+        """True while this relay holds the lock; cheap to call on every poll."""
         if self.database.dialect == "postgresql":
-            if self._conn is None:
-                self._conn = self.database.engine.connect()
-            key = zlib.crc32(f"worklink-relay:{self.name}".encode())
-            got = self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            self._conn.commit()
-            return bool(got)
+            return self._acquire_advisory_lock()
         if self.database.dialect == "sqlite" and self.database.engine.url.database:
-            path = Path(self.database.engine.url.database + ".relay.lock")
-            self._file = self._file or path.open("a")
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if self._file is not None:
                 return True
+            handle = Path(self.database.engine.url.database + ".relay.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                handle.close()
                 return False
+            self._file = handle
+            return True
         return True
+
+    def _acquire_advisory_lock(self) -> bool:
+        try:
+            if self._conn is not None:
+                self._conn.execute(sa.text("SELECT 1"))  # still our session, so still our lock
+                return True
+            conn = self.database.engine.connect()
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
+            conn.commit()
+        except sa.exc.DBAPIError:
+            self._conn = None  # the session (and the lock with it) is gone
+            return False
+        if got:
+            self._conn = conn
+        else:
+            conn.close()
+        return bool(got)
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # the advisory lock ends with the session
-            self._conn = None
+            # The pool keeps the session (and its lock) alive after close(): unlock first.
+            try:
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+                self._conn.commit()
+            finally:
+                self._conn.close()
+                self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None
