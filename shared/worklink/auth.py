@@ -93,20 +93,44 @@ def mint_token(settings: JwtSettings, *, role: str, org: str | None = None, subj
 
 
 def authenticate() -> Principal:
-    """The caller's principal, or a 401 problem. Cached on `g` for the request."""
+    """The caller's principal, or a 401 problem. Cached on `g` for the request.
+
+    API routes take a bearer token only. Pages (see worklink.web.pages) also take the
+    signed-in user's token from an HttpOnly cookie, and send a visitor without a valid
+    one to the sign-in page.
+    """
     if "principal" in g:
         return g.principal
+    from worklink.web.pages import SESSION_COOKIE, SignInRequired, is_page_request
+
+    verifier = current_app.extensions["worklink"].tokens
     header = request.headers.get("Authorization", "")
+    if not header and is_page_request():
+        try:
+            g.principal = verifier.verify(request.cookies.get(SESSION_COOKIE) or "")
+        except Problem:
+            raise SignInRequired() from None
+        return g.principal
     scheme, _, token = header.partition(" ")
     if not header:
         raise _unauthenticated("This endpoint needs a bearer access token.", error=None)
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("The Authorization header must be 'Bearer <token>'.", error="invalid_request")
-    g.principal = current_app.extensions["worklink"].tokens.verify(token.strip())
+    g.principal = verifier.verify(token.strip())
     return g.principal
 
 
 def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+def optional_principal() -> Principal | None:
+    """The signed-in user if a valid token came with the request, else None (never raises)."""
+    if "principal" not in g:
+        try:
+            authenticate()
+        except Exception:  # noqa: BLE001 - anonymous is a fine answer here
+            return None
     return g.get("principal")
 
 

@@ -65,6 +65,12 @@ class ProblemSchema(Schema):
 def problem_response(status: int, detail: str | None = None, *, title: str | None = None,
                      type: str | None = None, headers: dict[str, str] | None = None,
                      **extensions: Any) -> Response:
+    from worklink.web.pages import is_page_request, render_error_page
+
+    if is_page_request():  # people get a page; programs get problem+json
+        response = render_error_page(status, title or HTTP_STATUS_CODES.get(status, "Error"), detail)
+        response.headers.update(headers or {})
+        return response
     body: dict[str, Any] = {
         "type": type or PROBLEM_TYPE_BASE + STATUS_TYPES.get(status, str(status)),
         "title": title or HTTP_STATUS_CODES.get(status, "Error"),

@@ -31,6 +31,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
+from worklink.web.pages import install_pages, is_page_request
 
 log = logging.getLogger("worklink.http")
 
@@ -105,6 +106,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
 
     _register_request_hooks(app, name, settings)
     register_problem_handlers(app)
+    install_pages(app, title.removeprefix("WorkLink ").strip())
     api = Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
 
@@ -162,7 +164,7 @@ def _check_body(settings: Settings) -> None:
         raise Problem(413, f"The request body is {length} bytes; the limit is {settings.max_body_bytes}.")
     has_body = bool(length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     view = request.url_rule and request.endpoint and _view(request.endpoint)
-    if not has_body or getattr(view, "_worklink_accepts_form", False):
+    if not has_body or getattr(view, "_worklink_accepts_form", False) or is_page_request():
         return
     if request.mimetype not in _JSON_TYPES and not request.mimetype.endswith("+json"):
         raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'an unnamed type'}.",

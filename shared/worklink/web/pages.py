@@ -1,0 +1,161 @@
+"""Server-rendered pages for every service: NHS.UK frontend layout, sign-in, CSRF, HTML errors.
+
+A service puts its pages on a `PagesBlueprint` and its templates extend
+"worklink/base.html". On those routes:
+- errors render an accessible HTML page instead of problem+json;
+- HTML form posts are accepted (API routes take JSON only) and must carry the
+  CSRF token (`{{ csrf_field() }}` in the form; double-submit cookie);
+- `@requires(...)` reads the signed-in user's token from an HttpOnly cookie and
+  sends anonymous visitors to the sign-in page instead of answering 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlencode
+
+import jinja2
+from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
+                   send_from_directory, url_for)
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from worklink.problems import Problem
+
+SESSION_COOKIE = "worklink_session"
+CSRF_COOKIE = "worklink_csrf"
+STATIC_DIR = __file__.rsplit("/", 1)[0] + "/static"
+
+
+class PagesBlueprint(Blueprint):
+    """A blueprint of HTML pages (see module docstring for what that changes)."""
+
+    worklink_pages = True
+
+
+def is_page_request() -> bool:
+    """A request for a page: a PagesBlueprint route, or an unknown URL asked for by a browser."""
+    try:
+        name = request.blueprint
+    except RuntimeError:
+        return False
+    if not name:
+        return request.url_rule is None and _prefers_html()
+    blueprint = current_app.blueprints.get(name.split(".")[0])
+    return bool(getattr(blueprint, "worklink_pages", False))
+
+
+def _prefers_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/problem+json", "application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
+
+
+class SignInRequired(Exception):
+    """An anonymous visitor asked for a page that needs a signed-in user."""
+
+
+def session_token() -> str | None:
+    return request.cookies.get(SESSION_COOKIE) if is_page_request() else None
+
+
+def csrf_token() -> str:
+    token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf_token")
+    if not token:
+        token = g.new_csrf_token = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf_token())
+
+
+def _check_csrf() -> None:
+    if request.method != "POST" or not is_page_request():
+        return
+    sent, expected = request.form.get("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise Problem(400, "This form has expired or did not come from this site. Go back, reload the page "
+                           "and try again.", title="Your form could not be sent")
+
+
+def render_error_page(status: int, title: str, detail: str | None) -> Response:
+    html = render_template("worklink/error.html", status=status, title=title, detail=detail)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def install_pages(app: Flask, service_title: str) -> None:
+    """Called by create_service_app: shared templates, assets, sign-in and CSRF."""
+    app.jinja_loader = jinja2.ChoiceLoader([
+        app.jinja_loader, jinja2.PackageLoader("worklink.web", "templates")])
+    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title)
+
+    @app.context_processor
+    def signed_in_user():
+        from worklink.auth import optional_principal
+        return {"principal": optional_principal() if is_page_request() else None}
+
+    @app.get("/static/nhsuk/<path:filename>")
+    def nhsuk_assets(filename: str):
+        return send_from_directory(STATIC_DIR + "/nhsuk", filename, max_age=86400)
+
+    app.before_request(_check_csrf)
+
+    @app.after_request
+    def set_csrf_cookie(response):
+        if token := g.pop("new_csrf_token", None):
+            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict",
+                                secure=app.config.get("SESSION_COOKIE_SECURE", False))
+        return response
+
+    app.register_error_handler(SignInRequired, lambda _e: redirect(
+        url_for("worklink_session.sign_in") + "?" + urlencode({"next": request.full_path.rstrip("?")})))
+    app.register_blueprint(_session_pages())
+
+
+def _session_pages() -> PagesBlueprint:
+    pages = PagesBlueprint("worklink_session", __name__)
+
+    @pages.get("/signin")
+    def sign_in():
+        return render_template("worklink/signin.html", next=_safe_next(request.args.get("next")),
+                               production=_production())
+
+    @pages.post("/signin")
+    def sign_in_with_token():
+        from worklink.web.app import service_context
+
+        if _production():
+            raise Problem(404, "Sign in through the alliance's identity provider.")
+        token = request.form.get("token", "").strip()
+        try:
+            principal = service_context().tokens.verify(token)
+        except Problem as problem:
+            html = render_template("worklink/signin.html", next=_safe_next(request.form.get("next")),
+                                   error=problem.detail, production=False)
+            return Response(html, status=401, mimetype="text/html")
+        response = redirect(_safe_next(request.form.get("next")) or "/")
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+                            max_age=max(int(principal.claims["exp"] - principal.claims["iat"]), 60))
+        return response
+
+    @pages.post("/signout")
+    def sign_out():
+        response = redirect("/")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    return pages
+
+
+def _production() -> bool:
+    from worklink.web.app import service_context
+    return service_context().settings.env == "production"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never redirect a signed-in user to another site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None

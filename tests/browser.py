@@ -1,0 +1,31 @@
+"""Helpers for real-browser tests: serve a Flask app on loopback, check pages with axe-core."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+from werkzeug.serving import make_server
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve `app` on a free loopback port in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def assert_accessible(page) -> None:
+    """No axe-core violations (WCAG 2.x A/AA rules and best practices) on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    violations = results.response["violations"]
+    assert not violations, results.generate_report()

@@ -1,0 +1,109 @@
+"""Shared page machinery: NHS.UK layout, sign-in, CSRF, HTML errors - in real Chromium."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import render_template_string, request
+
+from worklink.auth import current_principal, mint_token, requires
+from worklink.config import Settings
+from worklink.db import NAMING_CONVENTION, platform_tables
+from worklink.web import create_service_app
+from worklink.web.pages import PagesBlueprint
+from tests.browser import assert_accessible, live_server
+
+PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
+{% block content %}<h1>{{ heading }}</h1>
+<form method="post" action="/notes">{{ csrf_field() }}
+<div class="nhsuk-form-group"><label class="nhsuk-label" for="note">Note</label>
+<input class="nhsuk-input" id="note" name="note" type="text"></div>
+<button class="nhsuk-button" type="submit">Save note</button></form>{% endblock %}"""
+
+pages = PagesBlueprint("demo_pages", __name__)
+
+
+@pages.get("/")
+def home():
+    return render_template_string(PAGE, heading="Find support")
+
+
+@pages.get("/caseload")
+@requires("adviser")
+def caseload():
+    return render_template_string(PAGE, heading=f"Caseload for {current_principal().subject}")
+
+
+@pages.post("/notes")
+def save_note():
+    return render_template_string(PAGE, heading=f"Saved: {request.form['note']}")
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path)})
+
+
+@pytest.fixture()
+def app(settings):
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
+                                settings=settings)
+    app.register_blueprint(pages)
+    return app
+
+
+def test_people_get_html_errors_and_programs_get_problems(app):
+    client = app.test_client()
+    browser_accept = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    for_people = client.get("/caseload/nothing-here", headers=browser_accept)
+    assert for_people.status_code == 404 and for_people.mimetype == "text/html"
+    assert b"Check the web address" in for_people.data
+    for_programs = client.get("/caseload/nothing-here", headers={"Accept": "application/json"})
+    assert for_programs.status_code == 404 and for_programs.mimetype == "application/problem+json"
+    assert client.get("/caseload/nothing-here").mimetype == "application/problem+json"
+    client.get("/")  # sets the CSRF cookie
+    expired = client.post("/notes", data={"note": "hi", "csrf_token": "forged"})
+    assert expired.status_code == 400 and expired.mimetype == "text/html"
+    assert b"Your form could not be sent" in expired.data
+
+
+def test_form_posts_need_the_csrf_token(app):
+    client = app.test_client()
+    assert client.post("/notes", data={"note": "hi"}).status_code == 400
+    html = client.get("/").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    saved = client.post("/notes", data={"note": "hi", "csrf_token": token})
+    assert saved.status_code == 200 and "Saved: hi" in saved.get_data(as_text=True)
+
+
+def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
+    token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
+    with live_server(app) as base:
+        page.goto(f"{base}/caseload")
+        assert page.url.startswith(f"{base}/signin?next=")
+        assert_accessible(page)
+        page.get_by_label("Access token").fill("not-a-token")
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("alert").is_visible()
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        assert page.url == f"{base}/caseload"
+        assert page.get_by_role("heading", level=1).inner_text() == "Caseload for adviser-ada"
+        assert_accessible(page)
+        page.get_by_label("Note").fill("called Sam")
+        page.get_by_role("button", name="Save note").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Saved: called Sam"
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{base}/caseload")
+        assert "/signin" in page.url
+
+
+def test_styles_are_served_locally_without_external_fetches(app, page):
+    external = []
+    with live_server(app) as base:
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(base) else None)
+        page.goto(f"{base}/")
+        colour = page.eval_on_selector("header.nhsuk-header", "e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(0, 94, 184)"  # NHS blue: the vendored stylesheet applied
+    assert external == []
