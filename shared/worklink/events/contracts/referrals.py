@@ -25,7 +25,7 @@ class CapacityChangedV1(Schema):
     recorded_at = fields.DateTime(required=True)
 
 
-class ReferralStatusChangedV1(Schema):
+class ReferralLifecycleV1(Schema):
     """A referral moved through its lifecycle (FHIR Task status + business status codes)."""
 
     referral_id = fields.UUID(required=True)
@@ -37,13 +37,18 @@ class ReferralStatusChangedV1(Schema):
     service_id = fields.UUID(allow_none=True)
     request_id = fields.UUID(allow_none=True, metadata={"description": "adjustments.referral.requested id, if any"})
     suggestion_id = fields.UUID(allow_none=True)
-    version = fields.Integer(required=True)
-    changed_at = fields.DateTime(required=True)
+    version = fields.Integer(required=True, metadata={"description": "the referral's version after the change"})
+    occurred_at = fields.DateTime(required=True)
+
+
+LIFECYCLE = ("submitted", "received", "accepted", "rejected", "allocated", "first_contact_made",
+             "put_on_hold", "cancelled", "failed", "completed")
 
 
 EVENTS = [
     EventType("referrals.capacity.changed", 1, CapacityChangedV1, "referrals.capacity", "service_id",
               "An adviser service's capacity to take referrals changed (accepting, open referrals, typical wait)."),
-    EventType("referrals.referral.status_changed", 1, ReferralStatusChangedV1, "referrals.referral", "referral_id",
-              "A referral changed status; carries ids and codes only, never the person's details."),
+    *(EventType(f"referrals.referral.{step}", 1, ReferralLifecycleV1, "referrals.referral", "referral_id",
+                f"A referral was {step.replace('_', ' ')}; ids, status and reason codes only, never the person's details.")
+      for step in LIFECYCLE),
 ]
