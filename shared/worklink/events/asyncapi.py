@@ -23,10 +23,14 @@ def _channel_id(topic: str) -> str:
     return topic.replace(".", "_").replace("-", "_")
 
 
+def _data_schema_name(entry: EventType) -> str:
+    return entry.schema.__name__  # several event types may share one schema class
+
+
 def _data_schemas(catalogue: Catalogue) -> dict[str, Any]:
     spec = APISpec("events", __version__, "3.0.3", plugins=[MarshmallowPlugin()])
-    for entry in catalogue:
-        spec.components.schema(_message_name(entry) + "Data", schema=entry.schema)
+    for schema in {entry.schema for entry in catalogue}:
+        spec.components.schema(schema.__name__, schema=schema)
     return spec.to_dict()["components"]["schemas"]
 
 
@@ -117,7 +121,7 @@ def _message(entry: EventType, name: str) -> dict[str, Any]:
                 "subject": {"type": "string"},
                 "datacontenttype": {"type": "string", "const": "application/json"},
                 "dataschema": {"type": "string", "const": entry.dataschema},
-                "data": {"$ref": f"#/components/schemas/{name}Data"},
+                "data": {"$ref": f"#/components/schemas/{_data_schema_name(entry)}"},
             },
         },
         "bindings": {"kafka": {"key": {"type": "string", "description": f"data.{entry.key}"},
