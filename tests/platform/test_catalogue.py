@@ -91,6 +91,9 @@ def test_asyncapi_document_describes_every_event():
         assert operation["action"] in ("send", "receive")
         channel = operation["channel"]["$ref"].split("/")[-1]
         assert channel in doc["channels"]
+    for message in doc["components"]["messages"].values():
+        data_ref = message["payload"]["properties"]["data"]["$ref"].split("/")[-1]
+        assert data_ref in doc["components"]["schemas"], data_ref
     receive = doc["operations"]["worklink.referrals.receive.AdjustmentsReferralRequestedV1"]
     assert receive["bindings"]["kafka"]["groupId"]["const"] == "worklink.referrals"
     restricted = doc["channels"]["adjustments_referral_requests"]
