@@ -7,7 +7,7 @@ defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,11 +78,6 @@ class Settings:
         )
         settings.check()
         return settings
-
-    def with_overrides(self, **changes: Any) -> "Settings":
-        updated = replace(self, **changes)
-        updated.check()
-        return updated
 
     def check(self) -> None:
         if self.env not in ENVIRONMENTS:

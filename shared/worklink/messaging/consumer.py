@@ -143,9 +143,9 @@ class EventConsumer:
         finally:
             self.close()
 
-    def close(self, commit: bool = False) -> None:
+    def close(self) -> None:
         if self._consumer is not None:
-            self._consumer.close(autocommit=commit)
+            self._consumer.close(autocommit=False)  # offsets are only ever committed after handling
             self._consumer = None
         if self._producer is not None:
             self._producer.close(timeout=10)

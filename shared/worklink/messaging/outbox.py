@@ -252,7 +252,8 @@ class OutboxRelay:
     def _publish_safely(self) -> RelayStats:
         try:
             stats = self.publish_pending()
-            PENDING.labels(self.service).set(self.pending()) if stats.published else None
+            if stats.published or stats.failed:
+                PENDING.labels(self.service).set(self.pending())
             return stats
         except sa.exc.OperationalError as exc:  # the database is down: wait, never drop
             log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
