@@ -161,6 +161,21 @@ def consume(service: str, metrics_port: int | None) -> None:
 
 @main.command()
 @_service_option
+@click.argument("name")
+@click.option("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+def job(service: str, name: str, metrics_port: int | None) -> None:
+    """Run one of a service's background jobs (its jobs.py JOBS), e.g. a delivery worker."""
+    from worklink.service import get_service
+    from worklink.workers import run_job
+
+    try:
+        run_job(get_service(service), name, metrics_port)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_service_option
 @click.option("--bind", "-b", help="host:port (default 127.0.0.1:<service port>)")
 def serve(service: str, bind: str | None) -> None:
     """Run a service's web app under gunicorn (shared settings in worklink.gunicorn_conf)."""

@@ -2,7 +2,9 @@
 
 Each service package registers a `ServiceSpec` under the `worklink.services`
 entry-point group and follows one layout: `app.py` (create_app), `models.py`
-(Base, PLATFORM tables), `events.py` (PUBLISHES, HANDLERS), `migrations/`.
+(Base, PLATFORM tables), `events.py` (PUBLISHES, HANDLERS), `migrations/`, and
+optionally `jobs.py` (JOBS: background processes such as a delivery worker or a
+periodic clock check) and `seed.py` (demo data).
 The shared library never imports a service by name.
 """
 
@@ -45,6 +47,17 @@ class ServiceSpec:
     @property
     def publishes(self) -> tuple[str, ...]:
         return tuple(getattr(self.module("events"), "PUBLISHES", ()))
+
+    @property
+    def jobs(self) -> dict:
+        """Background jobs (`<package>.jobs:JOBS`, name -> run(settings, stop)), each its own process."""
+        try:
+            module = self.module("jobs")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package}.jobs":
+                raise
+            return {}
+        return dict(getattr(module, "JOBS", {}))
 
     @property
     def migrations_dir(self) -> Path:

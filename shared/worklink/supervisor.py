@@ -173,6 +173,8 @@ class Supervisor:
                 Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
                       logs / f"{spec.name}-web.log"),
             ]
+            self.children += [Child(f"{spec.name}-{job}", cli + ["job", "-s", spec.name, job],
+                                    logs / f"{spec.name}-{job}.log") for job in spec.jobs]
         for child in self.children:
             child.start(env)
 

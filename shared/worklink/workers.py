@@ -65,6 +65,27 @@ def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
     build_consumer(spec, settings).run(stop_on_signals())
 
 
+def run_job(spec: ServiceSpec, name: str, metrics_port: int | None = None) -> None:
+    """Run one of a service's background jobs until SIGTERM/SIGINT."""
+    jobs = spec.jobs
+    if name not in jobs:
+        raise LookupError(f"{spec.name} has no job {name!r} (has: {', '.join(jobs) or 'none'})")
+    settings = Settings.from_env(spec.name)
+    configure_logging(f"{spec.name}.{name}", settings.log_level)
+    _serve_metrics(metrics_port)
+    jobs[name](settings, stop_on_signals())
+
+
+def run_periodically(stop: threading.Event, interval_seconds: float, task, *args) -> None:
+    """Call task(*args) every interval until stopped; a failing run is logged, not fatal."""
+    while not stop.is_set():
+        try:
+            task(*args)
+        except Exception:  # noqa: BLE001 - the next run retries; a crash loop helps nobody
+            log.exception("periodic job failed", extra={"task": getattr(task, "__name__", str(task))})
+        stop.wait(interval_seconds)
+
+
 def _serve_metrics(port: int | None) -> None:
     if port:
         from prometheus_client import start_http_server
