@@ -1,7 +1,44 @@
-"""Events the notifications service publishes."""
+"""Events addressed to the notifications service.
+
+`notifications.person_message.requested` is how an owning service (referrals,
+adjustments) asks for a resident to be told something. Only that service knows
+the person and holds their consent, so it publishes the *consented* contact route
+and a message code - never names, conditions or free text - on a restricted topic
+read only by the notifications service, kept for 3 days (dead letters 7 days).
+Notifications renders the message from its own plain-language template for the
+code and erases the address once the message has been sent or dead-lettered.
+"""
 
 from __future__ import annotations
 
-from worklink.events.catalogue import EventType
+from marshmallow import Schema, fields, validate
 
-EVENTS: list[EventType] = []
+from worklink.events.catalogue import EventType
+from worklink.events.contracts.common import code
+
+
+class PersonMessageRequestedV1(Schema):
+    """Restricted: contact one resident, by the route they consented to, with a coded message."""
+
+    class ContactRoute(Schema):
+        channel = fields.String(required=True, validate=validate.OneOf(["email"]))
+        address = fields.Email(required=True)
+
+    message_id = fields.UUID(required=True, metadata={"description": "the publisher's id for this message; "
+                                                                     "repeats are delivered once"})
+    person_id = fields.UUID(required=True, metadata={"description": "the publisher's pseudonymous person id"})
+    consent_id = fields.UUID(required=True, metadata={"description": "the consent that allows this contact"})
+    message_code = code(required=True, metadata={"description": "which plain-language message to send"})
+    contact = fields.Nested(ContactRoute, required=True)
+    referral_id = fields.UUID(allow_none=True)
+    requested_at = fields.DateTime(required=True)
+
+
+EVENTS: list[EventType] = [
+    EventType("notifications.person_message.requested", 1, PersonMessageRequestedV1,
+              "notifications.person-messages", "person_id",
+              "With the resident's consent, their owning service asks for a plain-language update to be sent "
+              "to them. Carries only the consented contact route and a message code: restricted topic read "
+              "only by the notifications service.",
+              restricted=True),
+]
