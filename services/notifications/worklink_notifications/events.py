@@ -1,12 +1,38 @@
 """Integration events the notifications service publishes and the handlers for those it consumes.
 
-Event types and their schemas are declared once in `worklink.events.contracts`.
+Every broadcast type of the directory, adjustments and referrals services is routed
+by one handler, `route_event`, which reads the routing rules (data) for the type:
+so a type declared later in the catalogue is consumed as soon as it exists, and
+tells whoever an alliance_admin's rule names. Types not in the catalogue when the
+consumer starts are skipped and counted by the shared EventConsumer.
 """
 
 from __future__ import annotations
 
-from worklink.messaging.consumer import Handler
+from worklink.events.contracts import CATALOGUE
+from worklink.messaging.consumer import Handler, PermanentError
+from worklink_notifications import routing
 
 PUBLISHES: tuple[str, ...] = ()
 
-HANDLERS: dict[str, Handler] = {}
+ROUTED_PREFIXES = ("directory.", "adjustments.", "referrals.")
+PERSON_MESSAGE = "notifications.person_message.requested"
+
+
+def on_event(session, event) -> None:
+    routing.route_event(session, event)
+
+
+def on_person_message(session, event) -> None:
+    try:
+        routing.request_person_message(session, event)
+    except routing.UnknownPersonMessage as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+def routed_types(catalogue=CATALOGUE) -> list[str]:
+    """Broadcast types of the other services (restricted hand-overs are not ours to read)."""
+    return sorted({e.type for e in catalogue if e.type.startswith(ROUTED_PREFIXES) and not e.restricted})
+
+
+HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message}

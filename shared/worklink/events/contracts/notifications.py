@@ -25,7 +25,7 @@ class PersonMessageRequestedV1(Schema):
         address = fields.Email(required=True)
 
     message_id = fields.UUID(required=True, metadata={"description": "the publisher's id for this message; "
-                                                                     "repeats are delivered once"})
+                                                                     "a repeat with the same id is sent once"})
     person_id = fields.UUID(required=True, metadata={"description": "the publisher's pseudonymous person id"})
     consent_id = fields.UUID(required=True, metadata={"description": "the consent that allows this contact"})
     message_code = code(required=True, metadata={"description": "which plain-language message to send"})

@@ -1,0 +1,324 @@
+"""The delivery worker: sends due email and webhook deliveries, and daily digests.
+
+A background process of its own (`worklink-notifications deliver`), never a web
+worker. Each delivery is sent in its own transaction with its row locked
+(PostgreSQL: FOR UPDATE SKIP LOCKED, so several workers share the work); the
+attempt and the new status commit together after the send. A crash between a
+successful send and that commit sends again on restart: external channels are
+at-least-once, and webhooks carry a stable `webhook-id` so receivers can dedupe.
+
+Failures retry with exponential backoff and jitter; a permanent failure (SMTP 5xx,
+HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`,
+where alliance_admin sees it and can re-send it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import smtplib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Callable
+
+import jinja2
+import requests
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.orm import Session
+
+from worklink.db import Database, utcnow
+from worklink_notifications import signing
+from worklink_notifications.messages import wording
+from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, WebhookSubscriber
+
+log = logging.getLogger(__name__)
+
+SENDS = Counter("worklink_notifications_sends_total", "Delivery attempts by channel and outcome",
+                ["channel", "outcome"])
+RETRYABLE_HTTP = {408, 425, 429}
+
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("worklink_notifications", "emails"),
+                               autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined)
+
+
+class PermanentFailure(Exception):
+    """Sending can never succeed as things stand (bad address, refused by the receiver)."""
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "WorkLink <no-reply@worklink.invalid>"
+    public_url: str = "http://127.0.0.1:8084"
+    max_attempts: int = 6
+    backoff_base: float = 30.0   # seconds before the first retry
+    backoff_max: float = 3600.0
+    webhook_timeout: float = 10.0
+    digest_hour: int = 17        # UTC hour after which the day's digests go out
+    batch: int = 100
+
+    @classmethod
+    def from_env(cls, env=None) -> "DeliverySettings":
+        env = os.environ if env is None else env
+        return cls(
+            smtp_host=env.get("NOTIFICATIONS_SMTP_HOST", cls.smtp_host),
+            smtp_port=int(env.get("NOTIFICATIONS_SMTP_PORT", cls.smtp_port)),
+            mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
+            public_url=env.get("NOTIFICATIONS_PUBLIC_URL", cls.public_url),
+            max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
+            backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
+            digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
+        )
+
+
+def backoff(attempts: int, settings: DeliverySettings, rng: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
+    delay = min(settings.backoff_base * 2 ** (attempts - 1), settings.backoff_max)
+    return timedelta(seconds=delay / 2 + rng() * delay / 2)
+
+
+@dataclass
+class DeliveryWorker:
+    database: Database
+    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    clock: Callable[[], datetime] = utcnow
+    http: requests.Session = field(default_factory=requests.Session)
+
+    # --- the loop --------------------------------------------------------------
+
+    def run(self, stop: threading.Event, idle_sleep: float = 1.0) -> None:
+        log.info("delivery worker starting")
+        while not stop.is_set():
+            done = self.run_once() + self.run_digests()
+            self.purge_person_addresses()
+            if not done:
+                stop.wait(idle_sleep)
+
+    def run_once(self) -> int:
+        """Send every due email and webhook delivery (up to a batch); returns how many were tried."""
+        tried = 0
+        for delivery_id in self._due_ids():
+            with self.database.transaction() as session:
+                delivery = self._lock(session, delivery_id)
+                if delivery is None or not self._is_due(delivery):
+                    continue  # another worker took it
+                self.attempt(session, delivery)
+                tried += 1
+        return tried
+
+    def _due_ids(self) -> list:
+        with self.database.sessions() as session:
+            return list(session.scalars(
+                sa.select(Delivery.id)
+                .where(Delivery.status.in_(("pending", "retrying")),
+                       sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= self.clock()))
+                .order_by(Delivery.created_at).limit(self.settings.batch)))
+
+    def _lock(self, session: Session, delivery_id) -> Delivery | None:
+        query = sa.select(Delivery).where(Delivery.id == delivery_id)
+        if self.database.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return session.scalars(query).first()
+
+    def _is_due(self, delivery: Delivery) -> bool:
+        due = delivery.next_attempt_at
+        return delivery.status in ("pending", "retrying") and (due is None or as_utc(due) <= self.clock())
+
+    # --- one attempt -------------------------------------------------------------
+
+    def attempt(self, session: Session, delivery: Delivery) -> None:
+        now = self.clock()
+        started = time.perf_counter()
+        delivery.attempts += 1
+        try:
+            if delivery.channel == "email":
+                self.send_email(delivery)
+            elif delivery.channel == "webhook":
+                self.send_webhook(session, delivery)
+            else:
+                raise PermanentFailure(f"channel {delivery.channel!r} is not sent by the worker")
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, classified and scheduled
+            permanent = isinstance(exc, PermanentFailure) or is_permanent_smtp(exc)
+            self._record(session, delivery, "permanent" if permanent else "failed", describe(exc), started, now)
+            if permanent or delivery.attempts >= self.settings.max_attempts:
+                self._dead(delivery, describe(exc))
+            else:
+                delivery.status = "retrying"
+                delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
+                delivery.last_error = describe(exc)
+            return
+        self._record(session, delivery, "sent", None, started, now)
+        delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None
+        forget_person_address(delivery)
+
+    def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, started: float,
+                now: datetime) -> None:
+        SENDS.labels(delivery.channel, outcome).inc()
+        session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, outcome=outcome, detail=detail,
+                                    duration_ms=int((time.perf_counter() - started) * 1000)))
+
+    def _dead(self, delivery: Delivery, error: str) -> None:
+        log.warning("delivery dead-lettered", extra={"delivery_id": str(delivery.id), "channel": delivery.channel,
+                                                     "error": error})
+        # A resident's address stays for a re-send until purge_person_addresses() erases it.
+        delivery.status, delivery.next_attempt_at, delivery.last_error = "dead", None, error
+
+    # --- channels ------------------------------------------------------------------
+
+    def send_email(self, delivery: Delivery) -> None:
+        if not delivery.address:
+            raise PermanentFailure("no address (erased or never known); cannot send")
+        self._smtp_send(render_email(delivery, self.settings))
+
+    def _smtp_send(self, message: EmailMessage) -> None:
+        message["From"] = self.settings.mail_from
+        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
+            smtp.send_message(message)
+
+    def send_webhook(self, session: Session, delivery: Delivery) -> None:
+        subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id))
+        if subscriber is None or not subscriber.active:
+            raise PermanentFailure("the webhook subscriber was removed or deactivated")
+        body = json.dumps(webhook_body(delivery), separators=(",", ":"), sort_keys=True).encode()
+        now = self.clock()
+        keys = [subscriber.secret]
+        if subscriber.previous_secret and subscriber.previous_secret_expires_at \
+                and as_utc(subscriber.previous_secret_expires_at) > now:
+            keys.append(subscriber.previous_secret)
+        request_headers = signing.headers(keys, str(delivery.id), body, timestamp=int(now.timestamp()))
+        try:
+            response = self.http.post(subscriber.url, data=body, headers=request_headers,
+                                      timeout=self.settings.webhook_timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        if 200 <= response.status_code < 300:
+            return
+        detail = f"HTTP {response.status_code} from the receiver"
+        if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_HTTP:
+            raise PermanentFailure(detail)
+        raise ConnectionError(detail)
+
+    def purge_person_addresses(self, keep: timedelta = timedelta(days=7)) -> int:
+        """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention)."""
+        with self.database.transaction() as session:
+            result = session.execute(sa.update(Delivery).where(
+                Delivery.recipient_kind == "person", Delivery.status == "dead", Delivery.address.is_not(None),
+                Delivery.created_at < self.clock() - keep).values(address=None))
+            return result.rowcount
+
+    # --- digests ---------------------------------------------------------------------
+
+    def run_digests(self) -> int:
+        """After the digest hour, send each recipient one email for the day's waiting items."""
+        now = self.clock()
+        if now.hour < self.settings.digest_hour:
+            return 0
+        sent = 0
+        for kind, recipient in self._digest_recipients(now):
+            with self.database.transaction() as session:
+                sent += self._send_digest(session, kind, recipient, now)
+        return sent
+
+    def _digest_recipients(self, now: datetime) -> list[tuple[str, str]]:
+        with self.database.sessions() as session:
+            return list(session.execute(
+                sa.select(Delivery.recipient_kind, Delivery.recipient_id).where(
+                    Delivery.status == "digest", Delivery.created_at <= now).distinct()).all())
+
+    def _send_digest(self, session: Session, kind: str, recipient: str, now: datetime) -> int:
+        day = now.date()
+        if session.scalar(sa.select(Digest.id).where(Digest.recipient_kind == kind, Digest.recipient_id == recipient,
+                                                      Digest.day == day)):
+            return 0  # today's digest already went; later items wait for tomorrow's
+        query = sa.select(Delivery).where(Delivery.status == "digest", Delivery.recipient_kind == kind,
+                                          Delivery.recipient_id == recipient, Delivery.created_at <= now)
+        if self.database.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        items = list(session.scalars(query.order_by(Delivery.created_at)))
+        if not items:
+            return 0
+        address = items[-1].address
+        digest = Digest(recipient_kind=kind, recipient_id=recipient, day=day, address=address,
+                        items=len(items), sent_at=now)
+        session.add(digest)
+        session.flush()  # the unique (recipient, day) key: a concurrent worker fails here, not after sending
+        self._smtp_send(render_digest(items, address, day, self.settings))
+        for item in items:
+            item.status, item.sent_at, item.digest_id = "sent", now, digest.id
+            session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now, outcome="sent",
+                                        detail=f"in digest {digest.id}"))
+        SENDS.labels("digest", "sent").inc()
+        return 1
+
+
+# --- rendering -------------------------------------------------------------------
+
+def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage:
+    person = delivery.recipient_kind == "person"
+    subject, sentence = wording(delivery.message_code, person=person)
+    values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/inbox/page",
+              "reason": "your organisation asked to be told" if delivery.recipient_kind == "contact"
+              else "you asked to be told"}
+    name = "person" if person else "message"
+    return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
+                    TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id))
+
+
+def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings) -> EmailMessage:
+    entries = [dict(zip(("subject", "sentence"), wording(item.message_code))) for item in items]
+    values = {"items": entries, "day": day.isoformat(), "link": f"{settings.public_url}/inbox/page"}
+    return _message(address, f"Your WorkLink updates for {day.isoformat()} ({len(items)})",
+                    TEMPLATES.get_template("digest.txt.j2").render(values),
+                    TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{day}-{address}")
+
+
+def _message(to: str, subject: str, text: str, html: str, ref: str) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = subject
+    message["X-WorkLink-Delivery"] = ref
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def webhook_body(delivery: Delivery) -> dict:
+    return {"id": str(delivery.id), "event_id": delivery.event_id, "type": delivery.event_type,
+            "message_code": delivery.message_code,
+            "occurred_at": as_utc(delivery.occurred_at).isoformat() if delivery.occurred_at else None,
+            "data": delivery.facts}
+
+
+# --- helpers ------------------------------------------------------------------------
+
+def forget_person_address(delivery: Delivery) -> None:
+    """A resident's address is kept only until their message is sent or given up on."""
+    if delivery.recipient_kind == "person":
+        delivery.address = None
+
+
+def is_permanent_smtp(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def as_utc(value: datetime) -> datetime:
+    from datetime import timezone
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _uuid(value: str):
+    import uuid
+    return uuid.UUID(value)

@@ -1,0 +1,86 @@
+"""Message codes and their plain-language wording, and the default routing rules.
+
+Wording says what happened and where to look, never anything about a person's
+health: the detail stays in the owning service, behind its sign-in.
+"""
+
+from __future__ import annotations
+
+# message code -> (subject / inbox title, one plain sentence)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "listing_published": ("Your listing is published", "A service listing of yours is now published."),
+    "listing_updated": ("Your listing changed", "A service listing of yours was updated."),
+    "listing_withdrawn": ("Your listing was withdrawn", "A service listing of yours was withdrawn."),
+    "listing_review_due": ("Please check your listing", "A service listing of yours is due for review."),
+    "capacity_changed": ("Capacity changed", "An adviser service's capacity to take referrals changed."),
+    "referral_submitted": ("New referral", "A new referral was sent to your organisation."),
+    "referral_received": ("Referral received", "Your referral was received by the adviser organisation."),
+    "referral_accepted": ("Referral accepted", "Your referral was accepted."),
+    "referral_rejected": ("Referral not accepted", "Your referral was not accepted."),
+    "referral_allocated": ("Referral allocated", "A referral was allocated to an adviser in your organisation."),
+    "referral_first_contact": ("First contact made", "An adviser has made first contact for your referral."),
+    "referral_on_hold": ("Referral on hold", "Your referral was put on hold."),
+    "referral_resumed": ("Referral resumed", "Your referral was resumed."),
+    "referral_cancelled": ("Referral cancelled", "A referral to your organisation was cancelled."),
+    "referral_failed": ("Referral could not go ahead", "Your referral could not go ahead."),
+    "referral_completed": ("Referral completed", "Your referral was completed."),
+    "referral_entered_in_error": ("Referral withdrawn", "A referral was withdrawn as entered in error."),
+    "referral_held": ("Referral needs routing", "No adviser service could take a referral; it needs routing."),
+    "referral_routed": ("New referral", "A held referral was routed to your organisation."),
+    "referral_outcome": ("Outcome recorded", "An outcome was recorded for your referral."),
+    "referral_feedback": ("What happened to your referral", "There is news about how your referral ended."),
+    "referral_sla_breached": ("Referral overdue", "A referral missed its target time."),
+    "suggestion_update": ("Adjustment suggestion update", "There is an update on an adjustment suggestion."),
+    "employer_response": ("Employer responded", "An employer responded to your suggested adjustments."),
+}
+
+# Messages to residents (notifications.person_message.requested): codes the owning
+# services may ask for. Deliberately general: an email can be read by others.
+PERSON_MESSAGES: dict[str, tuple[str, str]] = {
+    "referral_received": ("Your referral has arrived",
+                          "Your referral for employment support has arrived. An adviser will be in touch."),
+    "referral_accepted": ("Your referral was accepted",
+                          "An employment support service has accepted your referral and will contact you."),
+    "adviser_will_contact_you": ("An adviser will contact you",
+                                 "An employment adviser will contact you soon."),
+    "referral_closed": ("Your referral has closed",
+                        "Your referral for employment support has closed. Contact your GP practice or the "
+                        "service if you have questions."),
+}
+
+
+def wording(code: str, person: bool = False) -> tuple[str, str]:
+    table = PERSON_MESSAGES if person else MESSAGES
+    return table.get(code, ("WorkLink update", "Something changed in WorkLink that you may want to look at."))
+
+
+_ORG = "inbox,email,webhook"
+# (event type, audience, channels, message code): installed by migration 0002 and
+# reviewable/editable by alliance_admin through /routing-rules. A type with no rule
+# is consumed and counted, and tells no one.
+DEFAULT_RULES: list[tuple[str, str, str, str]] = [
+    ("directory.service.published", "service_owner", "inbox", "listing_published"),
+    ("directory.service.updated", "service_owner", "inbox", "listing_updated"),
+    ("directory.service.withdrawn", "service_owner", "inbox,email", "listing_withdrawn"),
+    ("directory.service.review_due", "service_owner", _ORG, "listing_review_due"),
+    ("referrals.capacity.changed", "service_owner", "inbox", "capacity_changed"),
+    ("referrals.referral.submitted", "assigned_org", _ORG, "referral_submitted"),
+    ("referrals.referral.received", "referrer_org", "inbox", "referral_received"),
+    ("referrals.referral.accepted", "referrer_org", _ORG, "referral_accepted"),
+    ("referrals.referral.rejected", "referrer_org", _ORG, "referral_rejected"),
+    ("referrals.referral.allocated", "assigned_org", _ORG, "referral_allocated"),
+    ("referrals.referral.first_contact_made", "referrer_org", "inbox", "referral_first_contact"),
+    ("referrals.referral.put_on_hold", "referrer_org", "inbox", "referral_on_hold"),
+    ("referrals.referral.resumed", "referrer_org", "inbox", "referral_resumed"),
+    ("referrals.referral.cancelled", "assigned_org", _ORG, "referral_cancelled"),
+    ("referrals.referral.failed", "referrer_org", "inbox,email", "referral_failed"),
+    ("referrals.referral.completed", "referrer_org", _ORG, "referral_completed"),
+    ("referrals.referral.entered_in_error", "assigned_org", "inbox", "referral_entered_in_error"),
+    ("referrals.referral.held", "alliance", "inbox,email", "referral_held"),
+    ("referrals.referral.routed", "assigned_org", _ORG, "referral_routed"),
+    ("referrals.referral.outcome_recorded", "referrer_org", "inbox", "referral_outcome"),
+    ("referrals.referral.feedback_ready", "referrer_org", _ORG, "referral_feedback"),
+    ("referrals.referral.sla_breached", "assigned_org_lead", _ORG, "referral_sla_breached"),
+    ("referrals.referral.sla_breached", "alliance", "inbox,email", "referral_sla_breached"),
+    ("adjustments.employer_response.recorded", "clinician", "inbox,email", "employer_response"),
+]

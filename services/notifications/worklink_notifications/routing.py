@@ -1,0 +1,195 @@
+"""Turning one event into deliveries: the routing rules applied to the event's ids.
+
+Runs inside the consumer's transaction (with the processed-events insert), so an
+event's deliveries are created exactly once. Free of Flask.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.db import utcnow
+from worklink_notifications.messages import PERSON_MESSAGES
+from worklink_notifications.models import (Delivery, OrganisationContact, RoutingRule, ServiceOwner,
+                                           UserChannelSettings, WebhookSubscriber)
+
+ALLIANCE = "alliance"  # the alliance's own inbox (alliance_admin) and contacts
+
+# audience code -> how to find it in an event's data
+AUDIENCES = {
+    "referrer_org": "the organisation that made the referral (closed-loop feedback)",
+    "assigned_org": "the adviser organisation the referral is with (its team)",
+    "assigned_org_lead": "the adviser organisation's lead",
+    "service_owner": "the organisation that owns the directory listing",
+    "alliance": "the alliance (alliance_admin inbox and alliance contacts)",
+    "clinician": "the clinician named by the event (their own inbox and email settings)",
+    "practice": "the clinician's practice (organisation)",
+}
+
+# Facts copied from an event into a delivery: ids and codes that help the reader
+# find the record. Never outcome or health codes, which stay in the owning service.
+FACT_FIELDS = ("referral_id", "service_id", "organization_id", "suggestion_id", "request_id", "status",
+               "reason", "clock", "due_at", "changed")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str
+    id: str
+    channel: str
+    address: str | None = None
+    frequency: str = "immediate"
+
+
+def route_event(session: Session, event) -> int:
+    """The consumer handler for every routed event type; returns deliveries created."""
+    data = event.data
+    if event.type.startswith("directory.service."):
+        remember_service_owner(session, data)
+    rules = session.scalars(sa.select(RoutingRule).where(RoutingRule.event_type == event.type,
+                                                         RoutingRule.enabled.is_(True))).all()
+    facts = facts_of(data)
+    occurred = occurred_at(data)
+    created = 0
+    for rule in rules:
+        for recipient in recipients_for(session, rule, data, event.type):
+            created += add_delivery(session, event_id=event.id, event_type=event.type, recipient=recipient,
+                                    message_code=rule.message_code, facts=facts, occurred_at=occurred)
+    return created
+
+
+def remember_service_owner(session: Session, data: dict[str, Any]) -> None:
+    owner = session.get(ServiceOwner, data["service_id"])
+    if owner is None:
+        session.add(ServiceOwner(service_id=data["service_id"], organisation_id=data["organization_id"]))
+    else:
+        owner.organisation_id, owner.updated_at = data["organization_id"], utcnow()
+
+
+def recipients_for(session: Session, rule: RoutingRule, data: dict[str, Any], event_type: str) -> list[Recipient]:
+    channels = rule.channel_list
+    audience = rule.audience
+    if audience == "clinician":
+        user = data.get("clinician_id")
+        return user_recipients(session, str(user), channels) if user else []
+    if audience == "alliance":
+        return organisation_recipients(session, ALLIANCE, "team", channels, event_type, kind="alliance")
+    organisation = audience_organisation(session, audience, data)
+    if organisation is None:
+        return []
+    purpose = "lead" if audience.endswith("_lead") else "team"
+    return organisation_recipients(session, organisation, purpose, channels, event_type)
+
+
+def audience_organisation(session: Session, audience: str, data: dict[str, Any]) -> str | None:
+    if audience == "referrer_org":
+        found = data.get("referrer_org_id")
+    elif audience in ("assigned_org", "assigned_org_lead"):
+        found = data.get("assigned_org_id") or owner_of(session, data.get("service_id"))
+    elif audience == "service_owner":
+        found = data.get("organization_id") or owner_of(session, data.get("service_id"))
+    elif audience == "practice":
+        found = data.get("practice_id")
+    else:
+        found = None
+    return str(found) if found else None
+
+
+def owner_of(session: Session, service_id: uuid.UUID | None) -> uuid.UUID | None:
+    owner = session.get(ServiceOwner, service_id) if service_id else None
+    return owner.organisation_id if owner else None
+
+
+def organisation_recipients(session: Session, organisation: str, purpose: str, channels: Iterable[str],
+                            event_type: str, kind: str = "organisation") -> list[Recipient]:
+    found: list[Recipient] = []
+    if "inbox" in channels:
+        found.append(Recipient(kind, organisation, "inbox"))
+    if "email" in channels:
+        contacts = session.scalars(sa.select(OrganisationContact).where(
+            OrganisationContact.organisation_id == organisation, OrganisationContact.purpose == purpose)).all()
+        found += [Recipient("contact", str(c.id), "email", c.email, c.frequency) for c in contacts]
+    if "webhook" in channels:
+        subscribers = session.scalars(sa.select(WebhookSubscriber).where(
+            WebhookSubscriber.organisation_id == organisation, WebhookSubscriber.active.is_(True))).all()
+        found += [Recipient("subscriber", str(s.id), "webhook", s.url) for s in subscribers if s.wants(event_type)]
+    return found
+
+
+def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> list[Recipient]:
+    settings = session.get(UserChannelSettings, user_id)
+    found: list[Recipient] = []
+    if "inbox" in channels and (settings is None or settings.inbox_enabled):
+        found.append(Recipient("user", user_id, "inbox"))
+    if "email" in channels and settings is not None and settings.email_enabled and settings.email:
+        found.append(Recipient("user", user_id, "email", settings.email, settings.frequency))
+    return found
+
+
+def add_delivery(session: Session, *, event_id: str, event_type: str, recipient: Recipient, message_code: str,
+                 facts: dict[str, Any], occurred_at: datetime | None) -> int:
+    """Insert unless (event, recipient, channel) already has a delivery; returns 1 if inserted."""
+    exists = session.scalar(sa.select(Delivery.id).where(
+        Delivery.event_id == event_id, Delivery.recipient_kind == recipient.kind,
+        Delivery.recipient_id == recipient.id, Delivery.channel == recipient.channel))
+    if exists:
+        return 0
+    session.add(Delivery(event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
+                         recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
+                         facts=facts, address=recipient.address, occurred_at=occurred_at,
+                         status=initial_status(recipient), next_attempt_at=None))
+    return 1
+
+
+def initial_status(recipient: Recipient) -> str:
+    if recipient.channel == "inbox":
+        return "delivered"
+    return "digest" if recipient.channel == "email" and recipient.frequency == "daily" else "pending"
+
+
+def facts_of(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: json_value(data[name]) for name in FACT_FIELDS if data.get(name) is not None}
+
+
+def occurred_at(data: dict[str, Any]) -> datetime | None:
+    for name in ("occurred_at", "detected_at", "published_at", "updated_at", "withdrawn_at", "due_since",
+                 "recorded_at", "requested_at"):
+        if isinstance(data.get(name), datetime):
+            return data[name]
+    return None
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, (uuid.UUID, datetime, date)):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+class UnknownPersonMessage(ValueError):
+    pass
+
+
+def request_person_message(session: Session, event) -> int:
+    """Handler for notifications.person_message.requested: one email to the consented address.
+
+    Keyed by the publisher's message id, so a message re-published under a new event id
+    is still sent once.
+    """
+    data = event.data
+    if data["message_code"] not in PERSON_MESSAGES:
+        raise UnknownPersonMessage(f"no resident message {data['message_code']!r}")
+    recipient = Recipient("person", str(data["person_id"]), data["contact"]["channel"], data["contact"]["address"])
+    facts = {"message_id": str(data["message_id"]), "consent_id": str(data["consent_id"])}
+    if data.get("referral_id"):
+        facts["referral_id"] = str(data["referral_id"])
+    return add_delivery(session, event_id=f"message:{data['message_id']}", event_type=event.type,
+                        recipient=recipient, message_code=data["message_code"], facts=facts,
+                        occurred_at=data["requested_at"])
