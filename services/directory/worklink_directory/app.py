@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 from flask import Flask
@@ -9,14 +10,28 @@ from flask import Flask
 from worklink.config import Settings
 from worklink.web import create_service_app
 from worklink_directory import api
+from worklink_directory.geocode import Geocoder, geocoder_from_env
 from worklink_directory.models import PLATFORM
 
 
-def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,
+               geocoder: Geocoder | None = None) -> Flask:
     app, rest_api = create_service_app(
         "directory", __name__, tables=PLATFORM, config=config, settings=settings,
         title="WorkLink Directory",
-        description="The support directory residents browse and partner organisations maintain (Open Referral UK 3.0).",
+        description="The support directory residents browse and partner organisations maintain "
+                    "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",
     )
+    app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ)}
     api.register(rest_api)
+
+    from worklink_directory.pages import views
+    app.register_blueprint(views.pages)
+
+    @app.after_request
+    def open_data(response):
+        # ORUK: every response of an open directory feed may be read from any origin.
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
     return app

@@ -5,8 +5,40 @@ Event types and their schemas are declared once in `worklink.events.contracts`.
 
 from __future__ import annotations
 
-from worklink.messaging.consumer import Handler
+from datetime import datetime, timezone
 
-PUBLISHES: tuple[str, ...] = ()
+from sqlalchemy.orm import Session
 
-HANDLERS: dict[str, Handler] = {}
+from worklink.messaging.consumer import Handler, ReceivedEvent
+from worklink_directory.models import ServiceCapacity
+
+PUBLISHES: tuple[str, ...] = ("directory.service.published", "directory.service.updated",
+                              "directory.service.withdrawn", "directory.service.review_due")
+
+
+def on_capacity_changed(session: Session, event: ReceivedEvent) -> None:
+    """Keep the latest capacity per service (HSDS 3.1 `service_capacity`); older events never win.
+
+    The service may not be known yet (events can overtake listings), so the row is keyed
+    by service id alone and joined when the service is read.
+    """
+    data = event.data
+    row = session.get(ServiceCapacity, data["service_id"], with_for_update=True)
+    if row is not None and _aware(row.updated) >= data["recorded_at"]:
+        return
+    if row is None:
+        row = ServiceCapacity(service_id=data["service_id"])
+        session.add(row)
+    row.organization_id = data["organization_id"]
+    row.accepting_referrals = data["accepting_referrals"]
+    row.open_referrals = data["open_referrals"]
+    row.available_places = data.get("available_places")
+    row.typical_wait_days = data.get("typical_wait_days")
+    row.updated = data["recorded_at"]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+
+
+HANDLERS: dict[str, Handler] = {"referrals.capacity.changed": on_capacity_changed}

@@ -161,6 +161,10 @@ class Schedule(Base):
     description: Mapped[str | None] = mapped_column(sa.Text)
     attending_type: Mapped[str | None] = mapped_column(sa.String(32))
 
+    @property
+    def day_index(self) -> int:
+        return DAYS.index(self.byday)
+
 
 class Contact(Base):
     __tablename__ = "contact"

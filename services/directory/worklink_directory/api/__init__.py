@@ -5,3 +5,7 @@ from worklink.web.app import Api
 
 def register(api: Api) -> None:
     """Register this service's blueprints (operations endpoints come from the platform)."""
+    from worklink_directory.api import manage, oruk
+
+    api.register_blueprint(oruk.blp)
+    api.register_blueprint(manage.blp)

@@ -1,0 +1,138 @@
+"""The write API: an organisation's `org_admin` (or an `alliance_admin`) keeps its listings current."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import current_principal, require_organisation, requires
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_directory import oruk, services
+from worklink_directory.models import Organization, Service, ServiceCapacity
+from worklink_directory.schemas import AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
+
+blp = Blueprint("manage", __name__, url_prefix="/manage",
+                description="Partner organisations create, update, assure and withdraw their listings.")
+
+ADMINS = ("org_admin", "alliance_admin")
+
+
+def _editor() -> services.Editor:
+    principal = current_principal()
+    return services.Editor(subject=principal.subject, email=principal.claims.get("email"))
+
+
+def _geocoder():
+    return current_app.extensions["directory"]["geocoder"]
+
+
+def _owned_service(session, service_id: uuid.UUID) -> Service:
+    svc = session.get(Service, service_id, with_for_update=True)
+    if svc is None:
+        raise Problem(404, f"There is no service {service_id}.")
+    require_organisation(str(svc.organization_id))
+    return svc
+
+
+def _domain_problem(error: services.DomainError) -> Problem:
+    if error.field:
+        return Problem(422, str(error), errors=[{"location": "json", "pointer": f"/{error.field}",
+                                                 "detail": str(error)}])
+    return Problem(409, str(error))
+
+
+def _full(session, svc: Service) -> dict:
+    session.flush()
+    session.refresh(svc)
+    return oruk.service_full(svc, session.get(ServiceCapacity, svc.id))
+
+
+@blp.route("/organizations")
+class Organizations(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(OrganizationIn)
+    @blp.response(201)
+    def post(self, data):
+        """Register a partner organisation (alliance_admin)."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            org = Organization(id=data.pop("id", None) or uuid.uuid4(), **data)
+            if session.get(Organization, org.id):
+                raise Problem(409, f"Organisation {org.id} already exists.")
+            session.add(org)
+            session.flush()
+            return oruk.compact(oruk.organization(org))
+
+
+@blp.route("/services")
+class ManageServices(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(ServiceIn)
+    @blp.response(201)
+    def post(self, data):
+        """Publish a new listing for your organisation."""
+        require_organisation(str(data["organization_id"]))
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            try:
+                svc = services.create_service(session, ctx.outbox, data, _editor(), _geocoder())
+            except services.DomainError as exc:
+                raise _domain_problem(exc) from None
+            return _full(session, svc), 201, {"Location": f"/services/{svc.id}"}
+
+
+@blp.route("/services/<uuid:service_id>")
+class ManageService(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(ServicePatch(partial=True))
+    @blp.response(200)
+    def patch(self, data, service_id: uuid.UUID):
+        """Change a listing: only the fields sent change; a list sent replaces the old list."""
+        given = set(request.get_json(silent=True) or {})  # not the schema's defaults
+        data = {k: v for k, v in data.items() if k in given and k != "organization_id"}
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            svc = _owned_service(session, service_id)
+            try:
+                services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
+            except services.DomainError as exc:
+                raise _domain_problem(exc) from None
+            return _full(session, svc)
+
+
+@blp.route("/services/<uuid:service_id>/assure")
+class AssureService(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(AssureIn)
+    @blp.response(200)
+    def post(self, data, service_id: uuid.UUID):
+        """Record that a person checked this listing today (sets assured_date)."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            svc = _owned_service(session, service_id)
+            try:
+                services.assure_service(session, ctx.outbox, svc, _editor(), data.get("assurer_email"))
+            except services.DomainError as exc:
+                raise _domain_problem(exc) from None
+            return _full(session, svc)
+
+
+@blp.route("/services/<uuid:service_id>/withdraw")
+class WithdrawService(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(WithdrawIn)
+    @blp.response(200)
+    def post(self, data, service_id: uuid.UUID):
+        """Withdraw a listing: it is no longer offered (status `defunct`)."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            svc = _owned_service(session, service_id)
+            try:
+                services.withdraw_service(session, ctx.outbox, svc, data["reason"], _editor())
+            except services.DomainError as exc:
+                raise _domain_problem(exc) from None
+            return _full(session, svc)

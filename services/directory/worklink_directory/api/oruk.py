@@ -1,0 +1,182 @@
+"""The Open Referral UK 3.0 read API: open to all, no sign-in, CORS `*`."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
+
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_directory import oruk, queries
+from worklink_directory.models import Service, ServiceAtLocation, ServiceCapacity, Taxonomy, TaxonomyTerm
+
+blp = Blueprint("oruk", __name__, description="Open Referral UK 3.0 (HSDS-UK-3.0) read API. Open data: no "
+                "authentication; every response carries `Access-Control-Allow-Origin: *`.")
+
+_PAGE_ENVELOPE = {"type": "object", "properties": {
+    "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}, "page_number": {"type": "integer"},
+    "size": {"type": "integer"}, "first_page": {"type": "boolean"}, "last_page": {"type": "boolean"},
+    "empty": {"type": "boolean"}, "contents": {"type": "array", "items": {"type": "object"}}}}
+
+
+def _param(name: str, description: str, schema: dict, extension: bool = False) -> dict:
+    param = {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    if extension:
+        param["x-extension"] = True
+        param["description"] = "Extension to ORUK 3.0: " + description
+    return param
+
+
+ORUK_PARAMS = [
+    _param("search", "Full text search (stemmed; UK/US spellings, synonyms and near-misses).", {"type": "string"}),
+    _param("page", "Page number, from 1.", {"type": "integer", "minimum": 1}),
+    _param("per_page", f"Results per page (1-{queries.MAX_PER_PAGE}).", {"type": "integer", "minimum": 1,
+                                                                          "maximum": queries.MAX_PER_PAGE}),
+    _param("taxonomy_term_id", "Services tagged with this taxonomy term.", {"type": "string", "format": "uuid"}),
+    _param("taxonomy_id", "Services tagged with any term of this taxonomy.", {"type": "string", "format": "uuid"}),
+    _param("minimum_age", "Services whose minimum age is at least this.", {"type": "number"}),
+    _param("maximum_age", "Services whose maximum age is at most this.", {"type": "number"}),
+    _param("day", "Open on this weekday (MO..SU or its English name).", {"type": "string"}),
+    _param("start_time", "Open at this time (HH:MM).", {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
+    _param("end_time", "Still open at this time (HH:MM).", {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
+]
+SERVICE_EXTENSIONS = [
+    _param("lat", "latitude of a point to measure distance from.", {"type": "number"}, True),
+    _param("lon", "longitude of that point.", {"type": "number"}, True),
+    _param("radius", "only services with a location within this many metres of lat/lon.", {"type": "number"}, True),
+    _param("sort", "order: relevance (default with search), distance (default with lat/lon), last_reviewed, name.",
+           {"type": "string", "enum": list(queries.SORTS)}, True),
+    _param("age", "a person's age: services that accept it.", {"type": "number"}, True),
+    _param("free", "only free (true) or only paid (false) services.", {"type": "boolean"}, True),
+    _param("delivery", "delivery mode.", {"type": "string", "enum": ["in_person", "online", "telephone"]}, True),
+]
+PROXIMITY = [
+    _param("postcode", "A UK postcode; results are ordered by distance from its centroid.", {"type": "string"}),
+    _param("proximity", "Only locations within this many metres of the postcode.", {"type": "string"}),
+]
+
+
+def _doc(params: list[dict], summary: str) -> dict:
+    return {"summary": summary, "parameters": params,
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": _PAGE_ENVELOPE}}},
+                          "400": {"$ref": "#/components/responses/DEFAULT_ERROR"}}}
+
+
+def _geocoder():
+    return current_app.extensions["directory"]["geocoder"]
+
+
+def _read() -> Session:
+    return service_context().database.sessions()
+
+
+def _get(session: Session, model, raw_id: str, label: str):
+    try:
+        key = uuid.UUID(raw_id)
+    except ValueError:
+        raise Problem(404, f"There is no {label} {raw_id!r}: ids are UUIDs.") from None
+    record = session.get(model, key)
+    if record is None:
+        raise Problem(404, f"There is no {label} {raw_id}.")
+    return record
+
+
+@blp.route("/")
+class ApiRoot(MethodView):
+    @blp.doc(summary="Which standard this API implements (ORUK 3.0).")
+    def get(self):
+        return {"version": oruk.VERSION, "profile": oruk.PROFILE, "openapi_url": oruk.OPENAPI_URL}
+
+
+@blp.route("/services")
+class Services(MethodView):
+    @blp.doc(**_doc(ORUK_PARAMS + SERVICE_EXTENSIONS, "Listed services (one-to-one fields), filtered with AND."))
+    def get(self):
+        with _read() as session:
+            f = queries.parse_filters(session, request.args, geocoder=_geocoder(), extensions=True)
+            result = queries.list_services(session, f)
+            items = []
+            for svc in result.rows:
+                item = oruk.service_summary(svc)
+                if svc.id in result.distances:
+                    item["distance"] = round(result.distances[svc.id])  # extension: metres
+                items.append(item)
+            return oruk.page(items, total=result.total, page_number=f.page, per_page=f.per_page)
+
+
+@blp.route("/services/<service_id>")
+class ServiceById(MethodView):
+    @blp.doc(summary="A service, fully nested (with HSDS 3.1 `service_capacity` as an extension).")
+    def get(self, service_id: str):
+        with _read() as session:
+            svc = _get(session, Service, service_id, "service")
+            return oruk.service_full(svc, session.get(ServiceCapacity, svc.id))
+
+
+@blp.route("/service_at_locations")
+class ServiceAtLocations(MethodView):
+    @blp.doc(**_doc(ORUK_PARAMS + PROXIMITY, "Services at their locations; by distance with postcode."))
+    def get(self):
+        with _read() as session:
+            f = queries.parse_filters(session, request.args, geocoder=_geocoder(), proximity=True)
+            result = queries.list_service_at_locations(session, f)
+            items = [oruk.service_at_location(sal, distance_m=result.distances.get(sal.id)) for sal in result.rows]
+            return oruk.page(items, total=result.total, page_number=f.page, per_page=f.per_page)
+
+
+@blp.route("/service_at_locations/<sal_id>")
+class ServiceAtLocationById(MethodView):
+    @blp.doc(summary="A service at a location, with the service fully nested.")
+    def get(self, sal_id: str):
+        with _read() as session:
+            return oruk.service_at_location(_get(session, ServiceAtLocation, sal_id, "service at location"), full=True)
+
+
+def _paged(session: Session, query, render) -> dict:
+    f = queries.parse_filters(session, {k: request.args[k] for k in ("page", "per_page") if k in request.args},
+                              geocoder=_geocoder())
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    queries._check_page(f, total)
+    rows = session.scalars(query.offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    return oruk.page([render(r) for r in rows], total=total, page_number=f.page, per_page=f.per_page)
+
+
+@blp.route("/taxonomies")
+class Taxonomies(MethodView):
+    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomies used to tag services."))
+    def get(self):
+        with _read() as session:
+            return _paged(session, sa.select(Taxonomy).order_by(Taxonomy.name), oruk.taxonomy)
+
+
+@blp.route("/taxonomies/<taxonomy_id>")
+class TaxonomyById(MethodView):
+    @blp.doc(summary="A taxonomy with its terms.")
+    def get(self, taxonomy_id: str):
+        with _read() as session:
+            tax = _get(session, Taxonomy, taxonomy_id, "taxonomy")
+            terms = session.scalars(sa.select(TaxonomyTerm).where(TaxonomyTerm.taxonomy_id == tax.id)
+                                    .order_by(TaxonomyTerm.name))
+            return oruk.taxonomy(tax, terms)
+
+
+@blp.route("/taxonomy_terms")
+class TaxonomyTerms(MethodView):
+    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomy terms."))
+    def get(self):
+        with _read() as session:
+            return _paged(session, sa.select(TaxonomyTerm).order_by(TaxonomyTerm.name, TaxonomyTerm.id),
+                          oruk.taxonomy_term)
+
+
+@blp.route("/taxonomy_terms/<term_id>")
+class TaxonomyTermById(MethodView):
+    @blp.doc(summary="A taxonomy term.")
+    def get(self, term_id: str):
+        with _read() as session:
+            return oruk.taxonomy_term(_get(session, TaxonomyTerm, term_id, "taxonomy term"))

@@ -1,0 +1,73 @@
+"""`worklink-directory`: import a directory, flag listings due for review, export the demo feed.
+
+(`worklink directory import` would need a change to the shared CLI; this command is
+the directory's own.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import timedelta
+
+import click
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.events.contracts import CATALOGUE
+from worklink.messaging.outbox import Outbox
+from worklink_directory import demo, services
+from worklink_directory.geocode import geocoder_from_env
+from worklink_directory.importer import import_records, read_source
+from worklink_directory.models import PLATFORM
+
+
+def _database() -> Database:
+    return Database(Settings.from_env("directory").database_url)
+
+
+@click.group()
+def main() -> None:
+    """The directory service's own commands (database from DIRECTORY_DATABASE_URL / WORKLINK_VAR)."""
+
+
+@main.command("import")
+@click.argument("source")
+def import_command(source: str) -> None:
+    """Load an ORUK 3.0 feed (URL of the API, or a JSON file) or a CSV file; idempotent."""
+    try:
+        records = read_source(source)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"Cannot read {source}: {exc}") from None
+    database = _database()
+    with click.progressbar(length=len(records), label="Importing", file=sys.stderr) as bar:
+        report = import_records(database, Outbox("directory", PLATFORM, CATALOGUE), records,
+                                geocoder_from_env(os.environ), progress=bar.update)
+    database.dispose()
+    click.echo(report.summary())
+    for ref, reasons in report.rejected:
+        click.echo(f"rejected {ref}:")
+        for reason in reasons:
+            click.echo(f"  {reason}")
+    if report.rejected:
+        sys.exit(2)
+
+
+@main.command("review-due")
+@click.option("--days", default=91, show_default=True, help="review period (ORUK: three months)")
+def review_due(days: int) -> None:
+    """Publish directory.service.review_due for listings not assured within the period (once each)."""
+    database = _database()
+    with database.transaction() as session:
+        count = services.flag_review_due(session, Outbox("directory", PLATFORM, CATALOGUE),
+                                         period=timedelta(days=days))
+    database.dispose()
+    click.echo(f"{count} listings flagged as due for review")
+
+
+@main.command("demo-feed")
+@click.option("--copies", default=1, show_default=True)
+def demo_feed(copies: int) -> None:
+    """Print the demo directory as an ORUK 3.0 JSON list (invented data)."""
+    json.dump(list(demo.demo_records(copies)), sys.stdout, indent=1)

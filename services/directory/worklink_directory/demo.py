@@ -1,0 +1,223 @@
+"""The demo directory: a few hundred invented, plausible services across Somerset's towns.
+
+DEMO DATA - every organisation, service, address and phone number here is invented
+(phone numbers are in Ofcom's drama range, emails on example.org). It is generated
+deterministically as an ORUK 3.0 feed and loaded through the importer, so the same
+seed always produces the same ids and re-seeding changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import date, timedelta
+from typing import Iterator
+
+from worklink_directory.geocode import OfflineGeocoder
+
+NS = uuid.UUID("6f1c2a64-3b1e-4d6a-9a55-1f0d7e5b2c10")
+TAXONOMY = {"id": str(uuid.uuid5(NS, "taxonomy")), "name": "WorkLink health and work service types",
+            "description": "Demo service-type taxonomy for health and work support, modelled on the LGA/esd "
+                           "service types list.",
+            "uri": "https://worklink.example/taxonomies/service-types", "version": "demo-1"}
+
+# code, name, description, parent code
+TERMS = [
+    ("employment-advice", "Employment advice", "Help to find, keep or return to work.", None),
+    ("ips", "Individual Placement and Support", "Specialist employment support alongside health treatment.",
+     "employment-advice"),
+    ("cv-interview", "CV and interview help", "Writing a CV and preparing for interviews.", "employment-advice"),
+    ("mental-health", "Mental health and wellbeing", "Support for emotional wellbeing and mental health.", None),
+    ("counselling", "Counselling and talking therapies", "Talking therapies and counselling.", "mental-health"),
+    ("peer-support", "Peer support groups", "Groups run by people with lived experience.", "mental-health"),
+    ("skills", "Skills and training", "Courses, qualifications and learning.", None),
+    ("digital-skills", "Digital skills", "Using computers, phones and the internet.", "skills"),
+    ("benefits", "Benefits advice", "Checking and claiming benefits, including Universal Credit.", None),
+    ("debt", "Debt and money advice", "Managing debt, budgeting and money worries.", None),
+    ("employer-wellbeing", "Employer wellbeing programmes", "Support for employers to keep staff well at work.",
+     None),
+    ("physical-health", "Physical health and musculoskeletal", "Back, joint and long-term condition support.", None),
+    ("carers", "Support for carers", "Help for people who care for someone.", None),
+]
+
+
+def term_id(code: str) -> str:
+    return str(uuid.uuid5(NS, f"term:{code}"))
+
+
+def _term(code: str) -> dict:
+    _code, name, description, parent = next(t for t in TERMS if t[0] == code)
+    body = {"id": term_id(code), "name": name, "description": description, "code": code,
+            "taxonomy": TAXONOMY["name"], "taxonomy_id": TAXONOMY["id"],
+            "taxonomy_detail": {"id": TAXONOMY["id"], "name": TAXONOMY["name"],
+                                "description": TAXONOMY["description"], "uri": TAXONOMY["uri"]}}
+    if parent:
+        body["parent_id"] = term_id(parent)
+    return body
+
+
+TOWNS = {"Taunton": ["TA1", "TA2"], "Bridgwater": ["TA6"], "Burnham-on-Sea": ["TA8"], "Chard": ["TA20"],
+         "Wellington": ["TA21"], "Minehead": ["TA24"], "Crewkerne": ["TA18"], "Yeovil": ["BA20", "BA21"],
+         "Frome": ["BA11"], "Wells": ["BA5"], "Glastonbury": ["BA6"], "Street": ["BA16"],
+         "Shepton Mallet": ["BA4"], "Somerton": ["TA11"]}
+
+ORGANISATIONS = [
+    ("{town} Citizens Advice", "Independent advice on benefits, debt, work and housing."),
+    ("{town} Mind", "Local mental health charity."),
+    ("Somerset Working Well Partnership", "NHS and council partnership for health and work."),
+    ("{town} Community Learning", "Adult and community learning courses."),
+    ("Somerset Talking Therapies (demo)", "NHS talking therapies service."),
+    ("{town} Volunteer Centre", "Volunteering and community groups."),
+]
+
+# name pattern, org index, term codes, description, how to get help, delivery, ages, free
+SERVICES = [
+    ("Working Well employment advice in {town}", 2, ["employment-advice", "ips"],
+     "One-to-one support from a specialist employment adviser if your health makes it hard to find or keep work. "
+     "Works alongside your GP or mental health team.", "Ask your GP to refer you, or refer yourself by phone.",
+     ["in_person", "telephone"], (16, None), True),
+    ("Back to work CV clinic, {town}", 3, ["cv-interview", "employment-advice"],
+     "Drop-in help to write or update your CV, fill in job applications and practise interviews.",
+     "Drop in during opening times; bring any CVs or job adverts.", ["in_person"], (16, None), True),
+    ("{town} counselling service", 1, ["counselling", "mental-health"],
+     "Short-term counselling for anxiety, depression, stress and difficult life events, with trained counsellors.",
+     "Fill in a self-referral form or call us; we aim to offer a first appointment within three weeks.",
+     ["in_person", "telephone", "online"], (18, None), True),
+    ("Wellbeing cafe, {town}", 1, ["peer-support", "mental-health"],
+     "A relaxed weekly peer support group for anyone whose wellbeing is affecting their work or daily life.",
+     "Just turn up; no referral needed.", ["in_person"], (18, None), True),
+    ("Benefits check and Universal Credit help, {town}", 0, ["benefits"],
+     "Find out which benefits you can claim, get help with Universal Credit, PIP and sick pay, and appeals.",
+     "Call the advice line or book an appointment online.", ["in_person", "telephone"], (None, None), True),
+    ("Debt and money advice, {town}", 0, ["debt"],
+     "Free, confidential help with debts, arrears, budgeting and dealing with creditors.",
+     "Call the advice line; have your letters and bills to hand.", ["in_person", "telephone"], (18, None), True),
+    ("Digital skills for work, {town}", 3, ["digital-skills", "skills"],
+     "Learn to use email, online job sites and video calls. Laptops provided.",
+     "Book a place on the next course by phone or email.", ["in_person"], (19, None), True),
+    ("Maths and English for adults, {town}", 3, ["skills"],
+     "Free functional skills courses in maths and English to help you progress at work.",
+     "Enrol at an advice session at the centre.", ["in_person", "online"], (19, None), True),
+    ("Healthy workplaces programme for {town} employers", 2, ["employer-wellbeing"],
+     "Advice and training for employers to support staff with health conditions and make reasonable adjustments.",
+     "Employers can request a free workplace health review.", ["in_person", "online"], (None, None), True),
+    ("Talking therapies for work stress, {town}", 4, ["counselling", "mental-health"],
+     "NHS cognitive behavioural therapy and counselling for stress, anxiety and low mood, with employment advisers.",
+     "Refer yourself online or by phone; you do not need to see your GP first.",
+     ["telephone", "online", "in_person"], (18, None), True),
+    ("Back pain and joint health classes, {town}", 2, ["physical-health"],
+     "Group exercise and advice for people with back, neck and joint pain who want to stay in work.",
+     "Ask your GP or physiotherapist to refer you.", ["in_person"], (18, None), True),
+    ("Carers' employment support, {town}", 5, ["carers", "employment-advice"],
+     "Help for unpaid carers to balance work and caring, including talking to your employer.",
+     "Call or email to arrange a conversation.", ["telephone", "in_person"], (16, None), True),
+    ("Young people's job club, {town}", 5, ["employment-advice", "cv-interview"],
+     "A weekly job club for 16 to 24 year olds: job searching, applications and confidence building.",
+     "Drop in on Wednesdays.", ["in_person"], (16, 24), True),
+    ("Mindfulness course for working people, {town}", 1, ["mental-health"],
+     "An eight-week evening mindfulness course to manage stress and improve wellbeing.",
+     "Book online; a small charge applies, with free places for people on low incomes.",
+     ["in_person", "online"], (18, None), False),
+    ("Volunteering for confidence, {town}", 5, ["skills", "peer-support"],
+     "Supported volunteering placements to build skills, routine and confidence before returning to work.",
+     "Meet a volunteer coordinator; call to arrange.", ["in_person"], (16, None), True),
+    ("Pension credit and sick pay advice line, {town}", 0, ["benefits", "debt"],
+     "Telephone advice on statutory sick pay, Employment and Support Allowance and pension credit.",
+     "Call the advice line on weekdays.", ["telephone"], (None, None), True),
+    ("Condition management programme, {town}", 2, ["physical-health", "employment-advice"],
+     "A six-week course for people with long-term conditions such as diabetes, arthritis or fatigue who want "
+     "to stay in or return to work.", "Your GP, nurse or work coach can refer you.", ["in_person", "online"],
+     (18, 67), True),
+    ("Men's wellbeing walking group, {town}", 5, ["peer-support", "mental-health", "physical-health"],
+     "A friendly weekly walk and chat for men going through a hard time, including stress at work or job loss.",
+     "Meet at the start point; no need to book.", ["in_person"], (18, None), True),
+]
+
+STREETS = ["High Street", "Station Road", "Market Place", "Church Street", "Victoria Road", "Priory Way",
+           "Mill Lane", "Park Street", "North Street", "Silver Street"]
+ACCESS = ["Step-free access and an accessible toilet.", "Venue is on one level; hearing loop available.",
+          "Wheelchair access via the side entrance; guide dogs welcome.", "First-floor rooms with a lift."]
+SESSIONS = [("09:00", "17:00"), ("09:30", "16:30"), ("10:00", "14:00"), ("13:00", "19:00"), ("18:00", "20:30")]
+
+
+def _postcodes_by_outcode() -> dict[str, list[str]]:
+    by: dict[str, list[str]] = {}
+    for postcode in OfflineGeocoder.demo().rows:
+        if " " in postcode:
+            by.setdefault(postcode.split(" ")[0], []).append(postcode)
+    return by
+
+
+def demo_records(copies: int = 1) -> Iterator[dict]:
+    """The demo feed: ORUK 3.0 service records. `copies` > 1 makes a bigger directory (benchmarks)."""
+    rng = random.Random(20261125)
+    postcodes = _postcodes_by_outcode()
+    geocoder = OfflineGeocoder.demo()
+    today = date(2026, 11, 1)
+    for copy in range(copies):
+        for town, outcodes in TOWNS.items():
+            for index, (pattern, org_index, codes, description, how, delivery, ages, free) in enumerate(SERVICES):
+                if rng.random() < 0.08 and copies == 1:
+                    continue  # not every town has every service
+                key = f"{copy}:{town}:{index}"
+                org_name, org_description = ORGANISATIONS[org_index]
+                org_name = org_name.format(town=town)
+                org_id = str(uuid.uuid5(NS, f"org:{org_name}"))
+                postcode = rng.choice(postcodes[rng.choice(outcodes)])
+                point = geocoder.locate(postcode)
+                name = pattern.format(town=town) + (f" ({copy + 1})" if copy else "")
+                slug = "".join(ch for ch in org_name.lower() if ch.isalnum())[:30]
+                start, end = rng.choice(SESSIONS)
+                days = rng.sample(["MO", "TU", "WE", "TH", "FR"], k=rng.randint(1, 5)) + (["SA"] if rng.random() < 0.2 else [])
+                confidential = index == 11 and town == "Yeovil"  # one carers' refuge-style listing
+                record = {
+                    "id": str(uuid.uuid5(NS, f"service:{key}")), "organization_id": org_id, "name": name,
+                    "description": description, "status": "active",
+                    "email": f"help@{slug}.example.org", "url": f"https://{slug}.example.org/",
+                    "organization": {"id": org_id, "name": org_name, "description": org_description + " (demo)",
+                                     "website": f"https://{slug}.example.org/"},
+                    "application_process": how, "x_delivery_modes": delivery, "x_demo": True,
+                    "attributes": [{"id": str(uuid.uuid5(NS, f"attr:{key}:{c}")), "taxonomy_term_id": term_id(c),
+                                    "link_type": "service", "taxonomy_term": _term(c)} for c in codes],
+                    "schedules": [{"id": str(uuid.uuid5(NS, f"sched:{key}")), "freq": "WEEKLY",
+                                   "byday": ",".join(sorted(days, key=["MO", "TU", "WE", "TH", "FR", "SA"].index)),
+                                   "opens_at": start, "closes_at": end}],
+                    "contacts": [{"id": str(uuid.uuid5(NS, f"contact:{key}")), "name": "Advice line",
+                                  "phones": [{"id": str(uuid.uuid5(NS, f"phone:{key}")), "number": f"01632 {960000 + rng.randint(0, 999):06d}"[:12]}]}],
+                    "service_at_locations": [{"id": str(uuid.uuid5(NS, f"sal:{key}")), "location": {
+                        "id": str(uuid.uuid5(NS, f"loc:{key}")), "location_type": "physical",
+                        "name": f"{town} {rng.choice(['Community Centre', 'Library', 'Health Centre', 'Hub'])}",
+                        "latitude": point.latitude, "longitude": point.longitude,
+                        "addresses": [{"id": str(uuid.uuid5(NS, f"addr:{key}")), "address_1": f"{rng.randint(1, 120)} {rng.choice(STREETS)}", "city": town,
+                                       "state_province": "Somerset", "postal_code": postcode, "country": "GB",
+                                       "address_type": "physical"}],
+                        "accessibility": [{"id": str(uuid.uuid5(NS, f"access:{key}")),
+                                           "description": rng.choice(ACCESS)}],
+                        "x_confidential": confidential}}],
+                }
+                if ages[0] is not None:
+                    record["minimum_age"] = ages[0]
+                if ages[1] is not None:
+                    record["maximum_age"] = ages[1]
+                if not free:
+                    record["fees"] = "£40 for the course; free places for people on low incomes."
+                if rng.random() < 0.8:  # most listings were checked recently; some are overdue
+                    record["assured_date"] = (today - timedelta(days=rng.randint(0, 150))).isoformat()
+                    record["assurer_email"] = f"listings@{slug}.example.org"
+                yield record
+
+
+def ensure_taxonomy(session) -> None:
+    """Create the demo taxonomy and its terms (parents first) if they are missing."""
+    from worklink_directory.models import Taxonomy, TaxonomyTerm
+
+    if session.get(Taxonomy, uuid.UUID(TAXONOMY["id"])) is None:
+        session.add(Taxonomy(id=uuid.UUID(TAXONOMY["id"]), name=TAXONOMY["name"], description=TAXONOMY["description"],
+                             uri=TAXONOMY["uri"], version=TAXONOMY["version"]))
+        session.flush()
+    for code, name, description, parent in TERMS:
+        if session.get(TaxonomyTerm, uuid.UUID(term_id(code))) is None:
+            session.add(TaxonomyTerm(id=uuid.UUID(term_id(code)), taxonomy_id=uuid.UUID(TAXONOMY["id"]), code=code,
+                                     name=name, description=description,
+                                     parent_id=uuid.UUID(term_id(parent)) if parent else None))
+            session.flush()

@@ -1,0 +1,309 @@
+"""Load a whole directory from an ORUK 3.0 feed (URL or file) or a CSV file.
+
+Every record is checked against the ORUK 3.0 `service.json` schema and then our own
+rules; a bad record is rejected with its reasons and the rest still load. Records
+keep their ids, so importing the same feed again changes nothing (and publishes no
+events); a changed record is updated through the same use case as the write API.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from worklink.db import Database
+from worklink.messaging.outbox import Outbox
+from worklink_directory import oruk_schemas, services
+from worklink_directory.geocode import Geocoder
+from worklink_directory.models import DAYS, Organization, Service, Taxonomy, TaxonomyTerm
+from worklink_directory.schemas import ServiceIn
+
+IMPORTER = services.Editor(subject="importer")
+BATCH = 200
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged + len(self.rejected)
+
+    def summary(self) -> str:
+        return (f"{self.total} records: {self.created} created, {self.updated} updated, "
+                f"{self.unchanged} unchanged, {len(self.rejected)} rejected")
+
+
+# --- reading sources --------------------------------------------------------------------------
+
+def read_source(source: str) -> list[dict]:
+    """Records from a URL or file: ORUK JSON (a page, a list, or one service) or CSV."""
+    if source.startswith(("http://", "https://")):
+        return list(_read_feed_pages(source))
+    text = Path(source).read_text(encoding="utf-8-sig")
+    if source.lower().endswith(".csv"):
+        return [csv_row_to_record(row) for row in csv.DictReader(io.StringIO(text))]
+    return _records(json.loads(text))
+
+
+def _records(document: Any) -> list[dict]:
+    if isinstance(document, dict) and "contents" in document:
+        return list(document["contents"])
+    return list(document) if isinstance(document, list) else [document]
+
+
+def _read_feed_pages(base: str) -> Iterator[dict]:
+    """Walk an ORUK feed's /services pages, fetching each service fully nested."""
+    root = base.rstrip("/")
+    page = 1
+    while True:
+        with urllib.request.urlopen(f"{root}/services?page={page}&per_page=100", timeout=30) as response:  # noqa: S310
+            listing = json.load(response)
+        for item in listing.get("contents", []):
+            with urllib.request.urlopen(f"{root}/services/{item['id']}", timeout=30) as response:  # noqa: S310
+                yield json.load(response)
+        if listing.get("last_page", True) or not listing.get("contents"):
+            return
+        page += 1
+
+
+CSV_COLUMNS = ("id", "organization_id", "organization_name", "name", "description", "url", "email", "fees",
+               "minimum_age", "maximum_age", "categories", "location_name", "address_1", "city", "postal_code",
+               "latitude", "longitude", "phone", "days", "opens_at", "closes_at", "application_process",
+               "delivery_modes")
+
+
+def csv_row_to_record(row: dict[str, str]) -> dict:
+    """A flat CSV row (CSV_COLUMNS; `categories` are term codes separated by ';') as an ORUK-shaped record."""
+    row = {k: (v or "").strip() for k, v in row.items() if k}
+    record: dict[str, Any] = {k: row[k] for k in ("id", "organization_id", "name", "description", "url", "email",
+                                                  "fees", "application_process") if row.get(k)}
+    record["status"] = "active"
+    for key in ("minimum_age", "maximum_age"):
+        if row.get(key):
+            record[key] = _number(row[key])
+    if row.get("organization_id"):
+        record["organization"] = {"id": row["organization_id"], "name": row.get("organization_name") or "",
+                                  "description": row.get("organization_name") or ""}
+    record["x_term_codes"] = [c.strip() for c in row.get("categories", "").split(";") if c.strip()]
+    if row.get("address_1") or row.get("postal_code"):
+        location = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"csv-location:{row.get('id')}")),
+                    "location_type": "physical", "name": row.get("location_name"),
+                    "addresses": [{"address_1": row.get("address_1"), "city": row.get("city"),
+                                   "postal_code": row.get("postal_code")}]}
+        if row.get("latitude") and row.get("longitude"):
+            location["latitude"], location["longitude"] = _number(row["latitude"]), _number(row["longitude"])
+        record["service_at_locations"] = [{"location": location}]
+    if row.get("phone"):
+        record["contacts"] = [{"name": "Telephone", "phones": [{"number": row["phone"]}]}]
+    if row.get("days"):
+        record["schedules"] = [{"byday": d.strip(), "opens_at": row.get("opens_at"), "closes_at": row.get("closes_at")}
+                               for d in row["days"].split(";") if d.strip()]
+    if row.get("delivery_modes"):
+        record["x_delivery_modes"] = [m.strip() for m in row["delivery_modes"].split(";") if m.strip()]
+    return record
+
+
+def _number(text: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text  # left for validation to reject with a reason
+    return int(value) if value.is_integer() else value
+
+
+# --- mapping and checking ---------------------------------------------------------------------
+
+def _record_to_input(record: dict) -> dict:
+    """ORUK record -> the write API's ServiceIn shape (before validation)."""
+    data: dict[str, Any] = {k: record[k] for k in ("organization_id", "name", "description", "url", "email",
+                                                    "fees", "minimum_age", "maximum_age", "alert",
+                                                    "application_process") if record.get(k) is not None}
+    if record.get("status") in ("active", "temporarily closed", "inactive"):
+        data["status"] = record["status"]
+    if "organization_id" not in data and isinstance(record.get("organization"), dict):
+        data["organization_id"] = record["organization"].get("id")
+    costs = record.get("cost_options") or []
+    data["is_free"] = (not record.get("fees")) or any((c.get("amount") == 0) for c in costs)
+    data["delivery_modes"] = record.get("x_delivery_modes") or ["in_person"]
+    data["taxonomy_term_ids"] = [a["taxonomy_term_id"] for a in record.get("attributes") or []
+                                 if a.get("taxonomy_term_id")]
+    data["schedules"] = [{"byday": day, "opens_at": (s.get("opens_at") or "")[:5], "closes_at": (s.get("closes_at") or "")[:5],
+                          **({"description": s["description"]} if s.get("description") else {})}
+                         for s in record.get("schedules") or [] for day in (s.get("byday") or "").split(",") if day]
+    data["contacts"] = [{k: v for k, v in {"name": c.get("name"), "title": c.get("title"), "email": c.get("email"),
+                                           "phones": [{"number": p.get("number"),
+                                                       **({"description": p["description"]} if p.get("description") else {})}
+                                                      for p in c.get("phones") or []]}.items() if v not in (None, "")}
+                        for c in record.get("contacts") or []]
+    data["locations"] = [_location_input(sal.get("location") or {}) for sal in record.get("service_at_locations") or []]
+    return data
+
+
+def _location_input(location: dict) -> dict:
+    address = (location.get("addresses") or [{}])[0]
+    accessibility = "; ".join(a.get("description") or a.get("details") or "" for a in location.get("accessibility") or [])
+    data = {"location_type": location.get("location_type") or "physical", "name": location.get("name"),
+            "description": location.get("description"), "latitude": location.get("latitude"),
+            "longitude": location.get("longitude"), "address_1": address.get("address_1"), "city": address.get("city"),
+            "state_province": address.get("state_province"), "postal_code": address.get("postal_code"),
+            "accessibility": accessibility or None, "confidential": bool(location.get("x_confidential"))}
+    return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+def _ensure_reference_data(session: Session, record: dict) -> None:
+    """Create the record's organisation and taxonomy terms if this directory lacks them."""
+    org = record.get("organization")
+    if isinstance(org, dict) and org.get("id") and session.get(Organization, uuid.UUID(org["id"])) is None:
+        session.add(Organization(id=uuid.UUID(org["id"]), name=org.get("name") or "Unnamed organisation",
+                                 description=org.get("description") or org.get("name") or "",
+                                 email=org.get("email"), website=org.get("website"),
+                                 is_demo=bool(record.get("x_demo"))))
+    for attribute in record.get("attributes") or []:
+        term = attribute.get("taxonomy_term") or {}
+        if not term.get("id") or session.get(TaxonomyTerm, uuid.UUID(term["id"])) is not None:
+            continue
+        detail = term.get("taxonomy_detail") or {}
+        taxonomy_id = uuid.UUID(term.get("taxonomy_id") or detail.get("id") or
+                                str(uuid.uuid5(uuid.NAMESPACE_URL, term.get("taxonomy") or "imported")))
+        if session.get(Taxonomy, taxonomy_id) is None:
+            session.add(Taxonomy(id=taxonomy_id, name=detail.get("name") or term.get("taxonomy") or "Imported terms",
+                                 description=detail.get("description") or "Terms found in an imported feed.",
+                                 uri=detail.get("uri")))
+            session.flush()
+        parent = uuid.UUID(term["parent_id"]) if term.get("parent_id") else None
+        session.add(TaxonomyTerm(id=uuid.UUID(term["id"]), taxonomy_id=taxonomy_id,
+                                 parent_id=parent if parent and session.get(TaxonomyTerm, parent) else None,
+                                 code=term.get("code") or term["id"], name=term["name"],
+                                 description=term.get("description") or term["name"],
+                                 term_uri=term.get("term_uri")))
+        session.flush()
+
+
+def _resolve_term_codes(session: Session, record: dict, data: dict) -> list[str]:
+    """CSV rows name terms by code: find them in any taxonomy."""
+    reasons = []
+    for code in record.get("x_term_codes") or []:
+        term = session.query(TaxonomyTerm).filter_by(code=code).first()
+        if term is None:
+            reasons.append(f"/categories: unknown category code {code!r}")
+        else:
+            data["taxonomy_term_ids"].append(str(term.id))
+    return reasons
+
+
+def _as_input(svc: Service) -> dict:
+    """An existing service in ServiceIn shape, to compare with an imported record."""
+    return ServiceIn().dump({
+        **{k: getattr(svc, k) for k in ("organization_id", *services.SCALARS)},
+        "delivery_modes": svc.delivery, "taxonomy_term_ids": sorted(a.taxonomy_term_id for a in svc.attributes),
+        "schedules": [{k: getattr(s, k) for k in ("byday", "opens_at", "closes_at", "description")} for s in svc.schedules],
+        "contacts": [{"name": c.name, "title": c.title, "email": c.email,
+                      "phones": [{"number": p.number, "description": p.description} for p in c.phones]}
+                     for c in svc.contacts],
+        "locations": [{k: getattr(sal.location, k) for k in ("location_type", "name", "description", "latitude",
+                                                             "longitude", "address_1", "city", "state_province",
+                                                             "postal_code", "accessibility", "confidential")}
+                      for sal in svc.locations],
+    })
+
+
+def _canonical(data: dict) -> str:
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v not in (None, "", [])}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+    dumped = ServiceIn().dump(data)
+    dumped["taxonomy_term_ids"] = sorted(map(str, dumped.get("taxonomy_term_ids") or []))
+    dumped["schedules"] = sorted(dumped.get("schedules") or [],
+                                 key=lambda s: (DAYS.index(s["byday"]), s["opens_at"], s["closes_at"]))
+    return json.dumps(clean(dumped), sort_keys=True, default=str)
+
+
+def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geocoder) -> str:
+    """Create, update or leave one record; returns 'created' | 'updated' | 'unchanged'.
+
+    Raises RecordRejected with the reasons when the record cannot be loaded.
+    """
+    if not isinstance(record, dict):
+        raise RecordRejected(["/: a record must be a JSON object"])
+    reasons = oruk_schemas.problems("service", {k: v for k, v in record.items() if not k.startswith("x_")})
+    if reasons:
+        raise RecordRejected(reasons)
+    _ensure_reference_data(session, record)
+    raw = _record_to_input(record)
+    reasons = _resolve_term_codes(session, record, raw)
+    try:
+        data = ServiceIn().load(raw)
+    except ValidationError as exc:
+        reasons += [f"/{name}: {messages}" for name, messages in sorted(exc.messages.items())]
+    if reasons:
+        raise RecordRejected(reasons)
+    existing = session.get(Service, uuid.UUID(record["id"]))
+    try:
+        if existing is None:
+            svc = services.create_service(session, outbox, {**data, "id": uuid.UUID(record["id"])}, IMPORTER, geocoder)
+            svc.is_demo = bool(record.get("x_demo"))
+            if record.get("assured_date"):
+                svc.assured_date = date.fromisoformat(record["assured_date"][:10])
+                svc.assurer_email = record.get("assurer_email")
+            return "created"
+        if _canonical(_as_input(existing)) == _canonical(data):
+            return "unchanged"
+        services.update_service(session, outbox, existing, {k: v for k, v in data.items() if k != "organization_id"},
+                                IMPORTER, geocoder)
+        return "updated"
+    except services.DomainError as exc:
+        raise RecordRejected([f"/{exc.field or ''}: {exc}"]) from None
+
+
+class RecordRejected(Exception):
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def import_records(database: Database, outbox: Outbox, records: Iterable[dict], geocoder: Geocoder,
+                   progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Load records in batches; each record in its own savepoint, so one bad record spoils nothing else."""
+    report = ImportReport()
+    batch: list[dict] = []
+
+    def flush() -> None:
+        with database.transaction() as session:
+            for index, record in batch:
+                ref = str(record.get("id") or f"row {index}")
+                try:
+                    with session.begin_nested():
+                        outcome = import_record(session, outbox, record, geocoder)
+                except RecordRejected as exc:
+                    report.rejected.append((ref, exc.reasons))
+                    continue
+                setattr(report, outcome, getattr(report, outcome) + 1)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for index, record in enumerate(records, start=1):
+        batch.append((index, record))
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return report

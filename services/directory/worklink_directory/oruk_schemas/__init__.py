@@ -1,0 +1,31 @@
+"""Vendored ORUK 3.0 JSON schemas (CC BY-SA 4.0, see ATTRIBUTION.md) and validators for them."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+NAMES = ("service", "service_list", "service_at_location", "service_at_location_list", "taxonomy", "taxonomy_term")
+
+
+def load(name: str) -> dict:
+    return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """A validator for one schema; `taxonomy.json` refers to `taxonomy_term.json` by relative name."""
+    registry = Registry().with_resources(
+        (f"{n}.json", Resource.from_contents(load(n), default_specification=DRAFT202012)) for n in NAMES)
+    return Draft202012Validator(load(name), registry=registry, format_checker=FormatChecker())
+
+
+def problems(name: str, document: dict) -> list[str]:
+    """Each way `document` breaks the schema, as '<json pointer>: <message>'."""
+    return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in sorted(validator(name).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))]

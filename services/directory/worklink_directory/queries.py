@@ -1,0 +1,305 @@
+"""Read side: the ORUK query parameters, checked strictly, turned into SQL (all filters AND).
+
+A bad parameter is a 400 problem naming each offending parameter, never an empty
+list. Extensions beyond ORUK 3.0 (marked `x-extension` in the OpenAPI document):
+`lat`/`lon`/`radius`, `sort`, `age`, `free`, `delivery` on `/services`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.problems import Problem
+from worklink_directory import search
+from worklink_directory.geocode import Geocoder, Point, PostcodeError, bounding_box, distance_metres
+from worklink_directory.models import (DAYS, DELIVERY_MODES, Location, Schedule, Service, ServiceAtLocation,
+                                       ServiceTerm, Taxonomy, TaxonomyTerm)
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+SORTS = ("relevance", "distance", "last_reviewed", "name")
+DAY_NAMES = {name: code for code, name in zip(DAYS, ("monday", "tuesday", "wednesday", "thursday", "friday",
+                                                         "saturday", "sunday"))}
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
+LISTED = ("active", "temporarily closed")  # withdrawn (defunct) and inactive listings are not offered
+
+
+@dataclass
+class Filters:
+    search: str | None = None
+    taxonomy_id: uuid.UUID | None = None
+    taxonomy_term_id: uuid.UUID | None = None
+    minimum_age: float | None = None
+    maximum_age: float | None = None
+    age: float | None = None
+    day: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    free: bool | None = None
+    delivery: str | None = None
+    organization_id: uuid.UUID | None = None
+    point: Point | None = None
+    radius: float | None = None
+    sort: str | None = None
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def fail(self, name: str, detail: str) -> None:
+        self.errors.append({"location": "query", "pointer": f"/{name}", "detail": detail})
+
+
+def bad_request(errors: list[dict[str, str]]) -> Problem:
+    names = ", ".join(e["pointer"].lstrip("/") for e in errors)
+    return Problem(400, f"Check the query parameters: {names}.", title="Invalid query parameters", errors=errors)
+
+
+def _number(f: Filters, args: Mapping[str, str], name: str, low: float, high: float) -> float | None:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        f.fail(name, f"{name} must be a number, not {raw!r}.")
+        return None
+    if not low <= value <= high:
+        f.fail(name, f"{name} must be between {low:,.0f} and {high:,.0f}.")
+        return None
+    return value
+
+
+def _uuid(f: Filters, args: Mapping[str, str], name: str) -> uuid.UUID | None:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        f.fail(name, f"{name} must be a UUID, not {raw!r}.")
+        return None
+
+
+def _time(f: Filters, args: Mapping[str, str], name: str) -> str | None:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return None
+    if not _TIME.match(raw):
+        f.fail(name, f"{name} must be a time of day as HH:MM (24-hour), not {raw!r}.")
+        return None
+    return raw[:5]
+
+
+def parse_filters(session: Session, args: Mapping[str, str], *, geocoder: Geocoder,
+                  proximity: bool = False, extensions: bool = False) -> Filters:
+    """Read and check every supported parameter; raise one 400 problem listing all mistakes."""
+    f = Filters()
+    text = (args.get("search") or "").strip()
+    if len(text) > 200:
+        f.fail("search", "search must be at most 200 characters.")
+    f.search = text or None
+    f.taxonomy_id = _uuid(f, args, "taxonomy_id")
+    f.taxonomy_term_id = _uuid(f, args, "taxonomy_term_id")
+    if f.taxonomy_id and session.get(Taxonomy, f.taxonomy_id) is None:
+        f.fail("taxonomy_id", f"There is no taxonomy {f.taxonomy_id}.")
+    if f.taxonomy_term_id and session.get(TaxonomyTerm, f.taxonomy_term_id) is None:
+        f.fail("taxonomy_term_id", f"There is no taxonomy term {f.taxonomy_term_id}.")
+    f.minimum_age = _number(f, args, "minimum_age", 0, 130)
+    f.maximum_age = _number(f, args, "maximum_age", 0, 130)
+    if (day := (args.get("day") or "").strip()):
+        f.day = day.upper() if day.upper() in DAYS else DAY_NAMES.get(day.lower())
+        if f.day is None:
+            f.fail("day", f"day must be a weekday ({', '.join(DAYS)} or its name), not {day!r}.")
+    f.start_time = _time(f, args, "start_time")
+    f.end_time = _time(f, args, "end_time")
+    if f.start_time and f.end_time and f.start_time >= f.end_time:
+        f.fail("end_time", "end_time must be later than start_time.")
+    page, per_page = _number(f, args, "page", 1, 1_000_000), _number(f, args, "per_page", 1, MAX_PER_PAGE)
+    for name, value in (("page", page), ("per_page", per_page)):
+        if value is not None and value != int(value):
+            f.fail(name, f"{name} must be a whole number.")
+    f.page, f.per_page = int(page or 1), int(per_page or DEFAULT_PER_PAGE)
+    if proximity:
+        _parse_postcode(f, args, geocoder)
+    if extensions:
+        _parse_extensions(f, args)
+    if f.errors:
+        raise bad_request(f.errors)
+    return f
+
+
+def _parse_postcode(f: Filters, args: Mapping[str, str], geocoder: Geocoder) -> None:
+    postcode = (args.get("postcode") or "").strip()
+    f.radius = _number(f, args, "proximity", 1, 200_000)
+    if f.radius is not None and not postcode:
+        f.fail("proximity", "proximity needs a postcode to measure from.")
+    if postcode:
+        try:
+            f.point = geocoder.locate(postcode)
+        except PostcodeError as exc:
+            f.fail("postcode", str(exc))
+
+
+def _parse_extensions(f: Filters, args: Mapping[str, str]) -> None:
+    lat, lon = _number(f, args, "lat", -90, 90), _number(f, args, "lon", -180, 180)
+    f.radius = _number(f, args, "radius", 1, 200_000)
+    if (lat is None) != (lon is None):
+        f.fail("lat" if lat is None else "lon", "lat and lon go together.")
+    elif lat is not None:
+        f.point = Point(lat, lon)
+    if f.radius is not None and f.point is None:
+        f.fail("radius", "radius needs lat and lon.")
+    f.age = _number(f, args, "age", 0, 130)
+    if (free := args.get("free")) not in (None, ""):
+        if free not in ("true", "false"):
+            f.fail("free", "free must be true or false.")
+        f.free = free == "true"
+    if (delivery := args.get("delivery")) not in (None, ""):
+        if delivery not in DELIVERY_MODES:
+            f.fail("delivery", f"delivery must be one of {', '.join(DELIVERY_MODES)}.")
+        f.delivery = delivery
+    if (sort := args.get("sort")) not in (None, ""):
+        if sort not in SORTS:
+            f.fail("sort", f"sort must be one of {', '.join(SORTS)}.")
+        elif sort == "distance" and f.point is None:
+            f.fail("sort", "sort=distance needs lat and lon.")
+        elif sort == "relevance" and not f.search:
+            f.fail("sort", "sort=relevance needs search words.")
+        f.sort = sort
+
+
+def service_conditions(f: Filters) -> list[Any]:
+    """WHERE clauses on Service for every filter except search and distance."""
+    where: list[Any] = [Service.status.in_(LISTED)]
+    if f.taxonomy_term_id:
+        where.append(Service.id.in_(sa.select(ServiceTerm.service_id)
+                                    .where(ServiceTerm.taxonomy_term_id == f.taxonomy_term_id)))
+    if f.taxonomy_id:
+        where.append(Service.id.in_(sa.select(ServiceTerm.service_id).join(TaxonomyTerm)
+                                    .where(TaxonomyTerm.taxonomy_id == f.taxonomy_id)))
+    # ORUK's wording: services whose minimum age is at least, and maximum age at most, the value.
+    if f.minimum_age is not None:
+        where.append(Service.minimum_age >= f.minimum_age)
+    if f.maximum_age is not None:
+        where.append(Service.maximum_age <= f.maximum_age)
+    if f.age is not None:  # a person's age: the service must accept it
+        where.append(sa.or_(Service.minimum_age.is_(None), Service.minimum_age <= f.age))
+        where.append(sa.or_(Service.maximum_age.is_(None), Service.maximum_age >= f.age))
+    if f.day or f.start_time or f.end_time:
+        where.append(Service.id.in_(sa.select(Schedule.service_id).where(*_schedule_conditions(f))))
+    if f.free is not None:
+        where.append(Service.is_free.is_(f.free))
+    if f.delivery:
+        where.append(Service.delivery_modes.contains(f.delivery))
+    if f.organization_id:
+        where.append(Service.organization_id == f.organization_id)
+    return where
+
+
+def _schedule_conditions(f: Filters) -> list[Any]:
+    where = []
+    if f.day:
+        where.append(Schedule.byday == f.day)
+    if f.start_time:  # open at the start time ...
+        where += [Schedule.opens_at <= f.start_time, Schedule.closes_at > f.start_time]
+    if f.end_time:  # ... and still open at the end time
+        where += [Schedule.opens_at < f.end_time, Schedule.closes_at >= f.end_time]
+    return where
+
+
+@dataclass
+class Result:
+    rows: list[Any]
+    total: int
+    distances: dict[uuid.UUID, float]
+    scores: dict[uuid.UUID, float] = field(default_factory=dict)
+
+
+def _check_page(f: Filters, total: int) -> None:
+    last = max((total + f.per_page - 1) // f.per_page, 1)
+    if f.page > last:
+        raise bad_request([{"location": "query", "pointer": "/page",
+                            "detail": f"page {f.page} is past the last page ({last})."}])
+
+
+def _nearby(session: Session, f: Filters, base: sa.Select) -> dict[uuid.UUID, float]:
+    """key -> distance (metres) for rows of `base` (selecting key, lat, lon) within the radius."""
+    query = base.where(Location.latitude.is_not(None), Location.confidential.is_(False))
+    if f.radius is not None:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
+        query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon))
+    distances: dict[uuid.UUID, float] = {}
+    for key, lat, lon in session.execute(query):
+        d = distance_metres(f.point, Point(lat, lon))
+        if (f.radius is None or d <= f.radius) and d < distances.get(key, float("inf")):
+            distances[key] = d
+    return distances
+
+
+def list_services(session: Session, f: Filters) -> Result:
+    where = service_conditions(f)
+    query = sa.select(Service).where(*where)
+    scores = None
+    if f.search:
+        groups = search.with_near_misses(session, search.parse_query(f.search))
+        if groups:
+            scored = search.scored_services(groups)
+            query = query.join(scored, scored.c.service_id == Service.id).add_columns(scored.c.score)
+            scores = scored
+    distances: dict[uuid.UUID, float] = {}
+    if f.point is not None:
+        ids = query.with_only_columns(Service.id).subquery()
+        distances = _nearby(session, f, sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
+                            .join(Location).where(ServiceAtLocation.service_id.in_(sa.select(ids.c.id))))
+        if f.radius is not None:
+            query = query.where(Service.id.in_(list(distances)))
+    sort = f.sort or ("relevance" if scores is not None else "distance" if f.point is not None else "name")
+    if sort == "distance":
+        return _page_by_distance(session, f, query, distances)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    _check_page(f, total)
+    if sort == "relevance":
+        query = query.order_by(scores.c.score.desc(), Service.name)
+    elif sort == "last_reviewed":
+        query = query.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name)
+    else:
+        query = query.order_by(Service.name, Service.id)
+    rows = session.execute(query.offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    services = [row[0] for row in rows]
+    return Result(services, total, distances, {row[0].id: row[1] for row in rows if len(row) > 1})
+
+
+def _page_by_distance(session: Session, f: Filters, query: sa.Select, distances: dict) -> Result:
+    matching = set(session.scalars(query.with_only_columns(Service.id)))
+    ordered = sorted((d, i) for i, d in distances.items() if i in matching)
+    _check_page(f, len(ordered))
+    ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
+    by_id = {s.id: s for s in session.scalars(sa.select(Service).where(Service.id.in_(ids)))}
+    return Result([by_id[i] for i in ids], len(ordered), distances)
+
+
+def list_service_at_locations(session: Session, f: Filters) -> Result:
+    query = (sa.select(ServiceAtLocation).join(Service, ServiceAtLocation.service_id == Service.id)
+             .join(Location, ServiceAtLocation.location_id == Location.id).where(*service_conditions(f)))
+    if f.search and (groups := search.with_near_misses(session, search.parse_query(f.search))):
+        scored = search.scored_services(groups)
+        query = query.join(scored, scored.c.service_id == Service.id).order_by(scored.c.score.desc())
+    if f.point is not None:
+        distances = _nearby(session, f, query.with_only_columns(ServiceAtLocation.id, Location.latitude,
+                                                                Location.longitude).order_by(None))
+        ordered = sorted((d, i) for i, d in distances.items())
+        _check_page(f, len(ordered))
+        ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
+        by_id = {s.id: s for s in session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids)))}
+        return Result([by_id[i] for i in ids], len(ordered), distances)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    _check_page(f, total)
+    rows = session.scalars(query.order_by(Service.name, ServiceAtLocation.id)
+                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    return Result(list(rows), total, {})

@@ -1,0 +1,103 @@
+"""Request schemas of the write API (the read API answers in ORUK 3.0 JSON, see oruk.py)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from worklink_directory.geocode import POSTCODE
+from worklink_directory.models import DAYS, DELIVERY_MODES, LOCATION_TYPES
+
+_HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="Use a 24-hour time, HH:MM.")
+WITHDRAW_REASONS = ("closed", "duplicate", "no_longer_funded", "moved", "other")
+
+
+def _text(length: int = 255, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(max=length), **kwargs)
+
+
+class PhoneIn(Schema):
+    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9 +()-]{6,20}$"))
+    description = _text()
+
+
+class ContactIn(Schema):
+    name = _text()
+    title = _text()
+    email = fields.Email()
+    phones = fields.List(fields.Nested(PhoneIn), load_default=list)
+
+
+class ScheduleIn(Schema):
+    byday = fields.String(required=True, validate=validate.OneOf(DAYS))
+    opens_at = fields.String(required=True, validate=_HHMM)
+    closes_at = fields.String(required=True, validate=_HHMM)
+    description = _text(1000)
+    attending_type = fields.String(validate=validate.OneOf(("in_person", "online", "telephone")))
+
+    @validates_schema
+    def opens_before_closing(self, data, **_):
+        if data.get("opens_at") and data.get("closes_at") and data["opens_at"] >= data["closes_at"]:
+            raise ValidationError("Must be later than opens_at.", "closes_at")
+
+
+class LocationIn(Schema):
+    location_type = fields.String(load_default="physical", validate=validate.OneOf(LOCATION_TYPES))
+    name = _text()
+    description = _text(2000)
+    address_1 = _text()
+    city = _text(100)
+    state_province = _text(100)
+    postal_code = fields.String(validate=validate.Regexp(POSTCODE.pattern, error="Not a UK postcode (e.g. TA1 1AA)."))
+    latitude = fields.Float(validate=validate.Range(-90, 90))
+    longitude = fields.Float(validate=validate.Range(-180, 180))
+    accessibility = _text(2000)
+    confidential = fields.Boolean(load_default=False, metadata={
+        "description": "A refuge or similar: the address is never published."})
+
+
+class ServiceIn(Schema):
+    """A listing. On PATCH every field is optional; a list given replaces the old one."""
+
+    organization_id = fields.UUID(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=2, max=255))
+    description = _text(5000)
+    url = fields.Url()
+    email = fields.Email()
+    status = fields.String(load_default="active", validate=validate.OneOf(("active", "temporarily closed", "inactive")))
+    fees = _text(1000)
+    is_free = fields.Boolean(load_default=True)
+    delivery_modes = fields.List(fields.String(validate=validate.OneOf(DELIVERY_MODES)), load_default=["in_person"])
+    application_process = _text(5000, metadata={"description": "How to get help."})
+    minimum_age = fields.Integer(validate=validate.Range(0, 130), allow_none=True)
+    maximum_age = fields.Integer(validate=validate.Range(0, 130), allow_none=True)
+    alert = _text(1000)
+    taxonomy_term_ids = fields.List(fields.UUID(), load_default=list)
+    locations = fields.List(fields.Nested(LocationIn), load_default=list)
+    schedules = fields.List(fields.Nested(ScheduleIn), load_default=list)
+    contacts = fields.List(fields.Nested(ContactIn), load_default=list)
+
+    @validates_schema
+    def ages_in_order(self, data, **_):
+        low, high = data.get("minimum_age"), data.get("maximum_age")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must not be below minimum_age.", "maximum_age")
+
+
+class ServicePatch(ServiceIn):
+    """Documents PATCH; load it with partial=True (only the fields sent are applied)."""
+
+
+class AssureIn(Schema):
+    assurer_email = fields.Email(metadata={"description": "who checked the listing (default: the caller)"})
+
+
+class WithdrawIn(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(WITHDRAW_REASONS))
+
+
+class OrganizationIn(Schema):
+    id = fields.UUID()
+    name = _text(required=True)
+    description = _text(5000, required=True)
+    email = fields.Email()
+    website = fields.Url()

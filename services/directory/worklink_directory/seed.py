@@ -1,0 +1,26 @@
+"""`worklink seed`: load the demo directory (invented services, clearly marked as demo data)."""
+
+from __future__ import annotations
+
+import os
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.events.contracts import CATALOGUE
+from worklink.messaging.outbox import Outbox
+from worklink_directory import demo
+from worklink_directory.geocode import geocoder_from_env
+from worklink_directory.importer import import_records
+from worklink_directory.models import PLATFORM
+
+
+def load_demo_data(settings: Settings, copies: int = 1) -> str:
+    database = Database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            demo.ensure_taxonomy(session)
+        report = import_records(database, Outbox("directory", PLATFORM, CATALOGUE), demo.demo_records(copies),
+                                geocoder_from_env(os.environ))
+    finally:
+        database.dispose()
+    return f"demo directory (invented services in Somerset): {report.summary()}"

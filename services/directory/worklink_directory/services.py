@@ -1,0 +1,191 @@
+"""Write-side use cases: partner organisations keep their listings current (free of Flask).
+
+Every change writes the HSDS `metadata` trail (who changed which field, from what
+to what), refreshes the search index and stages its event in the outbox, all in
+the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.db import utcnow
+from worklink.messaging.outbox import Outbox
+from worklink_directory import search
+from worklink_directory.geocode import Geocoder, PostcodeError
+from worklink_directory.models import (Contact, Location, Metadata, Organization, Phone, Schedule, Service,
+                                       ServiceAtLocation, ServiceTerm, TaxonomyTerm)
+from worklink_directory.queries import LISTED
+
+SCALARS = ("name", "description", "url", "email", "status", "fees", "is_free", "application_process",
+           "minimum_age", "maximum_age", "alert")
+COLLECTIONS = ("taxonomy_term_ids", "locations", "schedules", "contacts", "delivery_modes")
+DEFAULT_REVIEW_PERIOD = timedelta(days=91)  # ORUK: assured within the last three months
+
+
+class DomainError(Exception):
+    """A request that breaks a rule; `field` names the offending input, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Editor:
+    """Who makes a change (recorded in the metadata trail)."""
+
+    subject: str
+    email: str | None = None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _trail(session: Session, service_id: uuid.UUID, action: str, field: str, before: Any, after: Any,
+           editor: Editor, now: datetime) -> None:
+    session.add(Metadata(resource_id=service_id, resource_type="service", last_action_date=now,
+                         last_action_type=action, field_name=field, previous_value=_text(before),
+                         replacement_value=_text(after), updated_by=editor.subject))
+
+
+def _terms(session: Session, ids: Iterable[uuid.UUID]) -> list[TaxonomyTerm]:
+    ids = list(dict.fromkeys(ids))
+    terms = list(session.scalars(sa.select(TaxonomyTerm).where(TaxonomyTerm.id.in_(ids)))) if ids else []
+    missing = set(ids) - {t.id for t in terms}
+    if missing:
+        raise DomainError(f"Unknown taxonomy terms: {', '.join(sorted(map(str, missing)))}.", "taxonomy_term_ids")
+    return terms
+
+
+def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geocoder) -> None:
+    if "taxonomy_term_ids" in data:
+        kept = {a.taxonomy_term_id: a for a in svc.attributes}  # reuse rows: (service, term) is unique
+        svc.attributes = [kept.get(t.id) or ServiceTerm(term=t, taxonomy_term_id=t.id)
+                          for t in _terms(session, data["taxonomy_term_ids"])]
+    if "delivery_modes" in data:
+        svc.delivery_modes = ",".join(dict.fromkeys(data["delivery_modes"]))
+    if "schedules" in data:
+        svc.schedules = [Schedule(**s) for s in data["schedules"]]
+    if "contacts" in data:
+        svc.contacts = [Contact(**{k: v for k, v in c.items() if k != "phones"},
+                                phones=[Phone(**p) for p in c.get("phones", [])]) for c in data["contacts"]]
+    if "locations" in data:
+        svc.locations = [ServiceAtLocation(location=_location(loc, svc.organization_id, geocoder))
+                         for loc in data["locations"]]
+
+
+def _location(data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Location:
+    loc = Location(organization_id=organization_id, **data)
+    if loc.postal_code and loc.latitude is None:
+        try:
+            point = geocoder.locate(loc.postal_code)
+            loc.latitude, loc.longitude = point.latitude, point.longitude
+        except PostcodeError:
+            pass  # a valid-looking postcode we cannot place: listed without coordinates
+    return loc
+
+
+def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor, geocoder: Geocoder,
+                   now: datetime | None = None) -> Service:
+    now = now or utcnow()
+    if session.get(Organization, data["organization_id"]) is None:
+        raise DomainError(f"There is no organisation {data['organization_id']}.", "organization_id")
+    svc = Service(id=data.get("id") or uuid.uuid4(), last_modified=now,
+                  **{k: data[k] for k in ("organization_id", *SCALARS) if k in data})
+    session.add(svc)
+    _set_collections(session, svc, data, geocoder)
+    session.flush()
+    _trail(session, svc.id, "create", "*", None, svc.name, editor, now)
+    search.reindex(session, svc)
+    outbox.publish(session, "directory.service.published", {
+        "service_id": svc.id, "organization_id": svc.organization_id,
+        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "published_at": now})
+    return svc
+
+
+def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, editor: Editor,
+                   geocoder: Geocoder, now: datetime | None = None) -> list[str]:
+    """Apply the given fields; returns the names of the fields that changed."""
+    now = now or utcnow()
+    if svc.status == "defunct":
+        raise DomainError("This listing was withdrawn; publish a new one instead.")
+    changed = []
+    for name in SCALARS:
+        if name in data and getattr(svc, name) != data[name]:
+            _trail(session, svc.id, "update", name, getattr(svc, name), data[name], editor, now)
+            setattr(svc, name, data[name])
+            changed.append(name)
+    for name in COLLECTIONS:
+        if name in data:
+            _trail(session, svc.id, "update", name, "", "replaced", editor, now)
+            changed.append(name)
+    _set_collections(session, svc, data, geocoder)
+    if svc.minimum_age is not None and svc.maximum_age is not None and svc.minimum_age > svc.maximum_age:
+        raise DomainError("maximum_age must not be below minimum_age.", "maximum_age")
+    if not changed:
+        return changed
+    svc.last_modified = now
+    session.flush()
+    search.reindex(session, svc)
+    outbox.publish(session, "directory.service.updated", {
+        "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, "updated_at": now})
+    return changed
+
+
+def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Editor,
+                   assurer_email: str | None = None, now: datetime | None = None) -> None:
+    """A person checked the listing today: record it and clear any review flag."""
+    now = now or utcnow()
+    if svc.status == "defunct":
+        raise DomainError("This listing was withdrawn.")
+    _trail(session, svc.id, "assure", "assured_date", svc.assured_date, now.date(), editor, now)
+    svc.assured_date = now.date()
+    svc.assurer_email = assurer_email or editor.email or svc.assurer_email
+    svc.review_due_notified_at = None
+    svc.last_modified = now
+    outbox.publish(session, "directory.service.updated", {
+        "service_id": svc.id, "organization_id": svc.organization_id, "changed": ["assured_date"],
+        "updated_at": now})
+
+
+def withdraw_service(session: Session, outbox: Outbox, svc: Service, reason: str, editor: Editor,
+                     now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if svc.status == "defunct":
+        raise DomainError("This listing is already withdrawn.")
+    _trail(session, svc.id, "withdraw", "status", svc.status, "defunct", editor, now)
+    svc.status, svc.last_modified = "defunct", now
+    outbox.publish(session, "directory.service.withdrawn", {
+        "service_id": svc.id, "organization_id": svc.organization_id, "reason": reason, "withdrawn_at": now})
+
+
+def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEFAULT_REVIEW_PERIOD,
+                    now: datetime | None = None) -> int:
+    """Tell owners (once per lapse) about listings not assured within `period`; returns how many."""
+    now = now or utcnow()
+    cutoff: date = (now - period).date()
+    due = session.scalars(sa.select(Service).where(
+        Service.status.in_(LISTED), Service.review_due_notified_at.is_(None),
+        sa.or_(Service.assured_date.is_(None), Service.assured_date < cutoff)).with_for_update())
+    count = 0
+    for svc in due:
+        last = datetime.combine(svc.assured_date, datetime.min.time(), now.tzinfo) if svc.assured_date else None
+        outbox.publish(session, "directory.service.review_due", {
+            "service_id": svc.id, "organization_id": svc.organization_id, "last_assured_at": last,
+            "due_since": datetime.combine(svc.assured_date + period, datetime.min.time(), now.tzinfo)
+            if svc.assured_date else now})
+        svc.review_due_notified_at = now
+        count += 1
+    return count
+
+
+def is_review_due(svc: Service, today: date, period: timedelta = DEFAULT_REVIEW_PERIOD) -> bool:
+    return svc.assured_date is None or svc.assured_date < today - period
