@@ -263,7 +263,7 @@ class DeliveryWorker:
 def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage:
     person = delivery.recipient_kind == "person"
     subject, sentence = wording(delivery.message_code, person=person)
-    values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/inbox/page",
+    values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/messages",
               "reason": "your organisation asked to be told" if delivery.recipient_kind == "contact"
               else "you asked to be told"}
     name = "person" if person else "message"
@@ -273,7 +273,7 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings) -> EmailMessage:
     entries = [dict(zip(("subject", "sentence"), wording(item.message_code))) for item in items]
-    values = {"items": entries, "day": day.isoformat(), "link": f"{settings.public_url}/inbox/page"}
+    values = {"items": entries, "day": day.isoformat(), "link": f"{settings.public_url}/messages"}
     return _message(address, f"Your WorkLink updates for {day.isoformat()} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
                     TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{day}-{address}")

@@ -30,7 +30,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "referral_outcome": ("Outcome recorded", "An outcome was recorded for your referral."),
     "referral_feedback": ("What happened to your referral", "There is news about how your referral ended."),
     "referral_sla_breached": ("Referral overdue", "A referral missed its target time."),
-    "suggestion_update": ("Adjustment suggestion update", "There is an update on an adjustment suggestion."),
+    "suggestion_issued": ("Suggestion issued", "An adjustment suggestion from your practice was issued."),
+    "suggestion_amended": ("Suggestion amended", "An adjustment suggestion from your practice was amended."),
+    "suggestion_withdrawn": ("Suggestion withdrawn", "An adjustment suggestion from your practice was withdrawn."),
+    "suggestion_expired": ("Suggestion period ended", "The period an adjustment suggestion covers has ended."),
+    "suggestion_review_due": ("Suggestion review due", "An adjustment suggestion is due for review."),
     "employer_response": ("Employer responded", "An employer responded to your suggested adjustments."),
 }
 
@@ -82,5 +86,11 @@ DEFAULT_RULES: list[tuple[str, str, str, str]] = [
     ("referrals.referral.feedback_ready", "referrer_org", _ORG, "referral_feedback"),
     ("referrals.referral.sla_breached", "assigned_org_lead", _ORG, "referral_sla_breached"),
     ("referrals.referral.sla_breached", "alliance", "inbox,email", "referral_sla_breached"),
-    ("adjustments.employer_response.recorded", "clinician", "inbox,email", "employer_response"),
+    # adjustments events name the practice, not the clinician: the practice hears (migration 0004).
+    ("adjustments.employer_response.recorded", "practice", _ORG, "employer_response"),
+    ("adjustments.suggestion.issued", "practice", "inbox", "suggestion_issued"),
+    ("adjustments.suggestion.amended", "practice", "inbox", "suggestion_amended"),
+    ("adjustments.suggestion.withdrawn", "practice", "inbox", "suggestion_withdrawn"),
+    ("adjustments.suggestion.expired", "practice", "inbox", "suggestion_expired"),
+    ("adjustments.suggestion.review_due", "practice", "inbox,email", "suggestion_review_due"),
 ]

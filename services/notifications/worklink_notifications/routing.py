@@ -34,7 +34,8 @@ AUDIENCES = {
 
 # Facts copied from an event into a delivery: ids and codes that help the reader
 # find the record. Never outcome or health codes, which stay in the owning service.
-FACT_FIELDS = ("referral_id", "service_id", "organization_id", "suggestion_id", "request_id", "status",
+FACT_FIELDS = ("referral_id", "service_id", "organization_id", "suggestion_id", "request_id", "practice_id",
+               "response_id", "status",
                "reason", "clock", "due_at", "changed")
 
 
@@ -159,7 +160,7 @@ def facts_of(data: dict[str, Any]) -> dict[str, Any]:
 
 def occurred_at(data: dict[str, Any]) -> datetime | None:
     for name in ("occurred_at", "detected_at", "published_at", "updated_at", "withdrawn_at", "due_since",
-                 "recorded_at", "requested_at"):
+                 "recorded_at", "requested_at", "occurred_on"):
         if isinstance(data.get(name), datetime):
             return data[name]
     return None

@@ -1,0 +1,100 @@
+"""Webhook subscribers: partner systems that receive their organisation's events, signed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import authenticate, require_organisation, requires
+from worklink.db import utcnow
+from worklink.web import Problem, service_context
+from worklink_notifications import signing
+from worklink_notifications.models import WebhookSubscriber
+from worklink_notifications.schemas import (RotateIn, SubscriberIn, SubscriberOut, SubscriberPatch,
+                                            SubscriberWithSecret)
+
+blp = Blueprint("webhooks", __name__, url_prefix="/webhook-subscribers",
+                description="Signed webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).")
+
+ADMINS = ("org_admin", "alliance_admin")
+
+
+def _get(session, subscriber_id: uuid.UUID) -> WebhookSubscriber:
+    subscriber = session.get(WebhookSubscriber, subscriber_id)
+    # 404 rather than 403: another organisation's partner systems are not yours to know about.
+    if subscriber is None or not authenticate().acts_for(subscriber.organisation_id):
+        raise Problem(404, f"No webhook subscriber {subscriber_id}.")
+    return subscriber
+
+
+@blp.route("")
+class Subscribers(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, SubscriberOut(many=True))
+    def get(self):
+        """Your organisation's subscribers (every one, for alliance_admin)."""
+        principal = authenticate()
+        query = sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)
+        if not principal.is_alliance_admin:
+            query = query.where(WebhookSubscriber.organisation_id == principal.organisation)
+        with service_context().database.sessions() as session:
+            return session.scalars(query).all()
+
+    @requires(*ADMINS)
+    @blp.arguments(SubscriberIn)
+    @blp.response(201, SubscriberWithSecret)
+    def post(self, body):
+        """Register a receiver; the response shows its signing secret, once."""
+        principal = authenticate()
+        organisation = body.get("organisation_id") or principal.organisation
+        if not organisation:
+            raise Problem(422, "Name the organisation this subscriber receives events for.",
+                          errors=[{"location": "json", "pointer": "/organisation_id", "detail": "Required."}])
+        require_organisation(organisation)
+        subscriber = WebhookSubscriber(organisation_id=organisation, url=body["url"],
+                                       event_types=",".join(body["event_types"]), secret=signing.new_secret())
+        with service_context().database.transaction() as session:
+            session.add(subscriber)
+            session.flush()
+            return subscriber
+
+
+@blp.route("/<uuid:subscriber_id>")
+class Subscriber(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, SubscriberOut)
+    def get(self, subscriber_id: uuid.UUID):
+        with service_context().database.sessions() as session:
+            return _get(session, subscriber_id)
+
+    @requires(*ADMINS)
+    @blp.arguments(SubscriberPatch)
+    @blp.response(200, SubscriberOut)
+    def patch(self, body, subscriber_id: uuid.UUID):
+        """Change the URL or event types, or switch the subscriber off."""
+        with service_context().database.transaction() as session:
+            subscriber = _get(session, subscriber_id)
+            if "event_types" in body:
+                body["event_types"] = ",".join(body["event_types"])
+            for name, value in body.items():
+                setattr(subscriber, name, value)
+            return subscriber
+
+
+@blp.route("/<uuid:subscriber_id>/rotate-secret")
+class RotateSecret(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(RotateIn)
+    @blp.response(200, SubscriberWithSecret)
+    def post(self, body, subscriber_id: uuid.UUID):
+        """New secret now; the old one also signs for `grace_hours` so the receiver can switch."""
+        with service_context().database.transaction() as session:
+            subscriber = _get(session, subscriber_id)
+            subscriber.previous_secret = subscriber.secret
+            subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=body["grace_hours"])
+            subscriber.secret = signing.new_secret()
+            return subscriber

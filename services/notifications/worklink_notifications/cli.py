@@ -1,0 +1,46 @@
+"""`worklink-notifications`: the service's own background job.
+
+    worklink-notifications deliver          # the delivery worker: email, webhooks, daily digests
+    worklink-notifications deliver --once   # one pass (cron-style), then exit
+
+It reads the same environment as the other processes (NOTIFICATIONS_DATABASE_URL,
+WORKLINK_VAR) plus NOTIFICATIONS_SMTP_HOST/PORT, NOTIFICATIONS_MAIL_FROM,
+NOTIFICATIONS_PUBLIC_URL, NOTIFICATIONS_MAX_ATTEMPTS, NOTIFICATIONS_BACKOFF_BASE and
+NOTIFICATIONS_DIGEST_HOUR (see delivery.DeliverySettings).
+"""
+
+from __future__ import annotations
+
+import click
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.logs import configure_logging
+
+
+@click.group()
+def main() -> None:
+    """WorkLink notifications background jobs."""
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due, then exit.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port.")
+def deliver(once: bool, metrics_port: int | None) -> None:
+    """Run the delivery worker."""
+    run_worker(once=once, metrics_port=metrics_port)
+
+
+def run_worker(once: bool = False, metrics_port: int | None = None) -> None:
+    """The entry point a supervisor can run as a process of its own."""
+    from worklink.workers import _serve_metrics, stop_on_signals
+    from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
+
+    settings = Settings.from_env("notifications")
+    configure_logging("notifications.deliver", settings.log_level)
+    worker = DeliveryWorker(Database(settings.database_url), DeliverySettings.from_env())
+    if once:
+        click.echo(f"sent {worker.run_once()} deliveries and {worker.run_digests()} digests")
+        return
+    _serve_metrics(metrics_port)
+    worker.run(stop_on_signals())

@@ -1,0 +1,204 @@
+"""Request and response schemas (they also generate the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from worklink_notifications.models import CHANNELS, FREQUENCIES, STATUSES
+from worklink_notifications.routing import AUDIENCES
+
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_.:-]{0,63}$", error="Use a lower-case code (letters, digits, _ . : -).")
+EVENT_TYPE = validate.Regexp(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", error="Use an event type such as referrals.referral.accepted.")
+
+
+# --- inbox ---------------------------------------------------------------------------
+
+class InboxQuery(Schema):
+    scope = fields.String(load_default="user", validate=validate.OneOf(["user", "organisation", "alliance"]),
+                          metadata={"description": "your own inbox, your organisation's, or the alliance's"})
+    unread = fields.Boolean(load_default=False, metadata={"description": "only unread items"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class InboxItem(Schema):
+    id = fields.UUID()
+    event_type = fields.String()
+    message_code = fields.String()
+    title = fields.String()
+    text = fields.String()
+    facts = fields.Dict()
+    occurred_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class InboxPage(Schema):
+    scope = fields.String()
+    items = fields.List(fields.Nested(InboxItem))
+    unread = fields.Integer()
+    total = fields.Integer()
+
+
+class UnreadCounts(Schema):
+    user = fields.Integer()
+    organisation = fields.Integer(allow_none=True)
+    alliance = fields.Integer(allow_none=True)
+
+
+class MarkAllRead(Schema):
+    scope = fields.String(load_default="user", validate=validate.OneOf(["user", "organisation", "alliance"]))
+
+
+class MarkedRead(Schema):
+    marked = fields.Integer()
+
+
+# --- addresses and preferences --------------------------------------------------------
+
+class ChannelSettingsIn(Schema):
+    email = fields.Email(allow_none=True, load_default=None)
+    inbox_enabled = fields.Boolean(load_default=True)
+    email_enabled = fields.Boolean(load_default=False)
+    frequency = fields.String(load_default="immediate", validate=validate.OneOf(FREQUENCIES),
+                              metadata={"description": "email each message now, or one daily digest"})
+
+
+class ChannelSettingsOut(ChannelSettingsIn):
+    user_id = fields.String()
+    organisation_id = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class ContactIn(Schema):
+    email = fields.Email(required=True)
+    purpose = fields.String(load_default="team", validate=validate.OneOf(["team", "lead"]))
+    frequency = fields.String(load_default="immediate", validate=validate.OneOf(FREQUENCIES))
+
+
+class ContactOut(ContactIn):
+    id = fields.UUID()
+    organisation_id = fields.String()
+    created_at = fields.DateTime()
+
+
+# --- routing rules ---------------------------------------------------------------------
+
+def _channels(value: list[str]) -> None:
+    if not value:
+        raise ValidationError("Name at least one channel.")
+
+
+class RoutingRuleIn(Schema):
+    event_type = fields.String(required=True, validate=EVENT_TYPE)
+    audience = fields.String(required=True, validate=validate.OneOf(sorted(AUDIENCES)))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True, validate=_channels)
+    message_code = fields.String(required=True, validate=CODE)
+    enabled = fields.Boolean(load_default=True)
+
+
+class RoutingRulePatch(Schema):
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=_channels)
+    message_code = fields.String(validate=CODE)
+    enabled = fields.Boolean()
+
+
+class RoutingRuleOut(Schema):
+    id = fields.UUID()
+    event_type = fields.String()
+    audience = fields.String()
+    channels = fields.List(fields.String(), attribute="channel_list")
+    message_code = fields.String()
+    enabled = fields.Boolean()
+    updated_by = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class RoutingRuleQuery(Schema):
+    event_type = fields.String(validate=EVENT_TYPE)
+
+
+# --- deliveries --------------------------------------------------------------------------
+
+class DeliveryQuery(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    event_id = fields.String(validate=validate.Length(1, 255))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class AttemptOut(Schema):
+    attempted_at = fields.DateTime()
+    outcome = fields.String()
+    detail = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+
+
+class DeliveryOut(Schema):
+    id = fields.UUID()
+    event_id = fields.String()
+    event_type = fields.String()
+    recipient_kind = fields.String()
+    recipient_id = fields.String()
+    channel = fields.String()
+    message_code = fields.String()
+    address = fields.String(allow_none=True, metadata={"description": "masked for a resident"})
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class DeliveryDetail(DeliveryOut):
+    attempt_log = fields.List(fields.Nested(AttemptOut), data_key="attempt_history")
+
+
+class DeliveryPage(Schema):
+    items = fields.List(fields.Nested(DeliveryOut))
+    total = fields.Integer()
+
+
+# --- webhook subscribers ---------------------------------------------------------------------
+
+class SubscriberIn(Schema):
+    organisation_id = fields.String(validate=validate.Length(1, 64),
+                                    metadata={"description": "alliance_admin only; defaults to your organisation"})
+    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2048))
+    event_types = fields.List(fields.String(validate=EVENT_TYPE), load_default=list,
+                              metadata={"description": "empty: every event routed to the organisation"})
+
+    @validates("url")
+    def _no_credentials(self, value: str, **_kwargs) -> None:
+        if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+            raise ValidationError("Put no credentials in the URL; requests are signed instead.")
+
+
+class SubscriberPatch(Schema):
+    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
+    event_types = fields.List(fields.String(validate=EVENT_TYPE))
+    active = fields.Boolean()
+
+
+class SubscriberOut(Schema):
+    id = fields.UUID()
+    organisation_id = fields.String()
+    url = fields.String()
+    event_types = fields.Method("_types")
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    previous_secret_expires_at = fields.DateTime(allow_none=True)
+
+    def _types(self, subscriber) -> list[str]:
+        return [t for t in subscriber.event_types.split(",") if t]
+
+
+class SubscriberWithSecret(SubscriberOut):
+    secret = fields.String(metadata={"description": "shown once: keep it to verify webhook-signature"})
+
+
+class RotateIn(Schema):
+    grace_hours = fields.Integer(load_default=24, validate=validate.Range(0, 168),
+                                 metadata={"description": "how long the old secret also signs"})

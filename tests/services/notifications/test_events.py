@@ -1,0 +1,163 @@
+"""Events in from real Kafka: routing for every event type, duplicates, skips, dead letters."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.events.envelope import CloudEvent
+from worklink.messaging.consumer import Outcome
+from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, routed_types
+from worklink_notifications.messages import DEFAULT_RULES
+from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, WebhookSubscriber
+from tests.platform import support as platform
+from tests.services.notifications.support import (build_event, catalogue_on, consume, make_consumer,
+                                                  send)
+
+pytestmark = pytest.mark.timeout(300)
+
+REFERRER, ASSIGNED, OWNER = (str(uuid.uuid4()) for _ in range(3))
+CLINICIAN = "gp-" + uuid.uuid4().hex[:6]
+SERVICE = uuid.uuid4()
+
+
+def expected_inbox(audience: str) -> tuple[str, str]:
+    return {"referrer_org": ("organisation", REFERRER), "assigned_org": ("organisation", ASSIGNED),
+            "assigned_org_lead": ("organisation", ASSIGNED), "service_owner": ("organisation", OWNER),
+            "alliance": ("alliance", "alliance"), "clinician": ("user", CLINICIAN),
+            "practice": ("organisation", OWNER)}[audience]
+
+
+def ids_for(catalogue, event_type: str) -> dict:
+    known = {"referrer_org_id": REFERRER, "assigned_org_id": ASSIGNED, "organization_id": OWNER,
+             "practice_id": OWNER, "service_id": SERVICE, "clinician_id": CLINICIAN}
+    schema_fields = catalogue.latest(event_type).schema().fields
+    return {name: value for name, value in known.items() if name in schema_fields}
+
+
+def deliveries(database, *where) -> list[Delivery]:
+    with database.sessions() as session:
+        return list(session.scalars(sa.select(Delivery).where(*where)))
+
+
+def register_addresses(database) -> None:
+    with database.transaction() as session:
+        session.add_all([
+            OrganisationContact(organisation_id=ASSIGNED, purpose="team", email="team@advisers.example"),
+            OrganisationContact(organisation_id=ASSIGNED, purpose="lead", email="lead@advisers.example"),
+            WebhookSubscriber(organisation_id=REFERRER, url="http://127.0.0.1:9/hook", secret="whsec_AAAA"),
+        ])
+
+
+def test_every_consumed_type_has_a_routing_rule():
+    routed = set(routed_types())
+    ruled = {event_type for event_type, *_ in DEFAULT_RULES}
+    assert routed - ruled == set(), "add a routing-rule migration in notifications for these types"
+    assert set(HANDLERS) == routed | {PERSON_MESSAGE}
+
+
+def test_every_event_type_reaches_its_audience_once_even_when_redelivered(notifications_db, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    register_addresses(notifications_db)
+    events = {t: build_event(catalogue, t, **ids_for(catalogue, t)) for t in routed_types()}
+    unknown = CloudEvent(type="referrals.referral.teleported", source="urn:worklink:test", data={"x": 1},
+                         dataschema="urn:worklink:event:referrals.referral.teleported:v1")
+    first = events["referrals.referral.accepted"]
+    send(bootstrap, topic, *(e.to_json().encode() for e in events.values()), unknown.to_json().encode(),
+         first.to_json().encode())  # a redelivery of an event already handled
+
+    consumer = make_consumer(notifications_db, bootstrap, catalogue)
+    try:
+        outcomes = consume(consumer, len(events) + 2)
+    finally:
+        consumer.close()
+    assert outcomes.count(Outcome.HANDLED) == len(events)
+    assert outcomes[-2:] == [Outcome.SKIPPED, Outcome.DUPLICATE]
+
+    for event_type, audience, channels, message_code in DEFAULT_RULES:
+        if event_type not in events:
+            continue
+        kind, recipient = expected_inbox(audience)
+        inbox = deliveries(notifications_db, Delivery.event_id == events[event_type].id, Delivery.channel == "inbox",
+                           Delivery.recipient_kind == kind, Delivery.recipient_id == recipient)
+        assert [d.message_code for d in inbox] == [message_code], (event_type, audience)
+
+    # Email to the right contact (a lead hears of SLA breaches, the team of new referrals) ...
+    breach = deliveries(notifications_db, Delivery.event_id == events["referrals.referral.sla_breached"].id,
+                        Delivery.channel == "email")
+    assert [(d.address, d.status) for d in breach] == [("lead@advisers.example", "pending")]
+    submitted = deliveries(notifications_db, Delivery.event_id == events["referrals.referral.submitted"].id,
+                           Delivery.channel == "email")
+    assert [d.address for d in submitted] == ["team@advisers.example"]
+    # ... webhooks to the referrer's partner system, and only ids and codes in any delivery.
+    accepted = deliveries(notifications_db, Delivery.event_id == first.id)
+    assert sorted(d.channel for d in accepted) == ["inbox", "webhook"]  # once each, despite the redelivery
+    assert set(accepted[0].facts) <= {"referral_id", "service_id", "status", "reason", "request_id",
+                                      "suggestion_id", "organization_id"}
+
+
+def test_rules_are_data_a_disabled_rule_tells_no_one(sqlite_db, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    with sqlite_db.transaction() as session:
+        session.execute(sa.update(RoutingRule).where(RoutingRule.event_type == "referrals.referral.rejected")
+                        .values(enabled=False))
+    rejected = build_event(catalogue, "referrals.referral.rejected", **ids_for(catalogue, "referrals.referral.rejected"))
+    completed = build_event(catalogue, "referrals.referral.completed",
+                            **ids_for(catalogue, "referrals.referral.completed"))
+    send(bootstrap, topic, rejected.to_json().encode(), completed.to_json().encode())
+    consumer = make_consumer(sqlite_db, bootstrap, catalogue)
+    try:
+        assert consume(consumer, 2) == [Outcome.HANDLED, Outcome.HANDLED]
+    finally:
+        consumer.close()
+    assert deliveries(sqlite_db, Delivery.event_id == rejected.id) == []
+    assert [d.recipient_id for d in deliveries(sqlite_db, Delivery.event_id == completed.id)] == [REFERRER]
+
+
+def test_malformed_events_and_unknown_resident_messages_go_to_the_dead_letter_topic(
+        sqlite_db, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    broken = b'{"specversion": "1.0", "id": '
+    invalid = build_event(catalogue, "referrals.referral.submitted").to_dict()
+    invalid["data"]["referral_id"] = "not-a-uuid"
+    unknown_code = build_event(catalogue, PERSON_MESSAGE, message_code="tell_them_everything")
+    good = build_event(catalogue, "referrals.referral.submitted", **ids_for(catalogue, "referrals.referral.submitted"))
+    send(bootstrap, topic, broken, CloudEvent.from_dict(invalid).to_json().encode(),
+         unknown_code.to_json().encode(), good.to_json().encode())
+
+    consumer = make_consumer(sqlite_db, bootstrap, catalogue)
+    try:
+        outcomes = consume(consumer, 4)
+    finally:
+        consumer.close()
+    assert outcomes == [Outcome.DEAD_LETTERED] * 3 + [Outcome.HANDLED]
+    dead = platform.read_topic(bootstrap, topic + ".dlt", expected=3)
+    assert [dict(r.headers)["dlt-reason"] for r in dead] == [b"malformed", b"schema-invalid", b"rejected"]
+    assert len(deliveries(sqlite_db, Delivery.event_id == good.id)) == 1
+    assert deliveries(sqlite_db, Delivery.recipient_kind == "person") == []
+
+
+def test_a_resident_message_is_sent_once_per_message_id(sqlite_db, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    message_id, person_id = uuid.uuid4(), uuid.uuid4()
+    first = build_event(catalogue, PERSON_MESSAGE, message_id=message_id, person_id=person_id,
+                        message_code="referral_accepted",
+                        contact={"channel": "email", "address": "sam@example.org"})
+    again = build_event(catalogue, PERSON_MESSAGE, message_id=message_id, person_id=person_id,
+                        message_code="referral_accepted",
+                        contact={"channel": "email", "address": "sam@example.org"})  # re-published: new event id
+    send(bootstrap, topic, first.to_json().encode(), again.to_json().encode())
+    consumer = make_consumer(sqlite_db, bootstrap, catalogue)
+    try:
+        assert consume(consumer, 2) == [Outcome.HANDLED, Outcome.HANDLED]
+    finally:
+        consumer.close()
+    sent = deliveries(sqlite_db, Delivery.recipient_kind == "person")
+    assert [(d.channel, d.address, d.status, d.event_id) for d in sent] == [
+        ("email", "sam@example.org", "pending", f"message:{message_id}")]
