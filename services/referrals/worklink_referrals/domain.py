@@ -193,13 +193,13 @@ def decide(referral: Snapshot, action: str, actor: Actor, data: Mapping[str, Any
     if referral.status not in rule.sources:
         allowed = sorted(a for a, r in RULES.items() if referral.status in r.sources)
         raise IllegalTransition(f"Cannot {action.replace('_', ' ')} a referral that is {referral.status.value}.",
-                                status=referral.status.value, allowed_actions=allowed)
+                                current_status=referral.status.value, allowed_actions=allowed)
     who = relationships(actor, referral)
     if not who & rule.who:
         raise NotPermitted(f"Only {', '.join(sorted(rule.who))} may {action.replace('_', ' ')} this referral.")
     if action == "cancel" and who & rule.who == {REFERRER} and referral.status not in REFERRER_CANCELS_FROM:
         raise IllegalTransition("The referrer can cancel only before the adviser's work has started; "
-                                "the person or the alliance can still cancel.", status=referral.status.value)
+                                "the person or the alliance can still cancel.", current_status=referral.status.value)
     return _DECIDERS[action](referral, actor, data, now)
 
 
@@ -286,14 +286,15 @@ def _reject(r: Snapshot, actor: Actor, data, now) -> Decision:
         raise MissingData(errors)
     return Decision("reject", S.REJECTED, None,
                     {"status_reason": data["reason"], "redirect_service_id": data.get("redirect_service_id"),
-                     "closed_at": now}, ("rejected",))
+                     "closed_at": now}, ("rejected", "feedback_ready"))
 
 
 def _cancel(r: Snapshot, actor: Actor, data, now) -> Decision:
     errors = _reason_errors(data, CANCEL_REASONS)
     if errors:
         raise MissingData(errors)
-    return Decision("cancel", S.CANCELLED, None, {"status_reason": data["reason"], "closed_at": now}, ("cancelled",))
+    return Decision("cancel", S.CANCELLED, None, {"status_reason": data["reason"], "closed_at": now},
+                    ("cancelled", "feedback_ready"))
 
 
 def _fail(r: Snapshot, actor: Actor, data, now) -> Decision:
@@ -307,7 +308,8 @@ def _fail(r: Snapshot, actor: Actor, data, now) -> Decision:
             raise MissingData({"reason": f"failed contact needs at least {FAILED_CONTACT_MIN_ATTEMPTS} recorded "
                                f"attempts over at least {FAILED_CONTACT_MIN_CHANNELS} channels "
                                f"(have {len(unanswered)} over {len(channels)})"})
-    return Decision("fail", S.FAILED, None, {"status_reason": data["reason"], "closed_at": now}, ("failed",))
+    return Decision("fail", S.FAILED, None, {"status_reason": data["reason"], "closed_at": now},
+                    ("failed", "feedback_ready"))
 
 
 def _complete(r: Snapshot, actor: Actor, data, now) -> Decision:

@@ -1,12 +1,104 @@
 """Integration events the referrals service publishes and the handlers for those it consumes.
 
-Event types and their schemas are declared once in `worklink.events.contracts`.
+Event types and their schemas are declared once in `worklink.events.contracts.referrals`.
+Consumed: `adjustments.referral.requested` (restricted: a consented hand-over of a person)
+creates a referral; `directory.service.*` keep the routing read model (no call to the directory).
 """
 
 from __future__ import annotations
 
-from worklink.messaging.consumer import Handler
+from datetime import datetime, timezone
 
-PUBLISHES: tuple[str, ...] = ()
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-HANDLERS: dict[str, Handler] = {}
+from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.referrals import LIFECYCLE, LIFECYCLE_MORE
+from worklink.messaging.consumer import Handler, ReceivedEvent
+from worklink.messaging.outbox import Outbox
+from worklink_referrals import services
+from worklink_referrals.config import ReferralSettings
+from worklink_referrals.domain import Actor
+from worklink_referrals.models import PLATFORM, Referral, RoutingService
+
+PUBLISHES: tuple[str, ...] = (
+    "referrals.capacity.changed",
+    *(f"referrals.referral.{step}" for step in (*LIFECYCLE, *LIFECYCLE_MORE)),
+    "referrals.referral.outcome_recorded", "referrals.referral.sla_breached", "referrals.referral.feedback_ready",
+)
+
+OUTBOX = Outbox("referrals", PLATFORM, CATALOGUE)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
+    """A clinician's consented request: create the referral with the adjustment context attached."""
+    data = event.data
+    if session.scalar(sa.select(Referral.id).where(Referral.request_id == data["request_id"])):
+        return  # the same request under another event id: one referral per request
+    person = {k: v for k, v in data["person"].items() if v is not None}
+    intake = {
+        "person": person,
+        "consent": {"consent_id": data["consent_id"], "captured_by": data["clinician_id"],
+                    "captured_at": data["consented_at"], "method": "clinician_recorded",
+                    "outcomes_to_referrer": data["outcomes_to_gp"]},
+        "request_id": data["request_id"], "suggestion_id": data["suggestion_id"],
+        "fit_note_decision": data["fit_note_decision"], "adjustment_categories": data["adjustment_categories"],
+        "employment_situation": None,
+    }
+    referrer = Actor(data["clinician_id"], "gp", str(data["practice_id"]))
+    services.submit(session, OUTBOX, ReferralSettings.from_env(), intake, referrer, source="adjustments",
+                    now=_now(), link_duplicates=True)
+
+
+def _newer(service: RoutingService | None, at: datetime) -> bool:
+    """Apply an event only if it is newer than what the read model holds (events can arrive out of order)."""
+    return service is None or services._aware(service.changed_at) <= at
+
+
+def on_service_published(session: Session, event: ReceivedEvent) -> None:
+    data = event.data
+    service = session.get(RoutingService, data["service_id"], with_for_update=True)
+    if not _newer(service, data["published_at"]):
+        return
+    if service is None:
+        service = RoutingService(service_id=data["service_id"], areas=None, accepting_referrals=True)
+        session.add(service)
+    service.organization_id = data["organization_id"]
+    service.taxonomy_term_ids = [str(t) for t in data["taxonomy_term_ids"]]
+    service.active, service.changed_at = True, data["published_at"]
+    session.flush()
+    services.route_waiting(session, OUTBOX, ReferralSettings.from_env(), _now())
+
+
+def on_service_updated(session: Session, event: ReceivedEvent) -> None:
+    data = event.data
+    service = session.get(RoutingService, data["service_id"], with_for_update=True)
+    if service is None:
+        # Updated before we saw it published: know it exists, terms come with the next publication.
+        session.add(RoutingService(service_id=data["service_id"], organization_id=data["organization_id"],
+                                   taxonomy_term_ids=[], areas=None, active=True, changed_at=data["updated_at"]))
+        return
+    if _newer(service, data["updated_at"]):
+        service.organization_id, service.changed_at = data["organization_id"], data["updated_at"]
+
+
+def on_service_withdrawn(session: Session, event: ReceivedEvent) -> None:
+    data = event.data
+    service = session.get(RoutingService, data["service_id"], with_for_update=True)
+    if service is None:
+        session.add(RoutingService(service_id=data["service_id"], organization_id=data["organization_id"],
+                                   taxonomy_term_ids=[], areas=None, active=False, changed_at=data["withdrawn_at"]))
+    elif _newer(service, data["withdrawn_at"]):
+        service.active, service.changed_at = False, data["withdrawn_at"]
+
+
+HANDLERS: dict[str, Handler] = {
+    "adjustments.referral.requested": on_referral_requested,
+    "directory.service.published": on_service_published,
+    "directory.service.updated": on_service_updated,
+    "directory.service.withdrawn": on_service_withdrawn,
+}

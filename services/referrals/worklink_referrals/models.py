@@ -2,15 +2,212 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import date, datetime
+from typing import Any
 
-from worklink.db import NAMING_CONVENTION, platform_tables
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from worklink.db import NAMING_CONVENTION, BigIntId, platform_tables, utcnow
+
+TZ = sa.DateTime(timezone=True)
 
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: TZ, dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
 
 
 # outbox, processed_events and audit_log live in this service's own database.
 PLATFORM = platform_tables(Base.metadata)
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    reference: Mapped[str] = mapped_column(sa.String(12), unique=True)  # human reference to quote
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    business_status: Mapped[str | None] = mapped_column(sa.String(32))
+    status_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    status_text: Mapped[str | None] = mapped_column(sa.Text)  # restricted: 'other' explanations
+    redirect_service_id: Mapped[uuid.UUID | None]
+    source: Mapped[str] = mapped_column(sa.String(16))  # gp | partner | self | adjustments
+
+    referrer_org_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    referrer_subject: Mapped[str] = mapped_column(sa.String(255))
+    referrer_role: Mapped[str] = mapped_column(sa.String(32))
+
+    service_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    assigned_adviser: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    routing: Mapped[str] = mapped_column(sa.String(8), default="routed")  # routed | held
+
+    # The person (minimum necessary; restricted to the parties who may read the referral).
+    nhs_number: Mapped[str | None] = mapped_column(sa.String(10), index=True)
+    given_name: Mapped[str] = mapped_column(sa.String(100))
+    family_name: Mapped[str] = mapped_column(sa.String(100))
+    birth_date: Mapped[date]
+    postcode: Mapped[str | None] = mapped_column(sa.String(8))
+    area: Mapped[str | None] = mapped_column(sa.String(4), index=True)  # postcode district, e.g. GL1
+    email: Mapped[str | None] = mapped_column(sa.String(255))
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    preferred_contact: Mapped[str | None] = mapped_column(sa.String(16))
+    match_key: Mapped[str] = mapped_column(sa.String(64), index=True)  # name + birth date + postcode
+    # Equity fields for insights (codes, optional).
+    deprivation_decile: Mapped[int | None]
+    sex: Mapped[str | None] = mapped_column(sa.String(16))
+    ethnicity: Mapped[str | None] = mapped_column(sa.String(32))
+    # The need.
+    employment_situation: Mapped[str | None] = mapped_column(sa.String(32))
+    health_category: Mapped[str | None] = mapped_column(sa.String(32))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Context from an adjustment suggestion.
+    request_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    suggestion_id: Mapped[uuid.UUID | None]
+    fit_note_decision: Mapped[str | None] = mapped_column(sa.String(32))
+    adjustment_categories: Mapped[list[Any] | None]
+
+    # Consent: who captured it, when, how, for which service, whether outcomes go back to the GP.
+    consent_id: Mapped[uuid.UUID | None]
+    consent_captured_by: Mapped[str] = mapped_column(sa.String(255))
+    consent_captured_at: Mapped[datetime]
+    consent_method: Mapped[str] = mapped_column(sa.String(16))
+    consent_scope_service_id: Mapped[uuid.UUID | None]
+    outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
+    consent_withdrawn_at: Mapped[datetime | None]
+
+    replaces_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("referrals.id"))
+    duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("referrals.id"))
+    duplicate_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_link_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)  # the person's link
+
+    submitted_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    first_attempt_at: Mapped[datetime | None]
+    first_contact_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    held_from: Mapped[str | None] = mapped_column(sa.String(20))
+    hold_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    hold_review_date: Mapped[date | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    attempts: Mapped[list["ContactAttempt"]] = relationship(order_by="ContactAttempt.id", lazy="selectin")
+    outcomes: Mapped[list["Outcome"]] = relationship(order_by="Outcome.id", lazy="selectin")
+    notes: Mapped[list["Note"]] = relationship(order_by="Note.id", lazy="selectin")
+
+    # UPDATEs carry `WHERE version = <read version>`: a concurrent writer gets StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ContactAttempt(Base):
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    result: Mapped[str] = mapped_column(sa.String(16))
+    attempted_at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(sa.String(255))
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    by: Mapped[str] = mapped_column(sa.String(255))
+    by_org: Mapped[str | None] = mapped_column(sa.String(64))
+    written_at: Mapped[datetime]
+
+
+class Outcome(Base):
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    occurred_on: Mapped[date]
+    details: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(sa.String(255))
+    recorded_at: Mapped[datetime]
+
+
+class SustainmentCheck(Base):
+    """A check on a job start at 13 and 26 weeks; due automatically, done by an outcome."""
+
+    __tablename__ = "sustainment_checks"
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), primary_key=True)
+    weeks: Mapped[int] = mapped_column(primary_key=True)
+    due_on: Mapped[date] = mapped_column(index=True)
+    done_at: Mapped[datetime | None]
+
+
+class Transition(Base):
+    """Every lifecycle step: who, when, from what to what (the referral's history)."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    from_status: Mapped[str | None] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20))
+    business_status: Mapped[str | None] = mapped_column(sa.String(32))
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    actor_role: Mapped[str] = mapped_column(sa.String(32))
+    occurred_at: Mapped[datetime]
+    version: Mapped[int]
+
+
+class SlaBreach(Base):
+    __tablename__ = "sla_breaches"
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    due_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+
+
+class PendingSelfReferral(Base):
+    """A resident's self-referral waiting for its contact route to be verified."""
+
+    __tablename__ = "pending_self_referrals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    payload: Mapped[dict[str, Any]]
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoutingService(Base):
+    """Read model of directory services, fed by directory.service.* events."""
+
+    __tablename__ = "routing_services"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    taxonomy_term_ids: Mapped[list[Any]]
+    areas: Mapped[list[Any] | None]  # postcode districts served; None = not stated (anywhere)
+    active: Mapped[bool] = mapped_column(default=True)
+    accepting_referrals: Mapped[bool] = mapped_column(default=True)
+    changed_at: Mapped[datetime]  # time of the latest event applied (older events are ignored)
+
+
+class RoutingAlert(Base):
+    """A referral nothing could take: held for the alliance, never dropped."""
+
+    __tablename__ = "routing_alerts"
+
+    referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    raised_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]

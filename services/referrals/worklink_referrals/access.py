@@ -1,0 +1,185 @@
+"""Who may read a referral, what each reader sees, and turning domain errors into problems.
+
+Readers: the assigned organisation's advisers and admins, the referring organisation,
+the person (through their self-service link) and alliance admins. Nobody else learns
+that the referral exists (404, not 403). After consent is withdrawn the person's details
+no longer reach the adviser organisation. Notes stay with the adviser organisation;
+outcomes reach the referrer only if the person agreed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from worklink.auth import Principal
+from worklink.problems import Problem
+from worklink_referrals import domain, services
+from worklink_referrals.config import ReferralSettings
+from worklink_referrals.domain import FHIR_STATUS, Actor, DomainError, Status
+from worklink_referrals.models import Referral, Transition
+
+
+def actor(principal: Principal) -> Actor:
+    return Actor(principal.subject, principal.role, principal.organisation)
+
+
+def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock: bool = False) -> Referral:
+    referral = session.get(Referral, referral_id, with_for_update=lock or None)
+    if referral is None or not readers(principal, referral):
+        raise Problem(404, f"No referral {referral_id} that you can see.")
+    return referral
+
+
+def readers(principal: Principal, referral: Referral) -> set[str]:
+    return domain.relationships(actor(principal), services.snapshot_lite(referral)) - {domain.SYSTEM}
+
+
+@contextlib.contextmanager
+def domain_problems() -> Iterator[None]:
+    """DomainError -> problem+json (422 with field pointers for missing data); lost update -> 409."""
+    try:
+        yield
+    except domain.MissingData as exc:
+        raise Problem(422, exc.detail, errors=[{"location": "json", "pointer": f"/{name}", "detail": message}
+                                              for name, message in exc.errors.items()]) from None
+    except DomainError as exc:
+        extensions = dict(exc.extensions)
+        if "field" in extensions:
+            extensions["errors"] = [{"location": "json", "pointer": f"/{extensions.pop('field')}",
+                                     "detail": exc.detail}]
+        raise Problem(exc.status, exc.detail, **extensions) from None
+    except StaleDataError:
+        raise Problem(409, "Someone else changed this referral at the same moment. Read it again and retry.") \
+            from None
+
+
+def present(session: Session, referral: Referral, principal: Principal, settings: ReferralSettings,
+            now: datetime) -> dict[str, Any]:
+    who = readers(principal, referral)
+    adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
+    shared = not referral.consent_withdrawn_at or domain.REFERRER in who or domain.ADMIN in who
+    body: dict[str, Any] = {
+        "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
+        "fhir_status": FHIR_STATUS[Status(referral.status)], "business_status": referral.business_status,
+        "status_reason": referral.status_reason, "source": referral.source,
+        "referrer_org_id": referral.referrer_org_id, "service_id": referral.service_id,
+        "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
+        "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
+        "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id,
+        "duplicate_reason": referral.duplicate_reason, "submitted_at": referral.submitted_at,
+        "closed_at": referral.closed_at,
+        "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
+                    "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
+                    "outcomes_to_referrer": referral.outcomes_to_referrer,
+                    "withdrawn_at": referral.consent_withdrawn_at},
+        "clocks": clocks(referral, settings, now),
+        "history": [_history(t) for t in session.query(Transition).filter_by(referral_id=referral.id)
+                    .order_by(Transition.id)],
+        "allowed_actions": allowed_actions(principal, referral),
+    }
+    if shared:
+        body["person"] = person(referral)
+        body.update(employment_situation=referral.employment_situation, health_category=referral.health_category,
+                    reason=referral.reason, status_text=referral.status_text,
+                    adjustment={"request_id": referral.request_id, "suggestion_id": referral.suggestion_id,
+                                "fit_note_decision": referral.fit_note_decision,
+                                "categories": referral.adjustment_categories} if referral.request_id else None)
+    if referral.status == "on_hold":
+        body["hold"] = {"reason": referral.hold_reason, "review_date": referral.hold_review_date}
+    if adviser_side:
+        body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at, "by": a.by}
+                            for a in referral.attempts]
+        body["notes"] = [{"text": n.text, "by": n.by, "written_at": n.written_at} for n in referral.notes]
+    if adviser_side or referral.outcomes_to_referrer:
+        body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
+                             "recorded_at": o.recorded_at} for o in referral.outcomes]
+    return body
+
+
+def person(referral: Referral) -> dict[str, Any]:
+    fields = ("nhs_number", "given_name", "family_name", "birth_date", "postcode", "email", "phone",
+              "preferred_contact", "deprivation_decile", "sex", "ethnicity")
+    return {name: getattr(referral, name) for name in fields if getattr(referral, name) is not None}
+
+
+def clocks(referral: Referral, settings: ReferralSettings, now: datetime) -> list[dict[str, Any]]:
+    breached = set(services.breaching(referral, settings, now))
+    deadlines = domain.clock_deadlines(services.clock_state(referral), settings.clocks)
+    return [{"clock": name, "due_at": due, "met_at": met,
+             "breached": name in breached or bool(met and met > due)}
+            for name, (due, met) in deadlines.items()]
+
+
+def allowed_actions(principal: Principal, referral: Referral) -> list[str]:
+    who = readers(principal, referral)
+    status = Status(referral.status)
+    return [name for name, rule in domain.RULES.items() if status in rule.sources and who & rule.who]
+
+
+def _history(t: Transition) -> dict[str, Any]:
+    return {"action": t.action, "from_status": t.from_status, "to_status": t.to_status,
+            "business_status": t.business_status, "reason": t.reason, "actor_role": t.actor_role,
+            "occurred_at": t.occurred_at, "version": t.version}
+
+
+def queue(session: Session, principal: Principal, settings: ReferralSettings, now: datetime, *, view: str = "all",
+          status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Referral], int]:
+    """The referrals a reader may list, filtered by view; advisers see their organisation's."""
+    import sqlalchemy as sa
+
+    query = sa.select(Referral).order_by(Referral.submitted_at)
+    role, org = principal.role, principal.organisation
+    if view == "sent" or role == "gp":
+        query = query.where(Referral.referrer_org_id == (org or ""))
+    elif role in ("adviser", "org_admin"):
+        query = query.where(Referral.assigned_org_id == (org or ""))
+    elif role != "alliance_admin":
+        raise Problem(403, f"Role {role!r} has no referral queue.")
+    if view == "new":
+        query = query.where(Referral.status.in_(("submitted", "triage")))
+    elif view == "mine":
+        query = query.where(Referral.assigned_adviser == principal.subject, Referral.status.in_(services.OPEN_VALUES))
+    elif view == "waitlist":
+        query = query.where(Referral.status == "accepted", Referral.business_status == "waitlisted")
+    elif view == "held":
+        query = query.where(Referral.routing == "held", Referral.status.in_(services.OPEN_VALUES))
+    elif view == "breaching":
+        query = query.where(Referral.status.in_(services.OPEN_VALUES), Referral.status != "on_hold")
+    if status:
+        query = query.where(Referral.status == status)
+    found = list(session.scalars(query))
+    if view == "breaching":
+        found = [r for r in found if services.breaching(r, settings, now)]
+    return found[offset:offset + limit], len(found)
+
+
+def queue_item(referral: Referral, settings: ReferralSettings, now: datetime) -> dict[str, Any]:
+    item = {"id": referral.id, "reference": referral.reference, "version": referral.version,
+            "status": referral.status, "business_status": referral.business_status, "source": referral.source,
+            "area": referral.area, "assigned_adviser": referral.assigned_adviser,
+            "submitted_at": referral.submitted_at,
+            "breached_clocks": services.breaching(referral, settings, now)}
+    if not referral.consent_withdrawn_at:
+        item["name"] = f"{referral.given_name} {referral.family_name}"
+    return item
+
+
+def caseload(session: Session, principal: Principal, settings: ReferralSettings) -> dict[str, Any] | None:
+    if principal.role != "adviser":
+        return None
+    active = services.active_clients(session, principal.subject)
+    summary: dict[str, Any] = {"active": active, "limit": settings.caseload_limit}
+    if active > settings.caseload_limit:
+        summary["warning"] = caseload_warning(active, settings)
+    return summary
+
+
+def caseload_warning(active: int, settings: ReferralSettings) -> str:
+    return (f"You hold {active} active clients, more than the {settings.caseload_limit} the IPS fidelity scale "
+            "recommends. Talk to your team lead about rebalancing.")

@@ -1,0 +1,26 @@
+"""Alliance insights: aggregates only, small counts suppressed."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import requires
+from worklink.web import service_context
+from worklink_referrals import insights
+from worklink_referrals.api import now
+
+blp = Blueprint("insights", __name__, description="Aggregated figures for the alliance.")
+
+
+@blp.route("/insights")
+class Insights(MethodView):
+    @requires("alliance_admin")
+    @blp.response(200)
+    def get(self):
+        """Referrals by source, area and status; waits to first contact; rejections; outcome rates; equity.
+
+        Counts from 1 to 4, and figures built on fewer than 5 referrals, are null.
+        """
+        with service_context().database.transaction() as session:
+            return insights.build(session, now().date())

@@ -1,0 +1,119 @@
+"""No account needed: residents refer themselves, and follow their referral through a private link."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import Principal
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_referrals import access, services
+from worklink_referrals.api import now, settings
+from worklink_referrals.domain import OPEN, Actor
+from worklink_referrals.models import Referral
+from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonStatusSchema, ReferralSchema,
+                                        SelfReferralSchema, VerifySchema)
+
+blp = Blueprint("self_service", __name__, description="Self-referral and the person's own status link.")
+
+PLAIN_STATUS = {
+    "submitted": "We have your referral and will pass it to an employment adviser.",
+    "triage": "An employment adviser service is looking at your referral.",
+    "accepted": "An employment adviser service has accepted your referral and will contact you.",
+    "in_progress": "You are working with an employment adviser.",
+    "on_hold": "Your support is paused for now.",
+    "completed": "Your support has finished.",
+    "rejected": "The service could not take your referral. Your referrer will be told why.",
+    "cancelled": "This referral was cancelled.",
+    "failed": "The adviser could not reach you. You can refer yourself again at any time.",
+    "entered_in_error": "This referral was made by mistake and has been withdrawn.",
+}
+
+
+def person_principal(referral: Referral) -> Principal:
+    return Principal(subject=f"person-link:{referral.id}", role="resident")
+
+
+def referral_by_link(session, token: str) -> Referral:
+    referral = session.query(Referral).filter_by(status_link_hash=services.hash_secret(token)).one_or_none()
+    if referral is None:
+        raise Problem(404, "This link does not match a referral. Check you copied all of it.")
+    return referral
+
+
+def person_status(referral: Referral) -> dict:
+    return {"reference": referral.reference, "status": referral.status, "status_text": PLAIN_STATUS[referral.status],
+            "submitted_at": referral.submitted_at, "closed_at": referral.closed_at,
+            "consent_withdrawn": referral.consent_withdrawn_at is not None}
+
+
+@blp.route("/self-referrals")
+class SelfReferrals(MethodView):
+    @blp.arguments(SelfReferralSchema)
+    @blp.response(202, PendingSchema)
+    def post(self, intake):
+        """Refer yourself (no account). We send a code to your email or phone; the referral starts once you enter it."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            pending, code = services.start_self_referral(session, settings(), intake, now())
+        body = {"id": pending.id, "expires_at": pending.expires_at,
+                "sent_to": "email" if intake["person"].get("email") else "phone"}
+        if settings().expose_codes:  # production hands the code to the person's email or phone instead
+            body["code"] = code
+        return body
+
+
+@blp.route("/self-referrals/<uuid:pending_id>/verification")
+class Verification(MethodView):
+    @blp.arguments(VerifySchema)
+    @blp.response(201, PersonStatusSchema)
+    def post(self, data, pending_id):
+        """Confirm the code: the referral is submitted and you get your private status link."""
+        ctx, moment = service_context(), now()
+        with ctx.database.transaction() as session:
+            wrong = services.check_self_referral_code(session, pending_id, data["code"], moment)
+        with access.domain_problems():
+            if wrong:
+                raise wrong
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
+            ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id), principal=person_principal(referral))
+            body = person_status(referral)
+        return {**body, "status_link": f"/status/{link}"}
+
+
+@blp.route("/status/<token>")
+class PersonStatus(MethodView):
+    @blp.response(200, PersonStatusSchema)
+    def get(self, token):
+        """Your referral's status, through the private link you were given."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            referral = referral_by_link(session, token)
+            ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id), principal=person_principal(referral))
+            return person_status(referral)
+
+
+@blp.route("/status/<token>/cancel")
+class PersonCancel(MethodView):
+    @blp.arguments(PersonCancelSchema)
+    @blp.response(200, PersonStatusSchema)
+    def post(self, data, token):
+        """Stop your referral at any time; optionally withdraw your consent to share too."""
+        ctx, moment = service_context(), now()
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = referral_by_link(session, token)
+            if data["withdraw_consent"]:
+                services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
+            elif referral.status in {s.value for s in OPEN}:
+                services.act(session, ctx.outbox, settings(), referral, "cancel",
+                             Actor(f"person-link:{referral.id}", "resident", via_person_link=True),
+                             {"reason": "person_withdrew"}, expected_version=referral.version, now=moment)
+            else:
+                raise Problem(409, "This referral has already ended.")
+            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id), principal=person_principal(referral))
+            return person_status(referral)

@@ -1,0 +1,173 @@
+"""Referrals: intake by GPs and partner organisations, the adviser queue and lifecycle actions."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import current_principal, requires
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_referrals import access, services
+from worklink_referrals.api import now, settings
+from worklink_referrals.domain import ACTIONS
+from worklink_referrals.models import Referral
+from worklink_referrals.schemas import (ActionSchema, CheckSchema, IntakeSchema, NoteInSchema, QueueQuerySchema,
+                                        QueueSchema, ReferralSchema, RouteSchema)
+
+blp = Blueprint("referrals", __name__, description="Referrals to specialist employment advisers.")
+
+REFERRERS = ("gp", "adviser", "org_admin")
+READERS = ("gp", "adviser", "org_admin", "alliance_admin")
+
+
+def _organisation_id() -> str:
+    org = current_principal().organisation
+    try:
+        return str(uuid.UUID(org or ""))
+    except ValueError:
+        raise Problem(403, "Referring needs an organisation id (UUID) in your access token.") from None
+
+
+def _audit(session, action: str, referral: Referral) -> None:
+    service_context().audit.record(session, action=action, resource_type="referral", resource_id=str(referral.id),
+                                   person_id=str(referral.id))
+
+
+@blp.route("/referrals")
+class Referrals(MethodView):
+    @requires(*REFERRERS)
+    @blp.arguments(IntakeSchema)
+    @blp.response(201, ReferralSchema)
+    def post(self, intake):
+        """Refer a person (GP or partner organisation), with their explicit consent.
+
+        Routed to an adviser service from the directory read model, or held and flagged to the
+        alliance when none can take it. An open referral for the same person and service is a 409
+        unless `duplicate.reason` links the new one to it.
+        """
+        _organisation_id()
+        ctx, principal, moment = service_context(), current_principal(), now()
+        source = "gp" if principal.role == "gp" else "partner"
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral, link = services.submit(session, ctx.outbox, settings(), intake, access.actor(principal),
+                                             source=source, now=moment)
+            _audit(session, "create", referral)
+            body = access.present(session, referral, principal, settings(), moment)
+        return {**body, "status_link": f"/status/{link}"}
+
+    @requires(*READERS)
+    @blp.arguments(QueueQuerySchema, location="query")
+    @blp.response(200, QueueSchema)
+    def get(self, query):
+        """The queue: advisers see their organisation's (new, breaching, mine, waitlist); referrers what they sent."""
+        ctx, principal, moment = service_context(), current_principal(), now()
+        with ctx.database.transaction() as session:
+            found, total = access.queue(session, principal, settings(), moment, **query)
+            for referral in found:
+                _audit(session, "list", referral)
+            return {"items": [access.queue_item(r, settings(), moment) for r in found], "total": total,
+                    "caseload": access.caseload(session, principal, settings())}
+
+
+@blp.route("/referrals/<uuid:referral_id>")
+class OneReferral(MethodView):
+    @requires(*READERS)
+    @blp.response(200, ReferralSchema)
+    def get(self, referral_id):
+        """One referral, as this reader may see it (every read is audited)."""
+        ctx, principal = service_context(), current_principal()
+        with ctx.database.transaction() as session:
+            referral = access.load(session, referral_id, principal)
+            _audit(session, "read", referral)
+            return access.present(session, referral, principal, settings(), now())
+
+
+@blp.route("/referrals/<uuid:referral_id>/actions/<action>")
+class Action(MethodView):
+    @requires("adviser", "org_admin", "gp", "alliance_admin")
+    @blp.arguments(ActionSchema)
+    @blp.response(200, ReferralSchema)
+    def post(self, data, referral_id, action):
+        """Take a lifecycle action (acknowledge, accept, assign, record_contact_attempt, make_first_contact,
+        update_progress, put_on_hold, resume, reject, cancel, fail, complete, enter_in_error, record_outcome).
+
+        Send the `version` you read: a stale one is a 409, never a silent overwrite. An action the
+        referral's status does not allow is a 409 naming the allowed ones.
+        """
+        if action not in ACTIONS:
+            raise Problem(404, f"No action {action!r}; the actions are: {', '.join(ACTIONS)}.")
+        ctx, principal, moment = service_context(), current_principal(), now()
+        version = data.pop("version")
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            services.act(session, ctx.outbox, settings(), referral, action, access.actor(principal), data,
+                         expected_version=version, now=moment)
+            _audit(session, "update", referral)
+            body = access.present(session, referral, principal, settings(), moment)
+            if referral.assigned_adviser and action in ("accept", "assign"):
+                active = services.active_clients(session, referral.assigned_adviser)
+                if active > settings().caseload_limit:
+                    body["caseload_warning"] = access.caseload_warning(active, settings())
+        return body
+
+
+@blp.route("/referrals/<uuid:referral_id>/notes")
+class Notes(MethodView):
+    @requires("adviser", "org_admin")
+    @blp.arguments(NoteInSchema)
+    @blp.response(201, ReferralSchema)
+    def post(self, data, referral_id):
+        """Add a case note (seen only by the assigned organisation and alliance admins)."""
+        ctx, principal, moment = service_context(), current_principal(), now()
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            if principal.organisation != referral.assigned_org_id:
+                raise Problem(403, "Only the assigned organisation keeps notes on this referral.")
+            services.add_note(session, referral, access.actor(principal), data["text"], moment)
+            _audit(session, "update", referral)
+            return access.present(session, referral, principal, settings(), moment)
+
+
+@blp.route("/referrals/<uuid:referral_id>/consent-withdrawal")
+class ConsentWithdrawal(MethodView):
+    @requires("gp", "adviser", "org_admin", "alliance_admin")
+    @blp.response(200, ReferralSchema)
+    def post(self, referral_id):
+        """Record that the person withdrew consent: an open referral is cancelled and nothing more is shared."""
+        ctx, principal, moment = service_context(), current_principal(), now()
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
+            _audit(session, "update", referral)
+            return access.present(session, referral, principal, settings(), moment)
+
+
+@blp.route("/referrals/<uuid:referral_id>/route")
+class Route(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(RouteSchema)
+    @blp.response(200, ReferralSchema)
+    def post(self, data, referral_id):
+        """Route a held referral to an adviser service (alliance admins)."""
+        ctx, principal, moment = service_context(), current_principal(), now()
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            services.route_held(session, ctx.outbox, settings(), referral, data["service_id"],
+                                access.actor(principal), moment)
+            _audit(session, "share", referral)
+            return access.present(session, referral, principal, settings(), moment)
+
+
+@blp.route("/sustainment-checks")
+class SustainmentChecks(MethodView):
+    @requires("adviser", "org_admin", "alliance_admin")
+    @blp.response(200, CheckSchema(many=True))
+    def get(self):
+        """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded."""
+        ctx, principal = service_context(), current_principal()
+        org = None if principal.is_alliance_admin else principal.organisation or ""
+        with ctx.database.transaction() as session:
+            return services.due_sustainment_checks(session, org, now().date())

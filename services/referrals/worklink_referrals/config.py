@@ -1,0 +1,42 @@
+"""Referrals settings read from the environment (working-day targets, routing, caseload)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Mapping
+
+from worklink_referrals.domain import ClockTargets
+
+# Self-referrals have no referring organisation; events name this fixed id instead.
+SELF_REFERRAL_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "urn:worklink:referrals:self-referral")
+
+
+@dataclass(frozen=True)
+class ReferralSettings:
+    clocks: ClockTargets = ClockTargets()
+    # Directory taxonomy terms that mark an employment-adviser service; empty = any service.
+    routing_taxonomy: frozenset[uuid.UUID] = frozenset()
+    caseload_limit: int = 20  # IPS fidelity: at most 20 active clients per adviser
+    self_referral_code_minutes: int = 30
+    expose_codes: bool = False  # development/test only: return verification codes instead of sending them
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReferralSettings":
+        env = os.environ if environ is None else environ
+        holidays = frozenset(date.fromisoformat(d.strip()) for d in env.get("REFERRALS_HOLIDAYS", "").split(",")
+                             if d.strip())
+        return cls(
+            clocks=ClockTargets(
+                acknowledge=int(env.get("REFERRALS_ACKNOWLEDGE_DAYS", 2)),
+                first_contact_attempt=int(env.get("REFERRALS_FIRST_CONTACT_ATTEMPT_DAYS", 5)),
+                first_meeting=int(env.get("REFERRALS_FIRST_MEETING_DAYS", 10)),
+                holidays=holidays),
+            routing_taxonomy=frozenset(uuid.UUID(t.strip()) for t in env.get("REFERRALS_ROUTING_TAXONOMY", "")
+                                       .split(",") if t.strip()),
+            caseload_limit=int(env.get("REFERRALS_CASELOAD_LIMIT", 20)),
+            expose_codes=env.get("WORKLINK_ENV", "development") != "production",
+        )

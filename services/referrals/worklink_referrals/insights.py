@@ -1,0 +1,102 @@
+"""Alliance insights: aggregates only, with small counts suppressed (no Flask).
+
+Any count from 1 to 4 is replaced by None and flagged, and a median or rate built on
+fewer than 5 referrals is withheld too, so no figure can point at a person.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink_referrals.domain import OUTCOME_TYPES
+from worklink_referrals.models import Outcome, Referral
+
+SMALL = 5
+
+
+def suppress(count: int) -> int | None:
+    return None if 0 < count < SMALL else count
+
+
+def _counts(values: Iterable[Any]) -> dict[str, int | None]:
+    return {str(k if k is not None else "not_recorded"): suppress(n) for k, n in sorted(
+        Counter(values).items(), key=lambda kv: str(kv[0]))}
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if len(values) < SMALL:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return round(ordered[index], 1)
+
+
+def age_band(birth_date: date, today: date) -> str:
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    for upper, band in ((24, "16_24"), (34, "25_34"), (49, "35_49"), (64, "50_64")):
+        if age <= upper:
+            return band
+    return "65_plus"
+
+
+def _days_to_first_contact(referral: Referral) -> float | None:
+    if not referral.first_contact_at:
+        return None
+    start, end = referral.submitted_at, referral.first_contact_at
+    if start.tzinfo is None or end.tzinfo is None:
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return (end - start).total_seconds() / 86400
+
+
+def _summary(referrals: list[Referral], outcome_types: dict[Any, set[str]]) -> dict[str, Any]:
+    waits = [w for w in map(_days_to_first_contact, referrals) if w is not None]
+    closed = [r for r in referrals if r.status in ("completed", "failed")]
+    rates: dict[str, float | None] = {}
+    for kind in OUTCOME_TYPES:
+        with_outcome = sum(1 for r in closed if kind in outcome_types.get(r.id, set()))
+        rates[kind] = (round(with_outcome / len(closed), 3)
+                       if len(closed) >= SMALL and suppress(with_outcome) is not None else None)
+    return {
+        "referrals": suppress(len(referrals)),
+        "days_to_first_contact": {"median": round(statistics.median(waits), 1) if len(waits) >= SMALL else None,
+                                  "p90": _percentile(waits, 0.9), "referrals": suppress(len(waits))},
+        "outcome_rates": rates,
+    }
+
+
+def build(session: Session, today: date) -> dict[str, Any]:
+    referrals = list(session.scalars(sa.select(Referral).where(Referral.status != "entered_in_error")))
+    outcome_types: dict[Any, set[str]] = defaultdict(set)
+    for referral_id, kind in session.execute(sa.select(Outcome.referral_id, Outcome.type)):
+        outcome_types[referral_id].add(kind)
+
+    def breakdown(key: Callable[[Referral], Any]) -> dict[str, Any]:
+        groups: dict[str, list[Referral]] = defaultdict(list)
+        for referral in referrals:
+            value = key(referral)
+            groups["not_recorded" if value is None else str(value)].append(referral)
+        return {name: _summary(group, outcome_types) for name, group in sorted(groups.items())}
+
+    return {
+        "generated_on": today,
+        "suppression": f"counts from 1 to {SMALL - 1} and figures built on fewer than {SMALL} referrals are null",
+        "overall": _summary(referrals, outcome_types),
+        "by_source": _counts(r.source for r in referrals),
+        "by_area": _counts(r.area for r in referrals),
+        "by_status": _counts(r.status for r in referrals),
+        "rejection_reasons": _counts(r.status_reason for r in referrals if r.status == "rejected"),
+        "equity": {
+            "deprivation_decile": breakdown(lambda r: r.deprivation_decile),
+            "age_band": breakdown(lambda r: age_band(r.birth_date, today)),
+            "sex": breakdown(lambda r: r.sex),
+            "ethnicity": breakdown(lambda r: r.ethnicity),
+            "source": breakdown(lambda r: r.source),
+        },
+    }
+

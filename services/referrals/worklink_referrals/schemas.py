@@ -1,0 +1,261 @@
+"""Request and response schemas (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from worklink_referrals import domain
+
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,31}$", error="a lower-case code")
+EMPLOYMENT = ("in_work_at_risk", "off_sick_fit_note", "unemployed", "economically_inactive")
+HEALTH = ("mental_health", "musculoskeletal", "long_term_condition", "other")
+CONSENT_METHODS = ("verbal", "written", "online", "clinician_recorded")
+CONTACT = ("phone", "text", "email", "letter")
+
+
+class PersonSchema(Schema):
+    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$", error="10 digits"))
+    given_name = fields.String(required=True, validate=validate.Length(1, 100))
+    family_name = fields.String(required=True, validate=validate.Length(1, 100))
+    birth_date = fields.Date(required=True)
+    postcode = fields.String(validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
+                                                      error="a UK postcode"))
+    email = fields.Email()
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ]{6,20}$", error="a phone number"))
+    preferred_contact = fields.String(validate=validate.OneOf(CONTACT))
+    deprivation_decile = fields.Integer(validate=validate.Range(1, 10),
+                                        metadata={"description": "IMD decile of the home area (1 = most deprived)"})
+    sex = fields.String(validate=validate.OneOf(("female", "male", "other", "not_stated")))
+    ethnicity = fields.String(validate=CODE, metadata={"description": "ONS ethnic group code"})
+
+
+class ConsentSchema(Schema):
+    """Explicit consent to refer and share with the adviser service (UK GDPR Art 9(2)(a))."""
+
+    explicit = fields.Boolean(required=True, validate=validate.Equal(True, error="the person must agree explicitly"))
+    captured_by = fields.String(validate=validate.Length(1, 255),
+                                metadata={"description": "who captured it (defaults to the caller)"})
+    captured_at = fields.AwareDateTime(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
+    outcomes_to_referrer = fields.Boolean(required=True,
+                                          metadata={"description": "may outcomes go back to the referrer/GP"})
+
+
+class DuplicateSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(3, 500))
+
+
+class IntakeSchema(Schema):
+    person = fields.Nested(PersonSchema, required=True)
+    consent = fields.Nested(ConsentSchema, required=True)
+    service_id = fields.UUID(metadata={"description": "a directory service; omitted = routed by area"})
+    employment_situation = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT))
+    health_category = fields.String(validate=validate.OneOf(HEALTH))
+    reason = fields.String(validate=validate.Length(1, 2000))
+    replaces_id = fields.UUID(metadata={"description": "the earlier (closed) referral this re-referral replaces"})
+    duplicate = fields.Nested(DuplicateSchema, metadata={"description": "link despite an open referral"})
+
+    @validates_schema
+    def contactable(self, data, **_):
+        person = data.get("person") or {}
+        if not (person.get("email") or person.get("phone")):
+            raise ValidationError("give an email address or a phone number", "person")
+
+
+class SelfConsentSchema(Schema):
+    explicit = fields.Boolean(required=True, validate=validate.Equal(True, error="you need to agree to continue"))
+
+
+class SelfReferralSchema(Schema):
+    person = fields.Nested(PersonSchema, required=True)
+    consent = fields.Nested(SelfConsentSchema, required=True)
+    service_id = fields.UUID()
+    employment_situation = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT))
+    health_category = fields.String(validate=validate.OneOf(HEALTH))
+    reason = fields.String(validate=validate.Length(1, 2000))
+
+    @validates_schema
+    def contactable(self, data, **_):
+        person = data.get("person") or {}
+        if not (person.get("email") or person.get("phone")):
+            raise ValidationError("give an email address or a phone number so we can check it is you", "person")
+
+
+class PendingSchema(Schema):
+    id = fields.UUID()
+    expires_at = fields.DateTime()
+    sent_to = fields.String(metadata={"description": "email or phone"})
+    code = fields.String(metadata={"description": "development and test only; production sends it"})
+
+
+class VerifySchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^ ?[0-9]{6} ?$", error="the 6-digit code"))
+
+
+class ActionSchema(Schema):
+    """One lifecycle action; which fields are needed depends on the action (422 names the missing ones)."""
+
+    version = fields.Integer(required=True, metadata={"description": "the version you last read"})
+    adviser_id = fields.String(validate=validate.Length(1, 255))
+    claim = fields.Boolean()
+    channel = fields.String(validate=validate.OneOf(domain.CHANNELS))
+    result = fields.String(validate=validate.OneOf(domain.ATTEMPT_RESULTS))
+    business_status = fields.String(validate=validate.OneOf(domain.IN_PROGRESS_STAGES))
+    reason = fields.String(validate=CODE)
+    end_reason = fields.String(validate=validate.OneOf(domain.END_REASONS))
+    text = fields.String(validate=validate.Length(1, 2000))
+    note = fields.String(validate=validate.Length(1, 2000))
+    review_date = fields.Date()
+    redirect_service_id = fields.UUID()
+    # outcomes
+    type = fields.String(validate=validate.OneOf(domain.OUTCOME_TYPES))
+    occurred_on = fields.Date()
+    hours_band = fields.String(validate=validate.OneOf(domain.HOURS_BANDS))
+    weeks_in_work = fields.Integer()
+    period_weeks = fields.Integer()
+    hours_per_week = fields.Float()
+    fit_note_from = fields.String(validate=validate.OneOf(domain.FIT_NOTE))
+    fit_note_to = fields.String(validate=validate.OneOf(domain.FIT_NOTE))
+    sustainment_check_weeks = fields.Integer(validate=validate.OneOf(domain.SUSTAINMENT_WEEKS))
+
+
+class NoteInSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class RouteSchema(Schema):
+    service_id = fields.UUID(required=True)
+
+
+class QueueQuerySchema(Schema):
+    view = fields.String(load_default="all", validate=validate.OneOf(
+        ("all", "new", "breaching", "mine", "waitlist", "sent", "held")),
+        metadata={"description": "new, breaching, mine, waitlist (advisers); sent (referrers); held (alliance)"})
+    status = fields.String(validate=validate.OneOf([s.value for s in domain.Status]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class ClockSchema(Schema):
+    clock = fields.String()
+    due_at = fields.DateTime()
+    met_at = fields.DateTime(allow_none=True)
+    breached = fields.Boolean()
+
+
+class AttemptSchema(Schema):
+    channel = fields.String()
+    result = fields.String()
+    attempted_at = fields.DateTime()
+    by = fields.String()
+
+
+class NoteSchema(Schema):
+    text = fields.String()
+    by = fields.String()
+    written_at = fields.DateTime()
+
+
+class OutcomeSchema(Schema):
+    type = fields.String()
+    occurred_on = fields.Date()
+    details = fields.Dict()
+    recorded_at = fields.DateTime()
+
+
+class HistorySchema(Schema):
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    business_status = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    actor_role = fields.String()
+    occurred_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class ConsentOutSchema(Schema):
+    captured_by = fields.String()
+    captured_at = fields.DateTime()
+    method = fields.String()
+    scope_service_id = fields.UUID(allow_none=True)
+    outcomes_to_referrer = fields.Boolean()
+    withdrawn_at = fields.DateTime(allow_none=True)
+
+
+class ReferralSchema(Schema):
+    id = fields.UUID()
+    reference = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    fhir_status = fields.String(metadata={"description": "FHIR R4 Task.status"})
+    business_status = fields.String(allow_none=True)
+    status_reason = fields.String(allow_none=True)
+    status_text = fields.String(allow_none=True)
+    source = fields.String()
+    referrer_org_id = fields.String()
+    service_id = fields.UUID(allow_none=True)
+    assigned_org_id = fields.String(allow_none=True)
+    assigned_adviser = fields.String(allow_none=True)
+    routing = fields.String()
+    redirect_service_id = fields.UUID(allow_none=True)
+    person = fields.Nested(PersonSchema, metadata={"description": "omitted once consent is withdrawn"})
+    employment_situation = fields.String(allow_none=True)
+    health_category = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    adjustment = fields.Dict(allow_none=True)
+    consent = fields.Nested(ConsentOutSchema)
+    replaces_id = fields.UUID(allow_none=True)
+    duplicate_of_id = fields.UUID(allow_none=True)
+    duplicate_reason = fields.String(allow_none=True)
+    submitted_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    hold = fields.Dict(allow_none=True)
+    clocks = fields.List(fields.Nested(ClockSchema))
+    attempts = fields.List(fields.Nested(AttemptSchema))
+    notes = fields.List(fields.Nested(NoteSchema))
+    outcomes = fields.List(fields.Nested(OutcomeSchema))
+    history = fields.List(fields.Nested(HistorySchema))
+    allowed_actions = fields.List(fields.String())
+    status_link = fields.String(metadata={"description": "only when created: the person's self-service link"})
+    caseload_warning = fields.String()
+
+
+class QueueItemSchema(Schema):
+    id = fields.UUID()
+    reference = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    business_status = fields.String(allow_none=True)
+    source = fields.String()
+    area = fields.String(allow_none=True)
+    assigned_adviser = fields.String(allow_none=True)
+    submitted_at = fields.DateTime()
+    breached_clocks = fields.List(fields.String())
+    name = fields.String(metadata={"description": "omitted once consent is withdrawn"})
+
+
+class QueueSchema(Schema):
+    items = fields.List(fields.Nested(QueueItemSchema))
+    total = fields.Integer()
+    caseload = fields.Dict(metadata={"description": "advisers: active clients, limit, warning"})
+
+
+class PersonStatusSchema(Schema):
+    reference = fields.String()
+    status = fields.String()
+    status_text = fields.String(metadata={"description": "what the status means, in plain words"})
+    submitted_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    consent_withdrawn = fields.Boolean()
+    status_link = fields.String(metadata={"description": "only when created: keep it private"})
+
+
+class PersonCancelSchema(Schema):
+    withdraw_consent = fields.Boolean(load_default=False)
+
+
+class CheckSchema(Schema):
+    referral_id = fields.UUID()
+    weeks = fields.Integer()
+    due_on = fields.Date()

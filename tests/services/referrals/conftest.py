@@ -1,0 +1,113 @@
+"""Fixtures for the referrals service: an app on a migrated database, tokens, a controllable clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from worklink.auth import mint_token
+from worklink.config import Settings
+from worklink.migrations import upgrade
+from worklink.service import get_service
+from worklink_referrals.config import ReferralSettings
+from worklink_referrals.models import RoutingService
+
+GP_PRACTICE = str(uuid.UUID("00000000-0000-4000-8000-00000000a001"))
+ADVISERS = str(uuid.UUID("00000000-0000-4000-8000-00000000b001"))
+OTHER_ADVISERS = str(uuid.UUID("00000000-0000-4000-8000-00000000b002"))
+SERVICE = uuid.UUID("00000000-0000-4000-8000-00000000c001")
+OTHER_SERVICE = uuid.UUID("00000000-0000-4000-8000-00000000c002")
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))  # Monday
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+class Harness:
+    def __init__(self, app, settings: Settings, clock: Clock):
+        self.app, self.settings, self.clock = app, settings, clock
+        self.client = app.test_client()
+        self.ctx = app.extensions["worklink"]
+
+    def token(self, role: str, org: str | None = None, sub: str | None = None) -> dict[str, str]:
+        return {"Authorization": "Bearer " + mint_token(self.settings.jwt, role=role, org=org, subject=sub)}
+
+    def gp(self):
+        return self.token("gp", GP_PRACTICE, "gp-1")
+
+    def adviser(self, sub: str = "adviser-1", org: str = ADVISERS):
+        return self.token("adviser", org, sub)
+
+    def admin(self):
+        return self.token("alliance_admin", None, "admin-1")
+
+    def add_service(self, service_id=SERVICE, org=ADVISERS, *, active=True, areas=None):
+        with self.ctx.database.transaction() as session:
+            session.add(RoutingService(service_id=service_id, organization_id=uuid.UUID(org), taxonomy_term_ids=[],
+                                       areas=areas, active=active, accepting_referrals=True,
+                                       changed_at=self.clock.now))
+
+    def refer(self, person=None, headers=None, **extra):
+        body = referral_body(person, **extra)
+        return self.client.post("/referrals", json=body, headers=headers or self.gp())
+
+    def act(self, referral_id, action, headers=None, **data):
+        if "version" not in data:
+            data["version"] = self.client.get(f"/referrals/{referral_id}", headers=headers or self.adviser()
+                                              ).get_json()["version"]
+        return self.client.post(f"/referrals/{referral_id}/actions/{action}", json=data,
+                                headers=headers or self.adviser())
+
+
+def referral_body(person=None, **extra):
+    body = {
+        "person": {"given_name": "Ada", "family_name": "Lovelace", "birth_date": "1985-12-10",
+                   "postcode": "GL1 2AB", "phone": "01452 000000", "nhs_number": "9434765919",
+                   "deprivation_decile": 3, **(person or {})},
+        "consent": {"explicit": True, "captured_at": "2026-11-23T08:30:00Z", "method": "verbal",
+                    "outcomes_to_referrer": True},
+        "employment_situation": "off_sick_fit_note",
+        "reason": "Back pain; wants to return to warehouse work with adjustments.",
+    }
+    body.update(extra)
+    return body
+
+
+@pytest.fixture()
+def make_harness(tmp_path):
+    def make(database_url: str | None = None, referral_settings: ReferralSettings | None = None) -> Harness:
+        url = database_url or f"sqlite:///{tmp_path / 'referrals.db'}"
+        settings = Settings.from_env("referrals", {"WORKLINK_VAR": str(tmp_path), "REFERRALS_DATABASE_URL": url,
+                                                   "WORKLINK_ENV": "test"})
+        spec = get_service("referrals")
+        upgrade(spec.migrations_dir, url)
+        clock = Clock()
+        app = spec.create_app(settings=settings, referral_settings=referral_settings or ReferralSettings(
+            expose_codes=True), clock=clock)
+        return Harness(app, settings, clock)
+    return make
+
+
+@pytest.fixture()
+def harness(make_harness) -> Harness:
+    """SQLite: most API tests. Tests that matter on both databases use `both`."""
+    h = make_harness()
+    h.add_service()
+    return h
+
+
+@pytest.fixture()
+def both(make_harness, database_url) -> Harness:
+    h = make_harness(database_url)
+    h.add_service()
+    return h

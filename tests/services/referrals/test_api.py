@@ -1,0 +1,318 @@
+"""The referrals JSON API: intake, lifecycle, locking, scope, audit, consent, duplicates, routing, clocks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import sqlalchemy as sa
+
+from worklink_referrals import access, services
+from worklink_referrals.config import ReferralSettings
+from worklink_referrals.models import Referral, RoutingAlert, SustainmentCheck
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, OTHER_ADVISERS, OTHER_SERVICE, SERVICE
+
+
+def outbox_types(h) -> list[str]:
+    table = h.ctx.tables.outbox
+    with h.ctx.database.engine.connect() as conn:
+        return [t for (t,) in conn.execute(sa.select(table.c.type).order_by(table.c.position))]
+
+
+def outbox_payloads(h, event_type: str) -> list[dict]:
+    table = h.ctx.tables.outbox
+    with h.ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.payload).where(table.c.type == event_type).order_by(table.c.position))
+        return [json.loads(p)["data"] for (p,) in rows]
+
+
+def audit_rows(h, **where) -> list:
+    table = h.ctx.tables.audit_log
+    with h.ctx.database.engine.connect() as conn:
+        return list(conn.execute(sa.select(table).where(*(table.c[k] == v for k, v in where.items()))))
+
+
+def test_a_referral_from_request_to_completed_with_outcomes(both):
+    h = both
+    created = h.refer()
+    assert created.status_code == 201, created.get_json()
+    referral = created.get_json()
+    rid = referral["id"]
+    assert referral["status"] == "submitted" and referral["fhir_status"] == "requested"
+    assert referral["service_id"] == str(SERVICE) and referral["assigned_org_id"] == ADVISERS
+    assert referral["status_link"].startswith("/status/")
+
+    queue = h.client.get("/referrals?view=new", headers=h.adviser()).get_json()
+    assert [i["id"] for i in queue["items"]] == [rid]
+    assert h.act(rid, "acknowledge").get_json()["status"] == "triage"
+    accepted = h.act(rid, "accept", adviser_id="adviser-1").get_json()
+    assert (accepted["status"], accepted["business_status"]) == ("accepted", "allocated")
+    h.clock.advance(days=1)
+    attempt = h.act(rid, "record_contact_attempt", channel="phone", result="no_answer").get_json()
+    assert attempt["business_status"] == "contact_attempted" and len(attempt["attempts"]) == 1
+    assert h.act(rid, "make_first_contact").get_json()["status"] == "in_progress"
+    assert h.act(rid, "update_progress", business_status="job_search").get_json()["business_status"] == "job_search"
+    outcome = h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-24", hours_band="16_to_29")
+    assert outcome.status_code == 200, outcome.get_json()
+    done = h.act(rid, "complete", end_reason="goals_met").get_json()
+    assert done["status"] == "completed" and done["fhir_status"] == "completed"
+    # A terminal referral still takes the 13-week sustainment check.
+    later = h.act(rid, "record_outcome", type="sustained_job_outcome", occurred_on="2026-11-24",
+                  weeks_in_work=13, period_weeks=16, hours_per_week=20, sustainment_check_weeks=13)
+    assert later.status_code == 200, later.get_json()
+    assert [o["type"] for o in later.get_json()["outcomes"]] == ["job_start", "sustained_job_outcome"]
+    assert h.act(rid, "make_first_contact").status_code == 409
+
+    with h.ctx.database.transaction() as session:
+        checks = {c.weeks: c for c in session.scalars(sa.select(SustainmentCheck))}
+    assert checks[13].done_at is not None and checks[26].done_at is None
+
+    assert outbox_types(h) == [
+        "referrals.referral.submitted", "referrals.capacity.changed",
+        "referrals.referral.received", "referrals.capacity.changed",
+        "referrals.referral.accepted", "referrals.referral.allocated", "referrals.capacity.changed",
+        "referrals.referral.first_contact_made", "referrals.capacity.changed",
+        "referrals.referral.outcome_recorded",
+        "referrals.referral.completed", "referrals.referral.feedback_ready", "referrals.capacity.changed",
+        "referrals.referral.outcome_recorded", "referrals.referral.feedback_ready",
+    ]
+    feedback = outbox_payloads(h, "referrals.referral.feedback_ready")[-1]
+    assert feedback["outcome_types"] == ["job_start", "sustained_job_outcome"] and feedback["outcomes_shareable"]
+    versions = [e["version"] for e in outbox_payloads(h, "referrals.referral.completed")]
+    assert versions == [done["version"]]
+    history = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["history"]
+    assert [step["action"] for step in history][:3] == ["submit", "acknowledge", "accept"]
+
+
+def test_illegal_and_stale_updates_are_conflicts(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    illegal = h.act(rid, "complete", end_reason="goals_met")
+    assert illegal.status_code == 409 and illegal.mimetype == "application/problem+json"
+    assert "acknowledge" in illegal.get_json()["allowed_actions"]
+    fresh = h.act(rid, "acknowledge", version=1)
+    assert fresh.status_code == 200
+    stale = h.act(rid, "accept", version=1)
+    assert stale.status_code == 409 and stale.get_json()["current_version"] == 2
+    missing = h.act(rid, "reject", reason="other")
+    assert missing.status_code == 422
+    assert missing.get_json()["errors"] == [{"location": "json", "pointer": "/text",
+                                             "detail": "explain the 'other' reason"}]
+    assert h.client.post(f"/referrals/{rid}/actions/accept", json={}, headers=h.adviser()).status_code == 422
+    assert h.client.post(f"/referrals/{rid}/actions/teleport", json={"version": 2},
+                         headers=h.adviser()).status_code == 404
+
+
+def test_a_concurrent_writer_cannot_overwrite_silently(both):
+    """Two writers read version 1; the database refuses the second UPDATE (no lost update)."""
+    h = both
+    rid = uuid.UUID(h.refer().get_json()["id"])
+    settings, db = ReferralSettings(), h.ctx.database
+    first, second = db.sessions(), db.sessions()
+    try:
+        theirs = second.get(Referral, rid)
+        second.commit()  # their read is done; they act on what they read (version 1)
+        mine = first.get(Referral, rid)
+        adviser = access.Actor("adviser-1", "adviser", ADVISERS)
+        services.act(first, h.ctx.outbox, settings, mine, "acknowledge", adviser, {}, expected_version=1,
+                     now=h.clock.now)
+        first.commit()
+        try:
+            with access.domain_problems():
+                services.act(second, h.ctx.outbox, settings, theirs, "reject", adviser, {"reason": "out_of_area"},
+                             expected_version=1, now=h.clock.now)
+            raise AssertionError("the stale write went through")
+        except Exception as exc:  # noqa: BLE001
+            assert getattr(exc, "status", None) == 409, exc
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    assert h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["status"] == "triage"
+
+
+def test_only_the_assigned_org_the_referrer_and_the_alliance_can_read_and_every_read_is_audited(both):
+    h = both
+    rid = h.refer().get_json()["id"]
+    for outsider in (h.adviser(org=OTHER_ADVISERS), h.token("gp", OTHER_ADVISERS, "gp-9")):
+        assert h.client.get(f"/referrals/{rid}", headers=outsider).status_code == 404
+        assert h.client.get("/referrals", headers=outsider).get_json()["items"] == []
+    assert h.client.get(f"/referrals/{rid}", headers=h.token("resident", None, "r1")).status_code == 403
+    assert h.client.get(f"/referrals/{rid}").status_code == 401
+    for reader in (h.adviser(), h.gp(), h.admin()):
+        body = h.client.get(f"/referrals/{rid}", headers=reader).get_json()
+        assert body["person"]["family_name"] == "Lovelace"
+    reads = audit_rows(h, resource_id=rid, action="read")
+    assert sorted(r.actor_role for r in reads) == ["adviser", "alliance_admin", "gp"]
+    h.client.get("/referrals", headers=h.adviser())
+    assert len(audit_rows(h, resource_id=rid, action="list")) == 1
+    # Adviser notes stay with the adviser organisation.
+    h.client.post(f"/referrals/{rid}/notes", json={"text": "Prefers mornings"}, headers=h.adviser())
+    assert "notes" not in h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+    assert h.client.post(f"/referrals/{rid}/notes", json={"text": "x"}, headers=h.gp()).status_code == 403
+
+
+def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
+    h = both
+    body = h.refer().get_json()
+    no_consent = h.client.post("/referrals", json={k: v for k, v in body.items() if False} or {
+        "person": body["person"], "employment_situation": "unemployed"}, headers=h.gp())
+    assert no_consent.status_code == 422
+    assert {"location": "json", "pointer": "/consent", "detail": "Missing data for required field."} in \
+        no_consent.get_json()["errors"]
+    from tests.services.referrals.conftest import referral_body
+    implicit = referral_body({"nhs_number": "9999999999"})
+    implicit["consent"]["explicit"] = False
+    assert h.client.post("/referrals", json=implicit, headers=h.gp()).status_code == 422
+
+    rid = body["id"]
+    withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()
+    assert withdrawn["status"] == "cancelled" and withdrawn["status_reason"] == "consent_withdrawn"
+    adviser_view = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert "person" not in adviser_view and "reason" not in adviser_view
+    assert "name" not in h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]
+    assert "referrals.referral.cancelled" in outbox_types(h)
+    assert "referrals.referral.feedback_ready" not in outbox_types(h)
+
+
+def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_replace(harness):
+    h = harness
+    first = h.refer().get_json()
+    again = h.refer()
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first["id"]
+    by_demographics = h.refer({"nhs_number": "1111111111", "given_name": " ada ", "postcode": "gl12ab"})
+    assert by_demographics.status_code == 409
+    linked = h.refer(duplicate={"reason": "second condition, GP wants a separate referral"})
+    assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == first["id"]
+    elsewhere = h.refer(service_id=str(OTHER_SERVICE))  # another service: not a duplicate (held: unknown service)
+    assert elsewhere.status_code == 201 and elsewhere.get_json()["routing"] == "held"
+
+    still_open = h.refer(replaces_id=first["id"], duplicate={"reason": "re-referral"})
+    assert still_open.status_code == 409
+    h.act(first["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
+    h.act(linked.get_json()["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
+    again = h.refer(replaces_id=first["id"])
+    assert again.status_code == 201 and again.get_json()["replaces_id"] == first["id"]
+    stranger = h.refer({"given_name": "Grace", "family_name": "Hopper", "nhs_number": "2222222222"},
+                       replaces_id=first["id"])
+    assert stranger.status_code == 400 or stranger.status_code == 422
+
+
+def test_nothing_can_take_it_so_it_is_held_and_the_alliance_routes_it(make_harness):
+    h = make_harness()
+    held = h.refer().get_json()
+    assert held["routing"] == "held" and held["assigned_org_id"] is None
+    assert "referrals.referral.held" in outbox_types(h)
+    assert [i["id"] for i in h.client.get("/referrals?view=held", headers=h.admin()).get_json()["items"]] \
+        == [held["id"]]
+    assert h.client.get(f"/referrals/{held['id']}", headers=h.adviser()).status_code == 404
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    routed = h.client.post(f"/referrals/{held['id']}/route", json={"service_id": str(OTHER_SERVICE)},
+                           headers=h.admin())
+    assert routed.status_code == 200 and routed.get_json()["assigned_org_id"] == OTHER_ADVISERS
+    with h.ctx.database.transaction() as session:
+        assert session.get(RoutingAlert, uuid.UUID(held["id"])).resolved_at is not None
+    assert h.client.get(f"/referrals/{held['id']}", headers=h.adviser(org=OTHER_ADVISERS)).status_code == 200
+
+
+def test_routing_prefers_the_area_and_the_lighter_caseload(make_harness):
+    h = make_harness()
+    h.add_service(SERVICE, ADVISERS, areas=["GL50"])
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    assert h.refer().get_json()["service_id"] == str(OTHER_SERVICE)  # GL1 is not served by SERVICE
+    cheltenham = h.refer({"postcode": "GL50 1AA", "nhs_number": "3333333333", "given_name": "Bo"}).get_json()
+    assert cheltenham["service_id"] == str(SERVICE)  # both serve GL50; SERVICE has the lighter load
+
+
+def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both):
+    h = both
+    body = {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+                       "postcode": "GL1 1AA", "email": "sam@example.org"},
+            "consent": {"explicit": True}, "employment_situation": "unemployed"}
+    assert h.client.post("/self-referrals", json={**body, "consent": {"explicit": False}}).status_code == 422
+    pending = h.client.post("/self-referrals", json=body)
+    assert pending.status_code == 202 and pending.get_json()["sent_to"] == "email"
+    pid, code = pending.get_json()["id"], pending.get_json()["code"]
+    wrong = h.client.post(f"/self-referrals/{pid}/verification", json={"code": "000000" if code != "000000"
+                                                                        else "111111"})
+    assert wrong.status_code == 400 and wrong.get_json()["attempts_left"] == 4
+    verified = h.client.post(f"/self-referrals/{pid}/verification", json={"code": code})
+    assert verified.status_code == 201, verified.get_json()
+    link = verified.get_json()["status_link"]
+    assert h.client.post(f"/self-referrals/{pid}/verification", json={"code": code}).status_code == 404
+    status = h.client.get(link).get_json()
+    assert status["status"] == "submitted" and "adviser" in status["status_text"]
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    detail = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert detail["source"] == "self" and detail["consent"]["method"] == "online"
+    assert h.client.get("/status/not-a-real-link").status_code == 404
+    cancelled = h.client.post(link + "/cancel", json={})
+    assert cancelled.get_json()["status"] == "cancelled"
+    assert {r.actor_role for r in audit_rows(h, resource_id=rid)} >= {"resident", "adviser"}
+
+
+def test_working_day_clocks_breach_once_and_show_in_the_breaching_queue(both):
+    h = both
+    rid = h.refer().get_json()["id"]  # Monday 09:00: acknowledge due Wednesday 09:00
+    settings = h.app.extensions["referrals"]["settings"]
+    with h.ctx.database.transaction() as session:
+        assert services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now) == []
+    h.clock.advance(days=2, minutes=1)
+    with h.ctx.database.transaction() as session:
+        found = services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now)
+    assert found == [(uuid.UUID(rid), "acknowledge")]
+    with h.ctx.database.transaction() as session:
+        assert services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now) == []
+    breach = outbox_payloads(h, "referrals.referral.sla_breached")
+    assert [(b["clock"], b["due_at"]) for b in breach] == [("acknowledge", "2026-11-25T09:00:00Z")]
+    queue = h.client.get("/referrals?view=breaching", headers=h.adviser()).get_json()
+    assert queue["items"][0]["breached_clocks"] == ["acknowledge"]
+    h.act(rid, "accept", adviser_id="adviser-1")  # Wednesday: first contact attempt due next Wednesday
+    h.clock.advance(days=6)
+    with h.ctx.database.transaction() as session:
+        assert services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now) == []
+    h.clock.advance(days=1, minutes=1)
+    with h.ctx.database.transaction() as session:
+        assert services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now) == [
+            (uuid.UUID(rid), "first_contact_attempt")]
+
+
+def test_caseload_over_the_limit_warns_the_adviser(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(caseload_limit=2))
+    h.add_service()
+    ids = [h.refer({"nhs_number": f"400000000{i}", "given_name": f"P{i}"}).get_json()["id"] for i in range(3)]
+    for rid in ids[:2]:
+        assert "caseload_warning" not in h.act(rid, "accept", adviser_id="adviser-1").get_json()
+    warned = h.act(ids[2], "accept", adviser_id="adviser-1").get_json()
+    assert "more than the 2" in warned["caseload_warning"]
+    queue = h.client.get("/referrals?view=mine", headers=h.adviser()).get_json()
+    assert queue["caseload"]["active"] == 3 and "warning" in queue["caseload"]
+    assert len(queue["items"]) == 3
+
+
+def test_insights_are_for_the_alliance_and_suppress_small_counts(harness):
+    h = harness
+    for i in range(6):
+        rid = h.refer({"nhs_number": f"500000000{i}", "given_name": f"Q{i}",
+                       "postcode": "GL1 2AB" if i < 5 else "GL7 1AA"}).get_json()["id"]
+        if i < 2:
+            h.act(rid, "reject", reason="out_of_area")
+    assert h.client.get("/insights", headers=h.adviser()).status_code == 403
+    figures = h.client.get("/insights", headers=h.admin()).get_json()
+    assert figures["by_source"] == {"gp": 6}
+    assert figures["by_area"] == {"GL1": 5, "GL7": None}
+    assert figures["by_status"] == {"rejected": None, "submitted": None}
+    assert figures["rejection_reasons"] == {"out_of_area": None}
+    assert figures["overall"]["days_to_first_contact"]["median"] is None
+    assert figures["equity"]["deprivation_decile"]["3"]["referrals"] == 6
+    assert "Lovelace" not in json.dumps(figures) and "9434765919" not in json.dumps(figures)
+
+
+def test_the_referrer_cannot_cancel_once_work_has_started(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    refused = h.act(rid, "cancel", headers=h.gp(), reason="referrer_withdrew")
+    assert refused.status_code == 409 and refused.get_json()["current_status"] == "in_progress"
