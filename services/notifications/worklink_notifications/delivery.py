@@ -230,7 +230,7 @@ class DeliveryWorker:
         with self.database.sessions() as session:
             return list(session.execute(
                 sa.select(Delivery.recipient_kind, Delivery.recipient_id).where(
-                    Delivery.status == "digest", Delivery.created_at <= now).distinct()).all())
+                    Delivery.status == "digest").distinct()).all())
 
     def _send_digest(self, session: Session, kind: str, recipient: str, now: datetime) -> int:
         day = now.date()
@@ -238,7 +238,7 @@ class DeliveryWorker:
                                                       Digest.day == day)):
             return 0  # today's digest already went; later items wait for tomorrow's
         query = sa.select(Delivery).where(Delivery.status == "digest", Delivery.recipient_kind == kind,
-                                          Delivery.recipient_id == recipient, Delivery.created_at <= now)
+                                          Delivery.recipient_id == recipient)
         if self.database.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         items = list(session.scalars(query.order_by(Delivery.created_at)))

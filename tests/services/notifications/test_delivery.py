@@ -1,0 +1,244 @@
+"""The delivery worker against a real SMTP server and a real webhook receiver that verifies signatures."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from worklink_notifications import routing, signing
+from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact,
+                                           UserChannelSettings, WebhookSubscriber)
+from tests.services.notifications.support import make_worker
+
+pytestmark = pytest.mark.timeout(120)
+
+REFERRER = str(uuid.uuid4())
+
+
+def event(event_type: str, **data) -> SimpleNamespace:
+    """What the consumer hands a handler: an id, a type and validated data."""
+    base = {"referral_id": uuid.uuid4(), "status": "accepted", "referrer_org_id": uuid.UUID(REFERRER),
+            "assigned_org_id": uuid.uuid4(), "occurred_at": datetime.now(timezone.utc)}
+    return SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data={**base, **data})
+
+
+def route(database, *events) -> None:
+    for e in events:
+        with database.transaction() as session:
+            routing.route_event(session, e)
+
+
+def add(database, *rows):
+    with database.transaction() as session:
+        session.add_all(rows)
+    return rows
+
+
+def all_deliveries(database, *where) -> list[Delivery]:
+    with database.sessions() as session:
+        return list(session.scalars(sa.select(Delivery).where(*where).order_by(Delivery.created_at)))
+
+
+def subscriber_for(database, receiver, organisation=REFERRER) -> WebhookSubscriber:
+    subscriber = WebhookSubscriber(organisation_id=organisation, url=receiver.url, secret=signing.new_secret())
+    add(database, subscriber)
+    receiver.secret = subscriber.secret
+    return subscriber
+
+
+def test_email_goes_through_smtp_with_plain_and_html_parts_and_no_health_detail(notifications_db, smtp_server, clock):
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="gp@practice.example"))
+    route(notifications_db, event("referrals.referral.accepted", reason="long_term_condition"))
+    worker = make_worker(notifications_db, smtp_server, clock)
+
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0  # sent once
+    [mail] = smtp_server.to("gp@practice.example")
+    assert mail["Subject"] == "Referral accepted"
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "Your referral was accepted." in text and "<p>Your referral was accepted.</p>" in html
+    assert "long_term_condition" not in text + html and "/messages" in text
+    [email] = all_deliveries(notifications_db, Delivery.channel == "email")
+    assert (email.status, email.attempts) == ("sent", 1)
+
+
+def test_webhooks_are_signed_and_verified_by_the_receiver(notifications_db, webhook_receiver, clock):
+    subscriber_for(notifications_db, webhook_receiver)
+    clock.now = datetime.now(timezone.utc)  # the receiver checks the timestamp against its own clock
+    accepted = event("referrals.referral.accepted")
+    route(notifications_db, accepted)
+    make_worker(notifications_db, None, clock).run_once()
+
+    assert webhook_receiver.rejected == []
+    [received] = webhook_receiver.accepted
+    assert received["body"]["type"] == "referrals.referral.accepted"
+    assert received["body"]["event_id"] == accepted.id
+    assert received["body"]["data"]["referral_id"] == str(accepted.data["referral_id"])
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert received["id"] == str(delivery.id) and delivery.status == "sent"
+
+
+def test_failures_retry_with_backoff_then_dead_letter_then_resend(notifications_db, webhook_receiver, clock, app,
+                                                                  token):
+    subscriber_for(notifications_db, webhook_receiver)
+    clock.now = datetime.now(timezone.utc)
+    webhook_receiver.fail_next = 99
+    route(notifications_db, event("referrals.referral.completed"))
+    worker = make_worker(notifications_db, None, clock)  # 3 attempts, backoff from 60 s
+
+    assert worker.run_once() == 1
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert delivery.status == "retrying"
+    wait = delivery.next_attempt_at.replace(tzinfo=timezone.utc) - clock.now
+    assert timedelta(seconds=30) <= wait <= timedelta(seconds=60)  # half fixed, half jitter
+    assert worker.run_once() == 0  # not due yet
+    clock.advance(seconds=61)
+    assert worker.run_once() == 1
+    clock.advance(seconds=121)
+    assert worker.run_once() == 1
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert (delivery.status, delivery.attempts) == ("dead", 3)
+    clock.advance(hours=5)
+    assert worker.run_once() == 0  # dead stays dead
+
+    client = app.test_client()
+    admin = token("alliance_admin", org="alliance")
+    assert client.get("/deliveries?status=dead", headers=token("org_admin", org=REFERRER)).status_code == 403
+    listed = client.get("/deliveries?status=dead", headers=admin).get_json()
+    assert [d["id"] for d in listed["items"]] == [str(delivery.id)]
+    detail = client.get(f"/deliveries/{delivery.id}", headers=admin).get_json()
+    assert [a["outcome"] for a in detail["attempt_history"]] == ["failed"] * 3
+    assert "HTTP 503" in detail["last_error"]
+
+    webhook_receiver.fail_next = 0
+    resent = client.post(f"/deliveries/{delivery.id}/resend", headers=admin)
+    assert resent.status_code == 202 and resent.get_json()["status"] == "pending"
+    assert client.post(f"/deliveries/{delivery.id}/resend", headers=admin).status_code == 409
+    clock.now = datetime.now(timezone.utc)
+    assert worker.run_once() == 1
+    assert [r["id"] for r in webhook_receiver.accepted] == [str(delivery.id)]  # same webhook-id on every try
+    assert all_deliveries(notifications_db, Delivery.channel == "webhook")[0].status == "sent"
+
+
+def test_a_refused_address_is_dead_at_once(notifications_db, smtp_server, clock):
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="gone@practice.example"))
+    smtp_server.refuse.add("gone@practice.example")
+    route(notifications_db, event("referrals.referral.failed"))
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    [email] = all_deliveries(notifications_db, Delivery.channel == "email")
+    assert (email.status, email.attempts) == ("dead", 1)
+    assert "550" in email.last_error
+
+
+def test_preferences_choose_channels_and_daily_digests_send_once_a_day(notifications_db, smtp_server, clock):
+    add(notifications_db,
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="now@practice.example"),
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="daily@practice.example",
+                            frequency="daily"))
+    route(notifications_db, event("referrals.referral.accepted"), event("referrals.referral.rejected"))
+    worker = make_worker(notifications_db, smtp_server, clock, digest_hour=17)
+
+    worker.run_once()
+    assert len(smtp_server.to("now@practice.example")) == 2  # immediate: one email per event
+    assert worker.run_digests() == 0  # 09:00: before the digest hour
+    assert smtp_server.to("daily@practice.example") == []
+
+    clock.now = clock.now.replace(hour=17, minute=5)
+    assert worker.run_digests() == 1
+    [digest] = smtp_server.to("daily@practice.example")
+    body = digest.get_body(("plain",)).get_content()
+    assert "Referral accepted" in body and "Referral not accepted" in body
+    assert digest.get_body(("html",)) is not None
+
+    route(notifications_db, event("referrals.referral.completed"))  # after today's digest
+    clock.advance(hours=2)
+    assert worker.run_digests() == 0  # one digest a day
+    clock.advance(days=1)
+    assert worker.run_digests() == 1
+    assert len(smtp_server.to("daily@practice.example")) == 2
+    with notifications_db.sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Digest)) == 2
+        waiting = session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(Delivery.status == "digest"))
+    assert waiting == 0
+
+
+def test_a_users_own_settings_decide_email_and_inbox(notifications_db, smtp_server, clock):
+    practice = str(uuid.uuid4())
+    add(notifications_db,
+        UserChannelSettings(user_id="gp-1", organisation_id=practice, email="gp1@practice.example",
+                            email_enabled=True, inbox_enabled=False),
+        UserChannelSettings(user_id="gp-2", organisation_id=practice, email="gp2@practice.example",
+                            email_enabled=False))
+    with notifications_db.transaction() as session:
+        rule = SimpleNamespace(audience="clinician", channel_list=["inbox", "email"])
+        first = routing.recipients_for(session, rule, {"clinician_id": "gp-1"}, "x.y")
+        second = routing.recipients_for(session, rule, {"clinician_id": "gp-2"}, "x.y")
+        unknown = routing.recipients_for(session, rule, {"clinician_id": "gp-3"}, "x.y")
+    assert [(r.channel, r.address) for r in first] == [("email", "gp1@practice.example")]
+    assert [(r.channel, r.address) for r in second] == [("inbox", None)]
+    assert [(r.channel, r.address) for r in unknown] == [("inbox", None)]
+
+
+def test_a_residents_address_is_erased_once_their_message_is_sent(notifications_db, smtp_server, clock):
+    person_event = SimpleNamespace(id="e1", type="notifications.person_message.requested", data={
+        "message_id": uuid.uuid4(), "person_id": uuid.uuid4(), "consent_id": uuid.uuid4(),
+        "message_code": "adviser_will_contact_you", "contact": {"channel": "email", "address": "sam@example.org"},
+        "referral_id": None, "requested_at": datetime.now(timezone.utc)})
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, person_event)
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    [mail] = smtp_server.to("sam@example.org")
+    assert "An employment adviser will contact you soon." in mail.get_body(("plain",)).get_content()
+    [delivery] = all_deliveries(notifications_db, Delivery.recipient_kind == "person")
+    assert (delivery.status, delivery.address) == ("sent", None)
+
+
+# --- the signature scheme, checked by the real receiver ----------------------------------
+
+def post(receiver, body: bytes, headers: dict) -> int:
+    return requests.post(receiver.url, data=body, headers=headers, timeout=5).status_code
+
+
+def test_the_receiver_rejects_a_tampered_body_an_old_timestamp_and_a_wrong_key(webhook_receiver):
+    webhook_receiver.secret = signing.new_secret()
+    body = json.dumps({"type": "referrals.referral.accepted", "data": {"status": "accepted"}}).encode()
+    good = signing.headers([webhook_receiver.secret], "msg_1", body)
+    assert post(webhook_receiver, body, good) == 204
+
+    assert post(webhook_receiver, body.replace(b"accepted", b"rejected"), good) == 401
+    stale = signing.headers([webhook_receiver.secret], "msg_2", body, timestamp=int(time.time()) - 600)
+    assert post(webhook_receiver, body, stale) == 401
+    assert post(webhook_receiver, body, signing.headers([signing.new_secret()], "msg_3", body)) == 401
+    replayed_id = dict(good, **{"webhook-id": "msg_other"})
+    assert post(webhook_receiver, body, replayed_id) == 401
+    assert len(webhook_receiver.accepted) == 1 and len(webhook_receiver.rejected) == 4
+
+
+def test_after_rotation_both_secrets_sign_during_the_grace_period(notifications_db, webhook_receiver, clock):
+    subscriber = subscriber_for(notifications_db, webhook_receiver)
+    old = subscriber.secret
+    with notifications_db.transaction() as session:
+        row = session.get(WebhookSubscriber, subscriber.id)
+        row.previous_secret, row.previous_secret_expires_at = old, datetime.now(timezone.utc) + timedelta(hours=1)
+        row.secret = signing.new_secret()
+    clock.now = datetime.now(timezone.utc)
+    route(notifications_db, event("referrals.referral.accepted"))
+    make_worker(notifications_db, None, clock).run_once()
+    assert len(webhook_receiver.accepted) == 1  # the receiver still knows only the old secret
+
+    with notifications_db.transaction() as session:
+        session.get(WebhookSubscriber, subscriber.id).previous_secret_expires_at = clock.now - timedelta(seconds=1)
+    route(notifications_db, event("referrals.referral.rejected"))
+    make_worker(notifications_db, None, clock).run_once()
+    assert len(webhook_receiver.accepted) == 1 and webhook_receiver.rejected  # old key no longer signs
+    with notifications_db.sessions() as session:
+        attempts = session.scalars(sa.select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.id)).all()
+    assert attempts == ["sent", "permanent"]  # a 401 is not worth retrying
