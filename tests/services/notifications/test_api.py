@@ -1,0 +1,170 @@
+"""The JSON API: inbox per user / organisation / alliance, settings, contacts, rules, subscribers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+from worklink_notifications import routing
+from worklink_notifications.models import Delivery
+
+ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def route(database, event_type: str, **data) -> str:
+    data = {"referral_id": uuid.uuid4(), "status": "x", "referrer_org_id": uuid.UUID(PRACTICE),
+            "assigned_org_id": uuid.UUID(ADVISERS), "occurred_at": datetime.now(timezone.utc), **data}
+    event = SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data=data)
+    with database.transaction() as session:
+        routing.route_event(session, event)
+    return event.id
+
+
+def test_organisation_inbox_unread_counts_and_mark_read(app, notifications_db, token):
+    client = app.test_client()
+    adviser = token("adviser", org=ADVISERS, sub="adviser-1")
+    route(notifications_db, "referrals.referral.submitted")
+    route(notifications_db, "referrals.referral.allocated")
+    route(notifications_db, "referrals.referral.accepted")  # goes to the practice, not the advisers
+
+    assert client.get("/inbox", headers=adviser).get_json()["items"] == []  # own inbox is empty
+    page = client.get("/inbox?scope=organisation", headers=adviser).get_json()
+    assert [i["title"] for i in page["items"]] == ["Referral allocated", "New referral"]  # newest first
+    assert (page["unread"], page["total"]) == (2, 2)
+    assert client.get("/inbox/unread-counts", headers=adviser).get_json() == {"user": 0, "organisation": 2}
+
+    first = page["items"][0]["id"]
+    read = client.post(f"/inbox/{first}/read", headers=adviser)
+    assert read.status_code == 200 and read.get_json()["read_at"]
+    colleague = token("adviser", org=ADVISERS, sub="adviser-2")
+    assert client.get("/inbox/unread-counts", headers=colleague).get_json()["organisation"] == 1  # read for the team
+    unread = client.get("/inbox?scope=organisation&unread=true", headers=colleague).get_json()
+    assert [i["title"] for i in unread["items"]] == ["New referral"]
+
+    # Another organisation can neither see nor mark these items.
+    gp = token("gp", org=PRACTICE)
+    assert client.post(f"/inbox/{first}/read", headers=gp).status_code == 404
+    assert [i["title"] for i in client.get("/inbox?scope=organisation", headers=gp).get_json()["items"]] == [
+        "Referral accepted"]
+    assert client.post("/inbox/read", json={"scope": "organisation"}, headers=adviser).get_json() == {"marked": 1}
+
+
+def test_inbox_scopes_need_the_right_caller(app, token):
+    client = app.test_client()
+    assert client.get("/inbox").status_code == 401
+    resident = client.get("/inbox?scope=organisation", headers=token("resident"))
+    assert resident.status_code == 403 and resident.mimetype == "application/problem+json"
+    assert client.get("/inbox?scope=alliance", headers=token("adviser", org=ADVISERS)).status_code == 403
+    assert client.get("/inbox?scope=alliance", headers=token("alliance_admin")).status_code == 200
+    bad = client.get("/inbox?scope=everyone&limit=0", headers=token("gp", org=PRACTICE))
+    assert bad.status_code == 422
+    assert {e["pointer"] for e in bad.get_json()["errors"]} == {"/scope", "/limit"}
+
+
+def test_my_channel_settings(app, token):
+    client = app.test_client()
+    me = token("gp", org=PRACTICE, sub="gp-7")
+    assert client.get("/me/channels", headers=me).get_json()["email_enabled"] is False
+    missing = client.put("/me/channels", json={"email_enabled": True}, headers=me)
+    assert missing.status_code == 422 and missing.get_json()["errors"][0]["pointer"] == "/email"
+    saved = client.put("/me/channels", json={"email": "gp7@practice.example", "email_enabled": True,
+                                             "frequency": "daily"}, headers=me)
+    assert saved.status_code == 200
+    assert client.get("/me/channels", headers=me).get_json() | {"updated_at": None} == {
+        "user_id": "gp-7", "organisation_id": PRACTICE, "email": "gp7@practice.example", "inbox_enabled": True,
+        "email_enabled": True, "frequency": "daily", "updated_at": None}
+    assert client.put("/me/channels", json={"frequency": "hourly"}, headers=me).status_code == 422
+
+
+def test_organisation_contacts_are_scoped_to_the_organisation(app, token):
+    client = app.test_client()
+    admin = token("org_admin", org=ADVISERS)
+    created = client.post(f"/organisations/{ADVISERS}/contacts", json={"email": "lead@a.example", "purpose": "lead"},
+                          headers=admin)
+    assert created.status_code == 201
+    assert client.post(f"/organisations/{ADVISERS}/contacts", json={"email": "lead@a.example", "purpose": "lead"},
+                       headers=admin).status_code == 409
+    assert client.get(f"/organisations/{PRACTICE}/contacts", headers=admin).status_code == 403
+    assert client.get(f"/organisations/{ADVISERS}/contacts", headers=token("adviser", org=ADVISERS)).status_code == 403
+    assert [c["email"] for c in client.get(f"/organisations/{ADVISERS}/contacts",
+                                           headers=token("alliance_admin")).get_json()] == ["lead@a.example"]
+    bad = client.post(f"/organisations/{ADVISERS}/contacts", json={"email": "nope"}, headers=admin)
+    assert bad.get_json()["errors"][0]["pointer"] == "/email"
+    contact = created.get_json()["id"]
+    assert client.delete(f"/organisations/{ADVISERS}/contacts/{contact}", headers=admin).status_code == 204
+
+
+def test_routing_rules_are_reviewable_and_editable_by_alliance_admin_only(app, notifications_db, token):
+    client = app.test_client()
+    admin = token("alliance_admin", sub="admin-1")
+    assert client.get("/routing-rules", headers=token("org_admin", org=ADVISERS)).status_code == 403
+    rules = client.get("/routing-rules?event_type=referrals.referral.sla_breached", headers=admin).get_json()
+    assert {(r["audience"], tuple(r["channels"])) for r in rules} == {
+        ("assigned_org_lead", ("inbox", "email", "webhook")), ("alliance", ("inbox", "email"))}
+
+    lead_rule = next(r for r in rules if r["audience"] == "assigned_org_lead")
+    changed = client.patch(f"/routing-rules/{lead_rule['id']}", json={"channels": ["inbox"]}, headers=admin)
+    assert changed.get_json()["channels"] == ["inbox"] and changed.get_json()["updated_by"] == "admin-1"
+    assert client.post("/routing-rules", json={"event_type": "referrals.referral.sla_breached",
+                                               "audience": "alliance", "channels": ["inbox"],
+                                               "message_code": "x"}, headers=admin).status_code == 409
+    added = client.post("/routing-rules", json={"event_type": "referrals.referral.received", "audience": "assigned_org",
+                                                "channels": ["inbox"], "message_code": "referral_received"},
+                        headers=admin)
+    assert added.status_code == 201
+    invalid = client.post("/routing-rules", json={"event_type": "Referral!", "audience": "everyone",
+                                                  "channels": [], "message_code": "x"}, headers=admin)
+    assert {e["pointer"] for e in invalid.get_json()["errors"]} == {"/event_type", "/audience", "/channels"}
+
+    event_id = route(notifications_db, "referrals.referral.received")
+    with notifications_db.sessions() as session:
+        got = set(session.execute(sa.select(Delivery.recipient_id).where(Delivery.event_id == event_id)).scalars())
+    assert got == {PRACTICE, ADVISERS}  # the new rule takes effect without a deploy
+
+
+def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
+    client = app.test_client()
+    admin = token("org_admin", org=ADVISERS)
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks",
+                                                        "event_types": ["referrals.referral.submitted"]},
+                          headers=admin)
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body["secret"].startswith("whsec_") and body["organisation_id"] == ADVISERS
+    shown = client.get(f"/webhook-subscribers/{body['id']}", headers=admin).get_json()
+    assert "secret" not in shown and shown["event_types"] == ["referrals.referral.submitted"]
+
+    rotated = client.post(f"/webhook-subscribers/{body['id']}/rotate-secret", json={"grace_hours": 2},
+                          headers=admin).get_json()
+    assert rotated["secret"] != body["secret"] and rotated["previous_secret_expires_at"]
+
+    other = token("org_admin", org=PRACTICE)
+    assert client.get(f"/webhook-subscribers/{body['id']}", headers=other).status_code == 404
+    assert client.get("/webhook-subscribers", headers=other).get_json() == []
+    assert client.post("/webhook-subscribers", json={"url": "https://crm.example/h", "organisation_id": ADVISERS},
+                       headers=other).status_code == 403
+    bad = client.post("/webhook-subscribers", json={"url": "ftp://user:pw@x"}, headers=admin)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["pointer"] == "/url"
+    off = client.patch(f"/webhook-subscribers/{body['id']}", json={"active": False}, headers=admin)
+    assert off.get_json()["active"] is False
+
+
+def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notifications_db, token):
+    person = uuid.uuid4()
+    event = SimpleNamespace(id="e", type="notifications.person_message.requested", data={
+        "message_id": uuid.uuid4(), "person_id": person, "consent_id": uuid.uuid4(),
+        "message_code": "referral_closed", "contact": {"channel": "email", "address": "sam@example.org"},
+        "referral_id": None, "requested_at": datetime.now(timezone.utc)})
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, event)
+    client = app.test_client()
+    listed = client.get("/deliveries?channel=email", headers=token("alliance_admin", sub="admin-9")).get_json()
+    assert [d["address"] for d in listed["items"]] == ["s***@example.org"]
+    tables = app.extensions["worklink"].tables
+    with notifications_db.sessions() as session:
+        audit = session.execute(sa.select(tables.audit_log.c.actor, tables.audit_log.c.person_id,
+                                          tables.audit_log.c.action)).all()
+    assert audit == [("admin-9", str(person), "list")]
