@@ -8,6 +8,8 @@ from typing import Any, Mapping
 from flask import Flask
 
 from worklink.config import Settings
+from worklink.events.catalogue import Catalogue
+from worklink.events.contracts import CATALOGUE
 from worklink.web import create_service_app
 from worklink_directory import api
 from worklink_directory.geocode import Geocoder, geocoder_from_env
@@ -15,9 +17,9 @@ from worklink_directory.models import PLATFORM
 
 
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,
-               geocoder: Geocoder | None = None) -> Flask:
+               geocoder: Geocoder | None = None, catalogue: Catalogue = CATALOGUE) -> Flask:
     app, rest_api = create_service_app(
-        "directory", __name__, tables=PLATFORM, config=config, settings=settings,
+        "directory", __name__, tables=PLATFORM, config=config, settings=settings, catalogue=catalogue,
         title="WorkLink Directory",
         description="The support directory residents browse and partner organisations maintain "
                     "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",

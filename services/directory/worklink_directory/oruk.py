@@ -64,9 +64,9 @@ def location(loc: Location, *, distance_m: float | None = None) -> dict:
         return compact({"id": _id(loc.id), "location_type": loc.location_type,
                         "name": "Confidential location", "description": "The address is given on contact."})
     address = None
-    if loc.address_1 and loc.postal_code:
+    if loc.address_1 and loc.city and loc.postal_code:  # ORUK requires these (and a county)
         address = {"id": _id(loc.id), "location_id": _id(loc.id), "address_1": loc.address_1,
-                   "city": loc.city or "", "state_province": loc.state_province or "",
+                   "city": loc.city, "state_province": loc.state_province or loc.city,
                    "postal_code": loc.postal_code, "country": loc.country, "address_type": "physical"}
     accessibility = ([{"id": _id(loc.id), "location_id": _id(loc.id), "description": loc.accessibility}]
                      if loc.accessibility else [])

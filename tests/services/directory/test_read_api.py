@@ -1,0 +1,230 @@
+"""The ORUK 3.0 read API: schema-valid responses, every filter alone and combined, pages, ranking,
+proximity, and a 400 problem for every kind of bad parameter."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.services.directory.conftest import build_directory, make_app
+from worklink_directory import oruk_schemas
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [item["name"] for item in response.get_json()["contents"]]
+
+
+def assert_valid(schema: str, document: dict) -> None:
+    assert oruk_schemas.problems(schema, document) == [], document
+
+
+def assert_page(body: dict, *, total: int, page: int, size: int, pages: int) -> None:
+    assert {k: body[k] for k in ("total_items", "page_number", "size", "total_pages")} == \
+        {"total_items": total, "page_number": page, "size": size, "total_pages": pages}
+    assert body["first_page"] is (page == 1)
+    assert body["last_page"] is (page == pages)
+    assert body["empty"] is (size == 0)
+    assert len(body["contents"]) == size
+
+
+def test_every_endpoint_validates_against_the_oruk_schemas(app, directory):
+    client = app.test_client()
+    root = client.get("/")
+    assert root.get_json() == {"version": "HSDS-UK-3.0", "profile": "https://openreferraluk.org/",
+                               "openapi_url": "https://openreferraluk.org/specifications/3.0/openapi.json"}
+    services = client.get("/services?per_page=100").get_json()
+    assert services["total_items"] == 6
+    for item in services["contents"]:
+        assert_valid("service_list", item)
+        full = client.get(f"/services/{item['id']}").get_json()
+        assert_valid("service", full)
+        assert None not in full.values() and "" not in full.values() and [] not in full.values()
+    sals = client.get("/service_at_locations?per_page=100").get_json()
+    assert sals["total_items"] == 5  # the online-only service has no location
+    for item in sals["contents"]:
+        assert_valid("service_at_location_list", item)
+        assert_valid("service_at_location", client.get(f"/service_at_locations/{item['id']}").get_json())
+    taxonomies = client.get("/taxonomies").get_json()
+    assert taxonomies["total_items"] == 1
+    for item in taxonomies["contents"]:
+        assert_valid("taxonomy", item)
+        detail = client.get(f"/taxonomies/{item['id']}").get_json()
+        assert_valid("taxonomy", detail)
+        assert len(detail["taxonomy_terms"]) == 13
+    terms = client.get("/taxonomy_terms?per_page=100").get_json()
+    assert terms["total_items"] == 13
+    for item in terms["contents"]:
+        assert_valid("taxonomy_term", item)
+        assert_valid("taxonomy_term", client.get(f"/taxonomy_terms/{item['id']}").get_json())
+
+
+def test_full_service_is_nested_and_uuid_identified(app, directory):
+    body = app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()
+    uuid.UUID(body["id"])
+    assert body["organization"]["name"] == "Somerset Working Well"
+    assert [(s["byday"], s["opens_at"]) for s in body["schedules"]] == [("MO", "09:00"), ("WE", "09:00")]
+    assert body["contacts"][0]["phones"][0]["number"] == "01632 960001"
+    location = body["service_at_locations"][0]["location"]
+    assert location["addresses"][0]["postal_code"] == "TA1 1AA"
+    assert location["accessibility"][0]["description"] == "Step-free access."
+    assert {a["taxonomy_term"]["code"] for a in body["attributes"]} == {"counselling", "mental-health"}
+    assert body["cost_options"][0]["amount"] == 0
+
+
+def test_confidential_locations_never_publish_their_address(app, directory):
+    client = app.test_client()
+    full = client.get(f"/services/{directory.ids['refuge']}").get_json()
+    location = full["service_at_locations"][0]["location"]
+    assert set(location) == {"id", "location_type", "name", "description"}
+    text = client.get("/service_at_locations?per_page=100").get_data(as_text=True)
+    assert "51.015" not in text and text.count("1 High Street") == 4
+    near = client.get("/service_at_locations?postcode=TA1 1AA&proximity=2000").get_json()
+    assert "Safe housing support" not in [i["service"]["name"] for i in near["contents"]]
+
+
+def test_open_data_headers_and_no_sign_in(app, directory):
+    client = app.test_client()
+    for path in ("/", "/services", f"/services/{directory.ids['debt']}", "/service_at_locations", "/taxonomies",
+                 "/taxonomy_terms", "/services?page=0", "/services/nope"):
+        response = client.get(path)
+        assert response.headers["Access-Control-Allow-Origin"] == "*", path
+        assert response.status_code in (200, 400, 404), path
+
+
+def test_each_filter_alone_and_all_combined(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    known = build_directory(app)
+    client = app.test_client()
+    get = lambda query: sorted(names(client.get("/services?per_page=100&" + query)))  # noqa: E731
+    assert get(f"taxonomy_term_id={known.terms['debt']}") == ["Debt and money advice, Bridgwater"]
+    # a parent term is its own term: the cafe and the counselling service are both tagged mental-health
+    assert get(f"taxonomy_term_id={known.terms['mental-health']}") == ["Taunton counselling service",
+                                                                     "Wellbeing cafe, Taunton"]
+    taxonomy = client.get("/taxonomies").get_json()["contents"][0]["id"]
+    assert len(get(f"taxonomy_id={taxonomy}")) == 6
+    assert get("minimum_age=18") == ["Digital skills for work, online", "Taunton counselling service",
+                                     "Wellbeing cafe, Taunton"]
+    assert get("maximum_age=30") == ["Young people's job club, Yeovil"]
+    assert get("day=WE") == ["Taunton counselling service", "Young people's job club, Yeovil"]
+    assert get("day=saturday") == ["Wellbeing cafe, Taunton"]
+    assert get("start_time=18:30") == ["Digital skills for work, online", "Young people's job club, Yeovil"]
+    assert get("end_time=16:30") == ["Safe housing support", "Taunton counselling service",
+                                     "Young people's job club, Yeovil"]
+    assert get("start_time=10:30&end_time=13:30") == ["Debt and money advice, Bridgwater", "Safe housing support",
+                                                      "Taunton counselling service", "Wellbeing cafe, Taunton"]
+    assert get("search=counselling") == ["Debt and money advice, Bridgwater", "Taunton counselling service"]
+    assert get("age=20") == ["Debt and money advice, Bridgwater", "Digital skills for work, online",
+                             "Safe housing support", "Taunton counselling service", "Wellbeing cafe, Taunton"]
+    assert get("free=false") == ["Wellbeing cafe, Taunton"]
+    assert get("delivery=online") == ["Digital skills for work, online"]
+    assert get("lat=51.0146&lon=-3.1029&radius=1000") == ["Taunton counselling service", "Wellbeing cafe, Taunton"]
+    combined = ("search=anxiety&taxonomy_term_id={t}&taxonomy_id={x}&minimum_age=18&day=MO&start_time=10:00"
+                "&end_time=16:00&lat=51.0146&lon=-3.1029&radius=500").format(t=known.terms["counselling"], x=taxonomy)
+    assert get(combined) == ["Taunton counselling service"]
+    assert get(combined.replace("day=MO", "day=TU")) == []
+    sal = client.get(f"/service_at_locations?per_page=100&day=TU&taxonomy_term_id={known.terms['debt']}").get_json()
+    assert [i["service"]["name"] for i in sal["contents"]] == ["Debt and money advice, Bridgwater"]
+
+
+def test_pagination_edges(app, directory):
+    client = app.test_client()
+    first = client.get("/services?per_page=4").get_json()
+    assert_page(first, total=6, page=1, size=4, pages=2)
+    last = client.get("/services?per_page=4&page=2").get_json()
+    assert_page(last, total=6, page=2, size=2, pages=2)
+    assert not {i["id"] for i in first["contents"]} & {i["id"] for i in last["contents"]}
+    exact = client.get("/services?per_page=6").get_json()
+    assert_page(exact, total=6, page=1, size=6, pages=1)
+    nothing = client.get("/services?search=zzzzqqq").get_json()
+    assert_page(nothing, total=0, page=1, size=0, pages=1)
+    past = client.get("/services?per_page=4&page=3")
+    assert past.status_code == 400
+    assert past.get_json()["errors"] == [{"location": "query", "pointer": "/page",
+                                          "detail": "page 3 is past the last page (2)."}]
+    one = client.get("/taxonomy_terms?per_page=5&page=3").get_json()
+    assert_page(one, total=13, page=3, size=3, pages=3)
+
+
+def test_ranking_puts_the_obvious_best_match_first(app, directory):
+    client = app.test_client()
+    assert names(client.get("/services?search=counselling"))[0] == "Taunton counselling service"
+    assert names(client.get("/services?search=counseling"))[0] == "Taunton counselling service"  # US spelling
+    assert names(client.get("/services?search=conselling"))[0] == "Taunton counselling service"  # near-miss
+    assert names(client.get("/services?search=debt advice")) == ["Debt and money advice, Bridgwater"]
+    # "mental health" and "wellbeing" find each other
+    assert set(names(client.get("/services?search=mental health"))) == {"Wellbeing cafe, Taunton",
+                                                                       "Taunton counselling service"}
+    assert names(client.get("/services?search=wellbeing"))[0] == "Wellbeing cafe, Taunton"
+    assert names(client.get("/services?search=CV job"))[0] == "Young people's job club, Yeovil"
+
+
+def test_proximity_orders_by_distance_from_the_postcode(app, directory):
+    client = app.test_client()
+    body = client.get("/service_at_locations?postcode=ta11aa&proximity=50000").get_json()
+    rows = [(i["service"]["name"], i["location"]["distance"]) for i in body["contents"]]
+    assert [r[0] for r in rows] == ["Taunton counselling service", "Wellbeing cafe, Taunton",
+                                    "Debt and money advice, Bridgwater", "Young people's job club, Yeovil"]
+    distances = [r[1] for r in rows]
+    assert distances[0] == 0 and 700 < distances[1] < 900 and 12_000 < distances[2] < 16_000
+    assert 33_000 < distances[3] < 38_000
+    near = client.get("/service_at_locations?postcode=TA1 1AA&proximity=20000").get_json()
+    assert near["total_items"] == 3
+    by_distance = client.get("/services?lat=50.9420&lon=-2.6330&sort=distance").get_json()
+    assert [i["name"] for i in by_distance["contents"]][0] == "Young people's job club, Yeovil"
+
+
+def test_sort_by_last_reviewed(app, directory):
+    client = app.test_client()
+    headers = {"Authorization": __import__("tests.services.directory.conftest", fromlist=["x"]).token_for(
+        app, "alliance_admin")["Authorization"]}
+    assert client.post(f"/manage/services/{directory.ids['debt']}/assure", json={}, headers=headers).status_code == 200
+    assert names(client.get("/services?sort=last_reviewed"))[0] == "Debt and money advice, Bridgwater"
+
+
+@pytest.mark.parametrize("query, pointer", [
+    ("page=0", "/page"), ("page=abc", "/page"), ("page=1.5", "/page"), ("per_page=0", "/per_page"),
+    ("per_page=101", "/per_page"), ("taxonomy_id=not-a-uuid", "/taxonomy_id"),
+    (f"taxonomy_id={uuid.uuid4()}", "/taxonomy_id"), (f"taxonomy_term_id={uuid.uuid4()}", "/taxonomy_term_id"),
+    ("taxonomy_term_id=x", "/taxonomy_term_id"), ("minimum_age=old", "/minimum_age"), ("maximum_age=-1", "/maximum_age"),
+    ("day=someday", "/day"), ("start_time=25:00", "/start_time"), ("end_time=9am", "/end_time"),
+    ("start_time=12:00&end_time=11:00", "/end_time"), ("search=" + "x" * 201, "/search"),
+    ("lat=91&lon=0", "/lat"), ("lat=50", "/lon"), ("radius=100", "/radius"), ("sort=random", "/sort"),
+    ("sort=distance", "/sort"), ("sort=relevance", "/sort"), ("age=x", "/age"), ("free=maybe", "/free"),
+    ("delivery=pigeon", "/delivery"),
+])
+def test_bad_services_parameters_are_400_problems(app, directory, query, pointer):
+    response = app.test_client().get("/services?" + query)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert pointer in [e["pointer"] for e in response.get_json()["errors"]]
+
+
+@pytest.mark.parametrize("query, pointer", [
+    ("postcode=NOTAPOSTCODE", "/postcode"), ("postcode=ZZ9 9ZZ", "/postcode"), ("proximity=1000", "/proximity"),
+    ("postcode=TA1 1AA&proximity=-5", "/proximity"), ("postcode=TA1 1AA&proximity=far", "/proximity"),
+    ("postcode=TA1 1AA&proximity=20000&page=2", "/page"),
+])
+def test_bad_service_at_location_parameters_are_400_problems(app, directory, query, pointer):
+    response = app.test_client().get("/service_at_locations?" + query)
+    assert response.status_code == 400
+    assert [e["pointer"] for e in response.get_json()["errors"]] == [pointer]
+
+
+def test_unknown_ids_are_404_problems(app, directory):
+    client = app.test_client()
+    for path in ("/services/", "/service_at_locations/", "/taxonomies/", "/taxonomy_terms/"):
+        for raw in (str(uuid.uuid4()), "not-a-uuid"):
+            response = client.get(path + raw)
+            assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_openapi_marks_the_extensions(app):
+    spec = app.test_client().get("/openapi.json").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/services"]["get"]["parameters"]}
+    assert {n for n, p in params.items() if p.get("x-extension")} == {"lat", "lon", "radius", "sort", "age", "free",
+                                                                      "delivery"}
+    assert "x-extension" not in params["search"]
+    sal = {p["name"] for p in spec["paths"]["/service_at_locations"]["get"]["parameters"]}
+    assert {"postcode", "proximity"} <= sal
