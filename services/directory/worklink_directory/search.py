@@ -187,10 +187,12 @@ def scored_services(groups: list[QueryGroup]) -> sa.Subquery:
             group_of.append((token == t, index))
             factor.append((token == t, f))
     every = {t for g in groups for t in g.factors()}
-    per_group = (sa.select(SearchToken.service_id, sa.case(*group_of).label("grp"),
-                           sa.func.max(SearchToken.weight * sa.case(*factor, else_=0.0)).label("best"))
-                 .where(token.in_(every))
-                 .group_by(SearchToken.service_id, sa.case(*group_of))
+    tagged = (sa.select(SearchToken.service_id, sa.case(*group_of).label("grp"),
+                        (SearchToken.weight * sa.case(*factor, else_=0.0)).label("weighted"))
+              .where(token.in_(every))
+              .subquery("tagged"))
+    per_group = (sa.select(tagged.c.service_id, tagged.c.grp, sa.func.max(tagged.c.weighted).label("best"))
+                 .group_by(tagged.c.service_id, tagged.c.grp)
                  .subquery("per_group"))
     return (sa.select(per_group.c.service_id, sa.func.sum(per_group.c.best).label("score"))
             .group_by(per_group.c.service_id)
