@@ -74,7 +74,7 @@ class Referral(Base):
     consent_id: Mapped[uuid.UUID | None]
     consent_captured_by: Mapped[str] = mapped_column(sa.String(255))
     consent_captured_at: Mapped[datetime]
-    consent_method: Mapped[str] = mapped_column(sa.String(16))
+    consent_method: Mapped[str] = mapped_column(sa.String(32))
     consent_scope_service_id: Mapped[uuid.UUID | None]
     outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
     consent_withdrawn_at: Mapped[datetime | None]

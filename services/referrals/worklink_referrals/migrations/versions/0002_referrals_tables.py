@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('consent_id', sa.Uuid(), nullable=True),
     sa.Column('consent_captured_by', sa.String(length=255), nullable=False),
     sa.Column('consent_captured_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('consent_method', sa.String(length=16), nullable=False),
+    sa.Column('consent_method', sa.String(length=32), nullable=False),
     sa.Column('consent_scope_service_id', sa.Uuid(), nullable=True),
     sa.Column('outcomes_to_referrer', sa.Boolean(), nullable=False),
     sa.Column('consent_withdrawn_at', sa.DateTime(timezone=True), nullable=True),
