@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any, Mapping
 
 from flask import Flask
 
-from worklink.config import Settings
+from worklink.config import DEV_JWT_SECRET, ConfigError, Settings
+from worklink.problems import problem_response
 from worklink.web import create_service_app
 from worklink_adjustments import api
+from worklink_adjustments.domain import DomainError
+from worklink_adjustments.knowledge import IndexCache
 from worklink_adjustments.models import PLATFORM
 
 
@@ -18,5 +23,24 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         title="WorkLink Adjustments",
         description="Reasonable-adjustment guidance for clinicians and their fit-note-shaped adjustment suggestions.",
     )
+    settings = app.extensions["worklink"].settings
+    app.config.setdefault("EMPLOYER_LINK_SECRET", _link_secret(settings))
+    app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
+    app.extensions["adjustments_index"] = IndexCache()
+
+    @app.errorhandler(DomainError)
+    def domain_problem(error: DomainError):
+        return problem_response(error.status, error.detail, **error.extensions)
+
     api.register(rest_api)
+    from worklink_adjustments.pages.views import pages
+    app.register_blueprint(pages)
     return app
+
+
+def _link_secret(settings: Settings) -> str:
+    """Signs employer links; production must set ADJUSTMENTS_LINK_SECRET (32+ characters)."""
+    secret = os.environ.get("ADJUSTMENTS_LINK_SECRET") or ""
+    if settings.env == "production" and (len(secret) < 32 or secret == DEV_JWT_SECRET):
+        raise ConfigError("ADJUSTMENTS_LINK_SECRET must be set to 32 or more characters in production")
+    return secret or settings.jwt.secret + ":employer-links"

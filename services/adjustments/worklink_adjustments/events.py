@@ -1,12 +1,46 @@
 """Integration events the adjustments service publishes and the handlers for those it consumes.
 
-Event types and their schemas are declared once in `worklink.events.contracts`.
+Event types and their schemas are declared once in `worklink.events.contracts.adjustments`.
+We consume the referrals service's lifecycle events to keep, for each referral a clinician
+started (`request_id` = our `adjustments.referral.requested`), its latest status.
 """
 
 from __future__ import annotations
 
-from worklink.messaging.consumer import Handler
+import uuid
 
-PUBLISHES: tuple[str, ...] = ()
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-HANDLERS: dict[str, Handler] = {}
+from worklink.events.contracts.adjustments import EVENTS
+from worklink.events.contracts.referrals import LIFECYCLE
+from worklink.messaging.consumer import Handler, ReceivedEvent
+from worklink_adjustments.models import ReferralRequest
+
+PUBLISHES: tuple[str, ...] = tuple(entry.type for entry in EVENTS)
+
+
+def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
+    """Apply a referral's status to the request it came from; newer versions only.
+
+    Referrals that did not start here (no request_id, or one we never sent) are not ours
+    to track and are ignored. A redelivered or out-of-order older event changes nothing.
+    """
+    data = event.data
+    request_id: uuid.UUID | None = data.get("request_id")
+    if request_id is None:
+        return
+    request = session.scalar(sa.select(ReferralRequest).where(ReferralRequest.id == request_id).with_for_update())
+    if request is None or data["version"] <= request.referral_version:
+        return
+    request.referral_id = data["referral_id"]
+    request.status = event.type.rsplit(".", 1)[1]  # the lifecycle step: what the clinician follows
+    request.business_status = data.get("business_status") or data["status"]
+    request.reason = data.get("reason")
+    request.assigned_org_id = data.get("assigned_org_id")
+    request.service_id = data.get("service_id")
+    request.referral_version = data["version"]
+    request.status_changed_at = data["occurred_at"]
+
+
+HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in LIFECYCLE}

@@ -1,4 +1,10 @@
-"""Events the adjustments service publishes."""
+"""Events the adjustments service publishes.
+
+Broadcast (topic `adjustments.suggestion`): ids, codes, dates and flags only - never the
+patient, the diagnosis or the clinician's wording. Restricted (topic
+`adjustments.referral-requests`, read only by the referrals service): the consented
+hand-over of a person for an employment-adviser referral.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,16 @@ from marshmallow import Schema, fields, validate
 
 from worklink.events.catalogue import EventType
 from worklink.events.contracts.common import code
+
+DECISIONS = ("not_fit", "may_be_fit")
+FIT_NOTE_CATEGORIES = ("phased_return", "altered_hours", "amended_duties", "workplace_adaptations")
+ISSUER_PROFESSIONS = ("doctor", "nurse", "occupational_therapist", "pharmacist", "physiotherapist")
+EMPLOYER_OUTCOMES = ("agreed", "partially_agreed", "not_possible")
+WITHDRAWAL_REASONS = ("issued_in_error", "patient_request", "condition_changed", "replaced", "other")
+
+
+def _one_of(values, **kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(values), **kwargs)
 
 
 class ReferralRequestedV1(Schema):
@@ -28,10 +44,73 @@ class ReferralRequestedV1(Schema):
     consented_at = fields.DateTime(required=True)
     outcomes_to_gp = fields.Boolean(required=True)
     person = fields.Nested(Person, required=True)
-    fit_note_decision = code(required=True)
-    adjustment_categories = fields.List(code(), load_default=list)
+    fit_note_decision = _one_of(DECISIONS, required=True)
+    adjustment_categories = fields.List(_one_of(FIT_NOTE_CATEGORIES), load_default=list)
 
 
+class SuggestionIssuedV1(Schema):
+    """A suggestion was issued (or a new version of it, on `.amended`)."""
+
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    guidance_version = fields.Integer(required=True)
+    decision = _one_of(DECISIONS, required=True)
+    categories = fields.List(_one_of(FIT_NOTE_CATEGORIES), required=True)
+    adjustment_ids = fields.List(code(), required=True, metadata={"description": "library adjustments recommended"})
+    free_text_recommendations = fields.Integer(required=True, metadata={"description": "how many, not what"})
+    issuer_profession = _one_of(ISSUER_PROFESSIONS, required=True)
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(allow_none=True)
+    review_date = fields.Date(allow_none=True)
+    reassessment_needed = fields.Boolean(required=True)
+    shared_with_employer = fields.Boolean(required=True)
+    occupational_health_suggested = fields.Boolean(required=True)
+    access_to_work_signposted = fields.Boolean(required=True)
+    supersedes_id = fields.UUID(allow_none=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+class SuggestionWithdrawnV1(Schema):
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    reason = _one_of(WITHDRAWAL_REASONS, required=True)
+    superseded_by_id = fields.UUID(allow_none=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+class SuggestionExpiredV1(Schema):
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    period_end = fields.Date(required=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+class SuggestionReviewDueV1(Schema):
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    version = fields.Integer(required=True)
+    review_date = fields.Date(required=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+class EmployerResponseRecordedV1(Schema):
+    class Item(Schema):
+        adjustment_id = code(allow_none=True, metadata={"description": "null for a free-text recommendation"})
+        outcome = _one_of(EMPLOYER_OUTCOMES, required=True)
+
+    response_id = fields.UUID(required=True)
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    outcome = _one_of(EMPLOYER_OUTCOMES, required=True)
+    items = fields.List(fields.Nested(Item), required=True)
+    effective_from = fields.Date(allow_none=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+SUGGESTION_TOPIC = "adjustments.suggestion"
 
 EVENTS = [
     EventType("adjustments.referral.requested", 1, ReferralRequestedV1, "adjustments.referral-requests",
@@ -39,4 +118,17 @@ EVENTS = [
               "With recorded consent, a clinician asks for an employment-adviser referral. "
               "Carries the person's details: restricted topic read only by the referrals service.",
               restricted=True),
+    EventType("adjustments.suggestion.issued", 1, SuggestionIssuedV1, SUGGESTION_TOPIC, "suggestion_id",
+              "A clinician issued an adjustment suggestion (decision, fit-note categories, library adjustment ids)."),
+    EventType("adjustments.suggestion.amended", 1, SuggestionIssuedV1, SUGGESTION_TOPIC, "suggestion_id",
+              "An issued suggestion was amended; the data describes the new version."),
+    EventType("adjustments.suggestion.withdrawn", 1, SuggestionWithdrawnV1, SUGGESTION_TOPIC, "suggestion_id",
+              "A suggestion was withdrawn, or superseded by a newer one (reason `replaced`)."),
+    EventType("adjustments.suggestion.expired", 1, SuggestionExpiredV1, SUGGESTION_TOPIC, "suggestion_id",
+              "The period a suggestion covers ended."),
+    EventType("adjustments.suggestion.review_due", 1, SuggestionReviewDueV1, SUGGESTION_TOPIC, "suggestion_id",
+              "A suggestion reached its review date; the clinician should reassess."),
+    EventType("adjustments.employer_response.recorded", 1, EmployerResponseRecordedV1, SUGGESTION_TOPIC,
+              "suggestion_id",
+              "The employer recorded which adjustments were agreed, partly agreed or not possible (no reasons text)."),
 ]

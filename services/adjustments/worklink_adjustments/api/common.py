@@ -1,0 +1,36 @@
+"""What every view needs: the signed-in clinician, the use cases' dependencies, today."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import current_app
+
+from worklink.auth import authenticate
+from worklink.db import utcnow
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_adjustments.services import Clinician, Deps
+
+
+def clinician() -> Clinician:
+    """A `gp`-role user acting for a practice (their token's `org`, a practice id)."""
+    principal = authenticate()
+    if principal.role != "gp":
+        raise Problem(403, f"Role {principal.role!r} may not do this; it needs the clinician role 'gp'.")
+    try:
+        practice = uuid.UUID(str(principal.organisation))
+    except ValueError:
+        raise Problem(403, "Your access token does not name the practice you work for.") from None
+    return Clinician(principal.subject, practice, principal)
+
+
+def deps() -> Deps:
+    ctx = service_context()
+    return Deps(ctx.outbox, ctx.audit, current_app.config["EMPLOYER_LINK_SECRET"],
+                current_app.config["EMPLOYER_LINK_TTL"])
+
+
+def today() -> date:
+    return utcnow().date()

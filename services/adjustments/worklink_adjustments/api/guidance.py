@@ -1,0 +1,183 @@
+"""The guidance knowledge base: ranked search for clinicians, versioned edits for alliance admins."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import current_principal, requires
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink_adjustments import knowledge
+from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
+                                         WorkFunction)
+from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentSchema, CatalogueSchema,
+                                          ConditionSchema, GuidanceQuery, RulePatchSchema, RuleSchema,
+                                          SearchResultSchema)
+
+blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reasonable-adjustment guidance")
+READERS = ("gp", "adviser", "org_admin", "alliance_admin")
+
+
+def index(session) -> knowledge.GuidanceIndex:
+    return current_app.extensions["adjustments_index"].get(session)
+
+
+def search(session, args) -> knowledge.SearchResult:
+    guidance = index(session)
+    unknown = [(f"/{name}", value) for name, value, known in (
+        ("condition", args.get("condition"), guidance.conditions), ("task", args.get("task"), guidance.work_functions))
+        if value and value not in known]
+    unknown += [("/limitation", value) for value in args.get("limitation", []) if value not in guidance.limitations]
+    if unknown:
+        raise Problem(422, "Unknown guidance ids in the query.", errors=[
+            {"location": "query", "pointer": pointer, "detail": f"No {pointer[1:]} {value!r} in the library."}
+            for pointer, value in unknown])
+    return guidance.search(condition=args.get("condition"), limitations=args.get("limitation", []),
+                           task=args.get("task"), text=args.get("q"), limit=args["limit"], offset=args["offset"])
+
+
+@blp.route("/search")
+class Search(MethodView):
+    @requires(*READERS)
+    @blp.arguments(GuidanceQuery, location="query")
+    @blp.response(200, SearchResultSchema)
+    def get(self, args):
+        """Adjustments for a condition, limitations, a job task or free text, best first."""
+        with service_context().database.transaction() as session:
+            return search(session, args)
+
+
+@blp.route("/catalogue")
+class Catalogue(MethodView):
+    @requires(*READERS)
+    @blp.response(200, CatalogueSchema)
+    def get(self):
+        """Conditions, functional limitations, job tasks and phrase templates of the current version."""
+        with service_context().database.transaction() as session:
+            guidance = index(session)
+            return {"guidance_version": guidance.version, "conditions": list(guidance.conditions.values()),
+                    "limitations": list(guidance.limitations.values()),
+                    "work_functions": list(guidance.work_functions.values()), "phrases": guidance.phrases}
+
+
+@blp.route("/adjustments")
+class Adjustments(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(AdjustmentSchema)
+    @blp.response(201, AdjustmentSchema)
+    def post(self, data):
+        """Add an adjustment to the library (a new guidance version)."""
+        with service_context().database.transaction() as session:
+            if session.get(Adjustment, data["id"]):
+                raise Problem(409, f"Adjustment {data['id']!r} already exists.")
+            version = knowledge.bump_version(session, current_principal().subject, f"add adjustment {data['id']}")
+            adjustment = Adjustment(**data, revision=1, updated_in_version=version)
+            session.add(adjustment)
+            return adjustment
+
+
+@blp.route("/adjustments/<adjustment_id>")
+class AdjustmentItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, AdjustmentSchema)
+    def get(self, adjustment_id):
+        with service_context().database.transaction() as session:
+            adjustment = session.get(Adjustment, adjustment_id)
+            if adjustment is None:
+                raise Problem(404, f"No adjustment {adjustment_id!r}.")
+            return adjustment
+
+    @requires("alliance_admin")
+    @blp.arguments(AdjustmentPatchSchema(partial=True))
+    @blp.response(200, AdjustmentSchema)
+    def patch(self, data, adjustment_id):
+        """Edit an adjustment; send the `revision` you read (409 if someone else changed it)."""
+        with service_context().database.transaction() as session:
+            adjustment = session.get(Adjustment, adjustment_id, with_for_update=True)
+            if adjustment is None:
+                raise Problem(404, f"No adjustment {adjustment_id!r}.")
+            if "revision" not in data:
+                raise Problem(422, "Send the revision you read.", errors=[
+                    {"location": "json", "pointer": "/revision", "detail": "Missing data for required field."}])
+            if data.pop("revision") != adjustment.revision:
+                raise Problem(409, "The adjustment changed since you read it.", current_revision=adjustment.revision)
+            version = knowledge.bump_version(session, current_principal().subject, f"edit adjustment {adjustment_id}")
+            for name, value in data.items():
+                setattr(adjustment, name, value)
+            adjustment.revision += 1
+            adjustment.updated_in_version = version
+            return adjustment
+
+
+@blp.route("/rules")
+class Rules(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(RuleSchema)
+    @blp.response(201, RuleSchema)
+    def post(self, data):
+        """Add a guidance rule: limitation (optionally condition or job task) -> adjustment."""
+        with service_context().database.transaction() as session:
+            missing = [(f"/{field}", model) for field, model in (
+                ("limitation_id", Limitation), ("adjustment_id", Adjustment), ("condition_id", Condition),
+                ("work_function_id", WorkFunction)) if data.get(field) and session.get(model, data[field]) is None]
+            if missing:
+                raise Problem(422, "The rule refers to ids not in the library.", errors=[
+                    {"location": "json", "pointer": p, "detail": "Not in the library."} for p, _ in missing])
+            knowledge.bump_version(session, current_principal().subject, f"add rule for {data['adjustment_id']}")
+            rule = GuidanceRule(**data)
+            session.add(rule)
+            session.flush()
+            return rule
+
+
+@blp.route("/rules/<int:rule_id>")
+class RuleItem(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(RulePatchSchema)
+    @blp.response(200, RuleSchema)
+    def patch(self, data, rule_id):
+        """Change a rule's priority, rationale or review status (retire it with `retired`)."""
+        with service_context().database.transaction() as session:
+            rule = session.get(GuidanceRule, rule_id, with_for_update=True)
+            if rule is None:
+                raise Problem(404, f"No rule {rule_id}.")
+            knowledge.bump_version(session, current_principal().subject, f"edit rule {rule_id}")
+            for name, value in data.items():
+                setattr(rule, name, value)
+            return rule
+
+
+@blp.route("/conditions")
+class Conditions(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(ConditionSchema)
+    @blp.response(201, ConditionSchema)
+    def post(self, data):
+        """Add a condition and the functional limitations it usually brings."""
+        with service_context().database.transaction() as session:
+            if session.get(Condition, data["id"]):
+                raise Problem(409, f"Condition {data['id']!r} already exists.")
+            known = set(session.scalars(sa.select(Limitation.id)))
+            unknown = [i for i, lid in enumerate(data["limitation_ids"]) if lid not in known]
+            if unknown:
+                raise Problem(422, "Unknown limitations.", errors=[
+                    {"location": "json", "pointer": f"/limitation_ids/{i}", "detail": "Not in the library."}
+                    for i in unknown])
+            knowledge.bump_version(session, current_principal().subject, f"add condition {data['id']}")
+            condition = Condition(**data)
+            session.add(condition)
+            return condition
+
+
+@blp.route("/versions")
+class Versions(MethodView):
+    @requires(*READERS)
+    def get(self):
+        """Every guidance version, newest first."""
+        with service_context().database.transaction() as session:
+            rows = session.scalars(sa.select(GuidanceVersion).order_by(GuidanceVersion.version.desc())).all()
+            return {"items": [{"version": v.version, "published_at": v.published_at.isoformat(),
+                               "published_by": v.published_by, "change": v.change} for v in rows]}

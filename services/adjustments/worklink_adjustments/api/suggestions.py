@@ -1,0 +1,107 @@
+"""Clinicians' adjustment suggestions: write, issue, amend, withdraw, refer. Practice-scoped, audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from worklink.auth import requires
+from worklink.web import service_context
+from worklink_adjustments import services
+from worklink_adjustments.api.common import clinician, deps, today
+from worklink_adjustments.schemas import (ReferralRequestInSchema, SuggestionInSchema, SuggestionListQuery,
+                                          SuggestionListSchema, SuggestionOutSchema, SuggestionUpdateSchema,
+                                          VersionSchema, WithdrawSchema)
+
+blp = Blueprint("suggestions", __name__, url_prefix="/suggestions",
+                description="Fit-note-shaped adjustment suggestions (clinicians of one practice)")
+
+
+def transaction():
+    return service_context().database.transaction()
+
+
+@blp.route("")
+class Suggestions(MethodView):
+    @requires("gp")
+    @blp.arguments(SuggestionListQuery, location="query")
+    @blp.response(200, SuggestionListSchema)
+    def get(self, args):
+        """Your practice's suggestions, most recently changed first (each one listed is audited)."""
+        with transaction() as session:
+            return services.list_for_practice(session, deps(), clinician(), **args)
+
+    @requires("gp")
+    @blp.arguments(SuggestionInSchema)
+    @blp.response(201, SuggestionOutSchema)
+    def post(self, data):
+        """Write a draft suggestion; every fit-note rule is checked now (422 lists each broken rule)."""
+        with transaction() as session:
+            return services.create(session, deps(), clinician(), data, today())
+
+
+@blp.route("/<uuid:suggestion_id>")
+class SuggestionItem(MethodView):
+    @requires("gp")
+    @blp.response(200, SuggestionOutSchema)
+    def get(self, suggestion_id: uuid.UUID):
+        """One suggestion with the employer's response and referral status (404 for another practice's)."""
+        with transaction() as session:
+            return services.read(session, deps(), clinician(), suggestion_id)
+
+    @requires("gp")
+    @blp.arguments(SuggestionUpdateSchema)
+    @blp.response(200, SuggestionOutSchema)
+    def put(self, data, suggestion_id: uuid.UUID):
+        """Replace a draft (send the `version` you read; 409 if it moved on or is no longer a draft)."""
+        with transaction() as session:
+            return services.update_draft(session, deps(), clinician(), suggestion_id, data, today())
+
+
+@blp.route("/<uuid:suggestion_id>/issue")
+class Issue(MethodView):
+    @requires("gp")
+    @blp.arguments(VersionSchema)
+    @blp.response(200, SuggestionOutSchema)
+    def post(self, data, suggestion_id: uuid.UUID):
+        """Issue a draft: publishes `adjustments.suggestion.issued`, opens the employer's link, and with
+        recorded consent requests the employment-adviser referral."""
+        with transaction() as session:
+            return services.issue(session, deps(), clinician(), suggestion_id, data["version"], today())
+
+
+@blp.route("/<uuid:suggestion_id>/amend")
+class Amend(MethodView):
+    @requires("gp")
+    @blp.arguments(SuggestionUpdateSchema)
+    @blp.response(200, SuggestionOutSchema)
+    def post(self, data, suggestion_id: uuid.UUID):
+        """Amend an issued suggestion (a new version; publishes `adjustments.suggestion.amended`)."""
+        with transaction() as session:
+            return services.amend(session, deps(), clinician(), suggestion_id, data, today())
+
+
+@blp.route("/<uuid:suggestion_id>/withdraw")
+class Withdraw(MethodView):
+    @requires("gp")
+    @blp.arguments(WithdrawSchema)
+    @blp.response(200, SuggestionOutSchema)
+    def post(self, data, suggestion_id: uuid.UUID):
+        """Withdraw an issued suggestion (its employer link stops working)."""
+        with transaction() as session:
+            return services.withdraw(session, deps(), clinician(), suggestion_id, data["version"], data["reason"])
+
+
+@blp.route("/<uuid:suggestion_id>/referral-requests")
+class ReferralRequests(MethodView):
+    @requires("gp")
+    @blp.arguments(ReferralRequestInSchema)
+    @blp.response(201)
+    def post(self, data, suggestion_id: uuid.UUID):
+        """Ask for an employment-adviser referral; only with the patient's consent recorded (409 otherwise)."""
+        with transaction() as session:
+            result = services.request_referral(session, deps(), clinician(), suggestion_id, data["version"],
+                                               data["outcomes_to_gp"])
+            return {"request_id": str(result["request_id"]), "status": result["status"]}

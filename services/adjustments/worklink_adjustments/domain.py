@@ -1,0 +1,257 @@
+"""Domain rules of an adjustment suggestion, free of Flask and of the database.
+
+The fit note's rules (gov.uk guidance for healthcare professionals, and GP systems' eMED3
+checks) that a suggestion must keep:
+- a `not_fit` decision carries no advice (no categories, no recommendations);
+- in the first six months of a condition, a period covers at most three months, and an
+  open-ended period is allowed only after six months;
+- a period shorter than 15 days needs explicit start and end dates;
+- only the five professions allowed to issue fit notes may issue one.
+Plus the lifecycle: draft -> issued -> amended | withdrawn | superseded | expired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from worklink.events.contracts.adjustments import (DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
+                                                   ISSUER_PROFESSIONS, WITHDRAWAL_REASONS)
+
+ASSESSMENT_METHODS = ("face_to_face", "telephone", "video", "written_report")
+STATUSES = ("draft", "issued", "amended", "withdrawn", "superseded", "expired")
+ACTIVE = ("issued", "amended")
+SHORT_PERIOD_DAYS = 15
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, detail: str, **extensions: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class RuleViolation(DomainError):
+    """The suggestion breaks one or more rules; `errors` names each field by JSON Pointer."""
+
+    status = 422
+
+    def __init__(self, errors: list[dict[str, str]]):
+        super().__init__(f"The suggestion breaks {len(errors)} rule(s) of a fit note.", errors=errors)
+        self.errors = errors
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+# --- NHS number ------------------------------------------------------------------------
+
+
+def nhs_number_is_valid(value: str) -> bool:
+    """Ten digits whose tenth is the modulus-11 check digit of the first nine."""
+    digits = value.replace(" ", "")
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    total = sum(int(d) * weight for d, weight in zip(digits[:9], range(10, 1, -1)))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def in_first_six_months(condition_started_on: date | None, assessment_date: date) -> bool:
+    """Unknown onset counts as the first six months: the stricter rule applies."""
+    return condition_started_on is None or assessment_date < add_months(condition_started_on, 6)
+
+
+@dataclass
+class Period:
+    start: date
+    end: date | None
+    explicit_end: bool  # the clinician gave an end date (not a duration)
+
+    @property
+    def days(self) -> int | None:
+        return None if self.end is None else (self.end - self.start).days + 1
+
+
+def resolve_period(start: date, end: date | None, duration_days: int | None) -> Period:
+    if end is not None:
+        return Period(start, end, True)
+    if duration_days is not None:
+        return Period(start, start + timedelta(days=duration_days - 1), False)
+    return Period(start, None, False)
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+
+@dataclass
+class Rules:
+    """Collects every broken rule so the clinician sees them all at once."""
+
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def fail(self, pointer: str, detail: str) -> None:
+        self.errors.append({"location": "json", "pointer": pointer, "detail": detail})
+
+    def raise_if_broken(self) -> None:
+        if self.errors:
+            raise RuleViolation(self.errors)
+
+
+def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: Iterable[str]) -> Period:
+    """Check a whole suggestion (already shape-validated); returns its resolved period."""
+    rules = Rules()
+    patient, assessment, period_in = data["patient"], data["assessment"], data["period"]
+    if not nhs_number_is_valid(patient["nhs_number"]):
+        rules.fail("/patient/nhs_number", "This is not a valid NHS number: its check digit does not match.")
+    if patient["birth_date"] > today:
+        rules.fail("/patient/birth_date", "The date of birth is in the future.")
+    if data["issuer"]["profession"] not in ISSUER_PROFESSIONS:
+        rules.fail("/issuer/profession", "Only doctors, nurses, occupational therapists, pharmacists and "
+                                         "physiotherapists may issue fit-note advice.")
+    if assessment["date"] > today:
+        rules.fail("/assessment/date", "The assessment date is in the future.")
+    started = assessment.get("condition_started_on")
+    if started and started > assessment["date"]:
+        rules.fail("/assessment/condition_started_on", "The condition cannot start after the assessment.")
+
+    _check_advice(rules, data)
+    period = _check_period(rules, period_in, assessment["date"], started)
+    known = set(known_adjustments)
+    for i, row in enumerate(data.get("recommendations", [])):
+        if row.get("adjustment_id") and row["adjustment_id"] not in known:
+            rules.fail(f"/recommendations/{i}/adjustment_id", f"No adjustment {row['adjustment_id']!r} in the guidance library.")
+        if not row.get("adjustment_id") and not (row.get("free_text") or "").strip():
+            rules.fail(f"/recommendations/{i}", "Choose an adjustment from the library or describe one in free text.")
+    _check_disclosure(rules, data)
+    if data.get("review_date") and data["review_date"] < period.start:
+        rules.fail("/review_date", "The review date is before the period starts.")
+    rules.raise_if_broken()
+    return period
+
+
+def _check_advice(rules: Rules, data: dict[str, Any]) -> None:
+    if data["decision"] == "not_fit":
+        if data.get("categories"):
+            rules.fail("/categories", "A 'not fit for work' decision cannot carry advice: remove the categories "
+                                      "or choose 'may be fit for work'.")
+        if data.get("recommendations"):
+            rules.fail("/recommendations", "A 'not fit for work' decision cannot carry recommendations: remove them "
+                                           "or choose 'may be fit for work'.")
+    elif not (data.get("functional_effects") or "").strip():
+        rules.fail("/functional_effects", "Describe the functional effects of the condition in plain words.")
+
+
+def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, started: date | None) -> Period:
+    period = resolve_period(period_in["start"], period_in.get("end"), period_in.get("duration_days"))
+    if period_in.get("end") and period_in.get("duration_days"):
+        rules.fail("/period", "Give either an end date or a duration, not both.")
+    if period.end is not None and period.end < period.start:
+        rules.fail("/period/end", "The period ends before it starts.")
+        return period
+    first_six = in_first_six_months(started, assessed_on)
+    if period.end is None and first_six:
+        rules.fail("/period/end", "An open-ended period is only allowed once the condition has lasted six months; "
+                                  "give an end date or a duration.")
+    if period.end is not None and first_six and period.end > add_months(period.start, 3):
+        rules.fail("/period", "In the first six months of a condition a fit note can cover at most 3 months.")
+    if period.days is not None and period.days < SHORT_PERIOD_DAYS and not period.explicit_end:
+        rules.fail("/period/end", f"A period shorter than {SHORT_PERIOD_DAYS} days needs explicit start and end dates.")
+    return period
+
+
+def _check_disclosure(rules: Rules, data: dict[str, Any]) -> None:
+    """Words meant for the employer must not name a condition the patient keeps private."""
+    private = [c["text"].strip().lower() for c in data.get("conditions", [])
+               if not (c.get("disclose") and data["consent"].get("share_with_employer"))]
+    private = [p for p in private if len(p) >= 3]
+    texts = [("/functional_effects", data.get("functional_effects") or "")]
+    for i, row in enumerate(data.get("recommendations", [])):
+        texts += [(f"/recommendations/{i}/difficulty", row.get("difficulty") or ""),
+                  (f"/recommendations/{i}/free_text", row.get("free_text") or "")]
+    for pointer, text in texts:
+        lowered = text.lower()
+        for name in private:
+            if name in lowered:
+                rules.fail(pointer, f"This text names '{name}', which the patient has not agreed to disclose to "
+                                    "their employer. Describe the effects instead.")
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+TRANSITIONS = {
+    "update": ("draft",),
+    "issue": ("draft",),
+    "amend": ACTIVE,
+    "withdraw": ACTIVE,
+    "supersede": ACTIVE,
+    "expire": ACTIVE,
+    "review_due": ACTIVE,
+    "request_referral": ACTIVE,
+    "employer_response": ACTIVE,
+}
+
+
+def check_transition(action: str, status: str) -> None:
+    allowed = TRANSITIONS[action]
+    if status not in allowed:
+        raise Conflict(f"A suggestion that is {status} cannot be {_past(action)}; only one that is "
+                       f"{' or '.join(allowed)} can.", status=status, action=action)
+
+
+def _past(action: str) -> str:
+    return {"update": "edited", "issue": "issued", "amend": "amended", "withdraw": "withdrawn",
+            "supersede": "superseded", "expire": "expired", "review_due": "marked due for review",
+            "request_referral": "used for a referral", "employer_response": "answered by an employer"}[action]
+
+
+def check_version(expected: int, actual: int) -> None:
+    if expected != actual:
+        raise Conflict(f"The suggestion changed since you read it (you sent version {expected}, it is now "
+                       f"{actual}). Reload it and make your change again.", current_version=actual)
+
+
+def overall_outcome(item_outcomes: list[str]) -> str:
+    if item_outcomes and all(o == "agreed" for o in item_outcomes):
+        return "agreed"
+    if item_outcomes and all(o == "not_possible" for o in item_outcomes):
+        return "not_possible"
+    return "partially_agreed"
+
+
+def categories_for(decision: str, categories: list[str], recommended: list[dict[str, Any]]) -> list[str]:
+    """The fit-note boxes ticked: the clinician's, plus those of the library adjustments chosen."""
+    if decision == "not_fit":
+        return []
+    chosen = set(categories) | {a["fit_note_category"] for a in recommended if a}
+    return [c for c in FIT_NOTE_CATEGORIES if c in chosen]
+
+
+__all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
+           "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
+           "nhs_number_is_valid", "check_suggestion", "check_transition", "check_version", "resolve_period",
+           "add_months", "overall_outcome", "categories_for"]

@@ -1,0 +1,241 @@
+"""The guidance knowledge base: loading the starter library, ranked search, versioned edits.
+
+Keyed by functional limitation, not only diagnosis: a condition lists its usual limitations,
+and guidance rules map a limitation (optionally narrowed to a condition or a work function)
+to an adjustment with a priority. Search interprets what the clinician gave (condition,
+limitations, job task, free text) into weighted limitations and ranks the adjustments their
+rules reach. The index is built in memory once per guidance version, so a search costs a
+single `max(version)` query plus dictionary work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.db import utcnow
+from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
+                                         PhraseTemplate, Source, WorkFunction)
+
+STARTER_LIBRARY = "library_v1.json"
+LIVE_STATUSES = ("published", "clinically_reviewed")
+_WORD = re.compile(r"[a-z0-9']+")
+_STOPWORDS = {"a", "an", "and", "the", "of", "to", "for", "with", "in", "on", "at", "or", "is", "be", "my",
+              "their", "they", "can", "not", "no", "after", "from", "work", "working"}
+
+
+def starter_library() -> dict[str, Any]:
+    text = resources.files("worklink_adjustments").joinpath("data", STARTER_LIBRARY).read_text("utf-8")
+    return json.loads(text)
+
+
+def load_library(session: Session, library: dict[str, Any], published_by: str = "starter-library") -> int:
+    """Insert a whole library into an empty knowledge base; returns its guidance version."""
+    if session.scalar(sa.select(sa.func.count()).select_from(GuidanceVersion)):
+        raise ValueError("the knowledge base already has content; edit it instead of reloading")
+    version = int(library["version"])
+    session.add_all(Source(**s) for s in library["sources"])
+    session.add_all(Limitation(**item) for item in library["limitations"])
+    session.add_all(WorkFunction(**item) for item in library["work_functions"])
+    session.add_all(Condition(**item) for item in library["conditions"])
+    session.flush()
+    session.add_all(Adjustment(**item, updated_in_version=version) for item in library["adjustments"])
+    session.flush()
+    session.add_all(GuidanceRule(**rule) for rule in library["guidance_rules"])
+    session.add_all(PhraseTemplate(**phrase) for phrase in library["phrase_templates"])
+    session.add(GuidanceVersion(version=version, published_by=published_by, change=library["title"]))
+    session.flush()
+    return version
+
+
+def current_version(session: Session) -> int:
+    return session.scalar(sa.select(sa.func.max(GuidanceVersion.version))) or 0
+
+
+def bump_version(session: Session, by: str, change: str) -> int:
+    """Record an edit: the knowledge base is now one version newer."""
+    version = current_version(session) + 1
+    session.add(GuidanceVersion(version=version, published_by=by, change=change[:255], published_at=utcnow()))
+    return version
+
+
+# --- search -------------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower().replace("’", "'")) if w not in _STOPWORDS]
+
+
+@dataclass
+class Hit:
+    adjustment: dict[str, Any]
+    score: float
+    limitations: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    work_functions: list[str] = field(default_factory=list)
+    rationale: str = ""
+    text_match: bool = False
+
+
+@dataclass
+class SearchResult:
+    guidance_version: int
+    conditions: list[dict[str, Any]]       # what the query was read as
+    limitations: list[dict[str, Any]]
+    work_functions: list[dict[str, Any]]
+    hits: list[Hit]
+    total: int
+
+
+class GuidanceIndex:
+    """An immutable, in-memory view of one guidance version."""
+
+    def __init__(self, version: int, conditions, limitations, work_functions, adjustments, rules, phrases):
+        self.version = version
+        self.conditions = {c["id"]: c for c in conditions}
+        self.limitations = {item["id"]: item for item in limitations}
+        self.work_functions = {w["id"]: w for w in work_functions}
+        self.adjustments = {a["id"]: a for a in adjustments}
+        self.phrases = phrases
+        self.rules_by_limitation: dict[str, list[dict]] = {}
+        self.rules_by_work_function: dict[str, list[dict]] = {}
+        for rule in rules:
+            if rule["adjustment_id"] not in self.adjustments:
+                continue  # rule for a retired adjustment
+            self.rules_by_limitation.setdefault(rule["limitation_id"], []).append(rule)
+            if rule["work_function_id"]:
+                self.rules_by_work_function.setdefault(rule["work_function_id"], []).append(rule)
+        self._adjustment_words = {a["id"]: (set(words(a["title"])), set(words(a["employer_text"])))
+                                  for a in adjustments}
+        self._condition_words = {c["id"]: [set(words(t)) for t in [c["name"], *c["synonyms"]]] for c in conditions}
+        self._limitation_words = {item["id"]: set(words(item["name"])) for item in limitations}
+        self._work_function_words = {w["id"]: [set(words(t)) for t in [w["name"], *w["examples"]]]
+                                     for w in work_functions}
+
+    @classmethod
+    def build(cls, session: Session) -> "GuidanceIndex":
+        def rows(model, *where):
+            return [{c.key: getattr(obj, c.key) for c in model.__table__.columns}
+                    for obj in session.scalars(sa.select(model).where(*where))]
+
+        return cls(current_version(session), rows(Condition), rows(Limitation), rows(WorkFunction),
+                   rows(Adjustment, Adjustment.review_status.in_(LIVE_STATUSES)),
+                   rows(GuidanceRule, GuidanceRule.review_status.in_(LIVE_STATUSES)), rows(PhraseTemplate))
+
+    # -- reading the query --------------------------------------------------------
+
+    @staticmethod
+    def _matches(query: list[str], candidate: set[str]) -> int:
+        """How many query words start a word of the candidate (prefix match, 3+ letters)."""
+        return sum(1 for q in query if any(w == q or (len(q) >= 3 and w.startswith(q)) for w in candidate))
+
+    def _read_text(self, query: list[str]):
+        conditions, limitations, work_functions = {}, {}, {}
+        for cid, variants in self._condition_words.items():
+            best = max((self._matches(query, v) / len(v) for v in variants if v), default=0)
+            if best >= 0.5:
+                conditions[cid] = 0.8 * best
+        for lid, name in self._limitation_words.items():
+            if name and self._matches(query, name):
+                limitations[lid] = 0.8 * self._matches(query, name) / len(name)
+        for wid, variants in self._work_function_words.items():
+            best = max((self._matches(query, v) / len(v) for v in variants if v), default=0)
+            if best >= 0.5:
+                work_functions[wid] = 0.7 * best
+        return conditions, limitations, work_functions
+
+    def search(self, *, condition: str | None = None, limitations: Iterable[str] = (), task: str | None = None,
+               text: str | None = None, limit: int = 20, offset: int = 0) -> SearchResult:
+        query = words(text or "")
+        conds, lims, tasks = self._read_text(query) if query else ({}, {}, {})
+        if condition:
+            conds[condition] = 1.0
+        for lid in limitations:
+            lims[lid] = 1.0
+        if task:
+            tasks[task] = 1.0
+        for cid, weight in list(conds.items()):
+            for position, lid in enumerate(self.conditions.get(cid, {}).get("limitation_ids", [])):
+                lims[lid] = max(lims.get(lid, 0), weight * max(1.0 - 0.08 * position, 0.5))
+
+        hits: dict[str, Hit] = {}
+        for lid, weight in lims.items():
+            for rule in self.rules_by_limitation.get(lid, ()):
+                self._score_rule(hits, rule, weight, conds, tasks)
+        if not lims:  # a job task on its own
+            for wid, weight in tasks.items():
+                for rule in self.rules_by_work_function.get(wid, ()):
+                    self._score_rule(hits, rule, weight, conds, tasks)
+        if query:
+            self._score_text(hits, query)
+        for hit in hits.values():  # covering several of the person's limitations ranks higher
+            hit.score += 0.3 * max(len(hit.limitations) - 1, 0)
+        ranked = sorted(hits.values(), key=lambda h: (-h.score, h.adjustment["title"]))
+        return SearchResult(
+            guidance_version=self.version,
+            conditions=[self.conditions[c] for c in sorted(conds, key=lambda c: -conds[c]) if c in self.conditions],
+            limitations=[self.limitations[item] for item in sorted(lims, key=lambda x: -lims[x])
+                         if item in self.limitations],
+            work_functions=[self.work_functions[w] for w in sorted(tasks, key=lambda w: -tasks[w])
+                            if w in self.work_functions],
+            hits=ranked[offset:offset + limit], total=len(ranked))
+
+    def _score_rule(self, hits: dict[str, Hit], rule: dict, weight: float, conds: dict, tasks: dict) -> None:
+        if rule["condition_id"] and rule["condition_id"] not in conds:
+            return
+        if rule["work_function_id"] and rule["work_function_id"] not in tasks:
+            return
+        score = weight * (4 - rule["priority"])
+        if rule["condition_id"]:
+            score += 1.5 * conds[rule["condition_id"]]
+        if rule["work_function_id"]:
+            score += 1.5 * tasks[rule["work_function_id"]]
+        hit = hits.get(rule["adjustment_id"])
+        if hit is None:
+            hit = hits[rule["adjustment_id"]] = Hit(self.adjustments[rule["adjustment_id"]], 0.0,
+                                                    rationale=rule["rationale"])
+        hit.score = max(hit.score, score)
+        for bucket, value in ((hit.limitations, rule["limitation_id"]), (hit.conditions, rule["condition_id"]),
+                              (hit.work_functions, rule["work_function_id"])):
+            if value and value not in bucket:
+                bucket.append(value)
+
+    def _score_text(self, hits: dict[str, Hit], query: list[str]) -> None:
+        for aid, (title, body) in self._adjustment_words.items():
+            score = 1.0 * self._matches(query, title) + 0.4 * self._matches(query, body - title)
+            if not score:
+                continue
+            hit = hits.get(aid)
+            if hit is None:
+                hit = hits[aid] = Hit(self.adjustments[aid], 0.0)
+            hit.score += score
+            hit.text_match = True
+
+    def phrases_for(self, limitation_ids: Iterable[str], adjustment_ids: Iterable[str]) -> list[dict]:
+        lims, adjs = set(limitation_ids), set(adjustment_ids)
+        return [p for p in self.phrases if p["limitation_id"] in lims or p["adjustment_id"] in adjs]
+
+
+class IndexCache:
+    """One GuidanceIndex per database, rebuilt when the guidance version moves on."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._index: GuidanceIndex | None = None
+
+    def get(self, session: Session) -> GuidanceIndex:
+        version = current_version(session)
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        with self._lock:
+            if self._index is None or self._index.version != version:
+                self._index = GuidanceIndex.build(session)
+            return self._index

@@ -1,0 +1,216 @@
+"""The employer letter and the patient summary: one plain-English content model, two renderings
+(an HTML print view from a template, and a PDF drawn with fpdf2).
+
+The employer letter names no diagnosis unless the patient agreed both to share with their
+employer and to disclose that condition; it never shows the NHS number or date of birth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+CATEGORY_LABELS = {"phased_return": "a phased return to work", "altered_hours": "altered hours",
+                   "amended_duties": "amended duties", "workplace_adaptations": "workplace adaptations"}
+PROFESSION_LABELS = {"doctor": "doctor", "nurse": "nurse", "occupational_therapist": "occupational therapist",
+                     "pharmacist": "pharmacist", "physiotherapist": "physiotherapist"}
+METHOD_LABELS = {"face_to_face": "a face-to-face consultation", "telephone": "a telephone consultation",
+                 "video": "a video consultation", "written_report": "a written report"}
+
+
+def long_date(day: date | None) -> str:
+    return f"{day.day} {day:%B %Y}" if day else ""
+
+
+@dataclass
+class Section:
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # recommendations
+
+
+@dataclass
+class Letter:
+    kind: str  # employer | patient
+    title: str
+    draft: bool
+    sections: list[Section]
+    signature: str
+    response_url: str | None = None
+
+
+def _period(s: dict[str, Any]) -> str:
+    start, end = s["period"]["start"], s["period"]["end"]
+    if end is None:
+        return f"from {long_date(start)}, with no fixed end date"
+    return f"from {long_date(start)} to {long_date(end)}"
+
+
+def disclosed_conditions(s: dict[str, Any]) -> list[str]:
+    if not s["consent"]["share_with_employer"]:
+        return []
+    return [c["text"] for c in s["conditions"] if c.get("disclose")]
+
+
+def _recommendation_rows(s: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"number": i + 1, "difficulty": r.get("difficulty") or "",
+             "title": r.get("title") or "Recommended change",
+             "advice": " ".join(t for t in (r.get("employer_text"), r.get("free_text")) if t),
+             "schedule": r.get("schedule") or []} for i, r in enumerate(s["recommendations"])]
+
+
+def _advice_sections(s: dict[str, Any], name: str) -> list[Section]:
+    sections = []
+    if s["decision"] == "not_fit":
+        sections.append(Section("Assessment", [
+            f"{name} is not fit for work {_period(s)}.",
+            "There is no advice about changes at work during this period."]))
+        return sections
+    categories = [CATEGORY_LABELS[c] for c in s["categories"]]
+    summary = f"{name} may be fit for work {_period(s)}, taking account of the advice below."
+    if categories:
+        summary += " The advice covers " + _join(categories) + "."
+    sections.append(Section("Assessment", [summary]))
+    if s["functional_effects"].strip():
+        sections.append(Section("How their health affects their work", [s["functional_effects"].strip()]))
+    if s["recommendations"]:
+        sections.append(Section("Changes that may help", rows=_recommendation_rows(s)))
+    return sections
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _signposting(s: dict[str, Any]) -> list[str]:
+    notes = []
+    if s["signposting"]["occupational_health"]:
+        notes.append("An occupational health assessment could give more detailed advice about the job.")
+    if s["signposting"]["access_to_work"]:
+        notes.append("Access to Work (from the Department for Work and Pensions) may pay for support beyond the "
+                     "reasonable adjustments an employer makes, such as equipment, a support worker or help with "
+                     "travel. The employee applies at gov.uk/access-to-work.")
+    return notes
+
+
+def _reassessment(s: dict[str, Any]) -> str:
+    if s["reassessment_needed"]:
+        return f"I will need to assess their fitness for work again at the end of this period" + (
+            f" (by {long_date(s['review_date'])})." if s["review_date"] else ".")
+    return "I will not need to assess their fitness for work again at the end of this period."
+
+
+def _signature(s: dict[str, Any]) -> str:
+    issuer = s["issuer"]
+    return f"{issuer['name']}, {PROFESSION_LABELS.get(issuer['profession'], issuer['profession'])}"
+
+
+def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
+    name = f"{s['patient']['given_name']} {s['patient']['family_name']}"
+    assessed = f"I assessed {name} on {long_date(s['assessment']['date'])} by {METHOD_LABELS[s['assessment']['method']]}."
+    sections = [Section("About this letter", [
+        assessed,
+        "This letter gives advice about work. The advice is not binding. If you cannot make the changes, please "
+        "explain why to your employee; they should then be treated as not fit for work, and no new note is needed.",
+    ])]
+    conditions = disclosed_conditions(s)
+    if conditions:
+        sections.append(Section("Condition", [f"{name} has agreed that I tell you about: {_join(conditions)}."]))
+    sections += _advice_sections(s, name)
+    job = s.get("job") or {}
+    if job.get("title"):
+        sections.append(Section("The job", [f"This advice was written with their work as {job['title']} in mind."]))
+    if notes := _signposting(s):
+        sections.append(Section("Further support", notes))
+    sections.append(Section("Reassessment", [_reassessment(s)]))
+    share = s["consent"]["share_with_employer"]
+    link = response_url if share and s["status"] in ("issued", "amended") else None
+    if link:
+        sections.append(Section("Please tell us what you agreed", [
+            "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "
+            "why. You do not need an account. It helps us support your employee.", link]))
+    return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link)
+
+
+def patient_summary(s: dict[str, Any]) -> Letter:
+    name = f"{s['patient']['given_name']} {s['patient']['family_name']}"
+    sections = [Section("About you", [
+        f"{name}, born {long_date(s['patient']['birth_date'])}, NHS number {_nhs(s['patient']['nhs_number'])}.",
+        f"Assessed on {long_date(s['assessment']['date'])} by {METHOD_LABELS[s['assessment']['method']]}.",
+        "Conditions we talked about: " + _join([c["text"] for c in s["conditions"]]) + "."])]
+    sections += _advice_sections(s, "You")
+    shared = disclosed_conditions(s)
+    consent = [
+        "Your employer letter does not name your condition." if not shared else
+        "Your employer letter names: " + _join(shared) + ", because you agreed.",
+        "You agreed that your employer can tell us what they decided." if s["consent"]["share_with_employer"] else
+        "You did not agree to your employer sending us their decision, so their letter has no reply link.",
+        "You agreed to be referred to an employment adviser; they will contact you." if
+        s["consent"]["refer_to_employment_adviser"] else "You have not asked to be referred to an employment adviser.",
+    ]
+    sections.append(Section("What you agreed", consent))
+    if notes := _signposting(s):
+        sections.append(Section("Further support", notes))
+    sections.append(Section("What happens next", [
+        "Give the employer letter to your manager and talk through the changes together.",
+        _reassessment(s).replace("their", "your")]))
+    return Letter("patient", f"Your advice about work, {name}", s["status"] == "draft", sections, _signature(s))
+
+
+def _nhs(number: str) -> str:
+    return f"{number[:3]} {number[3:6]} {number[6:]}"
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+_PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "•": "-", "…": "...",
+                        "\u00a0": " "})
+
+
+def _latin1(text: str) -> str:
+    """The PDF's built-in Helvetica covers Latin-1; typographic punctuation is mapped, the rest replaced."""
+    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(letter: Letter, compress: bool = True) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_compression(compress)
+    pdf.set_title(_latin1(letter.title))
+    pdf.set_author("WorkLink")
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
+    line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    if letter.draft:
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.set_text_color(180, 0, 0)
+        pdf.cell(0, 8, "DRAFT - not issued", **line)
+        pdf.set_text_color(0, 0, 0)
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.multi_cell(0, 9, _latin1(letter.title), **line)
+    pdf.ln(2)
+    for section in letter.sections:
+        pdf.set_font("Helvetica", "B", 13)
+        pdf.multi_cell(0, 8, _latin1(section.heading), **line)
+        pdf.set_font("Helvetica", "", 11)
+        for paragraph in section.paragraphs:
+            pdf.multi_cell(0, 6, _latin1(paragraph), **line)
+            pdf.ln(1)
+        for row in section.rows:
+            pdf.set_font("Helvetica", "B", 11)
+            pdf.multi_cell(0, 6, _latin1(f"{row['number']}. {row['title']}"), **line)
+            pdf.set_font("Helvetica", "", 11)
+            if row["difficulty"]:
+                pdf.multi_cell(0, 6, _latin1(f"Difficulty: {row['difficulty']}"), **line)
+            if row["advice"]:
+                pdf.multi_cell(0, 6, _latin1(row["advice"]), **line)
+            for week in row["schedule"]:
+                pdf.multi_cell(0, 6, _latin1(f"   Week {week['week']}: {week['plan']}"), **line)
+            pdf.ln(1)
+        pdf.ln(2)
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, _latin1(letter.signature), **line)
+    return bytes(pdf.output())

@@ -1,0 +1,289 @@
+"""The clinician's point-of-care pages and the employer's reply page (NHS.UK frontend, no JavaScript needed).
+
+Flow: find guidance (by condition, difficulty, job task or words) -> tick adjustments ->
+fill the suggestion -> review it with the letter preview -> issue -> print letter and summary.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from worklink.auth import requires
+from worklink.problems import field_errors
+from worklink.web import service_context
+from worklink.web.app import accepts_form
+from worklink.web.pages import PagesBlueprint
+from worklink_adjustments import letters, services
+from worklink_adjustments.api.common import clinician, deps, today
+from worklink_adjustments.api.guidance import index
+from worklink_adjustments.domain import DomainError, RuleViolation
+from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
+from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
+
+pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
+NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
+EXTRA_ROWS = 2
+
+
+def transaction():
+    return service_context().database.transaction()
+
+
+def render(template: str, status: int = 200, **context) -> Response:
+    html = render_template(template, nav=NAV, categories=CATEGORY_LABELS, professions=PROFESSION_LABELS,
+                           methods=METHOD_LABELS, **context)
+    return Response(html, status=status, mimetype="text/html")
+
+
+@pages.get("/")
+@requires("gp")
+def home():
+    with transaction() as session:
+        listing = services.list_for_practice(session, deps(), clinician(), limit=50)
+    return render("adjustments/home.html", listing=listing)
+
+
+@pages.get("/find")
+@requires("gp")
+def find():
+    args = request.args
+    query = {"q": args.get("q", "").strip()[:200], "condition": args.get("condition") or None,
+             "limitation": [v for v in args.getlist("limitation") if v], "task": args.get("task") or None}
+    with transaction() as session:
+        guidance = index(session)
+        query["condition"] = query["condition"] if query["condition"] in guidance.conditions else None
+        query["task"] = query["task"] if query["task"] in guidance.work_functions else None
+        query["limitation"] = [v for v in query["limitation"] if v in guidance.limitations]
+        searched = any((query["q"], query["condition"], query["limitation"], query["task"]))
+        result = guidance.search(condition=query["condition"], limitations=query["limitation"], task=query["task"],
+                                 text=query["q"], limit=25) if searched else None
+        phrases = guidance.phrases_for([lim["id"] for lim in result.limitations[:6]],
+                                       [h.adjustment["id"] for h in result.hits]) if result else []
+    return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6])
+
+
+@pages.get("/write")
+@requires("gp")
+def write():
+    with transaction() as session:
+        guidance = index(session)
+        picked = [guidance.adjustments[a] for a in request.args.getlist("adjustment") if a in guidance.adjustments]
+        condition = guidance.conditions.get(request.args.get("condition", ""))
+    form = MultiDict({"decision": "may_be_fit", "assessment.date": today().isoformat(),
+                      "period.start": today().isoformat(), "assessment.method": "face_to_face"})
+    if condition:
+        form["conditions.0.text"] = condition["name"]
+        form["conditions.0.condition_id"] = condition["id"]
+    for i, adjustment in enumerate(picked):
+        form[f"recommendations.{i}.adjustment_id"] = adjustment["id"]
+        form.add("categories", adjustment["fit_note_category"]) if adjustment["fit_note_category"] not in \
+            form.getlist("categories") else None
+    return suggestion_form(form, picked, guidance)
+
+
+def suggestion_form(form: MultiDict, picked: list[dict], guidance, errors: list[dict] | None = None,
+                    status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
+    errors = errors or []
+    by_field = {}
+    for error in errors:
+        by_field.setdefault(_field_id(error["pointer"]), error["detail"])
+    return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
+                  errors=errors, by_field=by_field, extra_rows=EXTRA_ROWS, action=action, heading=heading)
+
+
+def _field_id(pointer: str) -> str:
+    return pointer.strip("/").replace("/", "-") or "suggestion"
+
+
+@pages.post("/write")
+@requires("gp")
+def write_submit():
+    form = request.form
+    with transaction() as session:
+        guidance = index(session)
+        picked = [guidance.adjustments[a] for a in _picked_ids(form) if a in guidance.adjustments]
+        try:
+            data = SuggestionInSchema().load(form_to_data(form))
+            created = services.create(session, deps(), clinician(), data, today())
+        except ValidationError as exc:
+            return suggestion_form(form, picked, guidance, field_errors(exc.messages), 422)
+        except RuleViolation as exc:
+            session.rollback()
+            return suggestion_form(form, picked, guidance, exc.errors, 422)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"]), 303)
+
+
+def _picked_ids(form) -> list[str]:
+    ids = []
+    for i in range(20):
+        if value := form.get(f"recommendations.{i}.adjustment_id"):
+            ids.append(value)
+    return ids
+
+
+def form_to_data(form) -> dict[str, Any]:
+    """The flat form (names are dotted paths) as the API's JSON shape; empty answers are left out."""
+    def value(name):
+        v = form.get(name, "").strip()
+        return v or None
+
+    def section(prefix, names):
+        return {n: value(f"{prefix}.{n}") for n in names if value(f"{prefix}.{n}") is not None}
+
+    conditions = []
+    for i in range(5):
+        if value(f"conditions.{i}.text"):
+            conditions.append({"text": value(f"conditions.{i}.text"),
+                               "condition_id": value(f"conditions.{i}.condition_id"),
+                               "disclose": form.get(f"conditions.{i}.disclose") == "yes"})
+    recommendations = []
+    for i in range(20):
+        adjustment, free = value(f"recommendations.{i}.adjustment_id"), value(f"recommendations.{i}.free_text")
+        if not adjustment and not free:
+            continue
+        if adjustment and form.get(f"recommendations.{i}.include", "yes") != "yes":
+            continue
+        lines = [line.strip() for line in form.get(f"recommendations.{i}.schedule", "").splitlines() if line.strip()]
+        recommendations.append({"difficulty": value(f"recommendations.{i}.difficulty") or "",
+                                "adjustment_id": adjustment, "free_text": free,
+                                "schedule": [{"week": n + 1, "plan": line[:200]} for n, line in enumerate(lines[:26])]})
+    period = section("period", ["start", "end", "duration_days"])
+    data = {
+        "issuer": section("issuer", ["name", "profession"]),
+        "patient": section("patient", ["nhs_number", "given_name", "family_name", "birth_date", "email", "phone",
+                                       "postcode"]),
+        "assessment": section("assessment", ["date", "method", "condition_started_on"]),
+        "conditions": conditions,
+        "decision": value("decision"),
+        "categories": [c for c in form.getlist("categories") if c],
+        "functional_effects": value("functional_effects") or "",
+        "recommendations": recommendations,
+        "period": period,
+        "reassessment_needed": form.get("reassessment_needed") == "yes",
+        "review_date": value("review_date"),
+        "job": {**section("job", ["title", "employer_name"]), "tasks": [t for t in form.getlist("job.tasks") if t]},
+        "signposting": {"occupational_health": form.get("signposting.occupational_health") == "yes",
+                        "access_to_work": form.get("signposting.access_to_work") == "yes"},
+        "consent": {"share_with_employer": form.get("consent.share_with_employer") == "yes",
+                    "refer_to_employment_adviser": form.get("consent.refer_to_employment_adviser") == "yes"},
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pages.get("/review/<uuid:suggestion_id>")
+@requires("gp")
+def review(suggestion_id: uuid.UUID):
+    with transaction() as session:
+        suggestion = services.read(session, deps(), clinician(), suggestion_id)
+        url = _response_url(session, suggestion_id)
+    letter = letters.employer_letter(suggestion, url)
+    return render("adjustments/review.html", s=suggestion, letter=letter, error=request.args.get("error"))
+
+
+@pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer):action>")
+@requires("gp")
+def review_action(suggestion_id: uuid.UUID, action: str):
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = -1
+    try:
+        with transaction() as session:
+            who = clinician()
+            if action == "issue":
+                services.issue(session, deps(), who, suggestion_id, version, today())
+            elif action == "withdraw":
+                services.withdraw(session, deps(), who, suggestion_id, version,
+                                  request.form.get("reason") if request.form.get("reason") in
+                                  ("issued_in_error", "patient_request", "condition_changed", "other") else "other")
+            else:
+                services.request_referral(session, deps(), who, suggestion_id, version, outcomes_to_gp=True)
+    except RuleViolation as exc:
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id,
+                                error="; ".join(e["detail"] for e in exc.errors)), 303)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=exc.detail), 303)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id), 303)
+
+
+def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
+    from worklink_adjustments.models import Suggestion
+    token = services.link_for(session, deps(), session.get(Suggestion, suggestion_id))
+    return f"{request.host_url.rstrip('/')}/respond/{token}" if token else None
+
+
+@pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>")
+@requires("gp")
+def print_view(suggestion_id: uuid.UUID, kind: str):
+    letter = _letter(suggestion_id, kind)
+    return render("adjustments/print.html", letter=letter)
+
+
+@pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>.pdf")
+@requires("gp")
+def print_pdf(suggestion_id: uuid.UUID, kind: str):
+    letter = _letter(suggestion_id, kind)
+    name = "employer-letter" if kind == "letter" else "patient-summary"
+    return Response(letters.render_pdf(letter), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}-{suggestion_id}.pdf"',
+                             "Cache-Control": "no-store"})
+
+
+def _letter(suggestion_id: uuid.UUID, kind: str) -> letters.Letter:
+    with transaction() as session:
+        suggestion = services.read(session, deps(), clinician(), suggestion_id, action="export",
+                                   purpose=f"print_{kind}")
+        url = _response_url(session, suggestion_id)
+    return letters.employer_letter(suggestion, url) if kind == "letter" else letters.patient_summary(suggestion)
+
+
+# --- the employer's reply (no account: the single-use link is the credential) -------------
+
+
+@pages.get("/respond/<token>")
+def respond(token: str):
+    with transaction() as session:
+        link, suggestion = services.open_link(session, deps(), token)
+        _audit_employer_read(session, link, suggestion)
+        rows = suggestion.recommendations
+        name = suggestion.given_name
+    return render("adjustments/respond.html", rows=rows, name=name, token=token, form=MultiDict(), errors=[],
+                  by_field={})
+
+
+def _audit_employer_read(session, link, suggestion) -> None:
+    from worklink.auth import Principal
+    deps().audit_record(session, "read", suggestion, Principal(subject=f"employer-link:{link.id}", role="employer"),
+                        purpose="employer_response_form")
+
+
+@pages.post("/respond/<token>")
+@accepts_form
+def respond_submit(token: str):
+    form = request.form
+    with transaction() as session:
+        link, suggestion = services.open_link(session, deps(), token)
+        rows, name = suggestion.recommendations, suggestion.given_name
+        data = {"items": [{"index": i, "outcome": form.get(f"items.{i}.outcome", ""),
+                           "reason": form.get(f"items.{i}.reason", "").strip()} for i in range(len(rows))],
+                "responder_name": form.get("responder_name", "").strip(),
+                "responder_role": form.get("responder_role", "").strip(),
+                "comments": form.get("comments", "").strip()}
+        if form.get("effective_from"):
+            data["effective_from"] = form["effective_from"]
+        try:
+            loaded = EmployerResponseSchema().load(data)
+            services.record_employer_response(session, deps(), token, loaded)
+        except ValidationError as exc:
+            errors = field_errors(exc.messages)
+            by_field = {_field_id(e["pointer"]): e["detail"] for e in errors}
+            return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
+                          errors=errors, by_field=by_field)
+    return render("adjustments/responded.html", name=name)

@@ -1,0 +1,343 @@
+"""Request and response schemas (they also generate the OpenAPI document)."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
+                                         ISSUER_PROFESSIONS, STATUSES, WITHDRAWAL_REASONS)
+
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a library id (lower-case letters, digits, _).")
+COST_BANDS = ("none", "under_100", "100_1000", "over_1000")
+EQUALITY_ACT = ("provision_criterion_practice", "physical_feature", "auxiliary_aid")
+AREAS = ("hours_patterns", "role_responsibilities", "relationships_communication", "physical_environment",
+         "policy_application", "equipment_services_support")
+ATW_ELEMENTS = ("equipment_software", "support_worker", "travel_to_work", "vehicle_adaptation", "workplace_changes",
+                "mental_health_support", "interview_communication")
+REVIEW_STATUSES = ("draft", "clinically_reviewed", "published", "retired")
+DOMAINS = ("physical", "sensory", "cognitive", "mental_health", "fatigue_energy", "pain", "communication",
+           "treatment_schedule")
+
+
+def one_of(values, **kwargs):
+    return fields.String(validate=validate.OneOf(values), **kwargs)
+
+
+def text(max_length: int, min_length: int = 0, **kwargs):
+    return fields.String(validate=validate.Length(min_length, max_length), **kwargs)
+
+
+# --- guidance ---------------------------------------------------------------------------
+
+
+class GuidanceQuery(Schema):
+    q = text(200, metadata={"description": "free text: a condition, a difficulty, a task or an adjustment"})
+    condition = fields.String(validate=SLUG)
+    limitation = fields.List(fields.String(validate=SLUG), load_default=list)
+    task = fields.String(validate=SLUG, metadata={"description": "a work function id"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
+
+
+class AdjustmentSchema(Schema):
+    id = fields.String(required=True, validate=SLUG)
+    title = text(200, 3, required=True)
+    employer_text = text(1000, 10, required=True)
+    fit_note_category = one_of(FIT_NOTE_CATEGORIES, required=True)
+    equality_act_requirement = one_of(EQUALITY_ACT, required=True)
+    adjustment_area = one_of(AREAS, required=True)
+    cost_band = one_of(COST_BANDS, required=True)
+    access_to_work = fields.Boolean(required=True)
+    access_to_work_element = one_of(ATW_ELEMENTS, allow_none=True, load_default=None)
+    duration_type = one_of(("temporary", "ongoing", "fluctuating"), load_default="temporary")
+    home_working_compatible = fields.Boolean(load_default=True)
+    review_status = one_of(REVIEW_STATUSES, load_default="published")
+    revision = fields.Integer(dump_only=True)
+    updated_in_version = fields.Integer(dump_only=True)
+
+
+class AdjustmentPatchSchema(AdjustmentSchema):
+    class Meta:
+        exclude = ("id",)
+
+    revision = fields.Integer(required=True, load_only=True,
+                              metadata={"description": "the revision you read (optimistic locking)"})
+
+
+class RuleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    limitation_id = fields.String(required=True, validate=SLUG)
+    condition_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    work_function_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    adjustment_id = fields.String(required=True, validate=SLUG)
+    priority = fields.Integer(load_default=2, validate=validate.Range(1, 3))
+    rationale = text(500, 5, required=True)
+    source_ids = fields.List(fields.String(validate=SLUG), load_default=list)
+    review_status = one_of(REVIEW_STATUSES, load_default="published")
+
+
+class RulePatchSchema(Schema):
+    priority = fields.Integer(validate=validate.Range(1, 3))
+    rationale = text(500, 5)
+    review_status = one_of(REVIEW_STATUSES)
+
+
+class ConditionSchema(Schema):
+    id = fields.String(required=True, validate=SLUG)
+    name = text(120, 2, required=True)
+    category = fields.String(required=True, validate=SLUG)
+    synonyms = fields.List(text(120, 2), load_default=list)
+    limitation_ids = fields.List(fields.String(validate=SLUG), required=True, validate=validate.Length(min=1))
+
+
+class LimitationSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    domain = one_of(DOMAINS)
+    description = fields.String()
+    icf_codes = fields.List(fields.String())
+
+
+class WorkFunctionSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    onet_element_id = fields.String(allow_none=True)
+    examples = fields.List(fields.String())
+
+
+class HitSchema(Schema):
+    adjustment = fields.Nested(AdjustmentSchema)
+    score = fields.Float()
+    limitations = fields.List(fields.String())
+    conditions = fields.List(fields.String())
+    work_functions = fields.List(fields.String())
+    rationale = fields.String()
+    text_match = fields.Boolean()
+
+
+class SearchResultSchema(Schema):
+    guidance_version = fields.Integer()
+    conditions = fields.List(fields.Nested(ConditionSchema))
+    limitations = fields.List(fields.Nested(LimitationSchema))
+    work_functions = fields.List(fields.Nested(WorkFunctionSchema))
+    hits = fields.List(fields.Nested(HitSchema))
+    total = fields.Integer()
+
+
+class PhraseSchema(Schema):
+    limitation_id = fields.String(allow_none=True)
+    adjustment_id = fields.String(allow_none=True)
+    text = fields.String()
+
+
+class CatalogueSchema(Schema):
+    guidance_version = fields.Integer()
+    conditions = fields.List(fields.Nested(ConditionSchema))
+    limitations = fields.List(fields.Nested(LimitationSchema))
+    work_functions = fields.List(fields.Nested(WorkFunctionSchema))
+    phrases = fields.List(fields.Nested(PhraseSchema))
+
+
+# --- suggestions ------------------------------------------------------------------------
+
+
+class IssuerSchema(Schema):
+    name = text(200, 2, required=True)
+    profession = fields.String(required=True, metadata={"enum": list(ISSUER_PROFESSIONS)})
+
+
+class PatientSchema(Schema):
+    nhs_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{10}$",
+                               error="An NHS number has 10 digits."))
+    given_name = text(100, 1, required=True)
+    family_name = text(100, 1, required=True)
+    birth_date = fields.Date(required=True)
+    email = fields.Email(allow_none=True, load_default=None)
+    phone = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(r"^\+?[0-9 ]{6,20}$"))
+    postcode = fields.String(allow_none=True, load_default=None,
+                             validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
+                                                      error="Not a UK postcode."))
+
+    @pre_load
+    def tidy(self, data, **_):
+        if isinstance(data, dict) and isinstance(data.get("nhs_number"), str):
+            data = {**data, "nhs_number": re.sub(r"[\s-]", "", data["nhs_number"])}
+        return data
+
+
+class AssessmentSchema(Schema):
+    date = fields.Date(required=True)
+    method = one_of(ASSESSMENT_METHODS, required=True)
+    condition_started_on = fields.Date(allow_none=True, load_default=None,
+                                       metadata={"description": "when the condition began (for the 6-month rule)"})
+
+
+class ConditionEntrySchema(Schema):
+    text = text(200, 2, required=True)
+    condition_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    disclose = fields.Boolean(load_default=False, metadata={"description": "the patient agrees the employer may see it"})
+
+
+class ScheduleWeekSchema(Schema):
+    week = fields.Integer(required=True, validate=validate.Range(1, 26))
+    plan = text(200, 1, required=True)
+
+
+class RecommendationSchema(Schema):
+    difficulty = text(300, load_default="")
+    adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    free_text = text(1000, allow_none=True, load_default=None)
+    schedule = fields.List(fields.Nested(ScheduleWeekSchema), load_default=list, validate=validate.Length(max=26))
+    # snapshot of the library wording when the suggestion was written
+    title = fields.String(dump_only=True)
+    employer_text = fields.String(dump_only=True)
+    fit_note_category = fields.String(dump_only=True)
+
+
+class PeriodSchema(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(allow_none=True, load_default=None)
+    duration_days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(1, 3650))
+
+
+class JobSchema(Schema):
+    title = text(120, allow_none=True, load_default=None)
+    employer_name = text(200, allow_none=True, load_default=None)
+    tasks = fields.List(fields.String(validate=SLUG), load_default=list,
+                        metadata={"description": "work function ids from the guidance library"})
+    notes = text(500, allow_none=True, load_default=None)
+
+
+class SignpostingSchema(Schema):
+    occupational_health = fields.Boolean(load_default=False)
+    access_to_work = fields.Boolean(load_default=False)
+
+
+class ConsentSchema(Schema):
+    share_with_employer = fields.Boolean(required=True)
+    refer_to_employment_adviser = fields.Boolean(required=True)
+
+
+class SuggestionInSchema(Schema):
+    issuer = fields.Nested(IssuerSchema, required=True)
+    patient = fields.Nested(PatientSchema, required=True)
+    assessment = fields.Nested(AssessmentSchema, required=True)
+    conditions = fields.List(fields.Nested(ConditionEntrySchema), required=True, validate=validate.Length(1, 5))
+    decision = one_of(DECISIONS, required=True)
+    categories = fields.List(one_of(FIT_NOTE_CATEGORIES), load_default=list)
+    functional_effects = text(2000, load_default="")
+    recommendations = fields.List(fields.Nested(RecommendationSchema), load_default=list,
+                                  validate=validate.Length(max=20))
+    period = fields.Nested(PeriodSchema, required=True)
+    reassessment_needed = fields.Boolean(load_default=False)
+    review_date = fields.Date(allow_none=True, load_default=None)
+    job = fields.Nested(JobSchema, load_default=dict)
+    signposting = fields.Nested(SignpostingSchema, load_default=dict)
+    consent = fields.Nested(ConsentSchema, required=True)
+    supersedes_id = fields.UUID(allow_none=True, load_default=None,
+                                metadata={"description": "an issued suggestion this one replaces when issued"})
+
+
+class SuggestionUpdateSchema(SuggestionInSchema):
+    version = fields.Integer(required=True, metadata={"description": "the version you read (optimistic locking)"})
+
+
+class VersionSchema(Schema):
+    version = fields.Integer(required=True)
+
+
+class WithdrawSchema(VersionSchema):
+    reason = one_of([r for r in WITHDRAWAL_REASONS if r != "replaced"], required=True)
+
+
+class ReferralRequestInSchema(VersionSchema):
+    outcomes_to_gp = fields.Boolean(load_default=True,
+                                    metadata={"description": "the patient agrees the adviser may report outcomes back"})
+
+
+class EmployerItemSchema(Schema):
+    index = fields.Integer(required=True)
+    adjustment_id = fields.String(allow_none=True)
+    title = fields.String()
+    outcome = one_of(EMPLOYER_OUTCOMES, required=True)
+    reason = text(1000, load_default="")
+
+
+class EmployerResponseSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    outcome = fields.String(dump_only=True)
+    items = fields.List(fields.Nested(EmployerItemSchema), required=True, validate=validate.Length(min=1))
+    comments = text(2000, load_default="")
+    responder_name = text(200, 2, required=True)
+    responder_role = text(200, load_default="")
+    effective_from = fields.Date(allow_none=True, load_default=None)
+    recorded_at = fields.DateTime(dump_only=True)
+
+    @validates_schema
+    def reasons_for_refusals(self, data, **_):
+        missing = {str(i): ["Say why this could not be agreed in full."]
+                   for i, item in enumerate(data.get("items", []))
+                   if item["outcome"] != "agreed" and not item.get("reason", "").strip()}
+        if missing:
+            raise ValidationError({"items": missing})
+
+
+class ReferralStatusSchema(Schema):
+    request_id = fields.UUID(attribute="id")
+    requested_at = fields.DateTime()
+    referral_id = fields.UUID(allow_none=True)
+    status = fields.String()
+    business_status = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    assigned_org_id = fields.UUID(allow_none=True)
+    service_id = fields.UUID(allow_none=True)
+    status_changed_at = fields.DateTime(allow_none=True)
+
+
+class SuggestionOutSchema(SuggestionInSchema):
+    id = fields.UUID()
+    practice_id = fields.UUID()
+    clinician_id = fields.String()
+    status = one_of(STATUSES)
+    version = fields.Integer()
+    guidance_version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    issued_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    withdrawn_reason = fields.String(allow_none=True)
+    superseded_by_id = fields.UUID(allow_none=True)
+    employer_response = fields.Nested(EmployerResponseSchema, allow_none=True)
+    employer_link_expires_at = fields.DateTime(allow_none=True)
+    referrals = fields.List(fields.Nested(ReferralStatusSchema))
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class SuggestionSummarySchema(Schema):
+    id = fields.UUID()
+    status = fields.String()
+    version = fields.Integer()
+    given_name = fields.String()
+    family_name = fields.String()
+    nhs_number = fields.String()
+    decision = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date(allow_none=True)
+    review_date = fields.Date(allow_none=True)
+    issued_at = fields.DateTime(allow_none=True)
+    employer_outcome = fields.String(allow_none=True)
+    referral_status = fields.String(allow_none=True)
+
+
+class SuggestionListQuery(Schema):
+    status = one_of(STATUSES)
+    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+
+
+class SuggestionListSchema(Schema):
+    items = fields.List(fields.Nested(SuggestionSummarySchema))
+    total = fields.Integer()

@@ -1,0 +1,461 @@
+"""Use cases: each runs inside the caller's transaction, writes the change, its audit record
+and its events together (transactional outbox), and knows nothing of Flask."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.audit import AuditTrail
+from worklink.auth import Principal
+from worklink.db import utcnow
+from worklink.messaging.outbox import Outbox
+from worklink_adjustments import domain, knowledge
+from worklink_adjustments.domain import Conflict, NotFound
+from worklink_adjustments.models import (Adjustment, EmployerLink, EmployerResponse, ReferralRequest, Suggestion,
+                                         WorkFunction)
+
+RESOURCE = "adjustment_suggestion"
+
+
+@dataclass(frozen=True)
+class Clinician:
+    subject: str
+    practice_id: uuid.UUID
+    principal: Principal
+
+
+@dataclass
+class Deps:
+    """What a use case writes besides its own rows."""
+
+    outbox: Outbox
+    audit: AuditTrail
+    link_secret: str
+    link_ttl: timedelta = timedelta(days=60)
+
+    def audit_record(self, session: Session, action: str, suggestion: Suggestion, principal: Principal,
+                     purpose: str | None = None) -> None:
+        self.audit.record(session, action=action, resource_type=RESOURCE, resource_id=str(suggestion.id),
+                          person_id=suggestion.nhs_number, purpose=purpose, principal=principal)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def load(session: Session, clinician: Clinician, suggestion_id: uuid.UUID, *, for_update: bool = False) -> Suggestion:
+    """The practice's own suggestion; another practice's is indistinguishable from none (404)."""
+    query = sa.select(Suggestion).where(Suggestion.id == suggestion_id,
+                                        Suggestion.practice_id == clinician.practice_id)
+    if for_update:
+        query = query.with_for_update()
+    suggestion = session.scalar(query)
+    if suggestion is None:
+        raise NotFound(f"No suggestion {suggestion_id}.")
+    return suggestion
+
+
+def read(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
+         action: str = "read", purpose: str | None = None) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id)
+    deps.audit_record(session, action, suggestion, clinician.principal, purpose)
+    return view(session, suggestion)
+
+
+def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, status: str | None = None,
+                      nhs_number: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    where = [Suggestion.practice_id == clinician.practice_id]
+    if status:
+        where.append(Suggestion.status == status)
+    if nhs_number:
+        where.append(Suggestion.nhs_number == nhs_number)
+    total = session.scalar(sa.select(sa.func.count()).select_from(Suggestion).where(*where))
+    rows = session.scalars(sa.select(Suggestion).where(*where)
+                           .order_by(Suggestion.updated_at.desc(), Suggestion.id).limit(limit).offset(offset)).all()
+    ids = [s.id for s in rows]
+    outcomes = dict(session.execute(sa.select(EmployerResponse.suggestion_id, EmployerResponse.outcome)
+                                    .where(EmployerResponse.suggestion_id.in_(ids))).all()) if ids else {}
+    referrals = dict(session.execute(sa.select(ReferralRequest.suggestion_id, ReferralRequest.status)
+                                     .where(ReferralRequest.suggestion_id.in_(ids))
+                                     .order_by(ReferralRequest.requested_at)).all()) if ids else {}
+    items = []
+    for suggestion in rows:
+        deps.audit_record(session, "list", suggestion, clinician.principal)
+        items.append({c: getattr(suggestion, c) for c in (
+            "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "period_start",
+            "period_end", "review_date", "issued_at")}
+            | {"employer_outcome": outcomes.get(suggestion.id), "referral_status": referrals.get(suggestion.id)})
+    return {"items": items, "total": total}
+
+
+def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
+    response = session.scalar(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id))
+    link = session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion.id))
+    referrals = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
+                                .order_by(ReferralRequest.requested_at)).all()
+    superseded_by = session.scalar(sa.select(Suggestion.id).where(Suggestion.supersedes_id == suggestion.id,
+                                                                  Suggestion.status != "draft"))
+    base = f"/suggestions/{suggestion.id}"
+    return {
+        **{c: getattr(suggestion, c) for c in (
+            "id", "practice_id", "clinician_id", "status", "version", "guidance_version", "conditions", "decision",
+            "categories", "functional_effects", "recommendations", "reassessment_needed", "review_date", "job",
+            "supersedes_id", "created_at", "updated_at", "issued_at", "ended_at", "withdrawn_reason")},
+        "issuer": {"name": suggestion.issuer_name, "profession": suggestion.issuer_profession},
+        "patient": {c: getattr(suggestion, c) for c in ("nhs_number", "given_name", "family_name", "birth_date",
+                                                        "email", "phone", "postcode")},
+        "assessment": {"date": suggestion.assessment_date, "method": suggestion.assessment_method,
+                       "condition_started_on": suggestion.condition_started_on},
+        "period": {"start": suggestion.period_start, "end": suggestion.period_end, "duration_days": None},
+        "signposting": {"occupational_health": suggestion.occupational_health_suggested,
+                        "access_to_work": suggestion.access_to_work_signposted},
+        "consent": {"share_with_employer": suggestion.share_with_employer,
+                    "refer_to_employment_adviser": suggestion.refer_to_employment_adviser},
+        "superseded_by_id": superseded_by,
+        "employer_response": response,
+        "employer_link_expires_at": link.expires_at if link else None,
+        "referrals": referrals,
+        "links": {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
+                  "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"},
+    }
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[domain.Period, list[dict], int]:
+    index = knowledge.current_version(session)
+    wanted = {r["adjustment_id"] for r in data.get("recommendations", []) if r.get("adjustment_id")}
+    library = {a.id: a for a in session.scalars(sa.select(Adjustment).where(
+        Adjustment.id.in_(wanted), Adjustment.review_status.in_(knowledge.LIVE_STATUSES)))} if wanted else {}
+    period = domain.check_suggestion(data, today=today, known_adjustments=library)
+    tasks = set(data.get("job", {}).get("tasks", []))
+    known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
+    if tasks - known_tasks:
+        raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks",
+                                     "detail": f"Unknown job tasks: {', '.join(sorted(tasks - known_tasks))}."}])
+    rows = []
+    for row in data.get("recommendations", []):
+        adjustment = library.get(row.get("adjustment_id") or "")
+        rows.append({**row, "title": adjustment.title if adjustment else None,
+                     "employer_text": adjustment.employer_text if adjustment else None,
+                     "fit_note_category": adjustment.fit_note_category if adjustment else None})
+    return period, rows, index
+
+
+def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, rows: list[dict],
+           guidance_version: int) -> None:
+    patient, assessment = data["patient"], data["assessment"]
+    for name in ("nhs_number", "given_name", "family_name", "birth_date", "email", "phone", "postcode"):
+        setattr(suggestion, name, patient.get(name))
+    if suggestion.postcode:
+        suggestion.postcode = suggestion.postcode.upper()
+    suggestion.issuer_name = data["issuer"]["name"]
+    suggestion.issuer_profession = data["issuer"]["profession"]
+    suggestion.assessment_date = assessment["date"]
+    suggestion.assessment_method = assessment["method"]
+    suggestion.condition_started_on = assessment.get("condition_started_on")
+    suggestion.conditions = [dict(c) for c in data["conditions"]]
+    suggestion.decision = data["decision"]
+    suggestion.categories = domain.categories_for(data["decision"], data.get("categories", []),
+                                                  [{"fit_note_category": r["fit_note_category"]} for r in rows
+                                                   if r["fit_note_category"]])
+    suggestion.functional_effects = data.get("functional_effects") or ""
+    suggestion.recommendations = rows
+    suggestion.period_start, suggestion.period_end = period.start, period.end
+    suggestion.reassessment_needed = data.get("reassessment_needed", False)
+    suggestion.review_date = data.get("review_date") or (period.end if data.get("reassessment_needed") else None)
+    suggestion.job = {k: v for k, v in dict(data.get("job") or {}).items() if v not in (None, "", [])}
+    signposting = data.get("signposting") or {}
+    suggestion.occupational_health_suggested = signposting.get("occupational_health", False)
+    suggestion.access_to_work_signposted = signposting.get("access_to_work", False)
+    consent = data["consent"]
+    if (consent["share_with_employer"], consent["refer_to_employment_adviser"]) != (
+            suggestion.share_with_employer, suggestion.refer_to_employment_adviser):
+        suggestion.consent_recorded_at = utcnow()
+    suggestion.share_with_employer = consent["share_with_employer"]
+    suggestion.refer_to_employment_adviser = consent["refer_to_employment_adviser"]
+    suggestion.guidance_version = guidance_version
+    suggestion.updated_at = utcnow()
+
+
+def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date) -> dict[str, Any]:
+    period, rows, guidance_version = _validated(session, data, today)
+    if data.get("supersedes_id"):
+        replaced = load(session, clinician, data["supersedes_id"])
+        if replaced.status not in domain.ACTIVE:
+            raise Conflict(f"Suggestion {replaced.id} is {replaced.status}; only an issued one can be replaced.")
+    suggestion = Suggestion(id=uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
+                            status="draft", version=1, supersedes_id=data.get("supersedes_id"),
+                            share_with_employer=False, refer_to_employment_adviser=False, created_at=utcnow())
+    _apply(suggestion, data, period, rows, guidance_version)
+    session.add(suggestion)
+    session.flush()
+    deps.audit_record(session, "create", suggestion, clinician.principal)
+    return view(session, suggestion)
+
+
+def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
+                 data: dict[str, Any], today: date) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("update", suggestion.status)
+    domain.check_version(data["version"], suggestion.version)
+    period, rows, guidance_version = _validated(session, data, today)
+    _apply(suggestion, data, period, rows, guidance_version)
+    suggestion.supersedes_id = data.get("supersedes_id")
+    suggestion.version += 1
+    deps.audit_record(session, "update", suggestion, clinician.principal)
+    return view(session, suggestion)
+
+
+def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
+          today: date) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("issue", suggestion.status)
+    domain.check_version(version, suggestion.version)
+    domain.check_suggestion(_as_input(suggestion), today=today,
+                            known_adjustments=[r["adjustment_id"] for r in suggestion.recommendations])
+    now = utcnow()
+    suggestion.status, suggestion.issued_at, suggestion.updated_at = "issued", now, now
+    suggestion.version += 1
+    if suggestion.supersedes_id:
+        _supersede(session, deps, clinician, suggestion)
+    session.add(EmployerLink(id=uuid.uuid4(), suggestion_id=suggestion.id, created_at=now,
+                             expires_at=now + deps.link_ttl))
+    deps.outbox.publish(session, "adjustments.suggestion.issued", issued_data(suggestion, now))
+    if suggestion.refer_to_employment_adviser:
+        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
+    deps.audit_record(session, "update", suggestion, clinician.principal, purpose="issue")
+    return view(session, suggestion)
+
+
+def _supersede(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
+    replaced = load(session, clinician, suggestion.supersedes_id, for_update=True)
+    domain.check_transition("supersede", replaced.status)
+    now = utcnow()
+    replaced.status, replaced.ended_at, replaced.updated_at = "superseded", now, now
+    replaced.withdrawn_reason = "replaced"
+    replaced.version += 1
+    deps.outbox.publish(session, "adjustments.suggestion.withdrawn", {
+        "suggestion_id": replaced.id, "practice_id": replaced.practice_id, "version": replaced.version,
+        "reason": "replaced", "superseded_by_id": suggestion.id, "occurred_at": now})
+    deps.audit_record(session, "update", replaced, clinician.principal, purpose="supersede")
+
+
+def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, data: dict[str, Any],
+          today: date) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("amend", suggestion.status)
+    domain.check_version(data["version"], suggestion.version)
+    if data.get("supersedes_id") != suggestion.supersedes_id:
+        raise domain.RuleViolation([{"location": "json", "pointer": "/supersedes_id",
+                                     "detail": "An amendment cannot change which suggestion this one replaces."}])
+    period, rows, guidance_version = _validated(session, data, today)
+    had_referral_consent = suggestion.refer_to_employment_adviser
+    _apply(suggestion, data, period, rows, guidance_version)
+    suggestion.status = "amended"
+    suggestion.version += 1
+    deps.outbox.publish(session, "adjustments.suggestion.amended", issued_data(suggestion, suggestion.updated_at))
+    if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
+        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
+    deps.audit_record(session, "update", suggestion, clinician.principal, purpose="amend")
+    return view(session, suggestion)
+
+
+def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
+             reason: str) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("withdraw", suggestion.status)
+    domain.check_version(version, suggestion.version)
+    now = utcnow()
+    suggestion.status, suggestion.withdrawn_reason, suggestion.ended_at, suggestion.updated_at = (
+        "withdrawn", reason, now, now)
+    suggestion.version += 1
+    deps.outbox.publish(session, "adjustments.suggestion.withdrawn", {
+        "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
+        "reason": reason, "superseded_by_id": None, "occurred_at": now})
+    deps.audit_record(session, "update", suggestion, clinician.principal, purpose="withdraw")
+    return view(session, suggestion)
+
+
+def request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
+                     outcomes_to_gp: bool) -> dict[str, Any]:
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("request_referral", suggestion.status)
+    domain.check_version(version, suggestion.version)
+    if not suggestion.refer_to_employment_adviser:
+        raise Conflict("The patient's consent to a referral to an employment adviser is not recorded on this "
+                       "suggestion. Record it (amend the suggestion's consent) before referring.",
+                       missing_consent="refer_to_employment_adviser")
+    if _open_referral(session, suggestion):
+        raise Conflict("A referral has already been requested from this suggestion.")
+    request = _request_referral(session, deps, clinician, suggestion, outcomes_to_gp)
+    return {"request_id": request.id, "status": request.status}
+
+
+def _open_referral(session: Session, suggestion: Suggestion) -> bool:
+    return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
+        ReferralRequest.suggestion_id == suggestion.id,
+        ReferralRequest.status.notin_(("rejected", "cancelled", "failed", "completed")))))
+
+
+def _request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion,
+                      outcomes_to_gp: bool) -> ReferralRequest:
+    """Only ever called with the referral consent recorded: the restricted hand-over."""
+    assert suggestion.refer_to_employment_adviser
+    consented_at = suggestion.consent_recorded_at or utcnow()
+    request = ReferralRequest(id=uuid.uuid4(), suggestion_id=suggestion.id, practice_id=suggestion.practice_id,
+                              clinician_id=clinician.subject, consent_id=uuid.uuid4(), consented_at=consented_at,
+                              outcomes_to_gp=outcomes_to_gp, requested_at=utcnow(), status="requested")
+    session.add(request)
+    person = {"nhs_number": suggestion.nhs_number, "given_name": suggestion.given_name,
+              "family_name": suggestion.family_name, "birth_date": suggestion.birth_date}
+    person |= {k: getattr(suggestion, k) for k in ("postcode", "email", "phone") if getattr(suggestion, k)}
+    deps.outbox.publish(session, "adjustments.referral.requested", {
+        "request_id": request.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
+        "clinician_id": clinician.subject, "consent_id": request.consent_id, "consented_at": consented_at,
+        "outcomes_to_gp": outcomes_to_gp, "person": person, "fit_note_decision": suggestion.decision,
+        "adjustment_categories": suggestion.categories})
+    deps.audit_record(session, "share", suggestion, clinician.principal, purpose="referral_request")
+    return request
+
+
+def issued_data(suggestion: Suggestion, occurred_at: datetime) -> dict[str, Any]:
+    rows = suggestion.recommendations
+    return {
+        "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
+        "guidance_version": suggestion.guidance_version, "decision": suggestion.decision,
+        "categories": suggestion.categories,
+        "adjustment_ids": [r["adjustment_id"] for r in rows if r.get("adjustment_id")],
+        "free_text_recommendations": sum(1 for r in rows if not r.get("adjustment_id")),
+        "issuer_profession": suggestion.issuer_profession, "period_start": suggestion.period_start,
+        "period_end": suggestion.period_end, "review_date": suggestion.review_date,
+        "reassessment_needed": suggestion.reassessment_needed,
+        "shared_with_employer": suggestion.share_with_employer,
+        "occupational_health_suggested": suggestion.occupational_health_suggested,
+        "access_to_work_signposted": suggestion.access_to_work_signposted,
+        "supersedes_id": suggestion.supersedes_id, "occurred_at": occurred_at,
+    }
+
+
+def _as_input(suggestion: Suggestion) -> dict[str, Any]:
+    """A stored suggestion in the shape the rules check (re-checked at issue: today may have moved)."""
+    return {
+        "patient": {"nhs_number": suggestion.nhs_number, "birth_date": suggestion.birth_date},
+        "issuer": {"profession": suggestion.issuer_profession},
+        "assessment": {"date": suggestion.assessment_date, "condition_started_on": suggestion.condition_started_on},
+        "conditions": suggestion.conditions, "decision": suggestion.decision, "categories": suggestion.categories,
+        "functional_effects": suggestion.functional_effects, "recommendations": suggestion.recommendations,
+        "period": {"start": suggestion.period_start, "end": suggestion.period_end},
+        "review_date": suggestion.review_date,
+        "consent": {"share_with_employer": suggestion.share_with_employer},
+    }
+
+
+# --- scheduled sweeps -------------------------------------------------------------------
+
+
+def sweep(session: Session, outbox: Outbox, today: date) -> dict[str, int]:
+    """Expire suggestions whose period ended; announce those reaching their review date."""
+    now = utcnow()
+    expired = session.scalars(sa.select(Suggestion).where(
+        Suggestion.status.in_(domain.ACTIVE), Suggestion.period_end < today).with_for_update()).all()
+    for suggestion in expired:
+        suggestion.status, suggestion.ended_at, suggestion.updated_at = "expired", now, now
+        suggestion.version += 1
+        outbox.publish(session, "adjustments.suggestion.expired", {
+            "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
+            "period_end": suggestion.period_end, "occurred_at": now})
+    due = session.scalars(sa.select(Suggestion).where(
+        Suggestion.status.in_(domain.ACTIVE), Suggestion.review_date <= today,
+        Suggestion.review_due_notified_on.is_(None)).with_for_update()).all()
+    for suggestion in due:
+        suggestion.review_due_notified_on = today
+        outbox.publish(session, "adjustments.suggestion.review_due", {
+            "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
+            "review_date": suggestion.review_date, "occurred_at": now})
+    return {"expired": len(expired), "review_due": len(due)}
+
+
+# --- the employer's single-use link --------------------------------------------------------
+
+
+def link_token(secret: str, link_id: uuid.UUID) -> str:
+    """Derived, not stored: the letter can be reprinted, and a database leak reveals no live link."""
+    mac = hmac.new(secret.encode(), link_id.hex.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{link_id.hex}.{mac}"
+
+
+def link_for(session: Session, deps: Deps, suggestion: Suggestion) -> str | None:
+    link = session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion.id))
+    return link_token(deps.link_secret, link.id) if link else None
+
+
+class LinkGone(domain.DomainError):
+    status = 410
+
+
+def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = False) -> tuple[EmployerLink, Suggestion]:
+    link_hex, _, _mac = token.partition(".")
+    try:
+        link_id = uuid.UUID(hex=link_hex)
+    except ValueError:
+        raise NotFound("This link is not valid. Check it was copied in full.") from None
+    if not hmac.compare_digest(link_token(deps.link_secret, link_id), token):
+        raise NotFound("This link is not valid. Check it was copied in full.")
+    query = sa.select(EmployerLink).where(EmployerLink.id == link_id)
+    link = session.scalar(query.with_for_update() if for_update else query)
+    if link is None:
+        raise NotFound("This link is not valid.")
+    suggestion = session.get(Suggestion, link.suggestion_id)
+    if link.used_at is not None:
+        raise LinkGone("A response has already been recorded with this link. Each link can be used once.")
+    if _aware(link.expires_at) <= utcnow():
+        raise LinkGone("This link has expired. Ask your employee for an up-to-date letter.")
+    if suggestion.status not in domain.ACTIVE:
+        raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).")
+    return link, suggestion
+
+
+def record_employer_response(session: Session, deps: Deps, token: str, data: dict[str, Any]) -> EmployerResponse:
+    link, suggestion = open_link(session, deps, token, for_update=True)
+    rows = suggestion.recommendations
+    by_index = {item["index"]: item for item in data["items"]}
+    errors = [{"location": "json", "pointer": f"/items/{i}/index", "detail": "No recommendation with this number."}
+              for i, item in enumerate(data["items"]) if not 0 <= item["index"] < len(rows)]
+    if len(by_index) != len(rows) and not errors:
+        errors.append({"location": "json", "pointer": "/items", "detail": "Answer every recommendation once."})
+    if errors:
+        raise domain.RuleViolation(errors)
+    items = [{"index": i, "adjustment_id": rows[i].get("adjustment_id"),
+              "title": rows[i].get("title") or (rows[i].get("free_text") or "")[:200],
+              "outcome": by_index[i]["outcome"], "reason": by_index[i].get("reason", "")} for i in range(len(rows))]
+    now = utcnow()
+    response = EmployerResponse(id=uuid.uuid4(), suggestion_id=suggestion.id,
+                                outcome=domain.overall_outcome([i["outcome"] for i in items]), items=items,
+                                comments=data.get("comments", ""), responder_name=data["responder_name"],
+                                responder_role=data.get("responder_role", ""),
+                                effective_from=data.get("effective_from"), recorded_at=now)
+    session.add(response)
+    link.used_at = now
+    deps.outbox.publish(session, "adjustments.employer_response.recorded", {
+        "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
+        "outcome": response.outcome,
+        "items": [{"adjustment_id": i["adjustment_id"], "outcome": i["outcome"]} for i in items],
+        "effective_from": response.effective_from, "occurred_at": now})
+    employer = Principal(subject=f"employer-link:{link.id}", role="employer")
+    deps.audit_record(session, "update", suggestion, employer, purpose="employer_response")
+    return response
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    from datetime import timezone
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

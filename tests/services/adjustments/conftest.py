@@ -1,0 +1,100 @@
+"""Fixtures for the adjustments service: a migrated app on SQLite or PostgreSQL, tokens, a valid suggestion."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from worklink.auth import mint_token
+from worklink.config import Settings
+from worklink.migrations import upgrade
+from worklink.service import get_service
+
+PRACTICE = uuid.UUID("3b0f3f8e-8d52-4c39-9a7e-1f2d5b3c4a11")
+OTHER_PRACTICE = uuid.UUID("9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f")
+VALID_NHS = "9434765919"  # check digit 9 (the NHS's published test number)
+
+
+def make_settings(tmp_path, database_url: str | None = None, bootstrap: str = "127.0.0.1:1") -> Settings:
+    env = {"WORKLINK_VAR": str(tmp_path), "WORKLINK_ENV": "test", "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    if database_url:
+        env["ADJUSTMENTS_DATABASE_URL"] = database_url
+    return Settings.from_env("adjustments", env)
+
+
+def build_app(settings: Settings):
+    spec = get_service("adjustments")
+    upgrade(spec.migrations_dir, settings.database_url)
+    return spec.create_app(settings=settings)
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return make_settings(tmp_path)
+
+
+@pytest.fixture()
+def app(settings):
+    return build_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+class Tokens:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def header(self, role: str = "gp", org: uuid.UUID | str | None = PRACTICE, subject: str = "dr-ada") -> dict:
+        token = mint_token(self.settings.jwt, role=role, org=str(org) if org else None, subject=subject)
+        return {"Authorization": f"Bearer {token}"}
+
+    def raw(self, role: str = "gp", org=PRACTICE, subject: str = "dr-ada") -> str:
+        return mint_token(self.settings.jwt, role=role, org=str(org) if org else None, subject=subject)
+
+
+@pytest.fixture()
+def tokens(settings) -> Tokens:
+    return Tokens(settings)
+
+
+def suggestion_body(**overrides) -> dict:
+    today = date.today()
+    body = {
+        "issuer": {"name": "Dr Ada Lovelace", "profession": "doctor"},
+        "patient": {"nhs_number": VALID_NHS, "given_name": "Sam", "family_name": "Patel",
+                    "birth_date": "1985-04-12", "email": "sam@example.org", "phone": "07700 900123",
+                    "postcode": "GL1 2AB"},
+        "assessment": {"date": today.isoformat(), "method": "face_to_face",
+                       "condition_started_on": (today - timedelta(days=40)).isoformat()},
+        "conditions": [{"text": "Depression", "condition_id": "depression", "disclose": False}],
+        "decision": "may_be_fit",
+        "categories": ["altered_hours"],
+        "functional_effects": "Tires quickly and finds it hard to concentrate for long; mornings are hardest.",
+        "recommendations": [
+            {"difficulty": "Tiredness by mid-afternoon", "adjustment_id": "phased_return_4wk",
+             "schedule": [{"week": 1, "plan": "4 hours a day, 3 days"}, {"week": 2, "plan": "5 hours a day, 4 days"}]},
+            {"difficulty": "Noise makes concentrating hard", "adjustment_id": "quiet_workspace"},
+            {"difficulty": "Early starts", "free_text": "Start at 10am for the first month."},
+        ],
+        "period": {"start": today.isoformat(), "end": (today + timedelta(days=28)).isoformat()},
+        "reassessment_needed": True,
+        "job": {"title": "Warehouse supervisor", "employer_name": "Severn Logistics", "tasks": ["planning_work"]},
+        "signposting": {"occupational_health": True, "access_to_work": True},
+        "consent": {"share_with_employer": True, "refer_to_employment_adviser": False},
+    }
+    for path, value in overrides.items():
+        target = body
+        keys = path.split(".")
+        for key in keys[:-1]:
+            target = target[key]
+        if value is ...:
+            target.pop(keys[-1], None)
+        else:
+            target[keys[-1]] = copy.deepcopy(value)
+    return body
