@@ -12,7 +12,9 @@ from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem
 from worklink.web import service_context
 from worklink_directory import oruk, services
-from worklink_directory.models import Organization, Service, ServiceCapacity
+import sqlalchemy as sa
+
+from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity
 from worklink_directory.schemas import AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
 
 blp = Blueprint("manage", __name__, url_prefix="/manage",
@@ -136,3 +138,23 @@ class WithdrawService(MethodView):
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
             return _full(session, svc)
+
+
+@blp.route("/services/<uuid:service_id>/metadata")
+class ServiceMetadata(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200)
+    def get(self, service_id: uuid.UUID):
+        """The listing's change log (HSDS `metadata`), newest first; owners and alliance admins only."""
+        with service_context().database.sessions() as session:
+            svc = session.get(Service, service_id)
+            if svc is None:
+                raise Problem(404, f"There is no service {service_id}.")
+            require_organisation(str(svc.organization_id))
+            rows = session.scalars(sa.select(Metadata).where(Metadata.resource_id == service_id)
+                                   .order_by(Metadata.last_action_date.desc(), Metadata.field_name))
+            return {"contents": [{"id": str(m.id), "resource_id": str(m.resource_id), "resource_type": m.resource_type,
+                                  "last_action_date": oruk.iso(m.last_action_date),
+                                  "last_action_type": m.last_action_type, "field_name": m.field_name,
+                                  "previous_value": m.previous_value, "replacement_value": m.replacement_value,
+                                  "updated_by": m.updated_by} for m in rows]}
