@@ -1,7 +1,195 @@
-"""Pages: the adviser queue and referral page, the referrer's view, the person's status page."""
+"""Pages: the adviser queue and referral page, the referrer's view, the person's status page, insights.
+
+They use the same use cases, scope checks and audit as the JSON API; they work without JavaScript.
+"""
 
 from __future__ import annotations
 
+import uuid
+
+from flask import redirect, render_template, request
+from marshmallow import ValidationError
+
+from worklink.auth import current_principal, optional_principal, requires
+from worklink.problems import Problem
+from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint
+from worklink_referrals import access, domain, insights, services
+from worklink_referrals.api import now, settings
+from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
+from worklink_referrals.schemas import ActionSchema, NoteInSchema
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
+
+VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("waitlist", "Waitlist"),
+         ("all", "All"))
+LABELS = {
+    "submitted": "Submitted", "triage": "Being checked", "accepted": "Accepted", "in_progress": "In progress",
+    "on_hold": "On hold", "completed": "Completed", "rejected": "Rejected", "cancelled": "Cancelled",
+    "failed": "Could not contact", "entered_in_error": "Entered in error",
+}
+
+
+def _nav():
+    principal = optional_principal()
+    if principal is None:
+        return []
+    if principal.role in ("adviser", "org_admin"):
+        return [("Referral queue", "/queue"), ("Referrals we sent", "/sent")]
+    if principal.role == "gp":
+        return [("Referrals we sent", "/sent")]
+    if principal.role == "alliance_admin":
+        return [("Held referrals", "/queue?view=held"), ("Insights", "/alliance/insights")]
+    return []
+
+
+def _render(template: str, status: int = 200, **context):
+    return render_template(template, nav=_nav(), labels=LABELS, **context), status
+
+
+@pages.get("/")
+def home():
+    return _render("referrals/home.html", principal=optional_principal())
+
+
+@pages.get("/queue")
+@requires("adviser", "org_admin", "alliance_admin")
+def queue():
+    principal = current_principal()
+    view = request.args.get("view", "new" if principal.role != "alliance_admin" else "held")
+    if view not in {v for v, _ in VIEWS} | {"held"}:
+        raise Problem(404, "There is no such list.")
+    ctx, moment = service_context(), now()
+    with ctx.database.transaction() as session:
+        found, total = access.queue(session, principal, settings(), moment, view=view, limit=200)
+        for referral in found:
+            ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id))
+        items = [access.queue_item(r, settings(), moment) for r in found]
+        caseload = access.caseload(session, principal, settings())
+    return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload)
+
+
+def _referral_page(referral_id: uuid.UUID, *, errors=None, status: int = 200):
+    ctx, principal, moment = service_context(), current_principal(), now()
+    with ctx.database.transaction() as session:
+        referral = access.load(session, referral_id, principal)
+        ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id))
+        body = access.present(session, referral, principal, settings(), moment)
+    return _render("referrals/referral.html", status, r=body, errors=errors or [], d=domain, me=principal.subject,
+                   today=moment.date().isoformat())
+
+
+@pages.get("/queue/<uuid:referral_id>")
+@requires("adviser", "org_admin", "gp", "alliance_admin")
+def referral_page(referral_id):
+    return _referral_page(referral_id)
+
+
+@pages.post("/queue/<uuid:referral_id>/act")
+@requires("adviser", "org_admin", "gp", "alliance_admin")
+def referral_action(referral_id):
+    form = {k: v for k, v in request.form.items() if v != "" and k not in ("csrf_token", "action")}
+    action = request.form.get("action", "")
+    if action not in domain.ACTIONS:
+        raise Problem(400, "Choose an action.")
+    if form.pop("claim", None):
+        form["adviser_id"] = current_principal().subject
+    try:
+        data = ActionSchema().load(form)
+    except ValidationError as exc:
+        return _referral_page(referral_id, errors=_messages(exc.messages), status=422)
+    ctx, principal, moment = service_context(), current_principal(), now()
+    try:
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            services.act(session, ctx.outbox, settings(), referral, action, access.actor(principal), data,
+                         expected_version=data.pop("version"), now=moment)
+            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id))
+    except Problem as problem:
+        if problem.status not in (409, 422):
+            raise
+        found = problem.extensions.get("errors") or [{"pointer": "", "detail": problem.detail}]
+        return _referral_page(referral_id, errors=[(e["pointer"].lstrip("/"), e["detail"]) for e in found],
+                              status=problem.status)
+    return redirect(f"/queue/{referral_id}", code=303)
+
+
+@pages.post("/queue/<uuid:referral_id>/notes")
+@requires("adviser", "org_admin")
+def referral_note(referral_id):
+    try:
+        data = NoteInSchema().load({"text": request.form.get("text", "")})
+    except ValidationError as exc:
+        return _referral_page(referral_id, errors=_messages(exc.messages), status=422)
+    ctx, principal, moment = service_context(), current_principal(), now()
+    with ctx.database.transaction() as session:
+        referral = access.load(session, referral_id, principal, lock=True)
+        if principal.organisation != referral.assigned_org_id:
+            raise Problem(403, "Only the assigned organisation keeps notes on this referral.")
+        services.add_note(session, referral, access.actor(principal), data["text"], moment)
+        ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id))
+    return redirect(f"/queue/{referral_id}#notes", code=303)
+
+
+@pages.get("/sent")
+@requires("gp", "adviser", "org_admin")
+def sent():
+    ctx, principal, moment = service_context(), current_principal(), now()
+    with ctx.database.transaction() as session:
+        found, total = access.queue(session, principal, settings(), moment, view="sent", limit=200)
+        rows = []
+        for referral in found:
+            ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id))
+            rows.append({**access.queue_item(referral, settings(), moment),
+                         "outcomes": sorted({o.type for o in referral.outcomes})
+                         if referral.outcomes_to_referrer else None,
+                         "reason": referral.status_reason})
+    return _render("referrals/sent.html", rows=rows, total=total)
+
+
+@pages.get("/my-referral/<token>")
+def my_referral(token):
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        referral = referral_by_link(session, token)
+        ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+        status = person_status(referral)
+    return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
+                   {s.value for s in domain.OPEN}, plain=PLAIN_STATUS)
+
+
+@pages.post("/my-referral/<token>/cancel")
+def my_referral_cancel(token):
+    ctx, moment = service_context(), now()
+    with ctx.database.transaction() as session, access.domain_problems():
+        referral = referral_by_link(session, token)
+        if request.form.get("withdraw_consent"):
+            services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
+        elif referral.status in {s.value for s in domain.OPEN}:
+            services.act(session, ctx.outbox, settings(), referral, "cancel",
+                         domain.Actor(f"person-link:{referral.id}", "resident", via_person_link=True),
+                         {"reason": "person_withdrew"}, expected_version=referral.version, now=moment)
+        ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+    return redirect(f"/my-referral/{token}", code=303)
+
+
+@pages.get("/alliance/insights")
+@requires("alliance_admin")
+def insights_page():
+    with service_context().database.transaction() as session:
+        figures = insights.build(session, now().date())
+    return _render("referrals/insights.html", f=figures)
+
+
+def _messages(messages) -> list[tuple[str, str]]:
+    flat = []
+    for name, value in messages.items():
+        flat.extend((name, m) for m in (value if isinstance(value, list) else [str(value)]))
+    return flat

@@ -316,3 +316,15 @@ def test_the_referrer_cannot_cancel_once_work_has_started(harness):
     h.act(rid, "make_first_contact")
     refused = h.act(rid, "cancel", headers=h.gp(), reason="referrer_withdrew")
     assert refused.status_code == 409 and refused.get_json()["current_status"] == "in_progress"
+
+
+def test_the_clock_job_flags_breaches_through_the_outbox(harness):
+    from worklink_referrals import jobs
+
+    h = harness
+    h.refer()
+    assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 0
+    h.clock.advance(days=3)
+    assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 1
+    assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 0
+    assert outbox_types(h).count("referrals.referral.sla_breached") == 1

@@ -1,0 +1,103 @@
+"""Pages in real headless Chromium, checked with axe-core: an adviser picks a referral up, contacts the
+person and completes it; the referrer sees what happened; the person follows their own link."""
+
+from __future__ import annotations
+
+import pytest
+
+from worklink.auth import mint_token
+from tests.browser import assert_accessible, live_server
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def sign_in(page, base, token, next_path):
+    page.goto(f"{base}/signin?next={next_path}")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, browser):
+    h = harness
+    created = h.refer().get_json()
+    adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
+    with live_server(h.app) as base:
+        sign_in(page, base, adviser, "/queue")
+        assert page.get_by_role("heading", level=1).inner_text() == "Referral queue"
+        assert_accessible(page)
+        page.get_by_role("link", name=created["reference"]).click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Ada Lovelace"
+        assert_accessible(page)
+
+        page.get_by_role("button", name="Accept and take it on").click()
+        assert page.locator("#status").inner_text() == "Accepted"
+        assert "adviser adviser-ada" in page.content()
+        page.get_by_label("How").select_option("phone")
+        page.get_by_label("Result").select_option("no_answer")
+        page.get_by_role("button", name="Log attempt").click()
+        assert "phone, no answer" in page.locator("#attempts").inner_text()
+        page.get_by_role("button", name="First contact made").click()
+        assert page.locator("#status").inner_text() == "In progress"
+
+        page.get_by_role("button", name="Complete the referral").click()  # no outcome yet: refused
+        assert page.get_by_role("alert").is_visible()
+        assert "record at least one outcome" in page.get_by_role("alert").inner_text()
+        assert_accessible(page)
+
+        page.get_by_label("Outcome").select_option("job_start")
+        page.get_by_label("Hours a week (job start)").select_option("16_to_29")
+        page.get_by_role("button", name="Record outcome").click()
+        assert "Job start" in page.locator("#outcomes").inner_text()
+        page.get_by_label("Add a note").fill("Starts Monday at the warehouse")
+        page.get_by_role("button", name="Save note").click()
+        assert "Starts Monday" in page.content()
+        page.get_by_label("Why support ends").select_option("goals_met")
+        page.get_by_role("button", name="Complete the referral").click()
+        assert page.locator("#status").inner_text() == "Completed"
+        assert_accessible(page)
+
+    # The referrer sees the outcome (the person agreed to share it); the person sees their own status.
+    gp = mint_token(h.settings.jwt, role="gp", org=GP_PRACTICE, subject="gp-1")
+    other = browser.new_context().new_page()
+    with live_server(h.app) as base:
+        sign_in(other, base, gp, "/sent")
+        assert other.get_by_role("heading", level=1).inner_text() == "Referrals we sent"
+        row = other.get_by_role("row", name=created["reference"])
+        assert "Completed" in row.inner_text() and "job start" in row.inner_text()
+        assert_accessible(other)
+
+        person = browser.new_context().new_page()
+        person.goto(base + created["status_link"].replace("/status/", "/my-referral/"))
+        assert person.get_by_role("heading", level=2).first.inner_text() == "Completed"
+        assert_accessible(person)
+    adviser_reads = [r for r in _audit(h) if r.actor == "adviser-ada" and r.action == "read"]
+    assert len(adviser_reads) >= 5
+
+
+def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harness, page):
+    h = harness
+    for i in range(5):
+        h.refer({"nhs_number": f"600000000{i}", "given_name": f"P{i}"})
+    link = h.refer({"nhs_number": "6100000000", "given_name": "Kim"}).get_json()["status_link"]
+    with live_server(h.app) as base:
+        page.goto(base + link.replace("/status/", "/my-referral/"))
+        assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
+        assert_accessible(page)
+        page.get_by_label("Also withdraw my consent to share my details").check()
+        page.get_by_role("button", name="Stop my referral").click()
+        assert page.get_by_role("heading", level=2).first.inner_text() == "Cancelled"
+        assert "You withdrew your consent" in page.content()
+
+        admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
+        sign_in(page, base, admin, "/alliance/insights")
+        assert page.get_by_role("heading", level=1).inner_text() == "Referral insights"
+        assert "fewer than 5" in page.content()  # one cancelled referral: suppressed
+        assert_accessible(page)
+
+
+def _audit(h):
+    import sqlalchemy as sa
+    table = h.ctx.tables.audit_log
+    with h.ctx.database.engine.connect() as conn:
+        return list(conn.execute(sa.select(table)))
