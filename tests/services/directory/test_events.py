@@ -1,0 +1,147 @@
+"""Events on a real Kafka broker: every write's event through the outbox, and the capacity read model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from kafka import KafkaProducer
+
+from tests.platform.support import read_topic
+from tests.services.directory.conftest import ORG_A, build_directory, make_app, token_for
+from worklink.config import KafkaSettings
+from worklink.db import Database
+from worklink.events.catalogue import Catalogue
+from worklink.events.contracts import CATALOGUE
+from worklink.events.envelope import kafka_headers
+from worklink.messaging import kafka
+from worklink.messaging.consumer import EventConsumer, Outcome
+from worklink.messaging.outbox import OutboxRelay, wait_until_drained
+from worklink_directory import services
+from worklink_directory.events import HANDLERS, PUBLISHES
+from worklink_directory.models import PLATFORM, ServiceCapacity
+
+
+def catalogue_on(topic: str) -> Catalogue:
+    """The real catalogue with every type moved onto one test topic."""
+    return Catalogue([dataclasses.replace(entry, topic=topic) for entry in CATALOGUE])
+
+
+def relay(app, bootstrap: str) -> None:
+    ctx = app.extensions["worklink"]
+    outbox_relay = OutboxRelay("directory", ctx.database, PLATFORM,
+                               lambda: kafka.producer(KafkaSettings(bootstrap), client_id="directory-test-relay"))
+    try:
+        wait_until_drained(outbox_relay)
+    finally:
+        outbox_relay.close()
+
+
+def test_every_write_publishes_its_event_on_kafka(sqlite_url, tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    app = make_app(sqlite_url, tmp_path, catalogue=catalogue_on(topic))
+    known = build_directory(app)
+    client = app.test_client()
+    owner = token_for(app, "org_admin", ORG_A)
+    debt, cafe = known.ids["debt"], known.ids["cafe"]
+    assert client.patch(f"/manage/services/{debt}", json={"name": "Debt advice, Bridgwater", "maximum_age": 99},
+                        headers=owner).status_code == 200
+    assert client.post(f"/manage/services/{cafe}/assure", json={}, headers=owner).status_code == 200
+    assert client.post(f"/manage/services/{debt}/withdraw", json={"reason": "duplicate"}, headers=owner).status_code == 200
+    ctx = app.extensions["worklink"]
+    with ctx.database.transaction() as session:
+        flagged = services.flag_review_due(session, ctx.outbox)  # nothing was ever assured but the cafe
+    assert flagged == 4
+    relay(app, kafka_broker.bootstrap_servers)
+
+    records = read_topic(kafka_broker.bootstrap_servers, topic, expected=6 + 3 + 4)
+    events = [(r.key.decode(), json.loads(r.value)) for r in records]
+    assert len(events) == 13
+    assert all(key == event["data"]["service_id"] for key, event in events)  # keyed by service id
+    by_type = {}
+    for _key, event in events:
+        by_type.setdefault(event["type"], []).append(event["data"])
+    assert set(by_type) == set(PUBLISHES)
+    assert len(by_type["directory.service.published"]) == 6
+    published = {d["service_id"]: d for d in by_type["directory.service.published"]}
+    assert set(published[known.ids["counselling"]]["taxonomy_term_ids"]) == {known.terms["counselling"],
+                                                                             known.terms["mental-health"]}
+    updates = {(d["service_id"], tuple(d["changed"])) for d in by_type["directory.service.updated"]}
+    assert updates == {(debt, ("name", "maximum_age")), (cafe, ("assured_date",))}
+    assert by_type["directory.service.withdrawn"] == [
+        {"service_id": debt, "organization_id": str(ORG_A), "reason": "duplicate",
+         "withdrawn_at": by_type["directory.service.withdrawn"][0]["withdrawn_at"]}]
+    assert {d["service_id"] for d in by_type["directory.service.review_due"]} == \
+        {known.ids[k] for k in ("counselling", "jobclub", "refuge", "digital")}
+    # broadcast events carry ids, codes and timestamps only: no names, descriptions or addresses
+    text = json.dumps([e for _k, e in events])
+    for secret in ("Taunton counselling service", "High Street", "TA1 1AA", "01632", "Debt advice"):
+        assert secret not in text
+
+
+def capacity_event(catalogue: Catalogue, service_id: uuid.UUID, recorded_at: datetime, **data) -> bytes:
+    event, _ = catalogue.build("referrals.capacity.changed", {
+        "service_id": service_id, "organization_id": ORG_A, "accepting_referrals": True, "open_referrals": 3,
+        "available_places": 5, "typical_wait_days": 12, "recorded_at": recorded_at, **data},
+        source="urn:worklink:referrals")
+    return event.to_json().encode()
+
+
+def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + timeout
+    while len(outcomes) < wanted:
+        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
+        outcomes += consumer.poll_once(timeout_ms=500)
+    return outcomes
+
+
+def test_capacity_events_build_the_service_capacity_read_model(database_url, tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    catalogue = catalogue_on(topic)
+    app = make_app(database_url, tmp_path, catalogue=catalogue)
+    known = build_directory(app)
+    counselling = uuid.UUID(known.ids["counselling"])
+    not_yet_listed = uuid.uuid4()
+    now = datetime.now(timezone.utc)
+    first = capacity_event(catalogue, counselling, now - timedelta(hours=1))
+    latest = capacity_event(catalogue, counselling, now, accepting_referrals=False, available_places=0,
+                            typical_wait_days=40, open_referrals=12)
+    older = capacity_event(catalogue, counselling, now - timedelta(hours=2), typical_wait_days=1)
+    early = capacity_event(catalogue, not_yet_listed, now)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers, acks="all")
+    for value in (first, latest, older, early, latest):  # the last one is a redelivery
+        producer.send(topic, key=str(counselling).encode(), value=value,
+                      headers=kafka_headers(None, "test")).get(30)
+    producer.close()
+
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    group = f"worklink.directory.test-{uuid.uuid4().hex[:8]}"
+    database = Database(database_url)
+    consumer = EventConsumer(
+        group_id=group, database=database, tables=PLATFORM, catalogue=catalogue, handlers=HANDLERS,
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
+    try:
+        outcomes = consume(consumer, 5)
+    finally:
+        consumer.close()
+        database.dispose()
+    assert outcomes.count(Outcome.HANDLED) == 4 and outcomes.count(Outcome.DUPLICATE) == 1
+
+    body = app.test_client().get(f"/services/{counselling}").get_json()
+    capacity = body["service_capacity"]
+    assert len(capacity) == 1
+    assert capacity[0]["accepting_referrals"] is False  # the latest event won; the older one did not
+    assert (capacity[0]["available"], capacity[0]["typical_wait_days"]) == (0, 40)
+    assert abs(datetime.fromisoformat(capacity[0]["updated"]) - now) < timedelta(milliseconds=1)
+    others = app.test_client().get(f"/services/{known.ids['debt']}").get_json()
+    assert "service_capacity" not in others
+    # a capacity event that overtook its listing is kept, keyed by the service id, for when it arrives
+    with app.extensions["worklink"].database.sessions() as session:
+        early_row = session.get(ServiceCapacity, not_yet_listed)
+        assert (early_row.accepting_referrals, early_row.typical_wait_days) == (True, 12)
