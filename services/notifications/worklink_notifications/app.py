@@ -10,6 +10,7 @@ from worklink.config import Settings
 from worklink.web import create_service_app
 from worklink_notifications import api
 from worklink_notifications.models import PLATFORM
+from worklink_notifications.pages.views import pages
 
 
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
@@ -19,4 +20,5 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         description="Tells the right people what happened: in-app inbox, email and signed webhooks.",
     )
     api.register(rest_api)
+    app.register_blueprint(pages)
     return app

@@ -1,0 +1,1 @@
+"""Pages: the inbox for signed-in users, and the alliance admin page."""

@@ -1,0 +1,103 @@
+"""Server-rendered pages (NHS.UK frontend; they work without JavaScript)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import redirect, render_template, request, url_for
+
+from worklink.auth import authenticate, requires
+from worklink.web import Problem, accepts_form, service_context
+from worklink.web.pages import PagesBlueprint
+from worklink_notifications import admin, inbox
+from worklink_notifications.models import RoutingRule, WebhookSubscriber
+
+pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
+
+SCOPES = {"user": "Your messages", "organisation": "Your organisation", "alliance": "The alliance"}
+
+
+def _nav() -> list[tuple[str, str]]:
+    nav = [("Messages", url_for("notification_pages.messages"))]
+    if authenticate().is_alliance_admin:
+        nav.append(("Administration", url_for("notification_pages.administration")))
+    return nav
+
+
+@pages.get("/")
+def home():
+    return redirect(url_for("notification_pages.messages"))
+
+
+@pages.get("/messages")
+@requires()
+def messages():
+    principal = authenticate()
+    owners = inbox.owners_for(principal)
+    scope = request.args.get("scope", "user")
+    if scope not in {o.kind for o in owners}:
+        scope = "user"
+    owner = next(o for o in owners if o.kind == scope)
+    with service_context().database.sessions() as session:
+        counts = {o.kind: inbox.unread(session, o) for o in owners}
+        items, total = inbox.items(session, owner, False, 50, 0)
+    tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
+    return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
+                           nav=_nav())
+
+
+@pages.post("/messages/<uuid:item_id>/read")
+@requires()
+@accepts_form
+def mark_read(item_id: uuid.UUID):
+    with service_context().database.transaction() as session:
+        if inbox.mark_read(session, authenticate(), item_id) is None:
+            raise Problem(404, "That message is not in any inbox you can read.")
+    return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user")))
+
+
+@pages.get("/admin")
+@requires("alliance_admin")
+def administration():
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        rules = admin.rules(session)
+        dead, failed_total = admin.deliveries(session, {"status": "dead", "limit": 50, "offset": 0})
+        admin.audit_people(ctx.audit, session, dead, "list")  # a resident's delivery is part of their record
+        failed = [admin.shown(d) for d in dead]
+        subscribers = session.scalars(sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)).all()
+    return render_template("notifications/admin.html", rules=rules, failed=failed, failed_total=failed_total,
+                           subscribers=subscribers, nav=_nav(), notice=request.args.get("notice"))
+
+
+@pages.post("/admin/rules/<uuid:rule_id>")
+@requires("alliance_admin")
+@accepts_form
+def toggle_rule(rule_id: uuid.UUID):
+    with service_context().database.transaction() as session:
+        rule = session.get(RoutingRule, rule_id)
+        if rule is None:
+            raise Problem(404, "No such routing rule.")
+        admin.change_rule(rule, {"enabled": request.form.get("enabled") == "true"}, authenticate().subject)
+        notice = f"{rule.event_type} → {rule.audience} is now {'on' if rule.enabled else 'off'}."
+    return redirect(url_for("notification_pages.administration", notice=notice))
+
+
+@pages.post("/admin/deliveries/<uuid:delivery_id>/resend")
+@requires("alliance_admin")
+@accepts_form
+def resend(delivery_id: uuid.UUID):
+    from worklink_notifications.models import Delivery
+
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise Problem(404, "No such delivery.")
+        try:
+            admin.resend(delivery)
+        except admin.CannotResend as exc:
+            raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
+        admin.audit_people(ctx.audit, session, [delivery], "update")
+    return redirect(url_for("notification_pages.administration", notice="Queued to send again."))

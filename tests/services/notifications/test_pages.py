@@ -1,0 +1,97 @@
+"""The inbox page and the admin page in real headless Chromium, checked with axe-core."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.auth import mint_token
+from worklink_notifications import routing
+from worklink_notifications.models import Delivery, WebhookSubscriber
+from tests.browser import assert_accessible, live_server
+
+pytestmark = pytest.mark.timeout(120)
+
+ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+@pytest.fixture()
+def database_url(tmp_path):  # pages: SQLite is enough (the API tests run on both)
+    return f"sqlite:///{tmp_path / 'pages.db'}"
+
+
+def route(database, event_type: str) -> None:
+    event = SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data={
+        "referral_id": uuid.uuid4(), "status": "x", "referrer_org_id": uuid.UUID(PRACTICE),
+        "assigned_org_id": uuid.UUID(ADVISERS), "occurred_at": datetime.now(timezone.utc)})
+    with database.transaction() as session:
+        routing.route_event(session, event)
+
+
+def sign_in(page, base: str, token: str, path: str) -> None:
+    page.goto(f"{base}{path}")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url.startswith(f"{base}{path}")
+
+
+def test_an_adviser_reads_the_organisation_inbox_and_marks_a_message_read(app, notifications_db, page):
+    route(notifications_db, "referrals.referral.submitted")
+    route(notifications_db, "referrals.referral.allocated")
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(page, base, token, "/messages")
+        assert page.get_by_role("heading", level=1).inner_text() == "Messages"
+        assert "There are no messages here yet." in page.content()  # her own inbox
+        assert_accessible(page)
+
+        page.get_by_role("link", name="Your organisation").click()
+        assert page.get_by_role("heading", level=2).first.inner_text() == "Your organisation (2)"
+        assert page.get_by_text("2 unread").is_visible()
+        assert_accessible(page)
+        page.get_by_role("button", name="Mark as read: New referral").click()
+        assert "scope=organisation" in page.url
+        assert page.get_by_text("1 unread").is_visible()
+        assert page.get_by_role("button", name="Mark as read: New referral").count() == 0
+    with notifications_db.sessions() as session:
+        read = session.scalars(sa.select(Delivery.message_code).where(Delivery.read_at.is_not(None))).all()
+    assert read == ["referral_submitted"]
+
+
+def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends(app, notifications_db, page):
+    with notifications_db.transaction() as session:
+        session.add(WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
+                                      secret="whsec_AAAA"))
+    route(notifications_db, "referrals.referral.accepted")
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).where(Delivery.channel == "webhook")
+                        .values(status="dead", attempts=6, last_error="HTTP 503 from the receiver"))
+    settings = app.extensions["worklink"].settings
+    adviser = mint_token(settings.jwt, role="adviser", org=ADVISERS)
+    admin = mint_token(settings.jwt, role="alliance_admin", subject="alex")
+    with live_server(app) as base:
+        page.goto(f"{base}/signin")
+        page.get_by_label("Access token").fill(adviser)
+        page.get_by_role("button", name="Sign in").click()
+        denied = page.goto(f"{base}/admin")
+        assert denied.status == 403
+        page.context.clear_cookies()  # sign the adviser out
+
+        sign_in(page, base, admin, "/admin")
+        assert page.get_by_role("heading", name="Failed deliveries (1)").is_visible()
+        assert page.get_by_text("HTTP 503 from the receiver").is_visible()
+        assert page.get_by_role("cell", name="https://crm.practice.example/hooks").count() == 2  # failed + subscriber
+        assert_accessible(page)
+
+        page.get_by_role("button", name="Re-send referrals.referral.accepted by webhook").click()
+        assert page.get_by_role("status").inner_text().split() == "Information: Queued to send again.".split()
+        assert page.get_by_role("heading", name="Failed deliveries (0)").is_visible()
+        page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org").click()
+        assert page.get_by_role("button", name="Turn on referrals.referral.accepted for referrer_org").is_visible()
+        assert_accessible(page)
+    with notifications_db.sessions() as session:
+        assert session.scalar(sa.select(Delivery.status).where(Delivery.channel == "webhook")) == "pending"
