@@ -220,7 +220,7 @@ def check_transition(action: str, status: str) -> None:
     allowed = TRANSITIONS[action]
     if status not in allowed:
         raise Conflict(f"A suggestion that is {status} cannot be {_past(action)}; only one that is "
-                       f"{' or '.join(allowed)} can.", status=status, action=action)
+                       f"{' or '.join(allowed)} can.", current_status=status, action=action)
 
 
 def _past(action: str) -> str:

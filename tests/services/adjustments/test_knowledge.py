@@ -1,0 +1,117 @@
+"""The guidance knowledge base: the starter library's content, ranked search, versioned edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from worklink_adjustments import knowledge
+from worklink_adjustments.schemas import AREAS, COST_BANDS, EQUALITY_ACT, ATW_ELEMENTS
+from worklink_adjustments.domain import FIT_NOTE_CATEGORIES
+from tests.services.adjustments.conftest import build_app, make_settings, suggestion_body
+
+
+def test_starter_library_is_substantial_and_complete():
+    library = knowledge.starter_library()
+    assert len(library["conditions"]) >= 30
+    assert len(library["limitations"]) >= 25
+    assert len(library["adjustments"]) >= 150
+    assert len(library["phrase_templates"]) >= 25
+    limitation_ids = {item["id"] for item in library["limitations"]}
+    for adjustment in library["adjustments"]:
+        assert adjustment["fit_note_category"] in FIT_NOTE_CATEGORIES
+        assert adjustment["equality_act_requirement"] in EQUALITY_ACT
+        assert adjustment["adjustment_area"] in AREAS
+        assert adjustment["cost_band"] in COST_BANDS
+        assert adjustment["access_to_work"] == (adjustment["access_to_work_element"] is not None)
+        assert adjustment["access_to_work_element"] in (None, *ATW_ELEMENTS)
+        assert len(adjustment["employer_text"]) > 15
+    reached = {r["adjustment_id"] for r in library["guidance_rules"]}
+    assert reached == {a["id"] for a in library["adjustments"]}, "every adjustment is reachable by a rule"
+    assert {r["limitation_id"] for r in library["guidance_rules"]} == limitation_ids
+    for condition in library["conditions"]:
+        assert set(condition["limitation_ids"]) <= limitation_ids
+
+
+def ids(response, n=None):
+    return [h["adjustment"]["id"] for h in response.get_json()["hits"]][:n]
+
+
+def test_search_ranks_condition_specific_guidance_first(client, tokens):
+    back = client.get("/guidance/search?condition=back_pain&limit=10", headers=tokens.header())
+    assert back.status_code == 200
+    body = back.get_json()
+    assert body["guidance_version"] == 1
+    assert body["limitations"][0]["id"] == "lifting"  # the condition's first usual limitation
+    top = ids(back, 10)
+    assert "no_heavy_lifting" in top[:5] and "standing_sitting_mix" in top[:5]
+    assert all(h["score"] >= body["hits"][i + 1]["score"] for i, h in enumerate(body["hits"][:-1]))
+    # The same limitation without the condition: back-specific rules no longer add their bonus.
+    lifting = client.get("/guidance/search?limitation=lifting&limit=100", headers=tokens.header()).get_json()
+    scores = {h["adjustment"]["id"]: h["score"] for h in lifting["hits"]}
+    assert scores["no_heavy_lifting"] < {h["adjustment"]["id"]: h["score"] for h in body["hits"]}["no_heavy_lifting"]
+
+
+def test_search_by_job_task_and_by_free_text(client, tokens):
+    driving = client.get("/guidance/search?task=driving_vehicles", headers=tokens.header())
+    assert "no_driving" in ids(driving, 3)
+    nights = client.get("/guidance/search?q=night+shifts", headers=tokens.header()).get_json()
+    assert nights["hits"][0]["adjustment"]["id"] == "no_night_shifts"
+    dyslexia = client.get("/guidance/search?q=dyslexia", headers=tokens.header()).get_json()
+    assert dyslexia["conditions"][0]["id"] == "dyslexia"  # read as the condition, via its name
+    assert {"text_to_speech", "voice_recognition"} <= set(h["adjustment"]["id"] for h in dyslexia["hits"][:6])
+    sciatica = client.get("/guidance/search?q=sciatica", headers=tokens.header()).get_json()
+    assert sciatica["conditions"][0]["id"] == "back_pain"  # via a synonym
+    nothing = client.get("/guidance/search?q=zzqx", headers=tokens.header()).get_json()
+    assert nothing["hits"] == [] and nothing["total"] == 0
+
+
+def test_search_refuses_unknown_ids_with_field_pointers(client, tokens):
+    response = client.get("/guidance/search?condition=gout&limitation=lifting&limitation=flying",
+                          headers=tokens.header())
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert {e["pointer"] for e in response.get_json()["errors"]} == {"/condition", "/limitation"}
+    assert client.get("/guidance/search?q=back").status_code == 401
+
+
+def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url)
+    client = build_app(settings).test_client()
+    from tests.services.adjustments.conftest import Tokens
+    tokens = Tokens(settings)
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    current = client.get("/guidance/adjustments/quiet_workspace", headers=admin).get_json()
+    assert client.patch("/guidance/adjustments/quiet_workspace", json={"title": "Quiet room"},
+                        headers=tokens.header()).status_code == 403
+    edited = client.patch("/guidance/adjustments/quiet_workspace",
+                          json={"revision": current["revision"], "title": "A quieter place to work"}, headers=admin)
+    assert edited.status_code == 200 and edited.get_json()["updated_in_version"] == 2
+    stale = client.patch("/guidance/adjustments/quiet_workspace",
+                         json={"revision": current["revision"], "title": "Other"}, headers=admin)
+    assert stale.status_code == 409 and stale.get_json()["current_revision"] == current["revision"] + 1
+
+    new = {"id": "walking_meetings", "title": "Walking one-to-ones", "employer_text": "Hold one-to-one meetings "
+           "while walking where the employee prefers it.", "fit_note_category": "workplace_adaptations",
+           "equality_act_requirement": "provision_criterion_practice", "adjustment_area": "relationships_communication",
+           "cost_band": "none", "access_to_work": False}
+    assert client.post("/guidance/adjustments", json=new, headers=admin).status_code == 201
+    rule = client.post("/guidance/rules", json={"limitation_id": "sitting", "adjustment_id": "walking_meetings",
+                                                "priority": 1, "rationale": "Avoids long sitting."}, headers=admin)
+    assert rule.status_code == 201
+    found = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
+    assert found["guidance_version"] == 4 and "walking_meetings" in [h["adjustment"]["id"] for h in found["hits"]]
+    assert "A quieter place to work" in client.get("/guidance/search?q=quieter", headers=tokens.header()).get_data(as_text=True)
+    retired = client.patch(f"/guidance/rules/{rule.get_json()['id']}", json={"review_status": "retired"}, headers=admin)
+    assert retired.status_code == 200
+    again = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
+    assert "walking_meetings" not in [h["adjustment"]["id"] for h in again["hits"]]
+
+    created = client.post("/suggestions", json=suggestion_body(), headers=tokens.header())
+    assert created.status_code == 201 and created.get_json()["guidance_version"] == 5
+    versions = client.get("/guidance/versions", headers=admin).get_json()["items"]
+    assert [v["version"] for v in versions] == [5, 4, 3, 2, 1]
+
+
+def test_catalogue_lists_the_pickers(client, tokens):
+    body = client.get("/guidance/catalogue", headers=tokens.header()).get_json()
+    assert len(body["conditions"]) >= 30 and len(body["limitations"]) >= 25 and len(body["work_functions"]) >= 10
+    assert any("{period}" in p["text"] for p in body["phrases"])

@@ -1,0 +1,137 @@
+"""Employer letter and patient summary (HTML and PDF), the single-use expiring employer link,
+and the clinician seeing the employer's answer."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from worklink.db import utcnow
+from worklink_adjustments.models import PLATFORM, EmployerLink
+from tests.services.adjustments.conftest import suggestion_body
+
+
+def pdf_text(data: bytes) -> str:
+    """The text drawn on a PDF's pages (fpdf2 writes Flate-compressed content streams)."""
+    assert data.startswith(b"%PDF-")
+    chunks = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            chunks.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            continue
+    return " ".join(re.findall(r"\((.*?)\)\s*Tj", "\n".join(chunks)))
+
+
+def issued(client, tokens, **overrides):
+    created = client.post("/suggestions", json=suggestion_body(**overrides), headers=tokens.header()).get_json()
+    response = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def response_link(client, tokens, sid) -> str:
+    html = client.get(f"/suggestions/{sid}/letter", headers=tokens.header()).get_data(as_text=True)
+    found = re.search(r'href="http://localhost(/respond/[0-9a-f]{32}\.[0-9a-f]{32})"', html)
+    assert found, "the letter carries the response link"
+    return found.group(1)
+
+
+def test_employer_letter_names_no_diagnosis_unless_disclosure_agreed(client, tokens):
+    private = issued(client, tokens)
+    letter = client.get(f"/suggestions/{private['id']}/letter", headers=tokens.header())
+    html = letter.get_data(as_text=True)
+    assert letter.status_code == 200 and letter.mimetype == "text/html"
+    assert "Depression" not in html and "9434765919" not in html and "1985" not in html
+    assert "Advice about Sam Patel&#39;s work" in html and "Phased return over four weeks" in html
+    assert "Week 1" in html or "<td class=\"nhsuk-table__cell\">1</td>" in html
+    assert "Access to Work" in html and "not binding" in html
+    pdf = client.get(f"/suggestions/{private['id']}/letter.pdf", headers=tokens.header())
+    assert pdf.mimetype == "application/pdf"
+    text = pdf_text(pdf.data)
+    assert "Advice about Sam Patel's work" in text and "Quieter workspace" in text
+    assert "Depression" not in text and "9434765919" not in text
+
+    shared = issued(client, tokens, conditions=[{"text": "Depression", "disclose": True},
+                                                {"text": "Back pain", "disclose": False}])
+    html = client.get(f"/suggestions/{shared['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "Depression" in html and "Back pain" not in html
+    assert "Depression" in pdf_text(client.get(f"/suggestions/{shared['id']}/letter.pdf", headers=tokens.header()).data)
+
+
+def test_patient_summary_and_draft_preview(client, tokens):
+    s = issued(client, tokens)
+    summary = client.get(f"/suggestions/{s['id']}/summary", headers=tokens.header()).get_data(as_text=True)
+    assert "943 476 5919" in summary and "Depression" in summary
+    assert "Your employer letter does not name your condition." in summary
+    text = pdf_text(client.get(f"/suggestions/{s['id']}/summary.pdf", headers=tokens.header()).data)
+    assert "943 476 5919" in text
+    draft = client.post("/suggestions", json=suggestion_body(), headers=tokens.header()).get_json()
+    preview = client.get(f"/suggestions/{draft['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "Draft" in preview and "/respond/" not in preview
+    assert "DRAFT" in pdf_text(client.get(f"/suggestions/{draft['id']}/letter.pdf", headers=tokens.header()).data)
+
+
+def test_no_response_link_without_consent_to_share(client, tokens):
+    s = issued(client, tokens, **{"consent.share_with_employer": False})
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "/respond/" not in html
+
+
+def csrf(client, path) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_employer_link_is_single_use_and_the_clinician_sees_the_answer(app, client, tokens):
+    s = issued(client, tokens)
+    link = response_link(client, tokens, s["id"])
+    form = client.get(link).get_data(as_text=True)
+    assert "Phased return over four weeks" in form and "Depression" not in form
+    token = csrf(client, link)
+    incomplete = client.post(link, data={"csrf_token": token, "items.0.outcome": "agreed",
+                                         "items.1.outcome": "not_possible", "items.2.outcome": "agreed",
+                                         "responder_name": "Jo Manager"})
+    assert incomplete.status_code == 422 and "Say why" in incomplete.get_data(as_text=True)
+    done = client.post(link, data={"csrf_token": token, "items.0.outcome": "agreed",
+                                   "items.1.outcome": "not_possible", "items.1.reason": "Open-plan floor only",
+                                   "items.2.outcome": "agreed", "responder_name": "Jo Manager",
+                                   "responder_role": "Shift manager"})
+    assert done.status_code == 200 and "Answer sent" in done.get_data(as_text=True)
+    again = client.get(link)
+    assert again.status_code == 410 and "already been recorded" in again.get_data(as_text=True)
+    assert client.post(link, data={"csrf_token": token, "responder_name": "X"}).status_code == 410
+
+    seen = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["employer_response"]
+    assert seen["outcome"] == "partially_agreed" and seen["responder_name"] == "Jo Manager"
+    assert [i["outcome"] for i in seen["items"]] == ["agreed", "not_possible", "agreed"]
+    assert seen["items"][1]["reason"] == "Open-plan floor only"
+    listing = client.get("/suggestions", headers=tokens.header()).get_json()
+    assert listing["items"][0]["employer_outcome"] == "partially_agreed"
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        actors = conn.execute(sa.select(PLATFORM.audit_log.c.actor_role, PLATFORM.audit_log.c.purpose)
+                              .where(PLATFORM.audit_log.c.actor_role == "employer")).all()
+    assert ("employer", "employer_response") in actors and ("employer", "employer_response_form") in actors
+
+
+def test_employer_link_expires_and_dies_with_withdrawal(app, client, tokens):
+    s = issued(client, tokens)
+    link = response_link(client, tokens, s["id"])
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(EmployerLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+    expired = client.get(link)
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+
+    other = issued(client, tokens)
+    other_link = response_link(client, tokens, other["id"])
+    assert client.get(other_link).status_code == 200
+    client.post(f"/suggestions/{other['id']}/withdraw", json={"version": 2, "reason": "issued_in_error"},
+                headers=tokens.header())
+    assert client.get(other_link).status_code == 410
+    forged = other_link[:-4] + ("0000" if not other_link.endswith("0000") else "1111")
+    assert client.get(forged).status_code == 404
+    assert client.get("/respond/not-a-token").status_code == 404

@@ -1,0 +1,138 @@
+"""Lifecycle transitions (legal and illegal), optimistic locking, practice scoping and the audit trail."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from worklink_adjustments import services
+from worklink_adjustments.models import PLATFORM, Suggestion
+from tests.services.adjustments.conftest import (OTHER_PRACTICE, Tokens, build_app, make_settings,
+                                                 suggestion_body)
+
+
+@pytest.fixture()
+def svc(tmp_path, database_url):
+    """The app on SQLite and on PostgreSQL."""
+    settings = make_settings(tmp_path, database_url)
+    app = build_app(settings)
+    yield app, app.test_client(), Tokens(settings)
+    app.extensions["worklink"].database.dispose()
+
+
+def create(client, tokens, **overrides):
+    response = client.post("/suggestions", json=suggestion_body(**overrides), headers=tokens.header())
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def outbox_types(app) -> list[str]:
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        return [row.type for row in conn.execute(sa.select(PLATFORM.outbox.c.type).order_by(PLATFORM.outbox.c.position))]
+
+
+def audit_rows(app) -> list:
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        return conn.execute(sa.select(PLATFORM.audit_log).order_by(PLATFORM.audit_log.c.id)).all()
+
+
+def test_draft_issue_amend_withdraw_and_illegal_moves(svc):
+    app, client, tokens = svc
+    draft = create(client, tokens)
+    sid, h = draft["id"], tokens.header()
+    edited = client.put(f"/suggestions/{sid}", json={**suggestion_body(functional_effects="Gets tired by noon."),
+                                                     "version": 1}, headers=h)
+    assert edited.status_code == 200 and edited.get_json()["version"] == 2
+    assert outbox_types(app) == []  # drafts publish nothing
+
+    stale = client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h)
+    assert stale.status_code == 409 and stale.get_json()["current_version"] == 2
+    issued = client.post(f"/suggestions/{sid}/issue", json={"version": 2}, headers=h)
+    assert issued.status_code == 200
+    body = issued.get_json()
+    assert body["status"] == "issued" and body["version"] == 3 and body["issued_at"]
+    assert body["employer_link_expires_at"]
+
+    again = client.post(f"/suggestions/{sid}/issue", json={"version": 3}, headers=h)
+    assert again.status_code == 409 and "cannot be issued" in again.get_json()["detail"]
+    edit_issued = client.put(f"/suggestions/{sid}", json={**suggestion_body(), "version": 3}, headers=h)
+    assert edit_issued.status_code == 409
+
+    amended = client.post(f"/suggestions/{sid}/amend", json={**suggestion_body(reassessment_needed=False),
+                                                             "version": 3}, headers=h)
+    assert amended.status_code == 200 and amended.get_json()["status"] == "amended"
+    assert amended.get_json()["version"] == 4
+    withdrawn = client.post(f"/suggestions/{sid}/withdraw", json={"version": 4, "reason": "patient_request"}, headers=h)
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
+    for path, payload in (("withdraw", {"version": 5, "reason": "other"}),
+                          ("amend", {**suggestion_body(), "version": 5}), ("issue", {"version": 5})):
+        response = client.post(f"/suggestions/{sid}/{path}", json=payload, headers=h)
+        assert response.status_code == 409, path
+        assert response.mimetype == "application/problem+json"
+    assert outbox_types(app) == ["adjustments.suggestion.issued", "adjustments.suggestion.amended",
+                                 "adjustments.suggestion.withdrawn"]
+    amend_draft = client.post(f"/suggestions/{create(client, tokens)['id']}/amend",
+                              json={**suggestion_body(), "version": 1}, headers=h)
+    assert amend_draft.status_code == 409
+
+
+def test_issuing_a_replacement_supersedes_the_old_one(svc):
+    app, client, tokens = svc
+    h = tokens.header()
+    old = create(client, tokens)
+    client.post(f"/suggestions/{old['id']}/issue", json={"version": 1}, headers=h)
+    new = create(client, tokens, supersedes_id=old["id"])
+    assert client.post(f"/suggestions/{new['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    old_now = client.get(f"/suggestions/{old['id']}", headers=h).get_json()
+    assert old_now["status"] == "superseded" and old_now["superseded_by_id"] == new["id"]
+    # A superseded suggestion cannot be replaced again.
+    third = client.post("/suggestions", json=suggestion_body(supersedes_id=old["id"]), headers=h)
+    assert third.status_code == 409
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        payloads = [json.loads(p) for p in conn.execute(sa.select(PLATFORM.outbox.c.payload)).scalars()]
+    withdrawn = [p["data"] for p in payloads if p["type"] == "adjustments.suggestion.withdrawn"]
+    assert withdrawn == [{**withdrawn[0], "suggestion_id": old["id"], "reason": "replaced",
+                          "superseded_by_id": new["id"]}]
+
+
+def test_sweep_expires_ended_periods_and_announces_reviews(svc):
+    app, client, tokens = svc
+    h = tokens.header()
+    today = date.today()
+    s = create(client, tokens, review_date=(today + timedelta(days=7)).isoformat())
+    client.post(f"/suggestions/{s['id']}/issue", json={"version": 1}, headers=h)
+    database = app.extensions["worklink"].database
+    outbox = app.extensions["worklink"].outbox
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today) == {"expired": 0, "review_due": 0}
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=7)) == {"expired": 0, "review_due": 1}
+    with database.transaction() as session:  # announced once only
+        assert services.sweep(session, outbox, today + timedelta(days=8)) == {"expired": 0, "review_due": 0}
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=29)) == {"expired": 1, "review_due": 0}
+    assert client.get(f"/suggestions/{s['id']}", headers=h).get_json()["status"] == "expired"
+    assert client.post(f"/suggestions/{s['id']}/withdraw", json={"version": 3, "reason": "other"},
+                       headers=h).status_code == 409
+    assert outbox_types(app)[-2:] == ["adjustments.suggestion.review_due", "adjustments.suggestion.expired"]
+
+
+def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
+    app, client, tokens = svc
+    mine = create(client, tokens)
+    other = tokens.header(org=OTHER_PRACTICE, subject="dr-other")
+    assert client.get(f"/suggestions/{mine['id']}", headers=other).status_code == 404
+    assert client.post(f"/suggestions/{mine['id']}/issue", json={"version": 1}, headers=other).status_code == 404
+    assert client.get(f"/suggestions/{mine['id']}/letter", headers=other).status_code == 404
+    assert client.get("/suggestions", headers=other).get_json() == {"items": [], "total": 0}
+
+    assert client.get(f"/suggestions/{mine['id']}", headers=tokens.header()).status_code == 200
+    listing = client.get("/suggestions", headers=tokens.header()).get_json()
+    assert listing["total"] == 1 and listing["items"][0]["nhs_number"] == "9434765919"
+    rows = audit_rows(app)
+    assert [(r.action, r.actor) for r in rows] == [("create", "dr-ada"), ("read", "dr-ada"), ("list", "dr-ada")]
+    assert all(r.person_id == "9434765919" and r.resource_id == mine["id"] for r in rows)
+    assert client.get("/suggestions", headers=tokens.header(role="alliance_admin", org=None)).status_code == 403

@@ -1,0 +1,137 @@
+"""NHS-number validation and every fit-note rule, with clear 422 problems naming each field."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from worklink_adjustments.domain import add_months, nhs_number_is_valid
+from tests.services.adjustments.conftest import suggestion_body
+
+TODAY = date.today()
+
+
+@pytest.mark.parametrize("number, valid", [
+    ("9434765919", True), ("9434765870", True), ("4010232137", True),
+    ("9434765918", False),  # wrong check digit
+    ("1234567890", False),  # remainder gives check digit 10: never issued
+    ("943476591", False), ("94347659190", False), ("94347659a9", False), ("", False),
+])
+def test_nhs_number_modulus_11(number, valid):
+    assert nhs_number_is_valid(number) is valid
+
+
+def test_add_months_clamps_to_month_end():
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+
+
+def post(client, tokens, body):
+    return client.post("/suggestions", json=body, headers=tokens.header())
+
+
+def pointers(response) -> dict[str, str]:
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    return {e["pointer"]: e["detail"] for e in response.get_json()["errors"]}
+
+
+def test_a_valid_suggestion_is_saved_as_a_draft(client, tokens):
+    response = post(client, tokens, suggestion_body(**{"patient.nhs_number": "943 476 5919"}))
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "draft" and body["version"] == 1 and body["patient"]["nhs_number"] == "9434765919"
+    # The library adjustments' fit-note boxes are ticked too, and their wording is kept with the suggestion.
+    assert body["categories"] == ["phased_return", "altered_hours", "workplace_adaptations"]
+    assert body["recommendations"][0]["title"] == "Phased return over four weeks"
+
+
+def test_invalid_nhs_number_is_refused(client, tokens):
+    errors = pointers(post(client, tokens, suggestion_body(**{"patient.nhs_number": "9434765918"})))
+    assert "check digit" in errors["/patient/nhs_number"]
+    assert "/patient/nhs_number" in pointers(post(client, tokens, suggestion_body(**{"patient.nhs_number": "12345"})))
+
+
+def test_not_fit_carries_no_advice(client, tokens):
+    errors = pointers(post(client, tokens, suggestion_body(decision="not_fit")))
+    assert set(errors) == {"/categories", "/recommendations"}
+    ok = post(client, tokens, suggestion_body(decision="not_fit", categories=[], recommendations=[]))
+    assert ok.status_code == 201 and ok.get_json()["categories"] == []
+
+
+def test_at_most_three_months_in_the_first_six_months(client, tokens):
+    long_period = {"start": TODAY.isoformat(), "end": (add_months(TODAY, 3) + timedelta(days=1)).isoformat()}
+    errors = pointers(post(client, tokens, suggestion_body(period=long_period)))
+    assert "at most 3 months" in errors["/period"]
+    exactly_three = {"start": TODAY.isoformat(), "end": add_months(TODAY, 3).isoformat()}
+    assert post(client, tokens, suggestion_body(period=exactly_three)).status_code == 201
+    # After six months of the condition, a longer period is allowed.
+    later = suggestion_body(period=long_period, **{"assessment.condition_started_on": (TODAY - timedelta(days=200)).isoformat()})
+    assert post(client, tokens, later).status_code == 201
+    # Unknown onset counts as the first six months.
+    unknown = suggestion_body(period=long_period, **{"assessment.condition_started_on": None})
+    assert "/period" in pointers(post(client, tokens, unknown))
+
+
+def test_open_ended_only_after_six_months(client, tokens):
+    errors = pointers(post(client, tokens, suggestion_body(period={"start": TODAY.isoformat()})))
+    assert "six months" in errors["/period/end"]
+    after = suggestion_body(period={"start": TODAY.isoformat()},
+                            **{"assessment.condition_started_on": (TODAY - timedelta(days=400)).isoformat()})
+    assert post(client, tokens, after).status_code == 201
+
+
+def test_short_periods_need_explicit_dates(client, tokens):
+    errors = pointers(post(client, tokens, suggestion_body(period={"start": TODAY.isoformat(), "duration_days": 10})))
+    assert "explicit start and end dates" in errors["/period/end"]
+    explicit = {"start": TODAY.isoformat(), "end": (TODAY + timedelta(days=9)).isoformat()}
+    assert post(client, tokens, suggestion_body(period=explicit)).status_code == 201
+    long_duration = {"start": TODAY.isoformat(), "duration_days": 15}
+    created = post(client, tokens, suggestion_body(period=long_duration))
+    assert created.status_code == 201
+    assert created.get_json()["period"]["end"] == (TODAY + timedelta(days=14)).isoformat()
+    both = {"start": TODAY.isoformat(), "end": (TODAY + timedelta(days=20)).isoformat(), "duration_days": 21}
+    assert "/period" in pointers(post(client, tokens, suggestion_body(period=both)))
+
+
+def test_only_the_five_professions_may_issue(client, tokens):
+    errors = pointers(post(client, tokens, suggestion_body(**{"issuer.profession": "paramedic"})))
+    assert "physiotherapists" in errors["/issuer/profession"]
+    for profession in ("nurse", "occupational_therapist", "pharmacist", "physiotherapist"):
+        assert post(client, tokens, suggestion_body(**{"issuer.profession": profession})).status_code == 201
+
+
+def test_words_for_the_employer_must_not_name_a_private_condition(client, tokens):
+    leaky = suggestion_body(functional_effects="Her depression means she tires quickly.")
+    assert "has not agreed to disclose" in pointers(post(client, tokens, leaky))["/functional_effects"]
+    disclosed = suggestion_body(functional_effects="Her depression means she tires quickly.",
+                                conditions=[{"text": "Depression", "disclose": True}])
+    assert post(client, tokens, disclosed).status_code == 201
+    # Disclosure needs the consent to share with the employer as well.
+    no_share = suggestion_body(functional_effects="Her depression means she tires quickly.",
+                               conditions=[{"text": "Depression", "disclose": True}],
+                               **{"consent.share_with_employer": False})
+    assert "/functional_effects" in pointers(post(client, tokens, no_share))
+
+
+def test_shape_and_reference_errors_name_each_field(client, tokens):
+    body = suggestion_body(recommendations=[{"difficulty": "x", "adjustment_id": "teleport"}, {"difficulty": "y"}],
+                           **{"assessment.date": (TODAY + timedelta(days=1)).isoformat()})
+    errors = pointers(post(client, tokens, body))
+    assert {"/recommendations/0/adjustment_id", "/recommendations/1", "/assessment/date"} <= set(errors)
+    shape = pointers(post(client, tokens, suggestion_body(decision="maybe", **{"patient.given_name": ...})))
+    assert {"/decision", "/patient/given_name"} <= set(shape)
+    tasks = pointers(post(client, tokens, suggestion_body(**{"job.tasks": ["juggling"]})))
+    assert "/job/tasks" in tasks
+    no_effects = pointers(post(client, tokens, suggestion_body(functional_effects="  ")))
+    assert "/functional_effects" in no_effects
+
+
+def test_only_clinicians_of_a_practice_write_suggestions(client, tokens):
+    assert client.post("/suggestions", json=suggestion_body()).status_code == 401
+    assert post(client, tokens, suggestion_body()).status_code == 201
+    adviser = client.post("/suggestions", json=suggestion_body(), headers=tokens.header(role="adviser"))
+    assert adviser.status_code == 403
+    no_practice = client.post("/suggestions", json=suggestion_body(), headers=tokens.header(org="not-a-practice-id"))
+    assert no_practice.status_code == 403
