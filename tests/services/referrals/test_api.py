@@ -328,3 +328,16 @@ def test_the_clock_job_flags_breaches_through_the_outbox(harness):
     assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 1
     assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 0
     assert outbox_types(h).count("referrals.referral.sla_breached") == 1
+
+
+def test_demo_data_loads_once(tmp_path):
+    from worklink.config import Settings
+    from worklink_referrals import seed
+
+    settings = Settings.from_env("referrals", {"WORKLINK_VAR": str(tmp_path)})
+    assert "6 demo referrals" in seed.load_demo_data(settings)
+    assert seed.load_demo_data(settings) == "demo referrals already loaded"
+    from worklink.db import Database
+    with Database(settings.database_url).transaction() as session:
+        statuses = sorted(r.status for r in session.query(Referral))
+    assert statuses == ["accepted", "completed", "in_progress", "rejected", "submitted", "triage"]
