@@ -100,19 +100,20 @@ def csv_row_to_record(row: dict[str, str]) -> dict:
         record["organization"] = {"id": row["organization_id"], "name": row.get("organization_name") or "",
                                   "description": row.get("organization_name") or ""}
     record["x_term_codes"] = [c.strip() for c in row.get("categories", "").split(";") if c.strip()]
+    key = lambda part: str(uuid.uuid5(uuid.NAMESPACE_URL, f"csv-{part}:{row.get('id')}"))  # noqa: E731
     if row.get("address_1") or row.get("postal_code"):
-        location = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"csv-location:{row.get('id')}")),
-                    "location_type": "physical", "name": row.get("location_name"),
-                    "addresses": [{"address_1": row.get("address_1"), "city": row.get("city"),
-                                   "postal_code": row.get("postal_code")}]}
+        location = {"id": key("location"), "location_type": "physical", "name": row.get("location_name") or None,
+                    "addresses": [{"id": key("address"), "address_1": row.get("address_1"), "city": row.get("city"),
+                                   "state_province": row.get("city"), "postal_code": row.get("postal_code"),
+                                   "country": "GB", "address_type": "physical"}]}
         if row.get("latitude") and row.get("longitude"):
             location["latitude"], location["longitude"] = _number(row["latitude"]), _number(row["longitude"])
-        record["service_at_locations"] = [{"location": location}]
+        record["service_at_locations"] = [{"id": key("sal"), "location": {k: v for k, v in location.items() if v}}]
     if row.get("phone"):
-        record["contacts"] = [{"name": "Telephone", "phones": [{"number": row["phone"]}]}]
+        record["contacts"] = [{"id": key("contact"), "name": "Telephone", "phones": [{"number": row["phone"]}]}]
     if row.get("days"):
-        record["schedules"] = [{"byday": d.strip(), "opens_at": row.get("opens_at"), "closes_at": row.get("closes_at")}
-                               for d in row["days"].split(";") if d.strip()]
+        record["schedules"] = [{"id": key(f"schedule-{d.strip()}"), "byday": d.strip(), "opens_at": row.get("opens_at"),
+                                "closes_at": row.get("closes_at")} for d in row["days"].split(";") if d.strip()]
     if row.get("delivery_modes"):
         record["x_delivery_modes"] = [m.strip() for m in row["delivery_modes"].split(";") if m.strip()]
     return record
@@ -288,7 +289,7 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
     def flush() -> None:
         with database.transaction() as session:
             for index, record in batch:
-                ref = str(record.get("id") or f"row {index}")
+                ref = str((record.get("id") if isinstance(record, dict) else None) or f"row {index}")
                 try:
                     with session.begin_nested():
                         outcome = import_record(session, outbox, record, geocoder)
