@@ -270,16 +270,17 @@ class EmployerResponseSchema(Schema):
     outcome = fields.String(dump_only=True)
     items = fields.List(fields.Nested(EmployerItemSchema), required=True, validate=validate.Length(min=1))
     comments = text(2000, load_default="")
-    responder_name = text(200, 2, required=True)
+    responder_name = fields.String(required=True, validate=validate.Length(
+        2, 200, error="Enter your name (2 to 200 characters)."))
     responder_role = text(200, load_default="")
     effective_from = fields.Date(allow_none=True, load_default=None)
     recorded_at = fields.DateTime(dump_only=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def reasons_for_refusals(self, data, **_):
         missing = {str(i): ["Say why this could not be agreed in full."]
                    for i, item in enumerate(data.get("items", []))
-                   if item["outcome"] != "agreed" and not item.get("reason", "").strip()}
+                   if item.get("outcome", "agreed") != "agreed" and not item.get("reason", "").strip()}
         if missing:
             raise ValidationError({"items": missing})
 

@@ -1,0 +1,103 @@
+"""The clinician's point-of-care flow and the employer's reply, in real headless Chromium with axe-core."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import assert_accessible, live_server
+from tests.services.adjustments.conftest import VALID_NHS
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def sign_in(page, base, token, next_path="/"):
+    page.goto(f"{base}{next_path}")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page):
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        assert page.get_by_role("heading", level=1).inner_text() == "Adjustment suggestions"
+        assert_accessible(page)
+
+        page.get_by_role("link", name="Find guidance").first.click()
+        page.get_by_label("Condition", exact=True).select_option("back_pain")
+        page.get_by_role("button", name="Search guidance").click()
+        assert "for Low back pain" in page.get_by_role("heading", level=2).first.inner_text()
+        assert_accessible(page)
+        page.get_by_label("No heavy lifting").check()
+        page.get_by_label("Sit-stand desk").check()
+        page.get_by_role("button", name="Use these adjustments").click()
+
+        assert page.get_by_role("heading", level=1).inner_text() == "Write the suggestion"
+        assert page.get_by_label("Condition affecting fitness for work").first.input_value() == "Low back pain"
+        assert_accessible(page)
+        page.get_by_label("NHS number").fill("9434765918")  # wrong check digit first
+        page.get_by_label("First name").fill("Ravi")
+        page.get_by_label("Last name").fill("Shah")
+        page.get_by_label("Date of birth").fill("1979-02-03")
+        page.get_by_label("Functional effects, in plain words").fill(
+            "Cannot lift heavy items or sit for more than 30 minutes for the next month.")
+        page.locator("#recommendations-0-difficulty").fill("Lifting boxes in the stockroom")
+        page.get_by_label("Until").fill(_plus_days(page.get_by_label("From").input_value(), 21))
+        page.get_by_label("Their employer may tell us which changes they agreed").check()
+        page.get_by_label("Your name").fill("Dr Ada Lovelace")
+        page.get_by_label("Physiotherapist").check()
+        page.get_by_role("button", name="Save and preview the letter").click()
+
+        alert = page.get_by_role("alert")
+        assert "check digit" in alert.inner_text()
+        assert_accessible(page)
+        page.get_by_label("NHS number").fill(VALID_NHS)
+        page.get_by_role("button", name="Save and preview the letter").click()
+
+        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Ravi Shah"
+        assert "draft" in page.locator("#status").inner_text()
+        assert "No heavy lifting" in page.content() and "Low back pain" not in page.locator(".nhsuk-inset-text").inner_text()
+        assert_accessible(page)
+        page.get_by_role("button", name="Issue the suggestion").click()
+        assert "issued" in page.locator("#status").inner_text()
+
+        page.get_by_role("link", name="Print the employer letter").click()
+        letter_html = page.content()
+        assert "Advice about Ravi Shah's work" in page.get_by_role("heading", level=2).first.inner_text()
+        assert_accessible(page)
+        respond_url = re.search(r'href="(http://[^"]+/respond/[^"]+)"', letter_html).group(1)
+
+        # The employer: a fresh browser context with no account.
+        employer = page.context.browser.new_context().new_page()
+        employer.goto(respond_url)
+        assert_accessible(employer)
+        employer.locator("#items-0-outcome-agreed").check()
+        employer.locator("#items-1-outcome-not_possible").check()
+        employer.get_by_role("button", name="Send your answer").click()
+        assert "Say why" in employer.get_by_role("alert").inner_text()
+        employer.locator("#items-1-reason").fill("No budget for new desks this quarter")
+        employer.get_by_label("Your name").fill("Jo Manager")
+        employer.get_by_role("button", name="Send your answer").click()
+        assert "Answer sent" in employer.content()
+        employer.goto(respond_url)
+        assert "already been recorded" in employer.content()
+        employer.context.close()
+
+        page.goto(f"{base}/")
+        assert "partially agreed" in page.get_by_role("table").inner_text()
+        page.get_by_role("link", name="Ravi Shah").click()
+        assert "No budget for new desks" in page.locator("#employer-response").inner_text()
+
+
+def _plus_days(iso: str, days: int) -> str:
+    from datetime import date, timedelta
+    return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
+
+
+def test_pages_need_a_signed_in_clinician(app, tokens, page):
+    with live_server(app) as base:
+        page.goto(f"{base}/find")
+        assert "/signin" in page.url
+        sign_in(page, base, tokens.raw(role="adviser"), "/find")
+        assert "Role 'adviser' may not do this" in page.content()
