@@ -79,8 +79,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
-        "history": [_history(t) for t in session.query(Transition).filter_by(referral_id=referral.id)
-                    .order_by(Transition.id)],
+        "history": [_history(t) for t in referral.transitions],
         "allowed_actions": allowed_actions(principal, referral),
     }
     if shared:

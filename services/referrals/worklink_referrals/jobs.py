@@ -1,4 +1,5 @@
-"""The periodic clock job: flag breached working-day targets and publish `sla_breached`.
+"""The periodic job: flag breached working-day targets (`sla_breached`) and publish each service's
+capacity summary when it changed (`referrals.capacity.changed`).
 
 Run beside the relay and consumer: `python -m worklink_referrals.jobs --every 300`
 (or once, from cron, with `--once`). Each breach is flagged and published exactly once,
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None) -> int:
     outbox = Outbox("referrals", PLATFORM, CATALOGUE)
     with database.transaction() as session:
-        found = services.detect_breaches(session, outbox, referral_settings, now or datetime.now(timezone.utc))
-    log.info("clock job", extra={"breaches": len(found)})
+        moment = now or datetime.now(timezone.utc)
+        found = services.detect_breaches(session, outbox, referral_settings, moment)
+        capacity = services.publish_capacity_changes(session, outbox, moment)
+    log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity})
     return len(found)
 
 

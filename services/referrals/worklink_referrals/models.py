@@ -98,6 +98,7 @@ class Referral(Base):
     attempts: Mapped[list["ContactAttempt"]] = relationship(order_by="ContactAttempt.id", lazy="selectin")
     outcomes: Mapped[list["Outcome"]] = relationship(order_by="Outcome.id", lazy="selectin")
     notes: Mapped[list["Note"]] = relationship(order_by="Note.id", lazy="selectin")
+    transitions: Mapped[list["Transition"]] = relationship(order_by="Transition.id", lazy="selectin")
 
     # UPDATEs carry `WHERE version = <read version>`: a concurrent writer gets StaleDataError.
     __mapper_args__ = {"version_id_col": version}
@@ -200,6 +201,18 @@ class RoutingService(Base):
     active: Mapped[bool] = mapped_column(default=True)
     accepting_referrals: Mapped[bool] = mapped_column(default=True)
     changed_at: Mapped[datetime]  # time of the latest event applied (older events are ignored)
+
+
+class CapacitySnapshot(Base):
+    """The capacity figures last published for a service (publish again only when they change)."""
+
+    __tablename__ = "capacity_snapshots"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    accepting_referrals: Mapped[bool]
+    open_referrals: Mapped[int]
+    typical_wait_days: Mapped[int | None]
+    published_at: Mapped[datetime]
 
 
 class RoutingAlert(Base):

@@ -21,7 +21,7 @@ from worklink.messaging.outbox import Outbox
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
-from worklink_referrals.models import (ContactAttempt, Note, Outcome, PendingSelfReferral, Referral, RoutingAlert,
+from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral, Referral, RoutingAlert,
                                        RoutingService, SlaBreach, SustainmentCheck, Transition)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
@@ -88,18 +88,20 @@ def open_caseloads(session: Session, service_ids: Iterable[uuid.UUID]) -> dict[u
 def choose_service(session: Session, settings: ReferralSettings, *, area: str | None,
                    requested: uuid.UUID | None) -> RoutingService | None:
     """An adviser service that serves the area and takes referrals; the least loaded wins."""
-    query = sa.select(RoutingService).where(RoutingService.active.is_(True),
-                                            RoutingService.accepting_referrals.is_(True))
+    load = (sa.select(Referral.service_id, sa.func.count().label("open"))
+            .where(Referral.status.in_(OPEN_VALUES)).group_by(Referral.service_id).subquery())
+    query = (sa.select(RoutingService, sa.func.coalesce(load.c.open, 0))
+             .outerjoin(load, load.c.service_id == RoutingService.service_id)
+             .where(RoutingService.active.is_(True), RoutingService.accepting_referrals.is_(True)))
     if requested:
         query = query.where(RoutingService.service_id == requested)
-    candidates = [s for s in session.scalars(query)
+    candidates = [(s, n) for s, n in session.execute(query)
                   if (s.areas is None or (area is not None and area in s.areas))
                   and (requested or not settings.routing_taxonomy
                        or settings.routing_taxonomy & {uuid.UUID(str(t)) for t in s.taxonomy_term_ids})]
     if not candidates:
         return None
-    load = open_caseloads(session, [c.service_id for c in candidates])
-    return min(candidates, key=lambda c: (load.get(c.service_id, 0), str(c.service_id)))
+    return min(candidates, key=lambda pair: (pair[1], str(pair[0].service_id)))[0]
 
 
 # --- intake ---------------------------------------------------------------------------------------
@@ -145,14 +147,12 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
         consent_scope_service_id=requested, outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")),
         replaces_id=replaces.id if replaces else None, duplicate_of_id=duplicate.id if duplicate else None,
         duplicate_reason=duplicate_reason if duplicate else None, status_link_hash=hash_secret(link),
-        submitted_at=now, updated_at=now)
+        submitted_at=now, updated_at=now, attempts=[], outcomes=[], notes=[], transitions=[])
     session.add(referral)
     session.flush()
     _history(session, referral, "submit", None, actor, now)
     _publish_lifecycle(outbox, referral, "submitted", now)
-    if service:
-        publish_capacity(session, outbox, service, now)
-    else:
+    if not service:
         _hold(session, outbox, referral, now)
     return referral, link
 
@@ -201,7 +201,6 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
     session.flush()
     _history(session, referral, "route", referral.status, actor, now)
     _publish_lifecycle(outbox, referral, "routed", now)
-    publish_capacity(session, outbox, service, now)
     return referral
 
 
@@ -332,10 +331,6 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         else:
             _publish_lifecycle(outbox, referral, step, now, reason=referral.status_reason
                                if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None)
-    if referral.service_id and before != referral.status:
-        service = session.get(RoutingService, referral.service_id)
-        if service:
-            publish_capacity(session, outbox, service, now)
     return decision
 
 
@@ -383,7 +378,7 @@ def active_clients(session: Session, adviser: str) -> int:
 
 def _history(session: Session, referral: Referral, action: str, before: str | None, actor: Actor, now: datetime,
              reason: str | None = None) -> None:
-    session.add(Transition(referral_id=referral.id, action=action, from_status=before, to_status=referral.status,
+    referral.transitions.append(Transition(referral_id=referral.id, action=action, from_status=before, to_status=referral.status,
                            business_status=referral.business_status, reason=reason, actor=actor.subject,
                            actor_role=actor.role, occurred_at=now, version=referral.version))
 
@@ -428,20 +423,38 @@ def outbox_session(instance) -> Session:
     return object_session(instance)
 
 
-def publish_capacity(session: Session, outbox: Outbox, service: RoutingService, now: datetime) -> None:
-    """Per-service capacity summary for the directory: open caseload, accepting, median wait."""
+def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) -> int:
+    """Per-service capacity summary for the directory (open caseload, accepting, median wait),
+    published by the periodic job whenever a service's figures differ from the last ones sent."""
     since = now - timedelta(days=90)
-    waits = [(_aware(first) - _aware(sub)).total_seconds() / 86400 for sub, first in session.execute(
-        sa.select(Referral.submitted_at, Referral.first_contact_at).where(
-            Referral.service_id == service.service_id, Referral.first_contact_at.is_not(None),
-            Referral.first_contact_at >= since))]
-    outbox.publish(session, "referrals.capacity.changed", {
-        "service_id": service.service_id, "organization_id": service.organization_id,
-        "accepting_referrals": bool(service.active and service.accepting_referrals),
-        "open_referrals": open_caseloads(session, [service.service_id]).get(service.service_id, 0),
-        "available_places": None,
-        "typical_wait_days": round(statistics.median(waits)) if waits else None,
-        "recorded_at": now})
+    services_by_id = {s.service_id: s for s in session.scalars(sa.select(RoutingService))}
+    open_counts = open_caseloads(session, services_by_id)
+    waits: dict[uuid.UUID, list[float]] = {}
+    for service_id, submitted, first in session.execute(
+            sa.select(Referral.service_id, Referral.submitted_at, Referral.first_contact_at).where(
+                Referral.service_id.is_not(None), Referral.first_contact_at.is_not(None),
+                Referral.first_contact_at >= since)):
+        waits.setdefault(service_id, []).append((_aware(first) - _aware(submitted)).total_seconds() / 86400)
+    published = 0
+    for service_id, service in services_by_id.items():
+        figures = {"accepting_referrals": bool(service.active and service.accepting_referrals),
+                   "open_referrals": open_counts.get(service_id, 0),
+                   "typical_wait_days": round(statistics.median(waits[service_id])) if waits.get(service_id)
+                   else None}
+        last = session.get(CapacitySnapshot, service_id)
+        if last and all(getattr(last, k) == v for k, v in figures.items()):
+            continue
+        if last is None:
+            last = CapacitySnapshot(service_id=service_id)
+            session.add(last)
+        for name, value in figures.items():
+            setattr(last, name, value)
+        last.published_at = now
+        outbox.publish(session, "referrals.capacity.changed", {
+            "service_id": service_id, "organization_id": service.organization_id, "available_places": None,
+            "recorded_at": now, **figures})
+        published += 1
+    return published
 
 
 # --- clocks --------------------------------------------------------------------------------------

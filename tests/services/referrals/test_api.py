@@ -69,12 +69,10 @@ def test_a_referral_from_request_to_completed_with_outcomes(both):
     assert checks[13].done_at is not None and checks[26].done_at is None
 
     assert outbox_types(h) == [
-        "referrals.referral.submitted", "referrals.capacity.changed",
-        "referrals.referral.received", "referrals.capacity.changed",
-        "referrals.referral.accepted", "referrals.referral.allocated", "referrals.capacity.changed",
-        "referrals.referral.first_contact_made", "referrals.capacity.changed",
-        "referrals.referral.outcome_recorded",
-        "referrals.referral.completed", "referrals.referral.feedback_ready", "referrals.capacity.changed",
+        "referrals.referral.submitted", "referrals.referral.received",
+        "referrals.referral.accepted", "referrals.referral.allocated",
+        "referrals.referral.first_contact_made", "referrals.referral.outcome_recorded",
+        "referrals.referral.completed", "referrals.referral.feedback_ready",
         "referrals.referral.outcome_recorded", "referrals.referral.feedback_ready",
     ]
     feedback = outbox_payloads(h, "referrals.referral.feedback_ready")[-1]
@@ -328,6 +326,28 @@ def test_the_clock_job_flags_breaches_through_the_outbox(harness):
     assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 1
     assert jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now) == 0
     assert outbox_types(h).count("referrals.referral.sla_breached") == 1
+
+
+def test_the_job_publishes_each_services_capacity_when_it_changes(harness):
+    from worklink_referrals import jobs
+
+    h = harness
+    settings = ReferralSettings()
+    jobs.run_once(h.ctx.database, settings, h.clock.now)
+    assert outbox_payloads(h, "referrals.capacity.changed")[-1]["open_referrals"] == 0
+    ids = [h.refer({"nhs_number": f"700000000{i}", "given_name": f"C{i}"}).get_json()["id"] for i in range(2)]
+    jobs.run_once(h.ctx.database, settings, h.clock.now)
+    jobs.run_once(h.ctx.database, settings, h.clock.now)  # nothing changed: nothing published
+    published = outbox_payloads(h, "referrals.capacity.changed")
+    assert [p["open_referrals"] for p in published] == [0, 2]
+    h.act(ids[0], "accept", adviser_id="adviser-1")
+    h.clock.advance(days=2)
+    h.act(ids[0], "make_first_contact")
+    h.act(ids[1], "reject", reason="not_eligible")
+    jobs.run_once(h.ctx.database, settings, h.clock.now)
+    latest = outbox_payloads(h, "referrals.capacity.changed")[-1]
+    assert latest == {**latest, "service_id": str(SERVICE), "organization_id": ADVISERS, "open_referrals": 1,
+                      "typical_wait_days": 2, "accepting_referrals": True}
 
 
 def test_demo_data_loads_once(tmp_path):
