@@ -18,7 +18,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa

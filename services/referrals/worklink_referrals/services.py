@@ -117,6 +117,7 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     service = choose_service(session, settings, area=area, requested=requested)
     target = service.service_id if service else requested
 
+    _lock_person(session, key, person.get("nhs_number"))
     duplicate = find_open_duplicate(session, person.get("nhs_number"), key, target)
     duplicate_reason = (intake.get("duplicate") or {}).get("reason")
     if duplicate and not duplicate_reason:
@@ -155,6 +156,19 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     if not service:
         _hold(session, outbox, referral, now)
     return referral, link
+
+
+def _lock_person(session: Session, key: str, nhs_number: str | None) -> None:
+    """Serialise intakes for one person so two at once cannot both pass the duplicate check.
+
+    PostgreSQL: transaction-scoped advisory locks on the person's keys (in a fixed order, so two
+    intakes cannot deadlock). SQLite already serialises writers (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for token in sorted(filter(None, (key, nhs_number))):
+        lock_id = int.from_bytes(hashlib.sha256(f"referrals-person:{token}".encode()).digest()[:8], "big",
+                                 signed=True)
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def find_open_duplicate(session: Session, nhs_number: str | None, key: str,

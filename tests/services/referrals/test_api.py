@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from worklink_referrals import access, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import Referral, RoutingAlert, SustainmentCheck
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, OTHER_ADVISERS, OTHER_SERVICE, SERVICE
+from tests.services.referrals.conftest import (ADVISERS, OTHER_ADVISERS, OTHER_SERVICE, SERVICE,
+                                              referral_body)
 
 
 def outbox_types(h) -> list[str]:
@@ -159,7 +160,6 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     assert no_consent.status_code == 422
     assert {"location": "json", "pointer": "/consent", "detail": "Missing data for required field."} in \
         no_consent.get_json()["errors"]
-    from tests.services.referrals.conftest import referral_body
     implicit = referral_body({"nhs_number": "9999999999"})
     implicit["consent"]["explicit"] = False
     assert h.client.post("/referrals", json=implicit, headers=h.gp()).status_code == 422
@@ -361,3 +361,21 @@ def test_demo_data_loads_once(tmp_path):
     with Database(settings.database_url).transaction() as session:
         statuses = sorted(r.status for r in session.query(Referral))
     assert statuses == ["accepted", "completed", "in_progress", "rejected", "submitted", "triage"]
+
+
+def test_simultaneous_referrals_of_one_person_are_never_doubled(both):
+    """Eight intakes for the same person at once: one is created, the rest are refused as duplicates."""
+    h = both
+    results, start = [], threading.Barrier(8)
+
+    def refer():
+        client = h.app.test_client()
+        start.wait()
+        results.append(client.post("/referrals", json=referral_body(), headers=h.gp()).status_code)
+
+    threads = [threading.Thread(target=refer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201] + [409] * 7

@@ -12,7 +12,7 @@ from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import OPEN, Actor
 from worklink_referrals.models import Referral
-from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonStatusSchema, ReferralSchema,
+from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonStatusSchema,
                                         SelfReferralSchema, VerifySchema)
 
 blp = Blueprint("self_service", __name__, description="Self-referral and the person's own status link.")
