@@ -316,6 +316,17 @@ class SuggestionOutSchema(SuggestionInSchema):
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+class SuggestionStateSchema(Schema):
+    id = fields.UUID()
+    practice_id = fields.UUID()
+    status = one_of(STATUSES)
+    version = fields.Integer()
+    issued_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    employer_link_expires_at = fields.DateTime(allow_none=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
 class SuggestionSummarySchema(Schema):
     id = fields.UUID()
     status = fields.String()

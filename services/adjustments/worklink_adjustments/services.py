@@ -127,6 +127,16 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
     }
 
 
+def state(suggestion: Suggestion, **extra: Any) -> dict[str, Any]:
+    """The short answer to a lifecycle action: where the suggestion is now (GET it for the rest)."""
+    base = f"/suggestions/{suggestion.id}"
+    return {"id": suggestion.id, "practice_id": suggestion.practice_id, "status": suggestion.status,
+            "version": suggestion.version, "issued_at": suggestion.issued_at, "ended_at": suggestion.ended_at,
+            "employer_link_expires_at": extra.get("link_expires_at"),
+            "links": {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
+                      "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"}}
+
+
 # --- writing ---------------------------------------------------------------------------
 
 
@@ -233,7 +243,7 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     if suggestion.refer_to_employment_adviser:
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="issue")
-    return view(session, suggestion)
+    return state(suggestion, link_expires_at=now + deps.link_ttl)
 
 
 def _supersede(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
@@ -282,7 +292,7 @@ def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: 
         "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
         "reason": reason, "superseded_by_id": None, "occurred_at": now})
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="withdraw")
-    return view(session, suggestion)
+    return state(suggestion)
 
 
 def request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,

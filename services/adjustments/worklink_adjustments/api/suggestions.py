@@ -12,7 +12,7 @@ from worklink.web import service_context
 from worklink_adjustments import services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.schemas import (ReferralRequestInSchema, SuggestionInSchema, SuggestionListQuery,
-                                          SuggestionListSchema, SuggestionOutSchema, SuggestionUpdateSchema,
+                                          SuggestionListSchema, SuggestionOutSchema, SuggestionStateSchema, SuggestionUpdateSchema,
                                           VersionSchema, WithdrawSchema)
 
 blp = Blueprint("suggestions", __name__, url_prefix="/suggestions",
@@ -64,7 +64,7 @@ class SuggestionItem(MethodView):
 class Issue(MethodView):
     @requires("gp")
     @blp.arguments(VersionSchema)
-    @blp.response(200, SuggestionOutSchema)
+    @blp.response(200, SuggestionStateSchema)
     def post(self, data, suggestion_id: uuid.UUID):
         """Issue a draft: publishes `adjustments.suggestion.issued`, opens the employer's link, and with
         recorded consent requests the employment-adviser referral."""
@@ -87,7 +87,7 @@ class Amend(MethodView):
 class Withdraw(MethodView):
     @requires("gp")
     @blp.arguments(WithdrawSchema)
-    @blp.response(200, SuggestionOutSchema)
+    @blp.response(200, SuggestionStateSchema)
     def post(self, data, suggestion_id: uuid.UUID):
         """Withdraw an issued suggestion (its employer link stops working)."""
         with transaction() as session:
