@@ -88,20 +88,18 @@ def open_caseloads(session: Session, service_ids: Iterable[uuid.UUID]) -> dict[u
 def choose_service(session: Session, settings: ReferralSettings, *, area: str | None,
                    requested: uuid.UUID | None) -> RoutingService | None:
     """An adviser service that serves the area and takes referrals; the least loaded wins."""
-    load = (sa.select(Referral.service_id, sa.func.count().label("open"))
-            .where(Referral.status.in_(OPEN_VALUES)).group_by(Referral.service_id).subquery())
-    query = (sa.select(RoutingService, sa.func.coalesce(load.c.open, 0))
-             .outerjoin(load, load.c.service_id == RoutingService.service_id)
-             .where(RoutingService.active.is_(True), RoutingService.accepting_referrals.is_(True)))
+    query = sa.select(RoutingService).where(RoutingService.active.is_(True),
+                                            RoutingService.accepting_referrals.is_(True))
     if requested:
         query = query.where(RoutingService.service_id == requested)
-    candidates = [(s, n) for s, n in session.execute(query)
+    candidates = [s for s in session.scalars(query)
                   if (s.areas is None or (area is not None and area in s.areas))
                   and (requested or not settings.routing_taxonomy
                        or settings.routing_taxonomy & {uuid.UUID(str(t)) for t in s.taxonomy_term_ids})]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda pair: (pair[1], str(pair[0].service_id)))[0]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    load = open_caseloads(session, [c.service_id for c in candidates])  # only when there is a choice
+    return min(candidates, key=lambda c: (load.get(c.service_id, 0), str(c.service_id)))
 
 
 # --- intake ---------------------------------------------------------------------------------------
