@@ -202,6 +202,10 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
     """Route a held referral (the alliance chooses a service, or a new service appeared)."""
     if referral.routing != "held" or referral.status not in OPEN_VALUES:
         raise Conflict("Only an open, held referral can be routed.", routing=referral.routing)
+    scope = referral.consent_scope_service_id
+    if scope and service_id and service_id != scope:
+        raise Conflict("The person consented to a referral to one service only; ask them again before "
+                       "sending it elsewhere.", consent_scope_service_id=str(scope))
     service = choose_service(session, settings, area=referral.area, requested=service_id)
     if service is None:
         raise Conflict("No active service that takes referrals matches; the referral stays held.")

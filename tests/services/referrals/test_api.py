@@ -185,6 +185,10 @@ def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_repl
     assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == first["id"]
     elsewhere = h.refer(service_id=str(OTHER_SERVICE))  # another service: not a duplicate (held: unknown service)
     assert elsewhere.status_code == 201 and elsewhere.get_json()["routing"] == "held"
+    outside_consent = h.client.post(f"/referrals/{elsewhere.get_json()['id']}/route",
+                                    json={"service_id": str(SERVICE)}, headers=h.admin())
+    assert outside_consent.status_code == 409 and outside_consent.get_json()["consent_scope_service_id"] == \
+        str(OTHER_SERVICE)
 
     still_open = h.refer(replaces_id=first["id"], duplicate={"reason": "re-referral"})
     assert still_open.status_code == 409
@@ -379,3 +383,20 @@ def test_simultaneous_referrals_of_one_person_are_never_doubled(both):
     for t in threads:
         t.join()
     assert sorted(results) == [201] + [409] * 7
+
+
+def test_sustainment_checks_become_due_at_13_and_26_weeks(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []
+    h.clock.advance(weeks=13)
+    due = h.client.get("/sustainment-checks", headers=h.adviser()).get_json()
+    assert due == [{"referral_id": rid, "weeks": 13, "due_on": "2027-02-22"}]
+    assert h.client.get("/sustainment-checks", headers=h.adviser(org=OTHER_ADVISERS)).get_json() == []
+    h.act(rid, "record_outcome", type="stayed_in_work", occurred_on="2027-02-22", sustainment_check_weeks=13)
+    assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []
+    h.clock.advance(weeks=13)
+    assert [c["weeks"] for c in h.client.get("/sustainment-checks", headers=h.admin()).get_json()] == [26]
