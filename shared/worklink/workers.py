@@ -36,7 +36,9 @@ def build_relay(spec: ServiceSpec, settings: Settings) -> OutboxRelay:
 
 
 def build_consumer(spec: ServiceSpec, settings: Settings) -> EventConsumer:
-    return EventConsumer(
+    # A service may name an EventConsumer subclass (e.g. one that batches) in events.CONSUMER_CLASS.
+    consumer_class = getattr(spec.module("events"), "CONSUMER_CLASS", EventConsumer)
+    return consumer_class(
         group_id=spec.group_id,
         database=Database(settings.database_url),
         tables=spec.tables,

@@ -11,6 +11,7 @@ without breaking older readers. A breaking change is a new version.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -57,6 +58,13 @@ class EventType:
     def aggregate_type(self) -> str:
         """Debezium outbox `aggregatetype`: we route by topic."""
         return self.topic
+
+
+@functools.lru_cache(maxsize=None)
+def _reader(schema: type[Schema]) -> Schema:
+    """One instance per schema for consumers: building a marshmallow Schema deep-copies its
+    fields, which costs more than validating a typical event. `load` keeps no state."""
+    return schema()
 
 
 class Catalogue:
@@ -114,7 +122,7 @@ class Catalogue:
         """Validate an incoming event's data tolerantly; returns the deserialised data."""
         entry = self.for_event(event)
         try:
-            return entry, entry.schema().load(event.data, unknown=EXCLUDE)
+            return entry, _reader(entry.schema).load(event.data, unknown=EXCLUDE)
         except ValidationError as exc:
             raise EventSchemaError(event.type, exc.messages) from None
 
