@@ -36,3 +36,12 @@ def routed_types(catalogue=CATALOGUE) -> list[str]:
 
 
 HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message}
+
+
+def _consumer_class():
+    from worklink_notifications.consumer import BatchingConsumer
+    return BatchingConsumer
+
+
+# `worklink consume -s notifications` runs this subclass: one transaction per poll (see consumer.py).
+CONSUMER_CLASS = _consumer_class()

@@ -53,16 +53,25 @@ def route_event(session: Session, event) -> int:
     data = event.data
     if event.type.startswith("directory.service."):
         remember_service_owner(session, data)
-    rules = session.scalars(sa.select(RoutingRule).where(RoutingRule.event_type == event.type,
-                                                         RoutingRule.enabled.is_(True))).all()
+    rules = enabled_rules(session, event.type)
     facts = facts_of(data)
     occurred = occurred_at(data)
     created = 0
     for rule in rules:
         for recipient in recipients_for(session, rule, data, event.type):
             created += add_delivery(session, event_id=event.id, event_type=event.type, recipient=recipient,
-                                    message_code=rule.message_code, facts=facts, occurred_at=occurred)
+                                    message_code=rule.message_code, facts=facts, occurred_at=occurred,
+                                    check_existing=False)
     return created
+
+
+def enabled_rules(session: Session, event_type: str) -> list[RoutingRule]:
+    """The type's rules, read once per transaction (a batch of events shares one session)."""
+    cache = session.info.setdefault("routing_rules", {})
+    if event_type not in cache:
+        cache[event_type] = session.scalars(sa.select(RoutingRule).where(
+            RoutingRule.event_type == event_type, RoutingRule.enabled.is_(True))).all()
+    return cache[event_type]
 
 
 def remember_service_owner(session: Session, data: dict[str, Any]) -> None:
@@ -112,15 +121,37 @@ def organisation_recipients(session: Session, organisation: str, purpose: str, c
     found: list[Recipient] = []
     if "inbox" in channels:
         found.append(Recipient(kind, organisation, "inbox"))
+    addresses = address_book(session)
     if "email" in channels:
-        contacts = session.scalars(sa.select(OrganisationContact).where(
-            OrganisationContact.organisation_id == organisation, OrganisationContact.purpose == purpose)).all()
-        found += [Recipient("contact", str(c.id), "email", c.email, c.frequency) for c in contacts]
+        found += [Recipient("contact", str(c.id), "email", c.email, c.frequency)
+                  for c in addresses.contacts.get(organisation, ()) if c.purpose == purpose]
     if "webhook" in channels:
-        subscribers = session.scalars(sa.select(WebhookSubscriber).where(
-            WebhookSubscriber.organisation_id == organisation, WebhookSubscriber.active.is_(True))).all()
-        found += [Recipient("subscriber", str(s.id), "webhook", s.url) for s in subscribers if s.wants(event_type)]
+        found += [Recipient("subscriber", str(s.id), "webhook", s.url)
+                  for s in addresses.subscribers.get(organisation, ()) if s.wants(event_type)]
     return found
+
+
+@dataclass
+class AddressBook:
+    contacts: dict[str, list[OrganisationContact]]
+    subscribers: dict[str, list[WebhookSubscriber]]
+
+
+def address_book(session: Session) -> AddressBook:
+    """Organisations' contacts and active subscribers, read once per transaction.
+
+    Both are short administrative lists (a few per organisation), so reading them whole
+    once beats two queries per event when a batch of events is routed together.
+    """
+    book = session.info.get("address_book")
+    if book is None:
+        book = AddressBook({}, {})
+        for contact in session.scalars(sa.select(OrganisationContact)):
+            book.contacts.setdefault(contact.organisation_id, []).append(contact)
+        for subscriber in session.scalars(sa.select(WebhookSubscriber).where(WebhookSubscriber.active.is_(True))):
+            book.subscribers.setdefault(subscriber.organisation_id, []).append(subscriber)
+        session.info["address_book"] = book
+    return book
 
 
 def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> list[Recipient]:
@@ -134,18 +165,44 @@ def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> 
 
 
 def add_delivery(session: Session, *, event_id: str, event_type: str, recipient: Recipient, message_code: str,
-                 facts: dict[str, Any], occurred_at: datetime | None) -> int:
-    """Insert unless (event, recipient, channel) already has a delivery; returns 1 if inserted."""
-    exists = session.scalar(sa.select(Delivery.id).where(
-        Delivery.event_id == event_id, Delivery.recipient_kind == recipient.kind,
-        Delivery.recipient_id == recipient.id, Delivery.channel == recipient.channel))
-    if exists:
+                 facts: dict[str, Any], occurred_at: datetime | None, check_existing: bool = True) -> int:
+    """Queue a delivery unless (event, recipient, channel) already has one; returns 1 if queued.
+
+    Rows are queued on the session and inserted together just before it commits (one
+    multi-row INSERT per transaction). `check_existing=False` is for event ids that are
+    new by construction (the consumer recorded them as unprocessed in this transaction);
+    the unique key still guards them.
+    """
+    key = (event_id, recipient.kind, recipient.id, recipient.channel)
+    queued = pending_deliveries(session)
+    if key in queued:
         return 0
-    session.add(Delivery(event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
-                         recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
-                         facts=facts, address=recipient.address, occurred_at=occurred_at,
-                         status=initial_status(recipient), next_attempt_at=None))
+    if check_existing and session.scalar(sa.select(Delivery.id).where(
+            Delivery.event_id == event_id, Delivery.recipient_kind == recipient.kind,
+            Delivery.recipient_id == recipient.id, Delivery.channel == recipient.channel)):
+        return 0
+    queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
+                       recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
+                       facts=facts, address=recipient.address, occurred_at=occurred_at,
+                       status=initial_status(recipient), next_attempt_at=None, attempts=0, created_at=utcnow())
     return 1
+
+
+def pending_deliveries(session: Session) -> dict[tuple, dict]:
+    queued = session.info.get("pending_deliveries")
+    if queued is None:
+        queued = session.info["pending_deliveries"] = {}
+        if not session.info.get("inserts_pending_deliveries"):
+            sa.event.listen(session, "before_commit", _insert_pending)
+            sa.event.listen(session, "after_rollback", lambda s: s.info.pop("pending_deliveries", None))
+            session.info["inserts_pending_deliveries"] = True
+    return queued
+
+
+def _insert_pending(session: Session) -> None:
+    queued = session.info.pop("pending_deliveries", None)
+    if queued:
+        session.execute(sa.insert(Delivery.__table__), list(queued.values()))
 
 
 def initial_status(recipient: Recipient) -> str:

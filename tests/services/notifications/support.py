@@ -29,7 +29,7 @@ from worklink.migrations import upgrade
 from worklink.service import get_service
 from worklink_notifications import signing
 from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
-from worklink_notifications.events import HANDLERS
+from worklink_notifications.events import CONSUMER_CLASS, HANDLERS
 
 SPEC = get_service("notifications")
 
@@ -238,9 +238,10 @@ def send(bootstrap: str, topic: str, *values: bytes) -> None:
 
 
 def make_consumer(database: Database, bootstrap: str, catalogue: Catalogue, handlers=None) -> EventConsumer:
+    """The consumer `worklink consume -s notifications` runs (events.CONSUMER_CLASS), on a test group."""
     settings = KafkaSettings(bootstrap)
     group = f"worklink.notifications.test-{uuid.uuid4().hex[:8]}"
-    return EventConsumer(
+    return CONSUMER_CLASS(
         group_id=group, database=database, tables=SPEC.tables, catalogue=catalogue,
         handlers=HANDLERS if handlers is None else handlers,
         consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,

@@ -161,3 +161,26 @@ def test_a_resident_message_is_sent_once_per_message_id(sqlite_db, kafka_broker,
     sent = deliveries(sqlite_db, Delivery.recipient_kind == "person")
     assert [(d.channel, d.address, d.status, d.event_id) for d in sent] == [
         ("email", "sam@example.org", "pending", f"message:{message_id}")]
+
+
+def test_a_failing_batch_is_handled_record_by_record_with_retries(sqlite_db, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    events = [build_event(catalogue, "referrals.referral.accepted", **ids_for(catalogue, "referrals.referral.accepted"))
+              for _ in range(3)]
+    calls: list[str] = []
+
+    def flaky(session, event):
+        calls.append(event.id)
+        if len(calls) <= 2:  # the batch fails, then the first record's first solo try
+            raise ConnectionResetError("mail relay hung up")
+        HANDLERS[event.type](session, event)
+
+    send(bootstrap, topic, *(e.to_json().encode() for e in events))
+    consumer = make_consumer(sqlite_db, bootstrap, catalogue, handlers={"referrals.referral.accepted": flaky})
+    try:
+        assert consume(consumer, 3) == [Outcome.HANDLED] * 3
+    finally:
+        consumer.close()
+    assert len(deliveries(sqlite_db, Delivery.channel == "inbox")) == 3
+    assert calls.count(events[0].id) == 3  # in the batch, failed solo, then succeeded

@@ -1,0 +1,121 @@
+"""The notifications consumer: the shared idempotent EventConsumer, one transaction per poll.
+
+A notification is cheap to make and events arrive in bursts (a backlog after a
+deploy, a nightly SLA sweep), so paying one database commit per event would make
+draining a backlog commit-bound. This subclass handles a whole poll's batch of
+well-formed events in one transaction: one query finds which event ids were already
+processed, the rest are inserted into `processed_events` and routed together, and
+offsets are committed after that transaction - so redelivery still has no second
+effect. Anything unusual takes the shared per-record path unchanged: unparseable,
+unknown-version or schema-invalid records are dead-lettered by it, unknown types
+skipped and counted, and if the batch transaction fails for any reason other than
+an outage the whole batch is re-run record by record (retries, then the DLT).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import sqlalchemy as sa
+
+from worklink import context
+from worklink.db import Database, utcnow
+from worklink.events.catalogue import Catalogue, EventSchemaError, UnknownEventType
+from worklink.events.contracts import CATALOGUE
+from worklink.events.envelope import CloudEvent, EnvelopeError
+from worklink.messaging.consumer import (_OUTAGE_ERRORS, OUTCOMES, EventConsumer, Outage, Outcome,
+                                         ReceivedEvent)
+
+log = logging.getLogger(__name__)
+
+
+class BatchingConsumer(EventConsumer):
+    def poll_once(self, timeout_ms: int = 500) -> list[Outcome]:
+        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        if not batch:
+            self._update_lag()
+            return []
+        records = [record for partition in batch.values() for record in partition]
+        try:
+            outcomes = self._process(records)
+        except Outage as exc:
+            # Rewind the whole batch: what was handled comes back as a duplicate.
+            for tp, partition in batch.items():
+                self._wait_out(tp, partition[0].offset, exc)
+            return []
+        self._commit({tp: partition[-1].offset + 1 for tp, partition in batch.items()})
+        self._update_lag()
+        return outcomes
+
+    def _process(self, records) -> list[Outcome]:
+        """Outcomes in record order: valid events handled together, the rest by the shared path."""
+        prepared = [self._prepare(record) for record in records]
+        ready = [item for item in prepared if isinstance(item, ReceivedEvent)]
+        try:
+            together = iter(self._handle_together(ready) if ready else [])
+            return [next(together) if isinstance(item, ReceivedEvent) else item for item in prepared]
+        except Outage:
+            raise
+        except Exception:  # noqa: BLE001 - the per-record path retries, then dead-letters
+            log.exception("batch failed; handling its events one by one")
+            return [self.process(record) if isinstance(item, ReceivedEvent) else item
+                    for record, item in zip(records, prepared)]
+
+    def _prepare(self, record) -> ReceivedEvent | Outcome:
+        """A validated event ready for the batch, or the outcome of the shared per-record path."""
+        try:
+            envelope = CloudEvent.from_json(record.value)
+            handler_known = envelope.type in self.handlers
+            if handler_known:
+                entry, data = self.catalogue.load(envelope)
+        except (EnvelopeError, UnknownEventType, EventSchemaError):
+            return self.process(record)  # dead-letters it, with the shared reasons and headers
+        if not handler_known:
+            OUTCOMES.labels(self.group_id, envelope.type, Outcome.SKIPPED.value).inc()
+            return Outcome.SKIPPED
+        return ReceivedEvent(envelope, entry, data, record.topic, record.partition, record.offset)
+
+    def _handle_together(self, events: list[ReceivedEvent]) -> list[Outcome]:
+        processed = self.processed
+        outcomes: list[Outcome] = []
+        handled: list[ReceivedEvent] = []
+        try:
+            with self.database.sessions() as session, session.begin():
+                seen = set(session.scalars(sa.select(processed.c.event_id).where(
+                    processed.c.consumer == self.group_id,
+                    processed.c.event_id.in_([e.id for e in events]))))
+                now = utcnow()
+                for event in events:
+                    if event.id in seen:
+                        outcomes.append(Outcome.DUPLICATE)
+                        continue
+                    seen.add(event.id)  # the same event twice in one batch
+                    with context.bound(correlation_id=event.id):
+                        self.handlers[event.type](session, event)
+                    handled.append(event)
+                    outcomes.append(Outcome.HANDLED)
+                if handled:
+                    session.execute(processed.insert(), [
+                        {"consumer": self.group_id, "event_id": e.id, "event_type": e.type, "processed_at": now}
+                        for e in handled])
+        except _OUTAGE_ERRORS as exc:
+            raise Outage(exc) from exc
+        for event, outcome in zip(events, outcomes):
+            OUTCOMES.labels(self.group_id, event.type, outcome.value).inc()
+        if self.on_handled:
+            for event in handled:
+                self.on_handled(event)
+        return outcomes
+
+
+def build(*, database: Database, group_id: str, consumer_factory: Callable, producer_factory: Callable,
+          catalogue: Catalogue = CATALOGUE, handlers=None, on_handled=None) -> BatchingConsumer:
+    from worklink.service import get_service
+    from worklink_notifications.events import HANDLERS
+
+    return BatchingConsumer(group_id=group_id, database=database, tables=get_service("notifications").tables,
+                            catalogue=catalogue, handlers=HANDLERS if handlers is None else handlers,
+                            consumer_factory=consumer_factory, producer_factory=producer_factory,
+                            on_handled=on_handled)
+
