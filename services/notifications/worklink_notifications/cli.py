@@ -2,6 +2,7 @@
 
     worklink-notifications deliver          # the delivery worker: email, webhooks, daily digests
     worklink-notifications deliver --once   # one pass (cron-style), then exit
+    worklink-notifications smtp-sink        # development: print mail sent to 127.0.0.1:1025
 
 It reads the same environment as the other processes (NOTIFICATIONS_DATABASE_URL,
 WORKLINK_VAR) plus NOTIFICATIONS_SMTP_HOST/PORT, NOTIFICATIONS_MAIL_FROM,
@@ -29,6 +30,25 @@ def main() -> None:
 def deliver(once: bool, metrics_port: int | None) -> None:
     """Run the delivery worker."""
     run_worker(once=once, metrics_port=metrics_port)
+
+
+@main.command("smtp-sink")
+@click.option("--port", type=int, default=1025, show_default=True)
+def smtp_sink(port: int) -> None:
+    """Development only: an SMTP server on loopback that prints what it receives."""
+    import time
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Debugging
+
+    controller = Controller(Debugging(), hostname="127.0.0.1", port=port)
+    controller.start()
+    click.echo(f"SMTP sink on 127.0.0.1:{port}; Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
 
 
 def run_worker(once: bool = False, metrics_port: int | None = None) -> None:
