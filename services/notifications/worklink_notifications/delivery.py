@@ -102,16 +102,40 @@ class DeliveryWorker:
                 stop.wait(idle_sleep)
 
     def run_once(self) -> int:
-        """Send every due email and webhook delivery (up to a batch); returns how many were tried."""
+        """Send every due email and webhook delivery (up to a batch); returns how many were tried.
+
+        Claim, send, record: the send happens outside any transaction (a slow receiver must
+        not hold SQLite's write lock or a PostgreSQL row lock). The claim pushes
+        `next_attempt_at` past the send's timeout, so other workers skip the row meanwhile
+        and a worker that dies mid-send leaves it due again after that lease.
+        """
         tried = 0
         for delivery_id in self._due_ids():
-            with self.database.transaction() as session:
-                delivery = self._lock(session, delivery_id)
-                if delivery is None or not self._is_due(delivery):
-                    continue  # another worker took it
-                self.attempt(session, delivery)
-                tried += 1
+            claimed = self._claim(delivery_id)
+            if claimed is None:
+                continue  # another worker took it
+            delivery, subscriber = claimed
+            now, started = self.clock(), time.perf_counter()
+            try:
+                self.send(delivery, subscriber)
+                failure = None
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded, classified and scheduled
+                failure = exc
+            self._finish(delivery.id, failure, now, int((time.perf_counter() - started) * 1000))
+            tried += 1
         return tried
+
+    def _claim(self, delivery_id) -> tuple[Delivery, WebhookSubscriber | None] | None:
+        with self.database.transaction() as session:
+            delivery = self._lock(session, delivery_id)
+            if delivery is None or not self._is_due(delivery):
+                return None
+            delivery.attempts += 1
+            delivery.next_attempt_at = self.clock() + timedelta(seconds=2 * self.settings.webhook_timeout + 60)
+            subscriber = None
+            if delivery.channel == "webhook":
+                subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id))
+            return delivery, subscriber
 
     def _due_ids(self) -> list:
         with self.database.sessions() as session:
@@ -133,36 +157,36 @@ class DeliveryWorker:
 
     # --- one attempt -------------------------------------------------------------
 
-    def attempt(self, session: Session, delivery: Delivery) -> None:
-        now = self.clock()
-        started = time.perf_counter()
-        delivery.attempts += 1
-        try:
-            if delivery.channel == "email":
-                self.send_email(delivery)
-            elif delivery.channel == "webhook":
-                self.send_webhook(session, delivery)
-            else:
-                raise PermanentFailure(f"channel {delivery.channel!r} is not sent by the worker")
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, classified and scheduled
-            permanent = isinstance(exc, PermanentFailure) or is_permanent_smtp(exc)
-            self._record(session, delivery, "permanent" if permanent else "failed", describe(exc), started, now)
+    def send(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
+        if delivery.channel == "email":
+            self.send_email(delivery)
+        elif delivery.channel == "webhook":
+            self.send_webhook(delivery, subscriber)
+        else:
+            raise PermanentFailure(f"channel {delivery.channel!r} is not sent by the worker")
+
+    def _finish(self, delivery_id, failure: Exception | None, now: datetime, duration_ms: int) -> None:
+        with self.database.transaction() as session:
+            delivery = session.get(Delivery, delivery_id)
+            if failure is None:
+                self._record(session, delivery, "sent", None, duration_ms, now)
+                delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None
+                forget_person_address(delivery)
+                return
+            permanent = isinstance(failure, PermanentFailure) or is_permanent_smtp(failure)
+            self._record(session, delivery, "permanent" if permanent else "failed", describe(failure), duration_ms, now)
             if permanent or delivery.attempts >= self.settings.max_attempts:
-                self._dead(delivery, describe(exc))
+                self._dead(delivery, describe(failure))
             else:
                 delivery.status = "retrying"
                 delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
-                delivery.last_error = describe(exc)
-            return
-        self._record(session, delivery, "sent", None, started, now)
-        delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None
-        forget_person_address(delivery)
+                delivery.last_error = describe(failure)
 
-    def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, started: float,
+    def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, duration_ms: int,
                 now: datetime) -> None:
         SENDS.labels(delivery.channel, outcome).inc()
         session.add(DeliveryAttempt(delivery_id=delivery.id, attempted_at=now, outcome=outcome, detail=detail,
-                                    duration_ms=int((time.perf_counter() - started) * 1000)))
+                                    duration_ms=duration_ms))
 
     def _dead(self, delivery: Delivery, error: str) -> None:
         log.warning("delivery dead-lettered", extra={"delivery_id": str(delivery.id), "channel": delivery.channel,
@@ -182,8 +206,7 @@ class DeliveryWorker:
         with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
             smtp.send_message(message)
 
-    def send_webhook(self, session: Session, delivery: Delivery) -> None:
-        subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id))
+    def send_webhook(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
         if subscriber is None or not subscriber.active:
             raise PermanentFailure("the webhook subscriber was removed or deactivated")
         body = json.dumps(webhook_body(delivery), separators=(",", ":"), sort_keys=True).encode()

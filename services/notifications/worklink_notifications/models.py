@@ -26,8 +26,8 @@ from worklink.db import NAMING_CONVENTION, BigIntId, platform_tables, utcnow
 CHANNELS = ("inbox", "email", "webhook")
 RECIPIENT_KINDS = ("user", "organisation", "alliance", "contact", "subscriber", "person")
 # pending -> sent | retrying -> ... -> dead (re-send makes it pending again);
-# digest: waiting for the recipient's daily digest; unsent: nothing to send (e.g. no address).
-STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest", "unsent")
+# digest: waiting for the recipient's daily digest; delivered: an inbox row.
+STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest")
 FREQUENCIES = ("immediate", "daily")
 
 Timestamp = sa.DateTime(timezone=True)
