@@ -52,15 +52,15 @@ def smtp_sink(port: int) -> None:
 
 
 def run_worker(once: bool = False, metrics_port: int | None = None) -> None:
-    """The entry point a supervisor can run as a process of its own."""
-    from worklink.workers import _serve_metrics, stop_on_signals
+    """The delivery worker as a process (the same job `worklink job -s notifications deliver` runs)."""
+    from worklink.service import get_service
+    from worklink.workers import run_job
     from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
 
+    if not once:
+        run_job(get_service("notifications"), "deliver", metrics_port)
+        return
     settings = Settings.from_env("notifications")
     configure_logging("notifications.deliver", settings.log_level)
     worker = DeliveryWorker(Database(settings.database_url), DeliverySettings.from_env())
-    if once:
-        click.echo(f"sent {worker.run_once()} deliveries and {worker.run_digests()} digests")
-        return
-    _serve_metrics(metrics_port)
-    worker.run(stop_on_signals())
+    click.echo(f"sent {worker.run_once()} deliveries and {worker.run_digests()} digests")

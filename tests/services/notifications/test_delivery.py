@@ -242,3 +242,26 @@ def test_after_rotation_both_secrets_sign_during_the_grace_period(notifications_
     with notifications_db.sessions() as session:
         attempts = session.scalars(sa.select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.id)).all()
     assert attempts == ["sent", "permanent"]  # a 401 is not worth retrying
+
+
+def test_the_deliver_job_runs_as_its_own_process_until_stopped(sqlite_db, smtp_server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    add(sqlite_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="job@practice.example"))
+    route(sqlite_db, event("referrals.referral.accepted"))
+    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": sqlite_db.url, "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port),
+           "WORKLINK_VAR": str(tmp_path)}
+    job = subprocess.Popen([sys.executable, "-m", "worklink.cli", "job", "-s", "notifications", "deliver"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp_server.to("job@practice.example") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        job.send_signal(signal.SIGTERM)
+        stderr = job.communicate(timeout=30)[1]
+    assert smtp_server.to("job@practice.example"), stderr.decode()[-2000:]
+    assert job.returncode == 0
