@@ -198,10 +198,7 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
 
 def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date) -> dict[str, Any]:
     period, rows, guidance_version = _validated(session, data, today)
-    if data.get("supersedes_id"):
-        replaced = load(session, clinician, data["supersedes_id"])
-        if replaced.status not in domain.ACTIVE:
-            raise Conflict(f"Suggestion {replaced.id} is {replaced.status}; only an issued one can be replaced.")
+    _check_replaceable(session, clinician, data.get("supersedes_id"))
     suggestion = Suggestion(id=uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
                             status="draft", version=1, supersedes_id=data.get("supersedes_id"),
                             share_with_employer=False, refer_to_employment_adviser=False, created_at=utcnow())
@@ -212,12 +209,20 @@ def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, A
     return view(session, suggestion)
 
 
+def _check_replaceable(session: Session, clinician: Clinician, supersedes_id: uuid.UUID | None) -> None:
+    if supersedes_id:
+        replaced = load(session, clinician, supersedes_id)
+        if replaced.status not in domain.ACTIVE:
+            raise Conflict(f"Suggestion {replaced.id} is {replaced.status}; only an issued one can be replaced.")
+
+
 def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
                  data: dict[str, Any], today: date) -> dict[str, Any]:
     suggestion = load(session, clinician, suggestion_id, for_update=True)
     domain.check_transition("update", suggestion.status)
     domain.check_version(data["version"], suggestion.version)
     period, rows, guidance_version = _validated(session, data, today)
+    _check_replaceable(session, clinician, data.get("supersedes_id"))
     _apply(suggestion, data, period, rows, guidance_version)
     suggestion.supersedes_id = data.get("supersedes_id")
     suggestion.version += 1
