@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
 from flask import redirect, render_template, request
 from marshmallow import ValidationError
 
@@ -17,6 +18,7 @@ from worklink.web.pages import PagesBlueprint
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
+from worklink_referrals.models import RoutingService
 from worklink_referrals.schemas import ActionSchema, NoteInSchema
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
@@ -77,8 +79,12 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, status: int = 200):
         ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
         body = access.present(session, referral, principal, settings(), moment)
+        routable = []
+        if principal.is_alliance_admin and referral.routing == "held":
+            routable = [str(s.service_id) for s in session.scalars(
+                sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id))]
     return _render("referrals/referral.html", status, r=body, errors=errors or [], d=domain, me=principal.subject,
-                   today=moment.date().isoformat())
+                   today=moment.date().isoformat(), routable=routable)
 
 
 @pages.get("/queue/<uuid:referral_id>")
@@ -114,6 +120,27 @@ def referral_action(referral_id):
         found = problem.extensions.get("errors") or [{"pointer": "", "detail": problem.detail}]
         return _referral_page(referral_id, errors=[(e["pointer"].lstrip("/"), e["detail"]) for e in found],
                               status=problem.status)
+    return redirect(f"/queue/{referral_id}", code=303)
+
+
+@pages.post("/queue/<uuid:referral_id>/route")
+@requires("alliance_admin")
+def referral_route(referral_id):
+    try:
+        service_id = uuid.UUID(request.form.get("service_id", ""))
+    except ValueError:
+        return _referral_page(referral_id, errors=[("service_id", "choose a service")], status=422)
+    ctx, principal, moment = service_context(), current_principal(), now()
+    try:
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = access.load(session, referral_id, principal, lock=True)
+            services.route_held(session, ctx.outbox, settings(), referral, service_id, access.actor(principal), moment)
+            ctx.audit.record(session, action="share", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id))
+    except Problem as problem:
+        if problem.status != 409:
+            raise
+        return _referral_page(referral_id, errors=[("", problem.detail)], status=409)
     return redirect(f"/queue/{referral_id}", code=303)
 
 

@@ -96,6 +96,23 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
         assert_accessible(page)
 
 
+def test_the_alliance_routes_a_held_referral_from_its_page(make_harness, page):
+    from tests.services.referrals.conftest import OTHER_ADVISERS, OTHER_SERVICE
+
+    h = make_harness()
+    held = h.refer().get_json()
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
+    with live_server(h.app) as base:
+        sign_in(page, base, admin, "/queue?view=held")
+        page.get_by_role("link", name=held["reference"]).click()
+        assert_accessible(page)
+        page.get_by_label("Adviser service (directory id)").select_option(str(OTHER_SERVICE))
+        page.get_by_role("button", name="Route referral").click()
+        assert page.get_by_role("heading", name="Route this held referral").count() == 0
+    assert h.client.get(f"/referrals/{held['id']}", headers=h.admin()).get_json()["assigned_org_id"] == OTHER_ADVISERS
+
+
 def _audit(h):
     import sqlalchemy as sa
     table = h.ctx.tables.audit_log
