@@ -163,10 +163,10 @@ def _lock_person(session: Session, key: str, nhs_number: str | None) -> None:
     intakes cannot deadlock). SQLite already serialises writers (BEGIN IMMEDIATE)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for token in sorted(filter(None, (key, nhs_number))):
-        lock_id = int.from_bytes(hashlib.sha256(f"referrals-person:{token}".encode()).digest()[:8], "big",
-                                 signed=True)
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+    ids = [int.from_bytes(hashlib.sha256(f"referrals-person:{token}".encode()).digest()[:8], "big", signed=True)
+           for token in sorted(filter(None, (key, nhs_number)))]
+    locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))  # taken left to right
+    session.execute(sa.text(f"SELECT {locks}"), {f"k{i}": lock_id for i, lock_id in enumerate(ids)})
 
 
 def find_open_duplicate(session: Session, nhs_number: str | None, key: str,
