@@ -112,8 +112,16 @@ class GuidanceIndex:
             self.rules_by_limitation.setdefault(rule["limitation_id"], []).append(rule)
             if rule["work_function_id"]:
                 self.rules_by_work_function.setdefault(rule["work_function_id"], []).append(rule)
-        self._adjustment_words = {a["id"]: (set(words(a["title"])), set(words(a["employer_text"])))
-                                  for a in adjustments}
+        # Inverted index: every word and each of its 3+ letter prefixes -> adjustments using it.
+        self._title_index: dict[str, set[str]] = {}
+        self._body_index: dict[str, set[str]] = {}
+        for a in adjustments:
+            title = set(words(a["title"]))
+            for target, vocabulary in ((self._title_index, title),
+                                       (self._body_index, set(words(a["employer_text"])) - title)):
+                for word in vocabulary:
+                    for key in {word, *(word[:k] for k in range(3, len(word)))}:
+                        target.setdefault(key, set()).add(a["id"])
         self._condition_words = {c["id"]: [set(words(t)) for t in [c["name"], *c["synonyms"]]] for c in conditions}
         self._limitation_words = {item["id"]: set(words(item["name"])) for item in limitations}
         self._work_function_words = {w["id"]: [set(words(t)) for t in [w["name"], *w["examples"]]]
@@ -208,10 +216,12 @@ class GuidanceIndex:
                 bucket.append(value)
 
     def _score_text(self, hits: dict[str, Hit], query: list[str]) -> None:
-        for aid, (title, body) in self._adjustment_words.items():
-            score = 1.0 * self._matches(query, title) + 0.4 * self._matches(query, body - title)
-            if not score:
-                continue
+        scores: dict[str, float] = {}
+        for token in set(query):
+            for weight, index in ((1.0, self._title_index), (0.4, self._body_index)):
+                for aid in index.get(token, ()):  # short tokens only match whole words
+                    scores[aid] = scores.get(aid, 0.0) + weight
+        for aid, score in scores.items():
             hit = hits.get(aid)
             if hit is None:
                 hit = hits[aid] = Hit(self.adjustments[aid], 0.0)
