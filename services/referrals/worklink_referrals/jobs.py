@@ -1,5 +1,6 @@
 """The periodic job: flag breached working-day targets (`sla_breached`) and publish each service's
-capacity summary when it changed (`referrals.capacity.changed`).
+capacity summary when it changed (`referrals.capacity.changed`); forget unverified self-referrals
+whose code expired.
 
 Run beside the relay and consumer: `python -m worklink_referrals.jobs --every 300`
 (or once, from cron, with `--once`). Each breach is flagged and published exactly once,
@@ -32,7 +33,9 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         moment = now or datetime.now(timezone.utc)
         found = services.detect_breaches(session, outbox, referral_settings, moment)
         capacity = services.publish_capacity_changes(session, outbox, moment)
-    log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity})
+        forgotten = services.forget_expired_self_referrals(session, moment)
+    log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
+                                 "expired_self_referrals": forgotten})
     return len(found)
 
 

@@ -276,6 +276,12 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
                   now=now)
 
 
+def forget_expired_self_referrals(session: Session, now: datetime) -> int:
+    """Unverified self-referrals hold a person's details: drop them once their code has expired."""
+    result = session.execute(sa.delete(PendingSelfReferral).where(PendingSelfReferral.expires_at < now))
+    return result.rowcount or 0
+
+
 def _jsonable(intake: Mapping[str, Any]) -> dict:
     from worklink.events.catalogue import to_json_types
     return to_json_types(dict(intake))

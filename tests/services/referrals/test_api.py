@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -252,6 +253,22 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     cancelled = h.client.post(link + "/cancel", json={})
     assert cancelled.get_json()["status"] == "cancelled"
     assert {r.actor_role for r in audit_rows(h, resource_id=rid)} >= {"resident", "adviser"}
+
+
+def test_unverified_self_referrals_are_forgotten_when_the_code_expires(harness):
+    from worklink_referrals import jobs
+    from worklink_referrals.models import PendingSelfReferral
+
+    h = harness
+    h.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "phone": "07700 900000"},
+        "consent": {"explicit": True}, "employment_situation": "unemployed"})
+    jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now)
+    with h.ctx.database.transaction() as session:
+        assert session.query(PendingSelfReferral).count() == 1
+    jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now + timedelta(minutes=31))
+    with h.ctx.database.transaction() as session:
+        assert session.query(PendingSelfReferral).count() == 0
 
 
 def test_working_day_clocks_breach_once_and_show_in_the_breaching_queue(both):
