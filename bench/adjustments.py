@@ -9,6 +9,7 @@ same run, loaded by the same client (P processes x T threads, keep-alive connect
   issue     POST /suggestions/<id>/issue on drafts created beforehand (untimed): validate the
             suggestion again, write it, its employer link, its audit record and its outbox event.
   hello     GET / on a hello-world Flask app (bench/adjustments_hello.py).
+  healthz   GET /healthz on the service (context: the shared request machinery with no work).
             Target: issue/s >= 25% of hello/s. Rounds alternate hello and issue; medians reported.
 
     .venv/bin/python bench/adjustments.py                    # SQLite, 3 rounds of 8 s
@@ -222,11 +223,12 @@ def main() -> int:
             assert response.status == 200, response.status
         search_latencies.sort()
 
-        issue_rates, hello_rates, issue_p99s = [], [], []
+        issue_rates, hello_rates, floor_rates, issue_p99s = [], [], [], []
         pool = [f"/suggestions/{d}/issue" for d in drafts]
         per_round = len(pool) // args.rounds
         for r in range(args.rounds):
             hello_run = load(hello_port, "GET", ["/"], args.seconds, args.processes, args.threads)
+            floor_run = load(service_port, "GET", ["/healthz"], args.seconds / 2, args.processes, args.threads)
             issue_run = load(service_port, "POST", pool[r * per_round:(r + 1) * per_round], args.seconds,
                              args.processes, args.threads, body=json.dumps({"version": 1}).encode(), headers=headers)
             if issue_run["failed"]:
@@ -234,10 +236,11 @@ def main() -> int:
             if issue_run["ok"] >= per_round:
                 print("  warning: ran out of drafts before the time was up; raise --drafts", flush=True)
             hello_rates.append(hello_run["per_second"])
+            floor_rates.append(floor_run["per_second"])
             issue_rates.append(issue_run["per_second"])
             issue_p99s.append(percentile(issue_run["latencies"], 0.99))
-            print(f"  round {r + 1}: hello {hello_run['per_second']:,.0f}/s, issue {issue_run['per_second']:,.0f}/s",
-                  flush=True)
+            print(f"  round {r + 1}: hello {hello_run['per_second']:,.0f}/s, service /healthz "
+                  f"{floor_run['per_second']:,.0f}/s, issue {issue_run['per_second']:,.0f}/s", flush=True)
     finally:
         stop(service)
         stop(hello)
@@ -252,13 +255,15 @@ def main() -> int:
     print(f"  guidance search   p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms   target p99 <= 30 ms: "
           f"{'PASS' if search_ok else 'FAIL'}")
     print(f"  hello world       {hello_median:,.0f} req/s (median of {args.rounds})")
+    print(f"  service /healthz  {statistics.median(floor_rates):,.0f} req/s (the shared request machinery alone, "
+          f"{statistics.median(floor_rates) / hello_median:.0%} of hello world; context only)")
     print(f"  issue suggestion  {issue_median:,.0f} req/s (median), p99 {statistics.median(issue_p99s) * 1000:.0f} ms; "
           f"{ratio:.1%} of hello world   target >= 25%: {'PASS' if issue_ok else 'FAIL'}")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"adjustments-{args.database}-{int(time.time())}.json").write_text(json.dumps({
         "database": args.database, "search_ms": {"p50": p50, "p95": p95, "p99": p99},
-        "hello_per_second": hello_rates, "issue_per_second": issue_rates, "ratio": ratio}, indent=2))
+        "hello_per_second": hello_rates, "healthz_per_second": floor_rates, "issue_per_second": issue_rates, "ratio": ratio}, indent=2))
     return 0 if search_ok and issue_ok else 1
 
 
