@@ -25,6 +25,7 @@ PUBLISHES: tuple[str, ...] = (
     "referrals.capacity.changed",
     *(f"referrals.referral.{step}" for step in (*LIFECYCLE, *LIFECYCLE_MORE)),
     "referrals.referral.outcome_recorded", "referrals.referral.sla_breached", "referrals.referral.feedback_ready",
+    "notifications.person_message.requested",
 )
 
 OUTBOX = Outbox("referrals", PLATFORM, CATALOGUE)

@@ -269,8 +269,8 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
         raise NotFound("No self-referral is waiting for that code.")
     intake = _from_json(pending.payload)
     route = "email" if intake["person"].get("email") else "phone"
-    intake["consent"] = {"method": "online", "captured_by": f"self (verified {route})", "captured_at": now,
-                         "outcomes_to_referrer": False}
+    intake["consent"] = {"consent_id": uuid.uuid4(), "method": "online", "captured_by": f"self (verified {route})",
+                         "captured_at": now, "outcomes_to_referrer": False}
     session.delete(pending)
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
                   now=now)
@@ -419,6 +419,26 @@ def _publish_lifecycle(outbox: Outbox, referral: Referral, step: str, now: datet
         **_ids(referral), "status": referral.status, "business_status": referral.business_status,
         "reason": reason, "suggestion_id": referral.suggestion_id, "version": referral.version,
         "occurred_at": now}, subject=str(referral.id))
+    _tell_person(outbox, referral, step, now)
+
+
+# Lifecycle steps the person hears about, as notifications' resident message codes.
+PERSON_MESSAGE_FOR_STEP = {"received": "referral_received", "accepted": "referral_accepted",
+                           "allocated": "adviser_will_contact_you", "rejected": "referral_closed",
+                           "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
+
+
+def _tell_person(outbox: Outbox, referral: Referral, step: str, now: datetime) -> None:
+    """A self-referrer verified their email and agreed to be contacted: tell them how it is going
+    (restricted event; a coded, general message - never details)."""
+    code = PERSON_MESSAGE_FOR_STEP.get(step)
+    if not code or referral.source != "self" or not referral.email or referral.consent_withdrawn_at:
+        return
+    outbox.publish(outbox_session(referral), "notifications.person_message.requested", {
+        "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
+        "person_id": uuid.uuid5(uuid.NAMESPACE_OID, referral.match_key), "consent_id": referral.consent_id,
+        "message_code": code, "contact": {"channel": "email", "address": referral.email},
+        "referral_id": referral.id, "requested_at": now}, subject=str(referral.id))
 
 
 def _publish_outcome(outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:

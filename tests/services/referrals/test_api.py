@@ -173,6 +173,7 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     assert "name" not in h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]
     assert "referrals.referral.cancelled" in outbox_types(h)
     assert "referrals.referral.feedback_ready" not in outbox_types(h)
+    assert "notifications.person_message.requested" not in outbox_types(h)  # only self-referrers are told
 
 
 def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_replace(harness):
@@ -250,8 +251,15 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     detail = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert detail["source"] == "self" and detail["consent"]["method"] == "online"
     assert h.client.get("/status/not-a-real-link").status_code == 404
+    h.act(rid, "accept", adviser_id="adviser-1")
     cancelled = h.client.post(link + "/cancel", json={})
     assert cancelled.get_json()["status"] == "cancelled"
+    # The person hears how it goes (coded messages to the verified email, restricted topic).
+    told = outbox_payloads(h, "notifications.person_message.requested")
+    assert [(m["message_code"], m["contact"]["address"], m["referral_id"]) for m in told] == [
+        ("referral_received", "sam@example.org", rid), ("referral_accepted", "sam@example.org", rid),
+        ("adviser_will_contact_you", "sam@example.org", rid), ("referral_closed", "sam@example.org", rid)]
+    assert len({m["message_id"] for m in told}) == 4
     assert {r.actor_role for r in audit_rows(h, resource_id=rid)} >= {"resident", "adviser"}
 
 
