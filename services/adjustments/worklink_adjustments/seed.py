@@ -21,7 +21,7 @@ from worklink_adjustments import services
 from worklink_adjustments.app import _link_secret
 from worklink_adjustments.models import PLATFORM, Suggestion
 
-DEMO_PRACTICE = uuid.UUID("00000000-0000-4000-8000-00000000d3a0")
+DEMO_PRACTICE = uuid.UUID("d0000000-0000-4000-8000-00000000a001")  # the referrals demo's practice too
 DEMO_CLINICIAN = "demo-gp-1"
 
 
