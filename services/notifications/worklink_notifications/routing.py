@@ -125,6 +125,9 @@ def organisation_recipients(session: Session, organisation: str, purpose: str, c
     if "email" in channels:
         found += [Recipient("contact", str(c.id), "email", c.email, c.frequency)
                   for c in addresses.contacts.get(organisation, ()) if c.purpose == purpose]
+        if purpose == "team":  # members who chose email hear what their team hears
+            found += [Recipient("user", u.user_id, "email", u.email, u.frequency)
+                      for u in addresses.members.get(organisation, ())]
     if "webhook" in channels:
         found += [Recipient("subscriber", str(s.id), "webhook", s.url)
                   for s in addresses.subscribers.get(organisation, ()) if s.wants(event_type)]
@@ -135,21 +138,26 @@ def organisation_recipients(session: Session, organisation: str, purpose: str, c
 class AddressBook:
     contacts: dict[str, list[OrganisationContact]]
     subscribers: dict[str, list[WebhookSubscriber]]
+    members: dict[str, list[UserChannelSettings]]  # users who turned email on, by organisation
 
 
 def address_book(session: Session) -> AddressBook:
-    """Organisations' contacts and active subscribers, read once per transaction.
+    """Organisations' contacts, active subscribers and email-receiving members, read once per transaction.
 
-    Both are short administrative lists (a few per organisation), so reading them whole
+    These are short lists (a few per organisation), so reading them whole
     once beats two queries per event when a batch of events is routed together.
     """
     book = session.info.get("address_book")
     if book is None:
-        book = AddressBook({}, {})
+        book = AddressBook({}, {}, {})
         for contact in session.scalars(sa.select(OrganisationContact)):
             book.contacts.setdefault(contact.organisation_id, []).append(contact)
         for subscriber in session.scalars(sa.select(WebhookSubscriber).where(WebhookSubscriber.active.is_(True))):
             book.subscribers.setdefault(subscriber.organisation_id, []).append(subscriber)
+        for member in session.scalars(sa.select(UserChannelSettings).where(
+                UserChannelSettings.email_enabled.is_(True), UserChannelSettings.email.is_not(None),
+                UserChannelSettings.organisation_id.is_not(None))):
+            book.members.setdefault(member.organisation_id, []).append(member)
         session.info["address_book"] = book
     return book
 

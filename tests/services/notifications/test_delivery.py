@@ -265,3 +265,17 @@ def test_the_deliver_job_runs_as_its_own_process_until_stopped(sqlite_db, smtp_s
         stderr = job.communicate(timeout=30)[1]
     assert smtp_server.to("job@practice.example"), stderr.decode()[-2000:]
     assert job.returncode == 0
+
+
+def test_members_who_chose_email_hear_their_teams_events_in_their_own_way(notifications_db, smtp_server, clock):
+    add(notifications_db,
+        UserChannelSettings(user_id="gp-now", organisation_id=REFERRER, email="now@gp.example", email_enabled=True),
+        UserChannelSettings(user_id="gp-daily", organisation_id=REFERRER, email="daily@gp.example",
+                            email_enabled=True, frequency="daily"),
+        UserChannelSettings(user_id="gp-off", organisation_id=REFERRER, email="off@gp.example", email_enabled=False))
+    route(notifications_db, event("referrals.referral.accepted"))
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    assert len(smtp_server.to("now@gp.example")) == 1
+    assert smtp_server.to("daily@gp.example") == [] and smtp_server.to("off@gp.example") == []
+    waiting = all_deliveries(notifications_db, Delivery.status == "digest")
+    assert [(d.recipient_kind, d.recipient_id) for d in waiting] == [("user", "gp-daily")]
