@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Mapping
 
@@ -22,7 +22,6 @@ class ReferralSettings:
     caseload_limit: int = 20  # IPS fidelity: at most 20 active clients per adviser
     self_referral_code_minutes: int = 30
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReferralSettings":

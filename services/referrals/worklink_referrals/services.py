@@ -108,26 +108,48 @@ def choose_service(session: Session, settings: ReferralSettings, *, area: str | 
 def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any], actor: Actor,
            *, source: str, now: datetime, link_duplicates: bool = False) -> tuple[Referral, str]:
     """Create a referral (consent already checked by the caller's schema); returns it and the person's link."""
-    person, consent = intake["person"], intake["consent"]
+    person = intake["person"]
     key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
     area = postcode_area(person.get("postcode"))
-    requested = intake.get("service_id")
-    service = choose_service(session, settings, area=area, requested=requested)
-    target = service.service_id if service else requested
-
+    service = choose_service(session, settings, area=area, requested=intake.get("service_id"))
     _lock_person(session, key, person.get("nhs_number"))
-    duplicate = find_open_duplicate(session, person.get("nhs_number"), key, target)
-    duplicate_reason = (intake.get("duplicate") or {}).get("reason")
-    if duplicate and not duplicate_reason:
+    duplicate, duplicate_reason = _duplicate(session, intake, key, service, link_duplicates)
+    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key)
+
+    link = secrets.token_urlsafe(24)
+    referral = _new_referral(intake, actor, source=source, now=now, key=key, area=area, service=service,
+                             link=link)
+    referral.replaces_id = replaces.id if replaces else None
+    if duplicate:
+        referral.duplicate_of_id, referral.duplicate_reason = duplicate.id, duplicate_reason
+    session.add(referral)
+    session.flush()
+    _history(session, referral, "submit", None, actor, now)
+    _publish_lifecycle(outbox, referral, "submitted", now)
+    if not service:
+        _hold(session, outbox, referral, now)
+    return referral, link
+
+
+def _duplicate(session: Session, intake: Mapping[str, Any], key: str, service: RoutingService | None,
+               link_duplicates: bool) -> tuple[Referral | None, str | None]:
+    """An open referral for the same person and service: refuse (409), or link with a reason."""
+    target = service.service_id if service else intake.get("service_id")
+    duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, target)
+    reason = (intake.get("duplicate") or {}).get("reason")
+    if duplicate and not reason:
         if not link_duplicates:
             raise Conflict("This person already has an open referral to this service. Link the new one with a "
                            "reason (duplicate.reason), or add to the open referral instead.",
                            duplicate_of=str(duplicate.id), duplicate_reference=duplicate.reference)
-        duplicate_reason = "linked automatically: an open referral to this service already exists"
-    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key)
+        reason = "linked automatically: an open referral to this service already exists"
+    return duplicate, reason
 
-    link = secrets.token_urlsafe(24)
-    referral = Referral(
+
+def _new_referral(intake: Mapping[str, Any], actor: Actor, *, source: str, now: datetime, key: str,
+                  area: str | None, service: RoutingService | None, link: str) -> Referral:
+    person, consent = intake["person"], intake["consent"]
+    return Referral(
         id=uuid.uuid4(), reference=new_reference(), status=Status.SUBMITTED.value, source=source,
         referrer_org_id=actor.organisation or str(SELF_REFERRAL_ORG), referrer_subject=actor.subject,
         referrer_role=actor.role, service_id=service.service_id if service else None,
@@ -143,17 +165,9 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
         fit_note_decision=intake.get("fit_note_decision"), adjustment_categories=intake.get("adjustment_categories"),
         consent_id=consent.get("consent_id"), consent_captured_by=consent.get("captured_by") or actor.subject,
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
-        consent_scope_service_id=requested, outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")),
-        replaces_id=replaces.id if replaces else None, duplicate_of_id=duplicate.id if duplicate else None,
-        duplicate_reason=duplicate_reason if duplicate else None, status_link_hash=hash_secret(link),
+        consent_scope_service_id=intake.get("service_id"),
+        outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
         submitted_at=now, updated_at=now, attempts=[], outcomes=[], notes=[], transitions=[])
-    session.add(referral)
-    session.flush()
-    _history(session, referral, "submit", None, actor, now)
-    _publish_lifecycle(outbox, referral, "submitted", now)
-    if not service:
-        _hold(session, outbox, referral, now)
-    return referral, link
 
 
 def _lock_person(session: Session, key: str, nhs_number: str | None) -> None:
