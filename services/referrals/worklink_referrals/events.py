@@ -95,6 +95,8 @@ def on_service_withdrawn(session: Session, event: ReceivedEvent) -> None:
                                    taxonomy_term_ids=[], areas=None, active=False, changed_at=data["withdrawn_at"]))
     elif _newer(service, data["withdrawn_at"]):
         service.active, service.changed_at = False, data["withdrawn_at"]
+    session.flush()
+    services.hold_unclaimed(session, OUTBOX, ReferralSettings.from_env(), data["service_id"], _now())
 
 
 HANDLERS: dict[str, Handler] = {

@@ -211,6 +211,28 @@ def _hold(session: Session, outbox: Outbox, referral: Referral, now: datetime) -
     _publish_lifecycle(outbox, referral, "held", now, reason="no_service_available")
 
 
+def hold_unclaimed(session: Session, outbox: Outbox, settings: ReferralSettings, service_id: uuid.UUID,
+                   now: datetime) -> int:
+    """A service was withdrawn: referrals it never acknowledged are held again (and routed elsewhere
+    if another service can take them), so none is stranded with an organisation that has gone."""
+    stranded = list(session.scalars(sa.select(Referral).where(
+        Referral.service_id == service_id, Referral.status == Status.SUBMITTED.value)))
+    for referral in stranded:
+        referral.service_id = referral.assigned_org_id = None
+        referral.routing, referral.updated_at = "held", now
+        session.flush()
+        _history(session, referral, "hold", referral.status, SYSTEM, now, reason="service_withdrawn")
+        alert = session.get(RoutingAlert, referral.id)
+        if alert:
+            alert.reason, alert.raised_at, alert.resolved_at = "service_withdrawn", now, None
+        else:
+            session.add(RoutingAlert(referral_id=referral.id, reason="service_withdrawn", raised_at=now))
+        _publish_lifecycle(outbox, referral, "held", now, reason="service_withdrawn")
+    if stranded:
+        route_waiting(session, outbox, settings, now)
+    return len(stranded)
+
+
 def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral,
                service_id: uuid.UUID | None, actor: Actor, now: datetime) -> Referral:
     """Route a held referral (the alliance chooses a service, or a new service appeared)."""

@@ -171,10 +171,16 @@ def test_directory_events_feed_the_routing_read_model(make_harness, rig):
         held = h.refer({"nhs_number": "7777777777", "given_name": "Tom"}, service_id=str(second)).get_json()
         assert held["routing"] == "held"
 
+        unclaimed = h.refer({"nhs_number": "6666666666", "given_name": "Una"}).get_json()
+        assert unclaimed["assigned_org_id"] == ADVISERS
         rig.publish("directory.service.withdrawn", {"service_id": first, "organization_id": ADVISERS,
                                                     "reason": "closed", "withdrawn_at": "2026-11-21T09:00:00Z"})
         consume(consumer, 1)
         assert h.refer({"nhs_number": "8888888888", "given_name": "Ann"}).get_json()["routing"] == "held"
+        # Never acknowledged by the withdrawn service: held again, not stranded with that organisation.
+        again = h.client.get(f"/referrals/{unclaimed['id']}", headers=h.admin()).get_json()
+        assert again["routing"] == "held" and again["assigned_org_id"] is None
+        assert h.client.get(f"/referrals/{unclaimed['id']}", headers=h.adviser()).status_code == 404
 
         # The service reopens (a newer publication): held referrals for it are routed automatically.
         rig.publish("directory.service.published", service_published(second, OTHER_ADVISERS, "2026-11-22T09:00:00Z"))
@@ -183,6 +189,9 @@ def test_directory_events_feed_the_routing_read_model(make_harness, rig):
         consumer.close()
     routed = h.client.get(f"/referrals/{held['id']}", headers=h.admin()).get_json()
     assert routed["routing"] == "routed" and routed["assigned_org_id"] == OTHER_ADVISERS
+    # Una's consent named no service, so the reopened service takes her referral too.
+    una = h.client.get(f"/referrals/{unclaimed['id']}", headers=h.admin()).get_json()
+    assert una["assigned_org_id"] == OTHER_ADVISERS
 
 
 def test_a_malformed_request_is_dead_lettered_not_half_applied(make_harness, rig):
