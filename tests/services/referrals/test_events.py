@@ -207,3 +207,14 @@ def test_a_malformed_request_is_dead_lettered_not_half_applied(make_harness, rig
         consumer.close()
     with h.ctx.database.transaction() as session:
         assert session.query(Referral).count() == 0
+
+
+def test_every_published_type_is_declared_and_broadcasts_only_ids_and_codes():
+    from worklink.events.catalogue import broadcast_violations
+
+    for event_type in events.PUBLISHES:
+        entry = CATALOGUE.latest(event_type)
+        assert entry.restricted == (event_type == "notifications.person_message.requested"), event_type
+        assert broadcast_violations(entry) == []
+    assert set(events.HANDLERS) == {"adjustments.referral.requested", "directory.service.published",
+                                    "directory.service.updated", "directory.service.withdrawn"}
