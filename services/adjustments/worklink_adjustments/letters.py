@@ -99,7 +99,7 @@ def _signposting(s: dict[str, Any]) -> list[str]:
 
 def _reassessment(s: dict[str, Any]) -> str:
     if s["reassessment_needed"]:
-        return f"I will need to assess their fitness for work again at the end of this period" + (
+        return "I will need to assess their fitness for work again at the end of this period" + (
             f" (by {long_date(s['review_date'])})." if s["review_date"] else ".")
     return "I will not need to assess their fitness for work again at the end of this period."
 

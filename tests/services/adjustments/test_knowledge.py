@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from worklink_adjustments import knowledge
 from worklink_adjustments.schemas import AREAS, COST_BANDS, EQUALITY_ACT, ATW_ELEMENTS

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from worklink_adjustments import services
-from worklink_adjustments.models import PLATFORM, Suggestion
+from worklink_adjustments.models import PLATFORM
 from tests.services.adjustments.conftest import (OTHER_PRACTICE, Tokens, build_app, make_settings,
                                                  suggestion_body)
 
