@@ -146,6 +146,8 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.assigned_adviser == principal.subject, Referral.status.in_(services.OPEN_VALUES))
     elif view == "waitlist":
         query = query.where(Referral.status == "accepted", Referral.business_status == "waitlisted")
+    elif view == "review_due":
+        query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= now.date())
     elif view == "held":
         query = query.where(Referral.routing == "held", Referral.status.in_(services.OPEN_VALUES))
     elif view == "breaching":

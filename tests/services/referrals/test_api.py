@@ -425,3 +425,16 @@ def test_sustainment_checks_become_due_at_13_and_26_weeks(harness):
     assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []
     h.clock.advance(weeks=13)
     assert [c["weeks"] for c in h.client.get("/sustainment-checks", headers=h.admin()).get_json()] == [26]
+
+
+def test_holds_come_back_for_review_on_their_review_date(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "put_on_hold", reason="person_unwell", review_date="2026-11-30")
+    assert h.client.get("/referrals?view=review_due", headers=h.adviser()).get_json()["items"] == []
+    h.clock.advance(days=7)
+    due = h.client.get("/referrals?view=review_due", headers=h.adviser()).get_json()["items"]
+    assert [i["id"] for i in due] == [rid]
+    resumed = h.act(rid, "resume", note="Feeling better, ready to start")
+    assert resumed.get_json()["status"] == "accepted"
