@@ -74,9 +74,12 @@ def test_draft_issue_amend_withdraw_and_illegal_moves(svc):
         assert response.mimetype == "application/problem+json"
     assert outbox_types(app) == ["adjustments.suggestion.issued", "adjustments.suggestion.amended",
                                  "adjustments.suggestion.withdrawn"]
-    amend_draft = client.post(f"/suggestions/{create(client, tokens)['id']}/amend",
-                              json={**suggestion_body(), "version": 1}, headers=h)
-    assert amend_draft.status_code == 409
+    draft_id = create(client, tokens, **{"consent.refer_to_employment_adviser": True})["id"]
+    for path, payload in (("amend", {**suggestion_body(), "version": 1}),
+                          ("withdraw", {"version": 1, "reason": "other"}),
+                          ("referral-requests", {"version": 1})):
+        response = client.post(f"/suggestions/{draft_id}/{path}", json=payload, headers=h)
+        assert response.status_code == 409 and response.get_json()["current_status"] == "draft", path
 
 
 def test_issuing_a_replacement_supersedes_the_old_one(svc):
