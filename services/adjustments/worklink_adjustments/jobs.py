@@ -1,0 +1,29 @@
+"""Background jobs of the adjustments service (run by `worklink up` and `worklink job`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.events.contracts import CATALOGUE
+from worklink.messaging.outbox import Outbox
+from worklink.workers import run_periodically
+from worklink_adjustments.models import PLATFORM
+from worklink_adjustments.sweep import run_once
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL_SECONDS = 3600.0
+
+
+def sweep(settings: Settings, stop: threading.Event) -> None:
+    """Hourly: expire suggestions whose period ended and announce review dates (idempotent)."""
+    database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
+    try:
+        run_periodically(stop, SWEEP_INTERVAL_SECONDS, lambda: log.info("sweep done", extra=run_once(database, outbox)))
+    finally:
+        database.dispose()
+
+
+JOBS = {"sweep": sweep}
