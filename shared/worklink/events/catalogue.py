@@ -16,6 +16,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Iterable
@@ -49,6 +50,11 @@ class EventType:
     key: str
     description: str
     restricted: bool = False  # carries a person's details: restricted topic, one consumer
+
+    @cached_property
+    def validator(self) -> Schema:
+        """One schema instance per event type: building one per event costs more than the check."""
+        return self.schema()
 
     @property
     def dataschema(self) -> str:
@@ -111,7 +117,7 @@ class Catalogue:
         entry = self.get(event_type, version) if version else self.latest(event_type)
         payload = to_json_types(data)
         try:
-            entry.schema().load(payload, unknown=RAISE)
+            entry.validator.load(payload, unknown=RAISE)
         except ValidationError as exc:
             raise EventSchemaError(event_type, exc.messages) from None
         event = CloudEvent(type=entry.type, source=source, data=payload,
