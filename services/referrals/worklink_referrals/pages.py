@@ -19,7 +19,7 @@ from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
 from worklink_referrals.models import RoutingService
-from worklink_referrals.schemas import ActionSchema, NoteInSchema
+from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
@@ -220,3 +220,81 @@ def _messages(messages) -> list[tuple[str, str]]:
     for name, value in messages.items():
         flat.extend((name, m) for m in (value if isinstance(value, list) else [str(value)]))
     return flat
+
+
+# --- self-referral, no account ("no wrong door") ---------------------------------------------------
+
+
+def _self_referral_form(form) -> dict:
+    person = {name: form.get(name, "").strip() for name in
+              ("given_name", "family_name", "birth_date", "postcode", "email", "phone") if form.get(name, "").strip()}
+    body = {"person": person, "consent": {"explicit": form.get("consent") == "yes"},
+            "employment_situation": form.get("employment_situation", "")}
+    if form.get("service_id"):
+        body["service_id"] = form["service_id"]
+    return body
+
+
+@pages.get("/refer-yourself")
+def refer_yourself():
+    return _render("referrals/refer_yourself.html", errors=[], form={}, situations=EMPLOYMENT,
+                   service_id=request.args.get("service_id", ""))
+
+
+@pages.post("/refer-yourself")
+def refer_yourself_send():
+    try:
+        intake = SelfReferralSchema().load(_self_referral_form(request.form))
+    except ValidationError as exc:
+        return _render("referrals/refer_yourself.html", 422, errors=_flat(exc.messages), form=request.form,
+                       situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
+    with service_context().database.transaction() as session:
+        pending, code = services.start_self_referral(session, settings(), intake, now())
+    route = "email" if intake["person"].get("email") else "phone"
+    return _render("referrals/verify_code.html", pending_id=pending.id, route=route, errors=[],
+                   dev_code=code if settings().expose_codes else None)
+
+
+@pages.post("/refer-yourself/<uuid:pending_id>/code")
+def refer_yourself_verify(pending_id):
+    ctx, moment = service_context(), now()
+    route = request.form.get("route", "email")
+    try:
+        code = VerifySchema().load({"code": request.form.get("code", "")})["code"]
+    except ValidationError:
+        return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
+                       errors=[("code", "Enter the 6-digit code we sent you")])
+    with ctx.database.transaction() as session:
+        wrong = services.check_self_referral_code(session, pending_id, code, moment)
+    if wrong:
+        if wrong.status == 400:
+            return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
+                           errors=[("code", wrong.detail)])
+        raise Problem(wrong.status, wrong.detail)
+    with ctx.database.transaction() as session:
+        referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
+        ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+    return redirect(f"/my-referral/{link}", code=303)
+
+
+FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your last name",
+            "birth_date": "Enter your date of birth", "postcode": "Enter a real postcode, like GL1 2AB",
+            "email": "Enter a real email address", "phone": "Enter a real phone number",
+            "consent": "Tick the box to agree, so we can pass your details on",
+            "contact": "Give an email address or a phone number so we can check it is you",
+            "employment_situation": "Choose which describes you best"}
+
+
+def _flat(messages) -> list[tuple[str, str]]:
+    """Marshmallow's nested messages as (form field, plain message) pairs for the error summary."""
+    fields: list[str] = []
+    for name, value in messages.items():
+        if name == "person" and isinstance(value, dict):
+            fields += ["contact" if key == "_schema" else key for key in value]
+        elif name == "person":
+            fields.append("contact")
+        else:
+            fields.append(name)
+    anchor = {"contact": "email"}
+    return [(anchor.get(f, f), FRIENDLY.get(f, "Check this answer")) for f in dict.fromkeys(fields)]

@@ -118,3 +118,33 @@ def _audit(h):
     table = h.ctx.tables.audit_log
     with h.ctx.database.engine.connect() as conn:
         return list(conn.execute(sa.select(table)))
+
+
+def test_a_resident_refers_themselves_without_an_account(harness, page):
+    h = harness
+    with live_server(h.app) as base:
+        page.goto(f"{base}/refer-yourself")
+        assert_accessible(page)
+        page.get_by_label("First name").fill("Sam")
+        page.get_by_role("button", name="Continue").click()  # missing fields and no agreement
+        summary = page.get_by_role("alert").inner_text()
+        assert "Enter your last name" in summary and "Tick the box to agree" in summary
+        assert_accessible(page)
+        page.get_by_label("Last name").fill("Jones")
+        page.get_by_label("Date of birth").fill("1990-01-02")
+        page.get_by_label("Postcode").fill("GL1 1AA")
+        page.get_by_label("Email address").fill("sam@example.org")
+        page.get_by_label("I agree to my details").check()
+        page.get_by_role("button", name="Continue").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
+        assert_accessible(page)
+        code = page.locator("#dev-code").inner_text()
+        page.get_by_label("Code").fill("000000" if code != "000000" else "111111")
+        page.get_by_role("button", name="Send my referral").click()
+        assert "not right" in page.get_by_role("alert").inner_text()
+        page.get_by_label("Code").fill(code)
+        page.get_by_role("button", name="Send my referral").click()
+        assert "/my-referral/" in page.url
+        assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
+    queue = h.client.get("/referrals", headers=h.adviser()).get_json()["items"]
+    assert [(i["source"], i["name"]) for i in queue] == [("self", "Sam Jones")]
