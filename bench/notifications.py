@@ -96,11 +96,15 @@ def produce(settings: KafkaSettings, topic: str, records: list[tuple[bytes, byte
 def run_raw(settings: KafkaSettings, topic: str, n: int) -> float:
     consumer = kafka.consumer(settings, f"bench-raw-{uuid.uuid4().hex[:8]}", "bench-raw")
     consumer.subscribe([topic])
+    joined = time.monotonic()
     while not consumer.assignment():
+        assert time.monotonic() - joined < 120, "raw consumer never joined its group"
         consumer.poll(timeout_ms=100)  # join the group before the clock starts
     got, started = 0, None
     consumer.seek_to_beginning()
+    deadline = time.monotonic() + 600
     while got < n:
+        assert time.monotonic() < deadline, f"raw consumer stuck at {got}/{n}"
         batch = consumer.poll(timeout_ms=500)
         if started is None and batch:
             started = time.perf_counter()
@@ -133,11 +137,14 @@ def run_drain(kind: str, settings: KafkaSettings, topic: str, n: int, workdir: P
     database = Database(url)
     consumer = build_consumer(database, settings, catalogue_on(topic))
     try:
+        joined = time.monotonic()
         while not consumer.consumer.assignment():
+            assert time.monotonic() - joined < 120, "drain consumer never joined its group"
             consumer.consumer.poll(timeout_ms=100)  # join the group, untimed
         consumer.consumer.seek_to_beginning()
         done, started = 0, time.perf_counter()
         while done < n:
+            assert time.perf_counter() - started < 900, f"drain stuck at {done}/{n}"
             done += len(consumer.poll_once(timeout_ms=500))
         elapsed = time.perf_counter() - started
         with database.sessions() as session:
@@ -218,6 +225,8 @@ def main() -> int:
     parser.add_argument("--bootstrap")
     parser.add_argument("--postgres-url")
     args = parser.parse_args()
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop our broker on the way out
     backends = args.backends.split(",")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-notifications-"))

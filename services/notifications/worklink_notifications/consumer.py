@@ -15,6 +15,7 @@ an outage the whole batch is re-run record by record (retries, then the DLT).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 import sqlalchemy as sa
@@ -26,11 +27,26 @@ from worklink.events.contracts import CATALOGUE
 from worklink.events.envelope import CloudEvent, EnvelopeError
 from worklink.messaging.consumer import (_OUTAGE_ERRORS, OUTCOMES, EventConsumer, Outage, Outcome,
                                          ReceivedEvent)
+from worklink_notifications import routing
 
 log = logging.getLogger(__name__)
 
 
 class BatchingConsumer(EventConsumer):
+    # Routing rules and addresses are re-read at most this often (a change made through
+    # the API reaches the consumer within this many seconds) instead of once per batch.
+    SNAPSHOT_SECONDS = 5.0
+
+    _snapshot = None
+    _snapshot_at = float("-inf")
+
+    def routing_snapshot(self):
+        if time.monotonic() - self._snapshot_at > self.SNAPSHOT_SECONDS:
+            with self.database.sessions() as session:
+                self._snapshot = routing.load_snapshot(session)
+            self._snapshot_at = time.monotonic()
+        return self._snapshot
+
     def poll_once(self, timeout_ms: int = 500) -> list[Outcome]:
         batch = self.consumer.poll(timeout_ms=timeout_ms)
         if not batch:
@@ -81,7 +97,9 @@ class BatchingConsumer(EventConsumer):
         outcomes: list[Outcome] = []
         handled: list[ReceivedEvent] = []
         try:
+            snapshot = self.routing_snapshot()
             with self.database.sessions() as session, session.begin():
+                routing.use_snapshot(session, snapshot)
                 seen = set(session.scalars(sa.select(processed.c.event_id).where(
                     processed.c.consumer == self.group_id,
                     processed.c.event_id.in_([e.id for e in events]))))

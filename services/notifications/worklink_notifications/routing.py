@@ -68,10 +68,23 @@ def route_event(session: Session, event) -> int:
 def enabled_rules(session: Session, event_type: str) -> list[RoutingRule]:
     """The type's rules, read once per transaction (a batch of events shares one session)."""
     cache = session.info.setdefault("routing_rules", {})
-    if event_type not in cache:
+    if event_type not in cache and not session.info.get("routing_rules_complete"):
         cache[event_type] = session.scalars(sa.select(RoutingRule).where(
             RoutingRule.event_type == event_type, RoutingRule.enabled.is_(True))).all()
-    return cache[event_type]
+    return cache.get(event_type, [])
+
+
+def load_snapshot(session: Session) -> tuple[dict[str, list[RoutingRule]], "AddressBook"]:
+    """Every enabled rule and the address book, for a consumer to reuse across batches briefly."""
+    rules: dict[str, list[RoutingRule]] = {}
+    for rule in session.scalars(sa.select(RoutingRule).where(RoutingRule.enabled.is_(True))):
+        rules.setdefault(rule.event_type, []).append(rule)
+    return rules, address_book(session)
+
+
+def use_snapshot(session: Session, snapshot: tuple[dict[str, list[RoutingRule]], "AddressBook"]) -> None:
+    rules, book = snapshot
+    session.info.update(routing_rules=rules, routing_rules_complete=True, address_book=book)
 
 
 def remember_service_owner(session: Session, data: dict[str, Any]) -> None:
