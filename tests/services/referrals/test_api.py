@@ -438,3 +438,14 @@ def test_holds_come_back_for_review_on_their_review_date(harness):
     assert [i["id"] for i in due] == [rid]
     resumed = h.act(rid, "resume", note="Feeling better, ready to start")
     assert resumed.get_json()["status"] == "accepted"
+
+
+def test_a_referral_entered_in_error_leaves_every_count(harness):
+    h = harness
+    ids = [h.refer({"nhs_number": f"800000000{i}", "given_name": f"E{i}"}).get_json()["id"] for i in range(6)]
+    assert h.client.get("/insights", headers=h.admin()).get_json()["by_source"] == {"gp": 6}
+    assert h.act(ids[0], "enter_in_error", headers=h.adviser()).status_code == 403
+    wrong = h.act(ids[0], "enter_in_error", headers=h.gp(), text="wrong patient")
+    assert wrong.get_json()["status"] == "entered_in_error" and wrong.get_json()["fhir_status"] == "entered-in-error"
+    assert h.client.get("/insights", headers=h.admin()).get_json()["by_source"] == {"gp": 5}
+    assert h.act(ids[0], "cancel", headers=h.gp(), reason="referrer_withdrew").status_code == 409
