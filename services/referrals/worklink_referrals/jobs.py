@@ -1,25 +1,24 @@
-"""The periodic job: flag breached working-day targets (`sla_breached`) and publish each service's
-capacity summary when it changed (`referrals.capacity.changed`); forget unverified self-referrals
-whose code expired.
+"""Background jobs of the referrals service (run by `worklink up` and `worklink job -s referrals clock`).
 
-Run beside the relay and consumer: `python -m worklink_referrals.jobs --every 300`
-(or once, from cron, with `--once`). Each breach is flagged and published exactly once,
-so running it often, or twice at the same time on PostgreSQL, is harmless: the
-primary key on (referral, clock) refuses a second flag.
+`clock`, every REFERRALS_JOB_INTERVAL_SECONDS (300): flag breached working-day targets
+(`sla_breached`), publish each service's capacity summary when it changed
+(`referrals.capacity.changed`), and forget unverified self-referrals whose code expired.
+Each breach is flagged and published once (primary key on referral + clock), so running it
+often, or two at once, is harmless.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+import os
+import threading
 from datetime import datetime, timezone
 
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
-from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
-from worklink.workers import stop_on_signals
+from worklink.workers import run_periodically
 from worklink_referrals import services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import PLATFORM
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None) -> int:
+    """One pass; returns the number of newly breached clocks."""
     outbox = Outbox("referrals", PLATFORM, CATALOGUE)
     with database.transaction() as session:
         moment = now or datetime.now(timezone.utc)
@@ -39,20 +39,13 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
     return len(found)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=float, default=300.0, help="seconds between runs")
-    parser.add_argument("--once", action="store_true")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env("referrals")
-    configure_logging("referrals.jobs", settings.log_level)
+def clock(settings: Settings, stop: threading.Event) -> None:
     database, referral_settings = Database(settings.database_url), ReferralSettings.from_env()
-    stop = stop_on_signals()
-    while True:
-        run_once(database, referral_settings)
-        if args.once or stop.wait(args.every):
-            return
+    interval = float(os.environ.get("REFERRALS_JOB_INTERVAL_SECONDS", 300))
+    try:
+        run_periodically(stop, interval, run_once, database, referral_settings)
+    finally:
+        database.dispose()
 
 
-if __name__ == "__main__":
-    main()
+JOBS = {"clock": clock}

@@ -449,3 +449,25 @@ def test_a_referral_entered_in_error_leaves_every_count(harness):
     assert wrong.get_json()["status"] == "entered_in_error" and wrong.get_json()["fhir_status"] == "entered-in-error"
     assert h.client.get("/insights", headers=h.admin()).get_json()["by_source"] == {"gp": 5}
     assert h.act(ids[0], "cancel", headers=h.gp(), reason="referrer_withdrew").status_code == 409
+
+
+def test_the_clock_job_runs_as_a_supervised_job_until_stopped(harness, monkeypatch):
+    from worklink.service import get_service
+
+    h = harness
+    h.refer()
+    job = get_service("referrals").jobs["clock"]
+    monkeypatch.setenv("REFERRALS_ACKNOWLEDGE_DAYS", "0")  # every referral is already late
+    stop = threading.Event()
+    runner = threading.Thread(target=job, args=(h.settings, stop))
+    runner.start()
+    try:
+        for _ in range(100):
+            if "referrals.referral.sla_breached" in outbox_types(h):
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+    assert outbox_types(h).count("referrals.referral.sla_breached") == 1
