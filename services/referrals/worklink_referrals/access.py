@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterator
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -130,8 +131,6 @@ def _history(t: Transition) -> dict[str, Any]:
 def queue(session: Session, principal: Principal, settings: ReferralSettings, now: datetime, *, view: str = "all",
           status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Referral], int]:
     """The referrals a reader may list, filtered by view; advisers see their organisation's."""
-    import sqlalchemy as sa
-
     query = sa.select(Referral).order_by(Referral.submitted_at)
     role, org = principal.role, principal.organisation
     if view == "sent" or role == "gp":

@@ -11,18 +11,20 @@ import hmac
 import secrets
 import statistics
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
-from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral, Referral, RoutingAlert,
-                                       RoutingService, SlaBreach, SustainmentCheck, Transition)
+from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
+                                       Referral, RoutingAlert, RoutingService, SlaBreach, SustainmentCheck,
+                                       Transition)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count
@@ -319,12 +321,10 @@ def forget_expired_self_referrals(session: Session, now: datetime) -> int:
 
 
 def _jsonable(intake: Mapping[str, Any]) -> dict:
-    from worklink.events.catalogue import to_json_types
     return to_json_types(dict(intake))
 
 
 def _from_json(payload: dict) -> dict:
-    from datetime import date
     intake = dict(payload)
     intake["person"] = {**payload["person"], "birth_date": date.fromisoformat(payload["person"]["birth_date"])}
     if intake.get("service_id"):
@@ -333,7 +333,6 @@ def _from_json(payload: dict) -> dict:
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
@@ -358,7 +357,7 @@ def snapshot_lite(referral: Referral) -> Snapshot:
 
 def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral, action: str,
         actor: Actor, data: Mapping[str, Any], *, expected_version: int | None, now: datetime) -> domain.Decision:
-    """Apply one lifecycle action: rules, change, history, events, capacity - one transaction."""
+    """Apply one lifecycle action: rules, change, history and events, in the caller's transaction."""
     decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now)
     before = referral.status
     updates = dict(decision.updates)
@@ -497,7 +496,6 @@ def _publish_feedback(outbox: Outbox, referral: Referral, now: datetime) -> None
 
 
 def outbox_session(instance) -> Session:
-    from sqlalchemy.orm import object_session
     return object_session(instance)
 
 
