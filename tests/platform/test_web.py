@@ -221,3 +221,18 @@ def test_reads_are_scoped_to_the_owning_organisation_and_audited(people_app, set
         ("adviser-1", "adviser", "org-a"), ("admin-1", "alliance_admin", None)]
     assert rows[0]["action"] == "read" and rows[0]["person_id"] == person and rows[0]["request_id"] == "r-1"
     assert rows[0]["purpose"] == "case work"
+
+
+def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
+    tables = platform_tables(sa.MetaData())
+    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+
+    @app.get("/respond/<token>")
+    def respond(token):
+        return "thanks"
+
+    caplog.set_level(logging.INFO, logger="worklink.http")
+    app.test_client().get("/respond/s3cr3t-single-use-link")
+    line = [r for r in caplog.records if r.name == "worklink.http"][-1]
+    assert line.path == "/respond/[redacted]" and line.route == "/respond/<token>"
+    assert "s3cr3t" not in JsonFormatter().format(line)

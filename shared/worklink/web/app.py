@@ -143,7 +143,7 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
         REQUESTS.labels(name, request.method, endpoint, response.status_code).inc()
         LATENCY.labels(name, request.method, endpoint).observe(elapsed)
         if endpoint not in ("/healthz", "/readyz", "/metrics"):
-            log.info("request", extra={"method": request.method, "path": request.path,
+            log.info("request", extra={"method": request.method, "path": loggable_path(), "route": endpoint,
                                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
         return response
 
@@ -154,6 +154,18 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
             context.traceparent_var.reset(tokens[2])
             context.correlation_id_var.reset(tokens[1])
             context.request_id_var.reset(tokens[0])
+
+
+_SECRET_ARGS = re.compile(r"token|secret|code|key|link", re.IGNORECASE)
+
+
+def loggable_path() -> str:
+    """The request path with secret URL parts (single-use links, codes) masked for the logs."""
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if _SECRET_ARGS.search(name) and str(value):
+            path = path.replace(str(value), "[redacted]")
+    return path
 
 
 def _check_body(settings: Settings) -> None:
