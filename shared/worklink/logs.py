@@ -58,7 +58,10 @@ def configure_logging(service: str | None = None, level: str = "INFO") -> None:
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
-    root.handlers[:] = [handler]
+    handler._worklink = True
+    # Replace the plain default handler and our own earlier one; keep others (e.g. test capture).
+    root.handlers[:] = [h for h in root.handlers
+                        if not getattr(h, "_worklink", False) and type(h) is not logging.StreamHandler] + [handler]
     root.setLevel(level.upper())
     # kafka-python is chatty at INFO about every connection attempt.
     logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
