@@ -22,6 +22,8 @@ def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_
             assert urls == {f"{name.upper()}_DATABASE_URL"}, f"{role} can see another service's database"
             assert container["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert compose[name]["ports"] == [f"{spec.default_port}:8000"]
+        for job in spec.jobs:
+            assert compose[f"{name}-{job}"]["command"] == ["job", job], f"no container runs {name}'s {job} job"
     assert compose["topics"]["command"] == ["worklink", "topics"]
     init = (ROOT / "deploy/postgres/init-databases.sql").read_text()
     assert all(f"worklink_{name}" in init for name in installed_services())
