@@ -58,27 +58,32 @@ def find():
             try:
                 f = queries.parse_filters(session, args, geocoder=current_app.extensions["directory"]["geocoder"],
                                           extensions=True)
-                _near_postcode(f, form)
-                result = queries.list_services(session, f)
             except Problem as problem:
                 errors = [{"field": _FIELD_FOR.get(e["pointer"].lstrip("/"), e["pointer"].lstrip("/")),
                            "detail": e["detail"]} for e in problem.extensions.get("errors", [])]
+            try:
+                point = _postcode_point(form)
             except PostcodeError as exc:
-                errors = [{"field": "postcode", "detail": str(exc)}]
+                errors.insert(0, {"field": "postcode", "detail": str(exc)})
+            if not errors:
+                if point is not None:
+                    f.point, f.sort = point, (None if f.search else "distance")
+                    f.radius = float(form["within"]) if form["within"].isdigit() else None
+                try:
+                    result = queries.list_services(session, f)
+                except Problem as problem:  # a page past the end
+                    errors = [{"field": "q", "detail": e["detail"]} for e in problem.extensions.get("errors", [])]
         return _render("directory/find.html", status=400 if errors else 200, form=form, errors=errors,
                        categories=categories, result=result, filters=f, distances_options=DISTANCES,
                        searched=searched)
 
 
-def _near_postcode(f: queries.Filters, form: dict) -> None:
+def _postcode_point(form: dict):
     if not form["postcode"]:
         if form["within"]:
             raise PostcodeError("Enter a postcode to search within a distance.")
-        return
-    f.point = current_app.extensions["directory"]["geocoder"].locate(form["postcode"])
-    f.radius = float(form["within"]) if form["within"].isdigit() else None
-    if not f.search:
-        f.sort = "distance"
+        return None
+    return current_app.extensions["directory"]["geocoder"].locate(form["postcode"])
 
 
 def _service_or_404(session, raw_id: str) -> Service:

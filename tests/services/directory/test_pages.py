@@ -1,0 +1,118 @@
+"""Resident and partner pages in real headless Chromium, checked with axe-core."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import assert_accessible, live_server
+from tests.services.directory.conftest import ORG_A, ORG_B
+from worklink.auth import mint_token
+
+
+@pytest.fixture()
+def no_js_page(browser):
+    context = browser.new_context(java_script_enabled=False)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def test_resident_searches_filters_and_opens_a_service(app, directory, page):
+    external = []
+    with live_server(app) as base:
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(base) else None)
+        page.goto(f"{base}/find")
+        assert page.get_by_role("heading", level=1).inner_text() == "Find support with health and work"
+        assert_accessible(page)
+
+        page.get_by_label("What do you need help with?").fill("counseling")
+        page.get_by_label("Postcode").fill("ta1 1aa")
+        page.get_by_role("button", name="Search").click()
+        assert page.get_by_role("heading", name="2 services found").is_visible()
+        cards = page.locator(".nhsuk-card")
+        assert cards.nth(0).get_by_role("link").inner_text() == "Taunton counselling service"
+        assert "0.0 miles away" in cards.nth(0).inner_text()
+        assert "Not yet reviewed" in cards.nth(0).inner_text()
+        assert_accessible(page)
+
+        # filters: a category and "free only" narrow the results; the form keeps what was chosen
+        page.get_by_label("What do you need help with?").fill("")
+        page.get_by_label("Type of support").select_option(label="Mental health and wellbeing")
+        page.get_by_label("Free services only").check()
+        page.get_by_role("button", name="Search").click()
+        assert page.get_by_role("heading", name="1 service found").is_visible()
+        assert page.get_by_label("Free services only").is_checked()
+        page.get_by_label("Free services only").uncheck()
+        page.get_by_label("Open on").select_option(label="Saturday")
+        page.get_by_role("button", name="Search").click()
+        assert page.locator(".nhsuk-card a").all_inner_texts() == ["Wellbeing cafe, Taunton"]
+
+        page.get_by_role("link", name="Wellbeing cafe, Taunton").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Wellbeing cafe, Taunton"
+        assert page.get_by_role("heading", name="Opening times").is_visible()
+        assert "Saturday" in page.locator("table").inner_text() and "10:00 to 14:00" in page.locator("table").inner_text()
+        assert page.get_by_text("Step-free access.").is_visible()
+        assert page.get_by_role("link", name="01632 960001").get_attribute("href") == "tel:01632960001"
+        assert page.get_by_text("£40 per course.").is_visible()
+        assert_accessible(page)
+    assert external == []
+
+
+def test_search_and_service_page_work_without_javascript(app, directory, no_js_page):
+    # axe-core needs JavaScript, so this run checks only that everything works without it
+    page = no_js_page
+    with live_server(app) as base:
+        page.goto(f"{base}/find")
+        page.get_by_label("What do you need help with?").fill("debt")
+        page.get_by_label("Open on").select_option(label="Tuesday")
+        page.get_by_role("button", name="Search").click()
+        assert page.get_by_role("heading", name="1 service found").is_visible()
+        page.get_by_role("link", name="Debt and money advice, Bridgwater").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Debt and money advice, Bridgwater"
+
+
+def test_mistakes_are_explained_accessibly(app, directory, page):
+    with live_server(app) as base:
+        response = page.goto(f"{base}/find?q=help&postcode=nowhere&time=25:99")
+        assert response.status == 400
+        summary = page.get_by_role("alert")
+        assert "There is a problem" in summary.inner_text()
+        assert summary.get_by_role("link", name="'nowhere' is not a UK postcode: use the format 'TA1 1AA'.").is_visible()
+        assert page.locator("#time-error").is_visible()
+        assert_accessible(page)
+
+
+def test_confidential_addresses_stay_hidden_on_the_service_page(app, directory):
+    html = app.test_client().get(f"/find/services/{directory.ids['refuge']}").get_data(as_text=True)
+    assert "The address is given when you contact the service." in html
+    assert "1 High Street" not in html and "TA1 1AA" not in html
+
+
+def test_partner_staff_edit_their_own_listing(app, directory, page):
+    settings = app.extensions["worklink"].settings
+    owner = mint_token(settings.jwt, role="org_admin", org=str(ORG_A), subject="ada")
+    with live_server(app) as base:
+        page.goto(f"{base}/partner")
+        assert "/signin" in page.url
+        page.get_by_label("Access token").fill(owner)
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Your listings"
+        listed = page.locator("table a").all_inner_texts()
+        assert "Taunton counselling service" in listed and "Safe housing support" not in listed  # another org's
+        assert_accessible(page)
+        page.get_by_role("link", name="Taunton counselling service").click()
+        page.get_by_label("Notice to show residents").fill("Closed on bank holidays.")
+        page.get_by_label("I have checked this listing is correct today").check()
+        page.get_by_role("button", name="Save changes").click()
+        assert page.get_by_text("Your changes were saved.").is_visible()
+        assert_accessible(page)
+        page.get_by_label("Service name").fill("")
+        page.get_by_role("button", name="Save changes").click()
+        assert "There is a problem" in page.get_by_role("alert").inner_text()
+        assert_accessible(page)
+        response = page.goto(f"{base}/partner/services/{directory.ids['refuge']}")
+        assert response.status == 403
+    body = app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()
+    assert body["alert"] == "Closed on bank holidays." and "assured_date" in body
+    assert app.test_client().get(f"/services/{directory.ids['refuge']}").get_json()["organization_id"] == str(ORG_B)
