@@ -47,8 +47,10 @@ class BatchingConsumer(EventConsumer):
             self._snapshot_at = time.monotonic()
         return self._snapshot
 
+    MAX_BATCH = 500  # records per transaction (a poll returns at most this many)
+
     def poll_once(self, timeout_ms: int = 500) -> list[Outcome]:
-        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.MAX_BATCH)
         if not batch:
             self._update_lag()
             return []

@@ -141,8 +141,15 @@ class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
         sa.UniqueConstraint("event_id", "recipient_kind", "recipient_id", "channel", name="uq_delivery_key"),
-        sa.Index("ix_delivery_inbox", "recipient_kind", "recipient_id", "channel", "read_at"),
-        sa.Index("ix_delivery_due", "status", "next_attempt_at"),
+        # Partial indexes: most rows are inbox rows, which the worker never reads, and the
+        # worker's rows never appear in an inbox; each row updates only the index it needs.
+        sa.Index("ix_delivery_inbox", "recipient_kind", "recipient_id", "read_at",
+                 postgresql_where=sa.text("channel = 'inbox'"), sqlite_where=sa.text("channel = 'inbox'")),
+        sa.Index("ix_delivery_due", "next_attempt_at",
+                 postgresql_where=sa.text("status IN ('pending', 'retrying')"),
+                 sqlite_where=sa.text("status IN ('pending', 'retrying')")),
+        sa.Index("ix_delivery_digest", "recipient_kind", "recipient_id",
+                 postgresql_where=sa.text("status = 'digest'"), sqlite_where=sa.text("status = 'digest'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
