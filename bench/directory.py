@@ -1,0 +1,283 @@
+"""Directory reads under load: 10,000 services, gunicorn with 2 workers, vs. a hello-world Flask app.
+
+Scenarios, each against the same gunicorn settings (2 workers, `worklink.gunicorn_conf`):
+- hello: GET / on a hello-world Flask app (the baseline);
+- search: GET /services?search=<words>&taxonomy_term_id=<term> (rotating words and terms);
+- proximity: GET /service_at_locations?postcode=<postcode>&proximity=5000 (rotating postcodes).
+
+1. Throughput: closed loop, C clients in P processes for D seconds. Target: each directory
+   scenario >= 25% of hello world's requests/s in the same run.
+2. Latency: open loop at half the scenario's measured rate for D seconds, latency measured
+   from each request's scheduled start (no coordinated omission). Target: p99 <= 50 ms.
+
+    .venv/bin/python bench/directory.py                     # SQLite, 10,000 services, 10 s phases
+    .venv/bin/python bench/directory.py --postgres-url postgresql+psycopg://u:p@h:5432/ --seconds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (str(ROOT / "shared"), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
+
+THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WORDS = ["counselling", "debt advice", "cv", "wellbeing", "benefits", "job club", "back pain", "digital skills"]
+TERMS = ["mental-health", "debt", "employment-advice", "skills", "benefits", "peer-support", "counselling"]
+
+
+def load_directory(url: str, services: int) -> int:
+    """Bulk-load `services` demo services (ids, locations, schedules, terms, search index); no events."""
+    import sqlalchemy as sa
+
+    from worklink.db import Database
+    from worklink.migrations import upgrade
+    from worklink.service import installed_services
+    from worklink_directory import demo, importer, search
+    from worklink_directory.models import (Location, Organization, Schedule, SearchToken, Service, ServiceAtLocation,
+                                           ServiceTerm, TaxonomyTerm)
+
+    upgrade(installed_services()["directory"].migrations_dir, url)
+    database = Database(url)
+    copies = -(-services // (len(demo.TOWNS) * len(demo.SERVICES)))
+    records = list(demo.demo_records(copies))[:services]
+    with database.transaction() as session:
+        demo.ensure_taxonomy(session)
+        names = {t.id: t.name for t in session.scalars(sa.select(TaxonomyTerm))}
+        orgs: set[str] = set()
+        tokens = []
+        for record in records:
+            org = record["organization"]
+            if org["id"] not in orgs:
+                orgs.add(org["id"])
+                session.add(Organization(id=uuid.UUID(org["id"]), name=org["name"], description=org["description"],
+                                         is_demo=True))
+            data = importer._record_to_input(record)
+            sid = uuid.UUID(record["id"])
+            svc = Service(id=sid, organization_id=uuid.UUID(org["id"]), name=record["name"],
+                          description=record["description"], status="active", is_demo=True,
+                          application_process=record["application_process"],
+                          minimum_age=record.get("minimum_age"), maximum_age=record.get("maximum_age"),
+                          delivery_modes=",".join(data["delivery_modes"]), is_free=data["is_free"])
+            svc.schedules = [Schedule(**s) for s in data["schedules"]]
+            svc.attributes = [ServiceTerm(taxonomy_term_id=uuid.UUID(t)) for t in data["taxonomy_term_ids"]]
+            loc = data["locations"][0]
+            svc.locations = [ServiceAtLocation(location=Location(organization_id=uuid.UUID(org["id"]), **loc))]
+            session.add(svc)
+            weights = search.document_weights(name=svc.name, description=svc.description, how_to=svc.application_process,
+                                              labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]])
+            tokens += [{"token": t, "service_id": sid, "weight": w} for t, w in weights.items()]
+        session.flush()
+        session.execute(sa.insert(SearchToken), tokens)
+    database.dispose()
+    return len(records)
+
+
+def _paths(kind: str, term_ids: dict[str, str], postcodes: list[str]) -> list[str]:
+    if kind == "hello":
+        return ["/"]
+    if kind == "search":
+        return [f"/services?search={w.replace(' ', '+')}&taxonomy_term_id={term_ids[t]}" for w in WORDS for t in TERMS]
+    return [f"/service_at_locations?postcode={p.replace(' ', '+')}&proximity=5000" for p in postcodes]
+
+
+def _get(conn, path: str) -> int:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+def _closed_loop(port: int, paths: list[str], threads: int, seconds: float, queue) -> None:
+    deadline = time.monotonic() + seconds
+    counts, errors = [0] * threads, [0] * threads
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = i + os.getpid()
+        while time.monotonic() < deadline:
+            n += 1
+            try:
+                ok = _get(conn, paths[n % len(paths)]) == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            counts[i] += ok
+            errors[i] += not ok
+        conn.close()
+
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((sum(counts), sum(errors)))
+
+
+def _open_loop(port: int, paths: list[str], threads: int, rate: float, seconds: float, queue) -> None:
+    start = time.monotonic() + 0.2
+    total = int(rate * seconds)
+    lock, latencies, errors, next_index = threading.Lock(), [], [0], [0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                i = next_index[0]
+                next_index[0] += 1
+            if i >= total:
+                break
+            scheduled = start + i / rate
+            if (delay := scheduled - time.monotonic()) > 0:
+                time.sleep(delay)
+            try:
+                ok = _get(conn, paths[(i + os.getpid()) % len(paths)]) == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            with lock:
+                latencies.append((time.monotonic() - scheduled) * 1000)
+                errors[0] += not ok
+        conn.close()
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((latencies, errors[0]))
+
+
+def run_processes(target, args_for, processes: int) -> list:
+    queue = mp.Queue()
+    procs = [mp.Process(target=target, args=(*args_for(p), queue)) for p in range(processes)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
+def start_gunicorn(target: str, port: int, env: dict, probe: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+           target]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            if _get(conn, probe) == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gunicorn for {target} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def pct(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] if ordered else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=8, help="closed-loop clients (threads across processes)")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--postgres-url", help="base URL of a PostgreSQL server (default: SQLite)")
+    args = parser.parse_args()
+
+    from worklink.devstack import free_port
+    from worklink_directory import demo
+    from worklink_directory.geocode import OfflineGeocoder
+
+    workdir = Path(tempfile.mkdtemp(prefix="directory-bench-"))
+    db_name = None
+    if args.postgres_url:
+        from worklink.devstack.postgres import create_database
+        db_name = f"directory_bench_{uuid.uuid4().hex[:8]}"
+        url = create_database(args.postgres_url.rstrip("/") + "/", db_name)
+    else:
+        url = f"sqlite:///{workdir / 'directory.db'}"
+    started = time.monotonic()
+    loaded = load_directory(url, args.services)
+    print(f"loaded {loaded} services into {url.split('://')[0]} in {time.monotonic() - started:.1f} s")
+
+    env = {**os.environ, "DIRECTORY_DATABASE_URL": url, "WORKLINK_VAR": str(workdir), "WEB_CONCURRENCY": "2",
+           "WORKLINK_LOG_LEVEL": "WARNING", "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "WORKLINK_ENV": "development"}
+    term_ids = {code: demo.term_id(code) for code in TERMS}
+    postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
+    per_process = max(args.clients // args.processes, 1)
+    results = {}
+    for kind, target, probe in (("hello", "directory_hello:app", "/"),
+                                ("search", "worklink_directory.wsgi:app", "/healthz"),
+                                ("proximity", "worklink_directory.wsgi:app", "/healthz")):
+        port = free_port()
+        server = start_gunicorn(target, port, env, probe)
+        paths = _paths(kind, term_ids, postcodes)
+        try:
+            run_processes(_closed_loop, lambda p: (port, paths, per_process, 1.0), args.processes)  # warm up
+            done = run_processes(_closed_loop, lambda p: (port, paths, per_process, args.seconds), args.processes)
+            rate = sum(c for c, _e in done) / args.seconds
+            errors = sum(e for _c, e in done)
+            latencies, lat_errors = [], 0
+            if kind != "hello":
+                open_results = run_processes(_open_loop, lambda p: (port, paths, 8, rate / 2 / args.processes,
+                                                                    args.seconds), args.processes)
+                latencies = [x for lats, _e in open_results for x in lats]
+                lat_errors = sum(e for _l, e in open_results)
+        finally:
+            stop(server)
+        results[kind] = {"rps": rate, "errors": errors + lat_errors, "p50_ms": pct(latencies, 0.5),
+                         "p99_ms": pct(latencies, 0.99), "latency_rate": rate / 2}
+    if db_name:
+        from worklink.devstack.postgres import drop_database
+        drop_database(args.postgres_url.rstrip("/") + "/", db_name)
+
+    hello = results["hello"]["rps"]
+    ok = True
+    print(f"\n{'scenario':10} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p99 ms':>8}  (latency at req/s)  verdict")
+    print(f"{'hello':10} {hello:8.0f} {'100%':>9}")
+    for kind in ("search", "proximity"):
+        r = results[kind]
+        ratio = r["rps"] / hello if hello else 0
+        passed = ratio >= THROUGHPUT_TARGET and r["p99_ms"] <= P99_TARGET_MS and r["errors"] == 0
+        ok &= passed
+        print(f"{kind:10} {r['rps']:8.0f} {ratio:9.1%} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f}  ({r['latency_rate']:.0f}/s)"
+              f"          {'PASS' if passed else 'FAIL'}  errors={r['errors']}")
+    print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "directory.json").write_text(json.dumps({"services": loaded, "database": url.split("://")[0],
+                                                            "seconds": args.seconds, "results": results}, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
