@@ -36,6 +36,7 @@ class BatchingConsumer(EventConsumer):
     # Routing rules and addresses are re-read at most this often (a change made through
     # the API reaches the consumer within this many seconds) instead of once per batch.
     SNAPSHOT_SECONDS = 5.0
+    MAX_BATCH = 500  # records per transaction (a poll returns at most this many)
 
     _snapshot = None
     _snapshot_at = float("-inf")
@@ -46,8 +47,6 @@ class BatchingConsumer(EventConsumer):
                 self._snapshot = routing.load_snapshot(session)
             self._snapshot_at = time.monotonic()
         return self._snapshot
-
-    MAX_BATCH = 500  # records per transaction (a poll returns at most this many)
 
     def poll_once(self, timeout_ms: int = 500) -> list[Outcome]:
         batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.MAX_BATCH)
