@@ -168,3 +168,22 @@ def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notificatio
         audit = session.execute(sa.select(tables.audit_log.c.actor, tables.audit_log.c.person_id,
                                           tables.audit_log.c.action)).all()
     assert audit == [("admin-9", str(person), "list")]
+
+
+def test_in_production_webhooks_need_https(notifications_db, kafka_broker, tmp_path):
+    import dataclasses
+
+    from worklink.auth import mint_token
+    from worklink.config import KafkaSettings, Settings
+    from tests.services.notifications.support import SPEC
+
+    base = Settings.from_env("notifications", {"WORKLINK_VAR": str(tmp_path)})
+    settings = dataclasses.replace(base, env="production", database_url=notifications_db.url,
+                                   kafka=KafkaSettings(kafka_broker.bootstrap_servers),
+                                   jwt=dataclasses.replace(base.jwt, secret="p" * 40))
+    client = SPEC.create_app(settings=settings).test_client()
+    admin = {"Authorization": "Bearer " + mint_token(settings.jwt, role="org_admin", org=ADVISERS)}
+    plain = client.post("/webhook-subscribers", json={"url": "http://crm.advisers.example/hooks"}, headers=admin)
+    assert plain.status_code == 422 and plain.get_json()["errors"][0]["pointer"] == "/url"
+    assert client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                       headers=admin).status_code == 201

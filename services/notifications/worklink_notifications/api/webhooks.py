@@ -31,6 +31,13 @@ def _get(session, subscriber_id: uuid.UUID) -> WebhookSubscriber:
     return subscriber
 
 
+def _check_url(url: str) -> None:
+    """In production a partner system is reached over HTTPS only (signatures prove origin, not privacy)."""
+    if service_context().settings.env == "production" and not url.lower().startswith("https://"):
+        raise Problem(422, "Webhook URLs must use https.",
+                      errors=[{"location": "json", "pointer": "/url", "detail": "Use an https:// URL."}])
+
+
 @blp.route("")
 class Subscribers(MethodView):
     @requires(*ADMINS)
@@ -55,6 +62,7 @@ class Subscribers(MethodView):
             raise Problem(422, "Name the organisation this subscriber receives events for.",
                           errors=[{"location": "json", "pointer": "/organisation_id", "detail": "Required."}])
         require_organisation(organisation)
+        _check_url(body["url"])
         subscriber = WebhookSubscriber(organisation_id=organisation, url=body["url"],
                                        event_types=",".join(body["event_types"]), secret=signing.new_secret())
         with service_context().database.transaction() as session:
@@ -80,6 +88,8 @@ class Subscriber(MethodView):
             subscriber = _get(session, subscriber_id)
             if "event_types" in body:
                 body["event_types"] = ",".join(body["event_types"])
+            if "url" in body:
+                _check_url(body["url"])
             for name, value in body.items():
                 setattr(subscriber, name, value)
             return subscriber
