@@ -67,6 +67,7 @@ def load_directory(url: str, services: int) -> int:
                 orgs.add(org["id"])
                 session.add(Organization(id=uuid.UUID(org["id"]), name=org["name"], description=org["description"],
                                          is_demo=True))
+                session.flush()  # locations refer to organisations without an ORM relationship
             data = importer._record_to_input(record)
             sid = uuid.UUID(record["id"])
             svc = Service(id=sid, organization_id=uuid.UUID(org["id"]), name=record["name"],
