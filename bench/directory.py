@@ -85,6 +85,9 @@ def load_directory(url: str, services: int) -> int:
             tokens += [{"token": t, "service_id": sid, "weight": w} for t, w in weights.items()]
         session.flush()
         session.execute(sa.insert(SearchToken), tokens)
+    with database.engine.connect() as conn:  # planner statistics, as a maintained database would have
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     database.dispose()
     return len(records)
 

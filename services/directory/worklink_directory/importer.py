@@ -307,4 +307,7 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
             flush()
     if batch:
         flush()
+    with database.engine.connect() as conn:  # fresh planner statistics: the proximity and search plans need them
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     return report

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from worklink.problems import Problem
 from worklink_directory import search
@@ -235,7 +235,7 @@ def _nearby(session: Session, f: Filters, base: sa.Select) -> dict[uuid.UUID, fl
         min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
         query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon))
     distances: dict[uuid.UUID, float] = {}
-    for key, lat, lon in session.execute(query):
+    for key, lat, lon in session.connection().execute(query):  # plain rows: no ORM overhead for thousands
         d = distance_metres(f.point, Point(lat, lon))
         if (f.radius is None or d <= f.radius) and d < distances.get(key, float("inf")):
             distances[key] = d
@@ -262,17 +262,20 @@ def list_services(session: Session, f: Filters) -> Result:
     sort = f.sort or ("relevance" if scores is not None else "distance" if f.point is not None else "name")
     if sort == "distance":
         return _page_by_distance(session, f, query, distances)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    _check_page(f, total)
     if sort == "relevance":
         query = query.order_by(scores.c.score.desc(), Service.name)
     elif sort == "last_reviewed":
         query = query.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name)
     else:
         query = query.order_by(Service.name, Service.id)
-    rows = session.execute(query.offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    services = [row[0] for row in rows]
-    return Result(services, total, distances, {row[0].id: row[1] for row in rows if len(row) > 1})
+    # The total rides along with the page (one query); only an empty page needs a count of its own.
+    rows = session.execute(query.add_columns(sa.func.count().over().label("total"))
+                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    total = rows[0].total if rows else session.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    _check_page(f, total)
+    return Result([row[0] for row in rows], total, distances,
+                  {row[0].id: row.score for row in rows} if scores is not None else {})
 
 
 def _page_by_distance(session: Session, f: Filters, query: sa.Select, distances: dict) -> Result:
@@ -296,10 +299,11 @@ def list_service_at_locations(session: Session, f: Filters) -> Result:
         ordered = sorted((d, i) for i, d in distances.items())
         _check_page(f, len(ordered))
         ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
-        by_id = {s.id: s for s in session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids)))}
+        by_id = {s.id: s for s in session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids))
+                                                  .options(selectinload(ServiceAtLocation.service)))}
         return Result([by_id[i] for i in ids], len(ordered), distances)
     total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     _check_page(f, total)
-    rows = session.scalars(query.order_by(Service.name, ServiceAtLocation.id)
+    rows = session.scalars(query.order_by(Service.name, ServiceAtLocation.id).options(selectinload(ServiceAtLocation.service))
                            .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
     return Result(list(rows), total, {})
