@@ -249,7 +249,7 @@ def list_services(session: Session, f: Filters) -> Result:
     if f.search:
         groups = search.with_near_misses(session, search.parse_query(f.search))
         if groups:
-            scored = search.scored_services(groups)
+            scored = search.scored_services(groups, among=sa.select(Service.id).where(*where))
             query = query.join(scored, scored.c.service_id == Service.id).add_columns(scored.c.score)
             scores = scored
     distances: dict[uuid.UUID, float] = {}

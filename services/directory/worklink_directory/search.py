@@ -174,11 +174,12 @@ def with_near_misses(session: Session, groups: list[QueryGroup]) -> list[QueryGr
     return widened
 
 
-def scored_services(groups: list[QueryGroup]) -> sa.Subquery:
+def scored_services(groups: list[QueryGroup], among: sa.Select | None = None) -> sa.Subquery:
     """(service_id, score) of services matching every group, as a subquery.
 
     A group scores its best-matching token (weight x factor), so a listing that names
-    the very word beats one that merely mentions several synonyms.
+    the very word beats one that merely mentions several synonyms. `among` (a SELECT of
+    service ids) narrows the scan to services that pass the other filters first.
     """
     token = SearchToken.token
     group_of, factor = [], []
@@ -189,7 +190,7 @@ def scored_services(groups: list[QueryGroup]) -> sa.Subquery:
     every = {t for g in groups for t in g.factors()}
     tagged = (sa.select(SearchToken.service_id, sa.case(*group_of).label("grp"),
                         (SearchToken.weight * sa.case(*factor, else_=0.0)).label("weighted"))
-              .where(token.in_(every))
+              .where(token.in_(every), *([SearchToken.service_id.in_(among)] if among is not None else []))
               .subquery("tagged"))
     per_group = (sa.select(tagged.c.service_id, tagged.c.grp, sa.func.max(tagged.c.weighted).label("best"))
                  .group_by(tagged.c.service_id, tagged.c.grp)
