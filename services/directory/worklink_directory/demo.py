@@ -201,8 +201,8 @@ def demo_records(copies: int = 1) -> Iterator[dict]:
                     record["maximum_age"] = ages[1]
                 if not free:
                     record["fees"] = "£40 for the course; free places for people on low incomes."
-                if rng.random() < 0.8:  # most listings were checked recently; some are overdue
-                    record["assured_date"] = (today - timedelta(days=rng.randint(0, 150))).isoformat()
+                if rng.random() < 0.9:  # most listings were checked recently; some are overdue
+                    record["assured_date"] = (today - timedelta(days=rng.randint(0, 100))).isoformat()
                     record["assurer_email"] = f"listings@{slug}.example.org"
                 yield record
 
