@@ -462,7 +462,7 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
     link.used_at = now
     deps.outbox.publish(session, "adjustments.employer_response.recorded", {
         "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
-        "outcome": response.outcome,
+        "clinician_id": suggestion.clinician_id, "outcome": response.outcome,
         "items": [{"adjustment_id": i["adjustment_id"], "outcome": i["outcome"]} for i in items],
         "effective_from": response.effective_from, "occurred_at": now})
     employer = Principal(subject=f"employer-link:{link.id}", role="employer")

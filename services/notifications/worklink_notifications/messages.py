@@ -86,7 +86,8 @@ DEFAULT_RULES: list[tuple[str, str, str, str]] = [
     ("referrals.referral.feedback_ready", "referrer_org", _ORG, "referral_feedback"),
     ("referrals.referral.sla_breached", "assigned_org_lead", _ORG, "referral_sla_breached"),
     ("referrals.referral.sla_breached", "alliance", "inbox,email", "referral_sla_breached"),
-    # adjustments events name the practice, not the clinician: the practice hears (migration 0004).
+    # The employer's answer goes to the clinician who advised (0006) and to their practice (0004).
+    ("adjustments.employer_response.recorded", "clinician", "inbox,email", "employer_response"),
     ("adjustments.employer_response.recorded", "practice", _ORG, "employer_response"),
     ("adjustments.suggestion.issued", "practice", "inbox", "suggestion_issued"),
     ("adjustments.suggestion.amended", "practice", "inbox", "suggestion_amended"),

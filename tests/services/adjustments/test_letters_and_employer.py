@@ -3,6 +3,8 @@ and the clinician seeing the employer's answer."""
 
 from __future__ import annotations
 
+import json
+
 import re
 import zlib
 from datetime import timedelta
@@ -116,6 +118,13 @@ def test_employer_link_is_single_use_and_the_clinician_sees_the_answer(app, clie
         actors = conn.execute(sa.select(PLATFORM.audit_log.c.actor_role, PLATFORM.audit_log.c.purpose)
                               .where(PLATFORM.audit_log.c.actor_role == "employer")).all()
     assert ("employer", "employer_response") in actors and ("employer", "employer_response_form") in actors
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        staged = conn.execute(sa.select(PLATFORM.outbox.c.payload).where(
+            PLATFORM.outbox.c.type == "adjustments.employer_response.recorded")).scalars().all()
+    answer = json.loads(staged[-1])["data"]
+    # The clinician who advised hears the answer (notifications routes on clinician_id); no reasons text.
+    assert answer["clinician_id"] == "dr-ada" and answer["outcome"] == "partially_agreed"
+    assert "Open-plan" not in staged[-1]
 
 
 def test_employer_link_expires_and_dies_with_withdrawal(app, client, tokens):

@@ -104,6 +104,9 @@ class EmployerResponseRecordedV1(Schema):
     response_id = fields.UUID(required=True)
     suggestion_id = fields.UUID(required=True)
     practice_id = fields.UUID(required=True)
+    # Added (optional, so v1 readers are unaffected): the clinician's user id, so the
+    # person who gave the advice hears the employer's answer (closing the loop).
+    clinician_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"), load_default=None)
     outcome = _one_of(EMPLOYER_OUTCOMES, required=True)
     items = fields.List(fields.Nested(Item), required=True)
     effective_from = fields.Date(allow_none=True)
