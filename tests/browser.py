@@ -23,7 +23,11 @@ def live_server(app) -> Iterator[str]:
 
 
 def assert_accessible(page) -> None:
-    """No axe-core violations (WCAG 2.x A/AA rules and best practices) on the current page."""
+    """No axe-core violations (WCAG 2.x A/AA rules and best practices) on the current page.
+
+    axe-core is JavaScript: in a context made with java_script_enabled=False it never
+    answers, so check accessibility in a normal context and test no-JS flows separately.
+    """
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)

@@ -107,3 +107,13 @@ def test_styles_are_served_locally_without_external_fetches(app, page):
         colour = page.eval_on_selector("header.nhsuk-header", "e => getComputedStyle(e).backgroundColor")
     assert colour == "rgb(0, 94, 184)"  # NHS blue: the vendored stylesheet applied
     assert external == []
+
+
+def test_sign_out_returns_to_the_services_home_page(app):
+    app.config["WORKLINK_HOME_PAGE"] = "/find"
+    client = app.test_client()
+    html = client.get("/").get_data(as_text=True)
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post("/signout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/find"
+    assert "worklink_session=;" in response.headers["Set-Cookie"]

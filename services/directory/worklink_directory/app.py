@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         description="The support directory residents browse and partner organisations maintain "
                     "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",
     )
+    app.config.setdefault("WORKLINK_HOME_PAGE", "/find")  # "/" is the ORUK API root, not a page
     app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ)}
     api.register(rest_api)
 

@@ -134,7 +134,7 @@ def _session_pages() -> PagesBlueprint:
             html = render_template("worklink/signin.html", next=_safe_next(request.form.get("next")),
                                    error=problem.detail, production=False)
             return Response(html, status=401, mimetype="text/html")
-        response = redirect(_safe_next(request.form.get("next")) or "/")
+        response = redirect(_safe_next(request.form.get("next")) or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
                             secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
                             max_age=max(int(principal.claims["exp"] - principal.claims["iat"]), 60))
@@ -142,7 +142,7 @@ def _session_pages() -> PagesBlueprint:
 
     @pages.post("/signout")
     def sign_out():
-        response = redirect("/")
+        response = redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         response.delete_cookie(SESSION_COOKIE)
         return response
 
