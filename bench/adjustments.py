@@ -8,7 +8,7 @@ same run, loaded by the same client (P processes x T threads, keep-alive connect
             job-task and free-text queries; p50/p95/p99 latency. Target: p99 <= 30 ms.
   issue     POST /suggestions/<id>/issue on drafts created beforehand (untimed): validate the
             suggestion again, write it, its employer link, its audit record and its outbox event.
-  hello     GET / on a hello-world Flask app (bench/adjustments_hello.py).
+  hello     GET / on a hello-world Flask app (bench/hello.py).
   healthz   GET /healthz on the service (context: the shared request machinery with no work).
             Target: issue/s >= 25% of hello/s. Rounds alternate hello and issue; medians reported.
 
@@ -208,7 +208,7 @@ def main() -> int:
 
     service_port, hello_port = free_port(), free_port()
     service = start_gunicorn("worklink_adjustments.wsgi:app", service_port, env)
-    hello = start_gunicorn("bench.adjustments_hello:app", hello_port, env)
+    hello = start_gunicorn("bench.hello:app", hello_port, env)
     try:
         # Search latency: one client, sequential, after a warm-up.
         load(service_port, "GET", SEARCHES, 2, 1, 1, headers=headers)

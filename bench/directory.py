@@ -240,7 +240,7 @@ def main() -> int:
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
     per_process = max(args.clients // args.processes, 1)
     results = {}
-    for kind, target, probe in (("hello", "directory_hello:app", "/"),
+    for kind, target, probe in (("hello", "bench.hello:app", "/"),
                                 ("search", "worklink_directory.wsgi:app", "/healthz"),
                                 ("proximity", "worklink_directory.wsgi:app", "/healthz")):
         port = free_port()

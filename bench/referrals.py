@@ -192,7 +192,7 @@ def main() -> int:
                      "gunicorn": {"workers": os.environ.get("WEB_CONCURRENCY", "2"),
                                   "threads": os.environ.get("WORKLINK_THREADS", "4")}}
     hello_port, referrals_port = free_port(), free_port()
-    hello = start_gunicorn("bench.referrals_hello:app", hello_port, env)
+    hello = start_gunicorn("bench.hello:app", hello_port, env)
     try:
         counts = run_processes(_closed_loop, lambda p: (hello_port, "hello", token, per_process, args.seconds),
                                args.processes)
