@@ -64,6 +64,10 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path):
             status, body = get(f"http://127.0.0.1:{port}/readyz")
             assert status == 200, body
 
+        # Demo data was loaded: the directory lists its invented services.
+        status, listing = get(f"http://127.0.0.1:{ports['directory']}/services?per_page=1")
+        assert status == 200 and listing["total_items"] >= 200
+
         # The directory's outbox relay is running: an event staged in its database reaches the broker.
         published = _stage_directory_event(env)
         records = read_topic(f"127.0.0.1:{broker_port}", "directory.service", expected=1, timeout=60)

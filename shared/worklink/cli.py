@@ -25,11 +25,12 @@ def _service_option(f):
               help="embedded: in-memory tansu (default); kafka: a local Apache Kafka; "
                    "external: KAFKA_BOOTSTRAP_SERVERS (the default when it is set)")
 @click.option("--only", help="comma-separated services to run (default: all)")
-def up(broker: str | None, only: str | None) -> None:
-    """Start the broker, all four services, their relays and consumers. Ctrl-C stops everything."""
+@click.option("--seed/--no-seed", default=True, show_default=True, help="load each service's demo data")
+def up(broker: str | None, only: str | None, seed: bool) -> None:
+    """Start the broker, all four services, their relays, consumers and jobs. Ctrl-C stops everything."""
     from worklink.supervisor import Supervisor
 
-    sys.exit(Supervisor(broker=broker, only=only.split(",") if only else None).run())
+    sys.exit(Supervisor(broker=broker, only=only.split(",") if only else None, seed=seed).run())
 
 
 @main.command()
@@ -92,12 +93,7 @@ def seed() -> None:
     from worklink.service import installed_services
 
     for spec in installed_services().values():
-        try:
-            loader = spec.module("seed")
-        except ModuleNotFoundError:
-            click.echo(f"{spec.name:14} no demo data yet")
-            continue
-        click.echo(f"{spec.name:14} {loader.load_demo_data(Settings.from_env(spec.name))}")
+        click.echo(f"{spec.name:14} {spec.seed(Settings.from_env(spec.name)) or 'no demo data'}")
 
 
 @main.group()

@@ -59,6 +59,16 @@ class ServiceSpec:
             return {}
         return dict(getattr(module, "JOBS", {}))
 
+    def seed(self, settings) -> str | None:
+        """Load the service's demo data (idempotent); None if it ships none."""
+        try:
+            loader = self.module("seed")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package}.seed":
+                raise
+            return None
+        return loader.load_demo_data(settings)
+
     @property
     def migrations_dir(self) -> Path:
         return Path(importlib.import_module(self.package).__file__).parent / "migrations"

@@ -59,7 +59,8 @@ class AlreadyRunning(RuntimeError):
 
 
 class Supervisor:
-    def __init__(self, broker: str | None = None, only: list[str] | None = None):
+    def __init__(self, broker: str | None = None, only: list[str] | None = None, seed: bool = True):
+        self.seed = seed
         self.var = Path(os.environ.get("WORKLINK_VAR", "var")).resolve()
         self.broker_mode = broker or ("external" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "embedded")
         services = installed_services()
@@ -162,6 +163,8 @@ class Supervisor:
         ensure_topics(Settings.from_env("platform", env).kafka, specs)
         for spec in self.services:
             upgrade(spec.migrations_dir, Settings.from_env(spec.name, env).database_url)
+            if self.seed:  # idempotent: a second `up` adds nothing
+                print(f"  {spec.name:14} {spec.seed(Settings.from_env(spec.name, env)) or 'no demo data'}", flush=True)
 
     def _start_children(self, env: dict[str, str]) -> None:
         cli = [sys.executable, "-m", "worklink.cli"]
