@@ -11,9 +11,35 @@ import click
 from worklink.config import Settings
 
 
-@click.group()
+class WorkLinkCLI(click.Group):
+    """`worklink <service> ...` reaches a service's own commands (its cli.py `main` group),
+    found lazily so the platform commands start without importing every service."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(_service_command_names()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None and name in _service_command_names():
+            from worklink.service import get_service
+            command = get_service(name).module("cli").main
+        return command
+
+
+def _service_command_names() -> list[str]:
+    import importlib.util
+
+    from worklink.service import installed_services
+
+    return [name for name, spec in installed_services().items()
+            if importlib.util.find_spec(f"{spec.package}.cli") is not None]
+
+
+@click.group(cls=WorkLinkCLI)
 def main() -> None:
-    """WorkLink: run the services, manage topics and databases, mint development tokens."""
+    """WorkLink: run the services, manage topics and databases, mint development tokens.
+
+    `worklink <service> --help` lists a service's own commands (e.g. `worklink directory import`)."""
 
 
 def _service_option(f):

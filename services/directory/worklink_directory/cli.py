@@ -1,8 +1,5 @@
-"""`worklink-directory`: import a directory, flag listings due for review, export the demo feed.
-
-(`worklink directory import` would need a change to the shared CLI; this command is
-the directory's own.)
-"""
+"""`worklink directory ...` (also `worklink-directory`): import a directory, flag listings
+due for review, export the demo feed."""
 
 from __future__ import annotations
 

@@ -160,3 +160,20 @@ def test_demo_directory_is_a_few_hundred_marked_services_and_seeds_idempotently(
     towns = {item["name"].rsplit(", ", 1)[-1] for item in
              app.test_client().get("/services?per_page=100&search=debt").get_json()["contents"]}
     assert len(towns) >= 10
+
+
+def test_worklink_directory_import_runs_through_the_platform_cli(tmp_path):
+    """`worklink directory import` (the issue's command) reaches the directory's own importer."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    make_app(url, tmp_path)  # migrated
+    feed = tmp_path / "feed.json"
+    feed.write_text(json.dumps(good_records(2)))
+    worklink = os.path.join(os.path.dirname(sys.executable), "worklink")
+    result = subprocess.run([worklink, "directory", "import", str(feed)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "DIRECTORY_DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "2 records: 2 created" in result.stdout
