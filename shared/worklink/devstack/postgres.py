@@ -10,6 +10,7 @@ and the four service databases; it returns the SQLAlchemy-style base URL
 from __future__ import annotations
 
 import subprocess
+import time
 
 import psycopg
 from psycopg import sql
@@ -66,7 +67,19 @@ def create_database(base_url: str, name: str, *, exist_ok: bool = True) -> str:
     return database_url(base_url, name)
 
 
-def drop_database(base_url: str, name: str) -> None:
-    """Drop database *name* if it exists, terminating any remaining connections."""
-    with _admin_conn(base_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def drop_database(base_url: str, name: str, attempts: int = 20) -> None:
+    """Drop database *name* if it exists, terminating any remaining connections.
+
+    An autovacuum worker (owned by the superuser) can be visiting a fresh database; our
+    role may not terminate it, so wait for it to finish and try again.
+    """
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(attempts):
+        try:
+            with _admin_conn(base_url) as conn:
+                conn.execute(statement)
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
