@@ -89,21 +89,30 @@ def create_db_engine(url: str, **kwargs) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Let SQLAlchemy, not pysqlite, issue BEGIN so transactions mean what they say.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # autocommit at driver level; see "begin" hook above
+    dbapi_conn.isolation_level = None  # autocommit at driver level; see _sqlite_begin
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers don't block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    cursor.close()  # the busy timeout is the driver's `timeout` connect argument (30 s by default)
+
+
+def _sqlite_begin(conn) -> None:
+    """SQLAlchemy, not pysqlite, issues BEGIN, so transactions mean what they say.
+
+    A write transaction (Database.transaction) takes the write lock up front (IMMEDIATE):
+    a transaction that read first and upgraded later could fail with SQLITE_BUSY instead of
+    waiting. Reads stay DEFERRED, so under WAL they run alongside the writer and each other.
+    """
+    mode = "IMMEDIATE" if conn.get_execution_options().get("worklink_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -122,6 +131,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together at the end of the block, or not at all."""
         with self.sessions() as session, session.begin():
+            session.connection(execution_options={"worklink_write": True})
             yield session
 
     def ping(self) -> None:

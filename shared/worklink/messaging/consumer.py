@@ -254,7 +254,7 @@ class EventConsumer:
         seen = sa.select(processed.c.event_id).where(processed.c.consumer == self.group_id,
                                                      processed.c.event_id == received.id)
         try:
-            with self.database.sessions() as session, session.begin():
+            with self.database.transaction() as session:
                 if session.execute(seen).first():
                     return Outcome.DUPLICATE
                 session.execute(processed.insert().values(consumer=self.group_id, event_id=received.id,
