@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,8 @@ for path in (ROOT, ROOT / "shared"):
         sys.path.insert(0, str(path))
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
+from bench.harness import start_gunicorn, stop  # noqa: E402
+
 SEARCHES = ["/guidance/search?condition=back_pain", "/guidance/search?condition=depression&task=public_contact",
             "/guidance/search?limitation=fatigue&limitation=concentration", "/guidance/search?task=driving_vehicles",
             "/guidance/search?q=night+shifts", "/guidance/search?q=dyslexia+reading",
@@ -49,31 +50,6 @@ SEARCHES = ["/guidance/search?condition=back_pain", "/guidance/search?condition=
 def free_port() -> int:
     from worklink.devstack import free_port as pick
     return pick()
-
-
-def start_gunicorn(target: str, port: int, env: dict[str, str]) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf",
-                                "--bind", f"127.0.0.1:{port}", target], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/")
-            conn.getresponse().read()
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"gunicorn {target} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 # --- the load client (runs in worker processes) -------------------------------------------

@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing as mp
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +32,8 @@ for path in (str(ROOT / "shared"), str(ROOT)):
     if path not in sys.path:
         sys.path.insert(0, path)
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
+
+from bench.harness import run_processes, start_gunicorn, stop  # noqa: E402
 
 THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -167,41 +167,6 @@ def _open_loop(port: int, paths: list[str], threads: int, rate: float, seconds: 
     for w in workers:
         w.join()
     queue.put((latencies, errors[0]))
-
-
-def run_processes(target, args_for, processes: int) -> list:
-    queue = mp.Queue()
-    procs = [mp.Process(target=target, args=(*args_for(p), queue)) for p in range(processes)]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return results
-
-
-def start_gunicorn(target: str, port: int, env: dict, probe: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-           target]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            if _get(conn, probe) == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn for {target} did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def pct(values: list[float], fraction: float) -> float:
