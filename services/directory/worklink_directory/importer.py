@@ -3,7 +3,9 @@
 Every record is checked against the ORUK 3.0 `service.json` schema and then our own
 rules; a bad record is rejected with its reasons and the rest still load. Records
 keep their ids, so importing the same feed again changes nothing (and publishes no
-events); a changed record is updated through the same use case as the write API.
+events); a changed record is updated through the same use case as the write API. Location
+ids are kept too: a location the feed still lists is updated in place, one it dropped is
+deleted.
 """
 
 from __future__ import annotations
@@ -158,12 +160,21 @@ def _record_to_input(record: dict) -> dict:
 def _location_input(location: dict) -> dict:
     address = (location.get("addresses") or [{}])[0]
     accessibility = "; ".join(a.get("description") or a.get("details") or "" for a in location.get("accessibility") or [])
-    data = {"location_type": location.get("location_type") or "physical", "name": location.get("name"),
+    data = {"id": _uuid_or_raw(location.get("id")),
+            "location_type": location.get("location_type") or "physical", "name": location.get("name"),
             "description": location.get("description"), "latitude": location.get("latitude"),
             "longitude": location.get("longitude"), "address_1": address.get("address_1"), "city": address.get("city"),
             "state_province": address.get("state_province"), "postal_code": address.get("postal_code"),
             "accessibility": accessibility or None, "confidential": bool(location.get("x_confidential"))}
     return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+def _uuid_or_raw(value: Any) -> Any:
+    """A feed's id as a UUID; anything else is left for validation to reject with a reason."""
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
 
 
 def _ensure_reference_data(session: Session, record: dict) -> None:
@@ -216,7 +227,7 @@ def _as_input(svc: Service) -> dict:
         "contacts": [{"name": c.name, "title": c.title, "email": c.email,
                       "phones": [{"number": p.number, "description": p.description} for p in c.phones]}
                      for c in svc.contacts],
-        "locations": [{k: getattr(sal.location, k) for k in ("location_type", "name", "description", "latitude",
+        "locations": [{k: getattr(sal.location, k) for k in ("id", "location_type", "name", "description", "latitude",
                                                              "longitude", "address_1", "city", "state_province",
                                                              "postal_code", "accessibility", "confidential")}
                       for sal in svc.locations],
@@ -235,6 +246,14 @@ def _canonical(data: dict) -> str:
     dumped["schedules"] = sorted(dumped.get("schedules") or [],
                                  key=lambda s: (DAYS.index(s["byday"]), s["opens_at"], s["closes_at"]))
     return json.dumps(clean(dumped), sort_keys=True, default=str)
+
+
+def _unchanged(existing: Service, data: dict) -> bool:
+    current = _as_input(existing)
+    for have, given in zip(current["locations"], data.get("locations") or []):
+        if given.get("latitude") is None:  # ours were geocoded from the postcode, which is compared
+            have.pop("latitude", None), have.pop("longitude", None)
+    return _canonical(current) == _canonical(data)
 
 
 def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geocoder) -> str:
@@ -265,7 +284,7 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
                 svc.assured_date = date.fromisoformat(record["assured_date"][:10])
                 svc.assurer_email = record.get("assurer_email")
             return "created"
-        if _canonical(_as_input(existing)) == _canonical(data):
+        if _unchanged(existing, data):
             return "unchanged"
         services.update_service(session, outbox, existing, {k: v for k, v in data.items() if k != "organization_id"},
                                 IMPORTER, geocoder)
@@ -307,6 +326,8 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
             flush()
     if batch:
         flush()
+    with database.transaction() as session:  # locations orphaned before re-imports kept them (or by a bad feed)
+        services.delete_unused_locations(session)
     with database.engine.connect() as conn:  # fresh planner statistics: the proximity and search plans need them
         conn.exec_driver_sql("ANALYZE")
         conn.commit()

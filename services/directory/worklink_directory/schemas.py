@@ -41,6 +41,8 @@ class ScheduleIn(Schema):
 
 
 class LocationIn(Schema):
+    id = fields.UUID(metadata={"description": "An existing location's id updates it in place (its id stays); "
+                                              "without one, a new location is made."})
     location_type = fields.String(load_default="physical", validate=validate.OneOf(LOCATION_TYPES))
     name = _text()
     description = _text(2000)

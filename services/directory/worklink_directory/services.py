@@ -78,12 +78,36 @@ def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geoco
         svc.contacts = [Contact(**{k: v for k, v in c.items() if k != "phones"},
                                 phones=[Phone(**p) for p in c.get("phones", [])]) for c in data["contacts"]]
     if "locations" in data:
-        svc.locations = [ServiceAtLocation(location=_location(loc, svc.organization_id, geocoder))
-                         for loc in data["locations"]]
+        _replace_locations(session, svc, data["locations"], geocoder)
 
 
-def _location(data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Location:
-    loc = Location(organization_id=organization_id, **data)
+LOCATION_FIELDS = {"location_type": "physical", "name": None, "description": None, "latitude": None,
+                   "longitude": None, "address_1": None, "city": None, "state_province": None,
+                   "postal_code": None, "accessibility": None, "confidential": False}  # column: value when absent
+
+
+def _replace_locations(session: Session, svc: Service, items: list[dict], geocoder: Geocoder) -> None:
+    """The service's locations become `items`. An item carrying the id of one of the organisation's
+    locations updates it in place (ids stay stable for feeds and links, and the service-at-location
+    row is kept); a location no longer used by any service is deleted rather than left behind."""
+    ids = [item["id"] for item in items if item.get("id")]
+    if len(ids) != len(set(ids)):
+        raise DomainError("A location is listed twice.", "locations")
+    kept = {sal.location_id: sal for sal in svc.locations}
+    svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
+                     for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
+    session.flush()  # the dropped service_at_location rows go first
+    delete_unused_locations(session, set(kept) - {sal.location_id for sal in svc.locations})
+
+
+def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Location:
+    loc = session.get(Location, data["id"]) if data.get("id") else None
+    if loc is None:
+        loc = Location(id=data.get("id") or uuid.uuid4(), organization_id=organization_id)
+    elif loc.organization_id != organization_id:
+        raise DomainError(f"Location {loc.id} belongs to another organisation.", "locations")
+    for column, absent in LOCATION_FIELDS.items():
+        setattr(loc, column, data.get(column, absent))
     if loc.postal_code and loc.latitude is None:
         try:
             point = geocoder.locate(loc.postal_code)
@@ -91,6 +115,20 @@ def _location(data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Loc
         except PostcodeError:
             pass  # a valid-looking postcode we cannot place: listed without coordinates
     return loc
+
+
+def delete_unused_locations(session: Session, candidates: Iterable[uuid.UUID] | None = None) -> int:
+    """Delete locations (of `candidates`, or any) that no service is offered at; returns how many."""
+    query = sa.select(Location).where(~sa.exists().where(ServiceAtLocation.location_id == Location.id))
+    if candidates is not None:
+        candidates = list(candidates)
+        if not candidates:
+            return 0
+        query = query.where(Location.id.in_(candidates))
+    unused = session.scalars(query).all()
+    for loc in unused:
+        session.delete(loc)
+    return len(unused)
 
 
 def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor, geocoder: Geocoder,
