@@ -42,14 +42,14 @@ TERMS = ["mental-health", "debt", "employment-advice", "skills", "benefits", "pe
 
 
 def load_directory(url: str, services: int) -> int:
-    """Bulk-load `services` demo services (ids, locations, schedules, terms, search index); no events."""
+    """Bulk-load `services` demo services (ids, locations, schedules, terms, full-text index); no events."""
     import sqlalchemy as sa
 
     from worklink.db import Database
     from worklink.migrations import upgrade
     from worklink.service import installed_services
     from worklink_directory import demo, importer, search
-    from worklink_directory.models import (Location, Organization, Schedule, SearchToken, Service, ServiceAtLocation,
+    from worklink_directory.models import (Location, Organization, Schedule, SearchDocument, Service, ServiceAtLocation,
                                            ServiceTerm, TaxonomyTerm)
 
     upgrade(installed_services()["directory"].migrations_dir, url)
@@ -60,7 +60,7 @@ def load_directory(url: str, services: int) -> int:
         demo.ensure_taxonomy(session)
         names = {t.id: t.name for t in session.scalars(sa.select(TaxonomyTerm))}
         orgs: set[str] = set()
-        tokens = []
+        documents = []
         for record in records:
             org = record["organization"]
             if org["id"] not in orgs:
@@ -80,11 +80,15 @@ def load_directory(url: str, services: int) -> int:
             loc = data["locations"][0]
             svc.locations = [ServiceAtLocation(location=Location(organization_id=uuid.UUID(org["id"]), **loc))]
             session.add(svc)
-            weights = search.document_weights(name=svc.name, description=svc.description, how_to=svc.application_process,
-                                              labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]])
-            tokens += [{"token": t, "service_id": sid, "weight": w} for t, w in weights.items()]
+            documents.append((sid, search.document(name=svc.name, description=svc.description,
+                                                   how_to=svc.application_process,
+                                                   labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]])))
         session.flush()
-        session.execute(sa.insert(SearchToken), tokens)
+        index = search.SearchIndex.for_session(session)
+        for key, (sid, doc) in enumerate(documents, start=1):
+            session.add(SearchDocument(key=key, service_id=sid))
+            session.flush()
+            index.replace(session, key, doc)
     with database.engine.connect() as conn:  # planner statistics, as a maintained database would have
         conn.exec_driver_sql("ANALYZE")
         conn.commit()

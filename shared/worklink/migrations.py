@@ -28,10 +28,24 @@ def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(migrations_dir, url), revision)
 
 
+def managed_objects(metadata: sa.MetaData):
+    """An Alembic `include_object` that skips tables the metadata lists in
+    `info["unmanaged_tables"]` (and, for SQLite FTS5, their `<name>_*` shadow tables):
+    structures a migration creates per dialect that SQLAlchemy cannot describe."""
+    unmanaged = tuple(metadata.info.get("unmanaged_tables", ()))
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+        return not any(table == u or table.startswith(f"{u}_") for u in unmanaged)
+
+    return include_object
+
+
 def run_migrations(target_metadata: sa.MetaData) -> None:
     """Body of every service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
     options = dict(target_metadata=target_metadata, compare_type=True,
+                   include_object=managed_objects(target_metadata),
                    render_as_batch=url.startswith("sqlite"))  # SQLite needs batch ALTERs
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)

@@ -4,7 +4,7 @@ Tables follow the HSDS/ORUK objects one-to-one (organization, service, location,
 service_at_location, taxonomy, taxonomy_term, attribute (service <-> term), schedule,
 contact, phone, metadata). A postal address lives on its location (ORUK allows one
 physical address per location in practice; the API still nests it as `addresses[]`).
-`search_token` is the portable full-text index and `service_capacity` the read model
+`search_document` keys the database's own full-text index and `service_capacity` is the read model
 built from the referrals service's capacity events.
 """
 
@@ -71,6 +71,13 @@ class Service(Base):
     schedules: Mapped[list["Schedule"]] = relationship(cascade="all, delete-orphan", order_by="Schedule.byday")
     contacts: Mapped[list["Contact"]] = relationship(cascade="all, delete-orphan", order_by="Contact.name")
     attributes: Mapped[list["ServiceTerm"]] = relationship(cascade="all, delete-orphan")
+    service_areas: Mapped[list["ServiceArea"]] = relationship(cascade="all, delete-orphan", order_by="ServiceArea.name")
+
+    @property
+    def area_codes(self) -> list[str] | None:
+        """Postcode districts served, or None when the listing states no area (anyone)."""
+        codes = sorted({d for area in self.service_areas for d in area.districts})
+        return codes or None
 
     @property
     def delivery(self) -> list[str]:
@@ -203,15 +210,43 @@ class Metadata(Base):
     updated_by: Mapped[str] = mapped_column(sa.String(255))
 
 
-class SearchToken(Base):
-    """Inverted full-text index: a service's stemmed words with field weights summed."""
+class SearchDocument(Base):
+    """A service's entry in the full-text index, under an integer key.
 
-    __tablename__ = "search_token"
+    The index itself (`service_search`) is the database's own full-text engine: an
+    SQLite FTS5 table whose rowid is this key, or a PostgreSQL tsvector table with a GIN
+    index. It is created by a migration per dialect and kept out of this metadata
+    (see UNMANAGED_TABLES); search.py maintains and queries it.
+    """
 
-    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("service.id", ondelete="CASCADE"), primary_key=True, index=True)
-    weight: Mapped[float] = mapped_column(sa.Float)
+    __tablename__ = "search_document"
+
+    key: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("service.id", ondelete="CASCADE"), unique=True)
+
+
+class ServiceArea(Base):
+    """ORUK `service_area`: where a service takes people from.
+
+    `postcode_districts` (an extension, space-separated outward codes such as "TA1 TA2")
+    is what routing matches a person's postcode against; the ORUK fields describe the
+    area to people.
+    """
+
+    __tablename__ = "service_area"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    extent: Mapped[str | None] = mapped_column(sa.Text)
+    extent_type: Mapped[str | None] = mapped_column(sa.String(16))
+    uri: Mapped[str | None] = mapped_column(sa.String(500))
+    postcode_districts: Mapped[str] = mapped_column(sa.String(1000), default="")
+
+    @property
+    def districts(self) -> list[str]:
+        return self.postcode_districts.split()
 
 
 class ServiceCapacity(Base):
@@ -227,6 +262,11 @@ class ServiceCapacity(Base):
     typical_wait_days: Mapped[int | None] = mapped_column(sa.Integer)
     updated: Mapped[datetime] = mapped_column(UtcDateTime)
 
+
+# Tables the migrations create per dialect that SQLAlchemy cannot describe: the full-text
+# index (FTS5 makes shadow tables named after it). Schema comparison skips them.
+UNMANAGED_TABLES = ("service_search",)
+Base.metadata.info["unmanaged_tables"] = UNMANAGED_TABLES
 
 # outbox, processed_events and audit_log live in this service's own database.
 PLATFORM = platform_tables(Base.metadata)

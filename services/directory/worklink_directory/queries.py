@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from worklink.problems import Problem
 from worklink_directory import search
 from worklink_directory.geocode import Geocoder, Point, PostcodeError, bounding_box, distance_metres
-from worklink_directory.models import (DAYS, DELIVERY_MODES, Location, Schedule, Service, ServiceAtLocation,
-                                       ServiceTerm, Taxonomy, TaxonomyTerm)
+from worklink_directory.models import (DAYS, DELIVERY_MODES, Location, Schedule, SearchDocument, Service,
+                                       ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -242,68 +242,88 @@ def _nearby(session: Session, f: Filters, base: sa.Select) -> dict[uuid.UUID, fl
     return distances
 
 
+def _search_hits(session: Session, f: Filters) -> sa.CTE | None:
+    """The full-text engine's (key, rank) for the search words, or None without words."""
+    if not f.search:
+        return None
+    groups = search.with_near_misses(session, search.parse_query(f.search))
+    return search.hits(session, groups) if groups else None
+
+
+def _matching(hits: sa.CTE | None, query: sa.Select, entity=Service) -> sa.Select:
+    if hits is None:
+        return query
+    return (query.join(SearchDocument, SearchDocument.service_id == entity.id)
+            .join(hits, hits.c.key == SearchDocument.key))
+
+
 def list_services(session: Session, f: Filters) -> Result:
-    where = service_conditions(f)
-    query = sa.select(Service).where(*where)
-    scores = None
-    if f.search:
-        groups = search.with_near_misses(session, search.parse_query(f.search))
-        if groups:
-            scored = search.scored_services(groups, among=sa.select(Service.id).where(*where))
-            query = query.join(scored, scored.c.service_id == Service.id).add_columns(scored.c.score)
-            scores = scored
+    """Two steps: rank and page narrow rows (ids, rank, total) in SQL, then load only the
+    page's services, so thousands of matches never become ORM objects."""
+    hits = _search_hits(session, f)
+    ids = _matching(hits, sa.select(Service.id).where(*service_conditions(f)))
     distances: dict[uuid.UUID, float] = {}
     if f.point is not None:
-        ids = query.with_only_columns(Service.id).subquery()
         distances = _nearby(session, f, sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
-                            .join(Location).where(ServiceAtLocation.service_id.in_(sa.select(ids.c.id))))
+                            .join(Location).where(ServiceAtLocation.service_id.in_(ids)))
         if f.radius is not None:
-            query = query.where(Service.id.in_(list(distances)))
-    sort = f.sort or ("relevance" if scores is not None else "distance" if f.point is not None else "name")
+            ids = ids.where(Service.id.in_(list(distances)))
+    sort = f.sort or ("relevance" if hits is not None else "distance" if f.point is not None else "name")
     if sort == "distance":
-        return _page_by_distance(session, f, query, distances)
+        return _page_by_distance(session, f, ids, distances)
     if sort == "relevance":
-        query = query.order_by(scores.c.score.desc(), Service.name)
+        ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), Service.name, Service.id)
     elif sort == "last_reviewed":
-        query = query.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name)
+        ordered = ids.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name, Service.id)
     else:
-        query = query.order_by(Service.name, Service.id)
+        ordered = ids.order_by(Service.name, Service.id)
     # The total rides along with the page (one query); only an empty page needs a count of its own.
-    rows = session.execute(query.add_columns(sa.func.count().over().label("total"))
+    rows = session.execute(ordered.add_columns(sa.func.count().over().label("total"))
                            .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    total = rows[0].total if rows else session.scalar(
-        sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    total = rows[0].total if rows else session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
     _check_page(f, total)
-    return Result([row[0] for row in rows], total, distances,
-                  {row[0].id: row.score for row in rows} if scores is not None else {})
+    page_ids = [row.id for row in rows]
+    return Result(_services_in_order(session, page_ids), total, distances,
+                  {row.id: row.rank for row in rows} if hits is not None else {})
 
 
-def _page_by_distance(session: Session, f: Filters, query: sa.Select, distances: dict) -> Result:
-    matching = set(session.scalars(query.with_only_columns(Service.id)))
+def _services_in_order(session: Session, ids: list[uuid.UUID]) -> list[Service]:
+    by_id = {s.id: s for s in session.scalars(sa.select(Service).where(Service.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids]
+
+
+def _page_by_distance(session: Session, f: Filters, ids: sa.Select, distances: dict) -> Result:
+    matching = set(session.scalars(ids))
     ordered = sorted((d, i) for i, d in distances.items() if i in matching)
     _check_page(f, len(ordered))
-    ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
-    by_id = {s.id: s for s in session.scalars(sa.select(Service).where(Service.id.in_(ids)))}
-    return Result([by_id[i] for i in ids], len(ordered), distances)
+    page_ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
+    return Result(_services_in_order(session, page_ids), len(ordered), distances)
 
 
 def list_service_at_locations(session: Session, f: Filters) -> Result:
-    query = (sa.select(ServiceAtLocation).join(Service, ServiceAtLocation.service_id == Service.id)
-             .join(Location, ServiceAtLocation.location_id == Location.id).where(*service_conditions(f)))
-    if f.search and (groups := search.with_near_misses(session, search.parse_query(f.search))):
-        scored = search.scored_services(groups)
-        query = query.join(scored, scored.c.service_id == Service.id).order_by(scored.c.score.desc())
+    hits = _search_hits(session, f)
+    query = _matching(hits, sa.select(ServiceAtLocation.id).join(Service, ServiceAtLocation.service_id == Service.id)
+                      .join(Location, ServiceAtLocation.location_id == Location.id).where(*service_conditions(f)))
     if f.point is not None:
         distances = _nearby(session, f, query.with_only_columns(ServiceAtLocation.id, Location.latitude,
-                                                                Location.longitude).order_by(None))
+                                                                Location.longitude))
         ordered = sorted((d, i) for i, d in distances.items())
         _check_page(f, len(ordered))
-        ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
-        by_id = {s.id: s for s in session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids))
-                                                  .options(selectinload(ServiceAtLocation.service)))}
-        return Result([by_id[i] for i in ids], len(ordered), distances)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    _check_page(f, total)
-    rows = session.scalars(query.order_by(Service.name, ServiceAtLocation.id).options(selectinload(ServiceAtLocation.service))
+        page_ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
+        return Result(_at_locations_in_order(session, page_ids), len(ordered), distances)
+    order = (hits.c.rank.desc(),) if hits is not None else ()
+    rows = session.execute(query.add_columns(sa.func.count().over().label("total"))
+                           .order_by(*order, Service.name, ServiceAtLocation.id)
                            .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    return Result(list(rows), total, {})
+    total = rows[0].total if rows else session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    _check_page(f, total)
+    return Result(_at_locations_in_order(session, [row.id for row in rows]), total, {})
+
+
+def _at_locations_in_order(session: Session, ids: list[uuid.UUID]) -> list[ServiceAtLocation]:
+    if not ids:
+        return []
+    rows = session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids))
+                           .options(selectinload(ServiceAtLocation.service)))
+    by_id = {sal.id: sal for sal in rows}
+    return [by_id[i] for i in ids]

@@ -1,16 +1,17 @@
 """Full-text search over services: stemming, UK/US spelling, synonyms, near-misses, ranking.
 
-The index is an ordinary table (`search_token`: token, service_id, weight) rather
-than SQLite FTS5 or a PostgreSQL tsvector, so one implementation ranks the same way
-on both databases and the schema stays plain tables that migrations fully describe.
-Words are lower-cased, US spellings mapped to UK ones, stop words dropped and the
-rest stemmed with the Snowball English stemmer. A service's weight for a token is
-the sum over fields: name 3, taxonomy labels 2, description and how-to-get-help 1.
+The index is the database's own full-text engine: SQLite FTS5 (ranked with bm25)
+or a PostgreSQL tsvector with a GIN index (ranked with ts_rank). Language handling
+happens here, once, so both engines rank the same way: words are lower-cased, US
+spellings mapped to UK ones, stop words dropped and the rest stemmed with the
+Snowball English stemmer; the engines index those stems as given ("simple" text).
+Fields weigh name 3, taxonomy labels 2, description and how-to-get-help 1.
 
 A query becomes a list of groups, one per word (or known phrase); a service must
 match every group (AND), and any token of a group counts for it: the word itself,
 its synonyms, and - when the word is not in the index at all - close spellings
-from the index's vocabulary at half weight.
+from the index's vocabulary. The word itself counts double in the ranking, so a
+listing that names it beats one that only mentions a synonym.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import snowballstemmer
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from worklink_directory.models import SearchToken
+from worklink_directory.models import SearchDocument
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -70,14 +71,21 @@ def tokens(text: str | None) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOP_WORDS]
 
 
-def document_weights(*, name: str, description: str | None, how_to: str | None,
-                     labels: list[str]) -> dict[str, float]:
-    """The index rows of one service: token -> summed field weight."""
-    weights: dict[str, float] = {}
-    for text, weight in ((name, 3.0), (" ".join(labels), 2.0), (description, 1.0), (how_to, 1.0)):
-        for token in tokens(text):
-            weights[token[:64]] = weights.get(token[:64], 0.0) + weight
-    return weights
+FIELD_WEIGHTS = {"name": 3.0, "labels": 2.0, "body": 1.0}
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the engine indexes for one service: each field as space-separated stems."""
+
+    name: str
+    labels: str
+    body: str
+
+
+def document(*, name: str, description: str | None, how_to: str | None, labels: list[str]) -> Document:
+    return Document(" ".join(tokens(name)), " ".join(tokens(" ".join(labels))),
+                    " ".join(tokens(f"{description or ''} {how_to or ''}")))
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -89,8 +97,9 @@ _SYNONYMS: list[set[tuple[str, ...]]] = [{_phrase_tokens(p) for p in group} for 
 
 @dataclass(frozen=True)
 class QueryGroup:
-    """One required part of a query, matched by the word itself (full weight), a synonym
-    (0.7) or, for a word the index does not know, a close spelling (0.5)."""
+    """One required part of a query, matched by the word itself, a synonym or, for a word
+    the index does not know, a close spelling. `factors` says how much each counts;
+    the engines approximate it (the word itself counts double, see SearchIndex)."""
 
     word: str
     exact: frozenset[str]
@@ -102,6 +111,10 @@ class QueryGroup:
         out.update({t: 0.7 for t in self.synonyms})
         out.update({t: 1.0 for t in self.exact})
         return out
+
+    def alternatives(self) -> list[str]:
+        """Every token that satisfies the group, the word itself first."""
+        return sorted(self.exact) + sorted(self.synonyms - self.exact) + sorted(self.fuzzy - self.exact - self.synonyms)
 
 
 def parse_query(text: str) -> list[QueryGroup]:
@@ -130,6 +143,87 @@ def parse_query(text: str) -> list[QueryGroup]:
     return groups
 
 
+class SearchIndex:
+    """The full-text engine behind `service_search`, per dialect. Rows are keyed by
+    SearchDocument.key; `hits` gives (key, rank) for a query, higher rank first."""
+
+    def replace(self, session: Session, key: int, doc: Document) -> None:
+        raise NotImplementedError
+
+    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+        raise NotImplementedError
+
+    def vocabulary(self, session: Session) -> list[str]:
+        raise NotImplementedError
+
+    @staticmethod
+    def for_session(session: Session) -> "SearchIndex":
+        return _POSTGRES if session.get_bind().dialect.name == "postgresql" else _SQLITE
+
+
+class SqliteIndex(SearchIndex):
+    """FTS5: rowid = key; bm25 with field weights (negated: FTS5 ranks lower = better)."""
+
+    CREATE = "CREATE VIRTUAL TABLE service_search USING fts5(name, labels, body, tokenize = 'unicode61')"
+    DROP = "DROP TABLE IF EXISTS service_search"
+
+    def replace(self, session: Session, key: int, doc: Document) -> None:
+        session.execute(sa.text("DELETE FROM service_search WHERE rowid = :key"), {"key": key})
+        session.execute(sa.text("INSERT INTO service_search (rowid, name, labels, body) "
+                                "VALUES (:key, :name, :labels, :body)"),
+                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body})
+
+    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+        # Repeating a phrase in an FTS5 query adds its bm25 term again: the word itself counts double.
+        expression = " AND ".join(
+            "(" + " OR ".join(f'"{t}"' for t in [*sorted(g.exact), *g.alternatives()]) + ")" for g in groups)
+        weights = ", ".join(str(w) for w in FIELD_WEIGHTS.values())
+        query = (sa.text(f"SELECT rowid AS key, -bm25(service_search, {weights}) AS rank "
+                         "FROM service_search WHERE service_search MATCH :expression")
+                 .bindparams(expression=expression).columns(key=sa.Integer, rank=sa.Float))
+        # Materialised: matched once by FTS5, never probed row by row from the service side.
+        return query.cte("hits").prefix_with("MATERIALIZED")
+
+    def vocabulary(self, session: Session) -> list[str]:
+        session.execute(sa.text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.service_search_terms "
+                                "USING fts5vocab(main, service_search, 'row')"))
+        return list(session.scalars(sa.text("SELECT term FROM temp.service_search_terms")))
+
+
+class PostgresIndex(SearchIndex):
+    """tsvector of the stems ('simple' configuration: no further stemming), weighted A/B/C
+    for name/labels/body; ts_rank of the whole query plus of the words themselves."""
+
+    CREATE = ("CREATE TABLE service_search (key integer PRIMARY KEY REFERENCES search_document (key) "
+              "ON DELETE CASCADE, document tsvector NOT NULL)",
+              "CREATE INDEX ix_service_search_document ON service_search USING gin (document)")
+    DROP = "DROP TABLE IF EXISTS service_search"
+    _VECTOR = ("setweight(to_tsvector('simple', :name), 'A') || setweight(to_tsvector('simple', :labels), 'B') "
+               "|| setweight(to_tsvector('simple', :body), 'C')")
+    _RANK_WEIGHTS = "'{0, %s, %s, 1}'" % (FIELD_WEIGHTS["body"] / FIELD_WEIGHTS["name"],
+                                           FIELD_WEIGHTS["labels"] / FIELD_WEIGHTS["name"])
+
+    def replace(self, session: Session, key: int, doc: Document) -> None:
+        session.execute(sa.text(f"INSERT INTO service_search (key, document) VALUES (:key, {self._VECTOR}) "
+                                "ON CONFLICT (key) DO UPDATE SET document = excluded.document"),
+                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body})
+
+    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+        every = " & ".join("(" + " | ".join(g.alternatives()) + ")" for g in groups)
+        words = " & ".join("(" + " | ".join(sorted(g.exact)) + ")" for g in groups)
+        query = (sa.text(f"SELECT key, ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
+                         f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :words)) AS rank "
+                         "FROM service_search WHERE document @@ to_tsquery('simple', :every)")
+                 .bindparams(every=every, words=words).columns(key=sa.Integer, rank=sa.Float))
+        return query.cte("hits").prefix_with("MATERIALIZED")
+
+    def vocabulary(self, session: Session) -> list[str]:
+        return list(session.scalars(sa.text("SELECT word FROM ts_stat('SELECT document FROM service_search')")))
+
+
+_SQLITE, _POSTGRES = SqliteIndex(), PostgresIndex()
+
+
 class Vocabulary:
     """Distinct indexed tokens, cached briefly per process, for near-miss suggestions."""
 
@@ -144,7 +238,7 @@ class Vocabulary:
     def load(self, session: Session) -> frozenset[str]:
         with self._lock:
             if time.monotonic() - self._loaded_at > self.TTL_SECONDS:
-                self._tokens = list(session.scalars(sa.select(SearchToken.token).distinct()))
+                self._tokens = SearchIndex.for_session(session).vocabulary(session)
                 self._set = frozenset(self._tokens)
                 self._loaded_at = time.monotonic()
             return self._set
@@ -174,40 +268,17 @@ def with_near_misses(session: Session, groups: list[QueryGroup]) -> list[QueryGr
     return widened
 
 
-def scored_services(groups: list[QueryGroup], among: sa.Select | None = None) -> sa.Subquery:
-    """(service_id, score) of services matching every group, as a subquery.
-
-    A group scores its best-matching token (weight x factor), so a listing that names
-    the very word beats one that merely mentions several synonyms. `among` (a SELECT of
-    service ids) narrows the scan to services that pass the other filters first.
-    """
-    token = SearchToken.token
-    group_of, factor = [], []
-    for index, group in enumerate(groups):
-        for t, f in group.factors().items():
-            group_of.append((token == t, index))
-            factor.append((token == t, f))
-    every = {t for g in groups for t in g.factors()}
-    tagged = (sa.select(SearchToken.service_id, sa.case(*group_of).label("grp"),
-                        (SearchToken.weight * sa.case(*factor, else_=0.0)).label("weighted"))
-              .where(token.in_(every), *([SearchToken.service_id.in_(among)] if among is not None else []))
-              .subquery("tagged"))
-    per_group = (sa.select(tagged.c.service_id, tagged.c.grp, sa.func.max(tagged.c.weighted).label("best"))
-                 .group_by(tagged.c.service_id, tagged.c.grp)
-                 .subquery("per_group"))
-    return (sa.select(per_group.c.service_id, sa.func.sum(per_group.c.best).label("score"))
-            .group_by(per_group.c.service_id)
-            .having(sa.func.count() == len(groups))
-            .subquery("scored"))
+def hits(session: Session, groups: list[QueryGroup]) -> sa.CTE:
+    """(key, rank) of services matching every group; join through SearchDocument.key."""
+    return SearchIndex.for_session(session).hits(groups)
 
 
 def reindex(session: Session, service) -> None:
-    """Replace a service's index rows (call after any change to its text or terms)."""
-    session.execute(sa.delete(SearchToken).where(SearchToken.service_id == service.id))
-    weights = document_weights(name=service.name, description=service.description,
-                               how_to=service.application_process,
-                               labels=[a.term.name for a in service.attributes])
-    if weights:
-        session.execute(sa.insert(SearchToken), [
-            {"token": t, "service_id": service.id, "weight": w} for t, w in weights.items()])
+    """Replace a service's index entry (call after any change to its text or terms)."""
+    key = session.scalar(sa.select(SearchDocument.key).where(SearchDocument.service_id == service.id))
+    if key is None:
+        key = session.scalar(sa.insert(SearchDocument).values(service_id=service.id).returning(SearchDocument.key))
+    doc = document(name=service.name, description=service.description, how_to=service.application_process,
+                   labels=[a.term.name for a in service.attributes])
+    SearchIndex.for_session(session).replace(session, key, doc)
     VOCABULARY.invalidate()

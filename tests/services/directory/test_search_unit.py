@@ -20,10 +20,19 @@ def test_the_word_itself_outranks_its_synonyms_and_near_misses():
     assert group.factors() == {"counsel": 1.0, "therapi": 0.7, "counsell": 0.5}
 
 
-def test_field_weights():
-    weights = search.document_weights(name="Debt advice", description="Help with debt.", how_to=None,
-                                      labels=["Debt and money advice"])
-    assert weights["debt"] == 3 + 2 + 1 and weights["money"] == 2
+def test_documents_hold_stems_per_weighted_field():
+    doc = search.document(name="Debt advice", description="Help with debts.", how_to="Phone us",
+                          labels=["Debt and money advice"])
+    assert doc == search.Document(name="debt advic", labels="debt money advic", body="debt phone us")
+    assert search.FIELD_WEIGHTS == {"name": 3.0, "labels": 2.0, "body": 1.0}
+
+
+def test_the_word_itself_is_doubled_in_the_fts5_query_and_separated_on_postgresql():
+    groups = search.parse_query("counselling debt")
+    fts5 = search.SqliteIndex().hits(groups).element.compile().params["expression"]
+    assert fts5 == '("counsel" OR "counsel" OR "talk" OR "therapi") AND ("debt" OR "debt" OR "arrear" OR "money")'
+    params = search.PostgresIndex().hits(groups).element.compile().params
+    assert params == {"every": "(counsel | talk | therapi) & (debt | arrear | money)", "words": "(counsel) & (debt)"}
 
 
 def test_postcodes_are_normalised_and_checked():
