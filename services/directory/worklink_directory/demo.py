@@ -195,6 +195,7 @@ def demo_records(copies: int = 1) -> Iterator[dict]:
                                            "description": rng.choice(ACCESS)}],
                         "x_confidential": confidential}}],
                 }
+                record["service_areas"] = [_area(key, town, outcodes, county_wide=org_index == 4)]
                 if ages[0] is not None:
                     record["minimum_age"] = ages[0]
                 if ages[1] is not None:
@@ -205,6 +206,14 @@ def demo_records(copies: int = 1) -> Iterator[dict]:
                     record["assured_date"] = (today - timedelta(days=rng.randint(0, 100))).isoformat()
                     record["assurer_email"] = f"listings@{slug}.example.org"
                 yield record
+
+
+def _area(key: str, town: str, outcodes: list[str], county_wide: bool) -> dict:
+    """Who a demo listing takes: its town's postcode districts, or the whole demo county."""
+    districts = sorted({c for codes in TOWNS.values() for c in codes}) if county_wide else outcodes
+    name = "Somerset" if county_wide else f"{town} and nearby"
+    return {"id": str(uuid.uuid5(NS, f"area:{key}")), "name": name, "extent_type": "text",
+            "extent": "Postcode districts " + ", ".join(districts), "x_postcode_districts": districts}
 
 
 def ensure_taxonomy(session) -> None:

@@ -154,7 +154,15 @@ def _record_to_input(record: dict) -> dict:
                                                       for p in c.get("phones") or []]}.items() if v not in (None, "")}
                         for c in record.get("contacts") or []]
     data["locations"] = [_location_input(sal.get("location") or {}) for sal in record.get("service_at_locations") or []]
+    data["service_areas"] = [_area_input(area) for area in record.get("service_areas") or []]
     return data
+
+
+def _area_input(area: dict) -> dict:
+    data = {k: area.get(k) for k in ("extent", "extent_type", "uri")}
+    data["name"] = area.get("name") or area.get("service_area")
+    data["postcode_districts"] = area.get("x_postcode_districts") or []
+    return {k: v for k, v in data.items() if v not in (None, "")}
 
 
 def _location_input(location: dict) -> dict:
@@ -231,6 +239,8 @@ def _as_input(svc: Service) -> dict:
                                                              "longitude", "address_1", "city", "state_province",
                                                              "postal_code", "accessibility", "confidential")}
                       for sal in svc.locations],
+        "service_areas": [{"name": a.name, "extent": a.extent, "extent_type": a.extent_type, "uri": a.uri,
+                           "postcode_districts": a.districts} for a in svc.service_areas],
     })
 
 

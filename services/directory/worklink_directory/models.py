@@ -238,7 +238,6 @@ class ServiceArea(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(sa.String(255))
-    description: Mapped[str | None] = mapped_column(sa.Text)
     extent: Mapped[str | None] = mapped_column(sa.Text)
     extent_type: Mapped[str | None] = mapped_column(sa.String(16))
     uri: Mapped[str | None] = mapped_column(sa.String(500))

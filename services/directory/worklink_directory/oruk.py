@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from math import ceil
 from typing import Any, Iterable
 
-from worklink_directory.models import (Contact, Location, Organization, Schedule, Service,
+from worklink_directory.models import (Contact, Location, Organization, Schedule, Service, ServiceArea,
                                        ServiceAtLocation, ServiceCapacity, Taxonomy, TaxonomyTerm)
 
 VERSION = "HSDS-UK-3.0"
@@ -76,6 +76,12 @@ def location(loc: Location, *, distance_m: float | None = None) -> dict:
                     "distance": round(distance_m) if distance_m is not None else None})
 
 
+def service_area(area: ServiceArea) -> dict:
+    return compact({"id": _id(area.id), "service_id": _id(area.service_id), "name": area.name,
+                    "service_area": area.name, "extent": area.extent, "extent_type": area.extent_type,
+                    "uri": area.uri, "x_postcode_districts": area.districts})  # extension, used for routing
+
+
 def schedule(s: Schedule) -> dict:
     return compact({"id": _id(s.id), "service_id": _id(s.service_id), "freq": s.freq, "byday": s.byday,
                     "opens_at": s.opens_at, "closes_at": s.closes_at, "description": s.description,
@@ -128,6 +134,7 @@ def service_full(svc: Service, cap: ServiceCapacity | None = None) -> dict:
         "attributes": [{"id": _id(a.id), "link_id": _id(svc.id), "link_type": "service",
                         "taxonomy_term_id": _id(a.taxonomy_term_id), "taxonomy_term": taxonomy_term(a.term)}
                        for a in svc.attributes],
+        "service_areas": [service_area(a) for a in svc.service_areas],
         "service_capacity": capacity(cap),
     }))
     return body

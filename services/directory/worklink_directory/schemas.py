@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from worklink_directory.geocode import POSTCODE
 from worklink_directory.models import DAYS, DELIVERY_MODES, LOCATION_TYPES
 
+OUTWARD_CODE = r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"
 _HHMM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="Use a 24-hour time, HH:MM.")
 WITHDRAW_REASONS = ("closed", "duplicate", "no_longer_funded", "moved", "other")
 
@@ -57,6 +58,20 @@ class LocationIn(Schema):
         "description": "A refuge or similar: the address is never published."})
 
 
+class ServiceAreaIn(Schema):
+    """ORUK `service_area`, plus the postcode districts routing matches people against."""
+
+    name = _text(required=True)
+    extent = _text(100_000, metadata={"description": "ORUK: the area's shape, in `extent_type` format"})
+    extent_type = fields.String(validate=validate.OneOf(("geojson", "topojson", "kml", "text")))
+    uri = fields.Url()
+    postcode_districts = fields.List(
+        fields.String(validate=validate.Regexp(OUTWARD_CODE, error="Not a postcode district (e.g. TA1).")),
+        load_default=list, validate=validate.Length(max=200), metadata={
+            "description": "Extension: outward codes served (e.g. TA1, BS16); none means the area is not "
+                           "stated as districts"})
+
+
 class ServiceIn(Schema):
     """A listing. On PATCH every field is optional; a list given replaces the old one."""
 
@@ -77,6 +92,8 @@ class ServiceIn(Schema):
     locations = fields.List(fields.Nested(LocationIn), load_default=list)
     schedules = fields.List(fields.Nested(ScheduleIn), load_default=list)
     contacts = fields.List(fields.Nested(ContactIn), load_default=list)
+    service_areas = fields.List(fields.Nested(ServiceAreaIn), load_default=list, metadata={
+        "description": "Where the service takes people from; none means anyone, wherever they live"})
 
     @validates_schema
     def ages_in_order(self, data, **_):

@@ -20,12 +20,12 @@ from worklink.messaging.outbox import Outbox
 from worklink_directory import search
 from worklink_directory.geocode import Geocoder, PostcodeError
 from worklink_directory.models import (Contact, Location, Metadata, Organization, Phone, Schedule, Service,
-                                       ServiceAtLocation, ServiceTerm, TaxonomyTerm)
+                                       ServiceArea, ServiceAtLocation, ServiceTerm, TaxonomyTerm)
 from worklink_directory.queries import LISTED
 
 SCALARS = ("name", "description", "url", "email", "status", "fees", "is_free", "application_process",
            "minimum_age", "maximum_age", "alert")
-COLLECTIONS = ("taxonomy_term_ids", "locations", "schedules", "contacts", "delivery_modes")
+COLLECTIONS = ("taxonomy_term_ids", "locations", "schedules", "contacts", "delivery_modes", "service_areas")
 DEFAULT_REVIEW_PERIOD = timedelta(days=91)  # ORUK: assured within the last three months
 
 
@@ -74,6 +74,10 @@ def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geoco
         svc.delivery_modes = ",".join(dict.fromkeys(data["delivery_modes"]))
     if "schedules" in data:
         svc.schedules = [Schedule(**s) for s in data["schedules"]]
+    if "service_areas" in data:
+        svc.service_areas = [ServiceArea(**{k: v for k, v in a.items() if k != "postcode_districts"},
+                                         postcode_districts=" ".join(dict.fromkeys(a.get("postcode_districts", []))))
+                             for a in data["service_areas"]]
     if "contacts" in data:
         svc.contacts = [Contact(**{k: v for k, v in c.items() if k != "phones"},
                                 phones=[Phone(**p) for p in c.get("phones", [])]) for c in data["contacts"]]
@@ -131,6 +135,11 @@ def delete_unused_locations(session: Session, candidates: Iterable[uuid.UUID] | 
     return len(unused)
 
 
+def reach(svc: Service) -> dict:
+    """Who the listing serves, as the events carry it (areas as postcode districts)."""
+    return {"area_codes": svc.area_codes, "minimum_age": svc.minimum_age, "maximum_age": svc.maximum_age}
+
+
 def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor, geocoder: Geocoder,
                    now: datetime | None = None) -> Service:
     now = now or utcnow()
@@ -145,7 +154,7 @@ def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor,
     search.reindex(session, svc)
     outbox.publish(session, "directory.service.published", {
         "service_id": svc.id, "organization_id": svc.organization_id,
-        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "published_at": now})
+        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], **reach(svc), "published_at": now})
     return svc
 
 
@@ -173,8 +182,10 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     svc.last_modified = now
     session.flush()
     search.reindex(session, svc)
+    # The current reach and terms ride along, so a consumer that missed the publication converges.
     outbox.publish(session, "directory.service.updated", {
-        "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, "updated_at": now})
+        "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, **reach(svc),
+        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "updated_at": now})
     return changed
 
 

@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("service_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("description", sa.Text(), nullable=True),
         sa.Column("extent", sa.Text(), nullable=True),
         sa.Column("extent_type", sa.String(length=16), nullable=True),
         sa.Column("uri", sa.String(length=500), nullable=True),
