@@ -97,6 +97,20 @@ def bounding_box(centre: Point, radius_m: float) -> tuple[float, float, float, f
     return centre.latitude - dlat, centre.latitude + dlat, centre.longitude - dlon, centre.longitude + dlon
 
 
+def squared_degrees(centre: Point, latitude, longitude):
+    """Equirectangular squared distance from `centre` in degrees of latitude, for ordering in SQL
+    (plain arithmetic on the columns, no trigonometry). Within a county its error is far below a
+    metre per kilometre; the distance people see is the great-circle one (distance_metres)."""
+    squeeze = math.cos(math.radians(centre.latitude))
+    dlat, dlon = latitude - centre.latitude, (longitude - centre.longitude) * squeeze
+    return dlat * dlat + dlon * dlon
+
+
+def degrees(radius_m: float) -> float:
+    """A distance on the ground as degrees of latitude (compare with squared_degrees' root)."""
+    return math.degrees(radius_m / 6_371_000)
+
+
 def geocoder_from_env(env) -> Geocoder:
     url = env.get("DIRECTORY_GEOCODER_URL")
     return PostcodesIoGeocoder(url) if url else OfflineGeocoder.demo()

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from worklink.problems import Problem
 from worklink_directory import search
-from worklink_directory.geocode import Geocoder, Point, PostcodeError, bounding_box, distance_metres
+from worklink_directory.geocode import (Geocoder, Point, PostcodeError, bounding_box, degrees, distance_metres,
+                                       squared_degrees)
 from worklink_directory.models import (DAYS, DELIVERY_MODES, Location, Schedule, SearchDocument, Service,
                                        ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
@@ -305,12 +306,7 @@ def list_service_at_locations(session: Session, f: Filters) -> Result:
     query = _matching(hits, sa.select(ServiceAtLocation.id).join(Service, ServiceAtLocation.service_id == Service.id)
                       .join(Location, ServiceAtLocation.location_id == Location.id).where(*service_conditions(f)))
     if f.point is not None:
-        distances = _nearby(session, f, query.with_only_columns(ServiceAtLocation.id, Location.latitude,
-                                                                Location.longitude))
-        ordered = sorted((d, i) for i, d in distances.items())
-        _check_page(f, len(ordered))
-        page_ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
-        return Result(_at_locations_in_order(session, page_ids), len(ordered), distances)
+        return _at_locations_by_distance(session, f, query)
     order = (hits.c.rank.desc(),) if hits is not None else ()
     rows = session.execute(query.add_columns(sa.func.count().over().label("total"))
                            .order_by(*order, Service.name, ServiceAtLocation.id)
@@ -318,6 +314,26 @@ def list_service_at_locations(session: Session, f: Filters) -> Result:
     total = rows[0].total if rows else session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     _check_page(f, total)
     return Result(_at_locations_in_order(session, [row.id for row in rows]), total, {})
+
+
+def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) -> Result:
+    """Nearest first, ordered and paged in SQL (a bounding box on the indexed coordinates, then
+    squared distance), so only the page's rows come back to Python."""
+    near = squared_degrees(f.point, Location.latitude, Location.longitude)
+    query = query.where(Location.latitude.is_not(None), Location.longitude.is_not(None),
+                        Location.confidential.is_(False))
+    if f.radius is not None:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
+        query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),
+                            near <= degrees(f.radius) ** 2)
+    rows = session.execute(query.add_columns(Location.latitude, Location.longitude,
+                                             sa.func.count().over().label("total"))
+                           .order_by(near, ServiceAtLocation.id)
+                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    total = rows[0].total if rows else session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    _check_page(f, total)
+    distances = {row.id: distance_metres(f.point, Point(row.latitude, row.longitude)) for row in rows}
+    return Result(_at_locations_in_order(session, [row.id for row in rows]), total, distances)
 
 
 def _at_locations_in_order(session: Session, ids: list[uuid.UUID]) -> list[ServiceAtLocation]:
