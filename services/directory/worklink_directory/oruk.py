@@ -19,12 +19,22 @@ OPENAPI_URL = "https://openreferraluk.org/specifications/3.0/openapi.json"
 
 
 def compact(value: Any) -> Any:
-    """Drop None, empty strings and empty lists/objects, recursively (ORUK: omit, never null)."""
-    if isinstance(value, dict):
-        out = {k: compact(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
-    if isinstance(value, list):
-        return [compact(v) for v in value]
+    """Drop None, empty strings and empty lists/objects, recursively (ORUK: omit, never null).
+
+    On every response's hot path: scalars are handled inline rather than by a call each."""
+    if type(value) is dict:
+        out = {}
+        for key, item in value.items():
+            kind = type(item)
+            if kind is dict or kind is list:
+                item = compact(item)
+                if item:
+                    out[key] = item
+            elif item is not None and item != "":
+                out[key] = item
+        return out
+    if type(value) is list:
+        return [compact(v) if type(v) is dict or type(v) is list else v for v in value]
     return value
 
 
