@@ -1,0 +1,38 @@
+"""What the residents' and partner staff's pages share: rendering, labels, finding a listing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import render_template
+from werkzeug.wrappers import Response
+
+from worklink.problems import Problem
+from worklink_directory import services
+from worklink_directory.models import DAYS, Service
+
+DAY_LABELS = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+DELIVERY_LABELS = {"in_person": "In person", "online": "Online", "telephone": "By telephone"}
+NAV = [("Find support", "/find"), ("Partner staff", "/partner")]
+
+
+def render(template: str, status: int = 200, **context) -> Response:
+    html = render_template(template, nav=NAV, day_labels=DAY_LABELS, delivery_labels=DELIVERY_LABELS,
+                           today=date.today(), review_due=services.is_review_due, **context)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def parse_uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw or "")
+    except ValueError:
+        return None
+
+
+def service_or_404(session, raw_id: str, *, for_update: bool = False) -> Service:
+    service_id = parse_uuid(raw_id)
+    svc = session.get(Service, service_id, with_for_update=for_update) if service_id else None
+    if svc is None:
+        raise Problem(404, "We could not find that service. It may have been removed.", title="Service not found")
+    return svc

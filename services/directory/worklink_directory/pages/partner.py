@@ -1,0 +1,498 @@
+"""Partner staff keep their organisation's listings current (/partner pages).
+
+An `org_admin` edits the listings of their own organisation, an `alliance_admin` any
+listing. Every change goes through services.py exactly as the write API's do, so the
+metadata trail, the outbox event and the search index follow. A form posts back to its
+own page: a mistake re-renders it (400) with the NHS.UK error summary and a message
+beside each field; a success redirects (303) to the listing with a notice. Plain HTML
+forms, so everything works without JavaScript; the shared pages machinery checks CSRF.
+
+Locations, contacts and opening times are "parts" of a listing with the same three
+pages each (add, change, remove); the service layer takes a listing's whole list, so a
+page sends the current list with one item added, changed or left out. Locations keep
+their ids (the service layer updates them in place and deletes a dropped one).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from flask import current_app, redirect, request
+from marshmallow import ValidationError, validate
+from werkzeug.datastructures import MultiDict
+
+from worklink.auth import current_principal, require_organisation, requires
+from worklink.problems import Problem
+from worklink.web import service_context
+from worklink.web.pages import PagesBlueprint
+from worklink_directory import services
+from worklink_directory.geocode import PostcodeError, normalise_postcode
+from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, TaxonomyTerm
+from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, parse_uuid, render, service_or_404
+from worklink_directory.schemas import WITHDRAW_REASONS
+
+pages = PagesBlueprint("partner", __name__)
+
+ADMINS = ("org_admin", "alliance_admin")
+WITHDRAW_LABELS = {"closed": "The service has closed", "duplicate": "It duplicates another listing",
+                   "no_longer_funded": "It is no longer funded", "moved": "Another organisation runs it now",
+                   "other": "Another reason"}
+assert set(WITHDRAW_LABELS) == set(WITHDRAW_REASONS)
+DONE = {"saved": "Your changes were saved.", "created": "Your listing is published. Now add where it is, "
+        "who to contact and when it is open.", "added": "The {noun} was added.", "changed": "The {noun} was changed.",
+        "removed": "The {noun} was removed."}
+DELIVERY_OPTIONS = [(code, label, 0) for code, label in DELIVERY_LABELS.items()]
+TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
+
+
+class Form:
+    """What was typed (to show it back) and the mistakes, in page order (field id -> message)."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+        self.errors: dict[str, str] = {}
+
+    def error(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, message)
+
+    @property
+    def summary(self) -> list[dict[str, str]]:
+        return [{"field": field, "detail": detail} for field, detail in self.errors.items()]
+
+
+def _editor() -> services.Editor:
+    principal = current_principal()
+    return services.Editor(principal.subject, principal.claims.get("email"))
+
+
+def _geocoder():
+    return current_app.extensions["directory"]["geocoder"]
+
+
+def _owned(session, service_id: str, *, for_update: bool = False) -> Service:
+    svc = service_or_404(session, service_id, for_update=for_update)
+    require_organisation(str(svc.organization_id))
+    return svc
+
+
+def _changeable(session, service_id: str) -> Service:
+    svc = _owned(session, service_id, for_update=True)
+    if svc.status == "defunct":
+        raise Problem(409, "This listing was withdrawn, so it can no longer be changed.", title="Listing withdrawn")
+    return svc
+
+
+def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
+    anchor = f"#{part.slug}" if part else ""
+    return redirect(f"/partner/services/{svc.id}?done={code}{'&part=' + part.slug if part else ''}{anchor}", code=303)
+
+
+# --- the organisation's listings ----------------------------------------------------------------
+
+@pages.get("/partner")
+@requires(*ADMINS)
+def partner_home():
+    principal = current_principal()
+    with service_context().database.sessions() as session:
+        query = sa.select(Service).where(Service.status != "defunct").order_by(Service.name)
+        if not principal.is_alliance_admin:
+            query = query.where(Service.organization_id == parse_uuid(principal.organisation))
+        listings = session.scalars(query.limit(200)).all()
+        withdrawn = session.get(Service, parse_uuid(request.args.get("withdrawn"))) \
+            if parse_uuid(request.args.get("withdrawn")) else None
+        if withdrawn is not None and not principal.acts_for(str(withdrawn.organization_id)):
+            withdrawn = None
+        return render("directory/partner_list.html", listings=listings, withdrawn=withdrawn,
+                      show_organisation=principal.is_alliance_admin)
+
+
+# --- a listing's details -------------------------------------------------------------------------
+
+def _term_options(session) -> list[tuple[str, str, int]]:
+    """Every term, each parent followed by its children (value, label, depth)."""
+    children: dict[uuid.UUID | None, list[TaxonomyTerm]] = defaultdict(list)
+    for term in session.scalars(sa.select(TaxonomyTerm).order_by(TaxonomyTerm.name)):
+        children[term.parent_id].append(term)
+    known = {t.id for terms in children.values() for t in terms}
+    roots = [t for parent, terms in children.items() if parent is None or parent not in known for t in terms]
+    options: list[tuple[str, str, int]] = []
+
+    def walk(terms: list[TaxonomyTerm], depth: int) -> None:
+        for term in sorted(terms, key=lambda t: t.name):
+            options.append((str(term.id), term.name, depth))
+            walk(children.get(term.id, []), depth + 1)
+
+    walk(roots, 0)
+    return options
+
+
+def _listing_values(svc: Service) -> dict[str, Any]:
+    values = {k: getattr(svc, k) or "" for k in TEXT_LIMITS}
+    values.update(minimum_age="" if svc.minimum_age is None else str(svc.minimum_age),
+                  maximum_age="" if svc.maximum_age is None else str(svc.maximum_age),
+                  is_free="yes" if svc.is_free else "no", delivery_modes=svc.delivery,
+                  taxonomy_term_ids=[str(a.taxonomy_term_id) for a in svc.attributes])
+    return values
+
+
+def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, Any]]:
+    """The listing form, checked field by field in page order; returns the form and the service input."""
+    form = Form({**{k: data.get(k, "").strip() for k in (*TEXT_LIMITS, "minimum_age", "maximum_age", "is_free",
+                                                          "organization_id")},
+                 "taxonomy_term_ids": data.getlist("taxonomy_term_ids"),
+                 "delivery_modes": data.getlist("delivery_modes")})
+    values, out = form.values, {}
+    if not 2 <= len(values["name"]) <= TEXT_LIMITS["name"]:
+        form.error("name", "Enter the service's name (2 to 255 characters).")
+    for name, label in (("description", "The description"), ("application_process", "How to get help")):
+        if len(values[name]) > TEXT_LIMITS[name]:
+            form.error(name, f"{label} must be {TEXT_LIMITS[name]:,} characters or fewer.")
+    if not values["taxonomy_term_ids"]:
+        form.error("taxonomy_term_ids", "Select at least one type of support.")
+    elif not set(values["taxonomy_term_ids"]) <= term_ids:
+        form.error("taxonomy_term_ids", "Select types of support from the list.")
+    for name, which in (("minimum_age", "youngest"), ("maximum_age", "oldest")):
+        text = values[name]
+        if text and not (text.isdigit() and int(text) <= 130):
+            form.error(name, f"Enter the {which} age as a whole number from 0 to 130, or leave it empty.")
+        out[name] = int(text) if text.isdigit() else None
+    if out["minimum_age"] is not None and out["maximum_age"] is not None and out["minimum_age"] > out["maximum_age"]:
+        form.error("maximum_age", "The oldest age must be the same as or more than the youngest age.")
+    if values["is_free"] not in ("yes", "no"):
+        form.error("is_free", "Select whether the service is free.")
+    if values["is_free"] == "no" and not values["fees"]:
+        form.error("fees", "Say what the service costs.")
+    elif len(values["fees"]) > TEXT_LIMITS["fees"]:
+        form.error("fees", "What it costs must be 1,000 characters or fewer.")
+    if not values["delivery_modes"] or not set(values["delivery_modes"]) <= set(DELIVERY_MODES):
+        form.error("delivery_modes", "Select how the service is provided.")
+    if len(values["alert"]) > TEXT_LIMITS["alert"]:
+        form.error("alert", "The notice must be 1,000 characters or fewer.")
+    out.update({k: values[k] or None for k in TEXT_LIMITS}, is_free=values["is_free"] != "no",
+               delivery_modes=[m for m in DELIVERY_MODES if m in values["delivery_modes"]],
+               taxonomy_term_ids=[uuid.UUID(t) for t in values["taxonomy_term_ids"] if t in term_ids])
+    if out["is_free"]:
+        out["fees"] = None  # a free service has no charges to describe
+    return form, out
+
+
+def _organisations(session) -> list[Organization]:
+    """The organisations the signed-in user may publish for."""
+    principal = current_principal()
+    query = sa.select(Organization).order_by(Organization.name)
+    if not principal.is_alliance_admin:
+        query = query.where(Organization.id == parse_uuid(principal.organisation))
+    return list(session.scalars(query))
+
+
+@pages.route("/partner/services/new", methods=["GET", "POST"])
+@requires(*ADMINS)
+def partner_new():
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        organisations = _organisations(session)
+        if not organisations:
+            raise Problem(403, "Your organisation is not in the directory yet. Ask an alliance administrator to "
+                               "add it.", title="You cannot add listings yet")
+        options = _term_options(session)
+        context = {"organisations": organisations, "term_options": options, "delivery_options": DELIVERY_OPTIONS,
+                   "organisation_options": [("", "Select an organisation")] +
+                   [(str(o.id), o.name) for o in organisations]}
+        if request.method == "GET":
+            return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
+                                                                "taxonomy_term_ids": []},
+                          errors={}, summary=[], **context)
+        form, data = _read_listing(request.form, {value for value, _label, _depth in options})
+        org_id = organisations[0].id if len(organisations) == 1 else parse_uuid(form.values["organization_id"])
+        if org_id not in {o.id for o in organisations}:
+            form.errors = {"organization_id": "Select the organisation that runs the service.", **form.errors}
+        if form.errors:
+            return render("directory/partner_new.html", status=400, values=form.values, errors=form.errors,
+                          summary=form.summary, **context)
+        require_organisation(str(org_id))
+        svc = services.create_service(session, ctx.outbox, {"organization_id": org_id, **data}, _editor(),
+                                      _geocoder())
+    return _done(svc, "created")
+
+
+@pages.route("/partner/services/<service_id>", methods=["GET", "POST"])
+@requires(*ADMINS)
+def partner_edit(service_id: str):
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        if request.method == "GET":
+            svc = _owned(session, service_id)
+            return _listing_page(session, svc, _listing_values(svc), Form({}))
+        svc = _changeable(session, service_id)
+        options = _term_options(session)
+        form, data = _read_listing(request.form, {value for value, _label, _depth in options})
+        if form.errors:
+            return _listing_page(session, svc, form.values, form, status=400)
+        if set(data["taxonomy_term_ids"]) == {a.taxonomy_term_id for a in svc.attributes}:
+            del data["taxonomy_term_ids"]  # a list sent is a change in the trail: send only real changes
+        if set(data["delivery_modes"]) == set(svc.delivery):
+            del data["delivery_modes"]
+        services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
+        if request.form.get("assure"):
+            services.assure_service(session, ctx.outbox, svc, _editor())
+    return _done(svc, "saved")
+
+
+def _listing_page(session, svc: Service, values: dict, form: Form, status: int = 200):
+    done = DONE.get(request.args.get("done", "")) if status == 200 else None
+    part = PARTS.get(request.args.get("part", ""))
+    notice = done.format(noun=part.noun if part else "item") if done else None
+    return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors,
+                  summary=form.summary, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
+                  notice=notice, parts=PARTS,
+                  withdrawn=svc.status == "defunct")
+
+
+# --- locations, contacts and opening times ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Part:
+    slug: str  # in the URL and the listing page's section id
+    key: str  # the service layer's list
+    noun: str
+    rows: Callable[[Service], list]
+    as_input: Callable[[Any], dict]  # a stored row as service-layer input (to send it back unchanged)
+    values: Callable[[Any], dict]  # a stored row as form values
+    read: Callable[[MultiDict, Any], tuple[Form, dict]]  # the form -> (form, service-layer input)
+    describe: Callable[[Any], str]
+
+
+def _compact(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if v not in (None, "")}
+
+
+def _strip(data: MultiDict, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: data.get(name, "").strip() for name in names}
+
+
+def _too_long(form: Form, limits: dict[str, int]) -> None:
+    for name, limit in limits.items():
+        if len(form.values.get(name) or "") > limit:
+            form.error(name, f"This must be {limit:,} characters or fewer.")
+
+
+# locations
+
+def _location_values(loc) -> dict:
+    return {k: getattr(loc, k) or "" for k in ("name", "address_1", "city", "postal_code", "accessibility")} | {
+        "confidential": loc.confidential}
+
+
+def _read_location(data: MultiDict, existing) -> tuple[Form, dict]:
+    form = Form({**_strip(data, ("name", "address_1", "city", "postal_code", "accessibility")),
+                 "confidential": bool(data.get("confidential"))})
+    values = form.values
+    if len(values["name"]) > 255:
+        form.error("name", "The name of the place must be 255 characters or fewer.")
+    if not values["address_1"]:
+        form.error("address_1", "Enter the first line of the address.")
+    if not values["city"]:
+        form.error("city", "Enter the town or city.")
+    point = None
+    if not values["postal_code"]:
+        form.error("postal_code", "Enter the postcode.")
+    else:
+        try:
+            values["postal_code"] = normalise_postcode(values["postal_code"])
+            point = _geocoder().locate(values["postal_code"])
+        except PostcodeError as exc:
+            form.error("postal_code", "Enter a real postcode, like TA1 1AA." if "format" in str(exc) else str(exc))
+        except OSError:
+            form.error("postal_code", "We could not check the postcode just now. Try again in a few minutes.")
+    _too_long(form, {"address_1": 255, "city": 100, "accessibility": 2000})
+    item = {**_compact({k: values[k] for k in ("name", "address_1", "city", "postal_code", "accessibility")}),
+            "location_type": "physical", "confidential": values["confidential"]}
+    if existing is not None:
+        item["id"] = existing.id  # updated in place: the location keeps its id
+        item.update(_compact({"description": existing.description, "state_province": existing.state_province}))
+    if point is not None:
+        item["latitude"], item["longitude"] = point.latitude, point.longitude
+    return form, item
+
+
+def _location_input(loc) -> dict:
+    return {"id": loc.id, **{k: getattr(loc, k) for k in services.LOCATION_FIELDS}}
+
+
+def _describe_location(loc) -> str:
+    return ", ".join(p for p in (loc.name, loc.address_1, loc.city, loc.postal_code) if p) or "this location"
+
+
+# contacts
+
+def _contact_values(contact) -> dict:
+    phone = contact.phones[0].number if contact.phones else ""
+    return {"name": contact.name or "", "title": contact.title or "", "phone": phone, "email": contact.email or ""}
+
+
+def _read_contact(data: MultiDict, existing) -> tuple[Form, dict]:
+    form = Form(_strip(data, ("name", "title", "phone", "email")))
+    values = form.values
+    if not values["name"]:
+        form.error("name", "Enter a name, such as a person's name or the team's.")
+    _too_long(form, {"name": 255, "title": 255})
+    if not values["phone"] and not values["email"]:
+        form.error("phone", "Enter a phone number or an email address.")
+    if values["phone"] and not re.fullmatch(r"[0-9 +()-]{6,20}", values["phone"]):
+        form.error("phone", "Enter a phone number, like 01632 960 001 or +44 1632 960 001.")
+    if values["email"]:
+        try:
+            validate.Email()(values["email"])
+        except ValidationError:
+            form.error("email", "Enter an email address in the correct format, like name@example.com.")
+    phones = [{"number": values["phone"]}] if values["phone"] else []
+    if existing is not None:  # the form edits the first number; any others stay
+        phones += [_compact({"number": p.number, "description": p.description}) for p in existing.phones[1:]]
+    return form, {**_compact({k: values[k] for k in ("name", "title", "email")}), "phones": phones}
+
+
+def _contact_input(contact) -> dict:
+    return {**_compact({"name": contact.name, "title": contact.title, "email": contact.email}),
+            "phones": [_compact({"number": p.number, "description": p.description}) for p in contact.phones]}
+
+
+def _describe_contact(contact) -> str:
+    return contact.name or "this contact"
+
+
+# opening times
+
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def _hhmm(text: str) -> str | None:
+    """'9:30', '09.30' -> '09:30'; None when it is not a time of day."""
+    match = _TIME.match(text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _schedule_values(schedule) -> dict:
+    return {"byday": schedule.byday, "opens_at": schedule.opens_at, "closes_at": schedule.closes_at,
+            "description": schedule.description or ""}
+
+
+def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
+    form = Form(_strip(data, ("byday", "opens_at", "closes_at", "description")))
+    values = form.values
+    if values["byday"] not in DAYS:
+        form.error("byday", "Select the day.")
+    opens, closes = _hhmm(values["opens_at"]), _hhmm(values["closes_at"])
+    if opens is None:
+        form.error("opens_at", "Enter the opening time as a 24-hour time, like 09:00.")
+    if closes is None:
+        form.error("closes_at", "Enter the closing time as a 24-hour time, like 17:30.")
+    elif opens is not None and closes <= opens:
+        form.error("closes_at", "The closing time must be later than the opening time.")
+    _too_long(form, {"description": 1000})
+    item = {"byday": values["byday"], "opens_at": opens, "closes_at": closes}
+    if existing is not None and existing.attending_type:
+        item["attending_type"] = existing.attending_type
+    return form, {**item, **_compact({"description": values["description"]})}
+
+
+def _schedule_input(schedule) -> dict:
+    return _compact({k: getattr(schedule, k) for k in ("byday", "opens_at", "closes_at", "description",
+                                                       "attending_type")})
+
+
+def _describe_schedule(schedule) -> str:
+    return f"{DAY_LABELS[schedule.byday]} {schedule.opens_at} to {schedule.closes_at}"
+
+
+PARTS = {part.slug: part for part in (
+    Part("locations", "locations", "location", lambda svc: [sal.location for sal in svc.locations],
+         _location_input, _location_values, _read_location, _describe_location),
+    Part("contacts", "contacts", "contact", lambda svc: list(svc.contacts),
+         _contact_input, _contact_values, _read_contact, _describe_contact),
+    Part("opening-times", "schedules", "opening time",
+         lambda svc: sorted(svc.schedules, key=lambda s: (s.day_index, s.opens_at)),
+         _schedule_input, _schedule_values, _read_schedule, _describe_schedule),
+)}
+
+
+def _part(slug: str) -> Part:
+    if slug not in PARTS:
+        raise Problem(404, "There is no such page.", title="Page not found")
+    return PARTS[slug]
+
+
+def _row(part: Part, svc: Service, item_id: str | None):
+    if item_id is None:
+        return None
+    wanted = parse_uuid(item_id)
+    for row in part.rows(svc):
+        if row.id == wanted:
+            return row
+    raise Problem(404, f"This listing has no such {part.noun}. It may have been removed already.",
+                  title=f"{part.noun.capitalize()} not found")
+
+
+@pages.route("/partner/services/<service_id>/<slug>/new", methods=["GET", "POST"])
+@pages.route("/partner/services/<service_id>/<slug>/<item_id>", methods=["GET", "POST"])
+@requires(*ADMINS)
+def partner_part(service_id: str, slug: str, item_id: str | None = None):
+    part, ctx = _part(slug), service_context()
+    with ctx.database.transaction() as session:
+        svc = _changeable(session, service_id)
+        existing = _row(part, svc, item_id)
+        context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS}
+        if request.method == "GET":
+            values = part.values(existing) if existing is not None else {}
+            return render(f"directory/partner_{part.key}.html", values=values, errors={}, summary=[], **context)
+        form, item = part.read(request.form, existing)
+        if form.errors:
+            return render(f"directory/partner_{part.key}.html", status=400, values=form.values, errors=form.errors,
+                          summary=form.summary, **context)
+        items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
+        if existing is None:
+            items.append(item)
+        services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
+    return _done(svc, "changed" if existing is not None else "added", part)
+
+
+@pages.route("/partner/services/<service_id>/<slug>/<item_id>/remove", methods=["GET", "POST"])
+@requires(*ADMINS)
+def partner_part_remove(service_id: str, slug: str, item_id: str):
+    part, ctx = _part(slug), service_context()
+    with ctx.database.transaction() as session:
+        svc = _changeable(session, service_id)
+        existing = _row(part, svc, item_id)
+        if request.method == "GET":
+            return render("directory/partner_remove.html", svc=svc, part=part, existing=existing,
+                          description=part.describe(existing))
+        items = [part.as_input(row) for row in part.rows(svc) if row is not existing]
+        services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
+    return _done(svc, "removed", part)
+
+
+# --- withdrawing a listing -----------------------------------------------------------------------
+
+@pages.route("/partner/services/<service_id>/withdraw", methods=["GET", "POST"])
+@requires(*ADMINS)
+def partner_withdraw(service_id: str):
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        svc = _changeable(session, service_id)
+        reasons = [(code, WITHDRAW_LABELS[code], 0) for code in WITHDRAW_REASONS]
+        if request.method == "GET":
+            return render("directory/partner_withdraw.html", svc=svc, reasons=reasons, values={}, errors={},
+                          summary=[])
+        form = Form({"reason": request.form.get("reason", "")})
+        if form.values["reason"] not in WITHDRAW_REASONS:
+            form.error("reason", "Select why you are withdrawing this listing.")
+            return render("directory/partner_withdraw.html", status=400, svc=svc, reasons=reasons,
+                          values=form.values, errors=form.errors, summary=form.summary)
+        services.withdraw_service(session, ctx.outbox, svc, form.values["reason"], _editor())
+    return redirect(f"/partner?withdrawn={svc.id}", code=303)

@@ -1,0 +1,264 @@
+"""Partner pages through the Flask test client: who may use them, and that a page edit is a real write
+(the metadata trail, the outbox event, the search index, the published API)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tests.services.directory.conftest import ORG_A, ORG_B
+from worklink.auth import mint_token
+from worklink.web.pages import SESSION_COOKIE
+from worklink_directory.models import Location, Metadata, Service
+
+
+def signed_in(app, role: str, org: uuid.UUID | None = None, subject: str = "ada"):
+    client = app.test_client()
+    token = mint_token(app.extensions["worklink"].settings.jwt, role=role, org=str(org) if org else None,
+                       subject=subject)
+    client.set_cookie(SESSION_COOKIE, token)
+    return client
+
+
+def csrf(client, path: str = "/partner") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def outbox(app) -> list[tuple[str, str, dict]]:
+    ctx = app.extensions["worklink"]
+    table = ctx.tables.outbox
+    with ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.type, table.c.aggregateid, table.c.payload).order_by(table.c.position))
+        return [(r.type, r.aggregateid, json.loads(r.payload)) for r in rows]
+
+
+def trail(app, service_id: str) -> set[tuple[str, str, str, str, str]]:
+    with app.extensions["worklink"].database.sessions() as session:
+        rows = session.scalars(sa.select(Metadata).where(Metadata.resource_id == uuid.UUID(service_id)))
+        return {(m.last_action_type, m.field_name, m.previous_value, m.replacement_value, m.updated_by) for m in rows}
+
+
+def listing_form(**changes) -> dict:
+    """The details form as the counselling listing's page shows it, with `changes`."""
+    form = {"name": "Taunton counselling service", "description": "Short-term counselling for anxiety and stress.",
+            "application_process": "Call the advice line.", "taxonomy_term_ids": [], "minimum_age": "18",
+            "maximum_age": "", "is_free": "yes", "fees": "", "delivery_modes": ["in_person", "telephone"],
+            "alert": ""}
+    form.update(changes)
+    return form
+
+
+def page_paths(app, directory) -> list[str]:
+    counselling = directory.ids["counselling"]
+    body = app.test_client().get(f"/services/{counselling}").get_json()
+    location = body["service_at_locations"][0]["location"]["id"]
+    contact, schedule = body["contacts"][0]["id"], body["schedules"][0]["id"]
+    base = f"/partner/services/{counselling}"
+    return [base, f"{base}/locations/new", f"{base}/locations/{location}", f"{base}/locations/{location}/remove",
+            f"{base}/contacts/new", f"{base}/contacts/{contact}", f"{base}/contacts/{contact}/remove",
+            f"{base}/opening-times/new", f"{base}/opening-times/{schedule}",
+            f"{base}/opening-times/{schedule}/remove", f"{base}/withdraw"]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, directory):
+    client = app.test_client()
+    for path in ["/partner", "/partner/services/new", *page_paths(app, directory)]:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/signin?next=")
+    token = csrf(client, "/signin")
+    counselling = directory.ids["counselling"]
+    response = client.post(f"/partner/services/{counselling}/withdraw", data={"csrf_token": token, "reason": "closed"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
+    assert app.test_client().get(f"/services/{counselling}").get_json()["status"] == "active"
+
+
+def test_another_organisations_staff_get_403_and_change_nothing(app, directory):
+    client = signed_in(app, "org_admin", ORG_B)
+    token = csrf(client)
+    for path in page_paths(app, directory):
+        assert client.get(path).status_code == 403, path
+        response = client.post(path, data={"csrf_token": token, **listing_form(name="Hijacked"), "reason": "closed",
+                                           "address_1": "1 Road", "city": "Town", "postal_code": "TA1 1AA",
+                                           "phone": "01632 960999", "byday": "MO", "opens_at": "09:00",
+                                           "closes_at": "10:00"})
+        assert response.status_code == 403, path
+        assert response.mimetype == "text/html"
+    body = app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()
+    assert body["name"] == "Taunton counselling service" and body["status"] == "active"
+    assert len(body["service_at_locations"]) == 1 and len(body["contacts"]) == 1 and len(body["schedules"]) == 2
+    # their own listing list leaves other organisations' out; other roles may not use the pages at all
+    listed = client.get("/partner").get_data(as_text=True)
+    assert "Safe housing support" in listed and "Taunton counselling service" not in listed
+    for role in ("resident", "gp", "adviser"):
+        assert signed_in(app, role, ORG_A).get("/partner").status_code == 403
+
+
+def test_unknown_listings_and_parts_are_404(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    counselling = directory.ids["counselling"]
+    for path in (f"/partner/services/{uuid.uuid4()}", "/partner/services/not-an-id",
+                 f"/partner/services/{counselling}/locations/{uuid.uuid4()}",
+                 f"/partner/services/{counselling}/contacts/{uuid.uuid4()}/remove",
+                 f"/partner/services/{counselling}/pets/new"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.mimetype == "text/html"
+
+
+def test_form_posts_without_the_csrf_token_are_refused(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    response = client.post(f"/partner/services/{directory.ids['counselling']}", data=listing_form(name="Forged"))
+    assert response.status_code == 400
+    assert app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()["name"] != "Forged"
+
+
+def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(app, directory):
+    client = signed_in(app, "org_admin", ORG_A, subject="ada-at-org-a")
+    counselling = directory.ids["counselling"]
+    token = csrf(client, f"/partner/services/{counselling}")
+    before = len(outbox(app))
+    form = listing_form(name="Taunton talking therapies", taxonomy_term_ids=[directory.terms["counselling"]],
+                        maximum_age="65", csrf_token=token, assure="1")
+    response = client.post(f"/partner/services/{counselling}", data=form)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/partner/services/{counselling}?done=saved"
+    assert "Your changes were saved." in client.get(response.headers["Location"]).get_data(as_text=True)
+
+    changes = trail(app, counselling)
+    assert ("update", "name", "Taunton counselling service", "Taunton talking therapies", "ada-at-org-a") in changes
+    assert ("update", "maximum_age", "", "65", "ada-at-org-a") in changes
+    assert ("update", "taxonomy_term_ids", "", "replaced", "ada-at-org-a") in changes  # mental-health dropped
+    assert not any(field == "delivery_modes" for _a, field, *_ in changes)  # unchanged lists are not sent
+    assert any(action == "assure" for action, *_ in changes)
+    events = outbox(app)[before:]
+    assert [(kind, aggregate) for kind, aggregate, _ in events] == [
+        ("directory.service.updated", counselling), ("directory.service.updated", counselling)]
+    assert set(events[0][2]["data"]["changed"]) == {"name", "description", "maximum_age", "taxonomy_term_ids"}
+    assert events[1][2]["data"]["changed"] == ["assured_date"]
+    published = app.test_client()
+    assert published.get("/services?search=talking therapies").get_json()["contents"][0]["id"] == counselling
+    body = published.get(f"/services/{counselling}").get_json()
+    assert [a["taxonomy_term"]["code"] for a in body["attributes"]] == ["counselling"]
+    assert body["assured_date"] and body["maximum_age"] == 65
+
+    # a part's page is a write of the same kind: an opening time added
+    before = len(outbox(app))
+    added = client.post(f"/partner/services/{counselling}/opening-times/new",
+                        data={"csrf_token": token, "byday": "FR", "opens_at": "9.30", "closes_at": "12:00"})
+    assert added.status_code == 303
+    assert ("update", "schedules", "", "replaced", "ada-at-org-a") in trail(app, counselling)
+    (event,) = outbox(app)[before:]
+    assert event[0] == "directory.service.updated" and event[2]["data"]["changed"] == ["schedules"]
+    times = [(s["byday"], s["opens_at"]) for s in published.get(f"/services/{counselling}").get_json()["schedules"]]
+    assert times == [("MO", "09:00"), ("WE", "09:00"), ("FR", "09:30")]
+
+
+def test_mistakes_are_shown_beside_each_field_and_nothing_is_saved(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    counselling = directory.ids["counselling"]
+    token = csrf(client)
+    before = len(outbox(app))
+    response = client.post(f"/partner/services/{counselling}", data={
+        **listing_form(name="X", minimum_age="40", maximum_age="20", is_free="no", delivery_modes=[]),
+        "csrf_token": token})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "<title>Error: " in html
+    for field in ("name", "taxonomy_term_ids", "maximum_age", "fees", "delivery_modes"):
+        assert f'<a href="#{field}">' in html, field  # in the summary, linked to the field
+        assert f'id="{field}-error"' in html, field  # and beside it
+    response = client.post(f"/partner/services/{counselling}/opening-times/new",
+                           data={"csrf_token": token, "byday": "", "opens_at": "17:00", "closes_at": "9am"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Select the day." in html and "Enter the closing time as a 24-hour time, like 17:30." in html
+    response = client.post(f"/partner/services/{counselling}/locations/new",
+                           data={"csrf_token": token, "address_1": "1 Quay", "city": "Bristol", "postal_code": "BS1 4DJ"})
+    assert response.status_code == 400 and "We do not know the postcode BS1 4DJ" in response.get_data(as_text=True)
+    response = client.post(f"/partner/services/{counselling}/contacts/new",
+                           data={"csrf_token": token, "name": "Desk", "email": "not-an-address"})
+    assert response.status_code == 400 and "like name@example.com" in response.get_data(as_text=True)
+    assert len(outbox(app)) == before
+    assert app.test_client().get(f"/services/{counselling}").get_json()["name"] == "Taunton counselling service"
+
+
+def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed_ones_are_deleted(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    debt = directory.ids["debt"]
+    token = csrf(client)
+    api = app.test_client()
+    (original,) = [sal["location"] for sal in api.get(f"/services/{debt}").get_json()["service_at_locations"]]
+    changed = client.post(f"/partner/services/{debt}/locations/{original['id']}", data={
+        "csrf_token": token, "name": "Advice hub", "address_1": "2 Eastover", "city": "Bridgwater",
+        "postal_code": "ta6 3bb", "confidential": "1"})
+    assert changed.status_code == 303 and changed.headers["Location"].endswith("#locations")
+    (location,) = [sal["location"] for sal in api.get(f"/services/{debt}").get_json()["service_at_locations"]]
+    assert location["id"] == original["id"]  # changed in place
+    assert "addresses" not in location and "latitude" not in location  # confidential: never published
+    assert "2 Eastover" not in api.get(f"/find/services/{debt}").get_data(as_text=True)
+    with app.extensions["worklink"].database.sessions() as session:
+        stored = session.get(Location, uuid.UUID(original["id"]))
+        assert (stored.address_1, stored.postal_code, stored.confidential) == ("2 Eastover", "TA6 3BB", True)
+        assert (stored.latitude, stored.longitude) == (51.1280, -3.0030)  # geocoded, kept for staff only
+    page = client.get(f"/partner/services/{debt}").get_data(as_text=True)
+    assert "2 Eastover" in page and "The address is never published." in page
+
+    assert client.get(f"/partner/services/{debt}/locations/{original['id']}/remove").status_code == 200
+    removed = client.post(f"/partner/services/{debt}/locations/{original['id']}/remove", data={"csrf_token": token})
+    assert removed.status_code == 303
+    assert api.get(f"/services/{debt}").get_json().get("service_at_locations", []) == []
+    with app.extensions["worklink"].database.sessions() as session:
+        assert session.get(Location, uuid.UUID(original["id"])) is None  # not left behind
+
+
+def test_alliance_admin_adds_a_listing_for_a_chosen_organisation(app, directory):
+    client = signed_in(app, "alliance_admin")
+    token = csrf(client, "/partner/services/new")
+    form = {**listing_form(name="Carers' wellbeing group", taxonomy_term_ids=[directory.terms["carers"]]),
+            "csrf_token": token}
+    missing = client.post("/partner/services/new", data=form)
+    assert missing.status_code == 400
+    assert "Select the organisation that runs the service." in missing.get_data(as_text=True)
+    created = client.post("/partner/services/new", data={**form, "organization_id": str(ORG_B)})
+    assert created.status_code == 303
+    service_id = created.headers["Location"].split("/")[3].split("?")[0]
+    body = app.test_client().get(f"/services/{service_id}").get_json()
+    assert body["organization_id"] == str(ORG_B) and body["name"] == "Carers' wellbeing group"
+    assert ("directory.service.published", service_id) in [(k, a) for k, a, _ in outbox(app)]
+    assert ("create", "*", "", "Carers' wellbeing group", "ada") in trail(app, service_id)
+    # an org_admin publishes only for their own organisation, whatever the form says
+    own = signed_in(app, "org_admin", ORG_A)
+    made = own.post("/partner/services/new", data={**form, "csrf_token": csrf(own), "organization_id": str(ORG_B)})
+    with app.extensions["worklink"].database.sessions() as session:
+        svc = session.get(Service, uuid.UUID(made.headers["Location"].split("/")[3].split("?")[0]))
+        assert svc.organization_id == ORG_A
+
+
+@pytest.mark.parametrize("reason", ["", "bored"])
+def test_withdrawing_needs_a_reason_from_the_list(app, directory, reason):
+    client = signed_in(app, "org_admin", ORG_A)
+    debt = directory.ids["debt"]
+    response = client.post(f"/partner/services/{debt}/withdraw", data={"csrf_token": csrf(client), "reason": reason})
+    assert response.status_code == 400
+    assert "Select why you are withdrawing this listing." in response.get_data(as_text=True)
+    assert app.test_client().get(f"/services/{debt}").get_json()["status"] == "active"
+
+
+def test_a_withdrawn_listing_can_no_longer_be_changed(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    debt, token = directory.ids["debt"], csrf(client)
+    withdrawn = client.post(f"/partner/services/{debt}/withdraw", data={"csrf_token": token, "reason": "moved"})
+    assert withdrawn.status_code == 303 and withdrawn.headers["Location"] == f"/partner?withdrawn={debt}"
+    listing = client.get(withdrawn.headers["Location"]).get_data(as_text=True)
+    assert "Debt and money advice, Bridgwater was withdrawn." in listing
+    assert f'href="/partner/services/{debt}"' not in listing
+    (event,) = [p for kind, aggregate, p in outbox(app) if kind == "directory.service.withdrawn"]
+    assert event["data"]["reason"] == "moved" and event["data"]["service_id"] == debt
+    assert "can no longer be changed" in client.get(f"/partner/services/{debt}").get_data(as_text=True)
+    assert client.post(f"/partner/services/{debt}", data={**listing_form(), "csrf_token": token}).status_code == 409
+    assert client.get(f"/partner/services/{debt}/contacts/new").status_code == 409
