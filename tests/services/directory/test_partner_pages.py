@@ -262,3 +262,26 @@ def test_a_withdrawn_listing_can_no_longer_be_changed(app, directory):
     assert "can no longer be changed" in client.get(f"/partner/services/{debt}").get_data(as_text=True)
     assert client.post(f"/partner/services/{debt}", data={**listing_form(), "csrf_token": token}).status_code == 409
     assert client.get(f"/partner/services/{debt}/contacts/new").status_code == 409
+
+
+def test_a_location_shared_with_another_listing_says_so_and_outlives_its_removal_from_one(app, directory):
+    admin = {"Authorization": "Bearer " + mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin")}
+    api = app.test_client()
+    counselling, cafe = directory.ids["counselling"], directory.ids["cafe"]
+    shared = api.get(f"/services/{counselling}").get_json()["service_at_locations"][0]["location"]
+    cafe_location = api.get(f"/services/{cafe}").get_json()["service_at_locations"][0]["location"]
+    moved = api.patch(f"/manage/services/{cafe}", headers=admin, json={"locations": [
+        {"id": shared["id"], "name": shared["name"], "address_1": "1 High Street", "city": "Taunton",
+         "postal_code": "TA1 1AA"}]})
+    assert moved.status_code == 200, moved.get_json()
+    client = signed_in(app, "org_admin", ORG_A)
+    page = client.get(f"/partner/services/{counselling}/locations/{shared['id']}").get_data(as_text=True)
+    assert "1 other listing is offered at this location too." in page
+    assert "other listing" not in client.get(f"/partner/services/{counselling}/locations/new").get_data(as_text=True)
+    removed = client.post(f"/partner/services/{counselling}/locations/{shared['id']}/remove",
+                          data={"csrf_token": csrf(client)})
+    assert removed.status_code == 303
+    with app.extensions["worklink"].database.sessions() as session:
+        assert session.get(Location, uuid.UUID(shared["id"])) is not None  # the cafe is still offered there
+        assert session.get(Location, uuid.UUID(cafe_location["id"])) is None  # the cafe's old one was dropped
+    assert api.get(f"/services/{cafe}").get_json()["service_at_locations"][0]["location"]["id"] == shared["id"]

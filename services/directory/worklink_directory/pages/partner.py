@@ -32,7 +32,7 @@ from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_directory import services
 from worklink_directory.geocode import PostcodeError, normalise_postcode
-from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, TaxonomyTerm
+from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, ServiceAtLocation, TaxonomyTerm
 from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, parse_uuid, render, service_or_404
 from worklink_directory.schemas import WITHDRAW_REASONS
 
@@ -439,6 +439,14 @@ def _row(part: Part, svc: Service, item_id: str | None):
                   title=f"{part.noun.capitalize()} not found")
 
 
+def _other_listings_at(session, svc: Service, location) -> int:
+    """How many other listings are offered at this location (an imported feed may share one)."""
+    if location is None:
+        return 0
+    return session.scalar(sa.select(sa.func.count()).select_from(ServiceAtLocation).where(
+        ServiceAtLocation.location_id == location.id, ServiceAtLocation.service_id != svc.id))
+
+
 @pages.route("/partner/services/<service_id>/<slug>/new", methods=["GET", "POST"])
 @pages.route("/partner/services/<service_id>/<slug>/<item_id>", methods=["GET", "POST"])
 @requires(*ADMINS)
@@ -447,7 +455,8 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         existing = _row(part, svc, item_id)
-        context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS}
+        context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS,
+                   "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
         if request.method == "GET":
             values = part.values(existing) if existing is not None else {}
             return render(f"directory/partner_{part.key}.html", values=values, errors={}, summary=[], **context)
