@@ -223,6 +223,28 @@ def test_reads_are_scoped_to_the_owning_organisation_and_audited(people_app, set
     assert rows[0]["purpose"] == "case work"
 
 
+def test_a_listed_page_of_records_is_audited_in_one_statement(people_app):
+    from worklink.auth import Principal
+
+    ctx = people_app.extensions["worklink"]
+    statements = []
+    sa.event.listen(ctx.database.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    reader = Principal("adviser-1", "adviser", "org-a")
+    with ctx.database.transaction() as session:
+        ctx.audit.record_many(session, action="list", resource_type="person", principal=reader,
+                              records=[("p-1", "943 476 5919"), ("p-2", None), ("p-3", "p-3")])
+        ctx.audit.record_many(session, action="list", resource_type="person", principal=reader, records=[])
+
+    assert len([s for s in statements if s.startswith("INSERT INTO audit_log")]) == 1
+    rows = audit_rows(people_app)
+    assert [(r["resource_id"], r["person_id"], r["action"], r["actor"]) for r in rows] == [
+        ("p-1", "943 476 5919", "list", "adviser-1"), ("p-2", None, "list", "adviser-1"),
+        ("p-3", "p-3", "list", "adviser-1")]
+    with pytest.raises(ValueError):
+        with ctx.database.transaction() as session:
+            ctx.audit.record_many(session, action="peek", resource_type="person", principal=reader, records=[("x", None)])
+
+
 def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
     tables = platform_tables(sa.MetaData())
     app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)

@@ -50,6 +50,9 @@ class Outbox:
         self.source = f"urn:worklink:{service}"
         self.table = tables.outbox
         self.catalogue = catalogue
+        # Built once: `insert().values(...)` per event builds and coerces a new statement,
+        # which costs several times the execution of a cached one with parameters.
+        self._insert = self.table.insert()
 
     def publish(self, session: Session, event_type: str, data: dict[str, Any], *,
                 subject: str | None = None, version: int | None = None) -> uuid.UUID:
@@ -57,17 +60,17 @@ class Outbox:
         event, entry = self.catalogue.build(event_type, data, source=self.source,
                                             subject=subject, version=version)
         trace = current_trace()
-        session.execute(self.table.insert().values(
-            id=uuid.UUID(event.id),
-            aggregatetype=entry.aggregate_type,
-            aggregateid=str(event.data[entry.key]),
-            type=event.type,
-            payload=event.to_json(),
-            traceparent=str(trace.child() if trace else TraceParent.new()),
-            correlationid=correlation_id_var.get() or request_id_var.get() or event.id,
-            created_at=event.time,
-            attempts=0,
-        ))
+        session.execute(self._insert, {
+            "id": uuid.UUID(event.id),
+            "aggregatetype": entry.aggregate_type,
+            "aggregateid": str(event.data[entry.key]),
+            "type": event.type,
+            "payload": event.to_json(),
+            "traceparent": str(trace.child() if trace else TraceParent.new()),
+            "correlationid": correlation_id_var.get() or request_id_var.get() or event.id,
+            "created_at": event.time,
+            "attempts": 0,
+        })
         return uuid.UUID(event.id)
 
 
