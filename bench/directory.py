@@ -80,9 +80,10 @@ def load_directory(url: str, services: int) -> int:
             loc = data["locations"][0]
             svc.locations = [ServiceAtLocation(location=Location(organization_id=uuid.UUID(org["id"]), **loc))]
             session.add(svc)
-            documents.append((sid, search.document(name=svc.name, description=svc.description,
-                                                   how_to=svc.application_process,
-                                                   labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]])))
+            documents.append((sid, search.document(
+                name=svc.name, description=svc.description, how_to=svc.application_process,
+                labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]],
+                term_ids=data["taxonomy_term_ids"], taxonomy_ids=[demo.TAXONOMY["id"]])))
         session.flush()
         index = search.SearchIndex.for_session(session)
         for key, (sid, doc) in enumerate(documents, start=1):

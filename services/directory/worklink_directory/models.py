@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from worklink.db import NAMING_CONVENTION, platform_tables, utcnow
 
 STATUSES = ("active", "inactive", "defunct", "temporarily closed")
+LISTED = ("active", "temporarily closed")  # withdrawn (defunct) and inactive listings are not offered
 LOCATION_TYPES = ("physical", "postal", "virtual")
 DELIVERY_MODES = ("in_person", "online", "telephone")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -19,7 +19,7 @@ from worklink.problems import Problem
 from worklink_directory import search
 from worklink_directory.geocode import (Geocoder, Point, PostcodeError, bounding_box, degrees, distance_metres,
                                        squared_degrees)
-from worklink_directory.models import (DAYS, DELIVERY_MODES, Location, Schedule, SearchDocument, Service,
+from worklink_directory.models import (DAYS, DELIVERY_MODES, LISTED, Location, Schedule, SearchDocument, Service,
                                        ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
 MAX_PER_PAGE = 100
@@ -28,7 +28,6 @@ SORTS = ("relevance", "distance", "last_reviewed", "name")
 DAY_NAMES = {name: code for code, name in zip(DAYS, ("monday", "tuesday", "wednesday", "thursday", "friday",
                                                          "saturday", "sunday"))}
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
-LISTED = ("active", "temporarily closed")  # withdrawn (defunct) and inactive listings are not offered
 
 
 @dataclass
@@ -175,13 +174,21 @@ def _parse_extensions(f: Filters, args: Mapping[str, str]) -> None:
         f.sort = sort
 
 
-def service_conditions(f: Filters) -> list[Any]:
-    """WHERE clauses on Service for every filter except search and distance."""
-    where: list[Any] = [Service.status.in_(LISTED)]
-    if f.taxonomy_term_id:
+def facets(f: Filters) -> list[str]:
+    """The filters the full-text index answers itself (see search.Document)."""
+    return [search.LISTED_FACET,
+            *([search.term_facet(f.taxonomy_term_id)] if f.taxonomy_term_id else []),
+            *([search.taxonomy_facet(f.taxonomy_id)] if f.taxonomy_id else [])]
+
+
+def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
+    """WHERE clauses on Service for every filter except search and distance; `faceted`
+    leaves out those the full-text index already applied (listed, taxonomy)."""
+    where: list[Any] = [] if faceted else [Service.status.in_(LISTED)]
+    if f.taxonomy_term_id and not faceted:
         where.append(Service.id.in_(sa.select(ServiceTerm.service_id)
                                     .where(ServiceTerm.taxonomy_term_id == f.taxonomy_term_id)))
-    if f.taxonomy_id:
+    if f.taxonomy_id and not faceted:
         where.append(Service.id.in_(sa.select(ServiceTerm.service_id).join(TaxonomyTerm)
                                     .where(TaxonomyTerm.taxonomy_id == f.taxonomy_id)))
     # ORUK's wording: services whose minimum age is at least, and maximum age at most, the value.
@@ -244,36 +251,42 @@ def _nearby(session: Session, f: Filters, base: sa.Select) -> dict[uuid.UUID, fl
 
 
 def _search_hits(session: Session, f: Filters) -> sa.CTE | None:
-    """The full-text engine's (key, rank) for the search words, or None without words."""
+    """The full-text engine's (key, rank) for the search words and facets, or None without words."""
     if not f.search:
         return None
     groups = search.with_near_misses(session, search.parse_query(f.search))
-    return search.hits(session, groups) if groups else None
+    return search.hits(session, groups, facets(f)) if groups else None
 
 
-def _matching(hits: sa.CTE | None, query: sa.Select, entity=Service) -> sa.Select:
+def _service_ids(f: Filters, hits: sa.CTE | None, *, needs_service: bool) -> tuple[sa.Select, Any]:
+    """SELECT of matching service ids, and the id column to filter on. With search words the
+    engine has applied the facets; the service table is joined only for the other filters."""
     if hits is None:
-        return query
-    return (query.join(SearchDocument, SearchDocument.service_id == entity.id)
-            .join(hits, hits.c.key == SearchDocument.key))
+        return sa.select(Service.id).where(*service_conditions(f)), Service.id
+    where = service_conditions(f, faceted=True)
+    ids = (sa.select(SearchDocument.service_id.label("id"))
+           .join(hits, hits.c.key == SearchDocument.key))
+    if where or needs_service:
+        ids = ids.join(Service, Service.id == SearchDocument.service_id).where(*where)
+    return ids, SearchDocument.service_id
 
 
 def list_services(session: Session, f: Filters) -> Result:
     """Two steps: rank and page narrow rows (ids, rank, total) in SQL, then load only the
     page's services, so thousands of matches never become ORM objects."""
     hits = _search_hits(session, f)
-    ids = _matching(hits, sa.select(Service.id).where(*service_conditions(f)))
+    sort = f.sort or ("relevance" if hits is not None else "distance" if f.point is not None else "name")
+    ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
     distances: dict[uuid.UUID, float] = {}
     if f.point is not None:
         distances = _nearby(session, f, sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
                             .join(Location).where(ServiceAtLocation.service_id.in_(ids)))
         if f.radius is not None:
-            ids = ids.where(Service.id.in_(list(distances)))
-    sort = f.sort or ("relevance" if hits is not None else "distance" if f.point is not None else "name")
+            ids = ids.where(id_column.in_(list(distances)))
     if sort == "distance":
         return _page_by_distance(session, f, ids, distances)
-    if sort == "relevance":
-        ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), Service.name, Service.id)
+    if sort == "relevance":  # equal ranks (copies of a text) keep a stable order
+        ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), hits.c.key)
     elif sort == "last_reviewed":
         ordered = ids.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name, Service.id)
     else:
@@ -303,8 +316,12 @@ def _page_by_distance(session: Session, f: Filters, ids: sa.Select, distances: d
 
 def list_service_at_locations(session: Session, f: Filters) -> Result:
     hits = _search_hits(session, f)
-    query = _matching(hits, sa.select(ServiceAtLocation.id).join(Service, ServiceAtLocation.service_id == Service.id)
-                      .join(Location, ServiceAtLocation.location_id == Location.id).where(*service_conditions(f)))
+    query = (sa.select(ServiceAtLocation.id).join(Service, ServiceAtLocation.service_id == Service.id)
+             .join(Location, ServiceAtLocation.location_id == Location.id)
+             .where(*service_conditions(f, faceted=hits is not None)))
+    if hits is not None:
+        query = (query.join(SearchDocument, SearchDocument.service_id == Service.id)
+                 .join(hits, hits.c.key == SearchDocument.key))
     if f.point is not None:
         return _at_locations_by_distance(session, f, query)
     order = (hits.c.rank.desc(),) if hits is not None else ()

@@ -20,13 +20,14 @@ import difflib
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import snowballstemmer
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from worklink_directory.models import SearchDocument
+from worklink_directory.models import LISTED, SearchDocument
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -72,20 +73,36 @@ def tokens(text: str | None) -> list[str]:
 
 
 FIELD_WEIGHTS = {"name": 3.0, "labels": 2.0, "body": 1.0}
+LISTED_FACET = "listed"
 
 
 @dataclass(frozen=True)
 class Document:
-    """What the engine indexes for one service: each field as space-separated stems."""
+    """What the engine indexes for one service: each text field as space-separated stems, and
+    `facets` - filter tokens that never count towards rank (whether the service is listed, its
+    taxonomy terms and taxonomies) - so the common "words + category" query is answered by
+    the engine alone: it intersects posting lists before it ranks anything."""
 
     name: str
     labels: str
     body: str
+    facets: str = ""
 
 
-def document(*, name: str, description: str | None, how_to: str | None, labels: list[str]) -> Document:
+def term_facet(term_id) -> str:
+    return f"t{uuid.UUID(str(term_id)).hex}"
+
+
+def taxonomy_facet(taxonomy_id) -> str:
+    return f"x{uuid.UUID(str(taxonomy_id)).hex}"
+
+
+def document(*, name: str, description: str | None, how_to: str | None, labels: list[str],
+             listed: bool = True, term_ids=(), taxonomy_ids=()) -> Document:
+    facets = ([LISTED_FACET] if listed else []) + [term_facet(t) for t in term_ids] + \
+        sorted({taxonomy_facet(t) for t in taxonomy_ids})
     return Document(" ".join(tokens(name)), " ".join(tokens(" ".join(labels))),
-                    " ".join(tokens(f"{description or ''} {how_to or ''}")))
+                    " ".join(tokens(f"{description or ''} {how_to or ''}")), " ".join(facets))
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -150,7 +167,8 @@ class SearchIndex:
     def replace(self, session: Session, key: int, doc: Document) -> None:
         raise NotImplementedError
 
-    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
+        """Services matching every group and carrying every facet token."""
         raise NotImplementedError
 
     def vocabulary(self, session: Session) -> list[str]:
@@ -164,20 +182,21 @@ class SearchIndex:
 class SqliteIndex(SearchIndex):
     """FTS5: rowid = key; bm25 with field weights (negated: FTS5 ranks lower = better)."""
 
-    CREATE = "CREATE VIRTUAL TABLE service_search USING fts5(name, labels, body, tokenize = 'unicode61')"
+    CREATE = "CREATE VIRTUAL TABLE service_search USING fts5(name, labels, body, facets, tokenize = 'unicode61')"
     DROP = "DROP TABLE IF EXISTS service_search"
 
     def replace(self, session: Session, key: int, doc: Document) -> None:
         session.execute(sa.text("DELETE FROM service_search WHERE rowid = :key"), {"key": key})
-        session.execute(sa.text("INSERT INTO service_search (rowid, name, labels, body) "
-                                "VALUES (:key, :name, :labels, :body)"),
-                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body})
+        session.execute(sa.text("INSERT INTO service_search (rowid, name, labels, body, facets) "
+                                "VALUES (:key, :name, :labels, :body, :facets)"),
+                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body, "facets": doc.facets})
 
-    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
         # Repeating a phrase in an FTS5 query adds its bm25 term again: the word itself counts double.
         expression = " AND ".join(
-            "(" + " OR ".join(f'"{t}"' for t in [*sorted(g.exact), *g.alternatives()]) + ")" for g in groups)
-        weights = ", ".join(str(w) for w in FIELD_WEIGHTS.values())
+            ["(" + " OR ".join(f'"{t}"' for t in [*sorted(g.exact), *g.alternatives()]) + ")" for g in groups]
+            + [f'facets : "{facet}"' for facet in facets])
+        weights = ", ".join(str(w) for w in (*FIELD_WEIGHTS.values(), 0.0))
         query = (sa.text(f"SELECT rowid AS key, -bm25(service_search, {weights}) AS rank "
                          "FROM service_search WHERE service_search MATCH :expression")
                  .bindparams(expression=expression).columns(key=sa.Integer, rank=sa.Float))
@@ -192,29 +211,31 @@ class SqliteIndex(SearchIndex):
 
 class PostgresIndex(SearchIndex):
     """tsvector of the stems ('simple' configuration: no further stemming), weighted A/B/C
-    for name/labels/body; ts_rank of the whole query plus of the words themselves."""
+    for name/labels/body and D for facets; ts_rank of the whole query plus of the words themselves."""
 
     CREATE = ("CREATE TABLE service_search (key integer PRIMARY KEY REFERENCES search_document (key) "
               "ON DELETE CASCADE, document tsvector NOT NULL)",
               "CREATE INDEX ix_service_search_document ON service_search USING gin (document)")
     DROP = "DROP TABLE IF EXISTS service_search"
     _VECTOR = ("setweight(to_tsvector('simple', :name), 'A') || setweight(to_tsvector('simple', :labels), 'B') "
-               "|| setweight(to_tsvector('simple', :body), 'C')")
+               "|| setweight(to_tsvector('simple', :body), 'C') || setweight(to_tsvector('simple', :facets), 'D')")
     _RANK_WEIGHTS = "'{0, %s, %s, 1}'" % (FIELD_WEIGHTS["body"] / FIELD_WEIGHTS["name"],
                                            FIELD_WEIGHTS["labels"] / FIELD_WEIGHTS["name"])
 
     def replace(self, session: Session, key: int, doc: Document) -> None:
         session.execute(sa.text(f"INSERT INTO service_search (key, document) VALUES (:key, {self._VECTOR}) "
                                 "ON CONFLICT (key) DO UPDATE SET document = excluded.document"),
-                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body})
+                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body, "facets": doc.facets})
 
-    def hits(self, groups: list[QueryGroup]) -> sa.CTE:
+    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
         every = " & ".join("(" + " | ".join(g.alternatives()) + ")" for g in groups)
+        # Facets are the D-weighted lexemes (rank weight 0); `:D` matches them only there.
+        matches = " & ".join([f"({every})", *(f"{facet}:D" for facet in facets)])
         words = " & ".join("(" + " | ".join(sorted(g.exact)) + ")" for g in groups)
         query = (sa.text(f"SELECT key, ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
                          f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :words)) AS rank "
-                         "FROM service_search WHERE document @@ to_tsquery('simple', :every)")
-                 .bindparams(every=every, words=words).columns(key=sa.Integer, rank=sa.Float))
+                         "FROM service_search WHERE document @@ to_tsquery('simple', :matches)")
+                 .bindparams(every=every, words=words, matches=matches).columns(key=sa.Integer, rank=sa.Float))
         return query.cte("hits").prefix_with("MATERIALIZED")
 
     def vocabulary(self, session: Session) -> list[str]:
@@ -268,9 +289,9 @@ def with_near_misses(session: Session, groups: list[QueryGroup]) -> list[QueryGr
     return widened
 
 
-def hits(session: Session, groups: list[QueryGroup]) -> sa.CTE:
-    """(key, rank) of services matching every group; join through SearchDocument.key."""
-    return SearchIndex.for_session(session).hits(groups)
+def hits(session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
+    """(key, rank) of services matching every group and facet; join through SearchDocument.key."""
+    return SearchIndex.for_session(session).hits(groups, list(facets))
 
 
 def reindex(session: Session, service) -> None:
@@ -279,6 +300,8 @@ def reindex(session: Session, service) -> None:
     if key is None:
         key = session.scalar(sa.insert(SearchDocument).values(service_id=service.id).returning(SearchDocument.key))
     doc = document(name=service.name, description=service.description, how_to=service.application_process,
-                   labels=[a.term.name for a in service.attributes])
+                   labels=[a.term.name for a in service.attributes], listed=service.status in LISTED,
+                   term_ids=[a.taxonomy_term_id for a in service.attributes],
+                   taxonomy_ids=[a.term.taxonomy_id for a in service.attributes])
     SearchIndex.for_session(session).replace(session, key, doc)
     VOCABULARY.invalidate()

@@ -212,6 +212,7 @@ def withdraw_service(session: Session, outbox: Outbox, svc: Service, reason: str
         raise DomainError("This listing is already withdrawn.")
     _trail(session, svc.id, "withdraw", "status", svc.status, "defunct", editor, now)
     svc.status, svc.last_modified = "defunct", now
+    search.reindex(session, svc)  # no longer listed: searches must not find it
     outbox.publish(session, "directory.service.withdrawn", {
         "service_id": svc.id, "organization_id": svc.organization_id, "reason": reason, "withdrawn_at": now})
 
