@@ -207,12 +207,10 @@ def _pct(values: list[float], fraction: float) -> float:
 
 def _add_routing_service(url: str) -> None:
     from worklink.db import Database
-    from worklink_referrals.models import RoutingService
+    from worklink_referrals.services import add_routing_service
 
     with Database(url).transaction() as session:
-        session.add(RoutingService(service_id=uuid.uuid4(), organization_id=uuid.uuid4(), taxonomy_term_ids=[],
-                                   areas=None, active=True, accepting_referrals=True,
-                                   changed_at=datetime.now(timezone.utc)))
+        add_routing_service(session, uuid.uuid4(), uuid.uuid4(), datetime.now(timezone.utc))
 
 
 if __name__ == "__main__":

@@ -55,46 +55,47 @@ def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
                     now=_now(), link_duplicates=True)
 
 
-def _newer(service: RoutingService | None, at: datetime) -> bool:
-    """Apply an event only if it is newer than what the read model holds (events can arrive out of order)."""
-    return service is None or services._aware(service.changed_at) <= at
+def _service_for_update(session: Session, data: dict, at: datetime) -> RoutingService | None:
+    return services.routing_service_for_update(session, data["service_id"], data["organization_id"], at)
+
+
+def _apply_reach(session: Session, service: RoutingService, data: dict) -> None:
+    services.set_reach(session, service, area_codes=data.get("area_codes"), minimum_age=data.get("minimum_age"),
+                       maximum_age=data.get("maximum_age"))
 
 
 def on_service_published(session: Session, event: ReceivedEvent) -> None:
     data = event.data
-    service = session.get(RoutingService, data["service_id"], with_for_update=True)
-    if not _newer(service, data["published_at"]):
-        return
+    service = _service_for_update(session, data, data["published_at"])
     if service is None:
-        service = RoutingService(service_id=data["service_id"], areas=None, accepting_referrals=True)
-        session.add(service)
-    service.organization_id = data["organization_id"]
-    service.taxonomy_term_ids = [str(t) for t in data["taxonomy_term_ids"]]
-    service.active, service.changed_at = True, data["published_at"]
+        return
+    service.active = True
+    _apply_reach(session, service, data)
+    services.set_terms(session, service, data["taxonomy_term_ids"])
     session.flush()
     services.route_waiting(session, OUTBOX, ReferralSettings.from_env(), _now())
 
 
 def on_service_updated(session: Session, event: ReceivedEvent) -> None:
+    """The listing's current reach (and terms, when sent): a consumer that missed the publication
+    still converges. A wider reach can route held referrals."""
     data = event.data
-    service = session.get(RoutingService, data["service_id"], with_for_update=True)
+    service = _service_for_update(session, data, data["updated_at"])
     if service is None:
-        # Updated before we saw it published: know it exists, terms come with the next publication.
-        session.add(RoutingService(service_id=data["service_id"], organization_id=data["organization_id"],
-                                   taxonomy_term_ids=[], areas=None, active=True, changed_at=data["updated_at"]))
         return
-    if _newer(service, data["updated_at"]):
-        service.organization_id, service.changed_at = data["organization_id"], data["updated_at"]
+    _apply_reach(session, service, data)
+    if data.get("taxonomy_term_ids") is not None:
+        services.set_terms(session, service, data["taxonomy_term_ids"])
+    session.flush()
+    if service.active:
+        services.route_waiting(session, OUTBOX, ReferralSettings.from_env(), _now())
 
 
 def on_service_withdrawn(session: Session, event: ReceivedEvent) -> None:
     data = event.data
-    service = session.get(RoutingService, data["service_id"], with_for_update=True)
-    if service is None:
-        session.add(RoutingService(service_id=data["service_id"], organization_id=data["organization_id"],
-                                   taxonomy_term_ids=[], areas=None, active=False, changed_at=data["withdrawn_at"]))
-    elif _newer(service, data["withdrawn_at"]):
-        service.active, service.changed_at = False, data["withdrawn_at"]
+    service = _service_for_update(session, data, data["withdrawn_at"])
+    if service is not None:
+        service.active = False
     session.flush()
     services.hold_unclaimed(session, OUTBOX, ReferralSettings.from_env(), data["service_id"], _now())
 

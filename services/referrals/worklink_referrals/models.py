@@ -40,7 +40,7 @@ class Referral(Base):
     referrer_subject: Mapped[str] = mapped_column(sa.String(255))
     referrer_role: Mapped[str] = mapped_column(sa.String(32))
 
-    service_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    service_id: Mapped[uuid.UUID | None]  # indexed with status (routing counts open caseloads)
     assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     assigned_adviser: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     routing: Mapped[str] = mapped_column(sa.String(8), default="routed")  # routed | held
@@ -102,6 +102,7 @@ class Referral(Base):
 
     # UPDATEs carry `WHERE version = <read version>`: a concurrent writer gets StaleDataError.
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (sa.Index("ix_referrals_service_id_status", "service_id", "status"),)
 
 
 class ContactAttempt(Base):
@@ -190,17 +191,41 @@ class PendingSelfReferral(Base):
 
 
 class RoutingService(Base):
-    """Read model of directory services, fed by directory.service.* events."""
+    """Read model of directory services, fed by directory.service.* events.
+
+    Who a service serves is kept in columns and child tables (not JSON) so that choosing a
+    service at intake is one indexed query."""
 
     __tablename__ = "routing_services"
 
     service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     organization_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    taxonomy_term_ids: Mapped[list[Any]]
-    areas: Mapped[list[Any] | None]  # postcode districts served; None = not stated (anywhere)
+    areas_stated: Mapped[bool] = mapped_column(default=False)  # False: no service area stated (serves anyone)
+    minimum_age: Mapped[int | None]  # None: no bound
+    maximum_age: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
     accepting_referrals: Mapped[bool] = mapped_column(default=True)
     changed_at: Mapped[datetime]  # time of the latest event applied (older events are ignored)
+
+
+class RoutingServiceArea(Base):
+    """A postcode district (outward code, e.g. GL1) a routing service serves."""
+
+    __tablename__ = "routing_service_areas"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("routing_services.service_id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    area_code: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+
+
+class RoutingServiceTerm(Base):
+    """A directory taxonomy term a routing service carries (REFERRALS_ROUTING_TAXONOMY matches on these)."""
+
+    __tablename__ = "routing_service_terms"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("routing_services.service_id", ondelete="CASCADE"),
+                                                  primary_key=True)
+    term_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
 class CapacitySnapshot(Base):

@@ -58,8 +58,7 @@ def load_demo_data(settings: Settings) -> str:
         for service_id, org, areas in ((DEMO_SERVICE, DEMO_ADVISERS, None),
                                        (DEMO_SERVICE_2, DEMO_ADVISERS_2, ["GL50", "GL51"])):
             if session.get(RoutingService, service_id) is None:
-                session.add(RoutingService(service_id=service_id, organization_id=org, taxonomy_term_ids=[],
-                                           areas=areas, active=True, accepting_referrals=True, changed_at=now))
+                services.add_routing_service(session, service_id, org, now, area_codes=areas)
         session.flush()
         gp = Actor("demo-gp", "gp", str(DEMO_PRACTICE))
         for i, ((given, family, born, postcode, decile, situation), journey) in enumerate(zip(PEOPLE, JOURNEYS)):
@@ -68,7 +67,8 @@ def load_demo_data(settings: Settings) -> str:
                                  "phone": "01632 960000", "deprivation_decile": decile},
                       "consent": {"method": "verbal", "captured_at": at, "outcomes_to_referrer": i % 2 == 0},
                       "employment_situation": situation, "reason": "Demo referral (fictional person)."}
-            referral, _ = services.submit(session, outbox, config, intake, gp, source="gp", now=at)
+            created, _ = services.submit(session, outbox, config, intake, gp, source="gp", now=at)
+            referral = session.get(Referral, created.id)  # submit returns a transient copy for presenting
             adviser = Actor("demo-adviser", "adviser", referral.assigned_org_id)
             for step, (action, data) in enumerate(journey, start=1):
                 if action == "record_outcome":

@@ -6,16 +6,19 @@ audit entry (written by the caller) and its outbox events commit together or not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import statistics
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
@@ -23,8 +26,8 @@ from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
 from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
-                                       Referral, RoutingAlert, RoutingService, SlaBreach, SustainmentCheck,
-                                       Transition)
+                                       Referral, RoutingAlert, RoutingService, RoutingServiceArea, RoutingServiceTerm,
+                                       SlaBreach, SustainmentCheck, Transition)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count
@@ -87,21 +90,112 @@ def open_caseloads(session: Session, service_ids: Iterable[uuid.UUID]) -> dict[u
     return {service_id: n for service_id, n in rows}
 
 
-def choose_service(session: Session, settings: ReferralSettings, *, area: str | None,
-                   requested: uuid.UUID | None) -> RoutingService | None:
-    """An adviser service that serves the area and takes referrals; the least loaded wins."""
-    query = sa.select(RoutingService).where(RoutingService.active.is_(True),
-                                            RoutingService.accepting_referrals.is_(True))
+def age_on(birth_date: date, day: date) -> int:
+    """Age in whole years on `day` (a birthday on 29 February counts from 1 March in other years)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+_SERVICES, _AREAS, _TERMS = RoutingService.__table__, RoutingServiceArea.__table__, RoutingServiceTerm.__table__
+_REFERRALS, _TRANSITIONS = Referral.__table__, Transition.__table__
+
+
+@dataclass(frozen=True)
+class Route:
+    service_id: uuid.UUID
+    organization_id: uuid.UUID
+
+
+def choose_service(session: Session, settings: ReferralSettings, *, area: str | None, age: int | None,
+                   requested: uuid.UUID | None, person_locks: tuple[int, ...] = ()) -> Route | None:
+    """An adviser service that takes referrals, serves the area and the person's age (and, when
+    configured and no service was named, carries a routing taxonomy term); the least loaded wins.
+
+    One indexed query: areas and terms are probed by primary key, and open caseloads are
+    counted (on the service_id+status index) only when more than one service qualifies.
+    `person_locks` (PostgreSQL) takes the intake's person locks in the same round trip."""
+    by_terms = bool(settings.routing_taxonomy) and not requested
+    query = _routing_query(bool(requested), by_terms, area is not None, len(person_locks))
+    params = {"requested": requested, "area": area, "age": age,
+              "terms": sorted(settings.routing_taxonomy) if by_terms else None}
+    params.update({f"k{i}": lock_id for i, lock_id in enumerate(person_locks)})
+    row = session.execute(query, params).first()
+    return Route(row.service_id, row.organization_id) if row and row.service_id else None
+
+
+@functools.lru_cache(maxsize=None)
+def _routing_query(requested: bool, by_terms: bool, has_area: bool, locks: int) -> sa.Select:
+    """Built once per shape (statement construction costs more than running it)."""
+    s = _SERVICES.c
+    query = sa.select(s.service_id, s.organization_id).where(s.active.is_(True), s.accepting_referrals.is_(True))
     if requested:
-        query = query.where(RoutingService.service_id == requested)
-    candidates = [s for s in session.scalars(query)
-                  if (s.areas is None or (area is not None and area in s.areas))
-                  and (requested or not settings.routing_taxonomy
-                       or settings.routing_taxonomy & {uuid.UUID(str(t)) for t in s.taxonomy_term_ids})]
-    if len(candidates) < 2:
-        return candidates[0] if candidates else None
-    load = open_caseloads(session, [c.service_id for c in candidates])  # only when there is a choice
-    return min(candidates, key=lambda c: (load.get(c.service_id, 0), str(c.service_id)))
+        query = query.where(s.service_id == sa.bindparam("requested"))
+    if by_terms:
+        query = query.where(sa.exists().where(_TERMS.c.service_id == s.service_id,
+                                              _TERMS.c.term_id.in_(sa.bindparam("terms", expanding=True))))
+    serves_area = sa.exists().where(_AREAS.c.service_id == s.service_id, _AREAS.c.area_code == sa.bindparam("area"))
+    query = query.where(sa.or_(s.areas_stated.is_(False), serves_area) if has_area else s.areas_stated.is_(False))
+    age = sa.bindparam("age", type_=sa.Integer)
+    query = query.where(sa.or_(age.is_(None), sa.and_(sa.or_(s.minimum_age.is_(None), s.minimum_age <= age),
+                                                      sa.or_(s.maximum_age.is_(None), s.maximum_age >= age))))
+    load = sa.select(sa.func.count()).where(_REFERRALS.c.service_id == s.service_id,
+                                           _REFERRALS.c.status.in_(OPEN_VALUES)).scalar_subquery()
+    load_if_choice = sa.case((sa.func.count().over() > 1, load), else_=0).label("load")
+    route = query.add_columns(load_if_choice).order_by(sa.text("load"), s.service_id).limit(1)
+    if not locks:
+        return route
+    # SELECT route.* FROM (SELECT pg_advisory_xact_lock(:k0), ...) AS person_lock LEFT JOIN (route) ON true:
+    # the one-row lock side is always evaluated, whether or not a service qualifies.
+    lock = sa.select(*(sa.func.pg_advisory_xact_lock(sa.bindparam(f"k{i}", type_=sa.BigInteger)).label(f"l{i}")
+                       for i in range(locks))).subquery("person_lock")
+    route = route.subquery("route")
+    return sa.select(route.c.service_id, route.c.organization_id).select_from(lock.outerjoin(route, sa.true()))
+
+
+def routing_service_for_update(session: Session, service_id: uuid.UUID, organization_id: uuid.UUID,
+                               at: datetime) -> RoutingService | None:
+    """The read-model row a directory event changes (created if new, locked), or None when the
+    event is older than what the row holds (events can arrive out of order)."""
+    service = session.get(RoutingService, service_id, with_for_update=True)
+    if service is not None and _aware(service.changed_at) > at:
+        return None
+    if service is None:
+        service = RoutingService(service_id=service_id, organization_id=organization_id, active=True,
+                                 accepting_referrals=True, changed_at=at)
+        session.add(service)
+        session.flush()  # the row the area and term rows refer to
+    service.organization_id, service.changed_at = organization_id, at
+    return service
+
+
+def set_reach(session: Session, service: RoutingService, *, area_codes: Iterable[str] | None,
+              minimum_age: int | None, maximum_age: int | None) -> None:
+    """Who the listing serves, as the directory states it now: postcode districts (None = anywhere), ages."""
+    service.areas_stated = area_codes is not None
+    service.minimum_age, service.maximum_age = minimum_age, maximum_age
+    session.execute(_AREAS.delete().where(_AREAS.c.service_id == service.service_id))
+    codes = sorted({code.upper() for code in area_codes or ()})
+    if codes:
+        session.execute(_AREAS.insert(), [{"service_id": service.service_id, "area_code": c} for c in codes])
+
+
+def set_terms(session: Session, service: RoutingService, term_ids: Iterable[uuid.UUID]) -> None:
+    session.execute(_TERMS.delete().where(_TERMS.c.service_id == service.service_id))
+    terms = sorted({uuid.UUID(str(t)) for t in term_ids})
+    if terms:
+        session.execute(_TERMS.insert(), [{"service_id": service.service_id, "term_id": t} for t in terms])
+
+
+def add_routing_service(session: Session, service_id: uuid.UUID, organization_id: uuid.UUID, at: datetime, *,
+                        area_codes: Iterable[str] | None = None, minimum_age: int | None = None,
+                        maximum_age: int | None = None, term_ids: Iterable[uuid.UUID] = (),
+                        active: bool = True) -> RoutingService:
+    """Seed data, tests and benchmarks: a service as if the directory had published it."""
+    service = routing_service_for_update(session, service_id, organization_id, at)
+    service.active = active
+    set_reach(session, service, area_codes=area_codes, minimum_age=minimum_age, maximum_age=maximum_age)
+    set_terms(session, service, term_ids)
+    session.flush()
+    return service
 
 
 # --- intake ---------------------------------------------------------------------------------------
@@ -109,32 +203,71 @@ def choose_service(session: Session, settings: ReferralSettings, *, area: str | 
 
 def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any], actor: Actor,
            *, source: str, now: datetime, link_duplicates: bool = False) -> tuple[Referral, str]:
-    """Create a referral (consent already checked by the caller's schema); returns it and the person's link."""
+    """Create a referral (consent already checked by the caller's schema); returns it and the person's link.
+
+    The hot path of intake, in as few round trips as the rules allow: (PostgreSQL) a lock on the
+    person, the routing query, the duplicate query, then plain INSERTs of the referral, its first
+    history row and its event. The returned Referral is transient (built from the row just
+    written, never re-read), for presenting."""
     person = intake["person"]
     key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
     area = postcode_area(person.get("postcode"))
-    service = choose_service(session, settings, area=area, requested=intake.get("service_id"))
-    _lock_person(session, key, person.get("nhs_number"))
+    service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
+                             requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))
     duplicate, duplicate_reason = _duplicate(session, intake, key, service, link_duplicates)
     replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key)
 
     link = secrets.token_urlsafe(24)
-    referral = _new_referral(intake, actor, source=source, now=now, key=key, area=area, service=service,
-                             link=link)
-    referral.replaces_id = replaces.id if replaces else None
+    row = _referral_row(intake, actor, source=source, now=now, key=key, area=area, service=service, link=link)
+    row["replaces_id"] = replaces.id if replaces else None
     if duplicate:
-        referral.duplicate_of_id, referral.duplicate_reason = duplicate.id, duplicate_reason
-    session.add(referral)
-    session.flush()
-    _history(session, referral, "submit", None, actor, now)
-    _publish_lifecycle(outbox, referral, "submitted", now)
+        row["duplicate_of_id"], row["duplicate_reason"] = duplicate.id, duplicate_reason
+    history = {"referral_id": row["id"], "action": "submit", "from_status": None, "to_status": row["status"],
+               "business_status": None, "reason": None, "actor": actor.subject, "actor_role": actor.role,
+               "occurred_at": now, "version": 1}
+    _insert_referral(session, {k: v for k, v in row.items() if v is not None}, history)
+    referral = _written(row, history)
+    _publish_lifecycle(session, outbox, referral, "submitted", now)
     if not service:
         _hold(session, outbox, referral, now)
     return referral, link
 
 
-def _duplicate(session: Session, intake: Mapping[str, Any], key: str, service: RoutingService | None,
-               link_duplicates: bool) -> tuple[Referral | None, str | None]:
+def _insert_referral(session: Session, values: dict[str, Any], history: dict[str, Any]) -> None:
+    """INSERT the referral (only the columns that have values: a shorter statement that the driver's
+    statement cache keeps) and its first history row; one statement on PostgreSQL (the history
+    INSERT as a data-modifying CTE), two on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _referral_with_history(frozenset(values))
+        session.execute(statement, {**{f"r_{k}": v for k, v in values.items()},
+                                    **{f"history_{k}": v for k, v in history.items()}})
+    else:
+        session.execute(_REFERRALS.insert(), values)
+        session.execute(_TRANSITIONS.insert(), history)
+
+
+@functools.lru_cache(maxsize=64)
+def _referral_with_history(columns: frozenset[str]) -> sa.Insert:
+    # Prefixed parameter names: an execute-time key equal to a column name would add that column.
+    history = _TRANSITIONS.insert().values(
+        referral_id=sa.bindparam("r_id"),
+        **{c.key: sa.bindparam(f"history_{c.key}") for c in _TRANSITIONS.columns if c.key not in ("id", "referral_id")})
+    return (_REFERRALS.insert().values({name: sa.bindparam(f"r_{name}") for name in sorted(columns)})
+            .add_cte(history.inline().cte("history")))
+
+
+_BLANK_REFERRAL = {column.key: None for column in _REFERRALS.columns}
+
+
+def _written(row: dict[str, Any], history: dict[str, Any]) -> Referral:
+    """The referral just written, for presenting and publishing: not re-read, not in the session
+    (an ORM instance costs more to build than the INSERT). Load it to change it."""
+    return SimpleNamespace(**{**_BLANK_REFERRAL, **row}, attempts=[], outcomes=[], notes=[],  # type: ignore[return-value]
+                           transitions=[SimpleNamespace(**history)])
+
+
+def _duplicate(session: Session, intake: Mapping[str, Any], key: str, service: Route | None,
+               link_duplicates: bool) -> tuple[Any, str | None]:
     """An open referral for the same person and service: refuse (409), or link with a reason."""
     target = service.service_id if service else intake.get("service_id")
     duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, target)
@@ -148,11 +281,11 @@ def _duplicate(session: Session, intake: Mapping[str, Any], key: str, service: R
     return duplicate, reason
 
 
-def _new_referral(intake: Mapping[str, Any], actor: Actor, *, source: str, now: datetime, key: str,
-                  area: str | None, service: RoutingService | None, link: str) -> Referral:
+def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: datetime, key: str,
+                  area: str | None, service: Route | None, link: str) -> dict[str, Any]:
     person, consent = intake["person"], intake["consent"]
-    return Referral(
-        id=uuid.uuid4(), reference=new_reference(), status=Status.SUBMITTED.value, source=source,
+    return dict(
+        id=uuid.uuid4(), reference=new_reference(), version=1, status=Status.SUBMITTED.value, source=source,
         referrer_org_id=actor.organisation or str(SELF_REFERRAL_ORG), referrer_subject=actor.subject,
         referrer_role=actor.role, service_id=service.service_id if service else None,
         assigned_org_id=str(service.organization_id) if service else None,
@@ -169,30 +302,37 @@ def _new_referral(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
         consent_scope_service_id=intake.get("service_id"),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
-        submitted_at=now, updated_at=now, attempts=[], outcomes=[], notes=[], transitions=[])
+        submitted_at=now, updated_at=now)
 
 
-def _lock_person(session: Session, key: str, nhs_number: str | None) -> None:
+def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tuple[int, ...]:
     """Serialise intakes for one person so two at once cannot both pass the duplicate check.
 
-    PostgreSQL: transaction-scoped advisory locks on the person's keys (in a fixed order, so two
-    intakes cannot deadlock). SQLite already serialises writers (BEGIN IMMEDIATE)."""
+    PostgreSQL: transaction-scoped advisory locks on the person's keys, taken (with the routing
+    query) before the duplicate query reads, in a fixed order so two intakes cannot deadlock.
+    SQLite already serialises writers (BEGIN IMMEDIATE): no locks."""
     if session.get_bind().dialect.name != "postgresql":
-        return
-    ids = [int.from_bytes(hashlib.sha256(f"referrals-person:{token}".encode()).digest()[:8], "big", signed=True)
-           for token in sorted(filter(None, (key, nhs_number)))]
-    locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ids)))  # taken left to right
-    session.execute(sa.text(f"SELECT {locks}"), {f"k{i}": lock_id for i, lock_id in enumerate(ids)})
+        return ()
+    return tuple(int.from_bytes(hashlib.sha256(f"referrals-person:{token}".encode()).digest()[:8], "big", signed=True)
+                 for token in sorted(filter(None, (key, person.get("nhs_number")))))
 
 
-def find_open_duplicate(session: Session, nhs_number: str | None, key: str,
-                        service_id: uuid.UUID | None) -> Referral | None:
-    same_person = Referral.match_key == key
-    if nhs_number:
-        same_person = sa.or_(same_person, Referral.nhs_number == nhs_number)
-    same_service = Referral.service_id == service_id if service_id else Referral.service_id.is_(None)
-    return session.scalars(sa.select(Referral).where(same_person, same_service, Referral.status.in_(OPEN_VALUES))
-                           .order_by(Referral.submitted_at).limit(1)).first()
+def find_open_duplicate(session: Session, nhs_number: str | None, key: str, service_id: uuid.UUID | None):
+    """The earliest open referral of this person (NHS number, or name + birth date + postcode) to
+    this service: one query on the match_key / nhs_number indexes; (id, reference) or None."""
+    query = _duplicate_query(bool(nhs_number), service_id is not None)
+    return session.execute(query, {"key": key, "nhs_number": nhs_number, "service_id": service_id}).first()
+
+
+@functools.lru_cache(maxsize=None)
+def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
+    same_person = Referral.match_key == sa.bindparam("key")
+    if by_nhs_number:
+        same_person = sa.or_(same_person, Referral.nhs_number == sa.bindparam("nhs_number"))
+    same_service = Referral.service_id == sa.bindparam("service_id") if has_service else Referral.service_id.is_(None)
+    return (sa.select(Referral.id, Referral.reference).where(same_person, same_service,
+                                                            Referral.status.in_(OPEN_VALUES))
+            .order_by(Referral.submitted_at).limit(1))
 
 
 def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referral | None:
@@ -209,8 +349,9 @@ def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referr
 
 def _hold(session: Session, outbox: Outbox, referral: Referral, now: datetime) -> None:
     """Nothing can take it: hold it and alert the alliance (never drop it)."""
-    session.add(RoutingAlert(referral_id=referral.id, reason="no_service_available", raised_at=now))
-    _publish_lifecycle(outbox, referral, "held", now, reason="no_service_available")
+    session.execute(RoutingAlert.__table__.insert(), {"referral_id": referral.id, "reason": "no_service_available",
+                                                      "raised_at": now})
+    _publish_lifecycle(session, outbox, referral, "held", now, reason="no_service_available")
 
 
 def hold_unclaimed(session: Session, outbox: Outbox, settings: ReferralSettings, service_id: uuid.UUID,
@@ -229,7 +370,7 @@ def hold_unclaimed(session: Session, outbox: Outbox, settings: ReferralSettings,
             alert.reason, alert.raised_at, alert.resolved_at = "service_withdrawn", now, None
         else:
             session.add(RoutingAlert(referral_id=referral.id, reason="service_withdrawn", raised_at=now))
-        _publish_lifecycle(outbox, referral, "held", now, reason="service_withdrawn")
+        _publish_lifecycle(session, outbox, referral, "held", now, reason="service_withdrawn")
     if stranded:
         route_waiting(session, outbox, settings, now)
     return len(stranded)
@@ -244,7 +385,8 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
     if scope and service_id and service_id != scope:
         raise Conflict("The person consented to a referral to one service only; ask them again before "
                        "sending it elsewhere.", consent_scope_service_id=str(scope))
-    service = choose_service(session, settings, area=referral.area, requested=service_id)
+    service = choose_service(session, settings, area=referral.area, age=referral_age(referral),
+                             requested=service_id)
     if service is None:
         raise Conflict("No active service that takes referrals matches; the referral stays held.")
     referral.service_id, referral.assigned_org_id = service.service_id, str(service.organization_id)
@@ -254,8 +396,13 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
         alert.resolved_at = now
     session.flush()
     _history(session, referral, "route", referral.status, actor, now)
-    _publish_lifecycle(outbox, referral, "routed", now)
+    _publish_lifecycle(session, outbox, referral, "routed", now)
     return referral
+
+
+def referral_age(referral: Referral) -> int:
+    """The person's age on the day they were referred (routing matches services' age bounds)."""
+    return age_on(referral.birth_date, _aware(referral.submitted_at).date())
 
 
 def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, now: datetime) -> int:
@@ -263,7 +410,8 @@ def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, 
     routed = 0
     for referral in session.scalars(sa.select(Referral).where(Referral.routing == "held",
                                                                Referral.status.in_(OPEN_VALUES))):
-        if choose_service(session, settings, area=referral.area, requested=referral.consent_scope_service_id):
+        if choose_service(session, settings, area=referral.area, age=referral_age(referral),
+                          requested=referral.consent_scope_service_id):
             route_held(session, outbox, settings, referral, referral.consent_scope_service_id, SYSTEM, now)
             routed += 1
     return routed
@@ -382,11 +530,11 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
              else None)
     for step in decision.events:
         if step == "outcome_recorded":
-            _publish_outcome(outbox, referral, outcome, now)
+            _publish_outcome(session, outbox, referral, outcome, now)
         elif step == "feedback_ready":
-            _publish_feedback(outbox, referral, now)
+            _publish_feedback(session, outbox, referral, now)
         else:
-            _publish_lifecycle(outbox, referral, step, now, reason=referral.status_reason
+            _publish_lifecycle(session, outbox, referral, step, now, reason=referral.status_reason
                                if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None)
     return decision
 
@@ -449,12 +597,13 @@ def _ids(referral: Referral) -> dict[str, Any]:
             "request_id": referral.request_id}
 
 
-def _publish_lifecycle(outbox: Outbox, referral: Referral, step: str, now: datetime, reason: str | None = None):
-    outbox.publish(outbox_session(referral), f"referrals.referral.{step}", {
+def _publish_lifecycle(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
+                       reason: str | None = None):
+    outbox.publish(session, f"referrals.referral.{step}", {
         **_ids(referral), "status": referral.status, "business_status": referral.business_status,
         "reason": reason, "suggestion_id": referral.suggestion_id, "version": referral.version,
         "occurred_at": now}, subject=str(referral.id))
-    _tell_person(outbox, referral, step, now)
+    _tell_person(session, outbox, referral, step, now)
 
 
 # Lifecycle steps the person hears about, as notifications' resident message codes.
@@ -463,40 +612,36 @@ PERSON_MESSAGE_FOR_STEP = {"received": "referral_received", "accepted": "referra
                            "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
 
 
-def _tell_person(outbox: Outbox, referral: Referral, step: str, now: datetime) -> None:
+def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime) -> None:
     """A self-referrer verified their email and agreed to be contacted: tell them how it is going
     (restricted event; a coded, general message - never details)."""
     code = PERSON_MESSAGE_FOR_STEP.get(step)
     if not code or referral.source != "self" or not referral.email or referral.consent_withdrawn_at:
         return
-    outbox.publish(outbox_session(referral), "notifications.person_message.requested", {
+    outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
         "person_id": uuid.uuid5(uuid.NAMESPACE_OID, referral.match_key), "consent_id": referral.consent_id,
         "message_code": code, "contact": {"channel": "email", "address": referral.email},
         "referral_id": referral.id, "requested_at": now}, subject=str(referral.id))
 
 
-def _publish_outcome(outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:
-    outbox.publish(outbox_session(referral), "referrals.referral.outcome_recorded", {
+def _publish_outcome(session: Session, outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:
+    outbox.publish(session, "referrals.referral.outcome_recorded", {
         **_ids(referral), "status": referral.status, "outcome_type": outcome["type"],
         "occurred_on": outcome["occurred_on"], "hours_band": outcome.get("hours_band"),
         "sustainment_check_weeks": outcome.get("sustainment_check_weeks"), "version": referral.version,
         "occurred_at": now}, subject=str(referral.id))
 
 
-def _publish_feedback(outbox: Outbox, referral: Referral, now: datetime) -> None:
+def _publish_feedback(session: Session, outbox: Outbox, referral: Referral, now: datetime) -> None:
     if referral.consent_withdrawn_at or referral.source == "self":
         return  # withdrawal stops onward sharing; a self-referral has no referrer to tell
     shareable = referral.outcomes_to_referrer
-    outbox.publish(outbox_session(referral), "referrals.referral.feedback_ready", {
+    outbox.publish(session, "referrals.referral.feedback_ready", {
         "referral_id": referral.id, "referrer_org_id": referral.referrer_org_id, "status": referral.status,
         "reason": referral.status_reason, "request_id": referral.request_id,
         "outcome_types": sorted({o.type for o in referral.outcomes}) if shareable else [],
         "outcomes_shareable": shareable, "occurred_at": now}, subject=str(referral.id))
-
-
-def outbox_session(instance) -> Session:
-    return object_session(instance)
 
 
 def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) -> int:

@@ -13,7 +13,7 @@ from worklink.config import Settings
 from worklink.migrations import upgrade
 from worklink.service import get_service
 from worklink_referrals.config import ReferralSettings
-from worklink_referrals.models import RoutingService
+from worklink_referrals import services
 
 GP_PRACTICE = str(uuid.UUID("00000000-0000-4000-8000-00000000a001"))
 ADVISERS = str(uuid.UUID("00000000-0000-4000-8000-00000000b001"))
@@ -51,11 +51,10 @@ class Harness:
     def admin(self):
         return self.token("alliance_admin", None, "admin-1")
 
-    def add_service(self, service_id=SERVICE, org=ADVISERS, *, active=True, areas=None):
+    def add_service(self, service_id=SERVICE, org=ADVISERS, *, active=True, areas=None, **reach):
         with self.ctx.database.transaction() as session:
-            session.add(RoutingService(service_id=service_id, organization_id=uuid.UUID(org), taxonomy_term_ids=[],
-                                       areas=areas, active=active, accepting_referrals=True,
-                                       changed_at=self.clock.now))
+            services.add_routing_service(session, service_id, uuid.UUID(org), self.clock.now, area_codes=areas,
+                                         active=active, **reach)
 
     def refer(self, person=None, headers=None, **extra):
         body = referral_body(person, **extra)
