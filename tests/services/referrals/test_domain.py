@@ -234,3 +234,14 @@ def test_clocks_breach_when_past_due_or_met_late():
     attempted = d.ClockState(**{**met.__dict__, "first_attempt_at": submitted + timedelta(days=4)})
     assert d.breached_clocks(attempted, targets, late) == []
     assert d.breached_clocks(attempted, d.ClockTargets(first_contact_attempt=0), late) == ["first_contact_attempt"]
+
+
+def test_age_on_the_day_of_referral():
+    from datetime import date
+
+    from worklink_referrals.services import age_on
+
+    assert age_on(date(2008, 11, 24), date(2026, 11, 23)) == 17  # the day before the 18th birthday
+    assert age_on(date(2008, 11, 23), date(2026, 11, 23)) == 18
+    assert age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17  # a leap-day birthday counts from 1 March
+    assert age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18

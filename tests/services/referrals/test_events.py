@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from worklink.config import KafkaSettings
@@ -21,7 +22,7 @@ from worklink.messaging.consumer import EventConsumer, Outcome
 from worklink.messaging.outbox import OutboxRelay
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_referrals import events
-from worklink_referrals.models import PLATFORM, Referral
+from worklink_referrals.models import PLATFORM, Referral, RoutingServiceArea, RoutingServiceTerm
 from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS
 
 pytestmark = pytest.mark.timeout(300)
@@ -218,3 +219,67 @@ def test_every_published_type_is_declared_and_broadcasts_only_ids_and_codes():
         assert broadcast_violations(entry) == []
     assert set(events.HANDLERS) == {"adjustments.referral.requested", "directory.service.published",
                                     "directory.service.updated", "directory.service.withdrawn"}
+
+
+def reach(service_id, org, when, *, event="published", areas=None, ages=(None, None), **more) -> dict:
+    """A directory.service.published/updated payload with the reach fields the directory now sends."""
+    data = {"service_id": service_id, "organization_id": org, "area_codes": areas,
+            "minimum_age": ages[0], "maximum_age": ages[1], **more}
+    if event == "published":
+        return {"taxonomy_term_ids": [], "published_at": when, **data}
+    return {"changed": ["service_area"], "updated_at": when, **data}
+
+
+def test_routing_matches_the_area_and_the_age_the_directory_publishes(make_harness, database_url, rig):
+    h = make_harness(database_url)  # the routing query differs on PostgreSQL (person locks in the same statement)
+    consumer = rig.consumer(h.ctx.database)
+    young, anyone_older, cheltenham = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    term, later_term = uuid.uuid4(), uuid.uuid4()
+
+    def person(n, born, postcode="GL1 2AB"):
+        return {"nhs_number": f"{n:010d}", "given_name": f"P{n}", "birth_date": born, "postcode": postcode}
+
+    try:
+        rig.publish("directory.service.published", reach(young, ADVISERS, "2026-11-20T09:00:00Z", areas=["GL1"],
+                                                         ages=(18, 64), taxonomy_term_ids=[term]))
+        rig.publish("directory.service.published", reach(anyone_older, OTHER_ADVISERS, "2026-11-20T09:00:00Z",
+                                                         ages=(50, None)))
+        rig.publish("directory.service.published", reach(cheltenham, ADVISERS, "2026-11-20T09:00:00Z",
+                                                         areas=["GL50", "GL51"]))
+        assert consume(consumer, 3) == [Outcome.HANDLED] * 3
+
+        # The clock says 2026-11-23: ages on the day of referral.
+        assert h.refer(person(1, "1986-01-01")).get_json()["service_id"] == str(young)  # 40, GL1
+        assert h.refer(person(2, "1956-01-01")).get_json()["service_id"] == str(anyone_older)  # 70: over 64
+        assert h.refer(person(3, "1986-01-01", "GL50 1AA")).get_json()["service_id"] == str(cheltenham)
+        turns_18_tomorrow = h.refer(person(4, "2008-11-24")).get_json()  # 17 today: nothing serves them
+        assert turns_18_tomorrow["routing"] == "held" and turns_18_tomorrow["service_id"] is None
+        assert h.refer(person(5, "1986-01-01", "BS1 1AA")).get_json()["routing"] == "held"  # outside every area
+
+        # The listing widens its reach: the held 17-year-old is routed to it without anyone asking.
+        rig.publish("directory.service.updated", reach(young, ADVISERS, "2026-11-21T09:00:00Z",
+                                                       event="updated", areas=["GL1", "BS1"], ages=(16, 64)))
+        # An older update arriving late must not narrow it back (out-of-order guard) ...
+        rig.publish("directory.service.updated", reach(young, ADVISERS, "2026-11-20T12:00:00Z",
+                                                       event="updated", areas=["GL9"], ages=(30, 40)))
+        # ... and an update that sends terms replaces them; one that sends none keeps them.
+        rig.publish("directory.service.updated", reach(anyone_older, OTHER_ADVISERS, "2026-11-21T09:00:00Z",
+                                                       event="updated", ages=(50, None),
+                                                       taxonomy_term_ids=[later_term]))
+        rig.publish("directory.service.updated", reach(young, ADVISERS, "2026-11-22T09:00:00Z",
+                                                       event="updated", areas=["GL1", "BS1"], ages=(16, 64)))
+        assert consume(consumer, 4) == [Outcome.HANDLED] * 4
+    finally:
+        consumer.close()
+
+    routed = h.client.get(f"/referrals/{turns_18_tomorrow['id']}", headers=h.admin()).get_json()
+    assert routed["routing"] == "routed" and routed["service_id"] == str(young)
+    assert h.refer(person(6, "1996-01-01", "BS1 1AA")).get_json()["service_id"] == str(young)  # 30, BS1 now
+    assert h.refer(person(7, "2011-01-01")).get_json()["routing"] == "held"  # 15: still under 16
+    with h.ctx.database.transaction() as session:
+        terms = {(s, t) for s, t in session.execute(sa.select(RoutingServiceTerm.service_id,
+                                                                  RoutingServiceTerm.term_id))}
+        areas = set(session.scalars(sa.select(RoutingServiceArea.area_code)
+                                    .where(RoutingServiceArea.service_id == young)))
+    assert terms == {(young, term), (anyone_older, later_term)}
+    assert areas == {"GL1", "BS1"}
