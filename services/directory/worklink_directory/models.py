@@ -44,7 +44,9 @@ class Organization(Base):
 
 class Service(Base):
     __tablename__ = "service"
-    __table_args__ = (sa.Index("ix_service_listed", "status", "organization_id"),)
+    __table_args__ = (sa.Index("ix_service_listed", "status", "organization_id"),
+                      # covering: filters that join to a service read its status without its row
+                      sa.Index("ix_service_id_status", "id", "status"))
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organization.id"))
@@ -87,7 +89,8 @@ class Service(Base):
 
 class Location(Base):
     __tablename__ = "location"
-    __table_args__ = (sa.Index("ix_location_lat_lon", "latitude", "longitude"),)
+    # covering: a proximity search reads only this index to find candidates near a point
+    __table_args__ = (sa.Index("ix_location_nearby", "latitude", "longitude", "confidential", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organization.id"))
@@ -111,7 +114,9 @@ class ServiceAtLocation(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     service_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("service.id", ondelete="CASCADE"), index=True)
-    location_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("location.id"), index=True)
+    location_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("location.id"))
+
+    __table_args__ = (sa.Index("ix_service_at_location_located", "location_id", "service_id", "id"),)  # covering
 
     service: Mapped[Service] = relationship(back_populates="locations")
     location: Mapped[Location] = relationship(lazy="joined")
