@@ -41,18 +41,38 @@ def load_library(session: Session, library: dict[str, Any], published_by: str = 
     if session.scalar(sa.select(sa.func.count()).select_from(GuidanceVersion)):
         raise ValueError("the knowledge base already has content; edit it instead of reloading")
     version = int(library["version"])
-    session.add_all(Source(**s) for s in library["sources"])
-    session.add_all(Limitation(**item) for item in library["limitations"])
-    session.add_all(WorkFunction(**item) for item in library["work_functions"])
-    session.add_all(Condition(**item) for item in library["conditions"])
-    session.flush()
-    session.add_all(Adjustment(**item, updated_in_version=version) for item in library["adjustments"])
-    session.flush()
-    session.add_all(GuidanceRule(**rule) for rule in library["guidance_rules"])
-    session.add_all(PhraseTemplate(**phrase) for phrase in library["phrase_templates"])
-    session.add(GuidanceVersion(version=version, published_by=published_by, change=library["title"]))
-    session.flush()
+    _insert(session, Source, library["sources"])
+    _insert(session, Limitation, library["limitations"])
+    _insert(session, WorkFunction, library["work_functions"])
+    _insert(session, Condition, library["conditions"])
+    _insert(session, Adjustment, [{**item, "updated_in_version": version} for item in library["adjustments"]])
+    _insert(session, GuidanceRule, library["guidance_rules"])
+    _insert(session, PhraseTemplate, library["phrase_templates"])
+    _insert(session, GuidanceVersion, [{"version": version, "published_by": published_by, "change": library["title"]}])
     return version
+
+
+def _insert(session: Session, model, items: list[dict[str, Any]]) -> None:
+    """Plain rows with the model's Python-side defaults, naming only the columns the database has:
+    migration 0003 loads the library before later revisions add columns to these tables."""
+    table = model.__table__
+    present = {c["name"] for c in sa.inspect(session.connection()).get_columns(table.name)}
+    columns = [c for c in table.columns if c.name in present
+               and not (c.primary_key and c.autoincrement is True and all(c.name not in i for i in items))]
+    rows = []
+    for item in items:
+        row = {}
+        for column in columns:
+            if column.name in item:
+                row[column.name] = item[column.name]
+            elif column.default is not None:
+                arg = column.default.arg
+                row[column.name] = arg(None) if column.default.is_callable else arg
+            else:
+                row[column.name] = None
+        rows.append(row)
+    if rows:
+        session.execute(table.insert(), rows)
 
 
 def current_version(session: Session) -> int:

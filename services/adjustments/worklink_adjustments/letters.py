@@ -117,6 +117,10 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         "This letter gives advice about work. The advice is not binding. If you cannot make the changes, please "
         "explain why to your employee; they should then be treated as not fit for work, and no new note is needed.",
     ])]
+    if s["status"] == "amended":
+        sections[0].paragraphs.append(
+            f"This letter replaces an earlier one: I amended my advice on {long_date(s['updated_at'].date())}. "
+            "Please answer this letter; the reply link in the earlier one no longer works.")
     conditions = disclosed_conditions(s)
     if conditions:
         sections.append(Section("Condition", [f"{name} has agreed that I tell you about: {_join(conditions)}."]))

@@ -91,6 +91,8 @@ class Adjustment(Base):
     duration_type: Mapped[str] = mapped_column(sa.String(16), default="temporary")
     home_working_compatible: Mapped[bool] = mapped_column(default=True)
     review_status: Mapped[str] = mapped_column(sa.String(24), default="published")
+    reviewed_by: Mapped[str | None] = mapped_column(sa.String(255))  # who marked it clinically reviewed
+    reviewed_at: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(default=1)  # optimistic lock for admin edits
     updated_in_version: Mapped[int] = mapped_column(default=1)
 
@@ -108,6 +110,8 @@ class GuidanceRule(Base):
     rationale: Mapped[str] = mapped_column(sa.String(500))
     source_ids: Mapped[list[Any]] = mapped_column(default=list)
     review_status: Mapped[str] = mapped_column(sa.String(24), default="published")
+    reviewed_by: Mapped[str | None] = mapped_column(sa.String(255))
+    reviewed_at: Mapped[datetime | None]
 
 
 class PhraseTemplate(Base):
@@ -178,20 +182,31 @@ class Suggestion(Base):
 
 
 class EmployerLink(Base):
-    """A single-use link on the employer letter; the token itself is never stored."""
+    """A single-use link on one edition of the employer letter; the token itself is never stored.
+
+    Issuing opens one; each amendment revokes the open one and opens a fresh one for the
+    amended version (a new response round), so the employer answers the advice they were sent.
+    """
 
     __tablename__ = "employer_links"
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    suggestion_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("suggestions.id"), unique=True)
+    suggestion_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("suggestions.id"), index=True)
+    # the suggestion version the letter carrying this link describes (null: made before rounds)
+    suggestion_version: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]  # replaced by an amendment's new link
 
 
 class EmployerResponse(Base):
+    """One employer answer; a suggestion keeps every round's answer (its history)."""
+
     __tablename__ = "employer_responses"
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    suggestion_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("suggestions.id"), unique=True)
+    suggestion_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("suggestions.id"), index=True)
+    link_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("employer_links.id"), unique=True)
+    suggestion_version: Mapped[int | None]  # the version the employer answered
     outcome: Mapped[str] = mapped_column(sa.String(24))
     items: Mapped[list[Any]] = mapped_column(default=list)  # [{index, adjustment_id?, outcome, reason}]
     comments: Mapped[str] = mapped_column(sa.Text, default="")

@@ -285,6 +285,52 @@ class EmployerResponseSchema(Schema):
             raise ValidationError({"items": missing})
 
 
+class EmployerAnswerSchema(EmployerResponseSchema):
+    """An answer as the clinician sees it: which version of the advice it answered."""
+
+    suggestion_version = fields.Integer(allow_none=True, metadata={
+        "description": "the suggestion version the employer answered (an amendment starts a new round)"})
+    current = fields.Boolean(metadata={"description": "false when it answered an earlier, since amended, version"})
+
+
+class ScheduleOutSchema(Schema):
+    week = fields.Integer()
+    plan = fields.String()
+
+
+class EmployerRecommendationSchema(Schema):
+    index = fields.Integer(metadata={"description": "answer it by this number"})
+    adjustment_id = fields.String(allow_none=True)
+    title = fields.String()
+    difficulty = fields.String()
+    advice = fields.String()
+    schedule = fields.List(fields.Nested(ScheduleOutSchema))
+
+
+class EmployerViewSchema(Schema):
+    """What the employer was advised (as the letter says it; no diagnosis unless disclosed)."""
+
+    employee = fields.Dict(keys=fields.String(), values=fields.String())
+    issuer = fields.Dict(keys=fields.String(), values=fields.String())
+    suggestion_version = fields.Integer()
+    amended = fields.Boolean()
+    assessment_date = fields.Date()
+    decision = one_of(DECISIONS)
+    categories = fields.List(one_of(FIT_NOTE_CATEGORIES))
+    disclosed_conditions = fields.List(fields.String(), metadata={
+        "description": "only conditions the patient agreed their employer may know about"})
+    functional_effects = fields.String()
+    period = fields.Dict(keys=fields.String(), values=fields.Date(allow_none=True))
+    reassessment_needed = fields.Boolean()
+    recommendations = fields.List(fields.Nested(EmployerRecommendationSchema))
+    link_expires_at = fields.DateTime()
+    outcomes = fields.List(fields.String())
+
+
+class EmployerAnswerInSchema(EmployerResponseSchema):
+    """The employer's answer: one item per recommendation (by `index`), a reason unless agreed."""
+
+
 class ReferralStatusSchema(Schema):
     request_id = fields.UUID(attribute="id")
     requested_at = fields.DateTime()
@@ -310,7 +356,10 @@ class SuggestionOutSchema(SuggestionInSchema):
     ended_at = fields.DateTime(allow_none=True)
     withdrawn_reason = fields.String(allow_none=True)
     superseded_by_id = fields.UUID(allow_none=True)
-    employer_response = fields.Nested(EmployerResponseSchema, allow_none=True)
+    employer_response = fields.Nested(EmployerAnswerSchema, allow_none=True, metadata={
+        "description": "the employer's answer to the current version (null until they answer the amended letter)"})
+    employer_responses = fields.List(fields.Nested(EmployerAnswerSchema), metadata={
+        "description": "every answer, newest first, including answers to earlier versions"})
     employer_link_expires_at = fields.DateTime(allow_none=True)
     referrals = fields.List(fields.Nested(ReferralStatusSchema))
     links = fields.Dict(keys=fields.String(), values=fields.String())

@@ -80,14 +80,14 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
     rows = session.scalars(sa.select(Suggestion).where(*where)
                            .order_by(Suggestion.updated_at.desc(), Suggestion.id).limit(limit).offset(offset)).all()
     ids = [s.id for s in rows]
-    outcomes = dict(session.execute(sa.select(EmployerResponse.suggestion_id, EmployerResponse.outcome)
-                                    .where(EmployerResponse.suggestion_id.in_(ids))).all()) if ids else {}
+    outcomes = _current_outcomes(session, ids)
     referrals = dict(session.execute(sa.select(ReferralRequest.suggestion_id, ReferralRequest.status)
                                      .where(ReferralRequest.suggestion_id.in_(ids))
                                      .order_by(ReferralRequest.requested_at)).all()) if ids else {}
+    deps.audit.record_many(session, action="list", resource_type=RESOURCE, principal=clinician.principal,
+                           records=[(str(s.id), s.nhs_number) for s in rows])
     items = []
     for suggestion in rows:
-        deps.audit_record(session, "list", suggestion, clinician.principal)
         items.append({c: getattr(suggestion, c) for c in (
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "period_start",
             "period_end", "review_date", "issued_at")}
@@ -95,9 +95,39 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
     return {"items": items, "total": total}
 
 
+def _current_outcomes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each suggestion's employer outcome for its current response round (its newest link) only."""
+    if not ids:
+        return {}
+    newest = (sa.select(EmployerLink.suggestion_id, sa.func.max(EmployerLink.created_at).label("created_at"))
+              .where(EmployerLink.suggestion_id.in_(ids)).group_by(EmployerLink.suggestion_id).subquery())
+    rows = session.execute(
+        sa.select(EmployerResponse.suggestion_id, EmployerResponse.outcome)
+        .join(EmployerLink, EmployerLink.id == EmployerResponse.link_id)
+        .join(newest, sa.and_(newest.c.suggestion_id == EmployerLink.suggestion_id,
+                              newest.c.created_at == EmployerLink.created_at))).all()
+    return dict(rows)
+
+
+def current_link(session: Session, suggestion_id: uuid.UUID) -> EmployerLink | None:
+    """The link of the current response round: the newest (an amendment opens a new one)."""
+    return session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion_id)
+                          .order_by(EmployerLink.created_at.desc()).limit(1))
+
+
+def response_history(session: Session, suggestion: Suggestion, link: EmployerLink | None) -> list[dict[str, Any]]:
+    """Every employer answer, newest first, each saying which version of the advice it answered."""
+    responses = session.scalars(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id)
+                                .order_by(EmployerResponse.recorded_at.desc())).all()
+    return [{**{c: getattr(r, c) for c in ("id", "outcome", "items", "comments", "responder_name", "responder_role",
+                                           "effective_from", "recorded_at", "suggestion_version")},
+             "current": link is not None and r.link_id == link.id} for r in responses]
+
+
 def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
-    response = session.scalar(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id))
-    link = session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion.id))
+    link = current_link(session, suggestion.id)
+    history = response_history(session, suggestion, link)
+    response = next((r for r in history if r["current"]), None)
     referrals = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
                                 .order_by(ReferralRequest.requested_at)).all()
     superseded_by = session.scalar(sa.select(Suggestion.id).where(Suggestion.supersedes_id == suggestion.id,
@@ -119,8 +149,9 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
         "consent": {"share_with_employer": suggestion.share_with_employer,
                     "refer_to_employment_adviser": suggestion.refer_to_employment_adviser},
         "superseded_by_id": superseded_by,
-        "employer_response": response,
-        "employer_link_expires_at": link.expires_at if link else None,
+        "employer_response": response,  # the answer to the current version, if any
+        "employer_responses": history,  # every answer, including those to earlier versions
+        "employer_link_expires_at": link.expires_at if link and link.revoked_at is None else None,
         "referrals": referrals,
         "links": {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
                   "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"},
@@ -230,25 +261,60 @@ def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_
     return view(session, suggestion)
 
 
+# Issuing is the hot path (a clinician issues at the end of every consultation): one UPDATE that
+# moves the draft on and returns the stored suggestion (no select-then-flush), then three inserts
+# with statements built once. A refused update is explained by a second, cheap read.
+_SUGGESTIONS = Suggestion.__table__
+_ISSUE = (sa.update(_SUGGESTIONS)
+          .where(_SUGGESTIONS.c.id == sa.bindparam("b_id"), _SUGGESTIONS.c.practice_id == sa.bindparam("b_practice"),
+                 _SUGGESTIONS.c.status == "draft", _SUGGESTIONS.c.version == sa.bindparam("b_version"))
+          .values(status="issued", version=_SUGGESTIONS.c.version + 1, issued_at=sa.bindparam("b_now"),
+                  updated_at=sa.bindparam("b_now"))
+          .returning(*_SUGGESTIONS.c))
+_STATUS = sa.select(_SUGGESTIONS.c.status, _SUGGESTIONS.c.version).where(
+    _SUGGESTIONS.c.id == sa.bindparam("b_id"), _SUGGESTIONS.c.practice_id == sa.bindparam("b_practice"))
+_NEW_LINK = EmployerLink.__table__.insert()
+
+
 def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
           today: date) -> dict[str, Any]:
-    suggestion = load(session, clinician, suggestion_id, for_update=True)
-    domain.check_transition("issue", suggestion.status)
-    domain.check_version(version, suggestion.version)
+    now = utcnow()
+    connection = session.connection()
+    suggestion = connection.execute(_ISSUE, {"b_id": suggestion_id, "b_practice": clinician.practice_id,
+                                             "b_version": version, "b_now": now}).one_or_none()
+    if suggestion is None:
+        _explain_refusal(connection, clinician, suggestion_id, "issue", version)
+    # Re-checked at issue (today may have moved on since the draft); a broken rule rolls the update back.
     domain.check_suggestion(_as_input(suggestion), today=today,
                             known_adjustments=[r["adjustment_id"] for r in suggestion.recommendations])
-    now = utcnow()
-    suggestion.status, suggestion.issued_at, suggestion.updated_at = "issued", now, now
-    suggestion.version += 1
     if suggestion.supersedes_id:
         _supersede(session, deps, clinician, suggestion)
-    session.add(EmployerLink(id=uuid.uuid4(), suggestion_id=suggestion.id, created_at=now,
-                             expires_at=now + deps.link_ttl))
+    link_expires_at = open_link_round(connection, deps, suggestion.id, suggestion.version, now)
     deps.outbox.publish(session, "adjustments.suggestion.issued", issued_data(suggestion, now))
     if suggestion.refer_to_employment_adviser:
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="issue")
-    return state(suggestion, link_expires_at=now + deps.link_ttl)
+    return state(suggestion, link_expires_at=link_expires_at)
+
+
+def _explain_refusal(connection, clinician: Clinician, suggestion_id: uuid.UUID, action: str, version: int) -> None:
+    """Why a guarded update matched no row: 404, the wrong status, or a stale version (409)."""
+    current = connection.execute(_STATUS, {"b_id": suggestion_id, "b_practice": clinician.practice_id}).one_or_none()
+    if current is None:
+        raise NotFound(f"No suggestion {suggestion_id}.")
+    domain.check_transition(action, current.status)
+    domain.check_version(version, current.version)
+    raise AssertionError("the guarded update matched no row, yet status and version allow it")
+
+
+def open_link_round(connection, deps: Deps, suggestion_id: uuid.UUID, suggestion_version: int,
+                    now: datetime) -> datetime:
+    """A fresh single-use employer link for this version of the suggestion; returns its expiry."""
+    expires_at = now + deps.link_ttl
+    connection.execute(_NEW_LINK, {"id": uuid.uuid4(), "suggestion_id": suggestion_id,
+                                   "suggestion_version": suggestion_version, "created_at": now,
+                                   "expires_at": expires_at, "used_at": None, "revoked_at": None})
+    return expires_at
 
 
 def _supersede(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
@@ -277,11 +343,23 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     _apply(suggestion, data, period, rows, guidance_version)
     suggestion.status = "amended"
     suggestion.version += 1
+    _new_response_round(session, deps, suggestion)
     deps.outbox.publish(session, "adjustments.suggestion.amended", issued_data(suggestion, suggestion.updated_at))
     if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="amend")
     return view(session, suggestion)
+
+
+def _new_response_round(session: Session, deps: Deps, suggestion: Suggestion) -> None:
+    """The amended advice needs its own answer: the unused link of the earlier letter stops
+    working (410) and the amended letter carries a fresh single-use link. Earlier answers stay."""
+    now = utcnow()
+    session.execute(sa.update(EmployerLink)
+                    .where(EmployerLink.suggestion_id == suggestion.id, EmployerLink.used_at.is_(None),
+                           EmployerLink.revoked_at.is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session=False))
+    open_link_round(session.connection(), deps, suggestion.id, suggestion.version, now)
 
 
 def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
@@ -409,8 +487,9 @@ def link_token(secret: str, link_id: uuid.UUID) -> str:
 
 
 def link_for(session: Session, deps: Deps, suggestion: Suggestion) -> str | None:
-    link = session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion.id))
-    return link_token(deps.link_secret, link.id) if link else None
+    """The token the letter prints: the current round's link (none once revoked)."""
+    link = current_link(session, suggestion.id)
+    return link_token(deps.link_secret, link.id) if link and link.revoked_at is None else None
 
 
 class LinkGone(domain.DomainError):
@@ -432,11 +511,43 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
     suggestion = session.get(Suggestion, link.suggestion_id)
     if link.used_at is not None:
         raise LinkGone("A response has already been recorded with this link. Each link can be used once.")
+    if link.revoked_at is not None:
+        raise LinkGone("This advice has been amended since this letter was written. Use the link in the newer "
+                       "letter your employee gives you.", reason="amended")
     if _aware(link.expires_at) <= utcnow():
-        raise LinkGone("This link has expired. Ask your employee for an up-to-date letter.")
+        raise LinkGone("This link has expired. Ask your employee for an up-to-date letter.", reason="expired")
     if suggestion.status not in domain.ACTIVE:
-        raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).")
+        raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).", reason=suggestion.status)
     return link, suggestion
+
+
+def employer_view(session: Session, deps: Deps, token: str) -> dict[str, Any]:
+    """What the employer was advised, as the letter says it: no diagnosis unless the patient agreed
+    to disclose it, no NHS number, date of birth or contact details. The read is audited."""
+    link, suggestion = open_link(session, deps, token)
+    employer = Principal(subject=f"employer-link:{link.id}", role="employer")
+    deps.audit_record(session, "read", suggestion, employer, purpose="employer_response_form")
+    shared = suggestion.share_with_employer
+    return {
+        "employee": {"given_name": suggestion.given_name, "family_name": suggestion.family_name},
+        "issuer": {"name": suggestion.issuer_name, "profession": suggestion.issuer_profession},
+        "suggestion_version": link.suggestion_version or suggestion.version,
+        "amended": suggestion.status == "amended",
+        "assessment_date": suggestion.assessment_date,
+        "decision": suggestion.decision,
+        "categories": suggestion.categories,
+        "disclosed_conditions": [c["text"] for c in suggestion.conditions if shared and c.get("disclose")],
+        "functional_effects": suggestion.functional_effects,
+        "period": {"start": suggestion.period_start, "end": suggestion.period_end},
+        "reassessment_needed": suggestion.reassessment_needed,
+        "recommendations": [{"index": i, "adjustment_id": r.get("adjustment_id"),
+                             "title": r.get("title") or "Recommended change", "difficulty": r.get("difficulty") or "",
+                             "advice": " ".join(t for t in (r.get("employer_text"), r.get("free_text")) if t),
+                             "schedule": r.get("schedule") or []}
+                            for i, r in enumerate(suggestion.recommendations)],
+        "link_expires_at": link.expires_at,
+        "outcomes": list(domain.EMPLOYER_OUTCOMES),
+    }
 
 
 def record_employer_response(session: Session, deps: Deps, token: str, data: dict[str, Any]) -> EmployerResponse:
@@ -453,7 +564,9 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
               "title": rows[i].get("title") or (rows[i].get("free_text") or "")[:200],
               "outcome": by_index[i]["outcome"], "reason": by_index[i].get("reason", "")} for i in range(len(rows))]
     now = utcnow()
-    response = EmployerResponse(id=uuid.uuid4(), suggestion_id=suggestion.id,
+    answered = link.suggestion_version or suggestion.version
+    response = EmployerResponse(id=uuid.uuid4(), suggestion_id=suggestion.id, link_id=link.id,
+                                suggestion_version=answered,
                                 outcome=domain.overall_outcome([i["outcome"] for i in items]), items=items,
                                 comments=data.get("comments", ""), responder_name=data["responder_name"],
                                 responder_role=data.get("responder_role", ""),
@@ -462,7 +575,7 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
     link.used_at = now
     deps.outbox.publish(session, "adjustments.employer_response.recorded", {
         "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
-        "clinician_id": suggestion.clinician_id, "outcome": response.outcome,
+        "clinician_id": suggestion.clinician_id, "suggestion_version": answered, "outcome": response.outcome,
         "items": [{"adjustment_id": i["adjustment_id"], "outcome": i["outcome"]} for i in items],
         "effective_from": response.effective_from, "occurred_at": now})
     employer = Principal(subject=f"employer-link:{link.id}", role="employer")

@@ -107,6 +107,9 @@ class EmployerResponseRecordedV1(Schema):
     # Added (optional, so v1 readers are unaffected): the clinician's user id, so the
     # person who gave the advice hears the employer's answer (closing the loop).
     clinician_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"), load_default=None)
+    # Added (optional): the suggestion version the employer answered. An amendment opens a new
+    # response round, so one suggestion can have answers for several versions.
+    suggestion_version = fields.Integer(allow_none=True, load_default=None)
     outcome = _one_of(EMPLOYER_OUTCOMES, required=True)
     items = fields.List(fields.Nested(Item), required=True)
     effective_from = fields.Date(allow_none=True)
