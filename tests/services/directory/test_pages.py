@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server
 from tests.services.directory.conftest import ORG_A, ORG_B
@@ -29,7 +30,7 @@ def test_resident_searches_filters_and_opens_a_service(app, directory, page):
         page.get_by_label("What do you need help with?").fill("counseling")
         page.get_by_label("Postcode").fill("ta1 1aa")
         page.get_by_role("button", name="Search").click()
-        assert page.get_by_role("heading", name="2 services found").is_visible()
+        expect(page.get_by_role("heading", name="2 services found")).to_be_visible()
         cards = page.locator(".nhsuk-card")
         assert cards.nth(0).get_by_role("link").inner_text() == "Taunton counselling service"
         assert "0.0 miles away" in cards.nth(0).inner_text()
@@ -41,7 +42,7 @@ def test_resident_searches_filters_and_opens_a_service(app, directory, page):
         page.get_by_label("Type of support").select_option(label="Mental health and wellbeing")
         page.get_by_label("Free services only").check()
         page.get_by_role("button", name="Search").click()
-        assert page.get_by_role("heading", name="1 service found").is_visible()
+        expect(page.get_by_role("heading", name="1 service found")).to_be_visible()
         assert page.get_by_label("Free services only").is_checked()
         page.get_by_label("Free services only").uncheck()
         page.get_by_label("Open on").select_option(label="Saturday")
@@ -50,7 +51,7 @@ def test_resident_searches_filters_and_opens_a_service(app, directory, page):
 
         page.get_by_role("link", name="Wellbeing cafe, Taunton").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Wellbeing cafe, Taunton"
-        assert page.get_by_role("heading", name="Opening times").is_visible()
+        expect(page.get_by_role("heading", name="Opening times")).to_be_visible()
         assert "Saturday" in page.locator("table").inner_text() and "10:00 to 14:00" in page.locator("table").inner_text()
         assert page.get_by_text("Step-free access.").is_visible()
         assert page.get_by_role("link", name="01632 960001").get_attribute("href") == "tel:01632960001"
@@ -67,7 +68,7 @@ def test_search_and_service_page_work_without_javascript(app, directory, no_js_p
         page.get_by_label("What do you need help with?").fill("debt")
         page.get_by_label("Open on").select_option(label="Tuesday")
         page.get_by_role("button", name="Search").click()
-        assert page.get_by_role("heading", name="1 service found").is_visible()
+        expect(page.get_by_role("heading", name="1 service found")).to_be_visible()
         page.get_by_role("link", name="Debt and money advice, Bridgwater").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Debt and money advice, Bridgwater"
 
@@ -105,7 +106,7 @@ def test_partner_staff_edit_their_own_listing(app, directory, page):
         page.get_by_label("Notice to show residents").fill("Closed on bank holidays.")
         page.get_by_label("I have checked this listing is correct today").check()
         page.get_by_role("button", name="Save changes").click()
-        assert page.get_by_text("Your changes were saved.").is_visible()
+        expect(page.get_by_text("Your changes were saved.")).to_be_visible()  # waits for the redirect's page
         assert_accessible(page)
         page.get_by_label("Service name").fill("")
         page.get_by_role("button", name="Save changes").click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server
 from tests.services.directory.conftest import ORG_A
@@ -16,7 +17,7 @@ def sign_in(app, page, base: str, *, role: str = "org_admin", org=ORG_A) -> None
     page.goto(f"{base}/partner")
     page.get_by_label("Access token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Your listings"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your listings")
 
 
 def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
@@ -26,19 +27,21 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         sign_in(app, page, base)
         assert_accessible(page)
         page.get_by_role("link", name="Add a listing").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Add a listing"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Add a listing")
         assert_accessible(page)
 
         # nothing filled in: every mistake in the summary, linked to a message beside its field
         page.get_by_role("button", name="Publish listing").click()
         summary = page.get_by_role("alert")
         assert "There is a problem" in summary.inner_text()
-        assert summary.get_by_role("link", name="Enter the service's name (2 to 255 characters).").is_visible()
-        assert summary.get_by_role("link", name="Select at least one type of support.").is_visible()
-        assert page.locator("#name-error").is_visible() and page.locator("#taxonomy_term_ids-error").is_visible()
+        no_name = "Enter the service's name (2 to 255 characters)."
+        expect(summary.get_by_role("link", name=no_name)).to_be_visible()
+        expect(summary.get_by_role("link", name="Select at least one type of support.")).to_be_visible()
+        expect(page.locator("#name-error")).to_be_visible()
+        expect(page.locator("#taxonomy_term_ids-error")).to_be_visible()
         assert page.title().startswith("Error: ")
         assert_accessible(page)
-        summary.get_by_role("link", name="Enter the service's name (2 to 255 characters).").click()
+        summary.get_by_role("link", name=no_name).click()
         assert page.evaluate("document.activeElement.id") == "name"
 
         page.get_by_label("Service name").fill("Bridgwater back to work clinic")
@@ -49,8 +52,8 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         page.get_by_label("Youngest age").fill("18")
         page.get_by_label("Online").check()
         page.get_by_role("button", name="Publish listing").click()
-        assert page.get_by_text("Your listing is published.").is_visible()
-        assert page.get_by_role("heading", level=1).inner_text() == "Edit listing"
+        expect(page.get_by_text("Your listing is published.")).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Edit listing")
         service_id = page.url.split("/partner/services/")[1].split("?")[0]
         assert_accessible(page)
 
@@ -63,7 +66,7 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         page.get_by_label("Accessibility (optional)").fill("Step-free entrance and a hearing loop.")
         assert "never published" in page.locator("#confidential-hint").inner_text()
         page.get_by_role("button", name="Add location").click()
-        assert page.get_by_text("The location was added.").is_visible()
+        expect(page.get_by_text("The location was added.")).to_be_visible()
         assert "TA6 3BB" in page.locator("#locations + dl").inner_text()
 
         page.get_by_role("link", name="Add a contact").click()
@@ -71,7 +74,7 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         page.get_by_label("Phone number").fill("01632 960555")
         page.get_by_label("Email address").fill("clinic@working-well.example.org")
         page.get_by_role("button", name="Add contact").click()
-        assert page.get_by_text("The contact was added.").is_visible()
+        expect(page.get_by_text("The contact was added.")).to_be_visible()
 
         page.get_by_role("link", name="Add opening times").click()
         page.get_by_label("Day").select_option(label="Tuesday")
@@ -79,46 +82,48 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         page.get_by_label("Closes").fill("09:00")
         page.get_by_role("button", name="Add opening time").click()
         message = "The closing time must be later than the opening time."
-        assert page.get_by_role("alert").get_by_role("link", name=message).is_visible()
+        expect(page.get_by_role("alert").get_by_role("link", name=message)).to_be_visible()
         assert message in page.locator("#closes_at-error").inner_text()
         assert page.get_by_label("Day").input_value() == "TU"  # what was typed is kept
         assert_accessible(page)
         page.get_by_label("Closes").fill("19:30")
         page.get_by_role("button", name="Add opening time").click()
-        assert page.get_by_text("The opening time was added.").is_visible()
+        expect(page.get_by_text("The opening time was added.")).to_be_visible()
         assert_accessible(page)
 
         # edit it: a new name, checked today; then change the opening time
         page.get_by_label("Service name").fill("Bridgwater work and health clinic")
         page.get_by_label("I have checked this listing is correct today").check()
         page.get_by_role("button", name="Save changes").click()
-        assert page.get_by_text("Your changes were saved.").is_visible()
+        expect(page.get_by_text("Your changes were saved.")).to_be_visible()
         assert f"Last checked: {date.today().strftime('%-d %B %Y')}" in page.locator("main").inner_text()
         page.get_by_role("link", name="Change Tuesday 17:00 to 19:30").click()
         assert page.get_by_label("Opens").input_value() == "17:00"
         page.get_by_label("Closes").fill("20:00")
         page.get_by_role("button", name="Save changes").click()
-        assert page.get_by_text("The opening time was changed.").is_visible()
+        expect(page.get_by_text("The opening time was changed.")).to_be_visible()
 
         # residents see it
         page.get_by_role("link", name="See the listing as residents do").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Bridgwater work and health clinic"
-        assert "Tuesday" in page.locator("table").inner_text() and "17:00 to 20:00" in page.locator("table").inner_text()
-        assert page.get_by_text("Step-free entrance and a hearing loop.").is_visible()
-        assert page.get_by_role("link", name="01632 960555").is_visible()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bridgwater work and health clinic")
+        expect(page.locator("table")).to_contain_text("Tuesday")
+        expect(page.locator("table")).to_contain_text("17:00 to 20:00")
+        expect(page.get_by_text("Step-free entrance and a hearing loop.")).to_be_visible()
+        expect(page.get_by_role("link", name="01632 960555")).to_be_visible()
         assert_accessible(page)
 
         # withdraw it: a confirmation step that asks why
         page.goto(f"{base}/partner/services/{service_id}")
         page.get_by_role("link", name="Withdraw this listing").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Withdraw this listing?"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Withdraw this listing?")
         assert_accessible(page)
         page.get_by_role("button", name="Withdraw listing").click()
-        assert page.get_by_role("alert").get_by_role("link", name="Select why you are withdrawing this listing.").is_visible()
+        no_reason = "Select why you are withdrawing this listing."
+        expect(page.get_by_role("alert").get_by_role("link", name=no_reason)).to_be_visible()
         assert_accessible(page)
         page.get_by_label("The service has closed").check()
         page.get_by_role("button", name="Withdraw listing").click()
-        assert page.get_by_text("Bridgwater work and health clinic was withdrawn.").is_visible()
+        expect(page.get_by_text("Bridgwater work and health clinic was withdrawn.")).to_be_visible()
         assert "Bridgwater work and health clinic" not in page.locator("table").inner_text()
         assert_accessible(page)
     assert external == []
@@ -151,12 +156,12 @@ def test_partner_pages_work_without_javascript(app, directory, no_js_page):
         page.get_by_role("link", name="Add a contact").click()
         page.get_by_label("Name", exact=True).fill("Cafe host")
         page.get_by_role("button", name="Add contact").click()
-        assert page.locator("#phone-error").is_visible()  # a phone number or an email is needed
+        expect(page.locator("#phone-error")).to_be_visible()  # a phone number or an email is needed
         page.get_by_label("Email address").fill("cafe@working-well.example.org")
         page.get_by_role("button", name="Add contact").click()
-        assert page.get_by_text("The contact was added.").is_visible()
+        expect(page.get_by_text("The contact was added.")).to_be_visible()
         page.get_by_role("link", name="Remove Cafe host").click()
         page.get_by_role("button", name="Remove contact").click()
-        assert page.get_by_text("The contact was removed.").is_visible()
+        expect(page.get_by_text("The contact was removed.")).to_be_visible()
     contacts = app.test_client().get(f"/services/{directory.ids['cafe']}").get_json()["contacts"]
     assert [c["name"] for c in contacts] == ["Advice line"]

@@ -178,7 +178,8 @@ def test_mistakes_are_shown_beside_each_field_and_nothing_is_saved(app, director
     assert response.status_code == 400
     assert "Select the day." in html and "Enter the closing time as a 24-hour time, like 17:30." in html
     response = client.post(f"/partner/services/{counselling}/locations/new",
-                           data={"csrf_token": token, "address_1": "1 Quay", "city": "Bristol", "postal_code": "BS1 4DJ"})
+                           data={"csrf_token": token, "address_1": "1 Quay", "city": "Bristol",
+                                 "postal_code": "BS1 4DJ"})
     assert response.status_code == 400 and "We do not know the postcode BS1 4DJ" in response.get_data(as_text=True)
     response = client.post(f"/partner/services/{counselling}/contacts/new",
                            data={"csrf_token": token, "name": "Desk", "email": "not-an-address"})
