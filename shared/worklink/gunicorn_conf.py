@@ -4,6 +4,7 @@ Kept outside `worklink.web` on purpose: Prometheus's multiprocess directory must
 be set before any metric is created, i.e. before the app is imported.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -40,6 +41,13 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
+
+
+def pre_fork(server, worker):
+    # The app is preloaded in the master: freeze what it built (modules, schemas, SQL caches)
+    # so the workers' garbage collector never rescans it - less CPU per request, and the
+    # pages stay shared between workers instead of being copied on a GC write.
+    gc.freeze()
 
 
 def child_exit(server, worker):
