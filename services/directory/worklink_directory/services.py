@@ -224,7 +224,7 @@ def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEF
     cutoff: date = (now - period).date()
     due = session.scalars(sa.select(Service).where(
         Service.status.in_(LISTED), Service.review_due_notified_at.is_(None),
-        sa.or_(Service.assured_date.is_(None), Service.assured_date < cutoff)).with_for_update())
+        sa.or_(Service.assured_date.is_(None), Service.assured_date < cutoff)).with_for_update(of=Service))
     count = 0
     for svc in due:
         last = datetime.combine(svc.assured_date, datetime.min.time(), now.tzinfo) if svc.assured_date else None

@@ -9,10 +9,17 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.services.directory.conftest import ORG_A, ORG_B
+from tests.services.directory.conftest import ORG_A, ORG_B, build_directory, make_app
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
 from worklink_directory.models import Location, Metadata, Service
+
+
+@pytest.fixture()
+def both_databases(database_url, tmp_path):
+    """The app and the known directory on SQLite and on PostgreSQL (for the tests that write)."""
+    app = make_app(database_url, tmp_path)
+    return app, build_directory(app)
 
 
 def signed_in(app, role: str, org: uuid.UUID | None = None, subject: str = "ada"):
@@ -117,7 +124,8 @@ def test_form_posts_without_the_csrf_token_are_refused(app, directory):
     assert app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()["name"] != "Forged"
 
 
-def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(app, directory):
+def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(both_databases):
+    app, directory = both_databases
     client = signed_in(app, "org_admin", ORG_A, subject="ada-at-org-a")
     counselling = directory.ids["counselling"]
     token = csrf(client, f"/partner/services/{counselling}")
@@ -188,7 +196,8 @@ def test_mistakes_are_shown_beside_each_field_and_nothing_is_saved(app, director
     assert app.test_client().get(f"/services/{counselling}").get_json()["name"] == "Taunton counselling service"
 
 
-def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed_ones_are_deleted(app, directory):
+def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed_ones_are_deleted(both_databases):
+    app, directory = both_databases
     client = signed_in(app, "org_admin", ORG_A)
     debt = directory.ids["debt"]
     token = csrf(client)

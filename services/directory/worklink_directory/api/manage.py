@@ -33,7 +33,8 @@ def _geocoder():
 
 
 def _owned_service(session, service_id: uuid.UUID) -> Service:
-    svc = session.get(Service, service_id, with_for_update=True)
+    # OF service: the organisation is joined for reading, and PostgreSQL cannot lock an outer join's nullable side
+    svc = session.get(Service, service_id, with_for_update={"of": Service})
     if svc is None:
         raise Problem(404, f"There is no service {service_id}.")
     require_organisation(str(svc.organization_id))

@@ -32,7 +32,9 @@ def parse_uuid(raw: str | None) -> uuid.UUID | None:
 
 def service_or_404(session, raw_id: str, *, for_update: bool = False) -> Service:
     service_id = parse_uuid(raw_id)
-    svc = session.get(Service, service_id, with_for_update=for_update) if service_id else None
+    # OF service: the organisation is joined for reading, and PostgreSQL cannot lock an outer join's nullable side
+    lock = {"of": Service} if for_update else None
+    svc = session.get(Service, service_id, with_for_update=lock) if service_id else None
     if svc is None:
         raise Problem(404, "We could not find that service. It may have been removed.", title="Service not found")
     return svc

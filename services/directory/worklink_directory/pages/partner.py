@@ -152,7 +152,7 @@ def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, 
     for name, label in (("description", "The description"), ("application_process", "How to get help")):
         if len(values[name]) > TEXT_LIMITS[name]:
             form.error(name, f"{label} must be {TEXT_LIMITS[name]:,} characters or fewer.")
-    if not values["taxonomy_term_ids"]:
+    if not values["taxonomy_term_ids"] and term_ids:
         form.error("taxonomy_term_ids", "Select at least one type of support.")
     elif not set(values["taxonomy_term_ids"]) <= term_ids:
         form.error("taxonomy_term_ids", "Select types of support from the list.")
