@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
 from worklink_notifications import signing
-from worklink_notifications.messages import wording
+from worklink_notifications.messages import CODE_MESSAGE, wording
 from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, WebhookSubscriber
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ class DeliveryWorker:
                                                      "error": error})
         # A resident's address stays for a re-send until purge_person_addresses() erases it.
         delivery.status, delivery.next_attempt_at, delivery.last_error = "dead", None, error
+        delivery.verification_code = None  # a re-send would need a new code from the person anyway
 
     # --- channels ------------------------------------------------------------------
 
@@ -290,6 +291,10 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
               "reason": "your organisation asked to be told" if delivery.recipient_kind == "contact"
               else "you asked to be told"}
     name = "person" if person else "message"
+    if person and delivery.message_code == CODE_MESSAGE:
+        if not delivery.verification_code:
+            raise PermanentFailure("the one-time code was already erased")
+        name, values["code"] = "person_code", delivery.verification_code
     return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
                     TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id))
 
@@ -324,7 +329,7 @@ def webhook_body(delivery: Delivery) -> dict:
 def forget_person_address(delivery: Delivery) -> None:
     """A resident's address is kept only until their message is sent or given up on."""
     if delivery.recipient_kind == "person":
-        delivery.address = None
+        delivery.address = delivery.verification_code = None
 
 
 def is_permanent_smtp(exc: Exception) -> bool:

@@ -47,10 +47,17 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
                           "An employment support service has accepted your referral and will contact you."),
     "adviser_will_contact_you": ("An adviser will contact you",
                                  "An employment adviser will contact you soon."),
+    "self_referral_code": ("Your WorkLink code",
+                           "Enter this code to finish referring yourself for employment support. It works "
+                           "for 30 minutes. If you did not ask for it, you can ignore this email."),
     "referral_closed": ("Your referral has closed",
                         "Your referral for employment support has closed. Contact your GP practice or the "
                         "service if you have questions."),
 }
+
+
+# The one message that carries a secret: the person's one-time code (its own template).
+CODE_MESSAGE = "self_referral_code"
 
 
 def wording(code: str, person: bool = False) -> tuple[str, str]:

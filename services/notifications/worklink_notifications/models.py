@@ -164,6 +164,8 @@ class Delivery(Base):
     # Where to send it: an email address or webhook URL. A person's address is erased
     # once the message has been sent or dead-lettered.
     address: Mapped[str | None] = mapped_column(sa.String(2048))
+    # A resident's one-time code (self_referral_code only): erased with the address, never shown.
+    verification_code: Mapped[str | None] = mapped_column(sa.String(8))
     status: Mapped[str] = mapped_column(sa.String(16))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
-from worklink_notifications.messages import PERSON_MESSAGES
+from worklink_notifications.messages import CODE_MESSAGE, PERSON_MESSAGES
 from worklink_notifications.models import (Delivery, OrganisationContact, RoutingRule, ServiceOwner,
                                            UserChannelSettings, WebhookSubscriber)
 
@@ -186,7 +186,8 @@ def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> 
 
 
 def add_delivery(session: Session, *, event_id: str, event_type: str, recipient: Recipient, message_code: str,
-                 facts: dict[str, Any], occurred_at: datetime | None, check_existing: bool = True) -> int:
+                 facts: dict[str, Any], occurred_at: datetime | None, check_existing: bool = True,
+                 verification_code: str | None = None) -> int:
     """Queue a delivery unless (event, recipient, channel) already has one; returns 1 if queued.
 
     Rows are queued on the session and inserted together just before it commits (one
@@ -204,7 +205,8 @@ def add_delivery(session: Session, *, event_id: str, event_type: str, recipient:
         return 0
     queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
                        recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
-                       facts=facts, address=recipient.address, occurred_at=occurred_at,
+                       facts=facts, address=recipient.address, verification_code=verification_code,
+                       occurred_at=occurred_at,
                        status=initial_status(recipient), next_attempt_at=None, attempts=0, created_at=utcnow())
     return 1
 
@@ -256,6 +258,10 @@ class UnknownPersonMessage(ValueError):
     pass
 
 
+class InvalidPersonMessage(UnknownPersonMessage):
+    """A code where none belongs, or a code message without its code: refused (dead-lettered)."""
+
+
 def request_person_message(session: Session, event) -> int:
     """Handler for notifications.person_message.requested: one email to the consented address.
 
@@ -265,10 +271,13 @@ def request_person_message(session: Session, event) -> int:
     data = event.data
     if data["message_code"] not in PERSON_MESSAGES:
         raise UnknownPersonMessage(f"no resident message {data['message_code']!r}")
+    code = data.get("verification_code")
+    if (data["message_code"] == CODE_MESSAGE) != (code is not None):
+        raise InvalidPersonMessage(f"verification_code goes with {CODE_MESSAGE!r} and only with it")
     recipient = Recipient("person", str(data["person_id"]), data["contact"]["channel"], data["contact"]["address"])
     facts = {"message_id": str(data["message_id"]), "consent_id": str(data["consent_id"])}
     if data.get("referral_id"):
         facts["referral_id"] = str(data["referral_id"])
     return add_delivery(session, event_id=f"message:{data['message_id']}", event_type=event.type,
                         recipient=recipient, message_code=data["message_code"], facts=facts,
-                        occurred_at=data["requested_at"])
+                        occurred_at=data["requested_at"], verification_code=code)

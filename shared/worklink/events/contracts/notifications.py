@@ -3,7 +3,8 @@
 `notifications.person_message.requested` is how an owning service (referrals,
 adjustments) asks for a resident to be told something. Only that service knows
 the person and holds their consent, so it publishes the *consented* contact route
-and a message code - never names, conditions or free text - on a restricted topic
+and a message code (plus, for `self_referral_code`, the one-time digits the person asked
+for) - never names, conditions or free text - on a restricted topic
 read only by the notifications service, kept for 3 days (dead letters 7 days).
 Notifications renders the message from its own plain-language template for the
 code and erases the address once the message has been sent or dead-lettered.
@@ -32,6 +33,10 @@ class PersonMessageRequestedV1(Schema):
     contact = fields.Nested(ContactRoute, required=True)
     referral_id = fields.UUID(allow_none=True)
     requested_at = fields.DateTime(required=True)
+    # Added (optional, so v1 readers are unaffected): the one-time code a resident asked for to
+    # prove the contact route is theirs (message code `self_referral_code`). Digits only.
+    verification_code = fields.String(validate=validate.Regexp(r"^[0-9]{4,8}$"), load_default=None,
+                                      metadata={"description": "only with message_code self_referral_code"})
 
 
 EVENTS: list[EventType] = [
