@@ -248,8 +248,13 @@ def refer_yourself_send():
     except ValidationError as exc:
         return _render("referrals/refer_yourself.html", 422, errors=_flat(exc.messages), form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
-    with service_context().database.transaction() as session:
-        pending, code = services.start_self_referral(session, settings(), intake, now())
+    ctx = service_context()
+    try:
+        with ctx.database.transaction() as session:
+            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, now())
+    except services.DomainError as exc:
+        return _render("referrals/refer_yourself.html", 422, errors=[("email", exc.detail)], form=request.form,
+                       situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
     route = "email" if intake["person"].get("email") else "phone"
     return _render("referrals/verify_code.html", pending_id=pending.id, route=route, errors=[],
                    dev_code=code if settings().expose_codes else None)

@@ -46,6 +46,10 @@ class Gone(DomainError):
     status = 410
 
 
+class Unprocessable(DomainError):
+    status = 422
+
+
 # --- identity helpers -------------------------------------------------------------------------------
 
 
@@ -67,6 +71,11 @@ def match_key(given_name: str, family_name: str, birth_date, postcode: str | Non
     parts = [given_name.strip().lower(), family_name.strip().lower(), str(birth_date),
              (normalise_postcode(postcode) or "").replace(" ", "")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def person_id(key: str) -> uuid.UUID:
+    """The pseudonymous person id person messages carry (from the match key; no name, no NHS number)."""
+    return uuid.uuid5(uuid.NAMESPACE_OID, key)
 
 
 def hash_secret(secret: str) -> str:
@@ -420,14 +429,32 @@ def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, 
 # --- self-referral ------------------------------------------------------------------------------------
 
 
-def start_self_referral(session: Session, settings: ReferralSettings, intake: Mapping[str, Any],
+CODE_MESSAGE = "self_referral_code"  # notifications renders it from its own template
+
+
+def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any],
                         now: datetime) -> tuple[PendingSelfReferral, str]:
-    """Hold the self-referral until the person proves the contact route is theirs."""
+    """Hold the self-referral until the person proves the contact route is theirs: the one-time
+    code goes to their email through notifications (restricted person message). Notifications
+    has no text messages yet, so a phone-only self-referral gets its code only outside
+    production (shown on screen); production asks for an email address instead."""
+    person = intake["person"]
+    if not person.get("email") and not settings.expose_codes:
+        raise Unprocessable("We can only send your code by email for now. Give an email address.",
+                          field="person/email")
     code = f"{secrets.randbelow(10 ** 6):06d}"
-    pending = PendingSelfReferral(id=uuid.uuid4(), payload=_jsonable(intake), code_hash=hash_secret(code),
-                                  expires_at=now + timedelta(minutes=settings.self_referral_code_minutes),
-                                  created_at=now)
+    consent_id = uuid.uuid4()  # the explicit agreement given on the form; the referral keeps it
+    pending = PendingSelfReferral(id=uuid.uuid4(), payload=_jsonable({**intake, "consent_id": consent_id}),
+                                  code_hash=hash_secret(code), created_at=now,
+                                  expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
+    if person.get("email"):
+        key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
+        outbox.publish(session, "notifications.person_message.requested", {
+            "message_id": uuid.uuid5(pending.id, "verification-code"), "person_id": person_id(key),
+            "consent_id": consent_id, "message_code": CODE_MESSAGE,
+            "contact": {"channel": "email", "address": person["email"]}, "referral_id": None,
+            "requested_at": now, "verification_code": code}, subject=str(pending.id))
     return pending, code
 
 
@@ -455,7 +482,8 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
         raise NotFound("No self-referral is waiting for that code.")
     intake = _from_json(pending.payload)
     route = "email" if intake["person"].get("email") else "phone"
-    intake["consent"] = {"consent_id": uuid.uuid4(), "method": "online", "captured_by": f"self (verified {route})",
+    consent_id = uuid.UUID(intake.pop("consent_id")) if intake.get("consent_id") else uuid.uuid4()
+    intake["consent"] = {"consent_id": consent_id, "method": "online", "captured_by": f"self (verified {route})",
                          "captured_at": now, "outcomes_to_referrer": False}
     session.delete(pending)
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
@@ -620,7 +648,7 @@ def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str
         return
     outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
-        "person_id": uuid.uuid5(uuid.NAMESPACE_OID, referral.match_key), "consent_id": referral.consent_id,
+        "person_id": person_id(referral.match_key), "consent_id": referral.consent_id,
         "message_code": code, "contact": {"channel": "email", "address": referral.email},
         "referral_id": referral.id, "requested_at": now}, subject=str(referral.id))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from datetime import timedelta
@@ -257,9 +258,12 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     # The person hears how it goes (coded messages to the verified email, restricted topic).
     told = outbox_payloads(h, "notifications.person_message.requested")
     assert [(m["message_code"], m["contact"]["address"], m["referral_id"]) for m in told] == [
+        ("self_referral_code", "sam@example.org", None),  # the code itself goes by email too
         ("referral_received", "sam@example.org", rid), ("referral_accepted", "sam@example.org", rid),
         ("adviser_will_contact_you", "sam@example.org", rid), ("referral_closed", "sam@example.org", rid)]
-    assert len({m["message_id"] for m in told}) == 4
+    assert told[0]["verification_code"] == code and all("verification_code" not in m for m in told[1:])
+    assert len({m["message_id"] for m in told}) == 5
+    assert len({m["consent_id"] for m in told}) == 1  # the agreement on the form is the referral's consent
     assert {r.actor_role for r in audit_rows(h, resource_id=rid)} >= {"resident", "adviser"}
 
 
@@ -471,3 +475,19 @@ def test_the_clock_job_runs_as_a_supervised_job_until_stopped(harness, monkeypat
         runner.join(10)
     assert not runner.is_alive()
     assert outbox_types(h).count("referrals.referral.sla_breached") == 1
+
+
+def test_in_production_the_code_is_only_ever_sent_by_email(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=False))
+    body = {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+                       "postcode": "GL1 1AA", "phone": "07700 900000"},
+            "consent": {"explicit": True}, "employment_situation": "unemployed"}
+    phone_only = h.client.post("/self-referrals", json=body)  # notifications cannot send texts yet
+    assert phone_only.status_code == 422 and phone_only.mimetype == "application/problem+json"
+    assert phone_only.get_json()["errors"][0]["pointer"] == "/person/email"
+    assert outbox_payloads(h, "notifications.person_message.requested") == []
+    body["person"]["email"] = "sam@example.org"
+    pending = h.client.post("/self-referrals", json=body)
+    assert pending.status_code == 202 and "code" not in pending.get_json()
+    [sent] = outbox_payloads(h, "notifications.person_message.requested")
+    assert sent["message_code"] == "self_referral_code" and re.fullmatch(r"[0-9]{6}", sent["verification_code"])

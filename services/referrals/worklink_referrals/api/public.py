@@ -55,8 +55,8 @@ class SelfReferrals(MethodView):
     def post(self, intake):
         """Refer yourself (no account). We send a code to your email or phone; the referral starts once you enter it."""
         ctx = service_context()
-        with ctx.database.transaction() as session:
-            pending, code = services.start_self_referral(session, settings(), intake, now())
+        with ctx.database.transaction() as session, access.domain_problems():
+            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, now())
         body = {"id": pending.id, "expires_at": pending.expires_at,
                 "sent_to": "email" if intake["person"].get("email") else "phone"}
         if settings().expose_codes:  # production hands the code to the person's email or phone instead
