@@ -17,12 +17,10 @@ Scenarios, each against the same gunicorn settings (2 workers, `worklink.gunicor
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -33,7 +31,8 @@ for path in (str(ROOT / "shared"), str(ROOT)):
         sys.path.insert(0, path)
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
-from bench.harness import run_processes, start_gunicorn, stop  # noqa: E402
+from bench.harness import start_gunicorn, stop  # noqa: E402
+from bench.load import get, measure, ratio_line  # noqa: E402
 
 THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -105,80 +104,6 @@ def _paths(kind: str, term_ids: dict[str, str], postcodes: list[str]) -> list[st
     return [f"/service_at_locations?postcode={p.replace(' ', '+')}&proximity=5000" for p in postcodes]
 
 
-def _get(conn, path: str) -> int:
-    conn.request("GET", path)
-    response = conn.getresponse()
-    response.read()
-    return response.status
-
-
-def _closed_loop(port: int, paths: list[str], threads: int, seconds: float, queue) -> None:
-    deadline = time.monotonic() + seconds
-    counts, errors = [0] * threads, [0] * threads
-
-    def client(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        n = i + os.getpid()
-        while time.monotonic() < deadline:
-            n += 1
-            try:
-                ok = _get(conn, paths[n % len(paths)]) == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                ok = False
-            counts[i] += ok
-            errors[i] += not ok
-        conn.close()
-
-    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    queue.put((sum(counts), sum(errors)))
-
-
-def _open_loop(port: int, paths: list[str], threads: int, rate: float, seconds: float, queue) -> None:
-    start = time.monotonic() + 0.2
-    total = int(rate * seconds)
-    lock, latencies, errors, next_index = threading.Lock(), [], [0], [0]
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while True:
-            with lock:
-                i = next_index[0]
-                next_index[0] += 1
-            if i >= total:
-                break
-            scheduled = start + i / rate
-            if (delay := scheduled - time.monotonic()) > 0:
-                time.sleep(delay)
-            try:
-                ok = _get(conn, paths[(i + os.getpid()) % len(paths)]) == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                ok = False
-            with lock:
-                latencies.append((time.monotonic() - scheduled) * 1000)
-                errors[0] += not ok
-        conn.close()
-
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    queue.put((latencies, errors[0]))
-
-
-def pct(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] if ordered else float("nan")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", type=int, default=10_000)
@@ -208,48 +133,35 @@ def main() -> int:
            "WORKLINK_LOG_LEVEL": "WARNING", "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "WORKLINK_ENV": "development"}
     term_ids = {code: demo.term_id(code) for code in TERMS}
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
-    per_process = max(args.clients // args.processes, 1)
     results = {}
     for kind, target, probe in (("hello", "bench.hello:app", "/"),
                                 ("search", "worklink_directory.wsgi:app", "/healthz"),
                                 ("proximity", "worklink_directory.wsgi:app", "/healthz")):
         port = free_port()
         server = start_gunicorn(target, port, env, probe)
-        paths = _paths(kind, term_ids, postcodes)
         try:
-            run_processes(_closed_loop, lambda p: (port, paths, per_process, 1.0), args.processes)  # warm up
-            done = run_processes(_closed_loop, lambda p: (port, paths, per_process, args.seconds), args.processes)
-            rate = sum(c for c, _e in done) / args.seconds
-            errors = sum(e for _c, e in done)
-            latencies, lat_errors = [], 0
-            if kind != "hello":
-                open_results = run_processes(_open_loop, lambda p: (port, paths, 8, rate / 2 / args.processes,
-                                                                    args.seconds), args.processes)
-                latencies = [x for lats, _e in open_results for x in lats]
-                lat_errors = sum(e for _l, e in open_results)
+            results[kind] = measure(port, get(_paths(kind, term_ids, postcodes)), seconds=args.seconds,
+                                    clients=args.clients, processes=args.processes, latency=kind != "hello")
         finally:
             stop(server)
-        results[kind] = {"rps": rate, "errors": errors + lat_errors, "p50_ms": pct(latencies, 0.5),
-                         "p99_ms": pct(latencies, 0.99), "latency_rate": rate / 2}
     if db_name:
         from worklink.devstack.postgres import drop_database
         drop_database(args.postgres_url.rstrip("/") + "/", db_name)
 
-    hello = results["hello"]["rps"]
+    hello = results["hello"].rps
     ok = True
     print(f"\n{'scenario':10} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p99 ms':>8}  (latency at req/s)  verdict")
     print(f"{'hello':10} {hello:8.0f} {'100%':>9}")
     for kind in ("search", "proximity"):
-        r = results[kind]
-        ratio = r["rps"] / hello if hello else 0
-        passed = ratio >= THROUGHPUT_TARGET and r["p99_ms"] <= P99_TARGET_MS and r["errors"] == 0
+        line, passed = ratio_line(kind, results[kind], hello, THROUGHPUT_TARGET, P99_TARGET_MS)
+        print(line)
         ok &= passed
-        print(f"{kind:10} {r['rps']:8.0f} {ratio:9.1%} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f}  ({r['latency_rate']:.0f}/s)"
-              f"          {'PASS' if passed else 'FAIL'}  errors={r['errors']}")
     print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms")
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "directory.json").write_text(json.dumps({"services": loaded, "database": url.split("://")[0],
-                                                            "seconds": args.seconds, "results": results}, indent=1))
+                                                            "seconds": args.seconds,
+                                                            "results": {k: r.as_dict() for k, r in results.items()}},
+                                                           indent=1))
     return 0 if ok else 1
 
 
