@@ -137,3 +137,15 @@ def test_organisation_b_cannot_set_areas_on_a_listing_of_a(app, directory):
     response = client.patch(f"/manage/services/{directory.ids['counselling']}", json={"service_areas": [TAUNTON]},
                             headers=token_for(app, "org_admin", ORG_B))
     assert response.status_code == 403
+
+
+def test_the_service_page_tells_residents_where_they_need_to_live(app, directory):
+    client, owner = app.test_client(), token_for(app, "org_admin", ORG_A)
+    body = {**service_body(ORG_A, "Working Well adviser, Taunton", ["employment-advice"], ages=(None, 64)),
+            "service_areas": [TAUNTON]}
+    service_id = client.post("/manage/services", json=body, headers=owner).get_json()["id"]
+    html = client.get(f"/find/services/{service_id}").get_data(as_text=True)
+    assert "Taunton and nearby (postcodes starting TA1, TA2)" in html
+    assert "Up to age 64" in html
+    anywhere = client.get(f"/find/services/{directory.ids['debt']}").get_data(as_text=True)
+    assert "Where you need to live" in anywhere and "Anywhere" in anywhere
