@@ -43,6 +43,10 @@ class ReferralRequestedV1(Schema):
     consent_id = fields.UUID(required=True)
     consented_at = fields.DateTime(required=True)
     outcomes_to_gp = fields.Boolean(required=True)
+    # Added (optional, so v1 readers and publishers are unaffected; absent = no): the person
+    # agreed to be emailed general updates on the referral (received, accepted, closed) at
+    # person.email. Recorded with the same consent as the referral.
+    updates_by_email = fields.Boolean(load_default=False)
     person = fields.Nested(Person, required=True)
     fit_note_decision = _one_of(DECISIONS, required=True)
     adjustment_categories = fields.List(_one_of(FIT_NOTE_CATEGORIES), load_default=list)
