@@ -78,6 +78,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
+                    "updates_by_email": referral.person_updates,
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
         "history": [_history(t) for t in referral.transitions],

@@ -77,6 +77,8 @@ class Referral(Base):
     consent_method: Mapped[str] = mapped_column(sa.String(32))
     consent_scope_service_id: Mapped[uuid.UUID | None]
     outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
+    # The person agreed to general status emails at their (verified or clinician-recorded) address.
+    person_updates: Mapped[bool] = mapped_column(default=False)
     consent_withdrawn_at: Mapped[datetime | None]
 
     replaces_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("referrals.id"))

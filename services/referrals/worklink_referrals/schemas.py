@@ -39,6 +39,8 @@ class ConsentSchema(Schema):
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
     outcomes_to_referrer = fields.Boolean(required=True,
                                           metadata={"description": "may outcomes go back to the referrer/GP"})
+    updates_by_email = fields.Boolean(load_default=False, metadata={
+        "description": "the person agreed to general status emails (received, accepted, closed) at person.email"})
 
 
 class DuplicateSchema(Schema):
@@ -181,6 +183,7 @@ class ConsentOutSchema(Schema):
     method = fields.String()
     scope_service_id = fields.UUID(allow_none=True)
     outcomes_to_referrer = fields.Boolean()
+    updates_by_email = fields.Boolean()
     withdrawn_at = fields.DateTime(allow_none=True)
 
 

@@ -311,6 +311,7 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
         consent_scope_service_id=intake.get("service_id"),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
+        person_updates=bool(consent.get("updates_by_email") and person.get("email")),
         submitted_at=now, updated_at=now)
 
 
@@ -484,7 +485,7 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     route = "email" if intake["person"].get("email") else "phone"
     consent_id = uuid.UUID(intake.pop("consent_id")) if intake.get("consent_id") else uuid.uuid4()
     intake["consent"] = {"consent_id": consent_id, "method": "online", "captured_by": f"self (verified {route})",
-                         "captured_at": now, "outcomes_to_referrer": False}
+                         "captured_at": now, "outcomes_to_referrer": False, "updates_by_email": route == "email"}
     session.delete(pending)
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
                   now=now)
@@ -641,10 +642,11 @@ PERSON_MESSAGE_FOR_STEP = {"received": "referral_received", "accepted": "referra
 
 
 def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime) -> None:
-    """A self-referrer verified their email and agreed to be contacted: tell them how it is going
-    (restricted event; a coded, general message - never details)."""
+    """The person agreed to status emails (a self-referrer with a verified email; a GP's patient whose
+    consent says so): tell them how it is going (restricted event; a coded, general message - never
+    details). Never after consent is withdrawn."""
     code = PERSON_MESSAGE_FOR_STEP.get(step)
-    if not code or referral.source != "self" or not referral.email or referral.consent_withdrawn_at:
+    if not code or not referral.person_updates or not referral.email or referral.consent_withdrawn_at:
         return
     outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),

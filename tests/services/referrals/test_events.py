@@ -283,3 +283,41 @@ def test_routing_matches_the_area_and_the_age_the_directory_publishes(make_harne
                                     .where(RoutingServiceArea.service_id == young)))
     assert terms == {(young, term), (anyone_older, later_term)}
     assert areas == {"GL1", "BS1"}
+
+
+def test_a_gp_patient_who_agreed_hears_how_their_referral_goes(make_harness, rig):
+    """adjustments.referral.requested with updates_by_email: accepted, contacted and closed reach the
+    person's email as coded person messages; without it (the default) nothing is sent to them."""
+    h = make_harness()
+    h.add_service()
+    consumer = rig.consumer(h.ctx.database)
+    told = request_data(updates_by_email=True, person={
+        "nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace", "birth_date": "1985-12-10",
+        "postcode": "GL1 2AB", "email": "ada@example.org"})
+    not_told = request_data(person={**told["person"], "nhs_number": "4010232137", "given_name": "Bea",
+                                    "email": "bea@example.org"})
+    try:
+        rig.publish("adjustments.referral.requested", told)
+        rig.publish("adjustments.referral.requested", not_told)
+        assert consume(consumer, 2) == [Outcome.HANDLED] * 2
+    finally:
+        consumer.close()
+    with h.ctx.database.transaction() as session:
+        ids = {r.given_name: r.id for r in session.query(Referral)}
+    for rid in ids.values():
+        assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+        assert h.act(rid, "make_first_contact", channel="phone").status_code == 200
+        assert h.act(rid, "cancel", headers=h.admin(), reason="person_withdrew").status_code == 200
+
+    with h.ctx.database.transaction() as session:
+        rows = session.execute(sa.select(PLATFORM.outbox.c.payload).where(
+            PLATFORM.outbox.c.type == "notifications.person_message.requested")).scalars().all()
+    messages = [json.loads(p)["data"] for p in rows]
+    assert [(m["message_code"], m["contact"]["address"], m["referral_id"]) for m in messages] == [
+        ("referral_received", "ada@example.org", str(ids["Ada"])),
+        ("referral_accepted", "ada@example.org", str(ids["Ada"])),
+        ("adviser_will_contact_you", "ada@example.org", str(ids["Ada"])),
+        ("referral_closed", "ada@example.org", str(ids["Ada"]))]
+    assert {m["consent_id"] for m in messages} == {str(told["consent_id"])}  # the clinician-recorded consent
+    detail = h.client.get(f"/referrals/{ids['Ada']}", headers=h.adviser()).get_json()
+    assert detail["consent"]["updates_by_email"] is True
