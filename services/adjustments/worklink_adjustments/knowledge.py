@@ -26,6 +26,7 @@ from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, Gu
 
 STARTER_LIBRARY = "library_v1.json"
 LIVE_STATUSES = ("published", "clinically_reviewed")
+REVIEWED = "clinically_reviewed"  # set only through mark_reviewed (who and when are recorded)
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = {"a", "an", "and", "the", "of", "to", "for", "with", "in", "on", "at", "or", "is", "be", "my",
               "their", "they", "can", "not", "no", "after", "from", "work", "working"}
@@ -86,6 +87,54 @@ def bump_version(session: Session, by: str, change: str) -> int:
     return version
 
 
+# --- clinical review ---------------------------------------------------------------
+# The starter library is NOT clinically reviewed. An alliance admin records each review (who,
+# when) item by item; editing a reviewed adjustment's wording makes it unreviewed again.
+
+REVIEW_CONTENT = ("title", "employer_text", "fit_note_category", "equality_act_requirement", "adjustment_area",
+                  "cost_band", "access_to_work", "access_to_work_element", "duration_type",
+                  "home_working_compatible")
+
+
+def mark_reviewed(session: Session, item: Adjustment | GuidanceRule, reviewer: str) -> int:
+    """Record that `reviewer` clinically reviewed an adjustment or rule; a new guidance version."""
+    kind = "adjustment" if isinstance(item, Adjustment) else "rule"
+    version = bump_version(session, reviewer, f"clinical review of {kind} {item.id}")
+    item.review_status, item.reviewed_by, item.reviewed_at = REVIEWED, reviewer, utcnow()
+    if isinstance(item, Adjustment):
+        item.revision += 1
+        item.updated_in_version = version
+    return version
+
+
+def clear_review(item: Adjustment | GuidanceRule) -> None:
+    item.reviewed_by = item.reviewed_at = None
+
+
+def review_report(session: Session) -> dict[str, Any]:
+    """What is not yet clinically reviewed (live content only: retired items are not used)."""
+    adjustments = session.execute(sa.select(Adjustment.id, Adjustment.title, Adjustment.review_status)
+                                  .where(Adjustment.review_status != "retired").order_by(Adjustment.id)).all()
+    rules = session.execute(sa.select(GuidanceRule.id, GuidanceRule.limitation_id, GuidanceRule.condition_id,
+                                      GuidanceRule.work_function_id, GuidanceRule.adjustment_id,
+                                      GuidanceRule.review_status)
+                            .where(GuidanceRule.review_status != "retired").order_by(GuidanceRule.id)).all()
+    last = session.execute(sa.select(Adjustment.reviewed_by, Adjustment.reviewed_at)
+                           .where(Adjustment.reviewed_at.is_not(None))
+                           .order_by(Adjustment.reviewed_at.desc()).limit(1)).first()
+    unreviewed_adjustments = [a._asdict() for a in adjustments if a.review_status != REVIEWED]
+    unreviewed_rules = [r._asdict() for r in rules if r.review_status != REVIEWED]
+    return {
+        "guidance_version": current_version(session),
+        "clinically_reviewed": not unreviewed_adjustments and not unreviewed_rules,
+        "adjustments": {"total": len(adjustments), "unreviewed": len(unreviewed_adjustments)},
+        "rules": {"total": len(rules), "unreviewed": len(unreviewed_rules)},
+        "last_review": {"by": last.reviewed_by, "at": last.reviewed_at} if last else None,
+        "unreviewed_adjustments": unreviewed_adjustments,
+        "unreviewed_rules": unreviewed_rules,
+    }
+
+
 # --- search -------------------------------------------------------------------------
 
 
@@ -102,6 +151,8 @@ class Hit:
     work_functions: list[str] = field(default_factory=list)
     rationale: str = ""
     text_match: bool = False
+    # True only when the adjustment and every rule that brought it up were clinically reviewed.
+    clinically_reviewed: bool = False
 
 
 @dataclass
@@ -112,6 +163,7 @@ class SearchResult:
     work_functions: list[dict[str, Any]]
     hits: list[Hit]
     total: int
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 class GuidanceIndex:
@@ -124,6 +176,13 @@ class GuidanceIndex:
         self.work_functions = {w["id"]: w for w in work_functions}
         self.adjustments = {a["id"]: a for a in adjustments}
         self.phrases = phrases
+        live_rules = [r for r in rules if r["adjustment_id"] in self.adjustments]
+        self.review = {  # the library's clinical review, shown to clinicians beside the guidance
+            "adjustments": len(self.adjustments),
+            "adjustments_reviewed": sum(a["review_status"] == REVIEWED for a in adjustments),
+            "rules": len(live_rules), "rules_reviewed": sum(r["review_status"] == REVIEWED for r in live_rules)}
+        self.review["complete"] = (self.review["adjustments"] == self.review["adjustments_reviewed"]
+                                   and self.review["rules"] == self.review["rules_reviewed"])
         self.rules_by_limitation: dict[str, list[dict]] = {}
         self.rules_by_work_function: dict[str, list[dict]] = {}
         for rule in rules:
@@ -213,7 +272,7 @@ class GuidanceIndex:
                          if item in self.limitations],
             work_functions=[self.work_functions[w] for w in sorted(tasks, key=lambda w: -tasks[w])
                             if w in self.work_functions],
-            hits=ranked[offset:offset + limit], total=len(ranked))
+            hits=ranked[offset:offset + limit], total=len(ranked), review=self.review)
 
     def _score_rule(self, hits: dict[str, Hit], rule: dict, weight: float, conds: dict, tasks: dict) -> None:
         if rule["condition_id"] and rule["condition_id"] not in conds:
@@ -227,8 +286,10 @@ class GuidanceIndex:
             score += 1.5 * tasks[rule["work_function_id"]]
         hit = hits.get(rule["adjustment_id"])
         if hit is None:
-            hit = hits[rule["adjustment_id"]] = Hit(self.adjustments[rule["adjustment_id"]], 0.0,
-                                                    rationale=rule["rationale"])
+            adjustment = self.adjustments[rule["adjustment_id"]]
+            hit = hits[rule["adjustment_id"]] = Hit(adjustment, 0.0, rationale=rule["rationale"],
+                                                    clinically_reviewed=adjustment["review_status"] == REVIEWED)
+        hit.clinically_reviewed = hit.clinically_reviewed and rule["review_status"] == REVIEWED
         hit.score = max(hit.score, score)
         for bucket, value in ((hit.limitations, rule["limitation_id"]), (hit.conditions, rule["condition_id"]),
                               (hit.work_functions, rule["work_function_id"])):
@@ -244,7 +305,8 @@ class GuidanceIndex:
         for aid, score in scores.items():
             hit = hits.get(aid)
             if hit is None:
-                hit = hits[aid] = Hit(self.adjustments[aid], 0.0)
+                hit = hits[aid] = Hit(self.adjustments[aid], 0.0,
+                                      clinically_reviewed=self.adjustments[aid]["review_status"] == REVIEWED)
             hit.score += score
             hit.text_match = True
 

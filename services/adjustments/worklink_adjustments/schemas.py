@@ -17,6 +17,10 @@ AREAS = ("hours_patterns", "role_responsibilities", "relationships_communication
 ATW_ELEMENTS = ("equipment_software", "support_worker", "travel_to_work", "vehicle_adaptation", "workplace_changes",
                 "mental_health_support", "interview_communication")
 REVIEW_STATUSES = ("draft", "clinically_reviewed", "published", "retired")
+# `clinically_reviewed` is recorded only through POST .../clinical-review, which keeps who and when.
+WRITABLE_REVIEW_STATUSES = ("draft", "published", "retired")
+REVIEW_STATUS_DOC = {"description": "draft | published (live, not clinically reviewed) | retired; "
+                                    "clinically_reviewed is set only by POST .../clinical-review"}
 DOMAINS = ("physical", "sensory", "cognitive", "mental_health", "fatigue_energy", "pain", "communication",
            "treatment_schedule")
 
@@ -53,7 +57,9 @@ class AdjustmentSchema(Schema):
     access_to_work_element = one_of(ATW_ELEMENTS, allow_none=True, load_default=None)
     duration_type = one_of(("temporary", "ongoing", "fluctuating"), load_default="temporary")
     home_working_compatible = fields.Boolean(load_default=True)
-    review_status = one_of(REVIEW_STATUSES, load_default="published")
+    review_status = one_of(WRITABLE_REVIEW_STATUSES, load_default="published", metadata=REVIEW_STATUS_DOC)
+    reviewed_by = fields.String(dump_only=True, allow_none=True, metadata={"description": "who clinically reviewed it"})
+    reviewed_at = fields.DateTime(dump_only=True, allow_none=True)
     revision = fields.Integer(dump_only=True)
     updated_in_version = fields.Integer(dump_only=True)
 
@@ -75,13 +81,53 @@ class RuleSchema(Schema):
     priority = fields.Integer(load_default=2, validate=validate.Range(1, 3))
     rationale = text(500, 5, required=True)
     source_ids = fields.List(fields.String(validate=SLUG), load_default=list)
-    review_status = one_of(REVIEW_STATUSES, load_default="published")
+    review_status = one_of(WRITABLE_REVIEW_STATUSES, load_default="published", metadata=REVIEW_STATUS_DOC)
+    reviewed_by = fields.String(dump_only=True, allow_none=True)
+    reviewed_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class RulePatchSchema(Schema):
     priority = fields.Integer(validate=validate.Range(1, 3))
     rationale = text(500, 5)
-    review_status = one_of(REVIEW_STATUSES)
+    review_status = one_of(WRITABLE_REVIEW_STATUSES, metadata=REVIEW_STATUS_DOC)
+
+
+class AdjustmentReviewSchema(Schema):
+    revision = fields.Integer(required=True, metadata={"description": "the revision you reviewed (409 if it changed)"})
+
+
+class RuleReviewSchema(Schema):
+    """Nothing to send: the reviewer is the signed-in alliance admin, the time is now."""
+
+
+class ReviewCountSchema(Schema):
+    total = fields.Integer()
+    unreviewed = fields.Integer()
+
+
+class UnreviewedAdjustmentSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    review_status = fields.String()
+
+
+class UnreviewedRuleSchema(Schema):
+    id = fields.Integer()
+    limitation_id = fields.String()
+    condition_id = fields.String(allow_none=True)
+    work_function_id = fields.String(allow_none=True)
+    adjustment_id = fields.String()
+    review_status = fields.String()
+
+
+class ReviewReportSchema(Schema):
+    guidance_version = fields.Integer()
+    clinically_reviewed = fields.Boolean(metadata={"description": "true only when every live item is reviewed"})
+    adjustments = fields.Nested(ReviewCountSchema)
+    rules = fields.Nested(ReviewCountSchema)
+    last_review = fields.Dict(allow_none=True)
+    unreviewed_adjustments = fields.List(fields.Nested(UnreviewedAdjustmentSchema))
+    unreviewed_rules = fields.List(fields.Nested(UnreviewedRuleSchema))
 
 
 class ConditionSchema(Schema):
@@ -115,6 +161,8 @@ class HitSchema(Schema):
     work_functions = fields.List(fields.String())
     rationale = fields.String()
     text_match = fields.Boolean()
+    clinically_reviewed = fields.Boolean(metadata={
+        "description": "false unless the adjustment and the rules that found it were clinically reviewed"})
 
 
 class SearchResultSchema(Schema):
@@ -124,6 +172,7 @@ class SearchResultSchema(Schema):
     work_functions = fields.List(fields.Nested(WorkFunctionSchema))
     hits = fields.List(fields.Nested(HitSchema))
     total = fields.Integer()
+    review = fields.Dict(metadata={"description": "how much of this guidance version is clinically reviewed"})
 
 
 class PhraseSchema(Schema):

@@ -13,9 +13,9 @@ from worklink.web import service_context
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
                                          WorkFunction)
-from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentSchema, CatalogueSchema,
-                                          ConditionSchema, GuidanceQuery, RulePatchSchema, RuleSchema,
-                                          SearchResultSchema)
+from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentReviewSchema, AdjustmentSchema,
+                                          CatalogueSchema, ConditionSchema, GuidanceQuery, ReviewReportSchema,
+                                          RulePatchSchema, RuleReviewSchema, RuleSchema, SearchResultSchema)
 
 blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reasonable-adjustment guidance")
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
@@ -105,8 +105,13 @@ class AdjustmentItem(MethodView):
             if data.pop("revision") != adjustment.revision:
                 raise Problem(409, "The adjustment changed since you read it.", current_revision=adjustment.revision)
             version = knowledge.bump_version(session, current_principal().subject, f"edit adjustment {adjustment_id}")
+            changed = [n for n, v in data.items() if n in knowledge.REVIEW_CONTENT and getattr(adjustment, n) != v]
             for name, value in data.items():
                 setattr(adjustment, name, value)
+            if adjustment.review_status == knowledge.REVIEWED and changed:
+                adjustment.review_status = "published"  # new wording has not been reviewed
+            if adjustment.review_status != knowledge.REVIEWED:
+                knowledge.clear_review(adjustment)
             adjustment.revision += 1
             adjustment.updated_in_version = version
             return adjustment
@@ -145,9 +150,65 @@ class RuleItem(MethodView):
             if rule is None:
                 raise Problem(404, f"No rule {rule_id}.")
             knowledge.bump_version(session, current_principal().subject, f"edit rule {rule_id}")
+            changed = [n for n in ("priority", "rationale") if n in data and getattr(rule, n) != data[n]]
             for name, value in data.items():
                 setattr(rule, name, value)
+            if rule.review_status == knowledge.REVIEWED and changed:
+                rule.review_status = "published"  # the changed rule has not been reviewed
+            if rule.review_status != knowledge.REVIEWED:
+                knowledge.clear_review(rule)
             return rule
+
+
+# --- clinical review (alliance admins record it; nothing is reviewed until they do) -------------
+
+
+@blp.route("/adjustments/<adjustment_id>/clinical-review")
+class AdjustmentReview(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(AdjustmentReviewSchema)
+    @blp.response(200, AdjustmentSchema)
+    def post(self, data, adjustment_id):
+        """Record that you clinically reviewed this adjustment as it stands (send the `revision` you
+        reviewed). Who and when are kept; editing its wording later makes it unreviewed again."""
+        with service_context().database.transaction() as session:
+            adjustment = session.get(Adjustment, adjustment_id, with_for_update=True)
+            if adjustment is None:
+                raise Problem(404, f"No adjustment {adjustment_id!r}.")
+            if data["revision"] != adjustment.revision:
+                raise Problem(409, "The adjustment changed since you read it; review the current wording.",
+                              current_revision=adjustment.revision)
+            if adjustment.review_status == "retired":
+                raise Problem(409, "A retired adjustment is not used; there is nothing to review.")
+            knowledge.mark_reviewed(session, adjustment, current_principal().subject)
+            return adjustment
+
+
+@blp.route("/rules/<int:rule_id>/clinical-review")
+class RuleReview(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(RuleReviewSchema)
+    @blp.response(200, RuleSchema)
+    def post(self, _data, rule_id):
+        """Record that you clinically reviewed this rule (who and when are kept)."""
+        with service_context().database.transaction() as session:
+            rule = session.get(GuidanceRule, rule_id, with_for_update=True)
+            if rule is None:
+                raise Problem(404, f"No rule {rule_id}.")
+            if rule.review_status == "retired":
+                raise Problem(409, "A retired rule is not used; there is nothing to review.")
+            knowledge.mark_reviewed(session, rule, current_principal().subject)
+            return rule
+
+
+@blp.route("/review-report")
+class ReviewReport(MethodView):
+    @requires("alliance_admin")
+    @blp.response(200, ReviewReportSchema)
+    def get(self):
+        """What in the live library is not yet clinically reviewed (also `worklink adjustments review-report`)."""
+        with service_context().database.transaction() as session:
+            return knowledge.review_report(session)
 
 
 @blp.route("/conditions")

@@ -181,8 +181,16 @@ def review(suggestion_id: uuid.UUID):
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         url = _response_url(session, suggestion_id)
+        guidance = index(session)
     letter = letters.employer_letter(suggestion, url)
-    return render("adjustments/review.html", s=suggestion, letter=letter, error=request.args.get("error"))
+    return render("adjustments/review.html", s=suggestion, letter=letter, error=request.args.get("error"),
+                  unreviewed=unreviewed_guidance(suggestion, guidance))
+
+
+def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
+    """Titles of the recommendations whose library adjustment is not (or no longer) clinically reviewed."""
+    return [r.get("title") or r["adjustment_id"] for r in suggestion["recommendations"] if r.get("adjustment_id")
+            and guidance.adjustments.get(r["adjustment_id"], {}).get("review_status") != "clinically_reviewed"]
 
 
 @pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer):action>")
