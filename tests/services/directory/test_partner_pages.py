@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -295,3 +296,24 @@ def test_a_location_shared_with_another_listing_says_so_and_outlives_its_removal
         assert session.get(Location, uuid.UUID(shared["id"])) is not None  # the cafe is still offered there
         assert session.get(Location, uuid.UUID(cafe_location["id"])) is None  # the cafe's old one was dropped
     assert api.get(f"/services/{cafe}").get_json()["service_at_locations"][0]["location"]["id"] == shared["id"]
+
+
+def test_the_listings_page_pages_through_every_listing(app, directory):
+    admin = {"Authorization": "Bearer " + mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin")}
+    api = app.test_client()
+    for number in range(50):  # 6 + 50 listings: two pages for the alliance admin
+        body = {"organization_id": str(ORG_A), "name": f"Listing {number:02d}", "delivery_modes": ["online"]}
+        assert api.post("/manage/services", json=body, headers=admin).status_code == 201
+    client = signed_in(app, "alliance_admin")
+    first, second = client.get("/partner").get_data(as_text=True), client.get("/partner?page=2").get_data(as_text=True)
+    assert "(56, page 1 of 2)" in first and 'href="/partner?page=2"' in first
+    names = lambda html: set(re.findall(r'<a href="/partner/services/[0-9a-f-]{36}">([^<]+)</a>', html))  # noqa: E731
+    assert len(names(first)) == 50 and len(names(second)) == 6 and not names(first) & names(second)
+    assert client.get("/partner?page=3").status_code == 404
+    own = signed_in(app, "org_admin", ORG_B).get("/partner").get_data(as_text=True)
+    assert "(1)" in own and "Next" not in own  # Safe Homes Somerset has one listing
+
+
+def test_staff_of_an_organisation_not_in_the_directory_cannot_add_listings(app, directory):
+    response = signed_in(app, "org_admin", uuid.uuid4()).get("/partner/services/new")
+    assert response.status_code == 403 and "Ask an alliance administrator" in response.get_data(as_text=True)

@@ -47,6 +47,7 @@ DONE = {"saved": "Your changes were saved.", "created": "Your listing is publish
         "who to contact and when it is open.", "added": "The {noun} was added.", "changed": "The {noun} was changed.",
         "removed": "The {noun} was removed."}
 DELIVERY_OPTIONS = [(code, label, 0) for code, label in DELIVERY_LABELS.items()]
+LISTINGS_PER_PAGE = 50
 TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
 
 
@@ -99,16 +100,22 @@ def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
 def partner_home():
     principal = current_principal()
     with service_context().database.sessions() as session:
-        query = sa.select(Service).where(Service.status != "defunct").order_by(Service.name)
+        listed = sa.select(Service).where(Service.status != "defunct")
         if not principal.is_alliance_admin:
-            query = query.where(Service.organization_id == parse_uuid(principal.organisation))
-        listings = session.scalars(query.limit(200)).all()
-        withdrawn = session.get(Service, parse_uuid(request.args.get("withdrawn"))) \
-            if parse_uuid(request.args.get("withdrawn")) else None
+            listed = listed.where(Service.organization_id == parse_uuid(principal.organisation))
+        total = session.scalar(sa.select(sa.func.count()).select_from(listed.subquery()))
+        last = max(-(-total // LISTINGS_PER_PAGE), 1)
+        number = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+        if not 1 <= number <= last:
+            raise Problem(404, f"There are {last} pages of listings.", title="Page not found")
+        listings = session.scalars(listed.order_by(Service.name, Service.id)
+                                   .offset((number - 1) * LISTINGS_PER_PAGE).limit(LISTINGS_PER_PAGE)).all()
+        withdrawn_id = parse_uuid(request.args.get("withdrawn"))
+        withdrawn = session.get(Service, withdrawn_id) if withdrawn_id else None
         if withdrawn is not None and not principal.acts_for(str(withdrawn.organization_id)):
             withdrawn = None
-        return render("directory/partner_list.html", listings=listings, withdrawn=withdrawn,
-                      show_organisation=principal.is_alliance_admin)
+        return render("directory/partner_list.html", listings=listings, withdrawn=withdrawn, total=total,
+                      page_number=number, last_page=last, show_organisation=principal.is_alliance_admin)
 
 
 # --- a listing's details -------------------------------------------------------------------------
