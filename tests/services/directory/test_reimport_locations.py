@@ -111,3 +111,27 @@ def test_write_api_keeps_a_location_id_it_is_sent_and_deletes_one_it_drops(app):
     response = client.patch(f"/manage/services/{created['id']}", json=twice, headers=admin)
     assert response.status_code == 422 and response.get_json()["errors"][0]["pointer"] == "/locations"
     assert uuid.UUID(second["id"]) not in location_rows(app)
+
+
+def test_reimporting_a_csv_whose_postcodes_were_geocoded_changes_nothing(app, tmp_path):
+    import csv
+
+    from worklink_directory.importer import read_source
+
+    with app.extensions["worklink"].database.transaction() as session:
+        demo.ensure_taxonomy(session)
+    row = {"id": str(uuid.uuid4()), "organization_id": str(ORG_A), "organization_name": "Frome Advice",
+           "name": "Frome debt clinic", "description": "Debt help.", "categories": "debt", "address_1": "1 Market Place",
+           "city": "Frome", "postal_code": "TA1 1AA", "phone": "01632 960123", "days": "MO", "opens_at": "09:00",
+           "closes_at": "12:00"}
+    path = tmp_path / "directory.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+    assert run_import(app, read_source(str(path))).created == 1
+    ids = set(location_rows(app))
+    events = outbox_count(app)
+    again = run_import(app, read_source(str(path)))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)  # the geocoded coordinates are not a change
+    assert outbox_count(app) == events and set(location_rows(app)) == ids
