@@ -21,6 +21,10 @@ class ReferralSettings:
     routing_taxonomy: frozenset[uuid.UUID] = frozenset()
     caseload_limit: int = 20  # IPS fidelity: at most 20 active clients per adviser
     self_referral_code_minutes: int = 30
+    # Self-referral starts (each sends a code) per contact address and per client IP, sliding window.
+    self_referral_limit_contact: int = 3
+    self_referral_limit_ip: int = 10
+    self_referral_window_seconds: int = 3600
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
 
     @classmethod
@@ -37,5 +41,8 @@ class ReferralSettings:
             routing_taxonomy=frozenset(uuid.UUID(t.strip()) for t in env.get("REFERRALS_ROUTING_TAXONOMY", "")
                                        .split(",") if t.strip()),
             caseload_limit=int(env.get("REFERRALS_CASELOAD_LIMIT", 20)),
+            self_referral_limit_contact=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3)),
+            self_referral_limit_ip=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_IP", 10)),
+            self_referral_window_seconds=int(env.get("REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600)),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
         )

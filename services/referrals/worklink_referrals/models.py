@@ -251,3 +251,15 @@ class RoutingAlert(Base):
     reason: Mapped[str] = mapped_column(sa.String(32))
     raised_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class RateLimitHit(Base):
+    """One counted request in a sliding window (self-referral starts), shared by every web worker.
+    `bucket` is a hash of what is limited (the contact address, the client IP), never the value."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (sa.Index("ix_rate_limit_hits_bucket_hit_at", "bucket", "hit_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(sa.String(64))
+    hit_at: Mapped[datetime]

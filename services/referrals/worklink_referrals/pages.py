@@ -248,11 +248,13 @@ def refer_yourself_send():
     except ValidationError as exc:
         return _render("referrals/refer_yourself.html", 422, errors=_flat(exc.messages), form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
-    ctx = service_context()
+    ctx, moment = service_context(), now()
     try:
         with ctx.database.transaction() as session:
-            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, now())
-    except services.DomainError as exc:
+            with access.domain_problems():  # too many attempts: an error page with Retry-After
+                services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
+            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
+    except services.Unprocessable as exc:
         return _render("referrals/refer_yourself.html", 422, errors=[("email", exc.detail)], form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
     route = "email" if intake["person"].get("email") else "phone"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import secrets
 import statistics
 import uuid
@@ -26,7 +27,8 @@ from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
 from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
-                                       Referral, RoutingAlert, RoutingService, RoutingServiceArea, RoutingServiceTerm,
+                                       RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
+                                       RoutingServiceTerm,
                                        SlaBreach, SustainmentCheck, Transition)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
@@ -48,6 +50,10 @@ class Gone(DomainError):
 
 class Unprocessable(DomainError):
     status = 422
+
+
+class TooManyRequests(DomainError):
+    status = 429
 
 
 # --- identity helpers -------------------------------------------------------------------------------
@@ -489,6 +495,55 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     session.delete(pending)
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
                   now=now)
+
+
+def limit_self_referrals(session: Session, settings: ReferralSettings, intake: Mapping[str, Any],
+                         client_ip: str | None, now: datetime) -> None:
+    """At most N self-referral starts per contact address and per client IP in a sliding window."""
+    person = intake["person"]
+    contact = (person.get("email") or "").strip().lower() or "".join(filter(str.isdigit, person.get("phone") or ""))
+    limits = [(f"contact:{contact}", settings.self_referral_limit_contact)]
+    if client_ip:
+        limits.append((f"ip:{client_ip}", settings.self_referral_limit_ip))
+    take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now)
+
+
+def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime) -> None:
+    """Sliding-window limits kept in the database, so every gunicorn worker shares them: refuse
+    (TooManyRequests, with when to retry) if any key already has `limit` hits within `window`,
+    else count one hit per key. Refused requests are not counted (a flood cannot extend the wait).
+    PostgreSQL: the keys are locked for the transaction so two workers cannot both take the last
+    slot; SQLite serialises writers anyway."""
+    buckets = sorted((hash_secret(key), limit) for key, limit in limits)
+    if session.get_bind().dialect.name == "postgresql":
+        for bucket, _ in buckets:
+            session.execute(_LIMIT_LOCK, {"k": int(bucket[:15], 16)})
+    wait = 0.0
+    for bucket, limit in buckets:
+        hits, oldest = session.execute(_WINDOW_HITS, {"bucket": bucket, "since": now - window}).one()
+        if hits >= limit:
+            wait = max(wait, (_aware(oldest) + window - now).total_seconds())
+    if wait:
+        seconds = max(1, math.ceil(wait))
+        raise TooManyRequests(f"Too many attempts. Try again in {_plain_duration(seconds)}.",
+                              retry_after=seconds, headers={"Retry-After": str(seconds)})
+    session.execute(RateLimitHit.__table__.insert(), [{"bucket": b, "hit_at": now} for b, _ in buckets])
+
+
+_LIMIT_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+_WINDOW_HITS = (sa.select(sa.func.count(), sa.func.min(RateLimitHit.hit_at))
+                .where(RateLimitHit.bucket == sa.bindparam("bucket"), RateLimitHit.hit_at > sa.bindparam("since")))
+
+
+def _plain_duration(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def forget_rate_limit_hits(session: Session, settings: ReferralSettings, now: datetime) -> int:
+    """Hits older than the window count for nothing: drop them (the clock job)."""
+    since = now - timedelta(seconds=settings.self_referral_window_seconds)
+    return session.execute(sa.delete(RateLimitHit).where(RateLimitHit.hit_at <= since)).rowcount or 0
 
 
 def forget_expired_self_referrals(session: Session, now: datetime) -> int:

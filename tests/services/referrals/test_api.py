@@ -491,3 +491,53 @@ def test_in_production_the_code_is_only_ever_sent_by_email(make_harness):
     assert pending.status_code == 202 and "code" not in pending.get_json()
     [sent] = outbox_payloads(h, "notifications.person_message.requested")
     assert sent["message_code"] == "self_referral_code" and re.fullmatch(r"[0-9]{6}", sent["verification_code"])
+
+
+def self_referral(email: str, **person) -> dict:
+    return {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+                       "email": email, **person}, "consent": {"explicit": True}, "employment_situation": "unemployed"}
+
+
+def test_self_referral_is_rate_limited_per_contact_address_and_per_client_ip(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, self_referral_limit_contact=3,
+                                                        self_referral_limit_ip=5, self_referral_window_seconds=3600))
+    for _ in range(3):
+        assert h.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 202
+        h.clock.advance(minutes=10)
+    refused = h.client.post("/self-referrals", json=self_referral("SAM@example.org"))  # the same address, any case
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    # The first of the three leaves the window 60 minutes after it was counted: 30 minutes from now.
+    assert refused.headers["Retry-After"] == "1800" and refused.get_json()["retry_after"] == 1800
+    assert "code" not in refused.get_json()
+    # Another address from the same client still gets through, up to the per-IP limit (5).
+    assert h.client.post("/self-referrals", json=self_referral("kim@example.org")).status_code == 202
+    assert h.client.post("/self-referrals", json=self_referral("lee@example.org")).status_code == 202
+    by_ip = h.client.post("/self-referrals", json=self_referral("max@example.org"))
+    assert by_ip.status_code == 429
+    other_client = h.client.post("/self-referrals", json=self_referral("max@example.org"),
+                                 environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other_client.status_code == 202
+    # Refused attempts were not counted: once the first hit leaves the window, one more is allowed.
+    h.clock.advance(minutes=31)
+    assert h.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 202
+    assert h.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 429
+
+
+def test_the_self_referral_limit_holds_across_web_workers(make_harness, database_url):
+    """Two app instances (two gunicorn workers) on one database, eight starts at once: exactly the limit pass."""
+    limits = ReferralSettings(expose_codes=True, self_referral_limit_contact=3, self_referral_limit_ip=100)
+    first = make_harness(database_url, referral_settings=limits)
+    second = make_harness(database_url, referral_settings=limits)
+    results, start = [], threading.Barrier(8)
+
+    def post(harness):
+        client = harness.app.test_client()
+        start.wait()
+        results.append(client.post("/self-referrals", json=self_referral("sam@example.org")).status_code)
+
+    threads = [threading.Thread(target=post, args=(h,)) for h in [first, second] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [202] * 3 + [429] * 5

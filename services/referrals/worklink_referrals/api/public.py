@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -53,10 +54,13 @@ class SelfReferrals(MethodView):
     @blp.arguments(SelfReferralSchema)
     @blp.response(202, PendingSchema)
     def post(self, intake):
-        """Refer yourself (no account). We send a code to your email or phone; the referral starts once you enter it."""
-        ctx = service_context()
+        """Refer yourself (no account). We send a code to your email; the referral starts once you enter it.
+
+        Limited per contact address and per client IP (sliding window; 429 with Retry-After)."""
+        ctx, moment = service_context(), now()
         with ctx.database.transaction() as session, access.domain_problems():
-            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, now())
+            services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
+            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
         body = {"id": pending.id, "expires_at": pending.expires_at,
                 "sent_to": "email" if intake["person"].get("email") else "phone"}
         if settings().expose_codes:  # production hands the code to the person's email or phone instead
