@@ -89,8 +89,9 @@ def _changeable(session, service_id: str) -> Service:
 
 
 def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
-    anchor = f"#{part.slug}" if part else ""
-    return redirect(f"/partner/services/{svc.id}?done={code}{'&part=' + part.slug if part else ''}{anchor}", code=303)
+    """Back to the listing with a notice (and at the part's section)."""
+    query = f"?done={code}" + (f"&part={part.slug}#{part.slug}" if part else "")
+    return redirect(f"/partner/services/{svc.id}{query}", code=303)
 
 
 # --- the organisation's listings ----------------------------------------------------------------
@@ -256,8 +257,7 @@ def _listing_page(session, svc: Service, values: dict, form: Form, status: int =
     notice = done.format(noun=part.noun if part else "item") if done else None
     return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors,
                   summary=form.summary, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
-                  notice=notice, parts=PARTS,
-                  withdrawn=svc.status == "defunct")
+                  notice=notice, parts=PARTS, withdrawn=svc.status == "defunct")
 
 
 # --- locations, contacts and opening times ------------------------------------------------------
