@@ -5,13 +5,18 @@ Scenarios, each against the same gunicorn settings (2 workers, `worklink.gunicor
 - search: GET /services?search=<words>&taxonomy_term_id=<term> (rotating words and terms);
 - proximity: GET /service_at_locations?postcode=<postcode>&proximity=5000 (rotating postcodes).
 
-1. Throughput: closed loop, C clients in P processes for D seconds. Target: each directory
-   scenario >= 25% of hello world's requests/s in the same run.
-2. Latency: open loop at half the scenario's measured rate for D seconds, latency measured
-   from each request's scheduled start (no coordinated omission). Target: p99 <= 50 ms.
+Both servers run side by side; bench/load.py's `compare` does the measuring:
+1. Throughput: closed loop, C clients in P processes, in R interleaved rounds (hello,
+   search, proximity, hello, ...) of D/R seconds each; the ratio is the median of each
+   round's scenario rate over hello's rate in that round, so load drifting on a shared
+   machine does not skew it. Target: each directory scenario >= 25% of hello world.
+2. Latency: open loop at half the scenario's median rate, latency measured from each
+   request's scheduled start (no coordinated omission). Target: p99 <= 50 ms.
+Server CPU per request (all gunicorn processes, via psutil) is printed too: it does not
+depend on what else the machine is doing.
 
-    .venv/bin/python bench/directory.py                     # SQLite, 10,000 services, 10 s phases
-    .venv/bin/python bench/directory.py --postgres-url postgresql+psycopg://u:p@h:5432/ --seconds 15
+    .venv/bin/python bench/directory.py                     # SQLite, 10,000 services
+    .venv/bin/python bench/directory.py --postgres-url postgresql+psycopg://u:p@h:5432/
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ for path in (str(ROOT / "shared"), str(ROOT)):
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
 from bench.harness import start_gunicorn, stop  # noqa: E402
-from bench.load import get, measure, ratio_line  # noqa: E402
+from bench.load import HEADER, Target, baseline_line, compare, get, ratio_line  # noqa: E402
 
 THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -107,7 +112,8 @@ def _paths(kind: str, term_ids: dict[str, str], postcodes: list[str]) -> list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=15.0, help="closed-loop seconds per scenario, all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (hello, search, proximity, ...)")
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients (threads across processes)")
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--postgres-url", help="base URL of a PostgreSQL server (default: SQLite)")
@@ -133,27 +139,27 @@ def main() -> int:
            "WORKLINK_LOG_LEVEL": "WARNING", "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "WORKLINK_ENV": "development"}
     term_ids = {code: demo.term_id(code) for code in TERMS}
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
-    results = {}
-    for kind, target, probe in (("hello", "bench.hello:app", "/"),
-                                ("search", "worklink_directory.wsgi:app", "/healthz"),
-                                ("proximity", "worklink_directory.wsgi:app", "/healthz")):
-        port = free_port()
-        server = start_gunicorn(target, port, env, probe)
-        try:
-            results[kind] = measure(port, get(_paths(kind, term_ids, postcodes)), seconds=args.seconds,
-                                    clients=args.clients, processes=args.processes, latency=kind != "hello")
-        finally:
-            stop(server)
+    hello = start_gunicorn("bench.hello:app", hello_port := free_port(), env, "/")
+    directory = start_gunicorn("worklink_directory.wsgi:app", directory_port := free_port(), env, "/healthz")
+    try:
+        results = compare([Target("hello", hello_port, get(_paths("hello", term_ids, postcodes)), hello.pid),
+                           Target("search", directory_port, get(_paths("search", term_ids, postcodes)), directory.pid),
+                           Target("proximity", directory_port, get(_paths("proximity", term_ids, postcodes)),
+                                  directory.pid)],
+                          baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
+                          processes=args.processes)
+    finally:
+        stop(directory)
+        stop(hello)
     if db_name:
         from worklink.devstack.postgres import drop_database
         drop_database(args.postgres_url.rstrip("/") + "/", db_name)
 
-    hello = results["hello"].rps
     ok = True
-    print(f"\n{'scenario':10} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p99 ms':>8}  (latency at req/s)  verdict")
-    print(f"{'hello':10} {hello:8.0f} {'100%':>9}")
+    print("\n" + HEADER)
+    print(baseline_line(results["hello"]))
     for kind in ("search", "proximity"):
-        line, passed = ratio_line(kind, results[kind], hello, THROUGHPUT_TARGET, P99_TARGET_MS)
+        line, passed = ratio_line(kind, results[kind], results["hello"].rps, THROUGHPUT_TARGET, P99_TARGET_MS)
         print(line)
         ok &= passed
     print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms")

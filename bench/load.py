@@ -128,10 +128,86 @@ class Measured:
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     latency_rate: float = 0.0
+    ratio: float | None = None  # median over rounds of rps / the baseline's rps in the same round
+    cpu_ms: float | None = None  # server CPU (all gunicorn processes) per request
 
     def as_dict(self) -> dict:
         return {"rps": self.rps, "errors": self.errors, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-                "latency_rate": self.latency_rate}
+                "latency_rate": self.latency_rate, "ratio": self.ratio, "cpu_ms_per_request": self.cpu_ms}
+
+
+@dataclass
+class Target:
+    """A scenario against a running server; `pid` (the gunicorn master) lets us count its CPU."""
+
+    name: str
+    port: int
+    scenario: Scenario
+    pid: int | None = None
+    ok_statuses: tuple[int, ...] = (200,)
+
+
+def server_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process and its children so far (0 without psutil or a pid)."""
+    if pid is None:
+        return 0.0
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with the test extras
+        return 0.0
+    master = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [master, *master.children(recursive=True)])
+
+
+def compare(targets: list[Target], *, baseline: str, seconds: float, rounds: int = 3, clients: int = 8,
+            processes: int = 2, latency: bool = True, warm_up: float = 1.0) -> dict[str, Measured]:
+    """Throughput of every target in `rounds` interleaved rounds (baseline, a, b, baseline, a, b, ...),
+    so a machine whose load drifts still compares like with like: each ratio is taken against the
+    baseline's rate in the same round, and the median ratio reported. Then, unless `latency` is
+    off, each non-baseline target's latency at half its median rate (open loop)."""
+    per_process, phase = max(clients // processes, 1), seconds / rounds
+    for t in targets:
+        if warm_up:
+            run_processes(closed_loop, lambda p: (t.port, t.scenario, per_process, warm_up, p + 50, t.ok_statuses),
+                          processes)
+    rates: dict[str, list[float]] = {t.name: [] for t in targets}
+    errors = {t.name: 0 for t in targets}
+    cpu = {t.name: 0.0 for t in targets}
+    for _ in range(rounds):
+        for t in targets:
+            before = server_cpu_seconds(t.pid)
+            done = run_processes(closed_loop, lambda p: (t.port, t.scenario, per_process, phase, p, t.ok_statuses),
+                                 processes)
+            cpu[t.name] += server_cpu_seconds(t.pid) - before
+            rates[t.name].append(sum(c for c, _e in done) / phase)
+            errors[t.name] += sum(e for _c, e in done)
+    results = {}
+    for t in targets:
+        ratios = [r / b for r, b in zip(rates[t.name], rates[baseline]) if b]
+        requests = sum(rates[t.name]) * phase
+        results[t.name] = Measured(rps=median(rates[t.name]), errors=errors[t.name],
+                                   ratio=median(ratios) if ratios else 0.0,
+                                   cpu_ms=cpu[t.name] * 1000 / requests if requests and t.pid else None)
+    if latency:
+        for t in targets:
+            result = results[t.name]
+            if t.name == baseline or result.rps <= 0:
+                continue
+            result.latency_rate = result.rps / 2
+            timed = run_processes(open_loop, lambda p: (t.port, t.scenario, 8, result.latency_rate / processes,
+                                                        seconds / rounds * 2, p + 100, t.ok_statuses), processes)
+            values = [x for lats, _e in timed for x in lats]
+            result.errors += sum(e for _l, e in timed)
+            result.p50_ms, result.p99_ms = percentile(values, 0.5), percentile(values, 0.99)
+    return results
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def measure(port: int, scenario: Scenario, *, seconds: float, clients: int = 8, processes: int = 2,
@@ -156,11 +232,21 @@ def measure(port: int, scenario: Scenario, *, seconds: float, clients: int = 8, 
 def ratio_line(name: str, measured: Measured, hello_rps: float, throughput_target: float, p99_target_ms: float,
                check_latency: bool = True) -> tuple[str, bool]:
     """One row of a benchmark's table, and whether it met its targets."""
-    ratio = measured.rps / hello_rps if hello_rps else 0.0
+    ratio = measured.ratio if measured.ratio is not None else (measured.rps / hello_rps if hello_rps else 0.0)
     passed = ratio >= throughput_target and measured.errors == 0 and (
         not check_latency or measured.p99_ms <= p99_target_ms)
-    latency = (f"{measured.p50_ms:8.1f} {measured.p99_ms:8.1f}  ({measured.latency_rate:.0f}/s)"
-               if check_latency else f"{'':8} {'':8}")
-    return (f"{name:10} {measured.rps:8.0f} {ratio:9.1%} {latency}          {'PASS' if passed else 'FAIL'}"
+    latency = (f"{measured.p50_ms:8.1f} {measured.p99_ms:8.1f} {measured.latency_rate:7.0f}/s"
+               if check_latency else f"{'':8} {'':8} {'':9}")
+    cpu = f"{measured.cpu_ms:7.2f}" if measured.cpu_ms is not None else f"{'':7}"
+    return (f"{name:10} {measured.rps:8.0f} {ratio:9.1%} {latency} {cpu}   {'PASS' if passed else 'FAIL'}"
             f"  errors={measured.errors}"), passed
 
+
+HEADER = (f"{'scenario':10} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p99 ms':>8} {'at':>9} {'cpu ms':>7}   verdict"
+          "\n(req/s: median of interleaved rounds; vs hello: median of per-round ratios; p50/p99: open loop at"
+          " the rate shown; cpu ms: server CPU per request, all gunicorn processes)")
+
+
+def baseline_line(measured: Measured) -> str:
+    cpu = f"{measured.cpu_ms:7.2f}" if measured.cpu_ms is not None else f"{'':7}"
+    return f"{'hello':10} {measured.rps:8.0f} {'100%':>9} {'':8} {'':8} {'':9} {cpu}"

@@ -51,3 +51,19 @@ def test_measure_counts_successes_and_latencies(server):
 def test_measure_counts_unexpected_statuses_as_errors(server):
     result = measure(server, get(["/broken"]), seconds=0.3, clients=2, processes=1, warm_up=0, latency=False)
     assert result.rps == 0 and result.errors > 0
+
+
+def test_compare_interleaves_rounds_and_reports_ratios_against_the_baseline(server):
+    import os
+
+    from bench.load import Target, compare, median
+
+    assert median([3, 1, 2]) == 2 and median([4, 1, 3, 2]) == 2.5
+    targets = [Target("hello", server, get(["/"])), Target("same", server, get(["/a"]), pid=os.getpid()),
+               Target("broken", server, get(["/broken"]))]
+    results = compare(targets, baseline="hello", seconds=0.6, rounds=2, clients=2, processes=1, warm_up=0)
+    assert results["hello"].ratio == 1.0
+    assert 0.2 < results["same"].ratio < 5  # the same server, so the same order of rate
+    assert results["same"].cpu_ms is not None and results["same"].cpu_ms > 0
+    assert results["same"].p99_ms > 0 and results["same"].errors == 0
+    assert results["broken"].ratio == 0 and results["broken"].errors > 0
