@@ -34,3 +34,14 @@ def test_dockerfile_installs_the_shared_library_and_one_service():
     assert "COPY shared /app/shared" in dockerfile
     assert "COPY services/${SERVICE}" in dockerfile
     assert "deploy/topics.toml" in dockerfile
+
+
+def test_compose_gives_each_service_its_own_database_role():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    init = (ROOT / "deploy/postgres/init-databases.sql").read_text()
+    for name in installed_services():
+        url = compose[name]["environment"][f"{name.upper()}_DATABASE_URL"]
+        assert url.startswith(f"postgresql+psycopg://worklink_{name}:"), url
+        assert url.endswith(f"/worklink_{name}")
+        assert f"CREATE DATABASE worklink_{name} OWNER worklink_{name};" in init
+        assert f"REVOKE CONNECT, TEMPORARY ON DATABASE worklink_{name} FROM PUBLIC;" in init

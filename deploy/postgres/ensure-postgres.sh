@@ -13,6 +13,9 @@
 # Superuser access for (c): as root / the postgres user via the local socket (peer auth);
 # otherwise over TCP with PGSUPERUSER (default postgres) and PGSUPERPASSWORD.
 # All progress goes to stderr; only the URL goes to stdout.
+#
+#   ensure-postgres.sh --superuser-sql < file.sql   # after (a)-(c), run SQL as that superuser
+#                                                   # (tests of deploy/postgres/init-databases.sql)
 set -euo pipefail
 
 PGPORT="${PGPORT:-5432}"
@@ -151,4 +154,7 @@ else
   start_server
 fi
 provision
+if [ "${1:-}" = "--superuser-sql" ]; then
+  psql_super
+fi
 echo "postgresql+psycopg://$ROLE:$PASSWORD@$HOST:$PGPORT/"
