@@ -6,14 +6,20 @@ same run, loaded by the same client (P processes x T threads, keep-alive connect
 
   search    GET /guidance/search, one client, requests cycling through condition, limitation,
             job-task and free-text queries; p50/p95/p99 latency. Target: p99 <= 30 ms.
-  issue     POST /suggestions/<id>/issue on drafts created beforehand (untimed): validate the
-            suggestion again, write it, its employer link, its audit record and its outbox event.
+  issue     POST /suggestions/<id>/issue on drafts created beforehand (untimed), so the figure is
+            issuing alone, as the issue names it: validate the suggestion again, write it, its
+            employer link, its audit record and its outbox event. The drafts are a mix: 1 to 5
+            recommendations (library and free text), and one in four with the patient's consent
+            to an employment-adviser referral (a second, restricted event and a referral row).
   hello     GET / on a hello-world Flask app (bench/hello.py).
   healthz   GET /healthz on the service (context: the shared request machinery with no work).
             Target: issue/s >= 25% of hello/s. Rounds alternate hello and issue; medians reported.
 
     .venv/bin/python bench/adjustments.py                    # SQLite, 3 rounds of 8 s
     .venv/bin/python bench/adjustments.py --database postgresql --rounds 3 --seconds 8
+    .venv/bin/python bench/adjustments.py --database postgresql --postgres-url postgresql+psycopg://u:p@host:5432/
+
+bench/adjustments_profile.py measures the same issue in-process (ms and SQL statements per issue).
 """
 
 from __future__ import annotations
@@ -117,13 +123,13 @@ def percentile(values: list[float], q: float) -> float:
 # --- setup ---------------------------------------------------------------------------------
 
 
-def prepare_database(kind: str, var_dir: Path) -> str:
+def prepare_database(kind: str, var_dir: Path, postgres_url: str | None = None) -> str:
     from worklink.migrations import upgrade
     from worklink.service import get_service
 
     if kind == "postgresql":
         from worklink.devstack.postgres import create_database, ensure_local_postgres
-        url = create_database(ensure_local_postgres(), f"wl_bench_{uuid.uuid4().hex[:10]}")
+        url = create_database(postgres_url or ensure_local_postgres(), f"wl_bench_{uuid.uuid4().hex[:10]}")
     else:
         url = f"sqlite:///{var_dir / 'adjustments.db'}"
     upgrade(get_service("adjustments").migrations_dir, url)
@@ -146,19 +152,40 @@ def create_drafts(url: str, count: int, practice: uuid.UUID) -> list[str]:
     database = Database(url)
     deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM), "bench")
     clinician = services.Clinician("bench-gp", practice, Principal("bench-gp", "gp", str(practice)))
-    data = SuggestionInSchema().load(suggestion_body())
+    schema = SuggestionInSchema()
+    variants = [schema.load(body) for body in draft_mix(suggestion_body)]
     ids = []
     for start in range(0, count, 200):
         with database.transaction() as session:
-            for _ in range(min(200, count - start)):
+            for n in range(start, min(start + 200, count)):
+                data = variants[n % len(variants)]
                 ids.append(str(services.create(session, deps, clinician, data, date.today())["id"]))
     database.dispose()
     return ids
 
 
+def draft_mix(suggestion_body) -> list[dict]:
+    """Eight suggestions as clinicians write them: 1-5 recommendations, library and free text;
+    two of the eight (one in four) with consent to an employment-adviser referral."""
+    library = [{"difficulty": "Tiredness by mid-afternoon", "adjustment_id": "phased_return_4wk",
+                "schedule": [{"week": 1, "plan": "4 hours a day, 3 days"}, {"week": 2, "plan": "5 hours a day"}]},
+               {"difficulty": "Noise makes concentrating hard", "adjustment_id": "quiet_workspace"},
+               {"difficulty": "Early starts", "free_text": "Start at 10am for the first month."},
+               {"difficulty": "Lifting", "adjustment_id": "no_heavy_lifting"},
+               {"difficulty": "Long meetings", "free_text": "Short breaks every hour."}]
+    bodies = []
+    for n in range(8):
+        rows = library[:1 + n % 5]
+        bodies.append(suggestion_body(recommendations=rows,
+                                      **{"consent.refer_to_employment_adviser": n % 4 == 3}))
+    return bodies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--postgres-url", help="a PostgreSQL server's base URL (default: the local one, "
+                                               "deploy/postgres/ensure-postgres.sh)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
@@ -171,7 +198,7 @@ def main() -> int:
     from worklink.config import JwtSettings
 
     var_dir = Path(tempfile.mkdtemp(prefix="wl-bench-adjustments-"))
-    url = prepare_database(args.database, var_dir)
+    url = prepare_database(args.database, var_dir, args.postgres_url)
     practice = uuid.uuid4()
     print(f"creating {args.drafts} drafts to issue (untimed) ...", flush=True)
     drafts = create_drafts(url, args.drafts, practice)
@@ -220,6 +247,9 @@ def main() -> int:
     finally:
         stop(service)
         stop(hello)
+        if args.database == "postgresql":
+            from worklink.devstack.postgres import drop_database, ensure_local_postgres
+            drop_database(args.postgres_url or ensure_local_postgres(), url.rsplit("/", 1)[1])
 
     p50, p95, p99 = (percentile(search_latencies, q) * 1000 for q in (0.5, 0.95, 0.99))
     hello_median, issue_median = statistics.median(hello_rates), statistics.median(issue_rates)

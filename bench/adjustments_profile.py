@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--issues", type=int, default=400)
+    parser.add_argument("--postgres-url", help="a PostgreSQL server's base URL (default: the local one)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--no-hello", action="store_true")
@@ -46,12 +46,12 @@ def main() -> int:
     import sqlalchemy as sa
     from flask import Flask
 
-    from bench.adjustments import prepare_database
-    from tests.services.adjustments.conftest import PRACTICE, Tokens, make_settings, suggestion_body
+    from bench.adjustments import draft_mix, prepare_database
+    from tests.services.adjustments.conftest import Tokens, make_settings, suggestion_body
     from worklink.service import get_service
 
     var_dir = Path(tempfile.mkdtemp(prefix="wl-prof-adjustments-"))
-    url = prepare_database(args.database, var_dir)
+    url = prepare_database(args.database, var_dir, args.postgres_url)
     settings = make_settings(var_dir, url)
     app = get_service("adjustments").create_app(settings=settings)
     client = app.test_client()
@@ -60,17 +60,20 @@ def main() -> int:
         if getattr(handler, "_worklink", False):
             handler.setStream(open(os.devnull, "w"))
     headers = Tokens(settings).header()
-    body = suggestion_body()
+    bodies = draft_mix(suggestion_body)  # the HTTP benchmark's mix
 
     drafts = []
-    for _ in range(args.issues + 20):
-        response = client.post("/suggestions", json=body, headers=headers)
+    for n in range(args.issues + 20):
+        response = client.post("/suggestions", json=bodies[n % len(bodies)], headers=headers)
         assert response.status_code == 201, response.get_json()
         drafts.append(response.get_json()["id"])
 
     statements: list[str] = []
     engine = app.extensions["worklink"].database.engine
     sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    held: list[float] = []  # how long each transaction is open (SQLite: holds the database's write lock)
+    sa.event.listen(engine, "begin", lambda conn: conn.info.__setitem__("began", time.perf_counter()))
+    sa.event.listen(engine, "commit", lambda conn: held.append(time.perf_counter() - conn.info.pop("began")))
 
     def issue(draft_id: str) -> None:
         response = client.post(f"/suggestions/{draft_id}/issue", json={"version": 1}, headers=headers)
@@ -109,6 +112,7 @@ def main() -> int:
             hello_batches.append(batch_ms(lambda _: hello_client.get("/"), range(300)))
     if args.verbose:
         print("issue batches ms:", " ".join(f"{b[0]:.2f}" for b in issue_batches))
+    held_ms = statistics.median(held) * 1000 if held else float("nan")
     issue_ms = statistics.median(b[0] for b in issue_batches)
     issue_cpu_ms = statistics.median(b[1] for b in issue_batches)
     hello_ms = statistics.median(b[0] for b in hello_batches)
@@ -119,7 +123,7 @@ def main() -> int:
     print(f"{args.database}: issue {issue_ms:.2f} ms/request in-process, {issue_cpu_ms:.2f} ms CPU "
           f"({per_issue_sql} SQL statements, "
           f"{len(timed)} issues, median of batches of 50{', under cProfile' if profiler else ''}); hello world {hello_ms:.3f} ms/request; "
-          f"ratio {hello_ms / issue_ms:.1%}")
+          f"ratio {hello_ms / issue_ms:.1%}; transaction open {held_ms:.2f} ms (median)")
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
@@ -130,8 +134,7 @@ def main() -> int:
     app.extensions["worklink"].database.dispose()
     if args.database == "postgresql":
         from worklink.devstack.postgres import drop_database, ensure_local_postgres
-        drop_database(ensure_local_postgres(), url.rsplit("/", 1)[1])
-    _ = (PRACTICE, uuid)
+        drop_database(args.postgres_url or ensure_local_postgres(), url.rsplit("/", 1)[1])
     return 0
 
 

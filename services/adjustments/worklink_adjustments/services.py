@@ -274,6 +274,8 @@ _ISSUE = (sa.update(_SUGGESTIONS)
 _STATUS = sa.select(_SUGGESTIONS.c.status, _SUGGESTIONS.c.version).where(
     _SUGGESTIONS.c.id == sa.bindparam("b_id"), _SUGGESTIONS.c.practice_id == sa.bindparam("b_practice"))
 _NEW_LINK = EmployerLink.__table__.insert()
+_NEW_REFERRAL_REQUEST = ReferralRequest.__table__.insert()
+_REFERRAL_COLUMNS = list(ReferralRequest.__table__.columns)
 
 
 def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
@@ -406,8 +408,10 @@ def _request_referral(session: Session, deps: Deps, clinician: Clinician, sugges
     consented_at = suggestion.consent_recorded_at or utcnow()
     request = ReferralRequest(id=uuid.uuid4(), suggestion_id=suggestion.id, practice_id=suggestion.practice_id,
                               clinician_id=clinician.subject, consent_id=uuid.uuid4(), consented_at=consented_at,
-                              outcomes_to_gp=outcomes_to_gp, requested_at=utcnow(), status="requested")
-    session.add(request)
+                              outcomes_to_gp=outcomes_to_gp, requested_at=utcnow(), status="requested",
+                              referral_version=0)
+    # A plain insert (issuing is the hot path): no unit-of-work flush for one new row.
+    session.execute(_NEW_REFERRAL_REQUEST, {c.key: getattr(request, c.key) for c in _REFERRAL_COLUMNS})
     person = {"nhs_number": suggestion.nhs_number, "given_name": suggestion.given_name,
               "family_name": suggestion.family_name, "birth_date": suggestion.birth_date}
     person |= {k: getattr(suggestion, k) for k in ("postcode", "email", "phone") if getattr(suggestion, k)}
