@@ -37,6 +37,15 @@ class AuditTrail:
                     records: Iterable[tuple[str, str | None]], purpose: str | None = None,
                     principal: Principal | None = None) -> None:
         """One entry per (resource_id, person_id), same actor and action, in one statement."""
+        rows = self.rows(action=action, resource_type=resource_type, records=records, purpose=purpose,
+                         principal=principal)
+        if rows:
+            session.execute(self._insert, rows[0] if len(rows) == 1 else rows)
+
+    def rows(self, *, action: str, resource_type: str, records: Iterable[tuple[str, str | None]],
+             purpose: str | None = None, principal: Principal | None = None) -> list[dict]:
+        """The audit_log rows `record_many` writes, not yet written: for a caller that writes them
+        together with its own rows in one statement (in the same transaction as the access)."""
         if action not in ACTIONS:
             raise ValueError(f"audit action must be one of {ACTIONS}")
         actor = principal or current_principal()
@@ -52,7 +61,5 @@ class AuditTrail:
             "purpose": purpose,
             "request_id": (g.get("request_id") if has_request_context() else None) or request_id_var.get(),
         }
-        rows = [{**common, "resource_id": str(resource_id), "person_id": str(person_id) if person_id else None}
+        return [{**common, "resource_id": str(resource_id), "person_id": str(person_id) if person_id else None}
                 for resource_id, person_id in records]
-        if rows:
-            session.execute(self._insert, rows[0] if len(rows) == 1 else rows)

@@ -57,10 +57,18 @@ class Outbox:
     def publish(self, session: Session, event_type: str, data: dict[str, Any], *,
                 subject: str | None = None, version: int | None = None) -> uuid.UUID:
         """Validate and stage an event; raises EventSchemaError if `data` is wrong."""
+        row = self.row(event_type, data, subject=subject, version=version)
+        session.execute(self._insert, row)
+        return row["id"]
+
+    def row(self, event_type: str, data: dict[str, Any], *, subject: str | None = None,
+            version: int | None = None) -> dict[str, Any]:
+        """The validated outbox row for an event, not yet written: for a caller that writes it
+        together with its own rows in one statement (it must still commit with the change)."""
         event, entry = self.catalogue.build(event_type, data, source=self.source,
                                             subject=subject, version=version)
         trace = current_trace()
-        session.execute(self._insert, {
+        return {
             "id": uuid.UUID(event.id),
             "aggregatetype": entry.aggregate_type,
             "aggregateid": str(event.data[entry.key]),
@@ -70,8 +78,7 @@ class Outbox:
             "correlationid": correlation_id_var.get() or request_id_var.get() or event.id,
             "created_at": event.time,
             "attempts": 0,
-        })
-        return uuid.UUID(event.id)
+        }
 
 
 @dataclass
