@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from worklink.messaging.outbox import Outbox
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
-from worklink_referrals.models import (CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
+from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
                                        SlaBreach, SustainmentCheck, Transition)
@@ -217,13 +217,15 @@ def add_routing_service(session: Session, service_id: uuid.UUID, organization_id
 
 
 def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any], actor: Actor,
-           *, source: str, now: datetime, link_duplicates: bool = False) -> tuple[Referral, str]:
+           *, source: str, now: datetime, link_duplicates: bool = False,
+           audit: Callable[[uuid.UUID], list[dict]] | None = None) -> tuple[Referral, str]:
     """Create a referral (consent already checked by the caller's schema); returns it and the person's link.
 
-    The hot path of intake, in as few round trips as the rules allow: (PostgreSQL) a lock on the
-    person, the routing query, the duplicate query, then plain INSERTs of the referral, its first
-    history row and its event. The returned Referral is transient (built from the row just
-    written, never re-read), for presenting."""
+    The hot path of intake, in as few round trips as the rules allow. PostgreSQL: (1) the person
+    locks with the routing query, (2) the duplicate query, (3) one INSERT of the referral, its
+    first history row, its `submitted` event and the caller's audit rows (`audit(referral_id)`).
+    The returned Referral is transient (built from the row just written, never re-read), for
+    presenting."""
     person = intake["person"]
     key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
     area = postcode_area(person.get("postcode"))
@@ -240,35 +242,42 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     history = {"referral_id": row["id"], "action": "submit", "from_status": None, "to_status": row["status"],
                "business_status": None, "reason": None, "actor": actor.subject, "actor_role": actor.role,
                "occurred_at": now, "version": 1}
-    _insert_referral(session, {k: v for k, v in row.items() if v is not None}, history)
     referral = _written(row, history)
-    _publish_lifecycle(session, outbox, referral, "submitted", now)
+    # Only the columns that have values: a shorter INSERT, which the driver's statement cache keeps.
+    writes = [(_REFERRALS, {k: v for k, v in row.items() if v is not None}), (_TRANSITIONS, history),
+              (outbox.table, outbox.row("referrals.referral.submitted", _lifecycle_data(referral, "submitted", now),
+                                        subject=str(referral.id)))]
+    writes += [(PLATFORM.audit_log, entry) for entry in (audit(referral.id) if audit else ())]
+    write_together(session, writes)
+    _tell_person(session, outbox, referral, "submitted", now)
     if not service:
         _hold(session, outbox, referral, now)
     return referral, link
 
 
-def _insert_referral(session: Session, values: dict[str, Any], history: dict[str, Any]) -> None:
-    """INSERT the referral (only the columns that have values: a shorter statement that the driver's
-    statement cache keeps) and its first history row; one statement on PostgreSQL (the history
-    INSERT as a data-modifying CTE), two on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        statement = _referral_with_history(frozenset(values))
-        session.execute(statement, {**{f"r_{k}": v for k, v in values.items()},
-                                    **{f"history_{k}": v for k, v in history.items()}})
-    else:
-        session.execute(_REFERRALS.insert(), values)
-        session.execute(_TRANSITIONS.insert(), history)
+def write_together(session: Session, rows: list[tuple[sa.Table, dict[str, Any]]]) -> None:
+    """INSERT rows of several tables in one round trip on PostgreSQL (the first INSERT carries the
+    others as data-modifying CTEs; foreign keys are checked at the end of the statement), one
+    statement per row elsewhere, in order. Keep at most one outbox row in it: the CTEs run in no
+    fixed order, and a service's events must keep theirs."""
+    if session.get_bind().dialect.name != "postgresql":
+        for table, values in rows:
+            session.execute(table.insert(), values)
+        return
+    shape = tuple((table, frozenset(values)) for table, values in rows)
+    session.execute(_combined_insert(shape), {f"p{i}_{key}": value for i, (_, values) in enumerate(rows)
+                                              for key, value in values.items()})
 
 
-@functools.lru_cache(maxsize=64)
-def _referral_with_history(columns: frozenset[str]) -> sa.Insert:
+@functools.lru_cache(maxsize=128)
+def _combined_insert(shape: tuple[tuple[sa.Table, frozenset[str]], ...]) -> sa.Insert:
     # Prefixed parameter names: an execute-time key equal to a column name would add that column.
-    history = _TRANSITIONS.insert().values(
-        referral_id=sa.bindparam("r_id"),
-        **{c.key: sa.bindparam(f"history_{c.key}") for c in _TRANSITIONS.columns if c.key not in ("id", "referral_id")})
-    return (_REFERRALS.insert().values({name: sa.bindparam(f"r_{name}") for name in sorted(columns)})
-            .add_cte(history.inline().cte("history")))
+    inserts = [table.insert().values({key: sa.bindparam(f"p{i}_{key}") for key in sorted(keys)}).inline()
+               for i, (table, keys) in enumerate(shape)]
+    combined = inserts[0]
+    for i, insert in enumerate(inserts[1:], start=1):
+        combined = combined.add_cte(insert.cte(f"write_{i}"))
+    return combined
 
 
 _BLANK_REFERRAL = {column.key: None for column in _REFERRALS.columns}
@@ -683,11 +692,15 @@ def _ids(referral: Referral) -> dict[str, Any]:
 
 def _publish_lifecycle(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
                        reason: str | None = None):
-    outbox.publish(session, f"referrals.referral.{step}", {
-        **_ids(referral), "status": referral.status, "business_status": referral.business_status,
-        "reason": reason, "suggestion_id": referral.suggestion_id, "version": referral.version,
-        "occurred_at": now}, subject=str(referral.id))
+    outbox.publish(session, f"referrals.referral.{step}", _lifecycle_data(referral, step, now, reason),
+                   subject=str(referral.id))
     _tell_person(session, outbox, referral, step, now)
+
+
+def _lifecycle_data(referral: Referral, step: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
+    return {**_ids(referral), "status": referral.status, "business_status": referral.business_status,
+            "reason": reason, "suggestion_id": referral.suggestion_id, "version": referral.version,
+            "occurred_at": now}
 
 
 # Lifecycle steps the person hears about, as notifications' resident message codes.

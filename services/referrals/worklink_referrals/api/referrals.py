@@ -53,9 +53,10 @@ class Referrals(MethodView):
         ctx, principal, moment = service_context(), current_principal(), now()
         source = "gp" if principal.role == "gp" else "partner"
         with ctx.database.transaction() as session, access.domain_problems():
-            referral, link = services.submit(session, ctx.outbox, settings(), intake, access.actor(principal),
-                                             source=source, now=moment)
-            _audit(session, "create", referral)
+            referral, link = services.submit(
+                session, ctx.outbox, settings(), intake, access.actor(principal), source=source, now=moment,
+                audit=lambda rid: ctx.audit.rows(action="create", resource_type="referral",
+                                                 records=[(str(rid), str(rid))]))
             body = access.present(session, referral, principal, settings(), moment)
         return {**body, "status_link": f"/status/{link}"}
 
