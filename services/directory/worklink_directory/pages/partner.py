@@ -34,6 +34,7 @@ from worklink_directory import services
 from worklink_directory.geocode import PostcodeError, normalise_postcode
 from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, ServiceAtLocation, TaxonomyTerm
 from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, parse_uuid, render, service_or_404
+from worklink_directory import schemas
 from worklink_directory.schemas import WITHDRAW_REASONS
 
 pages = PagesBlueprint("partner", __name__)
@@ -144,8 +145,31 @@ def _listing_values(svc: Service) -> dict[str, Any]:
     values.update(minimum_age="" if svc.minimum_age is None else str(svc.minimum_age),
                   maximum_age="" if svc.maximum_age is None else str(svc.maximum_age),
                   is_free="yes" if svc.is_free else "no", delivery_modes=svc.delivery,
-                  taxonomy_term_ids=[str(a.taxonomy_term_id) for a in svc.attributes])
+                  taxonomy_term_ids=[str(a.taxonomy_term_id) for a in svc.attributes],
+                  area_name=svc.service_areas[0].name if svc.service_areas else "",
+                  postcode_districts=" ".join(svc.area_codes or []))
     return values
+
+
+OUTWARD_CODE = re.compile(schemas.OUTWARD_CODE)
+
+
+def _read_area(form: "Form", data: MultiDict) -> list[dict]:
+    """Where people must live: one named area of postcode districts, or none (anyone)."""
+    name = data.get("area_name", "").strip()
+    codes = list(dict.fromkeys(c for c in re.split(r"[\s,;]+", data.get("postcode_districts", "").upper()) if c))
+    form.values.update(area_name=name, postcode_districts=" ".join(codes))
+    bad = [c for c in codes if not OUTWARD_CODE.match(c)]
+    if bad:
+        form.error("postcode_districts", f"Enter postcode districts like TA1 or BS16 ({', '.join(bad)} is not one).")
+    elif name and not codes:
+        form.error("postcode_districts", "Enter the postcode districts the service covers, or leave both empty.")
+    if codes and not name:
+        form.error("area_name", "Name the area, for example Taunton and nearby.")
+    elif len(name) > 255:
+        form.error("area_name", "The area's name must be 255 characters or fewer.")
+    return [{"name": name, "extent_type": "text", "extent": "Postcode districts " + ", ".join(codes),
+             "postcode_districts": codes}] if codes else []
 
 
 def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, Any]]:
@@ -186,6 +210,7 @@ def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, 
                taxonomy_term_ids=[uuid.UUID(t) for t in values["taxonomy_term_ids"] if t in term_ids])
     if out["is_free"]:
         out["fees"] = None  # a free service has no charges to describe
+    out["service_areas"] = _read_area(form, data)
     return form, out
 
 
@@ -245,10 +270,18 @@ def partner_edit(service_id: str):
             del data["taxonomy_term_ids"]  # a list sent is a change in the trail: send only real changes
         if set(data["delivery_modes"]) == set(svc.delivery):
             del data["delivery_modes"]
+        if _same_area(svc, data["service_areas"]):
+            del data["service_areas"]  # keeps a feed's several areas unless the form changed them
         services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
         if request.form.get("assure"):
             services.assure_service(session, ctx.outbox, svc, _editor())
     return _done(svc, "saved")
+
+
+def _same_area(svc: Service, areas: list[dict]) -> bool:
+    wanted = (areas[0]["name"], sorted(areas[0]["postcode_districts"])) if areas else None
+    current = (svc.service_areas[0].name, sorted(svc.area_codes or [])) if svc.service_areas else None
+    return wanted == current
 
 
 def _listing_page(session, svc: Service, values: dict, form: Form, status: int = 200):
