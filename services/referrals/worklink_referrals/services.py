@@ -259,21 +259,36 @@ def write_together(session: Session, rows: list[tuple[sa.Table, dict[str, Any]]]
     """INSERT rows of several tables in one round trip on PostgreSQL (the first INSERT carries the
     others as data-modifying CTEs; foreign keys are checked at the end of the statement), one
     statement per row elsewhere, in order. Keep at most one outbox row in it: the CTEs run in no
-    fixed order, and a service's events must keep theirs."""
+    fixed order, and a service's events must keep theirs.
+
+    A value that recurs (the referral id, the time, the actor) is bound once and None is left to
+    the column's NULL: psycopg caches the parsing of a statement only up to 50 parameters."""
     if session.get_bind().dialect.name != "postgresql":
         for table, values in rows:
             session.execute(table.insert(), values)
         return
-    shape = tuple((table, frozenset(values)) for table, values in rows)
-    session.execute(_combined_insert(shape), {f"p{i}_{key}": value for i, (_, values) in enumerate(rows)
-                                              for key, value in values.items()})
+    names: dict[Any, str] = {}
+    params: dict[str, Any] = {}
+    shape = []
+    for table, values in rows:
+        columns = []
+        for column, value in values.items():
+            if value is None:
+                continue
+            ident = (type(value), value) if isinstance(value, (str, int, uuid.UUID, datetime, date)) else object()
+            if ident not in names:
+                names[ident] = f"v{len(names)}"
+                params[names[ident]] = value
+            columns.append((column, names[ident]))
+        shape.append((table, tuple(sorted(columns))))
+    session.execute(_combined_insert(tuple(shape)), params)
 
 
-@functools.lru_cache(maxsize=128)
-def _combined_insert(shape: tuple[tuple[sa.Table, frozenset[str]], ...]) -> sa.Insert:
-    # Prefixed parameter names: an execute-time key equal to a column name would add that column.
-    inserts = [table.insert().values({key: sa.bindparam(f"p{i}_{key}") for key in sorted(keys)}).inline()
-               for i, (table, keys) in enumerate(shape)]
+@functools.lru_cache(maxsize=256)
+def _combined_insert(shape: tuple[tuple[sa.Table, tuple[tuple[str, str], ...]], ...]) -> sa.Insert:
+    # Parameter names are v0, v1...: an execute-time key equal to a column name would add that column.
+    inserts = [table.insert().values({column: sa.bindparam(name) for column, name in columns}).inline()
+               for table, columns in shape]
     combined = inserts[0]
     for i, insert in enumerate(inserts[1:], start=1):
         combined = combined.add_cte(insert.cte(f"write_{i}"))
