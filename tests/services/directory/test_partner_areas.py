@@ -50,3 +50,31 @@ def test_bad_districts_and_a_missing_name_are_explained_beside_the_fields(app, d
     assert "Name the area, for example Taunton and nearby." in page
     assert 'href="#postcode_districts"' in page and 'href="#area_name"' in page  # the error summary links
     assert "service_areas" not in app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()
+
+
+def test_partner_sets_website_email_and_a_temporary_closure_residents_see(app, directory):
+    client = signed_in(app, "org_admin", ORG_A)
+    counselling = directory.ids["counselling"]
+    path = f"/partner/services/{counselling}"
+    token = csrf(client, path)
+    bad = client.post(path, data=listing_form(csrf_token=token, url="www.example", email="not-an-email",
+                                              status="shut"))
+    assert bad.status_code == 400
+    page = bad.get_data(as_text=True)
+    for message in ("Enter the website address in full, like https://www.example.org/",
+                    "Enter an email address like name@example.org", "Select whether the service is open."):
+        assert message in page
+
+    saved = client.post(path, data=listing_form(csrf_token=token, url="https://counselling.example.org/",
+                                                email="hello@counselling.example.org", status="temporarily closed",
+                                                alert="Closed until 5 January."))
+    assert saved.status_code == 303
+    body = client.get(f"/services/{counselling}").get_json()
+    assert (body["url"], body["email"], body["status"]) == ("https://counselling.example.org/",
+                                                            "hello@counselling.example.org", "temporarily closed")
+    resident = app.test_client()
+    service_page = resident.get(f"/find/services/{counselling}").get_data(as_text=True)
+    assert "Temporarily closed" in service_page and "Closed until 5 January." in service_page
+    results = resident.get("/find?q=counselling").get_data(as_text=True)
+    assert "Temporarily closed" in results  # still listed, and marked
+    assert {"url", "email", "status", "alert"} <= set(outbox(app)[-1][2]["data"]["changed"])

@@ -49,6 +49,7 @@ DONE = {"saved": "Your changes were saved.", "created": "Your listing is publish
         "removed": "The {noun} was removed."}
 DELIVERY_OPTIONS = [(code, label, 0) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
+OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
 TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
 
 
@@ -146,6 +147,7 @@ def _listing_values(svc: Service) -> dict[str, Any]:
                   maximum_age="" if svc.maximum_age is None else str(svc.maximum_age),
                   is_free="yes" if svc.is_free else "no", delivery_modes=svc.delivery,
                   taxonomy_term_ids=[str(a.taxonomy_term_id) for a in svc.attributes],
+                  url=svc.url or "", email=svc.email or "", status=svc.status,
                   area_name=svc.service_areas[0].name if svc.service_areas else "",
                   postcode_districts=" ".join(svc.area_codes or []))
     return values
@@ -175,7 +177,7 @@ def _read_area(form: "Form", data: MultiDict) -> list[dict]:
 def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, Any]]:
     """The listing form, checked field by field in page order; returns the form and the service input."""
     form = Form({**{k: data.get(k, "").strip() for k in (*TEXT_LIMITS, "minimum_age", "maximum_age", "is_free",
-                                                          "organization_id")},
+                                                          "organization_id", "url", "email", "status")},
                  "taxonomy_term_ids": data.getlist("taxonomy_term_ids"),
                  "delivery_modes": data.getlist("delivery_modes")})
     values, out = form.values, {}
@@ -184,6 +186,7 @@ def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, 
     for name, label in (("description", "The description"), ("application_process", "How to get help")):
         if len(values[name]) > TEXT_LIMITS[name]:
             form.error(name, f"{label} must be {TEXT_LIMITS[name]:,} characters or fewer.")
+    _read_contact_details(form, out)
     if not values["taxonomy_term_ids"] and term_ids:
         form.error("taxonomy_term_ids", "Select at least one type of support.")
     elif not set(values["taxonomy_term_ids"]) <= term_ids:
@@ -203,15 +206,34 @@ def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, 
         form.error("fees", "What it costs must be 1,000 characters or fewer.")
     if not values["delivery_modes"] or not set(values["delivery_modes"]) <= set(DELIVERY_MODES):
         form.error("delivery_modes", "Select how the service is provided.")
+    if values["status"] and values["status"] not in OPEN_STATUSES:
+        form.error("status", "Select whether the service is open.")
     if len(values["alert"]) > TEXT_LIMITS["alert"]:
         form.error("alert", "The notice must be 1,000 characters or fewer.")
     out.update({k: values[k] or None for k in TEXT_LIMITS}, is_free=values["is_free"] != "no",
+               **({"status": values["status"]} if values["status"] in OPEN_STATUSES else {}),
                delivery_modes=[m for m in DELIVERY_MODES if m in values["delivery_modes"]],
                taxonomy_term_ids=[uuid.UUID(t) for t in values["taxonomy_term_ids"] if t in term_ids])
     if out["is_free"]:
         out["fees"] = None  # a free service has no charges to describe
     out["service_areas"] = _read_area(form, data)
     return form, out
+
+
+def _read_contact_details(form: Form, out: dict) -> None:
+    """The listing's own website and email (ORUK `url`, `email`), both optional."""
+    url, email = form.values["url"], form.values["email"]
+    try:
+        validate.URL(schemes={"http", "https"})(url) if url else None
+    except ValidationError:
+        form.error("url", "Enter the website address in full, like https://www.example.org/")
+    try:
+        validate.Email()(email) if email else None
+    except ValidationError:
+        form.error("email", "Enter an email address like name@example.org")
+    if len(url) > 500 or len(email) > 255:
+        form.error("url" if len(url) > 500 else "email", "That is too long.")
+    out.update(url=url or None, email=email or None)
 
 
 def _organisations(session) -> list[Organization]:
