@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.audit import AuditTrail
+from worklink_notifications.messages import CODE_MESSAGE
 from worklink_notifications.models import Delivery, RoutingRule
 
 
@@ -59,6 +60,8 @@ def resend(delivery: Delivery) -> None:
         raise CannotResend("Inbox items are delivered when they are created; there is nothing to re-send.")
     if delivery.status != "dead":
         raise CannotResend(f"Only dead deliveries can be re-sent; this one is {delivery.status}.")
+    if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":
+        raise CannotResend("A one-time code is never sent twice; the person asks for a new one.")
     if not delivery.address and delivery.channel == "email":
         raise CannotResend("The address was erased (a resident's address is kept 7 days); ask the owning "
                            "service to request the message again.")
@@ -67,7 +70,7 @@ def resend(delivery: Delivery) -> None:
 
 def shown(delivery: Delivery, with_attempts: bool = False) -> dict[str, Any]:
     """A delivery for an administrator: a resident's address is masked."""
-    fields = {c.key: getattr(delivery, c.key) for c in Delivery.__table__.columns}
+    fields = {c.key: getattr(delivery, c.key) for c in Delivery.__table__.columns if c.key != "verification_code"}
     if delivery.recipient_kind == "person":
         fields["address"] = mask(delivery.address)
     if with_attempts:

@@ -116,3 +116,25 @@ def test_a_self_referrers_code_goes_from_referrals_through_kafka_to_their_mailbo
     assert verified.get_json()["status"] == "submitted"
     [delivery] = deliveries(sqlite_db, Delivery.recipient_kind == "person")
     assert delivery.verification_code is None and delivery.address is None  # nothing kept once sent
+
+
+def test_a_code_that_cannot_be_delivered_is_erased_never_shown_and_never_re_sent(notifications_db, smtp_server,
+                                                                                   clock, app, token):
+    from types import SimpleNamespace
+
+    from worklink_notifications import routing
+
+    smtp_server.refuse.add("gone@example.org")  # 550: permanent, dead at once
+    event = SimpleNamespace(id="e1", type=PERSON_MESSAGE, data=code_message(
+        contact={"channel": "email", "address": "gone@example.org"}))
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, event)
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    [delivery] = deliveries(notifications_db, Delivery.recipient_kind == "person")
+    assert delivery.status == "dead" and delivery.verification_code is None
+
+    client, admin = app.test_client(), token("alliance_admin", org="alliance")
+    detail = client.get(f"/deliveries/{delivery.id}", headers=admin)
+    assert detail.status_code == 200 and "042917" not in detail.get_data(as_text=True)
+    refused = client.post(f"/deliveries/{delivery.id}/resend", headers=admin)
+    assert refused.status_code == 409 and "new one" in refused.get_json()["detail"]
