@@ -541,3 +541,15 @@ def test_the_self_referral_limit_holds_across_web_workers(make_harness, database
     for t in threads:
         t.join()
     assert sorted(results) == [202] * 3 + [429] * 5
+
+
+def test_the_self_referral_page_says_when_to_try_again(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, self_referral_limit_contact=1))
+    h.client.set_cookie("worklink_csrf", "t0ken")
+    form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes", "employment_situation": "unemployed"}
+    first = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"})
+    assert first.status_code == 200 and "code" in first.get_data(as_text=True)
+    again = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"})
+    assert again.status_code == 429 and again.mimetype == "text/html"
+    assert again.headers["Retry-After"] == "3600" and "Try again in 60 minutes" in again.get_data(as_text=True)
