@@ -4,7 +4,6 @@ referrals service's self-referral through Kafka to the person's mailbox."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 from datetime import datetime, timezone
