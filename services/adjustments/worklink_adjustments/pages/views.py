@@ -28,6 +28,9 @@ from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSch
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
 EXTRA_ROWS = 2
+# Built once: a marshmallow Schema deep-copies its fields on construction; `load` keeps no state.
+SUGGESTION_FORM = SuggestionInSchema()
+EMPLOYER_FORM = EmployerResponseSchema()
 
 
 def transaction():
@@ -108,7 +111,7 @@ def write_submit():
         guidance = index(session)
         picked = [guidance.adjustments[a] for a in _picked_ids(form) if a in guidance.adjustments]
         try:
-            data = SuggestionInSchema().load(form_to_data(form))
+            data = SUGGESTION_FORM.load(form_to_data(form))
             created = services.create(session, deps(), clinician(), data, today())
         except ValidationError as exc:
             return suggestion_form(form, picked, guidance, field_errors(exc.messages), 422)
@@ -287,7 +290,7 @@ def respond_submit(token: str):
         if form.get("effective_from"):
             data["effective_from"] = form["effective_from"]
         try:
-            loaded = EmployerResponseSchema().load(data)
+            loaded = EMPLOYER_FORM.load(data)
             services.record_employer_response(session, deps(), token, loaded)
         except ValidationError as exc:
             errors = field_errors(exc.messages)
