@@ -553,3 +553,21 @@ def test_the_self_referral_page_says_when_to_try_again(make_harness):
     again = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"})
     assert again.status_code == 429 and again.mimetype == "text/html"
     assert again.headers["Retry-After"] == "3600" and "Try again in 60 minutes" in again.get_data(as_text=True)
+
+
+def test_sent_person_messages_leave_the_outbox_a_day_after_kafka_has_them(harness):
+    """Their rows hold an email address and perhaps a one-time code: not kept once delivered."""
+    from worklink_referrals import jobs
+    from worklink_referrals.models import PLATFORM
+
+    h = harness
+    h.client.post("/self-referrals", json=self_referral("sam@example.org"))
+    h.refer()  # its lifecycle event stays: only person messages are dropped
+    outbox = PLATFORM.outbox
+    with h.ctx.database.transaction() as session:
+        session.execute(outbox.update().values(sent_at=h.clock.now))  # as the relay marks them
+    jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now + timedelta(hours=23))
+    assert len(outbox_payloads(h, "notifications.person_message.requested")) == 1
+    jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now + timedelta(hours=25))
+    assert outbox_payloads(h, "notifications.person_message.requested") == []
+    assert len(outbox_payloads(h, "referrals.referral.submitted")) == 1
