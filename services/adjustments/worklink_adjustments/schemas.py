@@ -377,7 +377,16 @@ class EmployerViewSchema(Schema):
 
 
 class EmployerAnswerInSchema(EmployerResponseSchema):
-    """The employer's answer: one item per recommendation (by `index`), a reason unless agreed."""
+    """The employer's answer: one item per recommendation (by `index`), a reason unless agreed.
+    `partly_agreed` is accepted for `partially_agreed` (the event contract's code, which is stored)."""
+
+    @pre_load
+    def partly_means_partially(self, data, **_):
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data = {**data, "items": [{**item, "outcome": "partially_agreed"}
+                                      if isinstance(item, dict) and item.get("outcome") == "partly_agreed" else item
+                                      for item in data["items"]]}
+        return data
 
 
 class ReferralStatusSchema(Schema):

@@ -306,7 +306,7 @@ def _explain_refusal(connection, clinician: Clinician, suggestion_id: uuid.UUID,
         raise NotFound(f"No suggestion {suggestion_id}.")
     domain.check_transition(action, current.status)
     domain.check_version(version, current.version)
-    raise AssertionError("the guarded update matched no row, yet status and version allow it")
+    raise Conflict("The suggestion changed while you were issuing it. Reload it and try again.")
 
 
 def open_link_round(connection, deps: Deps, suggestion_id: uuid.UUID, suggestion_version: int,

@@ -40,7 +40,7 @@ def letter_token(client, tokens, sid) -> str:
 
 ANSWER = {"items": [{"index": 0, "outcome": "agreed"},
                     {"index": 1, "outcome": "not_possible", "reason": "Open-plan floor only"},
-                    {"index": 2, "outcome": "partially_agreed", "reason": "10am on Mondays only"}],
+                    {"index": 2, "outcome": "partly_agreed", "reason": "10am on Mondays only"}],
           "responder_name": "Jo Manager", "responder_role": "Shift manager"}
 
 
