@@ -148,3 +148,33 @@ def test_only_one_relay_per_database_publishes(database_url):
     finally:
         first.release()
         second.release()
+
+
+def test_sent_rows_are_pruned_restricted_ones_sooner_and_unsent_never(database_url):
+    from datetime import timedelta
+
+    from worklink.db import utcnow
+    from worklink.messaging.outbox import restricted_event_types
+
+    database = support.make_database(database_url)
+    outbox = Outbox("test", support.TABLES, support.catalogue("test.unused"))
+    keys = [support.new_id() for _ in range(4)]
+    publish_things(database, outbox, keys, per_key=1)
+    table, now = support.TABLES.outbox, utcnow()
+    with database.engine.connect() as conn:
+        positions = [p for (p,) in conn.execute(sa.select(table.c.position).order_by(table.c.position))]
+    ages = [timedelta(days=8), timedelta(days=2), timedelta(hours=2), None]  # the last one was never sent
+    with database.engine.begin() as conn:
+        for position, age in zip(positions, ages):
+            conn.execute(table.update().where(table.c.position == position)
+                         .values(sent_at=now - age if age else None))
+        conn.execute(table.update().where(table.c.position == positions[1]).values(type="x.person.restricted"))
+        conn.execute(table.update().where(table.c.position == positions[2]).values(type="x.person.restricted"))
+    relay = OutboxRelay("test", database, support.TABLES, lambda: None, restricted_types=frozenset(
+        {"x.person.restricted"}))
+    assert relay.prune(now) == 2  # a week-old row, and a two-day-old restricted one
+    with database.engine.connect() as conn:
+        left = [p for (p,) in conn.execute(sa.select(table.c.position).order_by(table.c.position))]
+    assert left == positions[2:]  # a fresh restricted row is kept a day; an unsent row until it is sent
+    assert "notifications.person_message.requested" in restricted_event_types()
+    database.dispose()

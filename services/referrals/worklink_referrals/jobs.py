@@ -35,7 +35,6 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         capacity = services.publish_capacity_changes(session, outbox, moment)
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
-        services.forget_sent_person_messages(session, moment)
     log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
                                  "expired_self_referrals": forgotten})
     return len(found)

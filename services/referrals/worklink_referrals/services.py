@@ -570,17 +570,6 @@ def forget_rate_limit_hits(session: Session, settings: ReferralSettings, now: da
     return session.execute(sa.delete(RateLimitHit).where(RateLimitHit.hit_at <= since)).rowcount or 0
 
 
-PERSON_MESSAGE = "notifications.person_message.requested"
-
-
-def forget_sent_person_messages(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
-    """A person message's outbox row holds their email address (and maybe a one-time code): once
-    Kafka has it (the restricted topic keeps it 3 days), keep the row a day for support, then drop it."""
-    outbox = PLATFORM.outbox
-    return session.execute(outbox.delete().where(outbox.c.type == PERSON_MESSAGE, outbox.c.sent_at.is_not(None),
-                                                 outbox.c.sent_at < now - keep)).rowcount or 0
-
-
 def forget_expired_self_referrals(session: Session, now: datetime) -> int:
     """Unverified self-referrals hold a person's details: drop them once their code has expired."""
     result = session.execute(sa.delete(PendingSelfReferral).where(PendingSelfReferral.expires_at < now))

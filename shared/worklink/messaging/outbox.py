@@ -20,6 +20,7 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,12 +146,32 @@ class RelayLock:
             self._file = None
 
 
+SENT_RETENTION = timedelta(days=7)
+RESTRICTED_SENT_RETENTION = timedelta(days=1)
+
+
+def restricted_event_types(catalogue: Catalogue | None = None) -> frozenset[str]:
+    from worklink.events.contracts import CATALOGUE
+
+    return frozenset(e.type for e in (catalogue or CATALOGUE) if e.restricted)
+
+
 class OutboxRelay:
-    """Polls a service's outbox and publishes unsent rows to Kafka, in order."""
+    """Polls a service's outbox and publishes unsent rows to Kafka, in order.
+
+    It also prunes rows Kafka already has: a restricted event (a person's details handed to
+    one consumer) after RESTRICTED_SENT_RETENTION, any other after SENT_RETENTION, so the
+    outbox is not a second, unbounded store of what was sent.
+    """
 
     def __init__(self, service: str, database: Database, tables: PlatformTables,
                  producer_factory: Callable[[], KafkaProducer], *, batch_size: int = 1000,
-                 poll_interval: float = 0.1, max_backoff: float = 5.0, flush_timeout: float = 60.0):
+                 poll_interval: float = 0.1, max_backoff: float = 5.0, flush_timeout: float = 60.0,
+                 retention: timedelta = SENT_RETENTION, restricted_retention: timedelta = RESTRICTED_SENT_RETENTION,
+                 restricted_types: frozenset[str] | None = None, prune_interval: float = 300.0):
+        self.retention, self.restricted_retention = retention, restricted_retention
+        self.restricted_types = restricted_event_types() if restricted_types is None else restricted_types
+        self.prune_interval = prune_interval
         self.service = service
         self.database = database
         self.table = tables.outbox
@@ -231,6 +252,18 @@ class OutboxRelay:
                 conn.execute(table.update().where(table.c.position.in_(chunk))
                              .values(attempts=table.c.attempts + 1, last_error=repr(error)[:2000]))
 
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete sent rows past their retention; returns how many."""
+        now = now or utcnow()
+        table, sent = self.table, self.table.c.sent_at
+        with self.database.engine.begin() as conn:
+            pruned = conn.execute(table.delete().where(sent.is_not(None), sent < now - self.retention)).rowcount
+            if self.restricted_types:
+                pruned += conn.execute(table.delete().where(
+                    sent.is_not(None), sent < now - self.restricted_retention,
+                    table.c.type.in_(sorted(self.restricted_types)))).rowcount
+        return pruned or 0
+
     def pending(self) -> int:
         with self.database.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(self.table)
@@ -240,12 +273,16 @@ class OutboxRelay:
         """Publish until `stop` is set, backing off while the broker is unreachable."""
         lock = RelayLock(self.database, self.service)
         backoff = self.poll_interval
+        next_prune = time.monotonic()
         log.info("outbox relay starting", extra={"relay": self.service})
         try:
             while not stop.is_set():
                 if not lock.acquire():
                     stop.wait(1.0)  # another relay is publishing; stand by
                     continue
+                if time.monotonic() >= next_prune:
+                    self._prune_safely()
+                    next_prune = time.monotonic() + self.prune_interval
                 stats = self._publish_safely()
                 if stats.failed:
                     backoff = min(max(backoff * 2, 0.5), self.max_backoff)
@@ -268,6 +305,13 @@ class OutboxRelay:
         except sa.exc.OperationalError as exc:  # the database is down: wait, never drop
             log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
             return RelayStats(failed=1)
+
+    def _prune_safely(self) -> None:
+        try:
+            if pruned := self.prune():
+                log.info("outbox pruned", extra={"relay": self.service, "rows": pruned})
+        except sa.exc.OperationalError as exc:  # pruning can wait for the database
+            log.warning("outbox relay cannot prune", extra={"error": str(exc)[:300]})
 
     def close(self) -> None:
         if self._producer is not None:
