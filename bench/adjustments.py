@@ -191,7 +191,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=4, help="connections per client process")
     parser.add_argument("--searches", type=int, default=1000)
-    parser.add_argument("--drafts", type=int, default=6000)
+    parser.add_argument("--drafts", type=int, default=15000)
     args = parser.parse_args()
 
     from worklink.auth import mint_token
