@@ -9,8 +9,10 @@ HS256 with a shared secret; production uses RS256 with a public key or a JWKS UR
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -47,9 +49,24 @@ def _unauthenticated(detail: str, error: str | None = "invalid_token") -> Proble
 
 
 class TokenVerifier:
-    def __init__(self, settings: JwtSettings):
+    """Verifies bearer tokens, remembering the ones it verified.
+
+    A user sends the same token with every request until it expires; checking its signature
+    and claims each time is a measurable share of a request's CPU. A verified token (keyed by
+    its whole text, signature included, so nothing unverified can match) is trusted until
+    its expiry (with the leeway) or for REVERIFY_SECONDS, whichever is sooner, so a signing
+    key withdrawn from the JWKS stops being honoured within minutes.
+    """
+
+    CACHE_SIZE = 4096
+    REVERIFY_SECONDS = 300
+
+    def __init__(self, settings: JwtSettings, clock: Callable[[], float] = time.time):
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _key(self, token: str):
         if self._jwks is not None:
@@ -59,6 +76,22 @@ class TokenVerifier:
         return self.settings.public_key
 
     def verify(self, token: str) -> Principal:
+        now = self._clock()
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None and now < known[1]:
+                self._verified.move_to_end(token)
+                return known[0]
+        principal = self._verify(token)
+        trusted_until = min(float(principal.claims["exp"]) + self.settings.leeway_seconds,
+                            now + self.REVERIFY_SECONDS)
+        with self._lock:
+            self._verified[token] = (principal, trusted_until)
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(token, self._key(token), algorithms=[self.settings.algorithm],
                                 audience=self.settings.audience, issuer=self.settings.issuer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
@@ -126,3 +127,32 @@ def test_rs256_with_a_jwks_url(rsa_key):
         assert TokenVerifier(settings).verify(token).subject == "u7"
     finally:
         server.shutdown()
+
+
+def test_a_verified_token_is_remembered_until_it_expires_and_no_longer():
+    settings = JwtSettings(leeway_seconds=0)
+    now = [time.time()]
+    verifier = TokenVerifier(settings, clock=lambda: now[0])
+    token = mint_token(settings, role="gp", org="p1", ttl_seconds=60)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # remembered: not decoded again
+
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(Problem) as raised:  # another text is another token: verified from scratch
+        verifier.verify(tampered)
+    assert raised.value.status == 401
+
+    now[0] += TokenVerifier.REVERIFY_SECONDS + 1  # past its exp (60 s) as this verifier's clock sees it
+    again = verifier.verify(token)  # not served from memory: verified again (still valid by the real clock)
+    assert again is not first and again == first
+
+
+def test_an_expired_token_is_refused_even_after_it_was_remembered():
+    settings = JwtSettings(leeway_seconds=0)
+    verifier = TokenVerifier(settings)
+    token = mint_token(settings, role="gp", org="p1", ttl_seconds=1)
+    assert verifier.verify(token).role == "gp"
+    time.sleep(1.1)
+    with pytest.raises(Problem) as raised:
+        verifier.verify(token)
+    assert raised.value.status == 401 and "expired" in raised.value.detail
