@@ -21,6 +21,12 @@ blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reaso
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
 
 
+def reading():
+    """A read-only session: guidance reads are not audited, so they need no write transaction
+    (on SQLite that would queue them behind every suggestion being written)."""
+    return service_context().database.sessions()
+
+
 def index(session) -> knowledge.GuidanceIndex:
     return current_app.extensions["adjustments_index"].get(session)
 
@@ -46,7 +52,7 @@ class Search(MethodView):
     @blp.response(200, SearchResultSchema)
     def get(self, args):
         """Adjustments for a condition, limitations, a job task or free text, best first."""
-        with service_context().database.transaction() as session:
+        with reading() as session:
             return search(session, args)
 
 
@@ -56,7 +62,7 @@ class Catalogue(MethodView):
     @blp.response(200, CatalogueSchema)
     def get(self):
         """Conditions, functional limitations, job tasks and phrase templates of the current version."""
-        with service_context().database.transaction() as session:
+        with reading() as session:
             guidance = index(session)
             return {"guidance_version": guidance.version, "conditions": list(guidance.conditions.values()),
                     "limitations": list(guidance.limitations.values()),
@@ -84,7 +90,7 @@ class AdjustmentItem(MethodView):
     @requires(*READERS)
     @blp.response(200, AdjustmentSchema)
     def get(self, adjustment_id):
-        with service_context().database.transaction() as session:
+        with reading() as session:
             adjustment = session.get(Adjustment, adjustment_id)
             if adjustment is None:
                 raise Problem(404, f"No adjustment {adjustment_id!r}.")
@@ -238,7 +244,7 @@ class Versions(MethodView):
     @requires(*READERS)
     def get(self):
         """Every guidance version, newest first."""
-        with service_context().database.transaction() as session:
+        with reading() as session:
             rows = session.scalars(sa.select(GuidanceVersion).order_by(GuidanceVersion.version.desc())).all()
             return {"items": [{"version": v.version, "published_at": v.published_at.isoformat(),
                                "published_by": v.published_by, "change": v.change} for v in rows]}

@@ -20,7 +20,7 @@ from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import letters, services
 from worklink_adjustments.api.common import clinician, deps, today
-from worklink_adjustments.api.guidance import index
+from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
 from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
@@ -57,7 +57,7 @@ def find():
     args = request.args
     query = {"q": args.get("q", "").strip()[:200], "condition": args.get("condition") or None,
              "limitation": [v for v in args.getlist("limitation") if v], "task": args.get("task") or None}
-    with transaction() as session:
+    with reading() as session:
         guidance = index(session)
         query["condition"] = query["condition"] if query["condition"] in guidance.conditions else None
         query["task"] = query["task"] if query["task"] in guidance.work_functions else None
@@ -73,7 +73,7 @@ def find():
 @pages.get("/write")
 @requires("gp")
 def write():
-    with transaction() as session:
+    with reading() as session:
         guidance = index(session)
         picked = [guidance.adjustments[a] for a in request.args.getlist("adjustment") if a in guidance.adjustments]
         condition = guidance.conditions.get(request.args.get("condition", ""))
