@@ -136,7 +136,7 @@ def main() -> int:
     print(f"loaded {loaded} services into {url.split('://')[0]} in {time.monotonic() - started:.1f} s")
 
     env = {**os.environ, "DIRECTORY_DATABASE_URL": url, "WORKLINK_VAR": str(workdir), "WEB_CONCURRENCY": "2",
-           "WORKLINK_LOG_LEVEL": "WARNING", "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "WORKLINK_ENV": "development"}
+           "WORKLINK_LOG_LEVEL": "INFO", "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "WORKLINK_ENV": "development"}
     term_ids = {code: demo.term_id(code) for code in TERMS}
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
     hello = start_gunicorn("bench.hello:app", hello_port := free_port(), env, "/")
