@@ -7,6 +7,8 @@ so the log formatter and the outbox read one place whatever the entry point.
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,17 +32,7 @@ class TraceParent:
 
     @classmethod
     def parse(cls, value: str | None) -> "TraceParent | None":
-        if not value:
-            return None
-        parts = value.strip().lower().split("-")
-        if len(parts) != 4 or parts[0] != "00":
-            return None
-        _, trace_id, parent_id, flags = parts
-        if not (_is_hex(trace_id, 32) and _is_hex(parent_id, 16) and _is_hex(flags, 2)):
-            return None
-        if set(trace_id) == {"0"} or set(parent_id) == {"0"}:
-            return None
-        return cls(trace_id, parent_id, flags)
+        return _parse_traceparent(value) if value else None
 
     def child(self) -> "TraceParent":
         """Same trace, new span: what an outgoing event carries."""
@@ -50,8 +42,18 @@ class TraceParent:
         return f"00-{self.trace_id}-{self.parent_id}-{self.flags}"
 
 
-def _is_hex(value: str, length: int) -> bool:
-    return len(value) == length and all(c in "0123456789abcdef" for c in value)
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+@functools.lru_cache(maxsize=1024)  # every log line and event of a request parses the same value
+def _parse_traceparent(value: str) -> TraceParent | None:
+    match = _TRACEPARENT.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    trace_id, parent_id, flags = match.groups()
+    if set(trace_id) == {"0"} or set(parent_id) == {"0"}:
+        return None
+    return TraceParent(trace_id, parent_id, flags)
 
 
 def current_trace() -> TraceParent | None:
