@@ -267,6 +267,9 @@ class SignpostingSchema(Schema):
 class ConsentSchema(Schema):
     share_with_employer = fields.Boolean(required=True)
     refer_to_employment_adviser = fields.Boolean(required=True)
+    referral_updates_by_email = fields.Boolean(load_default=False, metadata={
+        "description": "the patient agrees to be emailed how the referral goes (received, accepted, closed); "
+                       "needs the referral consent and the patient's email"})
 
 
 class SuggestionInSchema(Schema):
@@ -287,6 +290,19 @@ class SuggestionInSchema(Schema):
     consent = fields.Nested(ConsentSchema, required=True)
     supersedes_id = fields.UUID(allow_none=True, load_default=None,
                                 metadata={"description": "an issued suggestion this one replaces when issued"})
+
+    @validates_schema
+    def updates_need_a_referral_and_an_email(self, data, **_):
+        consent = data.get("consent") or {}
+        if not consent.get("referral_updates_by_email"):
+            return
+        if not consent.get("refer_to_employment_adviser"):
+            problem = "Updates by email are about a referral: record the consent to a referral too."
+        elif not (data.get("patient") or {}).get("email"):
+            problem = "Add the patient's email address to send them updates."
+        else:
+            return
+        raise ValidationError({"consent": {"referral_updates_by_email": [problem]}})
 
 
 class SuggestionUpdateSchema(SuggestionInSchema):

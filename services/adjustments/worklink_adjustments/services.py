@@ -147,7 +147,8 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
         "signposting": {"occupational_health": suggestion.occupational_health_suggested,
                         "access_to_work": suggestion.access_to_work_signposted},
         "consent": {"share_with_employer": suggestion.share_with_employer,
-                    "refer_to_employment_adviser": suggestion.refer_to_employment_adviser},
+                    "refer_to_employment_adviser": suggestion.refer_to_employment_adviser,
+                    "referral_updates_by_email": suggestion.referral_updates_by_email},
         "superseded_by_id": superseded_by,
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
@@ -218,11 +219,14 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
     suggestion.occupational_health_suggested = signposting.get("occupational_health", False)
     suggestion.access_to_work_signposted = signposting.get("access_to_work", False)
     consent = data["consent"]
-    if (consent["share_with_employer"], consent["refer_to_employment_adviser"]) != (
-            suggestion.share_with_employer, suggestion.refer_to_employment_adviser):
+    updates = consent.get("referral_updates_by_email", False)
+    if (consent["share_with_employer"], consent["refer_to_employment_adviser"], updates) != (
+            suggestion.share_with_employer, suggestion.refer_to_employment_adviser,
+            suggestion.referral_updates_by_email):
         suggestion.consent_recorded_at = utcnow()
     suggestion.share_with_employer = consent["share_with_employer"]
     suggestion.refer_to_employment_adviser = consent["refer_to_employment_adviser"]
+    suggestion.referral_updates_by_email = updates
     suggestion.guidance_version = guidance_version
     suggestion.updated_at = utcnow()
 
@@ -419,7 +423,8 @@ def _request_referral(session: Session, deps: Deps, clinician: Clinician, sugges
         "request_id": request.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
         "clinician_id": clinician.subject, "consent_id": request.consent_id, "consented_at": consented_at,
         "outcomes_to_gp": outcomes_to_gp, "person": person, "fit_note_decision": suggestion.decision,
-        "adjustment_categories": suggestion.categories})
+        "adjustment_categories": suggestion.categories,
+        "updates_by_email": bool(suggestion.referral_updates_by_email and suggestion.email)})
     deps.audit_record(session, "share", suggestion, clinician.principal, purpose="referral_request")
     return request
 

@@ -173,7 +173,8 @@ def form_to_data(form) -> dict[str, Any]:
         "signposting": {"occupational_health": form.get("signposting.occupational_health") == "yes",
                         "access_to_work": form.get("signposting.access_to_work") == "yes"},
         "consent": {"share_with_employer": form.get("consent.share_with_employer") == "yes",
-                    "refer_to_employment_adviser": form.get("consent.refer_to_employment_adviser") == "yes"},
+                    "refer_to_employment_adviser": form.get("consent.refer_to_employment_adviser") == "yes",
+                    "referral_updates_by_email": form.get("consent.referral_updates_by_email") == "yes"},
     }
     return {k: v for k, v in data.items() if v is not None}
 

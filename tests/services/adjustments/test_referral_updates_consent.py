@@ -1,0 +1,50 @@
+"""The patient's consent to be emailed how their referral goes travels with the referral request."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.test_suggestion_rules import pointers
+
+
+def referral_requests(app) -> list[dict]:
+    ctx = app.extensions["worklink"]
+    table = ctx.tables.outbox
+    with ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.payload).where(table.c.type == "adjustments.referral.requested"))
+        return [json.loads(r.payload)["data"] for r in rows]
+
+
+def issue(client, tokens, **consent) -> dict:
+    body = suggestion_body(**{f"consent.{k}": v for k, v in consent.items()})
+    created = client.post("/suggestions", json=body, headers=tokens.header())
+    assert created.status_code == 201, created.get_json()
+    issued = client.post(f"/suggestions/{created.get_json()['id']}/issue", json={"version": 1}, headers=tokens.header())
+    assert issued.status_code == 200, issued.get_json()
+    return client.get(f"/suggestions/{created.get_json()['id']}", headers=tokens.header()).get_json()
+
+
+def test_the_consent_to_updates_rides_on_the_referral_request(app, client, tokens):
+    agreed = issue(client, tokens, refer_to_employment_adviser=True, referral_updates_by_email=True)
+    assert agreed["consent"]["referral_updates_by_email"] is True
+    not_asked = issue(client, tokens, refer_to_employment_adviser=True)
+    assert not_asked["consent"]["referral_updates_by_email"] is False
+    sent = {r["suggestion_id"]: r for r in referral_requests(app)}
+    assert sent[agreed["id"]]["updates_by_email"] is True
+    assert sent[agreed["id"]]["person"]["email"] == "sam@example.org"
+    assert sent[not_asked["id"]]["updates_by_email"] is False
+
+
+def test_updates_need_the_referral_consent_and_an_email(client, tokens):
+    without_referral = client.post("/suggestions", headers=tokens.header(), json=suggestion_body(
+        **{"consent.referral_updates_by_email": True}))
+    assert without_referral.status_code == 422
+    assert "referral" in pointers(without_referral)["/consent/referral_updates_by_email"]
+    without_email = client.post("/suggestions", headers=tokens.header(), json=suggestion_body(
+        **{"consent.refer_to_employment_adviser": True, "consent.referral_updates_by_email": True,
+           "patient.email": ...}))
+    assert without_email.status_code == 422
+    assert "email" in pointers(without_email)["/consent/referral_updates_by_email"]
