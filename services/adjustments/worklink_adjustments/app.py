@@ -9,6 +9,8 @@ from typing import Any, Mapping
 from flask import Flask
 
 from worklink.config import DEV_JWT_SECRET, ConfigError, Settings
+from worklink.events.catalogue import Catalogue
+from worklink.events.contracts import CATALOGUE
 from worklink.problems import problem_response
 from worklink.web import create_service_app
 from worklink_adjustments import api
@@ -17,9 +19,10 @@ from worklink_adjustments.knowledge import IndexCache
 from worklink_adjustments.models import PLATFORM
 
 
-def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,
+               catalogue: Catalogue = CATALOGUE) -> Flask:
     app, rest_api = create_service_app(
-        "adjustments", __name__, tables=PLATFORM, config=config, settings=settings,
+        "adjustments", __name__, tables=PLATFORM, config=config, settings=settings, catalogue=catalogue,
         title="WorkLink Adjustments",
         description="Reasonable-adjustment guidance for clinicians and their fit-note-shaped adjustment suggestions.",
     )
