@@ -8,6 +8,7 @@ service's own database beside its domain tables.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
@@ -91,8 +92,40 @@ def create_db_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float | None = None) -> None:
+    """Check a pooled connection before use only if it has sat idle, not on every checkout.
+
+    SQLAlchemy's pool_pre_ping costs a round trip per request. A connection in steady use
+    proves itself alive; one idle longer than `idle_seconds` (through a database restart, a
+    failover, a firewall's idle timeout) is pinged and, if dead, replaced before the request
+    sees it. A connection that dies while busy fails the statement it was running; SQLAlchemy
+    then invalidates the pool, so the next request reconnects.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+        last_used = record.info.get("worklink_checked_in")
+        limit = IDLE_PING_SECONDS if idle_seconds is None else idle_seconds
+        if last_used is None or time.monotonic() - last_used <= limit:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure to ping means: do not use this one
+            raise sa.exc.DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _remember_use(_dbapi_conn, record) -> None:
+        record.info["worklink_checked_in"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
