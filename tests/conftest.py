@@ -152,10 +152,23 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context()
+def _tab(browser, **context_options):
+    context = browser.new_context(**context_options)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
+    return context, tab
+
+
+@pytest.fixture()
+def page(browser):
+    context, tab = _tab(browser)
+    yield tab
+    context.close()
+
+
+@pytest.fixture()
+def no_js_page(browser):
+    """A tab with JavaScript off: every page must work without it (axe-core cannot run here)."""
+    context, tab = _tab(browser, java_script_enabled=False)
     yield tab
     context.close()

@@ -107,19 +107,14 @@ def test_pages_need_a_signed_in_clinician(app, tokens, page):
         assert "Role 'adviser' may not do this" in page.content()
 
 
-def test_the_flow_works_without_javascript(app, tokens, browser):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
-        with live_server(app) as base:
-            sign_in(page, base, tokens.raw(), "/find")
-            page.get_by_label("Condition, difficulty or task").fill("night shifts")
-            page.get_by_role("button", name="Search guidance").click()
-            page.get_by_label("No night shifts").check()
-            page.get_by_role("button", name="Use these adjustments").click()
-            assert page.get_by_role("heading", level=1).inner_text() == "Write the suggestion"
-            assert page.locator("input[name='recommendations.0.adjustment_id']").input_value() == "no_night_shifts"
-            assert page.get_by_label("Altered hours").is_checked()  # the adjustment's fit-note box, pre-ticked
-    finally:
-        context.close()
+def test_the_flow_works_without_javascript(app, tokens, no_js_page):
+    page = no_js_page
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/find")
+        page.get_by_label("Condition, difficulty or task").fill("night shifts")
+        page.get_by_role("button", name="Search guidance").click()
+        page.get_by_label("No night shifts").check()
+        page.get_by_role("button", name="Use these adjustments").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Write the suggestion"
+        assert page.locator("input[name='recommendations.0.adjustment_id']").input_value() == "no_night_shifts"
+        assert page.get_by_label("Altered hours").is_checked()  # the adjustment's fit-note box, pre-ticked

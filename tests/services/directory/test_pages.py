@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server
 from tests.services.directory.conftest import ORG_A, ORG_B
 from worklink.auth import mint_token
-
-
-@pytest.fixture()
-def no_js_page(browser):
-    context = browser.new_context(java_script_enabled=False)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 def test_resident_searches_filters_and_opens_a_service(app, directory, page):

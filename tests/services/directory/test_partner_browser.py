@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server
@@ -136,15 +135,6 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
     assert body["contacts"][0]["phones"][0]["number"] == "01632 960555"
     assert {a["taxonomy_term"]["code"] for a in body["attributes"]} == {"employment-advice", "cv-interview"}
     assert body["minimum_age"] == 18 and body["assured_date"] == date.today().isoformat()
-
-
-@pytest.fixture()
-def no_js_page(browser):
-    context = browser.new_context(java_script_enabled=False)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 def test_partner_pages_work_without_javascript(app, directory, no_js_page):
