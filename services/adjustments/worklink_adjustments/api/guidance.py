@@ -85,16 +85,28 @@ class Adjustments(MethodView):
             return adjustment
 
 
+def _adjustment(session, adjustment_id: str, for_update: bool = False) -> Adjustment:
+    adjustment = session.get(Adjustment, adjustment_id, with_for_update=for_update)
+    if adjustment is None:
+        raise Problem(404, f"No adjustment {adjustment_id!r}.")
+    return adjustment
+
+
+def _rule(session, rule_id: int) -> GuidanceRule:
+    """A rule to change, locked until the transaction ends."""
+    rule = session.get(GuidanceRule, rule_id, with_for_update=True)
+    if rule is None:
+        raise Problem(404, f"No rule {rule_id}.")
+    return rule
+
+
 @blp.route("/adjustments/<adjustment_id>")
 class AdjustmentItem(MethodView):
     @requires(*READERS)
     @blp.response(200, AdjustmentSchema)
     def get(self, adjustment_id):
         with reading() as session:
-            adjustment = session.get(Adjustment, adjustment_id)
-            if adjustment is None:
-                raise Problem(404, f"No adjustment {adjustment_id!r}.")
-            return adjustment
+            return _adjustment(session, adjustment_id)
 
     @requires("alliance_admin")
     @blp.arguments(AdjustmentPatchSchema(partial=True))
@@ -102,9 +114,7 @@ class AdjustmentItem(MethodView):
     def patch(self, data, adjustment_id):
         """Edit an adjustment; send the `revision` you read (409 if someone else changed it)."""
         with service_context().database.transaction() as session:
-            adjustment = session.get(Adjustment, adjustment_id, with_for_update=True)
-            if adjustment is None:
-                raise Problem(404, f"No adjustment {adjustment_id!r}.")
+            adjustment = _adjustment(session, adjustment_id, for_update=True)
             if "revision" not in data:
                 raise Problem(422, "Send the revision you read.", errors=[
                     {"location": "json", "pointer": "/revision", "detail": "Missing data for required field."}])
@@ -152,9 +162,7 @@ class RuleItem(MethodView):
     def patch(self, data, rule_id):
         """Change a rule's priority, rationale or review status (retire it with `retired`)."""
         with service_context().database.transaction() as session:
-            rule = session.get(GuidanceRule, rule_id, with_for_update=True)
-            if rule is None:
-                raise Problem(404, f"No rule {rule_id}.")
+            rule = _rule(session, rule_id)
             knowledge.bump_version(session, current_principal().subject, f"edit rule {rule_id}")
             changed = [n for n in ("priority", "rationale") if n in data and getattr(rule, n) != data[n]]
             for name, value in data.items():
@@ -178,9 +186,7 @@ class AdjustmentReview(MethodView):
         """Record that you clinically reviewed this adjustment as it stands (send the `revision` you
         reviewed). Who and when are kept; editing its wording later makes it unreviewed again."""
         with service_context().database.transaction() as session:
-            adjustment = session.get(Adjustment, adjustment_id, with_for_update=True)
-            if adjustment is None:
-                raise Problem(404, f"No adjustment {adjustment_id!r}.")
+            adjustment = _adjustment(session, adjustment_id, for_update=True)
             if data["revision"] != adjustment.revision:
                 raise Problem(409, "The adjustment changed since you read it; review the current wording.",
                               current_revision=adjustment.revision)
@@ -198,9 +204,7 @@ class RuleReview(MethodView):
     def post(self, _data, rule_id):
         """Record that you clinically reviewed this rule (who and when are kept)."""
         with service_context().database.transaction() as session:
-            rule = session.get(GuidanceRule, rule_id, with_for_update=True)
-            if rule is None:
-                raise Problem(404, f"No rule {rule_id}.")
+            rule = _rule(session, rule_id)
             if rule.review_status == "retired":
                 raise Problem(409, "A retired rule is not used; there is nothing to review.")
             knowledge.mark_reviewed(session, rule, current_principal().subject)
