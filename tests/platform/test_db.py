@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +26,49 @@ def test_sqlite_readers_run_beside_a_writer_and_writers_queue(tmp_path):
                 pass
     with database.sessions() as reader:
         assert reader.execute(sa.select(sa.func.count()).select_from(things)).scalar_one() == 1
+
+
+def _write_in_threads(database: Database, worker: int, threads: int, writes: int, failures) -> None:
+    database.engine.dispose(close=False)  # a forked child must not reuse its parent's connections
+
+    def write(thread: int) -> None:
+        for n in range(writes):
+            try:
+                with database.transaction() as session:
+                    session.execute(things.insert().values(id=(worker * 100 + thread) * 1000 + n))
+                    time.sleep(0.003)  # hold the lock longer than the busy timeout below
+            except sa.exc.OperationalError as exc:
+                failures.put(str(exc))
+
+    pool = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+
+def test_sqlite_writers_in_several_processes_and_threads_queue_for_the_lock(tmp_path):
+    """Like gunicorn: the app (and its database) made before the workers fork. Writers queue
+    in the kernel, not in SQLite's busy handler: with a 1 ms busy timeout and each transaction
+    holding the lock 3 ms, any writer that reached SQLite's lock while another held it would fail."""
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}", connect_args={"timeout": 0.001})
+    things.metadata.create_all(database.engine)
+    with database.transaction() as session:  # the parent opens its lock file before forking
+        session.execute(things.insert().values(id=-1))
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    workers = [context.Process(target=_write_in_threads, args=(database, w, 3, 10, failures)) for w in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    errors = []
+    while not failures.empty():
+        errors.append(failures.get())
+    assert errors == []
+    with database.sessions() as reader:
+        assert reader.execute(sa.select(sa.func.count()).select_from(things)).scalar_one() == 1 + 3 * 3 * 10
 
 
 def _kill_backends(url: str, database: Database) -> None:
