@@ -140,6 +140,10 @@ def test_pagination_edges(app, directory):
     assert_page(exact, total=6, page=1, size=6, pages=1)
     nothing = client.get("/services?search=zzzzqqq").get_json()
     assert_page(nothing, total=0, page=1, size=0, pages=1)
+    for empty_and_past in ("/services?search=zzzzqqq&page=2",
+                           "/service_at_locations?postcode=TA1+1AA&proximity=1&page=2"):
+        assert client.get(empty_and_past).get_json()["errors"] == [
+            {"location": "query", "pointer": "/page", "detail": "page 2 is past the last page (1)."}]
     past = client.get("/services?per_page=4&page=3")
     assert past.status_code == 400
     assert past.get_json()["errors"] == [{"location": "query", "pointer": "/page",
