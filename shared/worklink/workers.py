@@ -16,8 +16,9 @@ from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging import kafka
-from worklink.messaging.consumer import EventConsumer
+from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, EventConsumer
 from worklink.messaging.outbox import OutboxRelay
+from worklink.messaging.topics import dedup_window
 from worklink.service import ServiceSpec
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def build_relay(spec: ServiceSpec, settings: Settings) -> OutboxRelay:
 def build_consumer(spec: ServiceSpec, settings: Settings) -> EventConsumer:
     # A service may name an EventConsumer subclass (e.g. one that batches) in events.CONSUMER_CLASS.
     consumer_class = getattr(spec.module("events"), "CONSUMER_CLASS", EventConsumer)
+    topics = sorted({CATALOGUE.latest(t).topic for t in spec.handlers})
     return consumer_class(
         group_id=spec.group_id,
         database=Database(settings.database_url),
@@ -46,6 +48,7 @@ def build_consumer(spec: ServiceSpec, settings: Settings) -> EventConsumer:
         handlers=spec.handlers,
         consumer_factory=lambda: kafka.consumer(settings.kafka, spec.group_id, f"{spec.group_id}.consumer"),
         producer_factory=lambda: kafka.producer(settings.kafka, client_id=f"{spec.group_id}.dlt"),
+        dedup_window=dedup_window(topics) or DEFAULT_DEDUP_WINDOW,
     )
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,83 @@ def test_consumer_lag_is_exported(tmp_path, kafka_broker, new_topic):
         consumer.close()
     lag = REGISTRY.get_sample_value("worklink_consumer_lag", {"group": group, "topic": topic, "partition": "0"})
     assert lag == 3
+
+
+def test_processed_ids_are_kept_for_the_dedup_window_then_pruned(database_url, kafka_broker, new_topic):
+    """Within the window a redelivered event is a duplicate; past it (no topic still holds the
+    event) its id is forgotten, so the table does not grow for ever. Other groups' ids stay."""
+    import sqlalchemy as sa
+
+    from worklink.db import utcnow
+
+    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
+    database = support.make_database(database_url)
+    event = thing_event(topic)
+    send(kafka_broker.bootstrap_servers, topic, event.to_json().encode(), event.to_json().encode())
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, group, record_effect,
+                             dedup_window=timedelta(days=15))
+    try:
+        assert consume_until(consumer, 2) == [Outcome.HANDLED, Outcome.DUPLICATE]
+    finally:
+        consumer.close()
+    processed = support.TABLES.processed_events
+    with database.transaction() as session:
+        session.execute(processed.insert().values(consumer="another-group", event_id="old-elsewhere",
+                                                  event_type="test.thing.happened",
+                                                  processed_at=utcnow() - timedelta(days=60)))
+    assert consumer.prune_processed(now=utcnow() + timedelta(days=14)) == 0  # still inside the window
+    assert consumer.prune_processed(now=utcnow() + timedelta(days=16)) == 1
+    with database.sessions() as session:
+        assert session.execute(sa.select(processed.c.consumer, processed.c.event_id)).all() == [
+            ("another-group", "old-elsewhere")]
+
+
+def test_the_dedup_window_outlasts_every_topic_a_consumer_reads(tmp_path):
+    from worklink.config import Settings
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.topics import TopicSpec, dedup_window, load_topics
+    from worklink.service import installed_services
+    from worklink.workers import build_consumer
+
+    day = 24 * 3600 * 1000
+    specs = [TopicSpec("broadcast", 3, 1, 14 * day), TopicSpec("restricted", 3, 1, 3 * day, restricted=True)]
+    assert dedup_window(["restricted"], specs) == timedelta(days=4)
+    assert dedup_window(["broadcast", "restricted"], specs) == timedelta(days=15)
+    assert dedup_window(["undeclared"], specs) is None
+    # Each service's consumer, built as `worklink consume` builds it, from deploy/topics.toml:
+    retention = {spec.name: spec.retention_ms for spec in load_topics()}
+    consumers = [spec for spec in installed_services().values() if spec.handlers]
+    assert len(consumers) >= 3
+    for spec in consumers:
+        consumer = build_consumer(spec, Settings.from_env(spec.name, {"WORKLINK_VAR": str(tmp_path)}))
+        longest = max(retention[CATALOGUE.latest(t).topic] for t in spec.handlers)
+        assert consumer.dedup_window == timedelta(milliseconds=longest, days=1), spec.name
+
+
+def test_a_running_consumer_prunes_as_it_goes(tmp_path, kafka_broker, new_topic):
+    import threading
+
+    import sqlalchemy as sa
+
+    from worklink.db import utcnow
+
+    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    processed = support.TABLES.processed_events
+    with database.transaction() as session:
+        session.execute(processed.insert().values(consumer=group, event_id="stale", event_type="test.thing.happened",
+                                                  processed_at=utcnow() - timedelta(days=2)))
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, group, record_effect,
+                             dedup_window=timedelta(days=1))
+    stop = threading.Event()
+    running = threading.Thread(target=consumer.run, args=(stop,))
+    running.start()
+    try:
+        deadline = time.monotonic() + 30
+        while support.count(database, processed) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        running.join(30)
+    with database.sessions() as session:
+        assert session.execute(sa.select(processed.c.event_id)).all() == []

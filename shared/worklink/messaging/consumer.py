@@ -14,6 +14,10 @@ Failures:
   dead-lettered: the partition is rewound to the record and retried until the
   outage ends, so work is delayed, never dropped.
 Event types with no handler are skipped and counted.
+
+`processed_events` is pruned as the consumer runs: an id is kept for the dedup window (by
+default the longest retention of the topics it reads, plus a day), the longest a copy of the
+event can still arrive. Past that no topic holds the event any more, so no replay can bring it back.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
@@ -44,6 +48,8 @@ from worklink.messaging.kafka import assert_same_process
 log = logging.getLogger(__name__)
 
 DLT_SUFFIX = ".dlt"
+# Used when the topics' retention is not known: longer than any topic in deploy/topics.toml keeps an event.
+DEFAULT_DEDUP_WINDOW = timedelta(days=31)
 OUTCOMES = Counter("worklink_consumer_events_total", "Events seen by a consumer, by outcome",
                    ["group", "type", "outcome"])
 LAG = Gauge("worklink_consumer_lag", "Records between a consumer's position and the partition end",
@@ -98,7 +104,8 @@ class EventConsumer:
                  consumer_factory: Callable[[], KafkaConsumer],
                  producer_factory: Callable[[], KafkaProducer],
                  max_attempts: int = 4, backoff_base: float = 0.2, backoff_max: float = 5.0,
-                 on_handled: Callable[[ReceivedEvent], None] | None = None):
+                 on_handled: Callable[[ReceivedEvent], None] | None = None,
+                 dedup_window: timedelta = DEFAULT_DEDUP_WINDOW, prune_interval: float = 3600.0):
         unknown = [t for t in handlers if t not in catalogue]
         if unknown:
             raise ValueError(f"handlers for event types not in the catalogue: {unknown}")
@@ -114,6 +121,8 @@ class EventConsumer:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.on_handled = on_handled
+        self.dedup_window = dedup_window
+        self.prune_interval = prune_interval
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._outage_backoff = backoff_base
@@ -136,12 +145,32 @@ class EventConsumer:
         return self._producer
 
     def run(self, stop: threading.Event) -> None:
-        log.info("consumer starting", extra={"group": self.group_id, "topics": self.topics})
+        log.info("consumer starting", extra={"group": self.group_id, "topics": self.topics,
+                                             "dedup_window_days": self.dedup_window / timedelta(days=1)})
+        next_prune = time.monotonic()
         try:
             while not stop.is_set():
                 self.poll_once()
+                if time.monotonic() >= next_prune:
+                    self._prune_safely()
+                    next_prune = time.monotonic() + self.prune_interval
         finally:
             self.close()
+
+    def prune_processed(self, now: datetime | None = None) -> int:
+        """Forget this group's processed ids older than the dedup window; returns how many."""
+        processed = self.processed
+        cutoff = (now or utcnow()) - self.dedup_window
+        with self.database.transaction() as session:
+            return session.execute(processed.delete().where(processed.c.consumer == self.group_id,
+                                                            processed.c.processed_at < cutoff)).rowcount or 0
+
+    def _prune_safely(self) -> None:
+        try:
+            if pruned := self.prune_processed():
+                log.info("processed events pruned", extra={"group": self.group_id, "rows": pruned})
+        except sa.exc.SQLAlchemyError as exc:  # the database is down: handling waits for it anyway
+            log.warning("consumer cannot prune processed events", extra={"error": str(exc)[:300]})
 
     def close(self) -> None:
         if self._consumer is not None:

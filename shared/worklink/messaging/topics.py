@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from kafka.admin import NewPartitions, NewTopic
@@ -58,6 +59,16 @@ def load_topics(path: Path | None = None) -> list[TopicSpec]:
                                retention_ms=int(merged["dlt_retention_ms"]), restricted=spec.restricted,
                                reader=spec.reader, description=f"Dead letters of {name}."))
     return specs
+
+
+def dedup_window(topics: list[str], specs: list[TopicSpec] | None = None) -> timedelta | None:
+    """How long a consumer of `topics` must remember an event id: as long as any of them keeps
+    an event (a replay from the earliest offset can bring back no older one), plus a day for
+    events published late by a relay that was down. None if a topic is not declared."""
+    by_name = {spec.name: spec for spec in (specs if specs is not None else load_topics())}
+    if not topics or any(t not in by_name for t in topics):
+        return None
+    return timedelta(milliseconds=max(by_name[t].retention_ms for t in topics)) + timedelta(days=1)
 
 
 def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
