@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from worklink.problems import Problem
 from worklink_directory import search
@@ -251,20 +251,6 @@ def _check_page(f: Filters, total: int) -> None:
                             "detail": f"page {f.page} is past the last page ({last})."}])
 
 
-def _nearby(session: Session, f: Filters, base: sa.Select) -> dict[uuid.UUID, float]:
-    """key -> distance (metres) for rows of `base` (selecting key, lat, lon) within the radius."""
-    query = base.where(Location.latitude.is_not(None), Location.confidential.is_(False))
-    if f.radius is not None:
-        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
-        query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon))
-    distances: dict[uuid.UUID, float] = {}
-    for key, lat, lon in session.connection().execute(query):  # plain rows: no ORM overhead for thousands
-        d = distance_metres(f.point, Point(lat, lon))
-        if (f.radius is None or d <= f.radius) and d < distances.get(key, float("inf")):
-            distances[key] = d
-    return distances
-
-
 def _search_hits(session: Session, f: Filters) -> sa.CTE | None:
     """The full-text engine's (key, rank) for the search words and facets, or None without words."""
     if not f.search:
@@ -292,15 +278,13 @@ def list_services(session: Session, f: Filters) -> Result:
     hits = _search_hits(session, f)
     sort = f.sort or ("relevance" if hits is not None else "distance" if f.point is not None else "name")
     ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
-    distances: dict[uuid.UUID, float] = {}
-    if f.point is not None:
-        distances = _nearby(session, f, sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
-                            .join(Location).where(ServiceAtLocation.service_id.in_(ids)))
-        if f.radius is not None:
-            ids = ids.where(id_column.in_(list(distances)))
-    if sort == "distance":
-        return _page_by_distance(session, f, ids, distances)
-    if sort == "relevance":  # equal ranks (copies of a text) keep a stable order
+    nearest = _nearest_locations(f) if f.point is not None else None
+    if nearest is not None and f.radius is not None:
+        ids = ids.where(id_column.in_(sa.select(nearest.c.service_id)))
+    if sort == "distance":  # only services with a public location have a distance to order by
+        ordered = (ids.join(nearest, nearest.c.service_id == id_column)
+                   .order_by(nearest.c.squared_degrees, id_column))
+    elif sort == "relevance":  # equal ranks (copies of a text) keep a stable order
         ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), hits.c.key)
     elif sort == "last_reviewed":
         ordered = ids.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name, Service.id)
@@ -309,24 +293,47 @@ def list_services(session: Session, f: Filters) -> Result:
     # The total rides along with the page (one query); only an empty page needs a count of its own.
     rows = session.execute(ordered.add_columns(sa.func.count().over().label("total"))
                            .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    total = _total(session, f, rows, ids)
+    total = _total(session, f, rows, ordered)
     _check_page(f, total)
     page_ids = [row.id for row in rows]
+    distances = _page_distances(session, f, page_ids) if f.point is not None else {}
     return Result(_services_in_order(session, page_ids), total, distances,
                   {row.id: row.rank for row in rows} if hits is not None else {})
+
+
+def _nearest_locations(f: Filters) -> sa.Subquery:
+    """(service_id, squared_degrees) of each service's nearest public location (within the
+    radius, if one is given): ordered and filtered in SQL, on the covering location index."""
+    near = squared_degrees(f.point, Location.latitude, Location.longitude)
+    query = (sa.select(ServiceAtLocation.service_id, sa.func.min(near).label("squared_degrees"))
+             .join(Location, ServiceAtLocation.location_id == Location.id)
+             .where(Location.latitude.is_not(None), Location.longitude.is_not(None), Location.confidential.is_(False)))
+    if f.radius is not None:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
+        query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),
+                            near <= degrees(f.radius) ** 2)
+    return query.group_by(ServiceAtLocation.service_id).subquery("nearest")
+
+
+def _page_distances(session: Session, f: Filters, service_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Great-circle metres to the nearest public location, for the page's services only."""
+    if not service_ids:
+        return {}
+    rows = session.execute(sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
+                           .join(Location, ServiceAtLocation.location_id == Location.id)
+                           .where(ServiceAtLocation.service_id.in_(service_ids), Location.latitude.is_not(None),
+                                  Location.longitude.is_not(None), Location.confidential.is_(False)))
+    distances: dict[uuid.UUID, float] = {}
+    for service_id, lat, lon in rows:
+        d = distance_metres(f.point, Point(lat, lon))
+        if d < distances.get(service_id, float("inf")):
+            distances[service_id] = d
+    return distances
 
 
 def _services_in_order(session: Session, ids: list[uuid.UUID]) -> list[Service]:
     by_id = {s.id: s for s in session.scalars(sa.select(Service).where(Service.id.in_(ids)))} if ids else {}
     return [by_id[i] for i in ids]
-
-
-def _page_by_distance(session: Session, f: Filters, ids: sa.Select, distances: dict) -> Result:
-    matching = set(session.scalars(ids))
-    ordered = sorted((d, i) for i, d in distances.items() if i in matching)
-    _check_page(f, len(ordered))
-    page_ids = [i for _d, i in ordered[(f.page - 1) * f.per_page:f.page * f.per_page]]
-    return Result(_services_in_order(session, page_ids), len(ordered), distances)
 
 
 def list_service_at_locations(session: Session, f: Filters) -> Result:

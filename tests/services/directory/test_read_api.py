@@ -182,6 +182,15 @@ def test_proximity_orders_by_distance_from_the_postcode(database_url, tmp_path):
     assert near["total_items"] == 3
     by_distance = client.get("/services?lat=50.9420&lon=-2.6330&sort=distance").get_json()
     assert [i["name"] for i in by_distance["contents"]][0] == "Young people's job club, Yeovil"
+    # Without a radius: every service with a public location, nearest first, paged in that order;
+    # the online-only service has no distance and the refuge's confidential address gives none.
+    first = client.get("/services?lat=51.0146&lon=-3.1029&per_page=2").get_json()
+    second = client.get("/services?lat=51.0146&lon=-3.1029&per_page=2&page=2").get_json()
+    assert first["total_items"] == 4
+    assert [(i["name"], i["distance"]) for i in first["contents"] + second["contents"]] == [
+        (name, round(metres)) for name, metres in rows]
+    by_words = client.get("/services?search=counselling&lat=51.0146&lon=-3.1029").get_json()["contents"]
+    assert by_words[0]["name"] == "Taunton counselling service" and by_words[0]["distance"] == 0
 
 
 def test_sort_by_last_reviewed(app, directory):
