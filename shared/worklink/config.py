@@ -50,6 +50,9 @@ class Settings:
     jwt: JwtSettings = field(default_factory=JwtSettings)
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host are believed.
+    # 0 (the default) believes none: a client could otherwise pick its own address.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -75,6 +78,7 @@ class Settings:
             ),
             max_body_bytes=int(env.get("WORKLINK_MAX_BODY_BYTES", 1024 * 1024)),
             log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
+            trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
         )
         settings.check()
         return settings
@@ -105,6 +109,13 @@ def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:
         "KAFKA_SSL_CAFILE": "ssl_cafile",
     }
     return {option: env[name] for name, option in names.items() if env.get(name)}
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    value = env.get(name, "0").strip() or "0"
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of proxies (0 or more), not {value!r}")
+    return int(value)
 
 
 def _read_key(value: str | None) -> str | None:

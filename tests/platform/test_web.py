@@ -6,12 +6,13 @@ import json
 import logging
 
 import pytest
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from worklink.auth import mint_token, requires
-from worklink.config import Settings
+from worklink.config import ConfigError, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.logs import JsonFormatter
 from worklink.web import Problem, create_service_app
@@ -258,3 +259,26 @@ def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
     line = [r for r in caplog.records if r.name == "worklink.http"][-1]
     assert line.path == "/respond/[redacted]" and line.route == "/respond/<token>"
     assert "s3cr3t" not in JsonFormatter().format(line)
+
+
+@pytest.mark.parametrize("trusted, expected", [
+    ("0", ("127.0.0.1", "http")),     # no proxy of ours: a client cannot pick its own address
+    ("1", ("198.51.100.9", "https")),  # behind our proxy: its last hop names the client
+])
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, trusted, expected):
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_TRUSTED_PROXIES": trusted})
+    app, _ = create_service_app("testsvc", __name__, tables=platform_tables(sa.MetaData()), title="T",
+                                description="T", settings=settings)
+
+    @app.get("/whoami")
+    def whoami():
+        return {"client": request.remote_addr, "scheme": request.scheme}
+
+    forwarded = {"X-Forwarded-For": "203.0.113.66, 198.51.100.9", "X-Forwarded-Proto": "https"}
+    body = app.test_client().get("/whoami", headers=forwarded, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    assert (body["client"], body["scheme"]) == expected
+
+
+def test_trusted_proxies_must_be_a_count():
+    with pytest.raises(ConfigError, match="WORKLINK_TRUSTED_PROXIES"):
+        Settings.from_env("testsvc", {"WORKLINK_TRUSTED_PROXIES": "nginx"})

@@ -20,6 +20,7 @@ import flask_smorest
 import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 from prometheus_client import Counter, Histogram
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worklink import context
 from worklink.audit import AuditTrail
@@ -84,6 +85,11 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
                        catalogue: Catalogue = CATALOGUE) -> tuple[Flask, Api]:
     settings = settings or Settings.from_env(name)
     app = Flask(import_name)
+    if settings.trusted_proxies:
+        # Behind a load balancer every request comes from its address: take the client's from
+        # X-Forwarded-For (rate limits, logs) - only as many hops as are ours to trust.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.config.update(
         API_TITLE=title,
         API_VERSION=version,
