@@ -47,7 +47,7 @@ assert set(WITHDRAW_LABELS) == set(WITHDRAW_REASONS)
 DONE = {"saved": "Your changes were saved.", "created": "Your listing is published. Now add where it is, "
         "who to contact and when it is open.", "added": "The {noun} was added.", "changed": "The {noun} was changed.",
         "removed": "The {noun} was removed."}
-DELIVERY_OPTIONS = [(code, label, 0) for code, label in DELIVERY_LABELS.items()]
+DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
 OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
 TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
@@ -62,10 +62,6 @@ class Form:
 
     def error(self, field: str, message: str) -> None:
         self.errors.setdefault(field, message)
-
-    @property
-    def summary(self) -> list[dict[str, str]]:
-        return [{"field": field, "detail": detail} for field, detail in self.errors.items()]
 
 
 def _editor() -> services.Editor:
@@ -261,14 +257,13 @@ def partner_new():
         if request.method == "GET":
             return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
                                                                 "taxonomy_term_ids": []},
-                          errors={}, summary=[], **context)
+                          errors={}, **context)
         form, data = _read_listing(request.form, {value for value, _label, _depth in options})
         org_id = organisations[0].id if len(organisations) == 1 else parse_uuid(form.values["organization_id"])
         if org_id not in {o.id for o in organisations}:
             form.errors = {"organization_id": "Select the organisation that runs the service.", **form.errors}
         if form.errors:
-            return render("directory/partner_new.html", status=400, values=form.values, errors=form.errors,
-                          summary=form.summary, **context)
+            return render("directory/partner_new.html", status=400, values=form.values, errors=form.errors, **context)
         require_organisation(str(org_id))
         svc = services.create_service(session, ctx.outbox, {"organization_id": org_id, **data}, _editor(),
                                       _geocoder())
@@ -310,8 +305,7 @@ def _listing_page(session, svc: Service, values: dict, form: Form, status: int =
     done = DONE.get(request.args.get("done", "")) if status == 200 else None
     part = PARTS.get(request.args.get("part", ""))
     notice = done.format(noun=part.noun if part else "item") if done else None
-    return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors,
-                  summary=form.summary, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
+    return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
                   notice=notice, parts=PARTS, withdrawn=svc.status == "defunct")
 
 
@@ -521,11 +515,10 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
                    "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
         if request.method == "GET":
             values = part.values(existing) if existing is not None else {}
-            return render(f"directory/partner_{part.key}.html", values=values, errors={}, summary=[], **context)
+            return render(f"directory/partner_{part.key}.html", values=values, errors={}, **context)
         form, item = part.read(request.form, existing)
         if form.errors:
-            return render(f"directory/partner_{part.key}.html", status=400, values=form.values, errors=form.errors,
-                          summary=form.summary, **context)
+            return render(f"directory/partner_{part.key}.html", status=400, values=form.values, errors=form.errors, **context)
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
         if existing is None:
             items.append(item)
@@ -556,14 +549,13 @@ def partner_withdraw(service_id: str):
     ctx = service_context()
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
-        reasons = [(code, WITHDRAW_LABELS[code], 0) for code in WITHDRAW_REASONS]
+        reasons = [(code, WITHDRAW_LABELS[code]) for code in WITHDRAW_REASONS]
         if request.method == "GET":
-            return render("directory/partner_withdraw.html", svc=svc, reasons=reasons, values={}, errors={},
-                          summary=[])
+            return render("directory/partner_withdraw.html", svc=svc, reasons=reasons, values={}, errors={})
         form = Form({"reason": request.form.get("reason", "")})
         if form.values["reason"] not in WITHDRAW_REASONS:
             form.error("reason", "Select why you are withdrawing this listing.")
             return render("directory/partner_withdraw.html", status=400, svc=svc, reasons=reasons,
-                          values=form.values, errors=form.errors, summary=form.summary)
+                          values=form.values, errors=form.errors)
         services.withdraw_service(session, ctx.outbox, svc, form.values["reason"], _editor())
     return redirect(f"/partner?withdrawn={svc.id}", code=303)

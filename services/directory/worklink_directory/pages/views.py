@@ -39,7 +39,7 @@ def find():
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
             "start_time": form["time"], "free": "true" if form["free"] else "", "delivery": form["delivery"],
             "page": form["page"], "per_page": "10"}
-    errors: list[dict] = []
+    problems: list[tuple[str, str]] = []  # (field id, message), in the order the summary lists them
     searched = any(form[k] for k in form if k != "page")
     with service_context().database.sessions() as session:
         categories = _categories(session)
@@ -49,23 +49,32 @@ def find():
                 f = queries.parse_filters(session, args, geocoder=current_app.extensions["directory"]["geocoder"],
                                           extensions=True)
             except Problem as problem:
-                errors = [{"field": _FIELD_FOR.get(e["pointer"].lstrip("/"), e["pointer"].lstrip("/")),
-                           "detail": e["detail"]} for e in problem.extensions.get("errors", [])]
+                problems = [(_FIELD_FOR.get(e["pointer"].lstrip("/"), e["pointer"].lstrip("/")), e["detail"])
+                            for e in problem.extensions.get("errors", [])]
             try:
                 point = _postcode_point(form)
             except PostcodeError as exc:
-                errors.insert(0, {"field": "postcode", "detail": str(exc)})
-            if not errors:
+                problems.insert(0, ("postcode", str(exc)))
+            if not problems:
                 if point is not None:
                     f.point, f.sort = point, (None if f.search else "distance")
                     f.radius = float(form["within"]) if form["within"].isdigit() else None
                 try:
                     result = queries.list_services(session, f)
                 except Problem as problem:  # a page past the end
-                    errors = [{"field": "q", "detail": e["detail"]} for e in problem.extensions.get("errors", [])]
-        return _render("directory/find.html", status=400 if errors else 200, form=form, errors=errors,
-                       categories=categories, result=result, filters=f, distances_options=DISTANCES,
+                    problems = [("q", e["detail"]) for e in problem.extensions.get("errors", [])]
+        return _render("directory/find.html", status=400 if problems else 200, form=form,
+                       errors=_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
+                       category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
                        searched=searched)
+
+
+def _by_field(problems: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The form macros' errors: field id -> its messages, in order."""
+    errors: dict[str, list[str]] = {}
+    for field, message in problems:
+        errors.setdefault(field, []).append(message)
+    return errors
 
 
 def _postcode_point(form: dict):
