@@ -53,6 +53,8 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
 
         alert = page.get_by_role("alert")
         assert "check digit" in alert.inner_text()
+        assert alert.get_by_role("link", name=re.compile("check digit")).get_attribute("href") == "#patient-nhs_number"
+        assert "check digit" in page.locator("#patient-nhs_number-error").inner_text()
         assert_accessible(page)
         page.get_by_label("NHS number").fill(VALID_NHS)
         page.get_by_role("button", name="Save and preview the letter").click()
@@ -76,10 +78,14 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         employer = page.context.browser.new_context().new_page()
         employer.goto(respond_url)
         assert_accessible(employer)
-        employer.locator("#items-0-outcome-agreed").check()
-        employer.locator("#items-1-outcome-not_possible").check()
+        employer.locator("#items-0-outcome").check()  # the first answer carries the group id
+        employer.locator("#items-1-outcome-3").check()
         employer.get_by_role("button", name="Send your answer").click()
         assert "Say why" in employer.get_by_role("alert").inner_text()
+        # the summary links the row's message to the box that fixes it, shown beside it too
+        assert employer.get_by_role("alert").get_by_role("link", name=re.compile("Say why")).get_attribute("href") \
+            == "#items-1-reason"
+        assert "Say why" in employer.locator("#items-1-reason-error").inner_text()
         employer.locator("#items-1-reason").fill("No budget for new desks this quarter")
         employer.get_by_label("Your name").fill("Jo Manager")
         employer.get_by_role("button", name="Send your answer").click()

@@ -6,6 +6,7 @@ fill the suggestion -> review it with the letter preview -> issue -> print lette
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -28,6 +29,7 @@ from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSch
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
 EXTRA_ROWS = 2
+CATEGORY_OPTIONS = [(code, label.capitalize()) for code, label in CATEGORY_LABELS.items()]
 # Built once: a marshmallow Schema deep-copies its fields on construction; `load` keeps no state.
 SUGGESTION_FORM = SuggestionInSchema()
 EMPLOYER_FORM = EmployerResponseSchema()
@@ -67,7 +69,13 @@ def find():
                                  text=query["q"], limit=25) if searched else None
         phrases = guidance.phrases_for([lim["id"] for lim in result.limitations[:6]],
                                        [h.adjustment["id"] for h in result.hits]) if result else []
-    return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6])
+    return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6],
+                  options=_options)
+
+
+def _options(entries: dict[str, dict]) -> list[tuple[str, str]]:
+    """A guidance index's entries (conditions, limitations, tasks) as (id, name) choices, by name."""
+    return [(e["id"], e["name"]) for e in sorted(entries.values(), key=lambda e: e["name"])]
 
 
 @pages.get("/write")
@@ -89,18 +97,25 @@ def write():
     return suggestion_form(form, picked, guidance)
 
 
-def suggestion_form(form: MultiDict, picked: list[dict], guidance, errors: list[dict] | None = None,
+def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
                     status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
-    errors = errors or []
-    by_field = {}
-    for error in errors:
-        by_field.setdefault(_field_id(error["pointer"]), error["detail"])
     return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
-                  errors=errors, by_field=by_field, extra_rows=EXTRA_ROWS, action=action, heading=heading)
+                  errors=by_field(problems or []), extra_rows=EXTRA_ROWS, action=action, heading=heading,
+                  category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
 
-def _field_id(pointer: str) -> str:
-    return pointer.strip("/").replace("/", "-") or "suggestion"
+def by_field(problems: list[dict], moved: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Problem-style errors ({pointer, detail}) as the form macros' errors: field id -> messages.
+
+    A field's id is its pointer's path with dashes ("/patient/nhs_number" -> "patient-nhs_number");
+    a pointer to a hidden input points at its row; `moved` sends an id to the field that fixes it;
+    an error about no one field ("" or "/_schema") is listed in the summary, unlinked.
+    """
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        field = re.sub(r"/(_schema|adjustment_id|condition_id)$", "", problem["pointer"]).strip("/").replace("/", "-")
+        errors.setdefault((moved or {}).get(field, field), []).append(problem["detail"])
+    return errors
 
 
 @pages.post("/write")
@@ -266,8 +281,7 @@ def respond(token: str):
         _audit_employer_read(session, link, suggestion)
         rows = suggestion.recommendations
         name = suggestion.given_name
-    return render("adjustments/respond.html", rows=rows, name=name, token=token, form=MultiDict(), errors=[],
-                  by_field={})
+    return render("adjustments/respond.html", rows=rows, name=name, token=token, form=MultiDict(), errors={})
 
 
 def _audit_employer_read(session, link, suggestion) -> None:
@@ -294,8 +308,8 @@ def respond_submit(token: str):
             loaded = EMPLOYER_FORM.load(data)
             services.record_employer_response(session, deps(), token, loaded)
         except ValidationError as exc:
-            errors = field_errors(exc.messages)
-            by_field = {_field_id(e["pointer"]): e["detail"] for e in errors}
+            # "Say why" is about a row; the reason box is where it is fixed
+            errors = by_field(field_errors(exc.messages), {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))})
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
-                          errors=errors, by_field=by_field)
+                          errors=errors)
     return render("adjustments/responded.html", name=name)
