@@ -46,7 +46,12 @@ def _nav():
 
 
 def _render(template: str, status: int = 200, **context):
-    return render_template(template, nav=_nav(), labels=LABELS, **context), status
+    return render_template(template, nav=_nav(), labels=LABELS, options=_options, **context), status
+
+
+def _options(codes) -> list[tuple[str, str]]:
+    """Codes as a select's (value, text) choices: "no_answer" reads "No answer"."""
+    return [(str(code), str(code).replace("_", " ").capitalize()) for code in codes]
 
 
 @pages.get("/")
@@ -72,7 +77,8 @@ def queue():
     return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload)
 
 
-def _referral_page(referral_id: uuid.UUID, *, errors=None, status: int = 200):
+def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200):
+    """The referral page; after a refused form, `errors` (the form macros' mapping) and the form `posted`."""
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session:
         referral = access.load(session, referral_id, principal)
@@ -83,8 +89,9 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, status: int = 200):
         if principal.is_alliance_admin and referral.routing == "held":
             routable = [str(s.service_id) for s in session.scalars(
                 sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id))]
-    return _render("referrals/referral.html", status, r=body, errors=errors or [], d=domain, me=principal.subject,
-                   today=moment.date().isoformat(), routable=routable)
+    return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
+                   today=moment.date().isoformat(), routable=routable, posted=posted,
+                   posted_values=request.form if posted else {})
 
 
 @pages.get("/queue/<uuid:referral_id>")
@@ -105,7 +112,8 @@ def referral_action(referral_id):
     try:
         data = ActionSchema().load(form)
     except ValidationError as exc:
-        return _referral_page(referral_id, errors=_messages(exc.messages), status=422)
+        return _referral_page(referral_id, errors=_posted_errors(_messages(exc.messages), action), posted=action,
+                              status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
     try:
         with ctx.database.transaction() as session, access.domain_problems():
@@ -118,8 +126,9 @@ def referral_action(referral_id):
         if problem.status not in (409, 422):
             raise
         found = problem.extensions.get("errors") or [{"pointer": "", "detail": problem.detail}]
-        return _referral_page(referral_id, errors=[(e["pointer"].lstrip("/"), e["detail"]) for e in found],
-                              status=problem.status)
+        return _referral_page(referral_id, errors=_posted_errors([(e["pointer"].lstrip("/"), e["detail"])
+                                                                  for e in found], action),
+                              posted=action, status=problem.status)
     return redirect(f"/queue/{referral_id}", code=303)
 
 
@@ -129,7 +138,8 @@ def referral_route(referral_id):
     try:
         service_id = uuid.UUID(request.form.get("service_id", ""))
     except ValueError:
-        return _referral_page(referral_id, errors=[("service_id", "choose a service")], status=422)
+        return _referral_page(referral_id, errors=_posted_errors([("service_id", "choose a service")], "route"),
+                              posted="route", status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
     try:
         with ctx.database.transaction() as session, access.domain_problems():
@@ -140,7 +150,7 @@ def referral_route(referral_id):
     except Problem as problem:
         if problem.status != 409:
             raise
-        return _referral_page(referral_id, errors=[("", problem.detail)], status=409)
+        return _referral_page(referral_id, errors={"": [problem.detail]}, status=409)
     return redirect(f"/queue/{referral_id}", code=303)
 
 
@@ -150,7 +160,8 @@ def referral_note(referral_id):
     try:
         data = NoteInSchema().load({"text": request.form.get("text", "")})
     except ValidationError as exc:
-        return _referral_page(referral_id, errors=_messages(exc.messages), status=422)
+        return _referral_page(referral_id, errors=_posted_errors(_messages(exc.messages), "note"), posted="note",
+                              status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session:
         referral = access.load(session, referral_id, principal, lock=True)
@@ -222,6 +233,29 @@ def _messages(messages) -> list[tuple[str, str]]:
     return flat
 
 
+HIDDEN_FIELDS = {"csrf_token", "action", "version", "claim"}
+
+
+def _posted_errors(problems: list[tuple[str, str]], form: str) -> dict[str, list[str]]:
+    """A refused form's (field, message) pairs as the form macros' errors ("Reason: must be one of ...").
+
+    The referral page holds several forms, so a field's id is "<form>-<name>" (the action, "route"
+    or "note"); a message about a field the posted form does not show is listed unlinked.
+    """
+    shown = set(request.form) - HIDDEN_FIELDS
+    return _by_field((f"{form}-{field}" if field in shown else "",
+                      f"{field.replace('_', ' ').capitalize()}: {message}" if field else message)
+                     for field, message in problems)
+
+
+def _by_field(problems) -> dict[str, list[str]]:
+    """(field id, message) pairs as the form macros' errors: field id -> its messages, in order."""
+    errors: dict[str, list[str]] = {}
+    for field, message in problems:
+        errors.setdefault(field, []).append(message)
+    return errors
+
+
 # --- self-referral, no account ("no wrong door") ---------------------------------------------------
 
 
@@ -237,7 +271,7 @@ def _self_referral_form(form) -> dict:
 
 @pages.get("/refer-yourself")
 def refer_yourself():
-    return _render("referrals/refer_yourself.html", errors=[], form={}, situations=EMPLOYMENT,
+    return _render("referrals/refer_yourself.html", errors={}, form={}, situations=EMPLOYMENT,
                    service_id=request.args.get("service_id", ""))
 
 
@@ -246,7 +280,7 @@ def refer_yourself_send():
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
-        return _render("referrals/refer_yourself.html", 422, errors=_flat(exc.messages), form=request.form,
+        return _render("referrals/refer_yourself.html", 422, errors=_by_field(_flat(exc.messages)), form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
     ctx, moment = service_context(), now()
     try:
@@ -255,10 +289,10 @@ def refer_yourself_send():
                 services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
             pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
     except services.Unprocessable as exc:
-        return _render("referrals/refer_yourself.html", 422, errors=[("email", exc.detail)], form=request.form,
+        return _render("referrals/refer_yourself.html", 422, errors={"email": [exc.detail]}, form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
     route = "email" if intake["person"].get("email") else "phone"
-    return _render("referrals/verify_code.html", pending_id=pending.id, route=route, errors=[],
+    return _render("referrals/verify_code.html", pending_id=pending.id, route=route, errors={},
                    dev_code=code if settings().expose_codes else None)
 
 
@@ -270,13 +304,13 @@ def refer_yourself_verify(pending_id):
         code = VerifySchema().load({"code": request.form.get("code", "")})["code"]
     except ValidationError:
         return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
-                       errors=[("code", "Enter the 6-digit code we sent you")])
+                       errors={"code": ["Enter the 6-digit code we sent you"]})
     with ctx.database.transaction() as session:
         wrong = services.check_self_referral_code(session, pending_id, code, moment)
     if wrong:
         if wrong.status == 400:
             return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
-                           errors=[("code", wrong.detail)])
+                           errors={"code": [wrong.detail]})
         raise Problem(wrong.status, wrong.detail)
     with ctx.database.transaction() as session:
         referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)

@@ -30,6 +30,14 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         assert page.get_by_role("heading", level=1).inner_text() == "Ada Lovelace"
         assert_accessible(page)
 
+        page.get_by_text("Reject this referral").click()  # 'other' needs an explanation: refused
+        page.locator("#reject-reason").select_option("other")
+        page.get_by_role("button", name="Reject", exact=True).click()
+        explain = page.get_by_role("alert").get_by_role("link", name="Text: explain the 'other' reason")
+        assert explain.get_attribute("href") == "#reject-text"  # the posted form's own box, shown open
+        assert page.locator("#reject-text-error").is_visible() and page.locator("#reject-reason").input_value() == "other"
+        assert_accessible(page)
+
         page.get_by_role("button", name="Accept and take it on").click()
         assert page.locator("#status").inner_text() == "Accepted"
         assert "adviser adviser-ada" in page.content()
@@ -43,6 +51,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         page.get_by_role("button", name="Complete the referral").click()  # no outcome yet: refused
         assert page.get_by_role("alert").is_visible()
         assert "record at least one outcome" in page.get_by_role("alert").inner_text()
+        assert page.get_by_role("alert").get_by_role("link").count() == 0  # no field of that form to link to
         assert_accessible(page)
 
         page.get_by_label("Outcome").select_option("job_start")
@@ -129,6 +138,9 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         page.get_by_role("button", name="Continue").click()  # missing fields and no agreement
         summary = page.get_by_role("alert").inner_text()
         assert "Enter your last name" in summary and "Tick the box to agree" in summary
+        agree = page.get_by_role("alert").get_by_role("link", name="Tick the box to agree, so we can pass your details on")
+        assert agree.get_attribute("href") == "#consent"  # the checkbox itself, beside its own message
+        assert "Tick the box to agree" in page.locator("#consent-error").inner_text()
         assert_accessible(page)
         page.get_by_label("Last name").fill("Jones")
         page.get_by_label("Date of birth").fill("1990-01-02")
@@ -142,6 +154,7 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         page.get_by_label("Code").fill("000000" if code != "000000" else "111111")
         page.get_by_role("button", name="Send my referral").click()
         assert "not right" in page.get_by_role("alert").inner_text()
+        assert "not right" in page.locator("#code-error").inner_text()
         page.get_by_label("Code").fill(code)
         page.get_by_role("button", name="Send my referral").click()
         assert "/my-referral/" in page.url
