@@ -20,7 +20,25 @@ PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% end
 <input class="nhsuk-input" id="note" name="note" type="text"></div>
 <button class="nhsuk-button" type="submit">Save note</button></form>{% endblock %}"""
 
+FORM = """{% extends "worklink/base.html" %}
+{% from "worklink/forms.html" import error_summary, input, radios, checkboxes, checkbox %}
+{% block content %}{{ error_summary(errors) }}<h1>Tell us about you</h1>
+<form method="post" action="/notes" novalidate>{{ csrf_field() }}
+{{ input("patient.nhs_number", "NHS number", values, errors, hint="10 digits", width=10) }}
+{{ radios("contact.method", "How should we contact you?", [("phone", "Phone"), ("email", "Email")], values, errors,
+          hint="Choose one") }}
+{{ checkboxes("days", "Days you can talk", [("mon", "Monday"), ("tue", "Tuesday")], values, errors) }}
+{{ checkbox("consent", "I agree", values, errors, legend="Your agreement") }}
+<button class="nhsuk-button" type="submit">Send</button></form>{% endblock %}"""
+FORM_ERRORS = {"patient-nhs_number": "Enter a 10-digit NHS number", "contact-method": "Choose how we contact you",
+               "": "We could not check your answers"}
+
 pages = PagesBlueprint("demo_pages", __name__)
+
+
+@pages.get("/form")
+def form_with_errors():
+    return render_template_string(FORM, values={"patient.nhs_number": "123", "days": ["tue"]}, errors=FORM_ERRORS)
 
 
 @pages.get("/")
@@ -117,3 +135,37 @@ def test_sign_out_returns_to_the_services_home_page(app):
     response = client.post("/signout", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/find"
     assert "worklink_session=;" in response.headers["Set-Cookie"]
+
+
+def test_the_shared_form_macros_follow_the_nhs_error_pattern_in_chromium(app, page):
+    with live_server(app) as base:
+        page.goto(f"{base}/form")
+        summary = page.locator(".nhsuk-error-summary")
+        assert summary.get_attribute("tabindex") == "-1"
+        assert summary.get_by_role("alert").get_by_role("heading").inner_text() == "There is a problem"
+        links = summary.get_by_role("link")
+        assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+            "#patient-nhs_number", "#contact-method"]  # a field's id is its name with dots as dashes
+        assert "We could not check your answers" in summary.inner_text()  # about no one field: listed, not linked
+
+        nhs = page.get_by_label("NHS number")
+        assert nhs.get_attribute("id") == "patient-nhs_number" and nhs.get_attribute("name") == "patient.nhs_number"
+        assert nhs.input_value() == "123"
+        assert nhs.get_attribute("aria-describedby") == "patient-nhs_number-hint patient-nhs_number-error"
+        assert "nhsuk-input--error" in nhs.get_attribute("class")
+        assert page.locator("#patient-nhs_number-hint").inner_text() == "10 digits"
+        error = page.locator("#patient-nhs_number-error")
+        assert error.text_content().split() == ["Error:", "Enter", "a", "10-digit", "NHS", "number"]
+        assert error.locator(".nhsuk-u-visually-hidden").text_content() == "Error:"
+        assert page.locator(".nhsuk-form-group--error").count() == 2  # the two fields with errors, no others
+
+        group = page.get_by_role("group", name="How should we contact you?")
+        assert group.get_attribute("aria-describedby") == "contact-method-hint contact-method-error"
+        radios = group.get_by_role("radio")
+        assert [radios.nth(i).get_attribute("id") for i in range(2)] == ["contact-method", "contact-method-2"]
+        assert page.get_by_label("Tuesday").is_checked() and not page.get_by_label("Monday").is_checked()
+        assert not page.get_by_label("I agree").is_checked()
+
+        links.nth(1).click()  # the summary's link lands on the group's first radio
+        assert page.evaluate("document.activeElement.id") == "contact-method"
+        assert_accessible(page)
