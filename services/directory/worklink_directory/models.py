@@ -209,8 +209,8 @@ class Metadata(Base):
     resource_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
     resource_type: Mapped[str] = mapped_column(sa.String(32))
     last_action_date: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_action_type: Mapped[str] = mapped_column(sa.String(16))  # create | update | withdraw | assure
-    field_name: Mapped[str] = mapped_column(sa.String(64))
+    last_action_type: Mapped[str] = mapped_column(sa.String(16))  # create | update | delete | withdraw | assure
+    field_name: Mapped[str] = mapped_column(sa.String(255))  # a path into the listing: contacts/<id>/email
     previous_value: Mapped[str] = mapped_column(sa.Text, default="")
     replacement_value: Mapped[str] = mapped_column(sa.Text, default="")
     updated_by: Mapped[str] = mapped_column(sa.String(255))

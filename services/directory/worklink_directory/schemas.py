@@ -16,12 +16,20 @@ def _text(length: int = 255, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(max=length), **kwargs)
 
 
+def _kept_id(noun: str) -> fields.UUID:
+    return fields.UUID(metadata={"description": f"The id of one of the listing's {noun}s updates it in place (its "
+                                                f"id stays). Without one, an unchanged {noun} keeps its id and a "
+                                                f"new one gets a new id."})
+
+
 class PhoneIn(Schema):
+    id = _kept_id("phone number")
     number = fields.String(required=True, validate=validate.Regexp(r"^[0-9 +()-]{6,20}$"))
     description = _text()
 
 
 class ContactIn(Schema):
+    id = _kept_id("contact")
     name = _text()
     title = _text()
     email = fields.Email()
@@ -29,6 +37,7 @@ class ContactIn(Schema):
 
 
 class ScheduleIn(Schema):
+    id = _kept_id("opening time")
     byday = fields.String(required=True, validate=validate.OneOf(DAYS))
     opens_at = fields.String(required=True, validate=_HHMM)
     closes_at = fields.String(required=True, validate=_HHMM)
@@ -61,6 +70,7 @@ class LocationIn(Schema):
 class ServiceAreaIn(Schema):
     """ORUK `service_area`, plus the postcode districts routing matches people against."""
 
+    id = _kept_id("service area")
     name = _text(required=True)
     extent = _text(100_000, metadata={"description": "ORUK: the area's shape, in `extent_type` format"})
     extent_type = fields.String(validate=validate.OneOf(("geojson", "topojson", "kml", "text")))

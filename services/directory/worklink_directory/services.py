@@ -25,7 +25,6 @@ from worklink_directory.queries import LISTED
 
 SCALARS = ("name", "description", "url", "email", "status", "fees", "is_free", "application_process",
            "minimum_age", "maximum_age", "alert")
-COLLECTIONS = ("taxonomy_term_ids", "locations", "schedules", "contacts", "delivery_modes", "service_areas")
 DEFAULT_REVIEW_PERIOD = timedelta(days=91)  # ORUK: assured within the last three months
 
 
@@ -65,24 +64,110 @@ def _terms(session: Session, ids: Iterable[uuid.UUID]) -> list[TaxonomyTerm]:
     return terms
 
 
-def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geocoder) -> None:
+@dataclass(frozen=True)
+class Kind:
+    """A listing's child rows of one kind, merged by id so they keep it across edits."""
+
+    field: str  # the input list and the trail's field name
+    model: type
+    columns: tuple[str, ...]
+
+    def values(self, item: dict) -> dict:
+        """An input item as column values (a column it leaves out becomes empty)."""
+        values = {column: item.get(column) for column in self.columns}
+        if self.model is ServiceArea:
+            values["postcode_districts"] = " ".join(dict.fromkeys(item.get("postcode_districts") or []))
+        if self.model is Schedule:
+            values["freq"] = "WEEKLY"
+        return values
+
+    def describe(self, row) -> str:
+        return ", ".join(str(getattr(row, c)) for c in self.columns if getattr(row, c) not in (None, ""))
+
+
+SCHEDULES = Kind("schedules", Schedule, ("byday", "opens_at", "closes_at", "description", "attending_type"))
+CONTACTS = Kind("contacts", Contact, ("name", "title", "email"))
+PHONES = Kind("phones", Phone, ("number", "description"))
+SERVICE_AREAS = Kind("service_areas", ServiceArea, ("name", "extent", "extent_type", "uri", "postcode_districts"))
+
+
+@dataclass
+class Change:
+    """One line of the metadata trail."""
+
+    action: str  # create, update or delete
+    field: str  # e.g. contacts/<id>/email
+    before: Any = None
+    after: Any = None
+
+
+def _merge(session: Session, kind: Kind, rows: list, items: list[dict], path: str = "") -> tuple[list, list[Change]]:
+    """`rows` become `items`. An item with the id of one of `rows` updates that row in place; an
+    item without an id keeps the id of an unmatched row with exactly its values (so a client
+    sending back an unchanged list changes nothing); any other item is a new row."""
+    by_id = {row.id: row for row in rows}
+    ids = [item["id"] for item in items if item.get("id")]
+    if len(ids) != len(set(ids)):
+        raise DomainError(f"An item of {kind.field} is listed twice.", kind.field)
+    for item_id in set(ids) - set(by_id):
+        if session.get(kind.model, item_id) is not None:
+            raise DomainError(f"{item_id} is not one of this listing's {kind.field}.", kind.field)
+    unclaimed = [row for row in rows if row.id not in set(ids)]
+    merged, changes = [], []
+    for item in items:
+        values = kind.values(item)
+        row = by_id.get(item.get("id")) or (None if item.get("id") else _same(kind, unclaimed, values))
+        if row is None:
+            row = kind.model(id=item.get("id") or uuid.uuid4(), **values)
+            changes.append(Change("create", f"{path}{kind.field}/{row.id}", None, kind.describe(row)))
+        else:
+            changes += [Change("update", f"{path}{kind.field}/{row.id}/{column}", getattr(row, column), value)
+                        for column, value in values.items() if getattr(row, column) != value]
+            for column, value in values.items():
+                setattr(row, column, value)
+        if kind is CONTACTS:
+            row.phones, phone_changes = _merge(session, PHONES, list(row.phones), item.get("phones") or [],
+                                               f"{path}{kind.field}/{row.id}/")
+            changes += phone_changes
+        merged.append(row)
+    kept = {row.id for row in merged}
+    changes += [Change("delete", f"{path}{kind.field}/{row.id}", kind.describe(row), None)
+                for row in rows if row.id not in kept]
+    return merged, changes
+
+
+def _same(kind: Kind, unclaimed: list, values: dict):
+    for row in unclaimed:
+        if all(getattr(row, column) == value for column, value in values.items()):
+            unclaimed.remove(row)
+            return row
+    return None
+
+
+def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geocoder) -> list[Change]:
+    """Apply the given lists; returns what changed, for the metadata trail."""
+    changes: list[Change] = []
     if "taxonomy_term_ids" in data:
+        before = sorted(str(a.taxonomy_term_id) for a in svc.attributes)
         kept = {a.taxonomy_term_id: a for a in svc.attributes}  # reuse rows: (service, term) is unique
         svc.attributes = [kept.get(t.id) or ServiceTerm(term=t, taxonomy_term_id=t.id)
                           for t in _terms(session, data["taxonomy_term_ids"])]
+        after = sorted(str(a.taxonomy_term_id) for a in svc.attributes)
+        if before != after:
+            changes.append(Change("update", "taxonomy_term_ids", " ".join(before), " ".join(after)))
     if "delivery_modes" in data:
-        svc.delivery_modes = ",".join(dict.fromkeys(data["delivery_modes"]))
-    if "schedules" in data:
-        svc.schedules = [Schedule(**s) for s in data["schedules"]]
-    if "service_areas" in data:
-        svc.service_areas = [ServiceArea(**{k: v for k, v in a.items() if k != "postcode_districts"},
-                                         postcode_districts=" ".join(dict.fromkeys(a.get("postcode_districts", []))))
-                             for a in data["service_areas"]]
-    if "contacts" in data:
-        svc.contacts = [Contact(**{k: v for k, v in c.items() if k != "phones"},
-                                phones=[Phone(**p) for p in c.get("phones", [])]) for c in data["contacts"]]
+        modes = ",".join(dict.fromkeys(data["delivery_modes"]))
+        if modes != svc.delivery_modes:
+            changes.append(Change("update", "delivery_modes", svc.delivery_modes, modes))
+        svc.delivery_modes = modes
+    for kind in (SCHEDULES, SERVICE_AREAS, CONTACTS):
+        if kind.field in data:
+            rows, kind_changes = _merge(session, kind, list(getattr(svc, kind.field)), data[kind.field])
+            setattr(svc, kind.field, rows)
+            changes += kind_changes
     if "locations" in data:
-        _replace_locations(session, svc, data["locations"], geocoder)
+        changes += _replace_locations(session, svc, data["locations"], geocoder)
+    return changes
 
 
 LOCATION_FIELDS = {"location_type": "physical", "name": None, "description": None, "latitude": None,
@@ -90,7 +175,7 @@ LOCATION_FIELDS = {"location_type": "physical", "name": None, "description": Non
                    "postal_code": None, "accessibility": None, "confidential": False}  # column: value when absent
 
 
-def _replace_locations(session: Session, svc: Service, items: list[dict], geocoder: Geocoder) -> None:
+def _replace_locations(session: Session, svc: Service, items: list[dict], geocoder: Geocoder) -> list[Change]:
     """The service's locations become `items`. An item carrying the id of one of the organisation's
     locations updates it in place (ids stay stable for feeds and links, and the service-at-location
     row is kept); a location no longer used by any service is deleted rather than left behind."""
@@ -98,10 +183,27 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
     if len(ids) != len(set(ids)):
         raise DomainError("A location is listed twice.", "locations")
     kept = {sal.location_id: sal for sal in svc.locations}
+    before = {sal.location_id: _location_state(sal.location) for sal in svc.locations}
     svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
                      for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
+    after = {sal.location.id: _location_state(sal.location) for sal in svc.locations}
     session.flush()  # the dropped service_at_location rows go first
     delete_unused_locations(session, set(kept) - {sal.location_id for sal in svc.locations})
+    changes = [Change("create", f"locations/{i}", None, _describe(state)) for i, state in after.items()
+               if i not in before]
+    changes += [Change("delete", f"locations/{i}", _describe(state), None) for i, state in before.items()
+                if i not in after]
+    changes += [Change("update", f"locations/{i}/{column}", before[i][column], state[column])
+                for i, state in after.items() if i in before for column in state if state[column] != before[i][column]]
+    return changes
+
+
+def _location_state(loc: Location) -> dict:
+    return {column: getattr(loc, column) for column in LOCATION_FIELDS}
+
+
+def _describe(state: dict) -> str:
+    return ", ".join(str(state[c]) for c in ("name", "address_1", "city", "postal_code") if state.get(c))
 
 
 def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Location:
@@ -170,11 +272,10 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
             _trail(session, svc.id, "update", name, getattr(svc, name), data[name], editor, now)
             setattr(svc, name, data[name])
             changed.append(name)
-    for name in COLLECTIONS:
-        if name in data:
-            _trail(session, svc.id, "update", name, "", "replaced", editor, now)
+    for change in _set_collections(session, svc, data, geocoder):
+        _trail(session, svc.id, change.action, change.field, change.before, change.after, editor, now)
+        if (name := change.field.split("/")[0]) not in changed:
             changed.append(name)
-    _set_collections(session, svc, data, geocoder)
     if svc.minimum_age is not None and svc.maximum_age is not None and svc.minimum_age > svc.maximum_age:
         raise DomainError("maximum_age must not be below minimum_age.", "maximum_age")
     if not changed:

@@ -141,7 +141,9 @@ def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(both_databas
     changes = trail(app, counselling)
     assert ("update", "name", "Taunton counselling service", "Taunton talking therapies", "ada-at-org-a") in changes
     assert ("update", "maximum_age", "", "65", "ada-at-org-a") in changes
-    assert ("update", "taxonomy_term_ids", "", "replaced", "ada-at-org-a") in changes  # mental-health dropped
+    listed_before = " ".join(sorted(str(directory.terms[c]) for c in ("counselling", "mental-health")))
+    assert ("update", "taxonomy_term_ids", listed_before, str(directory.terms["counselling"]),
+            "ada-at-org-a") in changes  # mental-health dropped
     assert not any(field == "delivery_modes" for _a, field, *_ in changes)  # unchanged lists are not sent
     assert any(action == "assure" for action, *_ in changes)
     events = outbox(app)[before:]
@@ -160,7 +162,9 @@ def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(both_databas
     added = client.post(f"/partner/services/{counselling}/opening-times/new",
                         data={"csrf_token": token, "byday": "FR", "opens_at": "9.30", "closes_at": "12:00"})
     assert added.status_code == 303
-    assert ("update", "schedules", "", "replaced", "ada-at-org-a") in trail(app, counselling)
+    friday = [s for s in published.get(f"/services/{counselling}").get_json()["schedules"] if s["byday"] == "FR"]
+    new_lines = set(trail(app, counselling)) - set(changes)
+    assert new_lines == {("create", f"schedules/{friday[0]['id']}", "", "FR, 09:30, 12:00", "ada-at-org-a")}
     (event,) = outbox(app)[before:]
     assert event[0] == "directory.service.updated" and event[2]["data"]["changed"] == ["schedules"]
     times = [(s["byday"], s["opens_at"]) for s in published.get(f"/services/{counselling}").get_json()["schedules"]]
@@ -225,6 +229,34 @@ def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed
     assert api.get(f"/services/{debt}").get_json().get("service_at_locations", []) == []
     with app.extensions["worklink"].database.sessions() as session:
         assert session.get(Location, uuid.UUID(original["id"])) is None  # not left behind
+
+
+def test_contacts_and_opening_times_changed_on_their_pages_keep_their_ids(both_databases):
+    app, directory = both_databases
+    client = signed_in(app, "org_admin", ORG_A, subject="ada-at-org-a")
+    counselling = directory.ids["counselling"]
+    token = csrf(client)
+    api = app.test_client()
+    before = api.get(f"/services/{counselling}").get_json()
+    (contact,) = before["contacts"]
+    monday = next(s for s in before["schedules"] if s["byday"] == "MO")
+    trail_before = trail(app, counselling)
+    assert client.post(f"/partner/services/{counselling}/contacts/{contact['id']}", data={
+        "csrf_token": token, "name": "Advice line", "phone": "01632 960002",
+        "email": "talk@org-a.example.org"}).status_code == 303
+    assert client.post(f"/partner/services/{counselling}/opening-times/{monday['id']}", data={
+        "csrf_token": token, "byday": "MO", "opens_at": "08:30", "closes_at": "17:00"}).status_code == 303
+    after = api.get(f"/services/{counselling}").get_json()
+    assert [(c["id"], c["phones"][0]["id"], c["phones"][0]["number"], c["email"]) for c in after["contacts"]] == [
+        (contact["id"], contact["phones"][0]["id"], "01632 960002", "talk@org-a.example.org")]
+    assert sorted((s["id"], s["byday"], s["opens_at"]) for s in after["schedules"]) == sorted(
+        (s["id"], s["byday"], "08:30" if s["byday"] == "MO" else s["opens_at"]) for s in before["schedules"])
+    phone_id = contact["phones"][0]["id"]
+    assert trail(app, counselling) - trail_before == {
+        ("update", f"contacts/{contact['id']}/email", "", "talk@org-a.example.org", "ada-at-org-a"),
+        ("update", f"contacts/{contact['id']}/phones/{phone_id}/number", "01632 960001", "01632 960002",
+         "ada-at-org-a"),
+        ("update", f"schedules/{monday['id']}/opens_at", "09:00", "08:30", "ada-at-org-a")}
 
 
 def test_alliance_admin_adds_a_listing_for_a_chosen_organisation(app, directory):

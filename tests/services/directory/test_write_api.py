@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from tests.services.directory.conftest import ORG_A, ORG_B, service_body, token_for
+from tests.services.directory.conftest import ORG_A, ORG_B, build_directory, make_app, service_body, token_for
 from worklink_directory import services
 from worklink_directory.models import Service
 
@@ -61,11 +61,66 @@ def test_owner_updates_and_every_change_is_in_the_metadata_trail(app, directory)
     assert ("update", "name", "Taunton counselling service", "Taunton counselling and talking therapies",
             "ada-at-org-a") in changes
     assert ("update", "maximum_age", "", "65", "ada-at-org-a") in changes
-    assert ("update", "schedules", "", "replaced", "ada-at-org-a") in changes
-    assert any(m["last_action_type"] == "create" for m in trail)
+    (friday,) = body["schedules"]
+    assert ("create", f"schedules/{friday['id']}", "", "FR, 08:00, 12:00", "ada-at-org-a") in changes
+    dropped = {(m["field_name"].split("/")[0], m["previous_value"]) for m in trail if m["last_action_type"] == "delete"}
+    assert dropped == {("schedules", "MO, 09:00, 17:00"), ("schedules", "WE, 09:00, 17:00")}
+    assert any(m["last_action_type"] == "create" and m["field_name"] == "*" for m in trail)
     # the search index follows the change
     assert client.get("/services?search=talking therapies").get_json()["contents"][0]["id"] == counselling
     assert ("directory.service.updated", counselling) in outbox_types(app)
+
+
+def test_contacts_and_opening_times_keep_their_ids_and_the_trail_names_each_change(database_url, tmp_path):
+    """ORUK ids are stable: feeds and aggregators follow a contact or an opening time by its id."""
+    app = make_app(database_url, tmp_path)
+    directory = build_directory(app)
+    client = app.test_client()
+    owner = token_for(app, "org_admin", ORG_A, subject="ada-at-org-a")
+    debt = directory.ids["debt"]
+    current = client.get(f"/services/{debt}").get_json()
+    (contact,) = current["contacts"]
+    (phone,) = contact["phones"]
+    (tuesday,) = current["schedules"]
+    events_before = len(outbox_types(app))
+
+    # The same lists sent back, with or without ids: nothing changes, no event, no trail line.
+    same = [{"contacts": [{"id": contact["id"], "name": "Advice line", "phones": [{"id": phone["id"],
+                                                                                   "number": "01632 960001"}]}]},
+            {"contacts": [{"name": "Advice line", "phones": [{"number": "01632 960001"}]}],
+             "schedules": [{"byday": "TU", "opens_at": "10:00", "closes_at": "14:00"}]}]
+    for body in same:
+        assert client.patch(f"/manage/services/{debt}", headers=owner, json=body).status_code == 200
+    assert len(outbox_types(app)) == events_before
+    assert len(client.get(f"/manage/services/{debt}/metadata", headers=owner).get_json()["contents"]) == 1  # create
+
+    # An edit in place: the contact's email set, a second number added, Tuesday's opening time changed.
+    response = client.patch(f"/manage/services/{debt}", headers=owner, json={
+        "contacts": [{"id": contact["id"], "name": "Advice line", "email": "advice@org-a.example.org",
+                      "phones": [{"id": phone["id"], "number": "01632 960001"}, {"number": "01632 960999"}]}],
+        "schedules": [{"id": tuesday["id"], "byday": "TU", "opens_at": "11:00", "closes_at": "14:00"}]})
+    assert response.status_code == 200, response.get_json()
+    after = response.get_json()
+    assert [c["id"] for c in after["contacts"]] == [contact["id"]]
+    assert after["contacts"][0]["phones"][0]["id"] == phone["id"]
+    added = after["contacts"][0]["phones"][1]
+    assert added["number"] == "01632 960999" and added["id"] != phone["id"]
+    assert [(s["id"], s["opens_at"]) for s in after["schedules"]] == [(tuesday["id"], "11:00")]
+    trail = client.get(f"/manage/services/{debt}/metadata", headers=owner).get_json()["contents"]
+    assert {(m["last_action_type"], m["field_name"], m["previous_value"], m["replacement_value"]) for m in trail
+            if m["field_name"] != "*"} == {
+        ("update", f"contacts/{contact['id']}/email", "", "advice@org-a.example.org"),
+        ("create", f"contacts/{contact['id']}/phones/{added['id']}", "", "01632 960999"),
+        ("update", f"schedules/{tuesday['id']}/opens_at", "10:00", "11:00")}
+    assert outbox_types(app)[events_before:] == [("directory.service.updated", debt)]
+
+    # Another listing's contact cannot be taken over by naming its id.
+    others = client.get(f"/services/{directory.ids['counselling']}").get_json()["contacts"]
+    stolen = client.patch(f"/manage/services/{debt}", headers=owner, json={
+        "contacts": [{"id": others[0]["id"], "name": "Mine now"}]})
+    assert stolen.status_code == 422 and stolen.mimetype == "application/problem+json"
+    assert stolen.get_json()["errors"][0]["pointer"] == "/contacts"
+    assert client.get(f"/services/{directory.ids['counselling']}").get_json()["contacts"] == others
 
 
 def test_assure_sets_the_date_and_assurer(app, directory):

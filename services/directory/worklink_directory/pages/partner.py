@@ -9,8 +9,8 @@ forms, so everything works without JavaScript; the shared pages machinery checks
 
 Locations, contacts and opening times are "parts" of a listing with the same three
 pages each (add, change, remove); the service layer takes a listing's whole list, so a
-page sends the current list with one item added, changed or left out. Locations keep
-their ids (the service layer updates them in place and deletes a dropped one).
+page sends the current list with one item added, changed or left out. Every item keeps
+its id (the service layer updates it in place; a dropped location no listing uses is deleted).
 """
 
 from __future__ import annotations
@@ -407,14 +407,22 @@ def _read_contact(data: MultiDict, existing) -> tuple[Form, dict]:
         except ValidationError:
             form.error("email", "Enter an email address in the correct format, like name@example.com.")
     phones = [{"number": values["phone"]}] if values["phone"] else []
-    if existing is not None:  # the form edits the first number; any others stay
-        phones += [_compact({"number": p.number, "description": p.description}) for p in existing.phones[1:]]
-    return form, {**_compact({k: values[k] for k in ("name", "title", "email")}), "phones": phones}
+    item = {**_compact({k: values[k] for k in ("name", "title", "email")}), "phones": phones}
+    if existing is not None:  # changed in place (ids stay); the form edits the first number, any others stay
+        item["id"] = existing.id
+        if phones and existing.phones:
+            phones[0] |= _compact({"id": existing.phones[0].id, "description": existing.phones[0].description})
+        phones += [_phone_input(p) for p in existing.phones[1:]]
+    return form, item
 
 
 def _contact_input(contact) -> dict:
-    return {**_compact({"name": contact.name, "title": contact.title, "email": contact.email}),
-            "phones": [_compact({"number": p.number, "description": p.description}) for p in contact.phones]}
+    return {"id": contact.id, **_compact({"name": contact.name, "title": contact.title, "email": contact.email}),
+            "phones": [_phone_input(p) for p in contact.phones]}
+
+
+def _phone_input(phone) -> dict:
+    return _compact({"id": phone.id, "number": phone.number, "description": phone.description})
 
 
 def _describe_contact(contact) -> str:
@@ -453,13 +461,13 @@ def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
         form.error("closes_at", "The closing time must be later than the opening time.")
     _too_long(form, {"description": 1000})
     item = {"byday": values["byday"], "opens_at": opens, "closes_at": closes}
-    if existing is not None and existing.attending_type:
-        item["attending_type"] = existing.attending_type
+    if existing is not None:  # changed in place: the opening time keeps its id
+        item |= _compact({"id": existing.id, "attending_type": existing.attending_type})
     return form, {**item, **_compact({"description": values["description"]})}
 
 
 def _schedule_input(schedule) -> dict:
-    return _compact({k: getattr(schedule, k) for k in ("byday", "opens_at", "closes_at", "description",
+    return _compact({k: getattr(schedule, k) for k in ("id", "byday", "opens_at", "closes_at", "description",
                                                        "attending_type")})
 
 
