@@ -258,6 +258,16 @@ def test_contacts_and_opening_times_changed_on_their_pages_keep_their_ids(both_d
          "ada-at-org-a"),
         ("update", f"schedules/{monday['id']}/opens_at", "09:00", "08:30", "ada-at-org-a")}
 
+    # A second number: added beside the first (which keeps its id), checked like the first.
+    page = f"/partner/services/{counselling}/contacts/{contact['id']}"
+    form = {"csrf_token": token, "name": "Advice line", "phone": "01632 960002", "email": "talk@org-a.example.org"}
+    wrong = client.post(page, data={**form, "phone_2": "call us"})
+    assert wrong.status_code == 400 and 'id="phone_2-error"' in wrong.get_data(as_text=True)
+    assert client.post(page, data={**form, "phone_2": "01632 960777"}).status_code == 303
+    (phones,) = [c["phones"] for c in api.get(f"/services/{counselling}").get_json()["contacts"]]
+    assert [p["number"] for p in phones] == ["01632 960002", "01632 960777"] and phones[0]["id"] == phone_id
+    assert 'value="01632 960777"' in client.get(page).get_data(as_text=True)
+
 
 def test_alliance_admin_adds_a_listing_for_a_chosen_organisation(app, directory):
     client = signed_in(app, "alliance_admin")

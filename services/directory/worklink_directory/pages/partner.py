@@ -386,33 +386,41 @@ def _describe_location(loc) -> str:
 
 # contacts
 
+PHONE_SLOTS = ("phone", "phone_2")  # the numbers the form edits; any further ones (from an import) stay
+
+
 def _contact_values(contact) -> dict:
-    phone = contact.phones[0].number if contact.phones else ""
-    return {"name": contact.name or "", "title": contact.title or "", "phone": phone, "email": contact.email or ""}
+    numbers = {slot: (contact.phones[i].number if i < len(contact.phones) else "")
+               for i, slot in enumerate(PHONE_SLOTS)}
+    return {"name": contact.name or "", "title": contact.title or "", **numbers, "email": contact.email or ""}
 
 
 def _read_contact(data: MultiDict, existing) -> tuple[Form, dict]:
-    form = Form(_strip(data, ("name", "title", "phone", "email")))
+    form = Form(_strip(data, ("name", "title", *PHONE_SLOTS, "email")))
     values = form.values
     if not values["name"]:
         form.error("name", "Enter a name, such as a person's name or the team's.")
     _too_long(form, {"name": 255, "title": 255})
-    if not values["phone"] and not values["email"]:
+    if not any(values[slot] for slot in PHONE_SLOTS) and not values["email"]:
         form.error("phone", "Enter a phone number or an email address.")
-    if values["phone"] and not re.fullmatch(r"[0-9 +()-]{6,20}", values["phone"]):
-        form.error("phone", "Enter a phone number, like 01632 960 001 or +44 1632 960 001.")
+    for slot in PHONE_SLOTS:
+        if values[slot] and not re.fullmatch(r"[0-9 +()-]{6,20}", values[slot]):
+            form.error(slot, "Enter a phone number, like 01632 960 001 or +44 1632 960 001.")
     if values["email"]:
         try:
             validate.Email()(values["email"])
         except ValidationError:
             form.error("email", "Enter an email address in the correct format, like name@example.com.")
-    phones = [{"number": values["phone"]}] if values["phone"] else []
+    stored = list(existing.phones) if existing is not None else []
+    phones = []
+    for i, slot in enumerate(PHONE_SLOTS):  # a number changed in its slot keeps that phone's id
+        if values[slot]:
+            kept = _compact({"id": stored[i].id, "description": stored[i].description}) if i < len(stored) else {}
+            phones.append({**kept, "number": values[slot]})
+    phones += [_phone_input(p) for p in stored[len(PHONE_SLOTS):]]
     item = {**_compact({k: values[k] for k in ("name", "title", "email")}), "phones": phones}
-    if existing is not None:  # changed in place (ids stay); the form edits the first number, any others stay
+    if existing is not None:  # changed in place: the contact keeps its id
         item["id"] = existing.id
-        if phones and existing.phones:
-            phones[0] |= _compact({"id": existing.phones[0].id, "description": existing.phones[0].description})
-        phones += [_phone_input(p) for p in existing.phones[1:]]
     return form, item
 
 
