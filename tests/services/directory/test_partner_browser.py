@@ -70,7 +70,7 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
 
         page.get_by_role("link", name="Add a contact").click()
         page.get_by_label("Name", exact=True).fill("Clinic desk")
-        page.get_by_label("Phone number").fill("01632 960555")
+        page.get_by_label("Phone number", exact=True).fill("01632 960555")
         page.get_by_label("Email address").fill("clinic@working-well.example.org")
         page.get_by_role("button", name="Add contact").click()
         expect(page.get_by_text("The contact was added.")).to_be_visible()
