@@ -180,9 +180,9 @@ def _parse_extensions(f: Filters, args: Mapping[str, str]) -> None:
 
 
 def facets(f: Filters) -> list[str]:
-    """The filters the full-text index answers itself (see search.Document)."""
-    return [search.LISTED_FACET,
-            *([search.term_facet(f.taxonomy_term_id)] if f.taxonomy_term_id else []),
+    """The filters the full-text index answers itself (see search.Document); it holds only
+    listed services, so "listed" needs no filter there."""
+    return [*([search.term_facet(f.taxonomy_term_id)] if f.taxonomy_term_id else []),
             *([search.taxonomy_facet(f.taxonomy_id)] if f.taxonomy_id else [])]
 
 

@@ -73,20 +73,21 @@ def tokens(text: str | None) -> list[str]:
 
 
 FIELD_WEIGHTS = {"name": 3.0, "labels": 2.0, "body": 1.0}
-LISTED_FACET = "listed"
 
 
 @dataclass(frozen=True)
 class Document:
     """What the engine indexes for one service: each text field as space-separated stems, and
-    `facets` - filter tokens that never count towards rank (whether the service is listed, its
-    taxonomy terms and taxonomies) - so the common "words + category" query is answered by
-    the engine alone: it intersects posting lists before it ranks anything."""
+    `facets` - filter tokens that never count towards rank (its taxonomy terms and taxonomies) -
+    so the common "words + category" query is answered by the engine alone: it intersects
+    posting lists before it ranks anything. Only listed services are in the index at all (an
+    unlisted one's entry is removed), so no query pays for a "listed" filter over every entry."""
 
     name: str
     labels: str
     body: str
     facets: str = ""
+    listed: bool = True
 
 
 def term_facet(term_id) -> str:
@@ -99,10 +100,9 @@ def taxonomy_facet(taxonomy_id) -> str:
 
 def document(*, name: str, description: str | None, how_to: str | None, labels: list[str],
              listed: bool = True, term_ids=(), taxonomy_ids=()) -> Document:
-    facets = ([LISTED_FACET] if listed else []) + [term_facet(t) for t in term_ids] + \
-        sorted({taxonomy_facet(t) for t in taxonomy_ids})
+    facets = [term_facet(t) for t in term_ids] + sorted({taxonomy_facet(t) for t in taxonomy_ids})
     return Document(" ".join(tokens(name)), " ".join(tokens(" ".join(labels))),
-                    " ".join(tokens(f"{description or ''} {how_to or ''}")), " ".join(facets))
+                    " ".join(tokens(f"{description or ''} {how_to or ''}")), " ".join(facets), listed)
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -165,6 +165,7 @@ class SearchIndex:
     SearchDocument.key; `hits` gives (key, rank) for a query, higher rank first."""
 
     def replace(self, session: Session, key: int, doc: Document) -> None:
+        """Index `doc` under `key`, or remove the entry if the service is not listed."""
         raise NotImplementedError
 
     def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
@@ -187,9 +188,11 @@ class SqliteIndex(SearchIndex):
 
     def replace(self, session: Session, key: int, doc: Document) -> None:
         session.execute(sa.text("DELETE FROM service_search WHERE rowid = :key"), {"key": key})
-        session.execute(sa.text("INSERT INTO service_search (rowid, name, labels, body, facets) "
-                                "VALUES (:key, :name, :labels, :body, :facets)"),
-                        {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body, "facets": doc.facets})
+        if doc.listed:
+            session.execute(sa.text("INSERT INTO service_search (rowid, name, labels, body, facets) "
+                                    "VALUES (:key, :name, :labels, :body, :facets)"),
+                            {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body,
+                             "facets": doc.facets})
 
     def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
         # Repeating a phrase in an FTS5 query adds its bm25 term again: the word itself counts double.
@@ -223,6 +226,9 @@ class PostgresIndex(SearchIndex):
                                            FIELD_WEIGHTS["labels"] / FIELD_WEIGHTS["name"])
 
     def replace(self, session: Session, key: int, doc: Document) -> None:
+        if not doc.listed:
+            session.execute(sa.text("DELETE FROM service_search WHERE key = :key"), {"key": key})
+            return
         session.execute(sa.text(f"INSERT INTO service_search (key, document) VALUES (:key, {self._VECTOR}) "
                                 "ON CONFLICT (key) DO UPDATE SET document = excluded.document"),
                         {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body, "facets": doc.facets})

@@ -27,8 +27,8 @@ def test_documents_hold_stems_per_weighted_field_and_filter_facets():
     doc = search.document(name="Debt advice", description="Help with debts.", how_to="Phone us",
                           labels=["Debt and money advice"], term_ids=[term], taxonomy_ids=[taxonomy, taxonomy])
     assert doc == search.Document(name="debt advic", labels="debt money advic", body="debt phone us",
-                                  facets=f"listed t{term.hex} x{taxonomy.hex}")
-    assert search.document(name="x", description=None, how_to=None, labels=[], listed=False).facets == ""
+                                  facets=f"t{term.hex} x{taxonomy.hex}", listed=True)
+    assert search.document(name="x", description=None, how_to=None, labels=[], listed=False).listed is False
     assert search.FIELD_WEIGHTS == {"name": 3.0, "labels": 2.0, "body": 1.0}
 
 
