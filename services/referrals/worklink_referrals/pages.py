@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from worklink.auth import current_principal, optional_principal, requires
 from worklink.problems import Problem
 from worklink.web import service_context
-from worklink.web.pages import PagesBlueprint
+from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
@@ -243,17 +243,9 @@ def _posted_errors(problems: list[tuple[str, str]], form: str) -> dict[str, list
     or "note"); a message about a field the posted form does not show is listed unlinked.
     """
     shown = set(request.form) - HIDDEN_FIELDS
-    return _by_field((f"{form}-{field}" if field in shown else "",
+    return errors_by_field((f"{form}-{field}" if field in shown else "",
                       f"{field.replace('_', ' ').capitalize()}: {message}" if field else message)
                      for field, message in problems)
-
-
-def _by_field(problems) -> dict[str, list[str]]:
-    """(field id, message) pairs as the form macros' errors: field id -> its messages, in order."""
-    errors: dict[str, list[str]] = {}
-    for field, message in problems:
-        errors.setdefault(field, []).append(message)
-    return errors
 
 
 # --- self-referral, no account ("no wrong door") ---------------------------------------------------
@@ -280,7 +272,7 @@ def refer_yourself_send():
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
-        return _render("referrals/refer_yourself.html", 422, errors=_by_field(_flat(exc.messages)), form=request.form,
+        return _render("referrals/refer_yourself.html", 422, errors=errors_by_field(_flat(exc.messages)), form=request.form,
                        situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
     ctx, moment = service_context(), now()
     try:

@@ -79,6 +79,15 @@ def _check_csrf() -> None:
                            "and try again.", title="Your form could not be sent")
 
 
+def errors_by_field(problems) -> dict[str, list[str]]:
+    """(field id, message) pairs as worklink/forms.html takes errors: field id -> its messages,
+    in order ("" for a message that belongs to no field: listed in the summary unlinked)."""
+    errors: dict[str, list[str]] = {}
+    for field, message in problems:
+        errors.setdefault(field, []).append(message)
+    return errors
+
+
 def render_error_page(status: int, title: str, detail: str | None) -> Response:
     html = render_template("worklink/error.html", status=status, title=title, detail=detail)
     return Response(html, status=status, mimetype="text/html")

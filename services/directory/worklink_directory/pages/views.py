@@ -11,7 +11,7 @@ from flask import current_app, request
 
 from worklink.problems import Problem
 from worklink.web import service_context
-from worklink.web.pages import PagesBlueprint
+from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_directory import queries
 from worklink_directory.geocode import PostcodeError
 from worklink_directory.models import ServiceCapacity, TaxonomyTerm
@@ -64,17 +64,9 @@ def find():
                 except Problem as problem:  # a page past the end
                     problems = [("q", e["detail"]) for e in problem.extensions.get("errors", [])]
         return _render("directory/find.html", status=400 if problems else 200, form=form,
-                       errors=_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
+                       errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
                        category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
                        searched=searched)
-
-
-def _by_field(problems: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """The form macros' errors: field id -> its messages, in order."""
-    errors: dict[str, list[str]] = {}
-    for field, message in problems:
-        errors.setdefault(field, []).append(message)
-    return errors
 
 
 def _postcode_point(form: dict):
