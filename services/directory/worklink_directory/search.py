@@ -300,6 +300,28 @@ def hits(session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> 
     return SearchIndex.for_session(session).hits(groups, list(facets))
 
 
+def index_every_service(bind) -> None:
+    """(Re)build the entry of every service, reading with plain SQL (for migrations, which run
+    against the schema of their revision, not the app's models): a key for each service that
+    lacks one, then each entry replaced - listed services indexed, the others left out."""
+    index = _POSTGRES if bind.dialect.name == "postgresql" else _SQLITE
+    terms: dict = {}
+    for service_id, name, term_id, taxonomy_id in bind.execute(sa.text(
+            "SELECT st.service_id, tt.name, tt.id, tt.taxonomy_id "
+            "FROM service_term st JOIN taxonomy_term tt ON tt.id = st.taxonomy_term_id")):
+        terms.setdefault(service_id, []).append((name, term_id, taxonomy_id))
+    bind.execute(sa.text("INSERT INTO search_document (service_id) SELECT id FROM service s "
+                         "WHERE NOT EXISTS (SELECT 1 FROM search_document d WHERE d.service_id = s.id)"))
+    session = Session(bind=bind)
+    for key, service_id, name, description, how_to, status in bind.execute(sa.text(
+            "SELECT d.key, s.id, s.name, s.description, s.application_process, s.status "
+            "FROM search_document d JOIN service s ON s.id = d.service_id")).all():
+        mine = terms.get(service_id, [])
+        index.replace(session, key, document(
+            name=name, description=description, how_to=how_to, labels=[t[0] for t in mine],
+            listed=status in LISTED, term_ids=[t[1] for t in mine], taxonomy_ids=[t[2] for t in mine]))
+
+
 def reindex(session: Session, service) -> None:
     """Replace a service's index entry (call after any change to its text or terms)."""
     key = session.scalar(sa.select(SearchDocument.key).where(SearchDocument.service_id == service.id))

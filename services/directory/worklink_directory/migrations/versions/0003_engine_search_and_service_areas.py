@@ -8,7 +8,6 @@ from alembic import op
 import sqlalchemy as sa
 
 from worklink_directory import search
-from worklink_directory.models import LISTED
 
 revision = "directory_0003"
 down_revision = "directory_0002"
@@ -48,29 +47,9 @@ def upgrade() -> None:
     index = _index(bind)
     for statement in (index.CREATE if isinstance(index.CREATE, tuple) else (index.CREATE,)):
         op.execute(statement)
-    _backfill(bind, index)
+    search.index_every_service(bind)  # the services already listed stay findable
     op.drop_index("ix_search_token_service_id", table_name="search_token")
     op.drop_table("search_token")
-
-
-def _backfill(bind, index: search.SearchIndex) -> None:
-    """Index the services already listed (plain SQL: migrations do not use the app's models)."""
-    from sqlalchemy.orm import Session
-
-    terms: dict = {}
-    for service_id, name, term_id, taxonomy_id in bind.execute(sa.text(
-            "SELECT st.service_id, tt.name, tt.id, tt.taxonomy_id "
-            "FROM service_term st JOIN taxonomy_term tt ON tt.id = st.taxonomy_term_id")):
-        terms.setdefault(service_id, []).append((name, term_id, taxonomy_id))
-    session = Session(bind=bind)
-    for service_id, name, description, how_to, status in bind.execute(sa.text(
-            "SELECT id, name, description, application_process, status FROM service")).all():
-        key = bind.execute(sa.text("INSERT INTO search_document (service_id) VALUES (:id) RETURNING key"),
-                           {"id": service_id}).scalar_one()
-        mine = terms.get(service_id, [])
-        index.replace(session, key, search.document(
-            name=name, description=description, how_to=how_to, labels=[t[0] for t in mine],
-            listed=status in LISTED, term_ids=[t[1] for t in mine], taxonomy_ids=[t[2] for t in mine]))
 
 
 def downgrade() -> None:

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from worklink_directory import search
-from worklink_directory.models import LISTED
 
 revision = "directory_0006"
 down_revision = "directory_0005"
@@ -16,29 +15,9 @@ branch_labels = None
 depends_on = None
 
 
-def _index(bind) -> search.SearchIndex:
-    return search.PostgresIndex() if bind.dialect.name == "postgresql" else search.SqliteIndex()
-
-
 def upgrade() -> None:
     """Every entry rebuilt: listed services without the old facet token, unlisted ones removed."""
-    from sqlalchemy.orm import Session
-
-    bind = op.get_bind()
-    index = _index(bind)
-    terms: dict = {}
-    for service_id, name, term_id, taxonomy_id in bind.execute(sa.text(
-            "SELECT st.service_id, tt.name, tt.id, tt.taxonomy_id "
-            "FROM service_term st JOIN taxonomy_term tt ON tt.id = st.taxonomy_term_id")):
-        terms.setdefault(service_id, []).append((name, term_id, taxonomy_id))
-    session = Session(bind=bind)
-    for key, service_id, name, description, how_to, status in bind.execute(sa.text(
-            "SELECT d.key, s.id, s.name, s.description, s.application_process, s.status "
-            "FROM search_document d JOIN service s ON s.id = d.service_id")).all():
-        mine = terms.get(service_id, [])
-        index.replace(session, key, search.document(
-            name=name, description=description, how_to=how_to, labels=[t[0] for t in mine],
-            listed=status in LISTED, term_ids=[t[1] for t in mine], taxonomy_ids=[t[2] for t in mine]))
+    search.index_every_service(op.get_bind())
 
 
 def downgrade() -> None:
