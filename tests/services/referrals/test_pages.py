@@ -15,7 +15,15 @@ pytestmark = pytest.mark.timeout(180)
 def sign_in(page, base, token, next_path):
     page.goto(f"{base}/signin?next={next_path}")
     page.get_by_label("Access token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+def submit(page, button) -> None:
+    """Click a form's button (or a link) and wait for the next page to load, so what follows
+    reads it and not the page before (is_visible and content() do not wait)."""
+    with page.expect_navigation():
+        button.click()
 
 
 def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, browser):
@@ -26,29 +34,29 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         sign_in(page, base, adviser, "/queue")
         assert page.get_by_role("heading", level=1).inner_text() == "Referral queue"
         assert_accessible(page)
-        page.get_by_role("link", name=created["reference"]).click()
+        submit(page, page.get_by_role("link", name=created["reference"]))
         assert page.get_by_role("heading", level=1).inner_text() == "Ada Lovelace"
         assert_accessible(page)
 
         page.get_by_text("Reject this referral").click()  # 'other' needs an explanation: refused
         page.locator("#reject-reason").select_option("other")
-        page.get_by_role("button", name="Reject", exact=True).click()
+        submit(page, page.get_by_role("button", name="Reject", exact=True))
         explain = page.get_by_role("alert").get_by_role("link", name="Text: explain the 'other' reason")
         assert explain.get_attribute("href") == "#reject-text"  # the posted form's own box, shown open
         assert page.locator("#reject-text-error").is_visible() and page.locator("#reject-reason").input_value() == "other"
         assert_accessible(page)
 
-        page.get_by_role("button", name="Accept and take it on").click()
+        submit(page, page.get_by_role("button", name="Accept and take it on"))
         assert page.locator("#status").inner_text() == "Accepted"
         assert "adviser adviser-ada" in page.content()
         page.get_by_label("How").select_option("phone")
         page.get_by_label("Result").select_option("no_answer")
-        page.get_by_role("button", name="Log attempt").click()
+        submit(page, page.get_by_role("button", name="Log attempt"))
         assert "phone, no answer" in page.locator("#attempts").inner_text()
-        page.get_by_role("button", name="First contact made").click()
+        submit(page, page.get_by_role("button", name="First contact made"))
         assert page.locator("#status").inner_text() == "In progress"
 
-        page.get_by_role("button", name="Complete the referral").click()  # no outcome yet: refused
+        submit(page, page.get_by_role("button", name="Complete the referral"))  # no outcome yet: refused
         assert page.get_by_role("alert").is_visible()
         assert "record at least one outcome" in page.get_by_role("alert").inner_text()
         assert page.get_by_role("alert").get_by_role("link").count() == 0  # no field of that form to link to
@@ -56,13 +64,13 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
 
         page.get_by_label("Outcome").select_option("job_start")
         page.get_by_label("Hours a week (job start)").select_option("16_to_29")
-        page.get_by_role("button", name="Record outcome").click()
+        submit(page, page.get_by_role("button", name="Record outcome"))
         assert "Job start" in page.locator("#outcomes").inner_text()
         page.get_by_label("Add a note").fill("Starts Monday at the warehouse")
-        page.get_by_role("button", name="Save note").click()
+        submit(page, page.get_by_role("button", name="Save note"))
         assert "Starts Monday" in page.content()
         page.get_by_label("Why support ends").select_option("goals_met")
-        page.get_by_role("button", name="Complete the referral").click()
+        submit(page, page.get_by_role("button", name="Complete the referral"))
         assert page.locator("#status").inner_text() == "Completed"
         assert_accessible(page)
 
