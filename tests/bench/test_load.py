@@ -64,6 +64,31 @@ def test_compare_interleaves_rounds_and_reports_ratios_against_the_baseline(serv
     results = compare(targets, baseline="hello", seconds=0.6, rounds=2, clients=2, processes=1, warm_up=0)
     assert results["hello"].ratio == 1.0
     assert 0.2 < results["same"].ratio < 5  # the same server, so the same order of rate
-    assert results["same"].cpu_ms is not None and results["same"].cpu_ms > 0
+    # Measured for a target with a pid (how much depends on the clock tick: 0 is possible for a
+    # sub-tick run; test_server_cpu_counts_a_process_and_its_children checks the counting), not without.
+    assert results["same"].cpu_ms is not None and results["same"].cpu_ms >= 0
+    assert results["hello"].cpu_ms is None
     assert results["same"].p99_ms > 0 and results["same"].errors == 0
     assert results["broken"].ratio == 0 and results["broken"].errors > 0
+
+
+def test_server_cpu_counts_a_process_and_its_children():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from bench.load import server_cpu_seconds
+
+    assert server_cpu_seconds(None) == 0.0
+    before = server_cpu_seconds(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                              "while time.process_time() - t < 0.3: pass\ntime.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while server_cpu_seconds(os.getpid()) - before < 0.25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server_cpu_seconds(os.getpid()) - before >= 0.25  # the child's busy 0.3 s is counted
+    finally:
+        child.kill()
+        child.wait()
