@@ -193,12 +193,23 @@ def _check_disclosure(rules: Rules, data: dict[str, Any]) -> None:
     for i, row in enumerate(data.get("recommendations", [])):
         texts += [(f"/recommendations/{i}/difficulty", row.get("difficulty") or ""),
                   (f"/recommendations/{i}/free_text", row.get("free_text") or "")]
+        texts += [(f"/recommendations/{i}/schedule/{n}/plan", week.get("plan") or "")
+                  for n, week in enumerate(row.get("schedule") or [])]
     for pointer, text in texts:
         lowered = text.lower()
         for name in private:
             if name in lowered:
                 rules.fail(pointer, f"This text names '{name}', which the patient has not agreed to disclose to "
                                     "their employer. Describe the effects instead.")
+    # The letter prints a library adjustment's own wording too (its snapshot, when the caller has it).
+    for i, row in enumerate(data.get("recommendations", [])):
+        wording = f"{row.get('title') or ''} {row.get('employer_text') or ''}".lower()
+        for name in private:
+            if name in wording:
+                rules.fail(f"/recommendations/{i}/adjustment_id",
+                           f"The library wording of '{row.get('title')}' names '{name}', which the patient has not "
+                           "agreed to disclose to their employer. Choose another adjustment or describe it in free "
+                           "text.")
 
 
 # --- lifecycle -------------------------------------------------------------------------

@@ -177,18 +177,19 @@ def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[dom
     wanted = {r["adjustment_id"] for r in data.get("recommendations", []) if r.get("adjustment_id")}
     library = {a.id: a for a in session.scalars(sa.select(Adjustment).where(
         Adjustment.id.in_(wanted), Adjustment.review_status.in_(knowledge.LIVE_STATUSES)))} if wanted else {}
-    period = domain.check_suggestion(data, today=today, known_adjustments=library)
-    tasks = set(data.get("job", {}).get("tasks", []))
-    known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
-    if tasks - known_tasks:
-        raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks",
-                                     "detail": f"Unknown job tasks: {', '.join(sorted(tasks - known_tasks))}."}])
     rows = []
     for row in data.get("recommendations", []):
         adjustment = library.get(row.get("adjustment_id") or "")
         rows.append({**row, "title": adjustment.title if adjustment else None,
                      "employer_text": adjustment.employer_text if adjustment else None,
                      "fit_note_category": adjustment.fit_note_category if adjustment else None})
+    # Checked with the library wording each row will print (it must not name a private condition).
+    period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library)
+    tasks = set(data.get("job", {}).get("tasks", []))
+    known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
+    if tasks - known_tasks:
+        raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks",
+                                     "detail": f"Unknown job tasks: {', '.join(sorted(tasks - known_tasks))}."}])
     return period, rows, index
 
 

@@ -115,6 +115,23 @@ def test_words_for_the_employer_must_not_name_a_private_condition(client, tokens
     assert "/functional_effects" in pointers(post(client, tokens, no_share))
 
 
+def test_the_letter_wording_of_a_chosen_adjustment_and_the_weekly_plan_must_not_name_a_private_condition(
+        client, tokens):
+    migraine = [{"text": "Migraine", "condition_id": "migraine", "disclose": False}]
+    dark_room = [{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}]
+    body = suggestion_body(conditions=migraine, recommendations=dark_room,
+                           functional_effects="Sometimes has to stop work for a few hours.")
+    errors = pointers(post(client, tokens, body))
+    assert "names 'migraine'" in errors["/recommendations/0/adjustment_id"]  # its wording: "during a migraine attack"
+    agreed = suggestion_body(conditions=[{**migraine[0], "disclose": True}], recommendations=dark_room,
+                             functional_effects="Sometimes has to stop work for a few hours.")
+    assert post(client, tokens, agreed).status_code == 201
+    plan = suggestion_body(recommendations=[{"difficulty": "Tiredness", "adjustment_id": "phased_return_4wk",
+                                             "schedule": [{"week": 1, "plan": "Half days"},
+                                                          {"week": 2, "plan": "Full days unless the depression flares"}]}])
+    assert "has not agreed to disclose" in pointers(post(client, tokens, plan))["/recommendations/0/schedule/1/plan"]
+
+
 def test_shape_and_reference_errors_name_each_field(client, tokens):
     body = suggestion_body(recommendations=[{"difficulty": "x", "adjustment_id": "teleport"}, {"difficulty": "y"}],
                            **{"assessment.date": (TODAY + timedelta(days=1)).isoformat()})

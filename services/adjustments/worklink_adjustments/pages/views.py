@@ -113,7 +113,8 @@ def by_field(problems: list[dict], moved: dict[str, str] | None = None) -> dict[
     """
     errors: dict[str, list[str]] = {}
     for problem in problems:
-        field = re.sub(r"/(_schema|adjustment_id|condition_id)$", "", problem["pointer"]).strip("/").replace("/", "-")
+        pointer = re.sub(r"/schedule/\d+(/\w+)?$", "/schedule", problem["pointer"])  # one box for the weeks
+        field = re.sub(r"/(_schema|adjustment_id|condition_id)$", "", pointer).strip("/").replace("/", "-")
         errors.setdefault((moved or {}).get(field, field), []).append(problem["detail"])
     return errors
 
