@@ -739,6 +739,10 @@ def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str
 
 
 def _publish_outcome(session: Session, outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:
+    # Its audience is the referrer (notifications' referrer_org): an outcome goes back only if the person
+    # agreed, and never after they withdrew consent (withdrawal also clears outcomes_to_referrer).
+    if not referral.outcomes_to_referrer or referral.consent_withdrawn_at:
+        return
     outbox.publish(session, "referrals.referral.outcome_recorded", {
         **_ids(referral), "status": referral.status, "outcome_type": outcome["type"],
         "occurred_on": outcome["occurred_on"], "hours_band": outcome.get("hours_band"),

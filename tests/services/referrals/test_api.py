@@ -573,3 +573,31 @@ def test_sent_person_messages_leave_the_outbox_a_day_after_kafka_has_them(harnes
     relay.prune(h.clock.now + timedelta(hours=25))
     assert outbox_payloads(h, "notifications.person_message.requested") == []
     assert len(outbox_payloads(h, "referrals.referral.submitted")) == 1
+
+
+def test_outcomes_reach_the_referrer_only_if_the_person_agreed_and_never_after_withdrawal(harness):
+    """outcome_recorded goes to the referring organisation (notifications' referrer_org audience): it is
+    an outcome about the person, so it follows the consent's outcomes_to_referrer and stops on withdrawal."""
+    h = harness
+
+    def working(person, outcomes_to_referrer):
+        body = referral_body(person)
+        body["consent"]["outcomes_to_referrer"] = outcomes_to_referrer
+        rid = h.client.post("/referrals", json=body, headers=h.gp()).get_json()["id"]
+        h.act(rid, "accept", adviser_id="adviser-1")
+        h.act(rid, "make_first_contact")
+        return rid
+
+    private = working({"nhs_number": "9100000001", "given_name": "Pri"}, False)
+    shared = working({"nhs_number": "9100000002", "given_name": "Sha"}, True)
+    for rid in (private, shared):
+        recorded = h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+        assert recorded.status_code == 200 and len(recorded.get_json()["outcomes"]) == 1  # kept either way
+    assert [e["referral_id"] for e in outbox_payloads(h, "referrals.referral.outcome_recorded")] == [shared]
+
+    h.act(shared, "complete", end_reason="goals_met")
+    assert h.client.post(f"/referrals/{shared}/consent-withdrawal", headers=h.gp()).status_code == 200
+    later = h.act(shared, "record_outcome", type="stayed_in_work", occurred_on="2026-11-23")
+    assert later.status_code == 200
+    assert [e["outcome_type"] for e in outbox_payloads(h, "referrals.referral.outcome_recorded")] == ["job_start"]
+    assert "outcomes" not in h.client.get(f"/referrals/{private}", headers=h.gp()).get_json()

@@ -105,7 +105,8 @@ EVENTS = [
                 description)
       for step, description in LIFECYCLE_MORE.items()),
     EventType("referrals.referral.outcome_recorded", 1, ReferralOutcomeRecordedV1, "referrals.referral",
-              "referral_id", "An outcome (job start, sustained job, fit-note change...) was recorded; codes only."),
+              "referral_id", "An outcome (job start, sustained job, fit-note change...) was recorded; codes only. "
+              "Only when the person agreed that outcomes go back to the referrer, and not after withdrawal."),
     EventType("referrals.referral.sla_breached", 1, ReferralSlaBreachedV1, "referrals.referral", "referral_id",
               "A referral missed a working-day target (acknowledge, first contact attempt, first meeting)."),
     EventType("referrals.referral.feedback_ready", 1, ReferralFeedbackReadyV1, "referrals.referral",
