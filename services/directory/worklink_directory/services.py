@@ -297,8 +297,11 @@ def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Edito
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn.")
     _trail(session, svc.id, "assure", "assured_date", svc.assured_date, now.date(), editor, now)
-    svc.assured_date = now.date()
-    svc.assurer_email = assurer_email or editor.email or svc.assurer_email
+    # The person who checked it now, never the one before: unknown (no email given or in the token) stays empty.
+    email = assurer_email or editor.email
+    if email != svc.assurer_email:
+        _trail(session, svc.id, "assure", "assurer_email", svc.assurer_email, email, editor, now)
+    svc.assured_date, svc.assurer_email = now.date(), email
     svc.review_due_notified_at = None
     svc.last_modified = now
     outbox.publish(session, "directory.service.updated", {

@@ -132,6 +132,13 @@ def test_assure_sets_the_date_and_assurer(app, directory):
     other = client.post(f"/manage/services/{directory.ids['debt']}/assure", headers=owner,
                         json={"assurer_email": "sam@org-a.example.org"}).get_json()
     assert other["assurer_email"] == "sam@org-a.example.org"
+    # an alliance admin whose token has no email checks it next: Sam is no longer named as the assurer
+    admin = token_for(app, "alliance_admin", subject="alex")
+    third = client.post(f"/manage/services/{directory.ids['debt']}/assure", headers=admin, json={}).get_json()
+    assert third["assured_date"] == date.today().isoformat() and "assurer_email" not in third
+    trail = client.get(f"/manage/services/{directory.ids['debt']}/metadata", headers=owner).get_json()["contents"]
+    assert [(m["previous_value"], m["replacement_value"], m["updated_by"]) for m in trail
+            if m["field_name"] == "assurer_email"][0] == ("sam@org-a.example.org", "", "alex")
 
 
 def test_withdrawn_listings_are_no_longer_offered(app, directory):
