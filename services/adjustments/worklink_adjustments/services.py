@@ -234,7 +234,7 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
 
 def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date) -> dict[str, Any]:
     period, rows, guidance_version = _validated(session, data, today)
-    _check_replaceable(session, clinician, data.get("supersedes_id"))
+    _check_replaceable(session, clinician, data.get("supersedes_id"), data["patient"]["nhs_number"])
     suggestion = Suggestion(id=uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
                             status="draft", version=1, supersedes_id=data.get("supersedes_id"),
                             share_with_employer=False, refer_to_employment_adviser=False, created_at=utcnow())
@@ -245,11 +245,21 @@ def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, A
     return view(session, suggestion)
 
 
-def _check_replaceable(session: Session, clinician: Clinician, supersedes_id: uuid.UUID | None) -> None:
+def _check_replaceable(session: Session, clinician: Clinician, supersedes_id: uuid.UUID | None,
+                       nhs_number: str) -> None:
     if supersedes_id:
         replaced = load(session, clinician, supersedes_id)
         if replaced.status not in domain.ACTIVE:
             raise Conflict(f"Suggestion {replaced.id} is {replaced.status}; only an issued one can be replaced.")
+        _check_same_patient(replaced, nhs_number)
+
+
+def _check_same_patient(replaced: Suggestion, nhs_number: str) -> None:
+    """Replacing ends the older advice and its employer link: never another patient's."""
+    if replaced.nhs_number != nhs_number:
+        raise domain.RuleViolation([{"location": "json", "pointer": "/supersedes_id",
+                                     "detail": f"Suggestion {replaced.id} is for another patient (a different NHS "
+                                               "number); a suggestion can only replace one for the same patient."}])
 
 
 def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
@@ -258,7 +268,7 @@ def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_
     domain.check_transition("update", suggestion.status)
     domain.check_version(data["version"], suggestion.version)
     period, rows, guidance_version = _validated(session, data, today)
-    _check_replaceable(session, clinician, data.get("supersedes_id"))
+    _check_replaceable(session, clinician, data.get("supersedes_id"), data["patient"]["nhs_number"])
     _apply(suggestion, data, period, rows, guidance_version)
     suggestion.supersedes_id = data.get("supersedes_id")
     suggestion.version += 1
@@ -327,6 +337,7 @@ def open_link_round(connection, deps: Deps, suggestion_id: uuid.UUID, suggestion
 def _supersede(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
     replaced = load(session, clinician, suggestion.supersedes_id, for_update=True)
     domain.check_transition("supersede", replaced.status)
+    _check_same_patient(replaced, suggestion.nhs_number)
     now = utcnow()
     replaced.status, replaced.ended_at, replaced.updated_at = "superseded", now, now
     replaced.withdrawn_reason = "replaced"
@@ -345,6 +356,10 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     if data.get("supersedes_id") != suggestion.supersedes_id:
         raise domain.RuleViolation([{"location": "json", "pointer": "/supersedes_id",
                                      "detail": "An amendment cannot change which suggestion this one replaces."}])
+    if data["patient"]["nhs_number"] != suggestion.nhs_number:
+        raise domain.RuleViolation([{"location": "json", "pointer": "/patient/nhs_number",
+                                     "detail": "An amendment cannot change the patient (the NHS number): write a "
+                                               "new suggestion for them."}])
     period, rows, guidance_version = _validated(session, data, today)
     had_referral_consent = suggestion.refer_to_employment_adviser
     _apply(suggestion, data, period, rows, guidance_version)

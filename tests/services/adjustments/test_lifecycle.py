@@ -101,6 +101,30 @@ def test_issuing_a_replacement_supersedes_the_old_one(svc):
                           "superseded_by_id": new["id"]}]
 
 
+def test_a_suggestion_replaces_or_amends_only_the_same_patients_advice(svc):
+    app, client, tokens = svc
+    h = tokens.header()
+    theirs = create(client, tokens, **{"patient.nhs_number": "9434765870", "patient.given_name": "Alex"})
+    assert client.post(f"/suggestions/{theirs['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    replacing = client.post("/suggestions", json=suggestion_body(supersedes_id=theirs["id"]), headers=h)
+    assert replacing.status_code == 422 and replacing.get_json()["errors"][0]["pointer"] == "/supersedes_id"
+    # Nor by editing a draft that replaces the right patient's into another patient's.
+    mine = create(client, tokens)
+    client.post(f"/suggestions/{mine['id']}/issue", json={"version": 1}, headers=h)
+    draft = create(client, tokens, supersedes_id=mine["id"])
+    moved = client.put(f"/suggestions/{draft['id']}", headers=h, json={
+        **suggestion_body(supersedes_id=mine["id"], **{"patient.nhs_number": "9434765870"}), "version": 1})
+    assert moved.status_code == 422 and moved.get_json()["errors"][0]["pointer"] == "/supersedes_id"
+
+    other_patient = client.post(f"/suggestions/{theirs['id']}/amend", headers=h, json={
+        **suggestion_body(), "version": 2})
+    assert other_patient.status_code == 422
+    assert other_patient.get_json()["errors"][0]["pointer"] == "/patient/nhs_number"
+    still = client.get(f"/suggestions/{theirs['id']}", headers=h).get_json()
+    assert still["status"] == "issued" and still["patient"]["nhs_number"] == "9434765870"
+    assert outbox_types(app) == ["adjustments.suggestion.issued"] * 2
+
+
 def test_sweep_expires_ended_periods_and_announces_reviews(svc):
     app, client, tokens = svc
     h = tokens.header()
