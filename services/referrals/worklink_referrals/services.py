@@ -634,15 +634,16 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         _add_outcome(session, referral, outcome, actor, now)
     referral.updated_at = now
     session.flush()  # bumps the version; a concurrent writer's flush fails with StaleDataError
-    _history(session, referral, action, before, actor, now, reason=referral.status_reason if before != referral.status
-             else None)
+    # The reason code of the move: why it was put on hold, or why it closed.
+    reason = referral.hold_reason if action == "put_on_hold" else referral.status_reason
+    _history(session, referral, action, before, actor, now, reason=reason if before != referral.status else None)
     for step in decision.events:
         if step == "outcome_recorded":
             _publish_outcome(session, outbox, referral, outcome, now)
         elif step == "feedback_ready":
             _publish_feedback(session, outbox, referral, now)
         else:
-            _publish_lifecycle(session, outbox, referral, step, now, reason=referral.status_reason
+            _publish_lifecycle(session, outbox, referral, step, now, reason=reason
                                if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None)
     return decision
 

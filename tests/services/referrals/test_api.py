@@ -601,3 +601,17 @@ def test_outcomes_reach_the_referrer_only_if_the_person_agreed_and_never_after_w
     assert later.status_code == 200
     assert [e["outcome_type"] for e in outbox_payloads(h, "referrals.referral.outcome_recorded")] == ["job_start"]
     assert "outcomes" not in h.client.get(f"/referrals/{private}", headers=h.gp()).get_json()
+
+
+def test_a_hold_carries_its_reason_code_in_the_event_and_the_history(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    held = h.act(rid, "put_on_hold", reason="awaiting_information", review_date="2026-11-30").get_json()
+    assert held["hold"]["reason"] == "awaiting_information"
+    assert held["history"][-1]["action"] == "put_on_hold" and held["history"][-1]["reason"] == "awaiting_information"
+    [event] = outbox_payloads(h, "referrals.referral.put_on_hold")
+    assert event["reason"] == "awaiting_information"
+    resumed = h.act(rid, "resume", note="Information arrived").get_json()
+    assert resumed["history"][-1]["reason"] is None
+    assert outbox_payloads(h, "referrals.referral.resumed")[0]["reason"] is None
