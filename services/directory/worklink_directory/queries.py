@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
@@ -251,12 +251,9 @@ def _check_page(f: Filters, total: int) -> None:
                             "detail": f"page {f.page} is past the last page ({last})."}])
 
 
-def _search_hits(session: Session, f: Filters) -> sa.CTE | None:
-    """The full-text engine's (key, rank) for the search words and facets, or None without words."""
-    if not f.search:
-        return None
-    groups = search.with_near_misses(session, search.parse_query(f.search))
-    return search.hits(session, groups, facets(f)) if groups else None
+def _search(session: Session, f: Filters) -> search.Search | None:
+    """The full-text search for the words and facets, or None without words."""
+    return search.prepare(session, f.search, facets(f)) if f.search else None
 
 
 def _service_ids(f: Filters, hits: sa.CTE | None, *, needs_service: bool) -> tuple[sa.Select, Any]:
@@ -275,8 +272,11 @@ def _service_ids(f: Filters, hits: sa.CTE | None, *, needs_service: bool) -> tup
 def list_services(session: Session, f: Filters) -> Result:
     """Two steps: rank and page narrow rows (ids, rank, total) in SQL, then load only the
     page's services, so thousands of matches never become ORM objects."""
-    hits = _search_hits(session, f)
-    sort = f.sort or ("relevance" if hits is not None else "distance" if f.point is not None else "name")
+    found = _search(session, f)
+    sort = f.sort or ("relevance" if found is not None else "distance" if f.point is not None else "name")
+    if sort == "relevance" and f.point is None and not service_conditions(f, faceted=True):
+        return _best_matches(session, f, found)
+    hits = found.hits() if found is not None else None
     ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
     nearest = _nearest_locations(f) if f.point is not None else None
     if nearest is not None and f.radius is not None:
@@ -299,6 +299,28 @@ def list_services(session: Session, f: Filters) -> Result:
     distances = _page_distances(session, f, page_ids) if f.point is not None else {}
     return Result(_services_in_order(session, page_ids), total, distances,
                   {row.id: row.rank for row in rows} if hits is not None else {})
+
+
+def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
+    """Words (and facets) only, by relevance: the engine ranks and pages by itself, and the
+    total is counted without ranking, instead of joining and windowing every match."""
+    hits = found.hits(materialized=False)
+    top = (sa.select(hits.c.key, hits.c.rank).order_by(hits.c.rank.desc(), hits.c.key)
+           .offset((f.page - 1) * f.per_page).limit(f.per_page).subquery("top"))
+    rows = session.execute(sa.select(SearchDocument.service_id.label("id"), top.c.rank)
+                           .join(top, top.c.key == SearchDocument.key)
+                           .order_by(top.c.rank.desc(), top.c.key)).all()
+    total = _counted_total(session, f, rows, found.count)
+    _check_page(f, total)
+    page_ids = [row.id for row in rows]
+    return Result(_services_in_order(session, page_ids), total, {}, {row.id: row.rank for row in rows})
+
+
+def _counted_total(session: Session, f: Filters, rows: list, count: Callable[[Session], int]) -> int:
+    """A part-filled page (or an empty first one) is the last, so it tells the total by itself."""
+    if 0 < len(rows) < f.per_page or (not rows and f.page == 1):
+        return (f.page - 1) * f.per_page + len(rows)
+    return count(session)
 
 
 def _nearest_locations(f: Filters) -> sa.Subquery:
@@ -337,7 +359,8 @@ def _services_in_order(session: Session, ids: list[uuid.UUID]) -> list[Service]:
 
 
 def list_service_at_locations(session: Session, f: Filters) -> Result:
-    hits = _search_hits(session, f)
+    found = _search(session, f)
+    hits = found.hits() if found is not None else None
     query = (sa.select(ServiceAtLocation.id).join(Service, ServiceAtLocation.service_id == Service.id)
              .join(Location, ServiceAtLocation.location_id == Location.id)
              .where(*service_conditions(f, faceted=hits is not None)))

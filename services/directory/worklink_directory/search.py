@@ -168,8 +168,13 @@ class SearchIndex:
         """Index `doc` under `key`, or remove the entry if the service is not listed."""
         raise NotImplementedError
 
-    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
-        """Services matching every group and carrying every facet token."""
+    def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
+        """Services matching every group and carrying every facet token. Materialised: matched
+        once by the engine, never probed row by row from the service side of a join."""
+        raise NotImplementedError
+
+    def count(self, session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> int:
+        """How many services `hits` would give, without ranking them."""
         raise NotImplementedError
 
     def vocabulary(self, session: Session) -> list[str]:
@@ -194,17 +199,24 @@ class SqliteIndex(SearchIndex):
                             {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body,
                              "facets": doc.facets})
 
-    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
+    @staticmethod
+    def _expression(groups: list[QueryGroup], facets: list[str]) -> str:
         # Repeating a phrase in an FTS5 query adds its bm25 term again: the word itself counts double.
-        expression = " AND ".join(
+        return " AND ".join(
             ["(" + " OR ".join(f'"{t}"' for t in [*sorted(g.exact), *g.alternatives()]) + ")" for g in groups]
             + [f'facets : "{facet}"' for facet in facets])
+
+    def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
+        expression = self._expression(groups, facets)
         weights = ", ".join(str(w) for w in (*FIELD_WEIGHTS.values(), 0.0))
         query = (sa.text(f"SELECT rowid AS key, -bm25(service_search, {weights}) AS rank "
                          "FROM service_search WHERE service_search MATCH :expression")
                  .bindparams(expression=expression).columns(key=sa.Integer, rank=sa.Float))
-        # Materialised: matched once by FTS5, never probed row by row from the service side.
-        return query.cte("hits").prefix_with("MATERIALIZED")
+        return _cte(query, materialized)
+
+    def count(self, session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> int:
+        return session.scalar(sa.text("SELECT count(*) FROM service_search WHERE service_search MATCH :expression"),
+                              {"expression": self._expression(groups, facets)})
 
     def vocabulary(self, session: Session) -> list[str]:
         session.execute(sa.text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.service_search_terms "
@@ -233,19 +245,34 @@ class PostgresIndex(SearchIndex):
                                 "ON CONFLICT (key) DO UPDATE SET document = excluded.document"),
                         {"key": key, "name": doc.name, "labels": doc.labels, "body": doc.body, "facets": doc.facets})
 
-    def hits(self, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
-        every = " & ".join("(" + " | ".join(g.alternatives()) + ")" for g in groups)
+    @staticmethod
+    def _every(groups: list[QueryGroup]) -> str:
+        return " & ".join("(" + " | ".join(g.alternatives()) + ")" for g in groups)
+
+    def _matches(self, groups: list[QueryGroup], facets: list[str]) -> str:
         # Facets are the D-weighted lexemes (rank weight 0); `:D` matches them only there.
-        matches = " & ".join([f"({every})", *(f"{facet}:D" for facet in facets)])
+        return " & ".join([f"({self._every(groups)})", *(f"{facet}:D" for facet in facets)])
+
+    def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
+        every, matches = self._every(groups), self._matches(groups, facets)
         words = " & ".join("(" + " | ".join(sorted(g.exact)) + ")" for g in groups)
         query = (sa.text(f"SELECT key, ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
                          f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :words)) AS rank "
                          "FROM service_search WHERE document @@ to_tsquery('simple', :matches)")
                  .bindparams(every=every, words=words, matches=matches).columns(key=sa.Integer, rank=sa.Float))
-        return query.cte("hits").prefix_with("MATERIALIZED")
+        return _cte(query, materialized)
+
+    def count(self, session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> int:
+        return session.scalar(sa.text("SELECT count(*) FROM service_search WHERE document @@ to_tsquery('simple', :matches)"),
+                              {"matches": self._matches(groups, facets)})
 
     def vocabulary(self, session: Session) -> list[str]:
         return list(session.scalars(sa.text("SELECT word FROM ts_stat('SELECT document FROM service_search')")))
+
+
+def _cte(query: sa.TextClause, materialized: bool) -> sa.CTE:
+    cte = query.cte("hits")
+    return cte.prefix_with("MATERIALIZED") if materialized else cte
 
 
 _SQLITE, _POSTGRES = SqliteIndex(), PostgresIndex()
@@ -295,9 +322,26 @@ def with_near_misses(session: Session, groups: list[QueryGroup]) -> list[QueryGr
     return widened
 
 
-def hits(session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> sa.CTE:
-    """(key, rank) of services matching every group and facet; join through SearchDocument.key."""
-    return SearchIndex.for_session(session).hits(groups, list(facets))
+@dataclass(frozen=True)
+class Search:
+    """A parsed query and the facets it must carry, against one session's engine."""
+
+    groups: tuple[QueryGroup, ...]
+    facets: tuple[str, ...]
+    index: SearchIndex
+
+    def hits(self, *, materialized: bool = True) -> sa.CTE:
+        """(key, rank) of services matching every group and facet; join through SearchDocument.key."""
+        return self.index.hits(list(self.groups), list(self.facets), materialized=materialized)
+
+    def count(self, session: Session) -> int:
+        return self.index.count(session, list(self.groups), list(self.facets))
+
+
+def prepare(session: Session, text: str, facets: list[str] = ()) -> Search | None:
+    """The search for `text` (near misses widened), or None when it has no searchable words."""
+    groups = with_near_misses(session, parse_query(text))
+    return Search(tuple(groups), tuple(facets), SearchIndex.for_session(session)) if groups else None
 
 
 def index_every_service(bind) -> None:

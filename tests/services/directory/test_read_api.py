@@ -152,6 +152,25 @@ def test_pagination_edges(app, directory):
     assert_page(one, total=13, page=3, size=3, pages=3)
 
 
+def test_search_results_page_in_rank_order_with_exact_totals(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    known = build_directory(app)
+    client = app.test_client()
+    ranked = names(client.get("/services?search=mental+health"))
+    assert len(ranked) == 2
+    pages = [client.get(f"/services?search=mental+health&per_page=1&page={n}").get_json() for n in (1, 2)]
+    for number, body in enumerate(pages, start=1):  # full pages: the total is counted, not inferred
+        assert_page(body, total=2, page=number, size=1, pages=2)
+    assert [p["contents"][0]["name"] for p in pages] == ranked
+    part_filled = client.get("/services?search=mental+health&per_page=5").get_json()
+    assert_page(part_filled, total=2, page=1, size=2, pages=1)
+    past = client.get("/services?search=mental+health&per_page=1&page=3")
+    assert past.get_json()["errors"][0]["detail"] == "page 3 is past the last page (2)."
+    faceted = client.get(f"/services?search=mental+health&taxonomy_term_id={known.terms['counselling']}&per_page=1")
+    assert_page(faceted.get_json(), total=1, page=1, size=1, pages=1)
+    assert names(faceted) == ["Taunton counselling service"]
+
+
 def test_ranking_puts_the_obvious_best_match_first(database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     build_directory(app)
