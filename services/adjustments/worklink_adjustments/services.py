@@ -361,8 +361,10 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
                                      "detail": "An amendment cannot change the patient (the NHS number): write a "
                                                "new suggestion for them."}])
     period, rows, guidance_version = _validated(session, data, today)
-    had_referral_consent = suggestion.refer_to_employment_adviser
+    had_referral_consent, review_date = suggestion.refer_to_employment_adviser, suggestion.review_date
     _apply(suggestion, data, period, rows, guidance_version)
+    if suggestion.review_date != review_date:
+        suggestion.review_due_notified_on = None  # a new review date is announced when it comes
     suggestion.status = "amended"
     suggestion.version += 1
     _new_response_round(session, deps, suggestion)

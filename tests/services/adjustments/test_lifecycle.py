@@ -147,6 +147,32 @@ def test_sweep_expires_ended_periods_and_announces_reviews(svc):
     assert outbox_types(app)[-2:] == ["adjustments.suggestion.review_due", "adjustments.suggestion.expired"]
 
 
+def test_an_amended_review_date_is_announced_when_it_comes(svc):
+    app, client, tokens = svc
+    h, today = tokens.header(), date.today()
+    s = create(client, tokens, review_date=(today + timedelta(days=3)).isoformat())
+    client.post(f"/suggestions/{s['id']}/issue", json={"version": 1}, headers=h)
+    database, outbox = app.extensions["worklink"].database, app.extensions["worklink"].outbox
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=3))["review_due"] == 1
+    same_date = client.post(f"/suggestions/{s['id']}/amend", headers=h, json={
+        **suggestion_body(review_date=(today + timedelta(days=3)).isoformat()), "version": 2})
+    assert same_date.status_code == 200
+    with database.transaction() as session:  # the same date is not announced twice
+        assert services.sweep(session, outbox, today + timedelta(days=4))["review_due"] == 0
+    later = client.post(f"/suggestions/{s['id']}/amend", headers=h, json={
+        **suggestion_body(review_date=(today + timedelta(days=20)).isoformat()), "version": 3})
+    assert later.status_code == 200
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=19))["review_due"] == 0
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=20))["review_due"] == 1
+    with database.engine.connect() as conn:
+        due = [json.loads(p)["data"] for p in conn.execute(sa.select(PLATFORM.outbox.c.payload).where(
+            PLATFORM.outbox.c.type == "adjustments.suggestion.review_due")).scalars()]
+    assert [d["review_date"] for d in due] == [(today + timedelta(days=n)).isoformat() for n in (3, 20)]
+
+
 def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
     app, client, tokens = svc
     mine = create(client, tokens)
