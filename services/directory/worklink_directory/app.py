@@ -11,7 +11,7 @@ from worklink.config import Settings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.web import create_service_app
-from worklink_directory import api
+from worklink_directory import api, services
 from worklink_directory.geocode import Geocoder, geocoder_from_env
 from worklink_directory.models import PLATFORM
 
@@ -25,7 +25,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
                     "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",
     )
     app.config.setdefault("WORKLINK_HOME_PAGE", "/find")  # "/" is the ORUK API root, not a page
-    app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ)}
+    app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ),
+                                   "review_period": services.review_period(os.environ)}  # the pages' flags
     api.register(rest_api)
 
     from worklink_directory.pages import views

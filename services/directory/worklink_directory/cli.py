@@ -52,13 +52,14 @@ def import_command(source: str) -> None:
 
 
 @main.command("review-due")
-@click.option("--days", default=91, show_default=True, help="review period (ORUK: three months)")
-def review_due(days: int) -> None:
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="review period (default: DIRECTORY_REVIEW_PERIOD_DAYS, or 91 days, ORUK's three months)")
+def review_due(days: int | None) -> None:
     """Publish directory.service.review_due for listings not assured within the period (once each)."""
+    period = timedelta(days=days) if days else services.review_period(os.environ)
     database = _database()
     with database.transaction() as session:
-        count = services.flag_review_due(session, Outbox("directory", PLATFORM, CATALOGUE),
-                                         period=timedelta(days=days))
+        count = services.flag_review_due(session, Outbox("directory", PLATFORM, CATALOGUE), period=period)
     database.dispose()
     click.echo(f"{count} listings flagged as due for review")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import timedelta
 
 from worklink.config import Settings
 from worklink.db import Database
@@ -17,7 +16,7 @@ from worklink_directory.models import PLATFORM
 
 def review_due(settings: Settings, stop: threading.Event) -> None:
     """Flag listings not assured for DIRECTORY_REVIEW_PERIOD_DAYS (default 91), checking hourly."""
-    period = timedelta(days=int(os.environ.get("DIRECTORY_REVIEW_PERIOD_DAYS", "91")))
+    period = services.review_period(os.environ)
     database, outbox = Database(settings.database_url), Outbox("directory", PLATFORM, CATALOGUE)
 
     def check() -> None:

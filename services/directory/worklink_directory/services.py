@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +26,17 @@ from worklink_directory.queries import LISTED
 SCALARS = ("name", "description", "url", "email", "status", "fees", "is_free", "application_process",
            "minimum_age", "maximum_age", "alert")
 DEFAULT_REVIEW_PERIOD = timedelta(days=91)  # ORUK: assured within the last three months
+REVIEW_PERIOD_SETTING = "DIRECTORY_REVIEW_PERIOD_DAYS"
+
+
+def review_period(env: Mapping[str, str]) -> timedelta:
+    """The configured review period: one setting for the review-due job, the CLI and the pages' flags."""
+    raw = env.get(REVIEW_PERIOD_SETTING)
+    if raw in (None, ""):
+        return DEFAULT_REVIEW_PERIOD
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{REVIEW_PERIOD_SETTING} must be a whole number of days, not {raw!r}.")
+    return timedelta(days=int(raw))
 
 
 class DomainError(Exception):
