@@ -132,7 +132,8 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         sections.append(Section("Further support", notes))
     sections.append(Section("Reassessment", [_reassessment(s)]))
     share = s["consent"]["share_with_employer"]
-    link = response_url if share and s["status"] in ("issued", "amended") else None
+    # Nothing to answer (a 'not fit' decision, or advice without recommendations): no reply link.
+    link = response_url if share and s["status"] in ("issued", "amended") and s["recommendations"] else None
     if link:
         sections.append(Section("Please tell us what you agreed", [
             "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "

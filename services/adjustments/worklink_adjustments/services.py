@@ -583,6 +583,8 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
     by_index = {item["index"]: item for item in data["items"]}
     errors = [{"location": "json", "pointer": f"/items/{i}/index", "detail": "No recommendation with this number."}
               for i, item in enumerate(data["items"]) if not 0 <= item["index"] < len(rows)]
+    errors += [{"location": "json", "pointer": f"/items/{i}/index", "detail": "This recommendation is answered twice."}
+               for i, item in enumerate(data["items"]) if item["index"] in [x["index"] for x in data["items"][:i]]]
     if len(by_index) != len(rows) and not errors:
         errors.append({"location": "json", "pointer": "/items", "detail": "Answer every recommendation once."})
     if errors:

@@ -77,6 +77,11 @@ def test_the_employer_sees_what_was_advised_without_the_diagnosis_and_answers_on
                                 json={**ANSWER, "items": [{"index": 0, "outcome": "maybe"}] + ANSWER["items"][1:]})
     assert any(e["pointer"].startswith("/items/0") for e in assert_problem(wrong_outcome, 422)["errors"])
 
+    twice = client.post(f"/employer-links/{token}/response",
+                        json={**ANSWER, "items": [*ANSWER["items"], {"index": 0, "outcome": "not_possible",
+                                                                     "reason": "Changed my mind"}]})
+    assert [e["pointer"] for e in assert_problem(twice, 422)["errors"]] == ["/items/3/index"]
+
     recorded = client.post(f"/employer-links/{token}/response", json=ANSWER)
     assert recorded.status_code == 201, recorded.get_data(as_text=True)
     answer = recorded.get_json()

@@ -83,6 +83,16 @@ def test_no_response_link_without_consent_to_share(client, tokens):
     assert "/respond/" not in html
 
 
+def test_no_response_link_when_there_is_nothing_to_answer(client, tokens):
+    # The employer answers recommendations one by one; a 'not fit' note has none, so no link it could never use.
+    s = issued(client, tokens, decision="not_fit", categories=[], recommendations=[])
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "not fit for work" in html and "/respond/" not in html
+    with_rows = issued(client, tokens)
+    assert "/respond/" in client.get(f"/suggestions/{with_rows['id']}/letter", headers=tokens.header()).get_data(
+        as_text=True)
+
+
 def csrf(client, path) -> str:
     page = client.get(path)
     assert page.status_code == 200, page.get_data(as_text=True)
