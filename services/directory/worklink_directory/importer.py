@@ -286,6 +286,8 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
     if reasons:
         raise RecordRejected(reasons)
     existing = session.get(Service, uuid.UUID(record["id"]))
+    if record.get("status") == "defunct":  # the publisher withdrew it: never load it as an active listing
+        return _withdraw(session, outbox, existing)
     try:
         if existing is None:
             svc = services.create_service(session, outbox, {**data, "id": uuid.UUID(record["id"])}, IMPORTER, geocoder)
@@ -301,6 +303,15 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
         return "updated"
     except services.DomainError as exc:
         raise RecordRejected([f"/{exc.field or ''}: {exc}"]) from None
+
+
+def _withdraw(session: Session, outbox: Outbox, existing: Service | None) -> str:
+    """A withdrawn (defunct) record: a listing still offered here is withdrawn (an update); one not held
+    or already withdrawn is left as it is."""
+    if existing is None or existing.status == "defunct":
+        return "unchanged"
+    services.withdraw_service(session, outbox, existing, "other", IMPORTER)
+    return "updated"
 
 
 class RecordRejected(Exception):

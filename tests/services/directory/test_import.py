@@ -177,3 +177,24 @@ def test_worklink_directory_import_runs_through_the_platform_cli(tmp_path):
                             timeout=120, env={**os.environ, "DIRECTORY_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "2 records: 2 created" in result.stdout
+
+
+def test_a_withdrawn_record_withdraws_the_listing_and_is_never_loaded_as_active(app):
+    records = good_records(2)
+    assert run_import(app, records).created == 2
+    events = outbox_count(app)
+    withdrawn = {**copy.deepcopy(records[0]), "status": "defunct"}
+    never_held = {**copy.deepcopy(records[1]), "id": str(uuid.uuid4()), "status": "defunct"}
+    report = run_import(app, [withdrawn, copy.deepcopy(records[1]), never_held])
+    assert (report.created, report.updated, report.unchanged, report.rejected) == (0, 1, 2, [])
+    client = app.test_client()
+    assert client.get(f"/services/{records[0]['id']}").get_json()["status"] == "defunct"
+    assert client.get(f"/services/{never_held['id']}").status_code == 404
+    assert [s["id"] for s in client.get("/services").get_json()["contents"]] == [records[1]["id"]]
+    ctx = app.extensions["worklink"]
+    with ctx.database.engine.connect() as conn:
+        last = conn.execute(sa.select(ctx.tables.outbox.c.type, ctx.tables.outbox.c.aggregateid)
+                            .order_by(ctx.tables.outbox.c.position.desc()).limit(1)).one()
+    assert outbox_count(app) == events + 1 and tuple(last) == ("directory.service.withdrawn", records[0]["id"])
+    again = run_import(app, [withdrawn, never_held])
+    assert (again.updated, again.unchanged) == (0, 2) and outbox_count(app) == events + 1
