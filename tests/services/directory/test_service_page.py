@@ -1,0 +1,35 @@
+"""The residents' service page through the Flask test client: what it says about a listing's state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from tests.services.directory.conftest import ORG_A, token_for
+from worklink_directory.models import ServiceCapacity
+
+
+def test_a_listing_no_longer_offered_says_so(app, directory):
+    client = app.test_client()
+    owner = token_for(app, "org_admin", ORG_A)
+    cafe, debt = directory.ids["cafe"], directory.ids["debt"]
+    assert "No longer available" not in client.get(f"/find/services/{cafe}").get_data(as_text=True)
+    assert client.patch(f"/manage/services/{cafe}", json={"status": "inactive"}, headers=owner).status_code == 200
+    assert "This service is not being offered at the moment." in client.get(f"/find/services/{cafe}").get_data(
+        as_text=True)
+    assert client.post(f"/manage/services/{debt}/withdraw", json={"reason": "closed"}, headers=owner).status_code == 200
+    assert "This service has been withdrawn." in client.get(f"/find/services/{debt}").get_data(as_text=True)
+
+
+def test_the_service_page_shows_whether_referrals_are_taken_and_the_typical_wait(app, directory):
+    client = app.test_client()
+    counselling = directory.ids["counselling"]
+    assert "referrals" not in client.get(f"/find/services/{counselling}").get_data(as_text=True)
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=False,
+                                    open_referrals=12, typical_wait_days=40, updated=datetime.now(timezone.utc)))
+    html = client.get(f"/find/services/{counselling}").get_data(as_text=True)
+    assert "Not taking new referrals at the moment." in html and "Typical wait: 40 days." in html
+    with app.extensions["worklink"].database.transaction() as session:
+        session.get(ServiceCapacity, uuid.UUID(counselling)).accepting_referrals = True
+    assert "Taking new referrals now." in client.get(f"/find/services/{counselling}").get_data(as_text=True)
