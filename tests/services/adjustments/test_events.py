@@ -4,9 +4,10 @@ hand-over, and the referral-status read model fed by the referrals service's lif
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from kafka import KafkaProducer
@@ -20,6 +21,7 @@ from worklink.messaging.outbox import wait_until_drained
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink.service import get_service
 from worklink.workers import build_relay
+from worklink_adjustments import services
 from worklink_adjustments.events import HANDLERS, PUBLISHES
 from worklink_adjustments.models import PLATFORM
 from tests.platform.support import read_topic
@@ -109,6 +111,47 @@ def test_no_referral_event_without_consent(live, kafka_broker):
     assert events_for(kafka_broker.bootstrap_servers, "adjustments.referral-requests", withheld["id"], 0) == []
     types = [e["type"] for e in events_for(kafka_broker.bootstrap_servers, "adjustments.suggestion", s["id"], 2)]
     assert types == ["adjustments.suggestion.issued", "adjustments.suggestion.amended"]
+
+
+def test_the_rest_of_the_lifecycle_reaches_kafka_as_ids_and_codes(live, kafka_broker):
+    app, client, tokens, relay, _ = live
+    h, today = tokens.header(), date.today()
+    first = issue(client, tokens, review_date=(today + timedelta(days=3)).isoformat())
+    html = client.get(f"/suggestions/{first['id']}/letter", headers=h).get_data(as_text=True)
+    token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', html).group(1)
+    answer = {"responder_name": "Jo Manager", "items": [
+        {"index": 0, "outcome": "agreed"}, {"index": 1, "outcome": "not_possible", "reason": "Open-plan floor only"},
+        {"index": 2, "outcome": "agreed"}]}
+    assert client.post(f"/employer-links/{token}/response", json=answer).status_code == 201
+    database, outbox = app.extensions["worklink"].database, app.extensions["worklink"].outbox
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=3)) == {"expired": 0, "review_due": 1}
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=29))["expired"] >= 1
+    replaced = issue(client, tokens)
+    replacement = issue(client, tokens, supersedes_id=replaced["id"])
+    assert client.post(f"/suggestions/{replacement['id']}/withdraw", json={"version": 2, "reason": "patient_request"},
+                       headers=h).status_code == 200
+    wait_until_drained(relay)
+
+    bootstrap = kafka_broker.bootstrap_servers
+    lived = events_for(bootstrap, "adjustments.suggestion", first["id"], 4)
+    assert [e["type"] for e in lived] == ["adjustments.suggestion.issued", "adjustments.employer_response.recorded",
+                                          "adjustments.suggestion.review_due", "adjustments.suggestion.expired"]
+    answered = lived[1]["data"]
+    assert answered["outcome"] == "partially_agreed" and answered["clinician_id"] == "dr-ada"
+    assert [i["outcome"] for i in answered["items"]] == ["agreed", "not_possible", "agreed"]
+    assert lived[2]["data"]["review_date"] == (today + timedelta(days=3)).isoformat()
+    assert lived[3]["data"]["period_end"] == (today + timedelta(days=28)).isoformat()
+    ended = events_for(bootstrap, "adjustments.suggestion", replaced["id"], 2)
+    assert [(e["type"], e["data"].get("reason"), e["data"].get("superseded_by_id")) for e in ended] == [
+        ("adjustments.suggestion.issued", None, None), ("adjustments.suggestion.withdrawn", "replaced", replacement["id"])]
+    withdrawn = events_for(bootstrap, "adjustments.suggestion", replacement["id"], 2)
+    assert [(e["type"], e["data"].get("reason")) for e in withdrawn] == [
+        ("adjustments.suggestion.issued", None), ("adjustments.suggestion.withdrawn", "patient_request")]
+    raw = json.dumps(lived + ended + withdrawn)
+    for private in ("Sam", "Patel", "9434765919", "Depression", "Open-plan", "Jo Manager", "Tires quickly"):
+        assert private not in raw
 
 
 def lifecycle_event(step: str, *, referral_id, request_id, suggestion_id, practice_id, version: int, **extra):
