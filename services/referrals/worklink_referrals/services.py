@@ -231,7 +231,7 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     area = postcode_area(person.get("postcode"))
     service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
                              requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))
-    duplicate, duplicate_reason = _duplicate(session, intake, key, service, link_duplicates)
+    duplicate, duplicate_reason = _duplicate(session, intake, key, link_duplicates)
     replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key)
 
     link = secrets.token_urlsafe(24)
@@ -305,18 +305,20 @@ def _written(row: dict[str, Any], history: dict[str, Any]) -> Referral:
                            transitions=[SimpleNamespace(**history)])
 
 
-def _duplicate(session: Session, intake: Mapping[str, Any], key: str, service: Route | None,
+def _duplicate(session: Session, intake: Mapping[str, Any], key: str,
                link_duplicates: bool) -> tuple[Any, str | None]:
-    """An open referral for the same person and service: refuse (409), or link with a reason."""
-    target = service.service_id if service else intake.get("service_id")
-    duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, target)
+    """An open referral for the same person and service: refuse (409), or link with a reason.
+
+    An intake that names no service asks for any adviser service, so any open referral of the
+    person is its duplicate (routing by caseload would otherwise send it to another service)."""
+    duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, intake.get("service_id"))
     reason = (intake.get("duplicate") or {}).get("reason")
     if duplicate and not reason:
         if not link_duplicates:
             raise Conflict("This person already has an open referral to this service. Link the new one with a "
                            "reason (duplicate.reason), or add to the open referral instead.",
                            duplicate_of=str(duplicate.id), duplicate_reference=duplicate.reference)
-        reason = "linked automatically: an open referral to this service already exists"
+        reason = "linked automatically: this person already has an open referral"
     return duplicate, reason
 
 
@@ -359,7 +361,8 @@ def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tupl
 
 def find_open_duplicate(session: Session, nhs_number: str | None, key: str, service_id: uuid.UUID | None):
     """The earliest open referral of this person (NHS number, or name + birth date + postcode) to
-    this service: one query on the match_key / nhs_number indexes; (id, reference) or None."""
+    this service (routed to it, or asked for it and held), or to any service when None: one query
+    on the match_key / nhs_number indexes; (id, reference) or None."""
     query = _duplicate_query(bool(nhs_number), service_id is not None)
     return session.execute(query, {"key": key, "nhs_number": nhs_number, "service_id": service_id}).first()
 
@@ -369,10 +372,11 @@ def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
     same_person = Referral.match_key == sa.bindparam("key")
     if by_nhs_number:
         same_person = sa.or_(same_person, Referral.nhs_number == sa.bindparam("nhs_number"))
-    same_service = Referral.service_id == sa.bindparam("service_id") if has_service else Referral.service_id.is_(None)
-    return (sa.select(Referral.id, Referral.reference).where(same_person, same_service,
-                                                            Referral.status.in_(OPEN_VALUES))
-            .order_by(Referral.submitted_at).limit(1))
+    query = sa.select(Referral.id, Referral.reference).where(same_person, Referral.status.in_(OPEN_VALUES))
+    if has_service:
+        service = sa.bindparam("service_id")
+        query = query.where(sa.or_(Referral.service_id == service, Referral.consent_scope_service_id == service))
+    return query.order_by(Referral.submitted_at).limit(1)
 
 
 def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referral | None:
@@ -517,8 +521,10 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     intake["consent"] = {"consent_id": consent_id, "method": "online", "captured_by": f"self (verified {route})",
                          "captured_at": now, "outcomes_to_referrer": False, "updates_by_email": route == "email"}
     session.delete(pending)
+    # Never refused as a duplicate: the resident could not link it, and a refusal would tell whoever
+    # typed these details that the person has an open referral. The adviser sees the link instead.
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
-                  now=now)
+                  now=now, link_duplicates=True)
 
 
 def limit_self_referrals(session: Session, settings: ReferralSettings, intake: Mapping[str, Any],

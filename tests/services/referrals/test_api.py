@@ -197,6 +197,8 @@ def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_repl
     assert still_open.status_code == 409
     h.act(first["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
     h.act(linked.get_json()["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
+    assert h.refer(replaces_id=first["id"]).get_json()["duplicate_of"] == elsewhere.get_json()["id"]  # still open
+    h.act(elsewhere.get_json()["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
     again = h.refer(replaces_id=first["id"])
     assert again.status_code == 201 and again.get_json()["replaces_id"] == first["id"]
     stranger = h.refer({"given_name": "Grace", "family_name": "Hopper", "nhs_number": "2222222222"},
@@ -615,3 +617,59 @@ def test_a_hold_carries_its_reason_code_in_the_event_and_the_history(harness):
     resumed = h.act(rid, "resume", note="Information arrived").get_json()
     assert resumed["history"][-1]["reason"] is None
     assert outbox_payloads(h, "referrals.referral.resumed")[0]["reason"] is None
+
+
+def test_a_second_referral_routed_by_area_is_a_duplicate_even_where_another_service_would_take_it(
+        make_harness, database_url):
+    """Two services serve the area: the first referral's caseload would route a second one to the other
+    service, and the person would silently hold two open referrals. An intake that names no service
+    asks for any adviser service, so any open referral of the person is its duplicate."""
+    h = make_harness(database_url)
+    h.add_service(SERVICE, ADVISERS)
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    first = h.refer().get_json()
+    again = h.refer()
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first["id"]
+    linked = h.refer(duplicate={"reason": "a second condition"})
+    assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == first["id"]
+    assert {first["service_id"], linked.get_json()["service_id"]} == {str(SERVICE), str(OTHER_SERVICE)}
+    # Naming a service is a deliberate choice: only an open referral to that service is its duplicate.
+    bo = {"nhs_number": "9200000001", "given_name": "Bo"}
+    assert h.refer(bo, service_id=str(SERVICE)).status_code == 201
+    assert h.refer(bo, service_id=str(OTHER_SERVICE)).status_code == 201
+    # A service not (yet) in the read model: both intakes are held, and the second is still its duplicate.
+    unknown = str(uuid.uuid4())
+    cy = {"nhs_number": "9200000002", "given_name": "Cy"}
+    held = h.refer(cy, service_id=unknown).get_json()
+    assert held["routing"] == "held"
+    assert h.refer(cy, service_id=unknown).get_json()["duplicate_of"] == held["id"]
+
+
+def test_a_self_referral_is_linked_to_an_open_referral_never_refused(harness):
+    """The resident cannot link it with a reason, and a refusal would tell whoever typed the details that
+    this person has an open referral: it is submitted and linked, and the adviser sees the link."""
+    h = harness
+    by_gp = h.refer({"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+                     "postcode": "GL1 1AA", "nhs_number": "9300000001"}).get_json()
+    pending = h.client.post("/self-referrals", json=self_referral("sam@example.org")).get_json()
+    verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
+    assert verified.status_code == 201, verified.get_json()
+    assert by_gp["id"] not in json.dumps(verified.get_json()) and by_gp["reference"] not in json.dumps(
+        verified.get_json())
+    mine = [i for i in h.client.get("/referrals", headers=h.adviser()).get_json()["items"] if i["source"] == "self"]
+    detail = h.client.get(f"/referrals/{mine[0]['id']}", headers=h.adviser()).get_json()
+    assert detail["duplicate_of_id"] == by_gp["id"] and "already has an open referral" in detail["duplicate_reason"]
+
+
+def test_the_self_referral_page_links_a_duplicate_too(harness):
+    h = harness
+    h.refer({"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA"})
+    h.client.set_cookie("worklink_csrf", "t0ken")
+    form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes", "employment_situation": "unemployed"}
+    asked = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"}).get_data(as_text=True)
+    pending_id = re.search(r"/refer-yourself/([0-9a-f-]{36})/code", asked).group(1)
+    code = re.search(r'id="dev-code"[^>]*>\s*([0-9]{6})', asked).group(1)
+    sent = h.client.post(f"/refer-yourself/{pending_id}/code", data={"csrf_token": "t0ken", "code": code},
+                         headers={"Accept": "text/html"})
+    assert sent.status_code == 303 and "/my-referral/" in sent.headers["Location"]
