@@ -101,6 +101,30 @@ def test_issuing_a_replacement_supersedes_the_old_one(svc):
                           "superseded_by_id": new["id"]}]
 
 
+def test_every_suggestion_endpoint_is_a_404_to_another_practice_and_exports_are_audited(svc):
+    app, client, tokens = svc
+    h = tokens.header()
+    mine = create(client, tokens, **{"consent.refer_to_employment_adviser": True})
+    sid = mine["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    other = tokens.header(org=OTHER_PRACTICE, subject="dr-other")
+    for method, path, body in (
+            ("put", "", {**suggestion_body(), "version": 2}), ("post", "/amend", {**suggestion_body(), "version": 2}),
+            ("post", "/withdraw", {"version": 2, "reason": "other"}), ("post", "/referral-requests", {"version": 2}),
+            ("get", "/letter.pdf", None), ("get", "/summary", None), ("get", "/summary.pdf", None)):
+        response = getattr(client, method)(f"/suggestions/{sid}{path}", json=body, headers=other)
+        assert response.status_code == 404, path
+    assert client.get(f"/review/{sid}", headers=other).status_code == 404
+    assert client.get("/suggestions?nhs_number=9434765919", headers=other).get_json()["total"] == 0
+    assert outbox_types(app) == ["adjustments.suggestion.issued", "adjustments.referral.requested"]
+    assert {r.actor for r in audit_rows(app)} == {"dr-ada"}  # the refused attempts read nothing
+
+    for path in ("letter", "letter.pdf", "summary", "summary.pdf"):
+        assert client.get(f"/suggestions/{sid}/{path}", headers=h).status_code == 200, path
+    exports = [(r.action, r.purpose, r.person_id) for r in audit_rows(app) if r.action == "export"]
+    assert exports == [("export", "print_letter", "9434765919")] * 2 + [("export", "print_summary", "9434765919")] * 2
+
+
 def test_a_suggestion_replaces_or_amends_only_the_same_patients_advice(svc):
     app, client, tokens = svc
     h = tokens.header()
