@@ -129,3 +129,20 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         assert page.get_by_role("heading", level=1).inner_text() == "Write the suggestion"
         assert page.locator("input[name='recommendations.0.adjustment_id']").input_value() == "no_night_shifts"
         assert page.get_by_label("Altered hours").is_checked()  # the adjustment's fit-note box, pre-ticked
+        # The rest of the flow posts plain forms: save, preview and issue without JavaScript too.
+        page.get_by_label("NHS number").fill(VALID_NHS)
+        page.get_by_label("First name").fill("Mo")
+        page.get_by_label("Last name").fill("Khan")
+        page.get_by_label("Date of birth").fill("1990-06-01")
+        page.get_by_label("Condition affecting fitness for work").first.fill("Insomnia")
+        page.get_by_label("Functional effects, in plain words").fill("Sleeps badly; alert only from late morning.")
+        page.get_by_label("Until").fill(_plus_days(page.get_by_label("From").input_value(), 28))
+        page.get_by_label("Your name").fill("Dr Ada Lovelace")
+        page.get_by_label("Nurse").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save and preview the letter").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Mo Khan"
+        assert "No night shifts" in page.content()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Issue the suggestion").click()
+        assert "issued" in page.locator("#status").inner_text()
