@@ -10,9 +10,10 @@ from flask import Flask
 from worklink.config import Settings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
+from worklink.problems import problem_response
 from worklink.web import create_service_app
 from worklink_directory import api, services
-from worklink_directory.geocode import Geocoder, geocoder_from_env
+from worklink_directory.geocode import Geocoder, GeocoderUnavailable, geocoder_from_env
 from worklink_directory.models import PLATFORM
 
 
@@ -31,6 +32,11 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
 
     from worklink_directory.pages import views
     app.register_blueprint(views.pages)
+
+    @app.errorhandler(GeocoderUnavailable)
+    def postcode_service_down(error):
+        return problem_response(503, "We cannot look up postcodes just now. Try again in a few minutes.",
+                                title="Postcode lookup unavailable", headers={"Retry-After": "60"})
 
     @app.after_request
     def open_data(response):

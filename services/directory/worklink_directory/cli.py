@@ -15,7 +15,7 @@ from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
 from worklink.messaging.outbox import Outbox
 from worklink_directory import demo, services
-from worklink_directory.geocode import geocoder_from_env
+from worklink_directory.geocode import GeocoderUnavailable, geocoder_from_env
 from worklink_directory.importer import import_records, read_source
 from worklink_directory.models import PLATFORM
 
@@ -38,10 +38,14 @@ def import_command(source: str) -> None:
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"Cannot read {source}: {exc}") from None
     database = _database()
-    with click.progressbar(length=len(records), label="Importing", file=sys.stderr) as bar:
-        report = import_records(database, Outbox("directory", PLATFORM, CATALOGUE), records,
-                                geocoder_from_env(os.environ), progress=bar.update)
-    database.dispose()
+    try:
+        with click.progressbar(length=len(records), label="Importing", file=sys.stderr) as bar:
+            report = import_records(database, Outbox("directory", PLATFORM, CATALOGUE), records,
+                                    geocoder_from_env(os.environ), progress=bar.update)
+    except GeocoderUnavailable as exc:
+        raise click.ClickException(f"{exc} The records loaded so far are kept; run the import again.") from None
+    finally:
+        database.dispose()
     click.echo(report.summary())
     for ref, reasons in report.rejected:
         click.echo(f"rejected {ref}:")

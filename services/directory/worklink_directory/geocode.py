@@ -27,6 +27,10 @@ class PostcodeError(ValueError):
     """A postcode that is malformed or unknown; the message is fit to show to a person."""
 
 
+class GeocoderUnavailable(OSError):
+    """The postcode service could not answer (down, slow or broken): not the person's mistake."""
+
+
 @dataclass(frozen=True)
 class Point:
     latitude: float
@@ -78,7 +82,11 @@ class PostcodesIoGeocoder:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 raise PostcodeError(f"We do not know the postcode {normal}.") from None
-            raise
+            raise GeocoderUnavailable(f"The postcode service answered {exc.code}.") from exc
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # unreachable, timed out, or not its JSON
+            raise GeocoderUnavailable(f"The postcode service did not answer: {exc}") from exc
+        if not isinstance(result, dict) or result.get("latitude") is None or result.get("longitude") is None:
+            raise PostcodeError(f"We cannot place the postcode {normal} on a map.")  # e.g. a new or non-geographic one
         return Point(float(result["latitude"]), float(result["longitude"]))
 
 

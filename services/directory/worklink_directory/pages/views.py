@@ -13,7 +13,7 @@ from worklink.problems import Problem
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_directory import queries
-from worklink_directory.geocode import PostcodeError
+from worklink_directory.geocode import GeocoderUnavailable, PostcodeError
 from worklink_directory.models import ServiceCapacity, TaxonomyTerm
 from worklink_directory.pages import partner
 from worklink_directory.pages.common import render as _render
@@ -40,6 +40,7 @@ def find():
             "start_time": form["time"], "free": "true" if form["free"] else "", "delivery": form["delivery"],
             "page": form["page"], "per_page": "10"}
     problems: list[tuple[str, str]] = []  # (field id, message), in the order the summary lists them
+    unavailable = False  # the postcode service is down: not the resident's mistake
     searched = any(form[k] for k in form if k != "page")
     with service_context().database.sessions() as session:
         categories = _categories(session)
@@ -55,6 +56,10 @@ def find():
                 point = _postcode_point(form)
             except PostcodeError as exc:
                 problems.insert(0, ("postcode", str(exc)))
+            except GeocoderUnavailable:
+                unavailable = True
+                problems.insert(0, ("postcode", "We cannot look up postcodes just now. Try again in a few "
+                                                "minutes, or search without a postcode."))
             if not problems:
                 if point is not None:
                     f.point, f.sort = point, (None if f.search else "distance")
@@ -63,7 +68,8 @@ def find():
                     result = queries.list_services(session, f)
                 except Problem as problem:  # a page past the end
                     problems = [("q", e["detail"]) for e in problem.extensions.get("errors", [])]
-        return _render("directory/find.html", status=400 if problems else 200, form=form,
+        status = 503 if unavailable else 400 if problems else 200
+        return _render("directory/find.html", status=status, form=form,
                        errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
                        category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
                        searched=searched)
