@@ -106,9 +106,9 @@ def parse_filters(session: Session, args: Mapping[str, str], *, geocoder: Geocod
     f.search = text or None
     f.taxonomy_id = _uuid(f, args, "taxonomy_id")
     f.taxonomy_term_id = _uuid(f, args, "taxonomy_term_id")
-    if f.taxonomy_id and not _exists(session, Taxonomy.id == f.taxonomy_id):
+    if f.taxonomy_id and not _exists(session, _TAXONOMY_EXISTS, f.taxonomy_id):
         f.fail("taxonomy_id", f"There is no taxonomy {f.taxonomy_id}.")
-    if f.taxonomy_term_id and not _exists(session, TaxonomyTerm.id == f.taxonomy_term_id):
+    if f.taxonomy_term_id and not _exists(session, _TERM_EXISTS, f.taxonomy_term_id):
         f.fail("taxonomy_term_id", f"There is no taxonomy term {f.taxonomy_term_id}.")
     f.minimum_age = _number(f, args, "minimum_age", 0, 130)
     f.maximum_age = _number(f, args, "maximum_age", 0, 130)
@@ -134,9 +134,13 @@ def parse_filters(session: Session, args: Mapping[str, str], *, geocoder: Geocod
     return f
 
 
-def _exists(session: Session, condition) -> bool:
-    """A check on every filtered request: one indexed probe, not a whole row made into an object."""
-    return session.scalar(sa.select(sa.literal(True)).where(condition)) is not None
+# Checks on every filtered request: one indexed probe each, built once, not a row made into an object.
+_TAXONOMY_EXISTS = sa.select(sa.literal(True)).where(Taxonomy.id == sa.bindparam("id"))
+_TERM_EXISTS = sa.select(sa.literal(True)).where(TaxonomyTerm.id == sa.bindparam("id"))
+
+
+def _exists(session: Session, probe: sa.Select, key: uuid.UUID) -> bool:
+    return session.scalar(probe, {"id": key}) is not None
 
 
 def _parse_postcode(f: Filters, args: Mapping[str, str], geocoder: Geocoder) -> None:
