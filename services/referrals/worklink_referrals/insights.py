@@ -1,7 +1,9 @@
 """Alliance insights: aggregates only, with small counts suppressed (no Flask).
 
 Any count from 1 to 4 is replaced by None and flagged, and a median or rate built on
-fewer than 5 referrals is withheld too, so no figure can point at a person.
+fewer than 5 referrals is withheld too, so no figure can point at a person. The totals
+are published, so within a breakdown enough other cells are hidden too that no small
+count can be worked out by subtraction (complementary suppression).
 """
 
 from __future__ import annotations
@@ -24,9 +26,32 @@ def suppress(count: int) -> int | None:
     return None if 0 < count < SMALL else count
 
 
+def hidden_cells(counts: dict[str, int], already: Iterable[str] = ()) -> set[str]:
+    """The cells of a breakdown to hide: counts from 1 to 4 (and any `already` hidden), then the smallest
+    others until the hidden cells cannot be worked out from the total - at least two, together at least
+    5, and not all ones."""
+    hidden = {name for name, n in counts.items() if 0 < n < SMALL} | (set(already) & set(counts))
+    others = sorted((n, name) for name, n in counts.items() if n >= SMALL and name not in hidden)
+
+    def exposed() -> bool:
+        total = sum(counts[name] for name in hidden)
+        return len(hidden) == 1 or total < SMALL or total == len(hidden)
+
+    while hidden and others and exposed():
+        hidden.add(others.pop(0)[1])
+    return hidden
+
+
 def _counts(values: Iterable[Any]) -> dict[str, int | None]:
-    return {str(k if k is not None else "not_recorded"): suppress(n) for k, n in sorted(
+    counts = {str(k if k is not None else "not_recorded"): n for k, n in sorted(
         Counter(values).items(), key=lambda kv: str(kv[0]))}
+    hidden = hidden_cells(counts)
+    return {name: None if name in hidden else n for name, n in counts.items()}
+
+
+def _withheld(figures: Any) -> Any:
+    """The same shape with every figure withheld (a group whose size is hidden)."""
+    return {k: _withheld(v) for k, v in figures.items()} if isinstance(figures, dict) else None
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -81,7 +106,17 @@ def build(session: Session, today: date) -> dict[str, Any]:
         for referral in referrals:
             value = key(referral)
             groups["not_recorded" if value is None else str(value)].append(referral)
-        return {name: _summary(group, outcome_types) for name, group in sorted(groups.items())}
+        hidden = hidden_cells({name: len(group) for name, group in groups.items()})
+        summaries = {name: _summary(group, outcome_types) for name, group in sorted(groups.items())}
+        # A hidden group's waits and rates would give its size away; its contacted count is one more breakdown.
+        contacted = hidden_cells({name: sum(1 for r in group if r.first_contact_at)
+                                  for name, group in groups.items()}, already=hidden)
+        for name, summary in summaries.items():
+            if name in hidden:
+                summaries[name] = _withheld(summary)
+            elif name in contacted:
+                summary["days_to_first_contact"]["referrals"] = None
+        return summaries
 
     return {
         "generated_on": today,

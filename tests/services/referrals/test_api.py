@@ -334,7 +334,7 @@ def test_insights_are_for_the_alliance_and_suppress_small_counts(harness):
     assert h.client.get("/insights", headers=h.adviser()).status_code == 403
     figures = h.client.get("/insights", headers=h.admin()).get_json()
     assert figures["by_source"] == {"gp": 6}
-    assert figures["by_area"] == {"GL1": 5, "GL7": None}
+    assert figures["by_area"] == {"GL1": None, "GL7": None}  # 5 shown would give GL7's 1 away (6 - 5)
     assert figures["by_status"] == {"rejected": None, "submitted": None}
     assert figures["rejection_reasons"] == {"out_of_area": None}
     assert figures["overall"]["days_to_first_contact"]["median"] is None
@@ -673,3 +673,34 @@ def test_the_self_referral_page_links_a_duplicate_too(harness):
     sent = h.client.post(f"/refer-yourself/{pending_id}/code", data={"csrf_token": "t0ken", "code": code},
                          headers={"Accept": "text/html"})
     assert sent.status_code == 303 and "/my-referral/" in sent.headers["Location"]
+
+
+def test_insights_hide_a_small_count_that_the_total_would_give_away(harness):
+    """Six referrals, five from GL1 and one from GL7: the total is published, so hiding GL7 alone would
+    leave it at 6 - 5 = 1. Enough other cells are hidden too that no small count can be worked out."""
+    h = harness
+    for i in range(6):
+        h.refer({"nhs_number": f"510000000{i}", "given_name": f"D{i}", "postcode": "GL1 2AB" if i < 5 else "GL7 1AA",
+                 "deprivation_decile": 3 if i < 5 else 9})
+    figures = h.client.get("/insights", headers=h.admin()).get_json()
+    assert figures["overall"]["referrals"] == 6
+    assert figures["by_area"] == {"GL1": None, "GL7": None}
+    deciles = figures["equity"]["deprivation_decile"]
+    assert deciles["3"]["referrals"] is None and deciles["9"]["referrals"] is None
+    assert deciles["3"]["outcome_rates"] == {kind: None for kind in deciles["3"]["outcome_rates"]}
+    for i in range(6, 12):  # six more from GL7: nothing small left to protect
+        h.refer({"nhs_number": f"510000000{i}" if i < 10 else f"51000000{i}", "given_name": f"D{i}",
+                 "postcode": "GL7 1AA"})
+    assert h.client.get("/insights", headers=h.admin()).get_json()["by_area"] == {"GL1": 5, "GL7": 7}
+
+
+def test_complementary_suppression_rules():
+    from worklink_referrals.insights import hidden_cells
+
+    assert hidden_cells({"a": 20, "b": 9, "c": 6}) == set()
+    assert hidden_cells({"a": 20, "b": 9, "c": 2}) == {"b", "c"}  # the smallest other joins the one small count
+    assert hidden_cells({"a": 20, "b": 1, "c": 1, "d": 6}) == {"b", "c", "d"}  # 1 + 1 < 5 would pin both
+    ones = {f"x{i}": 1 for i in range(5)}
+    assert hidden_cells({**ones, "big": 30}) == {*ones, "big"}  # five hidden ones summing to 5: all ones
+    assert hidden_cells({"a": 3, "b": 4}) == {"a", "b"}
+    assert hidden_cells({"a": 12, "b": 7}, already={"b"}) == {"a", "b"}
