@@ -309,6 +309,7 @@ def respond_submit(token: str):
             loaded = EMPLOYER_FORM.load(data)
             services.record_employer_response(session, deps(), token, loaded)
         except ValidationError as exc:
+            _audit_employer_read(session, link, suggestion)  # the form is shown again, with what was advised
             # "Say why" is about a row; the reason box is where it is fixed
             errors = by_field(field_errors(exc.messages), {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))})
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
