@@ -704,3 +704,25 @@ def test_complementary_suppression_rules():
     assert hidden_cells({**ones, "big": 30}) == {*ones, "big"}  # five hidden ones summing to 5: all ones
     assert hidden_cells({"a": 3, "b": 4}) == {"a", "b"}
     assert hidden_cells({"a": 12, "b": 7}, already={"b"}) == {"a", "b"}
+
+
+def test_the_queue_filters_and_claiming(harness):
+    h = harness
+    ids = [h.refer({"nhs_number": f"940000000{i}", "given_name": f"F{i}"}).get_json()["id"] for i in range(3)]
+
+    def view(name, headers=None):
+        return [i["id"] for i in h.client.get(f"/referrals?view={name}", headers=headers or h.adviser()
+                                              ).get_json()["items"]]
+
+    assert view("new") == ids and view("waitlist") == [] and view("mine") == []
+    h.act(ids[0], "accept")  # no adviser named: the waitlist
+    assert view("waitlist") == [ids[0]] and view("new") == ids[1:]
+    claimed = h.act(ids[0], "assign", claim=True).get_json()
+    assert (claimed["business_status"], claimed["assigned_adviser"]) == ("allocated", "adviser-1")
+    assert view("waitlist") == [] and view("mine") == [ids[0]]
+    assert view("mine", h.adviser("adviser-2")) == []
+    given = h.act(ids[1], "assign", adviser_id="adviser-2").get_json()
+    assert given["assigned_adviser"] == "adviser-2" and given["status"] == "submitted"
+    assert view("mine", h.adviser("adviser-2")) == [ids[1]]
+    assert view("all", h.adviser(org=OTHER_ADVISERS)) == []
+    assert h.client.get("/referrals?view=nonsense", headers=h.adviser()).status_code == 422
