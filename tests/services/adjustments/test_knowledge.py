@@ -114,3 +114,22 @@ def test_catalogue_lists_the_pickers(client, tokens):
     body = client.get("/guidance/catalogue", headers=tokens.header()).get_json()
     assert len(body["conditions"]) >= 30 and len(body["limitations"]) >= 25 and len(body["work_functions"]) >= 10
     assert any("{period}" in p["text"] for p in body["phrases"])
+
+
+def test_an_alliance_admin_adds_a_condition_that_search_then_reads(client, tokens):
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    condition = {"id": "raynauds", "name": "Raynaud's phenomenon", "category": "musculoskeletal",
+                 "synonyms": ["cold fingers"], "limitation_ids": ["hand_use", "temperature"]}
+    assert client.post("/guidance/conditions", json=condition, headers=tokens.header()).status_code == 403
+    unknown = client.post("/guidance/conditions", headers=admin,
+                          json={**condition, "limitation_ids": ["hand_use", "levitation"]})
+    assert unknown.status_code == 422 and unknown.mimetype == "application/problem+json"
+    assert [e["pointer"] for e in unknown.get_json()["errors"]] == ["/limitation_ids/1"]
+    assert client.post("/guidance/conditions", json=condition, headers=admin).status_code == 201
+    assert client.post("/guidance/conditions", json=condition, headers=admin).status_code == 409
+
+    found = client.get("/guidance/search?q=cold+fingers", headers=tokens.header()).get_json()
+    assert found["guidance_version"] == 2 and found["conditions"][0]["id"] == "raynauds"
+    assert [lim["id"] for lim in found["limitations"][:2]] == ["hand_use", "temperature"]
+    by_id = client.get("/guidance/search?condition=raynauds", headers=tokens.header()).get_json()
+    assert by_id["total"] > 0
