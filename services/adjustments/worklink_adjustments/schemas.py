@@ -138,6 +138,33 @@ class ConditionSchema(Schema):
     limitation_ids = fields.List(fields.String(validate=SLUG), required=True, validate=validate.Length(min=1))
 
 
+class ConditionPatchSchema(Schema):
+    name = text(120, 2)
+    category = fields.String(validate=SLUG)
+    synonyms = fields.List(text(120, 2))
+    limitation_ids = fields.List(fields.String(validate=SLUG), validate=validate.Length(min=1))
+
+
+class LimitationInSchema(Schema):
+    id = fields.String(required=True, validate=SLUG)
+    name = text(120, 2, required=True)
+    domain = one_of(DOMAINS, required=True)
+    description = text(500, load_default="")
+    icf_codes = fields.List(fields.String(validate=validate.Regexp(
+        r"^[bdes][0-9]{3,5}$", error="Not an ICF code (b, d, e or s and 3 to 5 digits).")), load_default=list)
+
+
+class PhraseInSchema(Schema):
+    limitation_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
+    text = text(500, 10, required=True, metadata={"description": "placeholders: {patient}, {period}, {task}"})
+
+    @validates_schema
+    def about_something(self, data, **_):
+        if not (data.get("limitation_id") or data.get("adjustment_id")):
+            raise ValidationError({"limitation_id": ["Name the limitation or the adjustment this wording is for."]})
+
+
 class LimitationSchema(Schema):
     id = fields.String()
     name = fields.String()

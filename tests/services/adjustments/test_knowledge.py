@@ -133,3 +133,34 @@ def test_an_alliance_admin_adds_a_condition_that_search_then_reads(client, token
     assert [lim["id"] for lim in found["limitations"][:2]] == ["hand_use", "temperature"]
     by_id = client.get("/guidance/search?condition=raynauds", headers=tokens.header()).get_json()
     assert by_id["total"] > 0
+
+
+def test_an_alliance_admin_edits_conditions_and_adds_limitations_and_wording(client, tokens):
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    limitation = {"id": "vibration", "name": "Vibration tolerance", "domain": "physical",
+                  "description": "Vibrating tools or vehicles bring on symptoms.", "icf_codes": ["b2401"]}
+    assert client.post("/guidance/limitations", json=limitation, headers=tokens.header()).status_code == 403
+    bad = client.post("/guidance/limitations", json={**limitation, "icf_codes": ["x99"]}, headers=admin)
+    assert [e["pointer"] for e in bad.get_json()["errors"]] == ["/icf_codes/0"]
+    assert client.post("/guidance/limitations", json=limitation, headers=admin).status_code == 201
+    assert client.post("/guidance/limitations", json=limitation, headers=admin).status_code == 409
+
+    renamed = client.patch("/guidance/conditions/back_pain", headers=admin,
+                           json={"synonyms": ["sciatica", "lumbago"], "limitation_ids": ["lifting", "vibration"]})
+    assert renamed.status_code == 200 and renamed.get_json()["limitation_ids"] == ["lifting", "vibration"]
+    unknown = client.patch("/guidance/conditions/back_pain", json={"limitation_ids": ["levitation"]}, headers=admin)
+    assert unknown.status_code == 422 and unknown.get_json()["errors"][0]["pointer"] == "/limitation_ids/0"
+    assert client.patch("/guidance/conditions/gout", json={"name": "Gout"}, headers=admin).status_code == 404
+    found = client.get("/guidance/search?q=lumbago", headers=tokens.header()).get_json()
+    assert found["conditions"][0]["id"] == "back_pain"
+    assert [lim["id"] for lim in found["limitations"][:2]] == ["lifting", "vibration"]
+
+    wording = {"limitation_id": "vibration", "text": "{patient} should avoid vibrating tools for {period}."}
+    assert client.post("/guidance/phrases", json={"text": wording["text"]}, headers=admin).status_code == 422
+    assert client.post("/guidance/phrases", json={**wording, "adjustment_id": "teleport"},
+                       headers=admin).get_json()["errors"][0]["pointer"] == "/adjustment_id"
+    assert client.post("/guidance/phrases", json=wording, headers=admin).status_code == 201
+    catalogue = client.get("/guidance/catalogue", headers=tokens.header()).get_json()
+    assert catalogue["guidance_version"] == 4
+    assert "vibration" in [lim["id"] for lim in catalogue["limitations"]]
+    assert wording["text"] in [p["text"] for p in catalogue["phrases"]]

@@ -12,10 +12,12 @@ from worklink.problems import Problem
 from worklink.web import service_context
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
-                                         WorkFunction)
+                                         PhraseTemplate, WorkFunction)
 from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentReviewSchema, AdjustmentSchema,
-                                          CatalogueSchema, ConditionSchema, GuidanceQuery, ReviewReportSchema,
-                                          RulePatchSchema, RuleReviewSchema, RuleSchema, SearchResultSchema)
+                                          CatalogueSchema, ConditionPatchSchema, ConditionSchema, GuidanceQuery,
+                                          LimitationInSchema, LimitationSchema, PhraseInSchema, PhraseSchema,
+                                          ReviewReportSchema, RulePatchSchema, RuleReviewSchema, RuleSchema,
+                                          SearchResultSchema)
 
 blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reasonable-adjustment guidance")
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
@@ -231,16 +233,73 @@ class Conditions(MethodView):
         with service_context().database.transaction() as session:
             if session.get(Condition, data["id"]):
                 raise Problem(409, f"Condition {data['id']!r} already exists.")
-            known = set(session.scalars(sa.select(Limitation.id)))
-            unknown = [i for i, lid in enumerate(data["limitation_ids"]) if lid not in known]
-            if unknown:
-                raise Problem(422, "Unknown limitations.", errors=[
-                    {"location": "json", "pointer": f"/limitation_ids/{i}", "detail": "Not in the library."}
-                    for i in unknown])
+            _check_limitations(session, data["limitation_ids"])
             knowledge.bump_version(session, current_principal().subject, f"add condition {data['id']}")
             condition = Condition(**data)
             session.add(condition)
             return condition
+
+
+def _check_limitations(session, limitation_ids: list[str]) -> None:
+    known = set(session.scalars(sa.select(Limitation.id)))
+    unknown = [i for i, lid in enumerate(limitation_ids) if lid not in known]
+    if unknown:
+        raise Problem(422, "Unknown limitations.", errors=[
+            {"location": "json", "pointer": f"/limitation_ids/{i}", "detail": "Not in the library."} for i in unknown])
+
+
+@blp.route("/conditions/<condition_id>")
+class ConditionItem(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(ConditionPatchSchema)
+    @blp.response(200, ConditionSchema)
+    def patch(self, data, condition_id):
+        """Rename a condition, change its synonyms or the limitations it usually brings (a new guidance version)."""
+        with service_context().database.transaction() as session:
+            condition = session.get(Condition, condition_id, with_for_update=True)
+            if condition is None:
+                raise Problem(404, f"No condition {condition_id!r}.")
+            if "limitation_ids" in data:
+                _check_limitations(session, data["limitation_ids"])
+            knowledge.bump_version(session, current_principal().subject, f"edit condition {condition_id}")
+            for name, value in data.items():
+                setattr(condition, name, value)
+            return condition
+
+
+@blp.route("/limitations")
+class Limitations(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(LimitationInSchema)
+    @blp.response(201, LimitationSchema)
+    def post(self, data):
+        """Add a functional limitation (with optional ICF codes); rules and conditions can then name it."""
+        with service_context().database.transaction() as session:
+            if session.get(Limitation, data["id"]):
+                raise Problem(409, f"Limitation {data['id']!r} already exists.")
+            knowledge.bump_version(session, current_principal().subject, f"add limitation {data['id']}")
+            limitation = Limitation(**data)
+            session.add(limitation)
+            return limitation
+
+
+@blp.route("/phrases")
+class Phrases(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(PhraseInSchema)
+    @blp.response(201, PhraseSchema)
+    def post(self, data):
+        """Add ready wording for the fit note's comments box, for a limitation or an adjustment."""
+        with service_context().database.transaction() as session:
+            missing = [f"/{field}" for field, model in (("limitation_id", Limitation), ("adjustment_id", Adjustment))
+                       if data.get(field) and session.get(model, data[field]) is None]
+            if missing:
+                raise Problem(422, "The wording refers to ids not in the library.", errors=[
+                    {"location": "json", "pointer": p, "detail": "Not in the library."} for p in missing])
+            knowledge.bump_version(session, current_principal().subject, "add phrase template")
+            phrase = PhraseTemplate(**data)
+            session.add(phrase)
+            return phrase
 
 
 @blp.route("/versions")
