@@ -169,3 +169,64 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
     queue = h.client.get("/referrals", headers=h.adviser()).get_json()["items"]
     assert [(i["source"], i["name"]) for i in queue] == [("self", "Sam Jones")]
+
+
+def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_page(harness, page):
+    """The page offers what the API does: a hold with its reason and review date, resuming, a sustained
+    job outcome and a fit-note change (each needs its own fields), the sustainment check it records."""
+    h = harness
+    created = h.refer().get_json()
+    rid = created["id"]
+    h.act(rid, "accept", adviser_id="adviser-ada")
+    h.act(rid, "make_first_contact")
+    adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
+    with live_server(h.app) as base:
+        sign_in(page, base, adviser, f"/queue/{rid}")
+        page.get_by_text("Put support on hold").click()
+        page.get_by_label("Reason for the hold").select_option("person_unwell")
+        page.get_by_label("Review date").fill("2026-12-07")
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Put on hold"))
+        assert page.locator("#status").inner_text() == "On hold"
+        assert "person unwell; review on 07 December 2026" in page.locator("#hold").inner_text()
+        submit(page, page.get_by_role("button", name="Resume support"))  # no note: refused, linked to its box
+        assert page.get_by_role("alert").get_by_role("link", name="Note: say why the hold ends").get_attribute(
+            "href") == "#resume-note"
+        assert_accessible(page)
+        page.get_by_label("Why the hold ends").fill("Feeling better")
+        submit(page, page.get_by_role("button", name="Resume support"))
+        assert page.locator("#status").inner_text() == "In progress"
+
+        page.get_by_label("Outcome").select_option("sustained_job_outcome")
+        page.get_by_label("Weeks in work (sustained job)").fill("13")
+        page.get_by_label("Period in weeks, 13 to 16 (sustained job)").fill("17")  # too long: refused
+        page.get_by_label("Hours a week (sustained job)").fill("7.5")
+        submit(page, page.get_by_role("button", name="Record outcome"))
+        assert page.locator("#record_outcome-period_weeks-error").is_visible()
+        assert page.get_by_label("Weeks in work (sustained job)").input_value() == "13"  # what was sent, kept
+        page.get_by_label("Period in weeks, 13 to 16 (sustained job)").fill("16")
+        page.get_by_label("Sustainment check this records (weeks)").select_option("13")
+        submit(page, page.get_by_role("button", name="Record outcome"))
+        page.get_by_label("Outcome").select_option("fit_note_change")
+        page.get_by_label("Fit note before (fit-note change)").select_option("not_fit")
+        page.get_by_label("Fit note now (fit-note change)").select_option("may_be_fit")
+        submit(page, page.get_by_role("button", name="Record outcome"))
+        assert page.locator("#outcomes").inner_text().splitlines() == [
+            "Sustained job outcome on 23 Nov 2026", "Fit note change on 23 Nov 2026"]
+    outcomes = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["outcomes"]
+    assert outcomes[0]["details"] == {"weeks_in_work": 13, "period_weeks": 16, "hours_per_week": 7.5,
+                                      "sustainment_check_weeks": 13}
+    assert outcomes[1]["details"] == {"fit_note_from": "not_fit", "fit_note_to": "may_be_fit"}
+
+
+def test_the_referrer_marks_a_referral_entered_in_error_from_the_page(harness, page):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    gp = mint_token(h.settings.jwt, role="gp", org=GP_PRACTICE, subject="gp-1")
+    with live_server(h.app) as base:
+        sign_in(page, base, gp, f"/queue/{rid}")
+        page.get_by_text("This referral was made by mistake").click()
+        page.get_by_label("What was wrong").fill("Wrong patient")
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Mark as entered in error"))
+        assert page.locator("#status").inner_text() == "Entered in error"
