@@ -65,6 +65,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     who = readers(principal, referral)
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
     shared = not referral.consent_withdrawn_at or domain.REFERRER in who or domain.ADMIN in who
+    outcomes_seen = adviser_side or referral.outcomes_to_referrer  # the person's choice for the referrer
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
         "fhir_status": FHIR_STATUS[Status(referral.status)], "business_status": referral.business_status,
@@ -81,7 +82,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
                     "updates_by_email": referral.person_updates,
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
-        "history": [_history(t) for t in referral.transitions],
+        "history": [_history(t) for t in referral.transitions if outcomes_seen or t.action != "record_outcome"],
         "allowed_actions": allowed_actions(principal, referral),
     }
     if shared:
@@ -97,7 +98,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at, "by": a.by}
                             for a in referral.attempts]
         body["notes"] = [{"text": n.text, "by": n.by, "written_at": n.written_at} for n in referral.notes]
-    if adviser_side or referral.outcomes_to_referrer:
+    if outcomes_seen:
         body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
                              "recorded_at": o.recorded_at} for o in referral.outcomes]
     return body

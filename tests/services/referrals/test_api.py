@@ -726,3 +726,18 @@ def test_the_queue_filters_and_claiming(harness):
     assert view("mine", h.adviser("adviser-2")) == [ids[1]]
     assert view("all", h.adviser(org=OTHER_ADVISERS)) == []
     assert h.client.get("/referrals?view=nonsense", headers=h.adviser()).status_code == 422
+
+
+def test_a_referrer_the_person_did_not_share_outcomes_with_sees_no_trace_of_them(harness):
+    h = harness
+    body = referral_body()
+    body["consent"]["outcomes_to_referrer"] = False
+    rid = h.client.post("/referrals", json=body, headers=h.gp()).get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    referrer = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+    assert "outcomes" not in referrer
+    assert [step["action"] for step in referrer["history"]] == ["submit", "accept", "make_first_contact"]
+    adviser = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert [step["action"] for step in adviser["history"]][-1] == "record_outcome"
