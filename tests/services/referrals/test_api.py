@@ -424,8 +424,10 @@ def test_sustainment_checks_become_due_at_13_and_26_weeks(harness):
     h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
     assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []
     h.clock.advance(weeks=13)
+    assert audit_rows(h, resource_id=rid, action="list") == []
     due = h.client.get("/sustainment-checks", headers=h.adviser()).get_json()
     assert due == [{"referral_id": rid, "weeks": 13, "due_on": "2027-02-22"}]
+    assert [r.actor for r in audit_rows(h, resource_id=rid, action="list")] == ["adviser-1"]  # a read: audited
     assert h.client.get("/sustainment-checks", headers=h.adviser(org=OTHER_ADVISERS)).get_json() == []
     h.act(rid, "record_outcome", type="stayed_in_work", occurred_on="2027-02-22", sustainment_check_weeks=13)
     assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []

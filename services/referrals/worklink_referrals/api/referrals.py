@@ -168,8 +168,13 @@ class SustainmentChecks(MethodView):
     @requires("adviser", "org_admin", "alliance_admin")
     @blp.response(200, CheckSchema(many=True))
     def get(self):
-        """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded."""
+        """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded (audited
+        as a list of those referrals, like the queue)."""
         ctx, principal = service_context(), current_principal()
         org = None if principal.is_alliance_admin else principal.organisation or ""
         with ctx.database.transaction() as session:
-            return services.due_sustainment_checks(session, org, now().date())
+            checks = services.due_sustainment_checks(session, org, now().date())
+            for referral_id in dict.fromkeys(c.referral_id for c in checks):
+                ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral_id),
+                                 person_id=str(referral_id))
+            return checks
