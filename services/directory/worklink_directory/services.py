@@ -265,10 +265,22 @@ def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor,
     session.flush()
     _trail(session, svc.id, "create", "*", None, svc.name, editor, now)
     search.reindex(session, svc)
+    _publish(session, outbox, svc, now)
+    if svc.status not in LISTED:  # loaded as not offered (e.g. an inactive record in a feed)
+        _unlist(session, outbox, svc, now)
+    return svc
+
+
+def _publish(session: Session, outbox: Outbox, svc: Service, now: datetime) -> None:
     outbox.publish(session, "directory.service.published", {
         "service_id": svc.id, "organization_id": svc.organization_id,
         "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], **reach(svc), "published_at": now})
-    return svc
+
+
+def _unlist(session: Session, outbox: Outbox, svc: Service, now: datetime) -> None:
+    """An inactive listing is no longer offered: consumers (referral routing) hear it as a withdrawal."""
+    outbox.publish(session, "directory.service.withdrawn", {
+        "service_id": svc.id, "organization_id": svc.organization_id, "reason": "inactive", "withdrawn_at": now})
 
 
 def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, editor: Editor,
@@ -277,7 +289,7 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     now = now or utcnow()
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn; publish a new one instead.")
-    changed = []
+    changed, was_listed = [], svc.status in LISTED
     for name in SCALARS:
         if name in data and getattr(svc, name) != data[name]:
             _trail(session, svc.id, "update", name, getattr(svc, name), data[name], editor, now)
@@ -298,6 +310,12 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     outbox.publish(session, "directory.service.updated", {
         "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, **reach(svc),
         "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "updated_at": now})
+    # Offered again, or no longer: the events consumers already act on (published / withdrawn), as
+    # `updated` carries no status.
+    if was_listed and svc.status not in LISTED:
+        _unlist(session, outbox, svc, now)
+    elif not was_listed and svc.status in LISTED:
+        _publish(session, outbox, svc, now)
     return changed
 
 

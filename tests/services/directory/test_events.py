@@ -51,29 +51,34 @@ def test_every_write_publishes_its_event_on_kafka(sqlite_url, tmp_path, kafka_br
                         headers=owner).status_code == 200
     assert client.post(f"/manage/services/{cafe}/assure", json={}, headers=owner).status_code == 200
     assert client.post(f"/manage/services/{debt}/withdraw", json={"reason": "duplicate"}, headers=owner).status_code == 200
+    # made inactive, then offered again: consumers hear a withdrawal and a new publication
+    for status in ("inactive", "active"):
+        assert client.patch(f"/manage/services/{cafe}", json={"status": status}, headers=owner).status_code == 200
     ctx = app.extensions["worklink"]
     with ctx.database.transaction() as session:
         flagged = services.flag_review_due(session, ctx.outbox)  # nothing was ever assured but the cafe
     assert flagged == 4
     relay(app, kafka_broker.bootstrap_servers)
 
-    records = read_topic(kafka_broker.bootstrap_servers, topic, expected=6 + 3 + 4)
+    records = read_topic(kafka_broker.bootstrap_servers, topic, expected=6 + 3 + 2 * 2 + 4)
     events = [(r.key.decode(), json.loads(r.value)) for r in records]
-    assert len(events) == 13
+    assert len(events) == 17
     assert all(key == event["data"]["service_id"] for key, event in events)  # keyed by service id
     by_type = {}
     for _key, event in events:
         by_type.setdefault(event["type"], []).append(event["data"])
     assert set(by_type) == set(PUBLISHES)
-    assert len(by_type["directory.service.published"]) == 6
+    assert [d["service_id"] for d in by_type["directory.service.published"]].count(cafe) == 2
+    assert len(by_type["directory.service.published"]) == 7
     published = {d["service_id"]: d for d in by_type["directory.service.published"]}
     assert set(published[known.ids["counselling"]]["taxonomy_term_ids"]) == {known.terms["counselling"],
                                                                              known.terms["mental-health"]}
     updates = {(d["service_id"], tuple(d["changed"])) for d in by_type["directory.service.updated"]}
-    assert updates == {(debt, ("name", "maximum_age")), (cafe, ("assured_date",))}
-    assert by_type["directory.service.withdrawn"] == [
-        {"service_id": debt, "organization_id": str(ORG_A), "reason": "duplicate",
-         "withdrawn_at": by_type["directory.service.withdrawn"][0]["withdrawn_at"]}]
+    assert updates == {(debt, ("name", "maximum_age")), (cafe, ("assured_date",)), (cafe, ("status",))}
+    withdrawn = by_type["directory.service.withdrawn"]
+    assert {(d["service_id"], d["organization_id"], d["reason"]) for d in withdrawn} == {
+        (debt, str(ORG_A), "duplicate"), (cafe, str(ORG_A), "inactive")}
+    assert all(set(d) == {"service_id", "organization_id", "reason", "withdrawn_at"} for d in withdrawn)
     assert {d["service_id"] for d in by_type["directory.service.review_due"]} == \
         {known.ids[k] for k in ("counselling", "jobclub", "refuge", "digital")}
     # broadcast events carry ids, codes and timestamps only: no names, descriptions or addresses

@@ -198,3 +198,16 @@ def test_a_withdrawn_record_withdraws_the_listing_and_is_never_loaded_as_active(
     assert outbox_count(app) == events + 1 and tuple(last) == ("directory.service.withdrawn", records[0]["id"])
     again = run_import(app, [withdrawn, never_held])
     assert (again.updated, again.unchanged) == (0, 2) and outbox_count(app) == events + 1
+
+
+def test_an_inactive_record_is_published_as_not_offered(app):
+    (record,) = good_records(1)
+    record["status"] = "inactive"
+    assert run_import(app, [record]).created == 1
+    ctx = app.extensions["worklink"]
+    with ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(ctx.tables.outbox.c.type, ctx.tables.outbox.c.payload)
+                            .order_by(ctx.tables.outbox.c.position)).all()
+    assert [(kind, json.loads(payload)["data"].get("reason")) for kind, payload in rows] == [
+        ("directory.service.published", None), ("directory.service.withdrawn", "inactive")]
+    assert app.test_client().get("/services").get_json()["total_items"] == 0

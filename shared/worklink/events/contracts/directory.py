@@ -60,11 +60,12 @@ class ServiceReviewDueV1(Schema):
 
 EVENTS = [
     EventType("directory.service.published", 1, ServicePublishedV1, "directory.service", "service_id",
-              "A partner organisation published a new service listing."),
+              "A partner organisation published a new service listing, or offers an inactive one again."),
     EventType("directory.service.updated", 1, ServiceUpdatedV1, "directory.service", "service_id",
               "A published listing changed; `changed` names the parts that changed."),
     EventType("directory.service.withdrawn", 1, ServiceWithdrawnV1, "directory.service", "service_id",
-              "A listing was withdrawn and must no longer be offered."),
+              "A listing was withdrawn and must no longer be offered (reason `inactive`: made inactive; a "
+              "later `published` offers it again)."),
     EventType("directory.service.review_due", 1, ServiceReviewDueV1, "directory.service", "service_id",
               "A listing has not been assured within the review period; its owner should check it."),
 ]
