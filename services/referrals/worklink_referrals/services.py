@@ -617,6 +617,10 @@ def snapshot_lite(referral: Referral) -> Snapshot:
                     referrer_org_id=referral.referrer_org_id, assigned_org_id=referral.assigned_org_id)
 
 
+# The explanation a hold ("other") and a resume require, kept with the adviser's case notes.
+HOLD_NOTES = {"put_on_hold": ("text", "Put on hold"), "resume": ("note", "Resumed")}
+
+
 def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral, action: str,
         actor: Actor, data: Mapping[str, Any], *, expected_version: int | None, now: datetime) -> domain.Decision:
     """Apply one lifecycle action: rules, change, history and events, in the caller's transaction."""
@@ -630,6 +634,9 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
     referral.status, referral.business_status = decision.status.value, decision.business_status
     if data.get("text") and action in ("reject", "cancel", "enter_in_error"):
         referral.status_text = data["text"]
+    if action in HOLD_NOTES and data.get(HOLD_NOTES[action][0]):  # what the action asked for is kept, as a case note
+        field, heading = HOLD_NOTES[action]
+        add_note(session, referral, actor, f"{heading}: {data[field]}", now)
     if attempt:
         referral.attempts.append(ContactAttempt(channel=attempt.channel, result=attempt.result,
                                                 attempted_at=now, by=actor.subject))

@@ -446,6 +446,10 @@ def test_holds_come_back_for_review_on_their_review_date(harness):
     assert [i["id"] for i in due] == [rid]
     resumed = h.act(rid, "resume", note="Feeling better, ready to start")
     assert resumed.get_json()["status"] == "accepted"
+    # The explanations the hold and the resume asked for are kept (as the adviser side's case notes).
+    h.act(rid, "put_on_hold", reason="other", text="Caring for a relative this month", review_date="2026-12-14")
+    notes = [n["text"] for n in h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["notes"]]
+    assert notes == ["Resumed: Feeling better, ready to start", "Put on hold: Caring for a relative this month"]
 
 
 def test_a_referral_entered_in_error_leaves_every_count(harness):
