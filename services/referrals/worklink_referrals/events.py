@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from worklink.audit import AuditTrail
+from worklink.auth import Principal
 from worklink.events.contracts import CATALOGUE
 from worklink.events.contracts.referrals import LIFECYCLE, LIFECYCLE_MORE
 from worklink.messaging.consumer import Handler, ReceivedEvent
@@ -29,6 +31,7 @@ PUBLISHES: tuple[str, ...] = (
 )
 
 OUTBOX = Outbox("referrals", PLATFORM, CATALOGUE)
+AUDIT = AuditTrail(PLATFORM)
 
 
 def _now() -> datetime:
@@ -52,8 +55,12 @@ def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
         "employment_situation": None,
     }
     referrer = Actor(data["clinician_id"], "gp", str(data["practice_id"]))
+    # The person's record is created on the clinician's behalf: audited as theirs, like an API intake.
+    clinician = Principal(referrer.subject, referrer.role, referrer.organisation)
     services.submit(session, OUTBOX, ReferralSettings.from_env(), intake, referrer, source="adjustments",
-                    now=_now(), link_duplicates=True)
+                    now=_now(), link_duplicates=True,
+                    audit=lambda rid: AUDIT.rows(action="create", resource_type="referral", records=[(rid, rid)],
+                                                 purpose="adjustments.referral.requested", principal=clinician))
 
 
 def _service_for_update(session: Session, data: dict, at: datetime) -> RoutingService | None:

@@ -137,6 +137,10 @@ def test_an_adjustment_request_becomes_a_referral_and_its_events_go_out_on_kafka
         assert referral.consent_id == data["consent_id"] and referral.consent_method == "clinician_recorded"
         assert referral.outcomes_to_referrer is True
         rid = referral.id
+        audit = PLATFORM.audit_log
+        created = session.execute(sa.select(audit).where(audit.c.resource_id == str(rid))).all()
+        assert [(a.action, a.actor, a.actor_role, a.actor_org) for a in created] == [
+            ("create", "gp-clinician-7", "gp", str(data["practice_id"]))]
     body = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert body["adjustment"]["categories"] == ["altered_hours", "amended_duties"]
     assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
