@@ -47,6 +47,16 @@ def test_resident_searches_filters_and_opens_a_service(app, directory, page):
         assert page.get_by_role("link", name="01632 960001").get_attribute("href") == "tel:01632960001"
         assert page.get_by_text("£40 per course.").is_visible()
         assert_accessible(page)
+        # print-friendly: printed, the page keeps the service's details and drops the navigation
+        expect(page.get_by_role("link", name="Back to search")).to_be_visible()  # on screen
+        page.emulate_media(media="print")
+        expect(page.get_by_role("link", name="Back to search")).to_be_hidden()
+        expect(page.locator(".nhsuk-header__navigation")).to_be_hidden()
+        expect(page.get_by_role("heading", name="Opening times")).to_be_visible()
+        assert page.get_by_text("Step-free access.").is_visible()
+        page.go_back()
+        expect(page.get_by_role("button", name="Search")).to_be_hidden()  # the results print without the form
+        expect(page.get_by_role("link", name="Wellbeing cafe, Taunton")).to_be_visible()
     assert external == []
 
 
