@@ -1,7 +1,8 @@
-"""The residents' service page through the Flask test client: what it says about a listing's state."""
+"""The residents' pages through the Flask test client: the filters, and what a service page says about its state."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -33,3 +34,20 @@ def test_the_service_page_shows_whether_referrals_are_taken_and_the_typical_wait
     with app.extensions["worklink"].database.transaction() as session:
         session.get(ServiceCapacity, uuid.UUID(counselling)).accepting_referrals = True
     assert "Taking new referrals now." in client.get(f"/find/services/{counselling}").get_data(as_text=True)
+
+
+def test_the_find_page_filters_by_age_delivery_mode_and_time(app, directory):
+    client = app.test_client()
+
+    def found(query: str) -> list[str]:
+        response = client.get("/find?" + query)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return sorted(re.findall(r'<a class="nhsuk-card__link" href="/find/services/[^"]+">([^<]+)</a>',
+                                 response.get_data(as_text=True)))
+
+    assert found("age=17") == ["Debt and money advice, Bridgwater", "Safe housing support",
+                               "Young people&#39;s job club, Yeovil"]
+    assert found("delivery=telephone") == ["Taunton counselling service"]
+    assert found("time=18:30") == ["Digital skills for work, online", "Young people&#39;s job club, Yeovil"]
+    assert found("age=17&time=18:30&delivery=in_person") == ["Young people&#39;s job club, Yeovil"]
+    assert client.get("/find?age=old").status_code == 400
