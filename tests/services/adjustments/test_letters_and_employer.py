@@ -155,3 +155,18 @@ def test_employer_link_expires_and_dies_with_withdrawal(app, client, tokens):
     forged = other_link[:-4] + ("0000" if not other_link.endswith("0000") else "1111")
     assert client.get(forged).status_code == 404
     assert client.get("/respond/not-a-token").status_code == 404
+
+
+def test_a_rule_broken_at_issue_is_shown_on_the_page_not_put_in_its_address(app, client, tokens):
+    # A draft written before a rule tightened: its wording now names the private condition.
+    draft = client.post("/suggestions", json=suggestion_body(), headers=tokens.header()).get_json()
+    from worklink_adjustments.models import Suggestion
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(Suggestion).values(functional_effects="Her depression means she tires quickly."))
+    review = f"/review/{draft['id']}"
+    page = client.get(review, headers=tokens.header()).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    refused = client.post(f"{review}/issue", data={"csrf_token": token, "version": "1"}, headers=tokens.header())
+    assert refused.status_code == 422 and "Location" not in refused.headers
+    assert "has not agreed to disclose" in refused.get_data(as_text=True)
+    assert client.get(f"/suggestions/{draft['id']}", headers=tokens.header()).get_json()["status"] == "draft"

@@ -198,12 +198,16 @@ def form_to_data(form) -> dict[str, Any]:
 @pages.get("/review/<uuid:suggestion_id>")
 @requires("gp")
 def review(suggestion_id: uuid.UUID):
+    return review_page(suggestion_id, request.args.get("error"))
+
+
+def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200) -> Response:
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         url = _response_url(session, suggestion_id)
         guidance = index(session)
     letter = letters.employer_letter(suggestion, url)
-    return render("adjustments/review.html", s=suggestion, letter=letter, error=request.args.get("error"),
+    return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
                   unreviewed=unreviewed_guidance(suggestion, guidance))
 
 
@@ -232,8 +236,8 @@ def review_action(suggestion_id: uuid.UUID, action: str):
             else:
                 services.request_referral(session, deps(), who, suggestion_id, version, outcomes_to_gp=True)
     except RuleViolation as exc:
-        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id,
-                                error="; ".join(e["detail"] for e in exc.errors)), 303)
+        # Shown on the page, not put in the address: a rule's message can name the patient's condition.
+        return review_page(suggestion_id, "; ".join(e["detail"] for e in exc.errors), 422)
     except DomainError as exc:
         if exc.status == 404:
             raise
