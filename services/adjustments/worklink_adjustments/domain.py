@@ -122,8 +122,12 @@ class Rules:
             raise RuleViolation(self.errors)
 
 
-def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: Iterable[str]) -> Period:
-    """Check a whole suggestion (already shape-validated); returns its resolved period."""
+def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: Iterable[str],
+                     condition_names: dict[str, str] | None = None) -> Period:
+    """Check a whole suggestion (already shape-validated); returns its resolved period.
+
+    `condition_names` (library id -> name), when given, checks each condition's library id and
+    lets the disclosure rule catch the library's name as well as the clinician's wording."""
     rules = Rules()
     patient, assessment, period_in = data["patient"], data["assessment"], data["period"]
     if not nhs_number_is_valid(patient["nhs_number"]):
@@ -147,7 +151,12 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
             rules.fail(f"/recommendations/{i}/adjustment_id", f"No adjustment {row['adjustment_id']!r} in the guidance library.")
         if not row.get("adjustment_id") and not (row.get("free_text") or "").strip():
             rules.fail(f"/recommendations/{i}", "Choose an adjustment from the library or describe one in free text.")
-    _check_disclosure(rules, data)
+    if condition_names is not None:
+        for i, condition in enumerate(data.get("conditions", [])):
+            if condition.get("condition_id") and condition["condition_id"] not in condition_names:
+                rules.fail(f"/conditions/{i}/condition_id", f"No condition {condition['condition_id']!r} in the "
+                                                            "guidance library.")
+    _check_disclosure(rules, data, condition_names or {})
     if data.get("review_date") and data["review_date"] < period.start:
         rules.fail("/review_date", "The review date is before the period starts.")
     rules.raise_if_broken()
@@ -184,11 +193,12 @@ def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, st
     return period
 
 
-def _check_disclosure(rules: Rules, data: dict[str, Any]) -> None:
+def _check_disclosure(rules: Rules, data: dict[str, Any], condition_names: dict[str, str]) -> None:
     """Words meant for the employer must not name a condition the patient keeps private."""
-    private = [c["text"].strip().lower() for c in data.get("conditions", [])
-               if not (c.get("disclose") and data["consent"].get("share_with_employer"))]
-    private = [p for p in private if len(p) >= 3]
+    kept = [c for c in data.get("conditions", []) if not (c.get("disclose") and data["consent"].get("share_with_employer"))]
+    private = {name.strip().lower() for c in kept
+               for name in (c["text"], condition_names.get(c.get("condition_id") or "", ""))}
+    private = sorted(p for p in private if len(p) >= 3)
     texts = [("/functional_effects", data.get("functional_effects") or "")]
     for i, row in enumerate(data.get("recommendations", [])):
         texts += [(f"/recommendations/{i}/difficulty", row.get("difficulty") or ""),

@@ -19,8 +19,8 @@ from worklink.db import utcnow
 from worklink.messaging.outbox import Outbox
 from worklink_adjustments import domain, knowledge
 from worklink_adjustments.domain import Conflict, NotFound
-from worklink_adjustments.models import (Adjustment, EmployerLink, EmployerResponse, ReferralRequest, Suggestion,
-                                         WorkFunction)
+from worklink_adjustments.models import (Adjustment, Condition, EmployerLink, EmployerResponse, ReferralRequest,
+                                         Suggestion, WorkFunction)
 
 RESOURCE = "adjustment_suggestion"
 
@@ -183,8 +183,12 @@ def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[dom
         rows.append({**row, "title": adjustment.title if adjustment else None,
                      "employer_text": adjustment.employer_text if adjustment else None,
                      "fit_note_category": adjustment.fit_note_category if adjustment else None})
+    condition_ids = {c["condition_id"] for c in data["conditions"] if c.get("condition_id")}
+    condition_names = dict(session.execute(sa.select(Condition.id, Condition.name).where(
+        Condition.id.in_(condition_ids))).all()) if condition_ids else {}
     # Checked with the library wording each row will print (it must not name a private condition).
-    period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library)
+    period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library,
+                                     condition_names=condition_names)
     tasks = set(data.get("job", {}).get("tasks", []))
     known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
     if tasks - known_tasks:

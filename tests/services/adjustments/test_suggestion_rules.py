@@ -130,6 +130,12 @@ def test_the_letter_wording_of_a_chosen_adjustment_and_the_weekly_plan_must_not_
                                              "schedule": [{"week": 1, "plan": "Half days"},
                                                           {"week": 2, "plan": "Full days unless the depression flares"}]}])
     assert "has not agreed to disclose" in pointers(post(client, tokens, plan))["/recommendations/0/schedule/1/plan"]
+    # Written in the clinician's own words, the condition's library name is still caught.
+    own_words = suggestion_body(conditions=[{"text": "Chronic daily headache", "condition_id": "migraine"}],
+                                recommendations=dark_room, functional_effects="Sometimes has to stop work.")
+    assert "names 'migraine'" in pointers(post(client, tokens, own_words))["/recommendations/0/adjustment_id"]
+    unknown = suggestion_body(conditions=[{"text": "Gout", "condition_id": "gout"}])
+    assert "/conditions/0/condition_id" in pointers(post(client, tokens, unknown))
 
 
 def test_shape_and_reference_errors_name_each_field(client, tokens):
