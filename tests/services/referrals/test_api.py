@@ -747,3 +747,21 @@ def test_a_referrer_the_person_did_not_share_outcomes_with_sees_no_trace_of_them
     assert [step["action"] for step in referrer["history"]] == ["submit", "accept", "make_first_contact"]
     adviser = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert [step["action"] for step in adviser["history"]][-1] == "record_outcome"
+
+
+def test_a_partner_organisation_refers_and_follows_its_referral(harness):
+    h = harness
+    partner = h.adviser("partner-7", org=OTHER_ADVISERS)
+    sent = h.refer(headers=partner)
+    assert sent.status_code == 201, sent.get_json()
+    body = sent.get_json()
+    assert (body["source"], body["referrer_org_id"], body["assigned_org_id"]) == ("partner", OTHER_ADVISERS, ADVISERS)
+    assert [i["id"] for i in h.client.get("/referrals?view=sent", headers=partner).get_json()["items"]] == [body["id"]]
+    assert h.client.get("/referrals", headers=partner).get_json()["items"] == []  # not in their own queue
+    assert h.act(body["id"], "accept", headers=partner, adviser_id="partner-7").status_code == 403
+    lead = h.token("org_admin", ADVISERS, "lead-1")
+    assert h.act(body["id"], "accept", headers=lead, adviser_id="adviser-1").get_json()["status"] == "accepted"
+    assert h.client.get(f"/referrals/{body['id']}", headers=partner).get_json()["status"] == "accepted"
+    assert h.refer(headers=h.token("resident", None, "r-1")).status_code == 403
+    no_org = h.refer({"nhs_number": "9500000001"}, headers=h.token("gp", None, "gp-x"))
+    assert no_org.status_code == 403 and no_org.mimetype == "application/problem+json"
