@@ -89,7 +89,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         if principal.is_alliance_admin and referral.routing == "held":
             routable = [str(s.service_id) for s in session.scalars(
                 sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id))]
+    # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others).
+    can_note = principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
+                   can_note=can_note,
                    today=moment.date().isoformat(), routable=routable, posted=posted,
                    posted_values=request.form if posted else {})
 

@@ -765,3 +765,19 @@ def test_a_partner_organisation_refers_and_follows_its_referral(harness):
     assert h.refer(headers=h.token("resident", None, "r-1")).status_code == 403
     no_org = h.refer({"nhs_number": "9500000001"}, headers=h.token("gp", None, "gp-x"))
     assert no_org.status_code == 403 and no_org.mimetype == "application/problem+json"
+
+
+def test_the_referral_page_offers_the_note_form_only_to_those_who_may_keep_notes(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.client.post(f"/referrals/{rid}/notes", json={"text": "Prefers mornings"}, headers=h.adviser())
+
+    def page(headers):
+        response = h.client.get(f"/queue/{rid}", headers={**headers, "Accept": "text/html"})
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    assert "Save note" in page(h.adviser()) and "Prefers mornings" in page(h.adviser())
+    admin = page(h.admin())
+    assert "Prefers mornings" in admin and "Save note" not in admin  # the admin reads them, cannot add
+    assert "Prefers mornings" not in page(h.gp())
