@@ -23,7 +23,7 @@ from worklink.problems import Problem
 from worklink_referrals import domain, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import FHIR_STATUS, Actor, DomainError, Status
-from worklink_referrals.models import Referral, Transition
+from worklink_referrals.models import Referral, SustainmentCheck, Transition
 
 
 def actor(principal: Principal) -> Actor:
@@ -149,6 +149,9 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.status == "accepted", Referral.business_status == "waitlisted")
     elif view == "review_due":
         query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= now.date())
+    elif view == "checks_due":  # a sustainment check (13 or 26 weeks after a job start) is due
+        query = query.where(Referral.id.in_(sa.select(SustainmentCheck.referral_id).where(
+            SustainmentCheck.due_on <= now.date(), SustainmentCheck.done_at.is_(None))))
     elif view == "held":
         query = query.where(Referral.routing == "held", Referral.status.in_(services.OPEN_VALUES))
     elif view == "breaching":

@@ -24,7 +24,7 @@ from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, S
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
 VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("waitlist", "Waitlist"),
-         ("review_due", "Holds to review"), ("all", "All"))
+         ("review_due", "Holds to review"), ("checks_due", "Sustainment checks due"), ("all", "All"))
 LABELS = {
     "submitted": "Submitted", "triage": "Being checked", "accepted": "Accepted", "in_progress": "In progress",
     "on_hold": "On hold", "completed": "Completed", "rejected": "Rejected", "cancelled": "Cancelled",

@@ -131,9 +131,9 @@ class RouteSchema(Schema):
 
 class QueueQuerySchema(Schema):
     view = fields.String(load_default="all", validate=validate.OneOf(
-        ("all", "new", "breaching", "mine", "waitlist", "review_due", "sent", "held")),
-        metadata={"description": "new, breaching, mine, waitlist, review_due (holds to review) for advisers; "
-                                 "sent (referrers); held (alliance)"})
+        ("all", "new", "breaching", "mine", "waitlist", "review_due", "checks_due", "sent", "held")),
+        metadata={"description": "new, breaching, mine, waitlist, review_due (holds to review), checks_due "
+                                 "(sustainment checks due) for advisers; sent (referrers); held (alliance)"})
     status = fields.String(validate=validate.OneOf([s.value for s in domain.Status]))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     offset = fields.Integer(load_default=0, validate=validate.Range(0))

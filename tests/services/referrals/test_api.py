@@ -428,9 +428,16 @@ def test_sustainment_checks_become_due_at_13_and_26_weeks(harness):
     due = h.client.get("/sustainment-checks", headers=h.adviser()).get_json()
     assert due == [{"referral_id": rid, "weeks": 13, "due_on": "2027-02-22"}]
     assert [r.actor for r in audit_rows(h, resource_id=rid, action="list")] == ["adviser-1"]  # a read: audited
+    # Advisers find them in their queue too (and on the queue page).
+    assert [i["id"] for i in h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()["items"]] \
+        == [rid]
+    queue_page = h.client.get("/queue?view=checks_due", headers={**h.adviser(), "Accept": "text/html"})
+    assert "Sustainment checks due" in queue_page.get_data(as_text=True)
+    assert f'href="/queue/{rid}"' in queue_page.get_data(as_text=True)
     assert h.client.get("/sustainment-checks", headers=h.adviser(org=OTHER_ADVISERS)).get_json() == []
     h.act(rid, "record_outcome", type="stayed_in_work", occurred_on="2027-02-22", sustainment_check_weeks=13)
     assert h.client.get("/sustainment-checks", headers=h.adviser()).get_json() == []
+    assert h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()["items"] == []
     h.clock.advance(weeks=13)
     assert [c["weeks"] for c in h.client.get("/sustainment-checks", headers=h.admin()).get_json()] == [26]
 
