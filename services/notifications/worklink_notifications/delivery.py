@@ -21,6 +21,7 @@ import random
 import smtplib
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -93,11 +94,22 @@ class DeliveryWorker:
 
     # --- the loop --------------------------------------------------------------
 
-    def run(self, stop: threading.Event, idle_sleep: float = 1.0) -> None:
+    _digest_failures: int = field(default=0, init=False)
+    _digests_resume_at: datetime | None = field(default=None, init=False)
+
+    def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
         log.info("delivery worker starting")
+        failures = 0
         while not stop.is_set():
-            done = self.run_once() + self.run_digests()
-            self.purge_person_addresses()
+            try:
+                done = self.run_once() + self.run_digests()
+                self.purge_person_addresses()
+                failures = 0
+            except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
+                failures += 1
+                log.exception("delivery round failed; trying again", extra={"consecutive_failures": failures})
+                stop.wait(min(2.0 ** failures, max_pause))
+                continue
             if not done:
                 stop.wait(idle_sleep)
 
@@ -240,14 +252,31 @@ class DeliveryWorker:
     # --- digests ---------------------------------------------------------------------
 
     def run_digests(self) -> int:
-        """After the digest hour, send each recipient one email for the day's waiting items."""
+        """After the digest hour, send each recipient one email for the day's waiting items.
+
+        Claim, send, record, as for single deliveries: the send happens outside any transaction.
+        While the mail server cannot be reached, digests pause with backoff and the items keep
+        waiting; a recipient the server refuses (5xx) has their items dead-lettered."""
         now = self.clock()
-        if now.hour < self.settings.digest_hour:
+        if now.hour < self.settings.digest_hour or (self._digests_resume_at and now < self._digests_resume_at):
             return 0
         sent = 0
         for kind, recipient in self._digest_recipients(now):
-            with self.database.transaction() as session:
-                sent += self._send_digest(session, kind, recipient, now)
+            claim = self._claim_digest(kind, recipient, now)
+            if claim is None:
+                continue
+            digest_id, message, item_ids = claim
+            try:
+                self._smtp_send(message)
+            except Exception as exc:  # noqa: BLE001 - recorded and classified, never lost
+                self._digest_failed(digest_id, item_ids, exc, now)
+                if not is_permanent_smtp(exc):
+                    self._pause_digests(now, exc)
+                    return sent  # the server is unreachable: every other digest would fail the same way
+                continue
+            self._digest_sent(digest_id, item_ids, now)
+            sent += 1
+        self._digest_failures, self._digests_resume_at = 0, None
         return sent
 
     def _digest_recipients(self, now: datetime) -> list[tuple[str, str]]:
@@ -256,30 +285,57 @@ class DeliveryWorker:
                 sa.select(Delivery.recipient_kind, Delivery.recipient_id).where(
                     Delivery.status == "digest").distinct()).all())
 
-    def _send_digest(self, session: Session, kind: str, recipient: str, now: datetime) -> int:
+    def _claim_digest(self, kind: str, recipient: str, now: datetime) -> tuple[uuid.UUID, EmailMessage, list] | None:
+        """Today's digest row (unique per recipient and day, so two workers never both send it),
+        and the message for the items waiting now; None if it went already or nothing waits."""
         day = now.date()
-        if session.scalar(sa.select(Digest.id).where(Digest.recipient_kind == kind, Digest.recipient_id == recipient,
-                                                      Digest.day == day)):
-            return 0  # today's digest already went; later items wait for tomorrow's
-        query = sa.select(Delivery).where(Delivery.status == "digest", Delivery.recipient_kind == kind,
-                                          Delivery.recipient_id == recipient)
-        if self.database.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        items = list(session.scalars(query.order_by(Delivery.created_at)))
-        if not items:
-            return 0
-        address = items[-1].address
-        digest = Digest(recipient_kind=kind, recipient_id=recipient, day=day, address=address,
-                        items=len(items), sent_at=now)
-        session.add(digest)
-        session.flush()  # the unique (recipient, day) key: a concurrent worker fails here, not after sending
-        self._smtp_send(render_digest(items, address, day, self.settings))
-        for item in items:
-            item.status, item.sent_at, item.digest_id = "sent", now, digest.id
-            session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now, outcome="sent",
-                                        detail=f"in digest {digest.id}"))
+        try:
+            with self.database.transaction() as session:
+                if session.scalar(sa.select(Digest.id).where(Digest.recipient_kind == kind,
+                                                              Digest.recipient_id == recipient, Digest.day == day)):
+                    return None  # today's digest already went; later items wait for tomorrow's
+                query = sa.select(Delivery).where(Delivery.status == "digest", Delivery.recipient_kind == kind,
+                                                  Delivery.recipient_id == recipient)
+                if self.database.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                items = list(session.scalars(query.order_by(Delivery.created_at)))
+                if not items:
+                    return None
+                address = items[-1].address
+                digest = Digest(recipient_kind=kind, recipient_id=recipient, day=day, address=address,
+                                items=len(items), sent_at=now)
+                session.add(digest)
+                session.flush()
+                return digest.id, render_digest(items, address, day, self.settings), [i.id for i in items]
+        except sa.exc.IntegrityError:
+            return None  # another worker claimed today's digest first
+
+    def _digest_sent(self, digest_id, item_ids: list, now: datetime) -> None:
+        with self.database.transaction() as session:
+            for item in session.scalars(sa.select(Delivery).where(Delivery.id.in_(item_ids))):
+                item.status, item.sent_at, item.digest_id = "sent", now, digest_id
+                session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now, outcome="sent",
+                                            detail=f"in digest {digest_id}"))
         SENDS.labels("digest", "sent").inc()
-        return 1
+
+    def _digest_failed(self, digest_id, item_ids: list, failure: Exception, now: datetime) -> None:
+        """Release today's claim so the digest is tried again; a refused address ends its items."""
+        permanent = is_permanent_smtp(failure)
+        with self.database.transaction() as session:
+            session.execute(sa.delete(Digest).where(Digest.id == digest_id))
+            for item in session.scalars(sa.select(Delivery).where(Delivery.id.in_(item_ids))):
+                session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now,
+                                            outcome="permanent" if permanent else "failed",
+                                            detail=f"digest: {describe(failure)}"))
+                if permanent:
+                    self._dead(item, describe(failure))
+        SENDS.labels("digest", "permanent" if permanent else "failed").inc()
+
+    def _pause_digests(self, now: datetime, failure: Exception) -> None:
+        self._digest_failures += 1
+        self._digests_resume_at = now + backoff(self._digest_failures, self.settings)
+        log.warning("digest not sent; the mail server is unreachable", extra={
+            "error": describe(failure), "retry_at": self._digests_resume_at.isoformat()})
 
 
 # --- rendering -------------------------------------------------------------------

@@ -170,6 +170,86 @@ def test_preferences_choose_channels_and_daily_digests_send_once_a_day(notificat
     assert waiting == 0
 
 
+def _daily_contact_with_waiting_items(database, email: str) -> None:
+    add(database, OrganisationContact(organisation_id=REFERRER, purpose="team", email=email, frequency="daily"))
+    route(database, event("referrals.referral.accepted"), event("referrals.referral.rejected"))
+
+
+def _digest_rows(database) -> int:
+    with database.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Digest))
+
+
+def test_digests_wait_while_the_mail_server_is_down_and_go_when_it_is_back(notifications_db, clock):
+    from aiosmtpd.controller import Controller
+
+    from tests.services.notifications.support import Mailbox
+    from worklink.devstack import free_port
+
+    _daily_contact_with_waiting_items(notifications_db, "daily@practice.example")
+    port = free_port()  # nothing listens here yet
+    worker = make_worker(notifications_db, SimpleNamespace(port=port), clock, digest_hour=17)
+    clock.now = clock.now.replace(hour=17, minute=5)
+
+    assert worker.run_digests() == 0  # refused connection: no exception, nothing lost
+    waiting = all_deliveries(notifications_db, Delivery.status == "digest")
+    assert len(waiting) == 2 and _digest_rows(notifications_db) == 0  # today's claim released
+    with notifications_db.sessions() as session:
+        outcomes = session.scalars(sa.select(DeliveryAttempt.outcome)).all()
+    assert outcomes == ["failed", "failed"]
+    clock.advance(seconds=10)
+    assert worker.run_digests() == 0  # paused: backing off, not hammering the server
+    with notifications_db.sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt)) == 2
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        clock.advance(seconds=61)  # past the first backoff (at most backoff_base)
+        assert worker.run_digests() == 1
+        [digest] = mailbox.to("daily@practice.example")
+        assert "Referral accepted" in digest.get_body(("plain",)).get_content()
+    finally:
+        controller.stop()
+    assert all_deliveries(notifications_db, Delivery.status == "digest") == []
+    assert _digest_rows(notifications_db) == 1
+
+
+def test_a_digest_the_server_refuses_dead_letters_its_items(notifications_db, smtp_server, clock):
+    _daily_contact_with_waiting_items(notifications_db, "gone@practice.example")
+    smtp_server.refuse.add("gone@practice.example")
+    worker = make_worker(notifications_db, smtp_server, clock, digest_hour=17)
+    clock.now = clock.now.replace(hour=17, minute=5)
+
+    assert worker.run_digests() == 0
+    dead = all_deliveries(notifications_db, Delivery.status == "dead")
+    assert len(dead) == 2 and all("550" in d.last_error for d in dead)
+    assert _digest_rows(notifications_db) == 0 and worker.run_digests() == 0
+
+
+def test_the_worker_loop_outlives_a_failed_round(notifications_db, smtp_server, clock, monkeypatch):
+    import threading
+
+    worker = make_worker(notifications_db, smtp_server, clock)
+    rounds, stop = [], threading.Event()
+    real_run_once = worker.run_once
+
+    def flaky_run_once():
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is unavailable"))
+        if len(rounds) >= 3:
+            stop.set()
+        return real_run_once()
+
+    monkeypatch.setattr(worker, "run_once", flaky_run_once)
+    loop = threading.Thread(target=worker.run, args=(stop,), kwargs={"idle_sleep": 0.01, "max_pause": 0.05})
+    loop.start()
+    loop.join(timeout=10)
+    assert not loop.is_alive() and len(rounds) >= 3  # it kept going after the failure, until told to stop
+
+
 def test_a_users_own_settings_decide_email_and_inbox(notifications_db, smtp_server, clock):
     practice = str(uuid.uuid4())
     add(notifications_db,
