@@ -22,6 +22,13 @@ def live_server(app) -> Iterator[str]:
         thread.join(10)
 
 
+def submit(page, button) -> None:
+    """Click a form's button (or a link) and wait for the next page to load, so what follows
+    reads it and not the page before (is_visible and content() do not wait)."""
+    with page.expect_navigation():
+        button.click()
+
+
 def assert_accessible(page) -> None:
     """No axe-core violations (WCAG 2.x A/AA rules and best practices) on the current page.
 

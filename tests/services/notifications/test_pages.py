@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from worklink.auth import mint_token
 from worklink_notifications import routing
 from worklink_notifications.models import Delivery, WebhookSubscriber
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, submit
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,7 +35,7 @@ def route(database, event_type: str) -> None:
 def sign_in(page, base: str, token: str, path: str) -> None:
     page.goto(f"{base}{path}")
     page.get_by_label("Access token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    submit(page, page.get_by_role("button", name="Sign in"))
     assert page.url.startswith(f"{base}{path}")
 
 
@@ -49,11 +49,11 @@ def test_an_adviser_reads_the_organisation_inbox_and_marks_a_message_read(app, n
         assert "There are no messages here yet." in page.content()  # her own inbox
         assert_accessible(page)
 
-        page.get_by_role("link", name="Your organisation").click()
+        submit(page, page.get_by_role("link", name="Your organisation"))
         assert page.get_by_role("heading", level=2).first.inner_text() == "Your organisation (2)"
         assert page.get_by_text("2 unread").is_visible()
         assert_accessible(page)
-        page.get_by_role("button", name="Mark as read: New referral").click()
+        submit(page, page.get_by_role("button", name="Mark as read: New referral"))
         assert "scope=organisation" in page.url
         assert page.get_by_text("1 unread").is_visible()
         assert page.get_by_role("button", name="Mark as read: New referral").count() == 0
@@ -76,7 +76,7 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
     with live_server(app) as base:
         page.goto(f"{base}/signin")
         page.get_by_label("Access token").fill(adviser)
-        page.get_by_role("button", name="Sign in").click()
+        submit(page, page.get_by_role("button", name="Sign in"))
         denied = page.goto(f"{base}/admin")
         assert denied.status == 403
         page.context.clear_cookies()  # sign the adviser out
@@ -87,10 +87,10 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_role("cell", name="https://crm.practice.example/hooks").count() == 2  # failed + subscriber
         assert_accessible(page)
 
-        page.get_by_role("button", name="Re-send referrals.referral.accepted by webhook").click()
+        submit(page, page.get_by_role("button", name="Re-send referrals.referral.accepted by webhook"))
         assert page.get_by_role("status").inner_text().split() == "Information: Queued to send again.".split()
         assert page.get_by_role("heading", name="Failed deliveries (0)").is_visible()
-        page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org").click()
+        submit(page, page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org"))
         assert page.get_by_role("button", name="Turn on referrals.referral.accepted for referrer_org").is_visible()
         assert_accessible(page)
     with notifications_db.sessions() as session:
