@@ -788,3 +788,13 @@ def test_the_referral_page_offers_the_note_form_only_to_those_who_may_keep_notes
     admin = page(h.admin())
     assert "Prefers mornings" in admin and "Save note" not in admin  # the admin reads them, cannot add
     assert "Prefers mornings" not in page(h.gp())
+
+
+def test_the_referrer_reads_on_the_referral_page_why_it_was_rejected_and_where_to_go_instead(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    instead = uuid.uuid4()
+    h.act(rid, "reject", reason="other", text="We only support people in work", redirect_service_id=str(instead))
+    page = h.client.get(f"/queue/{rid}", headers={**h.gp(), "Accept": "text/html"}).get_data(as_text=True)
+    assert 'id="status-reason">Other: We only support people in work' in page
+    assert f'id="redirect">Directory service {instead}' in page
