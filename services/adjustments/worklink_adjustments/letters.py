@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
@@ -176,46 +177,69 @@ _PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "
                         "\u00a0": " "})
 
 
+FONTS = Path(__file__).parent / "fonts"  # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE.txt)
+
+
 def _latin1(text: str) -> str:
     """The PDF's built-in Helvetica covers Latin-1; typographic punctuation is mapped, the rest replaced."""
     return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
 
 
+def _words(letter: Letter) -> str:
+    rows = [" ".join([str(r["title"]), r["difficulty"], r["advice"], *(w["plan"] for w in r["schedule"])])
+            for s in letter.sections for r in s.rows]
+    return " ".join([letter.title, letter.signature, *rows,
+                     *(t for s in letter.sections for t in (s.heading, *s.paragraphs))])
+
+
+def _font(pdf: FPDF, letter: Letter):
+    """Helvetica (built in, nothing embedded) when every word is Latin-1; otherwise DejaVu Sans,
+    embedded, so a name such as Łukasz or Nguyễn prints as written instead of as '?'."""
+    try:
+        _words(letter).translate(_PLAIN).encode("latin-1")
+        return "Helvetica", _latin1  # the font and the filter its text goes through
+    except UnicodeEncodeError:
+        pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
+        pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
+        return "DejaVu", str
+
+
 def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_compression(compress)
-    pdf.set_title(_latin1(letter.title))
+    font, text = _font(pdf, letter)
+    pdf.set_title(text(letter.title))
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
     line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
     if letter.draft:
-        pdf.set_font("Helvetica", "B", 12)
+        pdf.set_font(font, "B", 12)
         pdf.set_text_color(180, 0, 0)
         pdf.cell(0, 8, "DRAFT - not issued", **line)
         pdf.set_text_color(0, 0, 0)
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.multi_cell(0, 9, _latin1(letter.title), **line)
+    pdf.set_font(font, "B", 18)
+    pdf.multi_cell(0, 9, text(letter.title), **line)
     pdf.ln(2)
     for section in letter.sections:
-        pdf.set_font("Helvetica", "B", 13)
-        pdf.multi_cell(0, 8, _latin1(section.heading), **line)
-        pdf.set_font("Helvetica", "", 11)
+        pdf.set_font(font, "B", 13)
+        pdf.multi_cell(0, 8, text(section.heading), **line)
+        pdf.set_font(font, "", 11)
         for paragraph in section.paragraphs:
-            pdf.multi_cell(0, 6, _latin1(paragraph), **line)
+            pdf.multi_cell(0, 6, text(paragraph), **line)
             pdf.ln(1)
         for row in section.rows:
-            pdf.set_font("Helvetica", "B", 11)
-            pdf.multi_cell(0, 6, _latin1(f"{row['number']}. {row['title']}"), **line)
-            pdf.set_font("Helvetica", "", 11)
+            pdf.set_font(font, "B", 11)
+            pdf.multi_cell(0, 6, text(f"{row['number']}. {row['title']}"), **line)
+            pdf.set_font(font, "", 11)
             if row["difficulty"]:
-                pdf.multi_cell(0, 6, _latin1(f"Difficulty: {row['difficulty']}"), **line)
+                pdf.multi_cell(0, 6, text(f"Difficulty: {row['difficulty']}"), **line)
             if row["advice"]:
-                pdf.multi_cell(0, 6, _latin1(row["advice"]), **line)
+                pdf.multi_cell(0, 6, text(row["advice"]), **line)
             for week in row["schedule"]:
-                pdf.multi_cell(0, 6, _latin1(f"   Week {week['week']}: {week['plan']}"), **line)
+                pdf.multi_cell(0, 6, text(f"   Week {week['week']}: {week['plan']}"), **line)
             pdf.ln(1)
         pdf.ln(2)
-    pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(0, 6, _latin1(letter.signature), **line)
+    pdf.set_font(font, "", 11)
+    pdf.multi_cell(0, 6, text(letter.signature), **line)
     return bytes(pdf.output())

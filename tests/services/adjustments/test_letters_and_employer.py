@@ -28,6 +28,44 @@ def pdf_text(data: bytes) -> str:
     return " ".join(re.findall(r"\((.*?)\)\s*Tj", "\n".join(chunks)))
 
 
+def pdf_unicode_text(data: bytes) -> str:
+    """The text of a PDF drawn with embedded fonts: each font's 2-byte glyph codes read through its
+    own ToUnicode map (fpdf2 numbers each font's glyphs from 1, so the maps overlap)."""
+    objects = {}
+    for number, body in re.findall(rb"(\d+) 0 obj(.*?)endobj", data, re.S):
+        stream = re.search(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S)
+        if stream:
+            try:
+                body = body[:stream.start()] + zlib.decompress(stream.group(1))
+            except zlib.error:
+                pass
+        objects[int(number)] = body.decode("latin-1")
+    maps = {}
+    for body in objects.values():
+        for name, ref in re.findall(r"/(F\d+) (\d+) 0 R", body):
+            cmap = re.search(r"/ToUnicode (\d+) 0 R", objects.get(int(ref), ""))
+            if cmap:
+                maps[name] = {int(code, 16): chr(int(char, 16)) for code, char in
+                              re.findall(r"<([0-9A-F]{4})> <([0-9A-F]{4})>", objects[int(cmap.group(1))])}
+    words, font = [], {}
+    for body in objects.values():
+        for name, string in re.findall(r"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\)\s*Tj", body, re.S):
+            if name:
+                font = maps.get(name, {})
+                continue
+            raw = re.sub(r"\\([0-7]{1,3}|.)", _unescape, string, flags=re.S)
+            words.append("".join(font.get((ord(raw[i]) << 8) + ord(raw[i + 1]), "?")
+                                 for i in range(0, len(raw) - 1, 2)))
+    return " ".join(words)
+
+
+def _unescape(match) -> str:
+    """A PDF string escape: \\n \\r \\t \\b \\f, an octal code, or the character itself."""
+    code = match.group(1)
+    return chr(int(code, 8)) if code[0] in "01234567" else {"n": "\n", "r": "\r", "t": "\t", "b": "\b",
+                                                           "f": "\f"}.get(code, code)
+
+
 def issued(client, tokens, **overrides):
     created = client.post("/suggestions", json=suggestion_body(**overrides), headers=tokens.header()).get_json()
     response = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())
@@ -170,3 +208,15 @@ def test_a_rule_broken_at_issue_is_shown_on_the_page_not_put_in_its_address(app,
     assert refused.status_code == 422 and "Location" not in refused.headers
     assert "has not agreed to disclose" in refused.get_data(as_text=True)
     assert client.get(f"/suggestions/{draft['id']}", headers=tokens.header()).get_json()["status"] == "draft"
+
+
+def test_a_name_beyond_latin_1_prints_as_written_in_the_pdfs(client, tokens):
+    s = issued(client, tokens, **{"patient.given_name": "Łukasz", "patient.family_name": "Nguyễn"})
+    letter = client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data
+    assert b"DejaVu" in letter  # the embedded font (the built-in Helvetica would print '?ukasz Nguy?n')
+    assert "Advice about Łukasz Nguyễn's work" in pdf_unicode_text(letter)
+    summary = client.get(f"/suggestions/{s['id']}/summary.pdf", headers=tokens.header()).data
+    assert "Łukasz Nguyễn, born 12 April 1985" in pdf_unicode_text(summary)
+    # Latin-1 letters keep the built-in font: nothing embedded.
+    plain = issued(client, tokens)
+    assert b"DejaVu" not in client.get(f"/suggestions/{plain['id']}/letter.pdf", headers=tokens.header()).data
