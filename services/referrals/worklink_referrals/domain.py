@@ -211,7 +211,7 @@ def _acknowledge(r: Snapshot, actor: Actor, data, now) -> Decision:
 
 
 def _accept(r: Snapshot, actor: Actor, data, now) -> Decision:
-    adviser = data.get("adviser_id")
+    adviser = data.get("adviser_id") or (actor.subject if data.get("claim") else None)
     updates: dict[str, Any] = {"accepted_at": now}
     events: tuple[str, ...] = ("accepted",)
     if r.status is S.SUBMITTED:  # accepting straight away also acknowledges it

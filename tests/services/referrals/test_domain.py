@@ -170,6 +170,8 @@ def test_accept_allocates_or_waitlists_and_business_statuses_move():
     assert decide(referral("triage"), "accept").business_status == "allocated"
     waitlisted = decide(referral("triage"), "accept", data={})
     assert waitlisted.business_status == "waitlisted" and waitlisted.events == ("accepted",)
+    claimed_on_accept = decide(referral("triage"), "accept", data={"claim": True})  # as with assign
+    assert claimed_on_accept.updates["assigned_adviser"] == "adviser-1" and claimed_on_accept.business_status == "allocated"
     straight = decide(referral("submitted"), "accept", data={})
     assert straight.events == ("received", "accepted") and "acknowledged_at" in straight.updates
     assert decide(referral("accepted", business_status="allocated"), "record_contact_attempt").business_status == "contact_attempted"
