@@ -165,6 +165,10 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     implicit = referral_body({"nhs_number": "9999999999"})
     implicit["consent"]["explicit"] = False
     assert h.client.post("/referrals", json=implicit, headers=h.gp()).status_code == 422
+    future = referral_body({"nhs_number": "9999999999"})
+    future["consent"]["captured_at"] = "2026-11-23T10:00:00Z"  # the clock says 09:00
+    refused = h.client.post("/referrals", json=future, headers=h.gp())
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["pointer"] == "/consent/captured_at"
 
     rid = body["id"]
     withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()

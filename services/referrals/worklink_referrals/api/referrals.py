@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -21,6 +22,7 @@ blp = Blueprint("referrals", __name__, description="Referrals to specialist empl
 
 REFERRERS = ("gp", "adviser", "org_admin")
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
+CLOCK_SKEW = timedelta(minutes=5)  # the referrer's clock may run a little ahead of ours
 INTAKE = IntakeSchema()  # one instance: building a schema (deep-copying its fields) costs more than validating
 
 
@@ -51,6 +53,9 @@ class Referrals(MethodView):
         """
         _organisation_id()
         ctx, principal, moment = service_context(), current_principal(), now()
+        if intake["consent"]["captured_at"] > moment + CLOCK_SKEW:
+            raise Problem(422, "Consent cannot have been captured in the future.", errors=[
+                {"location": "json", "pointer": "/consent/captured_at", "detail": "cannot be in the future"}])
         source = "gp" if principal.role == "gp" else "partner"
         with ctx.database.transaction() as session, access.domain_problems():
             referral, link = services.submit(
