@@ -63,6 +63,7 @@ def load_directory(url: str, services: int) -> int:
     with database.transaction() as session:
         demo.ensure_taxonomy(session)
         names = {t.id: t.name for t in session.scalars(sa.select(TaxonomyTerm))}
+        parents = search.term_parents(session)
         orgs: set[str] = set()
         documents = []
         for record in records:
@@ -87,7 +88,7 @@ def load_directory(url: str, services: int) -> int:
             documents.append((sid, search.document(
                 name=svc.name, description=svc.description, how_to=svc.application_process,
                 labels=[names[uuid.UUID(t)] for t in data["taxonomy_term_ids"]],
-                term_ids=data["taxonomy_term_ids"], taxonomy_ids=[demo.TAXONOMY["id"]])))
+                term_ids=data["taxonomy_term_ids"], taxonomy_ids=[demo.TAXONOMY["id"]], parents=parents)))
         session.flush()
         index = search.SearchIndex.for_session(session)
         for key, (sid, doc) in enumerate(documents, start=1):

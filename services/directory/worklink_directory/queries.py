@@ -194,9 +194,9 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
     """WHERE clauses on Service for every filter except search and distance; `faceted`
     leaves out those the full-text index already applied (listed, taxonomy)."""
     where: list[Any] = [] if faceted else [Service.status.in_(LISTED)]
-    if f.taxonomy_term_id and not faceted:
+    if f.taxonomy_term_id and not faceted:  # the term or any term under it: "mental health" includes counselling
         where.append(Service.id.in_(sa.select(ServiceTerm.service_id)
-                                    .where(ServiceTerm.taxonomy_term_id == f.taxonomy_term_id)))
+                                    .where(ServiceTerm.taxonomy_term_id.in_(_term_and_descendants(f.taxonomy_term_id)))))
     if f.taxonomy_id and not faceted:
         where.append(Service.id.in_(sa.select(ServiceTerm.service_id).join(TaxonomyTerm)
                                     .where(TaxonomyTerm.taxonomy_id == f.taxonomy_id)))
@@ -217,6 +217,12 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
     if f.organization_id:
         where.append(Service.organization_id == f.organization_id)
     return where
+
+
+def _term_and_descendants(term_id: uuid.UUID) -> sa.Select:
+    tree = sa.select(TaxonomyTerm.id).where(TaxonomyTerm.id == term_id).cte("subterms", recursive=True)
+    tree = tree.union_all(sa.select(TaxonomyTerm.id).where(TaxonomyTerm.parent_id == tree.c.id))
+    return sa.select(tree.c.id)
 
 
 def _schedule_conditions(f: Filters) -> list[Any]:

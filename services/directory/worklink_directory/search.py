@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Mapping
 
 import snowballstemmer
 import sqlalchemy as sa
@@ -98,9 +99,31 @@ def taxonomy_facet(taxonomy_id) -> str:
     return f"x{uuid.UUID(str(taxonomy_id)).hex}"
 
 
+def with_ancestors(term_ids, parents: Mapping) -> list:
+    """The terms and every term above them (parents: term id -> parent id), each once, in order:
+    a service tagged "counselling" is found under "mental health" too."""
+    out: list = []
+    for term in term_ids:
+        while term is not None and term not in out:
+            out.append(term)
+            term = parents.get(term)
+    return out
+
+
+def term_parents(bind) -> dict:
+    """term id -> parent id, for every term (a small table, read whole)."""
+    return {_as_uuid(t): _as_uuid(p) for t, p in bind.execute(sa.text("SELECT id, parent_id FROM taxonomy_term"))}
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
 def document(*, name: str, description: str | None, how_to: str | None, labels: list[str],
-             listed: bool = True, term_ids=(), taxonomy_ids=()) -> Document:
-    facets = [term_facet(t) for t in term_ids] + sorted({taxonomy_facet(t) for t in taxonomy_ids})
+             listed: bool = True, term_ids=(), taxonomy_ids=(), parents: Mapping | None = None) -> Document:
+    """The entry for a service; with `parents`, its terms' ancestors are facets too."""
+    terms = with_ancestors([_as_uuid(t) for t in term_ids], parents) if parents else list(term_ids)
+    facets = [term_facet(t) for t in terms] + sorted({taxonomy_facet(t) for t in taxonomy_ids})
     return Document(" ".join(tokens(name)), " ".join(tokens(" ".join(labels))),
                     " ".join(tokens(f"{description or ''} {how_to or ''}")), " ".join(facets), listed)
 
@@ -356,14 +379,15 @@ def index_every_service(bind) -> None:
         terms.setdefault(service_id, []).append((name, term_id, taxonomy_id))
     bind.execute(sa.text("INSERT INTO search_document (service_id) SELECT id FROM service s "
                          "WHERE NOT EXISTS (SELECT 1 FROM search_document d WHERE d.service_id = s.id)"))
-    session = Session(bind=bind)
+    session, parents = Session(bind=bind), term_parents(bind)
     for key, service_id, name, description, how_to, status in bind.execute(sa.text(
             "SELECT d.key, s.id, s.name, s.description, s.application_process, s.status "
             "FROM search_document d JOIN service s ON s.id = d.service_id")).all():
         mine = terms.get(service_id, [])
         index.replace(session, key, document(
             name=name, description=description, how_to=how_to, labels=[t[0] for t in mine],
-            listed=status in LISTED, term_ids=[t[1] for t in mine], taxonomy_ids=[t[2] for t in mine]))
+            listed=status in LISTED, term_ids=[t[1] for t in mine], taxonomy_ids=[t[2] for t in mine],
+            parents=parents))
 
 
 def reindex(session: Session, service) -> None:
@@ -374,6 +398,7 @@ def reindex(session: Session, service) -> None:
     doc = document(name=service.name, description=service.description, how_to=service.application_process,
                    labels=[a.term.name for a in service.attributes], listed=service.status in LISTED,
                    term_ids=[a.taxonomy_term_id for a in service.attributes],
-                   taxonomy_ids=[a.term.taxonomy_id for a in service.attributes])
+                   taxonomy_ids=[a.term.taxonomy_id for a in service.attributes],
+                   parents=term_parents(session) if service.attributes else None)
     SearchIndex.for_session(session).replace(session, key, doc)
     VOCABULARY.invalidate()

@@ -67,3 +67,63 @@ def test_upgrading_rebuilds_the_index_without_the_old_listed_token(database_url,
     with app.extensions["worklink"].database.sessions() as session:
         text = "facets" if sqlite else "document::text"
         assert "listed" not in session.scalar(sa.text(f"SELECT {text} FROM service_search"))
+
+
+def _counselling_only(app) -> str:
+    """A listing tagged with a sub-category (counselling) and not with its parent (mental health)."""
+    from tests.services.directory.conftest import service_body
+
+    body = service_body(ORG_A, "Frome talking therapy", ["counselling"], lat=51.2279, lon=-2.3215,
+                        postcode="BA11 1AA", city="Frome", description="Talking therapy for people at work.")
+    created = app.test_client().post("/manage/services", json=body, headers=token_for(app, "org_admin", ORG_A))
+    assert created.status_code == 201, created.get_json()
+    return created.get_json()["id"]
+
+
+def test_a_category_includes_its_sub_categories_in_filters_and_searches(database_url, tmp_path):
+    from worklink_directory import demo
+
+    app = make_app(database_url, tmp_path)
+    build_directory(app)
+    therapy = _counselling_only(app)
+    client = app.test_client()
+    mental_health, peer_support = demo.term_id("mental-health"), demo.term_id("peer-support")
+
+    def ids(query: str) -> set[str]:
+        body = client.get(query).get_json()
+        return {item.get("service", item)["id"] for item in body["contents"]}
+
+    assert therapy in ids(f"/services?per_page=100&taxonomy_term_id={mental_health}")  # no words: SQL filter
+    assert therapy in ids(f"/services?search=therapy&taxonomy_term_id={mental_health}")  # words: index facets
+    assert therapy in ids(f"/service_at_locations?per_page=100&taxonomy_term_id={mental_health}")
+    assert therapy in ids(f"/services?per_page=100&taxonomy_term_id={demo.term_id('counselling')}")
+    assert therapy not in ids(f"/services?per_page=100&taxonomy_term_id={peer_support}")  # a sibling, not a parent
+    assert therapy not in ids(f"/services?search=therapy&taxonomy_term_id={peer_support}")
+
+
+def test_upgrading_gives_existing_entries_their_terms_ancestors(database_url, tmp_path):
+    """Before directory_0007 an entry carried only the terms the listing was tagged with."""
+    from worklink.db import Database
+    from worklink_directory import demo, search
+    from worklink_directory.models import Organization, SearchDocument, Service, ServiceTerm
+
+    upgrade(installed_services()["directory"].migrations_dir, database_url, "directory_0006")
+    database, service_id = Database(database_url), uuid.uuid4()
+    counselling = uuid.UUID(demo.term_id("counselling"))
+    with database.transaction() as session:
+        demo.ensure_taxonomy(session)
+        session.add(Organization(id=ORG_A, name="O", description="O"))
+        session.flush()
+        session.add(Service(id=service_id, organization_id=ORG_A, name="Frome talking therapy",
+                            description="Talking therapy.", status="active", is_free=True, delivery_modes="in_person",
+                            attributes=[ServiceTerm(taxonomy_term_id=counselling)]))
+        session.flush()
+        session.add(SearchDocument(key=1, service_id=service_id))
+        session.flush()
+        search.SearchIndex.for_session(session).replace(session, 1, search.document(  # as 0006 indexed it
+            name="Frome talking therapy", description="Talking therapy.", how_to=None,
+            labels=["Counselling and talking therapies"], term_ids=[counselling]))
+    database.dispose()
+    app = make_app(database_url, tmp_path)  # upgrades to head
+    found = app.test_client().get(f"/services?search=therapy&taxonomy_term_id={demo.term_id('mental-health')}")
+    assert [s["id"] for s in found.get_json()["contents"]] == [str(service_id)]
