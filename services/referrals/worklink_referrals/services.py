@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from worklink.audit import AuditTrail
+from worklink.auth import Principal
 from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
 from worklink_referrals import domain
@@ -34,6 +36,8 @@ from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttemp
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count
 SYSTEM = Actor("system", "system")
+_SYSTEM_PRINCIPAL = Principal("system", "system")
+_AUDIT = AuditTrail(PLATFORM)
 
 
 class Conflict(DomainError):
@@ -457,6 +461,9 @@ def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, 
         if choose_service(session, settings, area=referral.area, age=referral_age(referral),
                           requested=referral.consent_scope_service_id):
             route_held(session, outbox, settings, referral, referral.consent_scope_service_id, SYSTEM, now)
+            # The person's record now reaches the adviser organisation: audited as the alliance's route is.
+            _AUDIT.record(session, action="share", resource_type="referral", resource_id=str(referral.id),
+                          person_id=str(referral.id), purpose="routed automatically", principal=_SYSTEM_PRINCIPAL)
             routed += 1
     return routed
 

@@ -225,6 +225,19 @@ def test_nothing_can_take_it_so_it_is_held_and_the_alliance_routes_it(make_harne
     with h.ctx.database.transaction() as session:
         assert session.get(RoutingAlert, uuid.UUID(held["id"])).resolved_at is not None
     assert h.client.get(f"/referrals/{held['id']}", headers=h.adviser(org=OTHER_ADVISERS)).status_code == 200
+    assert [(a.actor, a.actor_role) for a in audit_rows(h, resource_id=held["id"], action="share")] == [
+        ("admin-1", "alliance_admin")]
+
+
+def test_a_held_referral_routed_automatically_is_audited_as_shared(make_harness):
+    h = make_harness()
+    held = h.refer().get_json()
+    h.add_service()
+    with h.ctx.database.transaction() as session:
+        assert services.route_waiting(session, h.ctx.outbox, ReferralSettings(), h.clock.now) == 1
+    assert h.client.get(f"/referrals/{held['id']}", headers=h.adviser()).get_json()["routing"] == "routed"
+    assert [(a.actor, a.actor_role, a.purpose) for a in audit_rows(h, resource_id=held["id"], action="share")] == [
+        ("system", "system", "routed automatically")]
 
 
 def test_routing_prefers_the_area_and_the_lighter_caseload(make_harness):
