@@ -4,7 +4,8 @@ Each service package registers a `ServiceSpec` under the `worklink.services`
 entry-point group and follows one layout: `app.py` (create_app), `models.py`
 (Base, PLATFORM tables), `events.py` (PUBLISHES, HANDLERS), `migrations/`, and
 optionally `jobs.py` (JOBS: background processes such as a delivery worker or a
-periodic clock check) and `seed.py` (demo data).
+periodic clock check; DEV_JOBS: ones only `worklink up` runs, such as a local mail
+server) and `seed.py` (demo data).
 The shared library never imports a service by name.
 """
 
@@ -51,13 +52,21 @@ class ServiceSpec:
     @property
     def jobs(self) -> dict:
         """Background jobs (`<package>.jobs:JOBS`, name -> run(settings, stop)), each its own process."""
+        return self._jobs("JOBS")
+
+    @property
+    def dev_jobs(self) -> dict:
+        """Jobs for the whole system on one machine (`worklink up`) only, never deployed."""
+        return self._jobs("DEV_JOBS")
+
+    def _jobs(self, name: str) -> dict:
         try:
             module = self.module("jobs")
         except ModuleNotFoundError as exc:
             if exc.name != f"{self.package}.jobs":
                 raise
             return {}
-        return dict(getattr(module, "JOBS", {}))
+        return dict(getattr(module, name, {}))
 
     def seed(self, settings) -> str | None:
         """Load the service's demo data (idempotent); None if it ships none."""

@@ -3,7 +3,8 @@
 Starts a broker (in-memory tansu by default, a local Apache Kafka with
 `--broker kafka`, or KAFKA_BOOTSTRAP_SERVERS), creates the topics, migrates each
 service's SQLite database, then runs every service's gunicorn, outbox relay and
-consumer as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
+consumer, and each service's jobs and development jobs (DEV_JOBS, such as a local
+mail server), as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class Supervisor:
                       logs / f"{spec.name}-web.log"),
             ]
             self.children += [Child(f"{spec.name}-{job}", cli + ["job", "-s", spec.name, job],
-                                    logs / f"{spec.name}-{job}.log") for job in spec.jobs]
+                                    logs / f"{spec.name}-{job}.log") for job in [*spec.jobs, *spec.dev_jobs]]
         for child in self.children:
             child.start(env)
 

@@ -71,8 +71,8 @@ def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
 
 
 def run_job(spec: ServiceSpec, name: str, metrics_port: int | None = None) -> None:
-    """Run one of a service's background jobs until SIGTERM/SIGINT."""
-    jobs = spec.jobs
+    """Run one of a service's background jobs (or development jobs) until SIGTERM/SIGINT."""
+    jobs = {**spec.dev_jobs, **spec.jobs}
     if name not in jobs:
         raise LookupError(f"{spec.name} has no job {name!r} (has: {', '.join(jobs) or 'none'})")
     settings = Settings.from_env(spec.name)

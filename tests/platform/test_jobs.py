@@ -13,13 +13,15 @@ def test_jobs_are_discovered_from_the_service_package(tmp_path, monkeypatch):
     package = tmp_path / "worklink_fake"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "jobs.py").write_text("def tick(settings, stop):\n    pass\n\nJOBS = {'tick': tick}\n")
+    (package / "jobs.py").write_text("def tick(settings, stop):\n    pass\n\nJOBS = {'tick': tick}\n"
+                                     "DEV_JOBS = {'sink': tick}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        assert list(ServiceSpec("fake", "worklink_fake", 9999, "Fake").jobs) == ["tick"]
+        spec = ServiceSpec("fake", "worklink_fake", 9999, "Fake")
+        assert list(spec.jobs) == ["tick"] and list(spec.dev_jobs) == ["sink"]  # deployed vs `worklink up` only
         (package / "jobs.py").unlink()
         sys.modules.pop("worklink_fake.jobs", None)
-        assert ServiceSpec("fake", "worklink_fake", 9999, "Fake").jobs == {}
+        assert spec.jobs == {} and spec.dev_jobs == {}
     finally:
         sys.modules.pop("worklink_fake.jobs", None)
         sys.modules.pop("worklink_fake", None)

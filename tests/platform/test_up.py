@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ def _environment(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
     env.update({
         "WORKLINK_VAR": str(tmp_path / "var"), "WORKLINK_ENV": "development", "KAFKA_PORT": str(free_port()),
         "NOTIFICATIONS_DIGEST_HOUR": "0",  # digests are due at once, whatever the time of day
-        "NOTIFICATIONS_SMTP_PORT": str(free_port()),  # no mail server there: sending must fail softly
+        "NOTIFICATIONS_SMTP_PORT": str(free_port()),  # where `up` runs its development mail server
     })
     return env
 
@@ -41,9 +43,18 @@ def _get(url: str) -> int:
         return response.status
 
 
-def test_up_runs_every_service_healthy_on_embedded_defaults_and_stops_cleanly(tmp_path):
+def _send_mail(port: int) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@worklink.invalid", "b@worklink.invalid", "hello"
+    message.set_content("kept by the development mail server")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(message)
+
+
+def test_up_runs_every_service_healthy_on_embedded_defaults_with_a_mail_server_and_stops_cleanly(tmp_path):
     ports = {name: free_port() for name in installed_services()}
-    process = subprocess.Popen([WORKLINK, "up"], env=_environment(tmp_path, ports), stdout=subprocess.PIPE,
+    env = _environment(tmp_path, ports)
+    process = subprocess.Popen([WORKLINK, "up"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
@@ -58,6 +69,8 @@ def test_up_runs_every_service_healthy_on_embedded_defaults_and_stops_cleanly(tm
             assert _get(f"http://127.0.0.1:{port}/healthz") == 200, name
             assert _get(f"http://127.0.0.1:{port}/readyz") == 200, name  # its database and the broker
         assert _get(f"http://127.0.0.1:{ports['directory']}/services?search=debt") == 200  # demo data, searched
+        _send_mail(int(env["NOTIFICATIONS_SMTP_PORT"]))
+        assert [p.read_bytes().count(b"Subject: hello") for p in (tmp_path / "var" / "mail").glob("*.eml")] == [1]
         settle = time.monotonic() + 15  # the relays, consumers and jobs keep running: none exits
         while time.monotonic() < settle:
             assert process.poll() is None and not [line for line in lines if "exited with" in line], \
