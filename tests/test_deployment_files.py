@@ -25,6 +25,8 @@ def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_
         for job in spec.jobs:
             assert compose[f"{name}-{job}"]["command"] == ["job", job], f"no container runs {name}'s {job} job"
     assert compose["topics"]["command"] == ["worklink", "topics"]
+    mail_host = compose["notifications-deliver"]["environment"]["NOTIFICATIONS_SMTP_HOST"]
+    assert mail_host in compose, "notifications sends email to a server compose does not run"
     init = (ROOT / "deploy/postgres/init-databases.sql").read_text()
     assert all(f"worklink_{name}" in init for name in installed_services())
 
