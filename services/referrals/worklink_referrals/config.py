@@ -20,6 +20,7 @@ class ReferralSettings:
     # Directory taxonomy terms that mark an employment-adviser service; empty = any service.
     routing_taxonomy: frozenset[uuid.UUID] = frozenset()
     caseload_limit: int = 20  # IPS fidelity: at most 20 active clients per adviser
+    failed_contact_attempts: int = 3  # N: closed as failed contact after N unanswered attempts (>= 2 channels)
     self_referral_code_minutes: int = 30
     # Self-referral starts (each sends a code) per contact address and per client IP, sliding window.
     self_referral_limit_contact: int = 3
@@ -41,6 +42,7 @@ class ReferralSettings:
             routing_taxonomy=frozenset(uuid.UUID(t.strip()) for t in env.get("REFERRALS_ROUTING_TAXONOMY", "")
                                        .split(",") if t.strip()),
             caseload_limit=int(env.get("REFERRALS_CASELOAD_LIMIT", 20)),
+            failed_contact_attempts=int(env.get("REFERRALS_FAILED_CONTACT_ATTEMPTS", 3)),
             self_referral_limit_contact=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3)),
             self_referral_limit_ip=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_IP", 10)),
             self_referral_window_seconds=int(env.get("REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600)),

@@ -180,8 +180,10 @@ FAILED_CONTACT_MIN_CHANNELS = 2
 
 
 def decide(referral: Snapshot, action: str, actor: Actor, data: Mapping[str, Any], *,
-           expected_version: int | None, now: datetime) -> Decision:
-    """Check an action against the rules; raise a DomainError or return what changes."""
+           expected_version: int | None, now: datetime,
+           failed_contact_attempts: int = FAILED_CONTACT_MIN_ATTEMPTS) -> Decision:
+    """Check an action against the rules; raise a DomainError or return what changes.
+    `failed_contact_attempts` is N in 'could not contact after N attempts over at least 2 channels'."""
     rule = RULES.get(action)
     if rule is None:
         raise MissingData({"action": f"must be one of {', '.join(ACTIONS)}"})
@@ -200,6 +202,8 @@ def decide(referral: Snapshot, action: str, actor: Actor, data: Mapping[str, Any
     if action == "cancel" and who & rule.who == {REFERRER} and referral.status not in REFERRER_CANCELS_FROM:
         raise IllegalTransition("The referrer can cancel only before the adviser's work has started; "
                                 "the person or the alliance can still cancel.", current_status=referral.status.value)
+    if action == "fail":
+        return _fail(referral, actor, data, now, min_attempts=failed_contact_attempts)
     return _DECIDERS[action](referral, actor, data, now)
 
 
@@ -297,15 +301,15 @@ def _cancel(r: Snapshot, actor: Actor, data, now) -> Decision:
                     ("cancelled", "feedback_ready"))
 
 
-def _fail(r: Snapshot, actor: Actor, data, now) -> Decision:
+def _fail(r: Snapshot, actor: Actor, data, now, min_attempts: int = FAILED_CONTACT_MIN_ATTEMPTS) -> Decision:
     errors = _reason_errors(data, FAIL_REASONS)
     if errors:
         raise MissingData(errors)
     if data["reason"] == "failed_contact":
         unanswered = [a for a in r.attempts if a.result != "reached"]
         channels = {a.channel for a in unanswered}
-        if len(unanswered) < FAILED_CONTACT_MIN_ATTEMPTS or len(channels) < FAILED_CONTACT_MIN_CHANNELS:
-            raise MissingData({"reason": f"failed contact needs at least {FAILED_CONTACT_MIN_ATTEMPTS} recorded "
+        if len(unanswered) < min_attempts or len(channels) < FAILED_CONTACT_MIN_CHANNELS:
+            raise MissingData({"reason": f"failed contact needs at least {min_attempts} recorded "
                                f"attempts over at least {FAILED_CONTACT_MIN_CHANNELS} channels "
                                f"(have {len(unanswered)} over {len(channels)})"})
     return Decision("fail", S.FAILED, None, {"status_reason": data["reason"], "closed_at": now},

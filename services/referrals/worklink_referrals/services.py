@@ -631,7 +631,8 @@ HOLD_NOTES = {"put_on_hold": ("text", "Put on hold"), "resume": ("note", "Resume
 def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral, action: str,
         actor: Actor, data: Mapping[str, Any], *, expected_version: int | None, now: datetime) -> domain.Decision:
     """Apply one lifecycle action: rules, change, history and events, in the caller's transaction."""
-    decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now)
+    decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now,
+                             failed_contact_attempts=settings.failed_contact_attempts)
     before = referral.status
     updates = dict(decision.updates)
     attempt, outcome = updates.pop("attempt", None), updates.pop("outcome", None)

@@ -815,3 +815,16 @@ def test_the_referrer_reads_on_the_referral_page_why_it_was_rejected_and_where_t
     page = h.client.get(f"/queue/{rid}", headers={**h.gp(), "Accept": "text/html"}).get_data(as_text=True)
     assert 'id="status-reason">Other: We only support people in work' in page
     assert f'id="redirect">Directory service {instead}' in page
+
+
+def test_the_failed_contact_threshold_comes_from_the_settings(make_harness):
+    assert ReferralSettings.from_env({}).failed_contact_attempts == 3
+    assert ReferralSettings.from_env({"REFERRALS_FAILED_CONTACT_ATTEMPTS": "5"}).failed_contact_attempts == 5
+    for attempts, expected in ((3, 422), (2, 200)):
+        h = make_harness(referral_settings=ReferralSettings(failed_contact_attempts=attempts))
+        h.add_service()
+        rid = h.refer({"nhs_number": f"960000000{attempts}", "given_name": f"N{attempts}"}).get_json()["id"]
+        h.act(rid, "accept", adviser_id="adviser-1")
+        h.act(rid, "record_contact_attempt", channel="phone", result="no_answer")
+        h.act(rid, "record_contact_attempt", channel="text", result="no_answer")
+        assert h.act(rid, "fail", reason="failed_contact").status_code == expected

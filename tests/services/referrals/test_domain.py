@@ -163,6 +163,10 @@ def test_failed_contact_needs_three_attempts_over_two_channels():
     with pytest.raises(d.MissingData):
         decide(referral("accepted", attempts=ATTEMPTS[:2]), "fail")
     assert decide(referral("accepted"), "fail").status == "failed"
+    with pytest.raises(d.MissingData) as raised:  # N is configurable (REFERRALS_FAILED_CONTACT_ATTEMPTS)
+        d.decide(referral("accepted"), "fail", ADVISER, {"reason": "failed_contact"}, expected_version=3, now=NOW,
+                 failed_contact_attempts=4)
+    assert "at least 4 recorded attempts" in raised.value.errors["reason"]
     assert decide(referral("in_progress", attempts=()), "fail", data={"reason": "disengaged"}).status == "failed"
 
 
