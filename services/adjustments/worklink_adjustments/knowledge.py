@@ -87,6 +87,81 @@ def bump_version(session: Session, by: str, change: str) -> int:
     return version
 
 
+# --- wording that would name a condition -------------------------------------------
+# Library wording (an adjustment's title and employer wording, a phrase template) is printed for
+# any patient who has it chosen, most of whom keep their diagnosis from their employer. So it
+# must describe the adjustment and the need, never the condition.
+
+# Words that give a diagnosis away without being a condition's name or synonym.
+GIVEAWAY_WORDS = ("diabetic", "epileptic", "dyslexic", "autistic", "asthmatic", "arthritic", "insulin", "chemo",
+                  "dialysis", "antidepressant", "antidepressants", "anticonvulsant", "anticonvulsants")
+
+
+def condition_terms(conditions: Iterable[tuple[str, Iterable[str]]]) -> set[str]:
+    """Every name and synonym of the given (name, synonyms) pairs, lower case, with its plural and,
+    for a plural of a long word, its singular ('seizures' -> 'seizure'), plus GIVEAWAY_WORDS."""
+    terms = set(GIVEAWAY_WORDS)
+    for name, synonyms in conditions:
+        for term in (name, *synonyms):
+            term = term.strip().lower().replace("\u2019", "'")
+            if not term:
+                continue
+            terms |= {term, term + "s"}
+            if term.endswith("s") and len(term.split()[-1]) >= 6:
+                terms.add(term[:-1])
+    return terms
+
+
+def terms_pattern(terms: Iterable[str]) -> re.Pattern[str]:
+    """Matches any of `terms` as whole words (not 'ms' inside 'items'), longest first."""
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
+
+
+def named_conditions(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return sorted({m.group(0).lower() for m in pattern.finditer(text.replace("\u2019", "'"))})
+
+
+def library_condition_pattern(session: Session) -> re.Pattern[str]:
+    return terms_pattern(condition_terms(session.execute(sa.select(Condition.name, Condition.synonyms)).all()))
+
+
+# --- published wording changes --------------------------------------------------------
+
+
+def update_wording(session: Session, change: dict[str, Any], published_by: str) -> int | None:
+    """Apply a published change of library wording as one new guidance version.
+
+    `change` = {"title", "adjustments": [{"id", "from": {...}, "to": {...}}], "phrase_templates":
+    [{"from", "to"}]}. An item changes only while it still reads as `from` (an admin's own edit
+    since is kept); changed wording is no longer clinically reviewed. Suggestions keep the version
+    and the wording they were written with. Returns the new version, or None when nothing changed.
+    Core statements naming only the columns used: a migration runs this before later revisions."""
+    adjustments, phrases = Adjustment.__table__.c, PhraseTemplate.__table__.c
+    due = []
+    for item in change.get("adjustments", []):
+        row = session.execute(sa.select(*(adjustments[k] for k in item["from"]))
+                              .where(adjustments.id == item["id"])).first()
+        if row is not None and row._asdict() == item["from"]:
+            due.append(item)
+    due_phrases = [item for item in change.get("phrase_templates", []) if session.scalar(
+        sa.select(sa.func.count()).where(phrases.text == item["from"]))]
+    if not due and not due_phrases:
+        return None
+    version = current_version(session) + 1
+    session.execute(sa.insert(GuidanceVersion.__table__).values(
+        version=version, published_by=published_by, change=change["title"][:255], published_at=utcnow()))
+    for item in due:
+        session.execute(sa.update(Adjustment.__table__).where(adjustments.id == item["id"]).values(
+            **item["to"], revision=adjustments.revision + 1, updated_in_version=version,
+            review_status=sa.case((adjustments.review_status == REVIEWED, "published"),
+                                  else_=adjustments.review_status),
+            reviewed_by=None, reviewed_at=None))
+    for item in due_phrases:
+        session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(text=item["to"]))
+    return version
+
+
 # --- clinical review ---------------------------------------------------------------
 # The starter library is NOT clinically reviewed. An alliance admin records each review (who,
 # when) item by item; editing a reviewed adjustment's wording makes it unreviewed again.

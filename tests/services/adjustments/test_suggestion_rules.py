@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from worklink_adjustments.models import Adjustment
 from worklink_adjustments.domain import add_months, nhs_number_is_valid
 from tests.services.adjustments.conftest import suggestion_body
 
@@ -116,7 +118,12 @@ def test_words_for_the_employer_must_not_name_a_private_condition(client, tokens
 
 
 def test_the_letter_wording_of_a_chosen_adjustment_and_the_weekly_plan_must_not_name_a_private_condition(
-        client, tokens):
+        app, client, tokens):
+    # The library's own wording names no condition (test_library_wording); this rule is the second
+    # line, for wording that does: put back the starter library's version 1 wording of the dark room.
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(Adjustment).where(Adjustment.id == "dark_room_migraine").values(
+            employer_text="Allow access to a dark, quiet room during a migraine attack."))
     migraine = [{"text": "Migraine", "condition_id": "migraine", "disclose": False}]
     dark_room = [{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}]
     body = suggestion_body(conditions=migraine, recommendations=dark_room,

@@ -1,0 +1,49 @@
+"""Library wording names no condition: reword the adjustments whose employer wording did
+
+A new guidance version (2 on a fresh database) rewords nine starter adjustments, e.g. 'Somewhere
+dark to rest during a migraine' -> 'Somewhere dark and quiet to rest': a letter prints this wording
+for patients who keep their diagnosis from their employer. Suggestions keep the version and the
+wording snapshot they were written with. The change is data/wording_names_no_condition.json.
+
+Revision ID: adjustments_0006
+Revises: adjustments_0005
+"""
+import json
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session
+
+revision = "adjustments_0006"
+down_revision = "adjustments_0005"
+branch_labels = None
+depends_on = None
+
+CHANGE = "wording_names_no_condition.json"
+
+
+def _change() -> dict:
+    from importlib import resources
+    return json.loads(resources.files("worklink_adjustments").joinpath("data", CHANGE).read_text("utf-8"))
+
+
+def upgrade() -> None:
+    from worklink_adjustments.knowledge import update_wording
+
+    session = Session(bind=op.get_bind())
+    update_wording(session, _change(), published_by="starter-library")
+    session.flush()
+
+
+def downgrade() -> None:
+    """Put the earlier wording back where this change is still in place, and drop its version."""
+    change = _change()
+    adjustments = sa.table("adjustments", sa.column("id"), sa.column("title"), sa.column("employer_text"))
+    phrases = sa.table("phrase_templates", sa.column("text"))
+    for item in change["adjustments"]:
+        still = [getattr(adjustments.c, k) == v for k, v in item["to"].items()]
+        op.execute(sa.update(adjustments).where(adjustments.c.id == item["id"], *still).values(**item["from"]))
+    for item in change["phrase_templates"]:
+        op.execute(sa.update(phrases).where(phrases.c.text == item["to"]).values(text=item["from"]))
+    versions = sa.table("guidance_versions", sa.column("change"))
+    op.execute(sa.delete(versions).where(versions.c.change == change["title"][:255]))

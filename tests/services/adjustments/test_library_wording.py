@@ -1,0 +1,92 @@
+"""Library wording names no condition: an employer letter prints each chosen adjustment's title and
+employer wording for patients who keep their diagnosis private, so no wording may name one."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import sqlalchemy as sa
+
+from tests.services.adjustments.conftest import make_settings, suggestion_body
+from worklink.migrations import upgrade
+from worklink.service import get_service
+from worklink_adjustments import knowledge
+from worklink_adjustments.models import Adjustment, Condition, GuidanceVersion, PhraseTemplate
+
+
+def _library(app):
+    with app.extensions["worklink"].database.transaction() as session:
+        conditions = session.execute(sa.select(Condition.name, Condition.synonyms)).all()
+        adjustments = session.execute(sa.select(Adjustment.id, Adjustment.title, Adjustment.employer_text)).all()
+        phrases = session.scalars(sa.select(PhraseTemplate.text)).all()
+        return conditions, adjustments, phrases
+
+
+def test_no_adjustment_or_phrase_in_the_library_names_a_condition(app):
+    conditions, adjustments, phrases = _library(app)
+    pattern = knowledge.terms_pattern(knowledge.condition_terms(conditions))
+    found = {f"{a.id}.{field}": knowledge.named_conditions(getattr(a, field), pattern)
+             for a in adjustments for field in ("title", "employer_text")}
+    found |= {f"phrase: {text}": knowledge.named_conditions(text, pattern) for text in phrases}
+    assert {where: names for where, names in found.items() if names} == {}
+    assert len(adjustments) == 194 and len(phrases) == 37  # the whole library was scanned
+
+
+def test_the_scan_finds_names_synonyms_plurals_and_giveaways_as_whole_words():
+    pattern = knowledge.terms_pattern(knowledge.condition_terms([("Migraine", ["headaches"]), ("Epilepsy", ["seizures"]),
+                                                                  ("Multiple sclerosis", ["ms"])]))
+    assert knowledge.named_conditions("During a MIGRAINE attack", pattern) == ["migraine"]
+    assert knowledge.named_conditions("a seizure plan; migraines", pattern) == ["migraines", "seizure"]
+    assert knowledge.named_conditions("a headache; inject insulin", pattern) == ["headache", "insulin"]
+    assert knowledge.named_conditions("Items, terms and forms (MS Word)", pattern) == ["ms"]
+    assert knowledge.named_conditions("Keep walkways clear", pattern) == []
+
+
+def test_the_starter_wording_was_changed_as_a_new_guidance_version(app, client, tokens):
+    """Version 1 is the starter library as loaded; the rewording is version 2 (migration 0006),
+    so a suggestion written against version 1 still names the wording it printed."""
+    with app.extensions["worklink"].database.transaction() as session:
+        versions = session.execute(sa.select(GuidanceVersion.version, GuidanceVersion.change)
+                                   .order_by(GuidanceVersion.version)).all()
+        dark_room = session.get(Adjustment, "dark_room_migraine")
+        assert [v.version for v in versions] == [1, 2] and "never a condition" in versions[1].change
+        assert (dark_room.title, dark_room.revision, dark_room.updated_in_version) == (
+            "Somewhere dark and quiet to rest", 2, 2)
+    v1 = json.loads(resources.files("worklink_adjustments").joinpath("data", "library_v1.json").read_text("utf-8"))
+    assert "migraine" in next(a for a in v1["adjustments"] if a["id"] == "dark_room_migraine")["employer_text"]
+
+    # A patient who keeps their migraine private can now be given the dark room in the letter.
+    body = suggestion_body(conditions=[{"text": "Migraine", "condition_id": "migraine", "disclose": False}],
+                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}],
+                           functional_effects="Sometimes has to stop work suddenly and rest.")
+    created = client.post("/suggestions", json=body, headers=tokens.header())
+    assert created.status_code == 201 and created.get_json()["guidance_version"] == 2
+    letter = client.get(f"/suggestions/{created.get_json()['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "dark, quiet room" in letter and "migraine" not in letter.lower()
+
+
+def test_the_rewording_keeps_an_admins_own_edit_and_is_idempotent(tmp_path):
+    """Run on a database still at revision 0005 where an admin already reworded one adjustment."""
+    settings = make_settings(tmp_path)
+    migrations = get_service("adjustments").migrations_dir
+    upgrade(migrations, settings.database_url, "adjustments_0005")
+    engine = sa.create_engine(settings.database_url)
+    own = "Allow a short rest somewhere dark when the employee needs it."
+    with engine.begin() as conn:
+        conn.execute(sa.update(Adjustment.__table__).where(Adjustment.id == "dark_room_migraine")
+                     .values(employer_text=own))
+    upgrade(migrations, settings.database_url)
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(Adjustment.title, Adjustment.employer_text)
+                           .where(Adjustment.id == "dark_room_migraine")).one()
+        seizure = conn.execute(sa.select(Adjustment.title).where(Adjustment.id == "seizure_plan")).scalar_one()
+        assert row.employer_text == own and "migraine" in row.title  # its wording no longer reads as 'from'
+        assert seizure == "Personal first-aid plan"
+        assert knowledge.update_wording(sa.orm.Session(bind=conn), _change(), "again") is None
+    engine.dispose()
+
+
+def _change():
+    return json.loads(resources.files("worklink_adjustments").joinpath(
+        "data", "wording_names_no_condition.json").read_text("utf-8"))
