@@ -32,7 +32,6 @@ import os
 import sys
 import tempfile
 import uuid
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +92,7 @@ def create_drafts(url: str, count: int, practice: uuid.UUID) -> list[str]:
     from worklink.events.contracts import CATALOGUE
     from worklink.messaging.outbox import Outbox
     from worklink_adjustments import services
+    from worklink_adjustments.domain import uk_today
     from worklink_adjustments.models import PLATFORM
     from worklink_adjustments.schemas import SuggestionInSchema
 
@@ -106,7 +106,7 @@ def create_drafts(url: str, count: int, practice: uuid.UUID) -> list[str]:
         with database.transaction() as session:
             for n in range(start, min(start + 200, count)):
                 data = variants[n % len(variants)]
-                ids.append(str(services.create(session, deps, clinician, data, date.today())["id"]))
+                ids.append(str(services.create(session, deps, clinician, data, uk_today())["id"]))
     database.dispose()
     return ids
 

@@ -13,8 +13,9 @@ Plus the lifecycle: draft -> issued -> amended | withdrawn | superseded | expire
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 from worklink.events.contracts.adjustments import (DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                                    ISSUER_PROFESSIONS, WITHDRAWAL_REASONS)
@@ -23,6 +24,16 @@ ASSESSMENT_METHODS = ("face_to_face", "telephone", "video", "written_report")
 STATUSES = ("draft", "issued", "amended", "withdrawn", "superseded", "expired")
 ACTIVE = ("issued", "amended")
 SHORT_PERIOD_DAYS = 15
+
+
+# Clinical dates (assessment, birth, period, review) are UK civil dates: at 00:30 during British
+# Summer Time it is already tomorrow in the surgery while it is still today in UTC.
+UK = ZoneInfo("Europe/London")
+
+
+def uk_today(now: datetime | None = None) -> date:
+    """The date in the UK at `now` (an aware datetime; the current time when not given)."""
+    return (now or datetime.now(timezone.utc)).astimezone(UK).date()
 
 
 class DomainError(Exception):
@@ -275,4 +286,4 @@ def categories_for(decision: str, categories: list[str], recommended: list[dict[
 __all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
            "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
            "nhs_number_is_valid", "check_suggestion", "check_transition", "check_version", "resolve_period",
-           "add_months", "overall_outcome", "categories_for"]
+           "add_months", "overall_outcome", "categories_for", "uk_today"]

@@ -19,6 +19,7 @@ from worklink.messaging.outbox import Outbox
 from worklink.audit import AuditTrail
 from worklink_adjustments import services
 from worklink_adjustments.app import _link_secret
+from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM, Suggestion
 
 DEMO_PRACTICE = uuid.UUID("d0000000-0000-4000-8000-00000000a001")  # the referrals demo's practice too
@@ -38,7 +39,7 @@ def demo_nhs_number(seed: int) -> str:
 
 def _body(given: str, family: str, n: int, condition: tuple[str, str], effects: str, picks: list[tuple[str, str]],
           **extra) -> dict:
-    today = date.today()
+    today = uk_today()
     return {
         "issuer": {"name": "Dr Demo Clinician", "profession": "doctor"},
         "patient": {"nhs_number": demo_nhs_number(n), "given_name": given, "family_name": family,
@@ -62,7 +63,7 @@ def load_demo_data(settings: Settings) -> str:
     deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM), _link_secret(settings))
     clinician = services.Clinician(DEMO_CLINICIAN, DEMO_PRACTICE,
                                    Principal(DEMO_CLINICIAN, "gp", str(DEMO_PRACTICE)))
-    today = date.today()
+    today = uk_today()
     try:
         with database.transaction() as session:
             if session.scalar(sa.select(sa.func.count()).select_from(Suggestion)

@@ -15,6 +15,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.workers import stop_on_signals
+from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.services import sweep
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def run_once(database: Database, outbox: Outbox) -> dict[str, int]:
     with database.transaction() as session:
-        return sweep(session, outbox, utcnow().date())
+        return sweep(session, outbox, uk_today(utcnow()))  # periods and review dates are UK dates
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from worklink.auth import mint_token
 from worklink.config import Settings
 from worklink.migrations import upgrade
 from worklink.service import get_service
+from worklink_adjustments.domain import uk_today
 
 PRACTICE = uuid.UUID("3b0f3f8e-8d52-4c39-9a7e-1f2d5b3c4a11")
 OTHER_PRACTICE = uuid.UUID("9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f")
@@ -64,7 +65,7 @@ def tokens(settings) -> Tokens:
 
 
 def suggestion_body(**overrides) -> dict:
-    today = date.today()
+    today = uk_today()  # as the service decides it
     body = {
         "issuer": {"name": "Dr Ada Lovelace", "profession": "doctor"},
         "patient": {"nhs_number": VALID_NHS, "given_name": "Sam", "family_name": "Patel",

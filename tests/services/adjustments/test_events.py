@@ -7,7 +7,7 @@ import json
 import re
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kafka import KafkaProducer
@@ -22,6 +22,7 @@ from worklink.messaging.topics import ensure_topics, load_topics
 from worklink.service import get_service
 from worklink.workers import build_relay
 from worklink_adjustments import services
+from worklink_adjustments.domain import uk_today
 from worklink_adjustments.events import HANDLERS, PUBLISHES
 from worklink_adjustments.models import PLATFORM
 from tests.platform.support import read_topic
@@ -115,7 +116,7 @@ def test_no_referral_event_without_consent(live, kafka_broker):
 
 def test_the_rest_of_the_lifecycle_reaches_kafka_as_ids_and_codes(live, kafka_broker):
     app, client, tokens, relay, _ = live
-    h, today = tokens.header(), date.today()
+    h, today = tokens.header(), uk_today()
     first = issue(client, tokens, review_date=(today + timedelta(days=3)).isoformat())
     html = client.get(f"/suggestions/{first['id']}/letter", headers=h).get_data(as_text=True)
     token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', html).group(1)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from worklink_adjustments import services
+from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
 from tests.services.adjustments.conftest import (OTHER_PRACTICE, Tokens, build_app, make_settings,
                                                  suggestion_body)
@@ -152,7 +153,7 @@ def test_a_suggestion_replaces_or_amends_only_the_same_patients_advice(svc):
 def test_sweep_expires_ended_periods_and_announces_reviews(svc):
     app, client, tokens = svc
     h = tokens.header()
-    today = date.today()
+    today = uk_today()
     s = create(client, tokens, review_date=(today + timedelta(days=7)).isoformat())
     client.post(f"/suggestions/{s['id']}/issue", json={"version": 1}, headers=h)
     database = app.extensions["worklink"].database
@@ -173,7 +174,7 @@ def test_sweep_expires_ended_periods_and_announces_reviews(svc):
 
 def test_an_amended_review_date_is_announced_when_it_comes(svc):
     app, client, tokens = svc
-    h, today = tokens.header(), date.today()
+    h, today = tokens.header(), uk_today()
     s = create(client, tokens, review_date=(today + timedelta(days=3)).isoformat())
     client.post(f"/suggestions/{s['id']}/issue", json={"version": 1}, headers=h)
     database, outbox = app.extensions["worklink"].database, app.extensions["worklink"].outbox

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from worklink_adjustments.models import Adjustment
-from worklink_adjustments.domain import add_months, nhs_number_is_valid
+from worklink_adjustments.domain import add_months, nhs_number_is_valid, uk_today
 from tests.services.adjustments.conftest import suggestion_body
 
-TODAY = date.today()
+TODAY = uk_today()
 
 
 @pytest.mark.parametrize("number, valid", [

@@ -11,6 +11,7 @@ from worklink.auth import authenticate
 from worklink.db import utcnow
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink_adjustments.domain import uk_today
 from worklink_adjustments.services import Clinician, Deps
 
 
@@ -33,4 +34,5 @@ def deps() -> Deps:
 
 
 def today() -> date:
-    return utcnow().date()
+    """Today in the UK, which decides whether a clinical date is in the future (not the UTC date)."""
+    return uk_today(utcnow())
