@@ -154,6 +154,24 @@ class LimitationInSchema(Schema):
         r"^[bdes][0-9]{3,5}$", error="Not an ICF code (b, d, e or s and 3 to 5 digits).")), load_default=list)
 
 
+ONET_ELEMENT = validate.Regexp(r"^[1-7](\.[A-Za-z0-9]{1,3}){1,5}$",
+                               error="Not an O*NET element id (for example 4.A.3.a.2).")
+
+
+class WorkFunctionInSchema(Schema):
+    id = fields.String(required=True, validate=SLUG)
+    name = text(120, 2, required=True)
+    onet_element_id = fields.String(validate=ONET_ELEMENT, allow_none=True, load_default=None,
+                                    metadata={"description": "O*NET generalized work activity id, if one fits"})
+    examples = fields.List(text(120, 2), load_default=list)
+
+
+class WorkFunctionPatchSchema(Schema):
+    name = text(120, 2)
+    onet_element_id = fields.String(validate=ONET_ELEMENT, allow_none=True)
+    examples = fields.List(text(120, 2))
+
+
 class PhraseInSchema(Schema):
     limitation_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
     adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)

@@ -17,7 +17,8 @@ from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentRevie
                                           CatalogueSchema, ConditionPatchSchema, ConditionSchema, GuidanceQuery,
                                           LimitationInSchema, LimitationSchema, PhraseInSchema, PhraseSchema,
                                           ReviewReportSchema, RulePatchSchema, RuleReviewSchema, RuleSchema,
-                                          SearchResultSchema)
+                                          SearchResultSchema, WorkFunctionInSchema, WorkFunctionPatchSchema,
+                                          WorkFunctionSchema)
 
 blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reasonable-adjustment guidance")
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
@@ -281,6 +282,39 @@ class Limitations(MethodView):
             limitation = Limitation(**data)
             session.add(limitation)
             return limitation
+
+
+@blp.route("/work-functions")
+class WorkFunctions(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(WorkFunctionInSchema)
+    @blp.response(201, WorkFunctionSchema)
+    def post(self, data):
+        """Add a job task (work function, with its O*NET element id if one fits); rules and suggestions can then name it."""
+        with service_context().database.transaction() as session:
+            if session.get(WorkFunction, data["id"]):
+                raise Problem(409, f"Job task {data['id']!r} already exists.")
+            knowledge.bump_version(session, current_principal().subject, f"add job task {data['id']}")
+            work_function = WorkFunction(**data)
+            session.add(work_function)
+            return work_function
+
+
+@blp.route("/work-functions/<work_function_id>")
+class WorkFunctionItem(MethodView):
+    @requires("alliance_admin")
+    @blp.arguments(WorkFunctionPatchSchema)
+    @blp.response(200, WorkFunctionSchema)
+    def patch(self, data, work_function_id):
+        """Rename a job task, change its O*NET element id or the examples search reads (a new guidance version)."""
+        with service_context().database.transaction() as session:
+            work_function = session.get(WorkFunction, work_function_id, with_for_update=True)
+            if work_function is None:
+                raise Problem(404, f"No job task {work_function_id!r}.")
+            knowledge.bump_version(session, current_principal().subject, f"edit job task {work_function_id}")
+            for name, value in data.items():
+                setattr(work_function, name, value)
+            return work_function
 
 
 @blp.route("/phrases")
