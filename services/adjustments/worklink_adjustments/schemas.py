@@ -410,7 +410,6 @@ class ScheduleOutSchema(Schema):
 
 class EmployerRecommendationSchema(Schema):
     index = fields.Integer(metadata={"description": "answer it by this number"})
-    adjustment_id = fields.String(allow_none=True)
     title = fields.String()
     difficulty = fields.String()
     advice = fields.String()

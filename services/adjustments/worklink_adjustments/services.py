@@ -571,8 +571,8 @@ def employer_view(session: Session, deps: Deps, token: str) -> dict[str, Any]:
         "functional_effects": suggestion.functional_effects,
         "period": {"start": suggestion.period_start, "end": suggestion.period_end},
         "reassessment_needed": suggestion.reassessment_needed,
-        "recommendations": [{"index": i, "adjustment_id": r.get("adjustment_id"),
-                             "title": r.get("title") or "Recommended change", "difficulty": r.get("difficulty") or "",
+        # No library id: some name what they are for ('dark_room_migraine'), which the employer may not know.
+        "recommendations": [{"index": i, "title": r.get("title") or "Recommended change", "difficulty": r.get("difficulty") or "",
                              "advice": " ".join(t for t in (r.get("employer_text"), r.get("free_text")) if t),
                              "schedule": r.get("schedule") or []}
                             for i, r in enumerate(suggestion.recommendations)],

@@ -4,6 +4,7 @@ employer wording for patients who keep their diagnosis private, so no wording ma
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 
 import sqlalchemy as sa
@@ -90,3 +91,19 @@ def test_the_rewording_keeps_an_admins_own_edit_and_is_idempotent(tmp_path):
 def _change():
     return json.loads(resources.files("worklink_adjustments").joinpath(
         "data", "wording_names_no_condition.json").read_text("utf-8"))
+
+
+def test_the_employer_sees_no_library_id_that_names_what_an_adjustment_is_for(client, tokens):
+    body = suggestion_body(conditions=[{"text": "Migraine", "condition_id": "migraine", "disclose": False}],
+                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}],
+                           functional_effects="Sometimes has to stop work suddenly and rest.")
+    created = client.post("/suggestions", json=body, headers=tokens.header()).get_json()
+    issued = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())
+    assert issued.status_code == 200, issued.get_json()
+    letter = client.get(f"/suggestions/{created['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', letter).group(1)
+    seen = client.get(f"/employer-links/{token}")
+    assert seen.status_code == 200 and seen.get_json()["recommendations"][0]["title"] == "Somewhere dark and quiet to rest"
+    assert "migraine" not in seen.get_data(as_text=True).lower()
+    page = client.get(f"/respond/{token}")
+    assert page.status_code == 200 and "migraine" not in page.get_data(as_text=True).lower()
