@@ -70,7 +70,8 @@ def test_up_runs_every_service_healthy_on_embedded_defaults_with_a_mail_server_a
             assert _get(f"http://127.0.0.1:{port}/readyz") == 200, name  # its database and the broker
         assert _get(f"http://127.0.0.1:{ports['directory']}/services?search=debt") == 200  # demo data, searched
         _send_mail(int(env["NOTIFICATIONS_SMTP_PORT"]))
-        assert [p.read_bytes().count(b"Subject: hello") for p in (tmp_path / "var" / "mail").glob("*.eml")] == [1]
+        kept = [p.read_bytes() for p in (tmp_path / "var" / "mail").glob("*.eml")]  # the demo's own emails too
+        assert sum(b"Subject: hello" in message for message in kept) == 1
         settle = time.monotonic() + 15  # the relays, consumers and jobs keep running: none exits
         while time.monotonic() < settle:
             assert process.poll() is None and not [line for line in lines if "exited with" in line], \
