@@ -287,7 +287,9 @@ class DeliveryWorker:
 
     def _claim_digest(self, kind: str, recipient: str, now: datetime) -> tuple[uuid.UUID, EmailMessage, list] | None:
         """Today's digest row (unique per recipient and day, so two workers never both send it),
-        and the message for the items waiting now; None if it went already or nothing waits."""
+        and the message for the items waiting now; None if it went already or nothing waits.
+        A worker that dies between this claim and the record leaves today's row: the items
+        still wait, and go in tomorrow's digest (late, never lost)."""
         day = now.date()
         try:
             with self.database.transaction() as session:
