@@ -107,3 +107,26 @@ def test_the_employer_sees_no_library_id_that_names_what_an_adjustment_is_for(cl
     assert "migraine" not in seen.get_data(as_text=True).lower()
     page = client.get(f"/respond/{token}")
     assert page.status_code == 200 and "migraine" not in page.get_data(as_text=True).lower()
+
+
+def test_an_admin_cannot_write_library_wording_that_names_a_condition(client, tokens):
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    new = {"id": "rest_room", "title": "Rest room for migraines", "employer_text": "Let them rest after fits.",
+           "fit_note_category": "workplace_adaptations", "equality_act_requirement": "physical_feature",
+           "adjustment_area": "physical_environment", "cost_band": "none", "access_to_work": False}
+    refused = client.post("/guidance/adjustments", json=new, headers=admin)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    errors = {e["pointer"]: e["detail"] for e in refused.get_json()["errors"]}
+    assert set(errors) == {"/title", "/employer_text"} and "'migraines'" in errors["/title"]
+    assert "'fits'" in errors["/employer_text"]
+    fine = {**new, "title": "Somewhere to rest", "employer_text": "Let them rest somewhere quiet when they need to."}
+    assert client.post("/guidance/adjustments", json=fine, headers=admin).status_code == 201
+
+    revision = client.get("/guidance/adjustments/rest_room", headers=admin).get_json()["revision"]
+    edit = client.patch("/guidance/adjustments/rest_room", headers=admin,
+                        json={"revision": revision, "employer_text": "Somewhere to inject insulin."})
+    assert edit.status_code == 422 and [e["pointer"] for e in edit.get_json()["errors"]] == ["/employer_text"]
+    assert client.get("/guidance/adjustments/rest_room", headers=admin).get_json()["revision"] == revision
+    phrase = client.post("/guidance/phrases", headers=admin,
+                         json={"limitation_id": "fatigue", "text": "{patient} has chronic fatigue for {period}."})
+    assert phrase.status_code == 422 and phrase.get_json()["errors"][0]["pointer"] == "/text"

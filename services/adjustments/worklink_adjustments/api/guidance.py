@@ -82,10 +82,23 @@ class Adjustments(MethodView):
         with service_context().database.transaction() as session:
             if session.get(Adjustment, data["id"]):
                 raise Problem(409, f"Adjustment {data['id']!r} already exists.")
+            _check_wording(session, {"title": data["title"], "employer_text": data["employer_text"]})
             version = knowledge.bump_version(session, current_principal().subject, f"add adjustment {data['id']}")
             adjustment = Adjustment(**data, revision=1, updated_in_version=version)
             session.add(adjustment)
             return adjustment
+
+
+def _check_wording(session, wording: dict[str, str | None]) -> None:
+    """Library wording is printed for any patient it is chosen for, most of whom keep their diagnosis
+    from their employer: it may describe the adjustment and the need, never name a condition."""
+    pattern = knowledge.library_condition_pattern(session)
+    errors = [{"location": "json", "pointer": f"/{name}",
+               "detail": f"This names {', '.join(repr(n) for n in found)}, a condition in the library (or a word that "
+                         "gives one away). Describe the adjustment and the need instead."}
+              for name, text in wording.items() if text and (found := knowledge.named_conditions(text, pattern))]
+    if errors:
+        raise Problem(422, "Library wording must not name a condition.", errors=errors)
 
 
 def _adjustment(session, adjustment_id: str, for_update: bool = False) -> Adjustment:
@@ -123,6 +136,7 @@ class AdjustmentItem(MethodView):
                     {"location": "json", "pointer": "/revision", "detail": "Missing data for required field."}])
             if data.pop("revision") != adjustment.revision:
                 raise Problem(409, "The adjustment changed since you read it.", current_revision=adjustment.revision)
+            _check_wording(session, {name: data.get(name) for name in ("title", "employer_text")})
             version = knowledge.bump_version(session, current_principal().subject, f"edit adjustment {adjustment_id}")
             changed = [n for n, v in data.items() if n in knowledge.REVIEW_CONTENT and getattr(adjustment, n) != v]
             for name, value in data.items():
@@ -330,6 +344,7 @@ class Phrases(MethodView):
             if missing:
                 raise Problem(422, "The wording refers to ids not in the library.", errors=[
                     {"location": "json", "pointer": p, "detail": "Not in the library."} for p in missing])
+            _check_wording(session, {"text": data["text"]})
             knowledge.bump_version(session, current_principal().subject, "add phrase template")
             phrase = PhraseTemplate(**data)
             session.add(phrase)
