@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, request
 
 from worklink.config import Settings
 from worklink.events.catalogue import Catalogue
@@ -42,6 +42,12 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     def open_data(response):
         # ORUK: every response of an open directory feed may be read from any origin.
         response.headers["Access-Control-Allow-Origin"] = "*"
+        if request.blueprint == "oruk" and request.method == "GET" and response.status_code == 200:
+            # Aggregators re-read whole feeds: with the ETag they revalidate (304) instead of downloading again.
+            response.add_etag()
+            response.headers["Cache-Control"] = "no-cache"  # may be kept, must be revalidated
+            response.headers["Access-Control-Expose-Headers"] = "ETag"
+            response = response.make_conditional(request)
         return response
 
     return app

@@ -93,6 +93,25 @@ def test_open_data_headers_and_no_sign_in(app, directory):
         assert response.status_code in (200, 400, 404), path
 
 
+def test_feed_readers_revalidate_with_the_etag_and_see_changes(app, directory):
+    from tests.services.directory.conftest import ORG_A, token_for
+
+    client = app.test_client()
+    first = client.get("/services?per_page=100")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache" and "ETag" in first.headers["Access-Control-Expose-Headers"]
+    unchanged = client.get("/services?per_page=100", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert unchanged.headers["Access-Control-Allow-Origin"] == "*"
+    renamed = client.patch(f"/manage/services/{directory.ids['debt']}", json={"name": "Money advice, Bridgwater"},
+                           headers=token_for(app, "org_admin", ORG_A))
+    assert renamed.status_code == 200
+    changed = client.get("/services?per_page=100", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert "Money advice, Bridgwater" in names(changed)
+    assert "ETag" not in client.get("/services?page=0").headers  # problems are not cached
+
+
 def test_each_filter_alone_and_all_combined(database_url, tmp_path):
     app = make_app(database_url, tmp_path)
     known = build_directory(app)
