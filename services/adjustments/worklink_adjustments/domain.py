@@ -32,8 +32,10 @@ UK = ZoneInfo("Europe/London")
 
 
 def uk_today(now: datetime | None = None) -> date:
-    """The date in the UK at `now` (an aware datetime; the current time when not given)."""
-    return (now or datetime.now(timezone.utc)).astimezone(UK).date()
+    """The date in the UK at `now` (the current time when not given; a naive time, as SQLite
+    returns stored timestamps, is UTC)."""
+    now = now or datetime.now(timezone.utc)
+    return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(UK).date()
 
 
 class DomainError(Exception):

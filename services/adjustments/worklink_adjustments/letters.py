@@ -15,6 +15,8 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from worklink_adjustments.domain import uk_today
+
 CATEGORY_LABELS = {"phased_return": "a phased return to work", "altered_hours": "altered hours",
                    "amended_duties": "amended duties", "workplace_adaptations": "workplace adaptations"}
 PROFESSION_LABELS = {"doctor": "doctor", "nurse": "nurse", "occupational_therapist": "occupational therapist",
@@ -120,7 +122,7 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     ])]
     if s["status"] == "amended":
         sections[0].paragraphs.append(
-            f"This letter replaces an earlier one: I amended my advice on {long_date(s['updated_at'].date())}. "
+            f"This letter replaces an earlier one: I amended my advice on {long_date(uk_today(s['updated_at']))}. "
             "Please answer this letter; the reply link in the earlier one no longer works.")
     conditions = disclosed_conditions(s)
     if conditions:

@@ -28,6 +28,7 @@ def utc(*args) -> datetime:
     (utc(2026, 3, 29, 0, 30), date(2026, 3, 29)),     # 00:30 GMT, half an hour before the clocks go forward
     (utc(2026, 10, 24, 23, 30), date(2026, 10, 25)),  # 00:30 BST, the night the clocks go back
     (utc(2026, 10, 25, 23, 30), date(2026, 10, 25)),  # 23:30 GMT after they went back
+    (datetime(2026, 6, 30, 23, 30), date(2026, 7, 1)),  # a naive stored time (SQLite) is UTC
 ])
 def test_uk_today_is_the_date_in_the_uk(now, today):
     assert uk_today(now) == today

@@ -22,11 +22,12 @@ from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import letters, services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.api.guidance import index, reading
-from worklink_adjustments.domain import DomainError, RuleViolation
+from worklink_adjustments.domain import DomainError, RuleViolation, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
 from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
+pages.add_app_template_filter(uk_today, "uk_date")  # a stored UTC time shown as the date in the UK
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
 EXTRA_ROWS = 2
 CATEGORY_OPTIONS = [(code, label.capitalize()) for code, label in CATEGORY_LABELS.items()]
