@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
     return PlatformTables(outbox, processed_events, audit_log)
 
 
+# Errors that mean the database cannot be reached or cannot take the work just now (down,
+# restarting, locked too long), not that the work is wrong: retried, never dead-lettered or lost.
+DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
 def create_db_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -161,10 +167,14 @@ class SqliteWriterQueue:
     the database, each woken as soon as the one before it commits. The busy handler remains for
     writers that do not queue here (the outbox relay's bookkeeping, other tools).
     Re-entrant, so a transaction opened inside another on the same thread does not deadlock.
+    A thread that waits longer than `timeout` for its process's turn (a transaction stuck
+    somewhere) gives up with an OperationalError, as SQLite's own busy timeout would, so
+    requests fail with a 503 instead of piling up behind it.
     """
 
-    def __init__(self, database_path: str | None):
+    def __init__(self, database_path: str | None, timeout: float = 30.0):
         self._lock_path = f"{database_path}-writer.lock" if database_path else None
+        self.timeout = timeout
         self._mutex = threading.RLock()
         self._depth = 0  # only read or written by the thread holding _mutex
         self._file = None
@@ -172,7 +182,10 @@ class SqliteWriterQueue:
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
-        with self._mutex:
+        if not self._mutex.acquire(timeout=self.timeout):
+            raise sa.exc.OperationalError("(waiting for the writer queue)", None, sqlite3.OperationalError(
+                f"database is locked: no turn to write within {self.timeout:g} s"))
+        try:
             outermost = self._depth == 0
             if outermost:
                 self._lock_file_exclusively()
@@ -183,6 +196,8 @@ class SqliteWriterQueue:
                 self._depth -= 1
                 if outermost and self._file is not None:
                     fcntl.flock(self._file, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
 
     def _lock_file_exclusively(self) -> None:
         if self._lock_path is None:

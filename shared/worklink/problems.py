@@ -16,6 +16,8 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from worklink.db import DATABASE_OUTAGES
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -146,6 +148,15 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
         return from_http_exception(error)
+
+    def handle_database_outage(error: Exception):
+        # The transaction rolled back: nothing was changed, and the same request can simply be sent again.
+        log.warning("database unavailable", exc_info=True)
+        return problem_response(503, "The service's database is unavailable just now; nothing was changed. "
+                                "Try again in a few seconds.", headers={"Retry-After": "5"})
+
+    for outage in DATABASE_OUTAGES:
+        app.register_error_handler(outage, handle_database_outage)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

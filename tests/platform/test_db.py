@@ -28,6 +28,34 @@ def test_sqlite_readers_run_beside_a_writer_and_writers_queue(tmp_path):
         assert reader.execute(sa.select(sa.func.count()).select_from(things)).scalar_one() == 1
 
 
+def test_a_writer_stuck_in_its_transaction_makes_the_others_give_up_not_pile_up(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    things.metadata.create_all(database.engine)
+    database._writers.timeout = 0.2
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck_writer() -> None:
+        with database.transaction() as session:
+            session.execute(things.insert().values(id=1))
+            holding.set()
+            release.wait(10)
+
+    stuck = threading.Thread(target=stuck_writer)
+    stuck.start()
+    assert holding.wait(10)
+    started = time.monotonic()
+    with pytest.raises(sa.exc.OperationalError, match="no turn to write within 0.2 s"):
+        with database.transaction() as session:
+            session.execute(things.insert().values(id=2))
+    assert 0.15 < time.monotonic() - started < 5
+    release.set()
+    stuck.join(10)
+    with database.transaction() as session:  # the turn is free again
+        session.execute(things.insert().values(id=3))
+    with database.sessions() as reader:
+        assert reader.scalars(sa.select(things.c.id).order_by(things.c.id)).all() == [1, 3]
+
+
 def _write_in_threads(database: Database, worker: int, threads: int, writes: int, failures) -> None:
     database.engine.dispose(close=False)  # a forked child must not reuse its parent's connections
 

@@ -149,6 +149,26 @@ def test_500_is_a_problem_without_internals(settings):
     assert "secret" not in json.dumps(body)
 
 
+def test_a_database_outage_is_a_503_to_send_again(tmp_path):
+    from worklink.devstack import free_port
+
+    closed = f"postgresql+psycopg://nobody:nothing@127.0.0.1:{free_port()}/none"  # nothing listens there
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "TESTSVC_DATABASE_URL": closed})
+    app, _ = create_service_app("testsvc", __name__, tables=platform_tables(sa.MetaData()), title="T",
+                                description="T", settings=settings)
+
+    @app.post("/save")
+    def save():
+        with app.extensions["worklink"].database.transaction() as session:
+            session.execute(sa.text("SELECT 1"))
+        return {}
+
+    response = app.test_client().post("/save", json={})
+    body = assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5" and "nothing was changed" in body["detail"]
+    assert "nobody" not in json.dumps(body)  # no connection details
+
+
 def test_request_id_is_echoed_or_generated(client):
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]

@@ -21,12 +21,11 @@ from typing import Callable
 import sqlalchemy as sa
 
 from worklink import context
-from worklink.db import Database, utcnow
+from worklink.db import DATABASE_OUTAGES, Database, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, UnknownEventType
 from worklink.events.contracts import CATALOGUE
 from worklink.events.envelope import CloudEvent, EnvelopeError
-from worklink.messaging.consumer import (_OUTAGE_ERRORS, OUTCOMES, EventConsumer, Outage, Outcome,
-                                         ReceivedEvent)
+from worklink.messaging.consumer import OUTCOMES, EventConsumer, Outage, Outcome, ReceivedEvent
 from worklink_notifications import routing
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class BatchingConsumer(EventConsumer):
                     session.execute(processed.insert(), [
                         {"consumer": self.group_id, "event_id": e.id, "event_type": e.type, "processed_at": now}
                         for e in handled])
-        except _OUTAGE_ERRORS as exc:
+        except DATABASE_OUTAGES as exc:
             raise Outage(exc) from exc
         for event, outcome in zip(events, outcomes):
             OUTCOMES.labels(self.group_id, event.type, outcome.value).inc()

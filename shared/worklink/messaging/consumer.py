@@ -39,7 +39,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from worklink import context
-from worklink.db import Database, PlatformTables, utcnow
+from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
 from worklink.events.envelope import (HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent,
                                       EnvelopeError, header_value)
@@ -91,7 +91,6 @@ class ReceivedEvent:
 
 Handler = Callable[[Session, ReceivedEvent], None]
 
-_OUTAGE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 def dlt_topic(topic: str) -> str:
@@ -262,7 +261,7 @@ class EventConsumer:
                 outcome = self._handle_once(handler, received)
             except PermanentError as exc:
                 return self._dead_letter(record, "rejected", exc, received.type)
-            except _OUTAGE_ERRORS as exc:
+            except DATABASE_OUTAGES as exc:
                 raise Outage(exc) from exc
             except Exception as exc:  # noqa: BLE001 - any handler bug is retried, then dead-lettered
                 if attempt == self.max_attempts:
