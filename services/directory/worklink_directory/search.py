@@ -17,12 +17,13 @@ listing that names it beats one that only mentions a synonym.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import snowballstemmer
 import sqlalchemy as sa
@@ -157,7 +158,8 @@ class QueryGroup:
         return sorted(self.exact) + sorted(self.synonyms - self.exact) + sorted(self.fuzzy - self.exact - self.synonyms)
 
 
-def parse_query(text: str) -> list[QueryGroup]:
+@functools.lru_cache(maxsize=4096)  # residents repeat searches; stemming each time costs more than the lookup
+def parse_query(text: str) -> tuple[QueryGroup, ...]:
     """Split a query into AND-ed groups, folding known phrases and synonyms together."""
     stems = tokens(text)
     groups: list[QueryGroup] = []
@@ -180,7 +182,7 @@ def parse_query(text: str) -> list[QueryGroup]:
         else:
             groups.append(QueryGroup(stems[i], frozenset([stems[i]])))
             i += 1
-    return groups
+    return tuple(groups)
 
 
 class SearchIndex:
@@ -333,7 +335,7 @@ class Vocabulary:
 VOCABULARY = Vocabulary()
 
 
-def with_near_misses(session: Session, groups: list[QueryGroup]) -> list[QueryGroup]:
+def with_near_misses(session: Session, groups: Sequence[QueryGroup]) -> list[QueryGroup]:
     known = VOCABULARY.load(session)
     widened = []
     for group in groups:
