@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
@@ -246,13 +248,31 @@ class Conditions(MethodView):
     def post(self, data):
         """Add a condition and the functional limitations it usually brings."""
         with service_context().database.transaction() as session:
-            if session.get(Condition, data["id"]):
-                raise Problem(409, f"Condition {data['id']!r} already exists.")
-            _check_limitations(session, data["limitation_ids"])
-            knowledge.bump_version(session, current_principal().subject, f"add condition {data['id']}")
-            condition = Condition(**data)
-            session.add(condition)
-            return condition
+            return _add_entry(session, Condition, data, "condition",
+                              check=lambda: _check_limitations(session, data["limitation_ids"]))
+
+
+def _add_entry(session, model, data: dict, label: str, check: Callable[[], None] = lambda: None):
+    """A new library entry under a new guidance version: an id already taken is a 409, then `check`."""
+    if session.get(model, data["id"]):
+        raise Problem(409, f"{label.capitalize()} {data['id']!r} already exists.")
+    check()
+    knowledge.bump_version(session, current_principal().subject, f"add {label} {data['id']}")
+    entry = model(**data)
+    session.add(entry)
+    return entry
+
+
+def _edit_entry(session, model, entry_id: str, data: dict, label: str, check: Callable[[], None] = lambda: None):
+    """Changed fields of a library entry under a new guidance version: an unknown id is a 404, then `check`."""
+    entry = session.get(model, entry_id, with_for_update=True)
+    if entry is None:
+        raise Problem(404, f"No {label} {entry_id!r}.")
+    check()
+    knowledge.bump_version(session, current_principal().subject, f"edit {label} {entry_id}")
+    for name, value in data.items():
+        setattr(entry, name, value)
+    return entry
 
 
 def _check_limitations(session, limitation_ids: list[str]) -> None:
@@ -271,15 +291,9 @@ class ConditionItem(MethodView):
     def patch(self, data, condition_id):
         """Rename a condition, change its synonyms or the limitations it usually brings (a new guidance version)."""
         with service_context().database.transaction() as session:
-            condition = session.get(Condition, condition_id, with_for_update=True)
-            if condition is None:
-                raise Problem(404, f"No condition {condition_id!r}.")
-            if "limitation_ids" in data:
-                _check_limitations(session, data["limitation_ids"])
-            knowledge.bump_version(session, current_principal().subject, f"edit condition {condition_id}")
-            for name, value in data.items():
-                setattr(condition, name, value)
-            return condition
+            return _edit_entry(session, Condition, condition_id, data, "condition",
+                               check=lambda: _check_limitations(session, data["limitation_ids"])
+                               if "limitation_ids" in data else None)
 
 
 @blp.route("/limitations")
@@ -290,12 +304,7 @@ class Limitations(MethodView):
     def post(self, data):
         """Add a functional limitation (with optional ICF codes); rules and conditions can then name it."""
         with service_context().database.transaction() as session:
-            if session.get(Limitation, data["id"]):
-                raise Problem(409, f"Limitation {data['id']!r} already exists.")
-            knowledge.bump_version(session, current_principal().subject, f"add limitation {data['id']}")
-            limitation = Limitation(**data)
-            session.add(limitation)
-            return limitation
+            return _add_entry(session, Limitation, data, "limitation")
 
 
 @blp.route("/work-functions")
@@ -306,12 +315,7 @@ class WorkFunctions(MethodView):
     def post(self, data):
         """Add a job task (work function, with its O*NET element id if one fits); rules and suggestions can then name it."""
         with service_context().database.transaction() as session:
-            if session.get(WorkFunction, data["id"]):
-                raise Problem(409, f"Job task {data['id']!r} already exists.")
-            knowledge.bump_version(session, current_principal().subject, f"add job task {data['id']}")
-            work_function = WorkFunction(**data)
-            session.add(work_function)
-            return work_function
+            return _add_entry(session, WorkFunction, data, "job task")
 
 
 @blp.route("/work-functions/<work_function_id>")
@@ -322,13 +326,7 @@ class WorkFunctionItem(MethodView):
     def patch(self, data, work_function_id):
         """Rename a job task, change its O*NET element id or the examples search reads (a new guidance version)."""
         with service_context().database.transaction() as session:
-            work_function = session.get(WorkFunction, work_function_id, with_for_update=True)
-            if work_function is None:
-                raise Problem(404, f"No job task {work_function_id!r}.")
-            knowledge.bump_version(session, current_principal().subject, f"edit job task {work_function_id}")
-            for name, value in data.items():
-                setattr(work_function, name, value)
-            return work_function
+            return _edit_entry(session, WorkFunction, work_function_id, data, "job task")
 
 
 @blp.route("/phrases")
