@@ -6,6 +6,7 @@ coordinates or postcode: only their id, type and a neutral name.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from math import ceil
 from typing import Any, Iterable
@@ -49,6 +50,15 @@ def _id(value) -> str | None:
     return str(value) if value is not None else None
 
 
+_DERIVED = uuid.UUID("5b8f0c3e-9c1a-4d52-9a0e-6f3f2d7c1b44")
+
+
+def _derived_id(kind: str, owner) -> str:
+    """A stable id of its own for an ORUK object we keep no row for (a location's address, a
+    service's free cost option), so no two objects of different kinds share an id."""
+    return str(uuid.uuid5(_DERIVED, f"{kind}:{owner}"))
+
+
 def organization(org: Organization) -> dict:
     return {"id": _id(org.id), "name": org.name, "description": org.description,
             "email": org.email, "website": org.website}
@@ -75,10 +85,11 @@ def location(loc: Location, *, distance_m: float | None = None) -> dict:
                         "name": "Confidential location", "description": "The address is given on contact."})
     address = None
     if loc.address_1 and loc.city and loc.postal_code:  # ORUK requires these (and a county)
-        address = {"id": _id(loc.id), "location_id": _id(loc.id), "address_1": loc.address_1,
+        address = {"id": _derived_id("address", loc.id), "location_id": _id(loc.id), "address_1": loc.address_1,
                    "city": loc.city, "state_province": loc.state_province or loc.city,
                    "postal_code": loc.postal_code, "country": loc.country, "address_type": "physical"}
-    accessibility = ([{"id": _id(loc.id), "location_id": _id(loc.id), "description": loc.accessibility}]
+    accessibility = ([{"id": _derived_id("accessibility", loc.id), "location_id": _id(loc.id),
+                       "description": loc.accessibility}]
                      if loc.accessibility else [])
     return compact({"id": _id(loc.id), "location_type": loc.location_type, "name": loc.name,
                     "description": loc.description, "latitude": loc.latitude, "longitude": loc.longitude,
@@ -109,10 +120,11 @@ def capacity(cap: ServiceCapacity | None) -> list[dict]:
     """HSDS 3.1 `service_capacity` (an extension to ORUK 3.0): places now and the typical wait."""
     if cap is None:
         return []
-    return [compact({"id": _id(cap.service_id), "service_id": _id(cap.service_id),
+    return [compact({"id": _derived_id("service_capacity", cap.service_id), "service_id": _id(cap.service_id),
                      "available": cap.available_places if cap.available_places is not None
                      else (1 if cap.accepting_referrals else 0),
-                     "unit": {"id": _id(cap.service_id), "name": "referral places", "scheme": "worklink"},
+                     "unit": {"id": _derived_id("unit", "referral places"), "name": "referral places",
+                              "scheme": "worklink"},
                      "accepting_referrals": cap.accepting_referrals,
                      "typical_wait_days": cap.typical_wait_days,
                      "updated": iso(cap.updated)})]
@@ -139,7 +151,8 @@ def service_full(svc: Service, cap: ServiceCapacity | None = None) -> dict:
         "service_at_locations": [{"id": _id(sal.id), "service_id": _id(svc.id), "location_id": _id(sal.location_id),
                                   "location": location(sal.location)} for sal in svc.locations],
         "contacts": [contact(c) for c in svc.contacts],
-        "cost_options": ([{"id": _id(svc.id), "service_id": _id(svc.id), "option": "Free", "amount": 0}]
+        "cost_options": ([{"id": _derived_id("cost_option", svc.id), "service_id": _id(svc.id), "option": "Free",
+                           "amount": 0}]
                          if svc.is_free else []),
         "attributes": [{"id": _id(a.id), "link_id": _id(svc.id), "link_type": "service",
                         "taxonomy_term_id": _id(a.taxonomy_term_id), "taxonomy_term": taxonomy_term(a.term)}

@@ -71,6 +71,10 @@ def test_full_service_is_nested_and_uuid_identified(app, directory):
     assert location["accessibility"][0]["description"] == "Step-free access."
     assert {a["taxonomy_term"]["code"] for a in body["attributes"]} == {"counselling", "mental-health"}
     assert body["cost_options"][0]["amount"] == 0
+    # every object has an id of its own: an address or cost option is not its location or service
+    owned = {location["addresses"][0]["id"], location["accessibility"][0]["id"], body["cost_options"][0]["id"]}
+    assert len(owned) == 3 and not owned & {body["id"], location["id"]}
+    assert app.test_client().get(f"/services/{directory.ids['counselling']}").get_json() == body  # stable
 
 
 def test_confidential_locations_never_publish_their_address(app, directory):
