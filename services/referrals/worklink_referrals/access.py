@@ -112,7 +112,7 @@ def person(referral: Referral) -> dict[str, Any]:
 
 def clocks(referral: Referral, settings: ReferralSettings, now: datetime) -> list[dict[str, Any]]:
     breached = set(services.breaching(referral, settings, now))
-    deadlines = domain.clock_deadlines(services.clock_state(referral), settings.clocks)
+    deadlines = domain.clock_deadlines(services.clock_state(referral, now), settings.clocks)
     return [{"clock": name, "due_at": due, "met_at": met,
              "breached": name in breached or bool(met and met > due)}
             for name, (due, met) in deadlines.items()]

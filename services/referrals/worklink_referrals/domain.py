@@ -435,6 +435,15 @@ def add_working_days(start: datetime, days: int, holidays: frozenset[date] = fro
     return moment
 
 
+def working_days_between(start: datetime, end: datetime, holidays: frozenset[date] = frozenset()) -> int:
+    """Working days after `start`'s day up to and including `end`'s (the inverse of add_working_days)."""
+    day, count = start.date(), 0
+    while day < end.date():
+        day += timedelta(days=1)
+        count += is_working_day(day, holidays)
+    return count
+
+
 @dataclass(frozen=True)
 class ClockState:
     submitted_at: datetime
@@ -442,20 +451,34 @@ class ClockState:
     accepted_at: datetime | None = None
     first_attempt_at: datetime | None = None
     first_contact_at: datetime | None = None
+    holds: tuple[tuple[datetime, datetime], ...] = ()  # (put on hold, resumed or now), in order
 
 
 def clock_deadlines(state: ClockState, targets: ClockTargets) -> dict[str, tuple[datetime, datetime | None]]:
-    """For each running or finished clock: (due at, met at or None)."""
+    """For each running or finished clock: (due at, met at or None).
+
+    Clocks stop while on hold: a hold that began before a clock was due and before it was met
+    moves its deadline by the working days the hold covered."""
     h = targets.holidays
-    clocks = {"acknowledge": (add_working_days(state.submitted_at, targets.acknowledge, h), state.acknowledged_at)}
+    clocks = {"acknowledge": (_paused(state, state.submitted_at, targets.acknowledge, state.acknowledged_at, h),
+                              state.acknowledged_at)}
     if state.accepted_at:
         first_attempt = min(filter(None, (state.first_attempt_at, state.first_contact_at)), default=None)
-        clocks["first_contact_attempt"] = (add_working_days(state.accepted_at, targets.first_contact_attempt, h),
-                                           first_attempt)
+        clocks["first_contact_attempt"] = (_paused(state, state.accepted_at, targets.first_contact_attempt,
+                                                   first_attempt, h), first_attempt)
         # The first meeting is the first contact made (the referral moves to in progress).
-        clocks["first_meeting"] = (add_working_days(state.accepted_at, targets.first_meeting, h),
-                                   state.first_contact_at)
+        clocks["first_meeting"] = (_paused(state, state.accepted_at, targets.first_meeting,
+                                           state.first_contact_at, h), state.first_contact_at)
     return clocks
+
+
+def _paused(state: ClockState, start: datetime, days: int, met: datetime | None,
+            holidays: frozenset[date]) -> datetime:
+    due = add_working_days(start, days, holidays)
+    for held, resumed in state.holds:
+        if start <= held < due and (met is None or held < met):
+            due = add_working_days(due, working_days_between(held, resumed, holidays), holidays)
+    return due
 
 
 def breached_clocks(state: ClockState, targets: ClockTargets, now: datetime) -> list[str]:

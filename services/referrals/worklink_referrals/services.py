@@ -820,12 +820,27 @@ def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) ->
 # --- clocks --------------------------------------------------------------------------------------
 
 
-def clock_state(referral: Referral) -> domain.ClockState:
+def clock_state(referral: Referral, now: datetime) -> domain.ClockState:
     return domain.ClockState(submitted_at=_aware(referral.submitted_at),
                              acknowledged_at=_maybe(referral.acknowledged_at),
                              accepted_at=_maybe(referral.accepted_at),
                              first_attempt_at=_maybe(referral.first_attempt_at),
-                             first_contact_at=_maybe(referral.first_contact_at))
+                             first_contact_at=_maybe(referral.first_contact_at),
+                             holds=hold_periods(referral, now))
+
+
+def hold_periods(referral: Referral, now: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """(put on hold, left the hold) from the history; a hold still going ends now (the clocks are paused)."""
+    periods, held = [], None
+    for step in referral.transitions:
+        if step.to_status == Status.ON_HOLD and step.from_status != Status.ON_HOLD:
+            held = _aware(step.occurred_at)
+        elif step.from_status == Status.ON_HOLD and step.to_status != Status.ON_HOLD and held:
+            periods.append((held, _aware(step.occurred_at)))
+            held = None
+    if held:
+        periods.append((held, now))
+    return tuple(periods)
 
 
 def _maybe(moment: datetime | None) -> datetime | None:
@@ -835,7 +850,7 @@ def _maybe(moment: datetime | None) -> datetime | None:
 def breaching(referral: Referral, settings: ReferralSettings, now: datetime) -> list[str]:
     if referral.status not in OPEN_VALUES or referral.status == Status.ON_HOLD:
         return []  # the clocks stop when a referral closes or is paused
-    return domain.breached_clocks(clock_state(referral), settings.clocks, now)
+    return domain.breached_clocks(clock_state(referral, now), settings.clocks, now)
 
 
 def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings, now: datetime) -> list[tuple]:
@@ -844,7 +859,7 @@ def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings
     found = []
     open_referrals = session.scalars(sa.select(Referral).where(Referral.status.in_(OPEN_VALUES)))
     for referral in open_referrals:
-        deadlines = domain.clock_deadlines(clock_state(referral), settings.clocks)
+        deadlines = domain.clock_deadlines(clock_state(referral, now), settings.clocks)
         for clock in breaching(referral, settings, now):
             if (referral.id, clock) in flagged:
                 continue

@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -326,6 +326,38 @@ def test_working_day_clocks_breach_once_and_show_in_the_breaching_queue(both):
     with h.ctx.database.transaction() as session:
         assert services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now) == [
             (uuid.UUID(rid), "first_contact_attempt")]
+
+
+def test_clocks_pause_while_on_hold_and_the_deadline_moves_by_the_working_days_held(both):
+    h = both
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")  # Monday 23rd 09:00: first contact attempt due Monday 30th 09:00
+    settings = h.app.extensions["referrals"]["settings"]
+
+    def due(clock):
+        return {c["clock"]: c["due_at"] for c in h.client.get(f"/referrals/{rid}", headers=h.adviser()
+                                                               ).get_json()["clocks"]}[clock][:16]
+
+    def breaches():
+        with h.ctx.database.transaction() as session:
+            return services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now)
+
+    assert due("first_contact_attempt") == "2026-11-30T09:00"
+    h.clock.advance(days=1)  # Tuesday: on hold until Friday - Wednesday, Thursday, Friday are held
+    h.act(rid, "put_on_hold", reason="person_unwell", review_date="2026-12-04")
+    h.clock.advance(days=3)
+    h.act(rid, "resume", note="Feeling better")
+    assert due("first_contact_attempt") == "2026-12-03T09:00"  # three working days later
+    assert due("first_meeting") == "2026-12-10T09:00"
+    h.clock.now = datetime(2026, 11, 30, 9, 1, tzinfo=timezone.utc)  # the old deadline has passed
+    assert breaches() == []
+    assert h.client.get("/referrals?view=breaching", headers=h.adviser()).get_json()["items"] == []
+    h.clock.now = datetime(2026, 12, 3, 9, 1, tzinfo=timezone.utc)
+    assert breaches() == [(uuid.UUID(rid), "first_contact_attempt")]
+    [breach] = outbox_payloads(h, "referrals.referral.sla_breached")
+    assert breach["due_at"] == "2026-12-03T09:00:00Z"
+    queue = h.client.get("/referrals?view=breaching", headers=h.adviser()).get_json()
+    assert queue["items"][0]["breached_clocks"] == ["first_contact_attempt"]
 
 
 def test_caseload_over_the_limit_warns_the_adviser(make_harness):

@@ -242,6 +242,27 @@ def test_clocks_breach_when_past_due_or_met_late():
     assert d.breached_clocks(attempted, d.ClockTargets(first_contact_attempt=0), late) == ["first_contact_attempt"]
 
 
+def test_a_hold_moves_a_running_clock_by_the_working_days_it_covered():
+    targets = d.ClockTargets()
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    accepted = d.ClockState(submitted_at=monday, acknowledged_at=monday, accepted_at=monday)
+    assert d.clock_deadlines(accepted, targets)["first_contact_attempt"][0] == datetime(2026, 11, 30, 9, 0,
+                                                                                         tzinfo=timezone.utc)
+    # Held Friday 17:00 to the next Tuesday 10:00: Monday and Tuesday were held (the weekend never counted).
+    held = (datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc), datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))
+    state = d.ClockState(**{**accepted.__dict__, "holds": (held,)})
+    assert d.clock_deadlines(state, targets)["first_contact_attempt"][0].date() == date(2026, 12, 2)
+    assert d.breached_clocks(state, targets, datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)) == []
+    # A hold that began after the clock was due (already breached), or after it was met, moves nothing.
+    late = (datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc), datetime(2026, 12, 4, 9, 0, tzinfo=timezone.utc))
+    late_state = d.ClockState(**{**accepted.__dict__, "holds": (late,)})
+    assert d.clock_deadlines(late_state, targets)["first_contact_attempt"][0].date() == date(2026, 11, 30)
+    assert d.clock_deadlines(late_state, targets)["first_meeting"][0].date() == date(2026, 12, 10)
+    met = d.ClockState(**{**accepted.__dict__, "first_attempt_at": monday, "holds": (held,)})
+    assert d.clock_deadlines(met, targets)["first_contact_attempt"][0].date() == date(2026, 11, 30)
+    assert d.working_days_between(*held) == 2 and d.working_days_between(held[0], held[0]) == 0
+
+
 def test_age_on_the_day_of_referral():
     from datetime import date
 
