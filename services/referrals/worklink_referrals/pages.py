@@ -300,17 +300,18 @@ def refer_yourself_verify(pending_id):
     except ValidationError:
         return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
                        errors={"code": ["Enter the 6-digit code we sent you"]})
-    with ctx.database.transaction() as session:
-        wrong = services.check_self_referral_code(session, pending_id, code, moment)
-    if wrong:
-        if wrong.status == 400:
+    with access.domain_problems():  # a used or expired code: the error page (404, 410)
+        with ctx.database.transaction() as session:  # one transaction: see check_self_referral_code
+            wrong = services.check_self_referral_code(session, pending_id, code, moment)
+            if not wrong:
+                referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
+                ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
+                                 person_id=str(referral.id), principal=person_principal(referral))
+        if wrong and wrong.status == 400:
             return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
                            errors={"code": [wrong.detail]})
-        raise Problem(wrong.status, wrong.detail)
-    with ctx.database.transaction() as session:
-        referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
-        ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
-                         person_id=str(referral.id), principal=person_principal(referral))
+        if wrong:
+            raise wrong  # after the commit: a wrong code's attempt is counted
     return redirect(f"/my-referral/{link}", code=303)
 
 

@@ -500,12 +500,20 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
     return pending, code
 
 
+NO_PENDING = ("No self-referral is waiting for that code: it has already been used (the referral was sent), "
+              "or it was never started. If you did not get your link, start again.")
+
+
 def check_self_referral_code(session: Session, pending_id: uuid.UUID, code: str,
                              now: datetime) -> DomainError | None:
-    """Count the attempt; returns the error (not raised, so the caller can commit the count) or None."""
+    """Count the attempt; returns the error (not raised, so the caller can commit the count) or None.
+
+    The pending row stays locked to the end of the transaction: complete the referral in the same one,
+    so two people entering one code at once get one referral and one NotFound (PostgreSQL: the second
+    waits for the lock, then finds the row gone; SQLite serialises writers)."""
     pending = session.get(PendingSelfReferral, pending_id, with_for_update=True)
     if pending is None:
-        return NotFound("No self-referral is waiting for that code.")
+        return NotFound(NO_PENDING)
     if _aware(pending.expires_at) < now or pending.attempts >= 5:
         session.delete(pending)
         return Gone("The code has expired. Start the self-referral again.")
@@ -521,7 +529,7 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     """The contact route is verified: submit the referral with the person's explicit consent."""
     pending = session.get(PendingSelfReferral, pending_id, with_for_update=True)
     if pending is None:
-        raise NotFound("No self-referral is waiting for that code.")
+        raise NotFound(NO_PENDING)
     intake = _from_json(pending.payload)
     route = "email" if intake["person"].get("email") else "phone"
     consent_id = uuid.UUID(intake.pop("consent_id")) if intake.get("consent_id") else uuid.uuid4()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -605,6 +606,63 @@ def test_the_self_referral_limit_holds_across_web_workers(make_harness, database
     for t in threads:
         t.join()
     assert sorted(results) == [202] * 3 + [429] * 5
+
+
+def _verify_at_once(h, pid: str, code: str, send) -> list:
+    """Two people submit the same code at once: both requests wait on the pending row, which this test
+    holds locked, then race (PostgreSQL)."""
+    from worklink_referrals.models import PendingSelfReferral
+
+    answers, both_waiting = [], threading.Barrier(3)
+
+    def submit():
+        both_waiting.wait()
+        answers.append(send(h.app.test_client()))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    with h.ctx.database.transaction() as session:
+        session.get(PendingSelfReferral, uuid.UUID(pid), with_for_update=True)
+        for t in threads:
+            t.start()
+        both_waiting.wait()
+        with h.ctx.database.engine.connect() as watcher:  # until both requests wait on the lock
+            waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            for _ in range(500):
+                if watcher.execute(waiting).scalar() >= 2:
+                    break
+                time.sleep(0.01)
+    for t in threads:
+        t.join()
+    return answers
+
+
+def test_one_code_submitted_twice_at_once_gives_one_referral_and_a_problem(make_harness, postgres_url):
+    h = make_harness(postgres_url)
+    h.add_service()
+    pending = h.client.post("/self-referrals", json=self_referral("sam@example.org")).get_json()
+    answers = _verify_at_once(h, pending["id"], pending["code"], lambda client: client.post(
+        f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]}))
+    assert sorted(a.status_code for a in answers) == [201, 404]
+    [refused] = [a for a in answers if a.status_code == 404]
+    assert refused.mimetype == "application/problem+json" and "already" in refused.get_json()["detail"]
+    assert h.client.get("/referrals", headers=h.adviser()).get_json()["total"] == 1
+
+
+def test_the_code_page_answers_the_second_of_two_people_entering_one_code(make_harness, postgres_url):
+    h = make_harness(postgres_url)
+    h.add_service()
+    pending = h.client.post("/self-referrals", json=self_referral("sam@example.org")).get_json()
+
+    def send(client):
+        client.set_cookie("worklink_csrf", "t0ken")
+        return client.post(f"/refer-yourself/{pending['id']}/code", headers={"Accept": "text/html"},
+                           data={"csrf_token": "t0ken", "code": pending["code"], "route": "email"})
+
+    answers = _verify_at_once(h, pending["id"], pending["code"], send)
+    assert sorted(a.status_code for a in answers) == [303, 404]
+    [refused] = [a for a in answers if a.status_code == 404]
+    assert refused.mimetype == "text/html" and "already" in refused.get_data(as_text=True)
+    assert h.client.get("/referrals", headers=h.adviser()).get_json()["total"] == 1
 
 
 def test_the_self_referral_page_says_when_to_try_again(make_harness):

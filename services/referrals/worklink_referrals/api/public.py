@@ -75,16 +75,18 @@ class Verification(MethodView):
     def post(self, data, pending_id):
         """Confirm the code: the referral is submitted and you get your private status link."""
         ctx, moment = service_context(), now()
-        with ctx.database.transaction() as session:
-            wrong = services.check_self_referral_code(session, pending_id, data["code"], moment)
         with access.domain_problems():
+            with ctx.database.transaction() as session:  # one transaction: see check_self_referral_code
+                wrong = services.check_self_referral_code(session, pending_id, data["code"], moment)
+                if not wrong:
+                    referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id,
+                                                                     moment)
+                    ctx.audit.record(session, action="create", resource_type="referral",
+                                     resource_id=str(referral.id), person_id=str(referral.id),
+                                     principal=person_principal(referral))
+                    body = person_status(referral)
             if wrong:
-                raise wrong
-        with ctx.database.transaction() as session, access.domain_problems():
-            referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
-            ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
-                             person_id=str(referral.id), principal=person_principal(referral))
-            body = person_status(referral)
+                raise wrong  # after the commit: a wrong code's attempt is counted
         return {**body, "status_link": f"/status/{link}"}
 
 
