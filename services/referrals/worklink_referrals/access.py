@@ -3,7 +3,8 @@
 Readers: the assigned organisation's advisers and admins, the referring organisation,
 the person (through their self-service link) and alliance admins. Nobody else learns
 that the referral exists (404, not 403). After consent is withdrawn the person's details
-no longer reach the adviser organisation. Notes stay with the adviser organisation;
+reach neither the adviser organisation nor the referrer (as on the referrer's /sent page);
+alliance admins, who answer for the record, still see them. Notes stay with the adviser organisation;
 outcomes reach the referrer only if the person agreed.
 """
 
@@ -64,7 +65,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
             now: datetime) -> dict[str, Any]:
     who = readers(principal, referral)
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
-    shared = not referral.consent_withdrawn_at or domain.REFERRER in who or domain.ADMIN in who
+    shared = not referral.consent_withdrawn_at or domain.ADMIN in who  # withdrawal stops onward sharing
     outcomes_seen = adviser_side or referral.outcomes_to_referrer  # the person's choice for the referrer
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,

@@ -182,6 +182,23 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     assert "notifications.person_message.requested" not in outbox_types(h)  # only self-referrers are told
 
 
+def test_after_withdrawal_the_referrer_sees_no_more_of_the_person_than_the_sent_page_shows(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["person"]["given_name"] == "Ada"
+    withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()
+    assert "person" not in withdrawn
+    referrer_view = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+    assert "person" not in referrer_view and "reason" not in referrer_view
+    assert referrer_view["status"] == "cancelled" and referrer_view["consent"]["withdrawn_at"]
+    assert "name" not in h.client.get("/referrals?view=sent", headers=h.gp()).get_json()["items"][0]
+    h.client.set_cookie("worklink_session", h.gp()["Authorization"].split()[1])
+    sent_page = h.client.get("/sent", headers={"Accept": "text/html"})
+    assert sent_page.status_code == 200 and "Lovelace" not in sent_page.get_data(as_text=True)
+    # The alliance answers for the record (complaints, safeguarding): it still sees who it is.
+    assert h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()["person"]["family_name"] == "Lovelace"
+
+
 def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_replace(harness):
     h = harness
     first = h.refer().get_json()
