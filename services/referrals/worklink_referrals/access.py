@@ -186,6 +186,11 @@ def caseload(session: Session, principal: Principal, settings: ReferralSettings)
     return summary
 
 
-def caseload_warning(active: int, settings: ReferralSettings) -> str:
-    return (f"You hold {active} active clients, more than the {settings.caseload_limit} the IPS fidelity scale "
-            "recommends. Talk to your team lead about rebalancing.")
+def caseload_warning(active: int, settings: ReferralSettings, *, adviser: str | None = None,
+                     reader: str | None = None) -> str:
+    """Worded for whom it is about: the reader's own caseload, or the adviser someone else allocated to."""
+    if adviser is None or adviser == reader:
+        return (f"You hold {active} active clients, more than the {settings.caseload_limit} the IPS fidelity "
+                "scale recommends. Talk to your team lead about rebalancing.")
+    return (f"{adviser} now holds {active} active clients, more than the {settings.caseload_limit} the IPS "
+            "fidelity scale recommends. Consider rebalancing their caseload.")

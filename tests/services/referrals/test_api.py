@@ -378,6 +378,18 @@ def test_clocks_pause_while_on_hold_and_the_deadline_moves_by_the_working_days_h
     assert queue["items"][0]["breached_clocks"] == ["first_contact_attempt"]
 
 
+def test_a_caseload_warning_names_the_adviser_when_someone_else_allocates(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(caseload_limit=1))
+    h.add_service()
+    team_lead = h.token("org_admin", ADVISERS, "lead-1")
+    ids = [h.refer({"nhs_number": f"400000000{i}", "given_name": f"P{i}"}).get_json()["id"] for i in range(2)]
+    h.act(ids[0], "accept", headers=team_lead, adviser_id="adviser-2")
+    warned = h.act(ids[1], "accept", headers=team_lead, adviser_id="adviser-2").get_json()["caseload_warning"]
+    assert warned.startswith("adviser-2 now holds 2 active clients") and "You hold" not in warned
+    assert h.act(ids[1], "assign", headers=team_lead, adviser_id="adviser-2").get_json()[
+        "caseload_warning"].startswith("adviser-2 now holds 2")
+
+
 def test_caseload_over_the_limit_warns_the_adviser(make_harness):
     h = make_harness(referral_settings=ReferralSettings(caseload_limit=2))
     h.add_service()
@@ -386,6 +398,7 @@ def test_caseload_over_the_limit_warns_the_adviser(make_harness):
         assert "caseload_warning" not in h.act(rid, "accept", adviser_id="adviser-1").get_json()
     warned = h.act(ids[2], "accept", adviser_id="adviser-1").get_json()
     assert "more than the 2" in warned["caseload_warning"]
+    assert warned["caseload_warning"].startswith("You hold 3 active clients")  # the adviser took it themselves
     queue = h.client.get("/referrals?view=mine", headers=h.adviser()).get_json()
     assert queue["caseload"]["active"] == 3 and "warning" in queue["caseload"]
     assert len(queue["items"]) == 3

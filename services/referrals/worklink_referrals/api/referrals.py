@@ -117,7 +117,8 @@ class Action(MethodView):
             if referral.assigned_adviser and action in ("accept", "assign"):
                 active = services.active_clients(session, referral.assigned_adviser)
                 if active > settings().caseload_limit:
-                    body["caseload_warning"] = access.caseload_warning(active, settings())
+                    body["caseload_warning"] = access.caseload_warning(
+                        active, settings(), adviser=referral.assigned_adviser, reader=principal.subject)
         return body
 
 
