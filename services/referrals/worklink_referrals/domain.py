@@ -452,6 +452,11 @@ class ClockState:
     first_attempt_at: datetime | None = None
     first_contact_at: datetime | None = None
     holds: tuple[tuple[datetime, datetime], ...] = ()  # (put on hold, resumed or now), in order
+    # The acknowledge clock runs from when an adviser organisation got the referral: when it was routed
+    # after being held (None: routed on submission). It does not run while held for want of a service:
+    # no organisation can acknowledge it, and the alliance is alerted instead.
+    routed_at: datetime | None = None
+    awaiting_route: bool = False
 
 
 def clock_deadlines(state: ClockState, targets: ClockTargets) -> dict[str, tuple[datetime, datetime | None]]:
@@ -460,8 +465,10 @@ def clock_deadlines(state: ClockState, targets: ClockTargets) -> dict[str, tuple
     Clocks stop while on hold: a hold that began before a clock was due and before it was met
     moves its deadline by the working days the hold covered."""
     h = targets.holidays
-    clocks = {"acknowledge": (_paused(state, state.submitted_at, targets.acknowledge, state.acknowledged_at, h),
-                              state.acknowledged_at)}
+    clocks = {}
+    if not state.awaiting_route:
+        clocks["acknowledge"] = (_paused(state, state.routed_at or state.submitted_at, targets.acknowledge,
+                                         state.acknowledged_at, h), state.acknowledged_at)
     if state.accepted_at:
         first_attempt = min(filter(None, (state.first_attempt_at, state.first_contact_at)), default=None)
         clocks["first_contact_attempt"] = (_paused(state, state.accepted_at, targets.first_contact_attempt,

@@ -834,7 +834,9 @@ def clock_state(referral: Referral, now: datetime) -> domain.ClockState:
                              accepted_at=_maybe(referral.accepted_at),
                              first_attempt_at=_maybe(referral.first_attempt_at),
                              first_contact_at=_maybe(referral.first_contact_at),
-                             holds=hold_periods(referral, now))
+                             holds=hold_periods(referral, now), awaiting_route=referral.routing == "held",
+                             routed_at=max((_aware(t.occurred_at) for t in referral.transitions
+                                            if t.action == "route"), default=None))
 
 
 def hold_periods(referral: Referral, now: datetime) -> tuple[tuple[datetime, datetime], ...]:

@@ -247,6 +247,30 @@ def test_nothing_can_take_it_so_it_is_held_and_the_alliance_routes_it(make_harne
         ("admin-1", "alliance_admin")]
 
 
+def test_the_acknowledge_clock_waits_while_a_referral_is_held_and_runs_from_its_routing(make_harness):
+    """No organisation can acknowledge a held referral (the alliance is alerted instead): the service
+    it is routed to gets its full two working days from then."""
+    h = make_harness()
+    settings = h.app.extensions["referrals"]["settings"]
+    rid = h.refer().get_json()["id"]  # Monday 09:00, held
+
+    def breaches():
+        with h.ctx.database.transaction() as session:
+            return services.detect_breaches(session, h.ctx.outbox, settings, h.clock.now)
+
+    h.clock.advance(days=3)  # Thursday: two working days after submission have passed
+    assert breaches() == []
+    assert h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()["clocks"] == []
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    routed = h.client.post(f"/referrals/{rid}/route", json={"service_id": str(OTHER_SERVICE)}, headers=h.admin())
+    assert [(c["clock"], c["due_at"][:16]) for c in routed.get_json()["clocks"]] == [
+        ("acknowledge", "2026-11-30T09:00")]  # Thursday + two working days
+    h.clock.now = datetime(2026, 11, 30, 8, 59, tzinfo=timezone.utc)
+    assert breaches() == []
+    h.clock.advance(minutes=2)
+    assert breaches() == [(uuid.UUID(rid), "acknowledge")]
+
+
 def test_a_held_referral_routed_automatically_is_audited_as_shared(make_harness):
     h = make_harness()
     held = h.refer().get_json()
