@@ -126,6 +126,94 @@ def library_condition_pattern(session: Session) -> re.Pattern[str]:
     return terms_pattern(condition_terms(session.execute(sa.select(Condition.name, Condition.synonyms)).all()))
 
 
+# --- ids that would name a condition ------------------------------------------------
+# An adjustment's id goes into broadcast events (`adjustment_ids`, `adjustment_id`), which any
+# consumer reads next to a suggestion id; an id like 'seizure_plan' would tell them the diagnosis.
+# So an id names the adjustment, never the condition. Ids are scanned as words ('_' and '-' are
+# spaces) for every condition term, the condition ids themselves read as words ('cancer', 'long
+# covid') and the abbreviations ids tend to use.
+
+ID_ABBREVIATIONS = ("mh", "covid")
+
+
+def id_terms(conditions: Iterable[tuple[str, str, Iterable[str]]]) -> set[str]:
+    """Terms an id must not contain, from (id, name, synonyms) of the library's conditions."""
+    return (condition_terms((name, [*synonyms, id_words(cid)]) for cid, name, synonyms in conditions)
+            | set(ID_ABBREVIATIONS))
+
+
+def id_words(code: str) -> str:
+    return re.sub(r"[_\-.:|]+", " ", code)
+
+
+def named_in_id(code: str, pattern: re.Pattern[str]) -> list[str]:
+    return named_conditions(id_words(code), pattern)
+
+
+def library_id_pattern(session: Session) -> re.Pattern[str]:
+    return terms_pattern(id_terms(session.execute(sa.select(Condition.id, Condition.name, Condition.synonyms)).all()))
+
+
+# --- renamed adjustments ----------------------------------------------------------------
+# A published id is never edited in place: suggestions, employer answers and events already sent
+# keep it. A rename is a new guidance version in which the old adjustment is retired (not offered,
+# not searchable) and a new one with the new id carries the same content and review state, with
+# the old one's rules and phrase templates re-pointed to it. Anything written from now on (a new
+# suggestion, an amendment, an event) uses the new id: see `current_adjustment_id`.
+
+RENAMES = "neutral_adjustment_ids.json"
+
+
+def _load_renames(name: str = RENAMES) -> dict[str, Any]:
+    return json.loads(resources.files("worklink_adjustments").joinpath("data", name).read_text("utf-8"))
+
+
+RENAMED_ADJUSTMENTS: dict[str, str] = {item["from"]: item["to"] for item in _load_renames()["adjustments"]}
+
+
+def current_adjustment_id(adjustment_id: str | None) -> str | None:
+    """The id a library adjustment has now (a retired, renamed id reads as its replacement)."""
+    seen = set()
+    while adjustment_id in RENAMED_ADJUSTMENTS and adjustment_id not in seen:
+        seen.add(adjustment_id)
+        adjustment_id = RENAMED_ADJUSTMENTS[adjustment_id]
+    return adjustment_id
+
+
+def rename_adjustments(session: Session, change: dict[str, Any], published_by: str) -> int | None:
+    """Apply a published rename ({"title", "adjustments": [{"from", "to"}]}) as one new guidance version.
+
+    Each old adjustment that is still live and whose new id is free is copied under the new id
+    (same content and review state; revision 1), its rules and phrase templates are re-pointed, and
+    it is retired. Returns the new version, or None when nothing was due (already applied).
+    Core statements over the columns the database has: a migration runs this before later revisions."""
+    table = Adjustment.__table__
+    present = {c["name"] for c in sa.inspect(session.connection()).get_columns(table.name)}
+    columns = [c for c in table.columns if c.name in present]
+    due = []
+    for item in change["adjustments"]:
+        old = session.execute(sa.select(*columns).where(table.c.id == item["from"])).first()
+        taken = session.scalar(sa.select(sa.func.count()).where(table.c.id == item["to"]))
+        if old is not None and old.review_status in LIVE_STATUSES and not taken:
+            due.append((item, old._asdict()))
+    if not due:
+        return None
+    version = current_version(session) + 1
+    session.execute(sa.insert(GuidanceVersion.__table__).values(
+        version=version, published_by=published_by, change=change["title"][:255], published_at=utcnow()))
+    rules, phrases = GuidanceRule.__table__, PhraseTemplate.__table__
+    for item, old in due:
+        session.execute(table.insert().values(**{**old, "id": item["to"], "revision": 1,
+                                                 "updated_in_version": version}))
+        session.execute(sa.update(rules).where(rules.c.adjustment_id == item["from"])
+                        .values(adjustment_id=item["to"]))
+        session.execute(sa.update(phrases).where(phrases.c.adjustment_id == item["from"])
+                        .values(adjustment_id=item["to"]))
+        session.execute(sa.update(table).where(table.c.id == item["from"]).values(
+            review_status="retired", revision=table.c.revision + 1, updated_in_version=version))
+    return version
+
+
 # --- published wording changes --------------------------------------------------------
 
 

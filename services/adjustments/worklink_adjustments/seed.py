@@ -83,7 +83,7 @@ def load_demo_data(settings: Settings) -> str:
             services.create(session, deps, clinician, _body(
                 "Cal", "Sample", 3, ("long_covid", "Long COVID"),
                 "Gets breathless on stairs and needs rest after an hour of focused work.",
-                [("phased_return_long_covid", "Stamina"), ("home_working", "Commuting")]), today)
+                [("phased_return_slow_paced", "Stamina"), ("home_working", "Commuting")]), today)
             link = services.link_for(session, deps, session.get(Suggestion, back["id"]))
     finally:
         database.dispose()

@@ -174,9 +174,17 @@ def state(suggestion: Suggestion, **extra: Any) -> dict[str, Any]:
 
 def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[domain.Period, list[dict], int]:
     index = knowledge.current_version(session)
-    wanted = {r["adjustment_id"] for r in data.get("recommendations", []) if r.get("adjustment_id")}
+    asked = {r["adjustment_id"] for r in data.get("recommendations", []) if r.get("adjustment_id")}
+    wanted = asked | {knowledge.current_adjustment_id(a) for a in asked}
     library = {a.id: a for a in session.scalars(sa.select(Adjustment).where(
         Adjustment.id.in_(wanted), Adjustment.review_status.in_(knowledge.LIVE_STATUSES)))} if wanted else {}
+    # A renamed adjustment's retired id (an amendment of a suggestion written before the rename) is
+    # written as its new id, so the amended version and its events never carry the old one.
+    data = {**data, "recommendations": [
+        {**r, "adjustment_id": knowledge.current_adjustment_id(r["adjustment_id"])}
+        if r.get("adjustment_id") and r["adjustment_id"] not in library
+        and knowledge.current_adjustment_id(r["adjustment_id"]) in library else r
+        for r in data.get("recommendations", [])]}
     rows = []
     for row in data.get("recommendations", []):
         adjustment = library.get(row.get("adjustment_id") or "")
@@ -457,7 +465,8 @@ def issued_data(suggestion: Suggestion, occurred_at: datetime) -> dict[str, Any]
         "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
         "guidance_version": suggestion.guidance_version, "decision": suggestion.decision,
         "categories": suggestion.categories,
-        "adjustment_ids": [r["adjustment_id"] for r in rows if r.get("adjustment_id")],
+        # a draft written before a rename stores the old id; the event names the adjustment as it is now
+        "adjustment_ids": [knowledge.current_adjustment_id(r["adjustment_id"]) for r in rows if r.get("adjustment_id")],
         "free_text_recommendations": sum(1 for r in rows if not r.get("adjustment_id")),
         "issuer_profession": suggestion.issuer_profession, "period_start": suggestion.period_start,
         "period_end": suggestion.period_end, "review_date": suggestion.review_date,
@@ -571,7 +580,7 @@ def employer_view(session: Session, deps: Deps, token: str) -> dict[str, Any]:
         "functional_effects": suggestion.functional_effects,
         "period": {"start": suggestion.period_start, "end": suggestion.period_end},
         "reassessment_needed": suggestion.reassessment_needed,
-        # No library id: some name what they are for ('dark_room_migraine'), which the employer may not know.
+        # No library id: ids are the library's codes, not the employer's; the employer answers by index.
         "recommendations": [{"index": i, "title": r.get("title") or "Recommended change", "difficulty": r.get("difficulty") or "",
                              "advice": " ".join(t for t in (r.get("employer_text"), r.get("free_text")) if t),
                              "schedule": r.get("schedule") or []}
@@ -609,7 +618,8 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
     deps.outbox.publish(session, "adjustments.employer_response.recorded", {
         "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
         "clinician_id": suggestion.clinician_id, "suggestion_version": answered, "outcome": response.outcome,
-        "items": [{"adjustment_id": i["adjustment_id"], "outcome": i["outcome"]} for i in items],
+        "items": [{"adjustment_id": knowledge.current_adjustment_id(i["adjustment_id"]), "outcome": i["outcome"]}
+                  for i in items],  # an answer to a letter written before a rename: the id as it is now
         "effective_from": response.effective_from, "occurred_at": now})
     employer = Principal(subject=f"employer-link:{link.id}", role="employer")
     deps.audit_record(session, "update", suggestion, employer, purpose="employer_response")

@@ -74,7 +74,7 @@ def test_issuing_with_referral_consent_publishes_the_broadcast_and_the_restricte
     assert [e["type"] for e in broadcast] == ["adjustments.suggestion.issued"]
     data = broadcast[0]["data"]
     assert data["adjustment_ids"] == ["phased_return_4wk", "quiet_workspace"]
-    assert data["free_text_recommendations"] == 1 and data["guidance_version"] == 2
+    assert data["free_text_recommendations"] == 1 and data["guidance_version"] == 3
     assert data["categories"] == ["phased_return", "altered_hours", "workplace_adaptations"]
     raw = json.dumps(broadcast)
     for private in ("Sam", "Patel", "9434765919", "Depression", "Tires quickly", "Start at 10am"):

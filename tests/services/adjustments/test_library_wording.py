@@ -31,7 +31,7 @@ def test_no_adjustment_or_phrase_in_the_library_names_a_condition(app):
              for a in adjustments for field in ("title", "employer_text")}
     found |= {f"phrase: {text}": knowledge.named_conditions(text, pattern) for text in phrases}
     assert {where: names for where, names in found.items() if names} == {}
-    assert len(adjustments) == 194 and len(phrases) == 37  # the whole library was scanned
+    assert len(adjustments) == 200 and len(phrases) == 37  # the whole library (194 live, 6 retired) was scanned
 
 
 def test_the_scan_finds_names_synonyms_plurals_and_giveaways_as_whole_words():
@@ -50,19 +50,19 @@ def test_the_starter_wording_was_changed_as_a_new_guidance_version(app, client, 
     with app.extensions["worklink"].database.transaction() as session:
         versions = session.execute(sa.select(GuidanceVersion.version, GuidanceVersion.change)
                                    .order_by(GuidanceVersion.version)).all()
-        dark_room = session.get(Adjustment, "dark_room_migraine")
-        assert [v.version for v in versions] == [1, 2] and "never a condition" in versions[1].change
-        assert (dark_room.title, dark_room.revision, dark_room.updated_in_version) == (
-            "Somewhere dark and quiet to rest", 2, 2)
+        dark_room = session.get(Adjustment, "dark_room_migraine")  # renamed in version 3 (test_neutral_ids)
+        assert [v.version for v in versions] == [1, 2, 3] and "never a condition" in versions[1].change
+        assert (dark_room.title, dark_room.revision, dark_room.review_status) == (
+            "Somewhere dark and quiet to rest", 3, "retired")
     v1 = json.loads(resources.files("worklink_adjustments").joinpath("data", "library_v1.json").read_text("utf-8"))
     assert "migraine" in next(a for a in v1["adjustments"] if a["id"] == "dark_room_migraine")["employer_text"]
 
     # A patient who keeps their migraine private can now be given the dark room in the letter.
     body = suggestion_body(conditions=[{"text": "Migraine", "condition_id": "migraine", "disclose": False}],
-                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}],
+                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_quiet_rest_space"}],
                            functional_effects="Sometimes has to stop work suddenly and rest.")
     created = client.post("/suggestions", json=body, headers=tokens.header())
-    assert created.status_code == 201 and created.get_json()["guidance_version"] == 2
+    assert created.status_code == 201 and created.get_json()["guidance_version"] == 3
     letter = client.get(f"/suggestions/{created.get_json()['id']}/letter", headers=tokens.header()).get_data(as_text=True)
     assert "dark, quiet room" in letter and "migraine" not in letter.lower()
 
@@ -95,7 +95,7 @@ def _change():
 
 def test_the_employer_sees_no_library_id_that_names_what_an_adjustment_is_for(client, tokens):
     body = suggestion_body(conditions=[{"text": "Migraine", "condition_id": "migraine", "disclose": False}],
-                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}],
+                           recommendations=[{"difficulty": "Attacks at work", "adjustment_id": "dark_quiet_rest_space"}],
                            functional_effects="Sometimes has to stop work suddenly and rest.")
     created = client.post("/suggestions", json=body, headers=tokens.header()).get_json()
     issued = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())

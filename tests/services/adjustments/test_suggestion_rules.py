@@ -122,10 +122,10 @@ def test_the_letter_wording_of_a_chosen_adjustment_and_the_weekly_plan_must_not_
     # The library's own wording names no condition (test_library_wording); this rule is the second
     # line, for wording that does: put back the starter library's version 1 wording of the dark room.
     with app.extensions["worklink"].database.transaction() as session:
-        session.execute(sa.update(Adjustment).where(Adjustment.id == "dark_room_migraine").values(
+        session.execute(sa.update(Adjustment).where(Adjustment.id == "dark_quiet_rest_space").values(
             employer_text="Allow access to a dark, quiet room during a migraine attack."))
     migraine = [{"text": "Migraine", "condition_id": "migraine", "disclose": False}]
-    dark_room = [{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"}]
+    dark_room = [{"difficulty": "Attacks at work", "adjustment_id": "dark_quiet_rest_space"}]
     body = suggestion_body(conditions=migraine, recommendations=dark_room,
                            functional_effects="Sometimes has to stop work for a few hours.")
     errors = pointers(post(client, tokens, body))

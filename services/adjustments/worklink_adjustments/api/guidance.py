@@ -85,6 +85,7 @@ class Adjustments(MethodView):
             if session.get(Adjustment, data["id"]):
                 raise Problem(409, f"Adjustment {data['id']!r} already exists.")
             _check_wording(session, {"title": data["title"], "employer_text": data["employer_text"]})
+            _check_id(session, data["id"], "/id")
             version = knowledge.bump_version(session, current_principal().subject, f"add adjustment {data['id']}")
             adjustment = Adjustment(**data, revision=1, updated_in_version=version)
             session.add(adjustment)
@@ -101,6 +102,18 @@ def _check_wording(session, wording: dict[str, str | None]) -> None:
               for name, text in wording.items() if text and (found := knowledge.named_conditions(text, pattern))]
     if errors:
         raise Problem(422, "Library wording must not name a condition.", errors=errors)
+
+
+def _check_id(session, adjustment_id: str, pointer: str, location: str = "json") -> None:
+    """A live adjustment's id goes into broadcast events that any consumer reads beside a suggestion:
+    it may name the adjustment, never a condition. (A retired one that does, kept as history, can be
+    edited but not made live again.)"""
+    found = knowledge.named_in_id(adjustment_id, knowledge.library_id_pattern(session))
+    if found:
+        raise Problem(422, "An adjustment id must not name a condition.", errors=[{
+            "location": location, "pointer": pointer,
+            "detail": f"The id {adjustment_id!r} names {', '.join(repr(n) for n in found)}, a condition in the library "
+                      "(or a word that gives one away), and broadcast events carry it. Name the adjustment instead."}])
 
 
 def _adjustment(session, adjustment_id: str, for_update: bool = False) -> Adjustment:
@@ -139,6 +152,9 @@ class AdjustmentItem(MethodView):
             if data.pop("revision") != adjustment.revision:
                 raise Problem(409, "The adjustment changed since you read it.", current_revision=adjustment.revision)
             _check_wording(session, {name: data.get(name) for name in ("title", "employer_text")})
+            if data.get("review_status", adjustment.review_status) in knowledge.LIVE_STATUSES:
+                _check_id(session, adjustment_id, *(("/review_status",) if "review_status" in data
+                                                    else ("/adjustment_id", "path")))
             version = knowledge.bump_version(session, current_principal().subject, f"edit adjustment {adjustment_id}")
             changed = [n for n, v in data.items() if n in knowledge.REVIEW_CONTENT and getattr(adjustment, n) != v]
             for name, value in data.items():

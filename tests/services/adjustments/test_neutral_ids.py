@@ -1,0 +1,229 @@
+"""Adjustment ids name the adjustment, never a condition: broadcast events carry them, and any
+consumer (referrals knows who a referred person is) reads them beside a suggestion id.
+
+Six starter ids that did (`dark_room_migraine`, `seizure_plan`...) were renamed as a new guidance
+version: the old adjustment retired, a new one with the same content under a neutral id, rules and
+phrase templates re-pointed. Suggestions keep the ids they recorded; anything written or published
+since uses the new one."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+from marshmallow import fields, validate
+
+from tests.services.adjustments.conftest import Tokens, make_settings, suggestion_body
+from worklink.events.contracts import CATALOGUE
+from worklink.migrations import alembic_config, upgrade
+from worklink.service import get_service
+from worklink_adjustments import knowledge
+from worklink_adjustments.events import PUBLISHES
+from worklink_adjustments.models import PLATFORM, Adjustment, GuidanceRule, GuidanceVersion, Suggestion
+
+RENAME_REVISION = "adjustments_0007"  # the migration that applies data/neutral_adjustment_ids.json
+RENAMED = dict(knowledge.RENAMED_ADJUSTMENTS)
+COPIED = ("title", "employer_text", "fit_note_category", "equality_act_requirement", "adjustment_area", "cost_band",
+          "access_to_work", "access_to_work_element", "duration_type", "home_working_compatible", "review_status")
+
+
+def _id_pattern(session) -> re.Pattern[str]:
+    return knowledge.library_id_pattern(session)
+
+
+# --- the scan --------------------------------------------------------------------------
+
+
+def _broadcast_fields(schema, path=""):
+    """(path, field) of every field of a broadcast event schema, nested ones included."""
+    for name, field in schema().fields.items():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(inner, fields.Nested):
+            yield from _broadcast_fields(type(inner.schema), f"{path}{name}/")
+        else:
+            yield f"{path}{name}", inner
+
+
+def _broadcast_types():
+    return [CATALOGUE.latest(t) for t in PUBLISHES if not CATALOGUE.latest(t).restricted]
+
+
+def test_no_live_library_id_and_no_code_in_a_broadcast_event_names_a_condition(app):
+    with app.extensions["worklink"].database.transaction() as session:
+        pattern = _id_pattern(session)
+        ids = session.execute(sa.select(Adjustment.id, Adjustment.review_status)).all()
+    named = {a.id: knowledge.named_in_id(a.id, pattern) for a in ids}
+    named = {aid: found for aid, found in named.items() if found}
+    live = {a.id for a in ids if a.review_status in knowledge.LIVE_STATUSES}
+    assert {aid: found for aid, found in named.items() if aid in live} == {}
+    # ... and the scan is not blind: it catches every renamed id (kept, retired, as history), and only those.
+    assert set(named) == set(RENAMED) and not set(RENAMED) & live and set(RENAMED.values()) <= live
+    assert len(ids) == 200  # every adjustment (194 live, 6 retired) was scanned
+
+    # The only library codes a broadcast event carries are adjustment ids (a new id-carrying
+    # field, such as limitation ids, must be scanned here too); its fixed codes name no condition.
+    carried, choices = set(), set()
+    for entry in _broadcast_types():
+        for path, field in _broadcast_fields(entry.schema):
+            validators = field.validators
+            choices |= {c for v in validators if isinstance(v, validate.OneOf) for c in v.choices}
+            if any(isinstance(v, validate.Regexp) and v.regex.pattern.startswith("^[a-z0-9]") for v in validators):
+                carried.add(path)
+    assert carried == {"adjustment_ids", "items/adjustment_id"}
+    assert "condition_changed" in choices  # a withdrawal reason: says that, not which
+    assert {c: knowledge.named_in_id(c, pattern) for c in choices if knowledge.named_in_id(c, pattern)} == {}
+
+
+def test_the_id_scan_reads_ids_as_words():
+    pattern = knowledge.terms_pattern(knowledge.id_terms([("cancer", "Cancer and its treatment", ["chemotherapy"]),
+                                                          ("long_covid", "Long COVID", []),
+                                                          ("epilepsy", "Epilepsy", ["seizures"])]))
+    assert knowledge.named_in_id("phased_return_cancer", pattern) == ["cancer"]
+    assert knowledge.named_in_id("slow-return-long-covid", pattern) == ["long covid"]
+    assert knowledge.named_in_id("seizure_plan", pattern) == ["seizure"]
+    assert knowledge.named_in_id("phased_return_mh", pattern) == ["mh"]
+    assert knowledge.named_in_id("chemo_rest_day", pattern) == ["chemo"]
+    assert knowledge.named_in_id("phased_return_around_treatment", pattern) == []
+    assert knowledge.named_in_id("mhz_radio_headset", pattern) == []  # whole words only
+
+
+# --- the admin API ----------------------------------------------------------------------
+
+NEW = {"title": "Somewhere to rest", "employer_text": "Let them rest somewhere quiet when they need to.",
+       "fit_note_category": "workplace_adaptations", "equality_act_requirement": "physical_feature",
+       "adjustment_area": "physical_environment", "cost_band": "none", "access_to_work": False}
+
+
+def test_an_admin_cannot_add_an_id_naming_a_condition_nor_bring_back_a_renamed_one(client, tokens):
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    for bad, named in (("epilepsy_rest_room", "'epilepsy'"), ("rest_after_seizures", "'seizures'"),
+                       ("phased_return_mh_v2", "'mh'"), ("insulin_fridge", "'insulin'")):
+        refused = client.post("/guidance/adjustments", json={**NEW, "id": bad}, headers=admin)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", bad
+        [error] = refused.get_json()["errors"]
+        assert error["pointer"] == "/id" and named in error["detail"], error
+        assert client.get(f"/guidance/adjustments/{bad}", headers=admin).status_code == 404
+    assert client.post("/guidance/adjustments", json={**NEW, "id": "quiet_rest_space_2"}, headers=admin).status_code == 201
+
+    old = client.get("/guidance/adjustments/seizure_plan", headers=admin).get_json()
+    assert old["review_status"] == "retired"
+    revived = client.patch("/guidance/adjustments/seizure_plan", headers=admin,
+                           json={"revision": old["revision"], "review_status": "published"})
+    assert revived.status_code == 422 and revived.get_json()["errors"][0]["pointer"] == "/review_status"
+    # Kept as history, it can still be edited while it stays retired.
+    edited = client.patch("/guidance/adjustments/seizure_plan", headers=admin,
+                          json={"revision": old["revision"], "title": "Personal first-aid plan (old id)"})
+    assert edited.status_code == 200 and edited.get_json()["review_status"] == "retired"
+
+
+def test_search_offers_only_the_new_ids_and_an_old_id_sent_in_is_written_as_the_new_one(client, tokens):
+    found = client.get("/guidance/search", query_string={"condition": "epilepsy", "limit": 100},
+                       headers=tokens.header()).get_json()
+    ids = {h["adjustment"]["id"] for h in found["hits"]}
+    assert "personal_first_aid_plan" in ids and not ids & set(RENAMED)
+    body = suggestion_body(recommendations=[{"difficulty": "Sudden episodes", "adjustment_id": "seizure_plan"}],
+                           conditions=[{"text": "Epilepsy", "condition_id": "epilepsy", "disclose": False}],
+                           functional_effects="May lose awareness briefly without warning.")
+    created = client.post("/suggestions", json=body, headers=tokens.header())
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["recommendations"][0]["adjustment_id"] == "personal_first_aid_plan"
+
+
+# --- the migration, and what it does to history -------------------------------------------
+
+
+def _events(engine, event_type: str) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(PLATFORM.outbox.c.payload).where(PLATFORM.outbox.c.type == event_type)
+                            .order_by(PLATFORM.outbox.c.position)).scalars().all()
+    return [json.loads(r)["data"] for r in rows]
+
+
+def _library_state(engine) -> dict:
+    with engine.connect() as conn:
+        adjustments = {r.id: r for r in conn.execute(sa.select(Adjustment.__table__))}
+        rules = dict(conn.execute(sa.select(GuidanceRule.adjustment_id, sa.func.count())
+                                  .group_by(GuidanceRule.adjustment_id)).all())
+        versions = conn.execute(sa.select(GuidanceVersion.version, GuidanceVersion.change)
+                                .order_by(GuidanceVersion.version)).all()
+    return {"adjustments": adjustments, "rules": rules, "versions": versions}
+
+
+def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(tmp_path, database_url):
+    spec = get_service("adjustments")
+    before = ScriptDirectory(str(spec.migrations_dir)).get_revision(RENAME_REVISION).down_revision
+    settings = make_settings(tmp_path, database_url)
+    upgrade(spec.migrations_dir, settings.database_url, before)
+    app = spec.create_app(settings=settings)  # no schema change in the rename: the app runs on either side
+    client, tokens = app.test_client(), Tokens(settings)
+    engine = app.extensions["worklink"].database.engine
+    try:
+        # Issued before the rename, with two ids that named a condition.
+        recommendations = [{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"},
+                           {"difficulty": "Sudden episodes", "adjustment_id": "seizure_plan"},
+                           {"difficulty": "Noise", "adjustment_id": "quiet_workspace"}]
+        body = suggestion_body(recommendations=recommendations,
+                               conditions=[{"text": "Migraine", "condition_id": "migraine", "disclose": False}],
+                               functional_effects="Sometimes has to stop work suddenly and rest.")
+        sid = client.post("/suggestions", json=body, headers=tokens.header()).get_json()["id"]
+        assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=tokens.header()).status_code == 200
+        old = _library_state(engine)
+
+        upgrade(spec.migrations_dir, settings.database_url)
+        new = _library_state(engine)
+        assert [v.version for v in new["versions"]] == [v.version for v in old["versions"]] + [
+            old["versions"][-1].version + 1]
+        assert "never a condition" in new["versions"][-1].change
+        for was, now in RENAMED.items():
+            assert new["adjustments"][was].review_status == "retired"
+            assert {k: getattr(new["adjustments"][now], k) for k in COPIED} == {
+                k: getattr(old["adjustments"][was], k) for k in COPIED}
+            assert new["rules"].get(now) == old["rules"].get(was) and was not in new["rules"]
+        assert sum(new["rules"][now] for now in RENAMED.values()) == 26
+        with engine.connect() as conn:  # the suggestion is history: it keeps the ids it recorded
+            stored = conn.execute(sa.select(Suggestion.recommendations).where(Suggestion.id == uuid.UUID(sid))).scalar_one()
+        assert [r["adjustment_id"] for r in stored] == ["dark_room_migraine", "seizure_plan", "quiet_workspace"]
+
+        # The employer answers the letter written before the rename: the event names the new ids.
+        html = client.get(f"/suggestions/{sid}/letter", headers=tokens.header()).get_data(as_text=True)
+        token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', html).group(1)
+        answer = {"responder_name": "Pat Manager",
+                  "items": [{"index": i, "outcome": "agreed"} for i in range(3)]}
+        assert client.post(f"/employer-links/{token}/response", json=answer).status_code == 201
+        [response] = _events(engine, "adjustments.employer_response.recorded")
+        assert [i["adjustment_id"] for i in response["items"]] == [
+            "dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
+
+        # An amendment sent with the ids it was read with moves to the new ids.
+        amended = client.post(f"/suggestions/{sid}/amend", headers=tokens.header(),
+                              json={**body, "version": 2})
+        assert amended.status_code == 200, amended.get_json()
+        assert [r["adjustment_id"] for r in amended.get_json()["recommendations"]] == [
+            "dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
+        assert amended.get_json()["guidance_version"] == new["versions"][-1].version
+        [event] = _events(engine, "adjustments.suggestion.amended")
+        assert event["adjustment_ids"] == ["dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
+
+        if database_url.startswith("sqlite"):
+            command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
+            back = _library_state(engine)
+            assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
+            assert not set(RENAMED.values()) & set(back["adjustments"])
+            assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
+            upgrade(spec.migrations_dir, settings.database_url)
+            again = _library_state(engine)
+            assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
+            assert {a.id for a in again["adjustments"].values() if a.review_status == "retired"} == set(RENAMED)
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_the_rename_is_idempotent(app):
+    with app.extensions["worklink"].database.transaction() as session:
+        assert knowledge.rename_adjustments(session, knowledge._load_renames(), "again") is None
+        assert knowledge.current_adjustment_id("phased_return_mh") == "phased_return_with_meeting"
+        assert knowledge.current_adjustment_id("quiet_workspace") == "quiet_workspace"
