@@ -21,6 +21,7 @@ from tests.services.adjustments.conftest import Tokens, make_settings, suggestio
 from worklink.events.contracts import CATALOGUE
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
+from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.events import PUBLISHES
 from worklink_adjustments.models import PLATFORM, Adjustment, GuidanceRule, GuidanceVersion, Suggestion
@@ -227,3 +228,10 @@ def test_the_rename_is_idempotent(app):
         assert knowledge.rename_adjustments(session, knowledge._load_renames(), "again") is None
         assert knowledge.current_adjustment_id("phased_return_mh") == "phased_return_with_meeting"
         assert knowledge.current_adjustment_id("quiet_workspace") == "quiet_workspace"
+
+
+def test_a_saved_write_page_link_with_an_old_id_picks_the_renamed_adjustment(client, tokens):
+    client.set_cookie(SESSION_COOKIE, tokens.raw())  # signed in as a GP
+    page = client.get("/write?adjustment=seizure_plan&adjustment=quiet_workspace").get_data(as_text=True)
+    assert 'value="personal_first_aid_plan"' in page and 'value="quiet_workspace"' in page
+    assert "seizure_plan" not in page

@@ -19,7 +19,7 @@ from worklink.problems import field_errors
 from worklink.web import service_context
 from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
-from worklink_adjustments import letters, services
+from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, uk_today
@@ -84,7 +84,7 @@ def _options(entries: dict[str, dict]) -> list[tuple[str, str]]:
 def write():
     with reading() as session:
         guidance = index(session)
-        picked = [guidance.adjustments[a] for a in request.args.getlist("adjustment") if a in guidance.adjustments]
+        picked = _library_picks(guidance, request.args.getlist("adjustment"))
         condition = guidance.conditions.get(request.args.get("condition", ""))
     form = MultiDict({"decision": "may_be_fit", "assessment.date": today().isoformat(),
                       "period.start": today().isoformat(), "assessment.method": "face_to_face"})
@@ -126,7 +126,7 @@ def write_submit():
     form = request.form
     with transaction() as session:
         guidance = index(session)
-        picked = [guidance.adjustments[a] for a in _picked_ids(form) if a in guidance.adjustments]
+        picked = _library_picks(guidance, _picked_ids(form))
         try:
             data = SUGGESTION_FORM.load(form_to_data(form))
             created = services.create(session, deps(), clinician(), data, today())
@@ -136,6 +136,12 @@ def write_submit():
             session.rollback()
             return suggestion_form(form, picked, guidance, exc.errors, 422)
     return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"]), 303)
+
+
+def _library_picks(guidance, ids: list[str]) -> list[dict]:
+    """The live library adjustments named; a renamed one's old id (a saved link) reads as the new one."""
+    current = (knowledge.current_adjustment_id(a) for a in ids)
+    return [guidance.adjustments[a] for a in current if a in guidance.adjustments]
 
 
 def _picked_ids(form) -> list[str]:
