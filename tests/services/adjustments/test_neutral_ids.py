@@ -209,16 +209,16 @@ def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(t
         [event] = _events(engine, "adjustments.suggestion.amended")
         assert event["adjustment_ids"] == ["dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
 
-        if database_url.startswith("sqlite"):
-            command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
-            back = _library_state(engine)
-            assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
-            assert not set(RENAMED.values()) & set(back["adjustments"])
-            assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
-            upgrade(spec.migrations_dir, settings.database_url)
-            again = _library_state(engine)
-            assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
-            assert {a.id for a in again["adjustments"].values() if a.review_status == "retired"} == set(RENAMED)
+        # Downgrade and upgrade again (both databases).
+        command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
+        back = _library_state(engine)
+        assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
+        assert not set(RENAMED.values()) & set(back["adjustments"])
+        assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
+        upgrade(spec.migrations_dir, settings.database_url)
+        again = _library_state(engine)
+        assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
+        assert {a.id for a in again["adjustments"].values() if a.review_status == "retired"} == set(RENAMED)
     finally:
         app.extensions["worklink"].database.dispose()
 
