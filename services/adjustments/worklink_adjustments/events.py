@@ -16,6 +16,9 @@ from worklink.events.contracts.adjustments import EVENTS
 from worklink.events.contracts.referrals import LIFECYCLE
 from worklink.messaging.consumer import Handler, ReceivedEvent
 from worklink_adjustments.models import ReferralRequest
+from worklink_adjustments.services import CONSENT_WITHDRAWN
+
+ENDED = ("rejected", "cancelled", "failed", "completed")
 
 PUBLISHES: tuple[str, ...] = tuple(entry.type for entry in EVENTS)
 
@@ -33,10 +36,13 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     request = session.scalar(sa.select(ReferralRequest).where(ReferralRequest.id == request_id).with_for_update())
     if request is None or data["version"] <= request.referral_version:
         return
+    step = event.type.rsplit(".", 1)[1]  # the lifecycle step: what the clinician follows
     request.referral_id = data["referral_id"]
-    request.status = event.type.rsplit(".", 1)[1]  # the lifecycle step: what the clinician follows
+    # Consent withdrawn here: a step the referral took before it heard of it does not reopen the request.
+    if request.status != CONSENT_WITHDRAWN or step in ENDED:
+        request.status = step
+        request.reason = data.get("reason")
     request.business_status = data.get("business_status") or data["status"]
-    request.reason = data.get("reason")
     request.assigned_org_id = data.get("assigned_org_id")
     request.service_id = data.get("service_id")
     request.referral_version = data["version"]

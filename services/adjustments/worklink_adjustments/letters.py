@@ -89,6 +89,15 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _referral_consent(s: dict) -> str:
+    if s["consent"]["refer_to_employment_adviser"]:
+        return "You agreed to be referred to an employment adviser; they will contact you."
+    if s.get("referrals"):  # asked for, then the consent was withdrawn
+        return ("You withdrew your agreement to be referred to an employment adviser, so the referral has been "
+                "stopped and nothing more about you is shared with them.")
+    return "You have not asked to be referred to an employment adviser."
+
+
 def _signposting(s: dict[str, Any]) -> list[str]:
     notes = []
     if s["signposting"]["occupational_health"]:
@@ -157,8 +166,7 @@ def patient_summary(s: dict[str, Any]) -> Letter:
         "Your employer letter names: " + _join(shared) + ", because you agreed.",
         "You agreed that your employer can tell us what they decided." if s["consent"]["share_with_employer"] else
         "You did not agree to your employer sending us their decision, so their letter has no reply link.",
-        "You agreed to be referred to an employment adviser; they will contact you." if
-        s["consent"]["refer_to_employment_adviser"] else "You have not asked to be referred to an employment adviser.",
+        _referral_consent(s),
     ]
     sections.append(Section("What you agreed", consent))
     if notes := _signposting(s):

@@ -383,6 +383,8 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     deps.outbox.publish(session, "adjustments.suggestion.amended", issued_data(suggestion, suggestion.updated_at))
     if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
+    elif had_referral_consent and not suggestion.refer_to_employment_adviser:
+        _withdraw_referral_consent(session, deps, clinician, suggestion)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="amend")
     return view(session, suggestion)
 
@@ -429,10 +431,34 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
     return {"request_id": request.id, "status": request.status}
 
 
+# A request whose consent was withdrawn is over (its referral is being cancelled), whatever
+# lifecycle status arrives for it meanwhile: re-consenting starts a new request.
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
 def _open_referral(session: Session, suggestion: Suggestion) -> bool:
     return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
         ReferralRequest.suggestion_id == suggestion.id,
-        ReferralRequest.status.notin_(("rejected", "cancelled", "failed", "completed")))))
+        ReferralRequest.status.notin_(("rejected", "cancelled", "failed", "completed", CONSENT_WITHDRAWN)),
+        ReferralRequest.reason.is_distinct_from(CONSENT_WITHDRAWN))))
+
+
+def _withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
+    """The patient withdrew their consent to the referral: every request already sent from this
+    suggestion is ended (restricted event, same topic and key as the request, so it follows it;
+    the referrals service cancels the referral and stops sharing). Nothing is sent if none was."""
+    now = utcnow()
+    requests = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
+                               .with_for_update()).all()
+    for request in requests:
+        if CONSENT_WITHDRAWN in (request.status, request.reason):
+            continue  # already withdrawn (an earlier amendment)
+        request.status, request.reason, request.status_changed_at = CONSENT_WITHDRAWN, CONSENT_WITHDRAWN, now
+        deps.outbox.publish(session, "adjustments.referral.consent_withdrawn", {
+            "request_id": request.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
+            "consent_id": request.consent_id, "recorded_by": clinician.subject, "withdrawn_at": now})
+    if requests:
+        deps.audit_record(session, "update", suggestion, clinician.principal, purpose="referral_consent_withdrawn")
 
 
 def _request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion,

@@ -63,7 +63,8 @@ def test_every_published_type_is_declared_and_broadcasts_carry_no_free_text():
     for event_type in PUBLISHES:
         entry = CATALOGUE.latest(event_type)
         assert broadcast_violations(entry) == []
-        assert entry.restricted == (event_type == "adjustments.referral.requested")
+        assert entry.restricted == (event_type in ("adjustments.referral.requested",
+                                                   "adjustments.referral.consent_withdrawn"))
 
 
 def test_issuing_with_referral_consent_publishes_the_broadcast_and_the_restricted_hand_over(live, kafka_broker):

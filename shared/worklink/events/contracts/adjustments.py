@@ -52,6 +52,19 @@ class ReferralRequestedV1(Schema):
     adjustment_categories = fields.List(_one_of(FIT_NOTE_CATEGORIES), load_default=list)
 
 
+class ReferralConsentWithdrawnV1(Schema):
+    """Restricted, like the request it follows: the patient withdrew the consent a referral
+    request was made with. Ids and a timestamp only."""
+
+    request_id = fields.UUID(required=True, metadata={"description": "the adjustments.referral.requested it ends"})
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    consent_id = fields.UUID(required=True, metadata={"description": "the consent withdrawn"})
+    recorded_by = fields.String(required=True, validate=validate.Length(1, 128),
+                                metadata={"description": "the clinician's user id"})
+    withdrawn_at = fields.DateTime(required=True)
+
+
 class SuggestionIssuedV1(Schema):
     """A suggestion was issued (or a new version of it, on `.amended`)."""
 
@@ -128,6 +141,11 @@ EVENTS = [
               "With recorded consent, a clinician asks for an employment-adviser referral. "
               "Carries the person's details: restricted topic read only by the referrals service.",
               restricted=True),
+    EventType("adjustments.referral.consent_withdrawn", 1, ReferralConsentWithdrawnV1,
+              "adjustments.referral-requests", "request_id",
+              "The patient withdrew the consent a referral request was made with (the clinician recorded it): "
+              "the referral is cancelled and nothing more about the person is shared. Same topic and key as the "
+              "request, so it never overtakes it.", restricted=True),
     EventType("adjustments.suggestion.issued", 1, SuggestionIssuedV1, SUGGESTION_TOPIC, "suggestion_id",
               "A clinician issued an adjustment suggestion (decision, fit-note categories, library adjustment ids)."),
     EventType("adjustments.suggestion.amended", 1, SuggestionIssuedV1, SUGGESTION_TOPIC, "suggestion_id",
