@@ -2,11 +2,13 @@
 
 Event types and their schemas are declared once in `worklink.events.contracts.referrals`.
 Consumed: `adjustments.referral.requested` (restricted: a consented hand-over of a person)
-creates a referral; `directory.service.*` keep the routing read model (no call to the directory).
+creates a referral, and `adjustments.referral.consent_withdrawn` (same topic and key) withdraws
+that referral's consent; `directory.service.*` keep the routing read model (no call to the directory).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ PUBLISHES: tuple[str, ...] = (
     "notifications.person_message.requested",
 )
 
+log = logging.getLogger(__name__)
 OUTBOX = Outbox("referrals", PLATFORM, CATALOGUE)
 AUDIT = AuditTrail(PLATFORM)
 
@@ -61,6 +64,25 @@ def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
                     now=_now(), link_duplicates=True,
                     audit=lambda rid: AUDIT.rows(action="create", resource_type="referral", records=[(rid, rid)],
                                                  purpose="adjustments.referral.requested", principal=clinician))
+
+
+def on_referral_consent_withdrawn(session: Session, event: ReceivedEvent) -> None:
+    """The patient withdrew the consent a clinician's request was made with: the existing
+    withdrawal path (cancel an open referral, stop outcomes and updates going back), recorded once.
+
+    A request that made no referral (it never arrived, or was refused) has nothing to withdraw:
+    logged, nothing else recorded, and not a failure (no DLT)."""
+    data = event.data
+    referral = session.scalar(sa.select(Referral).where(Referral.request_id == data["request_id"]).with_for_update())
+    if referral is None:
+        log.info("consent withdrawn for request %s, which made no referral: nothing to do", data["request_id"])
+        return
+    if referral.consent_withdrawn_at:
+        return  # redelivered: already withdrawn
+    services.withdraw_consent(session, OUTBOX, ReferralSettings.from_env(), referral, _now())
+    clinician = Principal(data["recorded_by"], "gp", str(data["practice_id"]))
+    AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                 person_id=str(referral.id), purpose="adjustments.referral.consent_withdrawn", principal=clinician)
 
 
 def _service_for_update(session: Session, data: dict, at: datetime) -> RoutingService | None:
@@ -110,6 +132,7 @@ def on_service_withdrawn(session: Session, event: ReceivedEvent) -> None:
 
 HANDLERS: dict[str, Handler] = {
     "adjustments.referral.requested": on_referral_requested,
+    "adjustments.referral.consent_withdrawn": on_referral_consent_withdrawn,
     "directory.service.published": on_service_published,
     "directory.service.updated": on_service_updated,
     "directory.service.withdrawn": on_service_withdrawn,

@@ -221,7 +221,8 @@ def test_every_published_type_is_declared_and_broadcasts_only_ids_and_codes():
         entry = CATALOGUE.latest(event_type)
         assert entry.restricted == (event_type == "notifications.person_message.requested"), event_type
         assert broadcast_violations(entry) == []
-    assert set(events.HANDLERS) == {"adjustments.referral.requested", "directory.service.published",
+    assert set(events.HANDLERS) == {"adjustments.referral.requested", "adjustments.referral.consent_withdrawn",
+                                    "directory.service.published",
                                     "directory.service.updated", "directory.service.withdrawn"}
 
 
