@@ -1,7 +1,8 @@
 """A GP's suggestion becomes a referral, and the patient who agreed hears how it goes: the real
 adjustments service hands the referral over on its restricted topic, the real referrals service
 takes it in and, as the adviser acts, asks notifications (by its restricted person-message event)
-to email the patient. Each service through its own outbox, relay and consumer, on real Kafka."""
+to email the patient; when the patient withdraws their consent, the GP records it and the referral
+is cancelled. Each service through its own outbox, relay and consumer, on real Kafka."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
+from tests.platform.support import read_topic
 from tests.services.adjustments.conftest import PRACTICE, make_settings, suggestion_body
 from tests.services.referrals.conftest import ADVISERS
 from worklink.auth import mint_token
@@ -68,3 +70,32 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
     assert [m["message_code"] for m in messages][:2] == ["referral_received", "referral_accepted"]
     detail = referrals.client.get(f"/referrals/{referral_id}", headers=referrals.adviser()).get_json()
     assert detail["consent"]["updates_by_email"] is True and detail["source"] == "adjustments"
+
+    # The patient withdraws that consent; the GP records it by amending the suggestion (unticked).
+    suggestion = client.get(f"/suggestions/{created['id']}", headers=gp).get_json()
+    amended = client.post(f"/suggestions/{created['id']}/amend", headers=gp,
+                          json={**suggestion_body(), "version": suggestion["version"]})
+    assert amended.status_code == 200, amended.get_json()
+    drain("adjustments", adjustments.extensions["worklink"].database, ADJUSTMENTS_TABLES, settings)
+    restricted = read_topic(kafka_broker.bootstrap_servers, moved["adjustments.referral-requests"], 2)
+    assert [json.loads(r.value)["type"] for r in restricted] == [
+        "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
+    assert len({(r.partition, r.key) for r in restricted}) == 1  # one partition, one key: it never overtakes
+
+    def cancelled(_outcomes) -> bool:
+        with referrals.ctx.database.transaction() as session:
+            return session.get(Referral, referral_id).status == "cancelled"
+
+    withdrawals = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
+                           catalogue, settings)
+    try:
+        consume_until(withdrawals, cancelled)
+    finally:
+        withdrawals.close()
+    with referrals.ctx.database.transaction() as session:
+        referral = session.get(Referral, referral_id)
+        assert referral.status_reason == "consent_withdrawn" and referral.consent_withdrawn_at is not None
+        assert referral.outcomes_to_referrer is False
+        messages_after = session.execute(sa.select(sa.func.count()).select_from(REFERRALS_TABLES.outbox).where(
+            REFERRALS_TABLES.outbox.c.type == "notifications.person_message.requested")).scalar_one()
+    assert messages_after == len(messages)  # the withdrawn patient is not emailed about it either
