@@ -247,6 +247,8 @@ TRANSITIONS = {
     "review_due": ACTIVE,
     "request_referral": ACTIVE,
     "employer_response": ACTIVE,
+    # A referral outlives the advice it came from: the patient can withdraw consent to it at any time.
+    "withdraw_referral_consent": ("issued", "amended", "withdrawn", "superseded", "expired"),
 }
 
 
@@ -260,6 +262,7 @@ def check_transition(action: str, status: str) -> None:
 def _past(action: str) -> str:
     return {"update": "edited", "issue": "issued", "amend": "amended", "withdraw": "withdrawn",
             "supersede": "superseded", "expire": "expired", "review_due": "marked due for review",
+            "withdraw_referral_consent": "used to record a withdrawn referral consent",
             "request_referral": "used for a referral", "employer_response": "answered by an employer"}[action]
 
 

@@ -436,6 +436,25 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
 CONSENT_WITHDRAWN = "consent_withdrawn"
 
 
+def withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
+                              version: int) -> dict[str, Any]:
+    """The patient withdrew their consent to the referral (also once the advice has ended, which
+    an amendment cannot record): the consent is cleared and every request sent is withdrawn."""
+    suggestion = load(session, clinician, suggestion_id, for_update=True)
+    domain.check_transition("withdraw_referral_consent", suggestion.status)
+    domain.check_version(version, suggestion.version)
+    if not suggestion.refer_to_employment_adviser:
+        raise Conflict("The patient's consent to a referral is not recorded on this suggestion; there is nothing "
+                       "to withdraw.", missing_consent="refer_to_employment_adviser")
+    now = utcnow()
+    suggestion.refer_to_employment_adviser = suggestion.referral_updates_by_email = False
+    suggestion.consent_recorded_at = suggestion.updated_at = now
+    suggestion.version += 1
+    _withdraw_referral_consent(session, deps, clinician, suggestion)
+    deps.audit_record(session, "update", suggestion, clinician.principal, purpose="withdraw_referral_consent")
+    return state(suggestion)
+
+
 def _open_referral(session: Session, suggestion: Suggestion) -> bool:
     return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
         ReferralRequest.suggestion_id == suggestion.id,

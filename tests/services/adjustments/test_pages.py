@@ -146,3 +146,22 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         with page.expect_navigation():
             page.get_by_role("button", name="Issue the suggestion").click()
         assert "issued" in page.locator("#status").inner_text()
+
+
+def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral(app, tokens, page):
+    from tests.services.adjustments.conftest import suggestion_body
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(**{"consent.refer_to_employment_adviser": True}),
+                          headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        assert page.locator("#referral").inner_text().startswith("requested")
+        assert_accessible(page)
+        page.get_by_role("button", name="The patient withdrew consent to the referral").click()
+        assert page.locator("#referral").inner_text().startswith("consent withdrawn")
+        assert page.get_by_role("button", name="The patient withdrew consent to the referral").count() == 0
+        assert_accessible(page)
+        page.goto(f"{base}/suggestions/{created['id']}/summary")
+        assert "You withdrew your agreement to be referred to an employment adviser" in page.content()

@@ -14,7 +14,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.messaging.consumer import ReceivedEvent
 from worklink_adjustments.events import on_referral_lifecycle
 from worklink_adjustments.models import PLATFORM
-from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.conftest import OTHER_PRACTICE, suggestion_body
 from tests.services.adjustments.test_lifecycle import audit_rows, create, svc  # noqa: F401 (fixture)
 
 REFER = {"consent.refer_to_employment_adviser": True}
@@ -126,3 +126,42 @@ def test_a_step_taken_before_the_referral_heard_of_the_withdrawal_does_not_reope
     # still not open: unticking again sends nothing
     amend(client, tokens, s["id"], amended["version"])
     assert len(withdrawals(app)) == 1
+
+
+def test_the_withdrawal_can_be_recorded_after_the_advice_has_ended(svc):
+    """Withdrawing the advice does not end the referral (its reason codes do not say the patient
+    withdrew consent); the consent withdrawal is its own record, possible once the advice ended."""
+    app, client, tokens = svc
+    s = issued(client, tokens, **REFER, **{"consent.referral_updates_by_email": True})
+    ended = client.post(f"/suggestions/{s['id']}/withdraw", json={"version": s["version"], "reason": "condition_changed"},
+                        headers=tokens.header()).get_json()
+    assert withdrawals(app) == []  # the advice ended; the referral carries on
+
+    url = f"/suggestions/{s['id']}/referral-consent-withdrawal"
+    stale = client.post(url, json={"version": s["version"]}, headers=tokens.header())
+    assert stale.status_code == 409 and stale.headers["Content-Type"] == "application/problem+json"
+    recorded = client.post(url, json={"version": ended["version"]}, headers=tokens.header())
+    assert recorded.status_code == 200, recorded.get_json()
+    [withdrawn] = withdrawals(app)
+    assert withdrawn["data"]["suggestion_id"] == s["id"]
+    view = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()
+    assert view["consent"]["refer_to_employment_adviser"] is False
+    assert view["consent"]["referral_updates_by_email"] is False
+    assert view["referrals"][0]["status"] == "consent_withdrawn"
+    assert ("update", "withdraw_referral_consent") in {(r.action, r.purpose) for r in audit_rows(app)}
+
+    again = client.post(url, json={"version": recorded.get_json()["version"]}, headers=tokens.header())
+    assert again.status_code == 409 and again.get_json()["missing_consent"] == "refer_to_employment_adviser"
+    other = client.post(url, json={"version": recorded.get_json()["version"]},
+                        headers=tokens.header(org=OTHER_PRACTICE, subject="dr-other"))
+    assert other.status_code == 404
+    assert len(withdrawals(app)) == 1
+
+
+def test_a_draft_has_no_referral_consent_to_withdraw(svc):
+    app, client, tokens = svc
+    draft = create(client, tokens, **REFER)
+    refused = client.post(f"/suggestions/{draft['id']}/referral-consent-withdrawal", json={"version": 1},
+                          headers=tokens.header())
+    assert refused.status_code == 409
+    assert withdrawals(app) == []

@@ -105,3 +105,16 @@ class ReferralRequests(MethodView):
             result = services.request_referral(session, deps(), clinician(), suggestion_id, data["version"],
                                                data["outcomes_to_gp"])
             return {"request_id": str(result["request_id"]), "status": result["status"]}
+
+
+@blp.route("/<uuid:suggestion_id>/referral-consent-withdrawal")
+class ReferralConsentWithdrawal(MethodView):
+    @requires("gp")
+    @blp.arguments(VersionSchema)
+    @blp.response(200, SuggestionStateSchema)
+    def post(self, data, suggestion_id: uuid.UUID):
+        """Record that the patient withdrew their consent to the employment-adviser referral (also after the
+        suggestion ended): publishes `adjustments.referral.consent_withdrawn` for each request sent, and the
+        referrals service cancels the referral. 409 when no referral consent is recorded."""
+        with transaction() as session:
+            return services.withdraw_referral_consent(session, deps(), clinician(), suggestion_id, data["version"])

@@ -224,7 +224,7 @@ def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
             and guidance.adjustments.get(r["adjustment_id"], {}).get("review_status") != "clinically_reviewed"]
 
 
-@pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer):action>")
+@pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer, 'withdraw-referral-consent'):action>")
 @requires("gp")
 def review_action(suggestion_id: uuid.UUID, action: str):
     try:
@@ -240,6 +240,8 @@ def review_action(suggestion_id: uuid.UUID, action: str):
                 services.withdraw(session, deps(), who, suggestion_id, version,
                                   request.form.get("reason") if request.form.get("reason") in
                                   ("issued_in_error", "patient_request", "condition_changed", "other") else "other")
+            elif action == "withdraw-referral-consent":
+                services.withdraw_referral_consent(session, deps(), who, suggestion_id, version)
             else:
                 services.request_referral(session, deps(), who, suggestion_id, version, outcomes_to_gp=True)
     except RuleViolation as exc:
