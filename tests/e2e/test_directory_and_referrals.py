@@ -32,9 +32,11 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture()
 def catalogue(new_topic) -> Catalogue:
-    """The real catalogue with the two topics this test watches moved to fresh ones."""
-    moved = {CATALOGUE.latest("directory.service.published").topic: new_topic(),
-             CATALOGUE.latest("referrals.capacity.changed").topic: new_topic()}
+    """The real catalogue with the topics this test watches moved to fresh ones: every topic the
+    referrals consumer reads (left as they were, events other tests put on them would be consumed
+    too) and the capacity topic."""
+    watched = {CATALOGUE.latest(t).topic for t in (*referrals_events.HANDLERS, "referrals.capacity.changed")}
+    moved = {topic: new_topic() for topic in watched}
     return Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
 
 
