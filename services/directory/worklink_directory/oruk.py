@@ -59,6 +59,9 @@ def _derived_id(kind: str, owner) -> str:
     return str(uuid.uuid5(_DERIVED, f"{kind}:{owner}"))
 
 
+ORGANIZATION_FIELDS = ("id", "name", "description", "email", "website")  # what organization() reads
+
+
 def organization(org: Organization) -> dict:
     return {"id": _id(org.id), "name": org.name, "description": org.description,
             "email": org.email, "website": org.website}
@@ -128,6 +131,11 @@ def capacity(cap: ServiceCapacity | None) -> list[dict]:
                      "accepting_referrals": cap.accepting_referrals,
                      "typical_wait_days": cap.typical_wait_days,
                      "updated": iso(cap.updated)})]
+
+
+SERVICE_SUMMARY_FIELDS = ("id", "organization_id", "name", "description", "url", "email", "status", "fees",
+                          "minimum_age", "maximum_age", "assured_date", "assurer_email", "alert",
+                          "last_modified")  # what service_summary() reads, besides the organization
 
 
 def service_summary(svc: Service) -> dict:

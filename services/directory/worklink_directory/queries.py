@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Bundle, Session
 
 from worklink.problems import Problem
-from worklink_directory import search
+from worklink_directory import oruk, search
 from worklink_directory.geocode import (Geocoder, Point, PostcodeError, bounding_box, degrees, distance_metres,
                                        squared_degrees)
-from worklink_directory.models import (DAYS, DELIVERY_MODES, LISTED, Location, Schedule, SearchDocument, Service,
-                                       ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
+from worklink_directory.models import (DAYS, DELIVERY_MODES, LISTED, Location, Organization, Schedule, SearchDocument,
+                                       Service, ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -379,13 +380,11 @@ def list_service_at_locations(session: Session, f: Filters) -> Result:
                  .join(hits, hits.c.key == SearchDocument.key))
     if f.point is not None:
         return _at_locations_by_distance(session, f, query)
-    order = (hits.c.rank.desc(),) if hits is not None else ()
-    rows = session.execute(query.add_columns(sa.func.count().over().label("total"))
-                           .order_by(*order, Service.name, ServiceAtLocation.id)
-                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    total = _total(session, f, rows, query)
-    _check_page(f, total)
-    return Result(_at_locations_in_order(session, [row.id for row in rows]), total, {})
+    rank = hits.c.rank if hits is not None else sa.literal(0.0)
+    page = _page(f, query.add_columns(rank.label("rank"), Service.name.label("name")),
+                 rank.desc(), Service.name, ServiceAtLocation.id)
+    rows = _load_at_locations(session, page).order_by(page.c.rank.desc(), page.c.name, page.c.id)
+    return _at_locations_result(session, f, query, session.execute(rows).all())
 
 
 def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) -> Result:
@@ -398,20 +397,52 @@ def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) ->
         min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
         query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),
                             near <= degrees(f.radius) ** 2)
-    rows = session.execute(query.add_columns(Location.latitude, Location.longitude,
-                                             sa.func.count().over().label("total"))
-                           .order_by(near, ServiceAtLocation.id)
-                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    page = _page(f, query.add_columns(near.label("near")), near, ServiceAtLocation.id)
+    rows = session.execute(_load_at_locations(session, page).order_by(page.c.near, page.c.id)).all()
+    result = _at_locations_result(session, f, query, rows)
+    result.distances = {sal.id: distance_metres(f.point, Point(sal.location.latitude, sal.location.longitude))
+                        for sal in result.rows}
+    return result
+
+
+def _page(f: Filters, query: sa.Select, *order: Any) -> sa.Subquery:
+    """The page's ids (with the total of all matches riding along), in `order`."""
+    return (query.add_columns(sa.func.count().over().label("total")).order_by(*order)
+            .offset((f.page - 1) * f.per_page).limit(f.per_page).subquery("page"))
+
+
+class _Record(Bundle):
+    """Columns that load as a plain object: the ORUK renderers read it as they read a model,
+    without the ORM's identity map and instance bookkeeping (the hot path of every list)."""
+
+    def create_row_processor(self, query, procs, labels):
+        def record(row):
+            return SimpleNamespace(**{label: proc(row) for label, proc in zip(labels, procs)})
+        return record
+
+
+_LISTED_AT = (_Record("sal", ServiceAtLocation.id, ServiceAtLocation.service_id, ServiceAtLocation.location_id),
+              _Record("location", *Location.__table__.c),
+              _Record("service", *(Service.__table__.c[name] for name in oruk.SERVICE_SUMMARY_FIELDS)),
+              _Record("organization", *(Organization.__table__.c[name] for name in oruk.ORGANIZATION_FIELDS)))
+
+
+def _load_at_locations(session: Session, page: sa.Subquery) -> sa.Select:
+    """One statement for the whole page: each row's service at location, location, service and
+    organisation, joined to the paged ids (order it by the page's own columns)."""
+    return (sa.select(page.c.total, *_LISTED_AT)
+            .join_from(page, ServiceAtLocation, ServiceAtLocation.id == page.c.id)
+            .join(Location, ServiceAtLocation.location_id == Location.id)
+            .join(Service, ServiceAtLocation.service_id == Service.id)
+            .join(Organization, Service.organization_id == Organization.id))
+
+
+def _at_locations_result(session: Session, f: Filters, query: sa.Select, rows: list) -> Result:
     total = _total(session, f, rows, query)
     _check_page(f, total)
-    distances = {row.id: distance_metres(f.point, Point(row.latitude, row.longitude)) for row in rows}
-    return Result(_at_locations_in_order(session, [row.id for row in rows]), total, distances)
-
-
-def _at_locations_in_order(session: Session, ids: list[uuid.UUID]) -> list[ServiceAtLocation]:
-    if not ids:
-        return []
-    rows = session.scalars(sa.select(ServiceAtLocation).where(ServiceAtLocation.id.in_(ids))
-                           .options(joinedload(ServiceAtLocation.service)))
-    by_id = {sal.id: sal for sal in rows}
-    return [by_id[i] for i in ids]
+    listed = []
+    for row in rows:
+        row.service.organization = row.organization
+        row.sal.location, row.sal.service = row.location, row.service
+        listed.append(row.sal)
+    return Result(listed, total, {})

@@ -192,6 +192,11 @@ def test_search_results_page_in_rank_order_with_exact_totals(database_url, tmp_p
     faceted = client.get(f"/services?search=mental+health&taxonomy_term_id={known.terms['counselling']}&per_page=1")
     assert_page(faceted.get_json(), total=1, page=1, size=1, pages=1)
     assert names(faceted) == ["Taunton counselling service"]
+    # Services at their locations rank and page the same way (both have one location).
+    at = [client.get(f"/service_at_locations?search=mental+health&per_page=1&page={n}").get_json() for n in (1, 2)]
+    for number, body in enumerate(at, start=1):
+        assert_page(body, total=2, page=number, size=1, pages=2)
+    assert [p["contents"][0]["service"]["name"] for p in at] == ranked
 
 
 def test_ranking_puts_the_obvious_best_match_first(database_url, tmp_path):
@@ -220,6 +225,10 @@ def test_proximity_orders_by_distance_from_the_postcode(database_url, tmp_path):
     distances = [r[1] for r in rows]
     assert distances[0] == 0 and 700 < distances[1] < 900 and 12_000 < distances[2] < 16_000
     assert 33_000 < distances[3] < 38_000
+    paged = [client.get(f"/service_at_locations?postcode=ta11aa&proximity=50000&per_page=3&page={n}").get_json()
+             for n in (1, 2)]
+    assert_page(paged[1], total=4, page=2, size=1, pages=2)
+    assert [(i["service"]["name"], i["location"]["distance"]) for p in paged for i in p["contents"]] == rows
     near = client.get("/service_at_locations?postcode=TA1 1AA&proximity=20000").get_json()
     assert near["total_items"] == 3
     by_distance = client.get("/services?lat=50.9420&lon=-2.6330&sort=distance").get_json()
