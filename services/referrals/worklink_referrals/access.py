@@ -2,10 +2,16 @@
 
 Readers: the assigned organisation's advisers and admins, the referring organisation,
 the person (through their self-service link) and alliance admins. Nobody else learns
-that the referral exists (404, not 403). After consent is withdrawn the person's details
-reach neither the adviser organisation nor the referrer (as on the referrer's /sent page);
-alliance admins, who answer for the record, still see them. Notes stay with the adviser organisation;
+that the referral exists (404, not 403). Notes stay with the adviser organisation;
 outcomes reach the referrer only if the person agreed.
+
+After consent is withdrawn nobody reads the person's details here, whatever their role: not
+the adviser organisation, not the referrer, not alliance admins (UK GDPR: processing on consent
+stops; the record is kept for the retention duty, outside this service's views). Withheld:
+name, contact, NHS number, birth date, postcode and area, equity fields, the need and its free
+text, the adjustment context, the text of case notes and of a duplicate link's reason. What stays, for audit and
+insights: the referral's existence, reference, status and reason codes, dates, clocks, history,
+consent metadata, contact-attempt and outcome codes. Every read is still audited.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
             now: datetime) -> dict[str, Any]:
     who = readers(principal, referral)
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
-    shared = not referral.consent_withdrawn_at or domain.ADMIN in who  # withdrawal stops onward sharing
+    shared = details_shared(referral)
     outcomes_seen = adviser_side or referral.outcomes_to_referrer  # the person's choice for the referrer
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
@@ -75,7 +81,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id,
-        "duplicate_reason": referral.duplicate_reason, "submitted_at": referral.submitted_at,
+        "submitted_at": referral.submitted_at,
         "closed_at": referral.closed_at,
         "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
@@ -88,7 +94,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     }
     if shared:
         body["person"] = person(referral)
-        body.update(employment_situation=referral.employment_situation, health_category=referral.health_category,
+        body.update(duplicate_reason=referral.duplicate_reason, employment_situation=referral.employment_situation, health_category=referral.health_category,
                     reason=referral.reason, status_text=referral.status_text,
                     adjustment={"request_id": referral.request_id, "suggestion_id": referral.suggestion_id,
                                 "fit_note_decision": referral.fit_note_decision,
@@ -98,11 +104,17 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     if adviser_side:
         body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at, "by": a.by}
                             for a in referral.attempts]
-        body["notes"] = [{"text": n.text, "by": n.by, "written_at": n.written_at} for n in referral.notes]
+        body["notes"] = [{"by": n.by, "written_at": n.written_at, **({"text": n.text} if shared else {})}
+                         for n in referral.notes]
     if outcomes_seen:
         body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
                              "recorded_at": o.recorded_at} for o in referral.outcomes]
     return body
+
+
+def details_shared(referral: Referral) -> bool:
+    """The person's details are shown only while their consent stands, to every role alike."""
+    return referral.consent_withdrawn_at is None
 
 
 def person(referral: Referral) -> dict[str, Any]:
@@ -168,11 +180,10 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
 def queue_item(referral: Referral, settings: ReferralSettings, now: datetime) -> dict[str, Any]:
     item = {"id": referral.id, "reference": referral.reference, "version": referral.version,
             "status": referral.status, "business_status": referral.business_status, "source": referral.source,
-            "area": referral.area, "assigned_adviser": referral.assigned_adviser,
-            "submitted_at": referral.submitted_at,
+            "assigned_adviser": referral.assigned_adviser, "submitted_at": referral.submitted_at,
             "breached_clocks": services.breaching(referral, settings, now)}
-    if not referral.consent_withdrawn_at:
-        item["name"] = f"{referral.given_name} {referral.family_name}"
+    if details_shared(referral):
+        item.update(name=f"{referral.given_name} {referral.family_name}", area=referral.area)
     return item
 
 

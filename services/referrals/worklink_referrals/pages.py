@@ -89,8 +89,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         if principal.is_alliance_admin and referral.routing == "held":
             routable = [str(s.service_id) for s in session.scalars(
                 sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id))]
-    # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others).
-    can_note = principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
+    # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
+    # and only while the person's consent stands.
+    can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
+                and not body["consent"]["withdrawn_at"])
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    can_note=can_note,
                    today=moment.date().isoformat(), routable=routable, posted=posted,
@@ -166,7 +168,7 @@ def referral_note(referral_id):
         return _referral_page(referral_id, errors=_posted_errors(_messages(exc.messages), "note"), posted="note",
                               status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
-    with ctx.database.transaction() as session:
+    with ctx.database.transaction() as session, access.domain_problems():
         referral = access.load(session, referral_id, principal, lock=True)
         if principal.organisation != referral.assigned_org_id:
             raise Problem(403, "Only the assigned organisation keeps notes on this referral.")

@@ -694,6 +694,8 @@ def _add_outcome(session: Session, referral: Referral, outcome: dict, actor: Act
 def add_note(session: Session, referral: Referral, actor: Actor, text: str, now: datetime) -> Note:
     if referral.status == Status.ENTERED_IN_ERROR:
         raise domain.IllegalTransition("A referral entered in error takes no notes.")
+    if referral.consent_withdrawn_at:
+        raise Conflict("The person withdrew their consent: nothing more is recorded about them on this referral.")
     note = Note(referral_id=referral.id, text=text, by=actor.subject, by_org=actor.organisation, written_at=now)
     referral.notes.append(note)
     return note

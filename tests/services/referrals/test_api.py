@@ -182,21 +182,63 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     assert "notifications.person_message.requested" not in outbox_types(h)  # only self-referrers are told
 
 
-def test_after_withdrawal_the_referrer_sees_no_more_of_the_person_than_the_sent_page_shows(harness):
-    h = harness
-    rid = h.refer().get_json()["id"]
-    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["person"]["given_name"] == "Ada"
+PERSON_DETAILS = ("Lovelace", "Ada", "9434765919", "01452 000000", "GL1 2AB", "1985-12-10", "10 December 1985",
+                  "Back pain", "Prefers mornings", "second condition")
+
+
+def test_after_withdrawal_no_role_sees_the_persons_details_anywhere_and_every_read_is_audited(both):
+    """Withdrawal ends processing on consent for everyone: adviser organisation, referrer and alliance
+    admins alike, in the API (detail and list) and on every page. The referral's existence, status,
+    dates and codes stay for audit and insights; every read is still audited."""
+    h = both
+    rid = h.refer(duplicate={"reason": "second condition"}, health_category="musculoskeletal").get_json()["id"]
+    h.client.post(f"/referrals/{rid}/notes", json={"text": "Prefers mornings"}, headers=h.adviser())
+    for action, data in (("acknowledge", {}), ("accept", {"adviser_id": "adviser-1"}),
+                         ("record_contact_attempt", {"channel": "phone", "result": "no_answer"})):
+        assert h.act(rid, action, **data).status_code == 200
+    readers = {"adviser": h.adviser(), "gp": h.gp(), "alliance_admin": h.admin()}
+    for headers in readers.values():  # before: each reader sees who it is
+        assert h.client.get(f"/referrals/{rid}", headers=headers).get_json()["person"]["family_name"] == "Lovelace"
+
     withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()
-    assert "person" not in withdrawn
-    referrer_view = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
-    assert "person" not in referrer_view and "reason" not in referrer_view
-    assert referrer_view["status"] == "cancelled" and referrer_view["consent"]["withdrawn_at"]
-    assert "name" not in h.client.get("/referrals?view=sent", headers=h.gp()).get_json()["items"][0]
-    h.client.set_cookie("worklink_session", h.gp()["Authorization"].split()[1])
-    sent_page = h.client.get("/sent", headers={"Accept": "text/html"})
-    assert sent_page.status_code == 200 and "Lovelace" not in sent_page.get_data(as_text=True)
-    # The alliance answers for the record (complaints, safeguarding): it still sees who it is.
-    assert h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()["person"]["family_name"] == "Lovelace"
+    assert withdrawn["status"] == "cancelled" and "person" not in withdrawn
+    reads_before = len(audit_rows(h, resource_id=rid, action="read"))
+    for role, headers in readers.items():
+        view = h.client.get(f"/referrals/{rid}", headers=headers).get_json()
+        assert not any(detail in json.dumps(view) for detail in PERSON_DETAILS), (role, view)
+        assert {"person", "reason", "employment_situation", "health_category", "adjustment",
+                "duplicate_reason"}.isdisjoint(view), role
+        # What stays: the referral, its status and dates, consent metadata, codes.
+        assert (view["reference"], view["status"], view["status_reason"]) == (
+            withdrawn["reference"], "cancelled", "consent_withdrawn"), role
+        assert view["submitted_at"] and view["closed_at"] and view["consent"]["withdrawn_at"], role
+        assert view["history"][-1]["action"] == "cancel", role
+        if role != "gp":  # the adviser side keeps the codes of its work, never the text of its notes
+            assert [(a["channel"], a["result"]) for a in view["attempts"]] == [("phone", "no_answer")]
+            assert len(view["notes"]) == 1 and "text" not in view["notes"][0] and view["notes"][0]["by"]
+        views = [None, "sent"] if role == "gp" else [None, "all"]
+        for listed in views:
+            items = h.client.get("/referrals" + (f"?view={listed}" if listed else ""), headers=headers).get_json()
+            item = next(i for i in items["items"] if i["id"] == rid)
+            assert "name" not in item and "area" not in item and item["status"] == "cancelled", (role, item)
+    reads = audit_rows(h, resource_id=rid, action="read")[reads_before:]
+    assert sorted(r.actor_role for r in reads) == ["adviser", "alliance_admin", "gp"]  # still audited
+
+    # Pages: the referral page, the queue (adviser and alliance) and the referrer's /sent list.
+    for role, path in (("alliance_admin", f"/queue/{rid}"), ("adviser", f"/queue/{rid}"), ("gp", f"/queue/{rid}"),
+                       ("alliance_admin", "/queue?view=all"), ("adviser", "/queue?view=all"), ("gp", "/sent")):
+        h.client.set_cookie("worklink_session", readers[role]["Authorization"].split()[1])
+        page = h.client.get(path, headers={"Accept": "text/html"})
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and "R-" in text, (role, path)
+        assert not any(detail in text for detail in PERSON_DETAILS), (role, path)
+        if path.startswith("/queue/"):
+            assert "Details withheld (consent withdrawn)" in text and "Add a note" not in text
+    assert len(audit_rows(h, resource_id=rid, action="read")) == reads_before + 6  # 3 API + 3 referral pages
+
+    # Nothing more is written about the person: no new case note.
+    refused = h.client.post(f"/referrals/{rid}/notes", json={"text": "Called back"}, headers=h.adviser())
+    assert refused.status_code == 409 and refused.content_type == "application/problem+json"
 
 
 def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_replace(harness):
