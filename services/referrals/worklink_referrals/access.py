@@ -38,7 +38,9 @@ def actor(principal: Principal) -> Actor:
 
 
 def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock: bool = False) -> Referral:
-    referral = session.get(Referral, referral_id, with_for_update=lock or None)
+    # FOR NO KEY UPDATE: no action changes the id, and an intake naming this row in a foreign key
+    # (duplicate_of_id, replaces_id) need not wait for it (see services.withdraw_consent).
+    referral = session.get(Referral, referral_id, with_for_update={"key_share": True} if lock else None)
     if referral is None or not readers(principal, referral):
         raise Problem(404, f"No referral {referral_id} that you can see.")
     return referral

@@ -73,7 +73,8 @@ def on_referral_consent_withdrawn(session: Session, event: ReceivedEvent) -> Non
     A request that made no referral (it never arrived, or was refused) has nothing to withdraw:
     logged, nothing else recorded, and not a failure (no DLT)."""
     data = event.data
-    referral = session.scalar(sa.select(Referral).where(Referral.request_id == data["request_id"]).with_for_update())
+    referral = session.scalar(sa.select(Referral).where(Referral.request_id == data["request_id"])
+                              .with_for_update(key_share=True))  # FOR NO KEY UPDATE: see services.withdraw_consent
     if referral is None:
         log.info("consent withdrawn for request %s, which made no referral: nothing to do", data["request_id"])
         return

@@ -309,6 +309,9 @@ def _written(row: dict[str, Any], history: dict[str, Any]) -> Referral:
                            transitions=[SimpleNamespace(**history)])
 
 
+AUTO_LINK_REASON = "linked automatically: this person already has an open referral"
+
+
 def _duplicate(session: Session, intake: Mapping[str, Any], key: str,
                link_duplicates: bool) -> tuple[Any, str | None]:
     """An open referral for the same person and service: refuse (409), or link with a reason.
@@ -322,7 +325,7 @@ def _duplicate(session: Session, intake: Mapping[str, Any], key: str,
             raise Conflict("This person already has an open referral to this service. Link the new one with a "
                            "reason (duplicate.reason), or add to the open referral instead.",
                            duplicate_of=str(duplicate.id), duplicate_reference=duplicate.reference)
-        reason = "linked automatically: this person already has an open referral"
+        reason = AUTO_LINK_REASON
     return duplicate, reason
 
 
@@ -349,6 +352,16 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
         person_updates=bool(consent.get("updates_by_email") and person.get("email")),
         submitted_at=now, updated_at=now)
+
+
+def lock_person(session: Session, referral: Referral) -> None:
+    """Take the intake locks of this referral's person (PostgreSQL), for a change that must not
+    interleave with an intake of the same person: see withdraw_consent."""
+    for lock_id in _person_locks(session, referral.match_key, {"nhs_number": referral.nhs_number}):
+        session.execute(_PERSON_LOCK, {"k": lock_id})
+
+
+_PERSON_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tuple[int, ...]:
@@ -703,9 +716,19 @@ def add_note(session: Session, referral: Referral, actor: Actor, text: str, now:
 
 def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral,
                      now: datetime) -> None:
-    """Withdrawal stops onward sharing and cancels an open referral (system action)."""
+    """Withdrawal stops onward sharing and cancels an open referral (system action).
+
+    The person may have consented again meanwhile (a new request from their GP, a self-referral).
+    That referral travels on another key, so it can be handled before this withdrawal and be linked
+    automatically as a duplicate of the referral withdrawn here; it is the live one now, so its link
+    is re-made as if it had arrived after the withdrawal (release_duplicates). The person's intake
+    locks are held first (PostgreSQL), so an intake running at the same moment either finishes
+    before (and its link is re-made here) or starts after (and finds this referral closed).
+    Callers lock the referral's row FOR NO KEY UPDATE, never FOR UPDATE: that intake's insert names
+    this row in a foreign key (FOR KEY SHARE), which FOR UPDATE would block while we wait for it."""
     if referral.consent_withdrawn_at:
         return
+    lock_person(session, referral)
     referral.consent_withdrawn_at = now
     referral.outcomes_to_referrer = False
     if referral.status in OPEN_VALUES:
@@ -714,6 +737,44 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
             expected_version=referral.version, now=now)
     else:
         referral.updated_at = now
+    release_duplicates(session, referral, now)
+
+
+def release_duplicates(session: Session, original: Referral, now: datetime) -> int:
+    """Open referrals linked automatically to `original`, which is closed now: each is linked to the
+    person's open referral submitted before it (what the intake would have found with `original`
+    closed), or to none. A link a referrer made with a reason is theirs and stays. Audited, in the
+    history; returns how many changed."""
+    linked = session.scalars(sa.select(Referral).where(
+        Referral.duplicate_of_id == original.id, Referral.duplicate_reason == AUTO_LINK_REASON,
+        Referral.status.in_(OPEN_VALUES)).order_by(Referral.submitted_at, Referral.id)
+        .with_for_update(key_share=True)).all()
+    for referral in linked:
+        earlier = _earlier_open_referral(session, referral, but_not=original.id)
+        referral.duplicate_of_id = earlier
+        referral.duplicate_reason = AUTO_LINK_REASON if earlier else None
+        referral.updated_at = now
+        session.flush()
+        _history(session, referral, "relink_duplicate" if earlier else "unlink_duplicate", referral.status,
+                 SYSTEM, now)
+        _AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                      person_id=str(referral.id), purpose="duplicate link: the referral it named was closed",
+                      principal=_SYSTEM_PRINCIPAL)
+    return len(linked)
+
+
+def _earlier_open_referral(session: Session, referral: Referral, *, but_not: uuid.UUID) -> uuid.UUID | None:
+    """The person's earliest open referral submitted before `referral`, to the service it asked for
+    (any, if it named none): the duplicate rule of intake (_duplicate_query), looking back from it."""
+    same_person = Referral.match_key == referral.match_key
+    if referral.nhs_number:
+        same_person = sa.or_(same_person, Referral.nhs_number == referral.nhs_number)
+    query = sa.select(Referral.id).where(same_person, Referral.status.in_(OPEN_VALUES),
+                                         Referral.id.notin_((referral.id, but_not)),
+                                         Referral.submitted_at < referral.submitted_at)
+    if scope := referral.consent_scope_service_id:
+        query = query.where(sa.or_(Referral.service_id == scope, Referral.consent_scope_service_id == scope))
+    return session.scalar(query.order_by(Referral.submitted_at).limit(1))
 
 
 def active_clients(session: Session, adviser: str) -> int:

@@ -5,7 +5,9 @@ own machinery is tested in test_events.py and, end to end, in tests/e2e)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import threading
+import time
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -116,3 +118,152 @@ def test_the_withdrawal_follows_the_request_on_its_restricted_topic_and_key():
     assert (withdrawn.topic, withdrawn.key, withdrawn.restricted) == (requested.topic, requested.key, True)
     assert set(withdrawn.schema().fields) == {"request_id", "suggestion_id", "practice_id", "consent_id",
                                               "recorded_by", "withdrawn_at"}
+
+
+# --- re-consent racing the withdrawal -------------------------------------------------------------------
+# The patient withdraws (request 1), then consents again (request 2). The withdrawal travels on request 1's
+# key, the new request on its own: another partition, so the new request can be handled first, while the
+# referral it would duplicate is still open. Whatever the order, the person must end with the withdrawn
+# referral cancelled and one live referral for the new consent, linked to nothing.
+
+
+def _end_state(h, first: dict, second: dict) -> dict:
+    old, new = referral_for(h, first), referral_for(h, second)
+    with h.ctx.database.transaction() as session:
+        live = session.scalars(sa.select(Referral.request_id).where(
+            Referral.status.in_(("submitted", "triage", "accepted", "in_progress", "on_hold")))).all()
+    return {"old": (old.status, old.status_reason, old.consent_withdrawn_at is not None),
+            "new": (new.status, new.duplicate_of_id, new.duplicate_reason, new.consent_withdrawn_at),
+            "live": live}
+
+
+CONVERGED = lambda second: {"old": ("cancelled", "consent_withdrawn", True),  # noqa: E731
+                            "new": ("submitted", None, None, None), "live": [second["request_id"]]}
+
+
+def test_a_new_request_handled_before_the_old_ones_withdrawal_ends_as_the_one_live_unlinked_referral(both):
+    h = both
+    first, second = request_data(), request_data()  # the same person, a new request and consent
+    deliver(h, "adjustments.referral.requested", first)
+
+    deliver(h, "adjustments.referral.requested", second)  # overtakes the withdrawal
+    assert referral_for(h, second).duplicate_of_id == referral_for(h, first).id  # the race: linked meanwhile
+    linked_version = referral_for(h, second).version
+    deliver(h, "adjustments.referral.consent_withdrawn", withdrawal(first))
+
+    assert _end_state(h, first, second) == CONVERGED(second)
+    new = referral_for(h, second)
+    assert new.version == linked_version + 1
+    assert _transitions(h, new.id)[-1] == ("unlink_duplicate", "submitted", None)
+    assert [(a.action, a.actor, a.purpose) for a in audit_about(h, new.id)][-1] == (
+        "update", "system", "duplicate link: the referral it named was closed")
+    # Redelivered: nothing more changes.
+    deliver(h, "adjustments.referral.consent_withdrawn", withdrawal(first))
+    assert referral_for(h, second).version == new.version
+
+
+def test_in_arrival_order_the_new_request_is_never_linked(both):
+    h = both
+    first, second = request_data(), request_data()
+    deliver(h, "adjustments.referral.requested", first)
+    deliver(h, "adjustments.referral.consent_withdrawn", withdrawal(first))
+    deliver(h, "adjustments.referral.requested", second)
+    assert _end_state(h, first, second) == CONVERGED(second)
+
+
+def test_links_are_re_made_as_intake_would_and_a_referrers_own_link_stays(harness):
+    """Two requests overtook the withdrawal: the first of them is the live original now and the second
+    its duplicate; a link a referrer made with a reason is theirs and stays."""
+    h = harness
+    first, second, third = request_data(), request_data(), request_data()
+    for request in (first, second, third):
+        deliver(h, "adjustments.referral.requested", request)
+    h.clock.now = datetime.now(timezone.utc) + timedelta(minutes=1)  # the handler reads the real clock
+    by_hand = h.refer(duplicate={"reason": "a separate referral for the evening service"}).get_json()
+    old = referral_for(h, first).id
+    assert {referral_for(h, r).duplicate_of_id for r in (second, third)} == {old}
+    assert by_hand["duplicate_of_id"] == str(old)
+
+    deliver(h, "adjustments.referral.consent_withdrawn", withdrawal(first))
+    assert referral_for(h, second).duplicate_of_id is None
+    assert referral_for(h, third).duplicate_of_id == referral_for(h, second).id
+    assert _transitions(h, referral_for(h, third).id)[-1] == ("relink_duplicate", "submitted", None)
+    kept = h.client.get(f"/referrals/{by_hand['id']}", headers=h.gp()).get_json()
+    assert (kept["duplicate_of_id"], kept["duplicate_reason"]) == (
+        str(old), "a separate referral for the evening service")
+
+
+def test_a_self_referral_made_before_the_gp_records_the_withdrawal_is_released_too(harness):
+    h = harness
+    first = request_data(person={"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+                                 "postcode": "GL1 1AA"})
+    deliver(h, "adjustments.referral.requested", first)
+    pending = h.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+                   "email": "sam@example.org"}, "consent": {"explicit": True},
+        "employment_situation": "unemployed"}).get_json()
+    assert h.client.post(f"/self-referrals/{pending['id']}/verification",
+                         json={"code": pending["code"]}).status_code == 201
+    gp_referral = referral_for(h, first).id
+    with h.ctx.database.transaction() as session:
+        own = session.scalar(sa.select(Referral).where(Referral.source == "self"))
+        assert own.duplicate_of_id == gp_referral
+        own_id = own.id
+
+    deliver(h, "adjustments.referral.consent_withdrawn", withdrawal(first))
+    with h.ctx.database.transaction() as session:
+        own = session.get(Referral, own_id)
+        assert (own.status, own.duplicate_of_id, own.duplicate_reason) == ("submitted", None, None)
+
+
+def _received(event_type: str, data: dict) -> ReceivedEvent:
+    envelope, _ = CATALOGUE.build(event_type, data, source="urn:worklink:adjustments")
+    entry, loaded = CATALOGUE.load(envelope)
+    return ReceivedEvent(envelope, entry, loaded, entry.topic, 0, 0)
+
+
+def _while_held(h, held: tuple[str, dict], racing: tuple[str, dict]) -> None:
+    """Handle `held` in a transaction left open until `racing`, handled by another consumer at the same
+    moment, waits on a lock it holds (PostgreSQL): two consumers with a partition each."""
+    errors: list[BaseException] = []
+
+    def race():
+        try:
+            deliver(h, *racing)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    racer = threading.Thread(target=race)
+    with h.ctx.database.transaction() as session:
+        events.HANDLERS[held[0]](session, _received(*held))
+        racer.start()
+        waiting = sa.text("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                          "WHERE NOT l.granted AND a.datname = current_database()")
+        with h.ctx.database.engine.connect() as watcher:
+            for _ in range(500):
+                if watcher.execute(waiting).scalar() or not racer.is_alive():
+                    break
+                time.sleep(0.01)
+    racer.join(30)
+    assert not errors, errors
+
+
+def test_at_the_same_moment_on_two_consumers_either_order_converges(make_harness, postgres_url):
+    h = make_harness(postgres_url)
+    h.add_service()
+    # The new request's intake is in flight when the withdrawal comes: the withdrawal waits for it.
+    first, second = request_data(), request_data()
+    deliver(h, "adjustments.referral.requested", first)
+    _while_held(h, ("adjustments.referral.requested", second),
+                ("adjustments.referral.consent_withdrawn", withdrawal(first)))
+    assert _end_state(h, first, second) == CONVERGED(second)
+
+    # The withdrawal is in flight when the new request comes: the intake waits, then finds it closed.
+    first, second = request_data(person={**first["person"], "nhs_number": "4010232137", "given_name": "Bo"}), None
+    second = request_data(person=first["person"])
+    deliver(h, "adjustments.referral.requested", first)
+    _while_held(h, ("adjustments.referral.consent_withdrawn", withdrawal(first)),
+                ("adjustments.referral.requested", second))
+    state = _end_state(h, first, second)
+    assert state["old"] == ("cancelled", "consent_withdrawn", True)
+    assert state["new"] == ("submitted", None, None, None)

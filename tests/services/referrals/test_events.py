@@ -326,3 +326,31 @@ def test_a_gp_patient_who_agreed_hears_how_their_referral_goes(make_harness, rig
     assert {m["consent_id"] for m in messages} == {str(told["consent_id"])}  # the clinician-recorded consent
     detail = h.client.get(f"/referrals/{ids['Ada']}", headers=h.adviser()).get_json()
     assert detail["consent"]["updates_by_email"] is True
+
+
+def test_a_new_consent_whose_request_overtakes_the_old_withdrawal_on_kafka_is_the_one_live_referral(make_harness,
+                                                                                                   rig):
+    """The patient withdrew, then consented again: the withdrawal travels on the old request's key,
+    the new request on its own (another partition), so the consumer can handle the new one first."""
+    h = make_harness()
+    h.add_service()
+    first, second = request_data(), request_data()
+    consumer = rig.consumer(h.ctx.database)
+    try:
+        rig.publish("adjustments.referral.requested", first)
+        assert consume(consumer, 1) == [Outcome.HANDLED]
+        rig.publish("adjustments.referral.requested", second)
+        assert consume(consumer, 1) == [Outcome.HANDLED]
+        rig.publish("adjustments.referral.consent_withdrawn", {
+            "request_id": first["request_id"], "suggestion_id": first["suggestion_id"],
+            "practice_id": first["practice_id"], "consent_id": first["consent_id"], "recorded_by": "gp-clinician-7",
+            "withdrawn_at": datetime.now(timezone.utc)})
+        assert consume(consumer, 1) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+    with h.ctx.database.transaction() as session:
+        by_request = {r.request_id: r for r in session.scalars(sa.select(Referral))}
+        old, new = by_request[first["request_id"]], by_request[second["request_id"]]
+        assert (old.status, old.status_reason) == ("cancelled", "consent_withdrawn")
+        assert (new.status, new.duplicate_of_id, new.duplicate_reason) == ("submitted", None, None)
+        assert [t.action for t in new.transitions] == ["submit", "unlink_duplicate"]  # it had been linked
