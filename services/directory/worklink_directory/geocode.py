@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
-from typing import Protocol
+from typing import Iterable, Protocol
 
 # The UK postcode shape (outward code, optional space, inward code), GIR 0AA aside.
 POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?)\s*([0-9][A-Z]{2})$")
@@ -88,6 +88,34 @@ class PostcodesIoGeocoder:
         if not isinstance(result, dict) or result.get("latitude") is None or result.get("longitude") is None:
             raise PostcodeError(f"We cannot place the postcode {normal} on a map.")  # e.g. a new or non-geographic one
         return Point(float(result["latitude"]), float(result["longitude"]))
+
+
+class Prelocated:
+    """Postcodes looked up before a write transaction opens, so a slow or unreachable postcode
+    service never holds the database's writer lock. It answers (or fails) as the geocoder did;
+    a postcode not looked up ahead is asked of the geocoder then."""
+
+    def __init__(self, geocoder: Geocoder, postcodes: Iterable[str]):
+        self.geocoder = geocoder
+        self.answers: dict[str, Point | PostcodeError | GeocoderUnavailable] = {}
+        for postcode in postcodes:
+            try:
+                normal = normalise_postcode(postcode)
+            except PostcodeError:
+                continue  # refused again, with the same message, when it is used
+            if normal not in self.answers:
+                try:
+                    self.answers[normal] = geocoder.locate(normal)
+                except (PostcodeError, GeocoderUnavailable) as exc:
+                    self.answers[normal] = exc
+
+    def locate(self, postcode: str) -> Point:
+        answer = self.answers.get(normalise_postcode(postcode))
+        if answer is None:
+            return self.geocoder.locate(postcode)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 def distance_metres(a: Point, b: Point) -> float:

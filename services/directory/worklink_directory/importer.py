@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
 from worklink_directory import oruk_schemas, services
-from worklink_directory.geocode import Geocoder
+from worklink_directory.geocode import Geocoder, Prelocated
 from worklink_directory.models import DAYS, Organization, Service, Taxonomy, TaxonomyTerm
 from worklink_directory.schemas import ServiceIn
 
@@ -320,6 +320,14 @@ class RecordRejected(Exception):
         self.reasons = reasons
 
 
+def _postcodes(record: Any) -> list[str]:
+    """The postcodes loading `record` will geocode (none if it is too broken to tell)."""
+    try:
+        return services.postcodes_to_locate(_record_to_input(record))
+    except Exception:  # noqa: BLE001 - import_record rejects it with the reasons
+        return []
+
+
 def import_records(database: Database, outbox: Outbox, records: Iterable[dict], geocoder: Geocoder,
                    progress: Callable[[int], None] | None = None) -> ImportReport:
     """Load records in batches; each record in its own savepoint, so one bad record spoils nothing else."""
@@ -327,12 +335,13 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
     batch: list[dict] = []
 
     def flush() -> None:
+        located = Prelocated(geocoder, (postcode for _, record in batch for postcode in _postcodes(record)))
         with database.transaction() as session:
             for index, record in batch:
                 ref = str((record.get("id") if isinstance(record, dict) else None) or f"row {index}")
                 try:
                     with session.begin_nested():
-                        outcome = import_record(session, outbox, record, geocoder)
+                        outcome = import_record(session, outbox, record, located)
                 except RecordRejected as exc:
                     report.rejected.append((ref, exc.reasons))
                     continue

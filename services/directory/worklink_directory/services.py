@@ -217,6 +217,13 @@ def _describe(state: dict) -> str:
     return ", ".join(str(state[c]) for c in ("name", "address_1", "city", "postal_code") if state.get(c))
 
 
+def postcodes_to_locate(data: Mapping[str, Any]) -> list[str]:
+    """The postcodes a create or update with `data` will geocode (locations given without
+    coordinates): look them up before the transaction opens (geocode.Prelocated)."""
+    return [item["postal_code"] for item in data.get("locations") or ()
+            if isinstance(item, Mapping) and isinstance(item.get("postal_code"), str) and item.get("latitude") is None]
+
+
 def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder: Geocoder) -> Location:
     loc = session.get(Location, data["id"]) if data.get("id") else None
     if loc is None:

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from contextlib import contextmanager
+from typing import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import pytest
+from sqlalchemy import event
 
 from tests.services.directory.conftest import ORG_A, build_directory, make_app, service_body, token_for
+from worklink.auth import mint_token
+from worklink.web.pages import SESSION_COOKIE
+from worklink_directory import demo
 from worklink_directory.app import create_app
 from worklink_directory.geocode import (GeocoderUnavailable, Point, PostcodeError, PostcodesIoGeocoder,
                                        geocoder_from_env)
+from worklink_directory.importer import import_records
+from worklink_directory.models import Service
 
 KNOWN = {"TA1 1AA": (51.0146, -3.1029), "TA6 3BB": (51.1280, -3.0030), "BA20 1AA": (50.9420, -2.6330)}
 
@@ -23,10 +31,13 @@ class PostcodesIo(BaseHTTPRequestHandler):
     """GET /postcodes/<postcode> as postcodes.io answers it; 'TA9 9ZZ' has no coordinates, 'TA9 9XX' breaks."""
 
     requests: list[str] = []
+    on_request: Callable[[str], None] | None = None
 
     def do_GET(self):  # noqa: N802 - the http.server API
         postcode = unquote(self.path.removeprefix("/postcodes/"))
         self.requests.append(postcode)
+        if PostcodesIo.on_request:
+            PostcodesIo.on_request(postcode)
         if postcode == "TA9 9XX":
             return self._answer(500, {"status": 500, "error": "Internal server error"})
         if postcode == "TA9 9ZZ":
@@ -112,3 +123,72 @@ def test_read_and_write_apis_use_it_and_say_503_when_it_is_down(sqlite_url, tmp_
     html = page.get_data(as_text=True)
     assert page.status_code == 503 and "We cannot look up postcodes just now." in html and 'href="#postcode"' in html
     assert client.get("/find?q=counselling").status_code == 200
+
+
+@contextmanager
+def open_transactions_seen_by_the_geocoder(engine):
+    """Each postcode the geocoder is asked for, with how many database transactions were open then."""
+    open_now: set[int] = set()
+    seen: list[tuple[str, int]] = []
+
+    def begin(conn):
+        open_now.add(id(conn))
+
+    def end(conn):
+        open_now.discard(id(conn))
+
+    listeners = [("begin", begin), ("commit", end), ("rollback", end)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    PostcodesIo.on_request = lambda postcode: seen.append((postcode, len(open_now)))
+    try:
+        yield seen
+    finally:
+        PostcodesIo.on_request = None
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def test_postcodes_are_looked_up_before_a_write_transaction_opens(sqlite_url, tmp_path):
+    """A slow postcode service must never hold the database's writer lock (SQLite has one writer):
+    the API, the partner pages and the importer look the postcodes up first, then write."""
+    seeded = make_app(sqlite_url, tmp_path)
+    known = build_directory(seeded)
+    settings = seeded.extensions["worklink"].settings
+    with postcodes_io() as url:
+        geocoder = PostcodesIoGeocoder(url)
+        app = create_app(settings=settings, geocoder=geocoder)
+        ctx = app.extensions["worklink"]
+        with open_transactions_seen_by_the_geocoder(ctx.database.engine) as seen:
+            client, owner = app.test_client(), token_for(app, "org_admin", ORG_A)
+            body = service_body(ORG_A, "Bridgwater CV clinic", ["cv-interview"])
+            body["locations"] = [{"name": "Library", "address_1": "Binford Place", "city": "Bridgwater",
+                                  "postal_code": "TA6 3BB"}]
+            created = client.post("/manage/services", json=body, headers=owner)
+            assert created.status_code == 201, created.get_json()
+            assert created.get_json()["service_at_locations"][0]["location"]["latitude"] == 51.1280
+            location = {"name": "Yeovil library", "address_1": "King George Street", "city": "Yeovil",
+                        "postal_code": "BA20 1AA"}
+            changed = client.patch(f"/manage/services/{created.get_json()['id']}", json={"locations": [location]},
+                                   headers=owner)
+            assert changed.get_json()["service_at_locations"][0]["location"]["latitude"] == 50.9420
+
+            staff = app.test_client()
+            staff.set_cookie(SESSION_COOKIE, mint_token(settings.jwt, role="org_admin", org=str(ORG_A)))
+            page = staff.get("/partner").get_data(as_text=True)
+            csrf_token = page.split('name="csrf_token" value="')[1].split('"')[0]
+            added = staff.post(f"/partner/services/{known.ids['counselling']}/locations/new",
+                               data={"csrf_token": csrf_token, "address_1": "1 Fore Street", "city": "Bridgwater",
+                                     "postal_code": "ta6 3bb"})
+            assert added.status_code == 303
+
+            record = next(iter(demo.demo_records()))
+            place = record["service_at_locations"][0]["location"]
+            del place["latitude"], place["longitude"]
+            place["addresses"][0]["postal_code"] = "BA20 1AA"
+            report = import_records(ctx.database, ctx.outbox, [record], geocoder)
+            assert report.created == 1 and not report.rejected
+        assert seen == [("TA6 3BB", 0), ("BA20 1AA", 0), ("TA6 3BB", 0), ("BA20 1AA", 0)]
+    with ctx.database.sessions() as session:
+        (imported,) = session.get(Service, uuid.UUID(record["id"])).locations
+        assert (imported.location.latitude, imported.location.longitude) == KNOWN["BA20 1AA"]

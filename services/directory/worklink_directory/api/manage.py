@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -12,8 +13,7 @@ from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem
 from worklink.web import service_context
 from worklink_directory import oruk, services
-import sqlalchemy as sa
-
+from worklink_directory.geocode import Prelocated
 from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity
 from worklink_directory.schemas import AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
 
@@ -28,8 +28,9 @@ def _editor() -> services.Editor:
     return services.Editor(subject=principal.subject, email=principal.claims.get("email"))
 
 
-def _geocoder():
-    return current_app.extensions["directory"]["geocoder"]
+def _located(data: dict) -> Prelocated:
+    """The payload's postcodes, looked up before the write transaction opens."""
+    return Prelocated(current_app.extensions["directory"]["geocoder"], services.postcodes_to_locate(data))
 
 
 def _owned_service(session, service_id: uuid.UUID) -> Service:
@@ -79,10 +80,10 @@ class ManageServices(MethodView):
     def post(self, data):
         """Publish a new listing for your organisation."""
         require_organisation(str(data["organization_id"]))
-        ctx = service_context()
+        ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
             try:
-                svc = services.create_service(session, ctx.outbox, data, _editor(), _geocoder())
+                svc = services.create_service(session, ctx.outbox, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
             return _full(session, svc), 201, {"Location": f"/services/{svc.id}"}
@@ -97,11 +98,11 @@ class ManageService(MethodView):
         """Change a listing: only the fields sent change; a list sent replaces the old list."""
         given = set(request.get_json(silent=True) or {})  # not the schema's defaults
         data = {k: v for k, v in data.items() if k in given and k != "organization_id"}
-        ctx = service_context()
+        ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)
             try:
-                services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
+                services.update_service(session, ctx.outbox, svc, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
             return _full(session, svc)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from flask import current_app, redirect, request
+from flask import current_app, g, redirect, request
 from marshmallow import ValidationError, validate
 from werkzeug.datastructures import MultiDict
 
@@ -31,7 +31,7 @@ from worklink.problems import Problem
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_directory import services
-from worklink_directory.geocode import PostcodeError, normalise_postcode
+from worklink_directory.geocode import PostcodeError, Prelocated, normalise_postcode
 from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, ServiceAtLocation, TaxonomyTerm
 from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, parse_uuid, render, service_or_404
 from worklink_directory import schemas
@@ -70,7 +70,13 @@ def _editor() -> services.Editor:
 
 
 def _geocoder():
-    return current_app.extensions["directory"]["geocoder"]
+    """The form's postcodes as looked up before its transaction opened, if they were (_locate_posted)."""
+    return g.get("located") or current_app.extensions["directory"]["geocoder"]
+
+
+def _locate_posted() -> None:
+    """Look up a posted form's postcodes now, before the write transaction opens."""
+    g.located = Prelocated(current_app.extensions["directory"]["geocoder"], request.form.getlist("postal_code"))
 
 
 def _owned(session, service_id: str, *, for_update: bool = False) -> Service:
@@ -524,6 +530,8 @@ def _other_listings_at(session, svc: Service, location) -> int:
 @requires(*ADMINS)
 def partner_part(service_id: str, slug: str, item_id: str | None = None):
     part, ctx = _part(slug), service_context()
+    if request.method == "POST" and part.key == "locations":
+        _locate_posted()
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         existing = _row(part, svc, item_id)
