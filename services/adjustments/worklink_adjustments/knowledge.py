@@ -113,8 +113,10 @@ def condition_terms(conditions: Iterable[tuple[str, Iterable[str]]]) -> set[str]
 
 
 def terms_pattern(terms: Iterable[str]) -> re.Pattern[str]:
-    """Matches any of `terms` as whole words (not 'ms' inside 'items'), longest first."""
-    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    """Matches any of `terms` as whole words (not 'ms' inside 'items'), longest first; a term ending
+    in '*' is a stem and matches the whole word it starts ('epilep*' -> 'epileptic')."""
+    alternatives = "|".join(re.escape(t[:-1]) + r"[\w']*" if t.endswith("*") else re.escape(t)
+                            for t in sorted(terms, key=len, reverse=True))
     return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
 
 
@@ -126,20 +128,32 @@ def library_condition_pattern(session: Session) -> re.Pattern[str]:
     return terms_pattern(condition_terms(session.execute(sa.select(Condition.name, Condition.synonyms)).all()))
 
 
-# --- ids that would name a condition ------------------------------------------------
+# --- ids that would name a condition or need -------------------------------------------
 # An adjustment's id goes into broadcast events (`adjustment_ids`, `adjustment_id`), which any
-# consumer reads next to a suggestion id; an id like 'seizure_plan' would tell them the diagnosis.
-# So an id names the adjustment, never the condition. Ids are scanned as words ('_' and '-' are
-# spaces) for every condition term, the condition ids themselves read as words ('cancer', 'long
-# covid') and the abbreviations ids tend to use.
+# consumer reads next to a suggestion id; an id like 'seizure_plan' or 'hypo_plan' would tell them
+# the diagnosis. So an id names what the employer provides or does, never what the person has or
+# goes through. Ids are scanned as words ('_' and '-' are spaces) for every condition term of the
+# library, the condition ids themselves read as words ('cancer', 'long covid'), and a maintained
+# vocabulary of clinical words the library need not list (data/need_revealing_id_words.json: its
+# "rule" says which words reveal a need and which only describe the adjustment, and why).
 
-ID_ABBREVIATIONS = ("mh", "covid")
+NEED_WORDS = "need_revealing_id_words.json"
+
+
+def need_revealing_words() -> set[str]:
+    """The vocabulary's terms; one ending in '*' is a stem (any word starting with it)."""
+    data = json.loads(resources.files("worklink_adjustments").joinpath("data", NEED_WORDS).read_text("utf-8"))
+    return {term for group in data["terms"].values() for term in group}
+
+
+ID_VOCABULARY = frozenset(need_revealing_words())
 
 
 def id_terms(conditions: Iterable[tuple[str, str, Iterable[str]]]) -> set[str]:
     """Terms an id must not contain, from (id, name, synonyms) of the library's conditions."""
+    words_ = {t for t in ID_VOCABULARY if not t.endswith("*")}
     return (condition_terms((name, [*synonyms, id_words(cid)]) for cid, name, synonyms in conditions)
-            | set(ID_ABBREVIATIONS))
+            | words_ | {w + "s" for w in words_} | {t for t in ID_VOCABULARY if t.endswith("*")})
 
 
 def id_words(code: str) -> str:
@@ -161,14 +175,18 @@ def library_id_pattern(session: Session) -> re.Pattern[str]:
 # the old one's rules and phrase templates re-pointed to it. Anything written from now on (a new
 # suggestion, an amendment, an event) uses the new id: see `current_adjustment_id`.
 
-RENAMES = "neutral_adjustment_ids.json"
+# Each published rename, in the order its migration applied it (0007, 0008): one file each, so a
+# migration keeps applying exactly what it applied when it was written.
+RENAME_FILES = ("neutral_adjustment_ids.json", "need_neutral_adjustment_ids.json")
+RENAMES = RENAME_FILES[0]
 
 
 def _load_renames(name: str = RENAMES) -> dict[str, Any]:
     return json.loads(resources.files("worklink_adjustments").joinpath("data", name).read_text("utf-8"))
 
 
-RENAMED_ADJUSTMENTS: dict[str, str] = {item["from"]: item["to"] for item in _load_renames()["adjustments"]}
+RENAMED_ADJUSTMENTS: dict[str, str] = {item["from"]: item["to"]
+                                       for name in RENAME_FILES for item in _load_renames(name)["adjustments"]}
 
 
 def current_adjustment_id(adjustment_id: str | None) -> str | None:
@@ -212,6 +230,27 @@ def rename_adjustments(session: Session, change: dict[str, Any], published_by: s
         session.execute(sa.update(table).where(table.c.id == item["from"]).values(
             review_status="retired", revision=table.c.revision + 1, updated_in_version=version))
     return version
+
+
+def undo_renames(connection: sa.Connection, change: dict[str, Any]) -> None:
+    """Downgrade of a rename migration: bring each old adjustment back with its replacement's review
+    state, re-point the rules and phrases to it, drop the replacement and the version. Suggestions
+    written since keep the new ids they recorded."""
+    table, rules, phrases = Adjustment.__table__, GuidanceRule.__table__, PhraseTemplate.__table__
+    for item in change["adjustments"]:
+        new = connection.execute(sa.select(table.c.review_status, table.c.reviewed_by, table.c.reviewed_at)
+                                 .where(table.c.id == item["to"])).first()
+        if new is None:
+            continue
+        connection.execute(sa.update(table).where(table.c.id == item["from"]).values(
+            review_status=new.review_status, reviewed_by=new.reviewed_by, reviewed_at=new.reviewed_at,
+            revision=table.c.revision + 1))
+        for refs in (rules, phrases):
+            connection.execute(sa.update(refs).where(refs.c.adjustment_id == item["to"])
+                               .values(adjustment_id=item["from"]))
+        connection.execute(sa.delete(table).where(table.c.id == item["to"]))
+    versions = GuidanceVersion.__table__
+    connection.execute(sa.delete(versions).where(versions.c.change == change["title"][:255]))
 
 
 # --- published wording changes --------------------------------------------------------

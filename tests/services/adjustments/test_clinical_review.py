@@ -7,7 +7,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from worklink_adjustments.cli import main as adjustments_cli
-from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.conftest import LIBRARY_VERSION, suggestion_body
 
 ADMIN = {"role": "alliance_admin", "org": None, "subject": "dr-reviewer"}
 
@@ -55,7 +55,7 @@ def test_an_alliance_admin_records_who_reviewed_what_and_an_edit_undoes_it(clien
     assert reviewed.status_code == 200, reviewed.get_data(as_text=True)
     body = reviewed.get_json()
     assert body["review_status"] == "clinically_reviewed" and body["reviewed_by"] == "dr-reviewer"
-    assert body["reviewed_at"] and body["updated_in_version"] == 4  # 1 starter, 2 reworded (0006), 3 ids renamed (0007)
+    assert body["reviewed_at"] and body["updated_in_version"] == LIBRARY_VERSION + 1
     versions = client.get("/guidance/versions", headers=tokens.header()).get_json()["items"]
     assert versions[0]["change"] == "clinical review of adjustment quiet_workspace"
 
@@ -117,7 +117,7 @@ def test_the_review_report_command(client, tokens, settings, monkeypatch):
     monkeypatch.setenv("ADJUSTMENTS_DATABASE_URL", settings.database_url)
     result = CliRunner().invoke(adjustments_cli, ["review-report"])
     assert result.exit_code == 0, result.output
-    assert "Guidance version 4: NOT clinically reviewed." in result.output
+    assert f"Guidance version {LIBRARY_VERSION + 1}: NOT clinically reviewed." in result.output
     assert "adjustments: 193 of 194 unreviewed" in result.output and "rules:       1122 of 1122" in result.output
     assert "by dr-reviewer" in result.output
     assert "adjustment phased_return_4wk" in result.output and "adjustment quiet_workspace " not in result.output

@@ -26,7 +26,7 @@ from worklink_adjustments.domain import uk_today
 from worklink_adjustments.events import HANDLERS, PUBLISHES
 from worklink_adjustments.models import PLATFORM
 from tests.platform.support import read_topic
-from tests.services.adjustments.conftest import Tokens, build_app, make_settings, suggestion_body
+from tests.services.adjustments.conftest import LIBRARY_VERSION, Tokens, build_app, make_settings, suggestion_body
 
 pytestmark = pytest.mark.timeout(240)
 TOPICS = ("adjustments.suggestion", "adjustments.referral-requests", "referrals.referral")
@@ -75,7 +75,7 @@ def test_issuing_with_referral_consent_publishes_the_broadcast_and_the_restricte
     assert [e["type"] for e in broadcast] == ["adjustments.suggestion.issued"]
     data = broadcast[0]["data"]
     assert data["adjustment_ids"] == ["phased_return_4wk", "quiet_workspace"]
-    assert data["free_text_recommendations"] == 1 and data["guidance_version"] == 3
+    assert data["free_text_recommendations"] == 1 and data["guidance_version"] == LIBRARY_VERSION
     assert data["categories"] == ["phased_return", "altered_hours", "workplace_adaptations"]
     raw = json.dumps(broadcast)
     for private in ("Sam", "Patel", "9434765919", "Depression", "Tires quickly", "Start at 10am"):

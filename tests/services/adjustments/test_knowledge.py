@@ -6,7 +6,7 @@ from __future__ import annotations
 from worklink_adjustments import knowledge
 from worklink_adjustments.schemas import AREAS, COST_BANDS, EQUALITY_ACT, ATW_ELEMENTS
 from worklink_adjustments.domain import FIT_NOTE_CATEGORIES
-from tests.services.adjustments.conftest import build_app, make_settings, suggestion_body
+from tests.services.adjustments.conftest import LIBRARY_VERSION, build_app, make_settings, suggestion_body
 
 
 def test_starter_library_is_substantial_and_complete():
@@ -39,7 +39,7 @@ def test_search_ranks_condition_specific_guidance_first(client, tokens):
     back = client.get("/guidance/search?condition=back_pain&limit=10", headers=tokens.header())
     assert back.status_code == 200
     body = back.get_json()
-    assert body["guidance_version"] == 3  # the starter library, its rewording (0006), ids renamed (0007)
+    assert body["guidance_version"] == LIBRARY_VERSION
     assert body["limitations"][0]["id"] == "lifting"  # the condition's first usual limitation
     top = ids(back, 10)
     assert "no_heavy_lifting" in top[:5] and "standing_sitting_mix" in top[:5]
@@ -83,7 +83,7 @@ def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, 
                         headers=tokens.header()).status_code == 403
     edited = client.patch("/guidance/adjustments/quiet_workspace",
                           json={"revision": current["revision"], "title": "A quieter place to work"}, headers=admin)
-    assert edited.status_code == 200 and edited.get_json()["updated_in_version"] == 4
+    assert edited.status_code == 200 and edited.get_json()["updated_in_version"] == LIBRARY_VERSION + 1
     stale = client.patch("/guidance/adjustments/quiet_workspace",
                          json={"revision": current["revision"], "title": "Other"}, headers=admin)
     assert stale.status_code == 409 and stale.get_json()["current_revision"] == current["revision"] + 1
@@ -97,7 +97,7 @@ def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, 
                                                 "priority": 1, "rationale": "Avoids long sitting."}, headers=admin)
     assert rule.status_code == 201
     found = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
-    assert found["guidance_version"] == 6 and "walking_meetings" in [h["adjustment"]["id"] for h in found["hits"]]
+    assert found["guidance_version"] == LIBRARY_VERSION + 3 and "walking_meetings" in [h["adjustment"]["id"] for h in found["hits"]]
     assert "A quieter place to work" in client.get("/guidance/search?q=quieter", headers=tokens.header()).get_data(as_text=True)
     retired = client.patch(f"/guidance/rules/{rule.get_json()['id']}", json={"review_status": "retired"}, headers=admin)
     assert retired.status_code == 200
@@ -105,9 +105,9 @@ def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, 
     assert "walking_meetings" not in [h["adjustment"]["id"] for h in again["hits"]]
 
     created = client.post("/suggestions", json=suggestion_body(), headers=tokens.header())
-    assert created.status_code == 201 and created.get_json()["guidance_version"] == 7
+    assert created.status_code == 201 and created.get_json()["guidance_version"] == LIBRARY_VERSION + 4
     versions = client.get("/guidance/versions", headers=admin).get_json()["items"]
-    assert [v["version"] for v in versions] == [7, 6, 5, 4, 3, 2, 1]
+    assert [v["version"] for v in versions] == list(range(LIBRARY_VERSION + 4, 0, -1))
 
 
 def test_catalogue_lists_the_pickers(client, tokens):
@@ -129,7 +129,7 @@ def test_an_alliance_admin_adds_a_condition_that_search_then_reads(client, token
     assert client.post("/guidance/conditions", json=condition, headers=admin).status_code == 409
 
     found = client.get("/guidance/search?q=cold+fingers", headers=tokens.header()).get_json()
-    assert found["guidance_version"] == 4 and found["conditions"][0]["id"] == "raynauds"
+    assert found["guidance_version"] == LIBRARY_VERSION + 1 and found["conditions"][0]["id"] == "raynauds"
     assert [lim["id"] for lim in found["limitations"][:2]] == ["hand_use", "temperature"]
     by_id = client.get("/guidance/search?condition=raynauds", headers=tokens.header()).get_json()
     assert by_id["total"] > 0
@@ -161,6 +161,6 @@ def test_an_alliance_admin_edits_conditions_and_adds_limitations_and_wording(cli
                        headers=admin).get_json()["errors"][0]["pointer"] == "/adjustment_id"
     assert client.post("/guidance/phrases", json=wording, headers=admin).status_code == 201
     catalogue = client.get("/guidance/catalogue", headers=tokens.header()).get_json()
-    assert catalogue["guidance_version"] == 6
+    assert catalogue["guidance_version"] == LIBRARY_VERSION + 3
     assert "vibration" in [lim["id"] for lim in catalogue["limitations"]]
     assert wording["text"] in [p["text"] for p in catalogue["phrases"]]

@@ -2,9 +2,10 @@
 consumer (referrals knows who a referred person is) reads them beside a suggestion id.
 
 Six starter ids that did (`dark_room_migraine`, `seizure_plan`...) were renamed as a new guidance
-version: the old adjustment retired, a new one with the same content under a neutral id, rules and
+version (0007): the old adjustment retired, a new one with the same content under a neutral id, rules and
 phrase templates re-pointed. Suggestions keep the ids they recorded; anything written or published
-since uses the new one."""
+since uses the new one. Six more that hinted at a need in clinical words (`hypo_plan`...) were renamed
+the same way by 0008 (test_need_neutral_ids.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from worklink_adjustments.events import PUBLISHES
 from worklink_adjustments.models import PLATFORM, Adjustment, GuidanceRule, GuidanceVersion, Suggestion
 
 RENAME_REVISION = "adjustments_0007"  # the migration that applies data/neutral_adjustment_ids.json
-RENAMED = dict(knowledge.RENAMED_ADJUSTMENTS)
+RENAMED = {item["from"]: item["to"] for item in knowledge._load_renames("neutral_adjustment_ids.json")["adjustments"]}
+ALL_RENAMED = dict(knowledge.RENAMED_ADJUSTMENTS)  # 0007's and 0008's
 COPIED = ("title", "employer_text", "fit_note_category", "equality_act_requirement", "adjustment_area", "cost_band",
           "access_to_work", "access_to_work_element", "duration_type", "home_working_compatible", "review_status")
 
@@ -53,7 +55,7 @@ def _broadcast_types():
     return [CATALOGUE.latest(t) for t in PUBLISHES if not CATALOGUE.latest(t).restricted]
 
 
-def test_no_live_library_id_and_no_code_in_a_broadcast_event_names_a_condition(app):
+def test_no_live_library_id_and_no_code_in_a_broadcast_event_names_a_condition_or_need(app):
     with app.extensions["worklink"].database.transaction() as session:
         pattern = _id_pattern(session)
         ids = session.execute(sa.select(Adjustment.id, Adjustment.review_status)).all()
@@ -62,8 +64,8 @@ def test_no_live_library_id_and_no_code_in_a_broadcast_event_names_a_condition(a
     live = {a.id for a in ids if a.review_status in knowledge.LIVE_STATUSES}
     assert {aid: found for aid, found in named.items() if aid in live} == {}
     # ... and the scan is not blind: it catches every renamed id (kept, retired, as history), and only those.
-    assert set(named) == set(RENAMED) and not set(RENAMED) & live and set(RENAMED.values()) <= live
-    assert len(ids) == 200  # every adjustment (194 live, 6 retired) was scanned
+    assert set(named) == set(ALL_RENAMED) and not set(ALL_RENAMED) & live and set(ALL_RENAMED.values()) <= live
+    assert len(ids) == 206  # every adjustment (194 live, 12 retired) was scanned
 
     # The only library codes a broadcast event carries are adjustment ids (a new id-carrying
     # field, such as limitation ids, must be scanned here too); its fixed codes name no condition.
@@ -174,7 +176,7 @@ def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(t
         assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=tokens.header()).status_code == 200
         old = _library_state(engine)
 
-        upgrade(spec.migrations_dir, settings.database_url)
+        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
         new = _library_state(engine)
         assert [v.version for v in new["versions"]] == [v.version for v in old["versions"]] + [
             old["versions"][-1].version + 1]
@@ -215,7 +217,7 @@ def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(t
         assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
         assert not set(RENAMED.values()) & set(back["adjustments"])
         assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
-        upgrade(spec.migrations_dir, settings.database_url)
+        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
         again = _library_state(engine)
         assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
         assert {a.id for a in again["adjustments"].values() if a.review_status == "retired"} == set(RENAMED)
