@@ -96,7 +96,8 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
     h = harness
     for i in range(5):
         h.refer({"nhs_number": f"600000000{i}", "given_name": f"P{i}"})
-    link = h.refer({"nhs_number": "6100000000", "given_name": "Kim"}).get_json()["status_link"]
+    kim = h.refer({"nhs_number": "6100000000", "given_name": "Kim"}).get_json()
+    link = kim["status_link"]
     with live_server(h.app) as base:
         page.goto(base + link.replace("/status/", "/my-referral/"))
         assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
@@ -110,6 +111,13 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
         sign_in(page, base, admin, "/alliance/insights")
         assert page.get_by_role("heading", level=1).inner_text() == "Referral insights"
         assert "fewer than 5" in page.content()  # one cancelled referral: suppressed
+        assert_accessible(page)
+
+        # Withdrawn: the alliance sees the referral, its status and dates, never the person again.
+        page.goto(f"{base}/queue/{kim['id']}")
+        assert page.get_by_role("heading", level=1).inner_text() == "Details withheld (consent withdrawn)"
+        assert page.locator("#status").inner_text() == "Cancelled" and kim["reference"] in page.content()
+        assert not any(detail in page.content() for detail in ("Kim", "Lovelace", "6100000000", "GL1 2AB"))
         assert_accessible(page)
 
 
