@@ -73,6 +73,7 @@ def on_referral_consent_withdrawn(session: Session, event: ReceivedEvent) -> Non
     A request that made no referral (it never arrived, or was refused) has nothing to withdraw:
     logged, nothing else recorded, and not a failure (no DLT)."""
     data = event.data
+    services.lock_person_first(session, Referral.request_id == data["request_id"])
     referral = session.scalar(sa.select(Referral).where(Referral.request_id == data["request_id"])
                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE: see services.withdraw_consent
     if referral is None:

@@ -365,6 +365,16 @@ def lock_person(session: Session, referral: Referral) -> None:
 _PERSON_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 
 
+def lock_person_first(session: Session, where: sa.ColumnElement[bool]) -> None:
+    """Before a withdrawal locks its referral's row (PostgreSQL): the person's locks, so the order is
+    always person, then rows - two withdrawals of one person's referrals at once cannot deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    found = session.execute(sa.select(Referral.match_key, Referral.nhs_number).where(where)).first()
+    for lock_id in _person_locks(session, found.match_key, {"nhs_number": found.nhs_number}) if found else ():
+        session.execute(_PERSON_LOCK, {"k": lock_id})
+
+
 def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tuple[int, ...]:
     """Serialise intakes for one person so two at once cannot both pass the duplicate check.
 
@@ -725,8 +735,9 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
     is re-made as if it had arrived after the withdrawal (release_duplicates). The person's intake
     locks are held first (PostgreSQL), so an intake running at the same moment either finishes
     before (and its link is re-made here) or starts after (and finds this referral closed).
-    Callers lock the referral's row FOR NO KEY UPDATE, never FOR UPDATE: that intake's insert names
-    this row in a foreign key (FOR KEY SHARE), which FOR UPDATE would block while we wait for it."""
+    Callers that lock the referral's row take the person's locks before it (lock_person_first) and lock
+    it FOR NO KEY UPDATE, never FOR UPDATE: that intake's insert names this row in a foreign key
+    (FOR KEY SHARE), which FOR UPDATE would block while we wait for the intake's person lock."""
     if referral.consent_withdrawn_at:
         return
     lock_person(session, referral)

@@ -147,6 +147,7 @@ class ConsentWithdrawal(MethodView):
         """Record that the person withdrew consent: an open referral is cancelled and nothing more is shared."""
         ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session, access.domain_problems():
+            services.lock_person_first(session, Referral.id == referral_id)  # before the row: see the function
             referral = access.load(session, referral_id, principal, lock=True)
             services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
             _audit(session, "update", referral)
