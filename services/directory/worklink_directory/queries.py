@@ -289,22 +289,22 @@ def list_services(session: Session, f: Filters) -> Result:
         return _best_matches(session, f, found)
     hits = found.hits() if found is not None else None
     ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
-    nearest = _nearest_locations(f) if f.point is not None else None
-    if nearest is not None and f.radius is not None:
-        ids = ids.where(id_column.in_(sa.select(nearest.c.service_id)))
-    if sort == "distance":  # only services with a public location have a distance to order by
-        ordered = (ids.join(nearest, nearest.c.service_id == id_column)
-                   .order_by(nearest.c.squared_degrees, id_column))
-    elif sort == "relevance":  # equal ranks (copies of a text) keep a stable order
-        ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), hits.c.key)
-    elif sort == "last_reviewed":
-        ordered = ids.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name, Service.id)
+    if f.point is not None and f.radius is not None:
+        ids = ids.where(id_column.in_(sa.select(_nearest_locations(f, f.radius).c.service_id)))
+    if sort == "distance" and f.radius is None:
+        rows, total = _nearest_anywhere(session, f, ids, id_column)
     else:
-        ordered = ids.order_by(Service.name, Service.id)
-    # The total rides along with the page (one query); only an empty page needs a count of its own.
-    rows = session.execute(ordered.add_columns(sa.func.count().over().label("total"))
-                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
-    total = _total(session, f, rows, ordered)
+        if sort == "distance":  # only services with a public location have a distance to order by
+            ordered = _by_distance(ids, id_column, _nearest_locations(f, f.radius))
+        elif sort == "relevance":  # equal ranks (copies of a text) keep a stable order
+            ordered = ids.add_columns(hits.c.rank).order_by(hits.c.rank.desc(), hits.c.key)
+        elif sort == "last_reviewed":
+            ordered = ids.order_by(Service.assured_date.is_(None), Service.assured_date.desc(), Service.name,
+                                   Service.id)
+        else:
+            ordered = ids.order_by(Service.name, Service.id)
+        rows = _page_rows(session, f, ordered)
+        total = _total(session, f, rows, ordered)
     _check_page(f, total)
     page_ids = [row.id for row in rows]
     distances = _page_distances(session, f, page_ids) if f.point is not None else {}
@@ -334,17 +334,50 @@ def _counted_total(session: Session, f: Filters, rows: list, count: Callable[[Se
     return count(session)
 
 
-def _nearest_locations(f: Filters) -> sa.Subquery:
-    """(service_id, squared_degrees) of each service's nearest public location (within the
-    radius, if one is given): ordered and filtered in SQL, on the covering location index."""
+def _page_rows(session: Session, f: Filters, ordered: sa.Select) -> list:
+    """The page of `ordered`; the total rides along (one query), only an empty page needs a count."""
+    return session.execute(ordered.add_columns(sa.func.count().over().label("total"))
+                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+
+
+def _by_distance(ids: sa.Select, id_column: Any, nearest: sa.Subquery) -> sa.Select:
+    return ids.join(nearest, nearest.c.service_id == id_column).order_by(nearest.c.squared_degrees, id_column)
+
+
+RINGS_M = (2_000, 8_000, 32_000, 128_000)  # where the nearest services are looked for first
+
+
+def _nearest_anywhere(session: Session, f: Filters, ids: sa.Select, id_column: Any) -> tuple[list, int]:
+    """Nearest first with no radius, without ranking every located service: the page is looked
+    for within growing rings (each a small indexed range). The first N services within a ring
+    that holds at least N are the first N anywhere, so the ring's page is the page; the total
+    is every matching service with a public location."""
+    needed = f.page * f.per_page
+    for radius in RINGS_M:
+        rows = _page_rows(session, f, _by_distance(ids, id_column, _nearest_locations(f, radius)))
+        if rows and rows[0].total >= needed:
+            located = sa.select(ServiceAtLocation.service_id).join(Location).where(*_public_located())
+            return rows, session.scalar(sa.select(sa.func.count()).select_from(
+                ids.where(id_column.in_(located)).subquery()))
+    ordered = _by_distance(ids, id_column, _nearest_locations(f, None))
+    rows = _page_rows(session, f, ordered)
+    return rows, _total(session, f, rows, ordered)
+
+
+def _public_located() -> list[Any]:
+    return [Location.latitude.is_not(None), Location.longitude.is_not(None), Location.confidential.is_(False)]
+
+
+def _nearest_locations(f: Filters, radius: float | None) -> sa.Subquery:
+    """(service_id, squared_degrees) of each service's nearest public location (within `radius`
+    metres, if given): ordered and filtered in SQL, on the covering location index."""
     near = squared_degrees(f.point, Location.latitude, Location.longitude)
     query = (sa.select(ServiceAtLocation.service_id, sa.func.min(near).label("squared_degrees"))
-             .join(Location, ServiceAtLocation.location_id == Location.id)
-             .where(Location.latitude.is_not(None), Location.longitude.is_not(None), Location.confidential.is_(False)))
-    if f.radius is not None:
-        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
+             .join(Location, ServiceAtLocation.location_id == Location.id).where(*_public_located()))
+    if radius is not None:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, radius)
         query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),
-                            near <= degrees(f.radius) ** 2)
+                            near <= degrees(radius) ** 2)
     return query.group_by(ServiceAtLocation.service_id).subquery("nearest")
 
 
@@ -354,8 +387,7 @@ def _page_distances(session: Session, f: Filters, service_ids: list[uuid.UUID]) 
         return {}
     rows = session.execute(sa.select(ServiceAtLocation.service_id, Location.latitude, Location.longitude)
                            .join(Location, ServiceAtLocation.location_id == Location.id)
-                           .where(ServiceAtLocation.service_id.in_(service_ids), Location.latitude.is_not(None),
-                                  Location.longitude.is_not(None), Location.confidential.is_(False)))
+                           .where(ServiceAtLocation.service_id.in_(service_ids), *_public_located()))
     distances: dict[uuid.UUID, float] = {}
     for service_id, lat, lon in rows:
         d = distance_metres(f.point, Point(lat, lon))
@@ -391,8 +423,7 @@ def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) ->
     """Nearest first, ordered and paged in SQL (a bounding box on the indexed coordinates, then
     squared distance), so only the page's rows come back to Python."""
     near = squared_degrees(f.point, Location.latitude, Location.longitude)
-    query = query.where(Location.latitude.is_not(None), Location.longitude.is_not(None),
-                        Location.confidential.is_(False))
+    query = query.where(*_public_located())
     if f.radius is not None:
         min_lat, max_lat, min_lon, max_lon = bounding_box(f.point, f.radius)
         query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),

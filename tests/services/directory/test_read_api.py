@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tests.services.directory.conftest import build_directory, make_app
-from worklink_directory import oruk_schemas
+from tests.services.directory.conftest import ORG_A, build_directory, make_app, service_body, token_for
+from worklink_directory import demo, oruk_schemas
 
 
 def names(response) -> list[str]:
@@ -242,6 +242,40 @@ def test_proximity_orders_by_distance_from_the_postcode(database_url, tmp_path):
         (name, round(metres)) for name, metres in rows]
     by_words = client.get("/services?search=counselling&lat=51.0146&lon=-3.1029").get_json()["contents"]
     assert by_words[0]["name"] == "Taunton counselling service" and by_words[0]["distance"] == 0
+
+
+def test_nearest_first_without_a_radius_pages_every_located_service_in_true_distance_order(database_url, tmp_path):
+    """Near ones are looked for in growing rings first; near or far, every page must be the
+    exhaustive order's page, and the total every service with a public location."""
+    app = make_app(database_url, tmp_path)
+    client, admin = app.test_client(), token_for(app, "alliance_admin")
+    with app.extensions["worklink"].database.transaction() as session:
+        demo.ensure_taxonomy(session)
+    organisation = {"id": str(ORG_A), "name": "Somerset Working Well", "description": "Employment support."}
+    assert client.post("/manage/organizations", json=organisation, headers=admin).status_code == 201
+    centre = (51.0146, -3.1029)
+    kilometres = [0.4, 1.5, 1.9, 3, 7, 12, 25, 40, 90, 150, 400]  # inside, across and beyond every ring
+    for number, km in enumerate(kilometres):
+        lat = centre[0] + km / 111.2 * (1 if number % 2 else -1)  # north and south, degrees of latitude
+        body = service_body(ORG_A, f"Service {km} km away", ["debt"], lat=lat, lon=centre[1])
+        assert client.post("/manage/services", json=body, headers=admin).status_code == 201
+    hidden = service_body(ORG_A, "Refuge", ["debt"], lat=centre[0], lon=centre[1], confidential=True)
+    online = service_body(ORG_A, "Online only", ["debt"])
+    for body in (hidden, online):
+        assert client.post("/manage/services", json=body, headers=admin).status_code == 201
+    expected = [f"Service {km} km away" for km in kilometres]
+    for per_page in (1, 2, 3, 5, 11):
+        pages = -(-len(expected) // per_page)
+        got = []
+        for number in range(1, pages + 1):
+            body = client.get(f"/services?lat={centre[0]}&lon={centre[1]}&per_page={per_page}&page={number}").get_json()
+            assert_page(body, total=len(expected), page=number, size=min(per_page, len(expected) - len(got)),
+                        pages=pages)
+            got += [(item["name"], item["distance"]) for item in body["contents"]]
+        assert [name for name, _ in got] == expected, per_page
+        assert all(abs(metres - km * 1000) < 0.01 * km * 1000 + 5 for (_, metres), km in zip(got, kilometres))
+    debt = client.get(f"/services?lat={centre[0]}&lon={centre[1]}&per_page=2&taxonomy_term_id={demo.term_id('debt')}")
+    assert names(debt) == expected[:2] and debt.get_json()["total_items"] == len(expected)
 
 
 def test_sort_by_last_reviewed(app, directory):
