@@ -21,6 +21,7 @@ from tests.services.adjustments.conftest import Tokens, make_settings, suggestio
 from tests.services.adjustments.test_neutral_ids import COPIED, NEW, _events, _library_state
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
+from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import Suggestion
 
@@ -163,3 +164,10 @@ def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, data
                 if a.review_status == "retired"} == set(knowledge.RENAMED_ADJUSTMENTS)  # 0007's and 0008's
     finally:
         app.extensions["worklink"].database.dispose()
+
+
+def test_a_saved_write_page_link_with_an_old_id_picks_its_replacement(client, tokens):
+    client.set_cookie(SESSION_COOKIE, tokens.raw())  # signed in as a GP
+    page = client.get("/write?adjustment=hypo_plan&adjustment=window_seat_breathing").get_data(as_text=True)
+    assert 'value="self_care_pause_plan"' in page and 'value="window_seat_fresh_air"' in page
+    assert "hypo_plan" not in page and "window_seat_breathing" not in page
