@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import math
 import secrets
 import statistics
@@ -742,6 +743,7 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
     lock_person(session, referral)
     referral.consent_withdrawn_at = now
     referral.outcomes_to_referrer = False
+    drop_unsent_person_messages(session, outbox, referral)
     if referral.status in OPEN_VALUES:
         session.flush()
         act(session, outbox, settings, referral, "cancel", SYSTEM, {"reason": "consent_withdrawn"},
@@ -749,6 +751,22 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
     else:
         referral.updated_at = now
     release_duplicates(session, referral, now)
+
+
+def drop_unsent_person_messages(session: Session, outbox: Outbox, referral: Referral) -> int:
+    """Status emails about this referral still waiting in the outbox (the broker was down, or the relay
+    has not run yet) would hand the person's address to notifications after they withdrew: drop them.
+    One already on its way to Kafka cannot be called back. Messages about the person's other referrals
+    stay. Returns how many were dropped."""
+    table = outbox.table
+    waiting = session.execute(sa.select(table.c.position, table.c.payload).where(
+        table.c.type == "notifications.person_message.requested", table.c.sent_at.is_(None),
+        table.c.aggregateid == str(person_id(referral.match_key)))).all()
+    about_it = [position for position, payload in waiting
+                if json.loads(payload)["data"].get("referral_id") == str(referral.id)]
+    if about_it:
+        session.execute(table.delete().where(table.c.position.in_(about_it)))
+    return len(about_it)
 
 
 def release_duplicates(session: Session, original: Referral, now: datetime) -> int:

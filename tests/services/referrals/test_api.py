@@ -243,17 +243,27 @@ def test_after_withdrawal_no_role_sees_the_persons_details_anywhere_and_every_re
 
 def test_after_the_person_withdraws_nothing_about_them_goes_to_notifications_or_to_any_reader(harness):
     """A self-referrer who agreed to status emails withdraws through their link: not even the closing
-    message is handed to notifications, and no reader, the alliance included, sees their address."""
+    message is handed to notifications, the ones still waiting in the outbox are dropped (the relay has
+    not run), and no reader, the alliance included, sees their address."""
     h = harness
     pending = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()
     link = h.client.post(f"/self-referrals/{pending['id']}/verification",
                          json={"code": pending["code"]}).get_json()["status_link"]
     rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
     assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+    other = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()  # the same person
+    assert h.client.post(f"/self-referrals/{other['id']}/verification", json={"code": other["code"]}).status_code == 201
     told = outbox_payloads(h, "notifications.person_message.requested")
-    assert told[-1]["message_code"] == "adviser_will_contact_you"  # the person agreed to updates
+    assert [m["message_code"] for m in told if m["referral_id"] == rid] == [
+        "referral_received", "referral_accepted", "adviser_will_contact_you"]  # the person agreed to updates
+    table = h.ctx.tables.outbox
+    with h.ctx.database.transaction() as session:  # the relay sent the first one before the withdrawal
+        first = [m for m in told if m["referral_id"] == rid][0]["message_id"]
+        session.execute(table.update().where(table.c.payload.contains(first)).values(sent_at=h.clock.now))
     assert h.client.post(link + "/cancel", json={"withdraw_consent": True}).get_json()["consent_withdrawn"]
-    assert outbox_payloads(h, "notifications.person_message.requested") == told  # not even 'referral_closed'
+    left = outbox_payloads(h, "notifications.person_message.requested")
+    assert [m["message_code"] for m in left if m["referral_id"] == rid] == ["referral_received"]  # already sent
+    assert [m for m in left if m["referral_id"] != rid] == [m for m in told if m["referral_id"] != rid]
     for reader in (h.admin(), h.adviser()):
         view = h.client.get(f"/referrals/{rid}", headers=reader).get_json()
         assert view["status"] == "cancelled" and "kim@example.org" not in json.dumps(view)
