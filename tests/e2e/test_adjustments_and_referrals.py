@@ -98,4 +98,6 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
         assert referral.outcomes_to_referrer is False
         messages_after = session.execute(sa.select(sa.func.count()).select_from(REFERRALS_TABLES.outbox).where(
             REFERRALS_TABLES.outbox.c.type == "notifications.person_message.requested")).scalar_one()
-    assert messages_after == len(messages)  # the withdrawn patient is not emailed about it either
+    # The withdrawn patient is not emailed about it either: no message about the cancellation, and the
+    # status emails still waiting in the outbox (the relay never ran here) are dropped with their address.
+    assert len(messages) >= 2 and messages_after == 0
