@@ -87,20 +87,26 @@ def bump_version(session: Session, by: str, change: str) -> int:
     return version
 
 
-# --- wording that would name a condition -------------------------------------------
-# Library wording (an adjustment's title and employer wording, a phrase template) is printed for
-# any patient who has it chosen, most of whom keep their diagnosis from their employer. So it
-# must describe the adjustment and the need, never the condition.
+# --- words that would reveal a condition or health need ----------------------------------
+# Two kinds of library text leave this service beside a person: an adjustment's id goes into
+# broadcast events (`adjustment_ids`, `adjustment_id`) that any consumer reads next to a suggestion
+# id, and its title and employer wording, and the phrase templates clinicians copy into the fit
+# note, are printed for the employer (the letter, the PDF, the employer page and API), for any
+# patient it is chosen for, most of whom keep their diagnosis from their employer. Neither may say
+# what the person has or goes through: both name what the employer provides or does. One set of
+# terms decides it (`need_terms`): every condition name, synonym and plural of the library, each
+# condition's id read as words ('cancer', 'long covid'), and a maintained vocabulary of clinical
+# words the library need not list (data/need_revealing_id_words.json: its "rule" says which words
+# reveal a need and which only describe the adjustment, and why; its "employer wording" section
+# applies the same rule to text).
 
-# Words that give a diagnosis away without being a condition's name or synonym.
-GIVEAWAY_WORDS = ("diabetic", "epileptic", "dyslexic", "autistic", "asthmatic", "arthritic", "insulin", "chemo",
-                  "dialysis", "antidepressant", "antidepressants", "anticonvulsant", "anticonvulsants")
+NEED_WORDS = "need_revealing_id_words.json"
 
 
 def condition_terms(conditions: Iterable[tuple[str, Iterable[str]]]) -> set[str]:
     """Every name and synonym of the given (name, synonyms) pairs, lower case, with its plural and,
-    for a plural of a long word, its singular ('seizures' -> 'seizure'), plus GIVEAWAY_WORDS."""
-    terms = set(GIVEAWAY_WORDS)
+    for a plural of a long word, its singular ('seizures' -> 'seizure')."""
+    terms = set()
     for name, synonyms in conditions:
         for term in (name, *synonyms):
             term = term.strip().lower().replace("\u2019", "'")
@@ -121,39 +127,28 @@ def terms_pattern(terms: Iterable[str]) -> re.Pattern[str]:
 
 
 def named_conditions(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """The terms of `pattern` that `text` contains, lower case (a hyphen or '_' separates words)."""
     return sorted({m.group(0).lower() for m in pattern.finditer(text.replace("\u2019", "'"))})
 
 
-def library_condition_pattern(session: Session) -> re.Pattern[str]:
-    return terms_pattern(condition_terms(session.execute(sa.select(Condition.name, Condition.synonyms)).all()))
-
-
-# --- ids that would name a condition or need -------------------------------------------
-# An adjustment's id goes into broadcast events (`adjustment_ids`, `adjustment_id`), which any
-# consumer reads next to a suggestion id; an id like 'seizure_plan' or 'hypo_plan' would tell them
-# the diagnosis. So an id names what the employer provides or does, never what the person has or
-# goes through. Ids are scanned as words ('_' and '-' are spaces) for every condition term of the
-# library, the condition ids themselves read as words ('cancer', 'long covid'), and a maintained
-# vocabulary of clinical words the library need not list (data/need_revealing_id_words.json: its
-# "rule" says which words reveal a need and which only describe the adjustment, and why).
-
-NEED_WORDS = "need_revealing_id_words.json"
+def _need_words_file() -> dict[str, Any]:
+    return json.loads(resources.files("worklink_adjustments").joinpath("data", NEED_WORDS).read_text("utf-8"))
 
 
 def need_revealing_words() -> set[str]:
     """The vocabulary's terms; one ending in '*' is a stem (any word starting with it)."""
-    data = json.loads(resources.files("worklink_adjustments").joinpath("data", NEED_WORDS).read_text("utf-8"))
-    return {term for group in data["terms"].values() for term in group}
+    return {term for group in _need_words_file()["terms"].values() for term in group}
 
 
-ID_VOCABULARY = frozenset(need_revealing_words())
+NEED_VOCABULARY = frozenset(need_revealing_words())
 
 
-def id_terms(conditions: Iterable[tuple[str, str, Iterable[str]]]) -> set[str]:
-    """Terms an id must not contain, from (id, name, synonyms) of the library's conditions."""
-    words_ = {t for t in ID_VOCABULARY if not t.endswith("*")}
+def need_terms(conditions: Iterable[tuple[str, str, Iterable[str]]]) -> set[str]:
+    """Terms no id and no employer-facing wording may contain, from (id, name, synonyms) of the
+    library's conditions plus the vocabulary."""
+    words_ = {t for t in NEED_VOCABULARY if not t.endswith("*")}
     return (condition_terms((name, [*synonyms, id_words(cid)]) for cid, name, synonyms in conditions)
-            | words_ | {w + "s" for w in words_} | {t for t in ID_VOCABULARY if t.endswith("*")})
+            | words_ | {w + "s" for w in words_} | {t for t in NEED_VOCABULARY if t.endswith("*")})
 
 
 def id_words(code: str) -> str:
@@ -164,8 +159,14 @@ def named_in_id(code: str, pattern: re.Pattern[str]) -> list[str]:
     return named_conditions(id_words(code), pattern)
 
 
-def library_id_pattern(session: Session) -> re.Pattern[str]:
-    return terms_pattern(id_terms(session.execute(sa.select(Condition.id, Condition.name, Condition.synonyms)).all()))
+def library_need_pattern(session: Session) -> re.Pattern[str]:
+    """The pattern of `need_terms` for the library's conditions as they are now."""
+    return terms_pattern(need_terms(session.execute(sa.select(Condition.id, Condition.name, Condition.synonyms)).all()))
+
+
+# What the employer reads of a library adjustment (the letter, PDF, employer page and API print
+# these, from the suggestion's snapshot); phrase templates are scanned as well (their `text`).
+EMPLOYER_FIELDS = ("title", "employer_text")
 
 
 # --- renamed adjustments ----------------------------------------------------------------
@@ -287,6 +288,19 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
     for item in due_phrases:
         session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(text=item["to"]))
     return version
+
+
+def undo_wording(connection: sa.Connection, change: dict[str, Any]) -> None:
+    """Downgrade of a wording migration: put the earlier wording back where the change is still in
+    place (an admin's edit since is kept) and drop its version. The review state is not restored."""
+    adjustments, phrases = Adjustment.__table__, PhraseTemplate.__table__
+    for item in change.get("adjustments", []):
+        still = [adjustments.c[k] == v for k, v in item["to"].items()]
+        connection.execute(sa.update(adjustments).where(adjustments.c.id == item["id"], *still).values(**item["from"]))
+    for item in change.get("phrase_templates", []):
+        connection.execute(sa.update(phrases).where(phrases.c.text == item["to"]).values(text=item["from"]))
+    versions = GuidanceVersion.__table__
+    connection.execute(sa.delete(versions).where(versions.c.change == change["title"][:255]))
 
 
 # --- clinical review ---------------------------------------------------------------

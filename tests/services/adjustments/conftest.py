@@ -18,8 +18,9 @@ PRACTICE = uuid.UUID("3b0f3f8e-8d52-4c39-9a7e-1f2d5b3c4a11")
 OTHER_PRACTICE = uuid.UUID("9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f")
 VALID_NHS = "9434765919"  # check digit 9 (the NHS's published test number)
 # The guidance version of a freshly migrated library: 1 the starter library, 2 its rewording (0006),
-# 3 and 4 ids renamed (0007, 0008). Each published change of the library adds one.
-LIBRARY_VERSION = 4
+# 3 and 4 ids renamed (0007, 0008), 5 wording that said a need reworded (0009). Each published change
+# of the library adds one.
+LIBRARY_VERSION = 5
 
 
 def make_settings(tmp_path, database_url: str | None = None, bootstrap: str = "127.0.0.1:1") -> Settings:

@@ -18,30 +18,56 @@ from worklink_adjustments.models import Adjustment, Condition, GuidanceVersion, 
 
 def _library(app):
     with app.extensions["worklink"].database.transaction() as session:
-        conditions = session.execute(sa.select(Condition.name, Condition.synonyms)).all()
-        adjustments = session.execute(sa.select(Adjustment.id, Adjustment.title, Adjustment.employer_text)).all()
+        conditions = session.execute(sa.select(Condition.id, Condition.name, Condition.synonyms)).all()
+        adjustments = session.execute(sa.select(Adjustment.id, Adjustment.review_status,
+                                                *(getattr(Adjustment, f) for f in knowledge.EMPLOYER_FIELDS))).all()
         phrases = session.scalars(sa.select(PhraseTemplate.text)).all()
         return conditions, adjustments, phrases
 
 
-def test_no_adjustment_or_phrase_in_the_library_names_a_condition(app):
+def test_no_live_wording_the_employer_reads_names_a_condition_or_health_need(app):
+    """Every live adjustment's title and employer wording (printed in the letter, its PDF, the employer's
+    page and API) and every phrase template, scanned for the same terms as ids: the library's conditions
+    and the clinical vocabulary. A failure lists each flagged text with the words found."""
     conditions, adjustments, phrases = _library(app)
-    pattern = knowledge.terms_pattern(knowledge.condition_terms(conditions))
-    found = {f"{a.id}.{field}": knowledge.named_conditions(getattr(a, field), pattern)
-             for a in adjustments for field in ("title", "employer_text")}
+    pattern = knowledge.terms_pattern(knowledge.need_terms(conditions))
+    live = [a for a in adjustments if a.review_status in knowledge.LIVE_STATUSES]
+    found = {f"{a.id}.{field}: {getattr(a, field)}": knowledge.named_conditions(getattr(a, field), pattern)
+             for a in live for field in knowledge.EMPLOYER_FIELDS}
     found |= {f"phrase: {text}": knowledge.named_conditions(text, pattern) for text in phrases}
     assert {where: names for where, names in found.items() if names} == {}
-    assert len(adjustments) == 206 and len(phrases) == 37  # the whole library (194 live, 12 retired) was scanned
+    assert len(live) == 194 and len(phrases) == 37  # the whole live library was scanned
+    # Retired items are never offered or printed for a new suggestion; they still name no condition.
+    names = knowledge.terms_pattern(knowledge.condition_terms((c.name, c.synonyms) for c in conditions))
+    assert {a.id: found for a in adjustments for f in knowledge.EMPLOYER_FIELDS
+            if (found := knowledge.named_conditions(getattr(a, f), names))} == {}
 
 
-def test_the_scan_finds_names_synonyms_plurals_and_giveaways_as_whole_words():
-    pattern = knowledge.terms_pattern(knowledge.condition_terms([("Migraine", ["headaches"]), ("Epilepsy", ["seizures"]),
-                                                                  ("Multiple sclerosis", ["ms"])]))
+def test_the_scan_finds_names_synonyms_plurals_and_clinical_words_as_whole_words():
+    pattern = knowledge.terms_pattern(knowledge.need_terms([("migraine", "Migraine", ["headaches"]),
+                                                            ("epilepsy", "Epilepsy", ["seizures"]),
+                                                            ("multiple_sclerosis", "Multiple sclerosis", ["ms"])]))
     assert knowledge.named_conditions("During a MIGRAINE attack", pattern) == ["migraine"]
     assert knowledge.named_conditions("a seizure plan; migraines", pattern) == ["migraines", "seizure"]
-    assert knowledge.named_conditions("a headache; inject insulin", pattern) == ["headache", "insulin"]
+    assert knowledge.named_conditions("a headache; inject insulin", pattern) == ["headache", "inject", "insulin"]
     assert knowledge.named_conditions("Items, terms and forms (MS Word)", pattern) == ["ms"]
+    assert knowledge.named_conditions("Home working during flare-ups", pattern) == ["flare"]
+    assert knowledge.named_conditions("Plan for low blood sugar; a glucose monitor", pattern) == [
+        "blood sugar", "glucose"]
+    assert knowledge.named_conditions("Access to Work Mental Health Support Service", pattern) == ["mental health"]
+    assert knowledge.named_conditions("eat, take medication or check levels", pattern) == ["check levels"]
     assert knowledge.named_conditions("Keep walkways clear", pattern) == []
+    assert knowledge.named_conditions("Allow time off for medical appointments, therapy or treatment", pattern) == []
+
+
+def test_the_vocabulary_file_writes_down_the_rule_and_exceptions_for_employer_wording():
+    data = json.loads(resources.files("worklink_adjustments").joinpath("data", knowledge.NEED_WORDS).read_text("utf-8"))
+    wording = data["employer wording"]
+    assert "never what they have or go through" in wording["rule"] and "let the employer act" in wording["rule"]
+    pattern = knowledge.terms_pattern(knowledge.need_terms([]))
+    allowed = {item["text"]: knowledge.named_conditions(item["text"], pattern) for item in wording["allowed, and why"]}
+    assert len(allowed) >= 5 and all(item["why"] for item in wording["allowed, and why"])
+    assert {text: found for text, found in allowed.items() if found} == {}  # an exception is no term
 
 
 def test_the_starter_wording_was_changed_as_a_new_guidance_version(app, client, tokens):

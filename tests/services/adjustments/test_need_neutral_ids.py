@@ -30,7 +30,7 @@ RENAMED = {item["from"]: item["to"] for item in knowledge._load_renames("need_ne
 
 
 def _pattern():
-    return knowledge.terms_pattern(knowledge.id_terms([("diabetes_type1", "Type 1 diabetes", []),
+    return knowledge.terms_pattern(knowledge.need_terms([("diabetes_type1", "Type 1 diabetes", []),
                                                        ("post_surgery", "Recovery after surgery", ["operation"])]))
 
 
@@ -56,9 +56,9 @@ def test_the_vocabulary_file_says_why_and_what_is_allowed():
     from importlib import resources
     data = json.loads(resources.files("worklink_adjustments").joinpath("data", knowledge.NEED_WORDS).read_text("utf-8"))
     assert "broadcast events" in data["title"] and "never names what the person has" in data["rule"]
-    assert {"hypo", "glucose", "mental health", "surgery", "flare*", "breathing"} <= knowledge.ID_VOCABULARY
-    assert not {"wheelchair", "toilet", "treatment", "fatigue"} & knowledge.ID_VOCABULARY
-    for term in knowledge.ID_VOCABULARY:  # lower case, words and spaces, at most a trailing '*'
+    assert {"hypo", "glucose", "mental health", "surgery", "flare*", "breathing"} <= knowledge.NEED_VOCABULARY
+    assert not {"wheelchair", "toilet", "treatment", "fatigue"} & knowledge.NEED_VOCABULARY
+    for term in knowledge.NEED_VOCABULARY:  # lower case, words and spaces, at most a trailing '*'
         assert re.fullmatch(r"[a-z0-9]+( [a-z0-9]+)*\*?", term), term
 
 

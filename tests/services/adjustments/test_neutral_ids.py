@@ -35,7 +35,7 @@ COPIED = ("title", "employer_text", "fit_note_category", "equality_act_requireme
 
 
 def _id_pattern(session) -> re.Pattern[str]:
-    return knowledge.library_id_pattern(session)
+    return knowledge.library_need_pattern(session)
 
 
 # --- the scan --------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_no_live_library_id_and_no_code_in_a_broadcast_event_names_a_condition_o
 
 
 def test_the_id_scan_reads_ids_as_words():
-    pattern = knowledge.terms_pattern(knowledge.id_terms([("cancer", "Cancer and its treatment", ["chemotherapy"]),
+    pattern = knowledge.terms_pattern(knowledge.need_terms([("cancer", "Cancer and its treatment", ["chemotherapy"]),
                                                           ("long_covid", "Long COVID", []),
                                                           ("epilepsy", "Epilepsy", ["seizures"])]))
     assert knowledge.named_in_id("phased_return_cancer", pattern) == ["cancer"]

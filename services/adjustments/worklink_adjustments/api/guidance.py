@@ -94,21 +94,22 @@ class Adjustments(MethodView):
 
 def _check_wording(session, wording: dict[str, str | None]) -> None:
     """Library wording is printed for any patient it is chosen for, most of whom keep their diagnosis
-    from their employer: it may describe the adjustment and the need, never name a condition."""
-    pattern = knowledge.library_condition_pattern(session)
+    from their employer: it says what the employer provides or does, never what the person has or goes
+    through (the same terms as ids: knowledge.need_terms)."""
+    pattern = knowledge.library_need_pattern(session)
     errors = [{"location": "json", "pointer": f"/{name}",
-               "detail": f"This names {', '.join(repr(n) for n in found)}, a condition in the library (or a word that "
-                         "gives one away). Describe the adjustment and the need instead."}
+               "detail": f"This names {', '.join(repr(n) for n in found)}, a condition in the library or a clinical "
+                         "word that reveals a health need. Say what the employer provides or does, and why, instead."}
               for name, text in wording.items() if text and (found := knowledge.named_conditions(text, pattern))]
     if errors:
-        raise Problem(422, "Library wording must not name a condition.", errors=errors)
+        raise Problem(422, "Library wording must not name a condition or a health need.", errors=errors)
 
 
 def _check_id(session, adjustment_id: str, pointer: str, location: str = "json") -> None:
     """A live adjustment's id goes into broadcast events that any consumer reads beside a suggestion:
     it may name the adjustment, never a condition. (A retired one that does, kept as history, can be
     edited but not made live again.)"""
-    found = knowledge.named_in_id(adjustment_id, knowledge.library_id_pattern(session))
+    found = knowledge.named_in_id(adjustment_id, knowledge.library_need_pattern(session))
     if found:
         raise Problem(422, "An adjustment id must not name a condition.", errors=[{
             "location": location, "pointer": pointer,

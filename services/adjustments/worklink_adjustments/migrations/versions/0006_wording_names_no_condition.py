@@ -10,7 +10,6 @@ Revises: adjustments_0005
 """
 import json
 
-import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
@@ -37,13 +36,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Put the earlier wording back where this change is still in place, and drop its version."""
-    change = _change()
-    adjustments = sa.table("adjustments", sa.column("id"), sa.column("title"), sa.column("employer_text"))
-    phrases = sa.table("phrase_templates", sa.column("text"))
-    for item in change["adjustments"]:
-        still = [getattr(adjustments.c, k) == v for k, v in item["to"].items()]
-        op.execute(sa.update(adjustments).where(adjustments.c.id == item["id"], *still).values(**item["from"]))
-    for item in change["phrase_templates"]:
-        op.execute(sa.update(phrases).where(phrases.c.text == item["to"]).values(text=item["from"]))
-    versions = sa.table("guidance_versions", sa.column("change"))
-    op.execute(sa.delete(versions).where(versions.c.change == change["title"][:255]))
+    from worklink_adjustments.knowledge import undo_wording
+
+    undo_wording(op.get_bind(), _change())
