@@ -261,11 +261,12 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
     """Apply a published change of library wording as one new guidance version.
 
     `change` = {"title", "adjustments": [{"id", "from": {...}, "to": {...}}], "phrase_templates":
-    [{"from", "to"}]}. An item changes only while it still reads as `from` (an admin's own edit
-    since is kept); changed wording is no longer clinically reviewed. Suggestions keep the version
-    and the wording they were written with. Returns the new version, or None when nothing changed.
-    Core statements naming only the columns used: a migration runs this before later revisions."""
-    adjustments, phrases = Adjustment.__table__.c, PhraseTemplate.__table__.c
+    [{"from", "to"}], "rationales": [{"adjustment_id", "from", "to"}]} (a rationale: the clinician-facing
+    "why" of that adjustment's rules). An item changes only while it still reads as `from` (an admin's
+    own edit since is kept); changed wording is no longer clinically reviewed. Suggestions keep the
+    version and the wording they were written with. Returns the new version, or None when nothing
+    changed. Core statements naming only the columns used: a migration runs this before later revisions."""
+    adjustments, phrases, rules = Adjustment.__table__.c, PhraseTemplate.__table__.c, GuidanceRule.__table__.c
     due = []
     for item in change.get("adjustments", []):
         row = session.execute(sa.select(*(adjustments[k] for k in item["from"]))
@@ -274,7 +275,9 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
             due.append(item)
     due_phrases = [item for item in change.get("phrase_templates", []) if session.scalar(
         sa.select(sa.func.count()).where(phrases.text == item["from"]))]
-    if not due and not due_phrases:
+    due_rationales = [item for item in change.get("rationales", []) if session.scalar(
+        sa.select(sa.func.count()).where(*_rationale_is(item, "from")))]
+    if not due and not due_phrases and not due_rationales:
         return None
     version = current_version(session) + 1
     session.execute(sa.insert(GuidanceVersion.__table__).values(
@@ -287,7 +290,16 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
             reviewed_by=None, reviewed_at=None))
     for item in due_phrases:
         session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(text=item["to"]))
+    for item in due_rationales:
+        session.execute(sa.update(GuidanceRule.__table__).where(*_rationale_is(item, "from")).values(
+            rationale=item["to"], reviewed_by=None, reviewed_at=None,
+            review_status=sa.case((rules.review_status == REVIEWED, "published"), else_=rules.review_status)))
     return version
+
+
+def _rationale_is(item: dict[str, str], side: str) -> list:
+    rules = GuidanceRule.__table__.c
+    return [rules.adjustment_id == item["adjustment_id"], rules.rationale == item[side]]
 
 
 def undo_wording(connection: sa.Connection, change: dict[str, Any]) -> None:
@@ -299,6 +311,9 @@ def undo_wording(connection: sa.Connection, change: dict[str, Any]) -> None:
         connection.execute(sa.update(adjustments).where(adjustments.c.id == item["id"], *still).values(**item["from"]))
     for item in change.get("phrase_templates", []):
         connection.execute(sa.update(phrases).where(phrases.c.text == item["to"]).values(text=item["from"]))
+    for item in change.get("rationales", []):
+        connection.execute(sa.update(GuidanceRule.__table__).where(*_rationale_is(item, "to"))
+                           .values(rationale=item["from"]))
     versions = GuidanceVersion.__table__
     connection.execute(sa.delete(versions).where(versions.c.change == change["title"][:255]))
 
@@ -407,13 +422,23 @@ class GuidanceIndex:
             self.rules_by_limitation.setdefault(rule["limitation_id"], []).append(rule)
             if rule["work_function_id"]:
                 self.rules_by_work_function.setdefault(rule["work_function_id"], []).append(rule)
-        # Inverted index: every word and each of its 3+ letter prefixes -> adjustments using it.
+        # Inverted index: every word and each of its 3+ letter prefixes -> adjustments using it. Besides
+        # the title and employer wording, the rationale of the adjustment's rules: clinician-facing text
+        # that may use the clinical words employer wording must not ('hypo', 'flare-ups', 'glucose').
         self._title_index: dict[str, set[str]] = {}
         self._body_index: dict[str, set[str]] = {}
+        self._rationale_index: dict[str, set[str]] = {}
+        self._rationales: dict[str, list[str]] = {}
+        for rule in live_rules:
+            texts = self._rationales.setdefault(rule["adjustment_id"], [])
+            if rule["rationale"] not in texts:
+                texts.append(rule["rationale"])
+        rationale_words = {aid: set(words(" ".join(texts))) for aid, texts in self._rationales.items()}
         for a in adjustments:
             title = set(words(a["title"]))
-            for target, vocabulary in ((self._title_index, title),
-                                       (self._body_index, set(words(a["employer_text"])) - title)):
+            body = set(words(a["employer_text"])) - title
+            for target, vocabulary in ((self._title_index, title), (self._body_index, body),
+                                       (self._rationale_index, rationale_words.get(a["id"], set()) - title - body)):
                 for word in vocabulary:
                     for key in {word, *(word[:k] for k in range(3, len(word)))}:
                         target.setdefault(key, set()).add(a["id"])
@@ -515,16 +540,21 @@ class GuidanceIndex:
     def _score_text(self, hits: dict[str, Hit], query: list[str]) -> None:
         scores: dict[str, float] = {}
         for token in set(query):
-            for weight, index in ((1.0, self._title_index), (0.4, self._body_index)):
+            for weight, index in ((1.0, self._title_index), (0.4, self._body_index), (0.4, self._rationale_index)):
                 for aid in index.get(token, ()):  # short tokens only match whole words
                     scores[aid] = scores.get(aid, 0.0) + weight
         for aid, score in scores.items():
             hit = hits.get(aid)
             if hit is None:
-                hit = hits[aid] = Hit(self.adjustments[aid], 0.0,
+                hit = hits[aid] = Hit(self.adjustments[aid], 0.0, rationale=self._rationale_for(aid, query),
                                       clinically_reviewed=self.adjustments[aid]["review_status"] == REVIEWED)
             hit.score += score
             hit.text_match = True
+
+    def _rationale_for(self, adjustment_id: str, query: list[str]) -> str:
+        """A rationale of the adjustment's rules that the query's words match (why a text hit was found)."""
+        return next((text for text in self._rationales.get(adjustment_id, ())
+                     if self._matches(query, set(words(text)))), "")
 
     def phrases_for(self, limitation_ids: Iterable[str], adjustment_ids: Iterable[str]) -> list[dict]:
         lims, adjs = set(limitation_ids), set(adjustment_ids)

@@ -23,7 +23,7 @@ from tests.services.adjustments.test_letters_and_employer import pdf_text
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
 from worklink_adjustments import knowledge
-from worklink_adjustments.models import Adjustment, GuidanceVersion, PhraseTemplate
+from worklink_adjustments.models import Adjustment, GuidanceRule, GuidanceVersion, PhraseTemplate
 
 REWORD_REVISION = "adjustments_0009"
 CHANGE = json.loads(resources.files("worklink_adjustments").joinpath(
@@ -59,9 +59,11 @@ def _wording(engine) -> dict:
             Adjustment.id, Adjustment.title, Adjustment.employer_text, Adjustment.revision,
             Adjustment.updated_in_version).where(Adjustment.id.in_(REWORDED)))}
         phrases = sorted(conn.execute(sa.select(PhraseTemplate.text)).scalars())
+        rationales = dict(conn.execute(sa.select(GuidanceRule.rationale, sa.func.count())
+                                       .where(GuidanceRule.adjustment_id.in_(REWORDED)).group_by(GuidanceRule.rationale)).all())
         versions = conn.execute(sa.select(GuidanceVersion.version, GuidanceVersion.change)
                                 .order_by(GuidanceVersion.version)).all()
-    return {"adjustments": adjustments, "phrases": phrases, "versions": versions}
+    return {"adjustments": adjustments, "phrases": phrases, "rationales": rationales, "versions": versions}
 
 
 def _letter_text(html: str) -> str:
@@ -110,9 +112,13 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
             assert (row.revision, row.updated_in_version) == (old["adjustments"][aid].revision + 1, old_version + 1)
         [phrase] = CHANGE["phrase_templates"]
         assert phrase["to"] in new["phrases"] and phrase["from"] not in new["phrases"]
+        for item in CHANGE["rationales"]:  # every rule of the adjustment took the new rationale
+            assert new["rationales"].get(item["to"]) == old["rationales"][item["from"]] and item["from"] not in new[
+                "rationales"], item["adjustment_id"]
 
         # The issued suggestion is history: its letter prints the wording it was written with.
-        assert client.get(f"/suggestions/{old_id}/letter", headers=tokens.header()).get_data(as_text=True) == issued_letter
+        again = client.get(f"/suggestions/{old_id}/letter", headers=tokens.header()).get_data(as_text=True)
+        assert _letter_text(again) == _letter_text(issued_letter)  # (the page's form token may differ)
         assert client.get(f"/suggestions/{old_id}", headers=tokens.header()).get_json()["guidance_version"] == old_version
 
         # A new suggestion choosing the same adjustments prints the new wording, in every employer view.
@@ -142,13 +148,15 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
         command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
         back = _wording(engine)
         assert back["versions"] == old["versions"] and back["phrases"] == old["phrases"]
+        assert back["rationales"] == old["rationales"]
         assert {aid: (r.title, r.employer_text) for aid, r in back["adjustments"].items()} == {
             aid: (r.title, r.employer_text) for aid, r in old["adjustments"].items()}
         upgrade(spec.migrations_dir, settings.database_url, REWORD_REVISION)
         again = _wording(engine)
         assert {aid: (r.title, r.employer_text) for aid, r in again["adjustments"].items()} == {
             aid: (r.title, r.employer_text) for aid, r in new["adjustments"].items()}
-        assert again["phrases"] == new["phrases"] and len(again["versions"]) == len(new["versions"])
+        assert again["phrases"] == new["phrases"] and again["rationales"] == new["rationales"]
+        assert len(again["versions"]) == len(new["versions"])
         with engine.connect() as conn:  # applying it once more changes nothing
             assert knowledge.update_wording(sa.orm.Session(bind=conn), CHANGE, "again") is None
     finally:
@@ -176,3 +184,25 @@ def test_an_admin_cannot_write_wording_with_a_clinical_word(client, tokens):
     phrase = client.post("/guidance/phrases", headers=admin,
                          json={"limitation_id": "medication_timing", "text": "They need breaks to check levels."})
     assert phrase.status_code == 422 and "'check levels'" in phrase.get_json()["errors"][0]["detail"]
+
+
+def test_search_still_finds_the_reworded_adjustments_by_the_clinical_word(client, tokens):
+    """Employer wording gave the clinical words up; the rules' rationales (clinician-facing, never
+    printed for the employer) carry them, and free-text search reads rationales as it reads wording."""
+    def ranked(q):
+        found = client.get("/guidance/search", query_string={"q": q, "limit": 100}, headers=tokens.header()).get_json()
+        return [h["adjustment"]["id"] for h in found["hits"]]
+
+    assert ranked("hypo")[0] == "self_care_pause_plan"
+    assert ranked("glucose")[0] == "personal_device_allowed" and "private_space_medication" in ranked("glucose")
+    assert set(ranked("flare-ups")[:2]) == {"leave_flexibility", "home_working_short_notice"}
+    assert ranked("physiotherapy") == ["time_for_exercises"]
+    assert ranked("collapse") == ["personal_first_aid_plan"]
+    assert "access_to_work_support_service" in ranked("mental health")[:3]
+    assert ranked("surgery")[0] == "phased_return_no_heavy_work"  # through the condition 'Recovery after surgery'
+    # Through their rules and conditions, as before.
+    assert {"self_care_pause_plan", "personal_device_allowed"} <= set(ranked("type 1 diabetes")[:3])
+    assert "personal_first_aid_plan" in ranked("epilepsy")[:5]
+    hit = client.get("/guidance/search", query_string={"q": "hypo"}, headers=tokens.header()).get_json()["hits"][0]
+    assert "hypo" in hit["rationale"] and knowledge.named_conditions(
+        " ".join([hit["adjustment"]["title"], hit["adjustment"]["employer_text"]]), _library_pattern()) == []
