@@ -764,9 +764,10 @@ def drop_unsent_person_messages(session: Session, outbox: Outbox, referral: Refe
         table.c.aggregateid == str(person_id(referral.match_key)))).all()
     about_it = [position for position, payload in waiting
                 if json.loads(payload)["data"].get("referral_id") == str(referral.id)]
-    if about_it:
-        session.execute(table.delete().where(table.c.position.in_(about_it)))
-    return len(about_it)
+    if not about_it:
+        return 0
+    # still unsent: one the relay sent meanwhile keeps its row, as sent history
+    return session.execute(table.delete().where(table.c.position.in_(about_it), table.c.sent_at.is_(None))).rowcount
 
 
 def release_duplicates(session: Session, original: Referral, now: datetime) -> int:
