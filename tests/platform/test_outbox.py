@@ -67,6 +67,56 @@ def test_rolled_back_transaction_never_publishes(database_url, kafka_broker, new
     assert envelope["source"] == "urn:worklink:test"
 
 
+class _BusyWhileFlushing:
+    """A real producer whose flush lets another transaction run first: what happens while a
+    relay's batch is in flight."""
+
+    def __init__(self, producer, meanwhile):
+        self.producer, self.meanwhile = producer, meanwhile
+
+    def send(self, *args, **kwargs):
+        return self.producer.send(*args, **kwargs)
+
+    def flush(self, timeout=None):
+        self.meanwhile()
+        return self.producer.flush(timeout=timeout)
+
+    def close(self, timeout=None):
+        self.producer.close(timeout=timeout)
+
+
+def test_a_row_dropped_while_its_batch_is_in_flight_never_marks_a_newer_event_sent(database_url, kafka_broker,
+                                                                                   new_topic):
+    """An unsent row may be deleted (referrals drops a withdrawn person's waiting messages). SQLite then
+    gives the next event the deleted last row's position; the relay must mark only what it sent."""
+    topic = new_topic(partitions=1)
+    database = support.make_database(database_url)
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    first, dropped, newer = support.new_id(), support.new_id(), support.new_id()
+    with database.transaction() as session:
+        outbox.publish(session, "test.thing.happened", {"thing_id": first, "seq": 1})
+        dropped_event = outbox.publish(session, "test.thing.happened", {"thing_id": dropped, "seq": 2})
+    table = support.TABLES.outbox
+
+    def drop_and_publish_another():
+        with database.transaction() as session:
+            session.execute(table.delete().where(table.c.id == dropped_event, table.c.sent_at.is_(None)))
+            outbox.publish(session, "test.thing.happened", {"thing_id": newer, "seq": 3})
+
+    settings = KafkaSettings(bootstrap_servers=kafka_broker.bootstrap_servers)
+    relay = OutboxRelay("test", database, support.TABLES, lambda: _BusyWhileFlushing(
+        kafka.producer(settings, "test-relay"), drop_and_publish_another), batch_size=200, flush_timeout=30)
+    try:
+        relay.publish_pending()  # sends the first two; the second is dropped and the newer one written meanwhile
+        relay.producer.meanwhile = lambda: None
+        wait_until_drained(relay)
+    finally:
+        relay.close()
+    records = support.read_topic(kafka_broker.bootstrap_servers, topic, expected=3)
+    assert [json.loads(r.value)["data"]["thing_id"] for r in records] == [str(first), str(dropped), str(newer)]
+    assert support.count(database, table, table.c.sent_at.is_(None)) == 0
+
+
 def test_publishing_invalid_data_raises_and_writes_nothing(tmp_path):
     database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     outbox = Outbox("test", support.TABLES, support.catalogue("test.unused"))

@@ -182,7 +182,7 @@ class OutboxRelay:
         self.flush_timeout = flush_timeout
         self._producer: KafkaProducer | None = None
         self._select = (
-            sa.select(self.table.c.position, self.table.c.aggregatetype, self.table.c.aggregateid,
+            sa.select(self.table.c.position, self.table.c.id, self.table.c.aggregatetype, self.table.c.aggregateid,
                       self.table.c.payload, self.table.c.traceparent, self.table.c.correlationid)
             .where(self.table.c.sent_at.is_(None))
             .order_by(self.table.c.position)
@@ -209,7 +209,11 @@ class OutboxRelay:
             RELAY_FAILURES.labels(self.service).inc(len(failed))
         return RelayStats(len(sent), len(failed))
 
-    def _send(self, rows) -> tuple[list[int], list[int], Exception | None]:
+    def _send(self, rows) -> tuple[list[uuid.UUID], list[uuid.UUID], Exception | None]:
+        """Publish `rows`; returns the event ids sent and failed. Rows are then marked by their
+        unique id, not their position: SQLite reuses the position of a deleted last row, so a row
+        dropped while its batch was in flight (a withdrawn person's message) must not make the
+        relay mark a newer event in its place as sent."""
         producer = self.producer
         futures, error = [], None
         for row in rows:
@@ -233,23 +237,23 @@ class OutboxRelay:
             # Never mark a row sent after an earlier row of the same key failed:
             # it is re-sent behind that one, keeping per-key order.
             if future.is_done and future.succeeded() and row.aggregateid not in failed_keys:
-                sent.append(row.position)
+                sent.append(row.id)
             else:
-                failed.append(row.position)
+                failed.append(row.id)
                 failed_keys.add(row.aggregateid)
                 error = error or future.exception
-        failed.extend(row.position for row in rows[len(futures):])
+        failed.extend(row.id for row in rows[len(futures):])
         return sent, failed, error
 
-    def _record(self, sent: list[int], failed: list[int], error: Exception | None) -> None:
+    def _record(self, sent: list[uuid.UUID], failed: list[uuid.UUID], error: Exception | None) -> None:
         table = self.table
         with self.database.engine.begin() as conn:
             now = utcnow()
             for chunk in _chunks(sent, 900):
-                conn.execute(table.update().where(table.c.position.in_(chunk))
+                conn.execute(table.update().where(table.c.id.in_(chunk))
                              .values(sent_at=now, attempts=table.c.attempts + 1))
             for chunk in _chunks(failed, 900):
-                conn.execute(table.update().where(table.c.position.in_(chunk))
+                conn.execute(table.update().where(table.c.id.in_(chunk))
                              .values(attempts=table.c.attempts + 1, last_error=repr(error)[:2000]))
 
     def prune(self, now: datetime | None = None) -> int:
