@@ -269,6 +269,42 @@ def test_after_the_person_withdraws_nothing_about_them_goes_to_notifications_or_
         assert view["status"] == "cancelled" and "kim@example.org" not in json.dumps(view)
 
 
+def test_a_status_email_the_relay_sends_while_consent_is_withdrawn_keeps_its_row(both):
+    """The withdrawal reads the waiting messages, then deletes them: one the relay sends in between
+    (it cannot be called back) keeps its row, marked sent, rather than vanishing from the history."""
+    h = both
+    pending = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()
+    link = h.client.post(f"/self-referrals/{pending['id']}/verification",
+                         json={"code": pending["code"]}).get_json()["status_link"]
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+    table = h.ctx.tables.outbox
+    with h.ctx.database.transaction() as session:
+        waiting = [(row.position, row.id) for row in session.execute(
+            sa.select(table.c.position, table.c.id, table.c.payload).where(
+                table.c.type == "notifications.person_message.requested")).all()
+            if json.loads(row.payload)["data"]["referral_id"] == rid]
+    assert len(waiting) >= 2
+    (sent_position, sent_id), *dropped = waiting
+
+    def relay_sends_the_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE FROM OUTBOX"):
+            raw = conn.connection.cursor()  # what the relay's own transaction did just before
+            raw.execute(f"UPDATE outbox SET sent_at = CURRENT_TIMESTAMP WHERE position = {int(sent_position)}")
+            raw.close()
+
+    engine = h.ctx.database.engine
+    sa.event.listen(engine, "before_cursor_execute", relay_sends_the_first)
+    try:
+        assert h.client.post(link + "/cancel", json={"withdraw_consent": True}).get_json()["consent_withdrawn"]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", relay_sends_the_first)
+    with h.ctx.database.transaction() as session:
+        left = session.execute(sa.select(table.c.id, table.c.sent_at).where(
+            table.c.id.in_([sent_id, *(row_id for _, row_id in dropped)]))).all()
+    assert [(row_id, sent is not None) for row_id, sent in left] == [(sent_id, True)]
+
+
 def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_replace(harness):
     h = harness
     first = h.refer().get_json()
