@@ -131,8 +131,13 @@ def named_conditions(text: str, pattern: re.Pattern[str]) -> list[str]:
     return sorted({m.group(0).lower() for m in pattern.finditer(text.replace("\u2019", "'"))})
 
 
+def data_file(name: str) -> dict[str, Any]:
+    """A JSON file shipped under worklink_adjustments/data (the library's change files and word lists)."""
+    return json.loads(resources.files("worklink_adjustments").joinpath("data", name).read_text("utf-8"))
+
+
 def _need_words_file() -> dict[str, Any]:
-    return json.loads(resources.files("worklink_adjustments").joinpath("data", NEED_WORDS).read_text("utf-8"))
+    return data_file(NEED_WORDS)
 
 
 def need_revealing_words() -> set[str]:
@@ -183,7 +188,7 @@ RENAMES = RENAME_FILES[0]
 
 
 def _load_renames(name: str = RENAMES) -> dict[str, Any]:
-    return json.loads(resources.files("worklink_adjustments").joinpath("data", name).read_text("utf-8"))
+    return data_file(name)
 
 
 RENAMED_ADJUSTMENTS: dict[str, str] = {item["from"]: item["to"]

@@ -8,8 +8,6 @@ wording snapshot they were written with. The change is data/wording_names_no_con
 Revision ID: adjustments_0006
 Revises: adjustments_0005
 """
-import json
-
 from alembic import op
 from sqlalchemy.orm import Session
 
@@ -22,8 +20,8 @@ CHANGE = "wording_names_no_condition.json"
 
 
 def _change() -> dict:
-    from importlib import resources
-    return json.loads(resources.files("worklink_adjustments").joinpath("data", CHANGE).read_text("utf-8"))
+    from worklink_adjustments.knowledge import data_file
+    return data_file(CHANGE)
 
 
 def upgrade() -> None:

@@ -10,8 +10,6 @@ answers keep the ids they recorded.
 Revision ID: adjustments_0007
 Revises: adjustments_0006
 """
-import json
-
 from alembic import op
 from sqlalchemy.orm import Session
 
@@ -22,9 +20,8 @@ depends_on = None
 
 
 def _change() -> dict:
-    from importlib import resources
-    return json.loads(resources.files("worklink_adjustments").joinpath(
-        "data", "neutral_adjustment_ids.json").read_text("utf-8"))
+    from worklink_adjustments.knowledge import data_file
+    return data_file("neutral_adjustment_ids.json")
 
 
 def upgrade() -> None:

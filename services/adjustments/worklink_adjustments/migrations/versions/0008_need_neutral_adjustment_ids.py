@@ -11,8 +11,6 @@ Suggestions and employer answers keep the ids they recorded.
 Revision ID: adjustments_0008
 Revises: adjustments_0007
 """
-import json
-
 from alembic import op
 from sqlalchemy.orm import Session
 
@@ -25,8 +23,8 @@ CHANGE = "need_neutral_adjustment_ids.json"
 
 
 def _change() -> dict:
-    from importlib import resources
-    return json.loads(resources.files("worklink_adjustments").joinpath("data", CHANGE).read_text("utf-8"))
+    from worklink_adjustments.knowledge import data_file
+    return data_file(CHANGE)
 
 
 def upgrade() -> None:

@@ -12,8 +12,6 @@ suggestions keep the version and wording they were written with.
 Revision ID: adjustments_0009
 Revises: adjustments_0008
 """
-import json
-
 from alembic import op
 from sqlalchemy.orm import Session
 
@@ -26,8 +24,8 @@ CHANGE = "wording_reveals_no_need.json"
 
 
 def _change() -> dict:
-    from importlib import resources
-    return json.loads(resources.files("worklink_adjustments").joinpath("data", CHANGE).read_text("utf-8"))
+    from worklink_adjustments.knowledge import data_file
+    return data_file(CHANGE)
 
 
 def upgrade() -> None:
