@@ -241,16 +241,23 @@ def test_after_withdrawal_no_role_sees_the_persons_details_anywhere_and_every_re
     assert refused.status_code == 409 and refused.content_type == "application/problem+json"
 
 
+def accepted_self_referral(h, email: str) -> tuple[str, str]:
+    """A verified self-referral from someone who agreed to status emails, accepted by an adviser:
+    (the person's status link, the referral id)."""
+    pending = h.client.post("/self-referrals", json=self_referral(email)).get_json()
+    link = h.client.post(f"/self-referrals/{pending['id']}/verification",
+                         json={"code": pending["code"]}).get_json()["status_link"]
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+    return link, rid
+
+
 def test_after_the_person_withdraws_nothing_about_them_goes_to_notifications_or_to_any_reader(harness):
     """A self-referrer who agreed to status emails withdraws through their link: not even the closing
     message is handed to notifications, the ones still waiting in the outbox are dropped (the relay has
     not run), and no reader, the alliance included, sees their address."""
     h = harness
-    pending = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()
-    link = h.client.post(f"/self-referrals/{pending['id']}/verification",
-                         json={"code": pending["code"]}).get_json()["status_link"]
-    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
-    assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+    link, rid = accepted_self_referral(h, "kim@example.org")
     other = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()  # the same person
     assert h.client.post(f"/self-referrals/{other['id']}/verification", json={"code": other["code"]}).status_code == 201
     told = outbox_payloads(h, "notifications.person_message.requested")
@@ -273,11 +280,7 @@ def test_a_status_email_the_relay_sends_while_consent_is_withdrawn_keeps_its_row
     """The withdrawal reads the waiting messages, then deletes them: one the relay sends in between
     (it cannot be called back) keeps its row, marked sent, rather than vanishing from the history."""
     h = both
-    pending = h.client.post("/self-referrals", json=self_referral("kim@example.org")).get_json()
-    link = h.client.post(f"/self-referrals/{pending['id']}/verification",
-                         json={"code": pending["code"]}).get_json()["status_link"]
-    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
-    assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+    link, rid = accepted_self_referral(h, "kim@example.org")
     table = h.ctx.tables.outbox
     with h.ctx.database.transaction() as session:
         waiting = [(row.position, row.id) for row in session.execute(
