@@ -334,10 +334,15 @@ def _counted_total(session: Session, f: Filters, rows: list, count: Callable[[Se
     return count(session)
 
 
+def _paged(f: Filters, ordered: sa.Select) -> sa.Select:
+    """The page of `ordered`, with the total of all matches riding along (count() OVER ())."""
+    return (ordered.add_columns(sa.func.count().over().label("total"))
+            .offset((f.page - 1) * f.per_page).limit(f.per_page))
+
+
 def _page_rows(session: Session, f: Filters, ordered: sa.Select) -> list:
-    """The page of `ordered`; the total rides along (one query), only an empty page needs a count."""
-    return session.execute(ordered.add_columns(sa.func.count().over().label("total"))
-                           .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
+    """The page's rows; only an empty page needs a count of its own (see _total)."""
+    return session.execute(_paged(f, ordered)).all()
 
 
 def _by_distance(ids: sa.Select, id_column: Any, nearest: sa.Subquery) -> sa.Select:
@@ -415,7 +420,7 @@ def list_service_at_locations(session: Session, f: Filters) -> Result:
     rank = hits.c.rank if hits is not None else sa.literal(0.0)
     page = _page(f, query.add_columns(rank.label("rank"), Service.name.label("name")),
                  rank.desc(), Service.name, ServiceAtLocation.id)
-    rows = _load_at_locations(session, page).order_by(page.c.rank.desc(), page.c.name, page.c.id)
+    rows = _load_at_locations(page).order_by(page.c.rank.desc(), page.c.name, page.c.id)
     return _at_locations_result(session, f, query, session.execute(rows).all())
 
 
@@ -429,7 +434,7 @@ def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) ->
         query = query.where(Location.latitude.between(min_lat, max_lat), Location.longitude.between(min_lon, max_lon),
                             near <= degrees(f.radius) ** 2)
     page = _page(f, query.add_columns(near.label("near")), near, ServiceAtLocation.id)
-    rows = session.execute(_load_at_locations(session, page).order_by(page.c.near, page.c.id)).all()
+    rows = session.execute(_load_at_locations(page).order_by(page.c.near, page.c.id)).all()
     result = _at_locations_result(session, f, query, rows)
     result.distances = {sal.id: distance_metres(f.point, Point(sal.location.latitude, sal.location.longitude))
                         for sal in result.rows}
@@ -437,9 +442,8 @@ def _at_locations_by_distance(session: Session, f: Filters, query: sa.Select) ->
 
 
 def _page(f: Filters, query: sa.Select, *order: Any) -> sa.Subquery:
-    """The page's ids (with the total of all matches riding along), in `order`."""
-    return (query.add_columns(sa.func.count().over().label("total")).order_by(*order)
-            .offset((f.page - 1) * f.per_page).limit(f.per_page).subquery("page"))
+    """The page's ids (with the total riding along), in `order`, to join the page's rows to."""
+    return _paged(f, query.order_by(*order)).subquery("page")
 
 
 class _Record(Bundle):
@@ -458,7 +462,7 @@ _LISTED_AT = (_Record("sal", ServiceAtLocation.id, ServiceAtLocation.service_id,
               _Record("organization", *(Organization.__table__.c[name] for name in oruk.ORGANIZATION_FIELDS)))
 
 
-def _load_at_locations(session: Session, page: sa.Subquery) -> sa.Select:
+def _load_at_locations(page: sa.Subquery) -> sa.Select:
     """One statement for the whole page: each row's service at location, location, service and
     organisation, joined to the paged ids (order it by the page's own columns)."""
     return (sa.select(page.c.total, *_LISTED_AT)
