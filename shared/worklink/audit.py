@@ -4,20 +4,38 @@
 audited returns nothing (fail closed), and a change is audited exactly when it
 commits. `record_many` writes several entries (a listed page of records) in one
 statement.
+
+A refused attempt is audited too (action "denied"): a signed-in caller who gets a 403 or
+404 from a view marked `@person_record(...)` - another organisation's record, the wrong
+role, or an id that does not exist. The view's own transaction has rolled back by then, so
+`record_refusal` writes the entry in a transaction of its own after the response is built.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import logging
+from typing import Callable, Iterable
 
-from flask import g, has_request_context
+from flask import Response, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from worklink.auth import Principal, current_principal
 from worklink.context import request_id_var
-from worklink.db import PlatformTables, utcnow
+from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 
-ACTIONS = ("read", "list", "create", "update", "delete", "export", "share")
+log = logging.getLogger("worklink.audit")
+
+ACTIONS = ("read", "list", "create", "update", "delete", "export", "share", "denied")
+REFUSALS = (403, 404)
+
+
+def person_record(resource_type: str, id_arg: str) -> Callable:
+    """Mark a view function or MethodView class that addresses one person's record by its URL
+    argument `id_arg`, so that a refused attempt at it is audited (`AuditTrail.record_refusal`)."""
+    def mark(view: Callable) -> Callable:
+        view.worklink_person_record = (resource_type, id_arg)
+        return view
+    return mark
 
 
 class AuditTrail:
@@ -63,3 +81,25 @@ class AuditTrail:
         }
         return [{**common, "resource_id": str(resource_id), "person_id": str(person_id) if person_id else None}
                 for resource_id, person_id in records]
+
+    def record_refusal(self, database: Database, mark: tuple[str, str] | None, response: Response) -> None:
+        """Audit a refused attempt at a `person_record` view's record, in a transaction of its own.
+
+        Anonymous callers are not audited here (there is nobody to name; the request log has
+        them). If the database cannot take the entry the refusal still stands, and the log says so.
+        """
+        principal = current_principal()
+        if mark is None or principal is None or response.status_code not in REFUSALS:
+            return
+        resource_type, id_arg = mark
+        resource_id = (request.view_args or {}).get(id_arg)
+        if resource_id is None:
+            return
+        route = request.url_rule.rule if request.url_rule else request.path
+        try:
+            with database.transaction() as session:
+                self.record(session, action="denied", resource_type=resource_type, resource_id=str(resource_id),
+                            purpose=f"{request.method} {route} -> {response.status_code}", principal=principal)
+        except DATABASE_OUTAGES:
+            log.error("refused access not audited: database unavailable",
+                      extra={"resource_type": resource_type, "status": response.status_code}, exc_info=True)

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from worklink.audit import person_record
 from worklink.auth import mint_token, requires
 from worklink.config import ConfigError, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
@@ -191,6 +192,7 @@ PEOPLE = {"7d0f1a52-1111-4e7e-9a52-5d6f0c3c0a01": {"owner": "org-a", "name": "Sa
 
 
 @people.route("/people/<person_id>")
+@person_record("person", "person_id")
 class Person(MethodView):
     @requires("adviser", "alliance_admin")
     @people.response(200)
@@ -238,10 +240,47 @@ def test_reads_are_scoped_to_the_owning_organisation_and_audited(people_app, set
     assert client.get(f"/people/{person}", headers=auth(admin)).status_code == 200
 
     rows = audit_rows(people_app)
-    assert [(r["actor"], r["actor_role"], r["actor_org"]) for r in rows] == [
-        ("adviser-1", "adviser", "org-a"), ("admin-1", "alliance_admin", None)]
-    assert rows[0]["action"] == "read" and rows[0]["person_id"] == person and rows[0]["request_id"] == "r-1"
+    assert [(r["action"], r["actor"], r["actor_role"], r["actor_org"]) for r in rows] == [
+        ("read", "adviser-1", "adviser", "org-a"), ("denied", "adviser-2", "adviser", "org-b"),
+        ("read", "admin-1", "alliance_admin", None)]
+    assert rows[0]["person_id"] == person and rows[0]["request_id"] == "r-1"
     assert rows[0]["purpose"] == "case work"
+
+
+def test_refused_attempts_at_a_persons_record_are_audited_in_their_own_transaction(people_app, settings):
+    client = people_app.test_client()
+    person, unknown = "7d0f1a52-1111-4e7e-9a52-5d6f0c3c0a01", "0b5e0c1e-2222-4e7e-9a52-5d6f0c3c0a02"
+    wrong_role = mint_token(settings.jwt, role="gp", org="org-a", subject="gp-1")
+    other_org = mint_token(settings.jwt, role="adviser", org="org-b", subject="adviser-2")
+
+    assert_problem(client.get(f"/people/{person}", headers=auth(wrong_role) | {"X-Request-ID": "r-9"}), 403)
+    assert_problem(client.get(f"/people/{unknown}", headers=auth(other_org)), 404)
+    assert_problem(client.get(f"/people/{person}"), 401)  # anonymous: nobody to name, the request log has it
+    assert_problem(client.get("/people/x", headers={"Authorization": "Bearer forged"}), 401)
+
+    rows = audit_rows(people_app)
+    assert [(r["action"], r["actor"], r["resource_type"], r["resource_id"], r["purpose"]) for r in rows] == [
+        ("denied", "gp-1", "person", person, "GET /people/<person_id> -> 403"),
+        ("denied", "adviser-2", "person", unknown, "GET /people/<person_id> -> 404")]
+    assert rows[0]["request_id"] == "r-9" and rows[0]["person_id"] is None
+
+
+def test_refusals_elsewhere_are_not_person_record_accesses(client, people_app, gp_token):
+    assert_problem(client.get("/things/9f1c2f9e-8f6a-4a53-9bde-3b1f5f0f5a11", headers=auth(gp_token)), 404)
+    assert_problem(people_app.test_client().get("/nowhere", headers=auth(gp_token)), 404)
+    assert audit_rows(people_app) == []
+
+
+def test_a_refusal_stands_when_its_audit_entry_cannot_be_written(people_app, settings, caplog):
+    people_app.extensions["worklink"].tables.audit_log.drop(people_app.extensions["worklink"].database.engine)
+    other_org = mint_token(settings.jwt, role="adviser", org="org-b", subject="adviser-2")
+
+    response = people_app.test_client().get("/people/7d0f1a52-1111-4e7e-9a52-5d6f0c3c0a01", headers=auth(other_org))
+
+    assert_problem(response, 403)
+    assert "Sam Taylor" not in response.get_data(as_text=True)
+    assert [r.msg for r in caplog.records if r.name == "worklink.audit"] == [
+        "refused access not audited: database unavailable"]
 
 
 def test_a_listed_page_of_records_is_audited_in_one_statement(people_app):

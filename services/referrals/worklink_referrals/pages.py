@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import redirect, render_template, request
 from marshmallow import ValidationError
 
+from worklink.audit import person_record
 from worklink.auth import current_principal, optional_principal, requires
 from worklink.problems import Problem
 from worklink.web import service_context
@@ -100,12 +101,14 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
 
 
 @pages.get("/queue/<uuid:referral_id>")
+@person_record("referral", "referral_id")
 @requires("adviser", "org_admin", "gp", "alliance_admin")
 def referral_page(referral_id):
     return _referral_page(referral_id)
 
 
 @pages.post("/queue/<uuid:referral_id>/act")
+@person_record("referral", "referral_id")
 @requires("adviser", "org_admin", "gp", "alliance_admin")
 def referral_action(referral_id):
     form = {k: v for k, v in request.form.items() if v != "" and k not in ("csrf_token", "action")}
@@ -138,6 +141,7 @@ def referral_action(referral_id):
 
 
 @pages.post("/queue/<uuid:referral_id>/route")
+@person_record("referral", "referral_id")
 @requires("alliance_admin")
 def referral_route(referral_id):
     try:
@@ -160,6 +164,7 @@ def referral_route(referral_id):
 
 
 @pages.post("/queue/<uuid:referral_id>/notes")
+@person_record("referral", "referral_id")
 @requires("adviser", "org_admin")
 def referral_note(referral_id):
     try:

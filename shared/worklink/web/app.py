@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worklink import context
-from worklink.audit import AuditTrail
+from worklink.audit import REFUSALS, AuditTrail
 from worklink.auth import TokenVerifier
 from worklink.config import Settings
 from worklink.db import Database, PlatformTables
@@ -144,6 +144,9 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
     @app.after_request
     def finish_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if response.status_code in REFUSALS and request.endpoint:
+            ctx = service_context()
+            ctx.audit.record_refusal(ctx.database, _person_record(request.endpoint), response)
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(name, request.method, endpoint, response.status_code).inc()
@@ -187,6 +190,18 @@ def _check_body(settings: Settings) -> None:
     if request.mimetype not in _JSON_TYPES and not request.mimetype.endswith("+json"):
         raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'an unnamed type'}.",
                       headers={"Accept-Post": "application/json", "Accept-Patch": "application/json"})
+
+
+def _person_record(endpoint: str) -> tuple[str, str] | None:
+    """The `person_record` mark on the view handling this request: its method's, or its class's."""
+    from flask import current_app
+    view = current_app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    for marked in (_view(endpoint), view_class, view):
+        mark = getattr(marked, "worklink_person_record", None)
+        if mark is not None:
+            return mark
+    return None
 
 
 def _view(endpoint: str):

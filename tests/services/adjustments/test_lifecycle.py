@@ -118,7 +118,9 @@ def test_every_suggestion_endpoint_is_a_404_to_another_practice_and_exports_are_
     assert client.get(f"/review/{sid}", headers=other).status_code == 404
     assert client.get("/suggestions?nhs_number=9434765919", headers=other).get_json()["total"] == 0
     assert outbox_types(app) == ["adjustments.suggestion.issued", "adjustments.referral.requested"]
-    assert {r.actor for r in audit_rows(app)} == {"dr-ada"}  # the refused attempts read nothing
+    # The refused attempts read nothing, and each is audited as one, naming no patient.
+    refused = [(r.action, r.resource_id, r.person_id) for r in audit_rows(app) if r.actor == "dr-other"]
+    assert refused == [("denied", sid, None)] * 8
 
     for path in ("letter", "letter.pdf", "summary", "summary.pdf"):
         assert client.get(f"/suggestions/{sid}/{path}", headers=h).status_code == 200, path
@@ -213,6 +215,11 @@ def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
     listing = client.get("/suggestions", headers=tokens.header()).get_json()
     assert listing["total"] == 1 and listing["items"][0]["nhs_number"] == "9434765919"
     rows = audit_rows(app)
-    assert [(r.action, r.actor) for r in rows] == [("create", "dr-ada"), ("read", "dr-ada"), ("list", "dr-ada")]
-    assert all(r.person_id == "9434765919" and r.resource_id == mine["id"] for r in rows)
+    assert [(r.action, r.actor) for r in rows] == [("create", "dr-ada")] + [("denied", "dr-other")] * 3 + [
+        ("read", "dr-ada"), ("list", "dr-ada")]
+    assert all(r.resource_id == mine["id"] for r in rows)
+    assert [r.person_id for r in rows if r.action != "denied"] == ["9434765919"] * 3  # a refusal names no patient
+    assert [r.purpose for r in rows if r.action == "denied"] == [
+        "GET /suggestions/<uuid:suggestion_id> -> 404", "POST /suggestions/<uuid:suggestion_id>/issue -> 404",
+        "GET /suggestions/<uuid:suggestion_id>/<any(letter, summary):kind> -> 404"]
     assert client.get("/suggestions", headers=tokens.header(role="alliance_admin", org=None)).status_code == 403

@@ -163,11 +163,15 @@ def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notificatio
     client = app.test_client()
     listed = client.get("/deliveries?channel=email", headers=token("alliance_admin", sub="admin-9")).get_json()
     assert [d["address"] for d in listed["items"]] == ["s***@example.org"]
+    delivery = listed["items"][0]["id"]
+    assert client.get(f"/deliveries/{delivery}", headers=token("org_admin", sub="staff-3")).status_code == 403
     tables = app.extensions["worklink"].tables
     with notifications_db.sessions() as session:
         audit = session.execute(sa.select(tables.audit_log.c.actor, tables.audit_log.c.person_id,
-                                          tables.audit_log.c.action)).all()
-    assert audit == [("admin-9", str(person), "list")]
+                                          tables.audit_log.c.action, tables.audit_log.c.resource_id)
+                                .order_by(tables.audit_log.c.id)).all()
+    # The refused attempt is audited as one, without the person it would have shown.
+    assert audit == [("admin-9", str(person), "list", delivery), ("staff-3", None, "denied", delivery)]
 
 
 def test_in_production_webhooks_need_https(notifications_db, kafka_broker, tmp_path):

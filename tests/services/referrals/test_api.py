@@ -34,7 +34,8 @@ def outbox_payloads(h, event_type: str) -> list[dict]:
 def audit_rows(h, **where) -> list:
     table = h.ctx.tables.audit_log
     with h.ctx.database.engine.connect() as conn:
-        return list(conn.execute(sa.select(table).where(*(table.c[k] == v for k, v in where.items()))))
+        query = sa.select(table).where(*(table.c[k] == v for k, v in where.items())).order_by(table.c.id)
+        return list(conn.execute(query))
 
 
 def test_a_referral_from_request_to_completed_with_outcomes(both):
@@ -147,12 +148,19 @@ def test_only_the_assigned_org_the_referrer_and_the_alliance_can_read_and_every_
         assert body["person"]["family_name"] == "Lovelace"
     reads = audit_rows(h, resource_id=rid, action="read")
     assert sorted(r.actor_role for r in reads) == ["adviser", "alliance_admin", "gp"]
+    # The refused attempts are audited too: who tried, and how they were answered.
+    refused = [(r.actor_role, r.actor_org, r.purpose) for r in audit_rows(h, resource_id=rid, action="denied")]
+    assert refused == [("adviser", OTHER_ADVISERS, "GET /referrals/<uuid:referral_id> -> 404"),
+                       ("gp", OTHER_ADVISERS, "GET /referrals/<uuid:referral_id> -> 404"),
+                       ("resident", None, "GET /referrals/<uuid:referral_id> -> 403")]
     h.client.get("/referrals", headers=h.adviser())
     assert len(audit_rows(h, resource_id=rid, action="list")) == 1
     # Adviser notes stay with the adviser organisation.
     h.client.post(f"/referrals/{rid}/notes", json={"text": "Prefers mornings"}, headers=h.adviser())
     assert "notes" not in h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
     assert h.client.post(f"/referrals/{rid}/notes", json={"text": "x"}, headers=h.gp()).status_code == 403
+    assert audit_rows(h, resource_id=rid, action="denied")[-1].purpose == \
+        "POST /referrals/<uuid:referral_id>/notes -> 403"
 
 
 def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
@@ -1058,6 +1066,10 @@ def test_the_referral_page_offers_the_note_form_only_to_those_who_may_keep_notes
     admin = page(h.admin())
     assert "Prefers mornings" in admin and "Save note" not in admin  # the admin reads them, cannot add
     assert "Prefers mornings" not in page(h.gp())
+    outsider = h.client.get(f"/queue/{rid}", headers={**h.adviser(org=OTHER_ADVISERS), "Accept": "text/html"})
+    assert outsider.status_code == 404 and "Prefers mornings" not in outsider.get_data(as_text=True)
+    assert [(r.actor_org, r.purpose) for r in audit_rows(h, resource_id=rid, action="denied")] == [
+        (OTHER_ADVISERS, "GET /queue/<uuid:referral_id> -> 404")]
 
 
 def test_the_referrer_reads_on_the_referral_page_why_it_was_rejected_and_where_to_go_instead(harness):

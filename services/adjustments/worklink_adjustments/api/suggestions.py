@@ -7,6 +7,7 @@ import uuid
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from worklink.audit import person_record
 from worklink.auth import requires
 from worklink.web import service_context
 from worklink_adjustments import services
@@ -43,6 +44,7 @@ class Suggestions(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>")
+@person_record("suggestion", "suggestion_id")
 class SuggestionItem(MethodView):
     @requires("gp")
     @blp.response(200, SuggestionOutSchema)
@@ -61,6 +63,7 @@ class SuggestionItem(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/issue")
+@person_record("suggestion", "suggestion_id")
 class Issue(MethodView):
     @requires("gp")
     @blp.arguments(VersionSchema)
@@ -73,6 +76,7 @@ class Issue(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/amend")
+@person_record("suggestion", "suggestion_id")
 class Amend(MethodView):
     @requires("gp")
     @blp.arguments(SuggestionUpdateSchema)
@@ -84,6 +88,7 @@ class Amend(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/withdraw")
+@person_record("suggestion", "suggestion_id")
 class Withdraw(MethodView):
     @requires("gp")
     @blp.arguments(WithdrawSchema)
@@ -95,6 +100,7 @@ class Withdraw(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/referral-requests")
+@person_record("suggestion", "suggestion_id")
 class ReferralRequests(MethodView):
     @requires("gp")
     @blp.arguments(ReferralRequestInSchema)
@@ -108,6 +114,7 @@ class ReferralRequests(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/referral-consent-withdrawal")
+@person_record("suggestion", "suggestion_id")
 class ReferralConsentWithdrawal(MethodView):
     @requires("gp")
     @blp.arguments(VersionSchema)

@@ -14,6 +14,7 @@ from flask import Response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from worklink.audit import person_record
 from worklink.auth import requires
 from worklink.problems import field_errors
 from worklink.web import service_context
@@ -203,6 +204,7 @@ def form_to_data(form) -> dict[str, Any]:
 
 
 @pages.get("/review/<uuid:suggestion_id>")
+@person_record("suggestion", "suggestion_id")
 @requires("gp")
 def review(suggestion_id: uuid.UUID):
     return review_page(suggestion_id, request.args.get("error"))
@@ -225,6 +227,7 @@ def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
 
 
 @pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer, 'withdraw-referral-consent'):action>")
+@person_record("suggestion", "suggestion_id")
 @requires("gp")
 def review_action(suggestion_id: uuid.UUID, action: str):
     try:
@@ -261,6 +264,7 @@ def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
 
 
 @pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>")
+@person_record("suggestion", "suggestion_id")
 @requires("gp")
 def print_view(suggestion_id: uuid.UUID, kind: str):
     letter = _letter(suggestion_id, kind)
@@ -268,6 +272,7 @@ def print_view(suggestion_id: uuid.UUID, kind: str):
 
 
 @pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>.pdf")
+@person_record("suggestion", "suggestion_id")
 @requires("gp")
 def print_pdf(suggestion_id: uuid.UUID, kind: str):
     letter = _letter(suggestion_id, kind)

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
+from worklink.audit import person_record
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, service_context
 from worklink_notifications import admin
@@ -70,6 +71,7 @@ class Deliveries(MethodView):
 
 
 @blp.route("/deliveries/<uuid:delivery_id>")
+@person_record("delivery", "delivery_id")
 class DeliveryView(MethodView):
     @requires("alliance_admin")
     @blp.response(200, DeliveryDetail)
@@ -86,6 +88,7 @@ class DeliveryView(MethodView):
 
 
 @blp.route("/deliveries/<uuid:delivery_id>/resend")
+@person_record("delivery", "delivery_id")
 class Resend(MethodView):
     @requires("alliance_admin")
     @blp.response(202, DeliveryDetail)

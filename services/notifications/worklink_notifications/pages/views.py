@@ -7,6 +7,7 @@ import uuid
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 
+from worklink.audit import person_record
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
@@ -85,6 +86,7 @@ def toggle_rule(rule_id: uuid.UUID):
 
 
 @pages.post("/admin/deliveries/<uuid:delivery_id>/resend")
+@person_record("delivery", "delivery_id")
 @requires("alliance_admin")
 @accepts_form
 def resend(delivery_id: uuid.UUID):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from worklink.audit import person_record
 from worklink.auth import current_principal, requires
 from worklink.problems import Problem
 from worklink.web import service_context
@@ -80,6 +81,7 @@ class Referrals(MethodView):
 
 
 @blp.route("/referrals/<uuid:referral_id>")
+@person_record("referral", "referral_id")
 class OneReferral(MethodView):
     @requires(*READERS)
     @blp.response(200, ReferralSchema)
@@ -93,6 +95,7 @@ class OneReferral(MethodView):
 
 
 @blp.route("/referrals/<uuid:referral_id>/actions/<action>")
+@person_record("referral", "referral_id")
 class Action(MethodView):
     @requires("adviser", "org_admin", "gp", "alliance_admin")
     @blp.arguments(ActionSchema)
@@ -123,6 +126,7 @@ class Action(MethodView):
 
 
 @blp.route("/referrals/<uuid:referral_id>/notes")
+@person_record("referral", "referral_id")
 class Notes(MethodView):
     @requires("adviser", "org_admin")
     @blp.arguments(NoteInSchema)
@@ -140,6 +144,7 @@ class Notes(MethodView):
 
 
 @blp.route("/referrals/<uuid:referral_id>/consent-withdrawal")
+@person_record("referral", "referral_id")
 class ConsentWithdrawal(MethodView):
     @requires("gp", "adviser", "org_admin", "alliance_admin")
     @blp.response(200, ReferralSchema)
@@ -155,6 +160,7 @@ class ConsentWithdrawal(MethodView):
 
 
 @blp.route("/referrals/<uuid:referral_id>/route")
+@person_record("referral", "referral_id")
 class Route(MethodView):
     @requires("alliance_admin")
     @blp.arguments(RouteSchema)
