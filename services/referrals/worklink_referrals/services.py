@@ -347,7 +347,8 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         health_category=intake.get("health_category"), reason=intake.get("reason"),
         request_id=intake.get("request_id"), suggestion_id=intake.get("suggestion_id"),
         fit_note_decision=intake.get("fit_note_decision"), adjustment_categories=intake.get("adjustment_categories"),
-        consent_id=consent.get("consent_id"), consent_captured_by=consent.get("captured_by") or actor.subject,
+        # Every consent has an id (an API intake's is made here): person messages and their revocation name it.
+        consent_id=consent.get("consent_id") or uuid.uuid4(), consent_captured_by=consent.get("captured_by") or actor.subject,
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
         consent_scope_service_id=intake.get("service_id"),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
