@@ -4,6 +4,11 @@ Any count from 1 to 4 is replaced by None and flagged, and a median or rate buil
 fewer than 5 referrals is withheld too, so no figure can point at a person. The totals
 are published, so within a breakdown enough other cells are hidden too that no small
 count can be worked out by subtraction (complementary suppression).
+
+An outcome rate counts as publishing three counts: the closed referrals it is built on, those
+with the outcome and those without (the closed count may be known from sizes and statuses, so
+rate x closed is exact). Each outcome type is suppressed on those three tables per breakdown,
+against the overall margin, which is always assumed known (see `hidden_rates`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from worklink_referrals.domain import OUTCOME_TYPES
 from worklink_referrals.models import Outcome, Referral
 
 SMALL = 5
+CLOSED = ("completed", "failed")  # the referrals an outcome rate is built on
 
 
 def suppress(count: int) -> int | None:
@@ -40,6 +46,41 @@ def hidden_cells(counts: dict[str, int], already: Iterable[str] = ()) -> set[str
     while hidden and others and exposed():
         hidden.add(others.pop(0)[1])
     return hidden
+
+
+def _exposed(table: dict[str, int], hidden: set[str], protect: set[str]) -> bool:
+    """Whether a protected hidden cell of `table` can be worked out from the margin minus the shown cells."""
+    if not protect & hidden:
+        return False
+    total = sum(table[name] for name in hidden)
+    return len(hidden) == 1 or total < SMALL or total == len(hidden)
+
+
+def hidden_rates(closed: dict[str, int], with_outcome: dict[str, int], already: Iterable[str] = ()) -> set[str]:
+    """The groups of a breakdown whose rate for one outcome is withheld.
+
+    Hidden: groups already hidden (their size is), and any whose closed count, count with the
+    outcome or count without it is from 1 to 4; then the groups with the fewest closed referrals
+    until none of those small cells (nor the closed count of a group whose size is hidden) can be
+    worked out from the overall margin (the rule of `hidden_cells`). A group with nothing closed
+    has no rate to hide.
+    """
+    without = {name: closed[name] - with_outcome[name] for name in closed}
+    already = set(already) & set(closed)
+    tables = [(table, {name for name, n in table.items() if 0 < n < SMALL}) for table in (with_outcome, without)]
+    tables.append((closed, {name for name, n in closed.items() if 0 < n < SMALL or (n and name in already)}))
+    hidden = already | {name for _, protect in tables for name in protect}
+    others = sorted((n, name) for name, n in closed.items() if n >= SMALL and name not in hidden)
+    while others and any(_exposed(table, hidden, protect) for table, protect in tables):
+        hidden.add(others.pop(0)[1])
+    return hidden
+
+
+def _rate(with_outcome: int, closed: int) -> float | None:
+    """A rate, unless it rests on fewer than 5 closed referrals or either count behind it is from 1 to 4."""
+    if closed < SMALL or suppress(with_outcome) is None or suppress(closed - with_outcome) is None:
+        return None
+    return round(with_outcome / closed, 3)
 
 
 def _counts(values: Iterable[Any]) -> dict[str, int | None]:
@@ -79,14 +120,18 @@ def _days_to_first_contact(referral: Referral) -> float | None:
     return (end - start).total_seconds() / 86400
 
 
+def _closed(referrals: list[Referral]) -> list[Referral]:
+    return [r for r in referrals if r.status in CLOSED]
+
+
+def _with_outcome(closed: list[Referral], outcome_types: dict[Any, set[str]], kind: str) -> int:
+    return sum(1 for r in closed if kind in outcome_types.get(r.id, set()))
+
+
 def _summary(referrals: list[Referral], outcome_types: dict[Any, set[str]]) -> dict[str, Any]:
     waits = [w for w in map(_days_to_first_contact, referrals) if w is not None]
-    closed = [r for r in referrals if r.status in ("completed", "failed")]
-    rates: dict[str, float | None] = {}
-    for kind in OUTCOME_TYPES:
-        with_outcome = sum(1 for r in closed if kind in outcome_types.get(r.id, set()))
-        rates[kind] = (round(with_outcome / len(closed), 3)
-                       if len(closed) >= SMALL and suppress(with_outcome) is not None else None)
+    closed = _closed(referrals)
+    rates = {kind: _rate(_with_outcome(closed, outcome_types, kind), len(closed)) for kind in OUTCOME_TYPES}
     return {
         "referrals": suppress(len(referrals)),
         "days_to_first_contact": {"median": round(statistics.median(waits), 1) if len(waits) >= SMALL else None,
@@ -100,6 +145,11 @@ def build(session: Session, today: date) -> dict[str, Any]:
     outcome_types: dict[Any, set[str]] = defaultdict(set)
     for referral_id, kind in session.execute(sa.select(Outcome.referral_id, Outcome.type)):
         outcome_types[referral_id].add(kind)
+    return figures(referrals, outcome_types, today)
+
+
+def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today: date) -> dict[str, Any]:
+    """The published figures from the referrals (minus those entered in error) and their outcome types."""
 
     def breakdown(key: Callable[[Referral], Any]) -> dict[str, Any]:
         groups: dict[str, list[Referral]] = defaultdict(list)
@@ -111,11 +161,19 @@ def build(session: Session, today: date) -> dict[str, Any]:
         # A hidden group's waits and rates would give its size away; its contacted count is one more breakdown.
         contacted = hidden_cells({name: sum(1 for r in group if r.first_contact_at)
                                   for name, group in groups.items()}, already=hidden)
+        closed = {name: _closed(group) for name, group in groups.items()}
+        rates_hidden = {kind: hidden_rates({name: len(c) for name, c in closed.items()},
+                                           {name: _with_outcome(c, outcome_types, kind) for name, c in closed.items()},
+                                           already=hidden) for kind in OUTCOME_TYPES}
         for name, summary in summaries.items():
             if name in hidden:
                 summaries[name] = _withheld(summary)
-            elif name in contacted:
+                continue
+            if name in contacted:
                 summary["days_to_first_contact"]["referrals"] = None
+            for kind, names in rates_hidden.items():
+                if name in names:
+                    summary["outcome_rates"][kind] = None
         return summaries
 
     return {
