@@ -173,7 +173,9 @@ def _location_input(location: dict) -> dict:
             "description": location.get("description"), "latitude": location.get("latitude"),
             "longitude": location.get("longitude"), "address_1": address.get("address_1"), "city": address.get("city"),
             "state_province": address.get("state_province"), "postal_code": address.get("postal_code"),
-            "accessibility": accessibility or None, "confidential": bool(location.get("x_confidential"))}
+            "accessibility": accessibility or None}
+    if location.get("x_confidential"):  # a feed can mark a place confidential, never clear a mark made here
+        data["confidential"] = True
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
@@ -263,6 +265,8 @@ def _unchanged(existing: Service, data: dict) -> bool:
     for have, given in zip(current["locations"], data.get("locations") or []):
         if given.get("latitude") is None:  # ours were geocoded from the postcode, which is compared
             have.pop("latitude", None), have.pop("longitude", None)
+        if "confidential" not in given:  # a feed that does not say keeps our mark: no change
+            have.pop("confidential", None)
     return _canonical(current) == _canonical(data)
 
 

@@ -63,8 +63,9 @@ class LocationIn(Schema):
     latitude = fields.Float(validate=validate.Range(-90, 90))
     longitude = fields.Float(validate=validate.Range(-180, 180))
     accessibility = _text(2000)
-    confidential = fields.Boolean(load_default=False, metadata={
-        "description": "A refuge or similar: the address is never published."})
+    confidential = fields.Boolean(metadata={
+        "description": "A refuge or similar: the address is never published. Left out, an existing location "
+                       "keeps its mark (a new one is not confidential); only `false` sent explicitly clears it."})
 
 
 class ServiceAreaIn(Schema):

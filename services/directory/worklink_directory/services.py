@@ -195,6 +195,7 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
         raise DomainError("A location is listed twice.", "locations")
     kept = {sal.location_id: sal for sal in svc.locations}
     before = {sal.location_id: _location_state(sal.location) for sal in svc.locations}
+    items = _keep_confidential_places(items, [sal.location for sal in svc.locations])
     svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
                      for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
     after = {sal.location.id: _location_state(sal.location) for sal in svc.locations}
@@ -207,6 +208,21 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
     changes += [Change("update", f"locations/{i}/{column}", before[i][column], state[column])
                 for i, state in after.items() if i in before for column in state if state[column] != before[i][column]]
     return changes
+
+
+def _keep_confidential_places(items: list[dict], current: list[Location]) -> list[dict]:
+    """A new location (no id, or not one of the listing's) sent without `confidential`, at the postcode of
+    one of the listing's confidential places, is taken to be that place again: it stays confidential (a
+    client or feed re-sending the refuge's address under another id must not publish it)."""
+    secret = {_postcode_key(loc.postal_code) for loc in current if loc.confidential and loc.postal_code}
+    known = {loc.id for loc in current}
+    return [{**item, "confidential": True}
+            if item.get("id") not in known and "confidential" not in item
+            and _postcode_key(item.get("postal_code")) in secret else item for item in items]
+
+
+def _postcode_key(postcode: str | None) -> str:
+    return "".join((postcode or "").split()).upper()
 
 
 def _location_state(loc: Location) -> dict:
@@ -231,6 +247,8 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
     elif loc.organization_id != organization_id:
         raise DomainError(f"Location {loc.id} belongs to another organisation.", "locations")
     for column, absent in LOCATION_FIELDS.items():
+        if column == "confidential" and loc.confidential is not None:
+            absent = loc.confidential  # un-marking a refuge must be explicit: left out, the mark stays
         setattr(loc, column, data.get(column, absent))
     if loc.postal_code and loc.latitude is None:
         try:
