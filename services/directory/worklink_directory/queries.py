@@ -309,7 +309,7 @@ def list_services(session: Session, f: Filters) -> Result:
     page_ids = [row.id for row in rows]
     distances = _page_distances(session, f, page_ids) if f.point is not None else {}
     return Result(_services_in_order(session, page_ids), total, distances,
-                  {row.id: row.rank for row in rows} if hits is not None else {})
+                  {row.id: row.rank for row in rows} if sort == "relevance" else {})  # only that select has rank
 
 
 def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
