@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,7 @@ from worklink_directory.models import DAYS, Organization, Service, Taxonomy, Tax
 from worklink_directory.schemas import ServiceIn
 
 IMPORTER = services.Editor(subject="importer")
+log = logging.getLogger(__name__)
 BATCH = 200
 
 
@@ -287,6 +290,9 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
         data = ServiceIn().load(raw)
     except ValidationError as exc:
         reasons += [f"/{name}: {messages}" for name, messages in sorted(exc.messages.items())]
+    assured, problem = _assured_date(record)
+    if problem:
+        reasons.append(problem)
     if reasons:
         raise RecordRejected(reasons)
     existing = session.get(Service, uuid.UUID(record["id"]))
@@ -296,9 +302,8 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
         if existing is None:
             svc = services.create_service(session, outbox, {**data, "id": uuid.UUID(record["id"])}, IMPORTER, geocoder)
             svc.is_demo = bool(record.get("x_demo"))
-            if record.get("assured_date"):
-                svc.assured_date = date.fromisoformat(record["assured_date"][:10])
-                svc.assurer_email = record.get("assurer_email")
+            if assured:
+                svc.assured_date, svc.assurer_email = assured, record.get("assurer_email")
             return "created"
         if _unchanged(existing, data):
             return "unchanged"
@@ -307,6 +312,18 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
         return "updated"
     except services.DomainError as exc:
         raise RecordRejected([f"/{exc.field or ''}: {exc}"]) from None
+
+
+def _assured_date(record: dict) -> tuple[date | None, str | None]:
+    """The record's assured_date (ORUK: a date; a date-time is read as its day), or the reason it is none.
+    The vendored schema gives it no format, so it is checked here, before anything is written."""
+    value = record.get("assured_date")
+    if value in (None, ""):
+        return None, None
+    try:
+        return (datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)), None
+    except (TypeError, ValueError):
+        return None, f"/assured_date: {value!r} is not a date (YYYY-MM-DD)"
 
 
 def _withdraw(session: Session, outbox: Outbox, existing: Service | None) -> str:
@@ -348,6 +365,13 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
                         outcome = import_record(session, outbox, record, located)
                 except RecordRejected as exc:
                     report.rejected.append((ref, exc.reasons))
+                    continue
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise  # the database is unreachable: no record's fault, and the batch is retried whole
+                except Exception as exc:  # noqa: BLE001 - one record we failed to foresee never loses the batch
+                    log.exception("import of record %s failed", ref)
+                    report.rejected.append((ref, [f"/: could not be loaded ({type(exc).__name__}); "
+                                                  f"the rest of the import went ahead"]))
                     continue
                 setattr(report, outcome, getattr(report, outcome) + 1)
         if progress:

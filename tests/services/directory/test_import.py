@@ -211,3 +211,41 @@ def test_an_inactive_record_is_published_as_not_offered(app):
     assert [(kind, json.loads(payload)["data"].get("reason")) for kind, payload in rows] == [
         ("directory.service.published", None), ("directory.service.withdrawn", "inactive")]
     assert app.test_client().get("/services").get_json()["total_items"] == 0
+
+
+def test_a_bad_assured_date_is_a_rejected_row_and_the_batch_still_loads(app):
+    first, second = good_records(2)
+    bad = []
+    for value in ("2024-13-45", "2024-02-30", "31/01/2024", "yesterday"):
+        record = copy.deepcopy(first)
+        record["id"], record["assured_date"] = str(uuid.uuid4()), value
+        bad.append(record)
+    dated = {**copy.deepcopy(second), "assured_date": "2024-01-31T10:00:00Z"}
+    report = run_import(app, [first, *bad, dated])
+    assert (report.created, report.updated) == (2, 0)
+    reasons = dict(report.rejected)
+    assert {ref: reasons[ref] for ref in reasons} == {
+        r["id"]: [f"/assured_date: {r['assured_date']!r} is not a date (YYYY-MM-DD)"] for r in bad}
+    with app.extensions["worklink"].database.sessions() as session:
+        assert str(session.get(Service, uuid.UUID(dated["id"])).assured_date) == "2024-01-31"
+        assert session.scalar(sa.select(sa.func.count()).select_from(Service)) == 2
+
+
+def test_a_record_failing_in_a_way_nobody_foresaw_is_rejected_not_the_batch(app, monkeypatch):
+    from worklink_directory import importer, services
+    records = good_records(3)
+    create = services.create_service
+
+    def create_or_fail(session, outbox, data, *args, **kwargs):
+        svc = create(session, outbox, data, *args, **kwargs)
+        if str(data["id"]) == records[1]["id"]:  # after writing: its savepoint must undo it all
+            raise KeyError("something unforeseen")
+        return svc
+
+    monkeypatch.setattr(importer.services, "create_service", create_or_fail)
+    report = run_import(app, records)
+    assert report.created == 2
+    assert report.rejected == [(records[1]["id"], ["/: could not be loaded (KeyError); the rest of the import went ahead"])]
+    with app.extensions["worklink"].database.sessions() as session:
+        assert session.get(Service, uuid.UUID(records[1]["id"])) is None  # its savepoint rolled back
+    assert outbox_count(app) == 2  # and its event with it
