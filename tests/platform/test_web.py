@@ -341,3 +341,76 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, trus
 def test_trusted_proxies_must_be_a_count():
     with pytest.raises(ConfigError, match="WORKLINK_TRUSTED_PROXIES"):
         Settings.from_env("testsvc", {"WORKLINK_TRUSTED_PROXIES": "nginx"})
+
+
+# --- text that cannot be stored, and caching of personal data --------------------------
+
+@pytest.fixture()
+def echo_app(settings):
+    from worklink.web import accepts_form
+
+    app, _ = create_service_app("testsvc", __name__, tables=platform_tables(sa.MetaData()), title="T",
+                                description="T", settings=settings)
+
+    @app.post("/echo")
+    @accepts_form
+    def echo():
+        return {"json": request.get_json(silent=True), "form": request.form.to_dict()}
+
+    @app.get("/search")
+    def search():
+        return {"q": request.args.get("q")}
+
+    @app.get("/mine")
+    @requires()
+    def mine():
+        return {"yours": True}
+
+    @app.get("/respond/<token>")
+    def respond(token):
+        return "the employer's page"
+
+    return app
+
+
+@pytest.mark.parametrize("text", [r"a\u0000b", r"bell \u0007", r"\ud800 alone", r"\udc00"])  # JSON escapes
+def test_text_no_database_can_store_is_a_422_naming_each_field(echo_app, text):
+    client = echo_app.test_client()
+    body = '{"name": "ok", "person": {"given_name": "%s"}, "notes": ["fine", "%s"]}' % (text, text)
+    problem = assert_problem(client.post("/echo", data=body, content_type="application/json"), 422)
+    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [
+        ("json", "/person/given_name"), ("json", "/notes/1")]
+
+
+def test_ordinary_text_passes_the_character_check_untouched(echo_app):
+    client = echo_app.test_client()
+    text = r"Zoë O'Brien\t(李小龍) \ud83d\ude00\nline two\r\n"  # JSON escapes, a surrogate pair among them
+    response = client.post("/echo", data='{"name": "%s"}' % text, content_type="application/json")
+    assert response.status_code == 200
+    assert response.get_json()["json"] == {"name": "Zoë O'Brien\t(李小龍) \U0001F600\nline two\r\n"}
+    form = client.post("/echo", data={"note": "two\nlines\tand a tab"})
+    assert form.status_code == 200 and form.get_json()["form"] == {"note": "two\nlines\tand a tab"}
+
+
+def test_control_characters_in_forms_and_query_strings_are_refused(echo_app):
+    client = echo_app.test_client()
+    form = client.post("/echo", data="note=a%00b&other=fine", content_type="application/x-www-form-urlencoded")
+    assert [(e["location"], e["pointer"]) for e in assert_problem(form, 422)["errors"]] == [("form", "/note")]
+    upload = client.post("/echo", data={"note": "a\x01b"}, content_type="multipart/form-data")
+    assert [e["pointer"] for e in assert_problem(upload, 422)["errors"]] == ["/note"]
+    query = client.get("/search?q=back%00pain")
+    assert [(e["location"], e["pointer"]) for e in assert_problem(query, 422)["errors"]] == [("query", "/q")]
+    assert client.get("/search?q=back%20pain").get_json() == {"q": "back pain"}
+
+
+def test_what_a_signed_in_caller_or_a_secret_link_sees_is_not_kept_in_caches(echo_app, settings):
+    client = echo_app.test_client()
+    token = mint_token(settings.jwt, role="gp", org="practice-1")
+    signed_in = client.get("/mine", headers=auth(token))
+    assert signed_in.status_code == 200 and signed_in.headers["Cache-Control"] == "no-store"
+    refused = client.get("/mine", headers=auth(mint_token(settings.jwt, role="gp", org="practice-1", ttl_seconds=-60)))
+    assert refused.status_code == 401 and "Cache-Control" not in refused.headers
+    link = client.get("/respond/s3cr3t")
+    assert link.headers["Cache-Control"] == "no-store" and link.headers["Referrer-Policy"] == "no-referrer"
+    public = client.get("/search?q=debt")
+    assert "Cache-Control" not in public.headers and "Referrer-Policy" not in public.headers

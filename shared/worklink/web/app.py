@@ -24,7 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worklink import context
 from worklink.audit import REFUSALS, AuditTrail
-from worklink.auth import TokenVerifier
+from worklink.auth import TokenVerifier, current_principal
 from worklink.config import Settings
 from worklink.db import Database, PlatformTables
 from worklink.events.catalogue import Catalogue
@@ -32,6 +32,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
+from worklink.web.characters import refuse_unstorable_text
 from worklink.web.pages import install_pages, is_page_request
 
 log = logging.getLogger("worklink.http")
@@ -140,10 +141,13 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
             context.traceparent_var.set(str(g.trace)),
         )
         _check_body(settings)
+        if request.routing_exception is None:
+            refuse_unstorable_text()
 
     @app.after_request
     def finish_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        _keep_out_of_caches(response)
         if response.status_code in REFUSALS and request.endpoint:
             ctx = service_context()
             ctx.audit.record_refusal(ctx.database, _person_record(request.endpoint), response)
@@ -166,6 +170,17 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
 
 
 _SECRET_ARGS = re.compile(r"token|secret|code|key|link", re.IGNORECASE)
+
+
+def _keep_out_of_caches(response) -> None:
+    """What a signed-in caller or a secret link is shown is nobody else's: not stored by the
+    browser (a shared practice PC, the back button after sign-out) or by any cache on the way,
+    and a secret link is not sent on as the Referer of a link followed from its page."""
+    secret_link = any(_SECRET_ARGS.search(name) for name in (request.view_args or {}))
+    if current_principal() is not None or secret_link:
+        response.headers["Cache-Control"] = "no-store"
+    if secret_link:
+        response.headers["Referrer-Policy"] = "no-referrer"
 
 
 def loggable_path() -> str:
