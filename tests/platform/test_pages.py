@@ -52,6 +52,13 @@ def caseload():
     return render_template_string(PAGE, heading=f"Caseload for {current_principal().subject}")
 
 
+@pages.get("/menu")
+@requires("adviser")
+def many_places():
+    nav = [("Referral queue", "/caseload"), ("Referrals we sent", "/"), ("Insights", "/"), ("Help", "/")]
+    return render_template_string(PAGE, heading="Places to go", nav=nav)
+
+
 @pages.post("/notes")
 def save_note():
     return render_template_string(PAGE, heading=f"Saved: {request.form['note']}")
@@ -169,3 +176,23 @@ def test_the_shared_form_macros_follow_the_nhs_error_pattern_in_chromium(app, pa
         links.nth(1).click()  # the summary's link lands on the group's first radio
         assert page.evaluate("document.activeElement.id") == "contact-method"
         assert_accessible(page)
+
+
+def test_the_nhs_frontend_runs_and_the_header_menu_reflows_at_320_px_in_chromium(app, settings, page):
+    """WCAG 1.4.10: no sideways scrolling at 320 CSS px. The NHS.UK header moves the items that
+    do not fit into a "More" menu; the package is an ES module, so the layout must start it."""
+    token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
+    with live_server(app) as base:
+        page.goto(f"{base}/form")
+        assert page.evaluate("document.activeElement.classList.contains('nhsuk-error-summary')")  # focused by JS
+        page.set_viewport_size({"width": 320, "height": 640})
+        page.goto(f"{base}/signin?next=/menu")
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Places to go"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert not page.get_by_role("button", name="Sign out").is_visible()
+        page.get_by_role("button", name="Browse More").click()
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{base}/menu")
+        assert "/signin" in page.url
