@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from importlib import resources
 from typing import Mapping
 
 from worklink_referrals.domain import ClockTargets
@@ -13,10 +16,36 @@ from worklink_referrals.domain import ClockTargets
 # Self-referrals have no referring organisation; events name this fixed id instead.
 SELF_REFERRAL_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "urn:worklink:referrals:self-referral")
 
+log = logging.getLogger(__name__)
+
+
+def _bank_holidays() -> frozenset[date]:
+    """England and Wales bank holidays shipped with the service (gov.uk's bank-holidays.json shape)."""
+    text = resources.files("worklink_referrals").joinpath("data/bank_holidays_england_and_wales.json").read_text(
+        encoding="utf-8")
+    return frozenset(date.fromisoformat(event["date"]) for event in json.loads(text)["events"])
+
+
+BANK_HOLIDAYS = _bank_holidays()
+
+
+def calendar_gap(holidays: frozenset[date], today: date) -> str | None:
+    """Why the holiday calendar cannot be trusted for the next 12 months, or None if it covers them.
+
+    A year counts as covered once it holds any holiday (every year has at least eight)."""
+    needed = today + timedelta(days=365)
+    covered = {day.year for day in holidays}
+    missing = [year for year in range(today.year, needed.year + 1) if year not in covered]
+    if missing:
+        return (f"The bank-holiday calendar has no dates for {', '.join(map(str, missing))}: working-day "
+                "targets would count bank holidays as working days. Update "
+                "worklink_referrals/data/bank_holidays_england_and_wales.json or set REFERRALS_HOLIDAYS.")
+    return None
+
 
 @dataclass(frozen=True)
 class ReferralSettings:
-    clocks: ClockTargets = ClockTargets()
+    clocks: ClockTargets = ClockTargets(holidays=BANK_HOLIDAYS)
     # Directory taxonomy terms that mark an employment-adviser service; empty = any service.
     routing_taxonomy: frozenset[uuid.UUID] = frozenset()
     caseload_limit: int = 20  # IPS fidelity: at most 20 active clients per adviser
@@ -29,10 +58,14 @@ class ReferralSettings:
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReferralSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "ReferralSettings":
         env = os.environ if environ is None else environ
-        holidays = frozenset(date.fromisoformat(d.strip()) for d in env.get("REFERRALS_HOLIDAYS", "").split(",")
-                             if d.strip())
+        # Shipped England and Wales bank holidays, plus any the operator adds (a one-off holiday, a local closure).
+        holidays = BANK_HOLIDAYS | frozenset(date.fromisoformat(d.strip())
+                                             for d in env.get("REFERRALS_HOLIDAYS", "").split(",") if d.strip())
+        gap = calendar_gap(holidays, today or date.today())
+        if gap:
+            log.warning(gap)
         return cls(
             clocks=ClockTargets(
                 acknowledge=int(env.get("REFERRALS_ACKNOWLEDGE_DAYS", 2)),
