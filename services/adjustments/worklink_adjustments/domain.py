@@ -12,6 +12,7 @@ Plus the lifecycle: draft -> issued -> amended | withdrawn | superseded | expire
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from worklink.events.contracts.adjustments import (DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                                    ISSUER_PROFESSIONS, WITHDRAWAL_REASONS)
+from worklink_adjustments.disclosure import PrivateTerms
 
 ASSESSMENT_METHODS = ("face_to_face", "telephone", "video", "written_report")
 STATUSES = ("draft", "issued", "amended", "withdrawn", "superseded", "expired")
@@ -136,11 +138,12 @@ class Rules:
 
 
 def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: Iterable[str],
-                     condition_names: dict[str, str] | None = None) -> Period:
+                     condition_library: dict[str, tuple[str, list[str]]] | None = None) -> Period:
     """Check a whole suggestion (already shape-validated); returns its resolved period.
 
-    `condition_names` (library id -> name), when given, checks each condition's library id and
-    lets the disclosure rule catch the library's name as well as the clinician's wording."""
+    `condition_library` (library id -> (name, synonyms)), when given, checks each condition's
+    library id and lets the disclosure rule catch the library's name and synonyms as well as the
+    clinician's wording."""
     rules = Rules()
     patient, assessment, period_in = data["patient"], data["assessment"], data["period"]
     if not nhs_number_is_valid(patient["nhs_number"]):
@@ -164,12 +167,12 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
             rules.fail(f"/recommendations/{i}/adjustment_id", f"No adjustment {row['adjustment_id']!r} in the guidance library.")
         if not row.get("adjustment_id") and not (row.get("free_text") or "").strip():
             rules.fail(f"/recommendations/{i}", "Choose an adjustment from the library or describe one in free text.")
-    if condition_names is not None:
+    if condition_library is not None:
         for i, condition in enumerate(data.get("conditions", [])):
-            if condition.get("condition_id") and condition["condition_id"] not in condition_names:
+            if condition.get("condition_id") and condition["condition_id"] not in condition_library:
                 rules.fail(f"/conditions/{i}/condition_id", f"No condition {condition['condition_id']!r} in the "
                                                             "guidance library.")
-    _check_disclosure(rules, data, condition_names or {})
+    _check_disclosure(rules, data, condition_library or {})
     if data.get("review_date") and data["review_date"] < period.start:
         rules.fail("/review_date", "The review date is before the period starts.")
     rules.raise_if_broken()
@@ -206,33 +209,67 @@ def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, st
     return period
 
 
-def _check_disclosure(rules: Rules, data: dict[str, Any], condition_names: dict[str, str]) -> None:
+# What the employer never sees (the letter and the employer's page do not print it): the patient's
+# identity and contact details, the conditions themselves (a disclosed one is printed as agreed),
+# the employer's own name, and codes. Every other text of a suggestion is scanned, so a field
+# added later is checked unless it is listed here (tests/.../test_disclosure.py checks that every
+# text the letter, its PDF and the employer's page print is scanned).
+NOT_SHOWN_TO_EMPLOYER = re.compile(
+    r"^/(patient/.*|conditions/.*|job/(employer_name|notes|tasks(/.*)?)|decision|categories(/.*)?|"
+    r"assessment/.*|issuer/profession|supersedes_id|recommendations/\d+/(adjustment_id|fit_note_category)|"
+    r"consent/.*|signposting/.*)$")
+LIBRARY_WORDING = re.compile(r"^/recommendations/(\d+)/(title|employer_text)$")
+
+
+def employer_facing_texts(data: Any, pointer: str = "") -> list[tuple[str, str]]:
+    """Every (JSON Pointer, text) of a suggestion that reaches the employer."""
+    if isinstance(data, dict):
+        return [found for key, value in data.items() for found in employer_facing_texts(value, f"{pointer}/{key}")]
+    if isinstance(data, list):
+        return [found for i, value in enumerate(data) for found in employer_facing_texts(value, f"{pointer}/{i}")]
+    if isinstance(data, str) and data.strip() and not NOT_SHOWN_TO_EMPLOYER.match(pointer):
+        return [(pointer, data)]
+    return []
+
+
+def private_terms(data: dict[str, Any], condition_library: dict[str, tuple[str, list[str]]]) -> PrivateTerms:
+    """The words that would name a condition the patient did not agree to disclose to their employer.
+    `condition_library` (library id -> (name, synonyms)) adds the library's name and synonyms of each;
+    a condition written in the clinician's words that is a library name or synonym gets them too."""
+    shared = data["consent"].get("share_with_employer")
+    by_name = {term.strip().lower(): cid for cid, (name, synonyms) in condition_library.items()
+               for term in (name, *synonyms)}
+    names, synonyms = [], []
+    for condition in data.get("conditions", []):
+        if condition.get("disclose") and shared:
+            continue
+        names.append(condition["text"])
+        library_id = condition.get("condition_id") or by_name.get(condition["text"].strip().lower())
+        if library_id in condition_library:
+            name, more = condition_library[library_id]
+            names.append(name)
+            synonyms += list(more)
+    return PrivateTerms(names, synonyms)
+
+
+def _check_disclosure(rules: Rules, data: dict[str, Any], condition_library: dict[str, tuple[str, list[str]]]) -> None:
     """Words meant for the employer must not name a condition the patient keeps private."""
-    kept = [c for c in data.get("conditions", []) if not (c.get("disclose") and data["consent"].get("share_with_employer"))]
-    private = {name.strip().lower() for c in kept
-               for name in (c["text"], condition_names.get(c.get("condition_id") or "", ""))}
-    private = sorted(p for p in private if len(p) >= 3)
-    texts = [("/functional_effects", data.get("functional_effects") or "")]
-    for i, row in enumerate(data.get("recommendations", [])):
-        texts += [(f"/recommendations/{i}/difficulty", row.get("difficulty") or ""),
-                  (f"/recommendations/{i}/free_text", row.get("free_text") or "")]
-        texts += [(f"/recommendations/{i}/schedule/{n}/plan", week.get("plan") or "")
-                  for n, week in enumerate(row.get("schedule") or [])]
-    for pointer, text in texts:
-        lowered = text.lower()
-        for name in private:
-            if name in lowered:
-                rules.fail(pointer, f"This text names '{name}', which the patient has not agreed to disclose to "
-                                    "their employer. Describe the effects instead.")
-    # The letter prints a library adjustment's own wording too (its snapshot, when the caller has it).
-    for i, row in enumerate(data.get("recommendations", [])):
-        wording = f"{row.get('title') or ''} {row.get('employer_text') or ''}".lower()
-        for name in private:
-            if name in wording:
-                rules.fail(f"/recommendations/{i}/adjustment_id",
-                           f"The library wording of '{row.get('title')}' names '{name}', which the patient has not "
-                           "agreed to disclose to their employer. Choose another adjustment or describe it in free "
-                           "text.")
+    private = private_terms(data, condition_library)
+    if not private:
+        return
+    for pointer, text in employer_facing_texts(data):
+        named = private.named_in(text)
+        if not named:
+            continue
+        if library := LIBRARY_WORDING.match(pointer):  # the letter prints the library adjustment's wording
+            i = int(library.group(1))
+            rules.fail(f"/recommendations/{i}/adjustment_id",
+                       f"The library wording of '{data['recommendations'][i].get('title')}' names '{named[0]}', "
+                       "which the patient has not agreed to disclose to their employer. Choose another adjustment "
+                       "or describe it in free text.")
+        else:
+            rules.fail(pointer, f"This text names '{named[0]}', which the patient has not agreed to disclose to "
+                                "their employer. Describe the effects instead.")
 
 
 # --- lifecycle -------------------------------------------------------------------------

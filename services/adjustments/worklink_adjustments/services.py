@@ -191,12 +191,13 @@ def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[dom
         rows.append({**row, "title": adjustment.title if adjustment else None,
                      "employer_text": adjustment.employer_text if adjustment else None,
                      "fit_note_category": adjustment.fit_note_category if adjustment else None})
-    condition_ids = {c["condition_id"] for c in data["conditions"] if c.get("condition_id")}
-    condition_names = dict(session.execute(sa.select(Condition.id, Condition.name).where(
-        Condition.id.in_(condition_ids))).all()) if condition_ids else {}
+    # Every library condition: a private one written in the clinician's words is read with the
+    # library's synonyms too (about 40 rows).
+    condition_library = {cid: (name, synonyms or []) for cid, name, synonyms in session.execute(
+        sa.select(Condition.id, Condition.name, Condition.synonyms))}
     # Checked with the library wording each row will print (it must not name a private condition).
     period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library,
-                                     condition_names=condition_names)
+                                     condition_library=condition_library)
     tasks = set(data.get("job", {}).get("tasks", []))
     known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
     if tasks - known_tasks:
@@ -527,12 +528,12 @@ def _as_input(suggestion: Suggestion) -> dict[str, Any]:
     """A stored suggestion in the shape the rules check (re-checked at issue: today may have moved)."""
     return {
         "patient": {"nhs_number": suggestion.nhs_number, "birth_date": suggestion.birth_date},
-        "issuer": {"profession": suggestion.issuer_profession},
+        "issuer": {"name": suggestion.issuer_name, "profession": suggestion.issuer_profession},
         "assessment": {"date": suggestion.assessment_date, "condition_started_on": suggestion.condition_started_on},
         "conditions": suggestion.conditions, "decision": suggestion.decision, "categories": suggestion.categories,
         "functional_effects": suggestion.functional_effects, "recommendations": suggestion.recommendations,
         "period": {"start": suggestion.period_start, "end": suggestion.period_end},
-        "review_date": suggestion.review_date,
+        "review_date": suggestion.review_date, "job": suggestion.job,
         "consent": {"share_with_employer": suggestion.share_with_employer},
     }
 

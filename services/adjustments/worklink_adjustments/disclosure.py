@@ -1,0 +1,125 @@
+"""Does a piece of employer-facing text name a condition the patient keeps private?
+
+Free of Flask and of the database. A private condition is read as words, not as one string:
+- each significant word of its name (the clinician's wording and the library's name) matches
+  the forms of that word ("diabetes" -> "diabetic", "depression" -> "depressive", "epilepsy" ->
+  "epileptic"): words are compared by stem, and a stem matches a longer one it starts;
+- each of the library's synonyms matches as a whole phrase ("low mood", "panic attacks");
+- a short name (three letters or fewer) matches only as a whole word; an abbreviation (written
+  in capitals, or a short library synonym) only as a whole word in capitals, so "MS" is caught
+  and "Ms Patel" or "call me" is not.
+Words that only describe a kind of condition or a functional effect ("type", "disorder", "back",
+"pain", "hearing", "fatigue": the words the clinician is asked to use instead) are not
+significant, so "Low back pain" does not refuse "back to work".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+# Words that name no particular condition: kinds, degrees, time, body-neutral fillers.
+GENERIC_WORDS = frozenset("""
+a an and or of the in on to for with without after before its it their from by at as post pre
+type types i ii 1 2 3 disorder disorders disease diseases syndrome syndromes condition conditions
+illness illnesses problem problems chronic acute severe mild moderate general generalised generalized
+related recovery recovering treatment treatments replacement symptom symptoms episode episodes
+low high long short term left right upper lower back work job loss impairment injury injuries
+health medical issue issues difficulty difficulties
+""".split())
+
+# The functional-effect vocabulary (the library's limitation names and their forms): describing the
+# effect is what the clinician is asked to do, so these words never count as naming a condition.
+EFFECT_WORDS = frozenset("""
+fatigue tired tiredness tires stamina concentration concentrating concentrate memory organising planning
+prioritising stress stressed stressful emotions emotional interacting sleep sleeping disturbance lifting
+carrying standing sitting walking moving bending reaching hands hand fingers travelling travel temperature
+seeing sight hearing hear speaking communicating communication reading writing pain painful persistent
+attending toilet driving balance dizziness dizzy sensitivity noise light busy places infection breathlessness
+breathless screen meals medication monitoring safety
+""".split())
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_SUFFIXES = ("ically", "ation", "ness", "ity", "ious", "ous", "ive", "ion", "ing", "ed", "ic", "es", "s",
+             "al", "y", "a", "e")
+SHORT = 3
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as written; a possessive or an apostrophe does not split a word's stem."""
+    return _WORD.findall(text.replace("\u2019", "'").replace("'s", "").replace("'", ""))
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to join a condition's noun and adjective."""
+    word = word.lower()
+    if len(word) < 6:
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[:-len(suffix)]
+    return word
+
+
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    shorter, longer = sorted((a, b), key=len)
+    common = len(shorter)
+    for i, (x, y) in enumerate(zip(shorter, longer)):
+        if x != y:
+            common = i
+            break
+    return (common == len(shorter) and len(shorter) >= 4) or (common >= 6 and common >= len(shorter) - 1)
+
+
+@dataclass(frozen=True)
+class _Term:
+    words: tuple[str, ...]  # one word, or a phrase
+    abbreviation: bool = False  # matches only a whole word in capitals
+
+    def at(self, text_words: list[str], i: int) -> bool:
+        if i + len(self.words) > len(text_words):
+            return False
+        return all(self._word_matches(w, text_words[i + n]) for n, w in enumerate(self.words))
+
+    def _word_matches(self, term: str, word: str) -> bool:
+        if self.abbreviation:
+            return word.isupper() and word.lower() == term
+        if len(term) <= SHORT or len(word) <= SHORT:
+            return word.lower() == term
+        return _same_word(stem(term), stem(word))
+
+
+class PrivateTerms:
+    """The words and phrases that would name any of the given private conditions."""
+
+    def __init__(self, names: Iterable[str], synonyms: Iterable[str] = ()):
+        terms: set[_Term] = set()
+        for name in names:
+            for word in words(name):
+                if word.lower() in GENERIC_WORDS or word.lower() in EFFECT_WORDS or word.isdigit():
+                    continue
+                terms.add(_Term((word.lower(),), abbreviation=len(word) <= SHORT and word.isupper()))
+        for synonym in synonyms:
+            phrase = tuple(w.lower() for w in words(synonym))
+            if not phrase or all(w in GENERIC_WORDS or w in EFFECT_WORDS for w in phrase):
+                continue
+            # The library writes its synonyms in lower case: a short one ('ms', 'ra') is an abbreviation.
+            terms.add(_Term(phrase, abbreviation=len(phrase) == 1 and len(phrase[0]) <= SHORT))
+        self.terms = sorted(terms, key=lambda t: (-len(t.words), t.words))
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def named_in(self, text: str) -> list[str]:
+        """The words of `text` (as written there, lower case) that name a private condition."""
+        text_words = words(text)
+        found = []
+        for i in range(len(text_words)):
+            for term in self.terms:
+                if term.at(text_words, i):
+                    found.append(" ".join(text_words[i:i + len(term.words)]).lower())
+                    break
+        return list(dict.fromkeys(found))

@@ -1,0 +1,141 @@
+"""The disclosure rule: no text the employer sees (letter, its PDF, the employer's page) may name a
+condition the patient keeps private - whichever field it is typed in, and however it is worded."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from marshmallow import fields, validate
+
+from worklink_adjustments.disclosure import PrivateTerms
+from worklink_adjustments.domain import NOT_SHOWN_TO_EMPLOYER
+from worklink_adjustments.schemas import SuggestionInSchema
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.test_letters_and_employer import pdf_text, response_link
+
+# Printed for the employer on purpose and not scanned: who the letter is about.
+IDENTITY = {"/patient/given_name", "/patient/family_name"}
+
+
+def free_text_paths(schema, prefix: str = ""):
+    """Every field of the suggestion's input a person types words into (not codes, dates or ids)."""
+    for name, field in schema.fields.items():
+        if field.dump_only:
+            continue
+        if isinstance(field, fields.Nested):
+            yield from free_text_paths(field.schema, f"{prefix}/{name}")
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            yield from free_text_paths(field.inner.schema, f"{prefix}/{name}/0")
+        elif (type(field) is fields.String and "enum" not in field.metadata
+              and not any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)):
+            yield f"{prefix}/{name}"
+
+
+def put(body: dict, pointer: str, value: str) -> None:
+    *parents, last = pointer.strip("/").split("/")
+    target = body
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target.setdefault(key, {})
+    target[last] = value
+
+
+def employer_sees(client, tokens, body: dict) -> str:
+    """Everything the employer is shown for an issued suggestion: letter, letter PDF, employer page JSON."""
+    created = client.post("/suggestions", json=body, headers=tokens.header())
+    assert created.status_code == 201, created.get_data(as_text=True)
+    sid = created.get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=tokens.header()).status_code == 200
+    letter = client.get(f"/suggestions/{sid}/letter", headers=tokens.header()).get_data(as_text=True)
+    pdf = pdf_text(client.get(f"/suggestions/{sid}/letter.pdf", headers=tokens.header()).data)
+    token = response_link(client, tokens, sid).rsplit("/", 1)[1]
+    page = client.get(f"/employer-links/{token}")
+    assert page.status_code == 200
+    return "\n".join([letter, pdf, page.get_data(as_text=True)])
+
+
+def test_every_text_the_employer_is_shown_is_scanned(client, tokens):
+    """A unique word in every free-text input: each one that reaches the employer is a scanned field."""
+    paths = list(free_text_paths(SuggestionInSchema()))
+    assert {"/issuer/name", "/job/title", "/functional_effects", "/recommendations/0/free_text"} <= set(paths)
+    body = suggestion_body()
+    markers = {path: f"qx{uuid.uuid4().hex[:12]}" for path in paths}
+    for path, marker in markers.items():
+        put(body, path, marker)
+    shown = employer_sees(client, tokens, body)
+    printed = {path for path, marker in markers.items() if marker in shown}
+    assert {"/issuer/name", "/job/title", "/functional_effects"} <= printed  # the test sees the letter
+    unscanned = {path for path in printed if NOT_SHOWN_TO_EMPLOYER.match(path)}
+    assert unscanned <= IDENTITY, f"printed for the employer but not scanned: {sorted(unscanned - IDENTITY)}"
+    assert markers["/conditions/0/text"] not in shown
+
+
+def test_a_private_condition_in_any_printed_text_is_refused_and_never_reaches_the_employer(client, tokens):
+    private = [{"text": "Breast cancer", "disclose": False}]
+    scanned = [p for p in free_text_paths(SuggestionInSchema()) if not NOT_SHOWN_TO_EMPLOYER.match(p)]
+    leaky = suggestion_body(conditions=private)
+    for path in scanned:
+        put(leaky, path, "Cancer treatment ongoing")
+    refused = client.post("/suggestions", json=leaky, headers=tokens.header())
+    assert refused.status_code == 422
+    named = {e["pointer"] for e in refused.get_json()["errors"] if "has not agreed to disclose" in e["detail"]}
+    assert set(scanned) <= named, sorted(set(scanned) - named)
+    assert {"/issuer/name", "/job/title"} <= named
+
+    # Only where the employer never looks (their own name, notes, the patient summary's conditions)
+    body = suggestion_body(conditions=private, **{"job.employer_name": "Cancer Research UK",
+                                                 "job.notes": "Breast cancer, on chemotherapy"})
+    shown = employer_sees(client, tokens, body)
+    assert not re.search(r"cancer|chemo", shown, re.I)
+
+
+def test_a_specialist_title_in_the_issuer_name_names_the_condition(client, tokens):
+    body = suggestion_body(conditions=[{"text": "Breast cancer", "disclose": False}],
+                           issuer={"name": "Sister Jo Bloggs, Macmillan breast cancer nurse", "profession": "nurse"})
+    refused = client.post("/suggestions", json=body, headers=tokens.header())
+    assert refused.status_code == 422
+    assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/issuer/name"]
+
+
+@pytest.mark.parametrize("conditions, text", [
+    ([{"text": "Type 1 diabetes", "disclose": False}], "Diabetic hypos in the afternoon."),
+    ([{"text": "Type 1 diabetes", "disclose": False}], "Their diabetes means regular breaks to eat."),
+    ([{"text": "Depression", "condition_id": "depression", "disclose": False}], "Severe depressive episode."),
+    ([{"text": "Depression", "condition_id": "depression", "disclose": False}], "Low mood most mornings."),
+    ([{"text": "MS", "disclose": False}], "MS fatigue makes afternoons hard."),
+    ([{"text": "Multiple sclerosis", "condition_id": "multiple_sclerosis", "disclose": False}], "MS relapses."),
+    ([{"text": "Epilepsy", "disclose": False}], "Epileptic seizures are rare now."),  # library synonyms by name
+])
+def test_the_condition_s_key_words_forms_and_abbreviations_are_caught(client, tokens, conditions, text):
+    response = client.post("/suggestions", json=suggestion_body(conditions=conditions, functional_effects=text),
+                           headers=tokens.header())
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.get_json()["errors"]] == ["/functional_effects"]
+
+
+@pytest.mark.parametrize("conditions, text", [
+    ([{"text": "MS", "disclose": False}], "Ms Patel finds lifting items hard; email me about it."),
+    ([{"text": "Low back pain", "condition_id": "back_pain", "disclose": False}],
+     "Back to work on reduced hours; pain makes long sitting hard."),
+    ([{"text": "Hearing loss", "condition_id": "hearing_loss", "disclose": False}],
+     "Hearing in busy meetings is hard; sit near the speaker."),
+    ([{"text": "Epilepsy", "condition_id": "epilepsy", "disclose": False}],
+     "Flexible hours that fit around appointments."),
+    ([{"text": "ADHD", "condition_id": "adhd", "disclose": False}], "Add a written task list each morning."),
+    ([{"text": "Type 2 diabetes", "condition_id": "diabetes_type2", "disclose": False}],
+     "Type up notes after work; needs regular meals."),
+])
+def test_ordinary_words_are_not_mistaken_for_a_condition(client, tokens, conditions, text):
+    response = client.post("/suggestions", json=suggestion_body(conditions=conditions, functional_effects=text),
+                           headers=tokens.header())
+    assert response.status_code == 201, response.get_json()
+
+
+def test_private_terms_compare_stems_and_whole_words():
+    assert PrivateTerms(["Asthma"], ["wheeze"]).named_in("Asthmatic; wheezing at night") == ["asthmatic", "wheezing"]
+    assert PrivateTerms(["Anxiety"], ["panic attacks"]).named_in("Anxious before a panic attack") == [
+        "anxious", "panic attack"]
+    assert PrivateTerms(["Parkinson's disease"]).named_in("Parkinson’s tremor") == ["parkinson"]
+    assert PrivateTerms(["RA"]).named_in("Ra said so; rash") == []
+    assert PrivateTerms(["Broken arm"]).named_in("Arm in a sling; alarm; army") == ["arm"]
