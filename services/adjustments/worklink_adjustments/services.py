@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worklink.audit import AuditTrail
@@ -591,10 +592,14 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
     if not hmac.compare_digest(link_token(deps.link_secret, link_id), token):
         raise NotFound("This link is not valid. Check it was copied in full.")
     query = sa.select(EmployerLink).where(EmployerLink.id == link_id)
-    link = session.scalar(query.with_for_update() if for_update else query)
+    if for_update:
+        # The page read the link before this lock: the lock waits for a concurrent submitter's commit,
+        # and the row must then be read afresh, not taken from the session as it was (still unused).
+        query = query.with_for_update().execution_options(populate_existing=True)
+    link = session.scalar(query)
     if link is None:
         raise NotFound("This link is not valid.")
-    suggestion = session.get(Suggestion, link.suggestion_id)
+    suggestion = session.get(Suggestion, link.suggestion_id, populate_existing=for_update)
     if link.used_at is not None:
         raise LinkGone("A response has already been recorded with this link. Each link can be used once.")
     if link.revoked_at is not None:
@@ -661,6 +666,10 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
                                 effective_from=data.get("effective_from"), recorded_at=now)
     session.add(response)
     link.used_at = now
+    try:
+        session.flush()  # the unique link_id is the last guard of single use
+    except IntegrityError:
+        raise LinkGone("A response has already been recorded with this link. Each link can be used once.") from None
     deps.outbox.publish(session, "adjustments.employer_response.recorded", {
         "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
         "clinician_id": suggestion.clinician_id, "suggestion_version": answered, "outcome": response.outcome,

@@ -5,6 +5,7 @@ answers stay in the history marked with the version they answered. On SQLite and
 from __future__ import annotations
 
 import json
+import threading
 import re
 from datetime import timedelta
 
@@ -183,3 +184,47 @@ def test_the_employer_api_is_documented(svc):
     post = spec["paths"]["/employer-links/{token}/response"]["post"]
     assert {"200", "404", "410"} <= set(get["responses"]) and {"201", "404", "410", "422"} <= set(post["responses"])
     assert "security" not in get and "security" not in post  # the link is the credential
+
+
+def _answer_at_once(app, path: str, n: int, **request) -> list[int]:
+    """`n` clients submit the same answer at the same moment; their status codes, sorted."""
+    barrier, codes = threading.Barrier(n), []
+
+    def submit():
+        client = app.test_client()
+        client.set_cookie("worklink_csrf", CSRF)
+        barrier.wait()
+        codes.append(client.post(path, **request).status_code)
+
+    threads = [threading.Thread(target=submit) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(codes)
+
+
+CSRF = "c" * 36
+
+
+@pytest.mark.parametrize("via", ["page", "api"])
+def test_a_double_submit_records_one_answer_and_refuses_the_rest_on_postgresql(tmp_path, postgres_url, via):
+    settings = make_settings(tmp_path, postgres_url)
+    app = build_app(settings)
+    client, tokens = app.test_client(), Tokens(settings)
+    try:
+        for _ in range(3):
+            s = issue(client, tokens)
+            token = letter_token(client, tokens, s["id"])
+            if via == "page":
+                form = {"csrf_token": CSRF, "responder_name": "Jo Manager",
+                        **{f"items.{i}.outcome": "agreed" for i in range(3)}}
+                codes = _answer_at_once(app, f"/respond/{token}", 5, data=form)
+            else:
+                answer = {**ANSWER, "items": [{"index": i, "outcome": "agreed"} for i in range(3)]}
+                codes = _answer_at_once(app, f"/employer-links/{token}/response", 5, json=answer)
+            assert codes == [200 if via == "page" else 201] + [410] * 4
+            answers = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["employer_responses"]
+            assert len(answers) == 1
+    finally:
+        app.extensions["worklink"].database.dispose()
