@@ -66,6 +66,8 @@ class Service(Base):
     alert: Mapped[str | None] = mapped_column(sa.Text)
     last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     review_due_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When it was first listed here (created or imported): an unassured listing's review period runs from it
+    listed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow)
     is_demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     organization: Mapped[Organization] = relationship(lazy="joined")

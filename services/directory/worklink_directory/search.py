@@ -10,8 +10,11 @@ Fields weigh name 3, taxonomy labels 2, description and how-to-get-help 1.
 A query becomes a list of groups, one per word (or known phrase); a service must
 match every group (AND), and any token of a group counts for it: the word itself,
 its synonyms, and - when the word is not in the index at all - close spellings
-from the index's vocabulary. The word itself counts double in the ranking, so a
-listing that names it beats one that only mentions a synonym.
+from the index's vocabulary. A word that no listing uses, nor anything close to it,
+is left out rather than required ("money worries" searches for money), unless every
+word is like that. The word itself counts double in the ranking, so a listing that
+names it beats one that only mentions a synonym; and a listing whose name has the
+words typed comes before one that matches them elsewhere or through synonyms only.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ SYNONYM_SETS = [
     {"benefits", "universal credit"},
     {"skills", "training", "courses"},
     {"anxiety", "stress"},
+    {"fit note", "sick note", "med3"},
 ]
 
 
@@ -75,6 +79,9 @@ def tokens(text: str | None) -> list[str]:
 
 
 FIELD_WEIGHTS = {"name": 3.0, "labels": 2.0, "body": 1.0}
+# Per query word found as such in a listing's name: more than any full-text score reaches,
+# so "Taunton counselling service" leads "Talking therapies" for "counselling".
+NAME_BONUS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -234,9 +241,14 @@ class SqliteIndex(SearchIndex):
     def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
         expression = self._expression(groups, facets)
         weights = ", ".join(str(w) for w in (*FIELD_WEIGHTS.values(), 0.0))
-        query = (sa.text(f"SELECT rowid AS key, -bm25(service_search, {weights}) AS rank "
+        # The name column holds space-separated stems: " word " inside " name " is the word.
+        named = {f"named{i}_{j}": f" {token} " for i, g in enumerate(groups) for j, token in enumerate(sorted(g.exact))}
+        in_name = " + ".join(
+            "(" + " OR ".join(f"instr(' ' || name || ' ', :named{i}_{j}) > 0" for j in range(len(g.exact))) + ")"
+            for i, g in enumerate(groups)) or "0"
+        query = (sa.text(f"SELECT rowid AS key, {NAME_BONUS} * ({in_name}) - bm25(service_search, {weights}) AS rank "
                          "FROM service_search WHERE service_search MATCH :expression")
-                 .bindparams(expression=expression).columns(key=sa.Integer, rank=sa.Float))
+                 .bindparams(expression=expression, **named).columns(key=sa.Integer, rank=sa.Float))
         return _cte(query, materialized)
 
     def count(self, session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> int:
@@ -281,10 +293,14 @@ class PostgresIndex(SearchIndex):
     def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
         every, matches = self._every(groups), self._matches(groups, facets)
         words = " & ".join("(" + " | ".join(sorted(g.exact)) + ")" for g in groups)
-        query = (sa.text(f"SELECT key, ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
+        # The name is the A-weighted part of the document: `word:A` is the word in the name.
+        named = {f"named{i}": " | ".join(f"{t}:A" for t in sorted(g.exact)) for i, g in enumerate(groups)}
+        in_name = " + ".join(f"(document @@ to_tsquery('simple', :named{i}))::int" for i in range(len(groups))) or "0"
+        query = (sa.text(f"SELECT key, {NAME_BONUS} * ({in_name}) "
+                         f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
                          f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :words)) AS rank "
                          "FROM service_search WHERE document @@ to_tsquery('simple', :matches)")
-                 .bindparams(every=every, words=words, matches=matches).columns(key=sa.Integer, rank=sa.Float))
+                 .bindparams(every=every, words=words, matches=matches, **named).columns(key=sa.Integer, rank=sa.Float))
         return _cte(query, materialized)
 
     def count(self, session: Session, groups: list[QueryGroup], facets: list[str] = ()) -> int:
@@ -335,16 +351,22 @@ class Vocabulary:
 VOCABULARY = Vocabulary()
 
 
-def with_near_misses(session: Session, groups: Sequence[QueryGroup]) -> list[QueryGroup]:
+def with_near_misses(session: Session, groups: Sequence[QueryGroup]) -> tuple[list[QueryGroup], list[str]]:
+    """The groups widened with close spellings, and the words left out: a word no listing uses,
+    nor anything close to it, could only empty the results, so it is dropped - unless every
+    word is like that, when nothing matches (rather than everything)."""
     known = VOCABULARY.load(session)
-    widened = []
+    widened, unknown = [], []
     for group in groups:
         if (group.exact | group.synonyms) & known:
             widened.append(group)
-        else:
-            near = {m for token in group.exact for m in VOCABULARY.close_matches(token)}
-            widened.append(QueryGroup(group.word, group.exact, group.synonyms, frozenset(near)))
-    return widened
+            continue
+        near = {m for token in group.exact for m in VOCABULARY.close_matches(token)}
+        group = QueryGroup(group.word, group.exact, group.synonyms, frozenset(near))
+        (widened if near else unknown).append(group)
+    if not widened:
+        return unknown, []
+    return widened, [g.word for g in unknown]
 
 
 @dataclass(frozen=True)
@@ -354,6 +376,7 @@ class Search:
     groups: tuple[QueryGroup, ...]
     facets: tuple[str, ...]
     index: SearchIndex
+    ignored: tuple[str, ...] = ()  # words of the query no listing uses (stems), left out
 
     def hits(self, *, materialized: bool = True) -> sa.CTE:
         """(key, rank) of services matching every group and facet; join through SearchDocument.key."""
@@ -365,8 +388,8 @@ class Search:
 
 def prepare(session: Session, text: str, facets: list[str] = ()) -> Search | None:
     """The search for `text` (near misses widened), or None when it has no searchable words."""
-    groups = with_near_misses(session, parse_query(text))
-    return Search(tuple(groups), tuple(facets), SearchIndex.for_session(session)) if groups else None
+    groups, ignored = with_near_misses(session, parse_query(text))
+    return Search(tuple(groups), tuple(facets), SearchIndex.for_session(session), tuple(ignored)) if groups else None
 
 
 def index_every_service(bind) -> None:

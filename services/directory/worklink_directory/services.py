@@ -283,7 +283,7 @@ def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor,
     now = now or utcnow()
     if session.get(Organization, data["organization_id"]) is None:
         raise DomainError(f"There is no organisation {data['organization_id']}.", "organization_id")
-    svc = Service(id=data.get("id") or uuid.uuid4(), last_modified=now,
+    svc = Service(id=data.get("id") or uuid.uuid4(), last_modified=now, listed_at=now,
                   **{k: data[k] for k in ("organization_id", *SCALARS) if k in data})
     session.add(svc)
     _set_collections(session, svc, data, geocoder)
@@ -377,23 +377,34 @@ def withdraw_service(session: Session, outbox: Outbox, svc: Service, reason: str
 
 def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEFAULT_REVIEW_PERIOD,
                     now: datetime | None = None) -> int:
-    """Tell owners (once per lapse) about listings not assured within `period`; returns how many."""
+    """Tell owners (once per lapse) about listings not assured within `period` - counted from when a
+    listing was last assured or, never assured, from when it was listed here; returns how many."""
     now = now or utcnow()
     cutoff: date = (now - period).date()
+    listed_before = datetime.combine(cutoff, datetime.min.time(), now.tzinfo)
     due = session.scalars(sa.select(Service).where(
         Service.status.in_(LISTED), Service.review_due_notified_at.is_(None),
-        sa.or_(Service.assured_date.is_(None), Service.assured_date < cutoff)).with_for_update(of=Service))
+        sa.or_(Service.assured_date < cutoff,
+               sa.and_(Service.assured_date.is_(None),
+                       sa.or_(Service.listed_at.is_(None), Service.listed_at < listed_before))))
+        .with_for_update(of=Service))
     count = 0
     for svc in due:
         last = datetime.combine(svc.assured_date, datetime.min.time(), now.tzinfo) if svc.assured_date else None
+        start = _review_from(svc)
         outbox.publish(session, "directory.service.review_due", {
             "service_id": svc.id, "organization_id": svc.organization_id, "last_assured_at": last,
-            "due_since": datetime.combine(svc.assured_date + period, datetime.min.time(), now.tzinfo)
-            if svc.assured_date else now})
+            "due_since": datetime.combine(start + period, datetime.min.time(), now.tzinfo) if start else now})
         svc.review_due_notified_at = now
         count += 1
     return count
 
 
+def _review_from(svc: Service) -> date | None:
+    """The day a listing's review period runs from: its last assurance, else the day it was listed."""
+    return svc.assured_date or (svc.listed_at.date() if svc.listed_at else None)
+
+
 def is_review_due(svc: Service, today: date, period: timedelta = DEFAULT_REVIEW_PERIOD) -> bool:
-    return svc.assured_date is None or svc.assured_date < today - period
+    start = _review_from(svc)
+    return start is None or start < today - period

@@ -68,3 +68,34 @@ def test_a_review_period_that_is_not_a_number_of_days_stops_the_app(sqlite_url, 
     monkeypatch.setenv("DIRECTORY_REVIEW_PERIOD_DAYS", "three months")
     with pytest.raises(ValueError, match="DIRECTORY_REVIEW_PERIOD_DAYS"):
         make_app(sqlite_url, tmp_path)
+
+
+def test_a_new_listing_is_due_for_review_a_period_after_it_was_listed_not_at_once(database_url, tmp_path):
+    from datetime import datetime, timezone
+
+    from worklink_directory import demo, services
+    from worklink_directory.importer import import_records
+    from tests.services.directory.conftest import GEOCODER
+
+    app = make_app(database_url, tmp_path)
+    known = build_directory(app)  # created through the write API just now, never assured
+    ctx = app.extensions["worklink"]
+    imported = next(iter(demo.demo_records()))
+    imported.pop("assured_date"), imported.pop("assurer_email", None)  # never assured: counted from the import
+    assert import_records(ctx.database, ctx.outbox, [imported], GEOCODER).created == 1
+    listings = {*known.ids.values(), imported["id"]}
+    client = app.test_client()
+
+    def flag(now: datetime) -> set[str]:
+        with ctx.database.transaction() as session:
+            services.flag_review_due(session, ctx.outbox, now=now)
+        return review_due_ids(app)
+
+    now = datetime.now(timezone.utc)
+    assert flag(now) == set()
+    assert "(due for review)" not in client.get(f"/find/services/{known.ids['cafe']}").get_data(as_text=True)
+    assert "Review due" not in signed_in(app, "org_admin", ORG_A).get("/partner").get_data(as_text=True)
+    assert flag(now + services.DEFAULT_REVIEW_PERIOD) == set()  # the last day of the period
+    assert flag(now + services.DEFAULT_REVIEW_PERIOD + timedelta(days=1)) == listings
+    due_since = {payload["data"]["due_since"][:10] for kind, _, payload in outbox(app) if kind == "directory.service.review_due"}
+    assert due_since == {str(now.date() + services.DEFAULT_REVIEW_PERIOD)}
