@@ -170,6 +170,8 @@ class Suggestion(Base):
     refer_to_employment_adviser: Mapped[bool] = mapped_column(default=False)
     # ... and to be emailed how that referral goes (sent on with the referral request)
     referral_updates_by_email: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # ... and that the adviser may report the referral's outcome back to the practice
+    outcomes_to_gp: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     consent_recorded_at: Mapped[datetime | None]
     # lifecycle
     supersedes_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("suggestions.id"))

@@ -315,6 +315,9 @@ class ConsentSchema(Schema):
     referral_updates_by_email = fields.Boolean(load_default=False, metadata={
         "description": "the patient agrees to be emailed how the referral goes (received, accepted, closed); "
                        "needs the referral consent and the patient's email"})
+    outcomes_to_gp = fields.Boolean(load_default=False, metadata={
+        "description": "the patient agrees the employment adviser may report the referral's outcome back to "
+                       "their GP practice; needs the referral consent"})
 
 
 class SuggestionInSchema(Schema):
@@ -335,6 +338,13 @@ class SuggestionInSchema(Schema):
     consent = fields.Nested(ConsentSchema, required=True)
     supersedes_id = fields.UUID(allow_none=True, load_default=None,
                                 metadata={"description": "an issued suggestion this one replaces when issued"})
+
+    @validates_schema
+    def outcomes_need_a_referral(self, data, **_):
+        consent = data.get("consent") or {}
+        if consent.get("outcomes_to_gp") and not consent.get("refer_to_employment_adviser"):
+            raise ValidationError({"consent": {"outcomes_to_gp": [
+                "Reporting outcomes back is about a referral: record the consent to a referral too."]}})
 
     @validates_schema
     def updates_need_a_referral_and_an_email(self, data, **_):
@@ -363,8 +373,9 @@ class WithdrawSchema(VersionSchema):
 
 
 class ReferralRequestInSchema(VersionSchema):
-    outcomes_to_gp = fields.Boolean(load_default=True,
-                                    metadata={"description": "the patient agrees the adviser may report outcomes back"})
+    outcomes_to_gp = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "the patient agrees the adviser may report outcomes back to the practice; when left out, "
+                       "what the suggestion records (consent.outcomes_to_gp, false unless asked)"})
 
 
 class EmployerItemSchema(Schema):

@@ -149,7 +149,8 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
                         "access_to_work": suggestion.access_to_work_signposted},
         "consent": {"share_with_employer": suggestion.share_with_employer,
                     "refer_to_employment_adviser": suggestion.refer_to_employment_adviser,
-                    "referral_updates_by_email": suggestion.referral_updates_by_email},
+                    "referral_updates_by_email": suggestion.referral_updates_by_email,
+                    "outcomes_to_gp": suggestion.outcomes_to_gp},
         "superseded_by_id": superseded_by,
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
@@ -234,14 +235,15 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
     suggestion.occupational_health_suggested = signposting.get("occupational_health", False)
     suggestion.access_to_work_signposted = signposting.get("access_to_work", False)
     consent = data["consent"]
-    updates = consent.get("referral_updates_by_email", False)
-    if (consent["share_with_employer"], consent["refer_to_employment_adviser"], updates) != (
+    updates, outcomes = consent.get("referral_updates_by_email", False), consent.get("outcomes_to_gp", False)
+    if (consent["share_with_employer"], consent["refer_to_employment_adviser"], updates, outcomes) != (
             suggestion.share_with_employer, suggestion.refer_to_employment_adviser,
-            suggestion.referral_updates_by_email):
+            suggestion.referral_updates_by_email, suggestion.outcomes_to_gp):
         suggestion.consent_recorded_at = utcnow()
     suggestion.share_with_employer = consent["share_with_employer"]
     suggestion.refer_to_employment_adviser = consent["refer_to_employment_adviser"]
     suggestion.referral_updates_by_email = updates
+    suggestion.outcomes_to_gp = outcomes
     suggestion.guidance_version = guidance_version
     suggestion.updated_at = utcnow()
 
@@ -323,7 +325,7 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     link_expires_at = open_link_round(connection, deps, suggestion.id, suggestion.version, now)
     deps.outbox.publish(session, "adjustments.suggestion.issued", issued_data(suggestion, now))
     if suggestion.refer_to_employment_adviser:
-        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
+        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=suggestion.outcomes_to_gp)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="issue")
     return state(suggestion, link_expires_at=link_expires_at)
 
@@ -384,7 +386,7 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     _new_response_round(session, deps, suggestion)
     deps.outbox.publish(session, "adjustments.suggestion.amended", issued_data(suggestion, suggestion.updated_at))
     if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
-        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=True)
+        _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=suggestion.outcomes_to_gp)
     elif had_referral_consent and not suggestion.refer_to_employment_adviser:
         _withdraw_referral_consent(session, deps, clinician, suggestion)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="amend")
@@ -419,7 +421,8 @@ def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: 
 
 
 def request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
-                     outcomes_to_gp: bool) -> dict[str, Any]:
+                     outcomes_to_gp: bool | None = None) -> dict[str, Any]:
+    """`outcomes_to_gp` None: as the suggestion records the patient's consent (false unless asked)."""
     suggestion = load(session, clinician, suggestion_id, for_update=True)
     domain.check_transition("request_referral", suggestion.status)
     domain.check_version(version, suggestion.version)
@@ -429,6 +432,8 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
                        missing_consent="refer_to_employment_adviser")
     if _open_referral(session, suggestion):
         raise Conflict("A referral has already been requested from this suggestion.")
+    if outcomes_to_gp is None:
+        outcomes_to_gp = suggestion.outcomes_to_gp
     request = _request_referral(session, deps, clinician, suggestion, outcomes_to_gp)
     return {"request_id": request.id, "status": request.status}
 
@@ -449,7 +454,7 @@ def withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician
         raise Conflict("The patient's consent to a referral is not recorded on this suggestion; there is nothing "
                        "to withdraw.", missing_consent="refer_to_employment_adviser")
     now = utcnow()
-    suggestion.refer_to_employment_adviser = suggestion.referral_updates_by_email = False
+    suggestion.refer_to_employment_adviser = suggestion.referral_updates_by_email = suggestion.outcomes_to_gp = False
     suggestion.consent_recorded_at = suggestion.updated_at = now
     suggestion.version += 1
     _withdraw_referral_consent(session, deps, clinician, suggestion)
@@ -486,7 +491,7 @@ def _request_referral(session: Session, deps: Deps, clinician: Clinician, sugges
                       outcomes_to_gp: bool) -> ReferralRequest:
     """Only ever called with the referral consent recorded: the restricted hand-over."""
     assert suggestion.refer_to_employment_adviser
-    consented_at = suggestion.consent_recorded_at or utcnow()
+    consented_at = _aware(suggestion.consent_recorded_at or utcnow())  # SQLite reads it back naive
     request = ReferralRequest(id=uuid.uuid4(), suggestion_id=suggestion.id, practice_id=suggestion.practice_id,
                               clinician_id=clinician.subject, consent_id=uuid.uuid4(), consented_at=consented_at,
                               outcomes_to_gp=outcomes_to_gp, requested_at=utcnow(), status="requested",

@@ -48,3 +48,30 @@ def test_updates_need_the_referral_consent_and_an_email(client, tokens):
            "patient.email": ...}))
     assert without_email.status_code == 422
     assert "email" in pointers(without_email)["/consent/referral_updates_by_email"]
+
+
+def test_outcomes_go_back_to_the_practice_only_when_the_patient_agreed(app, client, tokens):
+    """The referral hand-over says what the patient was asked, and when (a time with its offset)."""
+    not_asked = issue(client, tokens, refer_to_employment_adviser=True)
+    agreed = issue(client, tokens, refer_to_employment_adviser=True, outcomes_to_gp=True)
+    assert (not_asked["consent"]["outcomes_to_gp"], agreed["consent"]["outcomes_to_gp"]) == (False, True)
+    sent = {r["suggestion_id"]: r for r in referral_requests(app)}
+    assert sent[not_asked["id"]]["outcomes_to_gp"] is False
+    assert sent[agreed["id"]]["outcomes_to_gp"] is True
+    for request in sent.values():
+        assert request["consented_at"].endswith(("Z", "+00:00")), request["consented_at"]
+
+
+def test_outcomes_to_gp_needs_the_referral_consent_and_is_not_assumed_on_an_amendment(app, client, tokens):
+    refused = client.post("/suggestions", headers=tokens.header(),
+                          json=suggestion_body(**{"consent.outcomes_to_gp": True}))
+    assert refused.status_code == 422
+    assert "referral" in pointers(refused)["/consent/outcomes_to_gp"]
+    # Referral consent recorded by an amendment, then the referral asked for through the API.
+    s = issue(client, tokens)
+    body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
+    body["version"] = s["version"]
+    amended = client.post(f"/suggestions/{s['id']}/amend", json=body, headers=tokens.header())
+    assert amended.status_code == 200, amended.get_json()
+    sent = [r for r in referral_requests(app) if r["suggestion_id"] == s["id"]]
+    assert [r["outcomes_to_gp"] for r in sent] == [False]

@@ -198,7 +198,8 @@ def form_to_data(form) -> dict[str, Any]:
                         "access_to_work": form.get("signposting.access_to_work") == "yes"},
         "consent": {"share_with_employer": form.get("consent.share_with_employer") == "yes",
                     "refer_to_employment_adviser": form.get("consent.refer_to_employment_adviser") == "yes",
-                    "referral_updates_by_email": form.get("consent.referral_updates_by_email") == "yes"},
+                    "referral_updates_by_email": form.get("consent.referral_updates_by_email") == "yes",
+                    "outcomes_to_gp": form.get("consent.outcomes_to_gp") == "yes"},
     }
     return {k: v for k, v in data.items() if v is not None}
 
@@ -246,7 +247,7 @@ def review_action(suggestion_id: uuid.UUID, action: str):
             elif action == "withdraw-referral-consent":
                 services.withdraw_referral_consent(session, deps(), who, suggestion_id, version)
             else:
-                services.request_referral(session, deps(), who, suggestion_id, version, outcomes_to_gp=True)
+                services.request_referral(session, deps(), who, suggestion_id, version)
     except RuleViolation as exc:
         # Shown on the page, not put in the address: a rule's message can name the patient's condition.
         return review_page(suggestion_id, "; ".join(e["detail"] for e in exc.errors), 422)
