@@ -68,9 +68,12 @@ def resend(delivery: Delivery) -> None:
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
 
 
+SECRETS = ("verification_code", "status_link")  # a resident's secrets: never shown, even to administrators
+
+
 def shown(delivery: Delivery, with_attempts: bool = False) -> dict[str, Any]:
     """A delivery for an administrator: a resident's address is masked."""
-    fields = {c.key: getattr(delivery, c.key) for c in Delivery.__table__.columns if c.key != "verification_code"}
+    fields = {c.key: getattr(delivery, c.key) for c in Delivery.__table__.columns if c.key not in SECRETS}
     if delivery.recipient_kind == "person":
         fields["address"] = mask(delivery.address)
     if with_attempts:

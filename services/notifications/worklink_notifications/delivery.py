@@ -58,6 +58,7 @@ class DeliverySettings:
     smtp_port: int = 1025
     mail_from: str = "WorkLink <no-reply@worklink.invalid>"
     public_url: str = "http://127.0.0.1:8084"
+    referrals_url: str = "http://127.0.0.1:8083"  # the referrals site, where a person's status page lives
     max_attempts: int = 6
     backoff_base: float = 30.0   # seconds before the first retry
     backoff_max: float = 3600.0
@@ -73,6 +74,7 @@ class DeliverySettings:
             smtp_port=int(env.get("NOTIFICATIONS_SMTP_PORT", cls.smtp_port)),
             mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
             public_url=env.get("NOTIFICATIONS_PUBLIC_URL", cls.public_url),
+            referrals_url=env.get("NOTIFICATIONS_REFERRALS_URL", cls.referrals_url),
             max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
@@ -246,7 +248,7 @@ class DeliveryWorker:
         with self.database.transaction() as session:
             result = session.execute(sa.update(Delivery).where(
                 Delivery.recipient_kind == "person", Delivery.status == "dead", Delivery.address.is_not(None),
-                Delivery.created_at < self.clock() - keep).values(address=None))
+                Delivery.created_at < self.clock() - keep).values(address=None, status_link=None))
             return result.rowcount
 
     # --- digests ---------------------------------------------------------------------
@@ -353,6 +355,9 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
         if not delivery.verification_code:
             raise PermanentFailure("the one-time code was already erased")
         name, values["code"] = "person_code", delivery.verification_code
+    if person:  # a private status link, if the message carries one (erased with the address)
+        values["status_link"] = settings.referrals_url.rstrip("/") + delivery.status_link \
+            if delivery.status_link else None
     return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
                     TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id))
 
@@ -387,7 +392,7 @@ def webhook_body(delivery: Delivery) -> dict:
 def forget_person_address(delivery: Delivery) -> None:
     """A resident's address is kept only until their message is sent or given up on."""
     if delivery.recipient_kind == "person":
-        delivery.address = delivery.verification_code = None
+        delivery.address = delivery.verification_code = delivery.status_link = None
 
 
 def is_permanent_smtp(exc: Exception) -> bool:

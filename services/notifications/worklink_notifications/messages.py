@@ -58,6 +58,9 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
 
 # The one message that carries a secret: the person's one-time code (its own template).
 CODE_MESSAGE = "self_referral_code"
+# The message that may carry the person's private status link (the first news of a referral
+# the person did not make themselves: a GP's or partner's).
+LINK_MESSAGE = "referral_received"
 
 
 def wording(code: str, person: bool = False) -> tuple[str, str]:

@@ -166,6 +166,8 @@ class Delivery(Base):
     address: Mapped[str | None] = mapped_column(sa.String(2048))
     # A resident's one-time code (self_referral_code only): erased with the address, never shown.
     verification_code: Mapped[str | None] = mapped_column(sa.String(8))
+    # A resident's private status link (referral_status_link only): erased with the address, never shown.
+    status_link: Mapped[str | None] = mapped_column(sa.String(160))
     status: Mapped[str] = mapped_column(sa.String(16))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
-from worklink_notifications.messages import CODE_MESSAGE, PERSON_MESSAGES
+from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGE, PERSON_MESSAGES
 from worklink_notifications.models import (Delivery, OrganisationContact, RoutingRule, ServiceOwner,
                                            UserChannelSettings, WebhookSubscriber)
 
@@ -187,7 +187,7 @@ def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> 
 
 def add_delivery(session: Session, *, event_id: str, event_type: str, recipient: Recipient, message_code: str,
                  facts: dict[str, Any], occurred_at: datetime | None, check_existing: bool = True,
-                 verification_code: str | None = None) -> int:
+                 verification_code: str | None = None, status_link: str | None = None) -> int:
     """Queue a delivery unless (event, recipient, channel) already has one; returns 1 if queued.
 
     Rows are queued on the session and inserted together just before it commits (one
@@ -206,6 +206,7 @@ def add_delivery(session: Session, *, event_id: str, event_type: str, recipient:
     queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
                        recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
                        facts=facts, address=recipient.address, verification_code=verification_code,
+                       status_link=status_link,
                        occurred_at=occurred_at,
                        status=initial_status(recipient), next_attempt_at=None, attempts=0, created_at=utcnow())
     return 1
@@ -274,10 +275,13 @@ def request_person_message(session: Session, event) -> int:
     code = data.get("verification_code")
     if (data["message_code"] == CODE_MESSAGE) != (code is not None):
         raise InvalidPersonMessage(f"verification_code goes with {CODE_MESSAGE!r} and only with it")
+    link = data.get("status_link")
+    if link is not None and data["message_code"] != LINK_MESSAGE:
+        raise InvalidPersonMessage(f"status_link goes only with {LINK_MESSAGE!r}")
     recipient = Recipient("person", str(data["person_id"]), data["contact"]["channel"], data["contact"]["address"])
     facts = {"message_id": str(data["message_id"]), "consent_id": str(data["consent_id"])}
     if data.get("referral_id"):
         facts["referral_id"] = str(data["referral_id"])
     return add_delivery(session, event_id=f"message:{data['message_id']}", event_type=event.type,
                         recipient=recipient, message_code=data["message_code"], facts=facts,
-                        occurred_at=data["requested_at"], verification_code=code)
+                        occurred_at=data["requested_at"], verification_code=code, status_link=link)

@@ -221,7 +221,10 @@ class ReferralSchema(Schema):
     outcomes = fields.List(fields.Nested(OutcomeSchema))
     history = fields.List(fields.Nested(HistorySchema))
     allowed_actions = fields.List(fields.String())
-    status_link = fields.String(metadata={"description": "only when created: the person's self-service link"})
+    status_link_sent_to = fields.String(metadata={
+        "description": "only when created: how the person gets their private status link - 'email' (with "
+                       "their first status email, to the address they agreed to status emails at) or 'none' "
+                       "(they did not agree to status emails). The link is never given to the referrer."})
     caseload_warning = fields.String()
 
 
@@ -252,7 +255,8 @@ class PersonStatusSchema(Schema):
     submitted_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     consent_withdrawn = fields.Boolean()
-    status_link = fields.String(metadata={"description": "only when created: keep it private"})
+    status_link = fields.String(metadata={"description": "only when created, to the person who verified their "
+                                                         "contact route: their private status page; keep it private"})
 
 
 class PersonCancelSchema(Schema):

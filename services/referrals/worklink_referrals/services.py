@@ -686,6 +686,7 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         referral.first_attempt_at = referral.first_attempt_at or now
     if outcome:
         _add_outcome(session, referral, outcome, actor, now)
+    link = _new_person_link(referral, decision)
     referral.updated_at = now
     session.flush()  # bumps the version; a concurrent writer's flush fails with StaleDataError
     # The reason code of the move: why it was put on hold, or why it closed.
@@ -698,7 +699,8 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
             _publish_feedback(session, outbox, referral, now)
         else:
             _publish_lifecycle(session, outbox, referral, step, now, reason=reason
-                               if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None)
+                               if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None,
+                               link=link if step == "received" else None)
     return decision
 
 
@@ -830,10 +832,10 @@ def _ids(referral: Referral) -> dict[str, Any]:
 
 
 def _publish_lifecycle(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
-                       reason: str | None = None):
+                       reason: str | None = None, link: str | None = None):
     outbox.publish(session, f"referrals.referral.{step}", _lifecycle_data(referral, step, now, reason),
                    subject=str(referral.id))
-    _tell_person(session, outbox, referral, step, now)
+    _tell_person(session, outbox, referral, step, now, link)
 
 
 def _lifecycle_data(referral: Referral, step: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
@@ -848,18 +850,41 @@ PERSON_MESSAGE_FOR_STEP = {"received": "referral_received", "accepted": "referra
                            "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
 
 
-def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime) -> None:
+def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
+                 link: str | None = None) -> None:
     """The person agreed to status emails (a self-referrer with a verified email; a GP's patient whose
     consent says so): tell them how it is going (restricted event; a coded, general message - never
-    details). Never after consent is withdrawn."""
+    details; the first one may carry their private `link`). Never after consent is withdrawn."""
     code = PERSON_MESSAGE_FOR_STEP.get(step)
-    if not code or not referral.person_updates or not referral.email or referral.consent_withdrawn_at:
+    if not code or not tells_person(referral):
         return
     outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
         "person_id": person_id(referral.match_key), "consent_id": referral.consent_id,
         "message_code": code, "contact": {"channel": "email", "address": referral.email},
-        "referral_id": referral.id, "requested_at": now}, subject=str(referral.id))
+        "referral_id": referral.id, "requested_at": now, **({"status_link": status_page(link)} if link else {})},
+        subject=str(referral.id))
+
+
+def tells_person(referral: Referral) -> bool:
+    return bool(referral.person_updates and referral.email and not referral.consent_withdrawn_at)
+
+
+def status_page(link: str) -> str:
+    """The person's status page for their private link (the JSON API for it is /status/<link>)."""
+    return f"/my-referral/{link}"
+
+
+def _new_person_link(referral: Referral, decision: domain.Decision) -> str | None:
+    """A referral the person did not make themselves (GP, partner, adjustments): their private status
+    link goes to them alone, with the first status email (received), never to the referrer. It is made
+    then (the one made at intake was given to no one), so only the person ever holds it. A self-referrer
+    already has theirs, on screen when they verified their contact route."""
+    if "received" not in decision.events or referral.source == "self" or not tells_person(referral):
+        return None
+    link = secrets.token_urlsafe(24)
+    referral.status_link_hash = hash_secret(link)
+    return link
 
 
 def _publish_outcome(session: Session, outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:

@@ -216,7 +216,7 @@ def _sample(field):
     for v in validators:
         if hasattr(v, "choices"):
             return sorted(v.choices)[0]
-    if field.load_default is None and field.name == "verification_code":
+    if field.load_default is None and field.name in ("verification_code", "status_link"):
         return None  # optional, and only with its own message code
     return "sample_code"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from worklink.auth import mint_token
 from worklink.config import Settings
@@ -60,12 +62,30 @@ class Harness:
         body = referral_body(person, **extra)
         return self.client.post("/referrals", json=body, headers=headers or self.gp())
 
+    def person_link(self, referral_id) -> str:
+        """The person's private status page, as emailed to them (the restricted person message)."""
+        table = self.ctx.tables.outbox
+        with self.ctx.database.engine.connect() as conn:
+            payloads = conn.execute(sa.select(table.c.payload).where(
+                table.c.type == "notifications.person_message.requested").order_by(table.c.position)).scalars()
+            links = [data["status_link"] for data in (json.loads(p)["data"] for p in payloads)
+                     if data.get("referral_id") == str(referral_id) and data.get("status_link")]
+        assert links, "no status link was sent to the person"
+        return links[-1]
+
     def act(self, referral_id, action, headers=None, **data):
         if "version" not in data:
             data["version"] = self.client.get(f"/referrals/{referral_id}", headers=headers or self.adviser()
                                               ).get_json()["version"]
         return self.client.post(f"/referrals/{referral_id}/actions/{action}", json=data,
                                 headers=headers or self.adviser())
+
+
+def with_updates(person=None, email="ada@example.org", **extra):
+    """An intake whose person agreed to status emails (and so gets their private link by email)."""
+    body = referral_body({"email": email, **(person or {})}, **extra)
+    body["consent"]["updates_by_email"] = True
+    return body
 
 
 def referral_body(person=None, **extra):

@@ -46,7 +46,7 @@ def test_a_referral_from_request_to_completed_with_outcomes(both):
     rid = referral["id"]
     assert referral["status"] == "submitted" and referral["fhir_status"] == "requested"
     assert referral["service_id"] == str(SERVICE) and referral["assigned_org_id"] == ADVISERS
-    assert referral["status_link"].startswith("/status/")
+    assert "status_link" not in referral and referral["status_link_sent_to"] == "none"  # never the referrer's
 
     queue = h.client.get("/referrals?view=new", headers=h.adviser()).get_json()
     assert [i["id"] for i in queue["items"]] == [rid]
@@ -255,6 +255,7 @@ def accepted_self_referral(h, email: str) -> tuple[str, str]:
     pending = h.client.post("/self-referrals", json=self_referral(email)).get_json()
     link = h.client.post(f"/self-referrals/{pending['id']}/verification",
                          json={"code": pending["code"]}).get_json()["status_link"]
+    link = link.replace("/my-referral/", "/status/")  # the JSON API of the person's page
     rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
     assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
     return link, rid
@@ -422,7 +423,9 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     assert wrong.status_code == 400 and wrong.get_json()["attempts_left"] == 4
     verified = h.client.post(f"/self-referrals/{pid}/verification", json={"code": code})
     assert verified.status_code == 201, verified.get_json()
-    link = verified.get_json()["status_link"]
+    page_link = verified.get_json()["status_link"]
+    assert page_link.startswith("/my-referral/") and h.client.get(page_link).status_code == 200
+    link = page_link.replace("/my-referral/", "/status/")  # its JSON API
     assert h.client.post(f"/self-referrals/{pid}/verification", json={"code": code}).status_code == 404
     status = h.client.get(link).get_json()
     assert status["status"] == "submitted" and "adviser" in status["status_text"]

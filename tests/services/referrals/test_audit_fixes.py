@@ -44,3 +44,48 @@ def test_a_referral_with_status_emails_can_be_acted_on(both, steps):
     assert messages and {m["contact"]["address"] for m in messages} == {"ada@example.org"}
     consent_ids = {m["consent_id"] for m in messages}
     assert len(consent_ids) == 1 and None not in consent_ids
+
+
+def staff_responses_of_a_referral(h, rid) -> list[str]:
+    """Everything a GP, the adviser organisation and the alliance can read about the referral."""
+    reads = [h.client.get(f"/referrals/{rid}", headers=who) for who in (h.gp(), h.adviser(), h.admin())]
+    reads += [h.client.get("/referrals?view=sent", headers=h.gp()), h.client.get("/referrals", headers=h.adviser())]
+    return [r.get_data(as_text=True) for r in reads]
+
+
+def test_the_persons_link_goes_to_the_person_alone_and_the_referrer_cannot_act_as_them(both):
+    """The referrer's response carries no token; the person's first status email carries it (pointing
+    at their page); no staff response ever shows it; without status emails no link is sent."""
+    h = both
+    created = h.refer(ADA_EMAIL, **UPDATES)
+    body = created.get_json()
+    assert created.status_code == 201 and body["status_link_sent_to"] == "email"
+    assert "status_link" not in body and "/status/" not in created.get_data(as_text=True)
+    rid = body["id"]
+    accepted = h.act(rid, "accept", adviser_id="adviser-1")
+    assert accepted.status_code == 200
+
+    link = h.person_link(rid)
+    assert link.startswith("/my-referral/")
+    token = link.removeprefix("/my-referral/")
+    [first] = [m for m in person_messages(h) if m.get("status_link")]
+    assert first["message_code"] == "referral_received" and first["contact"]["address"] == "ada@example.org"
+    staff = [created.get_data(as_text=True), accepted.get_data(as_text=True), *staff_responses_of_a_referral(h, rid)]
+    assert not any(token in text for text in staff)
+    assert h.client.get(f"/status/{token}").get_json()["status"] == "accepted"  # the person's link works
+
+    # The only link made at intake was never given out: the referrer holds nothing to act as the person.
+    with h.ctx.database.transaction() as session:
+        from worklink_referrals.models import Referral
+        from worklink_referrals.services import hash_secret
+        assert session.get(Referral, __import__("uuid").UUID(rid)).status_link_hash == hash_secret(token)
+    assert h.act(rid, "make_first_contact").status_code == 200
+    refused = h.act(rid, "cancel", headers=h.gp(), reason="referrer_withdrew")
+    assert refused.status_code == 409
+    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["status"] == "in_progress"
+
+    quiet = h.refer({"nhs_number": "4010232137", "given_name": "Bea", "email": "bea@example.org"})
+    assert quiet.get_json()["status_link_sent_to"] == "none"
+    quiet_id = quiet.get_json()["id"]
+    assert h.act(quiet_id, "accept", adviser_id="adviser-1").status_code == 200
+    assert not [m for m in person_messages(h) if m["referral_id"] == quiet_id]  # no status emails, no link

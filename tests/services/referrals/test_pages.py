@@ -7,7 +7,7 @@ import pytest
 
 from worklink.auth import mint_token
 from tests.browser import assert_accessible, live_server
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, with_updates
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -28,7 +28,7 @@ def submit(page, button) -> None:
 
 def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, browser):
     h = harness
-    created = h.refer().get_json()
+    created = h.client.post("/referrals", json=with_updates(), headers=h.gp()).get_json()
     adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
     with live_server(h.app) as base:
         sign_in(page, base, adviser, "/queue")
@@ -85,7 +85,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         assert_accessible(other)
 
         person = browser.new_context().new_page()
-        person.goto(base + created["status_link"].replace("/status/", "/my-referral/"))
+        person.goto(base + h.person_link(created["id"]))  # emailed to the person with the first status email
         assert person.get_by_role("heading", level=2).first.inner_text() == "Completed"
         assert_accessible(person)
     adviser_reads = [r for r in _audit(h) if r.actor == "adviser-ada" and r.action == "read"]
@@ -96,11 +96,12 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
     h = harness
     for i in range(5):
         h.refer({"nhs_number": f"600000000{i}", "given_name": f"P{i}"})
-    kim = h.refer({"nhs_number": "6100000000", "given_name": "Kim"}).get_json()
-    link = kim["status_link"]
+    kim = h.client.post("/referrals", json=with_updates({"nhs_number": "6100000000", "given_name": "Kim"}),
+                        headers=h.gp()).get_json()
+    assert h.act(kim["id"], "acknowledge").status_code == 200  # the first status email carries the link
     with live_server(h.app) as base:
-        page.goto(base + link.replace("/status/", "/my-referral/"))
-        assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
+        page.goto(base + h.person_link(kim["id"]))
+        assert page.get_by_role("heading", level=2).first.inner_text() == "Being checked"
         assert_accessible(page)
         page.get_by_label("Also withdraw my consent to share my details").check()
         page.get_by_role("button", name="Stop my referral").click()

@@ -87,7 +87,7 @@ class Verification(MethodView):
                     body = person_status(referral)
             if wrong:
                 raise wrong  # after the commit: a wrong code's attempt is counted
-        return {**body, "status_link": f"/status/{link}"}
+        return {**body, "status_link": services.status_page(link)}  # the person's own: they verified the route
 
 
 @blp.route("/status/<token>")

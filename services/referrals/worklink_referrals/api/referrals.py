@@ -51,6 +51,10 @@ class Referrals(MethodView):
         Routed to an adviser service from the directory read model, or held and flagged to the
         alliance when none can take it. An open referral for the same person and service is a 409
         unless `duplicate.reason` links the new one to it.
+
+        The person's private status link is never in this response: it is emailed to the person, with
+        the first status email (received), when their consent says `updates_by_email`
+        (`status_link_sent_to: email`), and otherwise not sent (`none`).
         """
         _organisation_id()
         ctx, principal, moment = service_context(), current_principal(), now()
@@ -59,12 +63,12 @@ class Referrals(MethodView):
                 {"location": "json", "pointer": "/consent/captured_at", "detail": "cannot be in the future"}])
         source = "gp" if principal.role == "gp" else "partner"
         with ctx.database.transaction() as session, access.domain_problems():
-            referral, link = services.submit(
+            referral, _link = services.submit(
                 session, ctx.outbox, settings(), intake, access.actor(principal), source=source, now=moment,
                 audit=lambda rid: ctx.audit.rows(action="create", resource_type="referral",
                                                  records=[(str(rid), str(rid))]))
             body = access.present(session, referral, principal, settings(), moment)
-        return {**body, "status_link": f"/status/{link}"}
+        return {**body, "status_link_sent_to": "email" if referral.person_updates else "none"}
 
     @requires(*READERS)
     @blp.arguments(QueueQuerySchema, location="query")

@@ -7,7 +7,10 @@ and a message code (plus, for `self_referral_code`, the one-time digits the pers
 for) - never names, conditions or free text - on a restricted topic
 read only by the notifications service, kept for 3 days (dead letters 7 days).
 Notifications renders the message from its own plain-language template for the
-code and erases the address once the message has been sent or dead-lettered.
+code and erases the address once the message has been sent or dead-lettered. Two codes carry
+a secret the person asked for or needs: `self_referral_code` its digits (required), and
+`referral_received` may carry the path of the person's private status page (never shown to
+staff, erased with the address).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ class PersonMessageRequestedV1(Schema):
     # prove the contact route is theirs (message code `self_referral_code`). Digits only.
     verification_code = fields.String(validate=validate.Regexp(r"^[0-9]{4,8}$"), load_default=None,
                                       metadata={"description": "only with message_code self_referral_code"})
+    # Added (optional): the path of the person's private status page on the owning service's site
+    # (only with message code `referral_received`): a secret, sent only to the person.
+    status_link = fields.String(validate=validate.Regexp(r"^/my-referral/[A-Za-z0-9_-]{16,128}$"), load_default=None,
+                                metadata={"description": "only with message_code referral_received"})
 
 
 EVENTS: list[EventType] = [
