@@ -248,8 +248,11 @@ class PatientSchema(Schema):
     given_name = text(100, 1, required=True)
     family_name = text(100, 1, required=True)
     birth_date = fields.Date(required=True)
-    email = fields.Email(allow_none=True, load_default=None)
-    phone = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(r"^\+?[0-9 ]{6,20}$"))
+    # No looser than the restricted referral event these travel in (and the columns they are stored in).
+    email = fields.Email(allow_none=True, load_default=None, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(
+        r"^\+?[0-9]{6,15}$", error="Enter a phone number of 6 to 15 digits, like 07700 900123 or +44 7700 900123."),
+        metadata={"description": "stored without spaces, hyphens, dots or brackets"})
     postcode = fields.String(allow_none=True, load_default=None,
                              validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
                                                       error="Not a UK postcode."))
@@ -258,6 +261,8 @@ class PatientSchema(Schema):
     def tidy(self, data, **_):
         if isinstance(data, dict) and isinstance(data.get("nhs_number"), str):
             data = {**data, "nhs_number": re.sub(r"[\s-]", "", data["nhs_number"])}
+        if isinstance(data, dict) and isinstance(data.get("phone"), str):
+            data = {**data, "phone": re.sub(r"[\s().-]", "", data["phone"]) or None}
         return data
 
 

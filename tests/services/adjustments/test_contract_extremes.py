@@ -1,0 +1,74 @@
+"""Whatever the API accepts can be published: the extremes of every field that travels in an event
+(the restricted referral hand-over, its withdrawal, the broadcast employer answer) are issued,
+referred, withdrawn and answered - the outbox validates each event against its contract, so a
+value the API lets in but a contract refuses would be a 500 here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.events.contracts import CATALOGUE
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.test_employer_api_and_rounds import letter_token
+
+LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 58 + ".uk"  # 254 characters
+
+
+def published(app) -> dict[str, list[dict]]:
+    ctx = app.extensions["worklink"]
+    with ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(ctx.tables.outbox.c.type, ctx.tables.outbox.c.payload))
+        found: dict[str, list[dict]] = {}
+        for type_, payload in rows:
+            found.setdefault(type_, []).append(json.loads(payload)["data"])
+    return found
+
+
+def publish_everything(client, tokens, subject: str, **patient) -> None:
+    header = tokens.header(subject=subject)
+    body = suggestion_body(**{f"patient.{k}": v for k, v in patient.items()},
+                           **{"consent.refer_to_employment_adviser": True, "consent.outcomes_to_gp": True})
+    created = client.post("/suggestions", json=body, headers=header)
+    assert created.status_code == 201, created.get_json()
+    sid = created.get_json()["id"]
+    issued = client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=header)
+    assert issued.status_code == 200, issued.get_json()
+    answer = {"items": [{"index": i, "outcome": "agreed"} for i in range(3)], "responder_name": "Jo Manager"}
+    answered = client.post(f"/employer-links/{letter_token(client, tokens, sid)}/response", json=answer)
+    assert answered.status_code == 201, answered.get_json()
+    withdrawn = client.post(f"/suggestions/{sid}/referral-consent-withdrawal", json={"version": 2}, headers=header)
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+
+
+@pytest.mark.parametrize("patient", [
+    {"given_name": "G" * 100, "family_name": "F" * 100, "email": LONGEST_EMAIL, "phone": "+44 (0) 7700-900.12",
+     "postcode": "SW1A 1AA"},
+    {"given_name": "G", "family_name": "F", "email": "a@b.co", "phone": "      123456", "postcode": "m11ae"},
+    {"phone": "+44 7700 900 123 456"},  # 15 digits, 20 characters as typed
+])
+def test_the_extremes_the_api_accepts_are_published(app, client, tokens, patient):
+    publish_everything(client, tokens, "dr-ada", **patient)
+    events = published(app)
+    for type_ in ("adjustments.referral.requested", "adjustments.referral.consent_withdrawn",
+                  "adjustments.employer_response.recorded"):
+        assert len(events[type_]) == 1
+        assert CATALOGUE.latest(type_).validator.validate(events[type_][0]) == {}
+    phone = events["adjustments.referral.requested"][0]["person"]["phone"]
+    assert phone == "".join(c for c in patient.get("phone", "07700 900123") if c.isdigit() or c == "+")
+
+
+@pytest.mark.parametrize("phone", ["+44 7700 900 123 4567", "12345", "07700 90012345678", "0770O 900123"])
+def test_a_phone_no_contract_would_take_is_refused_where_it_is_typed(client, tokens, phone):
+    response = client.post("/suggestions", json=suggestion_body(**{"patient.phone": phone}), headers=tokens.header())
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.get_json()["errors"]] == ["/patient/phone"]
+
+
+def test_an_email_longer_than_its_column_is_refused(client, tokens):
+    response = client.post("/suggestions", json=suggestion_body(**{"patient.email": "a" + LONGEST_EMAIL}),
+                           headers=tokens.header())
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.get_json()["errors"]] == ["/patient/email"]
