@@ -31,6 +31,7 @@ from worklink_referrals import domain, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import FHIR_STATUS, Actor, DomainError, Status
 from worklink_referrals.models import Referral, SustainmentCheck, Transition
+from worklink_referrals.uktime import uk_today
 
 
 def actor(principal: Principal) -> Actor:
@@ -146,9 +147,13 @@ def _history(t: Transition) -> dict[str, Any]:
 
 
 def queue(session: Session, principal: Principal, settings: ReferralSettings, now: datetime, *, view: str = "all",
-          status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Referral], int]:
-    """The referrals a reader may list, filtered by view; advisers see their organisation's."""
-    query = sa.select(Referral).order_by(Referral.submitted_at)
+          status: str | None = None, limit: int = 50, offset: int = 0,
+          newest_first: bool = False) -> tuple[list[Referral], int]:
+    """One page of the referrals a reader may list, filtered by view, and how many there are in all;
+    advisers see their organisation's. Oldest first (work the longest-waiting first) unless
+    `newest_first`. The page and the count are SQL (LIMIT/OFFSET, COUNT) except for `breaching`,
+    whose due times depend on working days and holds: its open referrals are read and checked here."""
+    query = sa.select(Referral)
     role, org = principal.role, principal.organisation
     if view == "sent" or role == "gp":
         query = query.where(Referral.referrer_org_id == (org or ""))
@@ -163,20 +168,23 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     elif view == "waitlist":
         query = query.where(Referral.status == "accepted", Referral.business_status == "waitlisted")
     elif view == "review_due":
-        query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= now.date())
+        query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= uk_today(now))
     elif view == "checks_due":  # a sustainment check (13 or 26 weeks after a job start) is due
         query = query.where(Referral.id.in_(sa.select(SustainmentCheck.referral_id).where(
-            SustainmentCheck.due_on <= now.date(), SustainmentCheck.done_at.is_(None))))
+            SustainmentCheck.due_on <= uk_today(now), SustainmentCheck.done_at.is_(None))))
     elif view == "held":
         query = query.where(Referral.routing == "held", Referral.status.in_(services.OPEN_VALUES))
     elif view == "breaching":
         query = query.where(Referral.status.in_(services.OPEN_VALUES), Referral.status != "on_hold")
     if status:
         query = query.where(Referral.status == status)
-    found = list(session.scalars(query))
+    # submitted_at is to the microsecond: ties (which paging could split unpredictably) do not happen in use.
+    query = query.order_by(Referral.submitted_at.desc() if newest_first else Referral.submitted_at)
     if view == "breaching":
-        found = [r for r in found if services.breaching(r, settings, now)]
-    return found[offset:offset + limit], len(found)
+        found = [r for r in session.scalars(query) if services.breaching(r, settings, now)]
+        return found[offset:offset + limit], len(found)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    return list(session.scalars(query.limit(limit).offset(offset))), total
 
 
 def queue_item(referral: Referral, settings: ReferralSettings, now: datetime) -> dict[str, Any]:

@@ -6,6 +6,7 @@ They use the same use cases, scope checks and audit as the JSON API; they work w
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import redirect, render_template, request
@@ -21,16 +22,31 @@ from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
 from worklink_referrals.models import RoutingService
 from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
+from worklink_referrals.uktime import uk_time, uk_today
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
+PAGE_SIZE = 50  # referrals a list page shows
 VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("waitlist", "Waitlist"),
          ("review_due", "Holds to review"), ("checks_due", "Sustainment checks due"), ("all", "All"))
+HEADINGS = {"new": "New referrals", "breaching": "Referrals breaching targets", "mine": "My referrals",
+            "waitlist": "Waitlist", "review_due": "Holds to review", "checks_due": "Sustainment checks due",
+            "all": "All referrals", "held": "Held referrals"}
 LABELS = {
     "submitted": "Submitted", "triage": "Being checked", "accepted": "Accepted", "in_progress": "In progress",
     "on_hold": "On hold", "completed": "Completed", "rejected": "Rejected", "cancelled": "Cancelled",
     "failed": "Could not contact", "entered_in_error": "Entered in error",
 }
+
+
+@pages.app_template_filter("uk")
+def _uk_format(moment: datetime | None, pattern: str = "%d %b %Y %H:%M") -> str:
+    return uk_time(moment).strftime(pattern) if moment else ""
+
+
+@pages.app_template_filter("uk_date")
+def _uk_date(moment: datetime | None) -> str:
+    return _uk_format(moment, "%d %b %Y")
 
 
 def _nav():
@@ -67,15 +83,24 @@ def queue():
     view = request.args.get("view", "new" if principal.role != "alliance_admin" else "held")
     if view not in {v for v, _ in VIEWS} | {"held"}:
         raise Problem(404, "There is no such list.")
-    ctx, moment = service_context(), now()
+    ctx, moment, page = service_context(), now(), _page_number()
     with ctx.database.transaction() as session:
-        found, total = access.queue(session, principal, settings(), moment, view=view, limit=200)
+        # Work lists oldest first (the longest wait first); "all" newest first, so a new referral is on page 1.
+        found, total = access.queue(session, principal, settings(), moment, view=view, limit=PAGE_SIZE,
+                                    offset=(page - 1) * PAGE_SIZE, newest_first=view == "all")
         for referral in found:
             ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id))
         items = [access.queue_item(r, settings(), moment) for r in found]
         caseload = access.caseload(session, principal, settings())
-    return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload)
+    return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload,
+                   view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE)
+
+
+def _page_number() -> int:
+    """The 1-based page of a paged list (`?page=`); anything else is the first page."""
+    value = request.args.get("page", "1")
+    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
 
 
 def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200):
@@ -96,7 +121,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                 and not body["consent"]["withdrawn_at"])
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    can_note=can_note,
-                   today=moment.date().isoformat(), routable=routable, posted=posted,
+                   today=uk_today(moment).isoformat(), routable=routable, posted=posted,
                    posted_values=request.form if posted else {})
 
 
@@ -186,9 +211,10 @@ def referral_note(referral_id):
 @pages.get("/sent")
 @requires("gp", "adviser", "org_admin")
 def sent():
-    ctx, principal, moment = service_context(), current_principal(), now()
+    ctx, principal, moment, page = service_context(), current_principal(), now(), _page_number()
     with ctx.database.transaction() as session:
-        found, total = access.queue(session, principal, settings(), moment, view="sent", limit=200)
+        found, total = access.queue(session, principal, settings(), moment, view="sent", limit=PAGE_SIZE,
+                                    offset=(page - 1) * PAGE_SIZE, newest_first=True)
         rows = []
         for referral in found:
             ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
@@ -197,7 +223,7 @@ def sent():
                          "outcomes": sorted({o.type for o in referral.outcomes})
                          if referral.outcomes_to_referrer else None,
                          "reason": referral.status_reason})
-    return _render("referrals/sent.html", rows=rows, total=total)
+    return _render("referrals/sent.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
 
 
 @pages.get("/my-referral/<token>")

@@ -1,0 +1,19 @@
+"""UK time for what people read and for "today": stored moments are UTC, the service's users are in
+England and Wales (GMT in winter, BST in summer)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(moment: datetime) -> datetime:
+    """A stored moment (UTC; SQLite gives it back without its zone) in UK time."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(UK)
+
+
+def uk_today(moment: datetime) -> date:
+    """The UK date at `moment`: 00:30 BST on 2 July is 2 July, though it is still 1 July in UTC."""
+    return uk_time(moment).date()

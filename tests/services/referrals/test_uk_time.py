@@ -1,0 +1,45 @@
+"""Pages show times and "today" in UK time (Europe/London: BST in summer), not UTC."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+HTML = {"Accept": "text/html"}
+CONSENT = {"explicit": True, "captured_at": "2026-06-01T08:30:00Z", "method": "verbal", "outcomes_to_referrer": True}
+
+
+def test_the_referral_page_shows_uk_times_and_todays_uk_date(harness):
+    h = harness
+    h.clock.now = datetime(2026, 7, 6, 8, 0, tzinfo=timezone.utc)  # 09:00 BST, Monday 6 July
+    rid = h.refer(consent=CONSENT).get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.clock.now = datetime(2026, 7, 7, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on Wednesday 8 July
+    html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
+    assert "06 Jul 09:00: submit" in html  # not 08:00 (UTC)
+    assert "Acknowledge: due Wed 08 Jul 09:00" in html
+    assert 'value="2026-07-08"' in html  # an outcome's date defaults to the UK today, not 7 July
+
+
+def test_lists_use_the_uk_date(harness):
+    h = harness
+    h.clock.now = datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on 2 July
+    created = h.refer(consent=CONSENT).get_json()
+    row = re.search(rf'{created["reference"]}.*?</tr>', h.client.get(
+        "/queue?view=new", headers={**h.adviser(), **HTML}).get_data(as_text=True), re.S).group(0)
+    assert "02 Jul 2026" in row
+
+
+def test_holds_to_review_are_due_on_the_uk_date(harness):
+    h = harness
+    h.clock.now = datetime(2026, 6, 29, 9, 0, tzinfo=timezone.utc)
+    rid = h.refer(consent=CONSENT).get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    assert h.act(rid, "put_on_hold", reason="person_request", review_date="2026-07-02").status_code == 200
+    h.clock.now = datetime(2026, 7, 1, 22, 30, tzinfo=timezone.utc)  # 23:30 BST on 1 July: not yet
+    due = h.client.get("/queue?view=review_due", headers={**h.adviser(), **HTML}).get_data(as_text=True)
+    assert "No referrals in this list" in due
+    h.clock.now = datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on 2 July: due today
+    due = h.client.get("/queue?view=review_due", headers={**h.adviser(), **HTML}).get_data(as_text=True)
+    assert f"/queue/{rid}" in due
