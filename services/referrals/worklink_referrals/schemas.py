@@ -139,6 +139,11 @@ class QueueQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
+class HoldSchema(Schema):
+    reason = fields.String()
+    review_date = fields.Date(metadata={"description": "YYYY-MM-DD"})
+
+
 class ClockSchema(Schema):
     clock = fields.String()
     due_at = fields.DateTime()
@@ -214,7 +219,7 @@ class ReferralSchema(Schema):
     duplicate_reason = fields.String(allow_none=True)
     submitted_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
-    hold = fields.Dict(allow_none=True)
+    hold = fields.Nested(HoldSchema, allow_none=True, metadata={"description": "only while on hold"})
     clocks = fields.List(fields.Nested(ClockSchema))
     attempts = fields.List(fields.Nested(AttemptSchema))
     notes = fields.List(fields.Nested(NoteSchema))
