@@ -39,4 +39,16 @@ def test_the_word_itself_is_doubled_in_the_fts5_query_and_separated_on_postgresq
                     'AND facets : "listed" AND facets : "t0a"')
     params = search.PostgresIndex().hits(groups, facets).element.compile().params
     assert params == {"every": "(counsel | talk | therapi) & (debt | arrear | money)", "words": "(counsel) & (debt)",
-                      "matches": "((counsel | talk | therapi) & (debt | arrear | money)) & listed:D & t0a:D"}
+                      "matches": "((counsel | talk | therapi) & (debt | arrear | money)) & listed:D & t0a:D",
+                      "named0": "counsel:A", "named1": "debt:A"}  # each word itself in the (A-weighted) name
+    named = search.SqliteIndex().hits(groups, facets).element.compile().params
+    assert (named["named0_0"], named["named1_0"]) == (" counsel ", " debt ")  # a whole stem in the name's stems
+
+
+def test_words_no_listing_uses_are_left_out_unless_every_word_is(monkeypatch):
+    monkeypatch.setattr(search.VOCABULARY, "load", lambda session: frozenset({"money", "debt", "job"}))
+    monkeypatch.setattr(search.VOCABULARY, "close_matches", lambda token: ["job"] if token == "jobb" else [])
+    groups, ignored = search.with_near_misses(None, search.parse_query("money worries jobb"))
+    assert [g.word for g in groups] == ["money", "jobb"] and ignored == ["worri"]  # a near miss is kept
+    groups, ignored = search.with_near_misses(None, search.parse_query("xylophone zebra"))
+    assert [g.word for g in groups] == ["xylophon", "zebra"] and ignored == []  # nothing matches, not everything
