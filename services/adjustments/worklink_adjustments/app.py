@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     )
     settings = app.extensions["worklink"].settings
     app.config.setdefault("EMPLOYER_LINK_SECRET", _link_secret(settings))
+    app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(settings))
     app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
     app.extensions["adjustments_index"] = IndexCache()
 
@@ -47,3 +48,14 @@ def _link_secret(settings: Settings) -> str:
     if settings.env == "production" and (len(secret) < 32 or secret == DEV_JWT_SECRET):
         raise ConfigError("ADJUSTMENTS_LINK_SECRET must be set to 32 or more characters in production")
     return secret or settings.jwt.secret + ":employer-links"
+
+
+def clinician_reference_key(settings: Settings) -> str:
+    """Keys the pseudonymous clinician reference of broadcast events. Shared by every service that
+    must recognise it (notifications): WORKLINK_CLINICIAN_REFERENCE_KEY, else derived from the JWT
+    secret all services already share."""
+    key = os.environ.get("WORKLINK_CLINICIAN_REFERENCE_KEY") or ""
+    if not key and settings.env == "production" and not settings.jwt.algorithm.startswith("HS"):
+        raise ConfigError("WORKLINK_CLINICIAN_REFERENCE_KEY must be set in production when tokens are not "
+                          "signed with a shared secret")
+    return key or settings.jwt.secret + ":clinician-reference"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.db import utcnow
+from worklink.events.contracts.adjustments import clinician_reference
 from worklink.messaging.outbox import Outbox
 from worklink_adjustments import domain, knowledge
 from worklink_adjustments.domain import Conflict, NotFound
@@ -41,6 +42,7 @@ class Deps:
     audit: AuditTrail
     link_secret: str
     link_ttl: timedelta = timedelta(days=60)
+    clinician_key: str = "worklink-clinician-reference"  # the app passes its configured key
 
     def audit_record(self, session: Session, action: str, suggestion: Suggestion, principal: Principal,
                      purpose: str | None = None) -> None:
@@ -677,7 +679,8 @@ def record_employer_response(session: Session, deps: Deps, token: str, data: dic
         raise LinkGone("A response has already been recorded with this link. Each link can be used once.") from None
     deps.outbox.publish(session, "adjustments.employer_response.recorded", {
         "response_id": response.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
-        "clinician_id": suggestion.clinician_id, "suggestion_version": answered, "outcome": response.outcome,
+        "clinician_id": clinician_reference(suggestion.clinician_id, deps.clinician_key),  # never the login id
+        "suggestion_version": answered, "outcome": response.outcome,
         "items": [{"adjustment_id": knowledge.current_adjustment_id(i["adjustment_id"]), "outcome": i["outcome"]}
                   for i in items],  # an answer to a letter written before a rename: the id as it is now
         "effective_from": response.effective_from, "occurred_at": now})

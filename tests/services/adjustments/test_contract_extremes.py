@@ -6,11 +6,13 @@ value the API lets in but a contract refuses would be a 500 here."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
 
 from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.adjustments import clinician_reference
 from tests.services.adjustments.conftest import suggestion_body
 from tests.services.adjustments.test_employer_api_and_rounds import letter_token
 
@@ -72,3 +74,24 @@ def test_an_email_longer_than_its_column_is_refused(client, tokens):
                            headers=tokens.header())
     assert response.status_code == 422
     assert [e["pointer"] for e in response.get_json()["errors"]] == ["/patient/email"]
+
+
+@pytest.mark.parametrize("subject", ["ada.lovelace@practice.nhs.uk", "auth0|abc123", "x" * 128,
+                                     "CN=Ada Lovelace,OU=GP,O=NHS"])
+def test_any_clinician_user_id_is_published_as_a_pseudonymous_reference(app, client, tokens, subject):
+    """The employer's answer names who advised by a reference of their id, never the id (an e-mail is personal data)."""
+    publish_everything(client, tokens, subject)
+    events = published(app)
+    answered = events["adjustments.employer_response.recorded"][0]
+    assert answered["clinician_id"] == clinician_reference(subject, app.config["CLINICIAN_REFERENCE_KEY"])
+    assert re.fullmatch(r"[0-9a-f]{64}", answered["clinician_id"])
+    assert subject not in json.dumps(events["adjustments.employer_response.recorded"])
+    # The restricted hand-over keeps the user id the referrals service records consent against.
+    assert events["adjustments.referral.requested"][0]["clinician_id"] == subject
+
+
+def test_a_user_id_too_long_to_record_is_refused_before_anything_is_written(app, client, tokens):
+    response = client.post("/suggestions", json=suggestion_body(), headers=tokens.header(subject="x" * 129))
+    assert response.status_code == 403 and response.mimetype == "application/problem+json"
+    assert "128" in response.get_json()["detail"]
+    assert published(app) == {}

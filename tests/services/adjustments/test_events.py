@@ -14,6 +14,7 @@ from kafka import KafkaProducer
 
 from worklink.events.catalogue import broadcast_violations
 from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.adjustments import clinician_reference
 from worklink.events.envelope import kafka_headers
 from worklink.messaging import kafka
 from worklink.messaging.consumer import EventConsumer, Outcome
@@ -141,7 +142,9 @@ def test_the_rest_of_the_lifecycle_reaches_kafka_as_ids_and_codes(live, kafka_br
     assert [e["type"] for e in lived] == ["adjustments.suggestion.issued", "adjustments.employer_response.recorded",
                                           "adjustments.suggestion.review_due", "adjustments.suggestion.expired"]
     answered = lived[1]["data"]
-    assert answered["outcome"] == "partially_agreed" and answered["clinician_id"] == "dr-ada"
+    assert answered["outcome"] == "partially_agreed"
+    # who advised, as a pseudonymous reference of their user id (never the login id itself)
+    assert answered["clinician_id"] == clinician_reference("dr-ada", app.config["CLINICIAN_REFERENCE_KEY"])
     assert [i["outcome"] for i in answered["items"]] == ["agreed", "not_possible", "agreed"]
     assert lived[2]["data"]["review_date"] == (today + timedelta(days=3)).isoformat()
     assert lived[3]["data"]["period_end"] == (today + timedelta(days=28)).isoformat()
@@ -152,7 +155,7 @@ def test_the_rest_of_the_lifecycle_reaches_kafka_as_ids_and_codes(live, kafka_br
     assert [(e["type"], e["data"].get("reason")) for e in withdrawn] == [
         ("adjustments.suggestion.issued", None), ("adjustments.suggestion.withdrawn", "patient_request")]
     raw = json.dumps(lived + ended + withdrawn)
-    for private in ("Sam", "Patel", "9434765919", "Depression", "Open-plan", "Jo Manager", "Tires quickly"):
+    for private in ("Sam", "Patel", "9434765919", "Depression", "Open-plan", "Jo Manager", "Tires quickly", "dr-ada"):
         assert private not in raw
 
 

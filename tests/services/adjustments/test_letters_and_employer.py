@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from worklink.db import utcnow
+from worklink.events.contracts.adjustments import clinician_reference
 from worklink_adjustments.models import PLATFORM, EmployerLink
 from tests.services.adjustments.conftest import suggestion_body
 
@@ -171,8 +172,10 @@ def test_employer_link_is_single_use_and_the_clinician_sees_the_answer(app, clie
         staged = conn.execute(sa.select(PLATFORM.outbox.c.payload).where(
             PLATFORM.outbox.c.type == "adjustments.employer_response.recorded")).scalars().all()
     answer = json.loads(staged[-1])["data"]
-    # The clinician who advised hears the answer (notifications routes on clinician_id); no reasons text.
-    assert answer["clinician_id"] == "dr-ada" and answer["outcome"] == "partially_agreed"
+    # The clinician who advised hears the answer (notifications routes on clinician_id, a pseudonymous
+    # reference of their user id); no reasons text.
+    assert answer["clinician_id"] == clinician_reference("dr-ada", app.config["CLINICIAN_REFERENCE_KEY"])
+    assert answer["outcome"] == "partially_agreed" and "dr-ada" not in staged[-1]
     assert "Open-plan" not in staged[-1]
 
 

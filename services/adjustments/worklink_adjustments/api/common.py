@@ -24,13 +24,21 @@ def clinician() -> Clinician:
         practice = uuid.UUID(str(principal.organisation))
     except ValueError:
         raise Problem(403, "Your access token does not name the practice you work for.") from None
+    if len(principal.subject) > MAX_SUBJECT:
+        # Stored with each suggestion and handed to the referrals service (both at most 128): refused
+        # here, before anything is written, rather than failing a later step.
+        raise Problem(403, f"Your user id is longer than {MAX_SUBJECT} characters, which WorkLink cannot record; "
+                           "ask your administrator for a shorter one.")
     return Clinician(principal.subject, practice, principal)
+
+
+MAX_SUBJECT = 128
 
 
 def deps() -> Deps:
     ctx = service_context()
     return Deps(ctx.outbox, ctx.audit, current_app.config["EMPLOYER_LINK_SECRET"],
-                current_app.config["EMPLOYER_LINK_TTL"])
+                current_app.config["EMPLOYER_LINK_TTL"], current_app.config["CLINICIAN_REFERENCE_KEY"])
 
 
 def today() -> date:

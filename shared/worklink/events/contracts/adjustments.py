@@ -8,6 +8,9 @@ hand-over of a person for an employment-adviser referral.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from marshmallow import Schema, fields, validate
 
 from worklink.events.catalogue import EventType
@@ -18,6 +21,14 @@ FIT_NOTE_CATEGORIES = ("phased_return", "altered_hours", "amended_duties", "work
 ISSUER_PROFESSIONS = ("doctor", "nurse", "occupational_therapist", "pharmacist", "physiotherapist")
 EMPLOYER_OUTCOMES = ("agreed", "partially_agreed", "not_possible")
 WITHDRAWAL_REASONS = ("issued_in_error", "patient_request", "condition_changed", "replaced", "other")
+
+
+def clinician_reference(subject: str, key: str) -> str:
+    """The pseudonymous clinician reference broadcast events carry instead of the login id (the
+    token's `sub`, which can be an e-mail address): the hex HMAC-SHA256 of the subject. Stable for
+    one key (WORKLINK_CLINICIAN_REFERENCE_KEY; by default derived from the platform's JWT secret),
+    so a consumer that knows its users' subjects and the key can find whom it names."""
+    return hmac.new(key.encode(), subject.encode(), hashlib.sha256).hexdigest()
 
 
 def _one_of(values, **kwargs) -> fields.String:
@@ -121,9 +132,12 @@ class EmployerResponseRecordedV1(Schema):
     response_id = fields.UUID(required=True)
     suggestion_id = fields.UUID(required=True)
     practice_id = fields.UUID(required=True)
-    # Added (optional, so v1 readers are unaffected): the clinician's user id, so the
-    # person who gave the advice hears the employer's answer (closing the loop).
-    clinician_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"), load_default=None)
+    # Added (optional, so v1 readers are unaffected): who gave the advice, so they hear the
+    # employer's answer (closing the loop). Not the login id: the pseudonymous
+    # `clinician_reference` of it (64 hex digits, which this v1 pattern always admits).
+    clinician_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"), load_default=None,
+                                 metadata={"description": "clinician_reference(sub): hex HMAC-SHA256 of the "
+                                                          "clinician's user id, never the id itself"})
     # Added (optional): the suggestion version the employer answered. An amendment opens a new
     # response round, so one suggestion can have answers for several versions.
     suggestion_version = fields.Integer(allow_none=True, load_default=None)
