@@ -145,22 +145,10 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
     library id and lets the disclosure rule catch the library's name and synonyms as well as the
     clinician's wording."""
     rules = Rules()
-    patient, assessment, period_in = data["patient"], data["assessment"], data["period"]
-    if not nhs_number_is_valid(patient["nhs_number"]):
-        rules.fail("/patient/nhs_number", "This is not a valid NHS number: its check digit does not match.")
-    if patient["birth_date"] > today:
-        rules.fail("/patient/birth_date", "The date of birth is in the future.")
-    if data["issuer"]["profession"] not in ISSUER_PROFESSIONS:
-        rules.fail("/issuer/profession", "Only doctors, nurses, occupational therapists, pharmacists and "
-                                         "physiotherapists may issue fit-note advice.")
-    if assessment["date"] > today:
-        rules.fail("/assessment/date", "The assessment date is in the future.")
-    started = assessment.get("condition_started_on")
-    if started and started > assessment["date"]:
-        rules.fail("/assessment/condition_started_on", "The condition cannot start after the assessment.")
-
+    assessment, period_in = data["assessment"], data["period"]
+    _check_people_and_dates(rules, data, today)
     _check_advice(rules, data)
-    period = _check_period(rules, period_in, assessment["date"], started)
+    period = _check_period(rules, period_in, assessment["date"], assessment.get("condition_started_on"))
     known = set(known_adjustments)
     for i, row in enumerate(data.get("recommendations", [])):
         if row.get("adjustment_id") and row["adjustment_id"] not in known:
@@ -177,6 +165,38 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
         rules.fail("/review_date", "The review date is before the period starts.")
     rules.raise_if_broken()
     return period
+
+
+def check_what_parsed(data: dict[str, Any], today: date) -> list[dict[str, str]]:
+    """The rules that can be checked on the parts of a suggestion that parsed (the rest has shape
+    errors), so a form shows every problem in one round: the NHS number's check digit with the
+    missing name. Library checks wait for a whole suggestion."""
+    rules = Rules()
+    _check_people_and_dates(rules, data, today)
+    assessment, period_in = data.get("assessment") or {}, data.get("period") or {}
+    if assessment.get("date") and period_in.get("start"):
+        _check_period(rules, period_in, assessment["date"], assessment.get("condition_started_on"))
+    if data.get("conditions") and "consent" in data:
+        _check_disclosure(rules, data, {})
+    return rules.errors
+
+
+def _check_people_and_dates(rules: Rules, data: dict[str, Any], today: date) -> None:
+    """Checks each of whichever of its fields are present."""
+    patient, assessment = data.get("patient") or {}, data.get("assessment") or {}
+    if patient.get("nhs_number") and not nhs_number_is_valid(patient["nhs_number"]):
+        rules.fail("/patient/nhs_number", "This is not a valid NHS number: its check digit does not match.")
+    if patient.get("birth_date") and patient["birth_date"] > today:
+        rules.fail("/patient/birth_date", "The date of birth is in the future.")
+    profession = (data.get("issuer") or {}).get("profession")
+    if profession and profession not in ISSUER_PROFESSIONS:
+        rules.fail("/issuer/profession", "Only doctors, nurses, occupational therapists, pharmacists and "
+                                         "physiotherapists may issue fit-note advice.")
+    if assessment.get("date") and assessment["date"] > today:
+        rules.fail("/assessment/date", "The assessment date is in the future.")
+    started = assessment.get("condition_started_on")
+    if started and assessment.get("date") and started > assessment["date"]:
+        rules.fail("/assessment/condition_started_on", "The condition cannot start after the assessment.")
 
 
 def _check_advice(rules: Rules, data: dict[str, Any]) -> None:
@@ -243,8 +263,9 @@ def private_terms(data: dict[str, Any], condition_library: dict[str, tuple[str, 
     for condition in data.get("conditions", []):
         if condition.get("disclose") and shared:
             continue
-        names.append(condition["text"])
-        library_id = condition.get("condition_id") or by_name.get(condition["text"].strip().lower())
+        text = condition.get("text") or ""  # absent only in a part-parsed form (check_what_parsed)
+        names.append(text)
+        library_id = condition.get("condition_id") or by_name.get(text.strip().lower())
         if library_id in condition_library:
             name, more = condition_library[library_id]
             names.append(name)
@@ -327,5 +348,5 @@ def categories_for(decision: str, categories: list[str], recommended: list[dict[
 
 __all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
            "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
-           "nhs_number_is_valid", "check_suggestion", "check_transition", "check_version", "resolve_period",
+           "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version", "resolve_period",
            "add_months", "overall_outcome", "categories_for", "uk_today"]

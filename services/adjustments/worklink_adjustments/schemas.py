@@ -243,8 +243,8 @@ class IssuerSchema(Schema):
 
 
 class PatientSchema(Schema):
-    nhs_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{10}$",
-                               error="An NHS number has 10 digits."))
+    nhs_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{10}$", error=(
+        "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919")))
     given_name = text(100, 1, required=True)
     family_name = text(100, 1, required=True)
     birth_date = fields.Date(required=True)
@@ -397,7 +397,7 @@ class EmployerResponseSchema(Schema):
     items = fields.List(fields.Nested(EmployerItemSchema), required=True, validate=validate.Length(min=1))
     comments = text(2000, load_default="")
     responder_name = fields.String(required=True, validate=validate.Length(
-        2, 200, error="Enter your name (2 to 200 characters)."))
+        2, 200, error="Enter your name, 2 to 200 characters"))
     responder_role = text(200, load_default="")
     effective_from = fields.Date(allow_none=True, load_default=None)
     recorded_at = fields.DateTime(dump_only=True)

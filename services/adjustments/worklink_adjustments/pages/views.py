@@ -23,8 +23,9 @@ from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.api.guidance import index, reading
-from worklink_adjustments.domain import DomainError, RuleViolation, uk_today
+from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
+from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, worded
 from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
@@ -102,7 +103,7 @@ def write():
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
                     status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
     return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
-                  errors=by_field(problems or []), extra_rows=EXTRA_ROWS, action=action, heading=heading,
+                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=EXTRA_ROWS, action=action, heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
 
@@ -132,11 +133,19 @@ def write_submit():
             data = SUGGESTION_FORM.load(form_to_data(form))
             created = services.create(session, deps(), clinician(), data, today())
         except ValidationError as exc:
-            return suggestion_form(form, picked, guidance, field_errors(exc.messages), 422)
+            return suggestion_form(form, picked, guidance, shape_and_rule_errors(exc), 422)
         except RuleViolation as exc:
             session.rollback()
             return suggestion_form(form, picked, guidance, exc.errors, 422)
     return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"]), 303)
+
+
+def shape_and_rule_errors(exc: ValidationError) -> list[dict]:
+    """The form's shape errors and, in the same round, the rules broken by the parts that parsed."""
+    problems = field_errors(exc.messages)
+    named = {p["pointer"] for p in problems}
+    valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+    return problems + [e for e in check_what_parsed(valid, today()) if e["pointer"] not in named]
 
 
 def _library_picks(guidance, ids: list[str]) -> list[dict]:
@@ -330,7 +339,9 @@ def respond_submit(token: str):
         except ValidationError as exc:
             _audit_employer_read(session, link, suggestion)  # the form is shown again, with what was advised
             # "Say why" is about a row; the reason box is where it is fixed
-            errors = by_field(field_errors(exc.messages), {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))})
+            errors = worded(by_field(field_errors(exc.messages),
+                                     {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))}),
+                            employer_wording(rows))
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
                           errors=errors)
     return render("adjustments/responded.html", name=name)
