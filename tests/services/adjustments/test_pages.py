@@ -165,3 +165,28 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
         assert_accessible(page)
         page.goto(f"{base}/suggestions/{created['id']}/summary")
         assert "You withdrew your agreement to be referred to an employment adviser" in page.content()
+
+
+def _overflows(page) -> int:
+    """How far the main content reaches beyond the window's right edge (0 or less when it reflows;
+    the shared page header is measured by the platform's own tests)."""
+    return page.evaluate("""() => Math.max(...[...document.querySelectorAll('main, main *')]
+                                 .map(e => e.getBoundingClientRect().right)) - window.innerWidth""")
+
+
+def test_the_review_page_letter_and_reply_page_reflow_at_320_px(app, tokens, page):
+    from tests.services.adjustments.conftest import suggestion_body
+    client = app.test_client()
+    body = suggestion_body(functional_effects="Needs-a-" + "very" * 40 + "-long-unbroken-word and more.",
+                           **{"job.title": "Supervisor" * 10})
+    created = client.post("/suggestions", json=body, headers=tokens.header()).get_json()
+    client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())
+    page.set_viewport_size({"width": 320, "height": 900})
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        reply = page.locator("a[href*='/respond/']").first.get_attribute("href")
+        assert _overflows(page) <= 0, "review page"
+        page.goto(f"{base}/suggestions/{created['id']}/letter")
+        assert _overflows(page) <= 0, "letter"
+        page.goto(reply)
+        assert _overflows(page) <= 0, "employer's reply page"
