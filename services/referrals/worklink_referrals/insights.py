@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from worklink.audit import AuditTrail
 from worklink_referrals.domain import OUTCOME_TYPES
 from worklink_referrals.models import Outcome, Referral
 
@@ -146,6 +147,13 @@ def build(session: Session, today: date) -> dict[str, Any]:
     for referral_id, kind in session.execute(sa.select(Outcome.referral_id, Outcome.type)):
         outcome_types[referral_id].add(kind)
     return figures(referrals, outcome_types, today)
+
+
+def read(session: Session, audit: AuditTrail, today: date) -> dict[str, Any]:
+    """The figures, with the read audited (who looked at the equity figures) in the same transaction.
+    No person is named: the figures are aggregates."""
+    audit.record(session, action="read", resource_type="insights", resource_id="alliance")
+    return build(session, today)
 
 
 def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today: date) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
-from worklink_referrals.models import RoutingService
+from worklink_referrals.models import Referral, RoutingService
 from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
 from worklink_referrals.uktime import uk_time, uk_today
 
@@ -29,6 +29,8 @@ pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 PAGE_SIZE = 50  # referrals a list page shows
 VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("waitlist", "Waitlist"),
          ("review_due", "Holds to review"), ("checks_due", "Sustainment checks due"), ("all", "All"))
+# Cancel reasons only withdraw_consent gives: a plain cancel with them would leave consent standing.
+WITHDRAWAL_ONLY = {"consent_withdrawn"}
 HEADINGS = {"new": "New referrals", "breaching": "Referrals breaching targets", "mine": "My referrals",
             "waitlist": "Waitlist", "review_due": "Holds to review", "checks_due": "Sustainment checks due",
             "all": "All referrals", "held": "Held referrals"}
@@ -119,8 +121,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
                 and not body["consent"]["withdrawn_at"])
+    can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
-                   can_note=can_note,
+                   can_note=can_note, can_withdraw=can_withdraw,
+                   cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
                    posted_values=request.form if posted else {})
 
@@ -142,6 +146,10 @@ def referral_action(referral_id):
         raise Problem(400, "Choose an action.")
     if form.pop("claim", None):
         form["adviser_id"] = current_principal().subject
+    if action == "cancel" and form.get("reason") in WITHDRAWAL_ONLY:  # a cancel would not stop the sharing
+        return _referral_page(referral_id, posted=action, status=422, errors=_posted_errors(
+            [("reason", "to record that the person withdrew consent, use 'Record that the person withdrew "
+                        "consent'")], action))
     try:
         data = ActionSchema().load(form)
     except ValidationError as exc:
@@ -162,6 +170,29 @@ def referral_action(referral_id):
         return _referral_page(referral_id, errors=_posted_errors([(e["pointer"].lstrip("/"), e["detail"])
                                                                   for e in found], action),
                               posted=action, status=problem.status)
+    return redirect(f"/queue/{referral_id}", code=303)
+
+
+def _records_withdrawal(principal, referral) -> bool:
+    """The referrer and the assigned organisation hear from the person and record a withdrawal of consent."""
+    return principal.role in ("gp", "adviser", "org_admin") and bool(
+        access.readers(principal, referral) & {domain.REFERRER, domain.ASSIGNED})
+
+
+@pages.post("/queue/<uuid:referral_id>/consent-withdrawal")
+@person_record("referral", "referral_id")
+@requires("adviser", "org_admin", "gp")
+def referral_consent_withdrawal(referral_id):
+    """Record that the person withdrew consent: services.withdraw_consent, as the API's consent-withdrawal."""
+    ctx, principal, moment = service_context(), current_principal(), now()
+    with ctx.database.transaction() as session, access.domain_problems():
+        services.lock_person_first(session, Referral.id == referral_id)  # before the row: see the function
+        referral = access.load(session, referral_id, principal, lock=True)
+        if not _records_withdrawal(principal, referral):
+            raise Problem(403, "Only the referrer or the assigned organisation records a withdrawal of consent.")
+        services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
+        ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id))
     return redirect(f"/queue/{referral_id}", code=303)
 
 
@@ -257,9 +288,16 @@ def my_referral_cancel(token):
 @pages.get("/alliance/insights")
 @requires("alliance_admin")
 def insights_page():
-    with service_context().database.transaction() as session:
-        figures = insights.build(session, now().date())
-    return _render("referrals/insights.html", f=figures)
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        figures = insights.read(session, ctx.audit, uk_today(now()))
+    return _render("referrals/insights.html", f=figures, outcome_types=domain.OUTCOME_TYPES,
+                   breakdowns=EQUITY_BREAKDOWNS)
+
+
+EQUITY_BREAKDOWNS = (("deprivation_decile", "By area deprivation decile (1 = most deprived)"),
+                     ("age_band", "By age band"), ("sex", "By sex"), ("ethnicity", "By ethnic group (ONS code)"),
+                     ("source", "By source of referral"))
 
 
 def _messages(messages) -> list[tuple[str, str]]:
@@ -287,9 +325,28 @@ def _posted_errors(problems: list[tuple[str, str]], form: str) -> dict[str, list
 # --- self-referral, no account ("no wrong door") ---------------------------------------------------
 
 
+DATE_PARTS = ("day", "month", "year")
+
+
+def _birth_date(form) -> str:
+    """The three-field date of birth (NHS.UK date input) as YYYY-MM-DD; "" when none was given.
+    A single `birth_date` field (YYYY-MM-DD) is taken too. Parts that make no date give an invalid
+    value, so the schema refuses it."""
+    if form.get("birth_date", "").strip():
+        return form["birth_date"].strip()
+    day, month, year = (form.get(f"birth_date-{part}", "").strip() for part in DATE_PARTS)
+    if not (day or month or year):
+        return ""
+    if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
+        return "not-a-date"
+    return f"{year}-{int(month):02d}-{int(day):02d}" if int(month) < 100 and int(day) < 100 else "not-a-date"
+
+
 def _self_referral_form(form) -> dict:
     person = {name: form.get(name, "").strip() for name in
-              ("given_name", "family_name", "birth_date", "postcode", "email", "phone") if form.get(name, "").strip()}
+              ("given_name", "family_name", "postcode", "email", "phone") if form.get(name, "").strip()}
+    if _birth_date(form):
+        person["birth_date"] = _birth_date(form)
     body = {"person": person, "consent": {"explicit": form.get("consent") == "yes"},
             "employment_situation": form.get("employment_situation", "")}
     if form.get("service_id"):
@@ -308,8 +365,9 @@ def refer_yourself_send():
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
-        return _render("referrals/refer_yourself.html", 422, errors=errors_by_field(_flat(exc.messages)), form=request.form,
-                       situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
+        return _render("referrals/refer_yourself.html", 422, errors=errors_by_field(_self_referral_errors(
+            exc.messages, request.form)), form=request.form, situations=EMPLOYMENT,
+            service_id=request.form.get("service_id", ""))
     ctx, moment = service_context(), now()
     try:
         with ctx.database.transaction() as session:
@@ -349,11 +407,28 @@ def refer_yourself_verify(pending_id):
 
 
 FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your last name",
-            "birth_date": "Enter your date of birth", "postcode": "Enter a real postcode, like GL1 2AB",
+            "birth_date": "Enter your date of birth", "birth_date_real": "Date of birth must be a real date, like 15 3 1984", "postcode": "Enter a real postcode, like GL1 2AB",
             "email": "Enter a real email address", "phone": "Enter a real phone number",
             "consent": "Tick the box to agree, so we can pass your details on",
             "contact": "Give an email address or a phone number so we can check it is you",
             "employment_situation": "Choose which describes you best"}
+
+
+# The form's order: the error summary lists problems in it. The date of birth's first box is its anchor.
+FORM_ORDER = ("given_name", "family_name", "birth_date-day", "postcode", "email", "employment_situation", "consent")
+
+
+def _self_referral_errors(messages, form) -> list[tuple[str, str]]:
+    """Every problem with the form in one round, in the form's order: the schema checks "an email or
+    a phone" only once the fields themselves pass, so it is checked here too."""
+    problems = dict(_flat(messages))
+    if not (form.get("email", "").strip() or form.get("phone", "").strip()):
+        problems.setdefault("email", FRIENDLY["contact"])
+    if "birth_date" in problems:
+        problems["birth_date-day"] = FRIENDLY["birth_date_real" if _birth_date(form) else "birth_date"]
+        del problems["birth_date"]
+    order = {name: i for i, name in enumerate(FORM_ORDER)}
+    return sorted(problems.items(), key=lambda item: order.get(item[0], len(order)))
 
 
 def _flat(messages) -> list[tuple[str, str]]:

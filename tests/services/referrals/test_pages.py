@@ -160,9 +160,12 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         assert "Tick the box to agree" in page.locator("#consent-error").inner_text()
         assert_accessible(page)
         page.get_by_label("Last name").fill("Jones")
-        page.get_by_label("Date of birth").fill("1990-01-02")
+        page.get_by_label("Day").fill("2")
+        page.get_by_label("Month").fill("1")
+        page.get_by_label("Year").fill("1990")
         page.get_by_label("Postcode").fill("GL1 1AA")
         page.get_by_label("Email address").fill("sam@example.org")
+        page.get_by_label("I am out of work and looking for work").check()  # nothing is chosen for them
         page.get_by_label("I agree to my details").check()
         page.get_by_role("button", name="Continue").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Check your email"

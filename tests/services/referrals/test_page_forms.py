@@ -1,0 +1,157 @@
+"""Page forms (test client): recording a withdrawal of consent from the referral page, the cancel
+form without "consent withdrawn", the person's withdrawal after their referral ended, the
+self-referral form's first-round errors and date input, and the insights page (audited reads)."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from tests.services.referrals.conftest import OTHER_ADVISERS
+
+HTML = {"Accept": "text/html"}
+CSRF = "t0ken"
+
+
+def post(h, path, data, headers):
+    h.client.set_cookie("worklink_csrf", CSRF)
+    return h.client.post(path, data={"csrf_token": CSRF, **data}, headers={**headers, **HTML})
+
+
+def page(h, path, headers):
+    return h.client.get(path, headers={**headers, **HTML}).get_data(as_text=True)
+
+
+def cancel_reasons(html: str) -> list[str]:
+    select = re.search(r'<select[^>]*id="cancel-reason".*?</select>', html, re.S).group(0)
+    return re.findall(r'<option value="(\w+)"', select)
+
+
+def completed(h) -> str:
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    assert h.act(rid, "complete", end_reason="goals_met").status_code == 200
+    return rid
+
+
+def audit_rows(h, **where):
+    table = h.ctx.tables.audit_log
+    with h.ctx.database.engine.connect() as conn:
+        return list(conn.execute(sa.select(table).filter_by(**where)))
+
+
+def test_the_referrer_records_a_withdrawal_of_consent_from_the_referral_page(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    html = page(h, f"/queue/{rid}", h.gp())
+    assert "Record that the person withdrew consent" in html
+    assert cancel_reasons(html) == ["referrer_withdrew", "person_withdrew", "deceased", "other"]
+
+    done = post(h, f"/queue/{rid}/consent-withdrawal", {}, h.gp())
+    assert done.status_code == 303 and done.headers["Location"] == f"/queue/{rid}"
+    shown = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+    assert (shown["status"], shown["status_reason"]) == ("cancelled", "consent_withdrawn")
+    assert shown["consent"]["withdrawn_at"] and "person" not in shown
+    html = page(h, f"/queue/{rid}", h.gp())
+    assert "Details withheld (consent withdrawn)" in html and "Record that the person withdrew" not in html
+    assert audit_rows(h, action="update", resource_id=rid, actor="gp-1")
+
+
+def test_the_assigned_organisation_records_it_after_the_referral_ended(harness):
+    h = harness
+    rid = completed(h)
+    assert "Record that the person withdrew consent" in page(h, f"/queue/{rid}", h.adviser())
+    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, h.adviser()).status_code == 303
+    shown = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert shown["status"] == "completed" and shown["consent"]["withdrawn_at"]
+    assert shown["consent"]["outcomes_to_referrer"] is False
+
+
+def test_only_the_referrer_and_the_assigned_organisation_record_it(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, h.adviser(org=OTHER_ADVISERS)).status_code == 404
+    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, h.admin()).status_code == 403
+    assert "Record that the person withdrew consent" not in page(h, f"/queue/{rid}", h.admin())
+    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["consent"]["withdrawn_at"] is None
+
+
+def test_a_cancel_with_the_reason_consent_withdrawn_is_refused_on_the_page(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    version = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["version"]
+    refused = post(h, f"/queue/{rid}/act", {"action": "cancel", "version": version, "reason": "consent_withdrawn"},
+                   h.gp())
+    assert refused.status_code == 422
+    assert "Record that the person withdrew consent" in refused.get_data(as_text=True)
+    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["status"] == "submitted"
+
+
+def self_referred(h) -> str:
+    pending = h.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+                   "email": "sam@example.org"}, "consent": {"explicit": True},
+        "employment_situation": "unemployed"}).get_json()
+    verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
+    return verified.get_json()["status_link"]
+
+
+def test_the_person_can_withdraw_consent_after_their_referral_ended(harness):
+    h = harness
+    link = self_referred(h)
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    assert "Stop my referral" in page(h, link, {})
+    h.act(rid, "reject", reason="out_of_area")
+    html = page(h, link, {})
+    assert "Stop my referral" not in html and "Withdraw my consent" in html
+    token = link.rsplit("/", 1)[1]
+    assert post(h, f"/my-referral/{token}/cancel", {"withdraw_consent": "yes"}, {}).status_code == 303
+    html = page(h, link, {})
+    assert "You withdrew your consent" in html and "Withdraw my consent" not in html
+    assert h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["consent"]["withdrawn_at"]
+
+
+def test_the_self_referral_form_lists_every_problem_in_the_first_round(harness):
+    h = harness
+    html = page(h, "/refer-yourself", {})
+    assert " checked" not in html  # no situation is chosen for the person
+    assert all(f'id="birth_date-{part}"' in html for part in ("day", "month", "year"))
+    assert 'type="date"' not in html
+    refused = post(h, "/refer-yourself", {}, {})
+    assert refused.status_code == 422
+    summary = re.findall(r'<li><a href="#([\w-]+)">([^<]+)</a>', refused.get_data(as_text=True))
+    assert summary == [
+        ("given_name", "Enter your first name"), ("family_name", "Enter your last name"),
+        ("birth_date-day", "Enter your date of birth"),
+        ("email", "Give an email address or a phone number so we can check it is you"),
+        ("employment_situation", "Choose which describes you best"),
+        ("consent", "Tick the box to agree, so we can pass your details on")]
+
+
+def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
+    h = harness
+    form = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "31", "birth_date-month": "2",
+            "birth_date-year": "1990", "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
+            "employment_situation": "unemployed"}
+    refused = post(h, "/refer-yourself", form, {}).get_data(as_text=True)
+    assert "Date of birth must be a real date, like 15 3 1984" in refused
+    assert 'value="31"' in refused and 'value="1990"' in refused  # what was typed is kept
+    accepted = post(h, "/refer-yourself", {**form, "birth_date-day": "28"}, {})
+    assert accepted.status_code == 200 and "Check your email" in accepted.get_data(as_text=True)
+
+
+def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harness):
+    h = harness
+    for i in range(6):
+        h.refer({"nhs_number": f"520000000{i}", "given_name": f"I{i}", "sex": "female"})
+    html = page(h, "/alliance/insights", h.admin())
+    for heading in ("By area deprivation decile", "By age band", "By sex", "By ethnic group", "By source of referral",
+                    "Outcome rates"):
+        assert heading in html
+    assert re.search(r"<h2>Rejection reasons</h2>\s*<p>None.</p>", html)  # nothing rejected: says so
+    assert "Sustained job outcome" in html
+    reads = audit_rows(h, resource_type="insights")
+    assert [(r.action, r.resource_id, r.actor, r.person_id) for r in reads] == [("read", "alliance", "admin-1", None)]

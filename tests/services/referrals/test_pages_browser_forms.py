@@ -1,0 +1,108 @@
+"""In real headless Chromium, checked with axe-core: the referrer records a withdrawal of consent from
+the referral page; an adviser pages the queue to the newest referral with the current filter marked;
+the self-referral form's first-round errors and date input; the insights page; the person withdraws
+consent after their referral ended."""
+
+from __future__ import annotations
+
+import pytest
+
+from worklink.auth import mint_token
+from tests.browser import assert_accessible, live_server, submit
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE
+from tests.services.referrals.test_pages import sign_in
+from worklink_referrals.pages import PAGE_SIZE
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_the_referrer_records_that_the_person_withdrew_consent(harness, page):
+    h = harness
+    created = h.refer().get_json()
+    gp = mint_token(h.settings.jwt, role="gp", org=GP_PRACTICE, subject="gp-1")
+    with live_server(h.app) as base:
+        sign_in(page, base, gp, f"/queue/{created['id']}")
+        page.get_by_text("Cancel this referral").click()
+        reasons = page.locator("#cancel-reason option").all_inner_texts()
+        assert "Consent withdrawn" not in reasons and "Person withdrew" in reasons
+        page.get_by_text("Record that the person withdrew consent").click()
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Record consent withdrawn"))
+        assert page.get_by_role("heading", level=1).inner_text() == "Details withheld (consent withdrawn)"
+        assert page.locator("#status").inner_text() == "Cancelled"
+        assert "Consent withdrawn" in page.locator("#status-reason").inner_text()
+        assert page.get_by_text("Record that the person withdrew consent").count() == 0
+        assert_accessible(page)
+
+
+def test_an_adviser_pages_the_queue_to_the_newest_referral(harness, page):
+    h = harness
+    references = []
+    for i in range(PAGE_SIZE + 1):
+        h.clock.advance(minutes=1)
+        references.append(h.refer({"given_name": f"P{i:03d}", "nhs_number": f"{9100000000 + i}"}
+                                   ).get_json()["reference"])
+    adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
+    with live_server(h.app) as base:
+        sign_in(page, base, adviser, "/queue")
+        current = page.get_by_role("navigation", name="Filter the queue").locator("[aria-current=page]")
+        assert current.inner_text() == "New" and current.evaluate("e => getComputedStyle(e).fontWeight") == "600"
+        assert page.get_by_role("heading", level=2, name="New referrals").is_visible()
+        assert page.get_by_role("link", name=references[-1]).count() == 0  # longest waiting first
+        assert_accessible(page)
+        submit(page, page.get_by_role("navigation", name="Pagination").get_by_role("link", name="Next"))
+        assert page.get_by_role("link", name=references[-1]).is_visible()
+        assert "Showing referrals 51 to 51 of 51" in page.locator("#page-position").inner_text()
+        assert_accessible(page)
+        submit(page, page.get_by_role("link", name="All", exact=True))
+        assert page.get_by_role("heading", level=2, name="All referrals").is_visible()
+        assert page.get_by_role("row").nth(1).get_by_role("link").inner_text() == references[-1]  # newest first
+
+
+def test_the_self_referral_form_asks_for_everything_at_once(harness, page):
+    h = harness
+    with live_server(h.app) as base:
+        page.goto(f"{base}/refer-yourself")
+        assert page.locator("input[name=employment_situation]:checked").count() == 0
+        submit(page, page.get_by_role("button", name="Continue"))
+        summary = page.get_by_role("alert")
+        contact = summary.get_by_role("link", name="Give an email address or a phone number so we can check it is you")
+        assert contact.get_attribute("href") == "#email"
+        assert summary.get_by_role("link", name="Enter your date of birth").get_attribute("href") == "#birth_date-day"
+        assert_accessible(page)
+        page.get_by_label("Day").fill("30")
+        page.get_by_label("Month").fill("2")
+        page.get_by_label("Year").fill("1990")
+        submit(page, page.get_by_role("button", name="Continue"))
+        assert "must be a real date" in page.locator("#birth_date-day-error").inner_text()
+        assert page.get_by_label("Day").input_value() == "30"
+        assert_accessible(page)
+
+
+def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, page, browser):
+    h = harness
+    pending = h.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+                   "email": "sam@example.org"}, "consent": {"explicit": True},
+        "employment_situation": "unemployed"}).get_json()
+    link = h.client.post(f"/self-referrals/{pending['id']}/verification",
+                         json={"code": pending["code"]}).get_json()["status_link"]
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    h.act(rid, "reject", reason="out_of_area")
+    for i in range(6):
+        h.refer({"nhs_number": f"520000000{i}", "given_name": f"I{i}", "sex": "female"})
+    admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
+    with live_server(h.app) as base:
+        sign_in(page, base, admin, "/alliance/insights")
+        assert page.get_by_role("heading", level=3, name="By sex").is_visible()
+        assert page.get_by_role("heading", level=2, name="Outcome rates").is_visible()
+        assert_accessible(page)
+
+        person = browser.new_context().new_page()
+        person.goto(base + link)
+        assert person.get_by_role("heading", level=2).first.inner_text() == "Rejected"
+        assert_accessible(person)
+        submit(person, person.get_by_role("button", name="Withdraw my consent"))
+        assert "You withdrew your consent" in person.content()
+        assert person.get_by_role("button", name="Withdraw my consent").count() == 0
+        assert_accessible(person)
