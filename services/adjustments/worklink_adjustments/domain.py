@@ -26,6 +26,12 @@ ASSESSMENT_METHODS = ("face_to_face", "telephone", "video", "written_report")
 STATUSES = ("draft", "issued", "amended", "withdrawn", "superseded", "expired")
 ACTIVE = ("issued", "amended")
 SHORT_PERIOD_DAYS = 15
+# How far a period may start from the assessment it rests on. The reference (gov.uk fit note
+# guidance) states no bound; three months either side keeps a typing slip (2062 for 2026) from
+# being issued and is to be confirmed with the clinical lead.
+PERIOD_START_WINDOW_MONTHS = 3
+REVIEW_WITHIN_MONTHS = 12  # a review date at most this long after the period ends (or starts, if open)
+OLDEST_PATIENT_YEARS = 120
 
 
 # Clinical dates (assessment, birth, period, review) are UK civil dates: at 00:30 during British
@@ -85,9 +91,15 @@ def nhs_number_is_valid(value: str) -> bool:
 # --- periods -------------------------------------------------------------------------------
 
 
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if not 1 <= year <= 9999:  # the calendar's ends: a bound that far away is no bound
+        return date.min if year < 1 else date.max
     for candidate in (day.day, 30, 29, 28):
         try:
             return date(year, month, candidate)
@@ -163,6 +175,9 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
     _check_disclosure(rules, data, condition_library or {})
     if data.get("review_date") and data["review_date"] < period.start:
         rules.fail("/review_date", "The review date is before the period starts.")
+    elif data.get("review_date") and data["review_date"] > add_months(period.end or period.start, REVIEW_WITHIN_MONTHS):
+        rules.fail("/review_date", f"The review date is more than {REVIEW_WITHIN_MONTHS} months after the period "
+                                   f"{'ends' if period.end else 'starts'}.")
     rules.raise_if_broken()
     return period
 
@@ -188,12 +203,16 @@ def _check_people_and_dates(rules: Rules, data: dict[str, Any], today: date) -> 
         rules.fail("/patient/nhs_number", "This is not a valid NHS number: its check digit does not match.")
     if patient.get("birth_date") and patient["birth_date"] > today:
         rules.fail("/patient/birth_date", "The date of birth is in the future.")
+    elif patient.get("birth_date") and patient["birth_date"] < add_months(today, -12 * OLDEST_PATIENT_YEARS):
+        rules.fail("/patient/birth_date", f"The date of birth is more than {OLDEST_PATIENT_YEARS} years ago.")
     profession = (data.get("issuer") or {}).get("profession")
     if profession and profession not in ISSUER_PROFESSIONS:
         rules.fail("/issuer/profession", "Only doctors, nurses, occupational therapists, pharmacists and "
                                          "physiotherapists may issue fit-note advice.")
     if assessment.get("date") and assessment["date"] > today:
         rules.fail("/assessment/date", "The assessment date is in the future.")
+    elif assessment.get("date") and patient.get("birth_date") and assessment["date"] < patient["birth_date"]:
+        rules.fail("/assessment/date", "The assessment date is before the patient's date of birth.")
     started = assessment.get("condition_started_on")
     if started and assessment.get("date") and started > assessment["date"]:
         rules.fail("/assessment/condition_started_on", "The condition cannot start after the assessment.")
@@ -212,7 +231,14 @@ def _check_advice(rules: Rules, data: dict[str, Any]) -> None:
 
 
 def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, started: date | None) -> Period:
-    period = resolve_period(period_in["start"], period_in.get("end"), period_in.get("duration_days"))
+    start = period_in["start"]
+    earliest, latest = (add_months(assessed_on, -PERIOD_START_WINDOW_MONTHS),
+                        add_months(assessed_on, PERIOD_START_WINDOW_MONTHS))
+    if not earliest <= start <= latest:
+        rules.fail("/period/start", f"The period must start within {PERIOD_START_WINDOW_MONTHS} months of the "
+                                    f"assessment ({long_date(earliest)} to {long_date(latest)}).")
+        return Period(start, period_in.get("end"), True)  # nothing more to check against a wrong start
+    period = resolve_period(start, period_in.get("end"), period_in.get("duration_days"))
     if period_in.get("end") and period_in.get("duration_days"):
         rules.fail("/period", "Give either an end date or a duration, not both.")
     if period.end is not None and period.end < period.start:
@@ -222,7 +248,8 @@ def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, st
     if period.end is None and first_six:
         rules.fail("/period/end", "An open-ended period is only allowed once the condition has lasted six months; "
                                   "give an end date or a duration.")
-    if period.end is not None and first_six and period.end > add_months(period.start, 3):
+    # The end date is inclusive: three months from 1 November end on 31 January.
+    if period.end is not None and first_six and period.end >= add_months(period.start, 3):
         rules.fail("/period", "In the first six months of a condition a fit note can cover at most 3 months.")
     if period.days is not None and period.days < SHORT_PERIOD_DAYS and not period.explicit_end:
         rules.fail("/period/end", f"A period shorter than {SHORT_PERIOD_DAYS} days needs explicit start and end dates.")

@@ -63,11 +63,17 @@ def test_not_fit_carries_no_advice(client, tokens):
 
 
 def test_at_most_three_months_in_the_first_six_months(client, tokens):
-    long_period = {"start": TODAY.isoformat(), "end": (add_months(TODAY, 3) + timedelta(days=1)).isoformat()}
+    # The end date is inclusive: 3 months from 1 November are 1 November to 31 January.
+    long_period = {"start": TODAY.isoformat(), "end": add_months(TODAY, 3).isoformat()}
     errors = pointers(post(client, tokens, suggestion_body(period=long_period)))
     assert "at most 3 months" in errors["/period"]
-    exactly_three = {"start": TODAY.isoformat(), "end": add_months(TODAY, 3).isoformat()}
+    exactly_three = {"start": TODAY.isoformat(), "end": (add_months(TODAY, 3) - timedelta(days=1)).isoformat()}
     assert post(client, tokens, suggestion_body(period=exactly_three)).status_code == 201
+    days = (add_months(TODAY, 3) - TODAY).days
+    assert "/period" in pointers(post(client, tokens, suggestion_body(period={"start": TODAY.isoformat(),
+                                                                             "duration_days": days + 1})))
+    assert post(client, tokens, suggestion_body(period={"start": TODAY.isoformat(), "duration_days": days})
+                ).status_code == 201
     # After six months of the condition, a longer period is allowed.
     later = suggestion_body(period=long_period, **{"assessment.condition_started_on": (TODAY - timedelta(days=200)).isoformat()})
     assert post(client, tokens, later).status_code == 201
@@ -165,3 +171,27 @@ def test_only_clinicians_of_a_practice_write_suggestions(client, tokens):
     assert adviser.status_code == 403
     no_practice = client.post("/suggestions", json=suggestion_body(), headers=tokens.header(org="not-a-practice-id"))
     assert no_practice.status_code == 403
+
+
+def test_dates_stay_within_a_sane_window_of_the_assessment(client, tokens):
+    """A period starts within 3 months of the assessment; a duration from far in the future is a field
+    error, not a 500; birth and review dates are plausible."""
+    far = suggestion_body(period={"start": "9999-12-20", "duration_days": 3650})
+    assert "within 3 months" in pointers(post(client, tokens, far))["/period/start"]
+    for start in (add_months(TODAY, 3) + timedelta(days=1), add_months(TODAY, -3) - timedelta(days=1),
+                  date(1900, 1, 1), date(2099, 1, 1)):
+        body = suggestion_body(period={"start": start.isoformat(), "end": (start + timedelta(days=20)).isoformat()})
+        assert "/period/start" in pointers(post(client, tokens, body)), start
+    soon = add_months(TODAY, 3) - timedelta(days=20)  # a return to work planned two months ahead
+    body = suggestion_body(period={"start": soon.isoformat(), "end": (soon + timedelta(days=20)).isoformat()})
+    assert post(client, tokens, body).status_code == 201
+    old = suggestion_body(**{"patient.birth_date": "1800-01-01"})
+    assert "120 years" in pointers(post(client, tokens, old))["/patient/birth_date"]
+    before_birth = suggestion_body(**{"assessment.date": "1980-01-01", "assessment.condition_started_on": None},
+                                   period={"start": "1980-01-01", "end": "1980-01-20"})
+    assert "/assessment/date" in pointers(post(client, tokens, before_birth))
+    review = suggestion_body(review_date="2999-01-01")
+    assert "12 months" in pointers(post(client, tokens, review))["/review_date"]
+    ancient = suggestion_body(**{"assessment.date": "0001-01-02", "assessment.condition_started_on": None},
+                              period={"start": "0001-01-02", "duration_days": 20})
+    assert post(client, tokens, ancient).status_code == 422
