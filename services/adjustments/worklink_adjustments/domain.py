@@ -77,10 +77,10 @@ class NotFound(DomainError):
 
 
 def nhs_number_is_valid(value: str) -> bool:
-    """Ten digits whose tenth is the modulus-11 check digit of the first nine."""
+    """Ten digits (not all the same) whose tenth is the modulus-11 check digit of the first nine."""
     digits = value.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit():
-        return False
+    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
+        return False  # 0000000000 passes modulus 11 but is no one's number
     total = sum(int(d) * weight for d, weight in zip(digits[:9], range(10, 1, -1)))
     check = 11 - total % 11
     if check == 11:

@@ -365,12 +365,16 @@ class SuggestionInSchema(Schema):
         raise ValidationError({"consent": {"referral_updates_by_email": [problem]}})
 
 
+VERSIONS = validate.Range(1, 2**31 - 1, error="Send the version you read: a whole number from 1.")
+
+
 class SuggestionUpdateSchema(SuggestionInSchema):
-    version = fields.Integer(required=True, metadata={"description": "the version you read (optimistic locking)"})
+    version = fields.Integer(required=True, validate=VERSIONS,
+                             metadata={"description": "the version you read (optimistic locking)"})
 
 
 class VersionSchema(Schema):
-    version = fields.Integer(required=True)
+    version = fields.Integer(required=True, validate=VERSIONS)
 
 
 class WithdrawSchema(VersionSchema):

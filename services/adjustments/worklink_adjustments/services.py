@@ -266,7 +266,11 @@ def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, A
 def _check_replaceable(session: Session, clinician: Clinician, supersedes_id: uuid.UUID | None,
                        nhs_number: str) -> None:
     if supersedes_id:
-        replaced = load(session, clinician, supersedes_id)
+        try:
+            replaced = load(session, clinician, supersedes_id)
+        except NotFound:  # a field of the body: a field error, not a missing resource
+            raise domain.RuleViolation([{"location": "json", "pointer": "/supersedes_id",
+                                         "detail": f"No suggestion {supersedes_id} to replace."}]) from None
         if replaced.status not in domain.ACTIVE:
             raise Conflict(f"Suggestion {replaced.id} is {replaced.status}; only an issued one can be replaced.")
         _check_same_patient(replaced, nhs_number)

@@ -67,8 +67,8 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         page.get_by_role("button", name="Issue the suggestion").click()
         assert "issued" in page.locator("#status").inner_text()
         review_url = page.url
-        page.goto(f"{review_url}?error=Someone else changed it first.")  # a refused action comes back like this
-        assert page.get_by_role("alert").inner_text().endswith("Someone else changed it first.")
+        page.goto(f"{review_url}?error=changed")  # a refused action comes back with a code
+        assert page.get_by_role("alert").inner_text().endswith("Check it, then try again.")
         assert page.title().startswith("Error: ")
         page.goto(review_url)
 

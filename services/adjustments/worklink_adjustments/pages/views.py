@@ -217,7 +217,32 @@ def form_to_data(form) -> dict[str, Any]:
 @person_record("suggestion", "suggestion_id")
 @requires("gp")
 def review(suggestion_id: uuid.UUID):
-    return review_page(suggestion_id, request.args.get("error"))
+    # Only a code comes back in the address, never words: a crafted link cannot put its own
+    # text on a clinical page.
+    return review_page(suggestion_id, REFUSALS.get(request.args.get("error", "")))
+
+
+# Why an action on the review page was refused (the redirect carries the code).
+REFUSALS = {
+    "changed": "The suggestion changed since you opened this page. Check it, then try again.",
+    "status": "The suggestion's status no longer allows that. Check its status below.",
+    "consent": "The patient's consent to a referral is not recorded on this suggestion. Amend the suggestion to "
+               "record it first.",
+    "referred": "A referral has already been requested from this suggestion.",
+    "refused": "That could not be done. Reload the page and try again.",
+}
+
+
+def refusal_code(error: DomainError) -> str:
+    if "current_version" in error.extensions:
+        return "changed"
+    if "current_status" in error.extensions:
+        return "status"
+    if "missing_consent" in error.extensions:
+        return "consent"
+    if "already been requested" in error.detail:
+        return "referred"
+    return "refused"
 
 
 def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200) -> Response:
@@ -263,7 +288,7 @@ def review_action(suggestion_id: uuid.UUID, action: str):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=exc.detail), 303)
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
     return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id), 303)
 
 
