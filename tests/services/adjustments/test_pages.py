@@ -170,8 +170,13 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
 def _overflows(page) -> int:
     """How far the main content reaches beyond the window's right edge (0 or less when it reflows;
     the shared page header is measured by the platform's own tests)."""
-    return page.evaluate("""() => Math.max(...[...document.querySelectorAll('main, main *')]
-                                 .map(e => e.getBoundingClientRect().right)) - window.innerWidth""")
+    return page.evaluate("""() => {
+        // an element clipped by an ancestor that fits (a visually hidden table head) does not count
+        const shown = e => { for (let a = e.parentElement; a && a.tagName !== 'MAIN'; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth) return false; }
+            return true; };
+        return Math.max(...[...document.querySelectorAll('main, main *')].filter(shown)
+                        .map(e => e.getBoundingClientRect().right)) - innerWidth; }""")
 
 
 def test_the_review_page_letter_and_reply_page_reflow_at_320_px(app, tokens, page):

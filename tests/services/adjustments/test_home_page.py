@@ -1,0 +1,64 @@
+"""The clinician's home page reaches every suggestion of the practice: a page at a time (NHS.UK
+pagination), or one patient's by NHS number; the table reflows at 320 px."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import assert_accessible, live_server
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.test_pages import _overflows, sign_in
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def nhs_number(n: int) -> str:
+    """A valid NHS number (modulus 11) made from `n`."""
+    for prefix in range(n * 10 + 400_000_000, n * 10 + 400_000_010):
+        digits = str(prefix)
+        check = 11 - sum(int(d) * w for d, w in zip(digits, range(10, 1, -1))) % 11
+        if check != 10:
+            return digits + str(0 if check == 11 else check)
+    raise AssertionError
+
+
+def fill(client, tokens, count: int) -> list[str]:
+    numbers = [nhs_number(i) for i in range(count)]
+    for i, number in enumerate(numbers):
+        body = suggestion_body(**{"patient.nhs_number": number, "patient.given_name": f"Patient{i:02d}"})
+        assert client.post("/suggestions", json=body, headers=tokens.header()).status_code == 201
+    return numbers
+
+
+def names(html: str) -> list[str]:
+    return re.findall(r'<a href="/review/[^"]+">(Patient\d\d) ', html)
+
+
+def test_every_suggestion_is_reachable_by_page_or_by_nhs_number(client, tokens):
+    numbers = fill(client, tokens, 30)
+    h = tokens.header()
+    first = client.get("/", headers=h).get_data(as_text=True)
+    assert len(names(first)) == 25 and "page 1 of 2" in first
+    assert 'href="/?page=2"' in first and "Page 2 of 2" in first and "Previous" not in first
+    second = client.get("/?page=2", headers=h).get_data(as_text=True)
+    assert len(names(second)) == 5 and "Previous" in second and "Next" not in second
+    assert sorted(names(first) + names(second)) == [f"Patient{i:02d}" for i in range(30)]
+    # The oldest patient by NHS number, typed as people do
+    typed = f"{numbers[0][:3]} {numbers[0][3:6]} {numbers[0][6:]}"
+    found = client.get("/", query_string={"nhs_number": typed}, headers=h).get_data(as_text=True)
+    assert names(found) == ["Patient00"] and "Show all your practice" in found
+    bad = client.get("/?nhs_number=12345", headers=h)
+    assert "Enter a 10-digit NHS number" in bad.get_data(as_text=True)
+    assert client.get("/?page=banana", headers=h).status_code == 200
+
+
+def test_the_home_page_table_reflows_at_320_px(app, tokens, page):
+    fill(app.test_client(), tokens, 3)
+    page.set_viewport_size({"width": 320, "height": 900})
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        assert page.locator("table.nhsuk-table-responsive tbody tr").count() == 3
+        assert _overflows(page) <= 0
+        assert_accessible(page)
