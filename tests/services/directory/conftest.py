@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -123,3 +124,14 @@ def build_directory(app) -> Known:
 @pytest.fixture()
 def directory(app) -> Known:
     return build_directory(app)
+
+
+def listed_long_ago(app, days: int = 92) -> None:
+    """Back-date every listing's listed_at, so one never assured is due for review."""
+    import sqlalchemy as sa
+
+    from worklink.db import utcnow
+    from worklink_directory.models import Service
+
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(Service).values(listed_at=utcnow() - timedelta(days=days)))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from kafka import KafkaProducer
 
 from tests.platform.support import read_topic
-from tests.services.directory.conftest import ORG_A, build_directory, make_app, token_for
+from tests.services.directory.conftest import ORG_A, build_directory, listed_long_ago, make_app, token_for
 from worklink.config import KafkaSettings
 from worklink.db import Database
 from worklink.events.catalogue import Catalogue
@@ -55,6 +55,7 @@ def test_every_write_publishes_its_event_on_kafka(sqlite_url, tmp_path, kafka_br
     for status in ("inactive", "active"):
         assert client.patch(f"/manage/services/{cafe}", json={"status": status}, headers=owner).status_code == 200
     ctx = app.extensions["worklink"]
+    listed_long_ago(app)
     with ctx.database.transaction() as session:
         flagged = services.flag_review_due(session, ctx.outbox)  # nothing was ever assured but the cafe
     assert flagged == 4

@@ -103,9 +103,9 @@ def test_a_category_includes_its_sub_categories_in_filters_and_searches(database
 
 def test_upgrading_gives_existing_entries_their_terms_ancestors(database_url, tmp_path):
     """Before directory_0007 an entry carried only the terms the listing was tagged with."""
-    from worklink.db import Database
+    from worklink.db import Database, utcnow
     from worklink_directory import demo, search
-    from worklink_directory.models import Organization, SearchDocument, Service, ServiceTerm
+    from worklink_directory.models import Organization, SearchDocument, ServiceTerm
 
     upgrade(installed_services()["directory"].migrations_dir, database_url, "directory_0006")
     database, service_id = Database(database_url), uuid.uuid4()
@@ -114,9 +114,15 @@ def test_upgrading_gives_existing_entries_their_terms_ancestors(database_url, tm
         demo.ensure_taxonomy(session)
         session.add(Organization(id=ORG_A, name="O", description="O"))
         session.flush()
-        session.add(Service(id=service_id, organization_id=ORG_A, name="Frome talking therapy",
-                            description="Talking therapy.", status="active", is_free=True, delivery_modes="in_person",
-                            attributes=[ServiceTerm(taxonomy_term_id=counselling)]))
+        # the service table as 0006 had it (today's model has later columns)
+        old_service = sa.table("service", sa.column("id", sa.Uuid), sa.column("organization_id", sa.Uuid),
+                               *map(sa.column, ("name", "description", "status", "delivery_modes")),
+                               sa.column("is_free", sa.Boolean), sa.column("is_demo", sa.Boolean),
+                               sa.column("last_modified", sa.DateTime(timezone=True)))
+        session.execute(sa.insert(old_service).values(
+            id=service_id, organization_id=ORG_A, name="Frome talking therapy", description="Talking therapy.",
+            status="active", is_free=True, delivery_modes="in_person", last_modified=utcnow(), is_demo=False))
+        session.add(ServiceTerm(service_id=service_id, taxonomy_term_id=counselling))
         session.flush()
         session.add(SearchDocument(key=1, service_id=service_id))
         session.flush()

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from tests.services.directory.conftest import ORG_A, ORG_B, build_directory, make_app, service_body, token_for
+from tests.services.directory.conftest import (ORG_A, ORG_B, build_directory, listed_long_ago, make_app, service_body,
+                                              token_for)
 from worklink_directory import services
 from worklink_directory.models import Service
 
@@ -202,6 +203,7 @@ def test_review_due_flags_each_lapsed_listing_once(app, directory):
             svc.assured_date = (now - timedelta(days=10)).date()
         session.get(Service, uuid.UUID(directory.ids["cafe"])).assured_date = (now - timedelta(days=100)).date()
         session.get(Service, uuid.UUID(directory.ids["debt"])).assured_date = None
+    listed_long_ago(app, days=100)  # never assured, listed 100 days ago: due
     with ctx.database.transaction() as session:
         assert services.flag_review_due(session, ctx.outbox, now=now) == 2
     with ctx.database.transaction() as session:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.services.directory.conftest import ORG_A, build_directory, make_app, token_for
+from tests.services.directory.conftest import ORG_A, build_directory, listed_long_ago, make_app, token_for
 from worklink_directory import services
 
 
@@ -17,6 +17,7 @@ def test_api_writes_and_the_review_job_work_on_both_databases(database_url, tmp_
     assert client.post(f"/manage/services/{cafe}/assure", json={}, headers=owner).status_code == 200
     assert client.post(f"/manage/services/{debt}/withdraw", json={"reason": "closed"}, headers=owner).status_code == 200
     ctx = app.extensions["worklink"]
+    listed_long_ago(app)
     with ctx.database.transaction() as session:
         assert services.flag_review_due(session, ctx.outbox) == 4  # all but the assured cafe and the withdrawn one
     assert client.get(f"/services/{debt}").get_json()["status"] == "defunct"
