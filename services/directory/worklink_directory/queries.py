@@ -19,9 +19,9 @@ from sqlalchemy.orm import Bundle, Session
 from worklink.problems import Problem
 from worklink_directory import oruk, search
 from worklink_directory.geocode import (Geocoder, Point, PostcodeError, bounding_box, degrees, distance_metres,
-                                       squared_degrees)
+                                       normalise_postcode, squared_degrees)
 from worklink_directory.models import (DAYS, DELIVERY_MODES, LISTED, Location, Organization, Schedule, SearchDocument,
-                                       Service, ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
+                                       Service, ServiceArea, ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -46,6 +46,7 @@ class Filters:
     delivery: str | None = None
     organization_id: uuid.UUID | None = None
     point: Point | None = None
+    district: str | None = None  # the postcode's outward code: only services whose area covers it
     radius: float | None = None
     sort: str | None = None
     page: int = 1
@@ -152,8 +153,14 @@ def _parse_postcode(f: Filters, args: Mapping[str, str], geocoder: Geocoder) -> 
     if postcode:
         try:
             f.point = geocoder.locate(postcode)
+            f.district = postcode_district(postcode)
         except PostcodeError as exc:
             f.fail("postcode", str(exc))
+
+
+def postcode_district(postcode: str) -> str:
+    """The outward code ("TA1" of "ta1 1aa") that service areas list."""
+    return normalise_postcode(postcode).split()[0]
 
 
 def _parse_extensions(f: Filters, args: Mapping[str, str]) -> None:
@@ -217,7 +224,18 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
         where.append(Service.delivery_modes.contains(f.delivery))
     if f.organization_id:
         where.append(Service.organization_id == f.organization_id)
+    if f.district:
+        where.append(_covers(f.district))
     return where
+
+
+def _covers(district: str) -> Any:
+    """ORUK `postcode`: a service whose areas state postcode districts must list the person's; one
+    whose areas state none (or that has no area) is taken to cover everyone."""
+    stated = sa.select(ServiceArea.service_id).where(ServiceArea.postcode_districts != "")
+    padded = sa.literal(" ") + ServiceArea.postcode_districts + sa.literal(" ")
+    covering = stated.where(padded.contains(f" {district} ", autoescape=True))
+    return sa.or_(Service.id.not_in(stated), Service.id.in_(covering))
 
 
 def _term_and_descendants(term_id: uuid.UUID) -> sa.Select:

@@ -56,7 +56,10 @@ SERVICE_EXTENSIONS = [
     _param("delivery", "delivery mode.", {"type": "string", "enum": ["in_person", "online", "telephone"]}, True),
 ]
 PROXIMITY = [
-    _param("postcode", "A UK postcode; results are ordered by distance from its centroid.", {"type": "string"}),
+    _param("postcode", "A UK postcode, used to check service coverage: a service whose service_area lists "
+                       "postcode districts (x_postcode_districts) is returned only if the postcode's district is "
+                       "one of them (an area without districts covers everyone). Results are ordered by distance "
+                       "from the postcode's centroid.", {"type": "string"}),
     _param("proximity", "Only locations within this many metres of the postcode.", {"type": "string"}),
 ]
 

@@ -61,8 +61,9 @@ def find():
                 problems.insert(0, ("postcode", "We cannot look up postcodes just now. Try again in a few "
                                                 "minutes, or search without a postcode."))
             if not problems:
-                if point is not None:
+                if point is not None:  # near the resident, and only services that take people living there
                     f.point, f.sort = point, (None if f.search else "distance")
+                    f.district = queries.postcode_district(form["postcode"])
                     f.radius = float(form["within"]) if form["within"].isdigit() else None
                 try:
                     result = queries.list_services(session, f)
