@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from tests.services.adjustments.conftest import Tokens, make_settings, suggestion_body
+from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
 from tests.services.adjustments.test_neutral_ids import COPIED, NEW, _events, _library_state
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
@@ -95,6 +95,7 @@ def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, data
     assert before == "adjustments_0007"
     settings = make_settings(tmp_path, database_url)
     upgrade(spec.migrations_dir, settings.database_url, before)
+    add_later_columns(settings.database_url)  # today's code on the older revision
     app = spec.create_app(settings=settings)  # no schema change in the rename: the app runs on either side
     client, tokens = app.test_client(), Tokens(settings)
     engine = app.extensions["worklink"].database.engine

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from marshmallow import fields, validate
 
-from tests.services.adjustments.conftest import Tokens, make_settings, suggestion_body
+from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
 from worklink.events.contracts import CATALOGUE
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
@@ -161,6 +161,7 @@ def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(t
     before = ScriptDirectory(str(spec.migrations_dir)).get_revision(RENAME_REVISION).down_revision
     settings = make_settings(tmp_path, database_url)
     upgrade(spec.migrations_dir, settings.database_url, before)
+    add_later_columns(settings.database_url)  # today's code on the older revision
     app = spec.create_app(settings=settings)  # no schema change in the rename: the app runs on either side
     client, tokens = app.test_client(), Tokens(settings)
     engine = app.extensions["worklink"].database.engine

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from tests.services.adjustments.conftest import Tokens, make_settings, suggestion_body
+from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
 from tests.services.adjustments.test_letters_and_employer import pdf_text
 from worklink.migrations import alembic_config, upgrade
 from worklink.service import get_service
@@ -77,6 +77,7 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
     assert before == "adjustments_0008"
     settings = make_settings(tmp_path, database_url)
     upgrade(spec.migrations_dir, settings.database_url, before)
+    add_later_columns(settings.database_url)  # today's code on the older revision
     app = spec.create_app(settings=settings)  # no schema change in the rewording: the app runs on either side
     client, tokens = app.test_client(), Tokens(settings)
     engine = app.extensions["worklink"].database.engine
