@@ -9,11 +9,14 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
-from worklink.messaging.consumer import Handler, ReceivedEvent
+from worklink.messaging.consumer import Handler, PermanentError, ReceivedEvent
 from worklink_directory.models import ServiceCapacity
 
 PUBLISHES: tuple[str, ...] = ("directory.service.published", "directory.service.updated",
                               "directory.service.withdrawn", "directory.service.review_due")
+
+
+COUNTS = ("open_referrals", "available_places", "typical_wait_days")
 
 
 def on_capacity_changed(session: Session, event: ReceivedEvent) -> None:
@@ -23,8 +26,12 @@ def on_capacity_changed(session: Session, event: ReceivedEvent) -> None:
     by service id alone and joined when the service is read.
     """
     data = event.data
+    negative = [name for name in COUNTS if (data.get(name) or 0) < 0]
+    if negative:  # the contract has no range; a count below zero is a publisher's bug, never shown
+        raise PermanentError(f"{', '.join(negative)} must not be negative.")
+    recorded_at = _aware(data["recorded_at"])  # the contract allows a time without a zone: read it as UTC
     row = session.get(ServiceCapacity, data["service_id"], with_for_update=True)
-    if row is not None and _aware(row.updated) >= data["recorded_at"]:
+    if row is not None and _aware(row.updated) >= recorded_at:
         return
     if row is None:
         row = ServiceCapacity(service_id=data["service_id"])
@@ -34,7 +41,7 @@ def on_capacity_changed(session: Session, event: ReceivedEvent) -> None:
     row.open_referrals = data["open_referrals"]
     row.available_places = data.get("available_places")
     row.typical_wait_days = data.get("typical_wait_days")
-    row.updated = data["recorded_at"]
+    row.updated = recorded_at
 
 
 def _aware(moment: datetime) -> datetime:

@@ -124,12 +124,12 @@ def capacity(cap: ServiceCapacity | None) -> list[dict]:
     if cap is None:
         return []
     return [compact({"id": _derived_id("service_capacity", cap.service_id), "service_id": _id(cap.service_id),
-                     "available": cap.available_places if cap.available_places is not None
+                     "available": max(cap.available_places, 0) if cap.available_places is not None
                      else (1 if cap.accepting_referrals else 0),
                      "unit": {"id": _derived_id("unit", "referral places"), "name": "referral places",
                               "scheme": "worklink"},
                      "accepting_referrals": cap.accepting_referrals,
-                     "typical_wait_days": cap.typical_wait_days,
+                     "typical_wait_days": cap.typical_wait_days if (cap.typical_wait_days or 0) >= 0 else None,
                      "updated": iso(cap.updated)})]
 
 

@@ -151,3 +151,60 @@ def test_capacity_events_build_the_service_capacity_read_model(database_url, tmp
     with app.extensions["worklink"].database.sessions() as session:
         early_row = session.get(ServiceCapacity, not_yet_listed)
         assert (early_row.accepting_referrals, early_row.typical_wait_days) == (True, 12)
+
+
+def test_a_capacity_time_without_a_zone_is_read_as_utc_and_negative_counts_are_dead_lettered(
+        database_url, tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    catalogue = catalogue_on(topic)
+    app = make_app(database_url, tmp_path, catalogue=catalogue)
+    counselling = uuid.UUID(build_directory(app).ids["counselling"])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    aware = capacity_event(catalogue, counselling, now - timedelta(hours=1))
+    naive_later = capacity_event(catalogue, counselling, now.replace(tzinfo=None), accepting_referrals=False,
+                                 typical_wait_days=1)
+    assert b'"recorded_at":"' + now.replace(tzinfo=None).isoformat().encode() + b'"' in naive_later.replace(b" ", b"")
+    negative = capacity_event(catalogue, counselling, now + timedelta(hours=1), available_places=-3,
+                              typical_wait_days=-7)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers, acks="all")
+    for value in (aware, naive_later, negative):
+        producer.send(topic, key=str(counselling).encode(), value=value, headers=kafka_headers(None, "test")).get(30)
+    producer.close()
+
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    group = f"worklink.directory.test-{uuid.uuid4().hex[:8]}"
+    database = Database(database_url)
+    consumer = EventConsumer(
+        group_id=group, database=database, tables=PLATFORM, catalogue=catalogue, handlers=HANDLERS,
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
+    try:
+        outcomes = consume(consumer, 3)
+    finally:
+        consumer.close()
+        database.dispose()
+    assert outcomes == [Outcome.HANDLED, Outcome.HANDLED, Outcome.DEAD_LETTERED]  # none retried as a handler bug
+    [dead] = read_topic(kafka_broker.bootstrap_servers, topic + ".dlt", expected=1)
+    headers = {key: value.decode() for key, value in dead.headers}
+    assert headers["dlt-reason"] == "rejected"
+    assert "available_places, typical_wait_days must not be negative" in headers["dlt-error"]
+
+    capacity = app.test_client().get(f"/services/{counselling}").get_json()["service_capacity"][0]
+    assert capacity["accepting_referrals"] is False and capacity["typical_wait_days"] == 1  # the naive time won
+    assert datetime.fromisoformat(capacity["updated"]) == now  # read as UTC
+    html = app.test_client().get(f"/find/services/{counselling}").get_data(as_text=True)
+    assert "Typical wait: 1 day." in html and "-7" not in html
+
+
+def test_negative_counts_already_stored_are_never_shown(app):
+    counselling = uuid.UUID(build_directory(app).ids["counselling"])
+    with app.extensions["worklink"].database.transaction() as session:  # as a row kept before the check
+        session.add(ServiceCapacity(service_id=counselling, organization_id=ORG_A, accepting_referrals=True,
+                                    open_referrals=-5, available_places=-3, typical_wait_days=-7,
+                                    updated=datetime.now(timezone.utc)))
+    client = app.test_client()
+    capacity = client.get(f"/services/{counselling}").get_json()["service_capacity"][0]
+    assert capacity["available"] == 0 and "typical_wait_days" not in capacity
+    html = client.get(f"/find/services/{counselling}").get_data(as_text=True)
+    assert "Taking new referrals now." in html and "Typical wait" not in html
