@@ -58,6 +58,8 @@ def deliveries(session: Session, query: dict[str, Any]) -> tuple[list[Delivery],
 def resend(delivery: Delivery) -> None:
     if delivery.channel == "inbox":
         raise CannotResend("Inbox items are delivered when they are created; there is nothing to re-send.")
+    if delivery.status == "revoked":
+        raise CannotResend("The person withdrew the consent this message was sent under; it is never sent.")
     if delivery.status != "dead":
         raise CannotResend(f"Only dead deliveries can be re-sent; this one is {delivery.status}.")
     if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":

@@ -182,6 +182,10 @@ class DeliveryWorker:
     def _finish(self, delivery_id, failure: Exception | None, now: datetime, duration_ms: int) -> None:
         with self.database.transaction() as session:
             delivery = session.get(Delivery, delivery_id)
+            if delivery.status == "revoked":  # consent was withdrawn while it was being sent: it stays stopped
+                self._record(session, delivery, "sent" if failure is None else "failed",
+                             None if failure is None else describe(failure), duration_ms, now)
+                return
             if failure is None:
                 self._record(session, delivery, "sent", None, duration_ms, now)
                 delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None

@@ -17,6 +17,7 @@ PUBLISHES: tuple[str, ...] = ()
 
 ROUTED_PREFIXES = ("directory.", "adjustments.", "referrals.")
 PERSON_MESSAGE = "notifications.person_message.requested"
+PERSON_MESSAGES_REVOKED = "notifications.person_messages.revoked"
 
 
 def on_event(session, event) -> None:
@@ -35,7 +36,8 @@ def routed_types(catalogue=CATALOGUE) -> list[str]:
     return sorted({e.type for e in catalogue if e.type.startswith(ROUTED_PREFIXES) and not e.restricted})
 
 
-HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message}
+HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message,
+                                 PERSON_MESSAGES_REVOKED: routing.revoke_person_messages}
 
 
 def _consumer_class():

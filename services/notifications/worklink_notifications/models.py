@@ -27,7 +27,8 @@ CHANNELS = ("inbox", "email", "webhook")
 RECIPIENT_KINDS = ("user", "organisation", "alliance", "contact", "subscriber", "person")
 # pending -> sent | retrying -> ... -> dead (re-send makes it pending again);
 # digest: waiting for the recipient's daily digest; delivered: an inbox row.
-STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest")
+# revoked: a resident's message stopped because they withdrew the consent it was sent under.
+STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest", "revoked")
 FREQUENCIES = ("immediate", "daily")
 
 Timestamp = sa.DateTime(timezone=True)
@@ -193,3 +194,15 @@ class DeliveryAttempt(Base):
     duration_ms: Mapped[int | None] = mapped_column()
 
     delivery: Mapped[Delivery] = relationship(back_populates="attempt_log")
+
+
+class RevokedConsent(Base):
+    """A consent the owning service told us was withdrawn: no message under it is ever sent again."""
+
+    __tablename__ = "revoked_consent"
+
+    consent_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(sa.String(255))
+    referral_id: Mapped[uuid.UUID | None] = mapped_column()
+    revoked_at: Mapped[datetime] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

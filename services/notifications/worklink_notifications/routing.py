@@ -6,6 +6,7 @@ event's deliveries are created exactly once. Free of Flask.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
 from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGE, PERSON_MESSAGES
-from worklink_notifications.models import (Delivery, OrganisationContact, RoutingRule, ServiceOwner,
+from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceOwner,
                                            UserChannelSettings, WebhookSubscriber)
 
 ALLIANCE = "alliance"  # the alliance's own inbox (alliance_admin) and contacts
@@ -255,6 +256,9 @@ def json_value(value: Any) -> Any:
     return value
 
 
+log = logging.getLogger(__name__)
+
+
 class UnknownPersonMessage(ValueError):
     pass
 
@@ -278,6 +282,9 @@ def request_person_message(session: Session, event) -> int:
     link = data.get("status_link")
     if link is not None and data["message_code"] != LINK_MESSAGE:
         raise InvalidPersonMessage(f"status_link goes only with {LINK_MESSAGE!r}")
+    if session.get(RevokedConsent, data["consent_id"]) is not None:
+        log.info("person message under a withdrawn consent: not sent", extra={"message_id": str(data["message_id"])})
+        return 0
     recipient = Recipient("person", str(data["person_id"]), data["contact"]["channel"], data["contact"]["address"])
     facts = {"message_id": str(data["message_id"]), "consent_id": str(data["consent_id"])}
     if data.get("referral_id"):
@@ -285,3 +292,38 @@ def request_person_message(session: Session, event) -> int:
     return add_delivery(session, event_id=f"message:{data['message_id']}", event_type=event.type,
                         recipient=recipient, message_code=data["message_code"], facts=facts,
                         occurred_at=data["requested_at"], verification_code=code, status_link=link)
+
+
+UNSENT = ("pending", "retrying", "dead", "digest")
+
+
+def revoke_person_messages(session: Session, event) -> int:
+    """Handler for notifications.person_messages.revoked: the person withdrew the consent their messages
+    were requested under. Every one not yet sent - queued in this batch, pending, retrying (an SMTP
+    outage), dead (re-sendable) or waiting for a digest - is stopped (`revoked`, which is never sent or
+    re-sent) and its address and secrets erased; a message under that consent arriving later is
+    dropped. It travels on the messages' topic and key, so it is read after every one sent before it.
+    Returns how many deliveries were stopped."""
+    data = event.data
+    consent = str(data["consent_id"])
+    if session.get(RevokedConsent, data["consent_id"]) is None:
+        session.add(RevokedConsent(consent_id=data["consent_id"], person_id=str(data["person_id"]),
+                                   referral_id=data.get("referral_id"), revoked_at=data["revoked_at"]))
+        session.flush()
+    stopped = {"status": "revoked", "address": None, "verification_code": None, "status_link": None,
+               "next_attempt_at": None, "last_error": "consent withdrawn"}
+    revoked = 0
+    for queued in pending_deliveries(session).values():  # requested earlier in this same batch
+        if queued["recipient_kind"] == "person" and queued["facts"].get("consent_id") == consent:
+            queued.update({k: v for k, v in stopped.items() if k in queued})  # one multi-row INSERT: same keys
+            revoked += 1
+    candidates = session.scalars(sa.select(Delivery).where(
+        Delivery.recipient_kind == "person", Delivery.recipient_id == str(data["person_id"]),
+        Delivery.status.in_(UNSENT)).with_for_update())
+    for delivery in candidates:
+        if delivery.facts.get("consent_id") == consent:
+            for name, value in stopped.items():
+                setattr(delivery, name, value)
+            revoked += 1
+    log.info("person messages revoked", extra={"consent_id": consent, "stopped": revoked})
+    return revoked

@@ -29,7 +29,7 @@ PUBLISHES: tuple[str, ...] = (
     "referrals.capacity.changed",
     *(f"referrals.referral.{step}" for step in (*LIFECYCLE, *LIFECYCLE_MORE)),
     "referrals.referral.outcome_recorded", "referrals.referral.sla_breached", "referrals.referral.feedback_ready",
-    "notifications.person_message.requested",
+    "notifications.person_message.requested", "notifications.person_messages.revoked",
 )
 
 log = logging.getLogger(__name__)

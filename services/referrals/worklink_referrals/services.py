@@ -747,6 +747,7 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
     referral.consent_withdrawn_at = now
     referral.outcomes_to_referrer = False
     drop_unsent_person_messages(session, outbox, referral)
+    revoke_person_messages(session, outbox, referral, now)
     if referral.status in OPEN_VALUES:
         session.flush()
         act(session, outbox, settings, referral, "cancel", SYSTEM, {"reason": "consent_withdrawn"},
@@ -771,6 +772,17 @@ def drop_unsent_person_messages(session: Session, outbox: Outbox, referral: Refe
         return 0
     # still unsent: one the relay sent meanwhile keeps its row, as sent history
     return session.execute(table.delete().where(table.c.position.in_(about_it), table.c.sent_at.is_(None))).rowcount
+
+
+def revoke_person_messages(session: Session, outbox: Outbox, referral: Referral, now: datetime) -> None:
+    """Messages already handed to notifications (waiting for a retry after an SMTP outage, dead-lettered
+    and re-sendable) must not reach the person either: tell notifications the consent is withdrawn
+    (restricted, ids only). Same topic and key (person_id) as the messages, so it is read after them."""
+    if referral.consent_id is None or not referral.person_updates:
+        return  # no message was ever asked for (or none could name the consent: an intake from before it had one)
+    outbox.publish(session, "notifications.person_messages.revoked", {
+        "consent_id": referral.consent_id, "person_id": person_id(referral.match_key),
+        "referral_id": referral.id, "revoked_at": now}, subject=str(referral.id))
 
 
 def release_duplicates(session: Session, original: Referral, now: datetime) -> int:

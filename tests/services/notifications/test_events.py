@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from worklink.events.envelope import CloudEvent
 from worklink.messaging.consumer import Outcome
-from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, routed_types
+from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, PERSON_MESSAGES_REVOKED, routed_types
 from worklink_notifications.messages import DEFAULT_RULES
 from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, WebhookSubscriber
 from tests.platform import support as platform
@@ -55,7 +55,7 @@ def test_every_consumed_type_has_a_routing_rule():
     routed = set(routed_types())
     ruled = {event_type for event_type, *_ in DEFAULT_RULES}
     assert routed - ruled == set(), "add a routing-rule migration in notifications for these types"
-    assert set(HANDLERS) == routed | {PERSON_MESSAGE}
+    assert set(HANDLERS) == routed | {PERSON_MESSAGE, PERSON_MESSAGES_REVOKED}
 
 
 def test_every_event_type_reaches_its_audience_once_even_when_redelivered(notifications_db, kafka_broker, new_topic):

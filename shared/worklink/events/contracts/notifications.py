@@ -7,7 +7,9 @@ and a message code (plus, for `self_referral_code`, the one-time digits the pers
 for) - never names, conditions or free text - on a restricted topic
 read only by the notifications service, kept for 3 days (dead letters 7 days).
 Notifications renders the message from its own plain-language template for the
-code and erases the address once the message has been sent or dead-lettered. Two codes carry
+code and erases the address once the message has been sent or dead-lettered.
+`notifications.person_messages.revoked` (same topic and key, ids only) tells it the person
+withdrew that consent: what is not yet sent is stopped and its address erased. Two codes carry
 a secret the person asked for or needs: `self_referral_code` its digits (required), and
 `referral_received` may carry the path of the person's private status page (never shown to
 staff, erased with the address).
@@ -46,11 +48,28 @@ class PersonMessageRequestedV1(Schema):
                                 metadata={"description": "only with message_code referral_received"})
 
 
+class PersonMessagesRevokedV1(Schema):
+    """Restricted: the person withdrew the consent their messages were sent under - stop them."""
+
+    consent_id = fields.UUID(required=True, metadata={"description": "the consent withdrawn: every message "
+                                                                     "requested under it is stopped"})
+    person_id = fields.UUID(required=True, metadata={"description": "the publisher's pseudonymous person id "
+                                                                    "(the key: ordered after their messages)"})
+    referral_id = fields.UUID(allow_none=True, load_default=None)
+    revoked_at = fields.DateTime(required=True)
+
+
 EVENTS: list[EventType] = [
     EventType("notifications.person_message.requested", 1, PersonMessageRequestedV1,
               "notifications.person-messages", "person_id",
               "With the resident's consent, their owning service asks for a plain-language update to be sent "
               "to them. Carries only the consented contact route and a message code: restricted topic read "
               "only by the notifications service.",
+              restricted=True),
+    EventType("notifications.person_messages.revoked", 1, PersonMessagesRevokedV1,
+              "notifications.person-messages", "person_id",
+              "The resident withdrew the consent their messages were requested under: notifications stops every "
+              "one not yet sent (pending, retrying, dead or in a digest), erases its address and never sends one "
+              "under that consent again. Ids only; same topic and key as the messages, so it is read after them.",
               restricted=True),
 ]
