@@ -209,7 +209,9 @@ def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
     assert client.get(f"/suggestions/{mine['id']}/letter", headers=other).status_code == 404
     assert client.get("/suggestions", headers=other).get_json() == {"items": [], "total": 0}
     replacing = client.post("/suggestions", json=suggestion_body(supersedes_id=mine["id"]), headers=other)
-    assert replacing.status_code == 404
+    assert replacing.status_code == 422  # a field of the body, refused as if there were no such suggestion
+    assert replacing.get_json()["errors"] == [{"location": "json", "pointer": "/supersedes_id",
+                                               "detail": f"No suggestion {mine['id']} to replace."}]
 
     assert client.get(f"/suggestions/{mine['id']}", headers=tokens.header()).status_code == 200
     listing = client.get("/suggestions", headers=tokens.header()).get_json()

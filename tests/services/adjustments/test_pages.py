@@ -100,7 +100,7 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         employer.context.close()
 
         page.goto(f"{base}/")
-        assert "partially agreed" in page.get_by_role("table").inner_text()
+        assert "Partially agreed" in page.get_by_role("table").inner_text()
         page.get_by_role("link", name="Ravi Shah").click()
         assert "No budget for new desks" in page.locator("#employer-response").inner_text()
 
