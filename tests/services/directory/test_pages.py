@@ -79,7 +79,8 @@ def test_mistakes_are_explained_accessibly(app, directory, page):
         assert response.status == 400
         summary = page.get_by_role("alert")
         assert "There is a problem" in summary.inner_text()
-        assert summary.get_by_role("link", name="'nowhere' is not a UK postcode: use the format 'TA1 1AA'.").is_visible()
+        assert summary.get_by_role("link", name="Enter a full postcode, like TA1 1AA.").is_visible()
+        assert summary.get_by_role("link", name="Enter a time, like 9:30 or 17:30.").is_visible()
         assert page.locator("#time-error").is_visible()
         assert_accessible(page)
 

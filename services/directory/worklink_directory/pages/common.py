@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 
@@ -23,6 +24,17 @@ def render(template: str, status: int = 200, **context) -> Response:
                            today=date.today(), review_due=lambda svc, today: services.is_review_due(svc, today, period),
                            **context)
     return Response(html, status=status, mimetype="text/html")
+
+
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def hhmm(text: str) -> str | None:
+    """'9:30', '09.30' -> '09:30'; None when it is not a time of day."""
+    match = _TIME.match(text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
 def parse_uuid(raw: str | None) -> uuid.UUID | None:

@@ -33,7 +33,7 @@ from worklink.web.pages import PagesBlueprint
 from worklink_directory import services
 from worklink_directory.geocode import PostcodeError, Prelocated, normalise_postcode
 from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, ServiceAtLocation, TaxonomyTerm
-from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, parse_uuid, render, service_or_404
+from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, hhmm, parse_uuid, render, service_or_404
 from worklink_directory import schemas
 from worklink_directory.schemas import WITHDRAW_REASONS
 
@@ -445,17 +445,6 @@ def _describe_contact(contact) -> str:
 
 # opening times
 
-_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
-
-
-def _hhmm(text: str) -> str | None:
-    """'9:30', '09.30' -> '09:30'; None when it is not a time of day."""
-    match = _TIME.match(text)
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        return None
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
 def _schedule_values(schedule) -> dict:
     return {"byday": schedule.byday, "opens_at": schedule.opens_at, "closes_at": schedule.closes_at,
             "description": schedule.description or ""}
@@ -466,7 +455,7 @@ def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
     values = form.values
     if values["byday"] not in DAYS:
         form.error("byday", "Select the day.")
-    opens, closes = _hhmm(values["opens_at"]), _hhmm(values["closes_at"])
+    opens, closes = hhmm(values["opens_at"]), hhmm(values["closes_at"])
     if opens is None:
         form.error("opens_at", "Enter the opening time as a 24-hour time, like 09:00.")
     if closes is None:

@@ -13,9 +13,10 @@ from worklink.problems import Problem
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_directory import queries
-from worklink_directory.geocode import GeocoderUnavailable, PostcodeError
+from worklink_directory.geocode import GeocoderUnavailable, PostcodeError, normalise_postcode
 from worklink_directory.models import ServiceCapacity, TaxonomyTerm
 from worklink_directory.pages import partner
+from worklink_directory.pages.common import hhmm
 from worklink_directory.pages.common import render as _render
 from worklink_directory.pages.common import service_or_404 as _service_or_404
 
@@ -25,6 +26,17 @@ pages.register_blueprint(partner.pages)
 DISTANCES = (("", "Any distance"), ("1609", "1 mile"), ("8047", "5 miles"), ("16093", "10 miles"),
              ("40234", "25 miles"))
 _FIELD_FOR = {"search": "q", "taxonomy_term_id": "category", "start_time": "time", "radius": "within"}
+# The read API's messages name parameters; a resident is told, in the page's words, what to enter.
+_PAGE_MESSAGES = {
+    "search": "Enter what you need help with in 200 characters or fewer.",
+    "taxonomy_term_id": "Select a type of support from the list.",
+    "age": "Enter your age in whole years, like 34.",
+    "day": "Select a day from the list.",
+    "start_time": "Enter a time, like 9:30 or 17:30.",
+    "radius": "Select a distance from the list.",
+    "delivery": "Select how you get help from the list.",
+    "free": "Select free services only, or leave it unticked.",
+}
 
 
 def _categories(session) -> list[TaxonomyTerm]:
@@ -36,9 +48,10 @@ def _categories(session) -> list[TaxonomyTerm]:
 def find():
     form = {k: (request.args.get(k) or "").strip() for k in
             ("q", "postcode", "within", "category", "age", "day", "time", "free", "delivery", "page")}
+    page = form["page"] if form["page"].isdigit() and int(form["page"]) >= 1 else ""  # a broken link: page 1
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
-            "start_time": form["time"], "free": "true" if form["free"] else "", "delivery": form["delivery"],
-            "page": form["page"], "per_page": "10"}
+            "start_time": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
+            "delivery": form["delivery"], "page": page, "per_page": "10"}
     problems: list[tuple[str, str]] = []  # (field id, message), in the order the summary lists them
     unavailable = False  # the postcode service is down: not the resident's mistake
     searched = any(form[k] for k in form if k != "page")
@@ -50,8 +63,9 @@ def find():
                 f = queries.parse_filters(session, args, geocoder=current_app.extensions["directory"]["geocoder"],
                                           extensions=True)
             except Problem as problem:
-                problems = [(_FIELD_FOR.get(e["pointer"].lstrip("/"), e["pointer"].lstrip("/")), e["detail"])
-                            for e in problem.extensions.get("errors", [])]
+                problems = [_page_problem(e) for e in problem.extensions.get("errors", [])]
+            if form["within"] not in dict(DISTANCES):
+                problems.append(("within", "Select a distance from the list."))
             try:
                 point = _postcode_point(form)
             except PostcodeError as exc:
@@ -64,11 +78,8 @@ def find():
                 if point is not None:  # near the resident, and only services that take people living there
                     f.point, f.sort = point, (None if f.search else "distance")
                     f.district = queries.postcode_district(form["postcode"])
-                    f.radius = float(form["within"]) if form["within"].isdigit() else None
-                try:
-                    result = queries.list_services(session, f)
-                except Problem as problem:  # a page past the end
-                    problems = [("q", e["detail"]) for e in problem.extensions.get("errors", [])]
+                    f.radius = float(form["within"]) if form["within"] else None
+                result = _results(session, f)
         status = 503 if unavailable else 400 if problems else 200
         return _render("directory/find.html", status=status, form=form,
                        errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
@@ -76,11 +87,34 @@ def find():
                        searched=searched)
 
 
+def _page_problem(error: dict) -> tuple[str, str]:
+    name = error["pointer"].lstrip("/")
+    return _FIELD_FOR.get(name, name), _PAGE_MESSAGES.get(name, error["detail"])
+
+
+def _results(session, f: queries.Filters) -> queries.Result:
+    """The asked-for page; a page past the end (an old link, listings withdrawn since) shows the last one."""
+    try:
+        return queries.list_services(session, f)
+    except Problem:
+        f.page = 1
+        first = queries.list_services(session, f)
+        last = max((first.total + f.per_page - 1) // f.per_page, 1)
+        if last == 1:
+            return first
+        f.page = last
+        return queries.list_services(session, f)
+
+
 def _postcode_point(form: dict):
     if not form["postcode"]:
         if form["within"]:
             raise PostcodeError("Enter a postcode to search within a distance.")
         return None
+    try:
+        normalise_postcode(form["postcode"])
+    except PostcodeError:
+        raise PostcodeError("Enter a full postcode, like TA1 1AA.") from None
     return current_app.extensions["directory"]["geocoder"].locate(form["postcode"])
 
 
