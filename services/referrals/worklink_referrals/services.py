@@ -403,9 +403,15 @@ def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
         same_person = sa.or_(same_person, Referral.nhs_number == sa.bindparam("nhs_number"))
     query = sa.select(Referral.id, Referral.reference).where(same_person, Referral.status.in_(OPEN_VALUES))
     if has_service:
-        service = sa.bindparam("service_id")
-        query = query.where(sa.or_(Referral.service_id == service, Referral.consent_scope_service_id == service))
+        query = query.where(for_service(sa.bindparam("service_id")))
     return query.order_by(Referral.submitted_at).limit(1)
+
+
+def for_service(service) -> sa.ColumnElement[bool]:
+    """An open referral that is (or may become) the person's referral to `service`: routed to it, asked
+    for it, or asked for any service and still held - routing may yet send that one to `service` too."""
+    return sa.or_(Referral.service_id == service, Referral.consent_scope_service_id == service,
+                  sa.and_(Referral.service_id.is_(None), Referral.consent_scope_service_id.is_(None)))
 
 
 def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referral | None:
@@ -469,8 +475,33 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
         alert.resolved_at = now
     session.flush()
     _history(session, referral, "route", referral.status, actor, now)
+    _link_if_doubled(session, referral, now)
     _publish_lifecycle(session, outbox, referral, "routed", now)
     return referral
+
+
+def _link_if_doubled(session: Session, referral: Referral, now: datetime) -> None:
+    """Intake's duplicate rule, again at routing: a held referral now routed to a service where the person
+    already has an open referral (it was routed elsewhere when this one came in, then re-held and routed
+    here) is linked to it automatically, never silently doubled. The adviser organisation sees the link."""
+    if referral.duplicate_of_id:
+        return
+    same_person = Referral.match_key == referral.match_key
+    if referral.nhs_number:
+        same_person = sa.or_(same_person, Referral.nhs_number == referral.nhs_number)
+    other = session.scalar(sa.select(Referral.id).where(
+        same_person, Referral.status.in_(OPEN_VALUES), Referral.id != referral.id,
+        sa.or_(Referral.duplicate_of_id.is_(None), Referral.duplicate_of_id != referral.id),
+        sa.or_(Referral.service_id == referral.service_id, Referral.consent_scope_service_id == referral.service_id))
+        .order_by(Referral.submitted_at).limit(1))
+    if other is None:
+        return
+    referral.duplicate_of_id, referral.duplicate_reason, referral.updated_at = other, AUTO_LINK_REASON, now
+    session.flush()
+    _history(session, referral, "link_duplicate", referral.status, SYSTEM, now)
+    _AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                  person_id=str(referral.id), purpose="duplicate link: routed where the person has an open referral",
+                  principal=_SYSTEM_PRINCIPAL)
 
 
 def referral_age(referral: Referral) -> int:
@@ -818,7 +849,7 @@ def _earlier_open_referral(session: Session, referral: Referral, *, but_not: uui
                                          Referral.id.notin_((referral.id, but_not)),
                                          Referral.submitted_at < referral.submitted_at)
     if scope := referral.consent_scope_service_id:
-        query = query.where(sa.or_(Referral.service_id == scope, Referral.consent_scope_service_id == scope))
+        query = query.where(for_service(scope))
     return session.scalar(query.order_by(Referral.submitted_at).limit(1))
 
 

@@ -89,3 +89,52 @@ def test_the_persons_link_goes_to_the_person_alone_and_the_referrer_cannot_act_a
     quiet_id = quiet.get_json()["id"]
     assert h.act(quiet_id, "accept", adviser_id="adviser-1").status_code == 200
     assert not [m for m in person_messages(h) if m["referral_id"] == quiet_id]  # no status emails, no link
+
+
+def test_a_held_any_service_referral_is_the_duplicate_of_one_naming_a_service(make_harness):
+    from tests.services.referrals.conftest import SERVICE
+    h = make_harness()
+    h.add_service(areas=["GL1"])
+    bristol = {"postcode": "BS1 4DJ"}
+    held = h.refer(bristol).get_json()  # names no service, nobody serves BS1: held
+    assert (held["routing"], held["service_id"]) == ("held", None)
+    again = h.refer(bristol, service_id=str(SERVICE))
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == held["id"]
+    linked = h.refer(bristol, service_id=str(SERVICE), duplicate={"reason": "GP asked for this service"})
+    assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == held["id"]
+
+
+def test_routing_a_held_referral_where_the_person_has_one_open_links_it(make_harness):
+    """Routed elsewhere when the second came in, re-held when its service was withdrawn, then routed
+    where the person already has an open referral: linked, never silently doubled."""
+    import uuid
+    from datetime import timedelta
+
+    from tests.services.referrals.conftest import OTHER_ADVISERS, OTHER_SERVICE, SERVICE
+    from worklink_referrals import services
+    from worklink_referrals.config import ReferralSettings
+    from worklink_referrals.models import Referral
+
+    h = make_harness()
+    h.add_service()
+    first = h.refer().get_json()  # by area: SERVICE (the only one)
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    second = h.refer(service_id=str(OTHER_SERVICE)).get_json()  # another service, named: not a duplicate
+    assert (first["service_id"], second["service_id"], second["duplicate_of_id"]) == (
+        str(SERVICE), str(OTHER_SERVICE), None)
+    with h.ctx.database.transaction() as session:
+        gone = services.routing_service_for_update(session, SERVICE, uuid.UUID(ADVISERS_ORG),
+                                                   h.clock.now + timedelta(seconds=1))
+        gone.active = False
+        session.flush()
+        services.hold_unclaimed(session, h.ctx.outbox, ReferralSettings(), SERVICE, h.clock.now)
+    with h.ctx.database.transaction() as session:
+        moved = session.get(Referral, uuid.UUID(first["id"]))
+        assert (moved.service_id, moved.duplicate_of_id) == (OTHER_SERVICE, uuid.UUID(second["id"]))
+        assert moved.duplicate_reason == services.AUTO_LINK_REASON
+        assert [t.action for t in moved.transitions][-2:] == ["route", "link_duplicate"]
+    seen = h.client.get(f"/referrals/{first['id']}", headers=h.adviser(org=OTHER_ADVISERS)).get_json()
+    assert seen["duplicate_of_id"] == second["id"]
+
+
+ADVISERS_ORG = "00000000-0000-4000-8000-00000000b001"
