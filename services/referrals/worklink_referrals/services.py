@@ -1046,9 +1046,10 @@ def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings
 
 
 def due_sustainment_checks(session: Session, organisation: str | None, today) -> list[SustainmentCheck]:
+    """Due checks of the referrals assigned to `organisation`; None (the alliance) for every organisation."""
     query = (sa.select(SustainmentCheck).join(Referral, Referral.id == SustainmentCheck.referral_id)
              .where(SustainmentCheck.due_on <= today, SustainmentCheck.done_at.is_(None))
              .order_by(SustainmentCheck.due_on))
-    if organisation:
+    if organisation is not None:  # "" matches nothing: never every organisation's
         query = query.where(Referral.assigned_org_id == organisation)
     return list(session.scalars(query))

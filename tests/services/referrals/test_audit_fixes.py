@@ -138,3 +138,23 @@ def test_routing_a_held_referral_where_the_person_has_one_open_links_it(make_har
 
 
 ADVISERS_ORG = "00000000-0000-4000-8000-00000000b001"
+
+
+def test_sustainment_checks_fail_closed_for_a_token_without_an_organisation(harness):
+    from tests.services.referrals.conftest import OTHER_ADVISERS
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    h.clock.advance(weeks=13)
+    assert [c["referral_id"] for c in h.client.get("/sustainment-checks", headers=h.adviser()).get_json()] == [rid]
+    for role in ("adviser", "org_admin"):
+        for org in (None, ""):
+            refused = h.client.get("/sustainment-checks", headers=h.token(role, org, "someone"))
+            assert refused.status_code == 403 and refused.mimetype == "application/problem+json", (role, org)
+    assert h.client.get("/sustainment-checks", headers=h.adviser(org=OTHER_ADVISERS)).get_json() == []
+    with h.ctx.database.engine.connect() as conn:
+        table = h.ctx.tables.audit_log
+        listed_by = set(conn.execute(sa.select(table.c.actor).where(table.c.action == "list")).scalars())
+    assert listed_by == {"adviser-1"}  # the refused callers read nothing, so nothing of theirs is audited

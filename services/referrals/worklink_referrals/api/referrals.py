@@ -188,7 +188,9 @@ class SustainmentChecks(MethodView):
         """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded (audited
         as a list of those referrals, like the queue)."""
         ctx, principal = service_context(), current_principal()
-        org = None if principal.is_alliance_admin else principal.organisation or ""
+        if not principal.is_alliance_admin and not principal.organisation:  # fail closed: no org, no list
+            raise Problem(403, "Sustainment checks are listed per organisation; your access token names none.")
+        org = None if principal.is_alliance_admin else principal.organisation
         with ctx.database.transaction() as session:
             checks = services.due_sustainment_checks(session, org, now().date())
             for referral_id in dict.fromkeys(c.referral_id for c in checks):
