@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 # Words that name no particular condition: kinds, degrees, time, body-neutral fillers.
@@ -51,6 +52,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.replace("\u2019", "'").replace("'s", "").replace("'", ""))
 
 
+@lru_cache(maxsize=4096)
 def stem(word: str) -> str:
     """A crude English stem, enough to join a condition's noun and adjective."""
     word = word.lower()
@@ -62,64 +64,65 @@ def stem(word: str) -> str:
     return word
 
 
-def _same_word(a: str, b: str) -> bool:
+def _same_stem(a: str, b: str) -> bool:
+    """Equal, or one starts the other (at least 4 letters), or they share all but the last letter
+    of the shorter (at least 6): 'anxi'/'anxiet', 'epileps'/'epilept'."""
     if a == b:
         return True
-    shorter, longer = sorted((a, b), key=len)
-    common = len(shorter)
-    for i, (x, y) in enumerate(zip(shorter, longer)):
-        if x != y:
-            common = i
-            break
-    return (common == len(shorter) and len(shorter) >= 4) or (common >= 6 and common >= len(shorter) - 1)
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    if len(shorter) >= 4 and longer.startswith(shorter):
+        return True
+    return len(shorter) >= 7 and longer.startswith(shorter[:-1])
 
 
 @dataclass(frozen=True)
-class _Term:
-    words: tuple[str, ...]  # one word, or a phrase
+class _Word:
+    """One word of a private condition's name or synonym, and how it may be written."""
+
+    text: str  # lower case
     abbreviation: bool = False  # matches only a whole word in capitals
 
-    def at(self, text_words: list[str], i: int) -> bool:
-        if i + len(self.words) > len(text_words):
-            return False
-        return all(self._word_matches(w, text_words[i + n]) for n, w in enumerate(self.words))
-
-    def _word_matches(self, term: str, word: str) -> bool:
+    def matches(self, word: str) -> bool:
         if self.abbreviation:
-            return word.isupper() and word.lower() == term
-        if len(term) <= SHORT or len(word) <= SHORT:
-            return word.lower() == term
-        return _same_word(stem(term), stem(word))
+            return word.isupper() and word.lower() == self.text
+        if len(self.text) <= SHORT or len(word) <= SHORT:
+            return word.lower() == self.text
+        return _same_stem(stem(self.text), stem(word))
 
 
 class PrivateTerms:
     """The words and phrases that would name any of the given private conditions."""
 
     def __init__(self, names: Iterable[str], synonyms: Iterable[str] = ()):
-        terms: set[_Term] = set()
+        terms: set[tuple[_Word, ...]] = set()
         for name in names:
             for word in words(name):
                 if word.lower() in GENERIC_WORDS or word.lower() in EFFECT_WORDS or word.isdigit():
                     continue
-                terms.add(_Term((word.lower(),), abbreviation=len(word) <= SHORT and word.isupper()))
+                terms.add((_Word(word.lower(), abbreviation=len(word) <= SHORT and word.isupper()),))
         for synonym in synonyms:
             phrase = tuple(w.lower() for w in words(synonym))
             if not phrase or all(w in GENERIC_WORDS or w in EFFECT_WORDS for w in phrase):
                 continue
             # The library writes its synonyms in lower case: a short one ('ms', 'ra') is an abbreviation.
-            terms.add(_Term(phrase, abbreviation=len(phrase) == 1 and len(phrase[0]) <= SHORT))
-        self.terms = sorted(terms, key=lambda t: (-len(t.words), t.words))
+            abbreviation = len(phrase) == 1 and len(phrase[0]) <= SHORT
+            terms.add(tuple(_Word(w, abbreviation) for w in phrase))
+        # Every match shares its first letter with the term's first word: look terms up by it.
+        self._by_letter: dict[str, list[tuple[_Word, ...]]] = {}
+        for term in sorted(terms, key=lambda t: (-len(t), [w.text for w in t])):
+            self._by_letter.setdefault(term[0].text[0], []).append(term)
 
     def __bool__(self) -> bool:
-        return bool(self.terms)
+        return bool(self._by_letter)
 
     def named_in(self, text: str) -> list[str]:
         """The words of `text` (as written there, lower case) that name a private condition."""
         text_words = words(text)
         found = []
-        for i in range(len(text_words)):
-            for term in self.terms:
-                if term.at(text_words, i):
-                    found.append(" ".join(text_words[i:i + len(term.words)]).lower())
+        for i, word in enumerate(text_words):
+            for term in self._by_letter.get(word[0].lower(), ()):
+                if i + len(term) <= len(text_words) and all(
+                        part.matches(text_words[i + n]) for n, part in enumerate(term)):
+                    found.append(" ".join(text_words[i:i + len(term)]).lower())
                     break
         return list(dict.fromkeys(found))

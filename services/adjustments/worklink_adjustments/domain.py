@@ -270,13 +270,20 @@ LIBRARY_WORDING = re.compile(r"^/recommendations/(\d+)/(title|employer_text)$")
 
 def employer_facing_texts(data: Any, pointer: str = "") -> list[tuple[str, str]]:
     """Every (JSON Pointer, text) of a suggestion that reaches the employer."""
+    if isinstance(data, str):
+        return [(pointer, data)] if data.strip() and not NOT_SHOWN_TO_EMPLOYER.match(pointer) else []
     if isinstance(data, dict):
-        return [found for key, value in data.items() for found in employer_facing_texts(value, f"{pointer}/{key}")]
-    if isinstance(data, list):
-        return [found for i, value in enumerate(data) for found in employer_facing_texts(value, f"{pointer}/{i}")]
-    if isinstance(data, str) and data.strip() and not NOT_SHOWN_TO_EMPLOYER.match(pointer):
-        return [(pointer, data)]
-    return []
+        children = data.items()
+    elif isinstance(data, list):
+        children = enumerate(data)
+    else:
+        return []
+    found = []
+    for key, value in children:
+        if isinstance(value, (dict, list)) and NOT_SHOWN_TO_EMPLOYER.match(f"{pointer}/{key}/"):
+            continue  # a part the employer never sees (the patient, the conditions...)
+        found += employer_facing_texts(value, f"{pointer}/{key}")
+    return found
 
 
 def private_terms(data: dict[str, Any], condition_library: dict[str, tuple[str, list[str]]]) -> PrivateTerms:
