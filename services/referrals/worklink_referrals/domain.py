@@ -45,7 +45,10 @@ IN_PROGRESS_STAGES = ("engaged", "plan_agreed", "job_search", "in_work_support")
 
 REJECT_REASONS = ("not_eligible", "no_capacity", "out_of_area", "insufficient_information", "duplicate",
                   "failed_contact", "other")
-CANCEL_REASONS = ("referrer_withdrew", "person_withdrew", "consent_withdrawn", "deceased", "other")
+CANCEL_REASONS = ("referrer_withdrew", "person_withdrew", "deceased", "other")  # what a person may choose
+# Given only by the consent withdrawal itself (services.withdraw_consent, a system cancel): a cancel a
+# person chose with it would say consent was withdrawn while leaving it standing.
+CONSENT_WITHDRAWN = "consent_withdrawn"
 FAIL_REASONS = ("failed_contact", "disengaged")
 HOLD_REASONS = ("person_unwell", "person_request", "awaiting_information", "other")
 END_REASONS = ("goals_met", "support_period_ended", "moved_away", "other")
@@ -294,7 +297,11 @@ def _reject(r: Snapshot, actor: Actor, data, now) -> Decision:
 
 
 def _cancel(r: Snapshot, actor: Actor, data, now) -> Decision:
-    errors = _reason_errors(data, CANCEL_REASONS)
+    if data.get("reason") == CONSENT_WITHDRAWN and actor.role != "system":
+        raise MissingData({"reason": "consent_withdrawn is recorded by the consent withdrawal itself "
+                                     "(POST /referrals/{id}/consent-withdrawal), which also stops sharing; "
+                                     f"a cancel takes one of {', '.join(CANCEL_REASONS)}"})
+    errors = _reason_errors(data, CANCEL_REASONS + ((CONSENT_WITHDRAWN,) if actor.role == "system" else ()))
     if errors:
         raise MissingData(errors)
     return Decision("cancel", S.CANCELLED, None, {"status_reason": data["reason"], "closed_at": now},

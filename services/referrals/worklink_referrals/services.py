@@ -781,7 +781,7 @@ def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSetting
     revoke_person_messages(session, outbox, referral, now)
     if referral.status in OPEN_VALUES:
         session.flush()
-        act(session, outbox, settings, referral, "cancel", SYSTEM, {"reason": "consent_withdrawn"},
+        act(session, outbox, settings, referral, "cancel", SYSTEM, {"reason": domain.CONSENT_WITHDRAWN},
             expected_version=referral.version, now=now)
     else:
         referral.updated_at = now

@@ -158,3 +158,17 @@ def test_sustainment_checks_fail_closed_for_a_token_without_an_organisation(harn
         table = h.ctx.tables.audit_log
         listed_by = set(conn.execute(sa.select(table.c.actor).where(table.c.action == "list")).scalars())
     assert listed_by == {"adviser-1"}  # the refused callers read nothing, so nothing of theirs is audited
+
+
+def test_consent_withdrawn_is_the_withdrawals_own_reason_never_a_plain_cancel(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    for who in (h.gp(), h.admin()):
+        refused = h.act(rid, "cancel", headers=who, reason="consent_withdrawn")
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["pointer"] == "/reason"
+        assert "consent-withdrawal" in refused.get_json()["errors"][0]["detail"]
+    still = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+    assert still["status"] == "submitted" and still["consent"]["withdrawn_at"] is None
+    withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()
+    assert (withdrawn["status"], withdrawn["status_reason"]) == ("cancelled", "consent_withdrawn")
+    assert withdrawn["consent"]["withdrawn_at"] is not None and "person" not in withdrawn
