@@ -10,7 +10,8 @@ Free of Flask and of the database. A private condition is read as words, not as 
   and "Ms Patel" or "call me" is not.
 Words that only describe a kind of condition or a functional effect ("type", "disorder", "back",
 "pain", "hearing", "fatigue": the words the clinician is asked to use instead) are not
-significant, so "Low back pain" does not refuse "back to work".
+significant on their own, so "Low back pain" does not refuse "back to work"; the whole name and a
+synonym of several words still match as phrases ("low back pain", "hearing loss", "chronic fatigue").
 """
 
 from __future__ import annotations
@@ -96,13 +97,18 @@ class PrivateTerms:
     def __init__(self, names: Iterable[str], synonyms: Iterable[str] = ()):
         terms: set[tuple[_Word, ...]] = set()
         for name in names:
-            for word in words(name):
+            name_words = words(name)
+            for word in name_words:
                 if word.lower() in GENERIC_WORDS or word.lower() in EFFECT_WORDS or word.isdigit():
                     continue
                 terms.add((_Word(word.lower(), abbreviation=len(word) <= SHORT and word.isupper()),))
+            if len(name_words) > 1:  # and the whole name, whatever its words ('hearing loss')
+                terms.add(tuple(_Word(w.lower(), len(w) <= SHORT and w.isupper()) for w in name_words))
         for synonym in synonyms:
             phrase = tuple(w.lower() for w in words(synonym))
-            if not phrase or all(w in GENERIC_WORDS or w in EFFECT_WORDS for w in phrase):
+            # A one-word synonym that only names an effect ('stress', 'dizziness') is not significant;
+            # a phrase is ('chronic fatigue', 'low mood').
+            if not phrase or (len(phrase) == 1 and (phrase[0] in GENERIC_WORDS or phrase[0] in EFFECT_WORDS)):
                 continue
             # The library writes its synonyms in lower case: a short one ('ms', 'ra') is an abbreviation.
             abbreviation = len(phrase) == 1 and len(phrase[0]) <= SHORT

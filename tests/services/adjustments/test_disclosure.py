@@ -106,6 +106,11 @@ def test_a_specialist_title_in_the_issuer_name_names_the_condition(client, token
     ([{"text": "MS", "disclose": False}], "MS fatigue makes afternoons hard."),
     ([{"text": "Multiple sclerosis", "condition_id": "multiple_sclerosis", "disclose": False}], "MS relapses."),
     ([{"text": "Epilepsy", "disclose": False}], "Epileptic seizures are rare now."),  # library synonyms by name
+    ([{"text": "Hearing loss", "condition_id": "hearing_loss", "disclose": False}], "Has hearing loss; speak up."),
+    ([{"text": "Sleep disorder", "disclose": False}], "Their sleep disorder means late starts."),
+    ([{"text": "ME / chronic fatigue syndrome", "condition_id": "me_cfs", "disclose": False}],
+     "Chronic fatigue limits the day."),
+    ([{"text": "Low back pain", "condition_id": "back_pain", "disclose": False}], "Low back pain when lifting."),
 ])
 def test_the_condition_s_key_words_forms_and_abbreviations_are_caught(client, tokens, conditions, text):
     response = client.post("/suggestions", json=suggestion_body(conditions=conditions, functional_effects=text),
