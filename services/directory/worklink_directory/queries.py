@@ -2,7 +2,7 @@
 
 A bad parameter is a 400 problem naming each offending parameter, never an empty
 list. Extensions beyond ORUK 3.0 (marked `x-extension` in the OpenAPI document):
-`lat`/`lon`/`radius`, `sort`, `age`, `free`, `delivery` on `/services`.
+`lat`/`lon`/`radius`, `sort`, `age`, `free`, `delivery`, `open_at` on `/services`.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Filters:
     day: str | None = None
     start_time: str | None = None
     end_time: str | None = None
+    open_at: str | None = None  # extension: open at this time of day
     free: bool | None = None
     delivery: str | None = None
     organization_id: uuid.UUID | None = None
@@ -173,6 +174,7 @@ def _parse_extensions(f: Filters, args: Mapping[str, str]) -> None:
     if f.radius is not None and f.point is None:
         f.fail("radius", "radius needs lat and lon.")
     f.age = _number(f, args, "age", 0, 130)
+    f.open_at = _time(f, args, "open_at")
     if (free := args.get("free")) not in (None, ""):
         if free not in ("true", "false"):
             f.fail("free", "free must be true or false.")
@@ -216,7 +218,7 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
     if f.age is not None:  # a person's age: the service must accept it
         where.append(sa.or_(Service.minimum_age.is_(None), Service.minimum_age <= f.age))
         where.append(sa.or_(Service.maximum_age.is_(None), Service.maximum_age >= f.age))
-    if f.day or f.start_time or f.end_time:
+    if f.day or f.start_time or f.end_time or f.open_at:
         where.append(Service.id.in_(sa.select(Schedule.service_id).where(*_schedule_conditions(f))))
     if f.free is not None:
         where.append(Service.is_free.is_(f.free))
@@ -248,10 +250,13 @@ def _schedule_conditions(f: Filters) -> list[Any]:
     where = []
     if f.day:
         where.append(Schedule.byday == f.day)
-    if f.start_time:  # open at the start time ...
-        where += [Schedule.opens_at <= f.start_time, Schedule.closes_at > f.start_time]
-    if f.end_time:  # ... and still open at the end time
-        where += [Schedule.opens_at < f.end_time, Schedule.closes_at >= f.end_time]
+    # ORUK 3.0: "a start time of at least" start_time, "an end time equal to or below" end_time
+    if f.start_time:
+        where.append(Schedule.opens_at >= f.start_time)
+    if f.end_time:
+        where.append(Schedule.closes_at <= f.end_time)
+    if f.open_at:  # extension: open at that moment (what a resident asks)
+        where += [Schedule.opens_at <= f.open_at, Schedule.closes_at > f.open_at]
     return where
 
 

@@ -132,11 +132,18 @@ def test_each_filter_alone_and_all_combined(database_url, tmp_path):
     assert get("maximum_age=30") == ["Young people's job club, Yeovil"]
     assert get("day=WE") == ["Taunton counselling service", "Young people's job club, Yeovil"]
     assert get("day=saturday") == ["Wellbeing cafe, Taunton"]
-    assert get("start_time=18:30") == ["Digital skills for work, online", "Young people's job club, Yeovil"]
-    assert get("end_time=16:30") == ["Safe housing support", "Taunton counselling service",
-                                     "Young people's job club, Yeovil"]
-    assert get("start_time=10:30&end_time=13:30") == ["Debt and money advice, Bridgwater", "Safe housing support",
-                                                      "Taunton counselling service", "Wellbeing cafe, Taunton"]
+    # ORUK: start_time "a start time of at least", end_time "an end time equal to or below" (one session)
+    assert get("start_time=13:00") == ["Digital skills for work, online", "Young people's job club, Yeovil"]
+    assert get("start_time=10:00") == ["Debt and money advice, Bridgwater", "Digital skills for work, online",
+                                       "Wellbeing cafe, Taunton", "Young people's job club, Yeovil"]
+    assert get("end_time=14:00") == ["Debt and money advice, Bridgwater", "Wellbeing cafe, Taunton"]
+    assert get("start_time=10:00&end_time=17:00") == ["Debt and money advice, Bridgwater", "Wellbeing cafe, Taunton"]
+    assert get("start_time=09:00&end_time=17:00&day=WE") == ["Taunton counselling service"]
+    # the extension open_at: open at that moment
+    assert get("open_at=18:30") == ["Digital skills for work, online", "Young people's job club, Yeovil"]
+    assert get("open_at=10:30") == ["Debt and money advice, Bridgwater", "Safe housing support",
+                                    "Taunton counselling service", "Wellbeing cafe, Taunton"]
+    assert get("open_at=10:30&day=MO") == ["Safe housing support", "Taunton counselling service"]
     assert get("search=counselling") == ["Debt and money advice, Bridgwater", "Taunton counselling service"]
     assert get("age=20") == ["Debt and money advice, Bridgwater", "Digital skills for work, online",
                              "Safe housing support", "Taunton counselling service", "Wellbeing cafe, Taunton",
@@ -144,8 +151,8 @@ def test_each_filter_alone_and_all_combined(database_url, tmp_path):
     assert get("free=false") == ["Wellbeing cafe, Taunton"]
     assert get("delivery=online") == ["Digital skills for work, online"]
     assert get("lat=51.0146&lon=-3.1029&radius=1000") == ["Taunton counselling service", "Wellbeing cafe, Taunton"]
-    combined = ("search=anxiety&taxonomy_term_id={t}&taxonomy_id={x}&minimum_age=18&day=MO&start_time=10:00"
-                "&end_time=16:00&lat=51.0146&lon=-3.1029&radius=500").format(t=known.terms["counselling"], x=taxonomy)
+    combined = ("search=anxiety&taxonomy_term_id={t}&taxonomy_id={x}&minimum_age=18&day=MO&start_time=09:00"
+                "&end_time=17:00&open_at=12:00&lat=51.0146&lon=-3.1029&radius=500").format(t=known.terms["counselling"], x=taxonomy)
     assert get(combined) == ["Taunton counselling service"]
     assert get(combined.replace("day=MO", "day=TU")) == []
     sal = client.get(f"/service_at_locations?per_page=100&day=TU&taxonomy_term_id={known.terms['debt']}").get_json()
@@ -292,6 +299,7 @@ def test_sort_by_last_reviewed(app, directory):
     (f"taxonomy_id={uuid.uuid4()}", "/taxonomy_id"), (f"taxonomy_term_id={uuid.uuid4()}", "/taxonomy_term_id"),
     ("taxonomy_term_id=x", "/taxonomy_term_id"), ("minimum_age=old", "/minimum_age"), ("maximum_age=-1", "/maximum_age"),
     ("day=someday", "/day"), ("start_time=25:00", "/start_time"), ("end_time=9am", "/end_time"),
+    ("open_at=9.30", "/open_at"),
     ("start_time=12:00&end_time=11:00", "/end_time"), ("search=" + "x" * 201, "/search"),
     ("lat=91&lon=0", "/lat"), ("lat=50", "/lon"), ("radius=100", "/radius"), ("sort=random", "/sort"),
     ("sort=distance", "/sort"), ("sort=relevance", "/sort"), ("age=x", "/age"), ("free=maybe", "/free"),
@@ -327,7 +335,8 @@ def test_openapi_marks_the_extensions(app):
     spec = app.test_client().get("/openapi.json").get_json()
     params = {p["name"]: p for p in spec["paths"]["/services"]["get"]["parameters"]}
     assert {n for n, p in params.items() if p.get("x-extension")} == {"lat", "lon", "radius", "sort", "age", "free",
-                                                                      "delivery"}
-    assert "x-extension" not in params["search"]
+                                                                      "delivery", "open_at"}
+    assert "x-extension" not in params["search"] and "x-extension" not in params["start_time"]
+    assert params["start_time"]["description"].startswith("Services with a start time of at least")
     sal = {p["name"] for p in spec["paths"]["/service_at_locations"]["get"]["parameters"]}
     assert {"postcode", "proximity"} <= sal

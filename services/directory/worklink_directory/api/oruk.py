@@ -42,8 +42,10 @@ ORUK_PARAMS = [
     _param("minimum_age", "Services whose minimum age is at least this.", {"type": "number"}),
     _param("maximum_age", "Services whose maximum age is at most this.", {"type": "number"}),
     _param("day", "Open on this weekday (MO..SU or its English name).", {"type": "string"}),
-    _param("start_time", "Open at this time (HH:MM).", {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
-    _param("end_time", "Still open at this time (HH:MM).", {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
+    _param("start_time", "Services with a start time of at least this (HH:MM): a session opening then or later.",
+           {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
+    _param("end_time", "Services with an end time equal to or below this (HH:MM): a session closing then or earlier.",
+           {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
 ]
 SERVICE_EXTENSIONS = [
     _param("lat", "latitude of a point to measure distance from.", {"type": "number"}, True),
@@ -52,6 +54,8 @@ SERVICE_EXTENSIONS = [
     _param("sort", "order: relevance (default with search), distance (default with lat/lon), last_reviewed, name.",
            {"type": "string", "enum": list(queries.SORTS)}, True),
     _param("age", "a person's age: services that accept it.", {"type": "number"}, True),
+    _param("open_at", "open at this time of day (HH:MM): a session opening at or before it and closing after it "
+                      "(with day, on that day).", {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}, True),
     _param("free", "only free (true) or only paid (false) services.", {"type": "boolean"}, True),
     _param("delivery", "delivery mode.", {"type": "string", "enum": ["in_person", "online", "telephone"]}, True),
 ]

@@ -25,14 +25,14 @@ pages.register_blueprint(partner.pages)
 
 DISTANCES = (("", "Any distance"), ("1609", "1 mile"), ("8047", "5 miles"), ("16093", "10 miles"),
              ("40234", "25 miles"))
-_FIELD_FOR = {"search": "q", "taxonomy_term_id": "category", "start_time": "time", "radius": "within"}
+_FIELD_FOR = {"search": "q", "taxonomy_term_id": "category", "open_at": "time", "radius": "within"}
 # The read API's messages name parameters; a resident is told, in the page's words, what to enter.
 _PAGE_MESSAGES = {
     "search": "Enter what you need help with in 200 characters or fewer.",
     "taxonomy_term_id": "Select a type of support from the list.",
     "age": "Enter your age in whole years, like 34.",
     "day": "Select a day from the list.",
-    "start_time": "Enter a time, like 9:30 or 17:30.",
+    "open_at": "Enter a time, like 9:30 or 17:30.",
     "radius": "Select a distance from the list.",
     "delivery": "Select how you get help from the list.",
     "free": "Select free services only, or leave it unticked.",
@@ -50,7 +50,7 @@ def find():
             ("q", "postcode", "within", "category", "age", "day", "time", "free", "delivery", "page")}
     page = form["page"] if form["page"].isdigit() and int(form["page"]) >= 1 else ""  # a broken link: page 1
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
-            "start_time": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
+            "open_at": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
             "delivery": form["delivery"], "page": page, "per_page": "10"}
     problems: list[tuple[str, str]] = []  # (field id, message), in the order the summary lists them
     unavailable = False  # the postcode service is down: not the resident's mistake
