@@ -178,6 +178,9 @@ RULES: dict[str, Rule] = {
 ACTIONS = tuple(RULES)
 # The referrer may only cancel before the adviser's work starts (BaRS: cancel while active).
 REFERRER_CANCELS_FROM = frozenset({S.SUBMITTED, S.TRIAGE, S.ACCEPTED})
+# ... and may mark it entered in error only before the adviser organisation has received it: after that
+# it is the adviser's work (and its outcomes), which only the alliance may strike out.
+REFERRER_ENTERS_IN_ERROR_FROM = frozenset({S.SUBMITTED})
 FAILED_CONTACT_MIN_ATTEMPTS = 3
 FAILED_CONTACT_MIN_CHANNELS = 2
 
@@ -205,6 +208,10 @@ def decide(referral: Snapshot, action: str, actor: Actor, data: Mapping[str, Any
     if action == "cancel" and who & rule.who == {REFERRER} and referral.status not in REFERRER_CANCELS_FROM:
         raise IllegalTransition("The referrer can cancel only before the adviser's work has started; "
                                 "the person or the alliance can still cancel.", current_status=referral.status.value)
+    if action == "enter_in_error" and who & rule.who == {REFERRER} and referral.status not in REFERRER_ENTERS_IN_ERROR_FROM:
+        raise IllegalTransition("The referrer can mark a referral entered in error only before the adviser "
+                                "organisation has received it; ask the alliance to do it now.",
+                                current_status=referral.status.value)
     if action == "fail":
         return _fail(referral, actor, data, now, min_attempts=failed_contact_attempts)
     return _DECIDERS[action](referral, actor, data, now)

@@ -172,3 +172,21 @@ def test_consent_withdrawn_is_the_withdrawals_own_reason_never_a_plain_cancel(ha
     withdrawn = h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=h.gp()).get_json()
     assert (withdrawn["status"], withdrawn["status_reason"]) == ("cancelled", "consent_withdrawn")
     assert withdrawn["consent"]["withdrawn_at"] is not None and "person" not in withdrawn
+
+
+def test_the_referrer_enters_in_error_only_before_the_adviser_organisation_received_it(harness):
+    h = harness
+    early = h.refer().get_json()["id"]
+    assert h.act(early, "enter_in_error", headers=h.gp(), text="wrong patient").get_json()["status"] == \
+        "entered_in_error"
+
+    rid = h.refer().get_json()["id"]
+    assert h.act(rid, "acknowledge").status_code == 200
+    assert h.act(rid, "enter_in_error", headers=h.gp(), text="wrong patient").status_code == 409  # received
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    refused = h.act(rid, "enter_in_error", headers=h.gp(), text="wrong patient")
+    assert refused.status_code == 409 and "alliance" in refused.get_json()["detail"]
+    assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["status"] == "in_progress"
+    assert h.act(rid, "enter_in_error", headers=h.admin(), text="duplicate record").status_code == 200

@@ -33,7 +33,7 @@ GOOD = {
     "cancel": (ADMIN, {"reason": "other", "text": "moved abroad"}),
     "fail": (ADVISER, {"reason": "failed_contact"}),
     "complete": (ADVISER, {"end_reason": "goals_met"}),
-    "enter_in_error": (GP, {"text": "wrong patient"}),
+    "enter_in_error": (ADMIN, {"text": "wrong patient"}),  # any time; the referrer only before received
     "record_outcome": (ADVISER, {"type": "job_start", "occurred_on": date(2026, 11, 20), "hours_band": "16_to_29"}),
 }
 LEGAL = {
