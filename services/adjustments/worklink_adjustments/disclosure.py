@@ -4,7 +4,8 @@ Free of Flask and of the database. A private condition is read as words, not as 
 - each significant word of its name (the clinician's wording and the library's name) matches
   the forms of that word ("diabetes" -> "diabetic", "depression" -> "depressive", "epilepsy" ->
   "epileptic"): words are compared by stem, and a stem matches a longer one it starts;
-- each of the library's synonyms matches as a whole phrase ("low mood", "panic attacks");
+- each of the library's synonyms matches as a whole phrase, word for word or plural ("low mood",
+  "panic attack"; 'operation' is a synonym, 'operating machinery' is not it);
 - a short name (three letters or fewer) matches only as a whole word; an abbreviation (written
   in capitals, or a short library synonym) only as a whole word in capitals, so "MS" is caught
   and "Ms Patel" or "call me" is not.
@@ -31,8 +32,9 @@ low high long short term left right upper lower back work job loss impairment in
 health medical issue issues difficulty difficulties
 """.split())
 
-# The functional-effect vocabulary (the library's limitation names and their forms): describing the
-# effect is what the clinician is asked to do, so these words never count as naming a condition.
+# The functional-effect vocabulary (the library's limitation names and their forms, and the body parts
+# advice is about: "no lifting above shoulder height", "no kneeling"): describing the effect is what
+# the clinician is asked to do, so these words alone never count as naming a condition.
 EFFECT_WORDS = frozenset("""
 fatigue tired tiredness tires stamina concentration concentrating concentrate memory organising planning
 prioritising stress stressed stressful emotions emotional interacting sleep sleeping disturbance lifting
@@ -40,10 +42,12 @@ carrying standing sitting walking moving bending reaching hands hand fingers tra
 seeing sight hearing hear speaking communicating communication reading writing pain painful persistent
 attending toilet driving balance dizziness dizzy sensitivity noise light busy places infection breathlessness
 breathless screen meals medication monitoring safety
+neck shoulder shoulders knee knees kneel kneeling hip hips wrist wrists arm arms leg legs foot feet ankle ankles
+elbow elbows joint joints
 """.split())
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_SUFFIXES = ("ically", "ation", "ness", "ity", "ious", "ous", "ive", "ion", "ing", "ed", "ic", "es", "s",
+_SUFFIXES = ("ically", "ation", "ness", "iety", "ity", "ious", "ous", "ive", "ion", "ing", "ed", "ic", "es", "s",
              "al", "y", "a", "e")
 SHORT = 3
 
@@ -60,19 +64,21 @@ def stem(word: str) -> str:
     if len(word) < 6:
         return word
     for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[:-len(suffix)]
+        if word.endswith(suffix):
+            base = word[:-len(suffix)] + ("i" if suffix == "iety" else "")  # anxiety, anxious: anxi
+            if len(base) >= 4:
+                return base
     return word
 
 
 def _same_stem(a: str, b: str) -> bool:
-    """Equal, or one starts the other (at least 4 letters), or they share all but the last letter
-    of the shorter (at least 6): 'anxi'/'anxiet', 'epileps'/'epilept'."""
+    """Equal, or one starts the other (at least 5 letters, at most 3 more: 'asthm'/'asthmat'), or
+    they share all but the last letter of the shorter (at least 6: 'epileps'/'epilept')."""
     if a == b:
         return True
     shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
-    if len(shorter) >= 4 and longer.startswith(shorter):
-        return True
+    if len(shorter) >= 5 and len(longer) - len(shorter) <= 3 and longer.startswith(shorter):
+        return True  # not 'park' (parking) in 'parkinson', nor 'hear' (hearing) in 'heart'
     return len(shorter) >= 7 and longer.startswith(shorter[:-1])
 
 
@@ -82,12 +88,15 @@ class _Word:
 
     text: str  # lower case
     abbreviation: bool = False  # matches only a whole word in capitals
+    exact: bool = False  # a synonym's word: itself or its plural only ('operation', not 'operating')
 
     def matches(self, word: str) -> bool:
         if self.abbreviation:
             return word.isupper() and word.lower() == self.text
-        if len(self.text) <= SHORT or len(word) <= SHORT:
-            return word.lower() == self.text
+        if self.exact or len(self.text) <= SHORT or len(word) <= SHORT:
+            word = word.lower()  # itself, its plural, or for a long plural its singular (not 'fits' -> 'fit')
+            return word == self.text or word in (self.text + "s", self.text + "es") or (
+                len(self.text) >= 6 and self.text in (word + "s", word + "es"))
         return _same_stem(stem(self.text), stem(word))
 
 
@@ -112,7 +121,7 @@ class PrivateTerms:
                 continue
             # The library writes its synonyms in lower case: a short one ('ms', 'ra') is an abbreviation.
             abbreviation = len(phrase) == 1 and len(phrase[0]) <= SHORT
-            terms.add(tuple(_Word(w, abbreviation) for w in phrase))
+            terms.add(tuple(_Word(w, abbreviation, exact=True) for w in phrase))
         # Every match shares its first letter with the term's first word: look terms up by it.
         self._by_letter: dict[str, list[tuple[_Word, ...]]] = {}
         for term in sorted(terms, key=lambda t: (-len(t), [w.text for w in t])):
