@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
@@ -27,6 +27,16 @@ SCALARS = ("name", "description", "url", "email", "status", "fees", "is_free", "
            "minimum_age", "maximum_age", "alert")
 DEFAULT_REVIEW_PERIOD = timedelta(days=91)  # ORUK: assured within the last three months
 REVIEW_PERIOD_SETTING = "DIRECTORY_REVIEW_PERIOD_DAYS"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def version(svc: Service) -> str:
+    """The listing's version for optimistic locking (HTTP ETag / If-Match, the partner form's hidden
+    field): its last change in microseconds. Every write (update, assure, withdraw) moves it."""
+    moment = svc.last_modified if svc.last_modified.tzinfo else svc.last_modified.replace(tzinfo=timezone.utc)
+    return str((moment - _EPOCH) // timedelta(microseconds=1))
 
 
 def review_period(env: Mapping[str, str]) -> timedelta:

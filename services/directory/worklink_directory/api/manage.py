@@ -86,26 +86,61 @@ class ManageServices(MethodView):
                 svc = services.create_service(session, ctx.outbox, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
-            return _full(session, svc), 201, {"Location": f"/services/{svc.id}"}
+            return _versioned(session, svc, 201, {"Location": f"/services/{svc.id}"})
+
+
+def _versioned(session, svc: Service, status: int = 200, headers: dict | None = None):
+    """The listing, with its version as the ETag a later PATCH sends back in If-Match."""
+    body = _full(session, svc)
+    return body, status, {**(headers or {}), "ETag": f'"{services.version(svc)}"'}
+
+
+def _check_if_match(svc: Service) -> None:
+    """A PATCH with If-Match changes the listing only if nobody changed it since the caller read it
+    (RFC 9110: otherwise 412). Without If-Match the write goes ahead as before."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")}
+    if services.version(svc) not in tags:
+        raise Problem(412, "This listing has changed since you read it. Read it again (GET /manage/services/"
+                           f"{svc.id}), re-apply your change and send the new ETag in If-Match.",
+                      title="Listing changed", errors=[{"location": "headers", "pointer": "/If-Match",
+                                                        "detail": "Not the listing's current version."}])
 
 
 @blp.route("/services/<uuid:service_id>")
 class ManageService(MethodView):
     @requires(*ADMINS)
+    @blp.response(200)
+    def get(self, service_id: uuid.UUID):
+        """Your listing as it is now (fully nested), with its version in the ETag header."""
+        with service_context().database.sessions() as session:
+            svc = session.get(Service, service_id)
+            if svc is None:
+                raise Problem(404, f"There is no service {service_id}.")
+            require_organisation(str(svc.organization_id))
+            return _versioned(session, svc)
+
+    @requires(*ADMINS)
     @blp.arguments(ServicePatch(partial=True))
     @blp.response(200)
+    @blp.doc(parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                          "description": "The ETag of GET /manage/services/{id} (or of an earlier write): the "
+                                         "change is made only if the listing is still that version, else 412."}])
     def patch(self, data, service_id: uuid.UUID):
         """Change a listing: only the fields sent change; a list sent replaces the old list."""
         given = set(request.get_json(silent=True) or {})  # not the schema's defaults
         data = {k: v for k, v in data.items() if k in given and k != "organization_id"}
         ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
-            svc = _owned_service(session, service_id)
+            svc = _owned_service(session, service_id)  # locked: nobody can change it between check and write
+            _check_if_match(svc)
             try:
                 services.update_service(session, ctx.outbox, svc, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
-            return _full(session, svc)
+            return _versioned(session, svc)
 
 
 @blp.route("/services/<uuid:service_id>/assure")

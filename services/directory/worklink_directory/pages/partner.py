@@ -289,6 +289,9 @@ def partner_edit(service_id: str):
         form, data = _read_listing(request.form, {value for value, _label, _depth in options})
         if form.errors:
             return _listing_page(session, svc, form.values, form, status=400)
+        labels = {value: label for value, label, _depth in options} | DELIVERY_LABELS | OPEN_STATUSES
+        if request.form.get("version") not in (None, services.version(svc)) and _changed_since(svc, form, labels):
+            return _listing_page(session, svc, form.values, form, status=409)  # the form now carries the new version
         if set(data["taxonomy_term_ids"]) == {a.taxonomy_term_id for a in svc.attributes}:
             del data["taxonomy_term_ids"]  # a list sent is a change in the trail: send only real changes
         if set(data["delivery_modes"]) == set(svc.delivery):
@@ -299,6 +302,25 @@ def partner_edit(service_id: str):
         if request.form.get("assure"):
             services.assure_service(session, ctx.outbox, svc, _editor())
     return _done(svc, "saved")
+
+
+def _changed_since(svc: Service, form: Form, labels: dict[str, str]) -> bool:
+    """Someone saved the listing after this form was opened: mark each field where what was sent and
+    what is saved now differ (that colleague's change, or this person's own), so nothing is undone
+    unseen. Returns whether any field differs."""
+    saved = _listing_values(svc)
+    for name, now in saved.items():
+        sent = form.values.get(name, "")
+        if (sorted(sent) != sorted(now)) if isinstance(now, list) else (str(sent) != str(now)):
+            shown = ", ".join(labels.get(v, v) for v in now) if isinstance(now, list) else labels.get(now, now)
+            shown = {"yes": "Free", "no": "Not free"}.get(shown, shown) if name == "is_free" else shown
+            form.error(name, "This was changed while you were editing. Saved now: "
+                             f"\u201c{_shorten(shown) or 'empty'}\u201d. Keep what you want here, then save again.")
+    return bool(form.errors)
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _same_area(svc: Service, areas: list[dict]) -> bool:
@@ -312,7 +334,7 @@ def _listing_page(session, svc: Service, values: dict, form: Form, status: int =
     part = PARTS.get(request.args.get("part", ""))
     notice = done.format(noun=part.noun if part else "item") if done else None
     return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
-                  notice=notice, parts=PARTS, withdrawn=svc.status == "defunct")
+                  notice=notice, parts=PARTS, withdrawn=svc.status == "defunct", version=services.version(svc))
 
 
 # --- locations, contacts and opening times ------------------------------------------------------
