@@ -29,8 +29,9 @@ SUGGESTION = {
     "assessment-date": ("Enter the date you assessed the patient", "The date of assessment must be a real date"),
     "assessment-method": ("Select how you assessed the patient", "Select how you assessed the patient"),
     "assessment-condition_started_on": (None, "The date the condition started must be a real date"),
+    # the form has five boxes: "between 1 and 5" can only mean none was typed
     "conditions": ("Enter the condition affecting the patient's fitness for work",
-                   "Enter between 1 and 5 conditions"),
+                   "Enter the condition affecting the patient's fitness for work"),
     "conditions-N-text": ("Enter the condition", "The condition must be 2 to 200 characters"),
     "decision": ("Select whether the patient may be fit for work or is not fit for work",
                  "Select whether the patient may be fit for work or is not fit for work"),
