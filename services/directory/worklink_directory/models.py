@@ -68,6 +68,9 @@ class Service(Base):
     review_due_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When it was first listed here (created or imported): an unassured listing's review period runs from it
     listed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow)
+    # Its areas' postcode districts as " TA1 TA2 " ("" when no area lists any: anyone), kept with the
+    # areas so the postcode coverage filter reads the row it already has (see queries._covers)
+    covered_districts: Mapped[str] = mapped_column(sa.String(2000), default="", server_default="")
     is_demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
@@ -83,6 +86,11 @@ class Service(Base):
         """Postcode districts served, or None when the listing states no area (anyone)."""
         codes = sorted({d for area in self.service_areas for d in area.districts})
         return codes or None
+
+    def cover_districts(self) -> None:
+        """Refresh covered_districts from the service areas (call after changing them)."""
+        codes = self.area_codes
+        self.covered_districts = f" {' '.join(codes)} " if codes else ""
 
     @property
     def delivery(self) -> list[str]:

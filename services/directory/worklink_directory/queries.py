@@ -21,7 +21,7 @@ from worklink_directory import oruk, search
 from worklink_directory.geocode import (Geocoder, Point, PostcodeError, bounding_box, degrees, distance_metres,
                                        normalise_postcode, squared_degrees)
 from worklink_directory.models import (DAYS, DELIVERY_MODES, LISTED, Location, Organization, Schedule, SearchDocument,
-                                       Service, ServiceArea, ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
+                                       Service, ServiceAtLocation, ServiceTerm, Taxonomy, TaxonomyTerm)
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -233,11 +233,10 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
 
 def _covers(district: str) -> Any:
     """ORUK `postcode`: a service whose areas state postcode districts must list the person's; one
-    whose areas state none (or that has no area) is taken to cover everyone."""
-    stated = sa.select(ServiceArea.service_id).where(ServiceArea.postcode_districts != "")
-    padded = sa.literal(" ") + ServiceArea.postcode_districts + sa.literal(" ")
-    covering = stated.where(padded.contains(f" {district} ", autoescape=True))
-    return sa.or_(Service.id.not_in(stated), Service.id.in_(covering))
+    whose areas state none (or that has no area) is taken to cover everyone. Read from the service
+    row's own copy of its districts, so the check costs no lookup per candidate."""
+    return sa.or_(Service.covered_districts == "",
+                  Service.covered_districts.contains(f" {district} ", autoescape=True))
 
 
 def _term_and_descendants(term_id: uuid.UUID) -> sa.Select:

@@ -186,6 +186,8 @@ def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geoco
             rows, kind_changes = _merge(session, kind, list(getattr(svc, kind.field)), data[kind.field])
             setattr(svc, kind.field, rows)
             changes += kind_changes
+    if SERVICE_AREAS.field in data:
+        svc.cover_districts()
     if "locations" in data:
         changes += _replace_locations(session, svc, data["locations"], geocoder)
     return changes

@@ -55,3 +55,24 @@ def test_a_postcode_returns_only_services_whose_area_covers_it(database_url, tmp
         "/find?postcode=BA20+1AA").get_data(as_text=True)
     assert "Taunton counselling service" in found_on_find(client, "postcode=TA1+1AA")
     assert "Taunton counselling service" in found_on_find(client, "q=counselling")  # no postcode: no area check
+
+
+def test_upgrading_copies_each_listings_districts_for_the_coverage_check(database_url, tmp_path):
+    from alembic import command
+
+    from tests.services.directory.conftest import SPEC
+    from worklink.migrations import alembic_config, upgrade
+
+    app = make_app(database_url, tmp_path)
+    known = build_directory(app)
+    client, admin = app.test_client(), token_for(app, "alliance_admin")
+    body = {"service_areas": [{"name": "Taunton", "postcode_districts": ["TA2", "TA1"]}]}
+    assert client.patch(f"/manage/services/{known.ids['counselling']}", json=body, headers=admin).status_code == 200
+    app.extensions["worklink"].database.dispose()
+    command.downgrade(alembic_config(SPEC.migrations_dir, database_url), "directory_0008")  # before the copy
+    upgrade(SPEC.migrations_dir, database_url)
+    app = make_app(database_url, tmp_path)
+    client = app.test_client()
+    assert "Taunton counselling service" not in names(client, AT_LOCATIONS + "BA20%201AA")
+    assert "Taunton counselling service" in names(client, AT_LOCATIONS + "TA1%201AA")
+    assert "Young people's job club, Yeovil" in names(client, AT_LOCATIONS + "BA20%201AA")  # no area: anyone

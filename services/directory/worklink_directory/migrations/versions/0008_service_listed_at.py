@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("service", schema=None) as batch_op:
-        batch_op.drop_column("listed_at")
+    # Not a batch "recreate": on SQLite that drops the service table, and with foreign keys on the drop
+    # cascades to every listing's locations, schedules and contacts. Both databases drop a column in place.
+    op.execute("ALTER TABLE service DROP COLUMN listed_at")
