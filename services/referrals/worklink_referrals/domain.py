@@ -60,6 +60,10 @@ OUTCOME_TYPES = ("job_start", "stayed_in_work", "sustained_job_outcome", "traini
 HOURS_BANDS = ("under_7", "7_to_15", "16_to_29", "30_plus")
 FIT_NOTE = ("not_fit", "may_be_fit", "fit")
 SUSTAINMENT_WEEKS = (13, 26)
+MAX_HOURS_PER_WEEK = 100  # more than anyone works: a typo, not an outcome
+MAX_HOLD_DAYS = 365  # a hold is reviewed within a year
+# A person referred for employment support: old enough to work part time in the UK (13), and alive.
+YOUNGEST, OLDEST = 13, 120
 
 # Relationships an actor can have to a referral.
 ASSIGNED, REFERRER, PERSON, ADMIN, SYSTEM = "assigned_org", "referrer", "person", "alliance_admin", "system"
@@ -119,6 +123,7 @@ class Snapshot:
     referrer_org_id: str
     assigned_org_id: str | None = None
     referrer_subject: str | None = None
+    submitted_on: date | None = None  # outcomes cannot predate the referral
     business_status: str | None = None
     assigned_adviser: str | None = None
     held_from: Status | None = None
@@ -280,6 +285,8 @@ def _put_on_hold(r: Snapshot, actor: Actor, data, now) -> Decision:
         errors["review_date"] = "a date (YYYY-MM-DD) to review the hold"
     elif review <= now.date():
         errors["review_date"] = "must be in the future"
+    elif review > now.date() + timedelta(days=MAX_HOLD_DAYS):
+        errors["review_date"] = f"review the hold within {MAX_HOLD_DAYS} days"
     if errors:
         raise MissingData(errors)
     return Decision("put_on_hold", S.ON_HOLD, r.business_status,
@@ -348,7 +355,7 @@ def _enter_in_error(r: Snapshot, actor: Actor, data, now) -> Decision:
 
 
 def _record_outcome(r: Snapshot, actor: Actor, data, now) -> Decision:
-    outcome = validate_outcome(data, today=now.date())
+    outcome = validate_outcome(data, today=now.date(), earliest=r.submitted_on)
     events = ("outcome_recorded",) + (("feedback_ready",) if r.status in TERMINAL else ())
     return Decision("record_outcome", r.status, r.business_status, {"outcome": outcome}, events)
 
@@ -375,8 +382,21 @@ assert set(_DECIDERS) == set(RULES)
 # --- outcomes ------------------------------------------------------------------------------------
 
 
-def validate_outcome(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
-    """An outcome's required data by type; returns the cleaned outcome or raises MissingData."""
+def birth_date_problem(born: date, today: date) -> str | None:
+    """Why a date of birth cannot be a referred person's (None if it can)."""
+    if born >= today:
+        return "must be in the past"
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age < YOUNGEST:
+        return f"the person must be at least {YOUNGEST}"
+    if age > OLDEST:
+        return "check the year"
+    return None
+
+
+def validate_outcome(data: Mapping[str, Any], *, today: date, earliest: date | None = None) -> dict[str, Any]:
+    """An outcome's required data by type; returns the cleaned outcome or raises MissingData.
+    `earliest`: the day the referral was made (an outcome of it cannot come before)."""
     kind = data.get("type")
     if kind not in OUTCOME_TYPES:
         raise MissingData({"type": f"must be one of {', '.join(OUTCOME_TYPES)}"})
@@ -386,6 +406,8 @@ def validate_outcome(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
         errors["occurred_on"] = "the date it happened (YYYY-MM-DD)"
     elif occurred > today:
         errors["occurred_on"] = "cannot be in the future"
+    elif earliest and occurred < earliest:
+        errors["occurred_on"] = f"cannot be before the referral was made ({earliest.isoformat()})"
     if kind == "job_start" and data.get("hours_band") not in HOURS_BANDS:
         errors["hours_band"] = f"must be one of {', '.join(HOURS_BANDS)}"
     if kind == "sustained_job_outcome":
@@ -395,8 +417,10 @@ def validate_outcome(data: Mapping[str, Any], *, today: date) -> dict[str, Any]:
             errors["weeks_in_work"] = "at least 13 weeks in work"
         if not isinstance(window, int) or not 13 <= window <= 16:
             errors["period_weeks"] = "the 13 weeks must fall within at most 16"
-        if not isinstance(hours, (int, float)) or hours < 7:
-            errors["hours_per_week"] = "at least 7 hours a week"
+        elif isinstance(weeks, int) and weeks > window:
+            errors["weeks_in_work"] = "cannot be more than period_weeks"
+        if not isinstance(hours, (int, float)) or not 7 <= hours <= MAX_HOURS_PER_WEEK:
+            errors["hours_per_week"] = f"at least 7 and at most {MAX_HOURS_PER_WEEK} hours a week"
     if kind == "fit_note_change":
         before, after = data.get("fit_note_from"), data.get("fit_note_to")
         if before not in FIT_NOTE or after not in FIT_NOTE:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from worklink.nhs import nhs_number_is_valid
 from worklink_referrals import domain
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,31}$", error="a lower-case code")
@@ -13,11 +16,21 @@ CONSENT_METHODS = ("verbal", "written", "online", "clinician_recorded")
 CONTACT = ("phone", "text", "email", "letter")
 
 
+def _nhs_check_digit(value: str) -> None:
+    if not nhs_number_is_valid(value):  # a typo would also defeat duplicate detection by NHS number
+        raise ValidationError("not a valid NHS number: check the digits (the last one is a check digit)")
+
+
+def _plausible_birth_date(value: date) -> None:
+    if problem := domain.birth_date_problem(value, date.today()):
+        raise ValidationError(problem)
+
+
 class PersonSchema(Schema):
-    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$", error="10 digits"))
+    nhs_number = fields.String(validate=[validate.Regexp(r"^[0-9]{10}$", error="10 digits"), _nhs_check_digit])
     given_name = fields.String(required=True, validate=validate.Length(1, 100))
     family_name = fields.String(required=True, validate=validate.Length(1, 100))
-    birth_date = fields.Date(required=True)
+    birth_date = fields.Date(required=True, validate=_plausible_birth_date)
     postcode = fields.String(validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
                                                       error="a UK postcode"))
     email = fields.Email()

@@ -676,7 +676,7 @@ def snapshot(referral: Referral) -> Snapshot:
     return Snapshot(
         status=Status(referral.status), version=referral.version, referrer_org_id=referral.referrer_org_id,
         assigned_org_id=referral.assigned_org_id, referrer_subject=referral.referrer_subject,
-        business_status=referral.business_status, assigned_adviser=referral.assigned_adviser,
+        submitted_on=_aware(referral.submitted_at).date(), business_status=referral.business_status, assigned_adviser=referral.assigned_adviser,
         held_from=Status(referral.held_from) if referral.held_from else None,
         attempts=tuple(Attempt(a.channel, a.result) for a in referral.attempts),
         outcome_count=len(referral.outcomes))

@@ -81,6 +81,19 @@ class Harness:
                                 headers=headers or self.adviser())
 
 
+def nhs_number(i: int, prefix: int = 9) -> str:
+    """The i-th NHS number (valid modulus-11 check digit) from `prefix` followed by zeros: distinct per i."""
+    from worklink.nhs import nhs_number_is_valid
+
+    number, found = int(str(prefix).ljust(10, "0")), -1
+    while True:
+        if nhs_number_is_valid(f"{number:010d}"):
+            found += 1
+            if found == i:
+                return f"{number:010d}"
+        number += 1
+
+
 def with_updates(person=None, email="ada@example.org", **extra):
     """An intake whose person agreed to status emails (and so gets their private link by email)."""
     body = referral_body({"email": email, **(person or {})}, **extra)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from worklink_referrals import access, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import Referral, RoutingAlert, SustainmentCheck
-from tests.services.referrals.conftest import (ADVISERS, OTHER_ADVISERS, OTHER_SERVICE, SERVICE,
+from tests.services.referrals.conftest import (ADVISERS, OTHER_ADVISERS, OTHER_SERVICE, SERVICE, nhs_number,
                                               referral_body)
 
 
@@ -171,10 +171,10 @@ def test_consent_is_required_and_withdrawal_cancels_and_stops_sharing(both):
     assert no_consent.status_code == 422
     assert {"location": "json", "pointer": "/consent", "detail": "Missing data for required field."} in \
         no_consent.get_json()["errors"]
-    implicit = referral_body({"nhs_number": "9999999999"})
+    implicit = referral_body({"nhs_number": "9999999980"})
     implicit["consent"]["explicit"] = False
     assert h.client.post("/referrals", json=implicit, headers=h.gp()).status_code == 422
-    future = referral_body({"nhs_number": "9999999999"})
+    future = referral_body({"nhs_number": "9999999980"})
     future["consent"]["captured_at"] = "2026-11-23T10:00:00Z"  # the clock says 09:00
     refused = h.client.post("/referrals", json=future, headers=h.gp())
     assert refused.status_code == 422 and refused.get_json()["errors"][0]["pointer"] == "/consent/captured_at"
@@ -322,7 +322,7 @@ def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_repl
     first = h.refer().get_json()
     again = h.refer()
     assert again.status_code == 409 and again.get_json()["duplicate_of"] == first["id"]
-    by_demographics = h.refer({"nhs_number": "1111111111", "given_name": " ada ", "postcode": "gl12ab"})
+    by_demographics = h.refer({"nhs_number": "1111111138", "given_name": " ada ", "postcode": "gl12ab"})
     assert by_demographics.status_code == 409
     linked = h.refer(duplicate={"reason": "second condition, GP wants a separate referral"})
     assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == first["id"]
@@ -341,7 +341,7 @@ def test_duplicates_are_refused_or_linked_and_re_referrals_record_what_they_repl
     h.act(elsewhere.get_json()["id"], "cancel", headers=h.gp(), reason="referrer_withdrew")
     again = h.refer(replaces_id=first["id"])
     assert again.status_code == 201 and again.get_json()["replaces_id"] == first["id"]
-    stranger = h.refer({"given_name": "Grace", "family_name": "Hopper", "nhs_number": "2222222222"},
+    stranger = h.refer({"given_name": "Grace", "family_name": "Hopper", "nhs_number": "2222222230"},
                        replaces_id=first["id"])
     assert stranger.status_code == 400 or stranger.status_code == 422
 
@@ -405,7 +405,7 @@ def test_routing_prefers_the_area_and_the_lighter_caseload(make_harness):
     h.add_service(SERVICE, ADVISERS, areas=["GL50"])
     h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
     assert h.refer().get_json()["service_id"] == str(OTHER_SERVICE)  # GL1 is not served by SERVICE
-    cheltenham = h.refer({"postcode": "GL50 1AA", "nhs_number": "3333333333", "given_name": "Bo"}).get_json()
+    cheltenham = h.refer({"postcode": "GL50 1AA", "nhs_number": "3333333341", "given_name": "Bo"}).get_json()
     assert cheltenham["service_id"] == str(SERVICE)  # both serve GL50; SERVICE has the lighter load
 
 
@@ -526,7 +526,7 @@ def test_a_caseload_warning_names_the_adviser_when_someone_else_allocates(make_h
     h = make_harness(referral_settings=ReferralSettings(caseload_limit=1))
     h.add_service()
     team_lead = h.token("org_admin", ADVISERS, "lead-1")
-    ids = [h.refer({"nhs_number": f"400000000{i}", "given_name": f"P{i}"}).get_json()["id"] for i in range(2)]
+    ids = [h.refer({"nhs_number": nhs_number(i, 40), "given_name": f"P{i}"}).get_json()["id"] for i in range(2)]
     h.act(ids[0], "accept", headers=team_lead, adviser_id="adviser-2")
     warned = h.act(ids[1], "accept", headers=team_lead, adviser_id="adviser-2").get_json()["caseload_warning"]
     assert warned.startswith("adviser-2 now holds 2 active clients") and "You hold" not in warned
@@ -537,7 +537,7 @@ def test_a_caseload_warning_names_the_adviser_when_someone_else_allocates(make_h
 def test_caseload_over_the_limit_warns_the_adviser(make_harness):
     h = make_harness(referral_settings=ReferralSettings(caseload_limit=2))
     h.add_service()
-    ids = [h.refer({"nhs_number": f"400000000{i}", "given_name": f"P{i}"}).get_json()["id"] for i in range(3)]
+    ids = [h.refer({"nhs_number": nhs_number(i, 40), "given_name": f"P{i}"}).get_json()["id"] for i in range(3)]
     for rid in ids[:2]:
         assert "caseload_warning" not in h.act(rid, "accept", adviser_id="adviser-1").get_json()
     warned = h.act(ids[2], "accept", adviser_id="adviser-1").get_json()
@@ -551,7 +551,7 @@ def test_caseload_over_the_limit_warns_the_adviser(make_harness):
 def test_insights_are_for_the_alliance_and_suppress_small_counts(harness):
     h = harness
     for i in range(6):
-        rid = h.refer({"nhs_number": f"500000000{i}", "given_name": f"Q{i}",
+        rid = h.refer({"nhs_number": nhs_number(i, 50), "given_name": f"Q{i}",
                        "postcode": "GL1 2AB" if i < 5 else "GL7 1AA"}).get_json()["id"]
         if i < 2:
             h.act(rid, "reject", reason="out_of_area")
@@ -594,7 +594,7 @@ def test_the_job_publishes_each_services_capacity_when_it_changes(harness):
     settings = ReferralSettings()
     jobs.run_once(h.ctx.database, settings, h.clock.now)
     assert outbox_payloads(h, "referrals.capacity.changed")[-1]["open_referrals"] == 0
-    ids = [h.refer({"nhs_number": f"700000000{i}", "given_name": f"C{i}"}).get_json()["id"] for i in range(2)]
+    ids = [h.refer({"nhs_number": nhs_number(i, 70), "given_name": f"C{i}"}).get_json()["id"] for i in range(2)]
     jobs.run_once(h.ctx.database, settings, h.clock.now)
     jobs.run_once(h.ctx.database, settings, h.clock.now)  # nothing changed: nothing published
     published = outbox_payloads(h, "referrals.capacity.changed")
@@ -685,7 +685,7 @@ def test_holds_come_back_for_review_on_their_review_date(harness):
 
 def test_a_referral_entered_in_error_leaves_every_count(harness):
     h = harness
-    ids = [h.refer({"nhs_number": f"800000000{i}", "given_name": f"E{i}"}).get_json()["id"] for i in range(6)]
+    ids = [h.refer({"nhs_number": nhs_number(i, 80), "given_name": f"E{i}"}).get_json()["id"] for i in range(6)]
     assert h.client.get("/insights", headers=h.admin()).get_json()["by_source"] == {"gp": 6}
     assert h.act(ids[0], "enter_in_error", headers=h.adviser()).status_code == 403
     wrong = h.act(ids[0], "enter_in_error", headers=h.gp(), text="wrong patient")
@@ -884,8 +884,8 @@ def test_outcomes_reach_the_referrer_only_if_the_person_agreed_and_never_after_w
         h.act(rid, "make_first_contact")
         return rid
 
-    private = working({"nhs_number": "9100000001", "given_name": "Pri"}, False)
-    shared = working({"nhs_number": "9100000002", "given_name": "Sha"}, True)
+    private = working({"nhs_number": "9100000019", "given_name": "Pri"}, False)
+    shared = working({"nhs_number": "9100000027", "given_name": "Sha"}, True)
     for rid in (private, shared):
         recorded = h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
         assert recorded.status_code == 200 and len(recorded.get_json()["outcomes"]) == 1  # kept either way
@@ -928,7 +928,7 @@ def test_a_second_referral_routed_by_area_is_a_duplicate_even_where_another_serv
     assert linked.status_code == 201 and linked.get_json()["duplicate_of_id"] == first["id"]
     assert {first["service_id"], linked.get_json()["service_id"]} == {str(SERVICE), str(OTHER_SERVICE)}
     # Naming a service is a deliberate choice: only an open referral to that service is its duplicate.
-    bo = {"nhs_number": "9200000001", "given_name": "Bo"}
+    bo = {"nhs_number": "9200000010", "given_name": "Bo"}
     assert h.refer(bo, service_id=str(SERVICE)).status_code == 201
     assert h.refer(bo, service_id=str(OTHER_SERVICE)).status_code == 201
     # A service not (yet) in the read model: both intakes are held, and the second is still its duplicate.
@@ -944,7 +944,7 @@ def test_a_self_referral_is_linked_to_an_open_referral_never_refused(harness):
     this person has an open referral: it is submitted and linked, and the adviser sees the link."""
     h = harness
     by_gp = h.refer({"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
-                     "postcode": "GL1 1AA", "nhs_number": "9300000001"}).get_json()
+                     "postcode": "GL1 1AA", "nhs_number": "9300000004"}).get_json()
     pending = h.client.post("/self-referrals", json=self_referral("sam@example.org")).get_json()
     verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
     assert verified.status_code == 201, verified.get_json()
@@ -974,7 +974,7 @@ def test_insights_hide_a_small_count_that_the_total_would_give_away(harness):
     leave it at 6 - 5 = 1. Enough other cells are hidden too that no small count can be worked out."""
     h = harness
     for i in range(6):
-        h.refer({"nhs_number": f"510000000{i}", "given_name": f"D{i}", "postcode": "GL1 2AB" if i < 5 else "GL7 1AA",
+        h.refer({"nhs_number": nhs_number(i, 51), "given_name": f"D{i}", "postcode": "GL1 2AB" if i < 5 else "GL7 1AA",
                  "deprivation_decile": 3 if i < 5 else 9})
     figures = h.client.get("/insights", headers=h.admin()).get_json()
     assert figures["overall"]["referrals"] == 6
@@ -983,7 +983,7 @@ def test_insights_hide_a_small_count_that_the_total_would_give_away(harness):
     assert deciles["3"]["referrals"] is None and deciles["9"]["referrals"] is None
     assert deciles["3"]["outcome_rates"] == {kind: None for kind in deciles["3"]["outcome_rates"]}
     for i in range(6, 12):  # six more from GL7: nothing small left to protect
-        h.refer({"nhs_number": f"510000000{i}" if i < 10 else f"51000000{i}", "given_name": f"D{i}",
+        h.refer({"nhs_number": nhs_number(i, 51), "given_name": f"D{i}",
                  "postcode": "GL7 1AA"})
     assert h.client.get("/insights", headers=h.admin()).get_json()["by_area"] == {"GL1": 5, "GL7": 7}
 
@@ -1002,7 +1002,7 @@ def test_complementary_suppression_rules():
 
 def test_the_queue_filters_and_claiming(harness):
     h = harness
-    ids = [h.refer({"nhs_number": f"940000000{i}", "given_name": f"F{i}"}).get_json()["id"] for i in range(3)]
+    ids = [h.refer({"nhs_number": nhs_number(i, 94), "given_name": f"F{i}"}).get_json()["id"] for i in range(3)]
 
     def view(name, headers=None):
         return [i["id"] for i in h.client.get(f"/referrals?view={name}", headers=headers or h.adviser()
@@ -1051,7 +1051,7 @@ def test_a_partner_organisation_refers_and_follows_its_referral(harness):
     assert h.act(body["id"], "accept", headers=lead, adviser_id="adviser-1").get_json()["status"] == "accepted"
     assert h.client.get(f"/referrals/{body['id']}", headers=partner).get_json()["status"] == "accepted"
     assert h.refer(headers=h.token("resident", None, "r-1")).status_code == 403
-    no_org = h.refer({"nhs_number": "9500000001"}, headers=h.token("gp", None, "gp-x"))
+    no_org = h.refer({"nhs_number": "9500000008"}, headers=h.token("gp", None, "gp-x"))
     assert no_org.status_code == 403 and no_org.mimetype == "application/problem+json"
 
 
@@ -1091,7 +1091,7 @@ def test_the_failed_contact_threshold_comes_from_the_settings(make_harness):
     for attempts, expected in ((3, 422), (2, 200)):
         h = make_harness(referral_settings=ReferralSettings(failed_contact_attempts=attempts))
         h.add_service()
-        rid = h.refer({"nhs_number": f"960000000{attempts}", "given_name": f"N{attempts}"}).get_json()["id"]
+        rid = h.refer({"nhs_number": nhs_number(attempts, 96), "given_name": f"N{attempts}"}).get_json()["id"]
         h.act(rid, "accept", adviser_id="adviser-1")
         h.act(rid, "record_contact_attempt", channel="phone", result="no_answer")
         h.act(rid, "record_contact_attempt", channel="text", result="no_answer")

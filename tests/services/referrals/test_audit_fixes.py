@@ -190,3 +190,44 @@ def test_the_referrer_enters_in_error_only_before_the_adviser_organisation_recei
     assert refused.status_code == 409 and "alliance" in refused.get_json()["detail"]
     assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["status"] == "in_progress"
     assert h.act(rid, "enter_in_error", headers=h.admin(), text="duplicate record").status_code == 200
+
+
+@pytest.mark.parametrize("person, pointer", [
+    ({"nhs_number": "1234567890"}, "/person/nhs_number"),  # fails the modulus-11 check digit
+    ({"nhs_number": "0000000000"}, "/person/nhs_number"),
+    ({"birth_date": "2090-01-01"}, "/person/birth_date"),  # not born yet
+    ({"birth_date": "0001-01-01"}, "/person/birth_date"),
+    ({"birth_date": "2024-05-01"}, "/person/birth_date"),  # a toddler
+])
+def test_intake_refuses_impossible_people(harness, person, pointer):
+    refused = harness.refer(person)
+    assert refused.status_code == 422, refused.get_json()
+    assert pointer in {e["pointer"] for e in refused.get_json()["errors"]}
+    self_refused = harness.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "email": "s@example.org",
+                   **person}, "consent": {"explicit": True}, "employment_situation": "unemployed"})
+    assert self_refused.status_code == 422 and pointer in {e["pointer"] for e in self_refused.get_json()["errors"]}
+
+
+def test_outcomes_and_holds_must_be_possible(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]  # submitted 2026-11-23
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    h.clock.advance(weeks=20)
+
+    def refused(pointer, **data):
+        answer = h.act(rid, "record_outcome", **data) if "type" in data else h.act(rid, "put_on_hold", **data)
+        assert answer.status_code == 422, answer.get_json()
+        assert pointer in {e["pointer"] for e in answer.get_json()["errors"]}, answer.get_json()
+
+    refused("/occurred_on", type="job_start", occurred_on="1900-01-01", hours_band="30_plus")
+    refused("/occurred_on", type="job_start", occurred_on="2026-11-22", hours_band="30_plus")  # before the referral
+    sustained = {"type": "sustained_job_outcome", "occurred_on": "2027-03-01", "period_weeks": 16}
+    refused("/weeks_in_work", **sustained, weeks_in_work=999999999999, hours_per_week=20)
+    refused("/weeks_in_work", **sustained, weeks_in_work=17, hours_per_week=20)
+    refused("/hours_per_week", **sustained, weeks_in_work=13, hours_per_week=1e308)
+    refused("/review_date", reason="person_request", review_date="9999-12-31")
+    assert h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus"
+                 ).status_code == 200  # the day it was made is fine
+    assert h.act(rid, "record_outcome", **sustained, weeks_in_work=16, hours_per_week=37.5).status_code == 200

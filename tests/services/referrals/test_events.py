@@ -23,7 +23,7 @@ from worklink.messaging.outbox import OutboxRelay
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_referrals import events
 from worklink_referrals.models import PLATFORM, Referral, RoutingServiceArea, RoutingServiceTerm
-from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS
+from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS, nhs_number
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -173,15 +173,15 @@ def test_directory_events_feed_the_routing_read_model(make_harness, rig):
         rig.publish("directory.service.published", service_published(second, OTHER_ADVISERS, "2026-11-19T09:00:00Z"))
         consume(consumer, 3)
         assert h.refer(service_id=str(first)).get_json()["assigned_org_id"] == ADVISERS
-        held = h.refer({"nhs_number": "7777777777", "given_name": "Tom"}, service_id=str(second)).get_json()
+        held = h.refer({"nhs_number": "7777777785", "given_name": "Tom"}, service_id=str(second)).get_json()
         assert held["routing"] == "held"
 
-        unclaimed = h.refer({"nhs_number": "6666666666", "given_name": "Una"}).get_json()
+        unclaimed = h.refer({"nhs_number": "6666666674", "given_name": "Una"}).get_json()
         assert unclaimed["assigned_org_id"] == ADVISERS
         rig.publish("directory.service.withdrawn", {"service_id": first, "organization_id": ADVISERS,
                                                     "reason": "closed", "withdrawn_at": "2026-11-21T09:00:00Z"})
         consume(consumer, 1)
-        assert h.refer({"nhs_number": "8888888888", "given_name": "Ann"}).get_json()["routing"] == "held"
+        assert h.refer({"nhs_number": "8888888896", "given_name": "Ann"}).get_json()["routing"] == "held"
         # Never acknowledged by the withdrawn service: held again, not stranded with that organisation.
         again = h.client.get(f"/referrals/{unclaimed['id']}", headers=h.admin()).get_json()
         assert again["routing"] == "held" and again["assigned_org_id"] is None
@@ -242,7 +242,7 @@ def test_routing_matches_the_area_and_the_age_the_directory_publishes(make_harne
     term, later_term = uuid.uuid4(), uuid.uuid4()
 
     def person(n, born, postcode="GL1 2AB"):
-        return {"nhs_number": f"{n:010d}", "given_name": f"P{n}", "birth_date": born, "postcode": postcode}
+        return {"nhs_number": nhs_number(n), "given_name": f"P{n}", "birth_date": born, "postcode": postcode}
 
     try:
         rig.publish("directory.service.published", reach(young, ADVISERS, "2026-11-20T09:00:00Z", areas=["GL1"],

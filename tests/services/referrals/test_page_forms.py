@@ -8,7 +8,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.services.referrals.conftest import OTHER_ADVISERS
+from tests.services.referrals.conftest import OTHER_ADVISERS, nhs_number
 
 HTML = {"Accept": "text/html"}
 CSRF = "t0ken"
@@ -146,7 +146,7 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
 def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harness):
     h = harness
     for i in range(6):
-        h.refer({"nhs_number": f"520000000{i}", "given_name": f"I{i}", "sex": "female"})
+        h.refer({"nhs_number": nhs_number(i, 52), "given_name": f"I{i}", "sex": "female"})
     html = page(h, "/alliance/insights", h.admin())
     for heading in ("By area deprivation decile", "By age band", "By sex", "By ethnic group", "By source of referral",
                     "Outcome rates"):

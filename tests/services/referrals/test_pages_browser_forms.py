@@ -9,7 +9,7 @@ import pytest
 
 from worklink.auth import mint_token
 from tests.browser import assert_accessible, live_server, submit
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number
 from tests.services.referrals.test_pages import sign_in
 from worklink_referrals.pages import PAGE_SIZE
 
@@ -40,7 +40,7 @@ def test_an_adviser_pages_the_queue_to_the_newest_referral(harness, page):
     references = []
     for i in range(PAGE_SIZE + 1):
         h.clock.advance(minutes=1)
-        references.append(h.refer({"given_name": f"P{i:03d}", "nhs_number": f"{9100000000 + i}"}
+        references.append(h.refer({"given_name": f"P{i:03d}", "nhs_number": nhs_number(i, 91)}
                                    ).get_json()["reference"])
     adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
     with live_server(h.app) as base:
@@ -90,7 +90,7 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
     rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
     h.act(rid, "reject", reason="out_of_area")
     for i in range(6):
-        h.refer({"nhs_number": f"520000000{i}", "given_name": f"I{i}", "sex": "female"})
+        h.refer({"nhs_number": nhs_number(i, 52), "given_name": f"I{i}", "sex": "female"})
     admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
     with live_server(h.app) as base:
         sign_in(page, base, admin, "/alliance/insights")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from worklink_referrals.pages import PAGE_SIZE
+from tests.services.referrals.conftest import nhs_number
 
 HTML = {"Accept": "text/html"}
 
@@ -18,7 +19,7 @@ def refer_many(h, count):
     references = []
     for i in range(count):
         h.clock.advance(minutes=1)
-        created = h.refer({"given_name": f"P{i:03d}", "nhs_number": f"{9100000000 + i}"})
+        created = h.refer({"given_name": f"P{i:03d}", "nhs_number": nhs_number(i, 91)})
         assert created.status_code == 201, created.get_json()
         references.append(created.get_json()["reference"])
     return references
