@@ -669,6 +669,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored time as UTC with its offset (SQLite hands it back naive), or None."""
+    return _aware(moment) if moment else None
+
+
 # --- lifecycle actions --------------------------------------------------------------------------
 
 

@@ -231,3 +231,18 @@ def test_outcomes_and_holds_must_be_possible(harness):
     assert h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus"
                  ).status_code == 200  # the day it was made is fine
     assert h.act(rid, "record_outcome", **sustained, weeks_in_work=16, hours_per_week=37.5).status_code == 200
+
+
+def test_the_persons_status_gives_times_with_their_offset(both):
+    h = both
+    pending = h.client.post("/self-referrals", json={
+        "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "email": "s@example.org"},
+        "consent": {"explicit": True}, "employment_situation": "unemployed"}).get_json()
+    verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
+    api = verified.get_json()["status_link"].replace("/my-referral/", "/status/")
+    assert verified.get_json()["submitted_at"] == "2026-11-23T09:00:00+00:00"
+    assert h.client.get(api).get_json()["submitted_at"] == "2026-11-23T09:00:00+00:00"  # read back from the DB
+    h.clock.advance(hours=1)
+    closed = h.client.post(api + "/cancel", json={}).get_json()
+    assert closed["closed_at"] == "2026-11-23T10:00:00+00:00"
+    assert h.client.get(api).get_json()["closed_at"] == "2026-11-23T10:00:00+00:00"

@@ -45,7 +45,7 @@ def referral_by_link(session, token: str) -> Referral:
 
 def person_status(referral: Referral) -> dict:
     return {"reference": referral.reference, "status": referral.status, "status_text": PLAIN_STATUS[referral.status],
-            "submitted_at": referral.submitted_at, "closed_at": referral.closed_at,
+            "submitted_at": services.as_utc(referral.submitted_at), "closed_at": services.as_utc(referral.closed_at),
             "consent_withdrawn": referral.consent_withdrawn_at is not None}
 
 
