@@ -45,8 +45,9 @@ class Organization(Base):
 class Service(Base):
     __tablename__ = "service"
     __table_args__ = (sa.Index("ix_service_listed", "status", "organization_id"),
-                      # covering: filters that join to a service read its status without its row
-                      sa.Index("ix_service_id_status", "id", "status"))
+                      # covering: filters that join to a service read its status (and the postcode coverage
+                      # check its districts) without its row
+                      sa.Index("ix_service_id_status", "id", "status", "covered_districts"))
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("organization.id"))
