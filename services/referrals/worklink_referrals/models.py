@@ -75,7 +75,11 @@ class Referral(Base):
     consent_captured_by: Mapped[str] = mapped_column(sa.String(255))
     consent_captured_at: Mapped[datetime]
     consent_method: Mapped[str] = mapped_column(sa.String(32))
+    # The service the consent covers: the one the referrer named, or (routed by area) the one routing sent
+    # it to, recorded at routing time.
     consent_scope_service_id: Mapped[uuid.UUID | None]
+    # The service the referrer named (None: any adviser service): routing and duplicates follow it.
+    requested_service_id: Mapped[uuid.UUID | None]
     outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
     # The person agreed to general status emails at their (verified or clinician-recorded) address.
     person_updates: Mapped[bool] = mapped_column(default=False)

@@ -350,7 +350,8 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         # Every consent has an id (an API intake's is made here): person messages and their revocation name it.
         consent_id=consent.get("consent_id") or uuid.uuid4(), consent_captured_by=consent.get("captured_by") or actor.subject,
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
-        consent_scope_service_id=intake.get("service_id"),
+        requested_service_id=intake.get("service_id"),
+        consent_scope_service_id=intake.get("service_id") or (service.service_id if service else None),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
         person_updates=bool(consent.get("updates_by_email") and person.get("email")),
         submitted_at=now, updated_at=now)
@@ -410,8 +411,8 @@ def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
 def for_service(service) -> sa.ColumnElement[bool]:
     """An open referral that is (or may become) the person's referral to `service`: routed to it, asked
     for it, or asked for any service and still held - routing may yet send that one to `service` too."""
-    return sa.or_(Referral.service_id == service, Referral.consent_scope_service_id == service,
-                  sa.and_(Referral.service_id.is_(None), Referral.consent_scope_service_id.is_(None)))
+    return sa.or_(Referral.service_id == service, Referral.requested_service_id == service,
+                  sa.and_(Referral.service_id.is_(None), Referral.requested_service_id.is_(None)))
 
 
 def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referral | None:
@@ -460,7 +461,7 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
     """Route a held referral (the alliance chooses a service, or a new service appeared)."""
     if referral.routing != "held" or referral.status not in OPEN_VALUES:
         raise Conflict("Only an open, held referral can be routed.", routing=referral.routing)
-    scope = referral.consent_scope_service_id
+    scope = referral.requested_service_id
     if scope and service_id and service_id != scope:
         raise Conflict("The person consented to a referral to one service only; ask them again before "
                        "sending it elsewhere.", consent_scope_service_id=str(scope))
@@ -469,6 +470,7 @@ def route_held(session: Session, outbox: Outbox, settings: ReferralSettings, ref
     if service is None:
         raise Conflict("No active service that takes referrals matches; the referral stays held.")
     referral.service_id, referral.assigned_org_id = service.service_id, str(service.organization_id)
+    referral.consent_scope_service_id = service.service_id  # what the consent now covers (the named one, or this)
     referral.routing, referral.updated_at = "routed", now
     alert = session.get(RoutingAlert, referral.id)
     if alert and alert.resolved_at is None:
@@ -492,7 +494,7 @@ def _link_if_doubled(session: Session, referral: Referral, now: datetime) -> Non
     other = session.scalar(sa.select(Referral.id).where(
         same_person, Referral.status.in_(OPEN_VALUES), Referral.id != referral.id,
         sa.or_(Referral.duplicate_of_id.is_(None), Referral.duplicate_of_id != referral.id),
-        sa.or_(Referral.service_id == referral.service_id, Referral.consent_scope_service_id == referral.service_id))
+        sa.or_(Referral.service_id == referral.service_id, Referral.requested_service_id == referral.service_id))
         .order_by(Referral.submitted_at).limit(1))
     if other is None:
         return
@@ -515,8 +517,8 @@ def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, 
     for referral in session.scalars(sa.select(Referral).where(Referral.routing == "held",
                                                                Referral.status.in_(OPEN_VALUES))):
         if choose_service(session, settings, area=referral.area, age=referral_age(referral),
-                          requested=referral.consent_scope_service_id):
-            route_held(session, outbox, settings, referral, referral.consent_scope_service_id, SYSTEM, now)
+                          requested=referral.requested_service_id):
+            route_held(session, outbox, settings, referral, referral.requested_service_id, SYSTEM, now)
             # The person's record now reaches the adviser organisation: audited as the alliance's route is.
             _AUDIT.record(session, action="share", resource_type="referral", resource_id=str(referral.id),
                           person_id=str(referral.id), purpose="routed automatically", principal=_SYSTEM_PRINCIPAL)
@@ -853,8 +855,8 @@ def _earlier_open_referral(session: Session, referral: Referral, *, but_not: uui
     query = sa.select(Referral.id).where(same_person, Referral.status.in_(OPEN_VALUES),
                                          Referral.id.notin_((referral.id, but_not)),
                                          Referral.submitted_at < referral.submitted_at)
-    if scope := referral.consent_scope_service_id:
-        query = query.where(for_service(scope))
+    if requested := referral.requested_service_id:
+        query = query.where(for_service(requested))
     return session.scalar(query.order_by(Referral.submitted_at).limit(1))
 
 

@@ -246,3 +246,19 @@ def test_the_persons_status_gives_times_with_their_offset(both):
     closed = h.client.post(api + "/cancel", json={}).get_json()
     assert closed["closed_at"] == "2026-11-23T10:00:00+00:00"
     assert h.client.get(api).get_json()["closed_at"] == "2026-11-23T10:00:00+00:00"
+
+
+def test_the_consent_records_the_service_a_referral_routed_by_area_went_to(make_harness):
+    from tests.services.referrals.conftest import SERVICE
+    h = make_harness()
+    h.add_service(areas=["GL1"])
+    by_area = h.refer().get_json()  # GL1: routed at intake
+    assert by_area["service_id"] == str(SERVICE) and by_area["consent"]["scope_service_id"] == str(SERVICE)
+    waiting = h.refer({"nhs_number": "4010232137", "given_name": "Bea", "postcode": "BS1 4DJ"}).get_json()
+    assert (waiting["routing"], waiting["consent"]["scope_service_id"]) == ("held", None)  # nothing chosen yet
+    h.clock.advance(minutes=1)
+    h.add_service(areas=["GL1", "BS1"])  # the directory widens the service's reach
+    routed = h.client.post(f"/referrals/{waiting['id']}/route", json={"service_id": str(SERVICE)},
+                           headers=h.admin())
+    assert routed.status_code == 200, routed.get_json()
+    assert routed.get_json()["consent"]["scope_service_id"] == str(SERVICE)  # recorded at routing time
