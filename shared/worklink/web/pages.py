@@ -35,7 +35,12 @@ class PagesBlueprint(Blueprint):
 
 
 def is_page_request() -> bool:
-    """A request for a page: a PagesBlueprint route, or an unknown URL asked for by a browser."""
+    """A request for a page: a PagesBlueprint route, or an unknown URL asked for by a browser.
+
+    A program that asks a page route for JSON (`Accept: application/problem+json` or
+    `application/json` preferred to HTML; a browser never does) is answered as the API is: bearer
+    token, problem+json errors, 401 instead of the sign-in page. A PDF or print view a program
+    fetches (`Accept: application/pdf, application/problem+json`) gets its errors as problems."""
     try:
         name = request.blueprint
     except RuntimeError:
@@ -43,7 +48,12 @@ def is_page_request() -> bool:
     if not name:
         return request.url_rule is None and _prefers_html()
     blueprint = current_app.blueprints.get(name.split(".")[0])
-    return bool(getattr(blueprint, "worklink_pages", False))
+    return bool(getattr(blueprint, "worklink_pages", False)) and not _asks_for_json()
+
+
+def _asks_for_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/problem+json", "application/json"])
+    return best in ("application/problem+json", "application/json")
 
 
 def _prefers_html() -> bool:
