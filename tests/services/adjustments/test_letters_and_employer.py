@@ -223,3 +223,25 @@ def test_a_name_beyond_latin_1_prints_as_written_in_the_pdfs(client, tokens):
     # Latin-1 letters keep the built-in font: nothing embedded.
     plain = issued(client, tokens)
     assert b"DejaVu" not in client.get(f"/suggestions/{plain['id']}/letter.pdf", headers=tokens.header()).data
+
+
+def test_a_program_fetching_a_letter_gets_problems_not_pages(client, tokens):
+    """The print views and PDFs are page routes a program may fetch too: asked with problem+json
+    acceptable, errors come back as problems (a browser still gets the HTML page and sign-in)."""
+    s = issued(client, tokens)
+    wants = {"Accept": "application/pdf, application/problem+json"}
+    pdf = client.get(f"/suggestions/{s['id']}/letter.pdf", headers={**tokens.header(), **wants})
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    other = tokens.header(org="9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f", subject="dr-other")
+    for path in ("letter.pdf", "summary.pdf", "letter", "summary"):
+        refused = client.get(f"/suggestions/{s['id']}/{path}", headers={**other, **wants})
+        assert refused.status_code == 404 and refused.mimetype == "application/problem+json", path
+    anonymous = client.get(f"/suggestions/{s['id']}/letter.pdf", headers={"Accept": "application/problem+json"})
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+    adviser = client.get(f"/suggestions/{s['id']}/letter", headers={**tokens.header(role="adviser"), **wants})
+    assert adviser.status_code == 403 and adviser.mimetype == "application/problem+json"
+    # A browser: the sign-in page and HTML errors, as before
+    assert client.get(f"/suggestions/{s['id']}/letter.pdf", headers={"Accept": "text/html"}).status_code == 302
+    assert client.get(f"/suggestions/{s['id']}/letter", headers=other).mimetype == "text/html"
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert {"401", "403", "404"} <= set(paths["/suggestions/{suggestion_id}/letter.pdf"]["get"]["responses"])

@@ -1,5 +1,7 @@
 """The adjustments service's HTTP API blueprints."""
 
+from werkzeug.routing import Rule
+
 from worklink.web.app import Api
 
 
@@ -10,3 +12,28 @@ def register(api: Api) -> None:
     api.register_blueprint(guidance.blp)
     api.register_blueprint(suggestions.blp)
     api.register_blueprint(employer.blp)
+    document_print_views(api)
+
+
+PRINTS = {"letter": "The employer letter", "summary": "The patient summary"}
+SUGGESTION_ID = {"name": "suggestion_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "format": "uuid"}}
+
+
+def document_print_views(api: Api) -> None:
+    """The letter and summary (HTML print view and PDF) are page routes, shared with the browser;
+    a program asks for them with a bearer token and `Accept: application/pdf, application/problem+json`
+    (or `text/html, application/problem+json`) and gets its errors as problems."""
+    errors = {str(status): {"description": description, "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, description in (
+        (401, "No valid bearer token"), (403, "Not a clinician of a practice"),
+        (404, "No such suggestion in your practice"))}
+    for kind, what in PRINTS.items():
+        for suffix, media, form in (("", "text/html", "HTML print view"), (".pdf", "application/pdf", "PDF")):
+            body = {"type": "string", **({"format": "binary"} if suffix else {})}
+            api.spec.path(rule=Rule(f"/suggestions/<uuid:suggestion_id>/{kind}{suffix}"), parameters=[SUGGESTION_ID],
+                          operations={"get": {
+                              "tags": ["suggestions"], "summary": f"{what} ({form}); every export is audited.",
+                              "security": [{"bearerAuth": []}],
+                              "responses": {"200": {"description": what, "content": {media: {"schema": body}}},
+                                            **errors}}})
