@@ -72,3 +72,29 @@ def test_a_stale_details_form_shows_what_changed_instead_of_undoing_it(app):
     assert resent.status_code == 303
     listing = app.test_client().get(f"/services/{counselling}").get_json()
     assert (listing["description"], listing["alert"]) == ("Six sessions.", "Closed 24-26 December.")
+
+
+def test_a_stale_contact_page_shows_what_changed_instead_of_undoing_it(app):
+    counselling = build_directory(app).ids["counselling"]
+    contact = app.test_client().get(f"/services/{counselling}").get_json()["contacts"][0]["id"]
+    path = f"/partner/services/{counselling}/contacts/{contact}"
+    ada, bob = signed_in(app, "org_admin", ORG_A, "ada"), signed_in(app, "org_admin", ORG_A, "bob")
+
+    def item_version(html: str) -> str:
+        return re.search(r'name="item_version" value="([0-9a-f]+)"', html).group(1)
+
+    ada_version, ada_token = item_version(ada.get(path).get_data(as_text=True)), csrf(ada, path)
+    bob_version, bob_token = item_version(bob.get(path).get_data(as_text=True)), csrf(bob, path)
+    form = {"name": "Advice line", "title": "", "phone": "01632 960001", "phone_2": "", "email": ""}
+    assert bob.post(path, data={**form, "email": "advice@example.org", "item_version": bob_version,
+                                "csrf_token": bob_token}).status_code == 303
+    stale = ada.post(path, data={**form, "title": "Duty team", "item_version": ada_version, "csrf_token": ada_token})
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert re.search(r'id="email-error".*?Saved now: \u201cadvice@example.org\u201d', html, re.S)
+    assert app.test_client().get(f"/services/{counselling}").get_json()["contacts"][0]["email"] == "advice@example.org"
+    resent = ada.post(path, data={**form, "title": "Duty team", "email": "advice@example.org",
+                                  "item_version": item_version(html), "csrf_token": csrf(ada, path)})
+    assert resent.status_code == 303
+    saved = app.test_client().get(f"/services/{counselling}").get_json()["contacts"][0]
+    assert (saved["title"], saved["email"]) == ("Duty team", "advice@example.org")

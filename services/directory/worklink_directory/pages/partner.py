@@ -15,6 +15,8 @@ its id (the service layer updates it in place; a dropped location no listing use
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections import defaultdict
@@ -548,17 +550,43 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
         existing = _row(part, svc, item_id)
         context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS,
                    "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
+        context["item_version"] = _item_version(part, existing)
         if request.method == "GET":
             values = part.values(existing) if existing is not None else {}
             return render(f"directory/partner_{part.key}.html", values=values, errors={}, **context)
         form, item = part.read(request.form, existing)
         if form.errors:
             return render(f"directory/partner_{part.key}.html", status=400, values=form.values, errors=form.errors, **context)
+        if request.form.get("item_version") not in (None, context["item_version"]) and \
+                _item_changed_since(part, existing, form):  # the page now carries the saved version
+            return render(f"directory/partner_{part.key}.html", status=409, values=form.values, errors=form.errors, **context)
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
         if existing is None:
             items.append(item)
         services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
     return _done(svc, "changed" if existing is not None else "added", part)
+
+
+def _item_version(part: Part, row) -> str:
+    """One item's version, for its change page's hidden field: a digest of what the page shows."""
+    if row is None:
+        return ""
+    shown = json.dumps(part.values(row), sort_keys=True, default=str)
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
+def _item_changed_since(part: Part, row, form: Form) -> bool:
+    """Someone saved this item after the page was opened: mark each field where what was sent and
+    what is saved now differ, so a colleague's change is not undone unseen."""
+    for name, now in part.values(row).items():
+        if isinstance(now, bool) or name not in form.values or str(form.values[name]) == str(now):
+            continue
+        form.error(name, "This was changed while you were editing. Saved now: "
+                         f"\u201c{_shorten(str(now)) or 'empty'}\u201d. Keep what you want here, then save again.")
+    if not form.errors and part.values(row) != {k: form.values.get(k) for k in part.values(row)}:
+        first = next(iter(part.values(row)))
+        form.error(first, f"This {part.noun} was changed while you were editing. Check it, then save again.")
+    return bool(form.errors)
 
 
 @pages.route("/partner/services/<service_id>/<slug>/<item_id>/remove", methods=["GET", "POST"])
