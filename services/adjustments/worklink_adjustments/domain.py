@@ -382,5 +382,5 @@ def categories_for(decision: str, categories: list[str], recommended: list[dict[
 
 __all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
            "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
-           "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version", "resolve_period",
-           "add_months", "overall_outcome", "categories_for", "uk_today"]
+           "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version",
+           "resolve_period", "add_months", "overall_outcome", "categories_for", "uk_today"]

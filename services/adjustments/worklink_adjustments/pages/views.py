@@ -118,7 +118,8 @@ def write():
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
                     status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
     return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
-                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=EXTRA_ROWS, action=action, heading=heading,
+                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=EXTRA_ROWS, action=action,
+                  heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
 
