@@ -563,6 +563,9 @@ def test_insights_are_for_the_alliance_and_suppress_small_counts(harness):
     assert figures["rejection_reasons"] == {"out_of_area": None}
     assert figures["overall"]["days_to_first_contact"]["median"] is None
     assert figures["equity"]["deprivation_decile"]["3"]["referrals"] == 6
+    reads = audit_rows(h, resource_type="insights")  # who looked at the equity figures, naming no one
+    assert [(r.action, r.actor_role, r.resource_id, r.person_id) for r in reads] == [
+        ("read", "alliance_admin", "alliance", None)]
     assert "Lovelace" not in json.dumps(figures) and "9434765919" not in json.dumps(figures)
 
 

@@ -22,5 +22,6 @@ class Insights(MethodView):
 
         Counts from 1 to 4, and figures built on fewer than 5 referrals, are null.
         """
-        with service_context().database.transaction() as session:
-            return insights.build(session, now().date())
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            return insights.read(session, ctx.audit, now().date())  # who looked at the equity figures
