@@ -12,6 +12,7 @@ from worklink.config import DEV_JWT_SECRET, ConfigError, Settings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.problems import problem_response
+from worklink.pseudonyms import clinician_reference_key  # noqa: F401  (seed.py imports it from here)
 from worklink.web import create_service_app
 from worklink_adjustments import api
 from worklink_adjustments.domain import DomainError
@@ -48,14 +49,3 @@ def _link_secret(settings: Settings) -> str:
     if settings.env == "production" and (len(secret) < 32 or secret == DEV_JWT_SECRET):
         raise ConfigError("ADJUSTMENTS_LINK_SECRET must be set to 32 or more characters in production")
     return secret or settings.jwt.secret + ":employer-links"
-
-
-def clinician_reference_key(settings: Settings) -> str:
-    """Keys the pseudonymous clinician reference of broadcast events. Shared by every service that
-    must recognise it (notifications): WORKLINK_CLINICIAN_REFERENCE_KEY, else derived from the JWT
-    secret all services already share."""
-    key = os.environ.get("WORKLINK_CLINICIAN_REFERENCE_KEY") or ""
-    if not key and settings.env == "production" and not settings.jwt.algorithm.startswith("HS"):
-        raise ConfigError("WORKLINK_CLINICIAN_REFERENCE_KEY must be set in production when tokens are not "
-                          "signed with a shared secret")
-    return key or settings.jwt.secret + ":clinician-reference"

@@ -8,27 +8,17 @@ hand-over of a person for an employment-adviser referral.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from marshmallow import Schema, fields, validate
 
 from worklink.events.catalogue import EventType
 from worklink.events.contracts.common import code
+from worklink.pseudonyms import clinician_reference  # noqa: F401  (the publishers' import)
 
 DECISIONS = ("not_fit", "may_be_fit")
 FIT_NOTE_CATEGORIES = ("phased_return", "altered_hours", "amended_duties", "workplace_adaptations")
 ISSUER_PROFESSIONS = ("doctor", "nurse", "occupational_therapist", "pharmacist", "physiotherapist")
 EMPLOYER_OUTCOMES = ("agreed", "partially_agreed", "not_possible")
 WITHDRAWAL_REASONS = ("issued_in_error", "patient_request", "condition_changed", "replaced", "other")
-
-
-def clinician_reference(subject: str, key: str) -> str:
-    """The pseudonymous clinician reference broadcast events carry instead of the login id (the
-    token's `sub`, which can be an e-mail address): the hex HMAC-SHA256 of the subject. Stable for
-    one key (WORKLINK_CLINICIAN_REFERENCE_KEY; by default derived from the platform's JWT secret),
-    so a consumer that knows its users' subjects and the key can find whom it names."""
-    return hmac.new(key.encode(), subject.encode(), hashlib.sha256).hexdigest()
 
 
 def _one_of(values, **kwargs) -> fields.String:

@@ -1,0 +1,35 @@
+"""Pseudonymous references that broadcast events carry instead of a login id.
+
+A token's `sub` can be an e-mail address, so it never travels in a broadcast event. The
+clinician reference is the hex HMAC-SHA256 of the subject under one platform-wide key:
+stable for that key, so a service that knows its users' subjects and the key (notifications,
+to find whom an event names) can recognise it, and no one else can read a subject out of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from worklink.config import ConfigError, Settings
+
+KEY_VARIABLE = "WORKLINK_CLINICIAN_REFERENCE_KEY"
+
+
+def clinician_reference(subject: str, key: str) -> str:
+    """The clinician's reference in broadcast events: 64 hex digits."""
+    return hmac.new(key.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def clinician_reference_key(settings: Settings) -> str:
+    """Keys the clinician reference; every service that makes or recognises one uses it.
+
+    WORKLINK_CLINICIAN_REFERENCE_KEY, else derived from the JWT secret all services already
+    share. Production with tokens not signed by a shared secret has no such secret to derive
+    from, so there the key must be set."""
+    key = os.environ.get(KEY_VARIABLE) or ""
+    if not key and settings.env == "production" and not settings.jwt.algorithm.startswith("HS"):
+        raise ConfigError(f"{KEY_VARIABLE} must be set in production when tokens are not "
+                          "signed with a shared secret")
+    return key or settings.jwt.secret + ":clinician-reference"
