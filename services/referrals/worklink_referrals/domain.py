@@ -10,9 +10,11 @@ returns a `Decision` for the service layer to apply; it never mutates anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
+
+from worklink_referrals.uktime import uk_time, uk_today
 
 
 class Status(StrEnum):
@@ -283,9 +285,9 @@ def _put_on_hold(r: Snapshot, actor: Actor, data, now) -> Decision:
     review = data.get("review_date")
     if not isinstance(review, date) or isinstance(review, datetime):
         errors["review_date"] = "a date (YYYY-MM-DD) to review the hold"
-    elif review <= now.date():
+    elif review <= uk_today(now):
         errors["review_date"] = "must be in the future"
-    elif review > now.date() + timedelta(days=MAX_HOLD_DAYS):
+    elif review > uk_today(now) + timedelta(days=MAX_HOLD_DAYS):
         errors["review_date"] = f"review the hold within {MAX_HOLD_DAYS} days"
     if errors:
         raise MissingData(errors)
@@ -355,7 +357,7 @@ def _enter_in_error(r: Snapshot, actor: Actor, data, now) -> Decision:
 
 
 def _record_outcome(r: Snapshot, actor: Actor, data, now) -> Decision:
-    outcome = validate_outcome(data, today=now.date(), earliest=r.submitted_on)
+    outcome = validate_outcome(data, today=uk_today(now), earliest=r.submitted_on)
     events = ("outcome_recorded",) + (("feedback_ready",) if r.status in TERMINAL else ())
     return Decision("record_outcome", r.status, r.business_status, {"outcome": outcome}, events)
 
@@ -463,20 +465,22 @@ def is_working_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
 
 
 def add_working_days(start: datetime, days: int, holidays: frozenset[date] = frozenset()) -> datetime:
-    """The same time of day `days` working days later (a weekend start counts from Monday)."""
-    moment = start
+    """The same UK time of day `days` UK working days later (a weekend start counts from Monday),
+    in UTC. Days are counted on the UK calendar: 00:30 BST on a Saturday is a weekend start though
+    it is still Friday in UTC, and 09:00 stays 09:00 across a change of the clocks."""
+    moment = uk_time(start)
     remaining = days
     while remaining > 0:
-        moment += timedelta(days=1)
+        moment += timedelta(days=1)  # wall-clock arithmetic within Europe/London
         if is_working_day(moment.date(), holidays):
             remaining -= 1
-    return moment
+    return moment.astimezone(timezone.utc)
 
 
 def working_days_between(start: datetime, end: datetime, holidays: frozenset[date] = frozenset()) -> int:
-    """Working days after `start`'s day up to and including `end`'s (the inverse of add_working_days)."""
-    day, count = start.date(), 0
-    while day < end.date():
+    """UK working days after `start`'s UK day up to and including `end`'s (the inverse of add_working_days)."""
+    day, count = uk_today(start), 0
+    while day < uk_today(end):
         day += timedelta(days=1)
         count += is_working_day(day, holidays)
     return count

@@ -33,6 +33,7 @@ from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttemp
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
                                        SlaBreach, SustainmentCheck, Transition)
+from worklink_referrals.uktime import uk_today
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count
@@ -683,7 +684,7 @@ def snapshot(referral: Referral) -> Snapshot:
     return Snapshot(
         status=Status(referral.status), version=referral.version, referrer_org_id=referral.referrer_org_id,
         assigned_org_id=referral.assigned_org_id, referrer_subject=referral.referrer_subject,
-        submitted_on=_aware(referral.submitted_at).date(), business_status=referral.business_status, assigned_adviser=referral.assigned_adviser,
+        submitted_on=uk_today(_aware(referral.submitted_at)), business_status=referral.business_status, assigned_adviser=referral.assigned_adviser,
         held_from=Status(referral.held_from) if referral.held_from else None,
         attempts=tuple(Attempt(a.channel, a.result) for a in referral.attempts),
         outcome_count=len(referral.outcomes))

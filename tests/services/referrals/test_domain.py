@@ -227,6 +227,28 @@ def test_working_days_skip_weekends_and_holidays():
     assert d.add_working_days(saturday, 1).date() == date(2026, 11, 30)
 
 
+def test_working_days_and_today_are_counted_on_the_uk_calendar():
+    """Stored moments are UTC; the alliance works in UK time (BST in summer)."""
+    # 00:30 BST on Saturday 4 July is still Friday in UTC: a weekend start, so due Tuesday 00:30 BST.
+    saturday_in_the_uk = datetime(2026, 7, 3, 23, 30, tzinfo=timezone.utc)
+    assert d.add_working_days(saturday_in_the_uk, 2) == datetime(2026, 7, 6, 23, 30, tzinfo=timezone.utc)
+    # 09:00 stays 09:00 UK time across the change of the clocks (29 March 2026).
+    friday = datetime(2026, 3, 27, 9, 0, tzinfo=timezone.utc)  # 09:00 GMT
+    assert d.add_working_days(friday, 2) == datetime(2026, 3, 31, 8, 0, tzinfo=timezone.utc)  # 09:00 BST
+    assert d.working_days_between(saturday_in_the_uk, datetime(2026, 7, 6, 23, 30, tzinfo=timezone.utc)) == 2
+    # At 00:30 BST on 2 July it is 2 July: a hold to review "today" is not in the future, a job
+    # start today is not in the future either.
+    past_midnight = datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)
+    hold = {"reason": "person_unwell", "review_date": date(2026, 7, 2)}
+    with pytest.raises(d.MissingData) as raised:
+        d.decide(referral("in_progress"), "put_on_hold", ADVISER, hold, expected_version=3, now=past_midnight)
+    assert raised.value.errors == {"review_date": "must be in the future"}
+    started = d.decide(referral("in_progress"), "record_outcome", ADVISER,
+                       {"type": "job_start", "occurred_on": date(2026, 7, 2), "hours_band": "16_to_29"},
+                       expected_version=3, now=past_midnight)
+    assert started.updates["outcome"]["occurred_on"] == date(2026, 7, 2)
+
+
 def test_clocks_breach_when_past_due_or_met_late():
     targets = d.ClockTargets()
     submitted = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)  # Friday: due Tuesday 09:00

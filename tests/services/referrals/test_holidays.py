@@ -56,8 +56,9 @@ def test_a_calendar_that_does_not_cover_the_next_12_months_is_reported(caplog):
 @pytest.mark.parametrize("submitted, due", [
     # Thu 24 Dec 2026: Fri 25 Christmas, Mon 28 Boxing Day substitute -> Tue 29 (1), Wed 30 (2)
     (datetime(2026, 12, 24, 9, 0, tzinfo=timezone.utc), "2026-12-30T09:00:00+00:00"),
-    # Thu 25 Mar 2027: Fri 26 Good Friday, Mon 29 Easter Monday -> Tue 30 (1), Wed 31 (2)
-    (datetime(2027, 3, 25, 9, 0, tzinfo=timezone.utc), "2027-03-31T09:00:00+00:00"),
+    # Thu 25 Mar 2027: Fri 26 Good Friday, Mon 29 Easter Monday -> Tue 30 (1), Wed 31 (2); the clocks
+    # went forward on Sun 28, so 09:00 UK time (GMT) is due at 09:00 BST, 08:00 UTC
+    (datetime(2027, 3, 25, 9, 0, tzinfo=timezone.utc), "2027-03-31T08:00:00+00:00"),
 ])
 def test_the_acknowledge_clock_skips_bank_holidays(make_harness, submitted, due):
     h = make_harness(referral_settings=deployed())

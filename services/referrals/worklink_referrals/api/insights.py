@@ -9,6 +9,7 @@ from worklink.auth import requires
 from worklink.web import service_context
 from worklink_referrals import insights
 from worklink_referrals.api import now
+from worklink_referrals.uktime import uk_today
 
 blp = Blueprint("insights", __name__, description="Aggregated figures for the alliance.")
 
@@ -24,4 +25,4 @@ class Insights(MethodView):
         """
         ctx = service_context()
         with ctx.database.transaction() as session:
-            return insights.read(session, ctx.audit, now().date())  # who looked at the equity figures
+            return insights.read(session, ctx.audit, uk_today(now()))  # who looked at the equity figures

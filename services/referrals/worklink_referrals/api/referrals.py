@@ -18,6 +18,7 @@ from worklink_referrals.domain import ACTIONS
 from worklink_referrals.models import Referral
 from worklink_referrals.schemas import (ActionSchema, CheckSchema, IntakeSchema, NoteInSchema, QueueQuerySchema,
                                         QueueSchema, ReferralSchema, RouteSchema)
+from worklink_referrals.uktime import uk_today
 
 blp = Blueprint("referrals", __name__, description="Referrals to specialist employment advisers.")
 
@@ -192,7 +193,7 @@ class SustainmentChecks(MethodView):
             raise Problem(403, "Sustainment checks are listed per organisation; your access token names none.")
         org = None if principal.is_alliance_admin else principal.organisation
         with ctx.database.transaction() as session:
-            checks = services.due_sustainment_checks(session, org, now().date())
+            checks = services.due_sustainment_checks(session, org, uk_today(now()))
             for referral_id in dict.fromkeys(c.referral_id for c in checks):
                 ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral_id),
                                  person_id=str(referral_id))
