@@ -142,6 +142,20 @@ class RouteSchema(Schema):
     service_id = fields.UUID(required=True)
 
 
+class ServiceIntakeSchema(Schema):
+    """Whether an adviser service takes new referrals now (its organisation can pause it)."""
+
+    service_id = fields.UUID()
+    organization_id = fields.UUID()
+    accepting_referrals = fields.Boolean()
+
+
+class ServiceIntakeChangeSchema(Schema):
+    accepting_referrals = fields.Boolean(required=True, metadata={
+        "description": "false pauses new referrals to the service (they are held for the alliance or routed "
+                       "to another service); true resumes, and held referrals it can take are routed to it"})
+
+
 class QueueQuerySchema(Schema):
     view = fields.String(load_default="all", validate=validate.OneOf(
         ("all", "new", "breaching", "mine", "waitlist", "review_due", "checks_due", "sent", "held")),

@@ -961,6 +961,40 @@ def _publish_feedback(session: Session, outbox: Outbox, referral: Referral, now:
         "outcomes_shareable": shareable, "occurred_at": now}, subject=str(referral.id))
 
 
+def adviser_services(session: Session, organisation: str | None) -> list[RoutingService]:
+    """The routing read model's services of one organisation (None: every organisation's)."""
+    query = sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id)
+    if organisation is not None:
+        query = query.where(RoutingService.organization_id == _as_uuid_or_none(organisation))
+    return list(session.scalars(query))
+
+
+def set_intake(session: Session, outbox: Outbox, settings: ReferralSettings, service_id: uuid.UUID,
+               organisation: str | None, accepting: bool, now: datetime) -> RoutingService | None:
+    """An adviser organisation pauses or resumes new referrals to one of its services (None: not one
+    of `organisation`'s; alliance admins pass None for any). Paused, routing passes the service by - a
+    referral naming it, or that no other service can take, is held for the alliance, never dropped -
+    and the next capacity summary tells the directory. Referrals it already has stay with it.
+    Resumed, the held referrals it can take are routed to it at once."""
+    service = session.get(RoutingService, service_id, with_for_update=True)
+    if service is None or not service.active or (
+            organisation is not None and service.organization_id != _as_uuid_or_none(organisation)):
+        return None
+    resumed = accepting and not service.accepting_referrals
+    service.accepting_referrals = accepting
+    session.flush()
+    if resumed:
+        route_waiting(session, outbox, settings, now)
+    return service
+
+
+def _as_uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) -> int:
     """Per-service capacity summary for the directory (open caseload, accepting, median wait),
     published by the periodic job whenever a service's figures differ from the last ones sent."""
