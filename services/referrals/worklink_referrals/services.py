@@ -605,11 +605,27 @@ def limit_self_referrals(session: Session, settings: ReferralSettings, intake: M
                          client_ip: str | None, now: datetime) -> None:
     """At most N self-referral starts per contact address and per client IP in a sliding window."""
     person = intake["person"]
-    contact = (person.get("email") or "").strip().lower() or "".join(filter(str.isdigit, person.get("phone") or ""))
+    contact = mailbox(person.get("email") or "") or "".join(filter(str.isdigit, person.get("phone") or ""))
     limits = [(f"contact:{contact}", settings.self_referral_limit_contact)]
     if client_ip:
         limits.append((f"ip:{client_ip}", settings.self_referral_limit_ip))
     take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now)
+
+
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox(email: str) -> str:
+    """The inbox an address delivers to, for counting: case folded, a `+tag` dropped, and for
+    Gmail the dots of the local part (which Gmail ignores), so that kim+1@, k.i.m@ and KIM@ count
+    as the one mailbox they are."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    if not local:
+        return email.strip().lower()
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), _DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
 
 
 def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime) -> None:

@@ -765,6 +765,20 @@ def test_self_referral_is_rate_limited_per_contact_address_and_per_client_ip(mak
     assert h.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 429
 
 
+def test_the_self_referral_limit_counts_one_mailbox_however_its_address_is_written(make_harness):
+    from worklink_referrals.services import mailbox
+
+    assert {mailbox(a) for a in ("kim@example.org", "KIM+1@example.org", " kim+jobs@Example.org ")} == {
+        "kim@example.org"}
+    assert {mailbox(a) for a in ("k.i.m@gmail.com", "kim+x@googlemail.com")} == {"kim@gmail.com"}
+    assert mailbox("k.i.m@example.org") == "k.i.m@example.org"  # dots matter outside Gmail
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, self_referral_limit_contact=2,
+                                                        self_referral_limit_ip=50, self_referral_window_seconds=3600))
+    for address in ("kim+0@gmail.com", "k.i.m@gmail.com"):
+        assert h.client.post("/self-referrals", json=self_referral(address)).status_code == 202
+    assert h.client.post("/self-referrals", json=self_referral("KIM+2@googlemail.com")).status_code == 429
+
+
 def test_the_self_referral_limit_holds_across_web_workers(make_harness, database_url):
     """Two app instances (two gunicorn workers) on one database, eight starts at once: exactly the limit pass."""
     limits = ReferralSettings(expose_codes=True, self_referral_limit_contact=3, self_referral_limit_ip=100)
