@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from worklink.config import Settings
+from worklink.pseudonyms import clinician_reference_key
 from worklink.web import create_service_app
 from worklink_notifications import api
 from worklink_notifications.models import PLATFORM
@@ -19,6 +20,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         title="WorkLink Notifications",
         description="Tells the right people what happened: in-app inbox, email and signed webhooks.",
     )
+    # Recognises the clinician reference events carry instead of a login id (see inbox.py).
+    app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(app.extensions["worklink"].settings))
     api.register(rest_api)
     app.register_blueprint(pages)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from worklink.auth import Principal
 from worklink.db import utcnow
+from worklink.pseudonyms import clinician_reference
 from worklink_notifications.messages import wording
 from worklink_notifications.models import Delivery
 from worklink_notifications.routing import ALLIANCE
@@ -24,11 +25,26 @@ class NotYours(Exception):
 class InboxOwner:
     kind: str
     id: str
+    # A user's inbox also holds what was addressed to their clinician reference: events that may
+    # not carry a login id name the clinician by it (worklink.pseudonyms).
+    reference: str | None = None
+
+    @property
+    def recipient_ids(self) -> tuple[str, ...]:
+        return (self.id, self.reference) if self.reference else (self.id,)
+
+    def holds(self, delivery: Delivery) -> bool:
+        return delivery.channel == "inbox" and delivery.recipient_kind == self.kind \
+            and delivery.recipient_id in self.recipient_ids
 
 
-def owner_for(principal: Principal, scope: str) -> InboxOwner:
+def user_owner(principal: Principal, reference_key: str) -> InboxOwner:
+    return InboxOwner("user", principal.subject, clinician_reference(principal.subject, reference_key))
+
+
+def owner_for(principal: Principal, scope: str, reference_key: str) -> InboxOwner:
     if scope == "user":
-        return InboxOwner("user", principal.subject)
+        return user_owner(principal, reference_key)
     if scope == "organisation":
         if not principal.organisation:
             raise NotYours("You act for no organisation, so there is no organisation inbox to show.")
@@ -38,9 +54,9 @@ def owner_for(principal: Principal, scope: str) -> InboxOwner:
     return InboxOwner("alliance", ALLIANCE)
 
 
-def owners_for(principal: Principal) -> list[InboxOwner]:
+def owners_for(principal: Principal, reference_key: str) -> list[InboxOwner]:
     """Every inbox this user may read (for unread counts and marking an item read)."""
-    owners = [InboxOwner("user", principal.subject)]
+    owners = [user_owner(principal, reference_key)]
     if principal.organisation:
         owners.append(InboxOwner("organisation", principal.organisation))
     if principal.is_alliance_admin:
@@ -49,8 +65,9 @@ def owners_for(principal: Principal) -> list[InboxOwner]:
 
 
 def _of(owner: InboxOwner):
+    ids = owner.recipient_ids
     return sa.and_(Delivery.channel == "inbox", Delivery.recipient_kind == owner.kind,
-                   Delivery.recipient_id == owner.id)
+                   Delivery.recipient_id == ids[0] if len(ids) == 1 else Delivery.recipient_id.in_(ids))
 
 
 def items(session: Session, owner: InboxOwner, unread_only: bool, limit: int, offset: int) -> tuple[list[dict], int]:
@@ -73,11 +90,11 @@ def as_item(delivery: Delivery) -> dict:
             "created_at": delivery.created_at, "read_at": delivery.read_at}
 
 
-def mark_read(session: Session, principal: Principal, item_id: uuid.UUID, now: datetime | None = None) -> dict | None:
+def mark_read(session: Session, principal: Principal, item_id: uuid.UUID, reference_key: str,
+              now: datetime | None = None) -> dict | None:
     """Mark one of the caller's inbox items read (organisation items: read for the whole team)."""
     delivery = session.get(Delivery, item_id)
-    if delivery is None or delivery.channel != "inbox" or \
-            InboxOwner(delivery.recipient_kind, delivery.recipient_id) not in owners_for(principal):
+    if delivery is None or not any(owner.holds(delivery) for owner in owners_for(principal, reference_key)):
         return None
     if delivery.read_at is None:
         delivery.read_at = now or utcnow()

@@ -94,6 +94,9 @@ class UserChannelSettings(Base):
     __tablename__ = "user_channel_settings"
 
     user_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)  # the token's `sub`
+    # worklink.pseudonyms.clinician_reference of user_id: how events that may not carry the
+    # login id (adjustments.employer_response.recorded) name this user. Set on every save.
+    clinician_reference: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     organisation_id: Mapped[str | None] = mapped_column(sa.String(64))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     inbox_enabled: Mapped[bool] = mapped_column(default=True)

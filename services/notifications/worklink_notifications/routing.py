@@ -177,7 +177,15 @@ def address_book(session: Session) -> AddressBook:
 
 
 def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> list[Recipient]:
-    settings = session.get(UserChannelSettings, user_id)
+    """A user named by their id or by their clinician reference (worklink.pseudonyms).
+
+    A reference whose user has saved settings is addressed to that user's id, like their
+    other deliveries (one digest a day); without settings it stays the reference, which
+    the user's inbox also reads (inbox.owner_for)."""
+    settings = session.get(UserChannelSettings, user_id) or session.scalar(
+        sa.select(UserChannelSettings).where(UserChannelSettings.clinician_reference == user_id))
+    if settings is not None:
+        user_id = settings.user_id
     found: list[Recipient] = []
     if "inbox" in channels and (settings is None or settings.inbox_enabled):
         found.append(Recipient("user", user_id, "inbox"))

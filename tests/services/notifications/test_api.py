@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from worklink.pseudonyms import clinician_reference
 from worklink_notifications import routing
-from worklink_notifications.models import Delivery
+from worklink_notifications.models import Delivery, UserChannelSettings
 
 ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -21,6 +22,12 @@ def route(database, event_type: str, **data) -> str:
     with database.transaction() as session:
         routing.route_event(session, event)
     return event.id
+
+
+def delivery_of(database, event_id: str) -> uuid.UUID:
+    with database.sessions() as session:
+        return session.scalar(sa.select(Delivery.id).where(Delivery.event_id == event_id, Delivery.channel == "inbox",
+                                                           Delivery.recipient_kind == "user"))
 
 
 def test_organisation_inbox_unread_counts_and_mark_read(app, notifications_db, token):
@@ -62,6 +69,43 @@ def test_inbox_scopes_need_the_right_caller(app, token):
     bad = client.get("/inbox?scope=everyone&limit=0", headers=token("gp", org=PRACTICE))
     assert bad.status_code == 422
     assert {e["pointer"] for e in bad.get_json()["errors"]} == {"/scope", "/limit"}
+
+
+def test_a_clinicians_inbox_holds_what_was_addressed_to_their_reference(app, notifications_db, token):
+    client = app.test_client()
+    ada, bob = "ada@practice.example", "bob@practice.example"
+    reference = clinician_reference(ada, app.config["CLINICIAN_REFERENCE_KEY"])
+    response = {"response_id": uuid.uuid4(), "suggestion_id": uuid.uuid4(), "practice_id": uuid.UUID(PRACTICE),
+                "outcome": "agreed", "items": [], "recorded_at": datetime.now(timezone.utc)}
+    route(notifications_db, "adjustments.employer_response.recorded", clinician_id=reference, **response)
+    plain = route(notifications_db, "adjustments.employer_response.recorded", clinician_id=bob,
+                  **response | {"response_id": uuid.uuid4()})  # a plain user id still reaches its user
+
+    as_ada, as_bob = token("gp", org=PRACTICE, sub=ada), token("gp", org=PRACTICE, sub=bob)
+    page = client.get("/inbox", headers=as_ada).get_json()
+    assert [i["event_type"] for i in page["items"]] == ["adjustments.employer_response.recorded"]
+    assert (page["total"], page["unread"]) == (1, 1)
+    assert client.get("/inbox/unread-counts", headers=as_ada).get_json()["user"] == 1
+    assert [i["id"] for i in client.get("/inbox", headers=as_bob).get_json()["items"]] == [
+        str(delivery_of(notifications_db, plain))]  # not another clinician's
+    item = page["items"][0]["id"]
+    assert client.post(f"/inbox/{item}/read", headers=as_bob).status_code == 404
+    assert client.post(f"/inbox/{item}/read", headers=as_ada).status_code == 200
+    assert client.get("/inbox/unread-counts", headers=as_ada).get_json()["user"] == 0
+    # The practice hears of the answer too, in its own inbox.
+    practice = client.get("/inbox?scope=organisation", headers=as_bob).get_json()["items"]
+    assert "adjustments.employer_response.recorded" in [i["event_type"] for i in practice]
+
+
+def test_saving_channel_settings_stores_the_users_reference(app, notifications_db, token):
+    client = app.test_client()
+    me = token("gp", org=PRACTICE, sub="ada@practice.example")
+    assert client.put("/me/channels", json={"email": "ada@practice.example", "email_enabled": True},
+                      headers=me).status_code == 200
+    with notifications_db.sessions() as session:
+        saved = session.get(UserChannelSettings, "ada@practice.example")
+    assert saved.clinician_reference == clinician_reference("ada@practice.example",
+                                                            app.config["CLINICIAN_REFERENCE_KEY"])
 
 
 def test_my_channel_settings(app, token):

@@ -12,6 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from worklink.pseudonyms import clinician_reference
 from worklink_notifications import routing, signing
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact,
                                            UserChannelSettings, WebhookSubscriber)
@@ -265,6 +266,30 @@ def test_a_users_own_settings_decide_email_and_inbox(notifications_db, smtp_serv
     assert [(r.channel, r.address) for r in first] == [("email", "gp1@practice.example")]
     assert [(r.channel, r.address) for r in second] == [("inbox", None)]
     assert [(r.channel, r.address) for r in unknown] == [("inbox", None)]
+
+
+def test_a_clinician_named_by_their_reference_is_found_by_their_settings(notifications_db, smtp_server, clock):
+    key = "test-reference-key"
+    add(notifications_db,
+        UserChannelSettings(user_id="ada@practice.example", email="ada@practice.example", email_enabled=True,
+                            clinician_reference=clinician_reference("ada@practice.example", key)),
+        UserChannelSettings(user_id="bob@practice.example", email="bob@practice.example", email_enabled=True,
+                            clinician_reference=clinician_reference("bob@practice.example", key)))
+    rule = SimpleNamespace(audience="clinician", channel_list=["inbox", "email"])
+    with notifications_db.transaction() as session:
+        ada = routing.recipients_for(
+            session, rule, {"clinician_id": clinician_reference("ada@practice.example", key)}, "x.y")
+        by_id = routing.recipients_for(session, rule, {"clinician_id": "bob@practice.example"}, "x.y")
+        stranger = clinician_reference("cy@practice.example", key)
+        unknown = routing.recipients_for(session, rule, {"clinician_id": stranger}, "x.y")
+    # Addressed to the user the reference names, like their other deliveries (one digest a day).
+    assert [(r.kind, r.id, r.channel, r.address) for r in ada] == [
+        ("user", "ada@practice.example", "inbox", None),
+        ("user", "ada@practice.example", "email", "ada@practice.example")]
+    assert [(r.id, r.address) for r in by_id] == [("bob@practice.example", None),
+                                                 ("bob@practice.example", "bob@practice.example")]
+    # No settings: the inbox item keeps the reference, which that user's inbox also reads.
+    assert [(r.kind, r.id, r.channel) for r in unknown] == [("user", stranger, "inbox")]
 
 
 def test_a_residents_address_is_erased_once_their_message_is_sent(notifications_db, smtp_server, clock):

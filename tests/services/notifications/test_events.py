@@ -9,12 +9,13 @@ import sqlalchemy as sa
 
 from worklink.events.envelope import CloudEvent
 from worklink.messaging.consumer import Outcome
+from worklink.pseudonyms import clinician_reference
 from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, PERSON_MESSAGES_REVOKED, routed_types
 from worklink_notifications.messages import DEFAULT_RULES
 from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, WebhookSubscriber
 from tests.platform import support as platform
 from tests.services.notifications.support import (build_event, catalogue_on, consume, make_consumer,
-                                                  send)
+                                                  make_worker, send)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -184,3 +185,34 @@ def test_a_failing_batch_is_handled_record_by_record_with_retries(sqlite_db, kaf
         consumer.close()
     assert len(deliveries(sqlite_db, Delivery.channel == "inbox")) == 3
     assert calls.count(events[0].id) == 3  # in the batch, failed solo, then succeeded
+
+
+def test_an_employer_answer_reaches_the_clinician_it_names_by_reference(app, notifications_db, kafka_broker,
+                                                                       new_topic, token, smtp_server, clock):
+    """adjustments names the clinician by clinician_reference(sub, key), never by the login id (here an
+    e-mail address); the clinician's own inbox and e-mail still get the answer, as the practice's does."""
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    client, ada = app.test_client(), "ada@practice.example"
+    as_ada = token("gp", org=OWNER, sub=ada)
+    assert client.put("/me/channels", json={"email": "ada.work@practice.example", "email_enabled": True},
+                      headers=as_ada).status_code == 200
+    reference = clinician_reference(ada, app.config["CLINICIAN_REFERENCE_KEY"])
+    answer = build_event(catalogue, "adjustments.employer_response.recorded", practice_id=OWNER,
+                         clinician_id=reference)
+    assert ada not in answer.to_json()
+    send(bootstrap, topic, answer.to_json().encode())
+    consumer = make_consumer(notifications_db, bootstrap, catalogue)
+    try:
+        assert consume(consumer, 1) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+
+    mine = client.get("/inbox", headers=as_ada).get_json()["items"]
+    assert [(i["event_type"], i["message_code"]) for i in mine] == [
+        ("adjustments.employer_response.recorded", "employer_response")]
+    assert client.get("/inbox", headers=token("gp", org=OWNER, sub="bob@practice.example")).get_json()["items"] == []
+    practice = client.get("/inbox?scope=organisation", headers=as_ada).get_json()["items"]
+    assert [i["event_type"] for i in practice] == ["adjustments.employer_response.recorded"]
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    assert len(smtp_server.to("ada.work@practice.example")) == 1

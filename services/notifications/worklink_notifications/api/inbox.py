@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -15,9 +16,14 @@ from worklink_notifications.schemas import InboxItem, InboxPage, InboxQuery, Mar
 blp = Blueprint("inbox", __name__, url_prefix="/inbox", description="Your in-app inbox.")
 
 
+def reference_key() -> str:
+    """The key of the clinician reference a user's inbox also answers to (worklink.pseudonyms)."""
+    return current_app.config["CLINICIAN_REFERENCE_KEY"]
+
+
 def _owner(scope: str) -> inbox.InboxOwner:
     try:
-        return inbox.owner_for(authenticate(), scope)
+        return inbox.owner_for(authenticate(), scope, reference_key())
     except inbox.NotYours as exc:
         raise Problem(403, str(exc)) from None
 
@@ -43,7 +49,7 @@ class UnreadCountsView(MethodView):
         """Unread items in each inbox you may read."""
         principal = authenticate()
         with service_context().database.sessions() as session:
-            return {owner.kind: inbox.unread(session, owner) for owner in inbox.owners_for(principal)}
+            return {owner.kind: inbox.unread(session, owner) for owner in inbox.owners_for(principal, reference_key())}
 
 
 @blp.route("/<uuid:item_id>/read")
@@ -53,7 +59,7 @@ class MarkRead(MethodView):
     def post(self, item_id: uuid.UUID):
         """Mark an item read (an organisation's item is read for the whole team)."""
         with service_context().database.transaction() as session:
-            item = inbox.mark_read(session, authenticate(), item_id)
+            item = inbox.mark_read(session, authenticate(), item_id, reference_key())
         if item is None:
             raise Problem(404, f"No inbox item {item_id} in any inbox you may read.")
         return item

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from worklink.auth import authenticate, require_organisation, requires
+from worklink.pseudonyms import clinician_reference
 from worklink.web import Problem, service_context
 from worklink_notifications.models import OrganisationContact, UserChannelSettings
 from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactIn, ContactOut
@@ -45,6 +47,9 @@ class MyChannels(MethodView):
                 found = UserChannelSettings(user_id=principal.subject)
                 session.add(found)
             found.organisation_id = principal.organisation
+            # How events that may not name the login id name this user (routing.user_recipients).
+            found.clinician_reference = clinician_reference(principal.subject,
+                                                            current_app.config["CLINICIAN_REFERENCE_KEY"])
             for name, value in body.items():
                 setattr(found, name, value)
             session.flush()

@@ -12,6 +12,7 @@ from worklink.auth import authenticate, requires
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_notifications import admin, inbox
+from worklink_notifications.api.inbox import reference_key
 from worklink_notifications.models import RoutingRule, WebhookSubscriber
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
@@ -35,7 +36,7 @@ def home():
 @requires()
 def messages():
     principal = authenticate()
-    owners = inbox.owners_for(principal)
+    owners = inbox.owners_for(principal, reference_key())
     scope = request.args.get("scope", "user")
     if scope not in {o.kind for o in owners}:
         scope = "user"
@@ -53,7 +54,7 @@ def messages():
 @accepts_form
 def mark_read(item_id: uuid.UUID):
     with service_context().database.transaction() as session:
-        if inbox.mark_read(session, authenticate(), item_id) is None:
+        if inbox.mark_read(session, authenticate(), item_id, reference_key()) is None:
             raise Problem(404, "That message is not in any inbox you can read.")
     return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user")))
 
