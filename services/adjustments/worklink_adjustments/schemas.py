@@ -10,6 +10,8 @@ from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER
                                          ISSUER_PROFESSIONS, STATUSES, WITHDRAWAL_REASONS)
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a library id (lower-case letters, digits, _).")
+# Sources keep the ids they were published under ('acas-mh-adjustments'): hyphens allowed.
+SOURCE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$", error="Not a source id (lower-case letters, digits, _, -).")
 COST_BANDS = ("none", "under_100", "100_1000", "over_1000")
 EQUALITY_ACT = ("provision_criterion_practice", "physical_feature", "auxiliary_aid")
 AREAS = ("hours_patterns", "role_responsibilities", "relationships_communication", "physical_environment",
@@ -80,7 +82,7 @@ class RuleSchema(Schema):
     adjustment_id = fields.String(required=True, validate=SLUG)
     priority = fields.Integer(load_default=2, validate=validate.Range(1, 3))
     rationale = text(500, 5, required=True)
-    source_ids = fields.List(fields.String(validate=SLUG), load_default=list)
+    source_ids = fields.List(fields.String(validate=SOURCE_ID), load_default=list)
     review_status = one_of(WRITABLE_REVIEW_STATUSES, load_default="published", metadata=REVIEW_STATUS_DOC)
     reviewed_by = fields.String(dump_only=True, allow_none=True)
     reviewed_at = fields.DateTime(dump_only=True, allow_none=True)

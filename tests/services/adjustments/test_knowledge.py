@@ -93,9 +93,15 @@ def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, 
            "equality_act_requirement": "provision_criterion_practice", "adjustment_area": "relationships_communication",
            "cost_band": "none", "access_to_work": False}
     assert client.post("/guidance/adjustments", json=new, headers=admin).status_code == 201
+    uncited = client.post("/guidance/rules", json={"limitation_id": "sitting", "adjustment_id": "walking_meetings",
+                                                   "rationale": "Avoids long sitting.",
+                                                   "source_ids": ["acas-mh-adjustments", "my-blog"]}, headers=admin)
+    assert uncited.status_code == 422  # a rule cites only sources the library holds
+    assert [e["pointer"] for e in uncited.get_json()["errors"]] == ["/source_ids/1"]
     rule = client.post("/guidance/rules", json={"limitation_id": "sitting", "adjustment_id": "walking_meetings",
-                                                "priority": 1, "rationale": "Avoids long sitting."}, headers=admin)
-    assert rule.status_code == 201
+                                                "priority": 1, "rationale": "Avoids long sitting.",
+                                                "source_ids": ["acas-mh-adjustments"]}, headers=admin)
+    assert rule.status_code == 201 and rule.get_json()["source_ids"] == ["acas-mh-adjustments"]
     found = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
     assert found["guidance_version"] == LIBRARY_VERSION + 3 and "walking_meetings" in [h["adjustment"]["id"] for h in found["hits"]]
     assert "A quieter place to work" in client.get("/guidance/search?q=quieter", headers=tokens.header()).get_data(as_text=True)

@@ -14,7 +14,7 @@ from worklink.problems import Problem
 from worklink.web import service_context
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
-                                         PhraseTemplate, WorkFunction)
+                                         PhraseTemplate, Source, WorkFunction)
 from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentReviewSchema, AdjustmentSchema,
                                           CatalogueSchema, ConditionPatchSchema, ConditionSchema, GuidanceQuery,
                                           LimitationInSchema, LimitationSchema, PhraseInSchema, PhraseSchema,
@@ -180,6 +180,8 @@ class Rules(MethodView):
             missing = [(f"/{field}", model) for field, model in (
                 ("limitation_id", Limitation), ("adjustment_id", Adjustment), ("condition_id", Condition),
                 ("work_function_id", WorkFunction)) if data.get(field) and session.get(model, data[field]) is None]
+            missing += [(f"/source_ids/{i}", Source) for i, source_id in enumerate(data["source_ids"])
+                        if session.get(Source, source_id) is None]  # a rule cites only what the library holds
             if missing:
                 raise Problem(422, "The rule refers to ids not in the library.", errors=[
                     {"location": "json", "pointer": p, "detail": "Not in the library."} for p, _ in missing])
