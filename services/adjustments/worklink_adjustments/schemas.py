@@ -174,10 +174,24 @@ class WorkFunctionPatchSchema(Schema):
     examples = fields.List(text(120, 2))
 
 
+PLACEHOLDERS = ("patient", "period", "task")
+
+
+def _placeholders_only(value: str) -> None:
+    """Braces only around the known placeholders: the clinician fills in {patient}, {period} and
+    {task}; anything else in braces ('{0.__class__}', '{patient') would reach the fit note as typed."""
+    fields_used = re.findall(r"\{([^{}]*)\}", value)
+    unknown = sorted({f for f in fields_used if f not in PLACEHOLDERS})
+    if unknown or re.sub(r"\{[^{}]*\}", "", value).count("{") or re.sub(r"\{[^{}]*\}", "", value).count("}"):
+        raise ValidationError("Use braces only around a placeholder: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                              + (f" (not {', '.join('{' + u + '}' for u in unknown)})" if unknown else "") + ".")
+
+
 class PhraseInSchema(Schema):
     limitation_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
     adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
-    text = text(500, 10, required=True, metadata={"description": "placeholders: {patient}, {period}, {task}"})
+    text = fields.String(required=True, validate=[validate.Length(10, 500), _placeholders_only],
+                         metadata={"description": "placeholders: {patient}, {period}, {task}"})
 
     @validates_schema
     def about_something(self, data, **_):

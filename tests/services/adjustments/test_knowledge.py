@@ -165,6 +165,10 @@ def test_an_alliance_admin_edits_conditions_and_adds_limitations_and_wording(cli
     assert client.post("/guidance/phrases", json={"text": wording["text"]}, headers=admin).status_code == 422
     assert client.post("/guidance/phrases", json={**wording, "adjustment_id": "teleport"},
                        headers=admin).get_json()["errors"][0]["pointer"] == "/adjustment_id"
+    for broken in ("{patient should avoid vibrating tools.", "{0.__class__} should avoid vibrating tools.",
+                   "{name} should avoid vibrating tools for {period}.", "Avoid vibrating tools for period}."):
+        refused = client.post("/guidance/phrases", json={**wording, "text": broken}, headers=admin)
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["pointer"] == "/text", broken
     assert client.post("/guidance/phrases", json=wording, headers=admin).status_code == 201
     catalogue = client.get("/guidance/catalogue", headers=tokens.header()).get_json()
     assert catalogue["guidance_version"] == LIBRARY_VERSION + 3
