@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import re
 import smtplib
 import threading
 import time
@@ -405,8 +406,14 @@ def is_permanent_smtp(exc: Exception) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
+# Anything shaped like an e-mail address (bare, <bracketed> or quoted in a reply): a mail server's
+# refusal repeats the recipient's address, which must not outlive the address itself.
+ADDRESS = re.compile(r"[^\s<>'\"(),;:]+@[^\s<>'\"(),;:]+")
+
+
 def describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    """A failure as recorded in attempts, last_error and logs: never with anyone's e-mail address."""
+    return ADDRESS.sub("<address>", f"{type(exc).__name__}: {exc}")[:1000]
 
 
 def as_utc(value: datetime) -> datetime:

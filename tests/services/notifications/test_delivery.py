@@ -306,6 +306,29 @@ def test_a_residents_address_is_erased_once_their_message_is_sent(notifications_
     assert (delivery.status, delivery.address) == ("sent", None)
 
 
+def test_a_refused_residents_address_is_not_kept_in_error_text_or_logs(notifications_db, smtp_server, clock, caplog):
+    """The server's refusal repeats the address: the 7-day purge would leave it in last_error and attempts."""
+    smtp_server.refuse.add("sam.smith@example.org")
+    person_event = SimpleNamespace(id="e1", type="notifications.person_message.requested", data={
+        "message_id": uuid.uuid4(), "person_id": uuid.uuid4(), "consent_id": uuid.uuid4(),
+        "message_code": "adviser_will_contact_you", "contact": {"channel": "email", "address": "sam.smith@example.org"},
+        "referral_id": None, "requested_at": datetime.now(timezone.utc)})
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, person_event)
+    worker = make_worker(notifications_db, smtp_server, clock)
+    worker.run_once()
+    clock.advance(days=8)
+    assert worker.purge_person_addresses() == 1
+
+    [delivery] = all_deliveries(notifications_db, Delivery.recipient_kind == "person")
+    with notifications_db.sessions() as session:
+        details = list(session.scalars(sa.select(DeliveryAttempt.detail)))
+    assert delivery.status == "dead" and delivery.address is None
+    assert "550" in delivery.last_error and "<address>" in delivery.last_error
+    recorded = " ".join([delivery.last_error, *details, caplog.text, *(str(r.__dict__) for r in caplog.records)])
+    assert "sam.smith" not in recorded
+
+
 # --- the signature scheme, checked by the real receiver ----------------------------------
 
 def post(receiver, body: bytes, headers: dict) -> int:
