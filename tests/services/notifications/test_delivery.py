@@ -325,8 +325,28 @@ def test_a_refused_residents_address_is_not_kept_in_error_text_or_logs(notificat
         details = list(session.scalars(sa.select(DeliveryAttempt.detail)))
     assert delivery.status == "dead" and delivery.address is None
     assert "550" in delivery.last_error and "<address>" in delivery.last_error
-    recorded = " ".join([delivery.last_error, *details, caplog.text, *(str(r.__dict__) for r in caplog.records)])
+    ours = [r for r in caplog.records if r.name.startswith("worklink")]  # not the test's own mail server's log
+    recorded = " ".join([delivery.last_error, *details, *(r.getMessage() + str(r.__dict__) for r in ours)])
     assert "sam.smith" not in recorded
+
+
+def test_the_worker_never_posts_to_a_host_that_resolves_to_a_private_address(notifications_db, webhook_receiver,
+                                                                            clock):
+    """Checked at send time on what the name resolves to then (registration cannot see DNS changes)."""
+    import socket
+
+    host = socket.gethostname()  # resolves to this machine: loopback or a private address
+    port = webhook_receiver.url.split(":")[2].split("/")[0]
+    subscriber = subscriber_for(notifications_db, webhook_receiver)
+    with notifications_db.transaction() as session:
+        session.get(WebhookSubscriber, subscriber.id).url = f"http://{host}:{port}/worklink"
+    route(notifications_db, event("referrals.referral.accepted"))
+
+    make_worker(notifications_db, None, clock, allow_private_webhooks=False).run_once()
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert (delivery.status, delivery.attempts) == ("dead", 1)
+    assert "not a public internet address" in delivery.last_error
+    assert webhook_receiver.accepted == [] and webhook_receiver.rejected == []  # never reached
 
 
 # --- the signature scheme, checked by the real receiver ----------------------------------
