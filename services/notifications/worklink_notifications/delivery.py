@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
-from worklink_notifications import signing
+from worklink_notifications import signing, webhook_targets
 from worklink_notifications.messages import CODE_MESSAGE, wording
 from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, WebhookSubscriber
 
@@ -66,6 +66,8 @@ class DeliverySettings:
     webhook_timeout: float = 10.0
     digest_hour: int = 17        # UTC hour after which the day's digests go out
     batch: int = 100
+    # Webhooks to loopback/private/link-local addresses (webhook_targets); never in production.
+    allow_private_webhooks: bool = False
 
     @classmethod
     def from_env(cls, env=None) -> "DeliverySettings":
@@ -79,6 +81,7 @@ class DeliverySettings:
             max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
+            allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
         )
 
 
@@ -229,6 +232,9 @@ class DeliveryWorker:
     def send_webhook(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
         if subscriber is None or not subscriber.active:
             raise PermanentFailure("the webhook subscriber was removed or deactivated")
+        refused = None if self.settings.allow_private_webhooks else webhook_targets.resolved_refusal(subscriber.url)
+        if refused:
+            raise PermanentFailure(f"not sent: {refused}")
         body = json.dumps(webhook_body(delivery), separators=(",", ":"), sort_keys=True).encode()
         now = self.clock()
         keys = [subscriber.secret]

@@ -235,3 +235,36 @@ def test_in_production_webhooks_need_https(notifications_db, kafka_broker, tmp_p
     assert plain.status_code == 422 and plain.get_json()["errors"][0]["pointer"] == "/url"
     assert client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
                        headers=admin).status_code == 201
+
+
+def _production_client(notifications_db, kafka_broker, tmp_path):
+    import dataclasses
+
+    from worklink.auth import mint_token
+    from worklink.config import KafkaSettings, Settings
+    from tests.services.notifications.support import SPEC
+
+    base = Settings.from_env("notifications", {"WORKLINK_VAR": str(tmp_path)})
+    settings = dataclasses.replace(base, env="production", database_url=notifications_db.url,
+                                   kafka=KafkaSettings(kafka_broker.bootstrap_servers),
+                                   jwt=dataclasses.replace(base.jwt, secret="p" * 40))
+    admin = {"Authorization": "Bearer " + mint_token(settings.jwt, role="org_admin", org=ADVISERS)}
+    return SPEC.create_app(settings=settings).test_client(), admin
+
+
+def test_in_production_webhooks_never_target_loopback_private_or_metadata_addresses(notifications_db, kafka_broker,
+                                                                                      tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE", "1")  # production ignores it
+    client, admin = _production_client(notifications_db, kafka_broker, tmp_path)
+    for url in ("https://169.254.169.254/latest/meta-data/", "https://127.0.0.1/hooks", "https://[::1]/hooks",
+                "https://10.1.2.3/hooks", "https://192.168.0.9/hooks", "https://localhost/hooks",
+                "https://2130706433/hooks", "https://[::ffff:127.0.0.1]/hooks", "https://metadata.google.internal/"):
+        refused = client.post("/webhook-subscribers", json={"url": url}, headers=admin)
+        assert refused.status_code == 422, url
+        assert refused.mimetype == "application/problem+json"
+        assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"}, headers=admin)
+    assert created.status_code == 201
+    moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}", json={"url": "https://127.0.0.1/x"},
+                         headers=admin)
+    assert moved.status_code == 422 and moved.get_json()["errors"][0]["pointer"] == "/url"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from flask_smorest import Blueprint
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.db import utcnow
 from worklink.web import Problem, service_context
-from worklink_notifications import signing
+from worklink_notifications import signing, webhook_targets
 from worklink_notifications.models import WebhookSubscriber
 from worklink_notifications.schemas import (RotateIn, SubscriberIn, SubscriberOut, SubscriberPatch,
                                             SubscriberWithSecret)
@@ -32,10 +33,16 @@ def _get(session, subscriber_id: uuid.UUID) -> WebhookSubscriber:
 
 
 def _check_url(url: str) -> None:
-    """In production a partner system is reached over HTTPS only (signatures prove origin, not privacy)."""
-    if service_context().settings.env == "production" and not url.lower().startswith("https://"):
+    """In production a partner system is reached over HTTPS only (signatures prove origin, not privacy),
+    and never at a loopback, private or link-local address (webhook_targets: no SSRF)."""
+    env = service_context().settings.env
+    if env == "production" and not url.lower().startswith("https://"):
         raise Problem(422, "Webhook URLs must use https.",
                       errors=[{"location": "json", "pointer": "/url", "detail": "Use an https:// URL."}])
+    reason = None if webhook_targets.private_targets_allowed(env, os.environ) else webhook_targets.refusal(url)
+    if reason:
+        raise Problem(422, "Webhooks go to partner systems on the public internet.",
+                      errors=[{"location": "json", "pointer": "/url", "detail": reason}])
 
 
 @blp.route("")

@@ -1,0 +1,74 @@
+"""Where a webhook may go: partner systems on the public internet, never this platform's own network.
+
+A webhook URL is chosen by an organisation's admin, and the delivery worker POSTs to it from
+inside the platform, so a URL naming loopback, a private range or the link-local cloud
+metadata address (169.254.169.254) would turn the worker into a way in (SSRF). Checked twice:
+at registration (IP literals and local names: a 422 on /url) and before every send, on every
+address the host name resolves to then (DNS can change after registration). Redirects are
+never followed (delivery.send_webhook). Outside production, private targets may be allowed
+(`NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE`, default on there), so a developer's or a test's receiver
+on 127.0.0.1 works; production never allows them. Free of Flask.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain")
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def private_targets_allowed(worklink_env: str, environ: Mapping[str, str]) -> bool:
+    return worklink_env != "production" and environ.get("NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE", "1") != "0"
+
+
+def refusal(url: str) -> str | None:
+    """Why `url` may not receive webhooks, judged from the URL alone; None if it may."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return "The URL names no host."
+    if host == LOCAL_NAMES[0] or host.endswith(LOCAL_NAMES[1:]):
+        return f"{host} is a local name; use the partner system's public address."
+    address = ip_literal(host)
+    if address is not None and not is_public(address):
+        return f"{host} is not a public internet address."
+    return None
+
+
+def resolved_refusal(url: str, resolve: Resolver | None = None) -> str | None:
+    """As `refusal`, and every address the host resolves to now must be public."""
+    reason = refusal(url)
+    if reason:
+        return reason
+    parts = urlsplit(url)
+    try:
+        addresses = (resolve or _resolve)(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except OSError:
+        return None  # cannot resolve: the send itself fails and is retried
+    private = [a for a in addresses if not is_public(ipaddress.ip_address(a))]
+    return f"{parts.hostname} resolves to {private[0]}, not a public internet address." if private else None
+
+
+def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as a number means (also 2130706433 or 0x7f.1, which resolvers accept)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is loopback too
+    return (mapped or address).is_global and not (mapped or address).is_multicast
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    return [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
