@@ -37,13 +37,21 @@ from sqlalchemy.orm import Session
 from worklink.db import Database, utcnow
 from worklink_notifications import signing, webhook_targets
 from worklink_notifications.messages import CODE_MESSAGE, wording
-from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, WebhookSubscriber
+from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, RevokedConsent, WebhookSubscriber
 
 log = logging.getLogger(__name__)
 
 SENDS = Counter("worklink_notifications_sends_total", "Delivery attempts by channel and outcome",
                 ["channel", "outcome"])
 RETRYABLE_HTTP = {408, 425, 429}
+
+# How long a withdrawn consent is remembered (revoked_consent holds a person id): as long as a message
+# requested under it could still reach us - kept on notifications.person-messages for its retention
+# (3 days), then, if dead-lettered, on its .dlt for that one's (7 days) and re-driven from there - plus
+# 4 days' margin for a stopped consumer or a late re-drive. A test keeps it above deploy/topics.toml.
+PERSON_MESSAGE_TOPIC_RETENTION = timedelta(days=3)
+PERSON_MESSAGE_DLT_RETENTION = timedelta(days=7)
+REVOKED_CONSENT_RETENTION = PERSON_MESSAGE_TOPIC_RETENTION + PERSON_MESSAGE_DLT_RETENTION + timedelta(days=4)
 
 TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("worklink_notifications", "emails"),
                                autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined)
@@ -110,6 +118,7 @@ class DeliveryWorker:
             try:
                 done = self.run_once() + self.run_digests()
                 self.purge_person_addresses()
+                self.purge_revoked_consents()
                 failures = 0
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
                 failures += 1
@@ -260,6 +269,12 @@ class DeliveryWorker:
             result = session.execute(sa.update(Delivery).where(
                 Delivery.recipient_kind == "person", Delivery.status == "dead", Delivery.address.is_not(None),
                 Delivery.created_at < self.clock() - keep).values(address=None, status_link=None))
+            return result.rowcount
+
+    def purge_revoked_consents(self, keep: timedelta = REVOKED_CONSENT_RETENTION) -> int:
+        """Forget a withdrawal once no message under it can still arrive (see REVOKED_CONSENT_RETENTION)."""
+        with self.database.transaction() as session:
+            result = session.execute(sa.delete(RevokedConsent).where(RevokedConsent.recorded_at < self.clock() - keep))
             return result.rowcount
 
     # --- digests ---------------------------------------------------------------------

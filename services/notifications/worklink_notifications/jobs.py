@@ -1,8 +1,9 @@
 """Background jobs (`worklink job -s notifications deliver`, run by `worklink up`).
 
 deliver: the delivery worker - sends due email and webhook deliveries with retries,
-dead-letters what cannot be sent, sends daily digests and erases residents'
-addresses when their time is up (see delivery.py).
+dead-letters what cannot be sent, sends daily digests, erases residents'
+addresses when their time is up and forgets withdrawn consents once no message under
+them can still arrive (see delivery.py).
 
 mail-sink (development only, DEV_JOBS): `worklink up` runs a mail server on the loopback
 address the worker sends to, and keeps each message as an .eml file under

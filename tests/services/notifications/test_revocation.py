@@ -190,3 +190,54 @@ def test_a_revocation_in_the_same_batch_and_a_message_after_it_send_nothing(noti
         assert routing.revoke_person_messages(session, revoked) == 0  # redelivered: nothing more to stop
     found = {(d.message_code, d.status, d.address) for d in person_deliveries(notifications_db)}
     assert found == {("referral_received", "revoked", None), ("referral_accepted", "pending", "kim@example.org")}
+
+
+def test_a_withdrawal_is_remembered_while_a_message_under_it_can_arrive_then_forgotten_by_the_deliver_job(
+        notifications_db, tmp_path):
+    """revoked_consent holds a person id: kept for the person-message topic's retention plus its dead-letter
+    topic's (deploy/topics.toml) plus a margin, then deleted by the running delivery worker."""
+    import threading
+    import time
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from worklink.messaging.topics import load_topics
+    from worklink_notifications import delivery, routing
+
+    [topic] = [t for t in load_topics() if t.name == "notifications.person-messages"]
+    [dlt] = [t for t in load_topics() if t.name == "notifications.person-messages.dlt"]
+    longest_arrival = timedelta(milliseconds=topic.retention_ms + dlt.retention_ms)
+    assert delivery.REVOKED_CONSENT_RETENTION >= longest_arrival + timedelta(days=1)
+
+    clock = Clock(datetime.now(timezone.utc))
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    with notifications_db.transaction() as session:
+        for consent, age in ((old, delivery.REVOKED_CONSENT_RETENTION + timedelta(hours=1)),
+                             (recent, longest_arrival)):
+            session.add(RevokedConsent(consent_id=consent, person_id="p-1", revoked_at=clock.now - age,
+                                       recorded_at=clock.now - age))
+
+    worker = make_worker(notifications_db, None, clock)
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,), kwargs={"idle_sleep": 0.05})
+    running.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with notifications_db.sessions() as session:
+                left = set(session.scalars(sa.select(RevokedConsent.consent_id)))
+            if old not in left or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        running.join(10)
+    assert left == {recent}
+
+    # Still within retention: a late message under the recent withdrawal is dropped.
+    late = SimpleNamespace(id="late", type="notifications.person_message.requested", data={
+        "message_id": uuid.uuid4(), "person_id": "p-1", "consent_id": recent, "message_code": "referral_accepted",
+        "contact": {"channel": "email", "address": "sam@example.org"}, "referral_id": None,
+        "requested_at": clock.now})
+    with notifications_db.transaction() as session:
+        assert routing.request_person_message(session, late) == 0
