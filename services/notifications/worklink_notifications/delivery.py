@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 from worklink.db import Database, utcnow
 from worklink_notifications import signing, webhook_targets
 from worklink_notifications.messages import CODE_MESSAGE, wording
-from worklink_notifications.models import Delivery, DeliveryAttempt, Digest, RevokedConsent, WebhookSubscriber
+from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
+                                           UserChannelSettings, WebhookSubscriber)
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class DeliveryWorker:
             delivery = self._lock(session, delivery_id)
             if delivery is None or not self._is_due(delivery):
                 return None
+            if delivery.channel == "email" and not self._readdress(session, [delivery]):
+                return None  # the recipient no longer wants e-mail: cancelled, never sent
             delivery.attempts += 1
             delivery.next_attempt_at = self.clock() + timedelta(seconds=2 * self.settings.webhook_timeout + 60)
             subscriber = None
@@ -181,6 +184,21 @@ class DeliveryWorker:
     def _is_due(self, delivery: Delivery) -> bool:
         due = delivery.next_attempt_at
         return delivery.status in ("pending", "retrying") and (due is None or as_utc(due) <= self.clock())
+
+    def _readdress(self, session: Session, deliveries: list[Delivery]) -> bool:
+        """Address queued e-mail (one recipient's) as that recipient wants it now: a removed contact or a
+        user who turned e-mail off is not written to (the deliveries become `cancelled`), a user who
+        changed address is written to at the new one. Returns whether to send."""
+        first = deliveries[0]
+        address = current_address(session, first)
+        if address is CANCELLED:
+            for delivery in deliveries:
+                delivery.status, delivery.next_attempt_at = "cancelled", None
+                delivery.last_error = "not sent: the recipient was removed or turned e-mail off"
+            return False
+        for delivery in deliveries:
+            delivery.address = address
+        return True
 
     # --- one attempt -------------------------------------------------------------
 
@@ -329,7 +347,7 @@ class DeliveryWorker:
                 if self.database.dialect == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 items = list(session.scalars(query.order_by(Delivery.created_at)))
-                if not items:
+                if not items or not self._readdress(session, items):
                     return None
                 address = items[-1].address
                 digest = Digest(recipient_kind=kind, recipient_id=recipient, day=day, address=address,
@@ -414,6 +432,22 @@ def webhook_body(delivery: Delivery) -> dict:
 
 
 # --- helpers ------------------------------------------------------------------------
+
+CANCELLED = object()  # current_address: the recipient no longer wants this e-mail
+
+
+def current_address(session: Session, delivery: Delivery) -> str | None | object:
+    """Where an e-mail queued for `delivery`'s recipient goes now (contacts and users can change their
+    minds after routing copied the address); CANCELLED if nowhere. A resident's is the consented route."""
+    if delivery.recipient_kind == "contact":
+        contact = session.get(OrganisationContact, _uuid(delivery.recipient_id))
+        return CANCELLED if contact is None else contact.email
+    if delivery.recipient_kind == "user":
+        settings = session.get(UserChannelSettings, delivery.recipient_id)
+        wanted = settings is not None and settings.email_enabled and settings.email
+        return settings.email if wanted else CANCELLED
+    return delivery.address
+
 
 def forget_person_address(delivery: Delivery) -> None:
     """A resident's address is kept only until their message is sent or given up on."""

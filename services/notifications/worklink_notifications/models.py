@@ -28,7 +28,8 @@ RECIPIENT_KINDS = ("user", "organisation", "alliance", "contact", "subscriber", 
 # pending -> sent | retrying -> ... -> dead (re-send makes it pending again);
 # digest: waiting for the recipient's daily digest; delivered: an inbox row.
 # revoked: a resident's message stopped because they withdrew the consent it was sent under.
-STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest", "revoked")
+# cancelled: an e-mail not sent because, by then, its contact was removed or its user turned e-mail off.
+STATUSES = ("delivered", "pending", "retrying", "sent", "dead", "digest", "revoked", "cancelled")
 FREQUENCIES = ("immediate", "daily")
 
 Timestamp = sa.DateTime(timezone=True)

@@ -171,6 +171,39 @@ def test_preferences_choose_channels_and_daily_digests_send_once_a_day(notificat
     assert waiting == 0
 
 
+def test_queued_email_follows_what_the_recipient_wants_when_it_is_sent(notifications_db, smtp_server, clock):
+    """Routing copies addresses; by the time the worker sends, a leaver's contact may be gone, a user may have
+    turned e-mail off or moved address: nothing goes to a removed contact or a user who said no."""
+    leaver, daily_leaver = add(notifications_db,
+                               OrganisationContact(organisation_id=REFERRER, purpose="team", email="leaver@practice.example"),
+                               OrganisationContact(organisation_id=REFERRER, purpose="team",
+                                                   email="daily-leaver@practice.example", frequency="daily"))
+    add(notifications_db,
+        UserChannelSettings(user_id="ann", organisation_id=REFERRER, email="ann@practice.example", email_enabled=True,
+                            frequency="daily"),
+        UserChannelSettings(user_id="bob", organisation_id=REFERRER, email="bob@old.example", email_enabled=True),
+        UserChannelSettings(user_id="cat", organisation_id=REFERRER, email="cat@practice.example", email_enabled=True,
+                            frequency="daily"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    with notifications_db.transaction() as session:
+        session.delete(session.get(OrganisationContact, leaver.id))
+        session.delete(session.get(OrganisationContact, daily_leaver.id))
+        session.get(UserChannelSettings, "ann").email_enabled = False
+        session.get(UserChannelSettings, "bob").email = "bob@new.example"
+        session.get(UserChannelSettings, "cat").email = "cat@new.example"
+
+    worker = make_worker(notifications_db, smtp_server, clock, digest_hour=17)
+    worker.run_once()
+    clock.now = clock.now.replace(hour=17, minute=5)
+    assert worker.run_digests() == 1
+
+    assert sorted(m["To"] for m in smtp_server.messages) == ["bob@new.example", "cat@new.example"]
+    by_address = {d.recipient_id: d.status for d in all_deliveries(notifications_db, Delivery.channel == "email")}
+    assert by_address == {str(leaver.id): "cancelled", str(daily_leaver.id): "cancelled", "ann": "cancelled",
+                          "bob": "sent", "cat": "sent"}
+    assert worker.run_once() == 0 and worker.run_digests() == 0  # cancelled stays unsent
+
+
 def _daily_contact_with_waiting_items(database, email: str) -> None:
     add(database, OrganisationContact(organisation_id=REFERRER, purpose="team", email=email, frequency="daily"))
     route(database, event("referrals.referral.accepted"), event("referrals.referral.rejected"))
