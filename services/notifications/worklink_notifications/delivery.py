@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Callable
 
 import jinja2
@@ -354,7 +355,7 @@ class DeliveryWorker:
                                 items=len(items), sent_at=now)
                 session.add(digest)
                 session.flush()
-                return digest.id, render_digest(items, address, day, self.settings), [i.id for i in items]
+                return digest.id, render_digest(items, address, day, self.settings, digest.id), [i.id for i in items]
         except sa.exc.IntegrityError:
             return None  # another worker claimed today's digest first
 
@@ -403,22 +404,26 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
         values["status_link"] = settings.referrals_url.rstrip("/") + delivery.status_link \
             if delivery.status_link else None
     return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
-                    TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id))
+                    TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id), settings)
 
 
-def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings) -> EmailMessage:
+def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,
+                  digest_id: uuid.UUID | None = None) -> EmailMessage:
     entries = [dict(zip(("subject", "sentence"), wording(item.message_code))) for item in items]
     values = {"items": entries, "day": day.isoformat(), "link": f"{settings.public_url}/messages"}
     return _message(address, f"Your WorkLink updates for {day.isoformat()} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
-                    TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{day}-{address}")
+                    TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{digest_id or day}", settings)
 
 
-def _message(to: str, subject: str, text: str, html: str, ref: str) -> EmailMessage:
+def _message(to: str, subject: str, text: str, html: str, ref: str, settings: DeliverySettings) -> EmailMessage:
     message = EmailMessage()
     message["To"] = to
     message["Subject"] = subject
     message["X-WorkLink-Delivery"] = ref
+    # The same on every try: if a worker dies between a send and its record, the repeat carries the first
+    # one's Message-ID, and mail systems that dedupe on it (as receivers dedupe webhooks on webhook-id) show one.
+    message["Message-ID"] = f"<{ref}@{_mail_domain(settings)}>"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
@@ -447,6 +452,10 @@ def current_address(session: Session, delivery: Delivery) -> str | None | object
         wanted = settings is not None and settings.email_enabled and settings.email
         return settings.email if wanted else CANCELLED
     return delivery.address
+
+
+def _mail_domain(settings: DeliverySettings) -> str:
+    return parseaddr(settings.mail_from)[1].rpartition("@")[2] or "worklink.invalid"
 
 
 def forget_person_address(delivery: Delivery) -> None:

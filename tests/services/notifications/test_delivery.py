@@ -382,6 +382,31 @@ def test_the_worker_never_posts_to_a_host_that_resolves_to_a_private_address(not
     assert webhook_receiver.accepted == [] and webhook_receiver.rejected == []  # never reached
 
 
+def test_an_email_sent_again_after_a_crash_before_its_record_carries_the_same_message_id(notifications_db,
+                                                                                        smtp_server, clock):
+    """SMTP cannot be exactly once: a worker killed between the server's 250 and the commit sends again after
+    its claim's lease. The repeat has the first one's Message-ID, so mail systems can show it once."""
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="gp@practice.example"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    crashing = make_worker(notifications_db, smtp_server, clock)
+
+    def killed(*_args, **_kwargs):
+        raise SystemExit("killed between send and record")
+
+    crashing._finish = killed
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    restarted = make_worker(notifications_db, smtp_server, clock)
+    assert restarted.run_once() == 0  # still claimed
+    clock.advance(seconds=2 * 5 + 61)  # the claim's lease is over
+    assert restarted.run_once() == 1
+
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "email")
+    first, again = smtp_server.to("gp@practice.example")
+    assert first["Message-ID"] == again["Message-ID"] == f"<{delivery.id}@worklink.invalid>"
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+
+
 # --- the signature scheme, checked by the real receiver ----------------------------------
 
 def post(receiver, body: bytes, headers: dict) -> int:
