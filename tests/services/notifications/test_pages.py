@@ -95,3 +95,39 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert_accessible(page)
     with notifications_db.sessions() as session:
         assert session.scalar(sa.select(Delivery.status).where(Delivery.channel == "webhook")) == "pending"
+
+
+def _org_inbox_of(notifications_db, count: int) -> list[str]:
+    """`count` items in the advisers' organisation inbox, oldest first; returns their referral ids."""
+    ids = []
+    for n in range(count):
+        referral = uuid.uuid4()
+        event = SimpleNamespace(id=f"e{n}", type="referrals.referral.submitted", data={
+            "referral_id": referral, "assigned_org_id": uuid.UUID(ADVISERS)})
+        with notifications_db.transaction() as session:
+            routing.route_event(session, event)
+        ids.append(str(referral))
+    return ids
+
+
+def test_every_message_is_reachable_page_by_page_without_javascript(app, notifications_db, no_js_page, page):
+    referrals = _org_inbox_of(notifications_db, 53)
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(no_js_page, base, token, "/messages?scope=organisation")
+        assert no_js_page.locator(".nhsuk-card").count() == 50
+        assert referrals[-1][:8] in no_js_page.content() and referrals[0][:8] not in no_js_page.content()
+        assert no_js_page.get_by_text("Page 1 of 2, newest first.").is_visible()
+
+        submit(no_js_page, no_js_page.get_by_role("link", name="Older"))
+        assert no_js_page.locator(".nhsuk-card").count() == 3
+        assert referrals[0][:8] in no_js_page.content()  # the oldest message is reachable
+        submit(no_js_page, no_js_page.get_by_role("button", name="Mark as read: New referral").first)
+        assert "page=2" in no_js_page.url and no_js_page.locator(".nhsuk-card--feature").count() == 2
+        assert no_js_page.get_by_role("link", name="Newer").count() == 1
+        assert no_js_page.get_by_role("link", name="Older").count() == 0
+
+        sign_in(page, base, token, "/messages?scope=organisation&page=2")
+        assert_accessible(page)
+        page.goto(f"{base}/messages?scope=organisation&page=abc")  # a hand-edited URL: the first page
+        assert page.locator(".nhsuk-card").count() == 50

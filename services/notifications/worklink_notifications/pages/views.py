@@ -17,6 +17,7 @@ from worklink_notifications.models import RoutingRule, WebhookSubscriber
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
+PAGE_SIZE = 50  # inbox items per page, newest first
 SCOPES = {"user": "Your messages", "organisation": "Your organisation", "alliance": "The alliance"}
 
 
@@ -41,12 +42,18 @@ def messages():
     if scope not in {o.kind for o in owners}:
         scope = "user"
     owner = next(o for o in owners if o.kind == scope)
+    page_number = _page_number(request.args.get("page"))
     with service_context().database.sessions() as session:
         counts = {o.kind: inbox.unread(session, o) for o in owners}
-        items, total = inbox.items(session, owner, False, 50, 0)
+        items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
     return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
-                           nav=_nav())
+                           nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE)))
+
+
+def _page_number(raw: str | None) -> int:
+    """?page=N from a link; anything else (a hand-edited URL) shows the first page."""
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) <= 100_000 else 1
 
 
 @pages.post("/messages/<uuid:item_id>/read")
@@ -56,7 +63,8 @@ def mark_read(item_id: uuid.UUID):
     with service_context().database.transaction() as session:
         if inbox.mark_read(session, authenticate(), item_id, reference_key()) is None:
             raise Problem(404, "That message is not in any inbox you can read.")
-    return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user")))
+    return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user"),
+                            page=_page_number(request.form.get("page"))))
 
 
 @pages.get("/admin")
