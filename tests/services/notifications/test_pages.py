@@ -86,6 +86,11 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_text("HTTP 503 from the receiver").is_visible()
         assert page.get_by_role("cell", name="https://crm.practice.example/hooks").count() == 2  # failed + subscriber
         assert_accessible(page)
+        page.set_viewport_size({"width": 320, "height": 800})  # tables scroll in their own region, not the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert page.get_by_role("region", name="Routing rules (scrolls sideways on a narrow screen)").is_visible()
+        assert_accessible(page)
+        page.set_viewport_size({"width": 1280, "height": 800})
 
         submit(page, page.get_by_role("button", name="Re-send referrals.referral.accepted by webhook"))
         assert page.get_by_role("status").inner_text().split() == "Information: Queued to send again.".split()
