@@ -271,10 +271,12 @@ class DeliveryWorker:
             keys.append(subscriber.previous_secret)
         request_headers = signing.headers(keys, str(delivery.id), body, timestamp=int(now.timestamp()))
         try:
+            # stream: only the status line matters; a receiver's body (however large or slow) is never read
             response = self.http.post(subscriber.url, data=body, headers=request_headers,
-                                      timeout=self.settings.webhook_timeout, allow_redirects=False)
+                                      timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
         except requests.RequestException as exc:
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        response.close()
         if 200 <= response.status_code < 300:
             return
         detail = f"HTTP {response.status_code} from the receiver"

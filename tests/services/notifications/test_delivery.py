@@ -407,6 +407,33 @@ def test_an_email_sent_again_after_a_crash_before_its_record_carries_the_same_me
     assert (delivery.status, delivery.attempts) == ("sent", 2)
 
 
+def test_the_worker_reads_only_a_receivers_status_never_its_body(notifications_db, clock):
+    """A receiver that answers 200 and then streams an endless body must not hold the worker (or its memory)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    answered = threading.Event()
+
+    def endless_receiver():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n" + b"x" * 65536)
+        answered.wait(30)  # then goes quiet: never the rest of its body
+        connection.close()
+
+    threading.Thread(target=endless_receiver, daemon=True).start()
+    add(notifications_db, WebhookSubscriber(organisation_id=REFERRER, secret=signing.new_secret(),
+                                            url=f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    started = time.monotonic()
+    make_worker(notifications_db, None, clock).run_once()  # webhook timeout 5 s
+    answered.set()
+    listener.close()
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert delivery.status == "sent" and time.monotonic() - started < 4
+
+
 # --- the signature scheme, checked by the real receiver ----------------------------------
 
 def post(receiver, body: bytes, headers: dict) -> int:
