@@ -241,11 +241,12 @@ class SqliteIndex(SearchIndex):
     def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
         expression = self._expression(groups, facets)
         weights = ", ".join(str(w) for w in (*FIELD_WEIGHTS.values(), 0.0))
-        # The name column holds space-separated stems: " word " inside " name " is the word.
-        named = {f"named{i}_{j}": f" {token} " for i, g in enumerate(groups) for j, token in enumerate(sorted(g.exact))}
-        in_name = " + ".join(
-            "(" + " OR ".join(f"instr(' ' || name || ' ', :named{i}_{j}) > 0" for j in range(len(g.exact))) + ")"
-            for i, g in enumerate(groups)) or "0"
+        # Each word itself in the name: the index answers `name : "word"` from its posting lists (set
+        # once per query), without reading any row's text.
+        named = {f"named{i}": "name : (" + " OR ".join(f'"{t}"' for t in sorted(g.exact)) + ")"
+                 for i, g in enumerate(groups)}
+        in_name = " + ".join(f"(rowid IN (SELECT rowid FROM service_search WHERE service_search MATCH :named{i}))"
+                             for i in range(len(groups))) or "0"
         query = (sa.text(f"SELECT rowid AS key, {NAME_BONUS} * ({in_name}) - bm25(service_search, {weights}) AS rank "
                          "FROM service_search WHERE service_search MATCH :expression")
                  .bindparams(expression=expression, **named).columns(key=sa.Integer, rank=sa.Float))
