@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -88,9 +89,10 @@ def token(role: str, org: str | None, subject: str | None, ttl: int, name: str |
     """Mint a development bearer token signed with the configured HS256 secret."""
     from worklink.auth import mint_token
 
-    settings = Settings.from_env("platform")
-    if settings.env == "production":
+    # Refuse before reading the settings: in production they refuse the development secret first.
+    if os.environ.get("WORKLINK_ENV", "").lower() == "production":
         raise click.ClickException("worklink token mints development tokens; it is disabled in production")
+    settings = Settings.from_env("platform")
     extra = {"name": name} if name else {}
     click.echo(mint_token(settings.jwt, role=role, org=org, subject=subject, ttl_seconds=ttl, **extra))
 

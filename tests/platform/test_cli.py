@@ -31,6 +31,9 @@ def test_token_mints_a_development_token_with_the_claims_asked_for():
     assert (claims["sub"], claims["role"], claims["org"]) == ("ada", "adviser", "org-42")
     refused = run("token", "--role", "wizard", check=False)
     assert refused.returncode != 0 and "wizard" in refused.stderr
+    production = run("token", "--role", "gp", check=False, env={"WORKLINK_ENV": "production"})
+    assert production.returncode == 1 and "disabled in production" in production.stderr
+    assert "Traceback" not in production.stderr
 
 
 def test_topics_creates_every_declared_topic_and_its_dead_letter_topic(kafka_broker):
