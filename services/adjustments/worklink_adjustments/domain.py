@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 from worklink.events.contracts.adjustments import (DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                                    ISSUER_PROFESSIONS, WITHDRAWAL_REASONS)
+from worklink.nhs import nhs_number_is_valid
 from worklink_adjustments.disclosure import PrivateTerms
+
 
 ASSESSMENT_METHODS = ("face_to_face", "telephone", "video", "written_report")
 STATUSES = ("draft", "issued", "amended", "withdrawn", "superseded", "expired")
@@ -71,21 +73,6 @@ class Conflict(DomainError):
 
 class NotFound(DomainError):
     status = 404
-
-
-# --- NHS number ------------------------------------------------------------------------
-
-
-def nhs_number_is_valid(value: str) -> bool:
-    """Ten digits (not all the same) whose tenth is the modulus-11 check digit of the first nine."""
-    digits = value.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
-        return False  # 0000000000 passes modulus 11 but is no one's number
-    total = sum(int(d) * weight for d, weight in zip(digits[:9], range(10, 1, -1)))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
 
 
 # --- periods -------------------------------------------------------------------------------
