@@ -5,10 +5,11 @@ worker. Each delivery is sent in its own transaction with its row locked
 (PostgreSQL: FOR UPDATE SKIP LOCKED, so several workers share the work); the
 attempt and the new status commit together after the send. A crash between a
 successful send and that commit sends again on restart: external channels are
-at-least-once, and webhooks carry a stable `webhook-id` so receivers can dedupe.
+at-least-once, and webhooks carry a stable `webhook-id` (e-mails a stable Message-ID) so
+receivers can dedupe.
 
-Failures retry with exponential backoff and jitter; a permanent failure (SMTP 5xx,
-HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`,
+Failures retry with exponential backoff and jitter; a permanent failure (SMTP 5xx refusing
+the recipient or the message, HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`,
 where alliance_admin sees it and can re-send it.
 """
 
@@ -20,6 +21,7 @@ import os
 import random
 import re
 import smtplib
+import ssl
 import threading
 import time
 import uuid
@@ -78,6 +80,12 @@ class DeliverySettings:
     batch: int = 100
     # Webhooks to loopback/private/link-local addresses (webhook_targets); never in production.
     allow_private_webhooks: bool = False
+    # A mail relay off this machine is reached with STARTTLS (verified against the system's CAs, or
+    # smtp_ca_file) and, if given, a login; production refuses a remote relay without STARTTLS.
+    smtp_starttls: bool = False
+    smtp_ca_file: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env=None) -> "DeliverySettings":
@@ -92,7 +100,21 @@ class DeliverySettings:
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
             allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
-        )
+            smtp_starttls=env.get("NOTIFICATIONS_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+            smtp_ca_file=env.get("NOTIFICATIONS_SMTP_CA_FILE") or None,
+            smtp_username=env.get("NOTIFICATIONS_SMTP_USERNAME") or None,
+            smtp_password=env.get("NOTIFICATIONS_SMTP_PASSWORD") or None,
+        ).checked(production=env.get("WORKLINK_ENV") == "production")
+
+    def checked(self, production: bool) -> "DeliverySettings":
+        """Residents' addresses and codes never cross a network in clear text, nor does a password."""
+        remote = self.smtp_host not in ("127.0.0.1", "localhost", "::1")
+        if production and remote and not self.smtp_starttls:
+            raise ValueError(f"NOTIFICATIONS_SMTP_HOST {self.smtp_host} is not on this machine: set "
+                             "NOTIFICATIONS_SMTP_STARTTLS=1 (production never sends mail in clear text)")
+        if self.smtp_username and not self.smtp_starttls and remote:
+            raise ValueError("NOTIFICATIONS_SMTP_USERNAME needs NOTIFICATIONS_SMTP_STARTTLS=1 (no password in clear text)")
+        return self
 
 
 def backoff(attempts: int, settings: DeliverySettings, rng: Callable[[], float] = random.random) -> timedelta:
@@ -254,7 +276,12 @@ class DeliveryWorker:
 
     def _smtp_send(self, message: EmailMessage) -> None:
         message["From"] = self.settings.mail_from
-        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=30) as smtp:
+        settings = self.settings
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
             smtp.send_message(message)
 
     def send_webhook(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
@@ -467,9 +494,11 @@ def forget_person_address(delivery: Delivery) -> None:
 
 
 def is_permanent_smtp(exc: Exception) -> bool:
+    """Refused for this message (its recipient, its content), never for our own set-up: a refused login,
+    a demand for STARTTLS or a refused sender would kill every message alike, so those are retried."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
 
 
 # Anything shaped like an e-mail address (bare, <bracketed> or quoted in a reply): a mail server's

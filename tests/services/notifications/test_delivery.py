@@ -434,6 +434,71 @@ def test_the_worker_reads_only_a_receivers_status_never_its_body(notifications_d
     assert delivery.status == "sent" and time.monotonic() - started < 4
 
 
+@pytest.fixture()
+def tls_smtp_server(tmp_path):
+    """A relay like a production one: STARTTLS required (self-signed certificate), then a login."""
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.services.notifications.support import Mailbox
+    from worklink.devstack import free_port
+
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        good = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"worklink", b"s3cret")
+        return AuthResult(success=good)
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), tls_context=context,
+                            require_starttls=True, auth_required=True, authenticator=authenticator)
+    controller.start()
+    mailbox.port, mailbox.ca_file = controller.port, str(cert)
+    yield mailbox
+    controller.stop()
+
+
+def test_mail_goes_to_a_relay_over_starttls_with_a_login_and_set_up_errors_are_retried(notifications_db,
+                                                                                       tls_smtp_server, clock):
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="gp@practice.example"))
+    route(notifications_db, event("referrals.referral.accepted"))
+
+    make_worker(notifications_db, tls_smtp_server, clock).run_once()  # no STARTTLS: the relay says 530
+    [email] = all_deliveries(notifications_db, Delivery.channel == "email")
+    assert email.status == "retrying" and "530" in email.last_error  # the relay's set-up, not this message: retried
+
+    import smtplib
+
+    from worklink_notifications.delivery import is_permanent_smtp
+    assert not is_permanent_smtp(smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"))
+
+    clock.advance(hours=1)
+    make_worker(notifications_db, tls_smtp_server, clock, smtp_starttls=True, smtp_ca_file=tls_smtp_server.ca_file,
+                smtp_username="worklink", smtp_password="s3cret").run_once()
+    assert [m["To"] for m in tls_smtp_server.messages] == ["gp@practice.example"]
+    assert all_deliveries(notifications_db, Delivery.channel == "email")[0].status == "sent"
+
+
+def test_production_refuses_to_send_mail_to_a_remote_relay_in_clear_text():
+    from worklink_notifications.delivery import DeliverySettings
+
+    remote = {"WORKLINK_ENV": "production", "NOTIFICATIONS_SMTP_HOST": "smtp.relay.example"}
+    with pytest.raises(ValueError, match="STARTTLS"):
+        DeliverySettings.from_env(remote)
+    assert DeliverySettings.from_env({**remote, "NOTIFICATIONS_SMTP_STARTTLS": "1"}).smtp_starttls
+    assert not DeliverySettings.from_env({"WORKLINK_ENV": "production"}).smtp_starttls  # a relay on this machine
+    with pytest.raises(ValueError, match="clear text"):
+        DeliverySettings.from_env({"NOTIFICATIONS_SMTP_HOST": "smtp.relay.example", "NOTIFICATIONS_SMTP_USERNAME": "u"})
+
+
 # --- the signature scheme, checked by the real receiver ----------------------------------
 
 def post(receiver, body: bytes, headers: dict) -> int:
