@@ -128,7 +128,12 @@ class DeliveryWorker:
     database: Database
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     clock: Callable[[], datetime] = utcnow
-    http: requests.Session = field(default_factory=requests.Session)
+    http: requests.Session | None = None  # default: public addresses only, unless settings allow private ones
+
+    def __post_init__(self) -> None:
+        if self.http is None:
+            self.http = requests.Session() if self.settings.allow_private_webhooks \
+                else webhook_targets.public_only_session()
 
     # --- the loop --------------------------------------------------------------
 
@@ -301,6 +306,8 @@ class DeliveryWorker:
             # stream: only the status line matters; a receiver's body (however large or slow) is never read
             response = self.http.post(subscriber.url, data=body, headers=request_headers,
                                       timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
+        except webhook_targets.NotPublic as exc:
+            raise PermanentFailure(f"not sent: {exc}") from exc
         except requests.RequestException as exc:
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
         response.close()

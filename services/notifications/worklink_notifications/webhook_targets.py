@@ -3,9 +3,11 @@
 A webhook URL is chosen by an organisation's admin, and the delivery worker POSTs to it from
 inside the platform, so a URL naming loopback, a private range or the link-local cloud
 metadata address (169.254.169.254) would turn the worker into a way in (SSRF). Checked twice:
-at registration (IP literals and local names: a 422 on /url) and before every send, on every
-address the host name resolves to then (DNS can change after registration). Redirects are
-never followed (delivery.send_webhook). Outside production, private targets may be allowed
+at registration (IP literals and local names: a 422 on /url), before every send on every
+address the host name resolves to then (DNS can change after registration), and on the
+address each connection actually reached (`public_only_session`: a name that resolves to a
+public address at the check and to 127.0.0.1 a moment later - DNS rebinding - still gets
+nowhere). Redirects are never followed (delivery.send_webhook). Outside production, private targets may be allowed
 (`NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE`, default on there), so a developer's or a test's receiver
 on 127.0.0.1 works; production never allows them. Free of Flask.
 """
@@ -16,6 +18,11 @@ import ipaddress
 import socket
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain")
 
@@ -72,3 +79,47 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def _resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+
+
+class NotPublic(Exception):
+    """A webhook connection reached an address that is not public (not an OSError: never retried as one)."""
+
+
+class _PublicPeerOnly:
+    def _new_conn(self):
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        if not is_public(ipaddress.ip_address(peer.split("%")[0])):
+            sock.close()
+            raise NotPublic(f"{self.host} reached {peer}, not a public internet address.")
+        return sock
+
+
+class _HTTPConnection(_PublicPeerOnly, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_PublicPeerOnly, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def public_only_session() -> requests.Session:
+    """A requests session whose every connection must reach a public address (raises NotPublic)."""
+    session = requests.Session()
+    session.mount("http://", _PublicOnlyAdapter())
+    session.mount("https://", _PublicOnlyAdapter())
+    return session

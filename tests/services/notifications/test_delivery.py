@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -497,6 +498,24 @@ def test_production_refuses_to_send_mail_to_a_remote_relay_in_clear_text():
     assert not DeliverySettings.from_env({"WORKLINK_ENV": "production"}).smtp_starttls  # a relay on this machine
     with pytest.raises(ValueError, match="clear text"):
         DeliverySettings.from_env({"NOTIFICATIONS_SMTP_HOST": "smtp.relay.example", "NOTIFICATIONS_SMTP_USERNAME": "u"})
+
+
+def test_a_connection_that_reaches_a_private_address_is_cut_before_anything_is_sent(notifications_db,
+                                                                                   webhook_receiver, clock):
+    """DNS rebinding: a name public at the check and 127.0.0.1 at connect. The worker's session checks the
+    address each connection really reached, so even a URL that passed every earlier check gets nowhere."""
+    from worklink_notifications import webhook_targets
+
+    with pytest.raises(webhook_targets.NotPublic, match="127.0.0.1"):
+        webhook_targets.public_only_session().post(webhook_receiver.url, data=b"{}", timeout=5)
+    subscriber_for(notifications_db, webhook_receiver)
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, None, clock, allow_private_webhooks=False)
+    worker.settings = dataclasses.replace(worker.settings, allow_private_webhooks=True)  # the URL checks pass...
+    worker.run_once()  # ...the connection's own check does not
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert delivery.status == "dead" and "reached 127.0.0.1" in delivery.last_error
+    assert webhook_receiver.accepted == [] and webhook_receiver.rejected == []
 
 
 # --- the signature scheme, checked by the real receiver ----------------------------------
