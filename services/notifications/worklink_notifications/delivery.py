@@ -113,7 +113,8 @@ class DeliverySettings:
             raise ValueError(f"NOTIFICATIONS_SMTP_HOST {self.smtp_host} is not on this machine: set "
                              "NOTIFICATIONS_SMTP_STARTTLS=1 (production never sends mail in clear text)")
         if self.smtp_username and not self.smtp_starttls and remote:
-            raise ValueError("NOTIFICATIONS_SMTP_USERNAME needs NOTIFICATIONS_SMTP_STARTTLS=1 (no password in clear text)")
+            raise ValueError("NOTIFICATIONS_SMTP_USERNAME needs NOTIFICATIONS_SMTP_STARTTLS=1 "
+                             "(no password in clear text)")
         return self
 
 

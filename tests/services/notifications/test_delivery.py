@@ -175,10 +175,11 @@ def test_preferences_choose_channels_and_daily_digests_send_once_a_day(notificat
 def test_queued_email_follows_what_the_recipient_wants_when_it_is_sent(notifications_db, smtp_server, clock):
     """Routing copies addresses; by the time the worker sends, a leaver's contact may be gone, a user may have
     turned e-mail off or moved address: nothing goes to a removed contact or a user who said no."""
-    leaver, daily_leaver = add(notifications_db,
-                               OrganisationContact(organisation_id=REFERRER, purpose="team", email="leaver@practice.example"),
-                               OrganisationContact(organisation_id=REFERRER, purpose="team",
-                                                   email="daily-leaver@practice.example", frequency="daily"))
+    leaver, daily_leaver = add(
+        notifications_db,
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="leaver@practice.example"),
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="daily-leaver@practice.example",
+                            frequency="daily"))
     add(notifications_db,
         UserChannelSettings(user_id="ann", organisation_id=REFERRER, email="ann@practice.example", email_enabled=True,
                             frequency="daily"),
@@ -455,7 +456,8 @@ def tls_smtp_server(tmp_path):
     context.load_cert_chain(cert, key)
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        good = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"worklink", b"s3cret")
+        good = isinstance(auth_data, LoginPassword) \
+            and (auth_data.login, auth_data.password) == (b"worklink", b"s3cret")
         return AuthResult(success=good)
 
     mailbox = Mailbox()
