@@ -202,3 +202,6 @@ class SubscriberWithSecret(SubscriberOut):
 class RotateIn(Schema):
     grace_hours = fields.Integer(load_default=24, validate=validate.Range(0, 168),
                                  metadata={"description": "how long the old secret also signs"})
+    drop_previous = fields.Boolean(load_default=False, metadata={
+        "description": "rotate again while the last rotation's old secret still signs, dropping that one "
+                       "at once (after a leak); without it such a rotation is refused (409)"})

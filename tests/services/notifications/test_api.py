@@ -184,6 +184,13 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
     rotated = client.post(f"/webhook-subscribers/{body['id']}/rotate-secret", json={"grace_hours": 2},
                           headers=admin).get_json()
     assert rotated["secret"] != body["secret"] and rotated["previous_secret_expires_at"]
+    # Again within the grace period: the first secret would stop signing before the receiver switched.
+    again = client.post(f"/webhook-subscribers/{body['id']}/rotate-secret", json={}, headers=admin)
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    assert again.get_json()["previous_secret_expires_at"][:19] == rotated["previous_secret_expires_at"][:19]
+    leaked = client.post(f"/webhook-subscribers/{body['id']}/rotate-secret", json={"drop_previous": True},
+                         headers=admin).get_json()
+    assert leaked["secret"] not in (body["secret"], rotated["secret"])
 
     other = token("org_admin", org=PRACTICE)
     assert client.get(f"/webhook-subscribers/{body['id']}", headers=other).status_code == 404

@@ -14,6 +14,7 @@ from worklink.auth import authenticate, require_organisation, requires
 from worklink.db import utcnow
 from worklink.web import Problem, service_context
 from worklink_notifications import signing, webhook_targets
+from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import WebhookSubscriber
 from worklink_notifications.schemas import (RotateIn, SubscriberIn, SubscriberOut, SubscriberPatch,
                                             SubscriberWithSecret)
@@ -111,6 +112,13 @@ class RotateSecret(MethodView):
         """New secret now; the old one also signs for `grace_hours` so the receiver can switch."""
         with service_context().database.transaction() as session:
             subscriber = _get(session, subscriber_id)
+            expires = subscriber.previous_secret_expires_at
+            if expires and as_utc(expires) > utcnow() and not body["drop_previous"]:
+                # One old secret signs beside the current one: another rotation now would drop it
+                # before the receiver may have switched, and its webhooks would fail verification.
+                raise Problem(409, "The last rotation's old secret still signs; the receiver may not have "
+                                   "switched yet. Rotate again after it expires, or set drop_previous after a leak.",
+                              previous_secret_expires_at=as_utc(expires).isoformat())
             subscriber.previous_secret = subscriber.secret
             subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=body["grace_hours"])
             subscriber.secret = signing.new_secret()
