@@ -30,3 +30,33 @@ def test_existing_channel_settings_get_their_users_clinician_reference(database_
     key = clinician_reference_key(Settings.from_env("notifications"))
     assert key == "the-key-at-migration-time"
     assert saved == {user: clinician_reference(user, key) for user in ("ada@practice.example", "gp-2")}
+
+
+def test_addresses_already_recorded_in_failure_text_are_scrubbed(database_url):
+    """Failures recorded before delivery.describe scrubbed addresses keep a resident's address past its erasure."""
+    import uuid
+
+    from worklink_notifications.models import Delivery, DeliveryAttempt
+
+    upgrade(SPEC.migrations_dir, database_url, "notifications_0010")
+    database = Database(database_url)
+    refusal = "SMTPRecipientsRefused: {'sam@example.org': (550, b'5.1.1 <sam@example.org>: unknown')}"
+    try:
+        with database.transaction() as session:
+            delivery = Delivery(event_id="message:1", event_type="notifications.person_message.requested",
+                                recipient_kind="person", recipient_id=str(uuid.uuid4()), channel="email",
+                                message_code="referral_accepted", status="dead", last_error=refusal)
+            other = Delivery(event_id="e2", event_type="referrals.referral.accepted", recipient_kind="subscriber",
+                             recipient_id=str(uuid.uuid4()), channel="webhook", message_code="referral_accepted",
+                             status="dead", last_error="HTTP 503 from the receiver")
+            session.add_all([delivery, other])
+            session.flush()
+            session.add(DeliveryAttempt(delivery_id=delivery.id, outcome="permanent", detail=refusal))
+        upgrade(SPEC.migrations_dir, database_url)
+        with database.sessions() as session:
+            errors = set(session.scalars(sa.select(Delivery.last_error)))
+            [detail] = session.scalars(sa.select(DeliveryAttempt.detail))
+    finally:
+        database.dispose()
+    scrubbed = "SMTPRecipientsRefused: {'<address>': (550, b'5.1.1 <<address>>: unknown')}"
+    assert errors == {scrubbed, "HTTP 503 from the receiver"} and detail == scrubbed
