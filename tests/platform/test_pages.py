@@ -196,3 +196,19 @@ def test_the_nhs_frontend_runs_and_the_header_menu_reflows_at_320_px_in_chromium
         page.get_by_role("button", name="Sign out").click()
         page.goto(f"{base}/menu")
         assert "/signin" in page.url
+
+
+def test_the_shared_date_input_names_its_boxes_and_links_its_error(app):
+    from flask import render_template_string as render
+
+    page = """{% from "worklink/forms.html" import date_input %}{{ date_input("birth_date", "Date of birth", values,
+              errors, hint="For example, 15 3 1984", birthday=True) }}{{ date_input("start", "Start", {}, {}) }}"""
+    with app.test_request_context():
+        html = render(page, values={"birth_date-day": "31", "birth_date-month": "2"},
+                      errors={"birth_date-day": "Date of birth must be a real date"})
+    assert 'aria-describedby="birth_date-hint birth_date-day-error"' in html
+    assert 'id="birth_date-day-error"' in html and html.count("nhsuk-input--error") == 3
+    assert 'name="birth_date-day" type="text" inputmode="numeric" autocomplete="bday-day" value="31"' in html
+    assert 'name="birth_date-year" type="text" inputmode="numeric" autocomplete="bday-year" value=""' in html
+    assert 'role="group">' in html  # no hint, no error: nothing to describe it
+    assert 'name="start-day" type="text" inputmode="numeric" value=""' in html  # not a birthday: no autocomplete
