@@ -33,9 +33,10 @@ def _located(data: dict) -> Prelocated:
     return Prelocated(current_app.extensions["directory"]["geocoder"], services.postcodes_to_locate(data))
 
 
-def _owned_service(session, service_id: uuid.UUID) -> Service:
+def _owned_service(session, service_id: uuid.UUID, *, lock: bool = True) -> Service:
+    """The caller's organisation's listing (403 for another's), locked for a change unless `lock` is False."""
     # OF service: the organisation is joined for reading, and PostgreSQL cannot lock an outer join's nullable side
-    svc = session.get(Service, service_id, with_for_update={"of": Service})
+    svc = session.get(Service, service_id, with_for_update={"of": Service} if lock else None)
     if svc is None:
         raise Problem(404, f"There is no service {service_id}.")
     require_organisation(str(svc.organization_id))
@@ -116,10 +117,7 @@ class ManageService(MethodView):
     def get(self, service_id: uuid.UUID):
         """Your listing as it is now (fully nested), with its version in the ETag header."""
         with service_context().database.sessions() as session:
-            svc = session.get(Service, service_id)
-            if svc is None:
-                raise Problem(404, f"There is no service {service_id}.")
-            require_organisation(str(svc.organization_id))
+            svc = _owned_service(session, service_id, lock=False)
             return _versioned(session, svc)
 
     @requires(*ADMINS)
@@ -184,10 +182,7 @@ class ServiceMetadata(MethodView):
     def get(self, service_id: uuid.UUID):
         """The listing's change log (HSDS `metadata`), newest first; owners and alliance admins only."""
         with service_context().database.sessions() as session:
-            svc = session.get(Service, service_id)
-            if svc is None:
-                raise Problem(404, f"There is no service {service_id}.")
-            require_organisation(str(svc.organization_id))
+            svc = _owned_service(session, service_id, lock=False)
             rows = session.scalars(sa.select(Metadata).where(Metadata.resource_id == service_id)
                                    .order_by(Metadata.last_action_date.desc(), Metadata.field_name))
             return {"contents": [{"id": str(m.id), "resource_id": str(m.resource_id), "resource_type": m.resource_type,
