@@ -124,19 +124,7 @@ def test_capacity_events_build_the_service_capacity_read_model(database_url, tmp
                       headers=kafka_headers(None, "test")).get(30)
     producer.close()
 
-    settings = KafkaSettings(kafka_broker.bootstrap_servers)
-    group = f"worklink.directory.test-{uuid.uuid4().hex[:8]}"
-    database = Database(database_url)
-    consumer = EventConsumer(
-        group_id=group, database=database, tables=PLATFORM, catalogue=catalogue, handlers=HANDLERS,
-        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
-                                                heartbeat_interval_ms=1000),
-        producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
-    try:
-        outcomes = consume(consumer, 5)
-    finally:
-        consumer.close()
-        database.dispose()
+    outcomes = consume_capacity_events(kafka_broker, database_url, catalogue, 5)
     assert outcomes.count(Outcome.HANDLED) == 4 and outcomes.count(Outcome.DUPLICATE) == 1
 
     body = app.test_client().get(f"/services/{counselling}").get_json()
@@ -171,19 +159,7 @@ def test_a_capacity_time_without_a_zone_is_read_as_utc_and_negative_counts_are_d
         producer.send(topic, key=str(counselling).encode(), value=value, headers=kafka_headers(None, "test")).get(30)
     producer.close()
 
-    settings = KafkaSettings(kafka_broker.bootstrap_servers)
-    group = f"worklink.directory.test-{uuid.uuid4().hex[:8]}"
-    database = Database(database_url)
-    consumer = EventConsumer(
-        group_id=group, database=database, tables=PLATFORM, catalogue=catalogue, handlers=HANDLERS,
-        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
-                                                heartbeat_interval_ms=1000),
-        producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
-    try:
-        outcomes = consume(consumer, 3)
-    finally:
-        consumer.close()
-        database.dispose()
+    outcomes = consume_capacity_events(kafka_broker, database_url, catalogue, 3)
     assert outcomes == [Outcome.HANDLED, Outcome.HANDLED, Outcome.DEAD_LETTERED]  # none retried as a handler bug
     [dead] = read_topic(kafka_broker.bootstrap_servers, topic + ".dlt", expected=1)
     headers = {key: value.decode() for key, value in dead.headers}
@@ -208,3 +184,20 @@ def test_negative_counts_already_stored_are_never_shown(app):
     assert capacity["available"] == 0 and "typical_wait_days" not in capacity
     html = client.get(f"/find/services/{counselling}").get_data(as_text=True)
     assert "Taking new referrals now." in html and "Typical wait" not in html
+
+
+def consume_capacity_events(kafka_broker, database_url: str, catalogue, expected: int) -> list:
+    """Run the directory's consumer (its real handlers, a fresh group) over `expected` events."""
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    group = f"worklink.directory.test-{uuid.uuid4().hex[:8]}"
+    database = Database(database_url)
+    consumer = EventConsumer(
+        group_id=group, database=database, tables=PLATFORM, catalogue=catalogue, handlers=HANDLERS,
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
+    try:
+        return consume(consumer, expected)
+    finally:
+        consumer.close()
+        database.dispose()
