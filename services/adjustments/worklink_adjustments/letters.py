@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -187,7 +189,29 @@ _PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "
                         "\u00a0": " "})
 
 
-FONTS = Path(__file__).parent / "fonts"  # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE.txt)
+FONTS = Path(__file__).parent / "fonts"  # licences: fonts/LICENSE*.txt
+# Embedded only when a letter needs them, for names and words in other scripts: DejaVu Sans
+# (Latin, Greek, Cyrillic, Arabic, Hebrew...), then a font per script DejaVu lacks, last the
+# Chinese, Japanese and Korean one (4 MB, so it is read only for a letter that needs it).
+EMBEDDED_FONT = "DejaVuSans"
+FALLBACK_FONTS = tuple(f"NotoSans{script}-Regular" for script in (
+    "Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Tamil", "Sinhala", "Ethiopic", "Thai", "Armenian",
+    "Georgian")) + ("DroidSansFallbackFull",)
+
+
+class UnprintableText(Exception):
+    """The letter has characters no bundled font can draw: the PDF would show blanks."""
+
+    def __init__(self, characters: set[str]):
+        self.characters = "".join(sorted(characters))
+        super().__init__(f"no bundled font has {self.characters!r}")
+
+
+@cache
+def _coverage(font: str) -> frozenset[int]:
+    """The code points a bundled font has glyphs for."""
+    with TTFont(FONTS / f"{font}.ttf", lazy=True) as ttf:
+        return frozenset(ttf.getBestCmap())
 
 
 def _latin1(text: str) -> str:
@@ -204,14 +228,32 @@ def _words(letter: Letter) -> str:
 
 def _font(pdf: FPDF, letter: Letter):
     """Helvetica (built in, nothing embedded) when every word is Latin-1; otherwise DejaVu Sans,
-    embedded, so a name such as Łukasz or Nguyễn prints as written instead of as '?'."""
+    embedded, so a name such as Łukasz, Nguyễn, محمد or 李小龍 prints as written instead of as '?'
+    or blanks: the fallback fonts its characters need join it, and HarfBuzz shapes the text
+    (joined Arabic letters, right to left; Indic vowel signs in place)."""
+    words = _words(letter).translate(_PLAIN)
     try:
-        _words(letter).translate(_PLAIN).encode("latin-1")
+        words.encode("latin-1")
         return "Helvetica", _latin1  # the font and the filter its text goes through
     except UnicodeEncodeError:
-        pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
-        pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
-        return "DejaVu", str
+        pass
+    missing = {ord(c) for c in words if c.isprintable() and not c.isspace()} - _coverage(EMBEDDED_FONT)
+    fallbacks = []
+    for font in FALLBACK_FONTS:
+        if not missing:
+            break
+        if missing & _coverage(font):
+            fallbacks.append(font)
+            missing -= _coverage(font)
+    if missing:
+        raise UnprintableText({chr(c) for c in missing})
+    pdf.add_font("DejaVu", "", FONTS / f"{EMBEDDED_FONT}.ttf")
+    pdf.add_font("DejaVu", "B", FONTS / f"{EMBEDDED_FONT}-Bold.ttf")
+    for font in fallbacks:
+        pdf.add_font(font, "", FONTS / f"{font}.ttf")
+    pdf.set_fallback_fonts(fallbacks, exact_match=False)  # their regular face serves bold text too
+    pdf.set_text_shaping(True)
+    return "DejaVu", str
 
 
 def render_pdf(letter: Letter, compress: bool = True) -> bytes:

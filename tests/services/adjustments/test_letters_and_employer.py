@@ -31,7 +31,9 @@ def pdf_text(data: bytes) -> str:
 
 def pdf_unicode_text(data: bytes) -> str:
     """The text of a PDF drawn with embedded fonts: each font's 2-byte glyph codes read through its
-    own ToUnicode map (fpdf2 numbers each font's glyphs from 1, so the maps overlap)."""
+    own ToUnicode map (a shaped glyph may stand for several characters; fpdf2 numbers each font's glyphs from 1, so the maps overlap). A glyph with
+    no character in its font's map reads as '?'. Text blocks (BT..ET: a line, or with shaping
+    one glyph run) are joined by spaces; the glyphs within one are joined as drawn."""
     objects = {}
     for number, body in re.findall(rb"(\d+) 0 obj(.*?)endobj", data, re.S):
         stream = re.search(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S)
@@ -46,18 +48,21 @@ def pdf_unicode_text(data: bytes) -> str:
         for name, ref in re.findall(r"/(F\d+) (\d+) 0 R", body):
             cmap = re.search(r"/ToUnicode (\d+) 0 R", objects.get(int(ref), ""))
             if cmap:
-                maps[name] = {int(code, 16): chr(int(char, 16)) for code, char in
-                              re.findall(r"<([0-9A-F]{4})> <([0-9A-F]{4})>", objects[int(cmap.group(1))])}
-    words, font = [], {}
+                maps[name] = {int(code, 16): bytes.fromhex(chars).decode("utf-16-be") for code, chars in
+                              re.findall(r"<([0-9A-F]{4})> <((?:[0-9A-F]{4})+)>", objects[int(cmap.group(1))])}
+    blocks, font = [], {}
     for body in objects.values():
-        for name, string in re.findall(r"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\)\s*Tj", body, re.S):
-            if name:
-                font = maps.get(name, {})
-                continue
-            raw = re.sub(r"\\([0-7]{1,3}|.)", _unescape, string, flags=re.S)
-            words.append("".join(font.get((ord(raw[i]) << 8) + ord(raw[i + 1]), "?")
-                                 for i in range(0, len(raw) - 1, 2)))
-    return " ".join(words)
+        for block in re.findall(r"BT(.*?)ET", body, re.S):
+            glyphs = []
+            for name, string in re.findall(r"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\)\s*Tj", block, re.S):
+                if name:
+                    font = maps.get(name, {})
+                    continue
+                raw = re.sub(r"\\([0-7]{1,3}|.)", _unescape, string, flags=re.S)
+                glyphs += [font.get((ord(raw[i]) << 8) + ord(raw[i + 1]), "?") for i in range(0, len(raw) - 1, 2)]
+            if glyphs:
+                blocks.append("".join(glyphs))
+    return " ".join(blocks)
 
 
 def _unescape(match) -> str:
@@ -245,3 +250,32 @@ def test_a_program_fetching_a_letter_gets_problems_not_pages(client, tokens):
     assert client.get(f"/suggestions/{s['id']}/letter", headers=other).mimetype == "text/html"
     paths = client.get("/openapi.json").get_json()["paths"]
     assert {"401", "403", "404"} <= set(paths["/suggestions/{suggestion_id}/letter.pdf"]["get"]["responses"])
+
+
+def test_names_in_other_scripts_print_in_the_pdfs_with_a_font_that_has_them(client, tokens):
+    """Chinese, Devanagari and Arabic names get the bundled font for their script: drawn with real
+    glyphs (DejaVu Sans alone would leave blanks where 李 is), Arabic shaped right to left."""
+    for given, family, font in (("小龍", "李", b"DroidSansFallback"), ("राहुल", "पटेल", b"NotoSansDevanagari"),
+                                ("محمد", "علي", b"DejaVu")):
+        s = issued(client, tokens, **{"patient.given_name": given, "patient.family_name": family})
+        for kind in ("letter", "summary"):
+            pdf = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=tokens.header())
+            assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and font in pdf.data
+            text = pdf_unicode_text(pdf.data)
+            if given == "محمد":  # drawn in visual order, right to left
+                assert "".join(reversed(f"{given} {family}")) in text
+            else:
+                assert f"{given} {family}" in text
+
+
+def test_a_pdf_that_would_print_blanks_is_refused_with_the_print_view_offered(client, tokens):
+    s = issued(client, tokens, **{"patient.given_name": "ᠪᠠᠲᠤ", "patient.family_name": "Smith"})  # Mongolian
+    wants = {"Accept": "application/pdf, application/problem+json"}
+    refused = client.get(f"/suggestions/{s['id']}/letter.pdf", headers={**tokens.header(), **wants})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("/unprintable-characters")
+    assert "print view" in refused.get_json()["detail"]
+    page = client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header())
+    assert page.status_code == 422 and "print view" in page.get_data(as_text=True)
+    view = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header())
+    assert view.status_code == 200 and "ᠪᠠᠲᠤ Smith" in view.get_data(as_text=True)

@@ -31,9 +31,12 @@ def document_print_views(api: Api) -> None:
     for kind, what in PRINTS.items():
         for suffix, media, form in (("", "text/html", "HTML print view"), (".pdf", "application/pdf", "PDF")):
             body = {"type": "string", **({"format": "binary"} if suffix else {})}
+            refusals = {"422": {"description": "The PDF cannot show some characters (a script no bundled font "
+                                               "has): use the HTML print view", "content": errors["404"]["content"]}
+                        } if suffix else {}
             api.spec.path(rule=Rule(f"/suggestions/<uuid:suggestion_id>/{kind}{suffix}"), parameters=[SUGGESTION_ID],
                           operations={"get": {
                               "tags": ["suggestions"], "summary": f"{what} ({form}); every export is audited.",
                               "security": [{"bearerAuth": []}],
                               "responses": {"200": {"description": what, "content": {media: {"schema": body}}},
-                                            **errors}}})
+                                            **errors, **refusals}}})

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from worklink.audit import person_record
 from worklink.auth import requires
-from worklink.problems import field_errors
+from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
 from worklink.web import service_context
 from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
@@ -328,7 +328,14 @@ def print_view(suggestion_id: uuid.UUID, kind: str):
 def print_pdf(suggestion_id: uuid.UUID, kind: str):
     letter = _letter(suggestion_id, kind)
     name = "employer-letter" if kind == "letter" else "patient-summary"
-    return Response(letters.render_pdf(letter), mimetype="application/pdf",
+    try:
+        pdf = letters.render_pdf(letter)
+    except letters.UnprintableText:
+        # Blanks in place of a name would go unnoticed on paper; the browser's fonts cover every script.
+        raise Problem(422, "The PDF cannot show some of the characters in this document. Open the print "
+                           "view instead, and print it or save it as a PDF from your browser.",
+                      title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-characters")
+    return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}-{suggestion_id}.pdf"',
                              "Cache-Control": "no-store"})
 
