@@ -22,6 +22,6 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     )
     app.extensions["referrals"] = {"settings": referral_settings or ReferralSettings.from_env(), "clock": clock}
     api.register(rest_api)
-    from worklink_referrals.pages import pages
+    from worklink_referrals.pages.views import pages
     app.register_blueprint(pages)
     return app

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from worklink_referrals.pages import PAGE_SIZE
+from worklink_referrals.pages.views import PAGE_SIZE
 from tests.services.referrals.conftest import nhs_number
 
 HTML = {"Accept": "text/html"}
