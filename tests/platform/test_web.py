@@ -414,3 +414,17 @@ def test_what_a_signed_in_caller_or_a_secret_link_sees_is_not_kept_in_caches(ech
     assert link.headers["Cache-Control"] == "no-store" and link.headers["Referrer-Policy"] == "no-referrer"
     public = client.get("/search?q=debt")
     assert "Cache-Control" not in public.headers and "Referrer-Policy" not in public.headers
+
+
+@pytest.mark.parametrize("body", ["[" * 1000 + "]" * 1000, '{"a":' * 300 + "1" + "}" * 300])
+def test_json_nested_too_deeply_to_parse_is_a_400_not_a_500(echo_app, body):
+    """Python's parser gives up (RecursionError: a 500 and a traceback per request) near 1,000
+    levels; a 2 KB body must not do that to a public endpoint."""
+    problem = assert_problem(echo_app.test_client().post("/echo", data=body, content_type="application/json"), 400)
+    assert problem["errors"] == [{"location": "json", "pointer": "", "detail": "Nested more than 32 levels deep."}]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(echo_app):
+    text = '[{"note": "' + "[[{{" * 300 + '\\" ]]"}]'
+    response = echo_app.test_client().post("/echo", data=text, content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["json"][0]["note"].startswith("[[{{")

@@ -200,11 +200,34 @@ def _check_body(settings: Settings) -> None:
         raise Problem(413, f"The request body is {length} bytes; the limit is {settings.max_body_bytes}.")
     has_body = bool(length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     view = request.url_rule and request.endpoint and _view(request.endpoint)
-    if not has_body or getattr(view, "_worklink_accepts_form", False) or is_page_request():
+    if not has_body:
+        return
+    if request.is_json:
+        _refuse_deep_json(request.get_data(cache=True))
+    if getattr(view, "_worklink_accepts_form", False) or is_page_request():
         return
     if request.mimetype not in _JSON_TYPES and not request.mimetype.endswith("+json"):
         raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'an unnamed type'}.",
                       headers={"Accept-Post": "application/json", "Accept-Patch": "application/json"})
+
+
+MAX_JSON_DEPTH = 32  # far deeper than any schema here; Python's parser gives up (a 500) near 1,000
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_NESTING = re.compile(rb"[\[\]{}]")
+
+
+def _refuse_deep_json(body: bytes) -> None:
+    """A 400 for a body nested too deeply to parse, before any parser recurses into it
+    (brackets inside strings do not count)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return  # cannot be that deep: the common case costs two counts
+    depth = 0
+    for bracket in _JSON_NESTING.findall(_JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise Problem(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.",
+                          errors=[{"location": "json", "pointer": "",
+                                   "detail": f"Nested more than {MAX_JSON_DEPTH} levels deep."}])
 
 
 def _person_record(endpoint: str) -> tuple[str, str] | None:
