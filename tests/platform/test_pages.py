@@ -93,6 +93,19 @@ def test_people_get_html_errors_and_programs_get_problems(app):
     assert b"Your form could not be sent" in expired.data
 
 
+def test_a_program_fetching_a_pdf_from_a_page_route_gets_problems(app, settings):
+    """`Accept: application/pdf` is no browser: 401/403 problems, not the sign-in page or an HTML error."""
+    client = app.test_client()
+    wants_pdf = {"Accept": "application/pdf"}
+    unsigned = client.get("/caseload", headers=wants_pdf)
+    assert unsigned.status_code == 401 and unsigned.mimetype == "application/problem+json"
+    gp = {**wants_pdf, "Authorization": f"Bearer {mint_token(settings.jwt, role='gp', org='practice-1')}"}
+    wrong_role = client.get("/caseload", headers=gp)
+    assert wrong_role.status_code == 403 and wrong_role.mimetype == "application/problem+json"
+    browser = client.get("/caseload", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status_code == 302 and "/signin" in browser.headers["Location"]
+
+
 def test_form_posts_need_the_csrf_token(app):
     client = app.test_client()
     assert client.post("/notes", data={"note": "hi"}).status_code == 400

@@ -39,8 +39,8 @@ def is_page_request() -> bool:
 
     A program that asks a page route for JSON (`Accept: application/problem+json` or
     `application/json` preferred to HTML; a browser never does) is answered as the API is: bearer
-    token, problem+json errors, 401 instead of the sign-in page. A PDF or print view a program
-    fetches (`Accept: application/pdf, application/problem+json`) gets its errors as problems."""
+    token, problem+json errors, 401 instead of the sign-in page. So is a program fetching a PDF
+    (`Accept: application/pdf`, with or without application/problem+json)."""
     try:
         name = request.blueprint
     except RuntimeError:
@@ -48,12 +48,14 @@ def is_page_request() -> bool:
     if not name:
         return request.url_rule is None and _prefers_html()
     blueprint = current_app.blueprints.get(name.split(".")[0])
-    return bool(getattr(blueprint, "worklink_pages", False)) and not _asks_for_json()
+    return bool(getattr(blueprint, "worklink_pages", False)) and not _asks_for_data()
 
 
-def _asks_for_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/problem+json", "application/json"])
-    return best in ("application/problem+json", "application/json")
+def _asks_for_data() -> bool:
+    """JSON or a PDF preferred to HTML: a program (a browser always lists text/html first)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/problem+json", "application/json",
+                                                "application/pdf"])
+    return best is not None and best != "text/html"
 
 
 def _prefers_html() -> bool:
