@@ -34,6 +34,8 @@ SHORT_PERIOD_DAYS = 15
 PERIOD_START_WINDOW_MONTHS = 3
 REVIEW_WITHIN_MONTHS = 12  # a review date at most this long after the period ends (or starts, if open)
 OLDEST_PATIENT_YEARS = 120
+PROFESSION_RULE = ("Only doctors, nurses, occupational therapists, pharmacists and physiotherapists may issue "
+                   "fit-note advice.")
 
 
 # Clinical dates (assessment, birth, period, review) are UK civil dates: at 00:30 during British
@@ -192,10 +194,9 @@ def _check_people_and_dates(rules: Rules, data: dict[str, Any], today: date) -> 
         rules.fail("/patient/birth_date", "The date of birth is in the future.")
     elif patient.get("birth_date") and patient["birth_date"] < add_months(today, -12 * OLDEST_PATIENT_YEARS):
         rules.fail("/patient/birth_date", f"The date of birth is more than {OLDEST_PATIENT_YEARS} years ago.")
-    profession = (data.get("issuer") or {}).get("profession")
-    if profession and profession not in ISSUER_PROFESSIONS:
-        rules.fail("/issuer/profession", "Only doctors, nurses, occupational therapists, pharmacists and "
-                                         "physiotherapists may issue fit-note advice.")
+    issuer = data.get("issuer") or {}
+    if "profession" in issuer and issuer["profession"] not in ISSUER_PROFESSIONS:  # "" too
+        rules.fail("/issuer/profession", PROFESSION_RULE)
     if assessment.get("date") and assessment["date"] > today:
         rules.fail("/assessment/date", "The assessment date is in the future.")
     elif assessment.get("date") and patient.get("birth_date") and assessment["date"] < patient["birth_date"]:
@@ -368,6 +369,6 @@ def categories_for(decision: str, categories: list[str], recommended: list[dict[
 
 
 __all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
-           "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
+           "PROFESSION_RULE", "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
            "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version",
            "resolve_period", "add_months", "overall_outcome", "categories_for", "uk_today"]

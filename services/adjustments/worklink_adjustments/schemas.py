@@ -7,7 +7,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
-                                         ISSUER_PROFESSIONS, STATUSES, WITHDRAWAL_REASONS)
+                                         ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS)
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a library id (lower-case letters, digits, _).")
 # Sources keep the ids they were published under ('acas-mh-adjustments'): hyphens allowed.
@@ -255,7 +255,8 @@ class CatalogueSchema(Schema):
 
 class IssuerSchema(Schema):
     name = text(200, 2, required=True)
-    profession = fields.String(required=True, metadata={"enum": list(ISSUER_PROFESSIONS)})
+    # Enforced, not only documented: the issued event's contract takes these and nothing else.
+    profession = fields.String(required=True, validate=validate.OneOf(ISSUER_PROFESSIONS, error=PROFESSION_RULE))
 
 
 class PatientSchema(Schema):

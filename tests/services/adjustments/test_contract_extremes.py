@@ -95,3 +95,55 @@ def test_a_user_id_too_long_to_record_is_refused_before_anything_is_written(app,
     assert response.status_code == 403 and response.mimetype == "application/problem+json"
     assert "128" in response.get_json()["detail"]
     assert published(app) == {}
+
+
+def issue_amend_withdraw(client, header, body: dict) -> None:
+    created = client.post("/suggestions", json=body, headers=header)
+    assert created.status_code == 201, created.get_json()
+    sid = created.get_json()["id"]
+    issued = client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=header)
+    assert issued.status_code == 200, issued.get_json()
+    amended = client.post(f"/suggestions/{sid}/amend", json={**body, "version": 2}, headers=header)
+    assert amended.status_code == 200, amended.get_json()
+    withdrawn = client.post(f"/suggestions/{sid}/withdraw", json={"version": 3, "reason": "other"}, headers=header)
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+
+
+# The fewest and the most of what the broadcast suggestion events carry, each profession once.
+SUGGESTION_EXTREMES = [
+    {"issuer.profession": "nurse", "decision": "not_fit", "categories": [], "recommendations": [],
+     "reassessment_needed": False, "job": ..., "signposting": ..., "functional_effects": ...},
+    {"issuer.profession": "occupational_therapist", "categories": ["phased_return", "altered_hours",
+     "amended_duties", "workplace_adaptations"],
+     "recommendations": [{"free_text": "Start later " + "x" * 980}] * 20, "period.end": ...,
+     "period.duration_days": 3650, "assessment.condition_started_on": "2000-01-01"},
+    {"issuer.profession": "pharmacist", "issuer.name": "Jo", "recommendations": [{"adjustment_id": "quiet_workspace"}]},
+    {"issuer.profession": "physiotherapist", "reassessment_needed": True, "review_date": ...},
+]
+
+
+@pytest.mark.parametrize("overrides", SUGGESTION_EXTREMES)
+def test_the_suggestion_extremes_the_api_accepts_are_published(app, client, tokens, overrides):
+    issue_amend_withdraw(client, tokens.header(), suggestion_body(**overrides))
+    events = published(app)
+    for type_ in ("adjustments.suggestion.issued", "adjustments.suggestion.amended", "adjustments.suggestion.withdrawn"):
+        assert len(events[type_]) == 1, type_
+        assert CATALOGUE.latest(type_).validator.validate(events[type_][0]) == {}
+    assert events["adjustments.suggestion.issued"][0]["issuer_profession"] == overrides["issuer.profession"]
+
+
+@pytest.mark.parametrize("profession", ["", "  ", "Doctor", "paramedic", None])
+def test_a_profession_no_contract_takes_is_refused_where_it_is_typed(app, client, tokens, profession):
+    """An empty profession was let in and then made every attempt to issue a 500 (fuzz audit 2, #2)."""
+    response = client.post("/suggestions", json=suggestion_body(**{"issuer.profession": profession}),
+                           headers=tokens.header())
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert [e["pointer"] for e in errors] == ["/issuer/profession"]
+    assert published(app) == {}
+
+
+def test_the_documented_professions_are_an_enforced_enum(client):
+    issuer = client.get("/openapi.json").get_json()["components"]["schemas"]["Issuer"]
+    assert issuer["properties"]["profession"]["enum"] == ["doctor", "nurse", "occupational_therapist", "pharmacist",
+                                                          "physiotherapist"]
