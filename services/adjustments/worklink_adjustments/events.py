@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.events.contracts.adjustments import EVENTS
-from worklink.events.contracts.referrals import LIFECYCLE
+from worklink.events.contracts.referrals import LIFECYCLE, LIFECYCLE_MORE
 from worklink.messaging.consumer import Handler, ReceivedEvent
 from worklink_adjustments.models import ReferralRequest
-from worklink_adjustments.services import CONSENT_WITHDRAWN
+from worklink_adjustments.services import CONSENT_WITHDRAWN, REFERRAL_ENDED
 
-ENDED = ("rejected", "cancelled", "failed", "completed")
+# Every step the referrals service publishes with the referral's whole state (ReferralLifecycleV1):
+# a step left out here would leave the clinician's view stale (on hold after `resumed`).
+REFERRAL_STEPS = (*LIFECYCLE, *LIFECYCLE_MORE)
 
 PUBLISHES: tuple[str, ...] = tuple(entry.type for entry in EVENTS)
 
@@ -39,7 +41,7 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     step = event.type.rsplit(".", 1)[1]  # the lifecycle step: what the clinician follows
     request.referral_id = data["referral_id"]
     # Consent withdrawn here: a step the referral took before it heard of it does not reopen the request.
-    if request.status != CONSENT_WITHDRAWN or step in ENDED:
+    if request.status != CONSENT_WITHDRAWN or step in REFERRAL_ENDED:
         request.status = step
         request.reason = data.get("reason")
     request.business_status = data.get("business_status") or data["status"]
@@ -49,4 +51,4 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     request.status_changed_at = data["occurred_at"]
 
 
-HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in LIFECYCLE}
+HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in REFERRAL_STEPS}

@@ -447,6 +447,8 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
 # A request whose consent was withdrawn is over (its referral is being cancelled), whatever
 # lifecycle status arrives for it meanwhile: re-consenting starts a new request.
 CONSENT_WITHDRAWN = "consent_withdrawn"
+# Lifecycle steps after which a referral is over (entered in error: withdrawn from every count).
+REFERRAL_ENDED = ("rejected", "cancelled", "failed", "completed", "entered_in_error")
 
 
 def withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
@@ -471,7 +473,7 @@ def withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician
 def _open_referral(session: Session, suggestion: Suggestion) -> bool:
     return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
         ReferralRequest.suggestion_id == suggestion.id,
-        ReferralRequest.status.notin_(("rejected", "cancelled", "failed", "completed", CONSENT_WITHDRAWN)),
+        ReferralRequest.status.notin_((*REFERRAL_ENDED, CONSENT_WITHDRAWN)),
         ReferralRequest.reason.is_distinct_from(CONSENT_WITHDRAWN))))
 
 

@@ -30,6 +30,7 @@ from tests.platform.support import read_topic
 from tests.services.adjustments.conftest import LIBRARY_VERSION, Tokens, build_app, make_settings, suggestion_body
 
 pytestmark = pytest.mark.timeout(240)
+OTHER_ORG = uuid.UUID("5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a")
 TOPICS = ("adjustments.suggestion", "adjustments.referral-requests", "referrals.referral")
 
 
@@ -167,20 +168,10 @@ def lifecycle_event(step: str, *, referral_id, request_id, suggestion_id, practi
     return event
 
 
-def test_referral_lifecycle_events_feed_the_clinicians_read_model(live, kafka_broker):
-    app, client, tokens, relay, settings = live
-    s = issue(client, tokens, **{"consent.refer_to_employment_adviser": True})
-    request_id = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]["request_id"]
-    referral_id, assigned = uuid.uuid4(), uuid.uuid4()
-    common = dict(referral_id=referral_id, request_id=request_id, suggestion_id=s["id"], practice_id=s["practice_id"])
-    submitted = lifecycle_event("submitted", version=1, status="requested", **common)
-    accepted = lifecycle_event("accepted", version=3, status="accepted", business_status="awaiting_first_contact",
-                               assigned_org_id=assigned, **common)
-    late_received = lifecycle_event("received", version=2, status="received", **common)  # arrives after v3
-    stranger = lifecycle_event("submitted", version=1, referral_id=uuid.uuid4(), request_id=None, suggestion_id=None,
-                               practice_id=s["practice_id"])
+def deliver_and_handle(app, settings, kafka_broker, events) -> None:
+    """Send `events` to referrals.referral on the broker and run the adjustments consumer until it handled each."""
     producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap_servers, acks="all")
-    for event in (submitted, accepted, late_received, accepted, stranger):
+    for event in events:
         producer.send("referrals.referral", key=str(event.data["referral_id"]).encode(),
                       value=event.to_json().encode(), headers=kafka_headers(None, "corr-1")).get(30)
     producer.close()
@@ -192,7 +183,7 @@ def test_referral_lifecycle_events_feed_the_clinicians_read_model(live, kafka_br
         consumer_factory=lambda: kafka.consumer(settings.kafka, group, "test", session_timeout_ms=6000,
                                                 heartbeat_interval_ms=1000),
         producer_factory=lambda: kafka.producer(settings.kafka, "test-dlt"))
-    ours = {submitted.id, accepted.id, late_received.id, stranger.id}
+    ours = {event.id for event in events}
     seen: dict[str, list[Outcome]] = {}
     consumer.on_handled = lambda received: seen.setdefault(received.id, [])
     deadline = time.monotonic() + 90
@@ -205,6 +196,21 @@ def test_referral_lifecycle_events_feed_the_clinicians_read_model(live, kafka_br
         consumer.close()
     assert ours <= set(seen), f"handled only {set(seen) & ours}"
 
+
+def test_referral_lifecycle_events_feed_the_clinicians_read_model(live, kafka_broker):
+    app, client, tokens, relay, settings = live
+    s = issue(client, tokens, **{"consent.refer_to_employment_adviser": True})
+    request_id = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]["request_id"]
+    referral_id, assigned = uuid.uuid4(), uuid.uuid4()
+    common = dict(referral_id=referral_id, request_id=request_id, suggestion_id=s["id"], practice_id=s["practice_id"])
+    submitted = lifecycle_event("submitted", version=1, status="requested", **common)
+    accepted = lifecycle_event("accepted", version=3, status="accepted", business_status="awaiting_first_contact",
+                               assigned_org_id=assigned, **common)
+    late_received = lifecycle_event("received", version=2, status="received", **common)  # arrives after v3
+    stranger = lifecycle_event("submitted", version=1, referral_id=uuid.uuid4(), request_id=None, suggestion_id=None,
+                               practice_id=s["practice_id"])
+    deliver_and_handle(app, settings, kafka_broker, [submitted, accepted, late_received, accepted, stranger])
+
     referral = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]
     assert referral["referral_id"] == str(referral_id)
     assert referral["status"] == "accepted"  # the older `received` (v2) did not overwrite v3
@@ -212,3 +218,57 @@ def test_referral_lifecycle_events_feed_the_clinicians_read_model(live, kafka_br
     assert referral["assigned_org_id"] == str(assigned)
     listing = client.get("/suggestions", headers=tokens.header()).get_json()
     assert listing["items"][0]["referral_status"] == "accepted"
+
+
+def test_every_referral_lifecycle_type_has_a_handler():
+    """Each step the referrals service publishes with the referral's state; one missing left the GP's view stale."""
+    lifecycle = {entry.type for entry in CATALOGUE if entry.schema.__name__ == "ReferralLifecycleV1"}
+    assert {"referrals.referral.resumed", "referrals.referral.entered_in_error", "referrals.referral.held",
+            "referrals.referral.routed"} <= lifecycle
+    assert lifecycle <= set(HANDLERS)
+
+
+def test_resumed_entered_in_error_held_and_routed_reach_the_clinicians_read_model(live, kafka_broker):
+    """Resilience audit 2, #4: after `resume` the GP saw "put on hold"; after "entered in error", "submitted"."""
+    app, client, tokens, relay, settings = live
+    events, expected = [], {}
+    for steps, last in (
+            ([("submitted", "requested", {}), ("put_on_hold", "on_hold", {"reason": "person_unwell"}),
+              ("resumed", "in-progress", {})], ("resumed", "in-progress", None)),
+            ([("submitted", "requested", {}), ("entered_in_error", "entered-in-error", {"reason": "entered_in_error"})],
+             ("entered_in_error", "entered-in-error", "entered_in_error")),
+            ([("submitted", "requested", {}), ("held", "requested", {"reason": "no_service_available"})],
+             ("held", "requested", "no_service_available")),
+            ([("submitted", "requested", {}), ("held", "requested", {"reason": "no_service_available"}),
+              ("routed", "requested", {"assigned_org_id": OTHER_ORG})], ("routed", "requested", None))):
+        s = issue(client, tokens, **{"consent.refer_to_employment_adviser": True})
+        request_id = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0][
+            "request_id"]
+        common = dict(referral_id=uuid.uuid4(), request_id=request_id, suggestion_id=s["id"],
+                      practice_id=s["practice_id"])
+        events += [lifecycle_event(step, version=n + 1, status=status, **common, **extra)
+                   for n, (step, status, extra) in enumerate(steps)]
+        expected[s["id"]] = last
+    deliver_and_handle(app, settings, kafka_broker, events)
+
+    for suggestion_id, (step, status, reason) in expected.items():
+        referral = client.get(f"/suggestions/{suggestion_id}", headers=tokens.header()).get_json()["referrals"][0]
+        assert (referral["status"], referral["business_status"], referral["reason"]) == (step, status, reason)
+    routed = [sid for sid, (step, *_) in expected.items() if step == "routed"][0]
+    assert client.get(f"/suggestions/{routed}", headers=tokens.header()).get_json()["referrals"][0][
+        "assigned_org_id"] == str(OTHER_ORG)
+
+
+def test_a_referral_entered_in_error_is_over_even_after_consent_was_withdrawn(live, kafka_broker):
+    """Like the other ended steps, entered-in-error overrides "consent withdrawn"; an open step does not."""
+    app, client, tokens, relay, settings = live
+    s = issue(client, tokens, **{"consent.refer_to_employment_adviser": True})
+    request_id = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]["request_id"]
+    assert client.post(f"/suggestions/{s['id']}/referral-consent-withdrawal", json={"version": s["version"]},
+                       headers=tokens.header()).status_code == 200
+    common = dict(referral_id=uuid.uuid4(), request_id=request_id, suggestion_id=s["id"], practice_id=s["practice_id"])
+    deliver_and_handle(app, settings, kafka_broker, [
+        lifecycle_event("resumed", version=2, status="in-progress", **common),
+        lifecycle_event("entered_in_error", version=3, status="entered-in-error", reason="entered_in_error", **common)])
+    referral = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]
+    assert referral["status"] == "entered_in_error"
