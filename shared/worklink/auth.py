@@ -23,6 +23,13 @@ from worklink.config import JwtSettings
 from worklink.problems import Problem
 
 ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
+ROLE_PEOPLE = {"resident": "residents", "gp": "GPs and other clinicians", "adviser": "employment advisers",
+               "org_admin": "organisation administrators", "alliance_admin": "alliance administrators"}
+
+
+def _people(roles) -> str:
+    names = [ROLE_PEOPLE.get(role, role) for role in roles]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,8 @@ def requires(*roles: str) -> Callable:
         def wrapper(*args, **kwargs):
             principal = authenticate()
             if roles and principal.role not in roles:
-                raise Problem(403, f"Role {principal.role!r} may not do this; it needs one of: {', '.join(roles)}.")
+                raise Problem(403, f"This is for {_people(roles)}. Role {principal.role!r} may not do this; "
+                                   f"it needs one of: {', '.join(roles)}.")
             return view(*args, **kwargs)
 
         # flask-smorest reads `_apidoc`: mark the operation as needing a bearer token.

@@ -70,7 +70,7 @@ def problem_response(status: int, detail: str | None = None, *, title: str | Non
     from worklink.web.pages import is_page_request, render_error_page
 
     if is_page_request():  # people get a page; programs get problem+json
-        response = render_error_page(status, title or HTTP_STATUS_CODES.get(status, "Error"), detail)
+        response = render_error_page(status, title, detail)
         response.headers.update(headers or {})
         return response
     body: dict[str, Any] = {

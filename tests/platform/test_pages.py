@@ -10,6 +10,7 @@ from worklink.auth import current_principal, mint_token, requires
 from worklink.config import Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.web import create_service_app
+from worklink.problems import Problem
 from worklink.web.pages import PagesBlueprint
 from tests.browser import assert_accessible, live_server
 
@@ -123,7 +124,7 @@ def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
         assert_accessible(page)
         page.get_by_label("Access token").fill("not-a-token")
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("alert").is_visible()
+        assert page.get_by_role("alert").is_visible() and page.title().startswith("Error: Sign in")
         page.get_by_label("Access token").fill(token)
         page.get_by_role("button", name="Sign in").click()
         assert page.url == f"{base}/caseload"
@@ -132,7 +133,13 @@ def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
         page.get_by_label("Note").fill("called Sam")
         page.get_by_role("button", name="Save note").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Saved: called Sam"
-        page.get_by_role("button", name="Sign out").click()
+        sign_out = page.get_by_role("button", name="Sign out")
+        unfocused = sign_out.evaluate("e => getComputedStyle(e).backgroundColor")
+        sign_out.focus()  # NHS.UK's focus state: yellow behind dark text, like the header's links
+        assert sign_out.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]") == [
+            "rgb(255, 235, 59)", "rgb(33, 43, 50)"]
+        assert unfocused == "rgba(0, 0, 0, 0)"
+        sign_out.click()
         page.goto(f"{base}/caseload")
         assert "/signin" in page.url
 
@@ -155,6 +162,30 @@ def test_sign_out_returns_to_the_services_home_page(app):
     response = client.post("/signout", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/find"
     assert "worklink_session=;" in response.headers["Set-Cookie"]
+
+
+def test_error_pages_speak_plainly_and_lead_to_the_services_home_page(app):
+    app.config["WORKLINK_HOME_PAGE"] = "/find"
+    browser = {"Accept": "text/html,*/*;q=0.8"}
+    missing = app.test_client().get("/nothing-here", headers=browser).get_data(as_text=True)
+    assert "<h1>Page not found</h1>" in missing and "<title>Page not found – WorkLink</title>" in missing
+    assert 'href="/find">go to the start page</a>' in missing
+    assert 'class="nhsuk-header__service-logo" href="/find"' in missing
+
+
+def test_a_secret_link_page_never_sends_its_visitor_to_staff_sign_in(app):
+    """An employer's or resident's secret link: the header link stays on the page, and a broken
+    link's 404 offers no start page (for them it is staff sign-in)."""
+    links = PagesBlueprint("secret_links", __name__)
+
+    @links.get("/respond/<token>")
+    def respond(token):
+        raise Problem(404, "No such link.")
+
+    app.register_blueprint(links)
+    html = app.test_client().get("/respond/abc", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'class="nhsuk-header__service-logo" href="/respond/abc"' in html
+    assert "go to the start page" not in html and "Check the web address." in html
 
 
 def test_the_shared_form_macros_follow_the_nhs_error_pattern_in_chromium(app, page):

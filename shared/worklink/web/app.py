@@ -33,7 +33,7 @@ from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
 from worklink.web.characters import refuse_unstorable_text
-from worklink.web.pages import install_pages, is_page_request
+from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
 
 log = logging.getLogger("worklink.http")
 
@@ -169,14 +169,11 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
             context.request_id_var.reset(tokens[0])
 
 
-_SECRET_ARGS = re.compile(r"token|secret|code|key|link", re.IGNORECASE)
-
-
 def _keep_out_of_caches(response) -> None:
     """What a signed-in caller or a secret link is shown is nobody else's: not stored by the
     browser (a shared practice PC, the back button after sign-out) or by any cache on the way,
     and a secret link is not sent on as the Referer of a link followed from its page."""
-    secret_link = any(_SECRET_ARGS.search(name) for name in (request.view_args or {}))
+    secret_link = is_secret_link()
     if current_principal() is not None or secret_link:
         response.headers["Cache-Control"] = "no-store"
     if secret_link:
@@ -187,7 +184,7 @@ def loggable_path() -> str:
     """The request path with secret URL parts (single-use links, codes) masked for the logs."""
     path = request.path
     for name, value in (request.view_args or {}).items():
-        if _SECRET_ARGS.search(name) and str(value):
+        if SECRET_ARGS.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     return path
 

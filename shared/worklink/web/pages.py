@@ -12,6 +12,7 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ import jinja2
 from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
                    send_from_directory, url_for)
 from markupsafe import Markup
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
@@ -100,7 +102,35 @@ def errors_by_field(problems) -> dict[str, list[str]]:
     return errors
 
 
-def render_error_page(status: int, title: str, detail: str | None) -> Response:
+# What a person reads as the heading of an error page, instead of HTTP's reason phrase.
+PAGE_TITLES = {400: "There is a problem with what was sent", 401: "Sign in to see this page",
+               403: "You cannot see this page", 404: "Page not found", 405: "Page not found",
+               409: "This was changed by someone else", 410: "This link can no longer be used",
+               413: "What you sent is too large", 415: "There is a problem with what was sent",
+               422: "There is a problem with what was sent", 429: "Too many attempts",
+               500: "Sorry, there is a problem with the service", 503: "Sorry, the service is unavailable"}
+
+
+SECRET_ARGS = re.compile(r"token|secret|code|key|link", re.IGNORECASE)  # URL parts that are secret links
+
+
+def is_secret_link() -> bool:
+    """A request to a secret-link route (an employer's single-use link, a person's status link)."""
+    return any(SECRET_ARGS.search(name) for name in (request.view_args or {}))
+
+
+def home_page() -> str:
+    """Where the header's service link goes: the service's home page, except on a secret-link
+    page, whose visitor (an employer, a resident) has no other page here - the link stays put
+    rather than sending them to staff sign-in."""
+    if is_secret_link():
+        return request.path
+    return current_app.config.get("WORKLINK_HOME_PAGE", "/")
+
+
+def render_error_page(status: int, title: str | None, detail: str | None) -> Response:
+    """An error page in plain words: the problem's own title if it has one, else one for the status."""
+    title = title or PAGE_TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error")
     html = render_template("worklink/error.html", status=status, title=title, detail=detail)
     return Response(html, status=status, mimetype="text/html")
 
@@ -109,7 +139,8 @@ def install_pages(app: Flask, service_title: str) -> None:
     """Called by create_service_app: shared templates, assets, sign-in and CSRF."""
     app.jinja_loader = jinja2.ChoiceLoader([
         app.jinja_loader, jinja2.PackageLoader("worklink.web", "templates")])
-    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title)
+    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title,
+                                 home_page=home_page, is_secret_link=is_secret_link)
 
     @app.context_processor
     def signed_in_user():
