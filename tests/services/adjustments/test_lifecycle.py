@@ -219,9 +219,18 @@ def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
     rows = audit_rows(app)
     assert [(r.action, r.actor) for r in rows] == [("create", "dr-ada")] + [("denied", "dr-other")] * 3 + [
         ("read", "dr-ada"), ("list", "dr-ada")]
-    assert all(r.resource_id == mine["id"] for r in rows)
+    # One query finds every access, the refused ones too (privacy audit 2, #4: they were "suggestion").
+    assert all((r.resource_type, r.resource_id) == ("adjustment_suggestion", mine["id"]) for r in rows)
     assert [r.person_id for r in rows if r.action != "denied"] == ["9434765919"] * 3  # a refusal names no patient
     assert [r.purpose for r in rows if r.action == "denied"] == [
         "GET /suggestions/<uuid:suggestion_id> -> 404", "POST /suggestions/<uuid:suggestion_id>/issue -> 404",
         "GET /suggestions/<uuid:suggestion_id>/<any(letter, summary):kind> -> 404"]
     assert client.get("/suggestions", headers=tokens.header(role="alliance_admin", org=None)).status_code == 403
+
+
+def test_every_view_naming_a_suggestion_audits_refusals_under_the_type_its_reads_use(app):
+    marked = {rule.rule: getattr(view, "worklink_person_record", None)
+                         or getattr(getattr(view, "view_class", None), "worklink_person_record", None)
+              for rule in app.url_map.iter_rules() for view in [app.view_functions[rule.endpoint]]
+              if "suggestion_id" in rule.arguments}
+    assert len(marked) >= 10 and set(marked.values()) == {(services.RESOURCE, "suggestion_id")}, marked

@@ -12,6 +12,7 @@ from worklink.auth import requires
 from worklink.web import service_context
 from worklink_adjustments import services
 from worklink_adjustments.api.common import clinician, deps, today
+from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.schemas import (ReferralRequestInSchema, SuggestionInSchema, SuggestionListQuery,
                                           SuggestionListSchema, SuggestionOutSchema, SuggestionStateSchema, SuggestionUpdateSchema,
                                           VersionSchema, WithdrawSchema)
@@ -44,7 +45,7 @@ class Suggestions(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class SuggestionItem(MethodView):
     @requires("gp")
     @blp.response(200, SuggestionOutSchema)
@@ -63,7 +64,7 @@ class SuggestionItem(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/issue")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class Issue(MethodView):
     @requires("gp")
     @blp.arguments(VersionSchema)
@@ -76,7 +77,7 @@ class Issue(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/amend")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class Amend(MethodView):
     @requires("gp")
     @blp.arguments(SuggestionUpdateSchema)
@@ -88,7 +89,7 @@ class Amend(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/withdraw")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class Withdraw(MethodView):
     @requires("gp")
     @blp.arguments(WithdrawSchema)
@@ -100,7 +101,7 @@ class Withdraw(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/referral-requests")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class ReferralRequests(MethodView):
     @requires("gp")
     @blp.arguments(ReferralRequestInSchema)
@@ -114,7 +115,7 @@ class ReferralRequests(MethodView):
 
 
 @blp.route("/<uuid:suggestion_id>/referral-consent-withdrawal")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 class ReferralConsentWithdrawal(MethodView):
     @requires("gp")
     @blp.arguments(VersionSchema)

@@ -22,6 +22,7 @@ from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
+from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
@@ -230,7 +231,7 @@ def form_to_data(form) -> dict[str, Any]:
 
 
 @pages.get("/review/<uuid:suggestion_id>")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def review(suggestion_id: uuid.UUID):
     # Only a code comes back in the address, never words: a crafted link cannot put its own
@@ -278,7 +279,7 @@ def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
 
 
 @pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer, 'withdraw-referral-consent'):action>")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def review_action(suggestion_id: uuid.UUID, action: str):
     try:
@@ -315,7 +316,7 @@ def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
 
 
 @pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def print_view(suggestion_id: uuid.UUID, kind: str):
     letter = _letter(suggestion_id, kind)
@@ -323,7 +324,7 @@ def print_view(suggestion_id: uuid.UUID, kind: str):
 
 
 @pages.get("/suggestions/<uuid:suggestion_id>/<any(letter, summary):kind>.pdf")
-@person_record("suggestion", "suggestion_id")
+@person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def print_pdf(suggestion_id: uuid.UUID, kind: str):
     letter = _letter(suggestion_id, kind)
