@@ -316,3 +316,32 @@ def test_a_running_consumer_prunes_as_it_goes(tmp_path, kafka_broker, new_topic)
         running.join(30)
     with database.sessions() as session:
         assert session.execute(sa.select(processed.c.event_id)).all() == []
+
+
+def test_tombstones_and_absurd_records_are_dead_lettered_and_the_next_event_handled(
+        database_url, kafka_broker, new_topic):
+    """A null value (a Kafka tombstone), JSON nested past the parser's stack and a schema
+    version int() refuses are each dead-lettered; the consumer keeps going."""
+    topic = new_topic()
+    bootstrap = kafka_broker.bootstrap_servers
+    database = support.make_database(database_url)
+    deep = b"[" * 200_000
+    huge_version = thing_event(topic).to_dict() | {"dataschema": "urn:worklink:event:test.thing.happened:v" + "9" * 5000}
+    good = thing_event(topic, seq=9)
+    send(bootstrap, topic, None, deep, json.dumps(huge_version).encode(), good.to_json().encode())
+
+    consumer = make_consumer(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", record_effect)
+    try:
+        outcomes = consume_until(consumer, 4)
+    finally:
+        consumer.close()
+    assert outcomes == [Outcome.DEAD_LETTERED] * 3 + [Outcome.HANDLED]
+    assert support.count(database, support.effects) == 1
+
+    dead = support.read_topic(bootstrap, topic + ".dlt", expected=3)
+    assert [r.value for r in dead] == [None, deep, json.dumps(huge_version).encode()]
+    headers = [dict(r.headers) for r in dead]
+    assert [h["dlt-reason"] for h in headers] == [b"malformed", b"malformed", b"unsupported-version"]
+    assert b"tombstone" in headers[0]["dlt-error"]
+    assert b"nested too deeply" in headers[1]["dlt-error"]
+    assert [h["dlt-original-offset"] for h in headers] == [b"0", b"1", b"2"]

@@ -25,7 +25,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from worklink.events.envelope import CloudEvent
 
-_DATASCHEMA = re.compile(r"^urn:worklink:event:(?P<type>[a-z0-9_.-]+):v(?P<version>[0-9]+)$")
+# The version is bounded: int() refuses a number of 4,300+ digits with a ValueError.
+_DATASCHEMA = re.compile(r"^urn:worklink:event:(?P<type>[a-z0-9_.-]+):v(?P<version>[0-9]{1,9})$")
 
 
 class UnknownEventType(LookupError):

@@ -56,10 +56,14 @@ class CloudEvent:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> "CloudEvent":
+    def from_json(cls, raw: bytes | str | None) -> "CloudEvent":
+        if raw is None:  # a Kafka tombstone (null value): nothing to parse
+            raise EnvelopeError("empty record (tombstone): a CloudEvent needs a value")
         try:
             body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:  # nesting deeper than the parser's stack, e.g. [[[[...]]]]
+            raise EnvelopeError("not valid JSON: nested too deeply") from None
+        except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise EnvelopeError(f"not valid JSON: {exc}") from exc
         return cls.from_dict(body)
 

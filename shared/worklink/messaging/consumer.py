@@ -41,8 +41,7 @@ from sqlalchemy.orm import Session
 from worklink import context
 from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
-from worklink.events.envelope import (HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent,
-                                      EnvelopeError, header_value)
+from worklink.events.envelope import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent, header_value
 from worklink.messaging.kafka import assert_same_process
 
 log = logging.getLogger(__name__)
@@ -232,9 +231,12 @@ class EventConsumer:
     # --- one record --------------------------------------------------------------
 
     def process(self, record) -> Outcome:
+        # Reading a record is pure computation on its bytes, so whatever it raises (a tombstone,
+        # absurd nesting, a number int() refuses) means this record is bad, never an outage:
+        # it is dead-lettered and the partition moves on instead of the process dying on it.
         try:
             envelope = CloudEvent.from_json(record.value)
-        except EnvelopeError as exc:
+        except Exception as exc:  # noqa: BLE001 - EnvelopeError, or anything a hostile record provokes
             return self._dead_letter(record, "malformed", exc, "unparseable")
         handler = self.handlers.get(envelope.type)
         if handler is None:
@@ -246,6 +248,8 @@ class EventConsumer:
             return self._dead_letter(record, "unsupported-version", exc, envelope.type)
         except EventSchemaError as exc:
             return self._dead_letter(record, "schema-invalid", exc, envelope.type)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return self._dead_letter(record, "malformed", exc, envelope.type)
 
         received = ReceivedEvent(envelope, entry, data, record.topic, record.partition, record.offset)
         with context.bound(correlation_id=header_value(record.headers, HEADER_CORRELATION_ID) or envelope.id,
