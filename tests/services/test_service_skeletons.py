@@ -60,6 +60,7 @@ def test_operations_endpoints(name, tmp_path, kafka_broker):
     assert spec["openapi"].startswith("3.")
     assert {"/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert error_media_types(spec) == {"application/problem+json"}  # as every error is sent
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"/docs/static/swagger-ui-bundle.js" in docs.data
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
@@ -79,3 +80,19 @@ def test_each_service_uses_its_own_database_url(tmp_path):
     env = {"WORKLINK_VAR": str(tmp_path), "REFERRALS_DATABASE_URL": "postgresql+psycopg://u:p@db/referrals"}
     assert Settings.from_env("referrals", env).database_url == "postgresql+psycopg://u:p@db/referrals"
     assert Settings.from_env("directory", env).database_url == f"sqlite:///{tmp_path / 'directory.db'}"
+
+
+def error_media_types(spec: dict) -> set[str]:
+    """The media types the document gives for every error response (4xx, 5xx, default)."""
+    components = spec.get("components", {}).get("responses", {})
+    types = set()
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if status == "default" or status[0] in "45":
+                    if "$ref" in response:
+                        response = components[response["$ref"].rsplit("/", 1)[1]]
+                    types |= set(response.get("content", {}))
+    return types

@@ -31,7 +31,8 @@ from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
-from worklink.problems import Problem, ProblemSchema, from_http_exception, register_problem_handlers
+from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception,
+                               register_problem_handlers)
 from worklink.web.characters import refuse_unstorable_text
 from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
 
@@ -72,6 +73,15 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         return from_http_exception(error)
+
+    def _register_responses(self):
+        """flask-smorest's shared error responses (422, DEFAULT_ERROR...), documented with the media
+        type every error is sent as: application/problem+json, not its default application/json."""
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MEDIA_TYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # success responses stay application/json
 
 
 def accepts_form(view: Callable) -> Callable:
