@@ -55,21 +55,35 @@ HOME_PAGE_SIZE = 25
 @pages.get("/")
 @requires("gp")
 def home():
-    """The practice's suggestions, newest change first, a page at a time; or one patient's, by NHS number."""
-    page_number = request.args.get("page", "1")
-    page_number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 10_000 else 1
-    typed = request.args.get("nhs_number", "").strip()[:20]
+    """The practice's suggestions, newest change first, a page at a time."""
+    return _home(_page_number(request.args.get("page", "1")), "")
+
+
+@pages.post("/")
+@requires("gp")
+def find_patient():
+    """One patient's suggestions, by NHS number: posted, never in the address, where browser history,
+    proxy logs and the Referer of every link followed from the page would keep it."""
+    return _home(_page_number(request.form.get("page", "1")), request.form.get("nhs_number", "").strip()[:20])
+
+
+def _page_number(typed: str) -> int:
+    return int(typed) if typed.isdigit() and 0 < int(typed) < 10_000 else 1
+
+
+def _home(page_number: int, typed: str) -> Response:
     nhs_number = re.sub(r"[\s-]", "", typed)
     errors = {}
-    if nhs_number and not re.fullmatch(r"[0-9]{10}", nhs_number):
+    if not re.fullmatch(r"[0-9]{10}", nhs_number) and (nhs_number or request.method == "POST"):
         errors["nhs_number"] = ["Enter a 10-digit NHS number, like 943 476 5919"]
         nhs_number = ""
     with transaction() as session:
         listing = services.list_for_practice(session, deps(), clinician(), nhs_number=nhs_number or None,
                                              limit=HOME_PAGE_SIZE, offset=(page_number - 1) * HOME_PAGE_SIZE)
     pages_total = max(1, -(-listing["total"] // HOME_PAGE_SIZE))
-    return render("adjustments/home.html", listing=listing, errors=errors, typed=typed, nhs_number=nhs_number,
-                  page_number=page_number, pages_total=pages_total, long_date=letters.long_date)
+    return render("adjustments/home.html", status=422 if errors else 200, listing=listing, errors=errors,
+                  typed=typed, nhs_number=nhs_number, page_number=page_number, pages_total=pages_total,
+                  long_date=letters.long_date)
 
 
 @pages.get("/find")
