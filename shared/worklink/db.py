@@ -95,6 +95,9 @@ DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.Timeo
 
 
 def create_db_engine(url: str, **kwargs) -> Engine:
+    # A statement's parameters are a person's record (name, NHS number, health details): an
+    # error's text, logged or put in a dead-letter header, must never carry them.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **kwargs)
@@ -102,9 +105,27 @@ def create_db_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _keep_values_out_of_server_errors)
     if not kwargs.get("pool_pre_ping"):
         ping_when_idle(engine)
     return engine
+
+
+def _keep_values_out_of_server_errors(context) -> None:
+    """PostgreSQL puts values in its error text too ("DETAIL: Key (nhs_number)=(9434765919)
+    already exists", "Failing row contains (...)", a data error quoting the bad input): keep
+    only the primary message, which names the constraint, table or type, and the SQLSTATE."""
+    error = context.original_exception
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary:  # not a server-reported error (e.g. cannot connect): no values in it
+        return
+    if (diag.sqlstate or "").startswith("22"):  # data exceptions quote the offending input
+        primary = "invalid data (the value is not shown)"
+    error.args = (f"{primary} [SQLSTATE {diag.sqlstate}]",)
+    if context.sqlalchemy_exception is not None:  # its text was made from the error's before this hook
+        wrapper = context.sqlalchemy_exception
+        wrapper.args = (f"({type(error).__module__}.{type(error).__name__}) {error.args[0]}", *wrapper.args[1:])
 
 
 IDLE_PING_SECONDS = 10.0

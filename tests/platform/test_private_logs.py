@@ -1,0 +1,134 @@
+"""A failing statement's parameters - a person's record - never reach a log line or a
+dead-letter header: a database outage (503), an unexpected database error (500) and a handler
+that keeps failing (dead-lettered) each leave the stack and the SQL, never the values."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from kafka import KafkaProducer
+
+from worklink.config import KafkaSettings, Settings
+from worklink.db import NAMING_CONVENTION, Database, platform_tables
+from worklink.logs import JsonFormatter
+from worklink.messaging import kafka
+from worklink.messaging.consumer import EventConsumer, Outcome
+from worklink.web import create_service_app, service_context
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(300)
+
+# Personal details, as an intake would bind them to its INSERT.
+PERSON = {"nhs_number": "9434765919", "given_name": "Zebedee", "family_name": "Quixotic",
+          "reason": "Bipolar disorder, recently discharged"}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+TABLES = platform_tables(metadata)
+people = sa.Table(
+    "people", metadata,
+    sa.Column("nhs_number", sa.String(10), primary_key=True),
+    sa.Column("given_name", sa.String(50), nullable=False),
+    sa.Column("family_name", sa.String(50), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+blp = Blueprint("people", __name__)
+
+
+@blp.route("/people")
+class People(MethodView):
+    @blp.response(201)
+    def post(self):
+        with service_context().database.transaction() as session:
+            if session.bind.dialect.name == "postgresql":
+                session.execute(sa.text("SET LOCAL lock_timeout = '300ms'"))  # an outage, made quickly
+            session.execute(people.insert().values(**PERSON))
+        return {}
+
+
+def assert_no_personal_data(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    leaked = [value for value in PERSON.values() if value in text]
+    assert not leaked, f"personal data in the log: {leaked}"
+
+
+def formatted(caplog) -> list[str]:
+    formatter = JsonFormatter("testsvc")
+    return [formatter.format(record) for record in caplog.records]
+
+
+@pytest.fixture()
+def client(postgres_url, tmp_path):
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "TESTSVC_DATABASE_URL": postgres_url})
+    app, api = create_service_app("testsvc", __name__, tables=TABLES, title="Test", description="Test",
+                                  settings=settings)
+    api.register_blueprint(blp)
+    metadata.create_all(app.extensions["worklink"].database.engine)
+    return app.test_client()
+
+
+def test_a_database_outage_logs_no_statement_parameters(client, postgres_url, caplog):
+    holder = Database(postgres_url)
+    with holder.engine.connect() as conn, conn.begin():
+        conn.execute(sa.text("LOCK TABLE people IN ACCESS EXCLUSIVE MODE"))  # the insert cannot proceed
+        with caplog.at_level(logging.INFO):
+            response = client.post("/people", json={})
+    assert response.status_code == 503, response.data
+    lines = formatted(caplog)
+    assert any("database unavailable" in line and "INSERT INTO people" in line for line in lines), lines
+    assert_no_personal_data(lines)
+
+
+def test_an_unexpected_database_error_logs_no_statement_parameters(client, caplog):
+    assert client.post("/people", json={}).status_code == 201
+    with caplog.at_level(logging.INFO):
+        response = client.post("/people", json={})  # the same NHS number again: IntegrityError
+    assert response.status_code == 500, response.data
+    lines = formatted(caplog)
+    assert any("unhandled error" in line and "IntegrityError" in line for line in lines), lines
+    assert_no_personal_data(lines)
+
+
+def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_url, kafka_broker, new_topic,
+                                                                       caplog):
+    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
+    bootstrap = kafka_broker.bootstrap_servers
+    database = support.make_database(database_url)
+    people.create(database.engine)
+    with database.transaction() as session:
+        session.execute(people.insert().values(**PERSON))
+
+    def intake(session, event):  # a handler whose insert keeps failing on the person's record
+        session.execute(people.insert().values(**PERSON))
+
+    event, _ = support.catalogue(topic).build("test.thing.happened", {"thing_id": uuid.uuid4(), "seq": 1},
+                                              source="urn:worklink:test")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(topic, key=b"k", value=event.to_json().encode()).get(30)
+    producer.close()
+    settings = KafkaSettings(bootstrap)
+    consumer = EventConsumer(
+        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
+        handlers={"test.thing.happened": intake}, max_attempts=2, backoff_base=0.05,
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"))
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + 60
+    try:
+        with caplog.at_level(logging.INFO):
+            while not outcomes and time.monotonic() < deadline:
+                outcomes += consumer.poll_once(timeout_ms=500)
+    finally:
+        consumer.close()
+    assert outcomes == [Outcome.DEAD_LETTERED]
+    [dead] = support.read_topic(bootstrap, topic + ".dlt", expected=1)
+    error = dict(dead.headers)["dlt-error"].decode()
+    assert error.startswith("IntegrityError") and "INSERT INTO people" in error, error
+    assert_no_personal_data([error, *formatted(caplog)])
