@@ -1,4 +1,5 @@
-"""Pseudonymous references that broadcast events carry instead of a login id.
+"""Pseudonymous references that broadcast events carry instead of a login id (and, with a key
+of its own, the person id referrals gives notifications: `keyed_reference`).
 
 A token's `sub` can be an e-mail address, so it never travels in a broadcast event. The
 clinician reference is the hex HMAC-SHA256 of the subject under one platform-wide key:
@@ -17,9 +18,15 @@ from worklink.config import ConfigError, Settings
 KEY_VARIABLE = "WORKLINK_CLINICIAN_REFERENCE_KEY"
 
 
+def keyed_reference(value: str, key: str) -> str:
+    """Hex HMAC-SHA256 of `value` under `key` (64 hex digits): a pseudonym only a holder of the key can
+    make or match, so knowing what it was made from (a login id, a name and birth date) is not enough."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
 def clinician_reference(subject: str, key: str) -> str:
     """The clinician's reference in broadcast events: 64 hex digits."""
-    return hmac.new(key.encode(), subject.encode(), hashlib.sha256).hexdigest()
+    return keyed_reference(subject, key)
 
 
 def clinician_reference_key(settings: Settings) -> str:
