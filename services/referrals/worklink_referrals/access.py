@@ -76,6 +76,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
     shared = details_shared(referral)
     outcomes_seen = adviser_side or referral.outcomes_to_referrer  # the person's choice for the referrer
+    link_seen = sees_duplicate(session, principal, referral)
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
         "fhir_status": FHIR_STATUS[Status(referral.status)], "business_status": referral.business_status,
@@ -83,7 +84,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "referrer_org_id": referral.referrer_org_id, "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
-        "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id,
+        "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
         "submitted_at": referral.submitted_at,
         "closed_at": referral.closed_at,
         "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
@@ -92,12 +93,14 @@ def present(session: Session, referral: Referral, principal: Principal, settings
                     "updates_by_email": referral.person_updates,
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
-        "history": [_history(t) for t in referral.transitions if outcomes_seen or t.action != "record_outcome"],
+        "history": [_history(t) for t in referral.transitions
+                    if (outcomes_seen or t.action != "record_outcome") and (link_seen or t.action not in LINK_STEPS)],
         "allowed_actions": allowed_actions(principal, referral),
     }
     if shared:
         body["person"] = person(referral)
-        body.update(duplicate_reason=referral.duplicate_reason, employment_situation=referral.employment_situation, health_category=referral.health_category,
+        body.update(duplicate_reason=referral.duplicate_reason if link_seen else None,
+                    employment_situation=referral.employment_situation, health_category=referral.health_category,
                     reason=referral.reason, status_text=referral.status_text,
                     adjustment={"request_id": referral.request_id, "suggestion_id": referral.suggestion_id,
                                 "fit_note_decision": referral.fit_note_decision,
@@ -113,6 +116,22 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
                              "recorded_at": o.recorded_at} for o in referral.outcomes]
     return body
+
+
+LINK_STEPS = ("link_duplicate", "relink_duplicate", "unlink_duplicate")
+
+
+def sees_duplicate(session: Session, principal: Principal, referral: Referral) -> bool:
+    """Whether this reader is shown the referral's duplicate link (its id, reason and history steps): only
+    if they may read the referral it names, as that referral is about the person's dealings with another
+    organisation. Alliance admins read every referral; an unlinked referral's past links show to them only."""
+    if principal.is_alliance_admin:
+        return True
+    if referral.duplicate_of_id is None:
+        return False
+    orgs = session.execute(sa.select(Referral.referrer_org_id, Referral.assigned_org_id)
+                           .where(Referral.id == referral.duplicate_of_id)).first()
+    return bool(orgs) and services.may_read(actor(principal), *orgs)
 
 
 def details_shared(referral: Referral) -> bool:

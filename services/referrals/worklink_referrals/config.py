@@ -11,12 +11,19 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Mapping
 
+from worklink.config import ConfigError
 from worklink_referrals.domain import ClockTargets
 
 # Self-referrals have no referring organisation; events name this fixed id instead.
 SELF_REFERRAL_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "urn:worklink:referrals:self-referral")
 
 log = logging.getLogger(__name__)
+
+# Keys the person's match key and the person id notifications keeps (worklink.pseudonyms.keyed_reference).
+# Referrals alone holds it: with it, anyone who knows a person's name, birth date and postcode could
+# find their messages. Production must set REFERRALS_PERSON_KEY.
+PERSON_KEY_VARIABLE = "REFERRALS_PERSON_KEY"
+DEVELOPMENT_PERSON_KEY = "referrals-development-person-key-do-not-use-in-production"
 
 
 def _bank_holidays() -> frozenset[date]:
@@ -56,6 +63,7 @@ class ReferralSettings:
     self_referral_limit_ip: int = 10
     self_referral_window_seconds: int = 3600
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
+    person_key: str = DEVELOPMENT_PERSON_KEY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "ReferralSettings":
@@ -80,4 +88,13 @@ class ReferralSettings:
             self_referral_limit_ip=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_IP", 10)),
             self_referral_window_seconds=int(env.get("REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600)),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
+            person_key=person_key(env),
         )
+
+
+def person_key(env: Mapping[str, str]) -> str:
+    """REFERRALS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
+    key = env.get(PERSON_KEY_VARIABLE) or ""
+    if env.get("WORKLINK_ENV", "development") == "production" and (len(key) < 32 or key == DEVELOPMENT_PERSON_KEY):
+        raise ConfigError(f"{PERSON_KEY_VARIABLE} must be set to 32 or more characters in production")
+    return key or DEVELOPMENT_PERSON_KEY

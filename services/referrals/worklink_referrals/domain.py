@@ -143,6 +143,11 @@ class Decision:
 
 
 def relationships(actor: Actor, referral: Snapshot) -> set[str]:
+    return relationships_to(actor, referral.referrer_org_id, referral.assigned_org_id)
+
+
+def relationships_to(actor: Actor, referrer_org_id: str | None, assigned_org_id: str | None) -> set[str]:
+    """The actor's relationships to a referral made by `referrer_org_id` and assigned to `assigned_org_id`."""
     found: set[str] = set()
     if actor.role == "system":
         found.add(SYSTEM)
@@ -150,10 +155,10 @@ def relationships(actor: Actor, referral: Snapshot) -> set[str]:
         found.add(ADMIN)
     if actor.via_person_link:
         found.add(PERSON)
-    elif actor.organisation and referral.assigned_org_id and actor.organisation == referral.assigned_org_id \
+    elif actor.organisation and assigned_org_id and actor.organisation == assigned_org_id \
             and actor.role in ("adviser", "org_admin"):
         found.add(ASSIGNED)
-    if not actor.via_person_link and actor.organisation and actor.organisation == referral.referrer_org_id \
+    if not actor.via_person_link and actor.organisation and actor.organisation == referrer_org_id \
             and actor.role in ("gp", "adviser", "org_admin"):
         found.add(REFERRER)
     return found

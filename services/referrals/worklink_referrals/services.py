@@ -26,6 +26,7 @@ from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
+from worklink.pseudonyms import keyed_reference
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
@@ -62,6 +63,15 @@ class TooManyRequests(DomainError):
     status = 429
 
 
+class DuplicateFound(Conflict):
+    """A 409 naming an open referral the caller may read. The intake's transaction is rolled back, so
+    the caller writes `audit_entry` (the look at that referral) in a transaction of its own."""
+
+    def __init__(self, detail: str, audit_entry: dict[str, Any], **extensions: Any):
+        super().__init__(detail, **extensions)
+        self.audit_entry = audit_entry
+
+
 # --- identity helpers -------------------------------------------------------------------------------
 
 
@@ -78,15 +88,17 @@ def postcode_area(postcode: str | None) -> str | None:
     return normal.split(" ")[0] if normal and " " in normal else None
 
 
-def match_key(given_name: str, family_name: str, birth_date, postcode: str | None) -> str:
-    """Name + date of birth + postcode, normalised and hashed, for duplicate detection."""
+def match_key(given_name: str, family_name: str, birth_date, postcode: str | None, key: str) -> str:
+    """Name + date of birth + postcode, normalised and keyed (HMAC under the service's person key), for
+    duplicate detection. Keyed, because the person id notifications keeps is made from it."""
     parts = [given_name.strip().lower(), family_name.strip().lower(), str(birth_date),
              (normalise_postcode(postcode) or "").replace(" ", "")]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return keyed_reference("|".join(parts), key)
 
 
 def person_id(key: str) -> uuid.UUID:
-    """The pseudonymous person id person messages carry (from the match key; no name, no NHS number)."""
+    """The pseudonymous person id person messages carry: from the keyed match key, so no one without
+    referrals' person key can work it out from the person's name, birth date and postcode."""
     return uuid.uuid5(uuid.NAMESPACE_OID, key)
 
 
@@ -233,12 +245,13 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     The returned Referral is transient (built from the row just written, never re-read), for
     presenting."""
     person = intake["person"]
-    key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
+    key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
+                    settings.person_key)
     area = postcode_area(person.get("postcode"))
     service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
                              requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))
-    duplicate, duplicate_reason = _duplicate(session, intake, key, link_duplicates)
-    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key)
+    duplicate, duplicate_reason = _duplicate(session, intake, key, link_duplicates, actor)
+    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key, actor)
 
     link = secrets.token_urlsafe(24)
     row = _referral_row(intake, actor, source=source, now=now, key=key, area=area, service=service, link=link)
@@ -254,6 +267,8 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
               (outbox.table, outbox.row("referrals.referral.submitted", _lifecycle_data(referral, "submitted", now),
                                         subject=str(referral.id)))]
     writes += [(PLATFORM.audit_log, entry) for entry in (audit(referral.id) if audit else ())]
+    if duplicate:
+        writes.append((PLATFORM.audit_log, _duplicate_check_entry(actor, duplicate.id)))
     write_together(session, writes)
     _tell_person(session, outbox, referral, "submitted", now)
     if not service:
@@ -314,21 +329,40 @@ def _written(row: dict[str, Any], history: dict[str, Any]) -> Referral:
 AUTO_LINK_REASON = "linked automatically: this person already has an open referral"
 
 
-def _duplicate(session: Session, intake: Mapping[str, Any], key: str,
-               link_duplicates: bool) -> tuple[Any, str | None]:
+def _duplicate(session: Session, intake: Mapping[str, Any], key: str, link_duplicates: bool,
+               actor: Actor) -> tuple[Any, str | None]:
     """An open referral for the same person and service: refuse (409), or link with a reason.
 
     An intake that names no service asks for any adviser service, so any open referral of the
-    person is its duplicate (routing by caseload would otherwise send it to another service)."""
+    person is its duplicate (routing by caseload would otherwise send it to another service).
+    Only a caller who may read that referral is told of it (409); for anyone else it is linked
+    automatically and the intake answers as for a new referral: a refusal, or its id, would tell
+    another organisation that this person has an open referral (health data, no consent to share)."""
     duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, intake.get("service_id"))
     reason = (intake.get("duplicate") or {}).get("reason")
     if duplicate and not reason:
-        if not link_duplicates:
-            raise Conflict("This person already has an open referral to this service. Link the new one with a "
-                           "reason (duplicate.reason), or add to the open referral instead.",
-                           duplicate_of=str(duplicate.id), duplicate_reference=duplicate.reference)
+        if not link_duplicates and may_read(actor, duplicate.referrer_org_id, duplicate.assigned_org_id):
+            raise DuplicateFound("This person already has an open referral to this service. Link the new one "
+                                 "with a reason (duplicate.reason), or add to the open referral instead.",
+                                 _duplicate_check_entry(actor, duplicate.id),
+                                 duplicate_of=str(duplicate.id), duplicate_reference=duplicate.reference)
         reason = AUTO_LINK_REASON
     return duplicate, reason
+
+
+DUPLICATE_CHECK = "duplicate check"
+
+
+def may_read(actor: Actor, referrer_org_id: str | None, assigned_org_id: str | None) -> bool:
+    """May this (non-system) caller read a referral made by and assigned to these organisations?"""
+    return bool(domain.relationships_to(actor, referrer_org_id, assigned_org_id) - {domain.SYSTEM})
+
+
+def _duplicate_check_entry(actor: Actor, referral_id: uuid.UUID) -> dict[str, Any]:
+    """The audit row of a duplicate match: the intake looked at the person's other referral."""
+    [entry] = _AUDIT.rows(action="read", resource_type="referral", records=[(str(referral_id), str(referral_id))],
+                          purpose=DUPLICATE_CHECK, principal=Principal(actor.subject, actor.role, actor.organisation))
+    return entry
 
 
 def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: datetime, key: str,
@@ -393,7 +427,7 @@ def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tupl
 def find_open_duplicate(session: Session, nhs_number: str | None, key: str, service_id: uuid.UUID | None):
     """The earliest open referral of this person (NHS number, or name + birth date + postcode) to
     this service (routed to it, or asked for it and held), or to any service when None: one query
-    on the match_key / nhs_number indexes; (id, reference) or None."""
+    on the match_key / nhs_number indexes; (id, reference, referrer_org_id, assigned_org_id) or None."""
     query = _duplicate_query(bool(nhs_number), service_id is not None)
     return session.execute(query, {"key": key, "nhs_number": nhs_number, "service_id": service_id}).first()
 
@@ -403,7 +437,8 @@ def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
     same_person = Referral.match_key == sa.bindparam("key")
     if by_nhs_number:
         same_person = sa.or_(same_person, Referral.nhs_number == sa.bindparam("nhs_number"))
-    query = sa.select(Referral.id, Referral.reference).where(same_person, Referral.status.in_(OPEN_VALUES))
+    query = sa.select(Referral.id, Referral.reference, Referral.referrer_org_id, Referral.assigned_org_id).where(
+        same_person, Referral.status.in_(OPEN_VALUES))
     if has_service:
         query = query.where(for_service(sa.bindparam("service_id")))
     return query.order_by(Referral.submitted_at).limit(1)
@@ -416,11 +451,13 @@ def for_service(service) -> sa.ColumnElement[bool]:
                   sa.and_(Referral.service_id.is_(None), Referral.requested_service_id.is_(None)))
 
 
-def _replaced_referral(session: Session, replaces_id, nhs_number, key) -> Referral | None:
+def _replaced_referral(session: Session, replaces_id, nhs_number, key, actor: Actor) -> Referral | None:
     if not replaces_id:
         return None
     old = session.get(Referral, replaces_id)
-    if old is None or not (old.match_key == key or (nhs_number and old.nhs_number == nhs_number)):
+    # One the caller may not read is answered as one that does not exist: its status is not theirs to learn.
+    if old is None or not may_read(actor, old.referrer_org_id, old.assigned_org_id) or not (
+            old.match_key == key or (nhs_number and old.nhs_number == nhs_number)):
         raise DomainError("replaces_id must name an earlier referral for the same person.", field="replaces_id")
     if old.status in OPEN_VALUES:
         raise Conflict("The referral this replaces is still open; cancel it first (only one active referral).",
@@ -550,7 +587,8 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
                                   expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
     if person.get("email"):
-        key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"))
+        key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
+                        settings.person_key)
         outbox.publish(session, "notifications.person_message.requested", {
             "message_id": uuid.uuid5(pending.id, "verification-code"), "person_id": person_id(key),
             "consent_id": consent_id, "message_code": CODE_MESSAGE,

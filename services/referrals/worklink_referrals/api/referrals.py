@@ -63,12 +63,18 @@ class Referrals(MethodView):
             raise Problem(422, "Consent cannot have been captured in the future.", errors=[
                 {"location": "json", "pointer": "/consent/captured_at", "detail": "cannot be in the future"}])
         source = "gp" if principal.role == "gp" else "partner"
-        with ctx.database.transaction() as session, access.domain_problems():
-            referral, _link = services.submit(
-                session, ctx.outbox, settings(), intake, access.actor(principal), source=source, now=moment,
-                audit=lambda rid: ctx.audit.rows(action="create", resource_type="referral",
-                                                 records=[(str(rid), str(rid))]))
-            body = access.present(session, referral, principal, settings(), moment)
+        with access.domain_problems():
+            try:
+                with ctx.database.transaction() as session:
+                    referral, _link = services.submit(
+                        session, ctx.outbox, settings(), intake, access.actor(principal), source=source,
+                        now=moment, audit=lambda rid: ctx.audit.rows(action="create", resource_type="referral",
+                                                                     records=[(str(rid), str(rid))]))
+                    body = access.present(session, referral, principal, settings(), moment)
+            except services.DuplicateFound as found:  # the 409 names a referral: that look is audited
+                with ctx.database.transaction() as session:
+                    session.execute(ctx.tables.audit_log.insert(), found.audit_entry)
+                raise
         return {**body, "status_link_sent_to": "email" if referral.person_updates else "none"}
 
     @requires(*READERS)
