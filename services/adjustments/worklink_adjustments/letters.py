@@ -46,6 +46,8 @@ class Letter:
     sections: list[Section]
     signature: str
     response_url: str | None = None
+    # What browser history, tabs and PDF viewers show: names no one (the name is in `title`, the heading).
+    document_title: str = "Advice about work"
 
 
 def _period(s: dict[str, Any]) -> str:
@@ -152,7 +154,8 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         sections.append(Section("Please tell us what you agreed", [
             "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "
             "why. You do not need an account. It helps us support your employee.", link]))
-    return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link)
+    return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link,
+                  document_title="Advice about work: letter for the employer")
 
 
 def patient_summary(s: dict[str, Any]) -> Letter:
@@ -176,7 +179,8 @@ def patient_summary(s: dict[str, Any]) -> Letter:
     sections.append(Section("What happens next", [
         "Give the employer letter to your manager and talk through the changes together.",
         _reassessment(s).replace("their", "your")]))
-    return Letter("patient", f"Your advice about work, {name}", s["status"] == "draft", sections, _signature(s))
+    return Letter("patient", f"Your advice about work, {name}", s["status"] == "draft", sections, _signature(s),
+                  document_title="Your advice about work")
 
 
 def _nhs(number: str) -> str:
@@ -260,7 +264,7 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_compression(compress)
     font, text = _font(pdf, letter)
-    pdf.set_title(text(letter.title))
+    pdf.set_title(text(letter.document_title))
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()

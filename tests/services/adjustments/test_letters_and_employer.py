@@ -21,7 +21,8 @@ def pdf_text(data: bytes) -> str:
     """The text drawn on a PDF's pages (fpdf2 writes Flate-compressed content streams)."""
     assert data.startswith(b"%PDF-")
     chunks = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    # fpdf2 ends lines with \n: a stream whose compressed bytes end in \r is no line ending to strip.
+    for stream in re.findall(rb"stream\n(.*?)\nendstream", data, re.S):
         try:
             chunks.append(zlib.decompress(stream).decode("latin-1"))
         except zlib.error:
@@ -279,3 +280,21 @@ def test_a_pdf_that_would_print_blanks_is_refused_with_the_print_view_offered(cl
     assert page.status_code == 422 and "print view" in page.get_data(as_text=True)
     view = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header())
     assert view.status_code == 200 and "ᠪᠠᠲᠤ Smith" in view.get_data(as_text=True)
+
+
+def test_no_page_or_pdf_title_names_the_patient(client, tokens):
+    """Titles are what browser history, tab strips and PDF viewers keep after sign-out (privacy audit 2, #6):
+    the review page is titled by reference, the printed documents neutrally; the name stays in the page."""
+    s = issued(client, tokens)
+    h = tokens.header()
+    titles = {}
+    for path in (f"/review/{s['id']}", f"/suggestions/{s['id']}/letter", f"/suggestions/{s['id']}/summary"):
+        html = client.get(path, headers=h).get_data(as_text=True)
+        titles[path] = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
+        assert "Sam Patel" in html.replace("&#39;", "'")  # still on the page itself
+    assert not any("Sam" in t or "Patel" in t for t in titles.values()), titles
+    assert titles[f"/review/{s['id']}"].startswith(f"Suggestion {s['id'][:8].upper()} (issued)")
+    for kind, title in (("letter", "Advice about work: letter for the employer"), ("summary", "Your advice about work")):
+        data = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=h).data
+        assert f"/Title ({title})".encode() in data
+        assert b"Patel" not in re.sub(rb"stream\r?\n.*?\r?\nendstream", b"", data, flags=re.S)  # nor any metadata
