@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.audit import AuditTrail
+from worklink.db import utcnow
 from worklink_notifications.messages import CODE_MESSAGE
 from worklink_notifications.models import Delivery, RoutingRule
 
@@ -68,8 +69,12 @@ def resend(delivery: Delivery) -> None:
         raise CannotResend("The address was erased (a resident's address is kept 7 days); ask the owning "
                            "service to request the message again.")
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
+    delivery.resent_at = utcnow()  # an outage's time limit counts from now
 
 
+# The audit type of a delivery (a resident's is part of their record): reads, changes and refused attempts
+# (@person_record on every view naming one delivery) all use it, so one query finds everything about it.
+RECORD_TYPE = "person_message"
 SECRETS = ("verification_code", "status_link")  # a resident's secrets: never shown, even to administrators
 
 
@@ -94,5 +99,5 @@ def audit_people(audit: AuditTrail, session: Session, rows: list[Delivery], acti
     """A resident's delivery is part of their record: audit every look at one."""
     for row in rows:
         if row.recipient_kind == "person":
-            audit.record(session, action=action, resource_type="person_message", resource_id=str(row.id),
+            audit.record(session, action=action, resource_type=RECORD_TYPE, resource_id=str(row.id),
                          person_id=row.recipient_id, purpose="delivery administration")

@@ -10,7 +10,10 @@ receivers can dedupe.
 
 Failures retry with exponential backoff and jitter; a permanent failure (SMTP 5xx refusing
 the recipient or the message, HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`,
-where alliance_admin sees it and can re-send it.
+where alliance_admin sees it and can re-send it. An outage - our mail relay or a webhook receiver that
+cannot be reached, or a relay refusing us rather than the message - spends none of a delivery's attempts:
+e-mail pauses as a whole until the relay answers, and only a delivery still unsent `give_up_after` (72 h)
+after it was queued is given up.
 """
 
 from __future__ import annotations
@@ -65,6 +68,14 @@ class PermanentFailure(Exception):
     """Sending can never succeed as things stand (bad address, refused by the receiver)."""
 
 
+class ReceiverUnreachable(ConnectionError):
+    """A webhook receiver could not be reached at all (refused, reset, timed out): an outage."""
+
+
+class ReceiverAnswered(Exception):
+    """A webhook receiver answered with a status that asks us to try again (5xx, 408, 425, 429)."""
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     smtp_host: str = "127.0.0.1"
@@ -78,6 +89,9 @@ class DeliverySettings:
     webhook_timeout: float = 10.0
     digest_hour: int = 17        # UTC hour after which the day's digests go out
     batch: int = 100
+    # How long an outage may keep a delivery from going before it is given up (dead): far longer than
+    # a mail server or a receiver is normally down, short enough that a message is not sent days late.
+    give_up_after: timedelta = timedelta(hours=72)
     # Webhooks to loopback/private/link-local addresses (webhook_targets); never in production.
     allow_private_webhooks: bool = False
     # A mail relay off this machine is reached with STARTTLS (verified against the system's CAs, or
@@ -99,6 +113,7 @@ class DeliverySettings:
             max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
+            give_up_after=timedelta(hours=float(env.get("NOTIFICATIONS_GIVE_UP_HOURS", 72))),
             allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
             smtp_starttls=env.get("NOTIFICATIONS_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
             smtp_ca_file=env.get("NOTIFICATIONS_SMTP_CA_FILE") or None,
@@ -124,6 +139,14 @@ def backoff(attempts: int, settings: DeliverySettings, rng: Callable[[], float] 
     return timedelta(seconds=delay / 2 + rng() * delay / 2)
 
 
+def outage_backoff(waited: timedelta, settings: DeliverySettings,
+                   rng: Callable[[], float] = random.random) -> timedelta:
+    """An outage counts no attempts, so the wait grows with how long the delivery has waited already
+    (about doubling it each time), from backoff_base up to backoff_max, with equal jitter."""
+    delay = min(max(waited.total_seconds(), settings.backoff_base), settings.backoff_max)
+    return timedelta(seconds=delay / 2 + rng() * delay / 2)
+
+
 @dataclass
 class DeliveryWorker:
     database: Database
@@ -138,8 +161,10 @@ class DeliveryWorker:
 
     # --- the loop --------------------------------------------------------------
 
-    _digest_failures: int = field(default=0, init=False)
-    _digests_resume_at: datetime | None = field(default=None, init=False)
+    # Our mail relay cannot be reached: every e-mail and digest would fail alike, so all of them wait
+    # (backing off as one) and only the first due one tries again when the pause is over.
+    _mail_failures: int = field(default=0, init=False)
+    _mail_resume_at: datetime | None = field(default=None, init=False)
 
     def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
         log.info("delivery worker starting")
@@ -166,8 +191,10 @@ class DeliveryWorker:
         `next_attempt_at` past the send's timeout, so other workers skip the row meanwhile
         and a worker that dies mid-send leaves it due again after that lease.
         """
-        tried = 0
-        for delivery_id in self._due_ids():
+        tried, unreachable_receivers = 0, set()
+        for delivery_id, channel, recipient in self._due_ids():
+            if (channel == "email" and self._mail_paused()) or (channel, recipient) in unreachable_receivers:
+                continue  # it would fail as the last one did; it waits for the outage to end
             claimed = self._claim(delivery_id)
             if claimed is None:
                 continue  # another worker took it
@@ -178,6 +205,8 @@ class DeliveryWorker:
                 failure = None
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, classified and scheduled
                 failure = exc
+            if failure is not None and is_outage(failure):
+                unreachable_receivers.add((channel, recipient))
             self._finish(delivery.id, failure, now, int((time.perf_counter() - started) * 1000))
             tried += 1
         return tried
@@ -197,12 +226,14 @@ class DeliveryWorker:
             return delivery, subscriber
 
     def _due_ids(self) -> list:
+        where = [Delivery.status.in_(("pending", "retrying")),
+                 sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= self.clock())]
+        if self._mail_paused():
+            where.append(Delivery.channel != "email")  # so waiting e-mail never crowds webhooks out of a batch
         with self.database.sessions() as session:
-            return list(session.scalars(
-                sa.select(Delivery.id)
-                .where(Delivery.status.in_(("pending", "retrying")),
-                       sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= self.clock()))
-                .order_by(Delivery.created_at).limit(self.settings.batch)))
+            return list(session.execute(
+                sa.select(Delivery.id, Delivery.channel, Delivery.recipient_id)
+                .where(*where).order_by(Delivery.created_at).limit(self.settings.batch)).all())
 
     def _lock(self, session: Session, delivery_id) -> Delivery | None:
         query = sa.select(Delivery).where(Delivery.id == delivery_id)
@@ -246,10 +277,15 @@ class DeliveryWorker:
                 self._record(session, delivery, "sent" if failure is None else "failed",
                              None if failure is None else describe(failure), duration_ms, now)
                 return
+            if delivery.channel == "email" and (failure is None or not is_outage(failure)):
+                self._mail_reachable()
             if failure is None:
                 self._record(session, delivery, "sent", None, duration_ms, now)
                 delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None
                 forget_person_address(delivery)
+                return
+            if is_outage(failure):
+                self._outage(session, delivery, failure, duration_ms, now)
                 return
             permanent = isinstance(failure, PermanentFailure) or is_permanent_smtp(failure)
             self._record(session, delivery, "permanent" if permanent else "failed", describe(failure), duration_ms, now)
@@ -259,6 +295,42 @@ class DeliveryWorker:
                 delivery.status = "retrying"
                 delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
                 delivery.last_error = describe(failure)
+
+    def _outage(self, session: Session, delivery: Delivery, failure: Exception, duration_ms: int,
+                now: datetime) -> None:
+        """The relay or receiver could not be reached: it says nothing about this delivery, so it spends
+        none of its attempts. E-mail waits for the whole pause; a webhook backs off by how long it has
+        waited. Whatever is still unsent `give_up_after` it was queued is given up."""
+        error = describe(failure)
+        self._record(session, delivery, "failed", error, duration_ms, now)
+        delivery.attempts -= 1
+        delivery.status, delivery.last_error = "retrying", error
+        if delivery.channel == "email":
+            self._mail_outage(now, failure)
+            delivery.next_attempt_at = self._mail_resume_at
+        else:
+            delivery.next_attempt_at = now + outage_backoff(now - queued_at(delivery), self.settings)
+        self._give_up_stale(session, delivery.channel, now, error)
+
+    def _give_up_stale(self, session: Session, channel: str, now: datetime, error: str) -> None:
+        hours = self.settings.give_up_after.total_seconds() / 3600
+        stale = session.scalars(sa.select(Delivery).where(
+            Delivery.channel == channel, Delivery.status.in_(("pending", "retrying")),
+            sa.func.coalesce(Delivery.resent_at, Delivery.created_at) < now - self.settings.give_up_after))
+        for delivery in stale:
+            self._dead(delivery, f"not sent within {hours:g} hours of an outage: {error}"[:1000])
+
+    def _mail_paused(self) -> bool:
+        return self._mail_resume_at is not None and self.clock() < self._mail_resume_at
+
+    def _mail_outage(self, now: datetime, failure: Exception) -> None:
+        self._mail_failures += 1
+        self._mail_resume_at = now + backoff(self._mail_failures, self.settings)
+        log.warning("mail not sent; the mail server cannot be reached, e-mail waits", extra={
+            "error": describe(failure), "retry_at": self._mail_resume_at.isoformat()})
+
+    def _mail_reachable(self) -> None:
+        self._mail_failures, self._mail_resume_at = 0, None
 
     def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, duration_ms: int,
                 now: datetime) -> None:
@@ -310,14 +382,14 @@ class DeliveryWorker:
         except webhook_targets.NotPublic as exc:
             raise PermanentFailure(f"not sent: {exc}") from exc
         except requests.RequestException as exc:
-            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+            raise ReceiverUnreachable(f"{type(exc).__name__}: {exc}") from exc
         response.close()
         if 200 <= response.status_code < 300:
             return
         detail = f"HTTP {response.status_code} from the receiver"
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_HTTP:
             raise PermanentFailure(detail)
-        raise ConnectionError(detail)
+        raise ReceiverAnswered(detail)
 
     def purge_person_addresses(self, keep: timedelta = timedelta(days=7)) -> int:
         """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention)."""
@@ -342,7 +414,7 @@ class DeliveryWorker:
         While the mail server cannot be reached, digests pause with backoff and the items keep
         waiting; a recipient the server refuses (5xx) has their items dead-lettered."""
         now = self.clock()
-        if now.hour < self.settings.digest_hour or (self._digests_resume_at and now < self._digests_resume_at):
+        if now.hour < self.settings.digest_hour or self._mail_paused():
             return 0
         sent = 0
         for kind, recipient in self._digest_recipients(now):
@@ -355,12 +427,13 @@ class DeliveryWorker:
             except Exception as exc:  # noqa: BLE001 - recorded and classified, never lost
                 self._digest_failed(digest_id, item_ids, exc, now)
                 if not is_permanent_smtp(exc):
-                    self._pause_digests(now, exc)
+                    self._mail_outage(now, exc)
                     return sent  # the server is unreachable: every other digest would fail the same way
+                self._mail_reachable()
                 continue
             self._digest_sent(digest_id, item_ids, now)
+            self._mail_reachable()
             sent += 1
-        self._digest_failures, self._digests_resume_at = 0, None
         return sent
 
     def _digest_recipients(self, now: datetime) -> list[tuple[str, str]]:
@@ -416,12 +489,6 @@ class DeliveryWorker:
                 if permanent:
                     self._dead(item, describe(failure))
         SENDS.labels("digest", "permanent" if permanent else "failed").inc()
-
-    def _pause_digests(self, now: datetime, failure: Exception) -> None:
-        self._digest_failures += 1
-        self._digests_resume_at = now + backoff(self._digest_failures, self.settings)
-        log.warning("digest not sent; the mail server is unreachable", extra={
-            "error": describe(failure), "retry_at": self._digests_resume_at.isoformat()})
 
 
 # --- rendering -------------------------------------------------------------------
@@ -499,6 +566,20 @@ def forget_person_address(delivery: Delivery) -> None:
     """A resident's address is kept only until their message is sent or given up on."""
     if delivery.recipient_kind == "person":
         delivery.address = delivery.verification_code = delivery.status_link = None
+
+
+def is_outage(exc: Exception) -> bool:
+    """Nothing to do with this message: our mail relay cannot be reached or will not take mail from us
+    (refused or timed-out connection, a 4xx greeting, a dropped connection, STARTTLS or login refused,
+    the sender refused), or a webhook receiver cannot be reached. A refusal of this recipient or this
+    message (SMTP RCPT/DATA) or any HTTP answer from a receiver is not an outage."""
+    if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, ReceiverAnswered)):
+        return False
+    return isinstance(exc, OSError)  # socket errors, timeouts, TLS, every other smtplib error; ReceiverUnreachable
+
+
+def queued_at(delivery: Delivery) -> datetime:
+    return as_utc(delivery.resent_at or delivery.created_at)
 
 
 def is_permanent_smtp(exc: Exception) -> bool:

@@ -179,6 +179,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
     occurred_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When an administrator last re-sent it: an outage gives a delivery up that long after it was queued.
+    resent_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     read_at: Mapped[datetime | None] = mapped_column()
     digest_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("digest.id"))

@@ -120,10 +120,11 @@ class Receiver:
         self.fail_next = 0          # answer 503 to this many valid requests
         self.status_when_failing = 503
         self.url = ""
+        self.clock = None  # the receiver's clock: real time unless a test shares its Clock with it
 
     def handle(self, headers, body: bytes) -> int:
         try:
-            signing.verify(self.secret, headers, body)
+            signing.verify(self.secret, headers, body, now=self.clock().timestamp() if self.clock else None)
         except signing.InvalidSignature as exc:
             self.rejected.append(str(exc))
             return 401

@@ -42,16 +42,17 @@ def test_addresses_already_recorded_in_failure_text_are_scrubbed(database_url):
     database = Database(database_url)
     refusal = "SMTPRecipientsRefused: {'sam@example.org': (550, b'5.1.1 <sam@example.org>: unknown')}"
     try:
-        with database.transaction() as session:
-            delivery = Delivery(event_id="message:1", event_type="notifications.person_message.requested",
-                                recipient_kind="person", recipient_id=str(uuid.uuid4()), channel="email",
-                                message_code="referral_accepted", status="dead", last_error=refusal)
-            other = Delivery(event_id="e2", event_type="referrals.referral.accepted", recipient_kind="subscriber",
-                             recipient_id=str(uuid.uuid4()), channel="webhook", message_code="referral_accepted",
-                             status="dead", last_error="HTTP 503 from the receiver")
-            session.add_all([delivery, other])
-            session.flush()
-            session.add(DeliveryAttempt(delivery_id=delivery.id, outcome="permanent", detail=refusal))
+        delivery_id = uuid.uuid4()
+        with database.transaction() as session:  # core inserts: only the columns this revision has
+            session.execute(sa.insert(Delivery.__table__), [
+                dict(id=delivery_id, event_id="message:1", event_type="notifications.person_message.requested",
+                     recipient_kind="person", recipient_id=str(uuid.uuid4()), channel="email",
+                     message_code="referral_accepted", status="dead", last_error=refusal),
+                dict(id=uuid.uuid4(), event_id="e2", event_type="referrals.referral.accepted",
+                     recipient_kind="subscriber", recipient_id=str(uuid.uuid4()), channel="webhook",
+                     message_code="referral_accepted", status="dead", last_error="HTTP 503 from the receiver")])
+            session.execute(sa.insert(DeliveryAttempt.__table__).values(delivery_id=delivery_id, outcome="permanent",
+                                                                        detail=refusal))
         upgrade(SPEC.migrations_dir, database_url)
         with database.sessions() as session:
             errors = set(session.scalars(sa.select(Delivery.last_error)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -77,7 +77,8 @@ def test_withdrawal_stops_the_persons_messages_notifications_already_holds(notif
     referrals = Referrals(tmp_path, catalogue, bootstrap)
     consumer = make_consumer(notifications_db, bootstrap, catalogue)
     clock = Clock(datetime.now(timezone.utc))
-    smtp_down = make_worker(notifications_db, None, clock)  # port 1: connection refused, a transient failure
+    # port 1: connection refused, an outage; given up 3 hours after a message was queued
+    smtp_down = make_worker(notifications_db, None, clock, give_up_after=timedelta(hours=3))
     try:
         created = referrals.client.post("/referrals", headers=referrals.headers("gp", PRACTICE, "gp-1"), json={
             "person": {"given_name": "Kim", "family_name": "Lee", "birth_date": "1985-12-10", "postcode": "GL1 2AB",
@@ -88,18 +89,18 @@ def test_withdrawal_stops_the_persons_messages_notifications_already_holds(notif
         assert created.status_code == 201, created.get_json()
         rid = created.get_json()["id"]
 
-        # 1. "received" (with the private link) reaches notifications; SMTP stays down until it is dead.
+        # 1. "received" (with the private link) reaches notifications; SMTP stays down until it is given up.
         referrals.act(rid, "acknowledge")
         referrals.relay_all()
         _drain(consumer, notifications_db, expected_person_messages=1)
-        for _ in range(3):  # max_attempts=3
+        for _ in range(3):
             smtp_down.run_once()
             clock.advance(hours=2)
         # 2. "accepted" reaches notifications too; SMTP is still down: it waits for a retry.
         referrals.act(rid, "accept", adviser_id="adviser-1")
         referrals.relay_all()
         _drain(consumer, notifications_db, expected_person_messages=3)
-        smtp_down.run_once()
+        make_worker(notifications_db, None, Clock(datetime.now(timezone.utc))).run_once()
         held = {d.message_code: d for d in person_deliveries(notifications_db)}
         assert held["referral_received"].status == "dead" and held["referral_received"].status_link
         assert held["referral_accepted"].status == "retrying"

@@ -1,0 +1,140 @@
+"""An outage - our mail relay or a webhook receiver that cannot be reached - delays deliveries, never
+kills them: it spends none of a delivery's attempts, and only a delivery still unsent 72 hours after it
+was queued is given up. Against a real SMTP server (aiosmtpd) that is down and comes back."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.devstack import free_port
+from worklink_notifications import admin
+from worklink_notifications.delivery import ReceiverAnswered, ReceiverUnreachable, is_outage
+from worklink_notifications.models import Delivery, DeliveryAttempt, OrganisationContact, WebhookSubscriber
+from tests.services.notifications.support import Mailbox, make_worker
+from tests.services.notifications.test_delivery import REFERRER, add, all_deliveries, event, route, subscriber_for
+
+pytestmark = pytest.mark.timeout(120)
+
+TEAM = ("team@practice.example", "lead@practice.example")
+
+
+def _two_queued_emails(database) -> None:
+    add(database, *[OrganisationContact(organisation_id=REFERRER, purpose="team", email=email) for email in TEAM])
+    route(database, event("referrals.referral.accepted"))
+
+
+def _attempts_recorded(database) -> int:
+    with database.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt))
+
+
+@pytest.fixture()
+def mail_port():
+    """A port nothing listens on yet; `start()` brings a real SMTP server up on it."""
+    from aiosmtpd.controller import Controller
+
+    port, controllers = free_port(), []
+
+    def start() -> Mailbox:
+        mailbox = Mailbox()
+        controllers.append(Controller(mailbox, hostname="127.0.0.1", port=port))
+        controllers[-1].start()
+        return mailbox
+
+    yield SimpleNamespace(port=port, start=start)
+    for controller in controllers:
+        controller.stop()
+
+
+def test_email_waits_out_a_mail_server_outage_without_spending_attempts_and_goes_when_it_is_back(
+        notifications_db, mail_port, clock):
+    _two_queued_emails(notifications_db)
+    worker = make_worker(notifications_db, mail_port, clock)  # max_attempts=3, backoff from 60 s
+
+    for _ in range(8):  # far more rounds than max_attempts, over about 7 hours
+        assert worker.run_once() == 1  # one e-mail finds the server down; the other is not even tried
+        emails = all_deliveries(notifications_db, Delivery.channel == "email")
+        assert {(e.status, e.attempts) for e in emails} <= {("retrying", 0), ("pending", 0)}
+        assert worker.run_once() == 0  # paused: not hammering the server
+        clock.advance(hours=1, seconds=1)  # past the longest backoff (capped at 1 h)
+    assert _attempts_recorded(notifications_db) == 8
+    assert "ConnectionRefusedError" in all_deliveries(notifications_db, Delivery.status == "retrying")[0].last_error
+
+    mailbox = mail_port.start()
+    assert worker.run_once() == 2
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(TEAM)
+    assert {(e.status, e.attempts) for e in all_deliveries(notifications_db, Delivery.channel == "email")} \
+        == {("sent", 1)}
+
+
+def test_an_outage_gives_a_delivery_up_only_72_hours_after_it_was_queued_or_re_sent(notifications_db, mail_port,
+                                                                                     clock):
+    _two_queued_emails(notifications_db)
+    worker = make_worker(notifications_db, mail_port, clock)
+    created = all_deliveries(notifications_db, Delivery.channel == "email")[0].created_at.replace(tzinfo=timezone.utc)
+    clock.now = created + timedelta(hours=71)
+    worker.run_once()
+    assert {e.status for e in all_deliveries(notifications_db, Delivery.channel == "email")} == {"retrying",
+                                                                                                 "pending"}
+    clock.now = created + timedelta(hours=72, minutes=1)
+    worker.run_once()  # the probe fails again: every e-mail queued over 72 hours ago is given up, tried or not
+    dead = all_deliveries(notifications_db, Delivery.channel == "email")
+    assert [d.status for d in dead] == ["dead", "dead"]
+    assert all("not sent within 72 hours" in d.last_error for d in dead)
+
+    with notifications_db.transaction() as session:
+        admin.resend(session.get(Delivery, dead[0].id))
+    resent = all_deliveries(notifications_db, Delivery.id == dead[0].id)[0]
+    clock.now = resent.resent_at.replace(tzinfo=timezone.utc) + timedelta(hours=1)
+    worker = make_worker(notifications_db, mail_port, clock)
+    worker.run_once()  # still down: the limit counts from the re-send, not from when it was first queued
+    assert all_deliveries(notifications_db, Delivery.id == dead[0].id)[0].status == "retrying"
+    mailbox = mail_port.start()
+    clock.advance(hours=1, seconds=1)
+    assert worker.run_once() == 1 and [m["To"] for m in mailbox.messages] == [resent.address]
+
+
+def test_an_unreachable_webhook_receiver_is_an_outage_and_its_other_deliveries_wait_their_turn(
+        notifications_db, webhook_receiver, clock):
+    subscriber = subscriber_for(notifications_db, webhook_receiver)
+    live_url = webhook_receiver.url
+    with notifications_db.transaction() as session:
+        session.get(WebhookSubscriber, subscriber.id).url = f"http://127.0.0.1:{free_port()}/worklink"
+    route(notifications_db, event("referrals.referral.accepted"), event("referrals.referral.completed"))
+    worker = make_worker(notifications_db, None, clock)  # max_attempts=3, backoff from 60 s
+    clock.now = datetime.now(timezone.utc)  # as the deliveries were just queued
+
+    waits = []
+    for _ in range(6):
+        assert worker.run_once() == 1  # one try per receiver and round: the other delivery is not sent to it
+        webhooks = all_deliveries(notifications_db, Delivery.channel == "webhook", Delivery.status == "retrying")
+        assert webhooks and all(w.attempts == 0 for w in webhooks)
+        latest = max(w.next_attempt_at.replace(tzinfo=timezone.utc) for w in webhooks)
+        waits.append(latest - clock.now)
+        clock.now = latest + timedelta(seconds=1)
+    assert waits[-1] > waits[0] * 2  # the wait grows with how long the delivery has waited
+
+    with notifications_db.transaction() as session:  # the receiver is back (at its own address)
+        session.get(WebhookSubscriber, subscriber.id).url = live_url
+    webhook_receiver.clock = clock
+    assert worker.run_once() == 2
+    assert len(webhook_receiver.accepted) == 2 and webhook_receiver.rejected == []
+    assert {(w.status, w.attempts) for w in all_deliveries(notifications_db, Delivery.channel == "webhook")} \
+        == {("sent", 1)}
+
+
+def test_only_a_refusal_of_the_recipient_or_message_or_a_receivers_answer_is_not_an_outage():
+    assert is_outage(ConnectionRefusedError(111, "Connection refused"))
+    assert is_outage(TimeoutError("timed out"))
+    assert is_outage(smtplib.SMTPConnectError(421, b"4.3.2 Service not available"))
+    assert is_outage(smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
+    assert is_outage(smtplib.SMTPSenderRefused(451, b"4.3.0 try later", "no-reply@worklink.invalid"))
+    assert is_outage(ReceiverUnreachable("ConnectTimeout"))
+    assert not is_outage(smtplib.SMTPRecipientsRefused({"a@b.example": (450, b"4.2.1 mailbox busy")}))
+    assert not is_outage(smtplib.SMTPDataError(554, b"5.6.0 message refused"))
+    assert not is_outage(ReceiverAnswered("HTTP 503 from the receiver"))
