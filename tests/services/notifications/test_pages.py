@@ -46,11 +46,13 @@ def test_an_adviser_reads_the_organisation_inbox_and_marks_a_message_read(app, n
     with live_server(app) as base:
         sign_in(page, base, token, "/messages")
         assert page.get_by_role("heading", level=1).inner_text() == "Messages"
+        assert page.title() == "Your messages – Messages – WorkLink"  # each inbox has its own title
         assert "There are no messages here yet." in page.content()  # her own inbox
         assert_accessible(page)
 
         submit(page, page.get_by_role("link", name="Your organisation"))
         assert page.get_by_role("heading", level=2).first.inner_text() == "Your organisation (2)"
+        assert page.title() == "Your organisation – Messages – WorkLink"
         assert page.get_by_text("2 unread").is_visible()
         assert_accessible(page)
         submit(page, page.get_by_role("button", name="Mark as read: New referral"))
@@ -97,7 +99,23 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_role("heading", name="Failed deliveries (0)").is_visible()
         submit(page, page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org"))
         assert page.get_by_role("button", name="Turn on referrals.referral.accepted for referrer_org").is_visible()
+        assert page.get_by_role("status").inner_text().split() \
+            == "Information: referrals.referral.accepted → referrer_org is now off.".split()
+        assert "now" not in page.url and "off" not in page.url  # a code in the address, never the words
         assert_accessible(page)
+
+        page.set_viewport_size({"width": 320, "height": 800})  # the longest event type in a notice wraps
+        submit(page, page.get_by_role("button", name="Turn off adjustments.employer_response.recorded for clinician"))
+        assert "is now off" in page.get_by_role("status").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+        # A crafted link cannot put its own words on the page as the service's notice.
+        for crafted in ("notice=Your+session+has+expired.+Call+0800+000+000", "done=Call+0800+000+000",
+                        f"done=rule&rule={uuid.uuid4()}", "done=rule&rule=not-a-rule"):
+            page.goto(f"{base}/admin?{crafted}")
+            assert page.get_by_role("heading", name="Notifications administration").is_visible()
+            assert page.get_by_role("status").count() == 0 and "0800" not in page.content()
     with notifications_db.sessions() as session:
         assert session.scalar(sa.select(Delivery.status).where(Delivery.channel == "webhook")) == "pending"
 
@@ -133,6 +151,7 @@ def test_every_message_is_reachable_page_by_page_without_javascript(app, notific
         assert no_js_page.get_by_role("link", name="Older").count() == 0
 
         sign_in(page, base, token, "/messages?scope=organisation&page=2")
+        assert page.title() == "Your organisation (page 2 of 2) – Messages – WorkLink"
         assert_accessible(page)
         page.goto(f"{base}/messages?scope=organisation&page=abc")  # a hand-edited URL: the first page
         assert page.locator(".nhsuk-card").count() == 50

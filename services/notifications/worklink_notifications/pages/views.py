@@ -77,8 +77,25 @@ def administration():
         admin.audit_people(ctx.audit, session, dead, "list")  # a resident's delivery is part of their record
         failed = [admin.shown(d) for d in dead]
         subscribers = session.scalars(sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)).all()
+        notice = _notice(session, request.args.get("done"), request.args.get("rule"))
     return render_template("notifications/admin.html", rules=rules, failed=failed, failed_total=failed_total,
-                           subscribers=subscribers, nav=_nav(), notice=request.args.get("notice"))
+                           subscribers=subscribers, nav=_nav(), notice=notice)
+
+
+def _notice(session, done: str | None, rule_id: str | None) -> str | None:
+    """The confirmation after a change, built here from a code (and the rule it names, as it is now):
+    only a code comes back in the address, never words, so a crafted link cannot put its own text on
+    the administrators' page."""
+    if done == "resent":
+        return "Queued to send again."
+    if done == "rule" and rule_id:
+        try:
+            rule = session.get(RoutingRule, uuid.UUID(rule_id))
+        except ValueError:
+            return None
+        if rule is not None:
+            return f"{rule.event_type} → {rule.audience} is now {'on' if rule.enabled else 'off'}."
+    return None
 
 
 @pages.post("/admin/rules/<uuid:rule_id>")
@@ -90,12 +107,11 @@ def toggle_rule(rule_id: uuid.UUID):
         if rule is None:
             raise Problem(404, "No such routing rule.")
         admin.change_rule(rule, {"enabled": request.form.get("enabled") == "true"}, authenticate().subject)
-        notice = f"{rule.event_type} → {rule.audience} is now {'on' if rule.enabled else 'off'}."
-    return redirect(url_for("notification_pages.administration", notice=notice))
+    return redirect(url_for("notification_pages.administration", done="rule", rule=str(rule_id)))
 
 
 @pages.post("/admin/deliveries/<uuid:delivery_id>/resend")
-@person_record("delivery", "delivery_id")
+@person_record(admin.RECORD_TYPE, "delivery_id")
 @requires("alliance_admin")
 @accepts_form
 def resend(delivery_id: uuid.UUID):
@@ -111,4 +127,4 @@ def resend(delivery_id: uuid.UUID):
         except admin.CannotResend as exc:
             raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
         admin.audit_people(ctx.audit, session, [delivery], "update")
-    return redirect(url_for("notification_pages.administration", notice="Queued to send again."))
+    return redirect(url_for("notification_pages.administration", done="resent"))
