@@ -216,13 +216,18 @@ def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notificatio
     assert [d["address"] for d in listed["items"]] == ["s***@example.org"]
     delivery = listed["items"][0]["id"]
     assert client.get(f"/deliveries/{delivery}", headers=token("org_admin", sub="staff-3")).status_code == 403
+    assert client.post(f"/deliveries/{delivery}/resend", headers=token("gp", sub="gp-1")).status_code == 403
+    assert client.get(f"/deliveries/{delivery}", headers=token("alliance_admin", sub="admin-9")).status_code == 200
     tables = app.extensions["worklink"].tables
     with notifications_db.sessions() as session:
         audit = session.execute(sa.select(tables.audit_log.c.actor, tables.audit_log.c.person_id,
                                           tables.audit_log.c.action, tables.audit_log.c.resource_id)
+                                .where(tables.audit_log.c.resource_type == "person_message")
                                 .order_by(tables.audit_log.c.id)).all()
-    # The refused attempt is audited as one, without the person it would have shown.
-    assert audit == [("admin-9", str(person), "list", delivery), ("staff-3", None, "denied", delivery)]
+    # One record type for everything about the delivery: the refused attempts are audited as such, under the
+    # type its reads use, without the person it would have shown.
+    assert audit == [("admin-9", str(person), "list", delivery), ("staff-3", None, "denied", delivery),
+                     ("gp-1", None, "denied", delivery), ("admin-9", str(person), "read", delivery)]
 
 
 def test_in_production_webhooks_need_https(notifications_db, kafka_broker, tmp_path):

@@ -71,7 +71,7 @@ class Deliveries(MethodView):
 
 
 @blp.route("/deliveries/<uuid:delivery_id>")
-@person_record("delivery", "delivery_id")
+@person_record(admin.RECORD_TYPE, "delivery_id")
 class DeliveryView(MethodView):
     @requires("alliance_admin")
     @blp.response(200, DeliveryDetail)
@@ -88,7 +88,7 @@ class DeliveryView(MethodView):
 
 
 @blp.route("/deliveries/<uuid:delivery_id>/resend")
-@person_record("delivery", "delivery_id")
+@person_record(admin.RECORD_TYPE, "delivery_id")
 class Resend(MethodView):
     @requires("alliance_admin")
     @blp.response(202, DeliveryDetail)
