@@ -16,6 +16,20 @@ def _text(length: int = 255, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(max=length), **kwargs)
 
 
+class _Named(fields.String):
+    """Text a listing is known by: surrounding whitespace is dropped, so blank text ("  ") is refused by the
+    minimum length like empty text, instead of giving residents a blank name or breaking ORUK's required
+    organization name and description (oruk.compact omits empty strings)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def _named(minimum: int, length: int = 255, **kwargs) -> _Named:
+    too_short = "Must not be blank." if minimum == 1 else f"Must be at least {minimum} characters (not counting spaces)."
+    return _Named(validate=[validate.Length(min=minimum, error=too_short), validate.Length(max=length)], **kwargs)
+
+
 def _kept_id(noun: str) -> fields.UUID:
     return fields.UUID(metadata={"description": f"The id of one of the listing's {noun}s updates it in place (its "
                                                 f"id stays). Without one, an unchanged {noun} keeps its id and a "
@@ -87,7 +101,7 @@ class ServiceIn(Schema):
     """A listing. On PATCH every field is optional; a list given replaces the old one."""
 
     organization_id = fields.UUID(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=2, max=255))
+    name = _named(2, required=True)
     description = _text(5000)
     url = fields.Url()
     email = fields.Email()
@@ -127,7 +141,7 @@ class WithdrawIn(Schema):
 
 class OrganizationIn(Schema):
     id = fields.UUID()
-    name = _text(required=True)
-    description = _text(5000, required=True)
+    name = _named(1, required=True)
+    description = _named(1, 5000, required=True)
     email = fields.Email()
     website = fields.Url()

@@ -216,3 +216,33 @@ def test_review_due_flags_each_lapsed_listing_once(app, directory):
         # later: the four others lapse, and so does the cafe (assured today, so told again); the
         # debt service was already told and has not been assured since
         assert services.flag_review_due(session, ctx.outbox, now=now + timedelta(days=92)) == 5
+
+
+def test_blank_names_and_descriptions_are_refused_so_every_listing_stays_oruk_valid(app, directory):
+    from worklink_directory import oruk_schemas
+
+    client = app.test_client()
+    admin = token_for(app, "alliance_admin")
+    for body, pointer in (({"name": "", "description": "Helps"}, "/name"), ({"name": "   ", "description": "Helps"}, "/name"),
+                          ({"name": "Org", "description": ""}, "/description"),
+                          ({"name": "Org", "description": " \u00a0 "}, "/description")):
+        refused = client.post("/manage/organizations", json=body, headers=admin)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", body
+        assert [e["pointer"] for e in refused.get_json()["errors"]] == [pointer], refused.get_json()
+
+    made = client.post("/manage/organizations", json={"name": "  Tidy Org ", "description": " Helps people "},
+                       headers=admin)
+    assert made.status_code == 201
+    org_id = made.get_json()["id"]
+    blank = client.post("/manage/services", json=service_body(org_id, "   ", []), headers=admin)
+    assert blank.status_code == 422 and blank.get_json()["errors"][0]["pointer"] == "/name"
+    service = client.post("/manage/services", json=service_body(org_id, " Job club ", []), headers=admin)
+    assert service.status_code == 201
+    service_id = service.get_json()["id"]
+    renamed = client.patch(f"/manage/services/{service_id}", json={"name": " x "}, headers=admin)
+    assert renamed.status_code == 422 and renamed.get_json()["errors"][0]["pointer"] == "/name"
+
+    full = client.get(f"/services/{service_id}").get_json()
+    assert (full["name"], full["organization"]["name"], full["organization"]["description"]) \
+        == ("Job club", "Tidy Org", "Helps people")
+    assert oruk_schemas.problems("service", full) == []
