@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from worklink_notifications.events import routed_types
 from worklink_notifications.models import CHANNELS, FREQUENCIES, STATUSES
 from worklink_notifications.routing import AUDIENCES
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_.:-]{0,63}$", error="Use a lower-case code (letters, digits, _ . : -).")
 EVENT_TYPE = validate.Regexp(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", error="Use an event type such as referrals.referral.accepted.")
+# A rule or a subscription for a type nobody publishes (a typo) would silently tell no one: only the event
+# catalogue's types this service routes are accepted (and listed as the enum in the OpenAPI document).
+ROUTED_TYPE = validate.OneOf(routed_types(), error="No service publishes this event type; use one of: {choices}.")
+# Paging deeper than this is refused (422 naming /offset) rather than overflowing the database's integers.
+OFFSET = validate.Range(0, 100_000)
 
 
 # --- inbox ---------------------------------------------------------------------------
@@ -18,7 +24,7 @@ class InboxQuery(Schema):
                           metadata={"description": "your own inbox, your organisation's, or the alliance's"})
     unread = fields.Boolean(load_default=False, metadata={"description": "only unread items"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=OFFSET)
 
 
 class InboxItem(Schema):
@@ -90,7 +96,7 @@ def _channels(value: list[str]) -> None:
 
 
 class RoutingRuleIn(Schema):
-    event_type = fields.String(required=True, validate=EVENT_TYPE)
+    event_type = fields.String(required=True, validate=ROUTED_TYPE)
     audience = fields.String(required=True, validate=validate.OneOf(sorted(AUDIENCES)))
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True, validate=_channels)
     message_code = fields.String(required=True, validate=CODE)
@@ -125,7 +131,7 @@ class DeliveryQuery(Schema):
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     event_id = fields.String(validate=validate.Length(1, 255))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=OFFSET)
 
 
 class AttemptOut(Schema):
@@ -167,7 +173,7 @@ class SubscriberIn(Schema):
     organisation_id = fields.String(validate=validate.Length(1, 64),
                                     metadata={"description": "alliance_admin only; defaults to your organisation"})
     url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2048))
-    event_types = fields.List(fields.String(validate=EVENT_TYPE), load_default=list,
+    event_types = fields.List(fields.String(validate=ROUTED_TYPE), load_default=list,
                               metadata={"description": "empty: every event routed to the organisation"})
 
     @validates("url")
@@ -178,7 +184,7 @@ class SubscriberIn(Schema):
 
 class SubscriberPatch(Schema):
     url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048))
-    event_types = fields.List(fields.String(validate=EVENT_TYPE))
+    event_types = fields.List(fields.String(validate=ROUTED_TYPE))
     active = fields.Boolean()
 
 

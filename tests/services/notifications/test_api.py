@@ -162,6 +162,13 @@ def test_routing_rules_are_reviewable_and_editable_by_alliance_admin_only(app, n
     invalid = client.post("/routing-rules", json={"event_type": "Referral!", "audience": "everyone",
                                                   "channels": [], "message_code": "x"}, headers=admin)
     assert {e["pointer"] for e in invalid.get_json()["errors"]} == {"/event_type", "/audience", "/channels"}
+    for nobody_publishes in ("referrals.referal.submitted", "127.0.0.1", "notifications.person_message.requested"):
+        typo = client.post("/routing-rules", json={"event_type": nobody_publishes, "audience": "alliance",
+                                                   "channels": ["inbox"], "message_code": "x"}, headers=admin)
+        assert typo.status_code == 422 and [e["pointer"] for e in typo.get_json()["errors"]] == ["/event_type"]
+        assert "No service publishes this event type" in typo.get_json()["errors"][0]["detail"]
+    documented = app.test_client().get("/openapi.json").get_json()["components"]["schemas"]["RoutingRuleIn"]
+    assert "referrals.referral.received" in documented["properties"]["event_type"]["enum"]
 
     event_id = route(notifications_db, "referrals.referral.received")
     with notifications_db.sessions() as session:
@@ -197,6 +204,13 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
     assert client.get("/webhook-subscribers", headers=other).get_json() == []
     assert client.post("/webhook-subscribers", json={"url": "https://crm.example/h", "organisation_id": ADVISERS},
                        headers=other).status_code == 403
+    typo = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks",
+                                                     "event_types": ["referrals.referral.submitted", "x.y"]},
+                       headers=admin)
+    assert typo.status_code == 422 and [e["pointer"] for e in typo.get_json()["errors"]] == ["/event_types/1"]
+    typo = client.patch(f"/webhook-subscribers/{body['id']}", json={"event_types": ["referrals.referal.accepted"]},
+                        headers=admin)
+    assert typo.status_code == 422 and [e["pointer"] for e in typo.get_json()["errors"]] == ["/event_types/0"]
     bad = client.post("/webhook-subscribers", json={"url": "ftp://user:pw@x"}, headers=admin)
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["pointer"] == "/url"
     off = client.patch(f"/webhook-subscribers/{body['id']}", json={"active": False}, headers=admin)
@@ -280,3 +294,13 @@ def test_in_production_webhooks_never_target_loopback_private_or_metadata_addres
     moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}", json={"url": "https://127.0.0.1/x"},
                          headers=admin)
     assert moved.status_code == 422 and moved.get_json()["errors"][0]["pointer"] == "/url"
+
+
+def test_paging_past_the_deepest_offset_is_a_422_naming_it_not_a_500(app, token):
+    client = app.test_client()
+    for path, who in (("/inbox", token("adviser", org=ADVISERS)), ("/deliveries", token("alliance_admin"))):
+        for offset in ("100001", "9223372036854775808", "10245930495004716826624"):
+            response = client.get(f"{path}?offset={offset}", headers=who)
+            assert response.status_code == 422 and response.mimetype == "application/problem+json", path
+            assert [e["pointer"] for e in response.get_json()["errors"]] == ["/offset"]
+        assert client.get(f"{path}?offset=100000", headers=who).get_json()["items"] == []
