@@ -45,6 +45,9 @@ def mail_sink(settings: Settings, stop: threading.Event) -> None:
         return
     folder = settings.var_dir / "mail"
     folder.mkdir(parents=True, exist_ok=True)
+    # aiosmtpd logs every SMTP command (RCPT TO:<resident@...>) at INFO: a resident's address must not
+    # outlive the address the worker erases, so only its warnings are kept ("mail kept" below counts recipients).
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(_KeepMessages(folder), hostname="127.0.0.1", port=mail.smtp_port)
     controller.start()
     log.info("development mail server on 127.0.0.1:%s; messages kept in %s", mail.smtp_port, folder)
