@@ -340,3 +340,36 @@ def test_openapi_marks_the_extensions(app):
     assert params["start_time"]["description"].startswith("Services with a start time of at least")
     sal = {p["name"] for p in spec["paths"]["/service_at_locations"]["get"]["parameters"]}
     assert {"postcode", "proximity"} <= sal
+
+
+def test_every_read_answers_as_the_openapi_document_says(app, directory):
+    """The document is the contract: each 200 is described (the vendored ORUK schemas, as components), and what
+    the service sends validates against that description."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    client = app.test_client()
+    spec = client.get("/openapi.json").get_json()
+
+    def problems(template: str, body) -> list[str]:
+        schema = spec["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        validator = Draft202012Validator({**schema, "components": spec["components"]}, format_checker=FormatChecker())
+        return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+
+    def first_id(path: str) -> str:
+        return client.get(path).get_json()["contents"][0]["id"]
+
+    urls = {"/": "/", "/services": "/services?per_page=100",
+            "/services/{service_id}": f"/services/{directory.ids['jobclub']}",
+            "/service_at_locations": "/service_at_locations?postcode=TA1 1AA",
+            "/service_at_locations/{sal_id}": f"/service_at_locations/{first_id('/service_at_locations')}",
+            "/taxonomies": "/taxonomies", "/taxonomies/{taxonomy_id}": f"/taxonomies/{first_id('/taxonomies')}",
+            "/taxonomy_terms": "/taxonomy_terms",
+            "/taxonomy_terms/{term_id}": f"/taxonomy_terms/{first_id('/taxonomy_terms')}"}
+    for template, url in urls.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert problems(template, response.get_json()) == [], url
+    assert spec["components"]["schemas"]["OrukService"]["required"]  # a real description, which can be broken:
+    assert problems("/services/{service_id}", {"id": 5, "name": None}) != []
+    assert problems("/", {"version": "HSDS-UK-3.0"}) != []
+    assert problems("/taxonomies", {"contents": [{"id": "x"}]}) != []

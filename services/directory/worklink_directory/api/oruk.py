@@ -12,16 +12,39 @@ from sqlalchemy.orm import Session
 
 from worklink.problems import Problem
 from worklink.web import service_context
-from worklink_directory import oruk, queries
+from worklink_directory import oruk, oruk_schemas, queries
 from worklink_directory.models import Service, ServiceAtLocation, ServiceCapacity, Taxonomy, TaxonomyTerm
 
 blp = Blueprint("oruk", __name__, description="Open Referral UK 3.0 (HSDS-UK-3.0) read API. Open data: no "
                 "authentication; every response carries `Access-Control-Allow-Origin: *`.")
 
-_PAGE_ENVELOPE = {"type": "object", "properties": {
-    "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}, "page_number": {"type": "integer"},
-    "size": {"type": "integer"}, "first_page": {"type": "boolean"}, "last_page": {"type": "boolean"},
-    "empty": {"type": "boolean"}, "contents": {"type": "array", "items": {"type": "object"}}}}
+def _oruk(name: str) -> dict:
+    """A reference to vendored ORUK schema `name`, registered as a component by register_schemas."""
+    return {"$ref": f"#/components/schemas/{oruk_schemas.COMPONENTS[name]}"}
+
+
+def register_schemas(spec) -> None:
+    for name, component in oruk_schemas.COMPONENTS.items():
+        spec.components.schema(component, oruk_schemas.openapi_schema(name))
+
+
+def _page_envelope(item: str) -> dict:
+    return {"type": "object", "properties": {
+        "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}, "page_number": {"type": "integer"},
+        "size": {"type": "integer"}, "first_page": {"type": "boolean"}, "last_page": {"type": "boolean"},
+        "empty": {"type": "boolean"}, "contents": {"type": "array", "items": _oruk(item)}}}
+
+
+def _one(schema: dict, summary: str) -> dict:
+    """The documentation of an operation answering one ORUK record (or a 404 problem)."""
+    return {"summary": summary, "responses": {"200": {"description": "OK",
+                                                      "content": {"application/json": {"schema": schema}}}}}
+
+
+_ROOT = {"type": "object", "required": ["version", "profile", "openapi_url"], "properties": {
+    "version": {"type": "string", "description": "The ORUK version implemented", "example": "3.0"},
+    "profile": {"type": "string", "format": "uri", "description": "The ORUK profile"},
+    "openapi_url": {"type": "string", "format": "uri", "description": "The ORUK OpenAPI document"}}}
 
 
 def _param(name: str, description: str, schema: dict, extension: bool = False) -> dict:
@@ -68,9 +91,10 @@ PROXIMITY = [
 ]
 
 
-def _doc(params: list[dict], summary: str) -> dict:
+def _doc(params: list[dict], summary: str, item: str) -> dict:
     return {"summary": summary, "parameters": params,
-            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": _PAGE_ENVELOPE}}},
+            "responses": {"200": {"description": "OK",
+                                  "content": {"application/json": {"schema": _page_envelope(item)}}},
                           "400": {"$ref": "#/components/responses/DEFAULT_ERROR"}}}
 
 
@@ -95,14 +119,15 @@ def _get(session: Session, model, raw_id: str, label: str):
 
 @blp.route("/")
 class ApiRoot(MethodView):
-    @blp.doc(summary="Which standard this API implements (ORUK 3.0).")
+    @blp.doc(**_one(_ROOT, "Which standard this API implements (ORUK 3.0)."))
     def get(self):
         return {"version": oruk.VERSION, "profile": oruk.PROFILE, "openapi_url": oruk.OPENAPI_URL}
 
 
 @blp.route("/services")
 class Services(MethodView):
-    @blp.doc(**_doc(ORUK_PARAMS + SERVICE_EXTENSIONS, "Listed services (one-to-one fields), filtered with AND."))
+    @blp.doc(**_doc(ORUK_PARAMS + SERVICE_EXTENSIONS, "Listed services (one-to-one fields), filtered with AND.",
+                    "service_list"))
     def get(self):
         with _read() as session:
             f = queries.parse_filters(session, request.args, geocoder=_geocoder(), extensions=True)
@@ -118,7 +143,7 @@ class Services(MethodView):
 
 @blp.route("/services/<service_id>")
 class ServiceById(MethodView):
-    @blp.doc(summary="A service, fully nested (with HSDS 3.1 `service_capacity` as an extension).")
+    @blp.doc(**_one(_oruk("service"), "A service, fully nested (with HSDS 3.1 `service_capacity` as an extension)."))
     def get(self, service_id: str):
         with _read() as session:
             svc = _get(session, Service, service_id, "service")
@@ -127,7 +152,8 @@ class ServiceById(MethodView):
 
 @blp.route("/service_at_locations")
 class ServiceAtLocations(MethodView):
-    @blp.doc(**_doc(ORUK_PARAMS + PROXIMITY, "Services at their locations; by distance with postcode."))
+    @blp.doc(**_doc(ORUK_PARAMS + PROXIMITY, "Services at their locations; by distance with postcode.",
+                    "service_at_location_list"))
     def get(self):
         with _read() as session:
             f = queries.parse_filters(session, request.args, geocoder=_geocoder(), proximity=True)
@@ -138,7 +164,7 @@ class ServiceAtLocations(MethodView):
 
 @blp.route("/service_at_locations/<sal_id>")
 class ServiceAtLocationById(MethodView):
-    @blp.doc(summary="A service at a location, with the service fully nested.")
+    @blp.doc(**_one(_oruk("service_at_location"), "A service at a location, with the service fully nested."))
     def get(self, sal_id: str):
         with _read() as session:
             return oruk.service_at_location(_get(session, ServiceAtLocation, sal_id, "service at location"), full=True)
@@ -155,7 +181,7 @@ def _paged(session: Session, query, render) -> dict:
 
 @blp.route("/taxonomies")
 class Taxonomies(MethodView):
-    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomies used to tag services."))
+    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomies used to tag services.", "taxonomy"))
     def get(self):
         with _read() as session:
             return _paged(session, sa.select(Taxonomy).order_by(Taxonomy.name), oruk.taxonomy)
@@ -163,7 +189,7 @@ class Taxonomies(MethodView):
 
 @blp.route("/taxonomies/<taxonomy_id>")
 class TaxonomyById(MethodView):
-    @blp.doc(summary="A taxonomy with its terms.")
+    @blp.doc(**_one(_oruk("taxonomy"), "A taxonomy with its terms."))
     def get(self, taxonomy_id: str):
         with _read() as session:
             tax = _get(session, Taxonomy, taxonomy_id, "taxonomy")
@@ -174,7 +200,7 @@ class TaxonomyById(MethodView):
 
 @blp.route("/taxonomy_terms")
 class TaxonomyTerms(MethodView):
-    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomy terms."))
+    @blp.doc(**_doc(ORUK_PARAMS[1:3], "Taxonomy terms.", "taxonomy_term"))
     def get(self):
         with _read() as session:
             return _paged(session, sa.select(TaxonomyTerm).order_by(TaxonomyTerm.name, TaxonomyTerm.id),
@@ -183,7 +209,7 @@ class TaxonomyTerms(MethodView):
 
 @blp.route("/taxonomy_terms/<term_id>")
 class TaxonomyTermById(MethodView):
-    @blp.doc(summary="A taxonomy term.")
+    @blp.doc(**_one(_oruk("taxonomy_term"), "A taxonomy term."))
     def get(self, term_id: str):
         with _read() as session:
             return oruk.taxonomy_term(_get(session, TaxonomyTerm, term_id, "taxonomy term"))
