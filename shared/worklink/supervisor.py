@@ -23,7 +23,8 @@ from worklink.config import Settings
 from worklink.devstack import port_open
 from worklink.service import ServiceSpec, installed_services
 
-RESTART_LIMIT = 5
+RESTART_LIMIT = 5  # exits in a row, each soon after its start: a crash loop, so `up` stops
+HEALTHY_SECONDS = 60.0  # a child that ran this long before exiting starts a fresh count
 
 
 @dataclass
@@ -40,6 +41,16 @@ class Child:
         self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         self.started_at = time.monotonic()
+
+    def exited_in_a_crash_loop(self, now: float | None = None) -> bool:
+        """Count this exit; True once it has exited RESTART_LIMIT times in a row soon after starting.
+
+        An exit after a healthy run (an outage that outlasted a process's patience, one bad
+        night) starts the count afresh, so outages spread over days never add up to a stop."""
+        ran = (time.monotonic() if now is None else now) - self.started_at
+        if ran >= HEALTHY_SECONDS:
+            self.restarts = 0
+        return self.restarts >= RESTART_LIMIT
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -211,7 +222,7 @@ class Supervisor:
     def _watch(self, env: dict[str, str]) -> int:
         while not self._stopping:
             for child in self._reap():
-                if child.restarts >= RESTART_LIMIT:
+                if child.exited_in_a_crash_loop():
                     raise SystemExit(f"{child.name} keeps exiting; see {child.log_path}")
                 child.restarts += 1
                 print(f"{child.name} exited with {child.process.returncode}; restarting "

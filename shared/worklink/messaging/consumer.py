@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
@@ -146,9 +146,18 @@ class EventConsumer:
         log.info("consumer starting", extra={"group": self.group_id, "topics": self.topics,
                                              "dedup_window_days": self.dedup_window / timedelta(days=1)})
         next_prune = time.monotonic()
+        broker_backoff = self.backoff_base
         try:
             while not stop.is_set():
-                self.poll_once()
+                try:
+                    self.poll_once()
+                except KafkaError as exc:  # e.g. cannot bootstrap: the broker is down or not up yet
+                    log.warning("broker unavailable; consumer waiting", extra={
+                        "group": self.group_id, "error": repr(exc)[:300], "retry_in_s": broker_backoff})
+                    stop.wait(broker_backoff)
+                    broker_backoff = min(broker_backoff * 2, max(self.backoff_max, 5.0))
+                    continue
+                broker_backoff = self.backoff_base
                 if time.monotonic() >= next_prune:
                     self._prune_safely()
                     next_prune = time.monotonic() + self.prune_interval
@@ -202,10 +211,12 @@ class EventConsumer:
             return
         try:
             self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()})
-        except CommitFailedError as exc:
-            # The group rebalanced: the new owner re-reads these records and the
-            # processed-events table makes that harmless.
-            log.warning("offset commit failed after rebalance", extra={"error": str(exc)})
+        except KafkaError as exc:
+            # Not committed (the group rebalanced, or the broker went away after the handler's
+            # transaction): whoever reads these records next gets them again, and the
+            # processed-events table makes that harmless. The next commit covers them.
+            log.warning("offset commit failed; the records will be redelivered as duplicates",
+                        extra={"group": self.group_id, "error": repr(exc)[:300]})
 
     def _wait_out(self, tp: TopicPartition, offset: int, exc: Exception) -> None:
         log.warning("outage while handling; will retry the record",

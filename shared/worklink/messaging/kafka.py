@@ -56,10 +56,20 @@ def consumer(kafka: KafkaSettings, group_id: str, client_id: str, **overrides) -
         # group joins short on the embedded broker, which takes ~session/2 to assign.
         session_timeout_ms=10_000,
         heartbeat_interval_ms=2_000,
+        bootstrap_timeout_ms=10_000,  # while the broker is down, the caller retries (and can stop) sooner
         **kafka.security,
     )
     options.update(overrides)
-    return KafkaConsumer(**options)
+    created = KafkaConsumer.__new__(KafkaConsumer)
+    try:
+        created.__init__(**options)
+    except Exception:
+        # A failed bootstrap (broker down) leaves the client's IO thread and sockets running,
+        # and the caller retries until the broker answers: stop them, or each retry leaks.
+        if (client := getattr(created, "_client", None)) is not None:
+            client.close()
+        raise
+    return created
 
 
 def admin(kafka: KafkaSettings, client_id: str = "worklink-admin", **overrides) -> KafkaAdminClient:

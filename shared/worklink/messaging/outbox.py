@@ -31,7 +31,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from worklink.context import TraceParent, correlation_id_var, current_trace, request_id_var
-from worklink.db import Database, PlatformTables, utcnow
+from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 from worklink.events.catalogue import Catalogue
 from worklink.events.envelope import kafka_headers
 from worklink.messaging.kafka import assert_same_process
@@ -306,8 +306,11 @@ class OutboxRelay:
             if stats.published or stats.failed:
                 PENDING.labels(self.service).set(self.pending())
             return stats
-        except sa.exc.OperationalError as exc:  # the database is down: wait, never drop
+        except DATABASE_OUTAGES as exc:  # the database is down: wait, never drop
             log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
+            return RelayStats(failed=1)
+        except KafkaError as exc:  # e.g. the producer cannot bootstrap: the broker is down or not up yet
+            log.warning("outbox relay cannot reach the broker", extra={"error": repr(exc)[:300]})
             return RelayStats(failed=1)
 
     def _prune_safely(self) -> None:
