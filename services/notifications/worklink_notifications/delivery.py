@@ -277,8 +277,9 @@ class DeliveryWorker:
                 self._record(session, delivery, "sent" if failure is None else "failed",
                              None if failure is None else describe(failure), duration_ms, now)
                 return
-            if delivery.channel == "email" and (failure is None or not is_outage(failure)):
-                self._mail_reachable()
+            if delivery.channel == "email" and (failure is None or isinstance(failure, smtplib.SMTPException)
+                                                and not is_outage(failure)):
+                self._mail_reachable()  # the relay took it, or refused only this message
             if failure is None:
                 self._record(session, delivery, "sent", None, duration_ms, now)
                 delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None

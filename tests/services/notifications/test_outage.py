@@ -16,7 +16,8 @@ from worklink_notifications import admin
 from worklink_notifications.delivery import ReceiverAnswered, ReceiverUnreachable, is_outage
 from worklink_notifications.models import Delivery, DeliveryAttempt, OrganisationContact, WebhookSubscriber
 from tests.services.notifications.support import Mailbox, make_worker
-from tests.services.notifications.test_delivery import REFERRER, add, all_deliveries, event, route, subscriber_for
+from tests.services.notifications.test_delivery import (REFERRER, add, all_deliveries, event, route,  # noqa: F401
+                                                         subscriber_for, tls_smtp_server)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -138,3 +139,19 @@ def test_only_a_refusal_of_the_recipient_or_message_or_a_receivers_answer_is_not
     assert not is_outage(smtplib.SMTPRecipientsRefused({"a@b.example": (450, b"4.2.1 mailbox busy")}))
     assert not is_outage(smtplib.SMTPDataError(554, b"5.6.0 message refused"))
     assert not is_outage(ReceiverAnswered("HTTP 503 from the receiver"))
+
+
+def test_the_pause_keeps_growing_while_the_relay_refuses_us_and_ends_when_it_takes_mail(notifications_db,
+                                                                                        tls_smtp_server, clock):
+    """A relay demanding STARTTLS (530) is up but refuses us: an outage, backing off as one (the pause doubles),
+    like a refused connection, and no e-mail spends an attempt."""
+    _two_queued_emails(notifications_db)
+    worker = make_worker(notifications_db, tls_smtp_server, clock)  # backoff from 60 s
+    pauses = []
+    for _ in range(4):
+        clock.advance(hours=2)
+        assert worker.run_once() == 1
+        pauses.append(worker._mail_resume_at - clock.now)
+    assert pauses[0] <= timedelta(seconds=60) < timedelta(seconds=240) <= pauses[3]  # 60 s doubling: 480 s at most
+    assert {(e.status, e.attempts) for e in all_deliveries(notifications_db, Delivery.channel == "email")} \
+        <= {("retrying", 0), ("pending", 0)}
