@@ -75,12 +75,13 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     who = readers(principal, referral)
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
     shared = details_shared(referral)
-    outcomes_seen = adviser_side or referral.outcomes_to_referrer  # the person's choice for the referrer
+    outcomes_seen = outcomes_shown(principal, referral)
     link_seen = sees_duplicate(session, principal, referral)
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
-        "fhir_status": FHIR_STATUS[Status(referral.status)], "business_status": referral.business_status,
-        "status_reason": referral.status_reason, "source": referral.source,
+        "fhir_status": FHIR_STATUS[Status(referral.status)],
+        "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
+        "status_reason": domain.unless_outcome(referral.status_reason, outcomes_seen), "source": referral.source,
         "referrer_org_id": referral.referrer_org_id, "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
@@ -93,7 +94,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
                     "updates_by_email": referral.person_updates,
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
-        "history": [_history(t) for t in referral.transitions
+        "history": [_history(t, outcomes_seen) for t in referral.transitions
                     if (outcomes_seen or t.action != "record_outcome") and (link_seen or t.action not in LINK_STEPS)],
         "allowed_actions": allowed_actions(principal, referral),
     }
@@ -134,6 +135,11 @@ def sees_duplicate(session: Session, principal: Principal, referral: Referral) -
     return bool(orgs) and services.may_read(actor(principal), *orgs)
 
 
+def outcomes_shown(principal: Principal, referral: Referral) -> bool:
+    """The adviser side sees outcomes; the referrer only if the person agreed (outcomes_to_referrer)."""
+    return bool(readers(principal, referral) & {domain.ASSIGNED, domain.ADMIN}) or bool(referral.outcomes_to_referrer)
+
+
 def details_shared(referral: Referral) -> bool:
     """The person's details are shown only while their consent stands, to every role alike."""
     return referral.consent_withdrawn_at is None
@@ -159,9 +165,10 @@ def allowed_actions(principal: Principal, referral: Referral) -> list[str]:
     return [name for name, rule in domain.RULES.items() if status in rule.sources and who & rule.who]
 
 
-def _history(t: Transition) -> dict[str, Any]:
+def _history(t: Transition, outcomes_seen: bool) -> dict[str, Any]:
     return {"action": t.action, "from_status": t.from_status, "to_status": t.to_status,
-            "business_status": t.business_status, "reason": t.reason, "actor_role": t.actor_role,
+            "business_status": domain.unless_outcome(t.business_status, outcomes_seen),
+            "reason": domain.unless_outcome(t.reason, outcomes_seen), "actor_role": t.actor_role,
             "occurred_at": t.occurred_at, "version": t.version}
 
 
@@ -206,9 +213,12 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     return list(session.scalars(query.limit(limit).offset(offset))), total
 
 
-def queue_item(referral: Referral, settings: ReferralSettings, now: datetime) -> dict[str, Any]:
-    item = {"id": referral.id, "reference": referral.reference, "version": referral.version,
-            "status": referral.status, "business_status": referral.business_status, "source": referral.source,
+def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
+               principal: Principal | None = None) -> dict[str, Any]:
+    """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser."""
+    outcomes_seen = principal is None or outcomes_shown(principal, referral)
+    item = {"id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
+            "business_status": domain.unless_outcome(referral.business_status, outcomes_seen), "source": referral.source,
             "assigned_adviser": referral.assigned_adviser, "submitted_at": referral.submitted_at,
             "breached_clocks": services.breaching(referral, settings, now)}
     if details_shared(referral):

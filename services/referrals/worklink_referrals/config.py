@@ -64,6 +64,13 @@ class ReferralSettings:
     self_referral_window_seconds: int = 3600
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
     person_key: str = DEVELOPMENT_PERSON_KEY
+    # The directory's address, so the self-referral page can send people without email to local support.
+    directory_url: str = ""
+
+    @property
+    def codes_by_phone(self) -> bool:
+        """Notifications sends no text messages yet: a code reaches a phone only shown on screen (development)."""
+        return self.expose_codes
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "ReferralSettings":
@@ -89,6 +96,7 @@ class ReferralSettings:
             self_referral_window_seconds=int(env.get("REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600)),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
+            directory_url=env.get("REFERRALS_DIRECTORY_URL", "").rstrip("/"),
         )
 
 

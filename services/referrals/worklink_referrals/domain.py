@@ -52,6 +52,10 @@ CANCEL_REASONS = ("referrer_withdrew", "person_withdrew", "deceased", "other")  
 # person chose with it would say consent was withdrawn while leaving it standing.
 CONSENT_WITHDRAWN = "consent_withdrawn"
 FAIL_REASONS = ("failed_contact", "disengaged")
+# Told to the referrer only if the person agreed that outcomes go back to them: a stage that says they are in
+# work, and an ending that says they reached their goals, are outcomes too.
+OUTCOME_STAGES = frozenset({"in_work_support"})
+OUTCOME_REASONS = frozenset({"goals_met"})
 HOLD_REASONS = ("person_unwell", "person_request", "awaiting_information", "other")
 END_REASONS = ("goals_met", "support_period_ended", "moved_away", "other")
 CHANNELS = ("phone", "text", "email", "letter", "in_person", "video")
@@ -100,6 +104,11 @@ class MissingData(DomainError):
     def __init__(self, errors: Mapping[str, str]):
         super().__init__("The action needs more or different data: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = dict(errors)
+
+
+def unless_outcome(code: str | None, outcomes_shared: bool) -> str | None:
+    """A stage or reason code as the referrer may see it: None when it tells an outcome they may not know."""
+    return None if not outcomes_shared and code in OUTCOME_STAGES | OUTCOME_REASONS else code
 
 
 @dataclass(frozen=True)

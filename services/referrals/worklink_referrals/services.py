@@ -577,12 +577,13 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
     has no text messages yet, so a phone-only self-referral gets its code only outside
     production (shown on screen); production asks for an email address instead."""
     person = intake["person"]
-    if not person.get("email") and not settings.expose_codes:
-        raise Unprocessable("We can only send your code by email for now. Give an email address.",
-                          field="person/email")
+    if not person.get("email") and not settings.codes_by_phone:
+        raise Unprocessable(NO_EMAIL, field="person/email")
     code = f"{secrets.randbelow(10 ** 6):06d}"
     consent_id = uuid.uuid4()  # the explicit agreement given on the form; the referral keeps it
-    pending = PendingSelfReferral(id=uuid.uuid4(), payload=_jsonable({**intake, "consent_id": consent_id}),
+    # Outside production the code page shows the code (no mail server needed), so it is kept to show again.
+    shown = {"shown_code": code} if settings.expose_codes else {}
+    pending = PendingSelfReferral(id=uuid.uuid4(), payload=_jsonable({**intake, "consent_id": consent_id, **shown}),
                                   code_hash=hash_secret(code), created_at=now,
                                   expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
@@ -597,6 +598,26 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
     return pending, code
 
 
+NO_EMAIL = "We can only send your code by email for now. Give an email address."
+
+
+@dataclass(frozen=True)
+class Waiting:
+    route: str  # where the code went: email, or phone (shown on screen, development only)
+    shown_code: str | None  # development only
+
+
+def waiting_self_referral(session: Session, pending_id: uuid.UUID, now: datetime) -> Waiting:
+    """A self-referral waiting for its code, for the page that asks for it (nothing about the person)."""
+    pending = session.get(PendingSelfReferral, pending_id)
+    if pending is None:
+        raise NotFound(NO_PENDING)
+    if _aware(pending.expires_at) < now or pending.attempts >= 5:
+        raise Gone(EXPIRED)
+    return Waiting("email" if pending.payload["person"].get("email") else "phone", pending.payload.get("shown_code"))
+
+
+EXPIRED = "The code has expired. Start the self-referral again."
 NO_PENDING = ("No self-referral is waiting for that code: it has already been used (the referral was sent), "
               "or it was never started. If you did not get your link, start again.")
 
@@ -613,7 +634,7 @@ def check_self_referral_code(session: Session, pending_id: uuid.UUID, code: str,
         return NotFound(NO_PENDING)
     if _aware(pending.expires_at) < now or pending.attempts >= 5:
         session.delete(pending)
-        return Gone("The code has expired. Start the self-referral again.")
+        return Gone(EXPIRED)
     if not hmac.compare_digest(pending.code_hash, hash_secret(code.strip())):
         pending.attempts += 1
         return DomainError("That code is not right. Check the message and try again.", field="code",
@@ -630,6 +651,7 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     intake = _from_json(pending.payload)
     route = "email" if intake["person"].get("email") else "phone"
     consent_id = uuid.UUID(intake.pop("consent_id")) if intake.get("consent_id") else uuid.uuid4()
+    intake.pop("shown_code", None)
     intake["consent"] = {"consent_id": consent_id, "method": "online", "captured_by": f"self (verified {route})",
                          "captured_at": now, "outcomes_to_referrer": False, "updates_by_email": route == "email"}
     session.delete(pending)
@@ -944,8 +966,11 @@ def _publish_lifecycle(session: Session, outbox: Outbox, referral: Referral, ste
 
 
 def _lifecycle_data(referral: Referral, step: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
-    return {**_ids(referral), "status": referral.status, "business_status": referral.business_status,
-            "reason": reason, "suggestion_id": referral.suggestion_id, "version": referral.version,
+    # Broadcast, and the referrer's services (adjustments) show it: no outcome the person kept from them.
+    shared = bool(referral.outcomes_to_referrer)
+    return {**_ids(referral), "status": referral.status,
+            "business_status": domain.unless_outcome(referral.business_status, shared),
+            "reason": domain.unless_outcome(reason, shared), "suggestion_id": referral.suggestion_id, "version": referral.version,
             "occurred_at": now}
 
 
@@ -1010,7 +1035,7 @@ def _publish_feedback(session: Session, outbox: Outbox, referral: Referral, now:
     shareable = referral.outcomes_to_referrer
     outbox.publish(session, "referrals.referral.feedback_ready", {
         "referral_id": referral.id, "referrer_org_id": referral.referrer_org_id, "status": referral.status,
-        "reason": referral.status_reason, "request_id": referral.request_id,
+        "reason": domain.unless_outcome(referral.status_reason, shareable), "request_id": referral.request_id,
         "outcome_types": sorted({o.type for o in referral.outcomes}) if shareable else [],
         "outcomes_shareable": shareable, "occurred_at": now}, subject=str(referral.id))
 

@@ -9,7 +9,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from tests.services.referrals.conftest import OTHER_ADVISERS, referral_body
+from tests.services.referrals.conftest import OTHER_ADVISERS, nhs_number, referral_body
 
 OTHER_PRACTICE = "00000000-0000-4000-8000-00000000a002"
 
@@ -144,3 +144,46 @@ def test_the_migration_re_keys_existing_referrals(make_harness, database_url):
     assert read_key() == match_key("Ada", "Lovelace", "1985-12-10", "GL1 2AB", DEVELOPMENT_PERSON_KEY)
     again = refer_without_nhs_number(h)
     assert again.status_code == 409 and again.get_json()["duplicate_of"] == rid
+
+
+def _events(h, type_prefix: str) -> list[dict]:
+    table = h.ctx.tables.outbox
+    with h.ctx.database.engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.type, table.c.payload).order_by(table.c.position))
+        return [{"type": t, **json.loads(p)["data"]} for t, p in rows if t.startswith(type_prefix)]
+
+
+def test_a_job_start_reaches_the_referrer_only_if_the_person_agreed(both):
+    """Outcomes kept from the referrer: the in-work stage and a 'goals met' ending are outcomes too, so the
+    referrer (API, /sent, history, the broadcast lifecycle events its services show, feedback_ready) sees
+    neither; the adviser organisation does; with the person's agreement the referrer does as well."""
+    h = both
+    kept, shared = [h.refer({"nhs_number": nhs_number(i), "given_name": f"P{i}"},
+                            consent={**referral_body()["consent"], "outcomes_to_referrer": agreed}).get_json()["id"]
+                    for i, agreed in ((0, False), (1, True))]
+    for rid in (kept, shared):
+        assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
+        h.act(rid, "make_first_contact")
+        h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="16_to_29")
+        assert h.act(rid, "update_progress", business_status="in_work_support").status_code == 200
+        assert h.act(rid, "put_on_hold", reason="person_unwell", review_date="2026-12-01").status_code == 200
+    gp_view = h.client.get(f"/referrals/{kept}", headers=h.gp()).get_json()
+    assert gp_view["business_status"] is None
+    assert "in_work_support" not in json.dumps(gp_view) and "job_start" not in json.dumps(gp_view)
+    sent = {i["id"]: i for i in h.client.get("/referrals?view=sent", headers=h.gp()).get_json()["items"]}
+    assert (sent[kept]["business_status"], sent[shared]["business_status"]) == (None, "in_work_support")
+    assert h.client.get(f"/referrals/{kept}", headers=h.adviser()).get_json()["business_status"] == "in_work_support"
+    assert h.client.get(f"/referrals/{shared}", headers=h.gp()).get_json()["business_status"] == "in_work_support"
+    held = {e["referral_id"]: e["business_status"] for e in _events(h, "referrals.referral.put_on_hold")}
+    assert held == {kept: None, shared: "in_work_support"}
+
+    for rid in (kept, shared):
+        assert h.act(rid, "resume", note="better").status_code == 200
+        assert h.act(rid, "complete", end_reason="goals_met").status_code == 200
+    gp_view = h.client.get(f"/referrals/{kept}", headers=h.gp()).get_json()
+    assert gp_view["status"] == "completed" and "goals_met" not in json.dumps(gp_view)
+    page = h.client.get("/sent", headers={**h.gp(), "Accept": "text/html"}).get_data(as_text=True)
+    assert page.count("goals met") == 1  # the shared one's only
+    feedback = {e["referral_id"]: e["reason"] for e in _events(h, "referrals.referral.feedback_ready")}
+    completed = {e["referral_id"]: e["reason"] for e in _events(h, "referrals.referral.completed")}
+    assert feedback == completed == {kept: None, shared: "goals_met"}

@@ -140,7 +140,7 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
     assert "Date of birth must be a real date, like 15 3 1984" in refused
     assert 'value="31"' in refused and 'value="1990"' in refused  # what was typed is kept
     accepted = post(h, "/refer-yourself", {**form, "birth_date-day": "28"}, {})
-    assert accepted.status_code == 200 and "Check your email" in accepted.get_data(as_text=True)
+    assert accepted.status_code == 303 and "Check your email" in page(h, accepted.headers["Location"], {})
 
 
 def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harness):

@@ -87,7 +87,7 @@ class Referrals(MethodView):
             found, total = access.queue(session, principal, settings(), moment, **query)
             for referral in found:
                 _audit(session, "list", referral)
-            return {"items": [access.queue_item(r, settings(), moment) for r in found], "total": total,
+            return {"items": [access.queue_item(r, settings(), moment, principal) for r in found], "total": total,
                     "caseload": access.caseload(session, principal, settings())}
 
 

@@ -250,10 +250,10 @@ def sent():
         for referral in found:
             ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id))
-            rows.append({**access.queue_item(referral, settings(), moment),
-                         "outcomes": sorted({o.type for o in referral.outcomes})
-                         if referral.outcomes_to_referrer else None,
-                         "reason": referral.status_reason})
+            seen = access.outcomes_shown(principal, referral)
+            rows.append({**access.queue_item(referral, settings(), moment, principal),
+                         "outcomes": sorted({o.type for o in referral.outcomes}) if seen else None,
+                         "reason": domain.unless_outcome(referral.status_reason, seen)})
     return _render("referrals/sent.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
 
 
@@ -354,38 +354,53 @@ def _self_referral_form(form) -> dict:
     return body
 
 
+def _refer_yourself_form(status: int = 200, *, errors=None, form=None, service_id: str = ""):
+    return _render("referrals/refer_yourself.html", status, errors=errors or {}, form=form or {},
+                   situations=EMPLOYMENT, service_id=service_id, codes_by_phone=settings().codes_by_phone,
+                   directory_url=settings().directory_url)
+
+
 @pages.get("/refer-yourself")
 def refer_yourself():
-    return _render("referrals/refer_yourself.html", errors={}, form={}, situations=EMPLOYMENT,
-                   service_id=request.args.get("service_id", ""))
+    return _refer_yourself_form(service_id=request.args.get("service_id", ""))
 
 
 @pages.post("/refer-yourself")
 def refer_yourself_send():
+    service_id = request.form.get("service_id", "")
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
-        return _render("referrals/refer_yourself.html", 422, errors=errors_by_field(_self_referral_errors(
-            exc.messages, request.form)), form=request.form, situations=EMPLOYMENT,
-            service_id=request.form.get("service_id", ""))
+        return _refer_yourself_form(422, errors=errors_by_field(_self_referral_errors(exc.messages, request.form)),
+                                    form=request.form, service_id=service_id)
     ctx, moment = service_context(), now()
     try:
         with ctx.database.transaction() as session:
             with access.domain_problems():  # too many attempts: an error page with Retry-After
                 services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
-            pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
-    except services.Unprocessable as exc:
-        return _render("referrals/refer_yourself.html", 422, errors={"email": [exc.detail]}, form=request.form,
-                       situations=EMPLOYMENT, service_id=request.form.get("service_id", ""))
-    route = "email" if intake["person"].get("email") else "phone"
-    return _render("referrals/verify_code.html", pending_id=pending.id, route=route, errors={},
-                   dev_code=code if settings().expose_codes else None)
+            pending, _code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
+    except services.Unprocessable:
+        return _refer_yourself_form(422, errors={"email": [FRIENDLY["email_only"]]}, form=request.form,
+                                    service_id=service_id)
+    # Post/Redirect/Get: the code page has an address of its own, so reopening it (after fetching the code
+    # from the mail app, from history) finds the same waiting referral instead of an empty form.
+    return redirect(f"/refer-yourself/{pending.id}/code", code=303)
 
 
-@pages.post("/refer-yourself/<uuid:pending_id>/code")
-def refer_yourself_verify(pending_id):
-    ctx, moment = service_context(), now()
-    route = request.form.get("route", "email")
+# The waiting self-referral's id is in the address: named as a secret URL part (masked in the logs,
+# no-store, no Referer), as it is as good as the code page itself.
+@pages.get("/refer-yourself/<uuid:pending_token>/code")
+def refer_yourself_code(pending_token):
+    with access.domain_problems(), service_context().database.transaction() as session:
+        waiting = services.waiting_self_referral(session, pending_token, now())
+    return _render("referrals/verify_code.html", pending_id=pending_token, route=waiting.route, errors={},
+                   dev_code=waiting.shown_code)
+
+
+@pages.post("/refer-yourself/<uuid:pending_token>/code")
+def refer_yourself_verify(pending_token):
+    ctx, moment, pending_id = service_context(), now(), pending_token
+    route = "phone" if request.form.get("route") == "phone" else "email"
     try:
         code = VerifySchema().load({"code": request.form.get("code", "")})["code"]
     except ValidationError:
@@ -411,6 +426,7 @@ FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your la
             "email": "Enter a real email address", "phone": "Enter a real phone number",
             "consent": "Tick the box to agree, so we can pass your details on",
             "contact": "Give an email address or a phone number so we can check it is you",
+            "email_only": "Enter your email address, so we can send you a code",
             "employment_situation": "Choose which describes you best"}
 
 
@@ -422,7 +438,9 @@ def _self_referral_errors(messages, form) -> list[tuple[str, str]]:
     """Every problem with the form in one round, in the form's order: the schema checks "an email or
     a phone" only once the fields themselves pass, so it is checked here too."""
     problems = dict(_flat(messages))
-    if not (form.get("email", "").strip() or form.get("phone", "").strip()):
+    if not settings().codes_by_phone and not form.get("email", "").strip():
+        problems["email"] = FRIENDLY["email_only"]  # the page asks for no phone number: codes go by email
+    elif not (form.get("email", "").strip() or form.get("phone", "").strip()):
         problems.setdefault("email", FRIENDLY["contact"])
     if "birth_date" in problems:
         problems["birth_date-day"] = FRIENDLY["birth_date_real" if _birth_date(form) else "birth_date"]

@@ -1,0 +1,106 @@
+"""Fixes from the second audit (pages lens): the self-referral form asks only for what production can use,
+the code step has its own address, and adviser form errors are in plain words."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from tests.services.referrals.test_page_forms import page, post
+from worklink_referrals.config import ReferralSettings
+
+FORM = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "2", "birth_date-month": "1",
+        "birth_date-year": "1990", "postcode": "GL1 1AA", "consent": "yes", "employment_situation": "unemployed"}
+
+
+def test_production_asks_for_an_email_only_and_offers_a_way_forward_without_one(make_harness):
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=False, directory_url="https://find.example"))
+    html = page(h, "/refer-yourself", {})
+    assert 'name="phone"' not in html and "if you have no email" not in html
+    assert "No email address? Ask your GP" in html and 'href="https://find.example/find"' in html
+    refused = post(h, "/refer-yourself", {**FORM, "phone": "01452 000000"}, {})  # a phone, posted anyway
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert re.findall(r'<li><a href="#([\w-]+)">([^<]+)</a>', text) == [
+        ("email", "Enter your email address, so we can send you a code")]
+    assert "No email address? Ask your GP" in text
+    ok = post(h, "/refer-yourself", {**FORM, "email": "sam@example.org"}, {})
+    assert ok.status_code == 303
+
+
+def test_development_still_takes_a_phone_and_says_the_code_is_shown(harness):
+    html = page(harness, "/refer-yourself", {})
+    assert 'name="phone"' in html and "the code is shown on screen" in html
+    assert "No email address?" not in html
+
+
+def test_the_code_step_has_its_own_address_that_survives_reopening_and_a_wrong_code(harness):
+    h = harness
+    sent = post(h, "/refer-yourself", {**FORM, "email": "sam@example.org"}, {})
+    assert sent.status_code == 303
+    code_page = sent.headers["Location"]
+    assert re.fullmatch(r"/refer-yourself/[0-9a-f-]{36}/code", code_page)
+    first = h.client.get(code_page, headers={"Accept": "text/html"})
+    again = h.client.get(code_page, headers={"Accept": "text/html"})  # reopened: the same waiting referral
+    for shown in (first, again):
+        assert shown.status_code == 200 and "Check your email" in shown.get_data(as_text=True)
+        assert shown.headers["Cache-Control"] == "no-store" and shown.headers["Referrer-Policy"] == "no-referrer"
+        assert "sam@example.org" not in shown.get_data(as_text=True)
+    code = re.search(r'id="dev-code"[^>]*>\s*([0-9]{6})', first.get_data(as_text=True)).group(1)
+    wrong = post(h, code_page, {"code": "000000" if code != "000000" else "111111"}, {})
+    assert wrong.status_code == 422 and "not right" in wrong.get_data(as_text=True)
+    assert h.client.get(code_page, headers={"Accept": "text/html"}).status_code == 200  # still there, no 405
+    done = post(h, code_page, {"code": code}, {})
+    assert done.status_code == 303 and done.headers["Location"].startswith("/my-referral/")
+    used = h.client.get(code_page, headers={"Accept": "text/html"})
+    assert used.status_code == 404 and "already been used" in used.get_data(as_text=True)
+    assert h.client.get("/referrals", headers=h.adviser()).get_json()["total"] == 1
+
+
+def test_an_expired_code_page_says_so(harness):
+    h = harness
+    code_page = post(h, "/refer-yourself", {**FORM, "email": "sam@example.org"}, {}).headers["Location"]
+    h.clock.advance(minutes=31)
+    expired = h.client.get(code_page, headers={"Accept": "text/html"})
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+
+
+def test_the_code_page_address_is_masked_in_the_request_log(harness, caplog):
+    h = harness
+    code_page = post(h, "/refer-yourself", {**FORM, "email": "sam@example.org"}, {}).headers["Location"]
+    pending_id = code_page.split("/")[2]
+    with caplog.at_level("INFO", logger="worklink.http"):
+        h.client.get(code_page, headers={"Accept": "text/html"})
+    paths = [getattr(r, "path", "") for r in caplog.records if r.name == "worklink.http"]
+    assert paths and all(paths) and not any(pending_id in p for p in paths)
+
+
+def test_the_queue_sent_and_insights_pages_reflow_at_320_px(harness, page):
+    """WCAG 1.4.10: at 320 CSS px (400% zoom) no list page scrolls sideways; its tables stack."""
+    from tests.browser import assert_accessible, live_server
+    from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number
+    from worklink.auth import mint_token
+    from worklink.web.pages import SESSION_COOKIE
+
+    h = harness
+    for i in range(6):
+        h.refer({"nhs_number": nhs_number(i, 53), "given_name": f"Bartholomew-Alexander{i}",
+                 "family_name": "Featherstonehaugh-Worthington"})
+    h.clock.advance(days=10)  # every acknowledge target missed: the widest column is filled
+    page.set_viewport_size({"width": 320, "height": 800})
+    jwt = h.settings.jwt
+    who = {"adviser": mint_token(jwt, role="adviser", org=ADVISERS, subject="adviser-ada"),
+           "gp": mint_token(jwt, role="gp", org=GP_PRACTICE, subject="gp-1"),
+           "alliance_admin": mint_token(jwt, role="alliance_admin", subject="admin-1")}
+    with live_server(h.app) as base:
+        for role, paths in (("adviser", ["/queue?view=new", "/queue?view=all", "/queue?view=breaching"]),
+                            ("gp", ["/sent"]), ("alliance_admin", ["/alliance/insights"])):
+            page.context.clear_cookies()
+            page.context.add_cookies([{"name": SESSION_COOKIE, "value": who[role], "url": base}])
+            for path in paths:
+                page.goto(base + path)
+                assert "Featherstonehaugh" in page.content() or path == "/alliance/insights"
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 320, f"{path} is {width} px wide at a 320 px viewport"
+                assert_accessible(page)
