@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import jwt
@@ -63,3 +64,47 @@ def test_db_upgrade_migrates_every_service_database(tmp_path):
     for name in ("directory", "adjustments", "referrals", "notifications"):
         assert (tmp_path / f"{name}.db").is_file()
         assert name in output
+
+
+def test_topics_corrects_the_configs_of_a_restricted_topic_that_already_exists(kafka_broker):
+    """A restricted topic created elsewhere (auto-created, a platform team's, or declared
+    tighter since) with a week's retention, compaction and the default segment age is put
+    right by `worklink topics`, which says what it changed; a second run changes nothing."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from worklink.messaging.topics import load_topics
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers}
+    run("topics", env=env)
+    declared = {spec.name: spec for spec in load_topics()}["notifications.person-messages"]
+    assert declared.restricted and declared.segment_ms <= declared.retention_ms
+    topic = ConfigResource(ConfigResourceType.TOPIC, declared.name)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, declared.name, configs={
+            "retention.ms": "604800000", "cleanup.policy": "compact", "segment.ms": "604800000"})])
+        output = run("topics", env=env).stdout
+        line = next(line for line in output.splitlines() if line.startswith(declared.name + " "))
+        assert f"retention.ms 604800000 -> {declared.retention_ms}" in line
+        assert "cleanup.policy compact -> delete" in line
+        assert f"segment.ms 604800000 -> {declared.segment_ms}" in line
+        live = admin.describe_configs([topic], config_filter="all")["topic"][declared.name]
+        assert live["retention.ms"]["value"] == str(declared.retention_ms)
+        assert live["cleanup.policy"]["value"] == "delete"
+        assert live["segment.ms"]["value"] == str(declared.segment_ms)
+    finally:
+        admin.close()
+    assert "->" not in run("topics", env=env).stdout  # nothing left to correct
+
+
+def test_a_restricted_topic_without_a_short_segment_age_is_refused():
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.topics import check_catalogue, load_topics
+
+    specs = load_topics()
+    assert check_catalogue(CATALOGUE, specs) == []
+    loose = [replace(spec, segment_ms=None) if spec.name == "notifications.person-messages" else spec
+             for spec in specs]
+    assert check_catalogue(CATALOGUE, loose) == [
+        "restricted topic 'notifications.person-messages' must declare segment_ms no longer than its retention, "
+        "or its records outlive the retention by up to a segment's age"]

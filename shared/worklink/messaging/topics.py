@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from kafka.admin import NewPartitions, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from worklink.config import KafkaSettings
@@ -26,9 +26,16 @@ class TopicSpec:
     restricted: bool = False
     reader: str | None = None
     description: str = ""
+    # Kafka deletes whole closed segments only: on a topic that keeps receiving records a
+    # record lives up to retention + segment.ms (broker default 7 days). A restricted topic
+    # declares a short one so its short retention is what a person's details really get.
+    segment_ms: int | None = None
 
     def config(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        config = {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        if self.segment_ms is not None:
+            config["segment.ms"] = str(self.segment_ms)
+        return config
 
 
 def find_topics_file() -> Path:
@@ -52,12 +59,14 @@ def load_topics(path: Path | None = None) -> list[TopicSpec]:
                          replication_factor=int(merged["replication_factor"]),
                          retention_ms=int(merged["retention_ms"]),
                          restricted=bool(merged.get("restricted", False)),
-                         reader=merged.get("reader"), description=merged.get("description", ""))
+                         reader=merged.get("reader"), description=merged.get("description", ""),
+                         segment_ms=int(merged["segment_ms"]) if "segment_ms" in merged else None)
         specs.append(spec)
         specs.append(TopicSpec(name=dlt_topic(name), partitions=spec.partitions,
                                replication_factor=spec.replication_factor,
                                retention_ms=int(merged["dlt_retention_ms"]), restricted=spec.restricted,
-                               reader=spec.reader, description=f"Dead letters of {name}."))
+                               reader=spec.reader, description=f"Dead letters of {name}.",
+                               segment_ms=spec.segment_ms))
     return specs
 
 
@@ -83,14 +92,20 @@ def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
             problems.append(f"{entry.type} carries personal details but {entry.topic!r} is not restricted")
         elif spec.restricted and not entry.restricted:
             problems.append(f"{entry.type} is a broadcast event on restricted topic {entry.topic!r}")
+    for spec in specs:
+        if spec.restricted and (spec.segment_ms is None or spec.segment_ms > spec.retention_ms):
+            problems.append(f"restricted topic {spec.name!r} must declare segment_ms no longer than its "
+                            "retention, or its records outlive the retention by up to a segment's age")
     return problems
 
 
 def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict[str, str]:
-    """Create missing topics and grow partition counts; returns name -> what was done."""
+    """Create missing topics, grow partition counts and set the declared configs (retention,
+    cleanup policy, segment age) of topics that exist with others; returns name -> what was done."""
     client = kafka.admin(kafka_settings)
     try:
         existing = _partition_counts(client)
+        corrected = _align_configs(client, [s for s in specs if s.name in existing])
         report: dict[str, str] = {}
         missing = [s for s in specs if s.name not in existing]
         if missing:
@@ -111,9 +126,30 @@ def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict
                 report[spec.name] = f"exists with {have} partitions (declared {spec.partitions}; cannot shrink)"
             else:
                 report[spec.name] = "exists"
+            if spec.name in corrected:
+                report[spec.name] += f"; {corrected[spec.name]}"
         return report
     finally:
         client.close()
+
+
+def _align_configs(client, specs: list[TopicSpec]) -> dict[str, str]:
+    """Set each existing topic's declared configs where the broker has others (a topic created
+    by another tool or auto-created, or a declaration tightened since); returns what changed."""
+    if not specs:
+        return {}
+    described = client.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=dict.fromkeys(s.config())) for s in specs],
+        config_filter="all")
+    live = described.get("topic", described.get(ConfigResourceType.TOPIC, {}))
+    changes = {}
+    for spec in specs:
+        have = {key: entry.get("value") for key, entry in live.get(spec.name, {}).items()}
+        wrong = {key: value for key, value in spec.config().items() if have.get(key) != value}
+        if wrong:
+            client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=wrong)])
+            changes[spec.name] = ", ".join(f"{key} {have.get(key)} -> {value}" for key, value in wrong.items())
+    return changes
 
 
 def _partition_counts(client) -> dict[str, int]:
