@@ -246,3 +246,28 @@ def test_blank_names_and_descriptions_are_refused_so_every_listing_stays_oruk_va
     assert (full["name"], full["organization"]["name"], full["organization"]["description"]) \
         == ("Job club", "Tidy Org", "Helps people")
     assert oruk_schemas.problems("service", full) == []
+
+
+def test_a_write_that_would_break_oruk_on_the_feed_is_refused_and_rolled_back(app, directory):
+    """An organisation stored before names were checked (blank name): its listings cannot be published or
+    changed into an invalid ORUK record; the write is refused and nothing of it is kept."""
+    from worklink_directory.models import Organization
+
+    legacy = uuid.uuid4()
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(Organization(id=legacy, name="", description="Stored before names were checked"))
+    client = app.test_client()
+    admin = token_for(app, "alliance_admin")
+    events_before = outbox_types(app)
+    refused = client.post("/manage/services", json=service_body(legacy, "Job club", []), headers=admin)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"] == [{"location": "listing", "pointer": "/organization",
+                                             "detail": "'name' is a required property"}]
+    with app.extensions["worklink"].database.sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Service)
+                              .where(Service.organization_id == legacy)) == 0
+    assert outbox_types(app) == events_before  # no event about a listing that was never saved
+
+    changed = client.patch(f"/manage/services/{directory.ids['jobclub']}", json={"name": "Job club plus"},
+                           headers=admin)
+    assert changed.status_code == 200 and changed.get_json()["name"] == "Job club plus"  # a valid one goes ahead

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem
 from worklink.web import service_context
-from worklink_directory import oruk, services
+from worklink_directory import oruk, oruk_schemas, services
 from worklink_directory.geocode import Prelocated
 from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity
 from worklink_directory.schemas import AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
@@ -87,13 +87,25 @@ class ManageServices(MethodView):
                 svc = services.create_service(session, ctx.outbox, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
-            return _versioned(session, svc, 201, {"Location": f"/services/{svc.id}"})
+            return _written(session, svc, 201, {"Location": f"/services/{svc.id}"})
 
 
 def _versioned(session, svc: Service, status: int = 200, headers: dict | None = None):
     """The listing, with its version as the ETag a later PATCH sends back in If-Match."""
     body = _full(session, svc)
     return body, status, {**(headers or {}), "ETag": f'"{services.version(svc)}"'}
+
+
+def _written(session, svc: Service, status: int = 200, headers: dict | None = None):
+    """A write's answer; a write that would leave the listing invalid ORUK 3.0 on the open feed (say, under an
+    organisation stored before its name was checked) is refused and rolled back, as the importer refuses one."""
+    body, status, headers = _versioned(session, svc, status, headers)
+    problems = oruk_schemas.problems("service", body)
+    if problems:
+        raise Problem(422, "This listing would not be valid Open Referral UK 3.0, so it was not saved.",
+                      errors=[{"location": "listing", "pointer": problem.split(": ", 1)[0],
+                               "detail": problem.split(": ", 1)[-1]} for problem in problems])
+    return body, status, headers
 
 
 def _check_if_match(svc: Service) -> None:
@@ -138,7 +150,7 @@ class ManageService(MethodView):
                 services.update_service(session, ctx.outbox, svc, data, _editor(), geocoder)
             except services.DomainError as exc:
                 raise _domain_problem(exc) from None
-            return _versioned(session, svc)
+            return _written(session, svc)
 
 
 @blp.route("/services/<uuid:service_id>/assure")
