@@ -104,3 +104,36 @@ def test_the_queue_sent_and_insights_pages_reflow_at_320_px(harness, page):
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 320, f"{path} is {width} px wide at a 320 px viewport"
                 assert_accessible(page)
+
+
+def _summary(html: str) -> list[tuple[str, str]]:
+    return re.findall(r'<li><a href="#([\w-]+)">([^<]+)</a>', html)
+
+
+def test_adviser_form_errors_are_in_the_pages_words(harness):
+    """No codes, no field names the page does not show, no YYYY-MM-DD: each message says what to do."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    version = lambda: str(h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["version"])
+    cases = [
+        ({"action": "record_outcome", "type": "job_start", "occurred_on": "2026-11-23", "hours_band": ""},
+         ("record_outcome-hours_band", "Select how many hours a week the job is (needed for a job start)")),
+        ({"action": "record_outcome", "type": "stayed_in_work", "occurred_on": ""},
+         ("record_outcome-occurred_on", "Enter the date it happened")),
+        ({"action": "record_outcome", "type": "stayed_in_work", "occurred_on": "2030-01-01"},
+         ("record_outcome-occurred_on", "The date it happened must be today or in the past")),
+        ({"action": "put_on_hold", "reason": "person_unwell", "review_date": ""},
+         ("put_on_hold-review_date", "Enter a date to review the hold")),
+        ({"action": "put_on_hold", "reason": "other", "review_date": "2026-12-01", "text": ""},
+         ("put_on_hold-text", "Explain the reason")),
+    ]
+    for form, expected in cases:
+        refused = post(h, f"/queue/{rid}/act", {**form, "version": version()}, h.adviser())
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and _summary(html) == [expected], (form, _summary(html))
+        shown = " ".join(re.findall(r'class="nhsuk-error-message"[^>]*>\s*<span[^>]*>Error:</span>([^<]*)<', html))
+        assert expected[1] in shown and not re.search(r"YYYY|must be one of|under_7|Hours band", shown)
+    empty_note = post(h, f"/queue/{rid}/notes", {"text": ""}, h.adviser())
+    assert _summary(empty_note.get_data(as_text=True)) == [("note-text", "Enter the note (up to 4,000 characters)")]

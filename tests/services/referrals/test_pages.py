@@ -41,7 +41,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         page.get_by_text("Reject this referral").click()  # 'other' needs an explanation: refused
         page.locator("#reject-reason").select_option("other")
         submit(page, page.get_by_role("button", name="Reject", exact=True))
-        explain = page.get_by_role("alert").get_by_role("link", name="Text: explain the 'other' reason")
+        explain = page.get_by_role("alert").get_by_role("link", name="Explain the reason")
         assert explain.get_attribute("href") == "#reject-text"  # the posted form's own box, shown open
         assert page.locator("#reject-text-error").is_visible() and page.locator("#reject-reason").input_value() == "other"
         assert_accessible(page)
@@ -58,12 +58,12 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
 
         submit(page, page.get_by_role("button", name="Complete the referral"))  # no outcome yet: refused
         assert page.get_by_role("alert").is_visible()
-        assert "record at least one outcome" in page.get_by_role("alert").inner_text()
+        assert "Record at least one outcome" in page.get_by_role("alert").inner_text()
         assert page.get_by_role("alert").get_by_role("link").count() == 0  # no field of that form to link to
         assert_accessible(page)
 
         page.get_by_label("Outcome").select_option("job_start")
-        page.get_by_label("Hours a week (job start)").select_option("16_to_29")
+        page.get_by_label("Hours a week (needed for a job start)").select_option("16_to_29")
         submit(page, page.get_by_role("button", name="Record outcome"))
         assert "Job start" in page.locator("#outcomes").inner_text()
         page.get_by_label("Add a note").fill("Starts Monday at the warehouse")
@@ -202,7 +202,7 @@ def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_pag
         assert page.locator("#status").inner_text() == "On hold"
         assert "person unwell; review on 07 December 2026" in page.locator("#hold").inner_text()
         submit(page, page.get_by_role("button", name="Resume support"))  # no note: refused, linked to its box
-        assert page.get_by_role("alert").get_by_role("link", name="Note: say why the hold ends").get_attribute(
+        assert page.get_by_role("alert").get_by_role("link", name="Say why the hold ends").get_attribute(
             "href") == "#resume-note"
         assert_accessible(page)
         page.get_by_label("Why the hold ends").fill("Feeling better")

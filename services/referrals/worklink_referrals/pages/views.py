@@ -310,16 +310,58 @@ def _messages(messages) -> list[tuple[str, str]]:
 HIDDEN_FIELDS = {"csrf_token", "action", "version", "claim"}
 
 
+# A refused field in the page's own words: the API's messages name codes, field names and a date format
+# the page does not show. By (form, field) or field; a field whose messages differ by cause maps the
+# start of the API's message to its words ("" for any other; None keeps a message already in plain words).
+PLAIN_ERRORS: dict = {
+    "channel": "Select how you tried to contact them",
+    "result": "Select what happened",
+    "business_status": "Select a stage",
+    "type": "Select an outcome",
+    "hours_band": "Select how many hours a week the job is (needed for a job start)",
+    "occurred_on": {"cannot be in the future": "The date it happened must be today or in the past",
+                    "cannot be before": "The date it happened cannot be before the referral was made",
+                    "": "Enter the date it happened"},
+    "review_date": {"must be in the future": "The review date must be after today",
+                    "review the hold within": f"The review date must be within {domain.MAX_HOLD_DAYS} days",
+                    "": "Enter a date to review the hold"},
+    "reason": {"failed contact needs": None, "consent_withdrawn is recorded": None, "to record that": None,
+               "": "Select a reason"},
+    "end_reason": "Select why support ends",
+    "text": "Explain the reason",
+    ("enter_in_error", "text"): "Say what was wrong",
+    "note": "Say why the hold ends",
+    ("note", "text"): "Enter the note (up to 4,000 characters)",
+    "weeks_in_work": {"cannot be more": "Weeks in work cannot be more than the weeks they fall within",
+                      "": "Enter weeks in work: 13 or more"},
+    "period_weeks": "Enter the weeks the 13 weeks fall within: 16 or fewer",
+    "hours_per_week": f"Enter hours a week from 7 to {domain.MAX_HOURS_PER_WEEK}",
+    "fit_note_to": {"a fit-note change must move": "The fit note now must be closer to fit than before",
+                    "": "Select the fit note before and now"},
+    "fit_note_from": "Select the fit note before and now",
+    "sustainment_check_weeks": "Select 13 or 26 weeks",
+    "outcomes": "Record at least one outcome before you complete the referral",
+    "service_id": "Select an adviser service",
+    "adviser_id": "Select an adviser",
+}
+
+
+def _plain(form: str, field: str, message: str) -> str:
+    words = PLAIN_ERRORS.get((form, field), PLAIN_ERRORS.get(field))
+    if isinstance(words, dict):
+        words = next((text for start, text in words.items() if start and message.startswith(start)), words[""])
+    return words or message[:1].upper() + message[1:]
+
+
 def _posted_errors(problems: list[tuple[str, str]], form: str) -> dict[str, list[str]]:
-    """A refused form's (field, message) pairs as the form macros' errors ("Reason: must be one of ...").
+    """A refused form's (field, message) pairs as the form macros' errors, in the page's words.
 
     The referral page holds several forms, so a field's id is "<form>-<name>" (the action, "route"
     or "note"); a message about a field the posted form does not show is listed unlinked.
     """
     shown = set(request.form) - HIDDEN_FIELDS
-    return errors_by_field((f"{form}-{field}" if field in shown else "",
-                      f"{field.replace('_', ' ').capitalize()}: {message}" if field else message)
-                     for field, message in problems)
+    return errors_by_field((f"{form}-{field}" if field in shown else "", _plain(form, field, message))
+                           for field, message in problems)
 
 
 # --- self-referral, no account ("no wrong door") ---------------------------------------------------
