@@ -92,6 +92,7 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
 # Errors that mean the database cannot be reached or cannot take the work just now (down,
 # restarting, locked too long), not that the work is wrong: retried, never dead-lettered or lost.
 DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn and the lock, in all: then a 503
 
 
 def create_db_engine(url: str, **kwargs) -> Engine:
@@ -99,7 +100,7 @@ def create_db_engine(url: str, **kwargs) -> Engine:
     # error's text, logged or put in a dead-letter header, must never carry them.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT})
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -173,9 +174,23 @@ def _sqlite_begin(conn) -> None:
     A write transaction (Database.transaction) takes the write lock up front (IMMEDIATE):
     a transaction that read first and upgraded later could fail with SQLITE_BUSY instead of
     waiting. Reads stay DEFERRED, so under WAL they run alongside the writer and each other.
+    A write's busy timeout is what is left of its deadline after queueing for its turn.
     """
-    mode = "IMMEDIATE" if conn.get_execution_options().get("worklink_write") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    options = conn.get_execution_options()
+    if deadline := options.get("worklink_deadline"):
+        _busy_timeout_until(conn, deadline, options["worklink_busy_timeout"])
+    conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if options.get('worklink_write') else 'DEFERRED'}")
+
+
+def _busy_timeout_until(conn, deadline: float, longest: float) -> None:
+    # Whole 100 ms steps (or the engine's shorter timeout), set only when they change: a
+    # writer that did not queue keeps its value.
+    left = min(deadline - time.monotonic(), longest)
+    left_ms = (max(int(left * 10), 0) * 100 if left >= 0.1 else int(max(left, 0) * 1000)) or 1
+    info = conn.connection.info
+    if info.get("worklink_busy_ms") != left_ms:
+        conn.connection.dbapi_connection.execute(f"PRAGMA busy_timeout = {left_ms}")
+        info["worklink_busy_ms"] = left_ms
 
 
 class SqliteWriterQueue:
@@ -188,9 +203,11 @@ class SqliteWriterQueue:
     the database, each woken as soon as the one before it commits. The busy handler remains for
     writers that do not queue here (the outbox relay's bookkeeping, other tools).
     Re-entrant, so a transaction opened inside another on the same thread does not deadlock.
-    A thread that waits longer than `timeout` for its process's turn (a transaction stuck
-    somewhere) gives up with an OperationalError, as SQLite's own busy timeout would, so
-    requests fail with a 503 instead of piling up behind it.
+    A writer has one deadline (`timeout` from when it asked) for its turn in the process, its
+    turn among the processes and SQLite's own lock (a writer outside the queue): past it, it
+    gives up with an OperationalError, so its request is a 503 instead of piling up behind a
+    stuck transaction. (The wait among processes ends when the holder's transaction does,
+    which its own deadline bounds unless the holder's code itself is stuck.)
     """
 
     def __init__(self, database_path: str | None, timeout: float = 30.0):
@@ -202,23 +219,34 @@ class SqliteWriterQueue:
         self._file_pid = None
 
     @contextlib.contextmanager
-    def turn(self) -> Iterator[None]:
-        if not self._mutex.acquire(timeout=self.timeout):
-            raise sa.exc.OperationalError("(waiting for the writer queue)", None, sqlite3.OperationalError(
-                f"database is locked: no turn to write within {self.timeout:g} s"))
+    def turn(self, deadline: float | None = None) -> Iterator[None]:
+        deadline = deadline or time.monotonic() + self.timeout
+        if not self._mutex.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            raise self._no_turn()
         try:
             outermost = self._depth == 0
             if outermost:
                 self._lock_file_exclusively()
+                if time.monotonic() > deadline:
+                    self._unlock_file()
+                    raise self._no_turn()
             self._depth += 1
             try:
                 yield
             finally:
                 self._depth -= 1
-                if outermost and self._file is not None:
-                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                if outermost:
+                    self._unlock_file()
         finally:
             self._mutex.release()
+
+    def _no_turn(self) -> sa.exc.OperationalError:
+        return sa.exc.OperationalError("(waiting for the writer queue)", None, sqlite3.OperationalError(
+            f"database is locked: no turn to write within {self.timeout:g} s"))
+
+    def _unlock_file(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
 
     def _lock_file_exclusively(self) -> None:
         if self._lock_path is None:
@@ -255,6 +283,7 @@ class Database:
         self.engine = create_db_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sqlite_writer_queue(self.engine) if self.dialect == "sqlite" else None
+        self._busy_timeout = float(engine_kwargs.get("connect_args", {}).get("timeout", SQLITE_BUSY_TIMEOUT))
 
     @property
     def dialect(self) -> str:
@@ -263,12 +292,16 @@ class Database:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits together at the end of the block, or not at all."""
-        with self._writer_turn(), self.sessions() as session, session.begin():
-            session.connection(execution_options={"worklink_write": True})
+        if self._writers is None:
+            with self.sessions() as session, session.begin():
+                session.connection(execution_options={"worklink_write": True})
+                yield session
+            return
+        deadline = time.monotonic() + self._writers.timeout
+        with self._writers.turn(deadline), self.sessions() as session, session.begin():
+            session.connection(execution_options={"worklink_write": True, "worklink_deadline": deadline,
+                                                  "worklink_busy_timeout": self._busy_timeout})
             yield session
-
-    def _writer_turn(self) -> contextlib.AbstractContextManager:
-        return self._writers.turn() if self._writers is not None else contextlib.nullcontext()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -138,3 +138,81 @@ def test_postgresql_skips_the_ping_for_a_connection_in_steady_use(postgres_url):
     with database.sessions() as session:  # ... and the pool reconnects for the next
         assert session.execute(sa.text("SELECT 1")).scalar_one() == 1
     database.dispose()
+
+
+def test_a_sqlite_writer_gives_up_at_its_deadline_however_it_waits(tmp_path):
+    """Queued behind other threads and then behind a lock held outside the queue (another
+    tool's transaction), each writer fails when its one deadline passes - not after its
+    turn's wait plus a whole busy timeout more."""
+    import sqlite3
+
+    path = tmp_path / "db.sqlite"
+    database = Database(f"sqlite:///{path}")  # SQLite's own busy timeout: 30 s
+    things.metadata.create_all(database.engine)
+    database._writers.timeout = 1.5
+    outsider = sqlite3.connect(path, isolation_level=None)
+    outsider.execute("BEGIN EXCLUSIVE")
+    waited: list[float] = []
+    errors: list[str] = []
+
+    def write(n: int) -> None:
+        started = time.monotonic()
+        try:
+            with database.transaction() as session:
+                session.execute(things.insert().values(id=n))
+        except sa.exc.OperationalError as exc:
+            errors.append(str(exc))
+        waited.append(time.monotonic() - started)
+
+    try:
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(60)
+    finally:
+        outsider.execute("ROLLBACK")
+        outsider.close()
+    assert len(errors) == 3 and all("locked" in error for error in errors), errors
+    assert max(waited) < 4, waited  # 1.5 s deadline; without one a writer waited 30 s and more
+    with database.transaction() as session:  # the lock is free again: writing works
+        session.execute(things.insert().values(id=7))
+
+
+def test_a_sqlite_writer_past_its_deadline_is_a_503_with_retry_after(tmp_path):
+    import sqlite3
+
+    from flask.views import MethodView
+    from flask_smorest import Blueprint
+
+    from worklink.config import Settings
+    from worklink.db import NAMING_CONVENTION, platform_tables
+    from worklink.web import create_service_app, service_context
+
+    blp = Blueprint("writes", __name__)
+
+    @blp.route("/things")
+    class Things(MethodView):
+        @blp.response(201)
+        def post(self):
+            with service_context().database.transaction() as session:
+                session.execute(things.insert().values(id=1))
+            return {}
+
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path)})
+    app, api = create_service_app("testsvc", __name__, tables=platform_tables(
+        sa.MetaData(naming_convention=NAMING_CONVENTION)), title="Test", description="Test", settings=settings)
+    api.register_blueprint(blp)
+    database = app.extensions["worklink"].database
+    things.metadata.create_all(database.engine)
+    database._writers.timeout = 1.0
+    outsider = sqlite3.connect(database.engine.url.database, isolation_level=None)
+    outsider.execute("BEGIN EXCLUSIVE")
+    try:
+        response = app.test_client().post("/things", json={})
+    finally:
+        outsider.execute("ROLLBACK")
+        outsider.close()
+    assert response.status_code == 503, response.data
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Retry-After"] == "5"
