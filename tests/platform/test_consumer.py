@@ -279,13 +279,18 @@ def test_the_dedup_window_outlasts_every_topic_a_consumer_reads(tmp_path):
     assert dedup_window(["restricted"], specs) == timedelta(days=4)
     assert dedup_window(["broadcast", "restricted"], specs) == timedelta(days=15)
     assert dedup_window(["undeclared"], specs) is None
+    # A re-drive from a dead-letter topic can bring an event back as long as the DLT keeps it.
+    specs += [TopicSpec("restricted.dlt", 3, 1, 7 * day, restricted=True), TopicSpec("broadcast.dlt", 3, 1, 30 * day)]
+    assert dedup_window(["restricted"], specs) == timedelta(days=8)
+    assert dedup_window(["broadcast", "restricted"], specs) == timedelta(days=31)
     # Each service's consumer, built as `worklink consume` builds it, from deploy/topics.toml:
     retention = {spec.name: spec.retention_ms for spec in load_topics()}
     consumers = [spec for spec in installed_services().values() if spec.handlers]
     assert len(consumers) >= 3
     for spec in consumers:
         consumer = build_consumer(spec, Settings.from_env(spec.name, {"WORKLINK_VAR": str(tmp_path)}))
-        longest = max(retention[CATALOGUE.latest(t).topic] for t in spec.handlers)
+        topics = {CATALOGUE.latest(t).topic for t in spec.handlers}
+        longest = max(retention[name] for t in topics for name in (t, t + ".dlt"))
         assert consumer.dedup_window == timedelta(milliseconds=longest, days=1), spec.name
 
 

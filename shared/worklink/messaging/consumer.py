@@ -16,8 +16,9 @@ Failures:
 Event types with no handler are skipped and counted.
 
 `processed_events` is pruned as the consumer runs: an id is kept for the dedup window (by
-default the longest retention of the topics it reads, plus a day), the longest a copy of the
-event can still arrive. Past that no topic holds the event any more, so no replay can bring it back.
+default the longest retention of the topics it reads and their dead-letter topics, plus a day),
+the longest a copy of the event can still arrive. Past that no topic holds the event any more,
+so no replay or re-drive from a DLT can bring it back.
 """
 
 from __future__ import annotations

@@ -71,13 +71,17 @@ def load_topics(path: Path | None = None) -> list[TopicSpec]:
 
 
 def dedup_window(topics: list[str], specs: list[TopicSpec] | None = None) -> timedelta | None:
-    """How long a consumer of `topics` must remember an event id: as long as any of them keeps
-    an event (a replay from the earliest offset can bring back no older one), plus a day for
-    events published late by a relay that was down. None if a topic is not declared."""
+    """How long a consumer of `topics` must remember an event id: as long as any of them - or
+    its dead-letter topic - keeps an event, plus a day for events published late by a relay
+    that was down. A replay from the earliest offset can bring back no older event; nor can a
+    re-drive: an event another group dead-lettered, put back on its topic from the DLT while
+    the DLT still has it, must still be a duplicate to the groups that handled it the first
+    time. None if a topic is not declared."""
     by_name = {spec.name: spec for spec in (specs if specs is not None else load_topics())}
     if not topics or any(t not in by_name for t in topics):
         return None
-    return timedelta(milliseconds=max(by_name[t].retention_ms for t in topics)) + timedelta(days=1)
+    kept = [by_name[name].retention_ms for t in topics for name in (t, dlt_topic(t)) if name in by_name]
+    return timedelta(milliseconds=max(kept)) + timedelta(days=1)
 
 
 def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
