@@ -16,6 +16,14 @@ CONSENT_METHODS = ("verbal", "written", "online", "clinician_recorded")
 CONTACT = ("phone", "text", "email", "letter")
 
 
+class Text(fields.String):
+    """Free text, stripped: text of spaces alone is no text, so it fails a minimum length (and a
+    name, reason or note of blanks never reaches an adviser, a duplicate link or the match key)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def _nhs_check_digit(value: str) -> None:
     if not nhs_number_is_valid(value):  # a typo would also defeat duplicate detection by NHS number
         raise ValidationError("not a valid NHS number: check the digits (the last one is a check digit)")
@@ -28,8 +36,8 @@ def _plausible_birth_date(value: date) -> None:
 
 class PersonSchema(Schema):
     nhs_number = fields.String(validate=[validate.Regexp(r"^[0-9]{10}$", error="10 digits"), _nhs_check_digit])
-    given_name = fields.String(required=True, validate=validate.Length(1, 100))
-    family_name = fields.String(required=True, validate=validate.Length(1, 100))
+    given_name = Text(required=True, validate=validate.Length(1, 100))
+    family_name = Text(required=True, validate=validate.Length(1, 100))
     birth_date = fields.Date(required=True, validate=_plausible_birth_date)
     postcode = fields.String(validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
                                                       error="a UK postcode"))
@@ -46,7 +54,7 @@ class ConsentSchema(Schema):
     """Explicit consent to refer and share with the adviser service (UK GDPR Art 9(2)(a))."""
 
     explicit = fields.Boolean(required=True, validate=validate.Equal(True, error="the person must agree explicitly"))
-    captured_by = fields.String(validate=validate.Length(1, 255),
+    captured_by = Text(validate=validate.Length(1, 255),
                                 metadata={"description": "who captured it (defaults to the caller)"})
     captured_at = fields.AwareDateTime(required=True)
     method = fields.String(required=True, validate=validate.OneOf(CONSENT_METHODS))
@@ -57,7 +65,7 @@ class ConsentSchema(Schema):
 
 
 class DuplicateSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(3, 500))
+    reason = Text(required=True, validate=validate.Length(3, 500))
 
 
 class IntakeSchema(Schema):
@@ -66,7 +74,7 @@ class IntakeSchema(Schema):
     service_id = fields.UUID(metadata={"description": "a directory service; omitted = routed by area"})
     employment_situation = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT))
     health_category = fields.String(validate=validate.OneOf(HEALTH))
-    reason = fields.String(validate=validate.Length(1, 2000))
+    reason = Text(validate=validate.Length(1, 2000))
     replaces_id = fields.UUID(metadata={"description": "the earlier (closed) referral this re-referral replaces"})
     duplicate = fields.Nested(DuplicateSchema, metadata={"description": "link despite an open referral"})
 
@@ -87,7 +95,7 @@ class SelfReferralSchema(Schema):
     service_id = fields.UUID()
     employment_situation = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT))
     health_category = fields.String(validate=validate.OneOf(HEALTH))
-    reason = fields.String(validate=validate.Length(1, 2000))
+    reason = Text(validate=validate.Length(1, 2000))
 
     @validates_schema
     def contactable(self, data, **_):
@@ -111,15 +119,15 @@ class ActionSchema(Schema):
     """One lifecycle action; which fields are needed depends on the action (422 names the missing ones)."""
 
     version = fields.Integer(required=True, metadata={"description": "the version you last read"})
-    adviser_id = fields.String(validate=validate.Length(1, 255))
+    adviser_id = Text(validate=validate.Length(1, 255))
     claim = fields.Boolean()
     channel = fields.String(validate=validate.OneOf(domain.CHANNELS))
     result = fields.String(validate=validate.OneOf(domain.ATTEMPT_RESULTS))
     business_status = fields.String(validate=validate.OneOf(domain.IN_PROGRESS_STAGES))
     reason = fields.String(validate=CODE)
     end_reason = fields.String(validate=validate.OneOf(domain.END_REASONS))
-    text = fields.String(validate=validate.Length(1, 2000))
-    note = fields.String(validate=validate.Length(1, 2000))
+    text = Text(validate=validate.Length(1, 2000))
+    note = Text(validate=validate.Length(1, 2000))
     review_date = fields.Date()
     redirect_service_id = fields.UUID()
     # outcomes
@@ -135,7 +143,7 @@ class ActionSchema(Schema):
 
 
 class NoteInSchema(Schema):
-    text = fields.String(required=True, validate=validate.Length(1, 4000))
+    text = Text(required=True, validate=validate.Length(1, 4000))
 
 
 class RouteSchema(Schema):
@@ -156,6 +164,9 @@ class ServiceIntakeChangeSchema(Schema):
                        "to another service); true resumes, and held referrals it can take are routed to it"})
 
 
+MAX_OFFSET = 100_000  # as adjustments: far past any real list, and inside every database's integers
+
+
 class QueueQuerySchema(Schema):
     view = fields.String(load_default="all", validate=validate.OneOf(
         ("all", "new", "breaching", "mine", "waitlist", "review_due", "checks_due", "sent", "held")),
@@ -163,7 +174,7 @@ class QueueQuerySchema(Schema):
                                  "(sustainment checks due) for advisers; sent (referrers); held (alliance)"})
     status = fields.String(validate=validate.OneOf([s.value for s in domain.Status]))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
 
 
 class HoldSchema(Schema):
@@ -277,7 +288,8 @@ class QueueItemSchema(Schema):
 class QueueSchema(Schema):
     items = fields.List(fields.Nested(QueueItemSchema))
     total = fields.Integer()
-    caseload = fields.Dict(metadata={"description": "advisers: active clients, limit, warning"})
+    caseload = fields.Dict(allow_none=True, metadata={"description": "advisers: active clients, limit, warning; "
+                                                                    "null for everyone else"})
 
 
 class PersonStatusSchema(Schema):

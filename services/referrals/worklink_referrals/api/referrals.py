@@ -105,7 +105,9 @@ class OneReferral(MethodView):
             return access.present(session, referral, principal, settings(), now())
 
 
-@blp.route("/referrals/<uuid:referral_id>/actions/<action>")
+@blp.route("/referrals/<uuid:referral_id>/actions/<action>", parameters=[
+    {"in": "path", "name": "action", "schema": {"type": "string", "enum": list(ACTIONS)},
+     "description": "the lifecycle action; which ones this reader may take now is the referral's allowed_actions"}])
 @person_record("referral", "referral_id")
 class Action(MethodView):
     @requires("adviser", "org_admin", "gp", "alliance_admin")
