@@ -159,12 +159,48 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
         sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
         assert page.locator("#referral").inner_text().startswith("requested")
         assert_accessible(page)
-        page.get_by_role("button", name="The patient withdrew consent to the referral").click()
+        page.get_by_role("link", name="The patient withdrew consent to the referral").click()
+        # It asks first: nothing is recorded until the clinician confirms
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            "Record that the patient withdrew consent to the referral?")
+        assert "This cannot be undone" in page.locator(".nhsuk-warning-callout").inner_text()
+        assert_accessible(page)
+        page.get_by_role("link", name="Go back without recording it").click()
+        assert page.locator("#referral").inner_text().startswith("requested")
+        page.get_by_role("link", name="The patient withdrew consent to the referral").click()
+        page.get_by_role("button", name="Record the withdrawal").click()
         assert page.locator("#referral").inner_text().startswith("consent withdrawn")
-        assert page.get_by_role("button", name="The patient withdrew consent to the referral").count() == 0
+        assert page.get_by_role("link", name="The patient withdrew consent to the referral").count() == 0
         assert_accessible(page)
         page.goto(f"{base}/suggestions/{created['id']}/summary")
         assert "You withdrew your agreement to be referred to an employment adviser" in page.content()
+
+
+def test_withdrawing_a_suggestion_asks_first_and_needs_a_reason(app, tokens, page):
+    """Pages audit 2, #10: the irreversible actions were the first buttons on the page, one click, a reason preset."""
+    from tests.services.adjustments.conftest import suggestion_body
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(**{"consent.refer_to_employment_adviser": True}),
+                          headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        assert page.locator("main a, main button").first.inner_text() == "Print the employer letter"
+        page.get_by_role("link", name="Withdraw the suggestion").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Withdraw this suggestion?"
+        reason = page.get_by_label("Why are you withdrawing it?")
+        assert reason.input_value() == "" and reason.locator("option").first.inner_text() == "Select a reason"
+        assert_accessible(page)
+        page.get_by_role("button", name="Withdraw the suggestion").click()
+        assert page.title().startswith("Error: ")
+        assert "Select why you are withdrawing the suggestion" in page.locator(".nhsuk-error-summary").inner_text()
+        assert_accessible(page)
+        page.get_by_label("Why are you withdrawing it?").select_option("patient_request")
+        page.get_by_role("button", name="Withdraw the suggestion").click()
+        assert page.locator("#status").inner_text().startswith("withdrawn")
+    shown = client.get(f"/suggestions/{created['id']}", headers=h).get_json()
+    assert (shown["status"], shown["withdrawn_reason"]) == ("withdrawn", "patient_request")
 
 
 def _overflows(page) -> int:

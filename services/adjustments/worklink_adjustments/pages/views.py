@@ -292,6 +292,38 @@ def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
             and guidance.adjustments.get(r["adjustment_id"], {}).get("review_status") != "clinically_reviewed"]
 
 
+PAGE_WITHDRAWAL_REASONS = [("", "Select a reason"), ("issued_in_error", "Issued in error"),
+                           ("patient_request", "The patient asked"), ("condition_changed", "The condition changed"),
+                           ("other", "Another reason")]
+CONFIRMATIONS = {
+    "withdraw": {
+        "heading": "Withdraw this suggestion?", "button": "Withdraw the suggestion", "keep": "Keep the suggestion",
+        "warning": ["The employer letter and the patient summary will no longer apply, and the employer's reply link "
+                    "stops working. To give advice again you would write a new suggestion."]},
+    "withdraw-referral-consent": {
+        "heading": "Record that the patient withdrew consent to the referral?", "button": "Record the withdrawal",
+        "keep": "Go back without recording it",
+        "warning": ["The referral is cancelled, the employment adviser is told to stop, and nothing more about the "
+                    "patient is shared with them. The patient would need to consent again for a new referral."]},
+}
+
+
+@pages.get("/review/<uuid:suggestion_id>/<any(withdraw, 'withdraw-referral-consent'):action>")
+@person_record(RESOURCE, "suggestion_id")
+@requires("gp")
+def confirm(suggestion_id: uuid.UUID, action: str):
+    """An action that cannot be undone asks first (WCAG 3.3.4), on a page of its own."""
+    return confirm_page(suggestion_id, action)
+
+
+def confirm_page(suggestion_id: uuid.UUID, action: str, values=None, errors=None, status: int = 200) -> Response:
+    with transaction() as session:
+        suggestion = services.read(session, deps(), clinician(), suggestion_id)
+    return render("adjustments/confirm.html", status=status, s=suggestion, action=action, values=values or {},
+                  errors=errors or {}, reasons=PAGE_WITHDRAWAL_REASONS if action == "withdraw" else None,
+                  **CONFIRMATIONS[action])
+
+
 @pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer, 'withdraw-referral-consent'):action>")
 @person_record(RESOURCE, "suggestion_id")
 @requires("gp")
@@ -300,15 +332,17 @@ def review_action(suggestion_id: uuid.UUID, action: str):
         version = int(request.form.get("version", ""))
     except ValueError:
         version = -1
+    reason = request.form.get("reason", "")
+    if action == "withdraw" and reason not in dict(PAGE_WITHDRAWAL_REASONS[1:]):
+        return confirm_page(suggestion_id, action, request.form,
+                            {"reason": ["Select why you are withdrawing the suggestion"]}, 422)
     try:
         with transaction() as session:
             who = clinician()
             if action == "issue":
                 services.issue(session, deps(), who, suggestion_id, version, today())
             elif action == "withdraw":
-                services.withdraw(session, deps(), who, suggestion_id, version,
-                                  request.form.get("reason") if request.form.get("reason") in
-                                  ("issued_in_error", "patient_request", "condition_changed", "other") else "other")
+                services.withdraw(session, deps(), who, suggestion_id, version, reason)
             elif action == "withdraw-referral-consent":
                 services.withdraw_referral_consent(session, deps(), who, suggestion_id, version)
             else:
