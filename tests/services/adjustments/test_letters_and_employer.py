@@ -298,3 +298,13 @@ def test_no_page_or_pdf_title_names_the_patient(client, tokens):
         data = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=h).data
         assert f"/Title ({title})".encode() in data
         assert b"Patel" not in re.sub(rb"stream\r?\n.*?\r?\nendstream", b"", data, flags=re.S)  # nor any metadata
+
+
+def test_each_why_box_on_the_employers_page_names_its_change(client, tokens):
+    """Pages audit 2, #9: every reason box was labelled "Why (needed if not fully agreed)"."""
+    s = issued(client, tokens)
+    html = client.get(response_link(client, tokens, s["id"])).get_data(as_text=True).replace("&#39;", "'")
+    labels = [re.sub(r"\s+", " ", label).strip() for label in
+              re.findall(r'<label class="nhsuk-label" for="items-\d+-reason">(.*?)</label>', html, re.S)]
+    assert labels == [f"Why '{n}. {title}' could not be agreed in full (needed unless agreed)" for n, title in (
+        (1, "Phased return over four weeks"), (2, "Quieter workspace"), (3, "Recommended change"))]
