@@ -70,20 +70,23 @@ def _recommendation_rows(s: dict[str, Any]) -> list[dict[str, Any]]:
              "schedule": r.get("schedule") or []} for i, r in enumerate(s["recommendations"])]
 
 
-def _advice_sections(s: dict[str, Any], name: str) -> list[Section]:
+def _advice_sections(s: dict[str, Any], name: str, to_patient: bool = False) -> list[Section]:
+    """The advice, about the patient to the employer, or to the patient in the second person."""
+    who, be = ("You", "are") if to_patient else (name, "is")
     sections = []
     if s["decision"] == "not_fit":
         sections.append(Section("Assessment", [
-            f"{name} is not fit for work {_period(s)}.",
+            f"{who} {be} not fit for work {_period(s)}.",
             "There is no advice about changes at work during this period."]))
         return sections
     categories = [CATEGORY_LABELS[c] for c in s["categories"]]
-    summary = f"{name} may be fit for work {_period(s)}, taking account of the advice below."
+    summary = f"{who} may be fit for work {_period(s)}, taking account of the advice below."
     if categories:
         summary += " The advice covers " + _join(categories) + "."
     sections.append(Section("Assessment", [summary]))
     if s["functional_effects"].strip():
-        sections.append(Section("How their health affects their work", [s["functional_effects"].strip()]))
+        heading = "How your health affects your work" if to_patient else "How their health affects their work"
+        sections.append(Section(heading, [s["functional_effects"].strip()]))
     if s["recommendations"]:
         sections.append(Section("Changes that may help", rows=_recommendation_rows(s)))
     return sections
@@ -102,14 +105,15 @@ def _referral_consent(s: dict) -> str:
     return "You have not asked to be referred to an employment adviser."
 
 
-def _signposting(s: dict[str, Any]) -> list[str]:
+def _signposting(s: dict[str, Any], to_patient: bool = False) -> list[str]:
     notes = []
     if s["signposting"]["occupational_health"]:
         notes.append("An occupational health assessment could give more detailed advice about the job.")
     if s["signposting"]["access_to_work"]:
         notes.append("Access to Work (from the Department for Work and Pensions) may pay for support beyond the "
                      "reasonable adjustments an employer makes, such as equipment, a support worker or help with "
-                     "travel. The employee applies at gov.uk/access-to-work.")
+                     "travel. " + ("You can apply at gov.uk/access-to-work." if to_patient else
+                                   "The employee applies at gov.uk/access-to-work."))
     return notes
 
 
@@ -164,7 +168,7 @@ def patient_summary(s: dict[str, Any]) -> Letter:
         f"{name}, born {long_date(s['patient']['birth_date'])}, NHS number {_nhs(s['patient']['nhs_number'])}.",
         f"Assessed on {long_date(s['assessment']['date'])} by {METHOD_LABELS[s['assessment']['method']]}.",
         "Conditions we talked about: " + _join([c["text"] for c in s["conditions"]]) + "."])]
-    sections += _advice_sections(s, "You")
+    sections += _advice_sections(s, name, to_patient=True)
     shared = disclosed_conditions(s)
     consent = [
         "Your employer letter does not name your condition." if not shared else
@@ -174,7 +178,7 @@ def patient_summary(s: dict[str, Any]) -> Letter:
         _referral_consent(s),
     ]
     sections.append(Section("What you agreed", consent))
-    if notes := _signposting(s):
+    if notes := _signposting(s, to_patient=True):
         sections.append(Section("Further support", notes))
     sections.append(Section("What happens next", [
         "Give the employer letter to your manager and talk through the changes together.",

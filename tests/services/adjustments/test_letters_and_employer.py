@@ -308,3 +308,21 @@ def test_each_why_box_on_the_employers_page_names_its_change(client, tokens):
               re.findall(r'<label class="nhsuk-label" for="items-\d+-reason">(.*?)</label>', html, re.S)]
     assert labels == [f"Why '{n}. {title}' could not be agreed in full (needed unless agreed)" for n, title in (
         (1, "Phased return over four weeks"), (2, "Quieter workspace"), (3, "Recommended change"))]
+
+
+def test_the_patient_summary_speaks_to_the_patient(client, tokens):
+    """Pages audit 2, #11: the patient's own summary said "How their health affects their work" and
+    "The employee applies", as the employer letter does."""
+    h = tokens.header()
+    s = issued(client, tokens)
+    html = client.get(f"/suggestions/{s['id']}/summary", headers=h).get_data(as_text=True)
+    pdf = pdf_text(client.get(f"/suggestions/{s['id']}/summary.pdf", headers=h).data)
+    for text in (html, pdf):
+        assert "How your health affects your work" in text and "You can apply at gov.uk/access-to-work." in text
+        assert "You may be fit for work from" in text
+        assert "their" not in text and "The employee" not in text
+    letter = client.get(f"/suggestions/{s['id']}/letter", headers=h).get_data(as_text=True)
+    assert "How their health affects their work" in letter and "The employee applies at gov.uk" in letter
+    not_fit = issued(client, tokens, decision="not_fit", categories=[], recommendations=[])
+    assert "You are not fit for work from" in client.get(f"/suggestions/{not_fit['id']}/summary",
+                                                         headers=h).get_data(as_text=True)
