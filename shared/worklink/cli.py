@@ -62,10 +62,13 @@ def up(broker: str | None, only: str | None, seed: bool) -> None:
 
 @main.command()
 @click.option("--check", is_flag=True, help="only check the catalogue against deploy/topics.toml")
-def topics(check: bool) -> None:
-    """Create the topics declared in deploy/topics.toml (and their .dlt companions)."""
+@click.option("--verify", is_flag=True, help="only compare the broker's topics with deploy/topics.toml "
+              "(partitions, retention, cleanup policy, segment age); exit 1 if they differ")
+def topics(check: bool, verify: bool) -> None:
+    """Create the topics declared in deploy/topics.toml (and their .dlt companions), and set
+    their declared configs on topics that already exist."""
     from worklink.events.contracts import CATALOGUE
-    from worklink.messaging.topics import check_catalogue, ensure_topics, find_topics_file, load_topics
+    from worklink.messaging.topics import check_catalogue, ensure_topics, find_topics_file, load_topics, topic_drift
 
     specs = load_topics()
     problems = check_catalogue(CATALOGUE, specs)
@@ -75,6 +78,15 @@ def topics(check: bool) -> None:
         click.echo(f"{find_topics_file()}: {len(specs)} topics, consistent with the catalogue")
         return
     settings = Settings.from_env("platform")
+    if verify:
+        drift = topic_drift(settings.kafka, specs)
+        for name, difference in drift.items():
+            click.echo(f"{name:45} {difference}")
+        if drift:
+            raise click.ClickException(f"{len(drift)} topic(s) differ from {find_topics_file()}; "
+                                       "`worklink topics` sets them as declared")
+        click.echo(f"{len(specs)} topics on the broker as declared")
+        return
     for name, outcome in ensure_topics(settings.kafka, specs).items():
         click.echo(f"{name:45} {outcome}")
 

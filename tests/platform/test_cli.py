@@ -83,6 +83,9 @@ def test_topics_corrects_the_configs_of_a_restricted_topic_that_already_exists(k
     try:
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, declared.name, configs={
             "retention.ms": "604800000", "cleanup.policy": "compact", "segment.ms": "604800000"})])
+        verify = run("topics", "--verify", env=env, check=False)
+        assert verify.returncode == 1 and "differ" in verify.stderr
+        assert f"{declared.name} " in verify.stdout and "retention.ms 604800000 -> " in verify.stdout
         output = run("topics", env=env).stdout
         line = next(line for line in output.splitlines() if line.startswith(declared.name + " "))
         assert f"retention.ms 604800000 -> {declared.retention_ms}" in line
@@ -95,6 +98,7 @@ def test_topics_corrects_the_configs_of_a_restricted_topic_that_already_exists(k
     finally:
         admin.close()
     assert "->" not in run("topics", env=env).stdout  # nothing left to correct
+    assert "as declared" in run("topics", "--verify", env=env).stdout
 
 
 def test_a_restricted_topic_without_a_short_segment_age_is_refused():

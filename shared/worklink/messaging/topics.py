@@ -137,9 +137,26 @@ def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict
         client.close()
 
 
-def _align_configs(client, specs: list[TopicSpec]) -> dict[str, str]:
+def topic_drift(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict[str, str]:
+    """What the broker has that differs from the declarations, changing nothing: missing
+    topics, fewer partitions, other configs (e.g. a restricted topic keeping records longer)."""
+    client = kafka.admin(kafka_settings)
+    try:
+        existing = _partition_counts(client)
+        drift = {s.name: "missing" for s in specs if s.name not in existing}
+        drift.update({s.name: f"partitions {existing[s.name]} (declared {s.partitions})" for s in specs
+                      if s.name in existing and existing[s.name] < s.partitions})
+        for name, configs in _align_configs(client, [s for s in specs if s.name in existing], apply=False).items():
+            drift[name] = f"{drift[name]}; {configs}" if name in drift else configs
+        return drift
+    finally:
+        client.close()
+
+
+def _align_configs(client, specs: list[TopicSpec], apply: bool = True) -> dict[str, str]:
     """Set each existing topic's declared configs where the broker has others (a topic created
-    by another tool or auto-created, or a declaration tightened since); returns what changed."""
+    by another tool or auto-created, or a declaration tightened since); returns what changed
+    (or, with apply=False, what would)."""
     if not specs:
         return {}
     described = client.describe_configs(
@@ -150,9 +167,11 @@ def _align_configs(client, specs: list[TopicSpec]) -> dict[str, str]:
     for spec in specs:
         have = {key: entry.get("value") for key, entry in live.get(spec.name, {}).items()}
         wrong = {key: value for key, value in spec.config().items() if have.get(key) != value}
-        if wrong:
+        if not wrong:
+            continue
+        if apply:
             client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=wrong)])
-            changes[spec.name] = ", ".join(f"{key} {have.get(key)} -> {value}" for key, value in wrong.items())
+        changes[spec.name] = ", ".join(f"{key} {have.get(key)} -> {value}" for key, value in wrong.items())
     return changes
 
 
