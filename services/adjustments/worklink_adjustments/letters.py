@@ -7,6 +7,7 @@ employer and to disclose that condition; it never shows the NHS number or date o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -264,42 +265,62 @@ def _font(pdf: FPDF, letter: Letter):
     return "DejaVu", str
 
 
+class UnlayableText(Exception):
+    """fpdf2 cannot lay the text out (its bidi pass recurses once per symbol in a run: ~1,000 emoji)."""
+
+
+# Scripts whose letters HarfBuzz must shape (joined, reordered, right to left): Hebrew to Mongolian,
+# the Indic extensions, presentation forms, and the historic scripts beyond the BMP. Other text is
+# drawn without shaping, and without fpdf2's bidi pass, which recurses once per emoji in a run.
+NEEDS_SHAPING = re.compile("[\u0590-\u1cff\ua800-\uabff\ufb1d-\ufeff\U00010800-\U0001e8ff]")
+
+
 def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_compression(compress)
     font, text = _font(pdf, letter)
+    shaping = font != "Helvetica"
     pdf.set_title(text(letter.document_title))
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
     line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+    def write(height: float, value: str) -> None:
+        if shaping:
+            pdf.set_text_shaping(bool(NEEDS_SHAPING.search(value)))
+        try:
+            pdf.multi_cell(0, height, text(value), **line)
+        except RecursionError:
+            raise UnlayableText() from None
+
     if letter.draft:
         pdf.set_font(font, "B", 12)
         pdf.set_text_color(180, 0, 0)
         pdf.cell(0, 8, "DRAFT - not issued", **line)
         pdf.set_text_color(0, 0, 0)
     pdf.set_font(font, "B", 18)
-    pdf.multi_cell(0, 9, text(letter.title), **line)
+    write(9, letter.title)
     pdf.ln(2)
     for section in letter.sections:
         pdf.set_font(font, "B", 13)
-        pdf.multi_cell(0, 8, text(section.heading), **line)
+        write(8, section.heading)
         pdf.set_font(font, "", 11)
         for paragraph in section.paragraphs:
-            pdf.multi_cell(0, 6, text(paragraph), **line)
+            write(6, paragraph)
             pdf.ln(1)
         for row in section.rows:
             pdf.set_font(font, "B", 11)
-            pdf.multi_cell(0, 6, text(f"{row['number']}. {row['title']}"), **line)
+            write(6, f"{row['number']}. {row['title']}")
             pdf.set_font(font, "", 11)
             if row["difficulty"]:
-                pdf.multi_cell(0, 6, text(f"Difficulty: {row['difficulty']}"), **line)
+                write(6, f"Difficulty: {row['difficulty']}")
             if row["advice"]:
-                pdf.multi_cell(0, 6, text(row["advice"]), **line)
+                write(6, row["advice"])
             for week in row["schedule"]:
-                pdf.multi_cell(0, 6, text(f"   Week {week['week']}: {week['plan']}"), **line)
+                write(6, f"   Week {week['week']}: {week['plan']}")
             pdf.ln(1)
         pdf.ln(2)
     pdf.set_font(font, "", 11)
-    pdf.multi_cell(0, 6, text(letter.signature), **line)
+    write(6, letter.signature)
     return bytes(pdf.output())

@@ -147,3 +147,30 @@ def test_the_documented_professions_are_an_enforced_enum(client):
     issuer = client.get("/openapi.json").get_json()["components"]["schemas"]["Issuer"]
     assert issuer["properties"]["profession"]["enum"] == ["doctor", "nurse", "occupational_therapist", "pharmacist",
                                                           "physiotherapist"]
+
+
+def test_the_longest_run_of_emoji_the_api_accepts_prints_in_both_pdfs(client, tokens):
+    """Fuzz audit 2, #9: ~1,000 emoji made fpdf2's bidi pass recurse too deep, so both PDFs were a 500."""
+    from tests.services.adjustments.test_letters_and_employer import pdf_unicode_text
+
+    h = tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(functional_effects="😀" * 2000), headers=h)
+    assert created.status_code == 201, created.get_json()
+    sid = created.get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    for kind in ("letter", "summary"):
+        pdf = client.get(f"/suggestions/{sid}/{kind}.pdf", headers=h)
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf", kind
+        assert "😀" * 100 in pdf_unicode_text(pdf.data).replace(" ", "")
+
+
+def test_emoji_beside_right_to_left_words_too_long_to_lay_out_is_a_422_offering_the_print_view(client, tokens):
+    h = tokens.header()
+    body = suggestion_body(functional_effects="يتعب بسرعة " + "😀" * 1500)  # in one paragraph
+    sid = client.post("/suggestions", json=body, headers=h).get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    wants = {"Accept": "application/pdf, application/problem+json"}
+    refused = client.get(f"/suggestions/{sid}/letter.pdf", headers={**h, **wants})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("/unprintable-text") and "print view" in refused.get_json()["detail"]
+    assert client.get(f"/suggestions/{sid}/letter", headers=h).status_code == 200

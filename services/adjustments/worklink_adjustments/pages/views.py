@@ -384,6 +384,11 @@ def print_pdf(suggestion_id: uuid.UUID, kind: str):
         raise Problem(422, "The PDF cannot show some of the characters in this document. Open the print "
                            "view instead, and print it or save it as a PDF from your browser.",
                       title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-characters")
+    except letters.UnlayableText:
+        # Right-to-left words beside a run of about a thousand symbols (emoji): not a letter to print as a PDF.
+        raise Problem(422, "The PDF cannot lay out a very long run of symbols next to right-to-left text in this "
+                           "document. Open the print view instead, and print it or save it as a PDF from your "
+                           "browser.", title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-text")
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}-{suggestion_id}.pdf"',
                              "Cache-Control": "no-store"})
