@@ -281,6 +281,7 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     font, text = _font(pdf, letter)
     shaping = font != "Helvetica"
     pdf.set_title(text(letter.document_title))
+    pdf.set_lang("en-GB")  # a screen reader reads it in English, not in a guessed language
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
@@ -304,6 +305,7 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     pdf.ln(2)
     for section in letter.sections:
         pdf.set_font(font, "B", 13)
+        pdf.start_section(text(section.heading))  # the outline (bookmarks): a way to move between sections
         write(8, section.heading)
         pdf.set_font(font, "", 11)
         for paragraph in section.paragraphs:

@@ -326,3 +326,13 @@ def test_the_patient_summary_speaks_to_the_patient(client, tokens):
     not_fit = issued(client, tokens, decision="not_fit", categories=[], recommendations=[])
     assert "You are not fit for work from" in client.get(f"/suggestions/{not_fit['id']}/summary",
                                                          headers=h).get_data(as_text=True)
+
+
+def test_the_pdfs_declare_their_language_and_have_an_outline_of_their_sections(client, tokens):
+    """Pages audit 2, #12: no /Lang, no outline. (Tagging is not done: the HTML print view is the accessible copy.)"""
+    s = issued(client, tokens)
+    for kind, first, last in (("letter", "About this letter", "Reassessment"),
+                              ("summary", "About you", "What happens next")):
+        data = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=tokens.header()).data
+        assert b"/Lang (en-GB)" in data and b"/Outlines" in data
+        assert f"/Title ({first})".encode() in data and f"/Title ({last})".encode() in data
