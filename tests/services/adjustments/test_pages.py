@@ -231,3 +231,22 @@ def test_the_review_page_letter_and_reply_page_reflow_at_320_px(app, tokens, pag
         assert _overflows(page) <= 0, "letter"
         page.goto(reply)
         assert _overflows(page) <= 0, "employer's reply page"
+
+
+def test_the_printed_letter_shows_the_reply_link_once(app, tokens, page):
+    """Pages audit 2, #13: NHS.UK's print rule wrote the single-use link out a second time after it."""
+    from tests.services.adjustments.conftest import suggestion_body
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/suggestions/{created['id']}/letter")
+        page.emulate_media(media="print")
+        reply = page.locator("a[href*='/respond/']")
+        assert reply.count() == 1
+        after = reply.evaluate("a => getComputedStyle(a, '::after').content")
+        assert after in ("none", "normal"), after
+        other = page.evaluate("""() => { const a = document.createElement('a'); a.href = '/x';
+            document.querySelector('main').append(a); return getComputedStyle(a, '::after').content; }""")
+        assert "Link" in other  # NHS.UK's print rule is in force for other links: the test can fail
