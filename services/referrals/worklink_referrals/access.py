@@ -218,7 +218,8 @@ def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
     """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser."""
     outcomes_seen = principal is None or outcomes_shown(principal, referral)
     item = {"id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
-            "business_status": domain.unless_outcome(referral.business_status, outcomes_seen), "source": referral.source,
+            "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
+            "source": referral.source,
             "assigned_adviser": referral.assigned_adviser, "submitted_at": referral.submitted_at,
             "breached_clocks": services.breaching(referral, settings, now)}
     if details_shared(referral):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
-
 from tests.services.referrals.test_page_forms import page, post
 from worklink_referrals.config import ReferralSettings
 
