@@ -66,6 +66,15 @@ class AdjustmentSchema(Schema):
     updated_in_version = fields.Integer(dump_only=True)
 
 
+# Answers can carry every status (clinically_reviewed included); requests only the writable ones.
+REVIEW_STATUS_OUT = {"description": "draft | clinically_reviewed | published | retired",
+                     "enum": list(REVIEW_STATUSES)}
+
+
+class AdjustmentOutSchema(AdjustmentSchema):
+    review_status = fields.String(metadata=REVIEW_STATUS_OUT)
+
+
 class AdjustmentPatchSchema(AdjustmentSchema):
     class Meta:
         exclude = ("id",)
@@ -86,6 +95,10 @@ class RuleSchema(Schema):
     review_status = one_of(WRITABLE_REVIEW_STATUSES, load_default="published", metadata=REVIEW_STATUS_DOC)
     reviewed_by = fields.String(dump_only=True, allow_none=True)
     reviewed_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class RuleOutSchema(RuleSchema):
+    review_status = fields.String(metadata=REVIEW_STATUS_OUT)
 
 
 class RulePatchSchema(Schema):
@@ -215,7 +228,7 @@ class WorkFunctionSchema(Schema):
 
 
 class HitSchema(Schema):
-    adjustment = fields.Nested(AdjustmentSchema)
+    adjustment = fields.Nested(AdjustmentOutSchema)
     score = fields.Float()
     limitations = fields.List(fields.String())
     conditions = fields.List(fields.String())
@@ -234,6 +247,17 @@ class SearchResultSchema(Schema):
     hits = fields.List(fields.Nested(HitSchema))
     total = fields.Integer()
     review = fields.Dict(metadata={"description": "how much of this guidance version is clinically reviewed"})
+
+
+class GuidanceVersionSchema(Schema):
+    version = fields.Integer()
+    published_at = fields.DateTime()
+    published_by = fields.String()
+    change = fields.String()
+
+
+class VersionListSchema(Schema):
+    items = fields.List(fields.Nested(GuidanceVersionSchema), metadata={"description": "newest first"})
 
 
 class PhraseSchema(Schema):

@@ -15,15 +15,16 @@ from worklink.web import service_context
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
                                          PhraseTemplate, Source, WorkFunction)
-from worklink_adjustments.schemas import (AdjustmentPatchSchema, AdjustmentReviewSchema, AdjustmentSchema,
-                                          CatalogueSchema, ConditionPatchSchema, ConditionSchema, GuidanceQuery,
-                                          LimitationInSchema, LimitationSchema, PhraseInSchema, PhraseSchema,
-                                          ReviewReportSchema, RulePatchSchema, RuleReviewSchema, RuleSchema,
-                                          SearchResultSchema, WorkFunctionInSchema, WorkFunctionPatchSchema,
-                                          WorkFunctionSchema)
+from worklink_adjustments.schemas import (AdjustmentOutSchema, AdjustmentPatchSchema, AdjustmentReviewSchema,
+                                          AdjustmentSchema, CatalogueSchema, ConditionPatchSchema, ConditionSchema,
+                                          GuidanceQuery, LimitationInSchema, LimitationSchema, PhraseInSchema,
+                                          PhraseSchema, ReviewReportSchema, RuleOutSchema, RulePatchSchema,
+                                          RuleReviewSchema, RuleSchema, SearchResultSchema, VersionListSchema,
+                                          WorkFunctionInSchema, WorkFunctionPatchSchema, WorkFunctionSchema)
 
 blp = Blueprint("guidance", __name__, url_prefix="/guidance", description="Reasonable-adjustment guidance")
 READERS = ("gp", "adviser", "org_admin", "alliance_admin")
+MAX_ID = 2**31 - 1  # rule ids are int4 on PostgreSQL: a larger one cannot exist (and overflowed to a 500)
 
 
 def reading():
@@ -78,7 +79,7 @@ class Catalogue(MethodView):
 class Adjustments(MethodView):
     @requires("alliance_admin")
     @blp.arguments(AdjustmentSchema)
-    @blp.response(201, AdjustmentSchema)
+    @blp.response(201, AdjustmentOutSchema)
     def post(self, data):
         """Add an adjustment to the library (a new guidance version)."""
         with service_context().database.transaction() as session:
@@ -135,14 +136,14 @@ def _rule(session, rule_id: int) -> GuidanceRule:
 @blp.route("/adjustments/<adjustment_id>")
 class AdjustmentItem(MethodView):
     @requires(*READERS)
-    @blp.response(200, AdjustmentSchema)
+    @blp.response(200, AdjustmentOutSchema)
     def get(self, adjustment_id):
         with reading() as session:
             return _adjustment(session, adjustment_id)
 
     @requires("alliance_admin")
     @blp.arguments(AdjustmentPatchSchema(partial=True))
-    @blp.response(200, AdjustmentSchema)
+    @blp.response(200, AdjustmentOutSchema)
     def patch(self, data, adjustment_id):
         """Edit an adjustment; send the `revision` you read (409 if someone else changed it)."""
         with service_context().database.transaction() as session:
@@ -173,7 +174,7 @@ class AdjustmentItem(MethodView):
 class Rules(MethodView):
     @requires("alliance_admin")
     @blp.arguments(RuleSchema)
-    @blp.response(201, RuleSchema)
+    @blp.response(201, RuleOutSchema)
     def post(self, data):
         """Add a guidance rule: limitation (optionally condition or job task) -> adjustment."""
         with service_context().database.transaction() as session:
@@ -192,11 +193,11 @@ class Rules(MethodView):
             return rule
 
 
-@blp.route("/rules/<int:rule_id>")
+@blp.route(f"/rules/<int(min=1, max={MAX_ID}):rule_id>")
 class RuleItem(MethodView):
     @requires("alliance_admin")
     @blp.arguments(RulePatchSchema)
-    @blp.response(200, RuleSchema)
+    @blp.response(200, RuleOutSchema)
     def patch(self, data, rule_id):
         """Change a rule's priority, rationale or review status (retire it with `retired`)."""
         with service_context().database.transaction() as session:
@@ -219,7 +220,7 @@ class RuleItem(MethodView):
 class AdjustmentReview(MethodView):
     @requires("alliance_admin")
     @blp.arguments(AdjustmentReviewSchema)
-    @blp.response(200, AdjustmentSchema)
+    @blp.response(200, AdjustmentOutSchema)
     def post(self, data, adjustment_id):
         """Record that you clinically reviewed this adjustment as it stands (send the `revision` you
         reviewed). Who and when are kept; editing its wording later makes it unreviewed again."""
@@ -234,11 +235,11 @@ class AdjustmentReview(MethodView):
             return adjustment
 
 
-@blp.route("/rules/<int:rule_id>/clinical-review")
+@blp.route(f"/rules/<int(min=1, max={MAX_ID}):rule_id>/clinical-review")
 class RuleReview(MethodView):
     @requires("alliance_admin")
     @blp.arguments(RuleReviewSchema)
-    @blp.response(200, RuleSchema)
+    @blp.response(200, RuleOutSchema)
     def post(self, _data, rule_id):
         """Record that you clinically reviewed this rule (who and when are kept)."""
         with service_context().database.transaction() as session:
@@ -371,9 +372,10 @@ class Phrases(MethodView):
 @blp.route("/versions")
 class Versions(MethodView):
     @requires(*READERS)
+    @blp.response(200, VersionListSchema)
     def get(self):
         """Every guidance version, newest first."""
         with reading() as session:
             rows = session.scalars(sa.select(GuidanceVersion).order_by(GuidanceVersion.version.desc())).all()
-            return {"items": [{"version": v.version, "published_at": v.published_at.isoformat(),
+            return {"items": [{"version": v.version, "published_at": v.published_at,
                                "published_by": v.published_by, "change": v.change} for v in rows]}
