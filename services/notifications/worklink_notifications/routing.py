@@ -325,9 +325,10 @@ def revoke_person_messages(session: Session, event) -> int:
         if queued["recipient_kind"] == "person" and queued["facts"].get("consent_id") == consent:
             queued.update({k: v for k, v in stopped.items() if k in queued})  # one multi-row INSERT: same keys
             revoked += 1
+    # By consent alone (consent ids are unique): a person id may have been re-keyed by its owner
+    # since the message came. Unsent messages to people are few: they are sent or erased quickly.
     candidates = session.scalars(sa.select(Delivery).where(
-        Delivery.recipient_kind == "person", Delivery.recipient_id == str(data["person_id"]),
-        Delivery.status.in_(UNSENT)).with_for_update())
+        Delivery.recipient_kind == "person", Delivery.status.in_(UNSENT)).with_for_update())
     for delivery in candidates:
         if delivery.facts.get("consent_id") == consent:
             for name, value in stopped.items():

@@ -193,6 +193,28 @@ def test_a_revocation_in_the_same_batch_and_a_message_after_it_send_nothing(noti
     assert found == {("referral_received", "revoked", None), ("referral_accepted", "pending", "kim@example.org")}
 
 
+def test_a_revocation_stops_messages_under_its_consent_even_after_the_person_id_was_re_keyed(notifications_db):
+    """Referrals re-keyed its person ids (migration 0008): a message held from before carries the
+    old id, the withdrawal the new one; the consent id alone decides."""
+    from types import SimpleNamespace
+
+    from worklink_notifications import routing
+
+    consent, old_person, new_person = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    held = SimpleNamespace(id=str(uuid.uuid4()), type="notifications.person_message.requested", data={
+        "message_id": uuid.uuid4(), "person_id": old_person, "consent_id": consent,
+        "message_code": "referral_received", "contact": {"channel": "email", "address": "kim@example.org"},
+        "referral_id": None, "requested_at": datetime.now(timezone.utc)})
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, held)
+    revoked = SimpleNamespace(id="r1", type="notifications.person_messages.revoked", data={
+        "consent_id": consent, "person_id": new_person, "referral_id": None,
+        "revoked_at": datetime.now(timezone.utc)})
+    with notifications_db.transaction() as session:
+        assert routing.revoke_person_messages(session, revoked) == 1
+    assert [(d.status, d.address) for d in person_deliveries(notifications_db)] == [("revoked", None)]
+
+
 def test_a_withdrawal_is_remembered_while_a_message_under_it_can_arrive_then_forgotten_by_the_deliver_job(
         notifications_db, tmp_path):
     """revoked_consent holds a person id: kept for the person-message topic's retention plus its dead-letter
