@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
-                                         ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS)
+                                         ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS,
+                                         uk_today)
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a library id (lower-case letters, digits, _).")
 # Sources keep the ids they were published under ('acas-mh-adjustments'): hyphens allowed.
@@ -31,8 +34,16 @@ def one_of(values, **kwargs):
     return fields.String(validate=validate.OneOf(values), **kwargs)
 
 
+class Text(fields.String):
+    """Words a person typed: spaces at either end are dropped before the length is checked, so a
+    required name of spaces is refused instead of stored as a blank."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def text(max_length: int, min_length: int = 0, **kwargs):
-    return fields.String(validate=validate.Length(min_length, max_length), **kwargs)
+    return Text(validate=validate.Length(min_length, max_length), **kwargs)
 
 
 # --- guidance ---------------------------------------------------------------------------
@@ -428,6 +439,10 @@ class ReferralRequestInSchema(VersionSchema):
                        "what the suggestion records (consent.outcomes_to_gp, false unless asked)"})
 
 
+# When the employer's changes start: a typing slip (0001, 9999) is refused, not recorded.
+EFFECTIVE_FROM_DAYS_BEFORE, EFFECTIVE_FROM_DAYS_AFTER = 366, 731
+
+
 class EmployerItemSchema(Schema):
     index = fields.Integer(required=True)
     adjustment_id = fields.String(allow_none=True)
@@ -441,11 +456,20 @@ class EmployerResponseSchema(Schema):
     outcome = fields.String(dump_only=True)
     items = fields.List(fields.Nested(EmployerItemSchema), required=True, validate=validate.Length(min=1))
     comments = text(2000, load_default="")
-    responder_name = fields.String(required=True, validate=validate.Length(
-        2, 200, error="Enter your name, 2 to 200 characters"))
+    responder_name = Text(required=True,
+                          validate=validate.Length(2, 200, error="Enter your name, 2 to 200 characters"))
     responder_role = text(200, load_default="")
-    effective_from = fields.Date(allow_none=True, load_default=None)
+    effective_from = fields.Date(allow_none=True, load_default=None, metadata={
+        "description": f"at most {EFFECTIVE_FROM_DAYS_BEFORE} days before or {EFFECTIVE_FROM_DAYS_AFTER} after today"})
     recorded_at = fields.DateTime(dump_only=True)
+
+    @validates("effective_from")
+    def a_plausible_start(self, value, **_):
+        today = uk_today()
+        if value is not None and not (today - timedelta(days=EFFECTIVE_FROM_DAYS_BEFORE) <= value
+                                      <= today + timedelta(days=EFFECTIVE_FROM_DAYS_AFTER)):
+            raise ValidationError("The date the changes start must be within a year before, or two years after, "
+                                  "today.")
 
     @validates_schema(skip_on_field_errors=False)
     def reasons_for_refusals(self, data, **_):

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 
 from worklink_adjustments.disclosure import PrivateTerms
 from worklink_adjustments.domain import NOT_SHOWN_TO_EMPLOYER
-from worklink_adjustments.schemas import SuggestionInSchema
+from worklink_adjustments.schemas import SuggestionInSchema, Text
 from tests.services.adjustments.conftest import suggestion_body
 from tests.services.adjustments.test_letters_and_employer import pdf_text, response_link
 
@@ -28,7 +28,7 @@ def free_text_paths(schema, prefix: str = ""):
             yield from free_text_paths(field.schema, f"{prefix}/{name}")
         elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
             yield from free_text_paths(field.inner.schema, f"{prefix}/{name}/0")
-        elif (type(field) is fields.String and "enum" not in field.metadata
+        elif (type(field) in (fields.String, Text) and "enum" not in field.metadata
               and not any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)):
             yield f"{prefix}/{name}"
 
