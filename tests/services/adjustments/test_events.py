@@ -254,6 +254,14 @@ def test_resumed_entered_in_error_held_and_routed_reach_the_clinicians_read_mode
     for suggestion_id, (step, status, reason) in expected.items():
         referral = client.get(f"/suggestions/{suggestion_id}", headers=tokens.header()).get_json()["referrals"][0]
         assert (referral["status"], referral["business_status"], referral["reason"]) == (step, status, reason)
+    # ... and the pages say it in words
+    words = {"resumed": "active again (resumed)", "entered_in_error": "withdrawn (entered in error)",
+             "held": "waiting for an adviser service", "routed": "sent to an adviser service"}
+    home = client.get("/", headers=tokens.header()).get_data(as_text=True)
+    for suggestion_id, (step, *_) in expected.items():
+        review = client.get(f"/review/{suggestion_id}", headers=tokens.header()).get_data(as_text=True)
+        assert re.search(r'id="referral">\s*' + re.escape(words[step]), review), step
+        assert words[step].capitalize() in home
     routed = [sid for sid, (step, *_) in expected.items() if step == "routed"][0]
     assert client.get(f"/suggestions/{routed}", headers=tokens.header()).get_json()["referrals"][0][
         "assigned_org_id"] == str(OTHER_ORG)

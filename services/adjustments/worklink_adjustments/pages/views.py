@@ -31,6 +31,15 @@ from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSch
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 pages.add_app_template_filter(uk_today, "uk_date")  # a stored UTC time shown as the date in the UK
+# A referral's step as the clinician reads it (the codes are the referrals service's lifecycle steps).
+REFERRAL_WORDS = {"put_on_hold": "on hold", "resumed": "active again (resumed)",
+                  "entered_in_error": "withdrawn (entered in error)", "held": "waiting for an adviser service",
+                  "routed": "sent to an adviser service", "first_contact_made": "first contact made"}
+
+
+@pages.app_template_filter("referral_words")
+def referral_words(step: str | None) -> str:
+    return REFERRAL_WORDS.get(step or "", (step or "none").replace("_", " "))
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
 EXTRA_ROWS = 2
 CATEGORY_OPTIONS = [(code, label.capitalize()) for code, label in CATEGORY_LABELS.items()]
