@@ -19,6 +19,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,6 +96,32 @@ DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.Timeo
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn and the lock, in all: then a 503
 
 
+class UtcSqliteDateTime(sqlite_types.DATETIME):
+    """SQLite keeps no UTC offset: a timezone-aware column is stored as UTC and read back as
+    UTC (aware), so a service answers the same timestamps on SQLite as on PostgreSQL."""
+
+    def bind_processor(self, dialect):
+        format_ = super().bind_processor(dialect)
+        if not self.timezone:
+            return format_
+
+        def in_utc(value):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(timezone.utc)
+            return format_(value)
+        return in_utc
+
+    def result_processor(self, dialect, coltype):
+        parse = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parse
+
+        def as_utc(value):
+            value = parse(value)
+            return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+        return as_utc
+
+
 def create_db_engine(url: str, **kwargs) -> Engine:
     # A statement's parameters are a person's record (name, NHS number, health details): an
     # error's text, logged or put in a dead-letter header, must never carry them.
@@ -102,6 +129,8 @@ def create_db_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT})
         engine = sa.create_engine(url, **kwargs)
+        # Every DateTime(timezone=True) column of this engine, whatever model declares it.
+        engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: UtcSqliteDateTime}
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

@@ -216,3 +216,29 @@ def test_a_sqlite_writer_past_its_deadline_is_a_503_with_retry_after(tmp_path):
     assert response.status_code == 503, response.data
     assert response.mimetype == "application/problem+json"
     assert response.headers["Retry-After"] == "5"
+
+
+def test_timezone_aware_columns_read_back_in_utc_on_both_databases(database_url):
+    """SQLite keeps no offset: without help it hands back naive datetimes (sent without an
+    offset, which is not RFC 3339) and stores an aware value's wall-clock time, not its instant."""
+    from datetime import datetime, timedelta, timezone
+
+    metadata = sa.MetaData()
+    moments = sa.Table("moments", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                       sa.Column("at", sa.DateTime(timezone=True)), sa.Column("local", sa.DateTime()))
+    database = Database(database_url)
+    metadata.create_all(database.engine)
+    summer_in_london = datetime(2026, 6, 1, 12, 30, tzinfo=timezone(timedelta(hours=1)))
+    with database.transaction() as session:
+        session.execute(moments.insert().values(id=1, at=summer_in_london, local=datetime(2026, 6, 1, 12, 30)))
+        session.execute(moments.insert().values(id=2, at=None, local=None))
+    with database.sessions() as session:
+        rows = session.execute(sa.select(moments).order_by(moments.c.id)).all()
+        earlier = session.scalars(sa.select(moments.c.id).where(
+            moments.c.at < datetime(2026, 6, 1, 11, 45, tzinfo=timezone.utc))).all()
+    at, local = rows[0].at, rows[0].local
+    assert at == summer_in_london and at.utcoffset() == timedelta(0), at  # the same instant, in UTC
+    assert at.isoformat() == "2026-06-01T11:30:00+00:00"
+    assert local == datetime(2026, 6, 1, 12, 30) and local.tzinfo is None  # a naive column stays naive
+    assert rows[1].at is None
+    assert earlier == [1]  # compared as the instant it is
