@@ -64,7 +64,9 @@ def up(broker: str | None, only: str | None, seed: bool) -> None:
 @click.option("--check", is_flag=True, help="only check the catalogue against deploy/topics.toml")
 @click.option("--verify", is_flag=True, help="only compare the broker's topics with deploy/topics.toml "
               "(partitions, retention, cleanup policy, segment age); exit 1 if they differ")
-def topics(check: bool, verify: bool) -> None:
+@click.option("--grow-partitions", is_flag=True, help="also grow topics to their declared partition count "
+              "(keys move partition: drain the topic's consumers first, or a key's events can overtake each other)")
+def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
     """Create the topics declared in deploy/topics.toml (and their .dlt companions), and set
     their declared configs on topics that already exist."""
     from worklink.events.contracts import CATALOGUE
@@ -87,7 +89,7 @@ def topics(check: bool, verify: bool) -> None:
                                        "`worklink topics` sets them as declared")
         click.echo(f"{len(specs)} topics on the broker as declared")
         return
-    for name, outcome in ensure_topics(settings.kafka, specs).items():
+    for name, outcome in ensure_topics(settings.kafka, specs, grow_partitions=grow_partitions).items():
         click.echo(f"{name:45} {outcome}")
 
 

@@ -112,3 +112,18 @@ def test_a_restricted_topic_without_a_short_segment_age_is_refused():
     assert check_catalogue(CATALOGUE, loose) == [
         "restricted topic 'notifications.person-messages' must declare segment_ms no longer than its retention, "
         "or its records outlive the retention by up to a segment's age"]
+
+
+def test_topics_grow_partitions_only_when_asked(kafka_broker, new_topic):
+    """Growing a keyed topic moves keys to other partitions, where a later event (a consent
+    withdrawal) can overtake an earlier one (its request): never done by the way."""
+    from worklink.config import KafkaSettings
+    from worklink.messaging.topics import TopicSpec, ensure_topics, topic_drift
+
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    name = new_topic(partitions=1)
+    wider = [TopicSpec(name, 2, 1, 3_600_000)]
+    assert "not grown" in ensure_topics(settings, wider)[name]
+    assert topic_drift(settings, wider) == {name: "partitions 1 (declared 2)"}
+    assert ensure_topics(settings, wider, grow_partitions=True)[name] == "partitions 1 -> 2"
+    assert topic_drift(settings, wider) == {}

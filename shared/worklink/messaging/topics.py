@@ -103,9 +103,15 @@ def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
     return problems
 
 
-def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict[str, str]:
-    """Create missing topics, grow partition counts and set the declared configs (retention,
-    cleanup policy, segment age) of topics that exist with others; returns name -> what was done."""
+def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec], *,
+                  grow_partitions: bool = False) -> dict[str, str]:
+    """Create missing topics and set the declared configs (retention, cleanup policy, segment
+    age) of topics that exist with others; returns name -> what was done.
+
+    Partitions are grown only when asked: every event is keyed, and a key hashes to another
+    partition once there are more, so its next events could overtake ones still waiting on
+    the old partition (a consent withdrawal overtaking its request). Grow them after the
+    topic's consumers have drained it."""
     client = kafka.admin(kafka_settings)
     try:
         existing = _partition_counts(client)
@@ -123,9 +129,12 @@ def ensure_topics(kafka_settings: KafkaSettings, specs: list[TopicSpec]) -> dict
             have = existing.get(spec.name)
             if have is None:
                 continue
-            if have < spec.partitions:
+            if have < spec.partitions and grow_partitions:
                 client.create_partitions({spec.name: NewPartitions(total_count=spec.partitions)})
                 report[spec.name] = f"partitions {have} -> {spec.partitions}"
+            elif have < spec.partitions:
+                report[spec.name] = (f"exists with {have} partitions (declared {spec.partitions}; not grown: "
+                                     "drain its consumers, then `worklink topics --grow-partitions`)")
             elif have > spec.partitions:
                 report[spec.name] = f"exists with {have} partitions (declared {spec.partitions}; cannot shrink)"
             else:
