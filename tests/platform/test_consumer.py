@@ -179,19 +179,25 @@ def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries(tmp_p
 
 
 def test_unknown_event_types_are_skipped_not_dead_lettered(tmp_path, kafka_broker, new_topic):
-    topic = new_topic()
+    from prometheus_client import REGISTRY
+
+    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
     database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     stranger = CloudEvent(type="elsewhere.thing.happened", source="urn:x", data={"a": 1},
                           dataschema="urn:worklink:event:elsewhere.thing.happened:v1")
     good = thing_event(topic)
     send(kafka_broker.bootstrap_servers, topic, stranger.to_json().encode(), good.to_json().encode())
-    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-{uuid.uuid4().hex}",
-                             record_effect)
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, group, record_effect)
     try:
         assert consume_until(consumer, 2) == [Outcome.SKIPPED, Outcome.HANDLED]
     finally:
         consumer.close()
     assert support.count(database, support.effects) == 1
+    # Counted, but under "unknown": a record's type can be any string, and each label is kept for ever.
+    skipped = {"group": group, "outcome": "skipped"}
+    assert REGISTRY.get_sample_value("worklink_consumer_events_total", {**skipped, "type": "unknown"}) == 1
+    assert REGISTRY.get_sample_value("worklink_consumer_events_total",
+                                     {**skipped, "type": "elsewhere.thing.happened"}) is None
 
 
 def test_database_outage_rewinds_instead_of_dead_lettering(tmp_path, kafka_broker, new_topic):

@@ -252,7 +252,7 @@ class EventConsumer:
             return self._dead_letter(record, "malformed", exc, "unparseable")
         handler = self.handlers.get(envelope.type)
         if handler is None:
-            OUTCOMES.labels(self.group_id, envelope.type, Outcome.SKIPPED.value).inc()
+            OUTCOMES.labels(self.group_id, self._type_label(envelope.type), Outcome.SKIPPED.value).inc()
             return Outcome.SKIPPED
         try:
             entry, data = self.catalogue.load(envelope)
@@ -331,5 +331,10 @@ class EventConsumer:
         log.error("event dead-lettered", extra={"group": self.group_id, "reason": reason,
                   "topic": record.topic, "partition": record.partition, "offset": record.offset,
                   "error": str(error)[:500]})
-        OUTCOMES.labels(self.group_id, event_type, Outcome.DEAD_LETTERED.value).inc()
+        OUTCOMES.labels(self.group_id, self._type_label(event_type), Outcome.DEAD_LETTERED.value).inc()
         return Outcome.DEAD_LETTERED
+
+    def _type_label(self, event_type: str) -> str:
+        """A metric label: a type the catalogue knows, else "unknown" - each label value is kept
+        in memory for the process's life, and a record's type can be any string at all."""
+        return event_type if event_type == "unparseable" or event_type in self.catalogue else "unknown"
