@@ -242,3 +242,11 @@ def test_timezone_aware_columns_read_back_in_utc_on_both_databases(database_url)
     assert local == datetime(2026, 6, 1, 12, 30) and local.tzinfo is None  # a naive column stays naive
     assert rows[1].at is None
     assert earlier == [1]  # compared as the instant it is
+    if database.dialect == "sqlite":  # text another writer left, in other shapes, reads as UTC too
+        with database.transaction() as session:
+            session.execute(sa.text("INSERT INTO moments (id, at) VALUES (3, '2026-06-01 11:30:00'), "
+                                    "(4, '2026-06-01T11:30:00.5')"))
+        with database.sessions() as session:
+            assert session.scalars(sa.select(moments.c.at).where(moments.c.id > 2).order_by(moments.c.id)).all() == [
+                datetime(2026, 6, 1, 11, 30, tzinfo=timezone.utc),
+                datetime(2026, 6, 1, 11, 30, 0, 500000, tzinfo=timezone.utc)]
