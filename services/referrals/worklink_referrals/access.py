@@ -47,6 +47,15 @@ def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock
     return referral
 
 
+def add_note(session: Session, referral_id: uuid.UUID, principal: Principal, text: str, now: datetime) -> Referral:
+    """A case note, kept only by the organisation the referral is assigned to (API and page alike)."""
+    referral = load(session, referral_id, principal, lock=True)
+    if principal.organisation != referral.assigned_org_id:
+        raise Problem(403, "Only the assigned organisation keeps notes on this referral.")
+    services.add_note(session, referral, actor(principal), text, now)
+    return referral
+
+
 def readers(principal: Principal, referral: Referral) -> set[str]:
     return domain.relationships(actor(principal), services.snapshot_lite(referral)) - {domain.SYSTEM}
 

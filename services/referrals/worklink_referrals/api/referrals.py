@@ -148,10 +148,7 @@ class Notes(MethodView):
         """Add a case note (seen only by the assigned organisation and alliance admins)."""
         ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session, access.domain_problems():
-            referral = access.load(session, referral_id, principal, lock=True)
-            if principal.organisation != referral.assigned_org_id:
-                raise Problem(403, "Only the assigned organisation keeps notes on this referral.")
-            services.add_note(session, referral, access.actor(principal), data["text"], moment)
+            referral = access.add_note(session, referral_id, principal, data["text"], moment)
             _audit(session, "update", referral)
             return access.present(session, referral, principal, settings(), moment)
 

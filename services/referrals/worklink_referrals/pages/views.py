@@ -230,10 +230,7 @@ def referral_note(referral_id):
                               status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session, access.domain_problems():
-        referral = access.load(session, referral_id, principal, lock=True)
-        if principal.organisation != referral.assigned_org_id:
-            raise Problem(403, "Only the assigned organisation keeps notes on this referral.")
-        services.add_note(session, referral, access.actor(principal), data["text"], moment)
+        referral = access.add_note(session, referral_id, principal, data["text"], moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
     return redirect(f"/queue/{referral_id}#notes", code=303)
