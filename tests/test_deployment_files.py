@@ -47,3 +47,11 @@ def test_compose_gives_each_service_its_own_database_role():
         assert url.endswith(f"/worklink_{name}")
         assert f"CREATE DATABASE worklink_{name} OWNER worklink_{name};" in init
         assert f"REVOKE CONNECT, TEMPORARY ON DATABASE worklink_{name} FROM PUBLIC;" in init
+
+
+def test_compose_runs_the_kafka_version_the_tests_run():
+    """The broker a user starts with Docker is the release CI tests against (deploy/kafka/pom.xml)."""
+    import re
+    pom_version = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (ROOT / "deploy/kafka/pom.xml").read_text())
+    image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["kafka"]["image"]
+    assert image == f"apache/kafka:{pom_version.group(1)}"
