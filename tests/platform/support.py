@@ -72,3 +72,12 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60.0)
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)

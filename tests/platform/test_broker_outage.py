@@ -71,23 +71,23 @@ def test_relay_and_consumer_started_during_an_outage_wait_and_a_lost_commit_is_h
         worker.start()
     try:
         publish(1)
-        _wait_for(lambda: _logged(caplog, "outbox relay cannot reach the broker")
+        support.wait_for(lambda: _logged(caplog, "outbox relay cannot reach the broker")
                   and _logged(caplog, "broker unavailable; consumer waiting"), 60, "both to find the broker down")
         assert all(worker.is_alive() for worker in workers)
 
         restartable_kafka.start()
-        _wait_for(lambda: effects() == [1], 120, "the event written during the outage to be handled")
+        support.wait_for(lambda: effects() == [1], 120, "the event written during the outage to be handled")
 
         publish(2)
         assert entered.wait(60), "the second event never reached its handler"
         restartable_kafka.stop()  # the handler commits, then the offset commit finds no broker
         release.set()
-        _wait_for(lambda: _logged(caplog, "offset commit failed"), 120, "the offset commit to fail")
+        support.wait_for(lambda: _logged(caplog, "offset commit failed"), 120, "the offset commit to fail")
         assert all(worker.is_alive() for worker in workers)
 
         restartable_kafka.start()
         publish(3)
-        _wait_for(lambda: effects() == [1, 2, 3], 120, "the event after the outage to be handled")
+        support.wait_for(lambda: effects() == [1, 2, 3], 120, "the event after the outage to be handled")
         time.sleep(3)  # a redelivery of the second event, if any, has had its chance
     finally:
         stop.set()
@@ -111,11 +111,3 @@ def test_a_childs_exits_count_afresh_after_a_healthy_run():
 
 def _logged(caplog, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import defaultdict
 
 import pytest
@@ -147,16 +146,16 @@ def test_broker_outage_delays_events_but_loses_none(database_url, restartable_ka
     worker.start()
     try:
         before = publish_things(database, outbox, keys, per_key=5)          # 100 while up
-        _wait_for(lambda: relay.pending() == 0, 60, "events published before the outage")
+        support.wait_for(lambda: relay.pending() == 0, 60, "events published before the outage")
 
         restartable_kafka.stop()
         during = publish_things(database, outbox, keys, per_key=50, start_seq=5)  # 1,000 while down
         assert len(during) == 1000
-        _wait_for(lambda: _failed_attempts(database) > 0, 60, "the relay to try and fail while down")
+        support.wait_for(lambda: _failed_attempts(database) > 0, 60, "the relay to try and fail while down")
         assert relay.pending() == 1000
 
         restartable_kafka.start()
-        _wait_for(lambda: relay.pending() == 0, 180, "the backlog to drain after the broker returned")
+        support.wait_for(lambda: relay.pending() == 0, 180, "the backlog to drain after the broker returned")
     finally:
         stop.set()
         worker.join(60)
@@ -175,14 +174,6 @@ def test_broker_outage_delays_events_but_loses_none(database_url, restartable_ka
 def _failed_attempts(database) -> int:
     outbox = support.TABLES.outbox
     return support.count(database, outbox, outbox.c.sent_at.is_(None), outbox.c.attempts > 0)
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_only_one_relay_per_database_publishes(database_url):
