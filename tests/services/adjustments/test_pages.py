@@ -148,13 +148,19 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         assert "issued" in page.locator("#status").inner_text()
 
 
-def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral(app, tokens, page):
+def _issued_with_a_referral(app, tokens) -> dict:
+    """An issued suggestion whose patient agreed to be referred to an employment adviser."""
     from tests.services.adjustments.conftest import suggestion_body
 
     client, h = app.test_client(), tokens.header()
     created = client.post("/suggestions", json=suggestion_body(**{"consent.refer_to_employment_adviser": True}),
                           headers=h).get_json()
     assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    return created
+
+
+def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral(app, tokens, page):
+    created = _issued_with_a_referral(app, tokens)
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
         assert page.locator("#referral").inner_text().startswith("requested")
@@ -178,12 +184,7 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
 
 def test_withdrawing_a_suggestion_asks_first_and_needs_a_reason(app, tokens, page):
     """Pages audit 2, #10: the irreversible actions were the first buttons on the page, one click, a reason preset."""
-    from tests.services.adjustments.conftest import suggestion_body
-
-    client, h = app.test_client(), tokens.header()
-    created = client.post("/suggestions", json=suggestion_body(**{"consent.refer_to_employment_adviser": True}),
-                          headers=h).get_json()
-    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    created = _issued_with_a_referral(app, tokens)
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
         assert page.locator("main a, main button").first.inner_text() == "Print the employer letter"
@@ -199,7 +200,7 @@ def test_withdrawing_a_suggestion_asks_first_and_needs_a_reason(app, tokens, pag
         page.get_by_label("Why are you withdrawing it?").select_option("patient_request")
         page.get_by_role("button", name="Withdraw the suggestion").click()
         assert page.locator("#status").inner_text().startswith("withdrawn")
-    shown = client.get(f"/suggestions/{created['id']}", headers=h).get_json()
+    shown = app.test_client().get(f"/suggestions/{created['id']}", headers=tokens.header()).get_json()
     assert (shown["status"], shown["withdrawn_reason"]) == ("withdrawn", "patient_request")
 
 
