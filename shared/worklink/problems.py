@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -46,8 +46,13 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+ERROR_LOCATIONS = ("json", "query", "path", "headers", "form", "listing")
+
+
 class FieldErrorSchema(Schema):
-    location = fields.String(metadata={"description": "json, query, path, headers or form"})
+    location = fields.String(validate=validate.OneOf(ERROR_LOCATIONS), metadata={
+        "description": "Where the field is: the request's json body, query, path, headers or form, or the "
+                       "listing a directory write would publish (pointer into that Open Referral UK record)"})
     pointer = fields.String(metadata={"description": "JSON Pointer to the field in that location"})
     detail = fields.String()
 

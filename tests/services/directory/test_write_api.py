@@ -263,6 +263,8 @@ def test_a_write_that_would_break_oruk_on_the_feed_is_refused_and_rolled_back(ap
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
     assert refused.get_json()["errors"] == [{"location": "listing", "pointer": "/organization",
                                              "detail": "'name' is a required property"}]
+    documented = client.get("/openapi.json").get_json()["components"]["schemas"]["FieldError"]["properties"]["location"]
+    assert "listing" in documented["enum"]
     with app.extensions["worklink"].database.sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Service)
                               .where(Service.organization_id == legacy)) == 0
