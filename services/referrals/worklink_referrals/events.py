@@ -3,7 +3,8 @@
 Event types and their schemas are declared once in `worklink.events.contracts.referrals`.
 Consumed: `adjustments.referral.requested` (restricted: a consented hand-over of a person)
 creates a referral, and `adjustments.referral.consent_withdrawn` (same topic and key) withdraws
-that referral's consent; `directory.service.*` keep the routing read model (no call to the directory).
+that referral's consent - or, handled before its request (re-driven from the DLT later), is remembered
+so the request makes none; `directory.service.*` keep the routing read model (no call to the directory).
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ def _now() -> datetime:
 def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
     """A clinician's consented request: create the referral with the adjustment context attached."""
     data = event.data
+    services.lock_request(session, data["request_id"])
     if session.scalar(sa.select(Referral.id).where(Referral.request_id == data["request_id"])):
         return  # the same request under another event id: one referral per request
+    if services.consent_already_withdrawn(session, data["request_id"], data["consent_id"]):
+        _refuse_withdrawn(session, data)
+        return
     person = {k: v for k, v in data["person"].items() if v is not None}
     intake = {
         "person": person,
@@ -66,18 +71,35 @@ def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
                                                  purpose="adjustments.referral.requested", principal=clinician))
 
 
+def _refuse_withdrawn(session: Session, data: dict) -> None:
+    """The request's consent was withdrawn before the request reached us: no referral, nothing about the
+    person kept. Audited as refused (ids only: no person is named) and logged. Nothing is published:
+    adjustments, which recorded the withdrawal, already shows the request as withdrawn."""
+    clinician = Principal(data["clinician_id"], "gp", str(data["practice_id"]))
+    AUDIT.record(session, action="denied", resource_type="referral_request", resource_id=str(data["request_id"]),
+                 purpose="adjustments.referral.requested: consent withdrawn before it arrived", principal=clinician)
+    log.info("referral request %s refused: its consent was withdrawn before it arrived", data["request_id"])
+
+
 def on_referral_consent_withdrawn(session: Session, event: ReceivedEvent) -> None:
     """The patient withdrew the consent a clinician's request was made with: the existing
     withdrawal path (cancel an open referral, stop outcomes and updates going back), recorded once.
 
-    A request that made no referral (it never arrived, or was refused) has nothing to withdraw:
-    logged, nothing else recorded, and not a failure (no DLT)."""
+    A request that made no referral has nothing to withdraw, but may still come: its partition keeps it
+    in order before the withdrawal, except when it was dead-lettered and is re-driven later, or is
+    redelivered from an older offset. So the withdrawal is remembered (ids and times only) and the
+    request, if it comes, makes no referral (on_referral_requested). Not a failure (no DLT)."""
     data = event.data
+    services.lock_request(session, data["request_id"])
     services.lock_person_first(session, Referral.request_id == data["request_id"])
     referral = session.scalar(sa.select(Referral).where(Referral.request_id == data["request_id"])
                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE: see services.withdraw_consent
     if referral is None:
-        log.info("consent withdrawn for request %s, which made no referral: nothing to do", data["request_id"])
+        if services.remember_withdrawn_request(session, request_id=data["request_id"], consent_id=data["consent_id"],
+                                               practice_id=data["practice_id"], withdrawn_at=data["withdrawn_at"],
+                                               now=_now()):
+            log.info("consent withdrawn for request %s, which made no referral: remembered, so the request "
+                     "makes none if it comes later", data["request_id"])
         return
     if referral.consent_withdrawn_at:
         return  # redelivered: already withdrawn

@@ -2,7 +2,8 @@
 
 `clock`, every REFERRALS_JOB_INTERVAL_SECONDS (300): flag breached working-day targets
 (`sla_breached`), publish each service's capacity summary when it changed
-(`referrals.capacity.changed`), and forget unverified self-referrals whose code expired.
+(`referrals.capacity.changed`), forget unverified self-referrals whose code expired, and forget
+consent withdrawals that came before their request once no topic can bring the request back.
 Each breach is flagged and published once (primary key on referral + clock), so running it
 often, or two at once, is harmless.
 """
@@ -12,22 +13,49 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
+from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, dlt_topic
 from worklink.messaging.outbox import Outbox
+from worklink.messaging.topics import TopicSpec, load_topics
 from worklink.workers import run_periodically
 from worklink_referrals import services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import PLATFORM
 
 log = logging.getLogger(__name__)
+# Kafka rolls a segment after 7 days unless the topic says otherwise; a record can outlive its retention by that.
+BROKER_SEGMENT_AGE = timedelta(days=7)
 
 
-def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None) -> int:
+def withdrawal_memory(specs: list[TopicSpec] | None = None) -> timedelta:
+    """How long a withdrawal that came before its request is remembered: as long as the request can still
+    come. The request precedes its withdrawal on their partition, so when the withdrawal is handled the
+    request has been dead-lettered or is still on the topic. A re-drive can take it from the DLT until the
+    DLT drops it (retention + segment age) and puts it back on the topic, which keeps it as long again
+    (retention + segment age); a day more for a consumer running behind. The consumer's dedup window
+    (worklink.messaging.topics.dedup_window) counts from an event's first handling; this from before a
+    re-drive, hence both retentions. Undeclared topics: the consumer's default window (31 days)."""
+    topic = CATALOGUE.latest("adjustments.referral.requested").topic
+    try:
+        by_name = {spec.name: spec for spec in (specs if specs is not None else load_topics())}
+    except FileNotFoundError:
+        return DEFAULT_DEDUP_WINDOW
+    if topic not in by_name or dlt_topic(topic) not in by_name:
+        return DEFAULT_DEDUP_WINDOW
+    kept = [timedelta(milliseconds=spec.retention_ms) + (timedelta(milliseconds=spec.segment_ms)
+                                                          if spec.segment_ms else BROKER_SEGMENT_AGE)
+            for spec in (by_name[topic], by_name[dlt_topic(topic)])]
+    return sum(kept, timedelta(days=1))
+
+
+def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None,
+             keep_withdrawals: timedelta | None = None) -> int:
     """One pass; returns the number of newly breached clocks."""
+    keep_withdrawals = keep_withdrawals or withdrawal_memory()
     outbox = Outbox("referrals", PLATFORM, CATALOGUE)
     with database.transaction() as session:
         moment = now or datetime.now(timezone.utc)
@@ -35,8 +63,9 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         capacity = services.publish_capacity_changes(session, outbox, moment)
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
+        withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
     log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
-                                 "expired_self_referrals": forgotten})
+                                 "expired_self_referrals": forgotten, "withdrawals_forgotten": withdrawals})
     return len(found)
 
 
@@ -44,7 +73,7 @@ def clock(settings: Settings, stop: threading.Event) -> None:
     database, referral_settings = Database(settings.database_url), ReferralSettings.from_env()
     interval = float(os.environ.get("REFERRALS_JOB_INTERVAL_SECONDS", 300))
     try:
-        run_periodically(stop, interval, run_once, database, referral_settings)
+        run_periodically(stop, interval, run_once, database, referral_settings, None, withdrawal_memory())
     finally:
         database.dispose()
 

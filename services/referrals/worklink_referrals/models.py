@@ -267,3 +267,18 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     bucket: Mapped[str] = mapped_column(sa.String(64))
     hit_at: Mapped[datetime]
+
+
+class WithdrawnRequest(Base):
+    """A clinician's referral request whose consent was withdrawn before the request made a referral:
+    the request was dead-lettered and may be re-driven, or is redelivered from an older offset. If it
+    comes, it makes no referral. Ids and times only, nothing about the person; forgotten once no topic
+    can still bring the request back (jobs.withdrawal_memory)."""
+
+    __tablename__ = "withdrawn_requests"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    consent_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    practice_id: Mapped[uuid.UUID]
+    withdrawn_at: Mapped[datetime]  # when the clinician recorded it
+    recorded_at: Mapped[datetime] = mapped_column(index=True)  # when we heard: the keeping time runs from here

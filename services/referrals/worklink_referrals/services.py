@@ -33,7 +33,7 @@ from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapsho
 from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
-                                       SlaBreach, SustainmentCheck, Transition)
+                                       SlaBreach, SustainmentCheck, Transition, WithdrawnRequest)
 from worklink_referrals.uktime import uk_today
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
@@ -562,6 +562,44 @@ def route_waiting(session: Session, outbox: Outbox, settings: ReferralSettings, 
                           person_id=str(referral.id), purpose="routed automatically", principal=_SYSTEM_PRINCIPAL)
             routed += 1
     return routed
+
+
+# --- consent withdrawn before its request arrived ---------------------------------------------------
+
+
+def lock_request(session: Session, request_id: uuid.UUID) -> None:
+    """Serialise a clinician's request and its withdrawal (PostgreSQL), taken before any other lock: one
+    partition is read by one consumer, but a group rebalancing can briefly have two handle it. Without it
+    a withdrawal could see no referral and remember the request while the request, not seeing that,
+    makes one. SQLite serialises writers anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"referrals-request:{request_id}".encode()).digest()
+        session.execute(_REQUEST_LOCK, {"k": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+_REQUEST_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def remember_withdrawn_request(session: Session, *, request_id: uuid.UUID, consent_id: uuid.UUID,
+                               practice_id: uuid.UUID, withdrawn_at: datetime, now: datetime) -> bool:
+    """The withdrawal of a request that made no referral: remember it (ids only), so the request makes
+    none if it comes later. False if already remembered (the withdrawal redelivered)."""
+    if session.get(WithdrawnRequest, request_id) is not None:
+        return False
+    session.add(WithdrawnRequest(request_id=request_id, consent_id=consent_id, practice_id=practice_id,
+                                 withdrawn_at=withdrawn_at, recorded_at=now))
+    return True
+
+
+def consent_already_withdrawn(session: Session, request_id: uuid.UUID, consent_id: uuid.UUID) -> bool:
+    """Whether this request, or the consent it carries, was withdrawn before it arrived."""
+    return session.scalar(sa.select(WithdrawnRequest.request_id).where(sa.or_(
+        WithdrawnRequest.request_id == request_id, WithdrawnRequest.consent_id == consent_id)).limit(1)) is not None
+
+
+def forget_withdrawn_requests(session: Session, now: datetime, keep: timedelta) -> int:
+    """Drop withdrawals heard more than `keep` ago, when no topic can bring their request back (the clock job)."""
+    return session.execute(sa.delete(WithdrawnRequest).where(WithdrawnRequest.recorded_at < now - keep)).rowcount or 0
 
 
 # --- self-referral ------------------------------------------------------------------------------------
