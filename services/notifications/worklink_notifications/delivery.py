@@ -8,12 +8,18 @@ successful send and that commit sends again on restart: external channels are
 at-least-once, and webhooks carry a stable `webhook-id` (e-mails a stable Message-ID) so
 receivers can dedupe.
 
-Failures retry with exponential backoff and jitter; a permanent failure (SMTP 5xx refusing
-the recipient or the message, HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`,
-where alliance_admin sees it and can re-send it. An outage - our mail relay or a webhook receiver that
-cannot be reached, or a relay refusing us rather than the message - spends none of a delivery's attempts:
-e-mail pauses as a whole until the relay answers, and only a delivery still unsent `give_up_after` (72 h)
-after it was queued is given up.
+E-mail failures retry with exponential backoff and jitter up to max_attempts. A webhook receiver that
+answers 5xx, 408, 425 or 429 (a partner redeploying, its gateway's 502/503 during its own outage, rate
+limits) is retried on `webhook_retry_schedule` (Standard Webhooks' 5 s ... 10 h, its last step repeating),
+never sooner than its Retry-After, until `give_up_after`: a partner's outage delays its webhooks, it does
+not drop them. A permanent failure (SMTP 5xx refusing the recipient or the message, HTTP 4xx other than
+408/425/429) or e-mail's last attempt moves the delivery to `dead`, where alliance_admin sees it and can
+re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
+rather than the message - spends none of a delivery's attempts: e-mail pauses as a whole until the relay
+answers, and only a delivery still unsent `give_up_after` (72 h) after it was queued is given up.
+
+Each webhook subscriber keeps its health (consecutive failed tries, failing since, last error); one failing
+for `webhook_alert_after` is reported once to its organisation's inbox. It is never switched off by us.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Callable
 
 import jinja2
@@ -75,6 +81,10 @@ class ReceiverUnreachable(ConnectionError):
 class ReceiverAnswered(Exception):
     """A webhook receiver answered with a status that asks us to try again (5xx, 408, 425, 429)."""
 
+    def __init__(self, detail: str, retry_after: float | None = None):
+        super().__init__(detail)
+        self.retry_after = retry_after  # seconds the receiver asked us to wait (Retry-After), if it said
+
 
 @dataclass(frozen=True)
 class DeliverySettings:
@@ -92,6 +102,11 @@ class DeliverySettings:
     # How long an outage may keep a delivery from going before it is given up (dead): far longer than
     # a mail server or a receiver is normally down, short enough that a message is not sent days late.
     give_up_after: timedelta = timedelta(hours=72)
+    # Seconds to wait after a webhook's 1st, 2nd, ... failed try (Standard Webhooks' suggestion, about 27 h
+    # for 8 tries); the last step repeats until give_up_after. Each wait varies by +-20% (jitter).
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # A subscriber whose every try has failed for this long is reported to its organisation (once a streak).
+    webhook_alert_after: timedelta = timedelta(hours=1)
     # Webhooks to loopback/private/link-local addresses (webhook_targets); never in production.
     allow_private_webhooks: bool = False
     # A mail relay off this machine is reached with STARTTLS (verified against the system's CAs, or
@@ -114,6 +129,9 @@ class DeliverySettings:
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
             give_up_after=timedelta(hours=float(env.get("NOTIFICATIONS_GIVE_UP_HOURS", 72))),
+            webhook_retry_schedule=durations(env.get("NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"),
+                                             cls.webhook_retry_schedule, "NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"),
+            webhook_alert_after=timedelta(hours=float(env.get("NOTIFICATIONS_WEBHOOK_ALERT_HOURS", 1))),
             allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
             smtp_starttls=env.get("NOTIFICATIONS_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
             smtp_ca_file=env.get("NOTIFICATIONS_SMTP_CA_FILE") or None,
@@ -137,6 +155,49 @@ def backoff(attempts: int, settings: DeliverySettings, rng: Callable[[], float] 
     """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
     delay = min(settings.backoff_base * 2 ** (attempts - 1), settings.backoff_max)
     return timedelta(seconds=delay / 2 + rng() * delay / 2)
+
+
+def webhook_retry(attempts: int, settings: DeliverySettings, retry_after: float | None = None,
+                  rng: Callable[[], float] = random.random) -> timedelta:
+    """The wait after a webhook's `attempts`-th answered failure: the schedule's step (its last one repeating),
+    +-20% jitter so a receiver back from an outage is not hit by every delivery at once; never sooner than
+    the receiver's Retry-After, which is capped at the schedule's longest step so no receiver parks a
+    delivery for ever."""
+    schedule = settings.webhook_retry_schedule
+    delay = schedule[min(max(attempts, 1), len(schedule)) - 1] * (0.8 + 0.4 * rng())
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, max(schedule)))
+    return timedelta(seconds=delay)
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """A Retry-After header (RFC 9110: delay-seconds or an HTTP-date) as seconds from `now`; None if absent
+    or unreadable."""
+    value = (value or "").strip()
+    if re.fullmatch(r"[0-9]{1,12}", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # an HTTP-date is always GMT
+    return max((when - now).total_seconds(), 0.0)
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def durations(text: str | None, default: tuple[float, ...], name: str) -> tuple[float, ...]:
+    """'5s,5m,30m,2h' (a bare number is seconds) as seconds; `default` when unset."""
+    if not text or not text.strip():
+        return default
+    found = []
+    for item in text.split(","):
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*", item)
+        if not match or float(match[1]) <= 0:
+            raise ValueError(f"{name}: {item.strip()!r} is not a duration such as 30s, 5m, 2h or 1d")
+        found.append(float(match[1]) * UNITS[match[2] or "s"])
+    return tuple(found)
 
 
 def outage_backoff(waited: timedelta, settings: DeliverySettings,
@@ -191,10 +252,10 @@ class DeliveryWorker:
         `next_attempt_at` past the send's timeout, so other workers skip the row meanwhile
         and a worker that dies mid-send leaves it due again after that lease.
         """
-        tried, unreachable_receivers = 0, set()
+        tried, failing_receivers = 0, set()
         for delivery_id, channel, recipient in self._due_ids():
-            if (channel == "email" and self._mail_paused()) or (channel, recipient) in unreachable_receivers:
-                continue  # it would fail as the last one did; it waits for the outage to end
+            if (channel == "email" and self._mail_paused()) or (channel, recipient) in failing_receivers:
+                continue  # it would fail as the last one did; it waits for the next round
             claimed = self._claim(delivery_id)
             if claimed is None:
                 continue  # another worker took it
@@ -205,8 +266,8 @@ class DeliveryWorker:
                 failure = None
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, classified and scheduled
                 failure = exc
-            if failure is not None and is_outage(failure):
-                unreachable_receivers.add((channel, recipient))
+            if failure is not None and (is_outage(failure) or isinstance(failure, ReceiverAnswered)):
+                failing_receivers.add((channel, recipient))  # unreachable, or asked us to try again later
             self._finish(delivery.id, failure, now, int((time.perf_counter() - started) * 1000))
             tried += 1
         return tried
@@ -290,12 +351,24 @@ class DeliveryWorker:
                 return
             permanent = isinstance(failure, PermanentFailure) or is_permanent_smtp(failure)
             self._record(session, delivery, "permanent" if permanent else "failed", describe(failure), duration_ms, now)
-            if permanent or delivery.attempts >= self.settings.max_attempts:
+            if permanent or (delivery.channel == "email" and delivery.attempts >= self.settings.max_attempts):
                 self._dead(delivery, describe(failure))
+            elif delivery.channel == "webhook":
+                self._retry_webhook(delivery, failure, now)
             else:
                 delivery.status = "retrying"
                 delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
                 delivery.last_error = describe(failure)
+
+    def _retry_webhook(self, delivery: Delivery, failure: Exception, now: datetime) -> None:
+        """On the schedule (and the receiver's Retry-After) until give_up_after, whose moment gets a last try."""
+        error, deadline = describe(failure), queued_at(delivery) + self.settings.give_up_after
+        if now >= deadline:
+            span = in_words(self.settings.give_up_after)
+            self._dead(delivery, f"not sent within {span}, retried {delivery.attempts} times: {error}"[:1000])
+            return
+        wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None))
+        delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, min(now + wait, deadline)
 
     def _outage(self, session: Session, delivery: Delivery, failure: Exception, duration_ms: int,
                 now: datetime) -> None:
@@ -314,12 +387,12 @@ class DeliveryWorker:
         self._give_up_stale(session, delivery.channel, now, error)
 
     def _give_up_stale(self, session: Session, channel: str, now: datetime, error: str) -> None:
-        hours = self.settings.give_up_after.total_seconds() / 3600
+        span = in_words(self.settings.give_up_after)
         stale = session.scalars(sa.select(Delivery).where(
             Delivery.channel == channel, Delivery.status.in_(("pending", "retrying")),
             sa.func.coalesce(Delivery.resent_at, Delivery.created_at) < now - self.settings.give_up_after))
         for delivery in stale:
-            self._dead(delivery, f"not sent within {hours:g} hours of an outage: {error}"[:1000])
+            self._dead(delivery, f"not sent within {span} of an outage: {error}"[:1000])
 
     def _mail_paused(self) -> bool:
         return self._mail_resume_at is not None and self.clock() < self._mail_resume_at
@@ -390,7 +463,10 @@ class DeliveryWorker:
         detail = f"HTTP {response.status_code} from the receiver"
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_HTTP:
             raise PermanentFailure(detail)
-        raise ReceiverAnswered(detail)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
+        if retry_after is not None:
+            detail += f" (Retry-After: {retry_after:g} s)"
+        raise ReceiverAnswered(detail, retry_after)
 
     def purge_person_addresses(self, keep: timedelta = timedelta(days=7)) -> int:
         """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention)."""
@@ -601,8 +677,12 @@ def describe(exc: Exception) -> str:
     return ADDRESS.sub("<address>", f"{type(exc).__name__}: {exc}")[:1000]
 
 
+def in_words(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hours" if hours >= 1 else f"{span.total_seconds() / 60:g} minutes"
+
+
 def as_utc(value: datetime) -> datetime:
-    from datetime import timezone
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

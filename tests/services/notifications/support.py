@@ -119,6 +119,8 @@ class Receiver:
         self.rejected: list[str] = []
         self.fail_next = 0          # answer 503 to this many valid requests
         self.status_when_failing = 503
+        self.retry_after: str | None = None  # the Retry-After header sent with those answers, if any
+        self.failed: list[float] = []  # the webhook-timestamp of each request answered with a failure
         self.url = ""
         self.clock = None  # the receiver's clock: real time unless a test shares its Clock with it
 
@@ -130,6 +132,7 @@ class Receiver:
             return 401
         if self.fail_next:
             self.fail_next -= 1
+            self.failed.append(float(headers["webhook-timestamp"]))
             return self.status_when_failing
         self.accepted.append({"id": headers["webhook-id"], "body": json.loads(body)})
         return 204
@@ -142,7 +145,10 @@ def webhook_receiver():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(receiver.handle(dict(self.headers), body))
+            status = receiver.handle(dict(self.headers), body)
+            self.send_response(status)
+            if status >= 400 and receiver.retry_after is not None:
+                self.send_header("Retry-After", receiver.retry_after)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
