@@ -259,7 +259,8 @@ class RoutingAlert(Base):
 
 class RateLimitHit(Base):
     """One counted request in a sliding window (self-referral starts), shared by every web worker.
-    `bucket` is a hash of what is limited (the contact address, the client IP), never the value."""
+    `bucket` is a keyed hash (HMAC under REFERRALS_PERSON_KEY) of what is limited (the contact address,
+    the client IP), never the value."""
 
     __tablename__ = "rate_limit_hits"
     __table_args__ = (sa.Index("ix_rate_limit_hits_bucket_hit_at", "bucket", "hit_at"),)

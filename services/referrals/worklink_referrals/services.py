@@ -707,7 +707,8 @@ def limit_self_referrals(session: Session, settings: ReferralSettings, intake: M
     limits = [(f"contact:{contact}", settings.self_referral_limit_contact)]
     if client_ip:
         limits.append((f"ip:{client_ip}", settings.self_referral_limit_ip))
-    take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now)
+    take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now,
+                    settings.person_key)
 
 
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -726,13 +727,17 @@ def mailbox(email: str) -> str:
     return f"{local}@{domain}"
 
 
-def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime) -> None:
+def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime,
+                    person_key: str) -> None:
     """Sliding-window limits kept in the database, so every gunicorn worker shares them: refuse
     (TooManyRequests, with when to retry) if any key already has `limit` hits within `window`,
     else count one hit per key. Refused requests are not counted (a flood cannot extend the wait).
     PostgreSQL: the keys are locked for the transaction so two workers cannot both take the last
-    slot; SQLite serialises writers anyway."""
-    buckets = sorted((hash_secret(key), limit) for key, limit in limits)
+    slot; SQLite serialises writers anyway.
+
+    A key (an e-mail address, a phone number, an IP address) is stored as its HMAC under the person
+    key: a plain hash of a phone number or address is reversed by hashing every candidate."""
+    buckets = sorted((rate_limit_bucket(key, person_key), limit) for key, limit in limits)
     if session.get_bind().dialect.name == "postgresql":
         for bucket, _ in buckets:
             session.execute(_LIMIT_LOCK, {"k": int(bucket[:15], 16)})
@@ -746,6 +751,11 @@ def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window:
         raise TooManyRequests(f"Too many attempts. Try again in {_plain_duration(seconds)}.",
                               retry_after=seconds, headers={"Retry-After": str(seconds)})
     session.execute(RateLimitHit.__table__.insert(), [{"bucket": b, "hit_at": now} for b, _ in buckets])
+
+
+def rate_limit_bucket(key: str, person_key: str) -> str:
+    """What rate_limit_hits stores for a limited key: useless without REFERRALS_PERSON_KEY."""
+    return keyed_reference(f"rate-limit:{key}", person_key)
 
 
 _LIMIT_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
