@@ -227,6 +227,129 @@ def serve(service: str, bind: str | None) -> None:
                                "-b", bind, "--name", f"worklink-{spec.name}", spec.wsgi_target])
 
 
+@main.group()
+def dlt() -> None:
+    """Inspect dead-letter topics and re-drive their records (ids, types, reasons and
+    timestamps only: an event's data is never printed)."""
+
+
+def _reason_option(f):
+    from worklink.messaging.deadletters import REASONS
+
+    return click.option("--reason", "reasons", multiple=True, type=click.Choice(REASONS),
+                        help="only records dead-lettered for this reason (repeatable)")(f)
+
+
+@dlt.command("list")
+@click.argument("topic_names", metavar="[TOPIC]...", nargs=-1)
+@_reason_option
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="records shown per topic (the count covers them all)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document instead of text")
+def dlt_list(topic_names: tuple[str, ...], reasons: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """What each dead-letter topic holds (default: every .dlt of deploy/topics.toml)."""
+    from worklink.messaging.deadletters import dead_letter_topic, inspect, reason_counts, select
+    from worklink.messaging.topics import load_topics
+
+    settings = Settings.from_env("platform")
+    names = [dead_letter_topic(n) for n in topic_names] or [
+        spec.name for spec in load_topics() if spec.name.endswith(".dlt")]
+    report = []
+    for name in names:
+        try:
+            found = inspect(settings.kafka, name)
+        except LookupError as exc:
+            report.append({"topic": name, "missing": str(exc)})
+            continue
+        matching = select(found.letters, reasons=reasons)
+        report.append({"topic": name, "records": len(found.letters), "reasons": reason_counts(found.letters),
+                       "matching": len(matching),
+                       "shown": [letter.summary(found.is_redriven(letter)) for letter in matching[:limit]]})
+    if as_json:
+        click.echo(json.dumps({"topics": report}, indent=2))
+    else:
+        for entry in report:
+            _echo_dead_letters(entry)
+
+
+def _echo_dead_letters(entry: dict) -> None:
+    if "missing" in entry:
+        click.echo(f"{entry['topic']}: {entry['missing']}")
+        return
+    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(entry["reasons"].items()))
+    click.echo(f"{entry['topic']}: {entry['records']} records" + (f" ({reasons})" if reasons else ""))
+    for r in entry["shown"]:
+        state = "re-driven" if r["redriven"] else "not re-driven"
+        if r["redrive_count"]:
+            state += f" (back after {r['redrive_count']} re-drive(s))"
+        click.echo(f"  {r['position']}  {r['dead_lettered_at']}  {r['reason'] or '-'}  {state}")
+        click.echo(f"      event {r['event_id'] or '-'}  type {r['type'] or '-'}  source {r['source'] or '-'}  "
+                   f"group {r['consumer_group'] or '-'}")
+        click.echo(f"      error {r['error'] or '-'}")
+    if entry["matching"] > len(entry["shown"]):
+        click.echo(f"  ... {entry['matching'] - len(entry['shown'])} more (--limit)")
+
+
+@dlt.command("redrive")
+@click.argument("topic_name", metavar="TOPIC.dlt")
+@_reason_option
+@click.option("--event-id", "event_ids", multiple=True, help="only the record of this event (repeatable)")
+@click.option("--offset", "offsets", multiple=True,
+              help="only the record at PARTITION:OFFSET, as `list` shows it (repeatable; OFFSET alone "
+                   "when no other partition has that offset)")
+@click.option("--dry-run", is_flag=True, help="say what would be re-driven, publish nothing")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str, ...], offsets: tuple[str, ...],
+                dry_run: bool, yes: bool) -> None:
+    """Publish chosen dead letters to their original topic again (all of them when none is
+    chosen), skipping any already re-driven. Fix what failed them first."""
+    from worklink.messaging.deadletters import dead_letter_topic, inspect, redrive, select
+
+    settings = Settings.from_env("platform")
+    try:
+        found = inspect(settings.kafka, dead_letter_topic(topic_name))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    positions = _positions(found.letters, offsets)
+    chosen = select(found.letters, reasons=reasons, event_ids=event_ids, positions=positions)
+    unmatched = [v for v in event_ids if v not in {x.event_id for x in chosen}] + [
+        p for p in positions if p not in {x.position for x in chosen}]
+    if unmatched:
+        raise click.ClickException(f"no dead letter in {found.name} matches {', '.join(unmatched)}"
+                                   + (" with the reasons given" if reasons else ""))
+    pending = [letter for letter in chosen if not found.is_redriven(letter)]
+    target = found.name.removesuffix(".dlt")
+    click.echo(f"{found.name} -> {target}: {len(pending)} to re-drive, "
+               f"{len(chosen) - len(pending)} already re-driven")
+    verb = "would re-drive" if dry_run else "re-driving"
+    for letter in pending:
+        click.echo(f"  {verb} {letter.position}  {letter.reason or '-'}  event {letter.event_id or '-'}")
+    if dry_run or not pending:
+        return
+    if not yes:
+        click.confirm(f"Re-drive {len(pending)} record(s) to {target}?", abort=True)
+    redrive(settings.kafka, pending)
+    click.echo(f"re-drove {len(pending)} record(s) to {target}")
+
+
+def _positions(letters, offsets: tuple[str, ...]) -> list[str]:
+    """--offset values as PARTITION:OFFSET; a bare OFFSET must name one partition's record."""
+    positions = []
+    for value in offsets:
+        partition, _, offset = value.rpartition(":")
+        if not offset.isdigit() or not (partition.isdigit() or partition == ""):
+            raise click.BadParameter(f"{value!r} is not PARTITION:OFFSET", param_hint="--offset")
+        if partition:
+            positions.append(f"{int(partition)}:{int(offset)}")
+            continue
+        found = [x.position for x in letters if x.offset == int(offset)]
+        if len(found) > 1:
+            raise click.BadParameter(f"offset {offset} is in several partitions ({', '.join(found)}): "
+                                     "name one as PARTITION:OFFSET", param_hint="--offset")
+        positions.append(found[0] if found else offset)
+    return positions
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -1,0 +1,217 @@
+"""Dead-letter topics for operators: what a `<topic>.dlt` holds, and re-driving its records.
+
+A re-driven record is the dead letter as it was - same key, value and headers, less the `dlt-*`
+ones - published again to its original topic with two headers of its own:
+  redriven-from  `<dlt topic>:<partition>:<offset>`, the dead letter it came from;
+  redrive-count  how often this event has been re-driven (kept if it is dead-lettered again).
+A dead letter counts as re-driven once its original topic holds a copy naming it: `redrive`
+leaves those out, so a second run publishes nothing. Consumers do the rest. A consumer never
+records a dead-lettered event as processed (the insert shares the handler's rolled-back
+transaction), so the group that dead-lettered it handles the copy and then records it as
+usual; a group that handled the event the first time finds it in processed_events (kept for
+the DLT's retention too) and skips it. A copy that fails again is dead-lettered again with its
+reason, as a new dead letter: nothing here re-drives by itself.
+
+Only ids, types, sources, reasons, errors and timestamps leave this module: a record's data
+(a person's details, on a restricted topic) is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any, Iterable, Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+
+from worklink.config import KafkaSettings
+from worklink.events.envelope import CloudEvent, header_value
+from worklink.messaging import kafka
+from worklink.messaging.consumer import DLT_SUFFIX
+
+REASONS = ("malformed", "unsupported-version", "schema-invalid", "rejected", "handler-failed")
+HEADER_REDRIVEN_FROM = "redriven-from"
+HEADER_REDRIVE_COUNT = "redrive-count"
+# Clocks differ between the host that dead-lettered a record and the one re-driving it.
+CLOCK_MARGIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None = field(repr=False)
+    value: bytes | None = field(repr=False)
+    headers: tuple[tuple[str, bytes], ...] = field(repr=False)
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def reference(self) -> str:
+        """What a re-driven copy's `redriven-from` header says."""
+        return f"{self.topic}:{self.position}"
+
+    @property
+    def original_topic(self) -> str:
+        return self.topic.removesuffix(DLT_SUFFIX)
+
+    @property
+    def reason(self) -> str | None:
+        return header_value(list(self.headers), "dlt-reason")
+
+    @property
+    def redrive_count(self) -> int:
+        count = header_value(list(self.headers), HEADER_REDRIVE_COUNT) or "0"
+        return int(count) if count.isdigit() else 0
+
+    @cached_property
+    def envelope(self) -> CloudEvent | None:
+        try:
+            return CloudEvent.from_json(self.value)
+        except Exception:  # noqa: BLE001 - a malformed record has no envelope to show
+            return None
+
+    @property
+    def event_id(self) -> str | None:
+        return _printable(self.envelope.id, 100) if self.envelope else None
+
+    def summary(self, redriven: bool) -> dict[str, Any]:
+        """What an operator may see: never the event's data."""
+        envelope, headers = self.envelope, list(self.headers)
+        return {
+            "position": self.position,
+            "dead_lettered_at": header_value(headers, "dlt-failed-at") or _iso(self.timestamp_ms),
+            "reason": self.reason,
+            "type": _printable(envelope.type, 100) if envelope else None,
+            "event_id": self.event_id,
+            "source": _printable(envelope.source, 200) if envelope else None,
+            "consumer_group": header_value(headers, "dlt-consumer-group"),
+            "error": _printable(header_value(headers, "dlt-error") or "", 2000),
+            "redrive_count": self.redrive_count,
+            "redriven": redriven,
+        }
+
+    def redrive_headers(self) -> list[tuple[str, bytes]]:
+        kept = [(k, v) for k, v in self.headers
+                if not k.startswith("dlt-") and k not in (HEADER_REDRIVEN_FROM, HEADER_REDRIVE_COUNT)]
+        return kept + [(HEADER_REDRIVEN_FROM, self.reference.encode()),
+                       (HEADER_REDRIVE_COUNT, str(self.redrive_count + 1).encode())]
+
+
+@dataclass(frozen=True)
+class DeadLetterTopic:
+    name: str
+    letters: list[DeadLetter]
+    redriven: set[str]  # references of the letters already re-driven
+
+    def is_redriven(self, letter: DeadLetter) -> bool:
+        return letter.reference in self.redriven
+
+
+def inspect(settings: KafkaSettings, name: str) -> DeadLetterTopic:
+    """What the dead-letter topic `name` holds now, and which of it was re-driven."""
+    letters = read_dead_letters(settings, name)
+    return DeadLetterTopic(name, letters, redriven_references(settings, letters))
+
+
+def dead_letter_topic(name: str) -> str:
+    """`referrals.referral` and `referrals.referral.dlt` both name the dead-letter topic."""
+    return name if name.endswith(DLT_SUFFIX) else name + DLT_SUFFIX
+
+
+def read_dead_letters(settings: KafkaSettings, dlt: str) -> list[DeadLetter]:
+    """Every record the dead-letter topic holds now, oldest first per partition."""
+    return [DeadLetter(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
+            for r in _read(settings, dlt)]
+
+
+def redriven_references(settings: KafkaSettings, letters: list[DeadLetter]) -> set[str]:
+    """The dead letters among `letters` whose original topic already holds a re-driven copy.
+    A copy is published after its dead letter, so the scan starts there (less a clock margin)."""
+    if not letters:
+        return set()
+    since = min(letter.timestamp_ms for letter in letters) - CLOCK_MARGIN / timedelta(milliseconds=1)
+    found = {header_value(r.headers, HEADER_REDRIVEN_FROM)
+             for r in _read(settings, letters[0].original_topic, since_ms=max(int(since), 0))}
+    return {letter.reference for letter in letters} & found
+
+
+def select(letters: Iterable[DeadLetter], *, reasons: Iterable[str] = (), event_ids: Iterable[str] = (),
+           positions: Iterable[str] = ()) -> list[DeadLetter]:
+    """The dead letters matching every kind of selector given (any value within a kind)."""
+    reasons, event_ids, positions = set(reasons), set(event_ids), set(positions)
+    return [letter for letter in letters
+            if (not reasons or letter.reason in reasons)
+            and (not event_ids or letter.event_id in event_ids)
+            and (not positions or letter.position in positions)]
+
+
+def redrive(settings: KafkaSettings, letters: list[DeadLetter]) -> None:
+    """Publish each dead letter to its original topic, in offset order, with acks=all and an
+    idempotent producer; returns once Kafka has acknowledged every one (raises otherwise:
+    the ones acknowledged are already marked re-driven by their copies)."""
+    producer = kafka.producer(settings, "worklink-dlt-redrive")
+    try:
+        for letter in sorted(letters, key=lambda x: (x.partition, x.offset)):
+            producer.send(letter.original_topic, key=letter.key, value=letter.value,
+                          headers=letter.redrive_headers()).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+
+def reason_counts(letters: Iterable[DeadLetter]) -> dict[str, int]:
+    return dict(Counter(letter.reason or "unknown" for letter in letters))
+
+
+def _read(settings: KafkaSettings, topic: str, since_ms: int | None = None) -> Iterator[Any]:
+    """The records of `topic` up to the end it had when called (records arriving meanwhile -
+    e.g. a copy dead-lettered again during a re-drive - wait for the next run)."""
+    consumer = kafka.consumer(settings, None, "worklink-dlt", allow_auto_create_topics=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        if not partitions:
+            raise LookupError(f"no topic {topic!r} on the broker")
+        consumer.assign(partitions)
+        ends = consumer.end_offsets(partitions)
+        starts = _starts(consumer, partitions, since_ms)
+        for tp in partitions:
+            consumer.seek(tp, starts.get(tp, ends[tp]))
+        yield from _records_until(consumer, ends)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _starts(consumer: KafkaConsumer, partitions: list[TopicPartition], since_ms: int | None) -> dict:
+    if since_ms is None:
+        return consumer.beginning_offsets(partitions)
+    found = consumer.offsets_for_times({tp: since_ms for tp in partitions})
+    return {tp: hit.offset for tp, hit in found.items() if hit is not None}
+
+
+def _records_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int], idle_limit: int = 60) -> Iterator[Any]:
+    idle = 0
+    while any(consumer.position(tp) < end for tp, end in ends.items()):
+        batch = consumer.poll(timeout_ms=500)
+        idle = 0 if batch else idle + 1
+        if idle > idle_limit:
+            raise TimeoutError(f"no records from {sorted(tp.topic for tp in ends)[0]} for 30 s before its end")
+        for tp, records in sorted(batch.items()):
+            yield from (r for r in records if r.offset < ends[tp])
+
+
+def _iso(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).isoformat()
+
+
+def _printable(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, control characters escaped (a terminal is no
+    place for a hostile record's escape sequences)."""
+    text = str(text)[:limit]
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)

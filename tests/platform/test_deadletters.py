@@ -1,0 +1,208 @@
+"""`worklink dlt`: listing dead letters and re-driving them, on the real Kafka broker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from kafka import KafkaProducer
+
+from worklink.cli import main
+from worklink.config import KafkaSettings
+from worklink.events.envelope import CloudEvent, kafka_headers
+from worklink.messaging import kafka
+from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
+from worklink.messaging.topics import load_topics
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(300)
+TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+
+
+def thing_event(topic: str, seq: int = 1) -> CloudEvent:
+    event, _ = support.catalogue(topic).build(
+        "test.thing.happened", {"thing_id": uuid.uuid4(), "seq": seq}, source="urn:worklink:test")
+    return event
+
+
+def send(bootstrap: str, topic: str, *values: bytes | None, headers=None) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for value in values:
+        producer.send(topic, value=value, key=b"thing-key",
+                      headers=headers or kafka_headers(TRACEPARENT, "corr-1")).get(30)
+    producer.close()
+
+
+def record_effect(session, event: ReceivedEvent) -> None:
+    session.execute(support.effects.insert().values(
+        event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
+
+
+def make_consumer(database, bootstrap, topic, handler) -> EventConsumer:
+    settings, group = KafkaSettings(bootstrap), f"g-{uuid.uuid4().hex}"
+    return EventConsumer(
+        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
+        handlers={"test.thing.happened": handler},
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"),
+        max_attempts=2, backoff_base=0.01)
+
+
+def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + timeout
+    while len(outcomes) < wanted:
+        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
+        outcomes += consumer.poll_once(timeout_ms=500)
+    return outcomes
+
+
+def dlt(bootstrap: str, *args: str, input: str | None = None):
+    result = CliRunner().invoke(main, ["dlt", *args], env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+                                input=input, catch_exceptions=False)
+    return result
+
+
+def listed(bootstrap: str, topic: str, *args: str) -> list[dict]:
+    result = dlt(bootstrap, "list", topic, "--json", *args)
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.output)["topics"]
+    return entry["shown"]
+
+
+def test_a_failed_event_is_listed_without_its_data_and_handled_once_when_re_driven(
+        database_url, kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(database_url)
+    fixed, calls = [], []
+
+    def handler(session, event):
+        calls.append(event.id)
+        if not fixed:
+            raise ValueError("bug in handler")
+        record_effect(session, event)
+
+    event = thing_event(topic, seq=41)
+    send(bootstrap, topic, event.to_json().encode())
+    consumer = make_consumer(database, bootstrap, topic, handler)
+    try:
+        assert consume(consumer, 1) == [Outcome.DEAD_LETTERED]
+
+        text = dlt(bootstrap, "list", topic)
+        assert text.exit_code == 0, text.output
+        assert f"{topic}.dlt: 1 records (1 handler-failed)" in text.output
+        [shown] = listed(bootstrap, topic)
+        assert shown["position"] == "0:0" and shown["reason"] == "handler-failed"
+        assert (shown["event_id"], shown["type"], shown["source"]) == (event.id, event.type, event.source)
+        assert shown["error"] == "ValueError: bug in handler" and shown["redriven"] is False
+        thing_id = str(event.data["thing_id"])
+        assert thing_id not in text.output and thing_id not in json.dumps(shown)  # never the data
+
+        fixed.append(True)
+        redriven = dlt(bootstrap, "redrive", f"{topic}.dlt", "--yes")
+        assert redriven.exit_code == 0, redriven.output
+        assert "re-drove 1 record(s)" in redriven.output
+        assert consume(consumer, 1) == [Outcome.HANDLED]
+        assert support.count(database, support.effects) == 1
+        assert support.count(database, support.TABLES.processed_events,
+                             support.TABLES.processed_events.c.event_id == event.id) == 1
+        assert listed(bootstrap, topic)[0]["redriven"] is True
+
+        again = dlt(bootstrap, "redrive", f"{topic}.dlt", "--yes")
+        assert again.exit_code == 0, again.output
+        assert "0 to re-drive, 1 already re-driven" in again.output
+        records = support.read_topic(bootstrap, topic, expected=2)
+        assert len(records) == 2  # the event and one re-driven copy, nothing more
+        original, copy = records
+        assert (copy.key, copy.value) == (original.key, original.value)
+        headers = dict(copy.headers)
+        assert headers["redriven-from"] == f"{topic}.dlt:0:0".encode() and headers["redrive-count"] == b"1"
+        assert headers["traceparent"] == TRACEPARENT.encode()
+        assert not [name for name in headers if name.startswith("dlt-")]
+
+        # The same copy delivered once more (a plain redelivery) is a duplicate: no second effect.
+        send(bootstrap, topic, copy.value, headers=copy.headers)
+        assert consume(consumer, 1) == [Outcome.DUPLICATE]
+    finally:
+        consumer.close()
+    assert support.count(database, support.effects) == 1
+    assert calls == [event.id, event.id, event.id]  # two failed attempts, then once after the re-drive
+
+
+def test_a_re_driven_record_that_fails_again_goes_back_to_the_dead_letter_topic(tmp_path, kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    send(bootstrap, topic, b'{"specversion": "1.0", "id": ')
+    consumer = make_consumer(database, bootstrap, topic, record_effect)
+    try:
+        assert consume(consumer, 1) == [Outcome.DEAD_LETTERED]
+        result = dlt(bootstrap, "redrive", topic, "--yes")
+        assert result.exit_code == 0, result.output
+        assert consume(consumer, 1) == [Outcome.DEAD_LETTERED]
+    finally:
+        consumer.close()
+    first, second = listed(bootstrap, topic)
+    assert (first["position"], first["reason"], first["redriven"]) == ("0:0", "malformed", True)
+    assert (second["position"], second["reason"], second["redriven"]) == ("0:1", "malformed", False)
+    assert second["redrive_count"] == 1 and second["event_id"] is None
+    assert "not valid JSON" in second["error"]
+    assert len(support.read_topic(bootstrap, topic, expected=2)) == 2  # no loop: it waits in the DLT
+    text = dlt(bootstrap, "list", topic).output
+    assert "back after 1 re-drive(s)" in text
+
+
+def test_dry_run_changes_nothing_and_reason_event_id_and_offset_select(tmp_path, kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    def handler(session, event):
+        if event.data["seq"] == 2:
+            raise PermanentError("thing belongs to no organisation we know")
+        raise ValueError("bug in handler")
+
+    failing, rejected, failing_too = (thing_event(topic, seq) for seq in (1, 2, 3))
+    send(bootstrap, topic, *(e.to_json().encode() for e in (failing, rejected, failing_too)), b"not json")
+    consumer = make_consumer(database, bootstrap, topic, handler)
+    try:
+        assert consume(consumer, 4) == [Outcome.DEAD_LETTERED] * 4
+    finally:
+        consumer.close()
+    assert [r["reason"] for r in listed(bootstrap, topic)] == [
+        "handler-failed", "rejected", "handler-failed", "malformed"]
+    assert [r["position"] for r in listed(bootstrap, topic, "--reason", "handler-failed", "--limit", "1")] == ["0:0"]
+
+    dry = dlt(bootstrap, "redrive", f"{topic}.dlt", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.count("would re-drive") == 4
+    declined = dlt(bootstrap, "redrive", f"{topic}.dlt", input="n\n")
+    assert declined.exit_code == 1
+    unknown = dlt(bootstrap, "redrive", f"{topic}.dlt", "--event-id", "no-such-event", "--yes")
+    assert unknown.exit_code == 1 and "no-such-event" in unknown.output
+    assert len(support.read_topic(bootstrap, topic, expected=4)) == 4  # nothing published
+    assert not any(r["redriven"] for r in listed(bootstrap, topic))
+
+    def redriven_from() -> list[bytes]:
+        records = support.read_topic(bootstrap, topic, expected=4)
+        return [dict(r.headers)["redriven-from"] for r in records[4:]]
+
+    by_id = dlt(bootstrap, "redrive", topic, "--reason", "handler-failed", "--event-id", failing_too.id, "--yes")
+    assert by_id.exit_code == 0, by_id.output
+    assert redriven_from() == [f"{topic}.dlt:0:2".encode()]
+    by_offset = dlt(bootstrap, "redrive", topic, "--offset", "1", "--yes")
+    assert by_offset.exit_code == 0, by_offset.output
+    by_reason = dlt(bootstrap, "redrive", topic, "--reason", "handler-failed", "--yes")
+    assert "1 to re-drive, 1 already re-driven" in by_reason.output
+    assert redriven_from() == [f"{topic}.dlt:0:{n}".encode() for n in (2, 1, 0)]
+    assert [r["redriven"] for r in listed(bootstrap, topic)] == [True, True, True, False]
+
+
+def test_list_defaults_to_every_declared_dead_letter_topic(kafka_broker):
+    result = dlt(kafka_broker.bootstrap_servers, "list")
+    assert result.exit_code == 0, result.output
+    declared = [spec.name for spec in load_topics() if spec.name.endswith(".dlt")]
+    assert declared and [line.split(":")[0] for line in result.output.splitlines()
+                         if not line.startswith(" ")] == declared
