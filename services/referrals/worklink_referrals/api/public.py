@@ -68,13 +68,15 @@ class SelfReferrals(MethodView):
         return body
 
 
-@blp.route("/self-referrals/<uuid:pending_id>/verification")
+# The waiting self-referral's id is half of what verifies it (with the code), shows where the code went and
+# lets anyone spend its attempts: named as a secret URL part (masked in the logs, no-store, no Referer).
+@blp.route("/self-referrals/<uuid:pending_token>/verification")
 class Verification(MethodView):
     @blp.arguments(VerifySchema)
     @blp.response(201, PersonStatusSchema)
-    def post(self, data, pending_id):
+    def post(self, data, pending_token):
         """Confirm the code: the referral is submitted and you get your private status link."""
-        ctx, moment = service_context(), now()
+        ctx, moment, pending_id = service_context(), now(), pending_token
         with access.domain_problems():
             with ctx.database.transaction() as session:  # one transaction: see check_self_referral_code
                 wrong = services.check_self_referral_code(session, pending_id, data["code"], moment)
