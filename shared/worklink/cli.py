@@ -303,7 +303,7 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
                 dry_run: bool, yes: bool) -> None:
     """Publish chosen dead letters to their original topic again (all of them when none is
     chosen), skipping any already re-driven. Fix what failed them first."""
-    from worklink.messaging.deadletters import dead_letter_topic, inspect, redrive, select
+    from worklink.messaging.deadletters import dead_letter_topic, inspect, one_per_record, redrive, select
 
     settings = Settings.from_env("platform")
     try:
@@ -317,10 +317,13 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
     if unmatched:
         raise click.ClickException(f"no dead letter in {found.name} matches {', '.join(unmatched)}"
                                    + (" with the reasons given" if reasons else ""))
-    pending = [letter for letter in chosen if not found.is_redriven(letter)]
+    waiting = [letter for letter in chosen if not found.is_redriven(letter)]
+    pending = one_per_record(waiting)
     target = found.name.removesuffix(".dlt")
     click.echo(f"{found.name} -> {target}: {len(pending)} to re-drive, "
-               f"{len(chosen) - len(pending)} already re-driven")
+               f"{len(chosen) - len(waiting)} already re-driven"
+               + (f", {len(waiting) - len(pending)} dead-lettered by another group too (sent once)"
+                  if len(waiting) > len(pending) else ""))
     verb = "would re-drive" if dry_run else "re-driving"
     for letter in pending:
         click.echo(f"  {verb} {letter.position}  {letter.reason or '-'}  event {letter.event_id or '-'}")

@@ -206,3 +206,39 @@ def test_list_defaults_to_every_declared_dead_letter_topic(kafka_broker):
     declared = [spec.name for spec in load_topics() if spec.name.endswith(".dlt")]
     assert declared and [line.split(":")[0] for line in result.output.splitlines()
                          if not line.startswith(" ")] == declared
+
+
+def test_groups_sharing_a_topic_get_one_copy_and_only_the_one_that_failed_handles_it(
+        tmp_path, kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    fixed = []
+
+    def failing_until_fixed(session, event):
+        if not fixed:
+            raise ValueError("bug in handler")
+        record_effect(session, event)
+
+    event = thing_event(topic)
+    send(bootstrap, topic, event.to_json().encode(), b"not json")
+    handled_it = make_consumer(database, bootstrap, topic, record_effect)
+    failed_it = make_consumer(database, bootstrap, topic, failing_until_fixed)
+    try:
+        assert consume(handled_it, 2) == [Outcome.HANDLED, Outcome.DEAD_LETTERED]
+        assert consume(failed_it, 2) == [Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED]
+        # dead letters: 0:0 the malformed record (first group), 0:1 the event, 0:2 the malformed record again
+        fixed.append(True)
+        result = dlt(bootstrap, "redrive", topic, "--yes")
+        assert result.exit_code == 0, result.output
+        assert "2 to re-drive, 0 already re-driven, 1 dead-lettered by another group too (sent once)" in result.output
+        # copies in dead-letter order: the malformed record, then the event
+        assert consume(handled_it, 2) == [Outcome.DEAD_LETTERED, Outcome.DUPLICATE]
+        assert consume(failed_it, 2) == [Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    finally:
+        handled_it.close()
+        failed_it.close()
+    assert support.count(database, support.effects, support.effects.c.event_id == event.id) == 2  # one per group
+    assert len(support.read_topic(bootstrap, topic, expected=4)) == 4
+    assert [(r["reason"], r["redriven"]) for r in listed(bootstrap, topic)] == [
+        ("malformed", True), ("handler-failed", True), ("malformed", True),
+        ("malformed", False), ("malformed", False)]  # the copy, dead-lettered again by each group

@@ -4,8 +4,9 @@ A re-driven record is the dead letter as it was - same key, value and headers, l
 ones - published again to its original topic with two headers of its own:
   redriven-from  `<dlt topic>:<partition>:<offset>`, the dead letter it came from;
   redrive-count  how often this event has been re-driven (kept if it is dead-lettered again).
-A dead letter counts as re-driven once its original topic holds a copy naming it: `redrive`
-leaves those out, so a second run publishes nothing. Consumers do the rest. A consumer never
+A dead letter counts as re-driven once its original topic holds a copy of its record: `redrive`
+leaves those out, so a second run publishes nothing, and publishes a record several consumer
+groups dead-lettered (a malformed one, say) once. Consumers do the rest. A consumer never
 records a dead-lettered event as processed (the insert shares the handler's rolled-back
 transaction), so the group that dead-lettered it handles the copy and then records it as
 usual; a group that handled the event the first time finds it in processed_events (kept for
@@ -63,6 +64,14 @@ class DeadLetter:
         return self.topic.removesuffix(DLT_SUFFIX)
 
     @property
+    def original(self) -> str:
+        """The record this is a dead letter of. Every group reading a topic dead-letters a
+        malformed record, so one record can have several dead letters."""
+        headers = list(self.headers)
+        where = [header_value(headers, f"dlt-original-{part}") for part in ("topic", "partition", "offset")]
+        return ":".join(where) if all(where) else self.reference
+
+    @property
     def reason(self) -> str | None:
         return header_value(list(self.headers), "dlt-reason")
 
@@ -109,16 +118,16 @@ class DeadLetter:
 class DeadLetterTopic:
     name: str
     letters: list[DeadLetter]
-    redriven: set[str]  # references of the letters already re-driven
+    redriven: set[str]  # the original records put back on their topic
 
     def is_redriven(self, letter: DeadLetter) -> bool:
-        return letter.reference in self.redriven
+        return letter.original in self.redriven
 
 
 def inspect(settings: KafkaSettings, name: str) -> DeadLetterTopic:
     """What the dead-letter topic `name` holds now, and which of it was re-driven."""
     letters = read_dead_letters(settings, name)
-    return DeadLetterTopic(name, letters, redriven_references(settings, letters))
+    return DeadLetterTopic(name, letters, redriven_originals(settings, letters))
 
 
 def dead_letter_topic(name: str) -> str:
@@ -132,15 +141,15 @@ def read_dead_letters(settings: KafkaSettings, dlt: str) -> list[DeadLetter]:
             for r in _read(settings, dlt)]
 
 
-def redriven_references(settings: KafkaSettings, letters: list[DeadLetter]) -> set[str]:
-    """The dead letters among `letters` whose original topic already holds a re-driven copy.
+def redriven_originals(settings: KafkaSettings, letters: list[DeadLetter]) -> set[str]:
+    """The original records of `letters` that their topic already holds a re-driven copy of.
     A copy is published after its dead letter, so the scan starts there (less a clock margin)."""
     if not letters:
         return set()
     since = min(letter.timestamp_ms for letter in letters) - CLOCK_MARGIN / timedelta(milliseconds=1)
     found = {header_value(r.headers, HEADER_REDRIVEN_FROM)
              for r in _read(settings, letters[0].original_topic, since_ms=max(int(since), 0))}
-    return {letter.reference for letter in letters} & found
+    return {letter.original for letter in letters if letter.reference in found}
 
 
 def select(letters: Iterable[DeadLetter], *, reasons: Iterable[str] = (), event_ids: Iterable[str] = (),
@@ -151,6 +160,15 @@ def select(letters: Iterable[DeadLetter], *, reasons: Iterable[str] = (), event_
             if (not reasons or letter.reason in reasons)
             and (not event_ids or letter.event_id in event_ids)
             and (not positions or letter.position in positions)]
+
+
+def one_per_record(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
+    """The first dead letter of each original record: one copy on the topic reaches every
+    group again, so a record several groups dead-lettered goes back once, not once per group."""
+    first: dict[str, DeadLetter] = {}
+    for letter in letters:
+        first.setdefault(letter.original, letter)
+    return list(first.values())
 
 
 def redrive(settings: KafkaSettings, letters: list[DeadLetter]) -> None:
