@@ -47,7 +47,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
-from worklink_notifications import signing, webhook_targets
+from worklink_notifications import routing, signing, webhook_targets
 from worklink_notifications.messages import CODE_MESSAGE, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
                                            UserChannelSettings, WebhookSubscriber)
@@ -341,6 +341,8 @@ class DeliveryWorker:
             if delivery.channel == "email" and (failure is None or isinstance(failure, smtplib.SMTPException)
                                                 and not is_outage(failure)):
                 self._mail_reachable()  # the relay took it, or refused only this message
+            if delivery.channel == "webhook":
+                self._keep_health(session, delivery, failure, now)
             if failure is None:
                 self._record(session, delivery, "sent", None, duration_ms, now)
                 delivery.status, delivery.sent_at, delivery.next_attempt_at, delivery.last_error = "sent", now, None, None
@@ -369,6 +371,24 @@ class DeliveryWorker:
             return
         wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None))
         delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, min(now + wait, deadline)
+
+    def _keep_health(self, session: Session, delivery: Delivery, failure: Exception | None, now: datetime) -> None:
+        """A subscriber's failed tries in a row and since when; its organisation is told once a streak has
+        lasted webhook_alert_after. A success ends the streak. Nothing is switched off."""
+        subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id), with_for_update=True)
+        if subscriber is None or not subscriber.active:
+            return  # removed or switched off by its organisation: not a failing receiver
+        if failure is None:
+            subscriber.consecutive_failures, subscriber.failing_since = 0, None
+            subscriber.last_error = subscriber.failure_reported_at = None
+            return
+        subscriber.consecutive_failures += 1
+        subscriber.failing_since = subscriber.failing_since or now
+        subscriber.last_error = describe(failure)
+        if subscriber.failure_reported_at is None \
+                and now - as_utc(subscriber.failing_since) >= self.settings.webhook_alert_after:
+            subscriber.failure_reported_at = now
+            report_failing_subscriber(session, subscriber, now)
 
     def _outage(self, session: Session, delivery: Delivery, failure: Exception, duration_ms: int,
                 now: datetime) -> None:
@@ -566,6 +586,23 @@ class DeliveryWorker:
                 if permanent:
                     self._dead(item, describe(failure))
         SENDS.labels("digest", "permanent" if permanent else "failed").inc()
+
+
+# --- a failing subscriber ----------------------------------------------------------
+
+FAILING_SUBSCRIBER = "notifications.webhook_subscriber.failing"  # the inbox item's type (no event crosses services)
+
+
+def report_failing_subscriber(session: Session, subscriber: WebhookSubscriber, now: datetime) -> None:
+    """One item in the subscriber's organisation inbox per failing streak (its key names the streak)."""
+    since = as_utc(subscriber.failing_since).isoformat()
+    routing.add_delivery(session, event_id=f"webhook-failing:{subscriber.id}:{since}", event_type=FAILING_SUBSCRIBER,
+                         recipient=routing.Recipient("organisation", subscriber.organisation_id, "inbox"),
+                         message_code="webhook_failing", occurred_at=now,
+                         facts={"subscriber_id": str(subscriber.id), "failing_since": since})
+    log.warning("webhook subscriber failing; its organisation is told", extra={
+        "subscriber_id": str(subscriber.id), "failing_since": since,
+        "consecutive_failures": subscriber.consecutive_failures})
 
 
 # --- rendering -------------------------------------------------------------------

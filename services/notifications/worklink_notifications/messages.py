@@ -36,6 +36,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "suggestion_expired": ("Suggestion period ended", "The period an adjustment suggestion covers has ended."),
     "suggestion_review_due": ("Suggestion review due", "An adjustment suggestion is due for review."),
     "employer_response": ("Employer responded", "An employer responded to your suggested adjustments."),
+    "webhook_failing": ("Your webhooks are failing", "Webhooks to one of your organisation's systems keep failing. "
+                        "WorkLink keeps retrying them for a while; an administrator can see the error in the "
+                        "webhook subscriber's status."),
 }
 
 # Messages to residents (notifications.person_message.requested): codes the owning

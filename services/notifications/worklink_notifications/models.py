@@ -121,6 +121,12 @@ class WebhookSubscriber(Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Health, kept by the delivery worker: failed tries in a row, since when, the last one's error (a status
+    # or a connection error, never a person's data), and when the organisation was told (once a streak).
+    consecutive_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    failing_since: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000))
+    failure_reported_at: Mapped[datetime | None] = mapped_column()
 
     def wants(self, event_type: str) -> bool:
         return self.active and (not self.event_types or event_type in self.event_types.split(","))

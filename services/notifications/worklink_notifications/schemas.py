@@ -196,6 +196,11 @@ class SubscriberOut(Schema):
     active = fields.Boolean()
     created_at = fields.DateTime()
     previous_secret_expires_at = fields.DateTime(allow_none=True)
+    consecutive_failures = fields.Integer(metadata={"description": "tries that failed in a row (0: working)"})
+    failing_since = fields.DateTime(allow_none=True, metadata={
+        "description": "when the current run of failures began; the organisation's inbox is told once it has "
+                       "lasted NOTIFICATIONS_WEBHOOK_ALERT_HOURS"})
+    last_error = fields.String(allow_none=True, metadata={"description": "the last failed try's error"})
 
     def _types(self, subscriber) -> list[str]:
         return [t for t in subscriber.event_types.split(",") if t]

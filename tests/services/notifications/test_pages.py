@@ -68,6 +68,10 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
     with notifications_db.transaction() as session:
         session.add(WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
                                       secret="whsec_AAAA"))
+        session.add(WebhookSubscriber(organisation_id=ADVISERS, url="https://crm.advisers.example/hooks",
+                                      secret="whsec_BBBB", consecutive_failures=7,
+                                      failing_since=datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc),
+                                      last_error="ReceiverAnswered: HTTP 502 from the receiver"))
     route(notifications_db, "referrals.referral.accepted")
     with notifications_db.transaction() as session:
         session.execute(sa.update(Delivery).where(Delivery.channel == "webhook")
@@ -87,6 +91,10 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_role("heading", name="Failed deliveries (1)").is_visible()
         assert page.get_by_text("HTTP 503 from the receiver").is_visible()
         assert page.get_by_role("cell", name="https://crm.practice.example/hooks").count() == 2  # failed + subscriber
+        assert page.get_by_role("cell", name="Working", exact=True).count() == 1
+        failing = page.get_by_role("cell", name="Failing since 26 Nov 2026 08:00 UTC, 7 tries in a row; "
+                                                "last: ReceiverAnswered: HTTP 502 from the receiver")
+        assert failing.count() == 1
         assert_accessible(page)
         page.set_viewport_size({"width": 320, "height": 800})  # tables scroll in their own region, not the page
         assert page.evaluate("document.documentElement.scrollWidth") <= 320

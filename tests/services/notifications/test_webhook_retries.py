@@ -5,6 +5,7 @@ receiver that verifies signatures, with the worker's clock moved by hand."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -13,7 +14,7 @@ import pytest
 from worklink_notifications.delivery import DeliverySettings, durations, retry_after_seconds, webhook_retry
 from worklink_notifications.models import Delivery
 from tests.services.notifications.support import make_worker
-from tests.services.notifications.test_delivery import all_deliveries, event, route, subscriber_for
+from tests.services.notifications.test_delivery import REFERRER, all_deliveries, event, route, subscriber_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -160,3 +161,52 @@ def test_the_schedule_setting_reads_durations_and_refuses_nonsense():
     for nonsense in ("5s,,1h", "0s", "-5s", "5 minutes", "1w"):
         with pytest.raises(ValueError, match="NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"):
             DeliverySettings.from_env({"NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE": nonsense})
+
+
+# --- a receiver that keeps failing: its health, and its organisation told once ------------------------
+
+def _failing_notices(client, token) -> list[dict]:
+    inbox = client.get("/inbox?scope=organisation", headers=token("adviser", org=REFERRER)).get_json()
+    return [item for item in inbox["items"] if item["message_code"] == "webhook_failing"]
+
+
+def test_a_receiver_failing_for_an_hour_shows_as_failing_and_its_organisation_is_told_once(
+        notifications_db, webhook_receiver, clock, app, token):
+    _one_webhook(notifications_db, webhook_receiver, clock)
+    started = clock.now
+    webhook_receiver.fail_next, webhook_receiver.status_when_failing = 99, 503
+    worker = make_worker(notifications_db, None, clock)  # told after 1 hour of failures
+    client, owner = app.test_client(), token("org_admin", org=REFERRER)
+    [subscriber] = client.get("/webhook-subscribers", headers=owner).get_json()
+    assert (subscriber["consecutive_failures"], subscriber["failing_since"]) == (0, None)
+
+    _retried_on_schedule(notifications_db, worker, clock, 4)  # 0, 5 s, 5 min, 35 min: a redeploy, not yet a worry
+    health = client.get(f"/webhook-subscribers/{subscriber['id']}", headers=owner).get_json()
+    assert health["consecutive_failures"] == 4
+    assert health["last_error"] == "ReceiverAnswered: HTTP 503 from the receiver"
+    assert datetime.fromisoformat(health["failing_since"]) == started
+    assert _failing_notices(client, token) == []
+
+    _retried_on_schedule(notifications_db, worker, clock, 2)  # at 2 h 35 min, and again at 7 h 35 min
+    [notice] = _failing_notices(client, token)
+    assert notice["title"] == "Your webhooks are failing"
+    assert notice["facts"]["subscriber_id"] == subscriber["id"]
+    assert client.get("/inbox?scope=organisation", headers=token("adviser", org=str(uuid.uuid4()))) \
+        .get_json()["items"] == []  # no other organisation hears of it
+    listed = client.get("/webhook-subscribers", headers=token("alliance_admin", org="alliance")).get_json()
+    assert [s["consecutive_failures"] for s in listed] == [6]  # the alliance sees it too
+    assert listed[0]["active"] is True  # never switched off behind anyone's back
+
+    webhook_receiver.fail_next = 0  # back: the streak ends
+    assert worker.run_once() == 1
+    health = client.get(f"/webhook-subscribers/{subscriber['id']}", headers=owner).get_json()
+    assert (health["consecutive_failures"], health["failing_since"], health["last_error"]) == (0, None, None)
+
+    webhook_receiver.fail_next = 99  # a new outage is a new streak, told once again
+    route(notifications_db, event("referrals.referral.accepted"))
+    fresh = [d for d in all_deliveries(notifications_db, Delivery.channel == "webhook") if d.status == "pending"]
+    for _ in range(5):
+        assert worker.run_once() == 1
+        [retrying] = all_deliveries(notifications_db, Delivery.id == fresh[0].id)
+        clock.now = retrying.next_attempt_at.replace(tzinfo=timezone.utc)
+    assert len(_failing_notices(client, token)) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
@@ -13,12 +14,18 @@ from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_notifications import admin, inbox
 from worklink_notifications.api.inbox import reference_key
+from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import RoutingRule, WebhookSubscriber
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
 PAGE_SIZE = 50  # inbox items per page, newest first
 SCOPES = {"user": "Your messages", "organisation": "Your organisation", "alliance": "The alliance"}
+
+
+@pages.app_template_filter("utc")
+def _utc(moment: datetime | None) -> str:
+    return as_utc(moment).astimezone(timezone.utc).strftime("%d %b %Y %H:%M UTC") if moment else ""
 
 
 def _nav() -> list[tuple[str, str]]:
