@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
+from worklink.nhs import nhs_number_is_valid
 from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                          ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS,
                                          uk_today)
@@ -595,11 +596,36 @@ class SuggestionSummarySchema(Schema):
     referral_status = fields.String(allow_none=True)
 
 
-class SuggestionListQuery(Schema):
+class SuggestionFilters(Schema):
     status = one_of(STATUSES)
-    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$"))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+
+
+class SuggestionListQuery(SuggestionFilters):
+    # Deprecated: a query string is written to proxies' and servers' access logs. POST /suggestions/search.
+    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$"), metadata={
+        "deprecated": True, "description": "Deprecated: it puts the NHS number in access logs on the way. "
+                                           "Use POST /suggestions/search with the NHS number in the body."})
+
+
+class SuggestionSearchSchema(SuggestionFilters):
+    """The NHS-number search in a JSON body, kept out of the URL (and so out of access logs)."""
+
+    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$", error=(
+        "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919")),
+        metadata={"description": "spaces and hyphens are ignored"})
+
+    @pre_load
+    def tidy(self, data, **_):
+        if isinstance(data, dict) and isinstance(data.get("nhs_number"), str):
+            data = {**data, "nhs_number": re.sub(r"[\s-]", "", data["nhs_number"])}
+        return data
+
+    @validates("nhs_number")
+    def check_digit(self, value: str, **_) -> None:
+        if re.fullmatch(r"[0-9]{10}", value) and not nhs_number_is_valid(value):
+            raise ValidationError("This is not a valid NHS number: its check digit does not match.")
 
 
 class SuggestionListSchema(Schema):

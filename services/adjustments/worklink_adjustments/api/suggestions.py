@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -14,8 +15,8 @@ from worklink_adjustments import services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.schemas import (ReferralRequestInSchema, SuggestionInSchema, SuggestionListQuery,
-                                          SuggestionListSchema, SuggestionOutSchema, SuggestionStateSchema, SuggestionUpdateSchema,
-                                          VersionSchema, WithdrawSchema)
+                                          SuggestionListSchema, SuggestionOutSchema, SuggestionSearchSchema,
+                                          SuggestionStateSchema, SuggestionUpdateSchema, VersionSchema, WithdrawSchema)
 
 blp = Blueprint("suggestions", __name__, url_prefix="/suggestions",
                 description="Fit-note-shaped adjustment suggestions (clinicians of one practice)")
@@ -25,15 +26,25 @@ def transaction():
     return service_context().database.transaction()
 
 
+# The day `nhs_number` in GET /suggestions was deprecated (RFC 9745: a structured-field date).
+NHS_NUMBER_QUERY_DEPRECATED = "@" + str(int(datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()))
+NHS_NUMBER_QUERY_SUCCESSOR = {"Deprecation": NHS_NUMBER_QUERY_DEPRECATED,
+                              "Link": '</suggestions/search>; rel="successor-version"'}
+
+
 @blp.route("")
 class Suggestions(MethodView):
     @requires("gp")
     @blp.arguments(SuggestionListQuery, location="query")
     @blp.response(200, SuggestionListSchema)
     def get(self, args):
-        """Your practice's suggestions, most recently changed first (each one listed is audited)."""
+        """Your practice's suggestions, most recently changed first (each one listed is audited).
+
+        `nhs_number` here is deprecated (answered with `Deprecation` and a `Link` to its successor): a
+        query string reaches proxies' and servers' access logs. Use `POST /suggestions/search`."""
         with transaction() as session:
-            return services.list_for_practice(session, deps(), clinician(), **args)
+            listing = services.list_for_practice(session, deps(), clinician(), **args)
+        return (listing, NHS_NUMBER_QUERY_SUCCESSOR) if "nhs_number" in args else listing
 
     @requires("gp")
     @blp.arguments(SuggestionInSchema)
@@ -42,6 +53,18 @@ class Suggestions(MethodView):
         """Write a draft suggestion; every fit-note rule is checked now (422 lists each broken rule)."""
         with transaction() as session:
             return services.create(session, deps(), clinician(), data, today())
+
+
+@blp.route("/search")
+class SuggestionSearch(MethodView):
+    @requires("gp")
+    @blp.arguments(SuggestionSearchSchema)
+    @blp.response(200, SuggestionListSchema)
+    def post(self, args):
+        """Search your practice's suggestions by NHS number (in the body, so it stays out of access logs),
+        with the filters and paging of `GET /suggestions`; each one found is audited."""
+        with transaction() as session:
+            return services.list_for_practice(session, deps(), clinician(), **args)
 
 
 @blp.route("/<uuid:suggestion_id>")
