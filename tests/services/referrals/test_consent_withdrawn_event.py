@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from worklink.events.contracts import CATALOGUE
 from worklink.messaging.consumer import ReceivedEvent
 from worklink_referrals import events
-from worklink_referrals.models import PLATFORM, Referral, Transition
+from worklink_referrals.models import PLATFORM, Referral, Transition, WithdrawnRequest
 from tests.services.referrals.test_events import request_data
 
 
@@ -99,7 +99,7 @@ def test_an_ended_referral_still_records_the_withdrawal_and_stops_outcomes_going
     assert outbox_types(h) == before
 
 
-def test_a_request_that_made_no_referral_is_logged_and_changes_nothing(both, caplog):
+def test_a_request_that_made_no_referral_is_logged_and_remembered_and_changes_nothing_else(both, caplog):
     h = both
     request = request_data()
     before = outbox_types(h)
@@ -110,6 +110,8 @@ def test_a_request_that_made_no_referral_is_logged_and_changes_nothing(both, cap
     with h.ctx.database.transaction() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
         assert session.scalar(sa.select(sa.func.count()).select_from(PLATFORM.audit_log)) == 0
+        # Remembered (ids only) in case the request comes later: test_withdrawal_before_request.py
+        assert session.scalars(sa.select(WithdrawnRequest.request_id)).all() == [request["request_id"]]
 
 
 def test_the_withdrawal_follows_the_request_on_its_restricted_topic_and_key():
