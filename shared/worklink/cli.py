@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -257,7 +258,8 @@ def dlt_list(topic_names: tuple[str, ...], reasons: tuple[str, ...], limit: int,
     report = []
     for name in names:
         try:
-            found = inspect(settings.kafka, name)
+            with _broker_errors():
+                found = inspect(settings.kafka, name)
         except LookupError as exc:
             report.append({"topic": name, "missing": str(exc)})
             continue
@@ -307,7 +309,8 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
 
     settings = Settings.from_env("platform")
     try:
-        found = inspect(settings.kafka, dead_letter_topic(topic_name))
+        with _broker_errors():
+            found = inspect(settings.kafka, dead_letter_topic(topic_name))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     positions = _positions(found.letters, offsets)
@@ -331,8 +334,19 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
         return
     if not yes:
         click.confirm(f"Re-drive {len(pending)} record(s) to {target}?", abort=True)
-    redrive(settings.kafka, pending)
+    with _broker_errors("the records sent before it count as re-driven: run the same command again for the rest"):
+        redrive(settings.kafka, pending)
     click.echo(f"re-drove {len(pending)} record(s) to {target}")
+
+
+@contextlib.contextmanager
+def _broker_errors(advice: str = "is the broker up? (KAFKA_BOOTSTRAP_SERVERS)"):
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except (KafkaError, TimeoutError) as exc:
+        raise click.ClickException(f"{exc!r}: {advice}") from None
 
 
 def _positions(letters, offsets: tuple[str, ...]) -> list[str]:

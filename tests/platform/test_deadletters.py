@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 
@@ -242,3 +243,28 @@ def test_groups_sharing_a_topic_get_one_copy_and_only_the_one_that_failed_handle
     assert [(r["reason"], r["redriven"]) for r in listed(bootstrap, topic)] == [
         ("malformed", True), ("handler-failed", True), ("malformed", True),
         ("malformed", False), ("malformed", False)]  # the copy, dead-lettered again by each group
+
+
+def test_a_bare_offset_must_name_one_partition_s_dead_letter(kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic(partitions=2)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for partition in (0, 1):  # a dead letter at offset 0 of each partition
+        producer.send(f"{topic}.dlt", value=b"not json", partition=partition,
+                      headers=[("dlt-reason", b"malformed")]).get(30)
+    producer.send(f"{topic}.dlt", value=b"not json", partition=1, headers=[("dlt-reason", b"malformed")]).get(30)
+    producer.close()
+
+    ambiguous = dlt(bootstrap, "redrive", topic, "--offset", "0", "--dry-run")
+    assert ambiguous.exit_code == 2 and "0:0, 1:0" in ambiguous.output
+    assert dlt(bootstrap, "redrive", topic, "--offset", "one", "--dry-run").exit_code == 2
+    named = dlt(bootstrap, "redrive", topic, "--offset", "1:0", "--offset", "1", "--dry-run")
+    assert named.exit_code == 0, named.output
+    assert [line.split()[2] for line in named.output.splitlines() if "would re-drive" in line] == ["1:0", "1:1"]
+
+
+def test_an_unreachable_broker_is_an_error_message_not_a_traceback():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nobody = f"127.0.0.1:{unused.getsockname()[1]}"
+    result = dlt(nobody, "list", "referrals.referral")
+    assert result.exit_code == 1 and "is the broker up?" in result.output
