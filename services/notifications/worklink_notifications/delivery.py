@@ -8,13 +8,13 @@ successful send and that commit sends again on restart: external channels are
 at-least-once, and webhooks carry a stable `webhook-id` (e-mails a stable Message-ID) so
 receivers can dedupe.
 
-E-mail failures retry with exponential backoff and jitter up to max_attempts. A webhook receiver that
-answers 5xx, 408, 425 or 429 (a partner redeploying, its gateway's 502/503 during its own outage, rate
-limits) is retried on `webhook_retry_schedule` (Standard Webhooks' 5 s ... 10 h, its last step repeating),
-never sooner than its Retry-After, until `give_up_after`: a partner's outage delays its webhooks, it does
-not drop them. A permanent failure (SMTP 5xx refusing the recipient or the message, HTTP 4xx other than
-408/425/429) or e-mail's last attempt moves the delivery to `dead`, where alliance_admin sees it and can
-re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
+An answer that says "try again later" is retried until `give_up_after` (72 h): a webhook receiver's 5xx,
+408, 425 or 429 (a partner redeploying, its gateway's 502/503 during its own outage, rate limits) on
+`webhook_retry_schedule` (Standard Webhooks' 5 s ... 10 h, its last step repeating), never sooner than its
+Retry-After; a mail server's 4xx for a message with exponential backoff and jitter. Other failures retry
+with that backoff up to max_attempts. A permanent failure (SMTP 5xx refusing the recipient or the message,
+HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`, where alliance_admin sees
+it and can re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
 rather than the message - spends none of a delivery's attempts: e-mail pauses as a whole until the relay
 answers, and only a delivery still unsent `give_up_after` (72 h) after it was queued is given up.
 
@@ -353,23 +353,27 @@ class DeliveryWorker:
                 return
             permanent = isinstance(failure, PermanentFailure) or is_permanent_smtp(failure)
             self._record(session, delivery, "permanent" if permanent else "failed", describe(failure), duration_ms, now)
-            if permanent or (delivery.channel == "email" and delivery.attempts >= self.settings.max_attempts):
+            if permanent:
                 self._dead(delivery, describe(failure))
-            elif delivery.channel == "webhook":
-                self._retry_webhook(delivery, failure, now)
+            elif asks_to_wait(failure):
+                self._retry_until_given_up(delivery, failure, now)
+            elif delivery.attempts >= self.settings.max_attempts:
+                self._dead(delivery, describe(failure))
             else:
                 delivery.status = "retrying"
                 delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
                 delivery.last_error = describe(failure)
 
-    def _retry_webhook(self, delivery: Delivery, failure: Exception, now: datetime) -> None:
-        """On the schedule (and the receiver's Retry-After) until give_up_after, whose moment gets a last try."""
+    def _retry_until_given_up(self, delivery: Delivery, failure: Exception, now: datetime) -> None:
+        """Asked to try again later: a webhook on its schedule (and the receiver's Retry-After), e-mail with
+        its backoff, until give_up_after, whose moment gets a last try."""
         error, deadline = describe(failure), queued_at(delivery) + self.settings.give_up_after
         if now >= deadline:
             span = in_words(self.settings.give_up_after)
             self._dead(delivery, f"not sent within {span}, retried {delivery.attempts} times: {error}"[:1000])
             return
-        wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None))
+        wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None)) \
+            if delivery.channel == "webhook" else backoff(delivery.attempts, self.settings)
         delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, min(now + wait, deadline)
 
     def _keep_health(self, session: Session, delivery: Delivery, failure: Exception | None, now: datetime) -> None:
@@ -690,6 +694,16 @@ def is_outage(exc: Exception) -> bool:
     if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, ReceiverAnswered)):
         return False
     return isinstance(exc, OSError)  # socket errors, timeouts, TLS, every other smtplib error; ReceiverUnreachable
+
+
+def asks_to_wait(exc: Exception) -> bool:
+    """An answer that says "not now, try later": a webhook receiver's 5xx, 408, 425 or 429, or a mail server's
+    4xx for this message (RFC 5321 4.5.4.1: retried for days, not minutes). Retried until give_up_after."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, ReceiverAnswered)
 
 
 def queued_at(delivery: Delivery) -> datetime:

@@ -79,10 +79,14 @@ class Mailbox:
     def __init__(self):
         self.messages = []
         self.refuse: set[str] = set()  # recipients answered with 550
+        self.busy: dict[str, int] = {}  # recipient -> how many more times to answer 451 (try again later)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
+        if self.busy.get(address):
+            self.busy[address] -= 1
+            return "451 4.3.0 Temporary local problem, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -155,3 +155,41 @@ def test_the_pause_keeps_growing_while_the_relay_refuses_us_and_ends_when_it_tak
     assert pauses[0] <= timedelta(seconds=60) < timedelta(seconds=240) <= pauses[3]  # 60 s doubling: 480 s at most
     assert {(e.status, e.attempts) for e in all_deliveries(notifications_db, Delivery.channel == "email")} \
         <= {("retrying", 0), ("pending", 0)}
+
+
+def _try_when_due(database, worker, clock, delivery_id) -> Delivery:
+    """One round of the worker, then the clock moved to the delivery's next try (if it has one)."""
+    assert worker.run_once() == 1
+    [email] = all_deliveries(database, Delivery.id == delivery_id)
+    if email.status == "retrying":
+        clock.now = email.next_attempt_at.replace(tzinfo=timezone.utc)
+    return email
+
+
+def test_a_mail_server_saying_try_again_later_is_retried_for_hours_not_minutes_then_given_up(notifications_db,
+                                                                                            smtp_server, clock):
+    """A 4xx for a message (a relay throttling us, its lookups down) is "not now" (RFC 5321 4.5.4.1 retries
+    for days): it is retried past max_attempts, up to give_up_after, not given up after 15 minutes."""
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email=TEAM[0]))
+    route(notifications_db, event("referrals.referral.accepted"))
+    [email] = all_deliveries(notifications_db, Delivery.channel == "email")
+    clock.now = email.created_at.replace(tzinfo=timezone.utc)
+    smtp_server.busy[TEAM[0]] = 6  # six 451s, twice max_attempts
+    worker = make_worker(notifications_db, smtp_server, clock, give_up_after=timedelta(hours=6))  # max_attempts=3
+
+    for _ in range(6):
+        assert _try_when_due(notifications_db, worker, clock, email.id).status == "retrying"
+    email = _try_when_due(notifications_db, worker, clock, email.id)
+    assert (email.status, email.attempts, len(smtp_server.to(TEAM[0]))) == ("sent", 7, 1)
+
+    smtp_server.busy[TEAM[0]] = 999  # and one that never goes: dead at the limit, saying why
+    route(notifications_db, event("referrals.referral.completed"))
+    [email] = all_deliveries(notifications_db, Delivery.channel == "email", Delivery.status == "pending")
+    clock.now = queued = email.created_at.replace(tzinfo=timezone.utc)
+    while email.status != "dead":
+        assert clock.now - queued <= timedelta(hours=6)
+        email = _try_when_due(notifications_db, worker, clock, email.id)
+    assert clock.now == queued + timedelta(hours=6) and email.attempts > 3  # the last try at the limit itself
+    assert email.last_error.startswith(f"not sent within 6 hours, retried {email.attempts} times: "
+                                       "SMTPRecipientsRefused")
+    assert "451" in email.last_error and TEAM[0] not in email.last_error
