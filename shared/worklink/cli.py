@@ -266,7 +266,7 @@ def dlt_list(topic_names: tuple[str, ...], reasons: tuple[str, ...], limit: int,
         matching = select(found.letters, reasons=reasons)
         report.append({"topic": name, "records": len(found.letters), "reasons": reason_counts(found.letters),
                        "matching": len(matching),
-                       "shown": [letter.summary(found.is_redriven(letter)) for letter in matching[:limit]]})
+                       "shown": [found.summary(letter) for letter in matching[:limit]]})
     if as_json:
         click.echo(json.dumps({"topics": report}, indent=2))
     else:
@@ -284,6 +284,8 @@ def _echo_dead_letters(entry: dict) -> None:
         state = "re-driven" if r["redriven"] else "not re-driven"
         if r["redrive_count"]:
             state += f" (back after {r['redrive_count']} re-drive(s))"
+        if r["redrive_by"] and not r["redriven"]:
+            state += f", re-drivable until {r['redrive_by']}"
         click.echo(f"  {r['position']}  {r['dead_lettered_at']}  {r['reason'] or '-'}  {state}")
         click.echo(f"      event {r['event_id'] or '-'}  type {r['type'] or '-'}  source {r['source'] or '-'}  "
                    f"group {r['consumer_group'] or '-'}")
@@ -321,12 +323,17 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
         raise click.ClickException(f"no dead letter in {found.name} matches {', '.join(unmatched)}"
                                    + (" with the reasons given" if reasons else ""))
     waiting = [letter for letter in chosen if not found.is_redriven(letter)]
-    pending = one_per_record(waiting)
+    too_old = [letter for letter in waiting if found.too_old(letter)]
+    fresh = [letter for letter in waiting if not found.too_old(letter)]
+    pending = one_per_record(fresh)
     target = found.name.removesuffix(".dlt")
     click.echo(f"{found.name} -> {target}: {len(pending)} to re-drive, "
                f"{len(chosen) - len(waiting)} already re-driven"
-               + (f", {len(waiting) - len(pending)} dead-lettered by another group too (sent once)"
-                  if len(waiting) > len(pending) else ""))
+               + (f", {len(fresh) - len(pending)} dead-lettered by another group too (sent once)"
+                  if len(fresh) > len(pending) else ""))
+    for letter in too_old:
+        click.echo(f"  not re-driving {letter.position}  event {letter.event_id}: too old (re-drivable until "
+                   f"{found.redrive_by(letter).isoformat()}; its consumers may have forgotten they handled it)")
     verb = "would re-drive" if dry_run else "re-driving"
     for letter in pending:
         click.echo(f"  {verb} {letter.position}  {letter.reason or '-'}  event {letter.event_id or '-'}")

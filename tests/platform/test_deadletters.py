@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -268,3 +270,31 @@ def test_an_unreachable_broker_is_an_error_message_not_a_traceback():
         nobody = f"127.0.0.1:{unused.getsockname()[1]}"
     result = dlt(nobody, "list", "referrals.referral")
     assert result.exit_code == 1 and "is the broker up?" in result.output
+
+
+def test_an_event_older_than_its_consumers_remember_is_not_re_driven(tmp_path, kafka_broker, new_topic):
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    def broken(session, event):
+        raise ValueError("bug in handler")
+
+    recent = thing_event(topic)
+    # Published 30 days ago (re-driven and failed since, say): a group that handled it then
+    # forgets its id after the dedup window (31 days for a topic deploy/topics.toml does not declare).
+    old = dataclasses.replace(thing_event(topic), time=datetime.now(timezone.utc) - timedelta(days=30, hours=1))
+    send(bootstrap, topic, old.to_json().encode(), recent.to_json().encode())
+    consumer = make_consumer(database, bootstrap, topic, broken)
+    try:
+        assert consume(consumer, 2) == [Outcome.DEAD_LETTERED] * 2
+    finally:
+        consumer.close()
+    shown = listed(bootstrap, topic)
+    assert datetime.fromisoformat(shown[0]["redrive_by"]) < datetime.now(timezone.utc)
+    assert datetime.fromisoformat(shown[1]["redrive_by"]) > datetime.now(timezone.utc) + timedelta(days=29)
+
+    result = dlt(bootstrap, "redrive", topic, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "1 to re-drive" in result.output and f"not re-driving 0:0  event {old.id}: too old" in result.output
+    copies = support.read_topic(bootstrap, topic, expected=3)[2:]
+    assert [json.loads(r.value)["id"] for r in copies] == [recent.id]

@@ -9,9 +9,13 @@ leaves those out, so a second run publishes nothing, and publishes a record seve
 groups dead-lettered (a malformed one, say) once. Consumers do the rest. A consumer never
 records a dead-lettered event as processed (the insert shares the handler's rolled-back
 transaction), so the group that dead-lettered it handles the copy and then records it as
-usual; a group that handled the event the first time finds it in processed_events (kept for
-the DLT's retention too) and skips it. A copy that fails again is dead-lettered again with its
-reason, as a new dead letter: nothing here re-drives by itself.
+usual; a group that handled the event the first time finds it in processed_events and skips
+it. That holds while the group still remembers the id: its dedup window (the longest retention
+of its topics and their DLTs, plus a day) runs from when it handled the event, after the event's
+`time`. An event can come back more than once (re-driven, failed again, re-driven again), so an
+event older than its topic's window, less a day for the copy to reach the consumers, is not
+re-driven: a group could have forgotten it and handle it twice. A copy that fails again is
+dead-lettered again with its reason, as a new dead letter: nothing here re-drives by itself.
 
 Only ids, types, sources, reasons, errors and timestamps leave this module: a record's data
 (a person's details, on a restricted topic) is never printed.
@@ -31,13 +35,16 @@ from kafka import KafkaConsumer, TopicPartition
 from worklink.config import KafkaSettings
 from worklink.events.envelope import CloudEvent, header_value
 from worklink.messaging import kafka
-from worklink.messaging.consumer import DLT_SUFFIX
+from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, DLT_SUFFIX
+from worklink.messaging.topics import dedup_window
 
 REASONS = ("malformed", "unsupported-version", "schema-invalid", "rejected", "handler-failed")
 HEADER_REDRIVEN_FROM = "redriven-from"
 HEADER_REDRIVE_COUNT = "redrive-count"
 # Clocks differ between the host that dead-lettered a record and the one re-driving it.
 CLOCK_MARGIN = timedelta(hours=1)
+# A re-driven copy must reach every consumer while they still remember the event's id.
+DELIVERY_MARGIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,17 @@ class DeadLetter:
             return None
 
     @property
+    def event_time(self) -> datetime | None:
+        if self.envelope is None:
+            return None
+        time = self.envelope.time
+        return time if time.tzinfo else time.replace(tzinfo=timezone.utc)
+
+    @property
     def event_id(self) -> str | None:
         return _printable(self.envelope.id, 100) if self.envelope else None
 
-    def summary(self, redriven: bool) -> dict[str, Any]:
+    def summary(self, redriven: bool, redrive_by: datetime | None) -> dict[str, Any]:
         """What an operator may see: never the event's data."""
         envelope, headers = self.envelope, list(self.headers)
         return {
@@ -105,6 +119,7 @@ class DeadLetter:
             "error": _printable(header_value(headers, "dlt-error") or "", 2000),
             "redrive_count": self.redrive_count,
             "redriven": redriven,
+            "redrive_by": redrive_by.isoformat() if redrive_by else None,
         }
 
     def redrive_headers(self) -> list[tuple[str, bytes]]:
@@ -119,15 +134,31 @@ class DeadLetterTopic:
     name: str
     letters: list[DeadLetter]
     redriven: set[str]  # the original records put back on their topic
+    dedup_window: timedelta  # the shortest its topic's consumers remember an event id
 
     def is_redriven(self, letter: DeadLetter) -> bool:
         return letter.original in self.redriven
+
+    def redrive_by(self, letter: DeadLetter) -> datetime | None:
+        """Until when its event may be re-driven (None: no event, so no id to remember)."""
+        time = letter.event_time
+        return time + self.dedup_window - DELIVERY_MARGIN if time else None
+
+    def too_old(self, letter: DeadLetter, now: datetime | None = None) -> bool:
+        deadline = self.redrive_by(letter)
+        return deadline is not None and deadline < (now or datetime.now(timezone.utc))
+
+    def summary(self, letter: DeadLetter) -> dict[str, Any]:
+        return letter.summary(self.is_redriven(letter), self.redrive_by(letter))
 
 
 def inspect(settings: KafkaSettings, name: str) -> DeadLetterTopic:
     """What the dead-letter topic `name` holds now, and which of it was re-driven."""
     letters = read_dead_letters(settings, name)
-    return DeadLetterTopic(name, letters, redriven_originals(settings, letters))
+    # Every consumer of the topic remembers an id at least this long (the workers pass the
+    # window of all the topics they read; the default when a topic is not declared).
+    window = dedup_window([name.removesuffix(DLT_SUFFIX)]) or DEFAULT_DEDUP_WINDOW
+    return DeadLetterTopic(name, letters, redriven_originals(settings, letters), window)
 
 
 def dead_letter_topic(name: str) -> str:
