@@ -248,7 +248,10 @@ def _reason_option(f):
               help="records shown per topic (the count covers them all)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document instead of text")
 def dlt_list(topic_names: tuple[str, ...], reasons: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """What each dead-letter topic holds (default: every .dlt of deploy/topics.toml)."""
+    """What dead-letter topics hold (default: every .dlt of deploy/topics.toml).
+
+    Per record: position (PARTITION:OFFSET), when it was dead-lettered, reason, event id, type
+    and source, the consumer group, the error, and whether it was re-driven. Never its data."""
     from worklink.messaging.deadletters import dead_letter_topic, inspect, reason_counts, select
     from worklink.messaging.topics import load_topics
 
@@ -305,8 +308,12 @@ def _echo_dead_letters(entry: dict) -> None:
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str, ...], offsets: tuple[str, ...],
                 dry_run: bool, yes: bool) -> None:
-    """Publish chosen dead letters to their original topic again (all of them when none is
-    chosen), skipping any already re-driven. Fix what failed them first."""
+    """Put dead letters back on their topic (fix what failed them first).
+
+    Re-publishes the chosen records (all, when none is chosen) to their original topic: same
+    key, value and headers, plus `redriven-from` and `redrive-count`. Skips records already
+    re-driven, and events older than their consumers remember handling (they could be handled
+    twice). A record that fails again is dead-lettered again, with its reason."""
     from worklink.messaging.deadletters import dead_letter_topic, inspect, one_per_record, redrive, select
 
     settings = Settings.from_env("platform")

@@ -14,6 +14,9 @@ Failures:
   dead-lettered: the partition is rewound to the record and retried until the
   outage ends, so work is delayed, never dropped.
 Event types with no handler are skipped and counted.
+`worklink dlt` lists dead letters and re-drives them (worklink.messaging.deadletters). It relies
+on a dead-lettered event never being in processed_events (the insert rolls back with the failed
+handler, or never happens), so the group that failed it handles the re-driven copy.
 
 `processed_events` is pruned as the consumer runs: an id is kept for the dedup window (by
 default the longest retention of the topics it reads and their dead-letter topics, plus a day),
