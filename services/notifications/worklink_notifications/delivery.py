@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
 from worklink_notifications import routing, signing, webhook_targets
-from worklink_notifications.messages import CODE_MESSAGE, wording
+from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
                                            UserChannelSettings, WebhookSubscriber)
 
@@ -367,9 +367,9 @@ class DeliveryWorker:
     def _retry_until_given_up(self, delivery: Delivery, failure: Exception, now: datetime) -> None:
         """Asked to try again later: a webhook on its schedule (and the receiver's Retry-After), e-mail with
         its backoff, until give_up_after, whose moment gets a last try."""
-        error, deadline = describe(failure), queued_at(delivery) + self.settings.give_up_after
+        error, deadline = describe(failure), give_up_at(delivery, self.settings)
         if now >= deadline:
-            span = in_words(self.settings.give_up_after)
+            span = in_words(deadline - queued_at(delivery))
             self._dead(delivery, f"not sent within {span}, retried {delivery.attempts} times: {error}"[:1000])
             return
         wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None)) \
@@ -411,11 +411,14 @@ class DeliveryWorker:
         self._give_up_stale(session, delivery.channel, now, error)
 
     def _give_up_stale(self, session: Session, channel: str, now: datetime, error: str) -> None:
-        span = in_words(self.settings.give_up_after)
+        queued = sa.func.coalesce(Delivery.resent_at, Delivery.created_at)
+        expired_code = sa.and_(Delivery.message_code == CODE_MESSAGE, Delivery.recipient_kind == "person",
+                               queued < now - CODE_VALID_FOR)
         stale = session.scalars(sa.select(Delivery).where(
             Delivery.channel == channel, Delivery.status.in_(("pending", "retrying")),
-            sa.func.coalesce(Delivery.resent_at, Delivery.created_at) < now - self.settings.give_up_after))
+            sa.or_(queued < now - self.settings.give_up_after, expired_code)))
         for delivery in stale:
+            span = in_words(give_up_at(delivery, self.settings) - queued_at(delivery))
             self._dead(delivery, f"not sent within {span} of an outage: {error}"[:1000])
 
     def _mail_paused(self) -> bool:
@@ -708,6 +711,15 @@ def asks_to_wait(exc: Exception) -> bool:
 
 def queued_at(delivery: Delivery) -> datetime:
     return as_utc(delivery.resent_at or delivery.created_at)
+
+
+def give_up_at(delivery: Delivery, settings: DeliverySettings) -> datetime:
+    """When a delivery still unsent is given up: give_up_after after it was queued (or re-sent), but a resident's
+    one-time code once it no longer works - sent later it helps no one, and the secret would be kept."""
+    limit = settings.give_up_after
+    if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":
+        limit = min(limit, CODE_VALID_FOR)
+    return queued_at(delivery) + limit
 
 
 def is_permanent_smtp(exc: Exception) -> bool:

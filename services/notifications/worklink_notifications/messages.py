@@ -6,6 +6,8 @@ health: the detail stays in the owning service, behind its sign-in.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 # message code -> (subject / inbox title, one plain sentence)
 MESSAGES: dict[str, tuple[str, str]] = {
     "listing_published": ("Your listing is published", "A service listing of yours is now published."),
@@ -61,6 +63,9 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
 
 # The one message that carries a secret: the person's one-time code (its own template).
 CODE_MESSAGE = "self_referral_code"
+# How long the code works, as its e-mail says (referrals' REFERRALS_SELF_REFERRAL_CODE_MINUTES default):
+# one not sent by then is given up, never sent late.
+CODE_VALID_FOR = timedelta(minutes=30)
 # The message that may carry the person's private status link (the first news of a referral
 # the person did not make themselves: a GP's or partner's).
 LINK_MESSAGE = "referral_received"

@@ -5,6 +5,7 @@ was queued is given up. Against a real SMTP server (aiosmtpd) that is down and c
 from __future__ import annotations
 
 import smtplib
+import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -12,12 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from worklink.devstack import free_port
-from worklink_notifications import admin
+from worklink_notifications import admin, routing
 from worklink_notifications.delivery import ReceiverAnswered, ReceiverUnreachable, is_outage
+from worklink_notifications.events import PERSON_MESSAGE
+from worklink_notifications.messages import CODE_MESSAGE
 from worklink_notifications.models import Delivery, DeliveryAttempt, OrganisationContact, WebhookSubscriber
 from tests.services.notifications.support import Mailbox, make_worker
 from tests.services.notifications.test_delivery import (REFERRER, add, all_deliveries, event, route,  # noqa: F401
                                                          subscriber_for, tls_smtp_server)
+from tests.services.notifications.test_verification_code import code_message
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -193,3 +197,39 @@ def test_a_mail_server_saying_try_again_later_is_retried_for_hours_not_minutes_t
     assert email.last_error.startswith(f"not sent within 6 hours, retried {email.attempts} times: "
                                        "SMTPRecipientsRefused")
     assert "451" in email.last_error and TEAM[0] not in email.last_error
+
+
+def _code_message(database, address: str) -> Delivery:
+    """A resident's one-time code, queued as the consumer queues it."""
+    data = code_message(contact={"channel": "email", "address": address})
+    with database.transaction() as session:
+        routing.request_person_message(session, SimpleNamespace(id=str(uuid.uuid4()), type=PERSON_MESSAGE, data=data))
+    [code] = all_deliveries(database, Delivery.message_code == CODE_MESSAGE, Delivery.address == address)
+    return code
+
+
+def test_a_one_time_code_not_sent_while_it_works_is_given_up_never_sent_late(notifications_db, smtp_server,
+                                                                            mail_port, clock):
+    code = _code_message(notifications_db, "sam@example.org")
+    smtp_server.busy["sam@example.org"] = 999  # "try again later" for as long as the code works
+    worker = make_worker(notifications_db, smtp_server, clock)
+    clock.now = queued = code.created_at.replace(tzinfo=timezone.utc)
+    while code.status != "dead":
+        assert clock.now - queued <= timedelta(minutes=30)
+        code = _try_when_due(notifications_db, worker, clock, code.id)
+    assert clock.now == queued + timedelta(minutes=30) and code.verification_code is None
+    assert code.last_error.startswith("not sent within 30 minutes, retried")
+
+    _two_queued_emails(notifications_db)  # and while our relay is down: the code goes, other e-mail waits on
+    code = _code_message(notifications_db, "kim@example.org")
+    queued = code.created_at.replace(tzinfo=timezone.utc)
+    worker = make_worker(notifications_db, mail_port, clock)
+    clock.now = queued + timedelta(minutes=10)
+    worker.run_once()
+    assert all_deliveries(notifications_db, Delivery.id == code.id)[0].status in ("pending", "retrying")
+    clock.now = queued + timedelta(minutes=31)
+    worker.run_once()
+    [code] = all_deliveries(notifications_db, Delivery.id == code.id)
+    assert (code.status, code.verification_code) == ("dead", None)
+    assert code.last_error.startswith("not sent within 30 minutes of an outage: ConnectionRefusedError")
+    assert {e.status for e in all_deliveries(notifications_db, Delivery.address.in_(TEAM))} <= {"pending", "retrying"}
