@@ -17,7 +17,7 @@ from worklink.messaging.topics import TopicSpec
 from worklink_referrals import jobs
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import PLATFORM, Base, Referral, WithdrawnRequest
-from tests.services.referrals.test_consent_withdrawn_event import deliver, referral_for, withdrawal
+from tests.services.referrals.test_consent_withdrawn_event import _while_held, deliver, referral_for, withdrawal
 from tests.services.referrals.test_events import consume, request_data, rig  # noqa: F401 - rig is a fixture
 
 pytestmark = pytest.mark.timeout(300)
@@ -126,3 +126,22 @@ def test_a_withdrawal_is_kept_for_both_retentions_of_the_request_topic_and_its_d
     assert jobs.withdrawal_memory(no_segment) == timedelta(days=25)
     assert jobs.withdrawal_memory([_spec("other", 3, 6)]) == DEFAULT_DEDUP_WINDOW
     assert jobs.withdrawal_memory() >= timedelta(days=11)  # deploy/topics.toml as declared today
+
+
+def test_a_request_and_its_withdrawal_handled_at_once_by_two_consumers_never_leave_a_live_referral(
+        make_harness, postgres_url):
+    """A group rebalancing can briefly have two consumers on one partition (PostgreSQL: they really overlap)."""
+    h = make_harness(postgres_url)
+    h.add_service()
+    # The withdrawal is in flight (remembering the request) when the request comes: it waits, then is refused.
+    late = request_data()
+    _while_held(h, ("adjustments.referral.consent_withdrawn", withdrawal(late)),
+                ("adjustments.referral.requested", late))
+    with h.ctx.database.transaction() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+    # The request is in flight when its withdrawal comes: the withdrawal waits, then cancels the referral.
+    on_time = request_data(person={**request_data()["person"], "nhs_number": "4010232137"})
+    _while_held(h, ("adjustments.referral.requested", on_time),
+                ("adjustments.referral.consent_withdrawn", withdrawal(on_time)))
+    referral = referral_for(h, on_time)
+    assert (referral.status, referral.status_reason) == ("cancelled", "consent_withdrawn")
