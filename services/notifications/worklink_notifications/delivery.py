@@ -741,8 +741,10 @@ def describe(exc: Exception) -> str:
 
 
 def in_words(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours:g} hours" if hours >= 1 else f"{span.total_seconds() / 60:g} minutes"
+    """72 hours, 1 hour, 30 minutes."""
+    amount, unit = (span.total_seconds() / 3600, "hour") if span >= timedelta(hours=1) \
+        else (span.total_seconds() / 60, "minute")
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 def as_utc(value: datetime) -> datetime:

@@ -11,7 +11,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from worklink_notifications.delivery import DeliverySettings, durations, retry_after_seconds, webhook_retry
+from worklink_notifications.delivery import (DeliverySettings, durations, in_words, retry_after_seconds,
+                                            webhook_retry)
 from worklink_notifications.models import Delivery
 from tests.services.notifications.support import make_worker
 from tests.services.notifications.test_delivery import REFERRER, all_deliveries, event, route, subscriber_for
@@ -210,3 +211,8 @@ def test_a_receiver_failing_for_an_hour_shows_as_failing_and_its_organisation_is
         [retrying] = all_deliveries(notifications_db, Delivery.id == fresh[0].id)
         clock.now = retrying.next_attempt_at.replace(tzinfo=timezone.utc)
     assert len(_failing_notices(client, token)) == 2
+
+
+def test_a_give_up_reason_names_its_limit_in_words():
+    assert [in_words(timedelta(**span)) for span in ({"hours": 72}, {"hours": 1}, {"minutes": 30}, {"minutes": 1})] \
+        == ["72 hours", "1 hour", "30 minutes", "1 minute"]
