@@ -11,7 +11,7 @@ receivers can dedupe.
 An answer that says "try again later" is retried until `give_up_after` (72 h): a webhook receiver's 5xx,
 408, 425 or 429 (a partner redeploying, its gateway's 502/503 during its own outage, rate limits) on
 `webhook_retry_schedule` (Standard Webhooks' 5 s ... 10 h, its last step repeating), never sooner than its
-Retry-After; a mail server's 4xx for a message with exponential backoff and jitter. Other failures retry
+Retry-After (which holds all of that receiver's webhooks); a mail server's 4xx for a message with exponential backoff and jitter. Other failures retry
 with that backoff up to max_attempts. A permanent failure (SMTP 5xx refusing the recipient or the message,
 HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`, where alliance_admin sees
 it and can re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
@@ -166,8 +166,13 @@ def webhook_retry(attempts: int, settings: DeliverySettings, retry_after: float 
     schedule = settings.webhook_retry_schedule
     delay = schedule[min(max(attempts, 1), len(schedule)) - 1] * (0.8 + 0.4 * rng())
     if retry_after is not None:
-        delay = max(delay, min(retry_after, max(schedule)))
+        delay = max(delay, capped(retry_after, settings))
     return timedelta(seconds=delay)
+
+
+def capped(retry_after: float, settings: DeliverySettings) -> float:
+    """A receiver's Retry-After, at most the schedule's longest step."""
+    return min(retry_after, max(settings.webhook_retry_schedule))
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -356,7 +361,7 @@ class DeliveryWorker:
             if permanent:
                 self._dead(delivery, describe(failure))
             elif asks_to_wait(failure):
-                self._retry_until_given_up(delivery, failure, now)
+                self._retry_until_given_up(session, delivery, failure, now)
             elif delivery.attempts >= self.settings.max_attempts:
                 self._dead(delivery, describe(failure))
             else:
@@ -364,7 +369,8 @@ class DeliveryWorker:
                 delivery.next_attempt_at = now + backoff(delivery.attempts, self.settings)
                 delivery.last_error = describe(failure)
 
-    def _retry_until_given_up(self, delivery: Delivery, failure: Exception, now: datetime) -> None:
+    def _retry_until_given_up(self, session: Session, delivery: Delivery, failure: Exception,
+                              now: datetime) -> None:
         """Asked to try again later: a webhook on its schedule (and the receiver's Retry-After), e-mail with
         its backoff, until give_up_after, whose moment gets a last try."""
         error, deadline = describe(failure), give_up_at(delivery, self.settings)
@@ -372,9 +378,19 @@ class DeliveryWorker:
             span = in_words(deadline - queued_at(delivery))
             self._dead(delivery, f"not sent within {span}, retried {delivery.attempts} times: {error}"[:1000])
             return
-        wait = webhook_retry(delivery.attempts, self.settings, getattr(failure, "retry_after", None)) \
+        retry_after = getattr(failure, "retry_after", None)
+        wait = webhook_retry(delivery.attempts, self.settings, retry_after) \
             if delivery.channel == "webhook" else backoff(delivery.attempts, self.settings)
         delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, min(now + wait, deadline)
+        if retry_after:
+            self._hold_receiver(session, delivery, now + timedelta(seconds=capped(retry_after, self.settings)))
+
+    def _hold_receiver(self, session: Session, delivery: Delivery, until: datetime) -> None:
+        """A Retry-After speaks for the whole receiver: its other unsent webhooks wait as long (no attempt spent)."""
+        session.execute(sa.update(Delivery).where(
+            Delivery.channel == "webhook", Delivery.recipient_id == delivery.recipient_id, Delivery.id != delivery.id,
+            Delivery.status.in_(("pending", "retrying")),
+            sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at < until)).values(next_attempt_at=until))
 
     def _keep_health(self, session: Session, delivery: Delivery, failure: Exception | None, now: datetime) -> None:
         """A subscriber's failed tries in a row and since when; its organisation is told once a streak has

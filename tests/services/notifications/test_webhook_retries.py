@@ -135,6 +135,25 @@ def test_retry_after_is_waited_for_in_seconds_or_as_a_date_and_capped(notificati
     assert _the_webhook(notifications_db).status == "sent" and len(webhook_receiver.failed) == 3
 
 
+def test_a_receivers_retry_after_holds_all_its_webhooks_not_just_the_one_it_answered(notifications_db,
+                                                                                    webhook_receiver, clock):
+    _one_webhook(notifications_db, webhook_receiver, clock)
+    route(notifications_db, event("referrals.referral.accepted"), event("referrals.referral.rejected"))
+    worker = make_worker(notifications_db, None, clock)
+    webhook_receiver.fail_next, webhook_receiver.status_when_failing, webhook_receiver.retry_after = 1, 429, "600"
+
+    assert worker.run_once() == 1  # the first is answered 429; the others are not sent to it this round
+    assert worker.run_once() == 0  # nor in the next: the receiver asked for 10 minutes' peace
+    webhooks = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert [(w.status, w.attempts) for w in webhooks] == [("retrying", 1), ("pending", 0), ("pending", 0)]
+    assert all(_wait(w, clock) == timedelta(seconds=600) for w in webhooks)
+    assert len(webhook_receiver.failed) == 1 and webhook_receiver.accepted == []
+
+    clock.advance(seconds=600)
+    assert worker.run_once() == 3
+    assert len(webhook_receiver.accepted) == 3
+
+
 def test_retry_after_is_read_as_rfc_9110_says():
     now = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
     assert retry_after_seconds("120", now) == 120
