@@ -11,8 +11,8 @@ receivers can dedupe.
 An answer that says "try again later" is retried until `give_up_after` (72 h): a webhook receiver's 5xx,
 408, 425 or 429 (a partner redeploying, its gateway's 502/503 during its own outage, rate limits) on
 `webhook_retry_schedule` (Standard Webhooks' 5 s ... 10 h, its last step repeating), never sooner than its
-Retry-After (which holds all of that receiver's webhooks); a mail server's 4xx for a message with exponential backoff and jitter. Other failures retry
-with that backoff up to max_attempts. A permanent failure (SMTP 5xx refusing the recipient or the message,
+Retry-After (which holds all of that receiver's webhooks); a mail server's 4xx for a message with
+exponential backoff and jitter. Other failures retry with that backoff up to max_attempts. A permanent failure (SMTP 5xx refusing the recipient or the message,
 HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`, where alliance_admin sees
 it and can re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
 rather than the message - spends none of a delivery's attempts: e-mail pauses as a whole until the relay
