@@ -282,7 +282,8 @@ def _echo_dead_letters(entry: dict) -> None:
         click.echo(f"{entry['topic']}: {entry['missing']}")
         return
     reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(entry["reasons"].items()))
-    click.echo(f"{entry['topic']}: {entry['records']} records" + (f" ({reasons})" if reasons else ""))
+    plural = "" if entry["records"] == 1 else "s"
+    click.echo(f"{entry['topic']}: {entry['records']} record{plural}" + (f" ({reasons})" if reasons else ""))
     for r in entry["shown"]:
         state = "re-driven" if r["redriven"] else "not re-driven"
         if r["redrive_count"]:

@@ -97,7 +97,7 @@ def test_a_failed_event_is_listed_without_its_data_and_handled_once_when_re_driv
 
         text = dlt(bootstrap, "list", topic)
         assert text.exit_code == 0, text.output
-        assert f"{topic}.dlt: 1 records (1 handler-failed)" in text.output
+        assert f"{topic}.dlt: 1 record (1 handler-failed)" in text.output
         [shown] = listed(bootstrap, topic)
         assert shown["position"] == "0:0" and shown["reason"] == "handler-failed"
         assert (shown["event_id"], shown["type"], shown["source"]) == (event.id, event.type, event.source)
