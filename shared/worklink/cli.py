@@ -315,7 +315,7 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
     key, value and headers, plus `redriven-from` and `redrive-count`. Skips records already
     re-driven, and events older than their consumers remember handling (they could be handled
     twice). A record that fails again is dead-lettered again, with its reason."""
-    from worklink.messaging.deadletters import dead_letter_topic, inspect, one_per_record, redrive, select
+    from worklink.messaging.deadletters import dead_letter_topic, inspect, plan_redrive, redrive, select
 
     settings = Settings.from_env("platform")
     try:
@@ -330,28 +330,23 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
     if unmatched:
         raise click.ClickException(f"no dead letter in {found.name} matches {', '.join(unmatched)}"
                                    + (" with the reasons given" if reasons else ""))
-    waiting = [letter for letter in chosen if not found.is_redriven(letter)]
-    too_old = [letter for letter in waiting if found.too_old(letter)]
-    fresh = [letter for letter in waiting if not found.too_old(letter)]
-    pending = one_per_record(fresh)
+    plan = plan_redrive(found, chosen)
     target = found.name.removesuffix(".dlt")
-    click.echo(f"{found.name} -> {target}: {len(pending)} to re-drive, "
-               f"{len(chosen) - len(waiting)} already re-driven"
-               + (f", {len(fresh) - len(pending)} dead-lettered by another group too (sent once)"
-                  if len(fresh) > len(pending) else ""))
-    for letter in too_old:
+    click.echo(f"{found.name} -> {target}: {len(plan.send)} to re-drive, {len(plan.already)} already re-driven"
+               + (f", {plan.merged} dead-lettered by another group too (sent once)" if plan.merged else ""))
+    for letter in plan.too_old:
         click.echo(f"  not re-driving {letter.position}  event {letter.event_id}: too old (re-drivable until "
                    f"{found.redrive_by(letter).isoformat()}; its consumers may have forgotten they handled it)")
     verb = "would re-drive" if dry_run else "re-driving"
-    for letter in pending:
+    for letter in plan.send:
         click.echo(f"  {verb} {letter.position}  {letter.reason or '-'}  event {letter.event_id or '-'}")
-    if dry_run or not pending:
+    if dry_run or not plan.send:
         return
     if not yes:
-        click.confirm(f"Re-drive {len(pending)} record(s) to {target}?", abort=True)
+        click.confirm(f"Re-drive {len(plan.send)} record(s) to {target}?", abort=True)
     with _broker_errors("the records sent before it count as re-driven: run the same command again for the rest"):
-        redrive(settings.kafka, pending)
-    click.echo(f"re-drove {len(pending)} record(s) to {target}")
+        redrive(settings.kafka, plan.send)
+    click.echo(f"re-drove {len(plan.send)} record(s) to {target}")
 
 
 @contextlib.contextmanager

@@ -202,6 +202,23 @@ def one_per_record(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
     return list(first.values())
 
 
+@dataclass(frozen=True)
+class RedrivePlan:
+    send: list[DeadLetter]  # one dead letter per original record
+    already: list[DeadLetter]  # their record is back on the topic
+    too_old: list[DeadLetter]  # consumers may have forgotten handling their event
+    merged: int  # dead letters whose record goes back with another of `send` (several groups)
+
+
+def plan_redrive(found: DeadLetterTopic, chosen: list[DeadLetter], now: datetime | None = None) -> RedrivePlan:
+    waiting = [letter for letter in chosen if not found.is_redriven(letter)]
+    fresh = [letter for letter in waiting if not found.too_old(letter, now)]
+    send = one_per_record(fresh)
+    return RedrivePlan(send=send, already=[letter for letter in chosen if found.is_redriven(letter)],
+                       too_old=[letter for letter in waiting if found.too_old(letter, now)],
+                       merged=len(fresh) - len(send))
+
+
 def redrive(settings: KafkaSettings, letters: list[DeadLetter]) -> None:
     """Publish each dead letter to its original topic, in offset order, with acks=all and an
     idempotent producer; returns once Kafka has acknowledged every one (raises otherwise:
