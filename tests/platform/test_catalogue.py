@@ -99,3 +99,53 @@ def test_asyncapi_document_describes_every_event():
     restricted = doc["channels"]["adjustments_referral_requests"]
     assert "RESTRICTED" in restricted["description"]
     assert restricted["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == 259200000
+
+
+def _broadcast(schema):
+    from worklink.events.catalogue import EventType
+
+    return EventType("x.sneaky.happened", 1, schema, "x", "thing_id", "tries to leak")
+
+
+def test_the_guard_refuses_a_pattern_that_admits_free_text():
+    """A Regexp is not a code because it is a Regexp: `.*`, a letters-and-spaces pattern or an
+    unbounded one admits a name or a sentence, whatever the field is called."""
+    from marshmallow import Schema, fields, validate
+
+    class Sneaky(Schema):
+        thing_id = fields.UUID(required=True)
+        category = fields.String(validate=validate.Regexp(r".*"))
+        label = fields.String(validate=validate.Regexp(r"^[A-Za-z ]+$"))
+        tags = fields.List(fields.String(validate=validate.Regexp(r"^\S+$")))
+        kind = fields.String(validate=validate.OneOf(["a", "b", "Jane Smith has back pain"]))
+        status = fields.String(validate=validate.OneOf(["open", "closed"]))
+        district = fields.String(validate=validate.Regexp(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"))
+
+    assert broadcast_violations(_broadcast(Sneaky)) == [
+        "x.sneaky.happened.category", "x.sneaky.happened.label", "x.sneaky.happened.tags",
+        "x.sneaky.happened.kind"]
+
+
+def test_the_guard_refuses_a_nested_object_that_lets_unknown_fields_through():
+    """Publishing validates with unknown=RAISE, but marshmallow applies that to the outer schema
+    only: a nested schema whose Meta says INCLUDE lets any extra key - a note about the person -
+    through to Kafka as it was given."""
+    from marshmallow import INCLUDE, Schema, fields
+
+    from worklink.events.catalogue import Catalogue
+
+    class Detail(Schema):
+        class Meta:
+            unknown = INCLUDE
+
+        code_id = fields.UUID()
+
+    class Holder(Schema):
+        thing_id = fields.UUID(required=True)
+        detail = fields.Nested(Detail)
+        details = fields.List(fields.Nested(Detail))
+
+    entry = _broadcast(Holder)
+    assert broadcast_violations(entry) == ["x.sneaky.happened.detail", "x.sneaky.happened.details"]
+    with pytest.raises(ValueError, match="detail, details must refuse unknown fields"):
+        Catalogue([entry])  # restricted or not: no catalogue publishes unchecked keys

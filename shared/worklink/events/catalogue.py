@@ -83,6 +83,10 @@ class Catalogue:
                 raise ValueError(f"event type {entry.type} v{entry.version} declared twice")
             if entry.key not in entry.schema().fields:
                 raise ValueError(f"{entry.type}: partition key {entry.key!r} is not a data field")
+            if lenient := lenient_nested_fields(entry.schema()):
+                # Publishing loads with unknown=RAISE, which marshmallow applies to the outer
+                # schema only: such a nested object would carry any extra key to Kafka unchecked.
+                raise ValueError(f"{entry.type}: nested {', '.join(lenient)} must refuse unknown fields")
             self._entries[ident] = entry
 
     def __iter__(self):
@@ -156,6 +160,11 @@ def to_json_types(value: Any) -> Any:
 _SAFE_FIELDS = (fields.UUID, fields.DateTime, fields.Date, fields.Integer, fields.Boolean,
                 fields.Float, fields.Decimal, fields.Enum)
 
+# What a code must refuse, whatever its field is called: a name, an e-mail address, a sentence,
+# a line break, a long string. A Regexp or OneOf that admits any of them is free text.
+FREE_TEXT_PROBES = ("Jane Smith", "jane.smith@example.org", "Back pain since March; lives alone.",
+                    "first\nsecond", "x" * 200)
+
 
 def broadcast_violations(entry: EventType) -> list[str]:
     """Fields of a broadcast event that are not id/code/timestamp shaped."""
@@ -165,15 +174,44 @@ def broadcast_violations(entry: EventType) -> list[str]:
             if not _is_safe(field)]
 
 
+def lenient_nested_fields(schema: Schema, prefix: str = "") -> list[str]:
+    """Nested objects (at any depth) that would accept unknown fields instead of refusing them."""
+    found = []
+    for name, field in schema.fields.items():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(inner, fields.Nested):
+            if (inner.unknown or inner.schema.unknown) != RAISE:
+                found.append(prefix + name)
+            found.extend(lenient_nested_fields(inner.schema, f"{prefix}{name}."))
+    return found
+
+
 def _is_safe(field: fields.Field) -> bool:
     if isinstance(field, fields.List):
         return _is_safe(field.inner)
     if isinstance(field, fields.Nested):
         schema = field.schema
-        return all(_is_safe(f) for f in schema.fields.values())
+        return ((field.unknown or schema.unknown) == RAISE
+                and all(_is_safe(f) for f in schema.fields.values()))
     if isinstance(field, _SAFE_FIELDS):
         return True
     if isinstance(field, fields.String):
-        # A code: constrained to a fixed set, or to a short identifier pattern.
-        return any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)
+        # A code: constrained to a fixed set, or to a short identifier pattern, that refuses text.
+        # (A fixed set's own values are probed too: a choice may itself be a sentence.)
+        choices = [c for v in field.validators if isinstance(v, validate.OneOf) for c in v.choices]
+        return (any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)
+                and not any(_accepts(field, probe) for probe in FREE_TEXT_PROBES)
+                and not any(_is_text(str(choice)) for choice in choices))
     return False
+
+
+def _is_text(value: str) -> bool:
+    return len(value) > 64 or "@" in value or any(ch.isspace() for ch in value)
+
+
+def _accepts(field: fields.String, text: str) -> bool:
+    try:
+        field.deserialize(text)
+    except ValidationError:
+        return False
+    return True
