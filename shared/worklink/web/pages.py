@@ -206,8 +206,15 @@ def _production() -> bool:
     return service_context().settings.env == "production"
 
 
+# Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so "/\t/evil.example"
+# and "/\\evil.example" mean "//evil.example"; a line break would also split the Location header.
+_NOT_IN_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a signed-in user to another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: never redirect a signed-in user to another site, however spelt."""
+    if not target or _NOT_IN_NEXT.search(target):
+        return None
+    if target.startswith("/") and not target.startswith("//"):
         return target
     return None
