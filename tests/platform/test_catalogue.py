@@ -20,6 +20,19 @@ def test_broadcast_events_carry_only_ids_codes_and_timestamps():
     assert [v for entry in CATALOGUE for v in broadcast_violations(entry)] == []
 
 
+def test_a_code_is_never_digits_alone():
+    """An NHS number or a phone number would otherwise pass as a code on a broadcast event."""
+    from marshmallow import ValidationError
+
+    from worklink.events.contracts.common import code
+
+    for number in ("9434765919", "07700900123", "1"):
+        with pytest.raises(ValidationError):
+            code().deserialize(number)
+    for kept in ("job_start", "16_to_29", "7_to_15", "under_7", "30_plus", "a1"):
+        assert code().deserialize(kept) == kept
+
+
 def test_the_guard_catches_free_text_on_a_broadcast_event():
     from marshmallow import Schema, fields
 

@@ -6,5 +6,6 @@ from marshmallow import fields, validate
 
 
 def code(**kwargs) -> fields.String:
-    """A machine code (never free text): lower-case identifier characters."""
-    return fields.String(validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.:-]{0,63}$"), **kwargs)
+    """A machine code (never free text): lower-case identifier characters, never digits alone
+    (an NHS or phone number would otherwise pass as a code on a broadcast event)."""
+    return fields.String(validate=validate.Regexp(r"^(?![0-9]+$)[a-z0-9][a-z0-9_.:-]{0,63}$"), **kwargs)
