@@ -82,3 +82,52 @@ def test_sign_in_still_returns_to_the_page_asked_for(app, settings):
     response = client.post("/signin", data={"csrf_token": _csrf(client), "token": token,
                                             "next": "/caseload?page=2&q=a b"})
     assert response.headers["Location"] == "/caseload?page=2&q=a%20b"
+
+
+PRODUCTION = {"WORKLINK_ENV": "production", "WORKLINK_JWT_SECRET": "a-production-secret-of-32-characters!"}
+
+
+def _secret_link_pages():
+    links = PagesBlueprint("security_secret_links", __name__)
+
+    @links.get("/respond/<token>")
+    def respond(token):
+        return render_template_string(PAGE)
+
+    return links
+
+
+def test_every_response_carries_the_security_headers(app):
+    app.register_blueprint(_secret_link_pages())
+    client = app.test_client()
+    responses = {"page": client.get("/"), "api": client.get("/healthz"), "problem": client.get("/nothing-here"),
+                 "asset": client.get("/static/nhsuk/nhsuk-frontend.min.css"), "docs": client.get("/docs"),
+                 "secret link": client.get("/respond/abc"), "openapi": client.get("/openapi.json")}
+    for kind, response in responses.items():
+        assert response.status_code in (200, 404), kind
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", kind
+        assert headers["X-Frame-Options"] == "DENY", kind
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], kind
+        assert "camera=()" in headers["Permissions-Policy"], kind
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", kind
+        assert "Strict-Transport-Security" not in headers, kind  # plain HTTP, not production
+    assert responses["secret link"].headers["Referrer-Policy"] == "no-referrer"
+    assert responses["page"].headers["Referrer-Policy"] == "same-origin"
+    page_policy = responses["page"].headers["Content-Security-Policy"]
+    assert "default-src 'none'" in page_policy and "'unsafe-inline'" not in page_policy
+    nonce = page_policy.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in responses["page"].get_data(as_text=True)
+    assert nonce not in client.get("/").headers["Content-Security-Policy"]  # a new nonce each response
+    assert responses["api"].headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_hsts_over_https_through_a_trusted_proxy_or_in_production(tmp_path):
+    plain = _app(tmp_path).test_client()
+    assert "Strict-Transport-Security" not in plain.get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+    assert "max-age=" in plain.get("/healthz", base_url="https://localhost").headers["Strict-Transport-Security"]
+    proxied = _app(tmp_path, WORKLINK_TRUSTED_PROXIES="1").test_client()
+    forwarded = proxied.get("/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.9"})
+    assert "max-age=" in forwarded.headers["Strict-Transport-Security"]
+    production = _app(tmp_path, **PRODUCTION).test_client()
+    assert "max-age=" in production.get("/healthz").headers["Strict-Transport-Security"]

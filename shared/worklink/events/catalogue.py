@@ -71,7 +71,18 @@ class EventType:
 def _reader(schema: type[Schema]) -> Schema:
     """One instance per schema for consumers: building a marshmallow Schema deep-copies its
     fields, which costs more than validating a typical event. `load` keeps no state."""
-    return schema()
+    return _ignoring_unknown(schema())
+
+
+def _ignoring_unknown(schema: Schema) -> Schema:
+    """Make nested objects ignore unknown fields too: load(unknown=EXCLUDE) reaches the outer
+    schema only, and a field added to a nested object is as compatible as one added on top."""
+    for field in schema.fields.values():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(inner, fields.Nested):
+            inner.unknown = EXCLUDE
+            _ignoring_unknown(inner.schema)
+    return schema
 
 
 class Catalogue:

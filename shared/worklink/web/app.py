@@ -35,6 +35,7 @@ from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_
                                register_problem_handlers)
 from worklink.web.characters import refuse_unstorable_text
 from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
+from worklink.web.security import install_security_headers
 
 log = logging.getLogger("worklink.http")
 
@@ -124,6 +125,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
     _register_request_hooks(app, name, settings)
     register_problem_handlers(app)
     install_pages(app, title.removeprefix("WorkLink ").strip())
+    install_security_headers(app, production=settings.env == "production")
     api = Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
 

@@ -147,9 +147,9 @@ def install_pages(app: Flask, service_title: str) -> None:
         from worklink.auth import optional_principal
         return {"principal": optional_principal() if is_page_request() else None}
 
-    @app.get("/static/nhsuk/<path:filename>")
-    def nhsuk_assets(filename: str):
-        return send_from_directory(STATIC_DIR + "/nhsuk", filename, max_age=86400)
+    @app.get("/static/<any(nhsuk, worklink):package>/<path:filename>")
+    def nhsuk_assets(package: str, filename: str):
+        return send_from_directory(f"{STATIC_DIR}/{package}", filename, max_age=86400)
 
     app.before_request(_check_csrf)
 
