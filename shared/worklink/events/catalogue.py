@@ -51,6 +51,10 @@ class EventType:
     key: str
     description: str
     restricted: bool = False  # carries a person's details: restricted topic, one consumer
+    # A new version is declared first for readers only: consumers deploy and can read it while
+    # publishers keep sending the previous version. Drop the flag (publishers switch) once
+    # every consumer runs the catalogue that declares it.
+    readers_only: bool = False
 
     @cached_property
     def validator(self) -> Schema:
@@ -94,6 +98,13 @@ class Catalogue:
                 raise ValueError(f"event type {entry.type} v{entry.version} declared twice")
             if entry.key not in entry.schema().fields:
                 raise ValueError(f"{entry.type}: partition key {entry.key!r} is not a data field")
+            for other in (e for (t, _), e in self._entries.items() if t == entry.type):
+                if (other.topic, other.key) != (entry.topic, entry.key):
+                    # Consumers subscribe by type; and one aggregate's events stay in order only
+                    # on one topic under one key, whichever version each was published as.
+                    raise ValueError(f"{entry.type}: every version needs one topic and key, "
+                                     f"v{other.version} has {other.topic}/{other.key}, "
+                                     f"v{entry.version} {entry.topic}/{entry.key}")
             if lenient := lenient_nested_fields(entry.schema()):
                 # Publishing loads with unknown=RAISE, which marshmallow applies to the outer
                 # schema only: such a nested object would carry any extra key to Kafka unchecked.
@@ -111,6 +122,13 @@ class Catalogue:
         if not versions:
             raise UnknownEventType(f"no event type {event_type!r} in the catalogue")
         return max(versions, key=lambda e: e.version)
+
+    def current(self, event_type: str) -> EventType:
+        """The version publishers send: the latest that is not declared for readers only."""
+        sendable = [e for (t, _), e in self._entries.items() if t == event_type and not e.readers_only]
+        if not sendable:
+            raise UnknownEventType(f"no event type {event_type!r} publishers may send")
+        return max(sendable, key=lambda e: e.version)
 
     def get(self, event_type: str, version: int) -> EventType:
         try:
@@ -130,7 +148,10 @@ class Catalogue:
     def build(self, event_type: str, data: dict[str, Any], *, source: str,
               subject: str | None = None, version: int | None = None) -> tuple[CloudEvent, EventType]:
         """Validate `data` strictly and wrap it in an envelope; raises EventSchemaError."""
-        entry = self.get(event_type, version) if version else self.latest(event_type)
+        entry = self.get(event_type, version) if version else self.current(event_type)
+        if entry.readers_only:
+            raise UnknownEventType(f"{event_type} v{entry.version} is declared for readers only: "
+                                   "no publisher sends it until every consumer reads it")
         payload = to_json_types(data)
         try:
             entry.validator.load(payload, unknown=RAISE)

@@ -29,7 +29,6 @@ PDF_POLICY = "frame-ancestors 'none'"
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
                           "accelerometer=(), gyroscope=(), magnetometer=()",
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -60,8 +59,9 @@ def install_security_headers(app: Flask, production: bool) -> None:
     @app.after_request
     def add_security_headers(response):
         response.headers["Content-Security-Policy"] = content_security_policy(response.mimetype)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)  # a secret link's page keeps its no-referrer
+        response.headers.update(HEADERS)
+        if response.mimetype == "text/html":  # what a page links to; a secret link's keeps its no-referrer
+            response.headers.setdefault("Referrer-Policy", "same-origin")
         if production or request.is_secure:
             response.headers["Strict-Transport-Security"] = HSTS
         return response
