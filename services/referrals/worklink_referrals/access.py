@@ -96,7 +96,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
         "submitted_at": referral.submitted_at,
-        "closed_at": referral.closed_at,
+        "closed_at": referral.closed_at, "erased_at": referral.erased_at,
         "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
@@ -150,8 +150,9 @@ def outcomes_shown(principal: Principal, referral: Referral) -> bool:
 
 
 def details_shared(referral: Referral) -> bool:
-    """The person's details are shown only while their consent stands, to every role alike."""
-    return referral.consent_withdrawn_at is None
+    """The person's details are shown only while their consent stands, to every role alike (and not once
+    erased: there are none)."""
+    return referral.consent_withdrawn_at is None and referral.erased_at is None
 
 
 def person(referral: Referral) -> dict[str, Any]:
@@ -169,6 +170,8 @@ def clocks(referral: Referral, settings: ReferralSettings, now: datetime) -> lis
 
 
 def allowed_actions(principal: Principal, referral: Referral) -> list[str]:
+    if referral.erased_at is not None:
+        return []  # an erased referral is kept for insights and audit only
     who = readers(principal, referral)
     status = Status(referral.status)
     return [name for name, rule in domain.RULES.items() if status in rule.sources and who & rule.who]

@@ -66,6 +66,10 @@ class ReferralSettings:
     person_key: str = DEVELOPMENT_PERSON_KEY
     # The directory's address, so the self-referral page can send people without email to local support.
     directory_url: str = ""
+    # Years after a referral ended (its last step, outcome or sustainment check) before the person's details
+    # are erased from it (rights.apply_retention). 6: a common figure for employment programme records;
+    # the alliance's information governance lead should confirm it.
+    retention_years: int = 6
 
     @property
     def codes_by_phone(self) -> bool:
@@ -97,7 +101,16 @@ class ReferralSettings:
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
             directory_url=env.get("REFERRALS_DIRECTORY_URL", "").rstrip("/"),
+            retention_years=retention_years(env),
         )
+
+
+def retention_years(env: Mapping[str, str]) -> int:
+    """REFERRALS_RETENTION_YEARS (default 6): a whole number of years, at least 1."""
+    text = env.get("REFERRALS_RETENTION_YEARS", "6").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"REFERRALS_RETENTION_YEARS must be a whole number of years, at least 1 (got {text!r})")
+    return int(text)
 
 
 def person_key(env: Mapping[str, str]) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink_referrals.domain import OUTCOME_TYPES
 from worklink_referrals.models import Outcome, Referral
+from worklink_referrals.uktime import uk_today
 
 SMALL = 5
 CLOSED = ("completed", "failed")  # the referrals an outcome rate is built on
@@ -112,6 +113,14 @@ def age_band(birth_date: date, today: date) -> str:
     return "65_plus"
 
 
+def referral_age_band(referral: Referral) -> str | None:
+    """The person's age band on the day they were referred (an equity figure of who was referred; their
+    age today would drift as records age). An erased referral keeps only the band (rights.erase)."""
+    if referral.birth_date is None:
+        return referral.age_band
+    return age_band(referral.birth_date, uk_today(referral.submitted_at))
+
+
 def _days_to_first_contact(referral: Referral) -> float | None:
     if not referral.first_contact_at:
         return None
@@ -194,7 +203,7 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
         "rejection_reasons": _counts(r.status_reason for r in referrals if r.status == "rejected"),
         "equity": {
             "deprivation_decile": breakdown(lambda r: r.deprivation_decile),
-            "age_band": breakdown(lambda r: age_band(r.birth_date, today)),
+            "age_band": breakdown(referral_age_band),
             "sex": breakdown(lambda r: r.sex),
             "ethnicity": breakdown(lambda r: r.ethnicity),
             "source": breakdown(lambda r: r.source),

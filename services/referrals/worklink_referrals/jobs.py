@@ -2,8 +2,10 @@
 
 `clock`, every REFERRALS_JOB_INTERVAL_SECONDS (300): flag breached working-day targets
 (`sla_breached`), publish each service's capacity summary when it changed
-(`referrals.capacity.changed`), forget unverified self-referrals whose code expired, and forget
-consent withdrawals that came before their request once no topic can bring the request back.
+(`referrals.capacity.changed`), forget unverified self-referrals whose code expired, forget
+consent withdrawals that came before their request once no topic can bring the request back, and erase
+the person's details from referrals that ended more than REFERRALS_RETENTION_YEARS (6) ago
+(rights.apply_retention: batches of their own transactions, each erasure audited).
 Each breach is flagged and published once (primary key on referral + clock), so running it
 often, or two at once, is harmless.
 """
@@ -22,7 +24,7 @@ from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, dlt_topic
 from worklink.messaging.outbox import Outbox
 from worklink.messaging.topics import TopicSpec, load_topics
 from worklink.workers import run_periodically
-from worklink_referrals import services
+from worklink_referrals import rights, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import PLATFORM
 
@@ -64,8 +66,10 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
         withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
+    erased = rights.apply_retention(database, referral_settings, moment)
     log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
-                                 "expired_self_referrals": forgotten, "withdrawals_forgotten": withdrawals})
+                                 "expired_self_referrals": forgotten, "withdrawals_forgotten": withdrawals,
+                                 "erased_past_retention": erased})
     return len(found)
 
 

@@ -45,11 +45,12 @@ class Referral(Base):
     assigned_adviser: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     routing: Mapped[str] = mapped_column(sa.String(8), default="routed")  # routed | held
 
-    # The person (minimum necessary; restricted to the parties who may read the referral).
+    # The person (minimum necessary; restricted to the parties who may read the referral). Name and birth
+    # date are None only once erased (rights.erase: retention, or the person's erasure request).
     nhs_number: Mapped[str | None] = mapped_column(sa.String(10), index=True)
-    given_name: Mapped[str] = mapped_column(sa.String(100))
-    family_name: Mapped[str] = mapped_column(sa.String(100))
-    birth_date: Mapped[date]
+    given_name: Mapped[str | None] = mapped_column(sa.String(100))
+    family_name: Mapped[str | None] = mapped_column(sa.String(100))
+    birth_date: Mapped[date | None]
     postcode: Mapped[str | None] = mapped_column(sa.String(8))
     area: Mapped[str | None] = mapped_column(sa.String(4), index=True)  # postcode district, e.g. GL1
     email: Mapped[str | None] = mapped_column(sa.String(255))
@@ -58,6 +59,8 @@ class Referral(Base):
     match_key: Mapped[str] = mapped_column(sa.String(64), index=True)  # name + birth date + postcode
     # Equity fields for insights (codes, optional).
     deprivation_decile: Mapped[int | None]
+    # The age band on the day of referral, kept when the birth date is erased (insights.referral_age_band).
+    age_band: Mapped[str | None] = mapped_column(sa.String(8))
     sex: Mapped[str | None] = mapped_column(sa.String(16))
     ethnicity: Mapped[str | None] = mapped_column(sa.String(32))
     # The need.
@@ -100,6 +103,8 @@ class Referral(Base):
     hold_reason: Mapped[str | None] = mapped_column(sa.String(32))
     hold_review_date: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the person's details were erased (retention period over, or their erasure request).
+    erased_at: Mapped[datetime | None]
 
     attempts: Mapped[list["ContactAttempt"]] = relationship(order_by="ContactAttempt.id", lazy="selectin")
     outcomes: Mapped[list["Outcome"]] = relationship(order_by="Outcome.id", lazy="selectin")

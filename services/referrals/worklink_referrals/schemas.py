@@ -257,6 +257,8 @@ class ReferralSchema(Schema):
     duplicate_reason = fields.String(allow_none=True)
     submitted_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the person's details were erased (retention period over, or their erasure request)"})
     hold = fields.Nested(HoldSchema, allow_none=True, metadata={"description": "only while on hold"})
     clocks = fields.List(fields.Nested(ClockSchema))
     attempts = fields.List(fields.Nested(AttemptSchema))

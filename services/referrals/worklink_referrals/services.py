@@ -820,6 +820,8 @@ def snapshot_lite(referral: Referral) -> Snapshot:
                     referrer_org_id=referral.referrer_org_id, assigned_org_id=referral.assigned_org_id)
 
 
+ERASED = "The person's details were erased from this referral: it is kept for insights and audit only."
+
 # The explanation a hold ("other") and a resume require, kept with the adviser's case notes.
 HOLD_NOTES = {"put_on_hold": ("text", "Put on hold"), "resume": ("note", "Resumed")}
 
@@ -827,6 +829,8 @@ HOLD_NOTES = {"put_on_hold": ("text", "Put on hold"), "resume": ("note", "Resume
 def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral, action: str,
         actor: Actor, data: Mapping[str, Any], *, expected_version: int | None, now: datetime) -> domain.Decision:
     """Apply one lifecycle action: rules, change, history and events, in the caller's transaction."""
+    if referral.erased_at is not None:
+        raise Conflict(ERASED)
     decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now,
                              failed_contact_attempts=settings.failed_contact_attempts)
     before = referral.status
@@ -886,6 +890,8 @@ def add_note(session: Session, referral: Referral, actor: Actor, text: str, now:
         raise domain.IllegalTransition("A referral entered in error takes no notes.")
     if referral.consent_withdrawn_at:
         raise Conflict("The person withdrew their consent: nothing more is recorded about them on this referral.")
+    if referral.erased_at is not None:
+        raise Conflict(ERASED)
     note = Note(referral_id=referral.id, text=text, by=actor.subject, by_org=actor.organisation, written_at=now)
     referral.notes.append(note)
     return note
