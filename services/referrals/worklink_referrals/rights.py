@@ -133,7 +133,7 @@ def person_referrals(session: Session, *, nhs_number: str | None = None, referra
             query = query.with_for_update(key_share=True)
         new = [r for r in session.scalars(query) if r.id not in found]
         if not new:
-            return list(found.values())
+            return sorted(found.values(), key=lambda r: (services.as_utc(r.submitted_at), str(r.id)))
         found.update((r.id, r) for r in new)
         keys = {r.match_key for r in found.values() if r.erased_at is None}
         numbers = {r.nhs_number for r in found.values() if r.nhs_number}

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from worklink.nhs import nhs_number_is_valid
 from worklink_referrals import domain
+from worklink_referrals.rights import ERASURE_REASONS
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,31}$", error="a lower-case code")
 EMPLOYMENT = ("in_work_at_risk", "off_sick_fit_note", "unemployed", "economically_inactive")
@@ -313,3 +314,51 @@ class CheckSchema(Schema):
     referral_id = fields.UUID()
     weeks = fields.Integer()
     due_on = fields.Date()
+
+
+class NhsNumber(fields.String):
+    """An NHS number as people write it: spaces ignored, then 10 digits with a valid check digit."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return "".join(super()._deserialize(value, attr, data, **kwargs).split())
+
+
+class PersonLookupSchema(Schema):
+    """Whose records: an NHS number (in the body, never the URL) or one of their referrals' id."""
+
+    nhs_number = NhsNumber(validate=[validate.Regexp(r"^[0-9]{10}$", error="10 digits"), _nhs_check_digit])
+    referral_id = fields.UUID()
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if "nhs_number" in data and "referral_id" in data:
+            raise ValidationError("give an NHS number or a referral id, not both", "referral_id")
+        if "nhs_number" not in data and "referral_id" not in data:
+            raise ValidationError("give the person's NHS number, or the id of one of their referrals", "nhs_number")
+
+
+class ErasureRequestSchema(PersonLookupSchema):
+    reason = fields.String(required=True, validate=validate.OneOf(ERASURE_REASONS), metadata={
+        "description": "the UK GDPR Article 17(1) ground: no_longer_necessary, consent_withdrawn, objection, "
+                       "unlawful_processing, legal_obligation"})
+
+
+class SubjectAccessSchema(Schema):
+    referrals = fields.List(fields.Dict(), metadata={
+        "description": "each referral held about the person, oldest first: the person, the need, consent, "
+                       "history, notes, contact attempts, outcomes, sustainment checks, and every recorded "
+                       "access (when, organisation, role, action, purpose)"})
+    organisations = fields.List(fields.String(), metadata={"description": "every organisation that accessed them"})
+
+
+class ErasedReferralSchema(Schema):
+    referral_id = fields.UUID()
+    reference = fields.String()
+    status = fields.String()
+    cancelled = fields.Boolean(metadata={"description": "it was open: cancelled with consent withdrawn first"})
+    already_erased = fields.Boolean()
+
+
+class ErasureSchema(Schema):
+    reason = fields.String()
+    erased = fields.List(fields.Nested(ErasedReferralSchema))

@@ -10,12 +10,13 @@ from worklink_referrals.config import ReferralSettings
 
 def register(api: Api) -> None:
     """Register this service's blueprints (operations endpoints come from the platform)."""
-    from worklink_referrals.api import insights, intake, public, referrals
+    from worklink_referrals.api import insights, intake, people, public, referrals
 
     api.register_blueprint(referrals.blp)
     api.register_blueprint(public.blp)
     api.register_blueprint(insights.blp)
     api.register_blueprint(intake.blp)
+    api.register_blueprint(people.blp)
 
 
 def settings() -> ReferralSettings:
