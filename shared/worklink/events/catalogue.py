@@ -157,8 +157,8 @@ class Catalogue:
             entry.validator.load(payload, unknown=RAISE)
         except ValidationError as exc:
             raise EventSchemaError(event_type, exc.messages) from None
-        event = CloudEvent(type=entry.type, source=source, data=payload,
-                           dataschema=entry.dataschema, subject=subject)
+        event = CloudEvent(type=entry.type, source=source, data=payload, dataschema=entry.dataschema,
+                           subject=subject, partitionkey=str(payload[entry.key]))
         return event, entry
 
     def load(self, event: CloudEvent) -> tuple[EventType, dict[str, Any]]:

@@ -8,6 +8,7 @@ Kafka headers so they can be read without parsing the body.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +16,11 @@ from typing import Any
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+# Attributes of CloudEvents type String (and the Partitioning extension's partitionkey).
+STRING_ATTRIBUTES = (*REQUIRED_ATTRIBUTES, "dataschema", "subject", "datacontenttype", "time", "partitionkey")
+# RFC 3339 date-time: a full date, a full time and an offset (fromisoformat alone takes a bare
+# date or a time with no offset, which would give handlers a naive datetime).
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 HEADER_CONTENT_TYPE = "content-type"
 HEADER_TRACEPARENT = "traceparent"
@@ -36,6 +42,9 @@ class CloudEvent:
     time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     datacontenttype: str = "application/json"
     specversion: str = "1.0"
+    # CloudEvents Partitioning extension: the Kafka key (the aggregate id), so any CloudEvents
+    # Kafka binding's key mapper keys a forwarded copy of the event as we did.
+    partitionkey: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body = {
@@ -50,6 +59,8 @@ class CloudEvent:
         }
         if self.subject is not None:
             body["subject"] = self.subject
+        if self.partitionkey is not None:
+            body["partitionkey"] = self.partitionkey
         return body
 
     def to_json(self) -> str:
@@ -71,29 +82,49 @@ class CloudEvent:
     def from_dict(cls, body: Any) -> "CloudEvent":
         if not isinstance(body, dict):
             raise EnvelopeError("a CloudEvent must be a JSON object")
-        missing = [name for name in REQUIRED_ATTRIBUTES if not body.get(name)]
+        missing = [name for name in REQUIRED_ATTRIBUTES if name not in body or body[name] == ""]
         if missing:
             raise EnvelopeError(f"missing required CloudEvents attributes: {', '.join(missing)}")
+        # Strict about the envelope (every consumer relies on it), tolerant about the rest:
+        # extension attributes a reader does not know are ignored, as are unknown data fields.
+        not_strings = [name for name in STRING_ATTRIBUTES if name in body and not isinstance(body[name], str)]
+        if not_strings:
+            raise EnvelopeError(f"CloudEvents attributes must be strings: {', '.join(not_strings)}")
         if body["specversion"] != "1.0":
             raise EnvelopeError(f"unsupported specversion {body['specversion']!r}")
+        if not _is_json(body.get("datacontenttype", "application/json")):
+            raise EnvelopeError(f"datacontenttype {body['datacontenttype']!r} is not JSON")
         if not isinstance(body.get("data"), dict):
             raise EnvelopeError("data must be a JSON object")
         if not body.get("dataschema"):
             raise EnvelopeError("dataschema is required: it names the schema version")
-        try:
-            time = datetime.fromisoformat(body["time"]) if body.get("time") else datetime.now(timezone.utc)
-        except (TypeError, ValueError) as exc:
-            raise EnvelopeError(f"time is not an RFC 3339 timestamp: {body.get('time')!r}") from exc
+        time = _rfc3339(body["time"]) if "time" in body else datetime.now(timezone.utc)
         return cls(
-            type=str(body["type"]),
-            source=str(body["source"]),
-            id=str(body["id"]),
+            type=body["type"],
+            source=body["source"],
+            id=body["id"],
             data=body["data"],
-            dataschema=str(body["dataschema"]),
+            dataschema=body["dataschema"],
             subject=body.get("subject"),
             time=time,
             datacontenttype=body.get("datacontenttype", "application/json"),
+            partitionkey=body.get("partitionkey"),
         )
+
+
+def _rfc3339(value: str) -> datetime:
+    try:
+        if _RFC3339.match(value):
+            return datetime.fromisoformat(value.upper())
+    except ValueError:  # well-formed but no such moment: month 13, second 60
+        pass
+    raise EnvelopeError(f"time is not an RFC 3339 timestamp: {value[:40]!r}")
+
+
+def _is_json(media_type: str) -> bool:
+    """application/json or any +json type, parameters (charset) aside."""
+    essence = media_type.split(";", 1)[0].strip().lower()
+    return essence == "application/json" or essence.endswith("+json")
 
 
 def kafka_headers(traceparent: str | None, correlation_id: str | None) -> list[tuple[str, bytes]]:

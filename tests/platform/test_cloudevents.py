@@ -1,0 +1,114 @@
+"""CloudEvents 1.0 conformance of what the relay puts on Kafka (spec 1.0.2, its JSON format and
+Kafka protocol binding, the Partitioning extension), and what consumers accept."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+
+from worklink.config import KafkaSettings
+from worklink.events.contracts import CATALOGUE
+from worklink.events.envelope import CloudEvent, EnvelopeError
+from worklink.messaging import kafka
+from worklink.messaging.outbox import Outbox, OutboxRelay, wait_until_drained
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(300)
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")  # absolute URI: scheme, then no whitespace
+ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]{1,20}$")  # spec 1.0.2 "Attribute Naming Convention"
+
+
+def test_what_the_relay_puts_on_kafka_is_a_structured_mode_cloudevent(tmp_path, kafka_broker, new_topic):
+    topic = new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path}/ce.db")
+    thing = uuid.uuid4()
+    with database.transaction() as session:
+        event_id = Outbox("test", support.TABLES, support.catalogue(topic)).publish(
+            session, "test.thing.happened", {"thing_id": thing, "seq": 1}, subject="thing")
+    relay = OutboxRelay("test", database, support.TABLES,
+                        lambda: kafka.producer(KafkaSettings(kafka_broker.bootstrap_servers), "test-relay"))
+    wait_until_drained(relay)
+    relay.close()
+
+    [record] = support.read_topic(kafka_broker.bootstrap_servers, topic, expected=1)
+    headers = dict(record.headers)
+    assert headers["content-type"] == b"application/cloudevents+json; charset=UTF-8"  # structured mode
+    assert not [name for name in headers if name.startswith("ce_")]  # attributes only in the value
+    body = json.loads(record.value.decode("utf-8"))
+    assert body["specversion"] == "1.0"
+    assert body["id"] == str(event_id) and uuid.UUID(body["id"])
+    assert body["type"] == "test.thing.happened"
+    assert URI.match(body["source"]) and body["source"] == "urn:worklink:test"
+    assert RFC3339.match(body["time"]) and body["time"].endswith("Z")
+    assert body["datacontenttype"] == "application/json"
+    assert URI.match(body["dataschema"]) and body["dataschema"] == "urn:worklink:event:test.thing.happened:v1"
+    assert body["subject"] == "thing"
+    # Key mapping: our key is the aggregate id, carried as the Partitioning extension's
+    # partitionkey too, so a CloudEvents key mapper forwarding the event keys it the same way.
+    assert record.key == str(thing).encode() == body["partitionkey"].encode()
+    assert body["data"] == {"thing_id": str(thing), "seq": 1}
+    for name, value in body.items():
+        assert ATTRIBUTE_NAME.match(name), name
+        assert name == "data" or isinstance(value, str), name  # context attributes are JSON strings
+
+
+def test_every_partition_key_is_a_required_id():
+    """The key orders one aggregate's events and is readable by anyone on the topic: an id,
+    always present (an absent one would key every such event "None", on one partition)."""
+    from marshmallow import fields
+
+    for entry in CATALOGUE:
+        field = entry.schema().fields[entry.key]
+        assert isinstance(field, fields.UUID) and field.required and not field.allow_none, entry.type
+
+
+def _body(**changes) -> dict:
+    event, _ = CATALOGUE.build("directory.service.withdrawn", {
+        "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "reason": "closed",
+        "withdrawn_at": "2026-11-25T09:30:00Z"}, source="urn:worklink:directory")
+    body = event.to_dict() | changes
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@pytest.mark.parametrize("time", ["2026-11-25", "2026-11-25T09:30:00", "2026-11-25 09:30:00Z",
+                                  "2026-13-25T09:30:00Z", "2026-11-25T09:30:60Z", "yesterday"])
+def test_a_time_that_is_not_rfc_3339_is_refused(time):
+    """A bare date or a time with no offset parsed as a naive datetime, which a handler
+    comparing it with an aware one fails on, retried and dead-lettered as a handler failure."""
+    with pytest.raises(EnvelopeError, match="RFC 3339"):
+        CloudEvent.from_dict(_body(time=time))
+
+
+@pytest.mark.parametrize("time", ["2026-11-25T09:30:00Z", "2026-11-25t09:30:00.123456z",
+                                  "2026-11-25T10:30:00.5+01:00"])
+def test_rfc_3339_times_are_read_with_their_offset(time):
+    parsed = CloudEvent.from_dict(_body(time=time)).time
+    assert parsed.utcoffset() is not None
+
+
+@pytest.mark.parametrize("name", ["id", "source", "type", "dataschema", "subject", "time", "partitionkey"])
+def test_context_attributes_must_be_strings(name):
+    """An id of 0 read as missing and an id of 7 as "7"; a subject could be an object."""
+    with pytest.raises(EnvelopeError, match="must be strings"):
+        CloudEvent.from_dict(_body(**{name: 7}))
+
+
+def test_data_must_be_json():
+    with pytest.raises(EnvelopeError, match="not JSON"):
+        CloudEvent.from_dict(_body(datacontenttype="application/xml"))
+    for fine in ("application/json; charset=utf-8", "application/vnd.worklink+json"):
+        assert CloudEvent.from_dict(_body(datacontenttype=fine)).datacontenttype == fine
+
+
+def test_unknown_extension_attributes_and_data_fields_are_ignored():
+    body = _body(comexampleext="x", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    body["data"] = body["data"] | {"added_later": {"any": ["shape"]}}
+    event = CloudEvent.from_json(json.dumps(body))
+    entry, data = CATALOGUE.load(event)
+    assert entry.type == "directory.service.withdrawn" and "added_later" not in data
+    assert event.partitionkey == body["partitionkey"]
