@@ -1,4 +1,11 @@
-"""AsyncAPI 3.0 document generated from the event catalogue and topic declarations."""
+"""AsyncAPI 3.0 document generated from the event catalogue and topic declarations.
+
+Data schemas are JSON Schema (apispec's OpenAPI 3.1 output: a nullable field is
+`type: [..., "null"]`), which is what AsyncAPI's default schema format reads; OpenAPI 3.0's
+`nullable` means nothing there. `asyncapi-3.0.0.schema.json` beside this module is the AsyncAPI
+3.0.0 JSON Schema (`schemas/3.0.0-without-$id.json` of the npm package @asyncapi/specs 6.11.1,
+Apache-2.0, minified); the tests validate the document against it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from worklink import __version__
 from worklink.events.catalogue import Catalogue, EventType
 from worklink.events.envelope import STRUCTURED_CONTENT_TYPE
+from worklink.messaging.consumer import dlt_topic
 
 KAFKA_BINDING_VERSION = "0.5.0"
 
@@ -28,16 +36,28 @@ def _data_schema_name(entry: EventType) -> str:
 
 
 def _data_schemas(catalogue: Catalogue) -> dict[str, Any]:
-    spec = APISpec("events", __version__, "3.0.3", plugins=[MarshmallowPlugin()])
+    spec = APISpec("events", __version__, "3.1.0", plugins=[MarshmallowPlugin()])
     for schema in {entry.schema for entry in catalogue}:
         spec.components.schema(schema.__name__, schema=schema)
     return spec.to_dict()["components"]["schemas"]
 
 
 def asyncapi_document(catalogue: Catalogue, topics: Iterable[Any],
-                      consumers: dict[str, Iterable[str]] | None = None) -> dict[str, Any]:
-    """`topics` are TopicSpec-like; `consumers` maps consumer group -> event types it handles."""
+                      consumers: dict[str, Iterable[str]] | None = None,
+                      publishers: dict[str, Iterable[str]] | None = None) -> dict[str, Any]:
+    """`topics` are TopicSpec-like (each declared topic and its dead-letter topic becomes a
+    channel); `consumers` maps consumer group -> event types it handles; `publishers` maps
+    service -> event types it publishes (default: each installed service's PUBLISHES - the
+    type's prefix names its topic's owner, not always its sender)."""
     topic_specs = {t.name: t for t in topics}
+    if publishers is None:
+        from worklink.service import installed_services
+
+        publishers = {name: spec.publishes for name, spec in installed_services().items()}
+    senders: dict[str, list[str]] = {}
+    for service, published in publishers.items():
+        for event_type in published:
+            senders.setdefault(event_type, []).append(service)
     schemas = _data_schemas(catalogue)
     schemas["Headers"] = {
         "type": "object",
@@ -53,16 +73,18 @@ def asyncapi_document(catalogue: Catalogue, topics: Iterable[Any],
     for entry in catalogue:
         name = _message_name(entry)
         channel_id = _channel_id(entry.topic)
-        channel = channels.setdefault(channel_id, _channel(entry.topic, topic_specs.get(entry.topic)))
-        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+        for address in (entry.topic, dlt_topic(entry.topic)):  # a dead letter is the record as it came
+            channel = channels.setdefault(_channel_id(address), _channel(address, topic_specs.get(address)))
+            channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
         messages[name] = _message(entry, name)
-        owner = entry.type.split(".", 1)[0]
-        operations[f"{owner}.send.{name}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{channel_id}"},
-            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"}],
-            "summary": f"The {owner} service publishes {entry.type} through its transactional outbox.",
-        }
+        sending = [] if entry.readers_only or catalogue.current(entry.type) is not entry else senders.get(entry.type, [])
+        for service in sending:
+            operations[f"{service}.send.{name}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"}],
+                "summary": f"The {service} service publishes {entry.type} through its transactional outbox.",
+            }
         for group, handled in (consumers or {}).items():
             if entry.type in handled:
                 operations[f"{group}.receive.{name}"] = {
@@ -72,6 +94,8 @@ def asyncapi_document(catalogue: Catalogue, topics: Iterable[Any],
                     "bindings": {"kafka": {"groupId": {"type": "string", "const": group},
                                            "bindingVersion": KAFKA_BINDING_VERSION}},
                 }
+    for spec in topic_specs.values():  # declared topics no event uses yet are channels too
+        channels.setdefault(_channel_id(spec.name), _channel(spec.name, spec))
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -92,19 +116,25 @@ def asyncapi_document(catalogue: Catalogue, topics: Iterable[Any],
 def _channel(topic: str, spec: Any | None) -> dict[str, Any]:
     channel: dict[str, Any] = {"address": topic, "messages": {}}
     if spec is not None:
-        channel["description"] = spec.description + (" RESTRICTED: personal data, one reader." if spec.restricted else "")
+        channel["description"] = spec.description + (
+            f" RESTRICTED: personal data, read only by {spec.reader}." if spec.restricted else "")
+        configuration = {"cleanup.policy": ["delete"], "retention.ms": spec.retention_ms}
+        if spec.segment_ms is not None:
+            configuration["segment.ms"] = spec.segment_ms
         channel["bindings"] = {"kafka": {
             "topic": topic, "partitions": spec.partitions, "replicas": spec.replication_factor,
-            "topicConfiguration": {"cleanup.policy": ["delete"], "retention.ms": spec.retention_ms},
-            "bindingVersion": KAFKA_BINDING_VERSION,
+            "topicConfiguration": configuration, "bindingVersion": KAFKA_BINDING_VERSION,
         }}
+        if spec.restricted:
+            channel["x-restricted"] = True
+            channel["x-reader"] = spec.reader
     return channel
 
 
 def _message(entry: EventType, name: str) -> dict[str, Any]:
     return {
         "name": entry.type,
-        "title": f"{entry.type} v{entry.version}",
+        "title": f"{entry.type} v{entry.version}" + (" (declared for readers; not sent yet)" if entry.readers_only else ""),
         "summary": entry.description,
         "contentType": STRUCTURED_CONTENT_TYPE,
         "headers": {"$ref": "#/components/schemas/Headers"},
@@ -121,10 +151,12 @@ def _message(entry: EventType, name: str) -> dict[str, Any]:
                 "subject": {"type": "string"},
                 "datacontenttype": {"type": "string", "const": "application/json"},
                 "dataschema": {"type": "string", "const": entry.dataschema},
+                "partitionkey": {"type": "string", "description": f"CloudEvents Partitioning: data.{entry.key}, "
+                                                                  "the Kafka key"},
                 "data": {"$ref": f"#/components/schemas/{_data_schema_name(entry)}"},
             },
         },
-        "bindings": {"kafka": {"key": {"type": "string", "description": f"data.{entry.key}"},
+        "bindings": {"kafka": {"key": {"type": "string", "format": "uuid", "description": f"data.{entry.key}"},
                                "bindingVersion": KAFKA_BINDING_VERSION}},
         "x-restricted": entry.restricted,
     }
