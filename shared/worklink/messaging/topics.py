@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterable
 
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -14,7 +15,7 @@ from kafka.errors import TopicAlreadyExistsError
 from worklink.config import KafkaSettings
 from worklink.events.catalogue import Catalogue
 from worklink.messaging import kafka
-from worklink.messaging.consumer import dlt_topic
+from worklink.messaging.consumer import DLT_SUFFIX, dlt_topic
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,33 @@ def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
             problems.append(f"{entry.type} carries personal details but {entry.topic!r} is not restricted")
         elif spec.restricted and not entry.restricted:
             problems.append(f"{entry.type} is a broadcast event on restricted topic {entry.topic!r}")
+    keys: dict[str, set[str]] = {}
+    for entry in catalogue:
+        keys.setdefault(entry.topic, set()).add(entry.key)
+    problems += [f"topic {topic!r} carries events keyed by different fields ({', '.join(sorted(fields))}): "
+                 "one aggregate's events must share a key to stay in order"
+                 for topic, fields in sorted(keys.items()) if len(fields) > 1]
     for spec in specs:
         if spec.restricted and (spec.segment_ms is None or spec.segment_ms > spec.retention_ms):
             problems.append(f"restricted topic {spec.name!r} must declare segment_ms no longer than its "
                             "retention, or its records outlive the retention by up to a segment's age")
+    return problems
+
+
+def check_readers(catalogue: Catalogue, specs: list[TopicSpec], handlers: dict[str, Iterable[str]]) -> list[str]:
+    """Problems with who reads a restricted topic (empty when each has exactly its declared reader).
+
+    `handlers` maps consumer group -> the event types it handles; a group reads the topic of each
+    (as the consumer subscribes), so handling any type on a restricted topic makes it a reader."""
+    reads = {group: {catalogue.latest(t).topic for t in types if t in catalogue} for group, types in handlers.items()}
+    problems = []
+    for spec in specs:
+        if not spec.restricted or spec.name.endswith(DLT_SUFFIX):
+            continue
+        readers = sorted(group for group, topics in reads.items() if spec.name in topics)
+        if readers != [spec.reader]:
+            problems.append(f"restricted topic {spec.name!r} is read by {readers or 'no group'}, "
+                            f"declared reader {spec.reader!r}")
     return problems
 
 
