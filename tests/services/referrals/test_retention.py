@@ -4,6 +4,7 @@ touches an open referral (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -185,3 +186,36 @@ def test_six_years_is_the_default():
     assert ReferralSettings.from_env({}).retention_years == 6
     assert rights.years_before(datetime(2032, 2, 29, tzinfo=timezone.utc), 6) == datetime(2026, 2, 28,
                                                                                           tzinfo=timezone.utc)
+
+
+def test_pages_show_an_erased_referral_without_the_person(both):
+    h = both
+    gone = cancelled(h, 50)
+    run_job(h, h.clock.now + SIX_YEARS)
+    html = {"Accept": "text/html"}
+    for path in (f"/queue/{gone}", "/queue?view=all"):
+        shown = h.client.get(path, headers={**h.admin(), **html})
+        assert shown.status_code == 200, path
+        assert "Ada50" not in shown.get_data(as_text=True) and "Prefers mornings" not in shown.get_data(as_text=True)
+    assert h.client.get("/sent", headers={**h.gp(), **html}).status_code == 200
+    assert h.client.get("/alliance/insights", headers={**h.admin(), **html}).status_code == 200
+
+
+def test_retention_passes_over_a_referral_someone_is_acting_on_and_erases_it_next_time(make_harness, postgres_url):
+    """PostgreSQL: a row locked by an action in progress (an outcome being recorded) is skipped, not waited
+    for: the job never stalls behind a user, and the action's change is seen before erasing."""
+    h = make_harness(postgres_url)
+    h.add_service()
+    gone = cancelled(h, 60)
+    at = h.clock.now + SIX_YEARS
+    erased: list[int] = []
+    with h.ctx.database.transaction() as session:
+        session.execute(sa.select(Referral.id).where(Referral.id == uuid.UUID(gone)).with_for_update(key_share=True))
+        job = threading.Thread(target=lambda: erased.append(rights.apply_retention(h.ctx.database,
+                                                                                   ReferralSettings(), at)))
+        job.start()
+        job.join(timeout=20)
+        waited = job.is_alive()
+    job.join()
+    assert not waited and erased == [0]
+    assert rights.apply_retention(h.ctx.database, ReferralSettings(), at) == 1
