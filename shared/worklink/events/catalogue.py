@@ -154,11 +154,13 @@ class Catalogue:
                                    "no publisher sends it until every consumer reads it")
         payload = to_json_types(data)
         try:
-            entry.validator.load(payload, unknown=RAISE)
+            loaded = entry.validator.load(payload, unknown=RAISE)
         except ValidationError as exc:
             raise EventSchemaError(event_type, exc.messages) from None
+        # The key in its canonical form (a UUID in lower case), however the caller wrote it:
+        # one aggregate must hash to one partition.
         event = CloudEvent(type=entry.type, source=source, data=payload, dataschema=entry.dataschema,
-                           subject=subject, partitionkey=str(payload[entry.key]))
+                           subject=subject, partitionkey=str(loaded[entry.key]))
         return event, entry
 
     def load(self, event: CloudEvent) -> tuple[EventType, dict[str, Any]]:

@@ -72,7 +72,7 @@ class Outbox:
         return {
             "id": uuid.UUID(event.id),
             "aggregatetype": entry.aggregate_type,
-            "aggregateid": str(event.data[entry.key]),
+            "aggregateid": event.partitionkey,
             "type": event.type,
             "payload": event.to_json(),
             "traceparent": str(trace.child() if trace else TraceParent.new()),
