@@ -141,13 +141,13 @@ def authenticate() -> Principal:
     """
     if "principal" in g:
         return g.principal
-    from worklink.web.pages import SESSION_COOKIE, SignInRequired, is_page_request
+    from worklink.web.pages import SignInRequired, is_page_request, session_cookie_name
 
     verifier = current_app.extensions["worklink"].tokens
     header = request.headers.get("Authorization", "")
     if not header and is_page_request():
         try:
-            g.principal = verifier.verify(request.cookies.get(SESSION_COOKIE) or "")
+            g.principal = verifier.verify(request.cookies.get(session_cookie_name()) or "")
         except Problem:
             raise SignInRequired() from None
         return g.principal

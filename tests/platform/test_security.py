@@ -131,3 +131,91 @@ def test_hsts_over_https_through_a_trusted_proxy_or_in_production(tmp_path):
     assert "max-age=" in forwarded.headers["Strict-Transport-Security"]
     production = _app(tmp_path, **PRODUCTION).test_client()
     assert "max-age=" in production.get("/healthz").headers["Strict-Transport-Security"]
+
+
+def _cookies(response) -> dict[str, str]:
+    """Set-Cookie headers by cookie name."""
+    return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
+
+
+def test_cookies_are_secure_over_https_and_host_prefixed_in_production(tmp_path, settings):
+    token = mint_token(settings.jwt, role="adviser", org="org-1")
+    plain = _app(tmp_path).test_client()
+    assert "Secure" not in _cookies(plain.get("/"))["worklink_csrf"]  # http://localhost in development
+    https = _app(tmp_path).test_client()
+    csrf_cookie = _cookies(https.get("/", base_url="https://localhost"))["worklink_csrf"]
+    assert "Secure" in csrf_cookie and "HttpOnly" in csrf_cookie and "SameSite=Strict" in csrf_cookie
+    signed_in = https.post("/signin", base_url="https://localhost",
+                           data={"csrf_token": csrf_cookie.split("=")[1].split(";")[0], "token": token})
+    session = _cookies(signed_in)["worklink_session"]
+    assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session and "Path=/" in session
+
+    production = _app(tmp_path, **PRODUCTION).test_client()
+    cookie = _cookies(production.get("/"))["__Host-worklink_csrf"]
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    signed_in = production.post("/signin", data={"csrf_token": "x", "token": token})  # no development sign-in
+    assert signed_in.status_code == 400 and "worklink_session" not in str(_cookies(signed_in))
+    production_token = mint_token(Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), **PRODUCTION}).jwt,
+                                  role="adviser", org="org-1")
+    production.set_cookie("worklink_session", production_token)  # the unprefixed name is not ours there
+    assert production.get("/caseload").status_code == 302
+    production.set_cookie("__Host-worklink_session", production_token)
+    assert production.get("/caseload").status_code == 200
+
+
+def test_a_session_lasts_at_most_12_hours_and_sign_out_forgets_it_and_the_csrf_token(app, settings):
+    client = app.test_client()
+    week_long = mint_token(settings.jwt, role="adviser", org="org-1", ttl_seconds=7 * 24 * 3600)
+    signed_in = client.post("/signin", data={"csrf_token": _csrf(client), "token": week_long})
+    assert "Max-Age=43200" in _cookies(signed_in)["worklink_session"]
+    short = mint_token(settings.jwt, role="adviser", org="org-1", ttl_seconds=600)
+    signed_in = client.post("/signin", data={"csrf_token": _csrf(client), "token": short})
+    max_age = int(_cookies(signed_in)["worklink_session"].split("Max-Age=")[1].split(";")[0])
+    assert 590 <= max_age <= 600  # no longer than the token itself still works
+    assert client.get("/caseload").status_code == 200
+    signed_out = client.post("/signout", data={"csrf_token": _csrf(client)})
+    cleared = _cookies(signed_out)
+    assert set(cleared) == {"worklink_session", "worklink_csrf"}
+    assert all("Max-Age=0" in header and "HttpOnly" in header for header in cleared.values())
+    assert client.get("/caseload").status_code == 302
+    assert client.get_cookie("worklink_csrf") is None
+
+
+def test_sign_out_needs_the_csrf_token_and_a_cross_site_get_signs_nobody_out(app, settings):
+    client = app.test_client()
+    client.post("/signin", data={"csrf_token": _csrf(client), "token": mint_token(settings.jwt, role="adviser")})
+    assert client.get("/signout").status_code == 405
+    assert client.post("/signout").status_code == 400
+    assert client.get("/caseload").status_code == 200  # still signed in
+
+
+def test_the_csrf_check_compares_any_text_without_failing(app):
+    """hmac.compare_digest raises TypeError for non-ASCII str: a 500 before the fix."""
+    client = app.test_client()
+    _csrf(client)
+    for forged in ("é", "😀" * 40, "x" * 5000):
+        response = client.post("/notes", data={"csrf_token": forged, "note": "hi"})
+        assert response.status_code == 400 and b"Your form could not be sent" in response.data
+
+
+def test_a_form_sent_from_another_site_is_refused_even_with_the_token(app):
+    """Fetch Metadata: a browser says a request was started by another site. A planted CSRF cookie
+    (another app on the same host, a sibling subdomain) would otherwise pass the double submit."""
+    client = app.test_client()
+    token = _csrf(client)
+    refused = client.post("/notes", data={"csrf_token": token, "note": "hi"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403 and refused.mimetype == "text/html"
+    for site in ("same-origin", "same-site", "none", None):
+        headers = {"Sec-Fetch-Site": site} if site else {}
+        assert client.post("/notes", data={"csrf_token": token, "note": "hi"}, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_every_state_changing_method_on_a_page_route_needs_the_csrf_token(app, method):
+    extra = PagesBlueprint("security_other_methods", __name__)
+    extra.add_url_rule("/notes/1", "change", lambda: "changed", methods=["PUT", "PATCH", "DELETE"])
+    app.register_blueprint(extra)
+    client = app.test_client()
+    _csrf(client)
+    response = client.open("/notes/1", method=method, data={"note": "hi"}, headers={"Accept": "text/html"})
+    assert response.status_code == 400

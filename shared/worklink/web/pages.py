@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from urllib.parse import urlencode
 
 import jinja2
@@ -27,6 +28,11 @@ from worklink.problems import Problem
 
 SESSION_COOKIE = "worklink_session"
 CSRF_COOKIE = "worklink_csrf"
+# In production both carry the __Host- prefix: a browser then only takes them from this very host over
+# HTTPS, so a sibling subdomain cannot plant a CSRF token of its choosing (or a session) for ours.
+HOST_PREFIX = "__Host-"
+SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 STATIC_DIR = __file__.rsplit("/", 1)[0] + "/static"
 
 
@@ -69,12 +75,25 @@ class SignInRequired(Exception):
     """An anonymous visitor asked for a page that needs a signed-in user."""
 
 
+def session_cookie_name() -> str:
+    return HOST_PREFIX + SESSION_COOKIE if _production() else SESSION_COOKIE
+
+
+def csrf_cookie_name() -> str:
+    return HOST_PREFIX + CSRF_COOKIE if _production() else CSRF_COOKIE
+
+
+def _cookie_secure() -> bool:
+    """Secure over HTTPS (directly or through a trusted proxy), and always in production."""
+    return request.is_secure or _production()
+
+
 def session_token() -> str | None:
-    return request.cookies.get(SESSION_COOKIE) if is_page_request() else None
+    return request.cookies.get(session_cookie_name()) if is_page_request() else None
 
 
 def csrf_token() -> str:
-    token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf_token")
+    token = request.cookies.get(csrf_cookie_name()) or g.get("new_csrf_token")
     if not token:
         token = g.new_csrf_token = secrets.token_urlsafe(32)
     return token
@@ -85,9 +104,16 @@ def csrf_field() -> Markup:
 
 
 def _check_csrf() -> None:
-    if request.method != "POST" or not is_page_request():
+    """Every state-changing page request: not sent from another site (Fetch Metadata, where the
+    browser tells), and carrying the double-submit token, compared in constant time (as bytes: a
+    str comparison refuses non-ASCII text with a TypeError, a 500)."""
+    if request.method in SAFE_METHODS or not is_page_request():
         return
-    sent, expected = request.form.get("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Problem(403, "This form was sent from another website, so it was not accepted. Use the form on "
+                           "this site.", title="Your form could not be sent")
+    sent = request.form.get("csrf_token", "").encode()
+    expected = request.cookies.get(csrf_cookie_name(), "").encode()
     if not expected or not hmac.compare_digest(sent, expected):
         raise Problem(400, "This form has expired or did not come from this site. Go back, reload the page "
                            "and try again.", title="Your form could not be sent")
@@ -156,8 +182,7 @@ def install_pages(app: Flask, service_title: str) -> None:
     @app.after_request
     def set_csrf_cookie(response):
         if token := g.pop("new_csrf_token", None):
-            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict",
-                                secure=app.config.get("SESSION_COOKIE_SECURE", False))
+            response.set_cookie(csrf_cookie_name(), token, httponly=True, samesite="Strict", secure=_cookie_secure())
         return response
 
     app.register_error_handler(SignInRequired, lambda _e: redirect(
@@ -187,15 +212,17 @@ def _session_pages() -> PagesBlueprint:
                                    error=problem.detail, production=False)
             return Response(html, status=401, mimetype="text/html")
         response = redirect(_safe_next(request.form.get("next")) or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax",
-                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
-                            max_age=max(int(principal.claims["exp"] - principal.claims["iat"]), 60))
+        lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
+        response.set_cookie(session_cookie_name(), token, httponly=True, samesite="Lax", secure=_cookie_secure(),
+                            max_age=max(lifetime, 60))
         return response
 
     @pages.post("/signout")
     def sign_out():
+        """Forget the session and the CSRF token (the next visitor at this browser gets a new one)."""
         response = redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/"))
-        response.delete_cookie(SESSION_COOKIE)
+        for name in (session_cookie_name(), csrf_cookie_name()):
+            response.delete_cookie(name, httponly=True, secure=_cookie_secure(), samesite="Lax")
         return response
 
     return pages
