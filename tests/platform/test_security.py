@@ -219,3 +219,34 @@ def test_every_state_changing_method_on_a_page_route_needs_the_csrf_token(app, m
     _csrf(client)
     response = client.open("/notes/1", method=method, data={"note": "hi"}, headers={"Accept": "text/html"})
     assert response.status_code == 400
+
+
+def test_echoed_and_forwarded_ids_are_ids_never_injected_text(app):
+    """X-Request-ID comes back in a header and X-Correlation-ID rides on every event a request
+    publishes: anything but a short id is replaced by our own."""
+    from worklink import context
+
+    echo = PagesBlueprint("security_correlation", __name__)
+    echo.add_url_rule("/correlation", "correlation", lambda: context.correlation_id_var.get() or "")
+    app.register_blueprint(echo)
+    client = app.test_client()
+    for bad in ("a b", "x" * 129, "<script>alert(1)</script>", "Ada Lovelace, 943 476 5919", "é"):
+        response = client.get("/correlation", headers={"X-Request-ID": bad, "X-Correlation-ID": bad})
+        own = response.headers["X-Request-ID"]
+        assert own != bad and len(own) == 32
+        assert response.get_data(as_text=True) == own
+    kept = client.get("/correlation", headers={"X-Request-ID": "req-1", "X-Correlation-ID": "flow-7:step.2"})
+    assert kept.headers["X-Request-ID"] == "req-1" and kept.get_data(as_text=True) == "flow-7:step.2"
+
+
+def test_what_a_request_says_is_escaped_on_html_error_pages(app, settings):
+    client = app.test_client()
+    html = {"Accept": "text/html"}
+    missing = client.get("/<script>alert(1)</script>", headers=html).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in missing
+    token = mint_token(settings.jwt, role="adviser").split(".")
+    forged = ".".join([token[0], token[1], "<img src=x onerror=alert(1)>"])
+    refused = client.post("/signin", data={"csrf_token": _csrf(client), "token": forged,
+                                           "next": '/"><script>alert(1)</script>'}, headers=html)
+    assert refused.status_code == 401
+    assert "<img" not in refused.get_data(as_text=True) and "<script>alert" not in refused.get_data(as_text=True)

@@ -145,11 +145,13 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
         g.started = time.perf_counter()
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        # A caller's correlation id rides on every event this request publishes: an id, never free text.
+        correlation = request.headers.get("X-Correlation-ID", "")
         incoming = context.TraceParent.parse(request.headers.get("traceparent"))
         g.trace = incoming.child() if incoming else context.TraceParent.new()
         g.context_tokens = (
             context.request_id_var.set(g.request_id),
-            context.correlation_id_var.set(request.headers.get("X-Correlation-ID") or g.request_id),
+            context.correlation_id_var.set(correlation if _REQUEST_ID.match(correlation) else g.request_id),
             context.traceparent_var.set(str(g.trace)),
         )
         _check_body(settings)
