@@ -9,6 +9,7 @@ HS256 with a shared secret; production uses RS256 with a public key or a JWKS UR
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 import uuid
@@ -19,10 +20,14 @@ from typing import Any, Callable, Iterable
 import jwt
 from flask import current_app, g, request
 
-from worklink.config import JwtSettings
+from worklink.config import ConfigError, JwtSettings
 from worklink.problems import Problem
 
 ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
+# Signature algorithms a deployment may choose (never "none"); each verifier accepts only its one.
+ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+MAX_TOKEN_CHARS = 8192  # an IdP's token is ~1 KB; a megabyte one would be parsed and hashed before it failed
+_CHALLENGE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # RFC 6750 3: what error_description may hold
 ROLE_PEOPLE = {"resident": "residents", "gp": "GPs and other clinicians", "adviser": "employment advisers",
                "org_admin": "organisation administrators", "alliance_admin": "alliance administrators"}
 
@@ -50,8 +55,8 @@ class Principal:
 
 def _unauthenticated(detail: str, error: str | None = "invalid_token") -> Problem:
     challenge = 'Bearer realm="worklink"'
-    if error:
-        challenge += f', error="{error}", error_description="{detail}"'
+    if error:  # the detail can quote the token (a key id): no quotes or line breaks of its making
+        challenge += f', error="{error}", error_description="{_CHALLENGE_TEXT.sub("", detail)[:200]}"'
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
@@ -69,6 +74,9 @@ class TokenVerifier:
     REVERIFY_SECONDS = 300
 
     def __init__(self, settings: JwtSettings, clock: Callable[[], float] = time.time):
+        if settings.algorithm not in ALGORITHMS:
+            raise ConfigError(f"WORKLINK_JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, "
+                              f"not {settings.algorithm!r}")
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
         self._clock = clock
@@ -83,6 +91,8 @@ class TokenVerifier:
         return self.settings.public_key
 
     def verify(self, token: str) -> Principal:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise _unauthenticated(f"The access token is longer than {MAX_TOKEN_CHARS} characters.")
         now = self._clock()
         with self._lock:
             known = self._verified.get(token)

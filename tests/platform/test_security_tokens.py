@@ -1,0 +1,127 @@
+"""JWT verification as an attacker would probe it: algorithm pinned (no "none", no HS/RS confusion),
+expiry, issuer and audience required, oversized tokens and hostile key ids refused cleanly."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import jwt
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from worklink.auth import MAX_TOKEN_CHARS, TokenVerifier, mint_token
+from worklink.config import ConfigError, JwtSettings, Settings
+from worklink.db import NAMING_CONVENTION, platform_tables
+from worklink.problems import Problem
+from worklink.web import create_service_app
+
+DEV = JwtSettings()
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public, key
+
+
+def claims(settings: JwtSettings = DEV, **changes):
+    now = int(time.time())
+    base = {"sub": "u1", "role": "gp", "org": "p1", "iss": settings.issuer, "aud": settings.audience,
+            "iat": now, "exp": now + 600}
+    base.update(changes)
+    return {name: value for name, value in base.items() if value is not None}
+
+
+def refused(verifier: TokenVerifier, token: str) -> Problem:
+    with pytest.raises(Problem) as raised:
+        verifier.verify(token)
+    assert raised.value.status == 401
+    return raised.value
+
+
+def test_an_unsigned_token_is_refused_and_none_cannot_be_configured(tmp_path):
+    unsigned = jwt.encode(claims(), None, algorithm="none")
+    refused(TokenVerifier(DEV), unsigned)
+    for algorithm in ("none", "None", "HS1", ""):
+        with pytest.raises(ConfigError):
+            TokenVerifier(JwtSettings(algorithm=algorithm))
+    settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_JWT_ALGORITHM": "none"})
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    with pytest.raises(ConfigError):  # the service refuses to start rather than trust every token
+        create_service_app("demo", __name__, tables=tables, title="Demo", description="Demo", settings=settings)
+
+
+def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(rsa_key):
+    """The classic RS256 -> HS256 confusion: the public key is public, so anyone could sign with it."""
+    _, public, _ = rsa_key
+    verifier = TokenVerifier(JwtSettings(algorithm="RS256", public_key=public))
+    header = jwt.utils.base64url_encode(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = jwt.utils.base64url_encode(json.dumps(claims(JwtSettings())).encode())
+    import hashlib
+    import hmac
+    signature = jwt.utils.base64url_encode(hmac.new(public.encode(), header + b"." + payload, hashlib.sha256).digest())
+    refused(verifier, (header + b"." + payload + b"." + signature).decode())
+
+
+@pytest.mark.parametrize("missing", ["exp", "iss", "aud", "sub", "role", "iat"])
+def test_a_token_without_each_required_claim_is_refused(missing):
+    token = jwt.encode(claims(**{missing: None}), DEV.secret, algorithm="HS256")
+    refused(TokenVerifier(DEV), token)
+
+
+def test_expiry_issuer_and_audience_are_checked_with_a_small_leeway():
+    verifier = TokenVerifier(DEV)
+    now = int(time.time())
+    assert verifier.verify(jwt.encode(claims(exp=now - 10), DEV.secret, algorithm="HS256")).subject == "u1"
+    assert "expired" in refused(verifier, jwt.encode(claims(exp=now - 31), DEV.secret, algorithm="HS256")).detail
+    refused(verifier, jwt.encode(claims(iss="someone-else"), DEV.secret, algorithm="HS256"))
+    refused(verifier, jwt.encode(claims(aud="another-api"), DEV.secret, algorithm="HS256"))
+    refused(verifier, jwt.encode(claims(iat=now + 3600), DEV.secret, algorithm="HS256"))  # issued in the future
+    refused(verifier, jwt.encode(claims(nbf=now + 3600), DEV.secret, algorithm="HS256"))
+
+
+def test_a_very_large_token_is_refused_before_it_is_parsed():
+    huge = mint_token(DEV, role="gp", padding="x" * 1_000_000)  # validly signed, so only its size refuses it
+    problem = refused(TokenVerifier(DEV), huge)
+    assert f"longer than {MAX_TOKEN_CHARS}" in problem.detail
+    assert TokenVerifier(DEV).verify(mint_token(DEV, role="gp", padding="x" * 4000)).role == "gp"
+
+
+def test_a_hostile_key_id_cannot_break_the_challenge_header(rsa_key):
+    """PyJWT names an unknown `kid` in its error; the 401's WWW-Authenticate quoted it, so a kid
+    with a quote or a line break made a malformed header (or a 500)."""
+    private, _, key = rsa_key
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class JwksHandler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = JwtSettings(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json")
+        token = jwt.encode(claims(settings), private, algorithm="RS256",
+                           headers={"kid": 'k", error="forged\r\nSet-Cookie: stolen=1'})
+        challenge = refused(TokenVerifier(settings), token).headers["WWW-Authenticate"]
+    finally:
+        server.shutdown()
+    assert "\r" not in challenge and "\n" not in challenge
+    description = challenge.split('error_description="', 1)[1]
+    assert description.count('"') == 1 and description.endswith('"')  # one quoted string, closed at the end
