@@ -53,6 +53,8 @@ class Settings:
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host are believed.
     # 0 (the default) believes none: a client could otherwise pick its own address.
     trusted_proxies: int = 0
+    # Bearer token Prometheus sends for /metrics; without one, production does not serve /metrics.
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -79,6 +81,7 @@ class Settings:
             max_body_bytes=int(env.get("WORKLINK_MAX_BODY_BYTES", 1024 * 1024)),
             log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
             trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
+            metrics_token=env.get("WORKLINK_METRICS_TOKEN", ""),
         )
         settings.check()
         return settings

@@ -250,3 +250,30 @@ def test_what_a_request_says_is_escaped_on_html_error_pages(app, settings):
                                            "next": '/"><script>alert(1)</script>'}, headers=html)
     assert refused.status_code == 401
     assert "<img" not in refused.get_data(as_text=True) and "<script>alert" not in refused.get_data(as_text=True)
+
+
+def test_metrics_are_for_the_scraper_only_when_a_token_is_set_and_never_public_in_production(tmp_path):
+    assert _app(tmp_path).test_client().get("/metrics").status_code == 200  # development: open, as before
+    guarded = _app(tmp_path, WORKLINK_METRICS_TOKEN="scrape-me").test_client()
+    assert guarded.get("/metrics").status_code == 401
+    assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert guarded.get("/metrics", headers={"Authorization": "Bearer é"}).status_code == 401
+    scraped = guarded.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert scraped.status_code == 200 and b"worklink_http_requests_total" in scraped.data
+    production = _app(tmp_path, **PRODUCTION).test_client()
+    assert production.get("/metrics").status_code == 404
+    production = _app(tmp_path, **PRODUCTION, WORKLINK_METRICS_TOKEN="scrape-me").test_client()
+    assert production.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).status_code == 200
+
+
+def test_an_unexpected_error_shows_no_trace_in_production(tmp_path):
+    app = _app(tmp_path, **PRODUCTION)
+    crash = PagesBlueprint("security_crash", __name__)
+    crash.add_url_rule("/crash", "crash", lambda: 1 / 0)
+    app.register_blueprint(crash)
+    client = app.test_client()
+    for accept in ("text/html", "application/json"):
+        response = client.get("/crash", headers={"Accept": accept})
+        text = response.get_data(as_text=True)
+        assert response.status_code == 500
+        assert "Traceback" not in text and "ZeroDivisionError" not in text and "division by zero" not in text

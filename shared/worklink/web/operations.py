@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -13,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from worklink.messaging.kafka import broker_reachable
 from worklink.web.app import service_context
-from worklink.problems import problem_response
+from worklink.problems import Problem, problem_response
 
 operations = Blueprint("operations", __name__, description="Health, readiness and metrics")
 
@@ -72,10 +73,24 @@ def _check_broker(ctx) -> str:
 class Metrics(MethodView):
     @operations.doc(responses={"200": {"description": "Prometheus text exposition format"}})
     def get(self):
-        """Prometheus metrics (aggregated across gunicorn workers)."""
+        """Prometheus metrics (aggregated across gunicorn workers). With WORKLINK_METRICS_TOKEN set, only
+        for a scraper sending it as a bearer token; in production not served without one."""
+        _check_scraper(service_context().settings)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         else:
             registry = REGISTRY
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _check_scraper(settings) -> None:
+    """Route names, traffic and error rates are for the operators' scraper, not the public."""
+    if not settings.metrics_token:
+        if settings.env == "production":
+            raise Problem(404, "Metrics are not served here: set WORKLINK_METRICS_TOKEN for the scraper.")
+        return
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip().encode()
+    if not hmac.compare_digest(sent, settings.metrics_token.encode()):
+        raise Problem(401, "The metrics need the scraper's bearer token.",
+                      headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
