@@ -219,3 +219,31 @@ def test_retention_passes_over_a_referral_someone_is_acting_on_and_erases_it_nex
     job.join()
     assert not waited and erased == [0]
     assert rights.apply_retention(h.ctx.database, ReferralSettings(), at) == 1
+
+
+def test_the_migration_keeps_existing_referrals_and_their_history(both, database_url):
+    """Migration 0011 rebuilds the referrals table on SQLite (nullable name and birth date): an existing
+    referral with its history, notes and contact attempts survives it, both ways; a database holding an
+    erased referral refuses the downgrade (the person cannot be put back)."""
+    from alembic import command
+
+    from worklink.migrations import alembic_config, upgrade
+    from worklink.service import get_service
+
+    h = both
+    rid = cancelled(h, 70)
+    migrations = get_service("referrals").migrations_dir
+    counts = "SELECT (SELECT count(*) FROM transitions), (SELECT count(*) FROM notes), (SELECT count(*) FROM referrals)"
+    with h.ctx.database.engine.connect() as conn:
+        before = tuple(conn.execute(sa.text(counts)).one())
+    command.downgrade(alembic_config(migrations, database_url), "referrals_0010")
+    upgrade(migrations, database_url)
+    h.ctx.database.engine.dispose()
+    with h.ctx.database.engine.connect() as conn:
+        assert tuple(conn.execute(sa.text(counts)).one()) == before
+    shown = h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()
+    assert shown["person"]["given_name"] == "Ada70" and len(shown["notes"]) == 1
+
+    run_job(h, h.clock.now + SIX_YEARS)
+    with pytest.raises(RuntimeError, match="cannot be downgraded"):
+        command.downgrade(alembic_config(migrations, database_url), "referrals_0010")
