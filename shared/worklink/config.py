@@ -55,6 +55,9 @@ class Settings:
     trusted_proxies: int = 0
     # Bearer token Prometheus sends for /metrics; without one, production does not serve /metrics.
     metrics_token: str = ""
+    # Host names this service answers to (WORKLINK_ALLOWED_HOSTS, comma-separated; "" answers any): links
+    # built from the request's Host - an employer's reply link - can then never name another site.
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -82,6 +85,7 @@ class Settings:
             log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
             trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
             metrics_token=env.get("WORKLINK_METRICS_TOKEN", ""),
+            allowed_hosts=tuple(h.strip() for h in env.get("WORKLINK_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )
         settings.check()
         return settings

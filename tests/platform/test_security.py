@@ -277,3 +277,21 @@ def test_an_unexpected_error_shows_no_trace_in_production(tmp_path):
         text = response.get_data(as_text=True)
         assert response.status_code == 500
         assert "Traceback" not in text and "ZeroDivisionError" not in text and "division by zero" not in text
+
+
+def test_a_request_for_another_host_is_refused_once_the_hosts_are_named(tmp_path):
+    """Links are built from the request's Host (an employer's reply link): with WORKLINK_ALLOWED_HOSTS
+    a forged Host (or X-Forwarded-Host through a trusted proxy) is a 400, never a link to another site."""
+    links = PagesBlueprint("security_host_links", __name__)
+    links.add_url_rule("/link", "link", lambda: request.host_url + "respond/abc")
+    app = _app(tmp_path, WORKLINK_ALLOWED_HOSTS="adjustments.worklink.example, localhost",
+               WORKLINK_TRUSTED_PROXIES="1")
+    app.register_blueprint(links)
+    client = app.test_client()
+    ours = client.get("/link", base_url="https://adjustments.worklink.example")
+    assert ours.status_code == 200 and ours.get_data(as_text=True).startswith("https://adjustments.worklink.example/")
+    forged = client.get("/link", headers={"Host": "evil.example"})
+    assert forged.status_code == 400 and forged.mimetype == "application/problem+json"
+    proxied = client.get("/link", headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-For": "10.0.0.1"})
+    assert proxied.status_code == 400
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400

@@ -112,6 +112,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
         API_SPEC_OPTIONS={"info": {"description": description}},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        TRUSTED_HOSTS=list(settings.allowed_hosts) or None,  # another Host is a 400
     )
     app.config.update(config or {})
     configure_logging(name, settings.log_level)
