@@ -27,6 +27,9 @@ preload_app = True
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# Proxies are trusted in one place, the app's WORKLINK_TRUSTED_PROXIES: gunicorn's own default believes
+# X-Forwarded-Proto from any local process, which turned plain HTTP into "HTTPS" (HSTS, Secure cookies).
+forwarded_allow_ips = ""
 accesslog = None  # the app logs each request as JSON, with its request id
 errorlog = "-"
 logconfig_dict = {
