@@ -109,6 +109,14 @@ def test_context_attributes_must_be_strings(name):
         CloudEvent.from_dict(_body(**{name: 7}))
 
 
+def test_a_null_attribute_is_absent():
+    """The JSON format treats a null attribute as absent: a null subject is no subject, a null
+    id is a missing id."""
+    assert CloudEvent.from_dict(_body() | {"subject": None, "partitionkey": None}).subject is None
+    with pytest.raises(EnvelopeError, match="missing required CloudEvents attributes: id"):
+        CloudEvent.from_dict(_body() | {"id": None})
+
+
 def test_data_must_be_json():
     with pytest.raises(EnvelopeError, match="not JSON"):
         CloudEvent.from_dict(_body(datacontenttype="application/xml"))

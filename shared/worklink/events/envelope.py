@@ -82,6 +82,8 @@ class CloudEvent:
     def from_dict(cls, body: Any) -> "CloudEvent":
         if not isinstance(body, dict):
             raise EnvelopeError("a CloudEvent must be a JSON object")
+        # JSON format: an attribute whose value is null is absent.
+        body = {name: value for name, value in body.items() if value is not None or name == "data"}
         missing = [name for name in REQUIRED_ATTRIBUTES if name not in body or body[name] == ""]
         if missing:
             raise EnvelopeError(f"missing required CloudEvents attributes: {', '.join(missing)}")
