@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
@@ -30,6 +31,7 @@ from worklink_referrals.models import PLATFORM, Outcome, Referral, SustainmentCh
 ENDED = tuple(sorted(s.value for s in TERMINAL))
 RETENTION = "retention"
 SYSTEM = Principal("system", "system")
+AUDIT = AuditTrail(PLATFORM)
 BATCH = 200  # referrals erased per transaction: a first run on years of records takes no long locks
 # Article 17(1) UK GDPR grounds for erasure, as reason codes.
 ERASURE_REASONS = ("no_longer_necessary", "consent_withdrawn", "objection", "unlawful_processing",
@@ -69,7 +71,7 @@ def erase(session: Session, referral: Referral, now: datetime, *, purpose: str, 
 def record_erasure(session: Session, referral_ids: Iterable[uuid.UUID], purpose: str, principal: Principal) -> None:
     """One audit row per erased referral, action "erase". The platform's AuditTrail knows no "erase" yet
     (worklink.audit.ACTIONS): its rows are built as a delete and written as what they are."""
-    rows = services._AUDIT.rows(action="delete", resource_type="referral", purpose=purpose, principal=principal,
+    rows = AUDIT.rows(action="delete", resource_type="referral", purpose=purpose, principal=principal,
                                 records=[(str(rid), str(rid)) for rid in referral_ids])
     if rows:
         session.execute(PLATFORM.audit_log.insert(), [{**row, "action": "erase"} for row in rows])
@@ -235,7 +237,7 @@ def erase_person(session: Session, outbox: Outbox, settings: ReferralSettings, r
         was_open = referral.status not in ENDED
         if referral.consent_withdrawn_at is None:
             services.withdraw_consent(session, outbox, settings, referral, now)
-            services._AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+            AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                                    person_id=str(referral.id), purpose=f"consent withdrawn: {purpose}",
                                    principal=principal)
         erase(session, referral, now, purpose=purpose, principal=principal)
