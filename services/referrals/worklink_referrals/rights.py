@@ -11,6 +11,7 @@ each other. Every erasure is audited (action "erase", one row per referral).
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,6 +236,7 @@ def erase_person(session: Session, outbox: Outbox, settings: ReferralSettings, r
             answer.append(Erased(referral.id, referral.reference, referral.status, False, True))
             continue
         was_open = referral.status not in ENDED
+        drop_person_messages(session, outbox, referral)
         if referral.consent_withdrawn_at is None:
             services.withdraw_consent(session, outbox, settings, referral, now)
             AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
@@ -244,3 +246,16 @@ def erase_person(session: Session, outbox: Outbox, settings: ReferralSettings, r
         answer.append(Erased(referral.id, referral.reference, referral.status, was_open, False))
     return answer
 
+
+def drop_person_messages(session: Session, outbox: Outbox, referral: Referral) -> int:
+    """Status emails about this referral still in the outbox - unsent, or sent and not yet pruned (the relay
+    keeps a restricted row a day) - hold the person's address: gone with the rest. Returns how many."""
+    table = outbox.table
+    rows = session.execute(sa.select(table.c.position, table.c.payload).where(
+        table.c.type == "notifications.person_message.requested",
+        table.c.aggregateid == str(services.person_id(referral.match_key)))).all()
+    about_it = [position for position, payload in rows
+                if json.loads(payload)["data"].get("referral_id") == str(referral.id)]
+    if not about_it:
+        return 0
+    return session.execute(table.delete().where(table.c.position.in_(about_it))).rowcount or 0

@@ -123,6 +123,12 @@ def test_erasure_on_request_cancels_open_referrals_with_consent_withdrawn_then_e
         other_before = dict(conn.execute(sa.select(Referral.__table__).where(Referral.id == uuid.UUID(other)))
                             .mappings().one())
 
+    table = h.ctx.tables.outbox
+    with h.ctx.database.transaction() as session:  # the relay sent the first status emails (kept a day)
+        sent = session.execute(table.update().where(table.c.type == "notifications.person_message.requested")
+                               .values(sent_at=h.clock.now)).rowcount
+    assert sent >= 2
+
     done = erase(h, nhs_number=ADA["nhs_number"], reason="consent_withdrawn")
     assert done.status_code == 200, done.get_json()
     assert done.get_json() == {"reason": "consent_withdrawn", "erased": [
@@ -140,7 +146,7 @@ def test_erasure_on_request_cancels_open_referrals_with_consent_withdrawn_then_e
             None, None, None, None)
     assert rows[second]["status_reason"] == "consent_withdrawn"
     # The adviser organisation hears of the cancellation; notifications is told to stop messages to her,
-    # and no message with her address is left to send.
+    # and no message with her address is left in the outbox, sent or not.
     events = outbox(h)
     assert [e["data"]["referral_id"] for e in events if e["type"] == "referrals.referral.cancelled"] == [first, second]
     assert {e["data"]["referral_id"] for e in events if e["type"] == "notifications.person_messages.revoked"} == {
