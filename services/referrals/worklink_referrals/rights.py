@@ -127,20 +127,36 @@ def person_referrals(session: Session, *, nhs_number: str | None = None, referra
                      lock: bool = False) -> list[Referral]:
     """Every referral held about one person: those with the NHS number (or the referral named), and every
     referral linked to them by NHS number or match key (name + birth date + postcode, keyed), as far as
-    the links go. Erased referrals link to nothing. Oldest first."""
+    the links go. A referral with another NHS number is someone else, whatever their name: never linked
+    (when the person's own referrals carry none, the one number their linked referrals agree on is
+    theirs), and a match key that referrals with different NHS numbers share links nothing. Erased
+    referrals link to nothing. Oldest first."""
     found: dict[uuid.UUID, Referral] = {}
+    numbers = {nhs_number} if nhs_number else set()
     where = Referral.nhs_number == nhs_number if nhs_number else Referral.id == referral_id
     while True:
         query = sa.select(Referral).where(where).order_by(Referral.submitted_at, Referral.id)
         if lock:
             query = query.with_for_update(key_share=True)
         new = [r for r in session.scalars(query) if r.id not in found]
+        if not numbers:
+            agreed = {r.nhs_number for r in (*found.values(), *new) if r.nhs_number}
+            numbers = agreed if len(agreed) == 1 else numbers
+        new = [r for r in new if r.nhs_number is None or r.nhs_number in numbers]
         if not new:
             return sorted(found.values(), key=lambda r: (services.as_utc(r.submitted_at), str(r.id)))
         found.update((r.id, r) for r in new)
         keys = {r.match_key for r in found.values() if r.erased_at is None}
-        numbers = {r.nhs_number for r in found.values() if r.nhs_number}
-        where = sa.or_(Referral.match_key.in_(keys), Referral.nhs_number.in_(numbers))
+        where = sa.or_(Referral.match_key.in_(keys - _shared_keys(session, keys)), Referral.nhs_number.in_(numbers))
+
+
+def _shared_keys(session: Session, keys: set[str]) -> set[str]:
+    """Match keys that referrals with different NHS numbers carry: namesakes born the same day at the same
+    postcode. Such a key tells nobody apart, so it links nothing (a referral without an NHS number under it
+    is found by its own id only)."""
+    return set(session.scalars(sa.select(Referral.match_key).where(
+        Referral.match_key.in_(keys), Referral.nhs_number.is_not(None)).group_by(Referral.match_key)
+        .having(sa.func.count(sa.distinct(Referral.nhs_number)) > 1)))
 
 
 def lock_people(session: Session, referrals: list[Referral]) -> None:

@@ -49,6 +49,16 @@ def someone_else(h) -> str:
     return h.client.post("/referrals", json=referral_body(other), headers=h.gp()).get_json()["id"]
 
 
+def namesake(h) -> str:
+    """Another Ada Lovelace, born the same day at the same postcode, with her own NHS number."""
+    body = referral_body({**ADA, "nhs_number": nhs_number(3)}, service_id=None)
+    body.pop("service_id")
+    made = h.client.post("/referrals", json={**body, "duplicate": {"reason": "a different person: NHS number"}},
+                         headers=h.gp())
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()["id"]
+
+
 def audits(h, action: str) -> list[tuple[str, str | None]]:
     audit = h.ctx.tables.audit_log.c
     with h.ctx.database.engine.connect() as conn:
@@ -91,6 +101,24 @@ def test_subject_access_exports_everything_held_about_the_person_across_their_re
 
     by_referral = export(h, referral_id=second)  # the referral without an NHS number finds the other too
     assert [r["id"] for r in by_referral.get_json()["referrals"]] == [first, second]
+
+
+def test_a_namesake_with_another_nhs_number_is_neither_exported_nor_erased(both):
+    """Another Ada Lovelace born the same day at the same postcode: her referral is never taken for Ada's,
+    and Ada's referral without an NHS number can no longer be told apart by name, birth date and postcode -
+    found by its own id only, never given to either of them."""
+    h = both
+    first, second = ada_history(h)
+    other_ada = namesake(h)
+    ids = lambda **lookup: [r["id"] for r in export(h, **lookup).get_json()["referrals"]]
+    assert ids(nhs_number=ADA["nhs_number"]) == [first]
+    assert ids(referral_id=second) == [second]
+    assert ids(referral_id=other_ada) == ids(nhs_number=nhs_number(3)) == [other_ada]
+    erased = erase(h, nhs_number=ADA["nhs_number"], reason="objection").get_json()["erased"]
+    assert [e["referral_id"] for e in erased] == [first]
+    with h.ctx.database.engine.connect() as conn:
+        names = dict(conn.execute(sa.select(Referral.id, Referral.given_name)).all())
+    assert names[uuid.UUID(other_ada)] == "Ada" and names[uuid.UUID(second)] == "Ada"  # neither erased
 
 
 def test_subject_access_refusals(both):
