@@ -25,7 +25,8 @@ from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 
 log = logging.getLogger("worklink.audit")
 
-ACTIONS = ("read", "list", "create", "update", "delete", "export", "share", "denied")
+# erase: a person's details removed from a record (retention, a request), the record kept
+ACTIONS = ("read", "list", "create", "update", "delete", "erase", "export", "share", "denied")
 REFUSALS = (403, 404)
 
 

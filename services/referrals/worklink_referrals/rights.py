@@ -70,12 +70,11 @@ def erase(session: Session, referral: Referral, now: datetime, *, purpose: str, 
 
 
 def record_erasure(session: Session, referral_ids: Iterable[uuid.UUID], purpose: str, principal: Principal) -> None:
-    """One audit row per erased referral, action "erase". The platform's AuditTrail knows no "erase" yet
-    (worklink.audit.ACTIONS): its rows are built as a delete and written as what they are."""
-    rows = AUDIT.rows(action="delete", resource_type="referral", purpose=purpose, principal=principal,
-                                records=[(str(rid), str(rid)) for rid in referral_ids])
+    """One audit row per erased referral, action "erase"."""
+    rows = AUDIT.rows(action="erase", resource_type="referral", purpose=purpose, principal=principal,
+                      records=[(str(rid), str(rid)) for rid in referral_ids])
     if rows:
-        session.execute(PLATFORM.audit_log.insert(), [{**row, "action": "erase"} for row in rows])
+        session.execute(PLATFORM.audit_log.insert(), rows)
 
 
 # --- retention ----------------------------------------------------------------------------------------
