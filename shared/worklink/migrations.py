@@ -53,11 +53,34 @@ def run_migrations(target_metadata: sa.MetaData) -> None:
             context.run_migrations()
         return
     engine = create_db_engine(url, poolclass=sa.pool.NullPool)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        sa.event.listen(engine, "connect", _foreign_keys_off)
     with engine.connect() as connection:
-        context.configure(connection=connection, **options)
+        # The platform's SQLite engine issues BEGIN itself, so DDL is transactional there too: one
+        # transaction for the whole run (alembic would otherwise commit SQLite migrations one by one).
+        context.configure(connection=connection, transactional_ddl=True, **options)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
     engine.dispose()
+
+
+def _foreign_keys_off(dbapi_connection, _record) -> None:
+    """SQLite's procedure for changing a table's shape: foreign keys off for the whole run (a batch
+    ALTER rebuilds the table, and dropping the old copy fails while rows elsewhere point at it), then
+    checked before anything commits. Set on connecting: the pragma does nothing inside a transaction."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+def _check_foreign_keys(connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migrations would leave {len(broken)} rows pointing at nothing, e.g. "
+                           f"{broken[0][0]} row {broken[0][1]} -> {broken[0][2]}; nothing was changed")
 
 
 def create_platform_tables(bind) -> None:

@@ -16,30 +16,13 @@ branch_labels = None
 depends_on = None
 
 
-def _foreign_keys(on: bool) -> None:
-    """SQLite rebuilds the table to change a column's nullability, and dropping the old one while
-    transitions, notes... point at it fails if foreign keys are checked: they are switched off around it,
-    as SQLite's own procedure does. The pragma is ignored inside a transaction, and the platform's engine
-    sends BEGIN itself (even in AUTOCOMMIT), so it is set on the driver's connection between a COMMIT of
-    the migrations so far and a new BEGIN (what alembic's autocommit_block would do)."""
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    driver = op.get_bind().connection.dbapi_connection
-    if driver.in_transaction:
-        driver.execute("COMMIT")
-    driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
-    driver.execute("BEGIN")
-
-
 def upgrade() -> None:
-    _foreign_keys(False)
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('age_band', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column('given_name', existing_type=sa.VARCHAR(length=100), nullable=True)
         batch_op.alter_column('family_name', existing_type=sa.VARCHAR(length=100), nullable=True)
         batch_op.alter_column('birth_date', existing_type=sa.DATE(), nullable=True)
-    _foreign_keys(True)
 
 
 def downgrade() -> None:
@@ -47,11 +30,9 @@ def downgrade() -> None:
     erased = op.get_bind().execute(sa.text("SELECT count(*) FROM referrals WHERE erased_at IS NOT NULL")).scalar()
     if erased:
         raise RuntimeError(f"{erased} referrals have erased details; referrals_0011 cannot be downgraded")
-    _foreign_keys(False)
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.alter_column('birth_date', existing_type=sa.DATE(), nullable=False)
         batch_op.alter_column('family_name', existing_type=sa.VARCHAR(length=100), nullable=False)
         batch_op.alter_column('given_name', existing_type=sa.VARCHAR(length=100), nullable=False)
         batch_op.drop_column('erased_at')
         batch_op.drop_column('age_band')
-    _foreign_keys(True)
