@@ -143,3 +143,79 @@ def test_unknown_extension_attributes_and_data_fields_are_ignored():
     entry, data = CATALOGUE.load(event)
     assert entry.type == "directory.service.withdrawn" and "added_later" not in data
     assert event.partitionkey == body["partitionkey"]
+
+
+def _send(bootstrap: str, topic: str, value: bytes, headers: list[tuple[str, bytes]], key: bytes = b"k") -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(topic, key=key, value=value, headers=headers).get(30)
+    producer.close()
+
+
+def test_the_consumer_reads_the_content_mode_the_record_names(tmp_path, kafka_broker, new_topic):
+    """Kafka binding 3: the content-type header says the mode. A binary-mode event (attributes in
+    ce_ headers, data alone in the value) was parsed as if structured and dead-lettered as
+    'missing required attributes'; an event format we cannot read, or a batch, is dead-lettered
+    saying so."""
+    from worklink.messaging.consumer import EventConsumer, Outcome
+
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    thing = uuid.uuid4()
+    binary_headers = [("ce_specversion", b"1.0"), ("ce_id", b"binary-1"), ("ce_source", b"/elsewhere"),
+                      ("ce_type", b"test.thing.happened"), ("ce_time", b"2026-11-25T09:30:00Z"),
+                      ("ce_dataschema", b"urn:worklink:event:test.thing.happened:v1"),
+                      ("ce_partitionkey", str(thing).encode()), ("content-type", b"application/json"),
+                      ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01")]
+    _send(bootstrap, topic, json.dumps({"thing_id": str(thing), "seq": 5}).encode(), binary_headers)
+    structured = json.dumps({"specversion": "1.0", "id": "s-1", "source": "/x", "type": "test.thing.happened",
+                             "dataschema": "urn:worklink:event:test.thing.happened:v1",
+                             "data": {"thing_id": str(thing), "seq": 6}}).encode()
+    _send(bootstrap, topic, structured, [("content-type", b"application/cloudevents+avro")])
+    _send(bootstrap, topic, b"[" + structured + b"]", [("content-type", b"application/cloudevents-batch+json")])
+    _send(bootstrap, topic, structured, [("content-type", b"Application/CloudEvents+JSON")])
+
+    database = support.make_database(f"sqlite:///{tmp_path}/modes.db")
+    seen = []
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(
+        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
+        handlers={"test.thing.happened": lambda session, event: seen.append((event.id, event.data["seq"]))},
+        consumer_factory=lambda: kafka.consumer(settings, group, "modes", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "modes-dlt"), backoff_base=0.05)
+    outcomes = []
+
+    def read_four() -> bool:
+        outcomes.extend(consumer.poll_once(timeout_ms=500))
+        return len(outcomes) >= 4
+
+    try:
+        support.wait_for(read_four, 60, "four records")
+    finally:
+        consumer.close()
+    assert outcomes == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    assert seen == [("binary-1", 5), ("s-1", 6)]
+    dead = support.read_topic(bootstrap, topic + ".dlt", expected=2)
+    errors = [dict(r.headers)["dlt-error"].decode() for r in dead]
+    assert "application/cloudevents+avro" in errors[0] and "batch" in errors[1]
+    assert [dict(r.headers)["dlt-reason"] for r in dead] == [b"malformed", b"malformed"]
+
+
+def test_binary_mode_attributes_obey_the_same_rules():
+    headers = [("ce_specversion", b"1.0"), ("ce_id", b"b-1"), ("ce_source", b"/x"), ("ce_type", b"t.x"),
+               ("ce_dataschema", b"urn:worklink:event:t.x:v1"), ("content-type", b"application/json")]
+    event = CloudEvent.from_kafka(b'{"a": 1}', headers)
+    assert (event.id, event.type, event.data, event.datacontenttype) == ("b-1", "t.x", {"a": 1}, "application/json")
+    with pytest.raises(EnvelopeError, match="RFC 3339"):
+        CloudEvent.from_kafka(b'{"a": 1}', headers + [("ce_time", b"2026-11-25")])
+    with pytest.raises(EnvelopeError, match="missing required CloudEvents attributes: id"):
+        CloudEvent.from_kafka(b'{"a": 1}', [h for h in headers if h[0] != "ce_id"])
+    with pytest.raises(EnvelopeError, match="UTF-8"):
+        CloudEvent.from_kafka(b'{"a": 1}', headers + [("ce_subject", b"\xff")])
+    with pytest.raises(EnvelopeError, match="not JSON"):
+        CloudEvent.from_kafka(b"<a/>", [h for h in headers if h[0] != "content-type"] + [("content-type", b"application/xml")])
+    # No content-type and no ce_ headers: a structured event as our relay has always sent.
+    structured = json.dumps(_body()).encode()
+    assert CloudEvent.from_kafka(structured, []).type == "directory.service.withdrawn"

@@ -2,7 +2,9 @@
 
 The whole event travels in the Kafka value (`content-type:
 application/cloudevents+json`). W3C `traceparent` and our correlation id ride in
-Kafka headers so they can be read without parsing the body.
+Kafka headers so they can be read without parsing the body. Consumers also read
+binary content mode (attributes in `ce_` headers, the data alone in the value),
+which the binding tells apart by the `content-type` header.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ STRING_ATTRIBUTES = (*REQUIRED_ATTRIBUTES, "dataschema", "subject", "datacontent
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 HEADER_CONTENT_TYPE = "content-type"
+BINARY_PREFIX = "ce_"  # binary content mode: one header per attribute
 HEADER_TRACEPARENT = "traceparent"
 HEADER_CORRELATION_ID = "correlation-id"
 
@@ -68,14 +71,35 @@ class CloudEvent:
 
     @classmethod
     def from_json(cls, raw: bytes | str | None) -> "CloudEvent":
-        if raw is None:  # a Kafka tombstone (null value): nothing to parse
-            raise EnvelopeError("empty record (tombstone): a CloudEvent needs a value")
+        return cls.from_dict(_parse_json(raw, "a CloudEvent"))
+
+    @classmethod
+    def from_kafka(cls, value: bytes | None, headers: list[tuple[str, bytes]] | None) -> "CloudEvent":
+        """A record in either content mode (Kafka protocol binding 3): structured when its
+        content-type is a CloudEvents media type, binary when it is another and the attributes
+        are `ce_` headers. No content-type and no `ce_` headers: structured, as our relay sends."""
+        content_type = header_value(headers, HEADER_CONTENT_TYPE)
+        attributes = {key[3:]: raw for key, raw in headers or () if key.startswith(BINARY_PREFIX)}
+        essence = (content_type or "").split(";", 1)[0].strip().lower()
+        if essence.startswith("application/cloudevents") or (content_type is None and not attributes):
+            if essence not in ("", "application/cloudevents+json"):
+                which = "a batch" if "batch" in essence else "an event format this consumer cannot read"
+                raise EnvelopeError(f"content-type {content_type[:60]!r} is {which}")
+            return cls.from_json(value)
+        return cls._from_binary(value, content_type, attributes)
+
+    @classmethod
+    def _from_binary(cls, value: bytes | None, content_type: str | None,
+                     attributes: dict[str, bytes]) -> "CloudEvent":
         try:
-            body = json.loads(raw)
-        except RecursionError:  # nesting deeper than the parser's stack, e.g. [[[[...]]]]
-            raise EnvelopeError("not valid JSON: nested too deeply") from None
-        except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise EnvelopeError(f"not valid JSON: {exc}") from exc
+            body: dict[str, Any] = {name: raw.decode("utf-8") for name, raw in attributes.items() if raw is not None}
+        except UnicodeDecodeError:
+            raise EnvelopeError("a ce_ header is not UTF-8") from None
+        if content_type is not None:
+            body["datacontenttype"] = content_type
+        if not _is_json(body.get("datacontenttype", "application/json")):
+            raise EnvelopeError(f"datacontenttype {body['datacontenttype'][:60]!r} is not JSON")
+        body["data"] = _parse_json(value, "binary-mode data")
         return cls.from_dict(body)
 
     @classmethod
@@ -112,6 +136,17 @@ class CloudEvent:
             datacontenttype=body.get("datacontenttype", "application/json"),
             partitionkey=body.get("partitionkey"),
         )
+
+
+def _parse_json(raw: bytes | str | None, what: str) -> Any:
+    if raw is None:  # a Kafka tombstone (null value): nothing to parse
+        raise EnvelopeError(f"empty record (tombstone): {what} needs a value")
+    try:
+        return json.loads(raw)
+    except RecursionError:  # nesting deeper than the parser's stack, e.g. [[[[...]]]]
+        raise EnvelopeError("not valid JSON: nested too deeply") from None
+    except (TypeError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EnvelopeError(f"not valid JSON: {exc}") from exc
 
 
 def _rfc3339(value: str) -> datetime:

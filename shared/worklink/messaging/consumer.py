@@ -250,7 +250,7 @@ class EventConsumer:
         # absurd nesting, a number int() refuses) means this record is bad, never an outage:
         # it is dead-lettered and the partition moves on instead of the process dying on it.
         try:
-            envelope = CloudEvent.from_json(record.value)
+            envelope = CloudEvent.from_kafka(record.value, record.headers)
         except Exception as exc:  # noqa: BLE001 - EnvelopeError, or anything a hostile record provokes
             return self._dead_letter(record, "malformed", exc, "unparseable")
         handler = self.handlers.get(envelope.type)
