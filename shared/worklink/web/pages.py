@@ -174,7 +174,7 @@ def install_pages(app: Flask, service_title: str) -> None:
         return {"principal": optional_principal() if is_page_request() else None}
 
     @app.get("/static/<any(nhsuk, worklink):package>/<path:filename>")
-    def nhsuk_assets(package: str, filename: str):
+    def shared_assets(package: str, filename: str):
         return send_from_directory(f"{STATIC_DIR}/{package}", filename, max_age=86400)
 
     app.before_request(_check_csrf)
