@@ -233,7 +233,7 @@ def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
             "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
             "source": referral.source,
             "assigned_adviser": referral.assigned_adviser, "submitted_at": referral.submitted_at,
-            "breached_clocks": services.breaching(referral, settings, now)}
+            "breached_clocks": services.breaching(referral, settings, now), "erased": referral.erased_at is not None}
     if details_shared(referral):
         item.update(name=f"{referral.given_name} {referral.family_name}", area=referral.area)
     return item

@@ -197,7 +197,10 @@ def test_pages_show_an_erased_referral_without_the_person(both):
         shown = h.client.get(path, headers={**h.admin(), **html})
         assert shown.status_code == 200, path
         assert "Ada50" not in shown.get_data(as_text=True) and "Prefers mornings" not in shown.get_data(as_text=True)
-    assert h.client.get("/sent", headers={**h.gp(), **html}).status_code == 200
+        # erased, not "consent withdrawn": the person never withdrew anything
+        assert "Details erased" in shown.get_data(as_text=True) and "consent withdrawn)" not in shown.get_data(as_text=True)
+    sent = h.client.get("/sent", headers={**h.gp(), **html})
+    assert sent.status_code == 200 and "Details erased" in sent.get_data(as_text=True)
     assert h.client.get("/alliance/insights", headers={**h.admin(), **html}).status_code == 200
 
 
