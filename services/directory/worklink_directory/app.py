@@ -40,8 +40,10 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
 
     @app.after_request
     def open_data(response):
-        # ORUK: every response of an open directory feed may be read from any origin.
-        response.headers["Access-Control-Allow-Origin"] = "*"
+        # ORUK: the open feed (and its errors, and the OpenAPI document it points to) may be read from
+        # any origin; the partner pages and the write API are not offered to other sites' scripts.
+        if _open_feed(request.path):
+            response.headers["Access-Control-Allow-Origin"] = "*"
         if request.blueprint == "oruk" and request.method == "GET" and response.status_code == 200:
             # Aggregators re-read whole feeds: with the ETag they revalidate (304) instead of downloading again.
             response.add_etag()
@@ -51,3 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         return response
 
     return app
+
+
+_FEED_PATHS = ("/services", "/service_at_locations", "/taxonomies", "/taxonomy_terms")
+
+
+def _open_feed(path: str) -> bool:
+    return path in ("/", "/openapi.json") or any(path == p or path.startswith(p + "/") for p in _FEED_PATHS)

@@ -95,6 +95,8 @@ def test_open_data_headers_and_no_sign_in(app, directory):
         response = client.get(path)
         assert response.headers["Access-Control-Allow-Origin"] == "*", path
         assert response.status_code in (200, 400, 404), path
+    for path in ("/find", "/partner", "/manage/services", "/healthz"):  # not the open feed: no other site's scripts
+        assert "Access-Control-Allow-Origin" not in client.get(path).headers, path
 
 
 def test_feed_readers_revalidate_with_the_etag_and_see_changes(app, directory):
