@@ -78,6 +78,18 @@ def test_one_aggregate_has_one_key_however_its_id_is_written():
     assert {json.loads(row["payload"])["partitionkey"] for row in rows} == {str(thing)}
 
 
+def test_a_naive_time_in_data_is_sent_as_utc():
+    """A naive datetime (as SQLite returns a stored UTC time) went out with no offset: not an RFC
+    3339 date-time, and read back naive by every consumer."""
+    from datetime import datetime
+
+    event, _ = CATALOGUE.build("directory.service.withdrawn", {
+        "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "reason": "closed",
+        "withdrawn_at": datetime(2026, 11, 25, 9, 30)}, source="urn:worklink:directory")
+    assert event.data["withdrawn_at"] == "2026-11-25T09:30:00Z"
+    assert CATALOGUE.load(event)[1]["withdrawn_at"].utcoffset() is not None
+
+
 def _body(**changes) -> dict:
     event, _ = CATALOGUE.build("directory.service.withdrawn", {
         "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "reason": "closed",

@@ -17,7 +17,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, Iterable
 
@@ -181,6 +181,11 @@ def to_json_types(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
+        # Every time the platform keeps is UTC (worklink.db.utcnow; SQLite hands them back naive):
+        # a naive one went out with no offset, which is not an RFC 3339 date-time and gave readers
+        # a naive datetime to compare with aware ones.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
