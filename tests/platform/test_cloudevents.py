@@ -219,3 +219,21 @@ def test_binary_mode_attributes_obey_the_same_rules():
     # No content-type and no ce_ headers: a structured event as our relay has always sent.
     structured = json.dumps(_body()).encode()
     assert CloudEvent.from_kafka(structured, []).type == "directory.service.withdrawn"
+
+
+def test_a_dead_lettered_binary_mode_event_is_known_to_worklink_dlt():
+    """Consumers handle binary-mode events, so one can be dead-lettered and re-driven: `worklink dlt`
+    must see its id and time, or it listed no event and let a re-drive past the consumers' dedup
+    window (an event with no time is never too old), so the event could be handled twice."""
+    from datetime import datetime, timedelta, timezone
+
+    from worklink.messaging.deadletters import DeadLetter, DeadLetterTopic
+
+    headers = (("ce_specversion", b"1.0"), ("ce_id", b"b-7"), ("ce_source", b"/x"), ("ce_type", b"t.x"),
+               ("ce_time", b"2026-01-02T03:04:05Z"), ("ce_dataschema", b"urn:worklink:event:t.x:v1"),
+               ("content-type", b"application/json"), ("dlt-reason", b"handler-failed"))
+    letter = DeadLetter("t.dlt", 0, 0, 0, b"k", b'{"a": 1}', headers)
+    assert letter.event_id == "b-7"
+    assert letter.event_time == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    topic = DeadLetterTopic("t.dlt", [letter], set(), timedelta(days=15))
+    assert topic.too_old(letter, now=datetime(2026, 3, 1, tzinfo=timezone.utc))

@@ -90,7 +90,7 @@ class DeadLetter:
     @cached_property
     def envelope(self) -> CloudEvent | None:
         try:
-            return CloudEvent.from_json(self.value)
+            return CloudEvent.from_kafka(self.value, list(self.headers))  # either content mode
         except Exception:  # noqa: BLE001 - a malformed record has no envelope to show
             return None
 
