@@ -19,6 +19,7 @@ from worklink.events.envelope import CloudEvent, kafka_headers
 from worklink.messaging import kafka
 from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
 from tests.platform import support
+from tests.events import consume as consume_until
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +60,6 @@ def make_consumer(database, bootstrap, topic, group, handler, **kwargs) -> Event
                                                 heartbeat_interval_ms=1000),
         producer_factory=lambda: kafka.producer(settings, "test-dlt"),
         backoff_base=0.05, **kwargs)
-
-
-def consume_until(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while len(outcomes) < wanted:
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes
 
 
 def test_transient_failure_succeeds_on_retry_with_one_effect(database_url, kafka_broker, new_topic):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +19,7 @@ from worklink.messaging import kafka
 from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
 from worklink.messaging.topics import load_topics
 from tests.platform import support
+from tests.events import consume
 
 pytestmark = pytest.mark.timeout(300)
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
@@ -53,15 +53,6 @@ def make_consumer(database, bootstrap, topic, handler) -> EventConsumer:
                                                 heartbeat_interval_ms=1000),
         producer_factory=lambda: kafka.producer(settings, "test-dlt"),
         max_attempts=2, backoff_base=0.01)
-
-
-def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while len(outcomes) < wanted:
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes
 
 
 def dlt(bootstrap: str, *args: str, input: str | None = None):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +11,7 @@ from kafka import KafkaProducer
 
 from tests.platform.support import read_topic
 from tests.services.directory.conftest import ORG_A, build_directory, listed_long_ago, make_app, token_for
+from tests.events import consume
 from worklink.config import KafkaSettings
 from worklink.db import Database
 from worklink.events.catalogue import Catalogue
@@ -94,15 +94,6 @@ def capacity_event(catalogue: Catalogue, service_id: uuid.UUID, recorded_at: dat
         "available_places": 5, "typical_wait_days": 12, "recorded_at": recorded_at, **data},
         source="urn:worklink:referrals")
     return event.to_json().encode()
-
-
-def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while len(outcomes) < wanted:
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes
 
 
 def test_capacity_events_build_the_service_capacity_read_model(database_url, tmp_path, kafka_broker, new_topic):

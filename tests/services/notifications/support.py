@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -24,12 +23,14 @@ from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.events.envelope import CloudEvent
 from worklink.messaging import kafka
-from worklink.messaging.consumer import EventConsumer, Outcome
+from worklink.messaging.consumer import EventConsumer
 from worklink.migrations import upgrade
 from worklink.service import get_service
 from worklink_notifications import signing
 from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
 from worklink_notifications.events import CONSUMER_CLASS, HANDLERS
+
+from tests.events import consume  # noqa: F401 - other tests import it from here
 
 SPEC = get_service("notifications")
 
@@ -260,12 +261,3 @@ def make_consumer(database: Database, bootstrap: str, catalogue: Catalogue, hand
         consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
                                                 heartbeat_interval_ms=1000),
         producer_factory=lambda: kafka.producer(settings, "test-dlt"), backoff_base=0.05)
-
-
-def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while len(outcomes) < wanted:
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes

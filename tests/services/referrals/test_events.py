@@ -24,6 +24,7 @@ from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_referrals import events
 from worklink_referrals.models import PLATFORM, Referral, RoutingServiceArea, RoutingServiceTerm
 from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS, nhs_number
+from tests.events import consume
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -62,15 +63,6 @@ def rig(kafka_broker, new_topic):
             return OutboxRelay("referrals", database, PLATFORM, lambda: kafka.producer(settings, "test-relay"))
 
     return Rig()
-
-
-def consume(consumer: EventConsumer, wanted: int, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while len(outcomes) < wanted:
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes
 
 
 def events_about(bootstrap: str, topic: str, referral_id, expected: int, timeout: float = 60) -> list:
