@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.platform.conftest import serving_jwks
 from worklink.auth import Principal, TokenVerifier, mint_token
 from worklink.config import DEV_JWT_SECRET, ConfigError, JwtSettings, Settings
 from worklink.web import Problem
@@ -81,16 +77,6 @@ def test_production_app_will_not_start_with_the_development_secret(monkeypatch, 
         create_app()
 
 
-@pytest.fixture(scope="module")
-def rsa_key():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public, key
-
-
 def test_rs256_with_a_public_key(rsa_key):
     private, public, _ = rsa_key
     settings = JwtSettings(algorithm="RS256", public_key=public)
@@ -105,28 +91,11 @@ def test_rs256_with_a_public_key(rsa_key):
 
 def test_rs256_with_a_jwks_url(rsa_key):
     private, _, key = rsa_key
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwks = json.dumps({"keys": [{**jwk, "kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class JwksHandler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(jwks)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = JwtSettings(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json")
+    with serving_jwks(key) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
         token = jwt.encode({"sub": "u7", "role": "gp", "org": "p7", "iss": settings.issuer, "aud": settings.audience,
                             "iat": 1, "exp": 4102444800}, private, algorithm="RS256", headers={"kid": "key-1"})
         assert TokenVerifier(settings).verify(token).subject == "u7"
-    finally:
-        server.shutdown()
 
 
 def test_a_verified_token_is_remembered_until_it_expires_and_no_longer():

@@ -4,16 +4,13 @@ expiry, issuer and audience required, oversized tokens and hostile key ids refus
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.platform.conftest import serving_jwks
 from worklink.auth import MAX_TOKEN_CHARS, TokenVerifier, mint_token
 from worklink.config import ConfigError, JwtSettings, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
@@ -21,16 +18,6 @@ from worklink.problems import Problem
 from worklink.web import create_service_app
 
 DEV = JwtSettings()
-
-
-@pytest.fixture(scope="module")
-def rsa_key():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public, key
 
 
 def claims(settings: JwtSettings = DEV, **changes):
@@ -100,28 +87,11 @@ def test_a_hostile_key_id_cannot_break_the_challenge_header(rsa_key):
     """PyJWT names an unknown `kid` in its error; the 401's WWW-Authenticate quoted it, so a kid
     with a quote or a line break made a malformed header (or a 500)."""
     private, _, key = rsa_key
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwks = json.dumps({"keys": [{**jwk, "kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class JwksHandler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(jwks)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = JwtSettings(algorithm="RS256", jwks_url=f"http://127.0.0.1:{server.server_port}/jwks.json")
+    with serving_jwks(key) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
         token = jwt.encode(claims(settings), private, algorithm="RS256",
                            headers={"kid": 'k", error="forged\r\nSet-Cookie: stolen=1'})
         challenge = refused(TokenVerifier(settings), token).headers["WWW-Authenticate"]
-    finally:
-        server.shutdown()
     assert "\r" not in challenge and "\n" not in challenge
     description = challenge.split('error_description="', 1)[1]
     assert description.count('"') == 1 and description.endswith('"')  # one quoted string, closed at the end
