@@ -81,3 +81,19 @@ def wait_for(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+def make_consumer(database, bootstrap, topic, group, handler, *, backoff_base: float = 0.05, **kwargs):
+    """An EventConsumer of the bench/test event on `topic`, in its own group, retrying quickly."""
+    from worklink.config import KafkaSettings
+    from worklink.messaging import kafka
+    from worklink.messaging.consumer import EventConsumer
+
+    settings = KafkaSettings(bootstrap)
+    return EventConsumer(
+        group_id=group, database=database, tables=TABLES, catalogue=catalogue(topic),
+        handlers={"test.thing.happened": handler},
+        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
+                                                heartbeat_interval_ms=1000),
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"),
+        backoff_base=backoff_base, **kwargs)

@@ -17,8 +17,9 @@ from kafka import KafkaProducer
 from worklink.config import KafkaSettings
 from worklink.events.envelope import CloudEvent, kafka_headers
 from worklink.messaging import kafka
-from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
+from worklink.messaging.consumer import Outcome, PermanentError, ReceivedEvent
 from tests.platform import support
+from tests.platform.support import make_consumer
 from tests.events import consume as consume_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -49,17 +50,6 @@ def send(bootstrap: str, topic: str, *values: bytes) -> None:
         producer.send(topic, value=value, key=b"k",
                       headers=kafka_headers("00-" + "a" * 32 + "-" + "b" * 16 + "-01", "corr-1")).get(30)
     producer.close()
-
-
-def make_consumer(database, bootstrap, topic, group, handler, **kwargs) -> EventConsumer:
-    settings = KafkaSettings(bootstrap)
-    return EventConsumer(
-        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
-        handlers={"test.thing.happened": handler},
-        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
-                                                heartbeat_interval_ms=1000),
-        producer_factory=lambda: kafka.producer(settings, "test-dlt"),
-        backoff_base=0.05, **kwargs)
 
 
 def test_transient_failure_succeeds_on_retry_with_one_effect(database_url, kafka_broker, new_topic):

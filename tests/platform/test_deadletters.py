@@ -13,9 +13,7 @@ from click.testing import CliRunner
 from kafka import KafkaProducer
 
 from worklink.cli import main
-from worklink.config import KafkaSettings
 from worklink.events.envelope import CloudEvent, kafka_headers
-from worklink.messaging import kafka
 from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
 from worklink.messaging.topics import load_topics
 from tests.platform import support
@@ -45,14 +43,8 @@ def record_effect(session, event: ReceivedEvent) -> None:
 
 
 def make_consumer(database, bootstrap, topic, handler) -> EventConsumer:
-    settings, group = KafkaSettings(bootstrap), f"g-{uuid.uuid4().hex}"
-    return EventConsumer(
-        group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
-        handlers={"test.thing.happened": handler},
-        consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
-                                                heartbeat_interval_ms=1000),
-        producer_factory=lambda: kafka.producer(settings, "test-dlt"),
-        max_attempts=2, backoff_base=0.01)
+    return support.make_consumer(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", handler,
+                                 max_attempts=2, backoff_base=0.01)
 
 
 def dlt(bootstrap: str, *args: str, input: str | None = None):
