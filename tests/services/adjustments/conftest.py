@@ -77,6 +77,15 @@ class Tokens:
 
 
 @pytest.fixture()
+def svc(tmp_path, database_url):
+    """(app, client, tokens) on SQLite and on PostgreSQL."""
+    settings = make_settings(tmp_path, database_url)
+    app = build_app(settings)
+    yield app, app.test_client(), Tokens(settings)
+    app.extensions["worklink"].database.dispose()
+
+
+@pytest.fixture()
 def tokens(settings) -> Tokens:
     return Tokens(settings)
 

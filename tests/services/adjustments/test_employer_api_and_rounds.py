@@ -17,14 +17,6 @@ from worklink_adjustments.models import PLATFORM, EmployerLink
 from tests.services.adjustments.conftest import Tokens, build_app, make_settings, suggestion_body
 
 
-@pytest.fixture()
-def svc(tmp_path, database_url):
-    settings = make_settings(tmp_path, database_url)
-    app = build_app(settings)
-    yield app, app.test_client(), Tokens(settings)
-    app.extensions["worklink"].database.dispose()
-
-
 def issue(client, tokens, **overrides) -> dict:
     created = client.post("/suggestions", json=suggestion_body(**overrides), headers=tokens.header()).get_json()
     issued = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())

@@ -5,23 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from worklink_adjustments import services
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
-from tests.services.adjustments.conftest import (OTHER_PRACTICE, Tokens, build_app, make_settings,
-                                                 suggestion_body)
-
-
-@pytest.fixture()
-def svc(tmp_path, database_url):
-    """The app on SQLite and on PostgreSQL."""
-    settings = make_settings(tmp_path, database_url)
-    app = build_app(settings)
-    yield app, app.test_client(), Tokens(settings)
-    app.extensions["worklink"].database.dispose()
+from tests.services.adjustments.conftest import OTHER_PRACTICE, suggestion_body
 
 
 def create(client, tokens, **overrides):

@@ -15,7 +15,7 @@ from worklink.messaging.consumer import ReceivedEvent
 from worklink_adjustments.events import on_referral_lifecycle
 from worklink_adjustments.models import PLATFORM
 from tests.services.adjustments.conftest import OTHER_PRACTICE, suggestion_body
-from tests.services.adjustments.test_lifecycle import audit_rows, create, svc  # noqa: F401 (fixture)
+from tests.services.adjustments.test_lifecycle import audit_rows, create
 
 REFER = {"consent.refer_to_employment_adviser": True}
 

@@ -8,19 +8,10 @@ import logging
 import pytest
 
 from worklink.logs import JsonFormatter
-from tests.services.adjustments.conftest import (OTHER_PRACTICE, PRACTICE, VALID_NHS, Tokens, build_app,
-                                                 make_settings, suggestion_body)
+from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, suggestion_body
 from tests.services.adjustments.test_lifecycle import audit_rows, create
 
 OTHER_NHS = "9434765870"
-
-
-@pytest.fixture()
-def svc(tmp_path, database_url):
-    settings = make_settings(tmp_path, database_url)
-    app = build_app(settings)
-    yield app, app.test_client(), Tokens(settings)
-    app.extensions["worklink"].database.dispose()
 
 
 def ids(response) -> list[str]:
