@@ -17,7 +17,25 @@ from worklink.messaging.topics import check_catalogue, load_topics
 
 
 def test_broadcast_events_carry_only_ids_codes_and_timestamps():
-    assert [v for entry in CATALOGUE for v in broadcast_violations(entry)] == []
+    """Every version a publisher may send; a superseded one (still read, never sent) is kept as
+    it was published, which is why it was superseded."""
+    assert [v for entry in CATALOGUE if not CATALOGUE.superseded(entry) for v in broadcast_violations(entry)] == []
+    superseded = [entry for entry in CATALOGUE if CATALOGUE.superseded(entry)]
+    assert [(e.type, e.version) for e in superseded] == [("adjustments.employer_response.recorded", 1)]
+    assert broadcast_violations(superseded[0]) == ["adjustments.employer_response.recorded.clinician_id"]
+
+
+def test_the_guard_refuses_an_id_pattern_that_admits_an_nhs_number():
+    """v1's clinician_id pattern refused a name, an address and a sentence, yet let an NHS number
+    (or a login id) ride on a broadcast event as the clinician's id."""
+    from marshmallow import Schema, fields, validate
+
+    class Sneaky(Schema):
+        thing_id = fields.UUID(required=True)
+        clinician_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"))
+        reference = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+    assert broadcast_violations(_broadcast(Sneaky)) == ["x.sneaky.happened.clinician_id"]
 
 
 def test_a_code_is_never_digits_alone():

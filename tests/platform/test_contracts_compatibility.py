@@ -106,7 +106,7 @@ def test_readers_ignore_a_field_added_inside_a_nested_object():
 
     event, entry = CATALOGUE.build("adjustments.employer_response.recorded", {
         "response_id": uuid.uuid4(), "suggestion_id": uuid.uuid4(), "practice_id": uuid.uuid4(),
-        "outcome": "agreed", "items": [{"adjustment_id": "flexible_hours", "outcome": "agreed"}],
+        "clinician_id": "ab" * 32, "outcome": "agreed", "items": [{"adjustment_id": "flexible_hours", "outcome": "agreed"}],
         "occurred_at": datetime.now(timezone.utc)}, source="urn:worklink:adjustments")
     newer = event.data | {"items": [{**event.data["items"][0], "agreed_from": "2026-12-01"}]}
     _, data = CATALOGUE.load(CloudEvent(type=event.type, source=event.source, data=newer,

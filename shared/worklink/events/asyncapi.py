@@ -76,7 +76,7 @@ def asyncapi_document(catalogue: Catalogue, topics: Iterable[Any],
         for address in (entry.topic, dlt_topic(entry.topic)):  # a dead letter is the record as it came
             channel = channels.setdefault(_channel_id(address), _channel(address, topic_specs.get(address)))
             channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
-        messages[name] = _message(entry, name)
+        messages[name] = _message(entry, name, catalogue.superseded(entry))
         sending = [] if entry.readers_only or catalogue.current(entry.type) is not entry else senders.get(entry.type, [])
         for service in sending:
             operations[f"{service}.send.{name}"] = {
@@ -131,10 +131,12 @@ def _channel(topic: str, spec: Any | None) -> dict[str, Any]:
     return channel
 
 
-def _message(entry: EventType, name: str) -> dict[str, Any]:
+def _message(entry: EventType, name: str, superseded: bool) -> dict[str, Any]:
+    status = (" (no longer sent; still read)" if superseded
+              else " (declared for readers; not sent yet)" if entry.readers_only else "")
     return {
         "name": entry.type,
-        "title": f"{entry.type} v{entry.version}" + (" (declared for readers; not sent yet)" if entry.readers_only else ""),
+        "title": f"{entry.type} v{entry.version}{status}",
         "summary": entry.description,
         "contentType": STRUCTURED_CONTENT_TYPE,
         "headers": {"$ref": "#/components/schemas/Headers"},

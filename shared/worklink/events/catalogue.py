@@ -130,6 +130,11 @@ class Catalogue:
             raise UnknownEventType(f"no event type {event_type!r} publishers may send")
         return max(sendable, key=lambda e: e.version)
 
+    def superseded(self, entry: EventType) -> bool:
+        """A version publishers no longer send (readers only, older than the current one): kept so
+        events already on a topic or dead-letter topic are still read."""
+        return entry.readers_only and entry.version < self.current(entry.type).version
+
     def get(self, event_type: str, version: int) -> EventType:
         try:
             return self._entries[(event_type, version)]
@@ -203,6 +208,9 @@ _SAFE_FIELDS = (fields.UUID, fields.DateTime, fields.Date, fields.Integer, field
 # a line break, a long string. A Regexp or OneOf that admits any of them is free text.
 FREE_TEXT_PROBES = ("Jane Smith", "jane.smith@example.org", "Back pain since March; lives alone.",
                     "first\nsecond", "x" * 200)
+# ...nor an NHS number (a valid one, digits alone): an id field whose pattern admits one could name
+# the person (adjustments.employer_response.recorded v1's clinician_id did).
+PERSON_IDENTIFIER_PROBES = ("9434765919",)
 
 
 def broadcast_violations(entry: EventType) -> list[str]:
@@ -239,7 +247,7 @@ def _is_safe(field: fields.Field) -> bool:
         # (A fixed set's own values are probed too: a choice may itself be a sentence.)
         choices = [c for v in field.validators if isinstance(v, validate.OneOf) for c in v.choices]
         return (any(isinstance(v, (validate.OneOf, validate.Regexp)) for v in field.validators)
-                and not any(_accepts(field, probe) for probe in FREE_TEXT_PROBES)
+                and not any(_accepts(field, probe) for probe in (*FREE_TEXT_PROBES, *PERSON_IDENTIFIER_PROBES))
                 and not any(_is_text(str(choice)) for choice in choices))
     return False
 

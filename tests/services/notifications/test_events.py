@@ -20,7 +20,7 @@ from tests.services.notifications.support import (build_event, catalogue_on, con
 pytestmark = pytest.mark.timeout(300)
 
 REFERRER, ASSIGNED, OWNER = (str(uuid.uuid4()) for _ in range(3))
-CLINICIAN = "gp-" + uuid.uuid4().hex[:6]
+CLINICIAN = uuid.uuid4().hex * 2  # a clinician reference (64 hex digits), all v2 of an employer answer takes
 SERVICE = uuid.uuid4()
 
 

@@ -137,6 +137,15 @@ class EmployerResponseRecordedV1(Schema):
     occurred_at = fields.DateTime(required=True)
 
 
+class EmployerResponseRecordedV2(EmployerResponseRecordedV1):
+    """v1 with `clinician_id` required and only ever a clinician reference: v1's pattern also
+    admits a login id or an NHS number, which a broadcast event must never carry."""
+
+    clinician_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+                                 metadata={"description": "clinician_reference(sub): hex HMAC-SHA256 of the "
+                                                          "clinician's user id, never the id itself"})
+
+
 SUGGESTION_TOPIC = "adjustments.suggestion"
 
 EVENTS = [
@@ -160,7 +169,13 @@ EVENTS = [
               "The period a suggestion covers ended."),
     EventType("adjustments.suggestion.review_due", 1, SuggestionReviewDueV1, SUGGESTION_TOPIC, "suggestion_id",
               "A suggestion reached its review date; the clinician should reassess."),
+    # v1 is no longer sent (its clinician_id admits a person identifier); consumers still read it.
     EventType("adjustments.employer_response.recorded", 1, EmployerResponseRecordedV1, SUGGESTION_TOPIC,
               "suggestion_id",
-              "The employer recorded which adjustments were agreed, partly agreed or not possible (no reasons text)."),
+              "The employer recorded which adjustments were agreed, partly agreed or not possible (no reasons text).",
+              readers_only=True),
+    EventType("adjustments.employer_response.recorded", 2, EmployerResponseRecordedV2, SUGGESTION_TOPIC,
+              "suggestion_id",
+              "The employer recorded which adjustments were agreed, partly agreed or not possible (no reasons text); "
+              "the clinician who advised is named by their clinician reference alone."),
 ]
