@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from worklink.config import Settings
@@ -10,6 +11,7 @@ from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
 from worklink.messaging.outbox import Outbox
 from worklink.workers import run_periodically
+from worklink_adjustments import rights
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.sweep import run_once
 
@@ -18,10 +20,13 @@ SWEEP_INTERVAL_SECONDS = 3600.0
 
 
 def sweep(settings: Settings, stop: threading.Event) -> None:
-    """Hourly: expire suggestions whose period ended and announce review dates (idempotent)."""
+    """Hourly: expire suggestions whose period ended, announce review dates, and erase the patient's details
+    from suggestions past retention (idempotent)."""
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
+    years = rights.retention_years(os.environ)  # a bad setting stops the job at start
     try:
-        run_periodically(stop, SWEEP_INTERVAL_SECONDS, lambda: log.info("sweep done", extra=run_once(database, outbox)))
+        run_periodically(stop, SWEEP_INTERVAL_SECONDS,
+                         lambda: log.info("sweep done", extra=run_once(database, outbox, years)))
     finally:
         database.dispose()
 

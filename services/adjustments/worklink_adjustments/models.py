@@ -136,16 +136,16 @@ class Suggestion(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="draft")
     version: Mapped[int] = mapped_column(default=1)
     guidance_version: Mapped[int]
-    # patient
-    nhs_number: Mapped[str] = mapped_column(sa.String(10), index=True)
-    given_name: Mapped[str] = mapped_column(sa.String(100))
-    family_name: Mapped[str] = mapped_column(sa.String(100))
-    birth_date: Mapped[date]
+    # patient (null once erased: rights.erase)
+    nhs_number: Mapped[str | None] = mapped_column(sa.String(10), index=True)
+    given_name: Mapped[str | None] = mapped_column(sa.String(100))
+    family_name: Mapped[str | None] = mapped_column(sa.String(100))
+    birth_date: Mapped[date | None]
     email: Mapped[str | None] = mapped_column(sa.String(254))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     postcode: Mapped[str | None] = mapped_column(sa.String(8))
     # issuer (fit note fields 7-8)
-    issuer_name: Mapped[str] = mapped_column(sa.String(200))
+    issuer_name: Mapped[str | None] = mapped_column(sa.String(200))  # typed: may name a specialty; erased
     issuer_profession: Mapped[str] = mapped_column(sa.String(32))
     # assessment
     assessment_date: Mapped[date]
@@ -181,6 +181,8 @@ class Suggestion(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # the patient's details and free text erased (past retention or on request); ids, codes, dates kept
+    erased_at: Mapped[datetime | None]
 
     __table_args__ = (sa.Index("ix_suggestions_status_period_end", "status", "period_end"),)
 

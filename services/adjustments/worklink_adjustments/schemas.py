@@ -558,6 +558,9 @@ class SuggestionOutSchema(SuggestionInSchema):
     updated_at = fields.DateTime()
     issued_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the patient's details and free text were erased (past retention or on request): "
+                       "ids, codes and dates remain, the patient and typed text are null or empty"})
     withdrawn_reason = fields.String(allow_none=True)
     superseded_by_id = fields.UUID(allow_none=True)
     employer_response = fields.Nested(EmployerAnswerSchema, allow_none=True, metadata={

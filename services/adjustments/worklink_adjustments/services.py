@@ -54,7 +54,8 @@ class Deps:
 
 
 def load(session: Session, clinician: Clinician, suggestion_id: uuid.UUID, *, for_update: bool = False) -> Suggestion:
-    """The practice's own suggestion; another practice's is indistinguishable from none (404)."""
+    """The practice's own suggestion; another practice's is indistinguishable from none (404). Loaded to be
+    changed (`for_update`), an erased one is refused (409): nothing is added to a record without its patient."""
     query = sa.select(Suggestion).where(Suggestion.id == suggestion_id,
                                         Suggestion.practice_id == clinician.practice_id)
     if for_update:
@@ -62,7 +63,15 @@ def load(session: Session, clinician: Clinician, suggestion_id: uuid.UUID, *, fo
     suggestion = session.scalar(query)
     if suggestion is None:
         raise NotFound(f"No suggestion {suggestion_id}.")
+    if for_update and suggestion.erased_at is not None:
+        raise Erased(suggestion)
     return suggestion
+
+
+class Erased(Conflict):
+    def __init__(self, suggestion: Suggestion):
+        super().__init__(f"Suggestion {suggestion.id}: the patient's details were erased, so it cannot be changed.",
+                         erased=True)
 
 
 def read(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
@@ -140,7 +149,7 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
         **{c: getattr(suggestion, c) for c in (
             "id", "practice_id", "clinician_id", "status", "version", "guidance_version", "conditions", "decision",
             "categories", "functional_effects", "recommendations", "reassessment_needed", "review_date", "job",
-            "supersedes_id", "created_at", "updated_at", "issued_at", "ended_at", "withdrawn_reason")},
+            "supersedes_id", "created_at", "updated_at", "issued_at", "ended_at", "erased_at", "withdrawn_reason")},
         "issuer": {"name": suggestion.issuer_name, "profession": suggestion.issuer_profession},
         "patient": {c: getattr(suggestion, c) for c in ("nhs_number", "given_name", "family_name", "birth_date",
                                                         "email", "phone", "postcode")},
@@ -304,11 +313,12 @@ def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_
 _SUGGESTIONS = Suggestion.__table__
 _ISSUE = (sa.update(_SUGGESTIONS)
           .where(_SUGGESTIONS.c.id == sa.bindparam("b_id"), _SUGGESTIONS.c.practice_id == sa.bindparam("b_practice"),
-                 _SUGGESTIONS.c.status == "draft", _SUGGESTIONS.c.version == sa.bindparam("b_version"))
+                 _SUGGESTIONS.c.status == "draft", _SUGGESTIONS.c.version == sa.bindparam("b_version"),
+                 _SUGGESTIONS.c.erased_at.is_(None))
           .values(status="issued", version=_SUGGESTIONS.c.version + 1, issued_at=sa.bindparam("b_now"),
                   updated_at=sa.bindparam("b_now"))
           .returning(*_SUGGESTIONS.c))
-_STATUS = sa.select(_SUGGESTIONS.c.status, _SUGGESTIONS.c.version).where(
+_STATUS = sa.select(_SUGGESTIONS.c.id, _SUGGESTIONS.c.status, _SUGGESTIONS.c.version, _SUGGESTIONS.c.erased_at).where(
     _SUGGESTIONS.c.id == sa.bindparam("b_id"), _SUGGESTIONS.c.practice_id == sa.bindparam("b_practice"))
 _NEW_LINK = EmployerLink.__table__.insert()
 _NEW_REFERRAL_REQUEST = ReferralRequest.__table__.insert()
@@ -341,6 +351,8 @@ def _explain_refusal(connection, clinician: Clinician, suggestion_id: uuid.UUID,
     current = connection.execute(_STATUS, {"b_id": suggestion_id, "b_practice": clinician.practice_id}).one_or_none()
     if current is None:
         raise NotFound(f"No suggestion {suggestion_id}.")
+    if current.erased_at is not None:
+        raise Erased(current)
     domain.check_transition(action, current.status)
     domain.check_version(version, current.version)
     raise Conflict("The suggestion changed while you were issuing it. Reload it and try again.")
@@ -394,7 +406,7 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=suggestion.outcomes_to_gp)
     elif had_referral_consent and not suggestion.refer_to_employment_adviser:
-        _withdraw_referral_consent(session, deps, clinician, suggestion)
+        withdraw_referral_requests(session, deps, clinician.principal, suggestion)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="amend")
     return view(session, suggestion)
 
@@ -415,6 +427,13 @@ def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: 
     suggestion = load(session, clinician, suggestion_id, for_update=True)
     domain.check_transition("withdraw", suggestion.status)
     domain.check_version(version, suggestion.version)
+    end_as_withdrawn(session, deps, suggestion, reason, clinician.principal)
+    return state(suggestion)
+
+
+def end_as_withdrawn(session: Session, deps: Deps, suggestion: Suggestion, reason: str, principal: Principal,
+                     purpose: str = "withdraw") -> None:
+    """An issued suggestion withdrawn (its employer link dies with it): published and audited."""
     now = utcnow()
     suggestion.status, suggestion.withdrawn_reason, suggestion.ended_at, suggestion.updated_at = (
         "withdrawn", reason, now, now)
@@ -422,8 +441,7 @@ def withdraw(session: Session, deps: Deps, clinician: Clinician, suggestion_id: 
     deps.outbox.publish(session, "adjustments.suggestion.withdrawn", {
         "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
         "reason": reason, "superseded_by_id": None, "occurred_at": now})
-    deps.audit_record(session, "update", suggestion, clinician.principal, purpose="withdraw")
-    return state(suggestion)
+    deps.audit_record(session, "update", suggestion, principal, purpose=purpose)
 
 
 def request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, version: int,
@@ -465,19 +483,23 @@ def withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician
     suggestion.refer_to_employment_adviser = suggestion.referral_updates_by_email = suggestion.outcomes_to_gp = False
     suggestion.consent_recorded_at = suggestion.updated_at = now
     suggestion.version += 1
-    _withdraw_referral_consent(session, deps, clinician, suggestion)
+    withdraw_referral_requests(session, deps, clinician.principal, suggestion)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="withdraw_referral_consent")
     return state(suggestion)
 
 
+def request_is_open() -> sa.ColumnElement[bool]:
+    """A referral request still running: neither its referral ended nor the patient's consent withdrawn."""
+    return sa.and_(ReferralRequest.status.notin_((*REFERRAL_ENDED, CONSENT_WITHDRAWN)),
+                   ReferralRequest.reason.is_distinct_from(CONSENT_WITHDRAWN))
+
+
 def _open_referral(session: Session, suggestion: Suggestion) -> bool:
     return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
-        ReferralRequest.suggestion_id == suggestion.id,
-        ReferralRequest.status.notin_((*REFERRAL_ENDED, CONSENT_WITHDRAWN)),
-        ReferralRequest.reason.is_distinct_from(CONSENT_WITHDRAWN))))
+        ReferralRequest.suggestion_id == suggestion.id, request_is_open())))
 
 
-def _withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion) -> None:
+def withdraw_referral_requests(session: Session, deps: Deps, principal: Principal, suggestion: Suggestion) -> None:
     """The patient withdrew their consent to the referral: every request already sent from this
     suggestion is ended (restricted event, same topic and key as the request, so it follows it;
     the referrals service cancels the referral and stops sharing). Nothing is sent if none was."""
@@ -490,9 +512,9 @@ def _withdraw_referral_consent(session: Session, deps: Deps, clinician: Clinicia
         request.status, request.reason, request.status_changed_at = CONSENT_WITHDRAWN, CONSENT_WITHDRAWN, now
         deps.outbox.publish(session, "adjustments.referral.consent_withdrawn", {
             "request_id": request.id, "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id,
-            "consent_id": request.consent_id, "recorded_by": clinician.subject, "withdrawn_at": now})
+            "consent_id": request.consent_id, "recorded_by": principal.subject, "withdrawn_at": now})
     if requests:
-        deps.audit_record(session, "update", suggestion, clinician.principal, purpose="referral_consent_withdrawn")
+        deps.audit_record(session, "update", suggestion, principal, purpose="referral_consent_withdrawn")
 
 
 def _request_referral(session: Session, deps: Deps, clinician: Clinician, suggestion: Suggestion,

@@ -1,20 +1,27 @@
-"""The daily sweep: expire suggestions whose period ended and announce review dates.
+"""The sweep: expire suggestions whose period ended, announce review dates, and erase the patient's
+details from suggestions ended more than ADJUSTMENTS_RETENTION_YEARS (6) ago (rights.apply_retention:
+batches in transactions of their own, each erasure audited).
 
 Run as its own process: `python -m worklink_adjustments.sweep` (every hour by default;
-`--once` for a cron job). Idempotent: each suggestion expires once and is announced due once.
+`--once` for a cron job). Idempotent: each suggestion expires once, is announced due once and is
+erased once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from worklink.config import Settings
+from datetime import datetime
+
 from worklink.db import Database, utcnow
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.workers import stop_on_signals
+from worklink_adjustments import rights
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.services import sweep
@@ -22,9 +29,14 @@ from worklink_adjustments.services import sweep
 log = logging.getLogger(__name__)
 
 
-def run_once(database: Database, outbox: Outbox) -> dict[str, int]:
+def run_once(database: Database, outbox: Outbox, retention_years: int | None = None,
+             now: datetime | None = None) -> dict[str, int]:
+    """One pass; `retention_years` None: as ADJUSTMENTS_RETENTION_YEARS says (6 by default)."""
+    moment = now or utcnow()
     with database.transaction() as session:
-        return sweep(session, outbox, uk_today(utcnow()))  # periods and review dates are UK dates
+        done = sweep(session, outbox, uk_today(moment))  # periods and review dates are UK dates
+    years = retention_years or rights.retention_years(os.environ)
+    return {**done, "erased_past_retention": rights.apply_retention(database, outbox, years, moment)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,9 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env("adjustments")
     configure_logging("adjustments.sweep", settings.log_level)
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
+    years = rights.retention_years(os.environ)  # a bad setting stops it here, not at every pass
     stop = stop_on_signals()
     while True:
-        log.info("sweep done", extra=run_once(database, outbox))
+        log.info("sweep done", extra=run_once(database, outbox, years))
         if args.once or stop.wait(args.interval):
             break
     database.dispose()

@@ -1,0 +1,56 @@
+"""What every service's records retention and erasure share (no Flask): the retention period as
+configured, its cutoff, the system principal that erases, the UK GDPR Article 17 reason codes, and
+running an erasure pass in batches of their own transactions.
+
+A service decides what "ended" means for its records and what erasing one removes; this module only
+runs it (services/referrals/worklink_referrals/rights.py and services/adjustments/worklink_adjustments/
+rights.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy.orm import Session
+
+from worklink.auth import Principal
+from worklink.config import ConfigError
+from worklink.db import Database
+
+# Who erases past retention: the audit trail names no person for it.
+SYSTEM = Principal("system", "system")
+RETENTION = "retention"  # the audit purpose of an erasure past retention
+# Article 17(1) UK GDPR grounds for erasure, as reason codes.
+ERASURE_REASONS = ("no_longer_necessary", "consent_withdrawn", "objection", "unlawful_processing",
+                   "legal_obligation")
+BATCH = 200  # records erased per transaction: a first run on years of records takes no long locks
+
+
+def retention_years(env: Mapping[str, str], variable: str, default: int) -> int:
+    """`variable` from the environment: a whole number of years, at least 1 (ConfigError otherwise)."""
+    text = env.get(variable, str(default)).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{variable} must be a whole number of years, at least 1 (got {text!r})")
+    return int(text)
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same calendar moment `years` earlier (28 February for a 29th in a year that has none)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February, in a year that has none
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def erase_in_batches(database: Database, erase_batch: Callable[[Session, int], int], limit: int = BATCH) -> int:
+    """Call erase_batch(session, limit) in a transaction of its own until it erases fewer than `limit`;
+    returns how many were erased in all. Each batch commits on its own, so an interrupted pass keeps what
+    it did and the next one carries on (erase_batch must skip what is already erased)."""
+    erased = 0
+    while True:
+        with database.transaction() as session:
+            done = erase_batch(session, limit)
+        erased += done
+        if done < limit:
+            return erased
