@@ -94,6 +94,49 @@ def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
         click.echo(f"{name:45} {outcome}")
 
 
+@main.command("kafka-acls")
+@click.option("--apply", "apply_", is_flag=True, help="create the missing ACLs on the cluster (as its super user: "
+              "KAFKA_SASL_USERNAME/...); without it, only print the plan")
+@click.option("--prune", is_flag=True, help="with --apply, also delete the planned principals' grants the plan no "
+              "longer has")
+@click.option("--principal", default="User:{service}", show_default=True,
+              help="each service's Kafka principal; {service} is its name")
+@click.option("--operator", default="User:worklink-operator", show_default=True,
+              help="principal of whoever runs `worklink dlt` (empty: none)")
+def kafka_acls(apply_: bool, prune: bool, principal: str, operator: str) -> None:
+    """Least-privilege ACLs: each service writes only what it publishes, reads only what it handles
+    (a restricted topic: its one reader), in its own group, and dead-letters only what it reads."""
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging import acls, kafka
+    from worklink.messaging.topics import load_topics
+
+    if "{service}" not in principal:
+        raise click.BadParameter("must contain {service}", param_hint="--principal")
+    try:
+        grants = acls.plan(CATALOGUE, load_topics(), acls.roles_of_installed_services(), principal=principal,
+                           operator=operator or None)
+    except acls.AclPlanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not apply_:
+        for grant in grants:
+            click.echo(str(grant))
+        click.echo(f"{len(grants)} grants planned; --apply creates the missing ones")
+        return
+    with _broker_errors():
+        client = kafka.admin(Settings.from_env("platform").kafka)
+        try:
+            created, removed = acls.apply(client, grants, prune=prune)
+        except RuntimeError as exc:  # refused or not visible in time: nothing is half-reported as done
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            client.close()
+    for grant in created:
+        click.echo(f"created  {grant}")
+    for grant in removed:
+        click.echo(f"removed  {grant}")
+    click.echo(f"{len(grants)} grants planned: {len(created)} created, {len(removed)} removed")
+
+
 @main.command()
 @click.option("--role", required=True, type=click.Choice(["resident", "gp", "adviser", "org_admin", "alliance_admin"]))
 @click.option("--org", help="organisation id the user acts for")

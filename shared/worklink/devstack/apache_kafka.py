@@ -28,8 +28,12 @@ class KafkaStartError(RuntimeError):
 
 
 class LocalKafka:
-    def __init__(self, data_dir: Path, port: int = 0, controller_port: int = 0, heap: str = "512m"):
+    def __init__(self, data_dir: Path, port: int = 0, controller_port: int = 0, heap: str = "512m",
+                 sasl_users: dict[str, str] | None = None):
+        """`sasl_users` (name -> password, with "admin" the super user): SASL/PLAIN on every listener
+        and an authorizer that refuses what no ACL allows (see kafka.sh)."""
         self.data_dir = Path(data_dir).resolve()
+        self.sasl_users = dict(sasl_users or {})
         self.port = port or free_port()
         cport = controller_port or free_port()
         while cport == self.port:
@@ -62,7 +66,19 @@ class LocalKafka:
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=self._env(),
         )
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "WORKLINK_KAFKA_SASL_USERS"}
+        if self.sasl_users:
+            env["WORKLINK_KAFKA_SASL_USERS"] = ",".join(f"{name}:{pw}" for name, pw in self.sasl_users.items())
+        return env
+
+    def security(self, user: str) -> dict[str, str]:
+        """kafka-python settings to connect as `user` (a broker started with `sasl_users`)."""
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+                "sasl_plain_username": user, "sasl_plain_password": self.sasl_users[user]}
 
     def start(self, timeout: float = 120) -> "LocalKafka":
         self.data_dir.mkdir(parents=True, exist_ok=True)
