@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -180,3 +180,91 @@ def test_the_guard_refuses_a_nested_object_that_lets_unknown_fields_through():
     assert broadcast_violations(entry) == ["x.sneaky.happened.detail", "x.sneaky.happened.details"]
     with pytest.raises(ValueError, match="detail, details must refuse unknown fields"):
         Catalogue([entry])  # restricted or not: no catalogue publishes unchecked keys
+
+
+def _capacity(**overrides) -> dict:
+    return {"service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "accepting_referrals": True,
+            "open_referrals": 12, "available_places": 0, "typical_wait_days": None,
+            "recorded_at": datetime.now(timezone.utc), **overrides}
+
+
+@pytest.mark.parametrize("nhs_number", [9434765919, 9434765919.0, "9434765919"])
+def test_the_guard_refuses_an_nhs_number_given_as_a_number(nhs_number):
+    """A number field refuses no digits by its type: an NHS number in a count is refused by value,
+    when sent and when read (another producer's event is dead-lettered as schema-invalid)."""
+    with pytest.raises(EventSchemaError) as refused:
+        CATALOGUE.build("referrals.capacity.changed", _capacity(open_referrals=nhs_number), source="urn:x")
+    assert refused.value.messages == {"open_referrals": [
+        "Looks like an NHS number: a broadcast event carries ids, codes and timestamps only."]}
+    assert "9434765919" not in str(refused.value)
+    sent, entry = CATALOGUE.build("referrals.capacity.changed", _capacity(), source="urn:x")
+    leaked = CloudEvent(type=sent.type, source="urn:elsewhere", dataschema=entry.dataschema,
+                        data={**sent.data, "available_places": nhs_number})
+    with pytest.raises(EventSchemaError, match="available_places"):
+        CATALOGUE.load(leaked)
+
+
+def test_counts_and_epoch_times_in_number_fields_are_accepted():
+    from worklink.nhs import nhs_number_is_valid
+
+    epoch = 1_764_158_407  # 2025-11-26T12:00:07Z in Unix seconds: passes modulus 11, yet begins with 1
+    assert nhs_number_is_valid(str(epoch))
+    for counts in ({}, {"open_referrals": 0, "available_places": 250, "typical_wait_days": 28},
+                   {"open_referrals": epoch}):
+        event, _ = CATALOGUE.build("referrals.capacity.changed", _capacity(**counts), source="urn:x")
+        assert CATALOGUE.load(event)[1]["open_referrals"] == counts.get("open_referrals", 12)
+
+
+@pytest.mark.parametrize("birth_date", [date(1980, 3, 14), "1980-03-14", datetime(1980, 3, 14, tzinfo=timezone.utc),
+                                        "1980-03-14T00:00:00Z", "1980-03-14t00:00:00z"])
+def test_the_guard_refuses_a_date_outside_a_date_field(birth_date):
+    """A code or id pattern may admit a date's characters: a date of birth is refused by value in
+    any field not declared as a date or a timestamp, at any depth."""
+    from marshmallow import Schema, fields, validate
+
+    from worklink.events.catalogue import Catalogue, EventType
+
+    class Loose(Schema):
+        thing_id = fields.UUID(required=True)
+        ref = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$"))
+        refs = fields.List(fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:|-]{1,128}$")))
+        happened_at = fields.DateTime()
+        happened_on = fields.Date()
+
+    loose = Catalogue([EventType("x.loose.happened", 1, Loose, "x", "thing_id", "loose")])
+    with pytest.raises(EventSchemaError) as refused:
+        loose.build("x.loose.happened", {"thing_id": uuid.uuid4(), "ref": birth_date, "refs": ["a", birth_date]},
+                    source="urn:x")
+    assert set(refused.value.messages) == {"ref", "refs.1"}
+    # A timestamp or a date in a field declared as one is what those fields are for.
+    loose.build("x.loose.happened", {"thing_id": uuid.uuid4(), "ref": "job_start", "refs": ["16_to_29"],
+                                     "happened_at": datetime(1980, 3, 14, tzinfo=timezone.utc),
+                                     "happened_on": date(1980, 3, 14)}, source="urn:x")
+
+
+def test_the_guard_sees_dates_in_the_real_contracts_codes_and_nested_ids():
+    with pytest.raises(EventSchemaError) as refused:
+        CATALOGUE.build("directory.service.updated", {
+            "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "changed": [date(1980, 3, 14)],
+            "updated_at": datetime.now(timezone.utc)}, source="urn:x")
+    assert list(refused.value.messages) == ["changed.0"]
+    answer = {"response_id": uuid.uuid4(), "suggestion_id": uuid.uuid4(), "practice_id": uuid.uuid4(),
+              "clinician_id": "ab" * 32, "outcome": "agreed", "effective_from": date(2026, 12, 1),
+              "items": [{"adjustment_id": "943-476-5919", "outcome": "agreed"}],
+              "occurred_at": datetime.now(timezone.utc)}
+    with pytest.raises(EventSchemaError) as refused:
+        CATALOGUE.build("adjustments.employer_response.recorded", answer, source="urn:x")
+    assert list(refused.value.messages) == ["items.0.adjustment_id"]
+    answer["items"][0]["adjustment_id"] = "flexible_hours"
+    CATALOGUE.build("adjustments.employer_response.recorded", answer, source="urn:x")
+
+
+def test_restricted_events_may_carry_the_persons_details():
+    """The guard is for broadcast events: a hand-over on a restricted topic carries the person."""
+    event, _ = CATALOGUE.build("adjustments.referral.requested", {
+        "request_id": uuid.uuid4(), "suggestion_id": uuid.uuid4(), "practice_id": uuid.uuid4(),
+        "clinician_id": "dr-ada", "consent_id": uuid.uuid4(), "consented_at": datetime.now(timezone.utc),
+        "outcomes_to_gp": True, "fit_note_decision": "may_be_fit",
+        "person": {"nhs_number": "9434765919", "given_name": "Jane", "family_name": "Smith",
+                   "birth_date": date(1980, 3, 14)}}, source="urn:x")
+    assert CATALOGUE.load(event)[1]["person"]["nhs_number"] == "9434765919"

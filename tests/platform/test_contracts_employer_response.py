@@ -82,15 +82,17 @@ def test_notifications_reads_both_versions_and_dead_letters_a_v2_naming_a_person
     unnamed_v1 = as_sent(1, {k: v for k, v in answer().items() if k != "clinician_id"})  # optional in v1
     by_nhs_number = as_sent(2, answer(clinician_id=NHS_NUMBER))
     by_address = as_sent(2, answer(clinician_id="ada@practice.example"))
-    send(bootstrap, topic, *(e.to_json().encode() for e in (old, new, unnamed_v1, by_nhs_number, by_address)))
+    v1_by_nhs_number = as_sent(1, answer(clinician_id=NHS_NUMBER))  # v1's pattern admits it; the guard does not
+    send(bootstrap, topic, *(e.to_json().encode() for e in (old, new, unnamed_v1, by_nhs_number, by_address,
+                                                            v1_by_nhs_number)))
 
     consumer = make_consumer(notifications_db, bootstrap, catalogue_on(topic))
     try:
-        outcomes = consume(consumer, 5)
+        outcomes = consume(consumer, 6)
     finally:
         consumer.close()
 
-    assert outcomes == [Outcome.HANDLED] * 3 + [Outcome.DEAD_LETTERED] * 2
+    assert outcomes == [Outcome.HANDLED] * 3 + [Outcome.DEAD_LETTERED] * 3
     with notifications_db.sessions() as session:
         told = session.execute(sa.select(Delivery.event_id, Delivery.recipient_kind, Delivery.recipient_id)
                                .where(Delivery.channel == "inbox")).all()
@@ -99,8 +101,8 @@ def test_notifications_reads_both_versions_and_dead_letters_a_v2_naming_a_person
     practices = {event_id for event_id, kind, _ in told if kind == "organisation"}
     assert practices == {old.id, new.id, unnamed_v1.id}  # and every answer its practice
 
-    dead = support.read_topic(bootstrap, topic + ".dlt", expected=2)
-    assert [json.loads(r.value)["id"] for r in dead] == [by_nhs_number.id, by_address.id]
+    dead = support.read_topic(bootstrap, topic + ".dlt", expected=3)
+    assert [json.loads(r.value)["id"] for r in dead] == [by_nhs_number.id, by_address.id, v1_by_nhs_number.id]
     for record in dead:
         headers = dict(record.headers)
         assert headers["dlt-reason"] == b"schema-invalid"
