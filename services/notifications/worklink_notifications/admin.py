@@ -63,6 +63,9 @@ def resend(delivery: Delivery) -> None:
         raise CannotResend("The person withdrew the consent this message was sent under; it is never sent.")
     if delivery.status != "dead":
         raise CannotResend(f"Only dead deliveries can be re-sent; this one is {delivery.status}.")
+    if delivery.redacted_at is not None:
+        raise CannotResend("Its address and details were removed under the retention schedule; there is nothing "
+                           "left to re-send.")
     if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":
         raise CannotResend("A one-time code is never sent twice; the person asks for a new one.")
     if not delivery.address and delivery.channel == "email":
@@ -78,11 +81,13 @@ RECORD_TYPE = "person_message"
 SECRETS = ("verification_code", "status_link")  # a resident's secrets: never shown, even to administrators
 
 
-def shown(delivery: Delivery, with_attempts: bool = False) -> dict[str, Any]:
-    """A delivery for an administrator: a resident's address is masked."""
+def shown(delivery: Delivery, with_attempts: bool = False, removed_note: str = "Removed") -> dict[str, Any]:
+    """A delivery for an administrator: a resident's address is masked; one the retention schedule removed
+    says so (`removed`, e.g. "Removed after 30 days")."""
     fields = {c.key: getattr(delivery, c.key) for c in Delivery.__table__.columns if c.key not in SECRETS}
     if delivery.recipient_kind == "person":
         fields["address"] = mask(delivery.address)
+    fields["removed"] = removed_note if delivery.redacted_at is not None else None
     if with_attempts:
         fields["attempt_log"] = list(delivery.attempt_log)
     return fields

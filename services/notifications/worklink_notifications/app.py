@@ -12,6 +12,7 @@ from worklink.web import create_service_app
 from worklink_notifications import api
 from worklink_notifications.models import PLATFORM
 from worklink_notifications.pages.views import pages
+from worklink_notifications.retention import RetentionSchedule
 
 
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Flask:
@@ -22,6 +23,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     )
     # Recognises the clinician reference events carry instead of a login id (see inbox.py).
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(app.extensions["worklink"].settings))
+    # What administrators read where the schedule removed an address ("Removed after 30 days").
+    app.config.setdefault("NOTIFICATIONS_RETENTION", RetentionSchedule.from_env())
     api.register(rest_api)
     app.register_blueprint(pages)
     return app

@@ -47,10 +47,12 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
-from worklink_notifications import routing, signing, webhook_targets
+from worklink_notifications import retention, routing, signing, webhook_targets
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
                                            UserChannelSettings, WebhookSubscriber)
+from worklink_notifications.retention import (DEAD_PERSON_ADDRESS_KEEP, RETENTION, SYSTEM, RetentionSchedule,
+                                              revoked_consent_keep)
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,9 @@ SENDS = Counter("worklink_notifications_sends_total", "Delivery attempts by chan
                 ["channel", "outcome"])
 RETRYABLE_HTTP = {408, 425, 429}
 
-# How long a withdrawn consent is remembered (revoked_consent holds a person id): as long as a message
-# requested under it could still reach us - kept on notifications.person-messages for its retention
-# (3 days), then, if dead-lettered, on its .dlt for that one's (7 days) and re-driven from there - plus
-# 4 days' margin for a stopped consumer or a late re-drive. A test keeps it above deploy/topics.toml.
-PERSON_MESSAGE_TOPIC_RETENTION = timedelta(days=3)
-PERSON_MESSAGE_DLT_RETENTION = timedelta(days=7)
-REVOKED_CONSENT_RETENTION = PERSON_MESSAGE_TOPIC_RETENTION + PERSON_MESSAGE_DLT_RETENTION + timedelta(days=4)
+# How long a withdrawn consent is remembered with the default retry horizon (retention.revoked_consent_keep).
+REVOKED_CONSENT_RETENTION = revoked_consent_keep(timedelta(hours=72))
+RETENTION_EVERY = timedelta(hours=1)  # how often the worker runs the retention schedule (retention.apply)
 
 TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("worklink_notifications", "emails"),
                                autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined)
@@ -219,8 +217,11 @@ class DeliveryWorker:
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     clock: Callable[[], datetime] = utcnow
     http: requests.Session | None = None  # default: public addresses only, unless settings allow private ones
+    retention: RetentionSchedule | None = None  # default: the default schedule with settings' retry horizon
 
     def __post_init__(self) -> None:
+        if self.retention is None:
+            self.retention = RetentionSchedule(give_up_after=self.settings.give_up_after)
         if self.http is None:
             self.http = requests.Session() if self.settings.allow_private_webhooks \
                 else webhook_targets.public_only_session()
@@ -231,6 +232,7 @@ class DeliveryWorker:
     # (backing off as one) and only the first due one tries again when the pause is over.
     _mail_failures: int = field(default=0, init=False)
     _mail_resume_at: datetime | None = field(default=None, init=False)
+    _retention_due_at: datetime | None = field(default=None, init=False)
 
     def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
         log.info("delivery worker starting")
@@ -240,6 +242,7 @@ class DeliveryWorker:
                 done = self.run_once() + self.run_digests()
                 self.purge_person_addresses()
                 self.purge_revoked_consents()
+                self.apply_retention_when_due()
                 failures = 0
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
                 failures += 1
@@ -281,6 +284,9 @@ class DeliveryWorker:
         with self.database.transaction() as session:
             delivery = self._lock(session, delivery_id)
             if delivery is None or not self._is_due(delivery):
+                return None
+            if delivery.recipient_kind == "person" and consent_withdrawn(session, delivery):
+                stop_person_message(delivery)  # queued as the withdrawal was recorded, on another partition
                 return None
             if delivery.channel == "email" and not self._readdress(session, [delivery]):
                 return None  # the recipient no longer wants e-mail: cancelled, never sent
@@ -511,19 +517,37 @@ class DeliveryWorker:
             detail += f" (Retry-After: {retry_after:g} s)"
         raise ReceiverAnswered(detail, retry_after)
 
-    def purge_person_addresses(self, keep: timedelta = timedelta(days=7)) -> int:
-        """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention)."""
+    def purge_person_addresses(self, keep: timedelta = DEAD_PERSON_ADDRESS_KEEP) -> int:
+        """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention); each
+        erasure is audited, as every look at a resident's delivery is."""
         with self.database.transaction() as session:
-            result = session.execute(sa.update(Delivery).where(
+            rows = session.execute(sa.select(Delivery.id, Delivery.recipient_id).where(
                 Delivery.recipient_kind == "person", Delivery.status == "dead", Delivery.address.is_not(None),
-                Delivery.created_at < self.clock() - keep).values(address=None, status_link=None))
-            return result.rowcount
+                Delivery.created_at < self.clock() - keep)).all()
+            if not rows:
+                return 0
+            session.execute(sa.update(Delivery).where(Delivery.id.in_([row.id for row in rows]))
+                            .values(address=None, status_link=None))
+            retention.AUDIT.record_many(session, action="erase", resource_type=retention.RECORD_TYPE,
+                                        purpose=RETENTION, principal=SYSTEM,
+                                        records=[(str(row.id), row.recipient_id) for row in rows])
+            return len(rows)
 
-    def purge_revoked_consents(self, keep: timedelta = REVOKED_CONSENT_RETENTION) -> int:
-        """Forget a withdrawal once no message under it can still arrive (see REVOKED_CONSENT_RETENTION)."""
+    def purge_revoked_consents(self, keep: timedelta | None = None) -> int:
+        """Forget a withdrawal once no message under it can still be sent (retention.revoked_consent_keep)."""
+        keep = keep or self.retention.revoked_consents
         with self.database.transaction() as session:
             result = session.execute(sa.delete(RevokedConsent).where(RevokedConsent.recorded_at < self.clock() - keep))
             return result.rowcount
+
+    def apply_retention_when_due(self) -> dict[str, int] | None:
+        """The retention schedule (retention.apply), at start and then every RETENTION_EVERY."""
+        now = self.clock()
+        if self._retention_due_at is not None and now < self._retention_due_at:
+            return None
+        counts = retention.apply(self.database, self.retention, now)
+        self._retention_due_at = now + RETENTION_EVERY
+        return counts
 
     # --- digests ---------------------------------------------------------------------
 
@@ -697,6 +721,19 @@ def current_address(session: Session, delivery: Delivery) -> str | None | object
 
 def _mail_domain(settings: DeliverySettings) -> str:
     return parseaddr(settings.mail_from)[1].rpartition("@")[2] or "worklink.invalid"
+
+
+def consent_withdrawn(session: Session, delivery: Delivery) -> bool:
+    consent = (delivery.facts or {}).get("consent_id")
+    return consent is not None and session.get(RevokedConsent, uuid.UUID(consent)) is not None
+
+
+def stop_person_message(delivery: Delivery) -> None:
+    """The person withdrew the consent this message was requested under: never sent, address and secrets erased."""
+    for name, value in routing.STOPPED.items():
+        setattr(delivery, name, value)
+    log.info("person message under a withdrawn consent: stopped before sending",
+             extra={"delivery_id": str(delivery.id)})
 
 
 def forget_person_address(delivery: Delivery) -> None:

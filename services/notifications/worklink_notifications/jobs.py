@@ -2,8 +2,8 @@
 
 deliver: the delivery worker - sends due email and webhook deliveries with retries,
 dead-letters what cannot be sent, sends daily digests, erases residents'
-addresses when their time is up and forgets withdrawn consents once no message under
-them can still arrive (see delivery.py).
+addresses when their time is up, forgets withdrawn consents once no message under
+them can still be sent (see delivery.py), and runs the retention schedule hourly (retention.py).
 
 mail-sink (development only, DEV_JOBS): `worklink up` runs a mail server on the loopback
 address the worker sends to, and keeps each message as an .eml file under
@@ -28,8 +28,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def deliver(settings: Settings, stop: threading.Event) -> None:
     from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
+    from worklink_notifications.retention import RetentionSchedule
 
-    DeliveryWorker(Database(settings.database_url), DeliverySettings.from_env()).run(stop)
+    DeliveryWorker(Database(settings.database_url), DeliverySettings.from_env(),
+                   retention=RetentionSchedule.from_env()).run(stop)
 
 
 def mail_sink(settings: Settings, stop: threading.Event) -> None:

@@ -143,9 +143,11 @@ class Digest(Base):
     recipient_kind: Mapped[str] = mapped_column(sa.String(16))
     recipient_id: Mapped[str] = mapped_column(sa.String(255))
     day: Mapped[date] = mapped_column(sa.Date)
-    address: Mapped[str] = mapped_column(sa.String(254))
+    # The address it went to: removed by the retention schedule (retention.py) after the support window.
+    address: Mapped[str | None] = mapped_column(sa.String(254))
     items: Mapped[int] = mapped_column()
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redacted_at: Mapped[datetime | None] = mapped_column()
 
 
 class Delivery(Base):
@@ -190,6 +192,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     read_at: Mapped[datetime | None] = mapped_column()
     digest_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("digest.id"))
+    # When the retention schedule removed its address, secrets and server replies (retention.py); the row
+    # itself (ids, codes, status, times) stays for delivery statistics until it is deleted.
+    redacted_at: Mapped[datetime | None] = mapped_column()
 
     attempt_log: Mapped[list["DeliveryAttempt"]] = relationship(
         back_populates="delivery", order_by="DeliveryAttempt.id", cascade="all, delete-orphan")

@@ -303,6 +303,9 @@ def request_person_message(session: Session, event) -> int:
 
 
 UNSENT = ("pending", "retrying", "dead", "digest")
+# A person's message stopped by the withdrawal of its consent: never sent or re-sent, address and secrets erased.
+STOPPED = {"status": "revoked", "address": None, "verification_code": None, "status_link": None,
+           "next_attempt_at": None, "last_error": "consent withdrawn"}
 
 
 def revoke_person_messages(session: Session, event) -> int:
@@ -318,8 +321,7 @@ def revoke_person_messages(session: Session, event) -> int:
         session.add(RevokedConsent(consent_id=data["consent_id"], person_id=str(data["person_id"]),
                                    referral_id=data.get("referral_id"), revoked_at=data["revoked_at"]))
         session.flush()
-    stopped = {"status": "revoked", "address": None, "verification_code": None, "status_link": None,
-               "next_attempt_at": None, "last_error": "consent withdrawn"}
+    stopped = STOPPED
     revoked = 0
     for queued in pending_deliveries(session).values():  # requested earlier in this same batch
         if queued["recipient_kind"] == "person" and queued["facts"].get("consent_id") == consent:

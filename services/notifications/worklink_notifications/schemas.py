@@ -156,6 +156,11 @@ class DeliveryOut(Schema):
     last_error = fields.String(allow_none=True)
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)
+    redacted_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the retention schedule removed its address and cut its errors to codes"})
+    removed = fields.String(allow_none=True, metadata={
+        "description": "what was removed and when, for people to read (\"Removed after 30 days\"); null if "
+                       "nothing was"})
 
 
 class DeliveryDetail(DeliveryOut):

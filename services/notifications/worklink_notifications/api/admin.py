@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
@@ -18,6 +19,11 @@ from worklink_notifications.schemas import (DeliveryDetail, DeliveryPage, Delive
                                             RoutingRuleOut, RoutingRulePatch, RoutingRuleQuery)
 
 blp = Blueprint("admin", __name__, description="Routing rules and delivery status (alliance_admin).")
+
+
+def shown(delivery: Delivery, with_attempts: bool = False) -> dict:
+    """admin.shown, saying what the app's retention schedule removed ("Removed after 30 days")."""
+    return admin.shown(delivery, with_attempts, current_app.config["NOTIFICATIONS_RETENTION"].removed_note())
 
 
 @blp.route("/routing-rules")
@@ -67,7 +73,7 @@ class Deliveries(MethodView):
         with ctx.database.transaction() as session:
             rows, total = admin.deliveries(session, query)
             admin.audit_people(ctx.audit, session, rows, "list")
-            return {"items": [admin.shown(row) for row in rows], "total": total}
+            return {"items": [shown(row) for row in rows], "total": total}
 
 
 @blp.route("/deliveries/<uuid:delivery_id>")
@@ -84,7 +90,7 @@ class DeliveryView(MethodView):
             if delivery is None:
                 raise Problem(404, f"No delivery {delivery_id}.")
             admin.audit_people(ctx.audit, session, [delivery], "read")
-            return admin.shown(delivery, with_attempts=True)
+            return shown(delivery, with_attempts=True)
 
 
 @blp.route("/deliveries/<uuid:delivery_id>/resend")
@@ -104,4 +110,4 @@ class Resend(MethodView):
             except admin.CannotResend as exc:
                 raise Problem(409, str(exc), status_now=delivery.status) from None
             admin.audit_people(ctx.audit, session, [delivery], "update")
-            return admin.shown(delivery, with_attempts=True)
+            return shown(delivery, with_attempts=True)

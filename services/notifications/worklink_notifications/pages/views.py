@@ -13,6 +13,7 @@ from worklink.auth import authenticate, requires
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_notifications import admin, inbox
+from worklink_notifications.api.admin import shown
 from worklink_notifications.api.inbox import reference_key
 from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import RoutingRule, WebhookSubscriber
@@ -82,7 +83,7 @@ def administration():
         rules = admin.rules(session)
         dead, failed_total = admin.deliveries(session, {"status": "dead", "limit": 50, "offset": 0})
         admin.audit_people(ctx.audit, session, dead, "list")  # a resident's delivery is part of their record
-        failed = [admin.shown(d) for d in dead]
+        failed = [shown(d) for d in dead]
         subscribers = session.scalars(sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)).all()
         notice = _notice(session, request.args.get("done"), request.args.get("rule"))
     return render_template("notifications/admin.html", rules=rules, failed=failed, failed_total=failed_total,
