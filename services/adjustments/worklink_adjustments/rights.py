@@ -217,7 +217,6 @@ class ErasedSuggestion:
     status: str
     withdrawn: bool  # it was current advice: withdrawn (reason patient_request) first
     referral_consent_withdrawn: bool  # a referral request was open: consent withdrawn first
-    already_erased: bool
 
 
 def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], reason: str, principal: Principal,
@@ -230,8 +229,7 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
     answer = []
     for suggestion in suggestions:
         if suggestion.erased_at is not None:
-            answer.append(ErasedSuggestion(suggestion.id, suggestion.status, False, False, True))
-            continue
+            continue  # found by id elsewhere: there is nothing left to erase
         withdrawn = suggestion.status in domain.ACTIVE
         if withdrawn:
             services.end_as_withdrawn(session, deps, suggestion, "patient_request", principal, purpose=purpose)
@@ -240,5 +238,5 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
         if open_requests:
             services.withdraw_referral_requests(session, deps, principal, suggestion)
         erase(session, deps.outbox, suggestion, now, purpose=purpose, principal=principal)
-        answer.append(ErasedSuggestion(suggestion.id, suggestion.status, withdrawn, open_requests, False))
+        answer.append(ErasedSuggestion(suggestion.id, suggestion.status, withdrawn, open_requests))
     return answer

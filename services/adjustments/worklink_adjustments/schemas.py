@@ -9,6 +9,7 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from worklink.nhs import nhs_number_is_valid
+from worklink.retention import ERASURE_REASONS
 from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                          ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS,
                                          uk_today)
@@ -634,3 +635,54 @@ class SuggestionSearchSchema(SuggestionFilters):
 class SuggestionListSchema(Schema):
     items = fields.List(fields.Nested(SuggestionSummarySchema))
     total = fields.Integer()
+
+
+# --- a person's rights -------------------------------------------------------------------
+
+
+class PersonLookupSchema(Schema):
+    """Whose records: an NHS number, in the body (never the URL, so no access log holds it)."""
+
+    nhs_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{10}$", error=(
+        "Enter the NHS number in the correct format, 10 digits like 943 476 5919")),
+        metadata={"description": "spaces and hyphens are ignored"})
+
+    @pre_load
+    def tidy(self, data, **_):
+        if isinstance(data, dict) and isinstance(data.get("nhs_number"), str):
+            data = {**data, "nhs_number": re.sub(r"[\s-]", "", data["nhs_number"])}
+        return data
+
+    @validates("nhs_number")
+    def check_digit(self, value: str, **_) -> None:
+        if re.fullmatch(r"[0-9]{10}", value) and not nhs_number_is_valid(value):
+            raise ValidationError("This is not a valid NHS number: its check digit does not match.")
+
+
+class ErasureRequestSchema(PersonLookupSchema):
+    reason = fields.String(required=True, validate=validate.OneOf(ERASURE_REASONS), metadata={
+        "description": "the UK GDPR Article 17(1) ground: " + ", ".join(ERASURE_REASONS)})
+
+
+class SubjectAccessSchema(Schema):
+    suggestions = fields.List(fields.Dict(), metadata={
+        "description": "each suggestion held about the person, oldest first, as stored (the patient, the "
+                       "clinician's assessment and advice, consent, dates), with its employer links (never a "
+                       "token), the employer's answers, the referral requests and their progress, and every "
+                       "recorded access (when, organisation, role, action, purpose)"})
+    organisations = fields.List(fields.String(), metadata={"description": "every organisation that accessed them"})
+
+
+class ErasedSuggestionSchema(Schema):
+    suggestion_id = fields.UUID()
+    status = one_of(STATUSES)
+    withdrawn = fields.Boolean(metadata={
+        "description": "it was current advice: withdrawn first (reason patient_request; its employer link died)"})
+    referral_consent_withdrawn = fields.Boolean(metadata={
+        "description": "a referral request was open: the consent was withdrawn first, so the referrals service "
+                       "cancels the referral"})
+
+
+class ErasureSchema(Schema):
+    reason = fields.String()
+    erased = fields.List(fields.Nested(ErasedSuggestionSchema))

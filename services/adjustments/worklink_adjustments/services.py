@@ -635,6 +635,8 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
     if link is None:
         raise NotFound("This link is not valid.")
     suggestion = session.get(Suggestion, link.suggestion_id, populate_existing=for_update)
+    if suggestion.erased_at is not None:  # at the patient's request or past retention: said as its status
+        raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).", reason=suggestion.status)
     if link.used_at is not None:
         raise LinkGone("A response has already been recorded with this link. Each link can be used once.")
     if link.revoked_at is not None:

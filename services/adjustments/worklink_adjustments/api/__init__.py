@@ -7,11 +7,12 @@ from worklink.web.app import Api
 
 def register(api: Api) -> None:
     """Register this service's blueprints (operations endpoints come from the platform)."""
-    from worklink_adjustments.api import employer, guidance, suggestions
+    from worklink_adjustments.api import employer, guidance, people, suggestions
 
     api.register_blueprint(guidance.blp)
     api.register_blueprint(suggestions.blp)
     api.register_blueprint(employer.blp)
+    api.register_blueprint(people.blp)
     document_print_views(api)
 
 

@@ -290,7 +290,7 @@ def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int 
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         url = _response_url(session, suggestion_id)
         guidance = index(session)
-    letter = letters.employer_letter(suggestion, url)
+    letter = None if suggestion["erased_at"] else letters.employer_letter(suggestion, url)  # no patient: no letter
     return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
                   unreviewed=unreviewed_guidance(suggestion, guidance))
 
@@ -408,6 +408,9 @@ def _letter(suggestion_id: uuid.UUID, kind: str) -> letters.Letter:
         suggestion = services.read(session, deps(), clinician(), suggestion_id, action="export",
                                    purpose=f"print_{kind}")
         url = _response_url(session, suggestion_id)
+    if suggestion["erased_at"]:
+        raise Problem(410, "The patient's details were erased from this suggestion (past the retention period or at "
+                           "their request): there is no letter to print. The GP record keeps the advice.")
     return letters.employer_letter(suggestion, url) if kind == "letter" else letters.patient_summary(suggestion)
 
 
