@@ -63,6 +63,7 @@ RETRYABLE_HTTP = {408, 425, 429}
 # How long a withdrawn consent is remembered with the default retry horizon (retention.revoked_consent_keep).
 REVOKED_CONSENT_RETENTION = revoked_consent_keep(timedelta(hours=72))
 RETENTION_EVERY = timedelta(hours=1)  # how often the worker runs the retention schedule (retention.apply)
+RETENTION_BACKLOG_EVERY = timedelta(minutes=1)  # ... while a pass stopped at its limit (a first run, say)
 
 TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("worklink_notifications", "emails"),
                                autoescape=jinja2.select_autoescape(["html.j2"]), undefined=jinja2.StrictUndefined)
@@ -541,12 +542,14 @@ class DeliveryWorker:
             return result.rowcount
 
     def apply_retention_when_due(self) -> dict[str, int] | None:
-        """The retention schedule (retention.apply), at start and then every RETENTION_EVERY."""
+        """The retention schedule (retention.apply), at start and then every RETENTION_EVERY; a pass that stopped
+        at its limit is followed by another after RETENTION_BACKLOG_EVERY, sending in between."""
         now = self.clock()
         if self._retention_due_at is not None and now < self._retention_due_at:
             return None
         counts = retention.apply(self.database, self.retention, now)
-        self._retention_due_at = now + RETENTION_EVERY
+        backlog = retention.unfinished(counts, self.retention)
+        self._retention_due_at = now + (RETENTION_BACKLOG_EVERY if backlog else RETENTION_EVERY)
         return counts
 
     # --- digests ---------------------------------------------------------------------

@@ -69,6 +69,9 @@ class RetentionSchedule:
     # after it was queued, so it counts as ended then (or at its last attempt, if later).
     give_up_after: timedelta = timedelta(hours=72)
     batch: int = BATCH
+    # At most this many rows per step in one pass: the worker sends nothing while a pass runs, so a first pass
+    # over years of rows is spread over several (DeliveryWorker.apply_retention_when_due comes back sooner).
+    rows_per_pass: int = 10 * BATCH
 
     @property
     def revoked_consents(self) -> timedelta:
@@ -229,8 +232,26 @@ STEPS = {"deliveries_redacted": redact_deliveries, "person_messages_deleted": de
 
 
 def apply(database: Database, schedule: RetentionSchedule, now: datetime) -> dict[str, int]:
-    """One retention pass: each step in batches of their own transactions until nothing is left; counts."""
-    counts = {name: erase_in_batches(database, lambda session, limit, step=step: step(
-        session, database, schedule, now, limit), schedule.batch) for name, step in STEPS.items()}
+    """One retention pass: each step in batches of their own transactions until nothing is left or it has done
+    rows_per_pass; counts."""
+    counts = {name: _up_to(database, step, schedule, now) for name, step in STEPS.items()}
     log.info("retention", extra=counts)
     return counts
+
+
+def unfinished(counts: dict[str, int], schedule: RetentionSchedule) -> bool:
+    """Did a step stop at rows_per_pass (more may be due)?"""
+    return any(done >= schedule.rows_per_pass for done in counts.values())
+
+
+def _up_to(database: Database, step, schedule: RetentionSchedule, now: datetime) -> int:
+    left = schedule.rows_per_pass
+
+    def batch(session: Session, limit: int) -> int:
+        nonlocal left
+        done = step(session, database, schedule, now, min(limit, left))
+        left -= done
+        return done if left > 0 else min(done, limit - 1)  # a short batch ends erase_in_batches
+
+    erase_in_batches(database, batch, schedule.batch)
+    return schedule.rows_per_pass - left

@@ -213,6 +213,26 @@ def test_the_running_delivery_worker_applies_the_schedule(notifications_db, smtp
     assert delivery.redacted_at is not None and delivery.address is None
 
 
+def test_a_long_first_pass_is_spread_over_several_with_sending_in_between(notifications_db, clock):
+    for _ in range(5):
+        queue(notifications_db, routing.Recipient("organisation", ORG, "inbox"))
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).values(read_at=clock.now - timedelta(days=200)))
+    worker = make_worker(notifications_db, None, clock)
+    worker.retention = RetentionSchedule(batch=2, rows_per_pass=3)
+
+    assert worker.apply_retention_when_due()["read_inbox_deleted"] == 3  # batches of 2 and 1, then it stops
+    assert len(rows(notifications_db, Delivery)) == 2
+    assert worker.apply_retention_when_due() is None  # the worker sends before the next pass
+    clock.advance(minutes=2)
+    assert worker.apply_retention_when_due()["read_inbox_deleted"] == 2
+    assert rows(notifications_db, Delivery) == []
+    clock.advance(minutes=2)
+    assert worker.apply_retention_when_due() is None  # done: the next pass is an hour on
+    clock.advance(hours=1)
+    assert worker.apply_retention_when_due()["read_inbox_deleted"] == 0
+
+
 # --- withdrawn consents -------------------------------------------------------------------------------------
 
 
