@@ -132,6 +132,9 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
 
     from worklink.web.operations import operations
     api.register_blueprint(operations)
+    from worklink.web import audit_views  # every service's audit trail, reviewed by admins
+    api.register_blueprint(audit_views.blp)
+    app.register_blueprint(audit_views.pages)
 
     @app.get("/docs/static/<path:filename>")
     def swagger_assets(filename: str):

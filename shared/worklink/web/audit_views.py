@@ -1,0 +1,185 @@
+"""The audit trail's review, served by every service over its own audit_log (worklink.audit_review):
+`GET /audit/entries` and `GET /audit/summary` (API), and the `/audit` page. Reviewing is an access
+too: each review is itself audited (action "list", resource type "audit_log")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from flask import render_template, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from worklink import audit_review
+from worklink.audit import ACTIONS
+from worklink.auth import Principal, authenticate, requires
+from worklink.web.app import service_context
+from worklink.web.pages import PagesBlueprint, errors_by_field
+
+REVIEWERS = ("alliance_admin", "org_admin")
+blp = Blueprint("audit", __name__, url_prefix="/audit",
+                description="Who read or changed which record: the audit trail's review (alliance and organisation "
+                            "admins; an organisation's admin sees what its own staff did).")
+pages = PagesBlueprint("audit_pages", __name__)
+_ID = validate.Length(1, 64)
+
+
+class _Period(Schema):
+    since = fields.AwareDateTime(default_timezone=timezone.utc,
+                                 metadata={"description": "from this moment (RFC 3339; without an offset, UTC)"})
+    until = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "up to, not including"})
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ValidationError("Must be after the start of the period.", "until")
+
+
+class EntriesQuery(_Period):
+    record = fields.String(validate=_ID, metadata={"description": "a record's id (resource_id)"})
+    person = fields.String(validate=_ID, metadata={"description": "the id of a person's record (person_id)"})
+    actor = fields.String(validate=validate.Length(1, 255), metadata={"description": "who acted (the token's sub)"})
+    actor_org = fields.String(validate=_ID)
+    action = fields.String(validate=validate.OneOf(ACTIONS))
+    resource_type = fields.String(validate=_ID)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+
+
+class SummaryQuery(_Period):
+    @validates_schema
+    def _bounded(self, data, **kwargs):
+        since, until = _period(data)
+        if until - since > audit_review.LONGEST_SUMMARY:
+            raise ValidationError(f"A summary covers at most {audit_review.LONGEST_SUMMARY.days} days.", "since")
+
+
+class EntryOut(Schema):
+    occurred_at = fields.DateTime()
+    actor = fields.String()
+    actor_role = fields.String()
+    actor_org = fields.String(allow_none=True)
+    action = fields.String()
+    resource_type = fields.String()
+    resource_id = fields.String()
+    person_id = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+
+
+class EntriesPage(Schema):
+    items = fields.List(fields.Nested(EntryOut))
+    total = fields.Integer()
+
+
+class ActorOut(Schema):
+    actor = fields.String()
+    actor_role = fields.String()
+    actor_org = fields.String(allow_none=True)
+    entries = fields.Integer()
+    people = fields.Integer(metadata={"description": "distinct people's records"})
+    refused = fields.Integer(metadata={"description": "refused attempts (action denied)"})
+    out_of_hours = fields.Integer(metadata={"description": "before 07:00 or from 19:00 UK time, or at a weekend"})
+
+
+class SummaryOut(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    actors = fields.List(fields.Nested(ActorOut))
+
+
+@blp.route("/entries")
+class Entries(MethodView):
+    @requires(*REVIEWERS)
+    @blp.arguments(EntriesQuery, location="query")
+    @blp.response(200, EntriesPage)
+    def get(self, query):
+        """The audit entries matching every filter given, newest first."""
+        return review_entries(authenticate(), query)
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @requires(*REVIEWERS)
+    @blp.arguments(SummaryQuery, location="query")
+    @blp.response(200, SummaryOut)
+    def get(self, query):
+        """Per person who acted in the period (default: the last 7 days): entries, people's records,
+        refused attempts and out-of-hours entries; most refused, then most records, first."""
+        return review_summary(authenticate(), query)
+
+
+def review_entries(reviewer: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        items, total = audit_review.entries(session, ctx.tables, reviewer, query)
+        ctx.audit.record(session, action="list", resource_type="audit_log",
+                         resource_id=query.get("record") or query.get("person") or "*",
+                         person_id=query.get("person"), purpose="audit review")
+    return {"items": items, "total": total}
+
+
+def review_summary(reviewer: Principal, query: dict[str, Any]) -> dict[str, Any]:
+    ctx = service_context()
+    since, until = _period(query)
+    with ctx.database.transaction() as session:
+        actors = audit_review.summary(session, ctx.tables, reviewer, since, until)
+        ctx.audit.record(session, action="list", resource_type="audit_log", resource_id="summary",
+                         purpose="audit review")
+    return {"since": since, "until": until, "actors": actors}
+
+
+def _period(query: dict[str, Any]) -> tuple[datetime, datetime]:
+    until = query.get("until") or datetime.now(timezone.utc)
+    return query.get("since") or until - timedelta(days=7), until
+
+
+PAGE_SIZE = 50
+
+
+@pages.app_template_filter("audit_time")
+def _audit_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%d %b %Y %H:%M UTC")
+
+
+@pages.get("/audit")
+@requires(*REVIEWERS)
+def audit_page():
+    """The review as a page: the period's summary, then the entries matching the form (dates in UK time,
+    both days included; the last 7 days when none are given)."""
+    form = {key: value.strip() for key, value in request.args.items() if value.strip()}
+    problems, query = _page_query(form)
+    if problems:
+        return render_template("worklink/audit.html", form=form, errors=errors_by_field(problems), found=None,
+                               summary=None, actions=ACTIONS, everyone=authenticate().is_alliance_admin), 400
+    reviewer = authenticate()
+    found = review_entries(reviewer, query)
+    summary = review_summary(reviewer, {key: query[key] for key in ("since", "until") if key in query})
+    return render_template("worklink/audit.html", form=form, errors={}, found=found, summary=summary,
+                           actions=ACTIONS, everyone=reviewer.is_alliance_admin, page_number=query["offset"] // PAGE_SIZE + 1,
+                           pages_total=max(1, -(-found["total"] // PAGE_SIZE)))
+
+
+def _page_query(form: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The form's fields as an entries query, or the problems with them as (field id, message)."""
+    problems, raw = [], {key: form[key] for key in ("record", "person", "actor", "actor_org", "action") if key in form}
+    for name, days in (("from_date", 0), ("to_date", 1)):
+        if name in form:
+            try:
+                day = date.fromisoformat(form[name]) + timedelta(days=days)
+                raw["since" if days == 0 else "until"] = datetime.combine(day, time(), audit_review.UK).isoformat()
+            except ValueError:
+                problems.append((name, "Enter a date as year-month-day, for example 2026-11-20."))
+    page = form.get("page", "1")
+    raw["offset"] = (int(page) - 1) * PAGE_SIZE if page.isdigit() and 0 < int(page) <= 2000 else 0
+    raw["limit"] = PAGE_SIZE
+    try:
+        query = EntriesQuery().load(raw)
+        SummaryQuery().load({key: raw[key] for key in ("since", "until") if key in raw})
+    except ValidationError as exc:
+        named = {"since": "from_date", "until": "to_date"}
+        problems += [(named.get(key, key), message) for key, messages in exc.messages.items() for message in messages]
+        query = {}
+    return problems, query

@@ -1,0 +1,128 @@
+"""Reviewing the audit trail (worklink.audit_review, served by every service): who read or changed a
+person's referral, who was refused, and the review itself audited - through the referrals service's
+real endpoints, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from worklink.audit_review import out_of_hours
+from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS
+
+
+def entries(h, headers=None, **query):
+    response = h.client.get("/audit/entries", query_string=query, headers=headers or h.admin())
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def a_referral_seen_by_some(h) -> str:
+    """A GP refers; the adviser reads it; an adviser of another organisation is refused."""
+    referral_id = h.refer().get_json()["id"]
+    assert h.client.get(f"/referrals/{referral_id}", headers=h.adviser()).status_code == 200
+    refused = h.client.get(f"/referrals/{referral_id}", headers=h.adviser("snooper", OTHER_ADVISERS))
+    assert refused.status_code in (403, 404)
+    return referral_id
+
+
+def test_an_admin_sees_who_read_changed_or_was_refused_a_referral_and_the_review_is_audited(both):
+    referral_id = a_referral_seen_by_some(both)
+
+    found = entries(both, record=referral_id)
+    done = {(e["actor"], e["action"]) for e in found["items"]}
+    assert {("gp-1", "create"), ("adviser-1", "read"), ("snooper", "denied")} <= done
+    assert found["total"] == len(found["items"])
+    assert [e["occurred_at"] for e in found["items"]] == sorted((e["occurred_at"] for e in found["items"]),
+                                                               reverse=True)
+    snooper = next(e for e in found["items"] if e["actor"] == "snooper")
+    assert snooper["actor_org"] == OTHER_ADVISERS and snooper["person_id"] is None  # a refusal names no person
+
+    by_person = entries(both, person=referral_id)
+    assert ("adviser-1", "read") in {(e["actor"], e["action"]) for e in by_person["items"]}
+    reviews = entries(both, resource_type="audit_log", actor="admin-1")["items"]
+    assert {(r["action"], r["resource_id"], r["person_id"]) for r in reviews} >= {
+        ("list", referral_id, None), ("list", referral_id, referral_id)}  # by record, then by person
+
+    only_reads = entries(both, record=referral_id, action="read")["items"]
+    assert only_reads and {e["action"] for e in only_reads} == {"read"}
+    # Each review is an entry about the record too (type audit_log): page through the referral's own.
+    accesses = entries(both, record=referral_id, resource_type="referral")
+    first = entries(both, record=referral_id, resource_type="referral", limit=1)
+    second = entries(both, record=referral_id, resource_type="referral", limit=1, offset=1)
+    assert first["total"] == accesses["total"] == 3
+    assert first["items"] + second["items"] == accesses["items"][:2]
+
+
+def test_the_summary_puts_refused_attempts_first(both):
+    a_referral_seen_by_some(both)
+    response = both.client.get("/audit/summary", headers=both.admin())
+    assert response.status_code == 200, response.get_json()
+    actors = response.get_json()["actors"]
+    assert actors[0]["actor"] == "snooper" and actors[0]["refused"] == 1 and actors[0]["people"] == 0
+    adviser = next(a for a in actors if a["actor"] == "adviser-1")
+    assert adviser["refused"] == 0 and adviser["people"] == 1 and adviser["actor_org"] == ADVISERS
+
+
+def test_an_organisations_admin_sees_only_what_its_staff_did(harness):
+    referral_id = a_referral_seen_by_some(harness)
+    mine = entries(harness, harness.token("org_admin", OTHER_ADVISERS, "ig-lead"), record=referral_id)
+    assert {e["actor"] for e in mine["items"]} == {"snooper"}
+    theirs = entries(harness, harness.token("org_admin", ADVISERS, "ig-lead-2"), record=referral_id)
+    assert {e["actor"] for e in theirs["items"]} == {"adviser-1"}
+    # Naming another organisation in the filter does not widen what an organisation's admin sees.
+    assert entries(harness, harness.token("org_admin", OTHER_ADVISERS, "ig-lead"), actor_org=ADVISERS)["total"] == 0
+
+
+@pytest.mark.parametrize("role, status", [("gp", 403), ("adviser", 403), ("resident", 403), (None, 401)])
+def test_only_admins_review(harness, role, status):
+    headers = harness.token(role, ADVISERS, "someone") if role else {}
+    for path in ("/audit/entries", "/audit/summary"):
+        response = harness.client.get(path, headers=headers)
+        assert response.status_code == status and response.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("path, query, field", [
+    ("/audit/entries", {"since": "yesterday"}, "since"),
+    ("/audit/entries", {"since": "2026-11-20T00:00:00Z", "until": "2026-11-19T00:00:00Z"}, "until"),
+    ("/audit/entries", {"action": "peek"}, "action"),
+    ("/audit/entries", {"limit": "0"}, "limit"),
+    ("/audit/entries", {"record": "x" * 65}, "record"),
+    ("/audit/summary", {"since": "2026-09-01T00:00:00Z", "until": "2026-11-20T00:00:00Z"}, "since"),
+])
+def test_bad_filters_are_a_problem_naming_the_field(harness, path, query, field):
+    response = harness.client.get(path, query_string=query, headers=harness.admin())
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert {"location": "query", "pointer": f"/{field}"} in [{k: e[k] for k in ("location", "pointer")}
+                                                       for e in response.get_json()["errors"]]
+
+
+def test_the_page_shows_the_review_and_explains_a_bad_date(harness):
+    referral_id = a_referral_seen_by_some(harness)
+    page = harness.client.get("/audit", query_string={"record": referral_id},
+                              headers={**harness.admin(), "Accept": "text/html"})
+    assert page.status_code == 200 and page.content_type.startswith("text/html")
+    html = page.get_data(as_text=True)
+    assert "<h1>Audit trail</h1>" in html and "snooper" in html and "adviser-1" in html
+    assert "entries</h2>" in html and "Who acted" in html
+
+    bad = harness.client.get("/audit", query_string={"from_date": "20/11/2026"},
+                             headers={**harness.admin(), "Accept": "text/html"})
+    assert bad.status_code == 400
+    assert 'href="#from_date">Enter a date as year-month-day' in bad.get_data(as_text=True)
+    backwards = harness.client.get("/audit", query_string={"from_date": "2026-11-20", "to_date": "2026-11-19"},
+                                   headers={**harness.admin(), "Accept": "text/html"})
+    assert backwards.status_code == 400 and 'href="#to_date">Must be after' in backwards.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("moment, outside", [
+    (datetime(2026, 11, 23, 8, 59, tzinfo=timezone.utc), False),  # Monday 08:59 GMT
+    (datetime(2026, 11, 23, 6, 59, tzinfo=timezone.utc), True),   # before 07:00
+    (datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc), True),   # from 19:00
+    (datetime(2026, 7, 6, 18, 30, tzinfo=timezone.utc), True),    # 19:30 BST (summer time)
+    (datetime(2026, 7, 6, 6, 30, tzinfo=timezone.utc), False),    # 07:30 BST
+    (datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc), True),   # a Saturday
+])
+def test_out_of_hours_is_uk_time_and_weekends(moment, outside):
+    assert out_of_hours(moment) is outside
