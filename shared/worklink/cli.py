@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -337,6 +338,8 @@ def _echo_dead_letters(entry: dict) -> None:
         click.echo(f"      event {r['event_id'] or '-'}  type {r['type'] or '-'}  source {r['source'] or '-'}  "
                    f"group {r['consumer_group'] or '-'}")
         click.echo(f"      error {r['error'] or '-'}")
+        for run in r["redrives"]:
+            click.echo(f"      re-driven by {run['operator']} at {run['at']} (run {run['run']})")
     if entry["matching"] > len(entry["shown"]):
         click.echo(f"  ... {entry['matching'] - len(entry['shown'])} more (--limit)")
 
@@ -357,8 +360,13 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
     Re-publishes the chosen records (all, when none is chosen) to their original topic: same
     key, value and headers, plus `redriven-from` and `redrive-count`. Skips records already
     re-driven, and events older than their consumers remember handling (they could be handled
-    twice). A record that fails again is dead-lettered again, with its reason."""
-    from worklink.messaging.deadletters import dead_letter_topic, inspect, plan_redrive, redrive, select
+    twice). A record that fails again is dead-lettered again, with its reason.
+
+    Every re-drive is recorded before anything is sent: a receipt on the dead-letter topic (who
+    - WORKLINK_OPERATOR or the login, the Kafka principal, the host - when, which records, their
+    event ids; never data) and a JSON audit log line on stderr. A dry run sends and records nothing."""
+    from worklink.messaging.deadletters import (dead_letter_topic, inspect, plan_redrive, record_redrive, redrive,
+                                                redrive_receipt, select)
 
     settings = Settings.from_env("platform")
     try:
@@ -387,9 +395,43 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
         return
     if not yes:
         click.confirm(f"Re-drive {len(plan.send)} record(s) to {target}?", abort=True)
-    with _broker_errors("the records sent before it count as re-driven: run the same command again for the rest"):
-        redrive(settings.kafka, plan.send)
-    click.echo(f"re-drove {len(plan.send)} record(s) to {target}")
+    receipt = redrive_receipt(found.name, plan.send, operator=_operator(), host=socket.gethostname(),
+                              kafka_principal=settings.kafka.security.get("sasl_plain_username"))
+    with _broker_errors("nothing was re-driven: a re-drive is recorded on the dead-letter topic first"):
+        record_redrive(settings.kafka, receipt)
+    try:
+        with _broker_errors("the records sent before it count as re-driven: run the same command again for the rest"):
+            redrive(settings.kafka, plan.send, run=receipt["run"])
+    except click.ClickException as failed:
+        _log_redrive(receipt, "failed", failed.message)
+        raise
+    _log_redrive(receipt, "sent")
+    click.echo(f"re-drove {len(plan.send)} record(s) to {target} (run {receipt['run']})")
+
+
+def _operator() -> str:
+    """Who is re-driving: WORKLINK_OPERATOR (a named person where the login is shared), else the login."""
+    import getpass
+
+    try:
+        return os.environ.get("WORKLINK_OPERATOR") or getpass.getuser()
+    except (KeyError, OSError):  # a container user with no name
+        return f"uid {os.getuid()}"
+
+
+def _log_redrive(receipt: dict, outcome: str, error: str | None = None) -> None:
+    """The re-drive's structured audit log line (JSON on stderr): the receipt's ids, never data."""
+    import logging
+
+    from worklink.logs import configure_logging
+
+    configure_logging("worklink-dlt")
+    records = receipt["records"]
+    logging.getLogger("worklink.audit").info("dlt redrive", extra={
+        "action": receipt["action"], "outcome": outcome, "error": error, "run": receipt["run"],
+        "operator": receipt["operator"], "kafka_principal": receipt["kafka_principal"], "host": receipt["host"],
+        "at": receipt["at"], "dead_letter_topic": receipt["dead_letter_topic"], "topic": receipt["topic"],
+        "positions": [r["position"] for r in records], "event_ids": [r["event_id"] for r in records]})
 
 
 @contextlib.contextmanager

@@ -17,6 +17,15 @@ event older than its topic's window, less a day for the copy to reach the consum
 re-driven: a group could have forgotten it and handle it twice. A copy that fails again is
 dead-lettered again with its reason, as a new dead letter: nothing here re-drives by itself.
 
+Every re-drive is recorded before anything is sent (`record_redrive`): who ran it (the
+operator's name and Kafka principal, the host), when, from which dead-letter topic to which topic,
+and each record's position, event id, type and reason - never its data. The CLI has no database of
+its own (each service's database answers its own role alone), so the record goes on the
+dead-letter topic itself as a receipt (header `worklink-audit: dlt-redrive`), where the operators who
+read dead letters find it and `list` shows it, and out as a structured log line. Each copy carries
+the run's id (`redrive-run`) to its receipt. Receipts are no dead letters: `list` and `redrive`
+leave them out.
+
 Only ids, types, sources, reasons, errors and timestamps leave this module: a record's data
 (a person's details, on a restricted topic) is never printed.
 """
@@ -24,6 +33,7 @@ Only ids, types, sources, reasons, errors and timestamps leave this module: a re
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -41,6 +51,9 @@ from worklink.messaging.topics import dedup_window
 REASONS = ("malformed", "unsupported-version", "schema-invalid", "rejected", "handler-failed")
 HEADER_REDRIVEN_FROM = "redriven-from"
 HEADER_REDRIVE_COUNT = "redrive-count"
+HEADER_REDRIVE_RUN = "redrive-run"
+HEADER_AUDIT = "worklink-audit"  # a receipt of a re-drive on a dead-letter topic, not a dead letter
+AUDIT_REDRIVE = b"dlt-redrive"
 # Clocks differ between the host that dead-lettered a record and the one re-driving it.
 CLOCK_MARGIN = timedelta(hours=1)
 # A re-driven copy must reach every consumer while they still remember the event's id.
@@ -122,11 +135,18 @@ class DeadLetter:
             "redrive_by": redrive_by.isoformat() if redrive_by else None,
         }
 
-    def redrive_headers(self) -> list[tuple[str, bytes]]:
-        kept = [(k, v) for k, v in self.headers
-                if not k.startswith("dlt-") and k not in (HEADER_REDRIVEN_FROM, HEADER_REDRIVE_COUNT)]
+    def redrive_headers(self, run: str | None = None) -> list[tuple[str, bytes]]:
+        ours = (HEADER_REDRIVEN_FROM, HEADER_REDRIVE_COUNT, HEADER_REDRIVE_RUN)
+        kept = [(k, v) for k, v in self.headers if not k.startswith("dlt-") and k not in ours]
         return kept + [(HEADER_REDRIVEN_FROM, self.reference.encode()),
-                       (HEADER_REDRIVE_COUNT, str(self.redrive_count + 1).encode())]
+                       (HEADER_REDRIVE_COUNT, str(self.redrive_count + 1).encode())] + (
+                           [(HEADER_REDRIVE_RUN, run.encode())] if run else [])
+
+    def audit_entry(self) -> dict[str, Any]:
+        """What a re-drive's receipt says of this record: where it was, and ids - never data."""
+        envelope = self.envelope
+        return {"position": self.position, "event_id": self.event_id, "reason": self.reason,
+                "type": _printable(envelope.type, 100) if envelope else None}
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,7 @@ class DeadLetterTopic:
     letters: list[DeadLetter]
     redriven: set[str]  # the original records put back on their topic
     dedup_window: timedelta  # the shortest its topic's consumers remember an event id
+    receipts: list[dict[str, Any]] = field(default_factory=list)  # the re-drives recorded on it
 
     def is_redriven(self, letter: DeadLetter) -> bool:
         return letter.original in self.redriven
@@ -149,16 +170,30 @@ class DeadLetterTopic:
         return deadline is not None and deadline < (now or datetime.now(timezone.utc))
 
     def summary(self, letter: DeadLetter) -> dict[str, Any]:
-        return letter.summary(self.is_redriven(letter), self.redrive_by(letter))
+        return {**letter.summary(self.is_redriven(letter), self.redrive_by(letter)),
+                "redrives": self.redrives_of(letter)}
+
+    def redrives_of(self, letter: DeadLetter) -> list[dict[str, Any]]:
+        """Who re-drove this dead letter, and when (from the receipts)."""
+        return [{key: _printable(receipt[key], 200) if receipt.get(key) is not None else None
+                 for key in ("run", "at", "operator", "kafka_principal")}
+                for receipt in self.receipts
+                if letter.position in {entry.get("position") for entry in receipt.get("records") or []
+                                       if isinstance(entry, dict)}]
 
 
 def inspect(settings: KafkaSettings, name: str) -> DeadLetterTopic:
     """What the dead-letter topic `name` holds now, and which of it was re-driven."""
-    letters = read_dead_letters(settings, name)
+    letters, receipts = [], []
+    for record in _read(settings, name):
+        if header_value(list(record.headers or ()), HEADER_AUDIT) is not None:
+            receipts.append(_receipt(record.value))
+        else:
+            letters.append(_dead_letter(record))
     # Every consumer of the topic remembers an id at least this long (the workers pass the
     # window of all the topics they read; the default when a topic is not declared).
     window = dedup_window([name.removesuffix(DLT_SUFFIX)]) or DEFAULT_DEDUP_WINDOW
-    return DeadLetterTopic(name, letters, redriven_originals(settings, letters), window)
+    return DeadLetterTopic(name, letters, redriven_originals(settings, letters), window, receipts)
 
 
 def dead_letter_topic(name: str) -> str:
@@ -167,9 +202,21 @@ def dead_letter_topic(name: str) -> str:
 
 
 def read_dead_letters(settings: KafkaSettings, dlt: str) -> list[DeadLetter]:
-    """Every record the dead-letter topic holds now, oldest first per partition."""
-    return [DeadLetter(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
-            for r in _read(settings, dlt)]
+    """Every dead letter the dead-letter topic holds now (not the receipts), oldest first per partition."""
+    return [_dead_letter(r) for r in _read(settings, dlt)
+            if header_value(list(r.headers or ()), HEADER_AUDIT) is None]
+
+
+def _dead_letter(r: Any) -> DeadLetter:
+    return DeadLetter(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
+
+
+def _receipt(value: bytes | None) -> dict[str, Any]:
+    try:
+        receipt = json.loads(value or b"")
+    except ValueError:
+        return {}
+    return receipt if isinstance(receipt, dict) else {}
 
 
 def redriven_originals(settings: KafkaSettings, letters: list[DeadLetter]) -> set[str]:
@@ -219,15 +266,38 @@ def plan_redrive(found: DeadLetterTopic, chosen: list[DeadLetter], now: datetime
                        merged=len(fresh) - len(send))
 
 
-def redrive(settings: KafkaSettings, letters: list[DeadLetter]) -> None:
+def redrive_receipt(dlt: str, letters: list[DeadLetter], *, operator: str, kafka_principal: str | None,
+                    host: str, now: datetime | None = None) -> dict[str, Any]:
+    """The audit record of re-driving `letters`: who, when, from where to where, which records."""
+    return {"action": "dlt-redrive", "run": uuid.uuid4().hex,
+            "at": (now or datetime.now(timezone.utc)).isoformat(), "operator": operator,
+            "kafka_principal": kafka_principal, "host": host, "dead_letter_topic": dlt,
+            "topic": dlt.removesuffix(DLT_SUFFIX),
+            "records": [letter.audit_entry() for letter in sorted(letters, key=lambda x: (x.partition, x.offset))]}
+
+
+def record_redrive(settings: KafkaSettings, receipt: dict[str, Any]) -> None:
+    """Put the receipt on the dead-letter topic and wait for Kafka to acknowledge it (raises
+    otherwise: then nothing may be re-driven, as nothing unrecorded may be)."""
+    producer = kafka.producer(settings, "worklink-dlt-audit")
+    try:
+        producer.send(receipt["dead_letter_topic"], key=AUDIT_REDRIVE, value=json.dumps(receipt).encode(),
+                      headers=[(HEADER_AUDIT, AUDIT_REDRIVE), ("content-type", b"application/json")]
+                      ).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+
+def redrive(settings: KafkaSettings, letters: list[DeadLetter], run: str | None = None) -> None:
     """Publish each dead letter to its original topic, in offset order, with acks=all and an
     idempotent producer; returns once Kafka has acknowledged every one (raises otherwise:
-    the ones acknowledged are already marked re-driven by their copies)."""
+    the ones acknowledged are already marked re-driven by their copies). Each copy names the
+    re-drive `run` its receipt records."""
     producer = kafka.producer(settings, "worklink-dlt-redrive")
     try:
         for letter in sorted(letters, key=lambda x: (x.partition, x.offset)):
             producer.send(letter.original_topic, key=letter.key, value=letter.value,
-                          headers=letter.redrive_headers()).get(timeout=30)
+                          headers=letter.redrive_headers(run)).get(timeout=30)
     finally:
         producer.close(timeout=10)
 
