@@ -126,3 +126,27 @@ def test_the_page_shows_the_review_and_explains_a_bad_date(harness):
 ])
 def test_out_of_hours_is_uk_time_and_weekends(moment, outside):
     assert out_of_hours(moment) is outside
+
+
+def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
+    from worklink.auth import mint_token
+    from tests.browser import assert_accessible, live_server, submit
+    from tests.services.referrals.test_pages import sign_in
+
+    referral_id = a_referral_seen_by_some(harness)
+    admin = mint_token(harness.settings.jwt, role="alliance_admin", subject="admin-1")
+    with live_server(harness.app) as base:
+        sign_in(page, base, admin, "/audit")
+        assert page.get_by_role("heading", level=1).inner_text() == "Audit trail"
+        first_row = page.get_by_role("table").first.get_by_role("row").nth(1)
+        assert first_row.get_by_role("cell").first.inner_text() == "snooper"  # refused attempts first
+        assert_accessible(page)
+        page.get_by_label("Record id", exact=True).fill(referral_id)
+        page.get_by_label("Action").select_option("denied")
+        submit(page, page.get_by_role("button", name="Show"))
+        assert page.get_by_role("heading", level=2, name="1 entry").is_visible()
+        page.get_by_label("From (date)").fill("2026-11-20")
+        page.get_by_label("To (date, included)").fill("2026-11-19")
+        submit(page, page.get_by_role("button", name="Show"))
+        assert page.get_by_role("link", name="Must be after the start of the period.").is_visible()
+        assert_accessible(page)
