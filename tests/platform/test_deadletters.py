@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from worklink.cli import main
 from worklink.events.envelope import CloudEvent, kafka_headers
-from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent
+from worklink.messaging.consumer import EventConsumer, Outcome, PermanentError, ReceivedEvent, dedup_key
 from worklink.messaging.topics import load_topics
 from tests.platform import support
 from tests.events import consume
@@ -95,7 +95,7 @@ def test_a_failed_event_is_listed_without_its_data_and_handled_once_when_re_driv
         assert consume(consumer, 1) == [Outcome.HANDLED]
         assert support.count(database, support.effects) == 1
         assert support.count(database, support.TABLES.processed_events,
-                             support.TABLES.processed_events.c.event_id == event.id) == 1
+                             support.TABLES.processed_events.c.event_id == dedup_key(event.source, event.id)) == 1
         assert listed(bootstrap, topic)[0]["redriven"] is True
 
         again = dlt(bootstrap, "redrive", f"{topic}.dlt", "--yes")

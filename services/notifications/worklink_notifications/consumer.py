@@ -3,8 +3,8 @@
 A notification is cheap to make and events arrive in bursts (a backlog after a
 deploy, a nightly SLA sweep), so paying one database commit per event would make
 draining a backlog commit-bound. This subclass handles a whole poll's batch of
-well-formed events in one transaction: one query finds which event ids were already
-processed, the rest are inserted into `processed_events` and routed together, and
+well-formed events in one transaction: one query finds which events (by source and id) were
+already processed, the rest are inserted into `processed_events` and routed together, and
 offsets are committed after that transaction - so redelivery still has no second
 effect. Anything unusual takes the shared per-record path unchanged: unparseable,
 unknown-version or schema-invalid records are dead-lettered by it, unknown types
@@ -100,22 +100,26 @@ class BatchingConsumer(EventConsumer):
             snapshot = self.routing_snapshot()
             with self.database.sessions() as session, session.begin():
                 routing.use_snapshot(session, snapshot)
-                seen = set(session.scalars(sa.select(processed.c.event_id).where(
-                    processed.c.consumer == self.group_id,
-                    processed.c.event_id.in_([e.id for e in events]))))
+                # By source and id (dedup_key), or a row from before the key named the source
+                # (bare id and type): see worklink.messaging.consumer.is_processed.
+                rows = {(key, kind) for key, kind in session.execute(
+                    sa.select(processed.c.event_id, processed.c.event_type).where(
+                        processed.c.consumer == self.group_id,
+                        processed.c.event_id.in_([key for e in events for key in (e.dedup_key, e.id)])))}
+                seen = {key for key, _ in rows}
                 now = utcnow()
                 for event in events:
-                    if event.id in seen:
+                    if event.dedup_key in seen or (event.id, event.type) in rows:
                         outcomes.append(Outcome.DUPLICATE)
                         continue
-                    seen.add(event.id)  # the same event twice in one batch
+                    seen.add(event.dedup_key)  # the same event twice in one batch
                     with context.bound(correlation_id=event.id):
                         self.handlers[event.type](session, event)
                     handled.append(event)
                     outcomes.append(Outcome.HANDLED)
                 if handled:
                     session.execute(processed.insert(), [
-                        {"consumer": self.group_id, "event_id": e.id, "event_type": e.type, "processed_at": now}
+                        {"consumer": self.group_id, "event_id": e.dedup_key, "event_type": e.type, "processed_at": now}
                         for e in handled])
         except DATABASE_OUTAGES as exc:
             raise Outage(exc) from exc

@@ -18,6 +18,12 @@ Event types with no handler are skipped and counted.
 on a dead-lettered event never being in processed_events (the insert rolls back with the failed
 handler, or never happens), so the group that failed it handles the re-driven copy.
 
+An event is one event by its CloudEvents `source` and `id` together (two producers may pick the
+same id), so `processed_events.event_id` holds `dedup_key(source, id)`: the hex SHA-256 of both,
+64 characters whatever their length. Rows written before that hold the bare id; an event whose
+bare id and type such a row names is still a duplicate (`is_processed`), so an upgrade forgets
+nothing, and those rows age out with the dedup window like any other.
+
 `processed_events` is pruned as the consumer runs: an id is kept for the dedup window (by
 default the longest retention of the topics it reads and their dead-letter topics, plus a day),
 the longest a copy of the event can still arrive. Past that no topic holds the event any more,
@@ -27,6 +33,8 @@ so no replay or re-drive from a DLT can bring it back.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import logging
 import random
 import threading
@@ -90,6 +98,24 @@ class ReceivedEvent:
     @property
     def type(self) -> str:
         return self.envelope.type
+
+    @property
+    def dedup_key(self) -> str:
+        return dedup_key(self.envelope.source, self.envelope.id)
+
+
+def dedup_key(source: str, event_id: str) -> str:
+    """What `processed_events.event_id` holds for an event: unique by source and id together
+    (CloudEvents), unambiguous (a JSON pair, hashed) and short enough for the column."""
+    return hashlib.sha256(json.dumps([source, event_id]).encode()).hexdigest()
+
+
+def is_processed(processed: sa.Table, group_id: str, event: ReceivedEvent) -> sa.ColumnElement[bool]:
+    """This group's row for the event: by source and id, or a row from before the key named the
+    source (the bare id, with the type: one publisher sends a type, so that is its source too)."""
+    return sa.and_(processed.c.consumer == group_id,
+                   sa.or_(processed.c.event_id == event.dedup_key,
+                          sa.and_(processed.c.event_id == event.id, processed.c.event_type == event.type)))
 
 
 Handler = Callable[[Session, ReceivedEvent], None]
@@ -298,13 +324,12 @@ class EventConsumer:
 
     def _handle_once(self, handler: Handler, received: ReceivedEvent) -> Outcome:
         processed = self.processed
-        seen = sa.select(processed.c.event_id).where(processed.c.consumer == self.group_id,
-                                                     processed.c.event_id == received.id)
+        seen = sa.select(processed.c.event_id).where(is_processed(processed, self.group_id, received))
         try:
             with self.database.transaction() as session:
                 if session.execute(seen).first():
                     return Outcome.DUPLICATE
-                session.execute(processed.insert().values(consumer=self.group_id, event_id=received.id,
+                session.execute(processed.insert().values(consumer=self.group_id, event_id=received.dedup_key,
                                                           event_type=received.type, processed_at=utcnow()))
                 handler(session, received)
         except sa.exc.IntegrityError:
