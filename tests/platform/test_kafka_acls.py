@@ -8,10 +8,12 @@ import secrets
 import uuid
 
 import pytest
+from click.testing import CliRunner
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
+from worklink.cli import main
 from worklink.config import KafkaSettings
 from worklink.devstack.apache_kafka import LocalKafka
 from worklink.events.contracts import CATALOGUE
@@ -74,7 +76,7 @@ def test_the_operator_redrives_broadcast_dead_letters_only():
     restricted = {s.name for s in load_topics() if s.restricted}
     broadcast = {s.name for s in load_topics() if not s.restricted and not s.name.endswith(".dlt")}
     assert {g.name for g in operator if g.operation == "read"} == broadcast | {dlt_topic(t) for t in broadcast}
-    assert {g.name for g in operator if g.operation == "write"} == broadcast
+    assert {g.name for g in operator if g.operation == "write"} == broadcast | {dlt_topic(t) for t in broadcast}
     assert not {g.name for g in operator} & restricted
 
 
@@ -192,13 +194,18 @@ def test_the_real_relay_and_consumer_need_nothing_beyond_their_grants(secured_ka
     assert handled == [1]
     assert read_as(secured_kafka, "admin", dlt_topic(topic)) == [b"{not json"]
 
-    # The operator lists the dead letters and puts them back, with the plan's grants alone.
+    # The operator lists the dead letters and puts them back (`worklink dlt`), with the plan's grants alone.
     operator = as_user(secured_kafka, "worklink-operator")
     found = deadletters.inspect(operator, dlt_topic(topic))
     assert [(letter.reason, found.is_redriven(letter)) for letter in found.letters] == [("malformed", False)]
-    deadletters.redrive(operator, found.letters)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": secured_kafka.bootstrap_servers, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+           "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "worklink-operator",
+           "KAFKA_SASL_PASSWORD": secured_kafka.sasl_users["worklink-operator"], "WORKLINK_OPERATOR": "ops-1"}
+    result = CliRunner().invoke(main, ["dlt", "redrive", dlt_topic(topic), "--yes"], env=env)
+    assert result.exit_code == 0, result.output
     again = deadletters.inspect(operator, dlt_topic(topic))
     assert [again.is_redriven(letter) for letter in again.letters] == [True]  # it reads the copy on the topic
+    assert [receipt.get("operator") for receipt in again.receipts] == ["ops-1"]  # and wrote the receipt
 
 
 def read_as(broker: LocalKafka, user: str, topic: str, group: str | None = None) -> list[bytes]:
@@ -221,10 +228,6 @@ def read_as(broker: LocalKafka, user: str, topic: str, group: str | None = None)
 
 
 def test_the_command_applies_the_plan_as_the_super_user_from_the_environment(secured_kafka, planned):
-    from click.testing import CliRunner
-
-    from worklink.cli import main
-
     admin = planned[0]
     acls.apply(admin, [Grant("User:directory", "topic", REQUESTS, "read")])  # a stray grant to prune
     env = {"KAFKA_BOOTSTRAP_SERVERS": secured_kafka.bootstrap_servers, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",

@@ -7,7 +7,7 @@ Each service connects as its own principal and may only:
   topics (its consumer dead-letters what it cannot handle).
 A restricted topic (a person's details) is therefore read by exactly its declared reader: the plan is
 refused otherwise. The operator principal (`worklink dlt list|redrive`) reads the dead letters of
-broadcast topics and their topics, and writes them back; a restricted topic's dead letters hold a person's details, so
+broadcast topics and their topics, and writes them back (and its receipts on the dead-letter topic); a restricted topic's dead letters hold a person's details, so
 only the cluster's super user re-drives them. Creating topics and managing ACLs is the super user's too.
 
 `worklink kafka-acls` prints the plan and, with --apply, creates what is missing (--prune also removes
@@ -89,8 +89,10 @@ def plan(catalogue: Catalogue, specs: list[TopicSpec], roles: Mapping[str, Role]
     if operator:
         for spec in specs:
             if not spec.restricted and not spec.name.endswith(DLT_SUFFIX):
-                # It reads the topic too: a record whose re-driven copy is already there is not sent twice.
-                grants |= {Grant(operator, "topic", dlt_topic(spec.name), "read"),
+                # It reads the topic too (a record whose re-driven copy is there is not sent twice), and
+                # writes each re-drive's receipt (who, when, which records) on the dead-letter topic.
+                dead_letters = dlt_topic(spec.name)
+                grants |= {Grant(operator, "topic", dead_letters, "read"), Grant(operator, "topic", dead_letters, "write"),
                            Grant(operator, "topic", spec.name, "read"), Grant(operator, "topic", spec.name, "write")}
     return sorted(grants)
 
