@@ -146,8 +146,9 @@ def authenticate() -> Principal:
     """The caller's principal, or a 401 problem. Cached on `g` for the request.
 
     API routes take a bearer token only. Pages (see worklink.web.pages) also take the
-    signed-in user's token from an HttpOnly cookie, and send a visitor without a valid
-    one to the sign-in page.
+    signed-in user's token from an HttpOnly cookie while its session is open (signed out,
+    idle and too-old sessions end: worklink.web.sessions), and send a visitor without a
+    valid one to the sign-in page.
     """
     if "principal" in g:
         return g.principal
@@ -156,10 +157,14 @@ def authenticate() -> Principal:
     verifier = current_app.extensions["worklink"].tokens
     header = request.headers.get("Authorization", "")
     if not header and is_page_request():
+        token = request.cookies.get(session_cookie_name()) or ""
         try:
-            g.principal = verifier.verify(request.cookies.get(session_cookie_name()) or "")
+            principal = verifier.verify(token)
         except Problem:
             raise SignInRequired() from None
+        # Signed out, idle or too old: worklink.web.sessions.SessionEnded (a SignInRequired).
+        current_app.extensions["worklink"].sessions.check(token, principal)
+        g.principal = principal
         return g.principal
     scheme, _, token = header.partition(" ")
     if not header:

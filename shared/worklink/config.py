@@ -58,6 +58,9 @@ class Settings:
     # Host names this service answers to (WORKLINK_ALLOWED_HOSTS, comma-separated; "" answers any): links
     # built from the request's Host - an employer's reply link - can then never name another site.
     allowed_hosts: tuple[str, ...] = ()
+    # A signed-in page session unused this long ends (worklink.web.sessions): GP practices share
+    # computers. 30 minutes by default; the alliance's IG lead to confirm.
+    session_idle_minutes: int = 30
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -86,6 +89,7 @@ class Settings:
             trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
             metrics_token=env.get("WORKLINK_METRICS_TOKEN", ""),
             allowed_hosts=tuple(h.strip() for h in env.get("WORKLINK_ALLOWED_HOSTS", "").split(",") if h.strip()),
+            session_idle_minutes=_minutes(env, "WORKLINK_SESSION_IDLE_MINUTES", 30),
         )
         settings.check()
         return settings
@@ -122,6 +126,13 @@ def _count(env: Mapping[str, str], name: str) -> int:
     value = env.get(name, "0").strip() or "0"
     if not value.isdigit():
         raise ConfigError(f"{name} must be a whole number of proxies (0 or more), not {value!r}")
+    return int(value)
+
+
+def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip() or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of minutes (1 or more), not {value!r}")
     return int(value)
 
 

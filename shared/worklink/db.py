@@ -44,6 +44,7 @@ class PlatformTables:
     outbox: sa.Table
     processed_events: sa.Table
     audit_log: sa.Table
+    web_sessions: sa.Table
 
 
 def platform_tables(metadata: sa.MetaData) -> PlatformTables:
@@ -87,7 +88,19 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
         sa.Column("purpose", sa.String(255)),
         sa.Column("request_id", sa.String(128)),
     )
-    return PlatformTables(outbox, processed_events, audit_log)
+    # The pages' signed-in sessions (worklink.web.sessions): a signed-out or idle session stays
+    # refused in every worker and process. Keyed by a hash of the session's token, never the token.
+    web_sessions = sa.Table(
+        "web_sessions", metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("subject", sa.String(255), nullable=False, index=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        sa.Column("end_reason", sa.String(16)),
+    )
+    return PlatformTables(outbox, processed_events, audit_log, web_sessions)
 
 
 # Errors that mean the database cannot be reached or cannot take the work just now (down,

@@ -84,9 +84,17 @@ def _check_foreign_keys(connection) -> None:
 
 
 def create_platform_tables(bind) -> None:
-    """First migration of every service: outbox, processed_events, audit_log."""
-    platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION)).outbox.metadata.create_all(bind)
+    """First migration of every service: outbox, processed_events, audit_log (platform tables added
+    later, such as web_sessions, come in revisions of their own)."""
+    tables = _first_platform_tables()
+    tables[0].metadata.create_all(bind, tables=tables)
 
 
 def drop_platform_tables(bind) -> None:
-    platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION)).outbox.metadata.drop_all(bind)
+    tables = _first_platform_tables()
+    tables[0].metadata.drop_all(bind, tables=tables)
+
+
+def _first_platform_tables() -> list[sa.Table]:
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    return [tables.outbox, tables.processed_events, tables.audit_log]

@@ -76,6 +76,7 @@ def app(settings):
     app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
                                 settings=settings)
     app.register_blueprint(pages)
+    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
     return app
 
 

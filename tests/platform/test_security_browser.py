@@ -70,6 +70,7 @@ def app(tmp_path):
     app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
                                 settings=settings)
     app.register_blueprint(pages)
+    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
     app.extensions["test_token"] = mint_token(settings.jwt, role="adviser", org="org-1")
     return app
 

@@ -36,6 +36,7 @@ from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_
 from worklink.web.characters import refuse_unstorable_text
 from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
 from worklink.web.security import install_security_headers
+from worklink.web.sessions import SessionStore
 
 log = logging.getLogger("worklink.http")
 
@@ -60,6 +61,7 @@ class ServiceContext:
     audit: AuditTrail
     tokens: TokenVerifier
     catalogue: Catalogue
+    sessions: SessionStore
 
 
 def service_context() -> ServiceContext:
@@ -121,7 +123,8 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
     app.extensions["worklink"] = ServiceContext(
         name=name, settings=settings, database=database, tables=tables,
         outbox=Outbox(name, tables, catalogue), audit=AuditTrail(tables),
-        tokens=TokenVerifier(settings.jwt), catalogue=catalogue)
+        tokens=TokenVerifier(settings.jwt), catalogue=catalogue,
+        sessions=SessionStore(database, tables.web_sessions, settings.session_idle_minutes))
 
     _register_request_hooks(app, name, settings)
     register_problem_handlers(app)

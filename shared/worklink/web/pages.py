@@ -15,7 +15,7 @@ import hmac
 import re
 import secrets
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
@@ -25,13 +25,13 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
+from worklink.web.sessions import IDLE, SESSION_HOURS, SessionEnded, SignInRequired  # noqa: F401 - also theirs
 
 SESSION_COOKIE = "worklink_session"
 CSRF_COOKIE = "worklink_csrf"
 # In production both carry the __Host- prefix: a browser then only takes them from this very host over
 # HTTPS, so a sibling subdomain cannot plant a CSRF token of its choosing (or a session) for ours.
 HOST_PREFIX = "__Host-"
-SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 STATIC_DIR = __file__.rsplit("/", 1)[0] + "/static"
 
@@ -69,10 +69,6 @@ def _asks_for_data() -> bool:
 def _prefers_html() -> bool:
     best = request.accept_mimetypes.best_match(["application/problem+json", "application/json", "text/html"])
     return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
-
-
-class SignInRequired(Exception):
-    """An anonymous visitor asked for a page that needs a signed-in user."""
 
 
 def session_cookie_name() -> str:
@@ -185,9 +181,43 @@ def install_pages(app: Flask, service_title: str) -> None:
             response.set_cookie(csrf_cookie_name(), token, httponly=True, samesite="Strict", secure=_cookie_secure())
         return response
 
-    app.register_error_handler(SignInRequired, lambda _e: redirect(
-        url_for("worklink_session.sign_in") + "?" + urlencode({"next": request.full_path.rstrip("?")})))
+    app.register_error_handler(SignInRequired, lambda _e: _to_sign_in(request.full_path.rstrip("?")))
+    app.register_error_handler(SessionEnded, _session_ended)
     app.register_blueprint(_session_pages())
+
+
+def _to_sign_in(next_path: str | None) -> Response:
+    return redirect(url_for("worklink_session.sign_in") + ("?" + urlencode({"next": next_path}) if next_path else ""))
+
+
+def _session_ended(ended: SessionEnded) -> Response:
+    """A session that ended (worklink.web.sessions): its cookies go. After inactivity the user is told
+    why and offered sign-in back to where they were; after a sign-out or 12 hours, sign-in itself."""
+    where = _safe_next(request.full_path.rstrip("?") if request.method in SAFE_METHODS else _referring_path())
+    if ended.reason == IDLE:
+        minutes = service_context().settings.session_idle_minutes
+        html = render_template("worklink/session_ended.html", minutes=minutes,
+                               sign_in=url_for("worklink_session.sign_in", next=where) if where else
+                               url_for("worklink_session.sign_in"))
+        response = Response(html, status=401, mimetype="text/html")
+    else:
+        response = _to_sign_in(where)
+    return _forget_session(response)
+
+
+def _referring_path() -> str | None:
+    """The page a form was sent from, if it was on this site (a POST's own URL may take no GET)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
+def _forget_session(response: Response) -> Response:
+    """Drop the session and the CSRF token (the next visitor at this browser gets a new one)."""
+    for name in (session_cookie_name(), csrf_cookie_name()):
+        response.delete_cookie(name, httponly=True, secure=_cookie_secure(), samesite="Lax")
+    return response
 
 
 def _session_pages() -> PagesBlueprint:
@@ -200,17 +230,16 @@ def _session_pages() -> PagesBlueprint:
 
     @pages.post("/signin")
     def sign_in_with_token():
-        from worklink.web.app import service_context
-
         if _production():
             raise Problem(404, "Sign in through the alliance's identity provider.")
         token = request.form.get("token", "").strip()
         try:
             principal = service_context().tokens.verify(token)
+            service_context().sessions.start(token, principal)
         except Problem as problem:
-            html = render_template("worklink/signin.html", next=_safe_next(request.form.get("next")),
-                                   error=problem.detail, production=False)
-            return Response(html, status=401, mimetype="text/html")
+            return _sign_in_again(problem.detail)
+        except SessionEnded:
+            return _sign_in_again("This access token was signed out. Sign in with a new one.")
         response = redirect(_safe_next(request.form.get("next")) or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
         response.set_cookie(session_cookie_name(), token, httponly=True, samesite="Lax", secure=_cookie_secure(),
@@ -219,18 +248,37 @@ def _session_pages() -> PagesBlueprint:
 
     @pages.post("/signout")
     def sign_out():
-        """Forget the session and the CSRF token (the next visitor at this browser gets a new one)."""
-        response = redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/"))
-        for name in (session_cookie_name(), csrf_cookie_name()):
-            response.delete_cookie(name, httponly=True, secure=_cookie_secure(), samesite="Lax")
-        return response
+        """End the session for good (a copy of its cookie is refused too), then forget it."""
+        from worklink.auth import optional_principal
+
+        if token := request.cookies.get(session_cookie_name()):
+            service_context().sessions.sign_out(token, optional_principal())
+        return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
+
+    @pages.post("/signout/everywhere")
+    def sign_out_everywhere():
+        """End every session of the signed-in user at this service: other computers, copied cookies."""
+        from worklink.auth import authenticate
+
+        service_context().sessions.sign_out_everywhere(authenticate().subject)
+        return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 
     return pages
 
 
+def _sign_in_again(error: str) -> Response:
+    html = render_template("worklink/signin.html", next=_safe_next(request.form.get("next")), error=error,
+                           production=False)
+    return Response(html, status=401, mimetype="text/html")
+
+
 def _production() -> bool:
-    from worklink.web.app import service_context
     return service_context().settings.env == "production"
+
+
+def service_context():
+    from worklink.web.app import service_context as context
+    return context()
 
 
 # Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so "/\t/evil.example"

@@ -1,0 +1,131 @@
+"""Signed-in page sessions, kept in the service's own database (OWASP ASVS 4.0 V3, L2).
+
+The session cookie holds the user's token; this module decides whether that token's session is
+still open, in every gunicorn worker and process alike, through the `web_sessions` platform
+table (keyed by a SHA-256 of the token, so the table holds nothing a reader could sign in with):
+- an idle timeout (WORKLINK_SESSION_IDLE_MINUTES, 30 by default: GP practices share computers;
+  the alliance's IG lead to confirm). Activity moves `last_seen_at` on at most once a minute,
+  so a busy user costs one write a minute and never a cookie write;
+- an absolute lifetime of 12 hours from sign-in, whatever the token's own (ASVS 3.3.2);
+- sign-out ends the session for good: a copy of the cookie taken before is refused after;
+- "sign out everywhere" ends every session of the user at this service.
+A token first seen in a cookie (not through /signin) starts its session then. An ended session's
+row is kept until its token expires, so the same token cannot start a new one; sign-in prunes
+the rows of expired tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+
+from worklink.auth import Principal
+from worklink.db import Database, utcnow
+
+SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
+REFRESH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before a request moves it on
+LIFETIME = timedelta(hours=SESSION_HOURS)
+# Why a session ended (web_sessions.end_reason).
+SIGNED_OUT, EVERYWHERE, IDLE, EXPIRED = "signed_out", "everywhere", "idle", "expired"
+
+
+class SignInRequired(Exception):
+    """An anonymous visitor asked for a page that needs a signed-in user (worklink.web.pages sends
+    them to sign in)."""
+
+
+class SessionEnded(SignInRequired):
+    """The token's session was ended: signed out (here or everywhere), idle too long, or too old."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(self, database: Database, table: sa.Table, idle_minutes: int,
+                 clock: Callable[[], datetime] = utcnow):
+        self.database = database
+        self.table = table
+        self.idle = timedelta(minutes=idle_minutes)
+        self._clock = clock
+
+    def start(self, token: str, principal: Principal) -> None:
+        """Sign-in: open the token's session (SessionEnded if it was ended before)."""
+        self._prune()
+        self.check(token, principal)
+
+    def check(self, token: str, principal: Principal) -> None:
+        """Every signed-in page request: SessionEnded unless the token's session is open."""
+        key, now = session_id(token), self._clock()
+        with self.database.sessions() as session:
+            row = session.execute(sa.select(self.table).where(self.table.c.id == key)).first()
+        if row is None:
+            self._begin(key, principal, now)
+        elif row.ended_at is not None:
+            raise SessionEnded(row.end_reason)
+        elif now - row.last_seen_at > self.idle:
+            self._end(key, IDLE, now)
+        elif now - row.started_at > LIFETIME:
+            self._end(key, EXPIRED, now)
+        elif now - row.last_seen_at > REFRESH_AFTER:
+            with self.database.transaction() as session:
+                session.execute(self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
+                                .values(last_seen_at=now))
+
+    def sign_out(self, token: str, principal: Principal | None) -> None:
+        """End the token's session; one never seen here is recorded as ended, so it cannot start."""
+        key, now = session_id(token), self._clock()
+        with self.database.transaction() as session:
+            ended = session.execute(self._ending(key, SIGNED_OUT, now)).rowcount
+            if not ended and principal is not None:
+                exists = session.execute(sa.select(self.table.c.id).where(self.table.c.id == key)).first()
+                if exists is None:
+                    session.execute(self.table.insert().values(
+                        **self._new_row(key, principal, now), ended_at=now, end_reason=SIGNED_OUT))
+
+    def sign_out_everywhere(self, subject: str) -> int:
+        """End every open session of `subject` at this service; how many there were."""
+        with self.database.transaction() as session:
+            return session.execute(
+                self.table.update().where(self.table.c.subject == subject, self.table.c.ended_at.is_(None))
+                .values(ended_at=self._clock(), end_reason=EVERYWHERE)).rowcount
+
+    def _begin(self, key: str, principal: Principal, now: datetime) -> None:
+        try:
+            with self.database.transaction() as session:
+                session.execute(self.table.insert().values(**self._new_row(key, principal, now)))
+        except sa.exc.IntegrityError:  # another worker began it (or ended it) just now: go by its row
+            self._refuse_if_ended(key)
+
+    def _refuse_if_ended(self, key: str) -> None:
+        with self.database.sessions() as session:
+            row = session.execute(sa.select(self.table).where(self.table.c.id == key)).first()
+        if row is not None and row.ended_at is not None:
+            raise SessionEnded(row.end_reason)
+
+    def _new_row(self, key: str, principal: Principal, now: datetime) -> dict:
+        expires = datetime.fromtimestamp(float(principal.claims.get("exp", 0)), timezone.utc)
+        return {"id": key, "subject": principal.subject, "started_at": now, "last_seen_at": now,
+                "token_expires_at": max(expires, now) + timedelta(minutes=5)}  # past any verifier leeway
+
+    def _ending(self, key: str, reason: str, now: datetime):
+        return (self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason))
+
+    def _end(self, key: str, reason: str, now: datetime) -> None:
+        with self.database.transaction() as session:
+            session.execute(self._ending(key, reason, now))
+        raise SessionEnded(reason)
+
+    def _prune(self) -> None:
+        """Forget sessions whose token no longer works anyway."""
+        with self.database.transaction() as session:
+            session.execute(self.table.delete().where(self.table.c.token_expires_at < self._clock()))
