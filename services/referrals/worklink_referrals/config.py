@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Mapping
 
+from worklink import retention
 from worklink.config import ConfigError
 from worklink_referrals.domain import ClockTargets
 
@@ -107,10 +108,7 @@ class ReferralSettings:
 
 def retention_years(env: Mapping[str, str]) -> int:
     """REFERRALS_RETENTION_YEARS (default 6): a whole number of years, at least 1."""
-    text = env.get("REFERRALS_RETENTION_YEARS", "6").strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"REFERRALS_RETENTION_YEARS must be a whole number of years, at least 1 (got {text!r})")
-    return int(text)
+    return retention.retention_years(env, "REFERRALS_RETENTION_YEARS", 6)
 
 
 def person_key(env: Mapping[str, str]) -> str:

@@ -24,19 +24,14 @@ from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
+from worklink.retention import BATCH, RETENTION, SYSTEM, erase_in_batches, years_before
 from worklink_referrals import insights, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import TERMINAL
 from worklink_referrals.models import PLATFORM, Outcome, Referral, SustainmentCheck, Transition
 
 ENDED = tuple(sorted(s.value for s in TERMINAL))
-RETENTION = "retention"
-SYSTEM = Principal("system", "system")
 AUDIT = AuditTrail(PLATFORM)
-BATCH = 200  # referrals erased per transaction: a first run on years of records takes no long locks
-# Article 17(1) UK GDPR grounds for erasure, as reason codes.
-ERASURE_REASONS = ("no_longer_necessary", "consent_withdrawn", "objection", "unlawful_processing",
-                   "legal_obligation")
 _PERSON_FIELDS = ("nhs_number", "given_name", "family_name", "birth_date", "postcode", "email", "phone",
                   "preferred_contact", "reason", "status_text", "duplicate_reason", "duplicate_of_id",
                   "replaces_id", "status_link_hash")
@@ -80,13 +75,6 @@ def record_erasure(session: Session, referral_ids: Iterable[uuid.UUID], purpose:
 # --- retention ----------------------------------------------------------------------------------------
 
 
-def years_before(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year - years)
-    except ValueError:  # 29 February, in a year that has none
-        return moment.replace(year=moment.year - years, day=28)
-
-
 def due_for_erasure(cutoff: datetime) -> sa.Select:
     """Ended, not yet erased referrals whose last activity - closing, any later step or outcome, the last
     sustainment check due or done - is before `cutoff`."""
@@ -110,13 +98,8 @@ def erase_expired_batch(session: Session, cutoff: datetime, now: datetime, limit
 
 def apply_retention(database: Database, settings: ReferralSettings, now: datetime, limit: int = BATCH) -> int:
     """The clock job's retention pass: batches in transactions of their own until none is left."""
-    cutoff, erased = years_before(now, settings.retention_years), 0
-    while True:
-        with database.transaction() as session:
-            done = erase_expired_batch(session, cutoff, now, limit)
-        erased += done
-        if done < limit:
-            return erased
+    cutoff = years_before(now, settings.retention_years)
+    return erase_in_batches(database, lambda session, size: erase_expired_batch(session, cutoff, now, size), limit)
 
 
 # --- finding a person ---------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from worklink.nhs import nhs_number_is_valid
+from worklink.retention import ERASURE_REASONS
 from worklink_referrals import domain
-from worklink_referrals.rights import ERASURE_REASONS
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,31}$", error="a lower-case code")
 EMPLOYMENT = ("in_work_at_risk", "off_sick_fit_note", "unemployed", "economically_inactive")
