@@ -241,9 +241,7 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 done = self.run_once() + self.run_digests()
-                self.purge_person_addresses()
-                self.purge_revoked_consents()
-                self.apply_retention_when_due()
+                self.tidy()
                 failures = 0
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
                 failures += 1
@@ -517,6 +515,11 @@ class DeliveryWorker:
         if retry_after is not None:
             detail += f" (Retry-After: {retry_after:g} s)"
         raise ReceiverAnswered(detail, retry_after)
+
+    def tidy(self) -> dict[str, int]:
+        """What each round does besides sending: erase what is kept no longer (counts; retention only when due)."""
+        return {"person_addresses_erased": self.purge_person_addresses(),
+                "withdrawals_forgotten": self.purge_revoked_consents(), **(self.apply_retention_when_due() or {})}
 
     def purge_person_addresses(self, keep: timedelta = DEAD_PERSON_ADDRESS_KEEP) -> int:
         """Erase residents' addresses on dead deliveries after `keep` (the restricted DLT's retention); each

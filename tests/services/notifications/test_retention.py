@@ -357,3 +357,23 @@ def test_the_inbox_api_and_page_after_read_items_were_deleted(app, notifications
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Your organisation (1)" in html and "Referral accepted" in html
+
+
+def test_a_cron_run_of_the_worker_applies_the_schedule_too(notifications_db, tmp_path, monkeypatch):
+    """`worklink-notifications deliver --once` (e.g. from cron) erases as the running worker does."""
+    from click.testing import CliRunner
+
+    from worklink_notifications.cli import main
+
+    long_ago = datetime.now(timezone.utc) - timedelta(days=40)
+    add(notifications_db, Delivery(event_id="e-1", event_type="referrals.referral.accepted", recipient_kind="contact",
+                                   recipient_id=str(uuid.uuid4()), channel="email", message_code="referral_accepted",
+                                   address="ann.other@example.org", status="sent", attempts=1, created_at=long_ago,
+                                   sent_at=long_ago))
+    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", notifications_db.url)
+    monkeypatch.setenv("WORKLINK_VAR", str(tmp_path))
+    result = CliRunner().invoke(main, ["deliver", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "deliveries redacted: 1" in result.output and "ann.other" not in result.output
+    [delivery] = rows(notifications_db, Delivery)
+    assert delivery.address is None and delivery.redacted_at is not None
