@@ -2,9 +2,10 @@
 
 UK GDPR storage limitation: an address, a resident's secrets and a server's reply are needed to send a
 message and to answer "did it go?" for a while after; the row itself (ids, codes, channel, status, times)
-serves delivery statistics longer, and then goes too. The delivery worker runs `apply` about hourly
-(DeliveryWorker.apply_retention), each step in batches of their own transactions, idempotent, logged as
-counts. Nothing pending, retrying or waiting for a digest is ever touched.
+serves delivery statistics longer, and then goes too. The delivery worker runs `apply` at start and hourly
+(DeliveryWorker.apply_retention_when_due; `deliver --once` too), each step in batches of their own
+transactions and at most rows_per_pass rows a pass, idempotent, logged as counts. Nothing pending, retrying
+or waiting for a digest is ever touched.
 
 - content (NOTIFICATIONS_RETENTION_CONTENT_DAYS, 30): a finished e-mail or webhook delivery loses its address,
   code and status link, and its error and attempts' server replies are cut to codes (`redacted_at`); a sent
