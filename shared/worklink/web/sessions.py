@@ -56,6 +56,8 @@ class SessionStore:
         self.table = table
         self.idle = timedelta(minutes=idle_minutes)
         self._clock = clock
+        # Built once; read on a plain connection, not an ORM session: this runs on every signed-in page.
+        self._select = sa.select(table).where(table.c.id == sa.bindparam("key"))
 
     def start(self, token: str, principal: Principal) -> None:
         """Sign-in: open the token's session (SessionEnded if it was ended before)."""
@@ -65,8 +67,7 @@ class SessionStore:
     def check(self, token: str, principal: Principal) -> None:
         """Every signed-in page request: SessionEnded unless the token's session is open."""
         key, now = session_id(token), self._clock()
-        with self.database.sessions() as session:
-            row = session.execute(sa.select(self.table).where(self.table.c.id == key)).first()
+        row = self._row(key)
         if row is None:
             self._begin(key, principal, now)
         elif row.ended_at is not None:
@@ -106,10 +107,13 @@ class SessionStore:
             self._refuse_if_ended(key)
 
     def _refuse_if_ended(self, key: str) -> None:
-        with self.database.sessions() as session:
-            row = session.execute(sa.select(self.table).where(self.table.c.id == key)).first()
+        row = self._row(key)
         if row is not None and row.ended_at is not None:
             raise SessionEnded(row.end_reason)
+
+    def _row(self, key: str):
+        with self.database.engine.connect() as connection:
+            return connection.execute(self._select, {"key": key}).first()
 
     def _new_row(self, key: str, principal: Principal, now: datetime) -> dict:
         expires = datetime.fromtimestamp(float(principal.claims.get("exp", 0)), timezone.utc)
