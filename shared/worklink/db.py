@@ -77,13 +77,14 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
     audit_log = sa.Table(
         "audit_log", metadata,
         sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+        # Indexed for the audit review (worklink.audit_review): a period, who saw a record, whose record.
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, default=utcnow, index=True),
         sa.Column("actor", sa.String(255), nullable=False),
         sa.Column("actor_role", sa.String(32), nullable=False),
         sa.Column("actor_org", sa.String(64)),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("resource_type", sa.String(64), nullable=False),
-        sa.Column("resource_id", sa.String(64), nullable=False),
+        sa.Column("resource_id", sa.String(64), nullable=False, index=True),
         sa.Column("person_id", sa.String(64), index=True),
         sa.Column("purpose", sa.String(255)),
         sa.Column("request_id", sa.String(128)),

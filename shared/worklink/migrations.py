@@ -95,6 +95,30 @@ def drop_platform_tables(bind) -> None:
     tables[0].metadata.drop_all(bind, tables=tables)
 
 
+def add_platform_indexes(bind, *names: str) -> None:
+    """Platform-table indexes added after a service's first migration: created where missing. The
+    first migration builds the tables from today's definitions, so a database made since has them
+    already; one made before does not."""
+    for table, index in _platform_indexes(names):
+        if index.name not in {found["name"] for found in sa.inspect(bind).get_indexes(table.name)}:
+            index.create(bind)
+
+
+def drop_platform_indexes(bind, *names: str) -> None:
+    for table, index in _platform_indexes(names):
+        if index.name in {found["name"] for found in sa.inspect(bind).get_indexes(table.name)}:
+            index.drop(bind)
+
+
+def _platform_indexes(names: tuple[str, ...]) -> list[tuple[sa.Table, sa.Index]]:
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    found = [(table, index) for table in tables.audit_log.metadata.sorted_tables for index in table.indexes
+             if index.name in names]
+    if len(found) != len(names):
+        raise ValueError(f"no platform index among {sorted(set(names) - {i.name for _, i in found})}")
+    return found
+
+
 def _first_platform_tables() -> list[sa.Table]:
     tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
     return [tables.outbox, tables.processed_events, tables.audit_log]
