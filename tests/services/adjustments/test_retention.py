@@ -4,6 +4,7 @@ dates and the audit trail, and never touches advice still in use (SQLite and Pos
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -249,3 +250,28 @@ def test_six_years_is_the_default():
     assert rights.retention_years({}) == 6
     assert rights.retention.years_before(datetime(2032, 2, 29, tzinfo=timezone.utc), 6) == datetime(
         2026, 2, 28, tzinfo=timezone.utc)
+
+
+def test_a_suggestion_someone_holds_is_skipped_and_erased_by_a_later_run(tmp_path, postgres_url):
+    """PostgreSQL: the pass never waits behind a clinician's transaction on a suggestion (SKIP LOCKED)."""
+    from tests.services.adjustments.conftest import Tokens, build_app, make_settings
+
+    settings = make_settings(tmp_path, postgres_url)
+    app = build_app(settings)
+    client, tokens = app.test_client(), Tokens(settings)
+    held_id, free_id = (create(client, tokens)["id"] for _ in range(2))
+    at, outcome = utcnow() + SIX_YEARS, {}
+    try:
+        with app.extensions["worklink"].database.engine.connect() as holder:
+            holder.execute(sa.select(Suggestion.id).where(Suggestion.id == uuid.UUID(held_id)).with_for_update())
+            run = threading.Thread(target=lambda: outcome.setdefault("erased", retain(app, at)))
+            run.start()
+            run.join(timeout=15)
+            finished_while_held = not run.is_alive()
+            holder.rollback()  # the clinician's transaction ends
+            run.join()
+        assert finished_while_held and outcome["erased"] == 1
+        assert row(app, free_id)["erased_at"] is not None and row(app, held_id)["erased_at"] is None
+        assert retain(app, at) == 1 and row(app, held_id)["erased_at"] is not None
+    finally:
+        app.extensions["worklink"].database.dispose()
