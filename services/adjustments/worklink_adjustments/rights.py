@@ -140,8 +140,10 @@ def due_for_erasure(cutoff: datetime) -> sa.Select:
 def erase_expired_batch(session: Session, outbox: Outbox, cutoff: datetime, now: datetime,
                         limit: int = retention.BATCH) -> int:
     """Erase up to `limit` suggestions past retention; returns how many. PostgreSQL: rows another transaction
-    holds are skipped this time (that transaction may give them later activity)."""
-    found = session.scalars(due_for_erasure(cutoff).limit(limit).with_for_update(skip_locked=True))
+    holds are skipped this time (that transaction may give them later activity). FOR NO KEY UPDATE: an
+    employer's answer or a link being inserted for the suggestion (a foreign key's KEY SHARE) is not
+    blocked by it, so neither waits for the other in a cycle."""
+    found = session.scalars(due_for_erasure(cutoff).limit(limit).with_for_update(key_share=True, skip_locked=True))
     return sum(erase(session, outbox, suggestion, now, purpose=retention.RETENTION, principal=retention.SYSTEM)
                for suggestion in found)
 
@@ -166,7 +168,7 @@ def person_suggestions(session: Session, nhs_number: str, principal: Principal, 
     if not principal.is_alliance_admin:
         query = query.where(Suggestion.practice_id == _organisation(principal))
     query = query.order_by(Suggestion.created_at, Suggestion.id)
-    return list(session.scalars(query.with_for_update() if lock else query))
+    return list(session.scalars(query.with_for_update(key_share=True) if lock else query))  # as retention locks
 
 
 def _organisation(principal: Principal) -> uuid.UUID | None:
