@@ -108,6 +108,10 @@ class DeliverySettings:
     webhook_alert_after: timedelta = timedelta(hours=1)
     # Webhooks to loopback/private/link-local addresses (webhook_targets); never in production.
     allow_private_webhooks: bool = False
+    # Every webhook through this forward proxy (CONNECT for https), credentials in its URL never shown.
+    webhook_proxy: webhook_targets.WebhookProxy | None = None
+    # Receivers' certificates checked against this CA bundle instead of the system's.
+    webhook_ca_file: str | None = None
     # A mail relay off this machine is reached with STARTTLS (verified against the system's CAs, or
     # smtp_ca_file) and, if given, a login; production refuses a remote relay without STARTTLS.
     smtp_starttls: bool = False
@@ -132,6 +136,9 @@ class DeliverySettings:
                                              cls.webhook_retry_schedule, "NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"),
             webhook_alert_after=timedelta(hours=float(env.get("NOTIFICATIONS_WEBHOOK_ALERT_HOURS", 1))),
             allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
+            webhook_proxy=webhook_targets.WebhookProxy.parse(env["NOTIFICATIONS_WEBHOOK_PROXY"])
+            if env.get("NOTIFICATIONS_WEBHOOK_PROXY", "").strip() else None,
+            webhook_ca_file=env.get("NOTIFICATIONS_WEBHOOK_CA_FILE") or None,
             smtp_starttls=env.get("NOTIFICATIONS_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
             smtp_ca_file=env.get("NOTIFICATIONS_SMTP_CA_FILE") or None,
             smtp_username=env.get("NOTIFICATIONS_SMTP_USERNAME") or None,
@@ -217,15 +224,16 @@ class DeliveryWorker:
     database: Database
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     clock: Callable[[], datetime] = utcnow
-    http: requests.Session | None = None  # default: public addresses only, unless settings allow private ones
+    http: requests.Session | None = None  # default: webhook_targets.webhook_session for the settings
     retention: RetentionSchedule | None = None  # default: the default schedule with settings' retry horizon
+    resolve: webhook_targets.Resolver | None = None  # how a webhook host is resolved for its check (default: DNS)
 
     def __post_init__(self) -> None:
         if self.retention is None:
             self.retention = RetentionSchedule(give_up_after=self.settings.give_up_after)
         if self.http is None:
-            self.http = requests.Session() if self.settings.allow_private_webhooks \
-                else webhook_targets.public_only_session()
+            self.http = webhook_targets.webhook_session(self.settings.allow_private_webhooks,
+                                                        self.settings.webhook_proxy, self.settings.webhook_ca_file)
 
     # --- the loop --------------------------------------------------------------
 
@@ -487,7 +495,9 @@ class DeliveryWorker:
     def send_webhook(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
         if subscriber is None or not subscriber.active:
             raise PermanentFailure("the webhook subscriber was removed or deactivated")
-        refused = None if self.settings.allow_private_webhooks else webhook_targets.resolved_refusal(subscriber.url)
+        proxy = self.settings.webhook_proxy
+        refused = None if self.settings.allow_private_webhooks else webhook_targets.resolved_refusal(
+            subscriber.url, self.resolve, must_resolve=proxy is not None)  # a proxy hides where it connects
         if refused:
             raise PermanentFailure(f"not sent: {refused}")
         body = json.dumps(webhook_body(delivery), separators=(",", ":"), sort_keys=True).encode()
@@ -503,11 +513,14 @@ class DeliveryWorker:
                                       timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
         except webhook_targets.NotPublic as exc:
             raise PermanentFailure(f"not sent: {exc}") from exc
-        except requests.RequestException as exc:
-            raise ReceiverUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        except requests.RequestException as exc:  # the proxy down or refusing too: retried, never dead
+            detail = f"{type(exc).__name__}: {exc}"
+            raise ReceiverUnreachable(proxy.scrub(detail) if proxy else detail) from None
         response.close()
         if 200 <= response.status_code < 300:
             return
+        if proxy and response.status_code == 407:  # our proxy refused our credentials: set-up, never the receiver
+            raise ReceiverUnreachable(f"HTTP 407 from the webhook proxy {proxy.shown}: check its credentials")
         detail = f"HTTP {response.status_code} from the receiver"
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_HTTP:
             raise PermanentFailure(detail)

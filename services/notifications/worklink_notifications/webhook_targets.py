@@ -9,20 +9,30 @@ address each connection actually reached (`public_only_session`: a name that res
 public address at the check and to 127.0.0.1 a moment later - DNS rebinding - still gets
 nowhere). Redirects are never followed (delivery.send_webhook). Outside production, private targets may be allowed
 (`NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE`, default on there), so a developer's or a test's receiver
-on 127.0.0.1 works; production never allows them. Free of Flask.
+on 127.0.0.1 works; production never allows them.
+
+Through a forward proxy (`NOTIFICATIONS_WEBHOOK_PROXY`, an NHS or council network's egress) the worker
+connects to the proxy alone and cannot see the address the proxy reaches, so the per-connection check
+cannot apply: the host is resolved and checked before every send, and a name that cannot be resolved is
+not sent unchecked (an outage: retried). The proxy resolves the name again when it connects, so it must
+enforce the same egress rules itself (no private, loopback, link-local or metadata addresses). The proxy's
+credentials never appear in a log line, an error or a repr. Free of Flask.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from worklink.config import ConfigError
 
 LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain")
 
@@ -46,15 +56,24 @@ def refusal(url: str) -> str | None:
     return None
 
 
-def resolved_refusal(url: str, resolve: Resolver | None = None) -> str | None:
-    """As `refusal`, and every address the host resolves to now must be public."""
+class Unresolvable(OSError):
+    """The host could not be resolved, so not checked: an outage (retried), never a send unchecked."""
+
+
+def resolved_refusal(url: str, resolve: Resolver | None = None, must_resolve: bool = False) -> str | None:
+    """As `refusal`, and every address the host resolves to now must be public. A name that cannot be resolved
+    passes (the direct send fails and is retried) unless `must_resolve` (through a proxy, which would resolve
+    it for us): then it raises Unresolvable."""
     reason = refusal(url)
     if reason:
         return reason
     parts = urlsplit(url)
     try:
         addresses = (resolve or _resolve)(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except OSError:
+    except OSError as exc:
+        if must_resolve:
+            raise Unresolvable(f"{parts.hostname} could not be resolved to check it is public "
+                               f"({type(exc).__name__}); not sent through the proxy unchecked") from None
         return None  # cannot resolve: the send itself fails and is retried
     private = [a for a in addresses if not is_public(ipaddress.ip_address(a))]
     return f"{parts.hostname} resolves to {private[0]}, not a public internet address." if private else None
@@ -122,4 +141,72 @@ def public_only_session() -> requests.Session:
     session = requests.Session()
     session.mount("http://", _PublicOnlyAdapter())
     session.mount("https://", _PublicOnlyAdapter())
+    return session
+
+
+# --- the egress proxy ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WebhookProxy:
+    """NOTIFICATIONS_WEBHOOK_PROXY: http(s)://[user:password@]host:port. `shown` is the URL without its
+    credentials (safe to log); `scrub` takes the credentials out of any text (a library's error message)."""
+
+    url: str = field(repr=False)
+    shown: str
+
+    @classmethod
+    def parse(cls, text: str, name: str = "NOTIFICATIONS_WEBHOOK_PROXY") -> "WebhookProxy":
+        parts = urlsplit(text.strip())
+        shown = f"{parts.scheme}://{parts.hostname}" + (f":{_port(parts)}" if _port(parts) else "") \
+            if parts.scheme and parts.hostname else ""
+        problem = None
+        if parts.scheme not in ("http", "https"):
+            problem = "must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "names no host"
+        elif _port(parts) is None:
+            problem = "needs the proxy's port (http://host:port)"
+        elif parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = "must be only scheme, host and port (and credentials)"
+        if problem:  # never the text itself: it may hold a password
+            got = f" (got {shown})" if shown else ""
+            raise ConfigError(f"{name} {problem}, e.g. http://proxy.example.nhs.uk:8080{got}")
+        return cls(url=text.strip(), shown=shown)
+
+    @property
+    def credentials(self) -> list[str]:
+        """Each secret part of the URL as it may appear in a message: raw and percent-decoded."""
+        parts = urlsplit(self.url)
+        found = [p for p in (parts.username, parts.password) if p]
+        return sorted({*found, *(unquote(p) for p in found)}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        text = text.replace(self.url, self.shown)
+        for secret in self.credentials:
+            text = text.replace(secret, "***")
+        return text
+
+    def __str__(self) -> str:
+        return self.shown
+
+
+def _port(parts) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # not a number, or out of range
+        return None
+
+
+def webhook_session(allow_private: bool, proxy: WebhookProxy | None = None,
+                    ca_file: str | None = None) -> requests.Session:
+    """The worker's session. Direct: every connection must reach a public address (unless private ones are
+    allowed). Through `proxy`: each connection reaches the proxy, so the check is the one before sending
+    (resolved_refusal) and the proxy's own rules. The environment's HTTP(S)_PROXY/NO_PROXY are ignored: the
+    setting is the only way out. `ca_file` replaces the system's CAs for receivers' certificates."""
+    session = requests.Session() if allow_private or proxy else public_only_session()
+    session.trust_env = False
+    if proxy:
+        session.proxies = {"http": proxy.url, "https": proxy.url}
+    if ca_file:
+        session.verify = ca_file
     return session
