@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from tests.services.adjustments.conftest import OTHER_PRACTICE, VALID_NHS, suggestion_body
+from tests.services.adjustments.conftest import (OTHER_PRACTICE, VALID_NHS, Tokens, build_app, make_settings,
+                                                 suggestion_body)
 from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
 from tests.services.adjustments.test_referral_consent_withdrawal import _lifecycle
 from worklink.config import ConfigError
@@ -80,7 +81,8 @@ def retain(app, at: datetime, years: int = 6, limit: int = 200) -> int:
 
 def row(app, sid: str) -> dict:
     with app.extensions["worklink"].database.engine.connect() as conn:
-        return dict(conn.execute(sa.select(Suggestion.__table__).where(Suggestion.id == uuid.UUID(sid))).mappings().one())
+        query = sa.select(Suggestion.__table__).where(Suggestion.id == uuid.UUID(sid))
+        return dict(conn.execute(query).mappings().one())
 
 
 def erase_audits(app) -> list[tuple]:
@@ -95,7 +97,7 @@ def text_held(app, about: set[str] | None = None) -> str:
     about these suggestions, when given)."""
     found = []
     with app.extensions["worklink"].database.engine.connect() as conn:
-        for table in (*Base.metadata.sorted_tables,):
+        for table in Base.metadata.sorted_tables:
             if table.name.startswith(("guidance", "functional", "work_functions", "conditions", "adjustments",
                                       "phrase", "processed")):
                 continue  # the library, not about anyone
@@ -254,8 +256,6 @@ def test_six_years_is_the_default():
 
 def test_a_suggestion_someone_holds_is_skipped_and_erased_by_a_later_run(tmp_path, postgres_url):
     """PostgreSQL: the pass never waits behind a clinician's transaction on a suggestion (SKIP LOCKED)."""
-    from tests.services.adjustments.conftest import Tokens, build_app, make_settings
-
     settings = make_settings(tmp_path, postgres_url)
     app = build_app(settings)
     client, tokens = app.test_client(), Tokens(settings)
