@@ -25,6 +25,7 @@ from worklink_adjustments.models import PLATFORM, Base, EmployerLink, Suggestion
 
 # A day past six calendar years from late 2026 (2028 and 2032 are leap years).
 SIX_YEARS = timedelta(days=6 * 365 + 2 + 1)
+OPEN_ENDED = {"period.end": ..., "assessment.condition_started_on": "2025-01-02"}  # current until ended
 LINK_TTL = timedelta(days=60)  # the default employer link lifetime: its expiry counts as activity
 OTHER_NHS = "4010232137"
 PERSONAL = ("Sam", "Patel", VALID_NHS, "1985-04-12", "sam@example.org", "07700900123", "GL1 2AB", "Dr Ada Lovelace",
@@ -112,8 +113,7 @@ def test_retention_erases_ended_suggestions_after_the_period_and_never_advice_in
     app, client, tokens = svc
     gone = worked_and_withdrawn(app, client, tokens)
     draft = create(client, tokens)["id"]  # never issued, never touched again: abandoned
-    current = issue(client, tokens, **{"patient.nhs_number": OTHER_NHS, "period.end": ...,
-                                       "assessment.condition_started_on": "2025-01-02"})["id"]  # open-ended advice
+    current = issue(client, tokens, **{"patient.nhs_number": OTHER_NHS}, **OPEN_ENDED)["id"]
     referred = withdrawn(client, tokens, **{"consent.refer_to_employment_adviser": True})  # referral unanswered
     other = issue(client, tokens, headers=tokens.header(org=OTHER_PRACTICE))["id"]
     before = {sid: row(app, sid) for sid in (current, referred)}
@@ -164,6 +164,24 @@ def test_retention_erases_ended_suggestions_after_the_period_and_never_advice_in
 
     assert retain(app, later + timedelta(days=30)) == 0  # idempotent: nothing erased twice
     assert len(erase_audits(app)) == 2
+
+
+def test_superseded_and_expired_advice_ends_and_the_advice_replacing_it_stays(svc):
+    app, client, tokens = svc
+    old = issue(client, tokens)["id"]
+    newer = issue(client, tokens, supersedes_id=old, **OPEN_ENDED)["id"]  # current advice, replacing the old
+    lapsed = issue(client, tokens, **{"patient.nhs_number": OTHER_NHS})
+    database = app.extensions["worklink"].database
+    period_end = datetime.fromisoformat(row(app, lapsed["id"])["period_end"].isoformat())
+    assert sweep.run_once(database, outbox(app), now=datetime.combine(
+        period_end + timedelta(days=2), datetime.min.time(), timezone.utc))["expired"] == 1
+    assert [row(app, sid)["status"] for sid in (old, newer, lapsed["id"])] == ["superseded", "issued", "expired"]
+
+    assert retain(app, utcnow() + SIX_YEARS + LINK_TTL + timedelta(days=1)) == 2
+    assert row(app, old)["erased_at"] and row(app, lapsed["id"])["erased_at"]
+    current = row(app, newer)
+    assert current["erased_at"] is None and current["given_name"] == "Sam"
+    assert current["supersedes_id"] == uuid.UUID(old)  # still names what it replaced
 
 
 def test_an_employer_answer_keeps_its_outcomes_and_loses_its_words(svc):
