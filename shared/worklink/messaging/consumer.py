@@ -1,10 +1,10 @@
 """Idempotent event consumer with bounded retries and a dead-letter topic.
 
 For each record: parse the CloudEvent, find the handler for its type, validate its
-data against the catalogue, then run the handler and record the event id in
-`processed_events` in one database transaction. Offsets are committed only after
+data against the catalogue, then run the handler and record the event (by source and id)
+in `processed_events` in one database transaction. Offsets are committed only after
 that transaction, so a crash in between means redelivery, and redelivery finds the
-event id already recorded and has no second effect.
+event already recorded and has no second effect.
 
 Failures:
 - unparseable JSON, a broken envelope, an unknown schema version or invalid data
