@@ -10,8 +10,8 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
 - sign-out ends the session for good: a copy of the cookie taken before is refused after;
 - "sign out everywhere" ends every session of the user at this service.
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
-row is kept until its token expires, so the same token cannot start a new one; sign-in prunes
-the rows of expired tokens.
+row is kept until its token expires, so the same token cannot start a new one; each new session
+removes the rows of expired tokens.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ class SessionStore:
 
     def start(self, token: str, principal: Principal) -> None:
         """Sign-in: open the token's session (SessionEnded if it was ended before)."""
-        self._prune()
         self.check(token, principal)
 
     def check(self, token: str, principal: Principal) -> None:
@@ -102,6 +101,8 @@ class SessionStore:
     def _begin(self, key: str, principal: Principal, now: datetime) -> None:
         try:
             with self.database.transaction() as session:
+                # Each new session forgets those whose token no longer works anyway (an index range).
+                session.execute(self.table.delete().where(self.table.c.token_expires_at < now))
                 session.execute(self.table.insert().values(**self._new_row(key, principal, now)))
         except sa.exc.IntegrityError:  # another worker began it (or ended it) just now: go by its row
             self._refuse_if_ended(key)
@@ -128,8 +129,3 @@ class SessionStore:
         with self.database.transaction() as session:
             session.execute(self._ending(key, reason, now))
         raise SessionEnded(reason)
-
-    def _prune(self) -> None:
-        """Forget sessions whose token no longer works anyway."""
-        with self.database.transaction() as session:
-            session.execute(self.table.delete().where(self.table.c.token_expires_at < self._clock()))
