@@ -6,7 +6,9 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
 - HTML form posts are accepted (API routes take JSON only) and must carry the
   CSRF token (`{{ csrf_field() }}` in the form; double-submit cookie);
 - `@requires(...)` reads the signed-in user's token from an HttpOnly cookie and
-  sends anonymous visitors to the sign-in page instead of answering 401.
+  sends anonymous visitors to the sign-in page instead of answering 401; a session that
+  was signed out, sat idle or passed 12 hours is refused (worklink.web.sessions), after
+  inactivity with a page that says so.
 """
 
 from __future__ import annotations
