@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
 from worklink_notifications import retention, routing, signing, webhook_targets
+from worklink_notifications.pause import SharedPause
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
                                            UserChannelSettings, WebhookSubscriber)
@@ -98,6 +99,7 @@ class DeliverySettings:
     webhook_timeout: float = 10.0
     digest_hour: int = 17        # UTC hour after which the day's digests go out
     batch: int = 100
+    pause_refresh: float = 1.0   # seconds a worker trusts the shared mail pause it last read (pause.SharedPause)
     # How long an outage may keep a delivery from going before it is given up (dead): far longer than
     # a mail server or a receiver is normally down, short enough that a message is not sent days late.
     give_up_after: timedelta = timedelta(hours=72)
@@ -234,13 +236,13 @@ class DeliveryWorker:
         if self.http is None:
             self.http = webhook_targets.webhook_session(self.settings.allow_private_webhooks,
                                                         self.settings.webhook_proxy, self.settings.webhook_ca_file)
+        self.mail_pause = SharedPause(self.database, refresh=self.settings.pause_refresh)
 
     # --- the loop --------------------------------------------------------------
 
-    # Our mail relay cannot be reached: every e-mail and digest would fail alike, so all of them wait
-    # (backing off as one) and only the first due one tries again when the pause is over.
-    _mail_failures: int = field(default=0, init=False)
-    _mail_resume_at: datetime | None = field(default=None, init=False)
+    # Our mail relay cannot be reached: every e-mail and digest would fail alike, so all of them - in every
+    # worker - wait (backing off as one) and only the first due one tries again when the pause is over.
+    mail_pause: SharedPause = field(init=False)
     _retention_due_at: datetime | None = field(default=None, init=False)
 
     def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
@@ -358,7 +360,7 @@ class DeliveryWorker:
                 return
             if delivery.channel == "email" and (failure is None or isinstance(failure, smtplib.SMTPException)
                                                 and not is_outage(failure)):
-                self._mail_reachable()  # the relay took it, or refused only this message
+                self.mail_pause.reachable(session)  # the relay took it, or refused only this message
             if delivery.channel == "webhook":
                 self._keep_health(session, delivery, failure, now)
             if failure is None:
@@ -429,14 +431,11 @@ class DeliveryWorker:
         none of its attempts. E-mail waits for the whole pause; a webhook backs off by how long it has
         waited. Whatever is still unsent `give_up_after` it was queued is given up."""
         error = describe(failure)
+        resume_at = self._mail_outage(session, now, failure) if delivery.channel == "email" \
+            else now + outage_backoff(now - queued_at(delivery), self.settings)  # the shared pause's row first
         self._record(session, delivery, "failed", error, duration_ms, now)
         delivery.attempts -= 1
-        delivery.status, delivery.last_error = "retrying", error
-        if delivery.channel == "email":
-            self._mail_outage(now, failure)
-            delivery.next_attempt_at = self._mail_resume_at
-        else:
-            delivery.next_attempt_at = now + outage_backoff(now - queued_at(delivery), self.settings)
+        delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, resume_at
         self._give_up_stale(session, delivery.channel, now, error)
 
     def _give_up_stale(self, session: Session, channel: str, now: datetime, error: str) -> None:
@@ -451,16 +450,18 @@ class DeliveryWorker:
             self._dead(delivery, f"not sent within {span} of an outage: {error}"[:1000])
 
     def _mail_paused(self) -> bool:
-        return self._mail_resume_at is not None and self.clock() < self._mail_resume_at
+        return self.mail_pause.paused(self.clock())
 
-    def _mail_outage(self, now: datetime, failure: Exception) -> None:
-        self._mail_failures += 1
-        self._mail_resume_at = now + backoff(self._mail_failures, self.settings)
+    @property
+    def _mail_resume_at(self) -> datetime | None:
+        return self.mail_pause.until
+
+    def _mail_outage(self, session: Session, now: datetime, failure: Exception) -> datetime:
+        """Every worker's e-mail waits until the moment returned (pause.SharedPause)."""
+        resume_at = self.mail_pause.failed(session, now, lambda failures: backoff(failures, self.settings))
         log.warning("mail not sent; the mail server cannot be reached, e-mail waits", extra={
-            "error": describe(failure), "retry_at": self._mail_resume_at.isoformat()})
-
-    def _mail_reachable(self) -> None:
-        self._mail_failures, self._mail_resume_at = 0, None
+            "error": describe(failure), "retry_at": resume_at.isoformat()})
+        return resume_at
 
     def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, duration_ms: int,
                 now: datetime) -> None:
@@ -588,14 +589,12 @@ class DeliveryWorker:
             try:
                 self._smtp_send(message)
             except Exception as exc:  # noqa: BLE001 - recorded and classified, never lost
-                self._digest_failed(digest_id, item_ids, exc, now)
-                if not is_permanent_smtp(exc):
-                    self._mail_outage(now, exc)
+                unreachable = not is_permanent_smtp(exc)
+                self._digest_failed(digest_id, item_ids, exc, now, unreachable)
+                if unreachable:
                     return sent  # the server is unreachable: every other digest would fail the same way
-                self._mail_reachable()
                 continue
             self._digest_sent(digest_id, item_ids, now)
-            self._mail_reachable()
             sent += 1
         return sent
 
@@ -634,16 +633,23 @@ class DeliveryWorker:
 
     def _digest_sent(self, digest_id, item_ids: list, now: datetime) -> None:
         with self.database.transaction() as session:
+            self.mail_pause.reachable(session)
             for item in session.scalars(sa.select(Delivery).where(Delivery.id.in_(item_ids))):
                 item.status, item.sent_at, item.digest_id = "sent", now, digest_id
                 session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now, outcome="sent",
                                             detail=f"in digest {digest_id}"))
         SENDS.labels("digest", "sent").inc()
 
-    def _digest_failed(self, digest_id, item_ids: list, failure: Exception, now: datetime) -> None:
-        """Release today's claim so the digest is tried again; a refused address ends its items."""
+    def _digest_failed(self, digest_id, item_ids: list, failure: Exception, now: datetime,
+                       unreachable: bool) -> None:
+        """Release today's claim so the digest is tried again; a refused address ends its items. An unreachable
+        server pauses every worker's e-mail; a refused address says it is reachable."""
         permanent = is_permanent_smtp(failure)
         with self.database.transaction() as session:
+            if unreachable:
+                self._mail_outage(session, now, failure)
+            else:
+                self.mail_pause.reachable(session)
             session.execute(sa.delete(Digest).where(Digest.id == digest_id))
             for item in session.scalars(sa.select(Delivery).where(Delivery.id.in_(item_ids))):
                 session.add(DeliveryAttempt(delivery_id=item.id, attempted_at=now,

@@ -223,3 +223,16 @@ class RevokedConsent(Base):
     referral_id: Mapped[uuid.UUID | None] = mapped_column()
     revoked_at: Mapped[datetime] = mapped_column()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelPause(Base):
+    """A pause every delivery worker honours: our mail relay could not be reached, so no worker tries it again
+    before `paused_until` (one row per channel, `mail`; `failures` in a row make the pause grow). Shared, so N
+    workers probe a dead relay once per pause, not N times (pause.SharedPause)."""
+
+    __tablename__ = "channel_pause"
+
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    paused_until: Mapped[datetime | None] = mapped_column()
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
