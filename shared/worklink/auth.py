@@ -132,8 +132,9 @@ def mint_token(settings: JwtSettings, *, role: str, org: str | None = None, subj
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     now = int(time.time())
+    # jti: two tokens are never the same, as an IdP's are not - a page session is its token's (web.sessions)
     claims = {"sub": subject or f"dev-{role}-{uuid.uuid4().hex[:8]}", "role": role, "iss": settings.issuer,
-              "aud": settings.audience, "iat": now, "exp": now + ttl_seconds, **extra}
+              "aud": settings.audience, "iat": now, "exp": now + ttl_seconds, "jti": uuid.uuid4().hex, **extra}
     if org:
         claims["org"] = org
     key = settings.secret if settings.algorithm.startswith("HS") else private_key

@@ -295,3 +295,14 @@ def test_the_idle_page_in_chromium_says_why_and_signs_back_in_to_the_same_page(t
         submit(page, page.get_by_role("button", name="Sign in"))
         assert page.url == f"{base}/caseload?page=2"
         assert page.get_by_role("heading", level=1).inner_text() == "Caseload for adviser-ada"
+
+
+def test_two_development_tokens_minted_alike_are_two_sessions(apps):
+    """`worklink token` twice in one second for one user: signing one out leaves the other."""
+    first, _ = apps
+    jwt_settings = first.extensions["worklink"].settings.jwt
+    one, two = (mint_token(jwt_settings, role="adviser", org="org-1", subject="adviser-ada") for _ in range(2))
+    assert one != two
+    browser, other = _sign_in(first, one), _sign_in(first, two)
+    browser.post("/signout", data={"csrf_token": _csrf(browser)})
+    assert other.get("/caseload").status_code == 200
