@@ -87,6 +87,16 @@ def _pseudonymise_audit(session: Session, suggestion: Suggestion) -> None:
     audit = PLATFORM.audit_log
     session.execute(audit.update().where(audit.c.resource_type == RESOURCE, audit.c.resource_id == str(suggestion.id))
                     .values(person_id=str(suggestion.id)))
+    nhs_number = suggestion.nhs_number
+    still_held = nhs_number and session.scalar(sa.select(sa.exists().where(
+        Suggestion.nhs_number == nhs_number, Suggestion.id != suggestion.id, Suggestion.erased_at.is_(None))))
+    if nhs_number and not still_held:  # the last record naming the person: so must nothing else here
+        # An admin's review of this person's accesses (worklink.audit_review) named them by NHS number.
+        reviews = audit.c.resource_type == "audit_log"
+        session.execute(audit.update().where(reviews, audit.c.person_id == nhs_number)
+                        .values(person_id=str(suggestion.id)))
+        session.execute(audit.update().where(reviews, audit.c.resource_id == nhs_number)
+                        .values(resource_id=str(suggestion.id)))
 
 
 def _revoke_usable_links(session: Session, suggestion_id: uuid.UUID, now: datetime) -> None:

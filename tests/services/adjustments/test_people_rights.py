@@ -176,3 +176,23 @@ def test_erasure_refusals(svc):
 def test_the_person_is_named_in_the_body_never_the_url(client, path):
     spec = client.get("/openapi.json").get_json()["paths"][path]
     assert list(spec) == ["post"] and not spec["post"].get("parameters")
+
+
+def test_an_admins_review_of_the_persons_accesses_does_not_keep_their_nhs_number_after_erasure(svc):
+    app, client, tokens = svc
+    first, second, _ = sam(app, client, tokens)
+    review = client.get("/audit/entries", query_string={"person": VALID_NHS}, headers=admin(tokens))
+    assert review.status_code == 200 and review.get_json()["total"] > 0
+    audit = PLATFORM.audit_log.c
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        reviews = conn.execute(sa.select(audit.resource_id, audit.person_id)
+                               .where(audit.resource_type == "audit_log")).all()
+    assert (VALID_NHS, VALID_NHS) in reviews  # the review names whose accesses were looked at
+
+    erased = client.post("/people/erasure", json={"nhs_number": VALID_NHS, "reason": "objection"},
+                         headers=admin(tokens))
+    assert erased.status_code == 200, erased.get_json()
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        left = conn.execute(sa.select(audit.resource_id, audit.person_id, audit.resource_type)
+                            .where(sa.or_(audit.resource_id == VALID_NHS, audit.person_id == VALID_NHS))).all()
+    assert left == []
