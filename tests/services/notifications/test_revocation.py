@@ -100,7 +100,7 @@ def test_withdrawal_stops_the_persons_messages_notifications_already_holds(notif
         referrals.act(rid, "accept", adviser_id="adviser-1")
         referrals.relay_all()
         _drain(consumer, notifications_db, expected_person_messages=3)
-        make_worker(notifications_db, None, Clock(datetime.now(timezone.utc))).run_once()
+        make_worker(notifications_db, None, clock).run_once()  # after the (shared) mail pause
         held = {d.message_code: d for d in person_deliveries(notifications_db)}
         assert held["referral_received"].status == "dead" and held["referral_received"].status_link
         assert held["referral_accepted"].status == "retrying"
