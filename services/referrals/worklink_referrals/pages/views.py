@@ -60,7 +60,8 @@ def _nav():
     if principal.role == "gp":
         return [("Referrals we sent", "/sent")]
     if principal.role == "alliance_admin":
-        return [("Held referrals", "/queue?view=held"), ("Insights", "/alliance/insights")]
+        return [("Held referrals", "/queue?view=held"), ("Insights", "/alliance/insights"),
+                ("A person's rights", "/people")]
     return []
 
 
@@ -500,3 +501,6 @@ def _flat(messages) -> list[tuple[str, str]]:
             fields.append(name)
     anchor = {"contact": "email"}
     return [(anchor.get(f, f), FRIENDLY.get(f, "Check this answer")) for f in dict.fromkeys(fields)]
+
+
+from worklink_referrals.pages import people as _people  # noqa: E402,F401 - a person's rights pages (its routes)
