@@ -40,3 +40,9 @@ def assert_accessible(page) -> None:
     results = Axe().run(page)
     violations = results.response["violations"]
     assert not violations, results.generate_report()
+
+
+def sealed(app, token: str) -> str:
+    """The session cookie a browser signed in with `token` holds (the token sealed under the service's key):
+    for a test that sets the cookie instead of signing in through /signin."""
+    return app.extensions["worklink"].cookie_seal.seal(token)

@@ -158,7 +158,10 @@ def authenticate() -> Principal:
     verifier = current_app.extensions["worklink"].tokens
     header = request.headers.get("Authorization", "")
     if not header and is_page_request():
-        token = request.cookies.get(session_cookie_name()) or ""
+        # The cookie holds the token sealed (worklink.web.sessions.CookieSeal): anything else is no session.
+        token = current_app.extensions["worklink"].cookie_seal.unseal(request.cookies.get(session_cookie_name(), ""))
+        if token is None:
+            raise SignInRequired()
         try:
             principal = verifier.verify(token)
         except Problem:

@@ -12,6 +12,7 @@ from worklink.config import Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
+from tests.browser import sealed
 
 PAGE = """{% extends "worklink/base.html" %}{% block content %}<h1>Notes</h1>
 <form method="post" action="/notes">{{ csrf_field() }}<button class="nhsuk-button">Save</button></form>
@@ -158,9 +159,9 @@ def test_cookies_are_secure_over_https_and_host_prefixed_in_production(tmp_path,
     assert signed_in.status_code == 400 and "worklink_session" not in str(_cookies(signed_in))
     production_token = mint_token(Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), **PRODUCTION}).jwt,
                                   role="adviser", org="org-1")
-    production.set_cookie("worklink_session", production_token)  # the unprefixed name is not ours there
+    production.set_cookie("worklink_session", sealed(production.application, production_token))  # the unprefixed name is not ours there
     assert production.get("/caseload").status_code == 302
-    production.set_cookie("__Host-worklink_session", production_token)
+    production.set_cookie("__Host-worklink_session", sealed(production.application, production_token))
     assert production.get("/caseload").status_code == 200
 
 

@@ -13,6 +13,7 @@ from worklink.config import Settings
 from worklink.migrations import upgrade
 from worklink.service import installed_services
 from worklink.web.pages import SESSION_COOKIE
+from tests.browser import sealed
 
 SERVICES = ["directory", "adjustments", "referrals", "notifications"]
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
@@ -49,7 +50,7 @@ def is_page_rule(app, rule) -> bool:
 def test_no_page_changes_state_without_the_csrf_token(name, tmp_path):
     app, settings = make_app(name, tmp_path)
     client = app.test_client()
-    client.set_cookie(SESSION_COOKIE, mint_token(settings.jwt, role="alliance_admin", subject="admin-1"))
+    client.set_cookie(SESSION_COOKIE, sealed(app, mint_token(settings.jwt, role="alliance_admin", subject="admin-1")))
     client.set_cookie("worklink_csrf", "the-real-token")
     checked = []
     for rule in app.url_map.iter_rules():
@@ -69,7 +70,7 @@ def test_no_api_call_is_authenticated_by_the_session_cookie(name, tmp_path):
     token) every API call is answered exactly as it is without them."""
     app, settings = make_app(name, tmp_path)
     anonymous, browser = app.test_client(), app.test_client()
-    browser.set_cookie(SESSION_COOKIE, mint_token(settings.jwt, role="alliance_admin", subject="admin-1"))
+    browser.set_cookie(SESSION_COOKIE, sealed(app, mint_token(settings.jwt, role="alliance_admin", subject="admin-1")))
     browser.set_cookie("worklink_csrf", "t")
     checked = 0
     for rule in app.url_map.iter_rules():

@@ -19,7 +19,7 @@ from worklink.db import NAMING_CONVENTION, platform_tables, utcnow
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
 from worklink.web.sessions import session_id
-from tests.browser import assert_accessible, live_server, submit
+from tests.browser import assert_accessible, live_server, sealed, submit
 
 PAGE = """{% extends "worklink/base.html" %}{% block content %}<h1>Caseload for {{ who }}</h1>
 <form method="post" action="/notes">{{ csrf_field() }}<button class="nhsuk-button">Save note</button></form>
@@ -85,7 +85,7 @@ def _sign_in(app, token: str):
 def _copy(app, token: str):
     """Another browser holding a copy of the session cookie (taken from a shared computer, say)."""
     client = app.test_client()
-    client.set_cookie("worklink_session", token)
+    client.set_cookie("worklink_session", sealed(app, token))
     return client
 
 
@@ -201,7 +201,7 @@ def test_a_form_sent_after_the_idle_timeout_returns_to_its_page_on_this_site_onl
     ours = browser.post("/notes", data={"csrf_token": csrf}, headers={"Referer": "http://localhost/caseload?q=1"})
     assert ours.status_code == 401 and _sign_in_again(ours.text) == ("/signin", ["/caseload?q=1"])
     browser.set_cookie("worklink_csrf", csrf)  # the idle page cleared both; put them back
-    browser.set_cookie("worklink_session", token)
+    browser.set_cookie("worklink_session", sealed(first, token))
     theirs = browser.post("/notes", data={"csrf_token": csrf}, headers={"Referer": "https://evil.example/caseload"})
     assert theirs.status_code == 401 and _sign_in_again(theirs.text) == ("/signin", []) and "evil" not in theirs.text
 
@@ -306,3 +306,52 @@ def test_two_development_tokens_minted_alike_are_two_sessions(apps):
     browser, other = _sign_in(first, one), _sign_in(first, two)
     browser.post("/signout", data={"csrf_token": _csrf(browser)})
     assert other.get("/caseload").status_code == 200
+
+
+def test_the_session_cookie_is_no_bearer_token_and_only_a_sealed_one_signs_in(apps):
+    first, second = apps
+    token = _token(first)
+    browser = _sign_in(first, token)
+    cookie = browser.get_cookie("worklink_session").value
+    assert token not in cookie and cookie != token
+    assert first.extensions["worklink"].cookie_seal.unseal(cookie) == token
+    # Copied out of the browser, the cookie is not a token the API would take (any service's API).
+    assert first.extensions["worklink"].tokens.verify(token).subject == "adviser-ada"
+    with pytest.raises(Exception):
+        first.extensions["worklink"].tokens.verify(cookie)
+    assert _copy_raw(second, cookie).get("/caseload").status_code == 200  # as a cookie, on any instance
+
+    assert _copy_raw(first, token).get("/caseload").status_code == 302  # the bare token is no session
+    tampered = cookie[:-6] + ("AAAAAA" if not cookie.endswith("AAAAAA") else "BBBBBB")
+    assert _copy_raw(first, tampered).get("/caseload").status_code == 302
+
+
+def _copy_raw(app, value: str):
+    client = app.test_client()
+    client.set_cookie("worklink_session", value)
+    return client
+
+
+def test_a_token_too_long_for_a_cookie_once_sealed_is_refused_at_sign_in(apps):
+    first, _ = apps
+    refused = first.test_client()
+    long_token = _token(first, name="x" * 2900)  # verifies, but sealed it passes the 4 KB a browser keeps
+    response = refused.post("/signin", data={"csrf_token": _csrf(refused), "token": long_token})
+    assert response.status_code == 401 and "too long" in response.get_data(as_text=True)
+    assert refused.get_cookie("worklink_session") is None
+
+
+@pytest.mark.parametrize("environ, problem", [
+    ({"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "https://idp.example/jwks"}, "must be set"),
+    ({"WORKLINK_SESSION_KEY": "short"}, "at least 32"),
+])
+def test_the_cookie_key_must_be_set_where_it_cannot_be_derived(monkeypatch, tmp_path, environ, problem):
+    from worklink.web.sessions import session_key
+
+    monkeypatch.delenv("WORKLINK_SESSION_KEY", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_ENV": "production",
+                                          "WORKLINK_JWT_SECRET": "s" * 40, **environ})
+    with pytest.raises(ConfigError, match=problem):
+        session_key(settings)

@@ -27,7 +27,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
-from worklink.web.sessions import IDLE, SESSION_HOURS, SessionEnded, SignInRequired  # noqa: F401 - also theirs
+from worklink.web.sessions import COOKIE_LIMIT, IDLE, SESSION_HOURS, SessionEnded, SignInRequired  # noqa: F401 - also theirs
 
 SESSION_COOKIE = "worklink_session"
 CSRF_COOKIE = "worklink_csrf"
@@ -86,8 +86,6 @@ def _cookie_secure() -> bool:
     return request.is_secure or _production()
 
 
-def session_token() -> str | None:
-    return request.cookies.get(session_cookie_name()) if is_page_request() else None
 
 
 def csrf_token() -> str:
@@ -242,9 +240,12 @@ def _session_pages() -> PagesBlueprint:
             return _sign_in_again(problem.detail)
         except SessionEnded:
             return _sign_in_again("This access token was signed out. Sign in with a new one.")
+        sealed = service_context().cookie_seal.seal(token)
+        if len(sealed) > COOKIE_LIMIT:
+            return _sign_in_again("This access token is too long to keep signed in with. Ask for a shorter one.")
         response = redirect(_safe_next(request.form.get("next")) or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
-        response.set_cookie(session_cookie_name(), token, httponly=True, samesite="Lax", secure=_cookie_secure(),
+        response.set_cookie(session_cookie_name(), sealed, httponly=True, samesite="Lax", secure=_cookie_secure(),
                             max_age=max(lifetime, 60))
         return response
 
@@ -253,7 +254,7 @@ def _session_pages() -> PagesBlueprint:
         """End the session for good (a copy of its cookie is refused too), then forget it."""
         from worklink.auth import optional_principal
 
-        if token := request.cookies.get(session_cookie_name()):
+        if token := service_context().cookie_seal.unseal(request.cookies.get(session_cookie_name(), "")):
             service_context().sessions.sign_out(token, optional_principal())
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 

@@ -12,18 +12,28 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
 row is kept until its token expires, so the same token cannot start a new one; each new session
 removes the rows of expired tokens.
+
+The cookie carries the token sealed (`CookieSeal`: Fernet, AES-CBC with HMAC-SHA256) under a key only
+the services hold, so a copy taken from a browser is no bearer token the API would accept.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
 
 from worklink.auth import Principal
+from worklink.config import ConfigError, Settings
 from worklink.db import Database, utcnow
+
+SESSION_KEY_VARIABLE = "WORKLINK_SESSION_KEY"
+COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name and attributes
 
 SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
 REFRESH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before a request moves it on
@@ -129,3 +139,32 @@ class SessionStore:
         with self.database.transaction() as session:
             session.execute(self._ending(key, reason, now))
         raise SessionEnded(reason)
+
+
+class CookieSeal:
+    """Seals the token the session cookie carries: only a holder of the key can read it back, and any
+    change to the cookie makes it unreadable (it is then no session at all)."""
+
+    def __init__(self, key: str):
+        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+
+    def seal(self, token: str) -> str:
+        return self._fernet.encrypt(token.encode()).decode()
+
+    def unseal(self, value: str) -> str | None:
+        try:
+            return self._fernet.decrypt(value.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+
+def session_key(settings: Settings) -> str:
+    """WORKLINK_SESSION_KEY, else derived from the JWT secret every service shares. Production with
+    tokens not signed by a shared secret has none to derive from: there the key must be set."""
+    key = os.environ.get(SESSION_KEY_VARIABLE) or ""
+    if key and len(key) < 32:
+        raise ConfigError(f"{SESSION_KEY_VARIABLE} must be at least 32 characters")
+    if not key and settings.env == "production" and not settings.jwt.algorithm.startswith("HS"):
+        raise ConfigError(f"{SESSION_KEY_VARIABLE} must be set in production when tokens are not "
+                          "signed with a shared secret")
+    return key or settings.jwt.secret + ":session-cookie"

@@ -24,6 +24,7 @@ from worklink.service import get_service
 from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import Suggestion
+from tests.browser import sealed
 
 RENAME_REVISION = "adjustments_0008"
 RENAMED = {item["from"]: item["to"] for item in knowledge._load_renames("need_neutral_adjustment_ids.json")["adjustments"]}
@@ -168,7 +169,7 @@ def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, data
 
 
 def test_a_saved_write_page_link_with_an_old_id_picks_its_replacement(client, tokens):
-    client.set_cookie(SESSION_COOKIE, tokens.raw())  # signed in as a GP
+    client.set_cookie(SESSION_COOKIE, sealed(client.application, tokens.raw()))  # signed in as a GP
     page = client.get("/write?adjustment=hypo_plan&adjustment=window_seat_breathing").get_data(as_text=True)
     assert 'value="self_care_pause_plan"' in page and 'value="window_seat_fresh_air"' in page
     assert "hypo_plan" not in page and "window_seat_breathing" not in page

@@ -27,6 +27,7 @@ from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.events import PUBLISHES
 from worklink_adjustments.models import PLATFORM, Adjustment, GuidanceRule, GuidanceVersion, Suggestion
+from tests.browser import sealed
 
 RENAME_REVISION = "adjustments_0007"  # the migration that applies data/neutral_adjustment_ids.json
 RENAMED = {item["from"]: item["to"] for item in knowledge._load_renames("neutral_adjustment_ids.json")["adjustments"]}
@@ -238,7 +239,7 @@ def test_the_rename_is_idempotent(app):
 
 
 def test_a_saved_write_page_link_with_an_old_id_picks_the_renamed_adjustment(client, tokens):
-    client.set_cookie(SESSION_COOKIE, tokens.raw())  # signed in as a GP
+    client.set_cookie(SESSION_COOKIE, sealed(client.application, tokens.raw()))  # signed in as a GP
     page = client.get("/write?adjustment=seizure_plan&adjustment=quiet_workspace").get_data(as_text=True)
     assert 'value="personal_first_aid_plan"' in page and 'value="quiet_workspace"' in page
     assert "seizure_plan" not in page

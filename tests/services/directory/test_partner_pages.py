@@ -14,6 +14,7 @@ from tests.services.directory.conftest import ORG_A, ORG_B, build_directory, mak
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
 from worklink_directory.models import Location, Metadata, Service
+from tests.browser import sealed
 
 
 @pytest.fixture()
@@ -27,7 +28,7 @@ def signed_in(app, role: str, org: uuid.UUID | None = None, subject: str = "ada"
     client = app.test_client()
     token = mint_token(app.extensions["worklink"].settings.jwt, role=role, org=str(org) if org else None,
                        subject=subject)
-    client.set_cookie(SESSION_COOKIE, token)
+    client.set_cookie(SESSION_COOKIE, sealed(app, token))
     return client
 
 

@@ -21,6 +21,7 @@ from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, 
                                            RevokedConsent, WebhookSubscriber)
 from worklink_notifications.retention import RetentionSchedule
 from tests.services.notifications.support import make_worker
+from tests.browser import sealed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -332,7 +333,7 @@ def test_the_admin_api_and_page_say_what_was_removed_and_refuse_a_re_send(app, n
     assert "retention" in again.get_json()["detail"]
 
     browser = app.test_client()
-    browser.set_cookie(SESSION_COOKIE, admin["Authorization"].removeprefix("Bearer "))
+    browser.set_cookie(SESSION_COOKIE, sealed(app, admin["Authorization"].removeprefix("Bearer ")))
     page = browser.get("/admin", headers={"Accept": "text/html"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -352,7 +353,7 @@ def test_the_inbox_api_and_page_after_read_items_were_deleted(app, notifications
     inbox = client.get("/inbox?scope=organisation", headers=adviser).get_json()
     assert ([i["id"] for i in inbox["items"]], inbox["total"], inbox["unread"]) == ([str(unread.id)], 1, 1)
     browser = app.test_client()
-    browser.set_cookie(SESSION_COOKIE, adviser["Authorization"].removeprefix("Bearer "))
+    browser.set_cookie(SESSION_COOKIE, sealed(app, adviser["Authorization"].removeprefix("Bearer ")))
     page = browser.get("/messages?scope=organisation", headers={"Accept": "text/html"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)

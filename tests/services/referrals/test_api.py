@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from worklink_referrals import access, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.models import Referral, RoutingAlert, SustainmentCheck
+from tests.browser import sealed
 from tests.services.referrals.conftest import (ADVISERS, OTHER_ADVISERS, OTHER_SERVICE, SERVICE, nhs_number,
                                               referral_body)
 
@@ -235,7 +236,7 @@ def test_after_withdrawal_no_role_sees_the_persons_details_anywhere_and_every_re
     # Pages: the referral page, the queue (adviser and alliance) and the referrer's /sent list.
     for role, path in (("alliance_admin", f"/queue/{rid}"), ("adviser", f"/queue/{rid}"), ("gp", f"/queue/{rid}"),
                        ("alliance_admin", "/queue?view=all"), ("adviser", "/queue?view=all"), ("gp", "/sent")):
-        h.client.set_cookie("worklink_session", readers[role]["Authorization"].split()[1])
+        h.client.set_cookie("worklink_session", sealed(h.app, readers[role]["Authorization"].split()[1]))
         page = h.client.get(path, headers={"Accept": "text/html"})
         text = page.get_data(as_text=True)
         assert page.status_code == 200 and "R-" in text, (role, path)
