@@ -23,6 +23,7 @@ from worklink_directory.geocode import (GeocoderUnavailable, Point, PostcodeErro
                                        geocoder_from_env)
 from worklink_directory.importer import import_records
 from worklink_directory.models import Service
+from tests.browser import sealed
 
 KNOWN = {"TA1 1AA": (51.0146, -3.1029), "TA6 3BB": (51.1280, -3.0030), "BA20 1AA": (50.9420, -2.6330)}
 
@@ -174,7 +175,7 @@ def test_postcodes_are_looked_up_before_a_write_transaction_opens(sqlite_url, tm
             assert changed.get_json()["service_at_locations"][0]["location"]["latitude"] == 50.9420
 
             staff = app.test_client()
-            staff.set_cookie(SESSION_COOKIE, mint_token(settings.jwt, role="org_admin", org=str(ORG_A)))
+            staff.set_cookie(SESSION_COOKIE, sealed(app, mint_token(settings.jwt, role="org_admin", org=str(ORG_A))))
             page = staff.get("/partner").get_data(as_text=True)
             csrf_token = page.split('name="csrf_token" value="')[1].split('"')[0]
             added = staff.post(f"/partner/services/{known.ids['counselling']}/locations/new",
