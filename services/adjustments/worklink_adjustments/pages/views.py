@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from worklink.audit import person_record
-from worklink.auth import requires
+from worklink.auth import current_principal, requires
 from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
 from worklink.web import service_context
 from worklink.web.app import accepts_form
@@ -62,9 +62,11 @@ HOME_PAGE_SIZE = 25
 
 
 @pages.get("/")
-@requires("gp")
+@requires("gp", "alliance_admin", "org_admin")
 def home():
-    """The practice's suggestions, newest change first, a page at a time."""
+    """The practice's suggestions, newest change first, a page at a time. An admin's home is a person's rights."""
+    if current_principal().role != "gp":
+        return redirect("/people", 303)
     return _home(_page_number(request.args.get("page", "1")), "")
 
 
@@ -459,3 +461,6 @@ def respond_submit(token: str):
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
                           errors=errors)
     return render("adjustments/responded.html", name=name)
+
+
+from worklink_adjustments.pages import people as _people  # noqa: E402,F401 - a person's rights pages (its routes)
