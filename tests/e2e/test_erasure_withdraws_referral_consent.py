@@ -1,0 +1,96 @@
+"""An erasure request reaches the referral it touches: a GP's suggestion became a referral (the real
+adjustments service hands it over on its restricted topic, the real referrals service takes it in); the
+patient then asks the practice to erase their details, and the practice's organisation admin does it on
+the adjustments pages. Erasure withdraws the consent of the open referral request first, and the referrals
+service, consuming that, cancels the referral with consent withdrawn. Each service through its own outbox,
+relay and consumer, on real Kafka."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
+from tests.platform.support import read_topic
+from tests.services.adjustments.conftest import PRACTICE, VALID_NHS, make_settings, suggestion_body
+from tests.services.adjustments.test_people_rights_pages import hidden, post
+from tests.services.referrals.conftest import ADVISERS
+from worklink.auth import mint_token
+from worklink.config import KafkaSettings
+from worklink.events.catalogue import Catalogue
+from worklink.events.contracts import CATALOGUE
+from worklink.messaging.consumer import Outcome
+from worklink.migrations import upgrade
+from worklink.service import get_service
+from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
+from worklink_referrals import events as referrals_events
+from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn(tmp_path, kafka_broker, new_topic,
+                                                                                make_harness):
+    settings = KafkaSettings(kafka_broker.bootstrap_servers)
+    moved = {topic: new_topic() for topic in {e.topic for e in CATALOGUE if e.type.startswith("adjustments.")}}
+    catalogue = Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
+    spec = get_service("adjustments")
+    adjustments_settings = make_settings(tmp_path / "adjustments")
+    upgrade(spec.migrations_dir, adjustments_settings.database_url)
+    adjustments = spec.create_app(settings=adjustments_settings, catalogue=catalogue)
+    adjustments_db = adjustments.extensions["worklink"].database
+    referrals = make_harness(f"sqlite:///{tmp_path / 'referrals.db'}")
+    referrals.add_service(org=ADVISERS)
+
+    # The GP records the patient's consent to a referral and issues; the referral is made and accepted.
+    def token(role, subject):
+        return {"Authorization": "Bearer " + mint_token(adjustments_settings.jwt, role=role, org=str(PRACTICE),
+                                                        subject=subject)}
+
+    client = adjustments.test_client()
+    body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
+    created = client.post("/suggestions", json=body, headers=token("gp", "dr-ada")).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1},
+                       headers=token("gp", "dr-ada")).status_code == 200
+    drain("adjustments", adjustments_db, ADJUSTMENTS_TABLES, settings)
+    intake = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS, catalogue,
+                      settings)
+    try:
+        assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
+    finally:
+        intake.close()
+    with referrals.ctx.database.transaction() as session:
+        [referral] = session.scalars(sa.select(Referral)).all()
+        referral_id = referral.id
+    assert referrals.act(referral_id, "accept", adviser_id="adviser-1").status_code == 200
+
+    # The patient asks the practice to erase their details: its organisation admin does, on the pages.
+    admin = token("org_admin", "ig-lead")
+    confirm = post(client, "/people/erase", {"nhs_number": VALID_NHS, "step": "reason", "reason": "objection"}, admin)
+    assert confirm.status_code == 200 and "1 referral to an employment adviser is still open" in confirm.get_data(
+        as_text=True)
+    erased = post(client, "/people/erase", hidden(confirm), admin)
+    assert erased.status_code == 200 and "consent to the open referral withdrawn" in erased.get_data(as_text=True)
+    drain("adjustments", adjustments_db, ADJUSTMENTS_TABLES, settings)
+    restricted = read_topic(kafka_broker.bootstrap_servers, moved["adjustments.referral-requests"], 2)
+    assert [json.loads(r.value)["type"] for r in restricted] == [
+        "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
+
+    def cancelled(_outcomes) -> bool:
+        with referrals.ctx.database.transaction() as session:
+            return session.get(Referral, referral_id).status == "cancelled"
+
+    withdrawals = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
+                           catalogue, settings)
+    try:
+        consume_until(withdrawals, cancelled)
+    finally:
+        withdrawals.close()
+    with referrals.ctx.database.transaction() as session:
+        referral = session.get(Referral, referral_id)
+        assert referral.status_reason == "consent_withdrawn" and referral.consent_withdrawn_at is not None
+    shown = referrals.client.get(f"/referrals/{referral_id}", headers=referrals.adviser()).get_json()
+    assert shown["status"] == "cancelled" and "person" not in shown  # the adviser no longer sees the person
