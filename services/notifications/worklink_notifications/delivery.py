@@ -16,7 +16,8 @@ exponential backoff and jitter. Other failures retry with that backoff up to max
 HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead`, where alliance_admin sees
 it and can re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
 rather than the message - spends none of a delivery's attempts: e-mail pauses as a whole, in every worker
-(pause.SharedPause), until the relay answers, and only a delivery still unsent `give_up_after` (72 h) after it was queued is given up.
+(pause.SharedPause), until the relay answers, and only a delivery still unsent `give_up_after` (72 h) after
+it was queued is given up.
 
 Each webhook subscriber keeps its health (consecutive failed tries, failing since, last error); one failing
 for `webhook_alert_after` is reported once to its organisation's inbox. It is never switched off by us.
