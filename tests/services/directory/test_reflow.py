@@ -3,7 +3,7 @@ with the long email addresses, web addresses and words real listings have."""
 
 from __future__ import annotations
 
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, sealed
 from tests.services.directory.conftest import ORG_A, service_body, token_for
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
@@ -33,7 +33,7 @@ def test_the_service_page_and_results_reflow_at_320_px(app, directory, page):
             assert_accessible(page)
         # the owner's edit page lists the same contact details
         token = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=str(ORG_A), subject="ada")
-        page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+        page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(app, token), "url": base}])
         page.goto(f"{base}/partner/services/{service_id}")
         assert LONG_EMAIL in page.content()
         width = page.evaluate("document.documentElement.scrollWidth")

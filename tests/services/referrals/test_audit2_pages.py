@@ -76,7 +76,7 @@ def test_the_code_page_address_is_masked_in_the_request_log(harness, caplog):
 
 def test_the_queue_sent_and_insights_pages_reflow_at_320_px(harness, page):
     """WCAG 1.4.10: at 320 CSS px (400% zoom) no list page scrolls sideways; its tables stack."""
-    from tests.browser import assert_accessible, live_server
+    from tests.browser import assert_accessible, live_server, sealed
     from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number
     from worklink.auth import mint_token
     from worklink.web.pages import SESSION_COOKIE
@@ -95,7 +95,7 @@ def test_the_queue_sent_and_insights_pages_reflow_at_320_px(harness, page):
         for role, paths in (("adviser", ["/queue?view=new", "/queue?view=all", "/queue?view=breaching"]),
                             ("gp", ["/sent"]), ("alliance_admin", ["/alliance/insights"])):
             page.context.clear_cookies()
-            page.context.add_cookies([{"name": SESSION_COOKIE, "value": who[role], "url": base}])
+            page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(h.app, who[role]), "url": base}])
             for path in paths:
                 page.goto(base + path)
                 assert "Featherstonehaugh" in page.content() or path == "/alliance/insights"

@@ -3,7 +3,7 @@ alliance's insights, the person's own link and self-referral."""
 
 from __future__ import annotations
 
-from tests.browser import live_server
+from tests.browser import live_server, sealed
 from tests.platform.test_security_browser import frontend_started, header_menu_opens, refusals_watched
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number, with_updates
 from worklink.auth import mint_token
@@ -24,13 +24,13 @@ def test_every_kind_of_referrals_page_breaks_no_policy(harness, page):
         for role, paths in (("adviser", ["/queue?view=new", f"/queue/{ids[0]}"]), ("gp", ["/sent"]),
                             ("alliance_admin", ["/alliance/insights"])):
             page.context.clear_cookies()
-            page.context.add_cookies([{"name": SESSION_COOKIE, "value": who[role], "url": base}])
+            page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(h.app, who[role]), "url": base}])
             for path in paths:
                 page.goto(base + path)
                 assert frontend_started(page), path
         bar = page.locator("svg.wl-bar").first  # the insights chart, drawn without a style= attribute
         assert bar.evaluate("e => e.getBoundingClientRect().width") > 100
-        page.context.add_cookies([{"name": SESSION_COOKIE, "value": who["adviser"], "url": base}])
+        page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(h.app, who["adviser"]), "url": base}])
         page.goto(f"{base}/queue?view=new")
         current = page.locator('.referrals-filters a[aria-current="page"]')
         assert current.evaluate("e => getComputedStyle(e).fontWeight") == "600"  # the page's nonced style
