@@ -102,3 +102,37 @@ def test_the_notifications_batch_consumer_keys_by_source_and_id_too(notification
     with notifications_db.sessions() as session:
         told = set(session.scalars(sa.select(Delivery.recipient_id).where(Delivery.recipient_kind == "organisation")))
     assert told == set(referrers[:2])
+
+
+@pytest.mark.parametrize("batches", [1, 2])
+def test_two_producers_same_id_events_each_reach_the_same_recipient(notifications_db, kafka_broker, new_topic,
+                                                                    batches):
+    """A delivery is unique by the event's source and id too: the same organisation told of both events,
+    whether they arrive in one poll or two (the second a unique-key failure, dead-lettered, before)."""
+    from worklink_notifications.models import Delivery
+    from tests.services.notifications.support import build_event, catalogue_on, make_consumer
+
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    catalogue = catalogue_on(topic)
+    referrer = str(uuid.uuid4())
+    first = build_event(catalogue, "referrals.referral.accepted", referrer_org_id=referrer)
+    other = dataclasses.replace(from_source(build_event(catalogue, "referrals.referral.accepted",
+                                                        referrer_org_id=referrer), "urn:worklink:elsewhere"),
+                                id=first.id)
+    consumer = make_consumer(notifications_db, bootstrap, catalogue)
+    try:
+        if batches == 1:
+            send(bootstrap, topic, first.to_json().encode(), other.to_json().encode())
+            assert consume(consumer, 2) == [Outcome.HANDLED, Outcome.HANDLED]
+        else:
+            for event in (first, other):
+                send(bootstrap, topic, event.to_json().encode())
+                assert consume(consumer, 1) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+    with notifications_db.sessions() as session:
+        told = session.execute(sa.select(Delivery.event_source, Delivery.channel).where(
+            Delivery.event_id == first.id, Delivery.recipient_id == referrer)).all()
+    sources = sorted({source for source, _ in told})
+    assert sources == sorted({first.source, "urn:worklink:elsewhere"})
+    assert len(told) == 2 * len({channel for _, channel in told})  # every channel, once per event

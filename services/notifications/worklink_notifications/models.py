@@ -153,7 +153,9 @@ class Digest(Base):
 class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
-        sa.UniqueConstraint("event_id", "recipient_kind", "recipient_id", "channel", name="uq_delivery_key"),
+        # An event is unique by CloudEvents source and id together: two producers may use the same id.
+        sa.UniqueConstraint("event_id", "event_source", "recipient_kind", "recipient_id", "channel",
+                            name="uq_delivery_key"),
         # Partial indexes: most rows are inbox rows, which the worker never reads, and the
         # worker's rows never appear in an inbox; each row updates only the index it needs.
         sa.Index("ix_delivery_inbox", "recipient_kind", "recipient_id", "read_at",
@@ -167,6 +169,8 @@ class Delivery(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     event_id: Mapped[str] = mapped_column(sa.String(255))
+    # "" for deliveries the service makes itself (and for rows from before the source was kept)
+    event_source: Mapped[str] = mapped_column(sa.String(255), server_default="")
     event_type: Mapped[str] = mapped_column(sa.String(128))
     recipient_kind: Mapped[str] = mapped_column(sa.String(16))
     recipient_id: Mapped[str] = mapped_column(sa.String(255))

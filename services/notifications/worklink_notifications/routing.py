@@ -60,9 +60,9 @@ def route_event(session: Session, event) -> int:
     created = 0
     for rule in rules:
         for recipient in recipients_for(session, rule, data, event.type):
-            created += add_delivery(session, event_id=event.id, event_type=event.type, recipient=recipient,
-                                    message_code=rule.message_code, facts=facts, occurred_at=occurred,
-                                    check_existing=False)
+            created += add_delivery(session, event_id=event.id, event_source=getattr(event, "source", ""),
+                                    event_type=event.type, recipient=recipient, message_code=rule.message_code,
+                                    facts=facts, occurred_at=occurred, check_existing=False)
     return created
 
 
@@ -196,23 +196,26 @@ def user_recipients(session: Session, user_id: str, channels: Iterable[str]) -> 
 
 def add_delivery(session: Session, *, event_id: str, event_type: str, recipient: Recipient, message_code: str,
                  facts: dict[str, Any], occurred_at: datetime | None, check_existing: bool = True,
-                 verification_code: str | None = None, status_link: str | None = None) -> int:
-    """Queue a delivery unless (event, recipient, channel) already has one; returns 1 if queued.
+                 verification_code: str | None = None, status_link: str | None = None,
+                 event_source: str = "") -> int:
+    """Queue a delivery unless (event source and id, recipient, channel) already has one; returns 1 if queued.
 
     Rows are queued on the session and inserted together just before it commits (one
     multi-row INSERT per transaction). `check_existing=False` is for event ids that are
     new by construction (the consumer recorded them as unprocessed in this transaction);
     the unique key still guards them.
     """
-    key = (event_id, recipient.kind, recipient.id, recipient.channel)
+    key = (event_id, event_source, recipient.kind, recipient.id, recipient.channel)
     queued = pending_deliveries(session)
     if key in queued:
         return 0
     if check_existing and session.scalar(sa.select(Delivery.id).where(
-            Delivery.event_id == event_id, Delivery.recipient_kind == recipient.kind,
-            Delivery.recipient_id == recipient.id, Delivery.channel == recipient.channel)):
+            Delivery.event_id == event_id, Delivery.event_source == event_source,
+            Delivery.recipient_kind == recipient.kind, Delivery.recipient_id == recipient.id,
+            Delivery.channel == recipient.channel)):
         return 0
-    queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_type=event_type, recipient_kind=recipient.kind,
+    queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_source=event_source, event_type=event_type,
+                       recipient_kind=recipient.kind,
                        recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
                        facts=facts, address=recipient.address, verification_code=verification_code,
                        status_link=status_link,

@@ -100,6 +100,10 @@ class ReceivedEvent:
         return self.envelope.type
 
     @property
+    def source(self) -> str:
+        return self.envelope.source
+
+    @property
     def dedup_key(self) -> str:
         return dedup_key(self.envelope.source, self.envelope.id)
 
