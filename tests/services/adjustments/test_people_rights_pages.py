@@ -65,6 +65,7 @@ def test_an_admin_lands_on_the_rights_page_and_sees_what_is_held_without_the_cli
     assert found.status_code == 200, text(found)
     page = text(found)
     assert "Sam Patel" in page and "12 April 1985" in page
+    assert " GP create " in page and " Employer update " in page  # who accessed it, in words
     assert counts(found) == {"Suggestions": 2, "Employer reply links": 1, "Employer answers": 1,
                              "Referral requests": 1, "Recorded accesses to their suggestions": counts(found)[
                                  "Recorded accesses to their suggestions"]}

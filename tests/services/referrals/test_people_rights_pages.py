@@ -73,6 +73,7 @@ def test_the_admin_finds_a_person_and_sees_what_is_held_without_their_free_text(
     assert held["Steps in their referrals' history"] == 5 and held["Recorded accesses to their referrals"] > 0
     for private in ("Prefers mornings", "Moved to Leeds", "Back pain", "ada@example.org", "GL1 2AB", "Somerville"):
         assert private not in page  # the download holds those; the page shows what is held, not what it says
+    assert "Submit GP" in page and "Record contact attempt Adviser" in page  # steps, in words
     assert hidden(found) == {"nhs_number": ADA["nhs_number"]}
     assert found.headers["Cache-Control"] == "no-store"
     assert audits(h, "read")[-2:] == [(first, "subject access request"), (second, "subject access request")]

@@ -192,7 +192,7 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
               rows("referral_requests", lambda n, r: (n, _code(r["status"]), _day(r["requested_at"])))),
         _kind("accesses", "Recorded accesses to their suggestions", ("Suggestion", "When", "Organisation", "Role",
                                                                      "Action"),
-              rows("accessed", lambda n, a: (n, _day(a["occurred_at"]), a["organisation"] or "", _code(a["role"]),
+              rows("accessed", lambda n, a: (n, _day(a["occurred_at"]), a["organisation"] or "", _role(a["role"]),
                                              a["action"]))),
     ]
 
@@ -203,6 +203,13 @@ def _kind(id: str, heading: str, columns: tuple[str, ...], rows: list[tuple]) ->
 
 def _day(moment: datetime | None) -> str:
     return domain.uk_today(moment).strftime("%d %b %Y") if moment else ""
+
+
+ROLES = {"gp": "GP", "org_admin": "Organisation admin"}
+
+
+def _role(role: str | None) -> str:
+    return ROLES.get(role or "", _code(role))
 
 
 def _code(code: str | None) -> str:

@@ -195,7 +195,7 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
               [(r["reference"], LABELS.get(r["status"], r["status"]), _when(r["submitted_at"]), _when(r["closed_at"]),
                 _when(r["erased_at"]) or "No") for r in referrals]),
         _kind("history", "Steps in their referrals' history", ("Referral", "Step", "By", "When"),
-              rows(lambda r: [(r["reference"], _code(t["action"]), _code(t["actor_role"]), _when(t["occurred_at"]))
+              rows(lambda r: [(r["reference"], _code(t["action"]), _role(t["actor_role"]), _when(t["occurred_at"]))
                               for t in r["history"]])),
         _kind("notes", "Case notes", ("Referral", "Organisation", "Written"),
               rows(lambda r: [(r["reference"], n["organisation"], _when(n["written_at"])) for n in r["notes"]])),
@@ -209,7 +209,7 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
               rows(lambda r: [(r["reference"], c["weeks"], c["due_on"].strftime("%d %b %Y"), _when(c["done_at"]))
                               for c in r["sustainment_checks"]])),
         _kind("accesses", "Recorded accesses to their referrals", ("Referral", "When", "Organisation", "Role", "Action"),
-              rows(lambda r: [(r["reference"], _when(a["occurred_at"]), a["organisation"] or "", _code(a["role"]),
+              rows(lambda r: [(r["reference"], _when(a["occurred_at"]), a["organisation"] or "", _role(a["role"]),
                                a["action"]) for a in r["accessed"]])),
     ]
 
@@ -220,6 +220,13 @@ def _kind(id: str, heading: str, columns: tuple[str, ...], rows: list[tuple]) ->
 
 def _when(moment: datetime | None) -> str:
     return uk_time(moment).strftime("%d %b %Y %H:%M") if moment else ""
+
+
+ROLES = {"gp": "GP", "org_admin": "Organisation admin"}
+
+
+def _role(role: str | None) -> str:
+    return ROLES.get(role or "", _code(role))
 
 
 def _code(code: str | None) -> str:
