@@ -21,9 +21,15 @@ from worklink.db import Database
 # Who erases past retention: the audit trail names no person for it.
 SYSTEM = Principal("system", "system")
 RETENTION = "retention"  # the audit purpose of an erasure past retention
-# Article 17(1) UK GDPR grounds for erasure, as reason codes.
-ERASURE_REASONS = ("no_longer_necessary", "consent_withdrawn", "objection", "unlawful_processing",
-                   "legal_obligation")
+# Article 17(1) UK GDPR grounds for erasure: the codes, and the words the pages offer them in.
+ERASURE_REASON_WORDS = (
+    ("no_longer_necessary", "Their details are no longer needed for the purpose they were collected for"),
+    ("consent_withdrawn", "They withdrew the consent the processing relied on"),
+    ("objection", "They object to the processing, and there is no overriding legitimate reason to continue"),
+    ("unlawful_processing", "Their details were processed unlawfully"),
+    ("legal_obligation", "Their details must be erased to meet a legal obligation"),
+)
+ERASURE_REASONS = tuple(code for code, _ in ERASURE_REASON_WORDS)
 BATCH = 200  # records erased per transaction: a first run on years of records takes no long locks
 
 

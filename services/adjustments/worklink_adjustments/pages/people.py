@@ -19,8 +19,8 @@ from marshmallow import ValidationError
 from worklink.auth import current_principal, requires
 from worklink.db import utcnow
 from worklink.events.catalogue import to_json_types
+from worklink.retention import ERASURE_REASON_WORDS
 from worklink.web import service_context
-from worklink.web.pages import errors_by_field
 from worklink_adjustments import domain, rights, services
 from worklink_adjustments.api.common import deps
 from worklink_adjustments.api.people import ADMINS, NOTHING_HELD, _recordable
@@ -32,14 +32,7 @@ from worklink_adjustments.services import RESOURCE
 NAV = [("A person's rights", "/people"), ("Audit", "/audit")]
 LOOKUP = PersonLookupSchema()
 SUBJECT_ACCESS = SubjectAccessSchema()
-# Article 17(1) UK GDPR grounds, in words (worklink.retention.ERASURE_REASONS holds the codes).
-REASONS = (
-    ("no_longer_necessary", "Their details are no longer needed for the purpose they were collected for"),
-    ("consent_withdrawn", "They withdrew the consent the processing relied on"),
-    ("objection", "They object to the processing, and there is no overriding legitimate reason to continue"),
-    ("unlawful_processing", "Their details were processed unlawfully"),
-    ("legal_obligation", "Their details must be erased to meet a legal obligation"),
-)
+REASONS = ERASURE_REASON_WORDS  # Article 17(1) UK GDPR grounds, in words
 LOOKUP_WORDS = {"Missing data": "Enter their NHS number",
                 "Enter the NHS number in the correct format": "Enter the NHS number as 10 digits, like 943 476 5919",
                 "This is not a valid NHS number": "Enter a real NHS number: check the digits (the last one is a "

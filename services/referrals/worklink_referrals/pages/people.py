@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 
 from worklink.auth import current_principal, requires
 from worklink.events.catalogue import to_json_types
+from worklink.retention import ERASURE_REASON_WORDS
 from worklink.web import service_context
 from worklink.web.pages import errors_by_field
 from worklink_referrals import rights
@@ -28,14 +29,7 @@ from worklink_referrals.uktime import uk_time
 
 LOOKUP = PersonLookupSchema()
 SUBJECT_ACCESS = SubjectAccessSchema()
-# Article 17(1) UK GDPR grounds, in words (worklink.retention.ERASURE_REASONS holds the codes).
-REASONS = (
-    ("no_longer_necessary", "Their details are no longer needed for the purpose they were collected for"),
-    ("consent_withdrawn", "They withdrew the consent their referral relied on"),
-    ("objection", "They object to the processing, and there is no overriding legitimate reason to continue"),
-    ("unlawful_processing", "Their details were processed unlawfully"),
-    ("legal_obligation", "Their details must be erased to meet a legal obligation"),
-)
+REASONS = ERASURE_REASON_WORDS  # Article 17(1) UK GDPR grounds, in words
 LOOKUP_WORDS = {
     ("nhs_number", "10 digits"): "Enter the NHS number as 10 digits, like 943 476 5919",
     ("nhs_number", "not a valid NHS number"): "Enter a real NHS number: check the digits (the last one is a check "
