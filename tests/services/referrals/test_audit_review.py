@@ -138,6 +138,7 @@ def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
     with live_server(harness.app) as base:
         sign_in(page, base, admin, "/audit")
         assert page.get_by_role("heading", level=1).inner_text() == "Audit trail"
+        assert page.get_by_role("link", name="Back to Referrals").get_attribute("href") == "/"  # the service home
         first_row = page.get_by_role("table").first.get_by_role("row").nth(1)
         assert first_row.get_by_role("cell").first.inner_text() == "snooper"  # refused attempts first
         assert_accessible(page)
