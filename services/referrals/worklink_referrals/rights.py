@@ -245,6 +245,37 @@ def erase_person(session: Session, outbox: Outbox, settings: ReferralSettings, r
     return answer
 
 
+# --- the use cases the API and the pages share -----------------------------------------------------------
+
+
+class NothingHeld(LookupError):
+    """No referral is held about the person asked for."""
+
+
+def subject_access(session: Session, lookup: dict[str, Any], *, action: str = "export",
+                   purpose: str = "subject access request") -> tuple[list[Referral], dict[str, Any]]:
+    """The person's referrals and their export (`lookup`: nhs_number or referral_id), each referral's access
+    audited as `action` (an export, or a read of the summary). NothingHeld if there are none."""
+    referrals = person_referrals(session, **lookup)
+    if not referrals:
+        raise NothingHeld()
+    AUDIT.record_many(session, action=action, resource_type="referral", purpose=purpose,
+                      records=[(str(r.id), str(r.id)) for r in referrals])
+    return referrals, export(session, referrals)
+
+
+def erase_on_request(session: Session, outbox: Outbox, settings: ReferralSettings, lookup: dict[str, Any],
+                     reason: str, principal: Principal, now: datetime) -> list[Erased]:
+    """Erasure on the person's request: the person's intake locks, then their rows, then erase_person.
+    NothingHeld if no referral is held about them."""
+    found = person_referrals(session, **lookup)
+    if not found:
+        raise NothingHeld()
+    lock_people(session, found)
+    return erase_person(session, outbox, settings, person_referrals(session, **lookup, lock=True), reason,
+                        principal, now)
+
+
 def drop_person_messages(session: Session, outbox: Outbox, referral: Referral) -> int:
     """Status emails about this referral still in the outbox - unsent, or sent and not yet pruned (the relay
     keeps a restricted row a day) - hold the person's address: gone with the rest. Returns how many."""

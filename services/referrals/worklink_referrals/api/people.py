@@ -4,6 +4,8 @@ id), never in the URL, so no access log holds it."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -30,16 +32,8 @@ class SubjectAccess(MethodView):
         Article 15): found by NHS number, or by one referral's id together with every referral linked to it
         by NHS number or by name, birth date and postcode. Each referral's export is audited (`export`).
         404 when nothing is held."""
-        ctx = service_context()
-        with ctx.database.transaction() as session:
-            referrals = rights.person_referrals(session, nhs_number=lookup.get("nhs_number"),
-                                                referral_id=lookup.get("referral_id"))
-            if not referrals:
-                raise Problem(404, NOTHING_HELD)
-            body = rights.export(session, referrals)
-            ctx.audit.record_many(session, action="export", resource_type="referral",
-                                  purpose="subject access request",
-                                  records=[(str(r.id), str(r.id)) for r in referrals])
+        with service_context().database.transaction() as session, nothing_held():
+            _, body = rights.subject_access(session, lookup)
         return to_json_types(body)
 
 
@@ -54,14 +48,17 @@ class Erasure(MethodView):
         adviser organisation is told, notifications stops messages to them), then each is erased as the
         retention job erases an ended referral. Audited (`erase`, with the reason). 404 when nothing is
         held; a repeat answers the referrals as already erased."""
-        ctx, principal, moment = service_context(), current_principal(), now()
+        ctx = service_context()
         lookup = {"nhs_number": request.get("nhs_number"), "referral_id": request.get("referral_id")}
-        with ctx.database.transaction() as session:
-            found = rights.person_referrals(session, **lookup)
-            if not found:
-                raise Problem(404, NOTHING_HELD)
-            rights.lock_people(session, found)  # the person's intake locks, then their rows
-            referrals = rights.person_referrals(session, **lookup, lock=True)
-            erased = rights.erase_person(session, ctx.outbox, settings(), referrals, request["reason"], principal,
-                                         moment)
+        with ctx.database.transaction() as session, nothing_held():
+            erased = rights.erase_on_request(session, ctx.outbox, settings(), lookup, request["reason"],
+                                             current_principal(), now())
         return {"reason": request["reason"], "erased": erased}
+
+
+@contextmanager
+def nothing_held():
+    try:
+        yield
+    except rights.NothingHeld:
+        raise Problem(404, NOTHING_HELD) from None

@@ -80,14 +80,11 @@ def people_found():
     lookup, errors = _lookup(request.form)
     if errors:
         return _find_page(422, errors)
-    ctx = service_context()
-    with ctx.database.transaction() as session:
-        referrals = rights.person_referrals(session, **lookup)
-        if not referrals:
-            return _nothing_held(lookup)
-        body = rights.export(session, referrals)
-        ctx.audit.record_many(session, action="read", resource_type="referral", purpose="subject access request",
-                              records=[(str(r.id), str(r.id)) for r in referrals])
+    try:
+        with service_context().database.transaction() as session:
+            _, body = rights.subject_access(session, lookup, action="read")
+    except rights.NothingHeld:
+        return _nothing_held(lookup)
     return _render("referrals/people_held.html", lookup=_hidden(lookup), person=_person(body["referrals"]),
                    kinds=held(body))
 
@@ -104,14 +101,11 @@ def people_download():
     lookup, errors = _lookup(request.form)
     if errors:
         return _find_page(422, errors)
-    ctx = service_context()
-    with ctx.database.transaction() as session:
-        referrals = rights.person_referrals(session, **lookup)
-        if not referrals:
-            return _nothing_held(lookup)
-        body = rights.export(session, referrals)
-        ctx.audit.record_many(session, action="export", resource_type="referral", purpose="subject access request",
-                              records=[(str(r.id), str(r.id)) for r in referrals])
+    try:
+        with service_context().database.transaction() as session:
+            _, body = rights.subject_access(session, lookup)
+    except rights.NothingHeld:
+        return _nothing_held(lookup)
     name = f"subject-access-referrals-{uk_time(now()).strftime('%Y-%m-%d')}.json"
     return Response(current_app.json.dumps(SUBJECT_ACCESS.dump(to_json_types(body))), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
@@ -156,15 +150,14 @@ def _confirm_page(lookup: dict[str, Any], reason: str):
 
 
 def _erase(lookup: dict[str, Any], reason: str):
-    """POST /people/erasure's use case: the person's intake locks, then their rows, then erase_person."""
-    ctx, principal, moment = service_context(), current_principal(), now()
-    with ctx.database.transaction() as session:
-        found = rights.person_referrals(session, **lookup)
-        if not found:
-            return _nothing_held(lookup)
-        rights.lock_people(session, found)
-        referrals = rights.person_referrals(session, **lookup, lock=True)
-        erased = rights.erase_person(session, ctx.outbox, settings(), referrals, reason, principal, moment)
+    """The erasure itself: rights.erase_on_request, as POST /people/erasure."""
+    ctx = service_context()
+    try:
+        with ctx.database.transaction() as session:
+            erased = rights.erase_on_request(session, ctx.outbox, settings(), lookup, reason, current_principal(),
+                                             now())
+    except rights.NothingHeld:
+        return _nothing_held(lookup)
     return _render("referrals/people_erased.html", erased=erased, reason_words=dict(REASONS)[reason])
 
 
