@@ -252,3 +252,32 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
         erase(session, deps.outbox, suggestion, now, purpose=purpose, principal=principal)
         answer.append(ErasedSuggestion(suggestion.id, suggestion.status, withdrawn, open_requests))
     return answer
+
+
+# --- the use cases the API and the pages share -----------------------------------------------------------
+
+
+class NothingHeld(LookupError):
+    """No suggestion the caller answers for is held about the person."""
+
+
+def subject_access(session: Session, nhs_number: str, principal: Principal, *, action: str = "export",
+                   purpose: str = "subject access request") -> tuple[list[Suggestion], dict[str, Any]]:
+    """The person's suggestions the caller answers for, and their export, each suggestion's access audited
+    as `action` (an export, or a read of the summary). NothingHeld if there are none."""
+    found = person_suggestions(session, nhs_number, principal)
+    if not found:
+        raise NothingHeld()
+    AUDIT.record_many(session, action=action, resource_type=RESOURCE, purpose=purpose,
+                      records=[(str(s.id), s.nhs_number) for s in found])
+    return found, export(session, found)
+
+
+def erase_on_request(session: Session, deps: Deps, nhs_number: str, reason: str, principal: Principal,
+                     now: datetime) -> list[ErasedSuggestion]:
+    """Erasure on the person's request: their suggestions locked, then erase_person. NothingHeld if there
+    are none the caller answers for."""
+    found = person_suggestions(session, nhs_number, principal, lock=True)
+    if not found:
+        raise NothingHeld()
+    return erase_person(session, deps, found, reason, principal, now)

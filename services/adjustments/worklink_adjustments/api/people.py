@@ -5,6 +5,8 @@ named in the body, never in the URL, so no access log holds the NHS number."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,7 +18,6 @@ from worklink.web import service_context
 from worklink_adjustments import rights
 from worklink_adjustments.api.common import MAX_SUBJECT, deps
 from worklink_adjustments.schemas import ErasureRequestSchema, ErasureSchema, PersonLookupSchema, SubjectAccessSchema
-from worklink_adjustments.services import RESOURCE
 
 blp = Blueprint("people", __name__, description="A person's rights: subject access and erasure (alliance admins, "
                                                 "and a practice's organisation admin for its own suggestions).")
@@ -35,14 +36,8 @@ class SubjectAccess(MethodView):
         Article 15), found by NHS number: each suggestion as stored, its employer links and answers, its
         referral requests, and who accessed it. Each suggestion's export is audited (`export`). 404 when
         nothing is held (erased suggestions hold no NHS number)."""
-        ctx = service_context()
-        with ctx.database.transaction() as session:
-            found = rights.person_suggestions(session, lookup["nhs_number"], current_principal())
-            if not found:
-                raise Problem(404, NOTHING_HELD)
-            body = rights.export(session, found)
-            ctx.audit.record_many(session, action="export", resource_type=RESOURCE, purpose="subject access request",
-                                  records=[(str(s.id), s.nhs_number) for s in found])
+        with service_context().database.transaction() as session, nothing_held():
+            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal())
         return to_json_types(body)
 
 
@@ -57,13 +52,19 @@ class Erasure(MethodView):
         referral request has its consent withdrawn (the referrals service cancels the referral), then each
         suggestion is erased as retention erases an ended one. Audited (`erase`, with the reason). The GP
         record, the referrals service and the employer keep their own copies. 404 when nothing is held."""
-        ctx, principal = service_context(), _recordable(current_principal())
-        with ctx.database.transaction() as session:
-            found = rights.person_suggestions(session, request["nhs_number"], principal, lock=True)
-            if not found:
-                raise Problem(404, NOTHING_HELD)
-            erased = rights.erase_person(session, deps(), found, request["reason"], principal, utcnow())
+        principal = _recordable(current_principal())
+        with service_context().database.transaction() as session, nothing_held():
+            erased = rights.erase_on_request(session, deps(), request["nhs_number"], request["reason"], principal,
+                                             utcnow())
         return {"reason": request["reason"], "erased": erased}
+
+
+@contextmanager
+def nothing_held():
+    try:
+        yield
+    except rights.NothingHeld:
+        raise Problem(404, NOTHING_HELD) from None
 
 
 def _recordable(principal: Principal) -> Principal:

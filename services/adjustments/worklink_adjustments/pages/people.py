@@ -74,14 +74,11 @@ def people_found():
     lookup, errors = _lookup(request.form)
     if errors:
         return _find_page(422, errors)
-    ctx = service_context()
-    with ctx.database.transaction() as session:
-        found = rights.person_suggestions(session, lookup["nhs_number"], current_principal())
-        if not found:
-            return _nothing_held()
-        body = rights.export(session, found)
-        ctx.audit.record_many(session, action="read", resource_type=RESOURCE, purpose="subject access request",
-                              records=[(str(s.id), s.nhs_number) for s in found])
+    try:
+        with service_context().database.transaction() as session:
+            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal(), action="read")
+    except rights.NothingHeld:
+        return _nothing_held()
     return render("adjustments/people_held.html", nhs_number=lookup["nhs_number"], person=_person(body["suggestions"]),
                   kinds=held(body))
 
@@ -93,14 +90,11 @@ def people_download():
     lookup, errors = _lookup(request.form)
     if errors:
         return _find_page(422, errors)
-    ctx = service_context()
-    with ctx.database.transaction() as session:
-        found = rights.person_suggestions(session, lookup["nhs_number"], current_principal())
-        if not found:
-            return _nothing_held()
-        body = rights.export(session, found)
-        ctx.audit.record_many(session, action="export", resource_type=RESOURCE, purpose="subject access request",
-                              records=[(str(s.id), s.nhs_number) for s in found])
+    try:
+        with service_context().database.transaction() as session:
+            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal())
+    except rights.NothingHeld:
+        return _nothing_held()
     name = f"subject-access-adjustments-{domain.uk_today().isoformat()}.json"
     return Response(current_app.json.dumps(SUBJECT_ACCESS.dump(to_json_types(body))), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
@@ -147,13 +141,13 @@ def _confirm_page(lookup: dict[str, Any], reason: str) -> Response:
 
 
 def _erase(lookup: dict[str, Any], reason: str) -> Response:
-    """POST /people/erasure's use case: the suggestions locked, then erase_person."""
-    ctx, principal = service_context(), _recordable(current_principal())
-    with ctx.database.transaction() as session:
-        found = rights.person_suggestions(session, lookup["nhs_number"], principal, lock=True)
-        if not found:
-            return _nothing_held()
-        erased = rights.erase_person(session, deps(), found, reason, principal, utcnow())
+    """The erasure itself: rights.erase_on_request, as POST /people/erasure."""
+    principal = _recordable(current_principal())
+    try:
+        with service_context().database.transaction() as session:
+            erased = rights.erase_on_request(session, deps(), lookup["nhs_number"], reason, principal, utcnow())
+    except rights.NothingHeld:
+        return _nothing_held()
     return render("adjustments/people_erased.html", erased=erased, reason_words=dict(REASONS)[reason])
 
 
