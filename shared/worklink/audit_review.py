@@ -49,7 +49,11 @@ class ActorSummary:
 
 def scope(table: sa.Table, reviewer: Principal) -> list[Any]:
     """An organisation's admin sees what their organisation's staff did; an alliance admin, everything."""
-    return [] if reviewer.is_alliance_admin else [table.c.actor_org == reviewer.organisation]
+    if reviewer.is_alliance_admin:
+        return []
+    if reviewer.organisation is None:  # an organisation's admin acting for none answers for no one
+        return [sa.false()]
+    return [table.c.actor_org == reviewer.organisation]
 
 
 def entries(session: Session, tables: PlatformTables, reviewer: Principal, query: Mapping[str, Any]
