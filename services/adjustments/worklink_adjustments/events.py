@@ -13,16 +13,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.events.contracts.adjustments import EVENTS
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES, user_sessions_ended
 from worklink.events.contracts.referrals import LIFECYCLE, LIFECYCLE_MORE
 from worklink.messaging.consumer import Handler, ReceivedEvent
-from worklink_adjustments.models import ReferralRequest
+from worklink.web.sessions import ending_sessions_handler
+from worklink_adjustments.models import PLATFORM, ReferralRequest
 from worklink_adjustments.services import CONSENT_WITHDRAWN, REFERRAL_ENDED
 
 # Every step the referrals service publishes with the referral's whole state (ReferralLifecycleV1):
 # a step left out here would leave the clinician's view stale (on hold after `resumed`).
 REFERRAL_STEPS = (*LIFECYCLE, *LIFECYCLE_MORE)
 
-PUBLISHES: tuple[str, ...] = tuple(entry.type for entry in EVENTS)
+# ...and a sign-out everywhere at our pages (worklink.web.sessions).
+PUBLISHES: tuple[str, ...] = (*(entry.type for entry in EVENTS), user_sessions_ended("adjustments"))
 
 
 def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
@@ -52,3 +55,6 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
 
 
 HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in REFERRAL_STEPS}
+# A user signed out on every computer at a service (ourselves too: harmless): end their sessions here.
+HANDLERS |= {event_type: ending_sessions_handler(PLATFORM.web_sessions, "adjustments")
+             for event_type in SESSION_EVENT_TYPES}

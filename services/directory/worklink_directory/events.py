@@ -9,8 +9,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.messaging.consumer import Handler, PermanentError, ReceivedEvent
-from worklink_directory.models import ServiceCapacity
+from worklink.web.sessions import ending_sessions_handler
+from worklink_directory.models import PLATFORM, ServiceCapacity
 
 PUBLISHES: tuple[str, ...] = ("directory.service.published", "directory.service.updated",
                               "directory.service.withdrawn", "directory.service.review_due")
@@ -48,4 +50,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
-HANDLERS: dict[str, Handler] = {"referrals.capacity.changed": on_capacity_changed}
+HANDLERS: dict[str, Handler] = {
+    "referrals.capacity.changed": on_capacity_changed,
+    # A user signed out on every computer at another service: end their partner-page sessions here.
+    **{event_type: ending_sessions_handler(PLATFORM.web_sessions, "directory") for event_type in SESSION_EVENT_TYPES},
+}

@@ -10,6 +10,7 @@ consumer starts are skipped and counted by the shared EventConsumer.
 from __future__ import annotations
 
 from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.messaging.consumer import Handler, PermanentError
 from worklink_notifications import routing
 
@@ -32,8 +33,10 @@ def on_person_message(session, event) -> None:
 
 
 def routed_types(catalogue=CATALOGUE) -> list[str]:
-    """Broadcast types of the other services (restricted hand-overs are not ours to read)."""
-    return sorted({e.type for e in catalogue if e.type.startswith(ROUTED_PREFIXES) and not e.restricted})
+    """Broadcast types of the other services (restricted hand-overs are not ours to read; a user's
+    sign-out everywhere is about page sessions, nothing anyone is told of)."""
+    return sorted({e.type for e in catalogue if e.type.startswith(ROUTED_PREFIXES) and not e.restricted
+                   and e.type not in SESSION_EVENT_TYPES})
 
 
 HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message,

@@ -31,6 +31,7 @@ PUBLISHES: tuple[str, ...] = (
     *(f"referrals.referral.{step}" for step in (*LIFECYCLE, *LIFECYCLE_MORE)),
     "referrals.referral.outcome_recorded", "referrals.referral.sla_breached", "referrals.referral.feedback_ready",
     "notifications.person_message.requested", "notifications.person_messages.revoked",
+    "referrals.user_sessions.ended",  # a sign-out everywhere at our pages (worklink.web.sessions)
 )
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,9 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
 - `@requires(...)` reads the signed-in user's token from an HttpOnly cookie and
   sends anonymous visitors to the sign-in page instead of answering 401; a session that
   was signed out, sat idle or passed 12 hours is refused (worklink.web.sessions), after
-  inactivity with a page that says so.
+  inactivity with a page that says so;
+- "Sign me out on every computer" (POST /signout/everywhere) ends the user's sessions here and
+  announces it to the other services through the outbox.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
-from worklink.web.sessions import COOKIE_LIMIT, IDLE, SESSION_HOURS, SessionEnded, SignInRequired  # noqa: F401 - also theirs
+from worklink.web.sessions import (COOKIE_LIMIT, IDLE, SESSION_HOURS, SessionEnded, SignInRequired,  # noqa: F401 - also theirs
+                                   announcer)
 
 SESSION_COOKIE = "worklink_session"
 CSRF_COOKIE = "worklink_csrf"
@@ -260,10 +263,13 @@ def _session_pages() -> PagesBlueprint:
 
     @pages.post("/signout/everywhere")
     def sign_out_everywhere():
-        """End every session of the signed-in user at this service: other computers, copied cookies."""
+        """End every session of the signed-in user: other computers, copied cookies; at this service,
+        and at the others through the event this service announces it by (worklink.web.sessions)."""
         from worklink.auth import authenticate
+        from worklink.pseudonyms import clinician_reference_key
 
-        service_context().sessions.sign_out_everywhere(authenticate().subject)
+        ctx, subject = service_context(), authenticate().subject
+        ctx.sessions.sign_out_everywhere(subject, announcer(ctx.outbox, subject, clinician_reference_key(ctx.settings)))
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 
     return pages

@@ -8,7 +8,17 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
   so a busy user costs one write a minute and never a cookie write;
 - an absolute lifetime of 12 hours from sign-in, whatever the token's own (ASVS 3.3.2);
 - sign-out ends the session for good: a copy of the cookie taken before is refused after;
-- "sign out everywhere" ends every session of the user at this service.
+- "sign out everywhere" ends every session of the user at this service and, where the service
+  announces it (`<service>.user_sessions.ended` in the catalogue and its PUBLISHES), at every service
+  that handles that event: the announcement is written to the outbox in the same transaction, so it
+  reaches the others however long the broker or a consumer is down. It names the user by
+  `user_reference`, the keyed hash of the login id (worklink.pseudonyms), never the id. A handler
+  (`ending_sessions_handler`) matches the reference against the subjects of its open sessions,
+  computed there rather than stored: no column to migrate in four services, and a reference made under
+  today's key always matches. It ends only sessions that began before the sign-out, so a sign-in made
+  since, at a service whose consumer was behind, stays open; a redelivered event ends nothing more.
+  Which services announce is `worklink.events.contracts.platform.ANNOUNCERS` (adjustments, referrals);
+  which end their sessions on hearing it, their events.py HANDLERS (adjustments, directory).
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
 row is kept until its token expires, so the same token cannot start a new one; each new session
 removes the rows of expired tokens.
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -31,6 +42,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from worklink.auth import Principal
 from worklink.config import ConfigError, Settings
 from worklink.db import Database, utcnow
+from worklink.events.contracts.platform import user_sessions_ended
+from worklink.messaging.outbox import Outbox
+from worklink.pseudonyms import clinician_reference, clinician_reference_key
 
 SESSION_KEY_VARIABLE = "WORKLINK_SESSION_KEY"
 COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name and attributes
@@ -38,6 +52,7 @@ COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name
 SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
 REFRESH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before a request moves it on
 LIFETIME = timedelta(hours=SESSION_HOURS)
+Announcer = Callable[[object, datetime], None]  # (transaction, ended_at): tells the other services
 # Why a session ended (web_sessions.end_reason).
 SIGNED_OUT, EVERYWHERE, IDLE, EXPIRED = "signed_out", "everywhere", "idle", "expired"
 
@@ -101,12 +116,17 @@ class SessionStore:
                     session.execute(self.table.insert().values(
                         **self._new_row(key, principal, now), ended_at=now, end_reason=SIGNED_OUT))
 
-    def sign_out_everywhere(self, subject: str) -> int:
-        """End every open session of `subject` at this service; how many there were."""
+    def sign_out_everywhere(self, subject: str, announce: Announcer | None = None) -> int:
+        """End every open session of `subject` at this service; how many there were. `announce`
+        (session, ended_at) tells the other services in the same transaction (an outbox event)."""
+        now = self._clock()
         with self.database.transaction() as session:
-            return session.execute(
+            ended = session.execute(
                 self.table.update().where(self.table.c.subject == subject, self.table.c.ended_at.is_(None))
-                .values(ended_at=self._clock(), end_reason=EVERYWHERE)).rowcount
+                .values(ended_at=now, end_reason=EVERYWHERE)).rowcount
+            if announce is not None:
+                announce(session, now)
+            return ended
 
     def _begin(self, key: str, principal: Principal, now: datetime) -> None:
         try:
@@ -139,6 +159,49 @@ class SessionStore:
         with self.database.transaction() as session:
             session.execute(self._ending(key, reason, now))
         raise SessionEnded(reason)
+
+
+def announcer(outbox: Outbox, subject: str, reference_key: str) -> Announcer | None:
+    """How a sign-out everywhere reaches the other services: the outbox event this service announces it
+    by, naming the user by reference; None for a service that announces none (its catalogue has no
+    `<service>.user_sessions.ended`)."""
+    event_type = user_sessions_ended(outbox.service)
+    if event_type not in outbox.catalogue:
+        return None
+    reference = clinician_reference(subject, reference_key)
+
+    def announce(session, ended_at: datetime) -> None:
+        outbox.publish(session, event_type, {"user_reference": reference, "ended_at": ended_at})
+    return announce
+
+
+def end_sessions_of(session, table: sa.Table, reference: str, ended_at: datetime, reference_key: str) -> int:
+    """End the open sessions that began by `ended_at` of the user whose reference this is; how many.
+    The reference is matched against the subjects of open sessions (one HMAC each: a few thousand at
+    most, as a session lasts 12 hours), never stored."""
+    # Begun by the sign-out and no more than 12 hours before it (older ones had ended by then anyway).
+    open_before = sa.and_(table.c.ended_at.is_(None), table.c.started_at <= ended_at,
+                          table.c.started_at > ended_at - LIFETIME)
+    subjects = session.scalars(sa.select(table.c.subject).where(open_before).distinct()).all()
+    matching = [subject for subject in subjects
+                if hmac.compare_digest(clinician_reference(subject, reference_key), reference)]
+    if not matching:
+        return 0
+    return session.execute(table.update().where(open_before, table.c.subject.in_(matching))
+                           .values(ended_at=utcnow(), end_reason=EVERYWHERE)).rowcount
+
+
+def ending_sessions_handler(table: sa.Table, service: str) -> Callable:
+    """The consumer handler for every `<service>.user_sessions.ended`: end that user's sessions here.
+    The key is read when an event comes (it is the one every service shares), not at import."""
+    def on_user_sessions_ended(session, event) -> None:
+        key = clinician_reference_key(Settings.from_env(service))
+        end_sessions_of(session, table, event.data["user_reference"], _aware(event.data["ended_at"]), key)
+    return on_user_sessions_ended
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class CookieSeal:

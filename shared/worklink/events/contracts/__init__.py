@@ -12,7 +12,9 @@ declared beside the old one, never an edit of it.
 from __future__ import annotations
 
 from worklink.events.catalogue import Catalogue
-from worklink.events.contracts import adjustments, directory, notifications, referrals
+from worklink.events.contracts import adjustments, directory, notifications, platform, referrals
 
-# One module per publishing service; each lists its EVENTS.
-CATALOGUE = Catalogue([*directory.EVENTS, *adjustments.EVENTS, *referrals.EVENTS, *notifications.EVENTS])
+# One module per publishing service; each lists its EVENTS. `platform` declares the events every
+# service's pages share (a sign-out everywhere), one type per announcing service.
+CATALOGUE = Catalogue([*directory.EVENTS, *adjustments.EVENTS, *referrals.EVENTS, *notifications.EVENTS,
+                       *platform.EVENTS])
