@@ -5,6 +5,7 @@ login id (which can be an e-mail address). On SQLite and PostgreSQL; on real Kaf
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -13,18 +14,19 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
-from worklink.auth import current_principal, requires
-from worklink.config import Settings
+from worklink.auth import current_principal, mint_token, requires
+from worklink.config import ConfigError, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables, utcnow
 from worklink.events.catalogue import EventSchemaError, broadcast_violations
 from worklink.events.contracts import CATALOGUE
-from worklink.events.contracts.platform import ANNOUNCERS, SESSION_EVENT_TYPES, user_sessions_ended
+from worklink.events.contracts.platform import ANNOUNCERS, SESSION_EVENT_TYPES, user_key, user_sessions_ended
 from worklink.messaging.consumer import ReceivedEvent
+from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import clinician_reference, clinician_reference_key
 from worklink.service import installed_services
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
-from worklink.web.sessions import ending_sessions_handler, session_id
+from worklink.web.sessions import announcer, ending_sessions_handler, session_id
 from tests.browser import sealed
 
 LOGIN = "ada.lovelace@practice.example"  # a login id that is an e-mail address: it never leaves the service
@@ -66,7 +68,6 @@ def referrals(database_url):
 
 
 def _token(app, subject: str = LOGIN) -> str:
-    from worklink.auth import mint_token
     return mint_token(app.extensions["worklink"].settings.jwt, role="gp", org="practice-1", subject=subject,
                       jti=uuid.uuid4().hex)
 
@@ -113,9 +114,10 @@ def test_signing_out_everywhere_ends_the_sessions_here_and_announces_it_by_refer
     event = json.loads(row.payload)
     reference = clinician_reference(LOGIN, _key(referrals))
     assert (row.type, row.aggregatetype, row.aggregateid) == ("referrals.user_sessions.ended",
-                                                              "referrals.user-sessions", reference)
-    assert event["data"]["user_reference"] == reference and set(event["data"]) == {"user_reference", "ended_at"}
-    assert event["partitionkey"] == reference
+                                                              "referrals.user-sessions", str(user_key(reference)))
+    assert event["data"]["user_reference"] == reference and set(event["data"]) == {"user_reference", "user_key",
+                                                                                   "ended_at"}
+    assert event["partitionkey"] == event["data"]["user_key"] == str(uuid.UUID(reference[:32]))
     assert "ada" not in row.payload.lower() and "practice.example" not in row.payload  # no login id rides on it
 
 
@@ -143,9 +145,21 @@ def test_a_service_that_announces_nothing_ends_its_own_sessions_only(database_ur
         app.extensions["worklink"].database.dispose()
 
 
+def test_a_service_that_announces_nothing_needs_no_reference_key(monkeypatch):
+    """Production with RS256 and no WORKLINK_CLINICIAN_REFERENCE_KEY has no key to name a user by: a service
+    that announces nothing must still sign out everywhere (its own sessions), not fail for want of one."""
+    monkeypatch.delenv("WORKLINK_CLINICIAN_REFERENCE_KEY", raising=False)
+    settings = Settings.from_env("demo", {"WORKLINK_ENV": "production", "WORKLINK_JWT_ALGORITHM": "RS256",
+                                          "WORKLINK_JWKS_URL": "https://idp.example/jwks"})
+    tables = platform_tables(sa.MetaData())
+    assert announcer(Outbox("demo", tables, CATALOGUE), LOGIN, settings) is None
+    with pytest.raises(ConfigError):  # one that announces does need it
+        announcer(Outbox("referrals", tables, CATALOGUE), LOGIN, settings)
+
+
 def _received(event_type: str, reference: str, ended_at) -> ReceivedEvent:
-    event, entry = CATALOGUE.build(event_type, {"user_reference": reference, "ended_at": ended_at},
-                                   source="urn:worklink:referrals")
+    event, entry = CATALOGUE.build(event_type, {"user_reference": reference, "user_key": user_key(reference),
+                                                "ended_at": ended_at}, source="urn:worklink:referrals")
     entry, data = CATALOGUE.load(event)
     return ReceivedEvent(event, entry, data, entry.topic, 0, 0)
 
@@ -187,7 +201,7 @@ def test_a_reference_made_under_another_key_ends_nothing(database_url):
         browser = _browser(app, _token(app))
         handle = ending_sessions_handler(ctx.tables.web_sessions, "adjustments")
         for reference in (clinician_reference(LOGIN, "another key entirely, 32+ characters"),
-                          __import__("hashlib").sha256(LOGIN.encode()).hexdigest()):
+                          hashlib.sha256(LOGIN.encode()).hexdigest()):
             with ctx.database.transaction() as session:
                 handle(session, _received("adjustments.user_sessions.ended", reference, utcnow()))
         assert browser.get("/caseload").status_code == 200
@@ -199,10 +213,11 @@ def test_a_reference_made_under_another_key_ends_nothing(database_url):
 def test_the_announcement_passes_the_broadcast_guard_and_refuses_a_login_id(event_type):
     entry = CATALOGUE.current(event_type)
     assert not entry.restricted and broadcast_violations(entry) == []
-    assert (entry.topic, entry.key) == (event_type.split(".")[0] + ".user-sessions", "user_reference")
+    assert (entry.topic, entry.key) == (event_type.split(".")[0] + ".user-sessions", "user_key")
     for login in (LOGIN, "ada", "9434765919", "A" * 64):
         with pytest.raises(EventSchemaError):
-            CATALOGUE.build(event_type, {"user_reference": login, "ended_at": utcnow()}, source="urn:worklink:test")
+            CATALOGUE.build(event_type, {"user_reference": login, "user_key": uuid.uuid4(), "ended_at": utcnow()},
+                            source="urn:worklink:test")
 
 
 def test_each_announcing_service_publishes_its_type_and_others_handle_it():

@@ -266,10 +266,9 @@ def _session_pages() -> PagesBlueprint:
         """End every session of the signed-in user: other computers, copied cookies; at this service,
         and at the others through the event this service announces it by (worklink.web.sessions)."""
         from worklink.auth import authenticate
-        from worklink.pseudonyms import clinician_reference_key
 
         ctx, subject = service_context(), authenticate().subject
-        ctx.sessions.sign_out_everywhere(subject, announcer(ctx.outbox, subject, clinician_reference_key(ctx.settings)))
+        ctx.sessions.sign_out_everywhere(subject, announcer(ctx.outbox, subject, ctx.settings))
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 
     return pages

@@ -42,7 +42,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from worklink.auth import Principal
 from worklink.config import ConfigError, Settings
 from worklink.db import Database, utcnow
-from worklink.events.contracts.platform import user_sessions_ended
+from worklink.events.contracts.platform import user_key, user_sessions_ended
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import clinician_reference, clinician_reference_key
 
@@ -161,17 +161,18 @@ class SessionStore:
         raise SessionEnded(reason)
 
 
-def announcer(outbox: Outbox, subject: str, reference_key: str) -> Announcer | None:
+def announcer(outbox: Outbox, subject: str, settings: Settings) -> Announcer | None:
     """How a sign-out everywhere reaches the other services: the outbox event this service announces it
     by, naming the user by reference; None for a service that announces none (its catalogue has no
     `<service>.user_sessions.ended`)."""
     event_type = user_sessions_ended(outbox.service)
     if event_type not in outbox.catalogue:
         return None
-    reference = clinician_reference(subject, reference_key)
+    reference = clinician_reference(subject, clinician_reference_key(settings))
 
     def announce(session, ended_at: datetime) -> None:
-        outbox.publish(session, event_type, {"user_reference": reference, "ended_at": ended_at})
+        outbox.publish(session, event_type, {"user_reference": reference, "user_key": user_key(reference),
+                                             "ended_at": ended_at})
     return announce
 
 

@@ -8,11 +8,13 @@ HMAC-SHA256 of their login id under the platform-wide key (worklink.pseudonyms.c
 a login id may be an e-mail address and never rides on a broadcast event.
 
 One schema, one event type and topic per announcing service (`<service>.user-sessions`, keyed by
-user reference): topics stay named for their owner, and the Kafka ACL plan lets a service announce
-only its own users' sign-outs.
+`user_key`, the user reference's first half as a UUID, as every partition key is an id): topics stay
+named for their owner, and the Kafka ACL plan lets a service announce only its own users' sign-outs.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from marshmallow import Schema, fields, validate
 
@@ -30,6 +32,14 @@ class UserSessionsEndedV1(Schema):
                                    metadata={"description": "worklink.pseudonyms.clinician_reference of the "
                                                             "user's login id (64 hex digits), never the id"})
     ended_at = fields.DateTime(required=True, metadata={"description": "when the user signed out everywhere"})
+    # Partition keys are ids (UUIDs, in one canonical form): the user's, made from the reference.
+    user_key = fields.UUID(required=True, metadata={"description": "the first 32 hex digits of user_reference "
+                                                                   "as a UUID: the partition key"})
+
+
+def user_key(reference: str) -> uuid.UUID:
+    """The partition key of a user's announcements: one user's stay on one partition, in order."""
+    return uuid.UUID(hex=reference[:32])
 
 
 def user_sessions_ended(service: str) -> str:
@@ -40,7 +50,7 @@ def user_sessions_ended(service: str) -> str:
 SESSION_EVENT_TYPES = tuple(user_sessions_ended(service) for service in ANNOUNCERS)
 
 EVENTS: list[EventType] = [
-    EventType(user_sessions_ended(service), 1, UserSessionsEndedV1, f"{service}.user-sessions", "user_reference",
+    EventType(user_sessions_ended(service), 1, UserSessionsEndedV1, f"{service}.user-sessions", "user_key",
               f"A user signed out on every computer at {service}: every service ends that user's page sessions "
               "that began before then. The user is a pseudonymous reference (keyed hash of the login id).")
     for service in ANNOUNCERS
