@@ -63,7 +63,8 @@ def test_senders_are_the_services_that_publish():
     sends = {(op_id.split(".send.")[0], op["messages"][0]["$ref"].rsplit("/", 1)[-1])
              for op_id, op in document()["operations"].items() if op["action"] == "send"}
     assert ("referrals", "NotificationsPersonMessageRequestedV1") in sends
-    assert not [pair for pair in sends if pair[0] == "notifications"]
+    assert [pair for pair in sends if pair[0] == "notifications"] == [
+        ("notifications", "NotificationsUserSessionsEndedV1")]  # its own pages' sign-out everywhere only
     published = {(name, t) for name, spec in installed_services().items() for t in spec.publishes}
     assert {(service, message) for service, message in sends} == {
         (service, _message_of(t)) for service, t in published}

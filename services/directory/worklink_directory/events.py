@@ -15,7 +15,8 @@ from worklink.web.sessions import ending_sessions_handler
 from worklink_directory.models import PLATFORM, ServiceCapacity
 
 PUBLISHES: tuple[str, ...] = ("directory.service.published", "directory.service.updated",
-                              "directory.service.withdrawn", "directory.service.review_due")
+                              "directory.service.withdrawn", "directory.service.review_due",
+                              "directory.user_sessions.ended")  # a sign-out everywhere (worklink.web.sessions)
 
 
 COUNTS = ("open_referrals", "available_places", "typical_wait_days")

@@ -12,9 +12,11 @@ from __future__ import annotations
 from worklink.events.contracts import CATALOGUE
 from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.messaging.consumer import Handler, PermanentError
+from worklink.web.sessions import ending_sessions_handler
 from worklink_notifications import routing
+from worklink_notifications.models import PLATFORM
 
-PUBLISHES: tuple[str, ...] = ()
+PUBLISHES: tuple[str, ...] = ("notifications.user_sessions.ended",)  # a sign-out everywhere (worklink.web.sessions)
 
 ROUTED_PREFIXES = ("directory.", "adjustments.", "referrals.")
 PERSON_MESSAGE = "notifications.person_message.requested"
@@ -40,7 +42,10 @@ def routed_types(catalogue=CATALOGUE) -> list[str]:
 
 
 HANDLERS: dict[str, Handler] = {**{t: on_event for t in routed_types()}, PERSON_MESSAGE: on_person_message,
-                                 PERSON_MESSAGES_REVOKED: routing.revoke_person_messages}
+                                 PERSON_MESSAGES_REVOKED: routing.revoke_person_messages,
+                                 # a user signed out on every computer at a service: end their sessions here
+                                 **{t: ending_sessions_handler(PLATFORM.web_sessions, "notifications")
+                                    for t in SESSION_EVENT_TYPES}}
 
 
 def _consumer_class():

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.events.contracts.referrals import LIFECYCLE, LIFECYCLE_MORE
 from worklink.messaging.consumer import Handler, ReceivedEvent
 from worklink.messaging.outbox import Outbox
+from worklink.web.sessions import ending_sessions_handler
 from worklink_referrals import services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import Actor
@@ -161,4 +163,6 @@ HANDLERS: dict[str, Handler] = {
     "directory.service.published": on_service_published,
     "directory.service.updated": on_service_updated,
     "directory.service.withdrawn": on_service_withdrawn,
+    # A user signed out on every computer at a service (ourselves too: harmless): end their sessions here.
+    **{event_type: ending_sessions_handler(PLATFORM.web_sessions, "referrals") for event_type in SESSION_EVENT_TYPES},
 }

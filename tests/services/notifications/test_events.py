@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.events.envelope import CloudEvent
 from worklink.messaging.consumer import Outcome
 from worklink.pseudonyms import clinician_reference
@@ -56,7 +57,7 @@ def test_every_consumed_type_has_a_routing_rule():
     routed = set(routed_types())
     ruled = {event_type for event_type, *_ in DEFAULT_RULES}
     assert routed - ruled == set(), "add a routing-rule migration in notifications for these types"
-    assert set(HANDLERS) == routed | {PERSON_MESSAGE, PERSON_MESSAGES_REVOKED}
+    assert set(HANDLERS) == routed | {PERSON_MESSAGE, PERSON_MESSAGES_REVOKED, *SESSION_EVENT_TYPES}
 
 
 def test_every_event_type_reaches_its_audience_once_even_when_redelivered(notifications_db, kafka_broker, new_topic):

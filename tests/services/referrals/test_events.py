@@ -16,6 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from worklink.config import KafkaSettings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
+from worklink.events.contracts.platform import SESSION_EVENT_TYPES
 from worklink.events.envelope import kafka_headers
 from worklink.messaging import kafka
 from worklink.messaging.consumer import EventConsumer, Outcome
@@ -215,7 +216,8 @@ def test_every_published_type_is_declared_and_broadcasts_only_ids_and_codes():
         assert broadcast_violations(entry) == []
     assert set(events.HANDLERS) == {"adjustments.referral.requested", "adjustments.referral.consent_withdrawn",
                                     "directory.service.published",
-                                    "directory.service.updated", "directory.service.withdrawn"}
+                                    "directory.service.updated", "directory.service.withdrawn",
+                                    *SESSION_EVENT_TYPES}
 
 
 def reach(service_id, org, when, *, event="published", areas=None, ages=(None, None), **more) -> dict:

@@ -21,7 +21,7 @@ from marshmallow import Schema, fields, validate
 from worklink.events.catalogue import EventType
 
 # The services whose pages announce a sign-out everywhere (each lists the type in its PUBLISHES).
-ANNOUNCERS = ("adjustments", "referrals")
+ANNOUNCERS = ("directory", "adjustments", "referrals", "notifications")
 REFERENCE = validate.Regexp(r"^[0-9a-f]{64}$")
 
 
