@@ -119,8 +119,8 @@ def people_erasure():
 
 
 def _reason_page(lookup, errors=None, status: int = 200) -> Response:
-    return render("adjustments/people_erasure_reason.html", status, nhs_number=lookup["nhs_number"], reasons=REASONS,
-                  errors=errors or {}, values=request.form)
+    return render("worklink/people_erasure_reason.html", status, lookup={"nhs_number": lookup["nhs_number"]},
+                  reasons=REASONS, errors=errors or {}, values=request.form)
 
 
 def _confirm_page(lookup: dict[str, Any], reason: str) -> Response:

@@ -130,7 +130,7 @@ def people_erasure():
 
 
 def _reason_page(lookup, errors=None, status: int = 200):
-    return _render("referrals/people_erasure_reason.html", status, lookup=_hidden(lookup), reasons=REASONS,
+    return _render("worklink/people_erasure_reason.html", status, lookup=_hidden(lookup), reasons=REASONS,
                    errors=errors or {}, values=request.form)
 
 
