@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string
 
-from worklink.auth import current_principal, mint_token, requires
+from worklink.auth import Principal, current_principal, mint_token, requires
 from worklink.config import ConfigError, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables, utcnow
 from worklink.events.catalogue import EventSchemaError, broadcast_violations
@@ -26,7 +27,7 @@ from worklink.pseudonyms import clinician_reference, clinician_reference_key
 from worklink.service import installed_services
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
-from worklink.web.sessions import announcer, ending_sessions_handler, session_id
+from worklink.web.sessions import SessionEnded, announcer, ending_sessions_handler, session_id
 from tests.browser import sealed
 
 LOGIN = "ada.lovelace@practice.example"  # a login id that is an e-mail address: it never leaves the service
@@ -67,9 +68,9 @@ def referrals(database_url):
     app.extensions["worklink"].database.dispose()
 
 
-def _token(app, subject: str = LOGIN) -> str:
+def _token(app, subject: str = LOGIN, **claims) -> str:
     return mint_token(app.extensions["worklink"].settings.jwt, role="gp", org="practice-1", subject=subject,
-                      jti=uuid.uuid4().hex)
+                      jti=uuid.uuid4().hex, **claims)
 
 
 def _browser(app, token: str):
@@ -233,3 +234,115 @@ def test_each_announcing_service_publishes_its_type_and_others_handle_it():
     for name in handling:
         handler = services[name].handlers[SESSION_EVENT_TYPES[0]]
         assert handler.__qualname__.startswith("ending_sessions_handler")
+
+
+# A token issued before the sign-out that a service has never seen starts no session there afterwards.
+
+def _holding(app, token: str):
+    """A browser holding `token` in its cookie that has not used it yet (another computer, or a copy)."""
+    client = app.test_client()
+    client.set_cookie("worklink_session", sealed(app, token))
+    return client
+
+
+def _signs_in(app, token: str) -> int:
+    client = app.test_client()
+    return client.post("/signin", data={"csrf_token": _csrf(client), "token": token}).status_code
+
+
+def _next_second() -> None:
+    """A token's `iat` is whole seconds: one minted in the second of a sign-out counts as from before it."""
+    time.sleep(1 - time.time() % 1)
+
+
+def _mark(app, reference: str):
+    ctx = app.extensions["worklink"]
+    table = ctx.tables.web_sessions
+    with ctx.database.sessions() as session:
+        return session.execute(sa.select(table.c.ended_at, table.c.token_expires_at)
+                               .where(table.c.id == reference, table.c.end_reason == "everywhere_mark")).first()
+
+
+def test_a_token_issued_before_signing_out_everywhere_and_unseen_here_starts_no_session(referrals):
+    unseen, colleague = _token(referrals), _token(referrals, COLLEAGUE)  # issued before, never used here
+    browser = _browser(referrals, _token(referrals))
+    assert browser.post("/signout/everywhere", data={"csrf_token": _csrf(browser)}).status_code == 302
+
+    refused = _holding(referrals, unseen).get("/caseload")
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/signin")
+    assert _signs_in(referrals, unseen) == 401
+    assert _end_reason(referrals, unseen) is None  # refused by the mark, no row of its own
+    assert _holding(referrals, colleague).get("/caseload").status_code == 200  # nobody else's
+    _next_second()
+    assert _signs_in(referrals, _token(referrals)) == 302  # a token issued since signs in
+    assert _holding(referrals, _token(referrals)).get("/caseload").status_code == 200
+
+
+def test_hearing_the_announcement_refuses_tokens_issued_before_it_and_the_mark_never_moves_back(database_url):
+    app = _app("adjustments", database_url)
+    try:
+        ctx = app.extensions["worklink"]
+        handle = ending_sessions_handler(ctx.tables.web_sessions, "adjustments")
+        reference = clinician_reference(LOGIN, _key(app))
+        unseen = _token(app)  # the user signs out everywhere at referrals before ever using it here
+        _next_second()
+        signed_out_at = utcnow()
+        between = _token(app, iat=int(signed_out_at.timestamp()) - 60)  # issued a minute before the sign-out
+        _next_second()
+        announced = _received("referrals.user_sessions.ended", reference, signed_out_at)
+        with ctx.database.transaction() as session:
+            handle(session, announced)
+        assert _mark(app, reference).ended_at == signed_out_at
+        assert [_holding(app, t).get("/caseload").status_code for t in (unseen, between)] == [302, 302]
+        after = _token(app)
+        assert _holding(app, after).get("/caseload").status_code == 200
+
+        older = _received("directory.user_sessions.ended", reference, signed_out_at - timedelta(hours=1))
+        for event in (announced, older):  # redelivered, then an older sign-out heard late
+            with ctx.database.transaction() as session:
+                handle(session, event)
+        assert _mark(app, reference).ended_at == signed_out_at
+        assert _holding(app, between).get("/caseload").status_code == 302
+        assert _holding(app, after).get("/caseload").status_code == 200 and _signs_in(app, _token(app)) == 302
+
+        later = signed_out_at + timedelta(seconds=5)  # a later sign-out moves it on
+        with ctx.database.transaction() as session:
+            handle(session, _received("notifications.user_sessions.ended", reference, later))
+        assert _mark(app, reference) == (later, later + timedelta(hours=12, minutes=5))
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_a_mark_is_forgotten_with_expired_sessions_once_no_token_it_refuses_could_start_one(database_url):
+    """A mark lasts 12 hours: by then any token issued before it is over 12 hours old, and such a token
+    starts no session anyway (ASVS 3.3.2: its sign-in was that long ago), however long it lives."""
+    app = _app("adjustments", database_url)
+    try:
+        ctx = app.extensions["worklink"]
+        reference = clinician_reference(LOGIN, _key(app))
+        old_sign_out = utcnow() - timedelta(hours=12, minutes=6)
+        with ctx.database.transaction() as session:
+            ending_sessions_handler(ctx.tables.web_sessions, "adjustments")(
+                session, _received("referrals.user_sessions.ended", reference, old_sign_out))
+        assert _mark(app, reference) is not None
+        issued_before = _token(app, iat=int(old_sign_out.timestamp()) - 60)  # and valid for days yet
+        assert _holding(app, issued_before).get("/caseload").status_code == 302
+        assert _signs_in(app, issued_before) == 401
+        assert _holding(app, _token(app, COLLEAGUE)).get("/caseload").status_code == 200  # a new session...
+        assert _mark(app, reference) is None  # ...forgets the mark as it forgets expired sessions
+        assert _holding(app, issued_before).get("/caseload").status_code == 302
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_a_token_without_an_issue_time_starts_no_session_once_the_user_signed_out_everywhere(referrals):
+    """The verifier requires `iat`; were a token without one to reach the store, it could be from before."""
+    store, now = referrals.extensions["worklink"].sessions, utcnow()
+    exp = (now + timedelta(hours=1)).timestamp()
+    without_iat = Principal(LOGIN, "gp", "practice-1", claims={"sub": LOGIN, "exp": exp})
+    store.start("a token without iat", without_iat)  # no mark: it starts
+    store.sign_out_everywhere(LOGIN)
+    with pytest.raises(SessionEnded) as refused:
+        store.start("another token without iat", without_iat)
+    assert refused.value.reason == "everywhere"
+    store.start("a colleague's", Principal(COLLEAGUE, "gp", "practice-1", claims={"sub": COLLEAGUE, "exp": exp}))

@@ -6,7 +6,8 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
 - an idle timeout (WORKLINK_SESSION_IDLE_MINUTES, 30 by default: GP practices share computers;
   the alliance's IG lead to confirm). Activity moves `last_seen_at` on at most once a minute,
   so a busy user costs one write a minute and never a cookie write;
-- an absolute lifetime of 12 hours from sign-in, whatever the token's own (ASVS 3.3.2);
+- an absolute lifetime of 12 hours from sign-in, whatever the token's own (ASVS 3.3.2); nor does a
+  token issued over 12 hours ago start a session (its user signed in that long ago);
 - sign-out ends the session for good: a copy of the cookie taken before is refused after;
 - "sign out everywhere" ends every session of the user at this service and, where the service
   announces it (`<service>.user_sessions.ended` in the catalogue and its PUBLISHES), at every service
@@ -17,11 +18,25 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
   computed there rather than stored: no column to migrate in four services, and a reference made under
   today's key always matches. It ends only sessions that began before the sign-out, so a sign-in made
   since, at a service whose consumer was behind, stays open; a redelivered event ends nothing more.
-  Which services announce is `worklink.events.contracts.platform.ANNOUNCERS` (adjustments, referrals);
-  which end their sessions on hearing it, their events.py HANDLERS (adjustments, directory).
+  Which services announce is `worklink.events.contracts.platform.ANNOUNCERS`; which end their sessions
+  on hearing it, their events.py HANDLERS (all four do both);
+- after a sign-out everywhere no token issued before it starts a session, even at a service that never
+  saw that token (another computer's, a copied cookie): each service that makes or hears the
+  announcement keeps a mark, "this user's sessions ended everywhere at T", and a session starts only
+  from a token whose `iat` is after the user's mark (one primary-key read when a session starts, none on
+  later requests). `iat` is whole seconds, so a token issued in T's own second is refused too: the safe
+  side. A token without `iat` (the verifier requires one) starts no session once the user has a mark.
+  The mark is a `web_sessions` row (`end_reason` "everywhere_mark", `id` and `subject` the user reference,
+  `ended_at` T), not a table of its own to migrate in four services; a session's id, a token's SHA-256,
+  never equals a reference. Making or hearing it is one upsert that only ever moves T later, so a
+  redelivered or older announcement changes nothing. It is forgotten as expired sessions are, 12 hours
+  after T: no token it refuses could start a session by then, being over 12 hours old, however long it
+  lives. The reference is computed from the token's subject under the clinician reference key
+  (`mark_key`) when a session starts. Not covered: a session that a token issued before T began at a
+  service before that service heard of the sign-out stays open (no column keeps a session's `iat`).
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
 row is kept until its token expires, so the same token cannot start a new one; each new session
-removes the rows of expired tokens.
+removes the rows of expired tokens and marks.
 
 The cookie carries the token sealed (`CookieSeal`: Fernet, AES-CBC with HMAC-SHA256) under a key only
 the services hold, so a copy taken from a browser is no bearer token the API would accept.
@@ -37,6 +52,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from cryptography.fernet import Fernet, InvalidToken
 
 from worklink.auth import Principal
@@ -52,9 +68,11 @@ COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name
 SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
 REFRESH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before a request moves it on
 LIFETIME = timedelta(hours=SESSION_HOURS)
+LEEWAY = timedelta(minutes=5)  # a row is kept this long past its token's expiry: past any verifier leeway
 Announcer = Callable[[object, datetime], None]  # (transaction, ended_at): tells the other services
 # Why a session ended (web_sessions.end_reason).
 SIGNED_OUT, EVERYWHERE, IDLE, EXPIRED = "signed_out", "everywhere", "idle", "expired"
+MARK = "everywhere_mark"  # not a session: a user's sign-out everywhere mark (see the module docstring)
 
 
 class SignInRequired(Exception):
@@ -75,11 +93,12 @@ def session_id(token: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, database: Database, table: sa.Table, idle_minutes: int,
+    def __init__(self, database: Database, table: sa.Table, idle_minutes: int, reference_key: str,
                  clock: Callable[[], datetime] = utcnow):
         self.database = database
         self.table = table
         self.idle = timedelta(minutes=idle_minutes)
+        self._reference_key = reference_key  # names a user's sign-out mark (see `mark_key`)
         self._clock = clock
         # Built once; read on a plain connection, not an ORM session: this runs on every signed-in page.
         self._select = sa.select(table).where(table.c.id == sa.bindparam("key"))
@@ -124,11 +143,13 @@ class SessionStore:
             ended = session.execute(
                 self.table.update().where(self.table.c.subject == subject, self.table.c.ended_at.is_(None))
                 .values(ended_at=now, end_reason=EVERYWHERE)).rowcount
+            mark_signed_out_everywhere(session, self.table, clinician_reference(subject, self._reference_key), now)
             if announce is not None:
                 announce(session, now)
             return ended
 
     def _begin(self, key: str, principal: Principal, now: datetime) -> None:
+        self._refuse_if_issued_before_sign_out(principal, now)
         try:
             with self.database.transaction() as session:
                 # Each new session forgets those whose token no longer works anyway (an index range).
@@ -136,6 +157,17 @@ class SessionStore:
                 session.execute(self.table.insert().values(**self._new_row(key, principal, now)))
         except sa.exc.IntegrityError:  # another worker began it (or ended it) just now: go by its row
             self._refuse_if_ended(key)
+
+    def _refuse_if_issued_before_sign_out(self, principal: Principal, now: datetime) -> None:
+        """A token starts a session only if issued in the last 12 hours and after the user's last sign-out
+        everywhere (its mark: one primary-key read). A token without `iat` starts none once there is a mark."""
+        issued = _issued_at(principal)
+        if issued is not None and issued < now - LIFETIME:
+            raise SessionEnded(EXPIRED)
+        mark = self._row(clinician_reference(principal.subject, self._reference_key))
+        # iat is whole seconds: one issued in the second of the sign-out may be from before it, so it is refused.
+        if mark is not None and (issued is None or issued <= mark.ended_at):
+            raise SessionEnded(EVERYWHERE)
 
     def _refuse_if_ended(self, key: str) -> None:
         row = self._row(key)
@@ -149,7 +181,7 @@ class SessionStore:
     def _new_row(self, key: str, principal: Principal, now: datetime) -> dict:
         expires = datetime.fromtimestamp(float(principal.claims.get("exp", 0)), timezone.utc)
         return {"id": key, "subject": principal.subject, "started_at": now, "last_seen_at": now,
-                "token_expires_at": max(expires, now) + timedelta(minutes=5)}  # past any verifier leeway
+                "token_expires_at": max(expires, now) + LEEWAY}
 
     def _ending(self, key: str, reason: str, now: datetime):
         return (self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
@@ -197,8 +229,40 @@ def ending_sessions_handler(table: sa.Table, service: str) -> Callable:
     The key is read when an event comes (it is the one every service shares), not at import."""
     def on_user_sessions_ended(session, event) -> None:
         key = clinician_reference_key(Settings.from_env(service))
-        end_sessions_of(session, table, event.data["user_reference"], _aware(event.data["ended_at"]), key)
+        reference, ended_at = event.data["user_reference"], _aware(event.data["ended_at"])
+        end_sessions_of(session, table, reference, ended_at, key)
+        mark_signed_out_everywhere(session, table, reference, ended_at)
     return on_user_sessions_ended
+
+
+def mark_signed_out_everywhere(session, table: sa.Table, reference: str, ended_at: datetime) -> None:
+    """Remember that the user whose reference this is signed out everywhere at `ended_at`, so no token
+    issued before starts a session here (`SessionStore`). One upsert: a mark only ever moves later, so a
+    redelivered or older announcement changes nothing."""
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    insert = insert.values(id=reference, subject=reference, started_at=ended_at, last_seen_at=ended_at,
+                           ended_at=ended_at, end_reason=MARK, token_expires_at=ended_at + LIFETIME + LEEWAY)
+    moved = ("started_at", "last_seen_at", "ended_at", "token_expires_at")
+    session.execute(insert.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: insert.excluded[name] for name in moved},
+        where=sa.and_(table.c.end_reason == MARK, table.c.ended_at < insert.excluded.ended_at)))
+
+
+def mark_key(settings: Settings) -> str:
+    """The key a user's mark is named under: the platform-wide clinician reference key, as the announcements
+    are. A service that can have none (production RS256 without it: one that neither announces nor hears
+    the announcement) names its own marks under its cookie key instead."""
+    try:
+        return clinician_reference_key(settings)
+    except ConfigError:
+        return session_key(settings) + ":sign-out-marks"
+
+
+def _issued_at(principal: Principal) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(principal.claims["iat"]), timezone.utc)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _aware(moment: datetime) -> datetime:
