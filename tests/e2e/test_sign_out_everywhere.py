@@ -1,7 +1,8 @@
-"""Two real services on real Kafka: a GP who signs out on every computer at the referrals service is
+"""Three real services on real Kafka: a GP who signs out on every computer at the referrals service is
 signed out of the adjustments service too - referrals ends its own sessions and announces it through its
 outbox and relay; the adjustments consumer, with its real handlers, ends the GP's page sessions there.
-No test-made events."""
+A token issued before the sign-out then starts no session at adjustments, nor at the directory, which the
+GP had never visited, once its consumer has heard; a token issued since does. No test-made events."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import uuid
 
 import pytest
 
+from tests.browser import sealed
 from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
 from tests.services.adjustments.conftest import PRACTICE, build_app, make_settings
+from tests.services.directory.conftest import make_app as make_directory_app
 from worklink.auth import mint_token
 from worklink.config import KafkaSettings
 from worklink.events.catalogue import Catalogue
@@ -20,6 +23,8 @@ from worklink.messaging.consumer import Outcome
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_adjustments import events as adjustments_events
 from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
+from worklink_directory import events as directory_events
+from worklink_directory.models import PLATFORM as DIRECTORY_TABLES
 from worklink_referrals.models import PLATFORM as REFERRALS_TABLES
 
 pytestmark = pytest.mark.timeout(300)
@@ -29,18 +34,38 @@ GP = "dr.ada@practice.example"  # a login id that is an e-mail address
 
 @pytest.fixture()
 def catalogue(new_topic) -> Catalogue:
-    """The real catalogue with every topic the adjustments consumer reads moved to a fresh one (left as
-    they were, events other tests put there would be consumed too)."""
-    moved = {topic: new_topic() for topic in {CATALOGUE.latest(t).topic for t in adjustments_events.HANDLERS}}
+    """The real catalogue with every topic the adjustments and directory consumers read moved to a fresh
+    one (left as they were, events other tests put there would be consumed too)."""
+    handled = {*adjustments_events.HANDLERS, *directory_events.HANDLERS}
+    moved = {topic: new_topic() for topic in {CATALOGUE.latest(t).topic for t in handled}}
     return Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
 
 
-def _sign_in(app, token: str):
+def _signing_in(app, token: str):
+    """A browser that sent `token` to /signin: it, its CSRF token and the answer's status."""
     client = app.test_client()
     form = client.get("/signin").get_data(as_text=True)
     csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
-    assert client.post("/signin", data={"csrf_token": csrf, "token": token}).status_code == 302
+    return client, csrf, client.post("/signin", data={"csrf_token": csrf, "token": token}).status_code
+
+
+def _sign_in(app, token: str):
+    client, csrf, status = _signing_in(app, token)
+    assert status == 302
     return client, csrf
+
+
+def _signs_in(app, token: str) -> int:
+    return _signing_in(app, token)[2]
+
+
+def _hears(name: str, app, tables, handlers, catalogue, kafka) -> None:
+    """Run `name`'s consumer, with its real handlers, until it has handled the announcement."""
+    sessions = consumer(name, app.extensions["worklink"].database, tables, handlers, catalogue, kafka)
+    try:
+        assert consume_until(sessions, lambda o: Outcome.HANDLED in o) == [Outcome.HANDLED]
+    finally:
+        sessions.close()
 
 
 def test_signing_out_everywhere_at_referrals_signs_the_gp_out_of_adjustments(tmp_path, kafka_broker, catalogue,
@@ -60,6 +85,7 @@ def test_signing_out_everywhere_at_referrals_signs_the_gp_out_of_adjustments(tmp
     suggestions, _ = _sign_in(adjustments, token(GP))
     colleague, _ = _sign_in(adjustments, token("dr.bo@practice.example"))
     sent, csrf = _sign_in(referrals.app, token(GP))
+    other_computer = token(GP)  # issued before the sign-out, used at neither adjustments nor the directory
     assert [c.get("/").status_code for c in (suggestions, colleague)] == [200, 200]
     assert sent.get("/sent").status_code == 200
 
@@ -68,13 +94,17 @@ def test_signing_out_everywhere_at_referrals_signs_the_gp_out_of_adjustments(tmp
     assert suggestions.get("/").status_code == 200  # adjustments has not heard yet
     drain("referrals", referrals.ctx.database, REFERRALS_TABLES, kafka)
 
-    sessions = consumer("adjustments", adjustments.extensions["worklink"].database, ADJUSTMENTS_TABLES,
-                        adjustments_events.HANDLERS, catalogue, kafka)
-    try:
-        assert consume_until(sessions, lambda o: Outcome.HANDLED in o) == [Outcome.HANDLED]
-    finally:
-        sessions.close()
+    _hears("adjustments", adjustments, ADJUSTMENTS_TABLES, adjustments_events.HANDLERS, catalogue, kafka)
 
     refused = suggestions.get("/")
     assert refused.status_code == 302 and refused.headers["Location"].startswith("/signin")
     assert colleague.get("/").status_code == 200  # nobody else is signed out
+    copied = adjustments.test_client()  # a token adjustments never saw, issued before the sign-out
+    copied.set_cookie("worklink_session", sealed(adjustments, other_computer))
+    assert copied.get("/").status_code == 302 and _signs_in(adjustments, other_computer) == 401
+
+    # The directory, which the GP never visited, refuses that token once it has heard too.
+    directory = make_directory_app(f"sqlite:///{tmp_path / 'directory.db'}", tmp_path, catalogue=catalogue)
+    _hears("directory", directory, DIRECTORY_TABLES, directory_events.HANDLERS, catalogue, kafka)
+    assert _signs_in(directory, other_computer) == 401
+    assert _signs_in(directory, token(GP)) == _signs_in(adjustments, token(GP)) == 302  # a new sign-in works
