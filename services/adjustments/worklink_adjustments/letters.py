@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from fontTools.ttLib import TTFont
-from fpdf import FPDF
+from fpdf import FPDF, ViewerPreferences
 from fpdf.enums import XPos, YPos
 
 from worklink_adjustments.domain import uk_today
+from worklink_adjustments.tagged_pdf import TaggedPDF, xmp_metadata
 
 CATEGORY_LABELS = {"phased_return": "a phased return to work", "altered_hours": "altered hours",
                    "amended_duties": "amended duties", "workplace_adaptations": "workplace adaptations"}
@@ -275,54 +276,105 @@ class UnlayableText(Exception):
 NEEDS_SHAPING = re.compile("[\u0590-\u1cff\ua800-\uabff\ufb1d-\ufeff\U00010800-\U0001e8ff]")
 
 
+class LetterPDF(TaggedPDF):
+    """A letter's A4 pages, numbered in the footer (an artifact: a screen reader skips it)."""
+
+    def page_footer(self) -> None:
+        self.set_text_shaping(False)
+        self.set_font(self.font_family, "", 9)
+        self.set_y(-12)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+LINE = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+LABEL_WIDTH = 8  # mm: a change's number hangs left of its text
+WEEK_WIDTH = 20  # mm: the week column of a week-by-week plan
+NUMBERED = "<</O /List /ListNumbering /Decimal>>"
+COLUMN_HEADER = "<</O /Table /Scope /Column>>"  # a screen reader names each cell's column
+
+
 def render_pdf(letter: Letter, compress: bool = True) -> bytes:
-    pdf = FPDF(format="A4")
+    """The letter as a tagged PDF, in reading order: the title an H1, each section an H2 with P
+    paragraphs, the changes a numbered list (L, LI, Lbl, LBody), a week-by-week plan a table."""
+    pdf = LetterPDF(format="A4")
     pdf.set_compression(compress)
     font, text = _font(pdf, letter)
     shaping = font != "Helvetica"
     pdf.set_title(text(letter.document_title))
     pdf.set_lang("en-GB")  # a screen reader reads it in English, not in a guessed language
+    # PDF/UA-1 wants every font embedded: the built-in Helvetica is not, so such a letter claims nothing.
+    pdf.set_xmp_metadata(xmp_metadata(letter.document_title, "en-GB", pdf_ua=shaping))
+    pdf.viewer_preferences = ViewerPreferences(display_doc_title=True)  # viewers show the title, not the file name
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
-    line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
-    def write(height: float, value: str) -> None:
+    def write(kind: str, height: float, value: str, style: str = "", size: int = 11, width: float = 0,
+              attributes: str | None = None, **position) -> None:
+        pdf.set_font(font, style, size)
         if shaping:
             pdf.set_text_shaping(bool(NEEDS_SHAPING.search(value)))
+        if pdf.will_page_break(height):
+            pdf.add_page()  # here, not inside multi_cell: no empty marked content at the foot of the page
         try:
-            pdf.multi_cell(0, height, text(value), **line)
+            with pdf.content(kind, attributes):
+                pdf.multi_cell(width, height, text(value), **(position or LINE))
         except RecursionError:
             raise UnlayableText() from None
 
     if letter.draft:
-        pdf.set_font(font, "B", 12)
         pdf.set_text_color(180, 0, 0)
-        pdf.cell(0, 8, "DRAFT - not issued", **line)
+        write("P", 8, "DRAFT - not issued", "B", 12)
         pdf.set_text_color(0, 0, 0)
-    pdf.set_font(font, "B", 18)
-    write(9, letter.title)
+    write("H1", 9, letter.title, "B", 18)
     pdf.ln(2)
     for section in letter.sections:
-        pdf.set_font(font, "B", 13)
         pdf.start_section(text(section.heading))  # the outline (bookmarks): a way to move between sections
-        write(8, section.heading)
-        pdf.set_font(font, "", 11)
+        write("H2", 8, section.heading, "B", 13)
         for paragraph in section.paragraphs:
-            write(6, paragraph)
+            write("P", 6, paragraph)
             pdf.ln(1)
-        for row in section.rows:
-            pdf.set_font(font, "B", 11)
-            write(6, f"{row['number']}. {row['title']}")
-            pdf.set_font(font, "", 11)
-            if row["difficulty"]:
-                write(6, f"Difficulty: {row['difficulty']}")
-            if row["advice"]:
-                write(6, row["advice"])
-            for week in row["schedule"]:
-                write(6, f"   Week {week['week']}: {week['plan']}")
-            pdf.ln(1)
+        if section.rows:
+            with pdf.group("L", NUMBERED):
+                for row in section.rows:
+                    _recommendation(pdf, write, row)
         pdf.ln(2)
-    pdf.set_font(font, "", 11)
-    write(6, letter.signature)
+    write("P", 6, letter.signature)
     return bytes(pdf.output())
+
+
+def _recommendation(pdf: LetterPDF, write, row: dict[str, Any]) -> None:
+    """One numbered change: its number (Lbl), then its title, difficulty, advice and plan (LBody)."""
+    with pdf.group("LI"):
+        write("Lbl", 6, f"{row['number']}.", "B", width=LABEL_WIDTH, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        margin = pdf.l_margin
+        pdf.set_left_margin(margin + LABEL_WIDTH)  # wrapped lines, and lines after a page break, keep the indent
+        try:
+            with pdf.group("LBody"):
+                write("P", 6, row["title"], "B")
+                if row["difficulty"]:
+                    write("P", 6, f"Difficulty: {row['difficulty']}")
+                if row["advice"]:
+                    write("P", 6, row["advice"])
+                if row["schedule"]:
+                    _schedule(pdf, write, row["schedule"])
+        finally:
+            pdf.set_left_margin(margin)
+        pdf.ln(1)
+
+
+def _schedule(pdf: LetterPDF, write, weeks: list[dict[str, Any]]) -> None:
+    """A week-by-week plan: a two-column table, Week and Plan, its headers scoped to their columns."""
+    with pdf.group("Table"):
+        _table_row(pdf, write, "TH", "Week", "Plan", "B", COLUMN_HEADER)
+        with pdf.artifact():  # a rule under the headers
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + pdf.epw, pdf.get_y())
+        for week in weeks:
+            _table_row(pdf, write, "TD", str(week["week"]), week["plan"])
+
+
+def _table_row(pdf: LetterPDF, write, kind: str, first: str, second: str, style: str = "",
+               attributes: str | None = None) -> None:
+    with pdf.group("TR"):
+        write(kind, 6, first, style, width=WEEK_WIDTH, attributes=attributes, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        write(kind, 6, second, style, attributes=attributes)
