@@ -163,3 +163,30 @@ def test_every_message_is_reachable_page_by_page_without_javascript(app, notific
         assert_accessible(page)
         page.goto(f"{base}/messages?scope=organisation&page=abc")  # a hand-edited URL: the first page
         assert page.locator(".nhsuk-card").count() == 50
+
+
+def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notifications_db, page, monkeypatch):
+    # Found on a walk through the running system: "Referral 70672877" matched nothing an adviser could
+    # find (the queue shows references such as R-J9E2K6YJ), so a message was a dead end.
+    monkeypatch.setenv("NOTIFICATIONS_REFERRALS_URL", "https://referrals.example/")
+    monkeypatch.setenv("NOTIFICATIONS_ADJUSTMENTS_URL", "https://adjustments.example")
+    referral_id, suggestion_id = uuid.uuid4(), uuid.uuid4()
+    with notifications_db.transaction() as session:
+        for event_type, data in (
+                ("referrals.referral.submitted", {"referral_id": referral_id, "status": "submitted",
+                                                  "assigned_org_id": uuid.UUID(ADVISERS)}),
+                ("adjustments.suggestion.issued", {"suggestion_id": suggestion_id,
+                                                   "practice_id": uuid.UUID(ADVISERS)}),
+                ("referrals.capacity.changed", {"service_id": uuid.uuid4(), "organization_id": uuid.UUID(ADVISERS)})):
+            routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data={
+                **data, "occurred_at": datetime.now(timezone.utc)}))
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=ADVISERS)
+    with live_server(app) as base:
+        sign_in(page, base, token, "/messages?scope=organisation")
+        named = {a.text_content(): a.get_attribute("href") for a in page.locator("main .nhsuk-card a").all()}
+        links = {words.split(":")[0]: href for words, href in named.items()}
+        assert links == {"Open the referral": f"https://referrals.example/queue/{referral_id}",
+                         "Open the suggestion": f"https://adjustments.example/review/{suggestion_id}"}
+        assert any(words.startswith("Open the referral: New referral, ") for words in named)  # says which message
+        assert page.locator("main .nhsuk-card").count() == 3  # a capacity change names no record to open
+        assert_accessible(page)

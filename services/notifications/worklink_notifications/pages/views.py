@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timezone
 
@@ -12,7 +13,7 @@ from worklink.audit import person_record
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
-from worklink_notifications import admin, inbox
+from worklink_notifications import admin, inbox, links
 from worklink_notifications.api.admin import shown
 from worklink_notifications.api.inbox import reference_key
 from worklink_notifications.delivery import as_utc
@@ -55,6 +56,9 @@ def messages():
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
+    site_urls = links.sites(os.environ)
+    for item in items:
+        item["link"] = links.record_link(item, site_urls)
     return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
                            nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE)))
 
