@@ -17,7 +17,9 @@ HTTP 4xx other than 408/425/429) or the last attempt moves the delivery to `dead
 it and can re-send it. An outage - our mail relay or a webhook receiver that cannot be reached, or a relay refusing us
 rather than the message - spends none of a delivery's attempts: e-mail pauses as a whole, in every worker
 (pause.SharedPause), until the relay answers, and only a delivery still unsent `give_up_after` (72 h) after
-it was queued is given up.
+it was queued is given up. Our webhook proxy is the same for webhooks (webhook_targets.proxy_failure): while it
+cannot be reached or refuses us, every webhook pauses as one; its own answer about one receiver (it could not
+reach it, its policy refuses it) holds back that receiver's webhooks. Neither counts against the receiver.
 
 Each webhook subscriber keeps its health (consecutive failed tries, failing since, last error); one failing
 for `webhook_alert_after` is reported once to its organisation's inbox. It is never switched off by us.
@@ -49,12 +51,13 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
 from worklink_notifications import retention, routing, signing, webhook_targets
-from worklink_notifications.pause import SharedPause
+from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
                                            UserChannelSettings, WebhookSubscriber)
 from worklink_notifications.retention import (DEAD_PERSON_ADDRESS_KEEP, RETENTION, SYSTEM, RetentionSchedule,
                                               revoked_consent_keep)
+from worklink_notifications.webhook_targets import ProxyDidNotForward, ProxyFailure, ProxyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,10 @@ class ReceiverUnreachable(ConnectionError):
     """A webhook receiver could not be reached at all (refused, reset, timed out): an outage."""
 
 
+class ReceiverRefused(PermanentFailure):
+    """A webhook receiver answered with a status that refuses the webhook (4xx but 408, 425, 429)."""
+
+
 class ReceiverAnswered(Exception):
     """A webhook receiver answered with a status that asks us to try again (5xx, 408, 425, 429)."""
 
@@ -100,7 +107,7 @@ class DeliverySettings:
     webhook_timeout: float = 10.0
     digest_hour: int = 17        # UTC hour after which the day's digests go out
     batch: int = 100
-    pause_refresh: float = 1.0   # seconds a worker trusts the shared mail pause it last read (pause.SharedPause)
+    pause_refresh: float = 1.0   # seconds a worker trusts the shared pause it last read (pause.SharedPause)
     # How long an outage may keep a delivery from going before it is given up (dead): far longer than
     # a mail server or a receiver is normally down, short enough that a message is not sent days late.
     give_up_after: timedelta = timedelta(hours=72)
@@ -237,13 +244,16 @@ class DeliveryWorker:
         if self.http is None:
             self.http = webhook_targets.webhook_session(self.settings.allow_private_webhooks,
                                                         self.settings.webhook_proxy, self.settings.webhook_ca_file)
-        self.mail_pause = SharedPause(self.database, refresh=self.settings.pause_refresh)
+        self.mail_pause = SharedPause(self.database, MAIL, refresh=self.settings.pause_refresh)
+        self.webhook_pause = SharedPause(self.database, WEBHOOK, refresh=self.settings.pause_refresh)
 
     # --- the loop --------------------------------------------------------------
 
-    # Our mail relay cannot be reached: every e-mail and digest would fail alike, so all of them - in every
-    # worker - wait (backing off as one) and only the first due one tries again when the pause is over.
+    # Our mail relay (our webhook proxy) cannot be reached: every e-mail and digest (every webhook) would fail
+    # alike, so all of them - in every worker - wait (backing off as one) and only the first due one tries again
+    # when the pause is over.
     mail_pause: SharedPause = field(init=False)
+    webhook_pause: SharedPause = field(init=False)
     _retention_due_at: datetime | None = field(default=None, init=False)
 
     def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
@@ -272,7 +282,7 @@ class DeliveryWorker:
         """
         tried, failing_receivers = 0, set()
         for delivery_id, channel, recipient in self._due_ids():
-            if (channel == "email" and self._mail_paused()) or (channel, recipient) in failing_receivers:
+            if self._paused(channel) or (channel, recipient) in failing_receivers:
                 continue  # it would fail as the last one did; it waits for the next round
             claimed = self._claim(delivery_id)
             if claimed is None:
@@ -310,8 +320,9 @@ class DeliveryWorker:
     def _due_ids(self) -> list:
         where = [Delivery.status.in_(("pending", "retrying")),
                  sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= self.clock())]
-        if self._mail_paused():
-            where.append(Delivery.channel != "email")  # so waiting e-mail never crowds webhooks out of a batch
+        paused = [channel for channel in ("email", "webhook") if self._paused(channel)]
+        if paused:
+            where.append(Delivery.channel.not_in(paused))  # so what waits never crowds the rest out of a batch
         with self.database.sessions() as session:
             return list(session.execute(
                 sa.select(Delivery.id, Delivery.channel, Delivery.recipient_id)
@@ -363,6 +374,7 @@ class DeliveryWorker:
                                                 and not is_outage(failure)):
                 self.mail_pause.reachable(session)  # the relay took it, or refused only this message
             if delivery.channel == "webhook":
+                self._note_proxy(session, failure)
                 self._keep_health(session, delivery, failure, now)
             if failure is None:
                 self._record(session, delivery, "sent", None, duration_ms, now)
@@ -411,6 +423,8 @@ class DeliveryWorker:
     def _keep_health(self, session: Session, delivery: Delivery, failure: Exception | None, now: datetime) -> None:
         """A subscriber's failed tries in a row and since when; its organisation is told once a streak has
         lasted webhook_alert_after. A success ends the streak. Nothing is switched off."""
+        if isinstance(failure, ProxyFailure):
+            return  # our proxy's doing, or it may be: the receiver said nothing
         subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id), with_for_update=True)
         if subscriber is None or not subscriber.active:
             return  # removed or switched off by its organisation: not a failing receiver
@@ -426,14 +440,25 @@ class DeliveryWorker:
             subscriber.failure_reported_at = now
             report_failing_subscriber(session, subscriber, now)
 
+    def _note_proxy(self, session: Session, failure: Exception | None) -> None:
+        """Anything the proxy answered, or carried the receiver's answer back, says it works: webhooks pause no more."""
+        if self.settings.webhook_proxy and (failure is None or isinstance(
+                failure, (ReceiverAnswered, ReceiverRefused, ProxyDidNotForward))):
+            self.webhook_pause.reachable(session)
+
     def _outage(self, session: Session, delivery: Delivery, failure: Exception, duration_ms: int,
                 now: datetime) -> None:
-        """The relay or receiver could not be reached: it says nothing about this delivery, so it spends
-        none of its attempts. E-mail waits for the whole pause; a webhook backs off by how long it has
-        waited. Whatever is still unsent `give_up_after` it was queued is given up."""
+        """The relay, our webhook proxy or the receiver could not be reached: it says nothing about this delivery,
+        so it spends none of its attempts. E-mail waits for the whole pause, and webhooks while our proxy is
+        unavailable; otherwise a webhook backs off by how long it has waited. Whatever is still unsent
+        `give_up_after` it was queued is given up."""
         error = describe(failure)
-        resume_at = self._mail_outage(session, now, failure) if delivery.channel == "email" \
-            else now + outage_backoff(now - queued_at(delivery), self.settings)  # the shared pause's row first
+        if delivery.channel == "email":
+            resume_at = self._mail_outage(session, now, failure)  # the shared pause's row first
+        elif isinstance(failure, ProxyUnavailable):
+            resume_at = self._proxy_outage(session, now, failure)
+        else:
+            resume_at = now + outage_backoff(now - queued_at(delivery), self.settings)
         self._record(session, delivery, "failed", error, duration_ms, now)
         delivery.attempts -= 1
         delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, resume_at
@@ -451,7 +476,11 @@ class DeliveryWorker:
             self._dead(delivery, f"not sent within {span} of an outage: {error}"[:1000])
 
     def _mail_paused(self) -> bool:
-        return self.mail_pause.paused(self.clock())
+        return self._paused("email")
+
+    def _paused(self, channel: str) -> bool:
+        pause = {"email": self.mail_pause, "webhook": self.webhook_pause}.get(channel)
+        return pause is not None and pause.paused(self.clock())
 
     @property
     def _mail_resume_at(self) -> datetime | None:
@@ -459,9 +488,18 @@ class DeliveryWorker:
 
     def _mail_outage(self, session: Session, now: datetime, failure: Exception) -> datetime:
         """Every worker's e-mail waits until the moment returned (pause.SharedPause)."""
-        resume_at = self.mail_pause.failed(session, now, lambda failures: backoff(failures, self.settings))
-        log.warning("mail not sent; the mail server cannot be reached, e-mail waits", extra={
-            "error": describe(failure), "retry_at": resume_at.isoformat()})
+        return self._pause_channel(self.mail_pause, session, now, failure,
+                                   "mail not sent; the mail server cannot be reached, e-mail waits")
+
+    def _proxy_outage(self, session: Session, now: datetime, failure: Exception) -> datetime:
+        """Every worker's webhooks wait until the moment returned, as e-mail does for the relay."""
+        return self._pause_channel(self.webhook_pause, session, now, failure,
+                                   "webhook not sent; our webhook proxy is unavailable, every webhook waits")
+
+    def _pause_channel(self, pause: SharedPause, session: Session, now: datetime, failure: Exception,
+                       message: str) -> datetime:
+        resume_at = pause.failed(session, now, lambda failures: backoff(failures, self.settings))
+        log.warning(message, extra={"error": describe(failure), "retry_at": resume_at.isoformat()})
         return resume_at
 
     def _record(self, session: Session, delivery: Delivery, outcome: str, detail: str | None, duration_ms: int,
@@ -515,17 +553,18 @@ class DeliveryWorker:
                                       timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
         except webhook_targets.NotPublic as exc:
             raise PermanentFailure(f"not sent: {exc}") from exc
-        except requests.RequestException as exc:  # the proxy down or refusing too: retried, never dead
-            detail = f"{type(exc).__name__}: {exc}"
-            raise ReceiverUnreachable(proxy.scrub(detail) if proxy else detail) from None
+        except requests.RequestException as exc:  # retried, never dead: the receiver or our proxy is unreachable
+            raise unreachable(exc, proxy) from None
         response.close()
         if 200 <= response.status_code < 300:
             return
-        if proxy and response.status_code == 407:  # our proxy refused our credentials: set-up, never the receiver
-            raise ReceiverUnreachable(f"HTTP 407 from the webhook proxy {proxy.shown}: check its credentials")
+        if proxy:
+            proxy_answered = webhook_targets.proxy_answer(subscriber.url, response.status_code, response.headers, proxy)
+            if proxy_answered:
+                raise proxy_answered
         detail = f"HTTP {response.status_code} from the receiver"
         if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE_HTTP:
-            raise PermanentFailure(detail)
+            raise ReceiverRefused(detail)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"), now)
         if retry_after is not None:
             detail += f" (Retry-After: {retry_after:g} s)"
@@ -768,11 +807,18 @@ def forget_person_address(delivery: Delivery) -> None:
         delivery.address = delivery.verification_code = delivery.status_link = None
 
 
+def unreachable(exc: requests.RequestException, proxy: webhook_targets.WebhookProxy | None) -> OSError:
+    """A request that got no answer: our proxy's failure if it is certainly that, else the receiver unreachable."""
+    if proxy is None:
+        return ReceiverUnreachable(f"{type(exc).__name__}: {exc}")
+    return webhook_targets.proxy_failure(exc, proxy) or ReceiverUnreachable(proxy.scrub(f"{type(exc).__name__}: {exc}"))
+
+
 def is_outage(exc: Exception) -> bool:
     """Nothing to do with this message: our mail relay cannot be reached or will not take mail from us
     (refused or timed-out connection, a 4xx greeting, a dropped connection, STARTTLS or login refused,
-    the sender refused), or a webhook receiver cannot be reached. A refusal of this recipient or this
-    message (SMTP RCPT/DATA) or any HTTP answer from a receiver is not an outage."""
+    the sender refused), a webhook receiver cannot be reached, or our webhook proxy failed it. A refusal of this
+    recipient or this message (SMTP RCPT/DATA) or any HTTP answer from a receiver is not an outage."""
     if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, ReceiverAnswered)):
         return False
     return isinstance(exc, OSError)  # socket errors, timeouts, TLS, every other smtplib error; ReceiverUnreachable

@@ -230,9 +230,9 @@ class RevokedConsent(Base):
 
 
 class ChannelPause(Base):
-    """A pause every delivery worker honours: our mail relay could not be reached, so no worker tries it again
-    before `paused_until` (one row per channel, `mail`; `failures` in a row make the pause grow). Shared, so N
-    workers probe a dead relay once per pause, not N times (pause.SharedPause)."""
+    """A pause every delivery worker honours: our mail relay (our webhook proxy) could not be reached, so no worker
+    tries it again before `paused_until` (one row per channel, `mail` or `webhook`; `failures` in a row make the
+    pause grow). Shared, so N workers probe a dead relay once per pause, not N times (pause.SharedPause)."""
 
     __tablename__ = "channel_pause"
 

@@ -1,8 +1,9 @@
-"""One pause for every delivery worker while our mail relay cannot be reached.
+"""One pause for every delivery worker while our mail relay (channel `mail`) or our webhook proxy (`webhook`)
+cannot be reached.
 
-Every e-mail would fail alike, so all of them wait and only the first due one tries again when the pause is
-over. Several workers (PostgreSQL, SKIP LOCKED) share the pause through a `channel_pause` row: the worker
-that finds the relay down sets the moment (its backoff grows with the failures in a row, whoever saw them),
+Every e-mail (every webhook) would fail alike, so all of them wait and only the first due one tries again when
+the pause is over. Several workers (PostgreSQL, SKIP LOCKED) share the pause through a `channel_pause` row: the
+worker that finds the relay down sets the moment (its backoff grows with the failures in a row, whoever saw them),
 the others read it at most once a second (`refresh`) and send no e-mail until then; a worker whose e-mail the
 relay took clears it. SQLite's single worker takes the same path. The row is written in the caller's
 transaction (SQLite has one writer: a second transaction would wait for the first), and before any delivery
@@ -24,6 +25,7 @@ from worklink.db import Database, utcnow
 from worklink_notifications.models import ChannelPause
 
 MAIL = "mail"
+WEBHOOK = "webhook"  # our forward proxy for webhooks (NOTIFICATIONS_WEBHOOK_PROXY), never one receiver
 
 
 @dataclass

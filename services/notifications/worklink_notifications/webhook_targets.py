@@ -16,18 +16,25 @@ connects to the proxy alone and cannot see the address the proxy reaches, so the
 cannot apply: the host is resolved and checked before every send, and a name that cannot be resolved is
 not sent unchecked (an outage: retried). The proxy resolves the name again when it connects, so it must
 enforce the same egress rules itself (no private, loopback, link-local or metadata addresses). The proxy's
-credentials never appear in a log line, an error or a repr. Free of Flask.
+credentials never appear in a log line, an error or a repr.
+
+A failure at the proxy is told apart from the receiver's (`proxy_failure`, `proxy_answer`): only what a receiver
+cannot have caused - no connection to the proxy at all, or a 407 to CONNECT - says the proxy is unavailable to
+every webhook; the proxy's own answer about one receiver (a CONNECT refused or not connected, a plain-HTTP answer
+the proxy marks as its own) says nothing about that receiver; anything else is the receiver's. Free of Flask.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -210,3 +217,96 @@ def webhook_session(allow_private: bool, proxy: WebhookProxy | None = None,
     if ca_file:
         session.verify = ca_file
     return session
+
+
+# --- the proxy's failures, told apart from the receiver's ------------------------------------
+
+class ProxyFailure(OSError):
+    """Our webhook proxy, not the receiver, stopped the webhook: it spends none of the delivery's attempts and
+    none of the receiver's health."""
+
+
+class ProxyUnavailable(ProxyFailure):
+    """The proxy cannot be reached or refuses us (407 to CONNECT): every webhook would fail alike, so all wait."""
+
+
+class ProxyDidNotForward(ProxyFailure):
+    """The proxy answered for one receiver itself: it could not reach it (502/503/504) or its policy refuses it
+    (403). Only that receiver's webhooks wait; it may be our proxy's doing, so it is not held against the receiver."""
+
+
+TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})( [^\n]*)?")
+CANNOT_REACH = {502, 503, 504}  # a proxy's "bad gateway", "unavailable", "gateway timeout" for the next hop
+
+
+def proxy_failure(exc: requests.RequestException, proxy: WebhookProxy) -> ProxyFailure | None:
+    """What a failed request says about our proxy; None when it may be the receiver's doing.
+
+    requests' ProxyError alone proves nothing: through a plain-HTTP proxy a receiver that drops the connection
+    makes the proxy drop ours, which urllib3 also calls "Unable to connect to proxy". Reliable are: no TCP
+    connection to the proxy at all (refused, unresolvable, timed out: urllib3's ConnectTimeoutError and
+    NewConnectionError, raised only while connecting, and through a proxy we connect to the proxy alone), and
+    the answer to CONNECT, which is the proxy's own."""
+    cause = _urllib3_proxy_error(exc)
+    if cause is None:
+        return None
+    tunnel = TUNNEL_REFUSED.search(str(cause.original_error))
+    if tunnel:
+        return _tunnel_refused(int(tunnel[1]), f"{tunnel[1]}{tunnel[2] or ''}".strip(), proxy)
+    if isinstance(cause.original_error, urllib3.exceptions.ConnectTimeoutError):
+        detail = proxy.scrub(f"{type(cause.original_error).__name__}: {cause.original_error}")
+        return ProxyUnavailable(f"the webhook proxy {proxy.shown} cannot be reached ({detail})")
+    return None
+
+
+def _tunnel_refused(status: int, status_line: str, proxy: WebhookProxy) -> ProxyFailure:
+    if status == 407:
+        return ProxyUnavailable(f"the webhook proxy {proxy.shown} refused our credentials (CONNECT answered "
+                                f"{status_line}): check NOTIFICATIONS_WEBHOOK_PROXY")
+    if status in CANNOT_REACH:
+        return ProxyDidNotForward(f"the webhook proxy {proxy.shown} could not reach the receiver (CONNECT answered "
+                                  f"{status_line})")
+    return ProxyDidNotForward(f"the webhook proxy {proxy.shown} refused to connect us to the receiver (CONNECT "
+                              f"answered {status_line}): its own policy, not the receiver")
+
+
+def _urllib3_proxy_error(exc: Exception) -> urllib3.exceptions.ProxyError | None:
+    if not isinstance(exc, requests.exceptions.ProxyError) or not exc.args:
+        return None
+    reason = getattr(exc.args[0], "reason", exc.args[0])  # requests wraps urllib3's MaxRetryError(reason=...)
+    return reason if isinstance(reason, urllib3.exceptions.ProxyError) else None
+
+
+def proxy_answer(url: str, status: int, headers: Mapping[str, str], proxy: WebhookProxy) -> ProxyDidNotForward | None:
+    """A plain-HTTP webhook's answer that the proxy gave itself; None if it may be the receiver's.
+
+    Over https the answer comes through a TLS tunnel that ends at the receiver (its certificate checked), so it
+    is the receiver's. Over plain HTTP the proxy relays the receiver's answer and may answer instead: a 407 is the
+    proxy's, and so is an answer it marks as its own - an RFC 9209 Proxy-Status whose nearest member names an
+    error and no received status, or Squid's X-Squid-Error. An unmarked 403 or 502 cannot be told from the
+    receiver's and counts as the receiver's, as without a proxy. A receiver could forge these marks, so they
+    hold back only its own webhooks (never every webhook)."""
+    if urlsplit(url).scheme != "http":
+        return None
+    if status == 407:
+        return ProxyDidNotForward(f"the webhook proxy {proxy.shown} refused our credentials (HTTP 407): check "
+                                  "NOTIFICATIONS_WEBHOOK_PROXY")
+    mark = _own_answer_mark(headers)
+    if mark is None:
+        return None
+    what = "could not reach the receiver" if status in CANNOT_REACH else "answered instead of the receiver"
+    return ProxyDidNotForward(f"the webhook proxy {proxy.shown} {what}: HTTP {status} ({mark})")
+
+
+def _own_answer_mark(headers: Mapping[str, str]) -> str | None:
+    squid = headers.get("X-Squid-Error")
+    if squid:
+        return f"X-Squid-Error: {squid.strip()[:100]}"
+    status = headers.get("Proxy-Status")
+    if not status:
+        return None
+    nearest = re.sub(r'"(?:[^"\\]|\\.)*"', '""', status).split(",")[-1]  # the member added last, by our proxy
+    params = dict(part.strip().partition("=")[::2] for part in nearest.split(";")[1:])
+    if params.get("error") and "received-status" not in params:
+        return f"Proxy-Status error={params['error'][:60]}"
+    return None

@@ -55,11 +55,16 @@ def public_dns(answers: dict[str, str] | None = None):
 
 class ForwardProxy:
     """A small threaded forward proxy. It resolves PARTNER to this machine (where the test's receivers listen),
-    asks for Basic credentials when given some, and records every request it forwarded."""
+    asks for Basic credentials when given some, and records every request it forwarded. Like a real one it answers
+    502 itself when it cannot reach the receiver, and on demand answers every request (or those for one
+    `host:port`) itself instead of forwarding (`answer_itself`); with `marks` it marks its own answers, as
+    Squid (X-Squid-Error) and RFC 9209 proxies (Proxy-Status) do."""
 
-    def __init__(self, port: int = 0, credentials: str | None = None):
+    def __init__(self, port: int = 0, credentials: str | None = None, marks: bool = True):
         self.seen: list[dict] = []
         self.credentials = credentials
+        self.marks = marks
+        self.own_answers: dict[str | None, int] = {}  # host:port (None: every request) -> the status it answers
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,17 +74,34 @@ class ForwardProxy:
                 if proxy.credentials is None or offered == "Basic " + base64.b64encode(
                         unquote(proxy.credentials).encode()).decode():
                     return True
-                self.send_response(407)
-                self.send_header("Proxy-Authenticate", 'Basic realm="egress"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(407)
                 return False
 
+            def answer(self, status: int, error: str = "http_request_denied") -> None:
+                """An answer of the proxy's own, never forwarded from a receiver."""
+                self.send_response(status)
+                if status == 407:
+                    self.send_header("Proxy-Authenticate", 'Basic realm="egress"')
+                elif proxy.marks:
+                    self.send_header("Proxy-Status", f'test-proxy; error={error}; details="refused, as the test asked"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def answered_itself(self, target: str) -> bool:
+                status = proxy.own_answers.get(target, proxy.own_answers.get(None))
+                if status is not None:
+                    self.answer(status, "http_request_denied" if status == 403 else "destination_unavailable")
+                return status is not None
+
             def do_CONNECT(self):
-                if not self.authorised():
+                if not self.authorised() or self.answered_itself(self.path):
                     return
                 host, _, port = self.path.rpartition(":")
-                upstream = socket.create_connection((proxy.address_of(host), int(port)), timeout=10)
+                try:
+                    upstream = socket.create_connection((proxy.address_of(host), int(port)), timeout=10)
+                except OSError:
+                    self.answer(502, "connection_refused")
+                    return
                 self.send_response(200, "Connection established")
                 self.end_headers()
                 tunnel(self.connection, upstream)
@@ -89,16 +111,20 @@ class ForwardProxy:
                 self.do_POST()
 
             def do_POST(self):
-                if not self.authorised():
-                    return
                 target = urlsplit(self.path)  # absolute-URI form: http://host:port/path
+                if not self.authorised() or self.answered_itself(target.netloc):
+                    return
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))) or None
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("proxy-authorization", "proxy-connection", "connection", "host")}
                 upstream = http.client.HTTPConnection(proxy.address_of(target.hostname), target.port or 80, timeout=10)
-                upstream.request(self.command, target.path or "/", body=body,
-                                 headers={**headers, "Host": target.netloc})
-                answer = upstream.getresponse()
+                try:
+                    upstream.request(self.command, target.path or "/", body=body,
+                                     headers={**headers, "Host": target.netloc})
+                    answer = upstream.getresponse()
+                except OSError:
+                    self.answer(502, "connection_refused")
+                    return
                 content = answer.read()
                 self.send_response(answer.status)
                 for name, value in answer.getheaders():
@@ -120,6 +146,13 @@ class ForwardProxy:
     @staticmethod
     def address_of(host: str) -> str:
         return "127.0.0.1" if host in (PARTNER, "127.0.0.1") else host
+
+    def answer_itself(self, status: int | None, target: str | None = None) -> None:
+        """Answer requests (for `target`, host:port, or all) with `status` instead of forwarding; None: forward."""
+        if status is None:
+            self.own_answers.pop(target, None)
+        else:
+            self.own_answers[target] = status
 
     def url(self, credentials: str | None = None) -> str:
         return f"http://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}"
@@ -151,8 +184,8 @@ def tunnel(client: socket.socket, upstream: socket.socket) -> None:
 def forward_proxy():
     proxies = []
 
-    def start(port: int = 0, credentials: str | None = CREDENTIALS) -> ForwardProxy:
-        proxies.append(ForwardProxy(port, credentials))
+    def start(port: int = 0, credentials: str | None = CREDENTIALS, marks: bool = True) -> ForwardProxy:
+        proxies.append(ForwardProxy(port, credentials, marks))
         return proxies[-1]
 
     yield start
@@ -196,20 +229,33 @@ def partner():
 
 
 @pytest.fixture()
-def tls_partner(tmp_path):
-    """The same over HTTPS, with a self-signed certificate for partner.example (trusted through a CA bundle)."""
+def tls_partners(tmp_path):
+    """Starts partners' receivers over HTTPS, each at https://partner.example:<port>/worklink, with one self-signed
+    certificate for partner.example (trusted through a CA bundle)."""
     cert, key = tmp_path / "partner.pem", tmp_path / "partner.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={PARTNER}",
                     "-addext", f"subjectAltName=DNS:{PARTNER}", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    receiver = Receiver()
-    server = receiver_server(receiver, context)
-    receiver.url, receiver.ca_file = f"https://{PARTNER}:{server.server_port}/worklink", str(cert)
-    yield receiver
-    server.shutdown()
-    server.server_close()
+    servers = []
+
+    def start() -> Receiver:
+        receiver = Receiver()
+        servers.append(receiver_server(receiver, context))
+        receiver.url, receiver.ca_file = f"https://{PARTNER}:{servers[-1].server_port}/worklink", str(cert)
+        return receiver
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture()
+def tls_partner(tls_partners):
+    """The partner's receiver over HTTPS."""
+    return tls_partners()
 
 
 def proxied_worker(database, clock, proxy_url: str, resolve=None, **overrides):
@@ -332,7 +378,7 @@ def test_a_proxy_that_is_down_delays_webhooks_and_its_credentials_are_never_logg
     for _ in range(4):  # far past max_attempts (3): an outage spends none
         assert worker.run_once() == 1
         [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
-        assert (delivery.status, delivery.attempts) == ("retrying", 0) and "ProxyError" in delivery.last_error
+        assert (delivery.status, delivery.attempts) == ("retrying", 0) and "ProxyUnavailable" in delivery.last_error
         clock.now = delivery.next_attempt_at.replace(tzinfo=timezone.utc)
     assert partner.accepted == []
 
@@ -347,7 +393,7 @@ def test_a_proxy_that_is_down_delays_webhooks_and_its_credentials_are_never_logg
             sa.select(WebhookSubscriber.last_error)), delivery.last_error]
     logged = [record.getMessage() + repr(record.__dict__) for record in caplog.records]
     text = " ".join(str(item) for item in [*stored, *logged, worker.settings, worker.settings.webhook_proxy])
-    assert "ProxyError" in text and f"127.0.0.1:{port}" in text  # what failed is said...
+    assert "cannot be reached" in text and f"127.0.0.1:{port}" in text  # what failed is said...
     for secret in (USER, PASSWORD, "Pr0xy%21secret", base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()):
         assert secret not in text  # ...never who the worker is to the proxy
 
@@ -389,5 +435,5 @@ def test_a_proxy_refusing_our_credentials_is_our_set_up_so_webhooks_wait_never_d
     assert wrong.run_once() == 1  # plain HTTP: the proxy answers the POST itself with 407
     [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
     assert (delivery.status, delivery.attempts) == ("retrying", 0)
-    assert "407 from the webhook proxy" in delivery.last_error
+    assert "webhook proxy" in delivery.last_error and "refused our credentials (HTTP 407)" in delivery.last_error
     assert partner.accepted == [] and [s["method"] for s in proxy.seen] == ["POST"]
