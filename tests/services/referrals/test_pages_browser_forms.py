@@ -106,3 +106,33 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
         assert "You withdrew your consent" in person.content()
         assert person.get_by_role("button", name="Withdraw my consent").count() == 0
         assert_accessible(person)
+
+
+def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_address(harness, page):
+    # Found on a walk through the running system: after the code the person landed on their status page
+    # with nothing saying it was sent or that this address, e-mailed to nobody, is their only way back.
+    with live_server(harness.app) as base:
+        page.goto(f"{base}/refer-yourself")
+        page.get_by_label("First name").fill("Tom")
+        page.get_by_label("Last name").fill("Baker")
+        page.get_by_label("Day").fill("28")
+        page.get_by_label("Month").fill("2")
+        page.get_by_label("Year").fill("1990")
+        page.get_by_label("Postcode").fill("GL1 1AA")
+        page.get_by_label("Email address").fill("tom@example.org")
+        page.get_by_label("I am out of work and looking for work").check()
+        page.get_by_label("I agree to my details being shared").check()
+        submit(page, page.get_by_role("button", name="Continue"))
+        page.get_by_label("Code").fill(page.locator("#dev-code").inner_text())
+        submit(page, page.get_by_role("button", name="Send my referral"))
+        assert page.get_by_role("heading", level=1).inner_text() == "Referral sent"
+        address = page.url.split("?")[0]
+        assert "/my-referral/" in address
+        assert address in page.locator("#keep-this-link").inner_text()
+        assert "Bookmark this page" in page.locator("#keep-this-link").inner_text()
+        assert_accessible(page)
+        page.set_viewport_size({"width": 320, "height": 800})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320  # the long address wraps
+
+        submit(page, page.get_by_role("button", name="Stop my referral"))  # back on the page: no second "sent"
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Your referral R-")

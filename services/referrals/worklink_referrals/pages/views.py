@@ -264,7 +264,8 @@ def my_referral(token):
                          person_id=str(referral.id), principal=person_principal(referral))
         status = person_status(referral)
     return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
-                   {s.value for s in domain.OPEN}, plain=PLAIN_STATUS)
+                   {s.value for s in domain.OPEN}, plain=PLAIN_STATUS, page_address=request.base_url,
+                   just_sent=request.args.get("sent") == "1")
 
 
 @pages.post("/my-referral/<token>/cancel")
@@ -458,7 +459,7 @@ def refer_yourself_verify(pending_token):
                            errors={"code": [wrong.detail]})
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
-    return redirect(f"/my-referral/{link}", code=303)
+    return redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
 
 
 FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your last name",
