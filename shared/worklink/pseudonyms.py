@@ -1,5 +1,6 @@
 """Pseudonymous references that broadcast events carry instead of a login id (and, with a key
-of its own, the person id referrals gives notifications: `keyed_reference`).
+of its own, the person id referrals gives notifications and the person adjustments' audit trail names:
+`keyed_reference` under a `service_key`).
 
 A token's `sub` can be an e-mail address, so it never travels in a broadcast event. The
 clinician reference is the hex HMAC-SHA256 of the subject under one platform-wide key:
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Mapping
 
 from worklink.config import ConfigError, Settings
 
@@ -22,6 +24,15 @@ def keyed_reference(value: str, key: str) -> str:
     """Hex HMAC-SHA256 of `value` under `key` (64 hex digits): a pseudonym only a holder of the key can
     make or match, so knowing what it was made from (a login id, a name and birth date) is not enough."""
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def service_key(env: Mapping[str, str], variable: str, development_key: str) -> str:
+    """A key one service alone holds for its person pseudonyms: `variable`, 32 or more characters in
+    production, where the development key is refused (anyone can read it here)."""
+    key = env.get(variable) or ""
+    if env.get("WORKLINK_ENV", "development") == "production" and (len(key) < 32 or key == development_key):
+        raise ConfigError(f"{variable} must be set to 32 or more characters in production")
+    return key or development_key
 
 
 def clinician_reference(subject: str, key: str) -> str:

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Mapping
 
 from worklink import retention
-from worklink.config import ConfigError
+from worklink.pseudonyms import service_key
 from worklink_referrals.domain import ClockTargets
 
 # Self-referrals have no referring organisation; events name this fixed id instead.
@@ -113,7 +113,4 @@ def retention_years(env: Mapping[str, str]) -> int:
 
 def person_key(env: Mapping[str, str]) -> str:
     """REFERRALS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
-    key = env.get(PERSON_KEY_VARIABLE) or ""
-    if env.get("WORKLINK_ENV", "development") == "production" and (len(key) < 32 or key == DEVELOPMENT_PERSON_KEY):
-        raise ConfigError(f"{PERSON_KEY_VARIABLE} must be set to 32 or more characters in production")
-    return key or DEVELOPMENT_PERSON_KEY
+    return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)
