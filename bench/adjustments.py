@@ -97,7 +97,8 @@ def create_drafts(url: str, count: int, practice: uuid.UUID) -> list[str]:
     from worklink_adjustments.schemas import SuggestionInSchema
 
     database = Database(url)
-    deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM), "bench")
+    deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM), person_key="bench",
+                         link_secret="bench")
     clinician = services.Clinician("bench-gp", practice, Principal("bench-gp", "gp", str(practice)))
     schema = SuggestionInSchema()
     variants = [schema.load(body) for body in draft_mix(suggestion_body)]

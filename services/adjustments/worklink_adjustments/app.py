@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, current_app
 
 from worklink.config import DEV_JWT_SECRET, ConfigError, Settings
 from worklink.events.catalogue import Catalogue
@@ -15,9 +16,11 @@ from worklink.problems import problem_response
 from worklink.pseudonyms import clinician_reference_key  # noqa: F401  (seed.py imports it from here)
 from worklink.web import create_service_app
 from worklink_adjustments import api
+from worklink_adjustments.config import person_key
 from worklink_adjustments.domain import DomainError
 from worklink_adjustments.knowledge import IndexCache
 from worklink_adjustments.models import PLATFORM
+from worklink_adjustments.services import person_reference
 
 
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,
@@ -26,8 +29,10 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         "adjustments", __name__, tables=PLATFORM, config=config, settings=settings, catalogue=catalogue,
         title="WorkLink Adjustments",
         description="Reasonable-adjustment guidance for clinicians and their fit-note-shaped adjustment suggestions.",
+        audit_person=_audit_person,
     )
     settings = app.extensions["worklink"].settings
+    app.config.setdefault("PERSON_KEY", person_key(os.environ))
     app.config.setdefault("EMPLOYER_LINK_SECRET", _link_secret(settings))
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(settings))
     app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
@@ -41,6 +46,16 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     from worklink_adjustments.pages.views import pages
     app.register_blueprint(pages)
     return app
+
+
+def _audit_person(typed: str) -> str:
+    """The audit review's `person`: a patient asked about by NHS number (spaces and hyphens ignored) is found by
+    its reference, as the trail names them; anything else (a reference, an erased suggestion's id) as it is.
+    Any ten digits count, a mistyped number too, so the review's own entry never holds one."""
+    digits = re.sub(r"[\s-]", "", typed)
+    if not re.fullmatch(r"[0-9]{10}", digits):
+        return typed
+    return person_reference(digits, current_app.config["PERSON_KEY"])
 
 
 def _link_secret(settings: Settings) -> str:

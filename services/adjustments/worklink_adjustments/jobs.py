@@ -12,6 +12,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.messaging.outbox import Outbox
 from worklink.workers import run_periodically
 from worklink_adjustments import rights
+from worklink_adjustments.config import person_key
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.sweep import run_once
 
@@ -23,10 +24,10 @@ def sweep(settings: Settings, stop: threading.Event) -> None:
     """Hourly: expire suggestions whose period ended, announce review dates, and erase the patient's details
     from suggestions past retention (idempotent)."""
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
-    years = rights.retention_years(os.environ)  # a bad setting stops the job at start
+    years, key = rights.retention_years(os.environ), person_key(os.environ)  # a bad setting stops the job at start
     try:
         run_periodically(stop, SWEEP_INTERVAL_SECONDS,
-                         lambda: log.info("sweep done", extra=run_once(database, outbox, years)))
+                         lambda: log.info("sweep done", extra=run_once(database, outbox, years, key=key)))
     finally:
         database.dispose()
 

@@ -11,8 +11,10 @@ contact details, every typed text (the clinician's wording of the conditions, fu
 difficulties, free-text advice and its week-by-week plan, job title, employer, notes, the issuer's typed
 name) and the employer's answer in their words (comments, reasons, who answered). A still-usable
 employer link is revoked; a referral request's copy of the person (the restricted event, while the
-outbox keeps it) is deleted; the audit trail keeps every row but names the suggestion instead of the NHS
-number. Every erasure is audited (action "erase", one row per suggestion).
+outbox keeps it) is deleted; the audit trail keeps every row but names the suggestion instead of the
+patient's reference (the keyed pseudonym of their NHS number it names them by while they are held, which
+anyone holding the key and the number could still match). Every erasure is audited (action "erase", one
+row per suggestion).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from worklink.db import Database
 from worklink.messaging.outbox import Outbox
 from worklink_adjustments import domain, services
 from worklink_adjustments.models import PLATFORM, EmployerLink, EmployerResponse, ReferralRequest, Suggestion
-from worklink_adjustments.services import RESOURCE, Deps
+from worklink_adjustments.services import RESOURCE, Deps, Recorder, person_reference
 
 RETENTION_VARIABLE = "ADJUSTMENTS_RETENTION_YEARS"
 DEFAULT_RETENTION_YEARS = 6
@@ -53,7 +55,7 @@ def retention_years(env) -> int:
 # --- erasing one suggestion ---------------------------------------------------------------------------
 
 
-def erase(session: Session, outbox: Outbox, suggestion: Suggestion, now: datetime, *, purpose: str,
+def erase(session: Session, recorder: Recorder, suggestion: Suggestion, now: datetime, *, purpose: str,
           principal: Principal) -> bool:
     """Erase the patient's details from an ended suggestion and what hangs off it; False if already erased.
     The caller holds the row (locked on PostgreSQL) and has ended it."""
@@ -61,7 +63,7 @@ def erase(session: Session, outbox: Outbox, suggestion: Suggestion, now: datetim
         return False
     if suggestion.status not in ENDED:
         raise ValueError("current advice is never erased")  # a bug in the caller, not a request
-    _pseudonymise_audit(session, suggestion)
+    _pseudonymise_audit(session, suggestion, recorder.person_key)
     for name in _PATIENT_FIELDS:
         setattr(suggestion, name, None)
     suggestion.conditions = [{"condition_id": c.get("condition_id"), "disclose": bool(c.get("disclose"))}
@@ -75,15 +77,15 @@ def erase(session: Session, outbox: Outbox, suggestion: Suggestion, now: datetim
     for response in session.scalars(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id)):
         response.comments = response.responder_name = response.responder_role = ""
         response.items = [{k: item.get(k) for k in _KEPT_ANSWER} for item in response.items or []]
-    _drop_referral_hand_overs(session, outbox, suggestion.id)
+    _drop_referral_hand_overs(session, recorder.outbox, suggestion.id)
     session.flush()
     record_erasure(session, [suggestion.id], purpose, principal)
     return True
 
 
-def _pseudonymise_audit(session: Session, suggestion: Suggestion) -> None:
-    """The audit trail keeps every access to the suggestion, naming it instead of the patient's NHS number
-    (which would otherwise outlive the erasure there)."""
+def _pseudonymise_audit(session: Session, suggestion: Suggestion, person_key: str) -> None:
+    """The audit trail keeps every access to the suggestion, naming it instead of the patient's reference
+    (which, with the key, would still find the person there after the erasure)."""
     audit = PLATFORM.audit_log
     session.execute(audit.update().where(audit.c.resource_type == RESOURCE, audit.c.resource_id == str(suggestion.id))
                     .values(person_id=str(suggestion.id)))
@@ -91,11 +93,11 @@ def _pseudonymise_audit(session: Session, suggestion: Suggestion) -> None:
     still_held = nhs_number and session.scalar(sa.select(sa.exists().where(
         Suggestion.nhs_number == nhs_number, Suggestion.id != suggestion.id, Suggestion.erased_at.is_(None))))
     if nhs_number and not still_held:  # the last record naming the person: so must nothing else here
-        # An admin's review of this person's accesses (worklink.audit_review) named them by NHS number.
-        reviews = audit.c.resource_type == "audit_log"
-        session.execute(audit.update().where(reviews, audit.c.person_id == nhs_number)
+        # An admin's review of this person's accesses (worklink.audit_review) named them by their reference.
+        reference, reviews = person_reference(nhs_number, person_key), audit.c.resource_type == "audit_log"
+        session.execute(audit.update().where(reviews, audit.c.person_id == reference)
                         .values(person_id=str(suggestion.id)))
-        session.execute(audit.update().where(reviews, audit.c.resource_id == nhs_number)
+        session.execute(audit.update().where(reviews, audit.c.resource_id == reference)
                         .values(resource_id=str(suggestion.id)))
 
 
@@ -147,23 +149,23 @@ def due_for_erasure(cutoff: datetime) -> sa.Select:
         .order_by(S.updated_at, S.id))
 
 
-def erase_expired_batch(session: Session, outbox: Outbox, cutoff: datetime, now: datetime,
+def erase_expired_batch(session: Session, recorder: Recorder, cutoff: datetime, now: datetime,
                         limit: int = retention.BATCH) -> int:
     """Erase up to `limit` suggestions past retention; returns how many. PostgreSQL: rows another transaction
     holds are skipped this time (that transaction may give them later activity). FOR NO KEY UPDATE: an
     employer's answer or a link being inserted for the suggestion (a foreign key's KEY SHARE) is not
     blocked by it, so neither waits for the other in a cycle."""
     found = session.scalars(due_for_erasure(cutoff).limit(limit).with_for_update(key_share=True, skip_locked=True))
-    return sum(erase(session, outbox, suggestion, now, purpose=retention.RETENTION, principal=retention.SYSTEM)
+    return sum(erase(session, recorder, suggestion, now, purpose=retention.RETENTION, principal=retention.SYSTEM)
                for suggestion in found)
 
 
-def apply_retention(database: Database, outbox: Outbox, years: int, now: datetime,
+def apply_retention(database: Database, recorder: Recorder, years: int, now: datetime,
                     limit: int = retention.BATCH) -> int:
     """The sweep's retention pass: batches in transactions of their own until none is left."""
     cutoff = retention.years_before(now, years)
     return retention.erase_in_batches(
-        database, lambda session, size: erase_expired_batch(session, outbox, cutoff, now, size), limit)
+        database, lambda session, size: erase_expired_batch(session, recorder, cutoff, now, size), limit)
 
 
 # --- finding a person ---------------------------------------------------------------------------------
@@ -249,7 +251,7 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
             ReferralRequest.suggestion_id == suggestion.id, services.request_is_open())))
         if open_requests:
             services.withdraw_referral_requests(session, deps, principal, suggestion)
-        erase(session, deps.outbox, suggestion, now, purpose=purpose, principal=principal)
+        erase(session, deps, suggestion, now, purpose=purpose, principal=principal)
         answer.append(ErasedSuggestion(suggestion.id, suggestion.status, withdrawn, open_requests))
     return answer
 
@@ -261,15 +263,15 @@ class NothingHeld(LookupError):
     """No suggestion the caller answers for is held about the person."""
 
 
-def subject_access(session: Session, nhs_number: str, principal: Principal, *, action: str = "export",
-                   purpose: str = "subject access request") -> tuple[list[Suggestion], dict[str, Any]]:
+def subject_access(session: Session, recorder: Recorder, nhs_number: str, principal: Principal, *,
+                   action: str = "export", purpose: str = "subject access request"
+                   ) -> tuple[list[Suggestion], dict[str, Any]]:
     """The person's suggestions the caller answers for, and their export, each suggestion's access audited
     as `action` (an export, or a read of the summary). NothingHeld if there are none."""
     found = person_suggestions(session, nhs_number, principal)
     if not found:
         raise NothingHeld()
-    AUDIT.record_many(session, action=action, resource_type=RESOURCE, purpose=purpose,
-                      records=[(str(s.id), s.nhs_number) for s in found])
+    recorder.audit_records(session, action, found, principal, purpose)
     return found, export(session, found)
 
 

@@ -6,6 +6,7 @@ numbers are made up (valid check digits, from the 999 range the NHS never issues
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, timedelta
 
@@ -19,6 +20,7 @@ from worklink.messaging.outbox import Outbox
 from worklink.audit import AuditTrail
 from worklink_adjustments import services
 from worklink_adjustments.app import _link_secret, clinician_reference_key
+from worklink_adjustments.config import person_key
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM, Suggestion
 
@@ -60,7 +62,8 @@ def _body(given: str, family: str, n: int, condition: tuple[str, str], effects: 
 
 def load_demo_data(settings: Settings) -> str:
     database = Database(settings.database_url)
-    deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM), _link_secret(settings),
+    deps = services.Deps(Outbox("adjustments", PLATFORM, CATALOGUE), AuditTrail(PLATFORM),
+                         person_key=person_key(os.environ), link_secret=_link_secret(settings),
                          clinician_key=clinician_reference_key(settings))
     clinician = services.Clinician(DEMO_CLINICIAN, DEMO_PRACTICE,
                                    Principal(DEMO_CLINICIAN, "gp", str(DEMO_PRACTICE)))

@@ -8,7 +8,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from worklink.auth import Principal
 from worklink.db import utcnow
 from worklink.events.contracts.adjustments import clinician_reference
 from worklink.messaging.outbox import Outbox
+from worklink.pseudonyms import keyed_reference
 from worklink_adjustments import domain, knowledge
 from worklink_adjustments.domain import Conflict, NotFound
 from worklink_adjustments.models import (Adjustment, Condition, EmployerLink, EmployerResponse, ReferralRequest,
@@ -34,20 +35,45 @@ class Clinician:
     principal: Principal
 
 
+def person_reference(nhs_number: str, person_key: str) -> str:
+    """How the audit trail names a patient: the keyed reference of their NHS number (64 hex digits), never
+    the number itself - the trail is kept longer than the records and read by admins."""
+    return keyed_reference(nhs_number, person_key)
+
+
 @dataclass
-class Deps:
-    """What a use case writes besides its own rows."""
+class Recorder:
+    """What every change writes besides its own rows: its events and its audit record (the sweep needs no more)."""
 
     outbox: Outbox
     audit: AuditTrail
-    link_secret: str
-    link_ttl: timedelta = timedelta(days=60)
-    clinician_key: str = "worklink-clinician-reference"  # the app passes its configured key
+    person_key: str  # ADJUSTMENTS_PERSON_KEY (worklink_adjustments.config.person_key)
+
+    def person_id(self, suggestion: Suggestion) -> str:
+        """The audit trail's name for the suggestion's patient: the NHS number's reference; once erased, the
+        suggestion's own id (as rights.erase renames its earlier entries)."""
+        if suggestion.nhs_number is None:
+            return str(suggestion.id)
+        return person_reference(suggestion.nhs_number, self.person_key)
 
     def audit_record(self, session: Session, action: str, suggestion: Suggestion, principal: Principal,
                      purpose: str | None = None) -> None:
-        self.audit.record(session, action=action, resource_type=RESOURCE, resource_id=str(suggestion.id),
-                          person_id=suggestion.nhs_number, purpose=purpose, principal=principal)
+        self.audit_records(session, action, [suggestion], principal, purpose)
+
+    def audit_records(self, session: Session, action: str, suggestions: Iterable[Suggestion],
+                      principal: Principal | None = None, purpose: str | None = None) -> None:
+        """One entry per suggestion, in one statement (a listed page, a person's suggestions)."""
+        self.audit.record_many(session, action=action, resource_type=RESOURCE, purpose=purpose, principal=principal,
+                               records=[(str(s.id), self.person_id(s)) for s in suggestions])
+
+
+@dataclass
+class Deps(Recorder):
+    """What a use case needs besides its own rows: the recorder, and the employer links' secret and lifetime."""
+
+    link_secret: str
+    link_ttl: timedelta = timedelta(days=60)
+    clinician_key: str = "worklink-clinician-reference"  # the app passes its configured key
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -96,8 +122,7 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
     referrals = dict(session.execute(sa.select(ReferralRequest.suggestion_id, ReferralRequest.status)
                                      .where(ReferralRequest.suggestion_id.in_(ids))
                                      .order_by(ReferralRequest.requested_at)).all()) if ids else {}
-    deps.audit.record_many(session, action="list", resource_type=RESOURCE, principal=clinician.principal,
-                           records=[(str(s.id), s.nhs_number) for s in rows])
+    deps.audit_records(session, "list", rows, clinician.principal)
     items = []
     for suggestion in rows:
         items.append({c: getattr(suggestion, c) for c in (
@@ -499,7 +524,7 @@ def _open_referral(session: Session, suggestion: Suggestion) -> bool:
         ReferralRequest.suggestion_id == suggestion.id, request_is_open())))
 
 
-def withdraw_referral_requests(session: Session, deps: Deps, principal: Principal, suggestion: Suggestion) -> None:
+def withdraw_referral_requests(session: Session, deps: Recorder, principal: Principal, suggestion: Suggestion) -> None:
     """The patient withdrew their consent to the referral: every request already sent from this
     suggestion is ended (restricted event, same topic and key as the request, so it follows it;
     the referrals service cancels the referral and stops sharing). Nothing is sent if none was."""

@@ -22,21 +22,24 @@ from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.workers import stop_on_signals
 from worklink_adjustments import rights
+from worklink_adjustments.config import person_key
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
-from worklink_adjustments.services import sweep
+from worklink_adjustments.services import Recorder, sweep
 
 log = logging.getLogger(__name__)
 
 
 def run_once(database: Database, outbox: Outbox, retention_years: int | None = None,
-             now: datetime | None = None) -> dict[str, int]:
-    """One pass; `retention_years` None: as ADJUSTMENTS_RETENTION_YEARS says (6 by default)."""
+             now: datetime | None = None, key: str | None = None) -> dict[str, int]:
+    """One pass; `retention_years` None: as ADJUSTMENTS_RETENTION_YEARS says (6 by default); `key` None:
+    ADJUSTMENTS_PERSON_KEY (the audit trail's person references)."""
     moment = now or utcnow()
     with database.transaction() as session:
         done = sweep(session, outbox, uk_today(moment))  # periods and review dates are UK dates
     years = retention_years or rights.retention_years(os.environ)
-    return {**done, "erased_past_retention": rights.apply_retention(database, outbox, years, moment)}
+    recorder = Recorder(outbox, rights.AUDIT, key or person_key(os.environ))
+    return {**done, "erased_past_retention": rights.apply_retention(database, recorder, years, moment)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,10 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env("adjustments")
     configure_logging("adjustments.sweep", settings.log_level)
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
-    years = rights.retention_years(os.environ)  # a bad setting stops it here, not at every pass
+    # A bad setting stops it here, not at every pass.
+    years, key = rights.retention_years(os.environ), person_key(os.environ)
     stop = stop_on_signals()
     while True:
-        log.info("sweep done", extra=run_once(database, outbox, years))
+        log.info("sweep done", extra=run_once(database, outbox, years, key=key))
         if args.once or stop.wait(args.interval):
             break
     database.dispose()

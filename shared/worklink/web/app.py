@@ -63,6 +63,9 @@ class ServiceContext:
     catalogue: Catalogue
     sessions: SessionStore
     cookie_seal: CookieSeal
+    # The audit trail's name for the person a reviewer asks about (`person`): a service that names people
+    # by a pseudonym turns what the reviewer typed (an NHS number) into it; others take it as it is.
+    audit_person: Callable[[str], str] = str
 
 
 def service_context() -> ServiceContext:
@@ -97,7 +100,8 @@ def accepts_form(view: Callable) -> Callable:
 def create_service_app(name: str, import_name: str, *, tables: PlatformTables, title: str,
                        description: str, version: str = "0.1.0",
                        config: Mapping[str, Any] | None = None, settings: Settings | None = None,
-                       catalogue: Catalogue = CATALOGUE) -> tuple[Flask, Api]:
+                       catalogue: Catalogue = CATALOGUE, audit_person: Callable[[str], str] = str
+                       ) -> tuple[Flask, Api]:
     settings = settings or Settings.from_env(name)
     app = Flask(import_name)
     if settings.trusted_proxies:
@@ -126,7 +130,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         outbox=Outbox(name, tables, catalogue), audit=AuditTrail(tables),
         tokens=TokenVerifier(settings.jwt), catalogue=catalogue,
         sessions=SessionStore(database, tables.web_sessions, settings.session_idle_minutes, mark_key(settings)),
-        cookie_seal=CookieSeal(session_key(settings)))
+        cookie_seal=CookieSeal(session_key(settings)), audit_person=audit_person)
 
     _register_request_hooks(app, name, settings)
     register_problem_handlers(app)

@@ -39,7 +39,9 @@ class _Period(Schema):
 
 class EntriesQuery(_Period):
     record = fields.String(validate=_ID, metadata={"description": "a record's id (resource_id)"})
-    person = fields.String(validate=_ID, metadata={"description": "the id of a person's record (person_id)"})
+    person = fields.String(validate=_ID, metadata={"description": "whom the entries name (person_id); a service "
+                                                   "naming people by a pseudonym also takes what it is made from "
+                                                   "(adjustments: the NHS number)"})
     actor = fields.String(validate=validate.Length(1, 255), metadata={"description": "who acted (the token's sub)"})
     actor_org = fields.String(validate=_ID)
     action = fields.String(validate=validate.OneOf(ACTIONS))
@@ -113,6 +115,8 @@ class Summary(MethodView):
 
 def review_entries(reviewer: Principal, query: dict[str, Any]) -> dict[str, Any]:
     ctx = service_context()
+    if query.get("person"):  # as the trail names them: the review's own entry too
+        query = {**query, "person": ctx.audit_person(query["person"])}
     with ctx.database.transaction() as session:
         items, total = audit_review.entries(session, ctx.tables, reviewer, query)
         ctx.audit.record(session, action="list", resource_type="audit_log",

@@ -45,6 +45,13 @@ def add_later_columns(database_url: str) -> None:
         engine.dispose()
 
 
+def patient_reference(app, nhs_number: str = VALID_NHS) -> str:
+    """How the audit trail names the patient: the keyed reference of the NHS number under the app's key."""
+    from worklink_adjustments.services import person_reference
+
+    return person_reference(nhs_number, app.config["PERSON_KEY"])
+
+
 def build_app(settings: Settings):
     spec = get_service("adjustments")
     upgrade(spec.migrations_dir, settings.database_url)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from worklink_adjustments import services
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
-from tests.services.adjustments.conftest import OTHER_PRACTICE, suggestion_body
+from tests.services.adjustments.conftest import OTHER_PRACTICE, patient_reference, suggestion_body
 
 
 def create(client, tokens, **overrides):
@@ -114,7 +114,8 @@ def test_every_suggestion_endpoint_is_a_404_to_another_practice_and_exports_are_
     for path in ("letter", "letter.pdf", "summary", "summary.pdf"):
         assert client.get(f"/suggestions/{sid}/{path}", headers=h).status_code == 200, path
     exports = [(r.action, r.purpose, r.person_id) for r in audit_rows(app) if r.action == "export"]
-    assert exports == [("export", "print_letter", "9434765919")] * 2 + [("export", "print_summary", "9434765919")] * 2
+    patient = patient_reference(app, "9434765919")
+    assert exports == [("export", "print_letter", patient)] * 2 + [("export", "print_summary", patient)] * 2
 
 
 def test_a_suggestion_replaces_or_amends_only_the_same_patients_advice(svc):
@@ -210,7 +211,8 @@ def test_another_practice_sees_nothing_and_every_read_is_audited(svc):
         ("read", "dr-ada"), ("list", "dr-ada")]
     # One query finds every access, the refused ones too (privacy audit 2, #4: they were "suggestion").
     assert all((r.resource_type, r.resource_id) == ("adjustment_suggestion", mine["id"]) for r in rows)
-    assert [r.person_id for r in rows if r.action != "denied"] == ["9434765919"] * 3  # a refusal names no patient
+    assert [r.person_id for r in rows if r.action != "denied"] == [
+        patient_reference(app, "9434765919")] * 3  # a refusal names no patient
     assert [r.purpose for r in rows if r.action == "denied"] == [
         "GET /suggestions/<uuid:suggestion_id> -> 404", "POST /suggestions/<uuid:suggestion_id>/issue -> 404",
         "GET /suggestions/<uuid:suggestion_id>/<any(letter, summary):kind> -> 404"]

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS
+from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, patient_reference
 from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
 from tests.services.adjustments.test_retention import OTHER_NHS, PERSONAL, create, issue, row, text_held
 from worklink_adjustments.models import PLATFORM
@@ -72,8 +72,9 @@ def test_subject_access_exports_everything_held_about_the_person_across_practice
     assert body["organisations"] == sorted([str(PRACTICE), str(OTHER_PRACTICE)])
     assert "Somerville" not in answer.get_data(as_text=True)
     purpose = "subject access request"
-    assert [a for a in audits(app, "export") if a[2] == purpose] == [(first, VALID_NHS, purpose),
-                                                                     (second, VALID_NHS, purpose)]
+    patient = patient_reference(app)
+    assert [a for a in audits(app, "export") if a[2] == purpose] == [(first, patient, purpose),
+                                                                     (second, patient, purpose)]
 
     # A practice's organisation admin answers for their own practice's suggestions only.
     own = client.post("/people/subject-access", json={"nhs_number": VALID_NHS},
@@ -179,21 +180,23 @@ def test_the_person_is_named_in_the_body_never_the_url(client, path):
     assert list(spec) == ["post"] and not spec["post"].get("parameters")
 
 
-def test_an_admins_review_of_the_persons_accesses_does_not_keep_their_nhs_number_after_erasure(svc):
+def test_an_admins_review_of_the_persons_accesses_does_not_keep_their_reference_after_erasure(svc):
     app, client, tokens = svc
     first, second, _ = sam(app, client, tokens)
+    patient = patient_reference(app)
     review = client.get("/audit/entries", query_string={"person": VALID_NHS}, headers=admin(tokens))
     assert review.status_code == 200 and review.get_json()["total"] > 0
     audit = PLATFORM.audit_log.c
     with app.extensions["worklink"].database.engine.connect() as conn:
         reviews = conn.execute(sa.select(audit.resource_id, audit.person_id)
                                .where(audit.resource_type == "audit_log")).all()
-    assert (VALID_NHS, VALID_NHS) in reviews  # the review names whose accesses were looked at
+    assert (patient, patient) in reviews  # the review names whose accesses were looked at, by reference
 
     erased = client.post("/people/erasure", json={"nhs_number": VALID_NHS, "reason": "objection"},
                          headers=admin(tokens))
     assert erased.status_code == 200, erased.get_json()
     with app.extensions["worklink"].database.engine.connect() as conn:
         left = conn.execute(sa.select(audit.resource_id, audit.person_id, audit.resource_type)
-                            .where(sa.or_(audit.resource_id == VALID_NHS, audit.person_id == VALID_NHS))).all()
+                            .where(sa.or_(audit.resource_id.in_([VALID_NHS, patient]),
+                                          audit.person_id.in_([VALID_NHS, patient])))).all()
     assert left == []

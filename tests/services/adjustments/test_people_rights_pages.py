@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS
+from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, patient_reference
 from tests.services.adjustments.test_people_rights import SPACED, admin, audits, outbox, sam
 from tests.services.adjustments.test_retention import PERSONAL, row
 
@@ -73,7 +73,8 @@ def test_an_admin_lands_on_the_rights_page_and_sees_what_is_held_without_the_cli
         assert private not in page, private
     assert hidden(found) == {"nhs_number": VALID_NHS} and found.headers["Cache-Control"] == "no-store"
     read = [a for a in audits(app, "read") if a[2] == "subject access request"]
-    assert read == [(first, VALID_NHS, "subject access request"), (second, VALID_NHS, "subject access request")]
+    patient = patient_reference(app)
+    assert read == [(first, patient, "subject access request"), (second, patient, "subject access request")]
 
     # A practice's organisation admin answers for their own practice's suggestions only.
     own = post(client, "/people", {"nhs_number": VALID_NHS}, admin(tokens, "org_admin", OTHER_PRACTICE))
@@ -98,7 +99,8 @@ def test_the_download_is_the_api_body_as_an_attachment_audited_as_an_export(svc)
     assert without_accesses(body) == without_accesses(api.get_json()) and set(body) == set(api.get_json())
     assert body["suggestions"][0]["functional_effects"].startswith("Tires")
     exports = [a for a in audits(app, "export") if a[2] == "subject access request"]
-    assert exports == [(first, VALID_NHS, "subject access request"), (second, VALID_NHS, "subject access request")] * 2
+    patient = patient_reference(app)
+    assert exports == [(first, patient, "subject access request"), (second, patient, "subject access request")] * 2
 
 
 @pytest.mark.parametrize("form, message", [

@@ -22,6 +22,7 @@ from worklink.messaging.outbox import Outbox
 from worklink_adjustments import rights, sweep
 from worklink_adjustments.events import on_referral_lifecycle
 from worklink_adjustments.models import PLATFORM, Base, EmployerLink, Suggestion
+from worklink_adjustments.services import Recorder
 
 # A day past six calendar years from late 2026 (2028 and 2032 are leap years).
 SIX_YEARS = timedelta(days=6 * 365 + 2 + 1)
@@ -76,8 +77,13 @@ def outbox(app) -> Outbox:
     return Outbox("adjustments", PLATFORM, CATALOGUE)
 
 
+def recorder(app) -> Recorder:
+    """What the sweep writes with: the outbox and the audit trail, under the app's person key."""
+    return Recorder(outbox(app), rights.AUDIT, app.config["PERSON_KEY"])
+
+
 def retain(app, at: datetime, years: int = 6, limit: int = 200) -> int:
-    return rights.apply_retention(app.extensions["worklink"].database, outbox(app), years, at, limit)
+    return rights.apply_retention(app.extensions["worklink"].database, recorder(app), years, at, limit)
 
 
 def row(app, sid: str) -> dict:
@@ -234,7 +240,7 @@ def test_an_open_employer_link_is_never_erased_before_it_expires_and_a_usable_on
     # Erased directly (as a request does), the still-usable link is revoked.
     with database.transaction() as session:
         suggestion = session.get(Suggestion, uuid.UUID(gone))
-        assert rights.erase(session, outbox(app), suggestion, start, purpose="test",
+        assert rights.erase(session, recorder(app), suggestion, start, purpose="test",
                             principal=rights.retention.SYSTEM)
         assert session.scalar(sa.select(EmployerLink.revoked_at)) is not None
 

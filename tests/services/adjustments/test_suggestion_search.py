@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from worklink.logs import JsonFormatter
-from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, suggestion_body
+from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, patient_reference, suggestion_body
 from tests.services.adjustments.test_lifecycle import audit_rows, create
 
 OTHER_NHS = "9434765870"
@@ -45,7 +45,7 @@ def test_the_posted_search_finds_what_the_query_did_in_the_practice_only_and_aud
     client.post("/suggestions/search", json={"nhs_number": VALID_NHS}, headers=mine)
     listed = audit_rows(app)[before:]
     assert sorted((r.action, r.resource_id, r.person_id, r.actor, r.actor_org) for r in listed) == sorted(
-        ("list", sid, VALID_NHS, "dr-ada", str(PRACTICE)) for sid in (first, second))
+        ("list", sid, patient_reference(app), "dr-ada", str(PRACTICE)) for sid in (first, second))
 
 
 @pytest.mark.parametrize("typed, says", [

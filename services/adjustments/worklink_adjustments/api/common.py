@@ -37,8 +37,9 @@ MAX_SUBJECT = 128
 
 def deps() -> Deps:
     ctx = service_context()
-    return Deps(ctx.outbox, ctx.audit, current_app.config["EMPLOYER_LINK_SECRET"],
-                current_app.config["EMPLOYER_LINK_TTL"], current_app.config["CLINICIAN_REFERENCE_KEY"])
+    config = current_app.config
+    return Deps(ctx.outbox, ctx.audit, person_key=config["PERSON_KEY"], link_secret=config["EMPLOYER_LINK_SECRET"],
+                link_ttl=config["EMPLOYER_LINK_TTL"], clinician_key=config["CLINICIAN_REFERENCE_KEY"])
 
 
 def today() -> date:

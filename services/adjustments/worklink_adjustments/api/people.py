@@ -37,7 +37,7 @@ class SubjectAccess(MethodView):
         referral requests, and who accessed it. Each suggestion's export is audited (`export`). 404 when
         nothing is held (erased suggestions hold no NHS number)."""
         with service_context().database.transaction() as session, nothing_held():
-            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal())
+            _, body = rights.subject_access(session, deps(), lookup["nhs_number"], current_principal())
         return to_json_types(body)
 
 

@@ -27,7 +27,6 @@ from worklink_adjustments.api.people import ADMINS, NOTHING_HELD, _recordable
 from worklink_adjustments.models import ReferralRequest
 from worklink_adjustments.pages.views import pages
 from worklink_adjustments.schemas import PersonLookupSchema, SubjectAccessSchema
-from worklink_adjustments.services import RESOURCE
 
 NAV = [("A person's rights", "/people"), ("Audit", "/audit")]
 LOOKUP = PersonLookupSchema()
@@ -76,7 +75,7 @@ def people_found():
         return _find_page(422, errors)
     try:
         with service_context().database.transaction() as session:
-            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal(), action="read")
+            _, body = rights.subject_access(session, deps(), lookup["nhs_number"], current_principal(), action="read")
     except rights.NothingHeld:
         return _nothing_held()
     return render("adjustments/people_held.html", nhs_number=lookup["nhs_number"], person=_person(body["suggestions"]),
@@ -92,7 +91,7 @@ def people_download():
         return _find_page(422, errors)
     try:
         with service_context().database.transaction() as session:
-            _, body = rights.subject_access(session, lookup["nhs_number"], current_principal())
+            _, body = rights.subject_access(session, deps(), lookup["nhs_number"], current_principal())
     except rights.NothingHeld:
         return _nothing_held()
     name = f"subject-access-adjustments-{domain.uk_today().isoformat()}.json"
@@ -125,13 +124,11 @@ def _reason_page(lookup, errors=None, status: int = 200) -> Response:
 
 def _confirm_page(lookup: dict[str, Any], reason: str) -> Response:
     """What erasure will do to these suggestions, said plainly (their read audited, for the erasure request)."""
-    ctx = service_context()
-    with ctx.database.transaction() as session:
+    with service_context().database.transaction() as session:
         found = rights.person_suggestions(session, lookup["nhs_number"], current_principal())
         if not found:
             return _nothing_held()
-        ctx.audit.record_many(session, action="read", resource_type=RESOURCE, purpose=f"erasure request: {reason}",
-                              records=[(str(s.id), s.nhs_number) for s in found])
+        deps().audit_records(session, "read", found, purpose=f"erasure request: {reason}")
         open_requests = session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
             ReferralRequest.suggestion_id.in_([s.id for s in found]), services.request_is_open()))
         current = sum(s.status in domain.ACTIVE for s in found)

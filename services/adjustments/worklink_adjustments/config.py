@@ -1,0 +1,19 @@
+"""Adjustments settings read from the environment that more than the web app needs (the sweep, migrations)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from worklink.pseudonyms import service_key
+
+# Keys the pseudonym the audit trail names a patient by instead of their NHS number
+# (worklink.pseudonyms.keyed_reference). This service alone holds it: with it, anyone who knows an NHS
+# number could find that person's accesses. Production must set ADJUSTMENTS_PERSON_KEY; changing it
+# strands the references already written (the audit review and subject access would no longer match them).
+PERSON_KEY_VARIABLE = "ADJUSTMENTS_PERSON_KEY"
+DEVELOPMENT_PERSON_KEY = "adjustments-development-person-key-do-not-use-in-production"
+
+
+def person_key(env: Mapping[str, str]) -> str:
+    """ADJUSTMENTS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
+    return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)

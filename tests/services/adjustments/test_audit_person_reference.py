@@ -1,0 +1,174 @@
+"""The audit trail names a patient by the keyed reference of their NHS number (HMAC-SHA256 under
+ADJUSTMENTS_PERSON_KEY), never by the number: it is kept longer than the records and read by admins. Subject
+access and the audit review still find the person's accesses by NHS number; migration adjustments_0014
+rewrites the rows written before (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from tests.services.adjustments.conftest import (OTHER_PRACTICE, VALID_NHS, Tokens, build_app, make_settings,
+                                                 suggestion_body)
+from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
+from tests.services.adjustments.test_people_rights_pages import post
+from tests.services.adjustments.test_retention import OTHER_NHS, create, issue
+from worklink.config import ConfigError
+from worklink.migrations import alembic_config, upgrade
+from worklink.service import get_service
+from worklink_adjustments.config import DEVELOPMENT_PERSON_KEY, PERSON_KEY_VARIABLE, person_key
+from worklink_adjustments.models import PLATFORM
+
+SPACED = "943 476 5919"
+AUDIT = PLATFORM.audit_log
+
+
+def reference(app, nhs_number: str = VALID_NHS) -> str:
+    """Made here from its definition, not by the code under test."""
+    return hmac.new(app.config["PERSON_KEY"].encode(), nhs_number.encode(), hashlib.sha256).hexdigest()
+
+
+def admin(tokens) -> dict:
+    return tokens.header(role="alliance_admin", org=None, subject="dpo-1")
+
+
+def audit_log(app) -> list[dict]:
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(AUDIT).order_by(AUDIT.c.id)).mappings()]
+
+
+def everything_audited(client, tokens) -> str:
+    """Sam's advice through every step that audits it: written, changed, issued with a referral, read, listed,
+    searched, printed, read and answered by the employer, referral consent withdrawn, subject access, the
+    rights pages' summary and erasure confirmation, and an admin's review of Sam's accesses."""
+    sid = create(client, tokens, **{"consent.refer_to_employment_adviser": True})["id"]
+    h = tokens.header()
+    assert client.put(f"/suggestions/{sid}", json={**suggestion_body(**{"consent.refer_to_employment_adviser": True}),
+                                                    "version": 1}, headers=h).status_code == 200
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 2}, headers=h).status_code == 200
+    assert client.get(f"/suggestions/{sid}", headers=h).status_code == 200
+    assert client.get("/suggestions", headers=h).status_code == 200
+    assert client.post("/suggestions/search", json={"nhs_number": VALID_NHS}, headers=h).status_code == 200
+    assert client.get(f"/suggestions/{sid}/letter", headers=h).status_code == 200
+    token = letter_token(client, tokens, sid)
+    assert client.get(f"/employer-links/{token}").status_code == 200
+    assert client.post(f"/employer-links/{token}/response", json=ANSWER).status_code == 201
+    version = client.get(f"/suggestions/{sid}", headers=h).get_json()["version"]
+    assert client.post(f"/suggestions/{sid}/referral-consent-withdrawal", json={"version": version},
+                       headers=h).status_code == 200
+    assert client.post("/people/subject-access", json={"nhs_number": VALID_NHS}, headers=admin(tokens)).status_code == 200
+    assert post(client, "/people", {"nhs_number": SPACED}, admin(tokens)).status_code == 200
+    assert post(client, "/people/erase", {"nhs_number": VALID_NHS, "step": "reason", "reason": "objection"},
+                admin(tokens)).status_code == 200
+    assert client.get("/audit/entries", query_string={"person": SPACED}, headers=admin(tokens)).status_code == 200
+    return sid
+
+
+def test_no_audit_entry_holds_the_nhs_number_and_each_names_the_patients_reference(svc):
+    app, client, tokens = svc
+    sid = everything_audited(client, tokens)
+    rows = audit_log(app)
+    assert {r["action"] for r in rows} >= {"create", "update", "read", "list", "export", "share"}
+    for r in rows:
+        text = " ".join(str(v) for v in r.values())
+        assert VALID_NHS not in text and SPACED not in text, r
+    about_sam = [r for r in rows if r["resource_id"] == sid]
+    assert len(about_sam) > 10 and {r["person_id"] for r in about_sam} == {reference(app)}
+    [review] = [r for r in rows if r["resource_type"] == "audit_log"]
+    assert (review["resource_id"], review["person_id"]) == (reference(app), reference(app))
+
+
+def test_the_reference_is_keyed_by_the_service_key(tmp_path):
+    apps = [build_app(make_settings(tmp_path / name)) for name in ("one", "two")]
+    apps[1].config["PERSON_KEY"] = "another-key-" * 3
+    for app in apps:
+        create(app.test_client(), Tokens(app.extensions["worklink"].settings))
+    [ours], [theirs] = ({r["person_id"] for r in audit_log(app)} for app in apps)
+    assert ours == reference(apps[0]) and theirs == reference(apps[1]) != ours  # same number, another key
+    for app in apps:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_subject_access_and_the_audit_review_find_the_persons_accesses_by_nhs_number(svc):
+    app, client, tokens = svc
+    first = issue(client, tokens)["id"]
+    assert client.get(f"/suggestions/{first}", headers=tokens.header()).status_code == 200
+    second = create(client, tokens, headers=tokens.header(org=OTHER_PRACTICE, subject="dr-bo"))["id"]
+    someone_else = create(client, tokens, **{"patient.nhs_number": OTHER_NHS})["id"]
+
+    export = client.post("/people/subject-access", json={"nhs_number": VALID_NHS}, headers=admin(tokens)).get_json()
+    assert [s["id"] for s in export["suggestions"]] == [first, second]
+    assert [a["action"] for a in export["suggestions"][0]["accessed"]] == ["create", "update", "read", "export"]
+
+    sams = {r["id"] for r in audit_log(app) if r["person_id"] == reference(app)}
+    for typed in (VALID_NHS, SPACED, "943-476-5919", reference(app)):  # as the review page links it, too
+        found = client.get("/audit/entries", query_string={"person": typed, "limit": 500}, headers=admin(tokens))
+        assert found.status_code == 200, found.get_json()
+        items = found.get_json()["items"]
+        assert {i["resource_id"] for i in items if i["resource_type"] != "audit_log"} == {first, second}
+        # every access to Sam's suggestions, nobody else's
+        assert len([i for i in items if i["resource_type"] != "audit_log"]) == len(sams), typed
+        assert someone_else not in {i["resource_id"] for i in items}
+    page = client.get("/audit", query_string={"person": SPACED}, headers={**admin(tokens), "Accept": "text/html"})
+    assert page.status_code == 200 and first in page.get_data(as_text=True)
+
+
+def test_production_needs_its_own_person_key():
+    for env in ({}, {PERSON_KEY_VARIABLE: "short"}, {PERSON_KEY_VARIABLE: DEVELOPMENT_PERSON_KEY}):
+        with pytest.raises(ConfigError, match=PERSON_KEY_VARIABLE):
+            person_key({"WORKLINK_ENV": "production", **env})
+    assert person_key({"WORKLINK_ENV": "production", PERSON_KEY_VARIABLE: "k" * 32}) == "k" * 32
+    assert person_key({}) == DEVELOPMENT_PERSON_KEY
+
+
+# --- migration adjustments_0014 -------------------------------------------------------------------------
+
+
+def _as_before(app) -> None:
+    """The rows as the code before 0014 wrote them: the NHS number as person_id, and reviews naming what the
+    reviewer typed (with spaces, or a number held by nobody)."""
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(AUDIT.update().where(AUDIT.c.person_id == reference(app)).values(person_id=VALID_NHS))
+        for typed in (SPACED, "4010232137"):
+            session.execute(AUDIT.insert().values(occurred_at=sa.func.now(), actor="dpo-1", actor_role="alliance_admin",
+                                                  action="list", resource_type="audit_log", resource_id=typed,
+                                                  person_id=typed, purpose="audit review"))
+
+
+def test_the_migration_renames_old_rows_by_reference_and_its_downgrade_puts_back_what_it_can(svc, caplog):
+    app, client, tokens = svc
+    sid = issue(client, tokens)["id"]
+    erased = create(client, tokens, **{"patient.nhs_number": OTHER_NHS})["id"]
+    assert client.post("/people/erasure", json={"nhs_number": OTHER_NHS, "reason": "objection"},
+                       headers=admin(tokens)).status_code == 200
+    url = app.extensions["worklink"].settings.database_url
+    migrations = get_service("adjustments").migrations_dir
+    command.downgrade(alembic_config(migrations, url), "adjustments_0013")
+    _as_before(app)
+    numbers = {r["person_id"] for r in audit_log(app)}
+    assert {VALID_NHS, SPACED, "4010232137", erased} <= numbers
+
+    upgrade(migrations, url)
+    rows = audit_log(app)
+    assert not [r for r in rows if any(n in " ".join(str(v) for v in r.values())
+                                       for n in (VALID_NHS, SPACED, "4010232137"))]
+    assert {r["person_id"] for r in rows if r["resource_id"] == sid} == {reference(app)}
+    reviews = {(r["resource_id"], r["person_id"]) for r in rows if r["resource_type"] == "audit_log"}
+    assert reviews == {(reference(app), reference(app)), (reference(app, "4010232137"),) * 2}
+    assert {r["person_id"] for r in rows if r["resource_id"] == erased} == {erased}  # erased: untouched
+    found = client.get("/audit/entries", query_string={"person": VALID_NHS}, headers=admin(tokens)).get_json()
+    assert sid in {i["resource_id"] for i in found["items"]}  # the review finds the old rows again
+
+    # Back down: a patient still held gets their number back; a reference of a number held by nobody cannot.
+    with caplog.at_level(logging.WARNING):
+        command.downgrade(alembic_config(migrations, url), "adjustments_0013")
+    rows = audit_log(app)
+    assert {r["person_id"] for r in rows if r["resource_id"] == sid} == {VALID_NHS}
+    assert (reference(app, "4010232137"),) * 2 in {(r["resource_id"], r["person_id"]) for r in rows}
+    assert "1 audit entries keep a person reference" in caplog.text
+    upgrade(migrations, url)
