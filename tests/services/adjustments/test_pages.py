@@ -251,3 +251,43 @@ def test_the_printed_letter_shows_the_reply_link_once(app, tokens, page):
         other = page.evaluate("""() => { const a = document.createElement('a'); a.href = '/x';
             document.querySelector('main').append(a); return getComputedStyle(a, '::after').content; }""")
         assert "Link" in other  # NHS.UK's print rule is in force for other links: the test can fail
+
+
+def test_the_employer_sees_no_clinicians_menu_and_the_clinician_sees_all_they_wrote(app, tokens, page):
+    # Found on a walk through the running system: the employer's page offered "Your suggestions" and "Find
+    # guidance" (a sign-in page to them), and their role, start date and comments never reached the clinician.
+    from datetime import timedelta
+    from tests.services.adjustments.conftest import suggestion_body
+    from worklink_adjustments.domain import uk_today
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    start = uk_today() + timedelta(days=7)
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        reply = page.locator("a[href*='/respond/']").first.get_attribute("href")
+
+        employer = page.context.browser.new_context().new_page()
+        employer.goto(reply)
+        assert employer.get_by_role("navigation", name="Menu").count() == 0
+        assert employer.get_by_role("link", name="Your suggestions").count() == 0
+        for i in range(employer.locator("input[value=agreed]").count()):
+            employer.locator(f"#items-{i}-outcome").check()
+        employer.get_by_label("Your name").fill("Jo Manager")
+        employer.get_by_label("Your role (optional)").fill("Warehouse manager")
+        employer.get_by_label("Changes start on (optional)").fill(start.isoformat())
+        employer.get_by_label("Anything else (optional)").fill("Happy to talk it through with Ravi.")
+        employer.get_by_role("button", name="Send your answer").click()
+        assert employer.get_by_role("heading", level=1).inner_text() == "Answer sent"
+        assert employer.get_by_role("navigation", name="Menu").count() == 0
+        assert_accessible(employer)
+        employer.context.close()
+
+        page.reload()
+        answer = page.locator("#employer-response").inner_text()
+        today = uk_today()
+        assert f"(Jo Manager, Warehouse manager, {today.day} {today:%B %Y})" in answer  # a date in words
+        assert f"Changes start on {start.day} {start:%B %Y}." in answer
+        assert "They added: Happy to talk it through with Ravi." in answer
+        assert_accessible(page)

@@ -30,7 +30,8 @@ from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, wor
 from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
-pages.add_app_template_filter(uk_today, "uk_date")  # a stored UTC time shown as the date in the UK
+pages.add_app_template_filter(lambda moment: letters.long_date(uk_today(moment)), "uk_date")  # in the UK, in words
+pages.add_app_template_filter(letters.long_date, "long_date")
 # A referral's step as the clinician reads it (the codes are the referrals service's lifecycle steps).
 REFERRAL_WORDS = {"put_on_hold": "on hold", "resumed": "active again (resumed)",
                   "entered_in_error": "withdrawn (entered in error)", "held": "waiting for an adviser service",
@@ -41,6 +42,7 @@ REFERRAL_WORDS = {"put_on_hold": "on hold", "resumed": "active again (resumed)",
 def referral_words(step: str | None) -> str:
     return REFERRAL_WORDS.get(step or "", (step or "none").replace("_", " "))
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
+EMPLOYER_NAV: list = []  # an employer has no account: the clinicians' menu only led them to a sign-in page
 EXTRA_ROWS = 2
 CATEGORY_OPTIONS = [(code, label.capitalize()) for code, label in CATEGORY_LABELS.items()]
 # Built once: a marshmallow Schema deep-copies its fields on construction; `load` keeps no state.
@@ -53,7 +55,8 @@ def transaction():
 
 
 def render(template: str, status: int = 200, **context) -> Response:
-    html = render_template(template, nav=NAV, categories=CATEGORY_LABELS, professions=PROFESSION_LABELS,
+    context.setdefault("nav", NAV)
+    html = render_template(template, categories=CATEGORY_LABELS, professions=PROFESSION_LABELS,
                            methods=METHOD_LABELS, **context)
     return Response(html, status=status, mimetype="text/html")
 
@@ -426,7 +429,8 @@ def respond(token: str):
         _audit_employer_read(session, link, suggestion)
         rows = suggestion.recommendations
         name = suggestion.given_name
-    return render("adjustments/respond.html", rows=rows, name=name, token=token, form=MultiDict(), errors={})
+    return render("adjustments/respond.html", rows=rows, name=name, token=token, form=MultiDict(), errors={},
+                  nav=EMPLOYER_NAV)
 
 
 def _audit_employer_read(session, link, suggestion) -> None:
@@ -459,8 +463,8 @@ def respond_submit(token: str):
                                      {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))}),
                             employer_wording(rows))
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
-                          errors=errors)
-    return render("adjustments/responded.html", name=name)
+                          errors=errors, nav=EMPLOYER_NAV)
+    return render("adjustments/responded.html", name=name, nav=EMPLOYER_NAV)
 
 
 from worklink_adjustments.pages import people as _people  # noqa: E402,F401 - a person's rights pages (its routes)
