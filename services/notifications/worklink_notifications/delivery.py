@@ -479,8 +479,9 @@ class DeliveryWorker:
         return self._paused("email")
 
     def _paused(self, channel: str) -> bool:
-        pause = {"email": self.mail_pause, "webhook": self.webhook_pause}.get(channel)
-        return pause is not None and pause.paused(self.clock())
+        """Whether `channel` waits for a shared pause; webhooks pause only for our proxy, so never without one."""
+        pause = {"email": self.mail_pause, "webhook": self.webhook_pause if self.settings.webhook_proxy else None}
+        return pause.get(channel) is not None and pause[channel].paused(self.clock())
 
     @property
     def _mail_resume_at(self) -> datetime | None:

@@ -7,7 +7,7 @@ still the receiver's."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from worklink.devstack import free_port
 from worklink_notifications.models import ChannelPause, Delivery, DeliveryAttempt, WebhookSubscriber
 from worklink_notifications.webhook_targets import WebhookProxy, proxy_answer
-from tests.services.notifications.support import Receiver
+from tests.services.notifications.support import Receiver, make_worker
 from tests.services.notifications.test_delivery import all_deliveries, event, route, subscriber_for
 from tests.services.notifications.test_shared_mail_pause import second_database  # noqa: F401 - a fixture
 from tests.services.notifications.test_webhook_proxy import (CREDENTIALS, PARTNER, _now, forward_proxy,  # noqa: F401
@@ -218,3 +218,17 @@ def test_which_plain_http_answers_are_the_proxys_own():
     # over https the answer came through a tunnel that ends at the receiver (its certificate checked)
     assert said(407, at="https://partner.example/worklink") is None
     assert said(503, {"X-Squid-Error": "ERR_CONNECT_FAIL 111"}, at="https://partner.example/worklink") is None
+
+
+def test_webhooks_without_a_proxy_never_wait_for_a_proxy_pause(notifications_db, webhook_receiver, clock):
+    """A pause left by a proxy the operator has since removed from the settings holds nothing back."""
+    subscriber_for(notifications_db, webhook_receiver)
+    route(notifications_db, event("referrals.referral.accepted"))
+    _now(clock)
+    with notifications_db.transaction() as session:
+        session.add(ChannelPause(channel="webhook", paused_until=clock.now + timedelta(hours=1), failures=7,
+                                 updated_at=clock.now))
+
+    assert make_worker(notifications_db, None, clock).run_once() == 1
+    assert [d.status for d in all_deliveries(notifications_db, Delivery.channel == "webhook")] == ["sent"]
+    assert len(webhook_receiver.accepted) == 1
