@@ -459,6 +459,9 @@ class DeliveryWorker:
             resume_at = self._proxy_outage(session, now, failure)
         else:
             resume_at = now + outage_backoff(now - queued_at(delivery), self.settings)
+            if isinstance(failure, ProxyDidNotForward):  # its policy may need our operator, never the receiver
+                log.warning("webhook not forwarded by our webhook proxy; this receiver's webhooks wait", extra={
+                    "error": error, "subscriber_id": delivery.recipient_id, "retry_at": resume_at.isoformat()})
         self._record(session, delivery, "failed", error, duration_ms, now)
         delivery.attempts -= 1
         delivery.status, delivery.last_error, delivery.next_attempt_at = "retrying", error, resume_at

@@ -127,7 +127,7 @@ def test_our_proxy_down_or_refusing_us_pauses_every_webhook_blames_no_receiver_a
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
 def test_the_proxys_own_answer_about_one_receiver_holds_back_that_receiver_alone_and_never_blames_it(
-        notifications_db, partners, forward_proxy, clock, scheme):
+        notifications_db, partners, forward_proxy, clock, scheme, caplog):
     refused, working = partners(scheme), partners(scheme)
     down = Receiver()  # nothing listens there: the proxy cannot reach it and answers 502 itself
     down.url = f"{scheme}://{PARTNER}:{free_port()}/worklink"
@@ -150,6 +150,8 @@ def test_the_proxys_own_answer_about_one_receiver_holds_back_that_receiver_alone
         assert "from the receiver" not in held.last_error
         assert _health(notifications_db, subscribers[name]) == HEALTHY
     assert _paused_until(notifications_db) is None
+    told = [r for r in caplog.records if r.getMessage().startswith("webhook not forwarded by our webhook proxy")]
+    assert sorted(r.subscriber_id for r in told) == sorted(str(subscribers[n].id) for n in ("refused", "down"))
 
     proxy.answer_itself(None, _target(refused))
     clock.now = delivery["refused"].next_attempt_at.replace(tzinfo=timezone.utc)
