@@ -15,10 +15,16 @@ outbox keeps it) is deleted; the audit trail keeps every row but names the sugge
 patient's reference (the keyed pseudonym of their NHS number it names them by while they are held, which
 anyone holding the key and the number could still match). Every erasure is audited (action "erase", one
 row per suggestion).
+
+A referral request nobody answered for the whole retention period (its hand-over dead-lettered and never
+re-driven, say) no longer keeps an ended suggestion for ever: the sweep withdraws the consent it was made
+with, as the patient's own withdrawal does (the referrals service hears it and makes no referral from it),
+then erases the suggestion as usual.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +42,7 @@ from worklink_adjustments import domain, services
 from worklink_adjustments.models import PLATFORM, EmployerLink, EmployerResponse, ReferralRequest, Suggestion
 from worklink_adjustments.services import RESOURCE, Deps, Recorder, person_reference
 
+log = logging.getLogger(__name__)
 RETENTION_VARIABLE = "ADJUSTMENTS_RETENTION_YEARS"
 DEFAULT_RETENTION_YEARS = 6
 # Ended: withdrawn, superseded or expired advice, and a draft nobody has changed for the whole period
@@ -133,19 +140,18 @@ def due_for_erasure(cutoff: datetime) -> sa.Select:
     """Ended, not yet erased suggestions whose last activity is before `cutoff`: the suggestion's own last
     change or end, and every employer link's creation, use, revocation and expiry (so an open link is never
     erased before it expires), employer answer and referral request step. A referral request still open
-    (not answered as ended, consent not withdrawn) keeps it, however old."""
+    with no news since `cutoff` does not keep it: it is stale (erase_expired_batch withdraws it first)."""
     S = Suggestion
     later_link = sa.exists().where(EmployerLink.suggestion_id == S.id, sa.or_(
         EmployerLink.created_at >= cutoff, EmployerLink.expires_at >= cutoff, EmployerLink.used_at >= cutoff,
         EmployerLink.revoked_at >= cutoff))
     later_answer = sa.exists().where(EmployerResponse.suggestion_id == S.id, EmployerResponse.recorded_at >= cutoff)
-    open_or_later_request = sa.exists().where(ReferralRequest.suggestion_id == S.id, sa.or_(
-        services.request_is_open(), ReferralRequest.requested_at >= cutoff,
-        ReferralRequest.status_changed_at >= cutoff))
+    later_request = sa.exists().where(ReferralRequest.suggestion_id == S.id, sa.or_(
+        ReferralRequest.requested_at >= cutoff, ReferralRequest.status_changed_at >= cutoff))
     return (sa.select(S).where(
         S.erased_at.is_(None), S.status.in_(ENDED), S.updated_at < cutoff,
         sa.or_(S.ended_at.is_(None), S.ended_at < cutoff),
-        ~later_link, ~later_answer, ~open_or_later_request)
+        ~later_link, ~later_answer, ~later_request)
         .order_by(S.updated_at, S.id))
 
 
@@ -156,8 +162,18 @@ def erase_expired_batch(session: Session, recorder: Recorder, cutoff: datetime, 
     employer's answer or a link being inserted for the suggestion (a foreign key's KEY SHARE) is not
     blocked by it, so neither waits for the other in a cycle."""
     found = session.scalars(due_for_erasure(cutoff).limit(limit).with_for_update(key_share=True, skip_locked=True))
-    return sum(erase(session, recorder, suggestion, now, purpose=retention.RETENTION, principal=retention.SYSTEM)
-               for suggestion in found)
+    return sum(_erase_past_retention(session, recorder, suggestion, now) for suggestion in found)
+
+
+def _erase_past_retention(session: Session, recorder: Recorder, suggestion: Suggestion, now: datetime) -> bool:
+    """A referral request still open after the whole period without news is stale: nobody will answer it (its
+    hand-over was dead-lettered and never re-driven, say). Its consent is withdrawn as the patient's own
+    withdrawal is (published, so the referrals service makes no referral from it if it ever arrives;
+    audited), then the suggestion is erased."""
+    if services.has_open_request(session, suggestion):
+        services.withdraw_referral_requests(session, recorder, retention.SYSTEM, suggestion)
+        log.info("stale referral request withdrawn before erasure", extra={"suggestion_id": str(suggestion.id)})
+    return erase(session, recorder, suggestion, now, purpose=retention.RETENTION, principal=retention.SYSTEM)
 
 
 def apply_retention(database: Database, recorder: Recorder, years: int, now: datetime,
@@ -247,8 +263,7 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
         withdrawn = suggestion.status in domain.ACTIVE
         if withdrawn:
             services.end_as_withdrawn(session, deps, suggestion, "patient_request", principal, purpose=purpose)
-        open_requests = bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
-            ReferralRequest.suggestion_id == suggestion.id, services.request_is_open())))
+        open_requests = services.has_open_request(session, suggestion)
         if open_requests:
             services.withdraw_referral_requests(session, deps, principal, suggestion)
         erase(session, deps, suggestion, now, purpose=purpose, principal=principal)

@@ -428,7 +428,7 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     suggestion.version += 1
     _new_response_round(session, deps, suggestion)
     deps.outbox.publish(session, "adjustments.suggestion.amended", issued_data(suggestion, suggestion.updated_at))
-    if suggestion.refer_to_employment_adviser and not had_referral_consent and not _open_referral(session, suggestion):
+    if suggestion.refer_to_employment_adviser and not had_referral_consent and not has_open_request(session, suggestion):
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=suggestion.outcomes_to_gp)
     elif had_referral_consent and not suggestion.refer_to_employment_adviser:
         withdraw_referral_requests(session, deps, clinician.principal, suggestion)
@@ -479,7 +479,7 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
         raise Conflict("The patient's consent to a referral to an employment adviser is not recorded on this "
                        "suggestion. Record it (amend the suggestion's consent) before referring.",
                        missing_consent="refer_to_employment_adviser")
-    if _open_referral(session, suggestion):
+    if has_open_request(session, suggestion):
         raise Conflict("A referral has already been requested from this suggestion.")
     if outcomes_to_gp is None:
         outcomes_to_gp = suggestion.outcomes_to_gp
@@ -519,7 +519,7 @@ def request_is_open() -> sa.ColumnElement[bool]:
                    ReferralRequest.reason.is_distinct_from(CONSENT_WITHDRAWN))
 
 
-def _open_referral(session: Session, suggestion: Suggestion) -> bool:
+def has_open_request(session: Session, suggestion: Suggestion) -> bool:
     return bool(session.scalar(sa.select(sa.func.count()).select_from(ReferralRequest).where(
         ReferralRequest.suggestion_id == suggestion.id, request_is_open())))
 

@@ -1,6 +1,7 @@
 """The sweep: expire suggestions whose period ended, announce review dates, and erase the patient's
 details from suggestions ended more than ADJUSTMENTS_RETENTION_YEARS (6) ago (rights.apply_retention:
-batches in transactions of their own, each erasure audited).
+batches in transactions of their own, each erasure audited; a referral request unanswered for as long is
+withdrawn first).
 
 Run as its own process: `python -m worklink_adjustments.sweep` (every hour by default;
 `--once` for a cron job). Idempotent: each suggestion expires once, is announced due once and is
