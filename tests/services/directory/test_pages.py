@@ -118,3 +118,23 @@ def test_partner_staff_edit_their_own_listing(app, directory, page):
     body = app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()
     assert body["alert"] == "Closed on bank holidays." and "assured_date" in body
     assert app.test_client().get(f"/services/{directory.ids['refuge']}").get_json()["organization_id"] == str(ORG_B)
+
+
+def test_back_from_a_service_returns_to_the_same_results(app, directory, page):
+    # Found on a walk through the running system: "Back to search" opened an empty search, so a resident
+    # comparing services typed their words, postcode and filters again for each one.
+    with live_server(app) as base:
+        page.goto(f"{base}/find")
+        page.get_by_label("What do you need help with?").fill("counselling")
+        page.get_by_label("Postcode").fill("TA1 1AA")
+        page.get_by_role("button", name="Search").click()
+        found = page.locator(".nhsuk-card a").all_inner_texts()
+        page.get_by_role("link", name="Taunton counselling service").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Taunton counselling service"
+        assert_accessible(page)
+        page.get_by_role("link", name="Back to search results").click()
+        assert page.locator(".nhsuk-card a").all_inner_texts() == found
+        assert page.get_by_label("What do you need help with?").input_value() == "counselling"
+        assert page.get_by_label("Postcode").input_value() == "TA1 1AA"
+        page.goto(f"{base}/find/services/{directory.ids['counselling']}")  # reached from elsewhere
+        assert page.get_by_role("link", name="Back to search").get_attribute("href") == "/find"

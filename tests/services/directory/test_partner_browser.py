@@ -93,6 +93,11 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         # edit it: a new name, checked today; then change the opening time
         page.get_by_label("Service name").fill("Bridgwater work and health clinic")
         page.get_by_label("I have checked this listing is correct today").check()
+        page.get_by_label("Oldest age").fill("1")  # a mistake first: the tick is kept with what was typed
+        page.get_by_role("button", name="Save changes").click()
+        assert page.title().startswith("Error: ")
+        assert page.get_by_label("I have checked this listing is correct today").is_checked()
+        page.get_by_label("Oldest age").fill("")
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_text("Your changes were saved.")).to_be_visible()
         assert f"Last checked: {date.today().strftime('%-d %B %Y')}" in page.locator("main").inner_text()

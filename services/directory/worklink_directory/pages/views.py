@@ -6,6 +6,8 @@ pages (/partner...) are in partner.py, a blueprint nested in this one.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import sqlalchemy as sa
 from flask import current_app, request
 
@@ -44,10 +46,18 @@ def _categories(session) -> list[TaxonomyTerm]:
                                 .order_by(TaxonomyTerm.name)))
 
 
+SEARCH_FIELDS = ("q", "postcode", "within", "category", "age", "day", "time", "free", "delivery", "page")
+
+
+def search_query(args) -> str:
+    """The search's own fields as a query string: the results link each service page with it, so
+    "Back to search results" returns to the same results rather than an empty search box."""
+    return urlencode([(k, args[k].strip()) for k in SEARCH_FIELDS if (args.get(k) or "").strip()])
+
+
 @pages.get("/find")
 def find():
-    form = {k: (request.args.get(k) or "").strip() for k in
-            ("q", "postcode", "within", "category", "age", "day", "time", "free", "delivery", "page")}
+    form = {k: (request.args.get(k) or "").strip() for k in SEARCH_FIELDS}
     page = form["page"] if form["page"].isdigit() and int(form["page"]) >= 1 else ""  # a broken link: page 1
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
             "open_at": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
@@ -84,7 +94,7 @@ def find():
         return _render("directory/find.html", status=status, form=form,
                        errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
                        category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
-                       searched=searched)
+                       searched=searched, search_query=search_query(request.args))
 
 
 def _page_problem(error: dict) -> tuple[str, str]:
@@ -122,4 +132,5 @@ def _postcode_point(form: dict):
 def service_page(service_id: str):
     with service_context().database.sessions() as session:
         svc = _service_or_404(session, service_id)
-        return _render("directory/service.html", svc=svc, capacity=session.get(ServiceCapacity, svc.id))
+        return _render("directory/service.html", svc=svc, capacity=session.get(ServiceCapacity, svc.id),
+                       search_query=search_query(request.args))
