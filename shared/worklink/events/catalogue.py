@@ -18,14 +18,13 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from enum import Enum
 from typing import Any, Iterable
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from worklink.events.envelope import CloudEvent
-from worklink.nhs import nhs_number_is_valid
+from worklink.events.identifiers import personal_identifier
 
 # The version is bounded: int() refuses a number of 4,300+ digits with a ValueError.
 _DATASCHEMA = re.compile(r"^urn:worklink:event:(?P<type>[a-z0-9_.-]+):v(?P<version>[0-9]{1,9})$")
@@ -229,14 +228,14 @@ def broadcast_violations(entry: EventType) -> list[str]:
 
 
 # What a field's type and pattern cannot refuse, checked in the values of every broadcast event
-# sent or read: a number or digits that are an NHS number, and a date (of birth, say) anywhere but
-# a field declared as a date or a timestamp.
-_DATE_LIKE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:$|[Tt ])")
-_NHS_LIKE = re.compile(r"^[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}$")
+# sent or read: a person's identifier (NHS, CHI, H&C or National Insurance number, phone number,
+# full postcode) or a date (of birth, say) anywhere but a field declared as a date or a timestamp.
+# A UUID or a flag cannot spell one (the schema checked it first), so they are not looked at.
+_NOT_SCANNED = (fields.Date, fields.DateTime, fields.UUID, fields.Boolean)
 
 
 def personal_values(entry: EventType, data: Any) -> dict[str, list[str]]:
-    """Fields of a broadcast event's data (JSON types) whose value is a person's NHS number or a
+    """Fields of a broadcast event's data (JSON types) whose value is a person's identifier or a
     date outside a date field, as {"items.0.adjustment_id": [why]}; never the value itself."""
     found: dict[str, list[str]] = {}
     if not entry.restricted:
@@ -254,51 +253,16 @@ def _scan_object(schema: Schema, data: Any, prefix: str, found: dict[str, list[s
 
 
 def _scan_value(field: fields.Field, value: Any, path: str, found: dict[str, list[str]]) -> None:
-    if value is None or isinstance(field, (fields.Date, fields.DateTime)):
-        return  # a declared date or timestamp: what such a field is for
+    if value is None or isinstance(field, _NOT_SCANNED):
+        return  # a declared date or timestamp is what such a field is for
     if isinstance(field, fields.List) and isinstance(value, list):
         for index, item in enumerate(value):
             _scan_value(field.inner, item, f"{path}.{index}", found)
     elif isinstance(field, fields.Nested):
         for index, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
             _scan_object(field.schema, item, f"{path}.{index}." if index is not None else f"{path}.", found)
-    elif why := _personal(value):
+    elif why := personal_identifier(value):
         found.setdefault(path, []).append(why)
-
-
-def _personal(value: Any) -> str | None:
-    if _is_nhs_number(_digits(value)):
-        return "Looks like an NHS number: a broadcast event carries ids, codes and timestamps only."
-    if isinstance(value, str) and _DATE_LIKE.match(value) and _is_date(value[:10]):
-        return "A date in a field not declared as a date: a broadcast event carries ids, codes and timestamps only."
-    return None
-
-
-def _digits(value: Any) -> str:
-    """A whole number's digits, or an NHS-number-shaped string's ("943 476 5919"); else ""."""
-    if isinstance(value, str):
-        return re.sub(r"[ -]", "", value) if _NHS_LIKE.match(value) else ""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        try:
-            return str(int(value)) if value == int(value) else ""
-        except (ValueError, OverflowError):  # NaN, infinity, more digits than str() will write
-            return ""
-    return ""
-
-
-def _is_nhs_number(digits: str) -> bool:
-    """Ten digits passing modulus 11, from the ranges NHS numbers are issued in (3xx to 9xx). Ten
-    digits from 1 or 2 are left alone: that is a Unix time in seconds until 2065 (a count or an
-    epoch timestamp in a number field), and no NHS number begins so."""
-    return len(digits) == 10 and digits[0] >= "3" and nhs_number_is_valid(digits)
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def lenient_nested_fields(schema: Schema, prefix: str = "") -> list[str]:
