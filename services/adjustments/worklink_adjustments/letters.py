@@ -195,13 +195,9 @@ def _nhs(number: str) -> str:
 
 # --- PDF -----------------------------------------------------------------------------------
 
-_PLAIN = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "•": "-", "…": "...",
-                        "\u00a0": " "})
-
-
 FONTS = Path(__file__).parent / "fonts"  # licences: fonts/LICENSE*.txt
-# Embedded only when a letter needs them, for names and words in other scripts: DejaVu Sans
-# (Latin, Greek, Cyrillic, Arabic, Hebrew...), then a font per script DejaVu lacks, last the
+# DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew...) in every letter; the others only when a
+# letter needs them, for names and words in other scripts: a font per script DejaVu lacks, last the
 # Chinese, Japanese and Korean one (4 MB, so it is read only for a letter that needs it).
 EMBEDDED_FONT = "DejaVuSans"
 FALLBACK_FONTS = tuple(f"NotoSans{script}-Regular" for script in (
@@ -224,11 +220,6 @@ def _coverage(font: str) -> frozenset[int]:
         return frozenset(ttf.getBestCmap())
 
 
-def _latin1(text: str) -> str:
-    """The PDF's built-in Helvetica covers Latin-1; typographic punctuation is mapped, the rest replaced."""
-    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
-
-
 def _words(letter: Letter) -> str:
     rows = [" ".join([str(r["title"]), r["difficulty"], r["advice"], *(w["plan"] for w in r["schedule"])])
             for s in letter.sections for r in s.rows]
@@ -236,17 +227,12 @@ def _words(letter: Letter) -> str:
                      *(t for s in letter.sections for t in (s.heading, *s.paragraphs))])
 
 
-def _font(pdf: FPDF, letter: Letter):
-    """Helvetica (built in, nothing embedded) when every word is Latin-1; otherwise DejaVu Sans,
-    embedded, so a name such as Łukasz, Nguyễn, محمد or 李小龍 prints as written instead of as '?'
-    or blanks: the fallback fonts its characters need join it, and HarfBuzz shapes the text
+def _add_fonts(pdf: FPDF, letter: Letter) -> str:
+    """DejaVu Sans, embedded in every letter: PDF/UA-1 wants every font embedded (the built-in
+    Helvetica is not), and a name such as Łukasz, Nguyễn, محمد or 李小龍 prints as written instead of
+    as '?' or blanks. The fallback fonts its characters need join it, and HarfBuzz shapes the text
     (joined Arabic letters, right to left; Indic vowel signs in place)."""
-    words = _words(letter).translate(_PLAIN)
-    try:
-        words.encode("latin-1")
-        return "Helvetica", _latin1  # the font and the filter its text goes through
-    except UnicodeEncodeError:
-        pass
+    words = _words(letter)
     missing = {ord(c) for c in words if c.isprintable() and not c.isspace()} - _coverage(EMBEDDED_FONT)
     fallbacks = []
     for font in FALLBACK_FONTS:
@@ -262,8 +248,7 @@ def _font(pdf: FPDF, letter: Letter):
     for font in fallbacks:
         pdf.add_font(font, "", FONTS / f"{font}.ttf")
     pdf.set_fallback_fonts(fallbacks, exact_match=False)  # their regular face serves bold text too
-    pdf.set_text_shaping(True)
-    return "DejaVu", str
+    return "DejaVu"
 
 
 class UnlayableText(Exception):
@@ -298,12 +283,10 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     paragraphs, the changes a numbered list (L, LI, Lbl, LBody), a week-by-week plan a table."""
     pdf = LetterPDF(format="A4")
     pdf.set_compression(compress)
-    font, text = _font(pdf, letter)
-    shaping = font != "Helvetica"
-    pdf.set_title(text(letter.document_title))
+    font = _add_fonts(pdf, letter)
+    pdf.set_title(letter.document_title)
     pdf.set_lang("en-GB")  # a screen reader reads it in English, not in a guessed language
-    # PDF/UA-1 wants every font embedded: the built-in Helvetica is not, so such a letter claims nothing.
-    pdf.set_xmp_metadata(xmp_metadata(letter.document_title, "en-GB", pdf_ua=shaping))
+    pdf.set_xmp_metadata(xmp_metadata(letter.document_title, "en-GB"))  # claims PDF/UA-1: veraPDF checks it
     pdf.viewer_preferences = ViewerPreferences(display_doc_title=True)  # viewers show the title, not the file name
     pdf.set_author("WorkLink")
     pdf.set_auto_page_break(True, margin=18)
@@ -312,13 +295,12 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     def write(kind: str, height: float, value: str, style: str = "", size: int = 11, width: float = 0,
               attributes: str | None = None, **position) -> None:
         pdf.set_font(font, style, size)
-        if shaping:
-            pdf.set_text_shaping(bool(NEEDS_SHAPING.search(value)))
+        pdf.set_text_shaping(bool(NEEDS_SHAPING.search(value)))
         if pdf.will_page_break(height):
             pdf.add_page()  # here, not inside multi_cell: no empty marked content at the foot of the page
         try:
             with pdf.content(kind, attributes):
-                pdf.multi_cell(width, height, text(value), **(position or LINE))
+                pdf.multi_cell(width, height, value, **(position or LINE))
         except RecursionError:
             raise UnlayableText() from None
 
@@ -329,7 +311,7 @@ def render_pdf(letter: Letter, compress: bool = True) -> bytes:
     write("H1", 9, letter.title, "B", 18)
     pdf.ln(2)
     for section in letter.sections:
-        pdf.start_section(text(section.heading))  # the outline (bookmarks): a way to move between sections
+        pdf.start_section(section.heading)  # the outline (bookmarks): a way to move between sections
         write("H2", 8, section.heading, "B", 13)
         for paragraph in section.paragraphs:
             write("P", 6, paragraph)

@@ -6,7 +6,9 @@ back with pypdf: the structure tree, and every page's content stream operator by
 from __future__ import annotations
 
 import io
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.generic import BooleanObject, IndirectObject
@@ -16,6 +18,7 @@ from tests.services.adjustments.test_letters_and_employer import issued
 from worklink_adjustments import letters
 from worklink_adjustments.tagged_pdf import TaggedPDF
 
+VERAPDF = Path(__file__).resolve().parents[3] / "deploy" / "verapdf" / "verapdf.sh"
 TEXT_OPERATORS = {b"Tj", b"TJ", b"'", b'"'}
 TRUE = BooleanObject(True)
 PAINT_OPERATORS = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*", b"Do", b"sh"}
@@ -188,16 +191,22 @@ def test_page_numbers_are_artifacts_and_all_other_text_is_tagged(client, tokens)
     assert "Advice about Sam Patel's work" in "".join(t for m in sequences if m.tag == "/H1" for t in m.text)
 
 
+LONG = "Tires quickly and finds it hard to concentrate for long; mornings are hardest. " * 60
+
+
+def two_page_letter() -> bytes:
+    sections = [letters.Section("About you", ["Hello."]), letters.Section("How your health affects your work", [LONG])]
+    return letters.render_pdf(letters.Letter("patient", "Your advice", False, sections, "Dr A"))
+
+
 def test_a_paragraph_broken_by_a_page_goes_on_in_the_same_element():
     """The text after a page break is marked again on the next page (a marked-content reference in the
     same P), after the footer artifact: not a second paragraph, and no text left untagged."""
-    long = "Tires quickly and finds it hard to concentrate for long; mornings are hardest. " * 60
-    sections = [letters.Section("About you", ["Hello."]), letters.Section("How your health affects your work", [long])]
-    reader = read(letters.render_pdf(letters.Letter("patient", "Your advice", False, sections, "Dr A")))
+    reader = read(two_page_letter())
     tree = structure(reader)
     spanning = [e for e in of_kind(tree, "P") if len({page for page, _ in e.content}) > 1]
     assert len(spanning) == 1
-    assert squeezed(spanning[0].text) == squeezed(long)
+    assert squeezed(spanning[0].text) == squeezed(LONG)
     assert_reading_order(reader, tree)
     assert_parent_tree(reader, tree)
 
@@ -240,3 +249,24 @@ def test_letters_render_without_the_web_app():
     tree = structure(read(letters.render_pdf(letter)))
     assert [(e.kind, e.text) for e in tree.children] == [("/H1", "Your advice"), ("/H2", "About you"),
                                                          ("/P", "Hello."), ("/P", "Dr A")]
+
+
+def test_the_pdfs_pass_verapdf_as_pdf_ua_1(client, tokens, tmp_path):
+    """veraPDF (deploy/verapdf/verapdf.sh, from Maven Central) checks what they claim in their XMP
+    metadata: PDF/UA-1, every font embedded, for names in every bundled script, a draft and two pages."""
+    files = {"two-pages": two_page_letter()}
+    draft = client.post("/suggestions", json=suggestion_body(), headers=tokens.header()).get_json()
+    files["draft"] = client.get(f"/suggestions/{draft['id']}/letter.pdf", headers=tokens.header()).data
+    for given, family in (("Sam", "Patel"), ("Łukasz", "Nguyễn"), ("محمد", "علي"), ("राहुल", "पटेल"), ("小龍", "李")):
+        s = issued(client, tokens, **{"patient.given_name": given, "patient.family_name": family})
+        for kind in ("letter", "summary"):
+            files[f"{kind}-{given}"] = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=tokens.header()).data
+    paths = []
+    for name, data in files.items():
+        assert b"<pdfuaid:part>1</pdfuaid:part>" in data, name
+        paths.append(tmp_path / f"{name}.pdf")
+        paths[-1].write_bytes(data)
+    checked = subprocess.run(["bash", str(VERAPDF), "-f", "ua1", "--format", "text", "-v", *map(str, paths)],
+                             capture_output=True, text=True, timeout=900)
+    verdicts = sorted(line for line in checked.stdout.splitlines() if line.startswith(("PASS ", "FAIL ")))
+    assert verdicts == sorted(f"PASS {path}" for path in paths), checked.stdout + checked.stderr[-2000:]
