@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -32,32 +33,62 @@ from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn(tmp_path, kafka_broker, new_topic,
-                                                                                make_harness):
+@dataclasses.dataclass
+class Both:
+    """The real adjustments app and referrals harness on real Kafka (adjustments' topics fresh for the test)."""
+
+    kafka: KafkaSettings
+    moved: dict[str, str]
+    catalogue: Catalogue
+    adjustments: Any
+    referrals: Any
+
+    @property
+    def adjustments_db(self):
+        return self.adjustments.extensions["worklink"].database
+
+    def token(self, role: str, subject: str) -> dict:
+        jwt = self.adjustments.extensions["worklink"].settings.jwt
+        return {"Authorization": "Bearer " + mint_token(jwt, role=role, org=str(PRACTICE), subject=subject)}
+
+    def issue_with_referral_consent(self) -> str:
+        """The GP records the patient's consent to a referral and issues: the request waits in the outbox."""
+        client, gp = self.adjustments.test_client(), self.token("gp", "dr-ada")
+        body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
+        created = client.post("/suggestions", json=body, headers=gp).get_json()
+        assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=gp).status_code == 200
+        return created["id"]
+
+    def drain(self) -> None:
+        drain("adjustments", self.adjustments_db, ADJUSTMENTS_TABLES, self.kafka)
+
+    def referrals_consumer(self):
+        return consumer("referrals", self.referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
+                        self.catalogue, self.kafka)
+
+
+def adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness) -> Both:
     settings = KafkaSettings(kafka_broker.bootstrap_servers)
     moved = {topic: new_topic() for topic in {e.topic for e in CATALOGUE if e.type.startswith("adjustments.")}}
     catalogue = Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
     spec = get_service("adjustments")
     adjustments_settings = make_settings(tmp_path / "adjustments")
     upgrade(spec.migrations_dir, adjustments_settings.database_url)
-    adjustments = spec.create_app(settings=adjustments_settings, catalogue=catalogue)
-    adjustments_db = adjustments.extensions["worklink"].database
     referrals = make_harness(f"sqlite:///{tmp_path / 'referrals.db'}")
     referrals.add_service(org=ADVISERS)
+    return Both(settings, moved, catalogue, spec.create_app(settings=adjustments_settings, catalogue=catalogue),
+                referrals)
+
+
+def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn(tmp_path, kafka_broker, new_topic,
+                                                                                make_harness):
+    both = adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness)
+    referrals, client, token, moved = both.referrals, both.adjustments.test_client(), both.token, both.moved
 
     # The GP records the patient's consent to a referral and issues; the referral is made and accepted.
-    def token(role, subject):
-        return {"Authorization": "Bearer " + mint_token(adjustments_settings.jwt, role=role, org=str(PRACTICE),
-                                                        subject=subject)}
-
-    client = adjustments.test_client()
-    body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
-    created = client.post("/suggestions", json=body, headers=token("gp", "dr-ada")).get_json()
-    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1},
-                       headers=token("gp", "dr-ada")).status_code == 200
-    drain("adjustments", adjustments_db, ADJUSTMENTS_TABLES, settings)
-    intake = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS, catalogue,
-                      settings)
+    both.issue_with_referral_consent()
+    both.drain()
+    intake = both.referrals_consumer()
     try:
         assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
     finally:
@@ -74,7 +105,7 @@ def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn
         as_text=True)
     erased = post(client, "/people/erase", hidden(confirm), admin)
     assert erased.status_code == 200 and "consent to the open referral withdrawn" in erased.get_data(as_text=True)
-    drain("adjustments", adjustments_db, ADJUSTMENTS_TABLES, settings)
+    both.drain()
     restricted = read_topic(kafka_broker.bootstrap_servers, moved["adjustments.referral-requests"], 2)
     assert [json.loads(r.value)["type"] for r in restricted] == [
         "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
@@ -83,8 +114,7 @@ def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn
         with referrals.ctx.database.transaction() as session:
             return session.get(Referral, referral_id).status == "cancelled"
 
-    withdrawals = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
-                           catalogue, settings)
+    withdrawals = both.referrals_consumer()
     try:
         consume_until(withdrawals, cancelled)
     finally:
