@@ -100,6 +100,8 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
         sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
         sa.Column("ended_at", sa.DateTime(timezone=True)),
         sa.Column("end_reason", sa.String(16)),
+        # The token's iat: a sign-out everywhere heard late also ends a session begun since with an older token.
+        sa.Column("token_issued_at", sa.DateTime(timezone=True)),
     )
     return PlatformTables(outbox, processed_events, audit_log, web_sessions)
 

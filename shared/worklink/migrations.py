@@ -110,6 +110,36 @@ def drop_platform_indexes(bind, *names: str) -> None:
             index.drop(bind)
 
 
+def add_platform_columns(op, table: str, *names: str) -> None:
+    """Nullable columns added to a platform table after it was made: added where missing, as today's
+    definition declares them (the same revision in every service)."""
+    present = _column_names(op, table)
+    with op.batch_alter_table(table) as batch:
+        for column in _platform_columns(table, names):
+            if column.name not in present:
+                batch.add_column(sa.Column(column.name, column.type, nullable=True))
+
+
+def drop_platform_columns(op, table: str, *names: str) -> None:
+    present = _column_names(op, table)
+    with op.batch_alter_table(table) as batch:
+        for column in _platform_columns(table, names):
+            if column.name in present:
+                batch.drop_column(column.name)
+
+
+def _column_names(op, table: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(op.get_bind()).get_columns(table)}
+
+
+def _platform_columns(table: str, names: tuple[str, ...]) -> list[sa.Column]:
+    declared = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION)).outbox.metadata.tables[table].c
+    missing = [name for name in names if name not in declared]
+    if missing:
+        raise ValueError(f"no platform column {table}.{missing[0]}")
+    return [declared[name] for name in names]
+
+
 def _platform_indexes(names: tuple[str, ...]) -> list[tuple[sa.Table, sa.Index]]:
     tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
     found = [(table, index) for table in tables.audit_log.metadata.sorted_tables for index in table.indexes

@@ -86,12 +86,14 @@ def test_signing_out_everywhere_at_referrals_signs_the_gp_out_of_adjustments(tmp
     colleague, _ = _sign_in(adjustments, token("dr.bo@practice.example"))
     sent, csrf = _sign_in(referrals.app, token(GP))
     other_computer = token(GP)  # issued before the sign-out, used at neither adjustments nor the directory
+    in_between = token(GP)  # issued before the sign-out, first used at adjustments after it
     assert [c.get("/").status_code for c in (suggestions, colleague)] == [200, 200]
     assert sent.get("/sent").status_code == 200
 
     assert sent.post("/signout/everywhere", data={"csrf_token": csrf}).status_code == 302
     assert sent.get("/sent").status_code == 302  # ended at referrals at once
     assert suggestions.get("/").status_code == 200  # adjustments has not heard yet
+    begun_since, _ = _sign_in(adjustments, in_between)  # so it starts a session there
     drain("referrals", referrals.ctx.database, REFERRALS_TABLES, kafka)
 
     _hears("adjustments", adjustments, ADJUSTMENTS_TABLES, adjustments_events.HANDLERS, catalogue, kafka)
@@ -99,6 +101,7 @@ def test_signing_out_everywhere_at_referrals_signs_the_gp_out_of_adjustments(tmp
     refused = suggestions.get("/")
     assert refused.status_code == 302 and refused.headers["Location"].startswith("/signin")
     assert colleague.get("/").status_code == 200  # nobody else is signed out
+    assert begun_since.get("/").status_code == 302  # begun after the sign-out, but with a token from before
     copied = adjustments.test_client()  # a token adjustments never saw, issued before the sign-out
     copied.set_cookie("worklink_session", sealed(adjustments, other_computer))
     assert copied.get("/").status_code == 302 and _signs_in(adjustments, other_computer) == 401

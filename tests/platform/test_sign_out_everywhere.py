@@ -1,7 +1,8 @@
 """"Sign me out on every computer" across services: the service where the user asks ends its own sessions
 and announces it through its outbox in the same transaction; every service that handles the announcement
-ends that user's sessions begun before it, and no one else's. The user is a keyed reference, never the
-login id (which can be an e-mail address). On SQLite and PostgreSQL; on real Kafka in tests/e2e."""
+ends that user's sessions of tokens issued before it, and no one else's, and starts none with such a
+token. The user is a keyed reference, never the login id (which can be an e-mail address). On SQLite and
+PostgreSQL; on real Kafka in tests/e2e."""
 
 from __future__ import annotations
 
@@ -165,18 +166,18 @@ def _received(event_type: str, reference: str, ended_at) -> ReceivedEvent:
     return ReceivedEvent(event, entry, data, entry.topic, 0, 0)
 
 
-def test_the_handler_ends_that_users_sessions_begun_before_the_sign_out_and_no_one_elses(database_url):
+def test_the_handler_ends_that_users_sessions_of_tokens_issued_before_the_sign_out_and_no_one_elses(database_url):
     app = _app("adjustments", database_url)
     try:
         ctx = app.extensions["worklink"]
-        earlier, copied, colleague = _token(app), _token(app), _token(app, COLLEAGUE)
+        earlier, copied, colleague, copied_since = _token(app), _token(app), _token(app, COLLEAGUE), _token(app)
         browsers = [_browser(app, t) for t in (earlier, copied, colleague)]
+        _next_second()
         signed_out_at = utcnow()
+        begun_since = _browser(app, copied_since)  # a token from before, first used after, before this service heard
+        _next_second()
         later = _token(app)  # signed in again after signing out everywhere, before this service heard of it
         again = _browser(app, later)
-        with ctx.database.transaction() as session:
-            session.execute(ctx.tables.web_sessions.update().where(
-                ctx.tables.web_sessions.c.id == session_id(later)).values(started_at=signed_out_at + timedelta(seconds=1)))
 
         handle = ending_sessions_handler(ctx.tables.web_sessions, "adjustments")
         event = _received("referrals.user_sessions.ended", clinician_reference(LOGIN, _key(app)), signed_out_at)
@@ -184,6 +185,7 @@ def test_the_handler_ends_that_users_sessions_begun_before_the_sign_out_and_no_o
             handle(session, event)
         assert [b.get("/caseload").status_code for b in browsers] == [302, 302, 200]
         assert _end_reason(app, earlier) == "everywhere" and _end_reason(app, colleague) is None
+        assert begun_since.get("/caseload").status_code == 302 and _end_reason(app, copied_since) == "everywhere"
         assert again.get("/caseload").status_code == 200 and _end_reason(app, later) is None
 
         with ctx.database.transaction() as session:  # redelivered: nothing more ends

@@ -15,9 +15,9 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
   reaches the others however long the broker or a consumer is down. It names the user by
   `user_reference`, the keyed hash of the login id (worklink.pseudonyms), never the id. A handler
   (`ending_sessions_handler`) matches the reference against the subjects of its open sessions,
-  computed there rather than stored: no column to migrate in four services, and a reference made under
-  today's key always matches. It ends only sessions that began before the sign-out, so a sign-in made
-  since, at a service whose consumer was behind, stays open; a redelivered event ends nothing more.
+  computed there rather than stored, so a reference made under today's key always matches. It ends the sessions whose token was issued before the sign-out (each
+  row keeps its token's `iat`), those begun since at a service whose consumer was behind among them,
+  while a sign-in made since with a new token stays open; a redelivered event ends nothing more.
   Which services announce is `worklink.events.contracts.platform.ANNOUNCERS`; which end their sessions
   on hearing it, their events.py HANDLERS (all four do both);
 - after a sign-out everywhere no token issued before it starts a session, even at a service that never
@@ -32,8 +32,7 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
   redelivered or older announcement changes nothing. It is forgotten as expired sessions are, 12 hours
   after T: no token it refuses could start a session by then, being over 12 hours old, however long it
   lives. The reference is computed from the token's subject under the clinician reference key
-  (`mark_key`) when a session starts. Not covered: a session that a token issued before T began at a
-  service before that service heard of the sign-out stays open (no column keeps a session's `iat`).
+  (`mark_key`) when a session starts.
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
 row is kept until its token expires, so the same token cannot start a new one; each new session
 removes the rows of expired tokens and marks.
@@ -181,7 +180,7 @@ class SessionStore:
     def _new_row(self, key: str, principal: Principal, now: datetime) -> dict:
         expires = datetime.fromtimestamp(float(principal.claims.get("exp", 0)), timezone.utc)
         return {"id": key, "subject": principal.subject, "started_at": now, "last_seen_at": now,
-                "token_expires_at": max(expires, now) + LEEWAY}
+                "token_expires_at": max(expires, now) + LEEWAY, "token_issued_at": _issued_at(principal)}
 
     def _ending(self, key: str, reason: str, now: datetime):
         return (self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
@@ -209,12 +208,15 @@ def announcer(outbox: Outbox, subject: str, settings: Settings) -> Announcer | N
 
 
 def end_sessions_of(session, table: sa.Table, reference: str, ended_at: datetime, reference_key: str) -> int:
-    """End the open sessions that began by `ended_at` of the user whose reference this is; how many.
-    The reference is matched against the subjects of open sessions (one HMAC each: a few thousand at
-    most, as a session lasts 12 hours), never stored."""
-    # Begun by the sign-out and no more than 12 hours before it (older ones had ended by then anyway).
-    open_before = sa.and_(table.c.ended_at.is_(None), table.c.started_at <= ended_at,
-                          table.c.started_at > ended_at - LIFETIME)
+    """End the open sessions of the user whose reference this is whose token was issued by `ended_at`
+    (also those begun since, before this service heard); how many. The reference is matched against
+    the subjects of open sessions (one HMAC each: a few thousand at most, as a session lasts 12 hours),
+    never stored."""
+    # Begun no more than 12 hours before the sign-out (older ones had ended by then anyway). A row from
+    # before sessions kept their token's iat goes by when it began.
+    issued_by = sa.or_(table.c.token_issued_at <= ended_at,
+                       sa.and_(table.c.token_issued_at.is_(None), table.c.started_at <= ended_at))
+    open_before = sa.and_(table.c.ended_at.is_(None), issued_by, table.c.started_at > ended_at - LIFETIME)
     subjects = session.scalars(sa.select(table.c.subject).where(open_before).distinct()).all()
     matching = [subject for subject in subjects
                 if hmac.compare_digest(clinician_reference(subject, reference_key), reference)]
