@@ -1,5 +1,5 @@
 """The broadcast guard's value check (worklink.events.identifiers) refuses a person's identifier or a
-date of birth however a code or a number spells it - NHS, H&C, CHI and National Insurance numbers,
+date of birth spelt by a code, an id or a number - NHS, H&C, CHI and National Insurance numbers,
 UK phone numbers, full postcodes, dates as YYYYMMDD or DD/MM/YYYY - when an event is sent and
 when it is read (dead-lettered as schema-invalid on real Kafka, naming the field, never the value),
 while every code, count and id the project's own events carry still passes."""
@@ -177,8 +177,9 @@ def test_a_number_spelling_an_identifier_or_a_birth_date_is_refused_at_send_and_
 
 
 def test_what_people_write_with_spaces_and_signs_no_broadcast_field_admits():
-    """E-mail addresses, and identifiers written with spaces, "+", "/" or brackets, are refused by
-    every broadcast string field's own pattern: the value check need not look for them."""
+    """Every broadcast string field's own pattern refuses an e-mail address (so the value check does
+    not look for one) and identifiers written with spaces, "+", "/" or brackets (which it knows all
+    the same, for a pattern that would admit them)."""
     addresses = ["ada@practice.example", "a@b.uk", "jane.smith+work@example.org", "ADA@NHS.NET"]
     written = [value for value, _ in AS_WRITTEN]
     for entry in broadcast_entries():
