@@ -291,3 +291,52 @@ def test_the_employer_sees_no_clinicians_menu_and_the_clinician_sees_all_they_wr
         assert f"Changes start on {start.day} {start:%B %Y}." in answer
         assert "They added: Happy to talk it through with Ravi." in answer
         assert_accessible(page)
+
+
+def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pages(app, tokens, page):
+    # Found on a walk through the running system: a typo seen in the letter preview, or an employer's
+    # "not possible", had no way back on the pages (only the API could edit or amend).
+    from tests.services.adjustments.conftest import suggestion_body
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    kept = ("patient", "assessment", "conditions", "decision", "categories", "functional_effects", "period",
+            "reassessment_needed", "review_date", "job", "signposting", "consent", "issuer", "supersedes_id")
+
+    def stored():
+        body = client.get(f"/suggestions/{created['id']}", headers=h).get_json()
+        rows = [{k: r.get(k) for k in ("adjustment_id", "difficulty", "free_text", "schedule")}
+                for r in body["recommendations"]]
+        return {k: body[k] for k in kept} | {"recommendations": rows}, body
+
+    before, _ = stored()
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        page.get_by_role("link", name="Change the draft").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Change the draft"
+        assert page.get_by_label("First name").input_value() == "Sam"
+        assert_accessible(page)
+        page.get_by_role("button", name="Save and preview the letter").click()
+        after, body = stored()
+        assert after == before and body["version"] == 2  # saved unchanged: everything the form showed came back
+
+        page.get_by_role("link", name="Change the draft").click()
+        page.get_by_label("First name").fill("")
+        page.get_by_role("button", name="Save and preview the letter").click()
+        assert "Enter the patient's first name" in page.get_by_role("alert").inner_text()
+        assert page.get_by_role("heading", level=1).inner_text() == "Change the draft"
+        assert page.locator("#recommendations-0-difficulty").input_value() == "Tiredness by mid-afternoon"
+        page.get_by_label("First name").fill("Samir")
+        page.get_by_role("button", name="Save and preview the letter").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Samir Patel"
+
+        page.get_by_role("button", name="Issue the suggestion").click()
+        page.get_by_role("link", name="Amend the suggestion").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Amend the suggestion"
+        page.get_by_label("Functional effects, in plain words").fill("Tires quickly; mornings are hardest.")
+        page.get_by_role("button", name="Save and preview the letter").click()
+        assert "amended" in page.locator("#status").inner_text()
+        assert "This letter replaces an earlier one" in page.locator(".nhsuk-inset-text").inner_text()
+        _, body = stored()
+        assert body["functional_effects"] == "Tires quickly; mornings are hardest."
+        assert body["recommendations"][2]["free_text"] == "Start at 10am for the first month."

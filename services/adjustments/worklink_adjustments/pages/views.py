@@ -27,7 +27,7 @@ from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
 from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, worded
-from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema
+from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema, SuggestionUpdateSchema
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 pages.add_app_template_filter(lambda moment: letters.long_date(uk_today(moment)), "uk_date")  # in the UK, in words
@@ -47,6 +47,7 @@ EXTRA_ROWS = 2
 CATEGORY_OPTIONS = [(code, label.capitalize()) for code, label in CATEGORY_LABELS.items()]
 # Built once: a marshmallow Schema deep-copies its fields on construction; `load` keeps no state.
 SUGGESTION_FORM = SuggestionInSchema()
+SUGGESTION_CHANGE_FORM = SuggestionUpdateSchema()
 EMPLOYER_FORM = EmployerResponseSchema()
 
 
@@ -146,8 +147,11 @@ def write():
 
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
                     status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
+    own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
+                    and not form.get(f"recommendations.{i}.adjustment_id"))
     return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
-                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=EXTRA_ROWS, action=action,
+                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=max(EXTRA_ROWS, own_words + 1),
+                  action=action,
                   heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
@@ -255,7 +259,96 @@ def form_to_data(form) -> dict[str, Any]:
                     "referral_updates_by_email": form.get("consent.referral_updates_by_email") == "yes",
                     "outcomes_to_gp": form.get("consent.outcomes_to_gp") == "yes"},
     }
+    for name in ("version", "supersedes_id"):  # a change or an amendment of a stored suggestion
+        if value(name):
+            data[name] = value(name)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def suggestion_as_form(s: dict[str, Any]) -> MultiDict:
+    """A stored suggestion as the write page's fields (form_to_data read backwards). Library
+    recommendations come first, as the page lists them, then those in the clinician's own words."""
+    form = MultiDict({"version": str(s["version"]), "decision": s["decision"]})
+
+    def put(name: str, value) -> None:
+        if value not in (None, ""):
+            form[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    for section, names in (("patient", PATIENT_FIELDS), ("assessment", ("date", "method", "condition_started_on")),
+                           ("period", ("start", "end", "duration_days")), ("job", ("title", "employer_name")),
+                           ("issuer", ("name", "profession"))):
+        for name in names:
+            put(f"{section}.{name}", (s.get(section) or {}).get(name))
+    for i, condition in enumerate(s["conditions"]):
+        put(f"conditions.{i}.text", condition["text"])
+        put(f"conditions.{i}.condition_id", condition.get("condition_id"))
+        put(f"conditions.{i}.disclose", "yes" if condition.get("disclose") else None)
+    rows = sorted(s["recommendations"], key=lambda r: not r.get("adjustment_id"))
+    for i, row in enumerate(rows):
+        put(f"recommendations.{i}.adjustment_id", row.get("adjustment_id"))
+        put(f"recommendations.{i}.difficulty", row.get("difficulty"))
+        put(f"recommendations.{i}.free_text", row.get("free_text"))
+        put(f"recommendations.{i}.schedule", "\n".join(week["plan"] for week in row.get("schedule") or []))
+    form.setlist("categories", list(s["categories"]))
+    form.setlist("job.tasks", list((s.get("job") or {}).get("tasks") or []))
+    put("functional_effects", s.get("functional_effects"))
+    put("review_date", s.get("review_date"))
+    put("supersedes_id", s.get("supersedes_id"))
+    answers = {"reassessment_needed": s.get("reassessment_needed"),
+               **{f"signposting.{k}": v for k, v in (s.get("signposting") or {}).items()},
+               **{f"consent.{k}": v for k, v in (s.get("consent") or {}).items()}}
+    for name, yes in answers.items():
+        put(name, "yes" if yes else None)
+    return form
+
+
+PATIENT_FIELDS = ("nhs_number", "given_name", "family_name", "birth_date", "email", "phone", "postcode")
+# What the change page is called for each status that can still be changed (else the review page says why).
+CHANGE_HEADINGS = {"draft": "Change the draft", "issued": "Amend the suggestion", "amended": "Amend the suggestion"}
+
+
+@pages.get("/review/<uuid:suggestion_id>/change")
+@person_record(RESOURCE, "suggestion_id")
+@requires("gp")
+def change(suggestion_id: uuid.UUID):
+    with transaction() as session:
+        suggestion = services.read(session, deps(), clinician(), suggestion_id)
+        guidance = index(session)
+    if suggestion["status"] not in CHANGE_HEADINGS or suggestion["erased_at"]:
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error="status"), 303)
+    form = suggestion_as_form(suggestion)
+    return suggestion_form(form, _library_picks(guidance, _picked_ids(form)), guidance,
+                           action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
+                           heading=CHANGE_HEADINGS[suggestion["status"]])
+
+
+@pages.post("/review/<uuid:suggestion_id>/change")
+@person_record(RESOURCE, "suggestion_id")
+@requires("gp")
+def change_submit(suggestion_id: uuid.UUID):
+    """A draft is saved in place (PUT's rules); an issued suggestion is amended (a new letter and link)."""
+    form, who = request.form, clinician()
+    try:
+        with transaction() as session:
+            guidance = index(session)
+            picked = _library_picks(guidance, _picked_ids(form))
+            status = services.load(session, who, suggestion_id).status
+            again = dict(action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
+                         heading=CHANGE_HEADINGS.get(status, "Amend the suggestion"))
+            try:
+                data = SUGGESTION_CHANGE_FORM.load(form_to_data(form))
+                change_it = services.update_draft if status == "draft" else services.amend
+                change_it(session, deps(), who, suggestion_id, data, today())
+            except ValidationError as exc:
+                return suggestion_form(form, picked, guidance, shape_and_rule_errors(exc), 422, **again)
+            except RuleViolation as exc:
+                session.rollback()
+                return suggestion_form(form, picked, guidance, exc.errors, 422, **again)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id), 303)
 
 
 @pages.get("/review/<uuid:suggestion_id>")
