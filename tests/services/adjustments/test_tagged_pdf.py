@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from pypdf.generic import BooleanObject, IndirectObject
 
@@ -270,3 +271,16 @@ def test_the_pdfs_pass_verapdf_as_pdf_ua_1(client, tokens, tmp_path):
                              capture_output=True, text=True, timeout=900)
     verdicts = sorted(line for line in checked.stdout.splitlines() if line.startswith(("PASS ", "FAIL ")))
     assert verdicts == sorted(f"PASS {path}" for path in paths), checked.stdout + checked.stderr[-2000:]
+
+
+def test_the_checks_catch_text_or_a_rule_outside_marked_content():
+    """The reader above must be able to fail: text drawn as fpdf2 draws it untagged, and a bare rule."""
+    for draw in (lambda pdf: pdf.cell(0, 10, "Untagged"), lambda pdf: pdf.line(10, 10, 100, 10)):
+        pdf = TaggedPDF(format="A4")
+        pdf.set_font("Helvetica", size=11)
+        pdf.add_page()
+        with pdf.content("P"):
+            pdf.cell(0, 10, "Tagged")
+        draw(pdf)
+        with pytest.raises(AssertionError, match="outside marked content"):
+            marked_content(read(bytes(pdf.output())))
