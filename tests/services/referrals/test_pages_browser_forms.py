@@ -136,3 +136,24 @@ def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_a
 
         submit(page, page.get_by_role("button", name="Stop my referral"))  # back on the page: no second "sent"
         assert page.get_by_role("heading", level=1).inner_text().startswith("Your referral R-")
+
+
+def test_insights_name_each_group_as_people_know_it(harness, page):
+    # Found on a walk through the running system: groups were codes capitalised ("Gl1", "Gp", "25 34",
+    # "Triage" for what the queue calls "Being checked").
+    for i in range(6):
+        harness.refer({"nhs_number": nhs_number(i, 53), "given_name": f"G{i}"})
+    admin = mint_token(harness.settings.jwt, role="alliance_admin", subject="admin-1")
+    with live_server(harness.app) as base:
+        sign_in(page, base, admin, "/alliance/insights")
+
+        def groups(heading: str) -> list[str]:
+            table = page.locator("table", has=page.locator("caption", has_text=heading)).first
+            return [c.inner_text().replace("Group", "").strip() for c in table.locator("tbody tr td:first-child").all()]
+
+        assert groups("By area") == ["GL1"]
+        assert groups("By source") == ["GP"]
+        assert groups("By status") == ["Submitted"]
+        assert groups("By age band") == ["35 to 49"]
+        assert groups("By sex") == ["Not recorded"]
+        assert_accessible(page)

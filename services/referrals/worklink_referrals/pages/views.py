@@ -291,9 +291,17 @@ def insights_page():
     with ctx.database.transaction() as session:
         figures = insights.read(session, ctx.audit, uk_today(now()))
     return _render("referrals/insights.html", f=figures, outcome_types=domain.OUTCOME_TYPES,
-                   breakdowns=EQUITY_BREAKDOWNS)
+                   breakdowns=EQUITY_BREAKDOWNS, group_words=INSIGHT_GROUP_WORDS)
 
 
+# Insights' group codes in the words the queue uses (capitalising a code gave "Gp", "25 34", "Triage").
+INSIGHT_GROUP_WORDS = {
+    "source": {"gp": "GP", "adjustments": "GP, with an adjustment suggestion", "self": "Self-referral",
+               "partner": "Partner organisation"},
+    "status": LABELS,
+    "age_band": {"16_24": "16 to 24", "25_34": "25 to 34", "35_49": "35 to 49", "50_64": "50 to 64",
+                 "65_plus": "65 and over"},
+}
 EQUITY_BREAKDOWNS = (("deprivation_decile", "By area deprivation decile (1 = most deprived)"),
                      ("age_band", "By age band"), ("sex", "By sex"), ("ethnicity", "By ethnic group (ONS code)"),
                      ("source", "By source of referral"))
