@@ -172,3 +172,22 @@ def test_the_migration_renames_old_rows_by_reference_and_its_downgrade_puts_back
     assert (reference(app, "4010232137"),) * 2 in {(r["resource_id"], r["person_id"]) for r in rows}
     assert "1 audit entries keep a person reference" in caplog.text
     upgrade(migrations, url)
+
+
+def test_an_admin_finds_a_patients_accesses_on_the_audit_page_by_nhs_number_in_a_browser(app, client, tokens, page):
+    """The references (64 hex digits, no place to break) wrap: the page does not widen past a laptop's screen."""
+    from tests.browser import assert_accessible, live_server, submit
+    from tests.services.adjustments.test_people_rights_browser import sign_in
+
+    sid = issue(client, tokens)["id"]
+    page.set_viewport_size({"width": 1024, "height": 800})
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(role="alliance_admin", org=None, subject="dpo-1"))
+        page.goto(f"{base}/audit")
+        page.get_by_label("Person's record id").fill(SPACED)
+        submit(page, page.get_by_role("button", name="Show"))
+        assert page.get_by_role("heading", level=2, name="2 entries").is_visible()  # create and issue
+        assert page.get_by_role("link", name=reference(app)).count() == 2
+        assert sid in page.inner_text("main")
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        assert_accessible(page)
