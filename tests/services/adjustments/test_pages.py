@@ -340,3 +340,16 @@ def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pa
         _, body = stored()
         assert body["functional_effects"] == "Tires quickly; mornings are hardest."
         assert body["recommendations"][2]["free_text"] == "Start at 10am for the first month."
+
+
+def test_guidance_results_say_how_many_are_shown_and_what_each_costs_in_words(app, tokens, page):
+    # Found on a walk through the running system: "60 adjustments for Low back pain" above 25 of them, and
+    # costs read as codes ("cost 100 1000").
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/find?condition=back_pain")
+        heading = page.get_by_role("heading", level=2).first.inner_text()
+        assert re.fullmatch(r"The best 25 of \d+ adjustments for Low back pain", heading), heading
+        assert "; costs £100 to £1,000; Access to Work may help)" in page.locator("#adjustment-sit_stand_desk-hint").inner_text()
+        assert "(amended duties; no cost)" in page.locator("#adjustment-no_heavy_lifting-hint").inner_text()
+        assert "cost 100 1000" not in page.content()
+        assert_accessible(page)

@@ -118,7 +118,12 @@ def find():
         phrases = guidance.phrases_for([lim["id"] for lim in result.limitations[:6]],
                                        [h.adjustment["id"] for h in result.hits]) if result else []
     return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6],
-                  options=_options)
+                  options=_options, costs=COST_WORDS)
+
+
+# The library's cost bands in words (the codes read "cost 100 1000" on the page).
+COST_WORDS = {"none": "no cost", "under_100": "costs under £100", "100_1000": "costs £100 to £1,000",
+              "over_1000": "costs over £1,000"}
 
 
 def _options(entries: dict[str, dict]) -> list[tuple[str, str]]:
