@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from flask import render_template, request
+from urllib.parse import urlencode
+
+from flask import redirect, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -148,12 +150,25 @@ def _audit_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%d %b %Y %H:%M UTC")
 
 
+_FORM_FIELDS = ("from_date", "to_date", "action", "record", "person", "actor", "actor_org", "page")
+
+
+@pages.post("/audit")
+@requires(*REVIEWERS)
+def audit_search():
+    """The form is posted, so what a reviewer types (adjustments: a patient's NHS number) is in no URL, log or
+    browser history: the page it redirects to names the person as the trail does (their reference)."""
+    return _as_reviewed(request.form)
+
+
 @pages.get("/audit")
 @requires(*REVIEWERS)
 def audit_page():
     """The review as a page: the period's summary, then the entries matching the form (dates in UK time,
     both days included; the last 7 days when none are given)."""
     form = {key: value.strip() for key, value in request.args.items() if value.strip()}
+    if form.get("person") and service_context().audit_person(form["person"]) != form["person"]:
+        return _as_reviewed(form)  # a typed URL or old bookmark: the number stays out of the pages' links
     problems, query = _page_query(form)
     if problems:
         return render_template("worklink/audit.html", form=form, errors=errors_by_field(problems), found=None,
@@ -164,6 +179,13 @@ def audit_page():
     return render_template("worklink/audit.html", form=form, errors={}, found=found, summary=summary,
                            actions=ACTIONS, everyone=reviewer.is_alliance_admin, page_number=query["offset"] // PAGE_SIZE + 1,
                            pages_total=max(1, -(-found["total"] // PAGE_SIZE)))
+
+
+def _as_reviewed(form) -> Any:
+    query = {key: form[key].strip() for key in _FORM_FIELDS if form.get(key, "").strip()}
+    if "person" in query:
+        query["person"] = service_context().audit_person(query["person"])
+    return redirect("/audit" + (f"?{urlencode(query)}" if query else ""), 303)
 
 
 def _page_query(form: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, Any]]:

@@ -114,8 +114,23 @@ def test_subject_access_and_the_audit_review_find_the_persons_accesses_by_nhs_nu
         # every access to Sam's suggestions, nobody else's
         assert len([i for i in items if i["resource_type"] != "audit_log"]) == len(sams), typed
         assert someone_else not in {i["resource_id"] for i in items}
-    page = client.get("/audit", query_string={"person": SPACED}, headers={**admin(tokens), "Accept": "text/html"})
+    html = {**admin(tokens), "Accept": "text/html"}
+    typed = client.get("/audit", query_string={"person": SPACED}, headers=html)  # a typed URL, an old bookmark
+    assert typed.status_code == 303 and typed.location == f"/audit?person={reference(app)}"
+    page = client.get(typed.location, headers=html)
     assert page.status_code == 200 and first in page.get_data(as_text=True)
+    assert "943" not in page.get_data(as_text=True).replace(reference(app), "")  # nor in the pages' links
+
+
+def test_the_audit_pages_form_is_posted_so_no_nhs_number_reaches_a_url(svc):
+    app, client, tokens = svc
+    issue(client, tokens)
+    posted = post(client, "/audit", {"person": SPACED, "action": "create"}, admin(tokens))
+    assert posted.status_code == 303
+    assert posted.location == f"/audit?action=create&person={reference(app)}"
+    assert post(client, "/audit", {"person": " ", "record": ""}, admin(tokens)).location == "/audit"
+    refused = post(client, "/audit", {"person": SPACED}, tokens.header())  # a GP reviews nobody's accesses
+    assert refused.status_code == 403 and refused.location is None
 
 
 def test_production_needs_its_own_person_key():
@@ -187,6 +202,7 @@ def test_an_admin_finds_a_patients_accesses_on_the_audit_page_by_nhs_number_in_a
         page.get_by_label("Person's record id").fill(SPACED)
         submit(page, page.get_by_role("button", name="Show"))
         assert page.get_by_role("heading", level=2, name="2 entries").is_visible()  # create and issue
+        assert page.url == f"{base}/audit?person={reference(app)}"  # the number itself is in no URL
         assert page.get_by_role("link", name=reference(app)).count() == 2
         assert sid in page.inner_text("main")
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
