@@ -94,13 +94,37 @@ class SummaryOut(Schema):
     actors = fields.List(fields.Nested(ActorOut))
 
 
+# A person named in the query string by what their pseudonym is made from (adjustments: the NHS number)
+# reaches proxies' and servers' access logs: deprecated there (RFC 9745), searched for in a body instead.
+PERSON_QUERY_DEPRECATED = "@" + str(int(datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()))
+PERSON_QUERY_SUCCESSOR = {"Deprecation": PERSON_QUERY_DEPRECATED,
+                          "Link": '</audit/entries/search>; rel="successor-version"'}
+
+
 @blp.route("/entries")
 class Entries(MethodView):
     @requires(*REVIEWERS)
     @blp.arguments(EntriesQuery, location="query")
     @blp.response(200, EntriesPage)
     def get(self, query):
-        """The audit entries matching every filter given, newest first."""
+        """The audit entries matching every filter given, newest first.
+
+        A `person` given as an NHS number (adjustments) is deprecated here (answered with `Deprecation` and a
+        `Link` to its successor): use `POST /audit/entries/search`. Their reference is fine in a URL."""
+        found = review_entries(authenticate(), query)
+        person = query.get("person")
+        return (found, PERSON_QUERY_SUCCESSOR) if person and service_context().audit_person(person) != person \
+            else found
+
+
+@blp.route("/entries/search")
+class EntriesSearch(MethodView):
+    @requires(*REVIEWERS)
+    @blp.arguments(EntriesQuery)
+    @blp.response(200, EntriesPage)
+    def post(self, query):
+        """`GET /audit/entries` with its filters in a JSON body, so a person named by NHS number stays out of
+        access logs."""
         return review_entries(authenticate(), query)
 
 

@@ -207,3 +207,20 @@ def test_an_admin_finds_a_patients_accesses_on_the_audit_page_by_nhs_number_in_a
         assert sid in page.inner_text("main")
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         assert_accessible(page)
+
+
+def test_the_api_searches_by_nhs_number_in_a_body_and_deprecates_it_in_the_query_string(svc):
+    app, client, tokens = svc
+    sid = issue(client, tokens)["id"]
+    by_reference = client.get("/audit/entries", query_string={"person": reference(app)}, headers=admin(tokens))
+    assert by_reference.status_code == 200 and "Deprecation" not in by_reference.headers
+    searched = client.post("/audit/entries/search", json={"person": SPACED, "action": "create"}, headers=admin(tokens))
+    assert searched.status_code == 200
+    assert [(i["action"], i["resource_id"], i["person_id"]) for i in searched.get_json()["items"]] == [
+        ("create", sid, reference(app))]
+    by_number = client.get("/audit/entries", query_string={"person": VALID_NHS}, headers=admin(tokens))
+    assert by_number.status_code == 200 and by_number.headers["Deprecation"].startswith("@")
+    assert by_number.headers["Link"] == '</audit/entries/search>; rel="successor-version"'
+    unknown = client.post("/audit/entries/search", json={"nhs_number": VALID_NHS}, headers=admin(tokens))
+    assert unknown.status_code == 422 and unknown.content_type == "application/problem+json"
+    assert client.post("/audit/entries/search", json={"person": SPACED}, headers=tokens.header()).status_code == 403
