@@ -17,6 +17,13 @@ from worklink_directory.geocode import Geocoder, GeocoderUnavailable, geocoder_f
 from worklink_directory.models import PLATFORM
 
 
+def referrals_url(env: Mapping[str, str], environment: str) -> str:
+    """The referrals site, whose self-referral form a listing that takes referrals links to. Outside
+    production it defaults to where `worklink up` serves it; production shows the link only when set."""
+    default = "" if environment == "production" else "http://127.0.0.1:8083"
+    return env.get("DIRECTORY_REFERRALS_URL", default).rstrip("/")
+
+
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,
                geocoder: Geocoder | None = None, catalogue: Catalogue = CATALOGUE) -> Flask:
     app, rest_api = create_service_app(
@@ -27,7 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     )
     app.config.setdefault("WORKLINK_HOME_PAGE", "/find")  # "/" is the ORUK API root, not a page
     app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ),
-                                   "review_period": services.review_period(os.environ)}  # the pages' flags
+                                   "review_period": services.review_period(os.environ),  # the pages' flags
+                                   "referrals_url": referrals_url(os.environ, app.extensions["worklink"].settings.env)}
     api.register(rest_api)
 
     from worklink_directory.pages import views

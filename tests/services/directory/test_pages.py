@@ -138,3 +138,37 @@ def test_back_from_a_service_returns_to_the_same_results(app, directory, page):
         assert page.get_by_label("Postcode").input_value() == "TA1 1AA"
         page.goto(f"{base}/find/services/{directory.ids['counselling']}")  # reached from elsewhere
         assert page.get_by_role("link", name="Back to search").get_attribute("href") == "/find"
+
+
+def test_a_service_taking_referrals_lets_a_resident_refer_themselves(app, directory, page):
+    # Found on a walk through the running system: the referrals service's self-referral form was linked
+    # from nowhere a resident goes, so "residents can refer themselves" had no way in.
+    import uuid
+    from datetime import datetime, timezone
+    from worklink_directory.models import ServiceCapacity
+
+    counselling = directory.ids["counselling"]
+    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
+                                    open_referrals=3, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    with live_server(app) as base:
+        page.goto(f"{base}/find/services/{counselling}")
+        refer = page.get_by_role("link", name="Refer yourself to this service")
+        assert refer.get_attribute("href") == f"https://referrals.example/refer-yourself?service_id={counselling}"
+        assert_accessible(page)
+        with app.extensions["worklink"].database.transaction() as session:
+            session.get(ServiceCapacity, uuid.UUID(counselling)).accepting_referrals = False  # intake paused
+        page.reload()
+        assert page.get_by_text("Not taking new referrals at the moment.").is_visible()
+        assert page.get_by_role("link", name="Refer yourself to this service").count() == 0
+        page.goto(f"{base}/find/services/{directory.ids['cafe']}")  # not an adviser service: no capacity
+        assert page.get_by_role("link", name="Refer yourself to this service").count() == 0
+
+
+def test_the_referrals_site_defaults_to_the_local_one_outside_production_only():
+    from worklink_directory.app import referrals_url
+    assert referrals_url({}, "development") == "http://127.0.0.1:8083"
+    assert referrals_url({}, "production") == ""
+    assert referrals_url({"DIRECTORY_REFERRALS_URL": "https://refer.example.org/"}, "production") \
+        == "https://refer.example.org"

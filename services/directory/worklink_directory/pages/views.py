@@ -133,4 +133,5 @@ def service_page(service_id: str):
     with service_context().database.sessions() as session:
         svc = _service_or_404(session, service_id)
         return _render("directory/service.html", svc=svc, capacity=session.get(ServiceCapacity, svc.id),
-                       search_query=search_query(request.args))
+                       search_query=search_query(request.args),
+                       referrals_url=current_app.extensions["directory"]["referrals_url"])
