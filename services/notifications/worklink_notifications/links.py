@@ -18,12 +18,13 @@ SITES = {
     "adjustments": ("NOTIFICATIONS_ADJUSTMENTS_URL", "http://127.0.0.1:8082"),
     "directory": ("NOTIFICATIONS_DIRECTORY_URL", "http://127.0.0.1:8081"),
 }
-# (fact naming the record, message codes it applies to or None for any) -> (site, path, link words)
+# message codes (by their start) -> (fact naming the record, site, path, link words). By the message, not by
+# which facts it carries: a referral made from a suggestion names both, and its adviser reads the referral.
 RECORDS = (
-    ("service_id", ("listing_published", "listing_updated", "listing_review_due"),
-     ("directory", "/partner/services/{}", "Open the listing")),
-    ("suggestion_id", None, ("adjustments", "/review/{}", "Open the suggestion")),
-    ("referral_id", None, ("referrals", "/queue/{}", "Open the referral")),
+    (("listing_published", "listing_updated", "listing_review_due"),
+     ("service_id", "directory", "/partner/services/{}", "Open the listing")),
+    (("referral_",), ("referral_id", "referrals", "/queue/{}", "Open the referral")),
+    (("suggestion_", "employer_response"), ("suggestion_id", "adjustments", "/review/{}", "Open the suggestion")),
 )
 
 
@@ -34,11 +35,11 @@ def sites(env: Mapping[str, str]) -> dict[str, str]:
 def record_link(item: dict, site_urls: dict[str, str]) -> tuple[str, str] | None:
     """(words, address) of the page showing the item's record, or None when it names none."""
     facts = item.get("facts") or {}
-    for fact, codes, (site, path, words) in RECORDS:
-        if fact in facts and (codes is None or item["message_code"] in codes):
+    for codes, (fact, site, path, words) in RECORDS:
+        if item["message_code"].startswith(codes) and fact in facts:
             try:
                 record_id = uuid.UUID(str(facts[fact]))
             except ValueError:
-                continue
+                return None
             return words, site_urls[site] + path.format(record_id)
     return None

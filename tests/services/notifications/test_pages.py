@@ -174,7 +174,8 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
     with notifications_db.transaction() as session:
         for event_type, data in (
                 ("referrals.referral.submitted", {"referral_id": referral_id, "status": "submitted",
-                                                  "assigned_org_id": uuid.UUID(ADVISERS)}),
+                                                  "assigned_org_id": uuid.UUID(ADVISERS),
+                                                  "suggestion_id": uuid.uuid4()}),  # made from a suggestion
                 ("adjustments.suggestion.issued", {"suggestion_id": suggestion_id,
                                                    "practice_id": uuid.UUID(ADVISERS)}),
                 ("referrals.capacity.changed", {"service_id": uuid.uuid4(), "organization_id": uuid.UUID(ADVISERS)})):
