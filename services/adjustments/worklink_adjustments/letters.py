@@ -200,6 +200,7 @@ FONTS = Path(__file__).parent / "fonts"  # licences: fonts/LICENSE*.txt
 # letter needs them, for names and words in other scripts: a font per script DejaVu lacks, last the
 # Chinese, Japanese and Korean one (4 MB, so it is read only for a letter that needs it).
 EMBEDDED_FONT = "DejaVuSans"
+LATIN_FONT = "DejaVuSans-Latin"  # its Latin-script subset (font_subsets.py), for a letter all in Latin script
 FALLBACK_FONTS = tuple(f"NotoSans{script}-Regular" for script in (
     "Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Tamil", "Sinhala", "Ethiopic", "Thai", "Armenian",
     "Georgian")) + ("DroidSansFallbackFull",)
@@ -232,8 +233,12 @@ def _add_fonts(pdf: FPDF, letter: Letter) -> str:
     Helvetica is not), and a name such as Łukasz, Nguyễn, محمد or 李小龍 prints as written instead of
     as '?' or blanks. The fallback fonts its characters need join it, and HarfBuzz shapes the text
     (joined Arabic letters, right to left; Indic vowel signs in place)."""
-    words = _words(letter)
-    missing = {ord(c) for c in words if c.isprintable() and not c.isspace()} - _coverage(EMBEDDED_FONT)
+    used = {ord(c) for c in _words(letter) if c.isprintable() and not c.isspace()}
+    if used <= _coverage(LATIN_FONT) & _coverage(f"{LATIN_FONT}-Bold"):  # most letters: the subset reads faster
+        pdf.add_font("DejaVu", "", FONTS / f"{LATIN_FONT}.ttf")
+        pdf.add_font("DejaVu", "B", FONTS / f"{LATIN_FONT}-Bold.ttf")
+        return "DejaVu"
+    missing = used - _coverage(EMBEDDED_FONT)
     fallbacks = []
     for font in FALLBACK_FONTS:
         if not missing:
