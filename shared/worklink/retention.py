@@ -1,6 +1,6 @@
 """What every service's records retention and erasure share (no Flask): the retention period as
-configured, its cutoff, the system principal that erases, the UK GDPR Article 17 reason codes, and
-running an erasure pass in batches of their own transactions.
+configured, its cutoff, the system principal that erases, the UK GDPR Article 17 reason codes, running an
+erasure pass in batches of their own transactions, and NothingHeld for a person's rights use cases.
 
 A service decides what "ended" means for its records and what erasing one removes; this module only
 runs it (services/referrals/worklink_referrals/rights.py and services/adjustments/worklink_adjustments/
@@ -31,6 +31,11 @@ ERASURE_REASON_WORDS = (
 )
 ERASURE_REASONS = tuple(code for code, _ in ERASURE_REASON_WORDS)
 BATCH = 200  # records erased per transaction: a first run on years of records takes no long locks
+
+
+class NothingHeld(LookupError):
+    """Nothing the caller answers for is held about the person asked for: a subject access or erasure request
+    finds no record (the API answers 404, the pages say so on the find page)."""
 
 
 def retention_years(env: Mapping[str, str], variable: str, default: int) -> int:

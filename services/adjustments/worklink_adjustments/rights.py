@@ -38,6 +38,7 @@ from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
+from worklink.retention import NothingHeld
 from worklink_adjustments import domain, services
 from worklink_adjustments.models import PLATFORM, EmployerLink, EmployerResponse, ReferralRequest, Suggestion
 from worklink_adjustments.services import RESOURCE, Deps, Recorder, person_reference
@@ -272,10 +273,6 @@ def erase_person(session: Session, deps: Deps, suggestions: list[Suggestion], re
 
 
 # --- the use cases the API and the pages share -----------------------------------------------------------
-
-
-class NothingHeld(LookupError):
-    """No suggestion the caller answers for is held about the person."""
 
 
 def subject_access(session: Session, recorder: Recorder, nhs_number: str, principal: Principal, *,

@@ -24,7 +24,7 @@ from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
-from worklink.retention import BATCH, RETENTION, SYSTEM, erase_in_batches, years_before
+from worklink.retention import BATCH, RETENTION, SYSTEM, NothingHeld, erase_in_batches, years_before
 from worklink_referrals import insights, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import TERMINAL
@@ -246,10 +246,6 @@ def erase_person(session: Session, outbox: Outbox, settings: ReferralSettings, r
 
 
 # --- the use cases the API and the pages share -----------------------------------------------------------
-
-
-class NothingHeld(LookupError):
-    """No referral is held about the person asked for."""
 
 
 def subject_access(session: Session, lookup: dict[str, Any], *, action: str = "export",

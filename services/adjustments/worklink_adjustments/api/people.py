@@ -5,8 +5,6 @@ named in the body, never in the URL, so no access log holds the NHS number."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -15,6 +13,7 @@ from worklink.db import utcnow
 from worklink.events.catalogue import to_json_types
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.people import nothing_held
 from worklink_adjustments import rights
 from worklink_adjustments.api.common import MAX_SUBJECT, deps
 from worklink_adjustments.schemas import ErasureRequestSchema, ErasureSchema, PersonLookupSchema, SubjectAccessSchema
@@ -36,7 +35,7 @@ class SubjectAccess(MethodView):
         Article 15), found by NHS number: each suggestion as stored, its employer links and answers, its
         referral requests, and who accessed it. Each suggestion's export is audited (`export`). 404 when
         nothing is held (erased suggestions hold no NHS number)."""
-        with service_context().database.transaction() as session, nothing_held():
+        with service_context().database.transaction() as session, nothing_held(NOTHING_HELD):
             _, body = rights.subject_access(session, deps(), lookup["nhs_number"], current_principal())
         return to_json_types(body)
 
@@ -53,18 +52,10 @@ class Erasure(MethodView):
         suggestion is erased as retention erases an ended one. Audited (`erase`, with the reason). The GP
         record, the referrals service and the employer keep their own copies. 404 when nothing is held."""
         principal = _recordable(current_principal())
-        with service_context().database.transaction() as session, nothing_held():
+        with service_context().database.transaction() as session, nothing_held(NOTHING_HELD):
             erased = rights.erase_on_request(session, deps(), request["nhs_number"], request["reason"], principal,
                                              utcnow())
         return {"reason": request["reason"], "erased": erased}
-
-
-@contextmanager
-def nothing_held():
-    try:
-        yield
-    except rights.NothingHeld:
-        raise Problem(404, NOTHING_HELD) from None
 
 
 def _recordable(principal: Principal) -> Principal:

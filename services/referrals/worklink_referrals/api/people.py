@@ -4,15 +4,13 @@ id), never in the URL, so no access log holds it."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, requires
 from worklink.events.catalogue import to_json_types
-from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.people import nothing_held
 from worklink_referrals import rights
 from worklink_referrals.api import now, settings
 from worklink_referrals.schemas import ErasureRequestSchema, ErasureSchema, PersonLookupSchema, SubjectAccessSchema
@@ -32,7 +30,7 @@ class SubjectAccess(MethodView):
         Article 15): found by NHS number, or by one referral's id together with every referral linked to it
         by NHS number or by name, birth date and postcode. Each referral's export is audited (`export`).
         404 when nothing is held."""
-        with service_context().database.transaction() as session, nothing_held():
+        with service_context().database.transaction() as session, nothing_held(NOTHING_HELD):
             _, body = rights.subject_access(session, lookup)
         return to_json_types(body)
 
@@ -50,15 +48,7 @@ class Erasure(MethodView):
         held; a repeat answers the referrals as already erased."""
         ctx = service_context()
         lookup = {"nhs_number": request.get("nhs_number"), "referral_id": request.get("referral_id")}
-        with ctx.database.transaction() as session, nothing_held():
+        with ctx.database.transaction() as session, nothing_held(NOTHING_HELD):
             erased = rights.erase_on_request(session, ctx.outbox, settings(), lookup, request["reason"],
                                              current_principal(), now())
         return {"reason": request["reason"], "erased": erased}
-
-
-@contextmanager
-def nothing_held():
-    try:
-        yield
-    except rights.NothingHeld:
-        raise Problem(404, NOTHING_HELD) from None
