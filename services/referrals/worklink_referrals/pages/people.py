@@ -2,8 +2,8 @@
 NHS number or one of their referrals' id, see what is held, download it all (the subject access export),
 and erase their details on request (UK GDPR Article 17) after a confirmation step.
 
-The same use cases, scope and audit as POST /people/subject-access and /people/erasure (api/people.py).
-The person is always posted, never in an address: every form carries the lookup in hidden fields.
+The same use cases, scope and audit as POST /people/subject-access and /people/erasure (api/people.py); the
+pages' flow is worklink.web.people's. The person is always posted, never in an address.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, request
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
-from worklink.auth import current_principal, requires
-from worklink.events.catalogue import to_json_types
-from worklink.retention import ERASURE_REASON_WORDS
+from worklink.auth import current_principal
+from worklink.retention import NothingHeld
 from worklink.web import service_context
 from worklink.web.pages import errors_by_field
+from worklink.web.people import PersonRightsPages, code_words, person_summary, role_words, table
 from worklink_referrals import rights
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.people import NOTHING_HELD
@@ -28,8 +28,6 @@ from worklink_referrals.schemas import PersonLookupSchema, SubjectAccessSchema
 from worklink_referrals.uktime import uk_time
 
 LOOKUP = PersonLookupSchema()
-SUBJECT_ACCESS = SubjectAccessSchema()
-REASONS = ERASURE_REASON_WORDS  # Article 17(1) UK GDPR grounds, in words
 LOOKUP_WORDS = {
     ("nhs_number", "10 digits"): "Enter the NHS number as 10 digits, like 943 476 5919",
     ("nhs_number", "not a valid NHS number"): "Enter a real NHS number: check the digits (the last one is a check "
@@ -58,118 +56,49 @@ def _words(field: str, message: str) -> str:
                 LOOKUP_WORDS.get((field, ""), message))
 
 
-def _find_page(status: int = 200, errors=None):
-    return _render("referrals/people_find.html", status, errors=errors or {}, values=request.form)
+def _subject_access(session: Session, lookup: dict[str, Any], action: str) -> dict[str, Any]:
+    return rights.subject_access(session, lookup, action=action)[1]
 
 
-def _hidden(lookup: dict[str, Any]) -> dict[str, str]:
-    """The lookup as the hidden fields of the next form."""
-    return {name: str(value) for name, value in lookup.items()}
+def _summary(lookup: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    referrals = body["referrals"]
+    return {"person": person_summary(r["person"] for r in referrals if not r["erased_at"]), "kinds": held(body)}
 
 
-@pages.get("/people")
-@requires("alliance_admin")
-def people_find():
-    return _find_page()
-
-
-@pages.post("/people")
-@requires("alliance_admin")
-def people_found():
-    """What is held about the person, in a readable summary (each referral's read audited)."""
-    lookup, errors = _lookup(request.form)
-    if errors:
-        return _find_page(422, errors)
-    try:
-        with service_context().database.transaction() as session:
-            _, body = rights.subject_access(session, lookup, action="read")
-    except rights.NothingHeld:
-        return _nothing_held(lookup)
-    return _render("referrals/people_held.html", lookup=_hidden(lookup), person=_person(body["referrals"]),
-                   kinds=held(body))
-
-
-def _nothing_held(lookup: dict[str, Any]):
-    field = next(iter(lookup))
-    return _find_page(404, {field: [NOTHING_HELD]})
-
-
-@pages.post("/people/download")
-@requires("alliance_admin")
-def people_download():
-    """The subject access export as a JSON attachment: POST /people/subject-access's body and audit."""
-    lookup, errors = _lookup(request.form)
-    if errors:
-        return _find_page(422, errors)
-    try:
-        with service_context().database.transaction() as session:
-            _, body = rights.subject_access(session, lookup)
-    except rights.NothingHeld:
-        return _nothing_held(lookup)
-    name = f"subject-access-referrals-{uk_time(now()).strftime('%Y-%m-%d')}.json"
-    return Response(current_app.json.dumps(SUBJECT_ACCESS.dump(to_json_types(body))), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
-
-
-@pages.post("/people/erase")
-@requires("alliance_admin")
-def people_erasure():
-    """Erasure in steps: the reason (radios), then a confirmation page, then the erasure itself - only from
-    the confirmation page's form (step "confirm"); any other post erases nothing."""
-    lookup, errors = _lookup(request.form)
-    if errors:
-        return _find_page(422, errors)
-    step, reason = request.form.get("step", ""), request.form.get("reason", "")
-    if step not in ("reason", "confirm"):
-        return _reason_page(lookup)
-    if reason not in dict(REASONS):
-        return _reason_page(lookup, {"reason": ["Select why they asked for their details to be erased"]}, 422)
-    if step == "reason":
-        return _confirm_page(lookup, reason)
-    return _erase(lookup, reason)
-
-
-def _reason_page(lookup, errors=None, status: int = 200):
-    return _render("worklink/people_erasure_reason.html", status, lookup=_hidden(lookup), reasons=REASONS,
-                   errors=errors or {}, values=request.form)
-
-
-def _confirm_page(lookup: dict[str, Any], reason: str):
+def _confirmation(session: Session, lookup: dict[str, Any], reason: str) -> dict[str, Any]:
     """What erasure will do to these referrals, said plainly (their read audited, for the erasure request)."""
-    ctx = service_context()
-    with ctx.database.transaction() as session:
-        referrals = rights.person_referrals(session, **lookup)
-        if not referrals:
-            return _nothing_held(lookup)
-        ctx.audit.record_many(session, action="read", resource_type="referral", purpose=f"erasure request: {reason}",
-                              records=[(str(r.id), str(r.id)) for r in referrals])
-        found = [{"reference": r.reference, "open": r.status not in rights.ENDED, "erased": r.erased_at is not None}
-                 for r in referrals]
-    return _render("referrals/people_erasure_confirm.html", lookup=_hidden(lookup), reason=reason,
-                   reason_words=dict(REASONS)[reason], referrals=found)
+    referrals = rights.person_referrals(session, **lookup)
+    if not referrals:
+        raise NothingHeld()
+    service_context().audit.record_many(session, action="read", resource_type="referral",
+                                        purpose=f"erasure request: {reason}",
+                                        records=[(str(r.id), str(r.id)) for r in referrals])
+    return {"referrals": [{"reference": r.reference, "open": r.status not in rights.ENDED,
+                           "erased": r.erased_at is not None} for r in referrals]}
 
 
-def _erase(lookup: dict[str, Any], reason: str):
+def _erase(session: Session, lookup: dict[str, Any], reason: str) -> dict[str, Any]:
     """The erasure itself: rights.erase_on_request, as POST /people/erasure."""
-    ctx = service_context()
-    try:
-        with ctx.database.transaction() as session:
-            erased = rights.erase_on_request(session, ctx.outbox, settings(), lookup, reason, current_principal(),
-                                             now())
-    except rights.NothingHeld:
-        return _nothing_held(lookup)
-    return _render("referrals/people_erased.html", erased=erased, reason_words=dict(REASONS)[reason])
+    erased = rights.erase_on_request(session, service_context().outbox, settings(), lookup, reason,
+                                     current_principal(), now())
+    return table("erased", "Referrals", ("Reference", "Status", "What happened"),
+                 [(e.reference, LABELS.get(e.status, e.status), _what_happened(e)) for e in erased])
+
+
+def _what_happened(erased: rights.Erased) -> str:
+    if erased.already_erased:
+        return "Already erased"
+    return "Cancelled with consent withdrawn, then erased" if erased.cancelled else "Erased"
+
+
+PersonRightsPages(
+    service="referrals", who="person", roles=("alliance_admin",), templates="referrals", nothing_held=NOTHING_HELD,
+    render=_render, lookup=_lookup, subject_access=_subject_access, summary=_summary, confirmation=_confirmation,
+    erase=_erase, export=SubjectAccessSchema(), today=lambda: uk_time(now()).date(),
+).register(pages)
 
 
 # --- what is held, for the summary page ------------------------------------------------------------------
-
-
-def _person(referrals: list[dict]) -> dict[str, list[str]]:
-    """Just enough to tell it is the right person: the names and dates of birth the referrals hold."""
-    people = [r["person"] for r in referrals if not r["erased_at"]]
-    names = dict.fromkeys(f"{p['given_name']} {p['family_name']}" for p in people if p["given_name"])
-    births = dict.fromkeys(p["birth_date"].strftime("%d %B %Y") for p in people if p["birth_date"])
-    return {"names": list(names), "birth_dates": list(births)}
 
 
 def held(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -178,43 +107,28 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
     referrals = body["referrals"]
     rows = lambda pick: [row for r in referrals for row in pick(r)]  # noqa: E731
     return [
-        _kind("referrals", "Referrals", ("Reference", "Status", "Sent", "Ended", "Details erased"),
+        table("referrals", "Referrals", ("Reference", "Status", "Sent", "Ended", "Details erased"),
               [(r["reference"], LABELS.get(r["status"], r["status"]), _when(r["submitted_at"]), _when(r["closed_at"]),
                 _when(r["erased_at"]) or "No") for r in referrals]),
-        _kind("history", "Steps in their referrals' history", ("Referral", "Step", "By", "When"),
-              rows(lambda r: [(r["reference"], _code(t["action"]), _role(t["actor_role"]), _when(t["occurred_at"]))
-                              for t in r["history"]])),
-        _kind("notes", "Case notes", ("Referral", "Organisation", "Written"),
+        table("history", "Steps in their referrals' history", ("Referral", "Step", "By", "When"),
+              rows(lambda r: [(r["reference"], code_words(t["action"]), role_words(t["actor_role"]),
+                               _when(t["occurred_at"])) for t in r["history"]])),
+        table("notes", "Case notes", ("Referral", "Organisation", "Written"),
               rows(lambda r: [(r["reference"], n["organisation"], _when(n["written_at"])) for n in r["notes"]])),
-        _kind("attempts", "Attempts to contact them", ("Referral", "How", "Result", "When"),
-              rows(lambda r: [(r["reference"], _code(a["channel"]), _code(a["result"]), _when(a["attempted_at"]))
-                              for a in r["contact_attempts"]])),
-        _kind("outcomes", "Outcomes", ("Referral", "Outcome", "Happened on"),
-              rows(lambda r: [(r["reference"], _code(o["type"]), o["occurred_on"].strftime("%d %b %Y"))
+        table("attempts", "Attempts to contact them", ("Referral", "How", "Result", "When"),
+              rows(lambda r: [(r["reference"], code_words(a["channel"]), code_words(a["result"]),
+                               _when(a["attempted_at"])) for a in r["contact_attempts"]])),
+        table("outcomes", "Outcomes", ("Referral", "Outcome", "Happened on"),
+              rows(lambda r: [(r["reference"], code_words(o["type"]), o["occurred_on"].strftime("%d %b %Y"))
                               for o in r["outcomes"]])),
-        _kind("checks", "Sustainment checks", ("Referral", "Weeks", "Due", "Done"),
+        table("checks", "Sustainment checks", ("Referral", "Weeks", "Due", "Done"),
               rows(lambda r: [(r["reference"], c["weeks"], c["due_on"].strftime("%d %b %Y"), _when(c["done_at"]))
                               for c in r["sustainment_checks"]])),
-        _kind("accesses", "Recorded accesses to their referrals", ("Referral", "When", "Organisation", "Role", "Action"),
-              rows(lambda r: [(r["reference"], _when(a["occurred_at"]), a["organisation"] or "", _role(a["role"]),
+        table("accesses", "Recorded accesses to their referrals", ("Referral", "When", "Organisation", "Role", "Action"),
+              rows(lambda r: [(r["reference"], _when(a["occurred_at"]), a["organisation"] or "", role_words(a["role"]),
                                a["action"]) for a in r["accessed"]])),
     ]
 
 
-def _kind(id: str, heading: str, columns: tuple[str, ...], rows: list[tuple]) -> dict[str, Any]:
-    return {"id": id, "heading": heading, "columns": columns, "rows": rows}
-
-
 def _when(moment: datetime | None) -> str:
     return uk_time(moment).strftime("%d %b %Y %H:%M") if moment else ""
-
-
-ROLES = {"gp": "GP", "org_admin": "Organisation admin"}
-
-
-def _role(role: str | None) -> str:
-    return ROLES.get(role or "", _code(role))
-
-
-def _code(code: str | None) -> str:
-    return (code or "").replace("_", " ").capitalize()
