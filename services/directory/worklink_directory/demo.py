@@ -140,6 +140,15 @@ ACCESS = ["Step-free access and an accessible toilet.", "Venue is on one level; 
 SESSIONS = [("09:00", "17:00"), ("09:30", "16:30"), ("10:00", "14:00"), ("13:00", "19:00"), ("18:00", "20:30")]
 
 
+def organisation_id(name: str) -> str:
+    """A demo organisation's id (the same on every load), as its partner staff sign in with it."""
+    return str(uuid.uuid5(NS, f"org:{name}"))
+
+
+# The demo organisation `worklink seed` names for partner staff to sign in as (it lists the most services).
+STAFF_DEMO_ORGANISATION = "Somerset Working Well Partnership"
+
+
 def _postcodes_by_outcode() -> dict[str, list[str]]:
     by: dict[str, list[str]] = {}
     for postcode in OfflineGeocoder.demo().rows:
@@ -162,7 +171,7 @@ def demo_records(copies: int = 1) -> Iterator[dict]:
                 key = f"{copy}:{town}:{index}"
                 org_name, org_description = ORGANISATIONS[org_index]
                 org_name = org_name.format(town=town)
-                org_id = str(uuid.uuid5(NS, f"org:{org_name}"))
+                org_id = organisation_id(org_name)
                 postcode = rng.choice(postcodes[rng.choice(outcodes)])
                 point = geocoder.locate(postcode)
                 name = pattern.format(town=town) + (f" ({copy + 1})" if copy else "")

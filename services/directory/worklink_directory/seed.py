@@ -23,4 +23,7 @@ def load_demo_data(settings: Settings, copies: int = 1) -> str:
                                 geocoder_from_env(os.environ))
     finally:
         database.dispose()
-    return f"demo directory (invented services in Somerset): {report.summary()}"
+    staff = demo.organisation_id(demo.STAFF_DEMO_ORGANISATION)
+    return (f"demo directory (invented services in Somerset): {report.summary()}; partner staff of "
+            f"{demo.STAFF_DEMO_ORGANISATION} edit its listings at /partner, signed in with "
+            f"`worklink token --role org_admin --org {staff}`")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 import uuid
 
 import sqlalchemy as sa
@@ -152,6 +153,11 @@ def test_demo_directory_is_a_few_hundred_marked_services_and_seeds_idempotently(
     settings = Settings.from_env("directory", {"DIRECTORY_DATABASE_URL": url, "WORKLINK_VAR": str(tmp_path)})
     first = load_demo_data(settings)
     assert "invented" in first and "0 rejected" in first
+    # how to sign in as partner staff of the demo organisation with the most listings (no other way to find it)
+    staff = re.search(r"`worklink token --role org_admin --org ([0-9a-f-]{36})`", first).group(1)
+    with app.extensions["worklink"].database.sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Service)
+                              .where(Service.organization_id == uuid.UUID(staff))) >= 20
     assert "0 created, 0 updated" in load_demo_data(settings)
     with app.extensions["worklink"].database.sessions() as session:
         total = session.scalar(sa.select(sa.func.count()).select_from(Service))
