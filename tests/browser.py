@@ -29,6 +29,14 @@ def submit(page, button) -> None:
         button.click()
 
 
+def sign_in(page, base: str, token: str, next_path: str = "/") -> None:
+    """Sign in at `base` with a token, as a person pastes one on the development sign-in page, and wait for
+    the page it leads to (`next_path`)."""
+    page.goto(f"{base}/signin?next={next_path}")
+    page.get_by_label("Access token").fill(token)
+    submit(page, page.get_by_role("button", name="Sign in"))
+
+
 def assert_accessible(page) -> None:
     """No axe-core violations (WCAG 2.x A/AA rules and best practices) on the current page.
 

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from tests.people_rights import post_form as post
 from tests.services.adjustments.conftest import (OTHER_PRACTICE, VALID_NHS, Tokens, build_app, make_settings,
                                                  suggestion_body)
 from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
-from tests.services.adjustments.test_people_rights_pages import post
 from tests.services.adjustments.test_retention import OTHER_NHS, create, issue
 from worklink.config import ConfigError
 from worklink.migrations import alembic_config, upgrade
@@ -191,8 +191,7 @@ def test_the_migration_renames_old_rows_by_reference_and_its_downgrade_puts_back
 
 def test_an_admin_finds_a_patients_accesses_on_the_audit_page_by_nhs_number_in_a_browser(app, client, tokens, page):
     """The references (64 hex digits, no place to break) wrap: the page does not widen past a laptop's screen."""
-    from tests.browser import assert_accessible, live_server, submit
-    from tests.services.adjustments.test_people_rights_browser import sign_in
+    from tests.browser import assert_accessible, live_server, sign_in, submit
 
     sid = issue(client, tokens)["id"]
     page.set_viewport_size({"width": 1024, "height": 800})

@@ -8,18 +8,13 @@ import json
 
 import pytest
 
-from tests.browser import assert_accessible, live_server, submit
+from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.people_rights import erase_without_javascript
 from tests.services.adjustments.conftest import PRACTICE, VALID_NHS
 from tests.services.adjustments.test_people_rights import SPACED, admin, sam
 from tests.services.adjustments.test_retention import row
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def sign_in(page, base, token):
-    page.goto(f"{base}/signin")
-    page.get_by_label("Access token").fill(token)
-    submit(page, page.get_by_role("button", name="Sign in"))
 
 
 def test_a_practice_admin_finds_downloads_and_erases_a_patients_details(app, client, tokens, page):
@@ -65,11 +60,6 @@ def test_erasure_works_without_javascript(app, client, tokens, no_js_page):
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(role="alliance_admin", org=None, subject="dpo-1"))
         page.get_by_label("NHS number").fill(VALID_NHS)
-        submit(page, page.get_by_role("button", name="Find what is held"))
-        submit(page, page.get_by_role("button", name="Erase their details"))
-        page.get_by_label("Their details are no longer needed").check()
-        submit(page, page.get_by_role("button", name="Continue"))
-        submit(page, page.get_by_role("button", name="Erase their details"))
-        assert page.get_by_role("heading", level=1).inner_text() == "Their details were erased"
+        erase_without_javascript(page)
     assert client.post("/people/subject-access", json={"nhs_number": VALID_NHS},
                        headers=admin(tokens)).status_code == 404

@@ -5,47 +5,16 @@ Article 17 reason and confirming (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import uuid
 
 import pytest
 
+from tests.people_rights import HTML, counts, hidden, post_form as post, summary_links, text
 from tests.services.adjustments.conftest import OTHER_PRACTICE, PRACTICE, VALID_NHS, patient_reference
 from tests.services.adjustments.test_people_rights import SPACED, admin, audits, outbox, sam
 from tests.services.adjustments.test_retention import PERSONAL, row
-
-HTML = {"Accept": "text/html"}
-CSRF = "t0ken"
-
-
-def post(client, path, data, headers, csrf=True):
-    client.set_cookie("worklink_csrf", CSRF)
-    return client.post(path, data={**({"csrf_token": CSRF} if csrf else {}), **data}, headers={**headers, **HTML})
-
-
-def text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
-
-
-def summary_links(response) -> list[tuple[str, str]]:
-    box = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', response.get_data(as_text=True), re.S)
-    return [(href, html.unescape(words)) for href, words in re.findall(r'<a href="(#[\w-]+)">([^<]+)</a>',
-                                                                          box.group(1))] if box else []
-
-
-def hidden(response) -> dict[str, str]:
-    """The last of the page's own forms (not sign-out's): its hidden fields but the CSRF token."""
-    forms = re.findall(r'<form method="post" action="/people.*?</form>', response.get_data(as_text=True), re.S)
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', forms[-1]))
-    fields.pop("csrf_token", None)
-    return fields
-
-
-def counts(response) -> dict[str, int]:
-    found = re.findall(r'<li><a href="#\w+">([^<]+)</a>: (\d+)</li>', response.get_data(as_text=True))
-    return {html.unescape(kind): int(n) for kind, n in found}
 
 
 def erased(app, *ids) -> list[bool]:

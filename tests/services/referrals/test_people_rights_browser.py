@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests.browser import assert_accessible, live_server, submit
-from tests.services.referrals.test_pages import sign_in
+from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.people_rights import erase_without_javascript
 from tests.services.referrals.test_people_rights import ADA, ada_history
 from worklink.auth import mint_token
 
@@ -69,11 +69,6 @@ def test_erasure_works_without_javascript(harness, no_js_page):
     with live_server(h.app) as base:
         sign_in(page, base, mint_token(h.settings.jwt, role="alliance_admin", subject="dpo-1"), "/people")
         page.get_by_label("Or, if no NHS number is held, the id of one of their referrals").fill(second)
-        submit(page, page.get_by_role("button", name="Find what is held"))
-        submit(page, page.get_by_role("button", name="Erase their details"))
-        page.get_by_label("Their details are no longer needed").check()
-        submit(page, page.get_by_role("button", name="Continue"))
-        submit(page, page.get_by_role("button", name="Erase their details"))
-        assert page.get_by_role("heading", level=1).inner_text() == "Their details were erased"
+        erase_without_javascript(page)
     assert h.client.post("/people/subject-access", json={"nhs_number": ADA["nhs_number"]},
                          headers=h.admin()).status_code == 404

@@ -5,7 +5,6 @@ PostgreSQL where the data path differs)."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import uuid
@@ -13,43 +12,14 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from tests.people_rights import HTML, counts, hidden, post_form, summary_links, text
 from tests.services.referrals.conftest import ADVISERS, nhs_number
 from tests.services.referrals.test_people_rights import ADA, ada_history, audits, outbox, someone_else
 from worklink_referrals.models import Referral
 
-HTML = {"Accept": "text/html"}
-CSRF = "t0ken"
-
 
 def post(h, path, data, headers=None, csrf=True):
-    h.client.set_cookie("worklink_csrf", CSRF)
-    return h.client.post(path, data={**({"csrf_token": CSRF} if csrf else {}), **data},
-                         headers={**(h.admin() if headers is None else headers), **HTML})
-
-
-def text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
-
-
-def summary_links(response) -> list[tuple[str, str]]:
-    """The error summary's (href, message) pairs."""
-    box = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', response.get_data(as_text=True), re.S)
-    return [(href, html.unescape(words)) for href, words in re.findall(r'<a href="(#[\w-]+)">([^<]+)</a>',
-                                                                          box.group(1))] if box else []
-
-
-def hidden(response) -> dict[str, str]:
-    """The last of the page's own forms (not sign-out's): its hidden fields but the CSRF token."""
-    forms = re.findall(r'<form method="post" action="/people.*?</form>', response.get_data(as_text=True), re.S)
-    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', forms[-1]))
-    fields.pop("csrf_token", None)
-    return fields
-
-
-def counts(response) -> dict[str, int]:
-    """The summary's count of each kind of record held."""
-    found = re.findall(r'<li><a href="#\w+">([^<]+)</a>: (\d+)</li>', response.get_data(as_text=True))
-    return {html.unescape(kind): int(n) for kind, n in found}
+    return post_form(h.client, path, data, h.admin() if headers is None else headers, csrf)
 
 
 def erased_ids(h) -> set[str]:
