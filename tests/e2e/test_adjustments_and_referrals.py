@@ -6,25 +6,15 @@ is cancelled. Each service through its own outbox, relay and consumer, on real K
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
+from tests.e2e.support import adjustments_and_referrals, consume_until
 from tests.platform.support import read_topic
-from tests.services.adjustments.conftest import PRACTICE, make_settings, suggestion_body
-from tests.services.referrals.conftest import ADVISERS
-from worklink.auth import mint_token
-from worklink.config import KafkaSettings
-from worklink.events.catalogue import Catalogue
-from worklink.events.contracts import CATALOGUE
+from tests.services.adjustments.conftest import suggestion_body
 from worklink.messaging.consumer import Outcome
-from worklink.migrations import upgrade
-from worklink.service import get_service
-from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
-from worklink_referrals import events as referrals_events
 from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
 
 pytestmark = pytest.mark.timeout(300)
@@ -32,27 +22,14 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_path, kafka_broker, new_topic,
                                                                            make_harness):
-    settings = KafkaSettings(kafka_broker.bootstrap_servers)
-    moved = {topic: new_topic() for topic in {e.topic for e in CATALOGUE if e.type.startswith("adjustments.")}}
-    catalogue = Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
-    spec = get_service("adjustments")
-    adjustments_settings = make_settings(tmp_path / "adjustments")
-    upgrade(spec.migrations_dir, adjustments_settings.database_url)
-    adjustments = spec.create_app(settings=adjustments_settings, catalogue=catalogue)
-    referrals = make_harness(f"sqlite:///{tmp_path / 'referrals.db'}")
-    referrals.add_service(org=ADVISERS)
+    both = adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness)
+    referrals, client, gp = both.referrals, both.adjustments.test_client(), both.token("gp", "dr-ada")
 
     # The GP records the patient's consent to a referral and to updates by email, and issues.
-    gp = {"Authorization": "Bearer " + mint_token(adjustments_settings.jwt, role="gp", org=str(PRACTICE),
-                                                  subject="dr-ada")}
-    client = adjustments.test_client()
-    body = suggestion_body(**{"consent.refer_to_employment_adviser": True, "consent.referral_updates_by_email": True})
-    created = client.post("/suggestions", json=body, headers=gp).get_json()
-    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=gp).status_code == 200
-    drain("adjustments", adjustments.extensions["worklink"].database, ADJUSTMENTS_TABLES, settings)
+    suggestion_id = both.issue_with_referral_consent(referral_updates_by_email=True)
+    both.drain()
 
-    intake = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS, catalogue,
-                      settings)
+    intake = both.referrals_consumer()
     try:
         assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
     finally:
@@ -72,12 +49,12 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
     assert detail["consent"]["updates_by_email"] is True and detail["source"] == "adjustments"
 
     # The patient withdraws that consent; the GP records it by amending the suggestion (unticked).
-    suggestion = client.get(f"/suggestions/{created['id']}", headers=gp).get_json()
-    amended = client.post(f"/suggestions/{created['id']}/amend", headers=gp,
+    suggestion = client.get(f"/suggestions/{suggestion_id}", headers=gp).get_json()
+    amended = client.post(f"/suggestions/{suggestion_id}/amend", headers=gp,
                           json={**suggestion_body(), "version": suggestion["version"]})
     assert amended.status_code == 200, amended.get_json()
-    drain("adjustments", adjustments.extensions["worklink"].database, ADJUSTMENTS_TABLES, settings)
-    restricted = read_topic(kafka_broker.bootstrap_servers, moved["adjustments.referral-requests"], 2)
+    both.drain()
+    restricted = read_topic(kafka_broker.bootstrap_servers, both.moved["adjustments.referral-requests"], 2)
     assert [json.loads(r.value)["type"] for r in restricted] == [
         "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
     assert len({(r.partition, r.key) for r in restricted}) == 1  # one partition, one key: it never overtakes
@@ -86,8 +63,7 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
         with referrals.ctx.database.transaction() as session:
             return session.get(Referral, referral_id).status == "cancelled"
 
-    withdrawals = consumer("referrals", referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
-                           catalogue, settings)
+    withdrawals = both.referrals_consumer()
     try:
         consume_until(withdrawals, cancelled)
     finally:

@@ -6,19 +6,18 @@ outbox and reads through its own consumer, as in production."""
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
+from tests.e2e.support import consume_until, consumer, drain
 from tests.services.directory.conftest import ORG_A, make_app as make_directory_app, service_body, token_for
 from worklink.config import KafkaSettings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
-from worklink.messaging import kafka
-from worklink.messaging.consumer import EventConsumer, Outcome
-from worklink.messaging.outbox import Outbox, OutboxRelay, wait_until_drained
+from worklink.messaging.consumer import Outcome
+from worklink.messaging.outbox import Outbox
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_directory import demo
 from worklink_directory import events as directory_events
@@ -38,31 +37,6 @@ def catalogue(new_topic) -> Catalogue:
     watched = {CATALOGUE.latest(t).topic for t in (*referrals_events.HANDLERS, "referrals.capacity.changed")}
     moved = {topic: new_topic() for topic in watched}
     return Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
-
-
-def consumer(name: str, database, tables, handlers, catalogue: Catalogue, settings: KafkaSettings) -> EventConsumer:
-    group = f"e2e.{name}.{uuid.uuid4().hex[:8]}"
-    return EventConsumer(group_id=group, database=database, tables=tables, catalogue=catalogue, handlers=handlers,
-                         consumer_factory=lambda: kafka.consumer(settings, group, "e2e", session_timeout_ms=6000,
-                                                                 heartbeat_interval_ms=1000),
-                         producer_factory=lambda: kafka.producer(settings, "e2e-dlt"), backoff_base=0.05)
-
-
-def drain(name: str, database, tables, settings: KafkaSettings) -> None:
-    relay = OutboxRelay(name, database, tables, lambda: kafka.producer(settings, f"e2e-{name}-relay"))
-    try:
-        wait_until_drained(relay)
-    finally:
-        relay.close()
-
-
-def consume_until(consumer: EventConsumer, done, timeout: float = 60) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    deadline = time.monotonic() + timeout
-    while not done(outcomes):
-        assert time.monotonic() < deadline, f"only {outcomes} after {timeout}s"
-        outcomes += consumer.poll_once(timeout_ms=500)
-    return outcomes
 
 
 def test_listings_route_referrals_and_capacity_flows_back(tmp_path, kafka_broker, catalogue, make_harness):

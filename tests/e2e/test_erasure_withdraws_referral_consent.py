@@ -7,77 +7,19 @@ relay and consumer, on real Kafka."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
+from tests.e2e.support import adjustments_and_referrals, consume_until
+from tests.people_rights import hidden, post_form as post
 from tests.platform.support import read_topic
-from tests.services.adjustments.conftest import PRACTICE, VALID_NHS, make_settings, suggestion_body
-from tests.services.adjustments.test_people_rights_pages import hidden, post
-from tests.services.referrals.conftest import ADVISERS
-from worklink.auth import mint_token
-from worklink.config import KafkaSettings
-from worklink.events.catalogue import Catalogue
-from worklink.events.contracts import CATALOGUE
+from tests.services.adjustments.conftest import VALID_NHS
 from worklink.messaging.consumer import Outcome
-from worklink.migrations import upgrade
-from worklink.service import get_service
-from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
-from worklink_referrals import events as referrals_events
-from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
+from worklink_referrals.models import Referral
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@dataclasses.dataclass
-class Both:
-    """The real adjustments app and referrals harness on real Kafka (adjustments' topics fresh for the test)."""
-
-    kafka: KafkaSettings
-    moved: dict[str, str]
-    catalogue: Catalogue
-    adjustments: Any
-    referrals: Any
-
-    @property
-    def adjustments_db(self):
-        return self.adjustments.extensions["worklink"].database
-
-    def token(self, role: str, subject: str) -> dict:
-        jwt = self.adjustments.extensions["worklink"].settings.jwt
-        return {"Authorization": "Bearer " + mint_token(jwt, role=role, org=str(PRACTICE), subject=subject)}
-
-    def issue_with_referral_consent(self) -> str:
-        """The GP records the patient's consent to a referral and issues: the request waits in the outbox."""
-        client, gp = self.adjustments.test_client(), self.token("gp", "dr-ada")
-        body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
-        created = client.post("/suggestions", json=body, headers=gp).get_json()
-        assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=gp).status_code == 200
-        return created["id"]
-
-    def drain(self) -> None:
-        drain("adjustments", self.adjustments_db, ADJUSTMENTS_TABLES, self.kafka)
-
-    def referrals_consumer(self):
-        return consumer("referrals", self.referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
-                        self.catalogue, self.kafka)
-
-
-def adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness) -> Both:
-    settings = KafkaSettings(kafka_broker.bootstrap_servers)
-    moved = {topic: new_topic() for topic in {e.topic for e in CATALOGUE if e.type.startswith("adjustments.")}}
-    catalogue = Catalogue([dataclasses.replace(e, topic=moved.get(e.topic, e.topic)) for e in CATALOGUE])
-    spec = get_service("adjustments")
-    adjustments_settings = make_settings(tmp_path / "adjustments")
-    upgrade(spec.migrations_dir, adjustments_settings.database_url)
-    referrals = make_harness(f"sqlite:///{tmp_path / 'referrals.db'}")
-    referrals.add_service(org=ADVISERS)
-    return Both(settings, moved, catalogue, spec.create_app(settings=adjustments_settings, catalogue=catalogue),
-                referrals)
 
 
 def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn(tmp_path, kafka_broker, new_topic,

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.browser import sealed
-from tests.e2e.test_directory_and_referrals import consume_until, consumer, drain
+from tests.e2e.support import consume_until, consumer, drain
 from tests.services.adjustments.conftest import PRACTICE, build_app, make_settings
 from tests.services.directory.conftest import make_app as make_directory_app
 from worklink.auth import mint_token

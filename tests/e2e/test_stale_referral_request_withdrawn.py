@@ -13,8 +13,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_directory_and_referrals import consume_until
-from tests.e2e.test_erasure_withdraws_referral_consent import adjustments_and_referrals
+from tests.e2e.support import adjustments_and_referrals, consume_until
 from tests.platform.support import read_topic
 from tests.services.adjustments.test_retention import LINK_TTL, SIX_YEARS
 from worklink.db import utcnow
