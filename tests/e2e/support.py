@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
+
 from tests.services.adjustments.conftest import PRACTICE, make_settings, suggestion_body
 from tests.services.referrals.conftest import ADVISERS
 from worklink.auth import mint_token
@@ -21,7 +23,7 @@ from worklink.migrations import upgrade
 from worklink.service import get_service
 from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
 from worklink_referrals import events as referrals_events
-from worklink_referrals.models import PLATFORM as REFERRALS_TABLES
+from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
 
 
 def consumer(name: str, database, tables, handlers, catalogue: Catalogue, settings: KafkaSettings) -> EventConsumer:
@@ -83,6 +85,30 @@ class Both:
     def referrals_consumer(self):
         return consumer("referrals", self.referrals.ctx.database, REFERRALS_TABLES, referrals_events.HANDLERS,
                         self.catalogue, self.kafka)
+
+    def referral_accepted(self) -> uuid.UUID:
+        """The referrals service takes in the hand-over (already on Kafka) and an adviser accepts the referral."""
+        intake = self.referrals_consumer()
+        try:
+            assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
+        finally:
+            intake.close()
+        with self.referrals.ctx.database.transaction() as session:
+            [referral] = session.scalars(sa.select(Referral)).all()
+        assert self.referrals.act(referral.id, "accept", adviser_id="adviser-1").status_code == 200
+        return referral.id
+
+    def referral_cancelled(self, referral_id: uuid.UUID) -> None:
+        """The referrals service consumes until the referral is cancelled (a consent withdrawal heard)."""
+        def cancelled(_outcomes) -> bool:
+            with self.referrals.ctx.database.transaction() as session:
+                return session.get(Referral, referral_id).status == "cancelled"
+
+        withdrawals = self.referrals_consumer()
+        try:
+            consume_until(withdrawals, cancelled)
+        finally:
+            withdrawals.close()
 
 
 def adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness) -> Both:

@@ -11,10 +11,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import adjustments_and_referrals, consume_until
+from tests.e2e.support import adjustments_and_referrals
 from tests.platform.support import read_topic
 from tests.services.adjustments.conftest import suggestion_body
-from worklink.messaging.consumer import Outcome
 from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
 
 pytestmark = pytest.mark.timeout(300)
@@ -29,15 +28,7 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
     suggestion_id = both.issue_with_referral_consent(referral_updates_by_email=True)
     both.drain()
 
-    intake = both.referrals_consumer()
-    try:
-        assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
-    finally:
-        intake.close()
-    with referrals.ctx.database.transaction() as session:
-        [referral] = session.scalars(sa.select(Referral)).all()
-        referral_id = referral.id
-    assert referrals.act(referral_id, "accept", adviser_id="adviser-1").status_code == 200
+    referral_id = both.referral_accepted()
 
     with referrals.ctx.database.transaction() as session:
         payloads = session.execute(sa.select(REFERRALS_TABLES.outbox.c.payload).where(
@@ -59,15 +50,7 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
         "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
     assert len({(r.partition, r.key) for r in restricted}) == 1  # one partition, one key: it never overtakes
 
-    def cancelled(_outcomes) -> bool:
-        with referrals.ctx.database.transaction() as session:
-            return session.get(Referral, referral_id).status == "cancelled"
-
-    withdrawals = both.referrals_consumer()
-    try:
-        consume_until(withdrawals, cancelled)
-    finally:
-        withdrawals.close()
+    both.referral_cancelled(referral_id)
     with referrals.ctx.database.transaction() as session:
         referral = session.get(Referral, referral_id)
         assert referral.status_reason == "consent_withdrawn" and referral.consent_withdrawn_at is not None

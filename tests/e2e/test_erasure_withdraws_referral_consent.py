@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlalchemy as sa
 
-from tests.e2e.support import adjustments_and_referrals, consume_until
+from tests.e2e.support import adjustments_and_referrals
 from tests.people_rights import hidden, post_form as post
 from tests.platform.support import read_topic
 from tests.services.adjustments.conftest import VALID_NHS
-from worklink.messaging.consumer import Outcome
 from worklink_referrals.models import Referral
 
 pytestmark = pytest.mark.timeout(300)
@@ -30,15 +28,7 @@ def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn
     # The GP records the patient's consent to a referral and issues; the referral is made and accepted.
     both.issue_with_referral_consent()
     both.drain()
-    intake = both.referrals_consumer()
-    try:
-        assert Outcome.HANDLED in consume_until(intake, lambda o: Outcome.HANDLED in o)
-    finally:
-        intake.close()
-    with referrals.ctx.database.transaction() as session:
-        [referral] = session.scalars(sa.select(Referral)).all()
-        referral_id = referral.id
-    assert referrals.act(referral_id, "accept", adviser_id="adviser-1").status_code == 200
+    referral_id = both.referral_accepted()
 
     # The patient asks the practice to erase their details: its organisation admin does, on the pages.
     admin = token("org_admin", "ig-lead")
@@ -52,15 +42,7 @@ def test_erasure_in_adjustments_cancels_the_open_referral_with_consent_withdrawn
     assert [json.loads(r.value)["type"] for r in restricted] == [
         "adjustments.referral.requested", "adjustments.referral.consent_withdrawn"]
 
-    def cancelled(_outcomes) -> bool:
-        with referrals.ctx.database.transaction() as session:
-            return session.get(Referral, referral_id).status == "cancelled"
-
-    withdrawals = both.referrals_consumer()
-    try:
-        consume_until(withdrawals, cancelled)
-    finally:
-        withdrawals.close()
+    both.referral_cancelled(referral_id)
     with referrals.ctx.database.transaction() as session:
         referral = session.get(Referral, referral_id)
         assert referral.status_reason == "consent_withdrawn" and referral.consent_withdrawn_at is not None
