@@ -613,12 +613,9 @@ class SuggestionListQuery(SuggestionFilters):
                                            "Use POST /suggestions/search with the NHS number in the body."})
 
 
-class SuggestionSearchSchema(SuggestionFilters):
-    """The NHS-number search in a JSON body, kept out of the URL (and so out of access logs)."""
-
-    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$", error=(
-        "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919")),
-        metadata={"description": "spaces and hyphens are ignored"})
+class NhsNumberInBody(Schema):
+    """A body naming a patient by `nhs_number` (the subclass declares the field) as people type it: spaces
+    and hyphens are ignored, and ten digits must pass the check digit."""
 
     @pre_load
     def tidy(self, data, **_):
@@ -630,6 +627,14 @@ class SuggestionSearchSchema(SuggestionFilters):
     def check_digit(self, value: str, **_) -> None:
         if re.fullmatch(r"[0-9]{10}", value) and not nhs_number_is_valid(value):
             raise ValidationError("This is not a valid NHS number: its check digit does not match.")
+
+
+class SuggestionSearchSchema(SuggestionFilters, NhsNumberInBody):
+    """The NHS-number search in a JSON body, kept out of the URL (and so out of access logs)."""
+
+    nhs_number = fields.String(validate=validate.Regexp(r"^[0-9]{10}$", error=(
+        "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919")),
+        metadata={"description": "spaces and hyphens are ignored"})
 
 
 class SuggestionListSchema(Schema):
@@ -640,23 +645,12 @@ class SuggestionListSchema(Schema):
 # --- a person's rights -------------------------------------------------------------------
 
 
-class PersonLookupSchema(Schema):
+class PersonLookupSchema(NhsNumberInBody):
     """Whose records: an NHS number, in the body (never the URL, so no access log holds it)."""
 
     nhs_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{10}$", error=(
         "Enter the NHS number in the correct format, 10 digits like 943 476 5919")),
         metadata={"description": "spaces and hyphens are ignored"})
-
-    @pre_load
-    def tidy(self, data, **_):
-        if isinstance(data, dict) and isinstance(data.get("nhs_number"), str):
-            data = {**data, "nhs_number": re.sub(r"[\s-]", "", data["nhs_number"])}
-        return data
-
-    @validates("nhs_number")
-    def check_digit(self, value: str, **_) -> None:
-        if re.fullmatch(r"[0-9]{10}", value) and not nhs_number_is_valid(value):
-            raise ValidationError("This is not a valid NHS number: its check digit does not match.")
 
 
 class ErasureRequestSchema(PersonLookupSchema):
