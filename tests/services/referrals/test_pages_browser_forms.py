@@ -157,3 +157,17 @@ def test_insights_name_each_group_as_people_know_it(harness, page):
         assert groups("By age band") == ["35 to 49"]
         assert groups("By sex") == ["Not recorded"]
         assert_accessible(page)
+
+
+def test_the_adviser_calls_or_emails_the_person_from_the_referral_page(harness, page):
+    # Found on a walk through the running system: "07700900123 priya.walker@example.com" ran together as
+    # plain text, to be copied out by hand before the first contact attempt.
+    created = harness.refer({"email": "ada@example.org"}).get_json()
+    adviser = mint_token(harness.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
+    with live_server(harness.app) as base:
+        sign_in(page, base, adviser, f"/queue/{created['id']}")
+        contact = page.locator("#contact")
+        assert contact.get_by_role("link", name="01452 000000").get_attribute("href") == "tel:01452000000"
+        assert contact.get_by_role("link", name="ada@example.org").get_attribute("href") == "mailto:ada@example.org"
+        assert contact.inner_text() == "Phone: 01452 000000\nEmail: ada@example.org"
+        assert_accessible(page)
