@@ -16,15 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.auth import Principal
 from worklink.db import PlatformTables
+from worklink.uktime import UK
 
-UK = ZoneInfo("Europe/London")
 WORKING_HOURS = (time(7, 0), time(19, 0))
 LONGEST_SUMMARY = timedelta(days=31)  # a summary reads every entry of its period
 COLUMNS = ("occurred_at", "actor", "actor_role", "actor_org", "action", "resource_type", "resource_id",

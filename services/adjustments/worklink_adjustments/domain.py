@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from worklink.events.contracts.adjustments import (DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                                    ISSUER_PROFESSIONS, WITHDRAWAL_REASONS)
 from worklink.nhs import nhs_number_is_valid
+from worklink.uktime import uk_today  # clinical dates (assessment, birth, period, review) are UK dates
 from worklink_adjustments.disclosure import PrivateTerms
 
 
@@ -36,18 +36,6 @@ REVIEW_WITHIN_MONTHS = 12  # a review date at most this long after the period en
 OLDEST_PATIENT_YEARS = 120
 PROFESSION_RULE = ("Only doctors, nurses, occupational therapists, pharmacists and physiotherapists may issue "
                    "fit-note advice.")
-
-
-# Clinical dates (assessment, birth, period, review) are UK civil dates: at 00:30 during British
-# Summer Time it is already tomorrow in the surgery while it is still today in UTC.
-UK = ZoneInfo("Europe/London")
-
-
-def uk_today(now: datetime | None = None) -> date:
-    """The date in the UK at `now` (the current time when not given; a naive time, as SQLite
-    returns stored timestamps, is UTC)."""
-    now = now or datetime.now(timezone.utc)
-    return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(UK).date()
 
 
 class DomainError(Exception):

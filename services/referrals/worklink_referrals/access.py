@@ -27,11 +27,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from worklink.auth import Principal
 from worklink.problems import Problem
+from worklink.uktime import uk_today
 from worklink_referrals import domain, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import FHIR_STATUS, Actor, DomainError, Status
 from worklink_referrals.models import Referral, SustainmentCheck, Transition
-from worklink_referrals.uktime import uk_today
 
 
 def actor(principal: Principal) -> Actor:

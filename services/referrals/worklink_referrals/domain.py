@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
-from worklink_referrals.uktime import uk_time, uk_today
+from worklink.uktime import uk_time, uk_today
 
 
 class Status(StrEnum):

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.audit import AuditTrail
+from worklink.uktime import uk_today
 from worklink_referrals.domain import OUTCOME_TYPES
 from worklink_referrals.models import Outcome, Referral
-from worklink_referrals.uktime import uk_today
 
 SMALL = 5
 CLOSED = ("completed", "failed")  # the referrals an outcome rate is built on

@@ -27,6 +27,7 @@ from worklink.auth import Principal
 from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import keyed_reference
+from worklink.uktime import uk_today
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
@@ -34,7 +35,6 @@ from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttemp
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
                                        SlaBreach, SustainmentCheck, Transition, WithdrawnRequest)
-from worklink_referrals.uktime import uk_today
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count

@@ -6,10 +6,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from worklink.auth import requires
+from worklink.uktime import uk_today
 from worklink.web import service_context
 from worklink_referrals import insights
 from worklink_referrals.api import now
-from worklink_referrals.uktime import uk_today
 
 blp = Blueprint("insights", __name__, description="Aggregated figures for the alliance.")
 

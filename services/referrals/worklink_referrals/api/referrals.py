@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from worklink.audit import person_record
 from worklink.auth import current_principal, requires
 from worklink.problems import Problem
+from worklink.uktime import uk_today
 from worklink.web import service_context
 from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
@@ -18,7 +19,6 @@ from worklink_referrals.domain import ACTIONS
 from worklink_referrals.models import Referral
 from worklink_referrals.schemas import (ActionSchema, CheckSchema, IntakeSchema, NoteInSchema, QueueQuerySchema,
                                         QueueSchema, ReferralSchema, RouteSchema)
-from worklink_referrals.uktime import uk_today
 
 blp = Blueprint("referrals", __name__, description="Referrals to specialist employment advisers.")
 

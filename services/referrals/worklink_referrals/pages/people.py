@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from worklink.auth import current_principal
 from worklink.retention import NothingHeld
+from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.pages import errors_by_field
 from worklink.web.people import PersonRightsPages, code_words, person_summary, role_words, table
@@ -25,7 +26,6 @@ from worklink_referrals.api import now, settings
 from worklink_referrals.api.people import NOTHING_HELD
 from worklink_referrals.pages.views import LABELS, _render, pages
 from worklink_referrals.schemas import PersonLookupSchema, SubjectAccessSchema
-from worklink_referrals.uktime import uk_time
 
 LOOKUP = PersonLookupSchema()
 LOOKUP_WORDS = {
@@ -94,7 +94,7 @@ def _what_happened(erased: rights.Erased) -> str:
 PersonRightsPages(
     service="referrals", who="person", roles=("alliance_admin",), templates="referrals", nothing_held=NOTHING_HELD,
     render=_render, lookup=_lookup, subject_access=_subject_access, summary=_summary, confirmation=_confirmation,
-    erase=_erase, export=SubjectAccessSchema(), today=lambda: uk_time(now()).date(),
+    erase=_erase, export=SubjectAccessSchema(), today=lambda: uk_today(now()),
 ).register(pages)
 
 

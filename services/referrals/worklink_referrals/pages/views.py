@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from worklink.audit import person_record
 from worklink.auth import current_principal, optional_principal, requires
 from worklink.problems import Problem
+from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
@@ -22,7 +23,6 @@ from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
 from worklink_referrals.models import Referral, RoutingService
 from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
-from worklink_referrals.uktime import uk_time, uk_today
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 

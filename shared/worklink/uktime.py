@@ -1,0 +1,20 @@
+"""UK time, for what people read and for "today": stored moments are UTC, WorkLink's users are in
+England and Wales (GMT in winter, BST in summer)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(moment: datetime) -> datetime:
+    """A stored moment (UTC; SQLite gives it back without its zone) in UK time."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(UK)
+
+
+def uk_today(moment: datetime | None = None) -> date:
+    """The UK date at `moment` (now when not given): 00:30 BST on 2 July is 2 July, though it is still 1 July
+    in UTC."""
+    return uk_time(moment or datetime.now(timezone.utc)).date()
