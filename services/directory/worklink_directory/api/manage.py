@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import sqlalchemy as sa
 from flask import current_app, request
@@ -43,11 +45,16 @@ def _owned_service(session, service_id: uuid.UUID, *, lock: bool = True) -> Serv
     return svc
 
 
-def _domain_problem(error: services.DomainError) -> Problem:
-    if error.field:
-        return Problem(422, str(error), errors=[{"location": "json", "pointer": f"/{error.field}",
-                                                 "detail": str(error)}])
-    return Problem(409, str(error))
+@contextmanager
+def _domain_problems() -> Iterator[None]:
+    """A rule the change breaks is a problem: 422 naming the field it is about, else 409."""
+    try:
+        yield
+    except services.DomainError as error:
+        if error.field:
+            raise Problem(422, str(error), errors=[{"location": "json", "pointer": f"/{error.field}",
+                                                    "detail": str(error)}]) from None
+        raise Problem(409, str(error)) from None
 
 
 def _full(session, svc: Service) -> dict:
@@ -83,10 +90,8 @@ class ManageServices(MethodView):
         require_organisation(str(data["organization_id"]))
         ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
-            try:
+            with _domain_problems():
                 svc = services.create_service(session, ctx.outbox, data, _editor(), geocoder)
-            except services.DomainError as exc:
-                raise _domain_problem(exc) from None
             return _written(session, svc, 201, {"Location": f"/services/{svc.id}"})
 
 
@@ -146,10 +151,8 @@ class ManageService(MethodView):
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)  # locked: nobody can change it between check and write
             _check_if_match(svc)
-            try:
+            with _domain_problems():
                 services.update_service(session, ctx.outbox, svc, data, _editor(), geocoder)
-            except services.DomainError as exc:
-                raise _domain_problem(exc) from None
             return _written(session, svc)
 
 
@@ -163,10 +166,8 @@ class AssureService(MethodView):
         ctx = service_context()
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)
-            try:
+            with _domain_problems():
                 services.assure_service(session, ctx.outbox, svc, _editor(), data.get("assurer_email"))
-            except services.DomainError as exc:
-                raise _domain_problem(exc) from None
             return _full(session, svc)
 
 
@@ -180,10 +181,8 @@ class WithdrawService(MethodView):
         ctx = service_context()
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)
-            try:
+            with _domain_problems():
                 services.withdraw_service(session, ctx.outbox, svc, data["reason"], _editor())
-            except services.DomainError as exc:
-                raise _domain_problem(exc) from None
             return _full(session, svc)
 
 
