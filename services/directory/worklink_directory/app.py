@@ -11,6 +11,7 @@ from worklink.config import Settings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
 from worklink.problems import problem_response
+from worklink.sites import site_url
 from worklink.web import create_service_app
 from worklink_directory import api, services
 from worklink_directory.geocode import Geocoder, GeocoderUnavailable, geocoder_from_env
@@ -18,10 +19,8 @@ from worklink_directory.models import PLATFORM
 
 
 def referrals_url(env: Mapping[str, str], environment: str) -> str:
-    """The referrals site, whose self-referral form a listing that takes referrals links to. Outside
-    production it defaults to where `worklink up` serves it; production shows the link only when set."""
-    default = "" if environment == "production" else "http://127.0.0.1:8083"
-    return env.get("DIRECTORY_REFERRALS_URL", default).rstrip("/")
+    """The referrals site, whose self-referral form a listing that takes referrals links to."""
+    return site_url(env, "DIRECTORY_REFERRALS_URL", "referrals", environment)
 
 
 def create_app(config: Mapping[str, Any] | None = None, settings: Settings | None = None,

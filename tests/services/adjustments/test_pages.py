@@ -353,3 +353,25 @@ def test_guidance_results_say_how_many_are_shown_and_what_each_costs_in_words(ap
         assert "(amended duties; no cost)" in page.locator("#adjustment-no_heavy_lifting-hint").inner_text()
         assert "cost 100 1000" not in page.content()
         assert_accessible(page)
+
+
+def test_the_clinician_follows_a_referral_to_its_outcomes_on_the_referrals_site(app, tokens, page, monkeypatch):
+    # Found on a walk through the running system: the review page said "completed" and nothing more; the
+    # outcomes are on the referrals site, which nothing on these pages led to.
+    import uuid
+    import sqlalchemy as sa
+    from worklink_adjustments.models import ReferralRequest
+
+    monkeypatch.setenv("ADJUSTMENTS_REFERRALS_URL", "https://referrals.example/")
+    created = _issued_with_a_referral(app, tokens)
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        assert page.locator("#referral").get_by_role("link").count() == 0  # not yet made into a referral
+        referral_id = uuid.uuid4()
+        with app.extensions["worklink"].database.transaction() as session:  # as the referrals service's event does
+            session.execute(sa.update(ReferralRequest).where(ReferralRequest.suggestion_id == uuid.UUID(created["id"]))
+                            .values(referral_id=referral_id, status="completed"))
+        page.reload()
+        link = page.locator("#referral").get_by_role("link", name="see the referral and its outcomes")
+        assert link.get_attribute("href") == f"https://referrals.example/queue/{referral_id}"
+        assert_accessible(page)

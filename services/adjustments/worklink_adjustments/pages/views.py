@@ -6,6 +6,7 @@ fill the suggestion -> review it with the letter preview -> issue -> print lette
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from worklink.audit import person_record
 from worklink.auth import current_principal, requires
 from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
+from worklink.sites import site_url
 from worklink.web import service_context
 from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
@@ -395,7 +397,12 @@ def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int 
         guidance = index(session)
     letter = None if suggestion["erased_at"] else letters.employer_letter(suggestion, url)  # no patient: no letter
     return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
-                  unreviewed=unreviewed_guidance(suggestion, guidance))
+                  unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
+
+
+def referrals_site() -> str:
+    """The referrals site, where the clinician, as the referrer, sees a referral's progress and outcomes."""
+    return site_url(os.environ, "ADJUSTMENTS_REFERRALS_URL", "referrals", service_context().settings.env)
 
 
 def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:

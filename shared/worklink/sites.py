@@ -1,0 +1,23 @@
+"""Where another service's pages are, for a page that links a user there.
+
+Services never call each other to do their job; a link only sends the user's browser to the page
+that owns the record. Outside production a site defaults to where `worklink up` serves it
+(`<SERVICE>_PORT` or the service's port); in production there is no link unless its setting names
+the site, so a user is never sent to a loopback address.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from worklink.service import get_service
+
+
+def site_url(env: Mapping[str, str], setting: str, service: str, environment: str) -> str:
+    """The base URL of `service`'s pages from `setting`, else its local address outside production ("" in it)."""
+    if env.get(setting):
+        return env[setting].rstrip("/")
+    if environment == "production":
+        return ""
+    port = env.get(f"{service.upper()}_PORT") or get_service(service).default_port
+    return f"http://127.0.0.1:{port}"
