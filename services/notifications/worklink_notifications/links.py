@@ -10,14 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Mapping
 
-from worklink_notifications.delivery import DeliverySettings
+from worklink.sites import site_url
 
-# site -> (setting, default): the defaults are the ports `worklink up` serves each service on.
-SITES = {
-    "referrals": ("NOTIFICATIONS_REFERRALS_URL", DeliverySettings.referrals_url),
-    "adjustments": ("NOTIFICATIONS_ADJUSTMENTS_URL", "http://127.0.0.1:8082"),
-    "directory": ("NOTIFICATIONS_DIRECTORY_URL", "http://127.0.0.1:8081"),
-}
+SITES = {"referrals": "NOTIFICATIONS_REFERRALS_URL", "adjustments": "NOTIFICATIONS_ADJUSTMENTS_URL",
+         "directory": "NOTIFICATIONS_DIRECTORY_URL"}
 # message codes (by their start) -> (fact naming the record, site, path, link words). By the message, not by
 # which facts it carries: a referral made from a suggestion names both, and its adviser reads the referral.
 RECORDS = (
@@ -28,8 +24,8 @@ RECORDS = (
 )
 
 
-def sites(env: Mapping[str, str]) -> dict[str, str]:
-    return {site: env.get(setting, default).rstrip("/") for site, (setting, default) in SITES.items()}
+def sites(env: Mapping[str, str], environment: str) -> dict[str, str]:
+    return {site: site_url(env, setting, site, environment) for site, setting in SITES.items()}
 
 
 def record_link(item: dict, site_urls: dict[str, str]) -> tuple[str, str] | None:
@@ -41,5 +37,5 @@ def record_link(item: dict, site_urls: dict[str, str]) -> tuple[str, str] | None
                 record_id = uuid.UUID(str(facts[fact]))
             except ValueError:
                 return None
-            return words, site_urls[site] + path.format(record_id)
+            return (words, site_urls[site] + path.format(record_id)) if site_urls[site] else None
     return None

@@ -56,7 +56,7 @@ def messages():
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
-    site_urls = links.sites(os.environ)
+    site_urls = links.sites(os.environ, service_context().settings.env)
     for item in items:
         item["link"] = links.record_link(item, site_urls)
     return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
