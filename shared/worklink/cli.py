@@ -11,12 +11,19 @@ from pathlib import Path
 
 import click
 
-from worklink.config import Settings
+from worklink.config import ConfigError, Settings
 
 
 class WorkLinkCLI(click.Group):
     """`worklink <service> ...` reaches a service's own commands (its cli.py `main` group),
     found lazily so the platform commands start without importing every service."""
+
+    def invoke(self, ctx):
+        # A setting missing or unsafe stops any command with one line naming it, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration: {exc}") from None
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(_service_command_names()))
@@ -81,7 +88,7 @@ def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
     if check:
         click.echo(f"{find_topics_file()}: {len(specs)} topics, consistent with the catalogue")
         return
-    settings = Settings.from_env("platform")
+    settings = Settings.for_process("platform")
     if verify:
         drift = topic_drift(settings.kafka, specs)
         for name, difference in drift.items():
@@ -124,7 +131,7 @@ def kafka_acls(apply_: bool, prune: bool, principal: str, operator: str) -> None
         click.echo(f"{len(grants)} grants planned; --apply creates the missing ones")
         return
     with _broker_errors():
-        client = kafka.admin(Settings.from_env("platform").kafka)
+        client = kafka.admin(Settings.for_process("platform").kafka)
         try:
             created, removed = acls.apply(client, grants, prune=prune)
         except RuntimeError as exc:  # refused or not visible in time: nothing is half-reported as done
@@ -198,7 +205,8 @@ def db_upgrade(service: str | None, revision: str) -> None:
 
     specs = [get_service(service)] if service else list(installed_services().values())
     for spec in specs:
-        settings = Settings.from_env(spec.name)
+        settings = Settings.for_process(spec.name)
+        spec.check_settings(settings)  # its migrations may read them (adjustments' person key)
         upgrade(spec.migrations_dir, settings.database_url, revision)
         click.echo(f"{spec.name:14} at {revision}: {_redact(settings.database_url)}")
 
@@ -267,6 +275,7 @@ def serve(service: str, bind: str | None) -> None:
     from worklink.service import get_service
 
     spec = get_service(service)
+    spec.check_settings(Settings.for_process(spec.name))  # refused here, before gunicorn starts
     bind = bind or f"127.0.0.1:{os.environ.get(spec.name.upper() + '_PORT', spec.default_port)}"
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf",
                                "-b", bind, "--name", f"worklink-{spec.name}", spec.wsgi_target])
@@ -299,7 +308,7 @@ def dlt_list(topic_names: tuple[str, ...], reasons: tuple[str, ...], limit: int,
     from worklink.messaging.deadletters import dead_letter_topic, inspect, reason_counts, select
     from worklink.messaging.topics import load_topics
 
-    settings = Settings.from_env("platform")
+    settings = Settings.for_process("platform")
     names = [dead_letter_topic(n) for n in topic_names] or [
         spec.name for spec in load_topics() if spec.name.endswith(".dlt")]
     report = []
@@ -368,7 +377,7 @@ def dlt_redrive(topic_name: str, reasons: tuple[str, ...], event_ids: tuple[str,
     from worklink.messaging.deadletters import (dead_letter_topic, inspect, plan_redrive, record_redrive, redrive,
                                                 redrive_receipt, select)
 
-    settings = Settings.from_env("platform")
+    settings = Settings.for_process("platform")
     try:
         with _broker_errors():
             found = inspect(settings.kafka, dead_letter_topic(topic_name))

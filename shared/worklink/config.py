@@ -70,7 +70,7 @@ class Settings:
         settings = cls(
             service=service,
             env=env.get("WORKLINK_ENV", "development"),
-            database_url=env.get(f"{service.upper()}_DATABASE_URL", default_db),
+            database_url=env.get(database_variable(service), default_db),
             var_dir=var_dir,
             kafka=KafkaSettings(
                 bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
@@ -94,6 +94,22 @@ class Settings:
         settings.check()
         return settings
 
+    @classmethod
+    def for_process(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings a deployed process runs on: from_env, and in production no development default for
+        where the service's data lives or which cluster it joins. A forgotten variable would otherwise put a
+        container's data in a SQLite file of its own (the relay never seeing the web app's outbox) or point it
+        at a broker on 127.0.0.1. `service` "platform" (topics, dead letters, ACLs) needs the cluster only."""
+        env = os.environ if environ is None else environ
+        settings = cls.from_env(service, env)
+        if settings.env == "production":
+            needed = ["KAFKA_BOOTSTRAP_SERVERS"] + ([] if service == "platform" else [database_variable(service)])
+            missing = [name for name in needed if not env.get(name, "").strip()]
+            if missing:
+                raise ConfigError(f"production needs {' and '.join(missing)} set (no development default is "
+                                  "used for the database or the Kafka cluster)")
+        return settings
+
     def check(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"WORKLINK_ENV must be one of {ENVIRONMENTS}, not {self.env!r}")
@@ -108,6 +124,10 @@ class Settings:
                 raise ConfigError("WORKLINK_JWT_SECRET must be at least 32 characters in production")
         elif not (jwt.public_key or jwt.jwks_url):
             raise ConfigError(f"{jwt.algorithm} needs WORKLINK_JWT_PUBLIC_KEY or WORKLINK_JWKS_URL")
+
+
+def database_variable(service: str) -> str:
+    return f"{service.upper()}_DATABASE_URL"
 
 
 def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Each service package registers a `ServiceSpec` under the `worklink.services`
 entry-point group and follows one layout: `app.py` (create_app), `models.py`
 (Base, PLATFORM tables), `events.py` (PUBLISHES, HANDLERS), `migrations/`, and
-optionally `jobs.py` (JOBS: background processes such as a delivery worker or a
+optionally `config.py` (check: the service's own settings, checked as each of its
+processes starts), `jobs.py` (JOBS: background processes such as a delivery worker or a
 periodic clock check; DEV_JOBS: ones only `worklink up` runs, such as a local mail
 server) and `seed.py` (demo data).
 The shared library never imports a service by name.
@@ -67,6 +68,19 @@ class ServiceSpec:
                 raise
             return {}
         return dict(getattr(module, name, {}))
+
+    def check_settings(self, settings) -> None:
+        """The service's own settings (`<package>.config:check(settings)`, optional), checked when any of its
+        processes starts: a missing or unsafe one then stops the relay, the consumer or a job at once,
+        never at its first event (where a consumer would retry, then dead-letter it)."""
+        try:
+            module = self.module("config")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package}.config":
+                raise
+            return
+        if check := getattr(module, "check", None):
+            check(settings)
 
     def seed(self, settings) -> str | None:
         """Load the service's demo data (idempotent); None if it ships none."""

@@ -52,15 +52,23 @@ def build_consumer(spec: ServiceSpec, settings: Settings) -> EventConsumer:
     )
 
 
+def process_settings(spec: ServiceSpec) -> Settings:
+    """What every deployed process of a service starts with: its settings, refused at once when missing or
+    unsafe (a ConfigError naming the variable)."""
+    settings = Settings.for_process(spec.name)
+    spec.check_settings(settings)
+    return settings
+
+
 def run_relay(spec: ServiceSpec, metrics_port: int | None = None) -> None:
-    settings = Settings.from_env(spec.name)
+    settings = process_settings(spec)
     configure_logging(f"{spec.name}.relay", settings.log_level)
     _serve_metrics(metrics_port)
     build_relay(spec, settings).run(stop_on_signals())
 
 
 def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
-    settings = Settings.from_env(spec.name)
+    settings = process_settings(spec)
     configure_logging(f"{spec.name}.consumer", settings.log_level)
     if not spec.handlers:
         log.info("this service consumes no events yet; consumer idle", extra={"service": spec.name})
@@ -75,7 +83,7 @@ def run_job(spec: ServiceSpec, name: str, metrics_port: int | None = None) -> No
     jobs = {**spec.dev_jobs, **spec.jobs}
     if name not in jobs:
         raise LookupError(f"{spec.name} has no job {name!r} (has: {', '.join(jobs) or 'none'})")
-    settings = Settings.from_env(spec.name)
+    settings = process_settings(spec)
     configure_logging(f"{spec.name}.{name}", settings.log_level)
     _serve_metrics(metrics_port)
     jobs[name](settings, stop_on_signals())

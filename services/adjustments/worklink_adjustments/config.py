@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Mapping
 
 from worklink.pseudonyms import service_key
@@ -17,3 +18,13 @@ DEVELOPMENT_PERSON_KEY = "adjustments-development-person-key-do-not-use-in-produ
 def person_key(env: Mapping[str, str]) -> str:
     """ADJUSTMENTS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
     return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)
+
+
+def check(settings) -> None:
+    """Every adjustments process refuses to start without its production secrets (worklink.service)."""
+    from worklink_adjustments import rights
+    from worklink_adjustments.app import _link_secret
+
+    person_key(os.environ)
+    _link_secret(settings)
+    rights.retention_years(os.environ)

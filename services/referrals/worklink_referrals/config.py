@@ -114,3 +114,9 @@ def retention_years(env: Mapping[str, str]) -> int:
 def person_key(env: Mapping[str, str]) -> str:
     """REFERRALS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
     return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)
+
+
+def check(settings) -> None:
+    """Every referrals process refuses to start on a missing or unsafe setting (worklink.service): the
+    consumer reads these per event, where a ConfigError would only be retried and dead-lettered."""
+    ReferralSettings.from_env()

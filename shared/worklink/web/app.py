@@ -102,7 +102,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
                        config: Mapping[str, Any] | None = None, settings: Settings | None = None,
                        catalogue: Catalogue = CATALOGUE, audit_person: Callable[[str], str] = str
                        ) -> tuple[Flask, Api]:
-    settings = settings or Settings.from_env(name)
+    settings = settings or Settings.for_process(name)
     app = Flask(import_name)
     if settings.trusted_proxies:
         # Behind a load balancer every request comes from its address: take the client's from

@@ -1,0 +1,80 @@
+"""A partner runs one service in production: every process of it (web, relay, consumer, each job, its
+migrations) refuses to start on a missing or unsafe setting, with one line naming the variable - never a
+traceback, and never later, at its first event."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKLINK = shutil.which("worklink", path=str(Path(sys.executable).parent)) or "worklink"
+SETTING = re.compile(r"^(WORKLINK_|KAFKA_|DIRECTORY_|ADJUSTMENTS_|REFERRALS_|NOTIFICATIONS_)")
+PROCESSES = [("serve", "-s", "{service}", "-b", "127.0.0.1:1"), ("relay", "-s", "{service}"),
+             ("consume", "-s", "{service}"), ("db", "upgrade", "-s", "{service}")]
+JOBS = {"directory": "review-due", "adjustments": "sweep", "referrals": "clock", "notifications": "deliver"}
+
+
+def start(args, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
+    """The process as an operator starts it, with only the settings given (none inherited from this machine)."""
+    env = {name: value for name, value in os.environ.items() if not SETTING.match(name)}
+    env.update(WORKLINK_ENV="production", WORKLINK_VAR=str(tmp_path), WORKLINK_JWT_SECRET="j" * 40, **settings)
+    try:
+        return subprocess.run([WORKLINK, *args], capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"worklink {' '.join(args)} started instead of refusing its settings")
+
+
+def refused(result: subprocess.CompletedProcess, *variables: str) -> str:
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("Error: configuration:") and all(v in line for v in variables), line
+    return line
+
+
+def own_settings(service: str, tmp_path: Path) -> dict[str, str]:
+    return {f"{service.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / service}.db",
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+
+
+@pytest.mark.parametrize("service", ["directory", "notifications"])
+@pytest.mark.parametrize("process", [*PROCESSES, ("job", "-s", "{service}", "{job}")], ids=lambda p: p[0])
+def test_no_process_takes_a_development_database_or_broker(process, service, tmp_path):
+    args = [part.format(service=service, job=JOBS[service]) for part in process]
+    refused(start(args, tmp_path), "KAFKA_BOOTSTRAP_SERVERS", f"{service.upper()}_DATABASE_URL")
+    without_broker = {k: v for k, v in own_settings(service, tmp_path).items() if k.endswith("_DATABASE_URL")}
+    refused(start(args, tmp_path, **without_broker), "KAFKA_BOOTSTRAP_SERVERS")
+
+
+def test_the_platform_commands_need_the_cluster_named(tmp_path):
+    refused(start(["topics", "--verify"], tmp_path), "KAFKA_BOOTSTRAP_SERVERS")
+    refused(start(["dlt", "list"], tmp_path), "KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.mark.parametrize("service, variable", [("adjustments", "ADJUSTMENTS_PERSON_KEY"),
+                                               ("referrals", "REFERRALS_PERSON_KEY"),
+                                               ("notifications", "NOTIFICATIONS_PUBLIC_URL")])
+def test_a_consumer_and_a_relay_refuse_their_services_missing_settings_at_start(service, variable, tmp_path):
+    """The referrals consumer reads its settings per event: it used to start, and dead-letter every request."""
+    for process in (("consume", "-s", service), ("relay", "-s", service)):
+        refused(start(process, tmp_path, **own_settings(service, tmp_path)), variable)
+
+
+def test_notifications_needs_its_links_and_sender_named_and_mail_kept_off_clear_text(tmp_path):
+    links = {"NOTIFICATIONS_PUBLIC_URL": "https://notify.example.org", "NOTIFICATIONS_MAIL_FROM": "x@example.org",
+             **own_settings("notifications", tmp_path)}
+    refused(start(["job", "-s", "notifications", "deliver"], tmp_path, **links), "NOTIFICATIONS_REFERRALS_URL")
+    remote_mail = {**links, "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org",
+                   "NOTIFICATIONS_SMTP_HOST": "smtp.example.org"}
+    refused(start(["job", "-s", "notifications", "deliver"], tmp_path, **remote_mail), "NOTIFICATIONS_SMTP_STARTTLS")
+
+
+def test_adjustments_web_app_refuses_a_missing_link_secret_before_gunicorn_starts(tmp_path):
+    settings = {**own_settings("adjustments", tmp_path), "ADJUSTMENTS_PERSON_KEY": "p" * 40}
+    refused(start(["serve", "-s", "adjustments", "-b", "127.0.0.1:1"], tmp_path, **settings), "ADJUSTMENTS_LINK_SECRET")
