@@ -70,12 +70,14 @@ def up(broker: str | None, only: str | None, seed: bool) -> None:
 
 
 @main.command()
+@click.option("--service", "-s", help="only this service's topics: create those it publishes (and their .dlt), "
+              "and check that those it reads exist (their publishers create them)")
 @click.option("--check", is_flag=True, help="only check the catalogue against deploy/topics.toml")
 @click.option("--verify", is_flag=True, help="only compare the broker's topics with deploy/topics.toml "
               "(partitions, retention, cleanup policy, segment age); exit 1 if they differ")
 @click.option("--grow-partitions", is_flag=True, help="also grow topics to their declared partition count "
               "(keys move partition: drain the topic's consumers first, or a key's events can overtake each other)")
-def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
+def topics(service: str | None, check: bool, verify: bool, grow_partitions: bool) -> None:
     """Create the topics declared in deploy/topics.toml (and their .dlt companions), and set
     their declared configs on topics that already exist."""
     from worklink.events.contracts import CATALOGUE
@@ -89,6 +91,9 @@ def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
         click.echo(f"{find_topics_file()}: {len(specs)} topics, consistent with the catalogue")
         return
     settings = Settings.for_process("platform")
+    if service:
+        _service_topics(settings, service, specs, verify=verify, grow_partitions=grow_partitions)
+        return
     if verify:
         drift = topic_drift(settings.kafka, specs)
         for name, difference in drift.items():
@@ -100,6 +105,32 @@ def topics(check: bool, verify: bool, grow_partitions: bool) -> None:
         return
     for name, outcome in ensure_topics(settings.kafka, specs, grow_partitions=grow_partitions).items():
         click.echo(f"{name:45} {outcome}")
+
+
+def _service_topics(settings: Settings, service: str, specs, *, verify: bool, grow_partitions: bool) -> None:
+    """A partner running one service touches only its own topics; the ones it reads are another's to create."""
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.topics import ensure_topics, service_topics, topic_drift
+    from worklink.service import get_service
+
+    spec = get_service(service)
+    own, theirs = service_topics(CATALOGUE, specs, spec.publishes, spec.handlers)
+    with _broker_errors():
+        if verify:
+            done = topic_drift(settings.kafka, own)
+        else:
+            done = ensure_topics(settings.kafka, own, grow_partitions=grow_partitions)
+        missing = topic_drift(settings.kafka, theirs)
+    for name, outcome in done.items():
+        click.echo(f"{name:45} {outcome}")
+    for name, difference in missing.items():
+        click.echo(f"{name:45} read by {service}: {difference} (`worklink topics -s <its publisher>` creates it)")
+    # Its consumer waits for a topic not created yet, so only --verify (is everything in place?) fails on one.
+    if verify and (done or missing):
+        raise click.ClickException(f"{len(done) + len(missing)} topic(s) {service} needs are missing or differ "
+                                   "from deploy/topics.toml")
+    click.echo(f"{service}: its {len(own)} topics as declared; {len(theirs) - len(missing)} of the "
+               f"{len(theirs)} it reads exist")
 
 
 @main.command("kafka-acls")

@@ -110,6 +110,19 @@ def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
     return problems
 
 
+def service_topics(catalogue: Catalogue, specs: list[TopicSpec], publishes: Iterable[str],
+                   handles: Iterable[str]) -> tuple[list[TopicSpec], list[TopicSpec]]:
+    """A service's own topics - those it publishes and their dead-letter companions, which its operator
+    creates - and the others it needs: the topics it reads and their .dlt, created by their publishers."""
+    def topics_of(types: Iterable[str]) -> set[str]:
+        return {catalogue.latest(t).topic for t in types if t in catalogue}
+
+    owned = topics_of(publishes)
+    read = topics_of(handles) - owned
+    return ([s for s in specs if s.name.removesuffix(DLT_SUFFIX) in owned],
+            [s for s in specs if s.name.removesuffix(DLT_SUFFIX) in read])
+
+
 def check_readers(catalogue: Catalogue, specs: list[TopicSpec], handlers: dict[str, Iterable[str]]) -> list[str]:
     """Problems with who reads a restricted topic (empty when each has exactly its declared reader).
 
