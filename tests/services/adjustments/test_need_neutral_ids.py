@@ -14,13 +14,11 @@ import re
 import uuid
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 
-from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
-from tests.services.adjustments.test_neutral_ids import COPIED, NEW, _events, _library_state
-from worklink.migrations import alembic_config, upgrade
-from worklink.service import get_service
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.library_migrations import (app_before, assert_answer_and_amendment_name, assert_renamed,
+                                                           assert_renamed_back_and_again, events, library_state)
+from tests.services.adjustments.test_neutral_ids import NEW
 from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import Suggestion
@@ -91,16 +89,9 @@ def test_search_offers_the_new_ids(client, tokens):
 
 
 def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, database_url):
-    spec = get_service("adjustments")
-    before = ScriptDirectory(str(spec.migrations_dir)).get_revision(RENAME_REVISION).down_revision
-    assert before == "adjustments_0007"
-    settings = make_settings(tmp_path, database_url)
-    upgrade(spec.migrations_dir, settings.database_url, before)
-    add_later_columns(settings.database_url)  # today's code on the older revision
-    app = spec.create_app(settings=settings)  # no schema change in the rename: the app runs on either side
-    client, tokens = app.test_client(), Tokens(settings)
-    engine = app.extensions["worklink"].database.engine
-    try:
+    with app_before(tmp_path, database_url, RENAME_REVISION) as library:
+        assert library.before == "adjustments_0007"
+        client, tokens, engine = library.client, library.tokens, library.engine
         recommendations = [{"difficulty": "Low blood sugar episodes", "adjustment_id": "hypo_plan"},
                            {"difficulty": "Needs to check levels", "adjustment_id": "glucose_monitor_phone"},
                            {"difficulty": "Noise", "adjustment_id": "quiet_workspace"}]
@@ -112,21 +103,15 @@ def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, data
         assert created.status_code == 201, created.get_json()
         sid = created.get_json()["id"]
         assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=tokens.header()).status_code == 200
-        [issued] = _events(engine, "adjustments.suggestion.issued")
+        [issued] = events(engine, "adjustments.suggestion.issued")
         # (This code publishes current ids only, even on a library not yet migrated; the stored row keeps the old.)
         assert issued["adjustment_ids"] == ["self_care_pause_plan", "personal_device_allowed", "quiet_workspace"]
-        old = _library_state(engine)
+        old = library_state(engine)
 
-        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
-        new = _library_state(engine)
-        assert [v.version for v in new["versions"]] == [v.version for v in old["versions"]] + [
-            old["versions"][-1].version + 1]
+        library.migrate()
+        new = library_state(engine)
         assert "no health need" in new["versions"][-1].change
-        for was, now in RENAMED.items():
-            assert new["adjustments"][was].review_status == "retired"
-            assert {k: getattr(new["adjustments"][now], k) for k in COPIED} == {
-                k: getattr(old["adjustments"][was], k) for k in COPIED}
-            assert new["rules"].get(now) == old["rules"].get(was) and was not in new["rules"]
+        assert_renamed(old, new, RENAMED)
         assert sum(new["rules"][now] for now in RENAMED.values()) == sum(old["rules"][was] for was in RENAMED) > 0
         with engine.connect() as conn:  # the suggestion is history: it keeps the ids it recorded
             stored = conn.execute(sa.select(Suggestion.recommendations)
@@ -135,37 +120,14 @@ def test_upgrading_from_0007_with_a_suggestion_naming_the_old_ids(tmp_path, data
         assert client.get(f"/suggestions/{sid}", headers=tokens.header()).get_json()["recommendations"][0][
             "adjustment_id"] == "hypo_plan"
 
-        # The employer answers the letter written before the rename: the event names the new ids.
-        html = client.get(f"/suggestions/{sid}/letter", headers=tokens.header()).get_data(as_text=True)
-        token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', html).group(1)
-        answer = {"responder_name": "Pat Manager", "items": [{"index": i, "outcome": "agreed"} for i in range(3)]}
-        assert client.post(f"/employer-links/{token}/response", json=answer).status_code == 201
-        [response] = _events(engine, "adjustments.employer_response.recorded")
-        assert [i["adjustment_id"] for i in response["items"]] == [
-            "self_care_pause_plan", "personal_device_allowed", "quiet_workspace"]
-
-        # An amendment sent with the ids it was read with moves to the new ids, in the row and the event.
-        amended = client.post(f"/suggestions/{sid}/amend", headers=tokens.header(), json={**body, "version": 2})
-        assert amended.status_code == 200, amended.get_json()
-        assert [r["adjustment_id"] for r in amended.get_json()["recommendations"]] == [
-            "self_care_pause_plan", "personal_device_allowed", "quiet_workspace"]
-        assert amended.get_json()["guidance_version"] == new["versions"][-1].version
-        [event] = _events(engine, "adjustments.suggestion.amended")
-        assert event["adjustment_ids"] == ["self_care_pause_plan", "personal_device_allowed", "quiet_workspace"]
+        # The employer answers the letter written before the rename, and an amendment sent with the ids it was
+        # read with: the answer's event, the amended row and its event name the new ids.
+        assert_answer_and_amendment_name(library, sid, body, [
+            "self_care_pause_plan", "personal_device_allowed", "quiet_workspace"], new["versions"][-1].version)
 
         # Downgrade to 0007 and upgrade again.
-        command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
-        back = _library_state(engine)
-        assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
-        assert not set(RENAMED.values()) & set(back["adjustments"])
-        assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
-        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
-        again = _library_state(engine)
-        assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
-        assert {a.id for a in again["adjustments"].values()
-                if a.review_status == "retired"} == set(knowledge.RENAMED_ADJUSTMENTS)  # 0007's and 0008's
-    finally:
-        app.extensions["worklink"].database.dispose()
+        retired = assert_renamed_back_and_again(library, old, new, RENAMED)
+        assert retired == set(knowledge.RENAMED_ADJUSTMENTS)  # 0007's and 0008's
 
 
 def test_a_saved_write_page_link_with_an_old_id_picks_its_replacement(client, tokens):

@@ -9,31 +9,26 @@ the same way by 0008 (test_need_neutral_ids.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 from marshmallow import fields, validate
 
-from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.library_migrations import (app_before, assert_answer_and_amendment_name, assert_renamed,
+                                                           assert_renamed_back_and_again, library_state)
 from worklink.events.contracts import CATALOGUE
 from worklink.events.contracts.common import code
-from worklink.migrations import alembic_config, upgrade
-from worklink.service import get_service
 from worklink.web.pages import SESSION_COOKIE
 from worklink_adjustments import knowledge
 from worklink_adjustments.events import PUBLISHES
-from worklink_adjustments.models import PLATFORM, Adjustment, GuidanceRule, GuidanceVersion, Suggestion
+from worklink_adjustments.models import Adjustment, Suggestion
 from tests.browser import sealed
 
 RENAME_REVISION = "adjustments_0007"  # the migration that applies data/neutral_adjustment_ids.json
 RENAMED = {item["from"]: item["to"] for item in knowledge._load_renames("neutral_adjustment_ids.json")["adjustments"]}
 ALL_RENAMED = dict(knowledge.RENAMED_ADJUSTMENTS)  # 0007's and 0008's
-COPIED = ("title", "employer_text", "fit_note_category", "equality_act_requirement", "adjustment_area", "cost_band",
-          "access_to_work", "access_to_work_element", "duration_type", "home_working_compatible", "review_status")
 
 
 def _id_pattern(session) -> re.Pattern[str]:
@@ -144,33 +139,9 @@ def test_search_offers_only_the_new_ids_and_an_old_id_sent_in_is_written_as_the_
 # --- the migration, and what it does to history -------------------------------------------
 
 
-def _events(engine, event_type: str) -> list[dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(PLATFORM.outbox.c.payload).where(PLATFORM.outbox.c.type == event_type)
-                            .order_by(PLATFORM.outbox.c.position)).scalars().all()
-    return [json.loads(r)["data"] for r in rows]
-
-
-def _library_state(engine) -> dict:
-    with engine.connect() as conn:
-        adjustments = {r.id: r for r in conn.execute(sa.select(Adjustment.__table__))}
-        rules = dict(conn.execute(sa.select(GuidanceRule.adjustment_id, sa.func.count())
-                                  .group_by(GuidanceRule.adjustment_id)).all())
-        versions = conn.execute(sa.select(GuidanceVersion.version, GuidanceVersion.change)
-                                .order_by(GuidanceVersion.version)).all()
-    return {"adjustments": adjustments, "rules": rules, "versions": versions}
-
-
 def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(tmp_path, database_url):
-    spec = get_service("adjustments")
-    before = ScriptDirectory(str(spec.migrations_dir)).get_revision(RENAME_REVISION).down_revision
-    settings = make_settings(tmp_path, database_url)
-    upgrade(spec.migrations_dir, settings.database_url, before)
-    add_later_columns(settings.database_url)  # today's code on the older revision
-    app = spec.create_app(settings=settings)  # no schema change in the rename: the app runs on either side
-    client, tokens = app.test_client(), Tokens(settings)
-    engine = app.extensions["worklink"].database.engine
-    try:
+    with app_before(tmp_path, database_url, RENAME_REVISION) as library:
+        client, tokens, engine = library.client, library.tokens, library.engine
         # Issued before the rename, with two ids that named a condition.
         recommendations = [{"difficulty": "Attacks at work", "adjustment_id": "dark_room_migraine"},
                            {"difficulty": "Sudden episodes", "adjustment_id": "seizure_plan"},
@@ -180,55 +151,24 @@ def test_the_rename_migration_keeps_history_and_amendments_move_to_the_new_ids(t
                                functional_effects="Sometimes has to stop work suddenly and rest.")
         sid = client.post("/suggestions", json=body, headers=tokens.header()).get_json()["id"]
         assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=tokens.header()).status_code == 200
-        old = _library_state(engine)
+        old = library_state(engine)
 
-        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
-        new = _library_state(engine)
-        assert [v.version for v in new["versions"]] == [v.version for v in old["versions"]] + [
-            old["versions"][-1].version + 1]
+        library.migrate()
+        new = library_state(engine)
         assert "never a condition" in new["versions"][-1].change
-        for was, now in RENAMED.items():
-            assert new["adjustments"][was].review_status == "retired"
-            assert {k: getattr(new["adjustments"][now], k) for k in COPIED} == {
-                k: getattr(old["adjustments"][was], k) for k in COPIED}
-            assert new["rules"].get(now) == old["rules"].get(was) and was not in new["rules"]
+        assert_renamed(old, new, RENAMED)
         assert sum(new["rules"][now] for now in RENAMED.values()) == 26
         with engine.connect() as conn:  # the suggestion is history: it keeps the ids it recorded
             stored = conn.execute(sa.select(Suggestion.recommendations).where(Suggestion.id == uuid.UUID(sid))).scalar_one()
         assert [r["adjustment_id"] for r in stored] == ["dark_room_migraine", "seizure_plan", "quiet_workspace"]
 
-        # The employer answers the letter written before the rename: the event names the new ids.
-        html = client.get(f"/suggestions/{sid}/letter", headers=tokens.header()).get_data(as_text=True)
-        token = re.search(r'/respond/([0-9a-f]{32}\.[0-9a-f]{32})"', html).group(1)
-        answer = {"responder_name": "Pat Manager",
-                  "items": [{"index": i, "outcome": "agreed"} for i in range(3)]}
-        assert client.post(f"/employer-links/{token}/response", json=answer).status_code == 201
-        [response] = _events(engine, "adjustments.employer_response.recorded")
-        assert [i["adjustment_id"] for i in response["items"]] == [
-            "dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
-
-        # An amendment sent with the ids it was read with moves to the new ids.
-        amended = client.post(f"/suggestions/{sid}/amend", headers=tokens.header(),
-                              json={**body, "version": 2})
-        assert amended.status_code == 200, amended.get_json()
-        assert [r["adjustment_id"] for r in amended.get_json()["recommendations"]] == [
-            "dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
-        assert amended.get_json()["guidance_version"] == new["versions"][-1].version
-        [event] = _events(engine, "adjustments.suggestion.amended")
-        assert event["adjustment_ids"] == ["dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"]
+        # The employer answers the letter written before the rename, and an amendment sent with the ids it was
+        # read with: both name the new ids.
+        assert_answer_and_amendment_name(library, sid, body, [
+            "dark_quiet_rest_space", "personal_first_aid_plan", "quiet_workspace"], new["versions"][-1].version)
 
         # Downgrade and upgrade again (both databases).
-        command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
-        back = _library_state(engine)
-        assert back["versions"] == old["versions"] and back["rules"] == old["rules"]
-        assert not set(RENAMED.values()) & set(back["adjustments"])
-        assert all(back["adjustments"][was].review_status == "published" for was in RENAMED)
-        upgrade(spec.migrations_dir, settings.database_url, RENAME_REVISION)
-        again = _library_state(engine)
-        assert again["rules"] == new["rules"] and len(again["versions"]) == len(new["versions"])
-        assert {a.id for a in again["adjustments"].values() if a.review_status == "retired"} == set(RENAMED)
-    finally:
-        app.extensions["worklink"].database.dispose()
+        assert assert_renamed_back_and_again(library, old, new, RENAMED) == set(RENAMED)
 
 
 def test_the_rename_is_idempotent(app):

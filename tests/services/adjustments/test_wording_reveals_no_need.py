@@ -15,13 +15,10 @@ import re
 from importlib import resources
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 
-from tests.services.adjustments.conftest import Tokens, add_later_columns, make_settings, suggestion_body
+from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.library_migrations import app_before
 from tests.services.adjustments.test_letters_and_employer import pdf_text
-from worklink.migrations import alembic_config, upgrade
-from worklink.service import get_service
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import Adjustment, GuidanceRule, GuidanceVersion, PhraseTemplate
 
@@ -72,26 +69,21 @@ def _letter_text(html: str) -> str:
 
 
 def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_wording(tmp_path, database_url):
-    spec = get_service("adjustments")
-    before = ScriptDirectory(str(spec.migrations_dir)).get_revision(REWORD_REVISION).down_revision
-    assert before == "adjustments_0008"
-    settings = make_settings(tmp_path, database_url)
-    upgrade(spec.migrations_dir, settings.database_url, before)
-    add_later_columns(settings.database_url)  # today's code on the older revision
-    app = spec.create_app(settings=settings)  # no schema change in the rewording: the app runs on either side
-    client, tokens = app.test_client(), Tokens(settings)
-    engine = app.extensions["worklink"].database.engine
-    own = "Let the employee take annual leave at short notice when they need it."
-    with engine.begin() as conn:  # an admin's own edit since 0008 is kept
-        conn.execute(sa.update(Adjustment.__table__).where(Adjustment.id == "leave_flexibility")
-                     .values(employer_text=own))
-    recommendations = [{"difficulty": "May need to stop work suddenly", "adjustment_id": "self_care_pause_plan"},
-                       {"difficulty": "Some days are harder than others", "adjustment_id": "home_working_short_notice"},
-                       {"difficulty": "Noise", "adjustment_id": "quiet_workspace"}]
-    body = suggestion_body(recommendations=recommendations,
-                           conditions=[{"text": "Type 1 diabetes", "condition_id": "diabetes_type1", "disclose": False}],
-                           functional_effects="Sometimes has to stop work suddenly and rest.")
-    try:
+    with app_before(tmp_path, database_url, REWORD_REVISION) as library:
+        assert library.before == "adjustments_0008"
+        client, tokens, engine = library.client, library.tokens, library.engine
+        own = "Let the employee take annual leave at short notice when they need it."
+        with engine.begin() as conn:  # an admin's own edit since 0008 is kept
+            conn.execute(sa.update(Adjustment.__table__).where(Adjustment.id == "leave_flexibility")
+                         .values(employer_text=own))
+        recommendations = [
+            {"difficulty": "May need to stop work suddenly", "adjustment_id": "self_care_pause_plan"},
+            {"difficulty": "Some days are harder than others", "adjustment_id": "home_working_short_notice"},
+            {"difficulty": "Noise", "adjustment_id": "quiet_workspace"}]
+        body = suggestion_body(recommendations=recommendations,
+                               conditions=[{"text": "Type 1 diabetes", "condition_id": "diabetes_type1",
+                                            "disclose": False}],
+                               functional_effects="Sometimes has to stop work suddenly and rest.")
         created = client.post("/suggestions", json=body, headers=tokens.header())
         assert created.status_code == 201, created.get_json()
         old_id, old_version = created.get_json()["id"], created.get_json()["guidance_version"]
@@ -101,7 +93,7 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
         assert "Plan for low blood sugar" in issued_letter and "during flare-ups" in issued_letter
         old = _wording(engine)
 
-        upgrade(spec.migrations_dir, settings.database_url, REWORD_REVISION)
+        library.migrate()
         new = _wording(engine)
         assert new["versions"] == [*old["versions"], (old_version + 1, CHANGE["title"])]
         for aid, item in REWORDED.items():
@@ -146,13 +138,13 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
         assert "Home working at short notice" in page and knowledge.named_conditions(_letter_text(page), pattern) == []
 
         # Downgrade to 0008 and upgrade again: the earlier wording comes back, then the new.
-        command.downgrade(alembic_config(spec.migrations_dir, settings.database_url), before)
+        library.roll_back()
         back = _wording(engine)
         assert back["versions"] == old["versions"] and back["phrases"] == old["phrases"]
         assert back["rationales"] == old["rationales"]
         assert {aid: (r.title, r.employer_text) for aid, r in back["adjustments"].items()} == {
             aid: (r.title, r.employer_text) for aid, r in old["adjustments"].items()}
-        upgrade(spec.migrations_dir, settings.database_url, REWORD_REVISION)
+        library.migrate()
         again = _wording(engine)
         assert {aid: (r.title, r.employer_text) for aid, r in again["adjustments"].items()} == {
             aid: (r.title, r.employer_text) for aid, r in new["adjustments"].items()}
@@ -160,8 +152,6 @@ def test_upgrading_from_0008_rewords_new_letters_and_issued_ones_keep_their_word
         assert len(again["versions"]) == len(new["versions"])
         with engine.connect() as conn:  # applying it once more changes nothing
             assert knowledge.update_wording(sa.orm.Session(bind=conn), CHANGE, "again") is None
-    finally:
-        app.extensions["worklink"].database.dispose()
 
 
 def test_an_admin_cannot_write_wording_with_a_clinical_word(client, tokens):
