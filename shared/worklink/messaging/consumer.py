@@ -159,6 +159,8 @@ class EventConsumer:
         self._producer: KafkaProducer | None = None
         self._outage_backoff = backoff_base
         self._lag_updated = 0.0
+        # Set by run()'s caller on SIGTERM: the batch in hand stops after the record being handled.
+        self._stopping = threading.Event()
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -177,6 +179,7 @@ class EventConsumer:
         return self._producer
 
     def run(self, stop: threading.Event) -> None:
+        self._stopping = stop
         log.info("consumer starting", extra={"group": self.group_id, "topics": self.topics,
                                              "dedup_window_days": self.dedup_window / timedelta(days=1)})
         next_prune = time.monotonic()
@@ -229,6 +232,10 @@ class EventConsumer:
         next_offsets: dict[TopicPartition, int] = {}
         for tp, records in batch.items():
             for record in records:
+                # Stopping (SIGTERM): the handled records' offsets are committed below and the rest of the
+                # batch is the next owner's, so a stop waits for one record, not a batch of up to 200.
+                if self._stopping.is_set():
+                    break
                 try:
                     outcomes.append(self.process(record))
                 except Outage as exc:
@@ -257,7 +264,7 @@ class EventConsumer:
                     extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
                            "offset": offset, "error": str(exc)[:300], "retry_in_s": self._outage_backoff})
         self.consumer.seek(tp, offset)
-        time.sleep(self._outage_backoff)
+        self._stopping.wait(self._outage_backoff)
         self._outage_backoff = min(self._outage_backoff * 2, self.backoff_max)
 
     def _update_lag(self) -> None:
@@ -319,7 +326,8 @@ class EventConsumer:
                 delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
                 log.warning("handler failed; retrying", extra={"event_id": received.id,
                             "attempt": attempt, "retry_in_s": delay, "error": repr(exc)[:300]})
-                time.sleep(delay * random.uniform(0.8, 1.2))
+                if self._stopping.wait(delay * random.uniform(0.8, 1.2)):
+                    raise Outage(exc)  # stopping: not dead-lettered; the record is the next owner's
                 continue
             if outcome is Outcome.HANDLED and self.on_handled:
                 self.on_handled(received)
