@@ -30,7 +30,7 @@ keepalive = 5
 # Proxies are trusted in one place, the app's WORKLINK_TRUSTED_PROXIES: gunicorn's own default believes
 # X-Forwarded-Proto from any local process, which turned plain HTTP into "HTTPS" (HSTS, Secure cookies).
 forwarded_allow_ips = ""
-accesslog = None  # the app logs each request as JSON, with its request id
+accesslog = None  # the app logs each request as JSON, with its request id (see gunicorn.access below)
 errorlog = "-"
 logconfig_dict = {
     "version": 1,
@@ -41,7 +41,10 @@ logconfig_dict = {
     "root": {"handlers": ["stderr"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        # gunicorn writes an access line whenever logconfig_dict is set, whatever accesslog says: the raw URL,
+        # query string and all (an NHS number, a secret link's token) in plain text. The app's JSON request
+        # line, tokens masked, is the one access log.
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
 }
 
