@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from typing import Iterator
+from urllib.parse import quote
 
 from werkzeug.serving import make_server
 
@@ -32,7 +33,7 @@ def submit(page, button) -> None:
 def sign_in(page, base: str, token: str, next_path: str = "/") -> None:
     """Sign in at `base` with a token, as a person pastes one on the development sign-in page, and wait for
     the page it leads to (`next_path`)."""
-    page.goto(f"{base}/signin?next={next_path}")
+    page.goto(f"{base}/signin?next={quote(next_path, safe='/')}")
     page.get_by_label("Access token").fill(token)
     submit(page, page.get_by_role("button", name="Sign in"))
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
-from tests.services.adjustments.test_pages import _overflows, sign_in
+from tests.services.adjustments.test_pages import _overflows
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,16 +6,10 @@ import re
 
 import pytest
 
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import VALID_NHS
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def sign_in(page, base, token, next_path="/"):
-    page.goto(f"{base}{next_path}")
-    page.get_by_label("Access token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page):

@@ -134,8 +134,7 @@ def test_out_of_hours_is_uk_time_and_weekends(moment, outside):
 
 def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
     from worklink.auth import mint_token
-    from tests.browser import assert_accessible, live_server, submit
-    from tests.services.referrals.test_pages import sign_in
+    from tests.browser import assert_accessible, live_server, sign_in, submit
 
     referral_id = a_referral_seen_by_some(harness)
     admin = mint_token(harness.settings.jwt, role="alliance_admin", subject="admin-1")

@@ -6,24 +6,10 @@ from __future__ import annotations
 import pytest
 
 from worklink.auth import mint_token
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, sign_in, submit
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number, with_updates
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def sign_in(page, base, token, next_path):
-    page.goto(f"{base}/signin?next={next_path}")
-    page.get_by_label("Access token").fill(token)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-
-
-def submit(page, button) -> None:
-    """Click a form's button (or a link) and wait for the next page to load, so what follows
-    reads it and not the page before (is_visible and content() do not wait)."""
-    with page.expect_navigation():
-        button.click()
 
 
 def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, browser):

@@ -8,9 +8,8 @@ from __future__ import annotations
 import pytest
 
 from worklink.auth import mint_token
-from tests.browser import assert_accessible, live_server, submit
+from tests.browser import assert_accessible, live_server, sign_in, submit
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number
-from tests.services.referrals.test_pages import sign_in
 from worklink_referrals.pages.views import PAGE_SIZE
 
 pytestmark = pytest.mark.timeout(180)
