@@ -55,3 +55,48 @@ def test_compose_runs_the_kafka_version_the_tests_run():
     pom_version = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (ROOT / "deploy/kafka/pom.xml").read_text())
     image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["kafka"]["image"]
     assert image == f"apache/kafka:{pom_version.group(1)}"
+
+
+def test_compose_gives_each_process_longer_to_stop_than_gunicorn_gives_requests_in_flight():
+    import re
+    graceful = int(re.search(r"^graceful_timeout = (\d+)$", (ROOT / "shared/worklink/gunicorn_conf.py").read_text(),
+                             re.MULTILINE).group(1))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in installed_services():
+        for role in (name, f"{name}-relay", f"{name}-consumer"):
+            grace = compose[role].get("stop_grace_period", "10s")  # docker's default
+            assert int(grace.removesuffix("s")) > graceful, f"{role} is killed before its requests finish"
+
+
+def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_has_not(tmp_path):
+    """Relay, consumer and job containers run the same image as the web app but serve no :8000."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
+    assert 'CMD ["worklink-entrypoint", "health"]' in dockerfile
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "WORKLINK_ENV": "development",
+           "WORKLINK_VAR": str(tmp_path), "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "METRICS_PORT": str(port),
+           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
+    relay = subprocess.Popen([str(Path(bin_dir) / "worklink"), "relay", "-s", "directory", "--metrics-port", str(port)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def health() -> int:
+        return subprocess.run(["sh", str(ROOT / "deploy/docker/entrypoint.sh"), "health"], capture_output=True,
+                              env={**env, "WORKLINK_HEALTH_PID": str(relay.pid)}, timeout=30).returncode
+    try:
+        deadline = time.monotonic() + 30
+        while health() != 0:
+            assert time.monotonic() < deadline, "a running relay is reported unhealthy"
+            time.sleep(0.5)
+    finally:
+        relay.terminate()
+        relay.wait(30)
+    assert health() != 0, "a relay that has stopped is reported healthy"

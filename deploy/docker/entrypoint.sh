@@ -2,6 +2,7 @@
 # web: migrate this service's own database, then serve under gunicorn on :8000
 # relay: publish the outbox to Kafka        consume: handle incoming events
 # job <name>: one of the service's background jobs (its jobs.py)
+# topics: create this service's own topics and check those it reads   health: the HEALTHCHECK
 set -eu
 case "${1:-web}" in
   web)     worklink db upgrade --service "$WORKLINK_SERVICE"
@@ -9,5 +10,14 @@ case "${1:-web}" in
   relay)   exec worklink relay --service "$WORKLINK_SERVICE" --metrics-port "${METRICS_PORT:-9100}" ;;
   consume) exec worklink consume --service "$WORKLINK_SERVICE" --metrics-port "${METRICS_PORT:-9100}" ;;
   job)     exec worklink job --service "$WORKLINK_SERVICE" "$2" --metrics-port "${METRICS_PORT:-9100}" ;;
+  topics)  exec worklink topics --service "$WORKLINK_SERVICE" ;;
+  health)  # the image's HEALTHCHECK: the web app answers on :8000; a relay, consumer or job (no web
+           # server) answers on its metrics port. Which one this container runs is its first process's.
+           if tr '\0' ' ' < "/proc/${WORKLINK_HEALTH_PID:-1}/cmdline" | grep -q gunicorn; then
+             url="http://127.0.0.1:8000/healthz"
+           else
+             url="http://127.0.0.1:${METRICS_PORT:-9100}/metrics"
+           fi
+           exec python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=3).status != 200)" "$url" ;;
   *)       exec "$@" ;;
 esac
