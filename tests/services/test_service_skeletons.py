@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from openapi_spec_validator import validate
 
 from worklink.config import Settings
-from worklink.db import create_db_engine
+from worklink.db import Database, create_db_engine
 from worklink.migrations import managed_objects, upgrade
 from worklink.service import installed_services
 
@@ -66,14 +66,25 @@ def test_operations_endpoints(name, tmp_path, kafka_broker):
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
 
 
-def test_readiness_fails_with_a_problem_when_the_broker_is_unreachable(tmp_path):
+def test_readiness_reports_an_unreachable_broker_but_stays_ready_as_writes_wait_in_the_outbox(tmp_path):
     from worklink.devstack import free_port
 
     client = make_app("referrals", tmp_path, f"127.0.0.1:{free_port()}").test_client()
     response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "degraded", "service": "referrals",
+                                   "checks": {"database": "ok", "broker": "error: unreachable"}}
+
+
+def test_readiness_fails_with_a_problem_when_the_database_is_unreachable(tmp_path, kafka_broker):
+    from worklink.devstack import free_port
+
+    app = make_app("referrals", tmp_path, kafka_broker.bootstrap_servers)
+    app.extensions["worklink"].database = Database(f"postgresql+psycopg://u:p@127.0.0.1:{free_port()}/gone")
+    response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
-    assert response.get_json()["checks"] == {"database": "ok", "broker": "error: unreachable"}
+    assert response.get_json()["checks"]["database"].startswith("error: ")
 
 
 def test_each_service_uses_its_own_database_url(tmp_path):
