@@ -57,11 +57,13 @@ def test_the_platform_commands_need_the_cluster_named(tmp_path):
     refused(start(["dlt", "list"], tmp_path), "KAFKA_BOOTSTRAP_SERVERS")
 
 
-@pytest.mark.parametrize("service, variable", [("adjustments", "ADJUSTMENTS_PERSON_KEY"),
+@pytest.mark.parametrize("service, variable", [("directory", "DIRECTORY_GEOCODER_URL"),
+                                               ("adjustments", "ADJUSTMENTS_PERSON_KEY"),
                                                ("referrals", "REFERRALS_PERSON_KEY"),
                                                ("notifications", "NOTIFICATIONS_PUBLIC_URL")])
 def test_a_consumer_and_a_relay_refuse_their_services_missing_settings_at_start(service, variable, tmp_path):
-    """The referrals consumer reads its settings per event: it used to start, and dead-letter every request."""
+    """The referrals consumer reads its settings per event: it used to start, and dead-letter every request;
+    the directory placed real postcodes with its demo table."""
     for process in (("consume", "-s", service), ("relay", "-s", service)):
         refused(start(process, tmp_path, **own_settings(service, tmp_path)), variable)
 
@@ -78,3 +80,9 @@ def test_notifications_needs_its_links_and_sender_named_and_mail_kept_off_clear_
 def test_adjustments_web_app_refuses_a_missing_link_secret_before_gunicorn_starts(tmp_path):
     settings = {**own_settings("adjustments", tmp_path), "ADJUSTMENTS_PERSON_KEY": "p" * 40}
     refused(start(["serve", "-s", "adjustments", "-b", "127.0.0.1:1"], tmp_path, **settings), "ADJUSTMENTS_LINK_SECRET")
+
+
+def test_a_bad_review_period_is_named_not_a_traceback(tmp_path):
+    settings = {**own_settings("directory", tmp_path), "DIRECTORY_GEOCODER_URL": "https://api.postcodes.io",
+                "DIRECTORY_REVIEW_PERIOD_DAYS": "three months"}
+    refused(start(["job", "-s", "directory", "review-due"], tmp_path, **settings), "DIRECTORY_REVIEW_PERIOD_DAYS")

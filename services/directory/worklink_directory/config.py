@@ -1,0 +1,23 @@
+"""Directory settings checked as each of its processes starts (worklink.service)."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from worklink.config import ConfigError
+
+
+def check(settings, env: Mapping[str, str] | None = None) -> None:
+    """Without DIRECTORY_GEOCODER_URL postcodes are placed from the bundled demo table (invented Somerset
+    postcodes): in production residents' real postcodes would be refused or put in the wrong place."""
+    from worklink_directory import services
+
+    env = os.environ if env is None else env
+    if settings.env == "production" and not env.get("DIRECTORY_GEOCODER_URL", "").strip():
+        raise ConfigError("production needs DIRECTORY_GEOCODER_URL (a postcodes.io-compatible API); "
+                          "the bundled postcode table is demo data")
+    try:
+        services.review_period(env)
+    except ValueError as exc:  # it names DIRECTORY_REVIEW_PERIOD_DAYS
+        raise ConfigError(str(exc)) from None
