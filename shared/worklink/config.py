@@ -103,11 +103,14 @@ class Settings:
         env = os.environ if environ is None else environ
         settings = cls.from_env(service, env)
         if settings.env == "production":
-            needed = ["KAFKA_BOOTSTRAP_SERVERS"] + ([] if service == "platform" else [database_variable(service)])
+            # The cluster carries people's details on restricted topics: plaintext only when chosen (a private
+            # network, a mesh's mutual TLS), never by omission.
+            needed = ["KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SECURITY_PROTOCOL"] + (
+                [] if service == "platform" else [database_variable(service)])
             missing = [name for name in needed if not env.get(name, "").strip()]
             if missing:
-                raise ConfigError(f"production needs {' and '.join(missing)} set (no development default is "
-                                  "used for the database or the Kafka cluster)")
+                raise ConfigError(f"production needs {', '.join(missing)} set (no development default is used for "
+                                  "the database or the Kafka cluster; KAFKA_SECURITY_PROTOCOL=PLAINTEXT must be said)")
         return settings
 
     def check(self) -> None:
@@ -138,6 +141,10 @@ def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:
         "KAFKA_SASL_USERNAME": "sasl_plain_username",
         "KAFKA_SASL_PASSWORD": "sasl_plain_password",
         "KAFKA_SSL_CAFILE": "ssl_cafile",
+        # mutual TLS: the service's own certificate and key (PEM files), its identity to the cluster
+        "KAFKA_SSL_CERTFILE": "ssl_certfile",
+        "KAFKA_SSL_KEYFILE": "ssl_keyfile",
+        "KAFKA_SSL_PASSWORD": "ssl_password",
     }
     return {option: env[name] for name, option in names.items() if env.get(name)}
 

@@ -40,7 +40,7 @@ def refused(result: subprocess.CompletedProcess, *variables: str) -> str:
 
 def own_settings(service: str, tmp_path: Path) -> dict[str, str]:
     return {f"{service.upper()}_DATABASE_URL": f"sqlite:///{tmp_path / service}.db",
-            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
 
 
 @pytest.mark.parametrize("service", ["directory", "notifications"])
@@ -50,6 +50,8 @@ def test_no_process_takes_a_development_database_or_broker(process, service, tmp
     refused(start(args, tmp_path), "KAFKA_BOOTSTRAP_SERVERS", f"{service.upper()}_DATABASE_URL")
     without_broker = {k: v for k, v in own_settings(service, tmp_path).items() if k.endswith("_DATABASE_URL")}
     refused(start(args, tmp_path, **without_broker), "KAFKA_BOOTSTRAP_SERVERS")
+    plaintext_by_omission = {**own_settings(service, tmp_path), "KAFKA_SECURITY_PROTOCOL": ""}
+    refused(start(args, tmp_path, **plaintext_by_omission), "KAFKA_SECURITY_PROTOCOL")
 
 
 def test_the_platform_commands_need_the_cluster_named(tmp_path):
@@ -86,3 +88,14 @@ def test_a_bad_review_period_is_named_not_a_traceback(tmp_path):
     settings = {**own_settings("directory", tmp_path), "DIRECTORY_GEOCODER_URL": "https://api.postcodes.io",
                 "DIRECTORY_REVIEW_PERIOD_DAYS": "three months"}
     refused(start(["job", "-s", "directory", "review-due"], tmp_path, **settings), "DIRECTORY_REVIEW_PERIOD_DAYS")
+
+
+def test_a_service_can_join_the_cluster_with_mutual_tls():
+    """The README offers SASL_SSL or mTLS: a service's own certificate and key reach its Kafka clients."""
+    from worklink.config import Settings
+
+    settings = Settings.from_env("referrals", {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": "/ca.pem",
+                                               "KAFKA_SSL_CERTFILE": "/referrals.pem",
+                                               "KAFKA_SSL_KEYFILE": "/referrals.key"})
+    assert settings.kafka.security == {"security_protocol": "SSL", "ssl_cafile": "/ca.pem",
+                                       "ssl_certfile": "/referrals.pem", "ssl_keyfile": "/referrals.key"}

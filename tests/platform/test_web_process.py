@@ -42,6 +42,7 @@ def served(tmp_path):
     port, log = free_port(), tmp_path / "stderr.log"
     env = {**os.environ, "WORKLINK_ENV": "production", "WORKLINK_VAR": str(tmp_path),
            "WORKLINK_JWT_SECRET": "s" * 40, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "DIRECTORY_GEOCODER_URL": "http://127.0.0.1:1",
            "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
     with log.open("w") as stderr:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf",
@@ -88,3 +89,14 @@ def test_sigterm_lets_a_request_in_flight_finish(served):
     assert time.monotonic() - stopped_at < 20  # worklink.gunicorn_conf's graceful_timeout
     with pytest.raises(OSError):
         get(port, "/healthz", timeout=2)
+
+
+def test_gunicorn_started_on_the_app_directly_refuses_a_missing_setting_as_worklink_serve_does(tmp_path):
+    env = {**os.environ, "WORKLINK_ENV": "production", "WORKLINK_VAR": str(tmp_path),
+           "WORKLINK_JWT_SECRET": "s" * 40, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    env.pop("DIRECTORY_GEOCODER_URL", None)
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf", "--bind",
+                             f"127.0.0.1:{free_port()}", "worklink_directory.app:create_app()"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "DIRECTORY_GEOCODER_URL" in result.stderr, result.stderr[-2000:]

@@ -102,7 +102,9 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
                        config: Mapping[str, Any] | None = None, settings: Settings | None = None,
                        catalogue: Catalogue = CATALOGUE, audit_person: Callable[[str], str] = str
                        ) -> tuple[Flask, Api]:
-    settings = settings or Settings.for_process(name)
+    if settings is None:  # the process's own environment: checked as every process of the service is
+        settings = Settings.for_process(name)
+        _check_service_settings(name, settings)
     app = Flask(import_name)
     if settings.trusted_proxies:
         # Behind a load balancer every request comes from its address: take the client's from
@@ -150,6 +152,15 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
     return app, api
+
+
+def _check_service_settings(name: str, settings: Settings) -> None:
+    """The service's own settings (worklink.service), so gunicorn started on the app directly refuses what
+    `worklink serve` would."""
+    from worklink.service import installed_services
+
+    if spec := installed_services().get(name):
+        spec.check_settings(settings)
 
 
 def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
