@@ -150,6 +150,7 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
                 rules.fail(f"/conditions/{i}/condition_id", f"No condition {condition['condition_id']!r} in the "
                                                             "guidance library.")
     _check_disclosure(rules, data, condition_library or {})
+    _check_referral_contact(rules, data)
     if data.get("review_date") and data["review_date"] < period.start:
         rules.fail("/review_date", "The review date is before the period starts.")
     elif data.get("review_date") and data["review_date"] > add_months(period.end or period.start, REVIEW_WITHIN_MONTHS):
@@ -170,7 +171,19 @@ def check_what_parsed(data: dict[str, Any], today: date) -> list[dict[str, str]]
         _check_period(rules, period_in, assessment["date"], assessment.get("condition_started_on"))
     if data.get("conditions") and "consent" in data:
         _check_disclosure(rules, data, {})
+    if "consent" in data and "patient" in data:
+        _check_referral_contact(rules, data)
     return rules.errors
+
+
+def _check_referral_contact(rules: Rules, data: dict[str, Any]) -> None:
+    """A referral is the adviser contacting the patient: without a phone or an email it reached the
+    adviser with "Contact: None given" (the referrals service's own intake refuses one too)."""
+    patient = data.get("patient") or {}
+    if (data.get("consent") or {}).get("refer_to_employment_adviser") and not (patient.get("phone")
+                                                                              or patient.get("email")):
+        rules.fail("/patient/phone", "Add the patient's phone number or email address: the employment adviser "
+                                     "contacts them to start the referral.")
 
 
 def _check_people_and_dates(rules: Rules, data: dict[str, Any], today: date) -> None:

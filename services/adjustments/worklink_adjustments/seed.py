@@ -40,12 +40,12 @@ def demo_nhs_number(seed: int) -> str:
 
 
 def _body(given: str, family: str, n: int, condition: tuple[str, str], effects: str, picks: list[tuple[str, str]],
-          **extra) -> dict:
+          phone: str | None = None, **extra) -> dict:
     today = uk_today()
     return {
         "issuer": {"name": "Dr Demo Clinician", "profession": "doctor"},
         "patient": {"nhs_number": demo_nhs_number(n), "given_name": given, "family_name": family,
-                    "birth_date": date(1980 + n % 20, 1 + n % 12, 1 + n % 27), "email": None, "phone": None,
+                    "birth_date": date(1980 + n % 20, 1 + n % 12, 1 + n % 27), "email": None, "phone": phone,
                     "postcode": "GL1 1AA"},
         "assessment": {"date": today, "method": "face_to_face", "condition_started_on": today - timedelta(days=45)},
         "conditions": [{"text": condition[1], "condition_id": condition[0], "disclose": False}],
@@ -82,6 +82,7 @@ def load_demo_data(settings: Settings) -> str:
                 "Bea", "Example", 2, ("depression", "Depression"),
                 "Tires quickly and finds concentrating for long periods hard; mornings are hardest.",
                 [("phased_return_4wk", "Tiredness"), ("later_start", "Mornings"), ("quiet_workspace", "Noise")],
+                phone="01632960002",  # the adviser contacts a referred patient (an Ofcom drama number)
                 consent={"share_with_employer": True, "refer_to_employment_adviser": True}), today)
             services.issue(session, deps, clinician, mood["id"], 1, today)
             services.create(session, deps, clinician, _body(

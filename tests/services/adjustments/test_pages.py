@@ -369,3 +369,37 @@ def test_the_clinician_follows_a_referral_to_its_outcomes_on_the_referrals_site(
         link = page.locator("#referral").get_by_role("link", name="see the referral and its outcomes")
         assert link.get_attribute("href") == f"https://referrals.example/queue/{referral_id}"
         assert_accessible(page)
+
+
+def test_a_referral_needs_a_way_for_the_adviser_to_contact_the_patient(app, tokens, page):
+    # Found on a walk through the running system: a referral made with no phone or email reached the adviser
+    # as "Contact: None given" (the referrals service's own intake refuses one).
+    from tests.services.adjustments.conftest import suggestion_body
+
+    body = suggestion_body(**{"patient.email": ..., "patient.phone": ..., "consent.refer_to_employment_adviser": True})
+    refused = app.test_client().post("/suggestions", json=body, headers=tokens.header())
+    assert refused.status_code == 422
+    assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/patient/phone"]
+    unreferred = {**body, "consent": {**body["consent"], "refer_to_employment_adviser": False}}
+    assert app.test_client().post("/suggestions", json=unreferred, headers=tokens.header()).status_code == 201
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/write?condition=back_pain&adjustment=no_heavy_lifting")
+        page.get_by_label("NHS number").fill(VALID_NHS)
+        page.get_by_label("First name").fill("Ravi")
+        page.get_by_label("Last name").fill("Shah")
+        page.get_by_label("Date of birth").fill("1979-02-03")
+        page.get_by_label("Functional effects, in plain words").fill("Cannot lift heavy items for a month.")
+        page.locator("#recommendations-0-difficulty").fill("Lifting boxes")
+        page.get_by_label("Or for this many days").fill("28")
+        page.get_by_label("To be referred to an employment adviser").check()
+        page.get_by_label("Your name").fill("Dr Ada Lovelace")
+        page.get_by_label("Doctor").check()
+        page.get_by_role("button", name="Save and preview the letter").click()
+        assert "phone number or email address" in page.locator("#patient-phone-error").inner_text()
+        assert page.get_by_role("alert").get_by_role("link", name=re.compile("phone number or email")) \
+            .get_attribute("href") == "#patient-phone"
+        assert page.get_by_label("First name").input_value() == "Ravi"
+        assert_accessible(page)
+        page.get_by_label("Phone (optional)").fill("07700 900123")
+        page.get_by_role("button", name="Save and preview the letter").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Ravi Shah"
