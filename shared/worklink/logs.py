@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime, timezone
 
 from worklink.context import correlation_id_var, current_trace, request_id_var
@@ -53,11 +54,34 @@ def _stamp_context(*args, **kwargs) -> logging.LogRecord:
 logging.setLogRecordFactory(_stamp_context)
 
 
+class QuietRepeats(logging.Filter):
+    """kafka-python repeats itself every half second for as long as something lasts - a topic another
+    service's operator has not created yet, a broker down: each of its messages passes once a window,
+    not as a flood of lines a service run on its own would write for days. Our own loggers pass untouched."""
+
+    def __init__(self, window_seconds: float = 300.0):
+        super().__init__()
+        self.window = window_seconds
+        self._last: dict[tuple, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kafka"):
+            return True
+        key, now = (record.name, record.levelno, record.getMessage()), time.monotonic()
+        if now - self._last.get(key, float("-inf")) < self.window:
+            return False
+        if len(self._last) > 1000:  # messages carrying ids or addresses: keep the memory bounded
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
 def configure_logging(service: str | None = None, level: str = "INFO") -> None:
     """Send every logger to stderr as JSON. Idempotent."""
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(QuietRepeats())
     handler._worklink = True
     # Replace the plain default handler and our own earlier one; keep others (e.g. test capture).
     root.handlers[:] = [h for h in root.handlers

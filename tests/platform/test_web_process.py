@@ -100,3 +100,21 @@ def test_gunicorn_started_on_the_app_directly_refuses_a_missing_setting_as_workl
                              f"127.0.0.1:{free_port()}", "worklink_directory.app:create_app()"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "DIRECTORY_GEOCODER_URL" in result.stderr, result.stderr[-2000:]
+
+
+def test_kafka_clients_repeating_themselves_do_not_flood_the_log():
+    """A consumer waiting for a topic another service has not created yet: kafka-python says so twice a second."""
+    script = """
+import logging
+from worklink.logs import configure_logging
+configure_logging("directory.consumer")
+for _ in range(20):
+    logging.getLogger("kafka.cluster").error("Topic referrals.capacity not found in cluster metadata")
+for _ in range(3):
+    logging.getLogger("worklink.messaging.consumer").warning("broker unavailable; consumer waiting")
+"""
+    lines = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                           cwd=ROOT).stderr.splitlines()
+    messages = [json.loads(line)["msg"] for line in lines]
+    assert messages.count("Topic referrals.capacity not found in cluster metadata") == 1
+    assert messages.count("broker unavailable; consumer waiting") == 3  # ours are never thinned
