@@ -315,6 +315,10 @@ def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pa
         assert after == before and body["version"] == 2  # saved unchanged: everything the form showed came back
 
         page.get_by_role("link", name="Change the draft").click()
+        page.get_by_label("First name").fill("Someone else")
+        page.get_by_role("link", name="Back to the suggestion, unchanged").click()  # a way out, saving nothing
+        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Sam Patel"
+        page.get_by_role("link", name="Change the draft").click()
         page.get_by_label("First name").fill("")
         page.get_by_role("button", name="Save and preview the letter").click()
         assert "Enter the patient's first name" in page.get_by_role("alert").inner_text()

@@ -153,12 +153,13 @@ def write():
 
 
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
-                    status: int = 200, action: str = "/write", heading: str = "Write the suggestion") -> Response:
+                    status: int = 200, action: str = "/write", heading: str = "Write the suggestion",
+                    back: str | None = None) -> Response:
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
     return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
                   errors=worded(by_field(problems or []), SUGGESTION), extra_rows=max(EXTRA_ROWS, own_words + 1),
-                  action=action,
+                  action=action, back=back,
                   heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
@@ -326,7 +327,8 @@ def change(suggestion_id: uuid.UUID):
     form = suggestion_as_form(suggestion)
     return suggestion_form(form, _library_picks(guidance, _picked_ids(form)), guidance,
                            action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
-                           heading=CHANGE_HEADINGS[suggestion["status"]])
+                           heading=CHANGE_HEADINGS[suggestion["status"]],
+                           back=url_for("adjustment_pages.review", suggestion_id=suggestion_id))
 
 
 @pages.post("/review/<uuid:suggestion_id>/change")
@@ -341,7 +343,8 @@ def change_submit(suggestion_id: uuid.UUID):
             picked = _library_picks(guidance, _picked_ids(form))
             status = services.load(session, who, suggestion_id).status
             again = dict(action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
-                         heading=CHANGE_HEADINGS.get(status, "Amend the suggestion"))
+                         heading=CHANGE_HEADINGS.get(status, "Amend the suggestion"),
+                         back=url_for("adjustment_pages.review", suggestion_id=suggestion_id))
             try:
                 data = SUGGESTION_CHANGE_FORM.load(form_to_data(form))
                 change_it = services.update_draft if status == "draft" else services.amend
