@@ -41,6 +41,9 @@ def managed_objects(metadata: sa.MetaData):
     return include_object
 
 
+MIGRATION_LOCK = 0x776C_6D69_6772  # "wlmigr": a PostgreSQL advisory lock key, per database
+
+
 def run_migrations(target_metadata: sa.MetaData) -> None:
     """Body of every service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
@@ -61,6 +64,10 @@ def run_migrations(target_metadata: sa.MetaData) -> None:
         # transaction for the whole run (alembic would otherwise commit SQLite migrations one by one).
         context.configure(connection=connection, transactional_ddl=True, **options)
         with context.begin_transaction():
+            if engine.dialect.name == "postgresql":
+                # Every web replica migrates as it starts (deploy/docker/entrypoint.sh): one at a time, each
+                # reading the version after the one before it committed, so the next finds nothing to do.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
             if sqlite:
                 _check_foreign_keys(connection)
