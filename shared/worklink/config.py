@@ -84,7 +84,7 @@ class Settings:
                 issuer=env.get("WORKLINK_JWT_ISSUER", "worklink-dev"),
                 audience=env.get("WORKLINK_JWT_AUDIENCE", "worklink"),
             ),
-            max_body_bytes=int(env.get("WORKLINK_MAX_BODY_BYTES", 1024 * 1024)),
+            max_body_bytes=whole_number(env, "WORKLINK_MAX_BODY_BYTES", 1024 * 1024, unit="bytes"),
             log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
             trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
             metrics_token=env.get("WORKLINK_METRICS_TOKEN", ""),
@@ -149,18 +149,21 @@ def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:
     return {option: env[name] for name, option in names.items() if env.get(name)}
 
 
-def _count(env: Mapping[str, str], name: str) -> int:
-    value = env.get(name, "0").strip() or "0"
-    if not value.isdigit():
-        raise ConfigError(f"{name} must be a whole number of proxies (0 or more), not {value!r}")
+def whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1, unit: str = "") -> int:
+    """A numeric setting, refused by name (a ConfigError, not int()'s ValueError naming only the value)."""
+    value = env.get(name, "").strip() or str(default)
+    if not value.isdigit() or int(value) < minimum:
+        of = f" of {unit}" if unit else ""
+        raise ConfigError(f"{name} must be a whole number{of} ({minimum} or more), not {value!r}")
     return int(value)
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    return whole_number(env, name, 0, minimum=0, unit="proxies")
 
 
 def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name, "").strip() or str(default)
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number of minutes (1 or more), not {value!r}")
-    return int(value)
+    return whole_number(env, name, default, unit="minutes")
 
 
 def _read_key(value: str | None) -> str | None:

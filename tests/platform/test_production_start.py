@@ -99,3 +99,14 @@ def test_a_service_can_join_the_cluster_with_mutual_tls():
                                                "KAFKA_SSL_KEYFILE": "/referrals.key"})
     assert settings.kafka.security == {"security_protocol": "SSL", "ssl_cafile": "/ca.pem",
                                        "ssl_certfile": "/referrals.pem", "ssl_keyfile": "/referrals.key"}
+
+
+@pytest.mark.parametrize("process, variable, value", [
+    (("consume", "-s", "referrals"), "REFERRALS_CASELOAD_LIMIT", "lots"),
+    (("job", "-s", "referrals", "clock"), "REFERRALS_JOB_INTERVAL_SECONDS", "5m"),
+    (("relay", "-s", "referrals"), "WORKLINK_MAX_BODY_BYTES", "1MB"),
+])
+def test_a_number_that_is_not_one_is_refused_by_its_name(process, variable, value, tmp_path):
+    """int() refused them with a traceback naming the value only ('invalid literal for int()')."""
+    settings = {**own_settings("referrals", tmp_path), "REFERRALS_PERSON_KEY": "k" * 40, variable: value}
+    refused(start(process, tmp_path, **settings), variable)

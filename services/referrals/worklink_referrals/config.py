@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Mapping
 
 from worklink import retention
+from worklink.config import whole_number
 from worklink.pseudonyms import service_key
 from worklink_referrals.domain import ClockTargets
 
@@ -88,17 +89,17 @@ class ReferralSettings:
             log.warning(gap)
         return cls(
             clocks=ClockTargets(
-                acknowledge=int(env.get("REFERRALS_ACKNOWLEDGE_DAYS", 2)),
-                first_contact_attempt=int(env.get("REFERRALS_FIRST_CONTACT_ATTEMPT_DAYS", 5)),
-                first_meeting=int(env.get("REFERRALS_FIRST_MEETING_DAYS", 10)),
+                acknowledge=whole_number(env, "REFERRALS_ACKNOWLEDGE_DAYS", 2, minimum=0),
+                first_contact_attempt=whole_number(env, "REFERRALS_FIRST_CONTACT_ATTEMPT_DAYS", 5, minimum=0),
+                first_meeting=whole_number(env, "REFERRALS_FIRST_MEETING_DAYS", 10, minimum=0),
                 holidays=holidays),
             routing_taxonomy=frozenset(uuid.UUID(t.strip()) for t in env.get("REFERRALS_ROUTING_TAXONOMY", "")
                                        .split(",") if t.strip()),
-            caseload_limit=int(env.get("REFERRALS_CASELOAD_LIMIT", 20)),
-            failed_contact_attempts=int(env.get("REFERRALS_FAILED_CONTACT_ATTEMPTS", 3)),
-            self_referral_limit_contact=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3)),
-            self_referral_limit_ip=int(env.get("REFERRALS_SELF_REFERRAL_LIMIT_IP", 10)),
-            self_referral_window_seconds=int(env.get("REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600)),
+            caseload_limit=whole_number(env, "REFERRALS_CASELOAD_LIMIT", 20, minimum=0),
+            failed_contact_attempts=whole_number(env, "REFERRALS_FAILED_CONTACT_ATTEMPTS", 3, minimum=0),
+            self_referral_limit_contact=whole_number(env, "REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3, minimum=0),
+            self_referral_limit_ip=whole_number(env, "REFERRALS_SELF_REFERRAL_LIMIT_IP", 10, minimum=0),
+            self_referral_window_seconds=whole_number(env, "REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
             directory_url=env.get("REFERRALS_DIRECTORY_URL", "").rstrip("/"),
@@ -120,3 +121,9 @@ def check(settings) -> None:
     """Every referrals process refuses to start on a missing or unsafe setting (worklink.service): the
     consumer reads these per event, where a ConfigError would only be retried and dead-lettered."""
     ReferralSettings.from_env()
+    job_interval_seconds()
+
+
+def job_interval_seconds(env: Mapping[str, str] | None = None) -> int:
+    """REFERRALS_JOB_INTERVAL_SECONDS (300): how often the clock job looks."""
+    return whole_number(os.environ if env is None else env, "REFERRALS_JOB_INTERVAL_SECONDS", 300)

@@ -13,7 +13,6 @@ often, or two at once, is harmless.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -25,7 +24,7 @@ from worklink.messaging.outbox import Outbox
 from worklink.messaging.topics import TopicSpec, load_topics
 from worklink.workers import run_periodically
 from worklink_referrals import rights, services
-from worklink_referrals.config import ReferralSettings
+from worklink_referrals.config import ReferralSettings, job_interval_seconds
 from worklink_referrals.models import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
 
 def clock(settings: Settings, stop: threading.Event) -> None:
     database, referral_settings = Database(settings.database_url), ReferralSettings.from_env()
-    interval = float(os.environ.get("REFERRALS_JOB_INTERVAL_SECONDS", 300))
+    interval = job_interval_seconds()
     try:
         run_periodically(stop, interval, run_once, database, referral_settings, None, withdrawal_memory())
     finally:
