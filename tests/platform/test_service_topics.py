@@ -57,3 +57,21 @@ def test_every_declared_topic_has_one_publishing_service_to_create_it():
             owners.setdefault(topic.name, []).append(name)
     assert {topic: names for topic, names in owners.items() if len(names) != 1} == {}
     assert set(owners) == {spec.name for spec in load_topics()}
+
+
+def test_a_partner_plans_its_own_services_acls_alone_and_a_wrong_reader_is_still_refused():
+    """A service's image installs it alone: `worklink kafka-acls` there refused, as nobody in its plan read the
+    other services' restricted topics."""
+    import pytest
+
+    from worklink.messaging import acls
+
+    roles = acls.roles_of_installed_services()
+    for name, role in roles.items():
+        grants = acls.plan(CATALOGUE, load_topics(), {name: role}, operator=None)
+        assert {grant.principal for grant in grants} == {f"User:{name}"}
+    referrals = acls.plan(CATALOGUE, load_topics(), {"referrals": roles["referrals"]}, operator=None)
+    assert acls.Grant("User:referrals", "topic", "adjustments.referral-requests", "read") in referrals
+    nosy = acls.Role(publishes=(), handles=("adjustments.referral.requested",), group="worklink.directory")
+    with pytest.raises(acls.AclPlanError, match="adjustments.referral-requests"):
+        acls.plan(CATALOGUE, load_topics(), {"directory": nosy}, operator=None)

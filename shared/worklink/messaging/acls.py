@@ -74,7 +74,8 @@ def roles_of_installed_services() -> dict[str, Role]:
 def plan(catalogue: Catalogue, specs: list[TopicSpec], roles: Mapping[str, Role], *,
          principal: str = DEFAULT_PRINCIPAL, operator: str | None = DEFAULT_OPERATOR) -> list[Grant]:
     """Every grant the services (and the operator) need, and nothing else."""
-    problems = check_readers(catalogue, specs, {role.group: role.handles for role in roles.values()})
+    problems = check_readers(catalogue, _restricted_in_plan(catalogue, specs, roles),
+                             {role.group: role.handles for role in roles.values()})
     if problems:
         raise AclPlanError("; ".join(problems))
     grants: set[Grant] = set()
@@ -95,6 +96,15 @@ def plan(catalogue: Catalogue, specs: list[TopicSpec], roles: Mapping[str, Role]
                 grants |= {Grant(operator, "topic", dead_letters, "read"), Grant(operator, "topic", dead_letters, "write"),
                            Grant(operator, "topic", spec.name, "read"), Grant(operator, "topic", spec.name, "write")}
     return sorted(grants)
+
+
+def _restricted_in_plan(catalogue: Catalogue, specs: list[TopicSpec], roles: Mapping[str, Role]) -> list[TopicSpec]:
+    """The restricted topics whose readers this plan decides: those a planned service reads or is the declared
+    reader of. Planning for one partner's service alone (its image installs no other) leaves the others' readers
+    to their own plans, instead of refusing because nobody in it reads them."""
+    groups = {role.group for role in roles.values()}
+    read = _topics(catalogue, [t for role in roles.values() for t in role.handles])
+    return [s for s in specs if s.restricted and (s.reader in groups or s.name in read)]
 
 
 def _topics(catalogue: Catalogue, event_types: Iterable[str]) -> set[str]:
