@@ -27,6 +27,9 @@ preload_app = True
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# No runtime control socket (gunicorn 25+ made one at ~/.gunicorn/gunicorn.ctl): the orchestrator or `worklink up`
+# runs the process, and every service on one machine shared that one path.
+control_socket_disable = True
 # Proxies are trusted in one place, the app's WORKLINK_TRUSTED_PROXIES: gunicorn's own default believes
 # X-Forwarded-Proto from any local process, which turned plain HTTP into "HTTPS" (HSTS, Secure cookies).
 forwarded_allow_ips = ""
