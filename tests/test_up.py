@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from worklink.devstack import free_port, port_open
+from worklink_directory import demo
 from tests.platform.support import read_topic
 
 SERVICES = ("directory", "adjustments", "referrals", "notifications")
@@ -68,6 +69,13 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path):
         status, listing = get(f"http://127.0.0.1:{ports['directory']}/services?per_page=1")
         assert status == 200 and listing["total_items"] >= 200
 
+        # The demo hangs together: the GP's demo referral reaches referrals through Kafka and is routed to one
+        # of the demo directory's specialist employment adviser listings, whose advisers the seed names.
+        routed_to, org, terms = _demo_referral_routing(env)
+        assert terms == {uuid.UUID(demo.term_id("employment-advice")), uuid.UUID(demo.term_id("ips"))}, routed_to
+        assert org == demo.organisation_id(demo.STAFF_DEMO_ORGANISATION)
+        assert f"--role adviser --org {org}" in banner
+
         # The directory's outbox relay is running: an event staged in its database reaches the broker.
         published = _stage_directory_event(env)
         records = read_topic(f"127.0.0.1:{broker_port}", "directory.service", expected=1, timeout=60)
@@ -86,6 +94,31 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path):
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def _demo_referral_routing(env: dict, timeout: float = 120) -> tuple[uuid.UUID | None, str | None, set[uuid.UUID]]:
+    """The service the GP's demo referral (from adjustments) was routed to, once it is, its organisation and
+    its taxonomy terms."""
+    import sqlalchemy as sa
+
+    from worklink.config import Settings
+    from worklink.db import Database
+    from worklink_referrals.models import Referral, RoutingServiceTerm
+
+    database = Database(Settings.from_env("referrals", env).database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with database.transaction() as session:
+                routed = session.execute(sa.select(Referral.service_id, Referral.assigned_org_id).where(
+                    Referral.source == "adjustments", Referral.routing == "routed")).first()
+                if routed is not None or time.monotonic() > deadline:
+                    service_id, org = routed or (None, None)
+                    return service_id, org and str(org), set(session.scalars(
+                        sa.select(RoutingServiceTerm.term_id).where(RoutingServiceTerm.service_id == service_id)))
+            time.sleep(1)
+    finally:
+        database.dispose()
 
 
 def _stage_directory_event(env: dict) -> str:

@@ -93,6 +93,19 @@ class ServiceSpec:
         return loader.load_demo_data(settings)
 
     @property
+    def demo_settings(self) -> dict[str, str]:
+        """Settings other services need for this service's demo data to make sense when the whole system
+        runs on one machine (`<package>.seed:DEMO_SETTINGS`; `worklink up` sets them when it seeds, unless
+        set already): the directory's demo says which of its taxonomy terms are employment advice."""
+        try:
+            loader = self.module("seed")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package}.seed":
+                raise
+            return {}
+        return dict(getattr(loader, "DEMO_SETTINGS", {}))
+
+    @property
     def migrations_dir(self) -> Path:
         return Path(importlib.import_module(self.package).__file__).parent / "migrations"
 

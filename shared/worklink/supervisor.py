@@ -161,6 +161,10 @@ class Supervisor:
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         env["WORKLINK_VAR"] = str(self.var)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        if self.seed:  # the demo data hangs together: e.g. referrals route to the demo's employment advisers
+            for spec in installed_services().values():
+                for name, value in spec.demo_settings.items():
+                    env.setdefault(name, value)
         return env
 
     def _prepare(self, env: dict[str, str]) -> None:

@@ -46,7 +46,7 @@ def _body(given: str, family: str, n: int, condition: tuple[str, str], effects: 
         "issuer": {"name": "Dr Demo Clinician", "profession": "doctor"},
         "patient": {"nhs_number": demo_nhs_number(n), "given_name": given, "family_name": family,
                     "birth_date": date(1980 + n % 20, 1 + n % 12, 1 + n % 27), "email": None, "phone": phone,
-                    "postcode": "GL1 1AA"},
+                    "postcode": "TA1 1AA"},  # in the demo directory's county: routed to its advisers
         "assessment": {"date": today, "method": "face_to_face", "condition_started_on": today - timedelta(days=45)},
         "conditions": [{"text": condition[1], "condition_id": condition[0], "disclose": False}],
         "decision": "may_be_fit", "categories": [], "functional_effects": effects,

@@ -14,6 +14,11 @@ from worklink_directory.importer import import_records
 from worklink_directory.models import PLATFORM
 
 
+# Referrals route a referral that names no service to a listing carrying this term: the demo's specialist
+# employment advisers (Individual Placement and Support, all run by STAFF_DEMO_ORGANISATION), not a walking group.
+DEMO_SETTINGS = {"REFERRALS_ROUTING_TAXONOMY": demo.term_id("ips")}
+
+
 def load_demo_data(settings: Settings, copies: int = 1) -> str:
     database = Database(settings.database_url)
     try:
@@ -26,4 +31,5 @@ def load_demo_data(settings: Settings, copies: int = 1) -> str:
     staff = demo.organisation_id(demo.STAFF_DEMO_ORGANISATION)
     return (f"demo directory (invented services in Somerset): {report.summary()}; partner staff of "
             f"{demo.STAFF_DEMO_ORGANISATION} edit its listings at /partner, signed in with "
-            f"`worklink token --role org_admin --org {staff}`")
+            f"`worklink token --role org_admin --org {staff}`, and its employment advisers take GPs' referrals "
+            f"at referrals' /queue signed in with `worklink token --role adviser --org {staff}`")
