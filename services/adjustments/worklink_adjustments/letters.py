@@ -154,8 +154,14 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         sections.append(Section("Further support", notes))
     sections.append(Section("Reassessment", [_reassessment(s)]))
     share = s["consent"]["share_with_employer"]
-    # Nothing to answer (a 'not fit' decision, or advice without recommendations): no reply link.
+    answered = s.get("employer_response")  # the answer to this version: its single-use link is spent
+    # Nothing to answer (a 'not fit' decision, or advice without recommendations), or answered: no reply link.
     link = response_url if share and s["status"] in ("issued", "amended") and s["recommendations"] else None
+    if link and answered:
+        link = None
+        sections.append(Section("Your reply", [
+            f"You told us on {long_date(uk_today(answered['recorded_at']))} which changes you agreed, partly "
+            "agreed or could not make. Thank you: there is nothing more to send."]))
     if link:
         sections.append(Section("Please tell us what you agreed", [
             "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "

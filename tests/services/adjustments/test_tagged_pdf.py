@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from pypdf.generic import BooleanObject, IndirectObject
 
 from tests.services.adjustments.conftest import suggestion_body
-from tests.services.adjustments.test_letters_and_employer import issued
+from tests.services.adjustments.test_letters_and_employer import csrf, issued, response_link
+from worklink.uktime import uk_today
 from worklink_adjustments import letters
 from worklink_adjustments.tagged_pdf import TaggedPDF
 
@@ -284,3 +285,22 @@ def test_the_checks_catch_text_or_a_rule_outside_marked_content():
         draw(pdf)
         with pytest.raises(AssertionError, match="outside marked content"):
             marked_content(read(bytes(pdf.output())))
+
+
+def test_a_letter_reprinted_after_the_employers_answer_says_they_replied_instead_of_offering_the_spent_link(
+        client, tokens):
+    s = issued(client, tokens)
+    link = response_link(client, tokens, s["id"])
+    answered = client.post(link, data={"csrf_token": csrf(client, link), "responder_name": "Jo Manager",
+                                       **{f"items.{i}.outcome": "agreed" for i in range(3)}})
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    replied = f"You told us on {letters.long_date(uk_today())} which changes you agreed"
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert replied in html and "/respond/" not in html and "Use the link below" not in html
+    reader = read(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
+    tree = structure(reader)
+    assert [h.text for h in of_kind(tree, "H2")][-2:] == ["Reassessment", "Your reply"]
+    assert squeezed(replied) in squeezed(" ".join(p.text for p in of_kind(tree, "P")))
+    assert "respond" not in squeezed(" ".join(e.text for e in walk(tree)))
+    assert_reading_order(reader, tree)
+    assert_parent_tree(reader, tree)
