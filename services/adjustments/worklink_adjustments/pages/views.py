@@ -194,7 +194,7 @@ def write_submit():
         except RuleViolation as exc:
             session.rollback()
             return suggestion_form(form, picked, guidance, exc.errors, 422)
-    return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"]), 303)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"], done="saved"), 303)
 
 
 def shape_and_rule_errors(exc: ValidationError) -> list[dict]:
@@ -358,7 +358,8 @@ def change_submit(suggestion_id: uuid.UUID):
         if exc.status == 404:
             raise
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
-    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id), 303)
+    done = "saved" if status == "draft" else "amended"
+    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, done=done), 303)
 
 
 @pages.get("/review/<uuid:suggestion_id>")
@@ -367,7 +368,25 @@ def change_submit(suggestion_id: uuid.UUID):
 def review(suggestion_id: uuid.UUID):
     # Only a code comes back in the address, never words: a crafted link cannot put its own
     # text on a clinical page.
-    return review_page(suggestion_id, REFUSALS.get(request.args.get("error", "")))
+    return review_page(suggestion_id, REFUSALS.get(request.args.get("error", "")),
+                       done=DONE.get(request.args.get("done", "")))
+
+
+# What an action on the review page did (the redirect carries the code): (heading, what follows).
+DONE = {
+    "issued": ("Suggestion issued", "Print the employer letter and the patient summary for the patient below."),
+    "amended": ("Suggestion amended", "Print the new employer letter for the patient: the reply link in the "
+                                      "earlier letter no longer works."),
+    "saved": ("Draft saved", "Check it below, then issue it."),
+    "withdrawn": ("Suggestion withdrawn", "The employer letter and the patient summary no longer apply, and the "
+                                          "employer's reply link no longer works."),
+    "referred": ("Referral requested", "It goes to an employment adviser service, who will contact the patient."),
+    "consent_withdrawn": ("Withdrawal of consent recorded", "The referral is cancelled and nothing more about the "
+                                                            "patient is shared with the adviser service."),
+}
+# The code each review-page action redirects with.
+ACTION_DONE = {"issue": "issued", "withdraw": "withdrawn", "refer": "referred",
+               "withdraw-referral-consent": "consent_withdrawn"}
 
 
 # Why an action on the review page was refused (the redirect carries the code).
@@ -393,14 +412,15 @@ def refusal_code(error: DomainError) -> str:
     return "refused"
 
 
-def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200) -> Response:
+def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200,
+                done: tuple[str, str] | None = None) -> Response:
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         url = _response_url(session, suggestion_id)
         guidance = index(session)
     letter = None if suggestion["erased_at"] else letters.employer_letter(suggestion, url)  # no patient: no letter
     return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
-                  unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
+                  done=None if error else done, unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
 
 
 def referrals_site() -> str:
@@ -476,7 +496,7 @@ def review_action(suggestion_id: uuid.UUID, action: str):
         if exc.status == 404:
             raise
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
-    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id), 303)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, done=ACTION_DONE[action]), 303)
 
 
 def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
