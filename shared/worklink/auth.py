@@ -30,11 +30,19 @@ MAX_TOKEN_CHARS = 8192  # an IdP's token is ~1 KB; a megabyte one would be parse
 _CHALLENGE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")  # RFC 6750 3: what error_description may hold
 ROLE_PEOPLE = {"resident": "residents", "gp": "GPs and other clinicians", "adviser": "employment advisers",
                "org_admin": "organisation administrators", "alliance_admin": "alliance administrators"}
+ROLE_PERSON = {"resident": "a resident", "gp": "a GP or other clinician", "adviser": "an employment adviser",
+               "org_admin": "an organisation administrator", "alliance_admin": "an alliance administrator"}
 
 
 def _people(roles) -> str:
     names = [ROLE_PEOPLE.get(role, role) for role in roles]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _not_for_your_role(role: str, roles) -> str:
+    """The refusal in a person's words, for an error page (the API's detail names the role codes)."""
+    what = "see this page" if request.method in ("GET", "HEAD") else "do this"
+    return f"You are signed in as {ROLE_PERSON.get(role, repr(role))}. Only {_people(roles)} can {what}."
 
 
 @dataclass(frozen=True)
@@ -205,7 +213,8 @@ def requires(*roles: str) -> Callable:
             principal = authenticate()
             if roles and principal.role not in roles:
                 raise Problem(403, f"This is for {_people(roles)}. Role {principal.role!r} may not do this; "
-                                   f"it needs one of: {', '.join(roles)}.")
+                                   f"it needs one of: {', '.join(roles)}.",
+                              page_detail=_not_for_your_role(principal.role, roles))
             return view(*args, **kwargs)
 
         # flask-smorest reads `_apidoc`: mark the operation as needing a bearer token.

@@ -36,10 +36,12 @@ class Problem(Exception):
     """Raise anywhere in a request to return a problem response."""
 
     def __init__(self, status: int, detail: str | None = None, *, title: str | None = None,
-                 type: str | None = None, headers: dict[str, str] | None = None, **extensions: Any):
+                 type: str | None = None, headers: dict[str, str] | None = None, page_detail: str | None = None,
+                 **extensions: Any):
         super().__init__(detail or title or HTTP_STATUS_CODES.get(status, "Error"))
         self.status = status
         self.detail = detail
+        self.page_detail = page_detail  # for a person, on an error page; `detail` stays precise, for programs
         self.title = title
         self.type = type
         self.headers = headers or {}
@@ -70,12 +72,12 @@ class ProblemSchema(Schema):
 
 
 def problem_response(status: int, detail: str | None = None, *, title: str | None = None,
-                     type: str | None = None, headers: dict[str, str] | None = None,
+                     type: str | None = None, headers: dict[str, str] | None = None, page_detail: str | None = None,
                      **extensions: Any) -> Response:
     from worklink.web.pages import is_page_request, render_error_page
 
     if is_page_request():  # people get a page; programs get problem+json
-        response = render_error_page(status, title, detail)
+        response = render_error_page(status, title, page_detail or detail)
         response.headers.update(headers or {})
         return response
     body: dict[str, Any] = {
@@ -148,7 +150,7 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(problem: Problem):
         return problem_response(problem.status, problem.detail, title=problem.title, type=problem.type,
-                                headers=problem.headers, **problem.extensions)
+                                headers=problem.headers, page_detail=problem.page_detail, **problem.extensions)
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

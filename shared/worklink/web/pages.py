@@ -59,7 +59,7 @@ def is_page_request() -> bool:
     except RuntimeError:
         return False
     if not name:
-        return request.url_rule is None and _prefers_html()
+        return request.url_rule is None and prefers_html()
     blueprint = current_app.blueprints.get(name.split(".")[0])
     return bool(getattr(blueprint, "worklink_pages", False)) and not _asks_for_data()
 
@@ -71,7 +71,8 @@ def _asks_for_data() -> bool:
     return best is not None and best != "text/html"
 
 
-def _prefers_html() -> bool:
+def prefers_html() -> bool:
+    """A browser (text/html preferred to JSON); a program's */* alone, or JSON first, is not one."""
     best = request.accept_mimetypes.best_match(["application/problem+json", "application/json", "text/html"])
     return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
 
@@ -153,6 +154,17 @@ def home_page() -> str:
     return current_app.config.get("WORKLINK_HOME_PAGE", "/")
 
 
+def start_page(role: str | None = None) -> str:
+    """Where a signed-in user starts (after sign-in without a `next`, and the link on a 403 page): the
+    page a service gives their role in `WORKLINK_ROLE_HOME_PAGES` (directory: partner staff to /partner,
+    not the residents' search), else the service's home page. `role` defaults to the signed-in user's."""
+    if role is None:
+        from worklink.auth import optional_principal
+        role = getattr(optional_principal(), "role", None)
+    return (current_app.config.get("WORKLINK_ROLE_HOME_PAGES") or {}).get(role) or \
+        current_app.config.get("WORKLINK_HOME_PAGE", "/")
+
+
 def render_error_page(status: int, title: str | None, detail: str | None) -> Response:
     """An error page in plain words: the problem's own title if it has one, else one for the status."""
     title = title or PAGE_TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error")
@@ -165,7 +177,7 @@ def install_pages(app: Flask, service_title: str) -> None:
     app.jinja_loader = jinja2.ChoiceLoader([
         app.jinja_loader, jinja2.PackageLoader("worklink.web", "templates")])
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title,
-                                 home_page=home_page, is_secret_link=is_secret_link)
+                                 home_page=home_page, start_page=start_page, is_secret_link=is_secret_link)
 
     @app.context_processor
     def signed_in_user():
@@ -246,7 +258,7 @@ def _session_pages() -> PagesBlueprint:
         sealed = service_context().cookie_seal.seal(token)
         if len(sealed) > COOKIE_LIMIT:
             return _sign_in_again("This access token is too long to keep signed in with. Ask for a shorter one.")
-        response = redirect(_safe_next(request.form.get("next")) or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
+        response = redirect(_safe_next(request.form.get("next")) or start_page(principal.role))
         lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
         response.set_cookie(session_cookie_name(), sealed, httponly=True, samesite="Lax", secure=_cookie_secure(),
                             max_age=max(lifetime, 60))

@@ -109,7 +109,8 @@ def test_pages_need_a_signed_in_clinician(app, tokens, page):
         page.goto(f"{base}/find")
         assert "/signin" in page.url
         sign_in(page, base, tokens.raw(role="adviser"), "/find")
-        assert "Role 'adviser' may not do this" in page.content()
+        assert "You are signed in as an employment adviser. Only GPs and other clinicians can see this page." in (
+            page.content())
 
 
 def test_the_flow_works_without_javascript(app, tokens, no_js_page):

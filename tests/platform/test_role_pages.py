@@ -1,0 +1,101 @@
+"""Where a signed-in person lands and what a page refused for their role says - in real Chromium.
+
+Found on a walk through the running system: partner staff signing in at the directory landed on the
+residents' search, and a refused page read "Role 'adviser' may not do this; it needs one of: ...",
+words for programs."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from flask import render_template_string
+
+from worklink.auth import mint_token, requires
+from worklink.config import Settings
+from worklink.db import NAMING_CONVENTION, platform_tables
+from worklink.web import create_service_app
+from worklink.web.pages import PagesBlueprint
+from tests.browser import assert_accessible, live_server, sign_in, submit
+
+PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
+{% block content %}<h1>{{ heading }}</h1>{% endblock %}"""
+
+pages = PagesBlueprint("role_pages", __name__)
+
+
+@pages.get("/")
+def home():
+    return render_template_string(PAGE, heading="Find support")
+
+
+@pages.get("/caseload")
+@requires("adviser")
+def caseload():
+    return render_template_string(PAGE, heading="Caseload")
+
+
+@pages.get("/audit-trail")
+@requires("alliance_admin")
+def audit_trail():
+    return render_template_string(PAGE, heading="Audit trail")
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path)})
+
+
+@pytest.fixture()
+def app(settings):
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
+                                settings=settings, config={"WORKLINK_ROLE_HOME_PAGES": {"adviser": "/caseload"}})
+    app.register_blueprint(pages)
+    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
+    return app
+
+
+def token(settings, role: str) -> str:
+    return mint_token(settings.jwt, role=role, org="org-1")
+
+
+def signed_in_at_signin(page, base: str, raw: str) -> None:
+    """Sign in on the bare sign-in page, with no page to return to."""
+    page.goto(f"{base}/signin")
+    page.get_by_label("Access token").fill(raw)
+    submit(page, page.get_by_role("button", name="Sign in"))
+
+
+def test_sign_in_without_a_next_page_goes_to_the_start_page_the_service_gives_the_role(app, settings, page):
+    with live_server(app) as base:
+        signed_in_at_signin(page, base, token(settings, "adviser"))
+        assert page.url == f"{base}/caseload"
+    page.context.clear_cookies()
+    with live_server(app) as base:
+        sign_in(page, base, token(settings, "adviser"), "/audit-trail")  # a page asked for is kept
+        assert page.url == f"{base}/audit-trail"
+    page.context.clear_cookies()
+    with live_server(app) as base:
+        signed_in_at_signin(page, base, token(settings, "resident"))  # a role the service names no page for
+        assert page.url == f"{base}/"
+
+
+def test_a_page_refused_for_the_role_says_so_in_words_with_a_way_to_the_start(app, settings, page):
+    with live_server(app) as base:
+        sign_in(page, base, token(settings, "adviser"), "/audit-trail")
+        assert page.get_by_role("heading", level=1).inner_text() == "You cannot see this page"
+        assert page.locator("main p").first.inner_text() == (
+            "You are signed in as an employment adviser. Only alliance administrators can see this page.")
+        assert "Role" not in page.locator("main").inner_text()
+        assert_accessible(page)
+        submit(page, page.get_by_role("link", name="Go to the start page"))
+        assert page.url == f"{base}/caseload"
+
+
+def test_programs_keep_the_precise_refusal(app, settings):
+    client = app.test_client()
+    refused = client.get("/audit-trail", headers={"Accept": "application/json",
+                                                  "Authorization": f"Bearer {token(settings, 'gp')}"})
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["detail"] == ("This is for alliance administrators. Role 'gp' may not do this; "
+                                            "it needs one of: alliance_admin.")
