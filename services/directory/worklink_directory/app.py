@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
                     "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",
     )
     app.config.setdefault("WORKLINK_HOME_PAGE", "/find")  # "/" is the ORUK API root, not a page
+    app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", {"org_admin": "/partner"})  # partner staff keep listings
     app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ),
                                    "review_period": services.review_period(os.environ),  # the pages' flags
                                    "referrals_url": referrals_url(os.environ, app.extensions["worklink"].settings.env)}

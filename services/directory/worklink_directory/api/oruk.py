@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.pages import prefers_html
 from worklink_directory import oruk, oruk_schemas, queries
 from worklink_directory.models import Service, ServiceAtLocation, ServiceCapacity, Taxonomy, TaxonomyTerm
 
@@ -121,7 +122,13 @@ def _get(session: Session, model, raw_id: str, label: str):
 class ApiRoot(MethodView):
     @blp.doc(**_one(_ROOT, "Which standard this API implements (ORUK 3.0)."))
     def get(self):
-        return {"version": oruk.VERSION, "profile": oruk.PROFILE, "openapi_url": oruk.OPENAPI_URL}
+        if prefers_html():  # a resident typing the bare address: the search page, not the API's JSON
+            response = redirect(current_app.config["WORKLINK_HOME_PAGE"], 303)
+        else:
+            response = current_app.json.response(
+                {"version": oruk.VERSION, "profile": oruk.PROFILE, "openapi_url": oruk.OPENAPI_URL})
+        response.vary.add("Accept")  # one address, two answers: a cache keeps them apart
+        return response
 
 
 @blp.route("/services")
