@@ -53,6 +53,12 @@ class Principal:
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
+    def name(self) -> str | None:
+        """The person's display name, if the token carries one (OpenID Connect's `name` claim)."""
+        value = self.claims.get("name")
+        return (value.strip() or None) if isinstance(value, str) else None
+
+    @property
     def is_alliance_admin(self) -> bool:
         return self.role == "alliance_admin"
 

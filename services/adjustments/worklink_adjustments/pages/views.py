@@ -140,16 +140,30 @@ def write():
         guidance = index(session)
         picked = _library_picks(guidance, request.args.getlist("adjustment"))
         condition = guidance.conditions.get(request.args.get("condition", ""))
+        searched = [lid for lid in request.args.getlist("limitation") if lid in guidance.limitations]
     form = MultiDict({"decision": "may_be_fit", "assessment.date": today().isoformat(),
                       "period.start": today().isoformat(), "assessment.method": "face_to_face"})
+    if name := current_principal().name:  # the signed-in clinician, as their token names them
+        form["issuer.name"] = name
     if condition:
         form["conditions.0.text"] = condition["name"]
         form["conditions.0.condition_id"] = condition["id"]
     for i, adjustment in enumerate(picked):
         form[f"recommendations.{i}.adjustment_id"] = adjustment["id"]
+        if difficulty := _difficulty_addressed(guidance, adjustment["id"], searched):
+            form[f"recommendations.{i}.difficulty"] = difficulty
         form.add("categories", adjustment["fit_note_category"]) if adjustment["fit_note_category"] not in \
             form.getlist("categories") else None
     return suggestion_form(form, picked, guidance)
+
+
+def _difficulty_addressed(guidance, adjustment_id: str, searched: list[str]) -> str | None:
+    """The name of the first difficulty the clinician searched guidance for that this adjustment
+    addresses (a rule of the library links them): a start for "Difficulty it addresses"."""
+    for limitation_id in searched:
+        if any(rule["adjustment_id"] == adjustment_id for rule in guidance.rules_by_limitation.get(limitation_id, ())):
+            return guidance.limitations[limitation_id]["name"]
+    return None
 
 
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,

@@ -1,0 +1,46 @@
+"""The write form starts from what the clinician already told us: their name from their token, and for
+each adjustment picked from the guidance results the difficulty they searched for that it addresses -
+in real headless Chromium.
+
+Found on a walk through the running system: both were typed again on every suggestion."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.services.adjustments.conftest import PRACTICE
+from worklink.auth import mint_token
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def pick_first_results(page, count: int) -> list[str]:
+    """Tick the first `count` adjustments in the results and use them; their titles."""
+    boxes = page.locator("input[name=adjustment]")
+    titles = []
+    for n in range(count):
+        boxes.nth(n).check()
+        titles.append(page.locator(f"label[for={boxes.nth(n).get_attribute('id')}]").inner_text().strip())
+    submit(page, page.get_by_role("button", name="Use these adjustments"))
+    return titles
+
+
+def test_the_issuer_name_and_the_searched_difficulty_are_filled_in(app, settings, page):
+    token = mint_token(settings.jwt, role="gp", org=str(PRACTICE), subject="dr-ada", name="Dr Ada Lovelace")
+    with live_server(app) as base:
+        sign_in(page, base, token, "/find?limitation=lifting")
+        pick_first_results(page, 2)
+        assert page.get_by_label("Your name").input_value() == "Dr Ada Lovelace"
+        assert [page.locator(f"#recommendations-{i}-difficulty").input_value() for i in range(2)] == [
+            "Lifting and carrying"] * 2
+        assert page.locator("#recommendations-2-difficulty").input_value() == ""  # own words: nothing searched
+        assert_accessible(page)
+
+
+def test_nothing_is_guessed_when_the_token_has_no_name_and_no_difficulty_was_searched(app, tokens, page):
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/find?condition=back_pain")
+        pick_first_results(page, 1)
+        assert page.get_by_label("Your name").input_value() == ""
+        assert page.locator("#recommendations-0-difficulty").input_value() == ""
