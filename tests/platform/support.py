@@ -35,6 +35,19 @@ class ThingHappened(Schema):
     colour = fields.String(validate=validate.OneOf(["red", "green"]), load_default="red")
 
 
+def pages_app(settings, blueprint, config: dict[str, Any] | None = None):
+    """A service app ("WorkLink Demo") with the shared page machinery and `blueprint`'s pages, whose
+    visitors can sign in (its web_sessions table made)."""
+    from worklink.web import create_service_app
+
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
+                                settings=settings, config=config)
+    app.register_blueprint(blueprint)
+    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
+    return app
+
+
 def catalogue(topic: str) -> Catalogue:
     return Catalogue([EventType("test.thing.happened", 1, ThingHappened, topic, "thing_id",
                                 "Something happened to a thing.")])

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from flask import render_template_string, request
 
 from worklink.auth import current_principal, mint_token, requires
 from worklink.config import Settings
-from worklink.db import NAMING_CONVENTION, platform_tables
-from worklink.web import create_service_app
 from worklink.problems import Problem
 from worklink.web.pages import PagesBlueprint
 from tests.browser import assert_accessible, live_server
+from tests.platform.support import pages_app
 
 PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
 {% block content %}<h1>{{ heading }}</h1>
@@ -72,12 +70,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
-    app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
-                                settings=settings)
-    app.register_blueprint(pages)
-    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
-    return app
+    return pages_app(settings, pages)
 
 
 def test_people_get_html_errors_and_programs_get_problems(app):

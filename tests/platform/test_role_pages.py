@@ -7,15 +7,13 @@ words for programs."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from flask import render_template_string
 
 from worklink.auth import mint_token, requires
 from worklink.config import Settings
-from worklink.db import NAMING_CONVENTION, platform_tables
-from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
 from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.platform.support import pages_app
 
 PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
 {% block content %}<h1>{{ heading }}</h1>{% endblock %}"""
@@ -47,12 +45,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
-    app, _ = create_service_app("demo", __name__, tables=tables, title="WorkLink Demo", description="Demo",
-                                settings=settings, config={"WORKLINK_ROLE_HOME_PAGES": {"adviser": "/caseload"}})
-    app.register_blueprint(pages)
-    tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
-    return app
+    return pages_app(settings, pages, {"WORKLINK_ROLE_HOME_PAGES": {"adviser": "/caseload"}})
 
 
 def token(settings, role: str) -> str:
