@@ -21,3 +21,10 @@ def site_url(env: Mapping[str, str], setting: str, service: str, environment: st
         return ""
     port = env.get(f"{service.upper()}_PORT") or get_service(service).default_port
     return f"http://127.0.0.1:{port}"
+
+
+def directory_service_page(directory_url: str, service_id) -> str | None:
+    """A service's public page in the directory (anyone, no sign-in: what it offers and how to reach it),
+    or None without the directory's address or a service. A resident is told which service has their
+    referral by this link, never by the service's name in an event."""
+    return f"{directory_url}/find/services/{service_id}" if directory_url and service_id else None

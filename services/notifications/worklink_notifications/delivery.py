@@ -50,6 +50,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
+from worklink.sites import directory_service_page, site_url
 from worklink_notifications import retention, routing, signing, webhook_targets
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
@@ -101,6 +102,7 @@ class DeliverySettings:
     mail_from: str = "WorkLink <no-reply@worklink.invalid>"
     public_url: str = "http://127.0.0.1:8084"
     referrals_url: str = "http://127.0.0.1:8083"  # the referrals site, where a person's status page lives
+    directory_url: str = "http://127.0.0.1:8081"  # the directory site: a person's email links their service's page
     max_attempts: int = 6
     backoff_base: float = 30.0   # seconds before the first retry
     backoff_max: float = 3600.0
@@ -138,6 +140,8 @@ class DeliverySettings:
             mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
             public_url=env.get("NOTIFICATIONS_PUBLIC_URL", cls.public_url),
             referrals_url=env.get("NOTIFICATIONS_REFERRALS_URL", cls.referrals_url),
+            directory_url=site_url(env, "NOTIFICATIONS_DIRECTORY_URL", "directory",
+                                   env.get("WORKLINK_ENV", "development")),
             max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
@@ -737,6 +741,8 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
     if person:  # a private status link, if the message carries one (erased with the address)
         values["status_link"] = settings.referrals_url.rstrip("/") + delivery.status_link \
             if delivery.status_link else None
+        service_id = (delivery.facts or {}).get("service_id")
+        values["service_page"] = directory_service_page(settings.directory_url, service_id)
     return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
                     TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id), settings)
 

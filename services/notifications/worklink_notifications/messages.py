@@ -46,12 +46,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
 # Messages to residents (notifications.person_message.requested): codes the owning
 # services may ask for. Deliberately general: an email can be read by others.
 PERSON_MESSAGES: dict[str, tuple[str, str]] = {
-    "referral_received": ("Your referral has arrived",
-                          "Your referral for employment support has arrived. An adviser will be in touch."),
+    # Sent when the referral is taken in: the person hears at once that it was made (with their private link).
+    "referral_received": ("We have your referral",
+                          "We have your referral for employment support. We will email you when there is "
+                          "news about it."),
+    # Says an adviser will contact them, so an adviser allocated at acceptance needs no second email.
     "referral_accepted": ("Your referral was accepted",
-                          "An employment support service has accepted your referral and will contact you."),
+                          "An employment support service has accepted your referral. An adviser from the "
+                          "service will contact you."),
+    # Only when an adviser is allocated a day or more after acceptance (off a waiting list): news then.
     "adviser_will_contact_you": ("An adviser will contact you",
-                                 "An employment adviser will contact you soon."),
+                                 "An employment adviser now has your referral and will contact you soon."),
     "self_referral_code": ("Your WorkLink code",
                            "Enter this code to finish referring yourself for employment support. It works "
                            "for 30 minutes. If you did not ask for it, you can ignore this email."),

@@ -298,8 +298,9 @@ def request_person_message(session: Session, event) -> int:
         return 0
     recipient = Recipient("person", str(data["person_id"]), data["contact"]["channel"], data["contact"]["address"])
     facts = {"message_id": str(data["message_id"]), "consent_id": str(data["consent_id"])}
-    if data.get("referral_id"):
-        facts["referral_id"] = str(data["referral_id"])
+    for name in ("referral_id", "service_id"):  # ids for the audit trail; the email links the service's page
+        if data.get(name):
+            facts[name] = str(data[name])
     return add_delivery(session, event_id=f"message:{data['message_id']}", event_type=event.type,
                         recipient=recipient, message_code=data["message_code"], facts=facts,
                         occurred_at=data["requested_at"], verification_code=code, status_link=link)

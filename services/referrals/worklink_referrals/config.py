@@ -14,6 +14,7 @@ from typing import Mapping
 from worklink import retention
 from worklink.config import whole_number
 from worklink.pseudonyms import service_key
+from worklink.sites import site_url
 from worklink_referrals.domain import ClockTargets
 
 # Self-referrals have no referring organisation; events name this fixed id instead.
@@ -66,7 +67,8 @@ class ReferralSettings:
     self_referral_window_seconds: int = 3600
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
     person_key: str = DEVELOPMENT_PERSON_KEY
-    # The directory's address, so the self-referral page can send people without email to local support.
+    # The directory's address (worklink.sites: the local one outside production, none in it unless set): the
+    # self-referral page sends people without email to local support, the person's page links their service.
     directory_url: str = ""
     # Years after a referral ended (its last step, outcome or sustainment check) before the person's details
     # are erased from it (rights.apply_retention). 6: a common figure for employment programme records;
@@ -102,7 +104,8 @@ class ReferralSettings:
             self_referral_window_seconds=whole_number(env, "REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
-            directory_url=env.get("REFERRALS_DIRECTORY_URL", "").rstrip("/"),
+            directory_url=site_url(env, "REFERRALS_DIRECTORY_URL", "directory",
+                                   env.get("WORKLINK_ENV", "development")),
             retention_years=retention_years(env),
         )
 

@@ -111,6 +111,28 @@ def unless_outcome(code: str | None, outcomes_shared: bool) -> str | None:
     return None if not outcomes_shared and code in OUTCOME_STAGES | OUTCOME_REASONS else code
 
 
+# What the person who agreed to status emails hears of each lifecycle step (notifications' resident codes).
+PERSON_MESSAGES = {"received": "referral_received", "accepted": "referral_accepted",
+                   "allocated": "adviser_will_contact_you", "rejected": "referral_closed",
+                   "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
+# "Accepted" already says an adviser from the service will contact them: an adviser allocated within this
+# time of acceptance (in the same click, or the next) adds nothing; one allocated later - off a waiting list -
+# is news.
+ADVISER_NEWS_AFTER = timedelta(hours=24)
+
+
+def person_message(step: str, *, told_received: bool, accepted_at: datetime | None, had_adviser: bool,
+                   now: datetime) -> str | None:
+    """The message code the person hears for a lifecycle step, or None. Each once: "received" is told when
+    the referral is taken in (so here only to one taken in before that was so); an adviser only the first
+    time, and only when it is news."""
+    if step == "received" and told_received:
+        return None
+    if step == "allocated" and (had_adviser or accepted_at is None or now - accepted_at < ADVISER_NEWS_AFTER):
+        return None
+    return PERSON_MESSAGES.get(step)
+
+
 @dataclass(frozen=True)
 class Actor:
     subject: str

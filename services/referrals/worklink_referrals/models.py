@@ -86,6 +86,9 @@ class Referral(Base):
     outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
     # The person agreed to general status emails at their (verified or clinician-recorded) address.
     person_updates: Mapped[bool] = mapped_column(default=False)
+    # When the person was sent "we have your referral" with their status link (at intake since migration 0015;
+    # None: not yet - a referral taken in before it, told when first received - or no status emails).
+    received_message_at: Mapped[datetime | None]
     consent_withdrawn_at: Mapped[datetime | None]
 
     replaces_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("referrals.id"))

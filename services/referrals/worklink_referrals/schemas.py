@@ -302,6 +302,9 @@ class PersonStatusSchema(Schema):
     submitted_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     consent_withdrawn = fields.Boolean()
+    service_page = fields.String(allow_none=True, metadata={
+        "description": "the public directory page of the service the referral is with (what it offers, how to "
+                       "reach it); null while no service has it, or when the directory's address is not set"})
     status_link = fields.String(metadata={"description": "only when created, to the person who verified their "
                                                          "contact route: their private status page; keep it private"})
 

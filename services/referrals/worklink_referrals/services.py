@@ -270,7 +270,8 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     if duplicate:
         writes.append((PLATFORM.audit_log, _duplicate_check_entry(actor, duplicate.id)))
     write_together(session, writes)
-    _tell_person(session, outbox, referral, "submitted", now)
+    if referral.received_message_at:  # they agreed to status emails: told now, with their link
+        _tell_person(session, outbox, referral, "referral_received", "received", now, link)
     if not service:
         _hold(session, outbox, referral, now)
     return referral, link
@@ -389,6 +390,7 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         consent_scope_service_id=intake.get("service_id") or (service.service_id if service else None),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
         person_updates=bool(consent.get("updates_by_email") and person.get("email")),
+        received_message_at=now if consent.get("updates_by_email") and person.get("email") else None,
         submitted_at=now, updated_at=now)
 
 
@@ -834,6 +836,7 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
     decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now,
                              failed_contact_attempts=settings.failed_contact_attempts)
     before = referral.status
+    news = _person_news(referral, decision, now)
     updates = dict(decision.updates)
     attempt, outcome = updates.pop("attempt", None), updates.pop("outcome", None)
     updates.pop("attempted_at", None)
@@ -853,7 +856,7 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         referral.first_attempt_at = referral.first_attempt_at or now
     if outcome:
         _add_outcome(session, referral, outcome, actor, now)
-    link = _new_person_link(referral, decision)
+    link = _link_told_late(referral, news, now)
     referral.updated_at = now
     session.flush()  # bumps the version; a concurrent writer's flush fails with StaleDataError
     # The reason code of the move: why it was put on hold, or why it closed.
@@ -866,8 +869,9 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
             _publish_feedback(session, outbox, referral, now)
         else:
             _publish_lifecycle(session, outbox, referral, step, now, reason=reason
-                               if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None,
-                               link=link if step == "received" else None)
+                               if step in ("rejected", "cancelled", "failed", "completed", "put_on_hold") else None)
+    for step, code in news:
+        _tell_person(session, outbox, referral, code, step, now, link if step == "received" else None)
     return decision
 
 
@@ -1013,10 +1017,9 @@ def _ids(referral: Referral) -> dict[str, Any]:
 
 
 def _publish_lifecycle(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
-                       reason: str | None = None, link: str | None = None):
+                       reason: str | None = None):
     outbox.publish(session, f"referrals.referral.{step}", _lifecycle_data(referral, step, now, reason),
                    subject=str(referral.id))
-    _tell_person(session, outbox, referral, step, now, link)
 
 
 def _lifecycle_data(referral: Referral, step: str, now: datetime, reason: str | None = None) -> dict[str, Any]:
@@ -1028,26 +1031,31 @@ def _lifecycle_data(referral: Referral, step: str, now: datetime, reason: str | 
             "occurred_at": now}
 
 
-# Lifecycle steps the person hears about, as notifications' resident message codes.
-PERSON_MESSAGE_FOR_STEP = {"received": "referral_received", "accepted": "referral_accepted",
-                           "allocated": "adviser_will_contact_you", "rejected": "referral_closed",
-                           "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
+def _person_news(referral: Referral, decision: domain.Decision, now: datetime) -> list[tuple[str, str]]:
+    """(step, message code) for each of an action's steps the person hears about (domain.person_message),
+    judged on the referral as it was before the action. Nothing unless they agreed to status emails and
+    have not withdrawn consent."""
+    if not tells_person(referral):
+        return []
+    accepted_at = as_utc(decision.updates.get("accepted_at", referral.accepted_at))
+    news = ((step, domain.person_message(step, told_received=referral.received_message_at is not None,
+                                         accepted_at=accepted_at, had_adviser=referral.assigned_adviser is not None,
+                                         now=now)) for step in decision.events)
+    return [(step, code) for step, code in news if code]
 
 
-def _tell_person(session: Session, outbox: Outbox, referral: Referral, step: str, now: datetime,
+def _tell_person(session: Session, outbox: Outbox, referral: Referral, code: str, step: str, now: datetime,
                  link: str | None = None) -> None:
-    """The person agreed to status emails (a self-referrer with a verified email; a GP's patient whose
-    consent says so): tell them how it is going (restricted event; a coded, general message - never
-    details; the first one may carry their private `link`). Never after consent is withdrawn."""
-    code = PERSON_MESSAGE_FOR_STEP.get(step)
-    if not code or not tells_person(referral):
-        return
+    """Tell the person who agreed to status emails (a self-referrer with a verified email; a GP's patient
+    whose consent says so) how it is going: a restricted event with a coded, general message - never
+    details - and the id of the service it is with, whose public page the email links; the first one
+    carries their private `link`."""
     outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
         "person_id": person_id(referral.match_key), "consent_id": referral.consent_id,
         "message_code": code, "contact": {"channel": "email", "address": referral.email},
-        "referral_id": referral.id, "requested_at": now, **({"status_link": status_page(link)} if link else {})},
-        subject=str(referral.id))
+        "referral_id": referral.id, "service_id": referral.service_id, "requested_at": now,
+        **({"status_link": status_page(link)} if link else {})}, subject=str(referral.id))
 
 
 def tells_person(referral: Referral) -> bool:
@@ -1059,12 +1067,14 @@ def status_page(link: str) -> str:
     return f"/my-referral/{link}"
 
 
-def _new_person_link(referral: Referral, decision: domain.Decision) -> str | None:
-    """A referral the person did not make themselves (GP, partner, adjustments): their private status
-    link goes to them alone, with the first status email (received), never to the referrer. It is made
-    then (the one made at intake was given to no one), so only the person ever holds it. A self-referrer
-    already has theirs, on screen when they verified their contact route."""
-    if "received" not in decision.events or referral.source == "self" or not tells_person(referral):
+def _link_told_late(referral: Referral, news: list[tuple[str, str]], now: datetime) -> str | None:
+    """A referral taken in before the person was told at intake (migration 0015) is told "received" when
+    the adviser organisation first receives it, as it was then: with a fresh private link (the one made at
+    intake was given to no one), unless they referred themselves and already hold theirs."""
+    if not any(step == "received" for step, _ in news):
+        return None
+    referral.received_message_at = now
+    if referral.source == "self":
         return None
     link = secrets.token_urlsafe(24)
     referral.status_link_hash = hash_secret(link)

@@ -336,7 +336,8 @@ def test_a_residents_address_is_erased_once_their_message_is_sent(notifications_
         routing.request_person_message(session, person_event)
     make_worker(notifications_db, smtp_server, clock).run_once()
     [mail] = smtp_server.to("sam@example.org")
-    assert "An employment adviser will contact you soon." in mail.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert "An employment adviser now has your referral and will contact you soon." in text
     [delivery] = all_deliveries(notifications_db, Delivery.recipient_kind == "person")
     assert (delivery.status, delivery.address) == ("sent", None)
 

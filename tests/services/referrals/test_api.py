@@ -272,7 +272,7 @@ def test_after_the_person_withdraws_nothing_about_them_goes_to_notifications_or_
     assert h.client.post(f"/self-referrals/{other['id']}/verification", json={"code": other["code"]}).status_code == 201
     told = outbox_payloads(h, "notifications.person_message.requested")
     assert [m["message_code"] for m in told if m["referral_id"] == rid] == [
-        "referral_received", "referral_accepted", "adviser_will_contact_you"]  # the person agreed to updates
+        "referral_received", "referral_accepted"]  # the person agreed to updates (the adviser: no second one)
     table = h.ctx.tables.outbox
     with h.ctx.database.transaction() as session:  # the relay sent the first one before the withdrawal
         first = [m for m in told if m["referral_id"] == rid][0]["message_id"]
@@ -442,9 +442,10 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     assert [(m["message_code"], m["contact"]["address"], m["referral_id"]) for m in told] == [
         ("self_referral_code", "sam@example.org", None),  # the code itself goes by email too
         ("referral_received", "sam@example.org", rid), ("referral_accepted", "sam@example.org", rid),
-        ("adviser_will_contact_you", "sam@example.org", rid), ("referral_closed", "sam@example.org", rid)]
+        ("referral_closed", "sam@example.org", rid)]  # the adviser named at acceptance: no second message
     assert told[0]["verification_code"] == code and all("verification_code" not in m for m in told[1:])
-    assert len({m["message_id"] for m in told}) == 5
+    assert told[1]["status_link"] == page_link  # received when taken in, with the link shown on screen
+    assert len({m["message_id"] for m in told}) == 4
     assert len({m["consent_id"] for m in told}) == 1  # the agreement on the form is the referral's consent
     assert {r.actor_role for r in audit_rows(h, resource_id=rid)} >= {"resident", "adviser"}
 

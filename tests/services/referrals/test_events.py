@@ -24,7 +24,7 @@ from worklink.messaging.outbox import OutboxRelay
 from worklink.messaging.topics import ensure_topics, load_topics
 from worklink_referrals import events
 from worklink_referrals.models import PLATFORM, Referral, RoutingServiceArea, RoutingServiceTerm
-from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS, nhs_number
+from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS, SERVICE, nhs_number
 from tests.events import consume
 
 pytestmark = pytest.mark.timeout(300)
@@ -285,8 +285,9 @@ def test_routing_matches_the_area_and_the_age_the_directory_publishes(make_harne
 
 
 def test_a_gp_patient_who_agreed_hears_how_their_referral_goes(make_harness, rig):
-    """adjustments.referral.requested with updates_by_email: accepted, contacted and closed reach the
-    person's email as coded person messages; without it (the default) nothing is sent to them."""
+    """adjustments.referral.requested with updates_by_email: taken in (with the private link), accepted (the
+    adviser named with it is no second message) and closed reach the person's email as coded person
+    messages naming the service; without it (the default) nothing is sent to them."""
     h = make_harness()
     h.add_service()
     consumer = rig.consumer(h.ctx.database)
@@ -315,8 +316,9 @@ def test_a_gp_patient_who_agreed_hears_how_their_referral_goes(make_harness, rig
     assert [(m["message_code"], m["contact"]["address"], m["referral_id"]) for m in messages] == [
         ("referral_received", "ada@example.org", str(ids["Ada"])),
         ("referral_accepted", "ada@example.org", str(ids["Ada"])),
-        ("adviser_will_contact_you", "ada@example.org", str(ids["Ada"])),
         ("referral_closed", "ada@example.org", str(ids["Ada"]))]
+    assert [bool(m.get("status_link")) for m in messages] == [True, False, False]
+    assert {m["service_id"] for m in messages} == {str(SERVICE)}
     assert {m["consent_id"] for m in messages} == {str(told["consent_id"])}  # the clinician-recorded consent
     detail = h.client.get(f"/referrals/{ids['Ada']}", headers=h.adviser()).get_json()
     assert detail["consent"]["updates_by_email"] is True

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from worklink.auth import Principal
 from worklink.problems import Problem
+from worklink.sites import directory_service_page
 from worklink.web import service_context
 from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
@@ -46,7 +47,8 @@ def referral_by_link(session, token: str) -> Referral:
 def person_status(referral: Referral) -> dict:
     return {"reference": referral.reference, "status": referral.status, "status_text": PLAIN_STATUS[referral.status],
             "submitted_at": services.as_utc(referral.submitted_at), "closed_at": services.as_utc(referral.closed_at),
-            "consent_withdrawn": referral.consent_withdrawn_at is not None}
+            "consent_withdrawn": referral.consent_withdrawn_at is not None,
+            "service_page": directory_service_page(settings().directory_url, referral.service_id)}
 
 
 @blp.route("/self-referrals")

@@ -12,7 +12,8 @@ code and erases the address once the message has been sent or dead-lettered.
 withdrew that consent: what is not yet sent is stopped and its address erased. Two codes carry
 a secret the person asked for or needs: `self_referral_code` its digits (required), and
 `referral_received` may carry the path of the person's private status page (never shown to
-staff, erased with the address).
+staff, erased with the address). A referral's messages name the directory service it is with by id
+(`service_id`), which the email links to its public page.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class PersonMessageRequestedV1(Schema):
     # (only with message code `referral_received`): a secret, sent only to the person.
     status_link = fields.String(validate=validate.Regexp(r"^/my-referral/[A-Za-z0-9_-]{16,128}$"), load_default=None,
                                 metadata={"description": "only with message_code referral_received"})
+    # Added (optional): the directory service the referral is with; the message links its public page
+    # (how to reach it). An id, never the service's name.
+    service_id = fields.UUID(allow_none=True, load_default=None,
+                             metadata={"description": "the directory service the referral is with, if any"})
 
 
 class PersonMessagesRevokedV1(Schema):
