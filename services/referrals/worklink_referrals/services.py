@@ -369,6 +369,7 @@ def _duplicate_check_entry(actor: Actor, referral_id: uuid.UUID) -> dict[str, An
 def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: datetime, key: str,
                   area: str | None, service: Route | None, link: str) -> dict[str, Any]:
     person, consent = intake["person"], intake["consent"]
+    updates_by_email = bool(consent.get("updates_by_email") and person.get("email"))
     return dict(
         id=uuid.uuid4(), reference=new_reference(), version=1, status=Status.SUBMITTED.value, source=source,
         referrer_org_id=actor.organisation or str(SELF_REFERRAL_ORG), referrer_subject=actor.subject,
@@ -389,8 +390,7 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         requested_service_id=intake.get("service_id"),
         consent_scope_service_id=intake.get("service_id") or (service.service_id if service else None),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
-        person_updates=bool(consent.get("updates_by_email") and person.get("email")),
-        received_message_at=now if consent.get("updates_by_email") and person.get("email") else None,
+        person_updates=updates_by_email, received_message_at=now if updates_by_email else None,  # told at once
         submitted_at=now, updated_at=now)
 
 
