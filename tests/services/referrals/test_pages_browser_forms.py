@@ -109,7 +109,7 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
 
 def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_address(harness, page):
     # Found on a walk through the running system: after the code the person landed on their status page
-    # with nothing saying it was sent or that this address, e-mailed to nobody, is their only way back.
+    # with nothing saying it was sent or that this address (not yet e-mailed to them then) is their only way back.
     with live_server(harness.app) as base:
         page.goto(f"{base}/refer-yourself")
         page.get_by_label("First name").fill("Tom")
