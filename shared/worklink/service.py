@@ -61,49 +61,36 @@ class ServiceSpec:
         return self._jobs("DEV_JOBS")
 
     def _jobs(self, name: str) -> dict:
+        module = self.optional_module("jobs")
+        return dict(getattr(module, name, {})) if module else {}
+
+    def optional_module(self, name: str) -> Any | None:
+        """`<package>.<name>`, or None when the service has no such module (an import error inside it is raised)."""
         try:
-            module = self.module("jobs")
+            return self.module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"{self.package}.jobs":
+            if exc.name != f"{self.package}.{name}":
                 raise
-            return {}
-        return dict(getattr(module, name, {}))
+            return None
 
     def check_settings(self, settings) -> None:
         """The service's own settings (`<package>.config:check(settings)`, optional), checked when any of its
         processes starts: a missing or unsafe one then stops the relay, the consumer or a job at once,
         never at its first event (where a consumer would retry, then dead-letter it)."""
-        try:
-            module = self.module("config")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{self.package}.config":
-                raise
-            return
-        if check := getattr(module, "check", None):
+        if check := getattr(self.optional_module("config"), "check", None):
             check(settings)
 
     def seed(self, settings) -> str | None:
         """Load the service's demo data (idempotent); None if it ships none."""
-        try:
-            loader = self.module("seed")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{self.package}.seed":
-                raise
-            return None
-        return loader.load_demo_data(settings)
+        loader = self.optional_module("seed")
+        return loader.load_demo_data(settings) if loader else None
 
     @property
     def demo_settings(self) -> dict[str, str]:
         """Settings other services need for this service's demo data to make sense when the whole system
         runs on one machine (`<package>.seed:DEMO_SETTINGS`; `worklink up` sets them when it seeds, unless
-        set already): the directory's demo says which of its taxonomy terms are employment advice."""
-        try:
-            loader = self.module("seed")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{self.package}.seed":
-                raise
-            return {}
-        return dict(getattr(loader, "DEMO_SETTINGS", {}))
+        set already): the directory's demo says which of its taxonomy terms are specialist employment advice."""
+        return dict(getattr(self.optional_module("seed"), "DEMO_SETTINGS", {}))
 
     @property
     def migrations_dir(self) -> Path:
