@@ -19,11 +19,15 @@ REFER = {"consent.refer_to_employment_adviser": True, "job.notes": "Private note
 SPACED = f"{VALID_NHS[:3]} {VALID_NHS[3:6]}-{VALID_NHS[6:]}"
 
 
-def sam(app, client, tokens) -> tuple[str, str, str]:
+def sam(app, client, tokens, used_links: list | None = None) -> tuple[str, str, str]:
     """Sam's advice at their practice (issued, referred, answered by the employer), a draft another practice
-    started for them, and someone else's advice."""
+    started for them, and someone else's advice. The employer's spent link is added to used_links (the letter
+    no longer shows it once answered)."""
     first = issue(client, tokens, **REFER)["id"]
-    answered = client.post(f"/employer-links/{letter_token(client, tokens, first)}/response",
+    token = letter_token(client, tokens, first)
+    if used_links is not None:
+        used_links.append(token)
+    answered = client.post(f"/employer-links/{token}/response",
                            json={**ANSWER, "comments": "Jo Manager will meet Sam weekly"})
     assert answered.status_code == 201, answered.get_json()
     second = create(client, tokens, headers=tokens.header(org=OTHER_PRACTICE, subject="dr-bo"))["id"]
@@ -102,8 +106,9 @@ def test_subject_access_refusals(svc):
 
 def test_erasure_on_request_ends_what_is_in_use_then_erases_every_suggestion(svc):
     app, client, tokens = svc
-    first, second, other = sam(app, client, tokens)
-    token = letter_token(client, tokens, first)  # the round's used link; a usable one is checked below
+    used_links = []
+    first, second, other = sam(app, client, tokens, used_links)
+    [token] = used_links  # the round's used link; a usable one is checked below
     other_before = row(app, other)
 
     done = client.post("/people/erasure", json={"nhs_number": VALID_NHS, "reason": "objection"},
