@@ -355,3 +355,37 @@ def test_the_cookie_key_must_be_set_where_it_cannot_be_derived(monkeypatch, tmp_
                                           "WORKLINK_JWT_SECRET": "s" * 40, **environ})
     with pytest.raises(ConfigError, match=problem):
         session_key(settings)
+
+
+def test_a_rotated_cookie_key_keeps_sessions_begun_before_it_until_it_is_dropped(monkeypatch, database_url):
+    old, new = "o" * 40, "n" * 40
+    monkeypatch.setenv("WORKLINK_SESSION_KEY", old)
+    before = _app(database_url)
+    token = _token(before)
+    cookie = _sign_in(before, token).get_cookie("worklink_session").value
+
+    monkeypatch.setenv("WORKLINK_SESSION_KEY", new)
+    monkeypatch.setenv("WORKLINK_SESSION_KEY_PREVIOUS", old)
+    rotated = _app(database_url)
+    assert _copy_raw(rotated, cookie).get("/caseload").status_code == 200  # the session goes on
+    fresh = _sign_in(rotated, _token(rotated)).get_cookie("worklink_session").value
+    assert before.extensions["worklink"].cookie_seal.unseal(fresh) is None  # sealed under the new key only
+
+    monkeypatch.delenv("WORKLINK_SESSION_KEY_PREVIOUS")
+    dropped = _app(database_url)
+    assert _copy_raw(dropped, cookie).get("/caseload").status_code == 302  # the old key no longer opens it
+    assert _copy_raw(dropped, fresh).get("/caseload").status_code == 200
+    for app in (before, rotated, dropped):
+        app.extensions["worklink"].database.dispose()
+
+
+def test_a_retired_cookie_key_must_be_as_long_as_a_current_one(monkeypatch, tmp_path):
+    from worklink.web.sessions import session_keys
+
+    monkeypatch.setenv("WORKLINK_SESSION_KEY", "n" * 40)
+    monkeypatch.setenv("WORKLINK_SESSION_KEY_PREVIOUS", f"{'o' * 40} short")
+    settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="WORKLINK_SESSION_KEY_PREVIOUS: each key must be 32 or more"):
+        session_keys(settings)
+    monkeypatch.setenv("WORKLINK_SESSION_KEY_PREVIOUS", f"{'o' * 40}  {'n' * 40}\n{'o' * 40}")
+    assert session_keys(settings) == ("n" * 40, "o" * 40)  # the current key and repeats once

@@ -52,12 +52,13 @@ from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from worklink.auth import Principal
 from worklink.config import ConfigError, Settings
 from worklink.db import Database, utcnow
 from worklink.events.contracts.platform import user_key, user_sessions_ended
+from worklink.keyring import key_ring
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import clinician_reference, clinician_reference_key
 
@@ -273,10 +274,12 @@ def _aware(moment: datetime) -> datetime:
 
 class CookieSeal:
     """Seals the token the session cookie carries: only a holder of the key can read it back, and any
-    change to the cookie makes it unreadable (it is then no session at all)."""
+    change to the cookie makes it unreadable (it is then no session at all). Sealed under the first key;
+    opened under any (`session_keys`: after a rotation, the sessions begun before it go on)."""
 
-    def __init__(self, key: str):
-        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+    def __init__(self, *keys: str):
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+                                    for key in keys])
 
     def seal(self, token: str) -> str:
         return self._fernet.encrypt(token.encode()).decode()
@@ -298,3 +301,10 @@ def session_key(settings: Settings) -> str:
         raise ConfigError(f"{SESSION_KEY_VARIABLE} must be set in production when tokens are not "
                           "signed with a shared secret")
     return key or settings.jwt.secret + ":session-cookie"
+
+
+def session_keys(settings: Settings) -> tuple[str, ...]:
+    """The cookie key, then those a rotation retired (WORKLINK_SESSION_KEY_PREVIOUS, worklink.keyring):
+    they open the cookies sealed before it, so nobody is signed out by a rotation. Drop them after
+    12 hours, the longest a session lives."""
+    return key_ring(session_key(settings), os.environ, SESSION_KEY_VARIABLE)
