@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF, ViewerPreferences
 from fpdf.enums import XPos, YPos
 
+from worklink.uktime import uk_time
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.tagged_pdf import TaggedPDF, xmp_metadata
 
@@ -162,12 +163,23 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         sections.append(Section("Your reply", [
             f"You told us on {long_date(uk_today(answered['recorded_at']))} which changes you agreed, partly "
             "agreed or could not make. Thank you: there is nothing more to send."]))
+    if link and _expired(s.get("employer_link_expires_at")):
+        link = None
+        sections.append(Section("Please tell us what you agreed", [
+            f"The link for answering online expired on {long_date(uk_today(s['employer_link_expires_at']))}. You "
+            "can still tell us which changes you agreed, partly agreed or could not make, and why: give your answer "
+            f"to {name} to pass on to me, or contact their GP practice."]))
     if link:
         sections.append(Section("Please tell us what you agreed", [
             "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "
             "why. You do not need an account. It helps us support your employee.", link]))
     return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link,
                   document_title="Advice about work: letter for the employer")
+
+
+def _expired(expires_at: datetime | None) -> bool:
+    """The single-use link's time is up (uk_time reads a stored moment, naive from SQLite, as UTC)."""
+    return expires_at is not None and uk_time(expires_at) <= datetime.now(timezone.utc)
 
 
 def patient_summary(s: dict[str, Any]) -> Letter:

@@ -8,16 +8,20 @@ from __future__ import annotations
 import io
 import subprocess
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from pypdf import PdfReader
 from pypdf.generic import BooleanObject, IndirectObject
 
 from tests.services.adjustments.conftest import suggestion_body
 from tests.services.adjustments.test_letters_and_employer import csrf, issued, response_link
+from worklink.db import utcnow
 from worklink.uktime import uk_today
 from worklink_adjustments import letters
+from worklink_adjustments.models import EmployerLink
 from worklink_adjustments.tagged_pdf import TaggedPDF
 
 VERAPDF = Path(__file__).resolve().parents[3] / "deploy" / "verapdf" / "verapdf.sh"
@@ -301,6 +305,28 @@ def test_a_letter_reprinted_after_the_employers_answer_says_they_replied_instead
     tree = structure(reader)
     assert [h.text for h in of_kind(tree, "H2")][-2:] == ["Reassessment", "Your reply"]
     assert squeezed(replied) in squeezed(" ".join(p.text for p in of_kind(tree, "P")))
+    assert "respond" not in squeezed(" ".join(e.text for e in walk(tree)))
+    assert_reading_order(reader, tree)
+    assert_parent_tree(reader, tree)
+
+
+def test_a_letter_reprinted_after_the_link_expired_says_how_to_answer_instead_of_offering_the_dead_link(
+        app, client, tokens):
+    s = issued(client, tokens)
+    response_link(client, tokens, s["id"])  # the letter offered the link while it worked
+    expired_at = utcnow() - timedelta(minutes=1)
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(EmployerLink).values(expires_at=expired_at))
+    expired = f"The link for answering online expired on {letters.long_date(uk_today(expired_at))}."
+    how = "give your answer to Sam Patel to pass on to me, or contact their GP practice."
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert expired in html and how in html
+    assert "/respond/" not in html and "Use the link below" not in html
+    reader = read(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
+    tree = structure(reader)
+    assert [h.text for h in of_kind(tree, "H2")][-2:] == ["Reassessment", "Please tell us what you agreed"]
+    paragraphs = squeezed(" ".join(p.text for p in of_kind(tree, "P")))
+    assert squeezed(expired) in paragraphs and squeezed(how) in paragraphs
     assert "respond" not in squeezed(" ".join(e.text for e in walk(tree)))
     assert_reading_order(reader, tree)
     assert_parent_tree(reader, tree)
