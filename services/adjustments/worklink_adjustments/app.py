@@ -17,6 +17,7 @@ from worklink.pseudonyms import clinician_reference_key  # noqa: F401  (seed.py 
 from worklink.web import create_service_app
 from worklink_adjustments import api
 from worklink_adjustments.config import person_key
+from worklink_adjustments.config import referrals_url
 from worklink_adjustments.domain import DomainError
 from worklink_adjustments.knowledge import IndexCache
 from worklink_adjustments.models import PLATFORM
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(settings))
     app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
     app.extensions["adjustments_index"] = IndexCache()
+    app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", _role_home_pages(settings))
 
     @app.errorhandler(DomainError)
     def domain_problem(error: DomainError):
@@ -46,6 +48,13 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     from worklink_adjustments.pages.views import pages
     app.register_blueprint(pages)
     return app
+
+
+def _role_home_pages(settings: Settings) -> dict[str, str]:
+    """No page here is an adviser's: a page refused to one (and sign-in here) leads to their referral queue,
+    not to this service's start page, which refuses them too; without the referrals site's address, nowhere ("")."""
+    referrals = referrals_url(os.environ, settings.env)
+    return {"adviser": f"{referrals}/queue" if referrals else ""}
 
 
 def _audit_person(typed: str) -> str:

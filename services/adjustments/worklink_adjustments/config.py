@@ -6,6 +6,7 @@ import os
 from typing import Mapping
 
 from worklink.pseudonyms import service_key
+from worklink.sites import site_url
 
 # Keys the pseudonym the audit trail names a patient by instead of their NHS number
 # (worklink.pseudonyms.keyed_reference). This service alone holds it: with it, anyone who knows an NHS
@@ -18,6 +19,11 @@ DEVELOPMENT_PERSON_KEY = "adjustments-development-person-key-do-not-use-in-produ
 def person_key(env: Mapping[str, str]) -> str:
     """ADJUSTMENTS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
     return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)
+
+
+def referrals_url(env: Mapping[str, str], environment: str) -> str:
+    """The referrals site: where a clinician follows a referral to its outcomes, and an adviser's work is."""
+    return site_url(env, "ADJUSTMENTS_REFERRALS_URL", "referrals", environment)
 
 
 def check(settings) -> None:

@@ -157,12 +157,16 @@ def home_page() -> str:
 def start_page(role: str | None = None) -> str:
     """Where a signed-in user starts (after sign-in without a `next`, and the link on a 403 page): the
     page a service gives their role in `WORKLINK_ROLE_HOME_PAGES` (directory: partner staff to /partner,
-    not the residents' search), else the service's home page. `role` defaults to the signed-in user's."""
+    not the residents' search; it may be another site's page), else the service's home page. A role
+    mapped to "" has no page to go to: its 403 page offers no link, rather than one that refuses it
+    too. `role` defaults to the signed-in user's."""
     if role is None:
         from worklink.auth import optional_principal
         role = getattr(optional_principal(), "role", None)
-    return (current_app.config.get("WORKLINK_ROLE_HOME_PAGES") or {}).get(role) or \
-        current_app.config.get("WORKLINK_HOME_PAGE", "/")
+    role_pages = current_app.config.get("WORKLINK_ROLE_HOME_PAGES") or {}
+    if role in role_pages:
+        return role_pages[role]
+    return current_app.config.get("WORKLINK_HOME_PAGE", "/")
 
 
 def render_error_page(status: int, title: str | None, detail: str | None) -> Response:
@@ -258,7 +262,8 @@ def _session_pages() -> PagesBlueprint:
         sealed = service_context().cookie_seal.seal(token)
         if len(sealed) > COOKIE_LIMIT:
             return _sign_in_again("This access token is too long to keep signed in with. Ask for a shorter one.")
-        response = redirect(_safe_next(request.form.get("next")) or start_page(principal.role))
+        response = redirect(_safe_next(request.form.get("next")) or start_page(principal.role) or
+                            current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
         response.set_cookie(session_cookie_name(), sealed, httponly=True, samesite="Lax", secure=_cookie_secure(),
                             max_age=max(lifetime, 60))

@@ -18,12 +18,12 @@ from werkzeug.datastructures import MultiDict
 from worklink.audit import person_record
 from worklink.auth import current_principal, requires
 from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
-from worklink.sites import site_url
 from worklink.web import service_context
 from worklink.web.app import accepts_form
 from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
+from worklink_adjustments.config import referrals_url
 from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
@@ -439,7 +439,7 @@ def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int 
 
 def referrals_site() -> str:
     """The referrals site, where the clinician, as the referrer, sees a referral's progress and outcomes."""
-    return site_url(os.environ, "ADJUSTMENTS_REFERRALS_URL", "referrals", service_context().settings.env)
+    return referrals_url(os.environ, service_context().settings.env)
 
 
 def unreviewed_guidance(suggestion: dict, guidance) -> list[str]:
