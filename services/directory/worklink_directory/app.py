@@ -32,7 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
                     "(Open Referral UK 3.0). Residents' pages are under /find; partner staff pages under /partner.",
     )
     app.config.setdefault("WORKLINK_HOME_PAGE", "/find")  # "/" is the ORUK API root, not a page
-    app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", {"org_admin": "/partner"})  # partner staff keep listings
+    # Partner staff keep their listings; an alliance admin keeps every partner's (/partner shows all, with
+    # review-due flags): the directory's work for them, where the residents' search is none.
+    app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", {"org_admin": "/partner", "alliance_admin": "/partner"})
     app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ),
                                    "review_period": services.review_period(os.environ),  # the pages' flags
                                    "referrals_url": referrals_url(os.environ, app.extensions["worklink"].settings.env)}

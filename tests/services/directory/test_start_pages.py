@@ -6,9 +6,11 @@ http://127.0.0.1:8081/ showed a resident the API's JSON."""
 
 from __future__ import annotations
 
-from tests.browser import live_server, sign_in, submit
+from tests.browser import live_server, sealed, sign_in, submit
+from tests.people_rights import HTML, post_form
 from tests.services.directory.conftest import ORG_A
 from worklink.auth import mint_token
+from worklink.web.pages import SESSION_COOKIE
 
 ORUK_ROOT = {"version": "HSDS-UK-3.0", "profile": "https://openreferraluk.org/",
              "openapi_url": "https://openreferraluk.org/specifications/3.0/openapi.json"}
@@ -48,3 +50,21 @@ def test_programs_asking_for_the_root_still_get_the_oruk_api_root(app):
     browser = client.get("/", headers={"Accept": BROWSER})
     assert browser.status_code == 303 and browser.headers["Location"] == "/find"
     assert "Accept" in browser.headers["Vary"]
+
+
+def test_an_alliance_admin_signing_in_with_no_page_to_return_to_lands_on_every_partners_listings(app, directory):
+    # Found by the previous session: an alliance admin landed on the residents' search, though the directory's
+    # work for them is keeping every partner's listings current (the audit review is /audit, one link away).
+    signed_in = post_form(app.test_client(), "/signin", {"token": token(app, "alliance_admin")}, {})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/partner"
+    listings = signed_in_client(app, "alliance_admin").get("/partner", headers=HTML)
+    assert listings.status_code == 200
+    assert "Services partner organisations publish" in listings.get_data(as_text=True)  # all of them, not one's
+    resident = post_form(app.test_client(), "/signin", {"token": token(app, "resident")}, {})
+    assert resident.headers["Location"] == "/find"  # others keep the residents' search
+
+
+def signed_in_client(app, role: str):
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, sealed(app, token(app, role)))
+    return client
