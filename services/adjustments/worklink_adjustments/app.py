@@ -12,11 +12,12 @@ from flask import Flask, current_app
 from worklink.config import DEV_JWT_SECRET, ConfigError, Settings
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
+from worklink.keyring import previous_keys
 from worklink.problems import problem_response
 from worklink.pseudonyms import clinician_reference_key  # noqa: F401  (seed.py imports it from here)
 from worklink.web import create_service_app
 from worklink_adjustments import api
-from worklink_adjustments.config import person_key
+from worklink_adjustments.config import person_key, previous_person_keys
 from worklink_adjustments.config import referrals_url
 from worklink_adjustments.domain import DomainError
 from worklink_adjustments.knowledge import IndexCache
@@ -34,7 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     )
     settings = app.extensions["worklink"].settings
     app.config.setdefault("PERSON_KEY", person_key(os.environ))
+    app.config.setdefault("PREVIOUS_PERSON_KEYS", previous_person_keys(os.environ))
     app.config.setdefault("EMPLOYER_LINK_SECRET", _link_secret(settings))
+    app.config.setdefault("EMPLOYER_LINK_PREVIOUS_SECRETS", previous_keys(os.environ, LINK_SECRET_VARIABLE))
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(settings))
     app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
     app.extensions["adjustments_index"] = IndexCache()
@@ -67,9 +70,12 @@ def _audit_person(typed: str) -> str:
     return person_reference(digits, current_app.config["PERSON_KEY"])
 
 
+LINK_SECRET_VARIABLE = "ADJUSTMENTS_LINK_SECRET"
+
+
 def _link_secret(settings: Settings) -> str:
     """Signs employer links; production must set ADJUSTMENTS_LINK_SECRET (32+ characters)."""
-    secret = os.environ.get("ADJUSTMENTS_LINK_SECRET") or ""
+    secret = os.environ.get(LINK_SECRET_VARIABLE) or ""
     if settings.env == "production" and (len(secret) < 32 or secret == DEV_JWT_SECRET):
         raise ConfigError("ADJUSTMENTS_LINK_SECRET must be set to 32 or more characters in production")
     return secret or settings.jwt.secret + ":employer-links"

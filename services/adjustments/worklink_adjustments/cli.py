@@ -43,3 +43,24 @@ def review_report(as_json: bool, rules: bool) -> None:
         for item in report["unreviewed_rules"]:
             narrowed = item["condition_id"] or item["work_function_id"] or "-"
             click.echo(f"rule {item['id']:>5} {item['limitation_id']:28} {narrowed:28} -> {item['adjustment_id']}")
+
+
+@main.command("rekey-audit")
+def rekey_audit_command() -> None:
+    """After ADJUSTMENTS_PERSON_KEY is rotated (the old key in ADJUSTMENTS_PERSON_KEY_PREVIOUS): rewrite the
+    audit trail's patient references under the new key now, rather than at the sweep's next pass."""
+    import os
+
+    from worklink_adjustments.config import person_key, previous_person_keys
+    from worklink_adjustments.rekeying import rekey_audit
+
+    previous = previous_person_keys(os.environ)
+    if not previous:
+        raise click.ClickException("ADJUSTMENTS_PERSON_KEY_PREVIOUS is not set: there is no retired key to re-key from")
+    database = Database(Settings.from_env("adjustments").database_url)
+    try:
+        changed = rekey_audit(database, person_key(os.environ), previous)
+    finally:
+        database.dispose()
+    click.echo(f"re-keyed {changed} audit references; drop ADJUSTMENTS_PERSON_KEY_PREVIOUS once every process "
+               "has the new key and a sweep has found nothing left to re-key")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
 
 # Keys the pseudonym the audit trail names a patient by instead of their NHS number
 # (worklink.pseudonyms.keyed_reference). This service alone holds it: with it, anyone who knows an NHS
-# number could find that person's accesses. Production must set ADJUSTMENTS_PERSON_KEY; changing it
-# strands the references already written (the audit review and subject access would no longer match them).
+# number could find that person's accesses. Production must set ADJUSTMENTS_PERSON_KEY. To change it, move the
+# old key to ADJUSTMENTS_PERSON_KEY_PREVIOUS: the sweep (or `worklink adjustments rekey-audit`) re-keys the
+# references already written (rekeying.py); until it has, a review by NHS number finds the re-keyed ones only.
 PERSON_KEY_VARIABLE = "ADJUSTMENTS_PERSON_KEY"
 DEVELOPMENT_PERSON_KEY = "adjustments-development-person-key-do-not-use-in-production"
 
@@ -19,6 +21,11 @@ DEVELOPMENT_PERSON_KEY = "adjustments-development-person-key-do-not-use-in-produ
 def person_key(env: Mapping[str, str]) -> str:
     """ADJUSTMENTS_PERSON_KEY: 32 or more characters in production, where the development key is refused."""
     return service_key(env, PERSON_KEY_VARIABLE, DEVELOPMENT_PERSON_KEY)
+
+
+def previous_person_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """ADJUSTMENTS_PERSON_KEY_PREVIOUS: keys a rotation retired, whose references are re-keyed (rekeying.py)."""
+    return previous_keys(env, PERSON_KEY_VARIABLE)
 
 
 def referrals_url(env: Mapping[str, str], environment: str) -> str:
@@ -29,8 +36,10 @@ def referrals_url(env: Mapping[str, str], environment: str) -> str:
 def check(settings) -> None:
     """Every adjustments process refuses to start without its production secrets (worklink.service)."""
     from worklink_adjustments import rights
-    from worklink_adjustments.app import _link_secret
+    from worklink_adjustments.app import LINK_SECRET_VARIABLE, _link_secret
 
     person_key(os.environ)
+    previous_person_keys(os.environ)
     _link_secret(settings)
+    previous_keys(os.environ, LINK_SECRET_VARIABLE)
     rights.retention_years(os.environ)

@@ -12,7 +12,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.messaging.outbox import Outbox
 from worklink.workers import run_periodically
 from worklink_adjustments import rights
-from worklink_adjustments.config import person_key
+from worklink_adjustments.config import person_key, previous_person_keys
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.sweep import run_once
 
@@ -24,10 +24,11 @@ def sweep(settings: Settings, stop: threading.Event) -> None:
     """Hourly: expire suggestions whose period ended, announce review dates, and erase the patient's details
     from suggestions past retention (idempotent)."""
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
-    years, key = rights.retention_years(os.environ), person_key(os.environ)  # a bad setting stops the job at start
+    # A bad setting stops the job at start.
+    years, key, previous = rights.retention_years(os.environ), person_key(os.environ), previous_person_keys(os.environ)
     try:
-        run_periodically(stop, SWEEP_INTERVAL_SECONDS,
-                         lambda: log.info("sweep done", extra=run_once(database, outbox, years, key=key)))
+        run_periodically(stop, SWEEP_INTERVAL_SECONDS, lambda: log.info("sweep done", extra=run_once(
+            database, outbox, years, key=key, previous_keys=previous)))
     finally:
         database.dispose()
 

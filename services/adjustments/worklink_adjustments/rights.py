@@ -71,7 +71,7 @@ def erase(session: Session, recorder: Recorder, suggestion: Suggestion, now: dat
         return False
     if suggestion.status not in ENDED:
         raise ValueError("current advice is never erased")  # a bug in the caller, not a request
-    _pseudonymise_audit(session, suggestion, recorder.person_key)
+    _pseudonymise_audit(session, suggestion, (recorder.person_key, *recorder.previous_person_keys))
     for name in _PATIENT_FIELDS:
         setattr(suggestion, name, None)
     suggestion.conditions = [{"condition_id": c.get("condition_id"), "disclose": bool(c.get("disclose"))}
@@ -91,7 +91,7 @@ def erase(session: Session, recorder: Recorder, suggestion: Suggestion, now: dat
     return True
 
 
-def _pseudonymise_audit(session: Session, suggestion: Suggestion, person_key: str) -> None:
+def _pseudonymise_audit(session: Session, suggestion: Suggestion, person_keys: tuple[str, ...]) -> None:
     """The audit trail keeps every access to the suggestion, naming it instead of the patient's reference
     (which, with the key, would still find the person there after the erasure)."""
     audit = PLATFORM.audit_log
@@ -102,10 +102,12 @@ def _pseudonymise_audit(session: Session, suggestion: Suggestion, person_key: st
         Suggestion.nhs_number == nhs_number, Suggestion.id != suggestion.id, Suggestion.erased_at.is_(None))))
     if nhs_number and not still_held:  # the last record naming the person: so must nothing else here
         # An admin's review of this person's accesses (worklink.audit_review) named them by their reference.
-        reference, reviews = person_reference(nhs_number, person_key), audit.c.resource_type == "audit_log"
-        session.execute(audit.update().where(reviews, audit.c.person_id == reference)
+        # Under every key still configured: a reference a retired key made may not be re-keyed yet.
+        references = [person_reference(nhs_number, key) for key in person_keys]
+        reviews = audit.c.resource_type == "audit_log"
+        session.execute(audit.update().where(reviews, audit.c.person_id.in_(references))
                         .values(person_id=str(suggestion.id)))
-        session.execute(audit.update().where(reviews, audit.c.resource_id == reference)
+        session.execute(audit.update().where(reviews, audit.c.resource_id.in_(references))
                         .values(resource_id=str(suggestion.id)))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
@@ -48,6 +48,8 @@ class Recorder:
     outbox: Outbox
     audit: AuditTrail
     person_key: str  # ADJUSTMENTS_PERSON_KEY (worklink_adjustments.config.person_key)
+    # Keys a rotation retired: references they made may still be in the trail until re-keyed (rekeying.py).
+    previous_person_keys: tuple[str, ...] = field(default=(), kw_only=True)
 
     def person_id(self, suggestion: Suggestion) -> str:
         """The audit trail's name for the suggestion's patient: the NHS number's reference; once erased, the
@@ -73,6 +75,7 @@ class Deps(Recorder):
 
     link_secret: str
     link_ttl: timedelta = timedelta(days=60)
+    previous_link_secrets: tuple[str, ...] = ()  # retired by a rotation: links they signed still open
     clinician_key: str = "worklink-clinician-reference"  # the app passes its configured key
 
 
@@ -639,6 +642,13 @@ def link_for(session: Session, deps: Deps, suggestion: Suggestion) -> str | None
     return link_token(deps.link_secret, link.id) if link and link.revoked_at is None else None
 
 
+def _signed_by_any(token: str, link_id: uuid.UUID, secrets: tuple[str, ...]) -> bool:
+    """Made with the current secret or one a rotation retired (a letter printed before it); every one
+    compared, so the time taken does not tell which."""
+    matches = [hmac.compare_digest(link_token(secret, link_id), token) for secret in secrets]
+    return any(matches)
+
+
 class LinkGone(domain.DomainError):
     status = 410
 
@@ -649,7 +659,7 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
         link_id = uuid.UUID(hex=link_hex)
     except ValueError:
         raise NotFound("This link is not valid. Check it was copied in full.") from None
-    if not hmac.compare_digest(link_token(deps.link_secret, link_id), token):
+    if not _signed_by_any(token, link_id, (deps.link_secret, *deps.previous_link_secrets)):
         raise NotFound("This link is not valid. Check it was copied in full.")
     query = sa.select(EmployerLink).where(EmployerLink.id == link_id)
     if for_update:

@@ -23,24 +23,31 @@ from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.workers import stop_on_signals
 from worklink_adjustments import rights
-from worklink_adjustments.config import person_key
+from worklink_adjustments.config import person_key, previous_person_keys
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
+from worklink_adjustments.rekeying import rekey_audit
 from worklink_adjustments.services import Recorder, sweep
 
 log = logging.getLogger(__name__)
 
 
 def run_once(database: Database, outbox: Outbox, retention_years: int | None = None,
-             now: datetime | None = None, key: str | None = None) -> dict[str, int]:
+             now: datetime | None = None, key: str | None = None,
+             previous_keys: tuple[str, ...] | None = None) -> dict[str, int]:
     """One pass; `retention_years` None: as ADJUSTMENTS_RETENTION_YEARS says (6 by default); `key` None:
-    ADJUSTMENTS_PERSON_KEY (the audit trail's person references)."""
+    ADJUSTMENTS_PERSON_KEY (the audit trail's person references), `previous_keys` None: the retired ones
+    (ADJUSTMENTS_PERSON_KEY_PREVIOUS), whose references are re-keyed first."""
     moment = now or utcnow()
     with database.transaction() as session:
         done = sweep(session, outbox, uk_today(moment))  # periods and review dates are UK dates
     years = retention_years or rights.retention_years(os.environ)
-    recorder = Recorder(outbox, rights.AUDIT, key or person_key(os.environ))
-    return {**done, "erased_past_retention": rights.apply_retention(database, recorder, years, moment)}
+    key = key or person_key(os.environ)
+    previous = previous_person_keys(os.environ) if previous_keys is None else previous_keys
+    rekeyed = rekey_audit(database, key, previous)  # before erasure renames what a reference still finds
+    recorder = Recorder(outbox, rights.AUDIT, key, previous_person_keys=previous)
+    return {**done, "audit_references_rekeyed": rekeyed,
+            "erased_past_retention": rights.apply_retention(database, recorder, years, moment)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,10 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("adjustments.sweep", settings.log_level)
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
     # A bad setting stops it here, not at every pass.
-    years, key = rights.retention_years(os.environ), person_key(os.environ)
+    years, key, previous = rights.retention_years(os.environ), person_key(os.environ), previous_person_keys(os.environ)
     stop = stop_on_signals()
     while True:
-        log.info("sweep done", extra=run_once(database, outbox, years, key=key))
+        log.info("sweep done", extra=run_once(database, outbox, years, key=key, previous_keys=previous))
         if args.once or stop.wait(args.interval):
             break
     database.dispose()

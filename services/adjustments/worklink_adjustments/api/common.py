@@ -39,7 +39,9 @@ def deps() -> Deps:
     ctx = service_context()
     config = current_app.config
     return Deps(ctx.outbox, ctx.audit, person_key=config["PERSON_KEY"], link_secret=config["EMPLOYER_LINK_SECRET"],
-                link_ttl=config["EMPLOYER_LINK_TTL"], clinician_key=config["CLINICIAN_REFERENCE_KEY"])
+                link_ttl=config["EMPLOYER_LINK_TTL"], clinician_key=config["CLINICIAN_REFERENCE_KEY"],
+                previous_link_secrets=config["EMPLOYER_LINK_PREVIOUS_SECRETS"],
+                previous_person_keys=config["PREVIOUS_PERSON_KEYS"])
 
 
 def today() -> date:

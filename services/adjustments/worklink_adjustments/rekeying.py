@@ -1,0 +1,58 @@
+"""Re-keying the audit trail's patient references after ADJUSTMENTS_PERSON_KEY is rotated.
+
+The trail names a patient by the keyed reference of their NHS number (services.person_reference). When
+the key changes (suspected disclosure, a scheduled rotation) the old key moves to
+ADJUSTMENTS_PERSON_KEY_PREVIOUS and every reference it made is rewritten under the new key - person_id,
+and resource_id where an admin's review of that person is itself recorded - so reviews and subject access
+by NHS number find every access again. Only patients still held can be re-keyed (the number is needed);
+an erased patient's entries already name their suggestion instead of them (rights.erase). Idempotent: the
+sweep runs it on every pass while previous keys are set; once nothing is left under them, the operator
+drops them (and nothing a retired key made stays in the trail).
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from worklink.db import Database
+from worklink_adjustments.models import PLATFORM, Suggestion
+from worklink_adjustments.services import person_reference
+
+_REFERENCE = re.compile(r"[0-9a-f]{64}")
+BATCH = 500
+
+
+def rekey_audit(database: Database, key: str, previous: tuple[str, ...]) -> int:
+    """Rewrite the references the `previous` keys made under `key`; how many audit entries changed."""
+    if not previous:
+        return 0
+    with database.sessions() as session:
+        written = _references_in_trail(session)
+        numbers = session.scalars(sa.select(Suggestion.nhs_number).where(Suggestion.nhs_number.is_not(None))
+                                  .distinct()).all()
+    renames = {old: person_reference(number, key) for number in numbers for old_key in previous
+               if (old := person_reference(number, old_key)) in written}
+    changed, pending = 0, sorted(renames.items())
+    for start in range(0, len(pending), BATCH):
+        with database.transaction() as session:
+            changed += sum(_rename(session, old, new) for old, new in pending[start:start + BATCH])
+    return changed
+
+
+def _references_in_trail(session) -> set[str]:
+    """The keyed references the trail holds (a person's, or a reviewed person's as the record reviewed)."""
+    audit = PLATFORM.audit_log.c
+    found = set(session.scalars(sa.select(audit.person_id).where(sa.func.length(audit.person_id) == 64).distinct()))
+    found |= set(session.scalars(sa.select(audit.resource_id).where(
+        audit.resource_type == "audit_log", sa.func.length(audit.resource_id) == 64).distinct()))
+    return {value for value in found if _REFERENCE.fullmatch(value)}
+
+
+def _rename(session, old: str, new: str) -> int:
+    audit = PLATFORM.audit_log
+    people = session.execute(audit.update().where(audit.c.person_id == old).values(person_id=new)).rowcount
+    reviews = session.execute(audit.update().where(audit.c.resource_type == "audit_log", audit.c.resource_id == old)
+                              .values(resource_id=new)).rowcount
+    return (people or 0) + (reviews or 0)
