@@ -4,7 +4,8 @@ An `org_admin` edits the listings of their own organisation, an `alliance_admin`
 listing. Every change goes through services.py exactly as the write API's do, so the
 metadata trail, the outbox event and the search index follow. A form posts back to its
 own page: a mistake re-renders it (400) with the NHS.UK error summary and a message
-beside each field; a success redirects (303) to the listing with a notice. Plain HTML
+beside each field; a success redirects (303) to the listing with a code (`?done=`) that the page shows
+as NHS.UK's success banner (worklink/banners.html), its words fixed here. Plain HTML
 forms, so everything works without JavaScript; the shared pages machinery checks CSRF.
 
 Locations, contacts and opening times are "parts" of a listing with the same three
@@ -46,9 +47,12 @@ WITHDRAW_LABELS = {"closed": "The service has closed", "duplicate": "It duplicat
                    "no_longer_funded": "It is no longer funded", "moved": "Another organisation runs it now",
                    "other": "Another reason"}
 assert set(WITHDRAW_LABELS) == set(WITHDRAW_REASONS)
-DONE = {"saved": "Your changes were saved.", "created": "Your listing is published. Now add where it is, "
-        "who to contact and when it is open.", "added": "The {noun} was added.", "changed": "The {noun} was changed.",
-        "removed": "The {noun} was removed."}
+# What a change did (the redirect carries the code, never words): (heading, what follows); {noun} is the part's.
+DONE = {"saved": ("Listing saved", "Your changes were saved."),
+        "created": ("Listing published", "Your listing is published. Now add where it is, who to contact and when "
+                                         "it is open."),
+        "added": ("{Noun} added", "The {noun} was added."), "changed": ("{Noun} changed", "The {noun} was changed."),
+        "removed": ("{Noun} removed", "The {noun} was removed.")}
 DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
 OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
@@ -95,7 +99,7 @@ def _changeable(session, service_id: str) -> Service:
 
 
 def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
-    """Back to the listing with a notice (and at the part's section)."""
+    """Back to the listing with its success banner's code (and at the part's section)."""
     query = f"?done={code}" + (f"&part={part.slug}#{part.slug}" if part else "")
     return redirect(f"/partner/services/{svc.id}{query}", code=303)
 
@@ -121,7 +125,8 @@ def partner_home():
         withdrawn = session.get(Service, withdrawn_id) if withdrawn_id else None
         if withdrawn is not None and not principal.acts_for(str(withdrawn.organization_id)):
             withdrawn = None
-        return render("directory/partner_list.html", listings=listings, withdrawn=withdrawn, total=total,
+        done = ("Listing withdrawn", f"{withdrawn.name} was withdrawn. Residents no longer see it.") if withdrawn else None
+        return render("directory/partner_list.html", listings=listings, done=done, total=total,
                       page_number=number, last_page=last, show_organisation=principal.is_alliance_admin)
 
 
@@ -332,11 +337,18 @@ def _same_area(svc: Service, areas: list[dict]) -> bool:
 
 
 def _listing_page(session, svc: Service, values: dict, form: Form, status: int = 200):
-    done = DONE.get(request.args.get("done", "")) if status == 200 else None
-    part = PARTS.get(request.args.get("part", ""))
-    notice = done.format(noun=part.noun if part else "item") if done else None
+    done = _done_banner(request.args.get("done", ""), PARTS.get(request.args.get("part", ""))) \
+        if status == 200 else None
     return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
-                  notice=notice, parts=PARTS, withdrawn=svc.status == "defunct", version=services.version(svc))
+                  done=done, parts=PARTS, withdrawn=svc.status == "defunct", version=services.version(svc))
+
+
+def _done_banner(code: str, part: "Part | None") -> tuple[str, str] | None:
+    """The success banner for a known code (anything else shows none), worded for the part changed."""
+    if code not in DONE:
+        return None
+    noun = part.noun if part else "item"
+    return tuple(words.format(noun=noun, Noun=noun.capitalize()) for words in DONE[code])
 
 
 # --- locations, contacts and opening times ------------------------------------------------------
