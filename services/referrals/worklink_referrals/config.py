@@ -13,6 +13,7 @@ from typing import Mapping
 
 from worklink import retention
 from worklink.config import whole_number
+from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
 from worklink_referrals.domain import ClockTargets
@@ -67,6 +68,7 @@ class ReferralSettings:
     self_referral_window_seconds: int = 3600
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
     person_key: str = DEVELOPMENT_PERSON_KEY
+    previous_person_keys: tuple[str, ...] = ()  # retired by a rotation: the clock job re-keys what they made
     # The directory's address (worklink.sites: the local one outside production, none in it unless set): the
     # self-referral page sends people without email to local support, the person's page links their service.
     directory_url: str = ""
@@ -104,6 +106,7 @@ class ReferralSettings:
             self_referral_window_seconds=whole_number(env, "REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
+            previous_person_keys=previous_keys(env, PERSON_KEY_VARIABLE),
             directory_url=site_url(env, "REFERRALS_DIRECTORY_URL", "directory",
                                    env.get("WORKLINK_ENV", "development")),
             retention_years=retention_years(env),

@@ -26,6 +26,7 @@ from worklink.workers import run_periodically
 from worklink_referrals import rights, services
 from worklink_referrals.config import ReferralSettings, job_interval_seconds
 from worklink_referrals.models import PLATFORM
+from worklink_referrals.rekeying import rekey_people
 
 log = logging.getLogger(__name__)
 # Kafka rolls a segment after 7 days unless the topic says otherwise; a record can outlive its retention by that.
@@ -65,10 +66,11 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
         withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
+    rekeyed = rekey_people(database, referral_settings.person_key, referral_settings.previous_person_keys)
     erased = rights.apply_retention(database, referral_settings, moment)
     log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
                                  "expired_self_referrals": forgotten, "withdrawals_forgotten": withdrawals,
-                                 "erased_past_retention": erased})
+                                 "people_rekeyed": rekeyed, "erased_past_retention": erased})
     return len(found)
 
 
