@@ -50,6 +50,12 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
     "referral_received": ("We have your referral",
                           "We have your referral for employment support. We will email you when there is "
                           "news about it."),
+    # Sent instead when no adviser service could take the referral when it was made (referrals holds it): the
+    # email has no service to link yet, so it says who has it and what happens next.
+    "referral_being_matched": ("We have your referral",
+                               "We have your referral for employment support. It is with the WorkLink alliance, "
+                               "who are matching it to a local employment support service. We will email you "
+                               "when a service has it."),
     # Says an adviser will contact them, so an adviser allocated at acceptance needs no second email.
     "referral_accepted": ("Your referral was accepted",
                           "An employment support service has accepted your referral. An adviser from the "
@@ -71,9 +77,9 @@ CODE_MESSAGE = "self_referral_code"
 # How long the code works, as its e-mail says (referrals' REFERRALS_SELF_REFERRAL_CODE_MINUTES default):
 # one not sent by then is given up, never sent late.
 CODE_VALID_FOR = timedelta(minutes=30)
-# The message that may carry the person's private status link (the first news of a referral
-# the person did not make themselves: a GP's or partner's).
-LINK_MESSAGE = "referral_received"
+# The messages that may carry the person's private status link: the first news of a referral, routed to a
+# service or held with the alliance.
+LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched"})
 
 
 def wording(code: str, person: bool = False) -> tuple[str, str]:

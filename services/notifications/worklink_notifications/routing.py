@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
-from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGE, PERSON_MESSAGES
+from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGES, PERSON_MESSAGES
 from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceOwner,
                                            UserChannelSettings, WebhookSubscriber)
 
@@ -291,8 +291,8 @@ def request_person_message(session: Session, event) -> int:
     if (data["message_code"] == CODE_MESSAGE) != (code is not None):
         raise InvalidPersonMessage(f"verification_code goes with {CODE_MESSAGE!r} and only with it")
     link = data.get("status_link")
-    if link is not None and data["message_code"] != LINK_MESSAGE:
-        raise InvalidPersonMessage(f"status_link goes only with {LINK_MESSAGE!r}")
+    if link is not None and data["message_code"] not in LINK_MESSAGES:
+        raise InvalidPersonMessage(f"status_link goes only with {' or '.join(sorted(LINK_MESSAGES))}")
     if session.get(RevokedConsent, data["consent_id"]) is not None:
         log.info("person message under a withdrawn consent: not sent", extra={"message_id": str(data["message_id"])})
         return 0

@@ -115,10 +115,18 @@ def unless_outcome(code: str | None, outcomes_shared: bool) -> str | None:
 PERSON_MESSAGES = {"received": "referral_received", "accepted": "referral_accepted",
                    "allocated": "adviser_will_contact_you", "rejected": "referral_closed",
                    "failed": "referral_closed", "completed": "referral_closed", "cancelled": "referral_closed"}
+# The first message, at intake: a referral no adviser service could take (held) is with the alliance, who are
+# matching it to a service - "received" would leave the person looking for a service the email cannot name.
+HELD_AT_INTAKE_MESSAGE = "referral_being_matched"
 # "Accepted" already says an adviser from the service will contact them: an adviser allocated within this
 # time of acceptance (in the same click, or the next) adds nothing; one allocated later - off a waiting list -
 # is news.
 ADVISER_NEWS_AFTER = timedelta(hours=24)
+
+
+def intake_message(routed: bool) -> str:
+    """The message code the person hears when their referral is taken in."""
+    return PERSON_MESSAGES["received"] if routed else HELD_AT_INTAKE_MESSAGE
 
 
 def person_message(step: str, *, told_received: bool, accepted_at: datetime | None, had_adviser: bool,

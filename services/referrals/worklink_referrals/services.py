@@ -271,7 +271,8 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
         writes.append((PLATFORM.audit_log, _duplicate_check_entry(actor, duplicate.id)))
     write_together(session, writes)
     if referral.received_message_at:  # they agreed to status emails: told now, with their link
-        _tell_person(session, outbox, referral, "referral_received", "received", now, link)
+        _tell_person(session, outbox, referral, domain.intake_message(routed=service is not None), "received", now,
+                     link)
     if not service:
         _hold(session, outbox, referral, now)
     return referral, link

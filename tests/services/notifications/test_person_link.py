@@ -60,3 +60,19 @@ def test_the_link_reaches_the_person_only_and_is_erased_once_sent(notifications_
     with notifications_db.transaction() as session:
         sent = session.get(Delivery, delivery_id)
         assert (sent.status, sent.address, sent.status_link) == ("sent", None, None)
+
+
+def test_a_held_referrals_first_email_says_the_alliance_is_matching_it_and_carries_the_link(
+        notifications_db, smtp_server, clock):
+    """No adviser service could take the referral (referrals holds it): its first email has no service to link,
+    so it says the alliance has it and is matching it to a service - with the person's private link."""
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, SimpleNamespace(id="e1", type=PERSON_MESSAGE, data=received(
+            message_code="referral_being_matched")))
+    make_worker(notifications_db, smtp_server, clock).run_once()
+    [mail] = smtp_server.to("ada@example.org")
+    text = " ".join(mail.get_body(("plain",)).get_content().split())
+    assert mail["Subject"] == "We have your referral"
+    assert "It is with the WorkLink alliance, who are matching it to a local employment support service" in text
+    assert "Your referral is with this employment support service" not in text
+    assert f"http://127.0.0.1:8083{LINK}" in text

@@ -9,7 +9,7 @@ import uuid
 import sqlalchemy as sa
 
 from worklink_referrals.models import Referral
-from tests.services.referrals.conftest import with_updates
+from tests.services.referrals.conftest import nhs_number, with_updates
 from tests.services.referrals.test_audit_fixes import person_messages
 
 
@@ -29,3 +29,21 @@ def test_a_referral_taken_in_before_the_person_was_told_at_intake_is_told_when_f
     assert link and h.client.get(link).status_code == 200  # the link is the person's page
     with h.ctx.database.transaction() as session:
         assert session.get(Referral, uuid.UUID(rid)).received_message_at is not None
+
+
+def test_a_held_referrals_first_message_is_that_the_alliance_is_matching_it(make_harness):
+    """No adviser service can take it: the person is still told at once, with their link, but that the
+    alliance is matching it to a service (no service to name); a routed one is told 'received'."""
+    h = make_harness()
+    held = h.client.post("/referrals", json=with_updates(), headers=h.gp()).get_json()
+    assert held["routing"] == "held"
+    h.add_service()
+    routed = h.client.post("/referrals", json=with_updates({"given_name": "Bea", "nhs_number": nhs_number(1)},
+                                                          email="bea@example.org"),
+                           headers=h.gp()).get_json()
+    assert routed["routing"] == "routed"
+    by_referral = {m["referral_id"]: m for m in person_messages(h)}
+    assert by_referral[held["id"]]["message_code"] == "referral_being_matched"
+    assert by_referral[held["id"]]["service_id"] is None and by_referral[held["id"]]["status_link"]
+    assert h.client.get(by_referral[held["id"]]["status_link"]).status_code == 200
+    assert by_referral[routed["id"]]["message_code"] == "referral_received"

@@ -44,9 +44,11 @@ class PersonMessageRequestedV1(Schema):
     verification_code = fields.String(validate=validate.Regexp(r"^[0-9]{4,8}$"), load_default=None,
                                       metadata={"description": "only with message_code self_referral_code"})
     # Added (optional): the path of the person's private status page on the owning service's site
-    # (only with message code `referral_received`): a secret, sent only to the person.
+    # (only with the first news of a referral: message code `referral_received`, or `referral_being_matched`
+    # when it is held): a secret, sent only to the person.
     status_link = fields.String(validate=validate.Regexp(r"^/my-referral/[A-Za-z0-9_-]{16,128}$"), load_default=None,
-                                metadata={"description": "only with message_code referral_received"})
+                                metadata={"description": "only with message_code referral_received or "
+                                                         "referral_being_matched"})
     # Added (optional): the directory service the referral is with; the message links its public page
     # (how to reach it). An id, never the service's name.
     service_id = fields.UUID(allow_none=True, load_default=None,
