@@ -8,7 +8,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.services.referrals.conftest import OTHER_ADVISERS, nhs_number
+from tests.services.referrals.conftest import GP_PRACTICE, OTHER_ADVISERS, nhs_number
 
 HTML = {"Accept": "text/html"}
 CSRF = "t0ken"
@@ -155,3 +155,17 @@ def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harne
     assert "Sustained job outcome" in html
     reads = audit_rows(h, resource_type="insights")
     assert [(r.action, r.resource_id, r.actor, r.person_id) for r in reads] == [("read", "alliance", "admin-1", None)]
+
+
+def test_the_referral_page_names_the_referrer_in_words_never_by_their_login_id(harness):
+    """The referrer's login id (a JWT sub, here an e-mail address) is on the referral, and the consent was
+    recorded by them: the adviser reads who referred (role and organisation) and 'by the referrer'."""
+    h = harness
+    gp = h.token("gp", GP_PRACTICE, "dr.who@practice.example.org")
+    rid = h.refer(headers=gp).get_json()["id"]
+    for reader, place in ((h.adviser(), f"A GP at practice {GP_PRACTICE}"), (gp, "A GP at your practice")):
+        html = page(h, f"/queue/{rid}", reader)
+        assert "dr.who" not in html
+        referrer = re.search(r'id="referrer">([^<]*)<', html).group(1)
+        assert referrer.startswith(place + ", ")
+        assert "by the referrer;" in html

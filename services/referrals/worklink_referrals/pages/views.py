@@ -100,6 +100,30 @@ def queue():
                    view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE)
 
 
+# Who made a referral, in words. Referrals keeps the referrer's role and organisation id, and their login id
+# (a JWT `sub`, perhaps an e-mail address) - which is never shown. It knows no organisation's name: the
+# directory's events carry ids only.
+REFERRER_ROLES = {"gp": ("A GP", "practice"), "adviser": ("An employment adviser", "organisation"),
+                  "org_admin": ("Staff", "organisation")}  # role: (who, what their organisation is)
+
+
+def referrer_words(referral: Referral, reader) -> str:
+    """Who made the referral: "A GP at practice <id>", "An employment adviser at your organisation"."""
+    if referral.source == "self":
+        return "The person, through the self-referral form"
+    who, kind = REFERRER_ROLES.get(referral.referrer_role, ("Staff", "organisation"))
+    place = f"your {kind}" if reader.organisation == referral.referrer_org_id else f"{kind} {referral.referrer_org_id}"
+    return f"{who} at {place}" + (", with an adjustment suggestion" if referral.source == "adjustments" else "")
+
+
+def consent_taker_words(referral: Referral) -> str:
+    """Who recorded the consent: "the referrer" when it was the referrer themselves (their login id, never
+    shown), else as stated with the referral (a self-referrer's check, a name the referrer gave)."""
+    if referral.consent_captured_by == referral.referrer_subject:
+        return "the referrer"
+    return referral.consent_captured_by
+
+
 def _page_number() -> int:
     """The 1-based page of a paged list (`?page=`); anything else is the first page."""
     value = request.args.get("page", "1")
@@ -124,6 +148,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                 and not body["consent"]["withdrawn_at"])
     can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
+                   referrer=referrer_words(referral, principal), consent_by=consent_taker_words(referral),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
