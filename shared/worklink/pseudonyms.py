@@ -16,6 +16,7 @@ import os
 from typing import Mapping
 
 from worklink.config import ConfigError, Settings
+from worklink.keyring import key_ring
 
 KEY_VARIABLE = "WORKLINK_CLINICIAN_REFERENCE_KEY"
 
@@ -51,3 +52,11 @@ def clinician_reference_key(settings: Settings) -> str:
         raise ConfigError(f"{KEY_VARIABLE} must be set in production when tokens are not "
                           "signed with a shared secret")
     return key or settings.jwt.secret + ":clinician-reference"
+
+
+def clinician_reference_keys(settings: Settings) -> tuple[str, ...]:
+    """The clinician reference key, then those a rotation retired (WORKLINK_CLINICIAN_REFERENCE_KEY_PREVIOUS,
+    worklink.keyring): references are made under the first; one made under any of them is recognised (an
+    inbox item addressed before the rotation, an event still in flight, a sign-out mark). Drop them once
+    what they named has aged out (marks: 12 hours; inbox items: notifications' retention)."""
+    return key_ring(clinician_reference_key(settings), os.environ, KEY_VARIABLE)

@@ -348,3 +348,53 @@ def test_a_token_without_an_issue_time_starts_no_session_once_the_user_signed_ou
         store.start("another token without iat", without_iat)
     assert refused.value.reason == "everywhere"
     store.start("a colleague's", Principal(COLLEAGUE, "gp", "practice-1", claims={"sub": COLLEAGUE, "exp": exp}))
+
+
+OLD_KEY, NEW_KEY = "retired-reference-key-" + "o" * 20, "current-reference-key-" + "n" * 20
+
+
+def test_after_a_reference_key_rotation_an_announcement_under_the_old_key_still_ends_sessions(database_url, monkeypatch):
+    """An announcement sent (or still in flight) before WORKLINK_CLINICIAN_REFERENCE_KEY was rotated names the
+    user under the old key: a service that keeps it as previous still recognises them."""
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY", NEW_KEY)
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY_PREVIOUS", OLD_KEY)
+    app = _app("adjustments", database_url)
+    try:
+        ctx = app.extensions["worklink"]
+        browser, colleague = _browser(app, _token(app)), _browser(app, _token(app, COLLEAGUE))
+        _next_second()
+        handle = ending_sessions_handler(ctx.tables.web_sessions, "adjustments")
+        with ctx.database.transaction() as session:
+            handle(session, _received("referrals.user_sessions.ended", clinician_reference(LOGIN, OLD_KEY), utcnow()))
+        assert browser.get("/caseload").status_code == 302 and colleague.get("/caseload").status_code == 200
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_a_sign_out_mark_made_before_a_key_rotation_still_refuses_older_tokens(database_url, monkeypatch):
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY", OLD_KEY)
+    before = _app("referrals", database_url)
+    unseen = _token(before)  # issued before the sign-out, never used here
+    browser = _browser(before, _token(before))
+    assert browser.post("/signout/everywhere", data={"csrf_token": _csrf(browser)}).status_code == 302
+    before.extensions["worklink"].database.dispose()
+
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY", NEW_KEY)
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY_PREVIOUS", OLD_KEY)
+    rotated = _reopen("referrals", database_url)
+    try:
+        assert _signs_in(rotated, unseen) == 401  # the mark, named under the old key, is still found
+        _next_second()
+        assert _signs_in(rotated, _token(rotated)) == 302
+    finally:
+        rotated.extensions["worklink"].database.dispose()
+
+
+def _reopen(service: str, database_url: str):
+    """The service again on the same tables, kept as they are (a redeploy)."""
+    settings = Settings.from_env(service, {f"{service.upper()}_DATABASE_URL": database_url})
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, _ = create_service_app(service, __name__, tables=tables, title="WorkLink Demo", description="Demo",
+                                settings=settings)
+    app.register_blueprint(pages)
+    return app

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from worklink.config import Settings
-from worklink.pseudonyms import clinician_reference_key
+from worklink.pseudonyms import clinician_reference_keys
 from worklink.web import create_service_app
 from worklink_notifications import api
 from worklink_notifications.models import PLATFORM
@@ -22,7 +22,9 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         description="Tells the right people what happened: in-app inbox, email and signed webhooks.",
     )
     # Recognises the clinician reference events carry instead of a login id (see inbox.py).
-    app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(app.extensions["worklink"].settings))
+    keys = clinician_reference_keys(app.extensions["worklink"].settings)
+    app.config.setdefault("CLINICIAN_REFERENCE_KEY", keys[0])
+    app.config.setdefault("CLINICIAN_REFERENCE_KEYS", (app.config["CLINICIAN_REFERENCE_KEY"], *keys[1:]))
     # What administrators read where the schedule removed an address ("Removed after 30 days").
     app.config.setdefault("NOTIFICATIONS_RETENTION", RetentionSchedule.from_env())
     api.register(rest_api)

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from worklink.db import Database, utcnow
 from worklink.sites import directory_service_page, site_url
 from worklink_notifications import retention, routing, signing, webhook_targets
+from worklink_notifications.rekeying import rekey_user_references
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
@@ -614,6 +615,7 @@ class DeliveryWorker:
             return None
         counts = retention.apply(self.database, self.retention, now)
         backlog = retention.unfinished(counts, self.retention)
+        counts["user_references_rekeyed"] = rekey_user_references(self.database)  # after a key rotation
         self._retention_due_at = now + (RETENTION_BACKLOG_EVERY if backlog else RETENTION_EVERY)
         return counts
 

@@ -26,25 +26,27 @@ class InboxOwner:
     kind: str
     id: str
     # A user's inbox also holds what was addressed to their clinician reference: events that may
-    # not carry a login id name the clinician by it (worklink.pseudonyms).
-    reference: str | None = None
+    # not carry a login id name the clinician by it (worklink.pseudonyms); under each key still
+    # configured, so what was addressed before a key rotation stays in the inbox.
+    references: tuple[str, ...] = ()
 
     @property
     def recipient_ids(self) -> tuple[str, ...]:
-        return (self.id, self.reference) if self.reference else (self.id,)
+        return (self.id, *self.references)
 
     def holds(self, delivery: Delivery) -> bool:
         return delivery.channel == "inbox" and delivery.recipient_kind == self.kind \
             and delivery.recipient_id in self.recipient_ids
 
 
-def user_owner(principal: Principal, reference_key: str) -> InboxOwner:
-    return InboxOwner("user", principal.subject, clinician_reference(principal.subject, reference_key))
+def user_owner(principal: Principal, reference_keys: tuple[str, ...]) -> InboxOwner:
+    return InboxOwner("user", principal.subject, tuple(clinician_reference(principal.subject, key)
+                                                       for key in reference_keys))
 
 
-def owner_for(principal: Principal, scope: str, reference_key: str) -> InboxOwner:
+def owner_for(principal: Principal, scope: str, reference_keys: tuple[str, ...]) -> InboxOwner:
     if scope == "user":
-        return user_owner(principal, reference_key)
+        return user_owner(principal, reference_keys)
     if scope == "organisation":
         if not principal.organisation:
             raise NotYours("You act for no organisation, so there is no organisation inbox to show.")
@@ -54,9 +56,9 @@ def owner_for(principal: Principal, scope: str, reference_key: str) -> InboxOwne
     return InboxOwner("alliance", ALLIANCE)
 
 
-def owners_for(principal: Principal, reference_key: str) -> list[InboxOwner]:
+def owners_for(principal: Principal, reference_keys: tuple[str, ...]) -> list[InboxOwner]:
     """Every inbox this user may read (for unread counts and marking an item read)."""
-    owners = [user_owner(principal, reference_key)]
+    owners = [user_owner(principal, reference_keys)]
     if principal.organisation:
         owners.append(InboxOwner("organisation", principal.organisation))
     if principal.is_alliance_admin:
@@ -90,11 +92,11 @@ def as_item(delivery: Delivery) -> dict:
             "created_at": delivery.created_at, "read_at": delivery.read_at}
 
 
-def mark_read(session: Session, principal: Principal, item_id: uuid.UUID, reference_key: str,
+def mark_read(session: Session, principal: Principal, item_id: uuid.UUID, reference_keys: tuple[str, ...],
               now: datetime | None = None) -> dict | None:
     """Mark one of the caller's inbox items read (organisation items: read for the whole team)."""
     delivery = session.get(Delivery, item_id)
-    if delivery is None or not any(owner.holds(delivery) for owner in owners_for(principal, reference_key)):
+    if delivery is None or not any(owner.holds(delivery) for owner in owners_for(principal, reference_keys)):
         return None
     if delivery.read_at is None:
         delivery.read_at = now or utcnow()

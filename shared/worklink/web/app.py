@@ -36,7 +36,7 @@ from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_
 from worklink.web.characters import refuse_unstorable_text
 from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
 from worklink.web.security import install_security_headers
-from worklink.web.sessions import CookieSeal, SessionStore, mark_key, session_keys
+from worklink.web.sessions import CookieSeal, SessionStore, mark_keys, session_keys
 
 log = logging.getLogger("worklink.http")
 
@@ -131,7 +131,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         name=name, settings=settings, database=database, tables=tables,
         outbox=Outbox(name, tables, catalogue), audit=AuditTrail(tables),
         tokens=TokenVerifier(settings.jwt), catalogue=catalogue,
-        sessions=SessionStore(database, tables.web_sessions, settings.session_idle_minutes, mark_key(settings)),
+        sessions=SessionStore(database, tables.web_sessions, settings.session_idle_minutes, mark_keys(settings)),
         cookie_seal=CookieSeal(*session_keys(settings)), audit_person=audit_person)
 
     _register_request_hooks(app, name, settings)

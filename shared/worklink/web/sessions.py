@@ -32,7 +32,7 @@ table (keyed by a SHA-256 of the token, so the table holds nothing a reader coul
   redelivered or older announcement changes nothing. It is forgotten as expired sessions are, 12 hours
   after T: no token it refuses could start a session by then, being over 12 hours old, however long it
   lives. The reference is computed from the token's subject under the clinician reference key
-  (`mark_key`) when a session starts.
+  (`mark_keys`) when a session starts.
 A token first seen in a cookie (not through /signin) starts its session then. An ended session's
 row is kept until its token expires, so the same token cannot start a new one; each new session
 removes the rows of expired tokens and marks.
@@ -60,7 +60,7 @@ from worklink.db import Database, utcnow
 from worklink.events.contracts.platform import user_key, user_sessions_ended
 from worklink.keyring import key_ring
 from worklink.messaging.outbox import Outbox
-from worklink.pseudonyms import clinician_reference, clinician_reference_key
+from worklink.pseudonyms import clinician_reference, clinician_reference_key, clinician_reference_keys
 
 SESSION_KEY_VARIABLE = "WORKLINK_SESSION_KEY"
 COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name and attributes
@@ -93,12 +93,13 @@ def session_id(token: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, database: Database, table: sa.Table, idle_minutes: int, reference_key: str,
+    def __init__(self, database: Database, table: sa.Table, idle_minutes: int, reference_keys: tuple[str, ...],
                  clock: Callable[[], datetime] = utcnow):
         self.database = database
         self.table = table
         self.idle = timedelta(minutes=idle_minutes)
-        self._reference_key = reference_key  # names a user's sign-out mark (see `mark_key`)
+        # Name a user's sign-out mark (see `mark_keys`): written under the first, looked for under each.
+        self._reference_keys = (reference_keys,) if isinstance(reference_keys, str) else tuple(reference_keys)
         self._clock = clock
         # Built once; read on a plain connection, not an ORM session: this runs on every signed-in page.
         self._select = sa.select(table).where(table.c.id == sa.bindparam("key"))
@@ -143,7 +144,7 @@ class SessionStore:
             ended = session.execute(
                 self.table.update().where(self.table.c.subject == subject, self.table.c.ended_at.is_(None))
                 .values(ended_at=now, end_reason=EVERYWHERE)).rowcount
-            mark_signed_out_everywhere(session, self.table, clinician_reference(subject, self._reference_key), now)
+            mark_signed_out_everywhere(session, self.table, clinician_reference(subject, self._reference_keys[0]), now)
             if announce is not None:
                 announce(session, now)
             return ended
@@ -164,10 +165,11 @@ class SessionStore:
         issued = _issued_at(principal)
         if issued is not None and issued < now - LIFETIME:
             raise SessionEnded(EXPIRED)
-        mark = self._row(clinician_reference(principal.subject, self._reference_key))
-        # iat is whole seconds: one issued in the second of the sign-out may be from before it, so it is refused.
-        if mark is not None and (issued is None or issued <= mark.ended_at):
-            raise SessionEnded(EVERYWHERE)
+        for key in self._reference_keys:  # a mark written (or heard) before a key rotation is named under the old key
+            mark = self._row(clinician_reference(principal.subject, key))
+            # iat is whole seconds: one issued in the second of the sign-out may be from before it, so it is refused.
+            if mark is not None and (issued is None or issued <= mark.ended_at):
+                raise SessionEnded(EVERYWHERE)
 
     def _refuse_if_ended(self, key: str) -> None:
         row = self._row(key)
@@ -208,7 +210,8 @@ def announcer(outbox: Outbox, subject: str, settings: Settings) -> Announcer | N
     return announce
 
 
-def end_sessions_of(session, table: sa.Table, reference: str, ended_at: datetime, reference_key: str) -> int:
+def end_sessions_of(session, table: sa.Table, reference: str, ended_at: datetime,
+                    reference_keys: tuple[str, ...]) -> int:
     """End the open sessions of the user whose reference this is whose token was issued by `ended_at`
     (also those begun since, before this service heard); how many. The reference is matched against
     the subjects of open sessions (one HMAC each: a few thousand at most, as a session lasts 12 hours),
@@ -219,8 +222,8 @@ def end_sessions_of(session, table: sa.Table, reference: str, ended_at: datetime
                        sa.and_(table.c.token_issued_at.is_(None), table.c.started_at <= ended_at))
     open_before = sa.and_(table.c.ended_at.is_(None), issued_by, table.c.started_at > ended_at - LIFETIME)
     subjects = session.scalars(sa.select(table.c.subject).where(open_before).distinct()).all()
-    matching = [subject for subject in subjects
-                if hmac.compare_digest(clinician_reference(subject, reference_key), reference)]
+    matching = [subject for subject in subjects  # under any key still configured: announced before a rotation
+                if any([hmac.compare_digest(clinician_reference(subject, key), reference) for key in reference_keys])]
     if not matching:
         return 0
     return session.execute(table.update().where(open_before, table.c.subject.in_(matching))
@@ -231,9 +234,9 @@ def ending_sessions_handler(table: sa.Table, service: str) -> Callable:
     """The consumer handler for every `<service>.user_sessions.ended`: end that user's sessions here.
     The key is read when an event comes (it is the one every service shares), not at import."""
     def on_user_sessions_ended(session, event) -> None:
-        key = clinician_reference_key(Settings.from_env(service))
+        keys = clinician_reference_keys(Settings.from_env(service))
         reference, ended_at = event.data["user_reference"], _aware(event.data["ended_at"])
-        end_sessions_of(session, table, reference, ended_at, key)
+        end_sessions_of(session, table, reference, ended_at, keys)
         mark_signed_out_everywhere(session, table, reference, ended_at)
     return on_user_sessions_ended
 
@@ -251,14 +254,14 @@ def mark_signed_out_everywhere(session, table: sa.Table, reference: str, ended_a
         where=sa.and_(table.c.end_reason == MARK, table.c.ended_at < insert.excluded.ended_at)))
 
 
-def mark_key(settings: Settings) -> str:
-    """The key a user's mark is named under: the platform-wide clinician reference key, as the announcements
-    are. A service that can have none (production RS256 without it: one that neither announces nor hears
-    the announcement) names its own marks under its cookie key instead."""
+def mark_keys(settings: Settings) -> tuple[str, ...]:
+    """The keys a user's mark is named under: the platform-wide clinician reference key (and those a rotation
+    retired), as the announcements are. A service that can have none (production RS256 without it: one that
+    neither announces nor hears the announcement) names its own marks under its cookie keys instead."""
     try:
-        return clinician_reference_key(settings)
+        return clinician_reference_keys(settings)
     except ConfigError:
-        return session_key(settings) + ":sign-out-marks"
+        return tuple(key + ":sign-out-marks" for key in session_keys(settings))
 
 
 def _issued_at(principal: Principal) -> datetime | None:

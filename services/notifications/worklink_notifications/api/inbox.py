@@ -16,14 +16,15 @@ from worklink_notifications.schemas import InboxItem, InboxPage, InboxQuery, Mar
 blp = Blueprint("inbox", __name__, url_prefix="/inbox", description="Your in-app inbox.")
 
 
-def reference_key() -> str:
-    """The key of the clinician reference a user's inbox also answers to (worklink.pseudonyms)."""
-    return current_app.config["CLINICIAN_REFERENCE_KEY"]
+def reference_keys() -> tuple[str, ...]:
+    """The keys of the clinician references a user's inbox also answers to (worklink.pseudonyms): the
+    current one and those a rotation retired."""
+    return current_app.config["CLINICIAN_REFERENCE_KEYS"]
 
 
 def _owner(scope: str) -> inbox.InboxOwner:
     try:
-        return inbox.owner_for(authenticate(), scope, reference_key())
+        return inbox.owner_for(authenticate(), scope, reference_keys())
     except inbox.NotYours as exc:
         raise Problem(403, str(exc)) from None
 
@@ -49,7 +50,7 @@ class UnreadCountsView(MethodView):
         """Unread items in each inbox you may read."""
         principal = authenticate()
         with service_context().database.sessions() as session:
-            return {owner.kind: inbox.unread(session, owner) for owner in inbox.owners_for(principal, reference_key())}
+            return {owner.kind: inbox.unread(session, owner) for owner in inbox.owners_for(principal, reference_keys())}
 
 
 @blp.route("/<uuid:item_id>/read")
@@ -59,7 +60,7 @@ class MarkRead(MethodView):
     def post(self, item_id: uuid.UUID):
         """Mark an item read (an organisation's item is read for the whole team)."""
         with service_context().database.transaction() as session:
-            item = inbox.mark_read(session, authenticate(), item_id, reference_key())
+            item = inbox.mark_read(session, authenticate(), item_id, reference_keys())
         if item is None:
             raise Problem(404, f"No inbox item {item_id} in any inbox you may read.")
         return item

@@ -15,7 +15,7 @@ from worklink.web import Problem, accepts_form, service_context
 from worklink.web.pages import PagesBlueprint
 from worklink_notifications import admin, inbox, links
 from worklink_notifications.api.admin import shown
-from worklink_notifications.api.inbox import reference_key
+from worklink_notifications.api.inbox import reference_keys
 from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import RoutingRule, WebhookSubscriber
 
@@ -46,7 +46,7 @@ def home():
 @requires()
 def messages():
     principal = authenticate()
-    owners = inbox.owners_for(principal, reference_key())
+    owners = inbox.owners_for(principal, reference_keys())
     scope = request.args.get("scope", "user")
     if scope not in {o.kind for o in owners}:
         scope = "user"
@@ -73,7 +73,7 @@ def _page_number(raw: str | None) -> int:
 @accepts_form
 def mark_read(item_id: uuid.UUID):
     with service_context().database.transaction() as session:
-        if inbox.mark_read(session, authenticate(), item_id, reference_key()) is None:
+        if inbox.mark_read(session, authenticate(), item_id, reference_keys()) is None:
             raise Problem(404, "That message is not in any inbox you can read.")
     return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user"),
                             page=_page_number(request.form.get("page"))))
