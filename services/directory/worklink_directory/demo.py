@@ -13,9 +13,10 @@ import uuid
 from datetime import date, timedelta
 from typing import Iterator
 
+# The demo's ids are shared (worklink.demo), so the other services' demo data name these listings; the
+# directory's seed and tests read them from here as well (demo.term_id, demo.organisation_id).
+from worklink.demo import NS, STAFF_DEMO_ORGANISATION, organisation_id, service_id, term_id
 from worklink_directory.geocode import OfflineGeocoder
-
-NS = uuid.UUID("6f1c2a64-3b1e-4d6a-9a55-1f0d7e5b2c10")
 TAXONOMY = {"id": str(uuid.uuid5(NS, "taxonomy")), "name": "WorkLink health and work service types",
             "description": "Demo service-type taxonomy for health and work support, modelled on the LGA/esd "
                            "service types list.",
@@ -39,10 +40,6 @@ TERMS = [
     ("physical-health", "Physical health and musculoskeletal", "Back, joint and long-term condition support.", None),
     ("carers", "Support for carers", "Help for people who care for someone.", None),
 ]
-
-
-def term_id(code: str) -> str:
-    return str(uuid.uuid5(NS, f"term:{code}"))
 
 
 def _term(code: str) -> dict:
@@ -70,7 +67,8 @@ ORGANISATIONS = [
     ("{town} Volunteer Centre", "Volunteering and community groups."),
 ]
 
-# name pattern, org index, term codes, description, how to get help, delivery, ages, free
+# name pattern, org index, term codes, description, how to get help, delivery, ages, free. The first is the
+# specialist employment advice the other services' demo data route to (worklink.demo.EMPLOYMENT_ADVICE_LISTING).
 SERVICES = [
     ("Working Well employment advice in {town}", 2, ["employment-advice", "ips"],
      "One-to-one support from a specialist employment adviser if your health makes it hard to find or keep work. "
@@ -140,15 +138,6 @@ ACCESS = ["Step-free access and an accessible toilet.", "Venue is on one level; 
 SESSIONS = [("09:00", "17:00"), ("09:30", "16:30"), ("10:00", "14:00"), ("13:00", "19:00"), ("18:00", "20:30")]
 
 
-def organisation_id(name: str) -> str:
-    """A demo organisation's id (the same on every load), as its partner staff sign in with it."""
-    return str(uuid.uuid5(NS, f"org:{name}"))
-
-
-# The demo organisation `worklink seed` names for partner staff to sign in as (it lists the most services).
-STAFF_DEMO_ORGANISATION = "Somerset Working Well Partnership"
-
-
 def _postcodes_by_outcode() -> dict[str, list[str]]:
     by: dict[str, list[str]] = {}
     for postcode in OfflineGeocoder.demo().rows:
@@ -180,7 +169,7 @@ def demo_records(copies: int = 1) -> Iterator[dict]:
                 days = rng.sample(["MO", "TU", "WE", "TH", "FR"], k=rng.randint(1, 5)) + (["SA"] if rng.random() < 0.2 else [])
                 confidential = index == 11 and town == "Yeovil"  # one carers' refuge-style listing
                 record = {
-                    "id": str(uuid.uuid5(NS, f"service:{key}")), "organization_id": org_id, "name": name,
+                    "id": service_id(town, index, copy), "organization_id": org_id, "name": name,
                     "description": description, "status": "active",
                     "email": f"help@{slug}.example.org", "url": f"https://{slug}.example.org/",
                     "organization": {"id": org_id, "name": org_name, "description": org_description + " (demo)",

@@ -1,7 +1,8 @@
 """Demo data: contacts for the demo organisations and a few inbox messages.
 
-Run by `worklink seed`. The organisation ids are the referrals service's demo ones, so
-events from seeded referrals reach these contacts too. Messages are made by routing
+Run by `worklink seed`. The organisations are the demo world's (`worklink.demo`): the practice and the
+employment advisers the referrals service's demo referrals are from and with, so events from seeded
+referrals reach these contacts too. Messages are made by routing
 demo events through the same handler the consumer uses; re-running adds nothing.
 """
 
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from worklink import demo
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.migrations import upgrade
@@ -20,8 +22,8 @@ from worklink.service import get_service
 from worklink_notifications import routing
 from worklink_notifications.models import OrganisationContact
 
-DEMO_PRACTICE = "d0000000-0000-4000-8000-00000000a001"
-DEMO_ADVISERS = "d0000000-0000-4000-8000-00000000b001"
+DEMO_PRACTICE = str(demo.DEMO_PRACTICE)
+DEMO_ADVISERS = demo.organisation_id(demo.STAFF_DEMO_ORGANISATION)
 CONTACTS = [(DEMO_ADVISERS, "team", "advisers-team@demo.worklink.invalid", "immediate"),
             (DEMO_ADVISERS, "lead", "advisers-lead@demo.worklink.invalid", "immediate"),
             (DEMO_PRACTICE, "team", "practice@demo.worklink.invalid", "daily")]

@@ -1,8 +1,11 @@
-"""Demo data (clearly fictional people): two adviser services, a GP practice and referrals in every stage.
+"""Demo data (clearly fictional people): referrals in every stage from the demo practice, routed to two of the
+demo directory's specialist employment advice listings in Somerset.
 
 Run by `worklink seed`. Only the routing read model is written directly (it is normally fed by
-the directory's events); every referral goes through the same use cases as the API, so its
-history, outbox events and clocks are real.
+the directory's events): the listings as the directory publishes them (`worklink.demo`: the same ids,
+organisation, terms, areas and ages), so the demo's referrals are with the organisation whose advisers
+and partner staff the other services' demo data name. Every referral goes through the same use cases as
+the API, so its history, outbox events and clocks are real.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from worklink import demo
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
@@ -20,19 +24,20 @@ from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import Actor
 from worklink_referrals.models import PLATFORM, Referral, RoutingService
 
-DEMO_PRACTICE = uuid.UUID("d0000000-0000-4000-8000-00000000a001")
-DEMO_ADVISERS = uuid.UUID("d0000000-0000-4000-8000-00000000b001")
-DEMO_ADVISERS_2 = uuid.UUID("d0000000-0000-4000-8000-00000000b002")
-DEMO_SERVICE = uuid.UUID("d0000000-0000-4000-8000-00000000c001")
-DEMO_SERVICE_2 = uuid.UUID("d0000000-0000-4000-8000-00000000c002")
+DEMO_PRACTICE = demo.DEMO_PRACTICE
+DEMO_ADVISERS = uuid.UUID(demo.organisation_id(demo.STAFF_DEMO_ORGANISATION))
+# (town, its postcode districts): the directory's listing there serves those districts, from age 16.
+DEMO_TOWNS = (("Taunton", ("TA1", "TA2")), ("Bridgwater", ("TA6",)))
+DEMO_SERVICE, DEMO_SERVICE_2 = (demo.employment_advice_service_id(town) for town, _ in DEMO_TOWNS)
+LISTING_MINIMUM_AGE = 16
 
 PEOPLE = [  # (given, family, birth, postcode, decile, situation)
-    ("Demo-Alex", "Example", date(1980, 3, 1), "GL1 2AB", 2, "off_sick_fit_note"),
-    ("Demo-Sam", "Example", date(1992, 7, 9), "GL1 4XY", 1, "unemployed"),
-    ("Demo-Jo", "Sample", date(1975, 11, 20), "GL50 1AA", 8, "in_work_at_risk"),
-    ("Demo-Ruth", "Sample", date(1968, 5, 5), "GL2 0AA", 4, "economically_inactive"),
-    ("Demo-Lee", "Test", date(2001, 1, 15), "GL4 6BB", 3, "unemployed"),
-    ("Demo-Pat", "Test", date(1988, 9, 30), "GL51 9CC", 6, "off_sick_fit_note"),
+    ("Demo-Alex", "Example", date(1980, 3, 1), "TA1 2AB", 2, "off_sick_fit_note"),
+    ("Demo-Sam", "Example", date(1992, 7, 9), "TA1 4XY", 1, "unemployed"),
+    ("Demo-Jo", "Sample", date(1975, 11, 20), "TA6 1AA", 8, "in_work_at_risk"),
+    ("Demo-Ruth", "Sample", date(1968, 5, 5), "TA2 0AA", 4, "economically_inactive"),
+    ("Demo-Lee", "Test", date(2001, 1, 15), "TA2 6BB", 3, "unemployed"),
+    ("Demo-Pat", "Test", date(1988, 9, 30), "TA6 9CC", 6, "off_sick_fit_note"),
 ]
 # The steps each demo referral is taken through (by the adviser of the service it was routed to).
 JOURNEYS = [
@@ -55,11 +60,7 @@ def load_demo_data(settings: Settings) -> str:
     with database.transaction() as session:
         if session.query(Referral).filter(Referral.given_name.like("Demo-%")).count():
             return "demo referrals already loaded"
-        for service_id, org, areas in ((DEMO_SERVICE, DEMO_ADVISERS, None),
-                                       (DEMO_SERVICE_2, DEMO_ADVISERS_2, ["GL50", "GL51"])):
-            if session.get(RoutingService, service_id) is None:
-                services.add_routing_service(session, service_id, org, now, area_codes=areas)
-        session.flush()
+        _add_listings(session, now)
         gp = Actor("demo-gp", "gp", str(DEMO_PRACTICE))
         for i, ((given, family, born, postcode, decile, situation), journey) in enumerate(zip(PEOPLE, JOURNEYS)):
             at = now - timedelta(days=12 - i)
@@ -76,5 +77,17 @@ def load_demo_data(settings: Settings) -> str:
                 session.flush()
                 services.act(session, outbox, config, referral, action, adviser, data,
                              expected_version=referral.version, now=at + timedelta(days=step))
-    return (f"{len(PEOPLE)} demo referrals from practice {DEMO_PRACTICE}; sign in as an adviser with "
+    return (f"{len(PEOPLE)} demo referrals from practice {DEMO_PRACTICE} to {demo.STAFF_DEMO_ORGANISATION} in "
+            f"{' and '.join(town for town, _ in DEMO_TOWNS)}; sign in as an adviser with "
             f"`worklink token --role adviser --org {DEMO_ADVISERS} --sub demo-adviser`")
+
+
+def _add_listings(session, now: datetime) -> None:
+    """The demo directory's employment advice listings in DEMO_TOWNS, as its events would describe them (a
+    listing the directory's events already brought is left as they made it)."""
+    terms = [uuid.UUID(demo.term_id(code)) for code in demo.EMPLOYMENT_ADVICE_TERMS]
+    for service_id, (_town, areas) in zip((DEMO_SERVICE, DEMO_SERVICE_2), DEMO_TOWNS):
+        if session.get(RoutingService, service_id) is None:
+            services.add_routing_service(session, service_id, DEMO_ADVISERS, now, area_codes=areas,
+                                         minimum_age=LISTING_MINIMUM_AGE, term_ids=terms)
+    session.flush()
