@@ -8,7 +8,10 @@ the site, so a user is never sent to a loopback address.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Mapping
+from urllib.parse import urlencode
 
 from worklink.service import get_service
 
@@ -28,3 +31,47 @@ def directory_service_page(directory_url: str, service_id) -> str | None:
     or None without the directory's address or a service. A resident is told which service has their
     referral by this link, never by the service's name in an event."""
     return f"{directory_url}/find/services/{service_id}" if directory_url and service_id else None
+
+
+# --- a service's names, handed from the directory to the self-referral form ------------------------------
+# The self-referral form names the service a resident chose in the directory, but referrals knows services by
+# id only (no event carries a name). So the directory's "Refer yourself" link carries the names it shows, signed:
+# a link made elsewhere cannot make the form name a service the id is not.
+
+def site_link_key(settings) -> str:
+    """Signs what one site's link tells another's page. Derived from the platform-wide clinician reference key
+    (every service can make it), so no new secret; "" where there is none (production with tokens not signed
+    by a shared secret and no WORKLINK_CLINICIAN_REFERENCE_KEY): links then carry no names."""
+    from worklink.config import ConfigError
+    from worklink.pseudonyms import clinician_reference_key
+
+    try:
+        key = clinician_reference_key(settings)
+    except ConfigError:
+        return ""
+    return hashlib.sha256(b"worklink-site-links:" + key.encode()).hexdigest()  # never a clinician reference
+
+
+def _names_signature(key: str, service_id, service: str, organisation: str) -> str:
+    message = "\n".join(("service-names", str(service_id), service, organisation))
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def self_referral_link(referrals_url: str, key: str, service_id, service: str, organisation: str) -> str:
+    """The referrals site's self-referral form for a directory service, naming it (signed when there is a key)."""
+    query = {"service_id": str(service_id)}
+    if key:
+        query.update(service=service, organisation=organisation,
+                     signature=_names_signature(key, service_id, service, organisation))
+    return f"{referrals_url}/refer-yourself?{urlencode(query)}"
+
+
+def named_service(key: str, values: Mapping[str, str]) -> tuple[str, str] | None:
+    """(service name, organisation name) from a self-referral link's values (query or form), if the directory
+    signed them for its `service_id`; None otherwise."""
+    service_id, service, organisation = (values.get(name, "") for name in ("service_id", "service", "organisation"))
+    signature = values.get("signature", "")
+    if not (key and service_id and service and organisation and signature):
+        return None
+    expected = _names_signature(key, service_id, service, organisation)
+    return (service, organisation) if hmac.compare_digest(expected, signature) else None

@@ -155,7 +155,8 @@ def test_a_service_taking_referrals_lets_a_resident_refer_themselves(app, direct
     with live_server(app) as base:
         page.goto(f"{base}/find/services/{counselling}")
         refer = page.get_by_role("link", name="Refer yourself to this service")
-        assert refer.get_attribute("href") == f"https://referrals.example/refer-yourself?service_id={counselling}"
+        assert refer.get_attribute("href").startswith(
+            f"https://referrals.example/refer-yourself?service_id={counselling}&service=Taunton+counselling+service&")
         assert_accessible(page)
         with app.extensions["worklink"].database.transaction() as session:
             session.get(ServiceCapacity, uuid.UUID(counselling)).accepting_referrals = False  # intake paused
@@ -164,6 +165,34 @@ def test_a_service_taking_referrals_lets_a_resident_refer_themselves(app, direct
         assert page.get_by_role("link", name="Refer yourself to this service").count() == 0
         page.goto(f"{base}/find/services/{directory.ids['cafe']}")  # not an adviser service: no capacity
         assert page.get_by_role("link", name="Refer yourself to this service").count() == 0
+
+
+def test_the_refer_yourself_link_names_the_service_signed_for_the_referrals_form(app, directory):
+    """The referrals site knows services by id only: the link carries the names this page shows, signed, and
+    the referrals service (its own settings, the same platform key) reads them back for that service only."""
+    import re
+    import uuid
+    from datetime import datetime, timezone
+    from html import unescape
+    from urllib.parse import parse_qsl, urlsplit
+
+    from worklink.config import Settings
+    from worklink.sites import named_service, site_link_key
+    from worklink_directory.models import ServiceCapacity
+
+    counselling = directory.ids["counselling"]
+    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
+                                    open_referrals=0, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    html = app.test_client().get(f"/find/services/{counselling}").get_data(as_text=True)
+    href = unescape(re.search(r'href="([^"]*/refer-yourself[^"]*)"', html).group(1))
+    query = dict(parse_qsl(urlsplit(href).query))
+    organisation = re.search(r'<span class="nhsuk-caption-l">([^<]+)</span>', html).group(1)
+    referrals_key = site_link_key(Settings.from_env("referrals", {}))
+    assert named_service(referrals_key, query) == ("Taunton counselling service", unescape(organisation))
+    assert named_service(referrals_key, {**query, "service_id": directory.ids["cafe"]}) is None
+    assert named_service(referrals_key, {**query, "service": "Another service"}) is None
 
 
 def test_the_referrals_site_defaults_to_the_local_one_outside_production_only():

@@ -135,3 +135,25 @@ def test_adviser_form_errors_are_in_the_pages_words(harness):
         assert expected[1] in shown and not re.search(r"YYYY|must be one of|under_7|Hours band", shown)
     empty_note = post(h, f"/queue/{rid}/notes", {"text": ""}, h.adviser())
     assert _summary(empty_note.get_data(as_text=True)) == [("note-text", "Enter the note (up to 4,000 characters)")]
+
+
+def test_the_form_names_the_service_the_directory_linked_and_keeps_it_after_an_error(harness):
+    """Reached from a directory service page, the form says which service (and its organisation) the person
+    is referring themselves to - names the directory signed for that service id, never any a link makes up."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from worklink.sites import self_referral_link, site_link_key
+    from tests.services.referrals.conftest import SERVICE
+
+    h = harness
+    link = self_referral_link("", site_link_key(h.settings), SERVICE, "Working Well employment advice in Taunton",
+                              "Somerset Working Well Partnership")
+    html = page(h, link, {})
+    assert "<h1>Refer yourself to Working Well employment advice in Taunton</h1>" in html
+    assert "run by Somerset Working Well Partnership" in html
+    refused = post(h, "/refer-yourself", {**FORM, "given_name": "", **dict(parse_qsl(urlsplit(link).query))}, {})
+    assert refused.status_code == 422
+    assert "<h1>Refer yourself to Working Well employment advice in Taunton</h1>" in refused.get_data(as_text=True)
+
+    forged = page(h, link.replace("Taunton", "Bristol"), {})
+    assert "<h1>Refer yourself to an employment adviser</h1>" in forged and "Bristol" not in forged

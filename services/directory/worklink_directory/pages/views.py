@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from worklink.problems import Problem
+from worklink.sites import self_referral_link, site_link_key
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_directory import queries
@@ -133,5 +134,14 @@ def service_page(service_id: str):
     with service_context().database.sessions() as session:
         svc = _service_or_404(session, service_id)
         return _render("directory/service.html", svc=svc, capacity=session.get(ServiceCapacity, svc.id),
-                       search_query=search_query(request.args),
-                       referrals_url=current_app.extensions["directory"]["referrals_url"])
+                       search_query=search_query(request.args), refer_yourself=_refer_yourself_link(svc))
+
+
+def _refer_yourself_link(svc) -> str | None:
+    """The referrals site's self-referral form for this service, naming it and its organisation (signed, so the
+    form shows the names); None without the referrals site's address."""
+    referrals_url = current_app.extensions["directory"]["referrals_url"]
+    if not referrals_url:
+        return None
+    return self_referral_link(referrals_url, site_link_key(service_context().settings), svc.id, svc.name,
+                              svc.organization.name)

@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from worklink.audit import person_record
 from worklink.auth import current_principal, optional_principal, requires
 from worklink.problems import Problem
+from worklink.sites import named_service, site_link_key
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
@@ -428,25 +429,28 @@ def _self_referral_form(form) -> dict:
     return body
 
 
-def _refer_yourself_form(status: int = 200, *, errors=None, form=None, service_id: str = ""):
+def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
+    """The form, for the service the directory's link (`link`: its query, or the form posting it on) chose:
+    named when the directory signed its names (worklink.sites.named_service)."""
+    chosen = named_service(site_link_key(service_context().settings), link)
     return _render("referrals/refer_yourself.html", status, errors=errors or {}, form=form or {},
-                   situations=EMPLOYMENT, service_id=service_id, codes_by_phone=settings().codes_by_phone,
+                   situations=EMPLOYMENT, service_id=link.get("service_id", ""), chosen=chosen,
+                   link=link if chosen else {}, codes_by_phone=settings().codes_by_phone,
                    directory_url=settings().directory_url)
 
 
 @pages.get("/refer-yourself")
 def refer_yourself():
-    return _refer_yourself_form(service_id=request.args.get("service_id", ""))
+    return _refer_yourself_form(request.args)
 
 
 @pages.post("/refer-yourself")
 def refer_yourself_send():
-    service_id = request.form.get("service_id", "")
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
-        return _refer_yourself_form(422, errors=errors_by_field(_self_referral_errors(exc.messages, request.form)),
-                                    form=request.form, service_id=service_id)
+        return _refer_yourself_form(request.form, 422, form=request.form,
+                                    errors=errors_by_field(_self_referral_errors(exc.messages, request.form)))
     ctx, moment = service_context(), now()
     try:
         with ctx.database.transaction() as session:
@@ -454,8 +458,7 @@ def refer_yourself_send():
                 services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
             pending, _code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
     except services.Unprocessable:
-        return _refer_yourself_form(422, errors={"email": [FRIENDLY["email_only"]]}, form=request.form,
-                                    service_id=service_id)
+        return _refer_yourself_form(request.form, 422, errors={"email": [FRIENDLY["email_only"]]}, form=request.form)
     # Post/Redirect/Get: the code page has an address of its own, so reopening it (after fetching the code
     # from the mail app, from history) finds the same waiting referral instead of an empty form.
     return redirect(f"/refer-yourself/{pending.id}/code", code=303)
