@@ -662,14 +662,17 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
     if not _signed_by_any(token, link_id, (deps.link_secret, *deps.previous_link_secrets)):
         raise NotFound("This link is not valid. Check it was copied in full.")
     query = sa.select(EmployerLink).where(EmployerLink.id == link_id)
-    if for_update:
-        # The page read the link before this lock: the lock waits for a concurrent submitter's commit,
-        # and the row must then be read afresh, not taken from the session as it was (still unused).
-        query = query.with_for_update().execution_options(populate_existing=True)
     link = session.scalar(query)
     if link is None:
         raise NotFound("This link is not valid.")
-    suggestion = session.get(Suggestion, link.suggestion_id, populate_existing=for_update)
+    if for_update:
+        # The advice first, then its link: the order amending, withdrawing, expiring and erasing lock them in.
+        # Link first deadlocked with an amendment (it locks the advice, then retires the link), and an answer
+        # racing a withdrawal was recorded after it. Each lock waits for a concurrent writer's commit, and the
+        # rows must then be read afresh, not taken from the session as they were (a page read them before).
+        session.get(Suggestion, link.suggestion_id, with_for_update=True, populate_existing=True)
+        link = session.scalar(query.with_for_update().execution_options(populate_existing=True))
+    suggestion = session.get(Suggestion, link.suggestion_id)
     if suggestion.erased_at is not None:  # at the patient's request or past retention: said as its status
         raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).", reason=suggestion.status)
     if link.used_at is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import re
 from datetime import timedelta
 
@@ -218,5 +219,80 @@ def test_a_double_submit_records_one_answer_and_refuses_the_rest_on_postgresql(t
             assert codes == [200 if via == "page" else 201] + [410] * 4
             answers = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["employer_responses"]
             assert len(answers) == 1
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def _both_at_once(app, first: tuple, second: tuple, gate_table: str) -> tuple[int, int]:
+    """Start `first` (method, path, body, headers), hold it at its write to `gate_table` while it holds its row
+    locks, start `second` and let both go once it waits for a lock too (PostgreSQL). Their status codes."""
+    engine, codes = app.extensions["worklink"].database.engine, {}
+    waiting = sa.text("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                      "WHERE NOT l.granted AND a.datname = current_database()")
+
+    def send(name, method, path, body, headers):
+        codes[name] = getattr(app.test_client(), method)(path, json=body, headers=headers).status_code
+
+    def until_waiting(count: int) -> None:
+        with engine.connect() as watcher:
+            for _ in range(1000):
+                found = watcher.execute(waiting).scalar()
+                watcher.rollback()  # pg_stat_activity is read once per transaction: a fresh one each time
+                if found >= count:
+                    return
+                time.sleep(0.01)
+        raise AssertionError(f"fewer than {count} requests waiting for a lock")
+
+    threads = [threading.Thread(target=send, args=(name, *call)) for name, call in (("first", first),
+                                                                                   ("second", second))]
+    with engine.connect() as gate:
+        gate.execute(sa.text(f"LOCK TABLE {gate_table} IN SHARE MODE"))  # holds `first` just before its write
+        threads[0].start()
+        until_waiting(1)
+        threads[1].start()
+        until_waiting(2)
+        gate.commit()
+    for thread in threads:
+        thread.join(30)
+    return codes["first"], codes["second"]
+
+
+def test_an_answer_racing_an_amendment_is_kept_never_a_failure_on_postgresql(tmp_path, postgres_url):
+    """The employer's answer holds its link when the clinician amends: the amendment waits for it and opens
+    the next round; neither fails (they used to deadlock: one got a 503, and an employer told to try again
+    then found the link retired by the amendment, their answer lost)."""
+    settings = make_settings(tmp_path, postgres_url)
+    app = build_app(settings)
+    client, tokens = app.test_client(), Tokens(settings)
+    try:
+        sid = issue(client, tokens)["id"]
+        token = letter_token(client, tokens, sid)
+        answered, amended = _both_at_once(
+            app, ("post", f"/employer-links/{token}/response", ANSWER, {}),
+            ("post", f"/suggestions/{sid}/amend", {**suggestion_body(), "version": 2}, tokens.header()),
+            gate_table="employer_responses")
+        assert (answered, amended) == (201, 200)
+        mine = client.get(f"/suggestions/{sid}", headers=tokens.header()).get_json()
+        assert [(r["suggestion_version"], r["current"]) for r in mine["employer_responses"]] == [(2, False)]
+        assert mine["version"] == 3 and mine["employer_link_expires_at"]
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_an_answer_racing_a_withdrawal_is_refused_on_postgresql(tmp_path, postgres_url):
+    """The clinician withdraws the advice while the employer submits: the answer waits for the withdrawal and
+    is refused (410) like any answer to withdrawn advice, not recorded and announced after the withdrawal."""
+    settings = make_settings(tmp_path, postgres_url)
+    app = build_app(settings)
+    client, tokens = app.test_client(), Tokens(settings)
+    try:
+        sid = issue(client, tokens)["id"]
+        token = letter_token(client, tokens, sid)
+        withdrawn, answered = _both_at_once(
+            app, ("post", f"/suggestions/{sid}/withdraw", {"version": 2, "reason": "other"}, tokens.header()),
+            ("post", f"/employer-links/{token}/response", ANSWER, {}), gate_table="outbox")
+        assert (withdrawn, answered) == (200, 410)
+        mine = client.get(f"/suggestions/{sid}", headers=tokens.header()).get_json()
+        assert mine["status"] == "withdrawn" and mine["employer_responses"] == []
     finally:
         app.extensions["worklink"].database.dispose()
