@@ -63,7 +63,7 @@ def on_referral_requested(session: Session, event: ReceivedEvent) -> None:
                     "updates_by_email": data.get("updates_by_email", False)},
         "request_id": data["request_id"], "suggestion_id": data["suggestion_id"],
         "fit_note_decision": data["fit_note_decision"], "adjustment_categories": data["adjustment_categories"],
-        "employment_situation": None,
+        "employment_situation": None, "referrer": data.get("referrer"),
     }
     referrer = Actor(data["clinician_id"], "gp", str(data["practice_id"]))
     # The person's record is created on the clinician's behalf: audited as theirs, like an API intake.
@@ -151,8 +151,9 @@ def on_service_updated(session: Session, event: ReceivedEvent) -> None:
 def on_service_withdrawn(session: Session, event: ReceivedEvent) -> None:
     data = event.data
     service = _service_for_update(session, data, data["withdrawn_at"])
-    if service is not None:
-        service.active = False
+    if service is None:
+        return  # older than what we hold (re-driven late): the service was offered again since; its referrals stay
+    service.active = False
     session.flush()
     services.hold_unclaimed(session, OUTBOX, ReferralSettings.from_env(), data["service_id"], _now())
 

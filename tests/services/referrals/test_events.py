@@ -192,6 +192,29 @@ def test_directory_events_feed_the_routing_read_model(make_harness, rig):
     assert una["assigned_org_id"] == OTHER_ADVISERS
 
 
+def test_an_older_withdrawal_arriving_late_leaves_the_relisted_services_referrals_with_it(make_harness, rig):
+    """A listing made inactive and then offered again: its withdrawal, re-driven from the DLT after the newer
+    publication, changes nothing - the service stays open and the referral it took stays routed to it."""
+    h = make_harness()
+    consumer = rig.consumer(h.ctx.database)
+    service = uuid.uuid4()
+    try:
+        rig.publish("directory.service.published", service_published(service, ADVISERS, "2026-11-22T09:00:00Z"))
+        consume(consumer, 1)
+        taken = h.refer(service_id=str(service)).get_json()
+        assert (taken["routing"], taken["assigned_org_id"]) == ("routed", ADVISERS)
+        rig.publish("directory.service.withdrawn", {"service_id": service, "organization_id": ADVISERS,
+                                                    "reason": "inactive", "withdrawn_at": "2026-11-21T09:00:00Z"})
+        consume(consumer, 1)
+    finally:
+        consumer.close()
+    still = h.client.get(f"/referrals/{taken['id']}", headers=h.admin()).get_json()
+    assert (still["routing"], still["assigned_org_id"], still["service_id"]) == ("routed", ADVISERS, str(service))
+    assert [step["action"] for step in still["history"]] == [step["action"] for step in taken["history"]]
+    again = h.refer({"nhs_number": "7777777785", "given_name": "Tom"}, service_id=str(service)).get_json()
+    assert again["routing"] == "routed"  # the service is still open
+
+
 def test_a_malformed_request_is_dead_lettered_not_half_applied(make_harness, rig):
     h = make_harness()
     consumer = rig.consumer(h.ctx.database)
