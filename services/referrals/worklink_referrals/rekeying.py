@@ -2,13 +2,14 @@
 
 `match_key` (duplicate detection; the person id person messages carry is made from it) is an HMAC of the
 person's normalised name, birth date and postcode under the person key. When the key changes, the old one
-moves to REFERRALS_PERSON_KEY_PREVIOUS and the clock job (or `worklink referrals rekey-people`) rewrites
-every match key a previous key made, from the details the referral still holds; an erased referral's key
-names only itself already. Idempotent, and only while previous keys are set. Until it has run, an intake's
-duplicate check by name, birth date and postcode misses the referrals not yet re-keyed (the NHS number still
-finds them). Person ids change with the key: notifications stops a withdrawn consent's messages by the
-consent id alone, and drops a message that arrives after its consent was withdrawn, so a message and its
-revocation on two keys still end as one would expect. Rate-limit windows start afresh under the new key.
+moves to REFERRALS_PERSON_KEY_PREVIOUS and the clock job (or `worklink referrals rekey-people`) rewrites every
+match key a previous key made, from the details the referral still holds; an erased referral's key names only
+itself already, and keeps it if erased while a pass runs. Idempotent, and only while previous keys are set.
+Until it has run, an intake's duplicate check by name, birth date and postcode misses the referrals not yet
+re-keyed (the NHS number still finds them). Person ids change with the key: notifications stops a withdrawn
+consent's messages by the consent id alone, and drops a message that arrives after its consent was withdrawn,
+so a message and its revocation on two keys still end as one would expect. Rate-limit windows start afresh
+under the new key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from worklink_referrals.services import match_key
 
 BATCH = 500
 # Not a change to the referral: its version (optimistic locking) stays, so no adviser's update is refused for it.
-_REKEY = (Referral.__table__.update().where(Referral.__table__.c.id == sa.bindparam("rid"))
+# Only while it still holds the key that was read: a referral erased since (its key then links nobody) keeps its
+# erased key, and is not linked to the person again by a key made from the details it no longer holds.
+_REFERRALS = Referral.__table__
+_REKEY = (_REFERRALS.update()
+          .where(_REFERRALS.c.id == sa.bindparam("rid"), _REFERRALS.c.match_key == sa.bindparam("old"))
           .values(match_key=sa.bindparam("new")))
 
 
@@ -33,12 +38,13 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...]) -> int
         rows = session.execute(sa.select(Referral.id, Referral.given_name, Referral.family_name, Referral.birth_date,
                                          Referral.postcode, Referral.match_key)
                                .where(Referral.erased_at.is_(None), Referral.given_name.is_not(None))).all()
-    renames = [(row.id, new) for row in rows
+    renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
                if (new := _key(row, key)) != row.match_key and row.match_key in {_key(row, old) for old in previous}]
+    changed = 0
     for start in range(0, len(renames), BATCH):
         with database.transaction() as session:
-            session.execute(_REKEY, [{"rid": rid, "new": new} for rid, new in renames[start:start + BATCH]])
-    return len(renames)
+            changed += session.execute(_REKEY, renames[start:start + BATCH]).rowcount
+    return changed
 
 
 def _key(row, key: str) -> str:

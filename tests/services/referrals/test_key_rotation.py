@@ -4,6 +4,8 @@ is found as the same person (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -73,3 +75,39 @@ def test_a_retired_person_key_must_be_as_long_as_a_current_one():
     with pytest.raises(ConfigError, match="REFERRALS_PERSON_KEY_PREVIOUS: each key must be 32 or more characters"):
         ReferralSettings.from_env({"REFERRALS_PERSON_KEY_PREVIOUS": "short"})
     assert ReferralSettings.from_env({"REFERRALS_PERSON_KEY_PREVIOUS": OLD}).previous_person_keys == (OLD,)
+
+
+def test_a_referral_erased_while_the_rekey_runs_keeps_a_key_that_links_nobody(make_harness, postgres_url):
+    """The re-key reads the match keys, then writes: a referral erased in between (a person's request, the
+    retention pass) must not get back a key made from the erased details, which would link it to the person
+    again. The write waits for the erasure's lock here, as it would on a busy database (PostgreSQL)."""
+    from worklink_referrals.rekeying import rekey_people
+    from worklink_referrals.rights import SYSTEM, erase
+
+    before = make_harness(postgres_url, ReferralSettings(expose_codes=True, person_key=OLD))
+    before.add_service()
+    rid = without_nhs_number(before).get_json()["id"]
+    assert before.act(rid, "cancel", headers=before.admin(), reason="other", text="Moved away").status_code == 200
+    grace = referral_body({"given_name": "Grace"})
+    del grace["person"]["nhs_number"]
+    kept = before.client.post("/referrals", json=grace, headers=before.gp()).get_json()["id"]
+    database = before.ctx.database
+    rewritten = []
+    rekey = threading.Thread(target=lambda: rewritten.append(rekey_people(database, NEW, (OLD,))))
+    waiting = sa.text("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                      "WHERE NOT l.granted AND a.datname = current_database()")
+    with database.transaction() as session:
+        referral = session.get(Referral, uuid.UUID(rid), with_for_update=True)
+        rekey.start()
+        with database.engine.connect() as watcher:
+            for _ in range(1000):
+                found = watcher.execute(waiting).scalar()
+                watcher.rollback()  # pg_stat_activity is read once per transaction
+                if found or not rekey.is_alive():
+                    break
+                time.sleep(0.01)
+        erase(session, referral, before.clock.now, purpose="test", principal=SYSTEM)
+    rekey.join(30)
+    assert keys(before)[uuid.UUID(rid)] == f"erased:{uuid.UUID(rid).hex}"
+    assert keys(before)[uuid.UUID(kept)] == match_key("Grace", *ADA[1:], NEW)  # the rest is re-keyed
+    assert rewritten == [1]
