@@ -59,6 +59,13 @@ class Principal:
         return (value.strip() or None) if isinstance(value, str) else None
 
     @property
+    def organisation_name(self) -> str | None:
+        """The name of the organisation they act for, if the token carries one (`org_name`: the identity
+        provider's; `org` stays the id every check uses)."""
+        value = self.claims.get("org_name")
+        return (value.strip()[:200] or None) if isinstance(value, str) else None
+
+    @property
     def is_alliance_admin(self) -> bool:
         return self.role == "alliance_admin"
 

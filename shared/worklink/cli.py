@@ -182,7 +182,8 @@ def kafka_acls(apply_: bool, prune: bool, principal: str, operator: str) -> None
 @click.option("--sub", "subject", help="subject (user id); generated if omitted")
 @click.option("--ttl", default=3600, show_default=True, help="lifetime in seconds")
 @click.option("--name", help="display name claim")
-def token(role: str, org: str | None, subject: str | None, ttl: int, name: str | None) -> None:
+@click.option("--org-name", help="organisation name claim (org_name)")
+def token(role: str, org: str | None, subject: str | None, ttl: int, name: str | None, org_name: str | None) -> None:
     """Mint a development bearer token signed with the configured HS256 secret."""
     from worklink.auth import mint_token
 
@@ -190,7 +191,7 @@ def token(role: str, org: str | None, subject: str | None, ttl: int, name: str |
     if os.environ.get("WORKLINK_ENV", "").lower() == "production":
         raise click.ClickException("worklink token mints development tokens; it is disabled in production")
     settings = Settings.from_env("platform")
-    extra = {"name": name} if name else {}
+    extra = {key: value for key, value in (("name", name), ("org_name", org_name)) if value}
     click.echo(mint_token(settings.jwt, role=role, org=org, subject=subject, ttl_seconds=ttl, **extra))
 
 

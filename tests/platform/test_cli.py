@@ -30,6 +30,10 @@ def test_token_mints_a_development_token_with_the_claims_asked_for():
     token = run("token", "--role", "adviser", "--org", "org-42", "--sub", "ada").stdout.strip()
     claims = jwt.decode(token, DEV_JWT_SECRET, algorithms=["HS256"], audience="worklink")
     assert (claims["sub"], claims["role"], claims["org"]) == ("ada", "adviser", "org-42")
+    assert "name" not in claims and "org_name" not in claims
+    named = run("token", "--role", "gp", "--name", "Dr Rosa Wu", "--org-name", "Riverside Surgery").stdout.strip()
+    claims = jwt.decode(named, DEV_JWT_SECRET, algorithms=["HS256"], audience="worklink")
+    assert (claims["name"], claims["org_name"]) == ("Dr Rosa Wu", "Riverside Surgery")
     refused = run("token", "--role", "wizard", check=False)
     assert refused.returncode != 0 and "wizard" in refused.stderr
     production = run("token", "--role", "gp", check=False, env={"WORKLINK_ENV": "production"})

@@ -564,9 +564,17 @@ def _request_referral(session: Session, deps: Deps, clinician: Clinician, sugges
         "clinician_id": clinician.subject, "consent_id": request.consent_id, "consented_at": consented_at,
         "outcomes_to_gp": outcomes_to_gp, "person": person, "fit_note_decision": suggestion.decision,
         "adjustment_categories": suggestion.categories,
-        "updates_by_email": bool(suggestion.referral_updates_by_email and suggestion.email)})
+        "updates_by_email": bool(suggestion.referral_updates_by_email and suggestion.email),
+        "referrer": _referrer(suggestion, clinician.principal)})
     deps.audit_record(session, "share", suggestion, clinician.principal, purpose="referral_request")
     return request
+
+
+def _referrer(suggestion: Suggestion, principal: Principal) -> dict[str, str]:
+    """Who referred, for the adviser: the issuer's name as on the letter, their profession, the practice's name."""
+    found = {"name": suggestion.issuer_name or principal.name, "profession": suggestion.issuer_profession,
+             "organisation_name": principal.organisation_name}
+    return {key: value for key, value in found.items() if value}
 
 
 def issued_data(suggestion: Suggestion, occurred_at: datetime) -> dict[str, Any]:

@@ -38,6 +38,18 @@ def actor(principal: Principal) -> Actor:
     return Actor(principal.subject, principal.role, principal.organisation)
 
 
+def referrer_in_words(principal: Principal) -> dict[str, str]:
+    """What an intake records of who referred, besides their login id: as their token names them."""
+    found = {"name": principal.name, "organisation_name": principal.organisation_name}
+    return {key: value for key, value in found.items() if value}
+
+
+def referrer(referral: Referral) -> dict[str, str]:
+    found = {"role": referral.referrer_role, "name": referral.referrer_name,
+             "profession": referral.referrer_profession, "organisation_name": referral.referrer_org_name}
+    return {key: value for key, value in found.items() if value}
+
+
 def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock: bool = False) -> Referral:
     # FOR NO KEY UPDATE: no action changes the id, and an intake naming this row in a foreign key
     # (duplicate_of_id, replaces_id) need not wait for it (see services.withdraw_consent).
@@ -91,7 +103,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "fhir_status": FHIR_STATUS[Status(referral.status)],
         "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
         "status_reason": domain.unless_outcome(referral.status_reason, outcomes_seen), "source": referral.source,
-        "referrer_org_id": referral.referrer_org_id, "service_id": referral.service_id,
+        "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral), "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,

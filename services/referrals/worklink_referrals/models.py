@@ -39,6 +39,11 @@ class Referral(Base):
     referrer_org_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     referrer_subject: Mapped[str] = mapped_column(sa.String(255))
     referrer_role: Mapped[str] = mapped_column(sa.String(32))
+    # Who referred, in words (their token's `name` and `org_name`, or the suggestion's issuer): staff details
+    # the adviser reaches them by; the login id above is never shown.
+    referrer_name: Mapped[str | None] = mapped_column(sa.String(200))
+    referrer_profession: Mapped[str | None] = mapped_column(sa.String(32))
+    referrer_org_name: Mapped[str | None] = mapped_column(sa.String(200))
 
     service_id: Mapped[uuid.UUID | None]  # indexed with status (routing counts open caseloads)
     assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)

@@ -231,6 +231,13 @@ class ConsentOutSchema(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
+class ReferrerOutSchema(Schema):
+    role = fields.String(metadata={"description": "gp | adviser | org_admin | alliance_admin | resident"})
+    name = fields.String(metadata={"description": "their name, from their token or the suggestion's issuer"})
+    profession = fields.String(metadata={"description": "a clinician's profession, from the adjustment suggestion"})
+    organisation_name = fields.String(metadata={"description": "their organisation's name, from their token"})
+
+
 class ReferralSchema(Schema):
     id = fields.UUID()
     reference = fields.String()
@@ -242,6 +249,8 @@ class ReferralSchema(Schema):
     status_text = fields.String(allow_none=True)
     source = fields.String()
     referrer_org_id = fields.String()
+    referrer = fields.Nested(ReferrerOutSchema, metadata={
+        "description": "who referred, in words (the login id is never shown); fields absent when not known"})
     service_id = fields.UUID(allow_none=True)
     assigned_org_id = fields.String(allow_none=True)
     assigned_adviser = fields.String(allow_none=True)

@@ -375,6 +375,8 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         id=uuid.uuid4(), reference=new_reference(), version=1, status=Status.SUBMITTED.value, source=source,
         referrer_org_id=actor.organisation or str(SELF_REFERRAL_ORG), referrer_subject=actor.subject,
         referrer_role=actor.role, service_id=service.service_id if service else None,
+        **{f"referrer_{key}": (intake.get("referrer") or {}).get(key) for key in ("name", "profession")},
+        referrer_org_name=(intake.get("referrer") or {}).get("organisation_name"),
         assigned_org_id=str(service.organization_id) if service else None,
         routing="routed" if service else "held",
         nhs_number=person.get("nhs_number"), given_name=person["given_name"], family_name=person["family_name"],

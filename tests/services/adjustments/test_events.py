@@ -92,6 +92,8 @@ def test_issuing_with_referral_consent_publishes_the_broadcast_and_the_restricte
                                          "email": "sam@example.org", "phone": "07700900123"}
     assert request["data"]["practice_id"] == s["practice_id"] and request["data"]["fit_note_decision"] == "may_be_fit"
     assert "Depression" not in json.dumps(request)  # the adviser gets contact details, not the diagnosis
+    # Who referred, as the letter names them (the token here names no practice), never the login id.
+    assert request["data"]["referrer"] == {"name": "Dr Ada Lovelace", "profession": "doctor"}
     referrals = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"]
     assert [r["request_id"] for r in referrals] == [request["data"]["request_id"]]
     assert referrals[0]["status"] == "requested"

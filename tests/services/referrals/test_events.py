@@ -108,7 +108,7 @@ def test_an_adjustment_request_becomes_a_referral_and_its_events_go_out_on_kafka
     h = make_harness(database_url)
     consumer = rig.consumer(h.ctx.database)
     service_id = uuid.uuid4()
-    data = request_data()
+    data = request_data(referrer={"name": "Dr Rosa Wu", "profession": "doctor", "organisation_name": "Riverside Surgery"})
     try:
         rig.publish("directory.service.published", service_published(service_id, ADVISERS))
         assert consume(consumer, 1) == [Outcome.HANDLED]  # topics are not ordered with each other
@@ -136,6 +136,8 @@ def test_an_adjustment_request_becomes_a_referral_and_its_events_go_out_on_kafka
             ("create", "gp-clinician-7", "gp", str(data["practice_id"]))]
     body = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert body["adjustment"]["categories"] == ["altered_hours", "amended_duties"]
+    assert body["referrer"] == {"role": "gp", "name": "Dr Rosa Wu", "profession": "doctor",
+                                "organisation_name": "Riverside Surgery"}
     assert h.act(rid, "accept", adviser_id="adviser-1").status_code == 200
 
     relay = rig.relay(h.ctx.database)

@@ -9,6 +9,7 @@ import re
 import sqlalchemy as sa
 
 from tests.services.referrals.conftest import GP_PRACTICE, OTHER_ADVISERS, nhs_number
+from worklink.auth import mint_token
 
 HTML = {"Accept": "text/html"}
 CSRF = "t0ken"
@@ -155,6 +156,21 @@ def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harne
     assert "Sustained job outcome" in html
     reads = audit_rows(h, resource_type="insights")
     assert [(r.action, r.resource_id, r.actor, r.person_id) for r in reads] == [("read", "alliance", "admin-1", None)]
+
+
+def test_a_referrer_whose_token_names_them_and_their_practice_is_named_so(harness):
+    h = harness
+    gp = h.token("gp", GP_PRACTICE, "dr.wu@practice.example.org")
+    named = {"Authorization": "Bearer " + mint_token(h.settings.jwt, role="gp", org=GP_PRACTICE, subject="dr.wu@practice"
+                                                     ".example.org", name="Dr Rosa Wu", org_name="Riverside Surgery")}
+    rid = h.refer(headers=named).get_json()["id"]
+    shown = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert shown["referrer"] == {"role": "gp", "name": "Dr Rosa Wu", "organisation_name": "Riverside Surgery"}
+    html = page(h, f"/queue/{rid}", h.adviser())
+    assert re.search(r'id="referrer">([^<]*)<', html).group(1).startswith("Dr Rosa Wu at Riverside Surgery, ")
+    assert "dr.wu" not in html
+    mine = page(h, f"/queue/{rid}", gp)  # read at the practice (without the name claims)
+    assert re.search(r'id="referrer">([^<]*)<', mine).group(1).startswith("Dr Rosa Wu at your practice, ")
 
 
 def test_the_referral_page_names_the_referrer_in_words_never_by_their_login_id(harness):

@@ -63,6 +63,7 @@ class Referrals(MethodView):
             raise Problem(422, "Consent cannot have been captured in the future.", errors=[
                 {"location": "json", "pointer": "/consent/captured_at", "detail": "cannot be in the future"}])
         source = "gp" if principal.role == "gp" else "partner"
+        intake = {**intake, "referrer": access.referrer_in_words(principal)}
         with access.domain_problems():
             try:
                 with ctx.database.transaction() as session:

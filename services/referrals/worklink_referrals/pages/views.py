@@ -101,19 +101,28 @@ def queue():
                    view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE)
 
 
-# Who made a referral, in words. Referrals keeps the referrer's role and organisation id, and their login id
-# (a JWT `sub`, perhaps an e-mail address) - which is never shown. It knows no organisation's name: the
-# directory's events carry ids only.
+# Who made a referral, in words. Referrals keeps the referrer's role and organisation id, their login id
+# (a JWT `sub`, perhaps an e-mail address: never shown) and, when their token or the suggestion gave them,
+# their name, profession and organisation's name. Without a name it says the role and the organisation id.
 REFERRER_ROLES = {"gp": ("A GP", "practice"), "adviser": ("An employment adviser", "organisation"),
                   "org_admin": ("Staff", "organisation")}  # role: (who, what their organisation is)
 
 
+PROFESSIONS = {"doctor": "GP", "nurse": "nurse", "occupational_therapist": "occupational therapist",
+               "pharmacist": "pharmacist", "physiotherapist": "physiotherapist"}  # the fit note's five
+
+
 def referrer_words(referral: Referral, reader) -> str:
-    """Who made the referral: "A GP at practice <id>", "An employment adviser at your organisation"."""
+    """Who made the referral: "Dr Ada Lovelace (GP) at Riverside Surgery", else "A GP at practice <id>",
+    "An employment adviser at your organisation"."""
     if referral.source == "self":
         return "The person, through the self-referral form"
     who, kind = REFERRER_ROLES.get(referral.referrer_role, ("Staff", "organisation"))
-    place = f"your {kind}" if reader.organisation == referral.referrer_org_id else f"{kind} {referral.referrer_org_id}"
+    place = f"your {kind}" if reader.organisation == referral.referrer_org_id else (
+        referral.referrer_org_name or f"{kind} {referral.referrer_org_id}")
+    if referral.referrer_name:
+        profession = PROFESSIONS.get(referral.referrer_profession or "", referral.referrer_profession)
+        who = referral.referrer_name + (f" ({profession})" if profession else "")
     return f"{who} at {place}" + (", with an adjustment suggestion" if referral.source == "adjustments" else "")
 
 

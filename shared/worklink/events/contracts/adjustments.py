@@ -37,10 +37,19 @@ class ReferralRequestedV1(Schema):
         email = fields.Email()
         phone = fields.String(validate=validate.Length(6, 20))
 
+    class Referrer(Schema):
+        name = fields.String(validate=validate.Length(1, 200), metadata={"description": "as the clinician signs"})
+        profession = fields.String(validate=validate.Length(1, 32))
+        organisation_name = fields.String(validate=validate.Length(1, 200), metadata={"description": "the practice"})
+
     request_id = fields.UUID(required=True)
     suggestion_id = fields.UUID(required=True)
     practice_id = fields.UUID(required=True)
     clinician_id = fields.String(required=True, validate=validate.Length(1, 128))
+    # Added (optional): who referred, in words the adviser can use to reach them (the issuer's name as on the
+    # letter, their profession, the practice's name when the clinician's token carries it). Staff details,
+    # on this restricted hand-over only.
+    referrer = fields.Nested(Referrer, load_default=None)
     consent_id = fields.UUID(required=True)
     consented_at = fields.DateTime(required=True)
     outcomes_to_gp = fields.Boolean(required=True)
