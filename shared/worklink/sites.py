@@ -42,14 +42,21 @@ def site_link_key(settings) -> str:
     """Signs what one site's link tells another's page. Derived from the platform-wide clinician reference key
     (every service can make it), so no new secret; "" where there is none (production with tokens not signed
     by a shared secret and no WORKLINK_CLINICIAN_REFERENCE_KEY): links then carry no names."""
+    return (site_link_keys(settings) or ("",))[0]
+
+
+def site_link_keys(settings) -> tuple[str, ...]:
+    """The signing key, then those derived from the reference keys a rotation retired (a link made before it
+    still names its service); () where there is none."""
     from worklink.config import ConfigError
-    from worklink.pseudonyms import clinician_reference_key
+    from worklink.pseudonyms import clinician_reference_keys
 
     try:
-        key = clinician_reference_key(settings)
+        keys = clinician_reference_keys(settings)
     except ConfigError:
-        return ""
-    return hashlib.sha256(b"worklink-site-links:" + key.encode()).hexdigest()  # never a clinician reference
+        return ()
+    return tuple(hashlib.sha256(b"worklink-site-links:" + key.encode()).hexdigest()  # never a clinician reference
+                 for key in keys)
 
 
 def _names_signature(key: str, service_id, service: str, organisation: str) -> str:
@@ -66,12 +73,13 @@ def self_referral_link(referrals_url: str, key: str, service_id, service: str, o
     return f"{referrals_url}/refer-yourself?{urlencode(query)}"
 
 
-def named_service(key: str, values: Mapping[str, str]) -> tuple[str, str] | None:
+def named_service(keys: tuple[str, ...], values: Mapping[str, str]) -> tuple[str, str] | None:
     """(service name, organisation name) from a self-referral link's values (query or form), if the directory
-    signed them for its `service_id`; None otherwise."""
+    signed them for its `service_id` under one of `keys` (site_link_keys); None otherwise."""
     service_id, service, organisation = (values.get(name, "") for name in ("service_id", "service", "organisation"))
     signature = values.get("signature", "")
-    if not (key and service_id and service and organisation and signature):
+    if not (keys and service_id and service and organisation and signature):
         return None
-    expected = _names_signature(key, service_id, service, organisation)
-    return (service, organisation) if hmac.compare_digest(expected, signature) else None
+    matches = [hmac.compare_digest(_names_signature(key, service_id, service, organisation), signature)
+               for key in keys if key]
+    return (service, organisation) if any(matches) else None

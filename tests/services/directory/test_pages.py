@@ -177,7 +177,7 @@ def test_the_refer_yourself_link_names_the_service_signed_for_the_referrals_form
     from urllib.parse import parse_qsl, urlsplit
 
     from worklink.config import Settings
-    from worklink.sites import named_service, site_link_key
+    from worklink.sites import named_service, site_link_keys
     from worklink_directory.models import ServiceCapacity
 
     counselling = directory.ids["counselling"]
@@ -189,7 +189,7 @@ def test_the_refer_yourself_link_names_the_service_signed_for_the_referrals_form
     href = unescape(re.search(r'href="([^"]*/refer-yourself[^"]*)"', html).group(1))
     query = dict(parse_qsl(urlsplit(href).query))
     organisation = re.search(r'<span class="nhsuk-caption-l">([^<]+)</span>', html).group(1)
-    referrals_key = site_link_key(Settings.from_env("referrals", {}))
+    referrals_key = site_link_keys(Settings.from_env("referrals", {}))
     assert named_service(referrals_key, query) == ("Taunton counselling service", unescape(organisation))
     assert named_service(referrals_key, {**query, "service_id": directory.ids["cafe"]}) is None
     assert named_service(referrals_key, {**query, "service": "Another service"}) is None

@@ -157,3 +157,19 @@ def test_the_form_names_the_service_the_directory_linked_and_keeps_it_after_an_e
 
     forged = page(h, link.replace("Taunton", "Bristol"), {})
     assert "<h1>Refer yourself to an employment adviser</h1>" in forged and "Bristol" not in forged
+
+
+def test_a_link_signed_before_the_reference_key_was_rotated_still_names_its_service(harness, monkeypatch):
+    from worklink.config import Settings
+    from worklink.sites import self_referral_link, site_link_key
+    from tests.services.referrals.conftest import SERVICE
+
+    old, new = "retired-reference-key-" + "o" * 20, "current-reference-key-" + "n" * 20
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY", old)
+    link = self_referral_link("", site_link_key(Settings.from_env("directory", {})), SERVICE,
+                              "Working Well employment advice in Taunton", "Somerset Working Well Partnership")
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY", new)
+    monkeypatch.setenv("WORKLINK_CLINICIAN_REFERENCE_KEY_PREVIOUS", old)
+    assert "<h1>Refer yourself to Working Well employment advice in Taunton</h1>" in page(harness, link, {})
+    monkeypatch.delenv("WORKLINK_CLINICIAN_REFERENCE_KEY_PREVIOUS")
+    assert "<h1>Refer yourself to an employment adviser</h1>" in page(harness, link, {})

@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from worklink.audit import person_record
 from worklink.auth import current_principal, optional_principal, requires
 from worklink.problems import Problem
-from worklink.sites import named_service, site_link_key
+from worklink.sites import named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.pages import PagesBlueprint, errors_by_field
@@ -441,7 +441,7 @@ def _self_referral_form(form) -> dict:
 def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
     """The form, for the service the directory's link (`link`: its query, or the form posting it on) chose:
     named when the directory signed its names (worklink.sites.named_service)."""
-    chosen = named_service(site_link_key(service_context().settings), link)
+    chosen = named_service(site_link_keys(service_context().settings), link)
     return _render("referrals/refer_yourself.html", status, errors=errors or {}, form=form or {},
                    situations=EMPLOYMENT, service_id=link.get("service_id", ""), chosen=chosen,
                    link=link if chosen else {}, codes_by_phone=settings().codes_by_phone,
