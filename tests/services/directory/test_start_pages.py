@@ -59,7 +59,9 @@ def test_an_alliance_admin_signing_in_with_no_page_to_return_to_lands_on_every_p
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/partner"
     listings = signed_in_client(app, "alliance_admin").get("/partner", headers=HTML)
     assert listings.status_code == 200
-    assert "Services partner organisations publish" in listings.get_data(as_text=True)  # all of them, not one's
+    html = listings.get_data(as_text=True)
+    assert "Services partner organisations publish" in html  # all of them, not one's
+    assert "<h1>Partner listings</h1>" in html and "<title>Partner listings" in html  # none of them theirs
     resident = post_form(app.test_client(), "/signin", {"token": token(app, "resident")}, {})
     assert resident.headers["Location"] == "/find"  # others keep the residents' search
 
