@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from worklink.service import installed_services
@@ -68,8 +69,12 @@ def test_compose_gives_each_process_longer_to_stop_than_gunicorn_gives_requests_
             assert int(grace.removesuffix("s")) > graceful, f"{role} is killed before its requests finish"
 
 
-def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_has_not(tmp_path):
-    """Relay, consumer and job containers run the same image as the web app but serve no :8000."""
+@pytest.mark.parametrize("bind, listening", [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_has_not(tmp_path, bind, listening):
+    """Relay, consumer and job containers run the same image as the web app but serve no :8000. Their metrics
+    are on loopback unless METRICS_BIND opens them to a scraper outside the container (the check still works)."""
+    import psutil
+
     import os
     import socket
     import subprocess
@@ -84,7 +89,7 @@ def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "WORKLINK_ENV": "development",
            "WORKLINK_VAR": str(tmp_path), "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "METRICS_PORT": str(port),
-           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
+           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}", **({"METRICS_BIND": bind} if bind else {})}
     relay = subprocess.Popen([str(Path(bin_dir) / "worklink"), "relay", "-s", "directory", "--metrics-port", str(port)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -96,6 +101,9 @@ def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_
         while health() != 0:
             assert time.monotonic() < deadline, "a running relay is reported unhealthy"
             time.sleep(0.5)
+        bound = {c.laddr.ip for c in psutil.Process(relay.pid).net_connections(kind="tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        assert bound == {listening}
     finally:
         relay.terminate()
         relay.wait(30)
