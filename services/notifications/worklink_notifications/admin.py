@@ -57,6 +57,8 @@ def deliveries(session: Session, query: dict[str, Any]) -> tuple[list[Delivery],
 
 
 def resend(delivery: Delivery) -> None:
+    """Queue a dead delivery again. The caller reads it locked (FOR UPDATE): a re-send read unlocked while
+    another administrator's went and the worker sent it would queue it again, and it would go twice."""
     if delivery.channel == "inbox":
         raise CannotResend("Inbox items are delivered when they are created; there is nothing to re-send.")
     if delivery.status == "revoked":

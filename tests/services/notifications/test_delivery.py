@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -599,3 +600,38 @@ def test_members_who_chose_email_hear_their_teams_events_in_their_own_way(notifi
     assert smtp_server.to("daily@gp.example") == [] and smtp_server.to("off@gp.example") == []
     waiting = all_deliveries(notifications_db, Delivery.status == "digest")
     assert [(d.recipient_kind, d.recipient_id) for d in waiting] == [("user", "gp-daily")]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_resend_read_before_the_message_went_does_not_queue_it_again(notifications_db, smtp_server, clock, app,
+                                                                      token):
+    """Two administrators re-send one dead e-mail at the same moment: one re-send goes and the worker sends it
+    while the other request is still writing. That one is refused (409), never queued again to send it twice."""
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="gp@practice.example"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "email")
+    table, codes = Delivery.__table__, []
+    waiting = sa.text("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                      "WHERE NOT l.granted AND a.datname = current_database()")
+    with notifications_db.engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == delivery.id).values(status="dead"))
+    resend = threading.Thread(target=lambda: codes.append(app.test_client().post(
+        f"/deliveries/{delivery.id}/resend", headers=token("alliance_admin", org="alliance")).status_code))
+    with notifications_db.engine.connect() as gate:
+        gate.execute(sa.text(f"LOCK TABLE {table.name} IN EXCLUSIVE MODE"))  # reads go on; writes wait
+        resend.start()
+        with notifications_db.engine.connect() as watcher:
+            for _ in range(1000):
+                found = watcher.execute(waiting).scalar()
+                watcher.rollback()  # pg_stat_activity is read once per transaction
+                if found or not resend.is_alive():
+                    break
+                time.sleep(0.01)
+        # Meanwhile the other administrator's re-send went, and the worker sent it.
+        gate.execute(table.update().where(table.c.id == delivery.id).values(status="sent", sent_at=clock.now))
+        gate.commit()
+    resend.join(30)
+    assert codes == [409]
+    assert make_worker(notifications_db, smtp_server, clock).run_once() == 0
+    assert all_deliveries(notifications_db, Delivery.channel == "email")[0].status == "sent"
+    assert smtp_server.to("gp@practice.example") == []

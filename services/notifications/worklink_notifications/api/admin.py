@@ -102,7 +102,7 @@ class Resend(MethodView):
         """Send a dead-lettered delivery again (the worker picks it up at once)."""
         ctx = service_context()
         with ctx.database.transaction() as session:
-            delivery = session.get(Delivery, delivery_id)
+            delivery = session.get(Delivery, delivery_id, with_for_update=True)  # admin.resend: locked
             if delivery is None:
                 raise Problem(404, f"No delivery {delivery_id}.")
             try:

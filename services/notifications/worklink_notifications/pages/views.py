@@ -131,7 +131,7 @@ def resend(delivery_id: uuid.UUID):
 
     ctx = service_context()
     with ctx.database.transaction() as session:
-        delivery = session.get(Delivery, delivery_id)
+        delivery = session.get(Delivery, delivery_id, with_for_update=True)  # admin.resend: locked
         if delivery is None:
             raise Problem(404, "No such delivery.")
         try:
