@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Mapping
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.auth import Principal
@@ -65,3 +66,35 @@ def erase_in_batches(database: Database, erase_batch: Callable[[Session, int], i
         erased += done
         if done < limit:
             return erased
+
+
+# --- the audit trail's own retention ------------------------------------------------------------------------
+# The trail names staff by login id (perhaps an e-mail address) for ever unless a period is set. The alliance's
+# information governance lead decides it; unset, the trail is kept.
+AUDIT_RETENTION_VARIABLE = "WORKLINK_AUDIT_RETENTION_YEARS"
+
+
+def audit_retention_years(env: Mapping[str, str], *, records_kept_years: int = 1) -> int | None:
+    """WORKLINK_AUDIT_RETENTION_YEARS: None when unset (the trail is kept), else whole years, never fewer than
+    the service keeps the records it audits (`records_kept_years`): who saw a record is asked for while it is held."""
+    if not (env.get(AUDIT_RETENTION_VARIABLE) or "").strip():
+        return None
+    years = retention_years(env, AUDIT_RETENTION_VARIABLE, 1)
+    if years < records_kept_years:
+        raise ConfigError(f"{AUDIT_RETENTION_VARIABLE} ({years}) must be at least the {records_kept_years} years this "
+                          "service keeps the records it audits")
+    return years
+
+
+def prune_audit_log(database: Database, table, years: int | None, now: datetime) -> int:
+    """Delete the audit entries older than `years` (none when None), oldest first, in batches of their own
+    transactions (on the occurred_at index); how many."""
+    if years is None:
+        return 0
+    cutoff = years_before(now, years)
+
+    def batch(session: Session, limit: int) -> int:
+        oldest = sa.select(table.c.id).where(table.c.occurred_at < cutoff).order_by(table.c.id).limit(limit)
+        return session.execute(table.delete().where(table.c.id.in_(oldest))).rowcount or 0
+
+    return erase_in_batches(database, batch, limit=1000)

@@ -7,6 +7,7 @@ from typing import Mapping
 
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
+from worklink.retention import audit_retention_years
 from worklink.sites import site_url
 
 # Keys the pseudonym the audit trail names a patient by instead of their NHS number
@@ -42,4 +43,4 @@ def check(settings) -> None:
     previous_person_keys(os.environ)
     _link_secret(settings)
     previous_keys(os.environ, LINK_SECRET_VARIABLE)
-    rights.retention_years(os.environ)
+    audit_retention_years(os.environ, records_kept_years=rights.retention_years(os.environ))

@@ -21,6 +21,7 @@ from worklink.db import Database, utcnow
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
+from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.workers import stop_on_signals
 from worklink_adjustments import rights
 from worklink_adjustments.config import person_key, previous_person_keys
@@ -46,8 +47,10 @@ def run_once(database: Database, outbox: Outbox, retention_years: int | None = N
     previous = previous_person_keys(os.environ) if previous_keys is None else previous_keys
     rekeyed = rekey_audit(database, key, previous)  # before erasure renames what a reference still finds
     recorder = Recorder(outbox, rights.AUDIT, key, previous_person_keys=previous)
-    return {**done, "audit_references_rekeyed": rekeyed,
-            "erased_past_retention": rights.apply_retention(database, recorder, years, moment)}
+    erased = rights.apply_retention(database, recorder, years, moment)
+    audit_years = audit_retention_years(os.environ, records_kept_years=years)
+    return {**done, "audit_references_rekeyed": rekeyed, "erased_past_retention": erased,
+            "audit_entries_deleted": prune_audit_log(database, PLATFORM.audit_log, audit_years, moment)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ import os
 from typing import Mapping
 
 from worklink.config import ConfigError
+from worklink.retention import audit_retention_years
 
 
 def check(settings, env: Mapping[str, str] | None = None) -> None:
@@ -21,3 +22,4 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
         services.review_period(env)
     except ValueError as exc:  # it names DIRECTORY_REVIEW_PERIOD_DAYS
         raise ConfigError(str(exc)) from None
+    audit_retention_years(env)

@@ -6,6 +6,7 @@ import os
 from typing import Mapping
 
 from worklink.config import ConfigError
+from worklink.retention import audit_retention_years
 
 # Where links in e-mails point and who the mail is from: their development defaults (127.0.0.1, a .invalid
 # sender) would send residents a status link to their own computer, so production must name them.
@@ -25,3 +26,4 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
     except ValueError as exc:  # its own checks (STARTTLS off this machine, a proxy URL) name the variable
         raise ConfigError(str(exc)) from None
     RetentionSchedule.from_env(env)
+    audit_retention_years(env)  # its records are kept a year at most

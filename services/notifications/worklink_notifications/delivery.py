@@ -50,13 +50,14 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
+from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
 from worklink_notifications import retention, routing, signing, webhook_targets
-from worklink_notifications.rekeying import rekey_user_references
-from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
-from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact, RevokedConsent,
-                                           UserChannelSettings, WebhookSubscriber)
+from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
+from worklink_notifications.rekeying import rekey_user_references
+from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, Digest, OrganisationContact,
+                                           RevokedConsent, UserChannelSettings, WebhookSubscriber)
 from worklink_notifications.retention import (DEAD_PERSON_ADDRESS_KEEP, RETENTION, SYSTEM, RetentionSchedule,
                                               revoked_consent_keep)
 from worklink_notifications.webhook_targets import ProxyDidNotForward, ProxyFailure, ProxyUnavailable
@@ -616,6 +617,8 @@ class DeliveryWorker:
         counts = retention.apply(self.database, self.retention, now)
         backlog = retention.unfinished(counts, self.retention)
         counts["user_references_rekeyed"] = rekey_user_references(self.database)  # after a key rotation
+        counts["audit_entries_deleted"] = prune_audit_log(self.database, PLATFORM.audit_log,
+                                                          audit_retention_years(os.environ), now)
         self._retention_due_at = now + (RETENTION_BACKLOG_EVERY if backlog else RETENTION_EVERY)
         return counts
 

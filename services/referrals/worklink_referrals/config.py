@@ -16,6 +16,7 @@ from worklink.config import whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
+from worklink.retention import audit_retention_years
 from worklink_referrals.domain import ClockTargets
 
 # Self-referrals have no referring organisation; events name this fixed id instead.
@@ -126,7 +127,7 @@ def person_key(env: Mapping[str, str]) -> str:
 def check(settings) -> None:
     """Every referrals process refuses to start on a missing or unsafe setting (worklink.service): the
     consumer reads these per event, where a ConfigError would only be retried and dead-lettered."""
-    ReferralSettings.from_env()
+    retention.audit_retention_years(os.environ, records_kept_years=ReferralSettings.from_env().retention_years)
     job_interval_seconds()
 
 

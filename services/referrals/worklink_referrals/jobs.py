@@ -13,6 +13,7 @@ often, or two at once, is harmless.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +23,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, dlt_topic
 from worklink.messaging.outbox import Outbox
 from worklink.messaging.topics import TopicSpec, load_topics
+from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.workers import run_periodically
 from worklink_referrals import rights, services
 from worklink_referrals.config import ReferralSettings, job_interval_seconds
@@ -68,9 +70,12 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
     rekeyed = rekey_people(database, referral_settings.person_key, referral_settings.previous_person_keys)
     erased = rights.apply_retention(database, referral_settings, moment)
+    audit_years = audit_retention_years(os.environ, records_kept_years=referral_settings.retention_years)
+    audit_deleted = prune_audit_log(database, PLATFORM.audit_log, audit_years, moment)
     log.info("clock job", extra={"breaches": len(found), "capacity_events": capacity,
                                  "expired_self_referrals": forgotten, "withdrawals_forgotten": withdrawals,
-                                 "people_rekeyed": rekeyed, "erased_past_retention": erased})
+                                 "people_rekeyed": rekeyed, "erased_past_retention": erased,
+                                 "audit_entries_deleted": audit_deleted})
     return len(found)
 
 
