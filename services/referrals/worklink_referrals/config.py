@@ -16,7 +16,6 @@ from worklink.config import whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
-from worklink.retention import audit_retention_years
 from worklink_referrals.domain import ClockTargets
 
 # Self-referrals have no referring organisation; events name this fixed id instead.
