@@ -12,10 +12,13 @@ often, or two at once, is harmless.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
 
 from worklink.config import Settings
 from worklink.db import Database
@@ -56,13 +59,25 @@ def withdrawal_memory(specs: list[TopicSpec] | None = None) -> timedelta:
     return sum(kept, timedelta(days=1))
 
 
+# Two replicas of the clock job take turns (PostgreSQL; SQLite's writers queue anyway): otherwise both could
+# publish the same capacity change, the later-read figures under the earlier time.
+_CLOCK_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+_CLOCK_LOCK_KEY = int.from_bytes(hashlib.sha256(b"referrals-clock-job").digest()[:8], "big", signed=True)
+
+
+def _one_pass_at_a_time(session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_CLOCK_LOCK, {"k": _CLOCK_LOCK_KEY})
+
+
 def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None,
              keep_withdrawals: timedelta | None = None) -> int:
     """One pass; returns the number of newly breached clocks."""
     keep_withdrawals = keep_withdrawals or withdrawal_memory()
     outbox = Outbox("referrals", PLATFORM, CATALOGUE)
     with database.transaction() as session:
-        moment = now or datetime.now(timezone.utc)
+        _one_pass_at_a_time(session)
+        moment = now or datetime.now(timezone.utc)  # read after the lock: a later pass never dates figures earlier
         found = services.detect_breaches(session, outbox, referral_settings, moment)
         capacity = services.publish_capacity_changes(session, outbox, moment)
         forgotten = services.forget_expired_self_referrals(session, moment)
