@@ -57,9 +57,9 @@ class BatchingConsumer(EventConsumer):
             outcomes = self._process(records)
         except Outage as exc:
             # Rewind the whole batch: what was handled comes back as a duplicate.
-            for tp, partition in batch.items():
-                self._wait_out(tp, partition[0].offset, exc)
+            self._wait_out({tp: partition[0].offset for tp, partition in batch.items()}, exc)
             return []
+        self._outage_backoff = self.backoff_base  # the outage is over: the next one starts from the shortest wait
         self._commit({tp: partition[-1].offset + 1 for tp, partition in batch.items()})
         self._update_lag()
         return outcomes
@@ -98,7 +98,10 @@ class BatchingConsumer(EventConsumer):
         handled: list[ReceivedEvent] = []
         try:
             snapshot = self.routing_snapshot()
-            with self.database.sessions() as session, session.begin():
+            # A write transaction from its first read: on SQLite it takes its turn and the write lock up front,
+            # so a writer committing between the batch's read and its first write cannot make it fail at once
+            # with "database is locked" (a deferred read snapshot cannot become a write) and rewind the batch.
+            with self.database.transaction() as session:
                 routing.use_snapshot(session, snapshot)
                 # By source and id (dedup_key), or a row from before the key named the source
                 # (bare id and type): see worklink.messaging.consumer.is_processed.

@@ -239,7 +239,7 @@ class EventConsumer:
                 try:
                     outcomes.append(self.process(record))
                 except Outage as exc:
-                    self._wait_out(tp, record.offset, exc)
+                    self._wait_out({tp: record.offset}, exc)
                     break  # the rest of this partition's batch comes again after the seek
                 next_offsets[tp] = record.offset + 1
                 self._outage_backoff = self.backoff_base
@@ -259,11 +259,15 @@ class EventConsumer:
             log.warning("offset commit failed; the records will be redelivered as duplicates",
                         extra={"group": self.group_id, "error": repr(exc)[:300]})
 
-    def _wait_out(self, tp: TopicPartition, offset: int, exc: Exception) -> None:
+    def _wait_out(self, positions: dict[TopicPartition, int], exc: Exception) -> None:
+        """Rewind each partition to the record to retry, then wait once: one outage is one wait, however
+        many partitions a batch spans (a wait per partition stalled a batching consumer for backoff x partitions)."""
+        (tp, offset), *_ = positions.items()
         log.warning("outage while handling; will retry the record",
-                    extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
-                           "offset": offset, "error": str(exc)[:300], "retry_in_s": self._outage_backoff})
-        self.consumer.seek(tp, offset)
+                    extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition, "offset": offset,
+                           "partitions": len(positions), "error": str(exc)[:300], "retry_in_s": self._outage_backoff})
+        for tp, offset in positions.items():
+            self.consumer.seek(tp, offset)
         self._stopping.wait(self._outage_backoff)
         self._outage_backoff = min(self._outage_backoff * 2, self.backoff_max)
 
