@@ -10,6 +10,7 @@ import shutil
 import tempfile
 
 _prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_prom_dir_is_ours = not _prom_dir  # made here, so removed here (on_exit)
 if not _prom_dir:
     _prom_dir = tempfile.mkdtemp(prefix="worklink-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _prom_dir
@@ -63,3 +64,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # The directory made at start goes with the server: every start (each `worklink up`, each restart of
+    # a web process) made a new one and left it, metrics files and all, in the temporary directory.
+    if _prom_dir_is_ours:
+        shutil.rmtree(_prom_dir, ignore_errors=True)

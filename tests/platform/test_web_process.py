@@ -43,7 +43,7 @@ def served(tmp_path):
     env = {**os.environ, "WORKLINK_ENV": "production", "WORKLINK_VAR": str(tmp_path), "HOME": str(tmp_path),
            "WORKLINK_JWT_SECRET": "s" * 40, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
            "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "DIRECTORY_GEOCODER_URL": "http://127.0.0.1:1",
-           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
+           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}", "TMPDIR": str(tmp_path)}
     with log.open("w") as stderr:
         env.pop("XDG_RUNTIME_DIR", None)
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:worklink.gunicorn_conf",
@@ -75,6 +75,16 @@ def test_the_log_is_json_lines_without_the_query_string(served):
     assert any(json.loads(line).get("path") == "/services" for line in lines)
     assert not [line for line in lines if NHS_NUMBER in line], "a URL's query string reached the log"
     assert not (log.parent / ".gunicorn").exists(), "a control socket every service on the machine shares"
+
+
+def test_the_metrics_directory_it_made_goes_when_it_stops(served):
+    server, port, log = served
+    get(port, "/healthz")
+    [made] = log.parent.glob("worklink-metrics-*")  # TMPDIR is the test's own directory
+    assert any(made.iterdir())  # the workers' metrics files
+    server.send_signal(signal.SIGTERM)
+    server.wait(30)
+    assert not made.exists(), "each start left a worklink-metrics-* directory behind"
 
 
 def test_sigterm_lets_a_request_in_flight_finish(served):
