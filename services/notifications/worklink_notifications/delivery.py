@@ -27,12 +27,14 @@ for `webhook_alert_after` is reported once to its organisation's inbox. It is ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
 import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -109,6 +111,10 @@ class DeliverySettings:
     backoff_base: float = 30.0   # seconds before the first retry
     backoff_max: float = 3600.0
     webhook_timeout: float = 10.0
+    # One SMTP conversation (connect, STARTTLS, login, the message) ends by then whatever the server does: a
+    # claim's lease outlasts it (claim_lease), so a slow server's message is never claimed and sent by a second
+    # worker while the first is still sending it.
+    smtp_deadline: float = 40.0
     digest_hour: int = 17        # UTC hour after which the day's digests go out
     batch: int = 100
     pause_refresh: float = 1.0   # seconds a worker trusts the shared pause it last read (pause.SharedPause)
@@ -160,6 +166,12 @@ class DeliverySettings:
             smtp_username=env.get("NOTIFICATIONS_SMTP_USERNAME") or None,
             smtp_password=env.get("NOTIFICATIONS_SMTP_PASSWORD") or None,
         ).checked(production=env.get("WORKLINK_ENV") == "production")
+
+    @property
+    def claim_lease(self) -> timedelta:
+        """How long a claimed delivery is left to its worker: longer than any send can take (a webhook's connect
+        and status line, an SMTP conversation's deadline), plus a margin for recording the result."""
+        return timedelta(seconds=max(2 * self.webhook_timeout, self.smtp_deadline) + 60)
 
     def checked(self, production: bool) -> "DeliverySettings":
         """Residents' addresses and codes never cross a network in clear text, nor does a password."""
@@ -317,7 +329,7 @@ class DeliveryWorker:
             if delivery.channel == "email" and not self._readdress(session, [delivery]):
                 return None  # the recipient no longer wants e-mail: cancelled, never sent
             delivery.attempts += 1
-            delivery.next_attempt_at = self.clock() + timedelta(seconds=2 * self.settings.webhook_timeout + 60)
+            delivery.next_attempt_at = self.clock() + self.settings.claim_lease
             subscriber = None
             if delivery.channel == "webhook":
                 subscriber = session.get(WebhookSubscriber, _uuid(delivery.recipient_id))
@@ -535,7 +547,9 @@ class DeliveryWorker:
     def _smtp_send(self, message: EmailMessage) -> None:
         message["From"] = self.settings.mail_from
         settings = self.settings
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        started = time.monotonic()  # connecting and the greeting count too (each wait bounded by the timeout)
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=min(30, settings.smtp_deadline))
+        with _closed_after(smtp, settings.smtp_deadline - (time.monotonic() - started)), smtp:  # QUIT included
             if settings.smtp_starttls:
                 smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
             if settings.smtp_username:
@@ -827,6 +841,24 @@ def unreachable(exc: requests.RequestException, proxy: webhook_targets.WebhookPr
     if proxy is None:
         return ReceiverUnreachable(f"{type(exc).__name__}: {exc}")
     return webhook_targets.proxy_failure(exc, proxy) or ReceiverUnreachable(proxy.scrub(f"{type(exc).__name__}: {exc}"))
+
+
+@contextlib.contextmanager
+def _closed_after(smtp: smtplib.SMTP, seconds: float):
+    """Cut the connection after `seconds` if the conversation has not ended: the call it was blocked in fails at
+    once (an outage: retried later, no attempt spent) instead of outliving the delivery's lease. A shutdown, not
+    a close: it wakes a receive blocked in the sending thread, which a close from another thread does not."""
+    def cut() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            smtp.sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(seconds, 0.0), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def is_outage(exc: Exception) -> bool:

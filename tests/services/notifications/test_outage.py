@@ -234,3 +234,68 @@ def test_a_one_time_code_not_sent_while_it_works_is_given_up_never_sent_late(not
     assert (code.status, code.verification_code) == ("dead", None)
     assert code.last_error.startswith("not sent within 30 minutes of an outage: ConnectionRefusedError")
     assert {e.status for e in all_deliveries(notifications_db, Delivery.address.in_(TEAM))} <= {"pending", "retrying"}
+
+
+@pytest.fixture()
+def slow_mail_server():
+    """A mail server that takes each command but answers every one a second late: no single wait is long,
+    the conversation is."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def converse(conn) -> None:
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 slow.example ESMTP\r\n")
+        in_data = False
+        for line in reader:
+            if in_data:
+                if line != b".\r\n":
+                    continue
+                in_data, answer = False, b"250 queued"
+            else:
+                command = line[:4].upper()
+                answer = {b"DATA": b"354 go on", b"QUIT": b"221 bye"}.get(command, b"250 ok")
+                in_data = command == b"DATA"
+            time.sleep(1)
+            try:
+                conn.sendall(answer + b"\r\n")
+            except OSError:
+                return
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=converse, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield SimpleNamespace(port=listener.getsockname()[1])
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_mail_server_too_slow_to_finish_ends_the_try_before_the_claim_runs_out(notifications_db,
+                                                                                 slow_mail_server, clock):
+    """Each answer within the per-command timeout, the whole conversation longer than the claim: without a
+    deadline of its own a second worker could claim and send the same message meanwhile (a claim lasts
+    claim_lease; every send now ends before it)."""
+    import time
+
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email=TEAM[0]))
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, slow_mail_server, clock, smtp_deadline=2.5)
+    assert worker.settings.claim_lease > timedelta(seconds=worker.settings.smtp_deadline)
+    started = time.monotonic()
+    assert worker.run_once() == 1
+    assert time.monotonic() - started < 4.5  # cut at its deadline; the conversation takes 7 s or more
+    [tried] = all_deliveries(notifications_db, Delivery.channel == "email")
+    assert (tried.status, tried.attempts) == ("retrying", 0) and tried.last_error  # an outage: retried later
