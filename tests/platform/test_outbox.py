@@ -191,6 +191,23 @@ def test_only_one_relay_per_database_publishes(database_url):
         second.release()
 
 
+def test_the_relay_lock_holds_no_transaction_open_between_polls(postgres_url):
+    """An idle transaction pins the vacuum horizon, and a server with idle_in_transaction_session_timeout ends
+    the session - and the lock with it, letting a second relay in while this one still publishes."""
+    from worklink.messaging.outbox import RelayLock
+
+    database = support.make_database(postgres_url)
+    lock = RelayLock(database, "test")
+    try:
+        assert lock.acquire() and lock.acquire()  # taken, then checked on the next poll
+        with database.engine.connect() as watcher:
+            pid = lock._conn.connection.dbapi_connection.info.backend_pid
+            state = watcher.execute(sa.text("SELECT state FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar()
+        assert state == "idle"
+    finally:
+        lock.release()
+
+
 def test_sent_rows_are_pruned_restricted_ones_sooner_and_unsent_never(database_url):
     from datetime import timedelta
 

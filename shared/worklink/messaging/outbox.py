@@ -119,6 +119,9 @@ class RelayLock:
         try:
             if self._conn is not None:
                 self._conn.execute(sa.text("SELECT 1"))  # still our session, so still our lock
+                # ...and no transaction left open between polls: an idle one pins the vacuum horizon, and a
+                # server's idle_in_transaction_session_timeout would end the session and the lock with it.
+                self._conn.commit()
                 return True
             conn = self.database.engine.connect()
             got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
