@@ -79,9 +79,16 @@ AS_WRITTEN = [
     ("+44 (0)7700 900123", PHONE), ("(01632) 960 001", PHONE), ("TA1 1AA", POSTCODE), ("EC1A 1BB", POSTCODE),
 ]
 IN_A_NUMBER = [(19840229, DATE), (19840229.0, DATE), (int(CHI), CHI_WHY), (int(HC), NHS)]
+# Inside a longer code or id: between separators, at either end, written with separators of its own.
+INSIDE = [
+    ("ref-ab123456c", NI), ("case_ab123456c_open", NI), ("ab123456", NI), ("x.ab123456", NI),
+    (f"ref-{HC}", NHS), (f"{HC}-ref", NHS), (f"ref-{grouped(HC, '-', 3, 6)}-x", NHS),
+    (f"p_{grouped(CHI_15TH, '-', 6)}", CHI_WHY), ("dob-1984-02-29", DATE), ("seen_29.02.1984_gp", DATE),
+    ("tel-07700-900123", PHONE), ("area_ta1-1aa", POSTCODE), ("home.sw1a1aa.x", POSTCODE),
+]
 
 
-@pytest.mark.parametrize("value, why", IN_A_CODE + IN_AN_ID + AS_WRITTEN + IN_A_NUMBER)
+@pytest.mark.parametrize("value, why", IN_A_CODE + IN_AN_ID + AS_WRITTEN + IN_A_NUMBER + INSIDE)
 def test_each_identifier_is_recognised(value, why):
     assert identifiers.personal_identifier(value) == why
 
@@ -90,7 +97,8 @@ def test_each_identifier_is_recognised(value, why):
     "QA123456A", "AQ123456A", "GB123456A", "AO123456A", "AB123456E", "AB12345C",  # not HMRC's format
     "4.A.3.a.2", "1.2.1234", "1.0.2026", "b1300", "d240", "job_start", "16_to_29", "7_to_15", "30_plus", "TA1",
     "BS16", "sw1a", "+1 415 555 0100", "0623 456 789", "07700-9001", NOT_CHI, "ab" * 32, "30-02-1984",
-    "1899-12-31", 0, 28, 250, 19850229, 1_764_158_407,
+    "1899-12-31", 0, 28, 250, 19850229, 1_764_158_407, "phased_return_4wk", "week_12_of_16", "v2.3.1-rc.4",
+    "job-2026", "ta1", "ta1_north", "sw1a_area", "ab12345", "ab_123456", f"ref-{NOT_CHI}", "cohort_16_to_29",
     int(CHI_15TH),  # ten digits from 1: as a number it is as likely a Unix time in seconds
     True, None, float("nan"), float("inf"),
 ])

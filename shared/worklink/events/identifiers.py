@@ -37,11 +37,14 @@ _YEAR_LAST = re.compile(r"^([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})$")
 _WRITTEN_NUMBER = re.compile(r"^\+?[0-9(][0-9 ().-]{7,18}[0-9]$")
 _NOT_DIGITS = str.maketrans("", "", " ().-+")
 _NUMBER_STARTS = frozenset("0123456789+(")
+_DIGIT = re.compile(r"[0-9]")
+_SEPARATOR = re.compile(r"[-_.:/ +()]")
 # HMRC's format (NIM39110): two prefix letters - neither D, F, I, Q, U nor V, the second not O,
-# never BG, GB, KN, NK, NT, TN or ZZ - six digits, suffix A to D; in any case, spaced or not. Also
+# never BG, GB, KN, NK, NT, TN or ZZ - six digits, suffix A to D (sometimes left off); in any case, spaced or not. Also
 # HMRC's specimen prefix QQ, which test and demo data put in a person's place.
 _NATIONAL_INSURANCE = re.compile(
-    r"^(?:QQ|(?!BG|GB|KN|NK|NT|TN|ZZ)[ABCEGHJ-PRSTW-Z][ABCEGHJ-NPRSTW-Z])(?:[ .-]?[0-9]{2}){3}[ .-]?[A-D]$", re.I)
+    r"^(?:QQ|(?!BG|GB|KN|NK|NT|TN|ZZ)[ABCEGHJ-PRSTW-Z][ABCEGHJ-NPRSTW-Z])(?:[ .-]?[0-9]{2}){3}(?:[ .-]?[A-D])?$",
+    re.I)
 # A full postcode (outward and inward code): "TA1 1AA", "ta11aa", "SW1A-1AA". An outward code alone
 # ("TA1", a postcode district) is an area, which the directory's events carry on purpose.
 _POSTCODE = re.compile(r"^[A-PR-UWYZ][A-HK-Y]?[0-9][A-Z0-9]?[ .-]?[0-9][ABD-HJLNP-UW-Z]{2}$", re.I)
@@ -57,6 +60,22 @@ def personal_identifier(value: Any) -> str | None:
 
 
 def _in_text(text: str) -> str | None:
+    found = _spelt_by(text)
+    if found or not _DIGIT.search(text):  # every identifier and date here has digits
+        return found
+    # Spelt inside a longer value ("ref-ab123456c", "x.943-476-5919.y"): each stretch that begins at the start
+    # or after a separator and ends at the end or before one (values are short: a few dozen stretches at most).
+    cuts = [m.start() for m in _SEPARATOR.finditer(text)]
+    starts, ends = [0, *(cut + 1 for cut in cuts)], [*cuts, len(text)]
+    for start in starts:
+        for end in ends:
+            if end > start and (start, end) != (0, len(text)) and (found := _spelt_by(text[start:end])):
+                return found
+    return None
+
+
+def _spelt_by(text: str) -> str | None:
+    """What the whole of `text` spells, if anything."""
     if text[:1] in _NUMBER_STARTS:
         return _date_in(text) or _number_in(text)
     # Each begins with a letter; the lengths are the longest ways to write them.
