@@ -713,7 +713,7 @@ def limit_self_referrals(session: Session, settings: ReferralSettings, intake: M
     if client_ip:
         limits.append((f"ip:{client_ip}", settings.self_referral_limit_ip))
     take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now,
-                    settings.person_key)
+                    (settings.person_key, *settings.previous_person_keys))
 
 
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -733,7 +733,7 @@ def mailbox(email: str) -> str:
 
 
 def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime,
-                    person_key: str) -> None:
+                    person_keys: tuple[str, ...]) -> None:
     """Sliding-window limits kept in the database, so every gunicorn worker shares them: refuse
     (TooManyRequests, with when to retry) if any key already has `limit` hits within `window`,
     else count one hit per key. Refused requests are not counted (a flood cannot extend the wait).
@@ -741,21 +741,25 @@ def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window:
     slot; SQLite serialises writers anyway.
 
     A key (an e-mail address, a phone number, an IP address) is stored as its HMAC under the person
-    key: a plain hash of a phone number or address is reversed by hashing every candidate."""
-    buckets = sorted((rate_limit_bucket(key, person_key), limit) for key, limit in limits)
+    key: a plain hash of a phone number or address is reversed by hashing every candidate. Hits are
+    counted under every key in `person_keys` (the current one first, then those a rotation retired), so a
+    rotation does not start the windows afresh; a new hit is stored under the current one."""
+    current, *previous = person_keys
+    buckets = sorted((rate_limit_bucket(key, current), limit, [rate_limit_bucket(key, old) for old in previous])
+                     for key, limit in limits)
     if session.get_bind().dialect.name == "postgresql":
-        for bucket, _ in buckets:
+        for bucket, _, _ in buckets:
             session.execute(_LIMIT_LOCK, {"k": int(bucket[:15], 16)})
     wait = 0.0
-    for bucket, limit in buckets:
-        hits, oldest = session.execute(_WINDOW_HITS, {"bucket": bucket, "since": now - window}).one()
+    for bucket, limit, retired in buckets:
+        hits, oldest = session.execute(_WINDOW_HITS, {"buckets": [bucket, *retired], "since": now - window}).one()
         if hits >= limit:
             wait = max(wait, (_aware(oldest) + window - now).total_seconds())
     if wait:
         seconds = max(1, math.ceil(wait))
         raise TooManyRequests(f"Too many attempts. Try again in {_plain_duration(seconds)}.",
                               retry_after=seconds, headers={"Retry-After": str(seconds)})
-    session.execute(RateLimitHit.__table__.insert(), [{"bucket": b, "hit_at": now} for b, _ in buckets])
+    session.execute(RateLimitHit.__table__.insert(), [{"bucket": b, "hit_at": now} for b, _, _ in buckets])
 
 
 def rate_limit_bucket(key: str, person_key: str) -> str:
@@ -765,7 +769,8 @@ def rate_limit_bucket(key: str, person_key: str) -> str:
 
 _LIMIT_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 _WINDOW_HITS = (sa.select(sa.func.count(), sa.func.min(RateLimitHit.hit_at))
-                .where(RateLimitHit.bucket == sa.bindparam("bucket"), RateLimitHit.hit_at > sa.bindparam("since")))
+                .where(RateLimitHit.bucket.in_(sa.bindparam("buckets", expanding=True)),
+                       RateLimitHit.hit_at > sa.bindparam("since")))
 
 
 def _plain_duration(seconds: int) -> str:

@@ -56,3 +56,17 @@ def test_the_migration_drops_the_plain_hashes_stored_before_it(make_harness, dat
                                                         "hit_at": h.clock.now}])
     upgrade(migrations, database_url)
     assert stored_buckets(h) == set()
+
+
+def test_a_person_key_rotation_does_not_start_the_windows_afresh(make_harness, database_url):
+    before = make_harness(database_url, referral_settings=ReferralSettings(
+        expose_codes=True, self_referral_limit_contact=2, person_key=KEY))
+    for _ in range(2):
+        assert before.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 202
+
+    new_key = KEY[::-1]
+    rotated = make_harness(database_url, referral_settings=ReferralSettings(
+        expose_codes=True, self_referral_limit_contact=2, person_key=new_key, previous_person_keys=(KEY,)))
+    assert rotated.client.post("/self-referrals", json=self_referral("sam@example.org")).status_code == 429
+    assert rotated.client.post("/self-referrals", json=self_referral("kim@example.org")).status_code == 202
+    assert rate_limit_bucket("contact:kim@example.org", new_key) in stored_buckets(rotated)  # new hits: new key
