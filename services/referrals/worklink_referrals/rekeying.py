@@ -8,8 +8,8 @@ itself already, and keeps it if erased while a pass runs. Idempotent, and only w
 Until it has run, an intake's duplicate check by name, birth date and postcode misses the referrals not yet
 re-keyed (the NHS number still finds them). Person ids change with the key: notifications stops a withdrawn
 consent's messages by the consent id alone, and drops a message that arrives after its consent was withdrawn,
-so a message and its revocation on two keys still end as one would expect. Rate-limit windows start afresh
-under the new key.
+so a message and its revocation on two keys still end as one would expect. Rate limits count the hits stored
+under every key still set (services.take_rate_limit).
 """
 
 from __future__ import annotations
