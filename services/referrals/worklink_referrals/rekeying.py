@@ -5,8 +5,7 @@ person's normalised name, birth date and postcode under the person key. When the
 moves to REFERRALS_PERSON_KEY_PREVIOUS and the clock job (or `worklink referrals rekey-people`) rewrites every
 match key a previous key made, from the details the referral still holds; an erased referral's key names only
 itself already, and keeps it if erased while a pass runs. Idempotent, and only while previous keys are set.
-Until it has run, an intake's duplicate check by name, birth date and postcode misses the referrals not yet
-re-keyed (the NHS number still finds them). Person ids change with the key: notifications stops a withdrawn
+Until it has run, an intake's duplicate check looks under every key still set (services.find_open_duplicate). Person ids change with the key: notifications stops a withdrawn
 consent's messages by the consent id alone, and drops a message that arrives after its consent was withdrawn,
 so a message and its revocation on two keys still end as one would expect. Rate limits count the hits stored
 under every key still set (services.take_rate_limit).

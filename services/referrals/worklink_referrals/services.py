@@ -245,13 +245,14 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     The returned Referral is transient (built from the row just written, never re-read), for
     presenting."""
     person = intake["person"]
-    key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
-                    settings.person_key)
+    # The same person as a referral whose key a retired person key made (not yet re-keyed: rekeying.py).
+    key, *retired = (match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
+                               person_key) for person_key in (settings.person_key, *settings.previous_person_keys))
     area = postcode_area(person.get("postcode"))
     service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
                              requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))
-    duplicate, duplicate_reason = _duplicate(session, intake, key, link_duplicates, actor)
-    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), key, actor)
+    duplicate, duplicate_reason = _duplicate(session, intake, (key, *retired), link_duplicates, actor)
+    replaces = _replaced_referral(session, intake.get("replaces_id"), person.get("nhs_number"), (key, *retired), actor)
 
     link = secrets.token_urlsafe(24)
     row = _referral_row(intake, actor, source=source, now=now, key=key, area=area, service=service, link=link)
@@ -331,7 +332,7 @@ def _written(row: dict[str, Any], history: dict[str, Any]) -> Referral:
 AUTO_LINK_REASON = "linked automatically: this person already has an open referral"
 
 
-def _duplicate(session: Session, intake: Mapping[str, Any], key: str, link_duplicates: bool,
+def _duplicate(session: Session, intake: Mapping[str, Any], keys: tuple[str, ...], link_duplicates: bool,
                actor: Actor) -> tuple[Any, str | None]:
     """An open referral for the same person and service: refuse (409), or link with a reason.
 
@@ -340,7 +341,7 @@ def _duplicate(session: Session, intake: Mapping[str, Any], key: str, link_dupli
     Only a caller who may read that referral is told of it (409); for anyone else it is linked
     automatically and the intake answers as for a new referral: a refusal, or its id, would tell
     another organisation that this person has an open referral (health data, no consent to share)."""
-    duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), key, intake.get("service_id"))
+    duplicate = find_open_duplicate(session, intake["person"].get("nhs_number"), keys, intake.get("service_id"))
     reason = (intake.get("duplicate") or {}).get("reason")
     if duplicate and not reason:
         if not link_duplicates and may_read(actor, duplicate.referrer_org_id, duplicate.assigned_org_id):
@@ -429,17 +430,19 @@ def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tupl
                  for token in sorted(filter(None, (key, person.get("nhs_number")))))
 
 
-def find_open_duplicate(session: Session, nhs_number: str | None, key: str, service_id: uuid.UUID | None):
-    """The earliest open referral of this person (NHS number, or name + birth date + postcode) to
-    this service (routed to it, or asked for it and held), or to any service when None: one query
-    on the match_key / nhs_number indexes; (id, reference, referrer_org_id, assigned_org_id) or None."""
+def find_open_duplicate(session: Session, nhs_number: str | None, keys: tuple[str, ...],
+                        service_id: uuid.UUID | None):
+    """The earliest open referral of this person (NHS number, or name + birth date + postcode: its match
+    key under the current person key or one a rotation retired) to this service (routed to it, or asked for
+    it and held), or to any service when None: one query on the match_key / nhs_number indexes; (id,
+    reference, referrer_org_id, assigned_org_id) or None."""
     query = _duplicate_query(bool(nhs_number), service_id is not None)
-    return session.execute(query, {"key": key, "nhs_number": nhs_number, "service_id": service_id}).first()
+    return session.execute(query, {"keys": list(keys), "nhs_number": nhs_number, "service_id": service_id}).first()
 
 
 @functools.lru_cache(maxsize=None)
 def _duplicate_query(by_nhs_number: bool, has_service: bool) -> sa.Select:
-    same_person = Referral.match_key == sa.bindparam("key")
+    same_person = Referral.match_key.in_(sa.bindparam("keys", expanding=True))
     if by_nhs_number:
         same_person = sa.or_(same_person, Referral.nhs_number == sa.bindparam("nhs_number"))
     query = sa.select(Referral.id, Referral.reference, Referral.referrer_org_id, Referral.assigned_org_id).where(
@@ -456,13 +459,14 @@ def for_service(service) -> sa.ColumnElement[bool]:
                   sa.and_(Referral.service_id.is_(None), Referral.requested_service_id.is_(None)))
 
 
-def _replaced_referral(session: Session, replaces_id, nhs_number, key, actor: Actor) -> Referral | None:
+def _replaced_referral(session: Session, replaces_id, nhs_number, keys: tuple[str, ...],
+                       actor: Actor) -> Referral | None:
     if not replaces_id:
         return None
     old = session.get(Referral, replaces_id)
     # One the caller may not read is answered as one that does not exist: its status is not theirs to learn.
     if old is None or not may_read(actor, old.referrer_org_id, old.assigned_org_id) or not (
-            old.match_key == key or (nhs_number and old.nhs_number == nhs_number)):
+            old.match_key in keys or (nhs_number and old.nhs_number == nhs_number)):
         raise DomainError("replaces_id must name an earlier referral for the same person.", field="replaces_id")
     if old.status in OPEN_VALUES:
         raise Conflict("The referral this replaces is still open; cancel it first (only one active referral).",

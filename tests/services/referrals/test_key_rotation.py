@@ -54,6 +54,16 @@ def test_the_clock_job_rekeys_people_so_a_duplicate_is_found_after_the_rotation(
     assert keys(rotated)[uuid.UUID(first)] == match_key(*ADA, NEW)  # a second pass changes nothing
 
 
+def test_before_the_rekeying_an_intake_still_finds_a_duplicate_made_under_the_retired_key(make_harness,
+                                                                                        database_url):
+    before = make_harness(database_url, ReferralSettings(expose_codes=True, person_key=OLD))
+    before.add_service()
+    first = without_nhs_number(before).get_json()["id"]
+    rotated = make_harness(database_url, ReferralSettings(expose_codes=True, person_key=NEW, previous_person_keys=(OLD,)))
+    again = without_nhs_number(rotated)  # no clock pass yet: the first still has its old key
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first, again.get_json()
+
+
 def test_the_rekey_command_rewrites_at_once_and_refuses_without_a_retired_key(make_harness, monkeypatch, tmp_path):
     before = make_harness(None, ReferralSettings(expose_codes=True, person_key=OLD))
     before.add_service()
