@@ -61,3 +61,33 @@ def test_addresses_already_recorded_in_failure_text_are_scrubbed(database_url):
         database.dispose()
     scrubbed = "SMTPRecipientsRefused: {'<address>': (550, b'5.1.1 <<address>>: unknown')}"
     assert errors == {scrubbed, "HTTP 503 from the receiver"} and detail == scrubbed
+
+
+def test_a_downgrade_below_0018_is_refused_by_name_while_two_deliveries_differ_by_event_source_alone(database_url):
+    """The old key (event id, recipient, channel) cannot hold both; the downgrade failed on the key's rebuild with
+    a bare UNIQUE/could-not-create-index error. Now it says why, and changes nothing."""
+    import uuid
+
+    import pytest
+    from alembic import command
+
+    from worklink.migrations import alembic_config
+    from worklink_notifications.models import Delivery
+
+    upgrade(SPEC.migrations_dir, database_url)
+    database = Database(database_url)
+    recipient = str(uuid.uuid4())
+    try:
+        with database.transaction() as session:
+            session.execute(sa.insert(Delivery.__table__), [
+                dict(id=uuid.uuid4(), event_id="same-id", event_source=source, event_type="referrals.referral.accepted",
+                     recipient_kind="organisation", recipient_id=recipient, channel="inbox",
+                     message_code="referral_accepted", status="delivered") for source in ("/referrals", "/other")])
+        with pytest.raises(RuntimeError, match="2 deliveries differ by event source alone.*notifications_0018 cannot be downgraded"):
+            command.downgrade(alembic_config(SPEC.migrations_dir, database_url), "notifications_0017")
+        with database.engine.connect() as connection:
+            version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+            kept = connection.execute(sa.text("SELECT count(*) FROM delivery WHERE event_source <> ''")).scalar_one()
+    finally:
+        database.dispose()
+    assert (version, kept) == ("notifications_0019", 2)
