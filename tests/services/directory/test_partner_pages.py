@@ -212,7 +212,7 @@ def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed
     changed = client.post(f"/partner/services/{debt}/locations/{original['id']}", data={
         "csrf_token": token, "name": "Advice hub", "address_1": "2 Eastover", "city": "Bridgwater",
         "postal_code": "ta6 3bb", "confidential": "1"})
-    assert changed.status_code == 303 and changed.headers["Location"].endswith("#locations")
+    assert changed.status_code == 303 and changed.headers["Location"].endswith("?done=changed&part=locations")
     (location,) = [sal["location"] for sal in api.get(f"/services/{debt}").get_json()["service_at_locations"]]
     assert location["id"] == original["id"]  # changed in place
     assert "addresses" not in location and "latitude" not in location  # confidential: never published

@@ -99,8 +99,10 @@ def _changeable(session, service_id: str) -> Service:
 
 
 def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
-    """Back to the listing with its success banner's code (and at the part's section)."""
-    query = f"?done={code}" + (f"&part={part.slug}#{part.slug}" if part else "")
+    """Back to the listing with its success banner's code and the part changed. No #section: NHS.UK's success
+    banner sits above the h1 and takes focus on load, and a jump would scroll it out of sight (and, in
+    Chromium, take its focus away); the banner links to the section instead (_done_banner)."""
+    query = f"?done={code}" + (f"&part={part.slug}" if part else "")
     return redirect(f"/partner/services/{svc.id}{query}", code=303)
 
 
@@ -343,12 +345,14 @@ def _listing_page(session, svc: Service, values: dict, form: Form, status: int =
                   done=done, parts=PARTS, withdrawn=svc.status == "defunct", version=services.version(svc))
 
 
-def _done_banner(code: str, part: "Part | None") -> tuple[str, str] | None:
-    """The success banner for a known code (anything else shows none), worded for the part changed."""
+def _done_banner(code: str, part: "Part | None") -> tuple | None:
+    """The success banner for a known code (anything else shows none), worded for the part changed, with a
+    link to that part's section: the person's way back to where they were, one tab from the focused banner."""
     if code not in DONE:
         return None
     noun = part.noun if part else "item"
-    return tuple(words.format(noun=noun, Noun=noun.capitalize()) for words in DONE[code])
+    heading, text = (words.format(noun=noun, Noun=noun.capitalize()) for words in DONE[code])
+    return (heading, text, (f"#{part.slug}", f"See all {noun}s")) if part else (heading, text)
 
 
 # --- locations, contacts and opening times ------------------------------------------------------
