@@ -190,6 +190,20 @@ def test_the_migration_renames_old_rows_by_reference_and_its_downgrade_puts_back
     upgrade(migrations, url)
 
 
+def test_a_downgrade_while_a_rotated_key_is_not_yet_re_keyed_puts_back_numbers_under_the_previous_key(svc, monkeypatch):
+    """After a rotation and before the sweep's next pass, a patient's entries still name them under the previous
+    key. The downgrade matched the current key only: they kept a reference the code before 0014 cannot find, and
+    the warning said it matched no NHS number still held."""
+    app, client, tokens = svc
+    sid = issue(client, tokens)["id"]
+    url = app.extensions["worklink"].settings.database_url
+    monkeypatch.setenv(PERSON_KEY_VARIABLE, "the-key-after-the-rotation-" * 2)
+    monkeypatch.setenv(f"{PERSON_KEY_VARIABLE}_PREVIOUS", app.config["PERSON_KEY"])
+    command.downgrade(alembic_config(get_service("adjustments").migrations_dir, url), "adjustments_0013")
+    assert {r["person_id"] for r in audit_log(app) if r["resource_id"] == sid} == {VALID_NHS}
+    upgrade(get_service("adjustments").migrations_dir, url)  # back up: named under the current key
+
+
 def test_an_admin_finds_a_patients_accesses_on_the_audit_page_by_nhs_number_in_a_browser(app, client, tokens, page):
     """The references (64 hex digits, no place to break) wrap: the page does not widen past a laptop's screen."""
     from tests.browser import assert_accessible, live_server, sign_in, submit

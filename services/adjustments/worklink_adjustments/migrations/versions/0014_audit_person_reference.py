@@ -8,7 +8,8 @@ ADJUSTMENTS_PERSON_KEY, or the references will not match those the service write
 key stops here. No schema change.
 
 Downgrade puts back the NHS number of every patient still held (their suggestions hold it, so their
-reference can be matched again). An HMAC cannot be reversed: a reference of a number no suggestion holds
+reference can be matched again), under the current key and any a rotation retired that the sweep has not yet
+re-keyed (ADJUSTMENTS_PERSON_KEY_PREVIOUS). An HMAC cannot be reversed: a reference of a number no suggestion holds
 (a review of someone never held, a draft's number later corrected) stays a reference, and the downgrade
 says how many.
 
@@ -23,7 +24,7 @@ import re
 from alembic import op
 import sqlalchemy as sa
 
-from worklink_adjustments.config import person_key
+from worklink_adjustments.config import person_key, previous_person_keys
 from worklink_adjustments.services import person_reference
 
 revision = "adjustments_0014"
@@ -50,10 +51,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_context().as_sql:
         return
-    key, bind = person_key(os.environ), op.get_bind()
+    keys, bind = (person_key(os.environ), *previous_person_keys(os.environ)), op.get_bind()
     held = bind.execute(sa.select(_SUGGESTIONS.c.nhs_number).where(_SUGGESTIONS.c.nhs_number.is_not(None))
-                        .distinct()).scalars()
-    _rename(bind, {person_reference(number, key): number for number in held})
+                        .distinct()).scalars().all()
+    _rename(bind, {person_reference(number, key): number for number in held for key in keys})
     left = bind.execute(sa.select(sa.func.count()).select_from(_AUDIT).where(
         sa.or_(sa.func.length(_AUDIT.c.person_id) == 64,
                sa.and_(_REVIEW, sa.func.length(_AUDIT.c.resource_id) == 64)))).scalar_one()
