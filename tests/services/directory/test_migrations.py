@@ -33,3 +33,23 @@ def test_organisations_stored_with_blank_names_get_the_importers_placeholders(da
     assert rows == {blank: ("Unnamed organisation", "Unnamed organisation"),
                     no_description: ("Job Centre Plus", "Job Centre Plus"),
                     fine: ("Citizens Advice", "Free advice.")}
+
+
+def test_names_blank_by_the_write_apis_own_rule_get_the_placeholders_too(database_url):
+    """The write API strips any whitespace (a tab, a new line from a pasted name); SQL trim() strips spaces only,
+    so an organisation named with a new line kept its blank name on both databases."""
+    upgrade(SPEC.migrations_dir, database_url, "directory_0010")
+    database = Database(database_url)
+    tabbed, newline = uuid.uuid4(), uuid.uuid4()
+    try:
+        with database.transaction() as session:
+            session.execute(sa.insert(Organization.__table__), [
+                dict(id=tabbed, name="\t", description=" \r\n", is_demo=False),
+                dict(id=newline, name="Remploy\n", description="\n", is_demo=False)])
+        upgrade(SPEC.migrations_dir, database_url)
+        with database.sessions() as session:
+            rows = {row.id: (row.name, row.description) for row in session.execute(
+                sa.select(Organization.id, Organization.name, Organization.description))}
+    finally:
+        database.dispose()
+    assert rows == {tabbed: ("Unnamed organisation", "Unnamed organisation"), newline: ("Remploy\n", "Remploy\n")}
