@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from worklink.db import Database
@@ -35,10 +36,11 @@ def test_organisations_stored_with_blank_names_get_the_importers_placeholders(da
                     fine: ("Citizens Advice", "Free advice.")}
 
 
-def test_names_blank_by_the_write_apis_own_rule_get_the_placeholders_too(database_url):
-    """The write API strips any whitespace (a tab, a new line from a pasted name); SQL trim() strips spaces only,
-    so an organisation named with a new line kept its blank name on both databases."""
-    upgrade(SPEC.migrations_dir, database_url, "directory_0010")
+@pytest.mark.parametrize("made_at", ["directory_0010", "directory_0014"])  # before 0011, and after it had run
+def test_names_blank_by_the_write_apis_own_rule_get_the_placeholders_too(database_url, made_at):
+    """The write API strips any whitespace (a tab, a new line from a pasted name); 0011's SQL trim() strips spaces
+    only, so an organisation named with a tab kept its blank name on both databases (directory_0015)."""
+    upgrade(SPEC.migrations_dir, database_url, made_at)
     database = Database(database_url)
     tabbed, newline = uuid.uuid4(), uuid.uuid4()
     try:

@@ -6,7 +6,6 @@ Revision ID: directory_0011
 Revises: directory_0010
 Create Date: 2026-11-26 07:21:00
 """
-import sqlalchemy as sa
 from alembic import op
 
 revision = "directory_0011"
@@ -14,22 +13,10 @@ down_revision = "directory_0010"
 branch_labels = None
 depends_on = None
 
-PLACEHOLDER = "Unnamed organisation"
-_ORGANIZATIONS = sa.table("organization", sa.column("id", sa.Uuid), sa.column("name", sa.String),
-                          sa.column("description", sa.Text))
-
 
 def upgrade() -> None:
-    if op.get_context().as_sql:  # offline SQL script: there are no rows to read
-        return
-    # Blank as the write API judges it (Python's strip: tabs and new lines too), not SQL's trim (spaces only).
-    bind = op.get_bind()
-    for row in bind.execute(sa.select(_ORGANIZATIONS)).all():
-        name = row.name if row.name.strip() else PLACEHOLDER
-        description = row.description if row.description.strip() else name
-        if (name, description) != (row.name, row.description):
-            bind.execute(_ORGANIZATIONS.update().where(_ORGANIZATIONS.c.id == row.id)
-                         .values(name=name, description=description))
+    op.execute("UPDATE organization SET name = 'Unnamed organisation' WHERE trim(name) = ''")
+    op.execute("UPDATE organization SET description = name WHERE trim(description) = ''")
 
 
 def downgrade() -> None:
