@@ -31,6 +31,10 @@ PLAIN_STATUS = {
     "failed": "The adviser could not reach you. You can refer yourself again at any time.",
     "entered_in_error": "This referral was made by mistake and has been withdrawn.",
 }
+# A held referral has no service yet: the person reads what their first email said (notifications'
+# referral_being_matched), not that it is on its way to an adviser.
+HELD_STATUS = ("We have your referral. It is with the WorkLink alliance, who are matching it to a local employment "
+               "support service.")
 
 
 def person_principal(referral: Referral) -> Principal:
@@ -45,10 +49,16 @@ def referral_by_link(session, token: str) -> Referral:
 
 
 def person_status(referral: Referral) -> dict:
-    return {"reference": referral.reference, "status": referral.status, "status_text": PLAIN_STATUS[referral.status],
+    return {"reference": referral.reference, "status": referral.status, "status_text": _plain_status(referral),
             "submitted_at": services.as_utc(referral.submitted_at), "closed_at": services.as_utc(referral.closed_at),
             "consent_withdrawn": referral.consent_withdrawn_at is not None,
             "service_page": directory_service_page(settings().directory_url, referral.service_id)}
+
+
+def _plain_status(referral: Referral) -> str:
+    if referral.status == "submitted" and referral.routing == "held":
+        return HELD_STATUS
+    return PLAIN_STATUS[referral.status]
 
 
 @blp.route("/self-referrals")
