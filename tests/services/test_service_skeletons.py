@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from openapi_spec_validator import validate
@@ -34,6 +35,53 @@ def test_migrations_build_exactly_what_the_models_declare(name, database_url):
     assert {"outbox", "processed_events", "audit_log", "alembic_version"} <= tables
     assert diff == [], f"models and migrations disagree: {diff}"
 
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_revision_down_and_up_again_leaves_the_schema_it_found(name, database_url):
+    """From head to nothing, one revision at a time: each is downgraded, upgraded again and must leave the schema
+    as it was (a table, column, index, partial index's condition, key or constraint its downgrade leaves behind
+    or loses shows here, or fails its upgrade), then downgraded for the next. The first revision builds the
+    platform tables from today's definitions (worklink.migrations), with indexes a later downgrade may have
+    dropped: it must leave nothing behind."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from worklink.migrations import alembic_config
+
+    spec = installed_services()[name]
+    config = alembic_config(spec.migrations_dir, database_url)
+    upgrade(spec.migrations_dir, database_url)
+    for script in ScriptDirectory.from_config(config).walk_revisions():  # head first
+        if script.down_revision is None:
+            break
+        found = schema(database_url)
+        command.downgrade(config, "-1")
+        upgrade(spec.migrations_dir, database_url, script.revision)
+        assert schema(database_url) == found, f"{script.revision} down and up again"
+        command.downgrade(config, "-1")
+    command.downgrade(config, "base")
+    assert schema(database_url) == {}
+
+def schema(url: str) -> dict:
+    """Every table's shape as the database reports it (SQLAlchemy's inspector), alembic_version aside."""
+    engine = create_db_engine(url)
+    inspector = sa.inspect(engine)
+    found = {table: {
+        "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c["default"]))
+                          for c in inspector.get_columns(table)),
+        "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]),
+                           sorted((k, str(v)) for k, v in i.get("dialect_options", {}).items()))
+                          for i in inspector.get_indexes(table)),
+        "unique": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+        "foreign_keys": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"],
+                                tuple(f["referred_columns"]), str(f["options"]))
+                               for f in inspector.get_foreign_keys(table)),
+        "primary_key": inspector.get_pk_constraint(table),
+        "checks": sorted((c["name"], c["sqltext"]) for c in inspector.get_check_constraints(table)),
+    } for table in inspector.get_table_names() if table != "alembic_version"}
+    engine.dispose()
+    return found
 
 def make_app(name: str, tmp_path, bootstrap: str):
     spec = installed_services()[name]

@@ -70,6 +70,9 @@ def downgrade() -> None:
         batch_op.drop_column('maximum_age')
         batch_op.drop_column('minimum_age')
         batch_op.drop_column('areas_stated')
+    with op.batch_alter_table('routing_services', schema=None) as batch_op:  # the default only filled the rows
+        batch_op.alter_column('taxonomy_term_ids', existing_type=sa.JSON(), existing_nullable=False,
+                              server_default=None)
 
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.drop_index('ix_referrals_service_id_status')
