@@ -37,10 +37,10 @@ def test_resident_searches_filters_and_opens_a_service(app, directory, page):
         page.get_by_label("Free services only").uncheck()
         page.get_by_label("Open on").select_option(label="Saturday")
         page.get_by_role("button", name="Search").click()
-        assert page.locator(".nhsuk-card a").all_inner_texts() == ["Wellbeing cafe, Taunton"]
+        expect(page.locator(".nhsuk-card a")).to_have_text(["Wellbeing cafe, Taunton"])  # waits for the new page
 
         page.get_by_role("link", name="Wellbeing cafe, Taunton").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Wellbeing cafe, Taunton"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Wellbeing cafe, Taunton")
         expect(page.get_by_role("heading", name="Opening times")).to_be_visible()
         assert "Saturday" in page.locator("table").inner_text() and "10:00 to 14:00" in page.locator("table").inner_text()
         assert page.get_by_text("Step-free access.").is_visible()
