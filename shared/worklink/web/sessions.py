@@ -99,7 +99,7 @@ class SessionStore:
         self.table = table
         self.idle = timedelta(minutes=idle_minutes)
         # Name a user's sign-out mark (see `mark_keys`): written under the first, looked for under each.
-        self._reference_keys = (reference_keys,) if isinstance(reference_keys, str) else tuple(reference_keys)
+        self._reference_keys = tuple(reference_keys)
         self._clock = clock
         # Built once; read on a plain connection, not an ORM session: this runs on every signed-in page.
         self._select = sa.select(table).where(table.c.id == sa.bindparam("key"))

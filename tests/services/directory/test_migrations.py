@@ -25,10 +25,7 @@ def test_organisations_stored_with_blank_names_get_the_importers_placeholders(da
                 dict(id=blank, name="  ", description="", is_demo=False),
                 dict(id=no_description, name="Job Centre Plus", description=" ", is_demo=False),
                 dict(id=fine, name="Citizens Advice", description="Free advice.", is_demo=False)])
-        upgrade(SPEC.migrations_dir, database_url)
-        with database.sessions() as session:
-            rows = {row.id: (row.name, row.description) for row in session.execute(
-                sa.select(Organization.id, Organization.name, Organization.description))}
+        rows = names_after_upgrade(database, database_url)
     finally:
         database.dispose()
     assert rows == {blank: ("Unnamed organisation", "Unnamed organisation"),
@@ -48,10 +45,15 @@ def test_names_blank_by_the_write_apis_own_rule_get_the_placeholders_too(databas
             session.execute(sa.insert(Organization.__table__), [
                 dict(id=tabbed, name="\t", description=" \r\n", is_demo=False),
                 dict(id=newline, name="Remploy\n", description="\n", is_demo=False)])
-        upgrade(SPEC.migrations_dir, database_url)
-        with database.sessions() as session:
-            rows = {row.id: (row.name, row.description) for row in session.execute(
-                sa.select(Organization.id, Organization.name, Organization.description))}
+        rows = names_after_upgrade(database, database_url)
     finally:
         database.dispose()
     assert rows == {tabbed: ("Unnamed organisation", "Unnamed organisation"), newline: ("Remploy\n", "Remploy\n")}
+
+
+def names_after_upgrade(database: Database, database_url: str) -> dict:
+    """Each organisation's (name, description) once the database is upgraded to head."""
+    upgrade(SPEC.migrations_dir, database_url)
+    with database.sessions() as session:
+        return {row.id: (row.name, row.description) for row in session.execute(
+            sa.select(Organization.id, Organization.name, Organization.description))}
