@@ -126,6 +126,19 @@ def test_form_posts_without_the_csrf_token_are_refused(app, directory):
     assert app.test_client().get(f"/services/{directory.ids['counselling']}").get_json()["name"] != "Forged"
 
 
+def test_a_head_request_only_reads_a_page_and_changes_nothing(app, directory):
+    """Flask answers HEAD with the GET view, and the CSRF check lets HEAD by as safe: a page that
+    wrote on anything but GET removed a contact, with no form and no token."""
+    client = signed_in(app, "org_admin", ORG_A)
+    counselling = directory.ids["counselling"]
+    api = app.test_client()
+    before = api.get(f"/services/{counselling}").get_json()
+    for path in ["/partner/services/new", *page_paths(app, directory)]:
+        assert client.head(path).status_code == 200, path
+    assert api.get(f"/services/{counselling}").get_json() == before
+    assert [kind for kind, _aggregate, _payload in outbox(app) if kind != "directory.service.published"] == []
+
+
 def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(both_databases):
     app, directory = both_databases
     client = signed_in(app, "org_admin", ORG_A, subject="ada-at-org-a")

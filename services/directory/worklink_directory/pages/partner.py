@@ -98,6 +98,12 @@ def _changeable(session, service_id: str) -> Service:
     return svc
 
 
+def _form_post() -> bool:
+    """Only a POST writes. Flask answers HEAD with the same view, and the CSRF check lets HEAD by as a safe
+    method: a page that wrote on anything but GET changed a listing with no form and no token."""
+    return request.method == "POST"
+
+
 def _done(svc: Service, code: str, part: "Part | None" = None) -> Any:
     """Back to the listing with its success banner's code and the part changed. No #section: NHS.UK's success
     banner sits above the h1 and takes focus on load, and a jump would scroll it out of sight (and, in
@@ -269,7 +275,7 @@ def partner_new():
         context = {"organisations": organisations, "term_options": options, "delivery_options": DELIVERY_OPTIONS,
                    "organisation_options": [("", "Select an organisation")] +
                    [(str(o.id), o.name) for o in organisations]}
-        if request.method == "GET":
+        if not _form_post():
             return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
                                                                 "taxonomy_term_ids": []},
                           errors={}, **context)
@@ -290,7 +296,7 @@ def partner_new():
 def partner_edit(service_id: str):
     ctx = service_context()
     with ctx.database.transaction() as session:
-        if request.method == "GET":
+        if not _form_post():
             svc = _owned(session, service_id)
             return _listing_page(session, svc, _listing_values(svc), Form({}))
         svc = _changeable(session, service_id)
@@ -559,7 +565,7 @@ def _other_listings_at(session, svc: Service, location) -> int:
 @requires(*ADMINS)
 def partner_part(service_id: str, slug: str, item_id: str | None = None):
     part, ctx = _part(slug), service_context()
-    if request.method == "POST" and part.key == "locations":
+    if _form_post() and part.key == "locations":
         _locate_posted()
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
@@ -567,7 +573,7 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
         context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS,
                    "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
         context["item_version"] = _item_version(part, existing)
-        if request.method == "GET":
+        if not _form_post():
             values = part.values(existing) if existing is not None else {}
             return render(f"directory/partner_{part.key}.html", values=values, errors={}, **context)
         form, item = part.read(request.form, existing)
@@ -612,7 +618,7 @@ def partner_part_remove(service_id: str, slug: str, item_id: str):
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         existing = _row(part, svc, item_id)
-        if request.method == "GET":
+        if not _form_post():
             return render("directory/partner_remove.html", svc=svc, part=part, existing=existing,
                           description=part.describe(existing))
         items = [part.as_input(row) for row in part.rows(svc) if row is not existing]
@@ -629,7 +635,7 @@ def partner_withdraw(service_id: str):
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         reasons = [(code, WITHDRAW_LABELS[code]) for code in WITHDRAW_REASONS]
-        if request.method == "GET":
+        if not _form_post():
             return render("directory/partner_withdraw.html", svc=svc, reasons=reasons, values={}, errors={})
         form = Form({"reason": request.form.get("reason", "")})
         if form.values["reason"] not in WITHDRAW_REASONS:
