@@ -34,7 +34,7 @@ from worklink.messaging.outbox import Outbox
 from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception,
                                register_problem_handlers)
 from worklink.web.characters import refuse_unstorable_text
-from worklink.web.pages import SECRET_ARGS, install_pages, is_page_request, is_secret_link
+from worklink.web.pages import SAFE_METHODS, SECRET_ARGS, install_pages, is_page_request, is_secret_link
 from worklink.web.security import install_security_headers
 from worklink.web.sessions import CookieSeal, SessionStore, mark_keys, session_keys
 
@@ -210,9 +210,11 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
 def _keep_out_of_caches(response) -> None:
     """What a signed-in caller or a secret link is shown is nobody else's: not stored by the
     browser (a shared practice PC, the back button after sign-out) or by any cache on the way,
-    and a secret link is not sent on as the Referer of a link followed from its page."""
+    and a secret link is not sent on as the Referer of a link followed from its page. Nor is the
+    answer to a form post, which may show back what an anonymous visitor typed (a refused
+    self-referral: their name, birth date, email)."""
     secret_link = is_secret_link()
-    if current_principal() is not None or secret_link:
+    if current_principal() is not None or secret_link or request.method not in SAFE_METHODS:
         response.headers["Cache-Control"] = "no-store"
     if secret_link:
         response.headers["Referrer-Policy"] = "no-referrer"

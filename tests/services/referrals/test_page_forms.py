@@ -144,6 +144,17 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
     assert accepted.status_code == 303 and "Check your email" in page(h, accepted.headers["Location"], {})
 
 
+def test_the_refused_form_showing_what_the_person_typed_is_kept_out_of_caches(harness):
+    """Nobody is signed in and the address holds no secret, yet the page shows the person's name, birth
+    date and email back: on a library's shared computer the back button must not bring it up again."""
+    form = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "31", "birth_date-month": "2",
+            "birth_date-year": "1990", "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
+            "employment_situation": "unemployed"}
+    refused = post(harness, "/refer-yourself", form, {})
+    assert refused.status_code == 422 and 'value="sam@example.org"' in refused.get_data(as_text=True)
+    assert refused.headers["Cache-Control"] == "no-store"
+
+
 def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harness):
     h = harness
     for i in range(6):
