@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+from worklink.config import whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.retention import audit_retention_years
@@ -29,6 +30,20 @@ def previous_person_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     return previous_keys(env, PERSON_KEY_VARIABLE)
 
 
+# How long a referral request may go without any answer from the referrals service before the sweep marks it
+# not yet received and tells operations (services.flag_unanswered_requests). Referrals answers within minutes
+# (its intake publishes `received` or `held`); a day rides out a restart, a deploy or an evening outage without
+# crying wolf, and leaves two of the hand-over topic's three days of retention (its dead letters: seven) to
+# re-drive it before Kafka deletes it.
+REFERRAL_ANSWER_HOURS_VARIABLE = "ADJUSTMENTS_REFERRAL_ANSWER_HOURS"
+DEFAULT_REFERRAL_ANSWER_HOURS = 24
+
+
+def referral_answer_hours(env: Mapping[str, str]) -> int:
+    """ADJUSTMENTS_REFERRAL_ANSWER_HOURS: a whole number of hours, 1 or more (24 by default)."""
+    return whole_number(env, REFERRAL_ANSWER_HOURS_VARIABLE, DEFAULT_REFERRAL_ANSWER_HOURS, unit="hours")
+
+
 def referrals_url(env: Mapping[str, str], environment: str) -> str:
     """The referrals site: where a clinician follows a referral to its outcomes, and an adviser's work is."""
     return site_url(env, "ADJUSTMENTS_REFERRALS_URL", "referrals", environment)
@@ -41,6 +56,7 @@ def check(settings) -> None:
 
     person_key(os.environ)
     previous_person_keys(os.environ)
+    referral_answer_hours(os.environ)
     _link_secret(settings)
     previous_keys(os.environ, LINK_SECRET_VARIABLE)
     audit_retention_years(os.environ, records_kept_years=rights.retention_years(os.environ))

@@ -52,6 +52,7 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     request.service_id = data.get("service_id")
     request.referral_version = data["version"]
     request.status_changed_at = data["occurred_at"]
+    request.unanswered_at = None  # an answer at last, however late: no longer "not yet received"
 
 
 HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in REFERRAL_STEPS}

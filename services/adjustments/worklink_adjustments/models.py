@@ -243,3 +243,6 @@ class ReferralRequest(Base):
     service_id: Mapped[uuid.UUID | None]
     referral_version: Mapped[int] = mapped_column(default=0)
     status_changed_at: Mapped[datetime | None]
+    # Our own mark, not referrals' state: the sweep found no answer at all for ADJUSTMENTS_REFERRAL_ANSWER_HOURS
+    # (the clinician is shown "not yet received", operations told once); any lifecycle event clears it.
+    unanswered_at: Mapped[datetime | None]

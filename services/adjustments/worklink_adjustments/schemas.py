@@ -546,6 +546,10 @@ class ReferralStatusSchema(Schema):
     assigned_org_id = fields.UUID(allow_none=True)
     service_id = fields.UUID(allow_none=True)
     status_changed_at = fields.DateTime(allow_none=True)
+    unanswered_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the sweep found no answer at all from the referrals service after "
+                       "ADJUSTMENTS_REFERRAL_ANSWER_HOURS (not yet received there, as far as we know); null once "
+                       "any answer arrives"})
 
 
 class SuggestionOutSchema(SuggestionInSchema):
@@ -598,6 +602,9 @@ class SuggestionSummarySchema(Schema):
     issued_at = fields.DateTime(allow_none=True)
     employer_outcome = fields.String(allow_none=True)
     referral_status = fields.String(allow_none=True)
+    referral_requested_at = fields.DateTime(allow_none=True)
+    referral_not_yet_received = fields.Boolean(metadata={
+        "description": "the referrals service has not answered the request within ADJUSTMENTS_REFERRAL_ANSWER_HOURS"})
 
 
 class SuggestionFilters(Schema):

@@ -122,17 +122,29 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
                            .order_by(Suggestion.updated_at.desc(), Suggestion.id).limit(limit).offset(offset)).all()
     ids = [s.id for s in rows]
     outcomes = _current_outcomes(session, ids)
-    referrals = dict(session.execute(sa.select(ReferralRequest.suggestion_id, ReferralRequest.status)
-                                     .where(ReferralRequest.suggestion_id.in_(ids))
-                                     .order_by(ReferralRequest.requested_at)).all()) if ids else {}
+    referrals = _latest_requests(session, ids)
     deps.audit_records(session, "list", rows, clinician.principal)
     items = []
     for suggestion in rows:
         items.append({c: getattr(suggestion, c) for c in (
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "period_start",
             "period_end", "review_date", "issued_at")}
-            | {"employer_outcome": outcomes.get(suggestion.id), "referral_status": referrals.get(suggestion.id)})
+            | {"employer_outcome": outcomes.get(suggestion.id)} | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}
+
+
+def _latest_requests(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, ReferralRequest]:
+    """Each suggestion's newest referral request (the one the list shows)."""
+    if not ids:
+        return {}
+    requests = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id.in_(ids))
+                               .order_by(ReferralRequest.requested_at)).all()
+    return {request.suggestion_id: request for request in requests}
+
+
+def _referral_summary(request: ReferralRequest | None) -> dict[str, Any]:
+    return {"referral_status": request and request.status, "referral_requested_at": request and request.requested_at,
+            "referral_not_yet_received": bool(request and request.unanswered_at)}
 
 
 def _current_outcomes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -633,6 +645,26 @@ def sweep(session: Session, outbox: Outbox, today: date) -> dict[str, int]:
             "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
             "review_date": suggestion.review_date, "occurred_at": now})
     return {"expired": len(expired), "review_due": len(due)}
+
+
+def flag_unanswered_requests(session: Session, outbox: Outbox, now: datetime, answer_within: timedelta,
+                             clinician_key: str) -> int:
+    """Mark each open referral request the referrals service has not answered at all (no lifecycle event) for
+    `answer_within` as not yet received, and tell operations once (a broadcast event, ids and times only).
+
+    The request's status stays `requested`: we do not know referrals' state, only that nothing came back
+    (its hand-over dead-lettered, referrals down for days, a bug). A late answer clears the mark
+    (events.on_referral_lifecycle); a request already marked is never marked or announced again."""
+    unanswered = session.scalars(sa.select(ReferralRequest).where(
+        request_is_open(), ReferralRequest.referral_version == 0, ReferralRequest.unanswered_at.is_(None),
+        ReferralRequest.requested_at <= now - answer_within).with_for_update()).all()
+    for request in unanswered:
+        request.unanswered_at = now
+        outbox.publish(session, "adjustments.referral_request.unanswered", {
+            "request_id": request.id, "suggestion_id": request.suggestion_id, "practice_id": request.practice_id,
+            "clinician_id": clinician_reference(request.clinician_id, clinician_key),  # never the login id
+            "requested_at": _aware(request.requested_at), "occurred_at": now})
+    return len(unanswered)
 
 
 # --- the employer's single-use link --------------------------------------------------------

@@ -1,7 +1,8 @@
-"""The sweep: expire suggestions whose period ended, announce review dates, and erase the patient's
-details from suggestions ended more than ADJUSTMENTS_RETENTION_YEARS (6) ago (rights.apply_retention:
-batches in transactions of their own, each erasure audited; a referral request unanswered for as long is
-withdrawn first).
+"""The sweep: expire suggestions whose period ended, announce review dates, mark referral requests the
+referrals service has not answered within ADJUSTMENTS_REFERRAL_ANSWER_HOURS (24) as not yet received (each
+announced once), and erase the patient's details from suggestions ended more than ADJUSTMENTS_RETENTION_YEARS
+(6) ago (rights.apply_retention: batches in transactions of their own, each erasure audited; a referral request
+unanswered for as long is withdrawn first).
 
 Run as its own process: `python -m worklink_adjustments.sweep` (every hour by default;
 `--once` for a cron job). Idempotent: each suggestion expires once, is announced due once and is
@@ -13,35 +14,41 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from datetime import datetime, timedelta
 
 from worklink.config import Settings
-from datetime import datetime
-
 from worklink.db import Database, utcnow
 from worklink.events.contracts import CATALOGUE
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
+from worklink.pseudonyms import clinician_reference_key
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.workers import stop_on_signals
 from worklink_adjustments import rights
-from worklink_adjustments.config import person_key, previous_person_keys
+from worklink_adjustments.config import person_key, previous_person_keys, referral_answer_hours
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
 from worklink_adjustments.rekeying import rekey_audit
-from worklink_adjustments.services import Recorder, sweep
+from worklink_adjustments.services import Recorder, flag_unanswered_requests, sweep
 
 log = logging.getLogger(__name__)
 
 
 def run_once(database: Database, outbox: Outbox, retention_years: int | None = None,
              now: datetime | None = None, key: str | None = None,
-             previous_keys: tuple[str, ...] | None = None) -> dict[str, int]:
+             previous_keys: tuple[str, ...] | None = None, answer_hours: int | None = None,
+             clinician_key: str | None = None) -> dict[str, int]:
     """One pass; `retention_years` None: as ADJUSTMENTS_RETENTION_YEARS says (6 by default); `key` None:
     ADJUSTMENTS_PERSON_KEY (the audit trail's person references), `previous_keys` None: the retired ones
-    (ADJUSTMENTS_PERSON_KEY_PREVIOUS), whose references are re-keyed first."""
+    (ADJUSTMENTS_PERSON_KEY_PREVIOUS), whose references are re-keyed first; `answer_hours` None:
+    ADJUSTMENTS_REFERRAL_ANSWER_HOURS; `clinician_key` None: the alliance's clinician reference key."""
     moment = now or utcnow()
+    answer_within = timedelta(hours=answer_hours or referral_answer_hours(os.environ))
+    clinician_key = clinician_key or clinician_reference_key(Settings.from_env("adjustments"))
     with database.transaction() as session:
         done = sweep(session, outbox, uk_today(moment))  # periods and review dates are UK dates
+        done["referral_requests_unanswered"] = flag_unanswered_requests(session, outbox, moment, answer_within,
+                                                                        clinician_key)
     years = retention_years or rights.retention_years(os.environ)
     key = key or person_key(os.environ)
     previous = previous_person_keys(os.environ) if previous_keys is None else previous_keys
@@ -63,9 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     database, outbox = Database(settings.database_url), Outbox("adjustments", PLATFORM, CATALOGUE)
     # A bad setting stops it here, not at every pass.
     years, key, previous = rights.retention_years(os.environ), person_key(os.environ), previous_person_keys(os.environ)
+    hours, clinician_key = referral_answer_hours(os.environ), clinician_reference_key(settings)
     stop = stop_on_signals()
     while True:
-        log.info("sweep done", extra=run_once(database, outbox, years, key=key, previous_keys=previous))
+        log.info("sweep done", extra=run_once(database, outbox, years, key=key, previous_keys=previous,
+                                              answer_hours=hours, clinician_key=clinician_key))
         if args.once or stop.wait(args.interval):
             break
     database.dispose()

@@ -155,6 +155,21 @@ class EmployerResponseRecordedV2(EmployerResponseRecordedV1):
                                                           "clinician's user id, never the id itself"})
 
 
+class ReferralRequestUnansweredV1(Schema):
+    """Broadcast, for operations (and the clinician's inbox): a referral request the referrals service has not
+    answered at all for ADJUSTMENTS_REFERRAL_ANSWER_HOURS - its hand-over may be dead-lettered or stuck. Ids
+    and times only; sent once per request (an answer arriving later clears the mark; nothing is sent then)."""
+
+    request_id = fields.UUID(required=True, metadata={"description": "the adjustments.referral.requested unanswered"})
+    suggestion_id = fields.UUID(required=True)
+    practice_id = fields.UUID(required=True)
+    clinician_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+                                 metadata={"description": "clinician_reference(sub) of who referred: hex "
+                                                          "HMAC-SHA256 of their user id, never the id itself"})
+    requested_at = fields.DateTime(required=True, metadata={"description": "when the hand-over was published"})
+    occurred_at = fields.DateTime(required=True, metadata={"description": "when the sweep found it unanswered"})
+
+
 SUGGESTION_TOPIC = "adjustments.suggestion"
 
 EVENTS = [
@@ -178,6 +193,11 @@ EVENTS = [
               "The period a suggestion covers ended."),
     EventType("adjustments.suggestion.review_due", 1, SuggestionReviewDueV1, SUGGESTION_TOPIC, "suggestion_id",
               "A suggestion reached its review date; the clinician should reassess."),
+    EventType("adjustments.referral_request.unanswered", 1, ReferralRequestUnansweredV1, SUGGESTION_TOPIC,
+              "suggestion_id",
+              "A referral request had no answer at all from the referrals service within "
+              "ADJUSTMENTS_REFERRAL_ANSWER_HOURS (24 by default): the clinician sees it as not yet received; "
+              "operations should find and re-drive its hand-over. Once per request."),
     # v1 is no longer sent (its clinician_id admits a person identifier); consumers still read it.
     EventType("adjustments.employer_response.recorded", 1, EmployerResponseRecordedV1, SUGGESTION_TOPIC,
               "suggestion_id",
