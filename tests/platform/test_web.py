@@ -347,6 +347,16 @@ def test_trusted_proxies_must_be_a_count():
 
 @pytest.fixture()
 def echo_app(settings):
+    return make_echo_app(settings)
+
+
+@pytest.fixture()
+def roomy_echo_app(tmp_path):
+    """The echo app taking bodies of up to 64 KB."""
+    return make_echo_app(Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_MAX_BODY_BYTES": "65536"}))
+
+
+def make_echo_app(settings):
     from worklink.web import accepts_form
 
     app, _ = create_service_app("testsvc", __name__, tables=platform_tables(sa.MetaData()), title="T",
@@ -428,3 +438,22 @@ def test_brackets_inside_strings_do_not_count_as_nesting(echo_app):
     text = '[{"note": "' + "[[{{" * 300 + '\\" ]]"}]'
     response = echo_app.test_client().post("/echo", data=text, content_type="application/json")
     assert response.status_code == 200 and response.get_json()["json"][0]["note"].startswith("[[{{")
+
+
+def test_a_whole_number_too_long_to_read_is_a_422_naming_the_field_not_a_500(roomy_echo_app):
+    """json.loads refuses an integer of more than 4,300 digits (Python's guard against slow conversion) with
+    a ValueError the JSON parsers of flask-smorest's webargs do not catch: every JSON endpoint answered 500."""
+    digits = "9" * 5000
+    body = '{"version": 1, "person": {"decile": %s}, "notes": ["%s", %s]}' % (digits, digits, digits)
+    problem = assert_problem(roomy_echo_app.test_client().post("/echo", data=body, content_type="application/json"), 422)
+    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("json", "/person/decile"), ("json", "/notes/1")]
+    malformed = '{"version": %s' % digits  # cut off as well: the whole body
+    problem = assert_problem(roomy_echo_app.test_client().post("/echo", data=malformed, content_type="application/json"), 400)
+    assert [e["pointer"] for e in problem["errors"]] == [""]
+
+
+def test_digits_in_strings_and_long_decimals_are_not_whole_numbers_too_long(roomy_echo_app):
+    digits = "9" * 5000
+    body = '{"note": "%s", "ratio": %s.5}' % (digits, digits)
+    response = roomy_echo_app.test_client().post("/echo", data=body, content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["json"]["note"] == digits

@@ -9,8 +9,10 @@ interactive docs at `/docs` (served locally, no CDN).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -241,6 +243,7 @@ def _check_body(settings: Settings) -> None:
         return
     if request.is_json:
         _refuse_deep_json(request.get_data(cache=True))
+        _refuse_unreadable_numbers(request.get_data(cache=True))
     if getattr(view, "_worklink_accepts_form", False) or is_page_request():
         return
     if request.mimetype not in _JSON_TYPES and not request.mimetype.endswith("+json"):
@@ -265,6 +268,44 @@ def _refuse_deep_json(body: bytes) -> None:
             raise Problem(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.",
                           errors=[{"location": "json", "pointer": "",
                                    "detail": f"Nested more than {MAX_JSON_DEPTH} levels deep."}])
+
+
+# Python reads a whole number of at most this many digits (a guard against quadratic conversion): json.loads
+# raises a bare ValueError for a longer one, which webargs (catching only JSONDecodeError) left to be a 500.
+MAX_JSON_DIGITS = sys.get_int_max_str_digits() or 4300  # 0: no limit set; no field here takes such a number
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_JSON_DIGITS + 1))
+
+
+class _Unreadable:
+    """Stands in for a number too long to read while the body is searched for where it is."""
+
+
+def _refuse_unreadable_numbers(body: bytes) -> None:
+    """A 422 naming each whole number too long to read (a 400 if the body is malformed as well)."""
+    if not _LONG_DIGITS.search(body) or not _LONG_DIGITS.search(_JSON_STRING.sub(b"", body)):
+        return  # the common case: one search; digits inside strings are text, not numbers
+    detail = f"A whole number of more than {MAX_JSON_DIGITS:,} digits, which cannot be read."
+    try:
+        parsed = json.loads(body, parse_int=lambda text: _Unreadable() if len(text) > MAX_JSON_DIGITS else 0)
+    except ValueError:
+        raise Problem(400, f"The JSON body is malformed, and holds a whole number of more than {MAX_JSON_DIGITS:,} "
+                      "digits, which cannot be read.",
+                      errors=[{"location": "json", "pointer": "", "detail": detail}]) from None
+    errors = [{"location": "json", "pointer": pointer, "detail": detail} for pointer in _unreadable(parsed, "")]
+    if errors:  # else the long run of digits was a decimal's (999...9.5), which reads as a float
+        raise Problem(422, "Some numbers in the request cannot be read: " + ", ".join(e["pointer"] for e in errors)
+                      + ".", errors=errors)
+
+
+def _unreadable(node: Any, pointer: str):
+    if isinstance(node, _Unreadable):
+        yield pointer
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _unreadable(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _unreadable(item, f"{pointer}/{index}")
 
 
 def _person_record(endpoint: str) -> tuple[str, str] | None:
