@@ -92,3 +92,35 @@ def test_programs_keep_the_precise_refusal(app, settings):
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
     assert refused.get_json()["detail"] == ("This is for alliance administrators. Role 'gp' may not do this; "
                                             "it needs one of: alliance_admin.")
+
+
+def test_a_start_page_on_another_site_says_where_its_link_goes(settings):
+    # Found on review: an adviser refused at adjustments was offered "Go to the start page", which led to another
+    # service's site without saying so. A service may give the role's page with the words for its link.
+    from tests.browser import sealed
+    from tests.people_rights import post_form
+    from worklink.web.pages import SESSION_COOKIE, RolePage
+
+    queue = RolePage("https://referrals.example/queue", "your referrals queue")
+    for given in (queue, tuple(queue)):
+        app = pages_app(settings, pages, {"WORKLINK_ROLE_HOME_PAGES": {"adviser": given}})
+        client = app.test_client()
+        client.set_cookie(SESSION_COOKIE, sealed(app, token(settings, "adviser")))
+        refused = client.get("/audit-trail", headers={"Accept": "text/html"})
+        assert refused.status_code == 403
+        html = refused.get_data(as_text=True)
+        assert '<a href="https://referrals.example/queue">Go to your referrals queue</a>' in html
+        assert "Go to the start page" not in html
+        # Sign-in without a page to return to still goes to its address.
+        signed_in = post_form(app.test_client(), "/signin", {"token": token(settings, "adviser")}, {})
+        assert signed_in.headers["Location"] == "https://referrals.example/queue"
+
+
+def test_a_start_page_given_as_an_address_keeps_its_words(app, settings):
+    from tests.browser import sealed
+    from worklink.web.pages import SESSION_COOKIE
+
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, sealed(app, token(settings, "adviser")))
+    html = client.get("/audit-trail", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert '<a href="/caseload">Go to the start page</a>' in html

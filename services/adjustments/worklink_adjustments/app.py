@@ -16,6 +16,7 @@ from worklink.keyring import previous_keys
 from worklink.problems import problem_response
 from worklink.pseudonyms import clinician_reference_key  # noqa: F401  (seed.py imports it from here)
 from worklink.web import create_service_app
+from worklink.web.pages import RolePage
 from worklink_adjustments import api
 from worklink_adjustments.config import person_key, previous_person_keys
 from worklink_adjustments.config import referrals_url
@@ -53,11 +54,14 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     return app
 
 
-def _role_home_pages(settings: Settings) -> dict[str, str]:
+def _role_home_pages(settings: Settings) -> dict[str, RolePage | str]:
     """No page here is an adviser's: a page refused to one (and sign-in here) leads to their referral queue,
-    not to this service's start page, which refuses them too; without the referrals site's address, nowhere ("")."""
+    not to this service's start page, which refuses them too; without the referrals site's address, nowhere ("").
+    The link says where it goes: another site, not this one's start page."""
     referrals = referrals_url(os.environ, settings.env)
-    return {"adviser": f"{referrals}/queue" if referrals else ""}
+    if not referrals:
+        return {"adviser": ""}
+    return {"adviser": RolePage(f"{referrals}/queue", "your referrals queue on WorkLink Referrals")}
 
 
 def _audit_person(typed: str) -> str:

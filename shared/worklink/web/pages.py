@@ -19,6 +19,7 @@ import hmac
 import re
 import secrets
 import time
+from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
@@ -154,19 +155,37 @@ def home_page() -> str:
     return current_app.config.get("WORKLINK_HOME_PAGE", "/")
 
 
-def start_page(role: str | None = None) -> str:
+class RolePage(NamedTuple):
+    """A role's start page, and the words its link says: one on another site names where it leads ("your
+    referrals queue on WorkLink Referrals"), not "the start page" of the site the person is on."""
+
+    href: str
+    label: str = "the start page"
+
+
+def role_page(role: str | None = None) -> RolePage:
     """Where a signed-in user starts (after sign-in without a `next`, and the link on a 403 page): the
     page a service gives their role in `WORKLINK_ROLE_HOME_PAGES` (directory: partner staff to /partner,
-    not the residents' search; it may be another site's page), else the service's home page. A role
-    mapped to "" has no page to go to: its 403 page offers no link, rather than one that refuses it
-    too. `role` defaults to the signed-in user's."""
+    not the residents' search; it may be another site's page), else the service's home page. A value is
+    an address, or a `RolePage` (or `(address, label)`) to say where the link goes. A role mapped to ""
+    has no page to go to: its 403 page offers no link, rather than one that refuses it too. `role`
+    defaults to the signed-in user's."""
     if role is None:
         from worklink.auth import optional_principal
         role = getattr(optional_principal(), "role", None)
     role_pages = current_app.config.get("WORKLINK_ROLE_HOME_PAGES") or {}
-    if role in role_pages:
-        return role_pages[role]
-    return current_app.config.get("WORKLINK_HOME_PAGE", "/")
+    page = role_pages[role] if role in role_pages else current_app.config.get("WORKLINK_HOME_PAGE", "/")
+    return RolePage(*page) if isinstance(page, tuple) else RolePage(page)
+
+
+def start_page(role: str | None = None) -> str:
+    """The address of the role's start page (`role_page`)."""
+    return role_page(role).href
+
+
+def start_page_label(role: str | None = None) -> str:
+    """What the link to the role's start page says after "Go to" (`role_page`)."""
+    return role_page(role).label
 
 
 def render_error_page(status: int, title: str | None, detail: str | None) -> Response:
@@ -181,7 +200,8 @@ def install_pages(app: Flask, service_title: str) -> None:
     app.jinja_loader = jinja2.ChoiceLoader([
         app.jinja_loader, jinja2.PackageLoader("worklink.web", "templates")])
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title,
-                                 home_page=home_page, start_page=start_page, is_secret_link=is_secret_link)
+                                 home_page=home_page, start_page=start_page, start_page_label=start_page_label,
+                                 is_secret_link=is_secret_link)
 
     @app.context_processor
     def signed_in_user():

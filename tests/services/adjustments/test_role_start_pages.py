@@ -17,9 +17,12 @@ from worklink_adjustments.app import _role_home_pages
 PAGE = {"Accept": "text/html"}
 
 
-def start_link(response) -> str | None:
-    found = re.search(r'<a href="([^"]*)">Go to the start page</a>', response.get_data(as_text=True))
+def start_link(response, words: str = "the start page") -> str | None:
+    found = re.search(rf'<a href="([^"]*)">Go to {words}</a>', response.get_data(as_text=True))
     return found.group(1) if found else None
+
+
+QUEUE = "your referrals queue on WorkLink Referrals"
 
 
 def test_an_adviser_refused_here_is_offered_their_referral_queue_not_a_page_that_refuses_them_too(
@@ -31,7 +34,9 @@ def test_an_adviser_refused_here_is_offered_their_referral_queue_not_a_page_that
     for path in ("/find", "/"):
         refused = adviser.get(path, headers=PAGE)
         assert refused.status_code == 403 and "employment adviser" in refused.get_data(as_text=True), path
-        assert start_link(refused) == "https://referrals.example/queue", path
+        # The link says where it leads: another site, not this one's start page.
+        assert start_link(refused, QUEUE) == "https://referrals.example/queue", path
+        assert "Go to the start page" not in refused.get_data(as_text=True), path
     gp = app.test_client()  # a role this service serves keeps its start page here
     gp.set_cookie(SESSION_COOKIE, sealed(app, tokens.raw("gp")))
     assert start_link(gp.get("/people", headers=PAGE)) == "/"
@@ -58,6 +63,6 @@ def test_without_the_referrals_sites_address_an_advisers_refusal_offers_no_link_
     adviser.set_cookie(SESSION_COOKIE, sealed(app, tokens.raw("adviser")))
     refused = adviser.get("/find", headers=PAGE)
     assert refused.status_code == 403 and "employment adviser" in refused.get_data(as_text=True)
-    assert start_link(refused) is None
+    assert start_link(refused) is None and start_link(refused, QUEUE) is None
     signed_in = post_form(app.test_client(), "/signin", {"token": tokens.raw("adviser")}, {})
     assert signed_in.headers["Location"] == "/"  # the service's own start page, which says why it refuses
