@@ -6,8 +6,9 @@
 consent withdrawals that came before their request once no topic can bring the request back, and erase
 the person's details from referrals that ended more than REFERRALS_RETENTION_YEARS (6) ago
 (rights.apply_retention: batches of their own transactions, each erasure audited).
-Each breach is flagged and published once (primary key on referral + clock), so running it
-often, or two at once, is harmless.
+Each breach is flagged and published once (primary key on referral + clock; each page of breaches is decided
+again in its own write transaction), so running it often, or two at once, is harmless. No write transaction
+spans the pass (flag_breaches): on SQLite one holds the database's only write lock.
 """
 
 from __future__ import annotations
@@ -59,10 +60,14 @@ def withdrawal_memory(specs: list[TopicSpec] | None = None) -> timedelta:
     return sum(kept, timedelta(days=1))
 
 
-# Two replicas of the clock job take turns (PostgreSQL; SQLite's writers queue anyway): otherwise both could
-# publish the same capacity change, the later-read figures under the earlier time.
+# Two replicas of the clock job take turns in each write of theirs (PostgreSQL; SQLite's writers queue anyway):
+# otherwise both could publish the same capacity change, the later-read figures under the earlier time, or both
+# flag the same breach (the second would fail on its primary key).
 _CLOCK_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 _CLOCK_LOCK_KEY = int.from_bytes(hashlib.sha256(b"referrals-clock-job").digest()[:8], "big", signed=True)
+# Open referrals read per page, so at most as many decided again and flagged per write transaction: on SQLite a
+# write holds the database's one write lock, and every API and page write waits for it.
+BREACH_BATCH = 100
 
 
 def _one_pass_at_a_time(session) -> None:
@@ -72,14 +77,17 @@ def _one_pass_at_a_time(session) -> None:
 
 def run_once(database: Database, referral_settings: ReferralSettings, now: datetime | None = None,
              keep_withdrawals: timedelta | None = None) -> int:
-    """One pass; returns the number of newly breached clocks."""
+    """One pass; returns the number of newly breached clocks. No write holds the lock for the whole pass:
+    the referrals are read outside it, and each step writes in short transactions of its own."""
     keep_withdrawals = keep_withdrawals or withdrawal_memory()
     outbox = Outbox("referrals", PLATFORM, CATALOGUE)
+    moment = now or datetime.now(timezone.utc)
+    found = flag_breaches(database, outbox, referral_settings, moment)
     with database.transaction() as session:
         _one_pass_at_a_time(session)
-        moment = now or datetime.now(timezone.utc)  # read after the lock: a later pass never dates figures earlier
-        found = services.detect_breaches(session, outbox, referral_settings, moment)
-        capacity = services.publish_capacity_changes(session, outbox, moment)
+        # Read after the lock: a later pass never dates its figures earlier than one that published before it.
+        capacity = services.publish_capacity_changes(session, outbox, now or datetime.now(timezone.utc))
+    with database.transaction() as session:
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
         withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
@@ -92,6 +100,23 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
                                  "people_rekeyed": rekeyed, "erased_past_retention": erased,
                                  "audit_entries_deleted": audit_deleted})
     return len(found)
+
+
+def flag_breaches(database: Database, outbox: Outbox, referral_settings: ReferralSettings,
+                  moment: datetime) -> list[tuple]:
+    """Page through the open referrals outside the write lock; flag each page's breaches in a transaction of
+    its own, decided again there (a referral closed, held or flagged by another pass since it was read is left
+    alone), so each clock breaches once and a writer waits one page at most."""
+    found, after = [], None
+    while True:
+        with database.sessions() as session:
+            due, after = services.breach_candidates(session, referral_settings, moment, after, BREACH_BATCH)
+        if due:
+            with database.transaction() as session:
+                _one_pass_at_a_time(session)
+                found += services.detect_breaches(session, outbox, referral_settings, moment, among=due)
+        if after is None:
+            return found
 
 
 def clock(settings: Settings, stop: threading.Event) -> None:

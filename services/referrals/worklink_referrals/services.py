@@ -17,10 +17,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
@@ -1222,12 +1222,32 @@ def breaching(referral: Referral, settings: ReferralSettings, now: datetime) -> 
     return domain.breached_clocks(clock_state(referral, now), settings.clocks, now)
 
 
-def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings, now: datetime) -> list[tuple]:
-    """The periodic job: flag each newly breached clock once and publish sla_breached."""
-    flagged = {(r, c) for r, c in session.execute(sa.select(SlaBreach.referral_id, SlaBreach.clock))}
+def breach_candidates(session: Session, settings: ReferralSettings, now: datetime, after: uuid.UUID | None,
+                      limit: int) -> tuple[list[uuid.UUID], uuid.UUID | None]:
+    """One page of the open referrals (by id, after `after`): those with a clock breached and not yet flagged,
+    and where the next page starts (None: this was the last). The clock job reads them outside the write
+    lock, then detect_breaches decides again for them under it."""
+    query = (sa.select(Referral).where(Referral.status.in_(OPEN_VALUES)).options(*_CLOCK_LOAD)
+             .order_by(Referral.id).limit(limit))
+    page = list(session.scalars(query if after is None else query.where(Referral.id > after)))
+    flagged = _flagged(session, [referral.id for referral in page])
+    due = [referral.id for referral in page
+           if any((referral.id, clock) not in flagged for clock in breaching(referral, settings, now))]
+    return due, (page[-1].id if len(page) == limit else None)
+
+
+def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings, now: datetime,
+                    among: Collection[uuid.UUID] | None = None) -> list[tuple]:
+    """Flag each newly breached clock once and publish sla_breached: of the open referrals `among` (a batch
+    the clock job chose from breach_candidates, decided again here from what they hold now: one closed, held
+    or flagged since is left alone), or of every open one."""
+    query = sa.select(Referral).where(Referral.status.in_(OPEN_VALUES)).options(*_CLOCK_LOAD)
+    if among is not None:
+        query = query.where(Referral.id.in_(list(among)))
+    referrals = list(session.scalars(query))
+    flagged = _flagged(session, None if among is None else [referral.id for referral in referrals])
     found = []
-    open_referrals = session.scalars(sa.select(Referral).where(Referral.status.in_(OPEN_VALUES)))
-    for referral in open_referrals:
+    for referral in referrals:
         deadlines = domain.clock_deadlines(clock_state(referral, now), settings.clocks)
         for clock in breaching(referral, settings, now):
             if (referral.id, clock) in flagged:
@@ -1240,6 +1260,21 @@ def detect_breaches(session: Session, outbox: Outbox, settings: ReferralSettings
                 "service_id": referral.service_id}, subject=str(referral.id))
             found.append((referral.id, clock))
     return found
+
+
+# The clocks read the history alone: the referral's other collections are not loaded for them.
+_CLOCK_LOAD = (selectinload(Referral.transitions), lazyload(Referral.attempts), lazyload(Referral.outcomes),
+               lazyload(Referral.notes))
+
+
+def _flagged(session: Session, referral_ids: list[uuid.UUID] | None) -> set[tuple[uuid.UUID, str]]:
+    """The breaches already flagged of these referrals (None: of every referral)."""
+    if referral_ids == []:
+        return set()
+    query = sa.select(SlaBreach.referral_id, SlaBreach.clock)
+    if referral_ids is not None:
+        query = query.where(SlaBreach.referral_id.in_(referral_ids))
+    return {(referral_id, clock) for referral_id, clock in session.execute(query)}
 
 
 def due_sustainment_checks(session: Session, organisation: str | None, today) -> list[SustainmentCheck]:
