@@ -8,6 +8,11 @@ by NHS number find every access again. Only patients still held can be re-keyed 
 an erased patient's entries already name their suggestion instead of them (rights.erase). Idempotent: the
 sweep runs it on every pass while previous keys are set; once nothing is left under them, the operator
 drops them (and nothing a retired key made stays in the trail).
+
+Each pass also converts leftovers of a rolling deploy: an older replica still running after migration 0014
+writes the NHS number itself as person_id (and as the resource_id of an admin's review). Any value of ten
+digits (spaces and hyphens ignored, as 0014 reads them) becomes its reference under the current key, whether or
+not the patient is still held: the trail must never hold the number in clear.
 """
 
 from __future__ import annotations
@@ -21,19 +26,21 @@ from worklink_adjustments.models import PLATFORM, Suggestion
 from worklink_adjustments.services import person_reference
 
 _REFERENCE = re.compile(r"[0-9a-f]{64}")
+_NHS_NUMBER = re.compile(r"[0-9]{10}")
 BATCH = 500
 
 
 def rekey_audit(database: Database, key: str, previous: tuple[str, ...]) -> int:
-    """Rewrite the references the `previous` keys made under `key`; how many audit entries changed."""
-    if not previous:
-        return 0
+    """Rewrite the references the `previous` keys made, and any NHS number an older replica wrote, under `key`;
+    how many audit entries changed."""
     with database.sessions() as session:
-        written = _references_in_trail(session)
-        numbers = session.scalars(sa.select(Suggestion.nhs_number).where(Suggestion.nhs_number.is_not(None))
-                                  .distinct()).all()
-    renames = {old: person_reference(number, key) for number in numbers for old_key in previous
-               if (old := person_reference(number, old_key)) in written}
+        renames = _numbers_in_trail(session, key)
+        if previous:
+            written = _references_in_trail(session)
+            numbers = session.scalars(sa.select(Suggestion.nhs_number).where(Suggestion.nhs_number.is_not(None))
+                                      .distinct()).all()
+            renames |= {old: person_reference(number, key) for number in numbers for old_key in previous
+                        if (old := person_reference(number, old_key)) in written}
     changed, pending = 0, sorted(renames.items())
     for start in range(0, len(pending), BATCH):
         with database.transaction() as session:
@@ -48,6 +55,17 @@ def _references_in_trail(session) -> set[str]:
     found |= set(session.scalars(sa.select(audit.resource_id).where(
         audit.resource_type == "audit_log", sa.func.length(audit.resource_id) == 64).distinct()))
     return {value for value in found if _REFERENCE.fullmatch(value)}
+
+
+def _numbers_in_trail(session, key: str) -> dict[str, str]:
+    """NHS numbers written in clear (by a replica older than migration 0014), each with its reference under `key`."""
+    audit = PLATFORM.audit_log.c
+    short = sa.func.length(audit.person_id) <= 16  # not a suggestion id (36), not a reference (64)
+    found = set(session.scalars(sa.select(audit.person_id).where(short).distinct()))
+    found |= set(session.scalars(sa.select(audit.resource_id).where(
+        audit.resource_type == "audit_log", sa.func.length(audit.resource_id) <= 16).distinct()))
+    return {value: person_reference(digits, key) for value in found if value
+            and _NHS_NUMBER.fullmatch(digits := re.sub(r"[\s-]", "", value))}
 
 
 def _rename(session, old: str, new: str) -> int:

@@ -238,3 +238,27 @@ def test_the_api_searches_by_nhs_number_in_a_body_and_deprecates_it_in_the_query
     unknown = client.post("/audit/entries/search", json={"nhs_number": VALID_NHS}, headers=admin(tokens))
     assert unknown.status_code == 422 and unknown.content_type == "application/problem+json"
     assert client.post("/audit/entries/search", json={"person": SPACED}, headers=tokens.header()).status_code == 403
+
+
+def test_the_sweep_converts_nhs_numbers_an_older_replica_wrote_after_the_migration(svc):
+    """A rolling deploy: after 0014 an older replica still running writes the NHS number as person_id (and as the
+    review's resource_id). The sweep's re-key pass names them by reference, with no retired key set too."""
+    from tests.services.adjustments.test_retention import outbox
+    from worklink_adjustments import sweep
+
+    app, client, tokens = svc
+    sid = issue(client, tokens)["id"]
+    _as_before(app)  # the rows as such a replica writes them
+    database = app.extensions["worklink"].database
+    done = sweep.run_once(database, outbox(app), key=app.config["PERSON_KEY"], previous_keys=())
+    rows = audit_log(app)
+    assert done["audit_references_rekeyed"] == len([r for r in rows if r["resource_id"] == sid]) + 2 * 2
+    assert not [r for r in rows if any(n in " ".join(str(v) for v in r.values())
+                                       for n in (VALID_NHS, SPACED, "4010232137"))]
+    assert {r["person_id"] for r in rows if r["resource_id"] == sid} == {reference(app)}
+    reviews = {(r["resource_id"], r["person_id"]) for r in rows if r["resource_type"] == "audit_log"}
+    assert reviews == {(reference(app), reference(app)), (reference(app, "4010232137"),) * 2}
+    found = client.get("/audit/entries", query_string={"person": VALID_NHS}, headers=admin(tokens)).get_json()
+    assert sid in {i["resource_id"] for i in found["items"]}  # the review finds them again
+    assert sweep.run_once(database, outbox(app), key=app.config["PERSON_KEY"],
+                          previous_keys=())["audit_references_rekeyed"] == 0
