@@ -142,14 +142,16 @@ class DeliverySettings:
     @classmethod
     def from_env(cls, env=None) -> "DeliverySettings":
         env = os.environ if env is None else env
+        environment = env.get("WORKLINK_ENV", "development")
         return cls(
             smtp_host=env.get("NOTIFICATIONS_SMTP_HOST", cls.smtp_host),
             smtp_port=int(env.get("NOTIFICATIONS_SMTP_PORT", cls.smtp_port)),
             mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
-            public_url=env.get("NOTIFICATIONS_PUBLIC_URL", cls.public_url),
-            referrals_url=env.get("NOTIFICATIONS_REFERRALS_URL", cls.referrals_url),
-            directory_url=site_url(env, "NOTIFICATIONS_DIRECTORY_URL", "directory",
-                                   env.get("WORKLINK_ENV", "development")),
+            # Unset outside production: the sites `worklink up` serves, on their <SERVICE>_PORT, so an email's
+            # links reach their pages also from a copy run on other ports.
+            public_url=site_url(env, "NOTIFICATIONS_PUBLIC_URL", "notifications", environment),
+            referrals_url=site_url(env, "NOTIFICATIONS_REFERRALS_URL", "referrals", environment),
+            directory_url=site_url(env, "NOTIFICATIONS_DIRECTORY_URL", "directory", environment),
             max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
             backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
             digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),

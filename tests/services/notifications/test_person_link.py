@@ -62,6 +62,20 @@ def test_the_link_reaches_the_person_only_and_is_erased_once_sent(notifications_
         assert (sent.status, sent.address, sent.status_link) == ("sent", None, None)
 
 
+
+def test_the_link_names_the_port_worklink_up_serves_referrals_on(notifications_db, smtp_server, clock):
+    """A copy of `worklink up` on other ports (REFERRALS_PORT): the person's link reaches their page there,
+    not the default port another copy, or nothing, answers on."""
+    from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
+
+    with notifications_db.transaction() as session:
+        routing.request_person_message(session, SimpleNamespace(id="e1", type=PERSON_MESSAGE, data=received()))
+    settings = DeliverySettings.from_env({"WORKLINK_ENV": "development", "REFERRALS_PORT": "18083",
+                                          "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port)})
+    DeliveryWorker(notifications_db, settings, clock=clock).run_once()
+    [mail] = smtp_server.to("ada@example.org")
+    assert f"http://127.0.0.1:18083{LINK}" in mail.get_body(("plain",)).get_content()
+
 def test_a_held_referrals_first_email_says_the_alliance_is_matching_it_and_carries_the_link(
         notifications_db, smtp_server, clock):
     """No adviser service could take the referral (referrals holds it): its first email has no service to link,
