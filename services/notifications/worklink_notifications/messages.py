@@ -38,6 +38,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "suggestion_expired": ("Suggestion period ended", "The period an adjustment suggestion covers has ended."),
     "suggestion_review_due": ("Suggestion review due", "An adjustment suggestion is due for review."),
     "employer_response": ("Employer responded", "An employer responded to your suggested adjustments."),
+    # A referral request the referrals service never answered (adjustments' sweep): the clinician's page says the
+    # same; the alliance, told alongside, finds the hand-over by its request id and re-drives it.
+    "suggestion_referral_not_received": ("Referral not yet received",
+                                         "A referral you made has not yet been received by the employment advice "
+                                         "service. The WorkLink alliance has been told and is looking into it; "
+                                         "the suggestion says what to do."),
+    "referral_request_unanswered": ("Referral request not received",
+                                    "A referral request from a GP practice has had no answer from the referrals "
+                                    "service in the expected time. Find its hand-over by the request id in the "
+                                    "dead letters and re-drive it."),
     "webhook_failing": ("Your webhooks are failing", "Webhooks to one of your organisation's systems keep failing. "
                         "WorkLink keeps retrying them for a while; an administrator can see the error in the "
                         "webhook subscriber's status."),
@@ -123,4 +133,7 @@ DEFAULT_RULES: list[tuple[str, str, str, str]] = [
     ("adjustments.suggestion.withdrawn", "practice", "inbox", "suggestion_withdrawn"),
     ("adjustments.suggestion.expired", "practice", "inbox", "suggestion_expired"),
     ("adjustments.suggestion.review_due", "practice", "inbox,email", "suggestion_review_due"),
+    # A referral request never answered (0020): the clinician who referred, and the alliance to act on it.
+    ("adjustments.referral_request.unanswered", "clinician", "inbox,email", "suggestion_referral_not_received"),
+    ("adjustments.referral_request.unanswered", "alliance", "inbox,email", "referral_request_unanswered"),
 ]
