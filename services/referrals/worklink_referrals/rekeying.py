@@ -4,8 +4,11 @@
 person's normalised name, birth date and postcode under the person key. When the key changes, the old one
 moves to REFERRALS_PERSON_KEY_PREVIOUS and the clock job (or `worklink referrals rekey-people`) rewrites every
 match key a previous key made, from the details the referral still holds; an erased referral's key names only
-itself already, and keeps it if erased while a pass runs. Idempotent, and only while previous keys are set.
-Until it has run, an intake's duplicate check looks under every key still set (services.find_open_duplicate). Person ids change with the key: notifications stops a withdrawn
+itself already, and keeps it if erased while a pass runs. It also rewrites a key made unkeyed, as the code before
+migration 0008 made it (services.unkeyed_match_key): in a rolling deploy a replica not yet upgraded can still
+take in a referral after the migration ran. Idempotent; a page of referrals read, then re-keyed in a transaction
+of its own. Until it has run, an intake's duplicate check looks under every key still set, and unkeyed
+(services.find_open_duplicate). Person ids change with the key: notifications stops a withdrawn
 consent's messages by the consent id alone, and drops a message that arrives after its consent was withdrawn,
 so a message and its revocation on two keys still end as one would expect. Rate limits count the hits stored
 under every key still set (services.take_rate_limit).
@@ -17,7 +20,7 @@ import sqlalchemy as sa
 
 from worklink.db import Database
 from worklink_referrals.models import Referral
-from worklink_referrals.services import match_key
+from worklink_referrals.services import match_key, unkeyed_match_key
 
 BATCH = 500
 # Not a change to the referral: its version (optimistic locking) stays, so no adviser's update is refused for it.
@@ -30,20 +33,32 @@ _REKEY = (_REFERRALS.update()
 
 
 def rekey_people(database: Database, key: str, previous: tuple[str, ...]) -> int:
-    """Rewrite under `key` the match keys the `previous` keys made; how many referrals changed."""
-    if not previous:
-        return 0
-    with database.sessions() as session:
-        rows = session.execute(sa.select(Referral.id, Referral.given_name, Referral.family_name, Referral.birth_date,
-                                         Referral.postcode, Referral.match_key)
-                               .where(Referral.erased_at.is_(None), Referral.given_name.is_not(None))).all()
-    renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
-               if (new := _key(row, key)) != row.match_key and row.match_key in {_key(row, old) for old in previous}]
-    changed = 0
-    for start in range(0, len(renames), BATCH):
-        with database.transaction() as session:
-            changed += session.execute(_REKEY, renames[start:start + BATCH]).rowcount
-    return changed
+    """Rewrite under `key` the match keys the `previous` keys made, and those made unkeyed; how many referrals
+    changed. Read a page at a time outside the write lock; each page's rewrites in one short transaction."""
+    changed, after = 0, None
+    while True:
+        with database.sessions() as session:
+            rows = session.execute(_page(after)).all()
+        renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
+                   if (new := _key(row, key)) != row.match_key and row.match_key in _old_keys(row, previous)]
+        if renames:
+            with database.transaction() as session:
+                changed += session.execute(_REKEY, renames).rowcount
+        if len(rows) < BATCH:
+            return changed
+        after = rows[-1].id
+
+
+def _page(after) -> sa.Select:
+    query = (sa.select(Referral.id, Referral.given_name, Referral.family_name, Referral.birth_date,
+                       Referral.postcode, Referral.match_key)
+             .where(Referral.erased_at.is_(None), Referral.given_name.is_not(None)).order_by(Referral.id).limit(BATCH))
+    return query if after is None else query.where(Referral.id > after)
+
+
+def _old_keys(row, previous: tuple[str, ...]) -> set[str]:
+    return {unkeyed_match_key(row.given_name, row.family_name, row.birth_date, row.postcode),
+            *(_key(row, old) for old in previous)}
 
 
 def _key(row, key: str) -> str:

@@ -91,9 +91,19 @@ def postcode_area(postcode: str | None) -> str | None:
 def match_key(given_name: str, family_name: str, birth_date, postcode: str | None, key: str) -> str:
     """Name + date of birth + postcode, normalised and keyed (HMAC under the service's person key), for
     duplicate detection. Keyed, because the person id notifications keeps is made from it."""
-    parts = [given_name.strip().lower(), family_name.strip().lower(), str(birth_date),
-             (normalise_postcode(postcode) or "").replace(" ", "")]
-    return keyed_reference("|".join(parts), key)
+    return keyed_reference(_match_details(given_name, family_name, birth_date, postcode), key)
+
+
+def unkeyed_match_key(given_name: str, family_name: str, birth_date, postcode: str | None) -> str:
+    """The match key as the code before migration 0008 made it (a plain SHA-256 of the same details). A replica
+    still running that code in a rolling deploy writes it after the migration ran: intake looks under it too,
+    and the clock job's re-key pass rewrites it under the person key (rekeying.py)."""
+    return hashlib.sha256(_match_details(given_name, family_name, birth_date, postcode).encode()).hexdigest()
+
+
+def _match_details(given_name: str, family_name: str, birth_date, postcode: str | None) -> str:
+    return "|".join([given_name.strip().lower(), family_name.strip().lower(), str(birth_date),
+                     (normalise_postcode(postcode) or "").replace(" ", "")])
 
 
 def person_id(key: str) -> uuid.UUID:
@@ -245,9 +255,12 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
     The returned Referral is transient (built from the row just written, never re-read), for
     presenting."""
     person = intake["person"]
-    # The same person as a referral whose key a retired person key made (not yet re-keyed: rekeying.py).
+    # The same person as a referral whose key a retired person key made, or a replica not yet upgraded made
+    # unkeyed (not yet re-keyed: rekeying.py).
     key, *retired = (match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
                                person_key) for person_key in (settings.person_key, *settings.previous_person_keys))
+    retired.append(unkeyed_match_key(person["given_name"], person["family_name"], person["birth_date"],
+                                     person.get("postcode")))
     area = postcode_area(person.get("postcode"))
     service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
                              requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))
@@ -433,9 +446,9 @@ def _person_locks(session: Session, key: str, person: Mapping[str, Any]) -> tupl
 def find_open_duplicate(session: Session, nhs_number: str | None, keys: tuple[str, ...],
                         service_id: uuid.UUID | None):
     """The earliest open referral of this person (NHS number, or name + birth date + postcode: its match
-    key under the current person key or one a rotation retired) to this service (routed to it, or asked for
-    it and held), or to any service when None: one query on the match_key / nhs_number indexes; (id,
-    reference, referrer_org_id, assigned_org_id) or None."""
+    key under the current person key, one a rotation retired, or unkeyed by a replica not yet upgraded) to
+    this service (routed to it, or asked for it and held), or to any service when None: one query on the
+    match_key / nhs_number indexes; (id, reference, referrer_org_id, assigned_org_id) or None."""
     query = _duplicate_query(bool(nhs_number), service_id is not None)
     return session.execute(query, {"keys": list(keys), "nhs_number": nhs_number, "service_id": service_id}).first()
 

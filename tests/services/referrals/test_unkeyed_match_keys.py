@@ -1,0 +1,94 @@
+"""Rolling deploys: replicas migrate as they start, so one still running the code before migration 0008 can take
+in a referral after the migration ran, with the match key that code made (a plain SHA-256 of the person's name,
+birth date and postcode, no person key). Intake finds such a referral as the same person meanwhile, and the
+clock job's re-key pass rewrites its key under the person key, in pages, once (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+import worklink_referrals
+from tests.services.referrals.conftest import referral_body
+from worklink_referrals import jobs, rekeying
+from worklink_referrals.config import ReferralSettings
+from worklink_referrals.models import Referral
+from worklink_referrals.services import match_key
+
+KEY = "person-key-" + "k" * 32
+PEOPLE = [("Ada", "Lovelace", "1985-12-10", "GL1 2AB"), ("Grace", "Hopper", "1986-01-02", "gl50 1aa"),
+          ("Alan", "Turing", "1984-06-23", None)]
+
+
+def migration_0008():
+    path = Path(worklink_referrals.__file__).parent / "migrations" / "versions" / "0008_keyed_person_key.py"
+    spec = importlib.util.spec_from_file_location("referrals_0008", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def old_replica_key(given, family, birth, postcode) -> str:
+    """The key the code before 0008 wrote, as the migration's downgrade puts it back."""
+    return migration_0008()._plain_match_key(SimpleNamespace(given_name=given, family_name=family,
+                                                             birth_date=birth, postcode=postcode))
+
+
+def refer(h, person):
+    given, family, birth, postcode = person
+    body = referral_body({"given_name": given, "family_name": family, "birth_date": birth, "postcode": postcode})
+    del body["person"]["nhs_number"]  # found again by name, birth date and postcode only
+    if postcode is None:
+        del body["person"]["postcode"]
+    return h.client.post("/referrals", json=body, headers=h.gp())
+
+
+def taken_in_by_an_old_replica(h, person) -> uuid.UUID:
+    """A referral written after the migration with the unkeyed match key, as the old code wrote it."""
+    rid = uuid.UUID(refer(h, person).get_json()["id"])
+    with h.ctx.database.transaction() as session:
+        session.execute(sa.update(Referral).where(Referral.id == rid).values(match_key=old_replica_key(*person)))
+    return rid
+
+
+def keys(h) -> dict[uuid.UUID, str]:
+    with h.ctx.database.engine.connect() as conn:
+        return dict(conn.execute(sa.select(Referral.id, Referral.match_key)).all())
+
+
+def test_a_referral_an_old_replica_took_in_is_found_and_then_rekeyed(make_harness, database_url, monkeypatch):
+    settings = ReferralSettings(expose_codes=True, person_key=KEY)
+    h = make_harness(database_url, settings)
+    h.add_service()
+    leftovers = [taken_in_by_an_old_replica(h, person) for person in PEOPLE]
+    assert keys(h)[leftovers[0]] == old_replica_key(*PEOPLE[0]) != match_key(*PEOPLE[0], KEY)
+
+    again = refer(h, PEOPLE[0])  # before any clock pass: still the same person
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == str(leftovers[0]), again.get_json()
+
+    monkeypatch.setattr(rekeying, "BATCH", 2)  # three leftovers: two pages
+    jobs.run_once(h.ctx.database, settings, now=h.clock.now)
+    assert [keys(h)[rid] for rid in leftovers] == [match_key(*person, KEY) for person in PEOPLE]
+    assert rekeying.rekey_people(h.ctx.database, KEY, ()) == 0  # once: a second pass changes nothing
+    again = refer(h, PEOPLE[1])
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == str(leftovers[1]), again.get_json()
+
+
+def test_the_rekey_pass_leaves_keyed_and_erased_referrals_alone(make_harness, database_url):
+    from worklink_referrals.rights import SYSTEM, erase
+
+    settings = ReferralSettings(expose_codes=True, person_key=KEY)
+    h = make_harness(database_url, settings)
+    h.add_service()
+    keyed = uuid.UUID(refer(h, PEOPLE[0]).get_json()["id"])
+    erased = taken_in_by_an_old_replica(h, PEOPLE[1])
+    assert h.act(erased, "cancel", headers=h.admin(), reason="other", text="Moved away").status_code == 200
+    with h.ctx.database.transaction() as session:
+        erase(session, session.get(Referral, erased), h.clock.now, purpose="test", principal=SYSTEM)
+    before = keys(h)
+    assert rekeying.rekey_people(h.ctx.database, KEY, ()) == 0
+    assert keys(h) == before and before[keyed] == match_key(*PEOPLE[0], KEY)
