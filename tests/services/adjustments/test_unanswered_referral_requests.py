@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import PRACTICE
+from tests.services.adjustments.test_pages import _overflows
 from tests.services.adjustments.test_referral_consent_withdrawal import _lifecycle
 from tests.services.adjustments.test_retention import issue, outbox
 from tests.services.adjustments.test_stale_referral_requests import events, request_of
@@ -116,7 +117,7 @@ def test_the_clinician_sees_it_plainly_with_what_to_do(svc):
            "alliance is looking into it" in home
 
 
-def test_the_review_page_shows_it_in_the_browser(app, tokens, page):
+def test_the_review_page_and_home_list_show_it_in_the_browser(app, tokens, page):
     sid, _ = referred(app, app.test_client(), tokens, hours_ago=25)
     run_sweep(app)
     with live_server(app) as base:
@@ -125,6 +126,11 @@ def test_the_review_page_shows_it_in_the_browser(app, tokens, page):
         callout = page.locator("#referral-not-received")
         assert "Referral not yet received" in callout.inner_text()
         assert "contact the WorkLink alliance" in callout.inner_text()
+        assert_accessible(page)
+        page.set_viewport_size({"width": 320, "height": 900})  # the home list's longer referral cell still reflows
+        page.goto(f"{base}/")
+        assert "Not yet received by the employment advice service" in page.locator("tbody").inner_text()
+        assert _overflows(page) <= 0
         assert_accessible(page)
 
 
