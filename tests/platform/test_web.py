@@ -353,7 +353,8 @@ def echo_app(settings):
 @pytest.fixture()
 def roomy_echo_app(tmp_path):
     """The echo app taking bodies of up to 64 KB."""
-    return make_echo_app(Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_MAX_BODY_BYTES": "65536"}))
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_MAX_BODY_BYTES": "65536"})
+    return make_echo_app(settings)
 
 
 def make_echo_app(settings):
@@ -445,10 +446,12 @@ def test_a_whole_number_too_long_to_read_is_a_422_naming_the_field_not_a_500(roo
     a ValueError the JSON parsers of flask-smorest's webargs do not catch: every JSON endpoint answered 500."""
     digits = "9" * 5000
     body = '{"version": 1, "person": {"decile": %s}, "notes": ["%s", %s]}' % (digits, digits, digits)
-    problem = assert_problem(roomy_echo_app.test_client().post("/echo", data=body, content_type="application/json"), 422)
-    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("json", "/person/decile"), ("json", "/notes/1")]
+    client = roomy_echo_app.test_client()
+    problem = assert_problem(client.post("/echo", data=body, content_type="application/json"), 422)
+    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("json", "/person/decile"),
+                                                                          ("json", "/notes/1")]
     malformed = '{"version": %s' % digits  # cut off as well: the whole body
-    problem = assert_problem(roomy_echo_app.test_client().post("/echo", data=malformed, content_type="application/json"), 400)
+    problem = assert_problem(client.post("/echo", data=malformed, content_type="application/json"), 400)
     assert [e["pointer"] for e in problem["errors"]] == [""]
 
 
@@ -457,3 +460,11 @@ def test_digits_in_strings_and_long_decimals_are_not_whole_numbers_too_long(room
     body = '{"note": "%s", "ratio": %s.5}' % (digits, digits)
     response = roomy_echo_app.test_client().post("/echo", data=body, content_type="application/json")
     assert response.status_code == 200 and response.get_json()["json"]["note"] == digits
+
+
+def test_text_no_database_can_store_in_a_path_is_refused_too(echo_app):
+    """PostgreSQL refuses a NUL in a query's parameter: an id read from the path was a 500 there (SQLite found
+    no record, a 404), so the engines disagreed."""
+    problem = assert_problem(echo_app.test_client().get("/respond/abc%00def"), 422)
+    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("path", "/token")]
+    assert echo_app.test_client().get("/respond/abc%E2%80%94def").status_code == 200  # an em dash is text

@@ -4,7 +4,8 @@ PostgreSQL refuses NUL in text, and a lone UTF-16 surrogate (a valid JSON escape
 "\\ud800") cannot be encoded as UTF-8 by either database: left to the database both are a 500,
 and SQLite would store the NUL PostgreSQL refuses, so the two engines would disagree. Other
 C0 control characters (tab, line feed and carriage return aside) have no place in a form
-field or a record either. One check here covers every JSON body, HTML form and query string.
+field or a record either. One check here covers every JSON body, HTML form, query string and path
+argument (an id or a link's token: PostgreSQL refused a NUL in one with a 500 where SQLite found nothing).
 
 The check is nearly free for ordinary requests: a body is only walked when its raw bytes
 could hold such a character (a `\\u` escape in JSON, a `%00`-`%1F` escape or a raw control
@@ -30,8 +31,11 @@ DETAIL = "Contains a control character or an unpaired surrogate, which cannot be
 
 def refuse_unstorable_text() -> None:
     """Raise a 422 problem naming every field of the request whose text cannot be stored."""
-    errors = [{"location": "query", "pointer": pointer, "detail": DETAIL}
-              for pointer in _in_pairs(request.args) if _MAYBE_ENCODED.search(request.query_string)]
+    errors = [{"location": "path", "pointer": "/" + _escape(name), "detail": DETAIL}
+              for name, value in (request.view_args or {}).items()
+              if isinstance(value, str) and UNSTORABLE.search(value)]
+    errors += [{"location": "query", "pointer": pointer, "detail": DETAIL}
+               for pointer in _in_pairs(request.args) if _MAYBE_ENCODED.search(request.query_string)]
     if request.method in ("POST", "PUT", "PATCH"):
         if request.mimetype in _FORM_TYPES:
             if request.mimetype == _FORM_TYPES[1] or _MAYBE_ENCODED.search(request.get_data(cache=True)):
