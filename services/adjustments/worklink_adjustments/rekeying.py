@@ -12,12 +12,15 @@ drops them (and nothing a retired key made stays in the trail).
 Each pass also converts leftovers of a rolling deploy: an older replica still running after migration 0014
 writes the NHS number itself as person_id (and as the resource_id of an admin's review). Any value of ten
 digits (spaces and hyphens ignored, as 0014 reads them) becomes its reference under the current key, whether or
-not the patient is still held: the trail must never hold the number in clear.
+not the patient is still held: the trail must never hold the number in clear. The sweep looks only at the
+entries of the last LEFTOVER_WINDOW (by the indexed occurred_at, not the whole trail every hour): an older
+replica does not outlive a deploy by a week. `worklink adjustments rekey-audit` looks at the whole trail.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -28,13 +31,15 @@ from worklink_adjustments.services import person_reference
 _REFERENCE = re.compile(r"[0-9a-f]{64}")
 _NHS_NUMBER = re.compile(r"[0-9]{10}")
 BATCH = 500
+LEFTOVER_WINDOW = timedelta(days=7)
 
 
-def rekey_audit(database: Database, key: str, previous: tuple[str, ...]) -> int:
-    """Rewrite the references the `previous` keys made, and any NHS number an older replica wrote, under `key`;
-    how many audit entries changed."""
+def rekey_audit(database: Database, key: str, previous: tuple[str, ...], leftovers_since: datetime | None = None
+                ) -> int:
+    """Rewrite the references the `previous` keys made, and any NHS number an older replica wrote (in entries
+    since `leftovers_since`; None: in any), under `key`; how many audit entries changed."""
     with database.sessions() as session:
-        renames = _numbers_in_trail(session, key)
+        renames = _numbers_in_trail(session, key, leftovers_since)
         if previous:
             written = _references_in_trail(session)
             numbers = session.scalars(sa.select(Suggestion.nhs_number).where(Suggestion.nhs_number.is_not(None))
@@ -57,13 +62,15 @@ def _references_in_trail(session) -> set[str]:
     return {value for value in found if _REFERENCE.fullmatch(value)}
 
 
-def _numbers_in_trail(session, key: str) -> dict[str, str]:
-    """NHS numbers written in clear (by a replica older than migration 0014), each with its reference under `key`."""
+def _numbers_in_trail(session, key: str, since: datetime | None) -> dict[str, str]:
+    """NHS numbers written in clear (by a replica older than migration 0014) in entries since `since`, each with
+    its reference under `key`."""
     audit = PLATFORM.audit_log.c
+    recent = sa.true() if since is None else audit.occurred_at >= since
     short = sa.func.length(audit.person_id) <= 16  # not a suggestion id (36), not a reference (64)
-    found = set(session.scalars(sa.select(audit.person_id).where(short).distinct()))
+    found = set(session.scalars(sa.select(audit.person_id).where(recent, short).distinct()))
     found |= set(session.scalars(sa.select(audit.resource_id).where(
-        audit.resource_type == "audit_log", sa.func.length(audit.resource_id) <= 16).distinct()))
+        recent, audit.resource_type == "audit_log", sa.func.length(audit.resource_id) <= 16).distinct()))
     return {value: person_reference(digits, key) for value in found if value
             and _NHS_NUMBER.fullmatch(digits := re.sub(r"[\s-]", "", value))}
 

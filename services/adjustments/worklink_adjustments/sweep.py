@@ -28,7 +28,7 @@ from worklink_adjustments import rights
 from worklink_adjustments.config import person_key, previous_person_keys, referral_answer_hours
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM
-from worklink_adjustments.rekeying import rekey_audit
+from worklink_adjustments.rekeying import LEFTOVER_WINDOW, rekey_audit
 from worklink_adjustments.services import Recorder, flag_unanswered_requests, sweep
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ def run_once(database: Database, outbox: Outbox, retention_years: int | None = N
     years = retention_years or rights.retention_years(os.environ)
     key = key or person_key(os.environ)
     previous = previous_person_keys(os.environ) if previous_keys is None else previous_keys
-    rekeyed = rekey_audit(database, key, previous)  # before erasure renames what a reference still finds
+    # Before erasure renames what a reference still finds.
+    rekeyed = rekey_audit(database, key, previous, leftovers_since=moment - LEFTOVER_WINDOW)
     recorder = Recorder(outbox, rights.AUDIT, key, previous_person_keys=previous)
     erased = rights.apply_retention(database, recorder, years, moment)
     audit_years = audit_retention_years(os.environ, records_kept_years=years)

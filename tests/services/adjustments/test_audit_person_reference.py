@@ -262,3 +262,26 @@ def test_the_sweep_converts_nhs_numbers_an_older_replica_wrote_after_the_migrati
     assert sid in {i["resource_id"] for i in found["items"]}  # the review finds them again
     assert sweep.run_once(database, outbox(app), key=app.config["PERSON_KEY"],
                           previous_keys=())["audit_references_rekeyed"] == 0
+
+
+def test_the_sweep_looks_for_such_leftovers_in_the_last_week_only_and_the_whole_trail_on_request(svc):
+    """The hourly sweep reads the entries of the last LEFTOVER_WINDOW by their indexed time, not the whole trail;
+    a number in clear in an older entry waits for a whole-trail pass (the rekey-audit command's)."""
+    from datetime import timedelta
+
+    from tests.services.adjustments.test_retention import outbox
+    from worklink.db import utcnow
+    from worklink_adjustments import sweep
+    from worklink_adjustments.rekeying import LEFTOVER_WINDOW, rekey_audit
+
+    app, client, tokens = svc
+    issue(client, tokens)
+    database = app.extensions["worklink"].database
+    with database.transaction() as session:
+        session.execute(AUDIT.update().where(AUDIT.c.person_id == reference(app))
+                        .values(person_id=VALID_NHS, occurred_at=utcnow() - LEFTOVER_WINDOW - timedelta(hours=1)))
+    key = app.config["PERSON_KEY"]
+    assert sweep.run_once(database, outbox(app), key=key, previous_keys=())["audit_references_rekeyed"] == 0
+    assert VALID_NHS in {r["person_id"] for r in audit_log(app)}
+    assert rekey_audit(database, key, ()) > 0
+    assert VALID_NHS not in {r["person_id"] for r in audit_log(app)}
