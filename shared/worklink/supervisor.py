@@ -5,6 +5,8 @@ Starts a broker (in-memory tansu by default, a local Apache Kafka with
 service's SQLite database, then runs every service's gunicorn, outbox relay and
 consumer, and each service's jobs and development jobs (DEV_JOBS, such as a local
 mail server), as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
+
+The logs under var/logs are rotated by size and the development mail is pruned (devstack.housekeeping).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worklink.config import Settings
-from worklink.devstack import port_open
+from worklink.devstack import housekeeping, port_open
 from worklink.service import ServiceSpec, installed_services
 
 RESTART_LIMIT = 5  # exits in a row, each soon after its start: a crash loop, so `up` stops
 HEALTHY_SECONDS = 60.0  # a child that ran this long before exiting starts a fresh count
+HOUSEKEEPING_SECONDS = 30.0  # how often the logs are rotated and the development mail pruned
 
 
 @dataclass
@@ -37,9 +40,10 @@ class Child:
     started_at: float = field(default=0.0)
 
     def start(self, env: dict[str, str]) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        # Appending (O_APPEND), so that the rotation may empty the file under the child (housekeeping.rotate_log).
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
         self.started_at = time.monotonic()
 
     def exited_in_a_crash_loop(self, now: float | None = None) -> bool:
@@ -82,6 +86,7 @@ class Supervisor:
         self.services = [spec for name, spec in services.items() if not only or name in only]
         self.children: list[Child] = []
         self.broker = None
+        self._next_housekeeping = 0.0
         self._stopping = False
         self._lock_file = None
 
@@ -99,6 +104,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._request_stop)
         try:
             self._check_ports()
+            self._keep_var_bounded()  # what earlier runs left
             bootstrap = self._start_broker()
             env = self._child_env(bootstrap)
             self._prepare(env)
@@ -233,8 +239,16 @@ class Supervisor:
                       f"({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}", file=sys.stderr, flush=True)
                 time.sleep(min(2 ** child.restarts, 10))
                 child.start(env)
+            if time.monotonic() >= self._next_housekeeping:
+                self._keep_var_bounded()
             time.sleep(0.5)
         return 0
+
+    def _keep_var_bounded(self) -> None:
+        for log in (self.var / "logs").glob("*.log"):
+            housekeeping.rotate_log(log)
+        housekeeping.prune_mail(self.var / "mail")  # where notifications' development mail server keeps them
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
 
     def _reap(self) -> list[Child]:
         """Children that exited unexpectedly."""
