@@ -6,7 +6,9 @@ service's SQLite database, then runs every service's gunicorn, outbox relay and
 consumer, and each service's jobs and development jobs (DEV_JOBS, such as a local
 mail server), as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
 
-The logs under var/logs are rotated by size and the development mail is pruned (devstack.housekeeping).
+The development jobs start first, and the rest once each is ready, so a worker's first message finds the
+local mail server listening. The logs under var/logs are rotated by size and the development mail is
+pruned (devstack.housekeeping).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from worklink.service import ServiceSpec, installed_services
 
 RESTART_LIMIT = 5  # exits in a row, each soon after its start: a crash loop, so `up` stops
 HEALTHY_SECONDS = 60.0  # a child that ran this long before exiting starts a fresh count
+DEV_READY_SECONDS = 30.0  # the longest `up` waits for a development job to say it is ready
 HOUSEKEEPING_SECONDS = 30.0  # how often the logs are rotated and the development mail pruned
 
 
@@ -38,13 +41,18 @@ class Child:
     process: subprocess.Popen | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
+    log_size_at_start: int = 0
 
     def start(self, env: dict[str, str]) -> None:
         # Appending (O_APPEND), so that the rotation may empty the file under the child (housekeeping.rotate_log).
         with self.log_path.open("ab") as log:
+            self.log_size_at_start = self.log_path.stat().st_size
             self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.started_at = time.monotonic()
+
+    def has_logged_or_exited(self) -> bool:
+        return self.process.poll() is not None or self.log_path.stat().st_size > self.log_size_at_start
 
     def exited_in_a_crash_loop(self, now: float | None = None) -> bool:
         """Count this exit; True once it has exited RESTART_LIMIT times in a row soon after starting.
@@ -189,19 +197,43 @@ class Supervisor:
                 print(f"  {spec.name:14} {spec.seed(Settings.from_env(spec.name, env)) or 'no demo data'}", flush=True)
 
     def _start_children(self, env: dict[str, str]) -> None:
-        cli = [sys.executable, "-m", "worklink.cli"]
-        for spec in self.services:
-            logs = self.var / "logs"
-            self.children += [
-                Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
-                Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
-                Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
-                      logs / f"{spec.name}-web.log"),
-            ]
-            self.children += [Child(f"{spec.name}-{job}", cli + ["job", "-s", spec.name, job],
-                                    logs / f"{spec.name}-{job}.log") for job in [*spec.jobs, *spec.dev_jobs]]
-        for child in self.children:
+        """The development jobs (a local mail server) first, and the rest once each is ready: a delivery worker
+        started alongside sent the demo's first e-mails before the mail server listened, and waited out a retry."""
+        infrastructure = [self._job(spec, job) for spec in self.services for job in spec.dev_jobs]
+        self.children += infrastructure  # stopped last, after everything that uses them
+        for child in infrastructure:
             child.start(env)
+        self._wait_until_ready(infrastructure)
+        workers = [child for spec in self.services for child in self._service_children(spec)]
+        self.children += workers
+        for child in workers:
+            child.start(env)
+
+    def _service_children(self, spec: ServiceSpec) -> list[Child]:
+        cli, logs = [sys.executable, "-m", "worklink.cli"], self.var / "logs"
+        return [
+            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
+            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
+            Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
+                  logs / f"{spec.name}-web.log"),
+            *[self._job(spec, job) for job in spec.jobs],
+        ]
+
+    def _job(self, spec: ServiceSpec, job: str) -> Child:
+        return Child(f"{spec.name}-{job}", [sys.executable, "-m", "worklink.cli", "job", "-s", spec.name, job],
+                     self.var / "logs" / f"{spec.name}-{job}.log")
+
+    def _wait_until_ready(self, children: list[Child], timeout: float = DEV_READY_SECONDS) -> None:
+        """Until each development job has logged a line since it started - it does once it serves (the mail
+        server once it listens), or to say why it serves nothing - or has exited (the watch restarts it)."""
+        deadline = time.monotonic() + timeout
+        pending = list(children)
+        while pending and time.monotonic() < deadline and not self._stopping:
+            pending = [child for child in pending if not child.has_logged_or_exited()]
+            time.sleep(0.1)
+        if pending:
+            print(f"not ready after {timeout:.0f}s, starting the rest anyway: "
+                  f"{', '.join(child.name for child in pending)}", file=sys.stderr, flush=True)
 
     def _wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -32,7 +32,7 @@ from worklink.workers import run_periodically
 from worklink_referrals import rights, services
 from worklink_referrals.config import ReferralSettings, job_interval_seconds
 from worklink_referrals.models import PLATFORM
-from worklink_referrals.rekeying import rekey_people
+from worklink_referrals.rekeying import UNKEYED_WINDOW, rekey_people
 
 log = logging.getLogger(__name__)
 # Kafka rolls a segment after 7 days unless the topic says otherwise; a record can outlive its retention by that.
@@ -91,7 +91,8 @@ def run_once(database: Database, referral_settings: ReferralSettings, now: datet
         forgotten = services.forget_expired_self_referrals(session, moment)
         services.forget_rate_limit_hits(session, referral_settings, moment)
         withdrawals = services.forget_withdrawn_requests(session, moment, keep_withdrawals)
-    rekeyed = rekey_people(database, referral_settings.person_key, referral_settings.previous_person_keys)
+    rekeyed = rekey_people(database, referral_settings.person_key, referral_settings.previous_person_keys,
+                           unkeyed_since=moment - UNKEYED_WINDOW)
     erased = rights.apply_retention(database, referral_settings, moment)
     audit_years = audit_retention_years(os.environ, records_kept_years=referral_settings.retention_years)
     audit_deleted = prune_audit_log(database, PLATFORM.audit_log, audit_years, moment)

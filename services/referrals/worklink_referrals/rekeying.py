@@ -11,10 +11,14 @@ of its own. Until it has run, an intake's duplicate check looks under every key 
 (services.find_open_duplicate). Person ids change with the key: notifications stops a withdrawn
 consent's messages by the consent id alone, and drops a message that arrives after its consent was withdrawn,
 so a message and its revocation on two keys still end as one would expect. Rate limits count the hits stored
-under every key still set (services.take_rate_limit).
+under every key still set (services.take_rate_limit). A match key is made only at intake, so without a previous
+key set the clock job looks for unkeyed ones among the referrals submitted in the last UNKEYED_WINDOW, not
+through every referral held every five minutes: an older replica does not outlive a deploy by a week.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -23,6 +27,7 @@ from worklink_referrals.models import Referral
 from worklink_referrals.services import match_key, unkeyed_match_key
 
 BATCH = 500
+UNKEYED_WINDOW = timedelta(days=7)
 # Not a change to the referral: its version (optimistic locking) stays, so no adviser's update is refused for it.
 # Only while it still holds the key that was read: a referral erased since (its key then links nobody) keeps its
 # erased key, and is not linked to the person again by a key made from the details it no longer holds.
@@ -32,13 +37,16 @@ _REKEY = (_REFERRALS.update()
           .values(match_key=sa.bindparam("new")))
 
 
-def rekey_people(database: Database, key: str, previous: tuple[str, ...]) -> int:
-    """Rewrite under `key` the match keys the `previous` keys made, and those made unkeyed; how many referrals
-    changed. Read a page at a time outside the write lock; each page's rewrites in one short transaction."""
+def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeyed_since: datetime | None = None
+                 ) -> int:
+    """Rewrite under `key` the match keys the `previous` keys made, and those made unkeyed (with no previous key:
+    of referrals submitted since `unkeyed_since`, None: of all); how many referrals changed. Read a page at a
+    time outside the write lock; each page's rewrites in one short transaction."""
     changed, after = 0, None
+    since = None if previous else unkeyed_since
     while True:
         with database.sessions() as session:
-            rows = session.execute(_page(after)).all()
+            rows = session.execute(_page(after, since)).all()
         renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
                    if (new := _key(row, key)) != row.match_key and row.match_key in _old_keys(row, previous)]
         if renames:
@@ -49,10 +57,12 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...]) -> int
         after = rows[-1].id
 
 
-def _page(after) -> sa.Select:
+def _page(after, since: datetime | None) -> sa.Select:
     query = (sa.select(Referral.id, Referral.given_name, Referral.family_name, Referral.birth_date,
                        Referral.postcode, Referral.match_key)
              .where(Referral.erased_at.is_(None), Referral.given_name.is_not(None)).order_by(Referral.id).limit(BATCH))
+    if since is not None:
+        query = query.where(Referral.submitted_at >= since)
     return query if after is None else query.where(Referral.id > after)
 
 

@@ -4,6 +4,7 @@ too: each review is itself audited (action "list", resource type "audit_log").""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 from flask import redirect, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from worklink import audit_review
 from worklink.audit import ACTIONS
@@ -26,6 +27,17 @@ blp = Blueprint("audit", __name__, url_prefix="/audit",
                             "admins; an organisation's admin sees what its own staff did).")
 pages = PagesBlueprint("audit_pages", __name__)
 _ID = validate.Length(1, 64)
+# A service naming people by a record id (referrals: the referral's) keeps the `person` asked about as typed, in
+# the review's own entry: a trail that outlives the records, where no erasure looks. An NHS number there would
+# be kept in clear, so it is refused (what adjustments turns into its reference passes: it is no number).
+_NHS_NUMBER = re.compile(r"[0-9]{10}")
+IN_CLEAR = ("Enter the person's record id. This service does not know people by their NHS number, and the audit "
+            "trail must not keep one.")
+
+
+def in_clear(person: str) -> bool:
+    """Ten digits, spaces and hyphens aside (a mistyped NHS number too): a number no reference replaced."""
+    return bool(_NHS_NUMBER.fullmatch(re.sub(r"[\s-]", "", person)))
 
 
 class _Period(Schema):
@@ -50,6 +62,11 @@ class EntriesQuery(_Period):
     resource_type = fields.String(validate=_ID)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+
+    @validates("person")
+    def _not_in_clear(self, value: str, **_kwargs) -> None:
+        if in_clear(service_context().audit_person(value)):
+            raise ValidationError(IN_CLEAR)
 
 
 class SummaryQuery(_Period):
@@ -195,8 +212,7 @@ def audit_page():
         return _as_reviewed(form)  # a typed URL or old bookmark: the number stays out of the pages' links
     problems, query = _page_query(form)
     if problems:
-        return render_template("worklink/audit.html", form=form, errors=errors_by_field(problems), found=None,
-                               summary=None, actions=ACTIONS, everyone=authenticate().is_alliance_admin), 400
+        return _refused(form, problems)
     reviewer = authenticate()
     found = review_entries(reviewer, query)
     summary = review_summary(reviewer, {key: query[key] for key in ("since", "until") if key in query})
@@ -206,10 +222,18 @@ def audit_page():
 
 
 def _as_reviewed(form) -> Any:
-    query = {key: form[key].strip() for key in _FORM_FIELDS if form.get(key, "").strip()}
+    typed = {key: form[key].strip() for key in _FORM_FIELDS if form.get(key, "").strip()}
+    query = dict(typed)
     if "person" in query:
         query["person"] = service_context().audit_person(query["person"])
+        if in_clear(query["person"]):  # answered here: the redirect would put the number in an address
+            return _refused(typed, [("person", IN_CLEAR)])
     return redirect("/audit" + (f"?{urlencode(query)}" if query else ""), 303)
+
+
+def _refused(form: dict[str, str], problems: list[tuple[str, str]]) -> Any:
+    return render_template("worklink/audit.html", form=form, errors=errors_by_field(problems), found=None,
+                           summary=None, actions=ACTIONS, everyone=authenticate().is_alliance_admin), 400
 
 
 def _page_query(form: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, Any]]:

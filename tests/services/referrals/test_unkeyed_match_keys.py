@@ -92,3 +92,17 @@ def test_the_rekey_pass_leaves_keyed_and_erased_referrals_alone(make_harness, da
     before = keys(h)
     assert rekeying.rekey_people(h.ctx.database, KEY, ()) == 0
     assert keys(h) == before and before[keyed] == match_key(*PEOPLE[0], KEY)
+
+
+def test_without_a_previous_key_the_clock_job_looks_at_the_last_week_of_intake_only(make_harness, database_url):
+    """A match key is made at intake alone: the five-minutely pass reads the referrals submitted in the last
+    UNKEYED_WINDOW, not every referral held; the rekey-people command (no window) reads them all."""
+    settings = ReferralSettings(expose_codes=True, person_key=KEY)
+    h = make_harness(database_url, settings)
+    h.add_service()
+    leftover = taken_in_by_an_old_replica(h, PEOPLE[0])
+    h.clock.advance(days=8)
+    jobs.run_once(h.ctx.database, settings, now=h.clock.now)
+    assert keys(h)[leftover] == old_replica_key(*PEOPLE[0])
+    assert rekeying.rekey_people(h.ctx.database, KEY, ()) == 1
+    assert keys(h)[leftover] == match_key(*PEOPLE[0], KEY)

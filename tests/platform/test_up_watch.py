@@ -1,0 +1,97 @@
+"""`worklink up` starts the development mail server before the workers that send to it. Started, disturbed and
+stopped as a user's machine would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.config import Settings
+from worklink.db import Database
+from worklink.devstack import free_port
+
+pytestmark = pytest.mark.timeout(300)
+
+WORKLINK = shutil.which("worklink", path=str(Path(sys.executable).parent)) or "worklink"
+
+
+class Up:
+    """`worklink up` with its own var/, ports and mail port, its output collected line by line."""
+
+    def __init__(self, tmp_path: Path, *args: str, pythonpath: Path | None = None):
+        env = {k: v for k, v in os.environ.items()  # a fresh machine: no test broker, databases or metrics dir
+               if not k.endswith("_DATABASE_URL") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "PROMETHEUS_MULTIPROC_DIR")}
+        env.update({f"{name}_PORT": str(free_port())
+                    for name in ("DIRECTORY", "ADJUSTMENTS", "REFERRALS", "NOTIFICATIONS", "KAFKA")})
+        env.update({"WORKLINK_VAR": str(tmp_path / "var"), "WORKLINK_ENV": "development", "WEB_CONCURRENCY": "1",
+                    "NOTIFICATIONS_SMTP_PORT": str(free_port())})
+        if pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+        self.env, self.lines = env, []
+        self.process = subprocess.Popen([WORKLINK, "up", *args], env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self._reader.start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.process.poll() is None, self.output[-4000:]
+            assert time.monotonic() < deadline, f"{text!r} not printed:\n{self.output[-4000:]}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        returncode = self.process.wait(120)
+        self._reader.join(10)
+        assert returncode == 0, self.output[-4000:]
+
+
+def test_up_starts_the_development_mail_server_before_the_worker_so_the_first_emails_need_no_retry(tmp_path):
+    # A mail server slow to start (a loaded machine): its process sleeps before it runs the job.
+    slow = tmp_path / "slow-mail-sink"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\nif sys.argv[-1:] == ['mail-sink']:\n    time.sleep(4)\n")
+    up = Up(tmp_path, "--only", "notifications", pythonpath=slow)  # the demo queues e-mails, due at once
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        attempts = _email_attempts(up.env)
+        assert attempts and {outcome for _, outcome, _ in attempts} == {"sent"}, attempts
+        assert len(list((tmp_path / "var" / "mail").glob("*.eml"))) == len(attempts)
+    finally:
+        up.stop()
+
+
+def _email_attempts(env: dict, timeout: float = 60) -> list[tuple]:
+    """Every attempt at the demo's e-mails once none is still waiting (each one's id, outcome and detail)."""
+    from worklink_notifications.models import Delivery, DeliveryAttempt
+
+    database = Database(Settings.from_env("notifications", env).database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with database.transaction() as session:
+                waiting = session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+                    Delivery.channel == "email", Delivery.status.in_(("pending", "retrying"))))
+                if not waiting or time.monotonic() > deadline:
+                    return [tuple(row) for row in session.execute(
+                        sa.select(DeliveryAttempt.delivery_id, DeliveryAttempt.outcome, DeliveryAttempt.detail)
+                        .join(Delivery).where(Delivery.channel == "email"))]
+            time.sleep(0.5)
+    finally:
+        database.dispose()
