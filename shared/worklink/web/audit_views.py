@@ -19,6 +19,7 @@ from worklink import audit_review
 from worklink.audit import ACTIONS
 from worklink.auth import Principal, authenticate, requires
 from worklink.web.app import service_context
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
 
 REVIEWERS = ("alliance_admin", "org_admin")
@@ -247,7 +248,7 @@ def _page_query(form: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, 
             except ValueError:
                 problems.append((name, "Enter a date as year-month-day, for example 2026-11-20."))
     page = form.get("page", "1")
-    raw["offset"] = (int(page) - 1) * PAGE_SIZE if page.isdigit() and 0 < int(page) <= 2000 else 0
+    raw["offset"] = ((whole_number(page, 2000) or 1) - 1) * PAGE_SIZE
     raw["limit"] = PAGE_SIZE
     try:
         query = EntriesQuery().load(raw)

@@ -20,6 +20,7 @@ from worklink.auth import current_principal, requires
 from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
 from worklink.web import service_context
 from worklink.web.app import accepts_form
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
@@ -85,7 +86,7 @@ def find_patient():
 
 
 def _page_number(typed: str) -> int:
-    return int(typed) if typed.isdigit() and 0 < int(typed) < 10_000 else 1
+    return whole_number(typed, 9_999) or 1
 
 
 def _home(page_number: int, typed: str) -> Response:

@@ -32,6 +32,7 @@ from werkzeug.datastructures import MultiDict
 from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
 from worklink_directory import services
 from worklink_directory.geocode import PostcodeError, Prelocated, normalise_postcode
@@ -124,7 +125,9 @@ def partner_home():
             listed = listed.where(Service.organization_id == parse_uuid(principal.organisation))
         total = session.scalar(sa.select(sa.func.count()).select_from(listed.subquery()))
         last = max(-(-total // LISTINGS_PER_PAGE), 1)
-        number = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+        number = whole_number(request.args.get("page", "1"), 1_000_000)
+        if number is None:  # not a page number (a hand-edited link): the first page
+            number = 1
         if not 1 <= number <= last:
             raise Problem(404, f"There are {last} pages of listings.", title="Page not found")
         listings = session.scalars(listed.order_by(Service.name, Service.id)
@@ -210,9 +213,9 @@ def _read_listing(data: MultiDict, term_ids: set[str]) -> tuple[Form, dict[str, 
         form.error("taxonomy_term_ids", "Select types of support from the list.")
     for name, which in (("minimum_age", "youngest"), ("maximum_age", "oldest")):
         text = values[name]
-        if text and not (text.isdigit() and int(text) <= 130):
+        out[name] = whole_number(text, 130)
+        if text and out[name] is None:
             form.error(name, f"Enter the {which} age as a whole number from 0 to 130, or leave it empty.")
-        out[name] = int(text) if text.isdigit() else None
     if out["minimum_age"] is not None and out["maximum_age"] is not None and out["minimum_age"] > out["maximum_age"]:
         form.error("maximum_age", "The oldest age must be the same as or more than the youngest age.")
     if values["is_free"] not in ("yes", "no"):

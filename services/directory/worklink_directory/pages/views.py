@@ -14,6 +14,7 @@ from flask import current_app, request
 from worklink.problems import Problem
 from worklink.sites import self_referral_link, site_link_key
 from worklink.web import service_context
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_directory import queries
 from worklink_directory.geocode import GeocoderUnavailable, PostcodeError, normalise_postcode
@@ -59,7 +60,7 @@ def search_query(args) -> str:
 @pages.get("/find")
 def find():
     form = {k: (request.args.get(k) or "").strip() for k in SEARCH_FIELDS}
-    page = form["page"] if form["page"].isdigit() and int(form["page"]) >= 1 else ""  # a broken link: page 1
+    page = str(whole_number(form["page"], 1_000_000) or "")  # a broken link: page 1
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
             "open_at": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
             "delivery": form["delivery"], "page": page, "per_page": "10"}

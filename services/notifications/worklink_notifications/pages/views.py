@@ -12,6 +12,7 @@ from flask import redirect, render_template, request, url_for
 from worklink.audit import person_record
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, accepts_form, service_context
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
 from worklink_notifications import admin, inbox, links
 from worklink_notifications.api.admin import shown
@@ -65,7 +66,7 @@ def messages():
 
 def _page_number(raw: str | None) -> int:
     """?page=N from a link; anything else (a hand-edited URL) shows the first page."""
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) <= 100_000 else 1
+    return whole_number(raw, 100_000) or 1
 
 
 @pages.post("/messages/<uuid:item_id>/read")

@@ -18,6 +18,7 @@ from worklink.problems import Problem
 from worklink.sites import named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
+from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
@@ -136,8 +137,7 @@ def consent_taker_words(referral: Referral) -> str:
 
 def _page_number() -> int:
     """The 1-based page of a paged list (`?page=`); anything else is the first page."""
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
+    return whole_number(request.args.get("page"), 999_999) or 1
 
 
 def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200):
@@ -421,9 +421,10 @@ def _birth_date(form) -> str:
     day, month, year = (form.get(f"birth_date-{part}", "").strip() for part in DATE_PARTS)
     if not (day or month or year):
         return ""
-    if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
+    day_number, month_number = whole_number(day, 99), whole_number(month, 99)
+    if day_number is None or month_number is None or whole_number(year, 9999) is None or len(year) != 4:
         return "not-a-date"
-    return f"{year}-{int(month):02d}-{int(day):02d}" if int(month) < 100 and int(day) < 100 else "not-a-date"
+    return f"{year}-{month_number:02d}-{day_number:02d}"
 
 
 def _self_referral_form(form) -> dict:
