@@ -120,6 +120,26 @@ def test_the_page_shows_the_review_and_explains_a_bad_date(harness):
     assert backwards.status_code == 400 and 'href="#to_date">Must be after' in backwards.get_data(as_text=True)
 
 
+def test_a_person_asked_about_by_nhs_number_is_refused_and_the_number_kept_nowhere(harness):
+    """Referrals names a person by their referral's id: an NHS number typed as the person matched nothing, was
+    written as typed into the review's own entry (a trail that outlives the records, where no erasure looks)
+    and, from the page's form, put in the address it redirected to."""
+    referral_id = a_referral_seen_by_some(harness)
+    for typed in ("9434765919", "943 476 5919", "943-476-5919"):
+        asked = harness.client.get("/audit/entries", query_string={"person": typed}, headers=harness.admin())
+        assert asked.status_code == 422 and [e["pointer"] for e in asked.get_json()["errors"]] == ["/person"]
+        searched = harness.client.post("/audit/entries/search", json={"person": typed}, headers=harness.admin())
+        assert searched.status_code == 422 and [e["pointer"] for e in searched.get_json()["errors"]] == ["/person"]
+    harness.client.set_cookie("worklink_csrf", "t")
+    posted = harness.client.post("/audit", data={"csrf_token": "t", "person": "943 476 5919", "action": "read"},
+                                 headers={**harness.admin(), "Accept": "text/html"})
+    assert posted.status_code == 400 and "Location" not in posted.headers
+    assert 'href="#person">Enter the person' in posted.get_data(as_text=True)
+    reviews = entries(harness, resource_type="audit_log", limit=500)["items"]
+    assert not [r for r in reviews if "9434765919" in f"{r['resource_id']} {r['person_id']}"]
+    assert entries(harness, person=referral_id)["total"] > 0  # a referral's id still serves
+
+
 @pytest.mark.parametrize("moment, outside", [
     (datetime(2026, 11, 23, 8, 59, tzinfo=timezone.utc), False),  # Monday 08:59 GMT
     (datetime(2026, 11, 23, 6, 59, tzinfo=timezone.utc), True),   # before 07:00
