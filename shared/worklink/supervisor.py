@@ -7,8 +7,8 @@ consumer, and each service's jobs and development jobs (DEV_JOBS, such as a loca
 mail server), as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse order.
 
 The development jobs start first, and the rest once each is ready, so a worker's first message finds the
-local mail server listening. The logs under var/logs are rotated by size and the development mail is
-pruned (devstack.housekeeping).
+local mail server listening. Every child, and the broker `up` started, is restarted with backoff when it
+exits. The logs under var/logs are rotated by size and the development mail is pruned (devstack.housekeeping).
 """
 
 from __future__ import annotations
@@ -31,16 +31,37 @@ RESTART_LIMIT = 5  # exits in a row, each soon after its start: a crash loop, so
 HEALTHY_SECONDS = 60.0  # a child that ran this long before exiting starts a fresh count
 DEV_READY_SECONDS = 30.0  # the longest `up` waits for a development job to say it is ready
 HOUSEKEEPING_SECONDS = 30.0  # how often the logs are rotated and the development mail pruned
+BROKER_CHECK_SECONDS = 2.0  # how often `up` checks that the broker it started is still running
+
+
+@dataclass(kw_only=True)
+class Restarts:
+    """A watched process's exits, counted to tell a crash loop from an exit after a healthy run."""
+
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def backoff_seconds(self) -> float:
+        return min(2 ** self.restarts, 10)
+
+    def exited_in_a_crash_loop(self, now: float | None = None) -> bool:
+        """Count this exit; True once it has exited RESTART_LIMIT times in a row soon after starting.
+
+        An exit after a healthy run (an outage that outlasted a process's patience, one bad
+        night) starts the count afresh, so outages spread over days never add up to a stop."""
+        ran = (time.monotonic() if now is None else now) - self.started_at
+        if ran >= HEALTHY_SECONDS:
+            self.restarts = 0
+        return self.restarts >= RESTART_LIMIT
 
 
 @dataclass
-class Child:
+class Child(Restarts):
     name: str
     argv: list[str]
     log_path: Path
     process: subprocess.Popen | None = None
-    restarts: int = 0
-    started_at: float = field(default=0.0)
+    kafka_client: bool = False  # a relay or consumer: its client's state on the broker is its own
     log_size_at_start: int = 0
 
     def start(self, env: dict[str, str]) -> None:
@@ -53,16 +74,6 @@ class Child:
 
     def has_logged_or_exited(self) -> bool:
         return self.process.poll() is not None or self.log_path.stat().st_size > self.log_size_at_start
-
-    def exited_in_a_crash_loop(self, now: float | None = None) -> bool:
-        """Count this exit; True once it has exited RESTART_LIMIT times in a row soon after starting.
-
-        An exit after a healthy run (an outage that outlasted a process's patience, one bad
-        night) starts the count afresh, so outages spread over days never add up to a stop."""
-        ran = (time.monotonic() if now is None else now) - self.started_at
-        if ran >= HEALTHY_SECONDS:
-            self.restarts = 0
-        return self.restarts >= RESTART_LIMIT
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -94,7 +105,8 @@ class Supervisor:
         self.services = [spec for name, spec in services.items() if not only or name in only]
         self.children: list[Child] = []
         self.broker = None
-        self._next_housekeeping = 0.0
+        self.broker_restarts = Restarts()
+        self._next_broker_check = self._next_housekeeping = 0.0
         self._stopping = False
         self._lock_file = None
 
@@ -165,9 +177,10 @@ class Supervisor:
             self.broker = LocalKafka(self.var / "kafka", port=self.broker_port)
         else:
             from worklink.devstack.tansu import EmbeddedBroker
-            self.broker = EmbeddedBroker(port=self.broker_port)
+            self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.var / "logs" / "broker.log")
         print(f"starting {self.broker_mode} broker on 127.0.0.1:{self.broker_port} ...", flush=True)
         self.broker.start()
+        self.broker_restarts.started_at = time.monotonic()
         return self.broker.bootstrap_servers
 
     def _child_env(self, bootstrap: str) -> dict[str, str]:
@@ -182,19 +195,23 @@ class Supervisor:
         return env
 
     def _prepare(self, env: dict[str, str]) -> None:
+        from worklink.migrations import upgrade
+
+        self._create_topics(env)
+        for spec in self.services:
+            upgrade(spec.migrations_dir, Settings.from_env(spec.name, env).database_url)
+            if self.seed:  # idempotent: a second `up` adds nothing
+                print(f"  {spec.name:14} {spec.seed(Settings.from_env(spec.name, env)) or 'no demo data'}", flush=True)
+
+    def _create_topics(self, env: dict[str, str]) -> None:
         from worklink.events.contracts import CATALOGUE
         from worklink.messaging.topics import check_catalogue, ensure_topics, load_topics
-        from worklink.migrations import upgrade
 
         specs = load_topics()
         problems = check_catalogue(CATALOGUE, specs)
         if problems:
             raise SystemExit("; ".join(problems))
         ensure_topics(Settings.from_env("platform", env).kafka, specs)
-        for spec in self.services:
-            upgrade(spec.migrations_dir, Settings.from_env(spec.name, env).database_url)
-            if self.seed:  # idempotent: a second `up` adds nothing
-                print(f"  {spec.name:14} {spec.seed(Settings.from_env(spec.name, env)) or 'no demo data'}", flush=True)
 
     def _start_children(self, env: dict[str, str]) -> None:
         """The development jobs (a local mail server) first, and the rest once each is ready: a delivery worker
@@ -212,8 +229,10 @@ class Supervisor:
     def _service_children(self, spec: ServiceSpec) -> list[Child]:
         cli, logs = [sys.executable, "-m", "worklink.cli"], self.var / "logs"
         return [
-            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
-            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
+            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log",
+                  kafka_client=True),
+            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log",
+                  kafka_client=True),
             Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
                   logs / f"{spec.name}-web.log"),
             *[self._job(spec, job) for job in spec.jobs],
@@ -269,12 +288,59 @@ class Supervisor:
                 child.restarts += 1
                 print(f"{child.name} exited with {child.process.returncode}; restarting "
                       f"({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}", file=sys.stderr, flush=True)
-                time.sleep(min(2 ** child.restarts, 10))
+                time.sleep(child.backoff_seconds())
                 child.start(env)
+            self._watch_broker(env)
             if time.monotonic() >= self._next_housekeeping:
                 self._keep_var_bounded()
             time.sleep(0.5)
         return 0
+
+    def _watch_broker(self, env: dict[str, str]) -> None:
+        """Restart the broker `up` started if it exited, with the children's backoff and crash-loop limit."""
+        if self.broker is None or self._stopping or time.monotonic() < self._next_broker_check:
+            return
+        if not self.broker.is_running():
+            self._restart_broker(env)
+        self._next_broker_check = time.monotonic() + BROKER_CHECK_SECONDS
+
+    def _restart_broker(self, env: dict[str, str]) -> None:
+        watch, log = self.broker_restarts, self.broker.log_file
+        if watch.exited_in_a_crash_loop():
+            raise SystemExit(f"the broker keeps exiting; see {log}")
+        watch.restarts += 1
+        print(f"the {self.broker_mode} broker exited; restarting it ({watch.restarts}/{RESTART_LIMIT}), log: {log}. "
+              "Events published meanwhile wait in each service's outbox.", file=sys.stderr, flush=True)
+        time.sleep(watch.backoff_seconds())
+        try:
+            self.broker.restart()
+            self._create_topics(env)
+        except Exception as exc:  # noqa: BLE001 - counted as an exit: the next check tries again
+            print(f"the broker did not start again: {exc}", file=sys.stderr, flush=True)
+            return
+        finally:
+            watch.started_at = time.monotonic()
+        if self.broker_mode == "embedded":
+            self._restart_kafka_clients(env)
+        print(f"the broker is back on {self.broker.bootstrap_servers}{self._what_the_broker_lost()}; what was "
+              "published while it was down stayed in the outboxes and is relayed now.", file=sys.stderr, flush=True)
+
+    def _restart_kafka_clients(self, env: dict[str, str]) -> None:
+        """The in-memory broker came back empty: it knows neither the relays' idempotent producers (which then
+        fail for good, their events left in the outbox) nor the consumers' groups and positions. Fresh ones
+        start afresh with it."""
+        clients = [child for child in self.children if child.kafka_client]
+        for child in clients:
+            child.stop()
+        for child in clients:
+            child.wait(timeout=25)
+            child.start(env)
+
+    def _what_the_broker_lost(self) -> str:
+        if self.broker_mode == "embedded":
+            return (" (in memory, it came back empty: topics made again, relays and consumers restarted; events "
+                    "relayed before it stopped that a consumer had not read are lost)")
+        return f" with its data ({self.var / 'kafka'})"
 
     def _keep_var_bounded(self) -> None:
         for log in (self.var / "logs").glob("*.log"):

@@ -1,8 +1,9 @@
-"""`worklink up` starts the development mail server before the workers that send to it. Started, disturbed and
-stopped as a user's machine would."""
+"""`worklink up` watches the embedded broker as it watches its children, and starts the development mail server
+before the workers that send to it. Started, disturbed and stopped as a user's machine would."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -10,14 +11,18 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.devstack import free_port
+from tests.platform.support import read_topic
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -61,6 +66,27 @@ class Up:
         assert returncode == 0, self.output[-4000:]
 
 
+def test_up_restarts_the_embedded_broker_and_what_was_published_while_it_was_down_reaches_the_new_one(tmp_path):
+    up = Up(tmp_path, "--only", "directory", "--no-seed")
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        bootstrap = f"127.0.0.1:{up.env['KAFKA_PORT']}"
+        before = _stage_directory_event(up.env)  # the relay's producer is known to the broker that dies
+        assert before in _event_ids(read_topic(bootstrap, "directory.service", expected=1, timeout=90))
+        [broker] = [p for p in psutil.Process(up.process.pid).children() if "tansu" in p.name()]
+        broker.kill()
+        broker.wait(10)
+        published = _stage_directory_event(up.env)  # while it is down: it waits in the outbox
+        up.wait_for("the broker is back on", timeout=60)
+        assert _event_ids(read_topic(bootstrap, "directory.service", expected=1, timeout=90)) == [published]
+        assert "the embedded broker exited; restarting it (1/5)" in up.output
+        assert "stayed in the outboxes and is relayed now" in up.output
+        assert (tmp_path / "var" / "logs" / "broker.log").exists()  # its output outlives it
+    finally:
+        up.stop()
+    assert "stopped." in up.output
+
+
 def test_up_starts_the_development_mail_server_before_the_worker_so_the_first_emails_need_no_retry(tmp_path):
     # A mail server slow to start (a loaded machine): its process sleeps before it runs the job.
     slow = tmp_path / "slow-mail-sink"
@@ -75,6 +101,10 @@ def test_up_starts_the_development_mail_server_before_the_worker_so_the_first_em
         assert len(list((tmp_path / "var" / "mail").glob("*.eml"))) == len(attempts)
     finally:
         up.stop()
+
+
+def _event_ids(records) -> list[str]:
+    return [json.loads(record.value)["id"] for record in records]
 
 
 def _email_attempts(env: dict, timeout: float = 60) -> list[tuple]:
@@ -95,3 +125,17 @@ def _email_attempts(env: dict, timeout: float = 60) -> list[tuple]:
             time.sleep(0.5)
     finally:
         database.dispose()
+
+
+def _stage_directory_event(env: dict) -> str:
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.outbox import Outbox
+    from worklink_directory.models import PLATFORM
+
+    database = Database(Settings.from_env("directory", env).database_url)
+    with database.transaction() as session:
+        event_id = Outbox("directory", PLATFORM, CATALOGUE).publish(session, "directory.service.published", {
+            "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(),
+            "published_at": datetime.now(timezone.utc)})
+    database.dispose()
+    return str(event_id)

@@ -56,14 +56,17 @@ class BrokerStartError(RuntimeError):
 
 class EmbeddedBroker:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", cluster_id: str = "worklink-test",
-                 binary: str | None = None):
+                 binary: str | None = None, log_path: Path | None = None):
+        """`log_path`: where the broker's output is appended and kept (`worklink up`: var/logs, so the reason it
+        stopped outlives it); by default a file in its working directory, removed when it stops."""
         self.host = host
         self.port = port or free_port(host)
         self.cluster_id = cluster_id
         self._binary = binary
         self._proc: subprocess.Popen | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
-        self.log_file: Path | None = None
+        self._log_path = log_path
+        self.log_file: Path | None = log_path
 
     @property
     def bootstrap_servers(self) -> str:
@@ -89,11 +92,11 @@ class EmbeddedBroker:
         if self.is_running():
             return self
         self._workdir = tempfile.TemporaryDirectory(prefix="worklink-tansu-")
-        self.log_file = Path(self._workdir.name) / "tansu.log"
+        self.log_file = self._log_path or Path(self._workdir.name) / "tansu.log"
         env = {k: v for k, v in os.environ.items()
                if k not in ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
                             "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT")}
-        with open(self.log_file, "wb") as log:
+        with open(self.log_file, "ab") as log:  # appending: worklink up's log rotation may empty it in place
             self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=subprocess.STDOUT, cwd=self._workdir.name, env=env,
                                           start_new_session=True)
@@ -141,6 +144,11 @@ class EmbeddedBroker:
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
+
+    def restart(self, timeout: float = 30) -> "EmbeddedBroker":
+        """A fresh broker on the same port: empty, as memory is all it keeps."""
+        self.stop()
+        return self.start(timeout)
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
