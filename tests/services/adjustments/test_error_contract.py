@@ -1,0 +1,15 @@
+"""Every adjustments route keeps the error contract (tests/error_contract.py) whatever it is sent, on SQLite and
+PostgreSQL: never a 500, problem+json to programs, an error page to people."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.error_contract import MUTATIONS, contract_breaches
+from tests.services.adjustments.conftest import PRACTICE, build_app, make_settings
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_every_route_keeps_the_error_contract(database_url, tmp_path, mutation):
+    breaches = contract_breaches(build_app(make_settings(tmp_path, database_url)), str(PRACTICE), mutation)
+    assert not breaches, "\n".join(breaches)
