@@ -28,17 +28,19 @@ blp = Blueprint("audit", __name__, url_prefix="/audit",
                             "admins; an organisation's admin sees what its own staff did).")
 pages = PagesBlueprint("audit_pages", __name__)
 _ID = validate.Length(1, 64)
-# A service naming people by a record id (referrals: the referral's) keeps the `person` asked about as typed, in
-# the review's own entry: a trail that outlives the records, where no erasure looks. An NHS number there would
-# be kept in clear, so it is refused (what adjustments turns into its reference passes: it is no number).
+# The review's own entry keeps the `record` and the `person` asked about as typed (a person as the service names
+# them: adjustments turns an NHS number into its reference, the others name people by a record id), in a trail
+# that outlives the records, where no erasure looks. An NHS number there would be kept in clear: refused.
 _NHS_NUMBER = re.compile(r"[0-9]{10}")
-IN_CLEAR = ("Enter the person's record id. This service does not know people by their NHS number, and the audit "
-            "trail must not keep one.")
+IN_CLEAR = {"person": "Enter the person's record id. This service does not know people by their NHS number, and the "
+                      "audit trail must not keep one.",
+            "record": "Enter the record's id. Records are known by their ids, never by an NHS number, and the audit "
+                      "trail must not keep one."}
 
 
-def in_clear(person: str) -> bool:
+def in_clear(typed: str) -> bool:
     """Ten digits, spaces and hyphens aside (a mistyped NHS number too): a number no reference replaced."""
-    return bool(_NHS_NUMBER.fullmatch(re.sub(r"[\s-]", "", person)))
+    return bool(_NHS_NUMBER.fullmatch(re.sub(r"[\s-]", "", typed)))
 
 
 class _Period(Schema):
@@ -65,9 +67,14 @@ class EntriesQuery(_Period):
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
 
     @validates("person")
-    def _not_in_clear(self, value: str, **_kwargs) -> None:
+    def _person_not_in_clear(self, value: str, **_kwargs) -> None:
         if in_clear(service_context().audit_person(value)):
-            raise ValidationError(IN_CLEAR)
+            raise ValidationError(IN_CLEAR["person"])
+
+    @validates("record")
+    def _record_not_in_clear(self, value: str, **_kwargs) -> None:
+        if in_clear(value):
+            raise ValidationError(IN_CLEAR["record"])
 
 
 class SummaryQuery(_Period):
@@ -227,8 +234,9 @@ def _as_reviewed(form) -> Any:
     query = dict(typed)
     if "person" in query:
         query["person"] = service_context().audit_person(query["person"])
-        if in_clear(query["person"]):  # answered here: the redirect would put the number in an address
-            return _refused(typed, [("person", IN_CLEAR)])
+    typed_in_clear = [(name, IN_CLEAR[name]) for name in IN_CLEAR if in_clear(query.get(name, ""))]
+    if typed_in_clear:  # answered here: the redirect would put the number in an address
+        return _refused(typed, typed_in_clear)
     return redirect("/audit" + (f"?{urlencode(query)}" if query else ""), 303)
 
 

@@ -134,6 +134,24 @@ def test_the_audit_pages_form_is_posted_so_no_nhs_number_reaches_a_url(svc):
     assert refused.status_code == 403 and refused.location is None
 
 
+def test_an_nhs_number_typed_as_the_record_is_refused_not_kept_in_the_trail(svc):
+    """Only `person` turns a number into its reference: one typed into `record` (a suggestion's id) matched
+    nothing and was kept as typed, in clear, as the resource id of the review's own entry (and, from the page's
+    form, in the address it redirected to)."""
+    app, client, tokens = svc
+    issue(client, tokens)
+    for typed in (VALID_NHS, SPACED, "943-476-5919"):
+        asked = client.get("/audit/entries", query_string={"record": typed}, headers=admin(tokens))
+        assert asked.status_code == 422 and [e["pointer"] for e in asked.get_json()["errors"]] == ["/record"]
+        searched = client.post("/audit/entries/search", json={"record": typed}, headers=admin(tokens))
+        assert searched.status_code == 422 and [e["pointer"] for e in searched.get_json()["errors"]] == ["/record"]
+    posted = post(client, "/audit", {"record": SPACED}, admin(tokens))
+    assert posted.status_code == 400 and posted.location is None
+    assert 'href="#record">Enter the record' in posted.get_data(as_text=True)
+    kept = {value for row in audit_log(app) for value in (row["resource_id"], row["person_id"])}
+    assert not {VALID_NHS, SPACED, "943-476-5919"} & kept
+
+
 def test_production_needs_its_own_person_key():
     for env in ({}, {PERSON_KEY_VARIABLE: "short"}, {PERSON_KEY_VARIABLE: DEVELOPMENT_PERSON_KEY}):
         with pytest.raises(ConfigError, match=PERSON_KEY_VARIABLE):
