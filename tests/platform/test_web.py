@@ -468,3 +468,26 @@ def test_text_no_database_can_store_in_a_path_is_refused_too(echo_app):
     problem = assert_problem(echo_app.test_client().get("/respond/abc%00def"), 422)
     assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("path", "/token")]
     assert echo_app.test_client().get("/respond/abc%E2%80%94def").status_code == 200  # an em dash is text
+
+
+def _streamed(client, path: str, body: bytes, content_type: str):
+    """A body sent chunked, with no Content-Length, through a server that ends the stream for the app
+    (gunicorn sets wsgi.input_terminated): Werkzeug then cuts it at MAX_CONTENT_LENGTH, silently."""
+    import io
+
+    return client.post(path, input_stream=io.BytesIO(body), environ_overrides={"wsgi.input_terminated": True},
+                       headers={"Transfer-Encoding": "chunked", "Content-Type": content_type})
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b'{"note": "' + b"x" * 5000 + b'"}', "application/json"),  # was a 400, "Invalid JSON body"
+    (b"first=" + b"x" * 5000 + b"&last=kept", "application/x-www-form-urlencoded"),  # was taken, cut: no `last`
+])
+def test_a_streamed_body_over_the_limit_is_a_413_not_cut_short(echo_app, body, content_type):
+    problem = assert_problem(_streamed(echo_app.test_client(), "/echo", body, content_type), 413)
+    assert "2048" in problem["detail"]
+
+
+def test_a_streamed_body_within_the_limit_is_read_whole(echo_app):
+    response = _streamed(echo_app.test_client(), "/echo", b'{"note": "' + b"x" * 1000 + b'"}', "application/json")
+    assert response.status_code == 200 and response.get_json()["json"] == {"note": "x" * 1000}
