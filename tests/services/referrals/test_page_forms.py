@@ -1,6 +1,7 @@
 """Page forms (test client): recording a withdrawal of consent from the referral page, the cancel
 form without "consent withdrawn", the person's withdrawal after their referral ended, the
-self-referral form's first-round errors and date input, and the insights page (audited reads)."""
+self-referral form's first-round errors and date input, the insights page (audited reads), and the
+banner saying what a form did on the page it lands on."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_the_referrer_records_a_withdrawal_of_consent_from_the_referral_page(har
     assert cancel_reasons(html) == ["referrer_withdrew", "person_withdrew", "deceased", "other"]
 
     done = post(h, f"/queue/{rid}/consent-withdrawal", {}, h.gp())
-    assert done.status_code == 303 and done.headers["Location"] == f"/queue/{rid}"
+    assert done.status_code == 303 and done.headers["Location"] == f"/queue/{rid}?done=consent_withdrawn"
     shown = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
     assert (shown["status"], shown["status_reason"]) == ("cancelled", "consent_withdrawn")
     assert shown["consent"]["withdrawn_at"] and "person" not in shown
@@ -196,3 +197,69 @@ def test_the_referral_page_names_the_referrer_in_words_never_by_their_login_id(h
         referrer = re.search(r'id="referrer">([^<]*)<', html).group(1)
         assert referrer.startswith(place + ", ")
         assert "by the referrer;" in html
+
+
+def banner(html: str) -> str | None:
+    """The success banner's heading and text, or None without one."""
+    found = re.search(r'id="success-banner".*?__heading">([^<]*)</p>(?:\s*<p class="nhsuk-body">([^<]*)</p>)?',
+                      html, re.S)
+    return found and " ".join(part for part in found.groups() if part)
+
+
+def act_on_page(h, rid, action, headers, **fields):
+    version = h.client.get(f"/referrals/{rid}", headers=headers).get_json()["version"]
+    posted = post(h, f"/queue/{rid}/act", {"action": action, "version": version, **fields}, headers)
+    assert posted.status_code == 303, posted.get_data(as_text=True)
+    return posted.headers["Location"]
+
+
+def test_each_form_on_the_referral_page_says_what_it_did(harness):
+    """The page reloads after each form: the banner says what was done, so a click that changed a status
+    or only added a line to a list is not left for the adviser to spot."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    adviser = h.adviser()
+    assert banner(page(h, f"/queue/{rid}", adviser)) is None
+    landed = act_on_page(h, rid, "acknowledge", adviser)
+    assert landed == f"/queue/{rid}?done=acknowledge"
+    assert banner(page(h, landed, adviser)) == "Referral acknowledged Accept it or reject it next."
+    landed = act_on_page(h, rid, "accept", adviser)
+    assert banner(page(h, landed, adviser)).startswith("Referral accepted onto the waitlist")
+    landed = act_on_page(h, rid, "assign", adviser, claim="yes")
+    assert banner(page(h, landed, adviser)) == "Referral taken on It is assigned to you."
+    landed = act_on_page(h, rid, "record_contact_attempt", adviser, channel="phone", result="no_answer")
+    assert banner(page(h, landed, adviser)) == "Contact attempt logged"
+
+    noted = post(h, f"/queue/{rid}/notes", {"text": "Left a voicemail."}, adviser)
+    html = page(h, noted.headers["Location"], adviser)
+    assert banner(html) == "Note saved" and 'href="#notes">See the notes</a>' in html
+
+
+def test_a_refused_form_or_a_made_up_code_shows_no_banner(harness):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    adviser = h.adviser()
+    assert banner(page(h, f"/queue/{rid}?done=<b>hacked</b>", adviser)) is None
+    version = h.client.get(f"/referrals/{rid}", headers=adviser).get_json()["version"]
+    refused = post(h, f"/queue/{rid}/act?done=acknowledge", {"action": "reject", "version": version}, adviser)
+    assert refused.status_code == 422 and banner(refused.get_data(as_text=True)) is None
+
+
+def test_the_person_is_told_their_referral_is_stopped_and_their_consent_withdrawn(harness):
+    h = harness
+    link = self_referred(h)
+    token = link.rsplit("/", 1)[1]
+    stopped = post(h, f"/my-referral/{token}/cancel", {}, {})
+    assert stopped.headers["Location"] == f"/my-referral/{token}?done=stopped"
+    assert banner(page(h, stopped.headers["Location"], {})) == (
+        "Your referral is stopped The employment support service will not take it any further.")
+    again = post(h, f"/my-referral/{token}/cancel", {}, {})  # the page left open in another tab: nothing done
+    assert again.headers["Location"] == f"/my-referral/{token}"
+    withdrawn = post(h, f"/my-referral/{token}/cancel", {"withdraw_consent": "yes"}, {})
+    assert banner(page(h, withdrawn.headers["Location"], {})) == (
+        "Your consent is withdrawn We no longer share anything about you.")
+
+    token = self_referred(h).rsplit("/", 1)[1]
+    both = post(h, f"/my-referral/{token}/cancel", {"withdraw_consent": "yes"}, {})
+    assert banner(page(h, both.headers["Location"], {})).startswith(
+        "Your referral is stopped and your consent withdrawn")

@@ -90,9 +90,12 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
         assert page.get_by_role("heading", level=2).first.inner_text() == "Being checked"
         assert_accessible(page)
         page.get_by_label("Also withdraw my consent to share my details").check()
-        page.get_by_role("button", name="Stop my referral").click()
-        assert page.get_by_role("heading", level=2).first.inner_text() == "Cancelled"
+        submit(page, page.get_by_role("button", name="Stop my referral"))
+        assert page.locator(".nhsuk-notification-banner__heading").inner_text() == (
+            "Your referral is stopped and your consent withdrawn")
+        assert page.locator(".nhsuk-card__heading").inner_text() == "Cancelled"
         assert "You withdrew your consent" in page.content()
+        assert_accessible(page)
 
         admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
         sign_in(page, base, admin, "/alliance/insights")

@@ -42,6 +42,35 @@ LABELS = {
     "failed": "Could not contact", "entered_in_error": "Entered in error",
 }
 
+# What a form post did, shown on the page it redirects to (`?done=<code>`; success_banner): the code, never the
+# words, travels in the address. The referral page's codes are its actions, and a few of their variants.
+REFERRAL_DONE = {
+    "acknowledge": ("Referral acknowledged", "Accept it or reject it next."),
+    "accept": ("Referral accepted", "It is assigned to you. Log your attempts to contact the person below."),
+    "waitlist": ("Referral accepted onto the waitlist", "It is in the Waitlist view until an adviser takes it on."),
+    "assign": ("Referral taken on", "It is assigned to you."),
+    "record_contact_attempt": ("Contact attempt logged", None),
+    "make_first_contact": ("First contact recorded", "Support is now in progress."),
+    "update_progress": ("Stage updated", None),
+    "record_outcome": ("Outcome recorded", None),
+    "put_on_hold": ("Support put on hold", "Resume it from this page when the hold ends."),
+    "resume": ("Support resumed", None),
+    "complete": ("Referral completed", None),
+    "reject": ("Referral rejected", None),
+    "fail": ("Referral closed", None),
+    "enter_in_error": ("Referral marked as entered in error", None),
+    "cancel": ("Referral cancelled", None),
+    "consent_withdrawn": ("Withdrawal of consent recorded", "Nothing more about the person will be shared."),
+    "route": ("Referral routed", "The service you chose now has it in its queue."),
+    "note": ("Note saved", None, ("#notes", "See the notes")),
+}
+PERSON_DONE = {
+    "stopped": ("Your referral is stopped", "The employment support service will not take it any further."),
+    "withdrawn": ("Your consent is withdrawn", "We no longer share anything about you."),
+    "stopped_withdrawn": ("Your referral is stopped and your consent withdrawn",
+                          "We no longer share anything about you."),
+}
+
 
 @pages.app_template_filter("uk")
 def _uk_format(moment: datetime | None, pattern: str = "%d %b %Y %H:%M") -> str:
@@ -157,7 +186,9 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
                 and not body["consent"]["withdrawn_at"])
     can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
+    done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
+                   done=done,
                    referrer=referrer_words(referral, principal), consent_by=consent_taker_words(referral),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
@@ -180,6 +211,7 @@ def referral_action(referral_id):
     action = request.form.get("action", "")
     if action not in domain.ACTIONS:
         raise Problem(400, "Choose an action.")
+    done = "waitlist" if action == "accept" and not form.get("claim") else action
     if form.pop("claim", None):
         form["adviser_id"] = current_principal().subject
     if action == "cancel" and form.get("reason") in WITHDRAWAL_ONLY:  # a cancel would not stop the sharing
@@ -206,7 +238,7 @@ def referral_action(referral_id):
         return _referral_page(referral_id, errors=_posted_errors([(e["pointer"].lstrip("/"), e["detail"])
                                                                   for e in found], action),
                               posted=action, status=problem.status)
-    return redirect(f"/queue/{referral_id}", code=303)
+    return redirect(f"/queue/{referral_id}?done={done}", code=303)
 
 
 def _records_withdrawal(principal, referral) -> bool:
@@ -229,7 +261,7 @@ def referral_consent_withdrawal(referral_id):
         services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
-    return redirect(f"/queue/{referral_id}", code=303)
+    return redirect(f"/queue/{referral_id}?done=consent_withdrawn", code=303)
 
 
 @pages.post("/queue/<uuid:referral_id>/route")
@@ -252,7 +284,7 @@ def referral_route(referral_id):
         if problem.status != 409:
             raise
         return _referral_page(referral_id, errors={"": [problem.detail]}, status=409)
-    return redirect(f"/queue/{referral_id}", code=303)
+    return redirect(f"/queue/{referral_id}?done=route", code=303)
 
 
 @pages.post("/queue/<uuid:referral_id>/notes")
@@ -269,7 +301,7 @@ def referral_note(referral_id):
         referral = access.add_note(session, referral_id, principal, data["text"], moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
-    return redirect(f"/queue/{referral_id}#notes", code=303)
+    return redirect(f"/queue/{referral_id}?done=note", code=303)
 
 
 @pages.get("/sent")
@@ -300,7 +332,7 @@ def my_referral(token):
         status = person_status(referral)
     return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
                    {s.value for s in domain.OPEN}, plain=PLAIN_STATUS, page_address=request.base_url,
-                   just_sent=request.args.get("sent") == "1")
+                   just_sent=request.args.get("sent") == "1", done=PERSON_DONE.get(request.args.get("done", "")))
 
 
 @pages.post("/my-referral/<token>/cancel")
@@ -308,15 +340,19 @@ def my_referral_cancel(token):
     ctx, moment = service_context(), now()
     with ctx.database.transaction() as session, access.domain_problems():
         referral = referral_by_link(session, token)
+        was_open = referral.status in {s.value for s in domain.OPEN}
+        done = None  # a second press on a page left open: nothing more is done, and nothing is said
         if request.form.get("withdraw_consent"):
             services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
-        elif referral.status in {s.value for s in domain.OPEN}:
+            done = "stopped_withdrawn" if was_open else "withdrawn"
+        elif was_open:
+            done = "stopped"
             services.act(session, ctx.outbox, settings(), referral, "cancel",
                          domain.Actor(f"person-link:{referral.id}", "resident", via_person_link=True),
                          {"reason": "person_withdrew"}, expected_version=referral.version, now=moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id), principal=person_principal(referral))
-    return redirect(f"/my-referral/{token}", code=303)
+    return redirect(f"/my-referral/{token}" + (f"?done={done}" if done else ""), code=303)
 
 
 @pages.get("/alliance/insights")
