@@ -50,7 +50,9 @@ MUTATIONS: dict[str, tuple[tuple[str, ...], str | None, str, dict]] = {
     "form numbers too long to read": (("POST",), None, "", _form(TOO_MANY_DIGITS, "1985")),
     "query numbers of other digits": (("GET",), None, "page=%C2%B2&per_page=%C2%B2&offset=%C2%B2&limit=%C2%B2", {}),
     "query numbers out of range": (("GET",), None, "page=" + "9" * 30 + "&per_page=-1&offset=-1&limit=" + "9" * 30, {}),
-    "path id that is not one": (("GET", "POST", "PUT", "PATCH", "DELETE"), "not-an-id%00\u00b2", "", {}),
+    "path id that is not one": (("GET", "POST", "PUT", "PATCH", "DELETE"), "not-an-id\u00b2", "", _json("{}")),
+    "path id with a nul": (("GET", "POST", "PUT", "PATCH", "DELETE"), "not-an-id%00", "", _json("{}")),
+    "path id too long": (("GET", "POST", "PUT", "PATCH", "DELETE"), "x" * 3000, "", _json("{}")),
 }
 
 
