@@ -263,3 +263,15 @@ def test_the_person_is_told_their_referral_is_stopped_and_their_consent_withdraw
     both = post(h, f"/my-referral/{token}/cancel", {"withdraw_consent": "yes"}, {})
     assert banner(page(h, both.headers["Location"], {})).startswith(
         "Your referral is stopped and your consent withdrawn")
+
+
+def test_the_referral_page_gives_the_situation_and_how_consent_was_given_in_words(harness):
+    from worklink_referrals.pages.views import CONSENT_WORDS, SITUATIONS
+    from worklink_referrals.schemas import CONSENT_METHODS, EMPLOYMENT
+
+    assert set(SITUATIONS) == set(EMPLOYMENT) and set(CONSENT_WORDS) == set(CONSENT_METHODS)  # none left as a code
+    h = harness
+    rid = h.refer().get_json()["id"]
+    html = page(h, f"/queue/{rid}", h.adviser())
+    assert "Off sick from their job, with a fit note" in html and "off sick fit note" not in html
+    assert ">Given verbally, " in html

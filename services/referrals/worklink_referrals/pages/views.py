@@ -41,6 +41,15 @@ LABELS = {
     "on_hold": "On hold", "completed": "Completed", "rejected": "Rejected", "cancelled": "Cancelled",
     "failed": "Could not contact", "entered_in_error": "Entered in error",
 }
+# The referral's codes in an adviser's words (the self-referral form asks the person in the first person).
+SITUATIONS = {
+    "in_work_at_risk": "In work, but their health is making it hard to stay in work",
+    "off_sick_fit_note": "Off sick from their job, with a fit note",
+    "unemployed": "Out of work and looking for work",
+    "economically_inactive": "Not working and not looking for work at the moment",
+}
+CONSENT_WORDS = {"verbal": "Given verbally", "written": "Given in writing", "online": "Given online",
+                "clinician_recorded": "In the clinical record"}
 
 # What a form post did, shown on the page it redirects to (`?done=<code>`; success_banner): the code, never the
 # words, travels in the address. The referral page's codes are its actions, and a few of their variants.
@@ -188,7 +197,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
-                   done=done,
+                   done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS,
                    referrer=referrer_words(referral, principal), consent_by=consent_taker_words(referral),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
