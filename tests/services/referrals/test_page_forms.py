@@ -142,7 +142,9 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
     assert "Date of birth must be a real date, like 15 3 1984" in refused
     assert 'value="31"' in refused and 'value="1990"' in refused  # what was typed is kept
     accepted = post(h, "/refer-yourself", {**form, "birth_date-day": "28"}, {})
-    assert accepted.status_code == 303 and "Check your email" in page(h, accepted.headers["Location"], {})
+    code_page = page(h, accepted.headers["Location"], {})
+    assert accepted.status_code == 303 and "<h1>Check your email</h1>" in code_page
+    assert "<title>Check your email – " in code_page  # the tab says what the heading says
 
 
 def test_the_refused_form_showing_what_the_person_typed_is_kept_out_of_caches(harness):
@@ -166,6 +168,7 @@ def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harne
         assert heading in html
     assert re.search(r"<h2>Rejection reasons</h2>\s*<p>None.</p>", html)  # nothing rejected: says so
     assert "Sustained job outcome" in html
+    assert "fewer than 5 referrals,\n  are not shown" in html and "null" not in html  # the API's word for programs
     reads = audit_rows(h, resource_type="insights")
     assert [(r.action, r.resource_id, r.actor, r.person_id) for r in reads] == [("read", "alliance", "admin-1", None)]
 

@@ -371,7 +371,7 @@ def insights_page():
     with ctx.database.transaction() as session:
         figures = insights.read(session, ctx.audit, uk_today(now()))
     return _render("referrals/insights.html", f=figures, outcome_types=domain.OUTCOME_TYPES,
-                   breakdowns=EQUITY_BREAKDOWNS, group_words=INSIGHT_GROUP_WORDS)
+                   breakdowns=EQUITY_BREAKDOWNS, group_words=INSIGHT_GROUP_WORDS, small=insights.SMALL)
 
 
 # Insights' group codes in the words the queue uses (capitalising a code gave "Gp", "25 34", "Triage").
