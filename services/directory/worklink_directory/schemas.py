@@ -128,7 +128,13 @@ class ServiceIn(Schema):
 
 
 class ServicePatch(ServiceIn):
-    """Documents PATCH; load it with partial=True (only the fields sent are applied)."""
+    """Documents PATCH; load it with partial=PATCH_PARTIAL (only the fields sent are applied)."""
+
+
+# What PATCH may leave out: the listing's own fields, each item of a list sent stays whole. partial=True reaches
+# into nested schemas as well, so an opening time without its hours or a phone without its number was taken
+# (the database refused it: a 500).
+PATCH_PARTIAL = tuple(ServicePatch().fields)
 
 
 class AssureIn(Schema):

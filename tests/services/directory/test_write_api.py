@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from tests.services.directory.conftest import (ORG_A, ORG_B, build_directory, listed_long_ago, make_app, service_body,
@@ -183,6 +184,22 @@ def test_invalid_bodies_are_422_with_field_pointers(app, directory):
     patch = client.patch(f"/manage/services/{directory.ids['jobclub']}", json={"minimum_age": 30}, headers=owner)
     assert patch.status_code == 422  # 30 > the stored maximum age of 24
     assert client.get(f"/services/{directory.ids['jobclub']}").get_json()["minimum_age"] == 16
+
+
+@pytest.mark.parametrize("items, pointer", [
+    ({"schedules": [{"byday": "MO"}]}, "/schedules/0/opens_at"),
+    ({"schedules": [{}]}, "/schedules/0/byday"),
+    ({"contacts": [{"name": "Advice line", "phones": [{}]}]}, "/contacts/0/phones/0/number"),
+])
+def test_a_patch_sends_each_item_of_a_list_whole(app, directory, items, pointer):
+    """Only the listing's own fields are optional on PATCH: partial=True reached into the lists' items too, so
+    an opening time without its hours or a phone without its number got past the schema (a 500)."""
+    client, owner = app.test_client(), token_for(app, "org_admin", ORG_A)
+    before = client.get(f"/services/{directory.ids['jobclub']}").get_json()
+    response = client.patch(f"/manage/services/{directory.ids['jobclub']}", json=items, headers=owner)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert pointer in [e["pointer"] for e in response.get_json()["errors"]], response.get_json()
+    assert client.get(f"/services/{directory.ids['jobclub']}").get_json() == before
 
 
 def test_locations_without_coordinates_are_geocoded_from_the_postcode(app, directory):

@@ -17,7 +17,7 @@ from worklink.web import service_context
 from worklink_directory import oruk, oruk_schemas, services
 from worklink_directory.geocode import Prelocated
 from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity
-from worklink_directory.schemas import AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
+from worklink_directory.schemas import PATCH_PARTIAL, AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
 
 blp = Blueprint("manage", __name__, url_prefix="/manage",
                 description="Partner organisations create, update, assure and withdraw their listings.")
@@ -138,7 +138,7 @@ class ManageService(MethodView):
             return _versioned(session, svc)
 
     @requires(*ADMINS)
-    @blp.arguments(ServicePatch(partial=True))
+    @blp.arguments(ServicePatch(partial=PATCH_PARTIAL))
     @blp.response(200)
     @blp.doc(parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                           "description": "The ETag of GET /manage/services/{id} (or of an earlier write): the "
