@@ -278,3 +278,25 @@ def test_the_referral_page_gives_the_situation_and_how_consent_was_given_in_word
     html = page(h, f"/queue/{rid}", h.adviser())
     assert "Off sick from their job, with a fit note" in html and "off sick fit note" not in html
     assert ">Given verbally, " in html
+
+
+def test_nothing_is_chosen_for_the_adviser_so_a_click_alone_records_nothing(harness):
+    """A select opening on its first option ('Phone', 'No answer') let a click on 'Log attempt' record an
+    attempt nobody made; every choice now starts empty and the form says what is missing."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    adviser = h.adviser()
+    act_on_page(h, rid, "accept", adviser, claim="yes")
+    html = page(h, f"/queue/{rid}", adviser)
+    selects = re.findall(r'<select[^>]*id="([\w-]+)"[^>]*>(.*?)</select>', html, re.S)
+    assert len(selects) == 4  # how, result, the hold reason, the close reason
+    for select, options in selects:
+        assert re.findall(r'<option value="([^"]*)" selected', options) == [""], select
+        assert options.strip().startswith('<option value=""'), select
+    version = h.client.get(f"/referrals/{rid}", headers=adviser).get_json()["version"]
+    refused = post(h, f"/queue/{rid}/act", {"action": "record_contact_attempt", "version": version,
+                                            "channel": "", "result": ""}, adviser)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'href="#record_contact_attempt-channel">Select how you tried to contact them</a>' in html
+    assert h.client.get(f"/referrals/{rid}", headers=adviser).get_json()["attempts"] == []

@@ -42,6 +42,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         submit(page, page.get_by_role("button", name="First contact made"))
         assert page.locator("#status").inner_text() == "In progress"
 
+        page.get_by_label("Why support ends").select_option("goals_met")
         submit(page, page.get_by_role("button", name="Complete the referral"))  # no outcome yet: refused
         assert page.get_by_role("alert").is_visible()
         assert "Record at least one outcome" in page.get_by_role("alert").inner_text()
