@@ -300,3 +300,13 @@ def test_nothing_is_chosen_for_the_adviser_so_a_click_alone_records_nothing(harn
     assert refused.status_code == 422
     assert 'href="#record_contact_attempt-channel">Select how you tried to contact them</a>' in html
     assert h.client.get(f"/referrals/{rid}", headers=adviser).get_json()["attempts"] == []
+
+
+def test_the_front_page_leads_a_resident_without_a_link_on(make_harness):
+    from worklink_referrals.config import ReferralSettings
+
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, directory_url="https://directory.example"))
+    html = page(h, "/", {})
+    assert '<a href="/refer-yourself">refer yourself' in html
+    assert '<a href="https://directory.example/find">find other local\n  support</a>' in html
+    assert "/refer-yourself" not in page(h, "/", h.adviser())  # staff get their own pages instead

@@ -139,7 +139,10 @@ def _audit(h):
 def test_a_resident_refers_themselves_without_an_account(harness, page):
     h = harness
     with live_server(h.app) as base:
-        page.goto(f"{base}/refer-yourself")
+        page.goto(f"{base}/")  # the site's front page leads a resident on
+        assert_accessible(page)
+        submit(page, page.get_by_role("link", name="refer yourself to a specialist employment adviser"))
+        assert page.url == f"{base}/refer-yourself"
         assert_accessible(page)
         page.get_by_label("First name").fill("Sam")
         page.get_by_role("button", name="Continue").click()  # missing fields and no agreement

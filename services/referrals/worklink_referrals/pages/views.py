@@ -116,7 +116,7 @@ def _options(codes) -> list[tuple[str, str]]:
 
 @pages.get("/")
 def home():
-    return _render("referrals/home.html", principal=optional_principal())
+    return _render("referrals/home.html", principal=optional_principal(), directory_url=settings().directory_url)
 
 
 @pages.get("/queue")
