@@ -310,3 +310,15 @@ def test_the_front_page_leads_a_resident_without_a_link_on(make_harness):
     assert '<a href="/refer-yourself">refer yourself' in html
     assert '<a href="https://directory.example/find">find other local\n  support</a>' in html
     assert "/refer-yourself" not in page(h, "/", h.adviser())  # staff get their own pages instead
+
+
+def test_a_stopped_referral_was_with_its_service_no_longer_is(make_harness):
+    from worklink_referrals.config import ReferralSettings
+
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, directory_url="https://directory.example"))
+    h.add_service()
+    link = self_referred(h)
+    assert "Your referral is with <a" in page(h, link, {})
+    post(h, f"/my-referral/{link.rsplit('/', 1)[1]}/cancel", {}, {})
+    html = page(h, link, {})
+    assert "Your referral was with <a" in html and "Your referral is with" not in html
