@@ -183,7 +183,7 @@ def test_a_job_start_reaches_the_referrer_only_if_the_person_agreed(both):
     gp_view = h.client.get(f"/referrals/{kept}", headers=h.gp()).get_json()
     assert gp_view["status"] == "completed" and "goals_met" not in json.dumps(gp_view)
     page = h.client.get("/sent", headers={**h.gp(), "Accept": "text/html"}).get_data(as_text=True)
-    assert page.count("goals met") == 1  # the shared one's only
+    assert page.count("Goals met") == 1  # the shared one's only
     feedback = {e["referral_id"]: e["reason"] for e in _events(h, "referrals.referral.feedback_ready")}
     completed = {e["referral_id"]: e["reason"] for e in _events(h, "referrals.referral.completed")}
     assert feedback == completed == {kept: None, shared: "goals_met"}

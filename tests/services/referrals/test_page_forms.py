@@ -322,3 +322,12 @@ def test_a_stopped_referral_was_with_its_service_no_longer_is(make_harness):
     post(h, f"/my-referral/{link.rsplit('/', 1)[1]}/cancel", {}, {})
     html = page(h, link, {})
     assert "Your referral was with <a" in html and "Your referral is with" not in html
+
+
+def test_the_referrers_list_says_none_yet_for_outcomes_it_will_be_told(harness):
+    """The person agreed their outcomes go back to the referrer, and none is recorded yet: the cell says so
+    rather than standing empty beside 'Not shared' on other rows."""
+    h = harness
+    h.refer()
+    html = page(h, "/sent", h.gp())
+    assert re.search(r"Outcomes </span>None yet</td>", html)

@@ -68,7 +68,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         sign_in(other, base, gp, "/sent")
         assert other.get_by_role("heading", level=1).inner_text() == "Referrals we sent"
         row = other.get_by_role("row", name=created["reference"])
-        assert "Completed" in row.inner_text() and "job start" in row.inner_text()
+        assert "Completed" in row.inner_text() and "Goals met" in row.inner_text() and "Job start" in row.inner_text()
         assert_accessible(other)
 
         person = browser.new_context().new_page()
