@@ -110,6 +110,16 @@ def test_form_posts_need_the_csrf_token(app):
     assert saved.status_code == 200 and "Saved: hi" in saved.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("path, status", [("/no-such-page", 404), ("/caseload", 405)])
+def test_a_form_sent_where_no_form_is_taken_is_told_so_not_that_it_expired(app, path, status):
+    """A browser's post to an address with no such page, or to a page that takes no posts (an old form after a
+    release), was refused as a form that "expired or did not come from this site" (400): reloading and sending
+    it again could never work. No view runs for it, so there is nothing for the CSRF check to guard."""
+    response = app.test_client().post(path, data={"note": "hi"}, headers={"Accept": "text/html"})
+    assert response.status_code == status and response.mimetype == "text/html"
+    assert b"Your form could not be sent" not in response.data
+
+
 def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
     token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
     with live_server(app) as base:

@@ -108,8 +108,8 @@ def _check_csrf() -> None:
     """Every state-changing page request: not sent from another site (Fetch Metadata, where the
     browser tells), and carrying the double-submit token, compared in constant time (as bytes: a
     str comparison refuses non-ASCII text with a TypeError, a 500)."""
-    if request.method in SAFE_METHODS or not is_page_request():
-        return
+    if request.method in SAFE_METHODS or request.routing_exception is not None or not is_page_request():
+        return  # (no such page, or one taking no posts: no view runs, and its 404/405 tells the truth)
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise Problem(403, "This form was sent from another website, so it was not accepted. Use the form on "
                            "this site.", title="Your form could not be sent")
