@@ -26,9 +26,11 @@ PROBLEM_TYPE_BASE = "https://worklink.example/problems/"
 # Machine-readable `type` for the statuses every service can return.
 STATUS_TYPES = {
     400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
-    405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
-    415: "unsupported-media-type", 422: "validation-failed", 429: "too-many-requests",
-    500: "internal-error", 503: "unavailable",
+    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 410: "gone",
+    412: "precondition-failed", 413: "payload-too-large", 414: "uri-too-long",
+    415: "unsupported-media-type", 422: "validation-failed", 428: "precondition-required",
+    429: "too-many-requests", 431: "request-header-fields-too-large", 500: "internal-error",
+    503: "unavailable",
 }
 
 

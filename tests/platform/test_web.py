@@ -491,3 +491,16 @@ def test_a_streamed_body_over_the_limit_is_a_413_not_cut_short(echo_app, body, c
 def test_a_streamed_body_within_the_limit_is_read_whole(echo_app):
     response = _streamed(echo_app.test_client(), "/echo", b'{"note": "' + b"x" * 1000 + b'"}', "application/json")
     assert response.status_code == 200 and response.get_json()["json"] == {"note": "x" * 1000}
+
+
+@pytest.mark.parametrize("status, name", [(406, "not-acceptable"), (410, "gone"), (412, "precondition-failed"),
+                                          (414, "uri-too-long"), (428, "precondition-required"),
+                                          (431, "request-header-fields-too-large")])
+def test_every_status_a_service_or_its_server_answers_has_a_named_problem_type(echo_app, status, name):
+    """A 410 (a used employer link) and a 412 (a directory listing changed since it was read) had the bare
+    number as their type, 'problems/412', where every other status has a name a client can switch on."""
+    from worklink.problems import problem_response
+
+    with echo_app.test_request_context("/echo"):
+        response = problem_response(status, "Detail.")
+    assert response.get_json()["type"] == f"https://worklink.example/problems/{name}"
