@@ -331,3 +331,20 @@ def test_the_referrers_list_says_none_yet_for_outcomes_it_will_be_told(harness):
     h.refer()
     html = page(h, "/sent", h.gp())
     assert re.search(r"Outcomes </span>None yet</td>", html)
+
+
+def test_the_history_says_each_step_and_who_took_it_in_words(harness):
+    from worklink_referrals.domain import ACTIONS
+    from worklink_referrals.pages.views import HISTORY_STEPS
+
+    assert set(ACTIONS) <= set(HISTORY_STEPS)  # a new action is worded before it shows as a code
+    h = harness
+    rid = h.refer().get_json()["id"]
+    act_on_page(h, rid, "accept", h.adviser(), claim="yes")
+    act_on_page(h, rid, "record_contact_attempt", h.adviser(), channel="phone", result="no_answer")
+    history = re.search(r'<ol class="nhsuk-list nhsuk-list--number">(.*?)</ol>', page(h, f"/queue/{rid}", h.adviser()),
+                        re.S).group(1)
+    steps = [re.sub(r"^\d\d \w{3} \d\d:\d\d: ", "", step) for step in re.findall(r"<li>(.*?)</li>", history)]
+    assert steps == ["Referral made by a GP or other clinician. Status: Submitted.",
+                     "Accepted by an employment adviser. Status: Accepted.",
+                     "Contact attempt logged by an employment adviser. Status: Accepted."]

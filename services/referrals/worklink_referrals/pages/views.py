@@ -13,7 +13,7 @@ from flask import redirect, render_template, request
 from marshmallow import ValidationError
 
 from worklink.audit import person_record
-from worklink.auth import current_principal, optional_principal, requires
+from worklink.auth import ROLE_PERSON, current_principal, optional_principal, requires
 from worklink.problems import Problem
 from worklink.sites import named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
@@ -50,6 +50,19 @@ SITUATIONS = {
 }
 CONSENT_WORDS = {"verbal": "Given verbally", "written": "Given in writing", "online": "Given online",
                 "clinician_recorded": "In the clinical record"}
+# A history entry's step and who took it, in words (the API's history keeps the codes).
+HISTORY_STEPS = {
+    "submit": "Referral made", "route": "Routed to an adviser service", "hold": "Held for the alliance to route",
+    "link_duplicate": "Linked to an earlier referral for the same person",
+    "relink_duplicate": "Linked to another earlier referral for the same person",
+    "unlink_duplicate": "No longer linked to an earlier referral",
+    "acknowledge": "Acknowledged", "accept": "Accepted", "assign": "Taken on by an adviser",
+    "record_contact_attempt": "Contact attempt logged", "make_first_contact": "First contact made",
+    "update_progress": "Stage updated", "record_outcome": "Outcome recorded", "put_on_hold": "Support put on hold",
+    "resume": "Support resumed", "complete": "Completed", "reject": "Rejected", "cancel": "Cancelled",
+    "fail": "Closed: could not contact or disengaged", "enter_in_error": "Marked as entered in error",
+}
+HISTORY_ACTORS = {**ROLE_PERSON, "resident": "the person", "system": "WorkLink"}
 
 # What a form post did, shown on the page it redirects to (`?done=<code>`; success_banner): the code, never the
 # words, travels in the address. The referral page's codes are its actions, and a few of their variants.
@@ -197,7 +210,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
-                   done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS,
+                   done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
+                   actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal), consent_by=consent_taker_words(referral),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
