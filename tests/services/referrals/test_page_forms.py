@@ -348,3 +348,15 @@ def test_the_history_says_each_step_and_who_took_it_in_words(harness):
     assert steps == ["Referral made by a GP or other clinician. Status: Submitted.",
                      "Accepted by an employment adviser. Status: Accepted.",
                      "Contact attempt logged by an employment adviser. Status: Accepted."]
+
+
+def test_the_referral_page_leaves_no_row_blank_and_no_code_in_attempts_or_targets(harness):
+    h = harness
+    self_referred(h)  # a self-referral gives no reason
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    act_on_page(h, rid, "accept", h.adviser(), claim="yes")
+    act_on_page(h, rid, "record_contact_attempt", h.adviser(), channel="in_person", result="left_message")
+    html = page(h, f"/queue/{rid}", h.adviser())
+    assert re.search(r"Reason</dt><dd[^>]*>Not given</dd>", html)
+    assert re.search(r'id="attempts"><li>[^<]*: In person, left message</li>', html)
+    assert "– not met yet</li>" in html and "– open" not in html

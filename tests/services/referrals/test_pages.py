@@ -38,7 +38,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
         page.get_by_label("How").select_option("phone")
         page.get_by_label("Result").select_option("no_answer")
         submit(page, page.get_by_role("button", name="Log attempt"))
-        assert "phone, no answer" in page.locator("#attempts").inner_text()
+        assert "Phone, no answer" in page.locator("#attempts").inner_text()
         submit(page, page.get_by_role("button", name="First contact made"))
         assert page.locator("#status").inner_text() == "In progress"
 
