@@ -51,3 +51,8 @@ def test_the_find_page_filters_by_age_delivery_mode_and_time(app, directory):
     assert found("time=18:30") == ["Digital skills for work, online", "Young people&#39;s job club, Yeovil"]
     assert found("age=17&time=18:30&delivery=in_person") == ["Young people&#39;s job club, Yeovil"]
     assert client.get("/find?age=old").status_code == 400
+
+
+def test_the_ways_a_service_is_provided_read_as_one_sentence(app, directory):
+    html = app.test_client().get(f"/find/services/{directory.ids['counselling']}").get_data(as_text=True)
+    assert re.search(r"How it is provided</dt><dd[^>]*>In person, by telephone</dd>", html)
