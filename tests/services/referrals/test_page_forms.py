@@ -145,6 +145,8 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
     code_page = page(h, accepted.headers["Location"], {})
     assert accepted.status_code == 303 and "<h1>Check your email</h1>" in code_page
     assert "<title>Check your email – " in code_page  # the tab says what the heading says
+    help_ = re.search(r'<details class="nhsuk-details" id="no-code">(.*?)</details>', code_page, re.S).group(1)
+    assert "I have not received the email" in help_ and '<a href="/refer-yourself">start your referral again</a>' in help_
 
 
 def test_the_refused_form_showing_what_the_person_typed_is_kept_out_of_caches(harness):
