@@ -81,6 +81,8 @@ class SummaryQuery(_Period):
     @validates_schema
     def _bounded(self, data, **kwargs):
         since, until = _period(data)
+        if since >= until:  # `since` alone, after now
+            raise ValidationError("Must be before the end of the period (now, without `until`).", "since")
         if until - since > audit_review.LONGEST_SUMMARY:
             raise ValidationError(f"A summary covers at most {audit_review.LONGEST_SUMMARY.days} days.", "since")
 
@@ -186,9 +188,15 @@ def review_summary(reviewer: Principal, query: dict[str, Any]) -> dict[str, Any]
     return {"since": since, "until": until, "actors": actors}
 
 
+_FIRST_MOMENT = datetime.min.replace(tzinfo=timezone.utc)
+_SUMMARY_WEEK = timedelta(days=7)
+
+
 def _period(query: dict[str, Any]) -> tuple[datetime, datetime]:
+    """`since` to `until`, by default the week up to now (or up to `until`: no further back than year 1, where
+    the calendar starts - a week before the first of January of year 1 was an OverflowError)."""
     until = query.get("until") or datetime.now(timezone.utc)
-    return query.get("since") or until - timedelta(days=7), until
+    return query.get("since") or max(until, _FIRST_MOMENT + _SUMMARY_WEEK) - _SUMMARY_WEEK, until
 
 
 PAGE_SIZE = 50
@@ -255,6 +263,8 @@ def _page_query(form: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, 
                 raw["since" if days == 0 else "until"] = datetime.combine(day, time(), audit_review.UK).isoformat()
             except ValueError:
                 problems.append((name, "Enter a date as year-month-day, for example 2026-11-20."))
+            except OverflowError:  # the last day there is: the period ends at the start of the next
+                problems.append((name, "Enter a date before 31 December 9999."))
     page = form.get("page", "1")
     raw["offset"] = ((whole_number(page, 2000) or 1) - 1) * PAGE_SIZE
     raw["limit"] = PAGE_SIZE

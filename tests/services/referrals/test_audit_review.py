@@ -94,12 +94,31 @@ def test_only_admins_review(harness, role, status):
     ("/audit/entries", {"limit": "0"}, "limit"),
     ("/audit/entries", {"record": "x" * 65}, "record"),
     ("/audit/summary", {"since": "2026-09-01T00:00:00Z", "until": "2026-11-20T00:00:00Z"}, "since"),
+    ("/audit/summary", {"since": "9999-12-31T00:00:00Z"}, "since"),  # after now, the period's end: was a 200
 ])
 def test_bad_filters_are_a_problem_naming_the_field(harness, path, query, field):
     response = harness.client.get(path, query_string=query, headers=harness.admin())
     assert response.status_code == 422 and response.content_type == "application/problem+json"
     assert {"location": "query", "pointer": f"/{field}"} in [{k: e[k] for k in ("location", "pointer")}
                                                        for e in response.get_json()["errors"]]
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:01Z", "0001-01-07T23:59:59Z"])
+def test_a_summary_up_to_the_first_days_of_the_calendar_is_empty_not_a_500(harness, until):
+    """Its week before `until` went back past year 1: an OverflowError, a 500."""
+    response = harness.client.get("/audit/summary", query_string={"until": until}, headers=harness.admin())
+    assert response.status_code == 200 and response.get_json()["actors"] == []
+
+
+def test_the_page_refuses_a_last_day_with_no_day_after_it(harness):
+    """The page reads a period up to the end of its last day: 9999-12-31 has no next day (a 500)."""
+    page = harness.client.get("/audit", query_string={"to_date": "9999-12-31"},
+                              headers={**harness.admin(), "Accept": "text/html"})
+    assert page.status_code == 400 and 'href="#to_date">Enter a date before 31 December 9999' in page.get_data(
+        as_text=True)
+    early = harness.client.get("/audit", query_string={"to_date": "0001-01-01"},
+                               headers={**harness.admin(), "Accept": "text/html"})
+    assert early.status_code == 200
 
 
 def test_the_page_shows_the_review_and_explains_a_bad_date(harness):
