@@ -191,3 +191,14 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
         assert any(words.startswith("Open the referral: New referral, ") for words in named)  # says which message
         assert page.locator("main .nhsuk-card").count() == 3  # a capacity change names no record to open
         assert_accessible(page)
+
+
+def test_a_message_says_when_it_came_in_uk_time(app, notifications_db):
+    """Stored in UTC: a message from a summer afternoon said 12:00 for what was 13:00 in the UK."""
+    route(notifications_db, "referrals.referral.submitted")
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).values(created_at=datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)))
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    html = app.test_client().get("/messages?scope=organisation", headers={
+        "Authorization": f"Bearer {token}", "Accept": "text/html"}).get_data(as_text=True)
+    assert '<time datetime="2026-07-01T13:00:00+01:00">1 July 2026, 13:00</time>' in html

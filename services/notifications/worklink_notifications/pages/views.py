@@ -11,6 +11,7 @@ from flask import redirect, render_template, request, url_for
 
 from worklink.audit import person_record
 from worklink.auth import authenticate, requires
+from worklink.uktime import uk_time
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
@@ -60,6 +61,7 @@ def messages():
     site_urls = links.sites(os.environ, service_context().settings.env)
     for item in items:
         item["link"] = links.record_link(item, site_urls)
+        item["created_at"] = uk_time(item["created_at"])  # stored in UTC: an hour out all summer
     return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
                            nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE)))
 
