@@ -1,10 +1,12 @@
 """The write form starts from what the clinician already told us: their name from their token, and for
 each adjustment picked from the guidance results the difficulty they searched for that it addresses -
-in real headless Chromium.
+in real headless Chromium; and its answers read as answers (a capital first).
 
 Found on a walk through the running system: both were typed again on every suggestion."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -44,3 +46,11 @@ def test_nothing_is_guessed_when_the_token_has_no_name_and_no_difficulty_was_sea
         pick_first_results(page, 1)
         assert page.get_by_label("Your name").input_value() == ""
         assert page.locator("#recommendations-0-difficulty").input_value() == ""
+
+
+def test_each_answer_on_the_write_page_starts_with_a_capital(app, tokens):
+    """The assessment and profession labels are the letter's own words, lower case mid-sentence there."""
+    html = app.test_client().get("/write", headers={**tokens.header(), "Accept": "text/html"}).get_data(as_text=True)
+    labels = re.findall(r'<label class="nhsuk-label nhsuk-radios__label" for="[^"]+">([^<]+)</label>', html)
+    assert "A telephone consultation" in labels and "Occupational therapist" in labels
+    assert all(label[:1].isupper() for label in labels), labels
