@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.error_contract import MUTATIONS, contract_breaches
+from tests.error_contract import MUTATIONS, contract_breaches, query_parameter_breaches
 from tests.services.directory.conftest import ORG_A, make_app
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
 def test_every_route_keeps_the_error_contract(database_url, tmp_path, mutation):
     breaches = contract_breaches(make_app(database_url, tmp_path), str(ORG_A), mutation)
+    assert not breaches, "\n".join(breaches)
+
+
+def test_every_documented_query_parameter_at_its_extremes_keeps_the_error_contract(database_url, tmp_path):
+    breaches = query_parameter_breaches(make_app(database_url, tmp_path), str(ORG_A))
     assert not breaches, "\n".join(breaches)

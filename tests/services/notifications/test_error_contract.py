@@ -8,28 +8,34 @@ import pytest
 from worklink.config import Settings
 from worklink.migrations import upgrade
 
-from tests.error_contract import MUTATIONS, contract_breaches, role_headers
+from tests.error_contract import MUTATIONS, contract_breaches, query_parameter_breaches, role_headers
 from tests.services.notifications.support import SPEC
 
 ORGANISATION = "00000000-0000-4000-8000-00000000b001"
 
 
-@pytest.mark.parametrize("mutation", MUTATIONS)
-def test_every_route_keeps_the_error_contract(database_url, tmp_path, mutation):
+def notifications_app(database_url: str, tmp_path):
     upgrade(SPEC.migrations_dir, database_url)
     settings = Settings.from_env("notifications", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_ENV": "test",
                                                    "NOTIFICATIONS_DATABASE_URL": database_url})
-    breaches = contract_breaches(SPEC.create_app(settings=settings), ORGANISATION, mutation)
+    return SPEC.create_app(settings=settings)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_every_route_keeps_the_error_contract(database_url, tmp_path, mutation):
+    breaches = contract_breaches(notifications_app(database_url, tmp_path), ORGANISATION, mutation)
+    assert not breaches, "\n".join(breaches)
+
+
+def test_every_documented_query_parameter_at_its_extremes_keeps_the_error_contract(database_url, tmp_path):
+    breaches = query_parameter_breaches(notifications_app(database_url, tmp_path), ORGANISATION)
     assert not breaches, "\n".join(breaches)
 
 
 def test_an_organisation_id_longer_than_any_stored_is_a_404_on_both_engines(database_url, tmp_path):
     """Organisation ids are at most 64 characters (the column's size): PostgreSQL refused a longer one from the
     path when a contact was added for it (a 500) while SQLite stored it."""
-    upgrade(SPEC.migrations_dir, database_url)
-    settings = Settings.from_env("notifications", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_ENV": "test",
-                                                   "NOTIFICATIONS_DATABASE_URL": database_url})
-    app = SPEC.create_app(settings=settings)
+    app = notifications_app(database_url, tmp_path)
     admin = role_headers(app, ORGANISATION)["alliance_admin"]
     path = f"/organisations/{'x' * 65}/contacts"
     added = app.test_client().post(path, json={"email": "lead@a.example", "purpose": "lead"}, headers=admin)
