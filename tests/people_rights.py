@@ -19,8 +19,11 @@ def post_form(client, path: str, data: dict, headers: dict, csrf: bool = True):
 
 
 def text(response) -> str:
-    """The page's words, markup gone and white space folded."""
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    """The page's words, markup gone and white space folded; a responsive table's column headings repeated in
+    each cell for narrow screens (hidden from screen readers) left out, so a row reads as on a wide one."""
+    page = re.sub(r'<span class="nhsuk-table-responsive__heading" aria-hidden="true">[^<]*</span>', "",
+                  response.get_data(as_text=True))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
 def summary_links(response) -> list[tuple[str, str]]:

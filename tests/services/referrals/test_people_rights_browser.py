@@ -38,6 +38,10 @@ def test_the_admin_finds_downloads_and_erases_a_persons_details(harness, page):
         assert "Ada Lovelace" in page.locator("#person").inner_text()
         assert "?" not in page.url and ADA["nhs_number"] not in page.url
         assert_accessible(page)
+        page.set_viewport_size({"width": 320, "height": 800})  # six-column tables: stacked, not scrolled sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert_accessible(page)
+        page.set_viewport_size({"width": 1280, "height": 800})
 
         with page.expect_download() as downloading:
             page.get_by_role("button", name="Download everything (JSON)").click()
@@ -58,6 +62,8 @@ def test_the_admin_finds_downloads_and_erases_a_persons_details(harness, page):
         submit(page, page.get_by_role("button", name="Erase their details"))
         assert page.get_by_role("heading", level=1).inner_text() == "Their details were erased"
         assert page.locator("#erased tbody tr").count() == 2
+        page.set_viewport_size({"width": 320, "height": 800})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
         assert_accessible(page)
     erased = h.client.post("/people/subject-access", json={"referral_id": second}, headers=h.admin()).get_json()
     assert erased["referrals"][0]["erased_at"] and erased["referrals"][0]["person"]["given_name"] is None
