@@ -51,6 +51,8 @@ def clinician_reference_key(settings: Settings) -> str:
     if not key and settings.env == "production" and not settings.jwt.algorithm.startswith("HS"):
         raise ConfigError(f"{KEY_VARIABLE} must be set in production when tokens are not "
                           "signed with a shared secret")
+    if key and settings.env == "production" and len(key) < 32:  # as every other key (and its _PREVIOUS) is
+        raise ConfigError(f"{KEY_VARIABLE} must be 32 or more characters in production")
     return key or settings.jwt.secret + ":clinician-reference"
 
 

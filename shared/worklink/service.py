@@ -77,6 +77,7 @@ class ServiceSpec:
         """The service's own settings (`<package>.config:check(settings)`, optional), checked when any of its
         processes starts: a missing or unsafe one then stops the relay, the consumer or a job at once,
         never at its first event (where a consumer would retry, then dead-letter it)."""
+        _check_platform_keys(settings)
         if check := getattr(self.optional_module("config"), "check", None):
             check(settings)
 
@@ -115,3 +116,15 @@ def get_service(name: str) -> ServiceSpec:
     if name not in services:
         raise LookupError(f"no WorkLink service {name!r} is installed (have: {', '.join(services) or 'none'})")
     return services[name]
+
+
+def _check_platform_keys(settings) -> None:
+    """The keys every service holds alike, current and retired (WORKLINK_SESSION_KEY, WORKLINK_CLINICIAN_REFERENCE_KEY
+    and their _PREVIOUS): every service announces a sign-out everywhere and hears the others', naming the user
+    under the clinician reference key. Only the web app read them at start: with RS256 and no key set, a relay,
+    consumer or job started, and the consumer dead-lettered every sign-out announcement."""
+    from worklink.pseudonyms import clinician_reference_keys
+    from worklink.web.sessions import session_keys
+
+    session_keys(settings)
+    clinician_reference_keys(settings)

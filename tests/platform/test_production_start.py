@@ -110,3 +110,30 @@ def test_a_number_that_is_not_one_is_refused_by_its_name(process, variable, valu
     """int() refused them with a traceback naming the value only ('invalid literal for int()')."""
     settings = {**own_settings("referrals", tmp_path), "REFERRALS_PERSON_KEY": "k" * 40, variable: value}
     refused(start(process, tmp_path, **settings), variable)
+
+
+RS256 = {"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "https://idp.example/jwks"}
+SERVICE_SETTINGS = {  # each service's own production settings, so only the platform keys are missing
+    "directory": {"DIRECTORY_GEOCODER_URL": "https://api.postcodes.io"},
+    "adjustments": {"ADJUSTMENTS_PERSON_KEY": "p" * 40, "ADJUSTMENTS_LINK_SECRET": "l" * 40},
+    "referrals": {"REFERRALS_PERSON_KEY": "k" * 40},
+    "notifications": {"NOTIFICATIONS_PUBLIC_URL": "https://notify.example.org",
+                      "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org", "NOTIFICATIONS_MAIL_FROM": "x@example.org"},
+}
+
+
+@pytest.mark.parametrize("service", ["directory", "adjustments", "referrals", "notifications"])
+def test_every_process_refuses_the_platform_keys_missing_or_short_not_the_web_app_alone(service, tmp_path):
+    """With RS256 there is no shared secret to derive the cookie and clinician reference keys from. Only the web
+    app read them at start: the relay, consumer and jobs started, and every consumer then dead-lettered each
+    sign-out-everywhere announcement (it names the user under the clinician reference key)."""
+    rs256 = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service], **RS256}
+    session = {"WORKLINK_SESSION_KEY": "s" * 40}
+    consume, relay = ("consume", "-s", service), ("relay", "-s", service)
+    refused(start(consume, tmp_path, **rs256), "WORKLINK_SESSION_KEY")
+    refused(start(relay, tmp_path, **rs256, **session), "WORKLINK_CLINICIAN_REFERENCE_KEY")
+    refused(start(consume, tmp_path, **rs256, **session, WORKLINK_CLINICIAN_REFERENCE_KEY="too-short"),
+            "WORKLINK_CLINICIAN_REFERENCE_KEY")
+    refused(start(("job", "-s", service, JOBS[service]), tmp_path, **rs256, **session,
+                  WORKLINK_CLINICIAN_REFERENCE_KEY="c" * 40, WORKLINK_SESSION_KEY_PREVIOUS="retired"),
+            "WORKLINK_SESSION_KEY_PREVIOUS")

@@ -33,8 +33,11 @@ def test_production_without_a_shared_secret_must_set_the_key(monkeypatch):
     settings = Settings("adjustments", env="production", jwt=JwtSettings(algorithm="RS256", jwks_url="https://x"))
     with pytest.raises(ConfigError, match=KEY_VARIABLE):
         clinician_reference_key(settings)
-    monkeypatch.setenv(KEY_VARIABLE, "set-by-the-operator")
-    assert clinician_reference_key(settings) == "set-by-the-operator"
+    monkeypatch.setenv(KEY_VARIABLE, "set-by-the-operator")  # as short as a password: refused, as other keys are
+    with pytest.raises(ConfigError, match="32 or more"):
+        clinician_reference_key(settings)
+    monkeypatch.setenv(KEY_VARIABLE, "set-by-the-operator-" * 2)
+    assert clinician_reference_key(settings) == "set-by-the-operator-" * 2
 
 
 def test_the_adjustments_contract_and_service_use_the_shared_definition():
