@@ -188,6 +188,10 @@ def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
         page.get_by_label("Action").select_option("denied")
         submit(page, page.get_by_role("button", name="Show"))
         assert page.get_by_role("heading", level=2, name="1 entry").is_visible()
+        page.set_viewport_size({"width": 320, "height": 800})  # both tables stack: the page does not scroll sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert_accessible(page)
+        page.set_viewport_size({"width": 1280, "height": 800})
         page.get_by_label("From (date)").fill("2026-11-20")
         page.get_by_label("To (date, included)").fill("2026-11-19")
         submit(page, page.get_by_role("button", name="Show"))
