@@ -120,6 +120,17 @@ def test_a_form_sent_where_no_form_is_taken_is_told_so_not_that_it_expired(app, 
     assert b"Your form could not be sent" not in response.data
 
 
+def test_invisible_control_characters_in_a_persons_form_are_taken_out_not_refused(app):
+    """Text pasted into a form can carry them (Word's line break is a vertical tab): the form was refused with an
+    error page ("Some text in the request cannot be stored: form /note") that kept none of the answers. They
+    cannot be seen, so nothing is lost by taking them out; a vertical tab or form feed is the line break it was."""
+    client = app.test_client()
+    client.set_cookie("worklink_csrf", "t0ken")
+    saved = client.post("/notes", data={"csrf_token": "t0ken", "note": "two\x0bparts\x00 and\x1f more"},
+                        headers={"Accept": "text/html"})
+    assert saved.status_code == 200 and "Saved: two\nparts and more" in saved.get_data(as_text=True)
+
+
 def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
     token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
     with live_server(app) as base:

@@ -6,6 +6,7 @@ and SQLite would store the NUL PostgreSQL refuses, so the two engines would disa
 C0 control characters (tab, line feed and carriage return aside) have no place in a form
 field or a record either. One check here covers every JSON body, HTML form, query string and path
 argument (an id or a link's token: PostgreSQL refused a NUL in one with a 500 where SQLite found nothing).
+A page's form, typed by a person who cannot see such characters, is cleaned of them instead.
 
 The check is nearly free for ordinary requests: a body is only walked when its raw bytes
 could hold such a character (a `\\u` escape in JSON, a `%00`-`%1F` escape or a raw control
@@ -18,8 +19,10 @@ import re
 from typing import Any, Iterator
 
 from flask import request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from worklink.problems import Problem
+from worklink.web.pages import is_page_request
 
 # C0 controls except \t \n \r, and any UTF-16 surrogate (in a Python str, only a lone one).
 UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
@@ -39,13 +42,29 @@ def refuse_unstorable_text() -> None:
     if request.method in ("POST", "PUT", "PATCH"):
         if request.mimetype in _FORM_TYPES:
             if request.mimetype == _FORM_TYPES[1] or _MAYBE_ENCODED.search(request.get_data(cache=True)):
-                errors += [{"location": "form", "pointer": p, "detail": DETAIL} for p in _in_pairs(request.form)]
+                if is_page_request():
+                    _clean_persons_form()
+                else:
+                    errors += [{"location": "form", "pointer": p, "detail": DETAIL} for p in _in_pairs(request.form)]
         elif request.is_json and _MAYBE_IN_JSON.search(request.get_data(cache=True)):
             body = request.get_json(silent=True)  # malformed JSON is the view's 400 to give
             errors += [{"location": "json", "pointer": p, "detail": DETAIL} for p in _in_json(body, "")]
     if errors:
         raise Problem(422, "Some text in the request cannot be stored: " + ", ".join(
             f"{e['location']} {e['pointer'] or '(whole body)'}" for e in errors) + ".", errors=errors)
+
+
+_LINE_BREAKS = re.compile("[\x0b\x0c]")
+
+
+def _clean_persons_form() -> None:
+    """A person's form (a page's): the control characters are taken out instead of refused. Text pasted from
+    elsewhere carries them (Word's line break is a vertical tab), nobody can see them, and an error page in
+    their place kept none of the answers. A vertical tab or form feed becomes the line break it was."""
+    def clean(text: str) -> str:
+        return UNSTORABLE.sub("", _LINE_BREAKS.sub("\n", text))
+
+    request.form = ImmutableMultiDict([(clean(k), clean(v)) for k, v in request.form.items(multi=True)])
 
 
 def _in_pairs(multidict) -> Iterator[str]:
