@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,54 @@ import yaml
 from worklink.service import installed_services
 
 ROOT = Path(__file__).resolve().parents[1]
+SETTING = re.compile(r"^(WORKLINK|KAFKA|METRICS|WEB|PROMETHEUS|DIRECTORY|ADJUSTMENTS|REFERRALS|NOTIFICATIONS)_[A-Z0-9_]*[A-Z0-9]$")
+# Names of that shape that are Flask app.config keys, not environment variables (checked below to stay so).
+APP_CONFIG_KEYS = {"WORKLINK_HOME_PAGE", "WORKLINK_ROLE_HOME_PAGES", "NOTIFICATIONS_RETENTION"}
+
+
+def code_files() -> list[Path]:
+    return [*(ROOT / "shared/worklink").rglob("*.py"), *(ROOT / "services").glob("*/worklink_*/**/*.py")]
+
+
+def settings_the_code_reads() -> set[str]:
+    """Every setting name the shared library and the services spell out (a string that is the whole name)."""
+    return {node.value for path in code_files() for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SETTING.match(node.value)
+            } - APP_CONFIG_KEYS
+
+
+def test_every_setting_the_code_reads_is_documented_where_a_deployer_looks():
+    """A platform setting in the README's Configuration section, a service's own in that service's README:
+    WORKLINK_BIND, PROMETHEUS_MULTIPROC_DIR and NOTIFICATIONS_SMTP_PASSWORD (as `_PASSWORD`) were nowhere."""
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme.split("\n## Configuration\n")[1].split("\n## ")[0]
+    undocumented = []
+    for name in sorted(settings_the_code_reads()):
+        service = ROOT / "services" / name.split("_")[0].lower()
+        documentation = (service / "README.md").read_text() if service.is_dir() else configuration
+        if not re.search(rf"`{name}[`=]", documentation):
+            undocumented.append(name)
+    assert not undocumented
+    config_keys = "".join(path.read_text() for path in code_files())
+    for key in APP_CONFIG_KEYS:
+        assert re.search(rf"config(\.setdefault\(|\.get\(|\[)\"{key}\"", config_keys), f"{key} is not an app.config key"
+
+
+def test_compose_and_the_image_set_only_settings_the_code_reads():
+    """A renamed or retired variable left in docker-compose.yml or the Dockerfile is silently ignored."""
+    known = settings_the_code_reads() | {f"{name.upper()}_DATABASE_URL" for name in installed_services()}
+    entrypoint = (ROOT / "deploy/docker/entrypoint.sh").read_text()
+    known |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", entrypoint))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    ours = {role: spec for role, spec in compose.items() if "build" in spec}
+    assert set(installed_services()) <= set(ours)
+    set_by_compose = {name for spec in ours.values() for name in spec.get("environment", {}) if SETTING.match(name)}
+    dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
+    set_by_image = {name for name in re.findall(r"^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]*)=", dockerfile, re.MULTILINE)
+                    if SETTING.match(name)}
+    assert set_by_image, "the Dockerfile's ENV was not read"
+    assert set_by_compose - known == set()
+    assert set_by_image - known == set()
 
 
 def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_database():
