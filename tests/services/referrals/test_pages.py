@@ -121,7 +121,9 @@ def test_the_alliance_routes_a_held_referral_from_its_page(make_harness, page):
     admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
     with live_server(h.app) as base:
         sign_in(page, base, admin, "/queue?view=held")
-        page.get_by_role("link", name=held["reference"]).click()
+        submit(page, page.get_by_role("link", name=held["reference"]))
+        assert page.locator("#no-targets").inner_text() == (
+            "None yet: they start when an adviser service has the referral.")  # not a bare heading
         assert_accessible(page)
         page.get_by_label("Adviser service (directory id)").select_option(str(OTHER_SERVICE))
         page.get_by_role("button", name="Route referral").click()
