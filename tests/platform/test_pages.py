@@ -58,6 +58,11 @@ def many_places():
     return render_template_string(PAGE, heading="Places to go", nav=nav)
 
 
+@pages.get("/search")
+def search():
+    return render_template_string(PAGE, heading=f"Results for {request.args['q']}")
+
+
 @pages.post("/notes")
 def save_note():
     return render_template_string(PAGE, heading=f"Saved: {request.form['note']}")
@@ -129,6 +134,8 @@ def test_invisible_control_characters_in_a_persons_form_are_taken_out_not_refuse
     saved = client.post("/notes", data={"csrf_token": "t0ken", "note": "two\x0bparts\x00 and\x1f more"},
                         headers={"Accept": "text/html"})
     assert saved.status_code == 200 and "Saved: two\nparts and more" in saved.get_data(as_text=True)
+    searched = client.get("/search?q=back%0B%00pain", headers={"Accept": "text/html"})  # a search box's words
+    assert searched.status_code == 200 and "Results for back\npain" in searched.get_data(as_text=True)
 
 
 def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):

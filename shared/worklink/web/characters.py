@@ -6,7 +6,7 @@ and SQLite would store the NUL PostgreSQL refuses, so the two engines would disa
 C0 control characters (tab, line feed and carriage return aside) have no place in a form
 field or a record either. One check here covers every JSON body, HTML form, query string and path
 argument (an id or a link's token: PostgreSQL refused a NUL in one with a 500 where SQLite found nothing).
-A page's form, typed by a person who cannot see such characters, is cleaned of them instead.
+A page's form or query string, typed by a person who cannot see such characters, is cleaned of them instead.
 
 The check is nearly free for ordinary requests: a body is only walked when its raw bytes
 could hold such a character (a `\\u` escape in JSON, a `%00`-`%1F` escape or a raw control
@@ -37,13 +37,17 @@ def refuse_unstorable_text() -> None:
     errors = [{"location": "path", "pointer": "/" + _escape(name), "detail": DETAIL}
               for name, value in (request.view_args or {}).items()
               if isinstance(value, str) and UNSTORABLE.search(value)]
-    errors += [{"location": "query", "pointer": pointer, "detail": DETAIL}
-               for pointer in _in_pairs(request.args) if _MAYBE_ENCODED.search(request.query_string)]
+    page = is_page_request()
+    if _MAYBE_ENCODED.search(request.query_string):
+        if page:  # a search box's words, or a link's
+            request.args = _cleaned(request.args)
+        else:
+            errors += [{"location": "query", "pointer": p, "detail": DETAIL} for p in _in_pairs(request.args)]
     if request.method in ("POST", "PUT", "PATCH"):
         if request.mimetype in _FORM_TYPES:
             if request.mimetype == _FORM_TYPES[1] or _MAYBE_ENCODED.search(request.get_data(cache=True)):
-                if is_page_request():
-                    _clean_persons_form()
+                if page:
+                    request.form = _cleaned(request.form)
                 else:
                     errors += [{"location": "form", "pointer": p, "detail": DETAIL} for p in _in_pairs(request.form)]
         elif request.is_json and _MAYBE_IN_JSON.search(request.get_data(cache=True)):
@@ -57,14 +61,14 @@ def refuse_unstorable_text() -> None:
 _LINE_BREAKS = re.compile("[\x0b\x0c]")
 
 
-def _clean_persons_form() -> None:
-    """A person's form (a page's): the control characters are taken out instead of refused. Text pasted from
-    elsewhere carries them (Word's line break is a vertical tab), nobody can see them, and an error page in
-    their place kept none of the answers. A vertical tab or form feed becomes the line break it was."""
+def _cleaned(fields) -> ImmutableMultiDict:
+    """A person's form (a page's, posted or a search's): the control characters taken out instead of refused.
+    Text pasted from elsewhere carries them (Word's line break is a vertical tab), nobody can see them, and an
+    error page in their place kept none of the answers. A vertical tab or form feed becomes the line break it was."""
     def clean(text: str) -> str:
         return UNSTORABLE.sub("", _LINE_BREAKS.sub("\n", text))
 
-    request.form = ImmutableMultiDict([(clean(k), clean(v)) for k, v in request.form.items(multi=True)])
+    return ImmutableMultiDict([(clean(key), clean(value)) for key, value in fields.items(multi=True)])
 
 
 def _in_pairs(multidict) -> Iterator[str]:
