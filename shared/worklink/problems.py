@@ -142,7 +142,10 @@ def from_http_exception(error: HTTPException) -> Response:
     messages = data.get("errors") or data.get("messages")
     if messages and status in (400, 422):
         errors = field_errors(messages)
-        detail = data.get("message") or f"{len(errors)} field(s) failed validation"
+        # A 400 is a body that could not be read at all ("Invalid JSON body."): no field failed validation.
+        unreadable = status == 400 and len(errors) == 1
+        detail = data.get("message") or (errors[0]["detail"] if unreadable else
+                                         f"{len(errors)} field(s) failed validation")
         return problem_response(422 if status == 422 else 400, detail, errors=errors, headers=headers)
     detail = data.get("message") or (error.description if error.description else None)
     return problem_response(status, detail, headers=headers)

@@ -96,7 +96,10 @@ def test_valid_request_succeeds(client, gp_token):
 
 def test_400_for_malformed_json(client, gp_token):
     response = client.post("/things", data='{"reason": ', content_type="application/json", headers=auth(gp_token))
-    assert_problem(response, 400)
+    problem = assert_problem(response, 400)
+    # says what is wrong, not "1 field(s) failed validation" (no field was read)
+    assert problem["detail"] == "Invalid JSON body."
+    assert problem["errors"] == [{"location": "json", "pointer": "", "detail": "Invalid JSON body."}]
 
 
 def test_422_lists_every_invalid_field_with_a_pointer(client, gp_token):
