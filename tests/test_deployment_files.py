@@ -169,3 +169,29 @@ def test_a_service_image_installs_no_development_tool_and_is_built_from_a_small_
     assert 'pip install /app/shared "/app/services/${SERVICE}"' in (ROOT / "deploy/docker/Dockerfile").read_text()
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var"} <= ignored, "the build context carries the virtualenv or local databases"
+
+
+def files_left_out_of_the_package(project: Path) -> set[Path]:
+    """Files beside the code (templates, schemas, fonts, licences) that `pip install` would not copy into the
+    image: none of the project's package-data patterns names them (as setuptools globs them: a "*" entry in
+    every package directory, a named package's from its own directory)."""
+    import tomllib
+
+    setuptools = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]
+    top = [p for p in project.iterdir() if p.is_dir() and p.name.startswith("worklink") and not p.name.endswith("egg-info")]
+    files = {f for p in top for f in p.rglob("*")
+             if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".py", ".pyc")}
+    covered = set()
+    for package, patterns in setuptools.get("package-data", {}).items():
+        dirs = ([d for p in top for d in (p, *p.rglob("*")) if d.is_dir()] if package == "*"
+                else [project / package.replace(".", "/")])
+        covered |= {f for d in dirs for pattern in patterns for f in d.glob(pattern)}
+    return files - covered
+
+
+@pytest.mark.parametrize("project", ["shared", *(f"services/{name}" for name in installed_services())])
+def test_the_image_installs_every_file_the_source_tree_ships_beside_the_code(project):
+    """The image installs shared/ and the service with pip (not editable, as here): the directory's vendored
+    ORUK schemas went without their CC BY-SA attribution (ATTRIBUTION.md)."""
+    assert files_left_out_of_the_package(ROOT / project) == set()
+
