@@ -195,3 +195,14 @@ def test_the_image_installs_every_file_the_source_tree_ships_beside_the_code(pro
     ORUK schemas went without their CC BY-SA attribution (ATTRIBUTION.md)."""
     assert files_left_out_of_the_package(ROOT / project) == set()
 
+
+def test_the_image_is_production_unless_a_container_says_otherwise():
+    """Without WORKLINK_ENV a container ran in development: the development JWT secret and keys taken, tokens
+    minted, webhooks to private addresses called. Compose, for development, says so in every container."""
+    dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
+    assert re.search(r"^\s*(ENV\s+)?WORKLINK_ENV=production\b", dockerfile, re.MULTILINE)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for role, spec in compose.items():
+        if "build" in spec:
+            assert spec["environment"]["WORKLINK_ENV"] == "development", role
+
