@@ -17,8 +17,8 @@ def test_the_referral_page_shows_uk_times_and_todays_uk_date(harness):
     h.act(rid, "make_first_contact")
     h.clock.now = datetime(2026, 7, 7, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on Wednesday 8 July
     html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
-    assert "06 Jul 09:00: submit" in html  # not 08:00 (UTC)
-    assert "Acknowledge: due Wed 08 Jul 09:00" in html
+    assert "6 Jul 09:00: Referral made" in html  # not 08:00 (UTC)
+    assert "Acknowledge: due Wed 8 Jul 09:00" in html
     assert 'value="2026-07-08"' in html  # an outcome's date defaults to the UK today, not 7 July
 
 
@@ -28,7 +28,7 @@ def test_lists_use_the_uk_date(harness):
     created = h.refer(consent=CONSENT).get_json()
     row = re.search(rf'{created["reference"]}.*?</tr>', h.client.get(
         "/queue?view=new", headers={**h.adviser(), **HTML}).get_data(as_text=True), re.S).group(0)
-    assert "02 Jul 2026" in row
+    assert "2 Jul 2026" in row
 
 
 def test_holds_to_review_are_due_on_the_uk_date(harness):

@@ -119,10 +119,10 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
               rows(lambda r: [(r["reference"], code_words(a["channel"]), code_words(a["result"]),
                                _when(a["attempted_at"])) for a in r["contact_attempts"]])),
         table("outcomes", "Outcomes", ("Referral", "Outcome", "Happened on"),
-              rows(lambda r: [(r["reference"], code_words(o["type"]), o["occurred_on"].strftime("%d %b %Y"))
+              rows(lambda r: [(r["reference"], code_words(o["type"]), o["occurred_on"].strftime("%-d %b %Y"))
                               for o in r["outcomes"]])),
         table("checks", "Sustainment checks", ("Referral", "Weeks", "Due", "Done"),
-              rows(lambda r: [(r["reference"], c["weeks"], c["due_on"].strftime("%d %b %Y"), _when(c["done_at"]))
+              rows(lambda r: [(r["reference"], c["weeks"], c["due_on"].strftime("%-d %b %Y"), _when(c["done_at"]))
                               for c in r["sustainment_checks"]])),
         table("accesses", "Recorded accesses to their referrals", ("Referral", "When", "Organisation", "Role", "Action"),
               rows(lambda r: [(r["reference"], _when(a["occurred_at"]), a["organisation"] or "", role_words(a["role"]),
@@ -131,4 +131,4 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _when(moment: datetime | None) -> str:
-    return uk_time(moment).strftime("%d %b %Y %H:%M") if moment else ""
+    return uk_time(moment).strftime("%-d %b %Y %H:%M") if moment else ""

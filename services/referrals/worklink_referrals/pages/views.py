@@ -95,13 +95,13 @@ PERSON_DONE = {
 
 
 @pages.app_template_filter("uk")
-def _uk_format(moment: datetime | None, pattern: str = "%d %b %Y %H:%M") -> str:
+def _uk_format(moment: datetime | None, pattern: str = "%-d %b %Y %H:%M") -> str:
     return uk_time(moment).strftime(pattern) if moment else ""
 
 
 @pages.app_template_filter("uk_date")
 def _uk_date(moment: datetime | None) -> str:
-    return _uk_format(moment, "%d %b %Y")
+    return _uk_format(moment, "%-d %b %Y")
 
 
 def _nav():
