@@ -59,3 +59,18 @@ def test_the_employer_page_says_which_recommendation_needs_an_answer_in_plain_wo
                         "Say why '2. Quieter workspace' could not be agreed in full",
                         "Enter your name, 2 to 200 characters"], messages
     assert "Must be one of" not in answer.get_data(as_text=True)
+
+
+def test_a_choice_not_on_a_checkbox_list_is_linked_to_the_list(client, tokens):
+    """A refused box of a group ("/categories/0": a choice from an old page, or a hand-edited form) was linked
+    as "#categories-0", an id no field has, so the summary's link led nowhere; the group's first box has the
+    group's id."""
+    h = tokens.header()
+    token = csrf_for(client, "/write", headers=h)
+    refused = client.post("/write", headers=h, data={"csrf_token": token, "categories": "teleportation",
+                                                     "job.tasks": "Juggling!"})
+    body = refused.get_data(as_text=True)
+    box = body.split("nhsuk-error-summary__list", 1)[1].split("</ul>", 1)[0]
+    links = re.findall(r'<a href="#([^"]+)"', box)
+    assert "categories" in links and "job-tasks" in links
+    assert all(f'id="{target}"' in body for target in links), [t for t in links if f'id="{t}"' not in body]

@@ -189,6 +189,7 @@ def by_field(problems: list[dict], moved: dict[str, str] | None = None) -> dict[
     errors: dict[str, list[str]] = {}
     for problem in problems:
         pointer = re.sub(r"/schedule/\d+(/\w+)?$", "/schedule", problem["pointer"])  # one box for the weeks
+        pointer = re.sub(r"^(/categories|/job/tasks)/\d+$", r"\1", pointer)  # a box of a group: the group's id
         field = re.sub(r"/(_schema|adjustment_id|condition_id)$", "", pointer).strip("/").replace("/", "-")
         errors.setdefault((moved or {}).get(field, field), []).append(problem["detail"])
     return errors
