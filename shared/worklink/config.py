@@ -6,6 +6,7 @@ defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,20 @@ def whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: in
         of = f" of {unit}" if unit else ""
         raise ConfigError(f"{name} must be a whole number{of} ({minimum} or more), not {value!r}")
     return int(value)
+
+
+def positive_number(env: Mapping[str, str], name: str, default: float, *, unit: str = "") -> float:
+    """A setting that may take a fraction (hours, seconds), above 0: refused by name, as whole_number's are
+    (float() named only the value, and took 0, a negative number, nan and inf)."""
+    value = env.get(name, "").strip() or str(default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        of = f" of {unit}" if unit else ""
+        raise ConfigError(f"{name} must be a number{of} above 0, not {value!r}")
+    return number
 
 
 def _count(env: Mapping[str, str], name: str) -> int:

@@ -137,3 +137,20 @@ def test_every_process_refuses_the_platform_keys_missing_or_short_not_the_web_ap
     refused(start(("job", "-s", service, JOBS[service]), tmp_path, **rs256, **session,
                   WORKLINK_CLINICIAN_REFERENCE_KEY="c" * 40, WORKLINK_SESSION_KEY_PREVIOUS="retired"),
             "WORKLINK_SESSION_KEY_PREVIOUS")
+
+
+@pytest.mark.parametrize("process, variable, value", [
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_SMTP_PORT", "25x"),
+    (("consume", "-s", "notifications"), "NOTIFICATIONS_MAX_ATTEMPTS", "six"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_GIVE_UP_HOURS", "3 days"),
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_BACKOFF_BASE", "0"),
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_WEBHOOK_ALERT_HOURS", "nan"),
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_DIGEST_HOUR", "24"),
+    (("relay", "-s", "adjustments"), "ADJUSTMENTS_LINK_TTL_DAYS", "two months"),
+])
+def test_a_services_own_number_that_is_not_one_is_refused_by_its_name(process, variable, value, tmp_path):
+    """int() and float() named the value only ('could not convert string to float: ...'), took 0, a negative
+    number, nan or an hour 24, and adjustments' link lifetime was read by the web app alone (a traceback)."""
+    service = process[2]
+    settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service], variable: value}
+    refused(start(process, tmp_path, **settings), variable)

@@ -19,7 +19,7 @@ from worklink.web import create_service_app
 from worklink.web.pages import RolePage
 from worklink_adjustments import api
 from worklink_adjustments.config import person_key, previous_person_keys
-from worklink_adjustments.config import referrals_url
+from worklink_adjustments.config import link_ttl_days, referrals_url
 from worklink_adjustments.domain import DomainError
 from worklink_adjustments.knowledge import IndexCache
 from worklink_adjustments.models import PLATFORM
@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     app.config.setdefault("EMPLOYER_LINK_SECRET", _link_secret(settings))
     app.config.setdefault("EMPLOYER_LINK_PREVIOUS_SECRETS", previous_keys(os.environ, LINK_SECRET_VARIABLE))
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", clinician_reference_key(settings))
-    app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=int(os.environ.get("ADJUSTMENTS_LINK_TTL_DAYS", 60))))
+    app.config.setdefault("EMPLOYER_LINK_TTL", timedelta(days=link_ttl_days(os.environ)))
     app.extensions["adjustments_index"] = IndexCache()
     app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", _role_home_pages(settings))
 

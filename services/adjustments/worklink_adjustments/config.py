@@ -44,6 +44,11 @@ def referral_answer_hours(env: Mapping[str, str]) -> int:
     return whole_number(env, REFERRAL_ANSWER_HOURS_VARIABLE, DEFAULT_REFERRAL_ANSWER_HOURS, unit="hours")
 
 
+def link_ttl_days(env: Mapping[str, str]) -> int:
+    """ADJUSTMENTS_LINK_TTL_DAYS: how long an employer's reply link works, in whole days (60 by default)."""
+    return whole_number(env, "ADJUSTMENTS_LINK_TTL_DAYS", 60, unit="days")
+
+
 def referrals_url(env: Mapping[str, str], environment: str) -> str:
     """The referrals site: where a clinician follows a referral to its outcomes, and an adviser's work is."""
     return site_url(env, "ADJUSTMENTS_REFERRALS_URL", "referrals", environment)
@@ -57,6 +62,7 @@ def check(settings) -> None:
     person_key(os.environ)
     previous_person_keys(os.environ)
     referral_answer_hours(os.environ)
+    link_ttl_days(os.environ)
     _link_secret(settings)
     previous_keys(os.environ, LINK_SECRET_VARIABLE)
     audit_retention_years(os.environ, records_kept_years=rights.retention_years(os.environ))

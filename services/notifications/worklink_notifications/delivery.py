@@ -51,6 +51,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
+from worklink.config import ConfigError, positive_number, whole_number
 from worklink.db import Database, utcnow
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
@@ -145,20 +146,21 @@ class DeliverySettings:
         environment = env.get("WORKLINK_ENV", "development")
         return cls(
             smtp_host=env.get("NOTIFICATIONS_SMTP_HOST", cls.smtp_host),
-            smtp_port=int(env.get("NOTIFICATIONS_SMTP_PORT", cls.smtp_port)),
+            smtp_port=whole_number(env, "NOTIFICATIONS_SMTP_PORT", cls.smtp_port),
             mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
             # Unset outside production: the sites `worklink up` serves, on their <SERVICE>_PORT, so an email's
             # links reach their pages also from a copy run on other ports.
             public_url=site_url(env, "NOTIFICATIONS_PUBLIC_URL", "notifications", environment),
             referrals_url=site_url(env, "NOTIFICATIONS_REFERRALS_URL", "referrals", environment),
             directory_url=site_url(env, "NOTIFICATIONS_DIRECTORY_URL", "directory", environment),
-            max_attempts=int(env.get("NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts)),
-            backoff_base=float(env.get("NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base)),
-            digest_hour=int(env.get("NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour)),
-            give_up_after=timedelta(hours=float(env.get("NOTIFICATIONS_GIVE_UP_HOURS", 72))),
+            max_attempts=whole_number(env, "NOTIFICATIONS_MAX_ATTEMPTS", cls.max_attempts, unit="attempts"),
+            backoff_base=positive_number(env, "NOTIFICATIONS_BACKOFF_BASE", cls.backoff_base, unit="seconds"),
+            digest_hour=hour_of_day(env, "NOTIFICATIONS_DIGEST_HOUR", cls.digest_hour),
+            give_up_after=timedelta(hours=positive_number(env, "NOTIFICATIONS_GIVE_UP_HOURS", 72, unit="hours")),
             webhook_retry_schedule=durations(env.get("NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"),
                                              cls.webhook_retry_schedule, "NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE"),
-            webhook_alert_after=timedelta(hours=float(env.get("NOTIFICATIONS_WEBHOOK_ALERT_HOURS", 1))),
+            webhook_alert_after=timedelta(hours=positive_number(env, "NOTIFICATIONS_WEBHOOK_ALERT_HOURS", 1,
+                                                                               unit="hours")),
             allow_private_webhooks=webhook_targets.private_targets_allowed(env.get("WORKLINK_ENV", "development"), env),
             webhook_proxy=webhook_targets.WebhookProxy.parse(env["NOTIFICATIONS_WEBHOOK_PROXY"])
             if env.get("NOTIFICATIONS_WEBHOOK_PROXY", "").strip() else None,
@@ -226,6 +228,14 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def hour_of_day(env, name: str, default: int) -> int:
+    """An hour of the day, 0 to 23 (UTC), refused by name."""
+    hour = whole_number(env, name, default, minimum=0, unit="hours")
+    if hour > 23:
+        raise ConfigError(f"{name} must be an hour of the day, 0 to 23, not {hour}")
+    return hour
 
 
 def durations(text: str | None, default: tuple[float, ...], name: str) -> tuple[float, ...]:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.audit import AuditTrail
-from worklink.config import ConfigError
+from worklink.config import ConfigError, positive_number
 from worklink.db import Database
 from worklink.retention import RETENTION, SYSTEM, erase_in_batches
 from worklink_notifications.admin import RECORD_TYPE
@@ -86,7 +86,7 @@ class RetentionSchedule:
             person_messages=_days(env, "NOTIFICATIONS_RETENTION_PERSON_MESSAGE_DAYS", cls.person_messages),
             read_inbox=_days(env, "NOTIFICATIONS_RETENTION_READ_INBOX_DAYS", cls.read_inbox),
             deliveries=_days(env, "NOTIFICATIONS_RETENTION_DELIVERY_DAYS", cls.deliveries),
-            give_up_after=timedelta(hours=float(env.get("NOTIFICATIONS_GIVE_UP_HOURS", 72))))
+            give_up_after=timedelta(hours=positive_number(env, "NOTIFICATIONS_GIVE_UP_HOURS", 72, unit="hours")))
         return schedule.checked()
 
     def checked(self) -> "RetentionSchedule":
