@@ -75,6 +75,12 @@ def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_
         assert compose[name]["ports"] == [f"{spec.default_port}:8000"]
         for job in spec.jobs:
             assert compose[f"{name}-{job}"]["command"] == ["job", job], f"no container runs {name}'s {job} job"
+        # The web container migrates the database (entrypoint.sh): its workers start once it is healthy.
+        assert compose[name]["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                               "topics": {"condition": "service_completed_successfully"}}
+        for worker in (f"{name}-relay", f"{name}-consumer", *(f"{name}-{job}" for job in spec.jobs)):
+            assert compose[worker]["depends_on"] == {**compose[name]["depends_on"],
+                                                     name: {"condition": "service_healthy"}}, worker
     assert compose["topics"]["command"] == ["worklink", "topics"]
     mail_host = compose["notifications-deliver"]["environment"]["NOTIFICATIONS_SMTP_HOST"]
     assert mail_host in compose, "notifications sends email to a server compose does not run"
