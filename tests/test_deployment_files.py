@@ -212,3 +212,29 @@ def test_the_image_is_production_unless_a_container_says_otherwise():
         if "build" in spec:
             assert spec["environment"]["WORKLINK_ENV"] == "development", role
 
+
+
+@pytest.mark.parametrize("service", list(installed_services()))
+def test_the_image_copies_files_that_exist_and_runs_commands_that_exist_as_a_user_not_root(service):
+    """Read as `docker build --build-arg SERVICE=<service>` would: every COPY source, the entrypoint's
+    `worklink ...` commands with their options, and the user the processes run as."""
+    import click
+
+    from worklink.cli import main
+
+    dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text().replace("${SERVICE}", service)
+    sources = [source for line in re.findall(r"^COPY\s+(.+)$", dockerfile, re.MULTILINE)
+               for source in line.split()[:-1] if not source.startswith("--")]
+    assert sources and all((ROOT / source).exists() for source in sources), sources
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0"), "the processes run as root"
+    entrypoint = (ROOT / "deploy/docker/entrypoint.sh").read_text()
+    invocations = re.findall(r"exec worklink ([^;\n]+)|worklink (db upgrade [^;\n]+)", entrypoint)
+    assert len(invocations) >= 6
+    for words in (next(filter(None, found)).split() for found in invocations):
+        command = main
+        while isinstance(command, click.Group):  # down to the command the words name
+            command, words = command.commands[words[0]], words[1:]
+        options = {opt for param in command.params for opt in getattr(param, "opts", ())}
+        named = {word for word in words if word.startswith("-")}
+        assert named <= options, f"worklink {command.name} has no {named - options}"
