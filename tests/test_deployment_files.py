@@ -102,6 +102,8 @@ def test_compose_gives_each_service_its_own_database_role():
         url = compose[name]["environment"][f"{name.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql+psycopg://worklink_{name}:"), url
         assert url.endswith(f"/worklink_{name}")
+        password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+        assert f"CREATE ROLE worklink_{name} LOGIN PASSWORD '{password}';" in init, "compose logs in with another password"
         assert f"CREATE DATABASE worklink_{name} OWNER worklink_{name};" in init
         assert f"REVOKE CONNECT, TEMPORARY ON DATABASE worklink_{name} FROM PUBLIC;" in init
 
@@ -238,3 +240,16 @@ def test_the_image_copies_files_that_exist_and_runs_commands_that_exist_as_a_use
         options = {opt for param in command.params for opt in getattr(param, "opts", ())}
         named = {word for word in words if word.startswith("-")}
         assert named <= options, f"worklink {command.name} has no {named - options}"
+
+
+def test_the_readme_lists_every_services_own_commands():
+    """An operator rotating a key is told to run `worklink referrals rekey-people` or `worklink adjustments
+    rekey-audit`: the Command line table listed neither."""
+    import importlib
+
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if "a service's own commands" in line)
+    listed = {service: set(names.replace("\\|", "|").split("|"))
+              for service, names in re.findall(r"`worklink (\w+) ([\w|\\-]+)`", row)}
+    for name, spec in installed_services().items():
+        commands = set(importlib.import_module(f"{spec.package}.cli").main.commands)
+        assert listed.get(name, set()) == commands, name
