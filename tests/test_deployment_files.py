@@ -253,3 +253,18 @@ def test_the_readme_lists_every_services_own_commands():
     for name, spec in installed_services().items():
         commands = set(importlib.import_module(f"{spec.package}.cli").main.commands)
         assert listed.get(name, set()) == commands, name
+
+
+def test_no_readme_documents_a_setting_nothing_reads():
+    """The other way round: a documented variable that was renamed or retired in the code is one a deployer
+    sets for nothing (a key they believe rotated, a limit they believe applied)."""
+    code = settings_the_code_reads()
+    computed = {f"{name.upper()}_{suffix}" for name in installed_services() for suffix in ("DATABASE_URL", "PORT")}
+    computed |= {f"{name}_PREVIOUS" for name in code}  # worklink.keyring's retired keys
+    entrypoint = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", (ROOT / "deploy/docker/entrypoint.sh").read_text()))
+    tests = {"WORKLINK_CHROMIUM", "WORKLINK_TEST_POSTGRES_URL"}  # the test suite's own (its rows say "tests:")
+    assert all(any(name in path.read_text() for path in (ROOT / "tests").rglob("*.py")) for name in tests)
+    readmes = [ROOT / "README.md", *(ROOT / "services").glob("*/README.md")]
+    documented = {name for path in readmes for name in re.findall(r"`([A-Z][A-Z0-9_]*)[`=]", path.read_text())
+                  if SETTING.match(name)}
+    assert documented - code - computed - entrypoint - tests - APP_CONFIG_KEYS == set()
