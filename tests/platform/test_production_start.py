@@ -154,3 +154,11 @@ def test_a_services_own_number_that_is_not_one_is_refused_by_its_name(process, v
     service = process[2]
     settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service], variable: value}
     refused(start(process, tmp_path, **settings), variable)
+
+
+@pytest.mark.parametrize("variable, value", [("REFERRALS_HOLIDAYS", "2026-12-29,25/12/2026"),
+                                             ("REFERRALS_ROUTING_TAXONOMY", "not-a-uuid")])
+def test_a_referrals_list_setting_with_an_item_that_is_not_one_is_refused_by_its_name(variable, value, tmp_path):
+    """date.fromisoformat and uuid.UUID stopped every referrals process with a traceback naming only the value."""
+    settings = {**own_settings("referrals", tmp_path), **SERVICE_SETTINGS["referrals"], variable: value}
+    assert value.split(",")[-1] in refused(start(("relay", "-s", "referrals"), tmp_path, **settings), variable)

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Mapping
 
 from worklink import retention
-from worklink.config import whole_number
+from worklink.config import ConfigError, whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
@@ -86,8 +86,7 @@ class ReferralSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "ReferralSettings":
         env = os.environ if environ is None else environ
         # Shipped England and Wales bank holidays, plus any the operator adds (a one-off holiday, a local closure).
-        holidays = BANK_HOLIDAYS | frozenset(date.fromisoformat(d.strip())
-                                             for d in env.get("REFERRALS_HOLIDAYS", "").split(",") if d.strip())
+        holidays = BANK_HOLIDAYS | frozenset(_listed(env, "REFERRALS_HOLIDAYS", date.fromisoformat, "a date (2026-12-29)"))
         gap = calendar_gap(holidays, today or date.today())
         if gap:
             log.warning(gap)
@@ -97,8 +96,7 @@ class ReferralSettings:
                 first_contact_attempt=whole_number(env, "REFERRALS_FIRST_CONTACT_ATTEMPT_DAYS", 5, minimum=0),
                 first_meeting=whole_number(env, "REFERRALS_FIRST_MEETING_DAYS", 10, minimum=0),
                 holidays=holidays),
-            routing_taxonomy=frozenset(uuid.UUID(t.strip()) for t in env.get("REFERRALS_ROUTING_TAXONOMY", "")
-                                       .split(",") if t.strip()),
+            routing_taxonomy=frozenset(_listed(env, "REFERRALS_ROUTING_TAXONOMY", uuid.UUID, "a taxonomy term id")),
             caseload_limit=whole_number(env, "REFERRALS_CASELOAD_LIMIT", 20, minimum=0),
             failed_contact_attempts=whole_number(env, "REFERRALS_FAILED_CONTACT_ATTEMPTS", 3, minimum=0),
             self_referral_limit_contact=whole_number(env, "REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3, minimum=0),
@@ -111,6 +109,18 @@ class ReferralSettings:
                                    env.get("WORKLINK_ENV", "development")),
             retention_years=retention_years(env),
         )
+
+
+def _listed(env: Mapping[str, str], variable: str, parse, what: str) -> list:
+    """A comma-separated setting, each item parsed; one that is not `what` is refused by the variable's name
+    (date.fromisoformat and uuid.UUID named the value only, in a traceback)."""
+    parsed = []
+    for item in (item.strip() for item in env.get(variable, "").split(",")):
+        try:
+            parsed += [parse(item)] if item else []
+        except ValueError:
+            raise ConfigError(f"{variable}: {item!r} is not {what}") from None
+    return parsed
 
 
 def retention_years(env: Mapping[str, str]) -> int:
