@@ -166,10 +166,12 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
         assert_accessible(page)
         code = page.locator("#dev-code").inner_text()
-        page.get_by_label("Code").fill("000000" if code != "000000" else "111111")
-        page.get_by_role("button", name="Send my referral").click()
+        wrong = "000000" if code != "000000" else "111111"
+        page.get_by_label("Code").fill(wrong)
+        submit(page, page.get_by_role("button", name="Send my referral"))
         assert "not right" in page.get_by_role("alert").inner_text()
         assert "not right" in page.locator("#code-error").inner_text()
+        assert page.get_by_label("Code").input_value() == wrong  # kept, so a slip can be seen and corrected
         page.get_by_label("Code").fill(code)
         page.get_by_role("button", name="Send my referral").click()
         assert "/my-referral/" in page.url

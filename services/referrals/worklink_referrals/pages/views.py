@@ -551,7 +551,7 @@ def refer_yourself_verify(pending_token):
         code = VerifySchema().load({"code": request.form.get("code", "")})["code"]
     except ValidationError:
         return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
-                       errors={"code": ["Enter the 6-digit code we sent you"]})
+                       errors={"code": ["Enter the 6-digit code we sent you"]}, typed=request.form.get("code", ""))
     with access.domain_problems():  # a used or expired code: the error page (404, 410)
         with ctx.database.transaction() as session:  # one transaction: see check_self_referral_code
             wrong = services.check_self_referral_code(session, pending_id, code, moment)
@@ -561,7 +561,7 @@ def refer_yourself_verify(pending_token):
                                  person_id=str(referral.id), principal=person_principal(referral))
         if wrong and wrong.status == 400:
             return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
-                           errors={"code": [wrong.detail]})
+                           errors={"code": [wrong.detail]}, typed=request.form.get("code", ""))  # to spot a slip
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
     return redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
