@@ -6,6 +6,7 @@ defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -80,13 +81,13 @@ class Settings:
             jwt=JwtSettings(
                 algorithm=env.get("WORKLINK_JWT_ALGORITHM", "HS256"),
                 secret=env.get("WORKLINK_JWT_SECRET", DEV_JWT_SECRET),
-                public_key=_read_key(env.get("WORKLINK_JWT_PUBLIC_KEY")),
+                public_key=_read_key(env, "WORKLINK_JWT_PUBLIC_KEY"),
                 jwks_url=env.get("WORKLINK_JWKS_URL") or None,
                 issuer=env.get("WORKLINK_JWT_ISSUER", "worklink-dev"),
                 audience=env.get("WORKLINK_JWT_AUDIENCE", "worklink"),
             ),
             max_body_bytes=whole_number(env, "WORKLINK_MAX_BODY_BYTES", 1024 * 1024, unit="bytes"),
-            log_level=env.get("WORKLINK_LOG_LEVEL", "INFO"),
+            log_level=_log_level(env),
             trusted_proxies=_count(env, "WORKLINK_TRUSTED_PROXIES"),
             metrics_token=env.get("WORKLINK_METRICS_TOKEN", ""),
             allowed_hosts=tuple(h.strip() for h in env.get("WORKLINK_ALLOWED_HOSTS", "").split(",") if h.strip()),
@@ -181,10 +182,24 @@ def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
     return whole_number(env, name, default, unit="minutes")
 
 
-def _read_key(value: str | None) -> str | None:
-    """Accept either PEM text or a path to a PEM file."""
+def _read_key(env: Mapping[str, str], name: str) -> str | None:
+    """Accept either PEM text or a path to a PEM file (one that cannot be read is refused by the variable's
+    name: it was a traceback naming the path only)."""
+    value = env.get(name)
     if not value:
         return None
     if value.lstrip().startswith("-----BEGIN"):
         return value
-    return Path(value).read_text()
+    try:
+        return Path(value).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: neither PEM text nor a readable PEM file ({exc.__class__.__name__}: "
+                          f"{value!r})") from None
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    """WORKLINK_LOG_LEVEL: one of Python's level names (logging refused another with a traceback)."""
+    level = env.get("WORKLINK_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"WORKLINK_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    return level

@@ -162,3 +162,12 @@ def test_a_referrals_list_setting_with_an_item_that_is_not_one_is_refused_by_its
     """date.fromisoformat and uuid.UUID stopped every referrals process with a traceback naming only the value."""
     settings = {**own_settings("referrals", tmp_path), **SERVICE_SETTINGS["referrals"], variable: value}
     assert value.split(",")[-1] in refused(start(("relay", "-s", "referrals"), tmp_path, **settings), variable)
+
+
+@pytest.mark.parametrize("variable, value", [("WORKLINK_LOG_LEVEL", "verbose"),
+                                             ("WORKLINK_JWT_PUBLIC_KEY", "/no/such/key.pem")])
+def test_a_platform_setting_that_cannot_be_used_is_refused_by_its_name(variable, value, tmp_path):
+    """logging's 'Unknown level' and a missing key file's FileNotFoundError were tracebacks naming the value."""
+    settings = {**own_settings("directory", tmp_path), **SERVICE_SETTINGS["directory"], variable: value,
+                **({"WORKLINK_JWT_ALGORITHM": "RS256"} if variable == "WORKLINK_JWT_PUBLIC_KEY" else {})}
+    refused(start(("relay", "-s", "directory"), tmp_path, **settings), variable)
