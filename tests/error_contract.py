@@ -1,14 +1,16 @@
 """A small fuzzer for the error contract, run by each service's test_error_contract.py against its real app.
 
 Every route and method of the app is sent one kind of bad input (a `MUTATIONS` entry) as every role, as a
-program (API: problem+json) and, on a page route, as a browser (an NHS.UK error page). Whatever the input, the
-answer is never a 5xx, an error is never a bare Werkzeug page or a traceback, and an API error is RFC 9457.
+program (problem+json, from a page's route too) and, on a page route, as a browser (an NHS.UK error page).
+Whatever the input, the answer is never a 5xx, an error is never a bare Werkzeug page or a traceback, and an
+API error is RFC 9457.
 Ids in paths are made up (no such records), so a view that looks its record up first is tried only as far as
 that lookup; what a form reads after it needs a test of its own with a real record.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from typing import Iterator
@@ -73,12 +75,16 @@ def contract_breaches(app: Flask, organisation: str, mutation: str) -> list[str]
         if path_value is not None and not rule.arguments:
             continue
         path = _path(rule.rule, path_value) + (f"?{query}" if query else "")
-        for role, headers in role_headers(app, organisation).items():
-            accept = {"Accept": "text/html"} if page else {}
+        # a page is asked by a browser, and by a program (answered as the API is) but for its form: a page's
+        # view answers a form it refuses with the form, in HTML, whoever sent it
+        askers = (True, False) if page and not isinstance(kwargs.get("data"), dict) else (page,)
+        for browser, (role, headers) in itertools.product(askers, role_headers(app, organisation).items()):
+            accept = {"Accept": "text/html" if browser else "application/json"}
             client.set_cookie("worklink_csrf", CSRF)  # again: a sign-out's answer deletes it
             response = client.open(path, method=method, headers={**headers, **accept}, **kwargs)
-            if problem := _breach(response, page):
-                breaches.append(f"{method} {path[:80]} as {role}: {response.status_code} {problem}")
+            if problem := _breach(response, browser):
+                who = role if browser or not page else f"{role} (a program)"
+                breaches.append(f"{method} {path[:80]} as {who}: {response.status_code} {problem}")
     return breaches
 
 

@@ -138,6 +138,16 @@ def test_invisible_control_characters_in_a_persons_form_are_taken_out_not_refuse
     assert searched.status_code == 200 and "Results for back\npain" in searched.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("accept, media_type", [("application/json", "application/problem+json"),
+                                                ("text/html", "text/html")])
+def test_a_page_takes_its_form_only_not_json(app, accept, media_type):
+    """A program posting JSON to a page (answered as the API is) got the page's HTML form back: the view read
+    an empty form. A page takes a form; anything else is a 415, as the API's routes answer a form."""
+    response = app.test_client().post("/notes", json={"note": "hi"}, headers={"Accept": accept})
+    assert response.status_code == 415 and response.mimetype == media_type
+    assert "application/x-www-form-urlencoded" in response.headers["Accept-Post"]
+
+
 def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
     token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
     with live_server(app) as base:

@@ -35,8 +35,8 @@ from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception,
                                register_problem_handlers)
-from worklink.web.characters import refuse_unstorable_text
-from worklink.web.pages import SAFE_METHODS, SECRET_ARGS, install_pages, is_page_request, is_secret_link
+from worklink.web.characters import FORM_TYPES, refuse_unstorable_text
+from worklink.web.pages import SAFE_METHODS, SECRET_ARGS, install_pages, is_page_route, is_secret_link
 from worklink.web.security import install_security_headers
 from worklink.web.sessions import CookieSeal, SessionStore, mark_keys, session_keys
 
@@ -246,7 +246,13 @@ def _check_body(settings: Settings) -> None:
     if request.is_json:
         _refuse_deep_json(request.get_data(cache=True))
         _refuse_unreadable_numbers(request.get_data(cache=True))
-    if getattr(view, "_worklink_accepts_form", False) or is_page_request():
+    if is_page_route():  # a page reads its form: JSON was an empty form (and the form, in HTML, to a program)
+        if request.mimetype not in FORM_TYPES:
+            raise Problem(415, f"Send the form as {' or '.join(FORM_TYPES)}, not "
+                               f"{request.mimetype or 'an unnamed type'}.",
+                          headers={"Accept-Post": ", ".join(FORM_TYPES)})
+        return
+    if getattr(view, "_worklink_accepts_form", False):
         return
     if request.mimetype not in _JSON_TYPES and not request.mimetype.endswith("+json"):
         raise Problem(415, f"Send the body as application/json, not {request.mimetype or 'an unnamed type'}.",

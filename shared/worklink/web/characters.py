@@ -28,7 +28,7 @@ from worklink.web.pages import is_page_request
 UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _MAYBE_IN_JSON = re.compile(rb"\\u|[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAYBE_ENCODED = re.compile(rb"%(?:0[0-8BbCcEeFf]|1[0-9A-Fa-f])|[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")  # what a page posts
 DETAIL = "Contains a control character or an unpaired surrogate, which cannot be stored; remove it."
 
 
@@ -44,8 +44,8 @@ def refuse_unstorable_text() -> None:
         else:
             errors += [{"location": "query", "pointer": p, "detail": DETAIL} for p in _in_pairs(request.args)]
     if request.method in ("POST", "PUT", "PATCH"):
-        if request.mimetype in _FORM_TYPES:
-            if request.mimetype == _FORM_TYPES[1] or _MAYBE_ENCODED.search(request.get_data(cache=True)):
+        if request.mimetype in FORM_TYPES:
+            if request.mimetype == FORM_TYPES[1] or _MAYBE_ENCODED.search(request.get_data(cache=True)):
                 if page:
                     request.form = _cleaned(request.form)
                 else:

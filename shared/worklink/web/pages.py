@@ -61,8 +61,13 @@ def is_page_request() -> bool:
         return False
     if not name:
         return request.url_rule is None and prefers_html()
-    blueprint = current_app.blueprints.get(name.split(".")[0])
-    return bool(getattr(blueprint, "worklink_pages", False)) and not _asks_for_data()
+    return is_page_route() and not _asks_for_data()
+
+
+def is_page_route() -> bool:
+    """The request is for a PagesBlueprint route, whoever asks (a browser, or a program answered as the API is)."""
+    blueprint = current_app.blueprints.get((request.blueprint or "").split(".")[0])
+    return bool(getattr(blueprint, "worklink_pages", False))
 
 
 def _asks_for_data() -> bool:
