@@ -362,3 +362,19 @@ def test_the_referral_page_leaves_no_row_blank_and_no_code_in_attempts_or_target
     assert re.search(r"Reason</dt><dd[^>]*>Not given</dd>", html)
     assert re.search(r'id="attempts"><li>[^<]*: In person, left message</li>', html)
     assert "– not met yet</li>" in html and "– open" not in html
+
+
+def test_a_refused_form_no_longer_on_the_page_is_explained_not_linked_to_nothing(harness):
+    """A form posted after the referral moved on (a colleague completed it meanwhile, in another tab) and refused
+    by the schema re-showed the page without that form: the summary linked '#cancel-reason', which no field had,
+    and did not say why the form had gone."""
+    h = harness
+    rid = completed(h)  # cancelling is no longer offered
+    version = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["version"]
+    refused = post(h, f"/queue/{rid}/act", {"action": "cancel", "reason": "no-such-reason", "version": version},
+                   h.gp())
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 409
+    box = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', body, re.S).group(1)
+    assert not [t for t in re.findall(r'<a href="#([^"]+)"', box) if f'id="{t}"' not in body]
+    assert "This can no longer be done: the referral has changed since the page was loaded." in box

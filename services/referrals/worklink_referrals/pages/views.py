@@ -191,6 +191,9 @@ def _page_number() -> int:
     return whole_number(request.args.get("page"), 999_999) or 1
 
 
+NO_LONGER_POSSIBLE = "This can no longer be done: the referral has changed since the page was loaded."
+
+
 def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200):
     """The referral page; after a refused form, `errors` (the form macros' mapping) and the form `posted`."""
     ctx, principal, moment = service_context(), current_principal(), now()
@@ -208,6 +211,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
                 and not body["consent"]["withdrawn_at"])
     can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
+    if errors and posted in domain.ACTIONS and posted not in body["allowed_actions"]:
+        # The refused form is not on the page any more (the referral moved on meanwhile): say so, rather than
+        # link its fields' messages to nothing.
+        errors, status = {"": [NO_LONGER_POSSIBLE]}, 409
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
