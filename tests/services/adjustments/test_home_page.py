@@ -91,3 +91,19 @@ def test_the_home_page_table_reflows_at_320_px(app, tokens, page):
         assert page.locator("table.nhsuk-table-responsive tbody tr").count() == 1
         assert number not in page.url and number[6:] not in page.url
         assert_accessible(page)
+
+
+def test_a_suggestion_never_referred_says_so_in_words_and_its_nhs_number_is_spaced(client, tokens):
+    """The home list and the review page showed "None" for a suggestion with no referral, and the NHS number
+    ran as ten digits (NHS style writes it 3 3 4)."""
+    fill(client, tokens, 1)
+    h = tokens.header()
+    home = client.get("/", headers=h).get_data(as_text=True)
+    row = home.split('<a href="/review/')[1].split("</tr>")[0]
+    assert "Not referred" in row and "None" not in row
+    suggestion_id = row.split('"')[0]
+    review = client.get(f"/review/{suggestion_id}", headers=h)
+    text = review.get_data(as_text=True)
+    number = nhs_number(0)
+    assert review.status_code == 200 and f"{number[:3]} {number[3:6]} {number[6:]}" in text and number not in text
+    assert re.search(r'id="referral">\s*Not referred</dd>', text) and not re.search(r">\s*None\s*<", text)

@@ -43,7 +43,8 @@ REFERRAL_WORDS = {"put_on_hold": "on hold", "resumed": "active again (resumed)",
 
 @pages.app_template_filter("referral_words")
 def referral_words(step: str | None) -> str:
-    return REFERRAL_WORDS.get(step or "", (step or "none").replace("_", " "))
+    """A referral's step in words; none at all: not referred (the lists showed "None")."""
+    return REFERRAL_WORDS.get(step or "", (step or "not referred").replace("_", " "))
 NAV = [("Your suggestions", "/"), ("Find guidance", "/find")]
 EMPLOYER_NAV: list = []  # an employer has no account: the clinicians' menu only led them to a sign-in page
 EXTRA_ROWS = 2
