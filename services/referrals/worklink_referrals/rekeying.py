@@ -48,7 +48,7 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeye
         with database.sessions() as session:
             rows = session.execute(_page(after, since)).all()
         renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
-                   if (new := _key(row, key)) != row.match_key and row.match_key in _old_keys(row, previous)]
+                   if (new := _key(row, key)) != row.match_key and row.match_key in _old_keys(row, previous, key)]
         if renames:
             with database.transaction() as session:
                 changed += session.execute(_REKEY, renames).rowcount
@@ -66,8 +66,11 @@ def _page(after, since: datetime | None) -> sa.Select:
     return query if after is None else query.where(Referral.id > after)
 
 
-def _old_keys(row, previous: tuple[str, ...]) -> set[str]:
-    return {unkeyed_match_key(row.given_name, row.family_name, row.birth_date, row.postcode),
+def _old_keys(row, previous: tuple[str, ...], key: str) -> set[str]:
+    """The keys this row may hold from before: a retired key's, unkeyed, or made from its names as stored (the
+    code before names were Unicode-normalised)."""
+    as_stored = match_key(row.given_name, row.family_name, row.birth_date, row.postcode, key, form=None)
+    return {unkeyed_match_key(row.given_name, row.family_name, row.birth_date, row.postcode), as_stored,
             *(_key(row, old) for old in previous)}
 
 

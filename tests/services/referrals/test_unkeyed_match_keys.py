@@ -106,3 +106,33 @@ def test_without_a_previous_key_the_clock_job_looks_at_the_last_week_of_intake_o
     assert keys(h)[leftover] == old_replica_key(*PEOPLE[0])
     assert rekeying.rekey_people(h.ctx.database, KEY, ()) == 1
     assert keys(h)[leftover] == match_key(*PEOPLE[0], KEY)
+
+
+COMPOSED, DECOMPOSED = "Zo\u00eb", "Zoe\u0308"  # "Zoë" as one character, and as "e" + a combining diaeresis
+
+
+def test_a_name_typed_composed_or_decomposed_is_the_same_person(make_harness, database_url):
+    """Some keyboards and copied text give "ë" as two characters: the match key read the names as given, so the
+    same person referred twice was two people."""
+    h = make_harness(database_url, ReferralSettings(expose_codes=True, person_key=KEY))
+    h.add_service()
+    first = refer(h, (DECOMPOSED, "Lovelace", "1985-12-10", "GL1 2AB"))
+    assert first.status_code == 201, first.get_json()
+    again = refer(h, (COMPOSED, "Lovelace", "1985-12-10", "GL1 2AB"))
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first.get_json()["id"], again.get_json()
+
+
+def test_a_key_made_from_a_decomposed_name_before_is_found_and_then_rekeyed(make_harness, database_url):
+    settings = ReferralSettings(expose_codes=True, person_key=KEY)
+    h = make_harness(database_url, settings)
+    h.add_service()
+    person = (DECOMPOSED, "Lovelace", "1985-12-10", "GL1 2AB")
+    rid = uuid.UUID(refer(h, person).get_json()["id"])
+    made_before = match_key(*person, KEY, form=None)  # the names as given, as the code before normalisation
+    assert made_before != match_key(*person, KEY)
+    with h.ctx.database.transaction() as session:
+        session.execute(sa.update(Referral).where(Referral.id == rid).values(match_key=made_before))
+    again = refer(h, (COMPOSED, *person[1:]))
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == str(rid), again.get_json()
+    jobs.run_once(h.ctx.database, settings, now=h.clock.now)
+    assert keys(h)[rid] == match_key(COMPOSED, *person[1:], KEY)
