@@ -84,6 +84,13 @@ def test_adjustments_web_app_refuses_a_missing_link_secret_before_gunicorn_start
     refused(start(["serve", "-s", "adjustments", "-b", "127.0.0.1:1"], tmp_path, **settings), "ADJUSTMENTS_LINK_SECRET")
 
 
+def test_adjustments_refuses_production_without_the_hosts_it_answers_to(tmp_path):
+    """The employer's reply link in a letter is built from the request's host name."""
+    settings = {**own_settings("adjustments", tmp_path), **SERVICE_SETTINGS["adjustments"]}
+    settings.pop("WORKLINK_ALLOWED_HOSTS")
+    refused(start(["serve", "-s", "adjustments", "-b", "127.0.0.1:1"], tmp_path, **settings), "WORKLINK_ALLOWED_HOSTS")
+
+
 def test_a_bad_review_period_is_named_not_a_traceback(tmp_path):
     settings = {**own_settings("directory", tmp_path), "DIRECTORY_GEOCODER_URL": "https://api.postcodes.io",
                 "DIRECTORY_REVIEW_PERIOD_DAYS": "three months"}
@@ -115,7 +122,8 @@ def test_a_number_that_is_not_one_is_refused_by_its_name(process, variable, valu
 RS256 = {"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "https://idp.example/jwks"}
 SERVICE_SETTINGS = {  # each service's own production settings, so only the platform keys are missing
     "directory": {"DIRECTORY_GEOCODER_URL": "https://api.postcodes.io"},
-    "adjustments": {"ADJUSTMENTS_PERSON_KEY": "p" * 40, "ADJUSTMENTS_LINK_SECRET": "l" * 40},
+    "adjustments": {"ADJUSTMENTS_PERSON_KEY": "p" * 40, "ADJUSTMENTS_LINK_SECRET": "l" * 40,
+                    "WORKLINK_ALLOWED_HOSTS": "adjustments.example.org"},
     "referrals": {"REFERRALS_PERSON_KEY": "k" * 40},
     "notifications": {"NOTIFICATIONS_PUBLIC_URL": "https://notify.example.org",
                       "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org", "NOTIFICATIONS_MAIL_FROM": "x@example.org"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from worklink.config import whole_number
+from worklink.config import ConfigError, whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.retention import audit_retention_years
@@ -65,4 +65,13 @@ def check(settings) -> None:
     link_ttl_days(os.environ)
     _link_secret(settings)
     previous_keys(os.environ, LINK_SECRET_VARIABLE)
+    _allowed_hosts(settings)
     audit_retention_years(os.environ, records_kept_years=rights.retention_years(os.environ))
+
+
+def _allowed_hosts(settings) -> None:
+    """The employer's reply link printed in a letter is built from the request's host name: in production the
+    service must name the hosts it answers to, or a request naming another host could put that in a letter."""
+    if settings.env == "production" and not settings.allowed_hosts:
+        raise ConfigError("production needs WORKLINK_ALLOWED_HOSTS set (the host names adjustments answers to): "
+                          "the employer's reply link in a letter is built from the request's host name")
