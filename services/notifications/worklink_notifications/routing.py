@@ -239,6 +239,27 @@ def _insert_pending(session: Session) -> None:
     queued = session.info.pop("pending_deliveries", None)
     if queued:
         session.execute(sa.insert(Delivery.__table__), list(queued.values()))
+        _remove_superseded_notices(session, queued.values())
+
+
+# Notices that say only how something stands now: a newer one of the same record makes an older one still unread
+# noise (an adviser service's capacity changes many times a day, and its owner's inbox filled with them).
+SUPERSEDED_BY_NEWER = frozenset({"capacity_changed"})
+
+
+def _remove_superseded_notices(session: Session, rows: Iterable[dict]) -> None:
+    """Keep one unread inbox notice per recipient and service for SUPERSEDED_BY_NEWER codes: the newest (events of
+    one service arrive in order, on its partition). A notice already read stays, as the recipient saw it."""
+    newest = {(row["recipient_kind"], row["recipient_id"], row["message_code"], row["facts"]["service_id"]): row["id"]
+              for row in rows if row["channel"] == "inbox" and row["message_code"] in SUPERSEDED_BY_NEWER
+              and row["facts"].get("service_id")}
+    for (kind, recipient, code, service), keep in newest.items():
+        unread = session.execute(sa.select(Delivery.id, Delivery.facts).where(
+            Delivery.channel == "inbox", Delivery.recipient_kind == kind, Delivery.recipient_id == recipient,
+            Delivery.read_at.is_(None), Delivery.message_code == code)).all()
+        older = [row.id for row in unread if row.id != keep and (row.facts or {}).get("service_id") == service]
+        if older:
+            session.execute(sa.delete(Delivery).where(Delivery.id.in_(older)))
 
 
 def initial_status(recipient: Recipient) -> str:
