@@ -3,6 +3,8 @@ person and completes it; the referrer sees what happened; the person follows the
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from worklink.auth import mint_token
@@ -115,9 +117,14 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
 def test_the_alliance_routes_a_held_referral_from_its_page(make_harness, page):
     from tests.services.referrals.conftest import OTHER_ADVISERS, OTHER_SERVICE
 
-    h = make_harness()
-    held = h.refer().get_json()
-    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    from worklink_referrals.config import ReferralSettings
+
+    directory_url = "https://directory.example"
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, directory_url=directory_url))
+    held = h.refer().get_json()  # a person in GL1 2AB
+    far, near = uuid.UUID(int=7), OTHER_SERVICE
+    h.add_service(far, OTHER_ADVISERS, areas=["TA1", "TA2"])
+    h.add_service(near, OTHER_ADVISERS, areas=["GL1", "GL2"])
     admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
     with live_server(h.app) as base:
         sign_in(page, base, admin, "/queue?view=held")
@@ -125,7 +132,14 @@ def test_the_alliance_routes_a_held_referral_from_its_page(make_harness, page):
         assert page.locator("#no-targets").inner_text() == (
             "None yet: they start when an adviser service has the referral.")  # not a bare heading
         assert_accessible(page)
-        page.get_by_label("Adviser service (directory id)").select_option(str(OTHER_SERVICE))
+        # In words, the service serving the person's area first (it listed bare directory ids in id order).
+        choices = page.locator("#route-service_id option").all_inner_texts()
+        assert choices == ["Choose one", f"serves GL1, GL2 (this person's area, GL1) – directory id {near}",
+                           f"serves TA1, TA2 – directory id {far}"]
+        # Each id leads to the directory's page of that service, to read its name.
+        assert page.locator(f'a[href="{directory_url}/find/services/{near}"]').count() == 1
+        assert_accessible(page)
+        page.get_by_label("Adviser service").select_option(str(OTHER_SERVICE))
         page.get_by_role("button", name="Route referral").click()
         assert page.get_by_role("heading", name="Route this held referral").count() == 0
     assert h.client.get(f"/referrals/{held['id']}", headers=h.admin()).get_json()["assigned_org_id"] == OTHER_ADVISERS

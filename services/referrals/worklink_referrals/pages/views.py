@@ -23,7 +23,7 @@ from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
-from worklink_referrals.models import Referral, RoutingService
+from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea
 from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
@@ -202,10 +202,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
         body = access.present(session, referral, principal, settings(), moment)
-        routable = []
-        if principal.is_alliance_admin and referral.routing == "held":
-            routable = [str(s.service_id) for s in session.scalars(
-                sa.select(RoutingService).where(RoutingService.active.is_(True)).order_by(RoutingService.service_id))]
+        routable = _routing_choices(session, referral.area) if (
+            principal.is_alliance_admin and referral.routing == "held") else []
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
@@ -223,7 +221,37 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
+                   directory_url=settings().directory_url,
                    posted_values=request.form if posted else {})
+
+
+def _routing_choices(session, area: str | None) -> list[tuple[str, str]]:
+    """The active adviser services as (id, what referrals knows of them in words), those serving the person's area
+    first, then those taking referrals. Referrals holds no service names (events carry ids and codes only): the
+    page links each id to the directory's page of it."""
+    services = session.scalars(sa.select(RoutingService).where(RoutingService.active.is_(True))).all()
+    areas: dict[uuid.UUID, list[str]] = {}
+    for service_id, code in session.execute(sa.select(RoutingServiceArea.service_id, RoutingServiceArea.area_code)
+                                            .order_by(RoutingServiceArea.area_code)):
+        areas.setdefault(service_id, []).append(code)
+
+    def serves_area(service) -> bool:
+        return not service.areas_stated or (area is not None and area in areas.get(service.service_id, ()))
+
+    def words(service) -> str:
+        codes = areas.get(service.service_id, [])
+        served = ("serves any area" if not service.areas_stated else
+                  "serves " + ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else ""))
+        ages = ""
+        if service.minimum_age is not None or service.maximum_age is not None:
+            ages = f", ages {service.minimum_age or 0} to {service.maximum_age}" if service.maximum_age is not None \
+                else f", ages {service.minimum_age} and over"
+        here = f" (this person's area, {area})" if area and serves_area(service) and service.areas_stated else ""
+        taking = "" if service.accepting_referrals else ", not taking referrals now"
+        return f"{served}{here}{ages}{taking} – directory id {service.service_id}"
+
+    ordered = sorted(services, key=lambda s: (not serves_area(s), not s.accepting_referrals, str(s.service_id)))
+    return [(str(service.service_id), words(service)) for service in ordered]
 
 
 @pages.get("/queue/<uuid:referral_id>")
