@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -23,6 +21,7 @@ from worklink.config import Settings
 from worklink.db import Database
 from worklink.devstack import free_port
 from tests.platform.support import read_topic
+from tests.test_up import _stage_directory_event
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -125,17 +124,3 @@ def _email_attempts(env: dict, timeout: float = 60) -> list[tuple]:
             time.sleep(0.5)
     finally:
         database.dispose()
-
-
-def _stage_directory_event(env: dict) -> str:
-    from worklink.events.contracts import CATALOGUE
-    from worklink.messaging.outbox import Outbox
-    from worklink_directory.models import PLATFORM
-
-    database = Database(Settings.from_env("directory", env).database_url)
-    with database.transaction() as session:
-        event_id = Outbox("directory", PLATFORM, CATALOGUE).publish(session, "directory.service.published", {
-            "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(),
-            "published_at": datetime.now(timezone.utc)})
-    database.dispose()
-    return str(event_id)
