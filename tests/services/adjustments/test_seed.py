@@ -18,4 +18,5 @@ def test_demo_data_loads_once_and_is_visible_to_the_demo_practice(app, settings,
     assert client.get(link).status_code == 200
     context = app.extensions["worklink"]
     assert run_once(context.database, context.outbox) == {"expired": 0, "review_due": 0, "audit_references_rekeyed": 0,
-                                                          "erased_past_retention": 0, "audit_entries_deleted": 0}
+                                                          "erased_past_retention": 0, "audit_entries_deleted": 0,
+                                                          "referral_requests_unanswered": 0}
