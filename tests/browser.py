@@ -55,3 +55,17 @@ def sealed(app, token: str) -> str:
     """The session cookie a browser signed in with `token` holds (the token sealed under the service's key):
     for a test that sets the cookie instead of signing in through /signin."""
     return app.extensions["worklink"].cookie_seal.seal(token)
+
+
+def width_at(page, width: int = 320, settle_ms: int = 5000) -> int:
+    """Narrow the page to `width` and return how wide it then lays out. NHS.UK's header re-lays its menu (items
+    into "More") in a script on the resize event, a moment after the viewport changes: read straight away, a
+    signed-in admin's longer menu still stood 90 px past the edge. Waits up to `settle_ms` for the page to fit,
+    then returns the width either way, so a page that never fits fails its assertion with the figure."""
+    page.set_viewport_size({"width": width, "height": 800})
+    measure = "document.documentElement.scrollWidth"
+    try:
+        page.wait_for_function(f"{measure} <= {width}", timeout=settle_ms)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: the figure below tells the test
+        pass
+    return page.evaluate(measure)

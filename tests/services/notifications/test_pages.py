@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from worklink.auth import mint_token
 from worklink_notifications import routing
 from worklink_notifications.models import Delivery, WebhookSubscriber
-from tests.browser import assert_accessible, live_server, submit
+from tests.browser import assert_accessible, live_server, submit, width_at
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -96,8 +96,7 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
                                                 "last: ReceiverAnswered: HTTP 502 from the receiver")
         assert failing.count() == 1
         assert_accessible(page)
-        page.set_viewport_size({"width": 320, "height": 800})  # tables scroll in their own region, not the page
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert width_at(page) <= 320  # tables scroll in their own region, not the page
         assert page.get_by_role("region", name="Routing rules (scrolls sideways on a narrow screen)").is_visible()
         assert_accessible(page)
         page.set_viewport_size({"width": 1280, "height": 800})

@@ -173,7 +173,7 @@ def test_out_of_hours_is_uk_time_and_weekends(moment, outside):
 
 def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
     from worklink.auth import mint_token
-    from tests.browser import assert_accessible, live_server, sign_in, submit
+    from tests.browser import assert_accessible, live_server, sign_in, submit, width_at
 
     referral_id = a_referral_seen_by_some(harness)
     admin = mint_token(harness.settings.jwt, role="alliance_admin", subject="admin-1")
@@ -188,8 +188,7 @@ def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
         page.get_by_label("Action").select_option("denied")
         submit(page, page.get_by_role("button", name="Show"))
         assert page.get_by_role("heading", level=2, name="1 entry").is_visible()
-        page.set_viewport_size({"width": 320, "height": 800})  # both tables stack: the page does not scroll sideways
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert width_at(page) <= 320  # both tables stack: the page does not scroll sideways
         assert_accessible(page)
         page.set_viewport_size({"width": 1280, "height": 800})
         page.get_by_label("From (date)").fill("2026-11-20")
