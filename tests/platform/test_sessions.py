@@ -192,6 +192,37 @@ def test_an_idle_session_ends_with_a_page_saying_so_that_leads_back_through_sign
     assert _copy(second, token).get("/caseload").status_code == 401
 
 
+def _sign_in_refused(app, token: str) -> str:
+    """The development sign-in page's words for a token it will not sign in with."""
+    client = app.test_client()
+    refused = client.post("/signin", data={"csrf_token": _csrf(client), "token": token})
+    assert refused.status_code == 401
+    return unescape(refused.get_data(as_text=True))
+
+
+def test_signing_in_again_with_a_token_whose_session_ended_by_itself_says_why_not_signed_out(apps):
+    """After the idle page, a person pasting the same token read "This access token was signed out" and
+    looked for who had signed them out: the session ended by itself, and the page says how."""
+    first, second = apps
+    idle, old = _token(first), _token(first, ttl_seconds=7 * 24 * 3600)
+    _sign_in(first, idle).get("/caseload")
+    _sign_in(first, old).get("/caseload")
+    _move_clock(first, idle, last_seen_at=timedelta(minutes=31))
+    _move_clock(first, old, started_at=timedelta(hours=12, minutes=1), last_seen_at=timedelta(seconds=5))
+    for app in (first, second):  # ended by this sign-in, then read back from the row
+        html = _sign_in_refused(app, idle)
+        assert "The session for this access token ended after 30 minutes of inactivity. Sign in with a new one." \
+            in html and "signed out" not in html
+        html = _sign_in_refused(app, old)
+        assert "The session for this access token ended: a session lasts at most 12 hours. Sign in with a new one." \
+            in html and "signed out" not in html
+    assert (_row(first, idle).end_reason, _row(first, old).end_reason) == ("idle", "expired")
+    everywhere = _sign_in(first, _token(first))
+    everywhere.post("/signout/everywhere", data={"csrf_token": _csrf(everywhere)})
+    assert "This access token was signed out on every computer. Sign in with a new one." in _sign_in_refused(
+        second, _token(first, iat=int(utcnow().timestamp()) - 60))
+
+
 def test_a_form_sent_after_the_idle_timeout_returns_to_its_page_on_this_site_only(apps):
     first, _ = apps
     token = _token(first)

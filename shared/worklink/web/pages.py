@@ -30,8 +30,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
-from worklink.web.sessions import (COOKIE_LIMIT, IDLE, SESSION_HOURS, SessionEnded, SignInRequired,  # noqa: F401 - also theirs
-                                   announcer)
+from worklink.web.sessions import (COOKIE_LIMIT, EVERYWHERE, EXPIRED, IDLE, SESSION_HOURS,  # noqa: F401 - also theirs
+                                   SessionEnded, SignInRequired, announcer)
 
 SESSION_COOKIE = "worklink_session"
 CSRF_COOKIE = "worklink_csrf"
@@ -282,8 +282,8 @@ def _session_pages() -> PagesBlueprint:
             service_context().sessions.start(token, principal)
         except Problem as problem:
             return _sign_in_again(problem.detail)
-        except SessionEnded:
-            return _sign_in_again("This access token was signed out. Sign in with a new one.")
+        except SessionEnded as ended:
+            return _sign_in_again(_why_ended(ended.reason))
         sealed = service_context().cookie_seal.seal(token)
         if len(sealed) > COOKIE_LIMIT:
             return _sign_in_again("This access token is too long to keep signed in with. Ask for a shorter one.")
@@ -314,6 +314,20 @@ def _session_pages() -> PagesBlueprint:
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 
     return pages
+
+
+def _why_ended(reason: str) -> str:
+    """Why this token signs in no more, as it happened: a session that ended by itself (idle, or its 12 hours
+    over) was reported as "signed out", and people looked for who had signed them out."""
+    if reason == IDLE:
+        minutes = service_context().settings.session_idle_minutes
+        return f"The session for this access token ended after {minutes} minutes of inactivity. Sign in with a new one."
+    if reason == EXPIRED:
+        return (f"The session for this access token ended: a session lasts at most {SESSION_HOURS} hours. "
+                "Sign in with a new one.")
+    if reason == EVERYWHERE:
+        return "This access token was signed out on every computer. Sign in with a new one."
+    return "This access token was signed out. Sign in with a new one."
 
 
 def _sign_in_again(error: str) -> Response:
