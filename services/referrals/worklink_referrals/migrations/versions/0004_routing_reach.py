@@ -67,12 +67,13 @@ def downgrade() -> None:
     with op.batch_alter_table('routing_services', schema=None) as batch_op:
         batch_op.add_column(sa.Column('areas', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('taxonomy_term_ids', sa.JSON(), nullable=False, server_default='[]'))
-        batch_op.drop_column('maximum_age')
-        batch_op.drop_column('minimum_age')
-        batch_op.drop_column('areas_stated')
+    _carry_back_to_json()
     with op.batch_alter_table('routing_services', schema=None) as batch_op:  # the default only filled the rows
         batch_op.alter_column('taxonomy_term_ids', existing_type=sa.JSON(), existing_nullable=False,
                               server_default=None)
+        batch_op.drop_column('maximum_age')
+        batch_op.drop_column('minimum_age')
+        batch_op.drop_column('areas_stated')
 
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.drop_index('ix_referrals_service_id_status')
@@ -80,3 +81,25 @@ def downgrade() -> None:
 
     op.drop_table('routing_service_terms')
     op.drop_table('routing_service_areas')
+
+
+def _carry_back_to_json() -> None:
+    """The child tables' areas and terms back into the JSON columns, as the code before this revision wrote
+    them (no stated area: NULL, which it read as serving anyone), so routing after a downgrade sends referrals
+    where it did before. The age bounds have no column to go back to: the directory's next update of each
+    service carries them again after a later upgrade."""
+    bind = op.get_bind()
+    services = sa.table("routing_services", sa.column("service_id", sa.Uuid()), sa.column("areas", sa.JSON()),
+                        sa.column("taxonomy_term_ids", sa.JSON()), sa.column("areas_stated", sa.Boolean()))
+    areas = sa.table("routing_service_areas", sa.column("service_id", sa.Uuid()), sa.column("area_code", sa.String()))
+    terms = sa.table("routing_service_terms", sa.column("service_id", sa.Uuid()), sa.column("term_id", sa.Uuid()))
+    served: dict = {}
+    for service_id, code in bind.execute(sa.select(areas.c.service_id, areas.c.area_code).order_by(areas.c.area_code)):
+        served.setdefault(service_id, []).append(code)
+    carried: dict = {}
+    for service_id, term in bind.execute(sa.select(terms.c.service_id, terms.c.term_id)):
+        carried.setdefault(service_id, []).append(str(term))
+    for service_id, stated in bind.execute(sa.select(services.c.service_id, services.c.areas_stated)).all():
+        bind.execute(services.update().where(services.c.service_id == service_id).values(
+            areas=served.get(service_id, []) if stated else sa.null(),
+            taxonomy_term_ids=sorted(carried.get(service_id, []))))
