@@ -41,7 +41,8 @@ for path in (ROOT, ROOT / "shared"):
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
 from bench.harness import start_gunicorn, stop  # noqa: E402
-from bench.load import HEADER, Target, baseline_line, compare, get, measure, ratio_line  # noqa: E402
+from bench.floor import Floor  # noqa: E402
+from bench.load import HEADER, Target, baseline_line, compare, floor_line, get, measure, ratio_line  # noqa: E402
 
 ISSUE_TARGET, SEARCH_P99_TARGET_MS = 0.25, 30.0
 SEARCHES = ["/guidance/search?condition=back_pain", "/guidance/search?condition=depression&task=public_contact",
@@ -67,6 +68,13 @@ def issuing(drafts: list[str], headers: dict[str, str]):
 
 
 # --- setup ---------------------------------------------------------------------------------
+
+
+def postgres_base(args) -> str | None:
+    if args.database != "postgresql":
+        return None
+    from worklink.devstack.postgres import ensure_local_postgres
+    return (args.postgres_url.rstrip("/") + "/") if args.postgres_url else ensure_local_postgres()
 
 
 def prepare_database(kind: str, var_dir: Path, postgres_url: str | None = None) -> str:
@@ -139,6 +147,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--drafts", type=int, default=30000, help="drafts to issue (each request uses its own)")
+    parser.add_argument("--no-floor", action="store_true", help="leave out bench/floor_app.py's /write (context)")
     args = parser.parse_args()
 
     from worklink.auth import mint_token
@@ -160,10 +169,12 @@ def main() -> int:
     issue, taken = issuing(drafts, headers)
     service = start_gunicorn("worklink_adjustments.wsgi:app", service_port := free_port(), env)
     hello = start_gunicorn("bench.hello:app", hello_port := free_port(), env)
+    floor = None if args.no_floor else Floor(env, postgres_base(args))
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
                            Target("healthz", service_port, get(["/healthz"]), service.pid),
-                           Target("issue", service_port, issue, service.pid)],
+                           Target("issue", service_port, issue, service.pid),
+                           *([floor.target("write", "floor")] if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
         search = measure(service_port, get(SEARCHES, headers), seconds=args.seconds / args.rounds,
@@ -171,6 +182,8 @@ def main() -> int:
     finally:
         stop(service)
         stop(hello)
+        if floor:
+            floor.close()
         if args.database == "postgresql":
             from worklink.devstack.postgres import drop_database, ensure_local_postgres
             drop_database(args.postgres_url or ensure_local_postgres(), url.rsplit("/", 1)[1])
@@ -186,10 +199,15 @@ def main() -> int:
           .replace("PASS", "context").replace("FAIL", "context"))
     issue_line, issue_ok = ratio_line("issue", results["issue"], results["hello"].rps, ISSUE_TARGET, no_latency_target)
     print(issue_line)
+    if floor:
+        print(ratio_line("floor", results["floor"], results["hello"].rps, 0.0, no_latency_target)[0]
+              .replace("PASS", "context").replace("FAIL", "context"))
     search_ok = search.errors == 0 and search.p99_ms <= SEARCH_P99_TARGET_MS
     print(f"{'search':10} {search.rps:8.0f} {'':9} {search.p50_ms:8.1f} {search.p99_ms:8.1f} "
           f"{search.latency_rate:7.0f}/s {'':7}   {'PASS' if search_ok else 'FAIL'}  errors={search.errors}")
     print(f"targets: issue >= {ISSUE_TARGET:.0%} of hello world; guidance search p99 <= {SEARCH_P99_TARGET_MS:.0f} ms")
+    if floor:
+        print(floor_line("issue", results["issue"], "/write (an audited write staging one event)", results["floor"]))
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
     (results_dir / f"adjustments-{args.database}.json").write_text(json.dumps({

@@ -37,7 +37,8 @@ for path in (str(ROOT / "shared"), str(ROOT)):
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
 from bench.harness import start_gunicorn, stop  # noqa: E402
-from bench.load import HEADER, Target, baseline_line, compare, get, ratio_line  # noqa: E402
+from bench.floor import Floor  # noqa: E402
+from bench.load import HEADER, Target, baseline_line, compare, floor_line, get, ratio_line  # noqa: E402
 
 THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -118,6 +119,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients (threads across processes)")
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--postgres-url", help="base URL of a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--no-floor", action="store_true", help="leave out bench/floor_app.py's /read (context)")
     args = parser.parse_args()
 
     from worklink.devstack import free_port
@@ -142,16 +144,21 @@ def main() -> int:
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
     hello = start_gunicorn("bench.hello:app", hello_port := free_port(), env, "/")
     directory = start_gunicorn("worklink_directory.wsgi:app", directory_port := free_port(), env, "/healthz")
+    base = args.postgres_url.rstrip("/") + "/" if args.postgres_url else None
+    floor = None if args.no_floor else Floor({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"}, base)
     try:
         results = compare([Target("hello", hello_port, get(_paths("hello", term_ids, postcodes)), hello.pid),
                            Target("search", directory_port, get(_paths("search", term_ids, postcodes)), directory.pid),
                            Target("proximity", directory_port, get(_paths("proximity", term_ids, postcodes)),
-                                  directory.pid)],
+                                  directory.pid),
+                           *([floor.target("read", "floor")] if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
     finally:
         stop(directory)
         stop(hello)
+        if floor:
+            floor.close()
     if db_name:
         from worklink.devstack.postgres import drop_database
         drop_database(args.postgres_url.rstrip("/") + "/", db_name)
@@ -164,6 +171,10 @@ def main() -> int:
         print(line)
         ok &= passed
     print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms")
+    if floor:
+        print(f"context: the floor's /read (a token check and one SELECT) {results['floor'].ratio:.1%} of hello world")
+        for kind in ("search", "proximity"):
+            print(floor_line(kind, results[kind], "/read", results["floor"]))
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "directory.json").write_text(json.dumps({"services": loaded, "database": url.split("://")[0],
                                                             "seconds": args.seconds,

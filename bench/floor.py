@@ -31,6 +31,46 @@ from bench.load import HEADER, Target, baseline_line, compare, get, ratio_line  
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+class Floor:
+    """bench/floor_app.py under the shared gunicorn settings, on SQLite in `env`'s WORKLINK_VAR or on a
+    throwaway PostgreSQL database under `postgres_base`. Service benchmarks run it beside their own
+    targets, so an endpoint is also shown as a share of the bare platform's matching endpoint."""
+
+    def __init__(self, env: dict[str, str], postgres_base: str | None = None):
+        from worklink.auth import mint_token
+        from worklink.config import Settings
+        from worklink.devstack import free_port
+
+        self.env, self.base, self.name = dict(env), postgres_base, None
+        self.env.pop("FLOOR_DATABASE_URL", None)
+        if postgres_base:
+            from worklink.devstack.postgres import create_database
+            self.name = f"wl_bench_floor_{uuid.uuid4().hex[:8]}"
+            self.env["FLOOR_DATABASE_URL"] = create_database(postgres_base, self.name)
+        token = mint_token(Settings.from_env("floor", self.env).jwt, role="gp", org=str(uuid.uuid4()),
+                           ttl_seconds=7200)
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.port = free_port()
+        self.process = start_gunicorn("bench.floor_app:app", self.port, self.env, "/noop")
+
+    @property
+    def database(self) -> str:
+        return "postgresql" if self.name else "sqlite"
+
+    def target(self, endpoint: str, name: str | None = None) -> Target:
+        """noop, auth, read or write, as a `compare` target named `name` (default: the endpoint)."""
+        if endpoint == "write":
+            write = ("POST", "/write", b"{}", {**self.auth, "Content-Type": "application/json"})
+            return Target(name or endpoint, self.port, lambda n: write, self.process.pid, ok_statuses=(201,))
+        return Target(name or endpoint, self.port, get([f"/{endpoint}"], self.auth), self.process.pid)
+
+    def close(self) -> None:
+        stop(self.process)
+        if self.name:
+            from worklink.devstack.postgres import drop_database
+            drop_database(self.base, self.name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=9.0, help="closed-loop seconds per target, all rounds")
@@ -41,40 +81,27 @@ def main() -> int:
     parser.add_argument("--postgres-url", help="base URL of a PostgreSQL server")
     args = parser.parse_args()
 
-    from worklink.auth import mint_token
-    from worklink.config import Settings
     from worklink.devstack import free_port
 
     var = tempfile.mkdtemp(prefix="wl-bench-floor-")
     env = {**os.environ, "WORKLINK_VAR": var, "WORKLINK_ENV": "development", "WORKLINK_LOG_LEVEL": "INFO",
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shared")])}
-    base = name = None
+    base = None
     if args.postgres or args.postgres_url:
-        from worklink.devstack.postgres import create_database, ensure_local_postgres
+        from worklink.devstack.postgres import ensure_local_postgres
         base = (args.postgres_url.rstrip("/") + "/") if args.postgres_url else ensure_local_postgres()
-        name = f"wl_bench_floor_{uuid.uuid4().hex[:8]}"
-        env["FLOOR_DATABASE_URL"] = create_database(base, name)
-    token = mint_token(Settings.from_env("floor", env).jwt, role="gp", org=str(uuid.uuid4()), ttl_seconds=3600)
-    auth = {"Authorization": f"Bearer {token}"}
-    hello_port, floor_port = free_port(), free_port()
+    hello_port = free_port()
     hello = start_gunicorn("bench.hello:app", hello_port, env)
-    floor = start_gunicorn("bench.floor_app:app", floor_port, env, "/noop")
-    write = ("POST", "/write", b"{}", {**auth, "Content-Type": "application/json"})
+    floor = Floor(env, base)
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
-                           Target("noop", floor_port, get(["/noop"]), floor.pid),
-                           Target("auth", floor_port, get(["/auth"], auth), floor.pid),
-                           Target("read", floor_port, get(["/read"], auth), floor.pid),
-                           Target("write", floor_port, lambda n: write, floor.pid, ok_statuses=(201,))],
+                           *(floor.target(endpoint) for endpoint in ("noop", "auth", "read", "write"))],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes, latency=False)
     finally:
-        stop(floor)
+        floor.close()
         stop(hello)
-        if name:
-            from worklink.devstack.postgres import drop_database
-            drop_database(base, name)
-    database = "postgresql" if name else "sqlite"
+    database = floor.database
     print(f"\nthe platform's floor ({database}); a 25% target leaves an endpoint the gap to these rows")
     print(HEADER)
     print(baseline_line(results["hello"]))

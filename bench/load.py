@@ -15,7 +15,7 @@ import http.client
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from bench.harness import run_processes
@@ -130,10 +130,18 @@ class Measured:
     latency_rate: float = 0.0
     ratio: float | None = None  # median over rounds of rps / the baseline's rps in the same round
     cpu_ms: float | None = None  # server CPU (all gunicorn processes) per request
+    rates: list[float] = field(default_factory=list)  # req/s in each interleaved round, in order
 
     def as_dict(self) -> dict:
         return {"rps": self.rps, "errors": self.errors, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-                "latency_rate": self.latency_rate, "ratio": self.ratio, "cpu_ms_per_request": self.cpu_ms}
+                "latency_rate": self.latency_rate, "ratio": self.ratio, "cpu_ms_per_request": self.cpu_ms,
+                "round_rates": self.rates}
+
+
+def round_ratio(measured: Measured, reference: Measured) -> float:
+    """The median over rounds of measured's rate / reference's in the same round (both from one `compare`)."""
+    ratios = [a / b for a, b in zip(measured.rates, reference.rates) if b]
+    return median(ratios) if ratios else 0.0
 
 
 @dataclass
@@ -186,7 +194,7 @@ def compare(targets: list[Target], *, baseline: str, seconds: float, rounds: int
         ratios = [r / b for r, b in zip(rates[t.name], rates[baseline]) if b]
         requests = sum(rates[t.name]) * phase
         results[t.name] = Measured(rps=median(rates[t.name]), errors=errors[t.name],
-                                   ratio=median(ratios) if ratios else 0.0,
+                                   ratio=median(ratios) if ratios else 0.0, rates=rates[t.name],
                                    cpu_ms=cpu[t.name] * 1000 / requests if requests and t.pid else None)
     if latency:
         for t in targets:
@@ -245,6 +253,14 @@ def ratio_line(name: str, measured: Measured, hello_rps: float, throughput_targe
 HEADER = (f"{'scenario':10} {'req/s':>8} {'vs hello':>9} {'p50 ms':>8} {'p99 ms':>8} {'at':>9} {'cpu ms':>7}   verdict"
           "\n(req/s: median of interleaved rounds; vs hello: median of per-round ratios; p50/p99: open loop at"
           " the rate shown; cpu ms: server CPU per request, all gunicorn processes)")
+
+
+def floor_line(name: str, measured: Measured, floor_name: str, floor: Measured) -> str:
+    """Context, not a verdict: the endpoint's rate as a share of the bare platform's matching endpoint
+    (bench/floor_app.py) in the same rounds, and the server CPU it spends beyond it."""
+    extra = (f"; {measured.cpu_ms - floor.cpu_ms:+.2f} ms server CPU a request beyond it"
+             if measured.cpu_ms is not None and floor.cpu_ms is not None else "")
+    return f"{name} is {round_ratio(measured, floor):.1%} of the floor's {floor_name} ({floor.rps:.0f} req/s{extra})"
 
 
 def baseline_line(measured: Measured) -> str:

@@ -70,6 +70,19 @@ def test_compare_interleaves_rounds_and_reports_ratios_against_the_baseline(serv
     assert results["hello"].cpu_ms is None
     assert results["same"].p99_ms > 0 and results["same"].errors == 0
     assert results["broken"].ratio == 0 and results["broken"].errors > 0
+    assert len(results["same"].rates) == 2 and results["same"].as_dict()["round_rates"] == results["same"].rates
+
+
+def test_a_share_of_the_floor_is_taken_round_by_round():
+    from bench.load import Measured, floor_line, round_ratio
+
+    # Round by round 50% and 25%: the median of the two, not the ratio of the medians (600/1300 = 46%).
+    endpoint, floor = Measured(rps=600, errors=0, rates=[1000, 200]), Measured(rps=1300, errors=0, rates=[2000, 800])
+    assert round_ratio(endpoint, floor) == pytest.approx(0.375)
+    endpoint.cpu_ms, floor.cpu_ms = 3.0, 1.75
+    assert floor_line("issue", endpoint, "/write", floor) == (
+        "issue is 37.5% of the floor's /write (1300 req/s; +1.25 ms server CPU a request beyond it)")
+    assert round_ratio(endpoint, Measured(rps=0, errors=0, rates=[0, 0])) == 0.0
 
 
 def test_server_cpu_counts_a_process_and_its_children():
