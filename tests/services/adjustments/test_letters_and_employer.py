@@ -281,7 +281,7 @@ def test_a_pdf_that_would_print_blanks_is_refused_with_the_print_view_offered(cl
 
 def test_no_page_or_pdf_title_names_the_patient(client, tokens):
     """Titles are what browser history, tab strips and PDF viewers keep after sign-out (privacy audit 2, #6):
-    the review page is titled by reference, the printed documents neutrally; the name stays in the page."""
+    the review page is titled by its assessment date and reference, the printed documents neutrally; the name stays in the page."""
     s = issued(client, tokens)
     h = tokens.header()
     titles = {}
@@ -290,7 +290,8 @@ def test_no_page_or_pdf_title_names_the_patient(client, tokens):
         titles[path] = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
         assert "Sam Patel" in html.replace("&#39;", "'")  # still on the page itself
     assert not any("Sam" in t or "Patel" in t for t in titles.values()), titles
-    assert titles[f"/review/{s['id']}"].startswith(f"Suggestion {s['id'][:8].upper()} (issued)")
+    assert re.match(rf"Suggestion from the assessment on \d+ \w+ \d{{4}} \(Issued\), reference {s['id'][:8].upper()} ",
+                    titles[f"/review/{s['id']}"]), titles
     for kind, title in (("letter", "Advice about work: letter for the employer"), ("summary", "Your advice about work")):
         data = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=h).data
         assert f"/Title ({title})".encode() in data

@@ -53,13 +53,13 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         page.get_by_label("NHS number").fill(VALID_NHS)
         page.get_by_role("button", name="Save and preview the letter").click()
 
-        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Ravi Shah"
-        assert "draft" in page.locator("#status").inner_text()
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Suggestion for Ravi Shah, assessed on ")
+        assert page.locator("#status .nhsuk-tag").inner_text() == "Draft"
         assert "No heavy lifting" in page.content() and "Low back pain" not in page.locator(".nhsuk-inset-text").inner_text()
         assert "No heavy lifting" in page.locator("#unreviewed-guidance").inner_text()
         assert_accessible(page)
         page.get_by_role("button", name="Issue the suggestion").click()
-        assert "issued" in page.locator("#status").inner_text()
+        assert page.locator("#status .nhsuk-tag").inner_text() == "Issued"
         review_url = page.url.split("?")[0]  # without the success banner's code
         page.goto(f"{review_url}?error=changed")  # a refused action comes back with a code
         assert page.get_by_role("alert").inner_text().endswith("Check it, then try again.")
@@ -136,11 +136,11 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         page.get_by_label("Nurse").check()
         with page.expect_navigation():
             page.get_by_role("button", name="Save and preview the letter").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Mo Khan"
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Suggestion for Mo Khan, assessed on ")
         assert "No night shifts" in page.content()
         with page.expect_navigation():
             page.get_by_role("button", name="Issue the suggestion").click()
-        assert "issued" in page.locator("#status").inner_text()
+        assert page.locator("#status .nhsuk-tag").inner_text() == "Issued"
 
 
 def _issued_with_a_referral(app, tokens) -> dict:
@@ -194,7 +194,7 @@ def test_withdrawing_a_suggestion_asks_first_and_needs_a_reason(app, tokens, pag
         assert_accessible(page)
         page.get_by_label("Why are you withdrawing it?").select_option("patient_request")
         page.get_by_role("button", name="Withdraw the suggestion").click()
-        assert page.locator("#status").inner_text().startswith("withdrawn")
+        assert page.locator("#status .nhsuk-tag").inner_text() == "Withdrawn"
     shown = app.test_client().get(f"/suggestions/{created['id']}", headers=tokens.header()).get_json()
     assert (shown["status"], shown["withdrawn_reason"]) == ("withdrawn", "patient_request")
 
@@ -318,7 +318,7 @@ def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pa
         page.get_by_role("link", name="Change the draft").click()
         page.get_by_label("First name").fill("Someone else")
         page.get_by_role("link", name="Back to the suggestion, unchanged").click()  # a way out, saving nothing
-        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Sam Patel"
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Suggestion for Sam Patel, assessed on ")
         page.get_by_role("link", name="Change the draft").click()
         page.get_by_label("First name").fill("")
         page.get_by_role("button", name="Save and preview the letter").click()
@@ -327,14 +327,14 @@ def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pa
         assert page.locator("#recommendations-0-difficulty").input_value() == "Tiredness by mid-afternoon"
         page.get_by_label("First name").fill("Samir")
         page.get_by_role("button", name="Save and preview the letter").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Samir Patel"
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Suggestion for Samir Patel, assessed on ")
 
         page.get_by_role("button", name="Issue the suggestion").click()
         page.get_by_role("link", name="Amend the suggestion").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Amend the suggestion"
         page.get_by_label("Functional effects, in plain words").fill("Tires quickly; mornings are hardest.")
         page.get_by_role("button", name="Save and preview the letter").click()
-        assert "amended" in page.locator("#status").inner_text()
+        assert page.locator("#status .nhsuk-tag").inner_text() == "Amended"
         assert "This letter replaces an earlier one" in page.locator(".nhsuk-inset-text").inner_text()
         _, body = stored()
         assert body["functional_effects"] == "Tires quickly; mornings are hardest."
@@ -407,4 +407,4 @@ def test_a_referral_needs_a_way_for_the_adviser_to_contact_the_patient(app, toke
         assert_accessible(page)
         page.get_by_label("Phone (optional)").fill("07700 900123")
         page.get_by_role("button", name="Save and preview the letter").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Suggestion for Ravi Shah"
+        assert page.get_by_role("heading", level=1).inner_text().startswith("Suggestion for Ravi Shah, assessed on ")

@@ -1,0 +1,83 @@
+"""What the clinician's pages call a suggestion: the review page says whose it is and from which assessment
+(the id only as a small reference), and its status reads as an NHS.UK tag in words, the same on the home list
+and the review page; in real headless Chromium with axe-core.
+
+Found on a look through the clinician flow: the review page was titled "Suggestion 3F2A9C1B (issued)", and the
+status read as a code ("superseded", "issued (version 2)")."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.browser import assert_accessible, live_server, sign_in
+from tests.services.adjustments.conftest import suggestion_body
+from worklink_adjustments.domain import uk_today
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def in_words(day) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def test_the_review_page_says_whose_suggestion_and_from_which_assessment(app, tokens, page):
+    client, h = app.test_client(), tokens.header()
+    assessed = uk_today() - timedelta(days=3)
+    body = suggestion_body(**{"assessment.date": assessed.isoformat(),
+                              "assessment.condition_started_on": (assessed - timedelta(days=40)).isoformat()})
+    created = client.post("/suggestions", json=body, headers=h).get_json()
+    reference = created["id"][:8].upper()
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        assert page.get_by_role("heading", level=1).inner_text() == (
+            f"Suggestion for Sam Patel, assessed on {in_words(assessed)}")
+        assert page.locator("#reference").inner_text() == f"Reference {reference}"
+        # The tab's title says what and when, never whose: history outlives sign-out on a shared PC.
+        assert page.title().startswith(
+            f"Suggestion from the assessment on {in_words(assessed)} (Draft), reference {reference}")
+        assert "Sam" not in page.title() and "Patel" not in page.title()
+        assert_accessible(page)
+
+
+def test_the_status_is_a_tag_in_words_on_the_home_list_and_the_review_page(app, tokens, page):
+    client, h = app.test_client(), tokens.header()
+    draft = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    replaced = client.post("/suggestions", json=suggestion_body(**{"patient.given_name": "Ravi"}), headers=h).get_json()
+    assert client.post(f"/suggestions/{replaced['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    newer = client.post("/suggestions", json=suggestion_body(**{"patient.given_name": "Ravi", "supersedes_id":
+                                                                replaced["id"]}), headers=h).get_json()
+    assert client.post(f"/suggestions/{newer['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        statuses = [" ".join(cell.inner_text().split()) for cell in page.locator("tbody tr td:nth-child(2)").all()]
+        assert sorted(statuses) == sorted(["Draft version 1", "Issued version 2",
+                                           "Replaced by a newer suggestion version 3"]), statuses
+        tags = page.locator("tbody .nhsuk-tag")
+        assert sorted(tags.all_inner_texts()) == ["Draft", "Issued", "Replaced by a newer suggestion"]
+        assert_accessible(page)
+
+        for suggestion, words, version in ((draft, "Draft", 1), (newer, "Issued", 2), (replaced, "Replaced by a newer "
+                                                                                               "suggestion", 3)):
+            page.goto(f"{base}/review/{suggestion['id']}")
+            status = page.locator("#status")
+            assert status.locator(".nhsuk-tag").inner_text() == words
+            assert " ".join(status.inner_text().split()) == f"{words} version {version}"
+        assert_accessible(page)
+    assert not re.search(r"\(version \d+\)", page.content())
+
+
+def test_no_status_reads_as_a_code(app, tokens):
+    """Every status the lifecycle has is given words and a colour of NHS.UK's tags."""
+    from worklink_adjustments.domain import STATUSES
+
+    template = app.jinja_env.get_template("adjustments/_macros.html")
+    tags = template.module.STATUS_TAGS
+    assert set(tags) == set(STATUSES)
+    assert all(words[0].isupper() and "_" not in words for words, _ in tags.values())
+    with app.test_request_context():
+        assert template.module.status_tag("superseded", 3) == (
+            '<strong class="nhsuk-tag nhsuk-tag--grey">Replaced by a newer suggestion</strong> '
+            '<span class="nhsuk-body-s">version 3</span>')
