@@ -68,6 +68,19 @@ def add_note(session: Session, referral_id: uuid.UUID, principal: Principal, tex
     return referral
 
 
+# Who records that the person withdrew consent (the API's consent-withdrawal and the referral page alike): the
+# referrer and the assigned organisation, whom the person tells, and alliance admins, who answer the person's
+# rights requests (an erasure withdraws consent too) and alone see a held self-referral, which has neither. Withdrawing
+# must be as easy as consenting (UK GDPR Art 7(3)): a person who tells the alliance is not sent elsewhere.
+WITHDRAWAL_RECORDERS = ("gp", "adviser", "org_admin", "alliance_admin")
+
+
+def records_withdrawal(principal: Principal, referral: Referral) -> bool:
+    """The principal may record that the person withdrew consent from this referral (WITHDRAWAL_RECORDERS)."""
+    return principal.role in WITHDRAWAL_RECORDERS and bool(
+        readers(principal, referral) & {domain.REFERRER, domain.ASSIGNED, domain.ADMIN})
+
+
 def readers(principal: Principal, referral: Referral) -> set[str]:
     return domain.relationships(actor(principal), services.snapshot_lite(referral)) - {domain.SYSTEM}
 

@@ -72,12 +72,31 @@ def test_the_assigned_organisation_records_it_after_the_referral_ended(harness):
     assert shown["consent"]["outcomes_to_referrer"] is False
 
 
-def test_only_the_referrer_and_the_assigned_organisation_record_it(harness):
+def test_an_alliance_admin_records_it_on_the_page_as_through_the_api(harness):
+    """The API took an alliance admin's withdrawal and the page refused it (403): a person who tells the alliance
+    (which answers their rights requests, and alone sees a held self-referral) is not sent elsewhere."""
+    h = harness
+    by_page, by_api = (h.refer({"nhs_number": nhs_number(i, 61), "given_name": f"W{i}"}).get_json()["id"]
+                       for i in range(2))
+    assert "Record that the person withdrew consent" in page(h, f"/queue/{by_page}", h.admin())
+    done = post(h, f"/queue/{by_page}/consent-withdrawal", {}, h.admin())
+    assert done.status_code == 303 and done.headers["Location"] == f"/queue/{by_page}?done=consent_withdrawn"
+    assert h.client.post(f"/referrals/{by_api}/consent-withdrawal", headers=h.admin()).status_code == 200
+    for rid in (by_page, by_api):
+        shown = h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()
+        assert (shown["status_reason"], bool(shown["consent"]["withdrawn_at"])) == ("consent_withdrawn", True)
+        assert audit_rows(h, action="update", resource_id=rid, actor="admin-1")
+
+
+def test_nobody_else_records_it_on_the_page_or_through_the_api(harness):
     h = harness
     rid = h.refer().get_json()["id"]
-    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, h.adviser(org=OTHER_ADVISERS)).status_code == 404
-    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, h.admin()).status_code == 403
-    assert "Record that the person withdrew consent" not in page(h, f"/queue/{rid}", h.admin())
+    other = h.adviser(org=OTHER_ADVISERS)
+    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, other).status_code == 404
+    assert h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=other).status_code == 404
+    resident = h.token("resident", None, "resident-1")  # the person withdraws through their own link
+    assert post(h, f"/queue/{rid}/consent-withdrawal", {}, resident).status_code == 403
+    assert h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=resident).status_code == 403
     assert h.client.get(f"/referrals/{rid}", headers=h.gp()).get_json()["consent"]["withdrawn_at"] is None
 
 

@@ -157,7 +157,7 @@ class Notes(MethodView):
 @blp.route("/referrals/<uuid:referral_id>/consent-withdrawal")
 @person_record("referral", "referral_id")
 class ConsentWithdrawal(MethodView):
-    @requires("gp", "adviser", "org_admin", "alliance_admin")
+    @requires(*access.WITHDRAWAL_RECORDERS)
     @blp.response(200, ReferralSchema)
     def post(self, referral_id):
         """Record that the person withdrew consent: an open referral is cancelled and nothing more is shared."""
@@ -165,6 +165,9 @@ class ConsentWithdrawal(MethodView):
         with ctx.database.transaction() as session, access.domain_problems():
             services.lock_person_first(session, Referral.id == referral_id)  # before the row: see the function
             referral = access.load(session, referral_id, principal, lock=True)
+            if not access.records_withdrawal(principal, referral):  # the page's rule too
+                raise Problem(403, "Only the referrer, the assigned organisation or an alliance admin records a "
+                                   "withdrawal of consent.")
             services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
             _audit(session, "update", referral)
             return access.present(session, referral, principal, settings(), moment)

@@ -208,7 +208,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
                 and not body["consent"]["withdrawn_at"])
-    can_withdraw = not body["consent"]["withdrawn_at"] and _records_withdrawal(principal, referral)
+    can_withdraw = not body["consent"]["withdrawn_at"] and access.records_withdrawal(principal, referral)
     if errors and posted in domain.ACTIONS and posted not in body["allowed_actions"]:
         # The refused form is not on the page any more (the referral moved on meanwhile): say so, rather than
         # link its fields' messages to nothing.
@@ -299,23 +299,18 @@ def referral_action(referral_id):
     return redirect(f"/queue/{referral_id}?done={done}", code=303)
 
 
-def _records_withdrawal(principal, referral) -> bool:
-    """The referrer and the assigned organisation hear from the person and record a withdrawal of consent."""
-    return principal.role in ("gp", "adviser", "org_admin") and bool(
-        access.readers(principal, referral) & {domain.REFERRER, domain.ASSIGNED})
-
-
 @pages.post("/queue/<uuid:referral_id>/consent-withdrawal")
 @person_record("referral", "referral_id")
-@requires("adviser", "org_admin", "gp")
+@requires(*access.WITHDRAWAL_RECORDERS)
 def referral_consent_withdrawal(referral_id):
     """Record that the person withdrew consent: services.withdraw_consent, as the API's consent-withdrawal."""
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session, access.domain_problems():
         services.lock_person_first(session, Referral.id == referral_id)  # before the row: see the function
         referral = access.load(session, referral_id, principal, lock=True)
-        if not _records_withdrawal(principal, referral):
-            raise Problem(403, "Only the referrer or the assigned organisation records a withdrawal of consent.")
+        if not access.records_withdrawal(principal, referral):
+            raise Problem(403, "Only the referrer, the assigned organisation or an alliance admin records a "
+                               "withdrawal of consent.")
         services.withdraw_consent(session, ctx.outbox, settings(), referral, moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
