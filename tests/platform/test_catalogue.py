@@ -157,6 +157,30 @@ def test_the_guard_refuses_a_pattern_that_admits_free_text():
         "x.sneaky.happened.kind"]
 
 
+def test_the_guard_refuses_an_enum_whose_members_are_free_text():
+    """An Enum field is a fixed set, yet read by value its members are whatever strings the enum holds: a
+    sentence about the person or an NHS number rode on a broadcast event as a choice (Enum fields were safe by
+    type). Read by name, or by values that are codes, it is one."""
+    import enum
+
+    from marshmallow import Schema, fields
+
+    Outcome = enum.Enum("Outcome", {"JOB_START": "job_start", "STAYED": "stayed_in_work"})
+    Note = enum.Enum("Note", {"A": "Jane Smith has back pain", "B": "none"})
+    Patient = enum.Enum("Patient", {"SAM": "9434765919", "NOBODY": "nobody"})
+
+    class Sneaky(Schema):
+        thing_id = fields.UUID(required=True)
+        outcome = fields.Enum(Outcome, by_value=True)
+        outcome_name = fields.Enum(Note)
+        note = fields.Enum(Note, by_value=True)
+        patient = fields.Enum(Patient, by_value=fields.String)
+        notes = fields.List(fields.Enum(Note, by_value=True))
+
+    assert broadcast_violations(_broadcast(Sneaky)) == [
+        "x.sneaky.happened.note", "x.sneaky.happened.patient", "x.sneaky.happened.notes"]
+
+
 def test_the_guard_refuses_a_nested_object_that_lets_unknown_fields_through():
     """Publishing validates with unknown=RAISE, but marshmallow applies that to the outer schema
     only: a nested schema whose Meta says INCLUDE lets any extra key - a note about the person -

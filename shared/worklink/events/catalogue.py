@@ -208,7 +208,7 @@ def to_json_types(value: Any) -> Any:
 # Field kinds a broadcast (non-restricted) event may carry: ids, codes, timestamps,
 # numbers, flags. Free text could carry a person's details, so it is refused.
 _SAFE_FIELDS = (fields.UUID, fields.DateTime, fields.Date, fields.Integer, fields.Boolean,
-                fields.Float, fields.Decimal, fields.Enum)
+                fields.Float, fields.Decimal)
 
 # What a code must refuse, whatever its field is called: a name, an e-mail address, a sentence,
 # a line break, a long string. A Regexp or OneOf that admits any of them is free text.
@@ -286,6 +286,12 @@ def _is_safe(field: fields.Field) -> bool:
                 and all(_is_safe(f) for f in schema.fields.values()))
     if isinstance(field, _SAFE_FIELDS):
         return True
+    if isinstance(field, fields.Enum):
+        # A fixed set too, but a member read by value is whatever string the enum gives it: a sentence, a
+        # name or an NHS number would pass as a choice (read by name, a member is an identifier: a code).
+        choices = [member.value if field.by_value else member.name for member in field.enum]
+        return (not any(_accepts(field, probe) for probe in (*FREE_TEXT_PROBES, *PERSON_IDENTIFIER_PROBES))
+                and not any(_is_text(str(choice)) for choice in choices))
     if isinstance(field, fields.String):
         # A code: constrained to a fixed set, or to a short identifier pattern, that refuses text.
         # (A fixed set's own values are probed too: a choice may itself be a sentence.)
@@ -300,7 +306,7 @@ def _is_text(value: str) -> bool:
     return len(value) > 64 or "@" in value or any(ch.isspace() for ch in value)
 
 
-def _accepts(field: fields.String, text: str) -> bool:
+def _accepts(field: fields.Field, text: str) -> bool:
     try:
         field.deserialize(text)
     except ValidationError:
