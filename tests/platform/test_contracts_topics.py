@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, fields
 
 from worklink.events.catalogue import Catalogue, EventType
 from worklink.events.contracts import CATALOGUE
-from worklink.messaging.topics import TopicSpec, check_catalogue, check_readers, load_topics
+from worklink.messaging.topics import TopicSpec, check_catalogue, check_readers, find_topics_file, load_topics
 from worklink.service import installed_services
 
 
@@ -54,3 +56,17 @@ def test_topics_are_named_for_their_owner_and_every_declared_topic_is_used():
         for entry in CATALOGUE:
             if entry.topic == base:
                 assert entry.type.startswith(owner + "."), (entry.type, base)
+
+
+def test_a_restricted_topic_and_its_dead_letters_keep_a_person_briefly(tmp_path):
+    """A restricted topic's dead letters hold the same details as the topic: one that left dlt_retention_ms out
+    kept them the default 30 days, and only the topic itself was checked (by a test, never by `worklink topics`)."""
+    declared = find_topics_file().read_text()
+    restricted = [spec.name for spec in load_topics() if spec.restricted and not spec.name.endswith(".dlt")]
+    assert restricted == ["adjustments.referral-requests", "notifications.person-messages"]
+    topics = tmp_path / "topics.toml"
+    topics.write_text(re.sub(r"^dlt_retention_ms = 604800000 .*$", "", declared, flags=re.M))  # their 7 days
+    assert check_catalogue(CATALOGUE, load_topics(topics)) == [
+        f"restricted topic '{name}.dlt' keeps records 2592000000 ms: a person's details are kept at most 7 days "
+        "(dlt_retention_ms too)" for name in restricted]
+    assert check_catalogue(CATALOGUE, load_topics()) == []

@@ -85,6 +85,11 @@ def dedup_window(topics: list[str], specs: list[TopicSpec] | None = None) -> tim
     return timedelta(milliseconds=max(kept)) + timedelta(days=1)
 
 
+# How long a restricted topic keeps a person's details - its dead-letter companion too, which holds the same
+# records until they are re-driven or expire (an undeclared dlt_retention_ms is the 30-day default).
+RESTRICTED_RETENTION = timedelta(days=7)
+
+
 def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
     """Problems between the catalogue and the declarations (empty when consistent)."""
     by_name = {spec.name: spec for spec in specs}
@@ -107,6 +112,11 @@ def check_catalogue(catalogue: Catalogue, specs: list[TopicSpec]) -> list[str]:
         if spec.restricted and (spec.segment_ms is None or spec.segment_ms > spec.retention_ms):
             problems.append(f"restricted topic {spec.name!r} must declare segment_ms no longer than its "
                             "retention, or its records outlive the retention by up to a segment's age")
+        if spec.restricted and timedelta(milliseconds=spec.retention_ms) > RESTRICTED_RETENTION:
+            problems.append(f"restricted topic {spec.name!r} keeps records {spec.retention_ms} ms: a person's "
+                            f"details are kept at most {RESTRICTED_RETENTION.days} days (dlt_retention_ms too)")
+        if spec.restricted and not spec.reader:
+            problems.append(f"restricted topic {spec.name!r} must name its one reader")
     return problems
 
 
