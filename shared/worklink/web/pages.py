@@ -2,7 +2,8 @@
 
 A service puts its pages on a `PagesBlueprint` and its templates extend
 "worklink/base.html". On those routes:
-- errors render an accessible HTML page instead of problem+json;
+- errors render an accessible HTML page instead of problem+json; a program asking for JSON gets
+  problem+json, also for a form the view refuses (each message in `errors`, pointing at its field);
 - HTML form posts are accepted (API routes take JSON only) and must carry the
   CSRF token (`{{ csrf_field() }}` in the form; double-submit cookie);
 - `@requires(...)` reads the signed-in user's token from an HttpOnly cookie and
@@ -23,13 +24,13 @@ from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
-from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request,
+from flask import (Blueprint, Flask, before_render_template, current_app, g, redirect, render_template, request,
                    send_from_directory, url_for)
 from markupsafe import Markup
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
-from worklink.problems import Problem
+from worklink.problems import Problem, problem_response
 from worklink.web.sessions import (COOKIE_LIMIT, EVERYWHERE, EXPIRED, IDLE, SESSION_HOURS,  # noqa: F401 - also theirs
                                    SessionEnded, SignInRequired, announcer)
 
@@ -225,9 +226,59 @@ def install_pages(app: Flask, service_title: str) -> None:
             response.set_cookie(csrf_cookie_name(), token, httponly=True, samesite="Strict", secure=_cookie_secure())
         return response
 
+    before_render_template.connect(_remember_page_errors, app)
+    app.after_request(_refused_form_to_programs)
+
     app.register_error_handler(SignInRequired, lambda _e: _to_sign_in(request.full_path.rstrip("?")))
     app.register_error_handler(SessionEnded, _session_ended)
     app.register_blueprint(_session_pages())
+
+
+def _remember_page_errors(_app, template, context, **_extra) -> None:
+    """The messages a page is rendered with (the form macros' `errors`, the sign-in page's `error`), for
+    _refused_form_to_programs."""
+    errors, error = context.get("errors"), context.get("error")
+    if errors and isinstance(errors, dict):
+        g.page_errors = errors
+    elif error and isinstance(error, str):
+        g.page_errors = {"": [error]}
+
+
+def _refused_form_to_programs(response: Response) -> Response:
+    """A page's view answers a form (or search) it refuses with the page again, in HTML. A program asking the
+    page for JSON is answered as the API is, errors included: problem+json with the status the page had and
+    each message in `errors`, pointing at its field (location "form", or "query" for a GET), so a client
+    that reads only JSON is told what was wrong instead of being handed markup."""
+    if (response.status_code < 400 or response.mimetype != "text/html" or not is_page_route()
+            or not _asks_for_data()):
+        return response
+    location = "query" if request.method in SAFE_METHODS else "form"
+    errors = [{"location": location, "pointer": _field_pointer(field_id), "detail": message}
+              for field_id, messages in g.pop("page_errors", {}).items()
+              for message in ([messages] if isinstance(messages, str) else messages)]
+    problem = problem_response(response.status_code, _problem_detail(errors), errors=errors or None)
+    response.set_data(problem.get_data())
+    response.content_type = problem.content_type
+    return response
+
+
+def _problem_detail(errors: list[dict[str, str]]) -> str | None:
+    """The messages about no one field, else the one field's message, else how many fields failed (as the API)."""
+    general = [error["detail"] for error in errors if not error["pointer"]]
+    if general or len(errors) == 1:
+        return " ".join(general) or errors[0]["detail"]
+    return f"{len(errors)} field(s) failed validation" if errors else None
+
+
+def _field_pointer(field_id: str) -> str:
+    """The field a page's error message is about, by the name it was sent under: a form field's id is its name
+    with dots as dashes, or "<form>-<name>" where a page holds several forms (worklink/forms.html)."""
+    if not field_id:
+        return ""
+    sent = request.args if request.method in SAFE_METHODS else request.form
+    name = next((name for name in sent if field_id in (name, name.replace(".", "-"))), None) or next(
+        (name for name in sent if field_id.endswith("-" + name.replace(".", "-"))), field_id)
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _to_sign_in(next_path: str | None) -> Response:

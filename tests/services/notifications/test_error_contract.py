@@ -8,7 +8,8 @@ import pytest
 from worklink.config import Settings
 from worklink.migrations import upgrade
 
-from tests.error_contract import MUTATIONS, contract_breaches, query_parameter_breaches, role_headers
+from tests.error_contract import (AUDIT_FORM_IN_CLEAR, MUTATIONS, contract_breaches, page_answer,
+                                  query_parameter_breaches, refused_form_problem, role_headers)
 from tests.services.notifications.support import SPEC
 
 ORGANISATION = "00000000-0000-4000-8000-00000000b001"
@@ -43,3 +44,16 @@ def test_an_organisation_id_longer_than_any_stored_is_a_404_on_both_engines(data
     assert app.test_client().get(path, headers=admin).status_code == 404
     longest = f"/organisations/{'x' * 64}/contacts"
     assert app.test_client().post(longest, json={"email": "lead@a.example"}, headers=admin).status_code == 201
+
+
+def test_a_page_form_it_refuses_is_problem_json_to_a_program_asking_for_json(database_url, tmp_path):
+    """A program posting a page's form (asking for JSON) was handed the refused form, in HTML: it gets the
+    page's status as problem+json, each message pointing at its field; a browser still gets the form again."""
+    app = notifications_app(database_url, tmp_path)
+    program = page_answer(app, ORGANISATION, "alliance_admin", "POST", "/audit", data=AUDIT_FORM_IN_CLEAR)
+    problem = refused_form_problem(program, 400)
+    assert [(e["location"], e["pointer"]) for e in problem["errors"]] == [("form", "/record")]
+    browser = page_answer(app, ORGANISATION, "alliance_admin", "POST", "/audit", data=AUDIT_FORM_IN_CLEAR,
+                          accept="text/html")
+    assert browser.status_code == 400 and browser.mimetype == "text/html"
+    assert 'href="#record"' in browser.get_data(as_text=True)
