@@ -56,7 +56,7 @@ from worklink.db import Database, utcnow
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
 from worklink_notifications import retention, routing, signing, webhook_targets
-from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, wording
+from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, details, uk_day, wording
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.rekeying import rekey_user_references
 from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, Digest, OrganisationContact,
@@ -762,6 +762,7 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
     person = delivery.recipient_kind == "person"
     subject, sentence = wording(delivery.message_code, person=person)
     values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/messages",
+              "details": [] if person else details(delivery.message_code, delivery.facts),
               "reason": "your organisation asked to be told" if delivery.recipient_kind == "contact"
               else "you asked to be told"}
     name = "person" if person else "message"
@@ -780,9 +781,10 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,
                   digest_id: uuid.UUID | None = None) -> EmailMessage:
-    entries = [dict(zip(("subject", "sentence"), wording(item.message_code))) for item in items]
-    values = {"items": entries, "day": day.isoformat(), "link": f"{settings.public_url}/messages"}
-    return _message(address, f"Your WorkLink updates for {day.isoformat()} ({len(items)})",
+    entries = [{**dict(zip(("subject", "sentence"), wording(item.message_code))),
+                "details": details(item.message_code, item.facts)} for item in items]
+    values = {"items": entries, "day": uk_day(day), "link": f"{settings.public_url}/messages"}
+    return _message(address, f"Your WorkLink updates for {uk_day(day)} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
                     TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{digest_id or day}", settings)
 

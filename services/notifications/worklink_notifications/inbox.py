@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from worklink.auth import Principal
 from worklink.db import utcnow
 from worklink.pseudonyms import clinician_reference
-from worklink_notifications.messages import wording
+from worklink_notifications.messages import details, wording
 from worklink_notifications.models import Delivery
 from worklink_notifications.routing import ALLIANCE
 
@@ -88,7 +88,8 @@ def unread(session: Session, owner: InboxOwner) -> int:
 def as_item(delivery: Delivery) -> dict:
     title, text = wording(delivery.message_code)
     return {"id": delivery.id, "event_type": delivery.event_type, "message_code": delivery.message_code,
-            "title": title, "text": text, "facts": delivery.facts, "occurred_at": delivery.occurred_at,
+            "title": title, "text": text, "details": details(delivery.message_code, delivery.facts),
+            "facts": delivery.facts, "occurred_at": delivery.occurred_at,
             "created_at": delivery.created_at, "read_at": delivery.read_at}
 
 

@@ -6,7 +6,10 @@ health: the detail stays in the owning service, behind its sign-in.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+from worklink.uktime import uk_time
 
 # message code -> (subject / inbox title, one plain sentence)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -95,6 +98,80 @@ LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched"})
 def wording(code: str, person: bool = False) -> tuple[str, str]:
     table = PERSON_MESSAGES if person else MESSAGES
     return table.get(code, ("WorkLink update", "Something changed in WorkLink that you may want to look at."))
+
+
+# --- details: what a message's facts say, in words ------------------------------------------------------------
+# A message's sentence says what happened; these say which target, when, what changed, from the ids, codes and
+# times the delivery holds (routing.FACT_FIELDS). Never a reason or outcome code (they can tell a person's health),
+# and never an id fragment: "Referral 0a658e54" matched nothing a reader could look up (referrals' queue shows
+# references such as R-J9E2K6YJ, which no event carries); the record is reached by the message's link instead.
+
+# The referral's status when a target was missed, as the referral's own page names it (referrals' queue labels).
+REFERRAL_STATUS_WORDS = {
+    "submitted": "submitted", "triage": "being checked", "accepted": "accepted", "in_progress": "in progress",
+    "on_hold": "on hold", "completed": "completed", "rejected": "rejected", "cancelled": "cancelled",
+    "failed": "closed as could not contact", "entered_in_error": "entered in error",
+}
+# referrals.referral.sla_breached `clock`: what was due by the target.
+TARGET_WORDS = {
+    "acknowledge": "acknowledging the referral",
+    "first_contact_attempt": "a first attempt to contact the person",
+    "first_meeting": "a first meeting with the person",
+}
+
+
+def uk_moment(value: Any) -> str | None:
+    """A stored time (ISO text in facts, or a datetime) as people in the UK read it: 25 November 2026, 17:00."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        return None
+    return uk_time(moment).strftime("%-d %B %Y, %H:%M")
+
+
+def uk_day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _missed_target(facts: dict) -> list[str]:
+    target, due = TARGET_WORDS.get(facts.get("clock", "")), uk_moment(facts.get("due_at"))
+    found = [f"Missed target: {target}, due by {due}." if target and due else None]
+    if status := REFERRAL_STATUS_WORDS.get(facts.get("status", "")):
+        found.append(f"The referral was {status} at the time.")
+    return found
+
+
+def _listing_changed(facts: dict) -> list[str]:
+    changed = [str(part).replace("_", " ") for part in facts.get("changed") or ()]
+    return [f"What changed: {', '.join(changed)}." if changed else None]
+
+
+def _failing_webhooks(facts: dict) -> list[str]:
+    since = uk_moment(facts.get("failing_since"))
+    return [f"Failing since {since}." if since else None]
+
+
+def _unanswered_request(facts: dict) -> list[str]:
+    # The alliance finds the hand-over by this id in the dead letters: the whole id, labelled, is what it searches.
+    return [f"Request id: {facts['request_id']}" if facts.get("request_id") else None]
+
+
+DETAILS: dict[str, Callable[[dict], list[str | None]]] = {
+    "referral_sla_breached": _missed_target,
+    "listing_updated": _listing_changed,
+    "webhook_failing": _failing_webhooks,
+    "referral_request_unanswered": _unanswered_request,
+}
+
+
+def details(code: str, facts: dict | None) -> list[str]:
+    """The lines a staff message adds to its sentence, from its facts (none for most messages)."""
+    describe = DETAILS.get(code)
+    if describe is None:
+        return []
+    try:
+        return [line for line in describe(facts or {}) if line]
+    except (TypeError, ValueError):  # a fact from an older row in another shape: the sentence still stands
+        return []
 
 
 _ORG = "inbox,email,webhook"

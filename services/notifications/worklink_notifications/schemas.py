@@ -33,6 +33,8 @@ class InboxItem(Schema):
     message_code = fields.String()
     title = fields.String()
     text = fields.String()
+    details = fields.List(fields.String(), metadata={"description": "what the facts say, in words: which target "
+                                                                    "was missed and when, what changed"})
     facts = fields.Dict()
     occurred_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

@@ -73,6 +73,35 @@ def test_email_goes_through_smtp_with_plain_and_html_parts_and_no_health_detail(
     assert (email.status, email.attempts) == ("sent", 1)
 
 
+def test_an_email_says_in_words_which_target_was_missed_and_when_and_the_digest_names_its_day(notifications_db,
+                                                                                               smtp_server, clock):
+    """What the inbox says (test_pages), the e-mail and the digest say too: the facts in words, UK time."""
+    lead, daily = "lead@advisers.example", "daily@advisers.example"
+    advisers = uuid.uuid4()
+    add(notifications_db, OrganisationContact(organisation_id=str(advisers), purpose="lead", email=lead),
+        OrganisationContact(organisation_id=str(advisers), purpose="lead", email=daily, frequency="daily"))
+    route(notifications_db, event("referrals.referral.sla_breached", clock="acknowledge", status="submitted",
+                                  assigned_org_id=advisers, due_at=datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc)))
+    worker = make_worker(notifications_db, smtp_server, clock)
+    worker.run_once()
+    [mail] = smtp_server.to(lead)
+    assert mail["Subject"] == "Referral overdue"
+    assert mail.get_body(("plain",)).get_content().splitlines()[:3] == [
+        "A referral missed its target time.",
+        "Missed target: acknowledging the referral, due by 25 November 2026, 17:00.",
+        "The referral was submitted at the time."]
+    assert "<p>Missed target: acknowledging the referral, due by 25 November 2026, 17:00.</p>" \
+        in mail.get_body(("html",)).get_content()
+
+    clock.now = datetime(2026, 11, 27, 17, 5, tzinfo=timezone.utc)
+    assert worker.run_digests() == 1
+    [digest] = smtp_server.to(daily)
+    assert digest["Subject"] == "Your WorkLink updates for 27 November 2026 (1)"
+    assert "- Referral overdue: A referral missed its target time. Missed target: acknowledging the referral, due " \
+           "by 25 November 2026, 17:00. The referral was submitted at the time." \
+           in digest.get_body(("plain",)).get_content().splitlines()
+
+
 def test_webhooks_are_signed_and_verified_by_the_receiver(notifications_db, webhook_receiver, clock):
     subscriber_for(notifications_db, webhook_receiver)
     clock.now = datetime.now(timezone.utc)  # the receiver checks the timestamp against its own clock

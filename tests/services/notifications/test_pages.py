@@ -146,12 +146,13 @@ def test_every_message_is_reachable_page_by_page_without_javascript(app, notific
     with live_server(app) as base:
         sign_in(no_js_page, base, token, "/messages?scope=organisation")
         assert no_js_page.locator(".nhsuk-card").count() == 50
-        assert referrals[-1][:8] in no_js_page.content() and referrals[0][:8] not in no_js_page.content()
+        # Told apart by their links to the referral (no id fragment is shown: it matched nothing a reader could find).
+        assert referrals[-1] in no_js_page.content() and referrals[0] not in no_js_page.content()
         assert no_js_page.get_by_text("Page 1 of 2, newest first.").is_visible()
 
         submit(no_js_page, no_js_page.get_by_role("link", name="Older"))
         assert no_js_page.locator(".nhsuk-card").count() == 3
-        assert referrals[0][:8] in no_js_page.content()  # the oldest message is reachable
+        assert referrals[0] in no_js_page.content()  # the oldest message is reachable
         submit(no_js_page, no_js_page.get_by_role("button", name="Mark as read: New referral").first)
         assert "page=2" in no_js_page.url and no_js_page.locator(".nhsuk-card--feature").count() == 2
         assert no_js_page.get_by_role("link", name="Newer").count() == 1
@@ -201,3 +202,41 @@ def test_a_message_says_when_it_came_in_uk_time(app, notifications_db):
     html = app.test_client().get("/messages?scope=organisation", headers={
         "Authorization": f"Bearer {token}", "Accept": "text/html"}).get_data(as_text=True)
     assert '<time datetime="2026-07-01T13:00:00+01:00">1 July 2026, 13:00</time>' in html
+
+
+def test_a_message_says_in_words_what_happened_and_shows_no_id_fragment(app, notifications_db, page, monkeypatch):
+    """Items read "Referral 0a658e54": an id fragment nobody could look up. A missed target now says which target
+    and when it was due (UK time) and how the referral stood; a request the alliance must find in the dead
+    letters shows its whole id, labelled."""
+    monkeypatch.setenv("NOTIFICATIONS_REFERRALS_URL", "https://referrals.example")
+    referral_id, request_id = uuid.uuid4(), uuid.uuid4()
+    with notifications_db.transaction() as session:
+        routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type="referrals.referral.sla_breached", data={
+            "referral_id": referral_id, "clock": "first_contact_attempt", "status": "accepted",
+            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "assigned_org_id": uuid.UUID(ADVISERS),
+            "detected_at": datetime(2026, 7, 2, 9, 0, tzinfo=timezone.utc)}))
+        routing.route_event(session, SimpleNamespace(
+            id=str(uuid.uuid4()), type="adjustments.referral_request.unanswered", data={
+                "request_id": request_id, "suggestion_id": uuid.uuid4(), "practice_id": uuid.UUID(PRACTICE),
+                "requested_at": datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc)}))
+    settings = app.extensions["worklink"].settings
+    lead = mint_token(settings.jwt, role="org_admin", org=ADVISERS, subject="lee")
+    admin = mint_token(settings.jwt, role="alliance_admin", subject="alex")
+    with live_server(app) as base:
+        sign_in(page, base, lead, "/messages?scope=organisation")
+        assert [" ".join(h.split()) for h in page.get_by_role("heading", level=3).all_inner_texts()] \
+            == ["Unread: Referral overdue"]
+        card = page.locator("main .nhsuk-card")
+        assert card.locator("p").all_inner_texts()[:3] == [
+            "A referral missed its target time.",
+            "Missed target: a first attempt to contact the person, due by 1 July 2026, 17:00.",
+            "The referral was accepted at the time."]
+        assert card.get_by_role("link").get_attribute("href") == f"https://referrals.example/queue/{referral_id}"
+        assert str(referral_id)[:8] not in card.inner_text()
+        assert_accessible(page)
+        page.context.clear_cookies()
+
+        sign_in(page, base, admin, "/messages?scope=alliance")
+        card = page.locator("main .nhsuk-card", has_text="Referral request not received")
+        assert card.get_by_text(f"Request id: {request_id}", exact=True).is_visible()
+        assert_accessible(page)
