@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from worklink.auth import Principal
+from worklink.auth import ROLE_PERSON, Principal
 from worklink.problems import Problem
 from worklink.uktime import uk_today
 from worklink_referrals import domain, services
@@ -35,7 +35,8 @@ from worklink_referrals.models import Referral, SustainmentCheck, Transition
 
 
 def actor(principal: Principal) -> Actor:
-    return Actor(principal.subject, principal.role, principal.organisation)
+    return Actor(principal.subject, principal.role, principal.organisation, name=principal.name,
+                 organisation_name=principal.organisation_name)
 
 
 def referrer_in_words(principal: Principal) -> dict[str, str]:
@@ -48,6 +49,35 @@ def referrer(referral: Referral) -> dict[str, str]:
     found = {"role": referral.referrer_role, "name": referral.referrer_name,
              "profession": referral.referrer_profession, "organisation_name": referral.referrer_org_name}
     return {key: value for key, value in found.items() if value}
+
+
+def staff_words(reader: Principal, subject: str, organisation: str | None, *, name: str | None, role: str | None,
+                org_names: dict[str, str]) -> str:
+    """A staff member as this reader may see them. A login id (a token's `sub`, perhaps an e-mail address) is an
+    internal identifier of their organisation's: that organisation sees it, any other their display name, else
+    their role, at their organisation by name when known ("an employment adviser at Riverside Works"), else by id."""
+    if reader.organisation is not None and reader.organisation == organisation:
+        return subject
+    place = org_names.get(organisation or "") or f"organisation {organisation}"
+    return f"{name or ROLE_PERSON.get(role or '', 'a member of staff')} at {place}"
+
+
+def _adviser_words(reader: Principal, referral: Referral, org_names: dict[str, str]) -> str | None:
+    if referral.assigned_adviser is None:
+        return None
+    return staff_words(reader, referral.assigned_adviser, referral.assigned_org_id,
+                       name=referral.assigned_adviser_name, role="adviser", org_names=org_names)
+
+
+def _consent_taker(reader: Principal, referral: Referral, org_names: dict[str, str]) -> str:
+    """Who captured consent: a referrer who recorded it themselves is left as their login id only to their own
+    organisation; a name the referrer gave, or a self-referrer's check, is as stated."""
+    if referral.consent_captured_by != referral.referrer_subject:
+        return referral.consent_captured_by
+    known = {**org_names, **({referral.referrer_org_id: referral.referrer_org_name} if referral.referrer_org_name
+                             else {})}
+    return staff_words(reader, referral.referrer_subject, referral.referrer_org_id, name=referral.referrer_name,
+                       role=referral.referrer_role, org_names=known)
 
 
 def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock: bool = False) -> Referral:
@@ -105,24 +135,32 @@ def domain_problems() -> Iterator[None]:
 
 
 def present(session: Session, referral: Referral, principal: Principal, settings: ReferralSettings,
-            now: datetime) -> dict[str, Any]:
+            now: datetime, *, org_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The referral as this reader may see it; `org_names`: the organisations' names, when the caller has them
+    (services.organisation_names)."""
     who = readers(principal, referral)
     adviser_side = bool(who & {domain.ASSIGNED, domain.ADMIN})
     shared = details_shared(referral)
     outcomes_seen = outcomes_shown(principal, referral)
     link_seen = sees_duplicate(session, principal, referral)
+    if org_names is None:
+        org_names = services.organisation_names(
+            session, {referral.referrer_org_id, referral.assigned_org_id, *(n.by_org for n in referral.notes)})
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
         "fhir_status": FHIR_STATUS[Status(referral.status)],
         "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
         "status_reason": domain.unless_outcome(referral.status_reason, outcomes_seen), "source": referral.source,
         "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral), "service_id": referral.service_id,
-        "assigned_org_id": referral.assigned_org_id, "assigned_adviser": referral.assigned_adviser,
+        "assigned_org_id": referral.assigned_org_id, "assigned_org_name": org_names.get(referral.assigned_org_id or ""),
+        "assigned_adviser": _adviser_words(principal, referral, org_names),
+        "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
         "submitted_at": referral.submitted_at,
         "closed_at": referral.closed_at, "erased_at": referral.erased_at,
-        "consent": {"captured_by": referral.consent_captured_by, "captured_at": referral.consent_captured_at,
+        "consent": {"captured_by": _consent_taker(principal, referral, org_names),
+                    "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
                     "updates_by_email": referral.person_updates,
@@ -143,9 +181,14 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     if referral.status == "on_hold":
         body["hold"] = {"reason": referral.hold_reason, "review_date": referral.hold_review_date}
     if adviser_side:
-        body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at, "by": a.by}
+        # Attempts are recorded by the assigned organisation only (record_contact_attempt: ASSIGNED).
+        body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at,
+                             "by": staff_words(principal, a.by, referral.assigned_org_id, name=a.by_name,
+                                               role=a.by_role, org_names=org_names), "by_name": a.by_name}
                             for a in referral.attempts]
-        body["notes"] = [{"by": n.by, "written_at": n.written_at, **({"text": n.text} if shared else {})}
+        body["notes"] = [{"by": staff_words(principal, n.by, n.by_org, name=n.by_name, role=n.by_role,
+                                            org_names=org_names), "by_name": n.by_name,
+                          "written_at": n.written_at, **({"text": n.text} if shared else {})}
                          for n in referral.notes]
     if outcomes_seen:
         body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
@@ -251,13 +294,15 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
 
 
 def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
-               principal: Principal | None = None) -> dict[str, Any]:
-    """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser."""
+               principal: Principal | None = None, org_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser
+    (`org_names`: services.organisation_names of the listed referrals' assigned organisations)."""
     outcomes_seen = principal is None or outcomes_shown(principal, referral)
+    adviser = _adviser_words(principal, referral, org_names or {}) if principal else referral.assigned_adviser
     item = {"id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
             "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
             "source": referral.source,
-            "assigned_adviser": referral.assigned_adviser, "submitted_at": referral.submitted_at,
+            "assigned_adviser": adviser, "submitted_at": referral.submitted_at,
             "breached_clocks": services.breaching(referral, settings, now), "erased": referral.erased_at is not None}
     if details_shared(referral):
         item.update(name=f"{referral.given_name} {referral.family_name}", area=referral.area)

@@ -147,6 +147,10 @@ class Actor:
     role: str  # resident | gp | adviser | org_admin | alliance_admin | system
     organisation: str | None = None
     via_person_link: bool = False  # the person, through their self-service link
+    # As their token names them (OpenID Connect `name`, `org_name`), for other organisations to read instead of
+    # the login id; not who they are (`subject` and `organisation` decide every rule).
+    name: str | None = field(default=None, compare=False)
+    organisation_name: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Referral(Base):
     service_id: Mapped[uuid.UUID | None]  # indexed with status (routing counts open caseloads)
     assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     assigned_adviser: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    # Their display name, when the token that assigned them was theirs (a claim): other organisations see it,
+    # or the role and organisation, never the login id above (access.staff_words).
+    assigned_adviser_name: Mapped[str | None] = mapped_column(sa.String(200))
     routing: Mapped[str] = mapped_column(sa.String(8), default="routed")  # routed | held
 
     # The person (minimum necessary; restricted to the parties who may read the referral). Name and birth
@@ -132,7 +135,9 @@ class ContactAttempt(Base):
     channel: Mapped[str] = mapped_column(sa.String(16))
     result: Mapped[str] = mapped_column(sa.String(16))
     attempted_at: Mapped[datetime]
-    by: Mapped[str] = mapped_column(sa.String(255))
+    by: Mapped[str] = mapped_column(sa.String(255))  # a login id: only the assigned organisation sees it
+    by_name: Mapped[str | None] = mapped_column(sa.String(200))  # their token's display name, if it had one
+    by_role: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class Note(Base):
@@ -141,8 +146,10 @@ class Note(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     referral_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
     text: Mapped[str] = mapped_column(sa.Text)
-    by: Mapped[str] = mapped_column(sa.String(255))
+    by: Mapped[str] = mapped_column(sa.String(255))  # a login id: only the author's organisation sees it
     by_org: Mapped[str | None] = mapped_column(sa.String(64))
+    by_name: Mapped[str | None] = mapped_column(sa.String(200))  # their token's display name, if it had one
+    by_role: Mapped[str | None] = mapped_column(sa.String(32))
     written_at: Mapped[datetime]
 
 
@@ -268,6 +275,18 @@ class RoutingAlert(Base):
     reason: Mapped[str] = mapped_column(sa.String(32))
     raised_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class OrganisationName(Base):
+    """An organisation's name, as the tokens of its staff acting here carried it (`org_name`): the directory's
+    events carry organisation ids only, so this is how referrals names an organisation to another one.
+    Organisations only, never people."""
+
+    __tablename__ = "organisation_names"
+
+    org_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    seen_at: Mapped[datetime]  # when a token first carried this name
 
 
 class RateLimitHit(Base):

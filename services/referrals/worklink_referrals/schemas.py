@@ -190,16 +190,25 @@ class ClockSchema(Schema):
     breached = fields.Boolean()
 
 
+# A staff member's login id is their organisation's internal identifier: that organisation's readers get it,
+# any other reader the same field in words (access.staff_words).
+STAFF_BY = ("who: their login id to their own organisation; to any other, their display name or their role, "
+            "at their organisation (\"an employment adviser at Riverside Works\")")
+DISPLAY_NAME = "their display name, if their token carried one (`name`); null if not"
+
+
 class AttemptSchema(Schema):
     channel = fields.String()
     result = fields.String()
     attempted_at = fields.DateTime()
-    by = fields.String()
+    by = fields.String(metadata={"description": STAFF_BY})
+    by_name = fields.String(allow_none=True, metadata={"description": DISPLAY_NAME})
 
 
 class NoteSchema(Schema):
     text = fields.String()
-    by = fields.String()
+    by = fields.String(metadata={"description": STAFF_BY})
+    by_name = fields.String(allow_none=True, metadata={"description": DISPLAY_NAME})
     written_at = fields.DateTime()
 
 
@@ -222,7 +231,8 @@ class HistorySchema(Schema):
 
 
 class ConsentOutSchema(Schema):
-    captured_by = fields.String()
+    captured_by = fields.String(metadata={"description": "as the referrer stated it; when left to default (the "
+                                          "referrer themselves), " + STAFF_BY})
     captured_at = fields.DateTime()
     method = fields.String()
     scope_service_id = fields.UUID(allow_none=True)
@@ -253,7 +263,11 @@ class ReferralSchema(Schema):
         "description": "who referred, in words (the login id is never shown); fields absent when not known"})
     service_id = fields.UUID(allow_none=True)
     assigned_org_id = fields.String(allow_none=True)
-    assigned_adviser = fields.String(allow_none=True)
+    assigned_org_name = fields.String(allow_none=True, metadata={
+        "description": "the assigned organisation's name, if one of its staff's tokens carried it (`org_name`)"})
+    assigned_adviser = fields.String(allow_none=True, metadata={"description": "the adviser " + STAFF_BY})
+    assigned_adviser_name = fields.String(allow_none=True, metadata={
+        "description": "the adviser's display name, if they took the referral on with a token carrying one"})
     routing = fields.String()
     redirect_service_id = fields.UUID(allow_none=True)
     person = fields.Nested(PersonSchema, metadata={"description": "omitted once consent is withdrawn"})
@@ -291,7 +305,7 @@ class QueueItemSchema(Schema):
     business_status = fields.String(allow_none=True)
     source = fields.String()
     area = fields.String(allow_none=True)
-    assigned_adviser = fields.String(allow_none=True)
+    assigned_adviser = fields.String(allow_none=True, metadata={"description": "the adviser " + STAFF_BY})
     submitted_at = fields.DateTime()
     breached_clocks = fields.List(fields.String())
     name = fields.String(metadata={"description": "omitted once consent is withdrawn"})

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Collection, Iterable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from worklink.audit import AuditTrail
@@ -32,7 +33,8 @@ from worklink.uktime import uk_today
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
-from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, Outcome, PendingSelfReferral,
+from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, OrganisationName, Outcome,
+                                       PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
                                        SlaBreach, SustainmentCheck, Transition, WithdrawnRequest)
@@ -699,6 +701,25 @@ def waiting_self_referral(session: Session, pending_id: uuid.UUID, now: datetime
     return Waiting("email" if pending.payload["person"].get("email") else "phone", pending.payload.get("shown_code"))
 
 
+def change_self_referral_email(session: Session, outbox: Outbox, settings: ReferralSettings, pending_id: uuid.UUID,
+                               email: str, client_ip: str | None, now: datetime) -> PendingSelfReferral:
+    """The person gave a wrong email address: their answers wait again for a new code sent to the right one,
+    so they do not fill in the whole form again (WCAG 3.3.7 Redundant Entry). The old code stops working;
+    the new one counts against the rate limit as a new start does (it sends an email)."""
+    pending = session.get(PendingSelfReferral, pending_id, with_for_update=True)
+    if pending is None:
+        raise NotFound(NO_PENDING)
+    if _aware(pending.expires_at) < now or pending.attempts >= 5:
+        raise Gone(EXPIRED)
+    intake = _from_json(pending.payload)
+    for made_for_the_old_code in ("consent_id", "shown_code"):
+        intake.pop(made_for_the_old_code, None)
+    intake["person"] = {**intake["person"], "email": email}
+    limit_self_referrals(session, settings, intake, client_ip, now)
+    session.delete(pending)
+    return start_self_referral(session, outbox, settings, intake, now)[0]
+
+
 EXPIRED = "The code has expired. Start the self-referral again."
 NO_PENDING = ("No self-referral is waiting for that code: it has already been used (the referral was sent), "
               "or it was never started. If you did not get your link, start again.")
@@ -887,8 +908,12 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
     updates = dict(decision.updates)
     attempt, outcome = updates.pop("attempt", None), updates.pop("outcome", None)
     updates.pop("attempted_at", None)
+    adviser_before = (referral.assigned_adviser, referral.assigned_adviser_name)
     for name, value in updates.items():
         setattr(referral, name, value.value if isinstance(value, Status) else value)
+    if "assigned_adviser" in updates:
+        referral.assigned_adviser_name = _adviser_name(referral.assigned_adviser, actor, *adviser_before)
+    remember_organisation_name(session, actor, now)
     referral.status, referral.business_status = decision.status.value, decision.business_status
     if data.get("text") and action in ("reject", "cancel", "enter_in_error"):
         referral.status_text = data["text"]
@@ -897,7 +922,8 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         add_note(session, referral, actor, f"{heading}: {data[field]}", now)
     if attempt:
         referral.attempts.append(ContactAttempt(channel=attempt.channel, result=attempt.result,
-                                                attempted_at=now, by=actor.subject))
+                                                attempted_at=now, by=actor.subject, by_name=actor.name,
+                                                by_role=actor.role))
         referral.first_attempt_at = referral.first_attempt_at or now
     if action == "make_first_contact":
         referral.first_attempt_at = referral.first_attempt_at or now
@@ -943,9 +969,43 @@ def add_note(session: Session, referral: Referral, actor: Actor, text: str, now:
         raise Conflict("The person withdrew their consent: nothing more is recorded about them on this referral.")
     if referral.erased_at is not None:
         raise Conflict(ERASED)
-    note = Note(referral_id=referral.id, text=text, by=actor.subject, by_org=actor.organisation, written_at=now)
+    note = Note(referral_id=referral.id, text=text, by=actor.subject, by_org=actor.organisation, by_name=actor.name,
+                by_role=actor.role, written_at=now)
     referral.notes.append(note)
+    remember_organisation_name(session, actor, now)
     return note
+
+
+def _adviser_name(adviser: str | None, actor: Actor, before: str | None, name_before: str | None) -> str | None:
+    """The assigned adviser's display name: their own token's when they took the referral on themselves, kept
+    while the same adviser stays; unknown when someone else assigned them (that token names the assigner)."""
+    kept = name_before if adviser == before else None
+    return (actor.name or kept) if adviser == actor.subject else kept
+
+
+def remember_organisation_name(session: Session, actor: Actor, now: datetime) -> None:
+    """Keep the name the actor's token gives their organisation, so another organisation reads it instead of an
+    id (the directory's events carry none). Read first: an upsert would lock the row on every action of the
+    organisation's staff; written only when new or renamed (the latest wins)."""
+    if not (actor.organisation and actor.organisation_name):
+        return
+    known = session.scalar(sa.select(OrganisationName.name).where(OrganisationName.org_id == actor.organisation))
+    if known == actor.organisation_name:
+        return
+    table = OrganisationName.__table__
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    insert = insert.values(org_id=actor.organisation, name=actor.organisation_name, seen_at=now)
+    session.execute(insert.on_conflict_do_update(index_elements=[table.c.org_id], set_={
+        "name": insert.excluded.name, "seen_at": insert.excluded.seen_at}))
+
+
+def organisation_names(session: Session, org_ids: Iterable[str | None]) -> dict[str, str]:
+    """The names known for these organisation ids (remember_organisation_name); an id with none is left out."""
+    wanted = {org for org in org_ids if org}
+    if not wanted:
+        return {}
+    return dict(session.execute(sa.select(OrganisationName.org_id, OrganisationName.name)
+                                .where(OrganisationName.org_id.in_(wanted))).all())
 
 
 def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral,

@@ -36,7 +36,7 @@ def test_an_adviser_picks_up_contacts_and_completes_a_referral(harness, page, br
 
         submit(page, page.get_by_role("button", name="Accept and take it on"))
         assert page.locator("#status").inner_text() == "Accepted"
-        assert "adviser adviser-ada" in page.content()
+        assert page.locator("#adviser").inner_text() == "Adviser: adviser-ada"  # their own organisation: the login id
         page.get_by_label("How").select_option("phone")
         page.get_by_label("Result").select_option("no_answer")
         submit(page, page.get_by_role("button", name="Log attempt"))

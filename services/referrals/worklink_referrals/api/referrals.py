@@ -71,7 +71,9 @@ class Referrals(MethodView):
                         session, ctx.outbox, settings(), intake, access.actor(principal), source=source,
                         now=moment, audit=lambda rid: ctx.audit.rows(action="create", resource_type="referral",
                                                                      records=[(str(rid), str(rid))]))
-                    body = access.present(session, referral, principal, settings(), moment)
+                    # No organisation names: the intake reads nothing back (its three statements, README), and
+                    # the referrer's own answer has no staff of another organisation in it yet.
+                    body = access.present(session, referral, principal, settings(), moment, org_names={})
             except services.DuplicateFound as found:  # the 409 names a referral: that look is audited
                 with ctx.database.transaction() as session:
                     session.execute(ctx.tables.audit_log.insert(), found.audit_entry)
@@ -88,7 +90,9 @@ class Referrals(MethodView):
             found, total = access.queue(session, principal, settings(), moment, **query)
             for referral in found:
                 _audit(session, "list", referral)
-            return {"items": [access.queue_item(r, settings(), moment, principal) for r in found], "total": total,
+            names = services.organisation_names(session, {r.assigned_org_id for r in found})
+            return {"items": [access.queue_item(r, settings(), moment, principal, names) for r in found],
+                    "total": total,
                     "caseload": access.caseload(session, principal, settings())}
 
 

@@ -24,7 +24,8 @@ from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
 from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea
-from worklink_referrals.schemas import EMPLOYMENT, ActionSchema, NoteInSchema, SelfReferralSchema, VerifySchema
+from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NoteInSchema, PersonSchema, SelfReferralSchema,
+                                        VerifySchema)
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
@@ -147,7 +148,8 @@ def queue():
         for referral in found:
             ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id))
-        items = [access.queue_item(r, settings(), moment) for r in found]
+        names = services.organisation_names(session, {r.assigned_org_id for r in found})
+        items = [access.queue_item(r, settings(), moment, principal, names) for r in found]
         caseload = access.caseload(session, principal, settings())
     return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload,
                    view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE)
@@ -364,12 +366,12 @@ def sent():
     with ctx.database.transaction() as session:
         found, total = access.queue(session, principal, settings(), moment, view="sent", limit=PAGE_SIZE,
                                     offset=(page - 1) * PAGE_SIZE, newest_first=True)
-        rows = []
+        rows, names = [], services.organisation_names(session, {r.assigned_org_id for r in found})
         for referral in found:
             ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id))
             seen = access.outcomes_shown(principal, referral)
-            rows.append({**access.queue_item(referral, settings(), moment, principal),
+            rows.append({**access.queue_item(referral, settings(), moment, principal, names),
                          "outcomes": sorted({o.type for o in referral.outcomes}) if seen else None,
                          "reason": domain.unless_outcome(referral.status_reason, seen)})
     return _render("referrals/sent.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
@@ -570,7 +572,7 @@ def refer_yourself_code(pending_token):
     with access.domain_problems(), service_context().database.transaction() as session:
         waiting = services.waiting_self_referral(session, pending_token, now())
     return _render("referrals/verify_code.html", pending_id=pending_token, route=waiting.route, errors={},
-                   dev_code=waiting.shown_code)
+                   dev_code=waiting.shown_code, email_changed=request.args.get("email") == "changed")
 
 
 @pages.post("/refer-yourself/<uuid:pending_token>/code")
@@ -595,6 +597,26 @@ def refer_yourself_verify(pending_token):
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
     return redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
+
+
+@pages.post("/refer-yourself/<uuid:pending_token>/email")
+def refer_yourself_new_email(pending_token):
+    """A wrong email address, found on the code page: the code goes to the right one and every other answer
+    stays, so the person does not type the form again (WCAG 3.3.7 Redundant Entry)."""
+    email = request.form.get("email", "").strip()
+    problem = None if email else FRIENDLY["email_only"]
+    try:
+        PersonSchema(only=("email",)).load({"email": email})
+    except ValidationError:
+        problem = problem or FRIENDLY["email"]
+    if problem:  # the box stays open with what they typed, so the summary's link reaches it
+        return _render("referrals/verify_code.html", 422, pending_id=pending_token, route="email", dev_code=None,
+                       errors={"email": [problem]}, new_email=email)
+    ctx = service_context()
+    with access.domain_problems(), ctx.database.transaction() as session:
+        pending = services.change_self_referral_email(session, ctx.outbox, settings(), pending_token, email,
+                                                      request.remote_addr, now())
+    return redirect(f"/refer-yourself/{pending.id}/code?email=changed", code=303)
 
 
 FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your last name",
