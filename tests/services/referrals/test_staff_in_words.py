@@ -107,3 +107,21 @@ def test_the_referral_page_names_the_adviser_and_note_authors_to_other_organisat
     assert "sam.patel" not in gp_page + alliance_page
     own_page = h.client.get(f"/queue/{rid}", headers={**sam(h), **HTML}).get_data(as_text=True)
     assert f"Adviser: {SAM}" in own_page
+
+
+def test_the_alliance_routing_a_held_referral_reads_which_organisation_runs_each_service(make_harness):
+    """The directory's events name a service's organisation by id only; once a token of its staff named it here,
+    the routing choices say whose service it is."""
+    from tests.services.referrals.conftest import OTHER_ADVISERS, OTHER_SERVICE
+
+    h = make_harness()
+    held = h.refer(headers=dr_wu(h)).get_json()["id"]  # no service yet: held for the alliance
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS, areas=["GL1"])
+    routed = h.refer(headers=dr_wu(h), person={"nhs_number": nhs_number(3), "given_name": "Grace"}).get_json()
+    assert routed["assigned_org_id"] == OTHER_ADVISERS
+    gloucester = bearer(h, "adviser", OTHER_ADVISERS, "kim@gloucester.example.org", org_name="Gloucester Works")
+    assert h.act(routed["id"], "acknowledge", headers=gloucester).status_code == 200
+
+    html = h.client.get(f"/queue/{held}", headers={**h.admin(), **HTML}).get_data(as_text=True)
+    choices = re.search(r'<select[^>]*id="route-service_id".*?</select>', html, re.S).group(0)
+    assert f"Gloucester Works: serves GL1 (this person&#39;s area, GL1) – directory id {OTHER_SERVICE}" in choices

@@ -230,8 +230,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
 def _routing_choices(session, area: str | None) -> list[tuple[str, str]]:
     """The active adviser services as (id, what referrals knows of them in words), those serving the person's area
     first, then those taking referrals. Referrals holds no service names (events carry ids and codes only): the
-    page links each id to the directory's page of it."""
-    services = session.scalars(sa.select(RoutingService).where(RoutingService.active.is_(True))).all()
+    page links each id to the directory's page of it, and names the organisation running it when a token of its
+    staff did (organisation_names)."""
+    offered = session.scalars(sa.select(RoutingService).where(RoutingService.active.is_(True))).all()
+    runs = services.organisation_names(session, {str(service.organization_id) for service in offered})
     areas: dict[uuid.UUID, list[str]] = {}
     for service_id, code in session.execute(sa.select(RoutingServiceArea.service_id, RoutingServiceArea.area_code)
                                             .order_by(RoutingServiceArea.area_code)):
@@ -250,9 +252,10 @@ def _routing_choices(session, area: str | None) -> list[tuple[str, str]]:
                 else f", ages {service.minimum_age} and over"
         here = f" (this person's area, {area})" if area and serves_area(service) and service.areas_stated else ""
         taking = "" if service.accepting_referrals else ", not taking referrals now"
-        return f"{served}{here}{ages}{taking} – directory id {service.service_id}"
+        by = f"{runs[str(service.organization_id)]}: " if str(service.organization_id) in runs else ""
+        return f"{by}{served}{here}{ages}{taking} – directory id {service.service_id}"
 
-    ordered = sorted(services, key=lambda s: (not serves_area(s), not s.accepting_referrals, str(s.service_id)))
+    ordered = sorted(offered, key=lambda s: (not serves_area(s), not s.accepting_referrals, str(s.service_id)))
     return [(str(service.service_id), words(service)) for service in ordered]
 
 
