@@ -368,20 +368,21 @@ class DeliveryWorker:
         due = delivery.next_attempt_at
         return delivery.status in ("pending", "retrying") and (due is None or as_utc(due) <= self.clock())
 
-    def _readdress(self, session: Session, deliveries: list[Delivery]) -> bool:
-        """Address queued e-mail (one recipient's) as that recipient wants it now: a removed contact or a
-        user who turned e-mail off is not written to (the deliveries become `cancelled`), a user who
-        changed address is written to at the new one. Returns whether to send."""
-        first = deliveries[0]
-        address = current_address(session, first)
-        if address is CANCELLED:
-            for delivery in deliveries:
-                delivery.status, delivery.next_attempt_at = "cancelled", None
-                delivery.last_error = "not sent: the recipient was removed or turned e-mail off"
-            return False
+    def _readdress(self, session: Session, deliveries: list[Delivery]) -> list[Delivery]:
+        """Address queued e-mail (one recipient's) as that recipient wants it now: a removed contact, a
+        user who turned e-mail off, or a member's team mail of an organisation they no longer sign in with
+        is not written (those deliveries become `cancelled`); a user who changed address is written to at
+        the new one. Returns the deliveries to send."""
+        wanted = []
         for delivery in deliveries:
-            delivery.address = address
-        return True
+            address = current_address(session, delivery)
+            if address is CANCELLED:
+                delivery.status, delivery.next_attempt_at = "cancelled", None
+                delivery.last_error = "not sent: the recipient was removed, turned e-mail off or left the team"
+            else:
+                delivery.address = address
+                wanted.append(delivery)
+        return wanted
 
     # --- one attempt -------------------------------------------------------------
 
@@ -698,8 +699,8 @@ class DeliveryWorker:
                                                   Delivery.recipient_id == recipient)
                 if self.database.dialect == "postgresql":
                     query = query.with_for_update(skip_locked=True)
-                items = list(session.scalars(query.order_by(Delivery.created_at)))
-                if not items or not self._readdress(session, items):
+                items = self._readdress(session, list(session.scalars(query.order_by(Delivery.created_at))))
+                if not items:
                     return None
                 address = items[-1].address
                 digest = Digest(recipient_kind=kind, recipient_id=recipient, day=day, address=address,
@@ -822,9 +823,17 @@ def current_address(session: Session, delivery: Delivery) -> str | None | object
         return CANCELLED if contact is None else contact.email
     if delivery.recipient_kind == "user":
         settings = session.get(UserChannelSettings, delivery.recipient_id)
-        wanted = settings is not None and settings.email_enabled and settings.email
+        wanted = settings is not None and settings.email_enabled and settings.email \
+            and still_in_team(delivery, settings)
         return settings.email if wanted else CANCELLED
     return delivery.address
+
+
+def still_in_team(delivery: Delivery, settings: UserChannelSettings) -> bool:
+    """A member's team mail goes only while they belong to that team: the organisation they last signed in
+    with (membership.py). Mail addressed to them in person (`team` absent) goes wherever they are."""
+    team = (delivery.facts or {}).get("team")
+    return team is None or team == settings.organisation_id
 
 
 def _mail_domain(settings: DeliverySettings) -> str:

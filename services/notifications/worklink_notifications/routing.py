@@ -47,6 +47,9 @@ class Recipient:
     channel: str
     address: str | None = None
     frequency: str = "immediate"
+    # A member hearing their organisation's team mail: which organisation's (kept in the delivery's facts as
+    # `team`), so mail still queued when they sign in with another one is not sent (delivery.current_address).
+    team: str | None = None
 
 
 def route_event(session: Session, event) -> int:
@@ -140,7 +143,7 @@ def organisation_recipients(session: Session, organisation: str, purpose: str, c
         found += [Recipient("contact", str(c.id), "email", c.email, c.frequency)
                   for c in addresses.contacts.get(organisation, ()) if c.purpose == purpose]
         if purpose == "team":  # members who chose email hear what their team hears
-            found += [Recipient("user", u.user_id, "email", u.email, u.frequency)
+            found += [Recipient("user", u.user_id, "email", u.email, u.frequency, team=organisation)
                       for u in addresses.members.get(organisation, ())]
     if "webhook" in channels:
         found += [Recipient("subscriber", str(s.id), "webhook", s.url)
@@ -217,7 +220,8 @@ def add_delivery(session: Session, *, event_id: str, event_type: str, recipient:
     queued[key] = dict(id=uuid.uuid4(), event_id=event_id, event_source=event_source, event_type=event_type,
                        recipient_kind=recipient.kind,
                        recipient_id=recipient.id, channel=recipient.channel, message_code=message_code,
-                       facts=facts, address=recipient.address, verification_code=verification_code,
+                       facts={**facts, "team": recipient.team} if recipient.team else facts,
+                       address=recipient.address, verification_code=verification_code,
                        status_link=status_link,
                        occurred_at=occurred_at,
                        status=initial_status(recipient), next_attempt_at=None, attempts=0, created_at=utcnow())

@@ -88,3 +88,31 @@ def test_a_user_who_never_saved_settings_gets_none_by_signing_in(app, token, not
     with notifications_db.sessions() as session:
         assert session.get(UserChannelSettings, "gp-new") is None
     assert moves(notifications_db) == []
+
+
+def test_old_team_mail_still_queued_when_a_member_moves_is_not_sent(app, token, notifications_db, smtp_server,
+                                                                    clock):
+    """Routed while she still belonged to OLD, sent after she signed in with NEW: an e-mail waiting for a retry
+    or for the daily digest would have told her OLD's news after she left. It is cancelled; NEW's goes."""
+    client = app.test_client()
+    for user, frequency in (("gp-mover", "immediate"), ("gp-daily", "daily")):
+        assert client.put("/me/channels", headers=token("gp", org=OLD, sub=user), json={
+            "email": f"{user}@gp.example", "email_enabled": True, "frequency": frequency}).status_code == 200
+    accepted_for(notifications_db, OLD)
+    for user in ("gp-mover", "gp-daily"):
+        assert client.get("/inbox/unread-counts", headers=token("gp", org=NEW, sub=user)).status_code == 200
+    after_the_move = accepted_for(notifications_db, NEW)
+
+    worker = make_worker(notifications_db, smtp_server, clock)
+    worker.run_once()
+    clock.now = clock.now.replace(hour=17, minute=5)
+    assert worker.run_digests() == 1
+    assert len(smtp_server.to("gp-mover@gp.example")) == 1
+    [digest] = smtp_server.to("gp-daily@gp.example")
+    assert digest["Subject"].endswith("(1)")  # NEW's item alone
+    with notifications_db.sessions() as session:
+        sent = session.execute(sa.select(Delivery.recipient_id, Delivery.event_id, Delivery.status).where(
+            Delivery.channel == "email")).all()
+    assert sorted((user, event == after_the_move, status) for user, event, status in sent) == [
+        ("gp-daily", False, "cancelled"), ("gp-daily", True, "sent"),
+        ("gp-mover", False, "cancelled"), ("gp-mover", True, "sent")]
