@@ -69,3 +69,190 @@ def width_at(page, width: int = 320, settle_ms: int = 5000) -> int:
     except Exception:  # noqa: BLE001 - playwright's TimeoutError: the figure below tells the test
         pass
     return page.evaluate(measure)
+
+
+# WCAG 2.2 criteria axe-core cannot judge, checked on the page as a person meets it: each helper returns what
+# fails (an empty list when nothing does), so a test's assertion message names the control and the figure.
+
+# the WCAG 1.4.12 text-spacing bookmarklet's styles; a constructed style sheet, which the CSP does not refuse
+TEXT_SPACING = ("* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
+                " word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }")
+_FOCUSABLE = ("a[href], button, input:not([type=hidden]), select, textarea, summary,"
+              " [tabindex]:not([tabindex='-1'])")
+_SHOWN = """el => { const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+  return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && s.clipPath !== 'inset(50%)'; }"""
+
+
+def small_targets(page, minimum: int = 24) -> list[str]:
+    """WCAG 2.5.8 Target Size (minimum): targets under `minimum` CSS px either way whose `minimum`-px circle
+    (centred on them) reaches another target or another small target's circle. A link within a sentence is
+    exempt (inline), as the criterion exempts it."""
+    return page.evaluate("""([selector, minimum]) => {
+      const isShown = SHOWN;
+      const inSentence = el => {
+        if (el.tagName !== 'A') return false;
+        const block = el.parentElement.closest('p, li, dd, td, th, label, legend, h1, h2, h3, h4, div') || document.body;
+        const outside = [...block.childNodes].filter(n => !n.contains(el) && n !== el)
+          .map(n => n.nodeType === 3 ? n.textContent : n.nodeType !== 1 || n.matches(`.nhsuk-u-visually-hidden, ${selector}`)
+                    || n.querySelector(selector) ? '' : n.textContent);
+        return outside.join('').trim().length > 0;
+      };
+      const targets = [...document.querySelectorAll(selector)].filter(isShown).map(el => {
+        const r = el.getBoundingClientRect();
+        return {el, r, small: r.width < minimum || r.height < minimum,
+                x: r.left + r.width / 2, y: r.top + r.height / 2};
+      });
+      const distanceTo = (x, y, r) => Math.hypot(Math.max(r.left - x, 0, x - r.right), Math.max(r.top - y, 0, y - r.bottom));
+      const name = t => `${t.el.tagName.toLowerCase()} "${(t.el.innerText || t.el.value || t.el.id).trim().slice(0, 40)}"`
+        + ` ${Math.round(t.r.width)}x${Math.round(t.r.height)}`;
+      return targets.filter(t => t.small && !inSentence(t.el)).flatMap(t => targets
+        .filter(u => u !== t && !u.el.contains(t.el) && !t.el.contains(u.el)
+                     && (distanceTo(t.x, t.y, u.r) < minimum / 2
+                         || (u.small && Math.hypot(t.x - u.x, t.y - u.y) < minimum)))
+        .map(u => `${name(t)} is too close to ${name(u)}`));
+    }""".replace("SHOWN", _SHOWN), [_FOCUSABLE, minimum])
+
+
+def tab_through(page, limit: int = 200) -> list[dict]:
+    """Press Tab from the top of the page until focus leaves it; each stop as {name, box (page coordinates),
+    visible (the focus style changes what is drawn), obscured (a point of it is under something else)}.
+
+    Focus is visible when a picture of the control and 8 px around it differs focused and blurred (the text
+    caret is hidden so that it cannot be what differs)."""
+    page.evaluate("""() => { const sheet = new CSSStyleSheet();
+      sheet.replaceSync('* { caret-color: transparent !important; transition: none !important; }');
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet]; document.activeElement.blur();
+      window.scrollTo(0, 0); }""")
+    stops: list[dict] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate_handle("document.activeElement")
+        info = page.evaluate("""el => {
+          if (el === document.body || el === null) return null;
+          el.scrollIntoView({block: 'nearest'});
+          const r = el.getBoundingClientRect();
+          const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 2, r.top + 2],
+                          [r.right - 2, r.bottom - 2]].filter(([x, y]) => x >= 0 && y >= 0
+                          && x < innerWidth && y < innerHeight);
+          const mine = hit => hit && (el.contains(hit) || hit.contains(el) || (el.labels && [...el.labels].some(l => l.contains(hit))));
+          return {name: `${el.tagName.toLowerCase()}#${el.id} "${(el.innerText || el.value || '').trim().slice(0, 40)}"`,
+                  box: {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height},
+                  clip: {x: Math.max(r.left - 8, 0), y: Math.max(r.top - 8, 0), width: Math.min(r.width + 16, innerWidth),
+                         height: Math.min(r.height + 16, innerHeight)},
+                  obscured: points.length === 0 || !points.some(([x, y]) => mine(document.elementFromPoint(x, y)))};
+        }""", focused)
+        if info is None or (stops and info["name"] == stops[0]["name"] and info["box"] == stops[0]["box"]):
+            break
+        clip = info.pop("clip")
+        focused_picture = page.screenshot(clip=clip)
+        page.evaluate("el => el.blur()", focused)
+        info["visible"] = page.screenshot(clip=clip) != focused_picture
+        focused.focus()
+        stops.append(info)
+    return stops
+
+
+def out_of_visual_order(stops: list[dict]) -> list[str]:
+    """WCAG 2.4.3: pairs of consecutive tab stops where focus goes backwards on the page as one reads it
+    (left to right on a line, then down; a stop above the last is only right when it starts a column to its
+    right)."""
+    wrong = []
+    for before, after in zip(stops, stops[1:]):
+        a, b = before["box"], after["box"]
+        same_line = b["y"] < a["y"] + a["height"] and a["y"] < b["y"] + b["height"]
+        if same_line and b["x"] + 1 < a["x"] or not same_line and b["y"] + b["height"] <= a["y"] \
+                and b["x"] + 1 < a["x"] + a["width"]:
+            wrong.append(f"{before['name']} then {after['name']}")
+    return wrong
+
+
+def text_spacing_problems(page) -> list[str]:
+    """WCAG 1.4.12 Text Spacing: with the bookmarklet's spacing applied, text no box clips (overflow hidden and
+    its content larger) and no two lines of text that overlap, and nothing scrolls sideways."""
+    return page.evaluate("""spacing => {
+      const isShown = SHOWN;
+      const sheet = new CSSStyleSheet(); sheet.replaceSync(spacing);
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+      const problems = [];
+      const label = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} "${el.innerText.trim().slice(0, 40)}"`;
+      for (const el of document.body.querySelectorAll('*')) {
+        const s = getComputedStyle(el);
+        if (!isShown(el) || !el.innerText || !el.innerText.trim()) continue;
+        const clipsX = s.overflowX !== 'visible' && s.overflowX !== 'auto' && s.overflowX !== 'scroll';
+        const clipsY = s.overflowY !== 'visible' && s.overflowY !== 'auto' && s.overflowY !== 'scroll';
+        if ((clipsX && el.scrollWidth > el.clientWidth + 1) || (clipsY && el.scrollHeight > el.clientHeight + 1))
+          problems.push(`${label(el)} clips its text`);
+      }
+      const lines = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode()) {
+        const node = walker.currentNode;
+        const parent = node.parentElement, folded = parent.closest('details:not([open])');
+        if (!node.textContent.trim() || !isShown(parent) || parent.closest('script, style, .nhsuk-u-visually-hidden, .nhsuk-skip-link')
+            || (folded && !parent.closest('summary'))) continue;  // a closed details' text is laid out, not drawn
+        const range = document.createRange(); range.selectNodeContents(node);
+        for (const r of range.getClientRects()) if (r.width > 2 && r.height > 2) lines.push({node, r});
+      }
+      for (let i = 0; i < lines.length; i++) for (let j = i + 1; j < lines.length; j++) {
+        const a = lines[i].r, b = lines[j].r;
+        const overlapX = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const overlapY = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (overlapX > 2 && overlapY > 2)
+          problems.push(`"${lines[i].node.textContent.trim().slice(0, 30)}" overlaps "${lines[j].node.textContent.trim().slice(0, 30)}"`);
+      }
+      if (document.documentElement.scrollWidth > innerWidth) problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} px)`);
+      return problems;
+    }""".replace("SHOWN", _SHOWN), TEXT_SPACING)
+
+
+def error_summary_problems(page) -> list[str]:
+    """WCAG 3.3.1/3.3.3 after a refused form (NHS.UK pattern): the title starts "Error: ", focus is on the
+    error summary, and each of its links leads to an existing form field that it focuses, whose
+    aria-describedby (or its fieldset's) names an error message saying the same."""
+    problems = []
+    if not page.title().startswith("Error: "):
+        problems.append(f"the title {page.title()!r} does not start 'Error: '")
+    try:
+        page.wait_for_function("document.activeElement.classList.contains('nhsuk-error-summary')", timeout=5000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: reported below
+        problems.append("focus is not on the error summary")
+    links = page.locator(".nhsuk-error-summary__list a")
+    for i in range(links.count()):
+        link = links.nth(i)
+        text, target = link.inner_text().strip(), (link.get_attribute("href") or "").removeprefix("#")
+        field = page.evaluate("""id => { const el = document.getElementById(id);
+          if (!el) return null;
+          const described = [el.getAttribute('aria-describedby'), el.closest('fieldset')?.getAttribute('aria-describedby')]
+            .join(' ').split(/\\s+/).filter(Boolean).map(d => document.getElementById(d)).filter(Boolean);
+          return {field: el.matches('input, select, textarea'),
+                  messages: described.filter(d => d.classList.contains('nhsuk-error-message')).map(d => d.innerText)}; }""",
+                              target)
+        if field is None:
+            problems.append(f"{text!r} links to #{target}, which is not on the page")
+            continue
+        if not field["field"]:
+            problems.append(f"{text!r} links to #{target}, which is not a form field")
+        if not any(text in message for message in field["messages"]):
+            problems.append(f"#{target} is not described by an error message saying {text!r}")
+        link.click()
+        if page.evaluate("document.activeElement.id") != target:
+            problems.append(f"following {text!r} does not focus #{target}")
+    return problems
+
+
+def keyboard_problems(page) -> list[str]:
+    """WCAG 2.4.3 Focus Order, 2.4.7 Focus Visible and 2.4.11 Focus Not Obscured (minimum), tabbing through the
+    current page from its top; and 2.4.1's skip link: the first stop, and Enter on it moves focus to the main
+    content."""
+    stops = tab_through(page)
+    problems = [f"focus on {s['name']} is not visible" for s in stops if not s["visible"]]
+    problems += [f"{s['name']} is hidden under something when focused" for s in stops if s["obscured"]]
+    problems += [f"focus goes backwards: {pair}" for pair in out_of_visual_order(stops)]
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+    page.keyboard.press("Tab")
+    if page.evaluate("document.activeElement.getAttribute('href')") != "#maincontent":
+        return problems + ["the first Tab does not reach the skip link"]
+    page.keyboard.press("Enter")
+    if not page.evaluate("document.getElementById('maincontent').contains(document.activeElement)"):
+        problems.append("the skip link does not move focus to the main content")
+    return problems
