@@ -3,7 +3,9 @@ person's record writes an audit row naming the actor, the action and the record.
 
 Each service's test module sorts its app's routes ("METHOD endpoint", from the Flask url_map) into those that
 reach a person's record - each called on a real one, then checked for its audit row - and those that do not,
-each with the reason. A route in neither (a new one) fails the walk until someone decides which it is.
+each with the reason. A route in neither (a new one) fails the walk until someone decides which it is. A route
+whose URL names the record by id is then sent again, as it was, by someone outside the record's organisation
+(or role): it must be refused (403/404) and the attempt audited as "denied".
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ def unsorted_routes(app, person_routes, other_routes: dict[str, str]) -> list[st
     return sorted((present - sorted_) | gone | twice)
 
 
+def names_a_record(app, key: str) -> bool:
+    """The route's URL names one record by id (an argument ending in _id)."""
+    method, endpoint = key.split(" ", 1)
+    return any(rule.endpoint == endpoint and method in rule.methods and any(a.endswith("_id") for a in rule.arguments)
+               for rule in app.url_map.iter_rules())
+
+
 def unmarked_record_routes(app, person_routes) -> list[str]:
     """Routes at a person's record whose URL names it by id, yet whose view (its method or its class) is not
     marked `@person_record`: a refused attempt at the record (403/404) would go unaudited."""
@@ -64,9 +73,9 @@ def unmarked_record_routes(app, person_routes) -> list[str]:
         for method in rule.methods - IGNORED_METHODS:
             handlers = (getattr(view_class, method.lower(), None), view_class, view)
             marked = any(getattr(h, "worklink_person_record", None) for h in handlers)
-            if f"{method} {rule.endpoint}" in person_routes and not marked and any(
-                    argument.endswith("_id") for argument in rule.arguments):
-                found.append(f"{method} {rule.endpoint}")
+            key = f"{method} {rule.endpoint}"
+            if key in person_routes and not marked and names_a_record(app, key):
+                found.append(key)
     return sorted(found)
 
 
@@ -101,10 +110,33 @@ def accesses_since(ctx, mark: int) -> set[Access]:
         return {Access(*row) for row in rows}
 
 
-def check_audited(ctx, call: Call) -> None:
-    """Send the call: it must succeed and leave its audit row."""
+def recording(client) -> list[tuple]:
+    """The (args, kwargs) of every request the test client sends from now on, to send one again."""
+    sent, plain_open = [], client.open
+
+    def open_(*args, **kwargs):
+        sent.append((args, kwargs))
+        return plain_open(*args, **kwargs)
+    client.open = open_
+    return sent
+
+
+def check_audited(ctx, call: Call) -> Access:
+    """Send the call: it must succeed and leave its audit row (returned)."""
     mark = audit_mark(ctx)
     response = call.send()
     assert response.status_code < 400, (response.status_code, response.get_data(as_text=True)[:500])
     expected = call.expected(response)
     assert expected in accesses_since(ctx, mark), (expected, accesses_since(ctx, mark))
+    return expected
+
+
+def check_refused(ctx, client, sent: list[tuple], outsider: dict, outsider_subject: str, record: Access) -> None:
+    """Send the last request again, as it was but for the outsider's token: it must be refused (403/404) and
+    the attempt audited as denied, naming the outsider and the record."""
+    args, kwargs = sent[-1]
+    mark = audit_mark(ctx)
+    response = client.open(*args, **{**kwargs, "headers": {**dict(kwargs.get("headers") or {}), **outsider}})
+    assert response.status_code in (403, 404), (response.status_code, response.get_data(as_text=True)[:500])
+    denied = Access(outsider_subject, "denied", record.resource_type, record.resource_id)
+    assert denied in accesses_since(ctx, mark), (denied, accesses_since(ctx, mark))

@@ -1,6 +1,7 @@
 """Every route of the adjustments service, against the audit rule: each one that reads or changes a patient's
-suggestion is called on a real one and must leave an audit row naming the actor, the action and the suggestion;
-every other route says why it reaches no one's record (tests/audit_walk.py)."""
+suggestion is called on a real one and must leave an audit row naming the actor, the action and the suggestion,
+and one naming the suggestion by id is refused to another practice's GP, who is audited as denied; every other
+route says why it reaches no one's record (tests/audit_walk.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from tests.audit_walk import Access, Call, check_audited, unmarked_record_routes, unsorted_routes
+from tests.audit_walk import (Access, Call, check_audited, check_refused, names_a_record, recording,
+                              unmarked_record_routes, unsorted_routes)
 from tests.people_rights import CSRF, HTML
-from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
+from tests.services.adjustments.conftest import OTHER_PRACTICE, VALID_NHS, suggestion_body
 from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
 from tests.services.adjustments.test_retention import create, issue
 from worklink_adjustments.models import ReferralRequest
@@ -302,4 +304,9 @@ def test_every_route_is_sorted_into_person_records_or_not(app):
 
 @pytest.mark.parametrize("key", sorted(PERSON_ROUTES))
 def test_every_access_to_a_suggestion_is_audited(app, client, tokens, key):
-    check_audited(app.extensions["worklink"], PERSON_ROUTES[key](app, client, tokens))
+    call = PERSON_ROUTES[key](app, client, tokens)
+    sent = recording(client)
+    record = check_audited(app.extensions["worklink"], call)
+    if names_a_record(app, key):
+        outsider = tokens.header(org=OTHER_PRACTICE, subject="dr-stranger")
+        check_refused(app.extensions["worklink"], client, sent, outsider, "dr-stranger", record)

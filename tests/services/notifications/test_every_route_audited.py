@@ -1,6 +1,8 @@
 """Every route of the notifications service, against the audit rule: a resident's delivery is part of their
 record, so each route that reads or changes one is called on a real one and must leave an audit row naming the
-actor, the action and the delivery; every other route says why it reaches no one's record (tests/audit_walk.py)."""
+actor, the action and the delivery, and one naming the delivery by id is refused to an organisation's admin (the
+alliance's alone), who is audited as denied; every other route says why it reaches no one's record
+(tests/audit_walk.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import Callable
 import pytest
 import sqlalchemy as sa
 
-from tests.audit_walk import Access, Call, check_audited, unmarked_record_routes, unsorted_routes
+from tests.audit_walk import (Access, Call, check_audited, check_refused, names_a_record, recording,
+                              unmarked_record_routes, unsorted_routes)
 from tests.people_rights import HTML, post_form
 from worklink.auth import mint_token
 from worklink.config import Settings
@@ -70,9 +73,9 @@ def app(tmp_path):
     app.extensions["worklink"].database.dispose()
 
 
-def admin(app) -> dict:
+def admin(app, role: str = "alliance_admin", subject: str = "admin-1") -> dict:
     jwt = app.extensions["worklink"].settings.jwt
-    return {"Authorization": "Bearer " + mint_token(jwt, role="alliance_admin", subject="admin-1")}
+    return {"Authorization": "Bearer " + mint_token(jwt, role=role, subject=subject)}
 
 
 def residents_delivery(app, *, dead: bool = False) -> str:
@@ -133,4 +136,10 @@ def test_every_route_is_sorted_into_person_records_or_not(app):
 
 @pytest.mark.parametrize("key", sorted(PERSON_ROUTES))
 def test_every_access_to_a_residents_delivery_is_audited(app, key):
-    check_audited(app.extensions["worklink"], PERSON_ROUTES[key](app, app.test_client()))
+    client = app.test_client()
+    call = PERSON_ROUTES[key](app, client)
+    sent = recording(client)
+    record = check_audited(app.extensions["worklink"], call)
+    if names_a_record(app, key):
+        outsider = admin(app, "org_admin", "staff-9")
+        check_refused(app.extensions["worklink"], client, sent, outsider, "staff-9", record)

@@ -1,6 +1,7 @@
 """Every route of the referrals service, against the audit rule: each one that reads or changes a person's
-referral is called on a real one and must leave an audit row naming the actor, the action and the referral;
-every other route says why it reaches no one's record (tests/audit_walk.py)."""
+referral is called on a real one and must leave an audit row naming the actor, the action and the referral, and
+one naming the referral by id is refused to another organisation's adviser, who is audited as denied; every
+other route says why it reaches no one's record (tests/audit_walk.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Callable
 import pytest
 import sqlalchemy as sa
 
-from tests.audit_walk import Access, Call, check_audited, unmarked_record_routes, unsorted_routes
+from tests.audit_walk import (Access, Call, check_audited, check_refused, names_a_record, recording,
+                              unmarked_record_routes, unsorted_routes)
 from tests.people_rights import HTML, post_form
 from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS, OTHER_SERVICE, SERVICE, with_updates
 from worklink_referrals.models import Referral
@@ -29,6 +31,7 @@ OTHER_ROUTES = {
     # "create" (actor person-link:<id>) begin at verification, below.
     "POST self_service.SelfReferrals": "a waiting self-referral, before any referral exists",
     "POST referral_pages.refer_yourself_send": "a waiting self-referral, before any referral exists",
+    "POST referral_pages.refer_yourself_new_email": "a waiting self-referral, before any referral exists",
     "GET referral_pages.refer_yourself_code": "asks for the code; says only whether it went by email or phone",
 }
 
@@ -287,4 +290,9 @@ def test_every_route_is_sorted_into_person_records_or_not(harness):
 
 @pytest.mark.parametrize("key", sorted(PERSON_ROUTES))
 def test_every_access_to_a_referral_is_audited(harness, key):
-    check_audited(harness.ctx, PERSON_ROUTES[key](harness))
+    h = harness
+    call = PERSON_ROUTES[key](h)
+    sent = recording(h.client)
+    record = check_audited(h.ctx, call)
+    if names_a_record(h.app, key):
+        check_refused(h.ctx, h.client, sent, h.adviser("stranger-1", OTHER_ADVISERS), "stranger-1", record)
