@@ -43,7 +43,7 @@ def test_the_write_page_names_each_missing_answer_and_checks_the_nhs_number_in_t
     assert "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919" in messages
     assert "Enter the patient's email address in the correct format, like name@example.com" in messages
     assert "Enter the number of days as a whole number from 1 to 3650, like 28" in messages
-    assert "The date of birth must be a real date" in messages
+    assert "Date of birth must be a real date" in messages
     no_condition = client.post("/write", headers=h, data={**form, "conditions.0.text": ""})
     assert "Enter the condition affecting the patient's fitness for work" in summary(no_condition)
 

@@ -35,11 +35,11 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         page.get_by_label("NHS number").fill("9434765918")  # wrong check digit first
         page.get_by_label("First name").fill("Ravi")
         page.get_by_label("Last name").fill("Shah")
-        page.get_by_label("Date of birth").fill("1979-02-03")
+        fill_date(page, "Date of birth", "1979-02-03")
         page.get_by_label("Functional effects, in plain words").fill(
             "Cannot lift heavy items or sit for more than 30 minutes for the next month.")
         page.locator("#recommendations-0-difficulty").fill("Lifting boxes in the stockroom")
-        page.get_by_label("Until").fill(_plus_days(page.get_by_label("From").input_value(), 21))
+        fill_date(page, "Until", _plus_days(typed_date(page, "From"), 21))
         page.get_by_label("Their employer may tell us which changes they agreed").check()
         page.get_by_label("Your name").fill("Dr Ada Lovelace")
         page.get_by_label("Physiotherapist").check()
@@ -99,6 +99,21 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         assert "No budget for new desks" in page.locator("#employer-response").inner_text()
 
 
+def fill_date(page, question: str, iso: str) -> None:
+    """Type an ISO date into the write page's three boxes (NHS.UK's date input) of `question`."""
+    year, month, day = iso.split("-")
+    group = page.get_by_role("group", name=question, exact=True)
+    for label, value in (("Day", str(int(day))), ("Month", str(int(month))), ("Year", year)):
+        group.get_by_label(label, exact=True).fill(value)
+
+
+def typed_date(page, question: str) -> str:
+    """The date in the three boxes of `question`, as an ISO date."""
+    group = page.get_by_role("group", name=question, exact=True)
+    day, month, year = (group.get_by_label(label, exact=True).input_value() for label in ("Day", "Month", "Year"))
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
 def _plus_days(iso: str, days: int) -> str:
     from datetime import date, timedelta
     return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
@@ -128,10 +143,10 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         page.get_by_label("NHS number").fill(VALID_NHS)
         page.get_by_label("First name").fill("Mo")
         page.get_by_label("Last name").fill("Khan")
-        page.get_by_label("Date of birth").fill("1990-06-01")
+        fill_date(page, "Date of birth", "1990-06-01")
         page.get_by_label("Condition affecting fitness for work").first.fill("Insomnia")
         page.get_by_label("Functional effects, in plain words").fill("Sleeps badly; alert only from late morning.")
-        page.get_by_label("Until").fill(_plus_days(page.get_by_label("From").input_value(), 28))
+        fill_date(page, "Until", _plus_days(typed_date(page, "From"), 28))
         page.get_by_label("Your name").fill("Dr Ada Lovelace")
         page.get_by_label("Nurse").check()
         with page.expect_navigation():
@@ -392,7 +407,7 @@ def test_a_referral_needs_a_way_for_the_adviser_to_contact_the_patient(app, toke
         page.get_by_label("NHS number").fill(VALID_NHS)
         page.get_by_label("First name").fill("Ravi")
         page.get_by_label("Last name").fill("Shah")
-        page.get_by_label("Date of birth").fill("1979-02-03")
+        fill_date(page, "Date of birth", "1979-02-03")
         page.get_by_label("Functional effects, in plain words").fill("Cannot lift heavy items for a month.")
         page.locator("#recommendations-0-difficulty").fill("Lifting boxes")
         page.get_by_label("Or for this many days").fill("28")

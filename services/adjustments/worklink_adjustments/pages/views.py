@@ -20,6 +20,7 @@ from worklink.auth import current_principal, requires
 from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
 from worklink.web import service_context
 from worklink.web.app import accepts_form
+from worklink.web.dates import date_parts, typed_date
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
 from worklink_adjustments import knowledge, letters, services
@@ -173,11 +174,102 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                     back: str | None = None) -> Response:
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
-    return render("adjustments/write.html", status=status, form=form, picked=picked, guidance=guidance,
-                  errors=worded(by_field(problems or []), SUGGESTION), extra_rows=max(EXTRA_ROWS, own_words + 1),
-                  action=action, back=back,
-                  heading=heading,
+    errors = worded(by_field(problems or []), SUGGESTION)
+    return render("adjustments/write.html", status=status, form=with_date_boxes(form), picked=picked,
+                  guidance=guidance, errors=in_page_order(errors), extra_rows=max(EXTRA_ROWS, own_words + 1),
+                  action=action, back=back, heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
+
+
+# The write page's dates, each typed into NHS.UK's three boxes (day, month, year) named after the field's
+# id ("patient-birth_date-day"): field -> how a message names the date.
+DATE_FIELDS = {"patient.birth_date": "Date of birth", "assessment.date": "Date of assessment",
+               "assessment.condition_started_on": "The date the condition started", "period.start": "The start date",
+               "period.end": "The end date", "review_date": "The review date"}
+
+
+def date_box(field: str) -> str:
+    """A date field's boxes' name (and id) before "-day", "-month", "-year"."""
+    return field.replace(".", "-")
+
+
+def with_date_boxes(form) -> MultiDict:
+    """The form with each date that came as one ISO value (the page's defaults, a stored suggestion, a
+    program posting the API's format) put into its three boxes, unless a box was typed."""
+    filled = MultiDict(form)
+    for field in DATE_FIELDS:
+        boxes = {f"{date_box(field)}-{part}": value for part, value in date_parts(form.get(field)).items()}
+        if boxes and not any(form.get(box) for box in boxes):
+            for box, value in boxes.items():
+                filled[box] = value  # in place of an empty box sent with it
+    return filled
+
+
+def typed_dates(form) -> tuple[dict[str, str], list[dict]]:
+    """The write page's dates as the API takes them (ISO), and a problem for each typed date that is not
+    one ("Date of birth must include a month"). One value under the field's own name is taken as it is."""
+    dates, problems = {}, []
+    for field, named in DATE_FIELDS.items():
+        if form.get(field, "").strip():
+            dates[field] = form[field].strip()
+            continue
+        typed = typed_date(form, date_box(field), named)
+        if typed.value:
+            dates[field] = typed.value.isoformat()
+        elif typed.problem:
+            problems.append({"pointer": "/" + field.replace(".", "/"), "detail": typed.problem})
+    return dates, problems
+
+
+def checked_form(schema, form) -> tuple[dict[str, Any] | None, list[dict]]:
+    """The write form as the API's data, or every problem found with it in one round: a date's own (which
+    part is missing) in place of the schema's "missing" for it, then the rules on whatever parsed."""
+    dates, date_problems = typed_dates(form)
+    named = {p["pointer"] for p in date_problems}
+    try:
+        data = schema.load(form_to_data(form, dates))
+    except ValidationError as exc:
+        return None, date_problems + [p for p in shape_and_rule_errors(exc) if p["pointer"] not in named]
+    if date_problems:
+        return None, date_problems + [p for p in check_what_parsed(data, today()) if p["pointer"] not in named]
+    return data, []
+
+
+# The write page's fields top to bottom (write.html), by id, a row's as "-N-": the error summary lists
+# its messages in this order (NHS.UK), not in the order the schema and the rules found them. "" (about no
+# one field) first; anything not listed last.
+WRITE_PAGE_ORDER = (
+    "", "patient-nhs_number", "patient-given_name", "patient-family_name", "patient-birth_date-day", "patient-email",
+    "patient-phone", "patient-postcode", "assessment-date-day", "assessment-method",
+    "assessment-condition_started_on-day", "conditions", "conditions-N", "conditions-N-text",
+    "conditions-N-disclose", "decision", "categories", "functional_effects", "recommendations", "recommendations-N",
+    "recommendations-N-difficulty", "recommendations-N-free_text", "recommendations-N-schedule", "period",
+    "period-start-day", "period-end-day", "period-duration_days", "reassessment_needed", "review_date-day",
+    "job-title", "job-employer_name", "job-tasks", "signposting-occupational_health", "signposting-access_to_work",
+    "consent-share_with_employer", "consent-refer_to_employment_adviser", "consent-referral_updates_by_email",
+    "consent-outcomes_to_gp", "issuer-name", "issuer-profession")
+_DATE_IDS = {date_box(field): f"{date_box(field)}-day" for field in DATE_FIELDS}
+
+
+def in_page_order(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The write page's errors (field id -> messages) in the order of its fields; a date's message goes to
+    its day box, the first of its three (the shared date input shows it there)."""
+    moved: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        moved.setdefault(_DATE_IDS.get(field, field), []).extend(messages)
+    return dict(sorted(moved.items(), key=lambda item: _page_position(item[0])))
+
+
+def _page_position(field: str) -> tuple:
+    """Where a field is on the write page: its section's place, its row (conditions, recommendations), then
+    its place in the row."""
+    pattern = re.sub(r"-\d+(?=-|$)", "-N", field)
+    rows = [int(n) for n in re.findall(r"-(\d+)(?=-|$)", field)]
+    last = len(WRITE_PAGE_ORDER)
+
+    def place(name: str) -> int:
+        return WRITE_PAGE_ORDER.index(name) if name in WRITE_PAGE_ORDER else last
+    return place(pattern.split("-N", 1)[0]), rows, place(pattern)
 
 
 def by_field(problems: list[dict], moved: dict[str, str] | None = None) -> dict[str, list[str]]:
@@ -203,11 +295,11 @@ def write_submit():
     with transaction() as session:
         guidance = index(session)
         picked = _library_picks(guidance, _picked_ids(form))
+        data, problems = checked_form(SUGGESTION_FORM, form)
+        if problems:
+            return suggestion_form(form, picked, guidance, problems, 422)
         try:
-            data = SUGGESTION_FORM.load(form_to_data(form))
             created = services.create(session, deps(), clinician(), data, today())
-        except ValidationError as exc:
-            return suggestion_form(form, picked, guidance, shape_and_rule_errors(exc), 422)
         except RuleViolation as exc:
             session.rollback()
             return suggestion_form(form, picked, guidance, exc.errors, 422)
@@ -236,9 +328,12 @@ def _picked_ids(form) -> list[str]:
     return ids
 
 
-def form_to_data(form) -> dict[str, Any]:
-    """The flat form (names are dotted paths) as the API's JSON shape; empty answers are left out."""
+def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
+    """The flat form (names are dotted paths) as the API's JSON shape; empty answers are left out. Its
+    dates are `dates` (typed_dates: read from their boxes); without them, one ISO value each."""
     def value(name):
+        if dates is not None and name in DATE_FIELDS:
+            return dates.get(name)
         v = form.get(name, "").strip()
         return v or None
 
@@ -362,12 +457,12 @@ def change_submit(suggestion_id: uuid.UUID):
             again = dict(action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
                          heading=CHANGE_HEADINGS.get(status, "Amend the suggestion"),
                          back=url_for("adjustment_pages.review", suggestion_id=suggestion_id))
+            data, problems = checked_form(SUGGESTION_CHANGE_FORM, form)
+            if problems:
+                return suggestion_form(form, picked, guidance, problems, 422, **again)
             try:
-                data = SUGGESTION_CHANGE_FORM.load(form_to_data(form))
                 change_it = services.update_draft if status == "draft" else services.amend
                 change_it(session, deps(), who, suggestion_id, data, today())
-            except ValidationError as exc:
-                return suggestion_form(form, picked, guidance, shape_and_rule_errors(exc), 422, **again)
             except RuleViolation as exc:
                 session.rollback()
                 return suggestion_form(form, picked, guidance, exc.errors, 422, **again)

@@ -22,11 +22,11 @@ SUGGESTION = {
                            "Enter the patient's NHS number in the correct format, 10 digits like 943 476 5919"),
     "patient-given_name": ("Enter the patient's first name", "The patient's first name must be 100 characters or fewer"),
     "patient-family_name": ("Enter the patient's last name", "The patient's last name must be 100 characters or fewer"),
-    "patient-birth_date": ("Enter the patient's date of birth", "The date of birth must be a real date"),
+    "patient-birth_date": ("Enter the patient's date of birth", "Date of birth must be a real date"),
     "patient-email": (None, "Enter the patient's email address in the correct format, like name@example.com"),
     "patient-phone": (None, "Enter the patient's phone number with 6 to 15 digits, like 07700 900123"),
     "patient-postcode": (None, "Enter a real postcode, like GL1 2AB"),
-    "assessment-date": ("Enter the date you assessed the patient", "The date of assessment must be a real date"),
+    "assessment-date": ("Enter the date you assessed the patient", "Date of assessment must be a real date"),
     "assessment-method": ("Select how you assessed the patient", "Select how you assessed the patient"),
     "assessment-condition_started_on": (None, "The date the condition started must be a real date"),
     # the form has five boxes: "between 1 and 5" can only mean none was typed
@@ -51,6 +51,11 @@ SUGGESTION = {
 }
 
 
+# The rules' words (the API's, as they are) said as the page's date boxes ask for a date.
+RULE_WORDS = {"The date of birth is in the future.": "Date of birth must be in the past",
+              "The assessment date is in the future.": "Date of assessment must be today or in the past"}
+
+
 def worded(errors: dict[str, list[str]], wording: dict[str, tuple[str | None, str | None]]) -> dict[str, list[str]]:
     """The form's errors (field id -> messages) with marshmallow's words replaced by the field's own."""
     return {field: list(dict.fromkeys(_word(field, message, wording) for message in messages))
@@ -59,7 +64,7 @@ def worded(errors: dict[str, list[str]], wording: dict[str, tuple[str | None, st
 
 def _word(field: str, message: str, wording: dict[str, tuple[str | None, str | None]]) -> str:
     if not _GENERIC.match(message):
-        return message
+        return RULE_WORDS.get(message, message)
     missing, invalid = wording.get(field) or wording.get(re.sub(r"-\d+(?=-|$)", "-N", field), (None, None))
     chosen = missing if message in _MISSING else invalid
     return chosen or invalid or missing or message
