@@ -51,32 +51,33 @@ def referrer(referral: Referral) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
-def staff_words(reader: Principal, subject: str, organisation: str | None, *, name: str | None, role: str | None,
-                org_names: dict[str, str]) -> str:
-    """A staff member as this reader may see them. A login id (a token's `sub`, perhaps an e-mail address) is an
-    internal identifier of their organisation's: that organisation sees it, any other their display name, else
-    their role, at their organisation by name when known ("an employment adviser at Riverside Works"), else by id."""
-    if reader.organisation is not None and reader.organisation == organisation:
+def staff_words(reader_org: str | None, subject: str, organisation: str | None, *, name: str | None,
+                role: str | None, org_names: dict[str, str]) -> str:
+    """A staff member as a reader acting for `reader_org` may see them. A login id (a token's `sub`, perhaps an
+    e-mail address) is an internal identifier of their organisation's: that organisation sees it, any other their
+    display name, else their role, at their organisation by name when known ("an employment adviser at Riverside
+    Works"), else by id."""
+    if reader_org is not None and reader_org == organisation:
         return subject
     place = org_names.get(organisation or "") or f"organisation {organisation}"
     return f"{name or ROLE_PERSON.get(role or '', 'a member of staff')} at {place}"
 
 
-def _adviser_words(reader: Principal, referral: Referral, org_names: dict[str, str]) -> str | None:
+def adviser_words(reader_org: str | None, referral: Referral, org_names: dict[str, str]) -> str | None:
     if referral.assigned_adviser is None:
         return None
-    return staff_words(reader, referral.assigned_adviser, referral.assigned_org_id,
+    return staff_words(reader_org, referral.assigned_adviser, referral.assigned_org_id,
                        name=referral.assigned_adviser_name, role="adviser", org_names=org_names)
 
 
-def _consent_taker(reader: Principal, referral: Referral, org_names: dict[str, str]) -> str:
+def consent_taker(reader_org: str | None, referral: Referral, org_names: dict[str, str]) -> str:
     """Who captured consent: a referrer who recorded it themselves is left as their login id only to their own
     organisation; a name the referrer gave, or a self-referrer's check, is as stated."""
     if referral.consent_captured_by != referral.referrer_subject:
         return referral.consent_captured_by
     known = {**org_names, **({referral.referrer_org_id: referral.referrer_org_name} if referral.referrer_org_name
                              else {})}
-    return staff_words(reader, referral.referrer_subject, referral.referrer_org_id, name=referral.referrer_name,
+    return staff_words(reader_org, referral.referrer_subject, referral.referrer_org_id, name=referral.referrer_name,
                        role=referral.referrer_role, org_names=known)
 
 
@@ -153,13 +154,13 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "status_reason": domain.unless_outcome(referral.status_reason, outcomes_seen), "source": referral.source,
         "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral), "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_org_name": org_names.get(referral.assigned_org_id or ""),
-        "assigned_adviser": _adviser_words(principal, referral, org_names),
+        "assigned_adviser": adviser_words(principal.organisation, referral, org_names),
         "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
         "submitted_at": referral.submitted_at,
         "closed_at": referral.closed_at, "erased_at": referral.erased_at,
-        "consent": {"captured_by": _consent_taker(principal, referral, org_names),
+        "consent": {"captured_by": consent_taker(principal.organisation, referral, org_names),
                     "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
@@ -183,10 +184,10 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     if adviser_side:
         # Attempts are recorded by the assigned organisation only (record_contact_attempt: ASSIGNED).
         body["attempts"] = [{"channel": a.channel, "result": a.result, "attempted_at": a.attempted_at,
-                             "by": staff_words(principal, a.by, referral.assigned_org_id, name=a.by_name,
+                             "by": staff_words(principal.organisation, a.by, referral.assigned_org_id, name=a.by_name,
                                                role=a.by_role, org_names=org_names), "by_name": a.by_name}
                             for a in referral.attempts]
-        body["notes"] = [{"by": staff_words(principal, n.by, n.by_org, name=n.by_name, role=n.by_role,
+        body["notes"] = [{"by": staff_words(principal.organisation, n.by, n.by_org, name=n.by_name, role=n.by_role,
                                             org_names=org_names), "by_name": n.by_name,
                           "written_at": n.written_at, **({"text": n.text} if shared else {})}
                          for n in referral.notes]
@@ -298,7 +299,8 @@ def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
     """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser
     (`org_names`: services.organisation_names of the listed referrals' assigned organisations)."""
     outcomes_seen = principal is None or outcomes_shown(principal, referral)
-    adviser = _adviser_words(principal, referral, org_names or {}) if principal else referral.assigned_adviser
+    adviser = (adviser_words(principal.organisation, referral, org_names or {}) if principal
+               else referral.assigned_adviser)
     item = {"id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
             "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
             "source": referral.source,

@@ -25,7 +25,7 @@ from worklink.auth import Principal
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
 from worklink.retention import BATCH, RETENTION, SYSTEM, NothingHeld, erase_in_batches, years_before
-from worklink_referrals import insights, services
+from worklink_referrals import access, insights, services
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals.domain import TERMINAL
 from worklink_referrals.models import PLATFORM, Outcome, Referral, SustainmentCheck, Transition
@@ -171,19 +171,23 @@ def export(session: Session, referrals: list[Referral]) -> dict[str, Any]:
             SustainmentCheck.referral_id.in_([r.id for r in referrals])).order_by(SustainmentCheck.weeks)):
         checks.setdefault(check.referral_id, []).append(
             {"weeks": check.weeks, "due_on": check.due_on, "done_at": services.as_utc(check.done_at)})
-    return {"referrals": [_referral_export(r, checks.get(r.id, []), accesses[str(r.id)]) for r in referrals],
+    names = services.organisation_names(session, {org for r in referrals
+                                                   for org in (r.referrer_org_id, r.assigned_org_id)})
+    return {"referrals": [_referral_export(r, checks.get(r.id, []), accesses[str(r.id)], names) for r in referrals],
             "organisations": sorted({a["organisation"] for rows in accesses.values() for a in rows
                                      if a["organisation"]})}
 
 
-def _referral_export(r: Referral, checks: list[dict], accesses: list[dict]) -> dict[str, Any]:
+def _referral_export(r: Referral, checks: list[dict], accesses: list[dict],
+                     org_names: dict[str, str]) -> dict[str, Any]:
+    """Staff appear as another organisation sees them (access.staff_words), never by login id, as in `accessed`."""
     utc = services.as_utc
     return {
         "id": r.id, "reference": r.reference, "status": r.status, "business_status": r.business_status,
         "status_reason": r.status_reason, "status_text": r.status_text, "source": r.source,
         "referrer_org_id": r.referrer_org_id, "service_id": r.service_id, "assigned_org_id": r.assigned_org_id,
-        "assigned_adviser": r.assigned_adviser, "submitted_at": utc(r.submitted_at), "closed_at": utc(r.closed_at),
-        "erased_at": utc(r.erased_at),
+        "assigned_adviser": access.adviser_words(None, r, org_names), "submitted_at": utc(r.submitted_at),
+        "closed_at": utc(r.closed_at), "erased_at": utc(r.erased_at),
         "person": {name: getattr(r, name) for name in (
             "nhs_number", "given_name", "family_name", "birth_date", "postcode", "email", "phone",
             "preferred_contact", "deprivation_decile", "sex", "ethnicity", "age_band")},
@@ -191,7 +195,7 @@ def _referral_export(r: Referral, checks: list[dict], accesses: list[dict]) -> d
                  "reason": r.reason},
         "adjustment": {"request_id": r.request_id, "suggestion_id": r.suggestion_id,
                        "fit_note_decision": r.fit_note_decision, "categories": r.adjustment_categories},
-        "consent": {"consent_id": r.consent_id, "captured_by": r.consent_captured_by,
+        "consent": {"consent_id": r.consent_id, "captured_by": access.consent_taker(None, r, org_names),
                     "captured_at": utc(r.consent_captured_at), "method": r.consent_method,
                     "scope_service_id": r.consent_scope_service_id, "outcomes_to_referrer": r.outcomes_to_referrer,
                     "updates_by_email": r.person_updates, "withdrawn_at": utc(r.consent_withdrawn_at)},

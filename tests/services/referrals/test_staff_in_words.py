@@ -125,3 +125,17 @@ def test_the_alliance_routing_a_held_referral_reads_which_organisation_runs_each
     html = h.client.get(f"/queue/{held}", headers={**h.admin(), **HTML}).get_data(as_text=True)
     choices = re.search(r'<select[^>]*id="route-service_id".*?</select>', html, re.S).group(0)
     assert f"Gloucester Works: serves GL1 (this person&#39;s area, GL1) – directory id {OTHER_SERVICE}" in choices
+
+
+def test_the_subject_access_export_names_staff_as_another_organisation_sees_them(harness):
+    """The export goes to the person, through the alliance: its recorded accesses name no staff login, and neither
+    do the adviser and the consent's taker."""
+    h = harness
+    rid = h.refer(headers=dr_wu(h)).get_json()["id"]
+    h.act(rid, "accept", headers=sam(h), claim=True)
+    exported = h.client.post("/people/subject-access", json={"referral_id": rid}, headers=h.admin())
+    assert exported.status_code == 200, exported.get_json()
+    (referral,) = exported.get_json()["referrals"]
+    assert referral["assigned_adviser"] == "Sam Patel at Riverside Works"
+    assert referral["consent"]["captured_by"] == f"a GP or other clinician at organisation {GP_PRACTICE}"
+    assert "sam.patel" not in exported.get_data(as_text=True) and "dr.wu" not in exported.get_data(as_text=True)
