@@ -6,12 +6,15 @@ defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 DEV_JWT_SECRET = "worklink-development-secret-do-not-use-in-production"
 ENVIRONMENTS = ("development", "test", "production")
@@ -72,17 +75,17 @@ class Settings:
         settings = cls(
             service=service,
             env=env.get("WORKLINK_ENV", "development"),
-            database_url=env.get(database_variable(service), default_db),
+            database_url=database_url_setting(env, database_variable(service), default_db),
             var_dir=var_dir,
             kafka=KafkaSettings(
-                bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                bootstrap_servers=_bootstrap_servers(env),
                 security=_kafka_security(env),
             ),
             jwt=JwtSettings(
                 algorithm=env.get("WORKLINK_JWT_ALGORITHM", "HS256"),
                 secret=env.get("WORKLINK_JWT_SECRET", DEV_JWT_SECRET),
                 public_key=_read_key(env, "WORKLINK_JWT_PUBLIC_KEY"),
-                jwks_url=env.get("WORKLINK_JWKS_URL") or None,
+                jwks_url=url_setting(env, "WORKLINK_JWKS_URL") or None,
                 issuer=env.get("WORKLINK_JWT_ISSUER", "worklink-dev"),
                 audience=env.get("WORKLINK_JWT_AUDIENCE", "worklink"),
             ),
@@ -129,10 +132,112 @@ class Settings:
                 raise ConfigError("WORKLINK_JWT_SECRET must be at least 32 characters in production")
         elif not (jwt.public_key or jwt.jwks_url):
             raise ConfigError(f"{jwt.algorithm} needs WORKLINK_JWT_PUBLIC_KEY or WORKLINK_JWKS_URL")
+        if self.metrics_token and len(self.metrics_token) < 32:  # it guards /metrics as a JWT secret guards the API
+            raise ConfigError("WORKLINK_METRICS_TOKEN must be at least 32 characters in production")
 
 
 def database_variable(service: str) -> str:
     return f"{service.upper()}_DATABASE_URL"
+
+
+# --- addresses: refused at start by the variable's name. A typo ("htps://", "https//host", "postgres://", a
+# broker named with a scheme) started every process, which failed at its first request, event or e-mail - or sent
+# people links that went nowhere. None of these messages shows a password the value may hold.
+
+WEB_SCHEMES = ("https", "http")
+# The drivers this image has: psycopg 3 (plain "postgresql://" means psycopg2, which it has not) and SQLite.
+DATABASE_DRIVERS = ("postgresql+psycopg", "sqlite", "sqlite+pysqlite")
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
+
+
+def url_setting(env: Mapping[str, str], name: str, default: str = "", *,
+                schemes: tuple[str, ...] = WEB_SCHEMES) -> str:
+    """A URL setting (a site's address, an API the service calls): `default` when unset, else refused by its name
+    unless it has one of `schemes` and a host name."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        problem = f"must start with {' or '.join(scheme + '://' for scheme in schemes)}"
+    elif not _is_host(parts.hostname or ""):
+        problem = "names no host name"
+    elif not _port_is_number(parts):
+        problem = "has a port that is not a number from 1 to 65535"
+    else:
+        return value
+    raise ConfigError(f"{name} {problem}, e.g. {schemes[0]}://host.example.org (got {_without_credentials(value)!r})")
+
+
+def host_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """A host name or IP address alone (its port and protocol are settings of their own), refused by its name."""
+    value = env.get(name, "").strip() or default
+    if not _is_host(value):
+        raise ConfigError(f"{name} must be a host name or IP address alone (no scheme, port or path), "
+                          f"e.g. smtp.example.org, not {_without_credentials(value)!r}")
+    return value
+
+
+def database_url_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    """A database URL: a driver this image has, a host for PostgreSQL (in the URL or its ?host= socket directory),
+    and a database; refused by its name, never showing the URL (it holds the password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    value = env.get(name, "").strip() or default
+    example = "postgresql+psycopg://user:password@host:5432/database or sqlite:////path/to/file.db"
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{name} is not a database URL: {example}") from None
+    if url.drivername not in DATABASE_DRIVERS:
+        problem = f"names the driver {url.drivername!r}; use postgresql+psycopg or sqlite"
+    elif url.drivername.startswith("postgresql") and not (url.host or url.query.get("host")):
+        problem = "names no host"
+    elif not url.database or url.database == ":memory:":
+        problem = "names no database" + (" file (one in memory would be each process's own, and lost)"
+                                         if url.drivername.startswith("sqlite") else "")
+    else:
+        return value
+    raise ConfigError(f"{name} {problem}: {example}")
+
+
+def _bootstrap_servers(env: Mapping[str, str]) -> str:
+    """KAFKA_BOOTSTRAP_SERVERS: brokers as host:port, comma-separated; the protocol is KAFKA_SECURITY_PROTOCOL."""
+    value = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or "127.0.0.1:9092"
+    servers = [server.strip() for server in value.split(",") if server.strip()]
+    for server in servers:
+        if not _is_broker_address(server):
+            raise ConfigError(f"KAFKA_BOOTSTRAP_SERVERS: {server!r} is not a broker's host:port, e.g. "
+                              "kafka-1.example.org:9092 (no scheme: the protocol is KAFKA_SECURITY_PROTOCOL)")
+    if not servers:
+        raise ConfigError("KAFKA_BOOTSTRAP_SERVERS names no broker")
+    return value
+
+
+def _is_broker_address(server: str) -> bool:
+    parts = urlsplit("//" + server)
+    return ("/" not in server and "@" not in server and _is_host(parts.hostname or "") and _port_is_number(parts)
+            and parts.port is not None)
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return bool(_HOST_NAME.fullmatch(host.lower())) and ".." not in host
+
+
+def _port_is_number(parts) -> bool:
+    try:
+        return parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or past 65535
+        return False
+
+
+def _without_credentials(value: str) -> str:
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)?[^/@]*@", lambda m: (m.group(1) or "") + "***@", value, flags=re.I)
 
 
 def _kafka_security(env: Mapping[str, str]) -> dict[str, Any]:

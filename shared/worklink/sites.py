@@ -13,13 +13,15 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlencode
 
+from worklink.config import url_setting
 from worklink.service import get_service
 
 
 def site_url(env: Mapping[str, str], setting: str, service: str, environment: str) -> str:
-    """The base URL of `service`'s pages from `setting`, else its local address outside production ("" in it)."""
-    if env.get(setting):
-        return env[setting].rstrip("/")
+    """The base URL of `service`'s pages from `setting` (refused by its name unless http(s) with a host), else its
+    local address outside production ("" in it)."""
+    if url := url_setting(env, setting):
+        return url.rstrip("/")
     if environment == "production":
         return ""
     port = env.get(f"{service.upper()}_PORT") or get_service(service).default_port

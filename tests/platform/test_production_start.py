@@ -179,3 +179,51 @@ def test_a_platform_setting_that_cannot_be_used_is_refused_by_its_name(variable,
     settings = {**own_settings("directory", tmp_path), **SERVICE_SETTINGS["directory"], variable: value,
                 **({"WORKLINK_JWT_ALGORITHM": "RS256"} if variable == "WORKLINK_JWT_PUBLIC_KEY" else {})}
     refused(start(("relay", "-s", "directory"), tmp_path, **settings), variable)
+
+
+ADDRESS_TYPOS = [  # (process, variable, a typo in it)
+    (("relay", "-s", "directory"), "DIRECTORY_DATABASE_URL", "postgres://directory:s3cret@db.example.org/directory"),
+    (("consume", "-s", "referrals"), "REFERRALS_DATABASE_URL", "postgresql+psycopg://referrals:s3cret@/referrals"),
+    (("job", "-s", "adjustments", "sweep"), "ADJUSTMENTS_DATABASE_URL", "postgresql+psycopg://a:s3cret@db:54x2/a"),
+    (("relay", "-s", "notifications"), "KAFKA_BOOTSTRAP_SERVERS", "SASL_SSL://kafka-1.example.org:9093"),
+    (("consume", "-s", "directory"), "KAFKA_BOOTSTRAP_SERVERS", "kafka-1.example.org;9093"),
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_SMTP_HOST", "smtp://mail.example.org"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_PUBLIC_URL", "notify.example.org"),
+    (("consume", "-s", "notifications"), "NOTIFICATIONS_REFERRALS_URL", "htps://refer.example.org"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_ADJUSTMENTS_URL", "https//adjust.example.org"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_DIRECTORY_URL", "https://find.example.org:80a"),
+    (("relay", "-s", "directory"), "DIRECTORY_GEOCODER_URL", "api.postcodes.io"),
+    (("consume", "-s", "directory"), "DIRECTORY_REFERRALS_URL", "https://refer example.org"),
+    (("relay", "-s", "adjustments"), "ADJUSTMENTS_REFERRALS_URL", "refer.example.org/queue"),
+    (("relay", "-s", "referrals"), "REFERRALS_DIRECTORY_URL", "ftp://find.example.org"),
+    (("relay", "-s", "referrals"), "WORKLINK_JWKS_URL", "https:/idp.example.org/jwks"),
+]
+
+
+@pytest.mark.parametrize("process, variable, value", ADDRESS_TYPOS, ids=lambda p: p if isinstance(p, str) else None)
+def test_an_address_with_a_typo_is_refused_at_start_by_its_name(process, variable, value, tmp_path):
+    """A database, broker, mail server, API or site address was taken as typed: every process started, and failed
+    at its first query, event or e-mail (or sent people links to nowhere). The password it holds is not shown."""
+    service = process[2]
+    settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service], variable: value,
+                "NOTIFICATIONS_SMTP_STARTTLS": "1"}  # (a remote mail server without it is refused for that)
+    assert "s3cret" not in refused(start(process, tmp_path, **settings), variable)
+
+
+def test_a_short_metrics_token_is_refused_in_production(tmp_path):
+    """WORKLINK_METRICS_TOKEN of any length was taken: one character guarded /metrics."""
+    settings = {**own_settings("directory", tmp_path), **SERVICE_SETTINGS["directory"],
+                "WORKLINK_METRICS_TOKEN": "m" * 31}
+    refused(start(("relay", "-s", "directory"), tmp_path, **settings), "WORKLINK_METRICS_TOKEN")
+
+
+def test_addresses_written_as_deployments_write_them_are_taken():
+    from worklink.config import Settings
+
+    settings = Settings.from_env("referrals", {
+        "WORKLINK_ENV": "production", "WORKLINK_JWT_SECRET": "j" * 40, "WORKLINK_METRICS_TOKEN": "m" * 32,
+        "REFERRALS_DATABASE_URL": "postgresql+psycopg://referrals:pw@/referrals?host=/run/postgresql",
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka-1.example.org:9093, [fd00::2]:9093",
+        "WORKLINK_JWKS_URL": "https://idp.example.org:8443/realms/alliance/protocol/openid-connect/certs"})
+    assert settings.kafka.servers == ["kafka-1.example.org:9093", "[fd00::2]:9093"]
+    assert settings.metrics_token == "m" * 32

@@ -63,6 +63,7 @@ def check(settings) -> None:
     previous_person_keys(os.environ)
     referral_answer_hours(os.environ)
     link_ttl_days(os.environ)
+    referrals_url(os.environ, settings.env)
     _link_secret(settings)
     previous_keys(os.environ, LINK_SECRET_VARIABLE)
     _allowed_hosts(settings)

@@ -13,9 +13,12 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
     """Without DIRECTORY_GEOCODER_URL postcodes are placed from the bundled demo table (invented Somerset
     postcodes): in production residents' real postcodes would be refused or put in the wrong place."""
     from worklink_directory import services
+    from worklink_directory.app import referrals_url
+    from worklink_directory.geocode import geocoder_url
 
     env = os.environ if env is None else env
-    if settings.env == "production" and not env.get("DIRECTORY_GEOCODER_URL", "").strip():
+    referrals_url(env, settings.env)  # the self-referral links; read by the web app alone, checked by every process
+    if settings.env == "production" and not geocoder_url(env):
         raise ConfigError("production needs DIRECTORY_GEOCODER_URL (a postcodes.io-compatible API); "
                           "the bundled postcode table is demo data")
     try:

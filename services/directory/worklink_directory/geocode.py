@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Protocol
 
+from worklink.config import url_setting
+
 # The UK postcode shape (outward code, optional space, inward code), GIR 0AA aside.
 POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?)\s*([0-9][A-Z]{2})$")
 
@@ -142,11 +144,16 @@ def squared_degrees(centre: Point, latitude, longitude):
     return dlat * dlat + dlon * dlon
 
 
+def geocoder_url(env) -> str:
+    """DIRECTORY_GEOCODER_URL, refused at start by its name unless http(s) with a host ("" when unset)."""
+    return url_setting(env, "DIRECTORY_GEOCODER_URL")
+
+
 def degrees(radius_m: float) -> float:
     """A distance on the ground as degrees of latitude (compare with squared_degrees' root)."""
     return math.degrees(radius_m / 6_371_000)
 
 
 def geocoder_from_env(env) -> Geocoder:
-    url = env.get("DIRECTORY_GEOCODER_URL")
+    url = geocoder_url(env)
     return PostcodesIoGeocoder(url) if url else OfflineGeocoder.demo()

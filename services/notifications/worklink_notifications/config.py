@@ -14,6 +14,7 @@ PRODUCTION_NEEDS = ("NOTIFICATIONS_PUBLIC_URL", "NOTIFICATIONS_REFERRALS_URL", "
 
 
 def check(settings, env: Mapping[str, str] | None = None) -> None:
+    from worklink_notifications import links
     from worklink_notifications.delivery import DeliverySettings
     from worklink_notifications.retention import RetentionSchedule
 
@@ -25,5 +26,6 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
         DeliverySettings.from_env(env)
     except ValueError as exc:  # its own checks (STARTTLS off this machine, a proxy URL) name the variable
         raise ConfigError(str(exc)) from None
+    links.sites(env, settings.env)  # the inbox's links to each record's page (NOTIFICATIONS_ADJUSTMENTS_URL too)
     RetentionSchedule.from_env(env)
     audit_retention_years(env)  # its records are kept a year at most

@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
-from worklink.config import ConfigError, positive_number, whole_number
+from worklink.config import ConfigError, host_setting, positive_number, whole_number
 from worklink.db import Database, utcnow
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
@@ -145,7 +145,7 @@ class DeliverySettings:
         env = os.environ if env is None else env
         environment = env.get("WORKLINK_ENV", "development")
         return cls(
-            smtp_host=env.get("NOTIFICATIONS_SMTP_HOST", cls.smtp_host),
+            smtp_host=host_setting(env, "NOTIFICATIONS_SMTP_HOST", cls.smtp_host),
             smtp_port=whole_number(env, "NOTIFICATIONS_SMTP_PORT", cls.smtp_port),
             mail_from=env.get("NOTIFICATIONS_MAIL_FROM", cls.mail_from),
             # Unset outside production: the sites `worklink up` serves, on their <SERVICE>_PORT, so an email's
