@@ -1,0 +1,114 @@
+"""WCAG 2.2 AA criteria axe-core cannot judge, on the directory's pages in real headless Chromium: the
+residents' search, results and service pages, and the partner staff's listing pages. Each test walks the
+pages a person meets and checks one criterion (helpers: tests/browser.py).
+
+Found in the accessibility walk of 27 November: every search, and every page of its results, had the empty
+form's title "Find support", so tabs and history could not tell them apart (2.4.2 Page Titled)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import (error_summary_problems, keyboard_problems, live_server, sealed, small_targets, submit,
+                           text_spacing_problems, width_at)
+from tests.services.directory.conftest import ORG_A, service_body, token_for
+from worklink.auth import mint_token
+from worklink.web.pages import SESSION_COOKIE
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def sign_in_as_partner(app, page, base: str) -> None:
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=str(ORG_A), subject="ada")
+    page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(app, token), "url": base}])
+
+
+def walk(app, directory, page, check) -> dict[str, object]:
+    """Every directory page as the person who uses it sees it: `check(page)` on each, by the page's name."""
+    listing = f"/partner/services/{directory.ids['counselling']}"
+    found = {}
+    with live_server(app) as base:
+        def visit(name: str, path: str) -> None:
+            page.goto(base + path)
+            found[name] = check(page)
+
+        visit("search form", "/find")
+        visit("results", "/find?q=counselling")
+        visit("results near a postcode", "/find?q=advice&postcode=TA1+1AA")
+        visit("service page", f"/find/services/{directory.ids['counselling']}")
+        visit("sign in", "/signin")
+        sign_in_as_partner(app, page, base)
+        visit("partner's listings", "/partner")
+        visit("new listing", "/partner/services/new")
+        visit("listing", listing)
+        page.goto(base + listing)
+        contact = page.locator("a[href*='/contacts/']:not([href$='/new']):not([href$='/remove'])").first
+        contact = contact.get_attribute("href")
+        visit("contact", contact)
+        visit("remove contact", contact + "/remove")
+        for part in ("locations", "contacts", "opening-times"):
+            visit(f"new {part}", f"{listing}/{part}/new")
+        visit("withdraw", f"{listing}/withdraw")
+    return found
+
+
+def test_2_4_2_every_page_and_every_search_has_a_title_of_its_own(app, directory, page):
+    titles = walk(app, directory, page, lambda p: p.title())
+    assert len(set(titles.values())) == len(titles), titles
+    assert titles["results"] == "2 services found for counselling – Find support – WorkLink"
+
+    admin = token_for(app, "alliance_admin")
+    for n in range(11):
+        body = service_body(ORG_A, f"Job club {n}", ["employment-advice"], description="Job club.")
+        assert app.test_client().post("/manage/services", json=body, headers=admin).status_code == 201
+    with live_server(app) as base:
+        page.goto(f"{base}/find?q=job+club")
+        first = page.title()
+        submit(page, page.get_by_role("link", name="Next"))
+        assert (first, page.title()) == ("12 services found for job club (page 1 of 2) – Find support – WorkLink",
+                                         "12 services found for job club (page 2 of 2) – Find support – WorkLink")
+        page.goto(f"{base}/find?postcode=XX")
+        assert page.title() == "Error: Find support – WorkLink"
+
+
+def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, directory, page):
+    problems = walk(app, directory, page, keyboard_problems)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+
+
+def test_2_5_8_targets_are_24_px_or_spaced(app, directory, page):
+    problems = walk(app, directory, page, small_targets)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+
+
+def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, directory, page):
+    def check(p):
+        wide = width_at(p, 320)
+        p.set_viewport_size({"width": 1280, "height": 800})
+        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
+    problems = walk(app, directory, page, check)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+
+
+def test_1_3_5_the_resident_s_postcode_says_what_it_is(app, directory, page):
+    with live_server(app) as base:
+        page.goto(f"{base}/find")
+        assert page.get_by_label("Postcode").get_attribute("autocomplete") == "postal-code"
+
+
+def test_3_3_1_3_3_3_refused_forms_lead_to_each_field_and_say_why_there(app, directory, page):
+    listing = f"/partner/services/{directory.ids['counselling']}"
+    with live_server(app) as base:
+        page.goto(f"{base}/find?q=counselling&postcode=XX&age=old")
+        assert page.locator(".nhsuk-error-summary__list a").count() == 2
+        assert error_summary_problems(page) == []
+        sign_in_as_partner(app, page, base)
+        for path, button in (("/partner/services/new", "Publish listing"),
+                             (f"{listing}/locations/new", "Add location"),
+                             (f"{listing}/contacts/new", "Add contact"),
+                             (f"{listing}/opening-times/new", "Add opening time"),
+                             (f"{listing}/withdraw", "Withdraw listing")):
+            page.goto(base + path)
+            submit(page, page.get_by_role("button", name=button))
+            assert page.locator(".nhsuk-error-summary__list a").count() >= 1, path
+            assert error_summary_problems(page) == [], path
