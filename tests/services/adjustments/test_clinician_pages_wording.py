@@ -81,3 +81,32 @@ def test_no_status_reads_as_a_code(app, tokens):
         assert template.module.status_tag("superseded", 3) == (
             '<strong class="nhsuk-tag nhsuk-tag--grey">Replaced by a newer suggestion</strong> '
             '<span class="nhsuk-body-s">version 3</span>')
+
+
+def test_the_review_page_reads_its_answers_as_the_home_list_does_and_the_confirmation_says_which(app, tokens, page):
+    """Found on the same look: the referral read "requested" on the review page and "Requested" on the home
+    list, an employer's answer to a recommendation in the clinician's words read "... first month.: agreed",
+    and the withdrawal page named only the patient, who may have several suggestions."""
+    from tests.services.adjustments.test_letters_and_employer import response_link
+    from tests.services.adjustments.test_page_errors import csrf_for
+
+    client, h = app.test_client(), tokens.header()
+    body = suggestion_body(**{"consent.refer_to_employment_adviser": True})
+    created = client.post("/suggestions", json=body, headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    link = response_link(client, tokens, created["id"])
+    answered = client.post(link, data={"csrf_token": csrf_for(client, link), "responder_name": "Jo Manager",
+                                       **{f"items.{i}.outcome": "agreed" for i in range(3)}})
+    assert answered.status_code == 200
+    assessed = in_words(uk_today())
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        assert page.locator("tbody td:nth-child(5)").inner_text().strip().endswith("Requested")
+        page.goto(f"{base}/review/{created['id']}")
+        assert page.locator("#referral").inner_text().startswith("Requested")
+        items = page.locator("#employer-response li").all_inner_texts()
+        assert "Start at 10am for the first month: agreed" in items, items
+        assert not any(".:" in item for item in items)
+        page.get_by_role("link", name="Withdraw the suggestion").click()
+        assert page.locator("#which").inner_text() == f"Sam Patel, assessed on {assessed}"
+        assert_accessible(page)

@@ -262,7 +262,7 @@ def test_resumed_entered_in_error_held_and_routed_reach_the_clinicians_read_mode
     home = client.get("/", headers=tokens.header()).get_data(as_text=True)
     for suggestion_id, (step, *_) in expected.items():
         review = client.get(f"/review/{suggestion_id}", headers=tokens.header()).get_data(as_text=True)
-        assert re.search(r'id="referral">\s*' + re.escape(words[step]), review), step
+        assert re.search(r'id="referral">\s*' + re.escape(words[step].capitalize()), review), step
         assert words[step].capitalize() in home
     routed = [sid for sid, (step, *_) in expected.items() if step == "routed"][0]
     assert client.get(f"/suggestions/{routed}", headers=tokens.header()).get_json()["referrals"][0][

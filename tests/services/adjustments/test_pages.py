@@ -173,7 +173,7 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
     created = _issued_with_a_referral(app, tokens)
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
-        assert page.locator("#referral").inner_text().startswith("requested")
+        assert page.locator("#referral").inner_text().startswith("Requested")
         assert_accessible(page)
         page.get_by_role("link", name="The patient withdrew consent to the referral").click()
         # It asks first: nothing is recorded until the clinician confirms
@@ -182,10 +182,10 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
         assert "This cannot be undone" in page.locator(".nhsuk-warning-callout").inner_text()
         assert_accessible(page)
         page.get_by_role("link", name="Go back without recording it").click()
-        assert page.locator("#referral").inner_text().startswith("requested")
+        assert page.locator("#referral").inner_text().startswith("Requested")
         page.get_by_role("link", name="The patient withdrew consent to the referral").click()
         page.get_by_role("button", name="Record the withdrawal").click()
-        assert page.locator("#referral").inner_text().startswith("consent withdrawn")
+        assert page.locator("#referral").inner_text().startswith("Consent withdrawn")
         assert page.get_by_role("link", name="The patient withdrew consent to the referral").count() == 0
         assert_accessible(page)
         page.goto(f"{base}/suggestions/{created['id']}/summary")

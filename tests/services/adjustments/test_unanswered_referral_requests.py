@@ -91,7 +91,7 @@ def test_a_late_answer_clears_the_mark_and_nothing_more_is_announced(svc):
     assert run_sweep(app, now=utcnow() + timedelta(days=3)) == 0
     assert len(events(app, UNANSWERED)) == 1
     html = client.get(f"/review/{sid}", headers={**tokens.header(), **PAGE}).get_data(as_text=True)
-    assert "Not yet received" not in html and "waiting for an adviser service" in html
+    assert "Not yet received" not in html and "Waiting for an adviser service" in html
 
 
 def test_the_wait_is_configurable(svc, monkeypatch):
