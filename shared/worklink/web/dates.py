@@ -2,7 +2,8 @@
 <name>-day, <name>-month and <name>-year), read on the server.
 
 The boxes are typed, not picked, so each can be left out or hold anything: the message says which part
-to fix, as NHS.UK's pattern words it ("Date of birth must include a month", "... must be a real date").
+to fix, as NHS.UK's pattern words it ("Date of birth must include a month", "... must be a real date"),
+and `parts` which boxes (the macro's `error_parts`: only those are marked, the first is linked).
 A page's own rules (in the past, not before the date of birth) stay with the page.
 """
 
@@ -20,6 +21,7 @@ PARTS = ("day", "month", "year")
 class TypedDate(NamedTuple):
     value: date | None  # None when nothing was typed, or when it is not a date (see `problem`)
     problem: str | None  # what to tell the person, naming the date by its label; None when it is fine
+    parts: tuple[str, ...] = ()  # the boxes to correct when only some are wrong ("month"); () the whole date
 
 
 def typed_date(form, name: str, label: str) -> TypedDate:
@@ -30,9 +32,9 @@ def typed_date(form, name: str, label: str) -> TypedDate:
         return TypedDate(None, None)
     missing = [part for part, typed in zip(PARTS, (day, month, year)) if not typed]
     if missing:
-        return TypedDate(None, f"{label} must include a {' and a '.join(missing)}")
+        return TypedDate(None, f"{label} must include a {' and a '.join(missing)}", tuple(missing))
     if not re.fullmatch(r"[0-9]{4}", year):  # "84" would be read as the year 84
-        return TypedDate(None, f"{label} must include the year as 4 numbers")
+        return TypedDate(None, f"{label} must include the year as 4 numbers", ("year",))
     day_number, month_number = whole_number(day, 31), whole_number(month, 12)
     try:
         return TypedDate(date(int(year), month_number, day_number), None)  # type: ignore[arg-type]

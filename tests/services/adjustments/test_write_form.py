@@ -80,20 +80,25 @@ def test_each_date_is_typed_in_three_boxes_and_checked_on_the_server(app, tokens
         page.get_by_label("Your name").fill("Dr Ada Lovelace")
         page.get_by_label("Doctor").check()
         born = page.get_by_role("group", name="Date of birth")
-        mistakes = (({"Day": "3", "Year": "1979"}, "must include a month"),
-                    ({"Day": "", "Month": "", "Year": "1979"}, "must include a day and a month"),
-                    ({"Day": "31", "Month": "2", "Year": "1979"}, "must be a real date"),
-                    ({"Day": "3", "Month": "2", "Year": "79"}, "must include the year as 4 numbers"),
-                    ({"Day": "3", "Month": "2", "Year": str(today.year + 1)}, "must be in the past"))
-        for typed, words in mistakes:
-            message = f"Date of birth {words}"
+        # (what is typed, the message, the boxes marked: the first is linked, as NHS.UK's pattern asks)
+        all_three = ["day", "month", "year"]
+        mistakes = (({"Day": "3", "Year": "1979"}, "must include a month", ["month"]),
+                    ({"Day": "", "Month": "", "Year": "1979"}, "must include a day and a month", ["day", "month"]),
+                    ({"Day": "31", "Month": "2", "Year": "1979"}, "must be a real date", all_three),
+                    ({"Day": "3", "Month": "2", "Year": "79"}, "must include the year as 4 numbers", ["year"]),
+                    ({"Day": "3", "Month": "2", "Year": str(today.year + 1)}, "must be in the past", all_three))
+        for typed, words, marked in mistakes:
+            message, first = f"Date of birth {words}", f"patient-birth_date-{marked[0]}"
             for part, value in typed.items():
                 born.get_by_label(part, exact=True).fill(value)
             submit(page, page.get_by_role("button", name=SAVE))
-            assert summary_links(page)[0] == ("patient-birth_date-day", message)
+            assert summary_links(page)[0] == (first, message)
             assert len(summary_links(page)) == (2 if "past" in message else 1)  # also after the assessment
-            shown = page.locator("#patient-birth_date-day-error").inner_text()
+            shown = page.locator(f"#{first}-error").inner_text()
             assert " ".join(shown.split()) == f"Error: {message}"
+            marks = born.locator(".nhsuk-input--error").all()
+            assert [box.get_attribute("id").rsplit("-", 1)[1] for box in marks] == marked
+            assert born.get_attribute("aria-describedby") == f"patient-birth_date-hint {first}-error"
             assert born.get_by_label("Year", exact=True).input_value() == typed["Year"]  # as typed, to correct
         assert_accessible(page)
         # Every other date says which it is, and is not asked for when it is optional and left empty.

@@ -175,9 +175,12 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
     errors = worded(by_field(problems or []), SUGGESTION)
+    # A date with only some boxes wrong ("... must include a month"): those boxes, by the date's id.
+    boxes_to_fix = {date_box(p["pointer"].strip("/").replace("/", ".")): p["boxes"]
+                    for p in problems or [] if p.get("boxes")}
     return render("adjustments/write.html", status=status, form=with_date_boxes(form), picked=picked,
-                  guidance=guidance, errors=in_page_order(errors), extra_rows=max(EXTRA_ROWS, own_words + 1),
-                  action=action, back=back, heading=heading,
+                  guidance=guidance, errors=in_page_order(errors, boxes_to_fix), boxes_to_fix=boxes_to_fix,
+                  extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
 
@@ -217,7 +220,8 @@ def typed_dates(form) -> tuple[dict[str, str], list[dict]]:
         if typed.value:
             dates[field] = typed.value.isoformat()
         elif typed.problem:
-            problems.append({"pointer": "/" + field.replace(".", "/"), "detail": typed.problem})
+            problems.append({"pointer": "/" + field.replace(".", "/"), "detail": typed.problem,
+                             "boxes": typed.parts})
     return dates, problems
 
 
@@ -248,21 +252,24 @@ WRITE_PAGE_ORDER = (
     "job-title", "job-employer_name", "job-tasks", "signposting-occupational_health", "signposting-access_to_work",
     "consent-share_with_employer", "consent-refer_to_employment_adviser", "consent-referral_updates_by_email",
     "consent-outcomes_to_gp", "issuer-name", "issuer-profession")
-_DATE_IDS = {date_box(field): f"{date_box(field)}-day" for field in DATE_FIELDS}
+_DATE_IDS = {date_box(field) for field in DATE_FIELDS}
 
 
-def in_page_order(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The write page's errors (field id -> messages) in the order of its fields; a date's message goes to
-    its day box, the first of its three (the shared date input shows it there)."""
+def in_page_order(errors: dict[str, list[str]], boxes_to_fix: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The write page's errors (field id -> messages) in the order of its fields. A date's message goes to
+    the first of its boxes to correct, the day's for the whole date (the shared date input shows it there
+    and the summary links to it)."""
     moved: dict[str, list[str]] = {}
     for field, messages in errors.items():
-        moved.setdefault(_DATE_IDS.get(field, field), []).extend(messages)
+        box = f"{field}-{(boxes_to_fix.get(field) or ('day',))[0]}" if field in _DATE_IDS else field
+        moved.setdefault(box, []).extend(messages)
     return dict(sorted(moved.items(), key=lambda item: _page_position(item[0])))
 
 
 def _page_position(field: str) -> tuple:
     """Where a field is on the write page: its section's place, its row (conditions, recommendations), then
     its place in the row."""
+    field = re.sub(r"-(month|year)$", "-day", field)  # a date's boxes are one question
     pattern = re.sub(r"-\d+(?=-|$)", "-N", field)
     rows = [int(n) for n in re.findall(r"-(\d+)(?=-|$)", field)]
     last = len(WRITE_PAGE_ORDER)
