@@ -1,0 +1,69 @@
+"""WCAG 2.2 AA criteria axe-core cannot judge, on the notifications pages in real headless Chromium: each
+inbox and its pages, and the alliance admin's page. Each test walks the pages a person meets and checks one
+criterion (helpers: tests/browser.py). The pages have no form a person types into (no 1.3.5, 3.3.1 or 3.3.7
+to check): marking read and the admin's switches are buttons."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser import keyboard_problems, live_server, sign_in, small_targets, text_spacing_problems, width_at
+from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route  # noqa: F401 - SQLite
+from worklink.auth import mint_token
+from worklink_notifications.models import Delivery, WebhookSubscriber
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def walk(app, notifications_db, page, check) -> dict[str, object]:
+    """Every notifications page as the person who uses it sees it: `check(page)` on each, by the page's name."""
+    with notifications_db.transaction() as session:
+        session.add(WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
+                                      secret="whsec_AAAA"))
+    for _ in range(52):  # more than a page of the organisation's inbox
+        route(notifications_db, "referrals.referral.submitted")
+    route(notifications_db, "referrals.referral.accepted")
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).where(Delivery.channel == "webhook")
+                        .values(status="dead", attempts=6, last_error="HTTP 503 from the receiver"))
+    jwt, found = app.extensions["worklink"].settings.jwt, {}
+    with live_server(app) as base:
+        def visit(name: str, path: str) -> None:
+            page.goto(base + path)
+            found[name] = check(page)
+
+        visit("sign in", "/signin")
+        sign_in(page, base, mint_token(jwt, role="adviser", org=ADVISERS, subject="ada"), "/messages")
+        visit("own inbox", "/messages")
+        visit("organisation's inbox", "/messages?scope=organisation")
+        visit("organisation's inbox, page 2", "/messages?scope=organisation&page=2")
+        page.context.clear_cookies()
+        sign_in(page, base, mint_token(jwt, role="alliance_admin", subject="alex"), "/admin")
+        visit("administration", "/admin")
+    return found
+
+
+def test_2_4_2_every_page_and_every_page_of_an_inbox_has_a_title_of_its_own(app, notifications_db, page):
+    titles = walk(app, notifications_db, page, lambda p: p.title())
+    assert len(set(titles.values())) == len(titles), titles
+    assert titles["organisation's inbox, page 2"] == "Your organisation (page 2 of 2) – Messages – WorkLink"
+
+
+def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, notifications_db, page):
+    problems = walk(app, notifications_db, page, keyboard_problems)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+
+
+def test_2_5_8_targets_are_24_px_or_spaced(app, notifications_db, page):
+    problems = walk(app, notifications_db, page, small_targets)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+
+
+def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, notifications_db, page):
+    def check(p):
+        wide = width_at(p, 320)
+        p.set_viewport_size({"width": 1280, "height": 800})
+        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
+    problems = walk(app, notifications_db, page, check)
+    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
