@@ -3,7 +3,8 @@ clinician's home, guidance search, suggestion form and review, the letters, and 
 Each test walks the pages a person meets and checks one criterion (helpers: tests/browser.py).
 
 Found in the accessibility walk of 27 November: a guidance search had the empty form's title "Find adjustment
-guidance", so tabs and history could not tell one search from another (2.4.2 Page Titled).
+guidance", and every page of the home list and a patient's list "Your practice's adjustment suggestions", so tabs
+and history could not tell them apart (2.4.2 Page Titled).
 The suggestion form's date of birth and error order are being changed elsewhere; this module leaves that
 form's errors to its own tests."""
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
                            text_spacing_problems, width_at)
-from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -57,6 +58,22 @@ def test_2_4_2_every_page_and_every_search_has_a_title_of_its_own(app, tokens, p
     assert titles["guidance for a condition"].endswith(" adjustments for Low back pain – Find adjustment guidance"
                                                        " – WorkLink")
     assert " adjustments matching lifting – Find adjustment guidance" in titles["guidance for words"]
+
+
+def test_2_4_2_each_page_of_the_home_list_and_a_patient_s_list_have_their_own_titles(app, tokens, page):
+    for _ in range(26):  # two pages
+        assert app.test_client().post("/suggestions", json=suggestion_body(), headers=tokens.header()).status_code == 201
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        titles = [page.title()]
+        submit(page, page.get_by_role("link", name="Next"))
+        titles.append(page.title())
+        page.get_by_label("Find a patient's suggestions by NHS number").fill(VALID_NHS)
+        submit(page, page.get_by_role("button", name="Search"))
+        titles.append(page.title())
+    assert titles == ["Your practice's adjustment suggestions (page 1 of 2) – WorkLink",
+                      "Your practice's adjustment suggestions (page 2 of 2) – WorkLink",
+                      "One patient's adjustment suggestions (page 1 of 2) – WorkLink"]  # not the number itself
 
 
 def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, tokens, page):
