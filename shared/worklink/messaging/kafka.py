@@ -10,6 +10,7 @@ import os
 import socket
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 
 from worklink.config import KafkaSettings
 
@@ -34,6 +35,27 @@ def producer(kafka: KafkaSettings, client_id: str, **overrides) -> KafkaProducer
     created = KafkaProducer(**options)
     created._worklink_pid = os.getpid()
     return created
+
+
+def discard_producer(kafka_producer: KafkaProducer, timeout: float = 10.0) -> None:
+    """Close a producer that stopped delivering, dropping the records it still holds (their futures fail).
+
+    Its caller sends them again through a fresh producer. kafka-python's own close() flushes first and, when
+    the records never settle, raises KafkaTimeoutError before it stops the IO thread, leaving that thread and
+    its sockets running (and the records able to go out later, behind newer ones): stop the thread ourselves.
+    """
+    try:
+        kafka_producer.close(timeout=0)  # 0: no graceful wait; raises at once if records are unsettled
+        return
+    except KafkaError:
+        pass
+    if (sender := getattr(kafka_producer, "_sender", None)) is not None:
+        sender.force_close()  # fails every record still queued or in flight
+        sender.join(timeout)
+    try:
+        kafka_producer.close(timeout=0)  # its records settled (failed): releases metrics and marks it closed
+    except KafkaError:
+        pass
 
 
 def assert_same_process(kafka_producer: KafkaProducer) -> None:

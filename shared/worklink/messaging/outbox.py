@@ -7,6 +7,14 @@ committed. `OutboxRelay` polls unsent rows in insertion order, publishes them
 Kafka has acknowledged them. While the broker is down nothing is marked, so
 nothing is lost; rows go out in order when it returns.
 
+A producer can stop delivering for good while the broker is fine: one that outlived the broker's state (a
+restarted in-memory broker, a wiped one) has a producer id and sequence numbers the broker does not know, and
+kafka-python 3.0's idempotent producer wedges after expiring a batch it had sent (it drops its producer id and
+never asks for another; its records then neither go nor expire). The relay then closes it, dropping what it
+holds, and makes a fresh one: at once after a failure only such a producer meets, else after
+RENEW_AFTER_FAILED_PASSES failed passes in a row, with a growing pause between renewals. The dropped rows are
+still unsent, so they go again through the fresh producer: at least once, in order, never lost.
+
 One relay per service publishes at a time (PostgreSQL advisory lock, or a file
 lock beside a SQLite database) so two relays cannot interleave one key's events.
 """
@@ -34,13 +42,18 @@ from worklink.context import TraceParent, correlation_id_var, current_trace, req
 from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 from worklink.events.catalogue import Catalogue
 from worklink.events.envelope import kafka_headers
-from worklink.messaging.kafka import assert_same_process
+from worklink.messaging.kafka import assert_same_process, discard_producer
 
 log = logging.getLogger(__name__)
 
 RELAYED = Counter("worklink_outbox_relayed_total", "Outbox events published to Kafka", ["service"])
 RELAY_FAILURES = Counter("worklink_outbox_publish_failures_total", "Outbox publish attempts that failed", ["service"])
+PRODUCER_RENEWALS = Counter("worklink_outbox_producer_renewals_total",
+                            "Relay producers closed and made afresh because they stopped delivering", ["service"])
 PENDING = Gauge("worklink_outbox_pending", "Outbox events waiting to be published", ["service"])
+
+
+RENEW_AFTER_FAILED_PASSES = 5  # whatever the error: a long outage renews the producer now and then
 
 
 class Outbox:
@@ -171,7 +184,9 @@ class OutboxRelay:
                  producer_factory: Callable[[], KafkaProducer], *, batch_size: int = 1000,
                  poll_interval: float = 0.1, max_backoff: float = 5.0, flush_timeout: float = 60.0,
                  retention: timedelta = SENT_RETENTION, restricted_retention: timedelta = RESTRICTED_SENT_RETENTION,
-                 restricted_types: frozenset[str] | None = None, prune_interval: float = 300.0):
+                 restricted_types: frozenset[str] | None = None, prune_interval: float = 300.0,
+                 renew_after_failed_passes: int = RENEW_AFTER_FAILED_PASSES, renew_backoff: float = 5.0,
+                 max_renew_backoff: float = 300.0):
         self.retention, self.restricted_retention = retention, restricted_retention
         self.restricted_types = restricted_event_types() if restricted_types is None else restricted_types
         self.prune_interval = prune_interval
@@ -184,6 +199,12 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.flush_timeout = flush_timeout
         self._producer: KafkaProducer | None = None
+        self.renew_after_failed_passes = renew_after_failed_passes
+        self.renew_backoff, self.max_renew_backoff = renew_backoff, max_renew_backoff
+        self._producer_stale = False  # set by a failure only a stale producer meets
+        self._failed_passes = 0  # in a row
+        self._renewals = 0  # in this episode (since the relay last delivered)
+        self._next_renewal = 0.0  # monotonic time
         self._select = (
             sa.select(self.table.c.position, self.table.c.id, self.table.c.aggregatetype, self.table.c.aggregateid,
                       self.table.c.payload, self.table.c.traceparent, self.table.c.correlationid)
@@ -212,6 +233,14 @@ class OutboxRelay:
             RELAY_FAILURES.labels(self.service).inc(len(failed))
         return RelayStats(len(sent), len(failed))
 
+    @staticmethod
+    def _is_stale_producer_error(exc: BaseException | None) -> bool:
+        """kafka-python marks what retrying gets past as retriable (a broker down, a topic or leader not there
+        yet), and a fresh producer would meet that too. Anything else is this producer's own state: a producer
+        id, epoch or sequence number the broker does not know (it lost its state), fenced, or stopped in a
+        fatal error (the in-memory broker answered its InitProducerId with an unknown error)."""
+        return isinstance(exc, KafkaError) and not exc.retriable
+
     def _send(self, rows) -> tuple[list[uuid.UUID], list[uuid.UUID], Exception | None]:
         """Publish `rows`; returns the event ids sent and failed. Rows are then marked by their
         unique id, not their position: SQLite reuses the position of a deleted last row, so a row
@@ -226,6 +255,7 @@ class OutboxRelay:
                                        value=row.payload.encode(), headers=headers)
             except KafkaError as exc:  # e.g. no metadata within max_block_ms: broker down
                 error = exc
+                self._producer_stale |= self._is_stale_producer_error(exc)
                 break
             futures.append((row, future))
         try:
@@ -233,7 +263,10 @@ class OutboxRelay:
             # settled (acknowledged or expired) when this returns.
             producer.flush(timeout=self.flush_timeout)
         except KafkaError as exc:
+            # Records neither acknowledged nor expired within a timeout longer than their delivery timeout:
+            # the producer's IO thread has stopped delivering.
             error = error or exc
+            self._producer_stale = True
         sent, failed = [], []
         failed_keys: set[str] = set()
         for row, future in futures:
@@ -245,6 +278,7 @@ class OutboxRelay:
                 failed.append(row.id)
                 failed_keys.add(row.aggregateid)
                 error = error or future.exception
+                self._producer_stale |= self._is_stale_producer_error(future.exception)
         failed.extend(row.id for row in rows[len(futures):])
         return sent, failed, error
 
@@ -308,13 +342,45 @@ class OutboxRelay:
             stats = self.publish_pending()
             if stats.published or stats.failed:
                 PENDING.labels(self.service).set(self.pending())
-            return stats
         except DATABASE_OUTAGES as exc:  # the database is down: wait, never drop
             log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
             return RelayStats(failed=1)
         except KafkaError as exc:  # e.g. the producer cannot bootstrap: the broker is down or not up yet
             log.warning("outbox relay cannot reach the broker", extra={"error": repr(exc)[:300]})
+            self._publish_failed()
             return RelayStats(failed=1)
+        if stats.failed:
+            self._publish_failed()
+        elif stats.published:
+            self._delivered()
+        return stats
+
+    def _publish_failed(self) -> None:
+        """Renew the producer after a failure only a stale one meets, or after too many failed passes in a
+        row; never sooner than the renewal backoff after the last renewal of this episode."""
+        self._failed_passes += 1
+        due = self._producer_stale or self._failed_passes >= self.renew_after_failed_passes
+        if self._producer is not None and due and time.monotonic() >= self._next_renewal:
+            self._renew_producer()
+
+    def _renew_producer(self) -> None:
+        if not self._renewals:  # once per episode; the metric counts every renewal
+            log.warning("outbox relay is replacing its Kafka producer; its unsent events go again through the new one",
+                        extra={"relay": self.service, "failed_passes": self._failed_passes,
+                               "reason": "stale producer" if self._producer_stale else "failed passes in a row"})
+        producer, self._producer = self._producer, None  # the next pass makes a fresh one
+        discard_producer(producer)
+        PRODUCER_RENEWALS.labels(self.service).inc()
+        self._renewals += 1
+        self._producer_stale, self._failed_passes = False, 0
+        pause = min(self.renew_backoff * 2 ** (self._renewals - 1), self.max_renew_backoff)
+        self._next_renewal = time.monotonic() + pause
+
+    def _delivered(self) -> None:
+        if self._renewals:
+            log.info("outbox relay is publishing again",
+                     extra={"relay": self.service, "producers_replaced": self._renewals})
+        self._producer_stale, self._failed_passes, self._renewals, self._next_renewal = False, 0, 0, 0.0
 
     def _prune_safely(self) -> None:
         try:
@@ -324,9 +390,13 @@ class OutboxRelay:
             log.warning("outbox relay cannot prune", extra={"error": str(exc)[:300]})
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=10)
+        except KafkaError:  # its records never settled (a stale producer): they are still unsent rows
+            discard_producer(producer)
 
 
 def _chunks(items: list[int], size: int):

@@ -1,0 +1,151 @@
+"""A broker that comes back without its state (wiped, or the in-memory development broker restarted) delays
+work and drops none of it.
+
+On a real broker that the test stops, wipes and starts again: the relay's long-lived idempotent producer, which
+had a batch in flight to a topic that came back missing, stops delivering for good (kafka-python 3.0 drops its
+producer id on expiring that batch and never asks for another); the relay replaces it and every event staged
+since reaches the new broker, each per-key in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from worklink.config import KafkaSettings
+from worklink.messaging import kafka
+from worklink.messaging.outbox import PRODUCER_RENEWALS, Outbox, OutboxRelay
+from worklink.messaging.topics import TopicSpec, ensure_topics
+from tests.platform import support
+
+pytestmark = pytest.mark.timeout(400)
+QUICK = dict(reconnect_backoff_max_ms=1000, request_timeout_ms=5000)
+DELIVERY_TIMEOUT_S = 20  # outlives the broker's restart, so the batch sent during the outage is still in flight
+
+
+def _specs(topic: str) -> list[TopicSpec]:
+    return [TopicSpec(topic, 2, 1, 3_600_000), TopicSpec(topic + ".dlt", 2, 1, 3_600_000)]
+
+
+def _lose_state(broker, data_dir: Path, while_down=lambda: None) -> None:
+    """Stop the broker, delete everything it stored (topics, offsets, producer ids), start it again."""
+    broker.stop()
+    while_down()
+    shutil.rmtree(data_dir / "data")  # kafka.sh formats it afresh, with a new cluster id
+    broker.start()
+
+
+@pytest.fixture()
+def wipeable_kafka(restartable_kafka):
+    if restartable_kafka.kind != "local":
+        pytest.skip("wiping a broker's data needs the local broker (deploy/kafka/kafka.sh)")
+    return restartable_kafka
+
+
+def _logged(caplog, text: str) -> int:
+    return sum(text in record.getMessage() for record in caplog.records)
+
+
+def test_the_relay_replaces_a_producer_the_empty_broker_no_longer_knows_and_every_staged_event_arrives(
+        tmp_path, wipeable_kafka, caplog):
+    settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
+    topic = "test.lost-state-relay"
+    ensure_topics(settings, _specs(topic))
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    relay = OutboxRelay(
+        "test", database, support.TABLES,
+        lambda: kafka.producer(settings, "test-relay", max_block_ms=2000,
+                               delivery_timeout_ms=DELIVERY_TIMEOUT_S * 1000, **QUICK),
+        max_backoff=1.0, flush_timeout=DELIVERY_TIMEOUT_S + 5,
+        renew_after_failed_passes=1000)  # only the stale producer's own failure may renew it here
+    renewals_before = PRODUCER_RENEWALS.labels("test")._value.get()
+    things = [support.new_id() for _ in range(4)]  # a few keys, several events each: per-key order is checked
+    staged: list[str] = []
+
+    def stage(count: int) -> None:
+        with database.transaction() as session:
+            for n in range(count):
+                seq = len(staged)
+                event_id = outbox.publish(session, "test.thing.happened", {"thing_id": things[n % 4], "seq": seq})
+                staged.append(str(event_id))
+
+    caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
+    stop = threading.Event()
+    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        stage(8)
+        support.wait_for(lambda: relay.pending() == 0, 60, "the first events to be relayed")
+        before_outage = len(staged)
+
+        # Staged while the broker is down, sent in a batch that waits in the producer for it; the broker
+        # comes back empty (no topic, no producer ids) and the waiting batch meets "unknown topic"...
+        _lose_state(wipeable_kafka, tmp_path / "kafka", while_down=lambda: stage(12))
+        time.sleep(DELIVERY_TIMEOUT_S + 2)  # ...until it expires, and the producer it was in is wedged
+        assert relay.pending() == 12
+        ensure_topics(settings, _specs(topic))  # as `worklink up` and `worklink topics` make them again
+        stage(6)
+        support.wait_for(lambda: relay.pending() == 0, 3 * DELIVERY_TIMEOUT_S + 30,
+                         "the events staged during and after the outage to reach the new broker")
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive()
+
+    records = support.read_topic(wipeable_kafka.bootstrap_servers, topic, len(staged) - before_outage)
+    events = [json.loads(record.value) for record in records]
+    arrived = [event["id"] for event in events]
+    assert set(arrived) == set(staged[before_outage:])  # every one; a duplicate at most (at least once)
+    for thing in things:  # in order per key, a re-sent duplicate aside
+        seqs = [event["data"]["seq"] for event in events if event["data"]["thing_id"] == str(thing)]
+        assert sorted(dict.fromkeys(seqs)) == list(dict.fromkeys(seqs))
+    assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1  # once for the episode
+    assert _logged(caplog, "outbox relay is publishing again") == 1
+    assert PRODUCER_RENEWALS.labels("test")._value.get() > renewals_before
+
+
+def test_the_relay_replaces_its_producer_when_the_in_memory_development_broker_restarts_empty(tmp_path, caplog):
+    """`./dev up`'s tansu broker keeps nothing across a restart: the relay's producer id is unknown to the new one
+    (and tansu refuses the epoch bump kafka-python then asks for, leaving the producer in a fatal error)."""
+    from worklink.devstack.tansu import EmbeddedBroker
+
+    topic = "test.lost-state-tansu"
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    staged: list[str] = []
+
+    def stage(count: int) -> None:
+        with database.transaction() as session:
+            staged.extend(str(outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": n}))
+                          for n in range(count))
+
+    caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        settings = KafkaSettings(broker.bootstrap_servers)
+        relay = OutboxRelay("test", database, support.TABLES,
+                            lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, delivery_timeout_ms=6000,
+                                                   **QUICK),
+                            max_backoff=1.0, flush_timeout=10, renew_after_failed_passes=1000)
+        stop = threading.Event()
+        worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+        worker.start()
+        try:
+            stage(10)
+            support.wait_for(lambda: relay.pending() == 0, 60, "the first events to be relayed")
+            broker.restart()  # empty; it makes a topic when a producer first writes to it
+            stage(10)
+            support.wait_for(lambda: relay.pending() == 0, 60, "the events staged after the restart to be relayed")
+        finally:
+            stop.set()
+            worker.join(60)
+        records = support.read_topic(broker.bootstrap_servers, topic, 10)
+    assert {json.loads(record.value)["id"] for record in records} == set(staged[10:])
+    assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1
+
