@@ -112,3 +112,24 @@ def test_3_3_1_3_3_3_refused_forms_lead_to_each_field_and_say_why_there(app, dir
             submit(page, page.get_by_role("button", name=button))
             assert page.locator(".nhsuk-error-summary__list a").count() >= 1, path
             assert error_summary_problems(page) == [], path
+
+
+def test_3_3_7_the_postcode_searched_with_goes_to_the_self_referral_form(app, directory, page):
+    import uuid
+    from datetime import datetime, timezone
+
+    from worklink_directory.models import ServiceCapacity
+
+    counselling = directory.ids["counselling"]
+    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
+                                    open_referrals=3, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    with live_server(app) as base:
+        page.goto(f"{base}/find?q=counselling&postcode=TA1+1AA")
+        submit(page, page.get_by_role("link", name="Taunton counselling service"))
+        refer = page.get_by_role("link", name="Refer yourself to this service").get_attribute("href")
+        assert refer.startswith(f"https://referrals.example/refer-yourself?service_id={counselling}&")
+        assert refer.endswith("&postcode=TA1+1AA")  # the referrals form fills it in (its own test)
+        page.goto(f"{base}/find/services/{counselling}")  # reached from elsewhere: no postcode to carry
+        assert "postcode" not in page.get_by_role("link", name="Refer yourself to this service").get_attribute("href")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
                            text_spacing_problems, width_at)
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, with_updates
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, SERVICE, with_updates
 from worklink.auth import mint_token
 from worklink_referrals.models import Referral
 
@@ -164,3 +164,12 @@ def test_3_3_7_a_wrong_email_address_is_changed_without_typing_the_form_again(ha
         sent = session.scalars(sa.select(Referral)).all()
         assert [(r.given_name, r.family_name, r.birth_date, r.postcode, r.email) for r in sent] == [
             ("Tom", "Baker", date(1990, 2, 28), "GL1 1AA", "tom@example.org")]  # every other answer kept
+
+
+def test_3_3_7_the_postcode_searched_in_the_directory_is_filled_in(harness, page):
+    # the directory's "Refer yourself to this service" link carries the postcode the resident searched with
+    with live_server(harness.app) as base:
+        page.goto(f"{base}/refer-yourself?service_id={SERVICE}&postcode=TA1+1AA")
+        assert page.get_by_label("Postcode").input_value() == "TA1 1AA"
+        page.goto(f"{base}/refer-yourself")
+        assert page.get_by_label("Postcode").input_value() == ""

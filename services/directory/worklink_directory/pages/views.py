@@ -135,14 +135,17 @@ def service_page(service_id: str):
     with service_context().database.sessions() as session:
         svc = _service_or_404(session, service_id)
         return _render("directory/service.html", svc=svc, capacity=session.get(ServiceCapacity, svc.id),
-                       search_query=search_query(request.args), refer_yourself=_refer_yourself_link(svc))
+                       search_query=search_query(request.args),
+                       refer_yourself=_refer_yourself_link(svc, (request.args.get("postcode") or "").strip()))
 
 
-def _refer_yourself_link(svc) -> str | None:
+def _refer_yourself_link(svc, postcode: str = "") -> str | None:
     """The referrals site's self-referral form for this service, naming it and its organisation (signed, so the
-    form shows the names); None without the referrals site's address."""
+    form shows the names); None without the referrals site's address. The postcode the resident searched with
+    goes along, so the form has it already (WCAG 3.3.7 Redundant Entry)."""
     referrals_url = current_app.extensions["directory"]["referrals_url"]
     if not referrals_url:
         return None
-    return self_referral_link(referrals_url, site_link_key(service_context().settings), svc.id, svc.name,
+    link = self_referral_link(referrals_url, site_link_key(service_context().settings), svc.id, svc.name,
                               svc.organization.name)
+    return f"{link}&{urlencode({'postcode': postcode[:10]})}" if postcode else link

@@ -545,7 +545,8 @@ def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
 
 @pages.get("/refer-yourself")
 def refer_yourself():
-    return _refer_yourself_form(request.args)
+    # the postcode a resident searched the directory with comes along: not asked for twice (WCAG 3.3.7)
+    return _refer_yourself_form(request.args, form={"postcode": request.args.get("postcode", "").strip()[:10]})
 
 
 @pages.post("/refer-yourself")
