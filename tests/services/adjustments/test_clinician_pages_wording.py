@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.browser import assert_accessible, live_server, sign_in
+from tests.browser import assert_accessible, live_server, sign_in, submit
 from tests.services.adjustments.conftest import suggestion_body
 from worklink_adjustments.domain import uk_today
 
@@ -35,6 +35,12 @@ def test_the_review_page_says_whose_suggestion_and_from_which_assessment(app, to
         assert page.get_by_role("heading", level=1).inner_text() == (
             f"Suggestion for Sam Patel, assessed on {in_words(assessed)}")
         assert page.locator("#reference").inner_text() == f"Reference {reference}"
+        # a caption above the heading, as NHS.UK's: below it, it stood apart from everything
+        assert page.evaluate("""() => !!(document.querySelector('#reference').compareDocumentPosition(
+            document.querySelector('h1')) & Node.DOCUMENT_POSITION_FOLLOWING)""")
+        # a draft's employer has not been asked yet ("None yet" read as waiting for them)
+        assert page.locator("#employer-response").inner_text() == (
+            "Not asked yet: the letter asks the employer once you issue it")
         # The tab's title says what and when, never whose: history outlives sign-out on a shared PC.
         assert page.title().startswith(
             f"Suggestion from the assessment on {in_words(assessed)} (Draft), reference {reference}")
@@ -110,3 +116,25 @@ def test_the_review_page_reads_its_answers_as_the_home_list_does_and_the_confirm
         page.get_by_role("link", name="Withdraw the suggestion").click()
         assert page.locator("#which").inner_text() == f"Sam Patel, assessed on {assessed}"
         assert_accessible(page)
+
+
+def test_the_change_and_amend_pages_say_which_suggestion(app, tokens, page):
+    """Found on the same look: "Change the draft" and "Amend the suggestion" named no patient above the form."""
+    from tests.services.adjustments.test_write_form import SAVE
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    which = f"Sam Patel, assessed on {in_words(uk_today())}"
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}/change")
+        assert page.locator("#which").inner_text() == which
+        page.get_by_label("First name").fill("")
+        submit(page, page.get_by_role("button", name=SAVE))
+        assert page.locator(".nhsuk-error-summary").count() == 1
+        assert page.locator("#which").inner_text() == which  # the name as stored, not as retyped
+        assert_accessible(page)
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    amend = client.get(f"/review/{created['id']}/change", headers={**h, "Accept": "text/html"}).get_data(as_text=True)
+    assert f'<span class="nhsuk-caption-l" id="which">{which}</span>' in amend
+    fresh = client.get("/write", headers={**h, "Accept": "text/html"}).get_data(as_text=True)
+    assert 'id="which"' not in fresh  # a new suggestion is no one's yet

@@ -171,7 +171,7 @@ def _difficulty_addressed(guidance, adjustment_id: str, searched: list[str]) -> 
 
 def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: list[dict] | None = None,
                     status: int = 200, action: str = "/write", heading: str = "Write the suggestion",
-                    back: str | None = None) -> Response:
+                    back: str | None = None, which: str | None = None) -> Response:
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
     errors = worded(by_field(problems or []), SUGGESTION)
@@ -180,7 +180,7 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                     for p in problems or [] if p.get("boxes")}
     return render("adjustments/write.html", status=status, form=with_date_boxes(form), picked=picked,
                   guidance=guidance, errors=in_page_order(errors, boxes_to_fix), boxes_to_fix=boxes_to_fix,
-                  extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading,
+                  extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading, which=which,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
 
 
@@ -443,11 +443,20 @@ def change(suggestion_id: uuid.UUID):
         guidance = index(session)
     if suggestion["status"] not in CHANGE_HEADINGS or suggestion["erased_at"]:
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error="status"), 303)
-    form = suggestion_as_form(suggestion)
+    form, patient = suggestion_as_form(suggestion), suggestion["patient"]
     return suggestion_form(form, _library_picks(guidance, _picked_ids(form)), guidance,
                            action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
                            heading=CHANGE_HEADINGS[suggestion["status"]],
-                           back=url_for("adjustment_pages.review", suggestion_id=suggestion_id))
+                           back=url_for("adjustment_pages.review", suggestion_id=suggestion_id),
+                           which=which_suggestion(patient["given_name"], patient["family_name"],
+                                                  suggestion["assessment"]["date"]))
+
+
+def which_suggestion(given_name: str | None, family_name: str | None, assessed_on) -> str:
+    """A suggestion as the clinician tells it from the patient's others: whose, and from which assessment."""
+    if given_name is None:  # erased: the date is kept
+        return f"Suggestion from the assessment on {letters.long_date(assessed_on)}"
+    return f"{given_name} {family_name}, assessed on {letters.long_date(assessed_on)}"
 
 
 @pages.post("/review/<uuid:suggestion_id>/change")
@@ -460,10 +469,12 @@ def change_submit(suggestion_id: uuid.UUID):
         with transaction() as session:
             guidance = index(session)
             picked = _library_picks(guidance, _picked_ids(form))
-            status = services.load(session, who, suggestion_id).status
+            stored = services.load(session, who, suggestion_id)
+            status = stored.status
             again = dict(action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
                          heading=CHANGE_HEADINGS.get(status, "Amend the suggestion"),
-                         back=url_for("adjustment_pages.review", suggestion_id=suggestion_id))
+                         back=url_for("adjustment_pages.review", suggestion_id=suggestion_id),
+                         which=which_suggestion(stored.given_name, stored.family_name, stored.assessment_date))
             data, problems = checked_form(SUGGESTION_CHANGE_FORM, form)
             if problems:
                 return suggestion_form(form, picked, guidance, problems, 422, **again)
@@ -580,9 +591,11 @@ def confirm(suggestion_id: uuid.UUID, action: str):
 def confirm_page(suggestion_id: uuid.UUID, action: str, values=None, errors=None, status: int = 200) -> Response:
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
-    return render("adjustments/confirm.html", status=status, s=suggestion, action=action, values=values or {},
-                  errors=errors or {}, reasons=PAGE_WITHDRAWAL_REASONS if action == "withdraw" else None,
-                  **CONFIRMATIONS[action])
+    patient = suggestion["patient"]
+    which = which_suggestion(patient["given_name"], patient["family_name"], suggestion["assessment"]["date"])
+    return render("adjustments/confirm.html", status=status, s=suggestion, which=which, action=action,
+                  values=values or {}, errors=errors or {},
+                  reasons=PAGE_WITHDRAWAL_REASONS if action == "withdraw" else None, **CONFIRMATIONS[action])
 
 
 @pages.post("/review/<uuid:suggestion_id>/<any(issue, withdraw, refer, 'withdraw-referral-consent'):action>")
