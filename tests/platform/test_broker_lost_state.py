@@ -4,7 +4,8 @@ work and drops none of it.
 On a real broker that the test stops, wipes and starts again: the relay's long-lived idempotent producer, which
 had a batch in flight to a topic that came back missing, stops delivering for good (kafka-python 3.0 drops its
 producer id on expiring that batch and never asks for another); the relay replaces it and every event staged
-since reaches the new broker, each per-key in order.
+since reaches the new broker, each per-key in order. A consumer group whose offsets went with the broker
+resumes on the new topics and handles every event published there.
 """
 
 from __future__ import annotations
@@ -149,3 +150,91 @@ def test_the_relay_replaces_its_producer_when_the_in_memory_development_broker_r
     assert {json.loads(record.value)["id"] for record in records} == set(staged[10:])
     assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1
 
+
+def test_a_consumer_group_whose_offsets_went_with_the_broker_handles_every_event_on_the_new_topics(
+        tmp_path, wipeable_kafka):
+    settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
+    topic = "test.lost-state-consumer"
+    ensure_topics(settings, _specs(topic))
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    relay = OutboxRelay("test", database, support.TABLES,
+                        lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, **QUICK), max_backoff=1.0)
+
+    def handler(session, event):
+        session.execute(support.effects.insert().values(
+            event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
+
+    consumer = support.make_consumer(database, wipeable_kafka.bootstrap_servers, topic, "g-lost-state", handler,
+                                     backoff_max=1.0)
+
+    def stage(seqs) -> None:
+        with database.transaction() as session:
+            for seq in seqs:
+                outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": seq})
+
+    def handled() -> list[int]:
+        with database.engine.connect() as conn:
+            return sorted(row.seq for row in conn.execute(support.effects.select()))
+
+    stop = threading.Event()
+    workers = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
+               threading.Thread(target=consumer.run, args=(stop,), daemon=True)]
+    for worker in workers:
+        worker.start()
+    try:
+        stage(range(20))  # the group commits offsets up to 20 across the two partitions
+        support.wait_for(lambda: handled() == list(range(20)), 120, "the first events to be handled")
+
+        _lose_state(wipeable_kafka, tmp_path / "kafka")
+        ensure_topics(settings, _specs(topic))
+        # More events on the new topics than the group's old offsets: a consumer that kept its old positions
+        # would start past the first of them.
+        stage(range(20, 60))
+        support.wait_for(lambda: handled() == list(range(60)), 180,
+                         "every event published on the new broker to be handled")
+        time.sleep(3)  # a replay, if any, has had its chance
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(60)
+    assert handled() == list(range(60))  # each once
+
+
+def test_a_consumer_dead_letters_again_after_the_in_memory_development_broker_restarts_empty(tmp_path):
+    """Its dead-letter producer, unknown to the new broker, is replaced when a dead letter cannot be written:
+    the record is retried (never dropped) and dead-lettered through a fresh one."""
+    from kafka import KafkaProducer
+
+    from worklink.devstack.tansu import EmbeddedBroker
+
+    topic = "test.lost-state-dlt"
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        def write_garbage(label: bytes) -> None:
+            with KafkaProducer(bootstrap_servers=broker.bootstrap_servers) as plain:
+                plain.send(topic, key=b"k", value=b"not an event: " + label).get(timeout=30)
+
+        def dead_letters() -> list[bytes]:
+            try:
+                records = support.read_topic(broker.bootstrap_servers, topic + ".dlt", 1, timeout=1)
+            except ValueError:  # no such topic (yet): kafka-python has no partition to read
+                return []
+            return [record.value for record in records]
+
+        write_garbage(b"1")
+        consumer = support.make_consumer(database, broker.bootstrap_servers, topic, "g-lost-state-dlt",
+                                         lambda session, event: None, backoff_max=1.0)
+        stop = threading.Event()
+        worker = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+        worker.start()
+        try:
+            support.wait_for(lambda: dead_letters() == [b"not an event: 1"], 60, "the first dead letter")
+            broker.restart()  # empty: no topics, no group, no producer ids
+            write_garbage(b"2")
+            support.wait_for(lambda: dead_letters() == [b"not an event: 2"], 90,
+                             "the record written after the restart to be dead-lettered")
+        finally:
+            stop.set()
+            worker.join(60)
+        assert not worker.is_alive()

@@ -54,7 +54,7 @@ from worklink import context
 from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
 from worklink.events.envelope import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent, header_value
-from worklink.messaging.kafka import assert_same_process
+from worklink.messaging.kafka import assert_same_process, discard_producer
 
 log = logging.getLogger(__name__)
 
@@ -220,9 +220,12 @@ class EventConsumer:
         if self._consumer is not None:
             self._consumer.close(autocommit=False)  # offsets are only ever committed after handling
             self._consumer = None
-        if self._producer is not None:
-            self._producer.close(timeout=10)
-            self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=10)
+            except KafkaError:  # a stale producer's close() gives up before stopping its IO thread
+                discard_producer(producer)
 
     # --- the loop --------------------------------------------------------------
 
@@ -371,6 +374,11 @@ class EventConsumer:
             self.producer.send(dlt_topic(record.topic), key=record.key, value=record.value,
                                headers=headers).get(timeout=30)
         except KafkaError as exc:
+            # The retry takes a fresh producer: this one may never deliver again (a broker that lost its state
+            # no longer knows its producer id; see worklink.messaging.outbox), and dead letters are rare.
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                discard_producer(producer)
             raise Outage(f"cannot write to the dead-letter topic: {exc}") from exc
         log.error("event dead-lettered", extra={"group": self.group_id, "reason": reason,
                   "topic": record.topic, "partition": record.partition, "offset": record.offset,
