@@ -166,6 +166,8 @@ def check_what_parsed(data: dict[str, Any], today: date) -> list[dict[str, str]]
     missing name. Library checks wait for a whole suggestion."""
     rules = Rules()
     _check_people_and_dates(rules, data, today)
+    if "decision" in data:  # "describe the functional effects" came only once the rest was fixed, a round later
+        _check_advice(rules, data)
     assessment, period_in = data.get("assessment") or {}, data.get("period") or {}
     if assessment.get("date") and period_in.get("start"):
         _check_period(rules, period_in, assessment["date"], assessment.get("condition_started_on"))

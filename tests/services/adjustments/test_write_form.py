@@ -130,3 +130,19 @@ def test_a_program_posting_the_page_one_iso_date_a_field_is_still_read(client, t
     h = {**tokens.header(), "Accept": "text/html"}
     form = {"csrf_token": csrf_for(client, "/write", headers=h), "patient.birth_date": "1985-02-30"}
     assert "Date of birth must be a real date" in summary(client.post("/write", data=form, headers=h))
+
+
+def test_the_advice_is_checked_in_the_same_round_as_the_rest(client, tokens):
+    """Found on the same look: "Describe the functional effects" came only after every other answer was fixed,
+    a second round of errors for a box that was empty the first time."""
+    from tests.services.adjustments.test_page_errors import csrf_for, summary
+
+    h = {**tokens.header(), "Accept": "text/html"}
+    form = {"csrf_token": csrf_for(client, "/write", headers=h), "decision": "may_be_fit"}
+    messages = summary(client.post("/write", data=form, headers=h))
+    assert "Enter the patient's first name" in messages
+    assert "Describe the functional effects of the condition in plain words." in messages
+    assert messages.index("Describe the functional effects of the condition in plain words.") < messages.index(
+        "Enter your name")  # in the page's order
+    not_fit = {**form, "decision": "not_fit", "categories": "altered_hours"}
+    assert any("cannot carry advice" in m for m in summary(client.post("/write", data=not_fit, headers=h)))
