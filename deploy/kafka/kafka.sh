@@ -4,13 +4,15 @@
 # and are cached once in ${WORKLINK_KAFKA_LIB:-$HOME/.cache/worklink/kafka-<version>/lib}.
 #
 # Usage:
-#   kafka.sh start  [--port 9092] [--controller-port 9093] [--data-dir DIR] [--heap 512m] [--timeout 90]
+#   kafka.sh start  [--port 9092] [--controller-port 9093] [--data-dir DIR] [--log-file FILE] [--heap 512m]
+#                   [--timeout 90]
 #   kafka.sh run    [same options]     # foreground (exec java), for users / compose
 #   kafka.sh stop   [--data-dir DIR]
 #   kafka.sh status [--data-dir DIR]   # exit 0 if running, 3 if not
 #   kafka.sh classpath                 # resolve the jars (if needed) and print the lib dir
 #
-# Default DIR: ${WORKLINK_VAR:-./var}/kafka.  Re-running `start` on the same DIR reuses the
+# Default DIR: ${WORKLINK_VAR:-./var}/kafka.  FILE, the broker's output, defaults to DIR/kafka.log; it is
+# appended to, so that `worklink up` may rotate it in place.  Re-running `start` on the same DIR reuses the
 # formatted storage (data survives stop/start).  Keep the same ports across restarts of a
 # data dir: the controller endpoint is recorded in the KRaft metadata at format time.
 #
@@ -38,6 +40,7 @@ MVN="${MVN:-mvn}"
 PORT=9092
 CONTROLLER_PORT=9093
 DATA_DIR="${WORKLINK_VAR:-./var}/kafka"
+LOG_FILE=""
 HEAP=512m
 TIMEOUT=90
 
@@ -55,6 +58,8 @@ parse_opts() {
       --controller-port=*) CONTROLLER_PORT="${1#*=}"; shift ;;
       --data-dir) DATA_DIR="$2"; shift 2 ;;
       --data-dir=*) DATA_DIR="${1#*=}"; shift ;;
+      --log-file) LOG_FILE="$2"; shift 2 ;;
+      --log-file=*) LOG_FILE="${1#*=}"; shift ;;
       --heap) HEAP="$2"; shift 2 ;;
       --heap=*) HEAP="${1#*=}"; shift ;;
       --timeout) TIMEOUT="$2"; shift 2 ;;
@@ -66,7 +71,8 @@ parse_opts() {
   mkdir -p "$DATA_DIR"
   DATA_DIR="$(cd "$DATA_DIR" && pwd)"
   PID_FILE="$DATA_DIR/kafka.pid"
-  LOG_FILE="$DATA_DIR/kafka.log"
+  LOG_FILE="${LOG_FILE:-$DATA_DIR/kafka.log}"
+  mkdir -p "$(dirname "$LOG_FILE")"
   PROPS="$DATA_DIR/server.properties"
   LOG_DIRS="$DATA_DIR/data"
 }

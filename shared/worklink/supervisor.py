@@ -174,7 +174,8 @@ class Supervisor:
             return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
         if self.broker_mode == "kafka":
             from worklink.devstack.apache_kafka import LocalKafka
-            self.broker = LocalKafka(self.var / "kafka", port=self.broker_port)
+            self.broker = LocalKafka(self.var / "kafka", port=self.broker_port,
+                                     log_path=self.var / "logs" / "broker.log")  # rotated with the others
         else:
             from worklink.devstack.tansu import EmbeddedBroker
             self.broker = EmbeddedBroker(port=self.broker_port, log_path=self.var / "logs" / "broker.log")

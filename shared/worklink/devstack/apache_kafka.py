@@ -4,6 +4,7 @@ The first start resolves the broker jars from Maven Central (needs ``mvn`` and J
 into ``$WORKLINK_KAFKA_LIB`` (default ``~/.cache/worklink/kafka-<version>/lib``); later
 starts reuse them and take ~2-3 s.  Data lives in ``data_dir`` and survives
 :meth:`LocalKafka.stop` / :meth:`LocalKafka.start` (or :meth:`LocalKafka.restart`).
+The broker's output is appended to ``data_dir/kafka.log``, or to ``log_path``.
 Topics are NOT auto-created unless ``WORKLINK_KAFKA_AUTO_CREATE=true`` is set.
 
     with LocalKafka(tmp_path / "kafka") as kafka:
@@ -29,10 +30,12 @@ class KafkaStartError(RuntimeError):
 
 class LocalKafka:
     def __init__(self, data_dir: Path, port: int = 0, controller_port: int = 0, heap: str = "512m",
-                 sasl_users: dict[str, str] | None = None):
+                 sasl_users: dict[str, str] | None = None, log_path: Path | None = None):
         """`sasl_users` (name -> password, with "admin" the super user): SASL/PLAIN on every listener
-        and an authorizer that refuses what no ACL allows (see kafka.sh)."""
+        and an authorizer that refuses what no ACL allows (see kafka.sh). `log_path`: where the broker's
+        output is appended (`worklink up`: var/logs, whose logs it rotates in place); by default in `data_dir`."""
         self.data_dir = Path(data_dir).resolve()
+        self.log_path = Path(log_path).resolve() if log_path else None
         self.sasl_users = dict(sasl_users or {})
         self.port = port or free_port()
         cport = controller_port or free_port()
@@ -49,7 +52,7 @@ class LocalKafka:
 
     @property
     def log_file(self) -> Path:
-        return self.data_dir / "kafka.log"
+        return self.log_path or self.data_dir / "kafka.log"
 
     @property
     def pid(self) -> int | None:
@@ -61,7 +64,7 @@ class LocalKafka:
     # -- lifecycle ---------------------------------------------------------------------
     def _run(self, *args: str, timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["bash", str(self.script), *args, "--data-dir", str(self.data_dir)],
+            ["bash", str(self.script), *args, "--data-dir", str(self.data_dir), "--log-file", str(self.log_file)],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
