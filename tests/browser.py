@@ -180,10 +180,15 @@ def out_of_visual_order(stops: list[dict]) -> list[str]:
 def text_spacing_problems(page) -> list[str]:
     """WCAG 1.4.12 Text Spacing: with the bookmarklet's spacing applied, text no box clips (overflow hidden and
     its content larger) and no two lines of text that overlap, and nothing scrolls sideways."""
-    return page.evaluate("""spacing => {
-      const isShown = SHOWN;
-      const sheet = new CSSStyleSheet(); sheet.replaceSync(spacing);
+    page.evaluate("""spacing => { const sheet = new CSSStyleSheet(); sheet.replaceSync(spacing);
       document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+      window.dispatchEvent(new Event('resize')); }""", TEXT_SPACING)
+    try:  # NHS.UK's header re-lays its menu for the wider words on resize, as it does for a style sheet at load
+        page.wait_for_function("document.documentElement.scrollWidth <= innerWidth", timeout=3000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: reported below with the width
+        pass
+    return page.evaluate("""() => {
+      const isShown = SHOWN;
       const problems = [];
       const label = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} "${el.innerText.trim().slice(0, 40)}"`;
       for (const el of document.body.querySelectorAll('*')) {
@@ -213,7 +218,7 @@ def text_spacing_problems(page) -> list[str]:
       }
       if (document.documentElement.scrollWidth > innerWidth) problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} px)`);
       return problems;
-    }""".replace("SHOWN", _SHOWN), TEXT_SPACING)
+    }""".replace("SHOWN", _SHOWN))
 
 
 def error_summary_problems(page) -> list[str]:
