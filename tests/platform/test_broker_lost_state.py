@@ -4,8 +4,9 @@ work and drops none of it.
 On a real broker that the test stops, wipes and starts again: the relay's long-lived idempotent producer, which
 had a batch in flight to a topic that came back missing, stops delivering for good (kafka-python 3.0 drops its
 producer id on expiring that batch and never asks for another); the relay replaces it and every event staged
-since reaches the new broker, each per-key in order. A consumer group whose offsets went with the broker
-resumes on the new topics and handles every event published there.
+since reaches the new broker, each per-key in order; failures any producer meets (a topic missing) renew it
+only after failed passes in a row, ever less often. A consumer group whose offsets went with the broker
+resumes on the new topics and handles every event published there, and its dead letters go again.
 """
 
 from __future__ import annotations
@@ -238,3 +239,42 @@ def test_a_consumer_dead_letters_again_after_the_in_memory_development_broker_re
             stop.set()
             worker.join(60)
         assert not worker.is_alive()
+
+
+
+def test_failures_any_producer_meets_renew_the_relays_producer_only_after_failed_passes_and_ever_less_often(
+        tmp_path, kafka_settings, caplog):
+    """A topic missing (as on a broker that came back empty, until `worklink up` or `worklink topics` makes it
+    again) fails every pass, whatever the producer: it is renewed after failed passes in a row, with a pause
+    doubling between renewals, logged once; events arrive once the topic exists."""
+    topic = f"test.missing-{support.new_id().hex[:8]}"
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    relay = OutboxRelay("test", database, support.TABLES,
+                        lambda: kafka.producer(kafka_settings, "test-relay", max_block_ms=1000, **QUICK),
+                        max_backoff=0.5, renew_after_failed_passes=2, renew_backoff=4.0, max_renew_backoff=60.0)
+    renewals = PRODUCER_RENEWALS.labels("test")
+    before = renewals._value.get()
+    with database.transaction() as session:
+        for n in range(3):
+            outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": n})
+
+    caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
+    stop = threading.Event()
+    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        support.wait_for(lambda: renewals._value.get() - before >= 1, 60, "a first renewal")
+        first = time.monotonic()
+        support.wait_for(lambda: renewals._value.get() - before >= 3, 60, "a third renewal")
+        # 4 s then 8 s between renewals, though every two passes (~3 s) would call for one.
+        assert time.monotonic() - first >= 11
+        ensure_topics(kafka_settings, _specs(topic))
+        support.wait_for(lambda: relay.pending() == 0, 60, "the events to be relayed once their topic exists")
+    finally:
+        stop.set()
+        worker.join(60)
+    assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1  # once for the episode
+    assert any(getattr(record, "reason", "") == "failed passes in a row" for record in caplog.records)
+    assert _logged(caplog, "outbox relay is publishing again") == 1
+    assert len(support.read_topic(kafka_settings.bootstrap_servers, topic, 3)) == 3
