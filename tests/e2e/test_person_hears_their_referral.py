@@ -155,3 +155,28 @@ def test_an_adviser_named_soon_after_acceptance_is_not_a_second_email(journey):
     journey.act(kim, "assign", claim=True)
     journey.deliver()
     assert journey.subjects("kim@example.org") == ["We have your referral", "Your referral was accepted"]
+
+
+def test_a_self_referrer_hears_only_while_they_want_to_and_can_start_again(journey):
+    """The form asks whether we may email updates; the person stops them on their page (notifications is told
+    to stop what it holds under that consent, and never sends under it again) and starts them again later, under
+    a consent of its own, so the news after that reaches them."""
+    h = journey.referrals
+    h.client.set_cookie("worklink_csrf", "t0ken")
+    form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+            "postcode": "GL1 1AA", "email": "sam@example.org", "employment_situation": "unemployed",
+            "consent": "yes", "updates_by_email": "yes"}
+    code_page = h.client.post("/refer-yourself", data=form).headers["Location"]
+    code = re.search(r'id="dev-code"[^>]*>(\d{6})<', h.client.get(code_page).get_data(as_text=True)).group(1)
+    status_page = h.client.post(code_page, data={"csrf_token": "t0ken", "code": code}).headers["Location"].split("?")[0]
+    rid = h.client.get("/referrals", headers=h.adviser()).get_json()["items"][0]["id"]
+    journey.deliver()
+    assert journey.subjects("sam@example.org") == ["Your WorkLink code", "We have your referral"]
+
+    h.client.post(status_page + "/emails", data={"csrf_token": "t0ken", "updates_by_email": "no"})
+    journey.act(rid, "accept", adviser_id="adviser-1")  # no news asked for
+    h.client.post(status_page + "/emails", data={"csrf_token": "t0ken", "updates_by_email": "yes"})
+    journey.act(rid, "cancel", headers=h.admin(), reason="person_withdrew")
+    journey.deliver()  # the revocation is read before the news after it (same topic and key)
+    assert journey.subjects("sam@example.org") == ["Your WorkLink code", "We have your referral",
+                                                   "Your referral has closed"]

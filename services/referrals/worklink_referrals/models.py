@@ -94,6 +94,13 @@ class Referral(Base):
     outcomes_to_referrer: Mapped[bool] = mapped_column(default=False)
     # The person agreed to general status emails at their (verified or clinician-recorded) address.
     person_updates: Mapped[bool] = mapped_column(default=False)
+    # When and how that answer (yes or no) was last given (services.WITH_CONSENT...; migration 0018): with the
+    # referral's consent, on the self-referral form, or on the person's status page, where it can change.
+    person_updates_at: Mapped[datetime | None]
+    person_updates_how: Mapped[str | None] = mapped_column(sa.String(32))
+    # The consent the status emails go under (their messages and their revocation name it): a new id each time
+    # the person agrees again, as notifications never sends under one revoked when they stopped them.
+    updates_consent_id: Mapped[uuid.UUID | None]
     # When the person was sent "we have your referral" with their status link (at intake since migration 0015;
     # None: not yet - a referral taken in before it, told when first received - or no status emails).
     received_message_at: Mapped[datetime | None]

@@ -88,6 +88,11 @@ class IntakeSchema(Schema):
 
 class SelfConsentSchema(Schema):
     explicit = fields.Boolean(required=True, validate=validate.Equal(True, error="you need to agree to continue"))
+    # Asked, never assumed: a message to a resident goes only with their consent (status emails are a choice of
+    # their own, apart from the referral; they can change it on their status page).
+    updates_by_email = fields.Boolean(required=True, metadata={
+        "description": "the person's answer to 'may we email you updates about your referral' (received, "
+                       "accepted, closed) at person.email; false: none (they follow it on their status page)"})
 
 
 class SelfReferralSchema(Schema):
@@ -325,6 +330,8 @@ class PersonStatusSchema(Schema):
     submitted_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     consent_withdrawn = fields.Boolean()
+    updates_by_email = fields.Boolean(metadata={"description": "whether we email you updates about your referral "
+                                                               "(you can start or stop them on your status page)"})
     service_page = fields.String(allow_none=True, metadata={
         "description": "the public directory page of the service the referral is with (what it offers, how to "
                        "reach it); null while no service has it, or when the directory's address is not set"})

@@ -409,6 +409,7 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
                   area: str | None, service: Route | None, link: str) -> dict[str, Any]:
     person, consent = intake["person"], intake["consent"]
     updates_by_email = bool(consent.get("updates_by_email") and person.get("email"))
+    consent_id = consent.get("consent_id") or uuid.uuid4()
     return dict(
         id=uuid.uuid4(), reference=new_reference(), version=1, status=Status.SUBMITTED.value, source=source,
         referrer_org_id=actor.organisation or str(SELF_REFERRAL_ORG), referrer_subject=actor.subject,
@@ -426,12 +427,16 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         request_id=intake.get("request_id"), suggestion_id=intake.get("suggestion_id"),
         fit_note_decision=intake.get("fit_note_decision"), adjustment_categories=intake.get("adjustment_categories"),
         # Every consent has an id (an API intake's is made here): person messages and their revocation name it.
-        consent_id=consent.get("consent_id") or uuid.uuid4(), consent_captured_by=consent.get("captured_by") or actor.subject,
+        consent_id=consent_id, consent_captured_by=consent.get("captured_by") or actor.subject,
         consent_captured_at=consent.get("captured_at") or now, consent_method=consent["method"],
         requested_service_id=intake.get("service_id"),
         consent_scope_service_id=intake.get("service_id") or (service.service_id if service else None),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
         person_updates=updates_by_email, received_message_at=now if updates_by_email else None,  # told at once
+        # The answer came with the consent (its id, its time) unless a self-referral says when and how it was given.
+        person_updates_at=consent.get("updates_answered_at") or consent.get("captured_at") or now,
+        person_updates_how=consent.get("updates_how", WITH_CONSENT),
+        updates_consent_id=consent_id if updates_by_email else None,
         submitted_at=now, updated_at=now)
 
 
@@ -652,6 +657,13 @@ def forget_withdrawn_requests(session: Session, now: datetime, keep: timedelta) 
 
 
 CODE_MESSAGE = "self_referral_code"  # notifications renders it from its own template
+# How the person's answer about status emails was given (Referral.person_updates_how): with the referral's consent
+# (a referrer recorded it), on the self-referral form, on their status page; or never asked (a self-referral made
+# before the form asked, whose emails followed the verified address: migration 0018).
+WITH_CONSENT = "with_consent"
+ON_THE_FORM = "self_referral_form"
+ON_THE_STATUS_PAGE = "status_page"
+NOT_ASKED = "not_asked"
 
 
 def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any],
@@ -667,7 +679,10 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
     consent_id = uuid.uuid4()  # the explicit agreement given on the form; the referral keeps it
     # Outside production the code page shows the code (no mail server needed), so it is kept to show again.
     shown = {"shown_code": code} if settings.expose_codes else {}
-    pending = PendingSelfReferral(id=uuid.uuid4(), payload=_jsonable({**intake, "consent_id": consent_id, **shown}),
+    # When they answered whether we may email them: on this form (a changed address keeps the first answer's time).
+    answered = {"consent": {"updates_answered_at": now, **intake["consent"]}}
+    pending = PendingSelfReferral(id=uuid.uuid4(),
+                                  payload=_jsonable({**intake, **answered, "consent_id": consent_id, **shown}),
                                   code_hash=hash_secret(code), created_at=now,
                                   expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
@@ -756,12 +771,22 @@ def complete_self_referral(session: Session, outbox: Outbox, settings: ReferralS
     consent_id = uuid.UUID(intake.pop("consent_id")) if intake.get("consent_id") else uuid.uuid4()
     intake.pop("shown_code", None)
     intake["consent"] = {"consent_id": consent_id, "method": "online", "captured_by": f"self (verified {route})",
-                         "captured_at": now, "outcomes_to_referrer": False, "updates_by_email": route == "email"}
+                         "captured_at": now, "outcomes_to_referrer": False,
+                         **_status_email_answer(intake.get("consent") or {}, route, now)}
     session.delete(pending)
     # Never refused as a duplicate: the resident could not link it, and a refusal would tell whoever
     # typed these details that the person has an open referral. The adviser sees the link instead.
     return submit(session, outbox, settings, intake, Actor(f"self:{pending_id}", "resident"), source="self",
                   now=now, link_duplicates=True)
+
+
+def _status_email_answer(form: Mapping[str, Any], route: str, now: datetime) -> dict[str, Any]:
+    """The person's answer on the form to "may we email you updates", and when it was given. A self-referral
+    started before the form asked (no answer held) keeps what it had then: emails to the verified address."""
+    if form.get("updates_by_email") is None:
+        return {"updates_by_email": route == "email", "updates_how": NOT_ASKED, "updates_answered_at": now}
+    return {"updates_by_email": form["updates_by_email"], "updates_how": ON_THE_FORM,
+            "updates_answered_at": datetime.fromisoformat(form["updates_answered_at"])}
 
 
 def limit_self_referrals(session: Session, settings: ReferralSettings, intake: Mapping[str, Any],
@@ -1058,10 +1083,10 @@ def revoke_person_messages(session: Session, outbox: Outbox, referral: Referral,
     """Messages already handed to notifications (waiting for a retry after an SMTP outage, dead-lettered
     and re-sendable) must not reach the person either: tell notifications the consent is withdrawn
     (restricted, ids only). Same topic and key (person_id) as the messages, so it is read after them."""
-    if referral.consent_id is None or not referral.person_updates:
+    if referral.updates_consent_id is None or not referral.person_updates:
         return  # no message was ever asked for (or none could name the consent: an intake from before it had one)
     outbox.publish(session, "notifications.person_messages.revoked", {
-        "consent_id": referral.consent_id, "person_id": person_id(referral.match_key),
+        "consent_id": referral.updates_consent_id, "person_id": person_id(referral.match_key),
         "referral_id": referral.id, "revoked_at": now}, subject=str(referral.id))
 
 
@@ -1159,7 +1184,7 @@ def _tell_person(session: Session, outbox: Outbox, referral: Referral, code: str
     carries their private `link`."""
     outbox.publish(session, "notifications.person_message.requested", {
         "message_id": uuid.uuid5(referral.id, f"{step}:{referral.version}"),
-        "person_id": person_id(referral.match_key), "consent_id": referral.consent_id,
+        "person_id": person_id(referral.match_key), "consent_id": referral.updates_consent_id,
         "message_code": code, "contact": {"channel": "email", "address": referral.email},
         "referral_id": referral.id, "service_id": referral.service_id, "requested_at": now,
         **({"status_link": status_page(link)} if link else {})}, subject=str(referral.id))
@@ -1167,6 +1192,30 @@ def _tell_person(session: Session, outbox: Outbox, referral: Referral, code: str
 
 def tells_person(referral: Referral) -> bool:
     return bool(referral.person_updates and referral.email and not referral.consent_withdrawn_at)
+
+
+def may_answer_status_emails(referral: Referral) -> bool:
+    """The person can start or stop status emails while consent stands and we hold an address to send them to."""
+    return bool(referral.email and not referral.consent_withdrawn_at)
+
+
+def answer_status_emails(session: Session, outbox: Outbox, referral: Referral, wanted: bool, now: datetime) -> bool:
+    """The person starts or stops status emails on their page; returns whether the answer changed. Stopping is
+    as thorough as withdrawing consent is for them: the messages still in the outbox are dropped and those
+    notifications holds are revoked. Agreeing again is a new consent with an id of its own (notifications never
+    sends under a revoked one)."""
+    if not may_answer_status_emails(referral):
+        raise Conflict("There is no email address to send updates to, or you withdrew your consent.")
+    if wanted == referral.person_updates:
+        return False
+    if wanted:
+        referral.updates_consent_id = uuid.uuid4()
+    else:
+        drop_unsent_person_messages(session, outbox, referral)
+        revoke_person_messages(session, outbox, referral, now)
+    referral.person_updates, referral.person_updates_at, referral.person_updates_how = wanted, now, ON_THE_STATUS_PAGE
+    referral.updated_at = now
+    return True
 
 
 def status_page(link: str) -> str:

@@ -92,7 +92,7 @@ def test_a_self_referrers_code_goes_from_referrals_through_kafka_to_their_mailbo
     started = client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
                    "email": "sam@example.org"},
-        "consent": {"explicit": True}, "employment_situation": "unemployed"})
+        "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"})
     assert started.status_code == 202 and "code" not in started.get_json()
 
     relay = OutboxRelay("referrals", ctx.database, referrals.tables,

@@ -414,7 +414,7 @@ def test_self_referral_verifies_the_contact_route_and_gives_a_private_link(both)
     h = both
     body = {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
                        "postcode": "GL1 1AA", "email": "sam@example.org"},
-            "consent": {"explicit": True}, "employment_situation": "unemployed"}
+            "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}
     assert h.client.post("/self-referrals", json={**body, "consent": {"explicit": False}}).status_code == 422
     pending = h.client.post("/self-referrals", json=body)
     assert pending.status_code == 202 and pending.get_json()["sent_to"] == "email"
@@ -457,7 +457,7 @@ def test_unverified_self_referrals_are_forgotten_when_the_code_expires(harness):
     h = harness
     h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "phone": "07700 900000"},
-        "consent": {"explicit": True}, "employment_situation": "unemployed"})
+        "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"})
     jobs.run_once(h.ctx.database, ReferralSettings(), h.clock.now)
     with h.ctx.database.transaction() as session:
         assert session.query(PendingSelfReferral).count() == 1
@@ -725,7 +725,7 @@ def test_in_production_the_code_is_only_ever_sent_by_email(make_harness):
     h = make_harness(referral_settings=ReferralSettings(expose_codes=False))
     body = {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
                        "postcode": "GL1 1AA", "phone": "07700 900000"},
-            "consent": {"explicit": True}, "employment_situation": "unemployed"}
+            "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}
     phone_only = h.client.post("/self-referrals", json=body)  # notifications cannot send texts yet
     assert phone_only.status_code == 422 and phone_only.mimetype == "application/problem+json"
     assert phone_only.get_json()["errors"][0]["pointer"] == "/person/email"
@@ -739,7 +739,8 @@ def test_in_production_the_code_is_only_ever_sent_by_email(make_harness):
 
 def self_referral(email: str, **person) -> dict:
     return {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
-                       "email": email, **person}, "consent": {"explicit": True}, "employment_situation": "unemployed"}
+                       "email": email, **person}, "consent": {"explicit": True, "updates_by_email": True},
+            "employment_situation": "unemployed"}
 
 
 def test_self_referral_is_rate_limited_per_contact_address_and_per_client_ip(make_harness):
@@ -862,7 +863,8 @@ def test_the_self_referral_page_says_when_to_try_again(make_harness):
     h = make_harness(referral_settings=ReferralSettings(expose_codes=True, self_referral_limit_contact=1))
     h.client.set_cookie("worklink_csrf", "t0ken")
     form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
-            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes", "employment_situation": "unemployed"}
+            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
+            "updates_by_email": "yes", "employment_situation": "unemployed"}
     first = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"})
     assert first.status_code == 303 and first.headers["Location"].endswith("/code")
     again = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"})
@@ -979,7 +981,8 @@ def test_the_self_referral_page_links_a_duplicate_too(harness):
     h.refer({"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA"})
     h.client.set_cookie("worklink_csrf", "t0ken")
     form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
-            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes", "employment_situation": "unemployed"}
+            "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
+            "updates_by_email": "yes", "employment_situation": "unemployed"}
     code_page = h.client.post("/refer-yourself", data=form, headers={"Accept": "text/html"}).headers["Location"]
     asked = h.client.get(code_page, headers={"Accept": "text/html"}).get_data(as_text=True)
     pending_id = re.search(r"/refer-yourself/([0-9a-f-]{36})/code", asked).group(1)

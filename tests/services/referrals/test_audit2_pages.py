@@ -9,7 +9,8 @@ from tests.services.referrals.test_page_forms import page, post
 from worklink_referrals.config import ReferralSettings
 
 FORM = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "2", "birth_date-month": "1",
-        "birth_date-year": "1990", "postcode": "GL1 1AA", "consent": "yes", "employment_situation": "unemployed"}
+        "birth_date-year": "1990", "postcode": "GL1 1AA", "consent": "yes",
+        "updates_by_email": "yes", "employment_situation": "unemployed"}
 
 
 def test_production_asks_for_an_email_only_and_offers_a_way_forward_without_one(make_harness):

@@ -98,7 +98,7 @@ def test_the_person_id_given_to_notifications_is_keyed(make_harness, tmp_path):
         code = h.client.post("/self-referrals", json={
             "person": {"given_name": "ADA ", "family_name": "Lovelace", "birth_date": "1985-12-10",
                        "postcode": "gl12ab", "email": "ada@example.org"},
-            "consent": {"explicit": True}, "employment_situation": "unemployed"})
+            "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"})
         assert code.status_code == 202, code.get_json()
         messages = person_messages(h)
         assert {m["message_code"] for m in messages} == {"referral_received", "self_referral_code"}

@@ -205,7 +205,8 @@ def test_intake_refuses_impossible_people(harness, person, pointer):
     assert pointer in {e["pointer"] for e in refused.get_json()["errors"]}
     self_refused = harness.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "email": "s@example.org",
-                   **person}, "consent": {"explicit": True}, "employment_situation": "unemployed"})
+                   **person}, "consent": {"explicit": True, "updates_by_email": True},
+        "employment_situation": "unemployed"})
     assert self_refused.status_code == 422 and pointer in {e["pointer"] for e in self_refused.get_json()["errors"]}
 
 
@@ -237,7 +238,7 @@ def test_the_persons_status_gives_times_with_their_offset(both):
     h = both
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "email": "s@example.org"},
-        "consent": {"explicit": True}, "employment_situation": "unemployed"}).get_json()
+        "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
     verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
     api = verified.get_json()["status_link"].replace("/my-referral/", "/status/")
     assert verified.get_json()["submitted_at"] == "2026-11-23T09:00:00+00:00"

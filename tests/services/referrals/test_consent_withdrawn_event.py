@@ -202,7 +202,7 @@ def test_a_self_referral_made_before_the_gp_records_the_withdrawal_is_released_t
     deliver(h, "adjustments.referral.requested", first)
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
-                   "email": "sam@example.org"}, "consent": {"explicit": True},
+                   "email": "sam@example.org"}, "consent": {"explicit": True, "updates_by_email": True},
         "employment_situation": "unemployed"}).get_json()
     assert h.client.post(f"/self-referrals/{pending['id']}/verification",
                          json={"code": pending["code"]}).status_code == 201

@@ -155,7 +155,7 @@ def _(h):
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
                    "email": "sam@example.org"},
-        "consent": {"explicit": True}, "employment_situation": "unemployed"}).get_json()
+        "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
     return Call(lambda: h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]}),
                 by_the_person(h, "create"))
 
@@ -248,12 +248,19 @@ def _(h):
     return Call(lambda: post_form(h.client, h.person_link(rid) + "/cancel", {}, {}), by_the_person(h, "update"))
 
 
+@route("POST referral_pages.my_referral_emails")
+def _(h):
+    rid = referral(h)
+    return Call(lambda: post_form(h.client, h.person_link(rid) + "/emails", {"updates_by_email": "no"}, {}),
+                by_the_person(h, "update"))
+
+
 @route("POST referral_pages.refer_yourself_verify")
 def _(h):
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
                    "email": "sam@example.org"},
-        "consent": {"explicit": True}, "employment_situation": "unemployed"}).get_json()
+        "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
     return Call(lambda: post_form(h.client, f"/refer-yourself/{pending['id']}/code", {"code": pending["code"]}, {}),
                 by_the_person(h, "create"))
 

@@ -114,7 +114,7 @@ def test_a_cancel_with_the_reason_consent_withdrawn_is_refused_on_the_page(harne
 def self_referred(h) -> str:
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
-                   "email": "sam@example.org"}, "consent": {"explicit": True},
+                   "email": "sam@example.org"}, "consent": {"explicit": True, "updates_by_email": True},
         "employment_situation": "unemployed"}).get_json()
     verified = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
     return verified.get_json()["status_link"]
@@ -149,6 +149,7 @@ def test_the_self_referral_form_lists_every_problem_in_the_first_round(harness):
         ("birth_date-day", "Enter your date of birth"),
         ("email", "Give an email address or a phone number so we can check it is you"),
         ("employment_situation", "Choose which describes you best"),
+        ("updates_by_email", "Select yes if we can email you updates about your referral"),
         ("consent", "Tick the box to agree, so we can pass your details on")]
 
 
@@ -156,7 +157,7 @@ def test_the_date_of_birth_is_three_boxes_and_must_be_a_real_date(harness):
     h = harness
     form = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "31", "birth_date-month": "2",
             "birth_date-year": "1990", "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
-            "employment_situation": "unemployed"}
+            "updates_by_email": "yes", "employment_situation": "unemployed"}
     refused = post(h, "/refer-yourself", form, {}).get_data(as_text=True)
     assert "Date of birth must be a real date, like 15 3 1984" in refused
     assert 'value="31"' in refused and 'value="1990"' in refused  # what was typed is kept
@@ -173,7 +174,7 @@ def test_the_refused_form_showing_what_the_person_typed_is_kept_out_of_caches(ha
     date and email back: on a library's shared computer the back button must not bring it up again."""
     form = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "31", "birth_date-month": "2",
             "birth_date-year": "1990", "postcode": "GL1 1AA", "email": "sam@example.org", "consent": "yes",
-            "employment_situation": "unemployed"}
+            "updates_by_email": "yes", "employment_situation": "unemployed"}
     refused = post(harness, "/refer-yourself", form, {})
     assert refused.status_code == 422 and 'value="sam@example.org"' in refused.get_data(as_text=True)
     assert refused.headers["Cache-Control"] == "no-store"

@@ -175,6 +175,7 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         page.get_by_label("Postcode").fill("GL1 1AA")
         page.get_by_label("Email address").fill("sam@example.org")
         page.get_by_label("I am out of work and looking for work").check()  # nothing is chosen for them
+        page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
         page.get_by_label("I agree to my details").check()
         page.get_by_role("button", name="Continue").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Check your email"

@@ -82,7 +82,7 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
     h = harness
     pending = h.client.post("/self-referrals", json={
         "person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
-                   "email": "sam@example.org"}, "consent": {"explicit": True},
+                   "email": "sam@example.org"}, "consent": {"explicit": True, "updates_by_email": True},
         "employment_situation": "unemployed"}).get_json()
     link = h.client.post(f"/self-referrals/{pending['id']}/verification",
                          json={"code": pending["code"]}).get_json()["status_link"]
@@ -120,6 +120,7 @@ def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_a
         page.get_by_label("Postcode").fill("GL1 1AA")
         page.get_by_label("Email address").fill("tom@example.org")
         page.get_by_label("I am out of work and looking for work").check()
+        page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
         page.get_by_label("I agree to my details being shared").check()
         submit(page, page.get_by_role("button", name="Continue"))
         page.get_by_label("Code").fill(page.locator("#dev-code").inner_text())

@@ -31,3 +31,42 @@ def test_the_form_naming_a_long_service_reflows_at_320_px(harness, page):
         assert page.title().startswith(f"Error: Refer yourself to {LONG_NAME}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         assert_accessible(page)
+
+
+def test_the_person_is_asked_about_emails_and_stops_or_starts_them_on_their_page(harness, page):
+    """Status emails are a choice of the person's own: asked on the form with nothing chosen (an answer is
+    needed), and changed on their status page with one button either way."""
+    with live_server(harness.app) as base:
+        page.goto(f"{base}/refer-yourself")
+        emails = page.get_by_role("group", name="Can we email you updates about your referral?")
+        assert not emails.get_by_label("Yes").is_checked() and not emails.get_by_label("No").is_checked()
+        page.get_by_label("First name").fill("Tom")
+        page.get_by_label("Last name").fill("Baker")
+        page.get_by_label("Day").fill("28")
+        page.get_by_label("Month").fill("2")
+        page.get_by_label("Year").fill("1990")
+        page.get_by_label("Postcode").fill("GL1 1AA")
+        page.get_by_label("Email address").fill("tom@example.org")
+        page.get_by_label("I am out of work and looking for work").check()
+        page.get_by_label("I agree to my details being shared").check()
+        submit(page, page.get_by_role("button", name="Continue"))
+        missing = page.get_by_role("alert").get_by_role(
+            "link", name="Select yes if we can email you updates about your referral")
+        assert missing.get_attribute("href") == "#updates_by_email"
+        assert_accessible(page)
+        missing.click()
+        assert page.evaluate("document.activeElement.id") == "updates_by_email"  # the summary reaches the question
+
+        page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("No").check()
+        submit(page, page.get_by_role("button", name="Continue"))
+        page.get_by_label("Code").fill(page.locator("#dev-code").inner_text())
+        submit(page, page.get_by_role("button", name="Send my referral"))
+        assert "We do not email you about your referral" in page.locator("main").inner_text()
+        assert_accessible(page)
+
+        submit(page, page.get_by_role("button", name="Email me updates about my referral"))
+        assert "We will email you updates" in page.get_by_role("alert").inner_text()
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Stop emails about my referral"))
+        assert "We will not email you updates" in page.get_by_role("alert").inner_text()
+        assert page.get_by_role("button", name="Email me updates about my referral").is_visible()

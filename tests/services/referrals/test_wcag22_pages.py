@@ -31,6 +31,7 @@ def fill_the_self_referral_form(page, email: str = "tom@exmaple.org") -> None:
     page.get_by_label("Postcode").fill("GL1 1AA")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("I am out of work and looking for work").check()
+    page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
     page.get_by_label("I agree to my details being shared").check()
 
 
@@ -111,7 +112,7 @@ def test_3_3_1_3_3_3_refused_forms_lead_to_each_field_and_say_why_there(harness,
     with live_server(h.app) as base:
         page.goto(f"{base}/refer-yourself")
         submit(page, page.get_by_role("button", name="Continue"))
-        assert page.locator(".nhsuk-error-summary__list a").count() == 6
+        assert page.locator(".nhsuk-error-summary__list a").count() == 7  # with "may we email you updates"
         assert error_summary_problems(page) == []
 
         page.goto(f"{base}/refer-yourself")

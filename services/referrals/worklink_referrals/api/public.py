@@ -52,6 +52,7 @@ def person_status(referral: Referral) -> dict:
     return {"reference": referral.reference, "status": referral.status, "status_text": _plain_status(referral),
             "submitted_at": services.as_utc(referral.submitted_at), "closed_at": services.as_utc(referral.closed_at),
             "consent_withdrawn": referral.consent_withdrawn_at is not None,
+            "updates_by_email": services.tells_person(referral),
             "service_page": directory_service_page(settings().directory_url, referral.service_id)}
 
 

@@ -92,6 +92,8 @@ PERSON_DONE = {
     "withdrawn": ("Your consent is withdrawn", "We no longer share anything about you."),
     "stopped_withdrawn": ("Your referral is stopped and your consent withdrawn",
                           "We no longer share anything about you."),
+    "emails_started": ("We will email you updates", "We will email you when there is news about your referral."),
+    "emails_stopped": ("We will not email you updates", "Come back to this page to see how your referral is going."),
 }
 
 
@@ -388,8 +390,10 @@ def my_referral(token):
         ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id), principal=person_principal(referral))
         status = person_status(referral)
+        may_answer = services.may_answer_status_emails(referral)
     return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
                    {s.value for s in domain.OPEN}, plain=PLAIN_STATUS, page_address=request.base_url,
+                   may_answer_emails=may_answer,
                    just_sent=request.args.get("sent") == "1", done=PERSON_DONE.get(request.args.get("done", "")))
 
 
@@ -410,6 +414,22 @@ def my_referral_cancel(token):
                          {"reason": "person_withdrew"}, expected_version=referral.version, now=moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id), principal=person_principal(referral))
+    return redirect(f"/my-referral/{token}" + (f"?done={done}" if done else ""), code=303)
+
+
+@pages.post("/my-referral/<token>/emails")
+def my_referral_emails(token):
+    """The person starts or stops status emails: one button either way, so stopping is as easy as starting."""
+    answer = request.form.get("updates_by_email")
+    if answer not in ("yes", "no"):  # the page's buttons send one or the other
+        raise Problem(422, "updates_by_email must be yes or no.", page_detail="Choose whether we email you updates.")
+    ctx, moment = service_context(), now()
+    with ctx.database.transaction() as session, access.domain_problems():
+        referral = referral_by_link(session, token)
+        changed = services.answer_status_emails(session, ctx.outbox, referral, answer == "yes", moment)
+        ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+    done = f"emails_{'started' if answer == 'yes' else 'stopped'}" if changed else None  # a second press: nothing
     return redirect(f"/my-referral/{token}" + (f"?done={done}" if done else ""), code=303)
 
 
@@ -526,11 +546,18 @@ def _self_referral_form(form) -> dict:
               ("given_name", "family_name", "postcode", "email", "phone") if form.get(name, "").strip()}
     if _birth_date(form):
         person["birth_date"] = _birth_date(form)
-    body = {"person": person, "consent": {"explicit": form.get("consent") == "yes"},
+    body = {"person": person, "consent": {"explicit": form.get("consent") == "yes",
+                                          **_yes_or_no("updates_by_email", form)},
             "employment_situation": form.get("employment_situation", "")}
     if form.get("service_id"):
         body["service_id"] = form["service_id"]
     return body
+
+
+def _yes_or_no(name: str, form) -> dict:
+    """A yes/no radios answer for the schema: absent (not answered, so refused) unless yes or no was chosen."""
+    answer = form.get(name)
+    return {name: answer == "yes"} if answer in ("yes", "no") else {}
 
 
 def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
@@ -629,11 +656,13 @@ FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your la
             "consent": "Tick the box to agree, so we can pass your details on",
             "contact": "Give an email address or a phone number so we can check it is you",
             "email_only": "Enter your email address, so we can send you a code",
-            "employment_situation": "Choose which describes you best"}
+            "employment_situation": "Choose which describes you best",
+            "updates_by_email": "Select yes if we can email you updates about your referral"}
 
 
 # The form's order: the error summary lists problems in it. The date of birth's first box is its anchor.
-FORM_ORDER = ("given_name", "family_name", "birth_date-day", "postcode", "email", "employment_situation", "consent")
+FORM_ORDER = ("given_name", "family_name", "birth_date-day", "postcode", "email", "employment_situation",
+              "updates_by_email", "consent")
 
 
 def _self_referral_errors(messages, form) -> list[tuple[str, str]]:
@@ -659,6 +688,8 @@ def _flat(messages) -> list[tuple[str, str]]:
             fields += ["contact" if key == "_schema" else key for key in value]
         elif name == "person":
             fields.append("contact")
+        elif name == "consent" and isinstance(value, dict):  # the agreement's box, or the question about emails
+            fields += [key if key == "updates_by_email" else "consent" for key in value]
         else:
             fields.append(name)
     anchor = {"contact": "email"}
