@@ -29,6 +29,7 @@ from worklink.auth import Principal
 from worklink.events.catalogue import to_json_types
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import keyed_reference
+from worklink.retention import RETENTION
 from worklink.uktime import uk_today
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
@@ -751,7 +752,9 @@ def check_self_referral_code(session: Session, pending_id: uuid.UUID, code: str,
     if pending is None:
         return NotFound(NO_PENDING)
     if _aware(pending.expires_at) < now or pending.attempts >= 5:
-        session.delete(pending)
+        session.delete(pending)  # as the sweep would (forget_expired_self_referrals), and audited as it is
+        _AUDIT.record(session, action="delete", resource_type=PENDING_RECORD, resource_id=str(pending.id),
+                      person_id=str(pending.id), purpose=RETENTION, principal=_SYSTEM_PRINCIPAL)
         return Gone(EXPIRED)
     if not hmac.compare_digest(pending.code_hash, hash_secret(code.strip())):
         pending.attempts += 1
@@ -870,9 +873,19 @@ def forget_rate_limit_hits(session: Session, settings: ReferralSettings, now: da
 
 
 def forget_expired_self_referrals(session: Session, now: datetime) -> int:
-    """Unverified self-referrals hold a person's details: drop them once their code has expired."""
-    result = session.execute(sa.delete(PendingSelfReferral).where(PendingSelfReferral.expires_at < now))
-    return result.rowcount or 0
+    """Unverified self-referrals hold a person's details: drop them once their code has expired, each audited as
+    deleted by the system for retention (their start was audited as created)."""
+    expired = session.scalars(sa.select(PendingSelfReferral.id).where(PendingSelfReferral.expires_at < now)).all()
+    if not expired:
+        return 0
+    session.execute(sa.delete(PendingSelfReferral).where(PendingSelfReferral.id.in_(expired)))
+    _AUDIT.record_many(session, action="delete", resource_type=PENDING_RECORD, purpose=RETENTION,
+                       records=[(str(pending_id), str(pending_id)) for pending_id in expired],
+                       principal=_SYSTEM_PRINCIPAL)
+    return len(expired)
+
+
+PENDING_RECORD = "pending_self_referral"  # the audit trail's name for a self-referral waiting for its code
 
 
 def _jsonable(intake: Mapping[str, Any]) -> dict:

@@ -26,12 +26,9 @@ OTHER_ROUTES = {
     "PUT intake.ServiceIntake": "pauses or resumes a service's intake",
     "GET insights.Insights": "counts only, small numbers suppressed (audited as the alliance's insights)",
     "GET referral_pages.insights_page": "counts only, small numbers suppressed (audited as the alliance's insights)",
-    # A self-referral waits, unverified, until the code proves the contact route is the person's own: no
-    # referral exists yet, and no one but the person has seen the form. The referral and its audited
-    # "create" (actor person-link:<id>) begin at verification, below.
-    "POST self_service.SelfReferrals": "a waiting self-referral, before any referral exists",
-    "POST referral_pages.refer_yourself_send": "a waiting self-referral, before any referral exists",
-    "POST referral_pages.refer_yourself_new_email": "a waiting self-referral, before any referral exists",
+    # A self-referral waits, unverified, until the code proves the contact route is the person's own. Its start
+    # and a change of its address hold the person's details, so they are audited on the waiting record (below);
+    # the code page shows none of them.
     "GET referral_pages.refer_yourself_code": "asks for the code; says only whether it went by email or phone",
 }
 
@@ -158,6 +155,42 @@ def _(h):
         "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
     return Call(lambda: h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]}),
                 by_the_person(h, "create"))
+
+
+SELF_REFERRAL = {"person": {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+                             "postcode": "GL1 1AA", "email": "sam@example.org"},
+                 "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}
+SELF_REFERRAL_FORM = {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+                      "email": "sam@example.org", "employment_situation": "unemployed", "updates_by_email": "no",
+                      "consent": "yes"}
+
+
+def waiting(pending_id: str, action: str, by: str | None = None) -> Access:
+    """The anonymous resident's access to their waiting self-referral, known by its id (or the one they came from)."""
+    return Access(f"self:{by or pending_id}", action, "pending_self_referral", pending_id)
+
+
+def pending_in(response) -> str:
+    return response.headers["Location"].split("/")[2]  # /refer-yourself/<id>/code
+
+
+@route("POST self_service.SelfReferrals")
+def _(h):
+    return Call(lambda: h.client.post("/self-referrals", json=SELF_REFERRAL),
+                lambda response: waiting(response.get_json()["id"], "create"))
+
+
+@route("POST referral_pages.refer_yourself_send")
+def _(h):
+    return Call(lambda: post_form(h.client, "/refer-yourself", SELF_REFERRAL_FORM, {}),
+                lambda response: waiting(pending_in(response), "create"))
+
+
+@route("POST referral_pages.refer_yourself_new_email")
+def _(h):
+    before = h.client.post("/self-referrals", json=SELF_REFERRAL).get_json()["id"]
+    return Call(lambda: post_form(h.client, f"/refer-yourself/{before}/email", {"email": "sam.j@example.org"}, {}),
+                lambda response: waiting(pending_in(response), "create", by=before))
 
 
 @route("GET self_service.PersonStatus")

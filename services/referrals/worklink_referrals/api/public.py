@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -41,6 +43,22 @@ def person_principal(referral: Referral) -> Principal:
     return Principal(subject=f"person-link:{referral.id}", role="resident")
 
 
+def pending_principal(pending_id: uuid.UUID) -> Principal:
+    """The resident filling in the self-referral form: anonymous, known by the id of their waiting self-referral
+    (`self:<id>`, as the referral's history names them once it is made)."""
+    return Principal(subject=f"self:{pending_id}", role="resident")
+
+
+def audit_pending(session, action: str, pending_id: uuid.UUID, *, by: uuid.UUID | None = None,
+                  purpose: str | None = None) -> None:
+    """A waiting self-referral holds the person's details before any referral exists: its creation and change
+    are audited on it (resource pending_self_referral, the person named by its id, as a referral names them by
+    the referral's), by the resident who holds it (`by`: the one they came from, for a changed address)."""
+    service_context().audit.record(session, action=action, resource_type=services.PENDING_RECORD,
+                                   resource_id=str(pending_id), person_id=str(pending_id), purpose=purpose,
+                                   principal=pending_principal(by or pending_id))
+
+
 def referral_by_link(session, token: str) -> Referral:
     referral = session.query(Referral).filter_by(status_link_hash=services.hash_secret(token)).one_or_none()
     if referral is None:
@@ -74,6 +92,7 @@ class SelfReferrals(MethodView):
         with ctx.database.transaction() as session, access.domain_problems():
             services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
             pending, code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
+            audit_pending(session, "create", pending.id)
         body = {"id": pending.id, "expires_at": pending.expires_at,
                 "sent_to": "email" if intake["person"].get("email") else "phone"}
         if settings().expose_codes:  # production hands the code to the person's email or phone instead

@@ -22,7 +22,8 @@ from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
-from worklink_referrals.api.public import PLAIN_STATUS, person_principal, person_status, referral_by_link
+from worklink_referrals.api.public import (PLAIN_STATUS, audit_pending, person_principal, person_status,
+                                           referral_by_link)
 from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea
 from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NoteInSchema, PersonSchema, SelfReferralSchema,
                                         VerifySchema)
@@ -589,6 +590,7 @@ def refer_yourself_send():
             with access.domain_problems():  # too many attempts: an error page with Retry-After
                 services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
             pending, _code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
+            audit_pending(session, "create", pending.id)
     except services.Unprocessable:
         return _refer_yourself_form(request.form, 422, errors={"email": [FRIENDLY["email_only"]]}, form=request.form)
     # Post/Redirect/Get: the code page has an address of its own, so reopening it (after fetching the code
@@ -647,8 +649,13 @@ def refer_yourself_new_email(pending_token):
     with access.domain_problems(), ctx.database.transaction() as session:
         pending = services.change_self_referral_email(session, ctx.outbox, settings(), pending_token, email,
                                                       request.remote_addr, now())
+        # The details move to a new waiting record (a new code); both ends of the move are the same resident's.
+        audit_pending(session, "delete", pending_token, purpose=EMAIL_CHANGED)
+        audit_pending(session, "create", pending.id, by=pending_token, purpose=EMAIL_CHANGED)
     return redirect(f"/refer-yourself/{pending.id}/code?email=changed", code=303)
 
+
+EMAIL_CHANGED = "email address changed"
 
 FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your last name",
             "birth_date": "Enter your date of birth", "birth_date_real": "Date of birth must be a real date, like 15 3 1984", "postcode": "Enter a real postcode, like GL1 2AB",
