@@ -343,6 +343,11 @@ class PersonCancelSchema(Schema):
     withdraw_consent = fields.Boolean(load_default=False)
 
 
+class PersonEmailsSchema(Schema):
+    updates_by_email = fields.Boolean(required=True, metadata={
+        "description": "true: email me updates about my referral; false: stop them"})
+
+
 class CheckSchema(Schema):
     referral_id = fields.UUID()
     weeks = fields.Integer()

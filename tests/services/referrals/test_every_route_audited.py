@@ -205,6 +205,13 @@ def _(h):
     return Call(lambda: h.client.post(f"/status/{token}/cancel", json={}), by_the_person(h, "update"))
 
 
+@route("POST self_service.PersonEmails")
+def _(h):
+    token = person_token(h, referral(h))
+    return Call(lambda: h.client.post(f"/status/{token}/emails", json={"updates_by_email": False}),
+                by_the_person(h, "update"))
+
+
 @route("POST people.SubjectAccess")
 def _(h):
     rid = referral(h)

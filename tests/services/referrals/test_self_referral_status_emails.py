@@ -136,6 +136,20 @@ def test_stopping_drops_the_unsent_news_and_later_news_goes_under_the_new_consen
     assert closed["consent_id"] == str(stored(h).updates_consent_id)
 
 
+def test_the_status_link_api_stops_and_starts_them_as_the_page_does(harness):
+    h = harness
+    _, status_page = refer_myself(h, "yes")
+    api = status_page.replace("/my-referral/", "/status/") + "/emails"
+    first = stored(h).updates_consent_id
+    stopped = h.client.post(api, json={"updates_by_email": False})
+    assert stopped.status_code == 200 and stopped.get_json()["updates_by_email"] is False
+    assert [m["consent_id"] for m in outbox_payloads(h, REVOKED)] == [str(first)]
+    assert h.client.post(api, json={}).status_code == 422
+    started = h.client.post(api, json={"updates_by_email": True})
+    assert started.get_json()["updates_by_email"] is True and stored(h).updates_consent_id != first
+    assert stored(h).person_updates_how == "status_page"
+
+
 def test_a_self_referral_waiting_from_before_the_question_keeps_its_emails(harness):
     """Started before the form asked (its record holds no answer), verified after: as it would have been then."""
     h = harness

@@ -16,7 +16,7 @@ from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import OPEN, Actor
 from worklink_referrals.models import Referral
-from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonStatusSchema,
+from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonEmailsSchema, PersonStatusSchema,
                                         SelfReferralSchema, VerifySchema)
 
 blp = Blueprint("self_service", __name__, description="Self-referral and the person's own status link.")
@@ -154,6 +154,22 @@ class PersonCancel(MethodView):
                              {"reason": "person_withdrew"}, expected_version=referral.version, now=moment)
             else:
                 raise Problem(409, "This referral has already ended.")
+            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id), principal=person_principal(referral))
+            return person_status(referral)
+
+
+@blp.route("/status/<token>/emails")
+class PersonEmails(MethodView):
+    @blp.arguments(PersonEmailsSchema)
+    @blp.response(200, PersonStatusSchema)
+    def post(self, data, token):
+        """Start or stop emails about your referral (while your consent stands). Stopping also stops those
+        already on their way to you but not yet sent."""
+        ctx, moment = service_context(), now()
+        with ctx.database.transaction() as session, access.domain_problems():
+            referral = referral_by_link(session, token)
+            services.answer_status_emails(session, ctx.outbox, referral, data["updates_by_email"], moment)
             ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id), principal=person_principal(referral))
             return person_status(referral)
