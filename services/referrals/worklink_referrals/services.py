@@ -33,7 +33,7 @@ from worklink.retention import RETENTION
 from worklink.uktime import uk_today
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
-from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, Snapshot, Status
+from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, NotPermitted, Snapshot, Status
 from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, OrganisationName, Outcome,
                                        PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
@@ -668,11 +668,12 @@ NOT_ASKED = "not_asked"
 
 
 def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSettings, intake: Mapping[str, Any],
-                        now: datetime) -> tuple[PendingSelfReferral, str]:
+                        now: datetime, *, browser_key: str | None = None) -> tuple[PendingSelfReferral, str]:
     """Hold the self-referral until the person proves the contact route is theirs: the one-time
     code goes to their email through notifications (restricted person message). Notifications
     has no text messages yet, so a phone-only self-referral gets its code only outside
-    production (shown on screen); production asks for an email address instead."""
+    production (shown on screen); production asks for an email address instead. `browser_key`, a
+    secret the form's browser keeps in a cookie, is what a change of email address must show (its hash is kept)."""
     person = intake["person"]
     if not person.get("email") and not settings.codes_by_phone:
         raise Unprocessable(NO_EMAIL, field="person/email")
@@ -682,8 +683,10 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
     shown = {"shown_code": code} if settings.expose_codes else {}
     # When they answered whether we may email them: on this form (a changed address keeps the first answer's time).
     answered = {"consent": {"updates_answered_at": now, **intake["consent"]}}
+    browser = {"browser": hash_secret(browser_key)} if browser_key else {}
     pending = PendingSelfReferral(id=uuid.uuid4(),
-                                  payload=_jsonable({**intake, **answered, "consent_id": consent_id, **shown}),
+                                  payload=_jsonable({**intake, **answered, "consent_id": consent_id, **shown,
+                                                     **browser}),
                                   code_hash=hash_secret(code), created_at=now,
                                   expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
@@ -718,22 +721,33 @@ def waiting_self_referral(session: Session, pending_id: uuid.UUID, now: datetime
 
 
 def change_self_referral_email(session: Session, outbox: Outbox, settings: ReferralSettings, pending_id: uuid.UUID,
-                               email: str, client_ip: str | None, now: datetime) -> PendingSelfReferral:
+                               email: str, browser_key: str | None, client_ip: str | None,
+                               now: datetime) -> PendingSelfReferral:
     """The person gave a wrong email address: their answers wait again for a new code sent to the right one,
     so they do not fill in the whole form again (WCAG 3.3.7 Redundant Entry). The old code stops working;
-    the new one counts against the rate limit as a new start does (it sends an email)."""
+    the new one counts against the rate limit as a new start does (it sends an email).
+    Only the browser that started it may (`browser_key`): the waiting record's id is in the code page's
+    address, its history and the audit trail, and with the id alone anyone could send the code to themselves
+    and take the person's referral over."""
     pending = session.get(PendingSelfReferral, pending_id, with_for_update=True)
     if pending is None:
         raise NotFound(NO_PENDING)
     if _aware(pending.expires_at) < now or pending.attempts >= 5:
         raise Gone(EXPIRED)
     intake = _from_json(pending.payload)
+    held = intake.pop("browser", None)
+    if not (held and browser_key and hmac.compare_digest(held, hash_secret(browser_key))):
+        raise NotPermitted(OTHER_BROWSER)
     for made_for_the_old_code in ("consent_id", "shown_code"):
         intake.pop(made_for_the_old_code, None)
     intake["person"] = {**intake["person"], "email": email}
     limit_self_referrals(session, settings, intake, client_ip, now)
     session.delete(pending)
-    return start_self_referral(session, outbox, settings, intake, now)[0]
+    return start_self_referral(session, outbox, settings, intake, now, browser_key=browser_key)[0]
+
+
+OTHER_BROWSER = ("The email address can only be changed in the browser the referral was started in. "
+                 "Go back to that browser, or start your referral again.")
 
 
 EXPIRED = "The code has expired. Start the self-referral again."

@@ -92,7 +92,7 @@ def csrf_cookie_name() -> str:
     return HOST_PREFIX + CSRF_COOKIE if _production() else CSRF_COOKIE
 
 
-def _cookie_secure() -> bool:
+def cookie_secure() -> bool:
     """Secure over HTTPS (directly or through a trusted proxy), and always in production."""
     return request.is_secure or _production()
 
@@ -223,7 +223,7 @@ def install_pages(app: Flask, service_title: str) -> None:
     @app.after_request
     def set_csrf_cookie(response):
         if token := g.pop("new_csrf_token", None):
-            response.set_cookie(csrf_cookie_name(), token, httponly=True, samesite="Strict", secure=_cookie_secure())
+            response.set_cookie(csrf_cookie_name(), token, httponly=True, samesite="Strict", secure=cookie_secure())
         return response
 
     before_render_template.connect(_remember_page_errors, app)
@@ -311,7 +311,7 @@ def _referring_path() -> str | None:
 def _forget_session(response: Response) -> Response:
     """Drop the session and the CSRF token (the next visitor at this browser gets a new one)."""
     for name in (session_cookie_name(), csrf_cookie_name()):
-        response.delete_cookie(name, httponly=True, secure=_cookie_secure(), samesite="Lax")
+        response.delete_cookie(name, httponly=True, secure=cookie_secure(), samesite="Lax")
     return response
 
 
@@ -341,7 +341,7 @@ def _session_pages() -> PagesBlueprint:
         response = redirect(_safe_next(request.form.get("next")) or start_page(principal.role) or
                             current_app.config.get("WORKLINK_HOME_PAGE", "/"))
         lifetime = min(int(principal.claims["exp"] - time.time()), SESSION_HOURS * 3600)
-        response.set_cookie(session_cookie_name(), sealed, httponly=True, samesite="Lax", secure=_cookie_secure(),
+        response.set_cookie(session_cookie_name(), sealed, httponly=True, samesite="Lax", secure=cookie_secure(),
                             max_age=max(lifetime, 60))
         return response
 

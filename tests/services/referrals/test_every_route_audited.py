@@ -188,7 +188,8 @@ def _(h):
 
 @route("POST referral_pages.refer_yourself_new_email")
 def _(h):
-    before = h.client.post("/self-referrals", json=SELF_REFERRAL).get_json()["id"]
+    # started on the form, in this client: only the browser that started it may change its address
+    before = pending_in(post_form(h.client, "/refer-yourself", SELF_REFERRAL_FORM, {}))
     return Call(lambda: post_form(h.client, f"/refer-yourself/{before}/email", {"email": "sam.j@example.org"}, {}),
                 lambda response: waiting(pending_in(response), "create", by=before))
 

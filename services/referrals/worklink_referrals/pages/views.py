@@ -5,6 +5,7 @@ They use the same use cases, scope checks and audit as the JSON API; they work w
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from worklink.sites import named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.numbers import whole_number
-from worklink.web.pages import PagesBlueprint, errors_by_field
+from worklink.web.pages import PagesBlueprint, cookie_secure, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import (PLAIN_STATUS, audit_pending, person_principal, person_status,
@@ -589,13 +590,26 @@ def refer_yourself_send():
         with ctx.database.transaction() as session:
             with access.domain_problems():  # too many attempts: an error page with Retry-After
                 services.limit_self_referrals(session, settings(), intake, request.remote_addr, moment)
-            pending, _code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment)
+            browser_key = secrets.token_urlsafe(32)
+            pending, _code = services.start_self_referral(session, ctx.outbox, settings(), intake, moment,
+                                                          browser_key=browser_key)
             audit_pending(session, "create", pending.id)
     except services.Unprocessable:
         return _refer_yourself_form(request.form, 422, errors={"email": [FRIENDLY["email_only"]]}, form=request.form)
     # Post/Redirect/Get: the code page has an address of its own, so reopening it (after fetching the code
     # from the mail app, from history) finds the same waiting referral instead of an empty form.
-    return redirect(f"/refer-yourself/{pending.id}/code", code=303)
+    return _with_browser_key(redirect(f"/refer-yourself/{pending.id}/code", code=303), browser_key)
+
+
+# What only the browser that started a self-referral holds (services.change_self_referral_email): the waiting
+# record's id is no secret enough to send its code elsewhere.
+SELF_REFERRAL_COOKIE = "wl_self_referral"
+
+
+def _with_browser_key(response, browser_key: str):
+    response.set_cookie(SELF_REFERRAL_COOKIE, browser_key, max_age=settings().self_referral_code_minutes * 60,
+                        path="/refer-yourself", httponly=True, samesite="Strict", secure=cookie_secure())
+    return response
 
 
 # The waiting self-referral's id is in the address: named as a secret URL part (masked in the logs,
@@ -645,14 +659,14 @@ def refer_yourself_new_email(pending_token):
     if problem:  # the box stays open with what they typed, so the summary's link reaches it
         return _render("referrals/verify_code.html", 422, pending_id=pending_token, route="email", dev_code=None,
                        errors={"email": [problem]}, new_email=email)
-    ctx = service_context()
+    ctx, browser_key = service_context(), request.cookies.get(SELF_REFERRAL_COOKIE)
     with access.domain_problems(), ctx.database.transaction() as session:
         pending = services.change_self_referral_email(session, ctx.outbox, settings(), pending_token, email,
-                                                      request.remote_addr, now())
+                                                      browser_key, request.remote_addr, now())
         # The details move to a new waiting record (a new code); both ends of the move are the same resident's.
         audit_pending(session, "delete", pending_token, purpose=EMAIL_CHANGED)
         audit_pending(session, "create", pending.id, by=pending_token, purpose=EMAIL_CHANGED)
-    return redirect(f"/refer-yourself/{pending.id}/code?email=changed", code=303)
+    return _with_browser_key(redirect(f"/refer-yourself/{pending.id}/code?email=changed", code=303), browser_key)
 
 
 EMAIL_CHANGED = "email address changed"
