@@ -46,12 +46,17 @@ def test_the_error_summary_lists_the_problems_in_the_order_of_the_fields(app, to
         submit(page, page.get_by_role("button", name=SAVE))
         links = summary_links(page)
         targets = [target for target, _ in links]
-        assert {"patient-nhs_number", "patient-given_name", "patient-birth_date-day", "conditions",
+        assert {"patient-nhs_number", "patient-given_name", "patient-birth_date-day", "conditions-0-text",
                 "recommendations-0-difficulty", "period-end-day", "issuer-name", "issuer-profession"} <= set(targets)
         positions = page_positions(page, targets)
         assert -1 not in positions, links  # each links to a field on the page
         assert positions == sorted(positions), links  # top to bottom, as the fields are
         assert targets[-2:] == ["issuer-name", "issuer-profession"]  # "You" is the page's last section
+        # No condition at all: its message links to, and is named by, the first condition's box (not a div).
+        condition = page.locator("#conditions-0-text")
+        assert condition.get_attribute("aria-describedby") == "conditions-0-text-error"
+        assert " ".join(page.locator("#conditions-0-text-error").inner_text().split()) == (
+            "Error: Enter the condition affecting the patient's fitness for work")
         assert_accessible(page)
 
 
@@ -65,8 +70,9 @@ def test_each_date_is_typed_in_three_boxes_and_checked_on_the_server(app, tokens
             assert [group.locator(f"label[for='{b.get_attribute('id')}']").inner_text() for b in boxes.all()] == [
                 "Day", "Month", "Year"], question
             assert {b.get_attribute("inputmode") for b in boxes.all()} == {"numeric"}
-        assert page.get_by_role("group", name="Date of birth").locator("input").first.get_attribute(
-            "autocomplete") == "bday-day"
+        # The patient's date of birth: a browser must not offer the clinician's own (WCAG 1.3.5 is about the user).
+        assert {b.get_attribute("autocomplete") for b in page.get_by_role("group", name="Date of birth").locator(
+            "input").all()} == {None}
         today = uk_today()  # the assessment and the start are today unless changed
         assessed = page.get_by_role("group", name="Date of assessment")
         assert [assessed.get_by_label(part, exact=True).input_value() for part in ("Day", "Month", "Year")] == [

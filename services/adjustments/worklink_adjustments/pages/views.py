@@ -174,7 +174,7 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                     back: str | None = None, which: str | None = None) -> Response:
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
-    errors = worded(by_field(problems or []), SUGGESTION)
+    errors = to_answering_fields(worded(by_field(problems or []), SUGGESTION))
     # A date with only some boxes wrong ("... must include a month"): those boxes, by the date's id.
     boxes_to_fix = {date_box(p["pointer"].strip("/").replace("/", ".")): p["boxes"]
                     for p in problems or [] if p.get("boxes")}
@@ -182,6 +182,18 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                   guidance=guidance, errors=in_page_order(errors, boxes_to_fix), boxes_to_fix=boxes_to_fix,
                   extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading, which=which,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
+
+
+# A message about a group that has no box of its own goes to the box that answers it: the summary's link must
+# land on something to type in, and the box names its message (aria-describedby). No condition at all: the first.
+ANSWERED_BY = {"conditions": "conditions-0-text"}
+
+
+def to_answering_fields(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    moved: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        moved.setdefault(ANSWERED_BY.get(field, field), []).extend(messages)
+    return moved
 
 
 # The write page's dates, each typed into NHS.UK's three boxes (day, month, year) named after the field's
