@@ -121,7 +121,7 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
     rows = session.scalars(sa.select(Suggestion).where(*where)
                            .order_by(Suggestion.updated_at.desc(), Suggestion.id).limit(limit).offset(offset)).all()
     ids = [s.id for s in rows]
-    outcomes = _current_outcomes(session, ids)
+    outcomes, issues = _current_outcomes(session, ids), issue_counts(session, ids)
     referrals = _latest_requests(session, ids)
     deps.audit_records(session, "list", rows, clinician.principal)
     items = []
@@ -129,7 +129,8 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
         items.append({c: getattr(suggestion, c) for c in (
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "period_start",
             "period_end", "review_date", "issued_at")}
-            | {"employer_outcome": outcomes.get(suggestion.id)} | _referral_summary(referrals.get(suggestion.id)))
+            | {"employer_outcome": outcomes.get(suggestion.id), "issues": issues.get(suggestion.id, 0)}
+            | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}
 
 
@@ -161,24 +162,44 @@ def _current_outcomes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID,
     return dict(rows)
 
 
+def issue_counts(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many times each suggestion was issued, the first issue and each amendment: each opens one employer
+    link (a response round), so its links count them. `version` counts every save (a draft's too), not issues."""
+    if not ids:
+        return {}
+    return dict(session.execute(sa.select(EmployerLink.suggestion_id, sa.func.count())
+                                .where(EmployerLink.suggestion_id.in_(ids)).group_by(EmployerLink.suggestion_id)).all())
+
+
+def issued_links(session: Session, suggestion_id: uuid.UUID) -> list[EmployerLink]:
+    """The suggestion's links, one per issue, in the order they were issued: the nth is the nth issue's."""
+    return list(session.scalars(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion_id)
+                                .order_by(EmployerLink.created_at, EmployerLink.suggestion_version)))
+
+
 def current_link(session: Session, suggestion_id: uuid.UUID) -> EmployerLink | None:
     """The link of the current response round: the newest (an amendment opens a new one)."""
     return session.scalar(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion_id)
                           .order_by(EmployerLink.created_at.desc()).limit(1))
 
 
-def response_history(session: Session, suggestion: Suggestion, link: EmployerLink | None) -> list[dict[str, Any]]:
-    """Every employer answer, newest first, each saying which version of the advice it answered."""
+def response_history(session: Session, suggestion: Suggestion, links: list[EmployerLink]) -> list[dict[str, Any]]:
+    """Every employer answer, newest first, each saying which version of the advice it answered and which issue
+    that was (`issue`: 1 for the first; None for an answer kept without its link)."""
     responses = session.scalars(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id)
                                 .order_by(EmployerResponse.recorded_at.desc())).all()
+    issue_of = {link.id: n for n, link in enumerate(links, start=1)}
+    current = links[-1].id if links else None
     return [{**{c: getattr(r, c) for c in ("id", "outcome", "items", "comments", "responder_name", "responder_role",
                                            "effective_from", "recorded_at", "suggestion_version")},
-             "current": link is not None and r.link_id == link.id} for r in responses]
+             "current": current is not None and r.link_id == current, "issue": issue_of.get(r.link_id)}
+            for r in responses]
 
 
 def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
-    link = current_link(session, suggestion.id)
-    history = response_history(session, suggestion, link)
+    links = issued_links(session, suggestion.id)
+    link = links[-1] if links else None
+    history = response_history(session, suggestion, links)
     response = next((r for r in history if r["current"]), None)
     referrals = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
                                 .order_by(ReferralRequest.requested_at)).all()
@@ -203,6 +224,7 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
                     "referral_updates_by_email": suggestion.referral_updates_by_email,
                     "outcomes_to_gp": suggestion.outcomes_to_gp},
         "superseded_by_id": superseded_by,
+        "issues": len(links),  # the first issue and each amendment (the pages name an amended one's by it)
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
         "employer_link_expires_at": link.expires_at if link and link.revoked_at is None else None,

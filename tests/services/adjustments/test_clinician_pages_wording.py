@@ -3,7 +3,8 @@
 and the review page; in real headless Chromium with axe-core.
 
 Found on a look through the clinician flow: the review page was titled "Suggestion 3F2A9C1B (issued)", and the
-status read as a code ("superseded", "issued (version 2)")."""
+status read as a code ("superseded", "issued (version 2)"). A later review: "Issued version 2" right after a first
+issue read as "amended once"; an amended suggestion now says which issue it is, as the employer's answers do."""
 
 from __future__ import annotations
 
@@ -49,30 +50,78 @@ def test_the_review_page_says_whose_suggestion_and_from_which_assessment(app, to
 
 
 def test_the_status_is_a_tag_in_words_on_the_home_list_and_the_review_page(app, tokens, page):
+    """Found in a review: a first issue read "Issued version 2" (the version counts every save, the issue too),
+    which clinicians read as "amended once". A suggestion issued once shows no number; an amended one says which
+    issue it is, on the home list and the review page alike."""
     client, h = app.test_client(), tokens.header()
     draft = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    saved = client.put(f"/suggestions/{draft['id']}", json={**suggestion_body(), "version": 1}, headers=h)
+    assert saved.get_json()["version"] == 2  # a draft saved twice is still no issue
     replaced = client.post("/suggestions", json=suggestion_body(**{"patient.given_name": "Ravi"}), headers=h).get_json()
     assert client.post(f"/suggestions/{replaced['id']}/issue", json={"version": 1}, headers=h).status_code == 200
     newer = client.post("/suggestions", json=suggestion_body(**{"patient.given_name": "Ravi", "supersedes_id":
                                                                 replaced["id"]}), headers=h).get_json()
-    assert client.post(f"/suggestions/{newer['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert client.put(f"/suggestions/{newer['id']}", json={**suggestion_body(**{
+        "patient.given_name": "Ravi", "supersedes_id": replaced["id"]}), "version": 1}, headers=h).status_code == 200
+    issued = client.post(f"/suggestions/{newer['id']}/issue", json={"version": 2}, headers=h).get_json()
+    assert issued["version"] == 3  # issued once, after one more save of the draft
+    amended = client.post("/suggestions", json=suggestion_body(**{"patient.given_name": "Mo"}), headers=h).get_json()
+    assert client.post(f"/suggestions/{amended['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    for version in (2, 3):  # amended twice: its third issue
+        assert client.post(f"/suggestions/{amended['id']}/amend", json={**suggestion_body(**{
+            "patient.given_name": "Mo"}), "version": version}, headers=h).status_code == 200
+    expected = {draft["id"]: "Draft", newer["id"]: "Issued", replaced["id"]: "Replaced by a newer suggestion",
+                amended["id"]: "Amended – third issue"}
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(), "/")
-        statuses = [" ".join(cell.inner_text().split()) for cell in page.locator("tbody tr td:nth-child(2)").all()]
-        assert sorted(statuses) == sorted(["Draft version 1", "Issued version 2",
-                                           "Replaced by a newer suggestion version 3"]), statuses
+        rows = page.locator("tbody tr")
+        statuses = {row.locator("a").first.get_attribute("href").removeprefix("/review/"):
+                    " ".join(row.locator("td:nth-child(2)").inner_text().split()).removeprefix("Status ")
+                    for row in rows.all()}
+        assert statuses == expected, statuses
         tags = page.locator("tbody .nhsuk-tag")
-        assert sorted(tags.all_inner_texts()) == ["Draft", "Issued", "Replaced by a newer suggestion"]
+        assert sorted(tags.all_inner_texts()) == ["Amended", "Draft", "Issued", "Replaced by a newer suggestion"]
         assert_accessible(page)
 
-        for suggestion, words, version in ((draft, "Draft", 1), (newer, "Issued", 2), (replaced, "Replaced by a newer "
-                                                                                               "suggestion", 3)):
-            page.goto(f"{base}/review/{suggestion['id']}")
+        for suggestion_id, words in expected.items():
+            page.goto(f"{base}/review/{suggestion_id}")
             status = page.locator("#status")
-            assert status.locator(".nhsuk-tag").inner_text() == words
-            assert " ".join(status.inner_text().split()) == f"{words} version {version}"
+            assert status.locator(".nhsuk-tag").inner_text() == words.split(" – ")[0]
+            assert " ".join(status.inner_text().split()) == words
         assert_accessible(page)
-    assert not re.search(r"\(version \d+\)", page.content())
+    assert not re.search(r"version \d", page.content())
+
+
+def test_the_employer_s_answers_name_the_issue_as_the_status_tag_does(app, tokens, page):
+    """The review page's answers said "Answer to version 2" for the answer to a first issue: each now names the
+    issue it answered in the tag's words, by number only once the suggestion was amended."""
+    from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert client.post(f"/employer-links/{letter_token(client, tokens, created['id'])}/response",
+                       json=ANSWER).status_code == 201
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        assert page.locator("#status").inner_text().strip() == "Issued"
+        assert page.locator("#employer-response strong").all_inner_texts() == ["Answer to the letter"]
+        amended = client.post(f"/suggestions/{created['id']}/amend", json={**suggestion_body(), "version": 2},
+                              headers=h)
+        assert amended.status_code == 200
+        page.reload()
+        assert " ".join(page.locator("#status").inner_text().split()) == "Amended – second issue"
+        assert page.locator("#employer-response p").first.inner_text() == (
+            "None yet for the second issue, the current one")
+        assert page.locator("#employer-response strong").all_inner_texts() == [
+            "Answer to the first issue (since amended)"]
+        assert client.post(f"/employer-links/{letter_token(client, tokens, created['id'])}/response",
+                           json=ANSWER).status_code == 201
+        page.reload()
+        assert page.locator("#employer-response strong").all_inner_texts() == [
+            "Answer to the second issue (current)", "Answer to the first issue (since amended)"]
+        assert "version" not in page.locator("#employer-response").inner_text()
+        assert_accessible(page)
 
 
 def test_no_status_reads_as_a_code(app, tokens):
@@ -84,9 +133,18 @@ def test_no_status_reads_as_a_code(app, tokens):
     assert set(tags) == set(STATUSES)
     assert all(words[0].isupper() and "_" not in words for words, _ in tags.values())
     with app.test_request_context():
-        assert template.module.status_tag("superseded", 3) == (
-            '<strong class="nhsuk-tag nhsuk-tag--grey">Replaced by a newer suggestion</strong> '
-            '<span class="nhsuk-body-s">version 3</span>')
+        assert template.module.status_tag("superseded", 1) == (
+            '<strong class="nhsuk-tag nhsuk-tag--grey">Replaced by a newer suggestion</strong>')
+        assert template.module.status_tag("amended", 12) == (
+            '<strong class="nhsuk-tag nhsuk-tag--purple">Amended</strong> <span class="nhsuk-body-s">– 12th issue</span>')
+        assert template.module.status_tag("draft") == '<strong class="nhsuk-tag nhsuk-tag--white">Draft</strong>'
+
+
+def test_ordinals_are_words_to_ninth_then_numerals():
+    from worklink_adjustments.pages.wording import ordinal
+
+    assert [ordinal(n) for n in (1, 2, 3, 9, 10, 11, 12, 13, 21, 22, 23, 101, 111)] == [
+        "first", "second", "third", "ninth", "10th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th"]
 
 
 def test_the_review_page_reads_its_answers_as_the_home_list_does_and_the_confirmation_says_which(app, tokens, page):

@@ -142,7 +142,7 @@ def test_an_amendment_starts_a_new_response_round(svc):
     assert client.get("/suggestions", headers=h).get_json()["items"][0]["employer_outcome"] == "agreed"
 
     page = client.get(f"/review/{sid}", headers=h).get_data(as_text=True)
-    assert "Answer to version 3 (current)" in page and "Answer to version 2 (an earlier version" in page
+    assert "Answer to the second issue (current)" in page and "Answer to the first issue (since amended)" in page
 
 
 def test_an_amendment_retires_the_unused_link_of_the_earlier_letter(svc):

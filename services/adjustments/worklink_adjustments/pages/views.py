@@ -30,12 +30,13 @@ from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
-from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, worded
+from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, ordinal, worded
 from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema, SuggestionUpdateSchema
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 pages.add_app_template_filter(lambda moment: letters.long_date(uk_today(moment)), "uk_date")  # in the UK, in words
 pages.add_app_template_filter(letters.long_date, "long_date")
+pages.add_app_template_filter(ordinal, "ordinal")  # an amended suggestion's issue: "second"
 # A referral's step as the clinician reads it (the codes are the referrals service's lifecycle steps).
 REFERRAL_WORDS = {"put_on_hold": "on hold", "resumed": "active again (resumed)",
                   "entered_in_error": "withdrawn (entered in error)", "held": "waiting for an adviser service",

@@ -85,3 +85,15 @@ def employer_wording(rows: list[dict]) -> dict[str, tuple[str | None, str | None
         wording[f"items-{i}-reason"] = (f"Say why '{title}' could not be agreed in full",
                                         "The reason must be 1000 characters or fewer")
     return wording
+
+
+# GOV.UK and NHS.UK style: ordinals in words from first to ninth, then numerals ("10th", "21st").
+_ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+
+
+def ordinal(n: int) -> str:
+    """Which one of several, as people say it: "second" (an amended suggestion's issue), "12th", "21st"."""
+    if 1 <= n <= len(_ORDINAL_WORDS):
+        return _ORDINAL_WORDS[n - 1]
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
