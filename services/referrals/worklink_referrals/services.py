@@ -532,6 +532,9 @@ def hold_unclaimed(session: Session, outbox: Outbox, settings: ReferralSettings,
         Referral.service_id == service_id, Referral.status == Status.SUBMITTED.value)))
     for referral in stranded:
         referral.service_id = referral.assigned_org_id = None
+        # An adviser assigned before it was acknowledged is the withdrawn organisation's: not the next one's
+        # (it would read their login id as its own staff's, the referrer them as working there).
+        referral.assigned_adviser = referral.assigned_adviser_name = None
         referral.routing, referral.updated_at = "held", now
         session.flush()
         _history(session, referral, "hold", referral.status, SYSTEM, now, reason="service_withdrawn")
