@@ -19,6 +19,7 @@ from worklink.problems import Problem
 from worklink.sites import named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
+from worklink.web.dates import typed_date
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, cookie_secure, errors_by_field
 from worklink_referrals import access, domain, insights, services
@@ -525,29 +526,33 @@ def _posted_errors(problems: list[tuple[str, str]], form: str) -> dict[str, list
 # --- self-referral, no account ("no wrong door") ---------------------------------------------------
 
 
-DATE_PARTS = ("day", "month", "year")
-
-
 def _birth_date(form) -> str:
-    """The three-field date of birth (NHS.UK date input) as YYYY-MM-DD; "" when none was given.
-    A single `birth_date` field (YYYY-MM-DD) is taken too. Parts that make no date give an invalid
-    value, so the schema refuses it."""
+    """The date of birth as YYYY-MM-DD for the schema: one `birth_date` field as a program may post it, else the
+    three boxes (NHS.UK date input, read by worklink.web.dates); "" when they make no date (_birth_date_error)."""
     if form.get("birth_date", "").strip():
         return form["birth_date"].strip()
-    day, month, year = (form.get(f"birth_date-{part}", "").strip() for part in DATE_PARTS)
-    if not (day or month or year):
-        return ""
-    day_number, month_number = whole_number(day, 99), whole_number(month, 99)
-    if day_number is None or month_number is None or whole_number(year, 9999) is None or len(year) != 4:
-        return "not-a-date"
-    return f"{year}-{month_number:02d}-{day_number:02d}"
+    typed = typed_date(form, "birth_date", "Date of birth").value
+    return typed.isoformat() if typed else ""
+
+
+def _birth_date_error(form) -> tuple[tuple[str, ...], str]:
+    """The boxes to correct and the message when the schema refused the date of birth. Only some boxes wrong
+    (one left out, a year of 2 numbers): NHS.UK's words ("Date of birth must include a month") and only those
+    boxes marked; the whole date (none of the boxes, or the field posted alone): the page's own words."""
+    if not form.get("birth_date", "").strip():
+        typed = typed_date(form, "birth_date", "Date of birth")
+        if typed.parts:
+            return typed.parts, typed.problem or ""
+        if not (typed.value or typed.problem):
+            return (), FRIENDLY["birth_date"]
+    return (), FRIENDLY["birth_date_real"]  # no such day, or one the schema refuses (in the future)
 
 
 def _self_referral_form(form) -> dict:
     person = {name: form.get(name, "").strip() for name in
               ("given_name", "family_name", "postcode", "email", "phone") if form.get(name, "").strip()}
-    if _birth_date(form):
-        person["birth_date"] = _birth_date(form)
+    if birth_date := _birth_date(form):
+        person["birth_date"] = birth_date
     body = {"person": person, "consent": {"explicit": form.get("consent") == "yes",
                                           **_yes_or_no("updates_by_email", form)},
             "employment_situation": form.get("employment_situation", "")}
@@ -568,6 +573,7 @@ def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
     chosen = named_service(site_link_keys(service_context().settings), link)
     return _render("referrals/refer_yourself.html", status, errors=errors or {}, form=form or {},
                    situations=EMPLOYMENT, service_id=link.get("service_id", ""), chosen=chosen,
+                   birth_date_boxes=_birth_date_error(form or {})[0] if errors else (),
                    link=link if chosen else {}, codes_by_phone=settings().codes_by_phone,
                    directory_url=settings().directory_url)
 
@@ -681,9 +687,10 @@ FRIENDLY = {"given_name": "Enter your first name", "family_name": "Enter your la
             "updates_by_email": "Select yes if we can email you updates about your referral"}
 
 
-# The form's order: the error summary lists problems in it. The date of birth's first box is its anchor.
-FORM_ORDER = ("given_name", "family_name", "birth_date-day", "postcode", "email", "employment_situation",
-              "updates_by_email", "consent")
+# The form's order: the error summary lists problems in it. The date of birth's message is on its first box to
+# correct (the day's for the whole date).
+FORM_ORDER = ("given_name", "family_name", "birth_date-day", "birth_date-month", "birth_date-year", "postcode",
+              "email", "employment_situation", "updates_by_email", "consent")
 
 
 def _self_referral_errors(messages, form) -> list[tuple[str, str]]:
@@ -694,9 +701,9 @@ def _self_referral_errors(messages, form) -> list[tuple[str, str]]:
         problems["email"] = FRIENDLY["email_only"]  # the page asks for no phone number: codes go by email
     elif not (form.get("email", "").strip() or form.get("phone", "").strip()):
         problems.setdefault("email", FRIENDLY["contact"])
-    if "birth_date" in problems:
-        problems["birth_date-day"] = FRIENDLY["birth_date_real" if _birth_date(form) else "birth_date"]
-        del problems["birth_date"]
+    if problems.pop("birth_date", None):
+        boxes, message = _birth_date_error(form)
+        problems[f"birth_date-{(boxes or ('day',))[0]}"] = message  # the first box to correct: the summary's link
     order = {name: i for i, name in enumerate(FORM_ORDER)}
     return sorted(problems.items(), key=lambda item: order.get(item[0], len(order)))
 
