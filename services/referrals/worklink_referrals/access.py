@@ -164,7 +164,8 @@ def present(session: Session, referral: Referral, principal: Principal, settings
                     "captured_at": referral.consent_captured_at,
                     "method": referral.consent_method, "scope_service_id": referral.consent_scope_service_id,
                     "outcomes_to_referrer": referral.outcomes_to_referrer,
-                    "updates_by_email": referral.person_updates,
+                    "updates_by_email": referral.person_updates, "updates_answered_at": referral.person_updates_at,
+                    "updates_answered_how": referral.person_updates_how,  # the person may see what they agreed to
                     "withdrawn_at": referral.consent_withdrawn_at},
         "clocks": clocks(referral, settings, now),
         "history": [_history(t, outcomes_seen) for t in referral.transitions

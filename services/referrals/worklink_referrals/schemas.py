@@ -243,6 +243,12 @@ class ConsentOutSchema(Schema):
     scope_service_id = fields.UUID(allow_none=True)
     outcomes_to_referrer = fields.Boolean()
     updates_by_email = fields.Boolean()
+    updates_answered_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the person's answer about status emails (updates_by_email) was given"})
+    updates_answered_how = fields.String(allow_none=True, metadata={
+        "description": "how it was given: with_consent (the referrer recorded it with the consent), "
+                       "self_referral_form, status_page (the person changed it), not_asked (a self-referral made "
+                       "before the form asked: emails to the verified address)"})
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
