@@ -145,8 +145,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     outcomes_seen = outcomes_shown(principal, referral)
     link_seen = sees_duplicate(session, principal, referral)
     if org_names is None:
-        org_names = services.organisation_names(
-            session, {referral.referrer_org_id, referral.assigned_org_id, *(n.by_org for n in referral.notes)})
+        org_names = services.organisation_names(session, organisations_named(referral))
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
         "fhir_status": FHIR_STATUS[Status(referral.status)],
@@ -199,6 +198,11 @@ def present(session: Session, referral: Referral, principal: Principal, settings
 
 
 LINK_STEPS = ("link_duplicate", "relink_duplicate", "unlink_duplicate")
+
+
+def organisations_named(referral: Referral) -> set[str | None]:
+    """The organisations a reader of the referral sees named: the referrer's, the assigned one, the note authors'."""
+    return {referral.referrer_org_id, referral.assigned_org_id, *(n.by_org for n in referral.notes)}
 
 
 def sees_duplicate(session: Session, principal: Principal, referral: Referral) -> bool:

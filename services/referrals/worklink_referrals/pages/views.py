@@ -171,14 +171,15 @@ PROFESSIONS = {"doctor": "GP", "nurse": "nurse", "occupational_therapist": "occu
                "pharmacist": "pharmacist", "physiotherapist": "physiotherapist"}  # the fit note's five
 
 
-def referrer_words(referral: Referral, reader) -> str:
+def referrer_words(referral: Referral, reader, org_names: dict[str, str]) -> str:
     """Who made the referral: "Dr Ada Lovelace (GP) at Riverside Surgery", else "A GP at practice <id>",
-    "An employment adviser at your organisation"."""
+    "An employment adviser at your organisation". The organisation by the name the referral recorded, else by
+    the one referrals keeps from its staff's tokens (`org_names`: services.organisation_names)."""
     if referral.source == "self":
         return "The person, through the self-referral form"
     who, kind = REFERRER_ROLES.get(referral.referrer_role, ("Staff", "organisation"))
     place = f"your {kind}" if reader.organisation == referral.referrer_org_id else (
-        referral.referrer_org_name or f"{kind} {referral.referrer_org_id}")
+        referral.referrer_org_name or org_names.get(referral.referrer_org_id) or f"{kind} {referral.referrer_org_id}")
     if referral.referrer_name:
         profession = PROFESSIONS.get(referral.referrer_profession or "", referral.referrer_profession)
         who = referral.referrer_name + (f" ({profession})" if profession else "")
@@ -208,7 +209,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         referral = access.load(session, referral_id, principal)
         ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
-        body = access.present(session, referral, principal, settings(), moment)
+        names = services.organisation_names(session, access.organisations_named(referral))
+        body = access.present(session, referral, principal, settings(), moment, org_names=names)
         routable = _routing_choices(session, referral.area) if (
             principal.is_alliance_admin and referral.routing == "held") else []
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
@@ -224,7 +226,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
                    actors=HISTORY_ACTORS,
-                   referrer=referrer_words(referral, principal), consent_by=consent_taker_words(referral),
+                   referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,

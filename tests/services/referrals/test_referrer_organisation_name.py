@@ -1,0 +1,37 @@
+"""The referral page's "Referred by" names the referrer's organisation by the name referrals keeps from its staff's
+tokens (organisation_names, migration 0017) when the referral itself recorded none: it read "practice <id>" though
+the name was known."""
+
+from __future__ import annotations
+
+import re
+
+from tests.services.referrals.conftest import GP_PRACTICE, nhs_number
+from tests.services.referrals.test_staff_in_words import HTML, dr_wu
+
+
+def someone_else(h, headers) -> str:
+    return h.refer({"nhs_number": nhs_number(7), "given_name": "Mary"}, headers=headers).get_json()["id"]
+
+
+def referred_by(h, rid: str) -> str:
+    html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
+    return re.search(r'id="referrer">([^,<]*),', html).group(1)
+
+
+def test_referred_by_takes_the_name_kept_for_the_referrers_organisation(harness):
+    h = harness
+    rid = h.refer(headers=dr_wu(h)).get_json()["id"]  # the token named no organisation
+    assert referred_by(h, rid) == f"A GP at practice {GP_PRACTICE}"
+    other = someone_else(h, dr_wu(h))
+    cancelled = h.act(other, "cancel", headers=dr_wu(h, org_name="Riverside Surgery"), reason="referrer_withdrew")
+    assert cancelled.status_code == 200, cancelled.get_json()  # a later token of the practice's names it
+    assert referred_by(h, rid) == "A GP at Riverside Surgery"
+
+
+def test_the_name_the_referral_recorded_comes_first(harness):
+    h = harness
+    rid = h.refer(headers=dr_wu(h, org_name="Wu Medical Centre")).get_json()["id"]
+    other = someone_else(h, dr_wu(h))
+    h.act(other, "cancel", headers=dr_wu(h, org_name="Riverside Surgery"), reason="referrer_withdrew")
+    assert referred_by(h, rid) == "A GP at Wu Medical Centre"
