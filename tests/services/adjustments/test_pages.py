@@ -286,7 +286,7 @@ def test_the_employer_sees_no_clinicians_menu_and_the_clinician_sees_all_they_wr
             employer.locator(f"#items-{i}-outcome").check()
         employer.get_by_label("Your name").fill("Jo Manager")
         employer.get_by_label("Your role (optional)").fill("Warehouse manager")
-        employer.get_by_label("Changes start on (optional)").fill(start.isoformat())
+        fill_date(employer, "Changes start on (optional)", start.isoformat())  # three boxes, as NHS.UK asks
         employer.get_by_label("Anything else (optional)").fill("Happy to talk it through with Ravi.")
         employer.get_by_role("button", name="Send your answer").click()
         assert employer.get_by_role("heading", level=1).inner_text() == "Answer sent"

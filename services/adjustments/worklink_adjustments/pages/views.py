@@ -724,20 +724,53 @@ def respond_submit(token: str):
                 "responder_name": form.get("responder_name", "").strip(),
                 "responder_role": form.get("responder_role", "").strip(),
                 "comments": form.get("comments", "").strip()}
-        if form.get("effective_from"):
-            data["effective_from"] = form["effective_from"]
+        start, start_errors, start_boxes = typed_start(form)
+        if start:
+            data["effective_from"] = start
         try:
-            loaded = EMPLOYER_FORM.load(data)
-            services.record_employer_response(session, deps(), token, loaded)
+            loaded, errors = EMPLOYER_FORM.load(data), {}
         except ValidationError as exc:
+            # "Say why" is about a row; the reason box is where it is fixed; the start date's rule, its boxes
+            moved = {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))} | {START: f"{START}-day"}
+            errors = worded(by_field(field_errors(exc.messages), moved), employer_wording(rows))
+        if errors or start_errors:
             _audit_employer_read(session, link, suggestion)  # the form is shown again, with what was advised
-            # "Say why" is about a row; the reason box is where it is fixed
-            errors = worded(by_field(field_errors(exc.messages),
-                                     {f"items-{i}": f"items-{i}-reason" for i in range(len(rows))}),
-                            employer_wording(rows))
             return render("adjustments/respond.html", status=422, rows=rows, name=name, token=token, form=form,
-                          errors=errors, nav=EMPLOYER_NAV)
+                          errors=in_reply_page_order(errors | start_errors), start_boxes=start_boxes,
+                          nav=EMPLOYER_NAV)
+        services.record_employer_response(session, deps(), token, loaded)
     return render("adjustments/responded.html", name=name, nav=EMPLOYER_NAV)
+
+
+# The employer's "Changes start on": NHS.UK's three boxes (effective_from-day, -month, -year), as the write page's
+# dates; a browser's date picker differs by browser and is slow to reach a date in.
+START, START_NAMED = "effective_from", "The date the changes start"
+
+
+def typed_start(form) -> tuple[str | None, dict[str, list[str]], tuple[str, ...]]:
+    """The start date as the API takes it (ISO; None if not given), else its message keyed on the first box to
+    correct ("... must include a month": the month's; the day's for the whole date) and the boxes to mark. One
+    value under its own name (a program posting the API's format, as the page took before) is taken as it is."""
+    if form.get(START, "").strip():
+        return form[START].strip(), {}, ()
+    typed = typed_date(form, START, START_NAMED)
+    if typed.problem:
+        return None, {f"{START}-{(typed.parts or ('day',))[0]}": [typed.problem]}, typed.parts
+    return (typed.value.isoformat() if typed.value else None), {}, ()
+
+
+# The reply page's fields top to bottom (respond.html): its error summary lists them in this order.
+REPLY_PAGE_ORDER = ("items", "responder_name", "responder_role", START, "comments")
+
+
+def in_reply_page_order(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The reply page's errors (field id -> messages) in the order of its fields, a row's outcome before its
+    reason; one about no field ("") first."""
+    def place(field: str) -> tuple:
+        section = next((n for n, name in enumerate(REPLY_PAGE_ORDER, start=1) if field.startswith(name)),
+                       0 if field == "" else len(REPLY_PAGE_ORDER) + 1)
+        return section, [int(n) for n in re.findall(r"-(\d+)-", field)], field.endswith("-reason")
+    return dict(sorted(errors.items(), key=lambda item: place(item[0])))
 
 
 from worklink_adjustments.pages import people as _people  # noqa: E402,F401 - a person's rights pages (its routes)

@@ -75,7 +75,7 @@ def employer_wording(rows: list[dict]) -> dict[str, tuple[str | None, str | None
     wording: dict[str, tuple[str | None, str | None]] = {
         "responder_name": ("Enter your name", "Enter your name, 2 to 200 characters"),
         "responder_role": (None, "Your role must be 200 characters or fewer"),
-        "effective_from": (None, "The date the changes start must be a real date"),
+        "effective_from-day": (None, "The date the changes start must be a real date"),  # its boxes' id
         "comments": (None, "Your comments must be 2000 characters or fewer"),
     }
     for i, row in enumerate(rows):
