@@ -55,8 +55,8 @@ class Principal:
     @property
     def name(self) -> str | None:
         """The person's display name, if the token carries one (OpenID Connect's `name` claim)."""
-        value = self.claims.get("name")
-        return (value.strip() or None) if isinstance(value, str) else None
+        value = self.claims.get("name")  # cut as org_name is: the services keep it in 200 characters
+        return (value.strip()[:200].strip() or None) if isinstance(value, str) else None
 
     @property
     def organisation_name(self) -> str | None:

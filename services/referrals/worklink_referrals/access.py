@@ -59,8 +59,10 @@ def staff_words(reader_org: str | None, subject: str, organisation: str | None, 
     Works"), else by id."""
     if reader_org is not None and reader_org == organisation:
         return subject
-    place = org_names.get(organisation or "") or f"organisation {organisation}"
-    return f"{name or ROLE_PERSON.get(role or '', 'a member of staff')} at {place}"
+    who = name or ROLE_PERSON.get(role or "", "a member of staff")
+    if organisation is None:  # an alliance admin's token may name none: their role says where they are
+        return who
+    return f"{who} at {org_names.get(organisation) or f'organisation {organisation}'}"
 
 
 def adviser_words(reader_org: str | None, referral: Referral, org_names: dict[str, str]) -> str | None:

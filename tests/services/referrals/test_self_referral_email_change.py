@@ -6,6 +6,8 @@ person's referral - their status page, their news. Found on 27 November, when th
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 
 from tests.services.referrals.test_api import outbox_payloads
@@ -31,7 +33,8 @@ def test_another_browser_holding_the_id_cannot_send_the_code_elsewhere(harness):
     pending = started.headers["Location"].split("/")[2]
     cookie = started.headers.getlist("Set-Cookie")
     kept = next(c for c in cookie if c.startswith("wl_self_referral="))
-    assert all(part in kept for part in ("HttpOnly", "SameSite=Strict", "Path=/refer-yourself", "Max-Age=1800"))
+    assert all(part in kept for part in ("HttpOnly", "SameSite=Strict", "Path=/refer-yourself"))
+    assert "Max-Age" not in kept and "Expires" not in kept  # gone with the browser: a shared computer's next user
 
     stranger = h.app.test_client()  # has the address (history, the audit trail), not the browser's cookie
     stranger.set_cookie("worklink_csrf", CSRF)
@@ -47,6 +50,18 @@ def test_another_browser_holding_the_id_cannot_send_the_code_elsewhere(harness):
     again = post(h, f"/refer-yourself/{moved.headers['Location'].split('/')[2]}/email", {"email": "sam.j@example.org"},
                  {})
     assert again.status_code == 303 and [email for _, email in _waiting(h)] == ["sam.j@example.org"]
+
+
+def test_the_key_is_forgotten_once_the_code_is_used(harness):
+    h = harness
+    started = post(h, "/refer-yourself", {**FORM, "updates_by_email": "yes"}, {})
+    pending = started.headers["Location"].split("/")[2]
+    with h.ctx.database.sessions() as session:
+        code = session.get(PendingSelfReferral, uuid.UUID(pending)).payload["shown_code"]
+    sent = post(h, f"/refer-yourself/{pending}/code", {"code": code}, {})
+    assert sent.status_code == 303 and sent.headers["Location"].startswith("/my-referral/")
+    assert any(c.startswith("wl_self_referral=;") for c in sent.headers.getlist("Set-Cookie"))
+    assert h.client.get_cookie("wl_self_referral", path="/refer-yourself") is None
 
 
 def test_a_self_referral_started_through_the_api_has_no_browser_to_change_it_from(harness):

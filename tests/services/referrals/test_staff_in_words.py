@@ -139,3 +139,22 @@ def test_the_subject_access_export_names_staff_as_another_organisation_sees_them
     assert referral["assigned_adviser"] == "Sam Patel at Riverside Works"
     assert referral["consent"]["captured_by"] == f"a GP or other clinician at organisation {GP_PRACTICE}"
     assert "sam.patel" not in exported.get_data(as_text=True) and "dr.wu" not in exported.get_data(as_text=True)
+
+
+def test_staff_of_no_organisation_read_as_their_role_and_a_long_name_is_kept_cut(both):
+    """A token may name no organisation (an alliance admin's): such a member of staff read '... at organisation
+    None'. A display name longer than the 200 characters kept failed the note on PostgreSQL (too long for its
+    column)."""
+    from worklink_referrals.access import staff_words
+
+    assert staff_words(GP_PRACTICE, "admin-1", None, name=None, role="alliance_admin", org_names={}) == (
+        "an alliance administrator")
+    assert staff_words(GP_PRACTICE, "admin-1", None, name="Kim Lee", role="alliance_admin", org_names={}) == "Kim Lee"
+    h = both
+    rid = h.refer(headers=dr_wu(h)).get_json()["id"]
+    h.act(rid, "accept", headers=sam(h), claim=True)
+    long_name = "Sam " + "Patel-" * 60
+    assert h.client.post(f"/referrals/{rid}/notes", json={"text": "Left a voicemail"},
+                         headers=sam(h, name=long_name)).status_code == 201
+    [note] = read(h, rid, h.admin())["notes"]  # the alliance reads notes
+    assert note["by_name"] == long_name[:200].strip() and note["by"].endswith(" at Riverside Works")

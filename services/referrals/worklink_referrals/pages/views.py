@@ -615,8 +615,10 @@ SELF_REFERRAL_COOKIE = "wl_self_referral"
 
 
 def _with_browser_key(response, browser_key: str):
-    response.set_cookie(SELF_REFERRAL_COOKIE, browser_key, max_age=settings().self_referral_code_minutes * 60,
-                        path="/refer-yourself", httponly=True, samesite="Strict", secure=cookie_secure())
+    # Gone when the browser closes (no Max-Age): on a shared computer the next user finds the code page in the
+    # history, not the key. The waiting record expires in its own time anyway.
+    response.set_cookie(SELF_REFERRAL_COOKIE, browser_key, path="/refer-yourself", httponly=True,
+                        samesite="Strict", secure=cookie_secure())
     return response
 
 
@@ -651,7 +653,11 @@ def refer_yourself_verify(pending_token):
                            errors={"code": [wrong.detail]}, typed=request.form.get("code", ""))  # to spot a slip
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
-    return redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
+    sent = redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
+    # the key has done its work: the waiting record is gone
+    sent.delete_cookie(SELF_REFERRAL_COOKIE, path="/refer-yourself", httponly=True, samesite="Strict",
+                       secure=cookie_secure())
+    return sent
 
 
 @pages.post("/refer-yourself/<uuid:pending_token>/email")
