@@ -775,6 +775,11 @@ def check_self_referral_code(session: Session, pending_id: uuid.UUID, code: str,
         return Gone(EXPIRED)
     if not hmac.compare_digest(pending.code_hash, hash_secret(code.strip())):
         pending.attempts += 1
+        # A code guessed at is an attempt on the person's waiting record: audited as refused with the count, never
+        # with the code typed (a secret: a slip of one digit is most of the right one).
+        _AUDIT.record(session, action="denied", resource_type=PENDING_RECORD, resource_id=str(pending.id),
+                      person_id=str(pending.id), purpose=f"wrong code: attempt {pending.attempts}",
+                      principal=pending_principal(pending.id))
         return DomainError("That code is not right. Check the message and try again.", field="code",
                            attempts_left=5 - pending.attempts)
     return None
@@ -903,6 +908,12 @@ def forget_expired_self_referrals(session: Session, now: datetime) -> int:
 
 
 PENDING_RECORD = "pending_self_referral"  # the audit trail's name for a self-referral waiting for its code
+
+
+def pending_principal(pending_id: uuid.UUID) -> Principal:
+    """The resident filling in the self-referral form: anonymous, known by the id of their waiting self-referral
+    (`self:<id>`, as the referral's history names them once it is made)."""
+    return Principal(subject=f"self:{pending_id}", role="resident")
 
 
 def _jsonable(intake: Mapping[str, Any]) -> dict:

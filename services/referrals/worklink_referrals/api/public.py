@@ -43,12 +43,6 @@ def person_principal(referral: Referral) -> Principal:
     return Principal(subject=f"person-link:{referral.id}", role="resident")
 
 
-def pending_principal(pending_id: uuid.UUID) -> Principal:
-    """The resident filling in the self-referral form: anonymous, known by the id of their waiting self-referral
-    (`self:<id>`, as the referral's history names them once it is made)."""
-    return Principal(subject=f"self:{pending_id}", role="resident")
-
-
 def audit_pending(session, action: str, pending_id: uuid.UUID, *, by: uuid.UUID | None = None,
                   purpose: str | None = None) -> None:
     """A waiting self-referral holds the person's details before any referral exists: its creation and change
@@ -56,7 +50,7 @@ def audit_pending(session, action: str, pending_id: uuid.UUID, *, by: uuid.UUID 
     the referral's), by the resident who holds it (`by`: the one they came from, for a changed address)."""
     service_context().audit.record(session, action=action, resource_type=services.PENDING_RECORD,
                                    resource_id=str(pending_id), person_id=str(pending_id), purpose=purpose,
-                                   principal=pending_principal(by or pending_id))
+                                   principal=services.pending_principal(by or pending_id))
 
 
 def referral_by_link(session, token: str) -> Referral:
