@@ -31,8 +31,8 @@ def exported_consent(h, rid: str) -> dict:
     return exported.get_json()["referrals"][0]["consent"]
 
 
-def test_staff_and_the_export_show_the_answer_when_and_how_it_was_given(harness):
-    h = harness
+def test_staff_and_the_export_show_the_answer_when_and_how_it_was_given(both):
+    h = both
     answered_on_the_form = h.clock.now
     rid, token = self_referred(h)
     shown = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["consent"]
