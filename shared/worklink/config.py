@@ -132,6 +132,9 @@ class Settings:
                 raise ConfigError("WORKLINK_JWT_SECRET must be at least 32 characters in production")
         elif not (jwt.public_key or jwt.jwks_url):
             raise ConfigError(f"{jwt.algorithm} needs WORKLINK_JWT_PUBLIC_KEY or WORKLINK_JWKS_URL")
+        if jwt.jwks_url:
+            require_https("WORKLINK_JWKS_URL", jwt.jwks_url, self.env,
+                          "a key fetched over plain HTTP can be swapped on the way, and every token then forged")
         if self.metrics_token and len(self.metrics_token) < 32:  # it guards /metrics as a JWT secret guards the API
             raise ConfigError("WORKLINK_METRICS_TOKEN must be at least 32 characters in production")
 
@@ -167,6 +170,16 @@ def url_setting(env: Mapping[str, str], name: str, default: str = "", *,
     else:
         return value
     raise ConfigError(f"{name} {problem}, e.g. {schemes[0]}://host.example.org (got {_without_credentials(value)!r})")
+
+
+def require_https(name: str, url: str, environment: str, why: str) -> None:
+    """In production, refuse `url` by its variable's name unless it is https: for addresses whose content must not
+    be read or changed on the way (`why`) - the JWKS, and the sites people are sent to from e-mails, letters and
+    pages. Not for a service's own back-end addresses (database, brokers, mail server, geocoder), which have
+    settings of their own for their transport and may be on a private network: docker-compose's http:// and
+    plaintext addresses are development ones, between containers."""
+    if environment == "production" and urlsplit(url).scheme != "https":
+        raise ConfigError(f"{name} must start with https:// in production ({why}), got {_without_credentials(url)!r}")
 
 
 def host_setting(env: Mapping[str, str], name: str, default: str) -> str:

@@ -13,14 +13,15 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlencode
 
-from worklink.config import url_setting
+from worklink.config import require_https, url_setting
 from worklink.service import get_service
 
 
 def site_url(env: Mapping[str, str], setting: str, service: str, environment: str) -> str:
-    """The base URL of `service`'s pages from `setting` (refused by its name unless http(s) with a host), else its
-    local address outside production ("" in it)."""
+    """The base URL of `service`'s pages from `setting` (refused by its name unless http(s) with a host, and https
+    in production), else its local address outside production ("" in it)."""
     if url := url_setting(env, setting):
+        require_https(setting, url, environment, "people follow these links from e-mails, letters and pages")
         return url.rstrip("/")
     if environment == "production":
         return ""

@@ -120,6 +120,7 @@ def test_a_number_that_is_not_one_is_refused_by_its_name(process, variable, valu
 
 
 RS256 = {"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "https://idp.example/jwks"}
+RS256_KEYS = {**RS256, "WORKLINK_SESSION_KEY": "s" * 40, "WORKLINK_CLINICIAN_REFERENCE_KEY": "c" * 40}
 SERVICE_SETTINGS = {  # each service's own production settings, so only the platform keys are missing
     "directory": {"DIRECTORY_GEOCODER_URL": "https://api.postcodes.io"},
     "adjustments": {"ADJUSTMENTS_PERSON_KEY": "p" * 40, "ADJUSTMENTS_LINK_SECRET": "l" * 40,
@@ -208,6 +209,43 @@ def test_an_address_with_a_typo_is_refused_at_start_by_its_name(process, variabl
     settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service], variable: value,
                 "NOTIFICATIONS_SMTP_STARTTLS": "1"}  # (a remote mail server without it is refused for that)
     assert "s3cret" not in refused(start(process, tmp_path, **settings), variable)
+
+
+PLAIN_HTTP = [  # (process, variable): the JWKS every token is checked against, and the sites people are sent to
+    (("relay", "-s", "referrals"), "WORKLINK_JWKS_URL"),
+    (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_PUBLIC_URL"),
+    (("consume", "-s", "notifications"), "NOTIFICATIONS_REFERRALS_URL"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_ADJUSTMENTS_URL"),
+    (("relay", "-s", "notifications"), "NOTIFICATIONS_DIRECTORY_URL"),
+    (("consume", "-s", "directory"), "DIRECTORY_REFERRALS_URL"),
+    (("relay", "-s", "adjustments"), "ADJUSTMENTS_REFERRALS_URL"),
+    (("relay", "-s", "referrals"), "REFERRALS_DIRECTORY_URL"),
+]
+
+
+@pytest.mark.parametrize("process, variable", PLAIN_HTTP, ids=lambda p: p if isinstance(p, str) else None)
+def test_production_refuses_plain_http_for_the_jwks_and_the_sites_people_are_sent_to(process, variable, tmp_path):
+    """http:// was taken: signing keys fetched in clear could be swapped on the way (every token then forged), and
+    e-mails, letters and pages sent people to http links."""
+    service = process[2]
+    settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service],
+                **(RS256_KEYS if variable == "WORKLINK_JWKS_URL" else {}), variable: "http://site.example.org/x"}
+    assert "https://" in refused(start(process, tmp_path, **settings), variable)
+
+
+def test_plain_http_stays_for_back_end_addresses_and_outside_production():
+    """The geocoder is an API the directory calls (a self-hosted copy on a private network), not a link; compose
+    runs in development, where the local sites are http."""
+    from worklink.config import Settings
+    from worklink.sites import site_url
+    from worklink_directory.geocode import geocoder_url
+
+    production = {"WORKLINK_ENV": "production", "DIRECTORY_GEOCODER_URL": "http://postcodes.internal:8000"}
+    assert geocoder_url(production) == "http://postcodes.internal:8000"
+    development = {"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "http://127.0.0.1:8080/jwks",
+                   "DIRECTORY_REFERRALS_URL": "http://localhost:8083"}
+    assert Settings.from_env("directory", development).jwt.jwks_url == "http://127.0.0.1:8080/jwks"
+    assert site_url(development, "DIRECTORY_REFERRALS_URL", "referrals", "development") == "http://localhost:8083"
 
 
 def test_a_short_metrics_token_is_refused_in_production(tmp_path):
