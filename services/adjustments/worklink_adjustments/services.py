@@ -127,8 +127,8 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
     items = []
     for suggestion in rows:
         items.append({c: getattr(suggestion, c) for c in (
-            "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "period_start",
-            "period_end", "review_date", "issued_at")}
+            "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "assessment_date",
+            "period_start", "period_end", "review_date", "issued_at")}
             | {"employer_outcome": outcomes.get(suggestion.id), "issues": issues.get(suggestion.id, 0)}
             | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}

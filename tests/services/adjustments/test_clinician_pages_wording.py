@@ -76,7 +76,7 @@ def test_the_status_is_a_tag_in_words_on_the_home_list_and_the_review_page(app, 
         sign_in(page, base, tokens.raw(), "/")
         rows = page.locator("tbody tr")
         statuses = {row.locator("a").first.get_attribute("href").removeprefix("/review/"):
-                    " ".join(row.locator("td:nth-child(2)").inner_text().split()).removeprefix("Status ")
+                    " ".join(row.locator("td:nth-child(3)").inner_text().split()).removeprefix("Status ")
                     for row in rows.all()}
         assert statuses == expected, statuses
         tags = page.locator("tbody .nhsuk-tag")
@@ -165,7 +165,7 @@ def test_the_review_page_reads_its_answers_as_the_home_list_does_and_the_confirm
     assessed = in_words(uk_today())
     with live_server(app) as base:
         sign_in(page, base, tokens.raw(), "/")
-        assert page.locator("tbody td:nth-child(5)").inner_text().strip().endswith("Requested")
+        assert page.locator("tbody td:nth-child(6)").inner_text().strip().endswith("Requested")
         page.goto(f"{base}/review/{created['id']}")
         assert page.locator("#referral").inner_text().startswith("Requested")
         items = page.locator("#employer-response li").all_inner_texts()

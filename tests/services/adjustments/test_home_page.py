@@ -1,5 +1,6 @@
 """The clinician's home page reaches every suggestion of the practice: a page at a time (NHS.UK
-pagination), or one patient's by NHS number; the table reflows at 320 px."""
+pagination), or one patient's by NHS number; each row says when the patient was assessed; the table reflows at
+320 px."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import re
 
 import pytest
 
-from tests.browser import assert_accessible, live_server, sign_in
+from datetime import timedelta
+
+from tests.browser import assert_accessible, live_server, sign_in, width_at
 from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
 from tests.services.adjustments.test_pages import _overflows
+from worklink_adjustments.domain import uk_today
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -107,3 +111,29 @@ def test_a_suggestion_never_referred_says_so_in_words_and_its_nhs_number_is_spac
     number = nhs_number(0)
     assert review.status_code == 200 and f"{number[:3]} {number[3:6]} {number[6:]}" in text and number not in text
     assert re.search(r'id="referral">\s*Not referred</dd>', text) and not re.search(r">\s*None\s*<", text)
+
+
+def test_each_row_says_when_the_patient_was_assessed_in_words_also_at_320_px(app, tokens, page):
+    """Found in a review: a patient's several suggestions differed on the list only by their period (and two with
+    the same period not at all); the assessment date tells them apart, as the review page's heading does."""
+    client, h = app.test_client(), tokens.header()
+    today = uk_today()
+    assessed = {"earlier": today - timedelta(days=40), "later": today - timedelta(days=2)}
+    for which, day in assessed.items():
+        body = suggestion_body(**{"assessment.date": day.isoformat(), "period.start": today.isoformat(),
+                                  "assessment.condition_started_on": (day - timedelta(days=30)).isoformat(),
+                                  "patient.given_name": f"Sam{which}"})
+        assert client.post("/suggestions", json=body, headers=h).status_code == 201, which
+    in_words = {which: f"{day.day} {day:%B %Y}" for which, day in assessed.items()}
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/")
+        assert page.locator("thead th").all_inner_texts()[:2] == ["Patient", "Assessed on"]
+        rows = {row.locator("a").inner_text(): row.locator("td").nth(1).inner_text().strip()
+                for row in page.locator("tbody tr").all()}
+        assert rows == {"Samearlier Patel": in_words["earlier"], "Samlater Patel": in_words["later"]}, rows
+        assert_accessible(page)
+        assert width_at(page, 320) <= 320
+        # Stacked at 320 px, each value keeps its heading (the column's, hidden from screen readers, which have it)
+        cell = page.locator("tbody tr").first.locator("td").nth(1)
+        assert " ".join(cell.inner_text().split()) in {f"Assessed on {words}" for words in in_words.values()}
+        assert_accessible(page)
