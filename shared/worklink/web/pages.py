@@ -9,7 +9,7 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
 - `@requires(...)` reads the signed-in user's token from an HttpOnly cookie and
   sends anonymous visitors to the sign-in page instead of answering 401; a session that
   was signed out, sat idle or passed 12 hours is refused (worklink.web.sessions), after
-  inactivity with a page that says so;
+  inactivity or 12 hours with a page that says so ("Your session ended");
 - "Sign me out on every computer" (POST /signout/everywhere) ends the user's sessions here and
   announces it to the other services through the outbox.
 """
@@ -286,18 +286,26 @@ def _to_sign_in(next_path: str | None) -> Response:
 
 
 def _session_ended(ended: SessionEnded) -> Response:
-    """A session that ended (worklink.web.sessions): its cookies go. After inactivity the user is told
-    why and offered sign-in back to where they were; after a sign-out or 12 hours, sign-in itself."""
+    """A session that ended (worklink.web.sessions): its cookies go. One that ended by itself (inactivity, or its
+    12 hours over) gets a page saying so - the user did nothing to end it - and sign-in back to where they were;
+    after a sign-out, which the user chose, sign-in itself."""
     where = _safe_next(request.full_path.rstrip("?") if request.method in SAFE_METHODS else _referring_path())
-    if ended.reason == IDLE:
-        minutes = service_context().settings.session_idle_minutes
-        html = render_template("worklink/session_ended.html", minutes=minutes,
+    if ended.reason in (IDLE, EXPIRED):
+        html = render_template("worklink/session_ended.html", why=_why_the_session_ended(ended.reason),
                                sign_in=url_for("worklink_session.sign_in", next=where) if where else
                                url_for("worklink_session.sign_in"))
         response = Response(html, status=401, mimetype="text/html")
     else:
         response = _to_sign_in(where)
     return _forget_session(response)
+
+
+def _why_the_session_ended(reason: str) -> str:
+    """Under the heading "Your session ended": the cause, as GOV.UK's and NHS.UK's timeout pages give it."""
+    if reason == IDLE:
+        minutes = service_context().settings.session_idle_minutes
+        return f"You've been signed out because you were inactive for {minutes} minutes."
+    return f"You've been signed out because a session lasts at most {SESSION_HOURS} hours."
 
 
 def _referring_path() -> str | None:
