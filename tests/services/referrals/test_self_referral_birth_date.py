@@ -43,8 +43,21 @@ def test_the_whole_date_keeps_the_pages_words_and_marks_all_three_boxes(harness)
     empty = {**FORM, "birth_date-day": "", "birth_date-month": "", "birth_date-year": ""}
     html = post(harness, "/refer-yourself", empty, {}).get_data(as_text=True)
     assert summary(html) == [("birth_date-day", "Enter your date of birth")]
-    in_the_future = post(harness, "/refer-yourself", {**FORM, "birth_date-year": "2090"}, {}).get_data(as_text=True)
-    assert summary(in_the_future) == [("birth_date-day", "Date of birth must be a real date, like 15 3 1984")]
+
+
+
+def test_a_real_date_the_rules_refuse_says_which_rule(harness):
+    """It said 'must be a real date' of a date in the future or a child's: a real date, so the person could not
+    see what to change."""
+    from worklink.uktime import uk_today
+
+    this_year = uk_today().year
+    for year, message in ((2090, "Date of birth must be in the past"),
+                          (this_year - 5, "You must be 13 or older to refer yourself"),
+                          (1850, "Check the year of your date of birth")):
+        html = post(harness, "/refer-yourself", {**FORM, "birth_date-year": str(year)}, {}).get_data(as_text=True)
+        assert summary(html) == [("birth_date-day", message)], year
+        assert marked_boxes(html) == ["day", "month", "year"]
 
 
 def test_a_month_among_other_problems_is_listed_where_the_date_is_on_the_form(harness):

@@ -547,7 +547,16 @@ def _birth_date_error(form) -> tuple[tuple[str, ...], str]:
             return typed.parts, typed.problem or ""
         if not (typed.value or typed.problem):
             return (), FRIENDLY["birth_date"]
-    return (), FRIENDLY["birth_date_real"]  # no such day, or one the schema refuses (in the future)
+        if typed.value and (problem := domain.birth_date_problem(typed.value, uk_today())):
+            return (), BIRTH_DATE_RULES.get(problem, FRIENDLY["birth_date_real"])  # a real day the rules refuse
+    return (), FRIENDLY["birth_date_real"]  # no such day
+
+
+# A real date the referral rules refuse (domain.birth_date_problem), said to the person referring themselves.
+BIRTH_DATE_RULES = {"must be in the past": "Date of birth must be in the past",
+                    f"the person must be at least {domain.YOUNGEST}":
+                        f"You must be {domain.YOUNGEST} or older to refer yourself",
+                    "check the year": "Check the year of your date of birth"}
 
 
 def _self_referral_form(form) -> dict:
