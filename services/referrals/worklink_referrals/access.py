@@ -45,10 +45,17 @@ def referrer_in_words(principal: Principal) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
-def referrer(referral: Referral) -> dict[str, str]:
+def referrer(referral: Referral, org_names: dict[str, str]) -> dict[str, str]:
     found = {"role": referral.referrer_role, "name": referral.referrer_name,
-             "profession": referral.referrer_profession, "organisation_name": referral.referrer_org_name}
+             "profession": referral.referrer_profession,
+             "organisation_name": referrer_organisation_name(referral, org_names)}
     return {key: value for key, value in found.items() if value}
+
+
+def referrer_organisation_name(referral: Referral, org_names: dict[str, str]) -> str | None:
+    """The referrer's organisation by the name the referral recorded, else by the one referrals keeps from its
+    staff's tokens (`org_names`: services.organisation_names): a later token of the practice may have named it."""
+    return referral.referrer_org_name or org_names.get(referral.referrer_org_id or "")
 
 
 def staff_words(reader_org: str | None, subject: str, organisation: str | None, *, name: str | None,
@@ -153,7 +160,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "fhir_status": FHIR_STATUS[Status(referral.status)],
         "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
         "status_reason": domain.unless_outcome(referral.status_reason, outcomes_seen), "source": referral.source,
-        "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral), "service_id": referral.service_id,
+        "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral, org_names), "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_org_name": org_names.get(referral.assigned_org_id or ""),
         "assigned_adviser": adviser_words(principal.organisation, referral, org_names),
         "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,

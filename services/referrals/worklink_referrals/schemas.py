@@ -256,7 +256,8 @@ class ReferrerOutSchema(Schema):
     role = fields.String(metadata={"description": "gp | adviser | org_admin | alliance_admin | resident"})
     name = fields.String(metadata={"description": "their name, from their token or the suggestion's issuer"})
     profession = fields.String(metadata={"description": "a clinician's profession, from the adjustment suggestion"})
-    organisation_name = fields.String(metadata={"description": "their organisation's name, from their token"})
+    organisation_name = fields.String(metadata={"description": "their organisation's name, from their token, else "
+                                                               "the one a later token of the organisation gave"})
 
 
 class ReferralSchema(Schema):

@@ -35,3 +35,18 @@ def test_the_name_the_referral_recorded_comes_first(harness):
     other = someone_else(h, dr_wu(h))
     h.act(other, "cancel", headers=dr_wu(h, org_name="Riverside Surgery"), reason="referrer_withdrew")
     assert referred_by(h, rid) == "A GP at Wu Medical Centre"
+
+
+def test_the_api_names_the_referrers_organisation_as_the_page_does(harness):
+    """GET /referrals/{id}'s referrer.organisation_name took only the name the referral recorded."""
+    h = harness
+    rid = h.refer(headers=dr_wu(h)).get_json()["id"]
+    assert "organisation_name" not in h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["referrer"]
+    h.act(someone_else(h, dr_wu(h)), "cancel", headers=dr_wu(h, org_name="Riverside Surgery"),
+          reason="referrer_withdrew")
+    shown = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["referrer"]
+    assert shown == {"role": "gp", "organisation_name": "Riverside Surgery"}
+    recorded = h.refer({"nhs_number": nhs_number(8), "given_name": "Ann"},
+                       headers=dr_wu(h, org_name="Wu Medical Centre")).get_json()["id"]
+    assert h.client.get(f"/referrals/{recorded}", headers=h.adviser()).get_json()["referrer"][
+        "organisation_name"] == "Wu Medical Centre"  # the name the referral recorded comes first

@@ -179,7 +179,7 @@ def referrer_words(referral: Referral, reader, org_names: dict[str, str]) -> str
         return "The person, through the self-referral form"
     who, kind = REFERRER_ROLES.get(referral.referrer_role, ("Staff", "organisation"))
     place = f"your {kind}" if reader.organisation == referral.referrer_org_id else (
-        referral.referrer_org_name or org_names.get(referral.referrer_org_id) or f"{kind} {referral.referrer_org_id}")
+        access.referrer_organisation_name(referral, org_names) or f"{kind} {referral.referrer_org_id}")
     if referral.referrer_name:
         profession = PROFESSIONS.get(referral.referrer_profession or "", referral.referrer_profession)
         who = referral.referrer_name + (f" ({profession})" if profession else "")
