@@ -194,6 +194,25 @@ def consent_taker_words(referral: Referral) -> str:
     return referral.consent_captured_by
 
 
+# How the person's answer about status emails was given (services: WITH_CONSENT, ON_THE_FORM, ...), in words.
+UPDATES_ANSWERED = {services.WITH_CONSENT: "given with their consent to the referral",
+                    services.ON_THE_FORM: "answered on the self-referral form",
+                    services.ON_THE_STATUS_PAGE: "changed through their status link"}
+
+
+def status_emails_words(consent: dict) -> str:
+    """The person's answer about status emails, beside their other consents: "Emails about their referral: yes,
+    answered on the self-referral form on 27 November 2026". A self-referral made before the form asked was never
+    asked: its emails follow the address the person verified (migration 0018)."""
+    answer = "yes" if consent["updates_by_email"] else "no"
+    how = consent["updates_answered_how"]
+    if how == services.NOT_ASKED:
+        return f"Emails about their referral: {answer}, not asked (they referred themselves before the form asked)"
+    when = consent["updates_answered_at"]
+    on = f" on {uk_time(when).strftime('%-d %B %Y')}" if when else ""
+    return f"Emails about their referral: {answer}, {UPDATES_ANSWERED.get(how, 'recorded')}{on}"
+
+
 def _page_number() -> int:
     """The 1-based page of a paged list (`?page=`); anything else is the first page."""
     return whole_number(request.args.get("page"), 999_999) or 1
@@ -227,6 +246,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
+                   status_emails=status_emails_words(body["consent"]),
                    can_note=can_note, can_withdraw=can_withdraw,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
