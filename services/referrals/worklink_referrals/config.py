@@ -66,6 +66,9 @@ class ReferralSettings:
     self_referral_limit_contact: int = 3
     self_referral_limit_ip: int = 10
     self_referral_window_seconds: int = 3600
+    # Changes of a person's answer about status emails per referral in the same window: each stop revokes a consent
+    # at notifications (an event), each start makes a new one; a status link could switch them without end.
+    status_email_changes_limit: int = 6
     expose_codes: bool = False  # development/test only: return verification codes instead of sending them
     person_key: str = DEVELOPMENT_PERSON_KEY
     previous_person_keys: tuple[str, ...] = ()  # retired by a rotation: the clock job re-keys what they made
@@ -102,6 +105,7 @@ class ReferralSettings:
             self_referral_limit_contact=whole_number(env, "REFERRALS_SELF_REFERRAL_LIMIT_CONTACT", 3, minimum=0),
             self_referral_limit_ip=whole_number(env, "REFERRALS_SELF_REFERRAL_LIMIT_IP", 10, minimum=0),
             self_referral_window_seconds=whole_number(env, "REFERRALS_SELF_REFERRAL_WINDOW_SECONDS", 3600),
+            status_email_changes_limit=whole_number(env, "REFERRALS_STATUS_EMAIL_CHANGES_LIMIT", 6, minimum=0),
             expose_codes=env.get("WORKLINK_ENV", "development") != "production",
             person_key=person_key(env),
             previous_person_keys=previous_keys(env, PERSON_KEY_VARIABLE),

@@ -842,8 +842,19 @@ def mailbox(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def limit_status_email_changes(session: Session, settings: ReferralSettings, referral: Referral,
+                               now: datetime) -> None:
+    """At most N changes of the person's answer about status emails per referral in the self-referral window (which
+    the clock job prunes by): each stop publishes a revocation, each start a new consent, and anyone holding the
+    status link could switch them without end."""
+    take_rate_limit(session, [(f"status-emails:{referral.id}", settings.status_email_changes_limit)],
+                    timedelta(seconds=settings.self_referral_window_seconds), now,
+                    (settings.person_key, *settings.previous_person_keys),
+                    refusal="You have changed whether we email you too many times. Your choice has not changed.")
+
+
 def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window: timedelta, now: datetime,
-                    person_keys: tuple[str, ...]) -> None:
+                    person_keys: tuple[str, ...], *, refusal: str = "Too many attempts.") -> None:
     """Sliding-window limits kept in the database, so every gunicorn worker shares them: refuse
     (TooManyRequests, with when to retry) if any key already has `limit` hits within `window`,
     else count one hit per key. Refused requests are not counted (a flood cannot extend the wait).
@@ -867,7 +878,7 @@ def take_rate_limit(session: Session, limits: Iterable[tuple[str, int]], window:
             wait = max(wait, (_aware(oldest) + window - now).total_seconds())
     if wait:
         seconds = max(1, math.ceil(wait))
-        raise TooManyRequests(f"Too many attempts. Try again in {_plain_duration(seconds)}.",
+        raise TooManyRequests(f"{refusal} Try again in {_plain_duration(seconds)}.",
                               retry_after=seconds, headers={"Retry-After": str(seconds)})
     session.execute(RateLimitHit.__table__.insert(), [{"bucket": b, "hit_at": now} for b, _, _ in buckets])
 
@@ -1240,15 +1251,18 @@ def may_answer_status_emails(referral: Referral) -> bool:
     return bool(referral.email and not referral.consent_withdrawn_at)
 
 
-def answer_status_emails(session: Session, outbox: Outbox, referral: Referral, wanted: bool, now: datetime) -> bool:
+def answer_status_emails(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral,
+                         wanted: bool, now: datetime) -> bool:
     """The person starts or stops status emails on their page; returns whether the answer changed. Stopping is
     as thorough as withdrawing consent is for them: the messages still in the outbox are dropped and those
     notifications holds are revoked. Agreeing again is a new consent with an id of its own (notifications never
-    sends under a revoked one)."""
+    sends under a revoked one). Changes are rate limited (limit_status_email_changes); a press that changes
+    nothing is not counted."""
     if not may_answer_status_emails(referral):
         raise Conflict("There is no email address to send updates to, or you withdrew your consent.")
     if wanted == referral.person_updates:
         return False
+    limit_status_email_changes(session, settings, referral, now)
     if wanted:
         referral.updates_consent_id = uuid.uuid4()
     else:

@@ -159,11 +159,15 @@ class PersonEmails(MethodView):
     @blp.response(200, PersonStatusSchema)
     def post(self, data, token):
         """Start or stop emails about your referral (while your consent stands). Stopping also stops those
-        already on their way to you but not yet sent."""
+        already on their way to you but not yet sent.
+
+        Limited per referral (sliding window; 429 with Retry-After); sending the answer you already gave is not
+        counted."""
         ctx, moment = service_context(), now()
         with ctx.database.transaction() as session, access.domain_problems():
             referral = referral_by_link(session, token)
-            services.answer_status_emails(session, ctx.outbox, referral, data["updates_by_email"], moment)
+            services.answer_status_emails(session, ctx.outbox, settings(), referral, data["updates_by_email"],
+                                          moment)
             ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id), principal=person_principal(referral))
             return person_status(referral)

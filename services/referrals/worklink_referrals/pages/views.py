@@ -451,7 +451,8 @@ def my_referral_emails(token):
     ctx, moment = service_context(), now()
     with ctx.database.transaction() as session, access.domain_problems():
         referral = referral_by_link(session, token)
-        changed = services.answer_status_emails(session, ctx.outbox, referral, answer == "yes", moment)
+        # too many changes: the error page with Retry-After, as for self-referral starts
+        changed = services.answer_status_emails(session, ctx.outbox, settings(), referral, answer == "yes", moment)
         ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id), principal=person_principal(referral))
     done = f"emails_{'started' if answer == 'yes' else 'stopped'}" if changed else None  # a second press: nothing
