@@ -61,7 +61,6 @@ class Child(Restarts):
     argv: list[str]
     log_path: Path
     process: subprocess.Popen | None = None
-    kafka_client: bool = False  # a relay or consumer: its client's state on the broker is its own
     log_size_at_start: int = 0
 
     def start(self, env: dict[str, str]) -> None:
@@ -230,10 +229,8 @@ class Supervisor:
     def _service_children(self, spec: ServiceSpec) -> list[Child]:
         cli, logs = [sys.executable, "-m", "worklink.cli"], self.var / "logs"
         return [
-            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log",
-                  kafka_client=True),
-            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log",
-                  kafka_client=True),
+            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
+            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
             Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
                   logs / f"{spec.name}-web.log"),
             *[self._job(spec, job) for job in spec.jobs],
@@ -321,26 +318,17 @@ class Supervisor:
             return
         finally:
             watch.started_at = time.monotonic()
-        if self.broker_mode == "embedded":
-            self._restart_kafka_clients(env)
+        # The relays and consumers keep running: against an empty broker (the in-memory one) a relay replaces the
+        # idempotent producer it no longer knows, a consumer rejoins its group, unknown there, and reads the topics
+        # made again from their earliest offset, and retries a dead letter through a fresh producer
+        # (tests/platform/test_broker_lost_state.py). Restarting them only added a pause.
         print(f"the broker is back on {self.broker.bootstrap_servers}{self._what_the_broker_lost()}; what was "
               "published while it was down stayed in the outboxes and is relayed now.", file=sys.stderr, flush=True)
 
-    def _restart_kafka_clients(self, env: dict[str, str]) -> None:
-        """The in-memory broker came back empty: it knows neither the relays' idempotent producers (which then
-        fail for good, their events left in the outbox) nor the consumers' groups and positions. Fresh ones
-        start afresh with it."""
-        clients = [child for child in self.children if child.kafka_client]
-        for child in clients:
-            child.stop()
-        for child in clients:
-            child.wait(timeout=25)
-            child.start(env)
-
     def _what_the_broker_lost(self) -> str:
         if self.broker_mode == "embedded":
-            return (" (in memory, it came back empty: topics made again, relays and consumers restarted; events "
-                    "relayed before it stopped that a consumer had not read are lost)")
+            return (" (in memory, it came back empty: topics made again, and the relays and consumers resume on "
+                    "them; events relayed before it stopped that a consumer had not read are lost)")
         return f" with its data ({self.var / 'kafka'})"
 
     def _keep_var_bounded(self) -> None:

@@ -202,6 +202,64 @@ def test_a_consumer_group_whose_offsets_went_with_the_broker_handles_every_event
     assert handled() == list(range(60))  # each once
 
 
+def test_a_running_consumer_handles_every_event_after_the_in_memory_development_broker_restarts_empty(tmp_path):
+    """What `worklink up` relies on when tansu dies: the same consumer (not restarted) and the same relay carry on
+    against the new, empty broker - the group is joined afresh, read from the earliest offset of the topics made
+    again, each event handled once. More events than before the restart: a consumer that kept its old positions
+    would start past the first of them."""
+    from worklink.devstack.tansu import EmbeddedBroker
+
+    topic = "test.lost-state-tansu-group"
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+
+    def handler(session, event):
+        session.execute(support.effects.insert().values(
+            event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
+
+    def stage(seqs) -> None:
+        with database.transaction() as session:
+            for seq in seqs:
+                outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": seq})
+
+    def handled() -> list[int]:
+        with database.engine.connect() as conn:
+            return sorted(row.seq for row in conn.execute(support.effects.select()))
+
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        settings = KafkaSettings(broker.bootstrap_servers)
+        ensure_topics(settings, _specs(topic))
+        relay = OutboxRelay("test", database, support.TABLES,
+                            lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, delivery_timeout_ms=6000,
+                                                   **QUICK),
+                            max_backoff=1.0, flush_timeout=10)
+        consumer = support.make_consumer(database, broker.bootstrap_servers, topic, "g-lost-state-tansu", handler,
+                                         backoff_max=1.0)
+        stop = threading.Event()
+        workers = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
+                   threading.Thread(target=consumer.run, args=(stop,), daemon=True)]
+        for worker in workers:
+            worker.start()
+        try:
+            stage(range(10))
+            support.wait_for(lambda: handled() == list(range(10)), 120, "the first events to be handled")
+            broker.stop()
+            stage(range(10, 20))  # while it is down, as `up` waits before restarting it
+            time.sleep(3)
+            broker.start()  # empty: no topics, no group, no offsets, no producer ids
+            ensure_topics(settings, _specs(topic))  # as `up` makes them again
+            stage(range(20, 40))
+            support.wait_for(lambda: handled() == list(range(40)), 180,
+                             "every event published on the new broker to be handled")
+            time.sleep(3)  # a replay, if any, has had its chance
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(60)
+        assert not any(worker.is_alive() for worker in workers)
+    assert handled() == list(range(40))  # each once
+
+
 def test_a_consumer_dead_letters_again_after_the_in_memory_development_broker_restarts_empty(tmp_path):
     """Its dead-letter producer, unknown to the new broker, is replaced when a dead letter cannot be written:
     the record is retried (never dropped) and dead-lettered through a fresh one."""

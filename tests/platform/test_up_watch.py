@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -73,11 +75,17 @@ def test_up_restarts_the_embedded_broker_and_what_was_published_while_it_was_dow
         before = _stage_directory_event(up.env)  # the relay's producer is known to the broker that dies
         assert before in _event_ids(read_topic(bootstrap, "directory.service", expected=1, timeout=90))
         [broker] = [p for p in psutil.Process(up.process.pid).children() if "tansu" in p.name()]
+        clients = _kafka_clients(up)
+        assert set(clients) == {"relay", "consume"}
         broker.kill()
         broker.wait(10)
         published = _stage_directory_event(up.env)  # while it is down: it waits in the outbox
         up.wait_for("the broker is back on", timeout=60)
         assert _event_ids(read_topic(bootstrap, "directory.service", expected=1, timeout=90)) == [published]
+        # The same relay and consumer carry on with the empty broker: the consumer handles an event relayed now.
+        announced = _stage_sign_out_everywhere(up.env)
+        _wait_until_handled(up.env, announced)
+        assert _kafka_clients(up) == clients  # not restarted: each renews what the new broker does not know
         assert "the embedded broker exited; restarting it (1/5)" in up.output
         assert "stayed in the outboxes and is relayed now" in up.output
         assert (tmp_path / "var" / "logs" / "broker.log").exists()  # its output outlives it
@@ -100,6 +108,48 @@ def test_up_starts_the_development_mail_server_before_the_worker_so_the_first_em
         assert len(list((tmp_path / "var" / "mail").glob("*.eml"))) == len(attempts)
     finally:
         up.stop()
+
+
+def _kafka_clients(up: Up) -> dict[str, int]:
+    """The relay's and the consumer's process ids, by command."""
+    children = psutil.Process(up.process.pid).children()
+    return {command: child.pid for child in children for command in ("relay", "consume")
+            if command in child.cmdline()}
+
+
+def _stage_sign_out_everywhere(env: dict) -> str:
+    """A sign-out everywhere announced by the directory, which its own consumer handles too."""
+    from worklink.events.contracts import CATALOGUE
+    from worklink.messaging.outbox import Outbox
+    from worklink_directory.models import PLATFORM
+
+    reference = uuid.uuid4().hex * 2
+    database = Database(Settings.from_env("directory", env).database_url)
+    try:
+        with database.transaction() as session:
+            return str(Outbox("directory", PLATFORM, CATALOGUE).publish(session, "directory.user_sessions.ended", {
+                "user_reference": reference, "ended_at": datetime.now(timezone.utc),
+                "user_key": uuid.UUID(hex=reference[:32])}))
+    finally:
+        database.dispose()
+
+
+def _wait_until_handled(env: dict, event_id: str, timeout: float = 120) -> None:
+    from worklink.messaging.consumer import dedup_key
+    from worklink_directory.models import PLATFORM
+
+    processed, key = PLATFORM.processed_events, dedup_key("urn:worklink:directory", event_id)
+    database = Database(Settings.from_env("directory", env).database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with database.transaction() as session:
+                if session.scalar(sa.select(processed.c.event_id).where(processed.c.event_id == key)):
+                    return
+            assert time.monotonic() < deadline, f"the directory's consumer did not handle {event_id}"
+            time.sleep(0.5)
+    finally:
+        database.dispose()
 
 
 def _event_ids(records) -> list[str]:

@@ -21,7 +21,9 @@ What was verified with kafka-python 3.0.12 against it:
 * limits / differences from Apache Kafka:
     - memory only: every topic, record and committed offset is lost when the broker
       stops; there is no restart-with-data (use :class:`~worklink.devstack.apache_kafka.LocalKafka`
-      for restart/durability tests).
+      for restart/durability tests). Clients left running across a restart carry on: a consumer rejoins its
+      group and reads from the earliest offset; an idempotent producer, unknown to the new broker, fails
+      until replaced (the outbox relay and a consumer's dead-letter path replace theirs).
     - topics ARE auto-created when producing to an unknown topic (a real broker started
       by ``deploy/kafka/kafka.sh`` does not auto-create), so "topic missing" paths can't be
       tested here.
