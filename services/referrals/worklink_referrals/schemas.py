@@ -118,7 +118,11 @@ class PendingSchema(Schema):
 
 
 class VerifySchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^ ?[0-9]{6} ?$", error="the 6-digit code"))
+    # Spaces anywhere are a harmless slip (a code read out or copied as "123 456"): services.check_self_referral_code
+    # drops them. Anything else but 6 digits is refused here, before the waiting record is read: it cannot be the
+    # code, so it tries nothing on the record and is neither counted among the 5 attempts nor audited.
+    code = fields.String(required=True, validate=validate.Regexp(r"^ *(?:[0-9] *){6}$", error="the 6-digit code"),
+                         metadata={"description": "the 6 digits sent; spaces are ignored"})
 
 
 class ActionSchema(Schema):

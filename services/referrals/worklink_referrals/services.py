@@ -773,7 +773,7 @@ def check_self_referral_code(session: Session, pending_id: uuid.UUID, code: str,
         _AUDIT.record(session, action="delete", resource_type=PENDING_RECORD, resource_id=str(pending.id),
                       person_id=str(pending.id), purpose=RETENTION, principal=_SYSTEM_PRINCIPAL)
         return Gone(EXPIRED)
-    if not hmac.compare_digest(pending.code_hash, hash_secret(code.strip())):
+    if not hmac.compare_digest(pending.code_hash, hash_secret(code.replace(" ", ""))):  # "123 456" is a slip
         pending.attempts += 1
         # A code guessed at is an attempt on the person's waiting record: audited as refused with the count, never
         # with the code typed (a secret: a slip of one digit is most of the right one).
