@@ -29,8 +29,9 @@ def test_the_consent_row_says_the_answer_how_and_when_it_was_given(harness):
         f"Emails about their referral: yes, answered on the self-referral form on {in_words(answered)}")
     h.clock.advance(days=2)
     assert h.client.post(f"/status/{token}/emails", json={"updates_by_email": False}).status_code == 200
+    changed = in_words(answered + timedelta(days=2))
     assert status_emails(h, rid, h.admin()) == (
-        f"Emails about their referral: no, changed through their status link on {in_words(answered + timedelta(days=2))}")
+        f"Emails about their referral: no, changed through their status link on {changed}")
 
 
 def test_a_referrers_answer_reads_as_given_with_the_consent(harness):
