@@ -177,6 +177,14 @@ def out_of_visual_order(stops: list[dict]) -> list[str]:
     return wrong
 
 
+def reflow_and_spacing_problems(page) -> list[str]:
+    """WCAG 1.4.10 and 1.4.12 on the page as it is: wider than 320 px at a 320 px viewport, then what the text
+    spacing styles clip or overlap at desktop width."""
+    wide = width_at(page, 320)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(page)
+
+
 def text_spacing_problems(page) -> list[str]:
     """WCAG 1.4.12 Text Spacing: with the bookmarklet's spacing applied, text no box clips (overflow hidden and
     its content larger) and no two lines of text that overlap, and nothing scrolls sideways."""

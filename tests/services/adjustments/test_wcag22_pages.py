@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
-                           text_spacing_problems, width_at)
+                           reflow_and_spacing_problems)
 from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
 
 pytestmark = pytest.mark.timeout(300)
@@ -87,11 +87,7 @@ def test_2_5_8_targets_are_24_px_or_spaced(app, tokens, page):
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, tokens, page):
-    def check(p):
-        wide = width_at(p, 320)
-        p.set_viewport_size({"width": 1280, "height": 800})
-        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
-    problems = walk(app, tokens, page, check)
+    problems = walk(app, tokens, page, reflow_and_spacing_problems)
     assert not any(problems.values()), {name: found for name, found in problems.items() if found}
 
 

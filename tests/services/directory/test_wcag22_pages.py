@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import (error_summary_problems, keyboard_problems, live_server, sealed, small_targets, submit,
-                           text_spacing_problems, width_at)
+                           reflow_and_spacing_problems)
 from tests.services.directory.conftest import ORG_A, service_body, token_for
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
@@ -82,11 +82,7 @@ def test_2_5_8_targets_are_24_px_or_spaced(app, directory, page):
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, directory, page):
-    def check(p):
-        wide = width_at(p, 320)
-        p.set_viewport_size({"width": 1280, "height": 800})
-        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
-    problems = walk(app, directory, page, check)
+    problems = walk(app, directory, page, reflow_and_spacing_problems)
     assert not any(problems.values()), {name: found for name, found in problems.items() if found}
 
 

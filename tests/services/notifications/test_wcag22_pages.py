@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import keyboard_problems, live_server, sign_in, small_targets, text_spacing_problems, width_at
+from tests.browser import keyboard_problems, live_server, sign_in, small_targets, reflow_and_spacing_problems
 from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route  # noqa: F401 - SQLite
 from worklink.auth import mint_token
 from worklink_notifications.models import Delivery, WebhookSubscriber
@@ -61,9 +61,5 @@ def test_2_5_8_targets_are_24_px_or_spaced(app, notifications_db, page):
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, notifications_db, page):
-    def check(p):
-        wide = width_at(p, 320)
-        p.set_viewport_size({"width": 1280, "height": 800})
-        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
-    problems = walk(app, notifications_db, page, check)
+    problems = walk(app, notifications_db, page, reflow_and_spacing_problems)
     assert not any(problems.values()), {name: found for name, found in problems.items() if found}

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
-                           text_spacing_problems, width_at)
+                           reflow_and_spacing_problems)
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, SERVICE, with_updates
 from worklink.auth import mint_token
 from worklink_referrals.models import Referral
@@ -85,11 +85,7 @@ def test_2_5_8_targets_are_24_px_or_spaced(harness, page):
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(harness, page):
-    def check(p):
-        wide = width_at(p, 320)
-        p.set_viewport_size({"width": 1280, "height": 800})
-        return ([f"{wide} px wide at 320 px"] if wide > 320 else []) + text_spacing_problems(p)
-    problems = walk(harness, page, check)
+    problems = walk(harness, page, reflow_and_spacing_problems)
     assert not any(problems.values()), {name: found for name, found in problems.items() if found}
 
 
