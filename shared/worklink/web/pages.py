@@ -27,6 +27,7 @@ import jinja2
 from flask import (Blueprint, Flask, before_render_template, current_app, g, redirect, render_template, request,
                    send_from_directory, url_for)
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
@@ -157,7 +158,20 @@ def home_page() -> str:
     page, whose visitor (an employer, a resident) has no other page here - the link stays put
     rather than sending them to staff sign-in."""
     if is_secret_link():
-        return request.path
+        return _page_at_or_above(request.path)
+    return current_app.config.get("WORKLINK_HOME_PAGE", "/")
+
+
+def _page_at_or_above(path: str) -> str:
+    """The nearest address at or above `path` that a browser can open: a form's POST-only address (a status
+    link's "/emails") answers a GET with 405, so its page is the one the form sits on."""
+    adapter = current_app.url_map.bind("")
+    while path.strip("/"):
+        try:
+            adapter.match(path, method="GET")
+            return path
+        except HTTPException:
+            path = path.rsplit("/", 1)[0]
     return current_app.config.get("WORKLINK_HOME_PAGE", "/")
 
 

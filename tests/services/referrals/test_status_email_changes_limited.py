@@ -64,3 +64,17 @@ def test_each_referral_has_its_own_limit(make_harness):
     h.clock.advance(minutes=1)
     _rid, second = self_referred(h)
     assert emails(h, second, False).status_code == 200
+
+
+def test_the_error_page_of_a_status_link_form_leads_back_to_the_status_page(make_harness):
+    """The header's link on a secret-link page stays on that link; for a form's POST-only address it led to a
+    page answering 405."""
+    import re
+
+    h = limited(make_harness, 1)
+    _rid, token = self_referred(h)
+    post(h, f"/my-referral/{token}/emails", {"updates_by_email": "no"}, {})
+    html = post(h, f"/my-referral/{token}/emails", {"updates_by_email": "yes"}, {}).get_data(as_text=True)
+    [home] = re.findall(r'class="nhsuk-header__service-logo" href="([^"]+)"', html)
+    assert home == f"/my-referral/{token}"
+    assert h.client.get(home, headers={"Accept": "text/html"}).status_code == 200
