@@ -310,7 +310,9 @@ class ReferralSchema(Schema):
         "description": "only when created: how the person gets their private status link - 'email' (with "
                        "their first status email, to the address they agreed to status emails at) or 'none' "
                        "(they did not agree to status emails). The link is never given to the referrer."})
-    caseload_warning = fields.String()
+    caseload_warning = fields.String(metadata={
+        "description": "only in the answer to accept or assign, when the adviser then holds more active clients "
+                       "than the caseload limit (REFERRALS_CASELOAD_LIMIT)"})
 
 
 class QueueItemSchema(Schema):
