@@ -33,8 +33,10 @@ class InboxItem(Schema):
     message_code = fields.String()
     title = fields.String()
     text = fields.String()
-    details = fields.List(fields.String(), metadata={"description": "what the facts say, in words: which target "
-                                                                    "was missed and when, what changed"})
+    details = fields.List(fields.String(), metadata={
+        "description": "what the facts say, in words, as the e-mail and digest say it (empty for most messages): "
+                       "which target was missed, when it was due (UK time) and how the referral stood; what "
+                       "changed in a listing; since when webhooks fail; the whole id of an unanswered request"})
     facts = fields.Dict()
     occurred_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

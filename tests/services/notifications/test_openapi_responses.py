@@ -1,0 +1,55 @@
+"""Real responses of the notifications API's main reads match the schemas its own /openapi.json gives for them
+(tests/openapi_responses.py): every field returned is documented with its type, and an inbox item's documented
+fields are all returned, its `details` (the facts in words) included."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+from tests.openapi_responses import assert_documented, undocumented_fields_never_returned
+from worklink_notifications import routing
+
+ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def missed_target(database) -> None:
+    """A missed first-contact target: an inbox item of the advisers' organisation with details in words."""
+    with database.transaction() as session:
+        routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type="referrals.referral.sla_breached", data={
+            "referral_id": uuid.uuid4(), "clock": "first_contact_attempt", "status": "accepted",
+            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "assigned_org_id": uuid.UUID(ADVISERS),
+            "detected_at": datetime(2026, 7, 2, 9, 0, tzinfo=timezone.utc)}))
+
+
+def test_an_inbox_page_with_details_matches_its_documented_schema(app, notifications_db, token):
+    client = app.test_client()
+    missed_target(notifications_db)
+    lead = token("org_admin", org=ADVISERS, sub="lee")
+    page = client.get("/inbox?scope=organisation", headers=lead)
+    schema = assert_documented(client, "get", "/inbox", page)
+    assert page.get_json()["items"][0]["details"], "no details to check"
+    item_id = page.get_json()["items"][0]["id"]
+    assert client.post(f"/inbox/{item_id}/read", headers=lead).status_code == 200
+    read = client.get("/inbox?scope=organisation", headers=lead)
+    assert undocumented_fields_never_returned(schema, [page.get_json(), read.get_json()],
+                                              free_form=("items[].facts.",)) == set()
+    assert_documented(client, "get", "/inbox/unread-counts", client.get("/inbox/unread-counts", headers=lead))
+
+
+def test_deliveries_match_their_documented_schema(app, notifications_db, token):
+    client = app.test_client()
+    missed_target(notifications_db)
+    admin = token("alliance_admin", sub="admin-9")
+    listed = client.get("/deliveries", headers=admin)
+    assert_documented(client, "get", "/deliveries", listed)
+    delivery = listed.get_json()["items"][0]["id"]
+    assert_documented(client, "get", "/deliveries/{delivery_id}", client.get(f"/deliveries/{delivery}", headers=admin))
+
+
+def test_channel_settings_and_routing_rules_match_their_documented_schemas(app, token):
+    client = app.test_client()
+    adviser = token("adviser", org=ADVISERS, sub="adviser-1")
+    assert_documented(client, "get", "/me/channels", client.get("/me/channels", headers=adviser))
+    assert_documented(client, "get", "/routing-rules", client.get("/routing-rules", headers=token("alliance_admin")))
