@@ -343,10 +343,13 @@ class RecommendationSchema(Schema):
     adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
     free_text = text(1000, allow_none=True, load_default=None)
     schedule = fields.List(fields.Nested(ScheduleWeekSchema), load_default=list, validate=validate.Length(max=26))
-    # snapshot of the library wording when the suggestion was written
-    title = fields.String(dump_only=True)
-    employer_text = fields.String(dump_only=True)
-    fit_note_category = fields.String(dump_only=True)
+    # snapshot of the library wording when the suggestion was written; a free-text recommendation has none
+    title = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "the library adjustment's title; null for a free-text recommendation"})
+    employer_text = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "the library's words for the employer; null for a free-text recommendation"})
+    fit_note_category = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "the fit note box it falls under; null for a free-text recommendation"})
 
 
 class PeriodSchema(Schema):

@@ -1,0 +1,41 @@
+"""Real responses of the adjustments API's main reads match the schemas its own /openapi.json gives for them
+(tests/openapi_responses.py): every field returned is documented with its type. A suggestion, the list and
+the employer's JSON view are read after the employer answered, so their answer fields hold something."""
+
+from __future__ import annotations
+
+from tests.openapi_responses import assert_documented
+from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, issue, letter_token
+
+
+def answered_suggestion(client, tokens) -> tuple[str, str]:
+    """An issued suggestion whose employer answered through the letter's link: (its id, the link's token)."""
+    sid = issue(client, tokens)["id"]
+    token = letter_token(client, tokens, sid)
+    assert client.post(f"/employer-links/{token}/response", json=ANSWER).status_code == 201
+    return sid, token
+
+
+def test_a_suggestion_and_the_list_match_their_documented_schemas(svc):
+    _, client, tokens = svc
+    sid, _ = answered_suggestion(client, tokens)
+    assert_documented(client, "get", "/suggestions/{suggestion_id}",
+                      client.get(f"/suggestions/{sid}", headers=tokens.header()))
+    listed = client.get("/suggestions", headers=tokens.header())
+    assert_documented(client, "get", "/suggestions", listed)
+    assert listed.get_json()["items"]
+
+
+def test_the_employers_view_matches_its_documented_schema(client, tokens):
+    sid = issue(client, tokens)["id"]
+    token = letter_token(client, tokens, sid)
+    assert_documented(client, "get", "/employer-links/{token}", client.get(f"/employer-links/{token}"))
+
+
+def test_guidance_reads_match_their_documented_schemas(client, tokens):
+    clinician = tokens.header()
+    found = client.get("/guidance/search?q=back%20pain", headers=clinician)
+    assert_documented(client, "get", "/guidance/search", found)
+    assert_documented(client, "get", "/guidance/catalogue", client.get("/guidance/catalogue", headers=clinician))
+    assert_documented(client, "get", "/guidance/adjustments/{adjustment_id}",
+                      client.get("/guidance/adjustments/phased_return_4wk", headers=clinician))
