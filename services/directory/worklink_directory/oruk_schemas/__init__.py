@@ -41,8 +41,76 @@ _OPENAPI_KEYWORDS = {"type", "format", "title", "description", "enum", "items", 
 
 
 def openapi_schema(name: str) -> dict:
-    """Vendored schema `name` as an OpenAPI 3.0 Schema Object; references point at the COMPONENTS."""
-    return _openapi(load(name))
+    """Vendored schema `name` as an OpenAPI 3.0 Schema Object; references point at the COMPONENTS. The fields
+    the read API returns beyond the vendored schema (RETURNED_BEYOND) are added, so the document lists every
+    field a response carries; the vendored files, and validation against them, stay ORUK's own."""
+    converted = _openapi(load(name))
+    for path, properties in RETURNED_BEYOND.get(name, {}).items():
+        _object_at(converted, path).setdefault("properties", {}).update(properties)
+    if name == "service_at_location":  # its service's locations, which service.json describes
+        converted["properties"]["service"]["properties"]["service_at_locations"] = _extension(
+            "the service's every location, as on /services/{id}",
+            openapi_schema("service")["properties"]["service_at_locations"])
+    return converted
+
+
+def _object_at(schema: dict, path: str) -> dict:
+    """The object schema at `path` ('contacts[].phones', '' for the root) of a converted schema."""
+    for part in filter(None, path.split(".")):
+        schema = schema["properties"][part.removesuffix("[]")]
+        if part.endswith("[]"):
+            schema = schema["items"]
+    return schema
+
+
+def _extension(description: str, schema: dict) -> dict:
+    return {**schema, "description": "Extension to ORUK 3.0: " + description, "x-extension": True}
+
+
+def _objects(**properties: dict) -> dict:
+    return {"type": "array", "items": {"type": "object", "properties": properties}}
+
+
+_STRING, _UUID, _INTEGER = {"type": "string"}, {"type": "string", "format": "uuid"}, {"type": "integer"}
+_DISTANCE = {"distance": _extension("metres from the postcode or point searched from, rounded", _INTEGER)}
+_TERM = {  # HSDS 3.0 taxonomy_term fields the ORUK files leave out
+    "code": _extension("the term's code in its taxonomy (e.g. counselling)", _STRING),
+    "taxonomy_detail": _extension("the term's taxonomy", {"type": "object", "properties": {
+        "id": _UUID, "name": _STRING, "description": _STRING, "uri": _STRING}})}
+_LOCATION = {  # as service_at_location.json's location has them; the list's schema leaves them out
+    "addresses": _extension("the location's address, as on /service_at_locations/{id}", _objects(
+        id=_UUID, location_id=_UUID, address_1=_STRING, city=_STRING, state_province=_STRING, postal_code=_STRING,
+        country=_STRING, address_type=_STRING)),
+    "accessibility": _extension("the location's accessibility, as on /service_at_locations/{id}",
+                                _objects(id=_UUID, location_id=_UUID, description=_STRING))}
+_SERVICE = {
+    "": {"application_process": _extension("how to get help from the service (HSDS 3.0)", _STRING),
+         "service_capacity": _extension("HSDS 3.1 service_capacity, from the referrals service's capacity events",
+                                        _objects(id=_UUID, service_id=_UUID, available=_INTEGER,
+                                                 unit={"type": "object", "properties": {
+                                                     "id": _UUID, "name": _STRING, "scheme": _STRING}},
+                                                 accepting_referrals={"type": "boolean"},
+                                                 typical_wait_days=_INTEGER,
+                                                 updated={"type": "string", "format": "date-time"}))},
+    "contacts[]": {"email": _extension("the contact's e-mail address (HSDS 3.0)", _STRING),
+                   "phones": _extension("the contact's phone numbers (HSDS 3.0 phone)",
+                                        _objects(id=_UUID, contact_id=_UUID, number=_STRING, description=_STRING))},
+    "attributes[].taxonomy_term": _TERM,
+    "service_areas[]": {"x_postcode_districts": _extension(
+        "the postcode districts the service covers (a postcode elsewhere is not served)",
+        {"type": "array", "items": _STRING})},
+}
+# The fields the read API returns (oruk.py) that a vendored schema does not list, by schema and object path.
+RETURNED_BEYOND = {
+    "service": _SERVICE,
+    "service_list": {"": _DISTANCE},
+    "service_at_location": {  # its service as on /services/{id}, without capacity
+        **{f"service.{path}": properties for path, properties in _SERVICE.items() if path},
+        "service": {"application_process": _SERVICE[""]["application_process"]}},
+    "service_at_location_list": {"location": {**_LOCATION, **_DISTANCE}},
+    "taxonomy": {"taxonomy_terms[]": {"code": _TERM["code"]}},
+    "taxonomy_term": {"": _TERM},
+}
 
 
 def _openapi(node: dict) -> dict:
