@@ -555,6 +555,14 @@ class ReferralStatusSchema(Schema):
                        "any answer arrives"})
 
 
+def issue_number_field() -> fields.Integer:
+    """Read-only, in a suggestion and in the list's rows alike (services.issue_counts gives it)."""
+    return fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "which issue of the advice this is: 1 for the first, 2 once amended, one more for each "
+                       "amendment (as the pages' \"Amended – second issue\"); kept once the suggestion ended; null "
+                       "for a draft. Not `version`, which counts every save"})
+
+
 class SuggestionOutSchema(SuggestionInSchema):
     id = fields.UUID()
     practice_id = fields.UUID()
@@ -571,6 +579,7 @@ class SuggestionOutSchema(SuggestionInSchema):
                        "ids, codes and dates remain, the patient and typed text are null or empty"})
     withdrawn_reason = fields.String(allow_none=True)
     superseded_by_id = fields.UUID(allow_none=True)
+    issue_number = issue_number_field()
     employer_response = fields.Nested(EmployerAnswerSchema, allow_none=True, metadata={
         "description": "the employer's answer to the current version (null until they answer the amended letter)"})
     employer_responses = fields.List(fields.Nested(EmployerAnswerSchema), metadata={
@@ -603,6 +612,7 @@ class SuggestionSummarySchema(Schema):
     period_end = fields.Date(allow_none=True)
     review_date = fields.Date(allow_none=True)
     issued_at = fields.DateTime(allow_none=True)
+    issue_number = issue_number_field()
     employer_outcome = fields.String(allow_none=True)
     referral_status = fields.String(allow_none=True)
     referral_requested_at = fields.DateTime(allow_none=True)

@@ -129,7 +129,7 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
         items.append({c: getattr(suggestion, c) for c in (
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "assessment_date",
             "period_start", "period_end", "review_date", "issued_at")}
-            | {"employer_outcome": outcomes.get(suggestion.id), "issues": issues.get(suggestion.id, 0)}
+            | {"employer_outcome": outcomes.get(suggestion.id), "issue_number": issues.get(suggestion.id)}
             | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}
 
@@ -164,7 +164,9 @@ def _current_outcomes(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID,
 
 def issue_counts(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """How many times each suggestion was issued, the first issue and each amendment: each opens one employer
-    link (a response round), so its links count them. `version` counts every save (a draft's too), not issues."""
+    link (a response round), so its links count them. `version` counts every save (a draft's too), not issues.
+    A draft is absent (its `issue_number` is null). The list and a suggestion's view both take `issue_number`
+    from here, so the pages' "Amended – second issue" and the API's `issue_number: 2` cannot differ."""
     if not ids:
         return {}
     return dict(session.execute(sa.select(EmployerLink.suggestion_id, sa.func.count())
@@ -224,7 +226,7 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
                     "referral_updates_by_email": suggestion.referral_updates_by_email,
                     "outcomes_to_gp": suggestion.outcomes_to_gp},
         "superseded_by_id": superseded_by,
-        "issues": len(links),  # the first issue and each amendment (the pages name an amended one's by it)
+        "issue_number": issue_counts(session, [suggestion.id]).get(suggestion.id),  # null for a draft
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
         "employer_link_expires_at": link.expires_at if link and link.revoked_at is None else None,
