@@ -122,7 +122,7 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
                            .order_by(Suggestion.updated_at.desc(), Suggestion.id).limit(limit).offset(offset)).all()
     ids = [s.id for s in rows]
     outcomes, issues = _current_outcomes(session, ids), issue_counts(session, ids)
-    referrals = _latest_requests(session, ids)
+    referrals, related = _latest_requests(session, ids), replacements(session, clinician.practice_id, rows)
     deps.audit_records(session, "list", rows, clinician.principal)
     items = []
     for suggestion in rows:
@@ -130,7 +130,7 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "assessment_date",
             "period_start", "period_end", "review_date", "issued_at")}
             | {"employer_outcome": outcomes.get(suggestion.id), "issue_number": issues.get(suggestion.id)}
-            | _referral_summary(referrals.get(suggestion.id)))
+            | related[suggestion.id] | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}
 
 
@@ -173,6 +173,27 @@ def issue_counts(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]
                                 .where(EmployerLink.suggestion_id.in_(ids)).group_by(EmployerLink.suggestion_id)).all())
 
 
+def replacements(session: Session, practice_id: uuid.UUID,
+                 suggestions: Iterable[Suggestion]) -> dict[uuid.UUID, dict[str, dict[str, Any] | None]]:
+    """Each suggestion's place in a chain of replacements, as `replaces` and `replaced_by` ({id, assessment_date},
+    or None): the pages link them both ways by the assessment date. Only the practice's own suggestions are named,
+    as `load` scopes every read; a replacement still a draft has replaced nothing yet."""
+    suggestions = list(suggestions)
+    ids = [s.id for s in suggestions]
+    earlier_ids = [s.supersedes_id for s in suggestions if s.supersedes_id]
+    earlier = dict(session.execute(sa.select(Suggestion.id, Suggestion.assessment_date).where(
+        Suggestion.id.in_(earlier_ids), Suggestion.practice_id == practice_id)).all()) if earlier_ids else {}
+    later = {row.supersedes_id: row for row in session.execute(
+        sa.select(Suggestion.id, Suggestion.supersedes_id, Suggestion.assessment_date).where(
+            Suggestion.supersedes_id.in_(ids), Suggestion.practice_id == practice_id,
+            Suggestion.status != "draft"))} if ids else {}
+    return {s.id: {"replaces": {"id": s.supersedes_id, "assessment_date": earlier[s.supersedes_id]}
+                   if s.supersedes_id in earlier else None,
+                   "replaced_by": {"id": later[s.id].id, "assessment_date": later[s.id].assessment_date}
+                   if s.id in later else None}
+            for s in suggestions}
+
+
 def issued_links(session: Session, suggestion_id: uuid.UUID) -> list[EmployerLink]:
     """The suggestion's links, one per issue, in the order they were issued: the nth is the nth issue's."""
     return list(session.scalars(sa.select(EmployerLink).where(EmployerLink.suggestion_id == suggestion_id)
@@ -205,8 +226,7 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
     response = next((r for r in history if r["current"]), None)
     referrals = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
                                 .order_by(ReferralRequest.requested_at)).all()
-    superseded_by = session.scalar(sa.select(Suggestion.id).where(Suggestion.supersedes_id == suggestion.id,
-                                                                  Suggestion.status != "draft"))
+    related = replacements(session, suggestion.practice_id, [suggestion])[suggestion.id]
     base = f"/suggestions/{suggestion.id}"
     return {
         **{c: getattr(suggestion, c) for c in (
@@ -225,7 +245,8 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
                     "refer_to_employment_adviser": suggestion.refer_to_employment_adviser,
                     "referral_updates_by_email": suggestion.referral_updates_by_email,
                     "outcomes_to_gp": suggestion.outcomes_to_gp},
-        "superseded_by_id": superseded_by,
+        "superseded_by_id": related["replaced_by"] and related["replaced_by"]["id"],
+        **related,  # both linked on the review page, by their assessment dates
         "issue_number": issue_counts(session, [suggestion.id]).get(suggestion.id),  # null for a draft
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
