@@ -6,7 +6,9 @@ had a batch in flight to a topic that came back missing, stops delivering for go
 producer id on expiring that batch and never asks for another); the relay replaces it and every event staged
 since reaches the new broker, each per-key in order; failures any producer meets (a topic missing) renew it
 only after failed passes in a row, ever less often. A consumer group whose offsets went with the broker
-resumes on the new topics and handles every event published there, and its dead letters go again.
+resumes on the new topics and handles every event published there, and its dead letters go again. A consumer
+left running across the loss may handle a key's later events before its earlier ones, once (each still once): the
+handlers' version and time guards keep the newest state.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import pytest
 
 from worklink.config import KafkaSettings
 from worklink.messaging import kafka
-from worklink.messaging.outbox import PRODUCER_RENEWALS, Outbox, OutboxRelay
+from worklink.messaging.consumer import EventConsumer
+from worklink.messaging.outbox import PRODUCER_RENEWALS, Outbox, OutboxRelay, wait_until_drained
 from worklink.messaging.topics import TopicSpec, ensure_topics
 from tests.platform import support
 
@@ -336,3 +339,77 @@ def test_failures_any_producer_meets_renew_the_relays_producer_only_after_failed
     assert any(getattr(record, "reason", "") == "failed passes in a row" for record in caplog.records)
     assert _logged(caplog, "outbox relay is publishing again") == 1
     assert len(support.read_topic(kafka_settings.bootstrap_servers, topic, 3)) == 3
+
+
+def test_after_a_broker_lost_its_state_a_keys_later_events_may_come_first_and_the_older_ones_then_change_nothing(
+        tmp_path, wipeable_kafka, caplog):
+    """Per-key order can break, once, after a wipe: the running consumer still holds its position on the old topic
+    (10 here) and, before anything tells it its group is gone, fetches from there on the new topic, which by then
+    holds more of the key's events: it handles seq 20-29; its commit is refused (IllegalGeneration: the new broker
+    does not know its group), so it joins afresh and reads from the earliest offset: seq 10-19, then 20-29 again
+    as duplicates. Each event is handled once, nothing is lost, and a handler that keeps the newest state (as every
+    service's handlers do, by version or time: a re-driven dead letter arrives late too) ends with the newest one;
+    one that applied whatever came last would be left with seq 19. The project's consumer settings, polled by the
+    test: no timing of ours decides it."""
+    settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
+    topic = "test.lost-state-order"
+    ensure_topics(settings, _specs(topic))
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    relay = OutboxRelay("test", database, support.TABLES,
+                        lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, **QUICK))
+    thing = support.new_id()
+
+    def handler(session, event):  # logs each handling, and keeps the newest seq as the services' guards do
+        seq = event.data["seq"]
+        session.execute(support.effects.insert().values(event_id=event.id, thing_id=str(thing), seq=seq))
+        row = session.execute(support.things.select().where(support.things.c.id == thing)).first()
+        if row is None:
+            session.execute(support.things.insert().values(id=thing, label=str(seq)))
+        elif int(row.label) < seq:  # an older state than the one held is ignored
+            session.execute(support.things.update().where(support.things.c.id == thing).values(label=str(seq)))
+
+    consumer = EventConsumer(
+        group_id="g-lost-state-order", database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
+        handlers={"test.thing.happened": handler}, backoff_max=1.0,
+        consumer_factory=lambda: kafka.consumer(settings, "g-lost-state-order", "test"),  # production's settings
+        producer_factory=lambda: kafka.producer(settings, "test-dlt"))
+
+    def stage(seqs) -> None:
+        with database.transaction() as session:
+            for seq in seqs:
+                outbox.publish(session, "test.thing.happened", {"thing_id": thing, "seq": seq})
+
+    def handled() -> list[int]:  # in the order handled
+        with database.engine.connect() as conn:
+            return [row.seq for row in conn.execute(support.effects.select().order_by(support.effects.c.id))]
+
+    def poll_until(count: int) -> None:
+        deadline = time.monotonic() + 120
+        while len(handled()) < count and time.monotonic() < deadline:
+            consumer.poll_once()
+
+    caplog.set_level(logging.WARNING, logger="worklink.messaging.consumer")
+    try:
+        stage(range(10))
+        wait_until_drained(relay)
+        poll_until(10)  # the group's offset (and the consumer's position) on the key's partition: 10
+        assert handled() == list(range(10))
+
+        _lose_state(wipeable_kafka, tmp_path / "kafka")
+        ensure_topics(settings, _specs(topic))
+        stage(range(10, 30))  # the new topic holds more of the key's events than the old position
+        relay.close()  # its producer's id is unknown to the new broker
+        wait_until_drained(relay, 120)
+        poll_until(30)
+        time.sleep(3)  # a replay, if any, has had its chance
+        consumer.poll_once()
+    finally:
+        consumer.close()
+        relay.close()
+    order = handled()
+    assert sorted(order) == list(range(30))  # each once: nothing lost, nothing applied twice
+    assert order[10:] == [*range(20, 30), *range(10, 20)]  # seq 20-29 first: the order per key broke
+    assert _logged(caplog, "offset commit failed") >= 1  # the stale member's commit, refused: why 10-19 still came
+    with database.engine.connect() as conn:
+        assert conn.execute(support.things.select()).one().label == "29"  # the newest state, kept
