@@ -3,7 +3,9 @@
 Found in a review: a suggestion that replaces another (`supersedes_id`) said nothing of what it replaced, and the
 replaced one only "Replaced by a newer suggestion": both now name and link the other by its assessment date, on
 the review page and the home list (the practice's own suggestions only). The API had no issue number though the
-pages say "Amended – second issue": `issue_number` gives the same count."""
+pages say "Amended – second issue": `issue_number` gives the same count. An ended suggestion's issue read
+"Withdrawn – third issue" (as if only that issue was withdrawn) and its employer answer "None yet ... the current
+one" (the employer can no longer answer): they now say it ended after that issue."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 
 from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
 from worklink_adjustments.domain import uk_today
 
 pytestmark = pytest.mark.timeout(180)
@@ -117,3 +120,45 @@ def test_the_api_gives_the_issue_number_the_pages_show(app, tokens):
         field = schemas[name]["properties"]["issue_number"]
         assert (field["type"], field["readOnly"], field["nullable"]) == ("integer", True, True), field
 
+
+def test_an_ended_suggestion_says_after_which_issue_and_that_the_employer_can_no_longer_answer(app, tokens):
+    client, h = app.test_client(), tokens.header()
+    sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert client.post(f"/employer-links/{letter_token(client, tokens, sid)}/response", json=ANSWER).status_code == 201
+    assert client.post(f"/suggestions/{sid}/amend", json={**suggestion_body(), "version": 2},
+                       headers=h).status_code == 200
+    assert client.post(f"/suggestions/{sid}/withdraw", json={"version": 3, "reason": "condition_changed"},
+                       headers=h).status_code == 200
+    page = html(client, h, f"/review/{sid}")
+    assert "Withdrawn</strong> <span class=\"nhsuk-body-s\">– after its second issue</span>" in page
+    assert ("None for the second issue, the last one. The suggestion was withdrawn, so the employer can no longer "
+            "answer") in page
+    assert "None yet" not in page and "the current one" not in page
+    assert "Answer to the first issue (since amended)" in page
+    assert "after its second issue" in html(client, h, "/")
+
+
+def test_an_ended_suggestion_s_last_answer_is_not_called_current(app, tokens):
+    client, h = app.test_client(), tokens.header()
+    sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert client.post(f"/suggestions/{sid}/amend", json={**suggestion_body(), "version": 2},
+                       headers=h).status_code == 200
+    assert client.post(f"/employer-links/{letter_token(client, tokens, sid)}/response", json=ANSWER).status_code == 201
+    assert "Answer to the second issue (current)" in html(client, h, f"/review/{sid}")
+    assert client.post(f"/suggestions/{sid}/withdraw", json={"version": 3, "reason": "condition_changed"},
+                       headers=h).status_code == 200
+    page = html(client, h, f"/review/{sid}")
+    assert "Answer to the second issue (the last one)" in page and "(current)" not in page
+
+
+def test_issued_once_then_withdrawn_says_no_answer_can_come(app, tokens):
+    client, h = app.test_client(), tokens.header()
+    sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
+    assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert client.post(f"/suggestions/{sid}/withdraw", json={"version": 2, "reason": "condition_changed"},
+                       headers=h).status_code == 200
+    page = html(client, h, f"/review/{sid}")
+    assert "<p>None. The suggestion was withdrawn, so the employer can no longer answer</p>" in page
+    assert "issue</span>" not in page  # issued once: no number, ended or not
