@@ -444,6 +444,12 @@ class ReferralRequestInSchema(VersionSchema):
                        "what the suggestion records (consent.outcomes_to_gp, false unless asked)"})
 
 
+class ReferralRequestedSchema(Schema):
+    request_id = fields.UUID(metadata={"description": "the request, as the suggestion's referrals[] name it"})
+    status = fields.String(metadata={"description": "requested: handed to the referrals service through the "
+                                                    "outbox; the suggestion's referrals[] follow it from there"})
+
+
 # When the employer's changes start: a typing slip (0001, 9999) is refused, not recorded.
 EFFECTIVE_FROM_DAYS_BEFORE, EFFECTIVE_FROM_DAYS_AFTER = 366, 731
 

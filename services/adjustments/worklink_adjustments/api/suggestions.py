@@ -14,9 +14,10 @@ from worklink.web import service_context
 from worklink_adjustments import services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.services import RESOURCE
-from worklink_adjustments.schemas import (ReferralRequestInSchema, SuggestionInSchema, SuggestionListQuery,
-                                          SuggestionListSchema, SuggestionOutSchema, SuggestionSearchSchema,
-                                          SuggestionStateSchema, SuggestionUpdateSchema, VersionSchema, WithdrawSchema)
+from worklink_adjustments.schemas import (ReferralRequestedSchema, ReferralRequestInSchema, SuggestionInSchema,
+                                          SuggestionListQuery, SuggestionListSchema, SuggestionOutSchema,
+                                          SuggestionSearchSchema, SuggestionStateSchema, SuggestionUpdateSchema,
+                                          VersionSchema, WithdrawSchema)
 
 blp = Blueprint("suggestions", __name__, url_prefix="/suggestions",
                 description="Fit-note-shaped adjustment suggestions (clinicians of one practice)")
@@ -128,7 +129,7 @@ class Withdraw(MethodView):
 class ReferralRequests(MethodView):
     @requires("gp")
     @blp.arguments(ReferralRequestInSchema)
-    @blp.response(201)
+    @blp.response(201, ReferralRequestedSchema)
     def post(self, data, suggestion_id: uuid.UUID):
         """Ask for an employment-adviser referral; only with the patient's consent recorded (409 otherwise)."""
         with transaction() as session:
