@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from tests.openapi_responses import assert_documented, returned_fields
 from tests.services.directory.conftest import ORG_A, service_body, token_for
+from worklink_directory import demo
 from worklink_directory.models import ServiceCapacity
 
 
@@ -68,3 +69,31 @@ def test_taxonomies_and_terms_match_their_documented_schemas(app, directory):
         response = client.get(listing)
         assert_documented(client, "get", listing, response)
         assert_documented(client, "get", one, client.get(one.replace("{" + key + "}", first_id(response))))
+
+
+def test_the_write_apis_answers_match_their_documented_schemas(app):
+    """The write API's answers had no schema in the document at all: a listing (as GET /services/{id} gives
+    it), the organisation registered, the change log."""
+    client, admin = app.test_client(), token_for(app, "alliance_admin")
+    with app.extensions["worklink"].database.transaction() as session:
+        demo.ensure_taxonomy(session)
+    registered = client.post("/manage/organizations", json={"id": str(ORG_A), "name": "Somerset Working Well",
+                                                            "description": "Employment support."}, headers=admin)
+    assert_documented(client, "post", "/manage/organizations", registered, 201)
+    service_id = fullest_service(app)
+    one = "/manage/services/{service_id}"
+    read = client.get(f"/manage/services/{service_id}", headers=admin)
+    assert_documented(client, "get", one, read)
+    changed = client.patch(f"/manage/services/{service_id}", json={"name": "Taunton work coaching and CVs"},
+                           headers={**admin, "If-Match": read.headers["ETag"]})
+    assert_documented(client, "patch", one, changed)
+    assert_documented(client, "post", one + "/assure", client.post(f"/manage/services/{service_id}/assure",
+                                                                   json={}, headers=admin))
+    log = client.get(f"/manage/services/{service_id}/metadata", headers=admin)
+    assert_documented(client, "get", one + "/metadata", log)
+    assert log.get_json()["contents"]
+    assert_documented(client, "post", one + "/withdraw", client.post(f"/manage/services/{service_id}/withdraw",
+                                                                     json={"reason": "closed"}, headers=admin))
+    made = client.post("/manage/services", json=service_body(ORG_A, "Digital skills", ["digital-skills"]),
+                       headers=admin)
+    assert_documented(client, "post", "/manage/services", made, 201)

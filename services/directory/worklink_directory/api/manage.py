@@ -25,6 +25,24 @@ blp = Blueprint("manage", __name__, url_prefix="/manage",
 ADMINS = ("org_admin", "alliance_admin")
 
 
+def _answers(status: int, schema: dict):
+    """Documents an answer a view builds itself (as the ORUK read API's are, not dumped by a marshmallow schema)."""
+    return blp.doc(responses={status: {"content": {"application/json": {"schema": schema}}}})
+
+
+# A listing is answered as GET /services/{id} gives it: the ORUK service, fully nested.
+LISTING = {"$ref": f"#/components/schemas/{oruk_schemas.COMPONENTS['service']}"}
+_STRING, _NULLABLE = {"type": "string"}, {"type": "string", "nullable": True}
+ORGANIZATION = {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "name": _STRING,
+                                                 "description": _STRING, "email": _STRING, "website": _STRING}}
+CHANGE_LOG = {"type": "object", "properties": {"contents": {"type": "array", "items": {
+    "type": "object", "description": "an HSDS metadata row: one field's change", "properties": {
+        "id": {"type": "string", "format": "uuid"}, "resource_id": {"type": "string", "format": "uuid"},
+        "resource_type": _STRING, "last_action_date": {"type": "string", "format": "date-time"},
+        "last_action_type": _STRING, "field_name": _STRING, "previous_value": _NULLABLE,
+        "replacement_value": _NULLABLE, "updated_by": _STRING}}}}}
+
+
 def _editor() -> services.Editor:
     principal = current_principal()
     return services.Editor(subject=principal.subject, email=principal.claims.get("email"))
@@ -68,6 +86,7 @@ class Organizations(MethodView):
     @requires("alliance_admin")
     @blp.arguments(OrganizationIn)
     @blp.response(201)
+    @_answers(201, ORGANIZATION)
     def post(self, data):
         """Register a partner organisation (alliance_admin)."""
         ctx = service_context()
@@ -85,6 +104,7 @@ class ManageServices(MethodView):
     @requires(*ADMINS)
     @blp.arguments(ServiceIn)
     @blp.response(201)
+    @_answers(201, LISTING)
     def post(self, data):
         """Publish a new listing for your organisation."""
         require_organisation(str(data["organization_id"]))
@@ -131,6 +151,7 @@ def _check_if_match(svc: Service) -> None:
 class ManageService(MethodView):
     @requires(*ADMINS)
     @blp.response(200)
+    @_answers(200, LISTING)
     def get(self, service_id: uuid.UUID):
         """Your listing as it is now (fully nested), with its version in the ETag header."""
         with service_context().database.sessions() as session:
@@ -140,6 +161,7 @@ class ManageService(MethodView):
     @requires(*ADMINS)
     @blp.arguments(ServicePatch(partial=PATCH_PARTIAL))
     @blp.response(200)
+    @_answers(200, LISTING)
     @blp.doc(parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                           "description": "The ETag of GET /manage/services/{id} (or of an earlier write): the "
                                          "change is made only if the listing is still that version, else 412."}])
@@ -161,6 +183,7 @@ class AssureService(MethodView):
     @requires(*ADMINS)
     @blp.arguments(AssureIn)
     @blp.response(200)
+    @_answers(200, LISTING)
     def post(self, data, service_id: uuid.UUID):
         """Record that a person checked this listing today (sets assured_date)."""
         ctx = service_context()
@@ -176,6 +199,7 @@ class WithdrawService(MethodView):
     @requires(*ADMINS)
     @blp.arguments(WithdrawIn)
     @blp.response(200)
+    @_answers(200, LISTING)
     def post(self, data, service_id: uuid.UUID):
         """Withdraw a listing: it is no longer offered (status `defunct`)."""
         ctx = service_context()
@@ -190,6 +214,7 @@ class WithdrawService(MethodView):
 class ServiceMetadata(MethodView):
     @requires(*ADMINS)
     @blp.response(200)
+    @_answers(200, CHANGE_LOG)
     def get(self, service_id: uuid.UUID):
         """The listing's change log (HSDS `metadata`), newest first; owners and alliance admins only."""
         with service_context().database.sessions() as session:
