@@ -413,3 +413,55 @@ class ErasedReferralSchema(Schema):
 class ErasureSchema(Schema):
     reason = fields.String()
     erased = fields.List(fields.Nested(ErasedReferralSchema))
+
+
+# --- insights (aggregates only: a figure from 1 to 4, or built on fewer than 5 referrals, is null) --------------
+
+def _suppressed_count(description: str = "") -> fields.Integer:
+    return fields.Integer(allow_none=True, metadata={"description": description or "null when from 1 to 4"})
+
+
+class WaitSchema(Schema):
+    median = fields.Float(allow_none=True, metadata={"description": "days from submission to first contact"})
+    p90 = fields.Float(allow_none=True, metadata={"description": "90th percentile of those days"})
+    referrals = _suppressed_count("the referrals contacted, that the figures are built on")
+
+
+OutcomeRatesSchema = Schema.from_dict(
+    {kind: fields.Float(allow_none=True) for kind in domain.OUTCOME_TYPES}, name="OutcomeRatesSchema")
+
+
+class InsightSummarySchema(Schema):
+    referrals = _suppressed_count()
+    days_to_first_contact = fields.Nested(WaitSchema)
+    outcome_rates = fields.Nested(OutcomeRatesSchema, metadata={
+        "description": "share of the completed or failed referrals with each outcome type"})
+
+
+def _breakdown(description: str) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Nested(InsightSummarySchema), metadata={
+        "description": description + "; a group whose size is hidden has every figure null"})
+
+
+def _counts(description: str) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), metadata={
+        "description": description + " (not_recorded when unknown); hidden counts are null"})
+
+
+class EquitySchema(Schema):
+    deprivation_decile = _breakdown("by IMD decile, 1 = most deprived")
+    age_band = _breakdown("by age band on the day referred (16_24, 25_34, 35_49, 50_64, 65_plus)")
+    sex = _breakdown("by sex")
+    ethnicity = _breakdown("by ONS ethnic group code")
+    source = _breakdown("by source")
+
+
+class InsightsSchema(Schema):
+    generated_on = fields.Date(metadata={"description": "the UK date the figures were made"})
+    suppression = fields.String(metadata={"description": "the suppression rule, in words"})
+    overall = fields.Nested(InsightSummarySchema)
+    by_source = _counts("referrals by source")
+    by_area = _counts("referrals by postcode district")
+    by_status = _counts("referrals by status")
+    rejection_reasons = _counts("rejected referrals by reason")
+    equity = fields.Nested(EquitySchema)

@@ -4,9 +4,13 @@ a referral is returned by a read of a fully worked one, but for those documented
 
 from __future__ import annotations
 
+import json
+
 from tests.openapi_responses import assert_documented, undocumented_fields_never_returned
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, with_updates
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number, with_updates
 from worklink.auth import mint_token
+from worklink.uktime import uk_today
+from worklink_referrals import insights
 
 # Documented fields a read of the worked referral below cannot carry, each said so in its description.
 ONLY_SOMETIMES = {
@@ -74,3 +78,25 @@ def test_the_persons_status_matches_its_documented_schema(harness):
     token = h.person_link(rid).rstrip("/").rsplit("/", 1)[-1]
     response = h.client.get(f"/status/{token}", headers={"Accept": "application/json"})
     assert_documented(h.client, "get", "/status/{token}", response)
+
+
+def test_insights_match_their_documented_schema_and_say_what_the_figures_are(harness):
+    """GET /insights had no schema in the document: the figures are documented now, shown and hidden alike, and
+    its date is an ISO 8601 date like every other in the API (undumped, Flask wrote 'Mon, 23 Nov 2026 ...')."""
+    h = harness
+    for i in range(6):
+        rid = h.refer({"nhs_number": nhs_number(i, 50), "given_name": f"Q{i}",
+                       "postcode": "GL1 2AB" if i < 5 else "GL7 1AA"}
+                      ).get_json()["id"]
+        if i < 2:
+            h.act(rid, "reject", reason="out_of_area")
+    response = h.client.get("/insights", headers=h.admin())
+    schema = assert_documented(h.client, "get", "/insights", response)
+    figures = response.get_json()
+    assert figures["generated_on"] == "2026-11-23"
+    with h.ctx.database.sessions() as session:  # dumped through the schema, the figures are as built
+        built = insights.build(session, uk_today(h.clock()))
+    assert figures == json.loads(h.app.json.dumps({**built, "generated_on": built["generated_on"].isoformat()}))
+    assert figures["equity"]["deprivation_decile"]["3"]["referrals"] == 6 and figures["by_area"]["GL7"] is None
+    assert undocumented_fields_never_returned(schema, [figures], free_form=(
+        "by_", "rejection_reasons.", "equity.")) == set()

@@ -10,6 +10,7 @@ from worklink.uktime import uk_today
 from worklink.web import service_context
 from worklink_referrals import insights
 from worklink_referrals.api import now
+from worklink_referrals.schemas import InsightsSchema
 
 blp = Blueprint("insights", __name__, description="Aggregated figures for the alliance.")
 
@@ -17,7 +18,7 @@ blp = Blueprint("insights", __name__, description="Aggregated figures for the al
 @blp.route("/insights")
 class Insights(MethodView):
     @requires("alliance_admin")
-    @blp.response(200)
+    @blp.response(200, InsightsSchema)
     def get(self):
         """Referrals by source, area and status; waits to first contact; rejections; outcome rates; equity.
 
