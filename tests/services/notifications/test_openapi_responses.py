@@ -53,3 +53,21 @@ def test_channel_settings_and_routing_rules_match_their_documented_schemas(app, 
     adviser = token("adviser", org=ADVISERS, sub="adviser-1")
     assert_documented(client, "get", "/me/channels", client.get("/me/channels", headers=adviser))
     assert_documented(client, "get", "/routing-rules", client.get("/routing-rules", headers=token("alliance_admin")))
+
+
+def test_contacts_and_webhook_subscribers_match_their_documented_schemas(app, token):
+    client = app.test_client()
+    admin = token("org_admin", org=ADVISERS)
+    contacts = f"/organisations/{ADVISERS}/contacts"
+    added = client.post(contacts, json={"email": "lead@a.example", "purpose": "lead"}, headers=admin)
+    assert_documented(client, "post", "/organisations/{organisation_id}/contacts", added, 201)
+    assert_documented(client, "get", "/organisations/{organisation_id}/contacts", client.get(contacts, headers=admin))
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks",
+                                                        "event_types": ["referrals.referral.submitted"]},
+                          headers=admin)
+    assert_documented(client, "post", "/webhook-subscribers", created, 201)
+    one = f"/webhook-subscribers/{created.get_json()['id']}"
+    assert_documented(client, "get", "/webhook-subscribers/{subscriber_id}", client.get(one, headers=admin))
+    assert_documented(client, "get", "/webhook-subscribers", client.get("/webhook-subscribers", headers=admin))
+    rotated = client.post(one + "/rotate-secret", json={"grace_hours": 2}, headers=admin)
+    assert_documented(client, "post", "/webhook-subscribers/{subscriber_id}/rotate-secret", rotated)
