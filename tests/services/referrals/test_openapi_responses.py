@@ -8,9 +8,11 @@ import json
 
 from tests.openapi_responses import assert_documented, undocumented_fields_never_returned
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number, with_updates
+from tests.services.referrals.test_api import self_referral
 from worklink.auth import mint_token
 from worklink.uktime import uk_today
 from worklink_referrals import insights
+from worklink_referrals.config import ReferralSettings
 
 # Documented fields a read of the worked referral below cannot carry, each said so in its description.
 ONLY_SOMETIMES = {
@@ -100,3 +102,32 @@ def test_insights_match_their_documented_schema_and_say_what_the_figures_are(har
     assert figures["equity"]["deprivation_decile"]["3"]["referrals"] == 6 and figures["by_area"]["GL7"] is None
     assert undocumented_fields_never_returned(schema, [figures], free_form=(
         "by_", "rejection_reasons.", "equity.")) == set()
+
+
+def test_the_answers_to_writes_match_their_documented_schemas(make_harness):
+    """The intake's answer (with status_link_sent_to), an accept past the caseload limit (with caseload_warning),
+    a self-referral and its verification, and the sustainment checks and services an adviser reads."""
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, caseload_limit=0))
+    h.add_service()
+    made = h.client.post("/referrals", json=with_updates(), headers=named_gp(h))
+    assert_documented(h.client, "post", "/referrals", made, 201)
+    assert made.get_json()["status_link_sent_to"] == "email"
+    rid = made.get_json()["id"]
+    accepted = h.act(rid, "accept", headers=named_adviser(h), claim=True)
+    assert_documented(h.client, "post", "/referrals/{referral_id}/actions/{action}", accepted)
+    assert accepted.get_json()["caseload_warning"]
+    h.act(rid, "make_first_contact", headers=named_adviser(h))
+    h.act(rid, "record_outcome", headers=named_adviser(h), type="job_start", occurred_on="2026-11-23",
+          hours_band="30_plus")
+    h.clock.advance(weeks=13)
+    due = h.client.get("/sustainment-checks", headers=named_adviser(h))
+    assert_documented(h.client, "get", "/sustainment-checks", due)
+    assert due.get_json()
+    assert_documented(h.client, "get", "/adviser-services",
+                      h.client.get("/adviser-services", headers=bearer(h, "org_admin", ADVISERS, "lead")))
+
+    pending = h.client.post("/self-referrals", json=self_referral("kim@example.org"))
+    assert_documented(h.client, "post", "/self-referrals", pending, 202)
+    verified = h.client.post(f"/self-referrals/{pending.get_json()['id']}/verification",
+                             json={"code": pending.get_json()["code"]})
+    assert_documented(h.client, "post", "/self-referrals/{pending_token}/verification", verified, 201)
