@@ -394,8 +394,50 @@ class ErasureRequestSchema(PersonLookupSchema):
                        "unlawful_processing, legal_obligation"})
 
 
+def _object(**properties) -> dict:
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _list_of(**properties) -> dict:
+    return {"type": "array", "items": _object(**properties)}
+
+
+# What rights.export gives for each referral (made JSON by to_json_types, so documented here, not dumped: a
+# schema would re-format its times). Everything but the ids, reference, status and source may be null.
+_TEXT, _UUID = {"type": "string", "nullable": True}, {"type": "string", "format": "uuid", "nullable": True}
+_WHEN, _DAY = {"type": "string", "format": "date-time", "nullable": True}, {"type": "string", "format": "date",
+                                                                              "nullable": True}
+_WHOLE, _YES_NO = {"type": "integer", "nullable": True}, {"type": "boolean", "nullable": True}
+REFERRAL_EXPORT = _object(
+    id={"type": "string", "format": "uuid"}, reference={"type": "string"}, status={"type": "string"},
+    business_status=_TEXT, status_reason=_TEXT, status_text=_TEXT, source={"type": "string"},
+    referrer_org_id=_TEXT, service_id=_UUID, assigned_org_id=_TEXT,
+    assigned_adviser={**_TEXT, "description": "the adviser as no organisation's reader sees them, never a login id"},
+    submitted_at=_WHEN, closed_at=_WHEN, erased_at=_WHEN,
+    person=_object(nhs_number=_TEXT, given_name=_TEXT, family_name=_TEXT, birth_date=_DAY, postcode=_TEXT,
+                   email=_TEXT, phone=_TEXT, preferred_contact=_TEXT, deprivation_decile=_WHOLE, sex=_TEXT,
+                   ethnicity=_TEXT, age_band=_TEXT),
+    need=_object(employment_situation=_TEXT, health_category=_TEXT, reason=_TEXT),
+    adjustment=_object(request_id=_UUID, suggestion_id=_UUID, fit_note_decision=_TEXT,
+                       categories={"type": "array", "items": {"type": "string"}, "nullable": True}),
+    consent=_object(consent_id=_UUID, captured_by=_TEXT, captured_at=_WHEN, method=_TEXT, scope_service_id=_UUID,
+                    outcomes_to_referrer=_YES_NO, updates_by_email=_YES_NO, updates_answered_at=_WHEN,
+                    updates_answered_how=_TEXT,
+                    updates_consent_id={**_UUID, "description": "the consent the status emails go under"},
+                    withdrawn_at=_WHEN),
+    duplicate_of_id=_UUID, duplicate_reason=_TEXT, replaces_id=_UUID,
+    history=_list_of(action=_TEXT, from_status=_TEXT, to_status=_TEXT, business_status=_TEXT, reason=_TEXT,
+                     actor_role=_TEXT, occurred_at=_WHEN),
+    notes=_list_of(text=_TEXT, organisation=_TEXT, written_at=_WHEN),
+    contact_attempts=_list_of(channel=_TEXT, result=_TEXT, attempted_at=_WHEN),
+    outcomes=_list_of(type=_TEXT, occurred_on=_DAY, details={"type": "object", "nullable": True}, recorded_at=_WHEN),
+    sustainment_checks=_list_of(weeks=_WHOLE, due_on=_DAY, done_at=_WHEN),
+    accessed=_list_of(occurred_at=_WHEN, action=_TEXT, organisation=_TEXT, role=_TEXT, purpose=_TEXT),
+)
+
+
 class SubjectAccessSchema(Schema):
-    referrals = fields.List(fields.Dict(), metadata={
+    referrals = fields.List(fields.Dict(metadata=REFERRAL_EXPORT), metadata={
         "description": "each referral held about the person, oldest first: the person, the need, consent, "
                        "history, notes, contact attempts, outcomes, sustainment checks, and every recorded "
                        "access (when, organisation, role, action, purpose)"})

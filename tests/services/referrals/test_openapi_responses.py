@@ -131,3 +131,16 @@ def test_the_answers_to_writes_match_their_documented_schemas(make_harness):
     verified = h.client.post(f"/self-referrals/{pending.get_json()['id']}/verification",
                              json={"code": pending.get_json()["code"]})
     assert_documented(h.client, "post", "/self-referrals/{pending_token}/verification", verified, 201)
+
+
+def test_the_subject_access_export_matches_its_documented_schema(both):
+    """Each referral in the export was an undocumented object ({}): its fields are documented now, this
+    morning's consent.updates_* and updates_consent_id among them."""
+    h = both
+    worked_referral(h)
+    h.clock.advance(weeks=13)  # a sustainment check is due
+    response = h.client.post("/people/subject-access", json={"nhs_number": "9434765919"}, headers=h.admin())
+    schema = assert_documented(h.client, "post", "/people/subject-access", response)
+    never = undocumented_fields_never_returned(schema, [response.get_json()],
+                                               free_form=("referrals[].outcomes[].details.",))
+    assert never == set(), never
