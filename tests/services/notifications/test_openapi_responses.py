@@ -17,10 +17,11 @@ ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
 def missed_target(database) -> None:
     """A missed first-contact target: an inbox item of the advisers' organisation with details in words."""
     with database.transaction() as session:
-        routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type="referrals.referral.sla_breached", data={
-            "referral_id": uuid.uuid4(), "clock": "first_contact_attempt", "status": "accepted",
-            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "assigned_org_id": uuid.UUID(ADVISERS),
-            "detected_at": datetime(2026, 7, 2, 9, 0, tzinfo=timezone.utc)}))
+        data = {"referral_id": uuid.uuid4(), "clock": "first_contact_attempt", "status": "accepted",
+                "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "assigned_org_id": uuid.UUID(ADVISERS),
+                "detected_at": datetime(2026, 7, 2, 9, 0, tzinfo=timezone.utc)}
+        routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type="referrals.referral.sla_breached",
+                                                     data=data))
 
 
 def test_an_inbox_page_with_details_matches_its_documented_schema(app, notifications_db, token):
