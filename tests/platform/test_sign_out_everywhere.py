@@ -328,11 +328,13 @@ def test_a_mark_is_forgotten_with_expired_sessions_once_no_token_it_refuses_coul
                 session, _received("referrals.user_sessions.ended", reference, old_sign_out))
         assert _mark(app, reference) is not None
         issued_before = _token(app, iat=int(old_sign_out.timestamp()) - 60)  # and valid for days yet
-        assert _holding(app, issued_before).get("/caseload").status_code == 302
+        # over 12 hours since its sign-in: the page says the session ended (401), as a lifetime's end does
+        ended = _holding(app, issued_before).get("/caseload")
+        assert ended.status_code == 401 and "a session lasts at most 12 hours" in ended.get_data(as_text=True)
         assert _signs_in(app, issued_before) == 401
         assert _holding(app, _token(app, COLLEAGUE)).get("/caseload").status_code == 200  # a new session...
         assert _mark(app, reference) is None  # ...forgets the mark as it forgets expired sessions
-        assert _holding(app, issued_before).get("/caseload").status_code == 302
+        assert _holding(app, issued_before).get("/caseload").status_code == 401  # still over 12 hours old
     finally:
         app.extensions["worklink"].database.dispose()
 
