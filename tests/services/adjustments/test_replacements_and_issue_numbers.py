@@ -5,7 +5,8 @@ replaced one only "Replaced by a newer suggestion": both now name and link the o
 the review page and the home list (the practice's own suggestions only). The API had no issue number though the
 pages say "Amended – second issue": `issue_number` gives the same count. An ended suggestion's issue read
 "Withdrawn – third issue" (as if only that issue was withdrawn) and its employer answer "None yet ... the current
-one" (the employer can no longer answer): they now say it ended after that issue."""
+one" (the employer can no longer answer): they now say it ended after that issue. Each test runs on SQLite and
+PostgreSQL (`svc`): the replacements and issue counts are queries of their own."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def html(client, h, path: str) -> str:
     return " ".join(client.get(path, headers={**h, "Accept": "text/html"}).get_data(as_text=True).split())
 
 
-def test_a_replacement_and_the_suggestion_it_replaced_link_each_other_by_assessment_date(app, tokens, page):
-    client, h = app.test_client(), tokens.header()
+def test_a_replacement_and_the_suggestion_it_replaced_link_each_other_by_assessment_date(svc, page):
+    app, client, tokens = svc
+    h = tokens.header()
     first_day, second_day = uk_today() - timedelta(days=30), uk_today() - timedelta(days=2)
     older = client.post("/suggestions", json=assessed_on(first_day), headers=h).get_json()
     assert client.post(f"/suggestions/{older['id']}/issue", json={"version": 1}, headers=h).status_code == 200
@@ -72,10 +74,11 @@ def test_a_replacement_and_the_suggestion_it_replaced_link_each_other_by_assessm
         assert_accessible(page)
 
 
-def test_another_practice_s_suggestion_is_never_named(app, tokens):
+def test_another_practice_s_suggestion_is_never_named(svc):
     """The API refuses another practice's `supersedes_id`; a row that names one anyway (made before that check,
     or by hand) links to nothing: a page names only the practice's own suggestions, as every read does."""
-    client, h = app.test_client(), tokens.header()
+    app, client, tokens = svc
+    h = tokens.header()
     other = tokens.header(org=uuid.uuid4())
     ours = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
     assert client.post(f"/suggestions/{ours['id']}/issue", json={"version": 1}, headers=h).status_code == 200
@@ -91,8 +94,9 @@ def test_another_practice_s_suggestion_is_never_named(app, tokens):
     assert client.get(f"/suggestions/{ours['id']}", headers=h).get_json()["superseded_by_id"] is None
 
 
-def test_the_api_gives_the_issue_number_the_pages_show(app, tokens):
-    client, h = app.test_client(), tokens.header()
+def test_the_api_gives_the_issue_number_the_pages_show(svc):
+    _, client, tokens = svc
+    h = tokens.header()
     created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
     sid = created["id"]
 
@@ -121,8 +125,9 @@ def test_the_api_gives_the_issue_number_the_pages_show(app, tokens):
         assert (field["type"], field["readOnly"], field["nullable"]) == ("integer", True, True), field
 
 
-def test_an_ended_suggestion_says_after_which_issue_and_that_the_employer_can_no_longer_answer(app, tokens):
-    client, h = app.test_client(), tokens.header()
+def test_an_ended_suggestion_says_after_which_issue_and_that_the_employer_can_no_longer_answer(svc):
+    _, client, tokens = svc
+    h = tokens.header()
     sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
     assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
     assert client.post(f"/employer-links/{letter_token(client, tokens, sid)}/response", json=ANSWER).status_code == 201
@@ -139,8 +144,9 @@ def test_an_ended_suggestion_says_after_which_issue_and_that_the_employer_can_no
     assert "after its second issue" in html(client, h, "/")
 
 
-def test_an_ended_suggestion_s_last_answer_is_not_called_current(app, tokens):
-    client, h = app.test_client(), tokens.header()
+def test_an_ended_suggestion_s_last_answer_is_not_called_current(svc):
+    _, client, tokens = svc
+    h = tokens.header()
     sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
     assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
     assert client.post(f"/suggestions/{sid}/amend", json={**suggestion_body(), "version": 2},
@@ -153,8 +159,9 @@ def test_an_ended_suggestion_s_last_answer_is_not_called_current(app, tokens):
     assert "Answer to the second issue (the last one)" in page and "(current)" not in page
 
 
-def test_issued_once_then_withdrawn_says_no_answer_can_come(app, tokens):
-    client, h = app.test_client(), tokens.header()
+def test_issued_once_then_withdrawn_says_no_answer_can_come(svc):
+    _, client, tokens = svc
+    h = tokens.header()
     sid = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()["id"]
     assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
     assert client.post(f"/suggestions/{sid}/withdraw", json={"version": 2, "reason": "condition_changed"},
