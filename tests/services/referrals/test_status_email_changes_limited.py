@@ -1,7 +1,8 @@
 """A person's status link switches status emails off and on (POST /my-referral/{token}/emails, POST
 /status/{token}/emails); each stop publishes a revocation to notifications and each start a new consent. The changes
 are rate limited per referral as self-referral starts are (sliding window in the database, 429 with Retry-After, the
-error page for a person); before, a status link - shared, leaked, or scripted - could switch them without end."""
+error page for a person); before, a status link - shared, leaked, or scripted - could switch them without end.
+On SQLite and PostgreSQL: the window is a query on stored times, which SQLite keeps without their zone."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from worklink_referrals.config import ReferralSettings
 REVOKED = "notifications.person_messages.revoked"
 
 
-def limited(make_harness, changes: int):
-    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, status_email_changes_limit=changes,
-                                                        self_referral_window_seconds=3600))
+def limited(make_harness, database_url: str, changes: int):
+    h = make_harness(database_url, referral_settings=ReferralSettings(
+        expose_codes=True, status_email_changes_limit=changes, self_referral_window_seconds=3600))
     h.add_service()
     return h
 
@@ -24,8 +25,8 @@ def emails(h, token: str, wanted: bool):
     return h.client.post(f"/status/{token}/emails", json={"updates_by_email": wanted})
 
 
-def test_the_api_refuses_a_change_over_the_limit_until_the_window_moves_on(make_harness):
-    h = limited(make_harness, 2)
+def test_the_api_refuses_a_change_over_the_limit_until_the_window_moves_on(make_harness, database_url):
+    h = limited(make_harness, database_url, 2)
     _rid, token = self_referred(h)
     assert emails(h, token, False).status_code == 200
     h.clock.advance(minutes=20)
@@ -43,8 +44,8 @@ def test_the_api_refuses_a_change_over_the_limit_until_the_window_moves_on(make_
     assert len(outbox_payloads(h, REVOKED)) == 2
 
 
-def test_the_status_page_says_when_to_try_again(make_harness):
-    h = limited(make_harness, 1)
+def test_the_status_page_says_when_to_try_again(make_harness, database_url):
+    h = limited(make_harness, database_url, 1)
     _rid, token = self_referred(h)
     stopped = post(h, f"/my-referral/{token}/emails", {"updates_by_email": "no"}, {})
     assert stopped.status_code == 303
@@ -56,8 +57,8 @@ def test_the_status_page_says_when_to_try_again(make_harness):
     assert h.client.get(f"/status/{token}").get_json()["updates_by_email"] is False
 
 
-def test_each_referral_has_its_own_limit(make_harness):
-    h = limited(make_harness, 1)
+def test_each_referral_has_its_own_limit(make_harness, database_url):
+    h = limited(make_harness, database_url, 1)
     _rid, first = self_referred(h)
     assert emails(h, first, False).status_code == 200
     assert emails(h, first, True).status_code == 429
@@ -66,12 +67,12 @@ def test_each_referral_has_its_own_limit(make_harness):
     assert emails(h, second, False).status_code == 200
 
 
-def test_the_error_page_of_a_status_link_form_leads_back_to_the_status_page(make_harness):
+def test_the_error_page_of_a_status_link_form_leads_back_to_the_status_page(make_harness, database_url):
     """The header's link on a secret-link page stays on that link; for a form's POST-only address it led to a
     page answering 405."""
     import re
 
-    h = limited(make_harness, 1)
+    h = limited(make_harness, database_url, 1)
     _rid, token = self_referred(h)
     post(h, f"/my-referral/{token}/emails", {"updates_by_email": "no"}, {})
     html = post(h, f"/my-referral/{token}/emails", {"updates_by_email": "yes"}, {}).get_data(as_text=True)
