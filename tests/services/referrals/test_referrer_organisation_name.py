@@ -1,6 +1,6 @@
 """The referral page's "Referred by" names the referrer's organisation by the name referrals keeps from its staff's
 tokens (organisation_names, migration 0017) when the referral itself recorded none: it read "practice <id>" though
-the name was known."""
+the name was known. On SQLite and PostgreSQL: the name is kept by an upsert written for each dialect."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def referred_by(h, rid: str) -> str:
     return re.search(r'id="referrer">([^,<]*),', html).group(1)
 
 
-def test_referred_by_takes_the_name_kept_for_the_referrers_organisation(harness):
-    h = harness
+def test_referred_by_takes_the_name_kept_for_the_referrers_organisation(both):
+    h = both
     rid = h.refer(headers=dr_wu(h)).get_json()["id"]  # the token named no organisation
     assert referred_by(h, rid) == f"A GP at practice {GP_PRACTICE}"
     other = someone_else(h, dr_wu(h))
@@ -29,17 +29,17 @@ def test_referred_by_takes_the_name_kept_for_the_referrers_organisation(harness)
     assert referred_by(h, rid) == "A GP at Riverside Surgery"
 
 
-def test_the_name_the_referral_recorded_comes_first(harness):
-    h = harness
+def test_the_name_the_referral_recorded_comes_first(both):
+    h = both
     rid = h.refer(headers=dr_wu(h, org_name="Wu Medical Centre")).get_json()["id"]
     other = someone_else(h, dr_wu(h))
     h.act(other, "cancel", headers=dr_wu(h, org_name="Riverside Surgery"), reason="referrer_withdrew")
     assert referred_by(h, rid) == "A GP at Wu Medical Centre"
 
 
-def test_the_api_names_the_referrers_organisation_as_the_page_does(harness):
+def test_the_api_names_the_referrers_organisation_as_the_page_does(both):
     """GET /referrals/{id}'s referrer.organisation_name took only the name the referral recorded."""
-    h = harness
+    h = both
     rid = h.refer(headers=dr_wu(h)).get_json()["id"]
     assert "organisation_name" not in h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["referrer"]
     h.act(someone_else(h, dr_wu(h)), "cancel", headers=dr_wu(h, org_name="Riverside Surgery"),
