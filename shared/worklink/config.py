@@ -174,10 +174,10 @@ def url_setting(env: Mapping[str, str], name: str, default: str = "", *,
 
 def require_https(name: str, url: str, environment: str, why: str) -> None:
     """In production, refuse `url` by its variable's name unless it is https: for addresses whose content must not
-    be read or changed on the way (`why`) - the JWKS, and the sites people are sent to from e-mails, letters and
-    pages. Not for a service's own back-end addresses (database, brokers, mail server, geocoder), which have
-    settings of their own for their transport and may be on a private network: docker-compose's http:// and
-    plaintext addresses are development ones, between containers."""
+    be read or changed on the way (`why`) - the JWKS, the sites people are sent to from e-mails, letters and
+    pages, and the directory's geocoder (residents' postcodes). Not for the database, brokers and mail server,
+    which have settings of their own for their transport: docker-compose's http:// and plaintext addresses are
+    development ones, between containers."""
     if environment == "production" and urlsplit(url).scheme != "https":
         raise ConfigError(f"{name} must start with https:// in production ({why}), got {_without_credentials(url)!r}")
 

@@ -211,7 +211,8 @@ def test_an_address_with_a_typo_is_refused_at_start_by_its_name(process, variabl
     assert "s3cret" not in refused(start(process, tmp_path, **settings), variable)
 
 
-PLAIN_HTTP = [  # (process, variable): the JWKS every token is checked against, and the sites people are sent to
+PLAIN_HTTP = [  # (process, variable): the JWKS every token is checked against, the sites people are sent to, and
+    # the geocoder residents' postcodes go to
     (("relay", "-s", "referrals"), "WORKLINK_JWKS_URL"),
     (("job", "-s", "notifications", "deliver"), "NOTIFICATIONS_PUBLIC_URL"),
     (("consume", "-s", "notifications"), "NOTIFICATIONS_REFERRALS_URL"),
@@ -220,32 +221,33 @@ PLAIN_HTTP = [  # (process, variable): the JWKS every token is checked against, 
     (("consume", "-s", "directory"), "DIRECTORY_REFERRALS_URL"),
     (("relay", "-s", "adjustments"), "ADJUSTMENTS_REFERRALS_URL"),
     (("relay", "-s", "referrals"), "REFERRALS_DIRECTORY_URL"),
+    (("consume", "-s", "directory"), "DIRECTORY_GEOCODER_URL"),  # residents' postcodes: where they live
 ]
 
 
 @pytest.mark.parametrize("process, variable", PLAIN_HTTP, ids=lambda p: p if isinstance(p, str) else None)
 def test_production_refuses_plain_http_for_the_jwks_and_the_sites_people_are_sent_to(process, variable, tmp_path):
     """http:// was taken: signing keys fetched in clear could be swapped on the way (every token then forged), and
-    e-mails, letters and pages sent people to http links."""
+    e-mails, letters and pages sent people to http links; the directory sent residents' postcodes in clear."""
     service = process[2]
     settings = {**own_settings(service, tmp_path), **SERVICE_SETTINGS[service],
                 **(RS256_KEYS if variable == "WORKLINK_JWKS_URL" else {}), variable: "http://site.example.org/x"}
     assert "https://" in refused(start(process, tmp_path, **settings), variable)
 
 
-def test_plain_http_stays_for_back_end_addresses_and_outside_production():
-    """The geocoder is an API the directory calls (a self-hosted copy on a private network), not a link; compose
-    runs in development, where the local sites are http."""
+def test_plain_http_stays_outside_production():
+    """Compose runs in development, where the local sites and a local geocoder are http."""
     from worklink.config import Settings
     from worklink.sites import site_url
-    from worklink_directory.geocode import geocoder_url
+    from worklink_directory.config import check
 
-    production = {"WORKLINK_ENV": "production", "DIRECTORY_GEOCODER_URL": "http://postcodes.internal:8000"}
-    assert geocoder_url(production) == "http://postcodes.internal:8000"
     development = {"WORKLINK_JWT_ALGORITHM": "RS256", "WORKLINK_JWKS_URL": "http://127.0.0.1:8080/jwks",
-                   "DIRECTORY_REFERRALS_URL": "http://localhost:8083"}
-    assert Settings.from_env("directory", development).jwt.jwks_url == "http://127.0.0.1:8080/jwks"
+                   "DIRECTORY_REFERRALS_URL": "http://localhost:8083",
+                   "DIRECTORY_GEOCODER_URL": "http://postcodes.internal:8000"}
+    settings = Settings.from_env("directory", development)
+    assert settings.jwt.jwks_url == "http://127.0.0.1:8080/jwks"
     assert site_url(development, "DIRECTORY_REFERRALS_URL", "referrals", "development") == "http://localhost:8083"
+    check(settings, development)  # the geocoder's http is taken
 
 
 def test_a_short_metrics_token_is_refused_in_production(tmp_path):

@@ -42,7 +42,7 @@ def served(tmp_path):
     port, log = free_port(), tmp_path / "stderr.log"
     env = {**os.environ, "WORKLINK_ENV": "production", "WORKLINK_VAR": str(tmp_path), "HOME": str(tmp_path),
            "WORKLINK_JWT_SECRET": "s" * 40, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-           "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "DIRECTORY_GEOCODER_URL": "http://127.0.0.1:1",
+           "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "DIRECTORY_GEOCODER_URL": "https://127.0.0.1:1",
            "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}", "TMPDIR": str(tmp_path)}
     with log.open("w") as stderr:
         env.pop("XDG_RUNTIME_DIR", None)
