@@ -2,7 +2,8 @@
 
 A webhook URL is chosen by an organisation's admin, and the delivery worker POSTs to it from
 inside the platform, so a URL naming loopback, a private range or the link-local cloud
-metadata address (169.254.169.254) would turn the worker into a way in (SSRF). Checked twice:
+metadata address (169.254.169.254) - also as an IPv6 address that leads there (NAT64, 6to4) - would turn
+the worker into a way in (SSRF). Checked three times:
 at registration (IP literals and local names: a 422 on /url), before every send on every
 address the host name resolves to then (DNS can change after registration), and on the
 address each connection actually reached (`public_only_session`: a name that resolves to a
@@ -98,9 +99,38 @@ def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
+# Special-purpose ranges (IANA's registries) that Python 3.11's is_global calls global (CVE-2024-4032 fixed only
+# part of this, in later releases): refused here whatever the Python version.
+NOT_GLOBAL = tuple(ipaddress.ip_network(network) for network in (
+    "192.0.0.0/24",      # IETF protocol assignments (3.11.7 refuses only its first /29)
+    "192.88.99.0/24",    # the deprecated 6to4 relay anycast
+    "::/96",             # IPv4-compatible (deprecated): ::127.0.0.1
+    "::ffff:0:0:0/96",   # IPv4-translated (SIIT): ::ffff:0:127.0.0.1
+    "64:ff9b:1::/48",    # local-use NAT64 (RFC 8215): the network's own translator, to its own addresses
+    "100:0:0:1::/64",    # dummy prefix (RFC 9780)
+    "3fff::/20",         # documentation (RFC 9637)
+    "5f00::/16",         # SRv6 segment identifiers (RFC 9602)
+    "fec0::/10",         # site-local (deprecated, still routed on some networks)
+))
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix: the IPv4 address is the last 32 bits
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one delivers to: IPv4-mapped, NAT64 (a translator connects to it) or 6to4."""
+    if address.version == 4:
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is loopback too
-    return (mapped or address).is_global and not (mapped or address).is_multicast
+    """Judged by where it leads: 64:ff9b::a9fe:a9fe reaches the metadata address through a NAT64 translator,
+    2002:7f00:1:: 127.0.0.1 through a 6to4 relay, ::ffff:127.0.0.1 is loopback itself."""
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        return is_public(inner)
+    return address.is_global and not address.is_multicast and not any(address in n for n in NOT_GLOBAL)
 
 
 def _resolve(host: str, port: int) -> list[str]:
