@@ -1,4 +1,6 @@
-"""Pages show times and "today" in UK time (Europe/London: BST in summer), not UTC."""
+"""Pages show times and "today" in UK time (Europe/London: BST in summer), not UTC. On SQLite and PostgreSQL: the
+times come back from SQLite without their zone and from PostgreSQL with it, and the review-due list compares a
+stored date with the UK today in SQL."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ HTML = {"Accept": "text/html"}
 CONSENT = {"explicit": True, "captured_at": "2026-06-01T08:30:00Z", "method": "verbal", "outcomes_to_referrer": True}
 
 
-def test_the_referral_page_shows_uk_times_and_todays_uk_date(harness):
-    h = harness
+def test_the_referral_page_shows_uk_times_and_todays_uk_date(both):
+    h = both
     h.clock.now = datetime(2026, 7, 6, 8, 0, tzinfo=timezone.utc)  # 09:00 BST, Monday 6 July
     rid = h.refer(consent=CONSENT).get_json()["id"]
     h.act(rid, "accept", adviser_id="adviser-1")
@@ -22,8 +24,8 @@ def test_the_referral_page_shows_uk_times_and_todays_uk_date(harness):
     assert 'value="2026-07-08"' in html  # an outcome's date defaults to the UK today, not 7 July
 
 
-def test_lists_use_the_uk_date(harness):
-    h = harness
+def test_lists_use_the_uk_date(both):
+    h = both
     h.clock.now = datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on 2 July
     created = h.refer(consent=CONSENT).get_json()
     row = re.search(rf'{created["reference"]}.*?</tr>', h.client.get(
@@ -31,8 +33,8 @@ def test_lists_use_the_uk_date(harness):
     assert "2 Jul 2026" in row
 
 
-def test_holds_to_review_are_due_on_the_uk_date(harness):
-    h = harness
+def test_holds_to_review_are_due_on_the_uk_date(both):
+    h = both
     h.clock.now = datetime(2026, 6, 29, 9, 0, tzinfo=timezone.utc)
     rid = h.refer(consent=CONSENT).get_json()["id"]
     h.act(rid, "accept", adviser_id="adviser-1")
