@@ -1,6 +1,6 @@
 """The clinician's home page reaches every suggestion of the practice: a page at a time (NHS.UK
 pagination), or one patient's by NHS number; each row says when the patient was assessed; the table reflows at
-320 px."""
+320 px. The list's paging and search run on SQLite and PostgreSQL (their ordering and filtering are SQL)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def names(html: str) -> list[str]:
     return re.findall(r'<a href="/review/[^"]+">(Patient\d\d) ', html)
 
 
-def test_every_suggestion_is_reachable_by_page_or_by_nhs_number(client, tokens):
+def test_every_suggestion_is_reachable_by_page_or_by_nhs_number(svc):
+    _, client, tokens = svc
     numbers = fill(client, tokens, 30)
     h = tokens.header()
     first = client.get("/", headers=h).get_data(as_text=True)
@@ -64,8 +65,9 @@ def test_every_suggestion_is_reachable_by_page_or_by_nhs_number(client, tokens):
     assert client.get("/?page=banana", headers=h).status_code == 200
 
 
-def test_one_patients_pages_are_turned_by_posting_not_by_links(client, tokens):
+def test_one_patients_pages_are_turned_by_posting_not_by_links(svc):
     """A patient with more suggestions than a page: the paging carries the NHS number in the form."""
+    _, client, tokens = svc
     h = tokens.header()
     for i in range(27):
         body = suggestion_body(**{"patient.given_name": f"Patient{i:02d}"})
@@ -97,7 +99,8 @@ def test_the_home_page_table_reflows_at_320_px(app, tokens, page):
         assert_accessible(page)
 
 
-def test_a_suggestion_never_referred_says_so_in_words_and_its_nhs_number_is_spaced(client, tokens):
+def test_a_suggestion_never_referred_says_so_in_words_and_its_nhs_number_is_spaced(svc):
+    _, client, tokens = svc
     """The home list and the review page showed "None" for a suggestion with no referral, and the NHS number
     ran as ten digits (NHS style writes it 3 3 4)."""
     fill(client, tokens, 1)
