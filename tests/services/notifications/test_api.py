@@ -217,6 +217,22 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
     assert off.get_json()["active"] is False
 
 
+def test_a_webhook_url_with_credentials_is_refused_on_registration_and_on_change(app, token):
+    """A user:password in the URL would be shown back in every listing and on /admin: never stored."""
+    client = app.test_client()
+    admin = token("org_admin", org=ADVISERS)
+    with_password = "https://crm:hunter2@crm.advisers.example/hooks"
+    refused = client.post("/webhook-subscribers", json={"url": with_password}, headers=admin)
+    assert refused.status_code == 422 and [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                          headers=admin).get_json()
+    changed = client.patch(f"/webhook-subscribers/{created['id']}", json={"url": with_password}, headers=admin)
+    assert changed.status_code == 422 and changed.mimetype == "application/problem+json"
+    assert [e["pointer"] for e in changed.get_json()["errors"]] == ["/url"]
+    listed = client.get("/webhook-subscribers", headers=admin).get_json()
+    assert [s["url"] for s in listed] == ["https://crm.advisers.example/hooks"]
+
+
 def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notifications_db, token):
     person = uuid.uuid4()
     event = SimpleNamespace(id="e", type="notifications.person_message.requested", data={
