@@ -63,6 +63,11 @@ ATTEMPT_RESULTS = ("no_answer", "left_message", "wrong_details", "declined", "re
 
 OUTCOME_TYPES = ("job_start", "stayed_in_work", "sustained_job_outcome", "training_or_volunteering",
                  "fit_note_change", "disengaged")
+# Each type's own fields, the only ones kept in its details (the page's one outcome form posts every type's: a
+# job start's hours band left selected when the adviser then chose disengaged is not part of that outcome).
+OUTCOME_FIELDS = {"job_start": ("hours_band",),
+                  "sustained_job_outcome": ("weeks_in_work", "period_weeks", "hours_per_week"),
+                  "fit_note_change": ("fit_note_from", "fit_note_to")}
 HOURS_BANDS = ("under_7", "7_to_15", "16_to_29", "30_plus")
 FIT_NOTE = ("not_fit", "may_be_fit", "fit")
 SUSTAINMENT_WEEKS = (13, 26)
@@ -482,8 +487,7 @@ def validate_outcome(data: Mapping[str, Any], *, today: date, earliest: date | N
         errors["sustainment_check_weeks"] = "13 or 26"
     if errors:
         raise MissingData(errors)
-    keep = ("type", "occurred_on", "hours_band", "weeks_in_work", "period_weeks", "hours_per_week",
-            "fit_note_from", "fit_note_to", "sustainment_check_weeks")
+    keep = ("type", "occurred_on", *OUTCOME_FIELDS.get(kind, ()), "sustainment_check_weeks")
     return {k: data.get(k) for k in keep if data.get(k) is not None}
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from worklink.events.contracts.adjustments import DECISIONS as ADJUSTMENT_DECISIONS, FIT_NOTE_CATEGORIES
 from worklink.nhs import nhs_number_is_valid
 from worklink.retention import ERASURE_REASONS
 from worklink_referrals import domain
@@ -221,10 +222,35 @@ class NoteSchema(Schema):
     written_at = fields.DateTime()
 
 
+class OutcomeDetailsSchema(Schema):
+    """What an outcome adds to its type and date (domain.validate_outcome keeps these and nothing else): which
+    fields depends on the type, and a field another type asks for is not kept with it."""
+
+    hours_band = fields.String(validate=validate.OneOf(domain.HOURS_BANDS), metadata={
+        "description": "job_start: the hours a week of the job, as a band (always given with one)"})
+    weeks_in_work = fields.Integer(metadata={
+        "description": "sustained_job_outcome: weeks in work, at least 13 (always given with one)"})
+    period_weeks = fields.Integer(metadata={
+        "description": "sustained_job_outcome: the weeks (13 to 16) the weeks in work fall within"})
+    hours_per_week = fields.Float(metadata={
+        "description": f"sustained_job_outcome: hours a week, 7 to {domain.MAX_HOURS_PER_WEEK}"})
+    fit_note_from = fields.String(validate=validate.OneOf(domain.FIT_NOTE), metadata={
+        "description": "fit_note_change: the fit note before (always given with one)"})
+    fit_note_to = fields.String(validate=validate.OneOf(domain.FIT_NOTE), metadata={
+        "description": "fit_note_change: the fit note now, closer to fit than fit_note_from"})
+    sustainment_check_weeks = fields.Integer(validate=validate.OneOf(domain.SUSTAINMENT_WEEKS), metadata={
+        "description": "any type: the sustainment check (13 or 26 weeks after a job start) it recorded as done"})
+
+
+OUTCOME_DETAILS_EXAMPLE = {"hours_band": "16_to_29"}
+
+
 class OutcomeSchema(Schema):
-    type = fields.String()
+    type = fields.String(validate=validate.OneOf(domain.OUTCOME_TYPES))
     occurred_on = fields.Date()
-    details = fields.Dict()
+    details = fields.Nested(OutcomeDetailsSchema, metadata={
+        "description": "the type's own fields (an empty object for stayed_in_work, training_or_volunteering and "
+                       "disengaged unless it recorded a sustainment check)", "example": OUTCOME_DETAILS_EXAMPLE})
     recorded_at = fields.DateTime()
 
 
@@ -254,6 +280,17 @@ class ConsentOutSchema(Schema):
                        "self_referral_form, status_page (the person changed it), not_asked (a self-referral made "
                        "before the form asked: emails to the verified address)"})
     withdrawn_at = fields.DateTime(allow_none=True)
+
+
+class AdjustmentContextSchema(Schema):
+    """What the clinician's adjustment suggestion said, as its adjustments.referral.requested carried it."""
+
+    request_id = fields.UUID(metadata={"description": "the adjustments service's referral request"})
+    suggestion_id = fields.UUID(metadata={"description": "the suggestion it was made from"})
+    fit_note_decision = fields.String(validate=validate.OneOf(ADJUSTMENT_DECISIONS), metadata={
+        "description": "the fit note's decision: not_fit or may_be_fit"})
+    categories = fields.List(fields.String(validate=validate.OneOf(FIT_NOTE_CATEGORIES)), allow_none=True, metadata={
+        "description": "the fit note's 'may be fit' adjustments (empty if none were ticked)"})
 
 
 class ReferrerOutSchema(Schema):
@@ -290,7 +327,9 @@ class ReferralSchema(Schema):
     employment_situation = fields.String(allow_none=True)
     health_category = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
-    adjustment = fields.Dict(allow_none=True)
+    adjustment = fields.Nested(AdjustmentContextSchema, allow_none=True, metadata={
+        "description": "the adjustment suggestion a referral from the adjustments service came with (source "
+                       "adjustments); null for any other referral"})
     consent = fields.Nested(ConsentOutSchema)
     replaces_id = fields.UUID(allow_none=True)
     duplicate_of_id = fields.UUID(allow_none=True)
@@ -329,11 +368,17 @@ class QueueItemSchema(Schema):
     name = fields.String(metadata={"description": "omitted once consent is withdrawn"})
 
 
+class CaseloadSchema(Schema):
+    active = fields.Integer(metadata={"description": "the adviser's active clients"})
+    limit = fields.Integer(metadata={"description": "the caseload limit (REFERRALS_CASELOAD_LIMIT)"})
+    warning = fields.String(metadata={"description": "only above the limit: what to do, in words"})
+
+
 class QueueSchema(Schema):
     items = fields.List(fields.Nested(QueueItemSchema))
     total = fields.Integer()
-    caseload = fields.Dict(allow_none=True, metadata={"description": "advisers: active clients, limit, warning; "
-                                                                    "null for everyone else"})
+    caseload = fields.Nested(CaseloadSchema, allow_none=True, metadata={
+        "description": "advisers: their own caseload; null for everyone else"})
 
 
 class PersonStatusSchema(Schema):
@@ -402,6 +447,9 @@ def _list_of(**properties) -> dict:
     return {"type": "array", "items": _object(**properties)}
 
 
+# The component apispec makes of OutcomeDetailsSchema (nested in ReferralSchema): the export's outcome details are
+# the same stored dict, so one description serves both.
+OUTCOME_DETAILS = {"$ref": "#/components/schemas/OutcomeDetails"}
 # What rights.export gives for each referral (made JSON by to_json_types, so documented here, not dumped: a
 # schema would re-format its times). Everything but the ids, reference, status and source may be null.
 _TEXT, _UUID = {"type": "string", "nullable": True}, {"type": "string", "format": "uuid", "nullable": True}
@@ -418,8 +466,10 @@ REFERRAL_EXPORT = _object(
                    email=_TEXT, phone=_TEXT, preferred_contact=_TEXT, deprivation_decile=_WHOLE, sex=_TEXT,
                    ethnicity=_TEXT, age_band=_TEXT),
     need=_object(employment_situation=_TEXT, health_category=_TEXT, reason=_TEXT),
-    adjustment=_object(request_id=_UUID, suggestion_id=_UUID, fit_note_decision=_TEXT,
-                       categories={"type": "array", "items": {"type": "string"}, "nullable": True}),
+    adjustment=_object(request_id=_UUID, suggestion_id=_UUID,
+                       fit_note_decision={**_TEXT, "enum": [*ADJUSTMENT_DECISIONS, None]},
+                       categories={"type": "array", "items": {"type": "string", "enum": list(FIT_NOTE_CATEGORIES)},
+                                   "nullable": True}),
     consent=_object(consent_id=_UUID, captured_by=_TEXT, captured_at=_WHEN, method=_TEXT, scope_service_id=_UUID,
                     outcomes_to_referrer=_YES_NO, updates_by_email=_YES_NO, updates_answered_at=_WHEN,
                     updates_answered_how=_TEXT,
@@ -430,7 +480,7 @@ REFERRAL_EXPORT = _object(
                      actor_role=_TEXT, occurred_at=_WHEN),
     notes=_list_of(text=_TEXT, organisation=_TEXT, written_at=_WHEN),
     contact_attempts=_list_of(channel=_TEXT, result=_TEXT, attempted_at=_WHEN),
-    outcomes=_list_of(type=_TEXT, occurred_on=_DAY, details={"type": "object", "nullable": True}, recorded_at=_WHEN),
+    outcomes=_list_of(type=_TEXT, occurred_on=_DAY, details=OUTCOME_DETAILS, recorded_at=_WHEN),
     sustainment_checks=_list_of(weeks=_WHOLE, due_on=_DAY, done_at=_WHEN),
     accessed=_list_of(occurred_at=_WHEN, action=_TEXT, organisation=_TEXT, role=_TEXT, purpose=_TEXT),
 )

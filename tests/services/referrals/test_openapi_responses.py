@@ -9,6 +9,8 @@ import json
 from tests.openapi_responses import assert_documented, undocumented_fields_never_returned
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number, with_updates
 from tests.services.referrals.test_api import self_referral
+from tests.services.referrals.test_consent_withdrawn_event import deliver, referral_for
+from tests.services.referrals.test_events import request_data
 from worklink.auth import mint_token
 from worklink.uktime import uk_today
 from worklink_referrals import insights
@@ -48,10 +50,21 @@ def worked_referral(h) -> str:
     assert h.client.post(f"/referrals/{rid}/notes", json={"text": "Left a voicemail"},
                          headers=named_adviser(h)).status_code == 201
     assert h.act(rid, "make_first_contact", headers=named_adviser(h)).status_code == 200
-    outcome = h.act(rid, "record_outcome", headers=named_adviser(h), type="job_start", occurred_on="2026-11-23",
-                    hours_band="16_to_29")
-    assert outcome.status_code == 200, outcome.get_json()
+    for outcome in OUTCOMES:
+        recorded = h.act(rid, "record_outcome", headers=named_adviser(h), occurred_on="2026-11-23", **outcome)
+        assert recorded.status_code == 200, recorded.get_json()
     return rid
+
+
+# An outcome of each type with fields of its own, so every documented detail is returned.
+OUTCOMES = [{"type": "job_start", "hours_band": "16_to_29"},
+            {"type": "sustained_job_outcome", "weeks_in_work": 13, "period_weeks": 16, "hours_per_week": 7.5},
+            {"type": "fit_note_change", "fit_note_from": "not_fit", "fit_note_to": "may_be_fit",
+             "sustainment_check_weeks": 13}]
+
+
+def details_of(outcome: dict) -> dict:
+    return {name: value for name, value in outcome.items() if name != "type"}
 
 
 def test_a_referral_read_by_each_side_matches_its_documented_schema(both):
@@ -62,7 +75,37 @@ def test_a_referral_read_by_each_side_matches_its_documented_schema(both):
         response = h.client.get(f"/referrals/{rid}", headers=headers)
         schema = assert_documented(h.client, "get", "/referrals/{referral_id}", response)
         bodies.append(response.get_json())
-    assert undocumented_fields_never_returned(schema, bodies, free_form=("outcomes[].details.",)) == ONLY_SOMETIMES
+        assert [o["details"] for o in bodies[-1]["outcomes"]] == [details_of(o) for o in OUTCOMES]
+    from_adjustments = h.client.get(f"/referrals/{referral_from_adjustments(h)}", headers=h.admin())
+    assert_documented(h.client, "get", "/referrals/{referral_id}", from_adjustments)
+    bodies.append(from_adjustments.get_json())
+    assert undocumented_fields_never_returned(schema, bodies) == ONLY_SOMETIMES
+
+
+def referral_from_adjustments(h) -> str:
+    """A referral the adjustments service asked for, which carries the suggestion's context (`adjustment`)."""
+    request = request_data()
+    deliver(h, "adjustments.referral.requested", request)
+    rid = str(referral_for(h, request).id)
+    adjustment = h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()["adjustment"]
+    assert adjustment == {"request_id": str(request["request_id"]), "suggestion_id": str(request["suggestion_id"]),
+                          "fit_note_decision": "may_be_fit", "categories": ["altered_hours", "amended_duties"]}
+    return rid
+
+
+def test_an_outcome_keeps_only_its_own_types_fields(harness):
+    """The page's one outcome form posts every type's fields: an hours band left selected for a job start is not
+    part of a disengagement (its details were any object, kept whatever was posted with it)."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", claim=True)
+    h.act(rid, "make_first_contact")
+    recorded = h.act(rid, "record_outcome", type="disengaged", occurred_on="2026-11-23", hours_band="30_plus",
+                     fit_note_from="not_fit", sustainment_check_weeks=26)
+    assert recorded.status_code == 200, recorded.get_json()
+    response = h.client.get(f"/referrals/{rid}", headers=h.admin())
+    assert_documented(h.client, "get", "/referrals/{referral_id}", response)
+    assert response.get_json()["outcomes"][0]["details"] == {"sustainment_check_weeks": 26}
 
 
 def test_the_queue_matches_its_documented_schema(harness):
@@ -72,6 +115,7 @@ def test_the_queue_matches_its_documented_schema(harness):
         response = h.client.get(path, headers=headers)
         assert_documented(h.client, "get", "/referrals", response)
         assert response.get_json()["items"], path
+    assert h.client.get("/referrals", headers=named_adviser(h)).get_json()["caseload"] == {"active": 1, "limit": 20}
 
 
 def test_the_persons_status_matches_its_documented_schema(harness):
@@ -116,6 +160,9 @@ def test_the_answers_to_writes_match_their_documented_schemas(make_harness):
     accepted = h.act(rid, "accept", headers=named_adviser(h), claim=True)
     assert_documented(h.client, "post", "/referrals/{referral_id}/actions/{action}", accepted)
     assert accepted.get_json()["caseload_warning"]
+    queue = h.client.get("/referrals", headers=named_adviser(h))
+    assert_documented(h.client, "get", "/referrals", queue)
+    assert queue.get_json()["caseload"]["warning"] == accepted.get_json()["caseload_warning"]
     h.act(rid, "make_first_contact", headers=named_adviser(h))
     h.act(rid, "record_outcome", headers=named_adviser(h), type="job_start", occurred_on="2026-11-23",
           hours_band="30_plus")
@@ -141,6 +188,7 @@ def test_the_subject_access_export_matches_its_documented_schema(both):
     h.clock.advance(weeks=13)  # a sustainment check is due
     response = h.client.post("/people/subject-access", json={"nhs_number": "9434765919"}, headers=h.admin())
     schema = assert_documented(h.client, "post", "/people/subject-access", response)
-    never = undocumented_fields_never_returned(schema, [response.get_json()],
-                                               free_form=("referrals[].outcomes[].details.",))
+    never = undocumented_fields_never_returned(schema, [response.get_json()])
     assert never == set(), never
+    exported = response.get_json()["referrals"][0]["outcomes"]
+    assert [o["details"] for o in exported] == [details_of(o) for o in OUTCOMES]
