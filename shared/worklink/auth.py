@@ -54,9 +54,10 @@ class Principal:
 
     @property
     def name(self) -> str | None:
-        """The person's display name, if the token carries one (OpenID Connect's `name` claim)."""
+        """The person's display name, if the token carries one (OpenID Connect's `name` claim) and it is a name:
+        services show it to other organisations in place of the login id (display_name)."""
         value = self.claims.get("name")  # cut as org_name is: the services keep it in 200 characters
-        return (value.strip()[:200].strip() or None) if isinstance(value, str) else None
+        return display_name(value.strip()[:200].strip(), self.subject) if isinstance(value, str) else None
 
     @property
     def organisation_name(self) -> str | None:
@@ -72,6 +73,18 @@ class Principal:
     def acts_for(self, organisation: str | None) -> bool:
         """May this user act on a record owned by `organisation`?"""
         return self.is_alliance_admin or (organisation is not None and organisation == self.organisation)
+
+
+_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def display_name(name: str, subject: str) -> str | None:
+    """`name` as a display name shown outside the person's organisation, or None when it is their login id
+    in disguise: some identity providers fill the `name` claim with the e-mail address or the subject, an
+    internal identifier of their organisation's (a reader then sees their role at their organisation)."""
+    if not name or _ADDRESS.search(name) or name.casefold() == subject.strip().casefold():
+        return None
+    return name
 
 
 def _unauthenticated(detail: str, error: str | None = "invalid_token") -> Problem:
