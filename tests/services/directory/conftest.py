@@ -126,6 +126,15 @@ def directory(app) -> Known:
     return build_directory(app)
 
 
+@pytest.fixture()
+def both(database_url, tmp_path) -> tuple:
+    """(app, directory) on SQLite and on PostgreSQL: for pages whose queries differ between them (times, text
+    search, counts and ordering of a page of results)."""
+    app = make_app(database_url, tmp_path)
+    yield app, build_directory(app)
+    app.extensions["worklink"].database.dispose()
+
+
 def listed_long_ago(app, days: int = 92) -> None:
     """Back-date every listing's listed_at, so one never assured is due for review."""
     import sqlalchemy as sa

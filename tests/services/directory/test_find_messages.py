@@ -1,5 +1,5 @@
 """The residents' search speaks plainly: a mistake is told in the page's words beside its field (never
-the read API's parameter names or quoted values), and an old link past the last page shows the last page."""
+the read API's parameter names or quoted values), and an old link past the last page shows the last page. Times and paging on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -38,14 +38,16 @@ def test_a_mistake_is_told_in_the_pages_words(app, directory, query, field, mess
         assert api_words not in html
 
 
-def test_times_are_read_as_residents_write_them(app, directory):
+def test_times_are_read_as_residents_write_them(both):
+    app, _ = both
     client = app.test_client()
     for written in ("9.30", "9:30", "09:30"):
         response = client.get(f"/find?time={written}&day=MO")
         assert response.status_code == 200 and "Taunton counselling service" in response.get_data(as_text=True)
 
 
-def test_a_page_past_the_end_shows_the_last_page(app, directory):
+def test_a_page_past_the_end_shows_the_last_page(both):
+    app, _ = both
     client, admin = app.test_client(), token_for(app, "alliance_admin")
     for number in range(10):  # with the two open on Mondays already: 12, two pages of 10
         body = service_body(ORG_A, f"Job club {number}", ["employment-advice"], description="Help into work.")

@@ -36,7 +36,9 @@ def test_the_service_page_shows_whether_referrals_are_taken_and_the_typical_wait
     assert "Taking new referrals now." in client.get(f"/find/services/{counselling}").get_data(as_text=True)
 
 
-def test_the_find_page_filters_by_age_delivery_mode_and_time(app, directory):
+def test_the_find_page_filters_by_age_delivery_mode_and_time(both):
+    """On SQLite and PostgreSQL: the filters are SQL (a time of day, ages, a delivery mode in a list)."""
+    app, _ = both
     client = app.test_client()
 
     def found(query: str) -> list[str]:
