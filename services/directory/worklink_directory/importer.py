@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
+from worklink.uktime import uk_today
 from worklink_directory import oruk_schemas, services
 from worklink_directory.geocode import Geocoder, Prelocated
 from worklink_directory.models import DAYS, Organization, Service, Taxonomy, TaxonomyTerm
@@ -315,15 +316,21 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
 
 
 def _assured_date(record: dict) -> tuple[date | None, str | None]:
-    """The record's assured_date (ORUK: a date; a date-time is read as its day), or the reason it is none.
+    """The record's assured_date (ORUK: a date; a date-time is read as its UK day), or the reason it is none.
     The vendored schema gives it no format, so it is checked here, before anything is written."""
     value = record.get("assured_date")
     if value in (None, ""):
         return None, None
     try:
-        return (datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)), None
+        return (_day_of(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)), None
     except (TypeError, ValueError):
         return None, f"/assured_date: {value!r} is not a date (YYYY-MM-DD)"
+
+
+def _day_of(moment: datetime) -> date:
+    """A feed's date-time as the UK day it falls on (23:30 UTC on 30 June is 1 July here); one without an
+    offset is taken as the publisher's own day."""
+    return uk_today(moment) if moment.tzinfo else moment.date()
 
 
 def _withdraw(session: Session, outbox: Outbox, existing: Service | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
 from worklink.messaging.outbox import Outbox
+from worklink.uktime import UK, uk_today
 from worklink_directory import search
 from worklink_directory.geocode import Geocoder, PostcodeError
 from worklink_directory.models import (Contact, Location, Metadata, Organization, Phone, Schedule, Service,
@@ -362,12 +363,13 @@ def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Edito
     now = now or utcnow()
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn.")
-    _trail(session, svc.id, "assure", "assured_date", svc.assured_date, now.date(), editor, now)
+    today = uk_today(now)  # the day the person checked it: 00:30 BST on 1 July is 1 July, not UTC's 30 June
+    _trail(session, svc.id, "assure", "assured_date", svc.assured_date, today, editor, now)
     # The person who checked it now, never the one before: unknown (no email given or in the token) stays empty.
     email = assurer_email or editor.email
     if email != svc.assurer_email:
         _trail(session, svc.id, "assure", "assurer_email", svc.assurer_email, email, editor, now)
-    svc.assured_date, svc.assurer_email = now.date(), email
+    svc.assured_date, svc.assurer_email = today, email
     svc.review_due_notified_at = None
     svc.last_modified = now
     outbox.publish(session, "directory.service.updated", {
@@ -392,8 +394,8 @@ def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEF
     """Tell owners (once per lapse) about listings not assured within `period` - counted from when a
     listing was last assured or, never assured, from when it was listed here; returns how many."""
     now = now or utcnow()
-    cutoff: date = (now - period).date()
-    listed_before = datetime.combine(cutoff, datetime.min.time(), now.tzinfo)
+    cutoff: date = uk_today(now) - period  # UK days, as the pages count them (is_review_due)
+    listed_before = datetime.combine(cutoff, time.min, UK).astimezone(timezone.utc)  # listed on a UK day before it
     due = session.scalars(sa.select(Service).where(
         Service.status.in_(LISTED), Service.review_due_notified_at.is_(None),
         sa.or_(Service.assured_date < cutoff,
@@ -413,8 +415,8 @@ def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEF
 
 
 def _review_from(svc: Service) -> date | None:
-    """The day a listing's review period runs from: its last assurance, else the day it was listed."""
-    return svc.assured_date or (svc.listed_at.date() if svc.listed_at else None)
+    """The day a listing's review period runs from: its last assurance, else the (UK) day it was listed."""
+    return svc.assured_date or (uk_today(svc.listed_at) if svc.listed_at else None)
 
 
 def is_review_due(svc: Service, today: date, period: timedelta = DEFAULT_REVIEW_PERIOD) -> bool:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
-
 from flask import current_app, render_template
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem
+from worklink.uktime import uk_today
 from worklink_directory import services
 from worklink_directory.models import DAYS, Service
 
@@ -21,7 +20,7 @@ NAV = [("Find support", "/find"), ("Partner staff", "/partner")]
 def render(template: str, status: int = 200, **context) -> Response:
     period = current_app.extensions["directory"]["review_period"]
     html = render_template(template, nav=NAV, day_labels=DAY_LABELS, delivery_labels=DELIVERY_LABELS,
-                           today=date.today(), review_due=lambda svc, today: services.is_review_due(svc, today, period),
+                           today=uk_today(), review_due=lambda svc, today: services.is_review_due(svc, today, period),
                            **context)
     return Response(html, status=status, mimetype="text/html")
 
