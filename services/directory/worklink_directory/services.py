@@ -131,6 +131,10 @@ def _merge(session: Session, kind: Kind, rows: list, items: list[dict], path: st
     ids = [item["id"] for item in items if item.get("id")]
     if len(ids) != len(set(ids)):
         raise DomainError(f"An item of {kind.field} is listed twice.", kind.field)
+    if kind is CONTACTS:  # each contact's phones are merged on their own: one id under two would be two new rows
+        phone_ids = [phone["id"] for item in items for phone in item.get("phones") or [] if phone.get("id")]
+        if len(phone_ids) != len(set(phone_ids)):
+            raise DomainError("A phone number is listed twice.", kind.field)
     for item_id in set(ids) - set(by_id):
         if session.get(kind.model, item_id) is not None:
             raise DomainError(f"{item_id} is not one of this listing's {kind.field}.", kind.field)
