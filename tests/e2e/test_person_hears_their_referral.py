@@ -180,3 +180,25 @@ def test_a_self_referrer_hears_only_while_they_want_to_and_can_start_again(journ
     journey.deliver()  # the revocation is read before the news after it (same topic and key)
     assert journey.subjects("sam@example.org") == ["Your WorkLink code", "We have your referral",
                                                    "Your referral has closed"]
+
+
+def test_a_changed_self_referral_address_is_told_to_the_old_one_without_the_code(journey):
+    """The next user of a shared computer can reopen a waiting self-referral's code page from the browser's history
+    and have its code sent to themselves: the owner of the address it had hears of it, with no code in it."""
+    h = journey.referrals
+    h.client.set_cookie("worklink_csrf", "t0ken")
+    form = {"csrf_token": "t0ken", "given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02",
+            "postcode": "GL1 1AA", "email": "sam@example.org", "employment_situation": "unemployed",
+            "consent": "yes", "updates_by_email": "yes"}
+    code_page = h.client.post("/refer-yourself", data=form).headers["Location"]
+    changed = h.client.post(code_page.replace("/code", "/email"),
+                            data={"csrf_token": "t0ken", "email": "someone.else@example.net"})
+    assert changed.status_code == 303, changed.get_data(as_text=True)
+    journey.deliver()
+
+    assert journey.subjects("sam@example.org") == ["Your WorkLink code", "Your WorkLink email address was changed"]
+    assert journey.subjects("someone.else@example.net") == ["Your WorkLink code"]
+    notice = journey.smtp.to("sam@example.org")[1]
+    text, html = notice.get_body(("plain",)).get_content(), notice.get_body(("html",)).get_content()
+    assert "was changed" in text and "If you did not change it" in text and "was changed" in html
+    assert not re.search(r"\d{6}", text + html) and "someone.else" not in text + html  # no code, no new address

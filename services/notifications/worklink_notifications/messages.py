@@ -79,6 +79,13 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
     "self_referral_code": ("Your WorkLink code",
                            "Enter this code to finish referring yourself for employment support. It works "
                            "for 30 minutes. If you did not ask for it, you can ignore this email."),
+    # To the address a waiting self-referral had, once it was changed on the code page: no code, nothing the
+    # person typed. If it was not them (the next user of a shared computer), they hear before a referral is made.
+    "self_referral_email_changed": ("Your WorkLink email address was changed",
+                                    "The email address on your self-referral for employment support was changed, "
+                                    "so its code now goes to the new address. If you did not change it, someone "
+                                    "else may be using your details: refer yourself again on a device only you "
+                                    "use, or ask your GP or Jobcentre work coach to refer you."),
     "referral_closed": ("Your referral has closed",
                         "Your referral for employment support has closed. Contact your GP practice or the "
                         "service if you have questions."),

@@ -694,14 +694,22 @@ def start_self_referral(session: Session, outbox: Outbox, settings: ReferralSett
                                   expires_at=now + timedelta(minutes=settings.self_referral_code_minutes))
     session.add(pending)
     if person.get("email"):
-        key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
-                        settings.person_key)
-        outbox.publish(session, "notifications.person_message.requested", {
-            "message_id": uuid.uuid5(pending.id, "verification-code"), "person_id": person_id(key),
-            "consent_id": consent_id, "message_code": CODE_MESSAGE,
-            "contact": {"channel": "email", "address": person["email"]}, "referral_id": None,
-            "requested_at": now, "verification_code": code}, subject=str(pending.id))
+        _mail_waiting_person(session, outbox, settings, pending.id, person, consent_id, CODE_MESSAGE,
+                             person["email"], now, message="verification-code", verification_code=code)
     return pending, code
+
+
+def _mail_waiting_person(session: Session, outbox: Outbox, settings: ReferralSettings, pending_id: uuid.UUID,
+                         person: Mapping[str, Any], consent_id: Any, message_code: str, address: str, now: datetime,
+                         *, message: str, **extra: Any) -> None:
+    """Ask notifications to email the person of a waiting self-referral (restricted person message): the
+    referral does not exist yet, so the message is named after the waiting record (`message`: which one)."""
+    key = match_key(person["given_name"], person["family_name"], person["birth_date"], person.get("postcode"),
+                    settings.person_key)
+    outbox.publish(session, "notifications.person_message.requested", {
+        "message_id": uuid.uuid5(pending_id, message), "person_id": person_id(key), "consent_id": consent_id,
+        "message_code": message_code, "contact": {"channel": "email", "address": address}, "referral_id": None,
+        "requested_at": now, **extra}, subject=str(pending_id))
 
 
 NO_EMAIL = "We can only send your code by email for now. Give an email address."
@@ -741,16 +749,35 @@ def change_self_referral_email(session: Session, outbox: Outbox, settings: Refer
     held = intake.pop("browser", None)
     if not (held and browser_key and hmac.compare_digest(held, hash_secret(browser_key))):
         raise NotPermitted(OTHER_BROWSER)
+    # Counted across the waiting records a referral moves through: the next user of a shared computer could
+    # otherwise keep sending someone's code to addresses of their choosing while it waits.
+    changes = intake.pop("email_changes", 0) + 1
+    if changes > EMAIL_CHANGES_LIMIT:
+        raise TooManyRequests(TOO_MANY_CHANGES)
+    old_person, old_consent_id = intake["person"], intake.get("consent_id")
     for made_for_the_old_code in ("consent_id", "shown_code"):
         intake.pop(made_for_the_old_code, None)
-    intake["person"] = {**intake["person"], "email": email}
+    intake["person"] = {**old_person, "email": email}
     limit_self_referrals(session, settings, intake, client_ip, now)
     session.delete(pending)
-    return start_self_referral(session, outbox, settings, intake, now, browser_key=browser_key)[0]
+    moved = start_self_referral(session, outbox, settings, {**intake, "email_changes": changes}, now,
+                                browser_key=browser_key)[0]
+    if old_person.get("email") and mailbox(old_person["email"]) != mailbox(email) and old_consent_id:
+        # The owner of the old address hears of it (no code, nothing about them): if it was not them, the next
+        # user of their browser has it, and they can start again rather than find out from a stranger's referral.
+        _mail_waiting_person(session, outbox, settings, pending.id, old_person, uuid.UUID(old_consent_id),
+                             EMAIL_CHANGED_MESSAGE, old_person["email"], now, message="email-changed")
+    return moved
 
 
+# Changes of email address one self-referral may have: a slip or two of the keyboard, not a way of trying
+# addresses until the code lands somewhere else.
+EMAIL_CHANGES_LIMIT = 3
+EMAIL_CHANGED_MESSAGE = "self_referral_email_changed"  # notifications' notice to the old address
 OTHER_BROWSER = ("The email address can only be changed in the browser the referral was started in. "
                  "Go back to that browser, or start your referral again.")
+TOO_MANY_CHANGES = (f"The email address has already been changed {EMAIL_CHANGES_LIMIT} times, so it cannot be "
+                    "changed again. Start your referral again with the right email address.")
 
 
 EXPIRED = "The code has expired. Start the self-referral again."

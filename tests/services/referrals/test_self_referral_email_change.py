@@ -72,3 +72,76 @@ def test_a_self_referral_started_through_the_api_has_no_browser_to_change_it_fro
     refused = post(h, f"/refer-yourself/{started['id']}/email", {"email": ELSEWHERE}, {})
     assert refused.status_code == 403 and _codes_sent_to(h, ELSEWHERE) == 0
     assert _waiting(h) == [(started["id"], "kim@example.org")]
+
+
+# What the next user of a shared computer could still do within the 30 minutes: open the code page from the
+# history, in the same browser session, and send the code elsewhere. The owner of the old address is told, the
+# changes are few, and starting a self-referral of their own takes the earlier one's key away.
+
+def _start(h) -> str:
+    started = post(h, "/refer-yourself", {**FORM, "updates_by_email": "yes"}, {})
+    assert started.status_code == 303
+    return started.headers["Location"].split("/")[2]
+
+
+def _change(h, pending: str, email: str, headers=None):
+    return post(h, f"/refer-yourself/{pending}/email", {"email": email}, headers or {})
+
+
+def test_the_old_address_is_told_of_the_change_without_the_code(harness):
+    h = harness
+    pending = _start(h)
+    assert _change(h, pending, ELSEWHERE).status_code == 303
+
+    notices = [m for m in outbox_payloads(h, MESSAGES) if m["message_code"] == "self_referral_email_changed"]
+    assert [(m["contact"]["address"], m.get("verification_code")) for m in notices] == [("sam@example.org", None)]
+    [first_code, new_code] = [m for m in outbox_payloads(h, MESSAGES) if m["message_code"] == "self_referral_code"]
+    assert new_code["contact"]["address"] == ELSEWHERE
+    # the same person and the agreement they gave on the form; a message of its own, sent once
+    assert (notices[0]["person_id"], notices[0]["consent_id"]) == (first_code["person_id"], first_code["consent_id"])
+    assert notices[0]["message_id"] == str(uuid.uuid5(uuid.UUID(pending), "email-changed"))
+
+
+def test_the_same_address_again_tells_nobody(harness):
+    h = harness
+    assert _change(h, _start(h), "SAM@example.org").status_code == 303  # the person checking it: no change
+    assert [m["message_code"] for m in outbox_payloads(h, MESSAGES)] == ["self_referral_code"] * 2
+
+
+def test_a_fourth_change_is_refused_on_the_page_and_to_a_program(harness):
+    h = harness
+    pending = _start(h)
+    for n in range(1, 4):
+        moved = _change(h, pending, f"sam.{n}@example.org")
+        assert moved.status_code == 303, moved.get_data(as_text=True)
+        pending = moved.headers["Location"].split("/")[2]
+
+    refused = _change(h, pending, ELSEWHERE)
+    assert refused.status_code == 429 and "Retry-After" not in refused.headers  # waiting does not help
+    page = refused.get_data(as_text=True)
+    assert "has already been changed 3 times" in page and "Start your referral again" in page
+    by_program = h.client.post(f"/refer-yourself/{pending}/email", data={"csrf_token": CSRF, "email": ELSEWHERE},
+                               headers={"Accept": "application/json"})
+    assert by_program.status_code == 429 and by_program.mimetype == "application/problem+json"
+    assert "has already been changed 3 times" in by_program.get_json()["detail"]
+    assert _waiting(h) == [(pending, "sam.3@example.org")] and _codes_sent_to(h, ELSEWHERE) == 0
+
+
+def test_starting_a_new_self_referral_takes_the_earlier_ones_key_away(harness):
+    """The next user's own start replaces the key; one the form refuses (a slip, too many starts) clears it."""
+    h = harness
+    earlier = _start(h)
+    refused = post(h, "/refer-yourself", {**FORM, "given_name": ""}, {})
+    assert refused.status_code == 422
+    assert any(c.startswith("wl_self_referral=;") for c in refused.headers.getlist("Set-Cookie"))
+    assert _change(h, earlier, ELSEWHERE).status_code == 403
+
+    earlier = _start(h)
+    latest = _start(h)  # someone else's, in the same browser
+    assert _change(h, earlier, ELSEWHERE).status_code == 403
+
+    too_many = post(h, "/refer-yourself", {**FORM, "updates_by_email": "yes"}, {})  # a 4th start for this address
+    assert too_many.status_code == 429  # the error page clears it too
+    assert any(c.startswith("wl_self_referral=;") for c in too_many.headers.getlist("Set-Cookie"))
+    assert _change(h, latest, ELSEWHERE).status_code == 403
+    assert _codes_sent_to(h, ELSEWHERE) == 0

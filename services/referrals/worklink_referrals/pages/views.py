@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import redirect, render_template, request
+from flask import after_this_request, redirect, render_template, request
 from marshmallow import ValidationError
 
 from worklink.audit import person_record
@@ -618,6 +618,10 @@ def refer_yourself():
 
 @pages.post("/refer-yourself")
 def refer_yourself_send():
+    if request.cookies.get(SELF_REFERRAL_COOKIE):
+        # A new start in this browser: whatever comes of it, the earlier self-referral's key goes (the next user
+        # of a shared computer starting their own cannot then change the address of the one before).
+        after_this_request(_forget_earlier_browser_key)
     try:
         intake = SelfReferralSchema().load(_self_referral_form(request.form))
     except ValidationError as exc:
@@ -652,6 +656,19 @@ def _with_browser_key(response, browser_key: str):
     return response
 
 
+def _without_browser_key(response):
+    response.delete_cookie(SELF_REFERRAL_COOKIE, path="/refer-yourself", httponly=True, samesite="Strict",
+                           secure=cookie_secure())
+    return response
+
+
+def _forget_earlier_browser_key(response):
+    """Run on every answer to a new start, an error page too: cleared unless the start set a new key."""
+    if any(cookie.startswith(f"{SELF_REFERRAL_COOKIE}=") for cookie in response.headers.getlist("Set-Cookie")):
+        return response
+    return _without_browser_key(response)
+
+
 # The waiting self-referral's id is in the address: named as a secret URL part (masked in the logs,
 # no-store, no Referer), as it is as good as the code page itself.
 @pages.get("/refer-yourself/<uuid:pending_token>/code")
@@ -684,10 +701,7 @@ def refer_yourself_verify(pending_token):
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
     sent = redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
-    # the key has done its work: the waiting record is gone
-    sent.delete_cookie(SELF_REFERRAL_COOKIE, path="/refer-yourself", httponly=True, samesite="Strict",
-                       secure=cookie_secure())
-    return sent
+    return _without_browser_key(sent)  # the key has done its work: the waiting record is gone
 
 
 @pages.post("/refer-yourself/<uuid:pending_token>/email")
