@@ -111,7 +111,11 @@ class DeliverySettings:
     max_attempts: int = 6
     backoff_base: float = 30.0   # seconds before the first retry
     backoff_max: float = 3600.0
-    webhook_timeout: float = 10.0
+    webhook_timeout: float = 10.0  # each wait for the receiver (connect, the next bytes of its answer)
+    # One webhook request (connect, TLS, the body, the answer's status and headers) ends by then whatever the
+    # receiver does: one answering a byte at a time stays within webhook_timeout at every wait. A claim's lease
+    # outlasts it (claim_lease), as for smtp_deadline.
+    webhook_deadline: float = 20.0
     # One SMTP conversation (connect, STARTTLS, login, the message) ends by then whatever the server does: a
     # claim's lease outlasts it (claim_lease), so a slow server's message is never claimed and sent by a second
     # worker while the first is still sending it.
@@ -173,9 +177,9 @@ class DeliverySettings:
 
     @property
     def claim_lease(self) -> timedelta:
-        """How long a claimed delivery is left to its worker: longer than any send can take (a webhook's connect
-        and status line, an SMTP conversation's deadline), plus a margin for recording the result."""
-        return timedelta(seconds=max(2 * self.webhook_timeout, self.smtp_deadline) + 60)
+        """How long a claimed delivery is left to its worker: longer than any send can take (a webhook request's
+        deadline, an SMTP conversation's), plus a margin for recording the result."""
+        return timedelta(seconds=max(self.webhook_deadline, self.smtp_deadline) + 60)
 
     def checked(self, production: bool) -> "DeliverySettings":
         """Residents' addresses and codes never cross a network in clear text, nor does a password."""
@@ -584,15 +588,7 @@ class DeliveryWorker:
                 and as_utc(subscriber.previous_secret_expires_at) > now:
             keys.append(subscriber.previous_secret)
         request_headers = signing.headers(keys, str(delivery.id), body, timestamp=int(now.timestamp()))
-        try:
-            # stream: only the status line matters; a receiver's body (however large or slow) is never read
-            response = self.http.post(subscriber.url, data=body, headers=request_headers,
-                                      timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
-        except webhook_targets.NotPublic as exc:
-            raise PermanentFailure(f"not sent: {exc}") from exc
-        except requests.RequestException as exc:  # retried, never dead: the receiver or our proxy is unreachable
-            raise unreachable(exc, proxy) from None
-        response.close()
+        response = self._post(subscriber.url, body, request_headers)
         if 200 <= response.status_code < 300:
             return
         if proxy:
@@ -606,6 +602,23 @@ class DeliveryWorker:
         if retry_after is not None:
             detail += f" (Retry-After: {retry_after:g} s)"
         raise ReceiverAnswered(detail, retry_after)
+
+    def _post(self, url: str, body: bytes, request_headers: dict[str, str]) -> requests.Response:
+        """The request, cut at webhook_deadline; its answer's body is never read."""
+        proxy, limit = self.settings.webhook_proxy, self.settings.webhook_deadline
+        with webhook_targets.deadline(limit) as cut:
+            try:
+                # stream: only the status line matters; a receiver's body (however large or slow) is never read
+                response = self.http.post(url, data=body, headers=request_headers,
+                                          timeout=self.settings.webhook_timeout, allow_redirects=False, stream=True)
+            except webhook_targets.NotPublic as exc:
+                raise PermanentFailure(f"not sent: {exc}") from exc
+            except requests.RequestException as exc:  # retried, never dead: the receiver or our proxy is unreachable
+                raise (cut_off(limit) if cut.passed else unreachable(exc, proxy)) from None
+            response.close()
+        if cut.passed:  # the cut ends the answer's headers as if it were complete: an answer cut short is no answer
+            raise cut_off(limit)
+        return response
 
     def tidy(self) -> dict[str, int]:
         """What each round does besides sending: erase what is kept no longer (counts; retention only when due)."""
@@ -864,6 +877,11 @@ def unreachable(exc: requests.RequestException, proxy: webhook_targets.WebhookPr
     if proxy is None:
         return ReceiverUnreachable(f"{type(exc).__name__}: {exc}")
     return webhook_targets.proxy_failure(exc, proxy) or ReceiverUnreachable(proxy.scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def cut_off(seconds: float) -> ReceiverUnreachable:
+    """A webhook request cut at its deadline: as a receiver that cannot be reached (retried, no attempt spent)."""
+    return ReceiverUnreachable(f"no whole answer within {seconds:g} s: the request was cut")
 
 
 @contextlib.contextmanager

@@ -27,11 +27,13 @@ the proxy marks as its own) says nothing about that receiver; anything else is t
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -151,11 +153,79 @@ class _PublicPeerOnly:
         return sock
 
 
-class _HTTPConnection(_PublicPeerOnly, HTTPConnection):
+# --- a whole request's deadline ---------------------------------------------------------
+
+_in_this_thread = threading.local()
+
+
+class Cut:
+    """The connections opened within one `deadline`, shut down when it passes (`passed` then says so)."""
+
+    def __init__(self) -> None:
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def expire(self) -> None:
+        with self._lock:
+            self.passed, sockets = True, list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            passed = self.passed
+        if passed:  # connected only after the deadline
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # A shutdown, not a close: it wakes a receive blocked in the sending thread, which a close does not.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[Cut]:
+    """Every connection a webhook session opens in this thread within is cut `seconds` after it began.
+
+    requests' timeout bounds each wait for a byte, not the request: a receiver sending its answer a byte at a
+    time would hold the worker (every delivery behind it) for as long as it liked, and outlive the delivery's
+    claim, so a second worker would send it again meanwhile."""
+    cut = _in_this_thread.cut = Cut()
+    timer = threading.Timer(max(seconds, 0.0), cut.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield cut
+    finally:
+        timer.cancel()
+        _in_this_thread.cut = None
+
+
+class _CutAtDeadline:
+    def _new_conn(self):
+        sock = super()._new_conn()
+        cut = getattr(_in_this_thread, "cut", None)
+        if cut is not None:
+            cut.watch(sock)
+        return sock
+
+
+class _HTTPConnection(_PublicPeerOnly, _CutAtDeadline, HTTPConnection):
     pass
 
 
-class _HTTPSConnection(_PublicPeerOnly, HTTPSConnection):
+class _HTTPSConnection(_PublicPeerOnly, _CutAtDeadline, HTTPSConnection):
+    pass
+
+
+class _AnyPeerHTTPConnection(_CutAtDeadline, HTTPConnection):
+    pass
+
+
+class _AnyPeerHTTPSConnection(_CutAtDeadline, HTTPSConnection):
     pass
 
 
@@ -167,18 +237,43 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class _PublicOnlyAdapter(HTTPAdapter):
+class _AnyPeerHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _AnyPeerHTTPConnection
+
+
+class _AnyPeerHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _AnyPeerHTTPSConnection
+
+
+class _WebhookAdapter(HTTPAdapter):
+    """Connections cut at a `deadline`; with `public_only`, also refused unless they reach a public address.
+    Through a proxy too (its own pool manager), where the connection is the one to the proxy."""
+
+    def __init__(self, public_only: bool = True) -> None:
+        self.pool_classes = {"http": _HTTPPool, "https": _HTTPSPool} if public_only \
+            else {"http": _AnyPeerHTTPPool, "https": _AnyPeerHTTPSPool}
+        super().__init__()
+
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = self.pool_classes
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self.pool_classes
+        return manager
+
+
+def _session(public_only: bool) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _WebhookAdapter(public_only))
+    session.mount("https://", _WebhookAdapter(public_only))
+    return session
 
 
 def public_only_session() -> requests.Session:
     """A requests session whose every connection must reach a public address (raises NotPublic)."""
-    session = requests.Session()
-    session.mount("http://", _PublicOnlyAdapter())
-    session.mount("https://", _PublicOnlyAdapter())
-    return session
+    return _session(public_only=True)
 
 
 # --- the egress proxy ------------------------------------------------------------------
@@ -239,8 +334,9 @@ def webhook_session(allow_private: bool, proxy: WebhookProxy | None = None,
     """The worker's session. Direct: every connection must reach a public address (unless private ones are
     allowed). Through `proxy`: each connection reaches the proxy, so the check is the one before sending
     (resolved_refusal) and the proxy's own rules. The environment's HTTP(S)_PROXY/NO_PROXY are ignored: the
-    setting is the only way out. `ca_file` replaces the system's CAs for receivers' certificates."""
-    session = requests.Session() if allow_private or proxy else public_only_session()
+    setting is the only way out. `ca_file` replaces the system's CAs for receivers' certificates. Either way a
+    request made within `deadline` is cut when it passes."""
+    session = _session(public_only=not (allow_private or proxy))
     session.trust_env = False
     if proxy:
         session.proxies = {"http": proxy.url, "https": proxy.url}

@@ -4,6 +4,7 @@ was queued is given up. Against a real SMTP server (aiosmtpd) that is down and c
 
 from __future__ import annotations
 
+import dataclasses
 import smtplib
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -299,3 +300,69 @@ def test_a_mail_server_too_slow_to_finish_ends_the_try_before_the_claim_runs_out
     assert time.monotonic() - started < 4.5  # cut at its deadline; the conversation takes 7 s or more
     [tried] = all_deliveries(notifications_db, Delivery.channel == "email")
     assert (tried.status, tried.attempts) == ("retrying", 0) and tried.last_error  # an outage: retried later
+
+
+@pytest.fixture()
+def trickling_receiver():
+    """A webhook receiver that takes the request, then answers a header line every half second for 10 s: every
+    wait for a byte is short, the answer as long as it likes."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    received, stop = [], threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            received.append(request)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(20):
+                    if stop.wait(0.5):
+                        return
+                    conn.sendall(b"X-Still-Here: yes\r\n")
+                conn.sendall(b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                return
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{listener.getsockname()[1]}/worklink", received=received,
+                          secret=None)
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_webhook_receiver_answering_a_byte_at_a_time_is_cut_before_the_claim_runs_out(notifications_db,
+                                                                                      trickling_receiver, clock):
+    """requests' timeout bounds each wait, not the request: without a deadline of its own the worker (and every
+    delivery behind it) waited for as long as the receiver liked, past the claim's lease, when a second worker
+    would send the webhook again."""
+    import time
+
+    subscriber_for(notifications_db, trickling_receiver)
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, None, clock, webhook_deadline=2)
+    worker.settings = dataclasses.replace(worker.settings, webhook_timeout=1)  # every wait far shorter than 10 s
+    assert worker.settings.claim_lease > timedelta(seconds=worker.settings.webhook_deadline)
+    started = time.monotonic()
+    assert worker.run_once() == 1
+    assert time.monotonic() - started < 4  # cut at its deadline; the answer takes 10 s
+    assert len(trickling_receiver.received) == 1
+    [tried] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert (tried.status, tried.attempts) == ("retrying", 0)  # as a receiver that cannot be reached
+    assert tried.last_error == "ReceiverUnreachable: no whole answer within 2 s: the request was cut"
