@@ -297,6 +297,11 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
     if reasons:
         raise RecordRejected(reasons)
     existing = session.get(Service, uuid.UUID(record["id"]))
+    if existing is not None and existing.organization_id != data["organization_id"]:
+        # One partner's feed naming another's listing must neither rewrite nor withdraw it (the update keeps the
+        # owner, so the listing stayed the other organisation's, with this feed's words).
+        raise RecordRejected([f"/organization/id: listing {existing.id} belongs to another organisation here; a feed "
+                              f"may change or withdraw only its own organisation's listings"])
     if record.get("status") == "defunct":  # the publisher withdrew it: never load it as an active listing
         return _withdraw(session, outbox, existing)
     try:
