@@ -165,6 +165,38 @@ def test_a_resident_message_is_sent_once_per_message_id(sqlite_db, kafka_broker,
         ("email", "sam@example.org", "pending", f"message:{message_id}")]
 
 
+def test_a_residents_message_or_withdrawal_on_a_broadcast_topic_is_ignored(sqlite_db, kafka_broker, new_topic,
+                                                                           caplog):
+    """Only the services holding consent may write the restricted topic (Kafka ACLs); the same types on a
+    broadcast topic we read - its publisher's, or the operator's re-drive - would e-mail anyone, or stop a
+    resident's messages. Believed only from their own topic; never dead-lettered (a broadcast DLT)."""
+    import dataclasses
+
+    from worklink.events.catalogue import Catalogue
+    from worklink.events.contracts import CATALOGUE
+
+    restricted, broadcast, bootstrap = new_topic(), new_topic(), kafka_broker.bootstrap_servers
+    catalogue = Catalogue([dataclasses.replace(e, topic=restricted if e.restricted else broadcast) for e in CATALOGUE])
+    consent = uuid.uuid4()
+    genuine = build_event(catalogue, PERSON_MESSAGE, consent_id=consent, message_code="referral_accepted",
+                          contact={"channel": "email", "address": "sam@example.org"})
+    forged = build_event(catalogue, PERSON_MESSAGE, message_code="referral_accepted",
+                         contact={"channel": "email", "address": "anyone@example.net"})
+    withdrawal = build_event(catalogue, PERSON_MESSAGES_REVOKED, consent_id=consent)
+    send(bootstrap, restricted, genuine.to_json().encode())
+    send(bootstrap, broadcast, forged.to_json().encode(), withdrawal.to_json().encode())
+    consumer = make_consumer(sqlite_db, bootstrap, catalogue)
+    try:
+        assert sorted(consume(consumer, 3), key=str) == [Outcome.HANDLED] * 3  # nothing dead-lettered
+    finally:
+        consumer.close()
+    sent = deliveries(sqlite_db, Delivery.recipient_kind == "person")
+    assert [(d.address, d.status) for d in sent] == [("sam@example.org", "pending")]  # and not withdrawn
+    ignored = [r for r in caplog.records if r.getMessage() == "restricted event on a topic not its own: ignored"]
+    assert sorted(r.event_type for r in ignored) == [PERSON_MESSAGE, PERSON_MESSAGES_REVOKED]
+    assert all(r.topic == broadcast for r in ignored) and "anyone@example.net" not in caplog.text
+
+
 def test_a_failing_batch_is_handled_record_by_record_with_retries(sqlite_db, kafka_broker, new_topic):
     topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
     catalogue = catalogue_on(topic)

@@ -168,6 +168,7 @@ def test_a_revocation_in_the_same_batch_and_a_message_after_it_send_nothing(noti
     stopped too; a message under the withdrawn consent arriving later is dropped, not queued."""
     from types import SimpleNamespace
 
+    from worklink.events.contracts import CATALOGUE
     from worklink_notifications import routing
     from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, PERSON_MESSAGES_REVOKED
 
@@ -181,7 +182,8 @@ def test_a_revocation_in_the_same_batch_and_a_message_after_it_send_nothing(noti
 
     other_consent = message("referral_accepted")
     other_consent.data["consent_id"] = uuid.uuid4()  # the person's other referral: not withdrawn
-    revoked = SimpleNamespace(id="r1", type=PERSON_MESSAGES_REVOKED, data={
+    entry = CATALOGUE.latest(PERSON_MESSAGES_REVOKED)
+    revoked = SimpleNamespace(id="r1", type=PERSON_MESSAGES_REVOKED, entry=entry, topic=entry.topic, data={
         "consent_id": consent, "person_id": person, "referral_id": None, "revoked_at": datetime.now(timezone.utc)})
     with notifications_db.transaction() as session:
         routing.request_person_message(session, message("referral_received"))
