@@ -212,7 +212,7 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
         raise DomainError("A location is listed twice.", "locations")
     kept = {sal.location_id: sal for sal in svc.locations}
     before = {sal.location_id: _location_state(sal.location) for sal in svc.locations}
-    items = _keep_confidential_places(items, [sal.location for sal in svc.locations])
+    items = _keep_confidential_places(session, items, svc)
     svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
                      for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
     after = {sal.location.id: _location_state(sal.location) for sal in svc.locations}
@@ -227,15 +227,25 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
     return changes
 
 
-def _keep_confidential_places(items: list[dict], current: list[Location]) -> list[dict]:
+def _keep_confidential_places(session: Session, items: list[dict], svc: Service) -> list[dict]:
     """A new location (no id, or not one of the listing's) sent without `confidential`, at the postcode of
-    one of the listing's confidential places, is taken to be that place again: it stays confidential (a
-    client or feed re-sending the refuge's address under another id must not publish it)."""
-    secret = {_postcode_key(loc.postal_code) for loc in current if loc.confidential and loc.postal_code}
-    known = {loc.id for loc in current}
-    return [{**item, "confidential": True}
-            if item.get("id") not in known and "confidential" not in item
-            and _postcode_key(item.get("postal_code")) in secret else item for item in items]
+    one of the organisation's confidential places - this listing's or another of its listings' - is taken to
+    be that place again: it stays confidential (a client or feed re-sending the refuge's address under another
+    id, or under another of the organisation's services, must not publish it)."""
+    known = {sal.location_id for sal in svc.locations}
+
+    def unsaid(item: dict) -> bool:  # a new place, not saying whether it is confidential
+        return item.get("id") not in known and "confidential" not in item and bool(item.get("postal_code"))
+
+    if not any(unsaid(item) for item in items):
+        return items  # no lookup on an ordinary edit
+    secret = {_postcode_key(sal.location.postal_code) for sal in svc.locations
+              if sal.location.confidential and sal.location.postal_code}
+    secret |= {_postcode_key(postcode) for postcode in session.scalars(sa.select(Location.postal_code).where(
+        Location.organization_id == svc.organization_id, Location.confidential.is_(True),
+        Location.postal_code.is_not(None)))}
+    return [{**item, "confidential": True} if unsaid(item) and _postcode_key(item["postal_code"]) in secret else item
+            for item in items]
 
 
 def _postcode_key(postcode: str | None) -> str:
