@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import date, datetime, timedelta
 
-from datetime import timedelta
-
+import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 
 from worklink.nhs import nhs_number_is_valid
@@ -13,6 +14,7 @@ from worklink.retention import ERASURE_REASONS
 from worklink_adjustments.domain import (ASSESSMENT_METHODS, DECISIONS, EMPLOYER_OUTCOMES, FIT_NOTE_CATEGORIES,
                                          ISSUER_PROFESSIONS, PROFESSION_RULE, STATUSES, WITHDRAWAL_REASONS,
                                          uk_today)
+from worklink_adjustments.models import EmployerLink, EmployerResponse, ReferralRequest, Suggestion
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,63}$", error="Not a library id (lower-case letters, digits, _).")
 # Sources keep the ids they were published under ('acas-mh-adjustments'): hyphens allowed.
@@ -148,12 +150,18 @@ class UnreviewedRuleSchema(Schema):
     review_status = fields.String()
 
 
+class LastReviewSchema(Schema):
+    by = fields.String(metadata={"description": "who reviewed, as they signed in"})
+    at = fields.DateTime(metadata={"description": "when"})
+
+
 class ReviewReportSchema(Schema):
     guidance_version = fields.Integer()
     clinically_reviewed = fields.Boolean(metadata={"description": "true only when every live item is reviewed"})
     adjustments = fields.Nested(ReviewCountSchema)
     rules = fields.Nested(ReviewCountSchema)
-    last_review = fields.Dict(allow_none=True)
+    last_review = fields.Nested(LastReviewSchema, allow_none=True, metadata={
+        "description": "the latest clinical review of a library adjustment; null if none was ever reviewed"})
     unreviewed_adjustments = fields.List(fields.Nested(UnreviewedAdjustmentSchema))
     unreviewed_rules = fields.List(fields.Nested(UnreviewedRuleSchema))
 
@@ -252,6 +260,16 @@ class HitSchema(Schema):
         "description": "false unless the adjustment and the rules that found it were clinically reviewed"})
 
 
+class GuidanceReviewSchema(Schema):
+    """The library's clinical review, shown to clinicians beside the guidance (live content only)."""
+
+    adjustments = fields.Integer(metadata={"description": "live adjustments"})
+    adjustments_reviewed = fields.Integer(metadata={"description": "of those, clinically reviewed"})
+    rules = fields.Integer(metadata={"description": "live rules (of live adjustments)"})
+    rules_reviewed = fields.Integer(metadata={"description": "of those, clinically reviewed"})
+    complete = fields.Boolean(metadata={"description": "every live adjustment and rule is reviewed"})
+
+
 class SearchResultSchema(Schema):
     guidance_version = fields.Integer()
     conditions = fields.List(fields.Nested(ConditionSchema))
@@ -259,7 +277,8 @@ class SearchResultSchema(Schema):
     work_functions = fields.List(fields.Nested(WorkFunctionSchema))
     hits = fields.List(fields.Nested(HitSchema))
     total = fields.Integer()
-    review = fields.Dict(metadata={"description": "how much of this guidance version is clinically reviewed"})
+    review = fields.Nested(GuidanceReviewSchema, metadata={
+        "description": "how much of this guidance version is clinically reviewed"})
 
 
 class GuidanceVersionSchema(Schema):
@@ -512,11 +531,21 @@ class EmployerRecommendationSchema(Schema):
     schedule = fields.List(fields.Nested(ScheduleOutSchema))
 
 
+class EmployeeSchema(Schema):
+    given_name = fields.String()
+    family_name = fields.String()
+
+
+class EmployerPeriodSchema(Schema):
+    start = fields.Date(metadata={"description": "the first day the advice covers"})
+    end = fields.Date(allow_none=True, metadata={"description": "the last day; null if open-ended"})
+
+
 class EmployerViewSchema(Schema):
     """What the employer was advised (as the letter says it; no diagnosis unless disclosed)."""
 
-    employee = fields.Dict(keys=fields.String(), values=fields.String())
-    issuer = fields.Dict(keys=fields.String(), values=fields.String())
+    employee = fields.Nested(EmployeeSchema, metadata={"description": "the patient's name, as the letter gives it"})
+    issuer = fields.Nested(IssuerSchema, metadata={"description": "the clinician who issued the advice"})
     suggestion_version = fields.Integer()
     amended = fields.Boolean()
     assessment_date = fields.Date()
@@ -525,7 +554,7 @@ class EmployerViewSchema(Schema):
     disclosed_conditions = fields.List(fields.String(), metadata={
         "description": "only conditions the patient agreed their employer may know about"})
     functional_effects = fields.String()
-    period = fields.Dict(keys=fields.String(), values=fields.Date(allow_none=True))
+    period = fields.Nested(EmployerPeriodSchema)
     reassessment_needed = fields.Boolean()
     recommendations = fields.List(fields.Nested(EmployerRecommendationSchema))
     link_expires_at = fields.DateTime()
@@ -569,6 +598,17 @@ def issue_number_field() -> fields.Integer:
                        "for a draft. Not `version`, which counts every save"})
 
 
+class SuggestionLinksSchema(Schema):
+    """Where to read the suggestion and its documents (paths on this service)."""
+
+    self_ = fields.String(data_key="self", attribute="self", metadata={
+        "description": "the suggestion", "example": "/suggestions/5b1e0f7c-3a52-4d8e-9a41-0c6f5f2b7d10"})
+    letter = fields.String(metadata={"description": "the employer letter (HTML)"})
+    letter_pdf = fields.String(metadata={"description": "the employer letter (PDF)"})
+    summary = fields.String(metadata={"description": "the patient's summary (HTML)"})
+    summary_pdf = fields.String(metadata={"description": "the patient's summary (PDF)"})
+
+
 class SuggestionOutSchema(SuggestionInSchema):
     id = fields.UUID()
     practice_id = fields.UUID()
@@ -592,7 +632,7 @@ class SuggestionOutSchema(SuggestionInSchema):
         "description": "every answer, newest first, including answers to earlier versions"})
     employer_link_expires_at = fields.DateTime(allow_none=True)
     referrals = fields.List(fields.Nested(ReferralStatusSchema))
-    links = fields.Dict(keys=fields.String(), values=fields.String())
+    links = fields.Nested(SuggestionLinksSchema)
 
 
 class SuggestionStateSchema(Schema):
@@ -603,7 +643,7 @@ class SuggestionStateSchema(Schema):
     issued_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     employer_link_expires_at = fields.DateTime(allow_none=True)
-    links = fields.Dict(keys=fields.String(), values=fields.String())
+    links = fields.Nested(SuggestionLinksSchema)
 
 
 class SuggestionSummarySchema(Schema):
@@ -684,8 +724,63 @@ class ErasureRequestSchema(PersonLookupSchema):
         "description": "the UK GDPR Article 17(1) ground: " + ", ".join(ERASURE_REASONS)})
 
 
+# What rights.export gives for each suggestion: its columns as stored (rights._columns), and those of its employer
+# links, answers and referral requests, so the JSON schema is made from the tables themselves (a column added is
+# documented with it). The JSON columns hold what the API took in, checked by its own schemas: their components.
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+STORED_JSON = {
+    "conditions": {"type": "array", "items": _ref("ConditionEntry")},
+    "categories": {"type": "array", "items": {"type": "string", "enum": list(FIT_NOTE_CATEGORIES)}},
+    "recommendations": {"type": "array", "items": _ref("Recommendation"), "description": "with the library's "
+                        "title, employer_text and fit_note_category as they were when issued"},
+    "job": _ref("Job"),
+    "items": {"type": "array", "items": _ref("EmployerItem"), "description": "the answer to each recommendation"},
+}
+COLUMN_WORDS = {
+    "clinician_id": "who wrote it, as they signed in", "guidance_version": "the library version it was written with",
+    "issuer_name": "the clinician's name as the letter signs it", "review_due_notified_on": "when the practice was "
+    "told its review is due", "suggestion_version": "the version the letter (or answer) was of",
+    "used_at": "when the employer answered through it", "revoked_at": "when an amendment or an ending closed it",
+    "referral_version": "the last referral version heard of", "unanswered_at": "when the sweep found no answer "
+    "from the referrals service yet", "consent_id": "the patient's consent to the referral"}
+JSON_TYPES = {uuid.UUID: {"type": "string", "format": "uuid"}, str: {"type": "string"}, int: {"type": "integer"},
+              bool: {"type": "boolean"}, datetime: {"type": "string", "format": "date-time"},
+              date: {"type": "string", "format": "date"}}
+
+
+def _column(column: sa.Column) -> dict:
+    described = STORED_JSON.get(column.key) if isinstance(column.type, sa.JSON) else JSON_TYPES[column.type.python_type]
+    if described is None:
+        raise LookupError(f"say what the JSON column {column.key} holds in schemas.STORED_JSON")
+    words = {"description": COLUMN_WORDS[column.key]} if column.key in COLUMN_WORDS else {}
+    return {**described, **({"nullable": True} if column.nullable else {}), **words}
+
+
+def _rows_of(model, **more) -> dict:
+    properties = {column.key: _column(column) for column in model.__table__.columns}
+    return {"type": "object", "properties": {**properties, **more}, "additionalProperties": False}
+
+
+SUGGESTION_EXPORT = {**_rows_of(
+    Suggestion,
+    employer_links={"type": "array", "items": _rows_of(EmployerLink), "description": "each letter's link (never "
+                    "its token, which is not stored), oldest first"},
+    employer_responses={"type": "array", "items": _rows_of(EmployerResponse),
+                        "description": "the employer's answers, oldest first"},
+    referral_requests={"type": "array", "items": _rows_of(ReferralRequest),
+                       "description": "requests for an employment adviser referral, and how each went"},
+    accessed={"type": "array", "description": "every recorded access", "items": {
+        "type": "object", "additionalProperties": False, "properties": {
+            "occurred_at": {"type": "string", "format": "date-time"}, "action": {"type": "string"},
+            "organisation": {"type": "string", "nullable": True}, "role": {"type": "string"},
+            "purpose": {"type": "string", "nullable": True}}}})}
+
+
 class SubjectAccessSchema(Schema):
-    suggestions = fields.List(fields.Dict(), metadata={
+    suggestions = fields.List(fields.Dict(metadata=SUGGESTION_EXPORT), metadata={
         "description": "each suggestion held about the person, oldest first, as stored (the patient, the "
                        "clinician's assessment and advice, consent, dates), with its employer links (never a "
                        "token), the employer's answers, the referral requests and their progress, and every "
