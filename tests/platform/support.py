@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
@@ -94,6 +96,45 @@ def wait_for(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+def stage(database: Database, outbox, seqs, things=()) -> list[str]:
+    """One test.thing.happened per seq, staged in `outbox` in one transaction: about `things[seq % len(things)]` (a
+    few keys, so the order per key can be checked), or a new thing each. Returns the event ids, in order."""
+    with database.transaction() as session:
+        return [str(outbox.publish(session, "test.thing.happened",
+                                   {"thing_id": things[seq % len(things)] if things else new_id(), "seq": seq}))
+                for seq in seqs]
+
+
+def record_effect(session, event) -> None:
+    """A handler that only records the event it handled, as a row of `effects`."""
+    session.execute(effects.insert().values(event_id=event.id, thing_id=str(event.data["thing_id"]),
+                                            seq=event.data["seq"]))
+
+
+def handled_seqs(database: Database, *, in_order: bool = False) -> list[int]:
+    """The seqs of the events a handler recorded (record_effect): sorted, or in the order they were handled."""
+    query = effects.select().order_by(effects.c.id) if in_order else effects.select()
+    with database.engine.connect() as conn:
+        seqs = [row.seq for row in conn.execute(query)]
+    return seqs if in_order else sorted(seqs)
+
+
+@contextlib.contextmanager
+def running(*runners) -> Iterator[list[threading.Thread]]:
+    """Each runner's `run(stop)` (a relay, a consumer) in a thread of its own while the block runs; then stopped
+    and joined, up to a minute each. Yields the threads, so a test can check they ended."""
+    stop = threading.Event()
+    workers = [threading.Thread(target=runner.run, args=(stop,), daemon=True) for runner in runners]
+    for worker in workers:
+        worker.start()
+    try:
+        yield workers
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(60)
 
 
 def make_consumer(database, bootstrap, topic, group, handler, *, backoff_base: float = 0.05, **kwargs):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -32,6 +31,12 @@ from tests.platform import support
 pytestmark = pytest.mark.timeout(400)
 QUICK = dict(reconnect_backoff_max_ms=1000, request_timeout_ms=5000)
 DELIVERY_TIMEOUT_S = 20  # outlives the broker's restart, so the batch sent during the outage is still in flight
+
+
+def _database_and_outbox(tmp_path: Path, topic: str) -> tuple:
+    """A test database on SQLite, and its outbox of test.thing.happened on `topic`."""
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    return database, Outbox("test", support.TABLES, support.catalogue(topic))
 
 
 def _specs(topic: str) -> list[TopicSpec]:
@@ -62,8 +67,7 @@ def test_the_relay_replaces_a_producer_the_empty_broker_no_longer_knows_and_ever
     settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
     topic = "test.lost-state-relay"
     ensure_topics(settings, _specs(topic))
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    database, outbox = _database_and_outbox(tmp_path, topic)
     relay = OutboxRelay(
         "test", database, support.TABLES,
         lambda: kafka.producer(settings, "test-relay", max_block_ms=2000,
@@ -72,36 +76,23 @@ def test_the_relay_replaces_a_producer_the_empty_broker_no_longer_knows_and_ever
         renew_after_failed_passes=1000)  # only the stale producer's own failure may renew it here
     renewals_before = PRODUCER_RENEWALS.labels("test")._value.get()
     things = [support.new_id() for _ in range(4)]  # a few keys, several events each: per-key order is checked
-    staged: list[str] = []
-
-    def stage(count: int) -> None:
-        with database.transaction() as session:
-            for n in range(count):
-                seq = len(staged)
-                event_id = outbox.publish(session, "test.thing.happened", {"thing_id": things[n % 4], "seq": seq})
-                staged.append(str(event_id))
 
     caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
-    stop = threading.Event()
-    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    worker.start()
-    try:
-        stage(8)
+    with support.running(relay) as [worker]:
+        staged = support.stage(database, outbox, range(8), things)
         support.wait_for(lambda: relay.pending() == 0, 60, "the first events to be relayed")
         before_outage = len(staged)
 
         # Staged while the broker is down, sent in a batch that waits in the producer for it; the broker
         # comes back empty (no topic, no producer ids) and the waiting batch meets "unknown topic"...
-        _lose_state(wipeable_kafka, tmp_path / "kafka", while_down=lambda: stage(12))
+        _lose_state(wipeable_kafka, tmp_path / "kafka",
+                    while_down=lambda: staged.extend(support.stage(database, outbox, range(8, 20), things)))
         time.sleep(DELIVERY_TIMEOUT_S + 2)  # ...until it expires, and the producer it was in is wedged
         assert relay.pending() == 12
         ensure_topics(settings, _specs(topic))  # as `worklink up` and `worklink topics` make them again
-        stage(6)
+        staged += support.stage(database, outbox, range(20, 26), things)
         support.wait_for(lambda: relay.pending() == 0, 3 * DELIVERY_TIMEOUT_S + 30,
                          "the events staged during and after the outage to reach the new broker")
-    finally:
-        stop.set()
-        worker.join(60)
     assert not worker.is_alive()
 
     records = support.read_topic(wipeable_kafka.bootstrap_servers, topic, len(staged) - before_outage)
@@ -122,15 +113,7 @@ def test_the_relay_replaces_its_producer_when_the_in_memory_development_broker_r
     from worklink.devstack.tansu import EmbeddedBroker
 
     topic = "test.lost-state-tansu"
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
-    staged: list[str] = []
-
-    def stage(count: int) -> None:
-        with database.transaction() as session:
-            staged.extend(str(outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": n}))
-                          for n in range(count))
-
+    database, outbox = _database_and_outbox(tmp_path, topic)
     caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         settings = KafkaSettings(broker.bootstrap_servers)
@@ -138,18 +121,12 @@ def test_the_relay_replaces_its_producer_when_the_in_memory_development_broker_r
                             lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, delivery_timeout_ms=6000,
                                                    **QUICK),
                             max_backoff=1.0, flush_timeout=10, renew_after_failed_passes=1000)
-        stop = threading.Event()
-        worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-        worker.start()
-        try:
-            stage(10)
+        with support.running(relay):
+            staged = support.stage(database, outbox, range(10))
             support.wait_for(lambda: relay.pending() == 0, 60, "the first events to be relayed")
             broker.restart()  # empty; it makes a topic when a producer first writes to it
-            stage(10)
+            staged += support.stage(database, outbox, range(10, 20))
             support.wait_for(lambda: relay.pending() == 0, 60, "the events staged after the restart to be relayed")
-        finally:
-            stop.set()
-            worker.join(60)
         records = support.read_topic(broker.bootstrap_servers, topic, 10)
     assert {json.loads(record.value)["id"] for record in records} == set(staged[10:])
     assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1
@@ -160,49 +137,26 @@ def test_a_consumer_group_whose_offsets_went_with_the_broker_handles_every_event
     settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
     topic = "test.lost-state-consumer"
     ensure_topics(settings, _specs(topic))
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    database, outbox = _database_and_outbox(tmp_path, topic)
     relay = OutboxRelay("test", database, support.TABLES,
                         lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, **QUICK), max_backoff=1.0)
+    consumer = support.make_consumer(database, wipeable_kafka.bootstrap_servers, topic, "g-lost-state",
+                                     support.record_effect, backoff_max=1.0)
 
-    def handler(session, event):
-        session.execute(support.effects.insert().values(
-            event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
-
-    consumer = support.make_consumer(database, wipeable_kafka.bootstrap_servers, topic, "g-lost-state", handler,
-                                     backoff_max=1.0)
-
-    def stage(seqs) -> None:
-        with database.transaction() as session:
-            for seq in seqs:
-                outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": seq})
-
-    def handled() -> list[int]:
-        with database.engine.connect() as conn:
-            return sorted(row.seq for row in conn.execute(support.effects.select()))
-
-    stop = threading.Event()
-    workers = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
-               threading.Thread(target=consumer.run, args=(stop,), daemon=True)]
-    for worker in workers:
-        worker.start()
-    try:
-        stage(range(20))  # the group commits offsets up to 20 across the two partitions
-        support.wait_for(lambda: handled() == list(range(20)), 120, "the first events to be handled")
+    with support.running(relay, consumer):
+        support.stage(database, outbox, range(20))  # the group commits offsets up to 20 across the two partitions
+        support.wait_for(lambda: support.handled_seqs(database) == list(range(20)), 120,
+                         "the first events to be handled")
 
         _lose_state(wipeable_kafka, tmp_path / "kafka")
         ensure_topics(settings, _specs(topic))
         # More events on the new topics than the group's old offsets: a consumer that kept its old positions
         # would start past the first of them.
-        stage(range(20, 60))
-        support.wait_for(lambda: handled() == list(range(60)), 180,
+        support.stage(database, outbox, range(20, 60))
+        support.wait_for(lambda: support.handled_seqs(database) == list(range(60)), 180,
                          "every event published on the new broker to be handled")
         time.sleep(3)  # a replay, if any, has had its chance
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join(60)
-    assert handled() == list(range(60))  # each once
+    assert support.handled_seqs(database) == list(range(60))  # each once
 
 
 def test_a_running_consumer_handles_every_event_after_the_in_memory_development_broker_restarts_empty(tmp_path):
@@ -213,22 +167,7 @@ def test_a_running_consumer_handles_every_event_after_the_in_memory_development_
     from worklink.devstack.tansu import EmbeddedBroker
 
     topic = "test.lost-state-tansu-group"
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
-
-    def handler(session, event):
-        session.execute(support.effects.insert().values(
-            event_id=event.id, thing_id=str(event.data["thing_id"]), seq=event.data["seq"]))
-
-    def stage(seqs) -> None:
-        with database.transaction() as session:
-            for seq in seqs:
-                outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": seq})
-
-    def handled() -> list[int]:
-        with database.engine.connect() as conn:
-            return sorted(row.seq for row in conn.execute(support.effects.select()))
-
+    database, outbox = _database_and_outbox(tmp_path, topic)
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
         settings = KafkaSettings(broker.bootstrap_servers)
         ensure_topics(settings, _specs(topic))
@@ -236,31 +175,23 @@ def test_a_running_consumer_handles_every_event_after_the_in_memory_development_
                             lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, delivery_timeout_ms=6000,
                                                    **QUICK),
                             max_backoff=1.0, flush_timeout=10)
-        consumer = support.make_consumer(database, broker.bootstrap_servers, topic, "g-lost-state-tansu", handler,
-                                         backoff_max=1.0)
-        stop = threading.Event()
-        workers = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
-                   threading.Thread(target=consumer.run, args=(stop,), daemon=True)]
-        for worker in workers:
-            worker.start()
-        try:
-            stage(range(10))
-            support.wait_for(lambda: handled() == list(range(10)), 120, "the first events to be handled")
+        consumer = support.make_consumer(database, broker.bootstrap_servers, topic, "g-lost-state-tansu",
+                                         support.record_effect, backoff_max=1.0)
+        with support.running(relay, consumer) as workers:
+            support.stage(database, outbox, range(10))
+            support.wait_for(lambda: support.handled_seqs(database) == list(range(10)), 120,
+                             "the first events to be handled")
             broker.stop()
-            stage(range(10, 20))  # while it is down, as `up` waits before restarting it
+            support.stage(database, outbox, range(10, 20))  # while it is down, as `up` waits before restarting it
             time.sleep(3)
             broker.start()  # empty: no topics, no group, no offsets, no producer ids
             ensure_topics(settings, _specs(topic))  # as `up` makes them again
-            stage(range(20, 40))
-            support.wait_for(lambda: handled() == list(range(40)), 180,
+            support.stage(database, outbox, range(20, 40))
+            support.wait_for(lambda: support.handled_seqs(database) == list(range(40)), 180,
                              "every event published on the new broker to be handled")
             time.sleep(3)  # a replay, if any, has had its chance
-        finally:
-            stop.set()
-            for worker in workers:
-                worker.join(60)
         assert not any(worker.is_alive() for worker in workers)
-    assert handled() == list(range(40))  # each once
+    assert support.handled_seqs(database) == list(range(40))  # each once
 
 
 def test_a_consumer_dead_letters_again_after_the_in_memory_development_broker_restarts_empty(tmp_path):
@@ -287,20 +218,13 @@ def test_a_consumer_dead_letters_again_after_the_in_memory_development_broker_re
         write_garbage(b"1")
         consumer = support.make_consumer(database, broker.bootstrap_servers, topic, "g-lost-state-dlt",
                                          lambda session, event: None, backoff_max=1.0)
-        stop = threading.Event()
-        worker = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-        worker.start()
-        try:
+        with support.running(consumer) as [worker]:
             support.wait_for(lambda: dead_letters() == [b"not an event: 1"], 60, "the first dead letter")
             broker.restart()  # empty: no topics, no group, no producer ids
             write_garbage(b"2")
             support.wait_for(lambda: dead_letters() == [b"not an event: 2"], 90,
                              "the record written after the restart to be dead-lettered")
-        finally:
-            stop.set()
-            worker.join(60)
         assert not worker.is_alive()
-
 
 
 def test_failures_any_producer_meets_renew_the_relays_producer_only_after_failed_passes_and_ever_less_often(
@@ -309,22 +233,16 @@ def test_failures_any_producer_meets_renew_the_relays_producer_only_after_failed
     again) fails every pass, whatever the producer: it is renewed after failed passes in a row, with a pause
     doubling between renewals, logged once; events arrive once the topic exists."""
     topic = f"test.missing-{support.new_id().hex[:8]}"
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    database, outbox = _database_and_outbox(tmp_path, topic)
     relay = OutboxRelay("test", database, support.TABLES,
                         lambda: kafka.producer(kafka_settings, "test-relay", max_block_ms=1000, **QUICK),
                         max_backoff=0.5, renew_after_failed_passes=2, renew_backoff=4.0, max_renew_backoff=60.0)
     renewals = PRODUCER_RENEWALS.labels("test")
     before = renewals._value.get()
-    with database.transaction() as session:
-        for n in range(3):
-            outbox.publish(session, "test.thing.happened", {"thing_id": support.new_id(), "seq": n})
+    support.stage(database, outbox, range(3))
 
     caplog.set_level(logging.INFO, logger="worklink.messaging.outbox")
-    stop = threading.Event()
-    worker = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    worker.start()
-    try:
+    with support.running(relay):
         support.wait_for(lambda: renewals._value.get() - before >= 1, 60, "a first renewal")
         first = time.monotonic()
         support.wait_for(lambda: renewals._value.get() - before >= 3, 60, "a third renewal")
@@ -332,9 +250,6 @@ def test_failures_any_producer_meets_renew_the_relays_producer_only_after_failed
         assert time.monotonic() - first >= 11
         ensure_topics(kafka_settings, _specs(topic))
         support.wait_for(lambda: relay.pending() == 0, 60, "the events to be relayed once their topic exists")
-    finally:
-        stop.set()
-        worker.join(60)
     assert _logged(caplog, "outbox relay is replacing its Kafka producer") == 1  # once for the episode
     assert any(getattr(record, "reason", "") == "failed passes in a row" for record in caplog.records)
     assert _logged(caplog, "outbox relay is publishing again") == 1
@@ -354,8 +269,7 @@ def test_after_a_broker_lost_its_state_a_keys_later_events_may_come_first_and_th
     settings = KafkaSettings(wipeable_kafka.bootstrap_servers)
     topic = "test.lost-state-order"
     ensure_topics(settings, _specs(topic))
-    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    outbox = Outbox("test", support.TABLES, support.catalogue(topic))
+    database, outbox = _database_and_outbox(tmp_path, topic)
     relay = OutboxRelay("test", database, support.TABLES,
                         lambda: kafka.producer(settings, "test-relay", max_block_ms=2000, **QUICK))
     thing = support.new_id()
@@ -375,30 +289,22 @@ def test_after_a_broker_lost_its_state_a_keys_later_events_may_come_first_and_th
         consumer_factory=lambda: kafka.consumer(settings, "g-lost-state-order", "test"),  # production's settings
         producer_factory=lambda: kafka.producer(settings, "test-dlt"))
 
-    def stage(seqs) -> None:
-        with database.transaction() as session:
-            for seq in seqs:
-                outbox.publish(session, "test.thing.happened", {"thing_id": thing, "seq": seq})
-
-    def handled() -> list[int]:  # in the order handled
-        with database.engine.connect() as conn:
-            return [row.seq for row in conn.execute(support.effects.select().order_by(support.effects.c.id))]
-
     def poll_until(count: int) -> None:
         deadline = time.monotonic() + 120
-        while len(handled()) < count and time.monotonic() < deadline:
+        while len(support.handled_seqs(database)) < count and time.monotonic() < deadline:
             consumer.poll_once()
 
     caplog.set_level(logging.WARNING, logger="worklink.messaging.consumer")
     try:
-        stage(range(10))
+        support.stage(database, outbox, range(10), [thing])
         wait_until_drained(relay)
         poll_until(10)  # the group's offset (and the consumer's position) on the key's partition: 10
-        assert handled() == list(range(10))
+        assert support.handled_seqs(database, in_order=True) == list(range(10))
 
         _lose_state(wipeable_kafka, tmp_path / "kafka")
         ensure_topics(settings, _specs(topic))
-        stage(range(10, 30))  # the new topic holds more of the key's events than the old position
+        # the new topic holds more of the key's events than the old position
+        support.stage(database, outbox, range(10, 30), [thing])
         relay.close()  # its producer's id is unknown to the new broker
         wait_until_drained(relay, 120)
         poll_until(30)
@@ -407,7 +313,7 @@ def test_after_a_broker_lost_its_state_a_keys_later_events_may_come_first_and_th
     finally:
         consumer.close()
         relay.close()
-    order = handled()
+    order = support.handled_seqs(database, in_order=True)
     assert sorted(order) == list(range(30))  # each once: nothing lost, nothing applied twice
     assert order[10:] == [*range(20, 30), *range(10, 20)]  # seq 20-29 first: the order per key broke
     assert _logged(caplog, "offset commit failed") >= 1  # the stale member's commit, refused: why 10-19 still came
