@@ -3,9 +3,9 @@
 Each service's `test_openapi_responses.py` calls a read endpoint on a record it made, then
 `assert_documented(client, "get", "/referrals/{referral_id}", response)`. The document is read from the app's
 `/openapi.json`, as a client generator reads it, and checked strictly: every object schema is closed
-(`additionalProperties: false` unless it says otherwise), so a field the response has and the document lacks
-fails as a wrong type does. `undocumented_fields_never_returned` catches the other way round: a documented
-property that none of the responses seen carried.
+(`additionalProperties: false` unless it says otherwise), an object documented as anything too, so a field the
+response has and the document lacks fails as a wrong type does. `undocumented_fields_never_returned` catches the
+other way round: a documented property that none of the responses seen carried.
 """
 
 from __future__ import annotations
@@ -89,12 +89,17 @@ def _resolved(schema: Any, spec: dict, seen: tuple = ()) -> Any:
 
 
 def _closed(schema: Any) -> Any:
-    """A copy in which an object schema with listed properties takes no others unless it says it does."""
+    """A copy in which an object schema takes no properties but those it lists unless it says what others hold: an
+    object documented as anything (a bare marshmallow `fields.Dict()`, which apispec writes `additionalProperties:
+    {}`) takes none, so a response that puts something in it fails until the document says what it holds (or, for
+    a map whose keys are data, what its values are)."""
     if isinstance(schema, list):
         return [_closed(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
     closed = {key: _closed(value) for key, value in copy.copy(schema).items()}
-    if "properties" in closed and "additionalProperties" not in closed:
+    says_nothing = closed.get("additionalProperties") == {} or (
+        closed.get("type") == "object" and "additionalProperties" not in closed)
+    if ("properties" in closed and "additionalProperties" not in closed) or says_nothing:
         closed["additionalProperties"] = False
     return closed

@@ -27,6 +27,29 @@ class InboxQuery(Schema):
     offset = fields.Integer(load_default=0, validate=OFFSET)
 
 
+class InboxFacts(Schema):
+    """What an inbox item keeps of its event to find the record (routing.FACT_FIELDS: ids and codes, never an outcome
+    or a health code), or of a failing webhook subscriber; each only when its event carried it."""
+
+    referral_id = fields.UUID(metadata={"description": "the referral (referrals events, adjustments referral "
+                                                       "answers)"})
+    service_id = fields.UUID(metadata={"description": "the directory listing or adviser service"})
+    organization_id = fields.UUID(metadata={"description": "the organisation owning the listing (directory events)"})
+    suggestion_id = fields.UUID(metadata={"description": "the adjustment suggestion"})
+    request_id = fields.UUID(metadata={"description": "the adjustments referral request"})
+    practice_id = fields.UUID(metadata={"description": "the clinician's practice"})
+    response_id = fields.UUID(metadata={"description": "the employer's answer to a suggestion"})
+    status = fields.String(metadata={"description": "the referral's status code when it happened (accepted, ...)"})
+    reason = fields.String(metadata={"description": "the reason code of the event (a rejection's, a withdrawal's)"})
+    clock = fields.String(metadata={"description": "the target missed: acknowledge, first_contact_attempt or "
+                                                  "first_meeting"})
+    due_at = fields.String(metadata={"format": "date-time", "description": "when the missed target was due"})
+    changed = fields.List(fields.String(), metadata={"description": "what changed in a listing (codes)"})
+    subscriber_id = fields.UUID(metadata={"description": "webhook_failing: the webhook subscriber that fails"})
+    failing_since = fields.String(metadata={"format": "date-time",
+                                            "description": "webhook_failing: since when its deliveries fail"})
+
+
 class InboxItem(Schema):
     id = fields.UUID()
     event_type = fields.String()
@@ -37,7 +60,11 @@ class InboxItem(Schema):
         "description": "what the facts say, in words, as the e-mail and digest say it (empty for most messages): "
                        "which target was missed, when it was due (UK time) and how the referral stood; what "
                        "changed in a listing; since when webhooks fail; the whole id of an unanswered request"})
-    facts = fields.Dict()
+    facts = fields.Nested(InboxFacts, metadata={
+        "description": "the ids and codes behind the message, for a program to find the record; `details` says "
+                       "them in words", "example": {"referral_id": "2b0b1d4e-8f31-4b8e-9d7a-5c2f6a1e0c11",
+                                                     "clock": "first_contact_attempt", "status": "accepted",
+                                                     "due_at": "2026-07-01T16:00:00+00:00"}})
     occurred_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from tests.openapi_responses import assert_documented, undocumented_fields_never_returned
-from worklink_notifications import routing
+from worklink_notifications import delivery, routing
 
 ADVISERS, PRACTICE = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -35,8 +35,40 @@ def test_an_inbox_page_with_details_matches_its_documented_schema(app, notificat
     assert client.post(f"/inbox/{item_id}/read", headers=lead).status_code == 200
     read = client.get("/inbox?scope=organisation", headers=lead)
     assert undocumented_fields_never_returned(schema, [page.get_json(), read.get_json()],
-                                              free_form=("items[].facts.",)) == set()
+                                              free_form=("items[].facts.",)) == set()  # every fact: below
     assert_documented(client, "get", "/inbox/unread-counts", client.get("/inbox/unread-counts", headers=lead))
+
+
+def every_fact(database) -> None:
+    """Inbox items between them carrying every fact an item keeps: an event with each of routing.FACT_FIELDS (as
+    the publishers' contracts type them) and a failing webhook subscriber's notice."""
+    data = {"referral_id": uuid.uuid4(), "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(),
+            "suggestion_id": uuid.uuid4(), "request_id": uuid.uuid4(), "practice_id": uuid.uuid4(),
+            "response_id": uuid.uuid4(), "status": "rejected", "reason": "out_of_area", "clock": "acknowledge",
+            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "changed": ["contact", "schedule"]}
+    assert set(data) == set(routing.FACT_FIELDS)
+    team = routing.Recipient("organisation", ADVISERS, "inbox")
+    subscriber = SimpleNamespace(id=uuid.uuid4(), organisation_id=ADVISERS, consecutive_failures=5,
+                                 failing_since=datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc))
+    with database.transaction() as session:
+        routing.add_delivery(session, event_id=str(uuid.uuid4()), event_type="referrals.referral.rejected",
+                             recipient=team, message_code="referral_rejected", facts=routing.facts_of(data),
+                             occurred_at=None)
+        delivery.report_failing_subscriber(session, subscriber, datetime(2026, 7, 2, 9, 0, tzinfo=timezone.utc))
+
+
+def test_every_fact_an_inbox_item_keeps_is_documented(app, notifications_db, token):
+    """`facts` was any object in the document: each fact is a documented field now, closed to others."""
+    client = app.test_client()
+    every_fact(notifications_db)
+    page = client.get("/inbox?scope=organisation", headers=token("org_admin", org=ADVISERS, sub="lee"))
+    schema = assert_documented(client, "get", "/inbox", page)
+    facts = {item["message_code"]: item["facts"] for item in page.get_json()["items"]}
+    assert facts["webhook_failing"] == {"subscriber_id": facts["webhook_failing"]["subscriber_id"],
+                                        "failing_since": "2026-07-01T09:00:00+00:00"}
+    assert facts["referral_rejected"]["due_at"] == "2026-07-01T16:00:00+00:00"
+    assert facts["referral_rejected"]["changed"] == ["contact", "schedule"]
+    assert undocumented_fields_never_returned(schema, [page.get_json()]) == set()
 
 
 def test_deliveries_match_their_documented_schema(app, notifications_db, token):
