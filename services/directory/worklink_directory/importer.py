@@ -17,7 +17,7 @@ import logging
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -311,11 +311,15 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
             if assured:
                 svc.assured_date, svc.assurer_email = assured, record.get("assurer_email")
             return "created"
-        if _unchanged(existing, data):
-            return "unchanged"
-        services.update_service(session, outbox, existing, {k: v for k, v in data.items() if k != "organization_id"},
-                                IMPORTER, geocoder)
-        return "updated"
+        changed = not _unchanged(existing, data)
+        if changed:
+            services.update_service(session, outbox, existing,
+                                    {k: v for k, v in data.items() if k != "organization_id"}, IMPORTER, geocoder)
+        if assured and (existing.assured_date is None or assured > existing.assured_date):
+            # the publisher checked it since: a later assurance, never an earlier one over ours (review flags follow)
+            services.assure_service(session, outbox, existing, IMPORTER, record.get("assurer_email"), day=assured)
+            changed = True
+        return "updated" if changed else "unchanged"
     except services.DomainError as exc:
         raise RecordRejected([f"/{exc.field or ''}: {exc}"]) from None
 
@@ -327,9 +331,12 @@ def _assured_date(record: dict) -> tuple[date | None, str | None]:
     if value in (None, ""):
         return None, None
     try:
-        return (_day_of(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)), None
+        day = _day_of(datetime.fromisoformat(value)) if "T" in value else date.fromisoformat(value)
     except (TypeError, ValueError):
         return None, f"/assured_date: {value!r} is not a date (YYYY-MM-DD)"
+    if day > uk_today() + timedelta(days=1):  # a day's grace for a publisher whose day starts before ours
+        return None, f"/assured_date: {value!r} is in the future (a listing can only have been checked already)"
+    return day, None
 
 
 def _day_of(moment: datetime) -> date:

@@ -372,18 +372,19 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
 
 
 def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Editor,
-                   assurer_email: str | None = None, now: datetime | None = None) -> None:
-    """A person checked the listing today: record it and clear any review flag."""
+                   assurer_email: str | None = None, now: datetime | None = None, day: date | None = None) -> None:
+    """A person checked the listing today (or on `day`, as a partner's feed says): record it and clear any
+    review flag."""
     now = now or utcnow()
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn.")
-    today = uk_today(now)  # the day the person checked it: 00:30 BST on 1 July is 1 July, not UTC's 30 June
-    _trail(session, svc.id, "assure", "assured_date", svc.assured_date, today, editor, now)
+    checked_on = day or uk_today(now)  # the UK day: 00:30 BST on 1 July is 1 July, not UTC's 30 June
+    _trail(session, svc.id, "assure", "assured_date", svc.assured_date, checked_on, editor, now)
     # The person who checked it now, never the one before: unknown (no email given or in the token) stays empty.
     email = assurer_email or editor.email
     if email != svc.assurer_email:
         _trail(session, svc.id, "assure", "assurer_email", svc.assurer_email, email, editor, now)
-    svc.assured_date, svc.assurer_email = today, email
+    svc.assured_date, svc.assurer_email = checked_on, email
     svc.review_due_notified_at = None
     svc.last_modified = now
     outbox.publish(session, "directory.service.updated", {
