@@ -84,6 +84,11 @@ class PermanentFailure(Exception):
     """Sending can never succeed as things stand (bad address, refused by the receiver)."""
 
 
+class AddressNotAccepted(PermanentFailure):
+    """The mail server cannot take this message's address: a non-ASCII one needs SMTPUTF8, which it does not offer
+    (smtplib refuses before sending). Refused for this message alone, never an outage."""
+
+
 class ReceiverUnreachable(ConnectionError):
     """A webhook receiver could not be reached at all (refused, reset, timed out): an outage."""
 
@@ -405,8 +410,8 @@ class DeliveryWorker:
                 self._record(session, delivery, "sent" if failure is None else "failed",
                              None if failure is None else describe(failure), duration_ms, now)
                 return
-            if delivery.channel == "email" and (failure is None or isinstance(failure, smtplib.SMTPException)
-                                                and not is_outage(failure)):
+            if delivery.channel == "email" and (failure is None or is_permanent_smtp(failure) or isinstance(
+                    failure, smtplib.SMTPException) and not is_outage(failure)):
                 self.mail_pause.reachable(session)  # the relay took it, or refused only this message
             if delivery.channel == "webhook":
                 self._note_proxy(session, failure)
@@ -571,7 +576,12 @@ class DeliveryWorker:
                 smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password or "")
-            smtp.send_message(message)
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPNotSupportedError as exc:
+                if str(message["To"]).isascii():
+                    raise  # our own sender's address: the set-up, as for every message
+                raise AddressNotAccepted(f"the mail server cannot take this address ({exc})") from None
 
     def send_webhook(self, delivery: Delivery, subscriber: WebhookSubscriber | None) -> None:
         if subscriber is None or not subscriber.active:
@@ -938,6 +948,8 @@ def give_up_at(delivery: Delivery, settings: DeliverySettings) -> datetime:
 def is_permanent_smtp(exc: Exception) -> bool:
     """Refused for this message (its recipient, its content), never for our own set-up: a refused login,
     a demand for STARTTLS or a refused sender would kill every message alike, so those are retried."""
+    if isinstance(exc, AddressNotAccepted):
+        return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500

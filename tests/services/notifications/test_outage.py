@@ -18,7 +18,8 @@ from worklink_notifications import admin, routing
 from worklink_notifications.delivery import ReceiverAnswered, ReceiverUnreachable, is_outage
 from worklink_notifications.events import PERSON_MESSAGE
 from worklink_notifications.messages import CODE_MESSAGE
-from worklink_notifications.models import Delivery, DeliveryAttempt, OrganisationContact, WebhookSubscriber
+from worklink_notifications.models import (Delivery, DeliveryAttempt, OrganisationContact, UserChannelSettings,
+                                           WebhookSubscriber)
 from tests.services.notifications.support import Mailbox, make_worker
 from tests.services.notifications.test_delivery import (REFERRER, add, all_deliveries, event, route,  # noqa: F401
                                                          subscriber_for, tls_smtp_server)
@@ -76,6 +77,46 @@ def test_email_waits_out_a_mail_server_outage_without_spending_attempts_and_goes
     assert sorted(m["To"] for m in mailbox.messages) == sorted(TEAM)
     assert {(e.status, e.attempts) for e in all_deliveries(notifications_db, Delivery.channel == "email")} \
         == {("sent", 1)}
+
+
+@pytest.fixture()
+def ascii_smtp_server():
+    """A real SMTP server that does not offer SMTPUTF8, as many relays do not (aiosmtpd's Controller does)."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+def test_an_address_the_mail_server_cannot_take_is_dead_and_pauses_no_one_elses_mail(notifications_db,
+                                                                                    ascii_smtp_server, clock):
+    """An address with a non-ASCII character (which the API accepts) needs the relay's SMTPUTF8; smtplib refuses
+    to send it to a relay without it, before a word about the message. That says nothing about the relay: held
+    for an outage it paused every worker's e-mail, and as the oldest due e-mail it was the probe each time, so
+    nobody's mail went for 72 hours."""
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="jöhn@practice.example"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    add(notifications_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email=TEAM[1]),
+        UserChannelSettings(user_id="gp-1", organisation_id=REFERRER, email="gp-ü@practice.example",
+                            email_enabled=True, frequency="daily"))
+    route(notifications_db, event("referrals.referral.completed"))
+    worker = make_worker(notifications_db, ascii_smtp_server, clock)
+
+    assert worker.run_once() == 3
+    refused = all_deliveries(notifications_db, Delivery.address == "jöhn@practice.example")
+    assert [(d.status, d.attempts) for d in refused] == [("dead", 1), ("dead", 1)]
+    assert all("SMTPUTF8" in d.last_error for d in refused)
+    assert [m["To"] for m in ascii_smtp_server.messages] == [TEAM[1]]  # the other e-mail went in the same round
+    assert not worker.mail_pause.paused(clock.now)
+
+    clock.advance(hours=worker.settings.digest_hour - clock.now.hour, minutes=30)
+    assert worker.run_digests() == 0  # the member's daily digest, to an address the relay cannot take either
+    assert [d.status for d in all_deliveries(notifications_db, Delivery.recipient_id == "gp-1")] == ["dead"]
+    assert not worker.mail_pause.paused(clock.now)
 
 
 def test_an_outage_gives_a_delivery_up_only_72_hours_after_it_was_queued_or_re_sent(notifications_db, mail_port,
