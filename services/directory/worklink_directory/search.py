@@ -9,8 +9,9 @@ Fields weigh name 3, taxonomy labels 2, description and how-to-get-help 1.
 
 A query becomes a list of groups, one per word (or known phrase); a service must
 match every group (AND), and any token of a group counts for it: the word itself,
-its synonyms, and - when the word is not in the index at all - close spellings
-from the index's vocabulary. A word that no listing uses, nor anything close to it,
+its synonyms (an abbreviation or set phrase's alternatives as whole phrases: PHRASE_SETS),
+broader words a narrower one also finds, one way (BROADER), and - when the word is not in the
+index at all - close spellings from the index's vocabulary. A word that no listing uses, nor anything close to it,
 is left out rather than required ("money worries" searches for money), unless every
 word is like that. The word itself counts double in the ranking, so a listing that
 names it beats one that only mentions a synonym; and a listing whose name has the
@@ -61,17 +62,60 @@ SYNONYM_SETS = [
     {"skills", "training", "courses"},
     {"anxiety", "stress"},
     {"fit note", "sick note", "med3"},
+    {"computer", "digital", "laptop", "internet"},
 ]
+
+# Abbreviations and set phrases: every alternative is matched as a whole phrase (its words in order),
+# never through one of its words - "ESA" is Employment and Support Allowance, not anything with "employment",
+# and the "therapy" of "occupational therapy" is not counselling.
+PHRASE_SETS = [
+    {"ips", "individual placement and support"},
+    {"cbt", "cognitive behavioural therapy"},
+    {"esa", "employment and support allowance"},
+    {"pip", "personal independence payment"},
+    {"ssp", "statutory sick pay"},
+    {"jobcentre", "job centre", "jobcentre plus"},
+    {"occupational therapy", "occupational therapist", "ot"},
+    {"occupational health"},
+    {"depression", "depressed", "low mood"},
+    {"lonely", "loneliness", "isolated", "isolation", "befriending"},
+    {"carers allowance"},
+    {"long covid"},
+]
+
+# Narrower -> broader, one way: a health condition also finds support for any long-term condition,
+# while "condition" does not find every cancer service. Keys are any alternative of a set above, or a word.
+BROADER = {
+    **{condition: ["condition"] for condition in (
+        "cancer", "long covid", "covid", "diabetes", "arthritis", "stroke", "multiple sclerosis", "ms", "copd",
+        "asthma", "fibromyalgia", "chronic fatigue", "chronic pain", "heart disease", "epilepsy")},
+    "jobcentre": ["employment"],
+    "uc": ["universal credit", "benefits"],
+    "carers allowance": ["benefits"],
+    "lonely": ["peer support"],
+    "occupational health": ["workplace health"],
+    "classes": ["courses"], "lessons": ["courses"],
+}
+
+
+# Words the stemmer would fold into another they must stay apart from: Snowball makes "employer" and
+# "employment" both "employ", so a person looking for work was shown employers' programmes first.
+KEPT_APART = {"employer": "employer", "employers": "employer"}
+
+_POSSESSIVE = re.compile(r"['\u2019]s\b")  # "carer's" is "carer", not "carer" and a word "s"
 
 
 def stem(word: str) -> str:
     word = UK_SPELLING.get(word, word)
+    if word in KEPT_APART:
+        return KEPT_APART[word]
     with _STEM_LOCK:
         return _STEMMER.stemWord(word)
 
 
 def words(text: str | None) -> list[str]:
-    return [w for w in _WORD.findall((text or "").lower().replace("well-being", "wellbeing"))]
+    text = _POSSESSIVE.sub("", (text or "").lower()).replace("well-being", "wellbeing")
+    return [w for w in _WORD.findall(text)]
 
 
 def tokens(text: str | None) -> list[str]:
@@ -141,13 +185,17 @@ def _phrase_tokens(phrase: str) -> tuple[str, ...]:
 
 
 _SYNONYMS: list[set[tuple[str, ...]]] = [{_phrase_tokens(p) for p in group} for group in SYNONYM_SETS]
+_PHRASES: list[set[tuple[str, ...]]] = [{_phrase_tokens(p) for p in group} for group in PHRASE_SETS]
+_BROADER: dict[tuple[str, ...], set[str]] = {
+    _phrase_tokens(narrow): {" ".join(_phrase_tokens(b)) for b in broader} for narrow, broader in BROADER.items()}
 
 
 @dataclass(frozen=True)
 class QueryGroup:
     """One required part of a query, matched by the word itself, a synonym or, for a word
-    the index does not know, a close spelling. `factors` says how much each counts;
-    the engines approximate it (the word itself counts double, see SearchIndex)."""
+    the index does not know, a close spelling. A token with spaces is a phrase (its stems in
+    order). `factors` says how much each counts; the engines approximate it (the word itself
+    counts double, see SearchIndex)."""
 
     word: str
     exact: frozenset[str]
@@ -165,6 +213,32 @@ class QueryGroup:
         return sorted(self.exact) + sorted(self.synonyms - self.exact) + sorted(self.fuzzy - self.exact - self.synonyms)
 
 
+def _known_phrase(stems: list[str], i: int) -> tuple[tuple[str, ...], set[tuple[str, ...]], bool] | None:
+    """The set phrase or synonym starting at stems[i]: (what was typed, its set, whether the set's
+    alternatives match as whole phrases). Set phrases are looked for first: they are the more specific."""
+    for sets, as_phrases in ((_PHRASES, True), (_SYNONYMS, False)):
+        for synonym_set in sets:
+            for phrase in sorted(synonym_set, key=len, reverse=True):
+                if phrase and tuple(stems[i:i + len(phrase)]) == phrase:
+                    return phrase, synonym_set, as_phrases
+    return None
+
+
+def _group(stems: list[str], i: int) -> tuple[QueryGroup, int]:
+    """The group starting at stems[i], and how many stems it takes."""
+    known = _known_phrase(stems, i)
+    if known is None:
+        typed, members = (stems[i],), [(stems[i],)]
+        exact, synonyms = {stems[i]}, set()
+    else:
+        typed, members, as_phrases = known
+        # A synonym's multi-word alternative counts through its first, most specific word; a set phrase as a whole.
+        spell = " ".join if as_phrases else (lambda phrase: phrase[0])
+        exact, synonyms = {spell(typed)}, {spell(p) for p in members if p}
+    synonyms |= {b for member in members for b in _BROADER.get(member, ())}
+    return QueryGroup(" ".join(typed), frozenset(exact), frozenset(synonyms - exact)), len(typed)
+
+
 @functools.lru_cache(maxsize=4096)  # residents repeat searches; stemming each time costs more than the lookup
 def parse_query(text: str) -> tuple[QueryGroup, ...]:
     """Split a query into AND-ed groups, folding known phrases and synonyms together."""
@@ -172,23 +246,9 @@ def parse_query(text: str) -> tuple[QueryGroup, ...]:
     groups: list[QueryGroup] = []
     i = 0
     while i < len(stems):
-        matched = None
-        for synonym_set in _SYNONYMS:
-            for phrase in sorted(synonym_set, key=len, reverse=True):
-                if phrase and tuple(stems[i:i + len(phrase)]) == phrase:
-                    matched = (phrase, synonym_set)
-                    break
-            if matched:
-                break
-        if matched:
-            phrase, synonym_set = matched
-            # A multi-word alternative counts through its first, most specific word.
-            groups.append(QueryGroup(" ".join(phrase), frozenset([phrase[0]]),
-                                     frozenset(p[0] for p in synonym_set if p) - {phrase[0]}))
-            i += len(phrase)
-        else:
-            groups.append(QueryGroup(stems[i], frozenset([stems[i]])))
-            i += 1
+        group, taken = _group(stems, i)
+        groups.append(group)
+        i += taken
     return tuple(groups)
 
 
@@ -285,7 +345,7 @@ class PostgresIndex(SearchIndex):
 
     @staticmethod
     def _every(groups: list[QueryGroup]) -> str:
-        return " & ".join("(" + " | ".join(g.alternatives()) + ")" for g in groups)
+        return " & ".join("(" + " | ".join(map(_tsquery, g.alternatives())) + ")" for g in groups)
 
     def _matches(self, groups: list[QueryGroup], facets: list[str]) -> str:
         # Facets are the D-weighted lexemes (rank weight 0); `:D` matches them only there.
@@ -293,9 +353,9 @@ class PostgresIndex(SearchIndex):
 
     def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
         every, matches = self._every(groups), self._matches(groups, facets)
-        words = " & ".join("(" + " | ".join(sorted(g.exact)) + ")" for g in groups)
+        words = " & ".join("(" + " | ".join(map(_tsquery, sorted(g.exact))) + ")" for g in groups)
         # The name is the A-weighted part of the document: `word:A` is the word in the name.
-        named = {f"named{i}": " | ".join(f"{t}:A" for t in sorted(g.exact)) for i, g in enumerate(groups)}
+        named = {f"named{i}": " | ".join(_tsquery(t, ":A") for t in sorted(g.exact)) for i, g in enumerate(groups)}
         in_name = " + ".join(f"(document @@ to_tsquery('simple', :named{i}))::int" for i in range(len(groups))) or "0"
         query = (sa.text(f"SELECT key, {NAME_BONUS} * ({in_name}) "
                          f"+ ts_rank({self._RANK_WEIGHTS}, document, to_tsquery('simple', :every)) "
@@ -312,6 +372,13 @@ class PostgresIndex(SearchIndex):
         return list(session.scalars(sa.text("SELECT word FROM ts_stat('SELECT document FROM service_search')")))
 
 
+def _tsquery(token: str, weight: str = "") -> str:
+    """A token for to_tsquery: a phrase's stems must follow one another (`<->`), as FTS5's "a b" does."""
+    if " " not in token:
+        return token + weight
+    return "(" + " <-> ".join(word + weight for word in token.split()) + ")"
+
+
 def _cte(query: sa.TextClause, materialized: bool) -> sa.CTE:
     cte = query.cte("hits")
     return cte.prefix_with("MATERIALIZED") if materialized else cte
@@ -326,7 +393,7 @@ class Vocabulary:
     TTL_SECONDS = 60.0
 
     def __init__(self):
-        self._tokens: list[str] = []
+        self._by_initial: dict[str, list[str]] = {}
         self._set: frozenset[str] = frozenset()
         self._loaded_at = -1e9
         self._lock = threading.Lock()
@@ -334,8 +401,9 @@ class Vocabulary:
     def load(self, session: Session) -> frozenset[str]:
         with self._lock:
             if time.monotonic() - self._loaded_at > self.TTL_SECONDS:
-                self._tokens = SearchIndex.for_session(session).vocabulary(session)
-                self._set = frozenset(self._tokens)
+                tokens = SearchIndex.for_session(session).vocabulary(session)
+                self._set = frozenset(tokens)
+                self._by_initial = _by_initial(tokens)
                 self._loaded_at = time.monotonic()
             return self._set
 
@@ -344,9 +412,29 @@ class Vocabulary:
             self._loaded_at = -1e9
 
     def close_matches(self, token: str) -> list[str]:
-        if len(token) < 4:
+        """Indexed words spelt nearly like `token`, starting with the same letter (people rarely
+        mistype the first one; "lonely" is not "one") and at least as long as a near miss is
+        looked for: only the words under its initial are compared, never the whole vocabulary."""
+        if len(token) < NEAR_MISS_LENGTH:
             return []
-        return difflib.get_close_matches(token, self._tokens, n=3, cutoff=0.8)
+        return difflib.get_close_matches(token, self._by_initial.get(token[0], []), n=3, cutoff=0.8)
+
+
+NEAR_MISS_LENGTH = 4  # shorter words (abbreviations: "ot", "uc") are too close to too many others
+_FACET = re.compile(r"[tx][0-9a-f]{32}")
+
+
+def _by_initial(tokens: Sequence[str]) -> dict[str, list[str]]:
+    """The words a near miss may be, by first letter (facet tokens are not words)."""
+    out: dict[str, list[str]] = {}
+    for token in tokens:
+        if len(token) >= NEAR_MISS_LENGTH and not _FACET.fullmatch(token):
+            out.setdefault(token[0], []).append(token)
+    return out
+
+
+def _is_known(token: str, known: frozenset[str]) -> bool:
+    return all(word in known for word in token.split())
 
 
 VOCABULARY = Vocabulary()
@@ -359,10 +447,10 @@ def with_near_misses(session: Session, groups: Sequence[QueryGroup]) -> tuple[li
     known = VOCABULARY.load(session)
     widened, unknown = [], []
     for group in groups:
-        if (group.exact | group.synonyms) & known:
+        if any(_is_known(token, known) for token in group.exact | group.synonyms):
             widened.append(group)
             continue
-        near = {m for token in group.exact for m in VOCABULARY.close_matches(token)}
+        near = {m for token in group.exact if " " not in token for m in VOCABULARY.close_matches(token)}
         group = QueryGroup(group.word, group.exact, group.synonyms, frozenset(near))
         (widened if near else unknown).append(group)
     if not widened:
@@ -385,6 +473,12 @@ class Search:
 
     def count(self, session: Session) -> int:
         return self.index.count(session, list(self.groups), list(self.facets))
+
+
+def words_left_out(text: str, ignored: Sequence[str]) -> list[str]:
+    """The words of `text` as typed whose stems the search left out (Search.ignored), each once."""
+    stems = {s for phrase in ignored for s in phrase.split()}
+    return list(dict.fromkeys(w for w in words(text) if w not in STOP_WORDS and stem(w) in stems))
 
 
 def prepare(session: Session, text: str, facets: list[str] = ()) -> Search | None:

@@ -35,3 +35,45 @@ def test_words_no_listing_uses_are_left_out_rather_than_emptying_the_results(dem
     # A query of nothing but unknown words finds nothing, not everything.
     body = demo.get("/services", query_string={"search": "xylophone zebra"}).get_json()
     assert body["total_items"] == 0 and body["empty"] is True
+
+
+def test_abbreviations_find_what_they_stand_for(demo):
+    # Each was 0 results: the listings spell the phrase out, and a word of it alone must not do.
+    assert all(name.startswith("Working Well employment advice") for name in first_names(demo, "IPS"))
+    assert all(name.startswith("Talking therapies") for name in first_names(demo, "CBT"))
+    assert all(name.startswith("Pension credit and sick pay") for name in first_names(demo, "ESA"))
+    body = demo.get("/services", query_string={"search": "ESA"}).get_json()
+    assert body["total_items"] == 11  # "Employment and Support Allowance" as a phrase, not everything with employment
+
+
+def test_employers_and_employment_are_different_searches(demo):
+    # Snowball folds both into "employ": "employer" found 193 listings and "employment" put employers' programmes first.
+    assert all(name.startswith("Healthy workplaces programme") for name in first_names(demo, "employer", 5))
+    assert not any("employers" in name for name in first_names(demo, "autism employment", 5))
+    assert not any("employers" in name for name in first_names(demo, "employment", 5))
+
+
+def test_a_set_phrase_is_not_read_word_by_word(demo):
+    # "job centre" found only "Maths and English" ("...at the centre", "work"); the therapy of occupational
+    # therapy is not counselling.
+    assert all("employment" in name or "job" in name for name in first_names(demo, "job centre", 5))
+    assert not any("Talking therapies" in name for name in first_names(demo, "occupational therapy", 10))
+    assert first_names(demo, "carers allowance")[0].startswith("Benefits check")
+
+
+def test_a_health_condition_finds_support_for_long_term_conditions(demo):
+    assert first_names(demo, "return to work after cancer")[0].startswith("Condition management programme")
+    assert first_names(demo, "long covid")[0].startswith("Condition management programme")
+
+
+def test_everyday_words_for_what_listings_call_otherwise(demo):
+    assert first_names(demo, "computer course")[0].startswith("Digital skills for work")  # was "Mindfulness course"
+    assert first_names(demo, "english classes")[0].startswith("Maths and English")  # was no result
+    assert any(name.startswith("Talking therapies") for name in first_names(demo, "depression", 30))  # "low mood"
+
+
+def test_a_near_miss_keeps_its_first_letter(demo):
+    # "lonely" (stem "lone") was read as a near miss of "one" ("One-to-one support") and found employment advisers.
+    lonely = first_names(demo, "lonely", 5)
+    assert lonely and all(name.startswith(("Wellbeing cafe", "Men's wellbeing walking group")) for name in lonely)
+    assert first_names(demo, "anxeity")  # a typo after the first letter is still forgiven

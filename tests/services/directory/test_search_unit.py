@@ -52,3 +52,40 @@ def test_words_no_listing_uses_are_left_out_unless_every_word_is(monkeypatch):
     assert [g.word for g in groups] == ["money", "jobb"] and ignored == ["worri"]  # a near miss is kept
     groups, ignored = search.with_near_misses(None, search.parse_query("xylophone zebra"))
     assert [g.word for g in groups] == ["xylophon", "zebra"] and ignored == []  # nothing matches, not everything
+
+
+def test_a_set_phrase_matches_as_a_whole_phrase_on_both_engines():
+    groups = search.parse_query("ESA")
+    assert groups[0].exact == {"esa"} and groups[0].synonyms == {"employ allow"}  # "employment and support allowance"
+    fts5 = search.SqliteIndex().hits(groups).element.compile().params["expression"]
+    assert fts5 == '("esa" OR "esa" OR "employ allow")'  # an FTS5 string of two words is a phrase
+    params = search.PostgresIndex().hits(groups).element.compile().params
+    assert params["every"] == "(esa | (employ <-> allow))"
+    named = search.PostgresIndex().hits(search.parse_query("job centre")).element.compile().params["named0"]
+    assert named == "(job:A <-> centr:A)"
+
+
+def test_narrower_words_also_find_broader_support_one_way():
+    assert "condit" in search.parse_query("cancer")[0].synonyms
+    assert "condit" in search.parse_query("long covid")[0].synonyms
+    assert "cancer" not in search.parse_query("condition")[0].synonyms
+
+
+def test_words_the_stemmer_would_fold_together_stay_apart():
+    assert search.tokens("employer employers") == ["employer", "employer"]
+    assert search.tokens("employment employed") == ["employ", "employ"]
+    assert search.tokens("Carer's allowance, Men’s group") == search.tokens("carers allowance mens group")
+
+
+def test_a_near_miss_starts_with_the_same_letter_and_is_a_word():
+    vocabulary = search.Vocabulary()
+    vocabulary._by_initial = search._by_initial(["one", "alon", "health", "helper", "t" + "0" * 32])
+    assert vocabulary.close_matches("lone") == []  # not "one" (too short to be a near miss) nor "alon"
+    assert vocabulary.close_matches("helth") == ["health"]
+    assert vocabulary.close_matches("t" + "0" * 31 + "1") == []  # facet tokens are never suggested
+    assert vocabulary.close_matches("ot") == []
+
+
+def test_the_words_left_out_are_named_as_typed():
+    assert search.words_left_out("Autism and employment", ["autism"]) == ["autism"]
+    assert search.words_left_out("over 50s work over", ["over", "50s"]) == ["over", "50s"]
