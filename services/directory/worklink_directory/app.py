@@ -60,6 +60,10 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
             response.headers["Cache-Control"] = "no-cache"  # may be kept, must be revalidated
             response.headers["Access-Control-Expose-Headers"] = "ETag"
             response = response.make_conditional(request)
+        if request.blueprint == "directory_pages" and "Cache-Control" not in response.headers:
+            # The residents' pages (not the partner pages nested under them, no-store once signed in): a cache on
+            # the way must ask again, so an address just marked confidential, or a withdrawal, shows at once.
+            response.headers["Cache-Control"] = "no-cache"
         return response
 
     return app

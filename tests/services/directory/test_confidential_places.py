@@ -10,6 +10,7 @@ import uuid
 
 from tests.services.directory.conftest import GEOCODER, ORG_A, ORG_B, build_directory, make_app, token_for
 from tests.services.directory.test_confidential import refuge_location
+from tests.services.directory.test_partner_pages import signed_in
 from worklink_directory.importer import import_records
 
 REFUGE = {"name": "Hidden House", "address_1": "7 Hidden Lane", "city": "Taunton", "postal_code": "TA1 1AA",
@@ -87,3 +88,16 @@ def test_the_place_listed_again_under_another_listing_of_the_organisation_stays_
         **body, "organization_id": str(ORG_A), "name": "Library advice",
         "locations": [{"name": "Library", "address_1": "1 Library Way", "city": "Taunton", "postal_code": "TA1 1AA"}]})
     assert "1 Library Way" in client.get(f"/services/{theirs.get_json()['id']}").get_data(as_text=True)
+
+
+def test_the_residents_pages_are_never_served_stale_by_a_cache(app):
+    """A shared cache (a CDN, a proxy) keeping a page with no Cache-Control may serve it for a while by its own
+    heuristic: an address marked confidential since would still be shown. Every resident page must be asked
+    for again; a signed-in partner's pages are kept out of caches altogether."""
+    known = build_directory(app)
+    client = app.test_client()
+    for path in (f"/find/services/{known.ids['refuge']}", "/find", "/find?q=support&postcode=TA1+1AA"):
+        assert client.get(path).headers["Cache-Control"] == "no-cache", path
+    partner = signed_in(app, "org_admin", ORG_B)
+    assert partner.get(f"/partner/services/{known.ids['refuge']}").headers["Cache-Control"] == "no-store"
+    assert partner.get(f"/find/services/{known.ids['refuge']}").headers["Cache-Control"] == "no-store"
