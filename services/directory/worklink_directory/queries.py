@@ -265,6 +265,7 @@ class Result:
     total: int
     distances: dict[uuid.UUID, float]
     scores: dict[uuid.UUID, float] = field(default_factory=dict)
+    left_out: tuple[str, ...] = ()  # search words no listing uses, searched without (search.Search.ignored)
 
 
 def _total(session: Session, f: Filters, rows: list, query: sa.Select) -> int:
@@ -331,7 +332,8 @@ def list_services(session: Session, f: Filters) -> Result:
     page_ids = [row.id for row in rows]
     distances = _page_distances(session, f, page_ids) if f.point is not None else {}
     return Result(_services_in_order(session, page_ids), total, distances,
-                  {row.id: row.rank for row in rows} if sort == "relevance" else {})  # only that select has rank
+                  {row.id: row.rank for row in rows} if sort == "relevance" else {},  # only that select has rank
+                  found.ignored if found is not None else ())
 
 
 def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
@@ -346,7 +348,7 @@ def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
     total = _counted_total(session, f, rows, found.count)
     _check_page(f, total)
     page_ids = [row.id for row in rows]
-    return Result(_services_in_order(session, page_ids), total, {}, {row.id: row.rank for row in rows})
+    return Result(_services_in_order(session, page_ids), total, {}, {row.id: row.rank for row in rows}, found.ignored)
 
 
 def _counted_total(session: Session, f: Filters, rows: list, count: Callable[[Session], int]) -> int:

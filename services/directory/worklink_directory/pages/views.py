@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import re
+
 import sqlalchemy as sa
 from flask import current_app, request
 
@@ -16,7 +18,7 @@ from worklink.sites import self_referral_link, site_link_key
 from worklink.web import service_context
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
-from worklink_directory import queries
+from worklink_directory import queries, search
 from worklink_directory.geocode import GeocoderUnavailable, PostcodeError, normalise_postcode
 from worklink_directory.models import ServiceCapacity, TaxonomyTerm
 from worklink_directory.pages import partner
@@ -49,6 +51,8 @@ def _categories(session) -> list[TaxonomyTerm]:
 
 
 SEARCH_FIELDS = ("q", "postcode", "within", "category", "age", "day", "time", "free", "delivery", "page")
+# A full postcode among the words ("counselling ta1 1aa", "TA11AA"): residents type it in the search box too.
+_POSTCODE_IN_WORDS = re.compile(r"\b([a-z]{1,2}[0-9][0-9a-z]?)\s*([0-9][a-z]{2})\b", re.IGNORECASE)
 
 
 def search_query(args) -> str:
@@ -60,6 +64,7 @@ def search_query(args) -> str:
 @pages.get("/find")
 def find():
     form = {k: (request.args.get(k) or "").strip() for k in SEARCH_FIELDS}
+    form["q"], form["postcode"] = _postcode_from_words(form["q"], form["postcode"])
     page = str(whole_number(form["page"], 1_000_000) or "")  # a broken link: page 1
     args = {"search": form["q"], "taxonomy_term_id": form["category"], "age": form["age"], "day": form["day"],
             "open_at": hhmm(form["time"]) or form["time"], "free": "true" if form["free"] else "",
@@ -96,7 +101,19 @@ def find():
         return _render("directory/find.html", status=status, form=form,
                        errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
                        category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
-                       searched=searched, search_query=search_query(request.args))
+                       searched=searched, search_query=search_query(request.args),
+                       left_out=search.words_left_out(form["q"], result.left_out) if result else [],
+                       narrowed=any(form[k] for k in SEARCH_FIELDS if k not in ("q", "page")))
+
+
+def _postcode_from_words(words: str, postcode: str) -> tuple[str, str]:
+    """A postcode typed among the search words goes to the postcode field (when that is empty), so
+    the resident is shown services near it and open to people living there, not words no listing uses."""
+    match = None if postcode else _POSTCODE_IN_WORDS.search(words)
+    if match is None:
+        return words, postcode
+    rest = " ".join((words[:match.start()] + " " + words[match.end():]).split())
+    return rest, f"{match.group(1)} {match.group(2)}".upper()
 
 
 def _page_problem(error: dict) -> tuple[str, str]:
