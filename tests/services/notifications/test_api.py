@@ -141,6 +141,58 @@ def test_organisation_contacts_are_scoped_to_the_organisation(app, token):
     assert client.delete(f"/organisations/{ADVISERS}/contacts/{contact}", headers=admin).status_code == 204
 
 
+def test_no_address_that_could_add_a_header_or_a_recipient_reaches_an_email(app, token):
+    """The only header a caller's words reach is To (subjects are the message code's wording, Message-ID the
+    delivery id): a user's own address, an organisation's contact and a resident's consented route are each one
+    address, and an address carrying a line break is refused again when the e-mail is made."""
+    from worklink.events.catalogue import EventSchemaError
+    from worklink.events.contracts import CATALOGUE
+    from worklink_notifications.delivery import DeliverySettings, render_email
+
+    client = app.test_client()
+    me, admin = token("gp", org=PRACTICE, sub="gp-8"), token("org_admin", org=ADVISERS)
+    for forged in ("gp8@practice.example\r\nBcc: all@elsewhere.example", "gp8@practice.example, all@elsewhere.example",
+                   "gp8@practice.example\nSubject: urgent", "GP <gp8@practice.example>"):
+        mine = client.put("/me/channels", json={"email": forged, "email_enabled": True}, headers=me)
+        assert mine.status_code == 422 and mine.mimetype == "application/problem+json", forged
+        contact = client.post(f"/organisations/{ADVISERS}/contacts", json={"email": forged}, headers=admin)
+        assert contact.status_code == 422, forged
+        request = {"message_id": str(uuid.uuid4()), "person_id": str(uuid.uuid4()), "consent_id": str(uuid.uuid4()),
+                   "message_code": "referral_accepted", "contact": {"channel": "email", "address": forged},
+                   "requested_at": datetime.now(timezone.utc).isoformat()}
+        try:
+            CATALOGUE.build("notifications.person_message.requested", request, source="urn:worklink:referrals")
+        except EventSchemaError:
+            continue
+        raise AssertionError(f"the person-message contract took {forged!r}")
+    stored = Delivery(id=uuid.uuid4(), recipient_kind="contact", message_code="referral_accepted", facts={},
+                      address="gp8@practice.example\r\nBcc: all@elsewhere.example")  # written to the database by hand
+    try:
+        render_email(stored, DeliverySettings())
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an address with a line break became a header")
+
+
+def test_nobody_else_reads_or_marks_a_users_own_inbox_items(app, notifications_db, token):
+    """A user's own items are theirs alone: not a colleague's, nor the alliance's, by id or by scope."""
+    client = app.test_client()
+    with notifications_db.transaction() as session:
+        routing.add_delivery(session, event_id=str(uuid.uuid4()), event_type="adjustments.employer_response.recorded",
+                             recipient=routing.Recipient("user", "gp-owner", "inbox"), message_code="employer_response",
+                             facts={}, occurred_at=None)
+    owner = token("gp", org=PRACTICE, sub="gp-owner")
+    [item] = client.get("/inbox", headers=owner).get_json()["items"]
+    for other in (token("gp", org=PRACTICE, sub="gp-colleague"), token("alliance_admin", sub="admin-1")):
+        assert client.post(f"/inbox/{item['id']}/read", headers=other).status_code == 404
+        assert client.post("/inbox/read", json={"scope": "user"}, headers=other).get_json() == {"marked": 0}
+        for scope in ("user", "organisation", "alliance"):
+            listed = client.get(f"/inbox?scope={scope}", headers=other)
+            assert item["id"] not in [i["id"] for i in (listed.get_json() or {}).get("items", [])]
+    assert client.get("/inbox/unread-counts", headers=owner).get_json()["user"] == 1
+
+
 def test_routing_rules_are_reviewable_and_editable_by_alliance_admin_only(app, notifications_db, token):
     client = app.test_client()
     admin = token("alliance_admin", sub="admin-1")
