@@ -440,6 +440,35 @@ def test_an_email_sent_again_after_a_crash_before_its_record_carries_the_same_me
     assert (delivery.status, delivery.attempts) == ("sent", 2)
 
 
+def test_a_webhook_sent_again_after_a_crash_before_its_record_has_the_same_webhook_id_and_a_fresh_signature(
+        notifications_db, webhook_receiver, clock):
+    """As for e-mail: a worker killed between the receiver's 2xx and the commit sends again after its claim's
+    lease. The repeat carries the first one's webhook-id (receivers dedupe on it) and the same body, signed anew
+    (its timestamp is the new try's, so a receiver's 5-minute replay window does not refuse it)."""
+    subscriber_for(notifications_db, webhook_receiver)
+    webhook_receiver.clock = clock
+    route(notifications_db, event("referrals.referral.accepted"))
+    crashing = make_worker(notifications_db, None, clock)
+
+    def killed(*_args, **_kwargs):
+        raise SystemExit("killed between send and record")
+
+    crashing._finish = killed
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    restarted = make_worker(notifications_db, None, clock)
+    assert restarted.run_once() == 0  # still claimed
+    # The claim's lease is over, and so is the receiver's replay window for the first try's timestamp.
+    clock.advance(seconds=max(crashing.settings.claim_lease.total_seconds(), signing.TOLERANCE) + 1)
+    assert restarted.run_once() == 1
+
+    [delivery] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    first, again = webhook_receiver.accepted
+    assert first["id"] == again["id"] == str(delivery.id) and first["body"] == again["body"]
+    assert webhook_receiver.rejected == []  # signed at the repeat's own time
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+
+
 def test_the_worker_reads_only_a_receivers_status_never_its_body(notifications_db, clock):
     """A receiver that answers 200 and then streams an endless body must not hold the worker (or its memory)."""
     import socket
