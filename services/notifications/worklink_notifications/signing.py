@@ -64,8 +64,9 @@ def verify(secret: str, request_headers: Mapping[str, str], body: bytes, now: fl
     except (KeyError, ValueError):
         raise InvalidSignature("missing or malformed webhook headers") from None
     now = time.time() if now is None else now
-    if abs(now - timestamp) > tolerance:
+    if abs(timestamp - int(now)) > tolerance:  # in whole numbers: a timestamp of 400 digits is no float
         raise InvalidSignature("timestamp outside the tolerance window")
-    expected = sign(secret, message_id, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
+    expected = sign(secret, message_id, timestamp, body).encode()
+    # As bytes: compare_digest refuses str with a non-ASCII character (TypeError), which a sender can put there.
+    if not any(hmac.compare_digest(expected, candidate.encode()) for candidate in offered):
         raise InvalidSignature("no matching signature")
