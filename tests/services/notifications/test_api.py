@@ -285,6 +285,27 @@ def test_a_webhook_url_with_credentials_is_refused_on_registration_and_on_change
     assert [s["url"] for s in listed] == ["https://crm.advisers.example/hooks"]
 
 
+def test_only_the_owning_organisations_admin_or_the_alliance_changes_a_subscriber_or_sees_its_secret(app, token):
+    """Another organisation's admin meets a 404 (its partner systems are not theirs to know of) on every route
+    naming the subscriber; staff who are not admins cannot list or register one."""
+    client = app.test_client()
+    owner = token("org_admin", org=ADVISERS)
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                          headers=owner).get_json()
+    path = f"/webhook-subscribers/{created['id']}"
+    other = token("org_admin", org=PRACTICE)
+    assert client.patch(path, json={"url": "https://attacker.example/hooks"}, headers=other).status_code == 404
+    assert client.patch(path, json={"active": False}, headers=other).status_code == 404
+    rotated = client.post(f"{path}/rotate-secret", json={"drop_previous": True}, headers=other)
+    assert rotated.status_code == 404 and "secret" not in rotated.get_json()
+    for staff in (token("adviser", org=ADVISERS), token("gp", org=ADVISERS)):
+        assert client.get("/webhook-subscribers", headers=staff).status_code == 403
+        assert client.get(path, headers=staff).status_code == 403
+        assert client.post("/webhook-subscribers", json={"url": "https://x.example/h"}, headers=staff).status_code == 403
+    assert client.get(path, headers=owner).get_json()["url"] == "https://crm.advisers.example/hooks"
+    assert client.patch(path, json={"active": False}, headers=token("alliance_admin")).get_json()["active"] is False
+
+
 def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notifications_db, token):
     person = uuid.uuid4()
     event = SimpleNamespace(id="e", type="notifications.person_message.requested", data={
