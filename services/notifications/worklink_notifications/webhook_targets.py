@@ -55,7 +55,7 @@ def private_targets_allowed(worklink_env: str, environ: Mapping[str, str]) -> bo
 
 def refusal(url: str) -> str | None:
     """Why `url` may not receive webhooks, judged from the URL alone; None if it may."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    host = as_resolved(urlsplit(url).hostname or "").rstrip(".").lower()
     if not host:
         return "The URL names no host."
     if host == LOCAL_NAMES[0] or host.endswith(LOCAL_NAMES[1:]):
@@ -64,6 +64,15 @@ def refusal(url: str) -> str | None:
     if address is not None and not is_public(address):
         return f"{host} is not a public internet address."
     return None
+
+
+def as_resolved(host: str) -> str:
+    """The host as the resolver and requests read it (IDNA): １２７.０.０.１ in full-width digits is 127.0.0.1, and
+    ｍｅｔａｄａｔａ.ｇｏｏｇｌｅ.ｉｎｔｅｒｎａｌ an internal name. A host IDNA cannot encode is judged as written."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
 
 
 class Unresolvable(OSError):

@@ -375,7 +375,8 @@ def test_in_production_webhooks_never_target_loopback_private_or_metadata_addres
     for url in ("https://169.254.169.254/latest/meta-data/", "https://127.0.0.1/hooks", "https://[::1]/hooks",
                 "https://10.1.2.3/hooks", "https://192.168.0.9/hooks", "https://localhost/hooks",
                 "https://2130706433/hooks", "https://[::ffff:127.0.0.1]/hooks", "https://metadata.google.internal/",
-                "https://[64:ff9b::a9fe:a9fe]/hooks", "https://[2002:7f00:1::]/hooks", "https://[::127.0.0.1]/hooks"):
+                "https://[64:ff9b::a9fe:a9fe]/hooks", "https://[2002:7f00:1::]/hooks", "https://[::127.0.0.1]/hooks",
+                "https://１２７.０.０.１/hooks"):
         refused = client.post("/webhook-subscribers", json={"url": url}, headers=admin)
         assert refused.status_code == 422, url
         assert refused.mimetype == "application/problem+json"

@@ -40,3 +40,10 @@ def test_an_address_that_leads_to_a_private_one_is_refused_as_a_literal_and_when
 def test_a_public_address_in_any_of_those_forms_is_accepted(address):
     assert webhook_targets.refusal(literal(address)) is None
     assert webhook_targets.resolved_refusal("https://partner.example/hooks", lambda host, port: [address]) is None
+
+
+@pytest.mark.parametrize("url", ["https://１２７.０.０.１/hooks", "https://ｍｅｔａｄａｔａ.ｇｏｏｇｌｅ.ｉｎｔｅｒｎａｌ/",
+                                 "https://１６９.２５４.１６９.２５４/latest/meta-data/"])
+def test_a_host_in_full_width_characters_is_judged_as_the_resolver_reads_it(url):
+    """The URL field takes them, and the resolver (IDNA) reads them as 127.0.0.1 and an internal name."""
+    assert webhook_targets.refusal(url) is not None
