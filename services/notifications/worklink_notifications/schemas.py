@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from worklink_notifications.events import routed_types
@@ -211,9 +213,20 @@ def _no_credentials(value: str) -> None:
         raise ValidationError("Put no credentials in the URL; requests are signed instead.")
 
 
+def _a_port(value: str) -> None:
+    """The URL field takes any digits after the colon: 99999 failed every try (ValueError), and 0 every connection."""
+    try:
+        port = urlsplit(value).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValidationError("Give a port from 1 to 65535, or none for the scheme's own.")
+
+
 def _webhook_url(**kwargs) -> fields.Url:
     """A receiver's URL, the same rules on registration and on every change."""
-    return fields.Url(schemes={"http", "https"}, validate=[validate.Length(max=2048), _no_credentials], **kwargs)
+    return fields.Url(schemes={"http", "https"}, validate=[validate.Length(max=2048), _no_credentials, _a_port],
+                      **kwargs)
 
 
 class SubscriberIn(Schema):

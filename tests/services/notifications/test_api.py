@@ -285,6 +285,21 @@ def test_a_webhook_url_with_credentials_is_refused_on_registration_and_on_change
     assert [s["url"] for s in listed] == ["https://crm.advisers.example/hooks"]
 
 
+def test_a_webhook_url_with_a_port_no_connection_can_use_is_refused(app, token):
+    """The URL field takes any digits after the colon: 99999 failed every try and 0 every connection."""
+    client = app.test_client()
+    admin = token("org_admin", org=ADVISERS)
+    for url in ("https://crm.advisers.example:99999/hooks", "https://crm.advisers.example:0/hooks"):
+        refused = client.post("/webhook-subscribers", json={"url": url}, headers=admin)
+        assert refused.status_code == 422 and [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"], url
+    created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example:8443/hooks"},
+                          headers=admin)
+    assert created.status_code == 201
+    moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}",
+                         json={"url": "https://crm.advisers.example:65536/hooks"}, headers=admin)
+    assert moved.status_code == 422 and [e["pointer"] for e in moved.get_json()["errors"]] == ["/url"]
+
+
 def test_only_the_owning_organisations_admin_or_the_alliance_changes_a_subscriber_or_sees_its_secret(app, token):
     """Another organisation's admin meets a 404 (its partner systems are not theirs to know of) on every route
     naming the subscriber; staff who are not admins cannot list or register one."""
