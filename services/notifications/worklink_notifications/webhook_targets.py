@@ -113,7 +113,7 @@ def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 # Special-purpose ranges (IANA's registries) that Python 3.11's is_global calls global (CVE-2024-4032 fixed only
 # part of this, in later releases): refused here whatever the Python version.
 NOT_GLOBAL = tuple(ipaddress.ip_network(network) for network in (
-    "192.0.0.0/24",      # IETF protocol assignments (3.11.7 refuses only its first /29)
+    "192.0.0.0/24",      # IETF protocol assignments (3.11.7 refuses only its first /29): Oracle Cloud's metadata
     "192.88.99.0/24",    # the deprecated 6to4 relay anycast
     "::/96",             # IPv4-compatible (deprecated): ::127.0.0.1
     "::ffff:0:0:0/96",   # IPv4-translated (SIIT): ::ffff:0:127.0.0.1

@@ -19,6 +19,7 @@ NOT_PUBLIC = (
     "::ffff:0:127.0.0.1",  # IPv4-translated
     "fec0::1",             # site-local
     "192.0.0.8",           # IETF protocol assignments
+    "192.0.0.192",         # ... where Oracle Cloud's instance metadata answers
     "192.88.99.1",         # 6to4 relay anycast
     "3fff::1",             # documentation
 )
