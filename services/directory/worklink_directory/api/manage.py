@@ -49,8 +49,19 @@ def _editor() -> services.Editor:
 
 
 def _located(data: dict) -> Prelocated:
-    """The payload's postcodes, looked up before the write transaction opens."""
+    """The payload's postcodes, looked up before the write transaction opens. Only once the caller may make the
+    write: a refused one must never reach the geocoder (each lookup costs, counts against its rate limit, and
+    would tell a stranger which postcodes it knows)."""
     return Prelocated(current_app.extensions["directory"]["geocoder"], services.postcodes_to_locate(data))
+
+
+def _located_for(service_id: uuid.UUID, data: dict) -> Prelocated:
+    """`_located` for a change to a listing: the caller's ownership is checked first (no lock: the write
+    transaction checks it again under its lock), and only when there is a postcode to look up."""
+    if services.postcodes_to_locate(data):
+        with service_context().database.sessions() as session:
+            _owned_service(session, service_id, lock=False)
+    return _located(data)
 
 
 def _owned_service(session, service_id: uuid.UUID, *, lock: bool = True) -> Service:
@@ -107,7 +118,7 @@ class ManageServices(MethodView):
     @_answers(201, LISTING)
     def post(self, data):
         """Publish a new listing for your organisation."""
-        require_organisation(str(data["organization_id"]))
+        require_organisation(str(data["organization_id"]))  # before _located: a refused write looks nothing up
         ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
             with _domain_problems():
@@ -169,7 +180,7 @@ class ManageService(MethodView):
         """Change a listing: only the fields sent change; a list sent replaces the old list."""
         given = set(request.get_json(silent=True) or {})  # not the schema's defaults
         data = {k: v for k, v in data.items() if k in given and k != "organization_id"}
-        ctx, geocoder = service_context(), _located(data)
+        ctx, geocoder = service_context(), _located_for(service_id, data)
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)  # locked: nobody can change it between check and write
             _check_if_match(svc)

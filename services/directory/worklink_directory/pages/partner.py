@@ -81,8 +81,12 @@ def _geocoder():
     return g.get("located") or current_app.extensions["directory"]["geocoder"]
 
 
-def _locate_posted() -> None:
-    """Look up a posted form's postcodes now, before the write transaction opens."""
+def _locate_posted(service_id: str) -> None:
+    """Look up a posted form's postcodes now, before the write transaction opens - once the signed-in person may
+    change the listing: a refused post must never reach the geocoder (each lookup costs, counts against its
+    rate limit, and would tell a stranger which postcodes it knows). The transaction checks again, locked."""
+    with service_context().database.sessions() as session:
+        _changeable(session, service_id, for_update=False)
     g.located = Prelocated(current_app.extensions["directory"]["geocoder"], request.form.getlist("postal_code"))
 
 
@@ -92,8 +96,8 @@ def _owned(session, service_id: str, *, for_update: bool = False) -> Service:
     return svc
 
 
-def _changeable(session, service_id: str) -> Service:
-    svc = _owned(session, service_id, for_update=True)
+def _changeable(session, service_id: str, *, for_update: bool = True) -> Service:
+    svc = _owned(session, service_id, for_update=for_update)
     if svc.status == "defunct":
         raise Problem(409, "This listing was withdrawn, so it can no longer be changed.", title="Listing withdrawn")
     return svc
@@ -569,7 +573,7 @@ def _other_listings_at(session, svc: Service, location) -> int:
 def partner_part(service_id: str, slug: str, item_id: str | None = None):
     part, ctx = _part(slug), service_context()
     if _form_post() and part.key == "locations":
-        _locate_posted()
+        _locate_posted(service_id)
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         existing = _row(part, svc, item_id)
