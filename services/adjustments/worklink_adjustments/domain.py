@@ -298,12 +298,21 @@ def private_terms(data: dict[str, Any], condition_library: dict[str, tuple[str, 
     return PrivateTerms(names, synonyms)
 
 
+def disclosed_condition_texts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The conditions the letter names because the patient agreed: printed as the clinician typed them, so
+    one must not quote a condition kept private ("Anxiety since the HIV diagnosis")."""
+    if not (data.get("consent") or {}).get("share_with_employer"):
+        return []
+    return [(f"/conditions/{i}/text", condition.get("text") or "")
+            for i, condition in enumerate(data.get("conditions") or []) if condition.get("disclose")]
+
+
 def _check_disclosure(rules: Rules, data: dict[str, Any], condition_library: dict[str, tuple[str, list[str]]]) -> None:
     """Words meant for the employer must not name a condition the patient keeps private."""
     private = private_terms(data, condition_library)
     if not private:
         return
-    for pointer, text in employer_facing_texts(data):
+    for pointer, text in employer_facing_texts(data) + disclosed_condition_texts(data):
         named = private.named_in(text)
         if not named:
             continue

@@ -171,3 +171,22 @@ def test_no_library_wording_is_refused_for_a_library_condition_kept_private(app)
     refused = [(cid, aid, found) for cid, private in terms.items() for aid, title, text in wording
                if (found := private.named_in(f"{title}. {text}"))]
     assert refused == []
+
+
+def test_a_disclosed_condition_that_quotes_a_private_one_is_refused(client, tokens):
+    """The letter prints a disclosed condition as the clinician typed it: it was never scanned, so 'Anxiety since
+    the HIV diagnosis' told the employer of the HIV the patient kept private."""
+    quoting = suggestion_body(conditions=[{"text": "Anxiety since the HIV diagnosis", "disclose": True},
+                                          {"text": "HIV", "disclose": False}])
+    refused = client.post("/suggestions", json=quoting, headers=tokens.header())
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/conditions/0/text"]
+
+    # Disclosed in words of its own, it is printed as agreed, and the private one nowhere.
+    shown = employer_sees(client, tokens, suggestion_body(conditions=[{"text": "Anxiety", "disclose": True},
+                                                                      {"text": "HIV", "disclose": False}]))
+    assert "Anxiety" in shown and not re.search(r"\bHIV\b", shown)
+    # Without the consent to share nothing is disclosed, so nothing is printed to quote it.
+    kept = suggestion_body(conditions=[{"text": "Anxiety since the HIV diagnosis", "disclose": True},
+                                       {"text": "HIV", "disclose": False}], **{"consent.share_with_employer": False})
+    assert client.post("/suggestions", json=kept, headers=tokens.header()).status_code == 201
