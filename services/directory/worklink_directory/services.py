@@ -239,16 +239,22 @@ def _keep_confidential_places(session: Session, items: list[dict], svc: Service)
 
     if not any(unsaid(item) for item in items):
         return items  # no lookup on an ordinary edit
-    secret = {_postcode_key(sal.location.postal_code) for sal in svc.locations
+    secret = {postcode_key(sal.location.postal_code) for sal in svc.locations
               if sal.location.confidential and sal.location.postal_code}
-    secret |= {_postcode_key(postcode) for postcode in session.scalars(sa.select(Location.postal_code).where(
-        Location.organization_id == svc.organization_id, Location.confidential.is_(True),
-        Location.postal_code.is_not(None)))}
-    return [{**item, "confidential": True} if unsaid(item) and _postcode_key(item["postal_code"]) in secret else item
+    secret |= confidential_postcodes(session, svc.organization_id)
+    return [{**item, "confidential": True} if unsaid(item) and postcode_key(item["postal_code"]) in secret else item
             for item in items]
 
 
-def _postcode_key(postcode: str | None) -> str:
+def confidential_postcodes(session: Session, organization_id: uuid.UUID) -> set[str]:
+    """The postcodes (as postcode_key) of the organisation's confidential places, whichever listing uses them."""
+    return {postcode_key(postcode) for postcode in session.scalars(sa.select(Location.postal_code).where(
+        Location.organization_id == organization_id, Location.confidential.is_(True),
+        Location.postal_code.is_not(None)))}
+
+
+def postcode_key(postcode: str | None) -> str:
+    """A postcode compared as the same place however it is spaced or cased ("ta11aa", "TA1 1AA")."""
     return "".join((postcode or "").split()).upper()
 
 

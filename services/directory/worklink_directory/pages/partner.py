@@ -435,6 +435,25 @@ def _read_location(data: MultiDict, existing) -> tuple[Form, dict]:
     return form, item
 
 
+def _published_at_a_confidential_place(session, svc: Service, existing, form: Form) -> bool:
+    """A place added (or moved) to the postcode of one of the organisation's confidential places with the box
+    unticked. The form always says whether a place is confidential, so the API's rule (a new place there stays
+    confidential unless the write says otherwise) never applies to it: it would be published. Ask once, with
+    the box ticked; unticked again at the same postcode (`confidential_asked`), it is published on purpose."""
+    postcode = form.values["postal_code"]
+    if form.values["confidential"] or request.form.get("confidential_asked") == postcode:
+        return False
+    if existing is not None and services.postcode_key(existing.postal_code) == services.postcode_key(postcode):
+        return False  # not moved: unticking the box on a place is the way to publish it
+    if services.postcode_key(postcode) not in services.confidential_postcodes(session, svc.organization_id):
+        return False
+    form.values.update(confidential=True, confidential_asked=postcode)
+    form.error("confidential", f"Your organisation has a confidential place at {postcode}, so we have ticked "
+                               "this box. Save again to keep this address confidential too, or untick it if "
+                               "residents may see this address.")
+    return True
+
+
 def _location_input(loc) -> dict:
     return {"id": loc.id, **{k: getattr(loc, k) for k in services.LOCATION_FIELDS}}
 
@@ -589,6 +608,9 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
         if request.form.get("item_version") not in (None, context["item_version"]) and \
                 _item_changed_since(part, existing, form):  # the page now carries the saved version
             return render(f"directory/partner_{part.key}.html", status=409, values=form.values, errors=form.errors, **context)
+        if part.key == "locations" and _published_at_a_confidential_place(session, svc, existing, form):
+            return render("directory/partner_locations.html", status=409, values=form.values, errors=form.errors,
+                          **context)  # the box now ticked: saving again keeps the place confidential
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
         if existing is None:
             items.append(item)
