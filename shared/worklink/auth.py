@@ -106,13 +106,19 @@ class TokenVerifier:
 
     CACHE_SIZE = 4096
     REVERIFY_SECONDS = 300
+    JWKS_LIFESPAN = REVERIFY_SECONDS  # how long a fetched JWKS is used before it is fetched again
+    JWKS_TIMEOUT = 5  # seconds: verifications wait behind a fetch (PyJWT's default is 30)
 
     def __init__(self, settings: JwtSettings, clock: Callable[[], float] = time.time):
         if settings.algorithm not in ALGORITHMS:
             raise ConfigError(f"WORKLINK_JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, "
                               f"not {settings.algorithm!r}")
         self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        # The key set is fetched again every JWKS_LIFESPAN, and an unknown kid fetches it at most once per
+        # PyJWT's 30 s cooldown (a flood of made-up kids is not a flood of fetches). No per-kid cache
+        # (cache_keys): it is an LRU without expiry, so a key withdrawn from the JWKS was honoured for ever.
+        self._jwks = (jwt.PyJWKClient(settings.jwks_url, lifespan=self.JWKS_LIFESPAN, timeout=self.JWKS_TIMEOUT)
+                      if settings.jwks_url else None)
         self._clock = clock
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()

@@ -4,11 +4,17 @@ expiry, issuer and audience required, oversized tokens and hostile key ids refus
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Iterator
 
 import jwt
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.platform.conftest import serving_jwks
 from worklink.auth import MAX_TOKEN_CHARS, TokenVerifier, mint_token
@@ -95,3 +101,74 @@ def test_a_hostile_key_id_cannot_break_the_challenge_header(rsa_key):
     assert "\r" not in challenge and "\n" not in challenge
     description = challenge.split('error_description="', 1)[1]
     assert description.count('"') == 1 and description.endswith('"')  # one quoted string, closed at the end
+
+
+@contextmanager
+def rotating_jwks(keys: dict, fetches: list | None = None) -> Iterator[str]:
+    """A real HTTP JWKS endpoint publishing the public halves of `keys` (kid -> RSA key) as they are at each
+    fetch, so a test can withdraw one (each fetch is appended to `fetches`); yields its URL."""
+    class JwksHandler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if fetches is not None:
+                fetches.append(time.monotonic())
+            published = [{**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())),
+                          "kid": kid, "use": "sig", "alg": "RS256"} for kid, key in list(keys.items())]
+            body = json.dumps({"keys": published}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/jwks.json"
+    finally:
+        server.shutdown()
+
+
+def test_a_key_withdrawn_from_the_jwks_signs_no_new_token_once_the_key_set_is_fetched_again(rsa_key):
+    """A compromised signing key is withdrawn from the identity provider's JWKS. PyJWT's per-kid cache
+    (cache_keys) has no expiry, so every process went on taking tokens it signed until restarted."""
+    class Verifier(TokenVerifier):
+        JWKS_LIFESPAN = 0.5  # seconds, instead of minutes
+
+    old = rsa_key[2]
+    new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = {"old": old}
+    with rotating_jwks(keys) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
+        verifier = Verifier(settings)
+
+        def signed(key, kid: str) -> str:
+            return jwt.encode({**claims(settings), "jti": uuid.uuid4().hex}, key, algorithm="RS256",
+                              headers={"kid": kid})
+
+        assert verifier.verify(signed(old, "old")).subject == "u1"
+        keys["new"] = new
+        del keys["old"]  # rotated: the old key withdrawn
+        time.sleep(1)
+        assert verifier.verify(signed(new, "new")).subject == "u1"
+        problem = refused(verifier, signed(old, "old"))  # a token it signs now: not one remembered as verified
+        assert "old" in problem.detail
+
+
+def test_a_flood_of_unknown_key_ids_fetches_the_jwks_once_not_once_each(rsa_key):
+    """Every token naming a kid the key set lacks asks for the key set again (a key just rotated in): made-up
+    kids by the thousand must not become as many requests to the identity provider, each holding a worker."""
+    private, _, key = rsa_key
+    fetches: list[float] = []
+    with rotating_jwks({"key-1": key}, fetches) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
+        verifier = TokenVerifier(settings)
+        for _ in range(50):
+            refused(verifier, jwt.encode(claims(settings), private, algorithm="RS256",
+                                         headers={"kid": uuid.uuid4().hex}))
+        assert verifier.verify(jwt.encode(claims(settings), private, algorithm="RS256",
+                                          headers={"kid": "key-1"})).subject == "u1"
+    # The first fetch starts PyJWT's 30 s cooldown on fetching again for an unknown kid (a slow machine may see it end).
+    assert len(fetches) <= 2
