@@ -93,38 +93,43 @@ def postcode_area(postcode: str | None) -> str | None:
 
 
 def match_key(given_name: str, family_name: str, birth_date, postcode: str | None, key: str,
-              form: str | None = "NFC") -> str:
+              form: str | None = "NFC", *, spaces_folded: bool = True) -> str:
     """Name + date of birth + postcode, normalised and keyed (HMAC under the service's person key), for
     duplicate detection. Keyed, because the person id notifications keeps is made from it. `form`: the names'
-    Unicode normal form (None: as given, as keys were made before names were normalised)."""
-    return keyed_reference(_match_details(given_name, family_name, birth_date, postcode, form), key)
+    Unicode normal form (None: not normalised, as keys were made before names were); `spaces_folded` False:
+    the spaces inside a name as typed, as keys were made before they were folded (both: the names as given)."""
+    return keyed_reference(_match_details(given_name, family_name, birth_date, postcode, form, spaces_folded), key)
 
 
 def unkeyed_match_key(given_name: str, family_name: str, birth_date, postcode: str | None) -> str:
     """The match key as the code before migration 0008 made it (a plain SHA-256 of the same details). A replica
     still running that code in a rolling deploy writes it after the migration ran: intake looks under it too,
     and the clock job's re-key pass rewrites it under the person key (rekeying.py)."""
-    return hashlib.sha256(_match_details(given_name, family_name, birth_date, postcode, form=None).encode()).hexdigest()
+    return hashlib.sha256(_match_details(given_name, family_name, birth_date, postcode, form=None,
+                                         spaces_folded=False).encode()).hexdigest()
 
 
 def _match_details(given_name: str, family_name: str, birth_date, postcode: str | None,
-                   form: str | None = "NFC") -> str:
+                   form: str | None = "NFC", spaces_folded: bool = True) -> str:
     """Names in one Unicode form: "Zoë" typed as one character and as "e" + a combining diaeresis (as some
-    keyboards and copied text give it) are the same person. Keys made before this read the names as given, so
-    `decomposed_match_key` makes the key a name given decomposed got then."""
-    given, family = (unicodedata.normalize(form, name.strip()) if form else name.strip()
-                     for name in (given_name, family_name))
-    given, family = given.lower(), family.lower()
+    keyboards and copied text give it) are the same person; so are "Mary Ann", "Mary  Ann" and "Mary Ann" with
+    a no-break space (copied from a letter or a record). Keys made before this read the names as given, so
+    `earlier_match_keys` makes the keys such names got then."""
+    given, family = (_name_to_match(name, form, spaces_folded) for name in (given_name, family_name))
     return "|".join([given, family, str(birth_date), (normalise_postcode(postcode) or "").replace(" ", "")])
 
 
-def decomposed_match_key(given_name: str, family_name: str, birth_date, postcode: str | None, key: str) -> str | None:
-    """The key of these details as the code before Unicode normalisation made it from names stored decomposed
-    (None: the names have no character to decompose, so that key is match_key's)."""
-    if _match_details(given_name, family_name, birth_date, postcode, "NFD") == _match_details(
-            given_name, family_name, birth_date, postcode):
-        return None
-    return match_key(given_name, family_name, birth_date, postcode, key, form="NFD")
+def _name_to_match(name: str, form: str | None, spaces_folded: bool) -> str:
+    name = unicodedata.normalize(form, name) if form else name
+    return (" ".join(name.split()) if spaces_folded else name.strip()).lower()  # split(): any Unicode space
+
+
+def earlier_match_keys(given_name: str, family_name: str, birth_date, postcode: str | None, key: str) -> list[str]:
+    """The keys these details got from the code before names were normalised as match_key does now - from names
+    stored decomposed, or with their spaces as typed - where they differ from match_key's (none, mostly)."""
+    details = (given_name, family_name, birth_date, postcode, key)
+    earlier = {match_key(*details, form="NFD", spaces_folded=False), match_key(*details, spaces_folded=False)}
+    return sorted(earlier - {match_key(*details)})
 
 
 def person_id(key: str) -> uuid.UUID:
@@ -282,10 +287,9 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
                                person_key) for person_key in (settings.person_key, *settings.previous_person_keys))
     retired.append(unkeyed_match_key(person["given_name"], person["family_name"], person["birth_date"],
                                      person.get("postcode")))
-    # Stored decomposed before names were normalised (not yet re-keyed: rekeying.py).
-    if decomposed := decomposed_match_key(person["given_name"], person["family_name"], person["birth_date"],
-                                          person.get("postcode"), settings.person_key):
-        retired.append(decomposed)
+    # Stored decomposed, or with spaces as typed, before names were normalised (not yet re-keyed: rekeying.py).
+    retired += earlier_match_keys(person["given_name"], person["family_name"], person["birth_date"],
+                                  person.get("postcode"), settings.person_key)
     area = postcode_area(person.get("postcode"))
     service = choose_service(session, settings, area=area, age=age_on(person["birth_date"], now.date()),
                              requested=intake.get("service_id"), person_locks=_person_locks(session, key, person))

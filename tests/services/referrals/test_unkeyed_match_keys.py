@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 import worklink_referrals
@@ -136,3 +137,33 @@ def test_a_key_made_from_a_decomposed_name_before_is_found_and_then_rekeyed(make
     assert again.status_code == 409 and again.get_json()["duplicate_of"] == str(rid), again.get_json()
     jobs.run_once(h.ctx.database, settings, now=h.clock.now)
     assert keys(h)[rid] == match_key(COMPOSED, *person[1:], KEY)
+
+
+@pytest.mark.parametrize("typed", ["Mary  Ann", "Mary\u00a0Ann", "Mary\tAnn", " Mary   Ann "])
+def test_a_name_typed_with_other_spaces_is_the_same_person(make_harness, typed):
+    """A double space, or a no-break space or tab copied from a letter or a record, inside a name: the match key
+    kept the spaces as typed, so the same person referred twice to the same service was two open referrals."""
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, person_key=KEY))
+    h.add_service()
+    first = refer(h, ("Mary Ann", "Lovelace", "1985-12-10", "GL1 2AB"))
+    assert first.status_code == 201, first.get_json()
+    again = refer(h, (typed, "Lovelace", "1985-12-10", "GL1 2AB"))
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first.get_json()["id"], again.get_json()
+
+
+def test_a_key_made_from_spaces_as_typed_before_is_found_and_then_rekeyed(make_harness, database_url):
+    settings = ReferralSettings(expose_codes=True, person_key=KEY)
+    h = make_harness(database_url, settings)
+    h.add_service()
+    person = ("Mary  Ann", "Lovelace", "1985-12-10", "GL1 2AB")
+    rid = uuid.UUID(refer(h, person).get_json()["id"])
+    made_before = match_key(*person, KEY, spaces_folded=False)  # as the code before spaces were folded
+    assert made_before != match_key(*person, KEY)
+    with h.ctx.database.transaction() as session:
+        session.execute(sa.update(Referral).where(Referral.id == rid).values(match_key=made_before))
+    again = refer(h, person)  # typed the same way again: found under the key it was given then
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == str(rid), again.get_json()
+    jobs.run_once(h.ctx.database, settings, now=h.clock.now)
+    assert keys(h)[rid] == match_key("Mary Ann", *person[1:], KEY)
+    single = refer(h, ("Mary Ann", *person[1:]))
+    assert single.status_code == 409 and single.get_json()["duplicate_of"] == str(rid), single.get_json()
