@@ -54,7 +54,6 @@ UK_SPELLING = {
 # Equivalent ideas: any of these words or phrases matches the others.
 SYNONYM_SETS = [
     {"mental health", "wellbeing", "emotional health"},
-    {"counselling", "therapy", "talking therapies"},
     {"job", "employment", "work"},
     {"cv", "resume"},
     {"debt", "money", "arrears"},
@@ -69,6 +68,7 @@ SYNONYM_SETS = [
 # never through one of its words - "ESA" is Employment and Support Allowance, not anything with "employment",
 # and the "therapy" of "occupational therapy" is not counselling.
 PHRASE_SETS = [
+    {"counselling", "therapy", "talking therapies"},  # not anything with "talking" ("talking to your employer")
     {"ips", "individual placement and support"},
     {"cbt", "cognitive behavioural therapy"},
     {"esa", "employment and support allowance"},

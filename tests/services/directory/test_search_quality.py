@@ -77,3 +77,12 @@ def test_a_near_miss_keeps_its_first_letter(demo):
     lonely = first_names(demo, "lonely", 5)
     assert lonely and all(name.startswith(("Wellbeing cafe", "Men's wellbeing walking group")) for name in lonely)
     assert first_names(demo, "anxeity")  # a typo after the first letter is still forgiven
+
+
+def test_talking_is_not_counselling_but_talking_therapies_are(demo):
+    # "talking therapies" counted through "talk", so "talking to your employer" (carers' employment support)
+    # matched "counselling" (14 of its 40 listings).
+    names = first_names(demo, "counselling", 100)
+    assert not any(name.startswith("Carers'") for name in names)
+    assert any(name.startswith("Talking therapies") for name in names)
+

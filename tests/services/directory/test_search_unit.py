@@ -35,11 +35,13 @@ def test_documents_hold_stems_per_weighted_field_and_filter_facets():
 def test_the_word_itself_is_doubled_in_the_fts5_query_and_separated_on_postgresql():
     groups, facets = search.parse_query("counselling debt"), ["listed", "t0a"]
     fts5 = search.SqliteIndex().hits(groups, facets).element.compile().params["expression"]
-    assert fts5 == ('("counsel" OR "counsel" OR "talk" OR "therapi") AND ("debt" OR "debt" OR "arrear" OR "money") '
-                    'AND facets : "listed" AND facets : "t0a"')
+    assert fts5 == ('("counsel" OR "counsel" OR "talk therapi" OR "therapi") AND ("debt" OR "debt" OR "arrear" OR '
+                    '"money") AND facets : "listed" AND facets : "t0a"')
     params = search.PostgresIndex().hits(groups, facets).element.compile().params
-    assert params == {"every": "(counsel | talk | therapi) & (debt | arrear | money)", "words": "(counsel) & (debt)",
-                      "matches": "((counsel | talk | therapi) & (debt | arrear | money)) & listed:D & t0a:D",
+    assert params == {"every": "(counsel | (talk <-> therapi) | therapi) & (debt | arrear | money)",
+                      "words": "(counsel) & (debt)",
+                      "matches": "((counsel | (talk <-> therapi) | therapi) & (debt | arrear | money)) "
+                                 "& listed:D & t0a:D",
                       "named0": "counsel:A", "named1": "debt:A"}  # each word itself in the (A-weighted) name
     named = search.SqliteIndex().hits(groups, facets).element.compile().params
     assert (named["named0"], named["named1"]) == ('name : ("counsel")', 'name : ("debt")')  # the word in the name
