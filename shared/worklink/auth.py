@@ -162,6 +162,10 @@ class TokenVerifier:
             raise _unauthenticated(f"The access token is not valid: {exc}.") from None
         if claims["role"] not in ROLES:
             raise _unauthenticated(f"Unknown role {claims['role']!r} in the access token.")
+        if not isinstance(claims.get("org", ""), str):
+            # One organisation's id, compared with the records' ids: a list (an IdP's groups) failed a query with
+            # a 500, and a number matched the text id on SQLite.
+            raise _unauthenticated("The access token's org claim must be one organisation's id, as a string.")
         return Principal(subject=str(claims["sub"]), role=claims["role"],
                          organisation=claims.get("org"), claims=claims)
 

@@ -71,6 +71,17 @@ def test_a_token_without_each_required_claim_is_refused(missing):
     refused(TokenVerifier(DEV), token)
 
 
+@pytest.mark.parametrize("org", [["p1", "p2"], 123, {"id": "p1"}, True])
+def test_an_organisation_claim_that_is_not_one_id_is_refused(org):
+    """A list (an identity provider's groups), a number or an object is no organisation id: the services compare
+    it with their records' ids and put it in queries, where a list was a 500 and 123 matched '123' on SQLite."""
+    problem = refused(TokenVerifier(DEV), jwt.encode(claims(org=org), DEV.secret, algorithm="HS256"))
+    assert "org claim" in problem.detail
+    assert TokenVerifier(DEV).verify(jwt.encode(claims(org="p1"), DEV.secret, algorithm="HS256")).organisation == "p1"
+    assert TokenVerifier(DEV).verify(jwt.encode(claims(role="resident", org=None), DEV.secret,
+                                                algorithm="HS256")).organisation is None
+
+
 def test_expiry_issuer_and_audience_are_checked_with_a_small_leeway():
     verifier = TokenVerifier(DEV)
     now = int(time.time())
