@@ -275,7 +275,8 @@ class DeliveryWorker:
     clock: Callable[[], datetime] = utcnow
     http: requests.Session | None = None  # default: webhook_targets.webhook_session for the settings
     retention: RetentionSchedule | None = None  # default: the default schedule with settings' retry horizon
-    resolve: webhook_targets.Resolver | None = None  # how a webhook host is resolved for its check (default: DNS)
+    # How a webhook host is resolved, for its check and to connect to it (default: DNS).
+    resolve: webhook_targets.Resolver | None = None
 
     def __post_init__(self) -> None:
         if self.retention is None:
@@ -614,9 +615,9 @@ class DeliveryWorker:
         raise ReceiverAnswered(detail, retry_after)
 
     def _post(self, url: str, body: bytes, request_headers: dict[str, str]) -> requests.Response:
-        """The request, cut at webhook_deadline; its answer's body is never read."""
+        """The request, connected and answered within webhook_deadline (cut then); its answer's body is never read."""
         proxy, limit = self.settings.webhook_proxy, self.settings.webhook_deadline
-        with webhook_targets.deadline(limit) as cut:
+        with webhook_targets.deadline(limit, self.resolve) as cut:
             try:
                 # stream: only the status line matters; a receiver's body (however large or slow) is never read
                 response = self.http.post(url, data=body, headers=request_headers,
@@ -624,7 +625,8 @@ class DeliveryWorker:
             except webhook_targets.NotPublic as exc:
                 raise PermanentFailure(f"not sent: {exc}") from exc
             except requests.RequestException as exc:  # retried, never dead: the receiver or our proxy is unreachable
-                raise (cut_off(limit) if cut.passed else unreachable(exc, proxy)) from None
+                # Not connected by the deadline is a connect time-out (through a proxy, our proxy's): not a cut.
+                raise (cut_off(limit) if cut.passed and cut.connected else unreachable(exc, proxy)) from None
             response.close()
         if cut.passed:  # the cut ends the answer's headers as if it were complete: an answer cut short is no answer
             raise cut_off(limit)

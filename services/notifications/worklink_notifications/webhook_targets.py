@@ -32,6 +32,7 @@ import ipaddress
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
@@ -168,12 +169,19 @@ _in_this_thread = threading.local()
 
 
 class Cut:
-    """The connections opened within one `deadline`, shut down when it passes (`passed` then says so)."""
+    """The connections opened within one `deadline`, shut down when it passes (`passed` then says so). Connecting
+    counts too: every address a host resolves to is tried within what is left (`left`), through `resolve`."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float, resolve: Resolver | None = None) -> None:
         self.passed = False
+        self.connected = False  # a connection was made: a failure after it and the deadline is the cut's doing
+        self.resolve = resolve or _resolve
+        self._ends_at = time.monotonic() + max(seconds, 0.0)
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+
+    def left(self) -> float:
+        return self._ends_at - time.monotonic()
 
     def expire(self) -> None:
         with self._lock:
@@ -184,6 +192,7 @@ class Cut:
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.append(sock)
+            self.connected = True
             passed = self.passed
         if passed:  # connected only after the deadline
             _shut(sock)
@@ -196,13 +205,15 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[Cut]:
-    """Every connection a webhook session opens in this thread within is cut `seconds` after it began.
+def deadline(seconds: float, resolve: Resolver | None = None) -> Iterator[Cut]:
+    """Every connection a webhook session opens in this thread within is cut `seconds` after it began, and is
+    made by then: the host is resolved through `resolve` (default: DNS) and its addresses tried within that time.
 
     requests' timeout bounds each wait for a byte, not the request: a receiver sending its answer a byte at a
     time would hold the worker (every delivery behind it) for as long as it liked, and outlive the delivery's
-    claim, so a second worker would send it again meanwhile."""
-    cut = _in_this_thread.cut = Cut()
+    claim, so a second worker would send it again meanwhile. The same timeout bounds each address's connect, so
+    a name resolving to many addresses that never answer held the worker that long for each of them."""
+    cut = _in_this_thread.cut = Cut(seconds, resolve)
     timer = threading.Timer(max(seconds, 0.0), cut.expire)
     timer.daemon = True
     timer.start()
@@ -215,11 +226,69 @@ def deadline(seconds: float) -> Iterator[Cut]:
 
 class _CutAtDeadline:
     def _new_conn(self):
-        sock = super()._new_conn()
         cut = getattr(_in_this_thread, "cut", None)
-        if cut is not None:
-            cut.watch(sock)
+        if cut is None:
+            return super()._new_conn()
+        sock = self._connect_within(cut)
+        cut.watch(sock)
         return sock
+
+    def _connect_within(self, cut: Cut) -> socket.socket:
+        """urllib3's own connect (HTTPConnection._new_conn, its errors the same), bounded by the cut."""
+        per_wait = self.timeout if isinstance(self.timeout, (int, float)) else None  # urllib3's default: none
+        try:
+            return connect_within(cut, self._dns_host, self.port, per_wait, self.source_address,
+                                  self.socket_options)
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
+        except ConnectDeadline as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(self, f"Connection to {self.host} timed out. ({exc})") from exc
+        except TimeoutError as exc:
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={per_wait})") from exc
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+
+def connect_within(cut: Cut, host: str, port: int, per_wait: float | None,
+                   source_address: tuple[str, int] | None = None, options=None) -> socket.socket:
+    """A connection to the first of the host's addresses that takes one, as socket.create_connection tries them,
+    all within what is left of the cut: each address waits `per_wait` or what is left, whichever is shorter."""
+    addresses = _addresses(host.strip("[]"), port, cut.resolve)
+    error: OSError = OSError(f"{host} resolves to no address")
+    for address in addresses:
+        left = cut.left()
+        if left <= 0:
+            break
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(left if per_wait is None else min(per_wait, left))
+            if source_address:
+                sock.bind(source_address)
+            sock.connect((address, port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    if cut.left() <= 0:
+        raise ConnectDeadline(f"no connection within the request's deadline; {host} has {len(addresses)} "
+                              f"address{'' if len(addresses) == 1 else 'es'}")
+    raise error
+
+
+class ConnectDeadline(TimeoutError):
+    """No address took a connection before the request's deadline (a connect timeout: the receiver, or through a
+    proxy our proxy, cannot be reached)."""
+
+
+def _addresses(host: str, port: int, resolve: Resolver) -> list[str]:
+    """An address as it is; a name as `resolve` gives it (each address once, in its order)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return list(dict.fromkeys(resolve(host, port)))
 
 
 class _HTTPConnection(_PublicPeerOnly, _CutAtDeadline, HTTPConnection):

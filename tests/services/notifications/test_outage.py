@@ -407,3 +407,90 @@ def test_a_webhook_receiver_answering_a_byte_at_a_time_is_cut_before_the_claim_r
     [tried] = all_deliveries(notifications_db, Delivery.channel == "webhook")
     assert (tried.status, tried.attempts) == ("retrying", 0)  # as a receiver that cannot be reached
     assert tried.last_error == "ReceiverUnreachable: no whole answer within 2 s: the request was cut"
+
+
+def blackholes(addresses: list[str], port: int) -> list:
+    """Listeners on `addresses` that never take a connection: each one's queue is filled at once, so the kernel
+    drops every further SYN and a connect waits for its timeout, as for an address nothing answers on."""
+    import socket
+
+    held = []
+    for address in addresses:
+        listener = socket.socket()
+        listener.bind((address, port))
+        listener.listen(0)
+        held += [listener, socket.create_connection((address, port), timeout=2)]  # the queue's one place
+    return held
+
+
+def resolver(answers: dict[str, list[str]]):
+    """The worker's resolver (the machine running the tests has no say over real DNS)."""
+    import socket
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return answers[host]
+    return resolve
+
+
+@pytest.fixture()
+def blackholed_name():
+    """slow.partner.example, resolving to four addresses that never answer a connect."""
+    from worklink.devstack import free_port
+
+    port, addresses = free_port(), [f"127.0.0.{n}" for n in range(2, 6)]
+    held = blackholes(addresses, port)
+    yield SimpleNamespace(url=f"http://slow.partner.example:{port}/worklink", secret=None,
+                          resolve=resolver({"slow.partner.example": addresses}))
+    for sock in held:
+        sock.close()
+
+
+def test_a_name_resolving_to_many_unreachable_addresses_is_given_up_at_the_deadline(notifications_db,
+                                                                                   blackholed_name, clock):
+    """Each address waited its own connect timeout (10 s; here 1.5 s), one after another, before the request's
+    deadline began to count: four addresses held the worker 6 s past a 2 s deadline (a real name with many
+    dead addresses, 10 s each, past the claim's lease)."""
+    import time
+
+    subscriber_for(notifications_db, blackholed_name)
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, None, clock, webhook_deadline=2)
+    worker.settings = dataclasses.replace(worker.settings, webhook_timeout=1.5)
+    worker.resolve = blackholed_name.resolve
+    started = time.monotonic()
+    assert worker.run_once() == 1
+    assert time.monotonic() - started < 3.5  # every address tried within the deadline, not 1.5 s each
+    [tried] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert (tried.status, tried.attempts) == ("retrying", 0)  # as a receiver that cannot be reached
+    assert tried.last_error.startswith("ReceiverUnreachable: ConnectTimeout")
+    assert "no connection within the request's deadline; slow.partner.example has 4 addresses" in tried.last_error
+
+
+def test_an_address_that_never_answers_is_passed_over_for_the_next_within_the_deadline(notifications_db,
+                                                                                       webhook_receiver, clock):
+    """The name's first address is dead, its second the receiver's: delivered, signed, within the deadline."""
+    import time
+    from urllib.parse import urlsplit
+
+    port = urlsplit(webhook_receiver.url).port
+    held = blackholes(["127.0.0.2"], port)
+    try:
+        receiver = SimpleNamespace(url=f"http://two.partner.example:{port}/worklink", secret=None)
+        subscriber_for(notifications_db, receiver)
+        webhook_receiver.secret = receiver.secret
+        route(notifications_db, event("referrals.referral.accepted"))
+        worker = make_worker(notifications_db, None, clock, webhook_deadline=3)
+        worker.settings = dataclasses.replace(worker.settings, webhook_timeout=1)
+        worker.resolve = resolver({"two.partner.example": ["127.0.0.2", "127.0.0.1"]})
+        clock.now = datetime.now(timezone.utc)  # the receiver checks the signature's timestamp against its clock
+        started = time.monotonic()
+        assert worker.run_once() == 1
+        assert 1 <= time.monotonic() - started < 3  # the dead address's 1 s, then the receiver
+    finally:
+        for sock in held:
+            sock.close()
+    assert len(webhook_receiver.accepted) == 1 and not webhook_receiver.rejected
+    [sent] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert sent.status == "sent"
