@@ -279,3 +279,24 @@ def keyboard_problems(page) -> list[str]:
     if not page.evaluate("document.getElementById('maincontent').contains(document.activeElement)"):
         problems.append("the skip link does not move focus to the main content")
     return problems
+
+
+class PageWalk:
+    """A walk through a site's pages for one check (a service's test_wcag22_pages.py): `visit(name, path)` opens
+    `path` (on the site, or a full address: another site's link) and keeps `check(page)` under the page's name in
+    `found`; `visit(name)` checks the page already open (one a form led to)."""
+
+    def __init__(self, page, base: str, check) -> None:
+        self.page, self.base, self.check = page, base, check
+        self.found: dict[str, object] = {}
+
+    def visit(self, name: str, path: str | None = None) -> None:
+        if path:
+            self.page.goto(path if path.startswith("http") else self.base + path)
+        self.found[name] = self.check(self.page)
+
+
+def pages_with_problems(found: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The pages of a walk whose check found any problem, by name: {} when every page passes, so a failing
+    `assert pages_with_problems(...) == {}` names the pages and what is wrong on each."""
+    return {name: problems for name, problems in found.items() if problems}

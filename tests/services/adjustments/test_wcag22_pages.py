@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
-                           reflow_and_spacing_problems)
+from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
+                           sign_in, small_targets, submit, reflow_and_spacing_problems)
 from tests.services.adjustments.conftest import VALID_NHS, suggestion_body
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,11 +23,9 @@ def walk(app, tokens, page, check) -> dict[str, object]:
     """Every adjustments page as the person who uses it sees it: `check(page)` on each, by the page's name."""
     created = app.test_client().post("/suggestions", json=suggestion_body(), headers=tokens.header()).get_json()
     review = f"/review/{created['id']}"
-    found = {}
     with live_server(app) as base:
-        def visit(name: str, path: str) -> None:
-            page.goto(path if path.startswith("http") else base + path)
-            found[name] = check(page)
+        pages = PageWalk(page, base, check)
+        visit = pages.visit
 
         visit("sign in", "/signin")
         sign_in(page, base, tokens.raw(), "/")
@@ -48,7 +46,7 @@ def walk(app, tokens, page, check) -> dict[str, object]:
         reply = page.locator("a[href*='/respond/']").get_attribute("href")
         page.context.clear_cookies()
         visit("employer's reply", reply)
-    return found
+    return pages.found
 
 
 def test_2_4_2_every_page_and_every_search_has_a_title_of_its_own(app, tokens, page):
@@ -77,18 +75,15 @@ def test_2_4_2_each_page_of_the_home_list_and_a_patient_s_list_have_their_own_ti
 
 
 def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, tokens, page):
-    problems = walk(app, tokens, page, keyboard_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, tokens, page, keyboard_problems)) == {}
 
 
 def test_2_5_8_targets_are_24_px_or_spaced(app, tokens, page):
-    problems = walk(app, tokens, page, small_targets)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, tokens, page, small_targets)) == {}
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, tokens, page):
-    problems = walk(app, tokens, page, reflow_and_spacing_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, tokens, page, reflow_and_spacing_problems)) == {}
 
 
 def test_1_3_5_the_employer_s_and_clinician_s_own_details_say_what_they_are(app, tokens, page):

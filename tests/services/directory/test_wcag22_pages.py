@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import (error_summary_problems, keyboard_problems, live_server, sealed, small_targets, submit,
-                           reflow_and_spacing_problems)
+from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
+                           sealed, small_targets, submit, reflow_and_spacing_problems)
 from tests.services.directory.conftest import ORG_A, service_body, token_for
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
@@ -26,11 +26,9 @@ def sign_in_as_partner(app, page, base: str) -> None:
 def walk(app, directory, page, check) -> dict[str, object]:
     """Every directory page as the person who uses it sees it: `check(page)` on each, by the page's name."""
     listing = f"/partner/services/{directory.ids['counselling']}"
-    found = {}
     with live_server(app) as base:
-        def visit(name: str, path: str) -> None:
-            page.goto(base + path)
-            found[name] = check(page)
+        pages = PageWalk(page, base, check)
+        visit = pages.visit
 
         visit("search form", "/find")
         visit("results", "/find?q=counselling")
@@ -49,7 +47,7 @@ def walk(app, directory, page, check) -> dict[str, object]:
         for part in ("locations", "contacts", "opening-times"):
             visit(f"new {part}", f"{listing}/{part}/new")
         visit("withdraw", f"{listing}/withdraw")
-    return found
+    return pages.found
 
 
 def test_2_4_2_every_page_and_every_search_has_a_title_of_its_own(app, directory, page):
@@ -72,18 +70,15 @@ def test_2_4_2_every_page_and_every_search_has_a_title_of_its_own(app, directory
 
 
 def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, directory, page):
-    problems = walk(app, directory, page, keyboard_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, directory, page, keyboard_problems)) == {}
 
 
 def test_2_5_8_targets_are_24_px_or_spaced(app, directory, page):
-    problems = walk(app, directory, page, small_targets)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, directory, page, small_targets)) == {}
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, directory, page):
-    problems = walk(app, directory, page, reflow_and_spacing_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, directory, page, reflow_and_spacing_problems)) == {}
 
 
 def test_1_3_5_the_resident_s_postcode_says_what_it_is(app, directory, page):

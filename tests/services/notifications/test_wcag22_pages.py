@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import keyboard_problems, live_server, sign_in, small_targets, reflow_and_spacing_problems
+from tests.browser import (PageWalk, keyboard_problems, live_server, pages_with_problems, sign_in, small_targets,
+                           reflow_and_spacing_problems)
 from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route  # noqa: F401 - SQLite
 from worklink.auth import mint_token
 from worklink_notifications.models import Delivery, WebhookSubscriber
@@ -27,11 +28,10 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
     with notifications_db.transaction() as session:
         session.execute(sa.update(Delivery).where(Delivery.channel == "webhook")
                         .values(status="dead", attempts=6, last_error="HTTP 503 from the receiver"))
-    jwt, found = app.extensions["worklink"].settings.jwt, {}
+    jwt = app.extensions["worklink"].settings.jwt
     with live_server(app) as base:
-        def visit(name: str, path: str) -> None:
-            page.goto(base + path)
-            found[name] = check(page)
+        pages = PageWalk(page, base, check)
+        visit = pages.visit
 
         visit("sign in", "/signin")
         sign_in(page, base, mint_token(jwt, role="adviser", org=ADVISERS, subject="ada"), "/messages")
@@ -41,7 +41,7 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
         page.context.clear_cookies()
         sign_in(page, base, mint_token(jwt, role="alliance_admin", subject="alex"), "/admin")
         visit("administration", "/admin")
-    return found
+    return pages.found
 
 
 def test_2_4_2_every_page_and_every_page_of_an_inbox_has_a_title_of_its_own(app, notifications_db, page):
@@ -51,15 +51,12 @@ def test_2_4_2_every_page_and_every_page_of_an_inbox_has_a_title_of_its_own(app,
 
 
 def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(app, notifications_db, page):
-    problems = walk(app, notifications_db, page, keyboard_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, notifications_db, page, keyboard_problems)) == {}
 
 
 def test_2_5_8_targets_are_24_px_or_spaced(app, notifications_db, page):
-    problems = walk(app, notifications_db, page, small_targets)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, notifications_db, page, small_targets)) == {}
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(app, notifications_db, page):
-    problems = walk(app, notifications_db, page, reflow_and_spacing_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(app, notifications_db, page, reflow_and_spacing_problems)) == {}

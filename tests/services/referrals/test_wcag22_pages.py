@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from tests.browser import (error_summary_problems, keyboard_problems, live_server, sign_in, small_targets, submit,
-                           reflow_and_spacing_problems)
+from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
+                           sign_in, small_targets, submit, reflow_and_spacing_problems)
 from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, SERVICE, with_updates
 from worklink.auth import mint_token
 from worklink_referrals.models import Referral
@@ -37,14 +37,12 @@ def fill_the_self_referral_form(page, email: str = "tom@exmaple.org") -> None:
 
 def walk(harness, page, check) -> dict[str, object]:
     """Every referrals page as the person who uses it sees it: `check(page)` on each, by the page's name."""
-    h, found = harness, {}
+    h = harness
     created = h.client.post("/referrals", json=with_updates(), headers=h.gp()).get_json()
     link = h.person_link(created["id"])
     with live_server(h.app) as base:
-        def visit(name: str, path: str | None = None) -> None:
-            if path:
-                page.goto(base + path)
-            found[name] = check(page)
+        pages = PageWalk(page, base, check)
+        visit = pages.visit
 
         visit("self-referral form", "/refer-yourself")
         fill_the_self_referral_form(page)
@@ -64,7 +62,7 @@ def walk(harness, page, check) -> dict[str, object]:
         visit("held referrals")
         visit("insights", "/alliance/insights")
         visit("people's rights", "/people")
-    return found
+    return pages.found
 
 
 def test_2_4_2_every_page_has_a_title_of_its_own(harness, page):
@@ -75,18 +73,15 @@ def test_2_4_2_every_page_has_a_title_of_its_own(harness, page):
 
 
 def test_2_4_3_2_4_7_2_4_11_keyboard_order_visible_unobscured_focus_and_the_skip_link(harness, page):
-    problems = walk(harness, page, keyboard_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(harness, page, keyboard_problems)) == {}
 
 
 def test_2_5_8_targets_are_24_px_or_spaced(harness, page):
-    problems = walk(harness, page, small_targets)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(harness, page, small_targets)) == {}
 
 
 def test_1_4_10_1_4_12_reflow_at_320_px_and_text_spacing(harness, page):
-    problems = walk(harness, page, reflow_and_spacing_problems)
-    assert not any(problems.values()), {name: found for name, found in problems.items() if found}
+    assert pages_with_problems(walk(harness, page, reflow_and_spacing_problems)) == {}
 
 
 def test_1_3_5_the_self_referrer_s_own_details_say_what_they_are(harness, page):
