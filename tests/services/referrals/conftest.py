@@ -94,6 +94,23 @@ def nhs_number(i: int, prefix: int = 9) -> str:
         number += 1
 
 
+def fill_the_self_referral_form(page, email: str = "tom@exmaple.org", updates_by_email: str | None = "Yes") -> None:
+    """In a browser on /refer-yourself: every answer, as Tom Baker gives them. `updates_by_email` is the answer to
+    "Can we email you updates about your referral?" ("Yes", "No"), or None to leave it unanswered."""
+    page.get_by_label("First name").fill("Tom")
+    page.get_by_label("Last name").fill("Baker")
+    page.get_by_label("Day").fill("28")
+    page.get_by_label("Month").fill("2")
+    page.get_by_label("Year").fill("1990")
+    page.get_by_label("Postcode").fill("GL1 1AA")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("I am out of work and looking for work").check()
+    if updates_by_email:
+        emails = page.get_by_role("group", name="Can we email you updates about your referral?")
+        emails.get_by_label(updates_by_email).check()
+    page.get_by_label("I agree to my details being shared").check()
+
+
 def with_updates(person=None, email="ada@example.org", **extra):
     """An intake whose person agreed to status emails (and so gets their private link by email)."""
     body = referral_body({"email": email, **(person or {})}, **extra)

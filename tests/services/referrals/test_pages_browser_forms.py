@@ -9,7 +9,7 @@ import pytest
 
 from worklink.auth import mint_token
 from tests.browser import assert_accessible, live_server, sign_in, submit, width_at
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, nhs_number
+from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, fill_the_self_referral_form, nhs_number
 from worklink_referrals.pages.views import PAGE_SIZE
 
 pytestmark = pytest.mark.timeout(180)
@@ -112,16 +112,7 @@ def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_a
     # with nothing saying it was sent or that this address (not yet e-mailed to them then) is their only way back.
     with live_server(harness.app) as base:
         page.goto(f"{base}/refer-yourself")
-        page.get_by_label("First name").fill("Tom")
-        page.get_by_label("Last name").fill("Baker")
-        page.get_by_label("Day").fill("28")
-        page.get_by_label("Month").fill("2")
-        page.get_by_label("Year").fill("1990")
-        page.get_by_label("Postcode").fill("GL1 1AA")
-        page.get_by_label("Email address").fill("tom@example.org")
-        page.get_by_label("I am out of work and looking for work").check()
-        page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
-        page.get_by_label("I agree to my details being shared").check()
+        fill_the_self_referral_form(page, email="tom@example.org")
         submit(page, page.get_by_role("button", name="Continue"))
         page.get_by_label("Code").fill(page.locator("#dev-code").inner_text())
         submit(page, page.get_by_role("button", name="Send my referral"))

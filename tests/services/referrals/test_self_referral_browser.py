@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import assert_accessible, live_server, submit
-from tests.services.referrals.conftest import SERVICE
+from tests.services.referrals.conftest import SERVICE, fill_the_self_referral_form
 from worklink.sites import self_referral_link, site_link_key
 
 pytestmark = pytest.mark.timeout(180)
@@ -40,15 +40,7 @@ def test_the_person_is_asked_about_emails_and_stops_or_starts_them_on_their_page
         page.goto(f"{base}/refer-yourself")
         emails = page.get_by_role("group", name="Can we email you updates about your referral?")
         assert not emails.get_by_label("Yes").is_checked() and not emails.get_by_label("No").is_checked()
-        page.get_by_label("First name").fill("Tom")
-        page.get_by_label("Last name").fill("Baker")
-        page.get_by_label("Day").fill("28")
-        page.get_by_label("Month").fill("2")
-        page.get_by_label("Year").fill("1990")
-        page.get_by_label("Postcode").fill("GL1 1AA")
-        page.get_by_label("Email address").fill("tom@example.org")
-        page.get_by_label("I am out of work and looking for work").check()
-        page.get_by_label("I agree to my details being shared").check()
+        fill_the_self_referral_form(page, email="tom@example.org", updates_by_email=None)  # emails: unanswered
         submit(page, page.get_by_role("button", name="Continue"))
         missing = page.get_by_role("alert").get_by_role(
             "link", name="Select yes if we can email you updates about your referral")

@@ -15,24 +15,12 @@ import sqlalchemy as sa
 
 from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
                            sign_in, small_targets, submit, reflow_and_spacing_problems)
-from tests.services.referrals.conftest import ADVISERS, GP_PRACTICE, SERVICE, with_updates
+from tests.services.referrals.conftest import (ADVISERS, GP_PRACTICE, SERVICE, fill_the_self_referral_form,
+                                               with_updates)
 from worklink.auth import mint_token
 from worklink_referrals.models import Referral
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def fill_the_self_referral_form(page, email: str = "tom@exmaple.org") -> None:
-    page.get_by_label("First name").fill("Tom")
-    page.get_by_label("Last name").fill("Baker")
-    page.get_by_label("Day").fill("28")
-    page.get_by_label("Month").fill("2")
-    page.get_by_label("Year").fill("1990")
-    page.get_by_label("Postcode").fill("GL1 1AA")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("I am out of work and looking for work").check()
-    page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
-    page.get_by_label("I agree to my details being shared").check()
 
 
 def walk(harness, page, check) -> dict[str, object]:
