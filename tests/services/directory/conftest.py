@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -133,6 +133,18 @@ def both(database_url, tmp_path) -> tuple:
     app = make_app(database_url, tmp_path)
     yield app, build_directory(app)
     app.extensions["worklink"].database.dispose()
+
+
+def taking_referrals(app, service_id: str, open_referrals: int = 3) -> None:
+    """The service (ORG_A's) takes referrals, as the referrals service last said (a typical wait of 5 days), and the
+    directory links to a referrals site at https://referrals.example."""
+    from worklink_directory.models import ServiceCapacity
+
+    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(service_id), organization_id=ORG_A, accepting_referrals=True,
+                                    open_referrals=open_referrals, typical_wait_days=5,
+                                    updated=datetime.now(timezone.utc)))
 
 
 def listed_long_ago(app, days: int = 92) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server
-from tests.services.directory.conftest import ORG_A, ORG_B
+from tests.services.directory.conftest import ORG_A, ORG_B, taking_referrals
 from worklink.auth import mint_token
 
 
@@ -144,14 +144,10 @@ def test_a_service_taking_referrals_lets_a_resident_refer_themselves(app, direct
     # Found on a walk through the running system: the referrals service's self-referral form was linked
     # from nowhere a resident goes, so "residents can refer themselves" had no way in.
     import uuid
-    from datetime import datetime, timezone
     from worklink_directory.models import ServiceCapacity
 
     counselling = directory.ids["counselling"]
-    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
-    with app.extensions["worklink"].database.transaction() as session:
-        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
-                                    open_referrals=3, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    taking_referrals(app, counselling)
     with live_server(app) as base:
         page.goto(f"{base}/find/services/{counselling}")
         refer = page.get_by_role("link", name="Refer yourself to this service")
@@ -171,20 +167,14 @@ def test_the_refer_yourself_link_names_the_service_signed_for_the_referrals_form
     """The referrals site knows services by id only: the link carries the names this page shows, signed, and
     the referrals service (its own settings, the same platform key) reads them back for that service only."""
     import re
-    import uuid
-    from datetime import datetime, timezone
     from html import unescape
     from urllib.parse import parse_qsl, urlsplit
 
     from worklink.config import Settings
     from worklink.sites import named_service, site_link_keys
-    from worklink_directory.models import ServiceCapacity
 
     counselling = directory.ids["counselling"]
-    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
-    with app.extensions["worklink"].database.transaction() as session:
-        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
-                                    open_referrals=0, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    taking_referrals(app, counselling, open_referrals=0)
     html = app.test_client().get(f"/find/services/{counselling}").get_data(as_text=True)
     href = unescape(re.search(r'href="([^"]*/refer-yourself[^"]*)"', html).group(1))
     query = dict(parse_qsl(urlsplit(href).query))

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
                            sealed, small_targets, submit, reflow_and_spacing_problems)
-from tests.services.directory.conftest import ORG_A, service_body, token_for
+from tests.services.directory.conftest import ORG_A, service_body, taking_referrals, token_for
 from worklink.auth import mint_token
 from worklink.web.pages import SESSION_COOKIE
 
@@ -106,16 +106,8 @@ def test_3_3_1_3_3_3_refused_forms_lead_to_each_field_and_say_why_there(app, dir
 
 
 def test_3_3_7_the_postcode_searched_with_goes_to_the_self_referral_form(app, directory, page):
-    import uuid
-    from datetime import datetime, timezone
-
-    from worklink_directory.models import ServiceCapacity
-
     counselling = directory.ids["counselling"]
-    app.extensions["directory"]["referrals_url"] = "https://referrals.example"
-    with app.extensions["worklink"].database.transaction() as session:
-        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A, accepting_referrals=True,
-                                    open_referrals=3, typical_wait_days=5, updated=datetime.now(timezone.utc)))
+    taking_referrals(app, counselling)
     with live_server(app) as base:
         page.goto(f"{base}/find?q=counselling&postcode=TA1+1AA")
         submit(page, page.get_by_role("link", name="Taunton counselling service"))
