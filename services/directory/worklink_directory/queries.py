@@ -48,6 +48,7 @@ class Filters:
     organization_id: uuid.UUID | None = None
     point: Point | None = None
     district: str | None = None  # the postcode's outward code: only services whose area covers it
+    districts: tuple[str, ...] = ()  # a town's outward codes (the residents' pages): services covering any of them
     radius: float | None = None
     sort: str | None = None
     page: int = 1
@@ -228,6 +229,8 @@ def service_conditions(f: Filters, *, faceted: bool = False) -> list[Any]:
         where.append(Service.organization_id == f.organization_id)
     if f.district:
         where.append(_covers(f.district))
+    if f.districts:
+        where.append(sa.or_(*(_covers(district) for district in f.districts)))
     return where
 
 

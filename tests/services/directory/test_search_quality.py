@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.services.directory.conftest import make_app
@@ -86,3 +88,17 @@ def test_talking_is_not_counselling_but_talking_therapies_are(demo):
     assert not any(name.startswith("Carers'") for name in names)
     assert any(name.startswith("Talking therapies") for name in names)
 
+
+def test_a_town_among_the_words_is_a_place_on_the_residents_search(demo):
+    html = demo.get("/find", query_string={"q": "counselling in Bridgwater"}).get_data(as_text=True)
+    names = re.findall(r'class="nhsuk-card__link"[^>]*>([^<]+)</a>', html)
+    # Was one listing, the one with Bridgwater in its name; the county's talking therapies take Bridgwater people too.
+    assert names[0] == "Bridgwater counselling service" and any(n.startswith("Talking therapies") for n in names)
+    assert "Showing services open to people living in Bridgwater (TA6 postcodes), with distances from" in html
+    assert "miles away" in html
+    html = demo.get("/find", query_string={"q": "debt advice burnham on sea"}).get_data(as_text=True)
+    assert re.findall(r'class="nhsuk-card__link"[^>]*>([^<]+)</a>', html)[0] == "Debt and money advice, Burnham-on-Sea"
+    assert "open to people living in Burnham-on-Sea (TA8 postcodes)" in html
+    html = demo.get("/find", query_string={"q": "help in taunton"}).get_data(as_text=True)  # no words left: nearest
+    assert "Taunton" in re.findall(r'class="nhsuk-card__link"[^>]*>([^<]+)</a>', html)[0]
+    assert re.search(r"<strong>0\.\d miles away</strong>", html)

@@ -25,6 +25,7 @@ from worklink_directory.pages import partner
 from worklink_directory.pages.common import hhmm
 from worklink_directory.pages.common import render as _render
 from worklink_directory.pages.common import service_or_404 as _service_or_404
+from worklink_directory.towns import TOWNS
 
 pages = PagesBlueprint("directory_pages", __name__, template_folder="templates")
 pages.register_blueprint(partner.pages)
@@ -74,8 +75,10 @@ def find():
     searched = any(form[k] for k in form if k != "page")
     with service_context().database.sessions() as session:
         categories = _categories(session)
-        result, f = None, None
+        result, f, town = None, None, None
         if searched:
+            if form["q"] and not form["postcode"]:  # "counselling in Bridgwater": the town is a place, not words
+                town, args["search"] = TOWNS.find_in(session, form["q"])
             try:
                 f = queries.parse_filters(session, args, geocoder=current_app.extensions["directory"]["geocoder"],
                                           extensions=True)
@@ -84,7 +87,7 @@ def find():
             if form["within"] not in dict(DISTANCES):
                 problems.append(("within", "Select a distance from the list."))
             try:
-                point = _postcode_point(form)
+                point = town.point if town else _postcode_point(form)
             except PostcodeError as exc:
                 problems.insert(0, ("postcode", str(exc)))
             except GeocoderUnavailable:
@@ -94,12 +97,16 @@ def find():
             if not problems:
                 if point is not None:  # near the resident, and only services that take people living there
                     f.point, f.sort = point, (None if f.search else "distance")
-                    f.district = queries.postcode_district(form["postcode"])
+                    if town is None:
+                        f.district = queries.postcode_district(form["postcode"])
+                    else:  # as a postcode there: the best matches for the words, else the nearest its middle
+                        f.districts = town.districts
                     f.radius = float(form["within"]) if form["within"] else None
                 result = _results(session, f)
         status = 503 if unavailable else 400 if problems else 200
         return _render("directory/find.html", status=status, form=form,
-                       errors=errors_by_field(problems), result=result, filters=f, distances_options=DISTANCES,
+                       errors=errors_by_field(problems), result=result, filters=f, town=town,
+                       distances_options=DISTANCES,
                        category_options=[("", "Any type")] + [(str(t.id), t.name) for t in categories],
                        searched=searched, search_query=search_query(request.args),
                        left_out=search.words_left_out(form["q"], result.left_out) if result else [],

@@ -1,0 +1,87 @@
+"""Town names typed among a resident's search words ("counselling in Bridgwater"): the towns are those of the
+listings' public addresses, each placed at the middle of its locations and holding its postcode districts, so a
+town is searched as a postcode there is: services open to people living there, best matches first (nearest
+first without other words), with distances from its middle."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink_directory.geocode import POSTCODE, Point
+from worklink_directory.models import Location
+
+_NEAR = r"(?:(?:in|near|around|at)\s+)?"  # "help in Frome": the little word goes with the town
+
+
+@dataclass(frozen=True)
+class Town:
+    name: str
+    point: Point
+    districts: tuple[str, ...]
+
+
+def _spelling(name: str) -> str:
+    """How a town is compared: "Burnham-on-Sea", "burnham on sea" and "Burnham on  Sea" alike."""
+    return " ".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+@dataclass(frozen=True)
+class _Known:
+    by_spelling: dict[str, Town]
+    pattern: re.Pattern | None
+    loaded_at: float
+
+
+class Towns:
+    """The towns of public locations, per database, read at most every few minutes (one grouped query):
+    finding a town in the words compares them with a few dozen names, never the listings."""
+
+    TTL_SECONDS = 300.0
+
+    def __init__(self):
+        self._known: dict[str, _Known] = {}
+        self._lock = threading.Lock()
+
+    def _load(self, session: Session) -> _Known:
+        database = session.get_bind().url.render_as_string(hide_password=True)
+        with self._lock:
+            known = self._known.get(database)
+            if known is None or time.monotonic() - known.loaded_at > self.TTL_SECONDS:
+                by_spelling = {_spelling(t.name): t for t in _read_towns(session)}
+                names = sorted(by_spelling, key=len, reverse=True)  # "Shepton Mallet" before any "Mallet"
+                alternatives = "|".join(r"[\s-]+".join(map(re.escape, n.split())) for n in names)
+                pattern = re.compile(rf"\b{_NEAR}({alternatives})\b", re.IGNORECASE) if names else None
+                known = self._known[database] = _Known(by_spelling, pattern, time.monotonic())
+            return known
+
+    def find_in(self, session: Session, words: str) -> tuple[Town | None, str]:
+        """The first known town among `words`, and the words without it (and its "in" or "near")."""
+        known = self._load(session)
+        match = known.pattern.search(words) if known.pattern else None
+        if match is None:
+            return None, words
+        rest = " ".join((words[:match.start()] + " " + words[match.end():]).split())
+        return known.by_spelling[_spelling(match.group(1))], rest
+
+
+def _read_towns(session: Session) -> list[Town]:
+    public = [Location.city.is_not(None), Location.latitude.is_not(None), Location.longitude.is_not(None),
+              Location.confidential.is_(False)]  # a refuge's place never moves a town's middle
+    middles = session.execute(sa.select(Location.city, sa.func.avg(Location.latitude), sa.func.avg(Location.longitude))
+                              .where(*public).group_by(Location.city)).all()
+    districts: dict[str, set[str]] = {}
+    for city, postcode in session.execute(sa.select(Location.city, Location.postal_code).where(*public).distinct()):
+        match = POSTCODE.match((postcode or "").strip().upper())
+        if match:
+            districts.setdefault(city, set()).add(match.group(1))
+    return [Town(city.strip(), Point(float(lat), float(lon)), tuple(sorted(districts.get(city, ()))))
+            for city, lat, lon in middles if city.strip()]
+
+
+TOWNS = Towns()
