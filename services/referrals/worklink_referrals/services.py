@@ -34,6 +34,7 @@ from worklink.uktime import uk_today
 from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, NotPermitted, Snapshot, Status
+from worklink_referrals.insights import SMALL  # the fewest referrals a published median is made of
 from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, OrganisationName, Outcome,
                                        PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
@@ -1396,8 +1397,7 @@ def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) ->
     for service_id, service in services_by_id.items():
         figures = {"accepting_referrals": bool(service.active and service.accepting_referrals),
                    "open_referrals": open_counts.get(service_id, 0),
-                   "typical_wait_days": round(statistics.median(waits[service_id])) if waits.get(service_id)
-                   else None}
+                   "typical_wait_days": typical_wait(waits.get(service_id, []))}
         last = session.get(CapacitySnapshot, service_id)
         if last and all(getattr(last, k) == v for k, v in figures.items()):
             continue
@@ -1412,6 +1412,13 @@ def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) ->
             "recorded_at": now, **figures})
         published += 1
     return published
+
+
+def typical_wait(waits: list[float]) -> int | None:
+    """The median days to first contact, unless fewer referrals make it than insights publish a median of: the
+    directory shows it to residents, and from one referral it is that person's own wait, sent minutes after their
+    first contact."""
+    return round(statistics.median(waits)) if len(waits) >= SMALL else None
 
 
 # --- clocks --------------------------------------------------------------------------------------

@@ -611,7 +611,24 @@ def test_the_job_publishes_each_services_capacity_when_it_changes(harness):
     jobs.run_once(h.ctx.database, settings, h.clock.now)
     latest = outbox_payloads(h, "referrals.capacity.changed")[-1]
     assert latest == {**latest, "service_id": str(SERVICE), "organization_id": ADVISERS, "open_referrals": 1,
-                      "typical_wait_days": 2, "accepting_referrals": True}
+                      "typical_wait_days": None, "accepting_referrals": True}  # one wait: no typical wait
+
+
+def test_a_services_typical_wait_is_published_only_from_five_first_contacts(harness):
+    """The directory shows residents the typical wait; from one referral it was that person's own wait, sent
+    minutes after their first contact. Fewer than 5 contacted in 90 days: none (as insights withhold medians)."""
+    from worklink_referrals import jobs
+
+    h, settings = harness, ReferralSettings()
+    ids = [h.refer({"nhs_number": nhs_number(i, 71), "given_name": f"W{i}"}).get_json()["id"] for i in range(5)]
+    for rid in ids:
+        h.act(rid, "accept", adviser_id="adviser-1")
+    for count, (advance, rid) in enumerate(zip((1, 1, 1, 1, 6), ids), start=1):  # contacted after 1, 2, 3, 4, 10 days
+        h.clock.advance(days=advance)
+        h.act(rid, "make_first_contact")
+        jobs.run_once(h.ctx.database, settings, h.clock.now)
+        typical = outbox_payloads(h, "referrals.capacity.changed")[-1]["typical_wait_days"]
+        assert typical == (None if count < 5 else 3), (count, typical)
 
 
 def test_demo_data_loads_once(tmp_path):
