@@ -769,6 +769,12 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
         raise LinkGone("This link has expired. Ask your employee for an up-to-date letter.", reason="expired")
     if suggestion.status not in domain.ACTIVE:
         raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).", reason=suggestion.status)
+    if suggestion.period_end is not None and suggestion.period_end < domain.uk_today():
+        # Ended, though the hourly sweep has not yet marked it expired: the employer answers current advice only.
+        raise LinkGone("This advice is no longer current (it was expired).", reason="expired")
+    if not suggestion.share_with_employer:
+        # The letter prints no link without the patient's consent: no answer about them is taken without it.
+        raise NotFound("This link is not valid.")
     return link, suggestion
 
 

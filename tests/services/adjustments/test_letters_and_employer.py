@@ -7,6 +7,7 @@ import io
 import json
 
 import re
+import uuid
 import zlib
 from datetime import timedelta
 
@@ -15,7 +16,10 @@ from pypdf import PdfReader
 
 from worklink.db import utcnow
 from worklink.events.contracts.adjustments import clinician_reference
-from worklink_adjustments.models import PLATFORM, EmployerLink
+from worklink_adjustments import services
+from worklink_adjustments.domain import uk_today
+from worklink_adjustments.models import PLATFORM, EmployerLink, Suggestion
+from worklink_adjustments.services import Deps
 from tests.services.adjustments.conftest import suggestion_body
 
 
@@ -334,3 +338,34 @@ def test_the_pdfs_declare_their_language_and_have_an_outline_of_their_sections(c
         data = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=tokens.header()).data
         assert b"/Lang (en-GB)" in data and b"/Outlines" in data
         assert f"/Title ({first})".encode() in data and f"/Title ({last})".encode() in data
+
+
+def test_the_link_dies_when_the_period_ends_before_the_sweep_marks_it_expired(app, client, tokens):
+    """The hourly sweep expires ended advice; until it ran, the link took an answer to advice already over."""
+    s = issued(client, tokens)
+    link = response_link(client, tokens, s["id"])
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(Suggestion).where(Suggestion.id == uuid.UUID(s["id"])).values(
+            period_start=uk_today() - timedelta(days=20), period_end=uk_today() - timedelta(days=1)))
+    for gone in (client.get(link), client.get("/employer-links/" + link.rsplit("/", 1)[1])):
+        assert gone.status_code == 410 and "no longer current" in gone.get_data(as_text=True)
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(Suggestion).where(Suggestion.id == uuid.UUID(s["id"]))
+                        .values(period_end=uk_today()))  # its last day: still current
+    assert client.get(link).status_code == 200
+
+
+def test_no_answer_is_taken_through_a_link_the_patient_did_not_agree_to(app, client, tokens):
+    """Without consent to share, the letter prints no link, but its round's link opened all the same: whoever had
+    its token saw the advice and could send an answer about the patient."""
+    s = issued(client, tokens, **{"consent.share_with_employer": False})
+    with app.extensions["worklink"].database.transaction() as session:
+        token = services.link_for(session, Deps(None, None, person_key="k" * 32,
+                                                link_secret=app.config["EMPLOYER_LINK_SECRET"]),
+                                  session.get(Suggestion, uuid.UUID(s["id"])))
+    assert token, "a link round is still opened (it counts the issues)"
+    assert client.get(f"/respond/{token}").status_code == 404
+    assert client.get(f"/employer-links/{token}").status_code == 404
+    refused = client.post(f"/employer-links/{token}/response", json={
+        "items": [{"index": i, "outcome": "agreed"} for i in range(3)], "responder_name": "Jo Manager"})
+    assert refused.status_code == 404
