@@ -1,0 +1,80 @@
+"""Fresh-eyes review: another practice's GP or another organisation's adviser, holding a referral's id, learns
+nothing of it and changes nothing through any route, API or page; and a page's form posted on a stale version is
+refused (409), never applied over a colleague's change. Both held already; no test said so for every route."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.services.referrals.conftest import OTHER_ADVISERS
+
+OTHER_PRACTICE = "00000000-0000-4000-8000-00000000a002"
+HTML = {"Accept": "text/html"}
+CSRF = "t0ken"
+
+
+def post_form(h, path, data, headers):
+    h.client.set_cookie("worklink_csrf", CSRF)
+    return h.client.post(path, data={"csrf_token": CSRF, **data}, headers={**headers, **HTML})
+
+
+def outsiders(h):
+    return {"another practice's GP": h.token("gp", OTHER_PRACTICE, "gp-9"),
+            "another organisation's adviser": h.adviser("adviser-9", org=OTHER_ADVISERS),
+            "another organisation's lead": h.token("org_admin", OTHER_ADVISERS, "lead-9")}
+
+
+def snapshot(h, rid):
+    body = h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()
+    return body["version"], body["status"], len(body["notes"]), body["consent"]["withdrawn_at"]
+
+
+@pytest.mark.parametrize("who", ["another practice's GP", "another organisation's adviser",
+                                 "another organisation's lead"])
+def test_an_outsider_with_a_referrals_id_neither_reads_nor_changes_it(harness, who):
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    before = snapshot(h, rid)
+    headers = outsiders(h)[who]
+    api = [h.client.get(f"/referrals/{rid}", headers=headers),
+           h.client.post(f"/referrals/{rid}/actions/cancel", json={"version": before[0], "reason": "other",
+                                                                   "text": "x"}, headers=headers),
+           h.client.post(f"/referrals/{rid}/actions/make_first_contact", json={"version": before[0]},
+                         headers=headers),
+           h.client.post(f"/referrals/{rid}/notes", json={"text": "x"}, headers=headers),
+           h.client.post(f"/referrals/{rid}/consent-withdrawal", headers=headers)]
+    # GPs may not write notes at all (403 by role); everyone else meets the referral as one that does not exist.
+    assert [r.status_code for r in api] == [404, 404, 404, 403 if "GP" in who else 404, 404]
+    assert all(r.mimetype == "application/problem+json" for r in api)
+    assert all("Lovelace" not in r.get_data(as_text=True) for r in api)
+    pages = [h.client.get(f"/queue/{rid}", headers={**headers, **HTML}),
+             post_form(h, f"/queue/{rid}/act", {"action": "cancel", "version": str(before[0]), "reason": "other",
+                                                "text": "x"}, headers),
+             post_form(h, f"/queue/{rid}/consent-withdrawal", {}, headers)]
+    assert [r.status_code for r in pages] == [404, 404, 404]
+    assert all("Lovelace" not in r.get_data(as_text=True) for r in pages)
+    listed = h.client.get("/referrals?view=all", headers=headers).get_json()
+    sent = h.client.get("/referrals?view=sent", headers=headers).get_json()
+    assert (listed["total"], sent["total"]) == (0, 0)
+    assert "Lovelace" not in json.dumps(listed) + json.dumps(sent)
+    assert snapshot(h, rid) == before
+
+
+def test_a_page_form_on_a_stale_version_is_refused_not_applied(harness):
+    """Two advisers have the referral page open; one logs a contact attempt, then the other posts theirs from the
+    page read before it: a 409 saying the referral changed, and one attempt recorded, not two."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    read = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["version"]
+    assert h.act(rid, "record_contact_attempt", channel="phone", result="no_answer").status_code == 200
+    stale = post_form(h, f"/queue/{rid}/act", {"action": "record_contact_attempt", "version": str(read),
+                                               "channel": "email", "result": "left_message"},
+                      h.adviser("adviser-2"))
+    assert stale.status_code == 409
+    assert "has changed since version" in stale.get_data(as_text=True)
+    after = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
+    assert [a["channel"] for a in after["attempts"]] == ["phone"] and after["version"] == read + 1
