@@ -2,7 +2,9 @@
 
 The waiting record's id is in the code page's address (history, a shared computer), and in the audit trail the
 alliance reads. With the id alone, anyone could give their own address, receive the code and take over the
-person's referral - their status page, their news. Found on 27 November, when the change of address came in."""
+person's referral - their status page, their news. Found on 27 November, when the change of address came in.
+On SQLite and PostgreSQL: the waiting record's details are JSON, an address is compared without its case, and starts
+are counted in a time window."""
 
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ def _waiting(h) -> list[tuple[str, str]]:
         return [(str(p.id), p.payload["person"]["email"]) for p in session.scalars(sa.select(PendingSelfReferral))]
 
 
-def test_another_browser_holding_the_id_cannot_send_the_code_elsewhere(harness):
-    h = harness
+def test_another_browser_holding_the_id_cannot_send_the_code_elsewhere(both):
+    h = both
     started = post(h, "/refer-yourself", {**FORM, "updates_by_email": "yes"}, {})
     pending = started.headers["Location"].split("/")[2]
     cookie = started.headers.getlist("Set-Cookie")
@@ -52,8 +54,8 @@ def test_another_browser_holding_the_id_cannot_send_the_code_elsewhere(harness):
     assert again.status_code == 303 and [email for _, email in _waiting(h)] == ["sam.j@example.org"]
 
 
-def test_the_key_is_forgotten_once_the_code_is_used(harness):
-    h = harness
+def test_the_key_is_forgotten_once_the_code_is_used(both):
+    h = both
     started = post(h, "/refer-yourself", {**FORM, "updates_by_email": "yes"}, {})
     pending = started.headers["Location"].split("/")[2]
     with h.ctx.database.sessions() as session:
@@ -64,8 +66,8 @@ def test_the_key_is_forgotten_once_the_code_is_used(harness):
     assert h.client.get_cookie("wl_self_referral", path="/refer-yourself") is None
 
 
-def test_a_self_referral_started_through_the_api_has_no_browser_to_change_it_from(harness):
-    h = harness
+def test_a_self_referral_started_through_the_api_has_no_browser_to_change_it_from(both):
+    h = both
     started = h.client.post("/self-referrals", json={
         "person": {"given_name": "Kim", "family_name": "Lee", "birth_date": "1991-03-04", "email": "kim@example.org"},
         "consent": {"explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
@@ -88,8 +90,8 @@ def _change(h, pending: str, email: str, headers=None):
     return post(h, f"/refer-yourself/{pending}/email", {"email": email}, headers or {})
 
 
-def test_the_old_address_is_told_of_the_change_without_the_code(harness):
-    h = harness
+def test_the_old_address_is_told_of_the_change_without_the_code(both):
+    h = both
     pending = _start(h)
     assert _change(h, pending, ELSEWHERE).status_code == 303
 
@@ -102,14 +104,14 @@ def test_the_old_address_is_told_of_the_change_without_the_code(harness):
     assert notices[0]["message_id"] == str(uuid.uuid5(uuid.UUID(pending), "email-changed"))
 
 
-def test_the_same_address_again_tells_nobody(harness):
-    h = harness
+def test_the_same_address_again_tells_nobody(both):
+    h = both
     assert _change(h, _start(h), "SAM@example.org").status_code == 303  # the person checking it: no change
     assert [m["message_code"] for m in outbox_payloads(h, MESSAGES)] == ["self_referral_code"] * 2
 
 
-def test_a_fourth_change_is_refused_on_the_page_and_to_a_program(harness):
-    h = harness
+def test_a_fourth_change_is_refused_on_the_page_and_to_a_program(both):
+    h = both
     pending = _start(h)
     for n in range(1, 4):
         moved = _change(h, pending, f"sam.{n}@example.org")
@@ -127,9 +129,9 @@ def test_a_fourth_change_is_refused_on_the_page_and_to_a_program(harness):
     assert _waiting(h) == [(pending, "sam.3@example.org")] and _codes_sent_to(h, ELSEWHERE) == 0
 
 
-def test_starting_a_new_self_referral_takes_the_earlier_ones_key_away(harness):
+def test_starting_a_new_self_referral_takes_the_earlier_ones_key_away(both):
     """The next user's own start replaces the key; one the form refuses (a slip, too many starts) clears it."""
-    h = harness
+    h = both
     earlier = _start(h)
     refused = post(h, "/refer-yourself", {**FORM, "given_name": ""}, {})
     assert refused.status_code == 422
