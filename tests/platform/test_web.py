@@ -323,6 +323,27 @@ def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
     assert "s3cr3t" not in JsonFormatter().format(line)
 
 
+def test_a_secret_link_asked_with_a_method_it_does_not_take_is_masked_and_kept_out_of_caches(settings, caplog):
+    """A 405 matches no route, so the request had no URL arguments to mask: a POST (or PUT, DELETE) to a single-use
+    link wrote its token to the log in clear, and its answer had no no-store or no-referrer."""
+    tables = platform_tables(sa.MetaData())
+    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+
+    @app.get("/respond/<token>")
+    def respond(token):
+        return "thanks"
+
+    caplog.set_level(logging.INFO, logger="worklink.http")
+    for method in ("POST", "DELETE"):
+        response = app.test_client().open("/respond/s3cr3t-single-use-link", method=method)
+        assert response.status_code == 405
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        line = [r for r in caplog.records if r.name == "worklink.http"][-1]
+        assert line.path == "/respond/[redacted]" and line.status == 405
+        assert "s3cr3t" not in JsonFormatter().format(line)
+
+
 @pytest.mark.parametrize("trusted, expected", [
     ("0", ("127.0.0.1", "http")),     # no proxy of ours: a client cannot pick its own address
     ("1", ("198.51.100.9", "https")),  # behind our proxy: its last hop names the client

@@ -36,7 +36,8 @@ from worklink.messaging.outbox import Outbox
 from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception,
                                register_problem_handlers)
 from worklink.web.characters import FORM_TYPES, refuse_unstorable_text
-from worklink.web.pages import SAFE_METHODS, SECRET_ARGS, install_pages, is_page_route, is_secret_link
+from worklink.web.pages import (SAFE_METHODS, SECRET_ARGS, install_pages, is_page_route, is_secret_link,
+                                url_arguments)
 from worklink.web.security import install_security_headers
 from worklink.web.sessions import CookieSeal, SessionStore, mark_keys, session_keys
 
@@ -225,7 +226,7 @@ def _keep_out_of_caches(response) -> None:
 def loggable_path() -> str:
     """The request path with secret URL parts (single-use links, codes) masked for the logs."""
     path = request.path
-    for name, value in (request.view_args or {}).items():
+    for name, value in url_arguments().items():
         if SECRET_ARGS.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     return path

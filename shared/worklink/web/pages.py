@@ -27,7 +27,7 @@ import jinja2
 from flask import (Blueprint, Flask, before_render_template, current_app, g, redirect, render_template, request,
                    send_from_directory, url_for)
 from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
@@ -150,7 +150,21 @@ SECRET_ARGS = re.compile(r"token|secret|code|key|link", re.IGNORECASE)  # URL pa
 
 def is_secret_link() -> bool:
     """A request to a secret-link route (an employer's single-use link, a person's status link)."""
-    return any(SECRET_ARGS.search(name) for name in (request.view_args or {}))
+    return any(SECRET_ARGS.search(name) for name in url_arguments())
+
+
+def url_arguments() -> dict:
+    """The URL's arguments as its route reads them; also for a method the route does not take (a 405 matched no
+    route, so Flask gives none), since a secret link's token is in the path whichever method was asked."""
+    if request.view_args is not None:
+        return request.view_args
+    refused = request.routing_exception
+    if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+        try:
+            return current_app.create_url_adapter(request).match(method=refused.valid_methods[0])[1]
+        except HTTPException:
+            return {}
+    return {}
 
 
 def home_page() -> str:
