@@ -85,10 +85,13 @@ def _rate(with_outcome: int, closed: int) -> float | None:
     return round(with_outcome / closed, 3)
 
 
-def _counts(values: Iterable[Any]) -> dict[str, int | None]:
+def _counts(values: Iterable[Any], *, total_hidden: bool = False) -> dict[str, int | None]:
+    """A breakdown's counts, small ones hidden (hidden_cells). `total_hidden`: what they add up to is a hidden cell
+    of another breakdown (the rejection reasons, the rejected count of by_status), so every one is hidden: shown,
+    their sum would give that cell, and with it the small cell it was hidden to protect."""
     counts = {str(k if k is not None else "not_recorded"): n for k, n in sorted(
         Counter(values).items(), key=lambda kv: str(kv[0]))}
-    hidden = hidden_cells(counts)
+    hidden = set(counts) if total_hidden else hidden_cells(counts)
     return {name: None if name in hidden else n for name, n in counts.items()}
 
 
@@ -193,14 +196,16 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
                     summary["outcome_rates"][kind] = None
         return summaries
 
+    by_status = _counts(r.status for r in referrals)
     return {
         "generated_on": today,
         "suppression": f"counts from 1 to {SMALL - 1} and figures built on fewer than {SMALL} referrals are null",
         "overall": _summary(referrals, outcome_types),
         "by_source": _counts(r.source for r in referrals),
         "by_area": _counts(r.area for r in referrals),
-        "by_status": _counts(r.status for r in referrals),
-        "rejection_reasons": _counts(r.status_reason for r in referrals if r.status == "rejected"),
+        "by_status": by_status,
+        "rejection_reasons": _counts((r.status_reason for r in referrals if r.status == "rejected"),
+                                     total_hidden=by_status.get("rejected", 0) is None),
         "equity": {
             "deprivation_decile": breakdown(lambda r: r.deprivation_decile),
             "age_band": breakdown(referral_age_band),

@@ -139,3 +139,22 @@ def test_hidden_rates_rules():
     # A group hidden by its size stays hidden and takes a partner.
     assert hidden_rates({"a": 6, "b": 12, "c": 30}, {"a": 0, "b": 6, "c": 15}, already={"a"}) == {"a", "b"}
     assert hidden_rates({"a": 0, "b": 12, "c": 30}, {"a": 0, "b": 6, "c": 15}, already={"a"}) == {"a"}
+
+
+def test_rejection_reasons_do_not_add_up_to_a_rejected_count_hidden_to_protect_another():
+    """3 cancelled (small, hidden) and 6 rejected (hidden beside it, so the total minus the rest does not give the
+    3): the rejection reasons showed 'not_eligible: 6', which is the rejected count, and so the 3 cancelled."""
+    referrals = ([referral("submitted") for _ in range(20)] + [referral("cancelled") for _ in range(3)]
+                 + [referral("rejected", status_reason="not_eligible") for _ in range(6)])
+    published = figures(referrals, {}, TODAY)
+    assert published["overall"]["referrals"] == 29
+    assert published["by_status"] == {"cancelled": None, "rejected": None, "submitted": 20}
+    assert published["rejection_reasons"] == {"not_eligible": None}
+
+
+def test_rejection_reasons_are_shown_when_the_rejected_count_is():
+    referrals = ([referral("submitted") for _ in range(20)] + [referral("cancelled") for _ in range(5)]
+                 + [referral("rejected", status_reason=reason) for reason in ["not_eligible"] * 6 + ["other"] * 7])
+    published = figures(referrals, {}, TODAY)
+    assert published["by_status"]["rejected"] == 13
+    assert published["rejection_reasons"] == {"not_eligible": 6, "other": 7}
