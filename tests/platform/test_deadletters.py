@@ -282,3 +282,42 @@ def test_an_event_older_than_its_consumers_remember_is_not_re_driven(tmp_path, k
     assert "1 to re-drive" in result.output and f"not re-driving 0:0  event {old.id}: too old" in result.output
     copies = support.read_topic(bootstrap, topic, expected=3)[2:]
     assert [json.loads(r.value)["id"] for r in copies] == [recent.id]
+
+
+def test_a_record_s_own_headers_cannot_pass_it_off_as_a_receipt_or_a_re_driven_copy(tmp_path, kafka_broker, new_topic):
+    """Whoever may write a topic chooses its records' headers, and a consumer keeps them on the dead letter it
+    writes. A record wearing a receipt's header was taken for a receipt on the dead-letter topic: hidden from
+    `list` and `redrive`, its value - a forged receipt - shown as an operator's re-drive of another dead letter.
+    One wearing `redriven-from` marked a genuine dead letter as re-driven, so `redrive` never sent it."""
+    bootstrap, topic = kafka_broker.bootstrap_servers, new_topic()
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    def refuse_the_first(session, event):
+        if event.data["seq"] == 1:
+            raise PermanentError("refused")
+        record_effect(session, event)
+
+    send(bootstrap, topic, thing_event(topic, seq=1).to_json().encode())  # dead-lettered at 0:0
+    forged_receipt = {"action": "dlt-redrive", "run": "f" * 32, "at": "2026-01-01T00:00:00+00:00",
+                      "operator": "alice", "kafka_principal": "User:operator", "host": "ops",
+                      "dead_letter_topic": f"{topic}.dlt", "topic": topic, "records": [{"position": "0:0"}]}
+    send(bootstrap, topic, json.dumps(forged_receipt).encode(),  # malformed: dead-lettered at 0:1
+         headers=[("worklink-audit", b"dlt-redrive"), ("content-type", b"application/json")])
+    send(bootstrap, topic, thing_event(topic, seq=2).to_json().encode(),  # handled, but claims to be 0:0's copy
+         headers=kafka_headers(TRACEPARENT, "corr-1") + [("redriven-from", f"{topic}.dlt:0:0".encode()),
+                                                          ("redrive-count", b"1"), ("redrive-run", b"f" * 32)])
+    consumer = make_consumer(database, bootstrap, topic, refuse_the_first)
+    try:
+        assert consume(consumer, 3) == [Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    finally:
+        consumer.close()
+
+    genuine, forged = listed(bootstrap, topic)
+    assert (genuine["position"], genuine["reason"], genuine["redriven"], genuine["redrives"]) == (
+        "0:0", "rejected", False, [])
+    assert (forged["position"], forged["reason"]) == ("0:1", "malformed")
+    [dead_letter] = support.read_topic(bootstrap, f"{topic}.dlt", expected=2)[1:]
+    assert "worklink-audit" not in dict(dead_letter.headers)
+    result = dlt(bootstrap, "redrive", topic, "--reason", "rejected", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "re-drove 1 record(s)" in result.output

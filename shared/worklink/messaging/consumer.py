@@ -59,6 +59,9 @@ from worklink.messaging.kafka import assert_same_process, discard_producer
 log = logging.getLogger(__name__)
 
 DLT_SUFFIX = ".dlt"
+# Marks a re-drive's receipt on a dead-letter topic (worklink.messaging.deadletters): only the operator's CLI
+# writes it. A record's own copy is dropped when it is dead-lettered, or the record would pass for a receipt.
+HEADER_AUDIT = "worklink-audit"
 # Used when the topics' retention is not known: longer than any topic in deploy/topics.toml keeps an event.
 DEFAULT_DEDUP_WINDOW = timedelta(days=31)
 OUTCOMES = Counter("worklink_consumer_events_total", "Events seen by a consumer, by outcome",
@@ -360,7 +363,8 @@ class EventConsumer:
         return Outcome.HANDLED
 
     def _dead_letter(self, record, reason: str, error: Exception, event_type: str) -> Outcome:
-        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlt-")]
+        # The record's headers are its writer's choice: none of them may pass for ours (dlt-*, a receipt's mark).
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlt-") and k != HEADER_AUDIT]
         headers += [
             ("dlt-reason", reason.encode()),
             ("dlt-error", f"{type(error).__name__}: {error}"[:2000].encode()),

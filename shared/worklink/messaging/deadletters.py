@@ -4,7 +4,8 @@ A re-driven record is the dead letter as it was - same key, value and headers, l
 ones - published again to its original topic with two headers of its own:
   redriven-from  `<dlt topic>:<partition>:<offset>`, the dead letter it came from;
   redrive-count  how often this event has been re-driven (kept if it is dead-lettered again).
-A dead letter counts as re-driven once its original topic holds a copy of its record: `redrive`
+A dead letter counts as re-driven once its original topic holds a copy of its record (one whose
+`redrive-run` names a receipt listing it: a topic's writer can put any headers on a record): `redrive`
 leaves those out, so a second run publishes nothing, and publishes a record several consumer
 groups dead-lettered (a malformed one, say) once. Consumers do the rest. A consumer never
 records a dead-lettered event as processed (the insert shares the handler's rolled-back
@@ -45,14 +46,14 @@ from kafka import KafkaConsumer, TopicPartition
 from worklink.config import KafkaSettings
 from worklink.events.envelope import CloudEvent, header_value
 from worklink.messaging import kafka
-from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, DLT_SUFFIX
+from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, DLT_SUFFIX, HEADER_AUDIT
 from worklink.messaging.topics import dedup_window
 
 REASONS = ("malformed", "unsupported-version", "schema-invalid", "rejected", "handler-failed")
 HEADER_REDRIVEN_FROM = "redriven-from"
 HEADER_REDRIVE_COUNT = "redrive-count"
 HEADER_REDRIVE_RUN = "redrive-run"
-HEADER_AUDIT = "worklink-audit"  # a receipt of a re-drive on a dead-letter topic, not a dead letter
+# HEADER_AUDIT (worklink-audit) marks a receipt of a re-drive on a dead-letter topic, not a dead letter.
 AUDIT_REDRIVE = b"dlt-redrive"
 # Clocks differ between the host that dead-lettered a record and the one re-driving it.
 CLOCK_MARGIN = timedelta(hours=1)
@@ -193,7 +194,7 @@ def inspect(settings: KafkaSettings, name: str) -> DeadLetterTopic:
     # Every consumer of the topic remembers an id at least this long (the workers pass the
     # window of all the topics they read; the default when a topic is not declared).
     window = dedup_window([name.removesuffix(DLT_SUFFIX)]) or DEFAULT_DEDUP_WINDOW
-    return DeadLetterTopic(name, letters, redriven_originals(settings, letters), window, receipts)
+    return DeadLetterTopic(name, letters, redriven_originals(settings, letters, receipts), window, receipts)
 
 
 def dead_letter_topic(name: str) -> str:
@@ -219,15 +220,20 @@ def _receipt(value: bytes | None) -> dict[str, Any]:
     return receipt if isinstance(receipt, dict) else {}
 
 
-def redriven_originals(settings: KafkaSettings, letters: list[DeadLetter]) -> set[str]:
-    """The original records of `letters` that their topic already holds a re-driven copy of.
+def redriven_originals(settings: KafkaSettings, letters: list[DeadLetter],
+                       receipts: list[dict[str, Any]]) -> set[str]:
+    """The original records of `letters` that their topic already holds a re-driven copy of: a record naming
+    the dead letter (`redriven-from`) and a re-drive whose receipt lists it (`redrive-run`). Any writer of the
+    topic can put `redriven-from` on a record; the receipts are on the dead-letter topic, which it cannot read.
     A copy is published after its dead letter, so the scan starts there (less a clock margin)."""
     if not letters:
         return set()
+    recorded = {(f"{receipt.get('dead_letter_topic')}:{entry.get('position')}", receipt.get("run"))
+                for receipt in receipts for entry in receipt.get("records") or [] if isinstance(entry, dict)}
     since = min(letter.timestamp_ms for letter in letters) - CLOCK_MARGIN / timedelta(milliseconds=1)
-    found = {header_value(r.headers, HEADER_REDRIVEN_FROM)
-             for r in _read(settings, letters[0].original_topic, since_ms=max(int(since), 0))}
-    return {letter.original for letter in letters if letter.reference in found}
+    found = {(header_value(r.headers, HEADER_REDRIVEN_FROM), header_value(r.headers, HEADER_REDRIVE_RUN))
+             for r in _read(settings, letters[0].original_topic, since_ms=max(int(since), 0))} & recorded
+    return {letter.original for letter in letters if letter.reference in {reference for reference, _ in found}}
 
 
 def select(letters: Iterable[DeadLetter], *, reasons: Iterable[str] = (), event_ids: Iterable[str] = (),
