@@ -68,12 +68,12 @@ def _page(after, since: datetime | None) -> sa.Select:
 
 def _old_keys(row, previous: tuple[str, ...], key: str) -> set[str]:
     """The keys this row may hold from before: a retired key's, unkeyed, or made from its names as stored (the
-    code before names were Unicode-normalised) or with their spaces unfolded (before spaces were folded)."""
+    code before names were Unicode-normalised) or with spaces and marks as typed (before they were folded)."""
     details = (row.given_name, row.family_name, row.birth_date, row.postcode, key)
-    as_stored = match_key(*details, form=None, spaces_folded=False)
-    spaces_unfolded = match_key(*details, spaces_folded=False)
+    as_stored = match_key(*details, form=None, folded=False)
+    unfolded = match_key(*details, folded=False)
     return {unkeyed_match_key(row.given_name, row.family_name, row.birth_date, row.postcode), as_stored,
-            spaces_unfolded, *(_key(row, old) for old in previous)}
+            unfolded, *(_key(row, old) for old in previous)}
 
 
 def _key(row, key: str) -> str:

@@ -94,12 +94,13 @@ def postcode_area(postcode: str | None) -> str | None:
 
 
 def match_key(given_name: str, family_name: str, birth_date, postcode: str | None, key: str,
-              form: str | None = "NFC", *, spaces_folded: bool = True) -> str:
+              form: str | None = "NFC", *, folded: bool = True) -> str:
     """Name + date of birth + postcode, normalised and keyed (HMAC under the service's person key), for
     duplicate detection. Keyed, because the person id notifications keeps is made from it. `form`: the names'
-    Unicode normal form (None: not normalised, as keys were made before names were); `spaces_folded` False:
-    the spaces inside a name as typed, as keys were made before they were folded (both: the names as given)."""
-    return keyed_reference(_match_details(given_name, family_name, birth_date, postcode, form, spaces_folded), key)
+    Unicode normal form (None: not normalised, as keys were made before names were); `folded` False: the
+    spaces, apostrophes and hyphens inside a name as typed, as keys were made before they were folded (both: the
+    names as given)."""
+    return keyed_reference(_match_details(given_name, family_name, birth_date, postcode, form, folded), key)
 
 
 def unkeyed_match_key(given_name: str, family_name: str, birth_date, postcode: str | None) -> str:
@@ -107,29 +108,37 @@ def unkeyed_match_key(given_name: str, family_name: str, birth_date, postcode: s
     still running that code in a rolling deploy writes it after the migration ran: intake looks under it too,
     and the clock job's re-key pass rewrites it under the person key (rekeying.py)."""
     return hashlib.sha256(_match_details(given_name, family_name, birth_date, postcode, form=None,
-                                         spaces_folded=False).encode()).hexdigest()
+                                         folded=False).encode()).hexdigest()
 
 
 def _match_details(given_name: str, family_name: str, birth_date, postcode: str | None,
-                   form: str | None = "NFC", spaces_folded: bool = True) -> str:
+                   form: str | None = "NFC", folded: bool = True) -> str:
     """Names in one Unicode form: "Zoë" typed as one character and as "e" + a combining diaeresis (as some
     keyboards and copied text give it) are the same person; so are "Mary Ann", "Mary  Ann" and "Mary Ann" with
-    a no-break space (copied from a letter or a record). Keys made before this read the names as given, so
-    `earlier_match_keys` makes the keys such names got then."""
-    given, family = (_name_to_match(name, form, spaces_folded) for name in (given_name, family_name))
+    a no-break space (copied from a letter or a record), and "O'Brien" and "O’Brien" (a phone's keyboard types the
+    curly one). Keys made before this read the names as given, so `earlier_match_keys` makes the keys such names
+    got then."""
+    given, family = (_name_to_match(name, form, folded) for name in (given_name, family_name))
     return "|".join([given, family, str(birth_date), (normalise_postcode(postcode) or "").replace(" ", "")])
 
 
-def _name_to_match(name: str, form: str | None, spaces_folded: bool) -> str:
+# One apostrophe and one hyphen, whichever mark a keyboard, a phone or a copied record gave for it.
+_SAME_MARKS = str.maketrans({**dict.fromkeys("\u2018\u2019\u02bc\u00b4`", "'"),
+                             **dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", "-")})
+
+
+def _name_to_match(name: str, form: str | None, folded: bool) -> str:
     name = unicodedata.normalize(form, name) if form else name
-    return (" ".join(name.split()) if spaces_folded else name.strip()).lower()  # split(): any Unicode space
+    if not folded:
+        return name.strip().lower()
+    return " ".join(name.translate(_SAME_MARKS).split()).lower()  # split(): runs of any Unicode space
 
 
 def earlier_match_keys(given_name: str, family_name: str, birth_date, postcode: str | None, key: str) -> list[str]:
     """The keys these details got from the code before names were normalised as match_key does now - from names
-    stored decomposed, or with their spaces as typed - where they differ from match_key's (none, mostly)."""
+    stored decomposed, or with their spaces and marks as typed - where they differ from match_key's (none, mostly)."""
     details = (given_name, family_name, birth_date, postcode, key)
-    earlier = {match_key(*details, form="NFD", spaces_folded=False), match_key(*details, spaces_folded=False)}
+    earlier = {match_key(*details, form="NFD", folded=False), match_key(*details, folded=False)}
     return sorted(earlier - {match_key(*details)})
 
 
@@ -288,7 +297,7 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
                                person_key) for person_key in (settings.person_key, *settings.previous_person_keys))
     retired.append(unkeyed_match_key(person["given_name"], person["family_name"], person["birth_date"],
                                      person.get("postcode")))
-    # Stored decomposed, or with spaces as typed, before names were normalised (not yet re-keyed: rekeying.py).
+    # Stored decomposed, or with spaces and marks as typed, before names were normalised (not yet re-keyed: rekeying.py).
     retired += earlier_match_keys(person["given_name"], person["family_name"], person["birth_date"],
                                   person.get("postcode"), settings.person_key)
     area = postcode_area(person.get("postcode"))

@@ -151,13 +151,25 @@ def test_a_name_typed_with_other_spaces_is_the_same_person(make_harness, typed):
     assert again.status_code == 409 and again.get_json()["duplicate_of"] == first.get_json()["id"], again.get_json()
 
 
+@pytest.mark.parametrize("typed", ["O\u2019Brien-Smith", "O\u2018Brien\u2013Smith", "O\u02bcBrien\u2010Smith"])
+def test_a_name_typed_with_another_apostrophe_or_hyphen_is_the_same_person(make_harness, typed):
+    """A phone's keyboard types O’Brien with a curly apostrophe, a copied record may give an en dash for a hyphen:
+    the match key kept the marks as typed, so a GP's referral and the person's own were two people."""
+    h = make_harness(referral_settings=ReferralSettings(expose_codes=True, person_key=KEY))
+    h.add_service()
+    first = refer(h, ("Mary", "O'Brien-Smith", "1985-12-10", "GL1 2AB"))
+    assert first.status_code == 201, first.get_json()
+    again = refer(h, ("Mary", typed, "1985-12-10", "GL1 2AB"))
+    assert again.status_code == 409 and again.get_json()["duplicate_of"] == first.get_json()["id"], again.get_json()
+
+
 def test_a_key_made_from_spaces_as_typed_before_is_found_and_then_rekeyed(make_harness, database_url):
     settings = ReferralSettings(expose_codes=True, person_key=KEY)
     h = make_harness(database_url, settings)
     h.add_service()
     person = ("Mary  Ann", "Lovelace", "1985-12-10", "GL1 2AB")
     rid = uuid.UUID(refer(h, person).get_json()["id"])
-    made_before = match_key(*person, KEY, spaces_folded=False)  # as the code before spaces were folded
+    made_before = match_key(*person, KEY, folded=False)  # as the code before spaces were folded
     assert made_before != match_key(*person, KEY)
     with h.ctx.database.transaction() as session:
         session.execute(sa.update(Referral).where(Referral.id == rid).values(match_key=made_before))
