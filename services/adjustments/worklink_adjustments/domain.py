@@ -138,6 +138,7 @@ def check_suggestion(data: dict[str, Any], *, today: date, known_adjustments: It
     _check_people_and_dates(rules, data, today)
     _check_advice(rules, data)
     period = _check_period(rules, period_in, assessment["date"], assessment.get("condition_started_on"))
+    _check_plans(rules, data.get("recommendations", []), period)
     known = set(known_adjustments)
     for i, row in enumerate(data.get("recommendations", [])):
         if row.get("adjustment_id") and row["adjustment_id"] not in known:
@@ -245,6 +246,21 @@ def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, st
     if period.days is not None and period.days < SHORT_PERIOD_DAYS and not period.explicit_end:
         rules.fail("/period/end", f"A period shorter than {SHORT_PERIOD_DAYS} days needs explicit start and end dates.")
     return period
+
+
+def _check_plans(rules: Rules, rows: list[dict[str, Any]], period: Period) -> None:
+    """A week-by-week plan is advice for the period: each week once, and none starting after the period ends
+    (the employer read a ten-week return on a four-week note as advice the clinician never covered)."""
+    for i, row in enumerate(rows):
+        planned: set[int] = set()
+        for n, week in enumerate(row.get("schedule") or []):
+            pointer = f"/recommendations/{i}/schedule/{n}/week"
+            if week["week"] in planned:
+                rules.fail(pointer, f"Week {week['week']} of the plan is given twice.")
+            planned.add(week["week"])
+            if period.end is not None and period.start + timedelta(weeks=week["week"] - 1) > period.end:
+                rules.fail(pointer, f"Week {week['week']} of the plan starts after the period ends on "
+                                    f"{long_date(period.end)}: shorten the plan or lengthen the period.")
 
 
 # What the employer never sees (the letter and the employer's page do not print it): the patient's

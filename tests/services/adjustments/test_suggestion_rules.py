@@ -195,3 +195,19 @@ def test_dates_stay_within_a_sane_window_of_the_assessment(client, tokens):
     ancient = suggestion_body(**{"assessment.date": "0001-01-02", "assessment.condition_started_on": None},
                               period={"start": "0001-01-02", "duration_days": 20})
     assert post(client, tokens, ancient).status_code == 422
+
+
+def test_a_week_by_week_plan_stays_within_the_period_and_gives_each_week_once(client, tokens):
+    """A plan is advice for the period: a ten-week return on a four-week note, or two plans for week 2, were issued."""
+    def planned(weeks: list[int], days: int):
+        row = {"difficulty": "Tiredness", "free_text": "A phased return.",
+               "schedule": [{"week": w, "plan": f"Plan {w}"} for w in weeks]}
+        period = {"start": TODAY.isoformat(), "end": (TODAY + timedelta(days=days - 1)).isoformat()}
+        return post(client, tokens, suggestion_body(recommendations=[row], period=period))
+
+    too_long = pointers(planned([1, 2, 3, 4, 5], 28))  # week 5 starts on day 29
+    assert list(too_long) == ["/recommendations/0/schedule/4/week"]
+    assert "starts after the period ends" in too_long["/recommendations/0/schedule/4/week"]
+    assert list(pointers(planned([1, 2, 2], 28))) == ["/recommendations/0/schedule/2/week"]
+    assert planned([1, 2, 3, 4], 28).status_code == 201
+    assert planned([1, 2, 3, 4, 5], 29).status_code == 201  # week 5's first day is the period's last
