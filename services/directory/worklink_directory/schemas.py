@@ -138,7 +138,9 @@ PATCH_PARTIAL = tuple(ServicePatch().fields)
 
 
 class AssureIn(Schema):
-    assurer_email = fields.Email(metadata={"description": "who checked the listing (default: the caller)"})
+    assurer_email = fields.Email(validate=validate.Length(max=255), metadata={
+        "description": "published in the open feed as the address to ask about this check (default: the "
+                       "listing's email, else its organisation's; never the caller's login)"})
 
 
 class WithdrawIn(Schema):

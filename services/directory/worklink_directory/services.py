@@ -60,10 +60,10 @@ class DomainError(Exception):
 
 @dataclass
 class Editor:
-    """Who makes a change (recorded in the metadata trail)."""
+    """Who makes a change (recorded in the metadata trail, which only the listing's owners and alliance admins
+    read). No e-mail address: a login is never published (see assure_service)."""
 
     subject: str
-    email: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -386,8 +386,10 @@ def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Edito
         raise DomainError("This listing was withdrawn.")
     checked_on = day or uk_today(now)  # the UK day: 00:30 BST on 1 July is 1 July, not UTC's 30 June
     _trail(session, svc.id, "assure", "assured_date", svc.assured_date, checked_on, editor, now)
-    # The person who checked it now, never the one before: unknown (no email given or in the token) stays empty.
-    email = assurer_email or editor.email
+    # Published on the open feed: the address the partner gave, else the listing's or its organisation's public
+    # one - never the signed-in person's login (their own work address, published without their choice), nor the
+    # previous assurer's.
+    email = assurer_email or public_contact_email(svc)
     if email != svc.assurer_email:
         _trail(session, svc.id, "assure", "assurer_email", svc.assurer_email, email, editor, now)
     svc.assured_date, svc.assurer_email = checked_on, email
@@ -396,6 +398,11 @@ def assure_service(session: Session, outbox: Outbox, svc: Service, editor: Edito
     outbox.publish(session, "directory.service.updated", {
         "service_id": svc.id, "organization_id": svc.organization_id, "changed": ["assured_date"],
         "updated_at": now})
+
+
+def public_contact_email(svc: Service) -> str | None:
+    """The address the listing already publishes for questions: its own, else its organisation's."""
+    return svc.email or (svc.organization.email if svc.organization else None)
 
 
 def withdraw_service(session: Session, outbox: Outbox, svc: Service, reason: str, editor: Editor,

@@ -44,8 +44,7 @@ CHANGE_LOG = {"type": "object", "properties": {"contents": {"type": "array", "it
 
 
 def _editor() -> services.Editor:
-    principal = current_principal()
-    return services.Editor(subject=principal.subject, email=principal.claims.get("email"))
+    return services.Editor(subject=current_principal().subject)
 
 
 def _located(data: dict) -> Prelocated:

@@ -72,8 +72,7 @@ class Form:
 
 
 def _editor() -> services.Editor:
-    principal = current_principal()
-    return services.Editor(principal.subject, principal.claims.get("email"))
+    return services.Editor(current_principal().subject)
 
 
 def _geocoder():
@@ -309,6 +308,7 @@ def partner_edit(service_id: str):
         svc = _changeable(session, service_id)
         options = _term_options(session)
         form, data = _read_listing(request.form, {value for value, _label, _depth in options})
+        assurer_email = _read_assurer(form, request.form)
         if form.errors:
             return _listing_page(session, svc, form.values, form, status=400)
         labels = {value: label for value, label, _depth in options} | DELIVERY_LABELS | OPEN_STATUSES
@@ -322,8 +322,27 @@ def partner_edit(service_id: str):
             del data["service_areas"]  # keeps a feed's several areas unless the form changed them
         services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
         if request.form.get("assure"):
-            services.assure_service(session, ctx.outbox, svc, _editor())
+            services.assure_service(session, ctx.outbox, svc, _editor(), assurer_email)
     return _done(svc, "saved")
+
+
+def _read_assurer(form: Form, data: MultiDict) -> str | None:
+    """The address published with today's check (ORUK assurer_email), if the partner gives one; left empty, the
+    service layer publishes the listing's own or its organisation's (never the signed-in person's login)."""
+    email = data.get("assurer_email", "").strip()
+    form.values["assurer_email"] = email
+    if not email:
+        return None
+    if not data.get("assure"):
+        form.error("assure", "Tick this box if you have checked the listing today, or leave the email address "
+                             "for questions about the check empty.")
+    try:
+        validate.Email()(email)
+    except ValidationError:
+        form.error("assurer_email", "Enter an email address like name@example.org")
+    if len(email) > 255:
+        form.error("assurer_email", "That is too long.")
+    return email
 
 
 def _changed_since(svc: Service, form: Form, labels: dict[str, str]) -> bool:
