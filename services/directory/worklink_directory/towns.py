@@ -1,7 +1,8 @@
-"""Town names typed among a resident's search words ("counselling in Bridgwater"): the towns are those of the
-listings' public addresses, each placed at the middle of its locations and holding its postcode districts, so a
-town is searched as a postcode there is: services open to people living there, best matches first (nearest
-first without other words), with distances from its middle."""
+"""Town names and postcode districts typed among a resident's search words ("counselling in Bridgwater", "debt
+TA6"): the towns are those of the listings' public addresses (and the districts of their postcodes), each placed
+at the middle of its locations and holding its postcode districts, so a town is searched as a postcode there is:
+services open to people living there, best matches first (nearest first without other words), with distances
+from its middle."""
 
 from __future__ import annotations
 
@@ -71,17 +72,39 @@ class Towns:
 
 
 def _read_towns(session: Session) -> list[Town]:
-    public = [Location.city.is_not(None), Location.latitude.is_not(None), Location.longitude.is_not(None),
+    """Each town, and each postcode district ("TA1"), of the public locations: placed at the middle of
+    their locations, from one query grouped by town and postcode (a few thousand rows at most)."""
+    public = [Location.latitude.is_not(None), Location.longitude.is_not(None),
               Location.confidential.is_(False)]  # a refuge's place never moves a town's middle
-    middles = session.execute(sa.select(Location.city, sa.func.avg(Location.latitude), sa.func.avg(Location.longitude))
-                              .where(*public).group_by(Location.city)).all()
-    districts: dict[str, set[str]] = {}
-    for city, postcode in session.execute(sa.select(Location.city, Location.postal_code).where(*public).distinct()):
+    rows = session.execute(sa.select(Location.city, Location.postal_code, sa.func.count(),
+                                     sa.func.avg(Location.latitude), sa.func.avg(Location.longitude))
+                           .where(*public).group_by(Location.city, Location.postal_code)).all()
+    towns: dict[str, _Middle] = {}
+    districts: dict[str, _Middle] = {}
+    for city, postcode, count, latitude, longitude in rows:
         match = POSTCODE.match((postcode or "").strip().upper())
-        if match:
-            districts.setdefault(city, set()).add(match.group(1))
-    return [Town(city.strip(), Point(float(lat), float(lon)), tuple(sorted(districts.get(city, ()))))
-            for city, lat, lon in middles if city.strip()]
+        district = match.group(1) if match else None
+        if (city or "").strip():
+            towns.setdefault(city.strip(), _Middle()).add(count, latitude, longitude, district)
+        if district:
+            districts.setdefault(district, _Middle()).add(count, latitude, longitude, district)
+    return [middle.town(name) for name, middle in (*towns.items(), *districts.items())]
+
+
+class _Middle:
+    """The running middle of a place's locations and the postcode districts they are in."""
+
+    def __init__(self):
+        self.count, self.latitude, self.longitude, self.districts = 0, 0.0, 0.0, set()
+
+    def add(self, count: int, latitude, longitude, district: str | None) -> None:
+        self.count += count
+        self.latitude += count * float(latitude)
+        self.longitude += count * float(longitude)
+        self.districts |= {district} if district else set()
+
+    def town(self, name: str) -> Town:
+        return Town(name, Point(self.latitude / self.count, self.longitude / self.count), tuple(sorted(self.districts)))
 
 
 TOWNS = Towns()

@@ -20,7 +20,7 @@ def results(app, query: str) -> tuple[int, str]:
 
 
 def text_of(html: str, element_id: str) -> str:
-    match = re.search(rf'<(\w+) id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    match = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
     assert match, f"no #{element_id}"
     return " ".join(unescape(re.sub(r"<[^>]+>", "", match.group(2))).split())
 
@@ -97,3 +97,13 @@ def test_the_advice_reads_well_in_a_browser(app, directory, page):
             "No service mentions autism, so these results match your other words.")
         expect(page.get_by_label("Postcode")).to_have_value("TA1 1AA")
         assert_accessible(page)
+
+
+def test_a_postcode_district_among_the_words_is_searched_as_a_place(app, directory):
+    status, html = results(app, "q=debt+ta6")
+    # Was "0 services found": no listing has the word "ta6".
+    assert status == 200 and result_names(html) == ["Debt and money advice, Bridgwater"]
+    assert text_of(html, "town").startswith("Showing services open to people living in TA6 postcodes, with distances")
+    assert "miles away" in html
+    status, html = results(app, "q=debt+ta9")  # a district no listing is in stays a word (one no listing uses)
+    assert 'id="town"' not in html and text_of(html, "left-out").startswith("No service mentions ta9")
