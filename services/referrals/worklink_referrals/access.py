@@ -200,7 +200,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         body["notes"] = [{"by": staff_words(principal.organisation, n.by, n.by_org, name=n.by_name, role=n.by_role,
                                             org_names=org_names), "by_name": n.by_name,
                           "written_at": n.written_at, **({"text": n.text} if shared else {})}
-                         for n in referral.notes]
+                         for n in notes_seen(principal, referral)]
     if outcomes_seen:
         body["outcomes"] = [{"type": o.type, "occurred_on": o.occurred_on, "details": o.details,
                              "recorded_at": o.recorded_at} for o in referral.outcomes]
@@ -208,6 +208,16 @@ def present(session: Session, referral: Referral, principal: Principal, settings
 
 
 LINK_STEPS = ("link_duplicate", "relink_duplicate", "unlink_duplicate")
+
+
+def notes_seen(principal: Principal, referral: Referral) -> list:
+    """Case notes are the record of the organisation that wrote them: the assigned organisation reads its own, not
+    those of one the referral left (a service withdrawn before acknowledging it: services.hold_unclaimed), whose
+    staff's words about the person are not for an organisation the person never dealt with. Alliance admins read
+    every one."""
+    if principal.is_alliance_admin:
+        return list(referral.notes)
+    return [note for note in referral.notes if note.by_org == referral.assigned_org_id]
 
 
 def organisations_named(referral: Referral) -> set[str | None]:

@@ -78,3 +78,39 @@ def test_a_page_form_on_a_stale_version_is_refused_not_applied(harness):
     assert "has changed since version" in stale.get_data(as_text=True)
     after = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert [a["channel"] for a in after["attempts"]] == ["phone"] and after["version"] == read + 1
+
+
+def test_the_case_notes_of_an_organisation_the_referral_left_stay_behind(both):
+    """A service withdrawn before acknowledging a referral: the referral is held and routed to another
+    organisation. Notes the first organisation wrote meanwhile are its case record, not the next one's: its staff's
+    words about the person must not reach an organisation the person never dealt with. The alliance still reads
+    them; the new organisation reads its own notes."""
+    from datetime import timedelta
+    import uuid
+
+    from tests.services.referrals.conftest import ADVISERS, OTHER_SERVICE, SERVICE
+    from worklink_referrals import services
+    from worklink_referrals.config import ReferralSettings
+
+    h = both
+    rid = h.refer().get_json()["id"]
+    assert h.client.post(f"/referrals/{rid}/notes", json={"text": "Told me about her debts"},
+                         headers=h.adviser()).status_code == 201
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    with h.ctx.database.transaction() as session:
+        gone = services.routing_service_for_update(session, SERVICE, uuid.UUID(ADVISERS),
+                                                   h.clock.now + timedelta(seconds=1))
+        gone.active = False
+        session.flush()
+        services.hold_unclaimed(session, h.ctx.outbox, ReferralSettings(), SERVICE, h.clock.now)
+    new_org = h.adviser("adviser-9", org=OTHER_ADVISERS)
+    assert h.client.get(f"/referrals/{rid}", headers=new_org).get_json()["assigned_org_id"] == OTHER_ADVISERS
+    assert h.client.post(f"/referrals/{rid}/notes", json={"text": "First call booked"},
+                         headers=new_org).status_code == 201
+
+    seen = h.client.get(f"/referrals/{rid}", headers=new_org).get_json()
+    assert [n.get("text") for n in seen["notes"]] == ["First call booked"]
+    assert "debts" not in json.dumps(seen)
+    assert "debts" not in h.client.get(f"/queue/{rid}", headers={**new_org, **HTML}).get_data(as_text=True)
+    admin = h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()
+    assert [n.get("text") for n in admin["notes"]] == ["Told me about her debts", "First call booked"]
