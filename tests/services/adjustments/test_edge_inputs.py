@@ -97,3 +97,19 @@ def test_the_employers_answer_needs_a_real_name_and_a_plausible_start_date(clien
     answered = client.post(f"/employer-links/{token}/response",
                            json={"items": items, "responder_name": " Jo Manager ", "effective_from": start})
     assert answered.status_code == 201 and answered.get_json()["responder_name"] == "Jo Manager"
+
+
+@pytest.mark.parametrize("action", ["issue", "withdraw", "refer", "withdraw-referral-consent"])
+def test_a_version_too_big_for_the_database_on_the_review_page_is_a_refusal_not_a_failure(svc, action):
+    """The review page's forms post the version read; one no column holds (a form edited by hand) is told as a
+    suggestion that changed, as the API's 422 on /version, never a database error."""
+    app, client, tokens = svc
+    h = tokens.header()
+    s = created(client, tokens)
+    if action != "issue":
+        assert client.post(f"/suggestions/{s['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    token = csrf_for(client, f"/review/{s['id']}", headers=h)
+    response = client.post(f"/review/{s['id']}/{action}",
+                           data={"csrf_token": token, "version": str(2**63), "reason": "other"}, headers=h)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert "error=" in response.location

@@ -31,7 +31,8 @@ from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
 from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, ordinal, worded
-from worklink_adjustments.schemas import EmployerResponseSchema, SuggestionInSchema, SuggestionUpdateSchema
+from worklink_adjustments.schemas import (VERSIONS, EmployerResponseSchema, SuggestionInSchema,
+                                          SuggestionUpdateSchema)
 
 pages = PagesBlueprint("adjustment_pages", __name__, template_folder="templates")
 pages.add_app_template_filter(lambda moment: letters.long_date(uk_today(moment)), "uk_date")  # in the UK, in words
@@ -615,10 +616,7 @@ def confirm_page(suggestion_id: uuid.UUID, action: str, values=None, errors=None
 @person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def review_action(suggestion_id: uuid.UUID, action: str):
-    try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
-        version = -1
+    version = posted_version(request.form)
     reason = request.form.get("reason", "")
     if action == "withdraw" and reason not in dict(PAGE_WITHDRAWAL_REASONS[1:]):
         return confirm_page(suggestion_id, action, request.form,
@@ -642,6 +640,16 @@ def review_action(suggestion_id: uuid.UUID, action: str):
             raise
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
     return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, done=ACTION_DONE[action]), 303)
+
+
+def posted_version(form) -> int:
+    """The version the page was read at, or -1 (refused as a suggestion that changed) for one no suggestion has: the
+    API's range, since issuing compares it in SQL and one too big for the column was a database error (a 500)."""
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        return -1
+    return version if VERSIONS.min <= version <= VERSIONS.max else -1
 
 
 def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
