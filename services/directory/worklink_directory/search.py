@@ -95,6 +95,8 @@ BROADER = {
     "lonely": ["peer support"],
     "occupational health": ["workplace health"],
     "classes": ["courses"], "lessons": ["courses"],
+    "bereavement": ["counselling"], "bereaved": ["counselling"], "grief": ["counselling"],
+    "redundancy": ["employment"], "redundant": ["employment"],
 }
 
 

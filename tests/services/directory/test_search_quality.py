@@ -68,6 +68,12 @@ def test_a_health_condition_finds_support_for_long_term_conditions(demo):
     assert first_names(demo, "long covid")[0].startswith("Condition management programme")
 
 
+def test_life_events_find_the_support_people_turn_to(demo):
+    # Each found nothing: no listing says "bereavement" or "redundancy".
+    assert first_names(demo, "bereavement")[0].endswith("counselling service")
+    assert all("employment" in name for name in first_names(demo, "made redundant", 5))
+
+
 def test_everyday_words_for_what_listings_call_otherwise(demo):
     assert first_names(demo, "computer course")[0].startswith("Digital skills for work")  # was "Mindfulness course"
     assert first_names(demo, "english classes")[0].startswith("Maths and English")  # was no result
