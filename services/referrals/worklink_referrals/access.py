@@ -287,7 +287,8 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     whose due times depend on working days and holds: its open referrals are read and checked here."""
     query = sa.select(Referral)
     role, org = principal.role, principal.organisation
-    if view == "sent" or role == "gp":
+    as_referrer = view == "sent" or role == "gp"
+    if as_referrer:
         query = query.where(Referral.referrer_org_id == (org or ""))
     elif role in ("adviser", "org_admin"):
         query = query.where(Referral.assigned_org_id == (org or ""))
@@ -304,6 +305,8 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     elif view == "checks_due":  # a sustainment check (13 or 26 weeks after a job start) is due
         query = query.where(Referral.id.in_(sa.select(SustainmentCheck.referral_id).where(
             SustainmentCheck.due_on <= uk_today(now), SustainmentCheck.done_at.is_(None))))
+        if as_referrer:  # a check tells a job start: an outcome, the referrer's only if the person agreed
+            query = query.where(Referral.outcomes_to_referrer.is_(True))
     elif view == "held":
         query = query.where(Referral.routing == "held", Referral.status.in_(services.OPEN_VALUES))
     elif view == "breaching":

@@ -114,3 +114,28 @@ def test_the_case_notes_of_an_organisation_the_referral_left_stay_behind(both):
     assert "debts" not in h.client.get(f"/queue/{rid}", headers={**new_org, **HTML}).get_data(as_text=True)
     admin = h.client.get(f"/referrals/{rid}", headers=h.admin()).get_json()
     assert [n.get("text") for n in admin["notes"]] == ["Told me about her debts", "First call booked"]
+
+
+def test_a_referrer_the_person_kept_outcomes_from_cannot_list_their_sustainment_checks(harness):
+    """A sustainment check exists only after a job start: listing the referrer's referrals with checks due told a
+    GP that the person had started work, though they kept outcomes from the referrer. The person who shared them
+    is still listed."""
+    from tests.services.referrals.conftest import nhs_number, referral_body
+
+    h = harness
+
+    def in_work(given, shared):
+        body = referral_body({"nhs_number": nhs_number(len(given), 73), "given_name": given})
+        body["consent"]["outcomes_to_referrer"] = shared
+        rid = h.client.post("/referrals", json=body, headers=h.gp()).get_json()["id"]
+        h.act(rid, "accept", adviser_id="adviser-1")
+        h.act(rid, "make_first_contact")
+        h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+        return rid
+
+    private, shared = in_work("Pri", False), in_work("Shareen", True)
+    h.clock.advance(weeks=13)
+    assert sorted(i["id"] for i in h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()
+                  ["items"]) == sorted([private, shared])
+    listed = h.client.get("/referrals?view=checks_due", headers=h.gp()).get_json()
+    assert [i["id"] for i in listed["items"]] == [shared] and listed["total"] == 1
