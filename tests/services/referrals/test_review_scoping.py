@@ -139,3 +139,28 @@ def test_a_referrer_the_person_kept_outcomes_from_cannot_list_their_sustainment_
                   ["items"]) == sorted([private, shared])
     listed = h.client.get("/referrals?view=checks_due", headers=h.gp()).get_json()
     assert [i["id"] for i in listed["items"]] == [shared] and listed["total"] == 1
+
+
+def test_a_rejected_self_referrer_is_not_told_their_referrer_will_explain(harness):
+    """The person's status said 'Your referrer will be told why' to someone who referred themselves: nobody would
+    tell them. A GP's patient still reads it."""
+    h = harness
+    person = {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+              "email": "sam@example.org"}
+    pending = h.client.post("/self-referrals", json={"person": person, "consent": {
+        "explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
+    link = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]}
+                         ).get_json()["status_link"]
+    [item] = h.client.get("/referrals", headers=h.adviser()).get_json()["items"]
+    assert h.act(item["id"], "reject", reason="not_eligible").status_code == 200
+    status = h.client.get(link.replace("/my-referral/", "/status/")).get_json()
+    assert status["status"] == "rejected" and "referrer" not in status["status_text"]
+    assert "look for other local support" in status["status_text"]
+    page = h.client.get(link, headers=HTML).get_data(as_text=True)
+    assert "referrer" not in page and "look for other local support" in page
+
+    from tests.services.referrals.conftest import with_updates
+    rid = h.client.post("/referrals", json=with_updates(), headers=h.gp()).get_json()["id"]
+    assert h.act(rid, "reject", reason="not_eligible").status_code == 200
+    patient = h.client.get(h.person_link(rid).replace("/my-referral/", "/status/")).get_json()
+    assert patient["status_text"] == "The service could not take your referral. Your referrer will be told why."

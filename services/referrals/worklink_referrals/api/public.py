@@ -37,6 +37,9 @@ PLAIN_STATUS = {
 # referral_being_matched), not that it is on its way to an adviser.
 HELD_STATUS = ("We have your referral. It is with the WorkLink alliance, who are matching it to a local employment "
                "support service.")
+# A self-referral has no referrer to be told why: the person is pointed to what they can do next instead.
+SELF_REJECTED_STATUS = ("The service could not take your referral. You can look for other local support, or ask your "
+                        "GP or Jobcentre work coach about it.")
 
 
 def person_principal(referral: Referral) -> Principal:
@@ -71,6 +74,8 @@ def person_status(referral: Referral) -> dict:
 def _plain_status(referral: Referral) -> str:
     if referral.status == "submitted" and referral.routing == "held":
         return HELD_STATUS
+    if referral.status == "rejected" and referral.source == "self":
+        return SELF_REJECTED_STATUS
     return PLAIN_STATUS[referral.status]
 
 
