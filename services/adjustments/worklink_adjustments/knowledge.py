@@ -81,7 +81,11 @@ def current_version(session: Session) -> int:
 
 
 def bump_version(session: Session, by: str, change: str) -> int:
-    """Record an edit: the knowledge base is now one version newer."""
+    """Record an edit: the knowledge base is now one version newer. Two admins editing at once both read the same
+    newest version, and the second's insert failed on its key (a 500, its edit lost): each locks the newest version's
+    row first and reads the number again, so the second waits for the first's commit and takes the version after it."""
+    newest = current_version(session)
+    session.execute(sa.select(GuidanceVersion.version).where(GuidanceVersion.version == newest).with_for_update())
     version = current_version(session) + 1
     session.add(GuidanceVersion(version=version, published_by=by, change=change[:255], published_at=utcnow()))
     return version
