@@ -191,6 +191,19 @@ def test_sign_out_needs_the_csrf_token_and_a_cross_site_get_signs_nobody_out(app
     assert client.get("/caseload").status_code == 200  # still signed in
 
 
+def test_sign_out_asked_for_json_with_the_session_cookie_ends_no_session(app, settings):
+    """A program asking a page for JSON is answered as the API is, without the CSRF check, since only a bearer
+    token speaks for it. Sign-out read the cookie itself: a script on a sibling site (same-site, so the Lax cookie
+    goes along) posting to /signout with Accept: application/json ended the user's session."""
+    client = app.test_client()
+    client.post("/signin", data={"csrf_token": _csrf(client), "token": mint_token(settings.jwt, role="adviser")})
+    for path, status in (("/signout", 400), ("/signout/everywhere", 401)):
+        refused = client.post(path, headers={"Accept": "application/json", "Sec-Fetch-Site": "same-site"})
+        assert refused.status_code == status and refused.mimetype == "application/problem+json"
+        assert "Set-Cookie" not in refused.headers
+    assert client.get("/caseload").status_code == 200  # still signed in
+
+
 def test_the_csrf_check_compares_any_text_without_failing(app):
     """hmac.compare_digest raises TypeError for non-ASCII str: a 500 before the fix."""
     client = app.test_client()

@@ -386,6 +386,11 @@ def _session_pages() -> PagesBlueprint:
         """End the session for good (a copy of its cookie is refused too), then forget it."""
         from worklink.auth import optional_principal
 
+        if not is_page_request():
+            # Asking for JSON skips the CSRF check (a bearer token speaks for a program), so the cookie is no
+            # credential here, as it is none anywhere else: a script on a sibling site ended the session.
+            raise Problem(400, "A program has no page session to sign out of: a browser signs out with the page's "
+                               "form.")
         if token := service_context().cookie_seal.unseal(request.cookies.get(session_cookie_name(), "")):
             service_context().sessions.sign_out(token, optional_principal())
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
