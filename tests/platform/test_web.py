@@ -344,6 +344,21 @@ def test_a_secret_link_asked_with_a_method_it_does_not_take_is_masked_and_kept_o
         assert "s3cr3t" not in JsonFormatter().format(line)
 
 
+def test_a_made_up_http_method_adds_no_metric_of_its_own(settings):
+    """Any word is a method to the server (gunicorn takes 3 to 20 capital letters), and each label value is a
+    time series the process keeps for ever: a client sending random methods grew every worker's metrics."""
+    from prometheus_client import REGISTRY
+
+    app, _ = create_service_app("methodsvc", __name__, tables=platform_tables(sa.MetaData()), title="T",
+                                description="T", settings=settings)
+    client = app.test_client()
+    for method in ("QWERTYUIOP", "ZXCVBNMASD", "GET"):
+        client.open("/healthz", method=method)
+    methods = {sample.labels["method"] for family in REGISTRY.collect() if family.name == "worklink_http_requests"
+               for sample in family.samples if sample.labels.get("service") == "methodsvc"}
+    assert methods == {"other", "GET"}
+
+
 @pytest.mark.parametrize("trusted, expected", [
     ("0", ("127.0.0.1", "http")),     # no proxy of ours: a client cannot pick its own address
     ("1", ("198.51.100.9", "https")),  # behind our proxy: its last hop names the client

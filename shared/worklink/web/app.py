@@ -50,6 +50,9 @@ LATENCY = Histogram("worklink_http_request_duration_seconds", "HTTP request late
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+# The methods a metric names; any other is "other". A client may send any word as its method, and each label
+# value is a time series kept for the process's life: random methods would grow the metrics without end.
+_METRIC_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 @dataclass
@@ -194,8 +197,9 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
             ctx.audit.record_refusal(ctx.database, _person_record(request.endpoint), response)
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        REQUESTS.labels(name, request.method, endpoint, response.status_code).inc()
-        LATENCY.labels(name, request.method, endpoint).observe(elapsed)
+        method = request.method if request.method in _METRIC_METHODS else "other"
+        REQUESTS.labels(name, method, endpoint, response.status_code).inc()
+        LATENCY.labels(name, method, endpoint).observe(elapsed)
         if endpoint not in ("/healthz", "/readyz", "/metrics"):
             log.info("request", extra={"method": request.method, "path": loggable_path(), "route": endpoint,
                                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
