@@ -10,7 +10,11 @@ current one is: it is read from the environment only.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Mapping
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from worklink.config import ConfigError
 
@@ -34,3 +38,41 @@ def previous_keys(env: Mapping[str, str], variable: str, *, checked: bool = True
 def key_ring(current: str, env: Mapping[str, str], variable: str) -> tuple[str, ...]:
     """The current key, then the previous ones (the current one never twice)."""
     return (current, *(key for key in previous_keys(env, variable) if key != current))
+
+
+class Unopenable(ValueError):
+    """Sealed under none of the keys given, or changed since."""
+
+
+class Seal:
+    """Seals text under the first key of a ring and opens what any of them sealed (Fernet: AES-128-CBC with
+    HMAC-SHA256, so a changed value opens under none). A key is the text of its variable (hashed to Fernet's size).
+    What a previous key sealed is re-sealed under the current one with `reseal`, so the operator can drop it."""
+
+    def __init__(self, *keys: str):
+        self._fernets = [Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest())) for key in keys]
+        self._ring = MultiFernet(self._fernets)
+
+    def seal(self, text: str) -> str:
+        return self._ring.encrypt(text.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        try:
+            return self._ring.decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError):
+            raise Unopenable("sealed under none of the keys given, or changed") from None
+
+    def is_current(self, sealed: str) -> bool:
+        """Sealed under the current (first) key."""
+        try:
+            self._fernets[0].decrypt(sealed.encode())
+        except (InvalidToken, ValueError):
+            return False
+        return True
+
+    def reseal(self, sealed: str) -> str:
+        """The same text sealed under the current key (raises Unopenable as `open` does)."""
+        try:
+            return self._ring.rotate(sealed.encode()).decode()
+        except (InvalidToken, ValueError):
+            raise Unopenable("sealed under none of the keys given, or changed") from None

@@ -77,6 +77,9 @@ def test_notifications_needs_its_links_and_sender_named_and_mail_kept_off_clear_
     remote_mail = {**links, "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org",
                    "NOTIFICATIONS_SMTP_HOST": "smtp.example.org"}
     refused(start(["job", "-s", "notifications", "deliver"], tmp_path, **remote_mail), "NOTIFICATIONS_SMTP_STARTTLS")
+    named = {**links, "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org"}  # its webhook secret key missing
+    for process in (["job", "-s", "notifications", "deliver"], ["db", "upgrade", "-s", "notifications"]):
+        refused(start(process, tmp_path, **named), "NOTIFICATIONS_WEBHOOK_SECRET_KEY")
 
 
 def test_adjustments_web_app_refuses_a_missing_link_secret_before_gunicorn_starts(tmp_path):
@@ -127,7 +130,8 @@ SERVICE_SETTINGS = {  # each service's own production settings, so only the plat
                     "WORKLINK_ALLOWED_HOSTS": "adjustments.example.org"},
     "referrals": {"REFERRALS_PERSON_KEY": "k" * 40},
     "notifications": {"NOTIFICATIONS_PUBLIC_URL": "https://notify.example.org",
-                      "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org", "NOTIFICATIONS_MAIL_FROM": "x@example.org"},
+                      "NOTIFICATIONS_REFERRALS_URL": "https://refer.example.org", "NOTIFICATIONS_MAIL_FROM": "x@example.org",
+                      "NOTIFICATIONS_WEBHOOK_SECRET_KEY": "w" * 40},
 }
 
 

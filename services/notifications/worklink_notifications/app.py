@@ -11,6 +11,7 @@ from worklink.config import Settings
 from worklink.pseudonyms import clinician_reference_keys
 from worklink.web import create_service_app, service_context
 from worklink_notifications import api
+from worklink_notifications.config import webhook_secret_seal
 from worklink_notifications.membership import follow_signed_in_organisation
 from worklink_notifications.models import PLATFORM
 from worklink_notifications.pages.views import pages
@@ -27,6 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     keys = clinician_reference_keys(app.extensions["worklink"].settings)
     app.config.setdefault("CLINICIAN_REFERENCE_KEY", keys[0])
     app.config.setdefault("CLINICIAN_REFERENCE_KEYS", (app.config["CLINICIAN_REFERENCE_KEY"], *keys[1:]))
+    # Seals each webhook signing secret before it is stored (webhook_secrets.py).
+    app.config.setdefault("WEBHOOK_SECRET_SEAL", webhook_secret_seal())
     # What administrators read where the schedule removed an address ("Removed after 30 days").
     app.config.setdefault("NOTIFICATIONS_RETENTION", RetentionSchedule.from_env())
     # Team e-mail follows the organisation a user signs in with (membership.py), on every authenticated request.

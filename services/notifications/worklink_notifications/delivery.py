@@ -53,12 +53,14 @@ from sqlalchemy.orm import Session
 
 from worklink.config import ConfigError, host_setting, positive_number, whole_number
 from worklink.db import Database, utcnow
+from worklink.keyring import Seal, Unopenable
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
-from worklink_notifications import retention, routing, signing, webhook_targets
+from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
+from worklink_notifications.config import webhook_secret_seal
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, details, uk_day, wording
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
-from worklink_notifications.rekeying import rekey_user_references
+from worklink_notifications.rekeying import rekey_user_references, reseal_webhook_secrets
 from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, Digest, OrganisationContact,
                                            RevokedConsent, UserChannelSettings, WebhookSubscriber)
 from worklink_notifications.retention import (DEAD_PERSON_ADDRESS_KEEP, RETENTION, SYSTEM, RetentionSchedule,
@@ -277,8 +279,11 @@ class DeliveryWorker:
     retention: RetentionSchedule | None = None  # default: the default schedule with settings' retry horizon
     # How a webhook host is resolved, for its check and to connect to it (default: DNS).
     resolve: webhook_targets.Resolver | None = None
+    seal: Seal | None = None  # opens webhook signing secrets (default: config.webhook_secret_seal)
 
     def __post_init__(self) -> None:
+        if self.seal is None:
+            self.seal = webhook_secret_seal()
         if self.retention is None:
             self.retention = RetentionSchedule(give_up_after=self.settings.give_up_after)
         if self.http is None:
@@ -594,10 +599,14 @@ class DeliveryWorker:
             raise PermanentFailure(f"not sent: {refused}")
         body = json.dumps(webhook_body(delivery), separators=(",", ":"), sort_keys=True).encode()
         now = self.clock()
-        keys = [subscriber.secret]
-        if subscriber.previous_secret and subscriber.previous_secret_expires_at \
-                and as_utc(subscriber.previous_secret_expires_at) > now:
-            keys.append(subscriber.previous_secret)
+        try:
+            keys = webhook_secrets.signing_secrets(subscriber, self.seal, now)
+        except Unopenable:  # our key, not the receiver: a rotation dropped the retired key too soon, or it is wrong
+            log.error("a webhook signing secret cannot be opened with NOTIFICATIONS_WEBHOOK_SECRET_KEY or its "
+                      "_PREVIOUS", extra={"subscriber_id": str(subscriber.id)})
+            raise PermanentFailure("not sent: its signing secret cannot be opened with "
+                                   "NOTIFICATIONS_WEBHOOK_SECRET_KEY (or _PREVIOUS); set the key it was sealed "
+                                   "with, or rotate the subscriber's secret")
         request_headers = signing.headers(keys, str(delivery.id), body, timestamp=int(now.timestamp()))
         response = self._post(subscriber.url, body, request_headers)
         if 200 <= response.status_code < 300:
@@ -669,6 +678,7 @@ class DeliveryWorker:
         counts = retention.apply(self.database, self.retention, now)
         backlog = retention.unfinished(counts, self.retention)
         counts["user_references_rekeyed"] = rekey_user_references(self.database)  # after a key rotation
+        counts["webhook_secrets_resealed"] = reseal_webhook_secrets(self.database, self.seal)  # after one, too
         counts["audit_entries_deleted"] = prune_audit_log(self.database, PLATFORM.audit_log,
                                                           audit_retention_years(os.environ), now)
         self._retention_due_at = now + (RETENTION_BACKLOG_EVERY if backlog else RETENTION_EVERY)

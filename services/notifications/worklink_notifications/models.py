@@ -115,9 +115,10 @@ class WebhookSubscriber(Base):
     organisation_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     url: Mapped[str] = mapped_column(sa.String(2048))
     event_types: Mapped[str] = mapped_column(sa.Text, default="")  # comma-separated; empty = all
-    secret: Mapped[str] = mapped_column(sa.String(128))
-    # After a rotation the old secret also signs until it expires, so receivers can switch over.
-    previous_secret: Mapped[str | None] = mapped_column(sa.String(128))
+    # Sealed (webhook_secrets.py: a copy of the database signs nothing); the API shows it in clear once, when made.
+    secret: Mapped[str] = mapped_column(sa.String(255))
+    # After a rotation the old secret also signs until it expires, so receivers can switch over. Sealed too.
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(255))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

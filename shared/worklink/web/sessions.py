@@ -43,7 +43,6 @@ the services hold, so a copy taken from a browser is no bearer token the API wou
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -52,13 +51,12 @@ from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from worklink.auth import Principal
 from worklink.config import ConfigError, Settings
 from worklink.db import Database, utcnow
 from worklink.events.contracts.platform import user_key, user_sessions_ended
-from worklink.keyring import key_ring
+from worklink.keyring import Seal, Unopenable, key_ring
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import clinician_reference, clinician_reference_key, clinician_reference_keys
 
@@ -281,16 +279,15 @@ class CookieSeal:
     opened under any (`session_keys`: after a rotation, the sessions begun before it go on)."""
 
     def __init__(self, *keys: str):
-        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
-                                    for key in keys])
+        self._seal = Seal(*keys)
 
     def seal(self, token: str) -> str:
-        return self._fernet.encrypt(token.encode()).decode()
+        return self._seal.seal(token)
 
     def unseal(self, value: str) -> str | None:
         try:
-            return self._fernet.decrypt(value.encode()).decode()
-        except (InvalidToken, ValueError):
+            return self._seal.open(value)
+        except Unopenable:
             return None
 
 

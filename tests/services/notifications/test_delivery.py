@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from worklink.pseudonyms import clinician_reference
 from worklink_notifications import routing, signing
+from worklink_notifications.config import webhook_secret_seal
 from worklink_notifications.models import (Delivery, DeliveryAttempt, Digest, OrganisationContact,
                                            UserChannelSettings, WebhookSubscriber)
 from tests.services.notifications.support import make_worker
@@ -50,9 +51,11 @@ def all_deliveries(database, *where) -> list[Delivery]:
 
 
 def subscriber_for(database, receiver, organisation=REFERRER) -> WebhookSubscriber:
-    subscriber = WebhookSubscriber(organisation_id=organisation, url=receiver.url, secret=signing.new_secret())
+    """A subscriber stored as the API stores it, its secret sealed; the receiver knows it in clear."""
+    receiver.secret = signing.new_secret()
+    subscriber = WebhookSubscriber(organisation_id=organisation, url=receiver.url,
+                                   secret=webhook_secret_seal().seal(receiver.secret))
     add(database, subscriber)
-    receiver.secret = subscriber.secret
     return subscriber
 
 

@@ -98,3 +98,51 @@ def _head() -> str:
 
     from worklink.migrations import alembic_config
     return ScriptDirectory.from_config(alembic_config(SPEC.migrations_dir, "sqlite://")).get_current_head()
+
+
+def test_stored_webhook_secrets_are_sealed_and_a_downgrade_opens_them_again(database_url, monkeypatch):
+    """0021: a copy of the database held every partner's signing secret in clear."""
+    import uuid
+
+    import pytest
+    from alembic import command
+
+    from worklink.keyring import Seal
+    from worklink.migrations import alembic_config
+
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_SECRET_KEY", "the-webhook-secret-key-at-migration-time")
+    upgrade(SPEC.migrations_dir, database_url, "notifications_0020")
+    database = Database(database_url)
+    rows = {"rotated": ("whsec_" + "A" * 44, "whsec_" + "B" * 44), "new": ("whsec_" + "C" * 44, None)}
+    try:
+        with database.engine.begin() as connection:
+            for organisation, (secret, previous) in rows.items():
+                connection.execute(sa.text(
+                    "INSERT INTO webhook_subscriber (id, organisation_id, url, event_types, secret, previous_secret, "
+                    "active, created_at, consecutive_failures) VALUES (:id, :org, 'https://crm.example/h', '', "
+                    ":secret, :previous, true, CURRENT_TIMESTAMP, 0)"),
+                    dict(id=uuid.uuid4().hex if database_url.startswith("sqlite") else str(uuid.uuid4()),
+                         org=organisation, secret=secret, previous=previous))
+        upgrade(SPEC.migrations_dir, database_url)
+        sealed = _secrets(database)
+        config = alembic_config(SPEC.migrations_dir, database_url)
+        monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_SECRET_KEY", "another-key-that-sealed-none-of-them-" + "x" * 8)
+        with pytest.raises(RuntimeError, match="cannot be opened with NOTIFICATIONS_WEBHOOK_SECRET_KEY"):
+            command.downgrade(config, "notifications_0020")
+        assert _secrets(database) == sealed  # nothing changed
+        monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_SECRET_KEY_PREVIOUS", "the-webhook-secret-key-at-migration-time")
+        command.downgrade(config, "notifications_0020")
+        downgraded = _secrets(database)
+    finally:
+        database.dispose()
+    seal = Seal("the-webhook-secret-key-at-migration-time")
+    for organisation, values in sealed.items():
+        assert all(value is None or not value.startswith("whsec_") for value in values)
+        assert tuple(value and seal.open(value) for value in values) == rows[organisation]
+    assert downgraded == rows  # lossless
+
+
+def _secrets(database) -> dict:
+    with database.engine.connect() as connection:
+        return {row.organisation_id: (row.secret, row.previous_secret) for row in connection.execute(
+            sa.text("SELECT organisation_id, secret, previous_secret FROM webhook_subscriber"))}

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -31,6 +32,22 @@ def _get(session, subscriber_id: uuid.UUID) -> WebhookSubscriber:
     if subscriber is None or not authenticate().acts_for(subscriber.organisation_id):
         raise Problem(404, f"No webhook subscriber {subscriber_id}.")
     return subscriber
+
+
+def _sealed(secret: str) -> str:
+    """As the row keeps it: sealed (webhook_secrets.py), so a copy of the database signs nothing."""
+    return current_app.config["WEBHOOK_SECRET_SEAL"].seal(secret)
+
+
+class Shown:
+    """A subscriber as its answer shows it once, when its secret is made: the secret in clear, as its row never
+    holds it."""
+
+    def __init__(self, subscriber: WebhookSubscriber, secret: str):
+        self._subscriber, self.secret = subscriber, secret
+
+    def __getattr__(self, name: str):
+        return getattr(self._subscriber, name)
 
 
 def _check_url(url: str) -> None:
@@ -71,12 +88,13 @@ class Subscribers(MethodView):
                           errors=[{"location": "json", "pointer": "/organisation_id", "detail": "Required."}])
         require_organisation(organisation)
         _check_url(body["url"])
+        secret = signing.new_secret()
         subscriber = WebhookSubscriber(organisation_id=organisation, url=body["url"],
-                                       event_types=",".join(body["event_types"]), secret=signing.new_secret())
+                                       event_types=",".join(body["event_types"]), secret=_sealed(secret))
         with service_context().database.transaction() as session:
             session.add(subscriber)
             session.flush()
-            return subscriber
+            return Shown(subscriber, secret)
 
 
 @blp.route("/<uuid:subscriber_id>")
@@ -119,7 +137,8 @@ class RotateSecret(MethodView):
                 raise Problem(409, "The last rotation's old secret still signs; the receiver may not have "
                                    "switched yet. Rotate again after it expires, or set drop_previous after a leak.",
                               previous_secret_expires_at=as_utc(expires).isoformat())
-            subscriber.previous_secret = subscriber.secret
+            secret = signing.new_secret()
+            subscriber.previous_secret = subscriber.secret  # sealed as it was
             subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=body["grace_hours"])
-            subscriber.secret = signing.new_secret()
-            return subscriber
+            subscriber.secret = _sealed(secret)
+            return Shown(subscriber, secret)
