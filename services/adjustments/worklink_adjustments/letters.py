@@ -157,7 +157,10 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     share = s["consent"]["share_with_employer"]
     answered = s.get("employer_response")  # the answer to this version: its single-use link is spent
     # Nothing to answer (a 'not fit' decision, or advice without recommendations), or answered: no reply link.
-    link = response_url if share and s["status"] in ("issued", "amended") and s["recommendations"] else None
+    # Nor once the period has ended (the link refuses answers to ended advice, before the sweep marks it expired).
+    ended = s["period"]["end"] is not None and s["period"]["end"] < uk_today()
+    answerable = share and s["status"] in ("issued", "amended") and s["recommendations"] and not ended
+    link = response_url if answerable else None
     if link and answered:
         link = None
         sections.append(Section("Your reply", [

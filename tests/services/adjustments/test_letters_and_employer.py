@@ -349,6 +349,8 @@ def test_the_link_dies_when_the_period_ends_before_the_sweep_marks_it_expired(ap
             period_start=uk_today() - timedelta(days=20), period_end=uk_today() - timedelta(days=1)))
     for gone in (client.get(link), client.get("/employer-links/" + link.rsplit("/", 1)[1])):
         assert gone.status_code == 410 and "no longer current" in gone.get_data(as_text=True)
+    letter = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert "/respond/" not in letter  # a reprint offers no link that would refuse the answer
     with app.extensions["worklink"].database.transaction() as session:
         session.execute(sa.update(Suggestion).where(Suggestion.id == uuid.UUID(s["id"]))
                         .values(period_end=uk_today()))  # its last day: still current
