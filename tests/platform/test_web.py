@@ -344,6 +344,23 @@ def test_a_secret_link_asked_with_a_method_it_does_not_take_is_masked_and_kept_o
         assert "s3cr3t" not in JsonFormatter().format(line)
 
 
+def test_a_secret_link_changed_so_that_no_route_matches_is_masked_in_the_log(settings, caplog):
+    """A link with a slash or a word added (a mail program, a person copying it) matches no route: there were no
+    URL arguments to recognise the token by, and the 404's log line held the single-use link in clear."""
+    tables = platform_tables(sa.MetaData())
+    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+
+    @app.get("/respond/<token>")
+    def respond(token):
+        return "thanks"
+
+    caplog.set_level(logging.INFO, logger="worklink.http")
+    for path in ("/respond/s3cr3t-single-use-link/", "/respond/s3cr3t-single-use-link/thanks", "/wp-login.php"):
+        assert app.test_client().get(path).status_code == 404
+    paths = [r.path for r in caplog.records if r.name == "worklink.http"]
+    assert paths == ["/respond/[redacted]/", "/respond/[redacted]/thanks", "/wp-login.php"]
+
+
 def test_a_made_up_http_method_adds_no_metric_of_its_own(settings):
     """Any word is a method to the server (gunicorn takes 3 to 20 capital letters), and each label value is a
     time series the process keeps for ever: a client sending random methods grew every worker's metrics."""

@@ -227,10 +227,18 @@ def _keep_out_of_caches(response) -> None:
         response.headers["Referrer-Policy"] = "no-referrer"
 
 
+_LONG_SEGMENT = re.compile(r"[^/]{16,}")  # a link's token is longer (token_urlsafe(24): 32); a word is shorter
+
+
 def loggable_path() -> str:
     """The request path with secret URL parts (single-use links, codes) masked for the logs."""
     path = request.path
-    for name, value in url_arguments().items():
+    arguments = url_arguments()
+    if request.url_rule is None and not arguments:
+        # No route matched (a link with a slash or a word added): nothing names its secret part, so every part
+        # as long as a token is masked; a scanner's /wp-login.php stays readable.
+        return _LONG_SEGMENT.sub("[redacted]", path)
+    for name, value in arguments.items():
         if SECRET_ARGS.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     return path
