@@ -166,7 +166,8 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "assigned_adviser": adviser_words(principal.organisation, referral, org_names),
         "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
-        "replaces_id": referral.replaces_id, "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
+        "replaces_id": referral.replaces_id if sees_linked(session, principal, referral.replaces_id) else None,
+        "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
         "submitted_at": referral.submitted_at,
         "closed_at": referral.closed_at, "erased_at": referral.erased_at,
         "consent": {"captured_by": consent_taker(principal.organisation, referral, org_names),
@@ -227,14 +228,21 @@ def organisations_named(referral: Referral) -> set[str | None]:
 
 def sees_duplicate(session: Session, principal: Principal, referral: Referral) -> bool:
     """Whether this reader is shown the referral's duplicate link (its id, reason and history steps): only
-    if they may read the referral it names, as that referral is about the person's dealings with another
-    organisation. Alliance admins read every referral; an unlinked referral's past links show to them only."""
+    if they may read the referral it names (sees_linked). An unlinked referral's past links show to alliance admins
+    only."""
+    return sees_linked(session, principal, referral.duplicate_of_id)
+
+
+def sees_linked(session: Session, principal: Principal, linked_id: uuid.UUID | None) -> bool:
+    """Whether this reader may be told of another referral of the person (the one a referral duplicates or
+    replaces): only if they may read it, as it is about the person's dealings with another organisation perhaps.
+    Alliance admins read every referral."""
     if principal.is_alliance_admin:
         return True
-    if referral.duplicate_of_id is None:
+    if linked_id is None:
         return False
     orgs = session.execute(sa.select(Referral.referrer_org_id, Referral.assigned_org_id)
-                           .where(Referral.id == referral.duplicate_of_id)).first()
+                           .where(Referral.id == linked_id)).first()
     return bool(orgs) and services.may_read(actor(principal), *orgs)
 
 

@@ -164,3 +164,24 @@ def test_a_rejected_self_referrer_is_not_told_their_referrer_will_explain(harnes
     assert h.act(rid, "reject", reason="not_eligible").status_code == 200
     patient = h.client.get(h.person_link(rid).replace("/my-referral/", "/status/")).get_json()
     assert patient["status_text"] == "The service could not take your referral. Your referrer will be told why."
+
+
+def test_a_re_referral_names_the_referral_it_replaces_only_to_those_who_may_read_that_one(harness):
+    """A GP re-refers a person whose first referral, with one adviser organisation, ended, this time to a service of
+    another. The new organisation read replaces_id: that the person had been referred before, and the id of a
+    referral about their dealings with another organisation (duplicate_of_id is withheld from such readers, for
+    that reason). The GP, who made both, and the alliance still read it."""
+    from tests.services.referrals.conftest import OTHER_SERVICE
+
+    h = harness
+    first = h.refer().get_json()["id"]
+    assert h.act(first, "cancel", headers=h.gp(), reason="referrer_withdrew").status_code == 200
+    h.add_service(OTHER_SERVICE, OTHER_ADVISERS)
+    again = h.refer(replaces_id=first, service_id=str(OTHER_SERVICE)).get_json()
+    assert again["replaces_id"] == first and again["assigned_org_id"] == OTHER_ADVISERS
+    new_org = h.client.get(f"/referrals/{again['id']}", headers=h.adviser("adviser-9", org=OTHER_ADVISERS))
+    assert new_org.get_json()["replaces_id"] is None and first not in new_org.get_data(as_text=True)
+    page = h.client.get(f"/queue/{again['id']}", headers={**h.adviser("adviser-9", org=OTHER_ADVISERS), **HTML})
+    assert first not in page.get_data(as_text=True)
+    for reader in (h.gp(), h.admin()):
+        assert h.client.get(f"/referrals/{again['id']}", headers=reader).get_json()["replaces_id"] == first
