@@ -18,6 +18,7 @@ synonym of several words still match as phrases ("low back pain", "hearing loss"
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
@@ -46,15 +47,23 @@ neck shoulder shoulders knee knees kneel kneeling hip hips wrist wrists arm arms
 elbow elbows joint joints
 """.split())
 
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script
 _SUFFIXES = ("ically", "ation", "ness", "iety", "ity", "ious", "ous", "ive", "ion", "ing", "ed", "ic", "es", "s",
              "al", "y", "a", "e")
 SHORT = 3
 
 
 def words(text: str) -> list[str]:
-    """The words of `text` as written; a possessive or an apostrophe does not split a word's stem."""
-    return _WORD.findall(text.replace("\u2019", "'").replace("'s", "").replace("'", ""))
+    """The words of `text` as written; a possessive or an apostrophe does not split a word's stem. Read without
+    accents, compatibility forms or invisible characters: letters outside A-Z split a name into fragments, so a
+    private "Ménière's disease" missed "Meniere's" and refused "re-arrange" ("re"), and full-width letters or a
+    soft hyphen inside a word ("depres\u00adsion", printed as one word) hid it."""
+    return _WORD.findall(_plain(text).replace("\u2019", "'").replace("'s", "").replace("'", ""))
+
+
+def _plain(text: str) -> str:
+    """Compatibility forms folded (full-width letters, ligatures), accents and format characters dropped."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in ("Mn", "Cf"))
 
 
 @lru_cache(maxsize=4096)

@@ -154,6 +154,32 @@ def test_private_terms_compare_stems_and_whole_words():
         "neck or shoulder pain"]
 
 
+def test_names_with_accents_and_text_with_invisible_or_full_width_letters_are_read_as_written():
+    """Words were runs of A-Z: 'Ménière's' was read as 'm', 'ni', 're', so its spelling without accents passed and
+    're-arrange' was refused; a soft hyphen or zero-width space inside a word, or full-width letters, print as the
+    word but hid it."""
+    menieres = PrivateTerms(["Ménière's disease"])
+    assert menieres.named_in("Meniere's attacks come without warning") == ["meniere"]
+    assert menieres.named_in("MÉNIÈRE") == ["meniere"]
+    assert menieres.named_in("We can re-arrange the rota; Mr Ni covers mornings") == []
+    assert PrivateTerms(["Sjogren's syndrome"]).named_in("Sjögren's dryness") == ["sjogren"]
+    depression = PrivateTerms(["Depression", "HIV"], ["low mood"])
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "Depression")
+    for hidden in ("depres\u00adsion", "depres\u200bsion", full_width, "\uff28\uff29\uff36", "low\u00a0mood"):
+        assert depression.named_in(f"Some {hidden} most mornings") != [], hidden
+
+
+def test_a_private_condition_spelt_without_its_accents_is_refused(client, tokens):
+    body = suggestion_body(conditions=[{"text": "Ménière's disease", "disclose": False}],
+                           functional_effects="Meniere's attacks bring sudden dizziness; needs somewhere to sit.")
+    refused = client.post("/suggestions", json=body, headers=tokens.header())
+    assert refused.status_code == 422
+    assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/functional_effects"]
+    fine = suggestion_body(conditions=[{"text": "Ménière's disease", "disclose": False}],
+                           functional_effects="Sudden dizziness; we re-arrange tasks so they can sit down.")
+    assert client.post("/suggestions", json=fine, headers=tokens.header()).status_code == 201
+
+
 def test_no_library_wording_is_refused_for_a_library_condition_kept_private(app):
     """The library names no condition, so the scan must pass every live adjustment's wording for every
     condition (a looser stem rule once refused 'accessible parking' for Parkinson's and 'hearing loop'
