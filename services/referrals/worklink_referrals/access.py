@@ -312,7 +312,7 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= uk_today(now))
     elif view == "checks_due":  # a sustainment check (13 or 26 weeks after a job start) is due
         query = query.where(Referral.id.in_(sa.select(SustainmentCheck.referral_id).where(
-            SustainmentCheck.due_on <= uk_today(now), SustainmentCheck.done_at.is_(None))))
+            SustainmentCheck.due_on <= uk_today(now), SustainmentCheck.done_at.is_(None))), services.CHECKS_ASKED)
         if as_referrer:  # a check tells a job start: an outcome, the referrer's only if the person agreed
             query = query.where(Referral.outcomes_to_referrer.is_(True))
     elif view == "held":

@@ -1523,10 +1523,15 @@ def _flagged(session: Session, referral_ids: list[uuid.UUID] | None) -> set[tupl
     return {(referral_id, clock) for referral_id, clock in session.execute(query)}
 
 
+# A check sends an adviser to ask the person whether they are still in work: none once they withdrew consent
+# (processing on consent stops), as none once they are erased (rights.erase drops the checks still to do).
+CHECKS_ASKED = Referral.consent_withdrawn_at.is_(None)
+
+
 def due_sustainment_checks(session: Session, organisation: str | None, today) -> list[SustainmentCheck]:
     """Due checks of the referrals assigned to `organisation`; None (the alliance) for every organisation."""
     query = (sa.select(SustainmentCheck).join(Referral, Referral.id == SustainmentCheck.referral_id)
-             .where(SustainmentCheck.due_on <= today, SustainmentCheck.done_at.is_(None))
+             .where(SustainmentCheck.due_on <= today, SustainmentCheck.done_at.is_(None), CHECKS_ASKED)
              .order_by(SustainmentCheck.due_on))
     if organisation is not None:  # "" matches nothing: never every organisation's
         query = query.where(Referral.assigned_org_id == organisation)

@@ -185,3 +185,29 @@ def test_a_re_referral_names_the_referral_it_replaces_only_to_those_who_may_read
     assert first not in page.get_data(as_text=True)
     for reader in (h.gp(), h.admin()):
         assert h.client.get(f"/referrals/{again['id']}", headers=reader).get_json()["replaces_id"] == first
+
+
+def test_no_sustainment_check_falls_due_for_a_person_who_withdrew_consent(harness):
+    """A sustainment check sends an adviser to ask the person whether they are still in work. After they withdrew
+    consent (processing on consent stops) none is listed as due - as none is after erasure - while another
+    person's still is."""
+    from tests.services.referrals.conftest import nhs_number, referral_body
+
+    h = harness
+
+    def in_work(given):
+        body = referral_body({"nhs_number": nhs_number(len(given), 74), "given_name": given})
+        rid = h.client.post("/referrals", json=body, headers=h.gp()).get_json()["id"]
+        h.act(rid, "accept", adviser_id="adviser-1")
+        h.act(rid, "make_first_contact")
+        h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+        assert h.act(rid, "complete", end_reason="goals_met").status_code == 200
+        return rid
+
+    withdrawn, stays = in_work("Wendy"), in_work("Stan")
+    assert h.client.post(f"/referrals/{withdrawn}/consent-withdrawal", headers=h.gp()).status_code == 200
+    h.clock.advance(weeks=13)
+    for reader in (h.adviser(), h.admin()):
+        assert [c["referral_id"] for c in h.client.get("/sustainment-checks", headers=reader).get_json()] == [stays]
+    listed = h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()
+    assert [i["id"] for i in listed["items"]] == [stays] and listed["total"] == 1
