@@ -420,7 +420,7 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
         _explain_refusal(connection, clinician, suggestion_id, "issue", version)
     # Re-checked at issue (today may have moved on since the draft); a broken rule rolls the update back.
     domain.check_suggestion(_as_input(suggestion), today=today,
-                            known_adjustments=[r["adjustment_id"] for r in suggestion.recommendations])
+                            known_adjustments=_still_offered(session, suggestion.recommendations))
     if suggestion.supersedes_id:
         _supersede(session, deps, clinician, suggestion)
     link_expires_at = open_link_round(connection, deps, suggestion.id, suggestion.version, now)
@@ -429,6 +429,18 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
         _request_referral(session, deps, clinician, suggestion, outcomes_to_gp=suggestion.outcomes_to_gp)
     deps.audit_record(session, "update", suggestion, clinician.principal, purpose="issue")
     return state(suggestion, link_expires_at=link_expires_at)
+
+
+def _still_offered(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """The draft's library adjustments the library still offers: one retired since the draft was written (its advice
+    withdrawn by the alliance) is refused at issue as at a write. A renamed id counts as its replacement."""
+    ids = {row["adjustment_id"] for row in rows if row.get("adjustment_id")}
+    if not ids:
+        return set()
+    live = set(session.scalars(sa.select(Adjustment.id).where(
+        Adjustment.id.in_(ids | {knowledge.current_adjustment_id(i) for i in ids}),
+        Adjustment.review_status.in_(knowledge.LIVE_STATUSES))))
+    return {i for i in ids if i in live or knowledge.current_adjustment_id(i) in live}
 
 
 def _explain_refusal(connection, clinician: Clinician, suggestion_id: uuid.UUID, action: str, version: int) -> None:

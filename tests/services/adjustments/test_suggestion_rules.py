@@ -211,3 +211,21 @@ def test_a_week_by_week_plan_stays_within_the_period_and_gives_each_week_once(cl
     assert list(pointers(planned([1, 2, 2], 28))) == ["/recommendations/0/schedule/2/week"]
     assert planned([1, 2, 3, 4], 28).status_code == 201
     assert planned([1, 2, 3, 4, 5], 29).status_code == 201  # week 5's first day is the period's last
+
+
+def test_a_draft_naming_an_adjustment_retired_since_is_refused_at_issue(client, tokens):
+    """The alliance retires guidance it no longer stands behind; a draft written before still issued it, since issue
+    checked the draft's ids against themselves."""
+    created = post(client, tokens, suggestion_body()).get_json()
+    admin = tokens.header(role="alliance_admin", org=None, subject="alliance-lead")
+    read = client.get("/guidance/adjustments/quiet_workspace", headers=admin).get_json()
+    retired = client.patch("/guidance/adjustments/quiet_workspace", headers=admin,
+                           json={"revision": read["revision"], "review_status": "retired"})
+    assert retired.status_code == 200, retired.get_json()
+
+    refused = client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=tokens.header())
+    assert list(pointers(refused)) == ["/recommendations/1/adjustment_id"]
+    assert client.get(f"/suggestions/{created['id']}", headers=tokens.header()).get_json()["status"] == "draft"
+    kept = post(client, tokens, suggestion_body(recommendations=suggestion_body()["recommendations"][:1])).get_json()
+    assert client.post(f"/suggestions/{kept['id']}/issue", json={"version": 1},
+                       headers=tokens.header()).status_code == 200
