@@ -371,3 +371,24 @@ def test_no_answer_is_taken_through_a_link_the_patient_did_not_agree_to(app, cli
     refused = client.post(f"/employer-links/{token}/response", json={
         "items": [{"index": i, "outcome": "agreed"} for i in range(3)], "responder_name": "Jo Manager"})
     assert refused.status_code == 404
+
+
+def test_the_pdfs_metadata_outline_and_file_names_name_no_patient_or_condition(client, tokens):
+    """What a PDF says about itself outside its pages - the Info dictionary (title, subject, keywords, author), the
+    XMP metadata, the outline and the file name - is what viewers, file lists and search indexes show: none names the
+    patient, their NHS number or any condition, disclosed or not. Holds; only the /Title and the Info dictionary
+    outside streams were checked."""
+    s = issued(client, tokens, conditions=[{"text": "Depression", "condition_id": "depression", "disclose": True},
+                                           {"text": "Crohn's disease", "disclose": False}])
+    for kind in ("letter", "summary"):
+        response = client.get(f"/suggestions/{s['id']}/{kind}.pdf", headers=tokens.header())
+        reader = PdfReader(io.BytesIO(response.data))
+        about = [str(value) for value in (reader.metadata or {}).values()]
+        about += [reader.xmp_metadata.stream.get_data().decode()] if reader.xmp_metadata else []
+        about += [item.title for item in reader.outline if not isinstance(item, list)]
+        about += [response.headers["Content-Disposition"]]
+        said = " ".join(about)
+        assert "Advice about work" in said or "Your advice about work" in said
+        assert not re.search(r"Sam|Patel|9434765919|943 476 5919|Depression|Crohn", said, re.I), (kind, said)
+    letter = pdf_text(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
+    assert "Depression" in letter and "Crohn" not in letter  # the disclosed one is in the letter itself
