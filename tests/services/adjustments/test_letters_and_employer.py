@@ -392,3 +392,21 @@ def test_the_pdfs_metadata_outline_and_file_names_name_no_patient_or_condition(c
         assert not re.search(r"Sam|Patel|9434765919|943 476 5919|Depression|Crohn", said, re.I), (kind, said)
     letter = pdf_text(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
     assert "Depression" in letter and "Crohn" not in letter  # the disclosed one is in the letter itself
+
+
+def test_a_replaced_suggestions_link_is_gone_and_says_no_more_than_that(client, tokens):
+    """Superseding ends the older advice's link (410, reason superseded), and the refusal names no one and
+    nothing of the advice. Holds today; withdrawal, expiry and amendment were tested, replacement was not."""
+    old = issued(client, tokens)
+    link = response_link(client, tokens, old["id"])
+    newer = client.post("/suggestions", json=suggestion_body(supersedes_id=old["id"]), headers=tokens.header())
+    assert client.post(f"/suggestions/{newer.get_json()['id']}/issue", json={"version": 1},
+                       headers=tokens.header()).status_code == 200
+    page, api = client.get(link), client.get("/employer-links/" + link.rsplit("/", 1)[1])
+    assert page.status_code == api.status_code == 410
+    assert api.mimetype == "application/problem+json" and api.get_json()["reason"] == "superseded"
+    for gone in (page, api):
+        assert not re.search(r"Sam|Patel|Depression|Quieter|Dr Ada", gone.get_data(as_text=True)), gone.get_data(
+            as_text=True)
+    answer = {"items": [{"index": i, "outcome": "agreed"} for i in range(3)], "responder_name": "Jo Manager"}
+    assert client.post("/employer-links/" + link.rsplit("/", 1)[1] + "/response", json=answer).status_code == 410
