@@ -56,6 +56,15 @@ def _parse_traceparent(value: str) -> TraceParent | None:
     return TraceParent(trace_id, parent_id, flags)
 
 
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def an_id(value: str | None) -> str | None:
+    """`value` if it is an id (a request or correlation id a caller or a record brought: at most 128 letters, digits
+    and . _ : -), else None. It rides on every log line and every event published meanwhile: never free text."""
+    return value if value and _ID.fullmatch(value) else None
+
+
 def current_trace() -> TraceParent | None:
     return TraceParent.parse(traceparent_var.get())
 

@@ -338,3 +338,29 @@ def test_tombstones_and_absurd_records_are_dead_lettered_and_the_next_event_hand
     assert b"tombstone" in headers[0]["dlt-error"]
     assert b"nested too deeply" in headers[1]["dlt-error"]
     assert [h["dlt-original-offset"] for h in headers] == [b"0", b"1", b"2"]
+
+
+def test_a_record_s_correlation_id_is_taken_only_when_it_is_an_id(tmp_path, kafka_broker, new_topic):
+    """The web takes X-Correlation-ID only when it is an id. The consumer bound a record's correlation-id header as
+    it came, so every log line of the handler and every event it published carried it: text of any length (over
+    the outbox's 128 characters, a PostgreSQL error that dead-lettered a good event) or a person's e-mail address,
+    on to a broadcast topic's headers. Anything else is replaced by the event's id, as a missing one is."""
+    from worklink import context
+
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    seen = []
+    correlations = ["jo.bloggs@example.org", "x" * 500, "flow-7\r\nSet-Cookie: x", "flow-7:step.2"]
+    events = [thing_event(topic, seq=seq) for seq in range(len(correlations))]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for event, correlation in zip(events, correlations):
+        producer.send(topic, value=event.to_json().encode(), key=b"k",
+                      headers=kafka_headers("00-" + "a" * 32 + "-" + "b" * 16 + "-01", correlation)).get(30)
+    producer.close()
+    consumer = make_consumer(database, bootstrap, topic, f"g-{uuid.uuid4().hex}",
+                             lambda session, event: seen.append(context.correlation_id_var.get()))
+    try:
+        assert consume_until(consumer, len(events)) == [Outcome.HANDLED] * len(events)
+    finally:
+        consumer.close()
+    assert seen == [event.id for event in events[:3]] + ["flow-7:step.2"]

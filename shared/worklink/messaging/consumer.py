@@ -314,8 +314,9 @@ class EventConsumer:
             return self._dead_letter(record, "malformed", exc, envelope.type)
 
         received = ReceivedEvent(envelope, entry, data, record.topic, record.partition, record.offset)
-        with context.bound(correlation_id=header_value(record.headers, HEADER_CORRELATION_ID) or envelope.id,
-                           traceparent=header_value(record.headers, HEADER_TRACEPARENT)):
+        # The record's writer chose its headers: a correlation id that is no id is replaced by the event's own.
+        correlation = context.an_id(header_value(record.headers, HEADER_CORRELATION_ID)) or envelope.id
+        with context.bound(correlation_id=correlation, traceparent=header_value(record.headers, HEADER_TRACEPARENT)):
             outcome = self._handle_with_retries(handler, received, record)
         if outcome is not Outcome.DEAD_LETTERED:  # counted where it is dead-lettered
             OUTCOMES.labels(self.group_id, envelope.type, outcome.value).inc()

@@ -47,7 +47,6 @@ REQUESTS = Counter("worklink_http_requests_total", "HTTP requests", ["service", 
 LATENCY = Histogram("worklink_http_request_duration_seconds", "HTTP request latency",
                     ["service", "method", "endpoint"])
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 # The methods a metric names; any other is "other". A client may send any word as its method, and each label
@@ -173,15 +172,14 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
-        supplied = request.headers.get("X-Request-ID", "")
-        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.request_id = context.an_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
         # A caller's correlation id rides on every event this request publishes: an id, never free text.
-        correlation = request.headers.get("X-Correlation-ID", "")
+        correlation = context.an_id(request.headers.get("X-Correlation-ID"))
         incoming = context.TraceParent.parse(request.headers.get("traceparent"))
         g.trace = incoming.child() if incoming else context.TraceParent.new()
         g.context_tokens = (
             context.request_id_var.set(g.request_id),
-            context.correlation_id_var.set(correlation if _REQUEST_ID.match(correlation) else g.request_id),
+            context.correlation_id_var.set(correlation or g.request_id),
             context.traceparent_var.set(str(g.trace)),
         )
         _check_body(settings)
