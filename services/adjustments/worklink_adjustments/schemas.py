@@ -459,8 +459,9 @@ class WithdrawSchema(VersionSchema):
 
 class ReferralRequestInSchema(VersionSchema):
     outcomes_to_gp = fields.Boolean(load_default=None, allow_none=True, metadata={
-        "description": "the patient agrees the adviser may report outcomes back to the practice; when left out, "
-                       "what the suggestion records (consent.outcomes_to_gp, false unless asked)"})
+        "description": "the patient agrees the adviser may report outcomes back to the practice (true only when the "
+                       "suggestion records it: 409 otherwise); when left out, what the suggestion records "
+                       "(consent.outcomes_to_gp, false unless asked)"})
 
 
 class ReferralRequestedSchema(Schema):

@@ -553,6 +553,12 @@ def request_referral(session: Session, deps: Deps, clinician: Clinician, suggest
                        missing_consent="refer_to_employment_adviser")
     if has_open_request(session, suggestion):
         raise Conflict("A referral has already been requested from this suggestion.")
+    if outcomes_to_gp and not suggestion.outcomes_to_gp:
+        # The request carries the consent as the suggestion records it: a request saying yes where the patient was
+        # not asked (or said no) would hand the adviser a consent no record holds.
+        raise Conflict("The patient's consent to the adviser reporting outcomes to the practice is not recorded on "
+                       "this suggestion. Record it (amend the suggestion's consent) before asking for it.",
+                       missing_consent="outcomes_to_gp")
     if outcomes_to_gp is None:
         outcomes_to_gp = suggestion.outcomes_to_gp
     request = _request_referral(session, deps, clinician, suggestion, outcomes_to_gp)

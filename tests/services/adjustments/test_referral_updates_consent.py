@@ -75,3 +75,27 @@ def test_outcomes_to_gp_needs_the_referral_consent_and_is_not_assumed_on_an_amen
     assert amended.status_code == 200, amended.get_json()
     sent = [r for r in referral_requests(app) if r["suggestion_id"] == s["id"]]
     assert [r["outcomes_to_gp"] for r in sent] == [False]
+
+
+def test_a_referral_request_cannot_claim_an_outcomes_consent_the_suggestion_does_not_record(app, client, tokens):
+    """`outcomes_to_gp: true` in a request overrode the suggestion's recorded 'not asked': the adviser was told the
+    patient agreed to outcomes going to the practice, with the time of a consent that said no such thing."""
+    from worklink_adjustments.models import ReferralRequest
+
+    s = issue(client, tokens, refer_to_employment_adviser=True)  # outcomes to the practice: not asked
+    with app.extensions["worklink"].database.transaction() as session:  # the referral ended: ask again
+        session.execute(sa.update(ReferralRequest).values(status="rejected"))
+    path, h = f"/suggestions/{s['id']}/referral-requests", tokens.header()
+    claimed = client.post(path, json={"version": s["version"], "outcomes_to_gp": True}, headers=h)
+    assert claimed.status_code == 409 and claimed.get_json()["missing_consent"] == "outcomes_to_gp"
+    assert [r["outcomes_to_gp"] for r in referral_requests(app)] == [False]
+    assert client.post(path, json={"version": s["version"]}, headers=h).status_code == 201
+    assert [r["outcomes_to_gp"] for r in referral_requests(app)] == [False, False]
+
+    agreed = issue(client, tokens, refer_to_employment_adviser=True, outcomes_to_gp=True)
+    with app.extensions["worklink"].database.transaction() as session:
+        session.execute(sa.update(ReferralRequest).values(status="rejected"))
+    narrower = client.post(f"/suggestions/{agreed['id']}/referral-requests",
+                           json={"version": agreed["version"], "outcomes_to_gp": False}, headers=h)
+    assert narrower.status_code == 201  # asking for less than was agreed is the patient's choice to make
+    assert [r["outcomes_to_gp"] for r in referral_requests(app)][-1] is False
