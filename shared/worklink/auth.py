@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import jwt
@@ -162,12 +163,24 @@ class TokenVerifier:
             raise _unauthenticated(f"The access token is not valid: {exc}.") from None
         if claims["role"] not in ROLES:
             raise _unauthenticated(f"Unknown role {claims['role']!r} in the access token.")
+        if not _is_a_date(claims["exp"]):  # PyJWT takes any whole number; the page session keeps it as a date
+            raise _unauthenticated("The access token's expiry (exp) is later than any date.")
         if not isinstance(claims.get("org", ""), str):
             # One organisation's id, compared with the records' ids: a list (an IdP's groups) failed a query with
             # a 500, and a number matched the text id on SQLite.
             raise _unauthenticated("The access token's org claim must be one organisation's id, as a string.")
         return Principal(subject=str(claims["sub"]), role=claims["role"],
                          organisation=claims.get("org"), claims=claims)
+
+
+def _is_a_date(timestamp: Any) -> bool:
+    """A Unix time a date can hold (year 9999 at most): a page session stores its token's expiry as one, and an
+    expiry past it (or an absurd number) failed sign-in with a 500."""
+    try:
+        datetime.fromtimestamp(float(timestamp), timezone.utc)
+        return True
+    except (OverflowError, ValueError, OSError):
+        return False
 
 
 def mint_token(settings: JwtSettings, *, role: str, org: str | None = None, subject: str | None = None,

@@ -82,6 +82,22 @@ def test_an_organisation_claim_that_is_not_one_id_is_refused(org):
                                                 algorithm="HS256")).organisation is None
 
 
+@pytest.mark.parametrize("exp", [253402300800, 10**18])  # 1 January 10000; a billion billion seconds
+def test_an_expiry_later_than_any_date_is_refused_not_a_500_at_sign_in(tmp_path, exp):
+    """PyJWT takes any whole number as `exp`; a page session keeps the token's expiry as a date, which Python cannot
+    make past the year 9999, so signing in with such a token was a 500."""
+    token = jwt.encode(claims(exp=exp), DEV.secret, algorithm="HS256")
+    assert "later than any date" in refused(TokenVerifier(DEV), token).detail
+    settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path)})
+    tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+    app, _ = create_service_app("demo", __name__, tables=tables, title="Demo", description="Demo", settings=settings)
+    tables.web_sessions.create(app.extensions["worklink"].database.engine)
+    client = app.test_client()
+    csrf = client.get("/signin").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    signed_in = client.post("/signin", data={"csrf_token": csrf, "token": token})
+    assert signed_in.status_code == 401 and "later than any date" in signed_in.get_data(as_text=True)
+
+
 def test_expiry_issuer_and_audience_are_checked_with_a_small_leeway():
     verifier = TokenVerifier(DEV)
     now = int(time.time())
