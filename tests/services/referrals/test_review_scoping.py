@@ -1,6 +1,7 @@
-"""Fresh-eyes review: another practice's GP or another organisation's adviser, holding a referral's id, learns
-nothing of it and changes nothing through any route, API or page; and a page's form posted on a stale version is
-refused (409), never applied over a colleague's change. Both held already; no test said so for every route."""
+"""Fresh-eyes review of referrals (2026-11-27): who reads what of a referral and of the person's other referrals,
+what a referrer learns of outcomes the person kept from them, what stops when consent is withdrawn, and the bounds
+on guessing a self-referral code. Some tests confirm what held already (outsiders with a referral's id, stale page
+forms, the code's tries); the others each failed before their fix."""
 
 from __future__ import annotations
 
@@ -211,3 +212,24 @@ def test_no_sustainment_check_falls_due_for_a_person_who_withdrew_consent(harnes
         assert [c["referral_id"] for c in h.client.get("/sustainment-checks", headers=reader).get_json()] == [stays]
     listed = h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()
     assert [i["id"] for i in listed["items"]] == [stays] and listed["total"] == 1
+
+
+def test_five_wrong_codes_by_api_and_page_together_end_a_self_referral(harness):
+    """The code is 6 digits: guessing is bounded by 5 wrong tries on one waiting self-referral, counted across the
+    API and the page, after which even the right code finds nothing to verify and no referral is made."""
+    h = harness
+    person = {"given_name": "Sam", "family_name": "Jones", "birth_date": "1990-01-02", "postcode": "GL1 1AA",
+              "email": "sam@example.org"}
+    pending = h.client.post("/self-referrals", json={"person": person, "consent": {
+        "explicit": True, "updates_by_email": True}, "employment_situation": "unemployed"}).get_json()
+    wrong = "000000" if pending["code"] != "000000" else "111111"
+    left = [h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": wrong}).get_json()
+            ["attempts_left"] for _ in range(4)]
+    assert left == [4, 3, 2, 1]
+    fifth = post_form(h, f"/refer-yourself/{pending['id']}/code", {"code": wrong}, {})
+    assert fifth.status_code == 422 and "not right" in fifth.get_data(as_text=True)
+    right = h.client.post(f"/self-referrals/{pending['id']}/verification", json={"code": pending["code"]})
+    assert right.status_code == 410 and right.mimetype == "application/problem+json"
+    assert h.client.post(f"/self-referrals/{pending['id']}/verification",
+                         json={"code": pending["code"]}).status_code == 404  # gone for good
+    assert h.client.get("/referrals", headers=h.admin()).get_json()["total"] == 0
