@@ -128,8 +128,12 @@ def test_publishing_invalid_data_raises_and_writes_nothing(tmp_path):
 
 
 def test_broker_outage_delays_events_but_loses_none(database_url, restartable_kafka):
-    """1,000 events written while the broker is down all arrive after it returns,
-    in per-key order, none duplicated by the relay."""
+    """1,000 events written while the broker is down all arrive after it returns, in per-key order.
+
+    At least once, not exactly once: a batch the producer gave up on (its delivery timeout passed while the
+    broker came back) may have been written all the same, and its rows, still unsent, go again. Consumers drop
+    such a copy by its event id (test_consumer_dedup.py); what must hold here is that nothing is lost and each
+    key's events first arrive in order, so a consumer that skips what it has seen handles them in order."""
     bootstrap = restartable_kafka.bootstrap_servers
     from worklink.messaging.topics import TopicSpec, ensure_topics
     topic = "test.outage"
@@ -162,12 +166,13 @@ def test_broker_outage_delays_events_but_loses_none(database_url, restartable_ka
 
     records = support.read_topic(bootstrap, topic, expected=1100, timeout=120)
     ids = [json.loads(r.value)["id"] for r in records]
-    assert len(ids) == len(set(ids)), "the relay published an event twice"
     assert set(ids) == set(before + during)
-    sequences = defaultdict(list)
+    first_seen, sequences = set(), defaultdict(list)
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        data = json.loads(record.value)["data"]
-        sequences[data["thing_id"]].append(data["seq"])
+        event = json.loads(record.value)
+        if event["id"] not in first_seen:  # as an idempotent consumer sees them
+            first_seen.add(event["id"])
+            sequences[event["data"]["thing_id"]].append(event["data"]["seq"])
     assert all(seqs == list(range(55)) for seqs in sequences.values()), "per-key order was broken"
 
 
