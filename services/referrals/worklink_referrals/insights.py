@@ -101,10 +101,14 @@ def _withheld(figures: Any) -> Any:
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
+    """The value at `fraction` of the way through, unless fewer than SMALL make it or it is the longest or shortest
+    value itself (the 90th of 5 is the largest): an extreme wait is one person's, the case that stood out."""
     if len(values) < SMALL:
         return None
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    if index in (0, len(ordered) - 1):
+        return None
     return round(ordered[index], 1)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from worklink_referrals.domain import OUTCOME_TYPES
@@ -158,3 +158,16 @@ def test_rejection_reasons_are_shown_when_the_rejected_count_is():
     published = figures(referrals, {}, TODAY)
     assert published["by_status"]["rejected"] == 13
     assert published["rejection_reasons"] == {"not_eligible": 6, "other": 7}
+
+
+def test_the_90th_percentile_wait_is_never_the_longest_wait_itself():
+    """Of 5 waits the 90th percentile was the 5th: the longest, one person's, published for a group just big enough
+    to publish. Withheld then (the median stays); from 6 it is a wait below the longest."""
+    def contacted(days):
+        start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+        return [referral("in_progress", first_contact_at=start + timedelta(days=d), submitted_at=start) for d in days]
+
+    five = figures(contacted([1, 2, 3, 4, 40]), {}, TODAY)["overall"]["days_to_first_contact"]
+    assert (five["median"], five["p90"], five["referrals"]) == (3, None, 5)
+    six = figures(contacted([1, 2, 3, 4, 5, 40]), {}, TODAY)["overall"]["days_to_first_contact"]
+    assert six["p90"] == 5
