@@ -16,10 +16,7 @@ from worklink.config import ConfigError, whole_number
 from worklink.keyring import previous_keys
 from worklink.pseudonyms import service_key
 from worklink.sites import site_url
-from worklink_referrals.domain import ClockTargets
-
-# Self-referrals have no referring organisation; events name this fixed id instead.
-SELF_REFERRAL_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "urn:worklink:referrals:self-referral")
+from worklink_referrals.domain import SELF_REFERRAL_ORG, ClockTargets  # noqa: F401 - SELF_REFERRAL_ORG: as before
 
 log = logging.getLogger(__name__)
 

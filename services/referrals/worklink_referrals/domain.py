@@ -9,6 +9,7 @@ returns a `Decision` for the service layer to apply; it never mutates anything.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -78,6 +79,11 @@ YOUNGEST, OLDEST = 13, 120
 
 # Relationships an actor can have to a referral.
 ASSIGNED, REFERRER, PERSON, ADMIN, SYSTEM = "assigned_org", "referrer", "person", "alliance_admin", "system"
+
+# Self-referrals have no referring organisation; they and their events name this fixed id instead. No token's
+# organisation is ever their referrer: one carrying this id (a misconfigured or forged identity provider
+# record) would otherwise read every self-referral.
+SELF_REFERRAL_ORG = uuid.uuid5(uuid.NAMESPACE_URL, "urn:worklink:referrals:self-referral")
 
 
 class DomainError(Exception):
@@ -207,7 +213,7 @@ def relationships_to(actor: Actor, referrer_org_id: str | None, assigned_org_id:
             and actor.role in ("adviser", "org_admin"):
         found.add(ASSIGNED)
     if not actor.via_person_link and actor.organisation and actor.organisation == referrer_org_id \
-            and actor.role in ("gp", "adviser", "org_admin"):
+            and actor.organisation != str(SELF_REFERRAL_ORG) and actor.role in ("gp", "adviser", "org_admin"):
         found.add(REFERRER)
     return found
 
