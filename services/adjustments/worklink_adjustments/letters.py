@@ -135,23 +135,26 @@ def _signature(s: dict[str, Any]) -> str:
 def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     name = f"{s['patient']['given_name']} {s['patient']['family_name']}"
     assessed = f"I assessed {name} on {long_date(s['assessment']['date'])} by {METHOD_LABELS[s['assessment']['method']]}."
-    sections = [Section("About this letter", [
-        assessed,
+    # A 'not fit' fit note gives the employer no advice about work (gov.uk fit note guidance: advice, and
+    # the suggestion of an occupational health assessment, go with 'may be fit'), so its letter carries
+    # none: no changes to consider, no job the advice was written for, no signposting for the employer.
+    advice = s["decision"] != "not_fit"
+    sections = [Section("About this letter", [assessed] + ([
         "This letter gives advice about work. The advice is not binding. If you cannot make the changes, please "
         "explain why to your employee; they should then be treated as not fit for work, and no new note is needed.",
-    ])]
+    ] if advice else []))]
     if s["status"] == "amended":
         sections[0].paragraphs.append(
-            f"This letter replaces an earlier one: I amended my advice on {long_date(uk_today(s['updated_at']))}. "
-            "Please answer this letter; the reply link in the earlier one no longer works.")
+            f"This letter replaces an earlier one: I amended my advice on {long_date(uk_today(s['updated_at']))}."
+            + (" Please answer this letter; the reply link in the earlier one no longer works." if advice else ""))
     conditions = disclosed_conditions(s)
     if conditions:
         sections.append(Section("Condition", [f"{name} has agreed that I tell you about: {_join(conditions)}."]))
     sections += _advice_sections(s, name)
     job = s.get("job") or {}
-    if job.get("title"):
+    if advice and job.get("title"):
         sections.append(Section("The job", [f"This advice was written with their work as {job['title']} in mind."]))
-    if notes := _signposting(s):
+    if advice and (notes := _signposting(s)):
         sections.append(Section("Further support", notes))
     sections.append(Section("Reassessment", [_reassessment(s)]))
     share = s["consent"]["share_with_employer"]
@@ -204,7 +207,8 @@ def patient_summary(s: dict[str, Any]) -> Letter:
     if notes := _signposting(s, to_patient=True):
         sections.append(Section("Further support", notes))
     sections.append(Section("What happens next", [
-        "Give the employer letter to your manager and talk through the changes together.",
+        "Give the employer letter to your manager and talk through the changes together." if s["decision"] != "not_fit"
+        else "Give the employer letter to your manager: it says you are not fit for work during this period.",
         _reassessment(s).replace("their", "your")]))
     return Letter("patient", f"Your advice about work, {name}", s["status"] == "draft", sections, _signature(s),
                   document_title="Your advice about work")
