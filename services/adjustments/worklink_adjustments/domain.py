@@ -6,6 +6,7 @@ checks) that a suggestion must keep:
 - in the first six months of a condition, a period covers at most three months, and an
   open-ended period is allowed only after six months;
 - a period shorter than 15 days needs explicit start and end dates;
+- a period does not start before the condition's onset (when the clinician gives one);
 - only the five professions allowed to issue fit notes may issue one.
 Plus the lifecycle: draft -> issued -> amended | withdrawn | superseded | expired.
 """
@@ -230,6 +231,10 @@ def _check_period(rules: Rules, period_in: dict[str, Any], assessed_on: date, st
         rules.fail("/period/start", f"The period must start within {PERIOD_START_WINDOW_MONTHS} months of the "
                                     f"assessment ({long_date(earliest)} to {long_date(latest)}).")
         return Period(start, period_in.get("end"), True)  # nothing more to check against a wrong start
+    if started and started <= assessed_on and start < started:  # (an onset after the assessment is refused itself)
+        # The note covers time the condition affected the patient's work: before its onset there was none.
+        rules.fail("/period/start", "The period must start on or after the day the condition started "
+                                    f"({long_date(started)}).")
     period = resolve_period(start, period_in.get("end"), period_in.get("duration_days"))
     if period_in.get("end") and period_in.get("duration_days"):
         rules.fail("/period", "Give either an end date or a duration, not both.")
