@@ -289,19 +289,22 @@ def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[dom
         rows.append({**row, "title": adjustment.title if adjustment else None,
                      "employer_text": adjustment.employer_text if adjustment else None,
                      "fit_note_category": adjustment.fit_note_category if adjustment else None})
-    # Every library condition: a private one written in the clinician's words is read with the
-    # library's synonyms too (about 40 rows).
-    condition_library = {cid: (name, synonyms or []) for cid, name, synonyms in session.execute(
-        sa.select(Condition.id, Condition.name, Condition.synonyms))}
     # Checked with the library wording each row will print (it must not name a private condition).
     period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library,
-                                     condition_library=condition_library)
+                                     condition_library=condition_library(session))
     tasks = set(data.get("job", {}).get("tasks", []))
     known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
     if tasks - known_tasks:
         raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks",
                                      "detail": f"Unknown job tasks: {', '.join(sorted(tasks - known_tasks))}."}])
     return period, rows, index
+
+
+def condition_library(session: Session) -> dict[str, tuple[str, list[str]]]:
+    """Every library condition, id -> (name, synonyms), as the library reads now: a private condition (also one
+    written in the clinician's words) is read with the library's synonyms too (about 40 rows)."""
+    return {cid: (name, synonyms or []) for cid, name, synonyms in session.execute(
+        sa.select(Condition.id, Condition.name, Condition.synonyms))}
 
 
 def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, rows: list[dict],
@@ -419,8 +422,11 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     if suggestion is None:
         _explain_refusal(connection, clinician, suggestion_id, "issue", version)
     # Re-checked at issue (today may have moved on since the draft); a broken rule rolls the update back.
+    # The disclosure rule reads the library's synonyms as they are now, as a write does: one added since the
+    # draft was written (a private condition's other name in its functional effects) is caught here.
     domain.check_suggestion(_as_input(suggestion), today=today,
-                            known_adjustments=_still_offered(session, suggestion.recommendations))
+                            known_adjustments=_still_offered(session, suggestion.recommendations),
+                            condition_library=condition_library(session))
     if suggestion.supersedes_id:
         _supersede(session, deps, clinician, suggestion)
     link_expires_at = open_link_round(connection, deps, suggestion.id, suggestion.version, now)
