@@ -143,10 +143,16 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
         "This letter gives advice about work. The advice is not binding. If you cannot make the changes, please "
         "explain why to your employee; they should then be treated as not fit for work, and no new note is needed.",
     ] if advice else []))]
-    if s["status"] == "amended":
+    share = s["consent"]["share_with_employer"]
+    # Nothing to answer (a 'not fit' decision, or advice without recommendations), or answered: no reply link.
+    # Nor once the period has ended (the link refuses answers to ended advice, before the sweep marks it expired).
+    ended = s["period"]["end"] is not None and s["period"]["end"] < uk_today()
+    answerable = share and s["status"] in ("issued", "amended") and s["recommendations"] and not ended
+    if s["status"] == "amended":  # asked to answer only where this letter has a way to (a reply link)
         sections[0].paragraphs.append(
             f"This letter replaces an earlier one: I amended my advice on {long_date(uk_today(s['updated_at']))}."
-            + (" Please answer this letter; the reply link in the earlier one no longer works." if advice else ""))
+            + (" Please answer this letter; the reply link in the earlier one no longer works."
+               if answerable and response_url else ""))
     conditions = disclosed_conditions(s)
     if conditions:
         sections.append(Section("Condition", [f"{name} has agreed that I tell you about: {_join(conditions)}."]))
@@ -157,12 +163,7 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     if advice and (notes := _signposting(s)):
         sections.append(Section("Further support", notes))
     sections.append(Section("Reassessment", [_reassessment(s)]))
-    share = s["consent"]["share_with_employer"]
     answered = s.get("employer_response")  # the answer to this version: its single-use link is spent
-    # Nothing to answer (a 'not fit' decision, or advice without recommendations), or answered: no reply link.
-    # Nor once the period has ended (the link refuses answers to ended advice, before the sweep marks it expired).
-    ended = s["period"]["end"] is not None and s["period"]["end"] < uk_today()
-    answerable = share and s["status"] in ("issued", "amended") and s["recommendations"] and not ended
     link = response_url if answerable else None
     if link and answered:
         link = None
@@ -188,6 +189,16 @@ def _expired(expires_at: datetime | None) -> bool:
     return expires_at is not None and uk_time(expires_at) <= datetime.now(timezone.utc)
 
 
+def _employer_reply_consent(s: dict[str, Any]) -> str | None:
+    """What the patient agreed about their employer's answer; nothing where there is nothing to answer (a 'not
+    fit' note, or advice without changes to agree)."""
+    if s["decision"] == "not_fit" or not s["recommendations"]:
+        return None
+    if s["consent"]["share_with_employer"]:
+        return "You agreed that your employer can tell us what they decided."
+    return "You did not agree to your employer sending us their decision, so their letter has no reply link."
+
+
 def patient_summary(s: dict[str, Any]) -> Letter:
     name = f"{s['patient']['given_name']} {s['patient']['family_name']}"
     sections = [Section("About you", [
@@ -199,11 +210,10 @@ def patient_summary(s: dict[str, Any]) -> Letter:
     consent = [
         "Your employer letter does not name your condition." if not shared else
         "Your employer letter names: " + _join(shared) + ", because you agreed.",
-        "You agreed that your employer can tell us what they decided." if s["consent"]["share_with_employer"] else
-        "You did not agree to your employer sending us their decision, so their letter has no reply link.",
+        _employer_reply_consent(s),
         _referral_consent(s),
     ]
-    sections.append(Section("What you agreed", consent))
+    sections.append(Section("What you agreed", [line for line in consent if line]))
     if notes := _signposting(s, to_patient=True):
         sections.append(Section("Further support", notes))
     sections.append(Section("What happens next", [

@@ -59,3 +59,34 @@ def test_advice_amended_to_not_fit_asks_the_employer_for_no_answer(client, token
         assert "This letter replaces an earlier one" in text
         assert [words for words in EMPLOYER_ADVICE if words in text] == []
         assert "/respond/" not in text
+
+
+def test_a_not_fit_patient_summary_says_nothing_of_an_employer_answer(client, tokens):
+    s = issued(client, tokens, **NOT_FIT)  # with the patient's consent to share, as the clinician ticked it
+    for text in texts(client, tokens, s["id"], "summary"):
+        assert "tell us what they decided" not in text and "reply link" not in text
+        assert "You have not asked to be referred to an employment adviser." in text  # the section stays
+
+
+def test_an_amended_letter_without_a_reply_link_asks_for_no_answer(client, tokens):
+    no_sharing = {"consent": {"share_with_employer": False, "refer_to_employment_adviser": False}}
+    s = issued(client, tokens, **no_sharing)
+    body = {**suggestion_body(**no_sharing), "version": s["version"], "functional_effects": "Tires by mid-morning."}
+    amended = client.post(f"/suggestions/{s['id']}/amend", headers=tokens.header(), json=body)
+    assert amended.status_code == 200, amended.get_data(as_text=True)
+    for text in texts(client, tokens, s["id"], "letter"):
+        assert "This letter replaces an earlier one" in text and "may be fit for work" in text
+        assert "Please answer this letter" not in text and "/respond/" not in text
+    for text in texts(client, tokens, s["id"], "summary"):  # the patient is told why there is no reply link
+        assert "so their letter has no reply link" in text
+
+
+def test_an_amended_letter_with_a_reply_link_asks_for_an_answer(client, tokens):
+    s = issued(client, tokens)
+    amended = client.post(f"/suggestions/{s['id']}/amend", headers=tokens.header(),
+                          json={**suggestion_body(), "version": s["version"], "functional_effects": "Tires early."})
+    assert amended.status_code == 200, amended.get_data(as_text=True)
+    page, pdf = texts(client, tokens, s["id"], "letter")
+    for text in (page, pdf):
+        assert "Please answer this letter; the reply link in the earlier one no longer works." in text
+    assert "/respond/" in page
