@@ -5,7 +5,8 @@ or a PostgreSQL tsvector with a GIN index (ranked with ts_rank). Language handli
 happens here, once, so both engines rank the same way: words are lower-cased, US
 spellings mapped to UK ones, stop words dropped and the rest stemmed with the
 Snowball English stemmer; the engines index those stems as given ("simple" text).
-Fields weigh name 3, taxonomy labels 2, description and how-to-get-help 1.
+Fields weigh name 3, taxonomy labels 2, description and how-to-get-help 1; each field is ranked
+on its own and the scores added, so a listing about the words throughout beats a shorter one.
 
 A query becomes a list of groups, one per word (or known phrase); a service must
 match every group (AND), and any token of a group counts for it: the word itself,
@@ -279,8 +280,23 @@ class SearchIndex:
         return _POSTGRES if session.get_bind().dialect.name == "postgresql" else _SQLITE
 
 
+def _bm25_per_field() -> str:
+    """FTS5's bm25 of each weighted field on its own, added up (negated: FTS5 ranks lower = better).
+    One bm25 over the whole row saturates the weighted count of a word's hits, scaled by the row's
+    length, so a short listing with the word in its name and labels ("Carers' employment
+    support") beat one with it in its name, labels and description ("Working Well employment
+    advice") for "employment". Scored field by field, each field where the word is found counts,
+    as in PostgreSQL's ts_rank. The engine computes it: no row's text is read in Python."""
+    columns = [*FIELD_WEIGHTS, "facets"]  # facets weigh 0 in every call
+    return "-(" + " + ".join(
+        "bm25(service_search, " + ", ".join(str(FIELD_WEIGHTS[c] if c == field else 0.0) for c in columns) + ")"
+        for field in FIELD_WEIGHTS) + ")"
+
+
 class SqliteIndex(SearchIndex):
-    """FTS5: rowid = key; bm25 with field weights (negated: FTS5 ranks lower = better)."""
+    """FTS5: rowid = key; ranked by bm25 field by field (_bm25_per_field)."""
+
+    RELEVANCE = _bm25_per_field()
 
     CREATE = "CREATE VIRTUAL TABLE service_search USING fts5(name, labels, body, facets, tokenize = 'unicode61')"
     DROP = "DROP TABLE IF EXISTS service_search"
@@ -302,14 +318,13 @@ class SqliteIndex(SearchIndex):
 
     def hits(self, groups: list[QueryGroup], facets: list[str] = (), *, materialized: bool = True) -> sa.CTE:
         expression = self._expression(groups, facets)
-        weights = ", ".join(str(w) for w in (*FIELD_WEIGHTS.values(), 0.0))
         # Each word itself in the name: the index answers `name : "word"` from its posting lists (set
         # once per query), without reading any row's text.
         named = {f"named{i}": "name : (" + " OR ".join(f'"{t}"' for t in sorted(g.exact)) + ")"
                  for i, g in enumerate(groups)}
         in_name = " + ".join(f"(rowid IN (SELECT rowid FROM service_search WHERE service_search MATCH :named{i}))"
                              for i in range(len(groups))) or "0"
-        query = (sa.text(f"SELECT rowid AS key, {NAME_BONUS} * ({in_name}) - bm25(service_search, {weights}) AS rank "
+        query = (sa.text(f"SELECT rowid AS key, {NAME_BONUS} * ({in_name}) + {self.RELEVANCE} AS rank "
                          "FROM service_search WHERE service_search MATCH :expression")
                  .bindparams(expression=expression, **named).columns(key=sa.Integer, rank=sa.Float))
         return _cte(query, materialized)
