@@ -9,6 +9,8 @@ HS256 with a shared secret; production uses RS256 with a public key or a JWKS UR
 from __future__ import annotations
 
 import functools
+import logging
+import math
 import re
 import threading
 import time
@@ -23,6 +25,8 @@ from flask import current_app, g, request
 
 from worklink.config import ConfigError, JwtSettings
 from worklink.problems import Problem
+
+log = logging.getLogger(__name__)
 
 ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
 # Signature algorithms a deployment may choose (never "none"); each verifier accepts only its one.
@@ -95,6 +99,78 @@ def _unauthenticated(detail: str, error: str | None = "invalid_token") -> Proble
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
+class SigningKeys:
+    """The identity provider's signing keys, by key id, as its JWKS endpoint publishes them.
+
+    The key set is fetched again once it is `lifespan` seconds old, so a key withdrawn from it stops verifying.
+    A key id the set lacks (a key just rotated in, or a made-up one) fetches it again at most once per
+    `cooldown`. A fetch that fails (the endpoint down, an error, no answer within `timeout`) is not tried again
+    for a backoff doubling from `backoff` to `max_backoff`: until then a token needing a key the set does not hold
+    is refused at once, where each one waited `timeout` on its own fetch, tying up a worker thread and hammering
+    the failing endpoint (PyJWT's cooldown starts only after a fetch that worked). The keys held keep verifying,
+    and never wait behind a fetch: one fetch at a time, and only verifications that need it wait for it.
+    """
+
+    def __init__(self, url: str, *, lifespan: float, timeout: float, cooldown: float, backoff: float,
+                 max_backoff: float, clock: Callable[[], float] = time.monotonic):
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)  # its fetch only, no caches
+        self._lifespan, self._cooldown = lifespan, cooldown
+        self._first_backoff, self._max_backoff, self._backoff = backoff, max_backoff, 0.0
+        self._clock = clock
+        self._keys: dict[str, Any] = {}  # replaced whole, never changed: read without the lock
+        self._fetched_at: float | None = None
+        self._retry_at = 0.0  # after a failed fetch: no other before this
+        self._fetching = threading.Lock()
+
+    def key(self, kid: str):
+        held = self._held()
+        if kid in held:
+            return held[kid]
+        with self._fetching:
+            held = self._held()  # another verification may have fetched it meanwhile
+            if kid not in held and self._may_fetch():
+                held = self._fetch()
+        if kid in held:
+            return held[kid]
+        raise self._refusal(kid, held)
+
+    def _held(self) -> dict[str, Any]:
+        fresh = self._fetched_at is not None and self._clock() - self._fetched_at < self._lifespan
+        return self._keys if fresh else {}
+
+    def _may_fetch(self) -> bool:
+        now = self._clock()
+        if now < self._retry_at:
+            return False
+        return self._fetched_at is None or now - self._fetched_at >= min(self._cooldown, self._lifespan)
+
+    def _fetch(self) -> dict[str, Any]:
+        try:
+            key_set = jwt.PyJWKSet.from_dict(self._client.fetch_data())
+        except (jwt.PyJWTError, ValueError) as exc:  # ValueError: a 200 answer that is not JSON
+            self._backoff = min(max(self._backoff * 2, self._first_backoff), self._max_backoff)
+            self._retry_at = self._clock() + self._backoff
+            log.warning("JWKS fetch failed; next try in %.0f s: %s", self._backoff, exc)
+            return self._held()
+        self._keys = {key.key_id: key.key for key in key_set.keys
+                      if key.key_id and key.public_key_use in ("sig", None)}
+        self._fetched_at, self._retry_at, self._backoff = self._clock(), 0.0, 0.0
+        return self._keys
+
+    def _refusal(self, kid: str, held: dict[str, Any]) -> Problem:
+        wait = self._retry_at - self._clock()
+        if wait <= 0:  # the key set is current and has no such key
+            return _unauthenticated(f"The access token is not valid: the identity provider's key set has no "
+                                    f"signing key {kid!r}.")
+        # Not the client's fault (RFC 6750 has no error for it): its token may be good, signed with a key just
+        # rotated in. A 401 would tell it to drop the token, and a page to sign in again, through the same IdP.
+        seconds = max(1, math.ceil(wait))
+        what = (f"names signing key {kid!r}, which the key set held here lacks," if held else
+                "cannot be checked:")
+        return Problem(503, f"The access token {what} and the identity provider's key set (JWKS) could not be "
+                            f"fetched. Try again in {seconds} s.", headers={"Retry-After": str(seconds)})
+
+
 class TokenVerifier:
     """Verifies bearer tokens, remembering the ones it verified.
 
@@ -108,17 +184,21 @@ class TokenVerifier:
     CACHE_SIZE = 4096
     REVERIFY_SECONDS = 300
     JWKS_LIFESPAN = REVERIFY_SECONDS  # how long a fetched JWKS is used before it is fetched again
-    JWKS_TIMEOUT = 5  # seconds: verifications wait behind a fetch (PyJWT's default is 30)
+    JWKS_TIMEOUT = 5  # seconds a fetch may wait for the endpoint (PyJWT's default is 30): verifications needing it wait
+    JWKS_COOLDOWN = 30  # seconds: a key id not in the key set fetches it at most this often
+    JWKS_RETRY_SECONDS = 2  # after a failed fetch, none again for this long, doubling while they fail ...
+    JWKS_RETRY_MAX_SECONDS = 60  # ... up to this
 
     def __init__(self, settings: JwtSettings, clock: Callable[[], float] = time.time):
         if settings.algorithm not in ALGORITHMS:
             raise ConfigError(f"WORKLINK_JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}, "
                               f"not {settings.algorithm!r}")
         self.settings = settings
-        # The key set is fetched again every JWKS_LIFESPAN, and an unknown kid fetches it at most once per
-        # PyJWT's 30 s cooldown (a flood of made-up kids is not a flood of fetches). No per-kid cache
-        # (cache_keys): it is an LRU without expiry, so a key withdrawn from the JWKS was honoured for ever.
-        self._jwks = (jwt.PyJWKClient(settings.jwks_url, lifespan=self.JWKS_LIFESPAN, timeout=self.JWKS_TIMEOUT)
+        # No per-kid cache that outlives the key set (PyJWT's cache_keys is an LRU without expiry: a key withdrawn
+        # from the JWKS was honoured for ever).
+        self._jwks = (SigningKeys(settings.jwks_url, lifespan=self.JWKS_LIFESPAN, timeout=self.JWKS_TIMEOUT,
+                                  cooldown=self.JWKS_COOLDOWN, backoff=self.JWKS_RETRY_SECONDS,
+                                  max_backoff=self.JWKS_RETRY_MAX_SECONDS)
                       if settings.jwks_url else None)
         self._clock = clock
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
@@ -126,7 +206,10 @@ class TokenVerifier:
 
     def _key(self, token: str):
         if self._jwks is not None:
-            return self._jwks.get_signing_key_from_jwt(token).key
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise _unauthenticated("The access token names no signing key (kid) of the identity provider's.")
+            return self._jwks.key(kid)
         if self.settings.algorithm.startswith("HS"):
             return self.settings.secret
         return self.settings.public_key
@@ -221,7 +304,9 @@ def authenticate() -> Principal:
             raise SignInRequired()
         try:
             principal = verifier.verify(token)
-        except Problem:
+        except Problem as problem:
+            if problem.status != 401:  # not the token's fault (its keys cannot be had): signing in again won't help
+                raise
             raise SignInRequired() from None
         # Signed out, idle or too old: worklink.web.sessions.SessionEnded (a SignInRequired).
         current_app.extensions["worklink"].sessions.check(token, principal)

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import jwt
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.platform.conftest import serving_jwks
-from worklink.auth import MAX_TOKEN_CHARS, TokenVerifier, mint_token
+from worklink.auth import MAX_TOKEN_CHARS, SigningKeys, TokenVerifier, mint_token
 from worklink.config import ConfigError, JwtSettings, Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.problems import Problem
@@ -131,13 +131,28 @@ def test_a_hostile_key_id_cannot_break_the_challenge_header(rsa_key):
 
 
 @contextmanager
-def rotating_jwks(keys: dict, fetches: list | None = None) -> Iterator[str]:
+def rotating_jwks(keys: dict, fetches: list | None = None, outage: dict | None = None) -> Iterator[str]:
     """A real HTTP JWKS endpoint publishing the public halves of `keys` (kid -> RSA key) as they are at each
-    fetch, so a test can withdraw one (each fetch is appended to `fetches`); yields its URL."""
+    fetch, so a test can withdraw one (each fetch is appended to `fetches`); yields its URL. While
+    `outage["mode"]` is "error" it answers 500, while "hang" it answers nothing for `outage["seconds"]`, while "page"
+    an HTML page (200)."""
     class JwksHandler(BaseHTTPRequestHandler):
         def do_GET(self):
             if fetches is not None:
                 fetches.append(time.monotonic())
+            mode = (outage or {}).get("mode")
+            if mode == "hang":
+                time.sleep(outage["seconds"])  # then closes, unanswered: the client gave up
+                return
+            if mode == "page":  # a maintenance page, answered 200
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(b"<html><body>Down for maintenance</body></html>")
+                return
+            if mode:
+                self.send_error(500)
+                return
             published = [{**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())),
                           "kid": kid, "use": "sig", "alg": "RS256"} for kid, key in list(keys.items())]
             body = json.dumps({"keys": published}).encode()
@@ -150,7 +165,8 @@ def rotating_jwks(keys: dict, fetches: list | None = None) -> Iterator[str]:
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), JwksHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), JwksHandler)  # a hanging fetch holds up no other
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/jwks.json"
@@ -197,5 +213,153 @@ def test_a_flood_of_unknown_key_ids_fetches_the_jwks_once_not_once_each(rsa_key)
                                          headers={"kid": uuid.uuid4().hex}))
         assert verifier.verify(jwt.encode(claims(settings), private, algorithm="RS256",
                                           headers={"kid": "key-1"})).subject == "u1"
-    # The first fetch starts PyJWT's 30 s cooldown on fetching again for an unknown kid (a slow machine may see it end).
+    # The first fetch starts the 30 s cooldown (JWKS_COOLDOWN) on fetching again for an unknown kid (a slow machine
+    # may see it end).
     assert len(fetches) <= 2
+
+
+class QuickVerifier(TokenVerifier):
+    """The JWKS timings in seconds (a fixed backoff), instead of minutes."""
+    JWKS_TIMEOUT = 0.5
+    JWKS_COOLDOWN = 0.2
+    JWKS_RETRY_SECONDS = JWKS_RETRY_MAX_SECONDS = 1.5
+
+
+def signed(settings: JwtSettings, key, kid: str) -> str:
+    return jwt.encode({**claims(settings), "jti": uuid.uuid4().hex}, key, algorithm="RS256", headers={"kid": kid})
+
+
+def unavailable(verifier: TokenVerifier, token: str) -> Problem:
+    with pytest.raises(Problem) as raised:
+        verifier.verify(token)
+    assert raised.value.status == 503 and int(raised.value.headers["Retry-After"]) >= 1
+    assert "could not be fetched" in raised.value.detail
+    return raised.value
+
+
+@pytest.mark.parametrize("mode", ["error", "hang", "page"])
+def test_while_the_jwks_fails_unknown_key_ids_are_refused_at_once_and_held_keys_still_verify(rsa_key, mode):
+    """PyJWT's cooldown on fetching the key set again starts only after a fetch that worked: while the identity
+    provider's JWKS failed, every token naming a key id not held (made up, or new) waited on its own fetch - up
+    to the 5 s timeout each, a flood of them holding every worker - and each hit the failing endpoint."""
+    _, _, key = rsa_key
+    new = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys, fetches, outage = {"key-1": key}, [], {"seconds": 3}
+    with rotating_jwks(keys, fetches, outage) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
+        verifier = QuickVerifier(settings)
+        assert verifier.verify(signed(settings, key, "key-1")).subject == "u1"
+        time.sleep(QuickVerifier.JWKS_COOLDOWN + 0.1)  # an unknown kid may fetch the key set again
+        made_up = [signed(settings, key, uuid.uuid4().hex) for _ in range(30)]
+        outage["mode"] = mode
+        keys["key-2"] = new  # rotated in, but the endpoint fails
+        started = time.monotonic()
+        for token in made_up:
+            problem = unavailable(verifier, token)
+        assert "lacks" in problem.detail
+        unavailable(verifier, signed(settings, new, "key-2"))
+        assert time.monotonic() - started < QuickVerifier.JWKS_TIMEOUT + 0.8  # one fetch waited on, then none
+        assert len(fetches) - 1 <= 2
+        assert verifier.verify(signed(settings, key, "key-1")).subject == "u1"  # a held key still verifies
+        outage["mode"] = None  # recovered: the backoff still holds ...
+        unavailable(verifier, signed(settings, new, "key-2"))
+        time.sleep(QuickVerifier.JWKS_RETRY_SECONDS)  # ... until it has passed
+        assert verifier.verify(signed(settings, new, "key-2")).subject == "u1"
+        refused(verifier, signed(settings, key, uuid.uuid4().hex))  # key set current: a made-up kid is a 401
+        before = len(fetches)
+        assert "no signing key (kid)" in refused(verifier, jwt.encode(claims(settings), key, algorithm="RS256")).detail
+        assert len(fetches) == before  # a token naming no key fetches nothing
+
+
+def test_a_held_key_does_not_wait_behind_a_hanging_fetch(rsa_key):
+    """PyJWT held one lock over each lookup, fetches included: a token signed with a held key waited while another
+    token's fetch hung on the endpoint."""
+    _, _, key = rsa_key
+    fetches, outage = [], {"seconds": 3}
+    with rotating_jwks({"key-1": key}, fetches, outage) as jwks_url:
+        settings = JwtSettings(algorithm="RS256", jwks_url=jwks_url)
+        verifier = QuickVerifier(settings)
+        verifier.verify(signed(settings, key, "key-1"))
+        time.sleep(QuickVerifier.JWKS_COOLDOWN + 0.1)
+        outage["mode"] = "hang"
+        unknown, answers = signed(settings, key, "key-9"), []
+        waiting = threading.Thread(target=lambda: answers.append(unavailable(verifier, unknown)))
+        waiting.start()
+        deadline = time.monotonic() + 2
+        while len(fetches) < 2 and time.monotonic() < deadline:  # its fetch has begun
+            time.sleep(0.01)
+        assert len(fetches) == 2
+        token = signed(settings, key, "key-1")
+        started = time.monotonic()
+        assert verifier.verify(token).subject == "u1"
+        assert time.monotonic() - started < QuickVerifier.JWKS_TIMEOUT / 2
+        waiting.join()
+        assert len(answers) == 1  # the token needing the fetch waited for it, then was a 503
+
+
+def test_the_backoff_doubles_while_the_jwks_keeps_failing():
+    """An identity provider down for an hour is asked about once a minute by each process, not once every 2 s."""
+    now = [0.0]
+    with rotating_jwks({}, fetches := [], {"mode": "error"}) as jwks_url:
+        keys = SigningKeys(jwks_url, lifespan=300, timeout=1, cooldown=30, backoff=2, max_backoff=5,
+                           clock=lambda: now[0])
+        for moment in (0, 1, 2, 5, 6, 10, 11, 15, 16):
+            now[0] = moment
+            with pytest.raises(Problem) as raised:
+                keys.key("key-1")
+            assert raised.value.status == 503
+        # Tried at 0, then 2 s later, 4 s after that, then every 5 s (the most): at 0, 2, 6, 11 and 16.
+        assert len(fetches) == 5 and raised.value.headers["Retry-After"] == "5"
+
+
+def test_a_token_is_a_503_not_a_401_while_no_key_set_can_be_had(rsa_key, tmp_path):
+    """A token that cannot be checked is not the client's fault: a 401 (invalid_token) tells a program to drop
+    it, and it is the answer the same token gets once the keys can be had again."""
+    _, _, key = rsa_key
+    fetches: list[float] = []
+    with rotating_jwks({"key-1": key}, fetches, {"mode": "error"}) as jwks_url:
+        settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_JWT_ALGORITHM": "RS256",
+                                              "WORKLINK_JWKS_URL": jwks_url})
+        tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
+        app, _ = create_service_app("demo", __name__, tables=tables, title="Demo", description="Demo",
+                                    settings=settings)
+        client = app.test_client()
+        for _ in range(3):
+            answer = client.get("/audit/entries", headers={
+                "Authorization": f"Bearer {signed(settings.jwt, key, 'key-1')}"})
+            assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+            assert answer.headers["Retry-After"] and "WWW-Authenticate" not in answer.headers
+            assert "cannot be checked" in answer.get_json()["detail"]
+    assert len(fetches) == 1
+
+
+def test_a_page_session_is_kept_not_sent_to_sign_in_while_no_key_set_can_be_had(rsa_key, tmp_path):
+    """The cookie's token could not be checked, and a page sent the user to sign in again - through the identity
+    provider whose keys were failing."""
+    class ShortLived(TokenVerifier):
+        REVERIFY_SECONDS = JWKS_LIFESPAN = 0.5
+
+    _, _, key = rsa_key
+    outage: dict = {}
+    with rotating_jwks({"key-1": key}, outage=outage) as jwks_url:
+        settings = Settings.from_env("demo", {"WORKLINK_VAR": str(tmp_path), "WORKLINK_JWT_ALGORITHM": "RS256",
+                                              "WORKLINK_JWKS_URL": jwks_url})
+        metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+        tables = platform_tables(metadata)
+        app, _ = create_service_app("demo", __name__, tables=tables, title="Demo", description="Demo",
+                                    settings=settings)
+        metadata.create_all(app.extensions["worklink"].database.engine)  # sessions, and the audit page's trail
+        app.extensions["worklink"].tokens = ShortLived(settings.jwt)
+        client = app.test_client()
+        csrf = client.get("/signin").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+        token = jwt.encode({**claims(settings.jwt), "role": "alliance_admin", "jti": uuid.uuid4().hex}, key,
+                           algorithm="RS256", headers={"kid": "key-1"})
+        assert client.post("/signin", data={"csrf_token": csrf, "token": token}).status_code == 302
+        assert client.get("/audit").status_code == 200
+        outage["mode"] = "error"
+        time.sleep(0.6)  # the token and the key set are both due to be checked again
+        answer = client.get("/audit")
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+        outage["mode"] = None
+        time.sleep(int(answer.headers["Retry-After"]))
+        assert client.get("/audit").status_code == 200  # still signed in
