@@ -109,12 +109,15 @@ class SigningKeys:
     is refused at once, where each one waited `timeout` on its own fetch, tying up a worker thread and hammering
     the failing endpoint (PyJWT's cooldown starts only after a fetch that worked). The keys held keep verifying,
     and never wait behind a fetch: one fetch at a time, and only verifications that need it wait for it.
+    While fetches fail, the last key set fetched keeps verifying past its lifespan, up to `max_stale` seconds
+    old: an identity provider's JWKS down for a few minutes must not make every service refuse every token. A
+    key withdrawn from a key set we can fetch stops verifying within `lifespan`, as before.
     """
 
     def __init__(self, url: str, *, lifespan: float, timeout: float, cooldown: float, backoff: float,
-                 max_backoff: float, clock: Callable[[], float] = time.monotonic):
+                 max_backoff: float, max_stale: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)  # its fetch only, no caches
-        self._lifespan, self._cooldown = lifespan, cooldown
+        self._lifespan, self._cooldown, self._max_stale = lifespan, cooldown, max(max_stale, lifespan)
         self._first_backoff, self._max_backoff, self._backoff = backoff, max_backoff, 0.0
         self._clock = clock
         self._keys: dict[str, Any] = {}  # replaced whole, never changed: read without the lock
@@ -126,8 +129,19 @@ class SigningKeys:
         held = self._held()
         if kid in held:
             return held[kid]
+        stale = self._stale()
+        if kid in stale:  # fetches fail: try again when the backoff allows and no other is trying, else it serves
+            if not self._may_fetch() or not self._fetching.acquire(blocking=False):
+                return stale[kid]
+            try:
+                held = self._fetch()
+            finally:
+                self._fetching.release()
+            if kid in held:
+                return held[kid]
+            raise self._refusal(kid, held)  # fetched, and the key is withdrawn
         with self._fetching:
-            held = self._held()  # another verification may have fetched it meanwhile
+            held = self._held() or self._stale()  # another verification may have fetched it meanwhile
             if kid not in held and self._may_fetch():
                 held = self._fetch()
         if kid in held:
@@ -137,6 +151,12 @@ class SigningKeys:
     def _held(self) -> dict[str, Any]:
         fresh = self._fetched_at is not None and self._clock() - self._fetched_at < self._lifespan
         return self._keys if fresh else {}
+
+    def _stale(self) -> dict[str, Any]:
+        """The last key set fetched, while the last fetch failed and it is under `max_stale` old."""
+        failing = self._retry_at > 0
+        usable = self._fetched_at is not None and self._clock() - self._fetched_at < self._max_stale
+        return self._keys if failing and usable else {}
 
     def _may_fetch(self) -> bool:
         now = self._clock()
@@ -151,7 +171,7 @@ class SigningKeys:
             self._backoff = min(max(self._backoff * 2, self._first_backoff), self._max_backoff)
             self._retry_at = self._clock() + self._backoff
             log.warning("JWKS fetch failed; next try in %.0f s: %s", self._backoff, exc)
-            return self._held()
+            return self._held() or self._stale()
         self._keys = {key.key_id: key.key for key in key_set.keys
                       if key.key_id and key.public_key_use in ("sig", None)}
         self._fetched_at, self._retry_at, self._backoff = self._clock(), 0.0, 0.0
@@ -188,6 +208,7 @@ class TokenVerifier:
     JWKS_COOLDOWN = 30  # seconds: a key id not in the key set fetches it at most this often
     JWKS_RETRY_SECONDS = 2  # after a failed fetch, none again for this long, doubling while they fail ...
     JWKS_RETRY_MAX_SECONDS = 60  # ... up to this
+    JWKS_MAX_STALE_SECONDS = 3600  # while fetches fail, the last key set verifies until it is this old
 
     def __init__(self, settings: JwtSettings, clock: Callable[[], float] = time.time):
         if settings.algorithm not in ALGORITHMS:
@@ -198,7 +219,7 @@ class TokenVerifier:
         # from the JWKS was honoured for ever).
         self._jwks = (SigningKeys(settings.jwks_url, lifespan=self.JWKS_LIFESPAN, timeout=self.JWKS_TIMEOUT,
                                   cooldown=self.JWKS_COOLDOWN, backoff=self.JWKS_RETRY_SECONDS,
-                                  max_backoff=self.JWKS_RETRY_MAX_SECONDS)
+                                  max_backoff=self.JWKS_RETRY_MAX_SECONDS, max_stale=self.JWKS_MAX_STALE_SECONDS)
                       if settings.jwks_url else None)
         self._clock = clock
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()

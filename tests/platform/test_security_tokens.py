@@ -337,7 +337,7 @@ def test_a_page_session_is_kept_not_sent_to_sign_in_while_no_key_set_can_be_had(
     """The cookie's token could not be checked, and a page sent the user to sign in again - through the identity
     provider whose keys were failing."""
     class ShortLived(TokenVerifier):
-        REVERIFY_SECONDS = JWKS_LIFESPAN = 0.5
+        REVERIFY_SECONDS = JWKS_LIFESPAN = JWKS_MAX_STALE_SECONDS = 0.5
 
     _, _, key = rsa_key
     outage: dict = {}
@@ -363,3 +363,48 @@ def test_a_page_session_is_kept_not_sent_to_sign_in_while_no_key_set_can_be_had(
         outage["mode"] = None
         time.sleep(int(answer.headers["Retry-After"]))
         assert client.get("/audit").status_code == 200  # still signed in
+
+
+def test_while_the_jwks_fails_the_last_key_set_verifies_until_it_is_too_old():
+    """Keys held only for their 5-minute lifespan made an identity provider's JWKS down for 5 minutes a 503 for
+    every token at every service. While fetches fail, the last key set fetched verifies up to max_stale old;
+    once the endpoint answers again, a key it withdrew stops verifying at once."""
+    now, outage = [0.0], {}
+    keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("key-0", "key-1")}
+    with rotating_jwks(keys, fetches := [], outage) as jwks_url:
+        signing = SigningKeys(jwks_url, lifespan=300, timeout=1, cooldown=30, backoff=2, max_backoff=60,
+                              max_stale=3600, clock=lambda: now[0])
+        assert signing.key("key-1") is not None and len(fetches) == 1
+        outage["mode"] = "error"
+        for moment in (301, 302, 900, 3599):  # past its lifespan, fetches failing: the last key set serves
+            now[0] = moment
+            assert signing.key("key-1") is not None
+        assert 2 <= len(fetches) <= 5  # tried again now and then (the backoff), never once per token
+        with pytest.raises(Problem) as unknown:
+            signing.key("key-2")  # a key the last set lacks cannot be checked
+        assert unknown.value.status == 503
+        now[0] = 3601  # too old to trust
+        with pytest.raises(Problem) as too_old:
+            signing.key("key-1")
+        assert too_old.value.status == 503
+        outage["mode"], now[0] = None, 3700  # the endpoint answers again, and has withdrawn key-1
+        del keys["key-1"]
+        with pytest.raises(Problem) as withdrawn:
+            signing.key("key-1")
+        assert withdrawn.value.status == 401
+
+
+def test_a_withdrawn_key_stops_verifying_when_the_key_set_is_fetched_again_after_failures():
+    now, outage = [0.0], {}
+    keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("key-0", "key-1")}
+    with rotating_jwks(keys, [], outage) as jwks_url:
+        signing = SigningKeys(jwks_url, lifespan=300, timeout=1, cooldown=30, backoff=2, max_backoff=60,
+                              max_stale=3600, clock=lambda: now[0])
+        signing.key("key-1")
+        outage["mode"], now[0] = "error", 301
+        assert signing.key("key-1") is not None  # the fetch failed: the last key set serves
+        outage["mode"], now[0] = None, 400  # past the backoff, the endpoint back, the key withdrawn
+        del keys["key-1"]
+        with pytest.raises(Problem) as withdrawn:
+            signing.key("key-1")
+        assert withdrawn.value.status == 401 and "key-1" in withdrawn.value.detail
