@@ -63,6 +63,8 @@ def words(text: str) -> list[str]:
 
 def _plain(text: str) -> str:
     """Compatibility forms folded (full-width letters, ligatures), accents and format characters dropped."""
+    if text.isascii():  # nothing to fold: most text, and the character-by-character walk was half the check
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in ("Mn", "Cf"))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, timedelta
 from typing import Any, Iterable
 
@@ -298,13 +299,23 @@ def employer_facing_texts(data: Any, pointer: str = "") -> list[tuple[str, str]]
     return found
 
 
+class ConditionLibrary(dict):
+    """The library's conditions, id -> (name, synonyms), with the ids looked up by any of their names. Built once
+    per guidance version (knowledge.GuidanceIndex) rather than for every suggestion checked."""
+
+    @cached_property
+    def by_name(self) -> dict[str, str]:
+        return {term.strip().lower(): cid for cid, (name, synonyms) in self.items() for term in (name, *synonyms)}
+
+
 def private_terms(data: dict[str, Any], condition_library: dict[str, tuple[str, list[str]]]) -> PrivateTerms:
     """The words that would name a condition the patient did not agree to disclose to their employer.
     `condition_library` (library id -> (name, synonyms)) adds the library's name and synonyms of each;
     a condition written in the clinician's words that is a library name or synonym gets them too."""
     shared = data["consent"].get("share_with_employer")
-    by_name = {term.strip().lower(): cid for cid, (name, synonyms) in condition_library.items()
-               for term in (name, *synonyms)}
+    if not isinstance(condition_library, ConditionLibrary):
+        condition_library = ConditionLibrary(condition_library)
+    by_name = condition_library.by_name
     names, synonyms = [], []
     for condition in data.get("conditions", []):
         if condition.get("disclose") and shared:
@@ -403,5 +414,5 @@ def categories_for(decision: str, categories: list[str], recommended: list[dict[
 
 __all__ = ["DECISIONS", "EMPLOYER_OUTCOMES", "FIT_NOTE_CATEGORIES", "ISSUER_PROFESSIONS", "WITHDRAWAL_REASONS",
            "PROFESSION_RULE", "ASSESSMENT_METHODS", "STATUSES", "ACTIVE", "DomainError", "RuleViolation", "Conflict", "NotFound",
-           "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version",
+           "ConditionLibrary", "nhs_number_is_valid", "check_suggestion", "check_what_parsed", "check_transition", "check_version",
            "resolve_period", "add_months", "overall_outcome", "categories_for", "uk_today"]

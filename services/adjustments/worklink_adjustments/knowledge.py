@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
+from worklink_adjustments.domain import ConditionLibrary
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
                                          PhraseTemplate, Source, WorkFunction)
 
@@ -412,6 +413,8 @@ class GuidanceIndex:
     def __init__(self, version: int, conditions, limitations, work_functions, adjustments, rules, phrases):
         self.version = version
         self.conditions = {c["id"]: c for c in conditions}
+        # What a suggestion is checked against when written or issued (its disclosure rule).
+        self.condition_library = ConditionLibrary({c["id"]: (c["name"], c["synonyms"] or []) for c in conditions})
         self.limitations = {item["id"]: item for item in limitations}
         self.work_functions = {w["id"]: w for w in work_functions}
         self.adjustments = {a["id"]: a for a in adjustments}

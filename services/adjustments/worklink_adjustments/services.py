@@ -22,8 +22,7 @@ from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import keyed_reference
 from worklink_adjustments import domain, knowledge
 from worklink_adjustments.domain import Conflict, NotFound
-from worklink_adjustments.models import (Adjustment, Condition, EmployerLink, EmployerResponse, ReferralRequest,
-                                         Suggestion, WorkFunction)
+from worklink_adjustments.models import EmployerLink, EmployerResponse, ReferralRequest, Suggestion
 
 RESOURCE = "adjustment_suggestion"
 
@@ -77,6 +76,8 @@ class Deps(Recorder):
     link_ttl: timedelta = timedelta(days=60)
     previous_link_secrets: tuple[str, ...] = ()  # retired by a rotation: links they signed still open
     clinician_key: str = "worklink-clinician-reference"  # the app passes its configured key
+    # The guidance library as of its current version, built once per version (the app passes its own cache).
+    guidance: knowledge.IndexCache = field(default_factory=knowledge.IndexCache)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -270,41 +271,31 @@ def state(suggestion: Suggestion, **extra: Any) -> dict[str, Any]:
 # --- writing ---------------------------------------------------------------------------
 
 
-def _validated(session: Session, data: dict[str, Any], today: date) -> tuple[domain.Period, list[dict], int]:
-    index = knowledge.current_version(session)
-    asked = {r["adjustment_id"] for r in data.get("recommendations", []) if r.get("adjustment_id")}
-    wanted = asked | {knowledge.current_adjustment_id(a) for a in asked}
-    library = {a.id: a for a in session.scalars(sa.select(Adjustment).where(
-        Adjustment.id.in_(wanted), Adjustment.review_status.in_(knowledge.LIVE_STATUSES)))} if wanted else {}
+def _validated(session: Session, deps: Deps, data: dict[str, Any],
+               today: date) -> tuple[domain.Period, list[dict], int]:
+    guidance = deps.guidance.get(session)
     # A renamed adjustment's retired id (an amendment of a suggestion written before the rename) is
     # written as its new id, so the amended version and its events never carry the old one.
     data = {**data, "recommendations": [
         {**r, "adjustment_id": knowledge.current_adjustment_id(r["adjustment_id"])}
-        if r.get("adjustment_id") and r["adjustment_id"] not in library
-        and knowledge.current_adjustment_id(r["adjustment_id"]) in library else r
+        if r.get("adjustment_id") and r["adjustment_id"] not in guidance.adjustments
+        and knowledge.current_adjustment_id(r["adjustment_id"]) in guidance.adjustments else r
         for r in data.get("recommendations", [])]}
     rows = []
     for row in data.get("recommendations", []):
-        adjustment = library.get(row.get("adjustment_id") or "")
-        rows.append({**row, "title": adjustment.title if adjustment else None,
-                     "employer_text": adjustment.employer_text if adjustment else None,
-                     "fit_note_category": adjustment.fit_note_category if adjustment else None})
+        adjustment = guidance.adjustments.get(row.get("adjustment_id") or "")  # live ones only
+        rows.append({**row, "title": adjustment["title"] if adjustment else None,
+                     "employer_text": adjustment["employer_text"] if adjustment else None,
+                     "fit_note_category": adjustment["fit_note_category"] if adjustment else None})
     # Checked with the library wording each row will print (it must not name a private condition).
-    period = domain.check_suggestion({**data, "recommendations": rows}, today=today, known_adjustments=library,
-                                     condition_library=condition_library(session))
+    period = domain.check_suggestion({**data, "recommendations": rows}, today=today,
+                                     known_adjustments=guidance.adjustments,
+                                     condition_library=guidance.condition_library)
     tasks = set(data.get("job", {}).get("tasks", []))
-    known_tasks = set(session.scalars(sa.select(WorkFunction.id).where(WorkFunction.id.in_(tasks)))) if tasks else set()
-    if tasks - known_tasks:
-        raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks",
-                                     "detail": f"Unknown job tasks: {', '.join(sorted(tasks - known_tasks))}."}])
-    return period, rows, index
-
-
-def condition_library(session: Session) -> dict[str, tuple[str, list[str]]]:
-    """Every library condition, id -> (name, synonyms), as the library reads now: a private condition (also one
-    written in the clinician's words) is read with the library's synonyms too (about 40 rows)."""
-    return {cid: (name, synonyms or []) for cid, name, synonyms in session.execute(
-        sa.select(Condition.id, Condition.name, Condition.synonyms))}
+    if tasks - set(guidance.work_functions):
+        raise domain.RuleViolation([{"location": "json", "pointer": "/job/tasks", "detail": "Unknown job tasks: "
+                                     f"{', '.join(sorted(tasks - set(guidance.work_functions)))}."}])
+    return period, rows, guidance.version
 
 
 def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, rows: list[dict],
@@ -348,7 +339,7 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
 
 
 def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date) -> dict[str, Any]:
-    period, rows, guidance_version = _validated(session, data, today)
+    period, rows, guidance_version = _validated(session, deps, data, today)
     _check_replaceable(session, clinician, data.get("supersedes_id"), data["patient"]["nhs_number"])
     suggestion = Suggestion(id=uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
                             status="draft", version=1, supersedes_id=data.get("supersedes_id"),
@@ -386,7 +377,7 @@ def update_draft(session: Session, deps: Deps, clinician: Clinician, suggestion_
     suggestion = load(session, clinician, suggestion_id, for_update=True)
     domain.check_transition("update", suggestion.status)
     domain.check_version(data["version"], suggestion.version)
-    period, rows, guidance_version = _validated(session, data, today)
+    period, rows, guidance_version = _validated(session, deps, data, today)
     _check_replaceable(session, clinician, data.get("supersedes_id"), data["patient"]["nhs_number"])
     _apply(suggestion, data, period, rows, guidance_version)
     suggestion.supersedes_id = data.get("supersedes_id")
@@ -424,9 +415,10 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     # Re-checked at issue (today may have moved on since the draft); a broken rule rolls the update back.
     # The disclosure rule reads the library's synonyms as they are now, as a write does: one added since the
     # draft was written (a private condition's other name in its functional effects) is caught here.
+    guidance = deps.guidance.get(session)
     domain.check_suggestion(_as_input(suggestion), today=today,
-                            known_adjustments=_still_offered(session, suggestion.recommendations),
-                            condition_library=condition_library(session))
+                            known_adjustments=_still_offered(guidance, suggestion.recommendations),
+                            condition_library=guidance.condition_library)
     if suggestion.supersedes_id:
         _supersede(session, deps, clinician, suggestion)
     link_expires_at = open_link_round(connection, deps, suggestion.id, suggestion.version, now)
@@ -437,16 +429,12 @@ def issue(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
     return state(suggestion, link_expires_at=link_expires_at)
 
 
-def _still_offered(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+def _still_offered(guidance: knowledge.GuidanceIndex, rows: list[dict[str, Any]]) -> set[str]:
     """The draft's library adjustments the library still offers: one retired since the draft was written (its advice
     withdrawn by the alliance) is refused at issue as at a write. A renamed id counts as its replacement."""
-    ids = {row["adjustment_id"] for row in rows if row.get("adjustment_id")}
-    if not ids:
-        return set()
-    live = set(session.scalars(sa.select(Adjustment.id).where(
-        Adjustment.id.in_(ids | {knowledge.current_adjustment_id(i) for i in ids}),
-        Adjustment.review_status.in_(knowledge.LIVE_STATUSES))))
-    return {i for i in ids if i in live or knowledge.current_adjustment_id(i) in live}
+    live = guidance.adjustments
+    return {row["adjustment_id"] for row in rows if row.get("adjustment_id") and (
+        row["adjustment_id"] in live or knowledge.current_adjustment_id(row["adjustment_id"]) in live)}
 
 
 def _explain_refusal(connection, clinician: Clinician, suggestion_id: uuid.UUID, action: str, version: int) -> None:
@@ -497,7 +485,7 @@ def amend(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uui
         raise domain.RuleViolation([{"location": "json", "pointer": "/patient/nhs_number",
                                      "detail": "An amendment cannot change the patient (the NHS number): write a "
                                                "new suggestion for them."}])
-    period, rows, guidance_version = _validated(session, data, today)
+    period, rows, guidance_version = _validated(session, deps, data, today)
     had_referral_consent, review_date = suggestion.refer_to_employment_adviser, suggestion.review_date
     _apply(suggestion, data, period, rows, guidance_version)
     if suggestion.review_date != review_date:

@@ -41,7 +41,7 @@ def deps() -> Deps:
     return Deps(ctx.outbox, ctx.audit, person_key=config["PERSON_KEY"], link_secret=config["EMPLOYER_LINK_SECRET"],
                 link_ttl=config["EMPLOYER_LINK_TTL"], clinician_key=config["CLINICIAN_REFERENCE_KEY"],
                 previous_link_secrets=config["EMPLOYER_LINK_PREVIOUS_SECRETS"],
-                previous_person_keys=config["PREVIOUS_PERSON_KEYS"])
+                previous_person_keys=config["PREVIOUS_PERSON_KEYS"], guidance=current_app.extensions["adjustments_index"])
 
 
 def today() -> date:
