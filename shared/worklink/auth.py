@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import random
 import re
 import threading
 import time
@@ -112,14 +113,17 @@ class SigningKeys:
     While fetches fail, the last key set fetched keeps verifying past its lifespan, up to `max_stale` seconds
     old: an identity provider's JWKS down for a few minutes must not make every service refuse every token. A
     key withdrawn from a key set we can fetch stops verifying within `lifespan`, as before.
+    Each wait is shortened by up to a fifth at random (`jitter` gives 0..1): the processes of every service start
+    together and fail together, so without it they would all ask again in the same second when the IdP returns.
     """
 
     def __init__(self, url: str, *, lifespan: float, timeout: float, cooldown: float, backoff: float,
-                 max_backoff: float, max_stale: float = 0.0, clock: Callable[[], float] = time.monotonic):
+                 max_backoff: float, max_stale: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random):
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)  # its fetch only, no caches
         self._lifespan, self._cooldown, self._max_stale = lifespan, cooldown, max(max_stale, lifespan)
         self._first_backoff, self._max_backoff, self._backoff = backoff, max_backoff, 0.0
-        self._clock = clock
+        self._clock, self._jitter = clock, jitter
         self._keys: dict[str, Any] = {}  # replaced whole, never changed: read without the lock
         self._fetched_at: float | None = None
         self._retry_at = 0.0  # after a failed fetch: no other before this
@@ -169,7 +173,7 @@ class SigningKeys:
             key_set = jwt.PyJWKSet.from_dict(self._client.fetch_data())
         except (jwt.PyJWTError, ValueError) as exc:  # ValueError: a 200 answer that is not JSON
             self._backoff = min(max(self._backoff * 2, self._first_backoff), self._max_backoff)
-            self._retry_at = self._clock() + self._backoff
+            self._retry_at = self._clock() + self._backoff * (1 - 0.2 * self._jitter())
             log.warning("JWKS fetch failed; next try in %.0f s: %s", self._backoff, exc)
             return self._held() or self._stale()
         self._keys = {key.key_id: key.key for key in key_set.keys

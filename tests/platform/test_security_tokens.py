@@ -302,7 +302,7 @@ def test_the_backoff_doubles_while_the_jwks_keeps_failing():
     now = [0.0]
     with rotating_jwks({}, fetches := [], {"mode": "error"}) as jwks_url:
         keys = SigningKeys(jwks_url, lifespan=300, timeout=1, cooldown=30, backoff=2, max_backoff=5,
-                           clock=lambda: now[0])
+                           clock=lambda: now[0], jitter=lambda: 0.0)
         for moment in (0, 1, 2, 5, 6, 10, 11, 15, 16):
             now[0] = moment
             with pytest.raises(Problem) as raised:
@@ -310,6 +310,29 @@ def test_the_backoff_doubles_while_the_jwks_keeps_failing():
             assert raised.value.status == 503
         # Tried at 0, then 2 s later, 4 s after that, then every 5 s (the most): at 0, 2, 6, 11 and 16.
         assert len(fetches) == 5 and raised.value.headers["Retry-After"] == "5"
+
+
+def test_processes_failing_together_do_not_ask_again_together():
+    """Every worker of every service fails its first fetch in the same moment when the IdP goes down: each
+    waits a slightly different time before asking again (up to a fifth less than the backoff)."""
+    now = [0.0]
+    with rotating_jwks({}, fetches := [], {"mode": "error"}) as jwks_url:
+        workers = [SigningKeys(jwks_url, lifespan=300, timeout=1, cooldown=30, backoff=10, max_backoff=60,
+                               clock=lambda: now[0], jitter=lambda share=share: share) for share in (0.0, 0.5, 1.0)]
+        for keys in workers:
+            with pytest.raises(Problem):
+                keys.key("key-1")
+        retry_after = []
+        for keys in workers:
+            with pytest.raises(Problem) as raised:
+                keys.key("key-1")
+            retry_after.append(raised.value.headers["Retry-After"])
+        assert retry_after == ["10", "9", "8"] and len(fetches) == 3
+        now[0] = 8.5  # only the worker whose wait was cut by a fifth asks again
+        for keys in workers:
+            with pytest.raises(Problem):
+                keys.key("key-1")
+        assert len(fetches) == 4
 
 
 def test_a_token_is_a_503_not_a_401_while_no_key_set_can_be_had(rsa_key, tmp_path):
