@@ -171,7 +171,9 @@ class SigningKeys:
     def _fetch(self) -> dict[str, Any]:
         try:
             key_set = jwt.PyJWKSet.from_dict(self._client.fetch_data())
-        except (jwt.PyJWTError, ValueError) as exc:  # ValueError: a 200 answer that is not JSON
+        # ValueError: a 200 answer that is not JSON; OSError: a connection reset while its body is read (PyJWT
+        # wraps only errors opening the connection), which was a 500 for the request, not a failed fetch.
+        except (jwt.PyJWTError, ValueError, OSError) as exc:
             self._backoff = min(max(self._backoff * 2, self._first_backoff), self._max_backoff)
             self._retry_at = self._clock() + self._backoff * (1 - 0.2 * self._jitter())
             log.warning("JWKS fetch failed; next try in %.0f s: %s", self._backoff, exc)

@@ -4,6 +4,8 @@ expiry, issuer and audience required, oversized tokens and hostile key ids refus
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -135,7 +137,7 @@ def rotating_jwks(keys: dict, fetches: list | None = None, outage: dict | None =
     """A real HTTP JWKS endpoint publishing the public halves of `keys` (kid -> RSA key) as they are at each
     fetch, so a test can withdraw one (each fetch is appended to `fetches`); yields its URL. While
     `outage["mode"]` is "error" it answers 500, while "hang" it answers nothing for `outage["seconds"]`, while "page"
-    an HTML page (200)."""
+    an HTML page (200), while "reset" a 200 whose connection is reset mid-body."""
     class JwksHandler(BaseHTTPRequestHandler):
         def do_GET(self):
             if fetches is not None:
@@ -143,6 +145,16 @@ def rotating_jwks(keys: dict, fetches: list | None = None, outage: dict | None =
             mode = (outage or {}).get("mode")
             if mode == "hang":
                 time.sleep(outage["seconds"])  # then closes, unanswered: the client gave up
+                return
+            if mode == "reset":  # a 200 cut off mid-body: the connection reset (RST), not closed
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "5000")
+                self.end_headers()
+                self.wfile.write(b'{"keys": [')
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
                 return
             if mode == "page":  # a maintenance page, answered 200
                 self.send_response(200)
@@ -237,7 +249,7 @@ def unavailable(verifier: TokenVerifier, token: str) -> Problem:
     return raised.value
 
 
-@pytest.mark.parametrize("mode", ["error", "hang", "page"])
+@pytest.mark.parametrize("mode", ["error", "hang", "page", "reset"])
 def test_while_the_jwks_fails_unknown_key_ids_are_refused_at_once_and_held_keys_still_verify(rsa_key, mode):
     """PyJWT's cooldown on fetching the key set again starts only after a fetch that worked: while the identity
     provider's JWKS failed, every token naming a key id not held (made up, or new) waited on its own fetch - up
