@@ -268,3 +268,48 @@ def test_no_readme_documents_a_setting_nothing_reads():
     documented = {name for path in readmes for name in re.findall(r"`([A-Z][A-Z0-9_]*)[`=]", path.read_text())
                   if SETTING.match(name)}
     assert documented - code - computed - entrypoint - tests - APP_CONFIG_KEYS == set()
+
+
+def test_the_image_healthcheck_finds_a_web_container_healthy_that_names_its_hosts(tmp_path):
+    """WORKLINK_ALLOWED_HOSTS refuses any other Host with a 400; the HEALTHCHECK asks by address (Host
+    127.0.0.1:8000), as an orchestrator's probe or a load balancer's health check does: adjustments, which production
+    refuses to start without the setting, was never healthy, so compose never started its workers."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    entrypoint = (ROOT / "deploy/docker/entrypoint.sh").read_text()
+    assert "http://127.0.0.1:8000/healthz" in entrypoint
+    script = tmp_path / "entrypoint.sh"  # as in the image, but asking the port this test serves on
+    script.write_text(entrypoint.replace("http://127.0.0.1:8000/", f"http://127.0.0.1:{port}/"))
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "WORKLINK_ENV": "development",
+           "WORKLINK_VAR": str(tmp_path), "HOME": str(tmp_path), "TMPDIR": str(tmp_path),
+           "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "WORKLINK_ALLOWED_HOSTS": "directory.worklink.example",
+           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
+    worklink = str(Path(bin_dir) / "worklink")
+    subprocess.run([worklink, "db", "upgrade", "-s", "directory"], env=env, check=True, capture_output=True)
+    web = subprocess.Popen([worklink, "serve", "-s", "directory", "-b", f"127.0.0.1:{port}"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def health() -> int:
+        return subprocess.run(["sh", str(script), "health"], capture_output=True, timeout=30,
+                              env={**env, "WORKLINK_HEALTH_PID": str(web.pid)}).returncode
+    try:
+        deadline = time.monotonic() + 60
+        while health() != 0:
+            assert time.monotonic() < deadline and web.poll() is None, "a serving web container is reported unhealthy"
+            time.sleep(0.5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/services", headers={"Host": "evil.example"})
+        assert conn.getresponse().status == 400, "another Host is still refused for the service's own API"
+        conn.close()
+    finally:
+        web.terminate()
+        web.wait(30)

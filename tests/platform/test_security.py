@@ -306,8 +306,14 @@ def test_a_request_for_another_host_is_refused_once_the_hosts_are_named(tmp_path
     client = app.test_client()
     ours = client.get("/link", base_url="https://adjustments.worklink.example")
     assert ours.status_code == 200 and ours.get_data(as_text=True).startswith("https://adjustments.worklink.example/")
-    forged = client.get("/link", headers={"Host": "evil.example"})
+    forged = client.get("/link", headers={"Host": "evil.example", "Accept": "application/json"})
     assert forged.status_code == 400 and forged.mimetype == "application/problem+json"
+    page = client.get("/link", headers={"Host": "evil.example", "Accept": "text/html"})  # a page's error page
+    assert page.status_code == 400 and "//evil.example" not in page.get_data(as_text=True)
     proxied = client.get("/link", headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-For": "10.0.0.1"})
     assert proxied.status_code == 400
-    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/nothing-here", headers={"Host": "evil.example"}).status_code == 400
+    # Probes and scrapers ask by the container's address (the image's HEALTHCHECK, a load balancer): no link is
+    # built from the Host there, and a service naming its hosts was never healthy.
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert client.get(path, headers={"Host": "10.0.3.7:8000"}).status_code == 200, path

@@ -23,6 +23,7 @@ import swagger_ui_bundle
 from flask import Flask, g, request, send_from_directory
 from prometheus_client import Counter, Histogram
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import get_host
 
 from worklink import context
 from worklink.audit import REFUSALS, AuditTrail
@@ -52,6 +53,9 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 # The methods a metric names; any other is "other". A client may send any word as its method, and each label
 # value is a time series kept for the process's life: random methods would grow the metrics without end.
 _METRIC_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+# Asked by probes and scrapers (the image's HEALTHCHECK, an orchestrator, a load balancer, Prometheus) by the
+# container's address, not a public host name; they build no link from the Host, so they answer whatever it is.
+OPERATIONAL_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))
 
 
 @dataclass
@@ -126,7 +130,6 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
         API_SPEC_OPTIONS={"info": {"description": description}},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        TRUSTED_HOSTS=list(settings.allowed_hosts) or None,  # another Host is a 400
     )
     app.config.update(config or {})
     configure_logging(name, settings.log_level)
@@ -182,6 +185,7 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
             context.correlation_id_var.set(correlation or g.request_id),
             context.traceparent_var.set(str(g.trace)),
         )
+        _check_host(settings)
         _check_body(settings)
         if request.routing_exception is None:
             refuse_unstorable_text()
@@ -198,7 +202,7 @@ def _register_request_hooks(app: Flask, name: str, settings: Settings) -> None:
         method = request.method if request.method in _METRIC_METHODS else "other"
         REQUESTS.labels(name, method, endpoint, response.status_code).inc()
         LATENCY.labels(name, method, endpoint).observe(elapsed)
-        if endpoint not in ("/healthz", "/readyz", "/metrics"):
+        if endpoint not in OPERATIONAL_PATHS:
             log.info("request", extra={"method": request.method, "path": loggable_path(), "route": endpoint,
                                        "status": response.status_code, "duration_ms": round(elapsed * 1000, 2)})
         return response
@@ -240,6 +244,14 @@ def loggable_path() -> str:
         if SECRET_ARGS.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     return path
+
+
+def _check_host(settings: Settings) -> None:
+    """A 400 for a Host (or X-Forwarded-Host through a trusted proxy) WORKLINK_ALLOWED_HOSTS does not name: links
+    are built from it (an employer's reply link). Done here rather than by Flask's TRUSTED_HOSTS, which refused the
+    probes too, so a service that names its hosts was never healthy."""
+    if settings.allowed_hosts and request.path not in OPERATIONAL_PATHS:
+        get_host(request.environ, list(settings.allowed_hosts))  # SecurityError: the 400 Flask's check gave
 
 
 def _check_body(settings: Settings) -> None:
