@@ -116,6 +116,21 @@ def test_compose_runs_the_kafka_version_the_tests_run():
     assert image == f"apache/kafka:{pom_version.group(1)}"
 
 
+def test_compose_keeps_kafka_and_postgres_data_on_their_volumes():
+    """apache/kafka writes its log to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise: the kafka-data
+    volume was mounted where nothing was written, so recreating the container lost every topic and offset."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, data_dir in (("kafka", compose["services"]["kafka"]["environment"].get("KAFKA_LOG_DIRS")),
+                           ("postgres", compose["services"]["postgres"]["environment"].get(
+                               "PGDATA", "/var/lib/postgresql/data"))):  # postgres:16's own
+        mounts = {target: source for source, target, *_ in
+                  (volume.split(":") for volume in compose["services"][name]["volumes"])}
+        assert data_dir, f"{name} writes its data nowhere a volume keeps"
+        for directory in data_dir.split(","):
+            kept = [target for target in mounts if directory == target or directory.startswith(target + "/")]
+            assert kept and mounts[kept[0]] in compose["volumes"], f"{name} keeps {directory} in the container"
+
+
 def test_compose_gives_each_process_longer_to_stop_than_gunicorn_gives_requests_in_flight():
     import re
     graceful = int(re.search(r"^graceful_timeout = (\d+)$", (ROOT / "shared/worklink/gunicorn_conf.py").read_text(),
