@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import re
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
@@ -89,7 +92,8 @@ def resolved_refusal(url: str, resolve: Resolver | None = None, must_resolve: bo
         return reason
     parts = urlsplit(url)
     try:
-        addresses = (resolve or _resolve)(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        addresses = resolve_within(resolve or _resolve, parts.hostname,
+                                   parts.port or (443 if parts.scheme == "https" else 80), RESOLVE_SECONDS)
     except OSError as exc:
         if must_resolve:
             raise Unresolvable(f"{parts.hostname} could not be resolved to check it is public "
@@ -147,6 +151,37 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def _resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+
+
+# --- resolving within a time limit ----------------------------------------------------------
+# getaddrinfo has no timeout and cannot be interrupted: a resolver that does not answer (each server tried in
+# turn, each search domain) held the worker - and every delivery behind it - past the request's deadline. The
+# name is resolved in a helper thread and waited on at most RESOLVE_SECONDS (or what is left of the deadline); a
+# lookup still hanging is left to finish in its thread, and at most DNS_THREADS of them run at once.
+RESOLVE_SECONDS = 10.0
+DNS_THREADS = 4
+_lookups: tuple[int, ThreadPoolExecutor] | None = None
+
+
+class ResolveTimeout(socket.gaierror):
+    """The name was not resolved in time: an outage (retried), as any failed lookup."""
+
+
+def resolve_within(resolve: Resolver, host: str, port: int, seconds: float) -> list[str]:
+    future = _lookup_threads().submit(resolve, host, port)
+    try:
+        return future.result(timeout=max(seconds, 0.0))
+    except FutureTimeout:
+        future.cancel()  # still queued behind hanging lookups: never started
+        raise ResolveTimeout(f"{host} was not resolved within {max(seconds, 0.0):.1f} s") from None
+
+
+def _lookup_threads() -> ThreadPoolExecutor:
+    """This process's lookup threads (a forked worker starts its own: threads do not survive a fork)."""
+    global _lookups
+    if _lookups is None or _lookups[0] != os.getpid():
+        _lookups = (os.getpid(), ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="webhook-dns"))
+    return _lookups[1]
 
 
 class NotPublic(Exception):
@@ -254,7 +289,7 @@ def connect_within(cut: Cut, host: str, port: int, per_wait: float | None,
                    source_address: tuple[str, int] | None = None, options=None) -> socket.socket:
     """A connection to the first of the host's addresses that takes one, as socket.create_connection tries them,
     all within what is left of the cut: each address waits `per_wait` or what is left, whichever is shorter."""
-    addresses = _addresses(host.strip("[]"), port, cut.resolve)
+    addresses = _addresses(host.strip("[]"), port, cut)
     error: OSError = OSError(f"{host} resolves to no address")
     for address in addresses:
         left = cut.left()
@@ -283,12 +318,13 @@ class ConnectDeadline(TimeoutError):
     proxy our proxy, cannot be reached)."""
 
 
-def _addresses(host: str, port: int, resolve: Resolver) -> list[str]:
-    """An address as it is; a name as `resolve` gives it (each address once, in its order)."""
+def _addresses(host: str, port: int, cut: Cut) -> list[str]:
+    """An address as it is; a name as the cut's resolver gives it within what is left (each address once, in its
+    order)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
-        return list(dict.fromkeys(resolve(host, port)))
+        return list(dict.fromkeys(resolve_within(cut.resolve, host, port, min(RESOLVE_SECONDS, cut.left()))))
 
 
 class _HTTPConnection(_PublicPeerOnly, _CutAtDeadline, HTTPConnection):

@@ -494,3 +494,31 @@ def test_an_address_that_never_answers_is_passed_over_for_the_next_within_the_de
     assert len(webhook_receiver.accepted) == 1 and not webhook_receiver.rejected
     [sent] = all_deliveries(notifications_db, Delivery.channel == "webhook")
     assert sent.status == "sent"
+
+
+def test_a_resolver_that_never_answers_is_given_up_at_the_deadline(notifications_db, clock):
+    """getaddrinfo has no timeout: a DNS server that does not answer held the worker (and every delivery behind it)
+    for as long as the system resolver kept trying, past the request's deadline."""
+    import threading
+    import time
+
+    answered = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        answered.wait(30)  # a resolver trying server after server
+        return ["127.0.0.1"]
+
+    subscriber_for(notifications_db, SimpleNamespace(url=f"http://quiet-dns.partner.example:{free_port()}/hook",
+                                                     secret=None))
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, None, clock, webhook_deadline=2)
+    worker.resolve = hanging
+    started = time.monotonic()
+    try:
+        assert worker.run_once() == 1
+        assert time.monotonic() - started < 3  # the deadline, not the resolver's 30 s
+    finally:
+        answered.set()
+    [tried] = all_deliveries(notifications_db, Delivery.channel == "webhook")
+    assert (tried.status, tried.attempts) == ("retrying", 0)  # a receiver that cannot be reached: retried
+    assert "quiet-dns.partner.example was not resolved within" in tried.last_error

@@ -48,3 +48,27 @@ def test_a_public_address_in_any_of_those_forms_is_accepted(address):
 def test_a_host_in_full_width_characters_is_judged_as_the_resolver_reads_it(url):
     """The URL field takes them, and the resolver (IDNA) reads them as 127.0.0.1 and an internal name."""
     assert webhook_targets.refusal(url) is not None
+
+
+def test_the_check_before_a_send_waits_on_a_silent_resolver_only_so_long(monkeypatch):
+    """The check of every address a name resolves to ran getaddrinfo with no limit, before the request's own
+    deadline began: a silent DNS server held the worker there instead."""
+    import threading
+    import time
+
+    monkeypatch.setattr(webhook_targets, "RESOLVE_SECONDS", 0.5)
+    answered = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        answered.wait(30)
+        return ["10.0.0.1"]
+
+    started = time.monotonic()
+    try:
+        # Unresolved, so unchecked: the send itself fails and is retried (direct), or it is not sent (proxy).
+        assert webhook_targets.resolved_refusal("https://partner.example/hook", hanging) is None
+        with pytest.raises(webhook_targets.Unresolvable):
+            webhook_targets.resolved_refusal("https://partner.example/hook", hanging, must_resolve=True)
+        assert time.monotonic() - started < 1.5
+    finally:
+        answered.set()
