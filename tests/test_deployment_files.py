@@ -72,7 +72,7 @@ def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_
             urls = {k for k in container["environment"] if k.endswith("_DATABASE_URL")}
             assert urls == {f"{name.upper()}_DATABASE_URL"}, f"{role} can see another service's database"
             assert container["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert compose[name]["ports"] == [f"{spec.default_port}:8000"]
+        assert compose[name]["ports"] == [f"127.0.0.1:{spec.default_port}:8000"]
         for job in spec.jobs:
             assert compose[f"{name}-{job}"]["command"] == ["job", job], f"no container runs {name}'s {job} job"
         # The web container migrates the database (entrypoint.sh): its workers start once it is healthy.
@@ -114,6 +114,18 @@ def test_compose_runs_the_kafka_version_the_tests_run():
     pom_version = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (ROOT / "deploy/kafka/pom.xml").read_text())
     image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["kafka"]["image"]
     assert image == f"apache/kafka:{pom_version.group(1)}"
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    """Compose runs on development secrets: on every interface, anyone on the network minted tokens with the
+    published JWT secret (any role, any organisation), read Mailpit's e-mails to residents and the broker's
+    restricted topics. `worklink up` serves on 127.0.0.1; so does compose."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    published = {role: spec["ports"] for role, spec in compose.items() if spec.get("ports")}
+    assert {"kafka", "mail", *installed_services()} <= set(published)
+    for role, ports in published.items():
+        for port in ports:
+            assert isinstance(port, str) and port.startswith("127.0.0.1:") and port.count(":") == 2, (role, port)
 
 
 def test_compose_keeps_kafka_and_postgres_data_on_their_volumes():
