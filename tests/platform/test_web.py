@@ -361,6 +361,27 @@ def test_a_secret_link_changed_so_that_no_route_matches_is_masked_in_the_log(set
     assert paths == ["/respond/[redacted]/", "/respond/[redacted]/thanks", "/wp-login.php"]
 
 
+def test_a_path_naming_a_person_where_no_route_matches_is_masked_in_the_log(settings, caplog):
+    """An id's place given an NHS number, an e-mail address, a postcode or a birth date (a client's bug, a person
+    typing one into the address bar) matches no route: the 404's log line held it in clear."""
+    tables = platform_tables(sa.MetaData())
+    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
+
+    @app.get("/people/<uuid:person_id>")
+    def person(person_id):
+        return "found"
+
+    caplog.set_level(logging.INFO, logger="worklink.http")
+    for path in ("/people/9434765919", "/people/943 476 5919/referrals", "/people/jo.bloggs@example.org",
+                 "/people/TA1 1AA", "/people/1984-02-29", "/people/find"):
+        assert app.test_client().get(path).status_code == 404
+    lines = [r for r in caplog.records if r.name == "worklink.http"]
+    assert [r.path for r in lines] == ["/people/[redacted]", "/people/[redacted]/referrals", "/people/[redacted]",
+                                       "/people/[redacted]", "/people/[redacted]", "/people/find"]
+    text = "\n".join(JsonFormatter().format(line) for line in lines)
+    assert not [value for value in ("5919", "bloggs", "1AA", "1984") if value in text]
+
+
 def test_a_made_up_http_method_adds_no_metric_of_its_own(settings):
     """Any word is a method to the server (gunicorn takes 3 to 20 capital letters), and each label value is a
     time series the process keeps for ever: a client sending random methods grew every worker's metrics."""

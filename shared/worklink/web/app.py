@@ -32,6 +32,7 @@ from worklink.config import Settings
 from worklink.db import Database, PlatformTables
 from worklink.events.catalogue import Catalogue
 from worklink.events.contracts import CATALOGUE
+from worklink.events.identifiers import personal_identifier
 from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.problems import (PROBLEM_MEDIA_TYPE, Problem, ProblemSchema, from_http_exception,
@@ -238,12 +239,18 @@ def loggable_path() -> str:
     arguments = url_arguments()
     if request.url_rule is None and not arguments:
         # No route matched (a link with a slash or a word added): nothing names its secret part, so every part
-        # as long as a token is masked; a scanner's /wp-login.php stays readable.
-        return _LONG_SEGMENT.sub("[redacted]", path)
+        # as long as a token is masked, and every part naming a person (a client asking /patients/<NHS number>,
+        # an id's place given an e-mail address or a postcode); a scanner's /wp-login.php stays readable.
+        return "/".join("[redacted]" if _names_a_person(part) else part
+                        for part in _LONG_SEGMENT.sub("[redacted]", path).split("/"))
     for name, value in arguments.items():
         if SECRET_ARGS.search(name) and str(value):
             path = path.replace(str(value), "[redacted]")
     return path
+
+
+def _names_a_person(part: str) -> bool:
+    return "@" in part or personal_identifier(part) is not None
 
 
 def _check_host(settings: Settings) -> None:
