@@ -128,6 +128,17 @@ def test_compose_publishes_ports_on_loopback_only():
             assert isinstance(port, str) and port.startswith("127.0.0.1:") and port.count(":") == 2, (role, port)
 
 
+def test_compose_finds_postgres_healthy_only_once_its_databases_are_made():
+    """On a fresh volume the postgres image runs the init scripts on a server listening on the Unix socket only:
+    pg_isready there said healthy before init-databases.sql had run, and the web containers, released by it, failed
+    to connect (TCP refused) and were restarted. Asked over TCP, it answers once the real server is up."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    test = compose["postgres"]["healthcheck"]["test"]
+    command = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+    assert "pg_isready" in command
+    assert re.search(r"(-h|--host[= ])\s*(127\.0\.0\.1|localhost)\b", command), command
+
+
 def test_compose_keeps_kafka_and_postgres_data_on_their_volumes():
     """apache/kafka writes its log to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise: the kafka-data
     volume was mounted where nothing was written, so recreating the container lost every topic and offset."""
