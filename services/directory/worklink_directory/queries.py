@@ -315,7 +315,7 @@ def list_services(session: Session, f: Filters) -> Result:
         return _best_matches(session, f, found)
     hits = found.hits() if found is not None else None
     ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
-    if f.point is not None and f.radius is not None:
+    if f.point is not None and f.radius is not None and sort != "distance":  # distance joins them: no filter twice
         ids = ids.where(id_column.in_(sa.select(_nearest_locations(f, f.radius).c.service_id)))
     if sort == "distance" and f.radius is None:
         rows, total = _nearest_anywhere(session, f, ids, id_column)

@@ -287,6 +287,38 @@ def test_nearest_first_without_a_radius_pages_every_located_service_in_true_dist
     assert names(debt) == expected[:2] and debt.get_json()["total_items"] == len(expected)
 
 
+def test_within_a_radius_nearest_first_lists_each_service_once_by_its_nearest_public_location(database_url, tmp_path):
+    """lat/lon/radius, ordered by distance: a service with locations inside and outside the radius is listed once, at
+    the inside one; one with only a far location, or only a confidential one within it, is not listed at all."""
+    app = make_app(database_url, tmp_path)
+    client, admin = app.test_client(), token_for(app, "alliance_admin")
+    with app.extensions["worklink"].database.transaction() as session:
+        demo.ensure_taxonomy(session)
+    organisation = {"id": str(ORG_A), "name": "Somerset Working Well", "description": "Employment support."}
+    assert client.post("/manage/organizations", json=organisation, headers=admin).status_code == 201
+    centre = (51.0146, -3.1029)
+
+    def north(km: float) -> float:
+        return centre[0] + km / 111.2
+
+    two_places = service_body(ORG_A, "Two places", ["debt"], lat=north(40), lon=centre[1])
+    two_places["locations"].append({**two_places["locations"][0], "name": "Near office", "latitude": north(3)})
+    bodies = [two_places, service_body(ORG_A, "Near", ["debt"], lat=north(1), lon=centre[1]),
+              service_body(ORG_A, "Far", ["debt"], lat=north(9), lon=centre[1]),
+              service_body(ORG_A, "Refuge", ["debt"], lat=north(0.5), lon=centre[1], confidential=True)]
+    for body in bodies:
+        assert client.post("/manage/services", json=body, headers=admin).status_code == 201
+    at = f"lat={centre[0]}&lon={centre[1]}&radius=5000"
+    for query in (at, at + "&sort=distance", at + f"&taxonomy_term_id={demo.term_id('debt')}"):
+        body = client.get(f"/services?{query}").get_json()
+        assert_page(body, total=2, page=1, size=2, pages=1)
+        assert [(i["name"], round(i["distance"], -2)) for i in body["contents"]] == [("Near", 1000), ("Two places", 3000)]
+    paged = [client.get(f"/services?{at}&per_page=1&page={n}").get_json() for n in (1, 2)]
+    assert [p["contents"][0]["name"] for p in paged] == ["Near", "Two places"]
+    assert all(p["total_items"] == 2 for p in paged)
+    assert names(client.get(f"/services?{at}&sort=name")) == ["Near", "Two places"]
+
+
 def test_sort_by_last_reviewed(app, directory):
     client = app.test_client()
     headers = {"Authorization": __import__("tests.services.directory.conftest", fromlist=["x"]).token_for(
