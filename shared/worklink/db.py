@@ -109,6 +109,33 @@ def platform_tables(metadata: sa.MetaData) -> PlatformTables:
 # Errors that mean the database cannot be reached or cannot take the work just now (down,
 # restarting, locked too long), not that the work is wrong: retried, never dead-lettered or lost.
 DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+# PostgreSQL errors that mean "not now" though the driver files them under another class: a failover left
+# the pool on a standby (25006 read_only_sql_transaction), the server ended a transaction left idle (25P03),
+# a transaction rolled back for the client to run again (40001 serialization failure, 40P01 deadlock, 40003).
+TRANSIENT_SQLSTATES = ("25006", "25P03", "40001", "40P01", "40003")
+# ...and ones the driver calls operational that no retry mends: program_limit_exceeded (class 54: an index
+# row or a statement too big) fails the same way for ever, so an event meeting it is a poison event.
+PERMANENT_SQLSTATES = ("54",)
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """True if `error` means the database cannot take the work just now (retry it, never dead-letter
+    or drop it), False if the work itself is wrong (a bug, bad data)."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True  # the connection died under the statement, whatever the driver called it
+    sqlstate = sqlstate_of(error)
+    if sqlstate and sqlstate.startswith(TRANSIENT_SQLSTATES):
+        return True
+    if sqlstate and sqlstate.startswith(PERMANENT_SQLSTATES):
+        return False
+    return isinstance(error, DATABASE_OUTAGES)
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+
+
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for its turn and the lock, in all: then a 503
 
 

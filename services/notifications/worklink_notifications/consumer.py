@@ -21,7 +21,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from worklink import context
-from worklink.db import DATABASE_OUTAGES, Database, utcnow
+from worklink.db import Database, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, UnknownEventType
 from worklink.events.contracts import CATALOGUE
 from worklink.events.envelope import CloudEvent, EnvelopeError
@@ -124,8 +124,10 @@ class BatchingConsumer(EventConsumer):
                     session.execute(processed.insert(), [
                         {"consumer": self.group_id, "event_id": e.dedup_key, "event_type": e.type, "processed_at": now}
                         for e in handled])
-        except DATABASE_OUTAGES as exc:
-            raise Outage(exc) from exc
+        except Exception as exc:
+            if is_database_outage(exc):  # by what the error means, not only its class (worklink.db)
+                raise Outage(exc) from exc
+            raise
         for event, outcome in zip(events, outcomes):
             OUTCOMES.labels(self.group_id, event.type, outcome.value).inc()
         if self.on_handled:

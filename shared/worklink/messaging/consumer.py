@@ -10,7 +10,8 @@ Failures:
 - unparseable JSON, a broken envelope, an unknown schema version or invalid data
   go straight to `<topic>.dlt`; a handler's PermanentError too;
 - any other handler error is retried with exponential backoff, then dead-lettered;
-- an outage (database unreachable, dead-letter topic unwritable) is never
+- an outage (database unreachable or refusing the work just now - a serialization failure, a deadlock,
+  a standby after a failover: `worklink.db.is_database_outage`; dead-letter topic unwritable) is never
   dead-lettered: the partition is rewound to the record and retried until the
   outage ends, so work is delayed, never dropped.
 Event types with no handler are skipped and counted.
@@ -51,7 +52,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from worklink import context
-from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
+from worklink.db import Database, PlatformTables, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
 from worklink.events.envelope import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent, header_value
 from worklink.messaging.kafka import assert_same_process, discard_producer
@@ -328,9 +329,9 @@ class EventConsumer:
                 outcome = self._handle_once(handler, received)
             except PermanentError as exc:
                 return self._dead_letter(record, "rejected", exc, received.type)
-            except DATABASE_OUTAGES as exc:
-                raise Outage(exc) from exc
             except Exception as exc:  # noqa: BLE001 - any handler bug is retried, then dead-lettered
+                if is_database_outage(exc):  # by what the error means, not only its class (worklink.db)
+                    raise Outage(exc) from exc
                 if attempt == self.max_attempts:
                     log.exception("handler failed; dead-lettering", extra={"event_id": received.id})
                     return self._dead_letter(record, "handler-failed", exc, received.type)

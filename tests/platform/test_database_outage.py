@@ -1,0 +1,143 @@
+"""A database outage delays an event, it never drops it; a database error that is a bug is dead-lettered.
+
+On the real PostgreSQL: an outage is a TCP proxy (tests/platform/tcp_proxy.py) cut in front of it, since
+the server is everyone's; an error PostgreSQL reports is raised by the server itself (RAISE ... USING
+ERRCODE), so the driver classifies it as it would the real thing.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from worklink.messaging.consumer import Outcome
+from tests.events import consume as consume_until
+from tests.platform import support
+from tests.platform.support import make_consumer
+from tests.platform.tcp_proxy import proxied
+from tests.platform.test_consumer import send, thing_event
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def raise_sqlstate(session, sqlstate: str) -> None:
+    session.execute(sa.text(f"DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '{sqlstate}'; END $$"))
+
+
+def database_for(kind: str, url: str):
+    """The test's tables; for the batching consumer, notifications' own too (it reads its routing rules)."""
+    if kind == "batching":
+        from worklink.migrations import upgrade
+        from worklink.service import get_service
+
+        upgrade(get_service("notifications").migrations_dir, url)
+    return support.make_database(url)
+
+
+def shared_or_batching(kind: str):
+    """A consumer factory: the shared EventConsumer, or notifications' BatchingConsumer (its own error path)."""
+    if kind == "shared":
+        return make_consumer
+
+    def make_batching(database, bootstrap, topic, group, handler, **kwargs):
+        from worklink_notifications.consumer import BatchingConsumer
+
+        shared = make_consumer(database, bootstrap, topic, group, handler, **kwargs)
+        return BatchingConsumer(group_id=group, database=database, tables=support.TABLES, catalogue=shared.catalogue,
+                                handlers=shared.handlers, consumer_factory=shared.consumer_factory,
+                                producer_factory=shared.producer_factory, backoff_base=shared.backoff_base,
+                                backoff_max=shared.backoff_max)
+    return make_batching
+
+
+CONSUMERS = pytest.mark.parametrize("kind", ["shared", "batching"])
+
+
+def dead_letters(bootstrap: str, topic: str, expected: int) -> list:
+    return support.read_topic(bootstrap, topic + ".dlt", expected=expected, timeout=2 if not expected else 30)
+
+
+def test_the_database_going_away_mid_event_delays_it_and_it_is_handled_once(postgres_url, kafka_broker, new_topic):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    support.make_database(postgres_url).dispose()
+    with proxied(postgres_url) as (proxy, url):
+        database = support.make_database(url)
+        calls = []
+
+        def handler(session, event):
+            calls.append(event.id)
+            support.record_effect(session, event)
+            if len(calls) == 1:  # the server goes away while the handler works; back two seconds later
+                proxy.cut()
+                threading.Timer(2.0, proxy.restore).start()
+                session.execute(sa.text("SELECT 1"))
+
+        event = thing_event(topic)
+        send(bootstrap, topic, event.to_json().encode())
+        consumer = make_consumer(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", handler)
+        try:
+            assert consume_until(consumer, 1, timeout=90) == [Outcome.HANDLED]
+        finally:
+            consumer.close()
+        assert len(calls) >= 2
+        assert support.handled_seqs(database) == [1]
+        database.dispose()
+    assert dead_letters(bootstrap, topic, 0) == []
+
+
+@CONSUMERS
+@pytest.mark.parametrize("sqlstate", ["40001", "40P01", "25006", "57P01", "53300"],
+                         ids=["serialization", "deadlock", "read-only-after-failover", "admin-shutdown",
+                              "too-many-connections"])
+def test_a_transient_database_error_outlasting_the_retries_is_never_dead_lettered(
+        postgres_url, kafka_broker, new_topic, sqlstate, kind):
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    database = database_for(kind, postgres_url)
+    calls = []
+
+    def handler(session, event):
+        calls.append(event.id)
+        if len(calls) <= 6:  # more failures than the consumer's 4 attempts at a handler bug
+            raise_sqlstate(session, sqlstate)
+        support.record_effect(session, event)
+
+    send(bootstrap, topic, thing_event(topic).to_json().encode())
+    consumer = shared_or_batching(kind)(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", handler, backoff_max=0.2)
+    try:
+        assert consume_until(consumer, 1, timeout=90) == [Outcome.HANDLED]
+    finally:
+        consumer.close()
+    assert len(calls) == 7
+    assert support.handled_seqs(database) == [1]
+    assert dead_letters(bootstrap, topic, 0) == []
+    database.dispose()
+
+
+@CONSUMERS
+def test_a_database_error_no_retry_can_mend_is_dead_lettered_and_the_next_event_handled(
+        postgres_url, kafka_broker, new_topic, kind):
+    """PostgreSQL's program_limit_exceeded (54xxx: an index row too big, a statement too complex) is an
+    OperationalError to the driver, but the same event fails the same way for ever."""
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    database = database_for(kind, postgres_url)
+
+    def handler(session, event):
+        if event.data["seq"] == 1:
+            raise_sqlstate(session, "54000")
+        support.record_effect(session, event)
+
+    send(bootstrap, topic, *(thing_event(topic, seq).to_json().encode() for seq in (1, 2)))
+    consumer = shared_or_batching(kind)(database, bootstrap, topic, f"g-{uuid.uuid4().hex}", handler, backoff_max=0.2)
+    try:
+        assert consume_until(consumer, 2, timeout=60) == [Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    finally:
+        consumer.close()
+    [dead] = dead_letters(bootstrap, topic, 1)
+    headers = dict(dead.headers)
+    assert headers["dlt-reason"] == b"handler-failed"
+    assert b"54000" in headers["dlt-error"]
+    assert support.handled_seqs(database) == [2]
+    database.dispose()
