@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, g, json, request
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
-from worklink.db import DATABASE_OUTAGES
+from worklink.db import is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +162,19 @@ def register_problem_handlers(app: Flask) -> None:
     def handle_http(error: HTTPException):
         return from_http_exception(error)
 
-    def handle_database_outage(error: Exception):
+    def handle_database_error(error: Exception):
+        # By what the error means (worklink.db.is_database_outage), not its driver class: a standby's read-only
+        # transaction after a failover is an outage; a statement past PostgreSQL's limits is a bug, which the
+        # same request sent again would meet again.
+        if not is_database_outage(error):
+            return handle_unexpected(error)
         # The transaction rolled back: nothing was changed, and the same request can simply be sent again.
         log.warning("database unavailable", exc_info=True)
         return problem_response(503, "The service's database is unavailable just now; nothing was changed. "
                                 "Try again in a few seconds.", headers={"Retry-After": "5"})
 
-    for outage in DATABASE_OUTAGES:
-        app.register_error_handler(outage, handle_database_outage)
+    for database_error in (sa.exc.DBAPIError, sa.exc.TimeoutError):
+        app.register_error_handler(database_error, handle_database_error)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -141,3 +141,69 @@ def test_a_database_error_no_retry_can_mend_is_dead_lettered_and_the_next_event_
     assert b"54000" in headers["dlt-error"]
     assert support.handled_seqs(database) == [2]
     database.dispose()
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+def database_app(tmp_path, url: str):
+    """A service app on `url` with /things (a count, read in a transaction) and /raise/<sqlstate> (an error the
+    server reports)."""
+    from flask.views import MethodView
+    from flask_smorest import Blueprint
+
+    from worklink.config import Settings
+    from worklink.db import NAMING_CONVENTION, platform_tables
+    from worklink.web import create_service_app, service_context
+
+    blp = Blueprint("things", __name__)
+
+    @blp.route("/things")
+    class Things(MethodView):
+        @blp.response(200)
+        def get(self):
+            with service_context().database.transaction() as session:
+                return {"count": session.execute(sa.select(sa.func.count()).select_from(support.things)).scalar()}
+
+    @blp.route("/raise/<sqlstate>")
+    class Raise(MethodView):
+        @blp.response(200)
+        def get(self, sqlstate):
+            with service_context().database.transaction() as session:
+                raise_sqlstate(session, sqlstate)
+
+    settings = Settings.from_env("testsvc", {"WORKLINK_VAR": str(tmp_path), "TESTSVC_DATABASE_URL": url})
+    app, api = create_service_app("testsvc", __name__, tables=platform_tables(
+        sa.MetaData(naming_convention=NAMING_CONVENTION)), title="Test", description="Test", settings=settings)
+    api.register_blueprint(blp)
+    return app
+
+
+def assert_unavailable(response) -> None:
+    assert response.status_code == 503, response.data
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Retry-After"] == "5"
+    assert b"Traceback" not in response.data
+
+
+def test_requests_while_the_database_is_away_are_503s_and_work_again_once_it_is_back(postgres_url, tmp_path):
+    support.make_database(postgres_url).dispose()
+    with proxied(postgres_url) as (proxy, url):
+        client = database_app(tmp_path, url).test_client()
+        assert client.get("/things").json == {"count": 0}  # the pool holds a connection
+        with proxy.outage():
+            assert_unavailable(client.get("/things"))  # the pooled connection is gone
+            assert_unavailable(client.get("/things"))  # a new one is refused
+        assert client.get("/things").json == {"count": 0}  # no restart
+
+
+@pytest.mark.parametrize("sqlstate", ["25006", "40001"])
+def test_a_transient_database_error_is_a_503_to_try_again(postgres_url, tmp_path, sqlstate):
+    assert_unavailable(database_app(tmp_path, postgres_url).test_client().get(f"/raise/{sqlstate}"))
+
+
+def test_a_database_error_no_retry_mends_is_a_500_not_an_invitation_to_try_again(postgres_url, tmp_path):
+    response = database_app(tmp_path, postgres_url).test_client().get("/raise/54000")
+    assert response.status_code == 500, response.data
+    assert response.mimetype == "application/problem+json"
+    assert "Retry-After" not in response.headers
