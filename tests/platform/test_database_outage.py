@@ -7,12 +7,15 @@ ERRCODE), so the driver classifies it as it would the real thing.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from worklink.db import Database
 from worklink.messaging.consumer import Outcome
 from tests.events import consume as consume_until
 from tests.platform import support
@@ -207,3 +210,81 @@ def test_a_database_error_no_retry_mends_is_a_500_not_an_invitation_to_try_again
     assert response.status_code == 500, response.data
     assert response.mimetype == "application/problem+json"
     assert "Retry-After" not in response.headers
+
+
+# --- the outbox relay ----------------------------------------------------------------------------------------
+
+
+def relay_for(database, bootstrap: str):
+    from worklink.config import KafkaSettings
+    from worklink.messaging import kafka
+    from worklink.messaging.outbox import OutboxRelay
+
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    relay = OutboxRelay("test", database, support.TABLES, lambda: kafka.producer(settings, "test-relay"),
+                        batch_size=50, flush_timeout=30)
+    relay.max_backoff = 0.5
+    return relay
+
+
+def first_seqs_by_key(bootstrap: str, topic: str, expected: int) -> tuple[set[str], dict[str, list[int]]]:
+    """The event ids on `topic`, and each key's seqs in the order they first arrived (as a consumer dropping
+    copies sees them)."""
+    seen, by_key = set(), {}
+    for record in sorted(support.read_topic(bootstrap, topic, expected=expected), key=lambda r: r.offset):
+        event = json.loads(record.value)
+        if event["id"] not in seen:
+            seen.add(event["id"])
+            by_key.setdefault(event["data"]["thing_id"], []).append(event["data"]["seq"])
+    return seen, by_key
+
+
+def test_the_relay_waits_out_its_database_going_away_and_sends_everything_in_order(
+        postgres_url, kafka_broker, new_topic):
+    from worklink.messaging.outbox import Outbox
+
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    direct = support.make_database(postgres_url)
+    outbox, keys = Outbox("test", support.TABLES, support.catalogue(topic)), [str(support.new_id()) for _ in range(3)]
+    with proxied(postgres_url) as (proxy, url):
+        relay_database = Database(url)
+        relay = relay_for(relay_database, bootstrap)
+        with support.running(relay) as [worker]:
+            ids = support.stage(direct, outbox, range(0, 30), keys)
+            support.wait_for(lambda: relay.pending() == 0, 60, "the first events sent")
+            with proxy.outage():
+                ids += support.stage(direct, outbox, range(30, 60), keys)  # written while the relay is cut off
+                time.sleep(3)
+                assert worker.is_alive()
+            support.wait_for(lambda: relay.pending() == 0, 60, "the events written during the outage sent")
+            assert worker.is_alive()
+        relay_database.dispose()
+    sent, by_key = first_seqs_by_key(bootstrap, topic, 60)
+    assert sent == set(ids)
+    assert by_key == {key: list(range(keys.index(key), 60, 3)) for key in keys}
+    direct.dispose()
+
+
+def test_the_relay_outlasts_a_transient_error_marking_rows_sent(postgres_url, kafka_broker, new_topic):
+    """A standby after a failover refuses the relay's UPDATE (25006, an InternalError to the driver): the relay
+    retries; it does not stop with its rows sent to Kafka but not marked."""
+    from worklink.messaging.outbox import Outbox
+
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    database = support.make_database(postgres_url)
+    with database.engine.begin() as conn:  # the server refuses the first three updates of the outbox
+        conn.exec_driver_sql("CREATE SEQUENCE outbox_updates")
+        conn.exec_driver_sql("""CREATE FUNCTION refuse_first_updates() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF nextval('outbox_updates') <= 3 THEN
+                RAISE EXCEPTION 'cannot execute UPDATE in a read-only transaction' USING ERRCODE = '25006';
+            END IF; RETURN NULL; END $$""")
+        conn.exec_driver_sql("CREATE TRIGGER refuse_updates BEFORE UPDATE ON outbox "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION refuse_first_updates()")
+    ids = support.stage(database, Outbox("test", support.TABLES, support.catalogue(topic)), range(5))
+    relay = relay_for(database, bootstrap)
+    with support.running(relay) as [worker]:
+        support.wait_for(lambda: relay.pending() == 0 or not worker.is_alive(), 60, "the events marked sent")
+        assert worker.is_alive(), "the relay stopped"
+    sent, _ = first_seqs_by_key(bootstrap, topic, 5)
+    assert sent == set(ids)
+    database.dispose()

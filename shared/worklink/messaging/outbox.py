@@ -39,7 +39,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.orm import Session
 
 from worklink.context import TraceParent, correlation_id_var, current_trace, request_id_var
-from worklink.db import DATABASE_OUTAGES, Database, PlatformTables, utcnow
+from worklink.db import Database, PlatformTables, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue
 from worklink.events.envelope import kafka_headers
 from worklink.messaging.kafka import assert_same_process, discard_producer
@@ -342,7 +342,10 @@ class OutboxRelay:
             stats = self.publish_pending()
             if stats.published or stats.failed:
                 PENDING.labels(self.service).set(self.pending())
-        except DATABASE_OUTAGES as exc:  # the database is down: wait, never drop
+        except sa.exc.SQLAlchemyError as exc:
+            if not is_database_outage(exc):  # a bug: the relay stops, its rows stay unsent
+                raise
+            # The database is down, or refuses the work just now (a standby after a failover): wait, never drop.
             log.warning("outbox relay cannot reach its database", extra={"error": str(exc)[:300]})
             return RelayStats(failed=1)
         except KafkaError as exc:  # e.g. the producer cannot bootstrap: the broker is down or not up yet
@@ -386,7 +389,10 @@ class OutboxRelay:
         try:
             if pruned := self.prune():
                 log.info("outbox pruned", extra={"relay": self.service, "rows": pruned})
-        except sa.exc.OperationalError as exc:  # pruning can wait for the database
+        except sa.exc.SQLAlchemyError as exc:
+            if not is_database_outage(exc):
+                raise
+            # Pruning can wait for the database (a pool timeout or a standby after a failover, too).
             log.warning("outbox relay cannot prune", extra={"error": str(exc)[:300]})
 
     def close(self) -> None:
