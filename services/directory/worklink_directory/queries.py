@@ -306,13 +306,15 @@ def _service_ids(f: Filters, hits: sa.CTE | None, *, needs_service: bool) -> tup
     return ids, SearchDocument.service_id
 
 
-def list_services(session: Session, f: Filters) -> Result:
+def list_services(session: Session, f: Filters, *, summaries: bool = False) -> Result:
     """Two steps: rank and page narrow rows (ids, rank, total) in SQL, then load only the
-    page's services, so thousands of matches never become ORM objects."""
+    page's services, so thousands of matches never become ORM objects. With `summaries` the page's
+    services are plain records of the ORUK list item's fields (the API's list), not models."""
+    load = _summaries_in_order if summaries else _services_in_order
     found = _search(session, f)
     sort = f.sort or ("relevance" if found is not None else "distance" if f.point is not None else "name")
     if sort == "relevance" and f.point is None and not service_conditions(f, faceted=True):
-        return _best_matches(session, f, found)
+        return _best_matches(session, f, found, load)
     hits = found.hits() if found is not None else None
     ids, id_column = _service_ids(f, hits, needs_service=sort in ("name", "last_reviewed"))
     if f.point is not None and f.radius is not None and sort != "distance":  # distance joins them: no filter twice
@@ -334,12 +336,13 @@ def list_services(session: Session, f: Filters) -> Result:
     _check_page(f, total)
     page_ids = [row.id for row in rows]
     distances = _page_distances(session, f, page_ids) if f.point is not None else {}
-    return Result(_services_in_order(session, page_ids), total, distances,
+    return Result(load(session, page_ids), total, distances,
                   {row.id: row.rank for row in rows} if sort == "relevance" else {},  # only that select has rank
                   found.ignored if found is not None else ())
 
 
-def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
+def _best_matches(session: Session, f: Filters, found: search.Search,
+                  load: Callable[[Session, list[uuid.UUID]], list]) -> Result:
     """Words (and facets) only, by relevance: the engine ranks and pages by itself, and the
     total is counted without ranking, instead of joining and windowing every match."""
     hits = found.hits(materialized=False)
@@ -351,7 +354,7 @@ def _best_matches(session: Session, f: Filters, found: search.Search) -> Result:
     total = _counted_total(session, f, rows, found.count)
     _check_page(f, total)
     page_ids = [row.id for row in rows]
-    return Result(_services_in_order(session, page_ids), total, {}, {row.id: row.rank for row in rows}, found.ignored)
+    return Result(load(session, page_ids), total, {}, {row.id: row.rank for row in rows}, found.ignored)
 
 
 def _counted_total(session: Session, f: Filters, rows: list, count: Callable[[Session], int]) -> int:
@@ -433,6 +436,19 @@ def _services_in_order(session: Session, ids: list[uuid.UUID]) -> list[Service]:
     return [by_id[i] for i in ids]
 
 
+def _summaries_in_order(session: Session, ids: list[uuid.UUID]) -> list[Any]:
+    """The services as plain records of what an ORUK list item shows (oruk.service_summary), each
+    with its organisation: one statement, none of the ORM's identity map and instance bookkeeping."""
+    if not ids:
+        return []
+    by_id = {}
+    query = sa.select(*_SERVICE_SUMMARY).join(Organization, Service.organization_id == Organization.id)
+    for row in session.execute(query.where(Service.id.in_(ids))):
+        row.service.organization = row.organization
+        by_id[row.service.id] = row.service
+    return [by_id[i] for i in ids]
+
+
 def list_service_at_locations(session: Session, f: Filters) -> Result:
     found = _search(session, f)
     hits = found.hits() if found is not None else None
@@ -483,10 +499,10 @@ class _Record(Bundle):
         return record
 
 
+_SERVICE_SUMMARY = (_Record("service", *(Service.__table__.c[name] for name in oruk.SERVICE_SUMMARY_FIELDS)),
+                    _Record("organization", *(Organization.__table__.c[name] for name in oruk.ORGANIZATION_FIELDS)))
 _LISTED_AT = (_Record("sal", ServiceAtLocation.id, ServiceAtLocation.service_id, ServiceAtLocation.location_id),
-              _Record("location", *Location.__table__.c),
-              _Record("service", *(Service.__table__.c[name] for name in oruk.SERVICE_SUMMARY_FIELDS)),
-              _Record("organization", *(Organization.__table__.c[name] for name in oruk.ORGANIZATION_FIELDS)))
+              _Record("location", *Location.__table__.c), *_SERVICE_SUMMARY)
 
 
 def _load_at_locations(page: sa.Subquery) -> sa.Select:

@@ -319,6 +319,32 @@ def test_within_a_radius_nearest_first_lists_each_service_once_by_its_nearest_pu
     assert names(client.get(f"/services?{at}&sort=name")) == ["Near", "Two places"]
 
 
+def test_list_items_are_the_services_summaries_with_every_field(app, directory):
+    """The list loads a page's services as plain records (queries._summaries_in_order): each item is what
+    oruk.service_summary makes of the stored service, every optional field and the organisation included."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from worklink_directory import oruk
+    from worklink_directory.models import Service
+
+    database = app.extensions["worklink"].database
+    with database.transaction() as session:
+        session.execute(sa.update(Service).where(Service.id == uuid.UUID(directory.ids["cafe"])).values(
+            url="https://cafe.example", email="cafe@example.org", alert="Closed in August.",
+            assured_date=date(2026, 10, 1), assurer_email="checks@example.org", maximum_age=99))
+    client = app.test_client()
+    for query in ("per_page=100", "search=wellbeing", "lat=51.0146&lon=-3.1029&radius=5000", "sort=last_reviewed"):
+        items = client.get(f"/services?{query}").get_json()["contents"]
+        with database.sessions() as session:
+            expected = [oruk.service_summary(session.get(Service, uuid.UUID(i["id"]))) for i in items]
+        assert [{k: v for k, v in i.items() if k != "distance"} for i in items] == expected, query
+    listed = client.get("/services?per_page=100").get_json()["contents"]
+    cafe = next(i for i in listed if i["id"] == directory.ids["cafe"])
+    assert cafe["alert"] == "Closed in August." and cafe["organization"]["name"] == "Somerset Working Well"
+
+
 def test_sort_by_last_reviewed(app, directory):
     client = app.test_client()
     headers = {"Authorization": __import__("tests.services.directory.conftest", fromlist=["x"]).token_for(

@@ -138,7 +138,7 @@ class Services(MethodView):
     def get(self):
         with _read() as session:
             f = queries.parse_filters(session, request.args, geocoder=_geocoder(), extensions=True)
-            result = queries.list_services(session, f)
+            result = queries.list_services(session, f, summaries=True)
             items = []
             for svc in result.rows:
                 item = oruk.service_summary(svc)
