@@ -90,14 +90,27 @@ def run_job(spec: ServiceSpec, name: str, metrics_port: int | None = None) -> No
     jobs[name](settings, stop_on_signals())
 
 
-def run_periodically(stop: threading.Event, interval_seconds: float, task, *args) -> None:
-    """Call task(*args) every interval until stopped; a failing run is logged, not fatal."""
+RETRY_FAILED_RUN_SECONDS = 5.0
+
+
+def run_periodically(stop: threading.Event, interval_seconds: float, task, *args,
+                     retry_after: float = RETRY_FAILED_RUN_SECONDS) -> None:
+    """Call task(*args) every interval until stopped; a failing run is logged, not fatal.
+
+    A failed run is tried again after `retry_after` seconds, doubling while runs fail, up to the interval:
+    an hourly sweep that met a database restart catches up once the database is back, not an hour later
+    (the sweeps work from the state they find, so a late run does what the missed one would have)."""
+    retry = retry_after
     while not stop.is_set():
         try:
             task(*args)
         except Exception:  # noqa: BLE001 - the next run retries; a crash loop helps nobody
-            log.exception("periodic job failed", extra={"task": getattr(task, "__name__", str(task))})
-        stop.wait(interval_seconds)
+            log.exception("periodic job failed", extra={"task": getattr(task, "__name__", str(task)),
+                                                        "retry_in_s": min(retry, interval_seconds)})
+            wait, retry = min(retry, interval_seconds), retry * 2
+        else:
+            wait, retry = interval_seconds, retry_after
+        stop.wait(wait)
 
 
 def _serve_metrics(port: int | None) -> None:

@@ -43,3 +43,24 @@ def test_run_periodically_survives_a_failing_run_and_stops_when_told():
     worker.join(5)
     assert not worker.is_alive()
     assert runs == [0, 1, 2]
+
+
+def test_a_failed_run_is_tried_again_soon_doubling_up_to_the_interval_and_a_good_run_resets_it():
+    stop = threading.Event()
+    waits, outcomes = [], iter([False, False, False, True, False])
+
+    class RecordingStop:
+        def is_set(self):
+            return stop.is_set()
+
+        def wait(self, seconds):
+            waits.append(seconds)
+            if len(waits) == 5:
+                stop.set()
+
+    def task():
+        if not next(outcomes):
+            raise RuntimeError("the database is away")
+
+    run_periodically(RecordingStop(), 30, task, retry_after=5)
+    assert waits == [5, 10, 20, 30, 5]
