@@ -306,7 +306,7 @@ class DeliveryWorker:
         failures = 0
         while not stop.is_set():
             try:
-                done = self.run_once() + self.run_digests()
+                done = self.run_once(stop) + self.run_digests(stop)
                 self.tidy()
                 failures = 0
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
@@ -317,16 +317,20 @@ class DeliveryWorker:
             if not done:
                 stop.wait(idle_sleep)
 
-    def run_once(self) -> int:
+    def run_once(self, stop: threading.Event | None = None) -> int:
         """Send every due email and webhook delivery (up to a batch); returns how many were tried.
 
         Claim, send, record: the send happens outside any transaction (a slow receiver must
         not hold SQLite's write lock or a PostgreSQL row lock). The claim pushes
         `next_attempt_at` past the send's timeout, so other workers skip the row meanwhile
-        and a worker that dies mid-send leaves it due again after that lease.
+        and a worker that dies mid-send leaves it due again after that lease. Once `stop` is set
+        (SIGTERM) no other is claimed: the worker ends after the send in hand, recorded, rather than
+        going on through its batch until the container is killed between a send and its record.
         """
         tried, failing_receivers = 0, set()
         for delivery_id, channel, recipient in self._due_ids():
+            if stop is not None and stop.is_set():
+                break
             if self._paused(channel) or (channel, recipient) in failing_receivers:
                 continue  # it would fail as the last one did; it waits for the next round
             claimed = self._claim(delivery_id)
@@ -686,17 +690,19 @@ class DeliveryWorker:
 
     # --- digests ---------------------------------------------------------------------
 
-    def run_digests(self) -> int:
+    def run_digests(self, stop: threading.Event | None = None) -> int:
         """After the digest hour, send each recipient one email for the day's waiting items.
 
         Claim, send, record, as for single deliveries: the send happens outside any transaction.
         While the mail server cannot be reached, digests pause with backoff and the items keep
-        waiting; a recipient the server refuses (5xx) has their items dead-lettered."""
+        waiting; a recipient the server refuses (5xx) has their items dead-lettered. Stopping, as run_once."""
         now = self.clock()
         if now.hour < self.settings.digest_hour or self._mail_paused():
             return 0
         sent = 0
         for kind, recipient in self._digest_recipients(now):
+            if stop is not None and stop.is_set():
+                break
             claim = self._claim_digest(kind, recipient, now)
             if claim is None:
                 continue

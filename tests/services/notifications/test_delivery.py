@@ -304,7 +304,7 @@ def test_the_worker_loop_outlives_a_failed_round(notifications_db, smtp_server, 
     rounds, stop = [], threading.Event()
     real_run_once = worker.run_once
 
-    def flaky_run_once():
+    def flaky_run_once(stop=None):
         rounds.append(len(rounds))
         if len(rounds) == 1:
             raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is unavailable"))
@@ -647,6 +647,49 @@ def test_the_deliver_job_runs_as_its_own_process_until_stopped(sqlite_db, smtp_s
         stderr = job.communicate(timeout=30)[1]
     assert smtp_server.to("job@practice.example"), stderr.decode()[-2000:]
     assert job.returncode == 0
+
+
+def test_sigterm_ends_the_deliver_job_after_the_message_in_hand_not_after_its_batch(sqlite_db, smtp_server, tmp_path):
+    """The worker went on through its whole batch (up to 50 sends, each up to its timeout) once told to stop:
+    compose gives a container 30 s, then kills it - between a server's 250 and the record, a message went again.
+    It now stops after the send in hand, recorded; the rest wait for the next worker, unclaimed."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    async def slow_data(server, session, envelope):  # a mail relay taking its time over each message
+        await asyncio.sleep(1.5)
+        smtp_server.messages.append(envelope)
+        return "250 Message accepted"
+
+    smtp_server.handle_DATA = slow_data
+    add(sqlite_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="job@practice.example"))
+    route(sqlite_db, *(event("referrals.referral.accepted") for _ in range(8)))
+    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": sqlite_db.url, "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port),
+           "WORKLINK_VAR": str(tmp_path)}
+    job = subprocess.Popen([sys.executable, "-m", "worklink.cli", "job", "-s", "notifications", "deliver"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp_server.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert smtp_server.messages, "nothing was sent"
+        time.sleep(0.3)  # the second send is in hand
+        stopped_at = time.monotonic()
+        job.send_signal(signal.SIGTERM)
+        stderr = job.communicate(timeout=30)[1]
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, stderr.decode()[-2000:]
+    assert time.monotonic() - stopped_at < 4, "it sent the rest of its batch before stopping"
+    deliveries = all_deliveries(sqlite_db, Delivery.channel == "email")
+    sent = [d for d in deliveries if d.status == "sent"]
+    assert len(sent) == len(smtp_server.messages) <= 3, "a message sent but not recorded"
+    assert all((d.status, d.attempts) == ("pending", 0) for d in deliveries if d not in sent), \
+        "a delivery claimed but not sent: it waits out the lease"
 
 
 def test_members_who_chose_email_hear_their_teams_events_in_their_own_way(notifications_db, smtp_server, clock):
