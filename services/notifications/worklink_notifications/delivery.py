@@ -312,7 +312,7 @@ class DeliveryWorker:
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
                 failures += 1
                 log.exception("delivery round failed; trying again", extra={"consecutive_failures": failures})
-                stop.wait(min(2.0 ** failures, max_pause))
+                stop.wait(min(2.0 ** min(failures, 30), max_pause))  # a float power overflows past 1,023
                 continue
             if not done:
                 stop.wait(idle_sleep)

@@ -319,6 +319,28 @@ def test_the_worker_loop_outlives_a_failed_round(notifications_db, smtp_server, 
     assert not loop.is_alive() and len(rounds) >= 3  # it kept going after the failure, until told to stop
 
 
+def test_the_worker_loop_outlives_a_long_outage(notifications_db, smtp_server, clock, monkeypatch):
+    """Its pause was 2.0 ** failures, capped after the power: past 1,023 failed rounds in a row (some 17 hours of
+    a database outage at a minute each) the power overflowed, and the worker died of an OverflowError."""
+    import threading
+
+    worker = make_worker(notifications_db, smtp_server, clock)
+    rounds, stop = [], threading.Event()
+
+    def failing_run_once(stop_=None):
+        rounds.append(len(rounds))
+        if len(rounds) >= 1100:
+            stop.set()
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("database is unavailable"))
+
+    monkeypatch.setattr(worker, "run_once", failing_run_once)
+    monkeypatch.setattr("worklink_notifications.delivery.log.exception", lambda *args, **kwargs: None)
+    loop = threading.Thread(target=worker.run, args=(stop,), kwargs={"idle_sleep": 0.0, "max_pause": 0.0})
+    loop.start()
+    loop.join(timeout=60)
+    assert not loop.is_alive() and len(rounds) >= 1100  # still trying after 1,100 failures, until told to stop
+
+
 def test_a_users_own_settings_decide_email_and_inbox(notifications_db, smtp_server, clock):
     practice = str(uuid.uuid4())
     add(notifications_db,
