@@ -1,0 +1,23 @@
+"""Insights at volume: the figures read the referrals' columns they need, in a number of statements that does not
+grow with the referrals, and are as before."""
+
+from __future__ import annotations
+
+from tests.services.referrals.statements import selects, statements, worked_referrals
+
+
+def test_insights_read_the_referrals_columns_it_needs_not_their_histories_notes_or_attempts(harness):
+    h = harness
+    worked_referrals(h, 6)
+    with statements(h) as seen:
+        figures = h.client.get("/insights", headers=h.admin()).get_json()
+    # One SELECT of the referrals' columns, one of the outcome types: the same at any number of referrals. Whole
+    # referrals brought their four collections too (four more per 500 referrals), which no figure reads.
+    assert len(selects(seen)) == 2, selects(seen)
+    assert not [s for s in seen if " FROM transitions" in s or " FROM notes" in s or " FROM contact_attempts" in s]
+    assert figures["by_source"] == {"gp": 6} and figures["by_status"] == {"in_progress": 6}
+    assert figures["overall"]["referrals"] == 6
+    assert figures["overall"]["days_to_first_contact"]["referrals"] == 6
+    assert figures["equity"]["age_band"]["35_49"]["referrals"] == 6  # born 1985, referred in 2026
+    page = h.client.get("/alliance/insights", headers={**h.admin(), "Accept": "text/html"})
+    assert page.status_code == 200 and "Insights" in page.get_data(as_text=True)
