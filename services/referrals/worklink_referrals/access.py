@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import uuid
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
+from worklink.audit import AuditTrail
 from worklink.auth import ROLE_PERSON, Principal
 from worklink.problems import Problem
 from worklink.uktime import uk_today
@@ -286,6 +287,17 @@ def _history(t: Transition, outcomes_seen: bool) -> dict[str, Any]:
             "occurred_at": t.occurred_at, "version": t.version}
 
 
+def audit_listed(session: Session, audit: AuditTrail, referral_ids: Iterable[uuid.UUID]) -> None:
+    """A list's reads: one audit entry per referral listed, written in one statement (a page of 50 wrote 50)."""
+    listed = [str(referral_id) for referral_id in dict.fromkeys(referral_ids)]
+    audit.record_many(session, action="list", resource_type="referral", records=[(rid, rid) for rid in listed])
+
+
+# A listed referral shows its clocks (from its history) and, on /sent, its outcome types; not its contact attempts
+# or notes, so they are not loaded with it (two queries a page).
+NOT_LISTED = (lazyload(Referral.attempts), lazyload(Referral.notes))
+
+
 def queue(session: Session, principal: Principal, settings: ReferralSettings, now: datetime, *, view: str = "all",
           status: str | None = None, limit: int = 50, offset: int = 0,
           newest_first: bool = False) -> tuple[list[Referral], int]:
@@ -293,7 +305,7 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     advisers see their organisation's. Oldest first (work the longest-waiting first) unless
     `newest_first`. The page and the count are SQL (LIMIT/OFFSET, COUNT) except for `breaching`,
     whose due times depend on working days and holds: its open referrals are read and checked here."""
-    query = sa.select(Referral)
+    query = sa.select(Referral).options(*NOT_LISTED)
     role, org = principal.role, principal.organisation
     as_referrer = view == "sent" or role == "gp"
     if as_referrer:
@@ -323,8 +335,9 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.status == status)
     # submitted_at is to the microsecond: ties (which paging could split unpredictably) do not happen in use.
     query = query.order_by(Referral.submitted_at.desc() if newest_first else Referral.submitted_at)
-    if view == "breaching":
-        found = [r for r in session.scalars(query) if services.breaching(r, settings, now)]
+    if view == "breaching":  # every open referral is read for its clocks: its history alone, not its outcomes
+        found = [r for r in session.scalars(query.options(lazyload(Referral.outcomes)))
+                 if services.breaching(r, settings, now)]
         return found[offset:offset + limit], len(found)
     total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     return list(session.scalars(query.limit(limit).offset(offset))), total

@@ -88,8 +88,7 @@ class Referrals(MethodView):
         ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session:
             found, total = access.queue(session, principal, settings(), moment, **query)
-            for referral in found:
-                _audit(session, "list", referral)
+            access.audit_listed(session, ctx.audit, (r.id for r in found))
             names = services.organisation_names(session, {r.assigned_org_id for r in found})
             return {"items": [access.queue_item(r, settings(), moment, principal, names) for r in found],
                     "total": total,

@@ -150,9 +150,7 @@ def queue():
         # Work lists oldest first (the longest wait first); "all" newest first, so a new referral is on page 1.
         found, total = access.queue(session, principal, settings(), moment, view=view, limit=PAGE_SIZE,
                                     offset=(page - 1) * PAGE_SIZE, newest_first=view == "all")
-        for referral in found:
-            ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
-                             person_id=str(referral.id))
+        access.audit_listed(session, ctx.audit, (r.id for r in found))
         names = services.organisation_names(session, {r.assigned_org_id for r in found})
         items = [access.queue_item(r, settings(), moment, principal, names) for r in found]
         caseload = access.caseload(session, principal, settings())
@@ -397,9 +395,8 @@ def sent():
         found, total = access.queue(session, principal, settings(), moment, view="sent", limit=PAGE_SIZE,
                                     offset=(page - 1) * PAGE_SIZE, newest_first=True)
         rows, names = [], services.organisation_names(session, {r.assigned_org_id for r in found})
+        access.audit_listed(session, ctx.audit, (r.id for r in found))
         for referral in found:
-            ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral.id),
-                             person_id=str(referral.id))
             seen = access.outcomes_shown(principal, referral)
             rows.append({**access.queue_item(referral, settings(), moment, principal, names),
                          "outcomes": sorted({o.type for o in referral.outcomes}) if seen else None,
