@@ -165,10 +165,12 @@ def test_compose_gives_each_process_longer_to_stop_than_gunicorn_gives_requests_
             assert int(grace.removesuffix("s")) > graceful, f"{role} is killed before its requests finish"
 
 
-@pytest.mark.parametrize("bind, listening", [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+@pytest.mark.parametrize("bind, listening", [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0"), ("127.0.0.2", "127.0.0.2")])
 def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_has_not(tmp_path, bind, listening):
     """Relay, consumer and job containers run the same image as the web app but serve no :8000. Their metrics
-    are on loopback unless METRICS_BIND opens them to a scraper outside the container (the check still works)."""
+    are on loopback unless METRICS_BIND opens them to a scraper outside the container (the check still works).
+    Bound to the container's own address (127.0.0.2 stands in for it), as the README offers, the check asked
+    127.0.0.1, where nothing listened: a running worker was unhealthy."""
     import psutil
 
     import os

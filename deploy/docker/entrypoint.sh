@@ -15,8 +15,14 @@ case "${1:-web}" in
            # server) answers on its metrics port. Which one this container runs is its first process's.
            if tr '\0' ' ' < "/proc/${WORKLINK_HEALTH_PID:-1}/cmdline" | grep -q gunicorn; then
              url="http://127.0.0.1:8000/healthz"
-           else
-             url="http://127.0.0.1:${METRICS_PORT:-9100}/metrics"
+           else  # where METRICS_BIND put them: the container's own address, or loopback (which 0.0.0.0 and :: include)
+             case "${METRICS_BIND:-}" in
+               ""|0.0.0.0) host=127.0.0.1 ;;
+               ::)         host="[::1]" ;;
+               *:*)        host="[${METRICS_BIND}]" ;;
+               *)          host="${METRICS_BIND}" ;;
+             esac
+             url="http://${host}:${METRICS_PORT:-9100}/metrics"
            fi
            exec python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=3).status != 200)" "$url" ;;
   *)       exec "$@" ;;
