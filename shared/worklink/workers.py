@@ -116,7 +116,7 @@ def run_periodically(stop: threading.Event, interval_seconds: float, task, *args
 def _serve_metrics(port: int | None) -> None:
     """A worker's Prometheus metrics (counts and timings, nothing about anyone), on loopback unless METRICS_BIND
     says otherwise: a scraper outside the container needs it to be the container's address (or 0.0.0.0) on a
-    network only the monitoring reaches; the image's health check asks on loopback, which 0.0.0.0 includes."""
+    network only the monitoring reaches; the image's health check asks where it says (loopback for 0.0.0.0)."""
     if port:
         from prometheus_client import start_http_server
         start_http_server(port, addr=os.environ.get("METRICS_BIND") or "127.0.0.1")
