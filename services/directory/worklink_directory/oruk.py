@@ -6,6 +6,7 @@ coordinates or postcode: only their id, type and a neutral name.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timezone
 from math import ceil
@@ -53,10 +54,17 @@ def _id(value) -> str | None:
 _DERIVED = uuid.UUID("5b8f0c3e-9c1a-4d52-9a0e-6f3f2d7c1b44")
 
 
+@functools.lru_cache(maxsize=65_536)  # every list page names each location's address and accessibility: a SHA-1 each
 def _derived_id(kind: str, owner) -> str:
     """A stable id of its own for an ORUK object we keep no row for (a location's address, a
     service's free cost option), so no two objects of different kinds share an id."""
     return str(uuid.uuid5(_DERIVED, f"{kind}:{owner}"))
+
+
+def _drop_empty(body: dict) -> dict:
+    """compact() of a body whose nested objects are compact already: only its own values are checked."""
+    return {key: value for key, value in body.items() if value is not None and value != "" and value != []
+            and value != {}}
 
 
 ORGANIZATION_FIELDS = ("id", "name", "description", "email", "website")  # what organization() reads
@@ -86,15 +94,15 @@ def location(loc: Location, *, distance_m: float | None = None) -> dict:
     if loc.confidential:
         return compact({"id": _id(loc.id), "location_type": loc.location_type,
                         "name": "Confidential location", "description": "The address is given on contact."})
-    address = None
+    address, location_id = None, _id(loc.id)
     if loc.address_1 and loc.city and loc.postal_code:  # ORUK requires these (and a county)
-        address = {"id": _derived_id("address", loc.id), "location_id": _id(loc.id), "address_1": loc.address_1,
+        address = {"id": _derived_id("address", loc.id), "location_id": location_id, "address_1": loc.address_1,
                    "city": loc.city, "state_province": loc.state_province or loc.city,
                    "postal_code": loc.postal_code, "country": loc.country, "address_type": "physical"}
-    accessibility = ([{"id": _derived_id("accessibility", loc.id), "location_id": _id(loc.id),
+    accessibility = ([{"id": _derived_id("accessibility", loc.id), "location_id": location_id,
                        "description": loc.accessibility}]
                      if loc.accessibility else [])
-    return compact({"id": _id(loc.id), "location_type": loc.location_type, "name": loc.name,
+    return compact({"id": location_id, "location_type": loc.location_type, "name": loc.name,
                     "description": loc.description, "latitude": loc.latitude, "longitude": loc.longitude,
                     "addresses": [address] if address else [], "accessibility": accessibility,
                     "distance": round(distance_m) if distance_m is not None else None})
@@ -172,9 +180,10 @@ def service_full(svc: Service, cap: ServiceCapacity | None = None) -> dict:
 
 
 def service_at_location(sal: ServiceAtLocation, *, distance_m: float | None = None, full: bool = False) -> dict:
-    return compact({"id": _id(sal.id), "service_id": _id(sal.service_id), "location_id": _id(sal.location_id),
-                    "location": location(sal.location, distance_m=distance_m),
-                    "service": service_full(sal.service) if full else service_summary(sal.service)})
+    # the location and the service come back compact: walking them again would change nothing
+    return _drop_empty({"id": _id(sal.id), "service_id": _id(sal.service_id), "location_id": _id(sal.location_id),
+                        "location": location(sal.location, distance_m=distance_m),
+                        "service": service_full(sal.service) if full else service_summary(sal.service)})
 
 
 def page(items: list[dict], *, total: int, page_number: int, per_page: int) -> dict:
