@@ -159,3 +159,66 @@ def _platform_indexes(names: tuple[str, ...]) -> list[tuple[sa.Table, sa.Index]]
 def _first_platform_tables() -> list[sa.Table]:
     tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))
     return [tables.outbox, tables.processed_events, tables.audit_log]
+
+
+# --- the audit trail is append-only -------------------------------------------------------------------------
+# Every access to a person's record is written to audit_log; the service's own code may change an entry in two
+# ways only, and the database refuses anything else, whatever code asks: an erasure or a key rotation renames the
+# person reference (person_id; for a review of the trail, the record reviewed: resource_id), and retention deletes
+# entries past the period, which is never under AUDIT_KEPT_AT_LEAST_YEARS (worklink.retention). A bug, or an SQL
+# injection, can no longer rewrite who saw a record, or erase that they did. The role that owns the table can still
+# drop the trigger: production runs migrations and the service as the same role today (see README, "Audit").
+# SQLite drops a table's triggers when a batch migration rebuilds it: such a migration of audit_log installs the
+# guard again.
+AUDIT_KEPT_AT_LEAST_YEARS = 1
+_AUDIT_FIXED = ("id", "occurred_at", "actor", "actor_role", "actor_org", "action", "resource_type", "purpose",
+                "request_id")
+_AUDIT_REFUSED = ("audit_log is append-only: the person reference of an entry may be renamed (erasure, key rotation) "
+                  "and an entry past retention deleted, nothing else")
+
+
+def guard_audit_log(bind) -> None:
+    """Install the audit trail's append-only guard (a trigger) on this database's audit_log."""
+    changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in _AUDIT_FIXED)
+    renamed_record = "(NEW.resource_id IS DISTINCT FROM OLD.resource_id AND OLD.resource_type <> 'audit_log')"
+    years = AUDIT_KEPT_AT_LEAST_YEARS
+    if bind.dialect.name == "postgresql":  # '%%': psycopg reads a lone % as a placeholder
+        bind.exec_driver_sql(f"""
+            CREATE OR REPLACE FUNCTION worklink_audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $guard$
+            BEGIN
+                IF TG_OP = 'TRUNCATE' THEN
+                    RAISE EXCEPTION '{_AUDIT_REFUSED}';
+                ELSIF TG_OP = 'DELETE' THEN
+                    IF OLD.occurred_at >= now() - interval '{years} year' THEN
+                        RAISE EXCEPTION '{_AUDIT_REFUSED} (entry %% is under {years} year old)', OLD.id;
+                    END IF;
+                    RETURN OLD;
+                ELSIF {changed} OR {renamed_record} THEN
+                    RAISE EXCEPTION '{_AUDIT_REFUSED} (entry %%)', OLD.id;
+                END IF;
+                RETURN NEW;
+            END
+            $guard$""")
+        bind.exec_driver_sql("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                             "FOR EACH ROW EXECUTE FUNCTION worklink_audit_log_guard()")
+        bind.exec_driver_sql("CREATE TRIGGER audit_log_never_truncated BEFORE TRUNCATE ON audit_log "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION worklink_audit_log_guard()")
+        return
+    changed = changed.replace("IS DISTINCT FROM", "IS NOT")
+    renamed_record = renamed_record.replace("IS DISTINCT FROM", "IS NOT")
+    bind.exec_driver_sql(f"CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log "
+                         f"WHEN {changed} OR {renamed_record} BEGIN SELECT RAISE(ABORT, '{_AUDIT_REFUSED}'); END")
+    # occurred_at is stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC, which compares as text with datetime()'s form.
+    bind.exec_driver_sql(f"CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log "
+                         f"WHEN OLD.occurred_at >= datetime('now', '-{years} year') "
+                         f"BEGIN SELECT RAISE(ABORT, '{_AUDIT_REFUSED}'); END")
+
+
+def unguard_audit_log(bind) -> None:
+    if bind.dialect.name == "postgresql":
+        bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_never_truncated ON audit_log")
+        bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        bind.exec_driver_sql("DROP FUNCTION IF EXISTS worklink_audit_log_guard()")
+        return
+    bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_append_only_update")
+    bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
