@@ -288,3 +288,26 @@ def test_the_relay_outlasts_a_transient_error_marking_rows_sent(postgres_url, ka
     sent, _ = first_seqs_by_key(bootstrap, topic, 5)
     assert sent == set(ids)
     database.dispose()
+
+
+def test_a_batch_rewound_for_an_outage_dead_letters_its_malformed_record_once(postgres_url, kafka_broker, new_topic):
+    """notifications' BatchingConsumer rewinds its whole batch for an outage: a malformed record in it is read
+    again at every retry, and must not go to the dead-letter topic again each time."""
+    topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
+    database_for("batching", postgres_url).dispose()
+    send(bootstrap, topic, b'{"specversion": "1.0", "id": ', thing_event(topic).to_json().encode())
+    with proxied(postgres_url) as (proxy, url):
+        database = Database(url)
+        consumer = shared_or_batching("batching")(database, bootstrap, topic, f"g-{uuid.uuid4().hex}",
+                                                  support.record_effect, backoff_max=0.2)
+        try:
+            with proxy.outage():
+                deadline = time.monotonic() + 8
+                while time.monotonic() < deadline:  # the batch read and rewound again and again
+                    assert consumer.poll_once(timeout_ms=500) == []
+            assert consume_until(consumer, 2, timeout=60) == [Outcome.DEAD_LETTERED, Outcome.HANDLED]
+        finally:
+            consumer.close()
+        assert support.handled_seqs(database) == [1]
+        database.dispose()
+    assert len(dead_letters(bootstrap, topic, 1)) == 1

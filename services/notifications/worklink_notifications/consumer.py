@@ -70,23 +70,27 @@ class BatchingConsumer(EventConsumer):
         ready = [item for item in prepared if isinstance(item, ReceivedEvent)]
         try:
             together = iter(self._handle_together(ready) if ready else [])
-            return [next(together) if isinstance(item, ReceivedEvent) else item for item in prepared]
+            outcomes = [next(together) if isinstance(item, ReceivedEvent) else item for item in prepared]
         except Outage:
             raise
         except Exception:  # noqa: BLE001 - the per-record path retries, then dead-letters
             log.exception("batch failed; handling its events one by one")
-            return [self.process(record) if isinstance(item, ReceivedEvent) else item
-                    for record, item in zip(records, prepared)]
+            outcomes = [None if isinstance(item, ReceivedEvent) else item for item in prepared]
+        # The shared path only once the batch is past any outage: a batch rewound for one is read again, and a
+        # record dead-lettered before the rewind was dead-lettered again at every retry (one per ~5 s).
+        return [self.process(record) if outcome is None else outcome for record, outcome in zip(records, outcomes)]
 
-    def _prepare(self, record) -> ReceivedEvent | Outcome:
-        """A validated event ready for the batch, or the outcome of the shared per-record path."""
+    def _prepare(self, record) -> ReceivedEvent | Outcome | None:
+        """A validated event ready for the batch, the outcome of a record to skip, or None for a record the
+        shared per-record path takes once the batch is done (it dead-letters it with the shared reasons and
+        headers, or reads it as the shared consumer does: a binary-mode event)."""
         try:
             envelope = CloudEvent.from_json(record.value)
             handler_known = envelope.type in self.handlers
             if handler_known:
                 entry, data = self.catalogue.load(envelope)
         except (EnvelopeError, UnknownEventType, EventSchemaError):
-            return self.process(record)  # dead-letters it, with the shared reasons and headers
+            return None
         if not handler_known:
             OUTCOMES.labels(self.group_id, envelope.type, Outcome.SKIPPED.value).inc()
             return Outcome.SKIPPED
