@@ -188,6 +188,11 @@ class QueueQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
 
 
+class CheckQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
+
+
 class HoldSchema(Schema):
     reason = fields.String()
     review_date = fields.Date(metadata={"description": "YYYY-MM-DD"})

@@ -1528,11 +1528,15 @@ def _flagged(session: Session, referral_ids: list[uuid.UUID] | None) -> set[tupl
 CHECKS_ASKED = Referral.consent_withdrawn_at.is_(None)
 
 
-def due_sustainment_checks(session: Session, organisation: str | None, today) -> list[SustainmentCheck]:
-    """Due checks of the referrals assigned to `organisation`; None (the alliance) for every organisation."""
+def due_sustainment_checks(session: Session, organisation: str | None, today, *, limit: int,
+                           offset: int = 0) -> tuple[list[SustainmentCheck], int]:
+    """One page of the due checks of the referrals assigned to `organisation` (None, the alliance: every
+    organisation's), soonest due first, and how many there are in all (an alliance has thousands)."""
     query = (sa.select(SustainmentCheck).join(Referral, Referral.id == SustainmentCheck.referral_id)
-             .where(SustainmentCheck.due_on <= today, SustainmentCheck.done_at.is_(None), CHECKS_ASKED)
-             .order_by(SustainmentCheck.due_on))
+             .where(SustainmentCheck.due_on <= today, SustainmentCheck.done_at.is_(None), CHECKS_ASKED))
     if organisation is not None:  # "" matches nothing: never every organisation's
         query = query.where(Referral.assigned_org_id == organisation)
-    return list(session.scalars(query))
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    # Ties on the due day are ordered too, so that pages neither repeat nor skip a check.
+    ordered = query.order_by(SustainmentCheck.due_on, SustainmentCheck.referral_id, SustainmentCheck.weeks)
+    return list(session.scalars(ordered.limit(limit).offset(offset))), total

@@ -22,9 +22,10 @@ def listed_entries(h) -> list[tuple[str, str]]:
 def test_a_listed_page_is_audited_in_one_statement_an_entry_per_referral(harness):
     h = harness
     ids = worked_referrals(h, 3)
+    h.clock.advance(weeks=13)  # the job start's 13-week check is due
     html = {"Accept": "text/html"}
     lists = (("/referrals?view=all", h.adviser(), ids), ("/queue?view=all", {**h.adviser(), **html}, ids),
-             ("/sent", {**h.gp(), **html}, ids))
+             ("/sent", {**h.gp(), **html}, ids), ("/sustainment-checks", h.adviser(), ids[1:2]))
     for path, headers, listed in lists:
         before = len(listed_entries(h))
         with statements(h) as seen:

@@ -17,8 +17,8 @@ from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import ACTIONS
 from worklink_referrals.models import Referral
-from worklink_referrals.schemas import (ActionSchema, CheckSchema, IntakeSchema, NoteInSchema, QueueQuerySchema,
-                                        QueueSchema, ReferralSchema, RouteSchema)
+from worklink_referrals.schemas import (ActionSchema, CheckQuerySchema, CheckSchema, IntakeSchema, NoteInSchema,
+                                        QueueQuerySchema, QueueSchema, ReferralSchema, RouteSchema)
 
 blp = Blueprint("referrals", __name__, description="Referrals to specialist employment advisers.")
 
@@ -196,17 +196,24 @@ class Route(MethodView):
 @blp.route("/sustainment-checks")
 class SustainmentChecks(MethodView):
     @requires("adviser", "org_admin", "alliance_admin")
-    @blp.response(200, CheckSchema(many=True))
-    def get(self):
-        """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded (audited
-        as a list of those referrals, like the queue)."""
+    @blp.arguments(CheckQuerySchema, location="query")
+    @blp.response(200, CheckSchema(many=True), headers={
+        "X-Total-Count": {"description": "how many checks are due in all", "schema": {"type": "integer"}},
+        "Link": {"description": 'the next page, when there is one (RFC 8288): `</sustainment-checks?limit=50&'
+                                'offset=50>; rel="next"`', "schema": {"type": "string"}}})
+    def get(self, query):
+        """Sustainment checks (13 and 26 weeks after a job start) that are due and not yet recorded, soonest due
+        first, a page at a time (`limit`, at most 200, and `offset`): the total is in `X-Total-Count`, the next
+        page in `Link`. Audited as a list of those referrals, like the queue."""
         ctx, principal = service_context(), current_principal()
         if not principal.is_alliance_admin and not principal.organisation:  # fail closed: no org, no list
             raise Problem(403, "Sustainment checks are listed per organisation; your access token names none.")
         org = None if principal.is_alliance_admin else principal.organisation
         with ctx.database.transaction() as session:
-            checks = services.due_sustainment_checks(session, org, uk_today(now()))
-            for referral_id in dict.fromkeys(c.referral_id for c in checks):
-                ctx.audit.record(session, action="list", resource_type="referral", resource_id=str(referral_id),
-                                 person_id=str(referral_id))
-            return checks
+            checks, total = services.due_sustainment_checks(session, org, uk_today(now()), **query)
+            access.audit_listed(session, ctx.audit, (c.referral_id for c in checks))
+        headers = {"X-Total-Count": str(total)}
+        if query["offset"] + len(checks) < total:
+            following = query["offset"] + len(checks)
+            headers["Link"] = f'</sustainment-checks?limit={query["limit"]}&offset={following}>; rel="next"'
+        return checks, 200, headers
