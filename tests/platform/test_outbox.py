@@ -241,3 +241,22 @@ def test_sent_rows_are_pruned_restricted_ones_sooner_and_unsent_never(database_u
     assert left == positions[2:]  # a fresh restricted row is kept a day; an unsent row until it is sent
     assert "notifications.person_message.requested" in restricted_event_types()
     database.dispose()
+
+
+def test_the_relay_outlives_a_broker_gone_for_days_renewing_its_producer_no_more_often_than_the_ceiling(tmp_path):
+    """The pause between producer renewals doubled as renew_backoff * 2 ** (renewals - 1): past 1,024 renewals
+    in one outage (some three and a half days at the 300 s ceiling) the power no longer fit a float, and the
+    OverflowError ended the relay the outage was only to delay."""
+    import time
+
+    class Unused:  # a producer that never delivered: what discard_producer closes
+        def close(self, timeout=None):
+            pass
+
+    database = support.make_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    relay = OutboxRelay("test", database, support.TABLES, Unused, renew_backoff=5.0, max_renew_backoff=300.0)
+    for _ in range(1100):
+        relay._producer = Unused()
+        relay._renew_producer()
+    assert relay._renewals == 1100
+    assert relay._next_renewal - time.monotonic() == pytest.approx(300.0, abs=5)

@@ -376,7 +376,8 @@ class OutboxRelay:
         PRODUCER_RENEWALS.labels(self.service).inc()
         self._renewals += 1
         self._producer_stale, self._failed_passes = False, 0
-        pause = min(self.renew_backoff * 2 ** (self._renewals - 1), self.max_renew_backoff)
+        # The power capped too: past 2 ** 1023 it no longer fits a float (OverflowError), some days into an outage.
+        pause = min(self.renew_backoff * 2 ** min(self._renewals - 1, 30), self.max_renew_backoff)
         self._next_renewal = time.monotonic() + pause
 
     def _delivered(self) -> None:
