@@ -1403,11 +1403,13 @@ def publish_capacity_changes(session: Session, outbox: Outbox, now: datetime) ->
                 Referral.first_contact_at >= since)):
         waits.setdefault(service_id, []).append((_aware(first) - _aware(submitted)).total_seconds() / 86400)
     published = 0
+    # Every service's last figures in one query (one per service before: a query per directory listing).
+    snapshots = {snapshot.service_id: snapshot for snapshot in session.scalars(sa.select(CapacitySnapshot))}
     for service_id, service in services_by_id.items():
         figures = {"accepting_referrals": bool(service.active and service.accepting_referrals),
                    "open_referrals": open_counts.get(service_id, 0),
                    "typical_wait_days": typical_wait(waits.get(service_id, []))}
-        last = session.get(CapacitySnapshot, service_id)
+        last = snapshots.get(service_id)
         if last and all(getattr(last, k) == v for k, v in figures.items()):
             continue
         if last is None:
