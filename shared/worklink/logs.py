@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -33,8 +34,28 @@ class JsonFormatter(logging.Formatter):
             if key not in _RESERVED and not key.startswith("_") and value is not None:
                 entry[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = without_personal_details(self.formatException(record.exc_info))
+        if isinstance(entry.get("error"), str):
+            entry["error"] = without_personal_details(entry["error"])
         return json.dumps(entry, default=str)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# What may spell an identifier (worklink.events.identifiers decides): digits with spaces, dashes or slashes (NHS,
+# CHI, phone numbers, dates), a postcode, a National Insurance number.
+_CANDIDATE = re.compile(r"\+?\b[0-9][0-9 ./-]{4,24}[0-9]\b"
+                        r"|\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b"
+                        r"|\b[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]?\b", re.IGNORECASE)
+
+
+def without_personal_details(text: str) -> str:
+    """An exception's text (or an error's) with e-mail addresses and what spells a person's identifier or a date
+    masked: the message of an error no code foresaw - a KeyError of an address, a library quoting its input - must
+    not carry them into a log line, whatever raised it."""
+    from worklink.events.identifiers import personal_identifier
+
+    text = _EMAIL.sub("<email>", text)
+    return _CANDIDATE.sub(lambda m: "<redacted>" if personal_identifier(m.group()) else m.group(), text)
 
 
 _base_factory = logging.getLogRecordFactory()

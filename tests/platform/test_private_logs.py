@@ -41,6 +41,14 @@ people = sa.Table(
 blp = Blueprint("people", __name__)
 
 
+@blp.route("/lookup")
+class Lookup(MethodView):
+    @blp.response(200)
+    def post(self):  # a bug no test foresaw: an error whose text quotes the person's details
+        contacts: dict[str, str] = {}
+        return {"contact": contacts[f"{PERSON['given_name'].lower()}@example.org"]}  # KeyError: the address
+
+
 @blp.route("/people")
 class People(MethodView):
     @blp.response(201)
@@ -132,3 +140,29 @@ def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_
     error = dict(dead.headers)["dlt-error"].decode()
     assert error.startswith("IntegrityError") and "INSERT INTO people" in error, error
     assert_no_personal_data([error, *formatted(caplog)])
+
+
+@pytest.mark.parametrize("detail", ["jo.bloggs@example.org", "9434765919", "943 476 5919", "TA1 1AA", "1984-02-29",
+                                    "AB 12 34 56 C", "07700 900123"])
+def test_an_exception_quoting_a_persons_details_is_logged_without_them(detail, caplog):
+    """A failed request's traceback is logged with the exception's text: an error no code foresaw (a KeyError of an
+    e-mail address, a library quoting its input) carried a person's details into the log, at any level."""
+    log = logging.getLogger("worklink.problems")
+    try:
+        raise KeyError(f"no contact {detail} for the referral")
+    except KeyError:
+        with caplog.at_level(logging.INFO):
+            log.exception("unhandled error")
+            log.warning("handler failed; retrying", extra={"error": f"KeyError: no contact {detail}"})
+    lines = formatted(caplog)
+    assert len(lines) == 2 and "KeyError" in lines[0] and "no contact" in lines[1], lines
+    assert not [line for line in lines if detail in line or detail.lower() in line], lines
+
+
+def test_a_failed_requests_traceback_names_nobody(client, caplog):
+    with caplog.at_level(logging.INFO):
+        response = client.post("/lookup", json={})
+    assert response.status_code == 500
+    lines = formatted(caplog)
+    assert any("unhandled error" in line and "KeyError" in line and "<email>" in line for line in lines), lines
+    assert "zebedee@example.org" not in "\n".join(lines)
