@@ -139,6 +139,17 @@ def test_compose_finds_postgres_healthy_only_once_its_databases_are_made():
     assert re.search(r"(-h|--host[= ])\s*(127\.0\.0\.1|localhost)\b", command), command
 
 
+def test_compose_restarts_what_the_services_need_as_it_restarts_the_services():
+    """Only WorkLink's own containers had a restart policy: after Docker restarted (a reboot) or Kafka or
+    PostgreSQL crashed, the services came back and waited for ever on a broker and a database that did not.
+    The topics container runs once and exits."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for role, spec in compose.items():
+        if role != "topics":
+            assert spec.get("restart") in ("always", "unless-stopped"), f"{role} stays down once it stops"
+    assert compose["topics"].get("restart", "no") == "no"
+
+
 def test_compose_keeps_kafka_and_postgres_data_on_their_volumes():
     """apache/kafka writes its log to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise: the kafka-data
     volume was mounted where nothing was written, so recreating the container lost every topic and offset."""
