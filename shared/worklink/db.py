@@ -171,6 +171,11 @@ class UtcSqliteDateTime(sqlite_types.DATETIME):
         return as_utc
 
 
+# Seconds to connect to PostgreSQL: a hung server (or a network path dropping packets) is then an outage each
+# request, consumer and relay meets in good time (a 503, a retry), not a thread blocked for as long as TCP tries.
+PG_CONNECT_TIMEOUT = 10
+
+
 def create_db_engine(url: str, **kwargs) -> Engine:
     # A statement's parameters are a person's record (name, NHS number, health details): an
     # error's text, logged or put in a dead-letter header, must never carry them.
@@ -183,6 +188,8 @@ def create_db_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if "connect_timeout" not in url:  # libpq waits for ever on a server that takes the connection and says nothing
+        kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT})
     engine = sa.create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _keep_values_out_of_server_errors)
     if not kwargs.get("pool_pre_ping"):

@@ -311,3 +311,28 @@ def test_a_batch_rewound_for_an_outage_dead_letters_its_malformed_record_once(po
         assert support.handled_seqs(database) == [1]
         database.dispose()
     assert len(dead_letters(bootstrap, topic, 1)) == 1
+
+
+def test_a_postgresql_server_that_takes_the_connection_and_says_nothing_is_an_outage_in_good_time(monkeypatch):
+    """libpq has no connect timeout of its own: a hung server (or a path dropping packets) blocked the request,
+    consumer or relay connecting to it for as long as TCP kept trying, not a 503 or a retry."""
+    import socket
+    import time
+
+    import worklink.db
+
+    monkeypatch.setattr(worklink.db, "PG_CONNECT_TIMEOUT", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog; nothing ever answers them
+    database = worklink.db.Database(f"postgresql+psycopg://worklink:secret@127.0.0.1:{silent.getsockname()[1]}/db")
+    started = time.monotonic()
+    try:
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            with database.engine.connect():
+                pass
+        assert time.monotonic() - started < 5
+        assert worklink.db.is_database_outage(raised.value)  # retried, never dead-lettered
+    finally:
+        database.dispose()
+        silent.close()
