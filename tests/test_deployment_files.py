@@ -321,6 +321,44 @@ def test_no_readme_documents_a_setting_nothing_reads():
     assert documented - code - computed - entrypoint - tests - APP_CONFIG_KEYS == set()
 
 
+def test_the_image_healthcheck_finds_the_idle_consumer_of_a_service_that_handles_no_events_healthy(tmp_path):
+    """A service that consumes no events yet (CONTRIBUTING: events.HANDLERS may be empty) runs an idle consumer,
+    which served no metrics: the HEALTHCHECK asks its metrics port, so its container was never healthy."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "WORKLINK_ENV": "development",
+           "WORKLINK_VAR": str(tmp_path), "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           "DIRECTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}"}
+    without_handlers = ("import sys; import worklink.service as s; s.ServiceSpec.handlers = property(lambda self: {}); "
+                        "from worklink.cli import main; sys.argv[0] = 'worklink'; main()")
+    consumer = subprocess.Popen([sys.executable, "-c", without_handlers, "consume", "-s", "directory",
+                                 "--metrics-port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+
+    def health() -> int:
+        return subprocess.run(["sh", str(ROOT / "deploy/docker/entrypoint.sh"), "health"], capture_output=True,
+                              timeout=30, env={**env, "WORKLINK_HEALTH_PID": str(consumer.pid),
+                                               "METRICS_PORT": str(port)}).returncode
+    try:
+        deadline = time.monotonic() + 30
+        while health() != 0:
+            assert consumer.poll() is None, consumer.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "an idle consumer is reported unhealthy"
+            time.sleep(0.5)
+    finally:
+        consumer.terminate()
+        consumer.wait(30)
+    assert consumer.returncode == 0
+
+
 def test_the_image_healthcheck_finds_a_web_container_healthy_that_names_its_hosts(tmp_path):
     """WORKLINK_ALLOWED_HOSTS refuses any other Host with a 400; the HEALTHCHECK asks by address (Host
     127.0.0.1:8000), as an orchestrator's probe or a load balancer's health check does: adjustments, which production

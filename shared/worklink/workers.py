@@ -71,11 +71,11 @@ def run_relay(spec: ServiceSpec, metrics_port: int | None = None) -> None:
 def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
     settings = process_settings(spec)
     configure_logging(f"{spec.name}.consumer", settings.log_level)
+    _serve_metrics(metrics_port)  # idle too: the image's health check asks for them
     if not spec.handlers:
         log.info("this service consumes no events yet; consumer idle", extra={"service": spec.name})
         stop_on_signals().wait()
         return
-    _serve_metrics(metrics_port)
     build_consumer(spec, settings).run(stop_on_signals())
 
 
