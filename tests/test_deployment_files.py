@@ -176,6 +176,19 @@ def test_compose_gives_each_process_longer_to_stop_than_gunicorn_gives_requests_
             assert int(grace.removesuffix("s")) > graceful, f"{role} is killed before its requests finish"
 
 
+def test_compose_gives_the_delivery_worker_longer_to_stop_than_a_send_may_take():
+    """SIGTERM ends notifications' delivery worker after the send in hand, recorded; an SMTP conversation may take
+    smtp_deadline (40 s), longer than the 30 s the other containers get, and a message cut short after the server
+    took it goes again."""
+    from worklink_notifications.delivery import DeliverySettings
+
+    settings = DeliverySettings()
+    longest_send = max(settings.smtp_deadline, settings.webhook_deadline)
+    grace = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["notifications-deliver"].get(
+        "stop_grace_period", "10s")
+    assert int(grace.removesuffix("s")) >= longest_send + 10, "the worker is killed with a message in hand"
+
+
 @pytest.mark.parametrize("bind, listening", [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0"), ("127.0.0.2", "127.0.0.2")])
 def test_the_image_healthcheck_asks_a_worker_its_metrics_port_not_a_web_port_it_has_not(tmp_path, bind, listening):
     """Relay, consumer and job containers run the same image as the web app but serve no :8000. Their metrics
