@@ -202,7 +202,9 @@ class DeliverySettings:
 
 def backoff(attempts: int, settings: DeliverySettings, rng: Callable[[], float] = random.random) -> timedelta:
     """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
-    delay = min(settings.backoff_base * 2 ** (attempts - 1), settings.backoff_max)
+    # The exponent capped: a float times 2**1024 overflows, and the mail pause counts failures for as long as the
+    # relay refuses us (weeks of a mail server down stopped every worker with an OverflowError).
+    delay = min(settings.backoff_base * 2 ** min(attempts - 1, 64), settings.backoff_max)
     return timedelta(seconds=delay / 2 + rng() * delay / 2)
 
 

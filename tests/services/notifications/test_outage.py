@@ -522,3 +522,14 @@ def test_a_resolver_that_never_answers_is_given_up_at_the_deadline(notifications
     [tried] = all_deliveries(notifications_db, Delivery.channel == "webhook")
     assert (tried.status, tried.attempts) == ("retrying", 0)  # a receiver that cannot be reached: retried
     assert "quiet-dns.partner.example was not resolved within" in tried.last_error
+
+
+def test_the_backoff_after_any_number_of_failures_is_the_longest_wait_not_an_overflow():
+    """The mail pause counts the relay's refusals in a row for as long as they last: after 1,025 of them (weeks
+    of a mail server down) the backoff overflowed and every worker stopped with an OverflowError."""
+    from worklink_notifications.delivery import DeliverySettings, backoff
+
+    settings = DeliverySettings()
+    assert backoff(1, settings, rng=lambda: 1.0).total_seconds() == settings.backoff_base
+    for failures in (12, 1025, 10**6):
+        assert backoff(failures, settings, rng=lambda: 1.0).total_seconds() == settings.backoff_max
