@@ -5,7 +5,8 @@ announced once), and erase the patient's details from suggestions ended more tha
 unanswered for as long is withdrawn first).
 
 Run as its own process: `python -m worklink_adjustments.sweep` (every hour by default;
-`--once` for a cron job). Idempotent: each suggestion expires once, is announced due once and is
+`--once` for a cron job; in the loop a failed pass is retried after 5 s, doubling, as `worklink job` does).
+Idempotent: each suggestion expires once, is announced due once and is
 erased once.
 """
 
@@ -23,7 +24,7 @@ from worklink.logs import configure_logging
 from worklink.messaging.outbox import Outbox
 from worklink.pseudonyms import clinician_reference_key
 from worklink.retention import audit_retention_years, prune_audit_log
-from worklink.workers import stop_on_signals
+from worklink.workers import run_periodically, stop_on_signals
 from worklink_adjustments import rights
 from worklink_adjustments.config import person_key, previous_person_keys, referral_answer_hours
 from worklink_adjustments.domain import uk_today
@@ -72,13 +73,18 @@ def main(argv: list[str] | None = None) -> None:
     # A bad setting stops it here, not at every pass.
     years, key, previous = rights.retention_years(os.environ), person_key(os.environ), previous_person_keys(os.environ)
     hours, clinician_key = referral_answer_hours(os.environ), clinician_reference_key(settings)
-    stop = stop_on_signals()
-    while True:
+
+    def sweep_once() -> None:
         log.info("sweep done", extra=run_once(database, outbox, years, key=key, previous_keys=previous,
                                               answer_hours=hours, clinician_key=clinician_key))
-        if args.once or stop.wait(args.interval):
-            break
-    database.dispose()
+
+    try:
+        if args.once:  # for cron: a failure is its exit status
+            sweep_once()
+        else:  # a failed pass (the database restarting) is retried soon, as the job's is, not the end of the loop
+            run_periodically(stop_on_signals(), args.interval, sweep_once)
+    finally:
+        database.dispose()
 
 
 if __name__ == "__main__":
