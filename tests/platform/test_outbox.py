@@ -213,6 +213,26 @@ def test_the_relay_lock_holds_no_transaction_open_between_polls(postgres_url):
         lock.release()
 
 
+def test_a_relay_lock_session_left_in_a_failed_state_is_ended_so_the_lock_is_free_again(postgres_url):
+    """A check of the lock failing on a session that lives on (here a transaction left failed, 25P02) dropped the
+    connection unclosed: the pool kept the session, still holding the lock, and no relay could take it again."""
+    from worklink.messaging.outbox import RelayLock
+
+    database = support.make_database(postgres_url)
+    lock, other = RelayLock(database, "test"), RelayLock(database, "test")
+    try:
+        assert lock.acquire()
+        with pytest.raises(sa.exc.DataError):
+            lock._conn.execute(sa.text("SELECT 1/0"))
+        assert not lock.acquire()  # the check fails: this relay stops publishing for the poll ...
+        assert other.acquire()  # ... and the lock is free: the broken session was ended, not pooled
+        other.release()
+        assert lock.acquire()  # the first relay takes it again on a later poll
+    finally:
+        lock.release()
+        other.release()
+
+
 def test_sent_rows_are_pruned_restricted_ones_sooner_and_unsent_never(database_url):
     from datetime import timedelta
 

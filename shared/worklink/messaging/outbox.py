@@ -21,6 +21,7 @@ lock beside a SQLite database) so two relays cannot interleave one key's events.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import threading
@@ -129,6 +130,7 @@ class RelayLock:
         return True
 
     def _acquire_advisory_lock(self) -> bool:
+        conn = None
         try:
             if self._conn is not None:
                 self._conn.execute(sa.text("SELECT 1"))  # still our session, so still our lock
@@ -140,7 +142,14 @@ class RelayLock:
             got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
             conn.commit()
         except sa.exc.DBAPIError:
-            self._conn = None  # the session (and the lock with it) is gone
+            # The session may have gone, and the lock with it; or it lives on (an error that did not end it), still
+            # holding the lock: dropped unclosed, the pool kept that session, and no relay - this one either - could
+            # take the lock again until the process ended. Invalidated, the session ends and the lock is free.
+            for broken in (self._conn, conn):
+                if broken is not None:
+                    with contextlib.suppress(Exception):
+                        broken.invalidate()
+            self._conn = None
             return False
         if got:
             self._conn = conn
