@@ -105,8 +105,6 @@ def test_an_unexpected_database_error_logs_no_statement_parameters(client, caplo
 
 def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_url, kafka_broker, new_topic,
                                                                        caplog):
-    topic, group = new_topic(), f"g-{uuid.uuid4().hex}"
-    bootstrap = kafka_broker.bootstrap_servers
     database = support.make_database(database_url)
     people.create(database.engine)
     with database.transaction() as session:
@@ -115,6 +113,28 @@ def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_
     def intake(session, event):  # a handler whose insert keeps failing on the person's record
         session.execute(people.insert().values(**PERSON))
 
+    error = dead_lettered_error(database, kafka_broker.bootstrap_servers, new_topic(), intake, caplog)
+    assert error.startswith("IntegrityError") and "INSERT INTO people" in error, error
+    assert_no_personal_data([error, *formatted(caplog)])
+
+
+def test_a_dead_lettered_error_quoting_a_persons_details_carries_them_to_no_header(database_url, kafka_broker,
+                                                                                   new_topic, caplog):
+    """The dead-letter record's dlt-error header held the handler's exception text as it was: an error quoting
+    what the handler read (a KeyError of an address, a lookup naming the NHS number) put it on the DLT."""
+    database = support.make_database(database_url)
+
+    def intake(session, event):
+        raise LookupError(f"no open referral for {PERSON['nhs_number']} (zebedee.quixotic@example.org)")
+
+    error = dead_lettered_error(database, kafka_broker.bootstrap_servers, new_topic(), intake, caplog)
+    assert error.startswith("LookupError: no open referral for <redacted> (<email>)") and "zebedee" not in error, error
+    assert_no_personal_data([error, *formatted(caplog)])
+
+
+def dead_lettered_error(database, bootstrap: str, topic: str, handler, caplog) -> str:
+    """The dlt-error header of the one event `handler` fails on, dead-lettered after its retries."""
+    group = f"g-{uuid.uuid4().hex}"
     event, _ = support.catalogue(topic).build("test.thing.happened", {"thing_id": uuid.uuid4(), "seq": 1},
                                               source="urn:worklink:test")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -123,7 +143,7 @@ def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_
     settings = KafkaSettings(bootstrap)
     consumer = EventConsumer(
         group_id=group, database=database, tables=support.TABLES, catalogue=support.catalogue(topic),
-        handlers={"test.thing.happened": intake}, max_attempts=2, backoff_base=0.05,
+        handlers={"test.thing.happened": handler}, max_attempts=2, backoff_base=0.05,
         consumer_factory=lambda: kafka.consumer(settings, group, "test", session_timeout_ms=6000,
                                                 heartbeat_interval_ms=1000),
         producer_factory=lambda: kafka.producer(settings, "test-dlt"))
@@ -137,9 +157,7 @@ def test_a_dead_lettered_handler_error_carries_no_statement_parameters(database_
         consumer.close()
     assert outcomes == [Outcome.DEAD_LETTERED]
     [dead] = support.read_topic(bootstrap, topic + ".dlt", expected=1)
-    error = dict(dead.headers)["dlt-error"].decode()
-    assert error.startswith("IntegrityError") and "INSERT INTO people" in error, error
-    assert_no_personal_data([error, *formatted(caplog)])
+    return dict(dead.headers)["dlt-error"].decode()
 
 
 @pytest.mark.parametrize("detail", ["jo.bloggs@example.org", "9434765919", "943 476 5919", "TA1 1AA", "1984-02-29",

@@ -55,6 +55,7 @@ from worklink import context
 from worklink.db import Database, PlatformTables, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
 from worklink.events.envelope import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent, header_value
+from worklink.logs import without_personal_details
 from worklink.messaging.kafka import assert_same_process, discard_producer
 
 log = logging.getLogger(__name__)
@@ -369,7 +370,8 @@ class EventConsumer:
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlt-") and k != HEADER_AUDIT]
         headers += [
             ("dlt-reason", reason.encode()),
-            ("dlt-error", f"{type(error).__name__}: {error}"[:2000].encode()),
+            # As in a log line (worklink.logs): an error may quote what the handler read.
+            ("dlt-error", without_personal_details(f"{type(error).__name__}: {error}")[:2000].encode()),
             ("dlt-original-topic", record.topic.encode()),
             ("dlt-original-partition", str(record.partition).encode()),
             ("dlt-original-offset", str(record.offset).encode()),
