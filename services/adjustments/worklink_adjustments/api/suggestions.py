@@ -31,6 +31,9 @@ def transaction():
 NHS_NUMBER_QUERY_DEPRECATED = "@" + str(int(datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()))
 NHS_NUMBER_QUERY_SUCCESSOR = {"Deprecation": NHS_NUMBER_QUERY_DEPRECATED,
                               "Link": '</suggestions/search>; rel="successor-version"'}
+# One instance for every request: given the class, webargs builds a Schema per request (its fields deep-copied),
+# which cost issuing more than reading the body. Loading keeps no state in the instance.
+VERSION = VersionSchema()
 
 
 @blp.route("")
@@ -91,7 +94,7 @@ class SuggestionItem(MethodView):
 @person_record(RESOURCE, "suggestion_id")
 class Issue(MethodView):
     @requires("gp")
-    @blp.arguments(VersionSchema)
+    @blp.arguments(VERSION)
     @blp.response(200, SuggestionStateSchema)
     def post(self, data, suggestion_id: uuid.UUID):
         """Issue a draft: publishes `adjustments.suggestion.issued`, opens the employer's link, and with
@@ -142,7 +145,7 @@ class ReferralRequests(MethodView):
 @person_record(RESOURCE, "suggestion_id")
 class ReferralConsentWithdrawal(MethodView):
     @requires("gp")
-    @blp.arguments(VersionSchema)
+    @blp.arguments(VERSION)
     @blp.response(200, SuggestionStateSchema)
     def post(self, data, suggestion_id: uuid.UUID):
         """Record that the patient withdrew their consent to the employment-adviser referral (also after the
