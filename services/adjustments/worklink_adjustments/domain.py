@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import date, timedelta
 from typing import Any, Iterable
 
@@ -281,10 +281,17 @@ NOT_SHOWN_TO_EMPLOYER = re.compile(
 LIBRARY_WORDING = re.compile(r"^/recommendations/(\d+)/(title|employer_text)$")
 
 
+@lru_cache(maxsize=4096)
+def _not_shown(pointer: str) -> bool:
+    """Whether the employer never sees what `pointer` names: asked of every part of every suggestion checked (at
+    each write and issue), and pointers repeat (schema keys and list positions), so each is matched once."""
+    return NOT_SHOWN_TO_EMPLOYER.match(pointer) is not None
+
+
 def employer_facing_texts(data: Any, pointer: str = "") -> list[tuple[str, str]]:
     """Every (JSON Pointer, text) of a suggestion that reaches the employer."""
     if isinstance(data, str):
-        return [(pointer, data)] if data.strip() and not NOT_SHOWN_TO_EMPLOYER.match(pointer) else []
+        return [(pointer, data)] if data.strip() and not _not_shown(pointer) else []
     if isinstance(data, dict):
         children = data.items()
     elif isinstance(data, list):
@@ -293,9 +300,12 @@ def employer_facing_texts(data: Any, pointer: str = "") -> list[tuple[str, str]]
         return []
     found = []
     for key, value in children:
-        if isinstance(value, (dict, list)) and NOT_SHOWN_TO_EMPLOYER.match(f"{pointer}/{key}/"):
-            continue  # a part the employer never sees (the patient, the conditions...)
-        found += employer_facing_texts(value, f"{pointer}/{key}")
+        child = f"{pointer}/{key}"
+        if isinstance(value, str):  # taken here, as at the top, without a call for each text
+            if value.strip() and not _not_shown(child):
+                found.append((child, value))
+        elif isinstance(value, (dict, list)) and not _not_shown(f"{child}/"):
+            found += employer_facing_texts(value, child)  # unless the employer never sees it (the patient...)
     return found
 
 
