@@ -15,6 +15,7 @@ import functools
 import json
 import re
 import uuid
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import date, datetime, timezone
@@ -111,6 +112,11 @@ class Catalogue:
                 # schema only: such a nested object would carry any extra key to Kafka unchecked.
                 raise ValueError(f"{entry.type}: nested {', '.join(lenient)} must refuse unknown fields")
             self._entries[ident] = entry
+        # The version publishers send of each type, found once: every event published asks for it.
+        self._current: dict[str, EventType] = {}
+        for entry in self._entries.values():
+            if not entry.readers_only and entry.version > getattr(self._current.get(entry.type), "version", 0):
+                self._current[entry.type] = entry
 
     def __iter__(self):
         return iter(sorted(self._entries.values(), key=lambda e: (e.type, e.version)))
@@ -126,10 +132,10 @@ class Catalogue:
 
     def current(self, event_type: str) -> EventType:
         """The version publishers send: the latest that is not declared for readers only."""
-        sendable = [e for (t, _), e in self._entries.items() if t == event_type and not e.readers_only]
-        if not sendable:
-            raise UnknownEventType(f"no event type {event_type!r} publishers may send")
-        return max(sendable, key=lambda e: e.version)
+        try:
+            return self._current[event_type]
+        except KeyError:
+            raise UnknownEventType(f"no event type {event_type!r} publishers may send") from None
 
     def superseded(self, entry: EventType) -> bool:
         """A version publishers no longer send (readers only, older than the current one): kept so
@@ -183,8 +189,14 @@ class Catalogue:
         return entry, loaded
 
 
+# Values that are their own JSON form (exactly these types: a str or int Enum member is converted below).
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json_types(value: Any) -> Any:
     """UUIDs, dates and enums to their JSON forms, recursively."""
+    if type(value) in _JSON_SCALARS:  # most values of an event: answered before six isinstance checks
+        return value
     if isinstance(value, dict):
         return {str(k): to_json_types(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -246,10 +258,23 @@ def personal_values(entry: EventType, data: Any) -> dict[str, list[str]]:
 def _scan_object(schema: Schema, data: Any, prefix: str, found: dict[str, list[str]]) -> None:
     if not isinstance(data, dict):
         return
-    for name, field in schema.fields.items():
-        key = field.data_key or name
+    for key, field in _scanned_fields(schema):
         if key in data:
             _scan_value(field, data[key], prefix + key, found)
+
+
+_SCANNED_FIELDS: weakref.WeakKeyDictionary[Schema, tuple[tuple[str, fields.Field], ...]] = weakref.WeakKeyDictionary()
+
+
+def _scanned_fields(schema: Schema) -> tuple[tuple[str, fields.Field], ...]:
+    """(data key, field) of each field of `schema` whose values are scanned, worked out once per schema instance
+    (the catalogue's are kept): walking every field of every event sent cost more than scanning the few that
+    can carry an identifier. A date, timestamp, UUID or flag field is skipped, as _scan_value would skip it."""
+    scanned = _SCANNED_FIELDS.get(schema)
+    if scanned is None:
+        scanned = _SCANNED_FIELDS[schema] = tuple((field.data_key or name, field) for name, field
+                                                  in schema.fields.items() if not isinstance(field, _NOT_SCANNED))
+    return scanned
 
 
 def _scan_value(field: fields.Field, value: Any, path: str, found: dict[str, list[str]]) -> None:
