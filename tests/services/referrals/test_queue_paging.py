@@ -4,12 +4,12 @@ and the newest referral is always reachable: /sent and the queue's "All" list ne
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from worklink_referrals.pages.views import PAGE_SIZE
 from tests.services.referrals.conftest import nhs_number
+from tests.services.referrals.statements import statements
 
 HTML = {"Accept": "text/html"}
 
@@ -27,20 +27,6 @@ def refer_many(h, count):
 
 def listed(html: str) -> list[str]:
     return re.findall(r'<a href="/queue/[0-9a-f-]{36}">([A-Z0-9-]+)</a>', html)
-
-
-@contextmanager
-def statements(h):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-    engine = h.ctx.database.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_sent_and_the_queue_are_paged_and_the_newest_is_reachable(harness):
