@@ -253,15 +253,21 @@ def test_proximity_orders_by_distance_from_the_postcode(database_url, tmp_path):
     assert by_words[0]["name"] == "Taunton counselling service" and by_words[0]["distance"] == 0
 
 
-def test_nearest_first_without_a_radius_pages_every_located_service_in_true_distance_order(database_url, tmp_path):
-    """Near ones are looked for in growing rings first; near or far, every page must be the
-    exhaustive order's page, and the total every service with a public location."""
+def directory_with_one_organisation(database_url, tmp_path):
+    """An empty directory with the demo taxonomy and organisation ORG_A: its client and an alliance admin's headers."""
     app = make_app(database_url, tmp_path)
     client, admin = app.test_client(), token_for(app, "alliance_admin")
     with app.extensions["worklink"].database.transaction() as session:
         demo.ensure_taxonomy(session)
     organisation = {"id": str(ORG_A), "name": "Somerset Working Well", "description": "Employment support."}
     assert client.post("/manage/organizations", json=organisation, headers=admin).status_code == 201
+    return client, admin
+
+
+def test_nearest_first_without_a_radius_pages_every_located_service_in_true_distance_order(database_url, tmp_path):
+    """Near ones are looked for in growing rings first; near or far, every page must be the
+    exhaustive order's page, and the total every service with a public location."""
+    client, admin = directory_with_one_organisation(database_url, tmp_path)
     centre = (51.0146, -3.1029)
     kilometres = [0.4, 1.5, 1.9, 3, 7, 12, 25, 40, 90, 150, 400]  # inside, across and beyond every ring
     for number, km in enumerate(kilometres):
@@ -290,12 +296,7 @@ def test_nearest_first_without_a_radius_pages_every_located_service_in_true_dist
 def test_within_a_radius_nearest_first_lists_each_service_once_by_its_nearest_public_location(database_url, tmp_path):
     """lat/lon/radius, ordered by distance: a service with locations inside and outside the radius is listed once, at
     the inside one; one with only a far location, or only a confidential one within it, is not listed at all."""
-    app = make_app(database_url, tmp_path)
-    client, admin = app.test_client(), token_for(app, "alliance_admin")
-    with app.extensions["worklink"].database.transaction() as session:
-        demo.ensure_taxonomy(session)
-    organisation = {"id": str(ORG_A), "name": "Somerset Working Well", "description": "Employment support."}
-    assert client.post("/manage/organizations", json=organisation, headers=admin).status_code == 201
+    client, admin = directory_with_one_organisation(database_url, tmp_path)
     centre = (51.0146, -3.1029)
 
     def north(km: float) -> float:
