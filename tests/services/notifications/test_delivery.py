@@ -648,18 +648,24 @@ def test_after_rotation_both_secrets_sign_during_the_grace_period(notifications_
     assert attempts == ["sent", "permanent"]  # a 401 is not worth retrying
 
 
-def test_the_deliver_job_runs_as_its_own_process_until_stopped(sqlite_db, smtp_server, tmp_path):
+def deliver_job(database, smtp_server, tmp_path):
+    """`worklink job -s notifications deliver` as its own process, on `database`, sending to `smtp_server`."""
     import os
-    import signal
     import subprocess
     import sys
 
+    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": database.url, "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port),
+           "WORKLINK_VAR": str(tmp_path)}
+    return subprocess.Popen([sys.executable, "-m", "worklink.cli", "job", "-s", "notifications", "deliver"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_the_deliver_job_runs_as_its_own_process_until_stopped(sqlite_db, smtp_server, tmp_path):
+    import signal
+
     add(sqlite_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="job@practice.example"))
     route(sqlite_db, event("referrals.referral.accepted"))
-    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": sqlite_db.url, "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port),
-           "WORKLINK_VAR": str(tmp_path)}
-    job = subprocess.Popen([sys.executable, "-m", "worklink.cli", "job", "-s", "notifications", "deliver"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    job = deliver_job(sqlite_db, smtp_server, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not smtp_server.to("job@practice.example") and time.monotonic() < deadline:
@@ -676,10 +682,7 @@ def test_sigterm_ends_the_deliver_job_after_the_message_in_hand_not_after_its_ba
     compose gives a container 30 s, then kills it - between a server's 250 and the record, a message went again.
     It now stops after the send in hand, recorded; the rest wait for the next worker, unclaimed."""
     import asyncio
-    import os
     import signal
-    import subprocess
-    import sys
 
     async def slow_data(server, session, envelope):  # a mail relay taking its time over each message
         await asyncio.sleep(1.5)
@@ -689,10 +692,7 @@ def test_sigterm_ends_the_deliver_job_after_the_message_in_hand_not_after_its_ba
     smtp_server.handle_DATA = slow_data
     add(sqlite_db, OrganisationContact(organisation_id=REFERRER, purpose="team", email="job@practice.example"))
     route(sqlite_db, *(event("referrals.referral.accepted") for _ in range(8)))
-    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": sqlite_db.url, "NOTIFICATIONS_SMTP_PORT": str(smtp_server.port),
-           "WORKLINK_VAR": str(tmp_path)}
-    job = subprocess.Popen([sys.executable, "-m", "worklink.cli", "job", "-s", "notifications", "deliver"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    job = deliver_job(sqlite_db, smtp_server, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not smtp_server.messages and time.monotonic() < deadline:
