@@ -308,14 +308,19 @@ def test_a_listed_page_of_records_is_audited_in_one_statement(people_app):
             ctx.audit.record_many(session, action="peek", resource_type="person", principal=reader, records=[("x", None)])
 
 
-def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
+def app_with_a_secret_link(settings):
+    """A service app with one single-use link route, /respond/<token>."""
     tables = platform_tables(sa.MetaData())
     app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
 
     @app.get("/respond/<token>")
     def respond(token):
         return "thanks"
+    return app
 
+
+def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
+    app = app_with_a_secret_link(settings)
     caplog.set_level(logging.INFO, logger="worklink.http")
     app.test_client().get("/respond/s3cr3t-single-use-link")
     line = [r for r in caplog.records if r.name == "worklink.http"][-1]
@@ -326,13 +331,7 @@ def test_secret_link_tokens_never_reach_the_logs(settings, caplog):
 def test_a_secret_link_asked_with_a_method_it_does_not_take_is_masked_and_kept_out_of_caches(settings, caplog):
     """A 405 matches no route, so the request had no URL arguments to mask: a POST (or PUT, DELETE) to a single-use
     link wrote its token to the log in clear, and its answer had no no-store or no-referrer."""
-    tables = platform_tables(sa.MetaData())
-    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
-
-    @app.get("/respond/<token>")
-    def respond(token):
-        return "thanks"
-
+    app = app_with_a_secret_link(settings)
     caplog.set_level(logging.INFO, logger="worklink.http")
     for method in ("POST", "DELETE"):
         response = app.test_client().open("/respond/s3cr3t-single-use-link", method=method)
@@ -347,13 +346,7 @@ def test_a_secret_link_asked_with_a_method_it_does_not_take_is_masked_and_kept_o
 def test_a_secret_link_changed_so_that_no_route_matches_is_masked_in_the_log(settings, caplog):
     """A link with a slash or a word added (a mail program, a person copying it) matches no route: there were no
     URL arguments to recognise the token by, and the 404's log line held the single-use link in clear."""
-    tables = platform_tables(sa.MetaData())
-    app, _ = create_service_app("testsvc", __name__, tables=tables, title="T", description="T", settings=settings)
-
-    @app.get("/respond/<token>")
-    def respond(token):
-        return "thanks"
-
+    app = app_with_a_secret_link(settings)
     caplog.set_level(logging.INFO, logger="worklink.http")
     for path in ("/respond/s3cr3t-single-use-link/", "/respond/s3cr3t-single-use-link/thanks", "/wp-login.php"):
         assert app.test_client().get(path).status_code == 404
