@@ -3,7 +3,9 @@
 Every service benchmark's target is a share of hello world's throughput. This measures how
 much of that share the platform itself leaves: bench/floor_app.py's endpoints (no auth, a
 token check, one SELECT, one audited write with an outbox event), side by side with hello
-world in interleaved rounds (bench/load.py `compare`), with server CPU per request.
+world in interleaved rounds (bench/load.py `compare`), with server CPU per request. Beside them,
+bench/bare_write.py: the same audited write in Flask and sqlite3 alone, the ceiling of any endpoint
+that writes on this stack (SQLite only: it shows what the platform adds, not a PostgreSQL figure).
 
     .venv/bin/python bench/floor.py                       # SQLite
     .venv/bin/python bench/floor.py --postgres            # the local PostgreSQL (or --postgres-url)
@@ -92,20 +94,25 @@ def main() -> int:
         base = (args.postgres_url.rstrip("/") + "/") if args.postgres_url else ensure_local_postgres()
     hello_port = free_port()
     hello = start_gunicorn("bench.hello:app", hello_port, env)
+    bare_port = free_port()
+    bare = start_gunicorn("bench.bare_write:app", bare_port, env)
+    bare_write = ("POST", "/write", b"{}", {"Content-Type": "application/json"})
     floor = Floor(env, base)
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
+                           Target("bare write", bare_port, lambda n: bare_write, bare.pid, ok_statuses=(201,)),
                            *(floor.target(endpoint) for endpoint in ("noop", "auth", "read", "write"))],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes, latency=False)
     finally:
         floor.close()
+        stop(bare)
         stop(hello)
     database = floor.database
     print(f"\nthe platform's floor ({database}); a 25% target leaves an endpoint the gap to these rows")
     print(HEADER)
     print(baseline_line(results["hello"]))
-    for kind in ("noop", "auth", "read", "write"):
+    for kind in ("bare write", "noop", "auth", "read", "write"):
         print(ratio_line(kind, results[kind], results["hello"].rps, 0.25, float("inf"), check_latency=False)[0])
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / f"floor-{database}.json").write_text(json.dumps(
