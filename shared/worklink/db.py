@@ -112,7 +112,12 @@ DATABASE_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.Timeo
 # PostgreSQL errors that mean "not now" though the driver files them under another class: a failover left
 # the pool on a standby (25006 read_only_sql_transaction), the server ended a transaction left idle (25P03),
 # a transaction rolled back for the client to run again (40001 serialization failure, 40P01 deadlock, 40003).
-TRANSIENT_SQLSTATES = ("25006", "25P03", "40001", "40P01", "40003")
+TRANSIENT_SQLSTATES = ("25006", "25P03", "40001", "40P01", "40003",
+                       # ...and a schema behind the code: a worker or web process of a new release running before
+                       # its migrations (or the grants they give the runtime role) have: undefined table/column,
+                       # unknown schema, insufficient privilege. SQLite calls "no such table" operational too.
+                       # Waiting delays the work until the upgrade; dead-lettering would strand every event.
+                       "42P01", "42703", "3F000", "42501")
 # ...and ones the driver calls operational that no retry mends: program_limit_exceeded (class 54: an index
 # row or a statement too big) fails the same way for ever, so an event meeting it is a poison event.
 PERMANENT_SQLSTATES = ("54",)

@@ -92,9 +92,9 @@ def test_the_database_going_away_mid_event_delays_it_and_it_is_handled_once(post
 
 
 @CONSUMERS
-@pytest.mark.parametrize("sqlstate", ["40001", "40P01", "25006", "57P01", "53300"],
+@pytest.mark.parametrize("sqlstate", ["40001", "40P01", "25006", "57P01", "53300", "42P01", "42501"],
                          ids=["serialization", "deadlock", "read-only-after-failover", "admin-shutdown",
-                              "too-many-connections"])
+                              "too-many-connections", "table-not-migrated-yet", "not-granted-yet"])
 def test_a_transient_database_error_outlasting_the_retries_is_never_dead_lettered(
         postgres_url, kafka_broker, new_topic, sqlstate, kind):
     topic, bootstrap = new_topic(), kafka_broker.bootstrap_servers
@@ -200,7 +200,7 @@ def test_requests_while_the_database_is_away_are_503s_and_work_again_once_it_is_
         assert client.get("/things").json == {"count": 0}  # no restart
 
 
-@pytest.mark.parametrize("sqlstate", ["25006", "40001"])
+@pytest.mark.parametrize("sqlstate", ["25006", "40001", "42P01", "42703"])
 def test_a_transient_database_error_is_a_503_to_try_again(postgres_url, tmp_path, sqlstate):
     assert_unavailable(database_app(tmp_path, postgres_url).test_client().get(f"/raise/{sqlstate}"))
 
