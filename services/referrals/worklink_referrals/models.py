@@ -36,7 +36,7 @@ class Referral(Base):
     redirect_service_id: Mapped[uuid.UUID | None]
     source: Mapped[str] = mapped_column(sa.String(16))  # gp | partner | self | adjustments
 
-    referrer_org_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    referrer_org_id: Mapped[str] = mapped_column(sa.String(64))  # indexed with submitted_at (the referrer's list)
     referrer_subject: Mapped[str] = mapped_column(sa.String(255))
     referrer_role: Mapped[str] = mapped_column(sa.String(32))
     # Who referred, in words (their token's `name` and `org_name`, or the suggestion's issuer): staff details
@@ -46,7 +46,7 @@ class Referral(Base):
     referrer_org_name: Mapped[str | None] = mapped_column(sa.String(200))
 
     service_id: Mapped[uuid.UUID | None]  # indexed with status (routing counts open caseloads)
-    assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    assigned_org_id: Mapped[str | None] = mapped_column(sa.String(64))  # indexed with submitted_at (the queue)
     assigned_adviser: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     # Their display name, when the token that assigned them was theirs (a claim): other organisations see it,
     # or the role and organisation, never the login id above (access.staff_words).
@@ -111,11 +111,11 @@ class Referral(Base):
     duplicate_reason: Mapped[str | None] = mapped_column(sa.Text)
     status_link_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)  # the person's link
 
-    submitted_at: Mapped[datetime]
+    submitted_at: Mapped[datetime] = mapped_column(index=True)  # every list's order: the alliance's is all of them
     acknowledged_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
     first_attempt_at: Mapped[datetime | None]
-    first_contact_at: Mapped[datetime | None]
+    first_contact_at: Mapped[datetime | None] = mapped_column(index=True)  # the capacity summary's last 90 days
     closed_at: Mapped[datetime | None]
     held_from: Mapped[str | None] = mapped_column(sa.String(20))
     hold_reason: Mapped[str | None] = mapped_column(sa.String(32))
@@ -131,7 +131,11 @@ class Referral(Base):
 
     # UPDATEs carry `WHERE version = <read version>`: a concurrent writer gets StaleDataError.
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (sa.Index("ix_referrals_service_id_status", "service_id", "status"),)
+    # A queue or referrer's list is one organisation's referrals in submitted order, a page at a time: read from
+    # these in order, not all the organisation's sorted for each page (migration 0020).
+    __table_args__ = (sa.Index("ix_referrals_service_id_status", "service_id", "status"),
+                      sa.Index("ix_referrals_assigned_org_id_submitted_at", "assigned_org_id", "submitted_at"),
+                      sa.Index("ix_referrals_referrer_org_id_submitted_at", "referrer_org_id", "submitted_at"))
 
 
 class ContactAttempt(Base):
