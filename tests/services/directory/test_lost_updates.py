@@ -98,3 +98,35 @@ def test_a_stale_contact_page_shows_what_changed_instead_of_undoing_it(app):
     assert resent.status_code == 303
     saved = app.test_client().get(f"/services/{counselling}").get_json()["contacts"][0]
     assert (saved["title"], saved["email"]) == ("Duty team", "advice@example.org")
+
+
+def test_a_stale_location_page_keeps_the_address_a_colleague_made_confidential(app):
+    """Bob marks the place confidential while Ada's change page (box unticked) is open: her save is stopped and
+    shown again with the box ticked, so saving again keeps the address unpublished (before, the page came back
+    unticked - the box was not compared - and saving again published the refuge's address)."""
+    cafe = build_directory(app).ids["cafe"]
+    place = app.test_client().get(f"/services/{cafe}").get_json()["service_at_locations"][0]["location"]["id"]
+    path = f"/partner/services/{cafe}/locations/{place}"
+    ada, bob = signed_in(app, "org_admin", ORG_A, "ada"), signed_in(app, "org_admin", ORG_A, "bob")
+
+    def item_version(html: str) -> str:
+        return re.search(r'name="item_version" value="([0-9a-f]+)"', html).group(1)
+
+    ada_version, ada_token = item_version(ada.get(path).get_data(as_text=True)), csrf(ada, path)
+    bob_version, bob_token = item_version(bob.get(path).get_data(as_text=True)), csrf(bob, path)
+    form = {"name": "Taunton centre", "address_1": "1 High Street", "city": "Taunton", "postal_code": "TA1 1AA",
+            "accessibility": "Step-free access."}
+    assert bob.post(path, data={**form, "confidential": "1", "item_version": bob_version,
+                                "csrf_token": bob_token}).status_code == 303
+
+    stale = ada.post(path, data={**form, "item_version": ada_version, "csrf_token": ada_token})  # box unticked
+    assert stale.status_code == 409
+    html = stale.get_data(as_text=True)
+    assert re.search(r'id="confidential-error".*?Someone marked this address confidential while you were editing',
+                     html, re.S)
+    assert re.search(r'<input[^>]*id="confidential"[^>]*checked', html)
+    resent = ada.post(path, data={**form, "confidential": "1", "item_version": item_version(html),
+                                  "csrf_token": csrf(ada, path)})  # she saves again as the page now is
+    assert resent.status_code == 303
+    place = app.test_client().get(f"/services/{cafe}").get_json()["service_at_locations"][0]["location"]
+    assert "addresses" not in place and "latitude" not in place

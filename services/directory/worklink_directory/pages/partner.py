@@ -653,6 +653,12 @@ def _item_changed_since(part: Part, row, form: Form) -> bool:
             continue
         form.error(name, "This was changed while you were editing. Saved now: "
                          f"\u201c{_shorten(str(now)) or 'empty'}\u201d. Keep what you want here, then save again.")
+    if part.key == "locations" and row.confidential and not form.values["confidential"]:
+        # the box as the page showed it before a colleague ticked it: shown again unticked, saving again would
+        # publish the address (a refuge's) with nobody having chosen to
+        form.values["confidential"] = True
+        form.error("confidential", "Someone marked this address confidential while you were editing, so we have "
+                                   "ticked this box again. Untick it only if residents may see this address.")
     if not form.errors and part.values(row) != {k: form.values.get(k) for k in part.values(row)}:
         first = next(iter(part.values(row)))
         form.error(first, f"This {part.noun} was changed while you were editing. Check it, then save again.")
