@@ -58,3 +58,17 @@ def test_the_find_page_filters_by_age_delivery_mode_and_time(both):
 def test_the_ways_a_service_is_provided_read_as_one_sentence(app, directory):
     html = app.test_client().get(f"/find/services/{directory.ids['counselling']}").get_data(as_text=True)
     assert re.search(r"How it is provided</dt><dd[^>]*>In person, by telephone</dd>", html)
+
+
+def test_a_day_with_two_sessions_reads_in_time_order(app, directory):
+    """A partner adds the afternoon session first, then the morning: residents read the morning first (the page
+    sorted by day alone, so the day's sessions came in the order they were added, 13:00 before 09:00)."""
+    cafe = directory.ids["cafe"]
+    sessions = [{"byday": "MO", "opens_at": "13:00", "closes_at": "16:00"},
+                {"byday": "MO", "opens_at": "09:00", "closes_at": "12:00"},
+                {"byday": "SA", "opens_at": "10:00", "closes_at": "14:00"}]
+    assert app.test_client().patch(f"/manage/services/{cafe}", json={"schedules": sessions},
+                                   headers=token_for(app, "org_admin", ORG_A)).status_code == 200
+    html = app.test_client().get(f"/find/services/{cafe}").get_data(as_text=True)
+    shown = re.findall(r"<td class=\"nhsuk-table__cell\">(\w+)</td><td class=\"nhsuk-table__cell\">([\d:]+) to", html)
+    assert shown == [("Monday", "09:00"), ("Monday", "13:00"), ("Saturday", "10:00")]
