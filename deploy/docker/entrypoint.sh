@@ -12,7 +12,8 @@ case "${1:-web}" in
   job)     exec worklink job --service "$WORKLINK_SERVICE" "$2" --metrics-port "${METRICS_PORT:-9100}" ;;
   topics)  exec worklink topics --service "$WORKLINK_SERVICE" ;;
   health)  # the image's HEALTHCHECK: the web app answers on :8000; a relay, consumer or job (no web
-           # server) answers on its metrics port. Which one this container runs is its first process's.
+           # server) answers /healthz on its metrics port, a 503 once its loop has stopped making progress
+           # (stuck: a hung socket, a deadlock). Which one this container runs is its first process's.
            if tr '\0' ' ' < "/proc/${WORKLINK_HEALTH_PID:-1}/cmdline" | grep -q gunicorn; then
              url="http://127.0.0.1:8000/healthz"
            else  # where METRICS_BIND put them: the container's own address, or loopback (which 0.0.0.0 and :: include)
@@ -22,7 +23,7 @@ case "${1:-web}" in
                *:*)        host="[${METRICS_BIND}]" ;;
                *)          host="${METRICS_BIND}" ;;
              esac
-             url="http://${host}:${METRICS_PORT:-9100}/metrics"
+             url="http://${host}:${METRICS_PORT:-9100}/healthz"
            fi
            exec python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=3).status != 200)" "$url" ;;
   *)       exec "$@" ;;

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
+from worklink.heartbeat import HEARTBEAT, Heartbeat, healthz, stale_after
 from worklink.logs import configure_logging
 from worklink.messaging import kafka
 from worklink.messaging.consumer import DEFAULT_DEDUP_WINDOW, EventConsumer
@@ -64,17 +68,17 @@ def process_settings(spec: ServiceSpec) -> Settings:
 def run_relay(spec: ServiceSpec, metrics_port: int | None = None) -> None:
     settings = process_settings(spec)
     configure_logging(f"{spec.name}.relay", settings.log_level)
-    _serve_metrics(metrics_port)
+    _serve_metrics(metrics_port, f"{spec.name}.relay")
     build_relay(spec, settings).run(stop_on_signals())
 
 
 def run_consumer(spec: ServiceSpec, metrics_port: int | None = None) -> None:
     settings = process_settings(spec)
     configure_logging(f"{spec.name}.consumer", settings.log_level)
-    _serve_metrics(metrics_port)  # idle too: the image's health check asks for them
+    _serve_metrics(metrics_port, f"{spec.name}.consumer")  # idle too: the image's health check asks for them
     if not spec.handlers:
         log.info("this service consumes no events yet; consumer idle", extra={"service": spec.name})
-        stop_on_signals().wait()
+        idle(stop_on_signals())
         return
     build_consumer(spec, settings).run(stop_on_signals())
 
@@ -86,7 +90,7 @@ def run_job(spec: ServiceSpec, name: str, metrics_port: int | None = None) -> No
         raise LookupError(f"{spec.name} has no job {name!r} (has: {', '.join(jobs) or 'none'})")
     settings = process_settings(spec)
     configure_logging(f"{spec.name}.{name}", settings.log_level)
-    _serve_metrics(metrics_port)
+    _serve_metrics(metrics_port, f"{spec.name}.{name}")
     jobs[name](settings, stop_on_signals())
 
 
@@ -101,7 +105,10 @@ def run_periodically(stop: threading.Event, interval_seconds: float, task, *args
     an hourly sweep that met a database restart catches up once the database is back, not an hour later
     (the sweeps work from the state they find, so a late run does what the missed one would have)."""
     retry = retry_after
+    # A run is allowed the loop's cadence (3 intervals, at least a minute), and the wait after it is announced.
+    HEARTBEAT.expect(interval_seconds)
     while not stop.is_set():
+        HEARTBEAT.beat()
         try:
             task(*args)
         except Exception:  # noqa: BLE001 - the next run retries; a crash loop helps nobody
@@ -110,13 +117,80 @@ def run_periodically(stop: threading.Event, interval_seconds: float, task, *args
             wait, retry = min(retry, interval_seconds), retry * 2
         else:
             wait, retry = interval_seconds, retry_after
+        HEARTBEAT.beat(waiting=wait)
         stop.wait(wait)
 
 
-def _serve_metrics(port: int | None) -> None:
-    """A worker's Prometheus metrics (counts and timings, nothing about anyone), on loopback unless METRICS_BIND
-    says otherwise: a scraper outside the container needs it to be the container's address (or 0.0.0.0) on a
-    network only the monitoring reaches; the image's health check asks where it says (loopback for 0.0.0.0)."""
+IDLE_BEAT_SECONDS = 10.0
+
+
+def idle(stop: threading.Event) -> None:
+    """Wait until stopped, beating: a process with nothing to do (an idle consumer, the development mail server,
+    whose SMTP server runs in threads of its own) is alive while it waits."""
+    HEARTBEAT.expect(0)
+    while True:
+        HEARTBEAT.beat(waiting=IDLE_BEAT_SECONDS)
+        if stop.wait(IDLE_BEAT_SECONDS):
+            return
+
+
+def _serve_metrics(port: int | None, process: str) -> None:
+    """A worker's Prometheus metrics (counts and timings, nothing about anyone) and its /healthz (whether its loop
+    still beats: worklink.heartbeat), on loopback unless METRICS_BIND says otherwise: a scraper outside the
+    container needs it to be the container's address (or 0.0.0.0) on a network only the monitoring reaches; the
+    image's health check asks where it says (loopback for 0.0.0.0)."""
+    stale_after(0)  # a bad WORKLINK_HEARTBEAT_STALE_SECONDS stops the worker at start, by name
+    HEARTBEAT.beat()  # starting: the loop has its allowance to begin
     if port:
-        from prometheus_client import start_http_server
-        start_http_server(port, addr=os.environ.get("METRICS_BIND") or "127.0.0.1")
+        serve_worker_http(port, os.environ.get("METRICS_BIND") or "127.0.0.1", process, HEARTBEAT)
+
+
+def worker_app(process: str, heartbeat: Heartbeat):
+    """WSGI: GET /healthz answers from the heartbeat; any other path, the metrics (as prometheus_client's server)."""
+    from prometheus_client import make_wsgi_app
+
+    metrics = make_wsgi_app()
+    _watch(heartbeat)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") != "/healthz":
+            return metrics(environ, start_response)
+        status, content_type, body = healthz(heartbeat, process)
+        start_response(f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
+                       [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                        ("Cache-Control", "no-store")])
+        return [body] if environ["REQUEST_METHOD"] != "HEAD" else []
+    return app
+
+
+def serve_worker_http(port: int, addr: str, process: str, heartbeat: Heartbeat) -> WSGIServer:
+    """Serve worker_app on a daemon thread, as prometheus_client.start_http_server serves metrics alone."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = family
+
+    server = make_server(sockaddr[0], port, worker_app(process, heartbeat), Server, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="worker-http", daemon=True).start()
+    return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the scraper and health check ask every few seconds
+        pass
+
+
+_watched: list[Heartbeat] = []
+
+
+def _watch(heartbeat: Heartbeat) -> None:
+    """The heartbeat as gauges, read at each scrape: alert on age > limit (as /healthz's 503)."""
+    from prometheus_client import Gauge
+
+    if not _watched:
+        Gauge("worklink_worker_heartbeat_age_seconds", "Seconds since the worker's loop last showed progress"
+              ).set_function(lambda: _watched[0].age())
+        Gauge("worklink_worker_heartbeat_limit_seconds", "Seconds the last beat may age before /healthz answers 503"
+              ).set_function(lambda: _watched[0].limit())
+    _watched[:] = [heartbeat]

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from worklink.config import ConfigError, host_setting, positive_number, whole_number
 from worklink.db import Database, utcnow
+from worklink.heartbeat import HEARTBEAT
 from worklink.keyring import Seal, Unopenable
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
@@ -305,8 +306,11 @@ class DeliveryWorker:
 
     def run(self, stop: threading.Event, idle_sleep: float = 1.0, max_pause: float = 60.0) -> None:
         log.info("delivery worker starting")
+        # Each send and digest beats (worklink.heartbeat): the longest healthy step is one send, cut at its deadline.
+        HEARTBEAT.expect(max(self.settings.smtp_deadline, self.settings.webhook_deadline, max_pause))
         failures = 0
         while not stop.is_set():
+            HEARTBEAT.beat()
             try:
                 done = self.run_once(stop) + self.run_digests(stop)
                 self.tidy()
@@ -314,9 +318,12 @@ class DeliveryWorker:
             except Exception:  # noqa: BLE001 - e.g. a database outage: it delays deliveries, it must not end the worker
                 failures += 1
                 log.exception("delivery round failed; trying again", extra={"consecutive_failures": failures})
-                stop.wait(min(2.0 ** min(failures, 30), max_pause))  # a float power overflows past 1,023
+                pause = min(2.0 ** min(failures, 30), max_pause)  # a float power overflows past 1,023
+                HEARTBEAT.beat(waiting=pause)
+                stop.wait(pause)
                 continue
             if not done:
+                HEARTBEAT.beat(waiting=idle_sleep)
                 stop.wait(idle_sleep)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
@@ -333,6 +340,7 @@ class DeliveryWorker:
         for delivery_id, channel, recipient in self._due_ids():
             if stop is not None and stop.is_set():
                 break
+            HEARTBEAT.beat()
             if self._paused(channel) or (channel, recipient) in failing_receivers:
                 continue  # it would fail as the last one did; it waits for the next round
             claimed = self._claim(delivery_id)
@@ -705,6 +713,7 @@ class DeliveryWorker:
         for kind, recipient in self._digest_recipients(now):
             if stop is not None and stop.is_set():
                 break
+            HEARTBEAT.beat()
             claim = self._claim_digest(kind, recipient, now)
             if claim is None:
                 continue

@@ -20,6 +20,7 @@ import time
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.devstack import port_open
+from worklink.workers import idle
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def mail_sink(settings: Settings, stop: threading.Event) -> None:
     reason = _why_no_sink(settings, mail.smtp_host, mail.smtp_port)
     if reason:
         log.info("no development mail server started: %s", reason)
-        stop.wait()
+        idle(stop)
         return
     folder = settings.var_dir / "mail"
     folder.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,7 @@ def mail_sink(settings: Settings, stop: threading.Event) -> None:
     controller = Controller(_KeepMessages(folder), hostname="127.0.0.1", port=mail.smtp_port)
     controller.start()
     log.info("development mail server on 127.0.0.1:%s; messages kept in %s", mail.smtp_port, folder)
-    stop.wait()
+    idle(stop)
     controller.stop()
 
 

@@ -55,6 +55,7 @@ from worklink import context
 from worklink.db import Database, PlatformTables, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue, EventSchemaError, EventType, UnknownEventType
 from worklink.events.envelope import HEADER_CORRELATION_ID, HEADER_TRACEPARENT, CloudEvent, header_value
+from worklink.heartbeat import HEARTBEAT
 from worklink.logs import without_personal_details
 from worklink.messaging.kafka import assert_same_process, discard_producer
 
@@ -189,13 +190,18 @@ class EventConsumer:
                                              "dedup_window_days": self.dedup_window / timedelta(days=1)})
         next_prune = time.monotonic()
         broker_backoff = self.backoff_base
+        # The longest a healthy poll cycle goes without a beat: one record's retries (each record beats, as does
+        # each poll, idle or not). A cycle stuck longer (worklink.heartbeat) makes the worker's /healthz a 503.
+        HEARTBEAT.expect(self.max_attempts * self.backoff_max * 1.2)
         try:
             while not stop.is_set():
+                HEARTBEAT.beat()
                 try:
                     self.poll_once()
                 except KafkaError as exc:  # e.g. cannot bootstrap: the broker is down or not up yet
                     log.warning("broker unavailable; consumer waiting", extra={
                         "group": self.group_id, "error": repr(exc)[:300], "retry_in_s": broker_backoff})
+                    HEARTBEAT.beat(waiting=broker_backoff)
                     stop.wait(broker_backoff)
                     broker_backoff = min(broker_backoff * 2, max(self.backoff_max, 5.0))
                     continue
@@ -276,6 +282,7 @@ class EventConsumer:
                            "partitions": len(positions), "error": str(exc)[:300], "retry_in_s": self._outage_backoff})
         for tp, offset in positions.items():
             self.consumer.seek(tp, offset)
+        HEARTBEAT.beat(waiting=self._outage_backoff)
         self._stopping.wait(self._outage_backoff)
         self._outage_backoff = min(self._outage_backoff * 2, self.backoff_max)
 
@@ -295,6 +302,7 @@ class EventConsumer:
     # --- one record --------------------------------------------------------------
 
     def process(self, record) -> Outcome:
+        HEARTBEAT.beat()  # a long batch, record by record, is progress
         # Reading a record is pure computation on its bytes, so whatever it raises (a tombstone,
         # absurd nesting, a number int() refuses) means this record is bad, never an outage:
         # it is dead-lettered and the partition moves on instead of the process dying on it.

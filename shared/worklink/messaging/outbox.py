@@ -43,6 +43,7 @@ from worklink.context import TraceParent, correlation_id_var, current_trace, req
 from worklink.db import Database, PlatformTables, is_database_outage, utcnow
 from worklink.events.catalogue import Catalogue
 from worklink.events.envelope import kafka_headers
+from worklink.heartbeat import HEARTBEAT
 from worklink.messaging.kafka import assert_same_process, discard_producer
 
 log = logging.getLogger(__name__)
@@ -325,9 +326,13 @@ class OutboxRelay:
         backoff = self.poll_interval
         next_prune = time.monotonic()
         log.info("outbox relay starting", extra={"relay": self.service})
+        # A healthy pass takes up to its flush (delivery time-out included) and then waits; a pass stuck longer
+        # than its allowance (worklink.heartbeat) makes the worker's /healthz a 503.
+        HEARTBEAT.expect(self.flush_timeout + self.max_backoff)
         try:
             while not stop.is_set():
                 if not lock.acquire():
+                    HEARTBEAT.beat(waiting=1.0)
                     stop.wait(1.0)  # another relay is publishing; stand by
                     continue
                 if time.monotonic() >= next_prune:
@@ -338,10 +343,14 @@ class OutboxRelay:
                     backoff = min(max(backoff * 2, 0.5), self.max_backoff)
                     log.warning("outbox publish failed; will retry", extra={"relay": self.service,
                                 "failed": stats.failed, "retry_in_s": backoff})
+                    HEARTBEAT.beat(waiting=backoff)
                     stop.wait(backoff)
                 elif stats.published < self.batch_size:
                     backoff = self.poll_interval
+                    HEARTBEAT.beat(waiting=self.poll_interval)
                     stop.wait(self.poll_interval)
+                else:
+                    HEARTBEAT.beat()
         finally:
             lock.release()
             self.close()
