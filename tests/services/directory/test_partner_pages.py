@@ -149,7 +149,7 @@ def test_a_page_edit_leaves_the_metadata_trail_and_the_outbox_event(both_databas
                         maximum_age="65", csrf_token=token, assure="1")
     response = client.post(f"/partner/services/{counselling}", data=form)
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/partner/services/{counselling}?done=saved"
+    assert response.headers["Location"] == f"/partner/services/{counselling}?done=saved-checked"  # assure="1"
     assert "Your changes were saved." in client.get(response.headers["Location"]).get_data(as_text=True)
 
     changes = trail(app, counselling)

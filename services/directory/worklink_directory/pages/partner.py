@@ -50,6 +50,12 @@ WITHDRAW_LABELS = {"closed": "The service has closed", "duplicate": "It duplicat
 assert set(WITHDRAW_LABELS) == set(WITHDRAW_REASONS)
 # What a change did (the redirect carries the code, never words): (heading, what follows); {noun} is the part's.
 DONE = {"saved": ("Listing saved", "Your changes were saved."),
+        "saved-checked": ("Listing saved and checked", "Your changes were saved. The listing is marked as checked "
+                                                       "today."),
+        "checked": ("Listing checked", "Nothing needed changing. The listing is marked as checked today."),
+        "unchanged": ("Nothing changed", "The listing was already as you saved it. If you have checked that it is "
+                                         "correct, tick \u201cI have checked this listing is correct today\u201d and "
+                                         "save again."),
         "created": ("Listing published", "Your listing is published. Now add where it is, who to contact and when "
                                          "it is open."),
         "added": ("{Noun} added", "The {noun} was added."), "changed": ("{Noun} changed", "The {noun} was changed."),
@@ -320,10 +326,14 @@ def partner_edit(service_id: str):
             del data["delivery_modes"]
         if _same_area(svc, data["service_areas"]):
             del data["service_areas"]  # keeps a feed's several areas unless the form changed them
-        services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
-        if request.form.get("assure"):
+        changed = services.update_service(session, ctx.outbox, svc, data, _editor(), _geocoder())
+        checked = bool(request.form.get("assure"))
+        if checked:
             services.assure_service(session, ctx.outbox, svc, _editor(), assurer_email)
-    return _done(svc, "saved")
+    # each says what happened: a volunteer reviewing a listing who saves it unchanged without the tick must not
+    # read "Your changes were saved" and think it is checked (it stays due), nor one who ticked it that it is not
+    return _done(svc, {(True, True): "saved-checked", (False, True): "checked", (True, False): "saved",
+                       (False, False): "unchanged"}[bool(changed), checked])
 
 
 def _read_assurer(form: Form, data: MultiDict) -> str | None:
