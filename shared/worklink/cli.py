@@ -232,15 +232,20 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(service: str | None, revision: str) -> None:
     """Apply migrations to each service's own database."""
-    from worklink.migrations import upgrade
+    from worklink.migrations import RuntimeRoleError, upgrade_service_database
     from worklink.service import get_service, installed_services
 
     specs = [get_service(service)] if service else list(installed_services().values())
     for spec in specs:
         settings = Settings.for_process(spec.name)
         spec.check_settings(settings)  # its migrations may read them (adjustments' person key)
-        upgrade(spec.migrations_dir, settings.database_url, revision)
-        click.echo(f"{spec.name:14} at {revision}: {_redact(settings.database_url)}")
+        try:
+            upgrade_service_database(spec.migrations_dir, settings, revision)
+        except RuntimeRoleError as exc:
+            raise click.ClickException(f"{spec.name}: migrated, but not granted: {exc}") from None
+        runs_as = ("" if settings.migrations_database_url == settings.database_url
+                   else f" (runs as {_redact(settings.database_url)})")
+        click.echo(f"{spec.name:14} at {revision}: {_redact(settings.migrations_database_url)}{runs_as}")
 
 
 @db.command("revision")
@@ -255,7 +260,7 @@ def db_revision(service: str, message: str, autogenerate: bool) -> None:
     from worklink.service import get_service
 
     spec = get_service(service)
-    url = Settings.from_env(spec.name).database_url
+    url = Settings.from_env(spec.name).migrations_database_url
     upgrade(spec.migrations_dir, url)
     command.revision(alembic_config(spec.migrations_dir, url), message=message, autogenerate=autogenerate)
 

@@ -1,7 +1,8 @@
 """Settings read from the environment, one place for every service and worker.
 
 Each service owns its database: `<SERVICE>_DATABASE_URL` (e.g. DIRECTORY_DATABASE_URL)
-defaults to a SQLite file under WORKLINK_VAR. Everything else is platform-wide.
+defaults to a SQLite file under WORKLINK_VAR; `<SERVICE>_MIGRATIONS_DATABASE_URL`, when set, is the same
+database as the role that owns it, for migrations only. Everything else is platform-wide.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Settings:
     service: str
     env: str = "development"
     database_url: str = ""
+    # The role that owns the database's tables, for migrations only (`worklink db upgrade`): the running service
+    # connects as database_url's role, which may change rows but not the tables (see worklink.migrations).
+    # The same URL when no separate owner is set.
+    migrations_database_url: str = ""
     var_dir: Path = Path("var")
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     jwt: JwtSettings = field(default_factory=JwtSettings)
@@ -72,10 +77,12 @@ class Settings:
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("WORKLINK_VAR", "var")).resolve()
         default_db = f"sqlite:///{var_dir / (service + '.db')}"
+        database_url = database_url_setting(env, database_variable(service), default_db)
         settings = cls(
             service=service,
             env=env.get("WORKLINK_ENV", "development"),
-            database_url=database_url_setting(env, database_variable(service), default_db),
+            database_url=database_url,
+            migrations_database_url=_migrations_database_url(env, service, database_url),
             var_dir=var_dir,
             kafka=KafkaSettings(
                 bootstrap_servers=_bootstrap_servers(env),
@@ -141,6 +148,35 @@ class Settings:
 
 def database_variable(service: str) -> str:
     return f"{service.upper()}_DATABASE_URL"
+
+
+def migrations_database_variable(service: str) -> str:
+    return f"{service.upper()}_MIGRATIONS_DATABASE_URL"
+
+
+def _migrations_database_url(env: Mapping[str, str], service: str, database_url: str) -> str:
+    """`<SERVICE>_MIGRATIONS_DATABASE_URL`: the database's owner, for migrations; the service's own URL when unset.
+    Refused unless it is the same database as the service's (migrating one and running on another would pass
+    every check and serve from tables nobody upgraded), and, for two roles, unless the service's URL names its role:
+    the owner grants that role what the service needs."""
+    from sqlalchemy.engine import make_url
+
+    name, runtime_name = migrations_database_variable(service), database_variable(service)
+    value = database_url_setting(env, name, database_url)
+    owner, runtime = make_url(value), make_url(database_url)
+    if _where(owner) != _where(runtime):
+        raise ConfigError(f"{name} must name the database {runtime_name} names (the same driver, host, port and "
+                          "database, as its owner)")
+    if runtime.drivername.startswith("postgresql") and owner.username and not runtime.username:
+        raise ConfigError(f"{runtime_name} must name its role (user) when {name} names another: the owner grants it "
+                          "what the service needs")
+    return value
+
+
+def _where(url) -> tuple:
+    postgresql = url.drivername.startswith("postgresql")
+    return (url.drivername.split("+")[0], url.host, url.port or (5432 if postgresql else None), url.query.get("host"),
+            url.database)
 
 
 # --- addresses: refused at start by the variable's name. A typo ("htps://", "https//host", "postgres://", a

@@ -22,10 +22,20 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
     return config
 
 
-def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
+def upgrade(migrations_dir: Path, url: str, revision: str = "head", *, runtime_url: str | None = None) -> None:
+    """Migrate the database at `url` (its owner's) to `revision`; then, if the service runs as another role
+    (`runtime_url`), grant that role what the service needs (grant_runtime_role)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(migrations_dir, url), revision)
+    if runtime_url:
+        grant_runtime_role(url, runtime_url)
+
+
+def upgrade_service_database(migrations_dir: Path, settings, revision: str = "head") -> None:
+    """A service's database migrated as its owner (Settings.migrations_database_url), its runtime role granted."""
+    upgrade(migrations_dir, settings.migrations_database_url or settings.database_url, revision,
+            runtime_url=settings.database_url)
 
 
 def managed_objects(metadata: sa.MetaData):
@@ -167,7 +177,8 @@ def _first_platform_tables() -> list[sa.Table]:
 # person reference (person_id; for a review of the trail, the record reviewed: resource_id), and retention deletes
 # entries past the period, which is never under AUDIT_KEPT_AT_LEAST_YEARS (worklink.retention). A bug, or an SQL
 # injection, can no longer rewrite who saw a record, or erase that they did. The role that owns the table can still
-# drop the trigger: production runs migrations and the service as the same role today (see README, "Audit").
+# drop or disable the trigger: a deployment migrates as the owner and runs the service as another role
+# (grant_runtime_role below; README, Architecture, "Auth").
 # SQLite drops a table's triggers when a batch migration rebuilds it: such a migration of audit_log installs the
 # guard again.
 AUDIT_KEPT_AT_LEAST_YEARS = 1
@@ -222,3 +233,79 @@ def unguard_audit_log(bind) -> None:
         return
     bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_append_only_update")
     bind.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_append_only_delete")
+
+
+# --- the running service is not the owner ------------------------------------------------------------------
+# With <SERVICE>_MIGRATIONS_DATABASE_URL naming the owner, the service runs as a role that may read and change rows
+# and nothing else: it cannot drop, alter or truncate a table, nor disable audit_log's trigger, and on audit_log it
+# may change only the person reference the trigger lets it rename. Granted again after every upgrade (REVOKE ALL,
+# then exactly these): tables a migration adds are covered, and anything granted by hand besides is taken back.
+RUNTIME_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+RUNTIME_PRIVILEGES = {"audit_log": "SELECT, INSERT, DELETE, UPDATE (person_id, resource_id)",
+                      "alembic_version": "SELECT"}  # `worklink db upgrade` at head only reads it
+
+
+_THIS_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+
+
+class RuntimeRoleError(RuntimeError):
+    """The runtime role could undo what the grants withhold: it owns, or is, the owner."""
+
+
+def grant_runtime_role(owner_url: str, runtime_url: str) -> str | None:
+    """As the owner (`owner_url`), grant the role of `runtime_url` what the service needs and no more; the role
+    granted, or None when there is none to grant (SQLite, or one role for both)."""
+    from sqlalchemy.engine import make_url
+
+    role = make_url(runtime_url).username
+    if not make_url(owner_url).drivername.startswith("postgresql"):
+        return None
+    engine = create_db_engine(owner_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            owner = connection.exec_driver_sql("SELECT current_user").scalar_one()
+            if role in (None, owner):
+                return None
+            # Two replicas granting at once fail on "tuple concurrently updated": one at a time, as migrations.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            _refuse_an_owning_runtime_role(connection, role, owner)
+            for statement in _runtime_grants(connection, role):
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+    return role
+
+
+def _refuse_an_owning_runtime_role(connection, role: str, owner: str) -> None:
+    found = connection.exec_driver_sql(
+        f"SELECT r.rolsuper, pg_has_role(r.oid, %(owner)s, 'MEMBER'), "
+        f"       (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c "
+        f"         WHERE c.relnamespace = {_THIS_SCHEMA} AND c.relowner = r.oid) "
+        f"FROM pg_roles r WHERE r.rolname = %(role)s", {"role": role, "owner": owner}).one_or_none()
+    if found is None:
+        raise RuntimeRoleError(f"the database has no role {role!r} to grant (the service's database URL names it): "
+                               "create it first (deploy/postgres/runtime-roles.sql shows how)")
+    superuser, member, owned = found
+    if superuser or member:
+        raise RuntimeRoleError(f"role {role!r} is {'a superuser' if superuser else f'a member of {owner!r}'}: it "
+                               "could alter or drop the tables whatever is granted; run the service as a plain role")
+    if owned:
+        raise RuntimeRoleError(f"role {role!r} owns {owned}: as owner it could alter or drop them; "
+                               f"REASSIGN OWNED BY {role} TO {owner} first (as the database's owner)")
+
+
+def _runtime_grants(connection, role: str) -> list[str]:
+    quote = connection.dialect.identifier_preparer.quote
+    schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar_one())
+    database = quote(connection.exec_driver_sql("SELECT current_database()").scalar_one())
+    tables = connection.exec_driver_sql(
+        f"SELECT relname FROM pg_class WHERE relnamespace = {_THIS_SCHEMA} "
+        "AND relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY relname").scalars().all()
+    grantee = quote(role)
+    return [f"GRANT CONNECT ON DATABASE {database} TO {grantee}",
+            f"GRANT USAGE ON SCHEMA {schema} TO {grantee}",
+            f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {grantee}",  # column grants with them
+            f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {grantee}",
+            *(f"GRANT {RUNTIME_PRIVILEGES.get(table, RUNTIME_TABLE_PRIVILEGES)} ON {schema}.{quote(table)} "
+              f"TO {grantee}" for table in tables),
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {grantee}"]

@@ -195,11 +195,11 @@ class Supervisor:
         return env
 
     def _prepare(self, env: dict[str, str]) -> None:
-        from worklink.migrations import upgrade
+        from worklink.migrations import upgrade_service_database
 
         self._create_topics(env)
         for spec in self.services:
-            upgrade(spec.migrations_dir, Settings.from_env(spec.name, env).database_url)
+            upgrade_service_database(spec.migrations_dir, Settings.from_env(spec.name, env))
             if self.seed:  # idempotent: a second `up` adds nothing
                 print(f"  {spec.name:14} {spec.seed(Settings.from_env(spec.name, env)) or 'no demo data'}", flush=True)
 

@@ -271,3 +271,34 @@ def test_addresses_written_as_deployments_write_them_are_taken():
         "WORKLINK_JWKS_URL": "https://idp.example.org:8443/realms/alliance/protocol/openid-connect/certs"})
     assert settings.kafka.servers == ["kafka-1.example.org:9093", "[fd00::2]:9093"]
     assert settings.metrics_token == "m" * 32
+
+
+@pytest.mark.parametrize("owner_url, problem", [
+    ("postgresql+psycopg://owner:s3cret@db.example.org/directory", "must name the database"),
+    ("postgresql+psycopg://owner:s3cret@db-2.example.org/referrals", "must name the database"),
+    ("sqlite:////var/lib/worklink/referrals.db", "must name the database"),
+    ("postgres://owner:s3cret@db.example.org/referrals", "postgresql+psycopg"),
+])
+def test_the_owner_url_for_migrations_must_name_the_services_own_database(owner_url, problem, tmp_path):
+    """Migrating one database and serving from another would pass every check and serve from tables nobody
+    upgraded; the password it holds is not shown."""
+    settings = {**own_settings("referrals", tmp_path), **SERVICE_SETTINGS["referrals"],
+                "REFERRALS_DATABASE_URL": "postgresql+psycopg://referrals:s3cret@db.example.org/referrals",
+                "REFERRALS_MIGRATIONS_DATABASE_URL": owner_url}
+    line = refused(start(("db", "upgrade", "-s", "referrals"), tmp_path, **settings),
+                   "REFERRALS_MIGRATIONS_DATABASE_URL")
+    assert problem in line and "s3cret" not in line
+
+
+def test_the_service_runs_as_its_own_role_and_migrates_as_the_owner_when_one_is_named():
+    from worklink.config import ConfigError, Settings
+
+    runtime = "postgresql+psycopg://referrals_app:pw@db.example.org/referrals"
+    assert Settings.from_env("referrals", {"REFERRALS_DATABASE_URL": runtime}).migrations_database_url == runtime
+    owner = "postgresql+psycopg://referrals:owner-pw@db.example.org:5432/referrals"
+    settings = Settings.from_env("referrals", {"REFERRALS_DATABASE_URL": runtime,
+                                               "REFERRALS_MIGRATIONS_DATABASE_URL": owner})
+    assert (settings.database_url, settings.migrations_database_url) == (runtime, owner)
+    with pytest.raises(ConfigError, match="REFERRALS_DATABASE_URL must name its role"):
+        Settings.from_env("referrals", {"REFERRALS_DATABASE_URL": "postgresql+psycopg://db.example.org/referrals",
+                                        "REFERRALS_MIGRATIONS_DATABASE_URL": owner})

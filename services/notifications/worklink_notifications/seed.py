@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from worklink import demo
 from worklink.config import Settings
 from worklink.db import Database
-from worklink.migrations import upgrade
+from worklink.migrations import upgrade_service_database
 from worklink.service import get_service
 from worklink_notifications import routing
 from worklink_notifications.models import OrganisationContact
@@ -32,7 +32,7 @@ EVENTS = ["referrals.referral.submitted", "referrals.referral.accepted", "referr
 
 
 def load_demo_data(settings: Settings) -> str:
-    upgrade(get_service("notifications").migrations_dir, settings.database_url)
+    upgrade_service_database(get_service("notifications").migrations_dir, settings)
     database = Database(settings.database_url)
     added = 0
     with database.transaction() as session:

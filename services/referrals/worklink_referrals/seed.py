@@ -17,7 +17,7 @@ from worklink import demo
 from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
-from worklink.migrations import upgrade
+from worklink.migrations import upgrade_service_database
 from worklink.messaging.outbox import Outbox
 from worklink_referrals import services
 from worklink_referrals.config import ReferralSettings
@@ -53,7 +53,7 @@ JOURNEYS = [
 
 
 def load_demo_data(settings: Settings) -> str:
-    upgrade(__import__("worklink_referrals").SERVICE.migrations_dir, settings.database_url)
+    upgrade_service_database(__import__("worklink_referrals").SERVICE.migrations_dir, settings)
     database = Database(settings.database_url)
     outbox, config = Outbox("referrals", PLATFORM, CATALOGUE), ReferralSettings()
     now = datetime.now(timezone.utc)
