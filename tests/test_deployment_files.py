@@ -47,7 +47,8 @@ def test_every_setting_the_code_reads_is_documented_where_a_deployer_looks():
 
 def test_compose_and_the_image_set_only_settings_the_code_reads():
     """A renamed or retired variable left in docker-compose.yml or the Dockerfile is silently ignored."""
-    known = settings_the_code_reads() | {f"{name.upper()}_DATABASE_URL" for name in installed_services()}
+    known = settings_the_code_reads() | {f"{name.upper()}_{url}DATABASE_URL" for name in installed_services()
+                                         for url in ("", "MIGRATIONS_")}
     entrypoint = (ROOT / "deploy/docker/entrypoint.sh").read_text()
     known |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", entrypoint))
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -75,9 +76,11 @@ def test_compose_runs_web_relay_and_consumer_per_service_each_with_only_its_own_
         assert compose[name]["ports"] == [f"127.0.0.1:{spec.default_port}:8000"]
         for job in spec.jobs:
             assert compose[f"{name}-{job}"]["command"] == ["job", job], f"no container runs {name}'s {job} job"
-        # The web container migrates the database (entrypoint.sh): its workers start once it is healthy.
+        # The migrate container migrates the database, then the web container starts: its workers once it is healthy.
+        assert compose[f"{name}-migrate"]["command"] == ["worklink", "db", "upgrade", "--service", name]
         assert compose[name]["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                               "topics": {"condition": "service_completed_successfully"}}
+                                               "topics": {"condition": "service_completed_successfully"},
+                                               f"{name}-migrate": {"condition": "service_completed_successfully"}}
         for worker in (f"{name}-relay", f"{name}-consumer", *(f"{name}-{job}" for job in spec.jobs)):
             assert compose[worker]["depends_on"] == {**compose[name]["depends_on"],
                                                      name: {"condition": "service_healthy"}}, worker
@@ -95,17 +98,32 @@ def test_dockerfile_installs_the_shared_library_and_one_service():
     assert "deploy/topics.toml" in dockerfile
 
 
-def test_compose_gives_each_service_its_own_database_role():
+def test_compose_gives_each_service_its_own_database_roles_and_the_owner_only_to_its_migrations():
+    """Each service runs as worklink_<service>_app (runtime-roles.sql) and only its migrate container logs in as
+    worklink_<service>, the owner (init-databases.sql): a compromised web app or worker cannot alter the tables."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     init = (ROOT / "deploy/postgres/init-databases.sql").read_text()
+    runtime_roles = (ROOT / "deploy/postgres/runtime-roles.sql").read_text()
+    mounted = [volume.split(":")[:2] for volume in compose["postgres"]["volumes"]]
+    assert [["./deploy/postgres/init-databases.sql", "/docker-entrypoint-initdb.d/init-databases.sql"],
+            ["./deploy/postgres/runtime-roles.sql", "/docker-entrypoint-initdb.d/runtime-roles.sql"]] == [
+        m for m in mounted if m[0].startswith("./deploy/postgres/")], "the image runs them in name order: owners first"
     for name in installed_services():
-        url = compose[name]["environment"][f"{name.upper()}_DATABASE_URL"]
-        assert url.startswith(f"postgresql+psycopg://worklink_{name}:"), url
-        assert url.endswith(f"/worklink_{name}")
-        password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
-        assert f"CREATE ROLE worklink_{name} LOGIN PASSWORD '{password}';" in init, "compose logs in with another password"
+        runtime_url = compose[name]["environment"][f"{name.upper()}_DATABASE_URL"]
+        owner_url = compose[f"{name}-migrate"]["environment"][f"{name.upper()}_MIGRATIONS_DATABASE_URL"]
+        assert compose[f"{name}-migrate"]["environment"][f"{name.upper()}_DATABASE_URL"] == runtime_url
+        for url, role, sql in ((runtime_url, f"worklink_{name}_app", runtime_roles),
+                               (owner_url, f"worklink_{name}", init)):
+            assert url.startswith(f"postgresql+psycopg://{role}:"), url
+            assert url.endswith(f"/worklink_{name}")
+            password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+            assert f"CREATE ROLE {role} LOGIN PASSWORD '{password}';" in sql, "compose logs in with another password"
         assert f"CREATE DATABASE worklink_{name} OWNER worklink_{name};" in init
         assert f"REVOKE CONNECT, TEMPORARY ON DATABASE worklink_{name} FROM PUBLIC;" in init
+        assert f"GRANT CONNECT ON DATABASE worklink_{name} TO worklink_{name}_app;" in runtime_roles
+    holding_the_owner = {role for role, spec in compose.items()
+                         if any(k.endswith("_MIGRATIONS_DATABASE_URL") for k in spec.get("environment", {}))}
+    assert holding_the_owner == {f"{name}-migrate" for name in installed_services()}
 
 
 def test_compose_runs_the_kafka_version_the_tests_run():
@@ -142,12 +160,13 @@ def test_compose_finds_postgres_healthy_only_once_its_databases_are_made():
 def test_compose_restarts_what_the_services_need_as_it_restarts_the_services():
     """Only WorkLink's own containers had a restart policy: after Docker restarted (a reboot) or Kafka or
     PostgreSQL crashed, the services came back and waited for ever on a broker and a database that did not.
-    The topics container runs once and exits."""
+    The topics and migrate containers run once and exit."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    once = {"topics", *(f"{name}-migrate" for name in installed_services())}
     for role, spec in compose.items():
-        if role != "topics":
+        if role not in once:
             assert spec.get("restart") in ("always", "unless-stopped"), f"{role} stays down once it stops"
-    assert compose["topics"].get("restart", "no") == "no"
+    assert all(compose[role].get("restart", "no") == "no" for role in once)
 
 
 def test_compose_keeps_kafka_and_postgres_data_on_their_volumes():
