@@ -373,3 +373,35 @@ def test_the_listings_page_pages_through_every_listing(app, directory):
 def test_staff_of_an_organisation_not_in_the_directory_cannot_add_listings(app, directory):
     response = signed_in(app, "org_admin", uuid.uuid4()).get("/partner/services/new")
     assert response.status_code == 403 and "Ask an alliance administrator" in response.get_data(as_text=True)
+
+
+def test_an_opening_time_past_midnight_says_how_to_enter_it(app, directory):
+    """A night shelter open Friday 20:00 to 08:00, or a cafe open until midnight: the page said only "The closing
+    time must be later than the opening time." (24:00, that it is "not a 24-hour time"), leaving no way to enter
+    it. It now says how - two opening times either side of midnight, 23:59 for midnight - and that entry is kept."""
+    client = signed_in(app, "org_admin", ORG_A)
+    cafe = directory.ids["cafe"]
+    path = f"/partner/services/{cafe}/opening-times/new"
+
+    def add(byday: str, opens: str, closes: str):
+        return client.post(path, data={"byday": byday, "opens_at": opens, "closes_at": closes,
+                                       "csrf_token": csrf(client, path)})
+
+    def closing_error(response) -> str:
+        assert response.status_code == 400
+        found = re.search(r'id="closes_at-error"><span class="nhsuk-u-visually-hidden">Error:</span> ([^<]*)<',
+                          response.get_data(as_text=True))
+        return found.group(1).replace("&#34;", '"').replace("&#39;", "'")
+
+    assert closing_error(add("FR", "20:00", "08:00")) == (
+        "The closing time must be later than the opening time. If it is open past midnight, add two opening times: "
+        "Friday 20:00 to 23:59, then Saturday 00:00 to 08:00.")
+    assert "then Monday 00:00 to 02:00" in closing_error(add("SU", "19:00", "2:00"))  # the week goes round
+    assert closing_error(add("FR", "18:00", "00:00")) == "For midnight, enter 23:59."
+    assert closing_error(add("FR", "18:00", "24:00")) == "For midnight, enter 23:59."
+    assert closing_error(add("FR", "12:00", "12:00")) == "The closing time must be later than the opening time."
+
+    assert add("FR", "20:00", "23:59").status_code == 303 and add("SA", "00:00", "08:00").status_code == 303
+    schedules = app.test_client().get(f"/services/{cafe}").get_json()["schedules"]
+    assert [(s["byday"], s["opens_at"], s["closes_at"]) for s in schedules] == [
+        ("FR", "20:00", "23:59"), ("SA", "00:00", "08:00"), ("SA", "10:00", "14:00")]

@@ -560,14 +560,31 @@ def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
     if opens is None:
         form.error("opens_at", "Enter the opening time as a 24-hour time, like 09:00.")
     if closes is None:
-        form.error("closes_at", "Enter the closing time as a 24-hour time, like 17:30.")
+        midnight = values["closes_at"] in ("24:00", "24.00")
+        form.error("closes_at", "For midnight, enter 23:59." if midnight else
+                   "Enter the closing time as a 24-hour time, like 17:30.")
     elif opens is not None and closes <= opens:
-        form.error("closes_at", "The closing time must be later than the opening time.")
+        form.error("closes_at", _closing_before_opening(values["byday"], opens, closes))
     _too_long(form, {"description": 1000})
     item = {"byday": values["byday"], "opens_at": opens, "closes_at": closes}
     if existing is not None:  # changed in place: the opening time keeps its id
         item |= _compact({"id": existing.id, "attending_type": existing.attending_type})
     return form, {**item, **_compact({"description": values["description"]})}
+
+
+def _closing_before_opening(day: str, opens: str, closes: str) -> str:
+    """What to do instead: an opening time is one day's (ORUK's opens_at and closes_at, a time of that day), so
+    midnight is 23:59 and a night open past it is two opening times, one each side of midnight."""
+    if closes == "00:00":
+        return "For midnight, enter 23:59."
+    if closes == opens:
+        return "The closing time must be later than the opening time."
+    if day not in DAYS:
+        return ("The closing time must be later than the opening time. If it is open past midnight, add two opening "
+                f"times: from {opens} to 23:59, then from 00:00 to {closes} on the next day.")
+    tomorrow = DAY_LABELS[DAYS[(DAYS.index(day) + 1) % len(DAYS)]]
+    return ("The closing time must be later than the opening time. If it is open past midnight, add two opening "
+            f"times: {DAY_LABELS[day]} {opens} to 23:59, then {tomorrow} 00:00 to {closes}.")
 
 
 def _schedule_input(schedule) -> dict:
