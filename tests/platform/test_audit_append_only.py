@@ -82,9 +82,13 @@ def test_the_downgrade_removes_the_guard(trail):
 
     from worklink.migrations import alembic_config
 
+    from alembic.script import ScriptDirectory
+
     engine, table, service, url = trail
     config = alembic_config(service.migrations_dir, url)
-    command.downgrade(config, "-1")
+    [guard] = [revision for revision in ScriptDirectory.from_config(config).walk_revisions()
+               if revision.path.endswith("_audit_log_append_only.py")]
+    command.downgrade(config, guard.down_revision)  # later migrations come down with it
     with engine.begin() as connection:
         entry = add_entry(connection, table)
         connection.execute(table.update().where(table.c.id == entry).values(action="list"))
