@@ -176,10 +176,11 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                     back: str | None = None, which: str | None = None) -> Response:
     own_words = sum(1 for i in range(20) if form.get(f"recommendations.{i}.free_text")
                     and not form.get(f"recommendations.{i}.adjustment_id"))
-    errors = to_answering_fields(worded(by_field(problems or []), SUGGESTION))
+    problems = on_page_rows(problems or [], recommendation_rows(form))
+    errors = to_answering_fields(worded(by_field(problems), SUGGESTION), form, len(picked))
     # A date with only some boxes wrong ("... must include a month"): those boxes, by the date's id.
     boxes_to_fix = {date_box(p["pointer"].strip("/").replace("/", ".")): p["boxes"]
-                    for p in problems or [] if p.get("boxes")}
+                    for p in problems if p.get("boxes")}
     return render("adjustments/write.html", status=status, form=with_date_boxes(form), picked=picked,
                   guidance=guidance, errors=in_page_order(errors, boxes_to_fix), boxes_to_fix=boxes_to_fix,
                   extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading, which=which,
@@ -191,11 +192,50 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
 ANSWERED_BY = {"conditions": "conditions-0-text"}
 
 
-def to_answering_fields(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+def to_answering_fields(errors: dict[str, list[str]], form, picks: int) -> dict[str, list[str]]:
+    """`picks`: how many library recommendations the page shows (rows 0 to picks - 1, each with its remove box)."""
+    first = next(iter(recommendation_rows(form)), 0)
+    answered_by = ANSWERED_BY | {
+        # "not fit for work cannot carry recommendations", "at most 20": the first one to take back
+        "recommendations": f"recommendations-{first}-remove" if first < picks else f"recommendations-{first}-free_text",
+        # "an end date or a duration, not both", "at most 3 months": the length given is what to change
+        "period": "period-end" if _typed_end(form) or not form.get("period.duration_days", "").strip()
+                  else "period-duration_days",
+        # a library pick the library no longer has, or whose wording names a private condition
+        **{f"recommendations-{i}": f"recommendations-{i}-remove" for i in range(picks)}}
     moved: dict[str, list[str]] = {}
     for field, messages in errors.items():
-        moved.setdefault(ANSWERED_BY.get(field, field), []).extend(messages)
+        moved.setdefault(answered_by.get(field, field), []).extend(messages)
     return moved
+
+
+def _typed_end(form) -> bool:
+    return bool(form.get("period.end", "").strip()
+                or any(form.get(f"{date_box('period.end')}-{part}", "").strip() for part in ("day", "month", "year")))
+
+
+def recommendation_rows(form) -> list[int]:
+    """The write page's recommendation rows the suggestion is made of, in order (form_to_data's): a library pick not
+    removed, and a row of the clinician's own words with a recommendation typed. A problem's /recommendations/<n> is
+    about the nth of them, which is not the page's row n once a row before it was left empty or removed."""
+    rows = []
+    for i in range(20):
+        adjustment = form.get(f"recommendations.{i}.adjustment_id", "").strip()
+        if adjustment and form.get(f"recommendations.{i}.remove") == "yes":
+            continue
+        if adjustment or form.get(f"recommendations.{i}.free_text", "").strip():
+            rows.append(i)
+    return rows
+
+
+def on_page_rows(problems: list[dict], rows: list[int]) -> list[dict]:
+    """The problems with each /recommendations/<n> pointer turned to the page's row that sent it."""
+    def on_page(problem: dict) -> dict:
+        found = re.match(r"/recommendations/(\d+)(?=/|$)", problem["pointer"])
+        if not found or int(found.group(1)) >= len(rows):
+            return problem
+        return problem | {"pointer": f"/recommendations/{rows[int(found.group(1))]}{problem['pointer'][found.end():]}"}
+    return [on_page(problem) for problem in problems]
 
 
 # The write page's dates, each typed into NHS.UK's three boxes (day, month, year) named after the field's
@@ -261,8 +301,8 @@ WRITE_PAGE_ORDER = (
     "patient-phone", "patient-postcode", "assessment-date-day", "assessment-method",
     "assessment-condition_started_on-day", "conditions", "conditions-N", "conditions-N-text",
     "conditions-N-disclose", "decision", "categories", "functional_effects", "recommendations", "recommendations-N",
-    "recommendations-N-difficulty", "recommendations-N-free_text", "recommendations-N-schedule", "period",
-    "period-start-day", "period-end-day", "period-duration_days", "reassessment_needed", "review_date-day",
+    "recommendations-N-remove", "recommendations-N-difficulty", "recommendations-N-free_text",
+    "recommendations-N-schedule", "period", "period-start-day", "period-end-day", "period-duration_days", "reassessment_needed", "review_date-day",
     "job-title", "job-employer_name", "job-tasks", "signposting-occupational_health", "signposting-access_to_work",
     "consent-share_with_employer", "consent-refer_to_employment_adviser", "consent-referral_updates_by_email",
     "consent-outcomes_to_gp", "issuer-name", "issuer-profession")
@@ -368,12 +408,8 @@ def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
                                "condition_id": value(f"conditions.{i}.condition_id"),
                                "disclose": form.get(f"conditions.{i}.disclose") == "yes"})
     recommendations = []
-    for i in range(20):
+    for i in recommendation_rows(form):
         adjustment, free = value(f"recommendations.{i}.adjustment_id"), value(f"recommendations.{i}.free_text")
-        if not adjustment and not free:
-            continue
-        if adjustment and form.get(f"recommendations.{i}.include", "yes") != "yes":
-            continue
         lines = [line.strip() for line in form.get(f"recommendations.{i}.schedule", "").splitlines() if line.strip()]
         recommendations.append({"difficulty": value(f"recommendations.{i}.difficulty") or "",
                                 "adjustment_id": adjustment, "free_text": free,
