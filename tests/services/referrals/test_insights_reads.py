@@ -3,6 +3,14 @@ grow with the referrals, and are as before."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from worklink.uktime import uk_today
+from worklink_referrals import insights
+from worklink_referrals.models import Outcome, Referral
+
 from tests.services.referrals.statements import selects, statements, worked_referrals
 
 
@@ -21,3 +29,22 @@ def test_insights_read_the_referrals_columns_it_needs_not_their_histories_notes_
     assert figures["equity"]["age_band"]["35_49"]["referrals"] == 6  # born 1985, referred in 2026
     page = h.client.get("/alliance/insights", headers={**h.admin(), "Accept": "text/html"})
     assert page.status_code == 200 and "Insights" in page.get_data(as_text=True)
+
+
+def test_the_figures_from_the_columns_read_are_those_of_the_whole_referrals(harness):
+    """build reads the figures' columns into named tuples (not whole referrals, nor SQLAlchemy rows): the figures
+    are those `figures` makes of the referrals themselves."""
+    h = harness
+    worked = worked_referrals(h, 20)  # every other one (odd) has a job start
+    for rid in worked[1:11:2]:
+        assert h.act(rid, "complete", end_reason="goals_met").status_code == 200
+    today = uk_today(h.clock())
+    with h.ctx.database.sessions() as session:
+        built = insights.build(session, today)
+        referrals = list(session.scalars(sa.select(Referral).where(Referral.status != "entered_in_error")))
+        outcome_types = defaultdict(set)
+        for outcome in session.scalars(sa.select(Outcome)):
+            outcome_types[outcome.referral_id].add(outcome.type)
+        assert built == insights.figures(referrals, outcome_types, today)
+    assert built["by_status"] == {"completed": 5, "in_progress": 15}
+    assert built["overall"]["referrals"] == 20
