@@ -63,6 +63,9 @@ SYNONYM_SETS = [
     {"anxiety", "stress"},
     {"fit note", "sick note", "med3"},
     {"computer", "digital", "laptop", "internet"},
+    {"autism", "autistic", "asperger", "aspergers"},
+    {"neurodivergent", "neurodivergence", "neurodiverse", "neurodiversity"},  # two stems: neurodiverg, neurodivers
+    {"housing", "homeless", "homelessness"},
 ]
 
 # Abbreviations and set phrases: every alternative is matched as a whole phrase (its words in order),
@@ -82,6 +85,12 @@ PHRASE_SETS = [
     {"lonely", "loneliness", "isolated", "isolation", "befriending"},
     {"carers allowance"},
     {"long covid"},
+    {"adhd", "attention deficit", "attention deficit hyperactivity disorder"},
+    {"menopause", "menopausal", "perimenopause", "perimenopausal", "hot flushes", "hot flashes"},
+    # Somerset's services treat both together, and residents and GPs name either ("drinking", "drugs").
+    {"alcohol", "drinking", "drugs", "substance misuse", "substance use", "addiction", "addicted"},
+    {"physio", "physiotherapy", "physiotherapist"},  # Snowball keeps all three apart
+    {"msk", "musculoskeletal"},
 ]
 
 # Narrower -> broader, one way: a health condition also finds support for any long-term condition,
@@ -98,6 +107,9 @@ BROADER = {
     "classes": ["courses"], "lessons": ["courses"],
     "bereavement": ["counselling"], "bereaved": ["counselling"], "grief": ["counselling"],
     "redundancy": ["employment"], "redundant": ["employment"],
+    "eviction": ["housing"], "evicted": ["housing"], "landlord": ["housing"],
+    "hrt": ["menopause"],
+    "dyslexia": ["neurodivergent"], "dyspraxia": ["neurodivergent"],
 }
 
 

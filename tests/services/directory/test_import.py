@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tests.browser import live_server
 from tests.services.directory.conftest import GEOCODER, build_directory, make_app
+from tests.services.directory.test_read_api import assert_valid
 from worklink.config import Settings
 from worklink_directory import demo
 from worklink_directory.cli import main as directory_cli
@@ -162,10 +163,22 @@ def test_demo_directory_is_a_few_hundred_marked_services_and_seeds_idempotently(
     with app.extensions["worklink"].database.sessions() as session:
         total = session.scalar(sa.select(sa.func.count()).select_from(Service))
         demo_rows = session.scalar(sa.select(sa.func.count()).select_from(Service).where(Service.is_demo.is_(True)))
-    assert 200 <= total == demo_rows
+    assert total == demo_rows == 328  # 233 listings of the patterns most towns have, 95 specialist ones
+    client = app.test_client()
     towns = {item["name"].rsplit(", ", 1)[-1] for item in
-             app.test_client().get("/services?per_page=100&search=debt").get_json()["contents"]}
+             client.get("/services?per_page=100&search=debt").get_json()["contents"]}
     assert len(towns) >= 10
+    # Every term of the demo taxonomy has listings, the specialist ones' too (ADHD and autism, menopause, alcohol
+    # and drugs, housing), and they answer in ORUK's shape as the rest do.
+    specialist = {"neurodiversity": 12, "menopause": 10, "substance-misuse": 17, "housing": 32}
+    for code, *_ in demo.TERMS:
+        listed = client.get("/services", query_string={"taxonomy_term_id": demo.term_id(code)}).get_json()
+        assert listed["total_items"] == specialist[code] if code in specialist else listed["total_items"], code
+    for index, (pattern, *_rest, towns_named, _county) in enumerate(demo.SPECIALIST_SERVICES):
+        town = (towns_named or list(demo.TOWNS))[0]
+        listing = client.get(f"/services/{demo.service_id(town, demo.SPECIALIST_FIRST + index)}").get_json()
+        assert listing["name"] == pattern.format(town=town)
+        assert_valid("service", listing)
 
 
 def test_worklink_directory_import_runs_through_the_platform_cli(tmp_path):
