@@ -548,8 +548,7 @@ def change_submit(suggestion_id: uuid.UUID):
 def review(suggestion_id: uuid.UUID):
     # Only a code comes back in the address, never words: a crafted link cannot put its own
     # text on a clinical page.
-    return review_page(suggestion_id, REFUSALS.get(request.args.get("error", "")),
-                       done=DONE.get(request.args.get("done", "")))
+    return review_page(suggestion_id, REFUSALS.get(request.args.get("error", "")), done=request.args.get("done", ""))
 
 
 # What an action on the review page did (the redirect carries the code): (heading, what follows).
@@ -564,6 +563,11 @@ DONE = {
     "consent_withdrawn": ("Withdrawal of consent recorded", "The referral is cancelled and nothing more about the "
                                                             "patient is shared with the adviser service."),
 }
+# The statuses a banner still holds for: a page gone back to (the browser's Back after issuing) said "Draft saved.
+# Check it below, then issue it." above an issued suggestion. Not listed: any status.
+DONE_HOLDS = {"saved": ("draft",), "issued": ("issued",), "amended": ("amended",), "withdrawn": ("withdrawn",)}
+ISSUED_AND_REFERRED = (DONE["issued"][0], DONE["issued"][1] + " The referral to an employment adviser was sent too: "
+                                                              "the adviser service will contact the patient.")
 # The code each review-page action redirects with.
 ACTION_DONE = {"issue": "issued", "withdraw": "withdrawn", "refer": "referred",
                "withdraw-referral-consent": "consent_withdrawn"}
@@ -592,15 +596,23 @@ def refusal_code(error: DomainError) -> str:
     return "refused"
 
 
-def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200,
-                done: tuple[str, str] | None = None) -> Response:
+def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int = 200, done: str = "") -> Response:
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         url = _response_url(session, suggestion_id)
         guidance = index(session)
     letter = None if suggestion["erased_at"] else letters.employer_letter(suggestion, url)  # no patient: no letter
     return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
-                  done=None if error else done, unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
+                  done=None if error else done_banner(done, suggestion),
+                  unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
+
+
+def done_banner(done: str, suggestion: dict) -> tuple[str, str] | None:
+    """What the action just done did, if it still holds for the suggestion as it is. Issuing a suggestion whose
+    patient agreed to a referral sends the referral too (services.issue): said, as nothing else on the page did."""
+    if suggestion["status"] not in DONE_HOLDS.get(done, (suggestion["status"],)):
+        return None
+    return ISSUED_AND_REFERRED if done == "issued" and suggestion["referrals"] else DONE.get(done)
 
 
 def referrals_site() -> str:
