@@ -203,7 +203,7 @@ def test_mistakes_are_shown_beside_each_field_and_nothing_is_saved(app, director
                            data={"csrf_token": token, "byday": "", "opens_at": "17:00", "closes_at": "9am"})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Select the day." in html and "Enter the closing time as a 24-hour time, like 17:30." in html
+    assert "Select at least one day." in html and "Enter the closing time as a 24-hour time, like 17:30." in html
     response = client.post(f"/partner/services/{counselling}/locations/new",
                            data={"csrf_token": token, "address_1": "1 Quay", "city": "Bristol",
                                  "postal_code": "BS1 4DJ"})
@@ -405,3 +405,37 @@ def test_an_opening_time_past_midnight_says_how_to_enter_it(app, directory):
     schedules = app.test_client().get(f"/services/{cafe}").get_json()["schedules"]
     assert [(s["byday"], s["opens_at"], s["closes_at"]) for s in schedules] == [
         ("FR", "20:00", "23:59"), ("SA", "00:00", "08:00"), ("SA", "10:00", "14:00")]
+
+
+def test_opening_times_for_several_days_are_added_at_once_and_none_twice(app, directory):
+    """Monday to Friday 9 to 5 is one form with the days ticked (it took five), each day its own ORUK opening
+    time; a day that has those times already is refused (a second click on Add listed them twice)."""
+    client = signed_in(app, "org_admin", ORG_A)
+    counselling = directory.ids["counselling"]  # Monday and Wednesday 09:00 to 17:00
+    path = f"/partner/services/{counselling}/opening-times/new"
+    page = client.get(path).get_data(as_text=True)
+    assert re.search(r'<legend[^>]*>Days</legend>', page) and 'id="byday" name="byday" type="checkbox" value="MO"' in page
+
+    def add(days, opens="09:00", closes="17:00"):
+        return client.post(path, data={"byday": days, "opens_at": opens, "closes_at": closes,
+                                       "csrf_token": csrf(client, path)})
+
+    def times():
+        schedules = app.test_client().get(f"/services/{counselling}").get_json()["schedules"]
+        return [(s["byday"], s["opens_at"], s["closes_at"]) for s in schedules]
+
+    refused = add(["MO", "TU", "WE", "TH", "FR"])
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert '<a href="#byday">The listing already has Monday and Wednesday 09:00 to 17:00.</a>' in html
+    assert len(re.findall(r'type="checkbox" value="(?:MO|TU|WE|TH|FR)" checked', html)) == 5  # the ticks are kept
+    assert times() == [("MO", "09:00", "17:00"), ("WE", "09:00", "17:00")]
+
+    added = add(["FR", "TU", "TH"])
+    assert added.status_code == 303 and "done=added-several" in added.headers["Location"]
+    assert "The opening times were added." in client.get(added.headers["Location"]).get_data(as_text=True)
+    assert times() == [(day, "09:00", "17:00") for day in ("MO", "TU", "WE", "TH", "FR")]
+    assert add(["SA"], "10:00", "13:00").status_code == 303 and ("SA", "10:00", "13:00") in times()
+    assert add(["SA"], "10:00", "13:00").status_code == 400  # clicked twice
+    assert add([]).status_code == 400 and add(["XX"]).status_code == 400
+    assert len(times()) == 6

@@ -58,7 +58,9 @@ DONE = {"saved": ("Listing saved", "Your changes were saved."),
                                          "save again."),
         "created": ("Listing published", "Your listing is published. Now add where it is, who to contact and when "
                                          "it is open."),
-        "added": ("{Noun} added", "The {noun} was added."), "changed": ("{Noun} changed", "The {noun} was changed."),
+        "added": ("{Noun} added", "The {noun} was added."),
+        "added-several": ("{Noun}s added", "The {noun}s were added."),  # opening times for several days
+        "changed": ("{Noun} changed", "The {noun} was changed."),
         "removed": ("{Noun} removed", "The {noun} was removed.")}
 DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
@@ -551,11 +553,16 @@ def _schedule_values(schedule) -> dict:
             "description": schedule.description or ""}
 
 
-def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
-    form = Form(_strip(data, ("byday", "opens_at", "closes_at", "description")))
+def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict | list[dict]]:
+    """One opening time to change, or new ones: the same times on each day ticked (Monday to Friday 9 to 5 is
+    one form, not five), one opening time per day as ORUK has them."""
+    form = Form({**_strip(data, ("opens_at", "closes_at", "description")),
+                 "byday": data.get("byday", "").strip() if existing is not None else data.getlist("byday")})
     values = form.values
-    if values["byday"] not in DAYS:
-        form.error("byday", "Select the day.")
+    chosen = [values["byday"]] if existing is not None else values["byday"]
+    days = [day for day in DAYS if day in chosen]  # in the week's order
+    if not days or len(days) != len(set(chosen)):
+        form.error("byday", "Select the day." if existing is not None else "Select at least one day.")
     opens, closes = hhmm(values["opens_at"]), hhmm(values["closes_at"])
     if opens is None:
         form.error("opens_at", "Enter the opening time as a 24-hour time, like 09:00.")
@@ -564,12 +571,27 @@ def _read_schedule(data: MultiDict, existing) -> tuple[Form, dict]:
         form.error("closes_at", "For midnight, enter 23:59." if midnight else
                    "Enter the closing time as a 24-hour time, like 17:30.")
     elif opens is not None and closes <= opens:
-        form.error("closes_at", _closing_before_opening(values["byday"], opens, closes))
+        form.error("closes_at", _closing_before_opening(days[0] if len(days) == 1 else "", opens, closes))
     _too_long(form, {"description": 1000})
-    item = {"byday": values["byday"], "opens_at": opens, "closes_at": closes}
-    if existing is not None:  # changed in place: the opening time keeps its id
-        item |= _compact({"id": existing.id, "attending_type": existing.attending_type})
-    return form, {**item, **_compact({"description": values["description"]})}
+    note = _compact({"description": values["description"]})
+    if existing is None:
+        return form, [{"byday": day, "opens_at": opens, "closes_at": closes, **note} for day in days]
+    item = {"byday": values["byday"], "opens_at": opens, "closes_at": closes}  # changed in place: it keeps its id
+    return form, item | _compact({"id": existing.id, "attending_type": existing.attending_type}) | note
+
+
+def _repeats_an_opening_time(svc: Service, existing, new: dict | list[dict], form: Form) -> bool:
+    """An opening time the listing has already (a second click on Add, or a day ticked that has it): residents
+    would read it twice."""
+    listed = {(s.byday, s.opens_at, s.closes_at, s.description or "") for s in svc.schedules if s is not existing}
+    repeated = [item for item in (new if isinstance(new, list) else [new])
+                if (item["byday"], item["opens_at"], item["closes_at"], item.get("description", "")) in listed]
+    if repeated:
+        days = [DAY_LABELS[item["byday"]] for item in repeated]
+        days = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+        form.error("byday", f"The listing already has {days} {repeated[0]['opens_at']} to "
+                            f"{repeated[0]['closes_at']}.")
+    return bool(repeated)
 
 
 def _closing_before_opening(day: str, opens: str, closes: str) -> str:
@@ -657,11 +679,15 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
         if part.key == "locations" and _published_at_a_confidential_place(session, svc, existing, form):
             return render("directory/partner_locations.html", status=409, values=form.values, errors=form.errors,
                           **context)  # the box now ticked: saving again keeps the place confidential
+        if part.key == "schedules" and _repeats_an_opening_time(svc, existing, item, form):
+            return render("directory/partner_schedules.html", status=400, values=form.values, errors=form.errors,
+                          **context)
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
         if existing is None:
-            items.append(item)
+            items += item if isinstance(item, list) else [item]  # new opening times: one for each day ticked
         services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
-    return _done(svc, "changed" if existing is not None else "added", part)
+    several = isinstance(item, list) and len(item) > 1
+    return _done(svc, "changed" if existing is not None else "added-several" if several else "added", part)
 
 
 def _item_version(part: Part, row) -> str:
