@@ -72,3 +72,18 @@ def test_a_day_with_two_sessions_reads_in_time_order(app, directory):
     html = app.test_client().get(f"/find/services/{cafe}").get_data(as_text=True)
     shown = re.findall(r"<td class=\"nhsuk-table__cell\">(\w+)</td><td class=\"nhsuk-table__cell\">([\d:]+) to", html)
     assert shown == [("Monday", "09:00"), ("Monday", "13:00"), ("Saturday", "10:00")]
+
+
+def test_each_contact_line_names_its_contact_and_job_title(app, directory):
+    """A contact a partner gives with a name, a job title and an email showed residents only "Email: ...", and a
+    job title nowhere: what the partner typed did not show."""
+    cafe = directory.ids["cafe"]
+    contacts = [{"name": "Advice line", "title": "Duty team", "phones": [{"number": "01632 960001"}]},
+                {"name": "Jo Bloggs", "title": "Volunteer coordinator", "email": "jo@example.org"},
+                {"email": "hello@example.org"}]
+    assert app.test_client().patch(f"/manage/services/{cafe}", json={"contacts": contacts},
+                                   headers=token_for(app, "org_admin", ORG_A)).status_code == 200
+    html = app.test_client().get(f"/find/services/{cafe}").get_data(as_text=True)
+    lines = [re.sub(r"<[^>]+>", "", line).strip() for line in re.findall(r"<li>(.*?)</li>", html)]
+    assert sorted(lines[-3:]) == ["Advice line (Duty team): 01632 960001", "Email: hello@example.org",
+                                  "Jo Bloggs (Volunteer coordinator), email: jo@example.org"]
