@@ -78,3 +78,16 @@ def test_partner_sets_website_email_and_a_temporary_closure_residents_see(app, d
     results = resident.get("/find?q=counselling").get_data(as_text=True)
     assert "Temporarily closed" in results  # still listed, and marked
     assert {"url", "email", "status", "alert"} <= set(outbox(app)[-1][2]["data"]["changed"])
+
+
+def test_the_area_mistakes_are_listed_in_the_order_the_page_asks(app, directory):
+    """The error summary lists mistakes in page order: the area's name comes before its districts (it listed the
+    districts first), and two wrong districts "are not" ones."""
+    client = signed_in(app, "org_admin", ORG_A)
+    path = f"/partner/services/{directory.ids['counselling']}"
+    response = client.post(path, data=listing_form(csrf_token=csrf(client, path), area_name="",
+                                                   postcode_districts="TA1 XX YY"))
+    assert response.status_code == 400
+    summary = response.get_data(as_text=True).split('nhsuk-error-summary__list">')[1].split("</ul>")[0]
+    assert [link.split('">')[0] for link in summary.split('<a href="#')[1:]] == ["area_name", "postcode_districts"]
+    assert "Enter postcode districts like TA1 or BS16 (XX, YY are not)." in summary

@@ -193,14 +193,15 @@ def _read_area(form: "Form", data: MultiDict) -> list[dict]:
     codes = list(dict.fromkeys(c for c in re.split(r"[\s,;]+", data.get("postcode_districts", "").upper()) if c))
     form.values.update(area_name=name, postcode_districts=" ".join(codes))
     bad = [c for c in codes if not OUTWARD_CODE.match(c)]
-    if bad:
-        form.error("postcode_districts", f"Enter postcode districts like TA1 or BS16 ({', '.join(bad)} is not one).")
-    elif name and not codes:
-        form.error("postcode_districts", "Enter the postcode districts the service covers, or leave both empty.")
-    if codes and not name:
+    if codes and not name:  # the name first, as the page asks (the error summary lists mistakes in page order)
         form.error("area_name", "Name the area, for example Taunton and nearby.")
     elif len(name) > 255:
         form.error("area_name", "The area's name must be 255 characters or fewer.")
+    if bad:
+        form.error("postcode_districts", f"Enter postcode districts like TA1 or BS16 ({', '.join(bad)} "
+                                         f"{'is not one' if len(bad) == 1 else 'are not'}).")
+    elif name and not codes:
+        form.error("postcode_districts", "Enter the postcode districts the service covers, or leave both empty.")
     return [{"name": name, "extent_type": "text", "extent": "Postcode districts " + ", ".join(codes),
              "postcode_districts": codes}] if codes else []
 
