@@ -7,6 +7,8 @@ form's title "Find support", so tabs and history could not tell them apart (2.4.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser import (PageWalk, error_summary_problems, keyboard_problems, live_server, pages_with_problems,
@@ -116,3 +118,21 @@ def test_3_3_7_the_postcode_searched_with_goes_to_the_self_referral_form(app, di
         assert refer.endswith("&postcode=TA1+1AA")  # the referrals form fills it in (its own test)
         page.goto(f"{base}/find/services/{counselling}")  # reached from elsewhere: no postcode to carry
         assert "postcode" not in page.get_by_role("link", name="Refer yourself to this service").get_attribute("href")
+
+
+def test_1_3_5_partner_forms_never_offer_the_partner_s_own_details(app, directory):
+    """A listing's website, email, contacts and addresses are the service's, not the signed-in person's: tagged
+    url, email, tel, address-line1, address-level2 and postal-code (1.3.5's tokens for the user's own details),
+    they invited the browser to fill in the volunteer's own home address, phone and email - published to anyone.
+    Marked off, as the address for questions about a check already was (and as the other services do)."""
+    from tests.services.directory.test_partner_pages import page_paths, signed_in
+
+    client = signed_in(app, "org_admin", ORG_A)
+    paths = ["/partner/services/new"] + [p for p in page_paths(app, directory) if not p.endswith(("/remove", "/withdraw"))]
+    tokens = {}
+    for path in paths:
+        html = client.get(path).get_data(as_text=True)
+        for field, token in re.findall(r'<input[^>]*\bid="([^"]+)"[^>]*\bautocomplete="([^"]+)"', html):
+            tokens.setdefault(token, set()).add(field)
+    assert set(tokens) == {"off"}, tokens
+    assert {"url", "email", "phone", "phone_2", "address_1", "city", "postal_code", "assurer_email"} <= tokens["off"]
