@@ -338,10 +338,12 @@ def _apply(suggestion: Suggestion, data: dict[str, Any], period: domain.Period, 
     suggestion.updated_at = utcnow()
 
 
-def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date) -> dict[str, Any]:
+def create(session: Session, deps: Deps, clinician: Clinician, data: dict[str, Any], today: date,
+           suggestion_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """`suggestion_id`: the id the write page gave its form (a second post of it changes this draft), else a new one."""
     period, rows, guidance_version = _validated(session, deps, data, today)
     _check_replaceable(session, clinician, data.get("supersedes_id"), data["patient"]["nhs_number"])
-    suggestion = Suggestion(id=uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
+    suggestion = Suggestion(id=suggestion_id or uuid.uuid4(), practice_id=clinician.practice_id, clinician_id=clinician.subject,
                             status="draft", version=1, supersedes_id=data.get("supersedes_id"),
                             share_with_employer=False, refer_to_employment_adviser=False, created_at=utcnow())
     _apply(suggestion, data, period, rows, guidance_version)

@@ -30,6 +30,7 @@ from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
+from worklink_adjustments.models import Suggestion
 from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, ordinal, worded
 from worklink_adjustments.schemas import (VERSIONS, EmployerResponseSchema, SuggestionInSchema,
                                           SuggestionUpdateSchema)
@@ -125,7 +126,7 @@ def find():
         phrases = guidance.phrases_for([lim["id"] for lim in result.limitations[:6]],
                                        [h.adjustment["id"] for h in result.hits]) if result else []
     return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6],
-                  options=_options, costs=COST_WORDS)
+                  options=_options, costs=COST_WORDS, draft=uuid.uuid4())
 
 
 # The library's cost bands in words (the codes read "cost 100 1000" on the page).
@@ -147,7 +148,8 @@ def write():
         condition = guidance.conditions.get(request.args.get("condition", ""))
         searched = [lid for lid in request.args.getlist("limitation") if lid in guidance.limitations]
     form = MultiDict({"decision": "may_be_fit", "assessment.date": today().isoformat(),
-                      "period.start": today().isoformat(), "assessment.method": "face_to_face"})
+                      "period.start": today().isoformat(), "assessment.method": "face_to_face",
+                      "draft_id": str(_as_uuid(request.args.get("draft", "")) or uuid.uuid4())})
     if name := current_principal().name:  # the signed-in clinician, as their token names them
         form["issuer.name"] = name
     if condition:
@@ -352,19 +354,39 @@ def by_field(problems: list[dict], moved: dict[str, str] | None = None) -> dict[
 @pages.post("/write")
 @requires("gp")
 def write_submit():
-    form = request.form
+    form, who = request.form, clinician()
+    draft_id = _as_uuid(form.get("draft_id", ""))
     with transaction() as session:
         guidance = index(session)
         picked = _library_picks(guidance, _picked_ids(form))
         data, problems = checked_form(SUGGESTION_FORM, form)
         if problems:
             return suggestion_form(form, picked, guidance, problems, 422)
+        saved = session.get(Suggestion, draft_id) if draft_id else None
+        if saved is not None and (saved.practice_id != who.practice_id or saved.erased_at is not None
+                                  or saved.nhs_number != data["patient"]["nhs_number"]):
+            # Not this form's draft, or the form reused for another patient (whose draft it must not overwrite): a
+            # new suggestion, with an id of its own.
+            saved = draft_id = None
+        if saved is not None and saved.status != "draft":
+            return redirect(url_for("adjustment_pages.review", suggestion_id=saved.id, error="issued_since"), 303)
         try:
-            created = services.create(session, deps(), clinician(), data, today())
+            if saved is None:
+                saved_id = services.create(session, deps(), who, data, today(), suggestion_id=draft_id)["id"]
+            else:  # the same form again (the browser's Back from the draft): the draft it made, changed
+                saved_id = services.update_draft(session, deps(), who, saved.id, data | {"version": saved.version},
+                                                 today())["id"]
         except RuleViolation as exc:
             session.rollback()
             return suggestion_form(form, picked, guidance, exc.errors, 422)
-    return redirect(url_for("adjustment_pages.review", suggestion_id=created["id"], done="saved"), 303)
+    return redirect(url_for("adjustment_pages.review", suggestion_id=saved_id, done="saved"), 303)
+
+
+def _as_uuid(typed: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(typed)
+    except ValueError:
+        return None
 
 
 def shape_and_rule_errors(exc: ValidationError) -> list[dict]:
@@ -580,6 +602,8 @@ REFUSALS = {
     "consent": "The patient's consent to a referral is not recorded on this suggestion. Amend the suggestion to "
                "record it first.",
     "referred": "A referral has already been requested from this suggestion.",
+    "issued_since": "This suggestion was saved from the same form before and has been issued since, so what you sent "
+                    "again was not saved. To change it, amend the suggestion.",
     "refused": "That could not be done. Reload the page and try again.",
 }
 
@@ -701,7 +725,6 @@ def posted_version(form) -> int:
 
 
 def _response_url(session, suggestion_id: uuid.UUID) -> str | None:
-    from worklink_adjustments.models import Suggestion
     token = services.link_for(session, deps(), session.get(Suggestion, suggestion_id))
     return f"{request.host_url.rstrip('/')}/respond/{token}" if token else None
 
