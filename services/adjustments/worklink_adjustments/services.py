@@ -130,7 +130,8 @@ def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, sta
         items.append({c: getattr(suggestion, c) for c in (
             "id", "status", "version", "given_name", "family_name", "nhs_number", "decision", "assessment_date",
             "period_start", "period_end", "review_date", "issued_at")}
-            | {"employer_outcome": outcomes.get(suggestion.id), "issue_number": issues.get(suggestion.id)}
+            | {"employer_outcome": outcomes.get(suggestion.id), "issue_number": issues.get(suggestion.id),
+               "share_with_employer": suggestion.share_with_employer}  # the pages' (the API's schema leaves it out)
             | related[suggestion.id] | _referral_summary(referrals.get(suggestion.id)))
     return {"items": items, "total": total}
 
