@@ -93,3 +93,15 @@ def test_no_question_where_the_organisation_has_no_confidential_place_or_the_pla
         "csrf_token": csrf(owner), "address_1": "1 High Street", "city": "Taunton", "postal_code": "TA1 1AA"})
     assert unmarked.status_code == 303
     assert stored(app, place["id"]).confidential is False
+
+
+def test_an_alliance_admin_is_told_whose_confidential_place_it_is(app, directory):
+    """An alliance admin adding the place for a partner was told "Your organisation has a confidential place":
+    not theirs. They are told the listing's organisation."""
+    outreach = another_listing(app, ORG_B)
+    admin = signed_in(app, "alliance_admin")
+    asked = admin.post(f"/partner/services/{outreach}/locations/new", data={"csrf_token": csrf(admin), **REFUGE_AGAIN})
+    assert asked.status_code == 409
+    html = asked.get_data(as_text=True)
+    assert "Safe Homes Somerset has a confidential place at TA1 1AA, so we have ticked this box." in html
+    assert "Your organisation" not in html

@@ -480,7 +480,8 @@ def _published_at_a_confidential_place(session, svc: Service, existing, form: Fo
     if services.postcode_key(postcode) not in services.confidential_postcodes(session, svc.organization_id):
         return False
     form.values.update(confidential=True, confidential_asked=postcode)
-    form.error("confidential", f"Your organisation has a confidential place at {postcode}, so we have ticked "
+    owner = svc.organization.name if current_principal().is_alliance_admin else "Your organisation"  # not theirs
+    form.error("confidential", f"{owner} has a confidential place at {postcode}, so we have ticked "
                                "this box. Save again to keep this address confidential too, or untick it if "
                                "residents may see this address.")
     return True
