@@ -126,7 +126,7 @@ def find():
         phrases = guidance.phrases_for([lim["id"] for lim in result.limitations[:6]],
                                        [h.adjustment["id"] for h in result.hits]) if result else []
     return render("adjustments/find.html", guidance=guidance, query=query, result=result, phrases=phrases[:6],
-                  options=_options, costs=COST_WORDS, draft=uuid.uuid4())
+                  options=_options, costs=COST_WORDS, draft=uuid.uuid4(), replaces=_as_uuid(args.get("replaces", "")))
 
 
 # The library's cost bands in words (the codes read "cost 100 1000" on the page).
@@ -155,13 +155,35 @@ def write():
     if condition:
         form["conditions.0.text"] = condition["name"]
         form["conditions.0.condition_id"] = condition["id"]
+    which = _replacing(form, _as_uuid(request.args.get("replaces", "")))
     for i, adjustment in enumerate(picked):
         form[f"recommendations.{i}.adjustment_id"] = adjustment["id"]
         if difficulty := _difficulty_addressed(guidance, adjustment["id"], searched):
             form[f"recommendations.{i}.difficulty"] = difficulty
         form.add("categories", adjustment["fit_note_category"]) if adjustment["fit_note_category"] not in \
             form.getlist("categories") else None
-    return suggestion_form(form, picked, guidance)
+    return suggestion_form(form, picked, guidance, which=which)
+
+
+def _replacing(form: MultiDict, replaces: uuid.UUID | None) -> str | None:
+    """A new suggestion replacing an issued one (the review page's "Write a new suggestion to replace this one", after
+    a new assessment): the patient and their job filled in from it, and the form names it (supersedes_id, issuing ends
+    the older one and its employer link). Its caption, or None when there is nothing to replace."""
+    if replaces is None:
+        return None
+    with transaction() as session:  # a read of a person's record: audited
+        older = services.read(session, deps(), clinician(), replaces)
+    if older["status"] not in ("issued", "amended") or older["erased_at"]:
+        return None
+    form["supersedes_id"] = str(older["id"])
+    for section, names in (("patient", PATIENT_FIELDS), ("job", ("title", "employer_name"))):
+        for name in names:
+            if (value := (older.get(section) or {}).get(name)) not in (None, ""):
+                form[f"{section}.{name}"] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    form.setlist("job.tasks", list((older.get("job") or {}).get("tasks") or []))
+    patient = older["patient"]
+    return "Replaces the suggestion for " + which_suggestion(patient["given_name"], patient["family_name"],
+                                                              older["assessment"]["date"])
 
 
 def _difficulty_addressed(guidance, adjustment_id: str, searched: list[str]) -> str | None:
@@ -191,7 +213,8 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
 
 # A message about a group that has no box of its own goes to the box that answers it: the summary's link must
 # land on something to type in, and the box names its message (aria-describedby). No condition at all: the first.
-ANSWERED_BY = {"conditions": "conditions-0-text"}
+ANSWERED_BY = {"conditions": "conditions-0-text",
+               "supersedes_id": "patient-nhs_number"}  # a replacement "is for another patient": the number typed
 
 
 def to_answering_fields(errors: dict[str, list[str]], form, picks: int) -> dict[str, list[str]]:
