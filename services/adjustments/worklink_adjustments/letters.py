@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -177,11 +177,23 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
             "can still tell us which changes you agreed, partly agreed or could not make, and why: give your answer "
             f"to {name} to pass on to me, or contact their GP practice."]))
     if link:
+        last_day = _last_day_to_answer(s)
         sections.append(Section("Please tell us what you agreed", [
-            "Use the link below, once, to record which changes you agreed, partly agreed or could not make, and "
-            "why. You do not need an account. It helps us support your employee.", link]))
+            "Use the link below, once" + (f", by {long_date(last_day)}," if last_day else "") + " to record which "
+            "changes you agreed, partly agreed or could not make, and why. You do not need an account. It helps us "
+            "support your employee.", link]))
     return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link,
                   document_title="Advice about work: letter for the employer")
+
+
+def _last_day_to_answer(s: dict[str, Any]) -> date | None:
+    """The last whole day (UK) the reply link takes an answer: the day before it expires, and not after the period
+    ends (the link refuses answers to ended advice). Printed on the letter, read on paper weeks later: an answer
+    sent after it was refused with no date to have known it by."""
+    days = [uk_today(s["employer_link_expires_at"]) - timedelta(days=1)] if s.get("employer_link_expires_at") else []
+    if s["period"]["end"] is not None:
+        days.append(s["period"]["end"])
+    return min(days, default=None)
 
 
 def _expired(expires_at: datetime | None) -> bool:
