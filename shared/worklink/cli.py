@@ -63,7 +63,8 @@ def _service_option(f):
 @click.option("--only", help="comma-separated services to run (default: all)")
 @click.option("--seed/--no-seed", default=True, show_default=True, help="load each service's demo data")
 def up(broker: str | None, only: str | None, seed: bool) -> None:
-    """Start the broker, all four services, their relays, consumers and jobs. Ctrl-C stops everything."""
+    """Start the broker, all four services, their relays, consumers and jobs, and restart any that exits or whose
+    /healthz says it is stuck. Ctrl-C stops everything."""
     from worklink.supervisor import Supervisor
 
     sys.exit(Supervisor(broker=broker, only=only.split(",") if only else None, seed=seed).run())

@@ -8,23 +8,28 @@ mail server), as child processes. Ctrl-C (or SIGTERM) stops them all, in reverse
 
 The development jobs start first, and the rest once each is ready, so a worker's first message finds the
 local mail server listening. Every child, and the broker `up` started, is restarted with backoff when it
-exits. The logs under var/logs are rotated by size and the development mail is pruned (devstack.housekeeping).
+exits; a worker (relay, consumer, job) also when it is stuck: each serves its /healthz (worklink.heartbeat) on a
+loopback port of its own, which `up` asks every HEALTH_CHECK_SECONDS. The logs under var/logs are rotated by size
+and the development mail is pruned (devstack.housekeeping).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from worklink.config import Settings
-from worklink.devstack import housekeeping, port_open
+from worklink.devstack import free_port, housekeeping, port_open
 from worklink.service import ServiceSpec, installed_services
 
 RESTART_LIMIT = 5  # exits in a row, each soon after its start: a crash loop, so `up` stops
@@ -32,6 +37,12 @@ HEALTHY_SECONDS = 60.0  # a child that ran this long before exiting starts a fre
 DEV_READY_SECONDS = 30.0  # the longest `up` waits for a development job to say it is ready
 HOUSEKEEPING_SECONDS = 30.0  # how often the logs are rotated and the development mail pruned
 BROKER_CHECK_SECONDS = 2.0  # how often `up` checks that the broker it started is still running
+HEALTH_CHECK_SECONDS = 10.0  # how often `up` asks each worker's /healthz
+HEALTH_TIMEOUT_SECONDS = 2.0  # a /healthz that takes longer counts as unanswered
+STUCK_SECONDS = 20.0  # a worker whose /healthz is a 503, or unanswered, this long (3 checks in a row) is restarted
+START_GRACE_SECONDS = 60.0  # a worker not answering yet this soon after its start is still starting
+STOP_GRACE_SECONDS = 10.0  # a stuck worker's time to stop on SIGTERM before it is killed
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a developer's HTTP proxy
 
 
 @dataclass(kw_only=True)
@@ -60,8 +71,10 @@ class Child(Restarts):
     name: str
     argv: list[str]
     log_path: Path
+    health_port: int | None = None  # a worker's metrics port, where it answers /healthz
     process: subprocess.Popen | None = None
     log_size_at_start: int = 0
+    unhealthy_since: float | None = None  # the first of the checks in a row its /healthz failed
 
     def start(self, env: dict[str, str]) -> None:
         # Appending (O_APPEND), so that the rotation may empty the file under the child (housekeeping.rotate_log).
@@ -70,6 +83,7 @@ class Child(Restarts):
             self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.started_at = time.monotonic()
+        self.unhealthy_since = None
 
     def has_logged_or_exited(self) -> bool:
         return self.process.poll() is not None or self.log_path.stat().st_size > self.log_size_at_start
@@ -77,6 +91,17 @@ class Child(Restarts):
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
+
+    def terminate(self, grace: float) -> bool:
+        """SIGTERM, then SIGKILL once `grace` seconds have passed; True when it had to be killed."""
+        self.process.terminate()
+        try:
+            self.process.wait(grace)
+            return False
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return True
 
     def wait(self, timeout: float) -> None:
         if not self.process:
@@ -105,9 +130,10 @@ class Supervisor:
         self.children: list[Child] = []
         self.broker = None
         self.broker_restarts = Restarts()
-        self._next_broker_check = self._next_housekeeping = 0.0
+        self._next_broker_check = self._next_housekeeping = self._next_health_check = 0.0
         self._stopping = False
         self._lock_file = None
+        self._health_ports: set[int] = set()
 
     # --- entry point -------------------------------------------------------------
 
@@ -187,6 +213,7 @@ class Supervisor:
         env = dict(os.environ)
         env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         env["WORKLINK_VAR"] = str(self.var)
+        env["METRICS_BIND"] = "127.0.0.1"  # the workers' metrics and /healthz: for `up` (and the developer) alone
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if self.seed:  # the demo data hangs together: e.g. referrals route to the demo's employment advisers
             for spec in installed_services().values():
@@ -229,16 +256,31 @@ class Supervisor:
     def _service_children(self, spec: ServiceSpec) -> list[Child]:
         cli, logs = [sys.executable, "-m", "worklink.cli"], self.var / "logs"
         return [
-            Child(f"{spec.name}-relay", cli + ["relay", "-s", spec.name], logs / f"{spec.name}-relay.log"),
-            Child(f"{spec.name}-consumer", cli + ["consume", "-s", spec.name], logs / f"{spec.name}-consumer.log"),
+            self._worker(f"{spec.name}-relay", ["relay", "-s", spec.name]),
+            self._worker(f"{spec.name}-consumer", ["consume", "-s", spec.name]),
             Child(f"{spec.name}-web", cli + ["serve", "-s", spec.name, "-b", f"127.0.0.1:{self.port(spec)}"],
                   logs / f"{spec.name}-web.log"),
             *[self._job(spec, job) for job in spec.jobs],
         ]
 
     def _job(self, spec: ServiceSpec, job: str) -> Child:
-        return Child(f"{spec.name}-{job}", [sys.executable, "-m", "worklink.cli", "job", "-s", spec.name, job],
-                     self.var / "logs" / f"{spec.name}-{job}.log")
+        return self._worker(f"{spec.name}-{job}", ["job", "-s", spec.name], job)
+
+    def _worker(self, name: str, command: list[str], *arguments: str) -> Child:
+        """A relay, consumer or job, serving its /healthz on a free loopback port (kept across its restarts)."""
+        port = self._free_port()
+        return Child(name, [sys.executable, "-m", "worklink.cli", *command, "--metrics-port", str(port), *arguments],
+                     self.var / "logs" / f"{name}.log", health_port=port)
+
+    def _free_port(self) -> int:
+        """A free port that none of the ports `up` was told to use (free until their processes start) could be."""
+        taken = {self.port(spec) for spec in installed_services().values()} | {self.broker_port}
+        taken |= self._health_ports
+        taken |= {int(value) for name, value in os.environ.items() if name.endswith("_PORT") and value.isdigit()}
+        while (port := free_port()) in taken:
+            pass
+        self._health_ports.add(port)
+        return port
 
     def _wait_until_ready(self, children: list[Child], timeout: float = DEV_READY_SECONDS) -> None:
         """Until each development job has logged a line since it started - it does once it serves (the mail
@@ -274,6 +316,11 @@ class Supervisor:
             base = f"http://127.0.0.1:{self.port(spec)}"
             print(f"  {spec.name:14} {base}   (API docs {base}/docs)")
         print(f"  {'broker':14} {bootstrap}   ({self.broker_mode})")
+        workers = [child for child in self.children if child.health_port]
+        width = max((len(child.name) for child in workers), default=0)
+        print("\n  workers' health (one found stuck is restarted):")
+        for child in workers:
+            print(f"  {child.name:{width}} http://127.0.0.1:{child.health_port}/healthz")
         print(f"\n  databases and logs in {self.var}")
         print("  development token: worklink token --role gp --org <organisation-id>")
         print("\nPress Ctrl-C to stop.\n", flush=True)
@@ -281,18 +328,50 @@ class Supervisor:
     def _watch(self, env: dict[str, str]) -> int:
         while not self._stopping:
             for child in self._reap():
-                if child.exited_in_a_crash_loop():
-                    raise SystemExit(f"{child.name} keeps exiting; see {child.log_path}")
-                child.restarts += 1
-                print(f"{child.name} exited with {child.process.returncode}; restarting "
-                      f"({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}", file=sys.stderr, flush=True)
-                time.sleep(child.backoff_seconds())
-                child.start(env)
+                self._restart(child, env, f"exited with {child.process.returncode}", "keeps exiting")
             self._watch_broker(env)
+            self._watch_health(env)
             if time.monotonic() >= self._next_housekeeping:
                 self._keep_var_bounded()
             time.sleep(0.5)
         return 0
+
+    def _restart(self, child: Child, env: dict[str, str], what: str, again: str) -> None:
+        """Start a child that exited, or was stopped as stuck, again: with backoff, unless in a crash loop."""
+        if child.exited_in_a_crash_loop():
+            raise SystemExit(f"{child.name} {again}; see {child.log_path}")
+        child.restarts += 1
+        print(f"{child.name} {what}; restarting ({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}",
+              file=sys.stderr, flush=True)
+        time.sleep(child.backoff_seconds())
+        child.start(env)
+
+    def _watch_health(self, env: dict[str, str]) -> None:
+        """Restart a worker whose /healthz has been a 503 (its loop stuck) or unanswered for STUCK_SECONDS: a
+        worker stuck for good never exits, so watching for exits alone left it hung, silently."""
+        if self._stopping or time.monotonic() < self._next_health_check:
+            return
+        running = [child for child in self.children if child.health_port and child.process.poll() is None]
+        with ThreadPoolExecutor(max_workers=max(len(running), 1)) as pool:  # one hung worker delays no other
+            answers = list(pool.map(lambda child: worker_health(child.health_port), running))
+        now = time.monotonic()
+        for child, (answered, problem) in zip(running, answers):
+            if problem is None or (not answered and now - child.started_at < START_GRACE_SECONDS):
+                child.unhealthy_since = None  # healthy, or still starting
+                continue
+            if child.unhealthy_since is None:
+                child.unhealthy_since = now
+            if now - child.unhealthy_since >= STUCK_SECONDS and not self._stopping:
+                self._restart_stuck(child, problem, env)
+        self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
+
+    def _restart_stuck(self, child: Child, problem: str, env: dict[str, str]) -> None:
+        print(f"{child.name} is stuck, its /healthz failing for {time.monotonic() - child.unhealthy_since:.0f} s: "
+              f"{problem}. Stopping it (SIGTERM, then SIGKILL after {STOP_GRACE_SECONDS:.0f} s)",
+              file=sys.stderr, flush=True)
+        if child.terminate(STOP_GRACE_SECONDS):
+            print(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s; killed", file=sys.stderr, flush=True)
+        self._restart(child, env, "was stuck", "keeps getting stuck")
 
     def _watch_broker(self, env: dict[str, str]) -> None:
         """Restart the broker `up` started if it exited, with the children's backoff and crash-loop limit."""
@@ -361,3 +440,18 @@ class Supervisor:
             self._lock_file.close()
         if self.children:
             print("stopped.", flush=True)
+
+
+def worker_health(port: int) -> tuple[bool, str | None]:
+    """Whether a worker's /healthz answered, and what is wrong (None: nothing)."""
+    try:
+        with _LOOPBACK.open(f"http://127.0.0.1:{port}/healthz", timeout=HEALTH_TIMEOUT_SECONDS):
+            return True, None
+    except urllib.error.HTTPError as exc:  # its 503 says for how long its loop has made no progress
+        try:
+            detail = json.loads(exc.read()).get("detail")
+        except (OSError, ValueError):
+            detail = None
+        return True, f"{exc.code}" + (f", {detail.rstrip('.')}" if detail else "")
+    except OSError as exc:  # refused, or no answer within the time-out: hung, or not serving yet
+        return False, f"no answer ({getattr(exc, 'reason', exc)})"

@@ -1,0 +1,108 @@
+"""`worklink up` restarts a worker that is stuck, not only one that exited: each relay, consumer and job serves its
+/healthz (worklink.heartbeat) on a loopback port of its own, which `up` asks; a worker still starting is left be.
+Started, disturbed and stopped as a user's machine would."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+
+from tests.platform.support import read_topic
+from tests.platform.test_up_watch import Up
+from tests.test_up import _stage_directory_event
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_up_restarts_a_relay_whose_loop_is_stuck_and_the_new_one_relays(tmp_path):
+    # The first relay hangs in its first pass (a socket with no time-out, say), deaf to SIGTERM; its heartbeat goes
+    # stale after 2 s. The one `up` starts instead works.
+    hang = tmp_path / "hang-once"
+    hang.mkdir()
+    (hang / "sitecustomize.py").write_text(f"""
+import os, sys, threading
+if "relay" in sys.argv and not os.path.exists({str(tmp_path / "hung")!r}):
+    os.environ["WORKLINK_HEARTBEAT_STALE_SECONDS"] = "2"
+    from worklink.messaging.outbox import OutboxRelay
+
+    def publish_pending(self):
+        open({str(tmp_path / "hung")!r}, "w").close()
+        threading.Event().wait()
+
+    OutboxRelay.publish_pending = publish_pending
+""")
+    up = Up(tmp_path, "--only", "directory", "--no-seed", pythonpath=hang)
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        ports = _health_ports(up)
+        assert set(ports) == {"directory-relay", "directory-consumer", "directory-review-due"}, up.output
+        _wait_until(lambda: _health(ports["directory-relay"])[0] == 503, "the hung relay's /healthz is not a 503")
+        hung = _worker_pids(up)["relay"]
+
+        up.wait_for("directory-relay was stuck; restarting", timeout=120)
+        stuck = next(line for line in up.lines if "directory-relay is stuck" in line)
+        assert "its /healthz failing for 2" in stuck and ": 503, directory.relay has made no progress" in stuck, stuck
+        assert "directory-relay did not stop within 10 s; killed" in up.output
+        assert not psutil.pid_exists(hung) or psutil.Process(hung).status() == psutil.STATUS_ZOMBIE
+        _wait_until(lambda: _worker_pids(up).get("relay") not in (None, hung), "no new relay")
+        _wait_until(lambda: _health(ports["directory-relay"])[0] == 200, "the new relay is not healthy")
+
+        published = _stage_directory_event(up.env)
+        records = read_topic(f"127.0.0.1:{up.env['KAFKA_PORT']}", "directory.service", expected=1, timeout=60)
+        assert published in [json.loads(record.value)["id"] for record in records]
+        assert "directory-consumer" not in up.output.split("Press Ctrl-C to stop.")[1]  # only the stuck one
+    finally:
+        up.stop()
+
+
+def test_up_leaves_healthy_workers_and_one_still_starting_alone(tmp_path):
+    # A consumer slow to start (a loaded machine): it serves nothing for its first 30 s, checked meanwhile.
+    slow = tmp_path / "slow-consumer"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import sys, time\nif 'consume' in sys.argv:\n    time.sleep(30)\n")
+    up = Up(tmp_path, "--only", "directory", "--no-seed", pythonpath=slow)
+    try:
+        up.wait_for("Press Ctrl-C to stop.")
+        ports, pids = _health_ports(up), _worker_pids(up)
+        assert _health(ports["directory-consumer"])[0] is None  # not answering yet
+        _wait_until(lambda: all(_health(port)[0] == 200 for port in ports.values()),
+                    "the workers are not all healthy", timeout=60)
+        time.sleep(21)  # `up` has asked them twice more
+        assert _worker_pids(up) == pids
+        assert not up.output.split("Press Ctrl-C to stop.")[1].strip(), up.output[-4000:]  # nothing stuck, restarted
+    finally:
+        up.stop()
+
+
+def _health_ports(up: Up) -> dict[str, int]:
+    """Each worker's /healthz port, as `up` prints it."""
+    return {match[1]: int(match[2]) for line in up.lines
+            if (match := re.match(r"\s+(\S+)\s+http://127\.0\.0\.1:(\d+)/healthz$", line))}
+
+
+def _health(port: int) -> tuple[int | None, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except OSError:
+        return None, {}
+
+
+def _worker_pids(up: Up) -> dict[str, int]:
+    return {command: child.pid for child in psutil.Process(up.process.pid).children()
+            for command in ("relay", "consume") if command in child.cmdline()}
+
+
+def _wait_until(condition, message: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.5)
