@@ -76,7 +76,7 @@ def test_a_page_form_on_a_stale_version_is_refused_not_applied(harness):
                                                "channel": "email", "result": "left_message"},
                       h.adviser("adviser-2"))
     assert stale.status_code == 409
-    assert "has changed since version" in stale.get_data(as_text=True)
+    assert "someone else changed this referral after you opened this page" in stale.get_data(as_text=True)
     after = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()
     assert [a["channel"] for a in after["attempts"]] == ["phone"] and after["version"] == read + 1
 

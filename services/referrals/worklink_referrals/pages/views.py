@@ -219,8 +219,23 @@ def _page_number() -> int:
 NO_LONGER_POSSIBLE = "This can no longer be done: the referral has changed since the page was loaded."
 
 
-def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200):
-    """The referral page; after a refused form, `errors` (the form macros' mapping) and the form `posted`."""
+def changed_meanwhile(history: list[dict], read_version: int) -> str:
+    """A form posted from a page read before a colleague's change, in words: what changed since, by whom and when
+    (UK time), and that the adviser's answers are kept. The domain's "changed since version 3" named nothing the
+    page shows."""
+    since = [entry for entry in history if entry["version"] > read_version]
+    changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by "
+                        f"{HISTORY_ACTORS.get(e['actor_role'], e['actor_role'].replace('_', ' '))} at "
+                        f"{uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
+    return ("Not saved: someone else changed this referral after you opened this page"
+            + (f" ({changes})" if changes else "") + ". Check the page as it is now; your answers are still in the "
+            "form below, so submit it again if it is still needed.")
+
+
+def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200,
+                   read_version: int | None = None):
+    """The referral page; after a refused form, `errors` (the form macros' mapping) and the form `posted`;
+    `read_version`: the version the form was posted from, when a colleague's change since refused it."""
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session:
         referral = access.load(session, referral_id, principal)
@@ -239,6 +254,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         # The refused form is not on the page any more (the referral moved on meanwhile): say so, rather than
         # link its fields' messages to nothing.
         errors, status = {"": [NO_LONGER_POSSIBLE]}, 409
+    elif read_version is not None:
+        errors = {"": [changed_meanwhile(body["history"], read_version)]}
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
@@ -312,16 +329,20 @@ def referral_action(referral_id):
         return _referral_page(referral_id, errors=_posted_errors(_messages(exc.messages), action), posted=action,
                               status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
+    read_version = data.pop("version")
     try:
         with ctx.database.transaction() as session, access.domain_problems():
             referral = access.load(session, referral_id, principal, lock=True)
             services.act(session, ctx.outbox, settings(), referral, action, access.actor(principal), data,
-                         expected_version=data.pop("version"), now=moment)
+                         expected_version=read_version, now=moment)
             ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id))
     except Problem as problem:
         if problem.status not in (409, 422):
             raise
+        if "current_version" in problem.extensions:  # a colleague changed the referral since the page was read
+            return _referral_page(referral_id, errors={"": ["changed"]}, posted=action, status=409,
+                                  read_version=read_version)
         found = problem.extensions.get("errors") or [{"pointer": "", "detail": problem.detail}]
         return _referral_page(referral_id, errors=_posted_errors([(e["pointer"].lstrip("/"), e["detail"])
                                                                   for e in found], action),
