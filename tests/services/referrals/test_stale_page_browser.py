@@ -41,3 +41,23 @@ def test_an_adviser_on_a_stale_page_is_told_what_changed_and_keeps_their_answers
         assert page.url.endswith("?done=record_contact_attempt")
     attempts = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["attempts"]
     assert [a["channel"] for a in attempts] == ["phone", "email"]
+
+
+def test_two_advisers_accept_the_same_referral_and_the_second_is_told_who_did(harness, page):
+    """Both have the new referral open; one accepts it. The other's 'Accept and take it on' form has gone: the
+    page said only that the referral had changed, while offering 'Take this referral on' (taking it from the
+    colleague) with nothing to say a colleague had just accepted it."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    ada = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
+    with live_server(h.app) as base:
+        sign_in(page, base, ada, f"/queue/{rid}")
+        h.clock.advance(minutes=3)
+        assert h.act(rid, "accept", h.adviser("adviser-bo"), adviser_id="adviser-bo").status_code == 200
+        submit(page, page.get_by_role("button", name="Accept and take it on"))
+        when = uk_time(h.clock.now).strftime("%H:%M on %-d %b")
+        assert page.get_by_role("alert").inner_text().endswith(
+            "This can no longer be done: someone else changed this referral after you opened this page (Accepted by "
+            f"an employment adviser at {when}).")
+        assert_accessible(page)
+    assert h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["assigned_adviser"] == "adviser-bo"

@@ -220,16 +220,22 @@ NO_LONGER_POSSIBLE = "This can no longer be done: the referral has changed since
 
 
 def changed_meanwhile(history: list[dict], read_version: int) -> str:
-    """A form posted from a page read before a colleague's change, in words: what changed since, by whom and when
-    (UK time), and that the adviser's answers are kept. The domain's "changed since version 3" named nothing the
-    page shows."""
+    """What changed since the page a form was posted from was read, in words: " (Contact attempt logged by an
+    employment adviser at 14:05 on 27 Nov)", the latest three steps, UK time; "" when the reader sees none."""
     since = [entry for entry in history if entry["version"] > read_version]
     changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by "
                         f"{HISTORY_ACTORS.get(e['actor_role'], e['actor_role'].replace('_', ' '))} at "
                         f"{uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
-    return ("Not saved: someone else changed this referral after you opened this page"
-            + (f" ({changes})" if changes else "") + ". Check the page as it is now; your answers are still in the "
-            "form below, so submit it again if it is still needed.")
+    return f" ({changes})" if changes else ""
+
+
+# A form refused because a colleague changed the referral after the page was read (a stale version): what changed,
+# rather than the domain's "changed since version 3", which names nothing the page shows.
+CHANGED_MEANWHILE = ("Not saved: someone else changed this referral after you opened this page{changes}. Check the "
+                     "page as it is now; your answers are still in the form below, so submit it again if it is "
+                     "still needed.")
+CHANGED_AND_GONE = ("This can no longer be done: someone else changed this referral after you opened this "
+                    "page{changes}.")
 
 
 def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200,
@@ -253,9 +259,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     if errors and posted in domain.ACTIONS and posted not in body["allowed_actions"]:
         # The refused form is not on the page any more (the referral moved on meanwhile): say so, rather than
         # link its fields' messages to nothing.
-        errors, status = {"": [NO_LONGER_POSSIBLE]}, 409
+        errors, status = {"": [NO_LONGER_POSSIBLE if read_version is None else CHANGED_AND_GONE.format(
+            changes=changed_meanwhile(body["history"], read_version))]}, 409
     elif read_version is not None:
-        errors = {"": [changed_meanwhile(body["history"], read_version)]}
+        errors = {"": [CHANGED_MEANWHILE.format(changes=changed_meanwhile(body["history"], read_version))]}
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
