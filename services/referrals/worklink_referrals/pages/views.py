@@ -26,7 +26,7 @@ from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.public import (PLAIN_STATUS, audit_pending, person_principal, person_status,
                                            referral_by_link)
-from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea
+from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea, SustainmentCheck
 from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NoteInSchema, PersonSchema, SelfReferralSchema,
                                         VerifySchema)
 
@@ -251,6 +251,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         body = access.present(session, referral, principal, settings(), moment, org_names=names)
         routable = _routing_choices(session, referral.area) if (
             principal.is_alliance_admin and referral.routing == "held") else []
+        checks = _sustainment_checks(session, referral, principal, uk_today(moment))
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
@@ -269,11 +270,24 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
-                   can_note=can_note, can_withdraw=can_withdraw,
+                   can_note=can_note, can_withdraw=can_withdraw, checks=checks,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
                    directory_url=settings().directory_url,
                    posted_values=request.form if posted else {})
+
+
+def _sustainment_checks(session, referral: Referral, principal, today) -> list[dict]:
+    """The referral's 13- and 26-week checks on a job start, for its assigned organisation while consent stands
+    (the checks asked, services.CHECKS_ASKED): the "Sustainment checks due" list leads here, and without them the
+    page did not say which check was due, or when, for 'Sustainment check this records (weeks)'."""
+    if principal.role not in ("adviser", "org_admin") or principal.organisation != referral.assigned_org_id \
+            or referral.consent_withdrawn_at is not None:
+        return []
+    found = session.scalars(sa.select(SustainmentCheck).where(SustainmentCheck.referral_id == referral.id)
+                            .order_by(SustainmentCheck.weeks))
+    return [{"weeks": c.weeks, "due_on": c.due_on, "done_at": c.done_at, "due": c.done_at is None and
+             c.due_on <= today} for c in found]
 
 
 def _routing_choices(session, area: str | None) -> list[tuple[str, str]]:
