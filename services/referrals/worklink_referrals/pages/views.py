@@ -736,11 +736,23 @@ def refer_yourself_verify(pending_token):
                                  person_id=str(referral.id), principal=person_principal(referral))
         if wrong and wrong.status == 400:
             return _render("referrals/verify_code.html", 422, pending_id=pending_id, route=route, dev_code=None,
-                           errors={"code": [wrong.detail]}, typed=request.form.get("code", ""))  # to spot a slip
+                           errors={"code": [_wrong_code_words(wrong.extensions.get("attempts_left"))]},
+                           typed=request.form.get("code", ""))  # to spot a slip
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
     sent = redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
     return _without_browser_key(sent)  # the key has done its work: the waiting record is gone
+
+
+def _wrong_code_words(attempts_left: int | None) -> str:
+    """A wrong code, and how many tries are left: after the last one the code stops working, and a resident not
+    told so found "the code has expired" on the next try, moments after it was sent."""
+    if attempts_left is None:
+        return "That code is not right. Check the message and try again."
+    if attempts_left <= 0:
+        return "That code is not right, and it was the last try. Start your referral again to get a new code."
+    tries = "1 more try" if attempts_left == 1 else f"{attempts_left} more tries"
+    return f"That code is not right. Check the message and try again. You have {tries}."
 
 
 @pages.post("/refer-yourself/<uuid:pending_token>/email")
