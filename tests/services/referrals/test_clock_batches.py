@@ -74,14 +74,12 @@ def test_a_writer_gets_its_turn_while_the_clock_job_flags_1500_breaches(make_har
     referrals = breaching_referrals(h, OPEN_REFERRALS)
     h.clock.advance(days=3)  # Thursday: every acknowledge clock (due Wednesday 09:00) is breached
     database, passing = h.ctx.database, threading.Event()
-    seen, waits = [], []  # breaches the other writer found committed at each of its turns; its waits for a turn
+    seen = []  # breaches the other writer found committed at each of its turns
     write = database.transaction  # the other writer's: not watched
 
     def other_writer() -> None:  # a self-referral start, say: a rate-limit hit
         while passing.is_set():
-            asked = time.monotonic()
             with write() as session:
-                waits.append(time.monotonic() - asked)
                 seen.append(count_breaches(session))
                 session.add(RateLimitHit(bucket="other-writer", hit_at=h.clock.now))
             time.sleep(0.005)  # requests come and go: it does not hold the queue itself
@@ -90,21 +88,21 @@ def test_a_writer_gets_its_turn_while_the_clock_job_flags_1500_breaches(make_har
     writer = threading.Thread(target=other_writer)
     with watching_write_transactions(database, monkeypatch) as transactions:
         writer.start()
-        began = time.monotonic()
         try:
             flagged = jobs.run_once(database, ReferralSettings(), now=h.clock.now)
         finally:
-            took = time.monotonic() - began
             passing.clear()
             writer.join(30)
 
     assert flagged == OPEN_REFERRALS
     assert sorted(breach_events(h)) == sorted((str(rid), "acknowledge") for rid in referrals)  # each once
     assert max(flagged for flagged, _ in transactions) <= jobs.BREACH_BATCH, transactions
-    # The other writer had turns while the pass was part-way: some, not all, of its breaches committed.
-    assert any(0 < count < OPEN_REFERRALS for count in seen), seen
-    # ...and never waited for most of the pass, as it would for one transaction spanning it.
-    assert max(waits) < took / 3, (max(waits), took, max(hold for _, hold in transactions))
+    # The other writer had turns while the pass was part-way - some, not all, of its breaches committed - and
+    # between many of its batches (it sleeps between turns, so not every one): one transaction spanning the pass
+    # would let it see none or all of them, and a job taking the SQLite lock straight back after each commit saw
+    # only 1000 (the writer waited for ten batches). Counted, not timed: its waits depend on how busy the machine is.
+    part_way = sorted({count for count in seen if 0 < count < OPEN_REFERRALS})
+    assert len(part_way) >= OPEN_REFERRALS // jobs.BREACH_BATCH // 4, (part_way, seen)
 
 
 def test_a_referral_changed_between_the_read_and_the_write_is_decided_again(both):
