@@ -23,6 +23,8 @@ from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from worklink.heartbeat import HEARTBEAT
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -394,11 +396,13 @@ class Database:
                                                   "worklink_busy_timeout": self._busy_timeout})
             yield session
 
-    def make_way_for_writers(self) -> None:
-        """Between the batches of a long job: SQLite's writer queue is not first come, first served - a job that
-        opens its next transaction straight after committing takes the lock again before the writers it woke are
-        running, so they would wait for many batches, not one. A moment's pause lets them in (PostgreSQL locks
-        rows, not the database: nothing to do)."""
+    def between_batches(self) -> None:
+        """A long job committed one of its batches: count it as progress for the worker's heartbeat (a first
+        retention pass over years of rows is busy, not stuck), and let waiting writers in. SQLite's writer queue
+        is not first come, first served: a job opening its next transaction straight after committing takes the
+        lock back before the writers it woke are running, so they would wait for many batches, not one; a
+        moment's pause lets them in (PostgreSQL locks rows, not the database: no pause)."""
+        HEARTBEAT.beat()
         if self._writers is not None:
             time.sleep(WRITER_HANDOFF_PAUSE)
 

@@ -64,7 +64,7 @@ def erase_in_batches(database: Database, erase_batch: Callable[[Session, int], i
         with database.transaction() as session:
             done = erase_batch(session, limit)
         erased += done
-        database.make_way_for_writers()
+        database.between_batches()
         if done < limit:
             return erased
 

@@ -18,9 +18,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from worklink.config import ConfigError
+from worklink.db import Database
 from worklink.heartbeat import HEARTBEAT, STALE_AFTER_SETTING, Heartbeat, healthz, stale_after
+from worklink.retention import erase_in_batches
 from worklink.workers import run_periodically, serve_worker_http
 
 from tests.platform import support
@@ -89,6 +92,32 @@ def test_a_beat_is_fresh_until_the_allowance_and_a_wait_it_announces_are_over(mo
     assert not heartbeat.alive()
     heartbeat.beat()  # the wait is over: the next beat allows the loop's own cadence again
     assert heartbeat.limit() == 90
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_long_batched_pass_beats_as_each_batch_commits(dialect, tmp_path, request, monkeypatch):
+    """A first retention pass over years of rows (or a clock pass over thousands of referrals) outlasts a job's
+    allowance while doing exactly its work: each committed batch counts as progress, so it is not restarted."""
+    monkeypatch.delenv(STALE_AFTER_SETTING, raising=False)
+    clock = Clock()
+    monkeypatch.setattr(HEARTBEAT, "clock", clock)
+    HEARTBEAT.expect(10)  # stuck after 60 s without a beat
+    database = Database(f"sqlite:///{tmp_path / 'jobs.db'}" if dialect == "sqlite" else
+                        request.getfixturevalue("postgres_url"))
+    left, ages = [5], []
+
+    def erase_batch(session, limit: int) -> int:  # each batch takes 50 s of the fake clock
+        ages.append(HEARTBEAT.age())
+        session.execute(sa.text("SELECT 1"))
+        clock.now += 50
+        left[0] -= 1
+        return limit if left[0] > 0 else 0
+
+    try:
+        assert erase_in_batches(database, erase_batch, limit=10) == 40
+    finally:
+        database.dispose()
+    assert ages == [0] * 5 and HEARTBEAT.age() == 0 and HEARTBEAT.alive()  # 250 s in all, never 50 s unbeaten
 
 
 def test_healthz_answers_as_the_web_healthz_does_ok_or_a_problem(monkeypatch):

@@ -50,7 +50,7 @@ def rekey_audit(database: Database, key: str, previous: tuple[str, ...], leftove
     for start in range(0, len(pending), BATCH):
         with database.transaction() as session:
             changed += sum(_rename(session, old, new) for old, new in pending[start:start + BATCH])
-        database.make_way_for_writers()
+        database.between_batches()
     return changed
 
 

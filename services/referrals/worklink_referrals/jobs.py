@@ -120,7 +120,7 @@ def flag_breaches(database: Database, outbox: Outbox, referral_settings: Referra
                 _one_pass_at_a_time(session)
                 found += services.detect_breaches(session, outbox, referral_settings, moment,
                                                   among=due[start:start + BREACH_BATCH])
-            database.make_way_for_writers()
+            database.between_batches()
         if after is None:
             return found
 

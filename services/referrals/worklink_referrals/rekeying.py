@@ -52,7 +52,7 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeye
         if renames:
             with database.transaction() as session:
                 changed += session.execute(_REKEY, renames).rowcount
-            database.make_way_for_writers()
+            database.between_batches()
         if len(rows) < BATCH:
             return changed
         after = rows[-1].id
