@@ -75,6 +75,7 @@ class Child(Restarts):
     process: subprocess.Popen | None = None
     log_size_at_start: int = 0
     unhealthy_since: float | None = None  # the first of the checks in a row its /healthz failed
+    progress_at: float | None = None  # when its loop last beat, as its failing /healthz tells it
 
     def start(self, env: dict[str, str]) -> None:
         # Appending (O_APPEND), so that the rotation may empty the file under the child (housekeeping.rotate_log).
@@ -83,7 +84,7 @@ class Child(Restarts):
             self.process = subprocess.Popen(self.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.started_at = time.monotonic()
-        self.unhealthy_since = None
+        self.unhealthy_since = self.progress_at = None
 
     def has_logged_or_exited(self) -> bool:
         return self.process.poll() is not None or self.log_path.stat().st_size > self.log_size_at_start
@@ -336,9 +337,11 @@ class Supervisor:
             time.sleep(0.5)
         return 0
 
-    def _restart(self, child: Child, env: dict[str, str], what: str, again: str) -> None:
-        """Start a child that exited, or was stopped as stuck, again: with backoff, unless in a crash loop."""
-        if child.exited_in_a_crash_loop():
+    def _restart(self, child: Child, env: dict[str, str], what: str, again: str,
+                 healthy_until: float | None = None) -> None:
+        """Start a child that exited, or was stopped as stuck, again: with backoff, unless in a crash loop (exits,
+        or hangs, each soon after a start: its run counts until `healthy_until`, else until now)."""
+        if child.exited_in_a_crash_loop(now=healthy_until):
             raise SystemExit(f"{child.name} {again}; see {child.log_path}")
         child.restarts += 1
         print(f"{child.name} {what}; restarting ({child.restarts}/{RESTART_LIMIT}), log: {child.log_path}",
@@ -355,12 +358,14 @@ class Supervisor:
         with ThreadPoolExecutor(max_workers=max(len(running), 1)) as pool:  # one hung worker delays no other
             answers = list(pool.map(lambda child: worker_health(child.health_port), running))
         now = time.monotonic()
-        for child, (answered, problem) in zip(running, answers):
+        for child, (answered, problem, stalled_for) in zip(running, answers):
             if problem is None or (not answered and now - child.started_at < START_GRACE_SECONDS):
                 child.unhealthy_since = None  # healthy, or still starting
                 continue
             if child.unhealthy_since is None:
                 child.unhealthy_since = now
+            if stalled_for is not None:
+                child.progress_at = now - stalled_for
             if now - child.unhealthy_since >= STUCK_SECONDS and not self._stopping:
                 self._restart_stuck(child, problem, env)
         self._next_health_check = time.monotonic() + HEALTH_CHECK_SECONDS
@@ -371,7 +376,9 @@ class Supervisor:
               file=sys.stderr, flush=True)
         if child.terminate(STOP_GRACE_SECONDS):
             print(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s; killed", file=sys.stderr, flush=True)
-        self._restart(child, env, "was stuck", "keeps getting stuck")
+        # Its run was healthy until its loop stopped beating, not until now: one that hangs straight after every
+        # start (on the same record, say) is a crash loop, though each hang takes over a minute to show.
+        self._restart(child, env, "was stuck", "keeps getting stuck", healthy_until=child.progress_at)
 
     def _watch_broker(self, env: dict[str, str]) -> None:
         """Restart the broker `up` started if it exited, with the children's backoff and crash-loop limit."""
@@ -442,16 +449,19 @@ class Supervisor:
             print("stopped.", flush=True)
 
 
-def worker_health(port: int) -> tuple[bool, str | None]:
-    """Whether a worker's /healthz answered, and what is wrong (None: nothing)."""
+def worker_health(port: int) -> tuple[bool, str | None, float | None]:
+    """Whether a worker's /healthz answered, what is wrong (None: nothing), and for how long its loop has made no
+    progress (when its 503 says)."""
     try:
         with _LOOPBACK.open(f"http://127.0.0.1:{port}/healthz", timeout=HEALTH_TIMEOUT_SECONDS):
-            return True, None
+            return True, None, None
     except urllib.error.HTTPError as exc:  # its 503 says for how long its loop has made no progress
         try:
-            detail = json.loads(exc.read()).get("detail")
+            body = json.loads(exc.read())
         except (OSError, ValueError):
-            detail = None
-        return True, f"{exc.code}" + (f", {detail.rstrip('.')}" if detail else "")
+            body = {}
+        detail, stalled_for = body.get("detail"), body.get("last_beat_seconds_ago")
+        return (True, f"{exc.code}" + (f", {detail.rstrip('.')}" if detail else ""),
+                float(stalled_for) if isinstance(stalled_for, (int, float)) else None)
     except OSError as exc:  # refused, or no answer within the time-out: hung, or not serving yet
-        return False, f"no answer ({getattr(exc, 'reason', exc)})"
+        return False, f"no answer ({getattr(exc, 'reason', exc)})", None

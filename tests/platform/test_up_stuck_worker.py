@@ -13,6 +13,9 @@ import urllib.request
 import psutil
 import pytest
 
+from worklink import supervisor as supervisor_module
+from worklink.supervisor import RESTART_LIMIT, STUCK_SECONDS, Child, Supervisor, worker_health
+
 from tests.platform.support import read_topic
 from tests.platform.test_up_watch import Up
 from tests.test_up import _stage_directory_event
@@ -106,3 +109,67 @@ def _wait_until(condition, message: str, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, message
         time.sleep(0.5)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _stuck_again(supervisor: Supervisor, child: Child, clock: FakeClock, healthy_for: float) -> None:
+    """`child` started now, beat for `healthy_for` s, then hung; `up` finds it stuck (its 503 says since when)."""
+    child.started_at = clock.now
+    clock.now += healthy_for
+    child.progress_at = clock.now
+    clock.now += 60 + STUCK_SECONDS  # its heartbeat's minimum allowance, then up's checks in a row
+    child.unhealthy_since = clock.now - STUCK_SECONDS
+    supervisor._restart_stuck(child, "503, directory.relay has made no progress", env={})
+
+
+def test_a_worker_that_hangs_soon_after_every_start_is_a_crash_loop_and_one_that_ran_well_is_not(
+        tmp_path, monkeypatch):
+    # Each hang takes over a minute to show, so counting its run until `up` stopped it reset the count every time:
+    # a relay hanging on the same record straight after each start was restarted every ~90 s, for ever.
+    clock, starts = FakeClock(), []
+    monkeypatch.setattr(supervisor_module.time, "monotonic", clock)
+    monkeypatch.setattr(supervisor_module.time, "sleep", lambda seconds: None)
+    supervisor = object.__new__(Supervisor)
+    child = Child("directory-relay", ["true"], log_path=tmp_path / "relay.log")
+    monkeypatch.setattr(child, "terminate", lambda grace: False)
+    monkeypatch.setattr(child, "start", lambda env: starts.append(clock.now))
+
+    for _ in range(RESTART_LIMIT):
+        _stuck_again(supervisor, child, clock, healthy_for=5)
+    assert len(starts) == RESTART_LIMIT
+    with pytest.raises(SystemExit, match="directory-relay keeps getting stuck"):
+        _stuck_again(supervisor, child, clock, healthy_for=5)
+
+    # One that relayed for an hour before it hung (a broker gone quiet, say) starts a fresh count, each time.
+    child.restarts = 0
+    for _ in range(2 * RESTART_LIMIT):
+        _stuck_again(supervisor, child, clock, healthy_for=3600)
+    assert len(starts) == 3 * RESTART_LIMIT and child.restarts == 1
+
+
+def test_worker_health_says_how_long_a_stuck_loop_has_made_no_progress(monkeypatch):
+    from worklink.heartbeat import STALE_AFTER_SETTING, Heartbeat
+    from worklink.workers import serve_worker_http
+
+    monkeypatch.setenv(STALE_AFTER_SETTING, "60")
+    clock = FakeClock()
+    heartbeat = Heartbeat(clock)
+    heartbeat.beat()
+    server = serve_worker_http(0, "127.0.0.1", "directory.relay", heartbeat)
+    port = server.server_address[1]
+    try:
+        assert worker_health(port) == (True, None, None)
+        clock.now += 75.5
+        answered, problem, stalled_for = worker_health(port)
+        assert answered and problem.startswith("503, directory.relay has made no progress for 76 s")
+        assert stalled_for == 75.5
+    finally:
+        server.shutdown()
+        server.server_close()
