@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from worklink.audit_review import out_of_hours
+from worklink.web.audit_views import audit_time
 from tests.services.referrals.conftest import ADVISERS, OTHER_ADVISERS
 
 
@@ -196,3 +197,21 @@ def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
         submit(page, page.get_by_role("button", name="Show"))
         assert page.get_by_role("link", name="Must be after the start of the period.").is_visible()
         assert_accessible(page)
+
+
+@pytest.mark.parametrize("moment, shown", [
+    (datetime(2026, 7, 6, 6, 30, tzinfo=timezone.utc), "06 Jul 2026 07:30 BST"),  # in hours, though 06:30 UTC
+    (datetime(2026, 7, 5, 23, 15, tzinfo=timezone.utc), "06 Jul 2026 00:15 BST"),  # the next UK day
+    (datetime(2026, 11, 23, 6, 59), "23 Nov 2026 06:59 GMT"),  # SQLite gives stored moments back without a zone
+])
+def test_the_page_gives_times_in_uk_time_named(moment, shown):
+    assert audit_time(moment) == shown
+
+
+def test_the_pages_entries_are_in_uk_time_as_its_dates_and_out_of_hours_are(harness):
+    referral_id = a_referral_seen_by_some(harness)
+    first = entries(harness, record=referral_id)["items"][0]
+    html = harness.client.get("/audit", query_string={"record": referral_id},
+                              headers={**harness.admin(), "Accept": "text/html"}).get_data(as_text=True)
+    assert "When (UK time)" in html and "UTC" not in html
+    assert audit_time(datetime.fromisoformat(first["occurred_at"])) in html
