@@ -271,6 +271,7 @@ def grant_runtime_role(owner_url: str, runtime_url: str) -> str | None:
             _refuse_an_owning_runtime_role(connection, role, owner)
             for statement in _runtime_grants(connection, role):
                 connection.exec_driver_sql(statement)
+            _refuse_a_runtime_role_that_can_create(connection, role)
     finally:
         engine.dispose()
     return role
@@ -294,6 +295,18 @@ def _refuse_an_owning_runtime_role(connection, role: str, owner: str) -> None:
                                f"REASSIGN OWNED BY {role} TO {owner} first (as the database's owner)")
 
 
+def _refuse_a_runtime_role_that_can_create(connection, role: str) -> None:
+    """CREATE on the schema (PUBLIC's by default before PostgreSQL 15) would let the runtime role add a table,
+    function or operator the service's unqualified names then find (CVE-2018-1058's pattern): the grants withhold it."""
+    schema, can_create = connection.exec_driver_sql(
+        "SELECT current_schema(), has_schema_privilege(%(role)s, current_schema(), 'CREATE')", {"role": role}).one()
+    if can_create:
+        raise RuntimeRoleError(f"role {role!r} may create objects in schema {schema} (granted to PUBLIC, as "
+                               "PostgreSQL before 15 does, or to a role it belongs to): it could put a table or "
+                               "function in the service's way; REVOKE CREATE ON SCHEMA "
+                               f"{schema} FROM PUBLIC first (as the schema's owner)")
+
+
 def _runtime_grants(connection, role: str) -> list[str]:
     quote = connection.dialect.identifier_preparer.quote
     schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar_one())
@@ -304,6 +317,7 @@ def _runtime_grants(connection, role: str) -> list[str]:
     grantee = quote(role)
     return [f"GRANT CONNECT ON DATABASE {database} TO {grantee}",
             f"GRANT USAGE ON SCHEMA {schema} TO {grantee}",
+            f"REVOKE CREATE ON SCHEMA {schema} FROM {grantee}",
             f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {grantee}",  # column grants with them
             f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {grantee}",
             *(f"GRANT {RUNTIME_PRIVILEGES.get(table, RUNTIME_TABLE_PRIVILEGES)} ON {schema}.{quote(table)} "

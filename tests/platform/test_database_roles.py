@@ -91,3 +91,23 @@ def test_the_grants_are_refused_to_a_runtime_role_that_owns_tables(service_datab
         grant_runtime_role(owner_url, runtime_url)
     superuser_sql(f"\\c {owner_url.rsplit('/', 1)[1]}\nALTER TABLE audit_log OWNER TO {owner};")
     assert grant_runtime_role(owner_url, runtime_url) == runtime
+
+
+def test_the_grants_are_refused_while_the_runtime_role_may_create_in_the_schema(service_databases):
+    """PostgreSQL before 15 lets PUBLIC create in schema public: the runtime role could then put a table or function
+    where the service's unqualified names find it. Refused with what to do; once revoked, it creates nothing."""
+    from worklink.migrations import RuntimeRoleError
+
+    owner_url, runtime_url = service_databases["directory"]
+    upgrade(installed_services()["directory"].migrations_dir, owner_url)
+    database = owner_url.rsplit("/", 1)[1]
+    superuser_sql(f"\\c {database}\nGRANT CREATE ON SCHEMA public TO PUBLIC;")
+    with pytest.raises(RuntimeRoleError, match="may create objects in schema public.*REVOKE CREATE ON SCHEMA public "
+                                               "FROM PUBLIC"):
+        grant_runtime_role(owner_url, runtime_url)
+    superuser_sql(f"\\c {database}\nREVOKE CREATE ON SCHEMA public FROM PUBLIC;")
+    runtime = runtime_url.split("://", 1)[1].split(":", 1)[0]
+    superuser_sql(f"\\c {database}\nGRANT CREATE ON SCHEMA public TO {runtime};")  # granted by hand: taken back
+    assert grant_runtime_role(owner_url, runtime_url) == runtime
+    with psycopg.connect(libpq(runtime_url)) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CREATE TABLE services_shadow (id int)")
