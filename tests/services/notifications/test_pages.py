@@ -240,3 +240,35 @@ def test_a_message_says_in_words_what_happened_and_shows_no_id_fragment(app, not
         card = page.locator("main .nhsuk-card", has_text="Referral request not received")
         assert card.get_by_text(f"Request id: {request_id}", exact=True).is_visible()
         assert_accessible(page)
+
+
+def test_every_failed_delivery_can_be_reached_and_re_sent_page_by_page(app, notifications_db, no_js_page, page):
+    """/admin said "Failed deliveries (53)" and listed the newest 50, with no way to the other 3."""
+    with notifications_db.transaction() as session:
+        session.add(WebhookSubscriber(organisation_id=ADVISERS, url="https://crm.advisers.example/hooks",
+                                      secret="whsec_AAAA"))
+    _org_inbox_of(notifications_db, 53)
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).where(Delivery.channel == "webhook")
+                        .values(status="dead", attempts=6, last_error="HTTP 503 from the receiver"))
+        oldest = session.scalar(sa.select(Delivery.id).where(Delivery.channel == "webhook")
+                                .order_by(Delivery.created_at, Delivery.id).limit(1))
+    admin = mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin", subject="alex")
+    resend_oldest = f'form[action="/admin/deliveries/{oldest}/resend"] button'
+    with live_server(app) as base:
+        sign_in(no_js_page, base, admin, "/admin")
+        assert no_js_page.get_by_role("heading", name="Failed deliveries (53)").count() == 1
+        assert no_js_page.get_by_role("button", name="Re-send").count() == 50
+        assert no_js_page.locator(resend_oldest).count() == 0
+        submit(no_js_page, no_js_page.get_by_role("link", name="Older failures"))
+        assert no_js_page.get_by_role("button", name="Re-send").count() == 3
+        assert no_js_page.get_by_text("Page 2 of 2, newest first.").count() == 1
+        submit(no_js_page, no_js_page.locator(resend_oldest))  # the last page's re-send comes back to it
+        assert "page=2" in no_js_page.url and no_js_page.get_by_role("button", name="Re-send").count() == 2
+        assert no_js_page.get_by_role("link", name="Newer failures").count() == 1
+
+        sign_in(page, base, admin, "/admin?page=2")
+        assert page.title() == "Notifications administration (failed deliveries, page 2 of 2) – WorkLink"
+        assert_accessible(page)
+    with notifications_db.sessions() as session:
+        assert session.get(Delivery, oldest).status == "pending"

@@ -23,7 +23,7 @@ from worklink_notifications.models import RoutingRule, WebhookSubscriber
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
-PAGE_SIZE = 50  # inbox items per page, newest first
+PAGE_SIZE = 50  # inbox items per page, newest first; failed deliveries per page on /admin too
 SCOPES = {"user": "Your messages", "organisation": "Your organisation", "alliance": "The alliance"}
 
 
@@ -86,15 +86,24 @@ def mark_read(item_id: uuid.UUID):
 @requires("alliance_admin")
 def administration():
     ctx = service_context()
+    page_number = _page_number(request.args.get("page"))  # of failed deliveries: all of them reachable
     with ctx.database.transaction() as session:
         rules = admin.rules(session)
-        dead, failed_total = admin.deliveries(session, {"status": "dead", "limit": 50, "offset": 0})
+        dead, failed_total = _failed_page(session, page_number)
+        if not dead and page_number > 1:  # past the last page (its last one re-sent): show the last page
+            page_number = max(1, -(-failed_total // PAGE_SIZE))
+            dead, failed_total = _failed_page(session, page_number)
         admin.audit_people(ctx.audit, session, dead, "list")  # a resident's delivery is part of their record
         failed = [shown(d) for d in dead]
         subscribers = session.scalars(sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)).all()
         notice = _notice(session, request.args.get("done"), request.args.get("rule"))
     return render_template("notifications/admin.html", rules=rules, failed=failed, failed_total=failed_total,
-                           subscribers=subscribers, nav=_nav(), notice=notice)
+                           subscribers=subscribers, nav=_nav(), notice=notice, page_number=page_number,
+                           pages_total=max(1, -(-failed_total // PAGE_SIZE)))
+
+
+def _failed_page(session, page_number: int):
+    return admin.deliveries(session, {"status": "dead", "limit": PAGE_SIZE, "offset": (page_number - 1) * PAGE_SIZE})
 
 
 def _notice(session, done: str | None, rule_id: str | None) -> str | None:
@@ -142,4 +151,5 @@ def resend(delivery_id: uuid.UUID):
         except admin.CannotResend as exc:
             raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
         admin.audit_people(ctx.audit, session, [delivery], "update")
-    return redirect(url_for("notification_pages.administration", done="resent"))
+    return redirect(url_for("notification_pages.administration", done="resent",
+                            page=_page_number(request.form.get("page"))))
