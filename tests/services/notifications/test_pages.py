@@ -92,7 +92,7 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_text("HTTP 503 from the receiver").is_visible()
         assert page.get_by_role("cell", name="https://crm.practice.example/hooks").count() == 2  # failed + subscriber
         assert page.get_by_role("cell", name="Working", exact=True).count() == 1
-        failing = page.get_by_role("cell", name="Failing since 26 Nov 2026 08:00 UTC, 7 tries in a row; "
+        failing = page.get_by_role("cell", name="Failing since 26 November 2026, 08:00 GMT, 7 tries in a row; "
                                                 "last: ReceiverAnswered: HTTP 502 from the receiver")
         assert failing.count() == 1
         assert_accessible(page)
@@ -202,6 +202,18 @@ def test_a_message_says_when_it_came_in_uk_time(app, notifications_db):
     html = app.test_client().get("/messages?scope=organisation", headers={
         "Authorization": f"Bearer {token}", "Accept": "text/html"}).get_data(as_text=True)
     assert '<time datetime="2026-07-01T13:00:00+01:00">1 July 2026, 13:00</time>' in html
+
+
+def test_a_failing_webhook_says_since_when_in_uk_time_named(app, notifications_db):
+    """"Failing since 01 Jul 2026 08:00 UTC" beside inbox times in UK time: the failures began at 09:00 BST."""
+    with notifications_db.transaction() as session:
+        session.add(WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
+                                      secret="whsec_AAAA", consecutive_failures=3, last_error="HTTP 503",
+                                      failing_since=datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc)))
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin", subject="alex")
+    html = app.test_client().get("/admin", headers={"Authorization": f"Bearer {token}", "Accept": "text/html"}
+                                 ).get_data(as_text=True)
+    assert "<strong>Failing</strong> since 1 July 2026, 09:00 BST, 3 tries in a row; last: HTTP 503" in html
 
 
 def test_a_message_says_in_words_what_happened_and_shows_no_id_fragment(app, notifications_db, page, monkeypatch):

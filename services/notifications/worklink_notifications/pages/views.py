@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
@@ -27,9 +27,11 @@ PAGE_SIZE = 50  # inbox items per page, newest first; failed deliveries per page
 SCOPES = {"user": "Your messages", "organisation": "Your organisation", "alliance": "The alliance"}
 
 
-@pages.app_template_filter("utc")
-def _utc(moment: datetime | None) -> str:
-    return as_utc(moment).astimezone(timezone.utc).strftime("%d %b %Y %H:%M UTC") if moment else ""
+@pages.app_template_filter("uk_time")
+def _uk_time(moment: datetime | None) -> str:
+    """A stored moment (UTC) in UK time, named GMT or BST, as the inbox shows its times: a webhook failing since
+    09:00 BST read 08:00 UTC beside messages in UK time."""
+    return uk_time(as_utc(moment)).strftime("%-d %B %Y, %H:%M %Z") if moment else ""
 
 
 def _nav() -> list[tuple[str, str]]:
