@@ -86,6 +86,12 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
                                     "so its code now goes to the new address. If you did not change it, someone "
                                     "else may be using your details: refer yourself again on a device only you "
                                     "use, or ask your GP or Jobcentre work coach to refer you."),
+    # The person asked for a new private status link (their old one had expired, or was lost): sent only to the
+    # address referrals holds for the referral, with the link.
+    "status_link_renewed": ("Your new link to your referral",
+                            "You asked for a new link to see how your referral for employment support is going. "
+                            "Your old link no longer works. If you did not ask for it, you can ignore this email: "
+                            "only you receive the link."),
     "referral_closed": ("Your referral has closed",
                         "Your referral for employment support has closed. Contact your GP practice or the "
                         "service if you have questions."),
@@ -98,8 +104,8 @@ CODE_MESSAGE = "self_referral_code"
 # one not sent by then is given up, never sent late.
 CODE_VALID_FOR = timedelta(minutes=30)
 # The messages that may carry the person's private status link: the first news of a referral, routed to a
-# service or held with the alliance.
-LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched"})
+# service or held with the alliance, and a new link the person asked for.
+LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched", "status_link_renewed"})
 
 
 def wording(code: str, person: bool = False) -> tuple[str, str]:

@@ -45,10 +45,10 @@ class PersonMessageRequestedV1(Schema):
                                       metadata={"description": "only with message_code self_referral_code"})
     # Added (optional): the path of the person's private status page on the owning service's site
     # (only with the first news of a referral: message code `referral_received`, or `referral_being_matched`
-    # when it is held): a secret, sent only to the person.
+    # when it is held; or `status_link_renewed`, a new link the person asked for): a secret, sent only to the person.
     status_link = fields.String(validate=validate.Regexp(r"^/my-referral/[A-Za-z0-9_-]{16,128}$"), load_default=None,
-                                metadata={"description": "only with message_code referral_received or "
-                                                         "referral_being_matched"})
+                                metadata={"description": "only with message_code referral_received, "
+                                                         "referral_being_matched or status_link_renewed"})
     # Added (optional): the directory service the referral is with; the message links its public page
     # (how to reach it). An id, never the service's name.
     service_id = fields.UUID(allow_none=True, load_default=None,
