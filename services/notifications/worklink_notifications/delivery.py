@@ -42,7 +42,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import format_datetime, parseaddr, parsedate_to_datetime
 from typing import Callable
 
 import jinja2
@@ -588,6 +588,9 @@ class DeliveryWorker:
 
     def _smtp_send(self, message: EmailMessage) -> None:
         message["From"] = self.settings.mail_from
+        # Required (RFC 5322 3.6): relays add it only for their own local clients, and spam filters mark mail
+        # without one. UTC with its offset, which mail programs show in the reader's own (UK) time.
+        message["Date"] = format_datetime(self.clock())
         settings = self.settings
         started = time.monotonic()  # connecting and the greeting count too (each wait bounded by the timeout)
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=min(30, settings.smtp_deadline))
@@ -816,8 +819,7 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
     subject, sentence = wording(delivery.message_code, person=person)
     values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/messages",
               "details": [] if person else details(delivery.message_code, delivery.facts),
-              "reason": "your organisation asked to be told" if delivery.recipient_kind == "contact"
-              else "you asked to be told"}
+              "contact": delivery.recipient_kind == "contact"}
     name = "person" if person else "message"
     if person and delivery.message_code == CODE_MESSAGE:
         if not delivery.verification_code:
@@ -836,7 +838,8 @@ def render_digest(items: list[Delivery], address: str, day: date, settings: Deli
                   digest_id: uuid.UUID | None = None) -> EmailMessage:
     entries = [{**dict(zip(("subject", "sentence"), wording(item.message_code))),
                 "details": details(item.message_code, item.facts)} for item in items]
-    values = {"items": entries, "day": uk_day(day), "link": f"{settings.public_url}/messages"}
+    values = {"items": entries, "day": uk_day(day), "link": f"{settings.public_url}/messages",
+              "contact": bool(items) and items[0].recipient_kind == "contact"}
     return _message(address, f"Your WorkLink updates for {uk_day(day)} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
                     TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{digest_id or day}", settings)

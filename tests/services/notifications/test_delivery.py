@@ -761,3 +761,40 @@ def test_a_resend_read_before_the_message_went_does_not_queue_it_again(notificat
     assert make_worker(notifications_db, smtp_server, clock).run_once() == 0
     assert all_deliveries(notifications_db, Delivery.channel == "email")[0].status == "sent"
     assert smtp_server.to("gp@practice.example") == []
+
+
+def test_each_email_says_truly_why_it_came_and_who_can_stop_it_and_carries_a_date(notifications_db, smtp_server,
+                                                                                   clock):
+    """Every staff e-mail said "You can change how WorkLink contacts you in your settings": a team mailbox has no
+    settings (its organisation's administrator keeps the contact list), and a daily digest said nothing at all.
+    None carried a Date header (RFC 5322 requires one; relays add it only for their own clients)."""
+    add(notifications_db,
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="team@practice.example"),
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="daily@practice.example",
+                            frequency="daily"),
+        UserChannelSettings(user_id="gp1", organisation_id=REFERRER, email="gp1@practice.example",
+                            email_enabled=True),
+        UserChannelSettings(user_id="gp2", organisation_id=REFERRER, email="gp2@practice.example",
+                            email_enabled=True, frequency="daily"))
+    route(notifications_db, event("referrals.referral.accepted"))
+    worker = make_worker(notifications_db, smtp_server, clock)
+    while worker.run_once():
+        pass
+    morning, evening = clock.now, clock.now.replace(hour=18)
+    clock.now = evening
+    assert worker.run_digests() == 2
+    contact_says = ("You are getting this because your organisation's WorkLink administrator added this address to "
+                    "its contacts. To stop these emails, or get one a day instead, ask them to change or remove it.")
+    person_says = ("You are getting this because you turned on email in your WorkLink notification settings. To "
+                   "stop these emails, or get one a day instead, change those settings.")
+    for address, says, sent in (("team@practice.example", contact_says, morning),
+                                ("daily@practice.example", contact_says, evening),
+                                ("gp1@practice.example", person_says, morning),
+                                ("gp2@practice.example", person_says, evening)):
+        [mail] = smtp_server.to(address)
+        text, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
+        assert text.rstrip().endswith(says), (address, text)
+        assert f'<p style="color: #4c6272;">{says}</p>' in html.replace("&#39;", "'"), (address, html)
+        assert "in your settings" not in text + html
+        assert mail["Date"] is not None and mail["Date"].datetime == sent, address
+
