@@ -318,8 +318,12 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.status.in_(("submitted", "triage")))
     elif view == "mine":
         query = query.where(Referral.assigned_adviser == principal.subject, Referral.status.in_(services.OPEN_VALUES))
+    elif view == "unassigned":  # open, and no adviser holds it: the team lead's to allocate
+        query = query.where(Referral.assigned_adviser.is_(None), Referral.status.in_(services.OPEN_VALUES))
     elif view == "waitlist":
         query = query.where(Referral.status == "accepted", Referral.business_status == "waitlisted")
+    elif view == "on_hold":
+        query = query.where(Referral.status == "on_hold")
     elif view == "review_due":
         query = query.where(Referral.status == "on_hold", Referral.hold_review_date <= uk_today(now))
     elif view == "checks_due":  # a sustainment check (13 or 26 weeks after a job start) is due
@@ -333,8 +337,7 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
         query = query.where(Referral.status.in_(services.OPEN_VALUES), Referral.status != "on_hold")
     if status:
         query = query.where(Referral.status == status)
-    # submitted_at is to the microsecond: ties (which paging could split unpredictably) do not happen in use.
-    query = query.order_by(Referral.submitted_at.desc() if newest_first else Referral.submitted_at)
+    query = query.order_by(*_list_order(view, newest_first))
     if view == "breaching":  # every open referral is read for its clocks: its history alone, not its outcomes
         found = [r for r in session.scalars(query.options(lazyload(Referral.outcomes)))
                  if services.breaching(r, settings, now)]
@@ -343,17 +346,58 @@ def queue(session: Session, principal: Principal, settings: ReferralSettings, no
     return list(session.scalars(query.limit(limit).offset(offset))), total
 
 
+def _list_order(view: str, newest_first: bool) -> tuple[sa.ColumnElement, ...]:
+    """Holds by review date and due checks by due date, the longest overdue first; every other list by when the
+    referral was made (submitted_at is to the microsecond: no ties for paging to split unpredictably)."""
+    submitted = Referral.submitted_at.desc() if newest_first else Referral.submitted_at
+    if view in ("on_hold", "review_due"):
+        return Referral.hold_review_date, submitted
+    if view == "checks_due":
+        first_due = (sa.select(sa.func.min(SustainmentCheck.due_on))
+                     .where(SustainmentCheck.referral_id == Referral.id, SustainmentCheck.done_at.is_(None))
+                     .scalar_subquery())
+        return first_due, submitted
+    return (submitted,)
+
+
+def due_checks(session: Session, referrals: Iterable[Referral], today) -> dict[uuid.UUID, SustainmentCheck]:
+    """The sustainment check due (and not done) of each listed referral whose person can still be asked
+    (services.CHECKS_ASKED), the longest due when two are: one query for the page."""
+    asked = [r.id for r in referrals if r.consent_withdrawn_at is None and r.erased_at is None]
+    if not asked:
+        return {}
+    due = session.scalars(sa.select(SustainmentCheck).where(
+        SustainmentCheck.referral_id.in_(asked), SustainmentCheck.due_on <= today,
+        SustainmentCheck.done_at.is_(None)).order_by(SustainmentCheck.due_on, SustainmentCheck.weeks))
+    found: dict[uuid.UUID, SustainmentCheck] = {}
+    for check in due:
+        found.setdefault(check.referral_id, check)
+    return found
+
+
 def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
-               principal: Principal | None = None, org_names: dict[str, str] | None = None) -> dict[str, Any]:
+               principal: Principal | None = None, org_names: dict[str, str] | None = None,
+               checks: dict[uuid.UUID, SustainmentCheck] | None = None) -> dict[str, Any]:
     """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser
-    (`org_names`: services.organisation_names of the listed referrals' assigned organisations)."""
+    (`org_names`: services.organisation_names of the listed referrals' assigned organisations; `checks`:
+    due_checks of the page). A hold is listed by its review date only (its reason, perhaps about the person's
+    health, stays on the referral page), and a due check to the adviser side only, as the referral page shows
+    checks (one tells of a job start)."""
     outcomes_seen = principal is None or outcomes_shown(principal, referral)
     adviser = (adviser_words(principal.organisation, referral, org_names or {}) if principal
                else referral.assigned_adviser)
+    adviser_side = principal is None or bool(readers(principal, referral) & {domain.ASSIGNED, domain.ADMIN})
+    check = (checks or {}).get(referral.id) if adviser_side else None
+    review = referral.hold_review_date
     item = {"id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
             "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
             "source": referral.source,
-            "assigned_adviser": adviser, "submitted_at": referral.submitted_at,
+            "assigned_adviser": adviser,
+            "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
+            "hold": {"review_date": review, "review_overdue": bool(review and review < uk_today(now))}
+            if referral.status == "on_hold" else None,
+            "sustainment_check_due": {"weeks": check.weeks, "due_on": check.due_on} if check else None,
+            "submitted_at": referral.submitted_at,
             "breached_clocks": services.breaching(referral, settings, now), "erased": referral.erased_at is not None}
     if details_shared(referral):
         item.update(name=f"{referral.given_name} {referral.family_name}", area=referral.area)

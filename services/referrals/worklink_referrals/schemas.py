@@ -180,9 +180,12 @@ MAX_OFFSET = 100_000  # as adjustments: far past any real list, and inside every
 
 class QueueQuerySchema(Schema):
     view = fields.String(load_default="all", validate=validate.OneOf(
-        ("all", "new", "breaching", "mine", "waitlist", "review_due", "checks_due", "sent", "held")),
-        metadata={"description": "new, breaching, mine, waitlist, review_due (holds to review), checks_due "
-                                 "(sustainment checks due) for advisers; sent (referrers); held (alliance)"})
+        ("all", "new", "breaching", "mine", "unassigned", "waitlist", "on_hold", "review_due", "checks_due", "sent",
+         "held")),
+        metadata={"description": "new, breaching, mine, unassigned (open, no adviser holds it), waitlist, on_hold "
+                                 "(soonest review first), review_due (holds whose review date has come, the longest "
+                                 "overdue first), checks_due (sustainment checks due, the longest due first) for "
+                                 "advisers; sent (referrers); held (alliance)"})
     status = fields.String(validate=validate.OneOf([s.value for s in domain.Status]))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
@@ -359,6 +362,16 @@ class ReferralSchema(Schema):
                        "than the caseload limit (REFERRALS_CASELOAD_LIMIT)"})
 
 
+class ListedHoldSchema(Schema):
+    review_date = fields.Date(allow_none=True, metadata={"description": "when the hold is to be reviewed"})
+    review_overdue = fields.Boolean(metadata={"description": "the review date has passed (UK date)"})
+
+
+class DueCheckSchema(Schema):
+    weeks = fields.Integer(metadata={"description": "13 or 26 weeks after the job start"})
+    due_on = fields.Date()
+
+
 class QueueItemSchema(Schema):
     id = fields.UUID()
     reference = fields.String()
@@ -367,7 +380,15 @@ class QueueItemSchema(Schema):
     business_status = fields.String(allow_none=True)
     source = fields.String()
     area = fields.String(allow_none=True)
-    assigned_adviser = fields.String(allow_none=True, metadata={"description": "the adviser " + STAFF_BY})
+    assigned_adviser = fields.String(allow_none=True, metadata={
+        "description": "the adviser who holds the referral, " + STAFF_BY + "; null: no adviser holds it"})
+    assigned_adviser_name = fields.String(allow_none=True, metadata={"description": "the adviser's " + DISPLAY_NAME})
+    hold = fields.Nested(ListedHoldSchema, allow_none=True, metadata={
+        "description": "while on hold: its review date (the reason is on the referral); null otherwise"})
+    sustainment_check_due = fields.Nested(DueCheckSchema, allow_none=True, metadata={
+        "description": "the assigned organisation and alliance admins: the sustainment check due and not yet "
+                       "recorded (the longest due, when both are), while consent stands; null when none is, and "
+                       "always for the referrer"})
     submitted_at = fields.DateTime()
     breached_clocks = fields.List(fields.String())
     name = fields.String(metadata={"description": "omitted once consent is withdrawn"})

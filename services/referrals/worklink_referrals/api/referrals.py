@@ -84,13 +84,16 @@ class Referrals(MethodView):
     @blp.arguments(QueueQuerySchema, location="query")
     @blp.response(200, QueueSchema)
     def get(self, query):
-        """The queue: advisers see their organisation's (new, breaching, mine, waitlist); referrers what they sent."""
+        """The queue: advisers see their organisation's (new, breaching, mine, unassigned, waitlist, on_hold,
+        review_due, checks_due); referrers what they sent. Each item says who holds it, a hold's review date and a
+        sustainment check due (adviser side)."""
         ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session:
             found, total = access.queue(session, principal, settings(), moment, **query)
             access.audit_listed(session, ctx.audit, (r.id for r in found))
             names = services.organisation_names(session, {r.assigned_org_id for r in found})
-            return {"items": [access.queue_item(r, settings(), moment, principal, names) for r in found],
+            checks = access.due_checks(session, found, uk_today(moment))
+            return {"items": [access.queue_item(r, settings(), moment, principal, names, checks) for r in found],
                     "total": total,
                     "caseload": access.caseload(session, principal, settings())}
 

@@ -33,12 +33,14 @@ from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NoteInSchema, 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
 PAGE_SIZE = 50  # referrals a list page shows
-VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("waitlist", "Waitlist"),
-         ("review_due", "Holds to review"), ("checks_due", "Sustainment checks due"), ("all", "All"))
+VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("unassigned", "Not assigned"),
+         ("waitlist", "Waitlist"), ("on_hold", "On hold"), ("review_due", "Holds to review"),
+         ("checks_due", "Sustainment checks due"), ("all", "All"))
 # Cancel reasons only withdraw_consent gives: a plain cancel with them would leave consent standing.
 WITHDRAWAL_ONLY = {"consent_withdrawn"}
 HEADINGS = {"new": "New referrals", "breaching": "Referrals breaching targets", "mine": "My referrals",
-            "waitlist": "Waitlist", "review_due": "Holds to review", "checks_due": "Sustainment checks due",
+            "unassigned": "Referrals no adviser holds", "waitlist": "Waitlist", "on_hold": "Referrals on hold",
+            "review_due": "Holds to review", "checks_due": "Sustainment checks due",
             "all": "All referrals", "held": "Held referrals"}
 LABELS = {
     "submitted": "Submitted", "triage": "Being checked", "accepted": "Accepted", "in_progress": "In progress",
@@ -152,10 +154,21 @@ def queue():
                                     offset=(page - 1) * PAGE_SIZE, newest_first=view == "all")
         access.audit_listed(session, ctx.audit, (r.id for r in found))
         names = services.organisation_names(session, {r.assigned_org_id for r in found})
-        items = [access.queue_item(r, settings(), moment, principal, names) for r in found]
+        checks = access.due_checks(session, found, uk_today(moment))
+        items = [{**access.queue_item(r, settings(), moment, principal, names, checks),
+                  "adviser": _adviser_listed(principal, r)} for r in found]
         caseload = access.caseload(session, principal, settings())
     return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload,
-                   view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE)
+                   view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE, today=uk_today(moment))
+
+
+def _adviser_listed(principal, referral: Referral) -> str | None:
+    """Who holds a listed referral, for the queue's Adviser column: to their own organisation by name and login id
+    ("Sam Patel (sam.p)"), as a team lead knows them; to anyone else as the referral page names them."""
+    own = principal.organisation == referral.assigned_org_id
+    if own and referral.assigned_adviser and referral.assigned_adviser_name:
+        return f"{referral.assigned_adviser_name} ({referral.assigned_adviser})"
+    return None
 
 
 # Who made a referral, in words. Referrals keeps the referrer's role and organisation id, their login id
