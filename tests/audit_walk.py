@@ -31,6 +31,8 @@ PLATFORM_ROUTES = {
     "POST worklink_session.sign_in_with_token": "starts the caller's own session",
     "POST worklink_session.sign_out": "ends the caller's own session",
     "POST worklink_session.sign_out_everywhere": "ends the caller's own sessions everywhere",
+    "POST worklink_session.keep_alive": "keeps the caller's own session (the timeout warning)",
+    "GET worklink_session.session_ended": "says why the caller's own session ended",
     # The audit trail names people by id or keyed reference; reviewing it is audited as resource type
     # audit_log (worklink.web.audit_views), tested in tests/services/referrals/test_audit_review.py.
     "GET audit.Entries": "the audit trail's review, itself audited as audit_log",

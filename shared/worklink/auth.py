@@ -335,8 +335,9 @@ def authenticate() -> Principal:
             if problem.status != 401:  # not the token's fault (its keys cannot be had): signing in again won't help
                 raise
             raise SignInRequired() from None
-        # Signed out, idle or too old: worklink.web.sessions.SessionEnded (a SignInRequired).
-        current_app.extensions["worklink"].sessions.check(token, principal)
+        # Signed out, idle or too old: worklink.web.sessions.SessionEnded (a SignInRequired). When it will end
+        # is the page's to warn of (worklink/base.html).
+        g.session_times = current_app.extensions["worklink"].sessions.check(token, principal)
         g.principal = principal
         return g.principal
     scheme, _, token = header.partition(" ")

@@ -11,12 +11,19 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
   was signed out, sat idle or passed 12 hours is refused (worklink.web.sessions), after
   inactivity or 12 hours with a page that says so ("Your session ended");
 - "Sign me out on every computer" (POST /signout/everywhere) ends the user's sessions here and
-  announces it to the other services through the outbox.
+  announces it to the other services through the outbox;
+- a signed-in page warns before its session ends idle (WCAG 2.2.1 Timing Adjustable, as GOV.UK's and
+  NHS.UK's timeout warnings do): worklink/base.html carries when it ends, as the server counts it, and
+  static/worklink/session-timeout.js opens a dialog `SessionStore.warning` before. "Stay signed in" posts
+  to /session/keep-alive (the cookie's session, CSRF token; JSON, or problem+json), which starts the idle
+  clock again; when time runs out the page goes to /session/ended, which says why. Without JavaScript
+  the sign-in page says how long an idle session lasts.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import secrets
 import time
@@ -32,6 +39,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from worklink.problems import Problem, problem_response
+from worklink.db import utcnow
 from worklink.web.sessions import (COOKIE_LIMIT, EVERYWHERE, EXPIRED, IDLE, SESSION_HOURS,  # noqa: F401 - also theirs
                                    SessionEnded, SignInRequired, announcer)
 
@@ -117,6 +125,10 @@ def _check_csrf() -> None:
     str comparison refuses non-ASCII text with a TypeError, a 500)."""
     if request.method in SAFE_METHODS or request.routing_exception is not None or not is_page_request():
         return  # (no such page, or one taking no posts: no view runs, and its 404/405 tells the truth)
+    _refuse_forged_form()
+
+
+def _refuse_forged_form() -> None:
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise Problem(403, "This form was sent from another website, so it was not accepted. Use the form on "
                            "this site.", title="Your form could not be sent")
@@ -235,7 +247,8 @@ def install_pages(app: Flask, service_title: str) -> None:
         app.jinja_loader, jinja2.PackageLoader("worklink.web", "templates")])
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, service_title=service_title,
                                  home_page=home_page, start_page=start_page, start_page_label=start_page_label,
-                                 is_secret_link=is_secret_link)
+                                 is_secret_link=is_secret_link, session_warning=session_warning,
+                                 idle_limit=idle_limit)
 
     @app.context_processor
     def signed_in_user():
@@ -314,12 +327,15 @@ def _to_sign_in(next_path: str | None) -> Response:
 
 
 def _session_ended(ended: SessionEnded) -> Response:
+    return _session_ended_page(ended.reason, _this_page())
+
+
+def _session_ended_page(reason: str, where: str | None) -> Response:
     """A session that ended (worklink.web.sessions): its cookies go. One that ended by itself (inactivity, or its
-    12 hours over) gets a page saying so - the user did nothing to end it - and sign-in back to where they were;
-    after a sign-out, which the user chose, sign-in itself."""
-    where = _safe_next(request.full_path.rstrip("?") if request.method in SAFE_METHODS else _referring_path())
-    if ended.reason in (IDLE, EXPIRED):
-        html = render_template("worklink/session_ended.html", why=_why_the_session_ended(ended.reason),
+    12 hours over) gets a page saying so - the user did nothing to end it - and sign-in back to `where` they
+    were; after a sign-out, which the user chose, sign-in itself."""
+    if reason in (IDLE, EXPIRED):
+        html = render_template("worklink/session_ended.html", why=_why_the_session_ended(reason),
                                sign_in=url_for("worklink_session.sign_in", next=where) if where else
                                url_for("worklink_session.sign_in"))
         response = Response(html, status=401, mimetype="text/html")
@@ -328,12 +344,40 @@ def _session_ended(ended: SessionEnded) -> Response:
     return _forget_session(response)
 
 
+def _this_page() -> str | None:
+    """The page to come back to after signing in again: this one, or the one a form was sent from."""
+    return _safe_next(request.full_path.rstrip("?") if request.method in SAFE_METHODS else _referring_path())
+
+
 def _why_the_session_ended(reason: str) -> str:
     """Under the heading "Your session ended": the cause, as GOV.UK's and NHS.UK's timeout pages give it."""
     if reason == IDLE:
-        minutes = service_context().settings.session_idle_minutes
-        return f"You've been signed out because you were inactive for {minutes} minutes."
+        return f"You've been signed out because you were inactive for {idle_limit()}."
     return f"You've been signed out because a session lasts at most {SESSION_HOURS} hours."
+
+
+def idle_limit() -> str:
+    """How long a session may sit idle, in words ("30 minutes"): the limit the service's sessions keep."""
+    seconds = round(service_context().sessions.idle.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    return "1 minute" if seconds == 60 else f"{seconds // 60} minutes"
+
+
+def session_warning() -> dict | None:
+    """What a signed-in page's timeout warning needs (worklink/base.html), None on a page without a session:
+    the seconds until the session ends as the server counts it (rounded up and a second more, so the page never
+    gives up before the server does), how long before to warn, whether staying signed in can move the end,
+    and the page that says why it ended."""
+    times = g.get("session_times")
+    if times is None:
+        return None
+    where = _this_page()
+    return {"ends_in": math.ceil((times.ends_at - utcnow()).total_seconds()) + 1,
+            "warn_before": round(service_context().sessions.warning.total_seconds()),
+            "renewable": times.renewable, "session_hours": SESSION_HOURS,
+            "ended_page": url_for("worklink_session.session_ended", next=where) if where else
+            url_for("worklink_session.session_ended")}
 
 
 def _referring_path() -> str | None:
@@ -405,6 +449,46 @@ def _session_pages() -> PagesBlueprint:
         ctx.sessions.sign_out_everywhere(subject, announcer(ctx.outbox, subject, ctx.settings))
         return _forget_session(redirect(current_app.config.get("WORKLINK_HOME_PAGE", "/")))
 
+    @pages.post("/session/keep-alive")
+    def keep_alive():
+        """"Stay signed in" on the timeout warning: the session's idle clock starts again (not its 12 hours).
+        The cookie is the credential here even for a script asking for JSON, which _check_csrf leaves to a
+        bearer token: so the form's CSRF token is checked for it too. Says when the session now ends."""
+        _refuse_forged_form()
+        ctx = service_context()
+        token = ctx.cookie_seal.unseal(request.cookies.get(session_cookie_name(), ""))
+        if token is None:
+            raise Problem(401, "There is no signed-in session to keep: sign in.", title="You are not signed in")
+        try:
+            times = ctx.sessions.keep_alive(token, ctx.tokens.verify(token))
+        except SessionEnded as ended:
+            if is_page_request():
+                raise  # the page saying why
+            raise Problem(401, _why_the_session_ended(ended.reason), title="Your session ended") from None
+        if is_page_request():  # the dialog's form sent without its script: back to the page
+            return redirect(_safe_next(_referring_path()) or current_app.config.get("WORKLINK_HOME_PAGE", "/"), 303)
+        return {"ends_in_seconds": math.ceil((times.ends_at - utcnow()).total_seconds()),
+                "renewable": times.renewable}
+
+    @pages.get("/session/ended")
+    def session_ended():
+        """Where a page goes when its timeout warning runs out: the page saying why the session ended. It only
+        looks: a session still open (kept alive in another tab) is not renewed, and `next` is shown again."""
+        where = _safe_next(request.args.get("next"))
+        ctx = service_context()
+        token = ctx.cookie_seal.unseal(request.cookies.get(session_cookie_name(), ""))
+        if token is None:
+            return _to_sign_in(where)
+        try:
+            ctx.sessions.check(token, ctx.tokens.verify(token), renew=False)
+        except SessionEnded as ended:
+            return _session_ended_page(ended.reason, where)
+        except Problem as problem:
+            if problem.status != 401:
+                raise
+            return _forget_session(_to_sign_in(where))  # the token itself expired
+        return redirect(where or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
+
     return pages
 
 
@@ -412,8 +496,7 @@ def _why_ended(reason: str) -> str:
     """Why this token signs in no more, as it happened: a session that ended by itself (idle, or its 12 hours
     over) was reported as "signed out", and people looked for who had signed them out."""
     if reason == IDLE:
-        minutes = service_context().settings.session_idle_minutes
-        return f"The session for this access token ended after {minutes} minutes of inactivity. Sign in with a new one."
+        return f"The session for this access token ended after {idle_limit()} of inactivity. Sign in with a new one."
     if reason == EXPIRED:
         return (f"The session for this access token ended: a session lasts at most {SESSION_HOURS} hours. "
                 "Sign in with a new one.")

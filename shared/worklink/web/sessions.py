@@ -4,8 +4,11 @@ The session cookie holds the user's token; this module decides whether that toke
 still open, in every gunicorn worker and process alike, through the `web_sessions` platform
 table (keyed by a SHA-256 of the token, so the table holds nothing a reader could sign in with):
 - an idle timeout (WORKLINK_SESSION_IDLE_MINUTES, 30 by default: GP practices share computers;
-  the alliance's IG lead to confirm). Activity moves `last_seen_at` on at most once a minute,
-  so a busy user costs one write a minute and never a cookie write;
+  the alliance's IG lead to confirm). Activity moves `last_seen_at` on at most once a minute (a tenth
+  of the limit when that is shorter), so a busy user costs one write a minute and never a cookie write.
+  Every check says when the session will end (`SessionTimes`): each signed-in page warns its user
+  `warning` before that and offers to stay signed in (WCAG 2.2.1), which `keep_alive` does - it moves
+  the idle clock on, never the 12 hours;
 - an absolute lifetime of 12 hours from sign-in, whatever the token's own (ASVS 3.3.2); nor does a
   token issued over 12 hours ago start a session (its user signed in that long ago);
 - sign-out ends the session for good: a copy of the cookie taken before is refused after;
@@ -47,7 +50,7 @@ import hashlib
 import hmac
 import os
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,6 +68,7 @@ COOKIE_LIMIT = 4000  # bytes: browsers keep a cookie of up to 4096 with its name
 
 SESSION_HOURS = 12  # ASVS 3.3.2 (L2): sign in again at least every 12 hours, however long the token lives
 REFRESH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before a request moves it on
+WARN_BEFORE = timedelta(minutes=2)  # a page warns this long before its session ends (GOV.UK's timeout warning)
 LIFETIME = timedelta(hours=SESSION_HOURS)
 LEEWAY = timedelta(minutes=5)  # a row is kept this long past its token's expiry: past any verifier leeway
 Announcer = Callable[[object, datetime], None]  # (transaction, ended_at): tells the other services
@@ -90,12 +94,24 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class SessionTimes(NamedTuple):
+    """When an open session ends unless its user does something: `ends_at` is the idle limit or, nearer it,
+    the 12 hours (then not `renewable`: staying active or signed in does not move it)."""
+
+    ends_at: datetime
+    renewable: bool
+
+
 class SessionStore:
     def __init__(self, database: Database, table: sa.Table, idle_minutes: int, reference_keys: tuple[str, ...],
                  clock: Callable[[], datetime] = utcnow):
         self.database = database
         self.table = table
         self.idle = timedelta(minutes=idle_minutes)
+        # A short limit (1 minute) is still renewed by activity: moved on only once a minute, it never was.
+        self.refresh_after = min(REFRESH_AFTER, self.idle / 10)
+        # Long enough to answer (WCAG 2.2.1 asks 20 seconds at least: 30 under a 1-minute limit).
+        self.warning = min(WARN_BEFORE, self.idle / 2)
         # Name a user's sign-out mark (see `mark_keys`): written under the first, looked for under each.
         self._reference_keys = tuple(reference_keys)
         self._clock = clock
@@ -106,22 +122,47 @@ class SessionStore:
         """Sign-in: open the token's session (SessionEnded if it was ended before)."""
         self.check(token, principal)
 
-    def check(self, token: str, principal: Principal) -> None:
-        """Every signed-in page request: SessionEnded unless the token's session is open."""
+    def check(self, token: str, principal: Principal, renew: bool = True) -> SessionTimes:
+        """Every signed-in page request: SessionEnded unless the token's session is open; when it will end.
+        The request is activity, moving the idle clock on, unless `renew` is False (the page that
+        a timed-out warning leads to only looks)."""
         key, now = session_id(token), self._clock()
+        started, last_seen = self._open(key, principal, now)
+        if renew and now - last_seen > self.refresh_after:
+            self._touch(key, now)
+            last_seen = now
+        return self._times(started, last_seen)
+
+    def keep_alive(self, token: str, principal: Principal) -> SessionTimes:
+        """"Stay signed in": SessionEnded unless the session is open, else its idle clock starts again now
+        (whenever it last moved) - never past the 12 hours from sign-in."""
+        key, now = session_id(token), self._clock()
+        started, _ = self._open(key, principal, now)
+        self._touch(key, now)
+        return self._times(started, now)
+
+    def _open(self, key: str, principal: Principal, now: datetime) -> tuple[datetime, datetime]:
+        """The open session's (started_at, last_seen_at), begun now if new; SessionEnded if it has ended."""
         row = self._row(key)
         if row is None:
             self._begin(key, principal, now)
-        elif row.ended_at is not None:
+            return now, now
+        if row.ended_at is not None:
             raise SessionEnded(row.end_reason)
-        elif now - row.last_seen_at > self.idle:
+        if now - row.last_seen_at > self.idle:
             self._end(key, IDLE, now)
-        elif now - row.started_at > LIFETIME:
+        if now - row.started_at > LIFETIME:
             self._end(key, EXPIRED, now)
-        elif now - row.last_seen_at > REFRESH_AFTER:
-            with self.database.transaction() as session:
-                session.execute(self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
-                                .values(last_seen_at=now))
+        return row.started_at, row.last_seen_at
+
+    def _touch(self, key: str, now: datetime) -> None:
+        with self.database.transaction() as session:
+            session.execute(self.table.update().where(self.table.c.id == key, self.table.c.ended_at.is_(None))
+                            .values(last_seen_at=now))
+
+    def _times(self, started: datetime, last_seen: datetime) -> SessionTimes:
+        idle_ends, lifetime_ends = last_seen + self.idle, started + LIFETIME
+        return SessionTimes(min(idle_ends, lifetime_ends), idle_ends < lifetime_ends)
 
     def sign_out(self, token: str, principal: Principal | None) -> None:
         """End the token's session; one never seen here is recorded as ended, so it cannot start."""

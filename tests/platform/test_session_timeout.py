@@ -1,0 +1,193 @@
+"""WCAG 2.2.1 Timing Adjustable: a signed-in page warns before its idle session ends and lets its user stay
+signed in (the GOV.UK / NHS.UK timeout warning) - the keep-alive endpoint behind "Stay signed in", the page's
+time left as the server counts it, and the dialog itself in real headless Chromium under a 1-minute limit."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.platform.test_sessions import _app, _csrf, _move_clock, _row, _sign_in, _token, apps  # noqa: F401
+from worklink.db import utcnow
+
+JSON = {"Accept": "application/json"}
+
+
+def _ends_in(html: str) -> int | None:
+    found = re.search(r'data-ends-in="(\d+)"', html)
+    return int(found.group(1)) if found else None
+
+
+def test_keep_alive_starts_the_idle_clock_again_for_the_signed_in_session_only(apps):
+    first, second = apps
+    token = _token(first)
+    browser = _sign_in(first, token)
+    csrf = _csrf(browser)
+    _move_clock(first, token, last_seen_at=timedelta(seconds=40))  # under a minute: a page view would not move it
+
+    kept = browser.post("/session/keep-alive", data={"csrf_token": csrf}, headers=JSON)
+    assert kept.status_code == 200 and kept.mimetype == "application/json"
+    assert 1795 <= kept.json["ends_in_seconds"] <= 1800 and kept.json["renewable"] is True
+    assert utcnow() - _row(first, token).last_seen_at < timedelta(seconds=5)
+
+    # Scoped as every signed-in request: the CSRF token, this site, and the cookie's own session.
+    _move_clock(first, token, last_seen_at=timedelta(seconds=40))
+    for refused, status in ((browser.post("/session/keep-alive", data={}, headers=JSON), 400),
+                            (browser.post("/session/keep-alive", data={"csrf_token": "forged"}, headers=JSON), 400),
+                            (browser.post("/session/keep-alive", data={"csrf_token": csrf},
+                                          headers={**JSON, "Sec-Fetch-Site": "cross-site"}), 403)):
+        assert refused.status_code == status and refused.mimetype == "application/problem+json", refused.text
+    assert utcnow() - _row(first, token).last_seen_at > timedelta(seconds=35)  # none of them moved it
+
+    anonymous = second.test_client()
+    anon_csrf = _csrf(anonymous)
+    for headers in (JSON, {**JSON, "Authorization": f"Bearer {token}"}):  # a bearer token is no page session
+        refused = anonymous.post("/session/keep-alive", data={"csrf_token": anon_csrf}, headers=headers)
+        assert refused.status_code == 401 and refused.mimetype == "application/problem+json"
+
+
+def test_keep_alive_does_not_revive_an_idle_session_nor_pass_the_12_hours(apps):
+    first, second = apps
+    idle, old = _token(first), _token(first, ttl_seconds=7 * 24 * 3600)
+    idle_browser, old_browser = _sign_in(first, idle), _sign_in(second, old)
+    _move_clock(first, idle, last_seen_at=timedelta(minutes=31))
+    late = idle_browser.post("/session/keep-alive", data={"csrf_token": _csrf(idle_browser)}, headers=JSON)
+    assert late.status_code == 401 and late.mimetype == "application/problem+json"
+    assert late.json["detail"] == "You've been signed out because you were inactive for 30 minutes."
+    assert _row(first, idle).end_reason == "idle"
+
+    _move_clock(first, old, started_at=timedelta(hours=11, minutes=59), last_seen_at=timedelta(minutes=10))
+    kept = old_browser.post("/session/keep-alive", data={"csrf_token": _csrf(old_browser)}, headers=JSON)
+    assert kept.status_code == 200 and kept.json["ends_in_seconds"] <= 60 and kept.json["renewable"] is False
+    started = _row(first, old).started_at
+    assert utcnow() - started > timedelta(hours=11, minutes=58)  # the 12 hours are not moved
+
+
+def test_a_page_carries_the_time_left_as_the_server_counts_it(database_url):
+    app = _app(database_url, WORKLINK_SESSION_IDLE_MINUTES="5")
+    try:
+        client = app.test_client()
+        assert "a session ends after 5 minutes without activity" in unescape(client.get("/signin").text)
+        assert _ends_in(client.get("/").text) is None  # no session, no warning
+        token = _token(app)
+        browser = _sign_in(app, token)
+        _move_clock(app, token, last_seen_at=timedelta(seconds=25))  # under the 30 s between renewals: kept
+        html = browser.get("/caseload").text
+        assert 270 <= _ends_in(html) <= 277 and 'data-warn-before="120"' in html and 'data-renewable="true"' in html
+        assert 'data-ended-page="/session/ended?next=/caseload"' in html
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_the_page_a_timed_out_warning_leads_to_says_why_and_only_looks(apps):
+    first, _ = apps
+    token = _token(first)
+    browser = _sign_in(first, token)
+    _move_clock(first, token, last_seen_at=timedelta(minutes=10))
+    before = _row(first, token).last_seen_at
+    still_open = browser.get("/session/ended?next=/caseload")  # kept alive in another tab: back, not renewed
+    assert still_open.status_code == 302 and still_open.headers["Location"] == "/caseload"
+    assert _row(first, token).last_seen_at == before
+
+    _move_clock(first, token, last_seen_at=timedelta(minutes=31))
+    ended = browser.get("/session/ended?next=/caseload")
+    assert ended.status_code == 401 and "because you were inactive for 30 minutes" in unescape(ended.text)
+    assert "/signin?next=/caseload" in unescape(ended.text) and _row(first, token).end_reason == "idle"
+
+
+@pytest.mark.timeout(180)
+def test_in_chromium_the_warning_is_announced_and_stays_signs_out_or_runs_out(tmp_path, browser):
+    """Four people signed in under a 1-minute idle limit, warned 30 seconds before: one stays signed in with the
+    button, one with Escape, one signs out and one lets the time run out."""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    names = ("button", "escape", "sign_out", "run_out")
+    contexts = {name: browser.new_context() for name in names}
+    tabs = {name: context.new_page() for name, context in contexts.items()}
+    tokens = {name: _token(app, subject=f"adviser-{name}") for name in names}
+    try:
+        with live_server(app) as base:
+            for name in names:
+                sign_in(tabs[name], base, tokens[name], "/caseload")
+                tabs[name].get_by_role("button", name="Save note").focus()
+            signed_in = time.monotonic()
+            assert not tabs["button"].get_by_role("dialog").is_visible()  # not yet: 30 seconds before the end
+
+            tab = tabs["button"]
+            dialog = tab.get_by_role("dialog", name="You're about to be signed out")
+            expect(dialog).to_be_visible(timeout=40_000)
+            assert 25 <= time.monotonic() - signed_in <= 36
+            expect(dialog).to_have_accessible_description(re.compile(r"^You'll be signed out in \d\d seconds\.$"))
+            assert tab.evaluate("document.activeElement.closest('dialog') !== null")  # focus moved into it
+            expect(tab.locator(":focus")).to_have_text("Stay signed in")
+            assert_accessible(tab)
+            live = tab.locator("[aria-live=polite]")
+            seen, said = tab.locator("[data-countdown]").inner_text(), live.inner_text()
+            tab.wait_for_timeout(2500)
+            # The countdown people see moves every second; the live region is not re-read each second.
+            assert tab.locator("[data-countdown]").inner_text() != seen and live.inner_text() == said
+
+            tab.get_by_role("button", name="Stay signed in").click()
+            expect(dialog).to_be_hidden()
+            expect(tab.locator(":focus")).to_have_text("Save note")  # focus returned
+            assert utcnow() - _row(app, tokens["button"]).last_seen_at < timedelta(seconds=5)
+
+            tabs["escape"].get_by_role("dialog").wait_for(timeout=10_000)
+            tabs["escape"].keyboard.press("Escape")
+            expect(tabs["escape"].get_by_role("dialog")).to_be_hidden()
+
+            tabs["sign_out"].get_by_role("dialog").wait_for(timeout=10_000)
+            submit(tabs["sign_out"], tabs["sign_out"].get_by_role("dialog").get_by_role("button", name="Sign out"))
+            assert _row(app, tokens["sign_out"]).end_reason == "signed_out"
+
+            ended = tabs["run_out"]
+            expect(ended.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=40_000)
+            assert ended.url.startswith(f"{base}/session/ended")
+            assert "You've been signed out because you were inactive for 1 minute." in \
+                ended.get_by_role("main").inner_text()
+            assert_accessible(ended)
+            assert _row(app, tokens["run_out"]).end_reason == "idle"
+
+            # Past the limit the first page set, the two that stayed are still signed in on the server.
+            time.sleep(max(0.0, signed_in + 63 - time.monotonic()))
+            for name in ("button", "escape"):
+                tabs[name].reload()
+                expect(tabs[name].get_by_role("heading", level=1)).to_have_text(f"Caseload for adviser-{name}")
+                assert _row(app, tokens[name]).ended_at is None
+    finally:
+        for context in contexts.values():
+            context.close()
+        app.extensions["worklink"].database.dispose()
+
+
+def test_without_javascript_the_page_works_and_no_warning_shows(tmp_path, no_js_page):
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        with live_server(app) as base:
+            no_js_page.goto(f"{base}/signin")
+            assert "a session ends after 30 minutes without activity" in no_js_page.get_by_role("main").inner_text()
+            sign_in(no_js_page, base, _token(app), "/caseload")
+            assert no_js_page.get_by_role("heading", level=1).inner_text() == "Caseload for adviser-ada"
+            assert not no_js_page.get_by_role("dialog").is_visible()
+            assert no_js_page.get_by_role("button", name="Save note").is_visible()
+    finally:
+        app.extensions["worklink"].database.dispose()
+
+
+def test_under_a_1_minute_limit_activity_still_renews_the_session(database_url):
+    """Moved on at most once a minute, a session under a 1-minute limit was never renewed by activity: it ended a
+    minute after sign-in however busy its user. It is renewed a tenth of the limit apart (6 seconds) there."""
+    app = _app(database_url, WORKLINK_SESSION_IDLE_MINUTES="1")
+    try:
+        token = _token(app)
+        browser = _sign_in(app, token)
+        _move_clock(app, token, last_seen_at=timedelta(seconds=10))
+        assert browser.get("/caseload").status_code == 200
+        assert utcnow() - _row(app, token).last_seen_at < timedelta(seconds=5)  # moved on: a minute from now
+    finally:
+        app.extensions["worklink"].database.dispose()
