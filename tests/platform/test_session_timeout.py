@@ -191,3 +191,33 @@ def test_under_a_1_minute_limit_activity_still_renews_the_session(database_url):
         assert utcnow() - _row(app, token).last_seen_at < timedelta(seconds=5)  # moved on: a minute from now
     finally:
         app.extensions["worklink"].database.dispose()
+
+
+@pytest.mark.timeout(120)
+def test_in_chromium_near_the_12_hours_the_warning_offers_no_stay_and_says_so_when_it_ends(tmp_path, page):
+    """Staying signed in cannot pass the 12 hours: there the dialog says so and offers "Continue", closed once
+    for good, and nothing renews the session."""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}")
+    token = _token(app, ttl_seconds=24 * 3600)
+    try:
+        with live_server(app) as base:
+            sign_in(page, base, token, "/caseload")
+            _move_clock(app, token, started_at=timedelta(hours=12) - timedelta(seconds=25))
+            page.goto(f"{base}/caseload")
+            dialog = page.get_by_role("dialog", name="You're about to be signed out")
+            expect(dialog).to_be_visible()
+            expect(dialog).to_contain_text("A session lasts at most 12 hours.")
+            expect(dialog.get_by_role("button", name="Stay signed in")).to_have_count(0)
+            expect(page.locator(":focus")).to_have_text("Continue")
+            assert_accessible(page)
+            seen = _row(app, token).last_seen_at
+            page.keyboard.press("Escape")
+            expect(dialog).to_be_hidden()
+            page.wait_for_timeout(2000)
+            expect(dialog).to_be_hidden()  # not shown again
+            assert _row(app, token).last_seen_at == seen
+            expect(page.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=35_000)
+            assert "because a session lasts at most 12 hours" in page.get_by_role("main").inner_text()
+            assert _row(app, token).end_reason == "expired"
+    finally:
+        app.extensions["worklink"].database.dispose()
