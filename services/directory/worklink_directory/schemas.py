@@ -79,7 +79,13 @@ class LocationIn(Schema):
     accessibility = _text(2000)
     confidential = fields.Boolean(metadata={
         "description": "A refuge or similar: the address is never published. Left out, an existing location "
-                       "keeps its mark (a new one is not confidential); only `false` sent explicitly clears it."})
+                       "keeps its mark (a new one is not confidential); only `false` sent explicitly clears it, "
+                       "with `publish_address: true`."})
+    publish_address = fields.Boolean(metadata={
+        "description": "The acknowledgement that this write publishes a confidential place's address (a "
+                       "refuge's): required, `true`, with `confidential: false` on one of the organisation's "
+                       "confidential places, or on a place sent new (or moved) to the postcode of one. Without "
+                       "it such a write is refused (409) and nothing changes. Not stored."})
 
 
 class ServiceAreaIn(Schema):

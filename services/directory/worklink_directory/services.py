@@ -213,6 +213,9 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
     kept = {sal.location_id: sal for sal in svc.locations}
     before = {sal.location_id: _location_state(sal.location) for sal in svc.locations}
     items = _keep_confidential_places(session, items, svc)
+    unconfirmed = [place for place in addresses_to_publish(session, svc, items) if not place.item.get(PUBLISH_ADDRESS)]
+    if unconfirmed:
+        raise AddressNotConfirmed(unconfirmed)
     svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
                      for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
     after = {sal.location.id: _location_state(sal.location) for sal in svc.locations}
@@ -244,6 +247,53 @@ def _keep_confidential_places(session: Session, items: list[dict], svc: Service)
     secret |= confidential_postcodes(session, svc.organization_id)
     return [{**item, "confidential": True} if unsaid(item) and postcode_key(item["postal_code"]) in secret else item
             for item in items]
+
+
+PUBLISH_ADDRESS = "publish_address"  # a location item's acknowledgement that its confidential address goes public
+
+
+@dataclass
+class Publication:
+    """A location item that would make a confidential place's address public."""
+
+    index: int  # in the list of locations sent
+    item: dict
+    place: Location | None  # the confidential place un-marked, or None: a place sent as new at its postcode
+    postcode: str
+
+
+class AddressNotConfirmed(DomainError):
+    """A write would publish a confidential place's address (a refuge's) without saying so on purpose: a slip
+    there is a safety incident, so it takes an explicit `publish_address: true` on the location."""
+
+    def __init__(self, places: list[Publication]):
+        super().__init__(f"This would publish the address of {len(places)} confidential "
+                         f"place{'s' if len(places) > 1 else ''}.", "locations")
+        self.places = places
+
+
+def addresses_to_publish(session: Session, svc: Service, items: list[dict]) -> list[Publication]:
+    """The location items (as the service layer takes them) that would publish a confidential place's address:
+    one of the organisation's confidential places sent with `confidential: false`, or a place sent explicitly
+    not confidential, new (or moved) to the postcode of one of them - which the service layer otherwise takes to
+    be that place again (_keep_confidential_places)."""
+    found, secret = [], None
+    for index, item in enumerate(items):
+        if item.get("confidential") is not False:
+            continue  # left out (the mark stays) or kept
+        stored = session.get(Location, item["id"]) if item.get("id") else None
+        if stored is not None and stored.organization_id != svc.organization_id:
+            continue  # refused by _location
+        if stored is not None and stored.confidential:
+            found.append(Publication(index, item, stored, item.get("postal_code") or stored.postal_code or ""))
+            continue
+        moved = stored is None or postcode_key(stored.postal_code) != postcode_key(item.get("postal_code"))
+        if not moved or not item.get("postal_code"):
+            continue
+        secret = confidential_postcodes(session, svc.organization_id) if secret is None else secret
+        if postcode_key(item["postal_code"]) in secret:
+            found.append(Publication(index, item, None, item["postal_code"]))
+    return found
 
 
 def confidential_postcodes(session: Session, organization_id: uuid.UUID) -> set[str]:

@@ -63,9 +63,13 @@ def test_a_patch_that_leaves_the_flag_out_keeps_the_address_confidential(databas
     assert client.patch(f"/manage/services/{refuge}", json={"locations": [no_id]}, headers=owner).status_code == 200
     assert_address_nowhere(app, refuge)
 
-    # clearing the mark takes an explicit false
-    cleared = client.patch(f"/manage/services/{refuge}",
-                           json={"locations": [{**no_id, "confidential": False}]}, headers=owner)
+    # clearing the mark takes an explicit false, and the acknowledgement that the address goes public
+    unacknowledged = client.patch(f"/manage/services/{refuge}",
+                                  json={"locations": [{**no_id, "confidential": False}]}, headers=owner)
+    assert unacknowledged.status_code == 409
+    assert_address_nowhere(app, refuge)
+    cleared = client.patch(f"/manage/services/{refuge}", headers=owner,
+                           json={"locations": [{**no_id, "confidential": False, "publish_address": True}]})
     assert cleared.status_code == 200
     assert STREET in client.get(f"/services/{refuge}").get_data(as_text=True)
 

@@ -80,9 +80,14 @@ def test_the_place_listed_again_under_another_listing_of_the_organisation_stays_
     assert import_records(ctx.database, ctx.outbox, [copy.deepcopy(record)], GEOCODER).created == 1
     assert_unpublished(app, record["id"])
 
-    # publishing it takes an explicit false, and another organisation's places at that postcode are its own
-    published = client.post("/manage/services", headers=owner,
-                            json={**body, "name": "Open office", "locations": [{**REFUGE, "confidential": False}]})
+    # publishing it takes an explicit false, acknowledged, and another organisation's places at that postcode are
+    # its own
+    unacknowledged = client.post("/manage/services", headers=owner, json={
+        **body, "name": "Open office", "locations": [{**REFUGE, "confidential": False}]})
+    assert unacknowledged.status_code == 409
+    assert unacknowledged.get_json()["errors"][0]["pointer"] == "/locations/0/publish_address"
+    published = client.post("/manage/services", headers=owner, json={
+        **body, "name": "Open office", "locations": [{**REFUGE, "confidential": False, "publish_address": True}]})
     assert "7 Hidden Lane" in client.get(f"/services/{published.get_json()['id']}").get_data(as_text=True)
     theirs = client.post("/manage/services", headers=token_for(app, "org_admin", ORG_A), json={
         **body, "organization_id": str(ORG_A), "name": "Library advice",

@@ -3,10 +3,11 @@
 The write API keeps a new place there confidential unless the write says otherwise (commit abca1ce); the form
 always says (its box, ticked or not), so an unticked box published the refuge's address listed again under
 another of the organisation's services. The form now stops once, with the box ticked and why, and publishes
-only when the partner unticks it again."""
+only when the partner unticks it again and confirms (test_partner_publish_address.py)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from tests.services.directory.conftest import ORG_A, ORG_B, service_body, token_for
@@ -32,6 +33,10 @@ def locations(app, service_id: str) -> list[dict]:
 def stored(app, location_id: str) -> Location:
     with app.extensions["worklink"].database.sessions() as session:
         return session.get(Location, uuid.UUID(location_id))
+
+
+def version_of(html: str) -> str:
+    return re.search(r'name="version" value="(\d+)"', html).group(1)
 
 
 def test_an_unticked_place_at_a_confidential_postcode_is_asked_about_with_the_box_ticked(app, directory):
@@ -62,8 +67,13 @@ def test_unticked_again_after_the_question_it_is_published_on_purpose(app, direc
     token = csrf(client)
     asked = client.post(f"/partner/services/{outreach}/locations/new", data={"csrf_token": token, **REFUGE_AGAIN})
     assert asked.status_code == 409
-    published = client.post(f"/partner/services/{outreach}/locations/new", data={
+    unticked = client.post(f"/partner/services/{outreach}/locations/new", data={
         "csrf_token": token, **REFUGE_AGAIN, "confidential_asked": "TA1 1AA"})
+    assert unticked.status_code == 200 and "Publish this address?" in unticked.get_data(as_text=True)
+    assert locations(app, outreach) == []  # still nothing saved: publishing it takes a confirmation
+    published = client.post(f"/partner/services/{outreach}/locations/new", data={
+        "csrf_token": token, **REFUGE_AGAIN, "confidential_asked": "TA1 1AA", "publish_address": "yes",
+        "version": version_of(unticked.get_data(as_text=True))})
     assert published.status_code == 303
     (place,) = locations(app, outreach)
     assert stored(app, place["id"]).confidential is False and place["addresses"][0]["address_1"] == "5 Quiet Lane"
@@ -85,14 +95,16 @@ def test_no_question_where_the_organisation_has_no_confidential_place_or_the_pla
     added = client.post(f"/partner/services/{counselling}/locations/new", data={"csrf_token": token, **REFUGE_AGAIN})
     assert added.status_code == 303
     assert len(locations(app, counselling)) == 2
-    # the refuge itself, unticked on its own page at its own postcode: the way to publish a place, no question
+    # the refuge itself, unticked on its own page at its own postcode: no question about the postcode, but (since
+    # 2026-11-27) a confirmation page before its address is published (test_partner_publish_address.py)
     refuge = directory.ids["refuge"]
     owner = signed_in(app, "org_admin", ORG_B)
     (place,) = locations(app, refuge)
     unmarked = owner.post(f"/partner/services/{refuge}/locations/{place['id']}", data={
         "csrf_token": csrf(owner), "address_1": "1 High Street", "city": "Taunton", "postal_code": "TA1 1AA"})
-    assert unmarked.status_code == 303
-    assert stored(app, place["id"]).confidential is False
+    assert unmarked.status_code == 200 and "Yes, publish the address" in unmarked.get_data(as_text=True)
+    assert WARNING.split(",")[0] not in unmarked.get_data(as_text=True)
+    assert stored(app, place["id"]).confidential is True
 
 
 def test_an_alliance_admin_is_told_whose_confidential_place_it_is(app, directory):

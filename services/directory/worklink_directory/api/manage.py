@@ -15,7 +15,7 @@ from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem
 from worklink.web import service_context
 from worklink_directory import oruk, oruk_schemas, services
-from worklink_directory.geocode import Prelocated
+from worklink_directory.geocode import Prelocated, normalise_postcode
 from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity
 from worklink_directory.schemas import PATCH_PARTIAL, AssureIn, OrganizationIn, ServiceIn, ServicePatch, WithdrawIn
 
@@ -78,11 +78,31 @@ def _domain_problems() -> Iterator[None]:
     """A rule the change breaks is a problem: 422 naming the field it is about, else 409."""
     try:
         yield
+    except services.AddressNotConfirmed as error:
+        raise _unconfirmed_publication(error) from None
     except services.DomainError as error:
         if error.field:
             raise Problem(422, str(error), errors=[{"location": "json", "pointer": f"/{error.field}",
                                                     "detail": str(error)}]) from None
         raise Problem(409, str(error)) from None
+
+
+def _unconfirmed_publication(error: services.AddressNotConfirmed) -> Problem:
+    """What to send to publish a confidential place's address on purpose: nothing was changed."""
+    def detail(place: services.Publication) -> str:
+        if place.place is not None:
+            return (f"Location {place.place.id} is confidential (a refuge or similar): `confidential: false` "
+                    "publishes its address, postcode and position on the open feed and the residents' pages. "
+                    "If that is meant, send `publish_address: true` with it.")
+        return (f"The organisation has a confidential place at {normalise_postcode(place.postcode)}; a "
+                "place sent there with `confidential: false` publishes its address, postcode and position. If "
+                "this is another place, send `publish_address: true` with it; left out, `confidential` keeps it "
+                "confidential.")
+    return Problem(409, "This write would publish the address of a confidential place, so nothing was changed. "
+                        "To publish it on purpose, send `publish_address: true` with each location named in "
+                        "errors.", title="Confirm publishing a confidential address",
+                   errors=[{"location": "json", "pointer": f"/locations/{place.index}/publish_address",
+                            "detail": detail(place)} for place in error.places])
 
 
 def _full(session, svc: Service) -> dict:

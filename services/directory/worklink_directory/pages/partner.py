@@ -61,7 +61,8 @@ DONE = {"saved": ("Listing saved", "Your changes were saved."),
         "added": ("{Noun} added", "The {noun} was added."),
         "added-several": ("{Noun}s added", "The {noun}s were added."),  # opening times for several days
         "changed": ("{Noun} changed", "The {noun} was changed."),
-        "removed": ("{Noun} removed", "The {noun} was removed.")}
+        "removed": ("{Noun} removed", "The {noun} was removed."),
+        "not-published": ("Address not published", "Nothing was saved: the address is still confidential.")}
 DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
 OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
@@ -687,9 +688,49 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
         if existing is None:
             items += item if isinstance(item, list) else [item]  # new opening times: one for each day ticked
+        if part.key == "locations" and (publishing := services.addresses_to_publish(session, svc, items)):
+            if request.form.get(services.PUBLISH_ADDRESS) != "yes":  # nothing changes until it is confirmed
+                return _confirm_publication(session, svc, existing, form, publishing, context)
+            if request.form.get("version") != services.version(svc):
+                return _stale_confirmation(svc, form, context)
+            for place in publishing:
+                place.item[services.PUBLISH_ADDRESS] = True
         services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
     several = isinstance(item, list) and len(item) > 1
     return _done(svc, "changed" if existing is not None else "added-several" if several else "added", part)
+
+
+def _confirm_publication(session, svc: Service, existing, form: Form, publishing: list, context: dict):
+    """A save that would publish a confidential place's address (a refuge's: a slip is a safety incident) asks
+    first, saying what becomes public and where. "Yes" posts the same form again (hidden fields, with the
+    listing's version: a confirmation given on a page older than the listing is a conflict); "No" changes
+    nothing."""
+    place = publishing[0]  # a location page changes one place; the others are sent back as they are
+    others = _other_listing_names(session, svc, existing)
+    return render("directory/partner_publish_address.html", svc=svc, existing=existing, values=form.values,
+                  stored=place.place, owner=svc.organization.name, others=others, version=services.version(svc),
+                  confirm_fields=("name", "address_1", "city", "postal_code", "accessibility"),
+                  item_version=context["item_version"])
+
+
+def _stale_confirmation(svc: Service, form: Form, context: dict):
+    """"Yes, publish the address" given on a page read before someone changed the listing: nothing is saved and
+    the box is ticked again, so only a fresh decision, on the listing as it is now, publishes it."""
+    form.values.update(confidential=True, confidential_asked=request.form.get("confidential_asked", ""))
+    form.error("confidential", "Someone changed this listing while you were deciding, so the address was not "
+                               "published and we have ticked this box again. Check the listing; untick the box "
+                               "and save only if residents may still see this address.")
+    return render("directory/partner_locations.html", status=409, values=form.values, errors=form.errors,
+                  **context)
+
+
+def _other_listing_names(session, svc: Service, location) -> list[str]:
+    """The other listings offered at this location (an imported feed may share one): they would show it too."""
+    if location is None:
+        return []
+    return list(session.scalars(sa.select(Service.name).join(ServiceAtLocation).where(
+        ServiceAtLocation.location_id == location.id, ServiceAtLocation.service_id != svc.id,
+        Service.status != "defunct").order_by(Service.name)))
 
 
 def _item_version(part: Part, row) -> str:
