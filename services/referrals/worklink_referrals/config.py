@@ -76,6 +76,12 @@ class ReferralSettings:
     # are erased from it (rights.apply_retention). 6: a common figure for employment programme records;
     # the alliance's information governance lead should confirm it.
     retention_years: int = 6
+    # The person's status link stops working this many days after the referral ends (or after the link was sent,
+    # if later: a new link for an ended referral works as long), and this many days after it was sent whatever
+    # the referral's state: a forwarded or leaked link showed a health-related referral until the erasure, years
+    # on. The person gets a new one at their verified email (services.renew_status_links).
+    status_link_days_after_end: int = 90
+    status_link_max_days: int = 365
 
     @property
     def codes_by_phone(self) -> bool:
@@ -109,6 +115,8 @@ class ReferralSettings:
             directory_url=site_url(env, "REFERRALS_DIRECTORY_URL", "directory",
                                    env.get("WORKLINK_ENV", "development")),
             retention_years=retention_years(env),
+            status_link_days_after_end=whole_number(env, "REFERRALS_STATUS_LINK_DAYS_AFTER_END", 90, minimum=0),
+            status_link_max_days=whole_number(env, "REFERRALS_STATUS_LINK_MAX_DAYS", 365, minimum=1),
         )
 
 

@@ -110,6 +110,9 @@ class Referral(Base):
     duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("referrals.id"))
     duplicate_reason: Mapped[str | None] = mapped_column(sa.Text)
     status_link_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)  # the person's link
+    # When that link was made (migration 0021): it stops working some time after this and after the referral ends
+    # (services.status_link_expires_at); a new one the person asks for starts again.
+    status_link_issued_at: Mapped[datetime | None]
 
     submitted_at: Mapped[datetime] = mapped_column(index=True)  # every list's order: the alliance's is all of them
     acknowledged_at: Mapped[datetime | None]

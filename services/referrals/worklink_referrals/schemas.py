@@ -427,6 +427,15 @@ class PersonCancelSchema(Schema):
     withdraw_consent = fields.Boolean(load_default=False)
 
 
+class NewLinkSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=255), metadata={
+        "description": "the email address you gave with your referral (a new link goes to the one we hold)"})
+
+
+class NewLinkAnswerSchema(Schema):
+    detail = fields.String(metadata={"description": "the same whether or not the address matched a referral"})
+
+
 class PersonEmailsSchema(Schema):
     updates_by_email = fields.Boolean(required=True, metadata={
         "description": "true: email me updates about my referral; false: stop them"})

@@ -447,6 +447,7 @@ def _referral_row(intake: Mapping[str, Any], actor: Actor, *, source: str, now: 
         requested_service_id=intake.get("service_id"),
         consent_scope_service_id=intake.get("service_id") or (service.service_id if service else None),
         outcomes_to_referrer=bool(consent.get("outcomes_to_referrer")), status_link_hash=hash_secret(link),
+        status_link_issued_at=now,
         person_updates=updates_by_email, received_message_at=now if updates_by_email else None,  # told at once
         # The answer came with the consent (its id, its time) unless a self-referral says when and how it was given.
         person_updates_at=consent.get("updates_answered_at") or consent.get("captured_at") or now,
@@ -1328,9 +1329,85 @@ def _link_told_late(referral: Referral, news: list[tuple[str, str]], now: dateti
     referral.received_message_at = now
     if referral.source == "self":
         return None
+    return _new_status_link(referral, now)
+
+
+def _new_status_link(referral: Referral, now: datetime) -> str:
+    """A new private link for the person: the one before stops working (only its hash was kept)."""
     link = secrets.token_urlsafe(24)
-    referral.status_link_hash = hash_secret(link)
+    referral.status_link_hash, referral.status_link_issued_at = hash_secret(link), now
     return link
+
+
+def status_link_expires_at(referral: Referral, settings: ReferralSettings) -> datetime:
+    """When the person's link stops working: REFERRALS_STATUS_LINK_MAX_DAYS after it was made whatever the
+    referral's state, and REFERRALS_STATUS_LINK_DAYS_AFTER_END after the referral ended - counted from the link
+    if it was made later, so a new link for an ended referral works that long too."""
+    issued = as_utc(referral.status_link_issued_at or referral.submitted_at)
+    expires = issued + timedelta(days=settings.status_link_max_days)
+    if referral.status not in OPEN_VALUES and referral.closed_at is not None:
+        ended = max(as_utc(referral.closed_at), issued)
+        expires = min(expires, ended + timedelta(days=settings.status_link_days_after_end))
+    return expires
+
+
+def status_link_works(referral: Referral, settings: ReferralSettings, now: datetime) -> bool:
+    return now < status_link_expires_at(referral, settings)
+
+
+STATUS_LINK_MESSAGE = "status_link_renewed"  # notifications' email with a new link the person asked for
+
+
+def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSettings, email: str,
+                       now: datetime) -> list[Referral]:
+    """The person asked for a new link: each referral whose link was theirs at this mailbox (a self-referral's
+    verified email, or the address the first email took it to) gets a new one, emailed to the address we hold -
+    never to the one typed - and the old link stops working. None for a referral whose consent was withdrawn or
+    whose details were erased. Returns those renewed; the caller says the same whatever they are."""
+    wanted = mailbox(email)
+    domain_part = wanted.rpartition("@")[2]
+    if not domain_part:
+        return []
+    # The address is held as typed: narrowed by its domain in SQL (never the local part, which mailbox() folds),
+    # then matched as the mailbox it delivers to.
+    domains = {domain_part} | {held for held, same in _DOTLESS_DOMAINS.items() if same == domain_part}
+    candidates = session.execute(sa.select(Referral.id, Referral.email).where(
+        sa.or_(*(sa.func.lower(Referral.email).like(f"%@{_like_escaped(held)}", escape="\\") for held in domains)),
+        Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
+        Referral.status_link_hash.is_not(None),
+        sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))).all()
+    ids = sorted(rid for rid, address in candidates if mailbox(address) == wanted)
+    renewed = []
+    for referral in session.scalars(sa.select(Referral).where(Referral.id.in_(ids)).order_by(Referral.submitted_at)
+                                    .with_for_update()).all() if ids else []:
+        link = _new_status_link(referral, now)
+        # Under the status emails' consent while it stands (a withdrawal or stop revokes it at notifications); a
+        # person who stopped them, or was never asked, asked for this one email themselves: a consent of its own.
+        consent_id = referral.updates_consent_id if tells_person(referral) else uuid.uuid4()
+        outbox.publish(session, "notifications.person_message.requested", {
+            "message_id": uuid.uuid5(referral.id, f"status-link:{now.isoformat()}"),
+            "person_id": person_id(referral.match_key), "consent_id": consent_id,
+            "message_code": STATUS_LINK_MESSAGE, "contact": {"channel": "email", "address": referral.email},
+            "referral_id": referral.id, "service_id": referral.service_id, "requested_at": now,
+            "status_link": status_page(link)}, subject=str(referral.id))
+        renewed.append(referral)
+    return renewed
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def limit_status_link_requests(session: Session, settings: ReferralSettings, email: str,
+                               client_ip: str | None, now: datetime) -> None:
+    """Requests for a new status link are limited as self-referral starts are (each may send an email): per
+    mailbox and per client IP, in the same sliding window. Counted whether or not the address matched anything,
+    so the limit says nothing about it either."""
+    limits = [(f"status-link:{mailbox(email)}", settings.self_referral_limit_contact)]
+    if client_ip:
+        limits.append((f"status-link-ip:{client_ip}", settings.self_referral_limit_ip))
+    take_rate_limit(session, limits, timedelta(seconds=settings.self_referral_window_seconds), now,
+                    (settings.person_key, *settings.previous_person_keys))
 
 
 def _publish_outcome(session: Session, outbox: Outbox, referral: Referral, outcome: dict, now: datetime) -> None:

@@ -30,6 +30,9 @@ OTHER_ROUTES = {
     # and a change of its address hold the person's details, so they are audited on the waiting record (below);
     # the code page shows none of them.
     "GET referral_pages.refer_yourself_code": "asks for the code; says only whether it went by email or phone",
+    # A new status link: the form asks for an address, and the page after says the same whatever it matched.
+    "GET referral_pages.new_link": "the empty form that asks for the person's email address",
+    "GET referral_pages.new_link_sent": "says the same whether or not the address matched a referral",
 }
 
 PERSON_ROUTES: dict[str, Callable] = {}
@@ -210,6 +213,19 @@ def _(h):
 def _(h):
     token = person_token(h, referral(h))
     return Call(lambda: h.client.post(f"/status/{token}/emails", json={"updates_by_email": False}),
+                by_the_person(h, "update"))
+
+
+@route("POST self_service.NewStatusLinks")
+def _(h):
+    referral(h)  # its person agreed to status emails at ada@example.org: their new link goes there
+    return Call(lambda: h.client.post("/status-links", json={"email": "ada@example.org"}), by_the_person(h, "update"))
+
+
+@route("POST referral_pages.new_link_send")
+def _(h):
+    referral(h)
+    return Call(lambda: post_form(h.client, "/new-link", {"email": "ada@example.org"}, {}),
                 by_the_person(h, "update"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from flask import request
@@ -16,8 +17,8 @@ from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import OPEN, Actor
 from worklink_referrals.models import Referral
-from worklink_referrals.schemas import (PendingSchema, PersonCancelSchema, PersonEmailsSchema, PersonStatusSchema,
-                                        SelfReferralSchema, VerifySchema)
+from worklink_referrals.schemas import (NewLinkAnswerSchema, NewLinkSchema, PendingSchema, PersonCancelSchema,
+                                        PersonEmailsSchema, PersonStatusSchema, SelfReferralSchema, VerifySchema)
 
 blp = Blueprint("self_service", __name__, description="Self-referral and the person's own status link.")
 
@@ -56,11 +57,48 @@ def audit_pending(session, action: str, pending_id: uuid.UUID, *, by: uuid.UUID 
                                    principal=services.pending_principal(by or pending_id))
 
 
+# One answer for a link that matches nothing and one whose time is over (404 both: a 410 would tell whoever holds a
+# guessed or leaked link that a referral was there), saying how to get a new one.
+LINK_NOT_WORKING = ("This link does not work. It may have been copied wrongly, replaced by a newer link, or expired: "
+                    "a link stops working some time after the referral ends. Ask for a new link to be emailed to "
+                    "you: POST /status-links with your email address.")
+
+
+class StatusLinkNotWorking(Problem):
+    def __init__(self, expired_referral_id: uuid.UUID | None = None):
+        super().__init__(404, LINK_NOT_WORKING)
+        self.expired_referral_id = expired_referral_id  # audited as refused (audits_refused_links), never told
+
+
 def referral_by_link(session, token: str) -> Referral:
+    """The referral the person's private link opens, while it works (services.status_link_expires_at)."""
     referral = session.query(Referral).filter_by(status_link_hash=services.hash_secret(token)).one_or_none()
     if referral is None:
-        raise Problem(404, "This link does not match a referral. Check you copied all of it.")
+        raise StatusLinkNotWorking()
+    if not services.status_link_works(referral, settings(), now()):
+        raise StatusLinkNotWorking(referral.id)
     return referral
+
+
+def audits_refused_links(view):
+    """An expired link's use is an attempt on the person's record, audited as refused as a view is audited as a
+    read - in a transaction of its own, as the view's was rolled back by the refusal."""
+    @functools.wraps(view)
+    def refusing(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except StatusLinkNotWorking as refused:
+            if refused.expired_referral_id:
+                ctx, rid = service_context(), str(refused.expired_referral_id)
+                with ctx.database.transaction() as session:
+                    ctx.audit.record(session, action="denied", resource_type="referral", resource_id=rid,
+                                     person_id=rid, purpose=EXPIRED_LINK,
+                                     principal=Principal(subject=f"person-link:{rid}", role="resident"))
+            raise
+    return refusing
+
+
+EXPIRED_LINK = "status link expired"
 
 
 def person_status(referral: Referral) -> dict:
@@ -126,6 +164,7 @@ class Verification(MethodView):
 @blp.route("/status/<token>")
 class PersonStatus(MethodView):
     @blp.response(200, PersonStatusSchema)
+    @audits_refused_links
     def get(self, token):
         """Your referral's status, through the private link you were given."""
         ctx = service_context()
@@ -140,6 +179,7 @@ class PersonStatus(MethodView):
 class PersonCancel(MethodView):
     @blp.arguments(PersonCancelSchema)
     @blp.response(200, PersonStatusSchema)
+    @audits_refused_links
     def post(self, data, token):
         """Stop your referral at any time; optionally withdraw your consent to share too."""
         ctx, moment = service_context(), now()
@@ -162,6 +202,7 @@ class PersonCancel(MethodView):
 class PersonEmails(MethodView):
     @blp.arguments(PersonEmailsSchema)
     @blp.response(200, PersonStatusSchema)
+    @audits_refused_links
     def post(self, data, token):
         """Start or stop emails about your referral (while your consent stands). Stopping also stops those
         already on their way to you but not yet sent.
@@ -176,3 +217,35 @@ class PersonEmails(MethodView):
             ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                              person_id=str(referral.id), principal=person_principal(referral))
             return person_status(referral)
+
+
+NEW_LINK_SENT = ("If we hold a referral you can follow online at that email address, we have emailed a new link "
+                 "for it to that address. Any link you had for it before no longer works.")
+
+
+@blp.route("/status-links")
+class NewStatusLinks(MethodView):
+    @blp.arguments(NewLinkSchema)
+    @blp.response(202, NewLinkAnswerSchema)
+    def post(self, data):
+        """Get a new private status link, emailed to the address we hold for your referral (never shown here):
+        the same answer whether or not the address matches one. Your old link stops working.
+
+        Limited per email address and per client IP as self-referral starts are (sliding window; 429 with
+        Retry-After), whether or not the address matched."""
+        request_new_links(data["email"])
+        return {"detail": NEW_LINK_SENT}
+
+
+def request_new_links(email: str) -> None:
+    """Renew the links of the referrals followed at this address (services.renew_status_links), each audited as
+    an update of the referral by the person - whoever asked, only that mailbox receives the link."""
+    ctx, moment = service_context(), now()
+    with ctx.database.transaction() as session, access.domain_problems():
+        services.limit_status_link_requests(session, settings(), email, request.remote_addr, moment)
+        for referral in services.renew_status_links(session, ctx.outbox, settings(), email, moment):
+            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id), purpose=NEW_LINK, principal=person_principal(referral))
+
+
+NEW_LINK = "new status link emailed"

@@ -5,6 +5,7 @@ They use the same use cases, scope checks and audit as the JSON API; they work w
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from datetime import datetime
@@ -24,11 +25,11 @@ from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, cookie_secure, errors_by_field
 from worklink_referrals import access, domain, insights, services
 from worklink_referrals.api import now, settings
-from worklink_referrals.api.public import (PLAIN_STATUS, audit_pending, person_principal, person_status,
-                                           referral_by_link)
+from worklink_referrals.api.public import (PLAIN_STATUS, StatusLinkNotWorking, audit_pending, audits_refused_links,
+                                           person_principal, person_status, referral_by_link, request_new_links)
 from worklink_referrals.models import Referral, RoutingService, RoutingServiceArea, SustainmentCheck
-from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NoteInSchema, PersonSchema, SelfReferralSchema,
-                                        VerifySchema)
+from worklink_referrals.schemas import (EMPLOYMENT, ActionSchema, NewLinkSchema, NoteInSchema, PersonSchema,
+                                        SelfReferralSchema, VerifySchema)
 
 pages = PagesBlueprint("referral_pages", __name__, template_folder="templates")
 
@@ -459,7 +460,46 @@ def sent():
     return _render("referrals/sent.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE)
 
 
+def status_link_page(view):
+    """A person's link that does not work - unknown, replaced or expired - gets one page, saying how to get a new
+    link (404 for all: nothing tells whoever holds it that a referral was there)."""
+    refusing = audits_refused_links(view)
+
+    @functools.wraps(view)
+    def page(*args, **kwargs):
+        try:
+            return refusing(*args, **kwargs)
+        except StatusLinkNotWorking:
+            return _render("referrals/link_not_working.html", 404)
+    return page
+
+
+@pages.get("/new-link")
+def new_link():
+    return _render("referrals/new_link.html", errors={})
+
+
+@pages.post("/new-link")
+def new_link_send():
+    """A new status link, emailed to the address held for the person's referral; the same answer whatever the
+    address matched (the page after says so), and limited as self-referral starts are."""
+    email = request.form.get("email", "").strip()
+    try:
+        NewLinkSchema().load({"email": email})
+    except ValidationError:
+        error = "Enter the email address you gave, like name@example.com" if email else "Enter your email address"
+        return _render("referrals/new_link.html", 422, errors={"email": [error]}, typed=email)
+    request_new_links(email)  # too many requests: the error page with Retry-After
+    return redirect("/new-link/sent", code=303)
+
+
+@pages.get("/new-link/sent")
+def new_link_sent():
+    return _render("referrals/new_link_sent.html")
+
+
 @pages.get("/my-referral/<token>")
+@status_link_page
 def my_referral(token):
     ctx = service_context()
     with ctx.database.transaction() as session:
@@ -475,6 +515,7 @@ def my_referral(token):
 
 
 @pages.post("/my-referral/<token>/cancel")
+@status_link_page
 def my_referral_cancel(token):
     ctx, moment = service_context(), now()
     with ctx.database.transaction() as session, access.domain_problems():
@@ -495,6 +536,7 @@ def my_referral_cancel(token):
 
 
 @pages.post("/my-referral/<token>/emails")
+@status_link_page
 def my_referral_emails(token):
     """The person starts or stops status emails: one button either way, so stopping is as easy as starting."""
     answer = request.form.get("updates_by_email")
