@@ -369,6 +369,8 @@ class DeliveryWorker:
                 return None
             if delivery.channel == "email" and not self._readdress(session, [delivery]):
                 return None  # the recipient no longer wants e-mail: cancelled, never sent
+            if delivery.channel == "email":
+                delivery.inbox_scope = inbox_scope(session, delivery)  # not stored: for its link only
             delivery.attempts += 1
             delivery.next_attempt_at = self.clock() + self.settings.claim_lease
             subscriber = None
@@ -762,7 +764,10 @@ class DeliveryWorker:
                                 items=len(items), sent_at=now)
                 session.add(digest)
                 session.flush()
-                return digest.id, render_digest(items, address, day, self.settings, digest.id), [i.id for i in items]
+                scopes = {inbox_scope(session, item) for item in items}
+                message = render_digest(items, address, day, self.settings, digest.id,
+                                        scopes.pop() if len(scopes) == 1 else None)
+                return digest.id, message, [i.id for i in items]
         except sa.exc.IntegrityError:
             return None  # another worker claimed today's digest first
 
@@ -817,7 +822,8 @@ def report_failing_subscriber(session: Session, subscriber: WebhookSubscriber, n
 def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage:
     person = delivery.recipient_kind == "person"
     subject, sentence = wording(delivery.message_code, person=person)
-    values = {"subject": subject, "sentence": sentence, "link": f"{settings.public_url}/messages",
+    values = {"subject": subject, "sentence": sentence,
+              "link": inbox_link(settings, getattr(delivery, "inbox_scope", None)),
               "details": [] if person else details(delivery.message_code, delivery.facts),
               "contact": delivery.recipient_kind == "contact"}
     name = "person" if person else "message"
@@ -835,14 +841,33 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
 
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,
-                  digest_id: uuid.UUID | None = None) -> EmailMessage:
+                  digest_id: uuid.UUID | None = None, scope: str | None = None) -> EmailMessage:
     entries = [{**dict(zip(("subject", "sentence"), wording(item.message_code))),
                 "details": details(item.message_code, item.facts)} for item in items]
-    values = {"items": entries, "day": uk_day(day), "link": f"{settings.public_url}/messages",
+    values = {"items": entries, "day": uk_day(day), "link": inbox_link(settings, scope),
               "contact": bool(items) and items[0].recipient_kind == "contact"}
     return _message(address, f"Your WorkLink updates for {uk_day(day)} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
                     TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{digest_id or day}", settings)
+
+
+def inbox_link(settings: DeliverySettings, scope: str | None) -> str:
+    """The inbox page, opened at the inbox that holds the e-mail's news: it opens at the reader's own, which is
+    empty for a team's news ("There are no messages here yet"). No scope (a digest of several): the reader's
+    own, whose tabs count the unread in each."""
+    return f"{settings.public_url}/messages" + (f"?scope={scope}" if scope else "")
+
+
+def inbox_scope(session: Session, delivery: Delivery) -> str | None:
+    """Which of the reader's inboxes (/messages?scope=) holds what an e-mail delivery tells: an organisation's
+    contact hears the news of its organisation's inbox (the alliance's contacts the alliance's), a member their
+    team's (the `team` fact) or their own."""
+    if delivery.recipient_kind == "contact":
+        contact = session.get(OrganisationContact, _uuid(delivery.recipient_id))  # read by current_address
+        return "alliance" if contact is not None and contact.organisation_id == routing.ALLIANCE else "organisation"
+    if delivery.recipient_kind == "user":
+        return "organisation" if (delivery.facts or {}).get("team") else "user"
+    return None  # a resident has no inbox
 
 
 def _message(to: str, subject: str, text: str, html: str, ref: str, settings: DeliverySettings) -> EmailMessage:

@@ -798,3 +798,33 @@ def test_each_email_says_truly_why_it_came_and_who_can_stop_it_and_carries_a_dat
         assert "in your settings" not in text + html
         assert mail["Date"] is not None and mail["Date"].datetime == sent, address
 
+
+def test_an_emails_link_opens_the_inbox_that_holds_its_news(notifications_db, smtp_server, clock):
+    """Every e-mail linked /messages, which opens at the reader's own inbox: a team's news is in the organisation's
+    (the alliance's in the alliance's), so the reader who followed it found "There are no messages here yet"."""
+    add(notifications_db,
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="team@practice.example"),
+        OrganisationContact(organisation_id=REFERRER, purpose="team", email="daily@practice.example",
+                            frequency="daily"),
+        OrganisationContact(organisation_id=routing.ALLIANCE, purpose="team", email="alliance@worklink.example"),
+        UserChannelSettings(user_id="gp1", organisation_id=REFERRER, email="gp1@practice.example",
+                            email_enabled=True),
+        UserChannelSettings(user_id="gp2", organisation_id=str(uuid.uuid4()), email="gp2@practice.example",
+                            email_enabled=True))
+    route(notifications_db, event("referrals.referral.accepted"), event("referrals.referral.held"),
+          event("adjustments.employer_response.recorded", clinician_id="gp2", practice_id=uuid.uuid4(),
+                suggestion_id=uuid.uuid4(), employer_response_id=uuid.uuid4()))
+    worker = make_worker(notifications_db, smtp_server, clock)
+    while worker.run_once():
+        pass
+    clock.now = clock.now.replace(hour=18)
+    assert worker.run_digests() == 1
+    inbox = "http://127.0.0.1:8084/messages"
+    for address, link in (("team@practice.example", f"{inbox}?scope=organisation"),
+                          ("daily@practice.example", f"{inbox}?scope=organisation"),  # its digest
+                          ("alliance@worklink.example", f"{inbox}?scope=alliance"),
+                          ("gp1@practice.example", f"{inbox}?scope=organisation"),  # their team's news
+                          ("gp2@practice.example", f"{inbox}?scope=user")):  # addressed to them
+        [mail] = smtp_server.to(address)
+        assert link in mail.get_body(("plain",)).get_content().split(), address
+        assert f'<a href="{link}">' in mail.get_body(("html",)).get_content(), address
