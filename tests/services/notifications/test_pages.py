@@ -284,3 +284,23 @@ def test_every_failed_delivery_can_be_reached_and_re_sent_page_by_page(app, noti
         assert_accessible(page)
     with notifications_db.sessions() as session:
         assert session.get(Delivery, oldest).status == "pending"
+
+
+def test_after_marking_a_message_read_the_keyboard_goes_on_from_that_message(app, notifications_db, page):
+    """Each "Mark as read" reloaded the page at its top: a keyboard user working down 50 messages tabbed through
+    the header and every message above again after each one."""
+    _org_inbox_of(notifications_db, 5)
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(page, base, token, "/messages?scope=organisation")
+        third = page.locator("main .nhsuk-card").nth(2)
+        third.get_by_role("button", name="Mark as read").focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.locator("main .nhsuk-card").nth(2).get_by_role("button").count() == 0  # read
+        assert page.locator("main .nhsuk-card--feature").count() == 4
+        page.keyboard.press("Tab")  # the message just read: its link
+        assert third.evaluate("card => card.contains(document.activeElement)")
+        page.keyboard.press("Tab")  # on down the list: the next message
+        assert page.locator("main .nhsuk-card").nth(3).evaluate("card => card.contains(document.activeElement)")
+        assert_accessible(page)

@@ -80,8 +80,10 @@ def mark_read(item_id: uuid.UUID):
     with service_context().database.transaction() as session:
         if inbox.mark_read(session, authenticate(), item_id, reference_keys()) is None:
             raise Problem(404, "That message is not in any inbox you can read.")
+    # Back at the message just read, not the top of the page: a keyboard user's next Tab goes on down the list
+    # instead of starting again at "Skip to main content" (and a screen magnifier stays where it was).
     return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user"),
-                            page=_page_number(request.form.get("page"))))
+                            page=_page_number(request.form.get("page")), _anchor=f"message-{item_id}"))
 
 
 @pages.get("/admin")
