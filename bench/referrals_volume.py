@@ -256,7 +256,7 @@ def measure(database: Database, settings: Settings, args) -> dict:
         return run
 
     results: dict = {}
-    for view in ("new", "breaching", "mine", "waitlist", "review_due", "checks_due", "all"):
+    for view in ("new", "breaching", "mine", "unassigned", "waitlist", "on_hold", "review_due", "checks_due", "all"):
         timed(results, f"API GET /referrals?view={view}", engine, get(f"/referrals?view={view}", adviser_h),
               args.repeat)
         timed(results, f"page /queue?view={view}", engine, get(f"/queue?view={view}", {**adviser_h, **html}),
