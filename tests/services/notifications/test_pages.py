@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from worklink.auth import mint_token
 from worklink_notifications import routing
-from worklink_notifications.models import Delivery, WebhookSubscriber
+from worklink_notifications.models import Delivery, UserChannelSettings, WebhookSubscriber
 from tests.browser import assert_accessible, live_server, submit, width_at
 
 pytestmark = pytest.mark.timeout(120)
@@ -303,4 +303,29 @@ def test_after_marking_a_message_read_the_keyboard_goes_on_from_that_message(app
         assert third.evaluate("card => card.contains(document.activeElement)")
         page.keyboard.press("Tab")  # on down the list: the next message
         assert page.locator("main .nhsuk-card").nth(3).evaluate("card => card.contains(document.activeElement)")
+        assert_accessible(page)
+
+
+def test_each_failed_delivery_says_when_it_was_queued_and_its_re_send_button_which_it_is(app, notifications_db, page):
+    """Every failed "New referral" e-mail's button was "Re-send referrals.referral.submitted by email": a screen
+    reader's list of buttons told 50 apart by nothing, and nothing said whether a failure was today's or a week
+    old, still worth re-sending."""
+    with notifications_db.transaction() as session:
+        for address in ("ada@advisers.example", "bo@advisers.example"):
+            session.add(UserChannelSettings(user_id=address, organisation_id=ADVISERS, email=address,
+                                            email_enabled=True))
+    _org_inbox_of(notifications_db, 1)
+    with notifications_db.transaction() as session:
+        session.execute(sa.update(Delivery).where(Delivery.channel == "email").values(
+            status="dead", attempts=6, last_error="SMTPRecipientsRefused 550",
+            created_at=datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)))
+    admin = mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin", subject="alex")
+    with live_server(app) as base:
+        sign_in(page, base, admin, "/admin")
+        names = [b.get_attribute("aria-label") for b in page.get_by_role("button", name="Re-send").all()]
+        assert sorted(names) == [
+            "Re-send referrals.referral.submitted by email to ada@advisers.example, queued 1 July 2026, 09:30 BST",
+            "Re-send referrals.referral.submitted by email to bo@advisers.example, queued 1 July 2026, 09:30 BST"]
+        assert page.get_by_role("columnheader", name="Queued (UK time)").count() == 1
+        assert page.get_by_role("cell", name="1 July 2026, 09:30 BST", exact=True).count() == 2
         assert_accessible(page)
