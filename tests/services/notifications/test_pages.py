@@ -330,3 +330,18 @@ def test_each_failed_delivery_says_when_it_was_queued_and_its_re_send_button_whi
         assert page.get_by_role("columnheader", name="Queued (UK time)").count() == 1
         assert page.get_by_role("cell", name="1 July 2026, 09:30 BST", exact=True).count() == 2
         assert_accessible(page)
+
+
+def test_each_mark_as_read_button_says_which_message_it_marks(app, notifications_db, page):
+    """Fifty "Mark as read: New referral" buttons: a screen reader's list of buttons could not tell them apart.
+    Each now names its message's time too, as its link does."""
+    _org_inbox_of(notifications_db, 2)
+    with notifications_db.transaction() as session:
+        for hour, delivery in zip((8, 9), session.scalars(sa.select(Delivery).order_by(Delivery.created_at))):
+            delivery.created_at = datetime(2026, 7, 1, hour, 0, tzinfo=timezone.utc)
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(page, base, token, "/messages?scope=organisation")
+        assert [b.get_attribute("aria-label") for b in page.get_by_role("button", name="Mark as read").all()] == [
+            "Mark as read: New referral, 1 July 2026, 10:00", "Mark as read: New referral, 1 July 2026, 09:00"]
+        assert_accessible(page)
