@@ -51,6 +51,7 @@ class Letter:
     response_url: str | None = None
     # What browser history, tabs and PDF viewers show: names no one (the name is in `title`, the heading).
     document_title: str = "Advice about work"
+    void: str | None = None  # a withdrawn or replaced suggestion's, shown on its review page only: why it is void
 
 
 def _period(s: dict[str, Any]) -> str:

@@ -81,7 +81,7 @@ def erase(session: Session, recorder: Recorder, suggestion: Suggestion, now: dat
                                   for r in suggestion.recommendations or []]
     suggestion.job = {"tasks": list((suggestion.job or {}).get("tasks") or [])}
     suggestion.erased_at = suggestion.updated_at = now
-    _revoke_usable_links(session, suggestion.id, now)
+    services.revoke_usable_links(session, suggestion.id, now)
     for response in session.scalars(sa.select(EmployerResponse).where(EmployerResponse.suggestion_id == suggestion.id)):
         response.comments = response.responder_name = response.responder_role = ""
         response.items = [{k: item.get(k) for k in _KEPT_ANSWER} for item in response.items or []]
@@ -109,13 +109,6 @@ def _pseudonymise_audit(session: Session, suggestion: Suggestion, person_keys: t
                         .values(person_id=str(suggestion.id)))
         session.execute(audit.update().where(reviews, audit.c.resource_id.in_(references))
                         .values(resource_id=str(suggestion.id)))
-
-
-def _revoke_usable_links(session: Session, suggestion_id: uuid.UUID, now: datetime) -> None:
-    session.execute(sa.update(EmployerLink).where(
-        EmployerLink.suggestion_id == suggestion_id, EmployerLink.used_at.is_(None),
-        EmployerLink.revoked_at.is_(None), EmployerLink.expires_at > now)
-        .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
 def _drop_referral_hand_overs(session: Session, outbox: Outbox, suggestion_id: uuid.UUID) -> int:

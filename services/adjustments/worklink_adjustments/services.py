@@ -229,7 +229,6 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
     referrals = session.scalars(sa.select(ReferralRequest).where(ReferralRequest.suggestion_id == suggestion.id)
                                 .order_by(ReferralRequest.requested_at)).all()
     related = replacements(session, suggestion.practice_id, [suggestion])[suggestion.id]
-    base = f"/suggestions/{suggestion.id}"
     return {
         **{c: getattr(suggestion, c) for c in (
             "id", "practice_id", "clinician_id", "status", "version", "guidance_version", "conditions", "decision",
@@ -252,21 +251,33 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
         "issue_number": issue_counts(session, [suggestion.id]).get(suggestion.id),  # null for a draft
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
-        "employer_link_expires_at": link.expires_at if link and link.revoked_at is None else None,
+        # Advice ended takes no answer: its link's expiry would read as a live link
+        "employer_link_expires_at": link.expires_at if link and link.revoked_at is None
+        and suggestion.status not in NO_LONGER_VALID else None,
         "referrals": referrals,
-        "links": {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
-                  "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"},
+        "links": documents(suggestion),
     }
+
+
+# Ended early, by the GP: its letter and summary are no longer valid (410), and nothing offers them. Expired
+# advice ran its course; its letter stays a true record of what was advised for the period.
+NO_LONGER_VALID = ("withdrawn", "superseded")
+
+
+def documents(suggestion: Suggestion) -> dict[str, str]:
+    """Where the suggestion and its documents are; a withdrawn or replaced one's documents are not offered."""
+    base = f"/suggestions/{suggestion.id}"
+    if suggestion.status in NO_LONGER_VALID:
+        return {"self": base}
+    return {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
+            "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"}
 
 
 def state(suggestion: Suggestion, **extra: Any) -> dict[str, Any]:
     """The short answer to a lifecycle action: where the suggestion is now (GET it for the rest)."""
-    base = f"/suggestions/{suggestion.id}"
     return {"id": suggestion.id, "practice_id": suggestion.practice_id, "status": suggestion.status,
             "version": suggestion.version, "issued_at": suggestion.issued_at, "ended_at": suggestion.ended_at,
-            "employer_link_expires_at": extra.get("link_expires_at"),
-            "links": {"self": base, "letter": f"{base}/letter", "letter_pdf": f"{base}/letter.pdf",
-                      "summary": f"{base}/summary", "summary_pdf": f"{base}/summary.pdf"}}
+            "employer_link_expires_at": extra.get("link_expires_at"), "links": documents(suggestion)}
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -470,6 +481,7 @@ def _supersede(session: Session, deps: Deps, clinician: Clinician, suggestion: S
     replaced.status, replaced.ended_at, replaced.updated_at = "superseded", now, now
     replaced.withdrawn_reason = "replaced"
     replaced.version += 1
+    revoke_usable_links(session, replaced.id, now)
     deps.outbox.publish(session, "adjustments.suggestion.withdrawn", {
         "suggestion_id": replaced.id, "practice_id": replaced.practice_id, "version": replaced.version,
         "reason": "replaced", "superseded_by_id": suggestion.id, "occurred_at": now})
@@ -532,6 +544,7 @@ def end_as_withdrawn(session: Session, deps: Deps, suggestion: Suggestion, reaso
     suggestion.status, suggestion.withdrawn_reason, suggestion.ended_at, suggestion.updated_at = (
         "withdrawn", reason, now, now)
     suggestion.version += 1
+    revoke_usable_links(session, suggestion.id, now)
     deps.outbox.publish(session, "adjustments.suggestion.withdrawn", {
         "suggestion_id": suggestion.id, "practice_id": suggestion.practice_id, "version": suggestion.version,
         "reason": reason, "superseded_by_id": None, "occurred_at": now})
@@ -727,6 +740,16 @@ def flag_unanswered_requests(session: Session, outbox: Outbox, now: datetime, an
     return len(unanswered)
 
 
+def revoke_usable_links(session: Session, suggestion_id: uuid.UUID, now: datetime) -> None:
+    """An ending closes the employer link still usable, as the record says (`revoked_at`: a subject access export
+    and the audit read it): a withdrawn or replaced suggestion's link showed neither used, revoked nor expired. One
+    used or expired already keeps that as its end."""
+    session.execute(sa.update(EmployerLink).where(
+        EmployerLink.suggestion_id == suggestion_id, EmployerLink.used_at.is_(None),
+        EmployerLink.revoked_at.is_(None), EmployerLink.expires_at > now)
+        .values(revoked_at=now).execution_options(synchronize_session=False))
+
+
 # --- the employer's single-use link --------------------------------------------------------
 
 
@@ -775,6 +798,8 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
     suggestion = session.get(Suggestion, link.suggestion_id)
     if suggestion.erased_at is not None:  # at the patient's request or past retention: said as its status
         raise LinkGone(f"This advice is no longer current (it was {suggestion.status}).", reason=suggestion.status)
+    if suggestion.status in NO_LONGER_VALID:  # said first: a used or amended letter's advice was ended too
+        raise LinkGone(ended_for_the_employer(suggestion), reason=suggestion.status)
     if link.used_at is not None:
         raise LinkGone("A response has already been recorded with this link. Each link can be used once.")
     if link.revoked_at is not None:
@@ -791,6 +816,19 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
         # The letter prints no link without the patient's consent: no answer about them is taken without it.
         raise NotFound("This link is not valid.")
     return link, suggestion
+
+
+def ended_for_the_employer(suggestion: Suggestion) -> str:
+    """What an employer holding the letter's link is told of advice ended: when, and that it no longer stands;
+    never why (a withdrawal's reason - the condition changed, the patient asked - is the patient's), nor the newer
+    advice (its letter is the patient's to give, with its own link, if they agreed to share it)."""
+    on = domain.long_date(domain.uk_today(suggestion.ended_at)) if suggestion.ended_at else None
+    when = f" on {on}" if on else ""
+    if suggestion.status == "superseded":
+        return (f"The advice in this letter was replaced by newer advice from the GP practice{when} and is no longer "
+                "valid. Please do not act on it: your employee can give you the newer letter.")
+    return (f"The advice in this letter was withdrawn by the GP practice{when} and is no longer valid. Please do not "
+            "act on it.")
 
 
 def employer_view(session: Session, deps: Deps, token: str) -> dict[str, Any]:

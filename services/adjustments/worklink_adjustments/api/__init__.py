@@ -28,7 +28,9 @@ def document_print_views(api: Api) -> None:
     errors = {str(status): {"description": description, "content": {"application/problem+json": {
         "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, description in (
         (401, "No valid bearer token"), (403, "Not a clinician of a practice"),
-        (404, "No such suggestion in your practice"))}
+        (404, "No such suggestion in your practice"),
+        (410, "No longer valid: the suggestion was withdrawn or replaced (`reason` withdrawn|superseded, `ended_at`, "
+              "`superseded_by_id`), or the patient's details were erased"))}
     for kind, what in PRINTS.items():
         for suffix, media, form in (("", "text/html", "HTML print view"), (".pdf", "application/pdf", "PDF")):
             body = {"type": "string", **({"format": "binary"} if suffix else {})}

@@ -17,18 +17,18 @@ from werkzeug.datastructures import MultiDict
 
 from worklink.audit import person_record
 from worklink.auth import current_principal, requires
-from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors
+from worklink.problems import PROBLEM_TYPE_BASE, Problem, field_errors, problem_response
 from worklink.web import service_context
 from worklink.web.app import accepts_form
 from worklink.web.dates import date_parts, typed_date
 from worklink.web.numbers import whole_number
-from worklink.web.pages import PagesBlueprint
+from worklink.web.pages import PagesBlueprint, is_page_request
 from worklink_adjustments import knowledge, letters, services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.config import referrals_url
 from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
-from worklink_adjustments.domain import DomainError, RuleViolation, check_what_parsed, uk_today
+from worklink_adjustments.domain import ACTIVE, DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
 from worklink_adjustments.models import Suggestion
 from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, ordinal, worded
@@ -649,7 +649,10 @@ def review_page(suggestion_id: uuid.UUID, error: str | None = None, status: int 
         url = _response_url(session, suggestion_id)
         guidance = index(session)
     letter = None if suggestion["erased_at"] else letters.employer_letter(suggestion, url)  # no patient: no letter
-    return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error,
+    ended = ended_words(suggestion) if suggestion["status"] in services.NO_LONGER_VALID else None
+    if letter and ended:  # kept in view, as the record of what was advised, marked as no longer standing
+        letter.void = ("Withdrawn" if suggestion["status"] == "withdrawn" else "Replaced") + " – no longer valid"
+    return render("adjustments/review.html", status=status, s=suggestion, letter=letter, error=error, ended=ended,
                   done=None if error else done_banner(done, suggestion),
                   unreviewed=unreviewed_guidance(suggestion, guidance), referrals_site=referrals_site())
 
@@ -700,6 +703,10 @@ def confirm(suggestion_id: uuid.UUID, action: str):
 def confirm_page(suggestion_id: uuid.UUID, action: str, values=None, errors=None, status: int = 200) -> Response:
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
+    if action == "withdraw" and suggestion["status"] not in ACTIVE:
+        # Withdrawn already (a second tab, an old bookmark), replaced or a draft: nothing to ask; it asked to
+        # withdraw it again, and only the refusal after the button said it could not be
+        return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error="status"), 303)
     patient = suggestion["patient"]
     which = which_suggestion(patient["given_name"], patient["family_name"], suggestion["assessment"]["date"])
     return render("adjustments/confirm.html", status=status, s=suggestion, which=which, action=action,
@@ -791,7 +798,47 @@ def _letter(suggestion_id: uuid.UUID, kind: str) -> letters.Letter:
     if suggestion["erased_at"]:
         raise Problem(410, "The patient's details were erased from this suggestion (past the retention period or at "
                            "their request): there is no letter to print. The GP record keeps the advice.")
+    if suggestion["status"] in services.NO_LONGER_VALID:
+        raise NoLongerValid(suggestion, kind)
     return letters.employer_letter(suggestion, url) if kind == "letter" else letters.patient_summary(suggestion)
+
+
+class NoLongerValid(Exception):
+    """A withdrawn or replaced suggestion's letter or summary, asked for: not printed as if it still stood."""
+
+    def __init__(self, suggestion: dict, kind: str):
+        super().__init__(suggestion["status"])
+        self.suggestion, self.kind = suggestion, kind
+
+
+@pages.errorhandler(NoLongerValid)
+def no_longer_valid(error: NoLongerValid) -> Response:
+    """410, saying when and why it ended and, if it was replaced, which suggestion to print instead: a page for the
+    clinician, a problem for a program (a PDF fetched), with the ended status, date and replacement as fields."""
+    s, document = error.suggestion, "employer letter" if error.kind == "letter" else "patient summary"
+    ended = ended_words(s)
+    replaced_by = s["replaced_by"]
+    if not is_page_request():
+        detail = f"This suggestion was {ended}: its {document} is no longer valid." + (
+            f" Print the {document} of the suggestion that replaced it ({replaced_by['id']})." if replaced_by else "")
+        return problem_response(410, detail, title="This document is no longer valid",
+                                type=PROBLEM_TYPE_BASE + "no-longer-valid", reason=s["status"],
+                                ended_at=s["ended_at"] and s["ended_at"].isoformat(),
+                                superseded_by_id=replaced_by and str(replaced_by["id"]))
+    return render("adjustments/no_longer_valid.html", status=410, s=s, document=document, ended=ended)
+
+
+WITHDRAWAL_WORDS = dict(PAGE_WITHDRAWAL_REASONS[1:]) | {"replaced": "Replaced by a newer suggestion"}
+
+
+def ended_words(s: dict) -> str:
+    """How and when the suggestion ended, as the clinician reads it: "withdrawn by the GP practice on
+    3 November 2026 (issued in error)"."""
+    on = f" on {letters.long_date(uk_today(s['ended_at']))}" if s["ended_at"] else ""
+    if s["status"] == "superseded":
+        return f"replaced by a newer suggestion{on}"
+    reason = WITHDRAWAL_WORDS.get(s["withdrawn_reason"] or "")
+    return f"withdrawn by the GP practice{on}" + (f" ({reason[0].lower() + reason[1:]})" if reason else "")
 
 
 # --- the employer's reply (no account: the single-use link is the credential) -------------
