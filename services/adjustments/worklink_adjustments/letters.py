@@ -160,7 +160,8 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     sections += _advice_sections(s, name)
     job = s.get("job") or {}
     if advice and job.get("title"):
-        sections.append(Section("The job", [f"This advice was written with their work as {job['title']} in mind."]))
+        sections.append(Section("The job", [f"This advice was written with their work as {as_occupation(job['title'])} "
+                                            "in mind."]))
     if advice and (notes := _signposting(s)):
         sections.append(Section("Further support", notes))
     sections.append(Section("Reassessment", [_reassessment(s)]))
@@ -185,6 +186,56 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
             "support your employee.", link]))
     return Letter("employer", f"Advice about {name}'s work", s["status"] == "draft", sections, _signature(s), link,
                   document_title="Advice about work: letter for the employer")
+
+
+# A job title typed with its own article ("a nurse") is taken as it is.
+ARTICLES = ("a", "an", "the")
+# Small words inside a job title: they end the run of capitalised words lower-cased ("Nurse at Tesco").
+JOIN_WORDS = {"and", "at", "for", "in", "of", "on", "to", "with", "&"}
+# Letters whose names begin with a vowel sound: "an HGV driver", "an NHS nurse"; "a GP receptionist".
+VOWEL_SOUND_LETTERS = set("AEFHILMNORSX")
+# Words spelt with a vowel that begin with a consonant sound, and with an "h" not sounded.
+SAID_WITH_Y_OR_W = re.compile(r"(uni|use|usu|ure|eu|one\b|once)", re.IGNORECASE)
+SILENT_H = re.compile(r"(hour|honest|honou?r|heir)", re.IGNORECASE)
+
+
+def as_occupation(title: str) -> str:
+    """A typed job title as it reads after "their work as": "Nurse" -> "a nurse", "Staff Nurse" -> "a staff
+    nurse", "Engineer" -> "an engineer", "HGV Driver" -> "an HGV driver", "Nurse at Tesco" -> "a nurse at Tesco".
+    The leading capitalised words are lower-cased (a title typed as a heading, or as a sentence starts); acronyms
+    (said letter by letter for the article), words with other capitals and every word after a small joining word
+    keep the case typed (Tesco, IT). A proper noun typed first ("Tesco Cashier") cannot be told from a job word
+    without a dictionary, and reads lower-case."""
+    words = title.split()
+    if not words:
+        return title
+    leading = True
+    for i, word in enumerate(words):
+        if word.lower() in JOIN_WORDS:
+            leading = False
+        elif len(word) > 1 and word.isupper():  # an acronym: kept, and the run goes on ("HGV Driver")
+            continue
+        elif leading and word[:1].isupper() and (word[1:] == word[1:].lower() or i == 0 and len(word) == 1):
+            words[i] = word.lower()
+        else:
+            leading = False
+    phrase = " ".join(words)
+    if words[0].lower() in ARTICLES:
+        return phrase
+    return f"{_article(words[0])} {phrase}"
+
+
+def _article(word: str) -> str:
+    letters_only = re.sub(r"[^A-Za-z]", "", word)
+    if not letters_only:
+        return "a"
+    if len(letters_only) > 1 and letters_only.isupper():  # an acronym, said letter by letter
+        return "an" if letters_only[0] in VOWEL_SOUND_LETTERS else "a"
+    if SILENT_H.match(letters_only):
+        return "an"
+    if SAID_WITH_Y_OR_W.match(letters_only):
+        return "a"
+    return "an" if letters_only[0].lower() in "aeiou" else "a"
 
 
 def _last_day_to_answer(s: dict[str, Any]) -> date | None:
