@@ -288,3 +288,19 @@ def test_the_shared_date_input_names_its_boxes_and_links_its_error(app):
     assert 'name="birth_date-year" type="text" inputmode="numeric" autocomplete="bday-year" value=""' in html
     assert 'role="group">' in html  # no hint, no error: nothing to describe it
     assert 'name="start-day" type="text" inputmode="numeric" value=""' in html  # not a birthday: no autocomplete
+
+
+def test_a_wrong_method_page_says_what_happened_and_where_to_go_not_https_words(app):
+    """A 405 page was titled "Page not found" and said "The method is not allowed for the requested URL"."""
+    client, browser = app.test_client(), {"Accept": "text/html,*/*;q=0.8"}
+    opened = client.get("/notes", headers=browser)  # a form's address, bookmarked or reloaded
+    html = opened.get_data(as_text=True)
+    assert opened.status_code == 405 and "POST" in opened.headers["Allow"]
+    assert "<h1>There is no page at this address</h1>" in html and "where a form is sent" in html
+    assert '<a href="/">Go to the page</a>' in html and "method is not allowed" not in html.lower()
+
+    sent = client.post("/search", data={"q": "cv"}, headers=browser)  # a form from before a release
+    html = sent.get_data(as_text=True)
+    assert sent.status_code == 405 and "<h1>This page does not take that form</h1>" in html
+    assert '<a href="/search">Go to the page</a>' in html and "method is not allowed" not in html.lower()
+    assert client.get("/notes").mimetype == "application/problem+json"  # programs: the problem, as before

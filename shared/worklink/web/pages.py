@@ -236,9 +236,22 @@ def start_page_label(role: str | None = None) -> str:
 
 def render_error_page(status: int, title: str | None, detail: str | None) -> Response:
     """An error page in plain words: the problem's own title if it has one, else one for the status."""
+    go_to = None
+    if status == 405:  # HTTP's words ("The method is not allowed for the requested URL") under "Page not found"
+        title, detail, go_to = _wrong_method_page()
     title = title or PAGE_TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error")
-    html = render_template("worklink/error.html", status=status, title=title, detail=detail)
+    html = render_template("worklink/error.html", status=status, title=title, detail=detail, go_to=go_to)
     return Response(html, status=status, mimetype="text/html")
+
+
+def _wrong_method_page() -> tuple[str, str, str]:
+    """A 405 for a person: opening a form's address (a bookmark, a reload after sending it), or sending a form to
+    a page that no longer takes it (a page open since a release): title, what happened, and the page to go to."""
+    if request.method in SAFE_METHODS:
+        return ("There is no page at this address", "This address is where a form is sent, not a page to open.",
+                _page_at_or_above(request.path))
+    return ("This page does not take that form", "It may have changed since you opened it. Open the page again "
+            "and enter your answers there.", request.path)
 
 
 def install_pages(app: Flask, service_title: str) -> None:
