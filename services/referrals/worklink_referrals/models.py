@@ -62,6 +62,9 @@ class Referral(Base):
     postcode: Mapped[str | None] = mapped_column(sa.String(8))
     area: Mapped[str | None] = mapped_column(sa.String(4), index=True)  # postcode district, e.g. GL1
     email: Mapped[str | None] = mapped_column(sa.String(255))
+    # The mailbox that address delivers to, keyed (services.mailbox_key; migration 0022): a new status link is
+    # asked for by address, found by this index alone. Erased with the address; re-keyed by a rotation.
+    mailbox_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     preferred_contact: Mapped[str | None] = mapped_column(sa.String(16))
     match_key: Mapped[str] = mapped_column(sa.String(64), index=True)  # name + birth date + postcode

@@ -14,6 +14,11 @@ so a message and its revocation on two keys still end as one would expect. Rate 
 under every key still set (services.take_rate_limit). A match key is made only at intake, so without a previous
 key set the clock job looks for unkeyed ones among the referrals submitted in the last UNKEYED_WINDOW, not
 through every referral held every five minutes: an older replica does not outlive a deploy by a week.
+
+`mailbox_key` (a new status link is asked for by address: services.mailbox_key) is an HMAC of the folded
+address under the same key: rewritten in the same pass and the same statement, from the address held, when a
+retired key made it - or when it is missing though the address is there, as a replica older than migration 0022
+writes it. Until then services.renew_status_links looks under every key still set.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sqlalchemy as sa
 
 from worklink.db import Database
 from worklink_referrals.models import Referral
-from worklink_referrals.services import match_key, unkeyed_match_key
+from worklink_referrals.services import mailbox_key, match_key, unkeyed_match_key
 
 BATCH = 500
 UNKEYED_WINDOW = timedelta(days=7)
@@ -34,7 +39,7 @@ UNKEYED_WINDOW = timedelta(days=7)
 _REFERRALS = Referral.__table__
 _REKEY = (_REFERRALS.update()
           .where(_REFERRALS.c.id == sa.bindparam("rid"), _REFERRALS.c.match_key == sa.bindparam("old"))
-          .values(match_key=sa.bindparam("new")))
+          .values(match_key=sa.bindparam("new"), mailbox_key=sa.bindparam("mailbox")))
 
 
 def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeyed_since: datetime | None = None
@@ -47,8 +52,7 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeye
     while True:
         with database.sessions() as session:
             rows = session.execute(_page(after, since)).all()
-        renames = [{"rid": row.id, "old": row.match_key, "new": new} for row in rows
-                   if (new := _key(row, key)) != row.match_key and row.match_key in _old_keys(row, previous, key)]
+        renames = [rename for row in rows if (rename := _rename(row, previous, key))]
         if renames:
             with database.transaction() as session:
                 changed += session.execute(_REKEY, renames).rowcount
@@ -60,11 +64,24 @@ def rekey_people(database: Database, key: str, previous: tuple[str, ...], unkeye
 
 def _page(after, since: datetime | None) -> sa.Select:
     query = (sa.select(Referral.id, Referral.given_name, Referral.family_name, Referral.birth_date,
-                       Referral.postcode, Referral.match_key)
+                       Referral.postcode, Referral.match_key, Referral.email, Referral.mailbox_key)
              .where(Referral.erased_at.is_(None), Referral.given_name.is_not(None)).order_by(Referral.id).limit(BATCH))
     if since is not None:
         query = query.where(Referral.submitted_at >= since)
     return query if after is None else query.where(Referral.id > after)
+
+
+def _rename(row, previous: tuple[str, ...], key: str) -> dict | None:
+    """The row's keys rewritten under `key` (each only if an old key made it), or None if neither changes."""
+    new = _key(row, key)
+    if new == row.match_key or row.match_key not in _old_keys(row, previous, key):
+        new = row.match_key
+    mailbox = mailbox_key(row.email, key)
+    if row.mailbox_key is not None and row.mailbox_key not in {mailbox_key(row.email, old) for old in previous}:
+        mailbox = row.mailbox_key
+    if (new, mailbox) == (row.match_key, row.mailbox_key):
+        return None
+    return {"rid": row.id, "old": row.match_key, "new": new, "mailbox": mailbox}
 
 
 def _old_keys(row, previous: tuple[str, ...], key: str) -> set[str]:

@@ -32,8 +32,8 @@ from worklink_referrals.models import PLATFORM, Outcome, Referral, SustainmentCh
 
 ENDED = tuple(sorted(s.value for s in TERMINAL))
 AUDIT = AuditTrail(PLATFORM)
-_PERSON_FIELDS = ("nhs_number", "given_name", "family_name", "birth_date", "postcode", "email", "phone",
-                  "preferred_contact", "reason", "status_text", "duplicate_reason", "duplicate_of_id",
+_PERSON_FIELDS = ("nhs_number", "given_name", "family_name", "birth_date", "postcode", "email", "mailbox_key",
+                  "phone", "preferred_contact", "reason", "status_text", "duplicate_reason", "duplicate_of_id",
                   "replaces_id", "status_link_hash")
 
 

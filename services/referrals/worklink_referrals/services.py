@@ -308,6 +308,7 @@ def submit(session: Session, outbox: Outbox, settings: ReferralSettings, intake:
 
     link = secrets.token_urlsafe(24)
     row = _referral_row(intake, actor, source=source, now=now, key=key, area=area, service=service, link=link)
+    row["mailbox_key"] = mailbox_key(person.get("email"), settings.person_key)
     row["replaces_id"] = replaces.id if replaces else None
     if duplicate:
         row["duplicate_of_id"], row["duplicate_reason"] = duplicate.id, duplicate_reason
@@ -884,6 +885,13 @@ def mailbox(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def mailbox_key(email: str | None, key: str) -> str | None:
+    """What a referral keeps to find it by the mailbox its email address delivers to (mailbox(); a new status link
+    is asked for by address): an HMAC under the person key, so the lookup is one indexed equality that reads no
+    other person's address, and the column is useless without the key. None without an address."""
+    return keyed_reference(f"mailbox:{mailbox(email)}", key) if email else None
+
+
 def limit_status_email_changes(session: Session, settings: ReferralSettings, referral: Referral,
                                now: datetime) -> None:
     """At most N changes of the person's answer about status emails per referral in the self-referral window (which
@@ -1364,22 +1372,16 @@ def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSetti
     verified email, or the address the first email took it to) gets a new one, emailed to the address we hold -
     never to the one typed - and the old link stops working. None for a referral whose consent was withdrawn or
     whose details were erased. Returns those renewed; the caller says the same whatever they are."""
-    wanted = mailbox(email)
-    domain_part = wanted.rpartition("@")[2]
-    if not domain_part:
-        return []
-    # The address is held as typed: narrowed by its domain in SQL (never the local part, which mailbox() folds),
-    # then matched as the mailbox it delivers to.
-    domains = {domain_part} | {held for held, same in _DOTLESS_DOMAINS.items() if same == domain_part}
-    candidates = session.execute(sa.select(Referral.id, Referral.email).where(
-        sa.or_(*(sa.func.lower(Referral.email).like(f"%@{_like_escaped(held)}", escape="\\") for held in domains)),
-        Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
+    # By the keyed mailbox alone (an index lookup): no other person's address is read, and a miss reads nothing.
+    # Under every key still set, as a referral a rotation has not yet re-keyed holds a retired key's (rekeying.py).
+    keys = [mailbox_key(email, key) for key in (settings.person_key, *settings.previous_person_keys)]
+    followed = (sa.select(Referral).where(
+        Referral.mailbox_key.in_(keys), Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
         Referral.status_link_hash.is_not(None),
-        sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))).all()
-    ids = sorted(rid for rid, address in candidates if mailbox(address) == wanted)
+        sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))
+        .order_by(Referral.submitted_at).with_for_update())
     renewed = []
-    for referral in session.scalars(sa.select(Referral).where(Referral.id.in_(ids)).order_by(Referral.submitted_at)
-                                    .with_for_update()).all() if ids else []:
+    for referral in session.scalars(followed).all():
         link = _new_status_link(referral, now)
         # Under the status emails' consent while it stands (a withdrawal or stop revokes it at notifications); a
         # person who stopped them, or was never asked, asked for this one email themselves: a consent of its own.
@@ -1392,10 +1394,6 @@ def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSetti
             "status_link": status_page(link)}, subject=str(referral.id))
         renewed.append(referral)
     return renewed
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def limit_status_link_requests(session: Session, settings: ReferralSettings, email: str,
