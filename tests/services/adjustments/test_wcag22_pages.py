@@ -36,10 +36,10 @@ def walk(app, tokens, page, check) -> dict[str, object]:
         visit("new suggestion", "/write")
         visit("draft", review)
         visit("change the draft", f"{review}/change")
-        visit("withdraw", f"{review}/withdraw")
         page.goto(base + review)
         submit(page, page.get_by_role("button", name="Issue the suggestion"))
         visit("issued", review)
+        visit("withdraw", f"{review}/withdraw")  # asked of current advice only (a draft's goes to its review page)
         visit("employer letter", f"/suggestions/{created['id']}/letter")
         visit("patient summary", f"/suggestions/{created['id']}/summary")
         page.goto(base + review)
@@ -103,14 +103,16 @@ def test_3_3_1_3_3_3_refused_forms_lead_to_each_field_and_say_why_there(app, tok
         submit(page, page.get_by_role("button", name="Search"))
         assert error_summary_problems(page) == []
 
+        page.goto(f"{base}/review/{created['id']}")
+        submit(page, page.get_by_role("button", name="Issue the suggestion"))
+        reply = page.locator("a[href*='/respond/']").get_attribute("href")
+
+        # Issued: only current advice is asked to be withdrawn (a draft's page goes back to the review page)
         page.goto(f"{base}/review/{created['id']}/withdraw")
         submit(page, page.locator("main button[type=submit]").last)
         assert page.locator(".nhsuk-error-summary__list a").count() == 1
         assert error_summary_problems(page) == []
 
-        page.goto(f"{base}/review/{created['id']}")
-        submit(page, page.get_by_role("button", name="Issue the suggestion"))
-        reply = page.locator("a[href*='/respond/']").get_attribute("href")
         page.context.clear_cookies()
         page.goto(reply)
         submit(page, page.get_by_role("button", name="Send your answer"))
