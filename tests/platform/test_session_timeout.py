@@ -80,7 +80,11 @@ def test_a_page_carries_the_time_left_as_the_server_counts_it(database_url):
         _move_clock(app, token, last_seen_at=timedelta(seconds=25))  # under the 30 s between renewals: kept
         html = browser.get("/caseload").text
         assert 270 <= _ends_in(html) <= 277 and 'data-warn-before="120"' in html and 'data-renewable="true"' in html
-        assert 'data-ended-page="/session/ended?next=/caseload"' in html
+        # The script adds this page's address (location): the page does not carry its own URL.
+        assert 'data-ended-page="/session/ended" data-return-here>' in html
+        posted = browser.post("/drafts", data={"csrf_token": _csrf(browser)},
+                              headers={"Referer": "http://localhost/caseload?step=2"}).text
+        assert 'data-ended-page="/session/ended?next=/caseload?step%3D2">' in posted  # the page the form was on
     finally:
         app.extensions["worklink"].database.dispose()
 
@@ -147,7 +151,8 @@ def test_in_chromium_the_warning_is_announced_and_stays_signs_out_or_runs_out(tm
 
             ended = tabs["run_out"]
             expect(ended.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=40_000)
-            assert ended.url.startswith(f"{base}/session/ended")
+            assert ended.url == f"{base}/session/ended?next=%2Fcaseload"  # the page it was on, added by the script
+            assert "/signin?next=/caseload" in unescape(ended.content())  # signing in again comes back to it
             assert "You've been signed out because you were inactive for 1 minute." in \
                 ended.get_by_role("main").inner_text()
             assert_accessible(ended)

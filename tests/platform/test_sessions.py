@@ -45,6 +45,12 @@ def save_note():
     return "saved"
 
 
+@pages.post("/drafts")
+@requires("adviser")
+def save_draft():  # a form whose answer is a page (one with errors, say), at an address that takes no GET
+    return render_template_string(PAGE, who=current_principal().subject)
+
+
 def _app(database_url: str, **environ):
     settings = Settings.from_env("demo", {"DEMO_DATABASE_URL": database_url, **environ})
     tables = platform_tables(sa.MetaData(naming_convention=NAMING_CONVENTION))

@@ -385,10 +385,14 @@ def session_warning() -> dict | None:
     times = g.get("session_times")
     if times is None:
         return None
-    where = _this_page()
+    # A page got by GET comes back to itself: the script adds its address, so the page does not carry its own URL
+    # (a crafted query's words would be in every page's source). A page a form's POST answered comes back to the
+    # page the form was sent from, which only the server knows.
+    where = None if request.method in SAFE_METHODS else _this_page()
     return {"ends_in": math.ceil((times.ends_at - utcnow()).total_seconds()) + 1,
             "warn_before": round(service_context().sessions.warning.total_seconds()),
             "renewable": times.renewable, "session_hours": SESSION_HOURS,
+            "return_here": request.method in SAFE_METHODS,
             "ended_page": url_for("worklink_session.session_ended", next=where) if where else
             url_for("worklink_session.session_ended")}
 

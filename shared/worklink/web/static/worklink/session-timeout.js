@@ -90,7 +90,9 @@ function watch (dialog) {
     if (leaving) return
     leaving = true
     clearInterval(timer)
-    window.location.assign(dialog.dataset.endedPage)
+    const ended = new URL(dialog.dataset.endedPage, window.location.href)
+    if ('returnHere' in dialog.dataset) ended.searchParams.set('next', window.location.pathname + window.location.search)
+    window.location.assign(ended.href)
   }
 
   keepAlive.addEventListener('submit', event => {
