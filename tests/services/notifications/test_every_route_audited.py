@@ -31,6 +31,8 @@ SETUP = "the alliance's set-up, naming no resident"
 OTHER_ROUTES = {
     "GET notification_pages.home": "the start page",
     "GET notification_pages.messages": STAFF_OWN,
+    "GET notification_pages.settings_page": "the caller's own channel settings",
+    "POST notification_pages.save_settings": "the caller's own channel settings",
     "POST notification_pages.mark_read": STAFF_OWN,
     "GET inbox.Inbox": STAFF_OWN,
     "POST inbox.MarkRead": STAFF_OWN,

@@ -41,7 +41,8 @@ def moves(database) -> list:
     audit = PLATFORM.audit_log
     with database.sessions() as session:
         return session.execute(sa.select(audit.c.actor, audit.c.actor_org, audit.c.action, audit.c.purpose)
-                               .where(audit.c.resource_type == "user_channel_settings")
+                               .where(audit.c.resource_type == "user_channel_settings",
+                                      audit.c.purpose.like("team e-mail follows%"))  # not a save's own entry
                                .order_by(audit.c.id)).all()
 
 

@@ -38,6 +38,7 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
         visit("own inbox", "/messages")
         visit("organisation's inbox", "/messages?scope=organisation")
         visit("organisation's inbox, page 2", "/messages?scope=organisation&page=2")
+        visit("notification settings", "/settings")
         page.context.clear_cookies()
         sign_in(page, base, mint_token(jwt, role="alliance_admin", subject="alex"), "/admin")
         visit("administration", "/admin")

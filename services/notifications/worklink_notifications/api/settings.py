@@ -10,9 +10,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from worklink.auth import authenticate, require_organisation, requires
-from worklink.pseudonyms import clinician_reference
 from worklink.web import Problem, service_context
-from worklink_notifications.models import OrganisationContact, UserChannelSettings
+from worklink_notifications import channels
+from worklink_notifications.models import OrganisationContact
 from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactIn, ContactOut
 
 blp = Blueprint("settings", __name__, description="Where and how often people and organisations are told.")
@@ -28,32 +28,21 @@ class MyChannels(MethodView):
         """Your channel settings (defaults until you save some: inbox on, email off)."""
         principal = authenticate()
         with service_context().database.sessions() as session:
-            found = session.get(UserChannelSettings, principal.subject)
-        return found or {"user_id": principal.subject, "organisation_id": principal.organisation, "email": None,
-                         "inbox_enabled": True, "email_enabled": False, "frequency": "immediate"}
+            return channels.current(session, principal)
 
     @requires()
     @blp.arguments(ChannelSettingsIn)
     @blp.response(200, ChannelSettingsOut)
     def put(self, body):
-        """Choose your channels: inbox, email now, or email as one daily digest."""
-        if body["email_enabled"] and not body["email"]:
-            raise Problem(422, "Give an email address to turn email on.",
-                          errors=[{"location": "json", "pointer": "/email", "detail": "Required when email_enabled is true."}])
-        principal = authenticate()
-        with service_context().database.transaction() as session:
-            found = session.get(UserChannelSettings, principal.subject)
-            if found is None:
-                found = UserChannelSettings(user_id=principal.subject)
-                session.add(found)
-            found.organisation_id = principal.organisation
-            # How events that may not name the login id name this user (routing.user_recipients).
-            found.clinician_reference = clinician_reference(principal.subject,
-                                                            current_app.config["CLINICIAN_REFERENCE_KEY"])
-            for name, value in body.items():
-                setattr(found, name, value)
-            session.flush()
-            return found
+        """Choose your channels: inbox, email now, or email as one daily digest (audited, as the settings page)."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            try:
+                return channels.save(session, ctx.audit, authenticate(), body,
+                                     current_app.config["CLINICIAN_REFERENCE_KEY"])
+            except channels.EmailRequired as exc:
+                raise Problem(422, str(exc), errors=[{"location": "json", "pointer": "/email",
+                                                      "detail": "Required when email_enabled is true."}]) from None
 
 
 # An organisation id is at most 64 characters (as stored): a longer one is no organisation's, a 404 from routing

@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
 from worklink.audit import person_record
 from worklink.auth import authenticate, requires
@@ -15,11 +16,12 @@ from worklink.uktime import uk_time
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
-from worklink_notifications import admin, inbox, links
+from worklink_notifications import admin, channels, inbox, links
 from worklink_notifications.api.admin import shown
 from worklink_notifications.api.inbox import reference_keys
-from worklink_notifications.delivery import as_utc
-from worklink_notifications.models import RoutingRule, WebhookSubscriber
+from worklink_notifications.delivery import DeliverySettings, as_utc
+from worklink_notifications.models import FREQUENCIES, RoutingRule, WebhookSubscriber
+from worklink_notifications.schemas import ChannelSettingsIn
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
@@ -35,7 +37,8 @@ def _uk_time(moment: datetime | None) -> str:
 
 
 def _nav() -> list[tuple[str, str]]:
-    nav = [("Messages", url_for("notification_pages.messages"))]
+    nav = [("Messages", url_for("notification_pages.messages")),
+           ("Notification settings", url_for("notification_pages.settings_page"))]
     if authenticate().is_alliance_admin:
         nav.append(("Administration", url_for("notification_pages.administration")))
     return nav
@@ -84,6 +87,62 @@ def mark_read(item_id: uuid.UUID):
     # instead of starting again at "Skip to main content" (and a screen magnifier stays where it was).
     return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user"),
                             page=_page_number(request.form.get("page")), _anchor=f"message-{item_id}"))
+
+
+# The settings page's e-mail choice: off, or on with its frequency (ChannelSettingsIn's email_enabled, frequency).
+EMAIL_OFF = "off"
+SETTINGS_ERRORS = {  # a field's message in words; the rules are ChannelSettingsIn's and channels.save's
+    "inbox": "Choose whether to keep messages addressed to you in your inbox",
+    "email_choice": "Choose whether and how often to get emails",
+    "email": "Enter an email address in the correct format, like name@example.com",
+    "email_required": "Enter the email address to send your emails to, or choose no emails",
+}
+
+
+@pages.get("/settings")
+@requires()
+def settings_page():
+    with service_context().database.sessions() as session:
+        saved = channels.saved_choice(session, authenticate())
+    values = {"inbox": "yes" if saved["inbox_enabled"] else "no", "email": saved["email"],
+              "email_choice": saved["frequency"] if saved["email_enabled"] else EMAIL_OFF}
+    return _settings_form(values, {}, saved=request.args.get("done") == "saved")
+
+
+@pages.post("/settings")
+@requires()
+@accepts_form
+def save_settings():
+    form, ctx, principal = request.form, service_context(), authenticate()
+    values = {name: form.get(name, "") for name in ("inbox", "email_choice", "email")}
+    errors = {name: SETTINGS_ERRORS[name] for name, allowed in
+              (("inbox", {"yes", "no"}), ("email_choice", {EMAIL_OFF, *FREQUENCIES})) if values[name] not in allowed}
+    with ctx.database.transaction() as session:
+        # No emails keeps how often they came (and the address), for when they are turned on again.
+        frequency = values["email_choice"] if values["email_choice"] in FREQUENCIES \
+            else channels.saved_choice(session, principal)["frequency"]
+        try:  # the API's schema: the same rules for an address and a frequency
+            choice = ChannelSettingsIn().load({"email": values["email"].strip() or None, "frequency": frequency,
+                                               "inbox_enabled": values["inbox"] == "yes",
+                                               "email_enabled": values["email_choice"] in FREQUENCIES})
+        except ValidationError as exc:
+            errors.update({name: SETTINGS_ERRORS[name] for name in exc.messages if name in SETTINGS_ERRORS})
+        if not errors:
+            try:
+                channels.save(session, ctx.audit, principal, choice, current_app.config["CLINICIAN_REFERENCE_KEY"])
+            except channels.EmailRequired:
+                errors["email"] = SETTINGS_ERRORS["email_required"]
+    if errors:
+        return _settings_form(values, errors), 400
+    return redirect(url_for("notification_pages.settings_page", done="saved"))  # PRG: a reload saves nothing again
+
+
+def _settings_form(values: dict, errors: dict, saved: bool = False):
+    principal = authenticate()
+    digest_hour = DeliverySettings.from_env(os.environ).digest_hour
+    return render_template("notifications/settings.html", values=values, errors=errors, saved=saved, nav=_nav(),
+                           digest_time=channels.digest_time(digest_hour), organisation=principal.organisation,
+                           administrator=principal.role in ("org_admin", "alliance_admin"))
 
 
 @pages.get("/admin")
