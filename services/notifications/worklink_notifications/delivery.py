@@ -825,7 +825,7 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
     values = {"subject": subject, "sentence": sentence,
               "link": inbox_link(settings, getattr(delivery, "inbox_scope", None)),
               "details": [] if person else details(delivery.message_code, delivery.facts),
-              "contact": delivery.recipient_kind == "contact"}
+              "contact": delivery.recipient_kind == "contact", "settings_link": settings_link(settings)}
     name = "person" if person else "message"
     if person and delivery.message_code == CODE_MESSAGE:
         if not delivery.verification_code:
@@ -845,7 +845,7 @@ def render_digest(items: list[Delivery], address: str, day: date, settings: Deli
     entries = [{**dict(zip(("subject", "sentence"), wording(item.message_code))),
                 "details": details(item.message_code, item.facts)} for item in items]
     values = {"items": entries, "day": uk_day(day), "link": inbox_link(settings, scope),
-              "contact": bool(items) and items[0].recipient_kind == "contact"}
+              "contact": bool(items) and items[0].recipient_kind == "contact", "settings_link": settings_link(settings)}
     return _message(address, f"Your WorkLink updates for {uk_day(day)} ({len(items)})",
                     TEMPLATES.get_template("digest.txt.j2").render(values),
                     TEMPLATES.get_template("digest.html.j2").render(values), f"digest-{digest_id or day}", settings)
@@ -856,6 +856,11 @@ def inbox_link(settings: DeliverySettings, scope: str | None) -> str:
     empty for a team's news ("There are no messages here yet"). No scope (a digest of several): the reader's
     own, whose tabs count the unread in each."""
     return f"{settings.public_url}/messages" + (f"?scope={scope}" if scope else "")
+
+
+def settings_link(settings: DeliverySettings) -> str:
+    """The page a member changes their e-mail on (pages: /settings), absolute as the inbox link is."""
+    return f"{settings.public_url}/settings"
 
 
 def inbox_scope(session: Session, delivery: Delivery) -> str | None:

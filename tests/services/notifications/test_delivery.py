@@ -785,16 +785,24 @@ def test_each_email_says_truly_why_it_came_and_who_can_stop_it_and_carries_a_dat
     assert worker.run_digests() == 2
     contact_says = ("You are getting this because your organisation's WorkLink administrator added this address to "
                     "its contacts. To stop these emails, or get one a day instead, ask them to change or remove it.")
+    # A person's links their settings page (absolute, as the inbox link), in the words of its heading.
+    settings_page = "http://127.0.0.1:8084/settings"
     person_says = ("You are getting this because you turned on email in your WorkLink notification settings. To "
-                   "stop these emails, or get one a day instead, change those settings.")
+                   "stop these emails, or get one a day instead, change your notification settings")
     for address, says, sent in (("team@practice.example", contact_says, morning),
                                 ("daily@practice.example", contact_says, evening),
                                 ("gp1@practice.example", person_says, morning),
                                 ("gp2@practice.example", person_says, evening)):
         [mail] = smtp_server.to(address)
         text, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
-        assert text.rstrip().endswith(says), (address, text)
-        assert f'<p style="color: #4c6272;">{says}</p>' in html.replace("&#39;", "'"), (address, html)
+        if says is contact_says:
+            assert text.rstrip().endswith(says), (address, text)
+            assert f'<p style="color: #4c6272;">{says}</p>' in html.replace("&#39;", "'"), (address, html)
+            assert "/settings" not in text + html  # a team mailbox has no settings page
+        else:
+            assert text.rstrip().endswith(f"{says}: {settings_page}"), (address, text)
+            assert f'{says.replace("change your notification settings", "")}<a href="{settings_page}">change your ' \
+                   'notification settings</a>.</p>' in html, (address, html)
         assert "in your settings" not in text + html
         assert mail["Date"] is not None and mail["Date"].datetime == sent, address
 
