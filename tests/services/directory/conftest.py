@@ -147,8 +147,10 @@ def taking_referrals(app, service_id: str, open_referrals: int = 3) -> None:
                                     updated=datetime.now(timezone.utc)))
 
 
-def listed_long_ago(app, days: int = 92) -> None:
-    """Back-date every listing's listed_at, so one never assured is due for review."""
+def listed_long_ago(app, days: int = 93) -> None:
+    """Back-date every listing's listed_at, so one never assured is due for review: listed on a UK day more than
+    the 91-day period ago. (92 days was one day to spare, which the hour between BST and GMT took away when run
+    between 23:00 and midnight UTC in winter: listed at 00:xx BST on the cutoff day itself, not before it.)"""
     import sqlalchemy as sa
 
     from worklink.db import utcnow
