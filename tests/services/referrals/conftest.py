@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -79,6 +79,31 @@ class Harness:
                                               ).get_json()["version"]
         return self.client.post(f"/referrals/{referral_id}/actions/{action}", json=data,
                                 headers=headers or self.adviser())
+
+
+def referrals_table_before(*, moments: tuple[str, ...] = (), texts: tuple[str, ...] = (),
+                           uuids: tuple[str, ...] = ()) -> sa.TableClause:
+    """The referrals table as an older revision left it, for a migration test's rows: the columns every insert
+    needs since the first revisions, and the `moments` (timestamps), `texts` and `uuids` that test also writes."""
+    moment, text = sa.DateTime(timezone=True), sa.String()
+    return sa.table("referrals", sa.column("id", sa.Uuid()), sa.column("birth_date", sa.Date()),
+                    sa.column("version", sa.Integer()), sa.column("outcomes_to_referrer", sa.Boolean()),
+                    sa.column("person_updates", sa.Boolean()), *(sa.column(name, sa.Uuid()) for name in uuids),
+                    *(sa.column(name, moment) for name in ("consent_captured_at", "submitted_at", "updated_at",
+                                                           *moments)),
+                    *(sa.column(name, text) for name in (
+                        "reference", "status", "source", "referrer_org_id", "referrer_subject", "referrer_role",
+                        "routing", "given_name", "family_name", "match_key", "consent_captured_by",
+                        "consent_method", *texts)))
+
+
+def referral_row_before(rid, reference: str, at: datetime, **columns) -> dict:
+    """A row for referrals_table_before: a GP's routed referral submitted `at`, with `columns` over its defaults."""
+    return {"id": rid, "reference": reference, "version": 1, "status": "submitted", "source": "gp",
+            "referrer_org_id": "org", "referrer_subject": "sub", "referrer_role": "gp", "routing": "routed",
+            "given_name": "Sam", "family_name": "Jones", "birth_date": date(1990, 1, 2), "match_key": "key",
+            "consent_captured_by": "x", "consent_captured_at": at, "consent_method": "verbal",
+            "outcomes_to_referrer": False, "person_updates": False, "submitted_at": at, "updated_at": at, **columns}
 
 
 def nhs_number(i: int, prefix: int = 9) -> str:

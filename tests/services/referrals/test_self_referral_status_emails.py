@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from tests.services.referrals.conftest import referral_row_before, referrals_table_before
 from tests.services.referrals.test_api import audit_rows, outbox_payloads
 from tests.services.referrals.test_page_forms import page, post
 from worklink_referrals.models import PendingSelfReferral, Referral
@@ -20,15 +21,7 @@ FORM = {"given_name": "Sam", "family_name": "Jones", "birth_date-day": "2", "bir
         "employment_situation": "unemployed", "consent": "yes"}
 MESSAGES = "notifications.person_message.requested"
 REVOKED = "notifications.person_messages.revoked"
-_TEXT, _WHEN = sa.String(), sa.DateTime(timezone=True)
-# The referrals table as revision 0017 left it (the columns an insert needs).
-BEFORE_0018 = sa.table("referrals", *(sa.column(name, _TEXT) for name in (
-    "reference", "status", "source", "referrer_org_id", "referrer_subject", "referrer_role", "routing", "given_name",
-    "family_name", "match_key", "consent_captured_by", "consent_method")),
-    sa.column("id", sa.Uuid()), sa.column("consent_id", sa.Uuid()), sa.column("version", sa.Integer()),
-    sa.column("birth_date", sa.Date()), sa.column("outcomes_to_referrer", sa.Boolean()),
-    sa.column("person_updates", sa.Boolean()), *(sa.column(name, _WHEN) for name in (
-        "consent_captured_at", "submitted_at", "updated_at")))
+BEFORE_0018 = referrals_table_before(uuids=("consent_id",))  # the referrals table as revision 0017 left it
 
 
 def refer_myself(h, emails: str | None) -> tuple[str, str]:
@@ -192,12 +185,9 @@ def test_the_answer_given_before_0018_is_kept_as_recorded(database_url):
     try:
         with engine.begin() as conn:
             conn.execute(BEFORE_0018.insert(), [
-                {"id": rid, "reference": f"R-{source.upper()}", "version": 1, "status": "submitted", "source": source,
-                 "referrer_org_id": "org", "referrer_subject": "sub", "referrer_role": "gp", "routing": "routed",
-                 "given_name": "Sam", "family_name": "Jones", "birth_date": date(1990, 1, 2), "match_key": "key",
-                 "consent_id": consent, "consent_captured_by": "x", "consent_captured_at": at,
-                 "consent_method": "online", "outcomes_to_referrer": False, "person_updates": updates,
-                 "submitted_at": at, "updated_at": at} for source, (rid, consent, updates) in rows.items()])
+                referral_row_before(rid, f"R-{source.upper()}", at, source=source, consent_id=consent,
+                                    consent_method="online", person_updates=updates)
+                for source, (rid, consent, updates) in rows.items()])
         upgrade(migrations, database_url, "referrals_0018")
         after = sa.table("referrals", sa.column("source", sa.String()), sa.column("person_updates_how", sa.String()),
                          sa.column("person_updates_at", sa.DateTime(timezone=True)),

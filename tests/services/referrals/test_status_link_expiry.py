@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from tests.services.referrals.test_api import audit_rows, outbox_payloads
 from tests.services.referrals.test_page_forms import post
 from tests.services.referrals.test_status_email_answer_shown import self_referred
-from tests.services.referrals.conftest import nhs_number, referral_body, with_updates
+from tests.services.referrals.conftest import (nhs_number, referral_body, referral_row_before, referrals_table_before,
+                                               with_updates)
 from worklink.config import ConfigError
 from worklink_referrals.config import ReferralSettings
 
@@ -198,28 +199,15 @@ def test_the_migration_dates_links_made_before_it(database_url):
     upgrade(migrations, database_url, "referrals_0020")
     engine = sa.create_engine(database_url)
     submitted, told = (datetime(2026, 1, 5, 9, tzinfo=timezone.utc), datetime(2026, 2, 1, 9, tzinfo=timezone.utc))
-    moment, text = sa.DateTime(timezone=True), sa.String()
-    referrals = sa.table("referrals", sa.column("id", sa.Uuid()), sa.column("birth_date", sa.Date()),
-                         sa.column("version", sa.Integer()), sa.column("outcomes_to_referrer", sa.Boolean()),
-                         sa.column("person_updates", sa.Boolean()),
-                         *(sa.column(name, moment) for name in ("consent_captured_at", "submitted_at", "updated_at",
-                                                                 "received_message_at")),
-                         *(sa.column(name, text) for name in (
-                             "reference", "status", "source", "referrer_org_id", "referrer_subject", "referrer_role",
-                             "routing", "given_name", "family_name", "match_key", "consent_captured_by",
-                             "consent_method", "status_link_hash")))
+    referrals = referrals_table_before(moments=("received_message_at",), texts=("status_link_hash",))
     rows = {"told": (uuid.uuid4(), told, "a" * 64), "untold": (uuid.uuid4(), None, "b" * 64),
             "erased": (uuid.uuid4(), None, None)}
     try:
         with engine.begin() as conn:
             conn.execute(referrals.insert(), [
-                {"id": rid, "reference": f"R-{name[:6].upper()}", "version": 1, "status": "submitted",
-                 "source": "gp", "referrer_org_id": "org", "referrer_subject": "sub", "referrer_role": "gp",
-                 "routing": "routed", "given_name": "Sam", "family_name": "Jones", "birth_date": date(1990, 1, 2),
-                 "match_key": "key", "consent_captured_by": "x", "consent_captured_at": submitted,
-                 "consent_method": "verbal", "outcomes_to_referrer": False, "person_updates": received is not None,
-                 "submitted_at": submitted, "updated_at": submitted, "received_message_at": received,
-                 "status_link_hash": link} for name, (rid, received, link) in rows.items()])
+                referral_row_before(rid, f"R-{name[:6].upper()}", submitted, person_updates=received is not None,
+                                    received_message_at=received, status_link_hash=link)
+                for name, (rid, received, link) in rows.items()])
         upgrade(migrations, database_url, "referrals_0021")
         after = sa.table("referrals", sa.column("id", sa.Uuid()),
                          sa.column("status_link_issued_at", sa.DateTime(timezone=True)))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from tests.services.referrals.conftest import nhs_number
+from tests.services.referrals.conftest import nhs_number, referral_row_before, referrals_table_before
 from tests.services.referrals.test_retention import SIX_YEARS, run_job
 from tests.services.referrals.test_status_link_expiry import gp_referral, harness_for, renewals
 from worklink_referrals import jobs
@@ -127,28 +127,15 @@ def test_the_migration_keys_the_mailbox_of_each_referral_held(database_url, monk
     migrations = get_service("referrals").migrations_dir
     upgrade(migrations, database_url, "referrals_0021")
     engine = sa.create_engine(database_url)
-    moment, text = sa.DateTime(timezone=True), sa.String()
-    referrals = sa.table("referrals", sa.column("id", sa.Uuid()), sa.column("birth_date", sa.Date()),
-                         sa.column("version", sa.Integer()), sa.column("outcomes_to_referrer", sa.Boolean()),
-                         sa.column("person_updates", sa.Boolean()),
-                         *(sa.column(name, moment) for name in ("consent_captured_at", "submitted_at", "updated_at",
-                                                                 "erased_at")),
-                         *(sa.column(name, text) for name in (
-                             "reference", "status", "source", "referrer_org_id", "referrer_subject", "referrer_role",
-                             "routing", "given_name", "family_name", "match_key", "consent_captured_by",
-                             "consent_method", "email")))
+    referrals = referrals_table_before(moments=("erased_at",), texts=("email",))
     submitted = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
     rows = {"gmail": (uuid.uuid4(), "Kim.Lee+x@GoogleMail.com", None), "none": (uuid.uuid4(), None, None),
             "erased": (uuid.uuid4(), None, submitted)}
     try:
         with engine.begin() as conn:
             conn.execute(referrals.insert(), [
-                {"id": rid, "reference": f"R-{name[:6].upper()}", "version": 1, "status": "submitted",
-                 "source": "gp", "referrer_org_id": "org", "referrer_subject": "sub", "referrer_role": "gp",
-                 "routing": "routed", "given_name": "Kim", "family_name": "Lee", "birth_date": date(1990, 1, 2),
-                 "match_key": f"key-{name}", "consent_captured_by": "x", "consent_captured_at": submitted,
-                 "consent_method": "verbal", "outcomes_to_referrer": False, "person_updates": False,
-                 "submitted_at": submitted, "updated_at": submitted, "email": email, "erased_at": erased}
+                referral_row_before(rid, f"R-{name[:6].upper()}", submitted, given_name="Kim", family_name="Lee",
+                                    match_key=f"key-{name}", email=email, erased_at=erased)
                 for name, (rid, email, erased) in rows.items()])
         upgrade(migrations, database_url, "referrals_0022")
         after = sa.table("referrals", sa.column("id", sa.Uuid()), sa.column("mailbox_key", sa.String()))
