@@ -111,6 +111,20 @@ def read(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid
     return view(session, suggestion)
 
 
+def read_to_print(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
+                  kind: str) -> dict[str, Any]:
+    """The suggestion whose letter or summary (`kind`) is asked for, audited as what the caller gets: an export
+    when there is a document to give; a read, saying why none was given, when the patient's details were erased
+    or the suggestion was withdrawn or replaced (they see only a notice that it ended, still their record)."""
+    suggestion = load(session, clinician, suggestion_id)
+    refused = "erased" if suggestion.erased_at else suggestion.status if suggestion.status in NO_LONGER_VALID else None
+    if refused:
+        deps.audit_record(session, "read", suggestion, clinician.principal, f"print_{kind}_refused_{refused}")
+    else:
+        deps.audit_record(session, "export", suggestion, clinician.principal, f"print_{kind}")
+    return view(session, suggestion)
+
+
 def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, status: str | None = None,
                       nhs_number: str | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     where = [Suggestion.practice_id == clinician.practice_id]

@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests.browser import assert_accessible, live_server, sign_in
-from tests.services.adjustments.conftest import suggestion_body
+from tests.services.adjustments.conftest import patient_reference, suggestion_body
 from tests.services.adjustments.test_letters_and_employer import issued, response_link
 from worklink_adjustments.domain import long_date, uk_today
+from worklink_adjustments.models import PLATFORM
 
 pytestmark = pytest.mark.timeout(180)
 PROGRAM = {"Accept": "application/pdf, application/problem+json"}
@@ -78,6 +80,38 @@ def test_a_replaced_suggestions_letter_is_gone_and_points_to_its_replacement(cli
                      rf'{today_in_words()}</a>, which replaced it', page)
     # The replacement's own letter prints as ever
     assert client.get(f"/suggestions/{newer['id']}/letter.pdf", headers=tokens.header()).status_code == 200
+
+
+def accesses(app, sid: str) -> list[tuple]:
+    audit = PLATFORM.audit_log
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(audit.c.action, audit.c.purpose, audit.c.person_id)
+                                               .where(audit.c.resource_id == sid, audit.c.actor == "dr-ada")
+                                               .order_by(audit.c.id))]
+
+
+def test_asking_for_an_ended_suggestions_documents_is_audited_as_a_read_not_an_export(app, client, tokens):
+    """The 410 notice was audited as an `export` of the person's record (purpose print_letter), as if the letter
+    had been given out. It is still an access to the record (the notice names the patient): a `read`, saying the
+    document was refused and why."""
+    s = withdrawn(client, tokens)
+    old, newer = replaced(client, tokens)
+    admin = tokens.header(role="alliance_admin", org=None, subject="dpo-1")
+    erased = issued(client, tokens, **{"patient.nhs_number": "9434765870"})
+    assert client.post("/people/erasure", json={"nhs_number": "9434765870", "reason": "objection"},
+                       headers=admin).status_code == 200
+    for sid, why, person in ((s["id"], "withdrawn", patient_reference(app)),
+                             (old["id"], "superseded", patient_reference(app)), (erased["id"], "erased", erased["id"])):
+        before = len(accesses(app, sid))
+        for document in DOCUMENTS:
+            assert client.get(f"/suggestions/{sid}/{document}", headers=tokens.header()).status_code == 410
+        kind = lambda document: document.split(".")[0]  # noqa: E731
+        assert accesses(app, sid)[before:] == [("read", f"print_{kind(d)}_refused_{why}", person) for d in DOCUMENTS]
+    # The replacement's documents are printed, and exported as ever
+    for document in DOCUMENTS:
+        assert client.get(f"/suggestions/{newer['id']}/{document}", headers=tokens.header()).status_code == 200
+    assert [a[:2] for a in accesses(app, newer["id"])[-4:]] == [("export", f"print_{d.split('.')[0]}")
+                                                                for d in DOCUMENTS]
 
 
 def test_the_api_offers_no_letter_and_no_live_link_for_ended_advice(client, tokens):

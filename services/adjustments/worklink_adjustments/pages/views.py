@@ -792,8 +792,7 @@ def print_pdf(suggestion_id: uuid.UUID, kind: str):
 
 def _letter(suggestion_id: uuid.UUID, kind: str) -> letters.Letter:
     with transaction() as session:
-        suggestion = services.read(session, deps(), clinician(), suggestion_id, action="export",
-                                   purpose=f"print_{kind}")
+        suggestion = services.read_to_print(session, deps(), clinician(), suggestion_id, kind)
         url = _response_url(session, suggestion_id)
     if suggestion["erased_at"]:
         raise Problem(410, "The patient's details were erased from this suggestion (past the retention period or at "
