@@ -23,6 +23,7 @@ from typing import Any, Callable, Collection, Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
@@ -1347,6 +1348,22 @@ def _new_status_link(referral: Referral, now: datetime) -> str:
     return link
 
 
+def _renew_link_unversioned(session: Session, referral: Referral, now: datetime) -> str:
+    """A new link the person asked for, written to the two link columns alone, by primary key under the row lock the
+    caller holds: not through the versioned row (version_id_col), as a renewal is not a change to the referral an
+    adviser has to read again - their open form would be refused as stale with no step in the history to say why.
+    Nothing else writes these columns of a referral a renewal finds (_link_told_late only of one never told), and an
+    adviser's save writes only the columns it changes, so neither undoes the other."""
+    link = secrets.token_urlsafe(24)
+    link_hash = hash_secret(link)
+    session.execute(sa.update(Referral.__table__).where(Referral.__table__.c.id == referral.id).values(
+        status_link_hash=link_hash, status_link_issued_at=now,
+        updated_at=Referral.__table__.c.updated_at))  # not an update of the referral (onupdate would say it was)
+    set_committed_value(referral, "status_link_hash", link_hash)
+    set_committed_value(referral, "status_link_issued_at", now)
+    return link
+
+
 def status_link_expires_at(referral: Referral, settings: ReferralSettings) -> datetime:
     """When the person's link stops working: REFERRALS_STATUS_LINK_MAX_DAYS after it was made whatever the
     referral's state, and REFERRALS_STATUS_LINK_DAYS_AFTER_END after the referral ended - counted from the link
@@ -1382,7 +1399,7 @@ def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSetti
         .order_by(Referral.submitted_at).with_for_update())
     renewed = []
     for referral in session.scalars(followed).all():
-        link = _new_status_link(referral, now)
+        link = _renew_link_unversioned(session, referral, now)
         # Under the status emails' consent while it stands (a withdrawal or stop revokes it at notifications); a
         # person who stopped them, or was never asked, asked for this one email themselves: a consent of its own.
         consent_id = referral.updates_consent_id if tells_person(referral) else uuid.uuid4()
