@@ -7,10 +7,12 @@ employer and to disclose that condition; it never shows the NHS number or date o
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +194,9 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
 ARTICLES = ("a", "an", "the")
 # Small words inside a job title: they end the run of capitalised words lower-cased ("Nurse at Tesco").
 JOIN_WORDS = {"and", "at", "for", "in", "of", "on", "to", "with", "&"}
+# Common words of job titles ("Staff", "Nurse"): a leading run of nothing else is a heading, lower-cased.
+JOB_TITLE_WORDS = frozenset(json.loads(
+    resources.files("worklink_adjustments").joinpath("data", "job_title_words.json").read_text("utf-8"))["words"])
 # Letters whose names begin with a vowel sound: "an HGV driver", "an NHS nurse"; "a GP receptionist".
 VOWEL_SOUND_LETTERS = set("AEFHILMNORSX")
 # Words spelt with a vowel that begin with a consonant sound, and with an "h" not sounded.
@@ -202,27 +207,43 @@ SILENT_H = re.compile(r"(hour|honest|honou?r|heir)", re.IGNORECASE)
 def as_occupation(title: str) -> str:
     """A typed job title as it reads after "their work as": "Nurse" -> "a nurse", "Staff Nurse" -> "a staff
     nurse", "Engineer" -> "an engineer", "HGV Driver" -> "an HGV driver", "Nurse at Tesco" -> "a nurse at Tesco".
-    The leading capitalised words are lower-cased (a title typed as a heading, or as a sentence starts); acronyms
-    (said letter by letter for the article), words with other capitals and every word after a small joining word
-    keep the case typed (Tesco, IT). A proper noun typed first ("Tesco Cashier") cannot be told from a job word
-    without a dictionary, and reads lower-case."""
+    The leading run of capitalised words (up to a small joining word or a word typed in lower case) is a title
+    typed as a heading, lower-cased, only when each of its words is a common job word (data/job_title_words.json)
+    or an acronym, kept: "Tesco Cashier" holds a name and keeps the case typed, as does everything after the run
+    (Tesco, IT, McDonald's). A title typed with its own article keeps it, lower-cased ("A Nurse")."""
     words = title.split()
     if not words:
         return title
-    leading = True
-    for i, word in enumerate(words):
-        if word.lower() in JOIN_WORDS:
-            leading = False
-        elif len(word) > 1 and word.isupper():  # an acronym: kept, and the run goes on ("HGV Driver")
-            continue
-        elif leading and word[:1].isupper() and (word[1:] == word[1:].lower() or i == 0 and len(word) == 1):
-            words[i] = word.lower()
-        else:
-            leading = False
+    has_article = words[0].lower() in ARTICLES
+    if has_article:
+        words[0] = words[0].lower()
+    run = _leading_capitalised(words, 1 if has_article else 0)
+    if all(_is_acronym(words[i]) or _is_common_job_word(words[i]) for i in run):
+        for i in run:
+            if not _is_acronym(words[i]):
+                words[i] = words[i].lower()
     phrase = " ".join(words)
-    if words[0].lower() in ARTICLES:
-        return phrase
-    return f"{_article(words[0])} {phrase}"
+    return phrase if has_article else f"{_article(words[0])} {phrase}"
+
+
+def _leading_capitalised(words: list[str], start: int) -> list[int]:
+    run = []
+    for i in range(start, len(words)):
+        if words[i].lower() in JOIN_WORDS or not words[i][:1].isupper():
+            break
+        run.append(i)
+    return run
+
+
+def _is_acronym(word: str) -> bool:
+    return len(word) > 1 and word.isupper()  # "NHS", "HGV", "A&E": said letter by letter, kept
+
+
+def _is_common_job_word(word: str) -> bool:
+    """A plain capitalised word (or hyphenated words: "Hour-paid") that only ever names a job, never a business,
+    brand or place."""
+    parts = re.split(r"[-/]", word.strip(".,;:()"))
+    return all(part[1:] == part[1:].lower() and part.lower() in JOB_TITLE_WORDS for part in parts)
 
 
 def _article(word: str) -> str:

@@ -16,9 +16,24 @@ from worklink_adjustments.letters import as_occupation
     ("Nurse at Tesco", "a nurse at Tesco"), ("Care Assistant at Sunrise Homes", "a care assistant at Sunrise Homes"),
     ("Head of IT", "a head of IT"), ("University lecturer", "a university lecturer"),
     ("Hour-paid tutor", "an hour-paid tutor"), ("McDonald's crew member", "a McDonald's crew member"),
-    ("an electrician", "an electrician"),
+    ("an electrician", "an electrician"), ("A Nurse", "a nurse"), ("NHS Staff Nurse", "an NHS staff nurse"),
+    ("A&E Nurse", "an A&E nurse"), ("Part-time Cleaner", "a part-time cleaner"),
 ])
 def test_a_typed_job_title_reads_after_as(typed, reads):
+    assert as_occupation(typed) == reads
+
+
+@pytest.mark.parametrize("typed, reads", [
+    ("Tesco Cashier", "a Tesco Cashier"), ("Tesco cashier", "a Tesco cashier"),
+    ("Senior Tesco Cashier", "a Senior Tesco Cashier"), ("Boots Pharmacist", "a Boots Pharmacist"),
+    ("Amazon Warehouse Operative", "an Amazon Warehouse Operative"), ("Home Office Caseworker", "a Home Office Caseworker"),
+    ("Sainsbury's Shelf Stacker", "a Sainsbury's Shelf Stacker"), ("Royal Mail Postman", "a Royal Mail Postman"),
+    ("NHS Lothian Porter", "an NHS Lothian Porter"), ("Transport for London driver", "a Transport for London driver"),
+])
+def test_a_name_in_a_job_title_keeps_its_capitals(typed, reads):
+    """ "Tesco Cashier" was printed "their work as a tesco cashier": every leading capitalised word was lower-cased.
+    A run of leading capitals is lower-cased only when each is a common job word; one with a name in it is kept
+    as the GP typed it."""
     assert as_occupation(typed) == reads
 
 
