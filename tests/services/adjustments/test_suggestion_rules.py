@@ -62,6 +62,30 @@ def test_not_fit_carries_no_advice(client, tokens):
     assert ok.status_code == 201 and ok.get_json()["categories"] == []
 
 
+@pytest.mark.parametrize("box", ["phased_return", "altered_hours", "amended_duties", "workplace_adaptations"])
+def test_not_fit_takes_none_of_the_may_be_fit_boxes_and_publishes_none(app, client, tokens, box):
+    """The fit note's four advice boxes belong to "may be fit for work": each, ticked alone on a "not fit" note, is
+    refused by its field, written or amended to; a not-fit note's issued and amended events carry no box."""
+    from tests.services.adjustments.test_people_rights import outbox
+
+    assert set(pointers(post(client, tokens, suggestion_body(decision="not_fit", categories=[box],
+                                                             recommendations=[])))) == {"/categories"}
+    h = tokens.header()
+    not_fit = post(client, tokens, suggestion_body(decision="not_fit", categories=[], recommendations=[])).get_json()
+    assert client.post(f"/suggestions/{not_fit['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    may_be_fit = post(client, tokens, suggestion_body(categories=[box])).get_json()
+    issued = client.post(f"/suggestions/{may_be_fit['id']}/issue", json={"version": 1}, headers=h).get_json()
+    amend = {**suggestion_body(decision="not_fit", categories=[box], recommendations=[]), "version": issued["version"]}
+    assert set(pointers(client.post(f"/suggestions/{may_be_fit['id']}/amend", json=amend, headers=h))) == {"/categories"}
+    amended = client.post(f"/suggestions/{may_be_fit['id']}/amend", json={**amend, "categories": []}, headers=h)
+    assert amended.status_code == 200 and amended.get_json()["categories"] == []
+    sent = {(e["data"]["suggestion_id"], e["type"]): e["data"]["categories"] for e in outbox(app)
+            if e["type"] in ("adjustments.suggestion.issued", "adjustments.suggestion.amended")}
+    assert sent[(not_fit["id"], "adjustments.suggestion.issued")] == []
+    assert box in sent[(may_be_fit["id"], "adjustments.suggestion.issued")]
+    assert sent[(may_be_fit["id"], "adjustments.suggestion.amended")] == []
+
+
 def test_at_most_three_months_in_the_first_six_months(client, tokens):
     # The end date is inclusive: 3 months from 1 November are 1 November to 31 January.
     long_period = {"start": TODAY.isoformat(), "end": add_months(TODAY, 3).isoformat()}
