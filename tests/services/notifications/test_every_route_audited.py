@@ -34,6 +34,7 @@ OTHER_ROUTES = {
     "GET notification_pages.settings_page": "the caller's own channel settings",
     "POST notification_pages.save_settings": "the caller's own channel settings",
     "POST notification_pages.mark_read": STAFF_OWN,
+    "POST notification_pages.mark_all_read": STAFF_OWN,
     "GET inbox.Inbox": STAFF_OWN,
     "POST inbox.MarkRead": STAFF_OWN,
     "POST inbox.MarkAll": STAFF_OWN,

@@ -63,12 +63,22 @@ def messages():
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
+    notice = _marked_notice(request.args) if request.args.get("done") == "read" else None
     site_urls = links.sites(os.environ, service_context().settings.env)
     for item in items:
         item["link"] = links.record_link(item, site_urls)
         item["created_at"] = uk_time(item["created_at"])  # stored in UTC: an hour out all summer
     return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
-                           nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE)))
+                           unread_here=counts[scope], notice=notice, nav=_nav(), page_number=page_number,
+                           pages_total=max(1, -(-total // PAGE_SIZE)))
+
+
+def _marked_notice(args) -> str:
+    """After "Mark all as read": only a count comes back in the address, the words are built here."""
+    marked = whole_number(args.get("marked"), 100_000) or 0
+    if not marked:
+        return "There were no unread messages to mark as read."
+    return f"{marked} message{'' if marked == 1 else 's'} marked as read."
 
 
 def _page_number(raw: str | None) -> int:
@@ -87,6 +97,22 @@ def mark_read(item_id: uuid.UUID):
     # instead of starting again at "Skip to main content" (and a screen magnifier stays where it was).
     return redirect(url_for("notification_pages.messages", scope=request.form.get("scope", "user"),
                             page=_page_number(request.form.get("page")), _anchor=f"message-{item_id}"))
+
+
+@pages.post("/messages/read")
+@requires()
+@accepts_form
+def mark_all_read():
+    """Every unread message in one of the caller's inboxes (the API's POST /inbox/read): their own, their
+    organisation's (read for the whole team) or, for alliance_admin, the alliance's."""
+    scope = request.form.get("scope", "user")
+    try:
+        owner = inbox.owner_for(authenticate(), scope if scope in SCOPES else "user", reference_keys())
+    except inbox.NotYours as exc:
+        raise Problem(403, str(exc)) from None
+    with service_context().database.transaction() as session:
+        marked = inbox.mark_all_read(session, owner)
+    return redirect(url_for("notification_pages.messages", scope=owner.kind, done="read", marked=marked))
 
 
 # The settings page's e-mail choice: off, or on with its frequency (ChannelSettingsIn's email_enabled, frequency).

@@ -1,0 +1,80 @@
+"""'Mark all as read' on the inbox page: one POST form (CSRF, no JavaScript needed) marking every unread message
+in the inbox shown - the caller's own, their organisation's or the alliance's - and no one else's, saying how many."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser import assert_accessible, live_server, sealed, submit
+from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route, sign_in  # noqa: F401
+from worklink.auth import mint_token
+from worklink.web.pages import SESSION_COOKIE
+from worklink_notifications import routing
+from worklink_notifications.models import Delivery
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def addressed_to(database, subject: str) -> None:
+    with database.transaction() as session:
+        routing.add_delivery(session, event_id=str(uuid.uuid4()), event_type="adjustments.employer_response.recorded",
+                             recipient=routing.Recipient("user", subject, "inbox"), message_code="employer_response",
+                             facts={}, occurred_at=None)
+
+
+def unread(database) -> list[tuple[str, str]]:
+    with database.sessions() as session:
+        return sorted(session.execute(sa.select(Delivery.recipient_kind, Delivery.recipient_id)
+                                      .where(Delivery.channel == "inbox", Delivery.read_at.is_(None))).all())
+
+
+def test_an_adviser_marks_her_organisations_inbox_read_without_javascript(app, notifications_db, no_js_page):
+    route(notifications_db, "referrals.referral.submitted")   # the advisers' inbox
+    route(notifications_db, "referrals.referral.allocated")   # the advisers' inbox
+    route(notifications_db, "referrals.referral.accepted")    # the practice's: not hers
+    addressed_to(notifications_db, "ada")                      # her own inbox: another tab, left alone
+    page = no_js_page
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(page, base, token, "/messages?scope=organisation")
+        assert page.get_by_text("2 unread").is_visible()
+        submit(page, page.get_by_role("button", name="Mark all as read: 2 messages in Your organisation"))
+        assert "scope=organisation" in page.url
+        assert page.get_by_role("status").inner_text().endswith("2 messages marked as read.")
+        assert page.get_by_role("button", name="Mark as read").count() == 0
+        assert page.get_by_role("button", name="Mark all as read").count() == 0  # nothing left to mark
+    assert unread(notifications_db) == [("organisation", PRACTICE), ("user", "ada")]
+
+
+def test_the_form_is_accessible_and_a_colleague_who_was_quicker_is_told_nothing_was_left(app, notifications_db, page):
+    route(notifications_db, "referrals.referral.submitted")
+    jwt = app.extensions["worklink"].settings.jwt
+    with live_server(app) as base:
+        page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(app, mint_token(
+            jwt, role="adviser", org=ADVISERS, subject="ada")), "url": base}])
+        page.goto(f"{base}/messages?scope=organisation")
+        assert_accessible(page)
+        with notifications_db.transaction() as session:  # a colleague reads it for the team meanwhile
+            session.execute(sa.update(Delivery).values(read_at=sa.func.current_timestamp()))
+        submit(page, page.get_by_role("button", name="Mark all as read"))
+        assert page.get_by_role("status").inner_text().endswith("There were no unread messages to mark as read.")
+        assert_accessible(page)
+
+
+def test_only_an_inbox_the_caller_may_read_is_marked(app, notifications_db):
+    route(notifications_db, "referrals.referral.sla_breached")  # the advisers' lead and the alliance
+    addressed_to(notifications_db, "gp-owner")
+    jwt = app.extensions["worklink"].settings.jwt
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, sealed(app, mint_token(jwt, role="adviser", org=ADVISERS, subject="ada")))
+    csrf = client.get("/messages").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    before = unread(notifications_db)
+    refused = client.post("/messages/read", data={"csrf_token": csrf, "scope": "alliance"})
+    assert refused.status_code == 403
+    mine = client.post("/messages/read", data={"csrf_token": csrf, "scope": "user"})  # someone else's item stays
+    assert mine.status_code == 302 and mine.headers["Location"].endswith("/messages?scope=user&done=read&marked=0")
+    assert unread(notifications_db) == before and ("user", "gp-owner") in before
+    assert client.post("/messages/read", data={"scope": "user"}).status_code == 400  # no CSRF token
