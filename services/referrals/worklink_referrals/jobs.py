@@ -1,4 +1,7 @@
-"""Background jobs of the referrals service (run by `worklink up` and `worklink job -s referrals clock`).
+"""Background jobs of the referrals service (run by `worklink up` and `worklink job -s referrals <name>`).
+
+`new-links`, every NEW_LINKS_INTERVAL_SECONDS (5): renew and email the status links people asked for
+(POST /status-links leaves a request and does nothing else, so its time does not tell whether the address matched).
 
 `clock`, every REFERRALS_JOB_INTERVAL_SECONDS (300): flag breached working-day targets
 (`sla_breached`), publish each service's capacity summary when it changed
@@ -134,4 +137,30 @@ def clock(settings: Settings, stop: threading.Event) -> None:
         database.dispose()
 
 
-JOBS = {"clock": clock}
+# How often the new-links job looks for waiting requests: the person is waiting for the email.
+NEW_LINKS_INTERVAL_SECONDS = 5
+
+
+def send_new_links(database: Database, now: datetime | None = None) -> int:
+    """One pass of the new-links job: every waiting request for new status links (services.send_requested_links),
+    each in a short transaction of its own; returns how many."""
+    outbox, handled = Outbox("referrals", PLATFORM, CATALOGUE), 0
+    while True:
+        with database.transaction() as session:
+            if not services.send_requested_links(session, outbox, now or datetime.now(timezone.utc)):
+                break
+        handled += 1
+    if handled:
+        log.info("new-links job", extra={"requests": handled})
+    return handled
+
+
+def new_links(settings: Settings, stop: threading.Event) -> None:
+    database = Database(settings.database_url)
+    try:
+        run_periodically(stop, NEW_LINKS_INTERVAL_SECONDS, send_new_links, database)
+    finally:
+        database.dispose()
+
+
+JOBS = {"clock": clock, "new-links": new_links}

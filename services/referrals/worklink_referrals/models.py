@@ -319,6 +319,19 @@ class RateLimitHit(Base):
     hit_at: Mapped[datetime]
 
 
+class StatusLinkRequest(Base):
+    """A person's request for new status links (POST /status-links), waiting for the `new-links` job: the request
+    writes this row and nothing else whatever the address matches, so neither its answer nor its writes nor its
+    time tell whether a referral is followed there (services.request_status_links). The address's keyed mailbox
+    under each person key set (services.mailbox_key), never the address; deleted once handled."""
+
+    __tablename__ = "status_link_requests"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    mailbox_keys: Mapped[list[Any]]
+    requested_at: Mapped[datetime]
+
+
 class WithdrawnRequest(Base):
     """A clinician's referral request whose consent was withdrawn before the request made a referral:
     the request was dead-lettered and may be re-driven, or is redelivered from an older offset. If it

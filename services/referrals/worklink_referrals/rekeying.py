@@ -18,7 +18,7 @@ through every referral held every five minutes: an older replica does not outliv
 `mailbox_key` (a new status link is asked for by address: services.mailbox_key) is an HMAC of the folded
 address under the same key: rewritten in the same pass and the same statement, from the address held, when a
 retired key made it - or when it is missing though the address is there, as a replica older than migration 0022
-writes it. Until then services.renew_status_links looks under every key still set.
+writes it. Until then a request for a new link is keyed under every key still set (services.request_status_links).
 """
 
 from __future__ import annotations

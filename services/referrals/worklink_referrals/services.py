@@ -40,7 +40,7 @@ from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttemp
                                        PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
-                                       SlaBreach, SustainmentCheck, Transition, WithdrawnRequest)
+                                       SlaBreach, StatusLinkRequest, SustainmentCheck, Transition, WithdrawnRequest)
 
 OPEN_VALUES = tuple(s.value for s in OPEN)
 ACTIVE_CLIENT = ("accepted", "in_progress", "on_hold")  # IPS: job search and in-work support both count
@@ -1383,17 +1383,47 @@ def status_link_works(referral: Referral, settings: ReferralSettings, now: datet
 STATUS_LINK_MESSAGE = "status_link_renewed"  # notifications' email with a new link the person asked for
 
 
-def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSettings, email: str,
-                       now: datetime) -> list[Referral]:
+NEW_LINK_PURPOSE = "new status link emailed"  # each renewal's audit entry, as the person's update of the referral
+
+
+def request_status_links(session: Session, settings: ReferralSettings, email: str, now: datetime) -> None:
+    """The person asked for new links at this address (POST /status-links, the page /new-link): one waiting request
+    and nothing else, whatever the address matches - the new-links job renews and emails them
+    (send_requested_links). So a match and a miss do the same work - the same rows written, no referral read -: an
+    answer that came back slower, or wrote more, for a match would tell anyone whether an address has a referral.
+    The request keeps the address's keyed mailbox under every key still set (a rotation may not have re-keyed the
+    referral yet: rekeying.py), never the address."""
+    keys = [mailbox_key(email, key) for key in (settings.person_key, *settings.previous_person_keys)]
+    session.execute(StatusLinkRequest.__table__.insert(), {"mailbox_keys": keys, "requested_at": now})
+
+
+def send_requested_links(session: Session, outbox: Outbox, now: datetime) -> bool:
+    """The new-links job's step: the oldest waiting request (PostgreSQL: one another replica holds is skipped) gets
+    the links of the referrals followed at its mailbox renewed and emailed (renew_status_links), each audited as the
+    person's update of the referral, and is forgotten, all in the caller's transaction. Whether there was one."""
+    waiting = session.scalars(sa.select(StatusLinkRequest).order_by(StatusLinkRequest.id).limit(1)
+                              .with_for_update(skip_locked=True)).first()
+    if waiting is None:
+        return False
+    renewed = renew_status_links(session, outbox, waiting.mailbox_keys, f"{waiting.id}:{now.isoformat()}",
+                                 as_utc(waiting.requested_at), now)
+    for referral in renewed:
+        _AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                      person_id=str(referral.id), purpose=NEW_LINK_PURPOSE,
+                      principal=Principal(subject=f"person-link:{referral.id}", role="resident"))
+    session.delete(waiting)
+    return True
+
+
+def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str], request: str,
+                       requested_at: datetime, now: datetime) -> list[Referral]:
     """The person asked for a new link: each referral whose link was theirs at this mailbox (a self-referral's
     verified email, or the address the first email took it to) gets a new one, emailed to the address we hold -
     never to the one typed - and the old link stops working. None for a referral whose consent was withdrawn or
-    whose details were erased. Returns those renewed; the caller says the same whatever they are."""
+    whose details were erased. Returns those renewed. `request` tells this request's messages apart."""
     # By the keyed mailbox alone (an index lookup): no other person's address is read, and a miss reads nothing.
-    # Under every key still set, as a referral a rotation has not yet re-keyed holds a retired key's (rekeying.py).
-    keys = [mailbox_key(email, key) for key in (settings.person_key, *settings.previous_person_keys)]
     followed = (sa.select(Referral).where(
-        Referral.mailbox_key.in_(keys), Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
+        Referral.mailbox_key.in_(mailbox_keys), Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
         Referral.status_link_hash.is_not(None),
         sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))
         .order_by(Referral.submitted_at).with_for_update())
@@ -1404,10 +1434,10 @@ def renew_status_links(session: Session, outbox: Outbox, settings: ReferralSetti
         # person who stopped them, or was never asked, asked for this one email themselves: a consent of its own.
         consent_id = referral.updates_consent_id if tells_person(referral) else uuid.uuid4()
         outbox.publish(session, "notifications.person_message.requested", {
-            "message_id": uuid.uuid5(referral.id, f"status-link:{now.isoformat()}"),
+            "message_id": uuid.uuid5(referral.id, f"status-link:{request}"),
             "person_id": person_id(referral.match_key), "consent_id": consent_id,
             "message_code": STATUS_LINK_MESSAGE, "contact": {"channel": "email", "address": referral.email},
-            "referral_id": referral.id, "service_id": referral.service_id, "requested_at": now,
+            "referral_id": referral.id, "service_id": referral.service_id, "requested_at": requested_at,
             "status_link": status_page(link)}, subject=str(referral.id))
         renewed.append(referral)
     return renewed

@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser import assert_accessible, live_server, submit
 from tests.services.referrals.conftest import with_updates
-from tests.services.referrals.test_api import outbox_payloads
+from tests.services.referrals.test_status_link_expiry import renewals
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,8 +48,7 @@ def test_an_expired_link_leads_to_a_new_one_sent_to_the_persons_email(harness, p
         assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
         reflows_and_passes_axe(page)
 
-        [sent] = [m for m in outbox_payloads(h, "notifications.person_message.requested")
-                  if m["message_code"] == "status_link_renewed"]
+        [sent] = renewals(h)  # once the new-links job has handled the request
         assert sent["contact"]["address"] == "ada@example.org"
         page.goto(base + sent["status_link"])
         assert page.get_by_role("heading", level=1).inner_text() == f"Your referral {reference}"

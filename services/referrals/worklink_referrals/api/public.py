@@ -229,7 +229,8 @@ class NewStatusLinks(MethodView):
     @blp.response(202, NewLinkAnswerSchema)
     def post(self, data):
         """Get a new private status link, emailed to the address we hold for your referral (never shown here):
-        the same answer whether or not the address matches one. Your old link stops working.
+        the same answer, and the same work done, whether or not the address matches one - the link is renewed and
+        emailed within seconds, after the answer. Your old link stops working then.
 
         Limited per email address and per client IP as self-referral starts are (sliding window; 429 with
         Retry-After), whether or not the address matched."""
@@ -238,14 +239,10 @@ class NewStatusLinks(MethodView):
 
 
 def request_new_links(email: str) -> None:
-    """Renew the links of the referrals followed at this address (services.renew_status_links), each audited as
-    an update of the referral by the person - whoever asked, only that mailbox receives the link."""
+    """Leave a request for new links at this address (services.request_status_links): the same rows written, and no
+    referral read, whether or not it matches; the new-links job renews and emails them, each audited as an update
+    of the referral by the person - whoever asked, only that mailbox receives the link."""
     ctx, moment = service_context(), now()
     with ctx.database.transaction() as session, access.domain_problems():
         services.limit_status_link_requests(session, settings(), email, request.remote_addr, moment)
-        for referral in services.renew_status_links(session, ctx.outbox, settings(), email, moment):
-            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
-                             person_id=str(referral.id), purpose=NEW_LINK, principal=person_principal(referral))
-
-
-NEW_LINK = "new status link emailed"
+        services.request_status_links(session, settings(), email, moment)
