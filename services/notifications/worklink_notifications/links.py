@@ -20,6 +20,8 @@ RECORDS = (
     (("listing_published", "listing_updated", "listing_review_due"),
      ("service_id", "directory", "/partner/services/{}", "Open the listing")),
     (("referral_",), ("referral_id", "referrals", "/queue/{}", "Open the referral")),
+    # A replaced suggestion's message opens the one that replaced it (the event's superseded_by_id).
+    (("suggestion_replaced",), ("superseded_by_id", "adjustments", "/review/{}", "Open the new suggestion")),
     (("suggestion_", "employer_response"), ("suggestion_id", "adjustments", "/review/{}", "Open the suggestion")),
 )
 

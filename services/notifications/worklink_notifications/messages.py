@@ -38,6 +38,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "suggestion_issued": ("Suggestion issued", "An adjustment suggestion from your practice was issued."),
     "suggestion_amended": ("Suggestion amended", "An adjustment suggestion from your practice was amended."),
     "suggestion_withdrawn": ("Suggestion withdrawn", "An adjustment suggestion from your practice was withdrawn."),
+    # The same event with reason `replaced`: a GP wrote a newer suggestion in its place (its link opens that one).
+    "suggestion_replaced": ("Suggestion replaced",
+                            "An adjustment suggestion from your practice was replaced by a newer suggestion."),
     "suggestion_expired": ("Suggestion period ended", "The period an adjustment suggestion covers has ended."),
     "suggestion_review_due": ("Suggestion review due", "An adjustment suggestion is due for review."),
     "employer_response": ("Employer responded", "An employer responded to your suggested adjustments."),
@@ -106,6 +109,23 @@ CODE_VALID_FOR = timedelta(minutes=30)
 # The messages that may carry the person's private status link: the first news of a referral, routed to a
 # service or held with the alliance, and a new link the person asked for.
 LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched", "status_link_renewed"})
+
+
+# (rule's message code, event field, its value) -> the code said instead: one event type covers two happenings.
+# adjustments.suggestion.withdrawn is also published when a GP replaces a suggestion (reason `replaced`,
+# `superseded_by_id` the newer one); a practice told it was "withdrawn" looked for a suggestion that no longer held.
+VARIANTS: dict[tuple[str, str, str], str] = {
+    ("suggestion_withdrawn", "reason", "replaced"): "suggestion_replaced",
+}
+
+
+def code_for(rule_code: str, data: dict[str, Any]) -> str:
+    """The message code a delivery of this event gets under a rule naming `rule_code` (the rule's own, unless the
+    event says it was a variant of it)."""
+    for (code, field, value), variant in VARIANTS.items():
+        if code == rule_code and data.get(field) == value:
+            return variant
+    return rule_code
 
 
 def wording(code: str, person: bool = False) -> tuple[str, str]:

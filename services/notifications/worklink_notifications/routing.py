@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
-from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGES, PERSON_MESSAGES
+from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGES, PERSON_MESSAGES, code_for
 from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceOwner,
                                            UserChannelSettings, WebhookSubscriber)
 
@@ -37,7 +37,7 @@ AUDIENCES = {
 # find the record. Never outcome or health codes, which stay in the owning service.
 FACT_FIELDS = ("referral_id", "service_id", "organization_id", "suggestion_id", "request_id", "practice_id",
                "response_id", "status",
-               "reason", "clock", "due_at", "changed")
+               "reason", "clock", "due_at", "changed", "superseded_by_id")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def route_event(session: Session, event) -> int:
     for rule in rules:
         for recipient in recipients_for(session, rule, data, event.type):
             created += add_delivery(session, event_id=event.id, event_source=getattr(event, "source", ""),
-                                    event_type=event.type, recipient=recipient, message_code=rule.message_code,
+                                    event_type=event.type, recipient=recipient,
+                                    message_code=code_for(rule.message_code, data),
                                     facts=facts, occurred_at=occurred, check_existing=False)
     return created
 

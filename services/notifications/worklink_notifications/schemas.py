@@ -47,6 +47,7 @@ class InboxFacts(Schema):
                                                   "first_meeting"})
     due_at = fields.String(metadata={"format": "date-time", "description": "when the missed target was due"})
     changed = fields.List(fields.String(), metadata={"description": "what changed in a listing (codes)"})
+    superseded_by_id = fields.UUID(metadata={"description": "suggestion_replaced: the suggestion that replaced it"})
     subscriber_id = fields.UUID(metadata={"description": "webhook_failing: the webhook subscriber that fails"})
     failing_since = fields.String(metadata={"format": "date-time",
                                             "description": "webhook_failing: since when its deliveries fail"})

@@ -45,7 +45,8 @@ def every_fact(database) -> None:
     data = {"referral_id": uuid.uuid4(), "service_id": uuid.uuid4(), "organization_id": uuid.uuid4(),
             "suggestion_id": uuid.uuid4(), "request_id": uuid.uuid4(), "practice_id": uuid.uuid4(),
             "response_id": uuid.uuid4(), "status": "rejected", "reason": "out_of_area", "clock": "acknowledge",
-            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "changed": ["contact", "schedule"]}
+            "due_at": datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc), "changed": ["contact", "schedule"],
+            "superseded_by_id": uuid.uuid4()}
     assert set(data) == set(routing.FACT_FIELDS)
     team = routing.Recipient("organisation", ADVISERS, "inbox")
     subscriber = SimpleNamespace(id=uuid.uuid4(), organisation_id=ADVISERS, consecutive_failures=5,
