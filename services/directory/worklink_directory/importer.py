@@ -313,8 +313,11 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
             return "created"
         changed = not _unchanged(existing, data)
         if changed:
-            services.update_service(session, outbox, existing,
-                                    {k: v for k, v in data.items() if k != "organization_id"}, IMPORTER, geocoder)
+            # a place the publisher's feed dropped goes, a confidential one too: the feed is its own statement,
+            # and an import has nobody to ask (the API and pages ask: services.RemovalNotConfirmed)
+            services.update_service(session, outbox, existing, {
+                **{k: v for k, v in data.items() if k != "organization_id"}, services.REMOVE_CONFIDENTIAL: True},
+                IMPORTER, geocoder)
         if assured and (existing.assured_date is None or assured > existing.assured_date):
             # the publisher checked it since: a later assurance, never an earlier one over ours (review flags follow)
             services.assure_service(session, outbox, existing, IMPORTER, record.get("assurer_email"), day=assured)

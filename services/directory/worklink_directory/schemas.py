@@ -85,7 +85,9 @@ class LocationIn(Schema):
         "description": "The acknowledgement that this write publishes a confidential place's address (a "
                        "refuge's): required, `true`, with `confidential: false` on one of the organisation's "
                        "confidential places, or on a place sent new (or moved) to the postcode of one. Without "
-                       "it such a write is refused (409) and nothing changes. Not stored."})
+                       "it such a write is refused (409) and nothing changes. Sent `true`, the PATCH must carry "
+                       "the listing's ETag in If-Match (428 without, 412 if stale); a POST cannot (428). Not "
+                       "stored."})
 
 
 class ServiceAreaIn(Schema):
@@ -125,6 +127,13 @@ class ServiceIn(Schema):
     contacts = fields.List(fields.Nested(ContactIn), load_default=list)
     service_areas = fields.List(fields.Nested(ServiceAreaIn), load_default=list, metadata={
         "description": "Where the service takes people from; none means anyone, wherever they live"})
+    remove_confidential_places = fields.Boolean(metadata={
+        "description": "The acknowledgement that this write deletes a confidential place (a refuge's) that it leaves "
+                       "out of `locations` and no other listing uses: its address is deleted, and nothing here then "
+                       "knows it was confidential, so a place added there later is published unless sent with "
+                       "`confidential: true`. Required, `true`, for such a write (else 409, nothing changes; not "
+                       "needed when the same write keeps a confidential place at its postcode), with the "
+                       "listing's ETag in If-Match (428 without, 412 if stale). Not stored."})
 
     @validates_schema
     def ages_in_order(self, data, **_):

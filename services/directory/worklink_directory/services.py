@@ -194,7 +194,8 @@ def _set_collections(session: Session, svc: Service, data: dict, geocoder: Geoco
     if SERVICE_AREAS.field in data:
         svc.cover_districts()
     if "locations" in data:
-        changes += _replace_locations(session, svc, data["locations"], geocoder)
+        changes += _replace_locations(session, svc, data["locations"], geocoder,
+                                      removal_confirmed=data.get(REMOVE_CONFIDENTIAL) is True)
     return changes
 
 
@@ -203,10 +204,12 @@ LOCATION_FIELDS = {"location_type": "physical", "name": None, "description": Non
                    "postal_code": None, "accessibility": None, "confidential": False}  # column: value when absent
 
 
-def _replace_locations(session: Session, svc: Service, items: list[dict], geocoder: Geocoder) -> list[Change]:
+def _replace_locations(session: Session, svc: Service, items: list[dict], geocoder: Geocoder, *,
+                       removal_confirmed: bool = False) -> list[Change]:
     """The service's locations become `items`. An item carrying the id of one of the organisation's
     locations updates it in place (ids stay stable for feeds and links, and the service-at-location
-    row is kept); a location no longer used by any service is deleted rather than left behind."""
+    row is kept); a location no longer used by any service is deleted rather than left behind - a confidential
+    one only when `removal_confirmed` (confidential_places_forgotten)."""
     ids = [item["id"] for item in items if item.get("id")]
     if len(ids) != len(set(ids)):
         raise DomainError("A location is listed twice.", "locations")
@@ -216,6 +219,8 @@ def _replace_locations(session: Session, svc: Service, items: list[dict], geocod
     unconfirmed = [place for place in addresses_to_publish(session, svc, items) if not place.item.get(PUBLISH_ADDRESS)]
     if unconfirmed:
         raise AddressNotConfirmed(unconfirmed)
+    if not removal_confirmed and (forgotten := confidential_places_forgotten(session, svc, items)):
+        raise RemovalNotConfirmed(forgotten)
     svc.locations = [kept.get(loc.id) or ServiceAtLocation(location=loc)
                      for loc in (_location(session, item, svc.organization_id, geocoder) for item in items)]
     after = {sal.location.id: _location_state(sal.location) for sal in svc.locations}
@@ -294,6 +299,47 @@ def addresses_to_publish(session: Session, svc: Service, items: list[dict]) -> l
         if postcode_key(item["postal_code"]) in secret:
             found.append(Publication(index, item, None, item["postal_code"]))
     return found
+
+
+REMOVE_CONFIDENTIAL = "remove_confidential_places"  # a write's acknowledgement that it deletes confidential places
+
+
+class RemovalNotConfirmed(DomainError):
+    """A write would delete a confidential place (a refuge's), after which nothing here knows its address is
+    confidential: a place added there later (the refuge listed again) would be published unless marked again. So
+    it takes an explicit acknowledgement (`remove_confidential_places: true`, the remove page's confirmation)."""
+
+    def __init__(self, places: list[Location]):
+        super().__init__(f"This would delete {len(places)} confidential place{'s' if len(places) > 1 else ''}.",
+                         "locations")
+        self.places = places
+
+
+def confidential_places_forgotten(session: Session, svc: Service, items: list[dict]) -> list[Location]:
+    """The listing's confidential places a write with these location `items` deletes - left out, and used by no
+    other listing - with no confidential place of the organisation kept at their postcode (a refuge sent again
+    as new in the same write stays confidential, _keep_confidential_places, so replacing it forgets nothing) nor
+    a place published there with `publish_address` (that acknowledgement already said the mark goes)."""
+    sent = {item["id"] for item in items if item.get("id")}
+    dropped = [sal.location for sal in svc.locations if sal.location.confidential and sal.location_id not in sent
+               and not _used_elsewhere(session, sal.location_id, svc.id)]
+    if not dropped:
+        return []  # no lookup on an ordinary edit
+    untouched = sa.select(Location.postal_code).where(
+        Location.organization_id == svc.organization_id, Location.confidential.is_(True),
+        Location.id.not_in(sent | {loc.id for loc in dropped}))
+    kept = {postcode_key(postcode) for postcode in session.scalars(untouched) if postcode}
+    for item in items:
+        stored = session.get(Location, item["id"]) if item.get("id") else None
+        said = item.get("confidential", stored is not None and stored.confidential) or item.get(PUBLISH_ADDRESS) is True
+        if said and item.get("postal_code"):  # still confidential there, or published there on purpose
+            kept.add(postcode_key(item["postal_code"]))
+    return [loc for loc in dropped if not loc.postal_code or postcode_key(loc.postal_code) not in kept]
+
+
+def _used_elsewhere(session: Session, location_id: uuid.UUID, service_id: uuid.UUID) -> bool:
+    return session.scalar(sa.select(sa.exists().where(ServiceAtLocation.location_id == location_id,
+                                                      ServiceAtLocation.service_id != service_id)))
 
 
 def confidential_postcodes(session: Session, organization_id: uuid.UUID) -> set[str]:

@@ -68,7 +68,8 @@ def test_a_patch_that_leaves_the_flag_out_keeps_the_address_confidential(databas
                                   json={"locations": [{**no_id, "confidential": False}]}, headers=owner)
     assert unacknowledged.status_code == 409
     assert_address_nowhere(app, refuge)
-    cleared = client.patch(f"/manage/services/{refuge}", headers=owner,
+    read = client.get(f"/manage/services/{refuge}", headers=owner)  # acknowledged against the version read
+    cleared = client.patch(f"/manage/services/{refuge}", headers={**owner, "If-Match": read.headers["ETag"]},
                            json={"locations": [{**no_id, "confidential": False, "publish_address": True}]})
     assert cleared.status_code == 200
     assert STREET in client.get(f"/services/{refuge}").get_data(as_text=True)

@@ -238,7 +238,8 @@ def test_locations_keep_their_ids_confidential_ones_stay_unpublished_and_removed
     assert "2 Eastover" in page and "The address is never published." in page
 
     assert client.get(f"/partner/services/{debt}/locations/{original['id']}/remove").status_code == 200
-    removed = client.post(f"/partner/services/{debt}/locations/{original['id']}/remove", data={"csrf_token": token})
+    removed = client.post(f"/partner/services/{debt}/locations/{original['id']}/remove", data={
+        "csrf_token": token, "remove_confidential_places": "yes"})  # as its page posts (test_confidential_removal.py)
     assert removed.status_code == 303
     assert api.get(f"/services/{debt}").get_json().get("service_at_locations", []) == []
     with app.extensions["worklink"].database.sessions() as session:

@@ -141,7 +141,8 @@ def test_the_api_refuses_to_publish_without_the_acknowledgement(api_app):
     assert client.patch(f"/manage/services/{refuge}", headers=owner, json={
         "locations": [{**unmark, "publish_address": False}]}).status_code == 409
 
-    done = client.patch(f"/manage/services/{refuge}", headers=owner,
+    read = client.get(f"/manage/services/{refuge}", headers=owner)  # acknowledged against the version read
+    done = client.patch(f"/manage/services/{refuge}", headers={**owner, "If-Match": read.headers["ETag"]},
                         json={"locations": [{**unmark, "publish_address": True}]})
     assert done.status_code == 200
     assert done.get_json()["service_at_locations"][0]["location"]["addresses"][0]["address_1"] == "1 High Street"

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, require_organisation, requires
-from worklink.problems import Problem
+from worklink.problems import Problem, ProblemSchema
 from worklink.web import service_context
 from worklink_directory import oruk, oruk_schemas, services
 from worklink_directory.geocode import Prelocated, normalise_postcode
@@ -80,6 +80,8 @@ def _domain_problems() -> Iterator[None]:
         yield
     except services.AddressNotConfirmed as error:
         raise _unconfirmed_publication(error) from None
+    except services.RemovalNotConfirmed as error:
+        raise _unconfirmed_removal(error) from None
     except services.DomainError as error:
         if error.field:
             raise Problem(422, str(error), errors=[{"location": "json", "pointer": f"/{error.field}",
@@ -103,6 +105,46 @@ def _unconfirmed_publication(error: services.AddressNotConfirmed) -> Problem:
                         "errors.", title="Confirm publishing a confidential address",
                    errors=[{"location": "json", "pointer": f"/locations/{place.index}/publish_address",
                             "detail": detail(place)} for place in error.places])
+
+
+def _unconfirmed_removal(error: services.RemovalNotConfirmed) -> Problem:
+    """What to send to delete a confidential place on purpose, knowing it is then forgotten: nothing was changed."""
+    def detail(place) -> str:
+        return (f"Location {place.id} ({place.name or 'unnamed'}) is confidential (a refuge or similar) and this write "
+                "deletes it: no other listing uses it and no confidential place is kept at its postcode. Its "
+                "address is then gone, and a place added there later is published unless sent with "
+                "`confidential: true`.")
+    return Problem(409, "This write would delete a confidential place, so nothing was changed. To delete it on "
+                        "purpose, send `remove_confidential_places: true` (with the listing's ETag in If-Match); to "
+                        "replace it, send the new place in the same write (at the same postcode it stays "
+                        "confidential).", title="Confirm removing a confidential place",
+                   errors=[{"location": "json", "pointer": f"/{services.REMOVE_CONFIDENTIAL}",
+                            "detail": detail(place)} for place in error.places])
+
+
+def _acknowledgements(data: dict) -> list[str]:
+    """Where the payload acknowledges a confidential place's address going public or being deleted (pointers)."""
+    said = [f"/locations/{i}/{services.PUBLISH_ADDRESS}" for i, item in enumerate(data.get("locations") or [])
+            if item.get(services.PUBLISH_ADDRESS) is True]
+    return said + ([f"/{services.REMOVE_CONFIDENTIAL}"] if data.get(services.REMOVE_CONFIDENTIAL) is True else [])
+
+
+# Documented answers of the writes (RFC 9457 problems, as every error here).
+CONFIRM = ("Confirmation needed: the write would publish a confidential place's address (errors point at "
+           "`/locations/{i}/publish_address`) or delete a confidential place (`/remove_confidential_places`); nothing "
+           "was changed. Also: a listing withdrawn already.")
+CONFIRM_NEW = ("Confirmation needed: the listing would publish the address of one of the organisation's confidential "
+               "places (errors point at `/locations/{i}/publish_address`); nothing was saved.")
+STALE = "If-Match is not the listing's current version: it changed since you read it; nothing was changed."
+UNCONDITIONAL = ("An acknowledgement (`publish_address` or `remove_confidential_places`: true) sent without the "
+                 "listing's ETag in If-Match (a POST has none to send); nothing was changed.")
+
+WITHDRAWN = "The listing was withdrawn (already); nothing was changed."
+
+
+def _problem(status: int, description: str):
+    return blp.alt_response(status, schema=ProblemSchema, content_type="application/problem+json",
+                            description=description)
 
 
 def _full(session, svc: Service) -> dict:
@@ -135,9 +177,15 @@ class ManageServices(MethodView):
     @blp.arguments(ServiceIn)
     @blp.response(201)
     @_answers(201, LISTING)
+    @_problem(409, CONFIRM_NEW)
+    @_problem(428, UNCONDITIONAL)
     def post(self, data):
         """Publish a new listing for your organisation."""
         require_organisation(str(data["organization_id"]))  # before _located: a refused write looks nothing up
+        if said := _acknowledgements({k: v for k, v in data.items() if k != services.REMOVE_CONFIDENTIAL}):
+            raise _unconditional(said, "A new listing has no version to match, so it cannot publish a confidential "
+                                       "place's address: create it without that place (or with it confidential), "
+                                       "then PATCH it with `publish_address: true` and its ETag in If-Match.")
         ctx, geocoder = service_context(), _located(data)
         with ctx.database.transaction() as session:
             with _domain_problems():
@@ -161,6 +209,24 @@ def _written(session, svc: Service, status: int = 200, headers: dict | None = No
                       errors=[{"location": "listing", "pointer": problem.split(": ", 1)[0],
                                "detail": problem.split(": ", 1)[-1]} for problem in problems])
     return body, status, headers
+
+
+def _unconditional(pointers: list[str], detail: str) -> Problem:
+    return Problem(428, detail, title="If-Match required",
+                   errors=[{"location": "json", "pointer": pointer, "detail": "Acknowledged without If-Match."}
+                           for pointer in pointers])
+
+
+def _require_if_match(svc: Service, data: dict) -> None:
+    """An acknowledgement (an address published, a confidential place deleted) stands only for the version the
+    caller read: made against a stale copy, it could publish a place a colleague has marked confidential since,
+    unseen. So it needs the listing's ETag in If-Match (`*` names no version): 428 without, 412 if stale."""
+    said = _acknowledgements(data)
+    header = (request.headers.get("If-Match") or "").strip()
+    if said and header in ("", "*"):
+        raise _unconditional(said, "Publishing a confidential place's address or deleting a confidential place "
+                                   "applies only to the version of the listing you read: send its ETag (GET "
+                                   f"/manage/services/{svc.id}) in If-Match with the acknowledgement.")
 
 
 def _check_if_match(svc: Service) -> None:
@@ -192,9 +258,14 @@ class ManageService(MethodView):
     @blp.arguments(ServicePatch(partial=PATCH_PARTIAL))
     @blp.response(200)
     @_answers(200, LISTING)
+    @_problem(409, CONFIRM)
+    @_problem(412, STALE)
+    @_problem(428, UNCONDITIONAL)
     @blp.doc(parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                           "description": "The ETag of GET /manage/services/{id} (or of an earlier write): the "
-                                         "change is made only if the listing is still that version, else 412."}])
+                                         "change is made only if the listing is still that version, else 412. "
+                                         "Required (428 without) with `publish_address` or "
+                                         "`remove_confidential_places`."}])
     def patch(self, data, service_id: uuid.UUID):
         """Change a listing: only the fields sent change; a list sent replaces the old list."""
         given = set(request.get_json(silent=True) or {})  # not the schema's defaults
@@ -202,6 +273,7 @@ class ManageService(MethodView):
         ctx, geocoder = service_context(), _located_for(service_id, data)
         with ctx.database.transaction() as session:
             svc = _owned_service(session, service_id)  # locked: nobody can change it between check and write
+            _require_if_match(svc, data)
             _check_if_match(svc)
             with _domain_problems():
                 services.update_service(session, ctx.outbox, svc, data, _editor(), geocoder)
@@ -214,6 +286,7 @@ class AssureService(MethodView):
     @blp.arguments(AssureIn)
     @blp.response(200)
     @_answers(200, LISTING)
+    @_problem(409, WITHDRAWN)
     def post(self, data, service_id: uuid.UUID):
         """Record that a person checked this listing today (sets assured_date)."""
         ctx = service_context()
@@ -230,6 +303,7 @@ class WithdrawService(MethodView):
     @blp.arguments(WithdrawIn)
     @blp.response(200)
     @_answers(200, LISTING)
+    @_problem(409, WITHDRAWN)
     def post(self, data, service_id: uuid.UUID):
         """Withdraw a listing: it is no longer offered (status `defunct`)."""
         ctx = service_context()

@@ -768,11 +768,16 @@ def partner_part_remove(service_id: str, slug: str, item_id: str):
     with ctx.database.transaction() as session:
         svc = _changeable(session, service_id)
         existing = _row(part, svc, item_id)
-        if not _form_post():
-            return render("directory/partner_remove.html", svc=svc, part=part, existing=existing,
-                          description=part.describe(existing))
         items = [part.as_input(row) for row in part.rows(svc) if row is not existing]
-        services.update_service(session, ctx.outbox, svc, {part.key: items}, _editor(), _geocoder())
+        # a confidential place deleted is forgotten: said on the page, and removed only from a page that said so
+        forgotten = part.key == "locations" and existing in services.confidential_places_forgotten(session, svc, items)
+        confirmed = request.form.get(services.REMOVE_CONFIDENTIAL) == "yes"
+        if not _form_post() or (forgotten and not confirmed):
+            return render("directory/partner_remove.html", status=409 if _form_post() else 200, svc=svc, part=part,
+                          existing=existing, description=part.describe(existing), forgotten=forgotten,
+                          changed_since=_form_post())
+        services.update_service(session, ctx.outbox, svc, {part.key: items, services.REMOVE_CONFIDENTIAL: confirmed},
+                                _editor(), _geocoder())
     return _done(svc, "removed", part)
 
 
