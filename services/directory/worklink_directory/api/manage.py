@@ -138,7 +138,6 @@ CONFIRM_NEW = ("Confirmation needed: the listing would publish the address of on
 STALE = "If-Match is not the listing's current version: it changed since you read it; nothing was changed."
 UNCONDITIONAL = ("An acknowledgement (`publish_address` or `remove_confidential_places`: true) sent without the "
                  "listing's ETag in If-Match (a POST has none to send); nothing was changed.")
-
 WITHDRAWN = "The listing was withdrawn (already); nothing was changed."
 
 
@@ -159,6 +158,7 @@ class Organizations(MethodView):
     @blp.arguments(OrganizationIn)
     @blp.response(201)
     @_answers(201, ORGANIZATION)
+    @_problem(409, "An organisation with this id exists already.")
     def post(self, data):
         """Register a partner organisation (alliance_admin)."""
         ctx = service_context()
