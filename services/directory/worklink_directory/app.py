@@ -13,7 +13,7 @@ from worklink.events.contracts import CATALOGUE
 from worklink.problems import problem_response
 from worklink.sites import site_url
 from worklink.web import create_service_app
-from worklink_directory import api, services
+from worklink_directory import api, feed_cache, services
 from worklink_directory.geocode import Geocoder, GeocoderUnavailable, geocoder_from_env
 from worklink_directory.models import PLATFORM
 
@@ -37,7 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     app.config.setdefault("WORKLINK_ROLE_HOME_PAGES", {"org_admin": "/partner", "alliance_admin": "/partner"})
     app.extensions["directory"] = {"geocoder": geocoder or geocoder_from_env(os.environ),
                                    "review_period": services.review_period(os.environ),  # the pages' flags
-                                   "referrals_url": referrals_url(os.environ, app.extensions["worklink"].settings.env)}
+                                   "referrals_url": referrals_url(os.environ, app.extensions["worklink"].settings.env),
+                                   "feed_cache": feed_cache.cache_from_env(os.environ)}
     api.register(rest_api)
 
     from worklink_directory.pages import views
@@ -47,6 +48,11 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
     def postcode_service_down(error):
         return problem_response(503, "We cannot look up postcodes just now. Try again in a few minutes.",
                                 title="Postcode lookup unavailable", headers={"Retry-After": "60"})
+
+    @app.before_request
+    def answer_from_feed_cache():
+        return feed_cache.cached_answer(app.extensions["directory"]["feed_cache"],
+                                        app.extensions["worklink"].database, request, app.response_class)
 
     @app.after_request
     def open_data(response):
@@ -59,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
             response.add_etag()
             response.headers["Cache-Control"] = "no-cache"  # may be kept, must be revalidated
             response.headers["Access-Control-Expose-Headers"] = "ETag"
+            feed_cache.keep_answer(app.extensions["directory"]["feed_cache"], response)  # the whole answer, not a 304
             response = response.make_conditional(request)
         if request.blueprint == "directory_pages" and "Cache-Control" not in response.headers:
             # The residents' pages (not the partner pages nested under them, no-store once signed in): a cache on

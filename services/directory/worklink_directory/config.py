@@ -13,7 +13,7 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
     """Without DIRECTORY_GEOCODER_URL postcodes are placed from the bundled demo table (invented Somerset
     postcodes): in production residents' real postcodes would be refused or put in the wrong place. In production
     it must be https://, as the JWKS and the sites are (worklink.config.require_https)."""
-    from worklink_directory import services
+    from worklink_directory import feed_cache, services
     from worklink_directory.app import referrals_url
     from worklink_directory.geocode import geocoder_url
 
@@ -29,5 +29,9 @@ def check(settings, env: Mapping[str, str] | None = None) -> None:
     try:
         services.review_period(env)
     except ValueError as exc:  # it names DIRECTORY_REVIEW_PERIOD_DAYS
+        raise ConfigError(str(exc)) from None
+    try:
+        feed_cache.cache_from_env(env)
+    except ValueError as exc:  # it names the setting
         raise ConfigError(str(exc)) from None
     audit_retention_years(env)

@@ -279,6 +279,17 @@ class ServiceCapacity(Base):
     updated: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class FeedVersion(Base):
+    """One row: how many times what the open feed shows has changed. Moved by database triggers on every feed table
+    (migration 0018), never by the application; read by feed_cache to know when its answers went stale."""
+
+    __tablename__ = "feed_version"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 # Tables the migrations create per dialect that SQLAlchemy cannot describe: the full-text
 # index (FTS5 makes shadow tables named after it). Schema comparison skips them.
 UNMANAGED_TABLES = ("service_search",)
