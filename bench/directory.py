@@ -3,7 +3,11 @@
 Scenarios, each against the same gunicorn settings (2 workers, `worklink.gunicorn_conf`):
 - hello: GET / on a hello-world Flask app (the baseline);
 - search: GET /services?search=<words>&taxonomy_term_id=<term> (rotating words and terms);
-- proximity: GET /service_at_locations?postcode=<postcode>&proximity=5000 (rotating postcodes).
+- proximity: GET /service_at_locations?postcode=<postcode>&proximity=5000 (rotating postcodes);
+- search built / proximity built: the same against a second directory server with its feed cache off
+  (DIRECTORY_FEED_CACHE_ENTRIES=0), so every answer is built from the database, as the first time an address
+  is asked for or after the directory changes. The first two, after their first round, are answered from each
+  worker's feed cache (56 searches and 28 postcodes rotate): what repeated reads of an unchanged directory cost.
 
 Both servers run side by side; bench/load.py's `compare` does the measuring:
 1. Throughput: closed loop, C clients in P processes, in R interleaved rounds (hello,
@@ -44,6 +48,7 @@ THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 50.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 WORDS = ["counselling", "debt advice", "cv", "wellbeing", "benefits", "job club", "back pain", "digital skills"]
 TERMS = ["mental-health", "debt", "employment-advice", "skills", "benefits", "peer-support", "counselling"]
+SCENARIOS = ("search", "proximity", "search built", "proximity built")
 
 
 def load_directory(url: str, services: int) -> int:
@@ -144,6 +149,8 @@ def main() -> int:
     postcodes = sorted(p for p in OfflineGeocoder.demo().rows if " " in p)[::7]
     hello = start_gunicorn("bench.hello:app", hello_port := free_port(), env, "/")
     directory = start_gunicorn("worklink_directory.wsgi:app", directory_port := free_port(), env, "/healthz")
+    built = start_gunicorn("worklink_directory.wsgi:app", built_port := free_port(),
+                           {**env, "DIRECTORY_FEED_CACHE_ENTRIES": "0"}, "/healthz")
     base = args.postgres_url.rstrip("/") + "/" if args.postgres_url else None
     floor = None if args.no_floor else Floor({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"}, base)
     try:
@@ -151,11 +158,15 @@ def main() -> int:
                            Target("search", directory_port, get(_paths("search", term_ids, postcodes)), directory.pid),
                            Target("proximity", directory_port, get(_paths("proximity", term_ids, postcodes)),
                                   directory.pid),
+                           Target("search built", built_port, get(_paths("search", term_ids, postcodes)), built.pid),
+                           Target("proximity built", built_port, get(_paths("proximity", term_ids, postcodes)),
+                                  built.pid),
                            *([floor.target("read", "floor")] if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
     finally:
         stop(directory)
+        stop(built)
         stop(hello)
         if floor:
             floor.close()
@@ -166,14 +177,15 @@ def main() -> int:
     ok = True
     print("\n" + HEADER)
     print(baseline_line(results["hello"]))
-    for kind in ("search", "proximity"):
+    for kind in SCENARIOS:
         line, passed = ratio_line(kind, results[kind], results["hello"].rps, THROUGHPUT_TARGET, P99_TARGET_MS)
         print(line)
-        ok &= passed
-    print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms")
+        ok &= passed or kind.endswith("built")  # the verdict is on the service as shipped (cache on)
+    print(f"targets: throughput >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms "
+          f"(verdict on search and proximity, the cache on; the 'built' rows are every answer built, for context)")
     if floor:
         print(f"context: the floor's /read (a token check and one SELECT) {results['floor'].ratio:.1%} of hello world")
-        for kind in ("search", "proximity"):
+        for kind in SCENARIOS:
             print(floor_line(kind, results[kind], "/read", results["floor"]))
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "directory.json").write_text(json.dumps({"services": loaded, "database": url.split("://")[0],
