@@ -48,6 +48,7 @@ OTHER_ROUTES = {
     "POST admin.RoutingRules": SETUP,
     "PATCH admin.RoutingRuleView": SETUP,
     "POST notification_pages.toggle_rule": SETUP,
+    "GET notification_pages.confirm_turn_off": SETUP,
     "GET webhooks.Subscribers": SETUP,
     "POST webhooks.Subscribers": SETUP,
     "GET webhooks.Subscriber": SETUP,

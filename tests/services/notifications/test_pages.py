@@ -106,6 +106,7 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert page.get_by_role("status").inner_text().split() == "Information: Queued to send again.".split()
         assert page.get_by_role("heading", name="Failed deliveries (0)").is_visible()
         submit(page, page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org"))
+        submit(page, page.get_by_role("button", name="Yes, turn it off"))  # asked first (test_rule_turn_off)
         assert page.get_by_role("button", name="Turn on referrals.referral.accepted for referrer_org").is_visible()
         assert page.get_by_role("status").inner_text().split() \
             == "Information: referrals.referral.accepted → referrer_org is now off.".split()
@@ -114,6 +115,8 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
 
         page.set_viewport_size({"width": 320, "height": 800})  # the longest event type in a notice wraps
         submit(page, page.get_by_role("button", name="Turn off adjustments.employer_response.recorded for clinician"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320  # the question names the rule
+        submit(page, page.get_by_role("button", name="Yes, turn it off"))
         assert "is now off" in page.get_by_role("status").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         page.set_viewport_size({"width": 1280, "height": 800})

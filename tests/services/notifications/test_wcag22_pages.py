@@ -12,7 +12,7 @@ from tests.browser import (PageWalk, keyboard_problems, live_server, pages_with_
                            reflow_and_spacing_problems)
 from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route  # noqa: F401 - SQLite
 from worklink.auth import mint_token
-from worklink_notifications.models import Delivery, WebhookSubscriber
+from worklink_notifications.models import Delivery, RoutingRule, WebhookSubscriber
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,6 +42,10 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
         page.context.clear_cookies()
         sign_in(page, base, mint_token(jwt, role="alliance_admin", subject="alex"), "/admin")
         visit("administration", "/admin")
+        with notifications_db.sessions() as session:
+            rule = session.scalar(sa.select(RoutingRule.id).where(
+                RoutingRule.event_type == "adjustments.employer_response.recorded", RoutingRule.audience == "clinician"))
+        visit("turning a routing rule off", f"/admin/rules/{rule}/turn-off")
     return pages.found
 
 

@@ -211,15 +211,44 @@ def _notice(session, done: str | None, rule_id: str | None) -> str | None:
     return None
 
 
+# How a rule's channels and audience read on its "turn off" question (routing.CHANNELS, routing.AUDIENCES).
+CHANNEL_WORDS = {"inbox": "in their WorkLink inbox", "email": "by email", "webhook": "by webhook"}
+AUDIENCE_WORDS = {
+    "referrer_org": "the organisation that made the referral", "assigned_org": "the adviser organisation's team",
+    "assigned_org_lead": "the adviser organisation's lead", "service_owner": "the organisation that owns the listing",
+    "alliance": "the WorkLink alliance", "practice": "the GP practice", "clinician": "the clinician named by the event",
+}
+
+
+@pages.get("/admin/rules/<uuid:rule_id>/turn-off")
+@requires("alliance_admin")
+def confirm_turn_off(rule_id: uuid.UUID):
+    """"Are you sure?" before a rule stops telling anyone: turning one off by a slip silenced an audience."""
+    with service_context().database.sessions() as session:
+        rule = session.get(RoutingRule, rule_id)
+        if rule is None:
+            raise Problem(404, "No such routing rule.")
+        if not rule.enabled:  # already off (another administrator, a second tab): nothing to ask
+            return redirect(url_for("notification_pages.administration", done="rule", rule=str(rule_id)))
+        channels = [CHANNEL_WORDS.get(channel, channel) for channel in rule.channel_list]
+        return render_template("notifications/rule_turn_off.html", rule=rule, nav=_nav(),
+                               audience=AUDIENCE_WORDS.get(rule.audience, rule.audience),
+                               channels=", ".join(channels[:-1]) + " or " + channels[-1] if len(channels) > 1
+                               else "".join(channels))
+
+
 @pages.post("/admin/rules/<uuid:rule_id>")
 @requires("alliance_admin")
 @accepts_form
 def toggle_rule(rule_id: uuid.UUID):
+    enabled = request.form.get("enabled") == "true"
+    if not enabled and request.form.get("confirmed") != "yes":  # turning off is asked first (confirm_turn_off)
+        return redirect(url_for("notification_pages.confirm_turn_off", rule_id=rule_id), 303)
     with service_context().database.transaction() as session:
         rule = session.get(RoutingRule, rule_id)
         if rule is None:
             raise Problem(404, "No such routing rule.")
-        admin.change_rule(rule, {"enabled": request.form.get("enabled") == "true"}, authenticate().subject)
+        admin.change_rule(rule, {"enabled": enabled}, authenticate().subject)
     return redirect(url_for("notification_pages.administration", done="rule", rule=str(rule_id)))
 
 
