@@ -3,7 +3,7 @@ settings page (/settings), so the two hold one set of rules and one audit. Free 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time
 from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.pseudonyms import clinician_reference
-from worklink.uktime import uk_time
+from worklink.uktime import UK, uk_today
 from worklink_notifications.membership import RESOURCE_TYPE
 from worklink_notifications.models import UserChannelSettings
 
@@ -59,8 +59,7 @@ def save(session: Session, audit: AuditTrail, principal: Principal, choice: Mapp
     return found
 
 
-def digest_time(hour_utc: int, now: datetime | None = None) -> str:
-    """NOTIFICATIONS_DIGEST_HOUR (UTC) as a UK reader's clock shows it today: 17 is "17:00 GMT" in winter and
-    "18:00 BST" in summer."""
-    today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return uk_time(today.replace(hour=hour_utc, minute=0, second=0, microsecond=0)).strftime("%H:%M %Z")
+def digest_time(hour: int, now: datetime | None = None) -> str:
+    """NOTIFICATIONS_DIGEST_HOUR, an hour of the UK clock, named as that clock reads today: 17 is "17:00 GMT" in
+    winter and "17:00 BST" in summer."""
+    return datetime.combine(uk_today(now), time(hour), tzinfo=UK).strftime("%H:%M %Z")

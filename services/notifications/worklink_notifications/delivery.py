@@ -57,6 +57,7 @@ from worklink.heartbeat import HEARTBEAT
 from worklink.keyring import Seal, Unopenable
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
+from worklink.uktime import uk_time, uk_today
 from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
 from worklink_notifications.config import webhook_secret_seal
 from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, details, uk_day, wording
@@ -128,7 +129,9 @@ class DeliverySettings:
     # claim's lease outlasts it (claim_lease), so a slow server's message is never claimed and sent by a second
     # worker while the first is still sending it.
     smtp_deadline: float = 40.0
-    digest_hour: int = 17        # UTC hour after which the day's digests go out
+    # The hour of a UK clock (Europe/London: GMT in winter, BST in summer) after which the day's digests go out:
+    # people read "17:00" as their own clock's, all year. It was UTC, which is 18:00 by a UK clock all summer.
+    digest_hour: int = 17
     batch: int = 100
     pause_refresh: float = 1.0   # seconds a worker trusts the shared pause it last read (pause.SharedPause)
     # How long an outage may keep a delivery from going before it is given up (dead): far longer than
@@ -245,7 +248,7 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def hour_of_day(env, name: str, default: int) -> int:
-    """An hour of the day, 0 to 23 (UTC), refused by name."""
+    """An hour of the day, 0 to 23 (of a UK clock for the digest hour), refused by name."""
     hour = whole_number(env, name, default, minimum=0, unit="hours")
     if hour > 23:
         raise ConfigError(f"{name} must be an hour of the day, 0 to 23, not {hour}")
@@ -712,7 +715,7 @@ class DeliveryWorker:
         While the mail server cannot be reached, digests pause with backoff and the items keep
         waiting; a recipient the server refuses (5xx) has their items dead-lettered. Stopping, as run_once."""
         now = self.clock()
-        if now.hour < self.settings.digest_hour or self._mail_paused():
+        if uk_time(now).hour < self.settings.digest_hour or self._mail_paused():
             return 0
         sent = 0
         for kind, recipient in self._digest_recipients(now):
@@ -745,8 +748,8 @@ class DeliveryWorker:
         """Today's digest row (unique per recipient and day, so two workers never both send it),
         and the message for the items waiting now; None if it went already or nothing waits.
         A worker that dies between this claim and the record leaves today's row: the items
-        still wait, and go in tomorrow's digest (late, never lost)."""
-        day = now.date()
+        still wait, and go in tomorrow's digest (late, never lost). The day is the UK's, as the digest hour is."""
+        day = uk_today(now)
         try:
             with self.database.transaction() as session:
                 if session.scalar(sa.select(Digest.id).where(Digest.recipient_kind == kind,

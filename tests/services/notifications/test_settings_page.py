@@ -136,7 +136,7 @@ def test_a_tampered_choice_is_an_error_not_a_save(app, notifications_db):
         assert session.get(UserChannelSettings, "ada") is None
 
 
-def test_the_digest_hour_is_said_in_uk_time_for_the_day():
+def test_the_digest_hour_is_said_in_uk_time_for_the_day():  # an hour of the UK clock (test_digest_uk_hour)
     assert digest_time(17, datetime(2026, 11, 27, 9, tzinfo=timezone.utc)) == "17:00 GMT"
-    assert digest_time(17, datetime(2026, 7, 1, 9, tzinfo=timezone.utc)) == "18:00 BST"
-    assert digest_time(23, datetime(2026, 7, 1, 9, tzinfo=timezone.utc)) == "00:00 BST"
+    assert digest_time(17, datetime(2026, 7, 1, 9, tzinfo=timezone.utc)) == "17:00 BST"
+    assert digest_time(23, datetime(2026, 7, 1, 9, tzinfo=timezone.utc)) == "23:00 BST"
