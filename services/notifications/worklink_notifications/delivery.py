@@ -60,7 +60,8 @@ from worklink.sites import directory_service_page, site_url
 from worklink.uktime import uk_time, uk_today
 from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
 from worklink_notifications.config import webhook_secret_seal
-from worklink_notifications.messages import CODE_MESSAGE, CODE_VALID_FOR, details, uk_day, wording
+from worklink_notifications.messages import (CODE_MESSAGE, CODE_VALID_FOR, PERSON_SENDER, details, person_why, uk_day,
+                                           wording)
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.rekeying import rekey_user_references, reseal_webhook_secrets
 from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, Digest, OrganisationContact,
@@ -839,8 +840,17 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
             if delivery.status_link else None
         service_id = (delivery.facts or {}).get("service_id")
         values["service_page"] = directory_service_page(settings.directory_url, service_id)
+        values.update(person_footer(delivery.message_code, settings))
     return _message(delivery.address, subject, TEMPLATES.get_template(f"{name}.txt.j2").render(values),
                     TEMPLATES.get_template(f"{name}.html.j2").render(values), str(delivery.id), settings)
+
+
+def person_footer(code: str, settings: DeliverySettings) -> dict:
+    """Who writes to a resident, why, and how they stop (messages.PERSON_WHY): a status email without the private
+    link points to referrals' public page for a new one, where the person's page lets them stop."""
+    why, stop = person_why(code)
+    return {"sender": PERSON_SENDER, "why": why, "stop": stop,
+            "new_link": f"{settings.referrals_url.rstrip('/')}/new-link" if settings.referrals_url else None}
 
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,

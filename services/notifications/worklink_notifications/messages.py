@@ -101,6 +101,42 @@ PERSON_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# --- why a resident hears from us, and how they stop -----------------------------------------------------------
+# Every resident's email ends by saying who writes, why this address hears from us and how to stop (GOV.UK Notify
+# and NHS content guidance; PECR allows no more than service messages). Referrals owns the choice: the person's
+# status page (/my-referral/{token}) has "Stop emails about my referral", so these words point there.
+PERSON_SENDER = ("This email is from WorkLink, a partnership of local health, care, voluntary and council "
+                 "organisations that helps people get into or stay in work.")
+# Status emails: sent under the referral's status-email consent, stopped on the person's page.
+STATUS_EMAIL_WHY = ("You are getting it because you agreed to emails about your referral for employment support "
+                    "when you were referred.")
+STOP_ON_PAGE = "page"  # the template words it with the status link, or how to get one
+# message code -> (why this address hears, how to stop: STOP_ON_PAGE or a sentence of its own)
+PERSON_WHY: dict[str, tuple[str, str]] = {
+    "referral_received": (STATUS_EMAIL_WHY, STOP_ON_PAGE),
+    "referral_being_matched": (STATUS_EMAIL_WHY, STOP_ON_PAGE),
+    "referral_accepted": (STATUS_EMAIL_WHY, STOP_ON_PAGE),
+    "adviser_will_contact_you": (STATUS_EMAIL_WHY, STOP_ON_PAGE),
+    # Closing is the last step referrals tells the person (its page no longer offers to stop emails then).
+    "referral_closed": (STATUS_EMAIL_WHY, "Your referral has closed, so we will not email you about it again."),
+    "self_referral_code": ("You are getting it because you asked for a code on our website to refer yourself for "
+                           "employment support.", "We will not email you again unless you ask us to."),
+    # To the address the self-referral had before it was changed: the next code and any news go to the new one.
+    "self_referral_email_changed": ("You are getting it because this email address was given on a self-referral "
+                                    "for employment support on our website.",
+                                    "We will not email this address about that self-referral again."),
+    # Sent at the person's request, with the link: status emails, if they are on, stop on that page.
+    "status_link_renewed": ("You are getting it because someone asked on our website for a new link to a referral "
+                            "that this email address follows.", STOP_ON_PAGE),
+}
+PERSON_WHY_UNKNOWN = ("You are getting it because you agreed to be contacted by email about employment support.",
+                      STOP_ON_PAGE)
+
+
+def person_why(code: str) -> tuple[str, str]:
+    return PERSON_WHY.get(code, PERSON_WHY_UNKNOWN)
+
+
 # The one message that carries a secret: the person's one-time code (its own template).
 CODE_MESSAGE = "self_referral_code"
 # How long the code works, as its e-mail says (referrals' REFERRALS_SELF_REFERRAL_CODE_MINUTES default):
