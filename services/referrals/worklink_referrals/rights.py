@@ -77,8 +77,10 @@ def record_erasure(session: Session, referral_ids: Iterable[uuid.UUID], purpose:
 
 def due_for_erasure(cutoff: datetime) -> sa.Select:
     """Ended, not yet erased referrals whose last activity - closing, any later step or outcome, the last
-    sustainment check due or done - is before `cutoff`."""
-    later_step = sa.exists().where(Transition.referral_id == Referral.id, Transition.occurred_at >= cutoff)
+    sustainment check due or done - is before `cutoff`. The person's answer about status emails is a step of the
+    history but not activity: stopping them on an ended referral does not keep their record longer."""
+    later_step = sa.exists().where(Transition.referral_id == Referral.id, Transition.occurred_at >= cutoff,
+                                   Transition.action.notin_(list(services.STATUS_EMAIL_STEPS.values())))
     later_outcome = sa.exists().where(Outcome.referral_id == Referral.id, Outcome.recorded_at >= cutoff)
     later_check = sa.exists().where(SustainmentCheck.referral_id == Referral.id, sa.or_(
         SustainmentCheck.due_on >= cutoff.date(), SustainmentCheck.done_at >= cutoff))

@@ -1314,14 +1314,35 @@ def answer_status_emails(session: Session, outbox: Outbox, settings: ReferralSet
     if wanted == referral.person_updates:
         return False
     limit_status_email_changes(session, settings, referral, now)
+    answer = {"person_updates": wanted, "person_updates_at": now, "person_updates_how": ON_THE_STATUS_PAGE}
     if wanted:
-        referral.updates_consent_id = uuid.uuid4()
+        answer["updates_consent_id"] = uuid.uuid4()
     else:
         drop_unsent_person_messages(session, outbox, referral)
         revoke_person_messages(session, outbox, referral, now)
-    referral.person_updates, referral.person_updates_at, referral.person_updates_how = wanted, now, ON_THE_STATUS_PAGE
-    referral.updated_at = now
+    _answer_unversioned(session, referral, answer)
+    _history(session, referral, STATUS_EMAIL_STEPS[wanted], referral.status,
+             Actor(f"person-link:{referral.id}", "resident", via_person_link=True), now)
     return True
+
+
+STATUS_EMAIL_STEPS = {True: "start_status_emails", False: "stop_status_emails"}  # the person's answer, in the history
+
+
+def _answer_unversioned(session: Session, referral: Referral, answer: dict[str, Any]) -> None:
+    """The person's answer about status emails, written to its own columns by primary key, not through the versioned
+    row (version_id_col): it is their consent choice, shown in the history (a step at the version it leaves as it
+    was), not a change an adviser with the referral's form open must read again before saving - nothing an adviser
+    saves writes these columns. Guarded instead on what the answer was made against, so a second press or a
+    withdrawal of consent that committed meanwhile is not overwritten: 409 (the caller's transaction rolls back)."""
+    table = Referral.__table__
+    answered = session.execute(sa.update(table).where(
+        table.c.id == referral.id, table.c.person_updates == referral.person_updates,
+        table.c.consent_withdrawn_at.is_(None)).values(**answer, updated_at=table.c.updated_at))  # not onupdate's now
+    if answered.rowcount != 1:
+        raise Conflict("Your answer about emails changed meanwhile. Open your page again to see it.")
+    for column, value in answer.items():
+        set_committed_value(referral, column, value)
 
 
 def status_page(link: str) -> str:

@@ -68,6 +68,7 @@ HISTORY_STEPS = {
     "update_progress": "Stage updated", "record_outcome": "Outcome recorded", "put_on_hold": "Support put on hold",
     "resume": "Support resumed", "complete": "Completed", "reject": "Rejected", "cancel": "Cancelled",
     "fail": "Closed: could not contact or disengaged", "enter_in_error": "Marked as entered in error",
+    "start_status_emails": "Status emails turned on", "stop_status_emails": "Status emails turned off",
 }
 HISTORY_ACTORS = {**ROLE_PERSON, "resident": "the person", "system": "WorkLink"}
 
