@@ -8,7 +8,7 @@ import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -111,18 +111,37 @@ def read(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid
     return view(session, suggestion)
 
 
-def read_to_print(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID,
-                  kind: str) -> dict[str, Any]:
-    """The suggestion whose letter or summary (`kind`) is asked for, audited as what the caller gets: an export
-    when there is a document to give; a read, saying why none was given, when the patient's details were erased
-    or the suggestion was withdrawn or replaced (they see only a notice that it ended, still their record)."""
+class CannotPrint(Exception):
+    """A document that could not be made from the suggestion (read_to_print's `make`): `why` names it in the audit
+    entry's purpose, `problem` is what the caller raises once that entry is committed."""
+
+    def __init__(self, why: str, problem: Exception):
+        super().__init__(why)
+        self.why, self.problem = why, problem
+
+
+def read_to_print(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, kind: str,
+                  make: Callable[[dict[str, Any]], Any]) -> tuple[dict[str, Any], Any, CannotPrint | None]:
+    """The suggestion whose letter or summary (`kind`) is asked for, what `make` made of it, and why it could not
+    (or None), audited as what the caller gets: an export when there is a document to give; a read, saying why none
+    was given, when the patient's details were erased or the suggestion was withdrawn or replaced (they see only a
+    notice that it ended, still their record), or `make` could not make it (CannotPrint: a PDF no font can draw).
+    The document is made before the entry is written, in the caller's transaction, and a CannotPrint is returned,
+    not raised: raised, it would roll the entry back."""
     suggestion = load(session, clinician, suggestion_id)
+    shown = view(session, suggestion)
     refused = "erased" if suggestion.erased_at else suggestion.status if suggestion.status in NO_LONGER_VALID else None
+    made = cannot = None
+    if not refused:
+        try:
+            made = make(shown)
+        except CannotPrint as exc:
+            refused, cannot = exc.why, exc
     if refused:
         deps.audit_record(session, "read", suggestion, clinician.principal, f"print_{kind}_refused_{refused}")
     else:
         deps.audit_record(session, "export", suggestion, clinician.principal, f"print_{kind}")
-    return view(session, suggestion)
+    return shown, made, cannot
 
 
 def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, status: str | None = None,

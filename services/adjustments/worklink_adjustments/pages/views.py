@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -771,35 +771,50 @@ def print_view(suggestion_id: uuid.UUID, kind: str):
 @person_record(RESOURCE, "suggestion_id")
 @requires("gp")
 def print_pdf(suggestion_id: uuid.UUID, kind: str):
-    letter = _letter(suggestion_id, kind)
+    pdf = _letter(suggestion_id, kind, draw=_pdf)
     name = "employer-letter" if kind == "letter" else "patient-summary"
-    try:
-        pdf = letters.render_pdf(letter)
-    except letters.UnprintableText:
-        # Blanks in place of a name would go unnoticed on paper; the browser's fonts cover every script.
-        raise Problem(422, "The PDF cannot show some of the characters in this document. Open the print "
-                           "view instead, and print it or save it as a PDF from your browser.",
-                      title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-characters")
-    except letters.UnlayableText:
-        # Right-to-left words beside a run of about a thousand symbols (emoji): not a letter to print as a PDF.
-        raise Problem(422, "The PDF cannot lay out a very long run of symbols next to right-to-left text in this "
-                           "document. Open the print view instead, and print it or save it as a PDF from your "
-                           "browser.", title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-text")
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}-{suggestion_id}.pdf"',
                              "Cache-Control": "no-store"})
 
 
-def _letter(suggestion_id: uuid.UUID, kind: str) -> letters.Letter:
+def _pdf(letter: letters.Letter) -> bytes:
+    """The letter as a PDF; one that cannot be made is refused (422), saying why for the audit entry."""
+    try:
+        return letters.render_pdf(letter)
+    except letters.UnprintableText:
+        # Blanks in place of a name would go unnoticed on paper; the browser's fonts cover every script.
+        raise services.CannotPrint("unprintable_characters", Problem(
+            422, "The PDF cannot show some of the characters in this document. Open the print view instead, and "
+                 "print it or save it as a PDF from your browser.",
+            title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-characters")) from None
+    except letters.UnlayableText:
+        # Right-to-left words beside a run of about a thousand symbols (emoji): not a letter to print as a PDF.
+        raise services.CannotPrint("unprintable_text", Problem(
+            422, "The PDF cannot lay out a very long run of symbols next to right-to-left text in this document. "
+                 "Open the print view instead, and print it or save it as a PDF from your browser.",
+            title="This PDF cannot be made", type=PROBLEM_TYPE_BASE + "unprintable-text")) from None
+
+
+def _letter(suggestion_id: uuid.UUID, kind: str, draw: Callable[[letters.Letter], Any] | None = None) -> Any:
+    """The letter or summary asked for, or what `draw` makes of it (the PDF), audited as what the clinician got in
+    the transaction that read it (services.read_to_print): made before the entry is written, so a PDF that cannot
+    be made is recorded as the refused read it was, not as an export of the record, and refused once that is
+    committed."""
     with transaction() as session:
-        suggestion = services.read_to_print(session, deps(), clinician(), suggestion_id, kind)
-        url = _response_url(session, suggestion_id)
+        def make(suggestion: dict) -> Any:
+            letter = (letters.employer_letter(suggestion, _response_url(session, suggestion_id)) if kind == "letter"
+                      else letters.patient_summary(suggestion))
+            return draw(letter) if draw else letter
+        suggestion, document, cannot = services.read_to_print(session, deps(), clinician(), suggestion_id, kind, make)
     if suggestion["erased_at"]:
         raise Problem(410, "The patient's details were erased from this suggestion (past the retention period or at "
                            "their request): there is no letter to print. The GP record keeps the advice.")
     if suggestion["status"] in services.NO_LONGER_VALID:
         raise NoLongerValid(suggestion, kind)
-    return letters.employer_letter(suggestion, url) if kind == "letter" else letters.patient_summary(suggestion)
+    if cannot:
+        raise cannot.problem
+    return document
 
 
 class NoLongerValid(Exception):
