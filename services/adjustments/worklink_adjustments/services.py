@@ -120,28 +120,44 @@ class CannotPrint(Exception):
         self.why, self.problem = why, problem
 
 
-def read_to_print(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, kind: str,
-                  make: Callable[[dict[str, Any]], Any]) -> tuple[dict[str, Any], Any, CannotPrint | None]:
-    """The suggestion whose letter or summary (`kind`) is asked for, what `make` made of it, and why it could not
-    (or None), audited as what the caller gets: an export when there is a document to give; a read, saying why none
-    was given, when the patient's details were erased or the suggestion was withdrawn or replaced (they see only a
-    notice that it ended, still their record), or `make` could not make it (CannotPrint: a PDF no font can draw).
-    The document is made before the entry is written, in the caller's transaction, and a CannotPrint is returned,
-    not raised: raised, it would roll the entry back."""
+@dataclass
+class ToPrint:
+    """A letter or summary asked for: the suggestion as shown, what was made of it, and why nothing was (or None)."""
+    shown: dict[str, Any]
+    made: Any = None
+    refused: str | None = None  # erased, withdrawn, superseded, or the CannotPrint's why
+    cannot: CannotPrint | None = None
+
+
+def read_to_print(session: Session, clinician: Clinician, suggestion_id: uuid.UUID,
+                  make: Callable[[dict[str, Any]], Any]) -> ToPrint:
+    """The suggestion whose letter or summary is asked for and what `make` made of it - nothing when the patient's
+    details were erased or the suggestion was withdrawn or replaced (they see only a notice that it ended), or when
+    `make` could not (CannotPrint: a PDF no font can draw). Reads only: the caller records what it gives out
+    (audit_print) and gives nothing before that entry commits. Made outside the write transaction because drawing
+    a PDF takes up to half a second, and a SQLite writer's turn would be held that long."""
     suggestion = load(session, clinician, suggestion_id)
-    shown = view(session, suggestion)
-    refused = "erased" if suggestion.erased_at else suggestion.status if suggestion.status in NO_LONGER_VALID else None
-    made = cannot = None
-    if not refused:
+    printing = ToPrint(view(session, suggestion))
+    printing.refused = ("erased" if suggestion.erased_at else
+                        suggestion.status if suggestion.status in NO_LONGER_VALID else None)
+    if not printing.refused:
         try:
-            made = make(shown)
+            printing.made = make(printing.shown)
         except CannotPrint as exc:
-            refused, cannot = exc.why, exc
-    if refused:
-        deps.audit_record(session, "read", suggestion, clinician.principal, f"print_{kind}_refused_{refused}")
+            printing.refused, printing.cannot = exc.why, exc
+    return printing
+
+
+def audit_print(session: Session, deps: Deps, clinician: Clinician, suggestion_id: uuid.UUID, kind: str,
+                printing: ToPrint) -> None:
+    """Record what the caller gets of a letter or summary (`kind`): an export when there is a document to give; a
+    read, saying why none was given (print_<kind>_refused_<why>), when there is not - still an access to the
+    person's record."""
+    suggestion = load(session, clinician, suggestion_id)
+    if printing.refused:
+        deps.audit_record(session, "read", suggestion, clinician.principal, f"print_{kind}_refused_{printing.refused}")
     else:
         deps.audit_record(session, "export", suggestion, clinician.principal, f"print_{kind}")
-    return shown, made, cannot
 
 
 def list_for_practice(session: Session, deps: Deps, clinician: Clinician, *, status: str | None = None,

@@ -7,11 +7,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+import sqlalchemy as sa
 
 from tests.services.adjustments.conftest import patient_reference, suggestion_body
 from tests.services.adjustments.test_letters_and_employer import issued
 from tests.services.adjustments.test_withdrawn_and_replaced_artefacts import PROGRAM, accesses
+from worklink_adjustments import letters
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,4 +39,27 @@ def test_a_pdf_that_cannot_be_made_is_audited_as_a_refused_read_not_an_export(sv
             ("export", "print_letter", patient_reference(app))]
     made = issued(client, tokens)
     assert client.get(f"/suggestions/{made['id']}/letter.pdf", headers=tokens.header()).status_code == 200
+    assert accesses(app, made["id"])[-1] == ("export", "print_letter", patient_reference(app))
+
+
+def test_a_pdf_is_drawn_before_the_audit_entrys_transaction_so_no_writer_waits_for_it(svc, monkeypatch):
+    """Drawing takes up to half a second. Inside the write transaction that records the export it would hold
+    SQLite's writer queue that long, and every other request that writes would wait for it."""
+    app, client, tokens = svc
+    made = issued(client, tokens)
+    database, real, waited = app.extensions["worklink"].database, letters.render_pdf, []
+
+    def drawing(letter):
+        def another_request_writing():
+            with database.transaction() as session:
+                session.execute(sa.text("SELECT 1"))
+        other = threading.Thread(target=another_request_writing)
+        other.start()
+        other.join(10)
+        waited.append(other.is_alive())
+        return real(letter)
+
+    monkeypatch.setattr(letters, "render_pdf", drawing)
+    assert client.get(f"/suggestions/{made['id']}/letter.pdf", headers=tokens.header()).status_code == 200
+    assert waited == [False]
     assert accesses(app, made["id"])[-1] == ("export", "print_letter", patient_reference(app))

@@ -797,24 +797,26 @@ def _pdf(letter: letters.Letter) -> bytes:
 
 
 def _letter(suggestion_id: uuid.UUID, kind: str, draw: Callable[[letters.Letter], Any] | None = None) -> Any:
-    """The letter or summary asked for, or what `draw` makes of it (the PDF), audited as what the clinician got in
-    the transaction that read it (services.read_to_print): made before the entry is written, so a PDF that cannot
-    be made is recorded as the refused read it was, not as an export of the record, and refused once that is
-    committed."""
-    with transaction() as session:
+    """The letter or summary asked for, or what `draw` makes of it (the PDF), audited as what the clinician got
+    before it is given: made first (read only, so a PDF drawn holds no writer's turn), then recorded - an export, or
+    the refused read it was when it could not be made - and refused only once that entry is committed."""
+    with service_context().database.sessions() as session:
         def make(suggestion: dict) -> Any:
             letter = (letters.employer_letter(suggestion, _response_url(session, suggestion_id)) if kind == "letter"
                       else letters.patient_summary(suggestion))
             return draw(letter) if draw else letter
-        suggestion, document, cannot = services.read_to_print(session, deps(), clinician(), suggestion_id, kind, make)
+        printing = services.read_to_print(session, clinician(), suggestion_id, make)
+    with transaction() as session:
+        services.audit_print(session, deps(), clinician(), suggestion_id, kind, printing)
+    suggestion = printing.shown
     if suggestion["erased_at"]:
         raise Problem(410, "The patient's details were erased from this suggestion (past the retention period or at "
                            "their request): there is no letter to print. The GP record keeps the advice.")
     if suggestion["status"] in services.NO_LONGER_VALID:
         raise NoLongerValid(suggestion, kind)
-    if cannot:
-        raise cannot.problem
-    return document
+    if printing.cannot:
+        raise printing.cannot.problem
+    return printing.made
 
 
 class NoLongerValid(Exception):
