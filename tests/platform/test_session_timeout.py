@@ -105,6 +105,106 @@ def test_the_page_a_timed_out_warning_leads_to_says_why_and_only_looks(apps):
     assert "/signin?next=/caseload" in unescape(ended.text) and _row(first, token).end_reason == "idle"
 
 
+def test_asked_for_json_the_ended_page_says_when_an_open_session_ends_and_renews_nothing(apps):
+    """What a tab whose clock ran out asks before leaving its page: another tab may have kept the session open."""
+    first, _ = apps
+    token = _token(first)
+    browser = _sign_in(first, token)
+    _move_clock(first, token, last_seen_at=timedelta(minutes=10))
+    before = _row(first, token).last_seen_at
+    still_open = browser.get("/session/ended?next=/caseload", headers=JSON)
+    assert still_open.status_code == 200 and still_open.mimetype == "application/json"
+    assert 1195 <= still_open.json["ends_in_seconds"] <= 1200 and still_open.json["renewable"] is True
+    assert _row(first, token).last_seen_at == before  # only looked
+
+    _move_clock(first, token, last_seen_at=timedelta(minutes=31))
+    ended = browser.get("/session/ended?next=/caseload", headers=JSON)
+    assert ended.status_code == 401 and ended.mimetype == "application/problem+json"
+    assert "Set-Cookie" not in ended.headers  # the page the script then goes to says why and forgets the cookie
+    page = browser.get("/session/ended?next=/caseload")
+    assert page.status_code == 401 and "because you were inactive for 30 minutes" in unescape(page.text)
+    anonymous = first.test_client().get("/session/ended", headers=JSON)
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+
+
+_WATCH = """() => {  // whether this document ever showed the warning; a new document (any navigation) forgets it
+    window.sameDocument = true
+    window.warned = false
+    const dialog = document.getElementById('wl-timeout')
+    new MutationObserver(() => { if (dialog.open) window.warned = true }).observe(dialog, { attributes: true })
+}"""
+# localStorage refused, as a privacy setting or a sandbox does: the tab counts alone.
+_NO_STORAGE = """Object.defineProperty(window, 'localStorage', {
+    get () { throw new DOMException('The access is denied for this document.', 'SecurityError') } })"""
+
+
+@pytest.mark.timeout(240)
+def test_in_chromium_activity_in_another_tab_keeps_an_idle_tab_from_warning_or_ending(tmp_path, browser):
+    """Under a 1-minute limit: tab B sits idle while tab A of the same browser is used (a page every few seconds).
+    Each tab used to count from its own page: B warned after 30 seconds and, at its minute, left for the ended
+    page although the session was open. Now B follows A's activity and never warns. A browser without
+    localStorage (tab C, activity by requests no tab hears of) warns, but asks the server before leaving, finds the
+    session open and counts on, on the same page."""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    used, alone = browser.new_context(), browser.new_context()
+    alone.add_init_script(_NO_STORAGE)
+    active, idle, lone = used.new_page(), used.new_page(), alone.new_page()
+    tokens = {"used": _token(app, subject="adviser-used"), "alone": _token(app, subject="adviser-alone")}
+    try:
+        with live_server(app) as base:
+            sign_in(active, base, tokens["used"], "/caseload")
+            sign_in(lone, base, tokens["alone"], "/caseload")
+            idle.goto(f"{base}/caseload")
+            loaded = time.monotonic()
+            for tab in (idle, lone):
+                tab.evaluate(_WATCH)
+            assert lone.evaluate("() => { try { return !window.localStorage } catch (refused) { return true } }")
+            while time.monotonic() < loaded + 66:  # past the minute the idle tab's own page counted to
+                active.reload()
+                alone.request.get(f"{base}/caseload")  # activity no tab of that browser sees
+                assert idle.evaluate("window.warned") is False
+                active.wait_for_timeout(4000)
+            assert idle.evaluate("window.sameDocument && !window.warned") is True
+            assert idle.url == f"{base}/caseload"
+            lone_dialog = lone.get_by_role("dialog", name="You're about to be signed out")
+            expect(lone_dialog).to_be_hidden(timeout=20_000)  # the server said the session is open: closed
+            assert lone.evaluate("window.sameDocument && window.warned") is True and lone.url == f"{base}/caseload"
+            for token in tokens.values():
+                assert _row(app, token).ended_at is None
+    finally:
+        used.close()
+        alone.close()
+        app.extensions["worklink"].database.dispose()
+
+
+@pytest.mark.timeout(180)
+def test_in_chromium_staying_signed_in_in_one_tab_closes_the_others_warning_and_signing_out_ends_them(
+        tmp_path, browser):
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    token = _token(app)
+    try:
+        with live_server(app) as base:
+            sign_in(first, base, token, "/caseload")
+            second.goto(f"{base}/caseload?tab=2")
+            warnings = [tab.get_by_role("dialog", name="You're about to be signed out") for tab in (first, second)]
+            for warning in warnings:
+                expect(warning).to_be_visible(timeout=45_000)
+            first.get_by_role("button", name="Stay signed in").click()
+            expect(warnings[0]).to_be_hidden()
+            expect(warnings[1]).to_be_hidden(timeout=10_000)  # without a request of its own
+            expect(second).to_have_url(f"{base}/caseload?tab=2")
+
+            submit(first, first.get_by_role("button", name="Sign out"))
+            assert _row(app, token).end_reason == "signed_out"
+            # The other tab leaves its page too, for sign-in back to it.
+            expect(second).to_have_url(f"{base}/signin?next=%2Fcaseload%3Ftab%3D2", timeout=10_000)
+    finally:
+        context.close()
+        app.extensions["worklink"].database.dispose()
+
+
 @pytest.mark.timeout(180)
 def test_in_chromium_the_warning_is_announced_and_stays_signs_out_or_runs_out(tmp_path, browser):
     """Four people signed in under a 1-minute idle limit, warned 30 seconds before: one stays signed in with the

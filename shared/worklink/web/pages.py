@@ -16,8 +16,9 @@ A service puts its pages on a `PagesBlueprint` and its templates extend
   NHS.UK's timeout warnings do): worklink/base.html carries when it ends, as the server counts it, and
   static/worklink/session-timeout.js opens a dialog `SessionStore.warning` before. "Stay signed in" posts
   to /session/keep-alive (the cookie's session, CSRF token; JSON, or problem+json), which starts the idle
-  clock again; when time runs out the page goes to /session/ended, which says why. Without JavaScript
-  the sign-in page says how long an idle session lasts.
+  clock again; the site's tabs share when the session ends (localStorage), and before a tab gives up it asks
+  /session/ended for JSON, which renews nothing; when time runs out the page goes to /session/ended, which
+  says why. Without JavaScript the sign-in page says how long an idle session lasts.
 """
 
 from __future__ import annotations
@@ -490,20 +491,29 @@ def _session_pages() -> PagesBlueprint:
     @pages.get("/session/ended")
     def session_ended():
         """Where a page goes when its timeout warning runs out: the page saying why the session ended. It only
-        looks: a session still open (kept alive in another tab) is not renewed, and `next` is shown again."""
+        looks: a session still open (kept alive in another tab) is not renewed, and `next` is shown again.
+        Asked for JSON (the warning's script, before it leaves the page), it says when the open session ends, as
+        /session/keep-alive does, or 401; it forgets nothing then: the page the script goes to does."""
         where = _safe_next(request.args.get("next"))
         ctx = service_context()
         token = ctx.cookie_seal.unseal(request.cookies.get(session_cookie_name(), ""))
         if token is None:
+            if not is_page_request():
+                raise Problem(401, "There is no signed-in session: sign in.", title="You are not signed in")
             return _to_sign_in(where)
         try:
-            ctx.sessions.check(token, ctx.tokens.verify(token), renew=False)
+            times = ctx.sessions.check(token, ctx.tokens.verify(token), renew=False)
         except SessionEnded as ended:
+            if not is_page_request():
+                raise Problem(401, "The session has ended: sign in again.", title="Your session ended") from None
             return _session_ended_page(ended.reason, where)
         except Problem as problem:
-            if problem.status != 401:
+            if problem.status != 401 or not is_page_request():
                 raise
             return _forget_session(_to_sign_in(where))  # the token itself expired
+        if not is_page_request():
+            return {"ends_in_seconds": math.ceil((times.ends_at - utcnow()).total_seconds()),
+                    "renewable": times.renewable}
         return redirect(where or current_app.config.get("WORKLINK_HOME_PAGE", "/"))
 
     return pages

@@ -3,7 +3,15 @@
 // the session ends idle. `warn-before` seconds before, the dialog opens: "Stay signed in" (or Escape) posts its
 // form to /session/keep-alive, which starts the idle clock again; "Sign out" signs out; when time runs out the
 // page goes to the one saying why. Served from a file: the Content-Security-Policy allows no inline script.
+//
+// Every tab of the site counts to the same end: the session is the browser's, and a request in any tab moves
+// its idle clock on. Each page (and each "Stay signed in") writes when the session ends, as the server said, to
+// localStorage; the other tabs hear it (a 'storage' event, no request) and count to the later end, closing a
+// warning that no longer applies. Signing out, or the session running out, is written there too, and the other
+// tabs go to the page saying why. Before a tab gives up it asks the server, without renewing anything, whether the
+// session really ended: activity the other tabs did not write (storage off, a download) keeps it counting.
 const dialog = document.getElementById('wl-timeout')
+const SHARED = 'worklink.session' // { endsAt, renewable } or, once the session is over, { ended, at }
 if (dialog && typeof dialog.showModal === 'function') watch(dialog)
 
 function watch (dialog) {
@@ -19,16 +27,64 @@ function watch (dialog) {
   let returnFocusTo = null
   let closing = false // closed by this script, not by the browser (its close event comes later, as a task)
   let leaving = false
+  let asking = false // whether the session ended, of the server
+  let signingOut = false
 
   const secondsLeft = () => Math.max(0, Math.ceil((endsAt - Date.now()) / 1000))
+  writeShared({ endsAt, renewable }) // the server's count, just made: what any tab wrote before is older
   const timer = setInterval(tick, 1000)
   tick()
 
   function tick () {
+    if (leaving || asking) return
     const seconds = secondsLeft()
-    if (seconds <= 0) return leave()
+    if (seconds <= 0) return askTheServer()
     if (!dialog.open && !dismissed && endsAt - Date.now() <= warnBefore) open(seconds)
     if (dialog.open) show(seconds)
+  }
+
+  // Another tab's news: a later end (count to it; a warning that no longer applies closes), or the session over.
+  function follow (shared) {
+    if (!shared || leaving) return
+    if (shared.ended) return leave()
+    // A later end; or the 12 hours, which nothing moves (the session began before this page was made).
+    if (!(shared.endsAt > endsAt || (shared.renewable === false && shared.endsAt < endsAt))) return
+    endsAt = shared.endsAt
+    renewable = shared.renewable
+    if (dialog.open && endsAt - Date.now() > warnBefore) close()
+  }
+
+  function share () {
+    const shared = readShared()
+    if (!shared || shared.ended || !(shared.endsAt >= endsAt)) writeShared({ endsAt, renewable })
+  }
+
+  // This tab's clock ran out: unless another tab has written a later end, the server says whether the session is
+  // still open (GET /session/ended as JSON only looks: it renews nothing).
+  async function askTheServer () {
+    follow(readShared())
+    if (leaving || secondsLeft() > 0) return
+    asking = true
+    try {
+      const response = await fetch(dialog.dataset.endedPage, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin'
+      })
+      if (response.ok) {
+        const open = await response.json()
+        endsAt = Date.now() + (open.ends_in_seconds + 1) * 1000
+        renewable = open.renewable
+        if (dialog.open && endsAt - Date.now() > warnBefore) close()
+        share()
+      } else {
+        if (response.status === 401) return ended()
+        leave()
+      }
+    } catch (error) {
+      leave() // the page decides
+    } finally {
+      asking = false
+    }
   }
 
   function open (seconds) {
@@ -72,11 +128,12 @@ function watch (dialog) {
         headers: { Accept: 'application/json' },
         credentials: 'same-origin'
       })
-      if (response.status === 401) return leave() // it ended meanwhile: the page saying why
+      if (response.status === 401) return ended() // it ended meanwhile: the page saying why
       if (!response.ok) throw new Error(`keep-alive answered ${response.status}`)
       const kept = await response.json()
       endsAt = Date.now() + (kept.ends_in_seconds + 1) * 1000 // a second after the server's end, never before
       renewable = kept.renewable
+      share()
       close()
     } catch (error) {
       problem.textContent = "Sorry, you could not be kept signed in. Try again, or save your work now."
@@ -84,6 +141,11 @@ function watch (dialog) {
       if (!dialog.open) dialog.showModal()
       announcement.textContent = problem.textContent
     }
+  }
+
+  function ended () {
+    writeShared({ ended: 'ended', at: Date.now() }) // the other tabs go too
+    leave()
   }
 
   function leave () {
@@ -95,6 +157,19 @@ function watch (dialog) {
     window.location.assign(ended.href)
   }
 
+  window.addEventListener('storage', event => {
+    if (event.key === SHARED) follow(parse(event.newValue))
+  })
+  window.addEventListener('pageshow', event => { if (event.persisted) follow(readShared()) })
+  // Signing out (the header's or the dialog's button): the other tabs go too, once the server has ended the session
+  // - this page is hidden when the next one arrives, so theirs never finds it still open.
+  document.addEventListener('submit', event => {
+    const action = new URL(event.target.action, window.location.href)
+    if (!event.defaultPrevented && ['/signout', '/signout/everywhere'].includes(action.pathname)) signingOut = true
+  })
+  window.addEventListener('pagehide', () => {
+    if (signingOut) writeShared({ ended: 'signed-out', at: Date.now() })
+  })
   keepAlive.addEventListener('submit', event => {
     event.preventDefault()
     stay()
@@ -114,6 +189,30 @@ function watch (dialog) {
     if (renewable) stay()
     else close()
   })
+}
+
+// localStorage may be off or full (a privacy setting, a sandbox): then each tab counts alone, and asks the server.
+function readShared () {
+  try {
+    return parse(window.localStorage.getItem(SHARED))
+  } catch (error) {
+    return null
+  }
+}
+
+function writeShared (value) {
+  try {
+    window.localStorage.setItem(SHARED, JSON.stringify(value))
+  } catch (error) {}
+}
+
+function parse (text) {
+  try {
+    const value = JSON.parse(text)
+    return value && typeof value === 'object' ? value : null
+  } catch (error) {
+    return null
+  }
 }
 
 function words (seconds) {
