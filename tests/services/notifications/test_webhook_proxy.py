@@ -9,7 +9,7 @@ import base64
 import http.client
 import logging
 import os
-import select
+import selectors
 import signal
 import socket
 import ssl
@@ -164,20 +164,23 @@ class ForwardProxy:
 
 
 def tunnel(client: socket.socket, upstream: socket.socket) -> None:
-    """Copy bytes both ways until either side closes (a CONNECT tunnel)."""
-    sockets = [client, upstream]
-    try:
-        while True:
-            readable, _, _ = select.select(sockets, [], [], 10)
-            if not readable:
-                return
-            for source in readable:
-                data = source.recv(65536)
-                if not data:
+    """Copy bytes both ways until either side closes (a CONNECT tunnel). A selector, not select(): late in the
+    whole suite the process holds over 1,024 descriptors, which select() refuses (ValueError)."""
+    with selectors.DefaultSelector() as selector:
+        for sock in (client, upstream):
+            selector.register(sock, selectors.EVENT_READ)
+        try:
+            while True:
+                ready = selector.select(10)
+                if not ready:
                     return
-                (upstream if source is client else client).sendall(data)
-    finally:
-        upstream.close()
+                for key, _ in ready:
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    (upstream if key.fileobj is client else client).sendall(data)
+        finally:
+            upstream.close()
 
 
 @pytest.fixture()
