@@ -99,7 +99,9 @@ def test_a_referral_taken_in_sends_one_received_email_with_the_status_link_and_t
     assert mail["Subject"] == "We have your referral"
     text, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
     assert SERVICE_PAGE in text and f'href="{SERVICE_PAGE}"' in html
-    [link] = re.findall(r"http://127\.0\.0\.1:8083(/my-referral/[A-Za-z0-9_-]+)", text)
+    # Once to open it, once more in the footer to its "Stop emails about my referral" (#emails): one link.
+    [link] = set(re.findall(r"http://127\.0\.0\.1:8083(/my-referral/[A-Za-z0-9_-]+)", text))
+    assert f"http://127.0.0.1:8083{link}#emails" in text
     assert journey.smtp.to("bea@example.org") == []
 
     # The link in the email is the person's page, and it names the service by linking its directory page.
