@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from flask import redirect, render_template, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from worklink import audit_review
@@ -20,6 +19,7 @@ from worklink.audit import ACTIONS
 from worklink.auth import Principal, authenticate, requires
 from worklink.uktime import uk_time
 from worklink.web.app import service_context
+from worklink.web.blueprint import Blueprint
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, errors_by_field
 

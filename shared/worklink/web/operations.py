@@ -8,13 +8,13 @@ import time
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from worklink.messaging.kafka import broker_reachable
 from worklink.web.app import service_context
 from worklink.problems import Problem, problem_response
+from worklink.web.blueprint import Blueprint
 
 operations = Blueprint("operations", __name__, description="Health, readiness and metrics")
 

@@ -8,9 +8,9 @@ is 404; a used, expired or superseded link (the advice was amended, withdrawn or
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_adjustments import services
 from worklink_adjustments.api.common import deps
 from worklink_adjustments.schemas import EmployerAnswerInSchema, EmployerAnswerSchema, EmployerViewSchema

@@ -7,11 +7,11 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, requires
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
                                          PhraseTemplate, Source, WorkFunction)

@@ -6,13 +6,13 @@ named in the body, never in the URL, so no access log holds the NHS number."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import Principal, current_principal, requires
 from worklink.db import utcnow
 from worklink.events.catalogue import to_json_types
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink.web.people import nothing_held
 from worklink_adjustments import rights
 from worklink_adjustments.api.common import MAX_SUBJECT, deps

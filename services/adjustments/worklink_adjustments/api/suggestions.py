@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime, timezone
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.audit import person_record
 from worklink.auth import requires
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_adjustments import services
 from worklink_adjustments.api.common import clinician, deps, today
 from worklink_adjustments.services import RESOURCE

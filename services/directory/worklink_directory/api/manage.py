@@ -9,11 +9,11 @@ from typing import Iterator
 import sqlalchemy as sa
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, require_organisation, requires
 from worklink.problems import Problem, ProblemSchema
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_directory import oruk, oruk_schemas, services
 from worklink_directory.geocode import Prelocated, normalise_postcode
 from worklink_directory.models import Metadata, Organization, Service, ServiceCapacity

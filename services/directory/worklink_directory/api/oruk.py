@@ -7,11 +7,11 @@ import uuid
 import sqlalchemy as sa
 from flask import current_app, redirect, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink.web.pages import prefers_html
 from worklink_directory import oruk, oruk_schemas, queries
 from worklink_directory.models import Service, ServiceAtLocation, ServiceCapacity, Taxonomy, TaxonomyTerm

@@ -7,12 +7,12 @@ import uuid
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from worklink.audit import person_record
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, service_context
+from worklink.web.blueprint import Blueprint
 from worklink_notifications import admin
 from worklink_notifications.models import Delivery, RoutingRule
 from worklink_notifications.schemas import (DeliveryDetail, DeliveryPage, DeliveryQuery, RoutingRuleIn,

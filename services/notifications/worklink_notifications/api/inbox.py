@@ -6,10 +6,10 @@ import uuid
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import authenticate, requires
 from worklink.web import Problem, service_context
+from worklink.web.blueprint import Blueprint
 from worklink_notifications import inbox
 from worklink_notifications.schemas import InboxItem, InboxPage, InboxQuery, MarkAllRead, MarkedRead, UnreadCounts
 

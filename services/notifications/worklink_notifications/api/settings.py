@@ -7,10 +7,10 @@ import uuid
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.web import Problem, service_context
+from worklink.web.blueprint import Blueprint
 from worklink_notifications import channels
 from worklink_notifications.models import OrganisationContact
 from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactIn, ContactOut

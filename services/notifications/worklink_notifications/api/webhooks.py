@@ -9,11 +9,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.db import utcnow
 from worklink.web import Problem, service_context
+from worklink.web.blueprint import Blueprint
 from worklink_notifications import signing, webhook_targets
 from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import WebhookSubscriber

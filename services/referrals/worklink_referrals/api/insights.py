@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import requires
 from worklink.uktime import uk_today
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_referrals import insights
 from worklink_referrals.api import now
 from worklink_referrals.schemas import InsightsSchema

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, requires
 from worklink.problems import Problem
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_referrals import services
 from worklink_referrals.api import now, settings
 from worklink_referrals.schemas import ServiceIntakeChangeSchema, ServiceIntakeSchema

@@ -5,11 +5,11 @@ id), never in the URL, so no access log holds it."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import current_principal, requires
 from worklink.events.catalogue import to_json_types
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink.web.people import nothing_held
 from worklink_referrals import rights
 from worklink_referrals.api import now, settings

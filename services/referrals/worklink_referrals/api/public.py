@@ -7,12 +7,12 @@ import uuid
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.auth import Principal
 from worklink.problems import Problem
 from worklink.sites import directory_service_page
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import OPEN, Actor

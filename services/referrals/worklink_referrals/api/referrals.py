@@ -6,13 +6,13 @@ import uuid
 from datetime import timedelta
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from worklink.audit import person_record
 from worklink.auth import current_principal, requires
 from worklink.problems import Problem
 from worklink.uktime import uk_today
 from worklink.web import service_context
+from worklink.web.blueprint import Blueprint
 from worklink_referrals import access, services
 from worklink_referrals.api import now, settings
 from worklink_referrals.domain import ACTIONS
