@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
@@ -310,6 +311,7 @@ class SqliteWriterQueue:
         self._depth = 0  # only read or written by the thread holding _mutex
         self._file = None
         self._file_pid = None
+        self._close_file = None  # closes _file when called, or when the queue is collected
 
     @contextlib.contextmanager
     def turn(self, deadline: float | None = None) -> Iterator[None]:
@@ -337,6 +339,17 @@ class SqliteWriterQueue:
         return sa.exc.OperationalError("(waiting for the writer queue)", None, sqlite3.OperationalError(
             f"database is locked: no turn to write within {self.timeout:g} s"))
 
+    def close(self) -> None:
+        """Close the lock file unless a writer of this process has its turn; the next turn opens it again."""
+        if not self._mutex.acquire(blocking=False):
+            return  # another thread is writing: it keeps the file, as before
+        try:
+            if self._depth == 0 and self._file is not None:
+                self._close_file()
+                self._file = None
+        finally:
+            self._mutex.release()
+
     def _unlock_file(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
@@ -347,12 +360,14 @@ class SqliteWriterQueue:
         # flock belongs to an open file description, which a fork shares: each process
         # (each gunicorn worker) opens its own, or the workers would not exclude each other.
         if self._file is None or self._file_pid != os.getpid():
-            self._file = open(self._lock_path, "a+b")  # noqa: SIM115 - held for the process's life
+            self._file = open(self._lock_path, "a+b")  # noqa: SIM115 - held until close() or the queue goes
             self._file_pid = os.getpid()
+            self._close_file = weakref.finalize(self, self._file.close)
         fcntl.flock(self._file, fcntl.LOCK_EX)
 
 
-_writer_queues: dict[str | None, SqliteWriterQueue] = {}
+# Weak: a queue (and its open lock file) lasts as long as a Database on its file does, not the process's life.
+_writer_queues: weakref.WeakValueDictionary[str, SqliteWriterQueue] = weakref.WeakValueDictionary()
 _writer_queues_guard = threading.Lock()
 
 
@@ -365,7 +380,10 @@ def sqlite_writer_queue(engine: Engine) -> SqliteWriterQueue:
     with _writer_queues_guard:
         if path is None:  # in-memory: private to this engine's connections anyway
             return SqliteWriterQueue(None)
-        return _writer_queues.setdefault(path, SqliteWriterQueue(path))
+        queue = _writer_queues.get(path)
+        if queue is None:
+            queue = _writer_queues[path] = SqliteWriterQueue(path)
+        return queue
 
 
 class Database:
@@ -411,4 +429,7 @@ class Database:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
+        """Close the pool's connections and the writer queue's lock file; the Database stays usable (both reopen)."""
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
