@@ -82,6 +82,9 @@ class ReferralSettings:
     # on. The person gets a new one at their verified email (services.renew_status_links).
     status_link_days_after_end: int = 90
     status_link_max_days: int = 365
+    # A request for a new link this many minutes or less after the last one emailed (or while that one waits) emails
+    # no other: two quick requests sent two emails, the first link dead before it was read. 0: every request does.
+    status_link_repeat_minutes: int = 15
 
     @property
     def codes_by_phone(self) -> bool:
@@ -117,6 +120,7 @@ class ReferralSettings:
             retention_years=retention_years(env),
             status_link_days_after_end=whole_number(env, "REFERRALS_STATUS_LINK_DAYS_AFTER_END", 90, minimum=0),
             status_link_max_days=whole_number(env, "REFERRALS_STATUS_LINK_MAX_DAYS", 365, minimum=1),
+            status_link_repeat_minutes=whole_number(env, "REFERRALS_STATUS_LINK_REPEAT_MINUTES", 15, minimum=0),
         )
 
 

@@ -141,13 +141,16 @@ def clock(settings: Settings, stop: threading.Event) -> None:
 NEW_LINKS_INTERVAL_SECONDS = 5
 
 
-def send_new_links(database: Database, now: datetime | None = None) -> int:
+def send_new_links(database: Database, now: datetime | None = None,
+                   referral_settings: ReferralSettings | None = None) -> int:
     """One pass of the new-links job: every waiting request for new status links (services.send_requested_links),
     each in a short transaction of its own; returns how many."""
     outbox, handled = Outbox("referrals", PLATFORM, CATALOGUE), 0
+    referral_settings = referral_settings or ReferralSettings()
     while True:
         with database.transaction() as session:
-            if not services.send_requested_links(session, outbox, now or datetime.now(timezone.utc)):
+            if not services.send_requested_links(session, outbox, referral_settings,
+                                                 now or datetime.now(timezone.utc)):
                 break
         handled += 1
     if handled:
@@ -158,7 +161,7 @@ def send_new_links(database: Database, now: datetime | None = None) -> int:
 def new_links(settings: Settings, stop: threading.Event) -> None:
     database = Database(settings.database_url)
     try:
-        run_periodically(stop, NEW_LINKS_INTERVAL_SECONDS, send_new_links, database)
+        run_periodically(stop, NEW_LINKS_INTERVAL_SECONDS, send_new_links, database, None, ReferralSettings.from_env())
     finally:
         database.dispose()
 

@@ -116,6 +116,9 @@ class Referral(Base):
     # When that link was made (migration 0021): it stops working some time after this and after the referral ends
     # (services.status_link_expires_at); a new one the person asks for starts again.
     status_link_issued_at: Mapped[datetime | None]
+    # When a link the person asked for was last made and emailed (migration 0024): a request soon after sends no
+    # other (services.renew_status_links, REFERRALS_STATUS_LINK_REPEAT_MINUTES).
+    status_link_renewed_at: Mapped[datetime | None]
 
     submitted_at: Mapped[datetime] = mapped_column(index=True)  # every list's order: the alliance's is all of them
     acknowledged_at: Mapped[datetime | None]

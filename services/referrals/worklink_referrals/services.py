@@ -1378,10 +1378,11 @@ def _renew_link_unversioned(session: Session, referral: Referral, now: datetime)
     link = secrets.token_urlsafe(24)
     link_hash = hash_secret(link)
     session.execute(sa.update(Referral.__table__).where(Referral.__table__.c.id == referral.id).values(
-        status_link_hash=link_hash, status_link_issued_at=now,
+        status_link_hash=link_hash, status_link_issued_at=now, status_link_renewed_at=now,
         updated_at=Referral.__table__.c.updated_at))  # not an update of the referral (onupdate would say it was)
-    set_committed_value(referral, "status_link_hash", link_hash)
-    set_committed_value(referral, "status_link_issued_at", now)
+    for column, value in (("status_link_hash", link_hash), ("status_link_issued_at", now),
+                          ("status_link_renewed_at", now)):
+        set_committed_value(referral, column, value)
     return link
 
 
@@ -1418,7 +1419,7 @@ def request_status_links(session: Session, settings: ReferralSettings, email: st
     session.execute(StatusLinkRequest.__table__.insert(), {"mailbox_keys": keys, "requested_at": now})
 
 
-def send_requested_links(session: Session, outbox: Outbox, now: datetime) -> bool:
+def send_requested_links(session: Session, outbox: Outbox, settings: ReferralSettings, now: datetime) -> bool:
     """The new-links job's step: the oldest waiting request (PostgreSQL: one another replica holds is skipped) gets
     the links of the referrals followed at its mailbox renewed and emailed (renew_status_links), each audited as the
     person's update of the referral, and is forgotten, all in the caller's transaction. Whether there was one."""
@@ -1427,7 +1428,8 @@ def send_requested_links(session: Session, outbox: Outbox, now: datetime) -> boo
     if waiting is None:
         return False
     renewed = renew_status_links(session, outbox, waiting.mailbox_keys, f"{waiting.id}:{now.isoformat()}",
-                                 as_utc(waiting.requested_at), now)
+                                 as_utc(waiting.requested_at), now,
+                                 repeat_window=timedelta(minutes=settings.status_link_repeat_minutes))
     for referral in renewed:
         _AUDIT.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
                       person_id=str(referral.id), purpose=NEW_LINK_PURPOSE,
@@ -1437,11 +1439,15 @@ def send_requested_links(session: Session, outbox: Outbox, now: datetime) -> boo
 
 
 def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str], request: str,
-                       requested_at: datetime, now: datetime) -> list[Referral]:
+                       requested_at: datetime, now: datetime, repeat_window: timedelta = timedelta(0)
+                       ) -> list[Referral]:
     """The person asked for a new link: each referral whose link was theirs at this mailbox (a self-referral's
     verified email, or the address the first email took it to) gets a new one, emailed to the address we hold -
     never to the one typed - and the old link stops working. None for a referral whose consent was withdrawn or
-    whose details were erased. Returns those renewed. `request` tells this request's messages apart."""
+    whose details were erased, nor for one whose link was renewed and emailed less than `repeat_window` before this
+    request was made (or after it: that request waited in the same queue): a second email in quick succession
+    would only kill the first one's link before it was read. Returns those renewed. `request` tells this request's
+    messages apart."""
     # By the keyed mailbox alone (an index lookup): no other person's address is read, and a miss reads nothing.
     followed = (sa.select(Referral).where(
         Referral.mailbox_key.in_(mailbox_keys), Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
@@ -1450,6 +1456,8 @@ def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str]
         .order_by(Referral.submitted_at).with_for_update())
     renewed = []
     for referral in session.scalars(followed).all():
+        if repeat_window and _renewed_since(referral, requested_at - repeat_window):
+            continue  # the link emailed moments ago still works: a second email would only replace it
         link = _renew_link_unversioned(session, referral, now)
         # Under the status emails' consent while it stands (a withdrawal or stop revokes it at notifications); a
         # person who stopped them, or was never asked, asked for this one email themselves: a consent of its own.
@@ -1462,6 +1470,13 @@ def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str]
             "status_link": status_page(link)}, subject=str(referral.id))
         renewed.append(referral)
     return renewed
+
+
+def _renewed_since(referral: Referral, since: datetime) -> bool:
+    """Whether a link the person asked for was made and emailed after `since` (under the row lock the renewal holds:
+    a replica handling a request for the same referral meanwhile has committed its renewal, or waits for ours)."""
+    renewed = referral.status_link_renewed_at
+    return renewed is not None and as_utc(renewed) > since
 
 
 def limit_status_link_requests(session: Session, settings: ReferralSettings, email: str,

@@ -64,6 +64,7 @@ def test_the_lookup_folds_the_address_as_mailbox_does(make_harness, database_url
     assert held_key(h, kim) == mailbox_key("kimlee@gmail.com", ReferralSettings().person_key)
     for typed, renewed in (("KIMLEE@gmail.com", kim), ("k.i.m.lee+x@googlemail.com", kim),
                            ("ada+news@EXAMPLE.ORG", ada)):
+        h.clock.advance(minutes=16)  # past REFERRALS_STATUS_LINK_REPEAT_MINUTES: each is a new request
         before = len(renewals(h))
         assert h.client.post("/status-links", json={"email": typed}).status_code == 202
         assert [sent["referral_id"] for sent in renewals(h)[before:]] == [renewed], typed
@@ -100,6 +101,7 @@ def test_a_rotation_rewrites_the_mailbox_key_and_a_new_link_is_found_before_and_
     assert rekey_people(rotated.ctx.database, NEW, (OLD,)) == 0  # a second pass changes nothing
 
     retired = make_harness(database_url, ReferralSettings(expose_codes=True, person_key=NEW))  # OLD dropped
+    retired.clock.advance(minutes=16)  # past REFERRALS_STATUS_LINK_REPEAT_MINUTES: a new request, not a repeat
     retired.client.post("/status-links", json={"email": "ada@example.org"})
     assert [sent["referral_id"] for sent in renewals(retired)] == [rid, rid]
 

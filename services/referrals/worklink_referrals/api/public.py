@@ -230,7 +230,8 @@ class NewStatusLinks(MethodView):
     def post(self, data):
         """Get a new private status link, emailed to the address we hold for your referral (never shown here):
         the same answer, and the same work done, whether or not the address matches one - the link is renewed and
-        emailed within seconds, after the answer. Your old link stops working then.
+        emailed within seconds, after the answer. Your old link stops working then. A repeat within 15 minutes of a
+        link emailed (REFERRALS_STATUS_LINK_REPEAT_MINUTES), or while one waits, sends no other: that one works.
 
         Limited per email address and per client IP as self-referral starts are (sliding window; 429 with
         Retry-After), whether or not the address matched."""
