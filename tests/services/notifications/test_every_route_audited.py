@@ -27,6 +27,7 @@ from worklink_notifications.models import Delivery
 
 STAFF_OWN = "a staff member's own notices, built from broadcast events (ids and codes)"
 SETUP = "the alliance's set-up, naming no resident"
+CONTACTS = "an organisation's contact addresses for its notices (staff, not residents)"
 
 OTHER_ROUTES = {
     "GET notification_pages.home": "the start page",
@@ -44,6 +45,7 @@ OTHER_ROUTES = {
     "GET settings.Contacts": "an organisation's contact addresses for its notices (staff, not residents)",
     "POST settings.Contacts": "an organisation's contact addresses for its notices (staff, not residents)",
     "DELETE settings.Contact": "an organisation's contact addresses for its notices (staff, not residents)",
+    "PUT settings.Contact": CONTACTS,
     "GET admin.RoutingRules": SETUP,
     "POST admin.RoutingRules": SETUP,
     "PATCH admin.RoutingRuleView": SETUP,
@@ -53,6 +55,7 @@ OTHER_ROUTES = {
     "POST webhooks.Subscribers": SETUP,
     "GET webhooks.Subscriber": SETUP,
     "PATCH webhooks.Subscriber": SETUP,
+    "DELETE webhooks.Subscriber": SETUP,
     "POST webhooks.RotateSecret": SETUP,
 }
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
 
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.web import Problem, service_context
 from worklink.web.blueprint import Blueprint
-from worklink_notifications import channels
-from worklink_notifications.models import OrganisationContact
+from worklink_notifications import channels, contacts
 from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactIn, ContactOut
 
 blp = Blueprint("settings", __name__, description="Where and how often people and organisations are told.")
@@ -55,37 +53,44 @@ class Contacts(MethodView):
         """An organisation's email contacts (its team and its lead)."""
         require_organisation(organisation_id)
         with service_context().database.sessions() as session:
-            return session.scalars(sa.select(OrganisationContact).where(
-                OrganisationContact.organisation_id == organisation_id)
-                .order_by(OrganisationContact.created_at)).all()
+            return contacts.listed(session, organisation_id)
 
     @requires(*ORG_ADMINS)
     @blp.arguments(ContactIn)
     @blp.response(201, ContactOut)
     def post(self, body, organisation_id: str):
-        """Add a contact address for the organisation's team or lead."""
-        require_organisation(organisation_id)
-        with service_context().database.transaction() as session:
-            duplicate = session.scalar(sa.select(OrganisationContact.id).where(
-                OrganisationContact.organisation_id == organisation_id,
-                OrganisationContact.purpose == body["purpose"], OrganisationContact.email == body["email"]))
-            if duplicate:
-                raise Problem(409, f"{body['email']} is already a {body['purpose']} contact.", contact_id=str(duplicate))
-            contact = OrganisationContact(organisation_id=organisation_id, **body)
-            session.add(contact)
-            session.flush()
-            return contact
+        """Add a contact address for the organisation's team or lead (audited, as the page)."""
+        principal, ctx = require_organisation(organisation_id), service_context()
+        with ctx.database.transaction() as session:
+            try:
+                return contacts.add(session, ctx.audit, principal, organisation_id, body)
+            except contacts.ContactTaken as exc:
+                raise Problem(409, str(exc), contact_id=str(exc.contact_id)) from None
 
 
 @blp.route("/organisations/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>")
 class Contact(MethodView):
     @requires(*ORG_ADMINS)
+    @blp.arguments(ContactIn)
+    @blp.response(200, ContactOut)
+    def put(self, body, organisation_id: str, contact_id: uuid.UUID):
+        """Change a contact's address, purpose or frequency (audited, as the page)."""
+        principal, ctx = require_organisation(organisation_id), service_context()
+        with ctx.database.transaction() as session:
+            try:
+                return contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body)
+            except contacts.NoSuchContact as exc:
+                raise Problem(404, str(exc)) from None
+            except contacts.ContactTaken as exc:
+                raise Problem(409, str(exc), contact_id=str(exc.contact_id)) from None
+
+    @requires(*ORG_ADMINS)
     @blp.response(204)
     def delete(self, organisation_id: str, contact_id: uuid.UUID):
-        """Remove a contact."""
-        require_organisation(organisation_id)
-        with service_context().database.transaction() as session:
-            contact = session.get(OrganisationContact, contact_id)
-            if contact is None or contact.organisation_id != organisation_id:
-                raise Problem(404, f"No contact {contact_id} for organisation {organisation_id}.")
-            session.delete(contact)
+        """Remove a contact (audited, as the page)."""
+        principal, ctx = require_organisation(organisation_id), service_context()
+        with ctx.database.transaction() as session:
+            try:
+                contacts.remove(session, ctx.audit, principal, organisation_id, contact_id)
+            except contacts.NoSuchContact as exc:
+                raise Problem(404, str(exc)) from None

@@ -1,21 +1,18 @@
-"""Webhook subscribers: partner systems that receive their organisation's events, signed."""
+"""Webhook subscribers: partner systems that receive their organisation's events, signed. The rules and the audit
+are subscribers.py's, shared with the page "Where your organisation is told"."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
 
 from worklink.auth import authenticate, require_organisation, requires
-from worklink.db import utcnow
 from worklink.web import Problem, service_context
 from worklink.web.blueprint import Blueprint
-from worklink_notifications import signing, webhook_targets
-from worklink_notifications.delivery import as_utc
+from worklink_notifications import subscribers
 from worklink_notifications.models import WebhookSubscriber
 from worklink_notifications.schemas import (RotateIn, SubscriberIn, SubscriberOut, SubscriberPatch,
                                             SubscriberWithSecret)
@@ -27,16 +24,15 @@ ADMINS = ("org_admin", "alliance_admin")
 
 
 def _get(session, subscriber_id: uuid.UUID) -> WebhookSubscriber:
-    subscriber = session.get(WebhookSubscriber, subscriber_id)
-    # 404 rather than 403: another organisation's partner systems are not yours to know about.
-    if subscriber is None or not authenticate().acts_for(subscriber.organisation_id):
-        raise Problem(404, f"No webhook subscriber {subscriber_id}.")
-    return subscriber
+    try:
+        return subscribers.visible(session, authenticate(), subscriber_id)
+    except subscribers.NotYours as exc:
+        raise Problem(404, str(exc)) from None
 
 
-def _sealed(secret: str) -> str:
-    """As the row keeps it: sealed (webhook_secrets.py), so a copy of the database signs nothing."""
-    return current_app.config["WEBHOOK_SECRET_SEAL"].seal(secret)
+def _seal():
+    """Secrets are kept sealed (webhook_secrets.py), so a copy of the database signs nothing."""
+    return current_app.config["WEBHOOK_SECRET_SEAL"]
 
 
 class Shown:
@@ -50,17 +46,15 @@ class Shown:
         return getattr(self._subscriber, name)
 
 
+def _url_problem(refused: subscribers.UrlRefused) -> Problem:
+    return Problem(422, refused.title, errors=[{"location": "json", "pointer": "/url", "detail": refused.reason}])
+
+
 def _check_url(url: str) -> None:
-    """In production a partner system is reached over HTTPS only (signatures prove origin, not privacy),
-    and never at a loopback, private or link-local address (webhook_targets: no SSRF)."""
-    env = service_context().settings.env
-    if env == "production" and not url.lower().startswith("https://"):
-        raise Problem(422, "Webhook URLs must use https.",
-                      errors=[{"location": "json", "pointer": "/url", "detail": "Use an https:// URL."}])
-    reason = None if webhook_targets.private_targets_allowed(env, os.environ) else webhook_targets.refusal(url)
-    if reason:
-        raise Problem(422, "Webhooks go to partner systems on the public internet.",
-                      errors=[{"location": "json", "pointer": "/url", "detail": reason}])
+    try:
+        subscribers.check_url(url, service_context().settings.env, os.environ)
+    except subscribers.UrlRefused as refused:
+        raise _url_problem(refused) from None
 
 
 @blp.route("")
@@ -70,31 +64,24 @@ class Subscribers(MethodView):
     def get(self):
         """Your organisation's subscribers (every one, for alliance_admin)."""
         principal = authenticate()
-        query = sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)
-        if not principal.is_alliance_admin:
-            query = query.where(WebhookSubscriber.organisation_id == principal.organisation)
         with service_context().database.sessions() as session:
-            return session.scalars(query).all()
+            return subscribers.listed(session, None if principal.is_alliance_admin else principal.organisation)
 
     @requires(*ADMINS)
     @blp.arguments(SubscriberIn)
     @blp.response(201, SubscriberWithSecret)
     def post(self, body):
         """Register a receiver; the response shows its signing secret, once."""
-        principal = authenticate()
+        principal, ctx = authenticate(), service_context()
         organisation = body.get("organisation_id") or principal.organisation
         if not organisation:
             raise Problem(422, "Name the organisation this subscriber receives events for.",
                           errors=[{"location": "json", "pointer": "/organisation_id", "detail": "Required."}])
         require_organisation(organisation)
         _check_url(body["url"])
-        secret = signing.new_secret()
-        subscriber = WebhookSubscriber(organisation_id=organisation, url=body["url"],
-                                       event_types=",".join(body["event_types"]), secret=_sealed(secret))
-        with service_context().database.transaction() as session:
-            session.add(subscriber)
-            session.flush()
-            return Shown(subscriber, secret)
+        with ctx.database.transaction() as session:
+            return Shown(*subscribers.create(session, ctx.audit, principal, _seal(), organisation, body["url"],
+                                             body["event_types"]))
 
 
 @blp.route("/<uuid:subscriber_id>")
@@ -110,15 +97,21 @@ class Subscriber(MethodView):
     @blp.response(200, SubscriberOut)
     def patch(self, body, subscriber_id: uuid.UUID):
         """Change the URL or event types, or switch the subscriber off."""
-        with service_context().database.transaction() as session:
-            subscriber = _get(session, subscriber_id)
-            if "event_types" in body:
-                body["event_types"] = ",".join(body["event_types"])
-            if "url" in body:
-                _check_url(body["url"])
-            for name, value in body.items():
-                setattr(subscriber, name, value)
-            return subscriber
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            try:
+                return subscribers.change(session, ctx.audit, authenticate(), _get(session, subscriber_id), body,
+                                          ctx.settings.env, os.environ)
+            except subscribers.UrlRefused as refused:
+                raise _url_problem(refused) from None
+
+    @requires(*ADMINS)
+    @blp.response(204)
+    def delete(self, subscriber_id: uuid.UUID):
+        """Remove a subscriber for good; its queued webhooks are not sent (switch it off to pause instead)."""
+        ctx = service_context()
+        with ctx.database.transaction() as session:
+            subscribers.remove(session, ctx.audit, authenticate(), _get(session, subscriber_id))
 
 
 @blp.route("/<uuid:subscriber_id>/rotate-secret")
@@ -128,17 +121,12 @@ class RotateSecret(MethodView):
     @blp.response(200, SubscriberWithSecret)
     def post(self, body, subscriber_id: uuid.UUID):
         """New secret now; the old one also signs for `grace_hours` so the receiver can switch."""
-        with service_context().database.transaction() as session:
+        ctx = service_context()
+        with ctx.database.transaction() as session:
             subscriber = _get(session, subscriber_id)
-            expires = subscriber.previous_secret_expires_at
-            if expires and as_utc(expires) > utcnow() and not body["drop_previous"]:
-                # One old secret signs beside the current one: another rotation now would drop it
-                # before the receiver may have switched, and its webhooks would fail verification.
-                raise Problem(409, "The last rotation's old secret still signs; the receiver may not have "
-                                   "switched yet. Rotate again after it expires, or set drop_previous after a leak.",
-                              previous_secret_expires_at=as_utc(expires).isoformat())
-            secret = signing.new_secret()
-            subscriber.previous_secret = subscriber.secret  # sealed as it was
-            subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=body["grace_hours"])
-            subscriber.secret = _sealed(secret)
+            try:
+                secret = subscribers.rotate(session, ctx.audit, authenticate(), _seal(), subscriber,
+                                            body["grace_hours"], body["drop_previous"])
+            except subscribers.StillSigning as exc:
+                raise Problem(409, str(exc), previous_secret_expires_at=exc.expires.isoformat()) from None
             return Shown(subscriber, secret)

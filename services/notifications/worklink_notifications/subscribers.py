@@ -1,0 +1,136 @@
+"""Webhook subscribers, an organisation's partner systems: listed, registered, changed, re-keyed and removed here for
+both the API (/webhook-subscribers) and the page "Where your organisation is told" (/where-told), so the two hold
+one set of rules (where a webhook may go, when a secret may be rotated) and one audit. Free of Flask.
+
+A new signing secret is returned in clear to be shown once; its row keeps it sealed (webhook_secrets.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from worklink.audit import AuditTrail
+from worklink.auth import Principal
+from worklink.db import utcnow
+from worklink.keyring import Seal
+from worklink_notifications import signing, webhook_targets
+from worklink_notifications.delivery import as_utc
+from worklink_notifications.models import WebhookSubscriber
+
+RESOURCE_TYPE = "webhook_subscriber"
+PURPOSE = "where the organisation is told changed"  # the audit entry's purpose
+
+
+class NotYours(LookupError):
+    """No such subscriber, or another organisation's: 404 rather than 403, another organisation's partner systems
+    are not yours to know about."""
+
+    def __init__(self, subscriber_id: uuid.UUID):
+        super().__init__(f"No webhook subscriber {subscriber_id}.")
+
+
+class UrlRefused(ValueError):
+    """A URL webhooks may not go to: `title` says the rule, `reason` what is wrong with this URL (its field's
+    message)."""
+
+    def __init__(self, title: str, reason: str):
+        super().__init__(title)
+        self.title, self.reason = title, reason
+
+
+class StillSigning(Exception):
+    """The last rotation's old secret still signs: another rotation now would drop it before the receiver may have
+    switched, and its webhooks would fail verification."""
+
+    def __init__(self, expires: datetime):
+        super().__init__("The last rotation's old secret still signs; the receiver may not have switched yet. "
+                         "Rotate again after it expires, or set drop_previous after a leak.")
+        self.expires = expires
+
+
+def check_url(url: str, env: str, environ: Mapping[str, str]) -> None:
+    """In production a partner system is reached over HTTPS only (signatures prove origin, not privacy), and never
+    at a loopback, private or link-local address (webhook_targets: no SSRF). Raises UrlRefused."""
+    if env == "production" and not url.lower().startswith("https://"):
+        raise UrlRefused("Webhook URLs must use https.", "Use an https:// URL.")
+    reason = None if webhook_targets.private_targets_allowed(env, environ) else webhook_targets.refusal(url)
+    if reason:
+        raise UrlRefused("Webhooks go to partner systems on the public internet.", reason)
+
+
+def listed(session: Session, organisation_id: str | None = None) -> list[WebhookSubscriber]:
+    """An organisation's subscribers, oldest first (every organisation's without one)."""
+    query = sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)
+    if organisation_id is not None:
+        query = query.where(WebhookSubscriber.organisation_id == organisation_id)
+    return list(session.scalars(query))
+
+
+def visible(session: Session, principal: Principal, subscriber_id: uuid.UUID,
+            organisation_id: str | None = None) -> WebhookSubscriber:
+    """The subscriber, if the user acts for its organisation (and it is `organisation_id`'s, when given)."""
+    subscriber = session.get(WebhookSubscriber, subscriber_id)
+    if subscriber is None or not principal.acts_for(subscriber.organisation_id) or (
+            organisation_id is not None and subscriber.organisation_id != organisation_id):
+        raise NotYours(subscriber_id)
+    return subscriber
+
+
+def create(session: Session, audit: AuditTrail, principal: Principal, seal: Seal, organisation_id: str, url: str,
+           event_types: Iterable[str]) -> tuple[WebhookSubscriber, str]:
+    """A new subscriber (its URL checked first, `check_url`) and its signing secret in clear, to show once."""
+    secret = signing.new_secret()
+    subscriber = WebhookSubscriber(organisation_id=organisation_id, url=url, event_types=",".join(event_types),
+                                   secret=seal.seal(secret))
+    session.add(subscriber)
+    session.flush()
+    _audit(session, audit, principal, "create", subscriber)
+    return subscriber, secret
+
+
+def change(session: Session, audit: AuditTrail, principal: Principal, subscriber: WebhookSubscriber,
+           body: Mapping[str, Any], env: str, environ: Mapping[str, str]) -> WebhookSubscriber:
+    """A new URL, event types, or switched on or off (SubscriberPatch, loaded)."""
+    if "url" in body:
+        check_url(body["url"], env, environ)
+    for name, value in body.items():
+        setattr(subscriber, name, ",".join(value) if name == "event_types" else value)
+    _audit(session, audit, principal, "update", subscriber)
+    return subscriber
+
+
+def rotate(session: Session, audit: AuditTrail, principal: Principal, seal: Seal, subscriber: WebhookSubscriber,
+           grace_hours: int, drop_previous: bool) -> str:
+    """A new secret now (returned in clear, to show once); the old one also signs for `grace_hours` so the receiver
+    can switch. Raises StillSigning while the last rotation's old secret signs, unless `drop_previous`."""
+    expires = subscriber.previous_secret_expires_at
+    if expires and as_utc(expires) > utcnow() and not drop_previous:
+        raise StillSigning(as_utc(expires))
+    secret = signing.new_secret()
+    subscriber.previous_secret = subscriber.secret  # sealed as it was
+    subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=grace_hours)
+    subscriber.secret = seal.seal(secret)
+    _audit(session, audit, principal, "update", subscriber)
+    return secret
+
+
+def previous_signs_until(subscriber: WebhookSubscriber) -> datetime | None:
+    """Until when the last rotation's old secret also signs, if it still does."""
+    expires = subscriber.previous_secret_expires_at
+    return as_utc(expires) if expires and as_utc(expires) > utcnow() else None
+
+
+def remove(session: Session, audit: AuditTrail, principal: Principal, subscriber: WebhookSubscriber) -> None:
+    """Gone for good: its queued webhooks are not sent (delivery: "the webhook subscriber was removed")."""
+    _audit(session, audit, principal, "delete", subscriber)
+    session.delete(subscriber)
+
+
+def _audit(session: Session, audit: AuditTrail, principal: Principal, action: str,
+           subscriber: WebhookSubscriber) -> None:
+    audit.record(session, action=action, resource_type=RESOURCE_TYPE, resource_id=str(subscriber.id),
+                 principal=principal, purpose=PURPOSE)
