@@ -46,6 +46,14 @@ OTHER_ROUTES = {
     "POST settings.Contacts": "an organisation's contact addresses for its notices (staff, not residents)",
     "DELETE settings.Contact": "an organisation's contact addresses for its notices (staff, not residents)",
     "PUT settings.Contact": CONTACTS,
+    **{f"{method} notification_pages.{view}": CONTACTS for method, view in (
+        ("GET", "where_told_start"), ("GET", "where_told"), ("GET", "new_contact"), ("POST", "add_contact"),
+        ("GET", "edit_contact"), ("POST", "change_contact"), ("GET", "confirm_remove_contact"),
+        ("POST", "remove_contact"))},
+    **{f"{method} notification_pages.{view}": SETUP for method, view in (
+        ("GET", "new_webhook"), ("POST", "add_webhook"), ("GET", "confirm_webhook_off"), ("POST", "switch_webhook"),
+        ("GET", "confirm_remove_webhook"), ("POST", "remove_webhook"), ("GET", "confirm_rotate"),
+        ("POST", "rotate_webhook"), ("GET", "webhook_secret"))},
     "GET admin.RoutingRules": SETUP,
     "POST admin.RoutingRules": SETUP,
     "PATCH admin.RoutingRuleView": SETUP,

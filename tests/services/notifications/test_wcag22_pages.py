@@ -1,7 +1,8 @@
 """WCAG 2.2 AA criteria axe-core cannot judge, on the notifications pages in real headless Chromium: each
-inbox and its pages, and the alliance admin's page. Each test walks the pages a person meets and checks one
-criterion (helpers: tests/browser.py). The pages have no form a person types into (no 1.3.5, 3.3.1 or 3.3.7
-to check): marking read and the admin's switches are buttons."""
+inbox and its pages, the alliance admin's page, and where an organisation is told with its forms and questions.
+Each test walks the pages a person meets and checks one criterion (helpers: tests/browser.py). The forms typed
+into (where an organisation is told) ask for no one's own details (1.3.5: a contact address is not the user's
+own) and their errors are checked by test_where_told_page (3.3.1: the error summary linked to its fields)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.browser import (PageWalk, keyboard_problems, live_server, pages_with_
                            reflow_and_spacing_problems)
 from tests.services.notifications.test_pages import ADVISERS, PRACTICE, database_url, route  # noqa: F401 - SQLite
 from worklink.auth import mint_token
-from worklink_notifications.models import Delivery, RoutingRule, WebhookSubscriber
+from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, WebhookSubscriber
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.timeout(300)
 def walk(app, notifications_db, page, check) -> dict[str, object]:
     """Every notifications page as the person who uses it sees it: `check(page)` on each, by the page's name."""
     with notifications_db.transaction() as session:
-        session.add(WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
-                                      secret="whsec_AAAA"))
+        hook = WebhookSubscriber(organisation_id=PRACTICE, url="https://crm.practice.example/hooks",
+                                 secret="whsec_AAAA")
+        contact = OrganisationContact(organisation_id=PRACTICE, email="team@practice.example", purpose="team")
+        session.add_all([hook, contact])
+        session.flush()
+        hook, contact = hook.id, contact.id
     for _ in range(52):  # more than a page of the organisation's inbox
         route(notifications_db, "referrals.referral.submitted")
     route(notifications_db, "referrals.referral.accepted")
@@ -46,6 +51,19 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
             rule = session.scalar(sa.select(RoutingRule.id).where(
                 RoutingRule.event_type == "adjustments.employer_response.recorded", RoutingRule.audience == "clinician"))
         visit("turning a routing rule off", f"/admin/rules/{rule}/turn-off")
+        visit("choosing an organisation", "/where-told")
+        page.context.clear_cookies()
+        sign_in(page, base, mint_token(jwt, role="org_admin", org=PRACTICE, subject="lee"), f"/where-told/{PRACTICE}")
+        told = f"/where-told/{PRACTICE}"
+        visit("where your organisation is told", told)
+        visit("adding an email contact", f"{told}/contacts/new")
+        visit("changing an email contact", f"{told}/contacts/{contact}")
+        visit("removing an email contact", f"{told}/contacts/{contact}/remove")
+        visit("adding a webhook", f"{told}/webhooks/new")
+        visit("turning a webhook off", f"{told}/webhooks/{hook}/turn-off")
+        visit("rotating a webhook's secret", f"{told}/webhooks/{hook}/rotate")
+        visit("removing a webhook", f"{told}/webhooks/{hook}/remove")
+        visit("a webhook's secret, no longer shown", f"{told}/webhooks/{hook}/secret")
     return pages.found
 
 

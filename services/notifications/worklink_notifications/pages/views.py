@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import os
 import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, make_response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from worklink.audit import person_record
-from worklink.auth import authenticate, requires
+from worklink.auth import authenticate, require_organisation, requires
+from worklink.keyring import Unopenable
 from worklink.uktime import uk_time
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.numbers import whole_number
-from worklink.web.pages import PagesBlueprint
-from worklink_notifications import admin, channels, inbox, links
+from worklink.web.pages import PagesBlueprint, cookie_secure
+from worklink_notifications import admin, channels, contacts, inbox, links, subscribers, webhook_secrets
 from worklink_notifications.api.admin import shown
 from worklink_notifications.api.inbox import reference_keys
+from worklink_notifications.api.settings import ORG_ADMINS
 from worklink_notifications.delivery import DeliverySettings, as_utc
-from worklink_notifications.models import FREQUENCIES, RoutingRule, WebhookSubscriber
-from worklink_notifications.schemas import ChannelSettingsIn
+from worklink_notifications.events import routed_types
+from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
+from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
@@ -39,6 +44,8 @@ def _uk_time(moment: datetime | None) -> str:
 def _nav() -> list[tuple[str, str]]:
     nav = [("Messages", url_for("notification_pages.messages")),
            ("Notification settings", url_for("notification_pages.settings_page"))]
+    if authenticate().role in ORG_ADMINS:
+        nav.append(("Where your organisation is told", url_for("notification_pages.where_told_start")))
     if authenticate().is_alliance_admin:
         nav.append(("Administration", url_for("notification_pages.administration")))
     return nav
@@ -271,3 +278,357 @@ def resend(delivery_id: uuid.UUID):
         admin.audit_people(ctx.audit, session, [delivery], "update")
     return redirect(url_for("notification_pages.administration", done="resent",
                             page=_page_number(request.form.get("page"))))
+
+
+# --- Where your organisation is told: its e-mail contacts and its webhooks --------------------------------------
+# The API's roles and scoping (api/settings.py, api/webhooks.py): an organisation's administrator sees and changes
+# their own organisation's, the alliance's any organisation's; a contact or webhook of another organisation is
+# not found (404), as the API's. The rules and the audit are contacts.py's and subscribers.py's, as the API's.
+
+TOLD_ROLES = ORG_ADMINS  # == api.webhooks.ADMINS
+TOLD_NOTICES = {  # ?done= codes: only a code comes back in the address, never words (see _notice)
+    "contact-added": "The contact was added.", "contact-changed": "The contact was changed.",
+    "contact-removed": "The contact was removed.", "webhook-on": "The webhook was turned on.",
+    "webhook-off": "The webhook was turned off. Nothing is sent to it until it is turned on again.",
+    "webhook-removed": "The webhook was removed.",
+}
+CONTACT_ERRORS = {  # a field's message in words; the rules are ContactIn's and contacts.py's
+    "email": "Enter an email address in the correct format, like team@example.org",
+    "purpose": "Choose who this address is for",
+    "frequency": "Choose how often this address gets emails",
+}
+WEBHOOK_ERRORS = {  # the rules are SubscriberIn's and subscribers.check_url's; their own words where they say why
+    "url": "Enter the web address of your system's webhook receiver, like https://crm.example.org/webhooks",
+    "event_types": "Choose events from the list",
+}
+SECRET_COOKIE = "worklink_webhook_secret"  # a new secret, sealed, for the one page that shows it (_show_secret_once)
+SECRET_FOR = "webhook-secret"
+
+
+def _told_organisation(organisation_id: str) -> str:
+    """The organisation, if the user acts for it (the API's require_organisation: 403 otherwise)."""
+    require_organisation(organisation_id)
+    return organisation_id
+
+
+def _told_page(organisation_id: str, done: str | None = None, **anchor):
+    return redirect(url_for("notification_pages.where_told", organisation_id=organisation_id, done=done,
+                            **anchor), 303)
+
+
+@pages.get("/where-told")
+@requires(*TOLD_ROLES)
+def where_told_start():
+    """An organisation's administrator goes to their organisation's page; the alliance's chooses one."""
+    principal = authenticate()
+    if not principal.is_alliance_admin:
+        if not principal.organisation:
+            raise Problem(403, "Your sign-in names no organisation to act for.")
+        return redirect(url_for("notification_pages.where_told", organisation_id=principal.organisation))
+    chosen = request.args.get("organisation")
+    errors = {}
+    if chosen is not None:
+        chosen = chosen.strip()
+        if chosen and len(chosen) <= 64 and "/" not in chosen:
+            return redirect(url_for("notification_pages.where_told", organisation_id=chosen))
+        errors["organisation"] = "Enter an organisation's WorkLink id (at most 64 characters, no /)"
+    with service_context().database.sessions() as session:
+        known = sorted({*session.scalars(sa.select(OrganisationContact.organisation_id).distinct()),
+                        *session.scalars(sa.select(WebhookSubscriber.organisation_id).distinct())})
+    return render_template("notifications/where_told_choose.html", known=known, errors=errors,
+                           values={"organisation": chosen or ""}, nav=_nav()), 400 if errors else 200
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>")
+@requires(*TOLD_ROLES)
+def where_told(organisation_id: str):
+    principal = authenticate()
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        addresses = contacts.listed(session, organisation_id)
+        hooks = subscribers.listed(session, organisation_id)
+        signing_until = {hook.id: subscribers.previous_signs_until(hook) for hook in hooks}
+    return render_template("notifications/where_told.html", organisation=organisation_id, contacts=addresses,
+                           subscribers=hooks, signing_until=signing_until, nav=_nav(),
+                           own=organisation_id == principal.organisation,
+                           notice=TOLD_NOTICES.get(request.args.get("done", "")))
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/contacts/new")
+@requires(*TOLD_ROLES)
+def new_contact(organisation_id: str):
+    _told_organisation(organisation_id)
+    return _contact_form(organisation_id, None, {"purpose": "team", "frequency": "immediate"}, {})
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/contacts/new")
+@requires(*TOLD_ROLES)
+@accepts_form
+def add_contact(organisation_id: str):
+    return _save_contact(organisation_id, None)
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>")
+@requires(*TOLD_ROLES)
+def edit_contact(organisation_id: str, contact_id: uuid.UUID):
+    _told_organisation(organisation_id)
+    contact = _contact(organisation_id, contact_id)
+    return _contact_form(organisation_id, contact, {name: getattr(contact, name) for name in CONTACT_ERRORS}, {})
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>")
+@requires(*TOLD_ROLES)
+@accepts_form
+def change_contact(organisation_id: str, contact_id: uuid.UUID):
+    return _save_contact(organisation_id, contact_id)
+
+
+def _contact(organisation_id: str, contact_id: uuid.UUID):
+    with service_context().database.sessions() as session:
+        try:
+            return contacts.found(session, organisation_id, contact_id)
+        except contacts.NoSuchContact as exc:
+            raise Problem(404, str(exc)) from None
+
+
+def _save_contact(organisation_id: str, contact_id: uuid.UUID | None):
+    """Add (contact_id None) or change a contact, by the API's schema and contacts.py; the form again with its
+    errors, or back to the organisation's page."""
+    principal, ctx = require_organisation(organisation_id), service_context()
+    values = {name: request.form.get(name, "").strip() for name in CONTACT_ERRORS}
+    errors = {}
+    try:
+        body = ContactIn().load(values)
+    except ValidationError as exc:
+        errors = {name: CONTACT_ERRORS[name] for name in CONTACT_ERRORS if name in exc.messages}
+    if not errors:
+        with ctx.database.transaction() as session:
+            try:
+                if contact_id is None:
+                    contacts.add(session, ctx.audit, principal, organisation_id, body)
+                else:
+                    contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body)
+            except contacts.NoSuchContact as exc:
+                raise Problem(404, str(exc)) from None
+            except contacts.ContactTaken as exc:
+                errors["email"] = f"{exc} Enter another address, or choose another purpose"
+    if errors:
+        contact = _contact(organisation_id, contact_id) if contact_id else None
+        return _contact_form(organisation_id, contact, values, errors), 400
+    return _told_page(organisation_id, "contact-changed" if contact_id else "contact-added", _anchor="contacts")
+
+
+def _contact_form(organisation_id: str, contact, values: dict, errors: dict):
+    return render_template("notifications/where_told_contact.html", organisation=organisation_id, contact=contact,
+                           values=values, errors=errors, nav=_nav(), frequencies=FREQUENCIES,
+                           digest_time=channels.digest_time(DeliverySettings.from_env(os.environ).digest_hour))
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>/remove")
+@requires(*TOLD_ROLES)
+def confirm_remove_contact(organisation_id: str, contact_id: uuid.UUID):
+    """"Are you sure?" before an address stops being told anything."""
+    _told_organisation(organisation_id)
+    return render_template("notifications/where_told_remove_contact.html", organisation=organisation_id,
+                           contact=_contact(organisation_id, contact_id), nav=_nav())
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>/remove")
+@requires(*TOLD_ROLES)
+@accepts_form
+def remove_contact(organisation_id: str, contact_id: uuid.UUID):
+    principal, ctx = require_organisation(organisation_id), service_context()
+    if request.form.get("confirmed") != "yes":  # asked first (confirm_remove_contact)
+        return redirect(url_for("notification_pages.confirm_remove_contact", organisation_id=organisation_id,
+                                contact_id=contact_id), 303)
+    with ctx.database.transaction() as session:
+        try:
+            contacts.remove(session, ctx.audit, principal, organisation_id, contact_id)
+        except contacts.NoSuchContact as exc:
+            raise Problem(404, str(exc)) from None
+    return _told_page(organisation_id, "contact-removed", _anchor="contacts")
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/new")
+@requires(*TOLD_ROLES)
+def new_webhook(organisation_id: str):
+    _told_organisation(organisation_id)
+    return _webhook_form(organisation_id, {"url": "", "event_types": []}, {})
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/new")
+@requires(*TOLD_ROLES)
+@accepts_form
+def add_webhook(organisation_id: str):
+    """Registered by the API's schema and subscribers.py (where a webhook may go), then its secret shown once."""
+    principal, ctx = require_organisation(organisation_id), service_context()
+    values = {"url": request.form.get("url", "").strip(), "event_types": request.form.getlist("event_types")}
+    errors = _webhook_errors(values)
+    if errors:
+        return _webhook_form(organisation_id, values, errors), 400
+    with ctx.database.transaction() as session:
+        subscriber, secret = subscribers.create(session, ctx.audit, principal,
+                                                current_app.config["WEBHOOK_SECRET_SEAL"], organisation_id,
+                                                values["url"], values["event_types"])
+    return _show_secret_once(organisation_id, subscriber.id, secret)
+
+
+def _webhook_errors(values: dict) -> dict:
+    """The form's errors by field: the schema's (SubscriberIn), then where a webhook may go (subscribers.check_url),
+    each in the API's words where they say what is wrong with this URL."""
+    try:
+        SubscriberIn().load(values)
+    except ValidationError as exc:
+        return {name: _url_words(exc.messages[name]) if name == "url" else WEBHOOK_ERRORS[name]
+                for name in WEBHOOK_ERRORS if name in exc.messages}
+    try:
+        subscribers.check_url(values["url"], service_context().settings.env, os.environ)
+    except subscribers.UrlRefused as refused:
+        return {"url": refused.reason}
+    return {}
+
+
+def _url_words(messages: list[str]) -> str:
+    """A URL the schema refused: its own rule's words (no credentials, a port, its length), or what to enter."""
+    said = [message for message in messages if message not in ("Not a valid URL.", "Missing data for required field.",
+                                                               "Field may not be null.")]
+    return " ".join(said) if said else WEBHOOK_ERRORS["url"]
+
+
+def _webhook_form(organisation_id: str, values: dict, errors: dict):
+    return render_template("notifications/where_told_webhook.html", organisation=organisation_id, values=values,
+                           errors=errors, event_types=routed_types(), nav=_nav())
+
+
+def _webhook(organisation_id: str, subscriber_id: uuid.UUID, session):
+    try:
+        return subscribers.visible(session, authenticate(), subscriber_id, organisation_id)
+    except subscribers.NotYours as exc:
+        raise Problem(404, str(exc)) from None
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/turn-off")
+@requires(*TOLD_ROLES)
+def confirm_webhook_off(organisation_id: str, subscriber_id: uuid.UUID):
+    """"Are you sure?" before a partner system stops being sent anything."""
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+    if not subscriber.active:  # already off (another administrator, a second tab): nothing to ask
+        return _told_page(organisation_id, "webhook-off", _anchor="webhooks")
+    return render_template("notifications/where_told_webhook_off.html", organisation=organisation_id,
+                           subscriber=subscriber, nav=_nav())
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/active")
+@requires(*TOLD_ROLES)
+@accepts_form
+def switch_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    principal, ctx = require_organisation(organisation_id), service_context()
+    active = request.form.get("active") == "true"
+    if not active and request.form.get("confirmed") != "yes":  # turning off is asked first (confirm_webhook_off)
+        return redirect(url_for("notification_pages.confirm_webhook_off", organisation_id=organisation_id,
+                                subscriber_id=subscriber_id), 303)
+    with ctx.database.transaction() as session:
+        subscribers.change(session, ctx.audit, principal, _webhook(organisation_id, subscriber_id, session),
+                           SubscriberPatch().load({"active": active}), ctx.settings.env, os.environ)
+    return _told_page(organisation_id, "webhook-on" if active else "webhook-off", _anchor="webhooks")
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/remove")
+@requires(*TOLD_ROLES)
+def confirm_remove_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+    return render_template("notifications/where_told_remove_webhook.html", organisation=organisation_id,
+                           subscriber=subscriber, nav=_nav())
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/remove")
+@requires(*TOLD_ROLES)
+@accepts_form
+def remove_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    principal, ctx = require_organisation(organisation_id), service_context()
+    if request.form.get("confirmed") != "yes":  # asked first (confirm_remove_webhook)
+        return redirect(url_for("notification_pages.confirm_remove_webhook", organisation_id=organisation_id,
+                                subscriber_id=subscriber_id), 303)
+    with ctx.database.transaction() as session:
+        subscribers.remove(session, ctx.audit, principal, _webhook(organisation_id, subscriber_id, session))
+    return _told_page(organisation_id, "webhook-removed", _anchor="webhooks")
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/rotate")
+@requires(*TOLD_ROLES)
+def confirm_rotate(organisation_id: str, subscriber_id: uuid.UUID):
+    """What rotating does (the old secret signs on for a while), and, while the last rotation's old secret still
+    signs, that rotating now stops it at once (after a leak)."""
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+    return render_template("notifications/where_told_rotate.html", organisation=organisation_id,
+                           subscriber=subscriber, signing_until=subscribers.previous_signs_until(subscriber),
+                           grace_hours=RotateIn().load({})["grace_hours"], nav=_nav())
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/rotate")
+@requires(*TOLD_ROLES)
+@accepts_form
+def rotate_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    principal, ctx = require_organisation(organisation_id), service_context()
+    body = RotateIn().load({"drop_previous": request.form.get("drop_previous") == "yes"})  # the API's grace
+    with ctx.database.transaction() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+        try:
+            secret = subscribers.rotate(session, ctx.audit, principal, current_app.config["WEBHOOK_SECRET_SEAL"],
+                                        subscriber, body["grace_hours"], body["drop_previous"])
+        except subscribers.StillSigning:  # it began to since the question was asked: ask again, as it is now
+            return redirect(url_for("notification_pages.confirm_rotate", organisation_id=organisation_id,
+                                    subscriber_id=subscriber_id), 303)
+    return _show_secret_once(organisation_id, subscriber_id, secret)
+
+
+def _show_secret_once(organisation_id: str, subscriber_id: uuid.UUID, secret: str):
+    """To the page that shows a new secret, once: the secret goes there sealed in a short-lived cookie for that page
+    alone (never in an address, a log or the database in clear), which the page reads and deletes. A reload, or
+    the same page later, shows it no more; a reload of a form's answer would have made another subscriber."""
+    where = url_for("notification_pages.webhook_secret", organisation_id=organisation_id,
+                    subscriber_id=subscriber_id)
+    response = redirect(where, 303)
+    sealed = service_context().cookie_seal.seal(json.dumps({"for": SECRET_FOR, "subject": authenticate().subject,
+                                                            "subscriber": str(subscriber_id), "secret": secret}))
+    response.set_cookie(SECRET_COOKIE, sealed, max_age=300, path=where, httponly=True, samesite="Strict",
+                        secure=cookie_secure())
+    return response
+
+
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/secret")
+@requires(*TOLD_ROLES)
+def webhook_secret(organisation_id: str, subscriber_id: uuid.UUID):
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+        secret = _secret_to_show(subscriber)
+    response = make_response(render_template("notifications/where_told_secret.html", organisation=organisation_id,
+                                             subscriber=subscriber, secret=secret, nav=_nav()))
+    response.delete_cookie(SECRET_COOKIE, path=request.path, httponly=True, samesite="Strict",
+                           secure=cookie_secure())
+    return response
+
+
+def _secret_to_show(subscriber: WebhookSubscriber) -> str | None:
+    """The secret the cookie brought, if it is this user's, for this subscriber, and still its signing secret (not
+    rotated again since); None otherwise."""
+    opened = service_context().cookie_seal.unseal(request.cookies.get(SECRET_COOKIE, ""))
+    try:
+        sent = json.loads(opened) if opened else {}
+    except ValueError:
+        return None
+    if not isinstance(sent, dict) or (sent.get("for"), sent.get("subject"), sent.get("subscriber")) != (
+            SECRET_FOR, authenticate().subject, str(subscriber.id)):
+        return None
+    try:
+        current = webhook_secrets.opened(subscriber.secret, current_app.config["WEBHOOK_SECRET_SEAL"])
+    except Unopenable:
+        return None
+    return sent["secret"] if hmac.compare_digest(current.encode(), str(sent.get("secret", "")).encode()) else None
