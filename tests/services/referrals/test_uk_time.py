@@ -20,7 +20,7 @@ def test_the_referral_page_shows_uk_times_and_todays_uk_date(both):
     h.clock.now = datetime(2026, 7, 7, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on Wednesday 8 July
     html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
     assert "6 Jul 09:00: Referral made" in html  # not 08:00 (UTC)
-    assert "Acknowledge: due Wed 8 Jul 09:00" in html
+    assert "Acknowledgement: due Wed 8 Jul 09:00" in html
     assert 'value="2026-07-08"' in html  # an outcome's date defaults to the UK today, not 7 July
 
 
@@ -45,3 +45,14 @@ def test_holds_to_review_are_due_on_the_uk_date(both):
     h.clock.now = datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on 2 July: due today
     due = h.client.get("/queue?view=review_due", headers={**h.adviser(), **HTML}).get_data(as_text=True)
     assert f"/queue/{rid}" in due
+
+
+def test_the_queue_names_a_missed_target_in_words(both):
+    h = both
+    h.clock.now = datetime(2026, 7, 6, 8, 0, tzinfo=timezone.utc)  # Monday
+    created = h.refer(consent=CONSENT).get_json()
+    h.clock.now = datetime(2026, 7, 10, 8, 0, tzinfo=timezone.utc)  # Friday: not acknowledged in 2 working days
+    row = re.search(rf'{created["reference"]}.*?</tr>', h.client.get(
+        "/queue?view=new", headers={**h.adviser(), **HTML}).get_data(as_text=True), re.S).group(0)
+    cell = re.search(r"Targets missed.*?</td>", row, re.S).group(0)
+    assert "Acknowledgement" in cell and "acknowledge" not in cell, cell

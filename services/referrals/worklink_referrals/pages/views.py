@@ -57,6 +57,9 @@ SITUATIONS = {
 }
 CONSENT_WORDS = {"verbal": "Given verbally", "written": "Given in writing", "online": "Given online",
                 "clinician_recorded": "In the clinical record"}
+# The response-time targets (domain.CLOCKS), in words: the queue's "Targets missed" and a referral's targets.
+CLOCK_NAMES = {"acknowledge": "Acknowledgement", "first_contact_attempt": "First contact attempt",
+               "first_meeting": "First meeting"}
 # A history entry's step and who took it, in words (the API's history keeps the codes).
 HISTORY_STEPS = {
     "submit": "Referral made", "route": "Routed to an adviser service", "hold": "Held for the alliance to route",
@@ -129,7 +132,8 @@ def _nav():
 
 
 def _render(template: str, status: int = 200, **context):
-    return render_template(template, nav=_nav(), labels=LABELS, options=_options, **context), status
+    return render_template(template, nav=_nav(), labels=LABELS, clock_names=CLOCK_NAMES, options=_options,
+                           **context), status
 
 
 def _options(codes) -> list[tuple[str, str]]:
