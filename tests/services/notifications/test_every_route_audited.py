@@ -51,7 +51,8 @@ OTHER_ROUTES = {
         ("GET", "edit_contact"), ("POST", "change_contact"), ("GET", "confirm_remove_contact"),
         ("POST", "remove_contact"))},
     **{f"{method} notification_pages.{view}": SETUP for method, view in (
-        ("GET", "new_webhook"), ("POST", "add_webhook"), ("GET", "confirm_webhook_off"), ("POST", "switch_webhook"),
+        ("GET", "new_webhook"), ("POST", "add_webhook"), ("GET", "edit_webhook"), ("POST", "change_webhook"),
+        ("GET", "confirm_webhook_off"), ("POST", "switch_webhook"),
         ("GET", "confirm_remove_webhook"), ("POST", "remove_webhook"), ("GET", "confirm_rotate"),
         ("POST", "rotate_webhook"), ("GET", "webhook_secret"))},
     "GET admin.RoutingRules": SETUP,

@@ -36,6 +36,7 @@ PAGES = {
     "/where-told/{org}/contacts/{contact}/remove": ("org_admin", "/where-told/{org}/contacts/{contact}/remove",
                                                     {"confirmed": "yes"}),
     "/where-told/{org}/webhooks/new": ("org_admin", "/where-told/{org}/webhooks/new", {"url": "https://h.example/"}),
+    "/where-told/{org}/webhooks/{hook}": ("org_admin", "/where-told/{org}/webhooks/{hook}", {"url": "https://h.example/"}),
     "/where-told/{org}/webhooks/{hook}/turn-off": ("org_admin", "/where-told/{org}/webhooks/{hook}/active",
                                                    {"active": "false", "confirmed": "yes"}),
     "/where-told/{org}/webhooks/{hook}/remove": ("org_admin", "/where-told/{org}/webhooks/{hook}/remove",

@@ -60,6 +60,7 @@ def walk(app, notifications_db, page, check) -> dict[str, object]:
         visit("changing an email contact", f"{told}/contacts/{contact}")
         visit("removing an email contact", f"{told}/contacts/{contact}/remove")
         visit("adding a webhook", f"{told}/webhooks/new")
+        visit("changing a webhook", f"{told}/webhooks/{hook}")
         visit("turning a webhook off", f"{told}/webhooks/{hook}/turn-off")
         visit("rotating a webhook's secret", f"{told}/webhooks/{hook}/rotate")
         visit("removing a webhook", f"{told}/webhooks/{hook}/remove")

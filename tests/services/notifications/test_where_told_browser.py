@@ -1,6 +1,6 @@
 """"Where your organisation is told" in real headless Chromium, checked with axe-core: an organisation's
 administrator finds it in the header, adds an email contact (after an error), adds a webhook and copies its
-signing secret, shown once, then rotates it; and the same without JavaScript. Page rules: test_where_told_page."""
+signing secret, shown once, then rotates it and changes its address and events; and the same without JavaScript. Page rules: test_where_told_page."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def current_secret(app, database) -> str:
         return webhook_secrets.opened(hook.secret, app.config["WEBHOOK_SECRET_SEAL"])
 
 
-def test_an_administrator_adds_a_contact_and_a_webhook_and_rotates_its_secret(app, notifications_db, page):
+def test_an_administrator_adds_a_contact_and_a_webhook_and_rotates_its_secret(app, notifications_db, page,
+                                                                              monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE", "0")  # as production: no private targets
     with live_server(app) as base:
         sign_in(page, base, lee(app), "/messages")
         submit(page, page.get_by_role("link", name="Where your organisation is told"))
@@ -77,6 +79,24 @@ def test_an_administrator_adds_a_contact_and_a_webhook_and_rotates_its_secret(ap
         assert "The old secret also signs until" in page.locator("#webhooks ~ div").first.inner_text()
         assert_accessible(page)
 
+        submit(page, page.get_by_role("link", name="Change https://crm.advisers.example/hooks"))
+        assert page.title() == "Change a webhook – Where the organisation is told – WorkLink"
+        assert page.get_by_label("referrals.referral.submitted").is_checked()
+        assert_accessible(page)
+        page.get_by_label("Web address of your system's webhook receiver").fill("https://127.0.0.1/hooks")
+        submit(page, page.get_by_role("button", name="Save the webhook"))
+        assert page.title() == "Error: Change a webhook – Where the organisation is told – WorkLink"
+        assert page.get_by_role("link", name="127.0.0.1 is not a public internet address.").get_attribute(
+            "href") == "#url"
+        assert_accessible(page)
+        page.get_by_label("Web address of your system's webhook receiver").fill("https://crm.advisers.example/v2")
+        page.get_by_label("referrals.referral.submitted").uncheck()
+        submit(page, page.get_by_role("button", name="Save the webhook"))
+        assert "The webhook was changed." in page.get_by_role("status").inner_text()
+        assert page.get_by_role("cell", name="https://crm.advisers.example/v2", exact=True).is_visible()
+        assert page.get_by_role("cell", name="Every event the organisation is sent", exact=True).is_visible()
+        assert current_secret(app, notifications_db) == rotated  # a change keeps the secret
+
 
 def test_the_pages_work_without_javascript(app, notifications_db, no_js_page):
     page = no_js_page
@@ -87,6 +107,11 @@ def test_the_pages_work_without_javascript(app, notifications_db, no_js_page):
         submit(page, page.get_by_role("button", name="Add the webhook"))
         assert page.locator("#signing-secret").inner_text() == current_secret(app, notifications_db)
         submit(page, page.get_by_role("button", name="Back to webhooks"))
+        submit(page, page.get_by_role("link", name="Change https://crm.advisers.example/hooks"))
+        page.get_by_label("referrals.referral.accepted").check()
+        submit(page, page.get_by_role("button", name="Save the webhook"))
+        assert "The webhook was changed." in page.get_by_role("status").inner_text()
+        assert page.get_by_role("cell", name="referrals.referral.accepted", exact=True).is_visible()
         submit(page, page.get_by_role("link", name="Turn off https://crm.advisers.example/hooks"))
         submit(page, page.get_by_role("button", name="Yes, turn it off"))
         assert "The webhook was turned off." in page.get_by_role("status").inner_text()

@@ -136,11 +136,12 @@ def test_another_organisations_contacts_and_webhooks_are_not_found_and_other_rol
     assert client.get(f"/where-told/{PRACTICE}").status_code == 403  # the API's require_organisation
     assert post(client, f"/where-told/{PRACTICE}/contacts/new", {"email": "x@y.example", "purpose": "team",
                                                                  "frequency": "immediate"}).status_code == 403
-    for path in (f"contacts/{theirs}", f"contacts/{theirs}/remove", f"webhooks/{their_hook}/turn-off",
+    for path in (f"contacts/{theirs}", f"contacts/{theirs}/remove", f"webhooks/{their_hook}", f"webhooks/{their_hook}/turn-off",
                  f"webhooks/{their_hook}/remove", f"webhooks/{their_hook}/rotate", f"webhooks/{their_hook}/secret"):
         assert client.get(f"{home}/{path}").status_code == 404, path
     for path, data in ((f"contacts/{theirs}", {"email": "x@y.example", "purpose": "team", "frequency": "daily"}),
                        (f"contacts/{theirs}/remove", {"confirmed": "yes"}),
+                       (f"webhooks/{their_hook}", {"url": "https://evil.advisers.example/hooks"}),
                        (f"webhooks/{their_hook}/active", {"active": "false", "confirmed": "yes"}),
                        (f"webhooks/{their_hook}/remove", {"confirmed": "yes"}),
                        (f"webhooks/{their_hook}/rotate", {"drop_previous": "yes"})):
@@ -148,6 +149,7 @@ def test_another_organisations_contacts_and_webhooks_are_not_found_and_other_rol
     assert stored(notifications_db, OrganisationContact, theirs).email == "them@practice.example"
     hook = stored(notifications_db, WebhookSubscriber, their_hook)
     assert hook.active and secret_of(app, notifications_db, their_hook) == their_secret
+    assert hook.url == "https://crm.org.example/hooks"
     assert "them@practice.example" not in text(client.get(home)) and "crm.org.example" not in text(client.get(home))
 
     adviser = browser(app, "adviser", ADVISERS, "ada")
@@ -173,6 +175,7 @@ def test_no_form_is_taken_without_its_csrf_token(app, notifications_db):
     client, home = browser(app), f"/where-told/{ADVISERS}"
     for path, data in (("contacts/new", {"email": "x@advisers.example", "purpose": "team", "frequency": "daily"}),
                        ("webhooks/new", {"url": "https://other.advisers.example/hooks"}),
+                       (f"webhooks/{hook}", {"url": "https://other.advisers.example/hooks"}),
                        (f"webhooks/{hook}/rotate", {}), (f"webhooks/{hook}/remove", {"confirmed": "yes"}),
                        (f"webhooks/{hook}/active", {"active": "false", "confirmed": "yes"})):
         refused = post(client, f"{home}/{path}", data, csrf=False)
@@ -183,6 +186,7 @@ def test_no_form_is_taken_without_its_csrf_token(app, notifications_db):
         assert session.scalar(sa.select(sa.func.count()).select_from(OrganisationContact)) == 0
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscriber)) == 1
     assert stored(notifications_db, WebhookSubscriber, hook).active and secret_of(app, notifications_db, hook) == secret
+    assert stored(notifications_db, WebhookSubscriber, hook).url == "https://crm.org.example/hooks"
 
 
 def test_a_new_webhooks_secret_and_a_rotated_one_are_shown_once(app, notifications_db):
@@ -272,11 +276,56 @@ def test_the_page_refuses_the_webhook_urls_the_api_refuses_on_the_url_field(app,
     typo = post(client, f"{home}/webhooks/new", {"url": "https://crm.advisers.example/hooks",
                                                  "event_types": ["referrals.referal.accepted"]})  # a forged form
     assert summary_links(typo) == [("#event_types", "Choose events from the list")]
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE", "1")  # to register one to change
+    hook = webhook(app, ADVISERS)
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE", "0")
+    for url in REFUSED_URLS:  # a change is refused as the API's PATCH refuses it
+        api = app.test_client().patch(f"/webhook-subscribers/{hook}", json={"url": url}, headers=bearer(app))
+        assert api.status_code == 422, url
+        page = post(client, f"{home}/webhooks/{hook}", {"url": url})
+        assert page.status_code == 400 and [href for href, _ in summary_links(page)] == ["#url"], url
+        said = [e["detail"] for e in api.get_json().get("errors", []) if e["pointer"] == "/url"]
+        if "public internet" in api.get_json()["detail"]:
+            assert summary_links(page)[0][1] == said[0], url
+    assert stored(notifications_db, WebhookSubscriber, hook).url == "https://crm.org.example/hooks"
+    with notifications_db.transaction() as session:
+        session.delete(session.get(WebhookSubscriber, uuid.UUID(hook)))
     with notifications_db.sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscriber)) == 0
     assert post(client, f"{home}/webhooks/new", {"url": "https://crm.advisers.example/hooks"}).status_code == 303
     assert app.test_client().post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
                                   headers=bearer(app)).status_code == 201
+
+
+def test_an_administrator_changes_a_webhooks_address_and_events_as_the_apis_patch(app, notifications_db):
+    hook = webhook(app, ADVISERS)
+    secret = secret_of(app, notifications_db, hook)
+    client, home = browser(app), f"/where-told/{ADVISERS}"
+    assert f'href="{home}/webhooks/{hook}"' in client.get(home).get_data(as_text=True)  # 'Change' in its row
+    form = client.get(f"{home}/webhooks/{hook}")
+    assert form.status_code == 200 and "Change a webhook" in text(form)
+    assert 'value="https://crm.org.example/hooks"' in form.get_data(as_text=True)
+    assert "signing secret once" not in text(form)  # the secret stays as it is
+
+    typo = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/hooks",
+                                                    "event_types": ["referrals.referal.accepted"]})
+    assert typo.status_code == 400 and summary_links(typo) == [("#event_types", "Choose events from the list")]
+    assert 'value="https://crm.advisers.example/hooks"' in typo.get_data(as_text=True)  # what was typed, kept
+    assert stored(notifications_db, WebhookSubscriber, hook).url == "https://crm.org.example/hooks"
+
+    changed = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/v2/hooks",
+                                                       "event_types": ["referrals.referral.accepted"]})
+    assert changed.status_code == 303 and "done=webhook-changed" in changed.headers["Location"]
+    assert "The webhook was changed." in text(client.get(changed.headers["Location"]))
+    api = app.test_client().get(f"/webhook-subscribers/{hook}", headers=bearer(app)).get_json()
+    assert (api["url"], api["event_types"], api["active"]) == (
+        "https://crm.advisers.example/v2/hooks", ["referrals.referral.accepted"], True)
+    assert secret_of(app, notifications_db, hook) == secret
+    every = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/v2/hooks"})
+    assert every.status_code == 303  # no event chosen: every event, as the API's empty list
+    assert app.test_client().get(f"/webhook-subscribers/{hook}", headers=bearer(app)).get_json()["event_types"] == []
+    assert audited(notifications_db, "webhook_subscriber")[-2:] == [("lee", "update"), ("lee", "update")]
+    assert len(audited(notifications_db, "webhook_subscriber")) == 3  # the refused change: nothing recorded
 
 
 def test_the_api_changes_and_removes_by_the_same_rules(app, notifications_db):

@@ -290,7 +290,7 @@ TOLD_NOTICES = {  # ?done= codes: only a code comes back in the address, never w
     "contact-added": "The contact was added.", "contact-changed": "The contact was changed.",
     "contact-removed": "The contact was removed.", "webhook-on": "The webhook was turned on.",
     "webhook-off": "The webhook was turned off. Nothing is sent to it until it is turned on again.",
-    "webhook-removed": "The webhook was removed.",
+    "webhook-removed": "The webhook was removed.", "webhook-changed": "The webhook was changed.",
 }
 CONTACT_ERRORS = {  # a field's message in words; the rules are ContactIn's and contacts.py's
     "email": "Enter an email address in the correct format, like team@example.org",
@@ -473,6 +473,38 @@ def add_webhook(organisation_id: str):
     return _show_secret_once(organisation_id, subscriber.id, secret)
 
 
+@pages.get("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>")
+@requires(*TOLD_ROLES)
+def edit_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    _told_organisation(organisation_id)
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+    values = {"url": subscriber.url, "event_types": [t for t in subscriber.event_types.split(",") if t]}
+    return _webhook_form(organisation_id, values, {}, subscriber)
+
+
+@pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>")
+@requires(*TOLD_ROLES)
+@accepts_form
+def change_webhook(organisation_id: str, subscriber_id: uuid.UUID):
+    """A new URL or event types, as the API's PATCH changes them (SubscriberPatch, subscribers.change); its secret
+    and whether it is on stay as they were."""
+    principal, ctx = require_organisation(organisation_id), service_context()
+    values = {"url": request.form.get("url", "").strip(), "event_types": request.form.getlist("event_types")}
+    errors = _webhook_errors(values)
+    with ctx.database.transaction() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)  # another organisation's: 404 first
+        if not errors:
+            try:
+                subscribers.change(session, ctx.audit, principal, subscriber, SubscriberPatch().load(values),
+                                   ctx.settings.env, os.environ)
+            except subscribers.UrlRefused as refused:  # checked above; kept for the rule's own say
+                errors = {"url": refused.reason}
+    if errors:
+        return _webhook_form(organisation_id, values, errors, subscriber), 400
+    return _told_page(organisation_id, "webhook-changed", _anchor="webhooks")
+
+
 def _webhook_errors(values: dict) -> dict:
     """The form's errors by field: the schema's (SubscriberIn), then where a webhook may go (subscribers.check_url),
     each in the API's words where they say what is wrong with this URL."""
@@ -495,9 +527,10 @@ def _url_words(messages: list[str]) -> str:
     return " ".join(said) if said else WEBHOOK_ERRORS["url"]
 
 
-def _webhook_form(organisation_id: str, values: dict, errors: dict):
+def _webhook_form(organisation_id: str, values: dict, errors: dict, subscriber: WebhookSubscriber | None = None):
+    """Add a webhook (subscriber None) or change one's URL and event types."""
     return render_template("notifications/where_told_webhook.html", organisation=organisation_id, values=values,
-                           errors=errors, event_types=routed_types(), nav=_nav())
+                           errors=errors, event_types=routed_types(), nav=_nav(), subscriber=subscriber)
 
 
 def _webhook(organisation_id: str, subscriber_id: uuid.UUID, session):
