@@ -57,6 +57,23 @@ SITUATIONS = {
 }
 CONSENT_WORDS = {"verbal": "Given verbally", "written": "Given in writing", "online": "Given online",
                 "clinician_recorded": "In the clinical record"}
+# An adjustment suggestion's fit-note decision and the advice boxes it ticked, in the fit note's own words.
+FIT_NOTE_WORDS = {"may_be_fit": "may be fit for work", "not_fit": "not fit for work"}
+FIT_NOTE_ADVICE = {"phased_return": "a phased return to work", "altered_hours": "altered hours",
+                   "amended_duties": "amended duties", "workplace_adaptations": "workplace adaptations"}
+
+
+def adjustment_words(adjustment: dict) -> str:
+    """"Fit note: may be fit for work, advising a phased return to work and altered hours" (codes it does not
+    know are shown as they are, never dropped)."""
+    decision = adjustment.get("fit_note_decision")
+    words = "Fit note: " + FIT_NOTE_WORDS.get(decision, (decision or "not recorded").replace("_", " "))
+    advice = [FIT_NOTE_ADVICE.get(code, code.replace("_", " ")) for code in adjustment.get("categories") or []]
+    if advice:
+        words += ", advising " + (", ".join(advice[:-1]) + " and " + advice[-1] if len(advice) > 1 else advice[0])
+    return words
+
+
 # The response-time targets (domain.CLOCKS), in words: the queue's "Targets missed" and a referral's targets.
 CLOCK_NAMES = {"acknowledge": "Acknowledgement", "first_contact_attempt": "First contact attempt",
                "first_meeting": "First meeting"}
@@ -286,6 +303,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
+                   adjustment_words=adjustment_words,
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
