@@ -75,6 +75,32 @@ def test_only_an_inbox_the_caller_may_read_is_marked(app, notifications_db):
     refused = client.post("/messages/read", data={"csrf_token": csrf, "scope": "alliance"})
     assert refused.status_code == 403
     mine = client.post("/messages/read", data={"csrf_token": csrf, "scope": "user"})  # someone else's item stays
-    assert mine.status_code == 302 and mine.headers["Location"].endswith("/messages?scope=user&done=read&marked=0")
+    assert mine.status_code == 303 and mine.headers["Location"].endswith("/messages?scope=user")
     assert unread(notifications_db) == before and ("user", "gp-owner") in before
     assert client.post("/messages/read", data={"scope": "user"}).status_code == 400  # no CSRF token
+
+
+def test_the_count_is_said_once_after_marking_and_never_from_a_crafted_link(app, notifications_db):
+    """The count travels sealed to the next inbox page alone: ?marked=12 in a link someone sent claims nothing."""
+    route(notifications_db, "referrals.referral.submitted")
+    route(notifications_db, "referrals.referral.allocated")
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, sealed(app, mint_token(app.extensions["worklink"].settings.jwt,
+                                                             role="adviser", org=ADVISERS, subject="ada")))
+    for crafted in ("/messages?scope=organisation&done=read&marked=12", "/messages?done=read&marked=12",
+                    "/messages?scope=organisation&done=read"):
+        page = client.get(crafted).get_data(as_text=True)
+        assert "marked as read." not in page and 'role="status"' not in page, crafted
+    csrf = client.get("/messages").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    marked = client.post("/messages/read", data={"csrf_token": csrf, "scope": "organisation"})
+    assert "12" not in marked.headers["Location"] and "marked" not in marked.headers["Location"]
+    shown = client.get(marked.headers["Location"] + "&marked=12").get_data(as_text=True)
+    assert "2 messages marked as read." in shown and "12 messages" not in shown
+    assert "marked as read." not in client.get(marked.headers["Location"]).get_data(as_text=True)  # once
+    other = app.test_client()  # the cookie copied to another user's browser says nothing to them
+    other.set_cookie(SESSION_COOKIE, sealed(app, mint_token(app.extensions["worklink"].settings.jwt,
+                                                            role="adviser", org=ADVISERS, subject="bo")))
+    client.post("/messages/read", data={"csrf_token": csrf, "scope": "organisation"})
+    carried = client.get_cookie("worklink_marked_read", path="/messages")
+    other.set_cookie("worklink_marked_read", carried.value, path="/messages")
+    assert "marked as read." not in other.get("/messages?scope=organisation").get_data(as_text=True)

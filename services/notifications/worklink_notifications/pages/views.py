@@ -70,22 +70,31 @@ def messages():
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
-    notice = _marked_notice(request.args) if request.args.get("done") == "read" else None
+    carried = _carried_once(MARKED_COOKIE, MARKED_FOR)
+    notice = _marked_notice(carried["marked"]) if carried and carried.get("scope") == scope else None
     site_urls = links.sites(os.environ, service_context().settings.env)
     for item in items:
         item["link"] = links.record_link(item, site_urls)
         item["created_at"] = uk_time(item["created_at"])  # stored in UTC: an hour out all summer
-    return render_template("notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs,
-                           unread_here=counts[scope], notice=notice, nav=_nav(), page_number=page_number,
-                           pages_total=max(1, -(-total // PAGE_SIZE)))
+    response = make_response(render_template(
+        "notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs, unread_here=counts[scope],
+        notice=notice, nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE))))
+    return _forget_once(response, MARKED_COOKIE) if MARKED_COOKIE in request.cookies else response
 
 
-def _marked_notice(args) -> str:
-    """After "Mark all as read": only a count comes back in the address, the words are built here."""
-    marked = whole_number(args.get("marked"), 100_000) or 0
+def _marked_notice(marked) -> str | None:
+    """After "Mark all as read": the count its answer carried here (never one from the address)."""
+    if not isinstance(marked, int) or marked < 0:
+        return None
     if not marked:
         return "There were no unread messages to mark as read."
     return f"{marked} message{'' if marked == 1 else 's'} marked as read."
+
+
+# What "Mark all as read" did, for the next inbox page alone (_carry_once): a count in the address (?marked=12)
+# was anyone's to craft in a link.
+MARKED_COOKIE = "worklink_marked_read"
+MARKED_FOR = "marked-read"
 
 
 def _page_number(raw: str | None) -> int:
@@ -119,7 +128,9 @@ def mark_all_read():
         raise Problem(403, str(exc)) from None
     with service_context().database.transaction() as session:
         marked = inbox.mark_all_read(session, owner)
-    return redirect(url_for("notification_pages.messages", scope=owner.kind, done="read", marked=marked))
+    return _carry_once(redirect(url_for("notification_pages.messages", scope=owner.kind), 303),
+                       url_for("notification_pages.messages"), MARKED_COOKIE, MARKED_FOR,
+                       scope=owner.kind, marked=marked)
 
 
 # The settings page's e-mail choice: off, or on with its frequency (ChannelSettingsIn's email_enabled, frequency).
@@ -622,16 +633,40 @@ def rotate_webhook(organisation_id: str, subscriber_id: uuid.UUID):
 
 
 def _show_secret_once(organisation_id: str, subscriber_id: uuid.UUID, secret: str):
-    """To the page that shows a new secret, once: the secret goes there sealed in a short-lived cookie for that page
-    alone (never in an address, a log or the database in clear), which the page reads and deletes. A reload, or
-    the same page later, shows it no more; a reload of a form's answer would have made another subscriber."""
+    """To the page that shows a new secret, once (_carry_once: never in an address, a log or the database in
+    clear). A reload, or the same page later, shows it no more; a reload of a form's answer would have made
+    another subscriber."""
     where = url_for("notification_pages.webhook_secret", organisation_id=organisation_id,
                     subscriber_id=subscriber_id)
-    response = redirect(where, 303)
-    sealed = service_context().cookie_seal.seal(json.dumps({"for": SECRET_FOR, "subject": authenticate().subject,
-                                                            "subscriber": str(subscriber_id), "secret": secret}))
-    response.set_cookie(SECRET_COOKIE, sealed, max_age=300, path=where, httponly=True, samesite="Strict",
+    return _carry_once(redirect(where, 303), where, SECRET_COOKIE, SECRET_FOR, subscriber=str(subscriber_id),
+                       secret=secret)
+
+
+def _carry_once(response, path: str, cookie: str, kind: str, **carried):
+    """What a form's answer tells the one page it goes to, shown there once: sealed (the session cookie's key) in a
+    5-minute cookie for that page's path alone, for this user, which the page reads (_carried_once) and deletes
+    (_forget_once). Nothing in the address, so a crafted link says nothing."""
+    sealed = service_context().cookie_seal.seal(json.dumps({**carried, "for": kind,
+                                                            "subject": authenticate().subject}))
+    response.set_cookie(cookie, sealed, max_age=300, path=path, httponly=True, samesite="Strict",
                         secure=cookie_secure())
+    return response
+
+
+def _carried_once(cookie: str, kind: str) -> dict | None:
+    """What _carry_once sealed for this page, if it was for this kind of page and this user; None otherwise."""
+    opened = service_context().cookie_seal.unseal(request.cookies.get(cookie, ""))
+    try:
+        sent = json.loads(opened) if opened else {}
+    except ValueError:
+        return None
+    if not isinstance(sent, dict) or (sent.get("for"), sent.get("subject")) != (kind, authenticate().subject):
+        return None
+    return sent
+
+
+def _forget_once(response, cookie: str):
+    response.delete_cookie(cookie, path=request.path, httponly=True, samesite="Strict", secure=cookie_secure())
     return response
 
 
@@ -642,23 +677,16 @@ def webhook_secret(organisation_id: str, subscriber_id: uuid.UUID):
     with service_context().database.sessions() as session:
         subscriber = _webhook(organisation_id, subscriber_id, session)
         secret = _secret_to_show(subscriber)
-    response = make_response(render_template("notifications/where_told_secret.html", organisation=organisation_id,
-                                             subscriber=subscriber, secret=secret, nav=_nav()))
-    response.delete_cookie(SECRET_COOKIE, path=request.path, httponly=True, samesite="Strict",
-                           secure=cookie_secure())
-    return response
+    return _forget_once(make_response(render_template("notifications/where_told_secret.html", nav=_nav(),
+                                                      organisation=organisation_id, subscriber=subscriber,
+                                                      secret=secret)), SECRET_COOKIE)
 
 
 def _secret_to_show(subscriber: WebhookSubscriber) -> str | None:
     """The secret the cookie brought, if it is this user's, for this subscriber, and still its signing secret (not
     rotated again since); None otherwise."""
-    opened = service_context().cookie_seal.unseal(request.cookies.get(SECRET_COOKIE, ""))
-    try:
-        sent = json.loads(opened) if opened else {}
-    except ValueError:
-        return None
-    if not isinstance(sent, dict) or (sent.get("for"), sent.get("subject"), sent.get("subscriber")) != (
-            SECRET_FOR, authenticate().subject, str(subscriber.id)):
+    sent = _carried_once(SECRET_COOKIE, SECRET_FOR)
+    if sent is None or sent.get("subscriber") != str(subscriber.id):
         return None
     try:
         current = webhook_secrets.opened(subscriber.secret, current_app.config["WEBHOOK_SECRET_SEAL"])
