@@ -146,3 +146,43 @@ def _secrets(database) -> dict:
     with database.engine.connect() as connection:
         return {row.organisation_id: (row.secret, row.previous_secret) for row in connection.execute(
             sa.text("SELECT organisation_id, secret, previous_secret FROM webhook_subscriber"))}
+
+
+def test_inbox_items_of_a_replaced_suggestion_written_before_the_variant_say_replaced(database_url):
+    """Stored as suggestion_withdrawn before messages.VARIANTS told a replacement apart, they said "Suggestion
+    withdrawn" for a suggestion that still held in a newer one; other reasons, and e-mails and webhooks already
+    sent, keep theirs."""
+    import uuid
+
+    from worklink_notifications.inbox import as_item
+    from worklink_notifications.models import Delivery
+
+    upgrade(SPEC.migrations_dir, database_url, "notifications_0022")
+    database = Database(database_url)
+    withdrawn = "adjustments.suggestion.withdrawn"
+    suggestion = str(uuid.uuid4())
+
+    def row(channel: str, reason: str | None, event_type: str = withdrawn) -> dict:
+        return dict(id=uuid.uuid4(), event_id=str(uuid.uuid4()), event_source="adjustments", event_type=event_type,
+                    recipient_kind="organisation", recipient_id="practice-1", channel=channel,
+                    message_code="suggestion_withdrawn", status="delivered" if channel == "inbox" else "sent",
+                    facts={"suggestion_id": suggestion, **({"reason": reason} if reason else {})})
+
+    rows = {"replaced": row("inbox", "replaced"), "withdrawn": row("inbox", "gp_withdrew"),
+            "no reason": row("inbox", None), "e-mail sent": row("email", "replaced"),
+            "webhook sent": row("webhook", "replaced"), "other event": row("inbox", "replaced", "other.event")}
+    try:
+        with database.transaction() as session:  # core inserts: only the columns this revision has
+            session.execute(sa.insert(Delivery.__table__), list(rows.values()))
+        upgrade(SPEC.migrations_dir, database_url)
+        with database.sessions() as session:
+            codes = dict(session.execute(sa.select(Delivery.id, Delivery.message_code)).all())
+            replaced = as_item(session.get(Delivery, rows["replaced"]["id"]))
+    finally:
+        database.dispose()
+    assert {name: codes[r["id"]] for name, r in rows.items()} == {
+        "replaced": "suggestion_replaced", "withdrawn": "suggestion_withdrawn", "no reason": "suggestion_withdrawn",
+        "e-mail sent": "suggestion_withdrawn", "webhook sent": "suggestion_withdrawn",
+        "other event": "suggestion_withdrawn"}
+    assert (replaced["title"], replaced["text"]) == (
+        "Suggestion replaced", "An adjustment suggestion from your practice was replaced by a newer suggestion.")
