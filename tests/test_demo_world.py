@@ -53,3 +53,24 @@ def test_notifications_demo_contacts_are_the_demo_organisations():
     assert notifications_seed.DEMO_ADVISERS == str(referrals_seed.DEMO_ADVISERS) == directory_demo.organisation_id(
         directory_demo.STAFF_DEMO_ORGANISATION)
     assert notifications_seed.DEMO_PRACTICE == str(referrals_seed.DEMO_PRACTICE) == str(ADJUSTMENTS_PRACTICE)
+
+
+def test_the_demo_names_its_people_and_organisations_as_their_tokens_would(tmp_path):
+    """Staff of one organisation read another's by name ("Dr Demo Clinician (GP) at Demo Surgery"), never by id:
+    the demo's actors, and the sign-in commands the seeds print, carry the `name` and `org_name` claims."""
+    from worklink import demo
+    from worklink_referrals import services
+
+    settings = Settings.from_env("referrals", {"WORKLINK_VAR": str(tmp_path)})
+    report = referrals_seed.load_demo_data(settings)
+    assert f"--org-name '{demo.STAFF_DEMO_ORGANISATION}'" in report and "--name 'Demo Adviser'" in report
+    assert "--org-name 'Demo Surgery'" in demo.GP_TOKEN_COMMAND and "--name 'Dr Demo Clinician'" in demo.GP_TOKEN_COMMAND
+    staff = directory_demo.organisation_id(directory_demo.STAFF_DEMO_ORGANISATION)
+    database = Database(settings.database_url)
+    try:
+        with database.transaction() as session:
+            assert services.organisation_names(session, [staff]) == {staff: demo.STAFF_DEMO_ORGANISATION}
+            assert set(session.execute(sa.select(Referral.referrer_name, Referral.referrer_org_name))) == {
+                ("Dr Demo Clinician", "Demo Surgery")}
+    finally:
+        database.dispose()

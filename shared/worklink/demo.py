@@ -17,10 +17,22 @@ NS = uuid.UUID("6f1c2a64-3b1e-4d6a-9a55-1f0d7e5b2c10")
 STAFF_DEMO_ORGANISATION = "Somerset Working Well Partnership"
 # "Demo Surgery": the GP practice of adjustments' demo suggestions and referrals' demo referrals.
 DEMO_PRACTICE = uuid.UUID("d0000000-0000-4000-8000-00000000a001")
+DEMO_PRACTICE_NAME = "Demo Surgery"
+# The demo GP's sign-in: their token names them and their practice (`name`, `org_name`), as an identity provider's
+# would, so other organisations read "Dr Demo Clinician (GP) at Demo Surgery", never the practice's id.
+GP_TOKEN_COMMAND = (f"worklink token --role gp --org {DEMO_PRACTICE} --name 'Dr Demo Clinician' "
+                    f"--org-name '{DEMO_PRACTICE_NAME}'")
 # The directory's first listing pattern in each town, "Working Well employment advice in <town>", run by
 # STAFF_DEMO_ORGANISATION and carrying the terms EMPLOYMENT_ADVICE_TERMS.
 EMPLOYMENT_ADVICE_LISTING = 0
 EMPLOYMENT_ADVICE_TERMS = ("employment-advice", "ips")
+
+
+def adviser_token_command(organisation) -> str:
+    """The demo employment adviser's sign-in (the one the demo referrals are assigned to), named as GP_TOKEN_COMMAND
+    names the GP."""
+    return (f"worklink token --role adviser --org {organisation} --sub demo-adviser --name 'Demo Adviser' "
+            f"--org-name '{STAFF_DEMO_ORGANISATION}'")
 
 
 def term_id(code: str) -> str:

@@ -17,6 +17,7 @@ from worklink.config import Settings
 from worklink.db import Database
 from worklink.events.contracts import CATALOGUE
 from worklink.messaging.outbox import Outbox
+from worklink import demo
 from worklink.audit import AuditTrail
 from worklink_adjustments import services
 from worklink_adjustments.app import _link_secret, clinician_reference_key
@@ -24,7 +25,7 @@ from worklink_adjustments.config import person_key
 from worklink_adjustments.domain import uk_today
 from worklink_adjustments.models import PLATFORM, Suggestion
 
-DEMO_PRACTICE = uuid.UUID("d0000000-0000-4000-8000-00000000a001")  # the referrals demo's practice too
+DEMO_PRACTICE = demo.DEMO_PRACTICE  # the referrals demo's practice too
 DEMO_CLINICIAN = "demo-gp-1"
 
 
@@ -66,7 +67,8 @@ def load_demo_data(settings: Settings) -> str:
                          person_key=person_key(os.environ), link_secret=_link_secret(settings),
                          clinician_key=clinician_reference_key(settings))
     clinician = services.Clinician(DEMO_CLINICIAN, DEMO_PRACTICE,
-                                   Principal(DEMO_CLINICIAN, "gp", str(DEMO_PRACTICE)))
+                                   Principal(DEMO_CLINICIAN, "gp", str(DEMO_PRACTICE), claims={
+                                       "name": "Dr Demo Clinician", "org_name": demo.DEMO_PRACTICE_NAME}))
     today = uk_today()
     try:
         with database.transaction() as session:
@@ -92,6 +94,6 @@ def load_demo_data(settings: Settings) -> str:
             link = services.link_for(session, deps, session.get(Suggestion, back["id"]))
     finally:
         database.dispose()
-    return (f"3 demo suggestions for Demo Surgery (practice {DEMO_PRACTICE}): 2 issued, 1 draft; "
-            f"sign in with `worklink token --role gp --org {DEMO_PRACTICE}`; "
+    return (f"3 demo suggestions for {demo.DEMO_PRACTICE_NAME} (practice {DEMO_PRACTICE}): 2 issued, 1 draft; "
+            f"sign in with `{demo.GP_TOKEN_COMMAND}`; "
             f"a demo employer reply link: /respond/{link}")

@@ -15,7 +15,7 @@ from typing import Iterator
 
 # The demo's ids are shared (worklink.demo), so the other services' demo data name these listings; the
 # directory's seed and tests read them from here as well (demo.term_id, demo.organisation_id).
-from worklink.demo import NS, STAFF_DEMO_ORGANISATION, organisation_id, service_id, term_id
+from worklink.demo import NS, STAFF_DEMO_ORGANISATION, adviser_token_command, organisation_id, service_id, term_id
 from worklink_directory.geocode import OfflineGeocoder
 TAXONOMY = {"id": str(uuid.uuid5(NS, "taxonomy")), "name": "WorkLink health and work service types",
             "description": "Demo service-type taxonomy for health and work support, modelled on the LGA/esd "

@@ -31,5 +31,6 @@ def load_demo_data(settings: Settings, copies: int = 1) -> str:
     staff = demo.organisation_id(demo.STAFF_DEMO_ORGANISATION)
     return (f"demo directory (invented services in Somerset): {report.summary()}; partner staff of "
             f"{demo.STAFF_DEMO_ORGANISATION} edit its listings at /partner, signed in with "
-            f"`worklink token --role org_admin --org {staff}`, and its employment advisers take GPs' referrals "
-            f"at referrals' /queue signed in with `worklink token --role adviser --org {staff}`")
+            f"`worklink token --role org_admin --org {staff} --org-name '{demo.STAFF_DEMO_ORGANISATION}'`, and its "
+            f"employment advisers take GPs' referrals at referrals' /queue signed in with "
+            f"`{demo.adviser_token_command(staff)}`")

@@ -61,25 +61,28 @@ def load_demo_data(settings: Settings) -> str:
         if session.query(Referral).filter(Referral.given_name.like("Demo-%")).count():
             return "demo referrals already loaded"
         _add_listings(session, now)
-        gp = Actor("demo-gp", "gp", str(DEMO_PRACTICE))
+        gp = Actor("demo-gp", "gp", str(DEMO_PRACTICE), name="Dr Demo Clinician",
+                   organisation_name=demo.DEMO_PRACTICE_NAME)
         for i, ((given, family, born, postcode, decile, situation), journey) in enumerate(zip(PEOPLE, JOURNEYS)):
             at = now - timedelta(days=12 - i)
             intake = {"person": {"given_name": given, "family_name": family, "birth_date": born, "postcode": postcode,
                                  "phone": "01632 960000", "deprivation_decile": decile},
                       "consent": {"method": "verbal", "captured_at": at, "outcomes_to_referrer": i % 2 == 0},
-                      "employment_situation": situation, "reason": "Demo referral (fictional person)."}
+                      "employment_situation": situation, "reason": "Demo referral (fictional person).",
+                      "referrer": {"name": gp.name, "organisation_name": gp.organisation_name}}  # as the API's
             created, _ = services.submit(session, outbox, config, intake, gp, source="gp", now=at)
             referral = session.get(Referral, created.id)  # submit returns a transient copy for presenting
-            adviser = Actor("demo-adviser", "adviser", referral.assigned_org_id)
+            adviser = Actor("demo-adviser", "adviser", referral.assigned_org_id, name="Demo Adviser",
+                            organisation_name=demo.STAFF_DEMO_ORGANISATION)
             for step, (action, data) in enumerate(journey, start=1):
                 if action == "record_outcome":
                     data = {**data, "occurred_on": (at + timedelta(days=step)).date()}
                 session.flush()
                 services.act(session, outbox, config, referral, action, adviser, data,
                              expected_version=referral.version, now=at + timedelta(days=step))
-    return (f"{len(PEOPLE)} demo referrals from practice {DEMO_PRACTICE} to {demo.STAFF_DEMO_ORGANISATION} in "
+    return (f"{len(PEOPLE)} demo referrals from {demo.DEMO_PRACTICE_NAME} to {demo.STAFF_DEMO_ORGANISATION} in "
             f"{' and '.join(town for town, _ in DEMO_TOWNS)}; sign in as an adviser with "
-            f"`worklink token --role adviser --org {DEMO_ADVISERS} --sub demo-adviser`")
+            f"`{demo.adviser_token_command(DEMO_ADVISERS)}`")
 
 
 def _add_listings(session, now: datetime) -> None:

@@ -155,7 +155,7 @@ def test_demo_directory_is_a_few_hundred_marked_services_and_seeds_idempotently(
     first = load_demo_data(settings)
     assert "invented" in first and "0 rejected" in first
     # how to sign in as partner staff of the demo organisation with the most listings (no other way to find it)
-    staff = re.search(r"`worklink token --role org_admin --org ([0-9a-f-]{36})`", first).group(1)
+    staff = re.search(r"`worklink token --role org_admin --org ([0-9a-f-]{36}) --org-name ", first).group(1)
     with app.extensions["worklink"].database.sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Service)
                               .where(Service.organization_id == uuid.UUID(staff))) >= 20
