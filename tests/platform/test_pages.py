@@ -9,7 +9,7 @@ from worklink.auth import current_principal, mint_token, requires
 from worklink.config import Settings
 from worklink.problems import Problem
 from worklink.web.pages import PagesBlueprint
-from tests.browser import assert_accessible, live_server
+from tests.browser import assert_accessible, live_server, submit
 from tests.platform.support import pages_app
 
 PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
@@ -171,7 +171,7 @@ def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
         assert sign_out.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]") == [
             "rgb(255, 235, 59)", "rgb(33, 43, 50)"]
         assert unfocused == "rgba(0, 0, 0, 0)"
-        sign_out.click()
+        submit(page, sign_out)  # sent by the session script: the page goes once the server has signed out
         page.goto(f"{base}/caseload")
         assert "/signin" in page.url
 
@@ -269,7 +269,7 @@ def test_the_nhs_frontend_runs_and_the_header_menu_reflows_at_320_px_in_chromium
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         assert not page.get_by_role("button", name="Sign out").is_visible()
         page.get_by_role("button", name="Browse More").click()
-        page.get_by_role("button", name="Sign out").click()
+        submit(page, page.get_by_role("button", name="Sign out"))
         page.goto(f"{base}/menu")
         assert "/signin" in page.url
 

@@ -4,6 +4,7 @@ time left as the server counts it, and the dialog itself in real headless Chromi
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server, sign_in, submit
+from tests.conftest import CHROMIUM_ARGS
 from tests.platform.test_sessions import _app, _csrf, _move_clock, _row, _sign_in, _token, apps  # noqa: F401
 from worklink.db import utcnow
 
@@ -60,6 +62,7 @@ def test_keep_alive_does_not_revive_an_idle_session_nor_pass_the_12_hours(apps):
     late = idle_browser.post("/session/keep-alive", data={"csrf_token": _csrf(idle_browser)}, headers=JSON)
     assert late.status_code == 401 and late.mimetype == "application/problem+json"
     assert late.json["detail"] == "You've been signed out because you were inactive for 30 minutes."
+    assert late.json["reason"] == "idle"  # for the other tabs, as GET /session/ended's
     assert _row(first, idle).end_reason == "idle"
 
     _move_clock(first, old, started_at=timedelta(hours=11, minutes=59), last_seen_at=timedelta(minutes=10))
@@ -121,10 +124,33 @@ def test_asked_for_json_the_ended_page_says_when_an_open_session_ends_and_renews
     ended = browser.get("/session/ended?next=/caseload", headers=JSON)
     assert ended.status_code == 401 and ended.mimetype == "application/problem+json"
     assert "Set-Cookie" not in ended.headers  # the page the script then goes to says why and forgets the cookie
+    assert ended.json["reason"] == "idle"  # for the other tabs: their ended page may find the cookie gone
     page = browser.get("/session/ended?next=/caseload")
     assert page.status_code == 401 and "because you were inactive for 30 minutes" in unescape(page.text)
     anonymous = first.test_client().get("/session/ended", headers=JSON)
     assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+
+
+def test_without_the_cookie_the_ended_page_says_why_the_script_was_told(apps):
+    """Two tabs that ran out together: the first one's ended page forgets the cookie, and the second comes without
+    it. The reason its script heard (from the server, or from the first tab) words the page; nothing else does."""
+    first, _ = apps
+    anonymous = first.test_client()
+    idle = anonymous.get("/session/ended?next=/caseload&why=idle")
+    assert idle.status_code == 401 and "because you were inactive for 30 minutes" in unescape(idle.text)
+    assert "/signin?next=/caseload" in unescape(idle.text)
+    expired = anonymous.get("/session/ended?why=expired")
+    assert expired.status_code == 401 and "because a session lasts at most 12 hours" in unescape(expired.text)
+    for why in ("signed_out", "everywhere", "<b>", ""):
+        other = anonymous.get(f"/session/ended?next=/caseload&why={why}")
+        assert other.status_code == 302 and other.headers["Location"] == "/signin?next=%2Fcaseload"
+    # With the cookie, the session's own reason counts, whatever `why` says.
+    token = _token(first)
+    browser = _sign_in(first, token)
+    assert browser.get("/session/ended?next=/caseload&why=idle").status_code == 302  # still open: back to the page
+    _move_clock(first, token, started_at=timedelta(hours=12, minutes=1))
+    page = browser.get("/session/ended?why=idle")
+    assert page.status_code == 401 and "because a session lasts at most 12 hours" in unescape(page.text)
 
 
 _WATCH = """() => {  // whether this document ever showed the warning; a new document (any navigation) forgets it
@@ -205,6 +231,156 @@ def test_in_chromium_staying_signed_in_in_one_tab_closes_the_others_warning_and_
         app.extensions["worklink"].database.dispose()
 
 
+def _held_until_released(page, pattern, held: list) -> None:
+    """Requests of `page` to `pattern` wait (in `held`) until the test lets them go."""
+    page.route(pattern, lambda route: held.append(route))
+
+
+@pytest.mark.timeout(180)
+def test_in_chromium_a_tab_told_by_another_that_the_session_ran_out_still_says_why(tmp_path, browser):
+    """Two tabs running out together: the first hears 401 from the server, tells the second (localStorage) and goes
+    to the ended page, which forgets the cookie. The second, arriving there without it, was sent to sign-in as if
+    signed out: its page now says the session ended because of inactivity, as the first's does."""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    token = _token(app)
+    held = []
+    try:
+        with live_server(app) as base:
+            sign_in(first, base, token, "/caseload")
+            second.goto(f"{base}/caseload?tab=2")
+            # The second tab only hears it from the first: its own question to the server, and its way to the ended
+            # page, wait until the first tab's ended page has forgotten the cookie.
+            _held_until_released(second, re.compile(r".*/session/ended.*"), held)
+            expect(first.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=75_000)
+            assert "because you were inactive for 1 minute" in first.get_by_role("main").inner_text()
+            assert "worklink_session" not in {cookie["name"] for cookie in context.cookies()}
+            deadline = time.monotonic() + 10
+            while not any(route.request.is_navigation_request() for route in held) and time.monotonic() < deadline:
+                second.wait_for_timeout(200)
+            for route in held:
+                if route.request.is_navigation_request():
+                    route.continue_()
+                else:
+                    route.abort()  # its own question: it heard the answer from the first tab
+            heading = second.get_by_role("heading", level=1)
+            expect(heading).to_have_text("Your session ended", timeout=10_000)
+            assert "You've been signed out because you were inactive for 1 minute." in \
+                second.get_by_role("main").inner_text()
+            assert "/signin?next=/caseload?tab%3D2" in unescape(second.content())  # sign in back to its page
+            assert_accessible(second)
+            assert _row(app, token).end_reason == "idle"
+    finally:
+        context.close()
+        app.extensions["worklink"].database.dispose()
+
+
+_SIGN_OUT_FAILS = {"network": lambda route: route.abort("connectionreset"),
+                   "server": lambda route: route.fulfill(status=500, content_type="text/html",
+                                                         body="<h1>Sorry, there is a problem with the service</h1>")}
+
+
+@pytest.mark.timeout(180)
+def test_in_chromium_a_sign_out_that_fails_says_so_and_the_other_tabs_stay(tmp_path, browser):
+    """Signing out that failed (the network, the server) led to an error page, and the other tabs were sent to the
+    ended page as if signed out. Now the page stays and says signing out did not work (the header's and the footer's
+    buttons above the page, the dialog's in the dialog), the other tabs stay; once it works, they follow."""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    token = _token(app)
+    try:
+        with live_server(app) as base:
+            sign_in(first, base, token, "/caseload")
+            second.goto(f"{base}/caseload?tab=2")
+            for tab in (first, second):
+                tab.evaluate(_WATCH)
+            problem = first.locator("#wl-sign-out-problem")
+            buttons = (first.get_by_role("navigation", name="Menu").get_by_role("button", name="Sign out"),
+                       first.get_by_role("button", name="Sign me out on every computer"))
+            for failure, fail in _SIGN_OUT_FAILS.items():
+                for path, button in zip(("/signout", "/signout/everywhere"), buttons):
+                    first.evaluate("document.getElementById('wl-sign-out-problem')?.remove()")
+                    first.route(f"{base}{path}", fail)
+                    button.click()
+                    expect(problem).to_be_visible()
+                    expect(problem).to_have_role("alert")
+                    expect(problem).to_have_accessible_name("Sorry, signing out did not work")
+                    expect(problem).to_contain_text("You may still be signed in. Try again.")
+                    expect(problem).to_be_focused()
+                    first.unroute(f"{base}{path}")
+            second.wait_for_timeout(1500)  # what a told tab would have done by now
+            for tab, url in ((first, f"{base}/caseload"), (second, f"{base}/caseload?tab=2")):
+                assert tab.evaluate("window.sameDocument") is True and tab.url == url
+            assert _row(app, token).ended_at is None
+            assert_accessible(first)
+
+            dialog = first.get_by_role("dialog", name="You're about to be signed out")
+            expect(dialog).to_be_visible(timeout=40_000)
+            first.route(f"{base}/signout", _SIGN_OUT_FAILS["server"])
+            dialog.get_by_role("button", name="Sign out").click()
+            expect(dialog.locator("[data-problem]")).to_have_text("Sorry, signing out did not work. Try again.")
+            expect(dialog).to_be_visible()
+            first.wait_for_timeout(1500)
+            assert second.evaluate("window.sameDocument") is True and _row(app, token).ended_at is None
+            first.unroute(f"{base}/signout")
+
+            submit(first, dialog.get_by_role("button", name="Sign out"))  # it works: the other tab follows
+            assert _row(app, token).end_reason == "signed_out"
+            expect(second).to_have_url(f"{base}/signin?next=%2Fcaseload%3Ftab%3D2", timeout=10_000)
+    finally:
+        context.close()
+        app.extensions["worklink"].database.dispose()
+
+
+# Counts restorations from the back-forward cache, so a test knows the page it reads was restored, not loaded.
+_RESTORED = """window.addEventListener('pageshow', event => {
+    if (event.persisted) window.restored = (window.restored || 0) + 1 })"""
+
+
+@pytest.mark.timeout(180)
+def test_in_chromium_a_page_back_from_the_back_forward_cache_asks_where_the_session_stands(tmp_path, browser):
+    """A page restored by Back counted nothing while it was away: it showed a warning the session had outgrown, or
+    an open session that had ended, until its own stale clock ran out. It asks the server at once now. Playwright
+    turns the back-forward cache off and Chromium keeps no-store pages (all of ours) out of it: this browser
+    turns both back on, and the test checks each page was restored. (A page whose cookies changed since - signed
+    out, or its ended page seen - is not restored: Chromium drops no-store pages then, so that is not tested.)"""
+    app = _app(f"sqlite:///{tmp_path / 'demo.db'}", WORKLINK_SESSION_IDLE_MINUTES="1")
+    cached = browser.browser_type.launch(
+        executable_path=os.environ.get("WORKLINK_CHROMIUM", "/usr/bin/chromium"), headless=True,
+        args=[*CHROMIUM_ARGS, "--enable-features=CacheControlNoStoreEnterBackForwardCache"],
+        ignore_default_args=["--disable-back-forward-cache"])
+    context = cached.new_context()
+    context.add_init_script(_RESTORED)
+    tab = context.new_page()
+    token = _token(app)
+    try:
+        with live_server(app) as base:
+            sign_in(tab, base, token, "/caseload")
+            dialog = tab.get_by_role("dialog", name="You're about to be signed out")
+            expect(dialog).to_be_visible(timeout=40_000)
+            # Away, while activity no tab wrote down (a request of this browser's) renews the session.
+            tab.goto("about:blank")
+            assert context.request.get(f"{base}/caseload").ok
+            tab.go_back(wait_until="commit")
+            expect(tab).to_have_url(f"{base}/caseload")
+            tab.wait_for_function("window.restored === 1", timeout=5_000)
+            expect(dialog).to_be_hidden(timeout=5_000)  # the session ends a minute from the request: no warning
+
+            # Away while the session runs out: back, it goes to the page saying why, not in its own time.
+            tab.goto("about:blank")
+            _move_clock(app, token, last_seen_at=timedelta(minutes=2))
+            tab.go_back(wait_until="commit")
+            expect(tab.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=5_000)
+            assert "because you were inactive for 1 minute" in tab.get_by_role("main").inner_text()
+            assert _row(app, token).end_reason == "idle"
+    finally:
+        context.close()
+        cached.close()
+        app.extensions["worklink"].database.dispose()
+
+
 @pytest.mark.timeout(180)
 def test_in_chromium_the_warning_is_announced_and_stays_signs_out_or_runs_out(tmp_path, browser):
     """Four people signed in under a 1-minute idle limit, warned 30 seconds before: one stays signed in with the
@@ -251,7 +427,8 @@ def test_in_chromium_the_warning_is_announced_and_stays_signs_out_or_runs_out(tm
 
             ended = tabs["run_out"]
             expect(ended.get_by_role("heading", level=1)).to_have_text("Your session ended", timeout=40_000)
-            assert ended.url == f"{base}/session/ended?next=%2Fcaseload"  # the page it was on, added by the script
+            # the page it was on and why, added by the script
+            assert ended.url == f"{base}/session/ended?next=%2Fcaseload&why=idle"
             assert "/signin?next=/caseload" in unescape(ended.content())  # signing in again comes back to it
             assert "You've been signed out because you were inactive for 1 minute." in \
                 ended.get_by_role("main").inner_text()

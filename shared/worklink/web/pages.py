@@ -482,7 +482,8 @@ def _session_pages() -> PagesBlueprint:
         except SessionEnded as ended:
             if is_page_request():
                 raise  # the page saying why
-            raise Problem(401, _why_the_session_ended(ended.reason), title="Your session ended") from None
+            raise Problem(401, _why_the_session_ended(ended.reason), title="Your session ended",
+                          reason=ended.reason) from None
         if is_page_request():  # the dialog's form sent without its script: back to the page
             return redirect(_safe_next(_referring_path()) or current_app.config.get("WORKLINK_HOME_PAGE", "/"), 303)
         return {"ends_in_seconds": math.ceil((times.ends_at - utcnow()).total_seconds()),
@@ -493,19 +494,25 @@ def _session_pages() -> PagesBlueprint:
         """Where a page goes when its timeout warning runs out: the page saying why the session ended. It only
         looks: a session still open (kept alive in another tab) is not renewed, and `next` is shown again.
         Asked for JSON (the warning's script, before it leaves the page), it says when the open session ends, as
-        /session/keep-alive does, or 401; it forgets nothing then: the page the script goes to does."""
+        /session/keep-alive does, or 401 with the `reason` it ended; it forgets nothing then: the page the script
+        goes to does. Without a cookie, `why` (idle or expired, which the script was told) still says why: two tabs
+        that ran out together each come here, and the first one's page has forgotten the cookie. It only words the
+        page: whatever it says, the visitor is signed out and offered sign-in."""
         where = _safe_next(request.args.get("next"))
         ctx = service_context()
         token = ctx.cookie_seal.unseal(request.cookies.get(session_cookie_name(), ""))
         if token is None:
             if not is_page_request():
                 raise Problem(401, "There is no signed-in session: sign in.", title="You are not signed in")
+            if (why := request.args.get("why")) in (IDLE, EXPIRED):
+                return _session_ended_page(why, where)
             return _to_sign_in(where)
         try:
             times = ctx.sessions.check(token, ctx.tokens.verify(token), renew=False)
         except SessionEnded as ended:
             if not is_page_request():
-                raise Problem(401, "The session has ended: sign in again.", title="Your session ended") from None
+                raise Problem(401, "The session has ended: sign in again.", title="Your session ended",
+                              reason=ended.reason) from None
             return _session_ended_page(ended.reason, where)
         except Problem as problem:
             if problem.status != 401 or not is_page_request():
