@@ -9,6 +9,7 @@ from worklink.auth import current_principal, mint_token, requires
 from worklink.config import Settings
 from worklink.problems import Problem
 from worklink.web.pages import PagesBlueprint
+from tests.apps import disposed_after
 from tests.browser import assert_accessible, live_server, submit
 from tests.platform.support import pages_app
 
@@ -75,7 +76,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    return pages_app(settings, pages)
+    yield from disposed_after(pages_app(settings, pages))
 
 
 def test_people_get_html_errors_and_programs_get_problems(app):

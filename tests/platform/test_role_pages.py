@@ -12,6 +12,7 @@ from flask import render_template_string
 from worklink.auth import mint_token, requires
 from worklink.config import Settings
 from worklink.web.pages import PagesBlueprint
+from tests.apps import disposed_after
 from tests.browser import assert_accessible, live_server, sign_in, submit
 from tests.platform.support import pages_app
 
@@ -45,7 +46,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    return pages_app(settings, pages, {"WORKLINK_ROLE_HOME_PAGES": {"adviser": "/caseload"}})
+    yield from disposed_after(pages_app(settings, pages, {"WORKLINK_ROLE_HOME_PAGES": {"adviser": "/caseload"}}))
 
 
 def token(settings, role: str) -> str:

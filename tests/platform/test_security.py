@@ -12,6 +12,7 @@ from worklink.config import Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
+from tests.apps import disposed_after
 from tests.browser import sealed
 
 PAGE = """{% extends "worklink/base.html" %}{% block content %}<h1>Notes</h1>
@@ -54,7 +55,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(tmp_path):
-    return _app(tmp_path)
+    yield from disposed_after(_app(tmp_path))
 
 
 def _csrf(client) -> str:

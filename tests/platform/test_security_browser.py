@@ -14,6 +14,7 @@ from worklink.config import Settings
 from worklink.db import NAMING_CONVENTION, platform_tables
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
+from tests.apps import disposed_after
 from tests.browser import live_server, submit
 
 PAGE = """{% extends "worklink/base.html" %}
@@ -72,7 +73,7 @@ def app(tmp_path):
     app.register_blueprint(pages)
     tables.web_sessions.create(app.extensions["worklink"].database.engine, checkfirst=True)  # signed-in sessions
     app.extensions["test_token"] = mint_token(settings.jwt, role="adviser", org="org-1")
-    return app
+    yield from disposed_after(app)
 
 
 def test_pages_run_their_scripts_and_styles_and_nothing_is_refused(app, page):

@@ -19,6 +19,7 @@ from worklink.db import NAMING_CONVENTION, platform_tables, utcnow
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
 from worklink.web.sessions import session_id
+from tests.apps import dispose_app
 from tests.browser import assert_accessible, live_server, sealed, submit
 
 PAGE = """{% extends "worklink/base.html" %}{% block content %}<h1>Caseload for {{ who }}</h1>
@@ -67,7 +68,7 @@ def apps(database_url):
     first, second = _app(database_url), _app(database_url)
     yield first, second
     for app in (first, second):
-        app.extensions["worklink"].database.dispose()
+        dispose_app(app)
 
 
 def _token(app, subject: str = "adviser-ada", **claims) -> str:

@@ -29,6 +29,7 @@ from worklink.service import installed_services
 from worklink.web import create_service_app
 from worklink.web.pages import PagesBlueprint
 from worklink.web.sessions import SessionEnded, announcer, ending_sessions_handler, session_id
+from tests.apps import disposed_after
 from tests.browser import sealed
 
 LOGIN = "ada.lovelace@practice.example"  # a login id that is an e-mail address: it never leaves the service
@@ -64,9 +65,7 @@ def _app(service: str, database_url: str):
 
 @pytest.fixture()
 def referrals(database_url):
-    app = _app("referrals", database_url)
-    yield app
-    app.extensions["worklink"].database.dispose()
+    yield from disposed_after(_app("referrals", database_url))
 
 
 def _token(app, subject: str = LOGIN, **claims) -> str:

@@ -14,6 +14,8 @@ from worklink.migrations import upgrade
 from worklink.service import get_service
 from worklink_adjustments.domain import uk_today
 
+from tests.apps import dispose_app, disposed_after
+
 PRACTICE = uuid.UUID("3b0f3f8e-8d52-4c39-9a7e-1f2d5b3c4a11")
 OTHER_PRACTICE = uuid.UUID("9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f")
 VALID_NHS = "9434765919"  # check digit 9 (the NHS's published test number)
@@ -66,7 +68,7 @@ def settings(tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    return build_app(settings)
+    yield from disposed_after(build_app(settings))
 
 
 @pytest.fixture()
@@ -91,8 +93,10 @@ def svc(tmp_path, database_url):
     """(app, client, tokens) on SQLite and on PostgreSQL."""
     settings = make_settings(tmp_path, database_url)
     app = build_app(settings)
-    yield app, app.test_client(), Tokens(settings)
-    app.extensions["worklink"].database.dispose()
+    try:
+        yield app, app.test_client(), Tokens(settings)
+    finally:
+        dispose_app(app)
 
 
 @pytest.fixture()

@@ -22,6 +22,8 @@ from worklink_directory import demo
 from worklink_directory.app import create_app
 from worklink_directory.geocode import OfflineGeocoder, Point
 
+from tests.apps import dispose_app, disposed_after
+
 SPEC = installed_services()["directory"]
 ORG_A = uuid.UUID("0b3c6c86-0000-4000-8000-00000000000a")
 ORG_B = uuid.UUID("0b3c6c86-0000-4000-8000-00000000000b")
@@ -47,7 +49,7 @@ def sqlite_url(tmp_path) -> str:
 
 @pytest.fixture()
 def app(sqlite_url, tmp_path):
-    return make_app(sqlite_url, tmp_path)
+    yield from disposed_after(make_app(sqlite_url, tmp_path))
 
 
 def token_for(app, role: str, org: uuid.UUID | None = None, **extra) -> dict[str, str]:
@@ -131,8 +133,10 @@ def both(database_url, tmp_path) -> tuple:
     """(app, directory) on SQLite and on PostgreSQL: for pages whose queries differ between them (times, text
     search, counts and ordering of a page of results)."""
     app = make_app(database_url, tmp_path)
-    yield app, build_directory(app)
-    app.extensions["worklink"].database.dispose()
+    try:
+        yield app, build_directory(app)
+    finally:
+        dispose_app(app)
 
 
 def taking_referrals(app, service_id: str, open_referrals: int = 3) -> None:

@@ -31,6 +31,7 @@ from worklink_notifications.delivery import DeliverySettings, DeliveryWorker
 from worklink_notifications.events import CONSUMER_CLASS, HANDLERS
 
 from tests.events import consume  # noqa: F401 - other tests import it from here
+from tests.apps import disposed_after
 
 SPEC = get_service("notifications")
 
@@ -183,7 +184,7 @@ def app(notifications_db, kafka_broker, tmp_path):
                                                                        "WORKLINK_ENV": "test"}),
                                    database_url=notifications_db.url,
                                    kafka=KafkaSettings(kafka_broker.bootstrap_servers))
-    return SPEC.create_app(settings=settings)
+    yield from disposed_after(SPEC.create_app(settings=settings))
 
 
 @pytest.fixture()

@@ -17,6 +17,8 @@ from worklink.service import get_service
 from worklink_referrals.config import ReferralSettings
 from worklink_referrals import services
 
+from tests.apps import dispose_app
+
 GP_PRACTICE = str(uuid.UUID("00000000-0000-4000-8000-00000000a001"))
 ADVISERS = str(uuid.UUID("00000000-0000-4000-8000-00000000b001"))
 OTHER_ADVISERS = str(uuid.UUID("00000000-0000-4000-8000-00000000b002"))
@@ -159,6 +161,8 @@ def referral_body(person=None, **extra):
 
 @pytest.fixture()
 def make_harness(tmp_path):
+    made: list[Harness] = []
+
     def make(database_url: str | None = None, referral_settings: ReferralSettings | None = None) -> Harness:
         url = database_url or f"sqlite:///{tmp_path / 'referrals.db'}"
         settings = Settings.from_env("referrals", {"WORKLINK_VAR": str(tmp_path), "REFERRALS_DATABASE_URL": url,
@@ -168,8 +172,11 @@ def make_harness(tmp_path):
         clock = Clock()
         app = spec.create_app(settings=settings, referral_settings=referral_settings or ReferralSettings(
             expose_codes=True), clock=clock)
-        return Harness(app, settings, clock)
-    return make
+        made.append(Harness(app, settings, clock))
+        return made[-1]
+    yield make
+    for harness in made:
+        dispose_app(harness.app)
 
 
 @pytest.fixture()
