@@ -10,7 +10,7 @@ from worklink.config import Settings
 from worklink.problems import Problem
 from worklink.web.pages import PagesBlueprint
 from tests.apps import disposed_after
-from tests.browser import assert_accessible, live_server, submit
+from tests.browser import assert_accessible, live_server, sign_in, submit
 from tests.platform.support import pages_app
 
 PAGE = """{% extends "worklink/base.html" %}{% block title %}{{ heading }}{% endblock %}
@@ -265,7 +265,8 @@ def test_the_nhs_frontend_runs_and_the_header_menu_reflows_at_320_px_in_chromium
         page.set_viewport_size({"width": 320, "height": 640})
         page.goto(f"{base}/signin?next=/menu")
         page.get_by_label("Access token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
+        # Wait for the page signing in leads to: read at once, the heading could still be the sign-in page's.
+        submit(page, page.get_by_role("button", name="Sign in"))
         assert page.get_by_role("heading", level=1).inner_text() == "Places to go"
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         assert not page.get_by_role("button", name="Sign out").is_visible()
@@ -273,6 +274,25 @@ def test_the_nhs_frontend_runs_and_the_header_menu_reflows_at_320_px_in_chromium
         submit(page, page.get_by_role("button", name="Sign out"))
         page.goto(f"{base}/menu")
         assert "/signin" in page.url
+
+
+def test_the_sign_out_buttons_look_like_the_links_beside_them_in_chromium(app, settings, page):
+    """'Sign out' is a form's button (a POST, never a link a prefetch could follow) in the header's menu, and 'Sign me
+    out on every computer' one below the footer's links: each is drawn as the links beside it (size, underline,
+    left edge), not larger and indented as a button's own style made them."""
+    token = mint_token(settings.jwt, role="adviser", org="org-1", subject="adviser-ada")
+    style = """(el) => { const s = getComputedStyle(el);
+        return [s.fontSize, s.textDecorationLine, s.fontWeight, s.color] }"""
+    with live_server(app) as base:
+        page.set_viewport_size({"width": 1280, "height": 800})
+        sign_in(page, base, token, "/menu")
+        header_link = page.locator("a.nhsuk-header__navigation-link").first
+        sign_out = page.locator("button.wl-signout", has_text="Sign out")
+        assert sign_out.evaluate(style) == header_link.evaluate(style)
+        footer_link = page.locator("a.nhsuk-footer__list-item-link").first
+        everywhere = page.get_by_role("button", name="Sign me out on every computer")
+        assert everywhere.evaluate(style) == footer_link.evaluate(style)
+        assert everywhere.bounding_box()["x"] == footer_link.bounding_box()["x"]
 
 
 def test_the_shared_date_input_names_its_boxes_and_links_its_error(app):

@@ -42,6 +42,9 @@ def test_the_team_leads_queue_says_who_holds_each_referral_holds_and_checks_due(
         assert row_of(page, references["hold_overdue"])["Hold review"] == "Review overdue was due 25 Nov 2026"
         assert row_of(page, references["hold_later"])["Hold review"] == "Review on 29 Mar 2027"
         assert row_of(page, references["check_due"])["Sustainment check"] == "13-week check due since 22 Feb 2027"
+        page.set_viewport_size({"width": 1024, "height": 800})  # nine columns on a laptop: a reference stays whole
+        assert page.locator("tbody tr a").evaluate_all("links => links.map(a => a.getClientRects().length)") == [
+            1] * len(ids), "a reference broke over two lines (at its hyphen)"
         # A status is a tag with words, never a colour alone.
         assert sorted(page.locator("strong.nhsuk-tag").all_inner_texts()) == ["13-week check due", "Review overdue"]
         assert_accessible(page)
