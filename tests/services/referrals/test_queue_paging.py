@@ -26,7 +26,7 @@ def refer_many(h, count):
 
 
 def listed(html: str) -> list[str]:
-    return re.findall(r'<a href="/queue/[0-9a-f-]{36}">([A-Z0-9-]+)</a>', html)
+    return re.findall(r'<a href="/queue/[0-9a-f-]{36}"[^>]*>([A-Z0-9-]+)</a>', html)
 
 
 def test_sent_and_the_queue_are_paged_and_the_newest_is_reachable(harness):
