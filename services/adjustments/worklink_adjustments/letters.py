@@ -194,6 +194,8 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
 ARTICLES = ("a", "an", "the")
 # Small words inside a job title: they end the run of capitalised words lower-cased ("Nurse at Tesco").
 JOIN_WORDS = {"and", "at", "for", "in", "of", "on", "to", "with", "&"}
+# Those of them that join the words of one name ("Office for Students", "Bank of England", "Nurse in Charge").
+NAME_JOIN_WORDS = {"and", "for", "in", "of", "&"}
 # Common words of job titles ("Staff", "Nurse"): a leading run of nothing else is a heading, lower-cased.
 JOB_TITLE_WORDS = frozenset(json.loads(
     resources.files("worklink_adjustments").joinpath("data", "job_title_words.json").read_text("utf-8"))["words"])
@@ -218,7 +220,7 @@ def as_occupation(title: str) -> str:
     if has_article:
         words[0] = words[0].lower()
     run = _leading_capitalised(words, 1 if has_article else 0)
-    if all(_is_acronym(words[i]) or _is_common_job_word(words[i]) for i in run):
+    if not _runs_on_as_a_name(words, run) and all(_is_acronym(words[i]) or _is_common_job_word(words[i]) for i in run):
         for i in run:
             if not _is_acronym(words[i]):
                 words[i] = words[i].lower()
@@ -233,6 +235,17 @@ def _leading_capitalised(words: list[str], start: int) -> list[int]:
             break
         run.append(i)
     return run
+
+
+def _runs_on_as_a_name(words: list[str], run: list[int]) -> bool:
+    """The capitals go on past a joining word that binds a name ("Office for Students Analyst", "Bank of England
+    Clerk", "Health and Safety Officer"): the run is part of a name or a title in capitals, and lower-casing only
+    its first words printed "an office for Students Analyst". An acronym after it ("Head of IT") or "at" before a
+    place ("Nurse at Tesco") says nothing of the words before, which are still a heading."""
+    if not run or run[-1] + 1 >= len(words) or words[run[-1] + 1].lower() not in NAME_JOIN_WORDS:
+        return False
+    after = [word for word in words[run[-1] + 2:] if word.lower() not in ARTICLES]
+    return bool(after) and after[0][:1].isupper() and not _is_acronym(after[0])
 
 
 def _is_acronym(word: str) -> bool:

@@ -44,3 +44,26 @@ def test_the_letter_says_their_work_as_a_nurse(client, tokens):
         assert f"This advice was written with their work {reads} in mind." in html, typed
         pdf = pdf_text(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
         assert f"This advice was written with their work {reads} in mind." in pdf, typed
+
+
+@pytest.mark.parametrize("typed, reads", [
+    ("Office for Students Analyst", "an Office for Students Analyst"),
+    ("Bank of England Clerk", "a Bank of England Clerk"),
+    ("Office of the Public Guardian Caseworker", "an Office of the Public Guardian Caseworker"),
+    ("Health and Safety Officer", "a Health and Safety Officer"), ("Health & Safety Officer", "a Health & Safety Officer"),
+    ("Head of Department", "a Head of Department"), ("Nurse in Charge", "a Nurse in Charge"),
+    ("Office for students analyst", "an office for students analyst"),
+])
+def test_capitals_running_on_past_for_or_of_are_kept_as_typed(typed, reads):
+    """ "Office for Students Analyst" was printed "an office for Students Analyst": the leading job word was
+    lower-cased and the name it starts left in capitals. Capitals that go on past a joining word that binds a
+    name are kept as the GP typed them; the article is chosen by the first word's sound."""
+    assert as_occupation(typed) == reads
+
+
+def test_the_letter_keeps_a_named_job_title_as_typed(client, tokens):
+    s = issued(client, tokens, **{"job.title": "Office for Students Analyst"})
+    line = "This advice was written with their work as an Office for Students Analyst in mind."
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    assert line in html
+    assert line in pdf_text(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
