@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 
 from worklink_adjustments import knowledge
+from worklink_adjustments.models import GuidanceRule
 from worklink_adjustments.schemas import AREAS, COST_BANDS, EQUALITY_ACT, ATW_ELEMENTS
 from worklink_adjustments.domain import FIT_NOTE_CATEGORIES
 from tests.services.adjustments.conftest import LIBRARY_VERSION, build_app, make_settings, suggestion_body
@@ -48,6 +50,24 @@ def test_search_ranks_condition_specific_guidance_first(client, tokens):
     lifting = client.get("/guidance/search?limitation=lifting&limit=100", headers=tokens.header()).get_json()
     scores = {h["adjustment"]["id"]: h["score"] for h in lifting["hits"]}
     assert scores["no_heavy_lifting"] < {h["adjustment"]["id"]: h["score"] for h in body["hits"]}["no_heavy_lifting"]
+
+
+def test_search_by_a_limitation_ranks_its_first_choice_adjustments_first(app, client, tokens):
+    """A limitation on its own finds every adjustment its live rules name, those it names at priority 1 first,
+    then 2, then 3 (only a rule narrowed to a condition or a job task waits for that condition or task)."""
+    with app.extensions["worklink"].database.engine.connect() as conn:
+        rules = conn.execute(sa.select(GuidanceRule.adjustment_id, GuidanceRule.priority).where(
+            GuidanceRule.limitation_id == "concentration", GuidanceRule.condition_id.is_(None),
+            GuidanceRule.work_function_id.is_(None),
+            GuidanceRule.review_status.in_(("published", "clinically_reviewed")))).all()
+    best: dict[str, int] = {}
+    for adjustment_id, priority in rules:
+        best[adjustment_id] = min(priority, best.get(adjustment_id, 3))
+    body = client.get("/guidance/search?limitation=concentration&limit=100", headers=tokens.header()).get_json()
+    found = [h["adjustment"]["id"] for h in body["hits"]]
+    assert body["total"] == len(found) and set(found) == set(best)
+    priorities = [best[aid] for aid in found]
+    assert priorities == sorted(priorities) and len(set(priorities)) > 1, priorities
 
 
 def test_search_by_job_task_and_by_free_text(client, tokens):

@@ -110,6 +110,19 @@ def test_employer_letter_names_no_diagnosis_unless_disclosure_agreed(client, tok
     assert "Depression" in pdf_text(client.get(f"/suggestions/{shared['id']}/letter.pdf", headers=tokens.header()).data)
 
 
+def test_a_condition_marked_to_disclose_is_not_named_without_the_consent_to_share(client, tokens):
+    """Disclosure needs both the condition's flag and the patient's consent to share with their employer: a
+    condition ticked to disclose, on a suggestion the patient did not agree to share, is in neither letter."""
+    s = issued(client, tokens, conditions=[{"text": "Depression", "disclose": True}],
+               **{"consent.share_with_employer": False})
+    html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
+    pdf = pdf_text(client.get(f"/suggestions/{s['id']}/letter.pdf", headers=tokens.header()).data)
+    assert "Advice about Sam Patel" in html and "Advice about Sam Patel's work" in pdf
+    assert "Depression" not in html and "Depression" not in pdf
+    summary = client.get(f"/suggestions/{s['id']}/summary", headers=tokens.header()).get_data(as_text=True)
+    assert "Your employer letter does not name your condition." in summary
+
+
 def test_patient_summary_and_draft_preview(client, tokens):
     s = issued(client, tokens)
     summary = client.get(f"/suggestions/{s['id']}/summary", headers=tokens.header()).get_data(as_text=True)

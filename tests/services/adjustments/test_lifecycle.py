@@ -72,6 +72,35 @@ def test_draft_issue_amend_withdraw_and_illegal_moves(svc):
         assert response.status_code == 409 and response.get_json()["current_status"] == "draft", path
 
 
+def test_an_expired_or_replaced_suggestion_takes_no_further_move(svc):
+    """Expired and superseded are ends, as withdrawn is: editing, issuing, amending, withdrawing and referring
+    are each a 409 problem naming the status, and nothing is published."""
+    app, client, tokens = svc
+    h, today = tokens.header(), uk_today()
+    ran_out = create(client, tokens)
+    client.post(f"/suggestions/{ran_out['id']}/issue", json={"version": 1}, headers=h)
+    database, outbox = app.extensions["worklink"].database, app.extensions["worklink"].outbox
+    with database.transaction() as session:
+        assert services.sweep(session, outbox, today + timedelta(days=29))["expired"] == 1
+    replaced = create(client, tokens)
+    client.post(f"/suggestions/{replaced['id']}/issue", json={"version": 1}, headers=h)
+    newer = create(client, tokens, supersedes_id=replaced["id"])
+    assert client.post(f"/suggestions/{newer['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    published = outbox_types(app)
+    for sid, status in ((ran_out["id"], "expired"), (replaced["id"], "superseded")):
+        version = client.get(f"/suggestions/{sid}", headers=h).get_json()["version"]
+        for method, path, payload in (
+                ("put", "", {**suggestion_body(), "version": version}), ("post", "/issue", {"version": version}),
+                ("post", "/amend", {**suggestion_body(), "version": version}),
+                ("post", "/withdraw", {"version": version, "reason": "other"}),
+                ("post", "/referral-requests", {"version": version})):
+            response = getattr(client, method)(f"/suggestions/{sid}{path}", json=payload, headers=h)
+            assert response.status_code == 409 and response.mimetype == "application/problem+json", (status, path)
+            assert response.get_json()["current_status"] == status, (status, path)
+        assert client.get(f"/suggestions/{sid}", headers=h).get_json()["status"] == status
+    assert outbox_types(app) == published
+
+
 def test_issuing_a_replacement_supersedes_the_old_one(svc):
     app, client, tokens = svc
     h = tokens.header()
