@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from worklink_adjustments import knowledge
@@ -31,6 +33,16 @@ def test_starter_library_is_substantial_and_complete():
     assert {r["limitation_id"] for r in library["guidance_rules"]} == limitation_ids
     for condition in library["conditions"]:
         assert set(condition["limitation_ids"]) <= limitation_ids
+    # Each rule says how strongly to consider the adjustment, why, and on whose guidance.
+    source_ids = {item["id"] for item in library["sources"]}
+    for rule in library["guidance_rules"]:
+        assert rule["priority"] in (1, 2, 3) and rule["rationale"].strip(), rule
+        assert rule["source_ids"] and set(rule["source_ids"]) <= source_ids, rule
+    assert any(r["condition_id"] for r in library["guidance_rules"])  # narrowed to a condition
+    assert any(r["work_function_id"] for r in library["guidance_rules"])  # or to a job task
+    # ICF codes are optional, and only ever well-formed body-function/activity codes.
+    coded = [code for item in library["limitations"] for code in item.get("icf_codes") or ()]
+    assert coded and all(re.fullmatch(r"[bdes]\d{3,5}", code) for code in coded), coded
 
 
 def ids(response, n=None):

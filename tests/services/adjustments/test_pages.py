@@ -158,6 +158,36 @@ def test_the_flow_works_without_javascript(app, tokens, no_js_page):
         assert page.locator("#status .nhsuk-tag").inner_text() == "Issued"
 
 
+def test_the_employer_answers_and_the_clinician_reads_it_without_javascript(app, tokens, no_js_page):
+    """Closing the loop needs no script on either side: the employer's reply page posts a plain form (its 'Say
+    why' error too), and the clinician's review page shows what they sent."""
+    from tests.services.adjustments.conftest import suggestion_body
+
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", json=suggestion_body(), headers=h).get_json()
+    assert client.post(f"/suggestions/{created['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    page = no_js_page
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}")
+        reply = page.locator("a[href*='/respond/']").first.get_attribute("href")
+        employer = page.context.browser.new_context(java_script_enabled=False).new_page()
+        employer.goto(reply)
+        employer.locator("#items-0-outcome").check()
+        employer.locator("#items-1-outcome-3").check()
+        employer.locator("#items-2-outcome").check()
+        with employer.expect_navigation():
+            employer.get_by_role("button", name="Send your answer").click()
+        assert "Say why" in employer.get_by_role("alert").inner_text()
+        employer.locator("#items-1-reason").fill("No quiet room on this site")
+        employer.get_by_label("Your name").fill("Jo Manager")
+        with employer.expect_navigation():
+            employer.get_by_role("button", name="Send your answer").click()
+        assert "Answer sent" in employer.content()
+        employer.context.close()
+        page.reload()
+        assert "No quiet room on this site" in page.locator("#employer-response").inner_text()
+
+
 def _issued_with_a_referral(app, tokens) -> dict:
     """An issued suggestion whose patient agreed to be referred to an employment adviser."""
     from tests.services.adjustments.conftest import suggestion_body
