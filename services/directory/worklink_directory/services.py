@@ -388,6 +388,48 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
     return loc
 
 
+def _shared_places_before(session: Session, data: dict) -> dict[uuid.UUID, dict]:
+    """The stored state of the existing places a write names by id (another listing may be offered there too)."""
+    ids = [item["id"] for item in data.get("locations") or () if isinstance(item, Mapping) and item.get("id")]
+    if not ids:
+        return {}
+    return {loc.id: _location_state(loc) for loc in session.scalars(sa.select(Location).where(Location.id.in_(ids)))}
+
+
+def _touch_listings_sharing(session: Session, outbox: Outbox, svc: Service, before: dict[uuid.UUID, dict],
+                            editor: Editor, now: datetime) -> None:
+    """A place changed through one listing is changed on every listing offered there. Each records it in its own
+    trail, moves its version - so an If-Match or a page's confirmation read before the change is stale (a refuge's
+    place marked, moved or published through a sibling listing must not be published on an acknowledgement that
+    never saw it) - and is announced as updated, as its feed entry changed."""
+    changed = {}
+    for place_id, state in before.items():
+        place = session.get(Location, place_id)
+        after = _location_state(place) if place is not None else state
+        if columns := [column for column in after if after[column] != state[column]]:
+            changed[place_id] = [(column, state[column], after[column]) for column in columns]
+    if not changed:
+        return
+    offered = sa.select(ServiceAtLocation.service_id, ServiceAtLocation.location_id).where(
+        ServiceAtLocation.location_id.in_(changed), ServiceAtLocation.service_id != svc.id)
+    by_listing: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for service_id, place_id in session.execute(offered):
+        by_listing.setdefault(service_id, []).append(place_id)
+    for service_id, place_ids in by_listing.items():
+        sibling = session.get(Service, service_id)
+        if sibling is None or sibling.status == "defunct":
+            continue
+        for place_id in place_ids:
+            for column, old, new in changed[place_id]:
+                _trail(session, sibling.id, "update", f"locations/{place_id}/{column}", old, new, editor, now)
+        sibling.last_modified = now
+        search.reindex(session, sibling)
+        outbox.publish(session, "directory.service.updated", {
+            "service_id": sibling.id, "organization_id": sibling.organization_id, "changed": ["locations"],
+            **reach(sibling), "taxonomy_term_ids": [a.taxonomy_term_id for a in sibling.attributes],
+            "updated_at": now})
+
+
 def delete_unused_locations(session: Session, candidates: Iterable[uuid.UUID] | None = None) -> int:
     """Delete locations (of `candidates`, or any) that no service is offered at; returns how many."""
     query = sa.select(Location).where(~sa.exists().where(ServiceAtLocation.location_id == Location.id))
@@ -415,9 +457,11 @@ def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor,
     svc = Service(id=data.get("id") or uuid.uuid4(), last_modified=now, listed_at=now,
                   **{k: data[k] for k in ("organization_id", *SCALARS) if k in data})
     session.add(svc)
+    places = _shared_places_before(session, data)
     _set_collections(session, svc, data, geocoder)
     session.flush()
     _trail(session, svc.id, "create", "*", None, svc.name, editor, now)
+    _touch_listings_sharing(session, outbox, svc, places, editor, now)
     search.reindex(session, svc)
     _publish(session, outbox, svc, now)
     if svc.status not in LISTED:  # loaded as not offered (e.g. an inactive record in a feed)
@@ -444,6 +488,7 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn; publish a new one instead.")
     changed, was_listed = [], svc.status in LISTED
+    places = _shared_places_before(session, data)
     for name in SCALARS:
         if name in data and getattr(svc, name) != data[name]:
             _trail(session, svc.id, "update", name, getattr(svc, name), data[name], editor, now)
@@ -460,6 +505,7 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     svc.last_modified = now
     session.flush()
     search.reindex(session, svc)
+    _touch_listings_sharing(session, outbox, svc, places, editor, now)
     # The current reach and terms ride along, so a consumer that missed the publication converges.
     outbox.publish(session, "directory.service.updated", {
         "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, **reach(svc),

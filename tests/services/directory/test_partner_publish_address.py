@@ -165,3 +165,40 @@ def test_edits_that_publish_nothing_need_no_acknowledgement(app, directory):
     other = client.post("/manage/services", headers=token_for(app, "alliance_admin"), json=service_body(
         uuid.UUID("0b3c6c86-0000-4000-8000-00000000000a"), "Library advice", ["debt"], lat=51.0146, lon=-3.1029))
     assert other.status_code == 201
+
+
+def test_a_place_changed_through_a_sibling_listing_makes_an_earlier_acknowledgement_stale(api_app):
+    """The refuge's place is shared with an outreach listing. The owner reads the refuge listing (its ETag), then
+    someone moves the place through the outreach listing. That changed what the refuge listing shows, so the ETag
+    read before must no longer acknowledge publishing it: 412, nothing published. Before, a listing's version moved
+    only with its own writes, and this acknowledgement - of an address its sender never saw - went through."""
+    app, directory = api_app
+    refuge, client = directory.ids["refuge"], app.test_client()
+    owner = token_for(app, "org_admin", ORG_B, subject="cal-at-safe-homes")
+    (place,) = locations(app, refuge)
+    as_stored = {"id": place["id"], **{k: UNTICKED[k] for k in ("name", "address_1", "city", "postal_code")}}
+    outreach = client.post("/manage/services", headers=owner, json={
+        **service_body(ORG_B, "Outreach support", ["carers"]), "locations": [as_stored]})
+    assert outreach.status_code == 201
+    outreach_id = outreach.get_json()["id"]
+    read = client.get(f"/manage/services/{refuge}", headers=owner)
+    events_before = len(outbox(app))
+
+    moved = {**as_stored, "address_1": "9 Quiet Road"}
+    assert client.patch(f"/manage/services/{outreach_id}", headers=owner,
+                        json={"locations": [moved]}).status_code == 200
+    assert stored(app, place["id"]).confidential is True and stored(app, place["id"]).address_1 == "9 Quiet Road"
+
+    now = client.get(f"/manage/services/{refuge}", headers=owner)
+    assert now.headers["ETag"] != read.headers["ETag"]
+    assert ("update", f"locations/{place['id']}/address_1", "1 High Street", "9 Quiet Road",
+            "cal-at-safe-homes") in trail(app, refuge)
+    updated = [(kind, subject, event["data"]["changed"]) for kind, subject, event in outbox(app)[events_before:]
+               if kind == "directory.service.updated"]
+    assert ("directory.service.updated", refuge, ["locations"]) in updated
+
+    stale = client.patch(f"/manage/services/{refuge}", headers={**owner, "If-Match": read.headers["ETag"]},
+                         json={"locations": [{**moved, "confidential": False, "publish_address": True}]})
+    assert stale.status_code == 412 and stale.mimetype == "application/problem+json"
+    assert stored(app, place["id"]).confidential is True
+    assert "9 Quiet Road" not in client.get(f"/services/{refuge}").get_data(as_text=True)
