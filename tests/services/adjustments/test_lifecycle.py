@@ -101,6 +101,35 @@ def test_an_expired_or_replaced_suggestion_takes_no_further_move(svc):
     assert outbox_types(app) == published
 
 
+def test_an_amended_suggestion_is_amended_again_replaced_or_expires(svc):
+    """'amended' is a live state, as 'issued' is: it takes a further amendment, a replacement and expiry."""
+    app, client, tokens = svc
+    h, today = tokens.header(), uk_today()
+
+    def amended_twice() -> str:
+        sid = create(client, tokens)["id"]
+        assert client.post(f"/suggestions/{sid}/issue", json={"version": 1}, headers=h).status_code == 200
+        for version in (2, 3):
+            again = client.post(f"/suggestions/{sid}/amend", json={**suggestion_body(), "version": version}, headers=h)
+            assert again.status_code == 200 and again.get_json()["status"] == "amended"
+        return sid
+
+    def status(sid: str) -> str:
+        return client.get(f"/suggestions/{sid}", headers=h).get_json()["status"]
+
+    replaced, ran_out = amended_twice(), amended_twice()
+    newer = create(client, tokens, supersedes_id=replaced)
+    assert client.post(f"/suggestions/{newer['id']}/issue", json={"version": 1}, headers=h).status_code == 200
+    assert status(replaced) == "superseded"
+    database, outbox = app.extensions["worklink"].database, app.extensions["worklink"].outbox
+    with database.transaction() as session:
+        services.sweep(session, outbox, today + timedelta(days=29))
+    assert status(ran_out) == "expired"
+    types = outbox_types(app)
+    assert types.count("adjustments.suggestion.amended") == 4
+    assert types.count("adjustments.suggestion.withdrawn") == 1 and "adjustments.suggestion.expired" in types
+
+
 def test_issuing_a_replacement_supersedes_the_old_one(svc):
     app, client, tokens = svc
     h = tokens.header()
