@@ -3,7 +3,7 @@ England and Wales (GMT in winter, BST in summer)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
@@ -18,3 +18,11 @@ def uk_today(moment: datetime | None = None) -> date:
     """The UK date at `moment` (now when not given): 00:30 BST on 2 July is 2 July, though it is still 1 July
     in UTC."""
     return uk_time(moment or datetime.now(timezone.utc)).date()
+
+
+def uk_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC moments a UK date starts and ends (end excluded): 23 hours on the spring clock change, 25 on the
+    autumn one. UK midnight is never skipped or repeated (the clocks change at 01:00 UTC)."""
+    start = datetime.combine(day, time(0), tzinfo=UK)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UK)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)

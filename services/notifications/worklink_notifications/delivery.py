@@ -57,7 +57,7 @@ from worklink.heartbeat import HEARTBEAT
 from worklink.keyring import Seal, Unopenable
 from worklink.retention import audit_retention_years, prune_audit_log
 from worklink.sites import directory_service_page, site_url
-from worklink.uktime import uk_time, uk_today
+from worklink.uktime import uk_day_bounds, uk_time, uk_today
 from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
 from worklink_notifications.config import webhook_secret_seal
 from worklink_notifications.messages import (CODE_MESSAGE, CODE_VALID_FOR, PERSON_SENDER, details, person_why, uk_day,
@@ -753,8 +753,7 @@ class DeliveryWorker:
         day = uk_today(now)
         try:
             with self.database.transaction() as session:
-                if session.scalar(sa.select(Digest.id).where(Digest.recipient_kind == kind,
-                                                              Digest.recipient_id == recipient, Digest.day == day)):
+                if self._had_digest(session, kind, recipient, day):
                     return None  # today's digest already went; later items wait for tomorrow's
                 query = sa.select(Delivery).where(Delivery.status == "digest", Delivery.recipient_kind == kind,
                                                   Delivery.recipient_id == recipient)
@@ -774,6 +773,17 @@ class DeliveryWorker:
                 return digest.id, message, [i.id for i in items]
         except sa.exc.IntegrityError:
             return None  # another worker claimed today's digest first
+
+    @staticmethod
+    def _had_digest(session: Session, kind: str, recipient: str, day: date) -> bool:
+        """Whether the recipient had a digest on this UK day: one keyed by it, or one claimed within it. Rows written
+        before the digest day was the UK's are keyed by their UTC date, which is the day before the UK's from 23:00
+        UTC in summer: the key alone would send a second digest on the UK day such a row went out in."""
+        start, end = uk_day_bounds(day)
+        claimed_today = sa.and_(Digest.sent_at >= start, Digest.sent_at < end)
+        return session.scalar(sa.select(Digest.id).where(
+            Digest.recipient_kind == kind, Digest.recipient_id == recipient,
+            sa.or_(Digest.day == day, claimed_today)).limit(1)) is not None
 
     def _digest_sent(self, digest_id, item_ids: list, now: datetime) -> None:
         with self.database.transaction() as session:
