@@ -60,8 +60,8 @@ from worklink.sites import directory_service_page, site_url
 from worklink.uktime import uk_day_bounds, uk_time, uk_today
 from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
 from worklink_notifications.config import webhook_secret_seal
-from worklink_notifications.messages import (CODE_MESSAGE, CODE_VALID_FOR, PERSON_SENDER, details, person_why, uk_day,
-                                           wording)
+from worklink_notifications.messages import (CODE_MESSAGE, CODE_VALID_FOR, PERSON_SENDER, code_for, details,
+                                           person_why, uk_day, wording)
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
 from worklink_notifications.rekeying import rekey_user_references, reseal_webhook_secrets
 from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, Digest, OrganisationContact,
@@ -833,12 +833,20 @@ def report_failing_subscriber(session: Session, subscriber: WebhookSubscriber, n
 
 # --- rendering -------------------------------------------------------------------
 
+def said_code(delivery: Delivery) -> str:
+    """The message code an e-mail is worded from: the stored one, or the variant its facts make it
+    (messages.VARIANTS). E-mails queued before a variant existed kept the rule's code - notifications_0023 rewrote
+    inbox items only - as do ones a consumer still running older code queues during a deployment."""
+    return code_for(delivery.message_code, delivery.facts or {})
+
+
 def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage:
     person = delivery.recipient_kind == "person"
-    subject, sentence = wording(delivery.message_code, person=person)
+    code = said_code(delivery)
+    subject, sentence = wording(code, person=person)
     values = {"subject": subject, "sentence": sentence,
               "link": inbox_link(settings, getattr(delivery, "inbox_scope", None)),
-              "details": [] if person else details(delivery.message_code, delivery.facts),
+              "details": [] if person else details(code, delivery.facts),
               "contact": delivery.recipient_kind == "contact", "settings_link": settings_link(settings)}
     name = "person" if person else "message"
     if person and delivery.message_code == CODE_MESSAGE:
@@ -865,8 +873,8 @@ def person_footer(code: str, settings: DeliverySettings) -> dict:
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,
                   digest_id: uuid.UUID | None = None, scope: str | None = None) -> EmailMessage:
-    entries = [{**dict(zip(("subject", "sentence"), wording(item.message_code))),
-                "details": details(item.message_code, item.facts)} for item in items]
+    entries = [{**dict(zip(("subject", "sentence"), wording(said_code(item)))),
+                "details": details(said_code(item), item.facts)} for item in items]
     values = {"items": entries, "day": uk_day(day), "link": inbox_link(settings, scope),
               "contact": bool(items) and items[0].recipient_kind == "contact", "settings_link": settings_link(settings)}
     return _message(address, f"Your WorkLink updates for {uk_day(day)} ({len(items)})",

@@ -83,3 +83,48 @@ def test_a_suggestion_withdrawn_for_another_reason_still_says_withdrawn(notifica
     assert [hook["body"]["message_code"] for hook in webhook_receiver.accepted] == ["suggestion_withdrawn"]
     assert {d.message_code for d in all_deliveries(notifications_db, Delivery.channel == "inbox")} == {
         "suggestion_withdrawn"}
+
+
+def test_e_mails_queued_before_the_variant_say_replaced_when_they_go(database_url, smtp_server):
+    """notifications_0023 rewrote inbox items only: an e-mail queued before messages.VARIANTS (immediate, or waiting
+    for a daily digest), stored as suggestion_withdrawn with the fact reason 'replaced', said "Suggestion withdrawn"
+    when the worker sent it after the upgrade. It is worded when it goes, from its facts."""
+    from worklink.db import Database
+    from worklink.migrations import upgrade
+    from tests.services.notifications.support import SPEC, Clock
+
+    upgrade(SPEC.migrations_dir, database_url, "notifications_0022")
+    database = Database(database_url)
+    now, daily = datetime(2026, 11, 27, 17, 30, tzinfo=timezone.utc), "daily@practice.example"  # 17:30 GMT
+
+    def contact(email: str, frequency: str) -> dict:
+        return dict(id=uuid.uuid4(), organisation_id=PRACTICE, purpose="team", email=email, frequency=frequency)
+
+    def queued(to: dict, status: str, reason: str) -> dict:
+        return dict(id=uuid.uuid4(), event_id=str(uuid.uuid4()), event_source="adjustments",
+                    event_type="adjustments.suggestion.withdrawn", recipient_kind="contact",
+                    recipient_id=str(to["id"]), channel="email", message_code="suggestion_withdrawn",
+                    facts={"suggestion_id": str(uuid.uuid4()), "reason": reason}, address=to["email"], status=status,
+                    attempts=0, next_attempt_at=now if status == "pending" else None, created_at=now)
+
+    team, digest = contact(GP_TEAM, "immediate"), contact(daily, "daily")
+    try:
+        with database.transaction() as session:  # core inserts: only the columns this revision has
+            session.execute(sa.insert(OrganisationContact.__table__), [team, digest])
+            session.execute(sa.insert(Delivery.__table__), [
+                queued(team, "pending", "replaced"), queued(digest, "digest", "replaced"),
+                queued(digest, "digest", "issued_in_error")])
+        upgrade(SPEC.migrations_dir, database_url)
+        worker = make_worker(database, smtp_server, Clock(now), digest_hour=17)
+        worker.run_once()
+        worker.run_digests()
+    finally:
+        database.dispose()
+
+    [mail] = smtp_server.to(GP_TEAM)
+    assert mail["Subject"] == "Suggestion replaced"
+    assert "withdrawn" not in mail.get_body(("plain",)).get_content() + mail.get_body(("html",)).get_content()
+    [summary] = smtp_server.to(daily)
+    text = summary.get_body(("plain",)).get_content()
+    assert (text.count("Suggestion replaced"), text.count("replaced by a newer suggestion")) == (1, 1)
+    assert text.count("Suggestion withdrawn") == 1  # the one withdrawn in error still says so
