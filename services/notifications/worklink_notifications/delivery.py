@@ -60,6 +60,7 @@ from worklink.sites import directory_service_page, site_url
 from worklink.uktime import uk_day_bounds, uk_time, uk_today
 from worklink_notifications import retention, routing, signing, webhook_secrets, webhook_targets
 from worklink_notifications.config import webhook_secret_seal
+from worklink_notifications.links import NEW_LINK_PAGE, STOP_EMAILS_SECTION
 from worklink_notifications.messages import (CODE_MESSAGE, CODE_VALID_FOR, PERSON_SENDER, code_for, details,
                                            person_why, uk_day, wording)
 from worklink_notifications.pause import MAIL, WEBHOOK, SharedPause
@@ -856,6 +857,7 @@ def render_email(delivery: Delivery, settings: DeliverySettings) -> EmailMessage
     if person:  # a private status link, if the message carries one (erased with the address)
         values["status_link"] = settings.referrals_url.rstrip("/") + delivery.status_link \
             if delivery.status_link else None
+        values["stop_link"] = f"{values['status_link']}#{STOP_EMAILS_SECTION}" if values["status_link"] else None
         service_id = (delivery.facts or {}).get("service_id")
         values["service_page"] = directory_service_page(settings.directory_url, service_id)
         values.update(person_footer(delivery.message_code, settings))
@@ -868,7 +870,7 @@ def person_footer(code: str, settings: DeliverySettings) -> dict:
     link points to referrals' public page for a new one, where the person's page lets them stop."""
     why, stop = person_why(code)
     return {"sender": PERSON_SENDER, "why": why, "stop": stop,
-            "new_link": f"{settings.referrals_url.rstrip('/')}/new-link" if settings.referrals_url else None}
+            "new_link": f"{settings.referrals_url.rstrip('/')}{NEW_LINK_PAGE}" if settings.referrals_url else None}
 
 
 def render_digest(items: list[Delivery], address: str, day: date, settings: DeliverySettings,

@@ -12,6 +12,13 @@ from typing import Mapping
 
 from worklink.sites import site_url
 
+# Pages of the referrals site that a resident's e-mails link (delivery.render_email, emails/_person_why.*), by
+# referrals' own paths: tests/e2e/test_email_links_resolve_in_referrals.py resolves each in the referrals app, so a
+# page or section renamed there fails a test instead of the e-mails. The status page itself is the path the event
+# carries (referrals' services.status_page).
+NEW_LINK_PAGE = "/new-link"      # public: ask for a new private link to one's referral page
+STOP_EMAILS_SECTION = "emails"   # the status page's "Emails about your referral" section, where they stop
+
 SITES = {"referrals": "NOTIFICATIONS_REFERRALS_URL", "adjustments": "NOTIFICATIONS_ADJUSTMENTS_URL",
          "directory": "NOTIFICATIONS_DIRECTORY_URL"}
 # message codes (by their start) -> (fact naming the record, site, path, link words). By the message, not by
