@@ -104,7 +104,12 @@ def mark_read(session: Session, principal: Principal, item_id: uuid.UUID, refere
     return as_item(delivery)
 
 
-def mark_all_read(session: Session, owner: InboxOwner, now: datetime | None = None) -> int:
-    result = session.execute(sa.update(Delivery).where(_of(owner), Delivery.read_at.is_(None))
-                             .values(read_at=now or utcnow()))
+def mark_all_read(session: Session, owner: InboxOwner, now: datetime | None = None,
+                  up_to: datetime | None = None) -> int:
+    """Mark the owner's unread items read; with `up_to` (when the caller looked), only those that had arrived by
+    then: one arriving while its reader pressed "Mark all as read" was never seen, and stays unread."""
+    unread = [_of(owner), Delivery.read_at.is_(None)]
+    if up_to is not None:
+        unread.append(Delivery.created_at <= up_to)
+    result = session.execute(sa.update(Delivery).where(*unread).values(read_at=now or utcnow()))
     return result.rowcount

@@ -78,6 +78,9 @@ class InboxPage(Schema):
     items = fields.List(fields.Nested(InboxItem))
     unread = fields.Integer()
     total = fields.Integer()
+    as_of = fields.AwareDateTime(metadata={
+        "description": "when this list was read: send it as `up_to` to POST /inbox/read to mark read only what "
+                       "had arrived by then"})
 
 
 class UnreadCounts(Schema):
@@ -88,6 +91,9 @@ class UnreadCounts(Schema):
 
 class MarkAllRead(Schema):
     scope = fields.String(load_default="user", validate=validate.OneOf(["user", "organisation", "alliance"]))
+    up_to = fields.AwareDateTime(load_default=None, metadata={
+        "description": "mark only items that had arrived by this moment (the inbox list's `as_of`), so one "
+                       "arriving after you looked stays unread; left out, every unread item"})
 
 
 class MarkedRead(Schema):

@@ -3,6 +3,7 @@ in the inbox shown - the caller's own, their organisation's or the alliance's - 
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -104,3 +105,49 @@ def test_the_count_is_said_once_after_marking_and_never_from_a_crafted_link(app,
     carried = client.get_cookie("worklink_marked_read", path="/messages")
     other.set_cookie("worklink_marked_read", carried.value, path="/messages")
     assert "marked as read." not in other.get("/messages?scope=organisation").get_data(as_text=True)
+
+
+def _adviser_browser(app):
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, sealed(app, mint_token(app.extensions["worklink"].settings.jwt,
+                                                             role="adviser", org=ADVISERS, subject="ada")))
+    return client
+
+
+def test_a_message_arriving_after_the_page_was_shown_stays_unread(app, notifications_db):
+    """The form carries when its page was shown: "Mark all as read" marks what its reader could have seen, not a
+    message that arrived meanwhile (before, it marked every unread one, so a new referral could go unnoticed)."""
+    route(notifications_db, "referrals.referral.submitted")
+    client = _adviser_browser(app)
+    page = client.get("/messages?scope=organisation").get_data(as_text=True)
+    form = page.split('action="/messages/read"')[1].split("</form>")[0]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    assert set(fields) == {"csrf_token", "scope", "up_to"}
+    route(notifications_db, "referrals.referral.allocated")  # arrives while the page is open
+    marked = client.post("/messages/read", data=fields)
+    assert "1 message marked as read." in client.get(marked.headers["Location"]).get_data(as_text=True)
+    assert unread(notifications_db) == [("organisation", ADVISERS)]
+    with notifications_db.sessions() as session:
+        (left,) = session.scalars(sa.select(Delivery.event_type).where(Delivery.read_at.is_(None)))
+    assert left == "referrals.referral.allocated"
+
+    crafted = client.post("/messages/read", data={**fields, "up_to": "yesterday"})
+    assert crafted.status_code == 400 and "The form&#39;s time is not a date and time" in crafted.get_data(as_text=True)
+    assert unread(notifications_db) == [("organisation", ADVISERS)]
+
+
+def test_the_api_marks_up_to_when_the_list_was_read(app, notifications_db):
+    route(notifications_db, "referrals.referral.submitted")
+    client = app.test_client()
+    adviser = {"Authorization": "Bearer " + mint_token(app.extensions["worklink"].settings.jwt, role="adviser",
+                                                       org=ADVISERS, subject="ada")}
+    listed = client.get("/inbox?scope=organisation", headers=adviser).get_json()
+    assert listed["unread"] == 1 and listed["as_of"].endswith("+00:00")
+    route(notifications_db, "referrals.referral.allocated")
+    naive = client.post("/inbox/read", json={"scope": "organisation", "up_to": "2026-11-28T10:00:00"},
+                        headers=adviser)
+    assert naive.status_code == 422 and [e["pointer"] for e in naive.get_json()["errors"]] == ["/up_to"]
+    assert client.post("/inbox/read", json={"scope": "organisation", "up_to": listed["as_of"]},
+                       headers=adviser).get_json() == {"marked": 1}
+    assert client.post("/inbox/read", json={"scope": "organisation"}, headers=adviser).get_json() == {"marked": 1}
+    assert unread(notifications_db) == []

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from worklink.auth import authenticate, requires
+from worklink.db import utcnow
 from worklink.web import Problem, service_context
 from worklink.web.blueprint import Blueprint
 from worklink_notifications import inbox
@@ -39,7 +40,9 @@ class Inbox(MethodView):
         owner = _owner(query["scope"])
         with service_context().database.sessions() as session:
             items, total = inbox.items(session, owner, query["unread"], query["limit"], query["offset"])
-            return {"scope": query["scope"], "items": items, "total": total, "unread": inbox.unread(session, owner)}
+            unread = inbox.unread(session, owner)
+            # Taken after the reads: every item listed or counted had arrived by then.
+            return {"scope": query["scope"], "items": items, "total": total, "unread": unread, "as_of": utcnow()}
 
 
 @blp.route("/unread-counts")
@@ -72,7 +75,7 @@ class MarkAll(MethodView):
     @blp.arguments(MarkAllRead)
     @blp.response(200, MarkedRead)
     def post(self, body):
-        """Mark every item in one of your inboxes read."""
+        """Mark every item in one of your inboxes read (with `up_to`, every item that had arrived by then)."""
         owner = _owner(body["scope"])
         with service_context().database.transaction() as session:
-            return {"marked": inbox.mark_all_read(session, owner)}
+            return {"marked": inbox.mark_all_read(session, owner, up_to=body["up_to"])}

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from worklink.audit import person_record
 from worklink.auth import authenticate, require_organisation, requires
+from worklink.db import utcnow
 from worklink.keyring import Unopenable
 from worklink.uktime import uk_time
 from worklink.web import Problem, accepts_form, service_context
@@ -69,6 +70,7 @@ def messages():
     with service_context().database.sessions() as session:
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
+    shown_at = utcnow()  # after the reads: "Mark all as read" marks what had arrived by then, not a newer one
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
     carried = _carried_once(MARKED_COOKIE, MARKED_FOR)
     notice = _marked_notice(carried["marked"]) if carried and carried.get("scope") == scope else None
@@ -78,7 +80,8 @@ def messages():
         item["created_at"] = uk_time(item["created_at"])  # stored in UTC: an hour out all summer
     response = make_response(render_template(
         "notifications/messages.html", items=items, total=total, scope=scope, tabs=tabs, unread_here=counts[scope],
-        notice=notice, nav=_nav(), page_number=page_number, pages_total=max(1, -(-total // PAGE_SIZE))))
+        shown_at=shown_at.isoformat(), notice=notice, nav=_nav(), page_number=page_number,
+        pages_total=max(1, -(-total // PAGE_SIZE))))
     return _forget_once(response, MARKED_COOKIE) if MARKED_COOKIE in request.cookies else response
 
 
@@ -126,11 +129,27 @@ def mark_all_read():
         owner = inbox.owner_for(authenticate(), scope if scope in SCOPES else "user", reference_keys())
     except inbox.NotYours as exc:
         raise Problem(403, str(exc)) from None
+    up_to = _moment(request.form.get("up_to"), "up_to")
     with service_context().database.transaction() as session:
-        marked = inbox.mark_all_read(session, owner)
+        marked = inbox.mark_all_read(session, owner, up_to=up_to)
     return _carry_once(redirect(url_for("notification_pages.messages", scope=owner.kind), 303),
                        url_for("notification_pages.messages"), MARKED_COOKIE, MARKED_FOR,
                        scope=owner.kind, marked=marked)
+
+
+def _moment(raw: str | None, field: str) -> datetime | None:
+    """A form's hidden moment (ISO 8601 with its offset), or None when the form has none (an older page)."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Problem(400, "The form's time is not a date and time with its offset.",
+                      errors=[{"location": "form", "pointer": f"/{field}", "detail": "Not an ISO 8601 date-time "
+                               "with an offset."}])
+    return moment
 
 
 # The settings page's e-mail choice: off, or on with its frequency (ChannelSettingsIn's email_enabled, frequency).
