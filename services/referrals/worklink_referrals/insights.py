@@ -177,7 +177,8 @@ def _summary(referrals: list[Referral], facts: Facts, closed: list[Referral] | N
 # relationships load with them), four more queries per 500 referrals that no figure reads.
 FIGURE_COLUMNS = (Referral.id, Referral.status, Referral.status_reason, Referral.source, Referral.area,
                   Referral.submitted_at, Referral.first_contact_at, Referral.birth_date, Referral.age_band,
-                  Referral.deprivation_decile, Referral.sex, Referral.ethnicity)
+                  Referral.deprivation_decile, Referral.sex, Referral.ethnicity, Referral.employment_situation,
+                  Referral.health_category)
 # The figures read each referral's fields again for every breakdown and outcome type: from a named tuple, not the
 # SQLAlchemy row, whose field reads cost several times as much (half the figures' time at 30,000 referrals).
 FigureRow = namedtuple("FigureRow", [column.key for column in FIGURE_COLUMNS])
@@ -246,6 +247,9 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
             "sex": breakdown(lambda r: r.sex),
             "ethnicity": breakdown(lambda r: r.ethnicity),
             "source": breakdown(lambda r: r.source),
+            # Who is referred, waits and gets work, by their situation and health need when referred.
+            "employment_situation": breakdown(lambda r: r.employment_situation),
+            "health_category": breakdown(lambda r: r.health_category),
         },
     }
 

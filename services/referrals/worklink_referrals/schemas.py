@@ -581,6 +581,8 @@ class EquitySchema(Schema):
     sex = _breakdown("by sex")
     ethnicity = _breakdown("by ONS ethnic group code")
     source = _breakdown("by source")
+    employment_situation = _breakdown("by employment situation when referred (" + ", ".join(EMPLOYMENT) + ")")
+    health_category = _breakdown("by health need when referred (" + ", ".join(HEALTH) + ")")
 
 
 class InsightsSchema(Schema):

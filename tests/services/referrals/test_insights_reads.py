@@ -11,6 +11,7 @@ from worklink.uktime import uk_today
 from worklink_referrals import insights
 from worklink_referrals.models import Outcome, Referral
 
+from tests.services.referrals.conftest import nhs_number
 from tests.services.referrals.statements import selects, statements, worked_referrals
 
 
@@ -48,3 +49,28 @@ def test_the_figures_from_the_columns_read_are_those_of_the_whole_referrals(harn
         assert built == insights.figures(referrals, outcome_types, today)
     assert built["by_status"] == {"completed": 5, "in_progress": 15}
     assert built["overall"]["referrals"] == 20
+
+
+def test_equity_figures_are_broken_down_by_the_situation_and_health_need_each_referral_records(harness):
+    """The referral records the person's employment situation and health need (kept through erasure for insights):
+    who is referred, how long they wait and what they achieve are shown by each, suppressed as the others are."""
+    h = harness
+    for i in range(7):
+        h.refer({"nhs_number": nhs_number(i, 71), "given_name": f"E{i}"},
+                employment_situation="unemployed" if i < 5 else "in_work_at_risk",
+                health_category="mental_health" if i < 6 else "musculoskeletal")
+    figures = h.client.get("/insights", headers=h.admin()).get_json()
+    situation, health = figures["equity"]["employment_situation"], figures["equity"]["health_category"]
+    assert situation["unemployed"]["referrals"] is None and situation["in_work_at_risk"]["referrals"] is None
+    # 2 and 1 hidden, and the 5 and 6 that would give them away from the total
+    assert health["mental_health"]["referrals"] is None and health["musculoskeletal"]["referrals"] is None
+    for i in range(7, 13):
+        h.refer({"nhs_number": nhs_number(i, 71), "given_name": f"E{i}"}, employment_situation="in_work_at_risk",
+                health_category="musculoskeletal")
+    figures = h.client.get("/insights", headers=h.admin()).get_json()
+    situation, health = figures["equity"]["employment_situation"], figures["equity"]["health_category"]
+    assert (situation["unemployed"]["referrals"], situation["in_work_at_risk"]["referrals"]) == (5, 8)
+    assert (health["mental_health"]["referrals"], health["musculoskeletal"]["referrals"]) == (6, 7)
+    page = h.client.get("/alliance/insights", headers={**h.admin(), "Accept": "text/html"}).get_data(as_text=True)
+    assert "By employment situation" in page and "Out of work and looking for work" in page
+    assert "By health need" in page and "Musculoskeletal" in page

@@ -19,12 +19,14 @@ from worklink_referrals.insights import SMALL, figures, hidden_rates
 
 TODAY = date(2026, 11, 26)
 KEYS = {"sex": lambda r: r.sex, "deprivation_decile": lambda r: r.deprivation_decile,
-        "ethnicity": lambda r: r.ethnicity, "source": lambda r: r.source}
+        "ethnicity": lambda r: r.ethnicity, "source": lambda r: r.source,
+        "employment_situation": lambda r: r.employment_situation, "health_category": lambda r: r.health_category}
 
 
 def referral(status="completed", **fields):
     base = dict(id=uuid.uuid4(), status=status, source="gp", area="GL1", status_reason=None, sex=None,
-                deprivation_decile=None, ethnicity=None, birth_date=date(1980, 1, 1), first_contact_at=None,
+                deprivation_decile=None, ethnicity=None, employment_situation=None, health_category=None,
+                birth_date=date(1980, 1, 1), first_contact_at=None,
                 submitted_at=datetime(2026, 1, 5, tzinfo=timezone.utc))
     return SimpleNamespace(**{**base, **fields})
 
@@ -118,7 +120,9 @@ def test_no_small_count_is_recoverable_from_random_populations():
             rng.choice(["completed", "completed", "failed", "in_progress", "rejected"]),
             sex=rng.choice(["female", "male", "other", None]),
             deprivation_decile=rng.choice([1, 2, 3, 5, 9, None]),
-            ethnicity=rng.choice(ethnicities + [None]), source=rng.choice(["gp", "self", "partner"]))
+            ethnicity=rng.choice(ethnicities + [None]), source=rng.choice(["gp", "self", "partner"]),
+            employment_situation=rng.choice(["unemployed", "off_sick_fit_note", None]),
+            health_category=rng.choice(["mental_health", "musculoskeletal", None]))
             for _ in range(size)]
         chance = {kind: rng.choice([0.05, 0.3, 0.6, 0.9]) for kind in OUTCOME_TYPES}
         outcomes = {r.id: {kind for kind in OUTCOME_TYPES if rng.random() < chance[kind]} for r in referrals}

@@ -593,10 +593,14 @@ INSIGHT_GROUP_WORDS = {
     "status": LABELS,
     "age_band": {"16_24": "16 to 24", "25_34": "25 to 34", "35_49": "35 to 49", "50_64": "50 to 64",
                  "65_plus": "65 and over"},
+    "employment_situation": SITUATIONS,
+    "health_category": {"mental_health": "Mental health", "musculoskeletal": "Musculoskeletal",
+                        "long_term_condition": "Long-term condition", "other": "Other"},
 }
 EQUITY_BREAKDOWNS = (("deprivation_decile", "By area deprivation decile (1 = most deprived)"),
                      ("age_band", "By age band"), ("sex", "By sex"), ("ethnicity", "By ethnic group (ONS code)"),
-                     ("source", "By source of referral"))
+                     ("source", "By source of referral"), ("employment_situation", "By employment situation"),
+                     ("health_category", "By health need"))
 
 
 def _messages(messages) -> list[tuple[str, str]]:
