@@ -398,3 +398,31 @@ def test_a_refused_form_no_longer_on_the_page_is_explained_not_linked_to_nothing
     box = re.search(r'nhsuk-error-summary__list">(.*?)</ul>', body, re.S).group(1)
     assert not [t for t in re.findall(r'<a href="#([^"]+)"', box) if f'id="{t}"' not in body]
     assert "This can no longer be done: the referral has changed since the page was loaded." in box
+
+
+def test_an_adviser_taking_on_more_than_the_caseload_guidance_is_warned_on_the_page(make_harness):
+    """IPS caseload guidance on the pages: the adviser who takes a referral on from its page hears they now hold
+    more active clients than the limit there (as the API's answer says), and the queue says it while they do."""
+    from worklink_referrals.config import ReferralSettings
+
+    h = make_harness(referral_settings=ReferralSettings(caseload_limit=2))
+    h.add_service()
+    ids = [h.refer({"nhs_number": nhs_number(i, 43), "given_name": f"C{i}"}).get_json()["id"] for i in range(3)]
+
+    def take_on(rid, action):
+        version = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["version"]
+        answer = post(h, f"/queue/{rid}/act", {"action": action, "version": version, "claim": "yes"}, h.adviser())
+        assert answer.status_code == 303
+        return page(h, answer.headers["Location"], h.adviser())
+
+    within = take_on(ids[0], "accept")
+    assert "Referral accepted" in within and 'id="caseload-warning"' not in within
+    assert "You hold 1 active clients (guidance: at most 2)" in page(h, "/queue", h.adviser())
+    h.act(ids[1], "accept")  # waitlisted, then taken on from its page: the second
+    assert 'id="caseload-warning"' not in take_on(ids[1], "assign")
+    over = take_on(ids[2], "accept")
+    assert 'id="caseload-warning"' in over and "You hold 3 active clients, more than the 2" in over
+    assert "You hold 3 active clients, more than the 2" in page(h, "/queue", h.adviser())
+    # Read again later, or by anyone else, the referral page does not repeat it.
+    assert 'id="caseload-warning"' not in page(h, f"/queue/{ids[2]}", h.adviser())
+    assert 'id="caseload-warning"' not in page(h, f"/queue/{ids[2]}?done=accept", h.adviser("adviser-2"))

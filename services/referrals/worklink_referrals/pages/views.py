@@ -114,6 +114,7 @@ REFERRAL_DONE = {
     "route": ("Referral routed", "The service you chose now has it in its queue."),
     "note": ("Note saved", None, ("#notes", "See the notes")),
 }
+TAKEN_ON = ("accept", "assign")  # the codes of the forms that give the reader the referral
 PERSON_DONE = {
     "stopped": ("Your referral is stopped", "The employment support service will not take it any further."),
     "withdrawn": ("Your consent is withdrawn", "We no longer share anything about you."),
@@ -288,6 +289,10 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         routable = _routing_choices(session, referral.area) if (
             principal.is_alliance_admin and referral.routing == "held") else []
         checks = _sustainment_checks(session, referral, principal, uk_today(moment))
+        # Taking a referral on is when IPS caseload guidance matters: the adviser hears it here, as the API's
+        # answer says it, not only on the queue they may not open next.
+        took_it = request.args.get("done") in TAKEN_ON and referral.assigned_adviser == principal.subject
+        caseload = access.caseload(session, principal, settings()) if took_it and not errors else None
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
@@ -303,7 +308,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
-                   adjustment_words=adjustment_words,
+                   adjustment_words=adjustment_words, caseload=caseload,
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
