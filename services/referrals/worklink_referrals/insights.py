@@ -137,6 +137,10 @@ def _days_to_first_contact(referral: Referral) -> float | None:
     return (end - start).total_seconds() / 86400
 
 
+def _rejected(referrals: list[Referral]) -> int:
+    return sum(1 for r in referrals if r.status == "rejected")
+
+
 def _closed(referrals: list[Referral]) -> list[Referral]:
     return [r for r in referrals if r.status in CLOSED]
 
@@ -167,6 +171,7 @@ def _summary(referrals: list[Referral], facts: Facts, closed: list[Referral] | N
     rates = {kind: _rate(with_outcomes[kind], len(closed)) for kind in OUTCOME_TYPES}
     return {
         "referrals": suppress(len(referrals)),
+        "rejection_rate": _rate(_rejected(referrals), len(referrals)),
         "days_to_first_contact": {"median": round(statistics.median(waits), 1) if len(waits) >= SMALL else None,
                                   "p90": _percentile(waits, 0.9), "referrals": suppress(len(waits))},
         "outcome_rates": rates,
@@ -220,12 +225,18 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
         rates_hidden = {kind: hidden_rates({name: len(c) for name, c in closed.items()},
                                            {name: with_outcomes[name][kind] for name in closed},
                                            already=hidden) for kind in OUTCOME_TYPES}
+        # Who is turned away, by group: the share rejected is a rate over the group's referrals, protected as
+        # an outcome rate is (the rejected and not-rejected counts it gives, against the overall rejected count).
+        rejection_hidden = hidden_rates({name: len(group) for name, group in groups.items()},
+                                        {name: _rejected(group) for name, group in groups.items()}, already=hidden)
         for name, summary in summaries.items():
             if name in hidden:
                 summaries[name] = _withheld(summary)
                 continue
             if name in contacted:
                 summary["days_to_first_contact"]["referrals"] = None
+            if name in rejection_hidden:
+                summary["rejection_rate"] = None
             for kind, names in rates_hidden.items():
                 if name in names:
                     summary["outcome_rates"][kind] = None

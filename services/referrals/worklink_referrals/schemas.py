@@ -560,6 +560,7 @@ OutcomeRatesSchema = Schema.from_dict(
 
 class InsightSummarySchema(Schema):
     referrals = _suppressed_count()
+    rejection_rate = fields.Float(allow_none=True, metadata={"description": "share of the referrals rejected"})
     days_to_first_contact = fields.Nested(WaitSchema)
     outcome_rates = fields.Nested(OutcomeRatesSchema, metadata={
         "description": "share of the completed or failed referrals with each outcome type"})

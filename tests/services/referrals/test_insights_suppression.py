@@ -175,3 +175,57 @@ def test_the_90th_percentile_wait_is_never_the_longest_wait_itself():
     assert (five["median"], five["p90"], five["referrals"]) == (3, None, 5)
     six = figures(contacted([1, 2, 3, 4, 5, 40]), {}, TODAY)["overall"]["days_to_first_contact"]
     assert six["p90"] == 5
+
+
+def test_the_share_rejected_is_shown_by_equity_group():
+    """Equity of access: who is turned away, by group - and, as the outcome rates, never a small count."""
+    referrals = ([referral("rejected", deprivation_decile=1) for _ in range(6)]
+                 + [referral("submitted", deprivation_decile=1) for _ in range(14)]
+                 + [referral("rejected", deprivation_decile=9) for _ in range(5)]
+                 + [referral("in_progress", deprivation_decile=9) for _ in range(15)])
+    published = figures(referrals, {}, TODAY)
+    assert published["overall"]["rejection_rate"] == round(11 / 40, 3)
+    decile = published["equity"]["deprivation_decile"]
+    assert (decile["1"]["rejection_rate"], decile["9"]["rejection_rate"]) == (0.3, 0.25)
+    assert published["equity"]["sex"]["not_recorded"]["rejection_rate"] == round(11 / 40, 3)
+    # Two rejected in decile 9: hidden, and so is decile 1's, which the overall rejected count would give it from.
+    fewer = referrals[:20] + referrals[23:]
+    decile = figures(fewer, {}, TODAY)["equity"]["deprivation_decile"]
+    assert decile["9"]["referrals"] == 17 and decile["9"]["rejection_rate"] is None
+    assert decile["1"]["rejection_rate"] is None
+    # None rejected in either: a rate of 0 is no small count.
+    calm = [referral("submitted", deprivation_decile=d) for d in (1, 9) for _ in range(6)]
+    assert figures(calm, {}, TODAY)["equity"]["deprivation_decile"]["1"]["rejection_rate"] == 0.0
+
+
+def test_no_small_rejected_count_is_recoverable_from_random_populations():
+    """rate x group size gives each group's rejected count; with the overall rejected count (by_status, when shown)
+    a single group left hidden gives its own by subtraction. Neither may be from 1 to 4, nor their complements."""
+    rng = random.Random(20261128)
+    leaks = []
+    for trial in range(300):
+        referrals = [referral(rng.choice(["rejected", "rejected", "submitted", "completed", "in_progress"]),
+                              sex=rng.choice(["female", "male", "other", None]),
+                              deprivation_decile=rng.choice([1, 2, 3, 5, 9, None]),
+                              source=rng.choice(["gp", "self", "partner"]))
+                     for _ in range(rng.randint(5, 80))]
+        published = figures(referrals, {}, TODAY)
+        margin = published["by_status"].get("rejected", 0)  # the overall count, unless by_status hides it
+        for breakdown, key in KEYS.items():
+            size, rejected = defaultdict(int), defaultdict(int)
+            for r in referrals:
+                group = "not_recorded" if key(r) is None else str(key(r))
+                size[group] += 1
+                rejected[group] += r.status == "rejected"
+            groups = published["equity"][breakdown]
+            shown = {g: round(groups[g]["rejection_rate"] * size[g]) for g in groups
+                     if groups[g]["rejection_rate"] is not None}
+            for g, n in shown.items():
+                if small(n) or small(size[g] - n):
+                    leaks.append(f"trial {trial} {breakdown}={g}: {n} of {size[g]} shown")
+            hidden = [g for g in size if g not in shown]
+            rest = None if margin is None else margin - sum(shown.values())
+            rest_size = len(referrals) - sum(size[g] for g in shown)
+            if margin is not None and len(hidden) == 1 and (small(rest) or small(rest_size - rest)):
+                leaks.append(f"trial {trial} {breakdown}={hidden[0]}: {rest} of {rest_size} by differencing")
+    assert leaks == []
