@@ -66,6 +66,7 @@ class ScheduleIn(Schema):
 
 class LocationIn(Schema):
     id = fields.UUID(metadata={"description": "An existing location's id updates it in place (its id stays); "
+                                              "sent alone, the listing is offered at that place as it is; "
                                               "without one, a new location is made."})
     location_type = fields.String(load_default="physical", validate=validate.OneOf(LOCATION_TYPES))
     name = _text()

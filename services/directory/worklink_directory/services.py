@@ -375,6 +375,8 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
         loc = Location(id=data.get("id") or uuid.uuid4(), organization_id=organization_id)
     elif loc.organization_id != organization_id:
         raise DomainError(f"Location {loc.id} belongs to another organisation.", "locations")
+    elif names_place_only(data):
+        return loc  # "offer it here": the place as it is, not a place with every detail left out
     for column, absent in LOCATION_FIELDS.items():
         if column == "confidential" and loc.confidential is not None:
             absent = loc.confidential  # un-marking a refuge must be explicit: left out, the mark stays
@@ -428,6 +430,14 @@ def _touch_listings_sharing(session: Session, outbox: Outbox, svc: Service, befo
             "service_id": sibling.id, "organization_id": sibling.organization_id, "changed": ["locations"],
             **reach(sibling), "taxonomy_term_ids": [a.taxonomy_term_id for a in sibling.attributes],
             "updated_at": now})
+
+
+def names_place_only(item: Mapping[str, Any]) -> bool:
+    """An item giving an existing place's id and nothing else (the schema's default location_type aside): the
+    listing is offered at that place as it is. Taken as a complete item it blanked the place's name and address for
+    every listing offered there."""
+    return bool(item.get("id")) and set(item) <= {"id", "location_type"} and item.get("location_type",
+                                                                                       "physical") == "physical"
 
 
 def delete_unused_locations(session: Session, candidates: Iterable[uuid.UUID] | None = None) -> int:

@@ -202,3 +202,23 @@ def test_a_place_changed_through_a_sibling_listing_makes_an_earlier_acknowledgem
     assert stale.status_code == 412 and stale.mimetype == "application/problem+json"
     assert stored(app, place["id"]).confidential is True
     assert "9 Quiet Road" not in client.get(f"/services/{refuge}").get_data(as_text=True)
+
+
+def test_a_place_named_by_its_id_alone_is_offered_as_it_is(api_app):
+    """Offering a second listing at the refuge's place by its id: the place keeps its name, address and mark, and
+    the refuge listing is untouched. Taken as a complete item with every detail left out, it blanked the place's
+    name and address for both listings."""
+    app, directory = api_app
+    refuge, client = directory.ids["refuge"], app.test_client()
+    owner = token_for(app, "org_admin", ORG_B, subject="cal-at-safe-homes")
+    (place,) = locations(app, refuge)
+    read = client.get(f"/manage/services/{refuge}", headers=owner)
+    outreach = client.post("/manage/services", headers=owner, json={
+        **service_body(ORG_B, "Outreach support", ["carers"]), "locations": [{"id": place["id"]}]})
+    assert outreach.status_code == 201
+    kept = stored(app, place["id"])
+    assert (kept.name, kept.address_1, kept.city, kept.postal_code, kept.confidential) == (
+        "Taunton centre", "1 High Street", "Taunton", "TA1 1AA", True)
+    assert client.get(f"/manage/services/{refuge}", headers=owner).headers["ETag"] == read.headers["ETag"]
+    offered = client.get(f"/manage/services/{outreach.get_json()['id']}", headers=owner).get_json()
+    assert [sal["location"]["id"] for sal in offered["service_at_locations"]] == [place["id"]]
