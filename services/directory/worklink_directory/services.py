@@ -375,7 +375,7 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
         loc = Location(id=data.get("id") or uuid.uuid4(), organization_id=organization_id)
     elif loc.organization_id != organization_id:
         raise DomainError(f"Location {loc.id} belongs to another organisation.", "locations")
-    elif names_place_only(data):
+    elif _names_place_only(data):
         return loc  # "offer it here": the place as it is, not a place with every detail left out
     for column, absent in LOCATION_FIELDS.items():
         if column == "confidential" and loc.confidential is not None:
@@ -426,18 +426,21 @@ def _touch_listings_sharing(session: Session, outbox: Outbox, svc: Service, befo
                 _trail(session, sibling.id, "update", f"locations/{place_id}/{column}", old, new, editor, now)
         sibling.last_modified = now
         search.reindex(session, sibling)
-        outbox.publish(session, "directory.service.updated", {
-            "service_id": sibling.id, "organization_id": sibling.organization_id, "changed": ["locations"],
-            **reach(sibling), "taxonomy_term_ids": [a.taxonomy_term_id for a in sibling.attributes],
-            "updated_at": now})
+        _announce_update(outbox, session, sibling, ["locations"], now)
 
 
-def names_place_only(item: Mapping[str, Any]) -> bool:
-    """An item giving an existing place's id and nothing else (the schema's default location_type aside): the
-    listing is offered at that place as it is. Taken as a complete item it blanked the place's name and address for
-    every listing offered there."""
-    return bool(item.get("id")) and set(item) <= {"id", "location_type"} and item.get("location_type",
-                                                                                       "physical") == "physical"
+def _announce_update(outbox: Outbox, session: Session, svc: Service, changed: list[str], now: datetime) -> None:
+    # The current reach and terms ride along, so a consumer that missed the publication converges.
+    outbox.publish(session, "directory.service.updated", {
+        "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, **reach(svc),
+        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "updated_at": now})
+
+
+def _names_place_only(item: Mapping[str, Any]) -> bool:
+    """An item giving an existing place's id and nothing else (location_type is the schema's default, so it says
+    nothing): the listing is offered at that place as it is. Taken as a complete item it blanked the place's name
+    and address for every listing offered there."""
+    return bool(item.get("id")) and set(item) <= {"id", "location_type"}
 
 
 def delete_unused_locations(session: Session, candidates: Iterable[uuid.UUID] | None = None) -> int:
@@ -516,10 +519,7 @@ def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, e
     session.flush()
     search.reindex(session, svc)
     _touch_listings_sharing(session, outbox, svc, places, editor, now)
-    # The current reach and terms ride along, so a consumer that missed the publication converges.
-    outbox.publish(session, "directory.service.updated", {
-        "service_id": svc.id, "organization_id": svc.organization_id, "changed": changed, **reach(svc),
-        "taxonomy_term_ids": [a.taxonomy_term_id for a in svc.attributes], "updated_at": now})
+    _announce_update(outbox, session, svc, changed, now)
     # Offered again, or no longer: the events consumers already act on (published / withdrawn), as
     # `updated` carries no status.
     if was_listed and svc.status not in LISTED:
