@@ -41,7 +41,7 @@ for path in (ROOT, ROOT / "shared"):
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
 from bench.harness import start_gunicorn, stop  # noqa: E402
-from bench.floor import Floor  # noqa: E402
+from bench.floor import Floor, bare_context  # noqa: E402
 from bench.load import HEADER, Target, baseline_line, compare, floor_line, get, measure, ratio_line  # noqa: E402
 
 ISSUE_TARGET, SEARCH_P99_TARGET_MS = 0.25, 30.0
@@ -147,7 +147,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--drafts", type=int, default=30000, help="drafts to issue (each request uses its own)")
-    parser.add_argument("--no-floor", action="store_true", help="leave out bench/floor_app.py's /write (context)")
+    parser.add_argument("--no-floor", action="store_true", help="leave out bench/floor_app.py's /write and bench/bare_write.py (context)")
     args = parser.parse_args()
 
     from worklink.auth import mint_token
@@ -174,7 +174,7 @@ def main() -> int:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
                            Target("healthz", service_port, get(["/healthz"]), service.pid),
                            Target("issue", service_port, issue, service.pid),
-                           *([floor.target("write", "floor")] if floor else [])],
+                           *([floor.target("write", "floor"), floor.target("bare write", "bare")] if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
         search = measure(service_port, get(SEARCHES, headers), seconds=args.seconds / args.rounds,
@@ -208,6 +208,7 @@ def main() -> int:
     print(f"targets: issue >= {ISSUE_TARGET:.0%} of hello world; guidance search p99 <= {SEARCH_P99_TARGET_MS:.0f} ms")
     if floor:
         print(floor_line("issue", results["issue"], "/write (an audited write staging one event)", results["floor"]))
+        print(f"context: {bare_context(results['bare'])}")
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
     (results_dir / f"adjustments-{args.database}.json").write_text(json.dumps({

@@ -1,9 +1,14 @@
-"""The least an audited write can cost on this stack: Flask and the standard library's sqlite3, nothing else.
+"""The least an audited write can cost on this stack: Flask and a bare database driver, nothing else.
 
-For bench/floor.py: POST /write opens (once per thread) a SQLite database in WAL mode with the pragmas
-worklink.db sets, and in one transaction inserts an audit row and an outbox row (a small JSON event),
-then answers 201 with the new id. No SQLAlchemy, no auth, no request hooks, no schema: the ceiling any
-WorkLink endpoint that records an audit entry and stages an event could reach here.
+For bench/floor.py: POST /write opens (once per thread) a connection and in one transaction inserts an
+audit row and an outbox row (a small JSON event), then answers 201 with the new id. No SQLAlchemy, no
+auth, no request hooks, no schema: the ceiling any WorkLink endpoint that records an audit entry and
+stages an event could reach here.
+
+- SQLite (default): the standard library's sqlite3, WAL mode with the pragmas worklink.db sets, one file
+  in WORKLINK_VAR as a service's.
+- PostgreSQL: BARE_WRITE_DATABASE_URL (a SQLAlchemy-style URL, as the services take) through psycopg
+  alone, the driver the services use: BEGIN, two INSERTs and COMMIT, four round trips.
 """
 
 import json
@@ -17,17 +22,35 @@ from flask import Flask
 
 app = Flask(__name__)
 PATH = os.path.join(os.environ.get("WORKLINK_VAR", "var"), "bare-write.db")  # one file, as a service's
+POSTGRES_URL = os.environ.get("BARE_WRITE_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
+AUDIT = "CREATE TABLE IF NOT EXISTS bare_audit (id TEXT PRIMARY KEY, at TEXT, action TEXT, resource TEXT)"
+OUTBOX = "CREATE TABLE IF NOT EXISTS bare_outbox (id TEXT PRIMARY KEY, at TEXT, type TEXT, body TEXT)"
 local = threading.local()
 
 
-def connection() -> sqlite3.Connection:
+def _sqlite():
+    db = sqlite3.connect(PATH, isolation_level=None, timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(AUDIT)
+    db.execute(OUTBOX)
+    return db
+
+
+def _postgres():
+    import psycopg
+
+    db = psycopg.connect(POSTGRES_URL, autocommit=True)
+    db.execute("SELECT pg_advisory_lock(7001)")  # threads and workers create the tables one at a time
+    db.execute(AUDIT)
+    db.execute(OUTBOX)
+    db.execute("SELECT pg_advisory_unlock(7001)")
+    return db
+
+
+def connection():
     if not hasattr(local, "db"):
-        db = sqlite3.connect(PATH, isolation_level=None, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS audit (id TEXT PRIMARY KEY, at TEXT, action TEXT, resource TEXT)")
-        db.execute("CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, at TEXT, type TEXT, body TEXT)")
-        local.db = db
+        local.db = _postgres() if POSTGRES_URL else _sqlite()
     return local.db
 
 
@@ -42,8 +65,10 @@ def write():
     db, thing, now = connection(), str(uuid.uuid4()), datetime.now(timezone.utc).isoformat()
     event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "bench.thing.created", "time": now,
              "source": "urn:bench", "data": {"thing_id": thing}}
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO audit VALUES (?, ?, 'create', ?)", (str(uuid.uuid4()), now, thing))
-    db.execute("INSERT INTO outbox VALUES (?, ?, ?, ?)", (event["id"], now, event["type"], json.dumps(event)))
+    mark = "%s" if POSTGRES_URL else "?"
+    db.execute("BEGIN IMMEDIATE" if not POSTGRES_URL else "BEGIN")
+    db.execute(f"INSERT INTO bare_audit VALUES ({mark}, {mark}, 'create', {mark})", (str(uuid.uuid4()), now, thing))
+    db.execute(f"INSERT INTO bare_outbox VALUES ({mark}, {mark}, {mark}, {mark})",
+               (event["id"], now, event["type"], json.dumps(event)))
     db.execute("COMMIT")
     return {"id": thing}, 201

@@ -4,8 +4,8 @@ Every service benchmark's target is a share of hello world's throughput. This me
 much of that share the platform itself leaves: bench/floor_app.py's endpoints (no auth, a
 token check, one SELECT, one audited write with an outbox event), side by side with hello
 world in interleaved rounds (bench/load.py `compare`), with server CPU per request. Beside them,
-bench/bare_write.py: the same audited write in Flask and sqlite3 alone, the ceiling of any endpoint
-that writes on this stack (SQLite only: it shows what the platform adds, not a PostgreSQL figure).
+bench/bare_write.py: the same audited write in Flask and the bare driver alone (sqlite3, or psycopg on
+the floor's PostgreSQL database), the ceiling of any endpoint that writes on this stack.
 
     .venv/bin/python bench/floor.py                       # SQLite
     .venv/bin/python bench/floor.py --postgres            # the local PostgreSQL (or --postgres-url)
@@ -35,8 +35,9 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 class Floor:
     """bench/floor_app.py under the shared gunicorn settings, on SQLite in `env`'s WORKLINK_VAR or on a
-    throwaway PostgreSQL database under `postgres_base`. Service benchmarks run it beside their own
-    targets, so an endpoint is also shown as a share of the bare platform's matching endpoint."""
+    throwaway PostgreSQL database under `postgres_base`, and beside it bench/bare_write.py on the same
+    database. Service benchmarks run them beside their own targets, so an endpoint is also shown as a
+    share of the bare platform's matching endpoint and next to the least any write costs here."""
 
     def __init__(self, env: dict[str, str], postgres_base: str | None = None):
         from worklink.auth import mint_token
@@ -54,23 +55,42 @@ class Floor:
         self.auth = {"Authorization": f"Bearer {token}"}
         self.port = free_port()
         self.process = start_gunicorn("bench.floor_app:app", self.port, self.env, "/noop")
+        self.bare_port = free_port()
+        bare_env = {**self.env, "BARE_WRITE_DATABASE_URL": self.env.get("FLOOR_DATABASE_URL", "")}
+        try:
+            self.bare = start_gunicorn("bench.bare_write:app", self.bare_port, bare_env)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def database(self) -> str:
         return "postgresql" if self.name else "sqlite"
 
     def target(self, endpoint: str, name: str | None = None) -> Target:
-        """noop, auth, read or write, as a `compare` target named `name` (default: the endpoint)."""
+        """noop, auth, read, write or bare write, as a `compare` target named `name` (default: the endpoint)."""
+        if endpoint == "bare write":
+            bare_write = ("POST", "/write", b"{}", {"Content-Type": "application/json"})
+            return Target(name or endpoint, self.bare_port, lambda n: bare_write, self.bare.pid, ok_statuses=(201,))
         if endpoint == "write":
             write = ("POST", "/write", b"{}", {**self.auth, "Content-Type": "application/json"})
             return Target(name or endpoint, self.port, lambda n: write, self.process.pid, ok_statuses=(201,))
         return Target(name or endpoint, self.port, get([f"/{endpoint}"], self.auth), self.process.pid)
 
     def close(self) -> None:
+        if getattr(self, "bare", None):
+            stop(self.bare)
         stop(self.process)
         if self.name:
             from worklink.devstack.postgres import drop_database
             drop_database(self.base, self.name)
+
+
+def bare_context(bare) -> str:
+    """The bare write's line in a service benchmark: context, not a verdict."""
+    cpu = f" ({bare.cpu_ms:.2f} ms server CPU)" if bare.cpu_ms is not None else ""
+    return (f"bench/bare_write.py (the same audited write in Flask and the driver alone, no auth, no schema, "
+            f"no ORM) {bare.ratio:.1%} of hello world{cpu}, the most any write reaches on this machine and database")
 
 
 def main() -> int:
@@ -94,19 +114,14 @@ def main() -> int:
         base = (args.postgres_url.rstrip("/") + "/") if args.postgres_url else ensure_local_postgres()
     hello_port = free_port()
     hello = start_gunicorn("bench.hello:app", hello_port, env)
-    bare_port = free_port()
-    bare = start_gunicorn("bench.bare_write:app", bare_port, env)
-    bare_write = ("POST", "/write", b"{}", {"Content-Type": "application/json"})
     floor = Floor(env, base)
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
-                           Target("bare write", bare_port, lambda n: bare_write, bare.pid, ok_statuses=(201,)),
-                           *(floor.target(endpoint) for endpoint in ("noop", "auth", "read", "write"))],
+                           *(floor.target(endpoint) for endpoint in ("bare write", "noop", "auth", "read", "write"))],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes, latency=False)
     finally:
         floor.close()
-        stop(bare)
         stop(hello)
     database = floor.database
     print(f"\nthe platform's floor ({database}); a 25% target leaves an endpoint the gap to these rows")

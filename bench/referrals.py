@@ -32,7 +32,7 @@ for path in (str(ROOT / "shared"), str(ROOT)):
 os.environ.setdefault("WORKLINK_DEPLOY_DIR", str(ROOT / "deploy"))
 
 from bench.harness import start_gunicorn, stop  # noqa: E402
-from bench.floor import Floor  # noqa: E402
+from bench.floor import Floor, bare_context  # noqa: E402
 from bench.load import HEADER, Target, baseline_line, compare, floor_line, get, ratio_line  # noqa: E402
 
 THROUGHPUT_TARGET, P99_TARGET_MS = 0.25, 100.0
@@ -62,7 +62,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients in total")
     parser.add_argument("--postgres-url", help="base URL of a PostgreSQL server (default: a local one)")
-    parser.add_argument("--no-floor", action="store_true", help="leave out bench/floor_app.py's /write (context)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="leave out bench/floor_app.py's /write and bench/bare_write.py (context)")
     args = parser.parse_args()
 
     from worklink.auth import mint_token
@@ -91,7 +92,7 @@ def main() -> int:
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
                            Target("referrals", referrals_port, intake(token), service.pid, ok_statuses=(201,)),
-                           *([floor.target("write", "floor")] if floor else [])],
+                           *([floor.target("write", "floor"), floor.target("bare write", "bare")] if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
     finally:
@@ -109,7 +110,8 @@ def main() -> int:
     print(f"targets: POST /referrals >= {THROUGHPUT_TARGET:.0%} of hello world, p99 <= {P99_TARGET_MS:.0f} ms "
           "at half its rate")
     if floor:
-        print(f"context: the floor's /write on PostgreSQL {results['floor'].ratio:.1%} of hello world")
+        print(f"context: the floor's /write on PostgreSQL {results['floor'].ratio:.1%} of hello world; "
+              f"{bare_context(results['bare'])}")
         print(floor_line("POST /referrals", results["referrals"], "/write (an audited write staging one event)",
                          results["floor"]))
     RESULTS_DIR.mkdir(exist_ok=True)
