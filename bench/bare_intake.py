@@ -1,0 +1,166 @@
+"""The least a referral intake can cost on this stack: Flask, PyJWT, marshmallow and psycopg, nothing else.
+
+For bench/referrals.py: POST /referrals does the intake's irreducible work the way a lean hand-written
+service would - check the bearer token (HS256, the development setting) and its role; validate the same
+body as worklink_referrals' IntakeSchema does for the benchmark's requests (a person with a plausible birth
+date, postcode and phone, explicit consent, an employment situation); key the person (HMAC-SHA256 of the
+normalised name, birth date and postcode); then, on PostgreSQL, in one transaction: the person's advisory
+lock with the routing query (a service serving the postcode area), the open-duplicate query, and one
+INSERT of the referral, its first history row, its event and an audit row; answer 201 with the id, a
+reference and the routing. Five round trips, as the service takes.
+
+Left out, against the real service: the request log, metrics, request ids and security headers; several
+match keys (retired person keys); a CloudEvents envelope built from a catalogue and checked for personal
+values; OpenAPI-driven parsing; problem+json with field detail beyond marshmallow's messages; self-service
+links, status e-mails and held-referral alerts; ORM models. So it is a ceiling, not a competitor.
+
+BARE_INTAKE_DATABASE_URL (SQLAlchemy-style); BARE_INTAKE_JWT_SECRET, _AUDIENCE and _ISSUER (the token's HS256
+secret and claims). A verified token is kept until it expires (the service keeps them for a while too).
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+import unicodedata
+import uuid
+from datetime import date, datetime, timezone
+
+import jwt
+import psycopg
+from flask import Flask, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+app = Flask(__name__)
+URL = os.environ.get("BARE_INTAKE_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
+SECRET = os.environ.get("BARE_INTAKE_JWT_SECRET", "")
+AUDIENCE, ISSUER = os.environ.get("BARE_INTAKE_JWT_AUDIENCE"), os.environ.get("BARE_INTAKE_JWT_ISSUER")
+PERSON_KEY = b"bench-person-key"
+TABLES = """
+CREATE TABLE IF NOT EXISTS bare_services (id uuid PRIMARY KEY, organization_id uuid NOT NULL, area text NOT NULL);
+CREATE INDEX IF NOT EXISTS bare_services_area ON bare_services (area);
+CREATE TABLE IF NOT EXISTS bare_referrals (id uuid PRIMARY KEY, reference text NOT NULL, status text NOT NULL,
+  match_key text NOT NULL, service_id uuid, given_name text, family_name text, birth_date date, postcode text,
+  phone text, employment_situation text, consent jsonb, submitted_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS bare_referrals_match ON bare_referrals (match_key);
+CREATE TABLE IF NOT EXISTS bare_transitions (referral_id uuid, to_status text, actor text, occurred_at timestamptz);
+CREATE TABLE IF NOT EXISTS bare_outbox (id uuid PRIMARY KEY, type text, body jsonb, at timestamptz);
+CREATE TABLE IF NOT EXISTS bare_audit (id uuid PRIMARY KEY, actor text, action text, resource text, at timestamptz);
+"""
+ROUTE = ("SELECT s.id, s.organization_id FROM (SELECT pg_advisory_xact_lock(%s)) AS person_lock "
+         "LEFT JOIN bare_services s ON s.area = %s LIMIT 1")
+DUPLICATE = "SELECT id FROM bare_referrals WHERE match_key = %s AND status IN ('submitted', 'received') LIMIT 1"
+WRITE = """WITH history AS (INSERT INTO bare_transitions VALUES (%(id)s, 'submitted', %(actor)s, %(now)s)),
+  event AS (INSERT INTO bare_outbox VALUES (%(event_id)s, 'referrals.referral.submitted', %(event)s, %(now)s)),
+  audit AS (INSERT INTO bare_audit VALUES (%(audit_id)s, %(actor)s, 'create', %(id)s, %(now)s))
+INSERT INTO bare_referrals VALUES (%(id)s, %(reference)s, 'submitted', %(key)s, %(service)s, %(given)s,
+  %(family)s, %(birth)s, %(postcode)s, %(phone)s, %(situation)s, %(consent)s, %(now)s)"""
+local = threading.local()
+verified: dict[str, dict] = {}
+
+
+class PersonSchema(Schema):
+    given_name = fields.String(required=True, validate=validate.Length(1, 100))
+    family_name = fields.String(required=True, validate=validate.Length(1, 100))
+    birth_date = fields.Date(required=True, validate=lambda d: date(1900, 1, 1) <= d <= date.today())
+    postcode = fields.String(validate=validate.Regexp(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"))
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ]{6,20}$"))
+
+
+class ConsentSchema(Schema):
+    explicit = fields.Boolean(required=True, validate=validate.Equal(True))
+    captured_at = fields.DateTime(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(("verbal", "written", "electronic")))
+    outcomes_to_referrer = fields.Boolean(required=True)
+
+
+class IntakeSchema(Schema):
+    person = fields.Nested(PersonSchema, required=True)
+    consent = fields.Nested(ConsentSchema, required=True)
+    employment_situation = fields.String(required=True, validate=validate.OneOf(
+        ("employed", "employed_off_sick", "self_employed", "unemployed", "economically_inactive")))
+
+
+INTAKE = IntakeSchema()
+
+
+def connection() -> psycopg.Connection:
+    if not hasattr(local, "db"):
+        local.db = psycopg.connect(URL)
+    return local.db
+
+
+def prepare(services: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+    """Create the tables and the routing services (bench/referrals.py calls it before the server starts)."""
+    with psycopg.connect(URL, autocommit=True) as db:
+        db.execute(TABLES)
+        with db.cursor() as cursor:
+            cursor.executemany("INSERT INTO bare_services VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", services)
+
+
+def _problem(status: int, detail, title: str):
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}, status, {
+        "Content-Type": "application/problem+json"}
+
+
+def _match_key(person: dict) -> str:
+    details = "|".join((unicodedata.normalize("NFC", person["given_name"]).casefold(),
+                        unicodedata.normalize("NFC", person["family_name"]).casefold(),
+                        person["birth_date"].isoformat(), (person.get("postcode") or "").replace(" ", "").upper()))
+    return hmac.new(PERSON_KEY, details.encode(), hashlib.sha256).hexdigest()
+
+
+def _verified(token: str) -> dict:
+    """The token's claims, verified once and then kept until it expires, as the service keeps them."""
+    claims = verified.get(token)
+    if claims is None or claims["exp"] <= time.time():
+        claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+        if len(verified) > 1000:
+            verified.clear()
+        verified[token] = claims
+    return claims
+
+
+@app.get("/")
+def ready():
+    connection()
+    return {"ready": True}
+
+
+@app.post("/referrals")
+def intake():
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    try:
+        claims = _verified(token)
+    except jwt.PyJWTError as error:
+        return _problem(401, str(error), "Unauthorized")
+    if claims.get("role") not in ("gp", "partner", "alliance_admin"):
+        return _problem(403, "this role may not refer", "Forbidden")
+    try:
+        body = INTAKE.load(request.get_json(force=True))
+    except ValidationError as error:
+        return _problem(422, error.messages, "Unprocessable Content")
+    person, now, referral_id = body["person"], datetime.now(timezone.utc), uuid.uuid4()
+    key = _match_key(person)
+    area = (person.get("postcode") or "").split(" ")[0].rstrip("0123456789").upper() or None
+    db = connection()
+    with db.transaction():
+        route = db.execute(ROUTE, (int(key[:15], 16), area)).fetchone()
+        if db.execute(DUPLICATE, (key,)).fetchone():
+            return _problem(409, "this person already has an open referral", "Conflict")
+        service = route[0] if route and route[0] else None
+        event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "referrals.referral.submitted",
+                 "source": "urn:worklink:referrals", "time": now.isoformat(),
+                 "data": {"referral_id": str(referral_id), "status": "submitted",
+                          "service_id": str(service) if service else None}}
+        consent = {**body["consent"], "captured_at": body["consent"]["captured_at"].isoformat()}
+        db.execute(WRITE, {"id": referral_id, "actor": claims.get("sub"), "now": now, "event_id": event["id"],
+                           "event": json.dumps(event), "audit_id": uuid.uuid4(), "key": key, "service": service,
+                           "reference": "WL-" + secrets.token_hex(4).upper(), "given": person["given_name"],
+                           "family": person["family_name"], "birth": person["birth_date"],
+                           "postcode": person.get("postcode"), "phone": person.get("phone"),
+                           "situation": body["employment_situation"], "consent": json.dumps(consent)})
+    return {"id": str(referral_id), "status": "submitted", "routing": "routed" if service else "held"}, 201
