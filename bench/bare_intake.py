@@ -9,6 +9,13 @@ lock with the routing query (a service serving the postcode area), the open-dupl
 INSERT of the referral, its first history row, its event and an audit row; answer 201 with the id, a
 reference and the routing. Five round trips, as the service takes.
 
+BARE_INTAKE_ONE_ROUND_TRIP=1 does the same in one statement in autocommit instead: routing as a subquery, and
+duplicates refused by a unique index on open referrals' person keys rather than a person lock and a query -
+the leanest shape the work can take, though not the service's rule (a duplicate is the same person with an
+open referral to the same service, or to any when none is named, found under retired keys and NHS numbers
+too, and may be linked with a reason; the service's lock must come before its duplicate query, in a statement
+of its own, for that query to see a concurrent intake that just committed).
+
 Left out, against the real service: the request log, metrics, request ids and security headers; several
 match keys (retired person keys); a CloudEvents envelope built from a catalogue and checked for personal
 values; OpenAPI-driven parsing; problem+json with field detail beyond marshmallow's messages; self-service
@@ -38,6 +45,7 @@ app = Flask(__name__)
 URL = os.environ.get("BARE_INTAKE_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
 SECRET = os.environ.get("BARE_INTAKE_JWT_SECRET", "")
 AUDIENCE, ISSUER = os.environ.get("BARE_INTAKE_JWT_AUDIENCE"), os.environ.get("BARE_INTAKE_JWT_ISSUER")
+ONE_ROUND_TRIP = os.environ.get("BARE_INTAKE_ONE_ROUND_TRIP") == "1"
 PERSON_KEY = b"bench-person-key"
 TABLES = """
 CREATE TABLE IF NOT EXISTS bare_services (id uuid PRIMARY KEY, organization_id uuid NOT NULL, area text NOT NULL);
@@ -46,6 +54,7 @@ CREATE TABLE IF NOT EXISTS bare_referrals (id uuid PRIMARY KEY, reference text N
   match_key text NOT NULL, service_id uuid, given_name text, family_name text, birth_date date, postcode text,
   phone text, employment_situation text, consent jsonb, submitted_at timestamptz NOT NULL);
 CREATE INDEX IF NOT EXISTS bare_referrals_match ON bare_referrals (match_key);
+CREATE UNIQUE INDEX IF NOT EXISTS bare_referrals_open ON bare_referrals (match_key) WHERE status = 'submitted';
 CREATE TABLE IF NOT EXISTS bare_transitions (referral_id uuid, to_status text, actor text, occurred_at timestamptz);
 CREATE TABLE IF NOT EXISTS bare_outbox (id uuid PRIMARY KEY, type text, body jsonb, at timestamptz);
 CREATE TABLE IF NOT EXISTS bare_audit (id uuid PRIMARY KEY, actor text, action text, resource text, at timestamptz);
@@ -58,6 +67,18 @@ WRITE = """WITH history AS (INSERT INTO bare_transitions VALUES (%(id)s, 'submit
   audit AS (INSERT INTO bare_audit VALUES (%(audit_id)s, %(actor)s, 'create', %(id)s, %(now)s))
 INSERT INTO bare_referrals VALUES (%(id)s, %(reference)s, 'submitted', %(key)s, %(service)s, %(given)s,
   %(family)s, %(birth)s, %(postcode)s, %(phone)s, %(situation)s, %(consent)s, %(now)s)"""
+# One statement, in autocommit: routed by a subquery, a duplicate refused by the unique index on open referrals'
+# keys (nothing else is written then: the other rows are inserted from the referral's RETURNING).
+ONE_STATEMENT = """WITH referral AS (INSERT INTO bare_referrals VALUES (%(id)s, %(reference)s, 'submitted', %(key)s,
+    (SELECT id FROM bare_services WHERE area = %(area)s LIMIT 1), %(given)s, %(family)s, %(birth)s, %(postcode)s,
+    %(phone)s, %(situation)s, %(consent)s, %(now)s)
+  ON CONFLICT (match_key) WHERE status = 'submitted' DO NOTHING RETURNING id, service_id),
+  history AS (INSERT INTO bare_transitions SELECT id, 'submitted', %(actor)s, %(now)s FROM referral),
+  event AS (INSERT INTO bare_outbox SELECT %(event_id)s, 'referrals.referral.submitted',
+    jsonb_set(%(event)s::jsonb, '{data,service_id}', coalesce(to_jsonb(service_id), 'null')), %(now)s
+    FROM referral),
+  audit AS (INSERT INTO bare_audit SELECT %(audit_id)s, %(actor)s, 'create', id, %(now)s FROM referral)
+SELECT service_id FROM referral"""
 local = threading.local()
 verified: dict[str, dict] = {}
 
@@ -89,7 +110,7 @@ INTAKE = IntakeSchema()
 
 def connection() -> psycopg.Connection:
     if not hasattr(local, "db"):
-        local.db = psycopg.connect(URL)
+        local.db = psycopg.connect(URL, autocommit=ONE_ROUND_TRIP)
     return local.db
 
 
@@ -124,6 +145,23 @@ def _verified(token: str) -> dict:
     return claims
 
 
+def _in_five_round_trips(db: psycopg.Connection, event: dict, values: dict) -> tuple[bool, uuid.UUID | None]:
+    """As the service does: BEGIN, the person lock with routing, the duplicate query, one INSERT, COMMIT."""
+    with db.transaction():
+        route = db.execute(ROUTE, (int(values["key"][:15], 16), values["area"])).fetchone()
+        if db.execute(DUPLICATE, (values["key"],)).fetchone():
+            return False, None
+        service = route[0] if route and route[0] else None
+        event["data"]["service_id"] = str(service) if service else None
+        db.execute(WRITE, {**values, "service": service, "event": json.dumps(event)})
+    return True, service
+
+
+def _in_one_statement(db: psycopg.Connection, event: dict, values: dict) -> tuple[bool, uuid.UUID | None]:
+    row = db.execute(ONE_STATEMENT, {**values, "event": json.dumps(event)}).fetchone()
+    return row is not None, row[0] if row else None
+
+
 @app.get("/")
 def ready():
     connection()
@@ -146,21 +184,16 @@ def intake():
     person, now, referral_id = body["person"], datetime.now(timezone.utc), uuid.uuid4()
     key = _match_key(person)
     area = (person.get("postcode") or "").split(" ")[0].rstrip("0123456789").upper() or None
-    db = connection()
-    with db.transaction():
-        route = db.execute(ROUTE, (int(key[:15], 16), area)).fetchone()
-        if db.execute(DUPLICATE, (key,)).fetchone():
-            return _problem(409, "this person already has an open referral", "Conflict")
-        service = route[0] if route and route[0] else None
-        event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "referrals.referral.submitted",
-                 "source": "urn:worklink:referrals", "time": now.isoformat(),
-                 "data": {"referral_id": str(referral_id), "status": "submitted",
-                          "service_id": str(service) if service else None}}
-        consent = {**body["consent"], "captured_at": body["consent"]["captured_at"].isoformat()}
-        db.execute(WRITE, {"id": referral_id, "actor": claims.get("sub"), "now": now, "event_id": event["id"],
-                           "event": json.dumps(event), "audit_id": uuid.uuid4(), "key": key, "service": service,
-                           "reference": "WL-" + secrets.token_hex(4).upper(), "given": person["given_name"],
-                           "family": person["family_name"], "birth": person["birth_date"],
-                           "postcode": person.get("postcode"), "phone": person.get("phone"),
-                           "situation": body["employment_situation"], "consent": json.dumps(consent)})
+    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "referrals.referral.submitted",
+             "source": "urn:worklink:referrals", "time": now.isoformat(),
+             "data": {"referral_id": str(referral_id), "status": "submitted", "service_id": None}}
+    values = {"id": referral_id, "actor": claims.get("sub"), "now": now, "event_id": event["id"],
+              "audit_id": uuid.uuid4(), "key": key, "area": area, "reference": "WL-" + secrets.token_hex(4).upper(),
+              "given": person["given_name"], "family": person["family_name"], "birth": person["birth_date"],
+              "postcode": person.get("postcode"), "phone": person.get("phone"),
+              "situation": body["employment_situation"],
+              "consent": json.dumps({**body["consent"], "captured_at": body["consent"]["captured_at"].isoformat()})}
+    written, service = (_in_one_statement if ONE_ROUND_TRIP else _in_five_round_trips)(connection(), event, values)
+    if not written:
+        return _problem(409, "this person already has an open referral", "Conflict")
     return {"id": str(referral_id), "status": "submitted", "routing": "routed" if service else "held"}, 201

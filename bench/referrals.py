@@ -85,18 +85,20 @@ def main() -> int:
     _add_routing_service(url)
     token = mint_token(settings.jwt, role="gp", org="00000000-0000-4000-8000-00000000a001", subject="bench-gp",
                        ttl_seconds=3600)
-    hello_port, referrals_port, bare_port = free_port(), free_port(), free_port()
+    hello_port, referrals_port, bare_port, lean_port = free_port(), free_port(), free_port(), free_port()
     hello = start_gunicorn("bench.hello:app", hello_port, env)
     service = start_gunicorn("worklink_referrals.wsgi:app", referrals_port, env)
-    floor = bare = None
+    floor = bare = lean = None
     if not args.no_floor:
         floor = Floor(env, base)
         bare = _start_bare_intake(env, url, settings.jwt, bare_port)
+        lean = _start_bare_intake(env, url, settings.jwt, lean_port, one_round_trip=True)
     try:
         results = compare([Target("hello", hello_port, get(["/"]), hello.pid),
                            Target("referrals", referrals_port, intake(token), service.pid, ok_statuses=(201,)),
                            *([floor.target("write", "floor"), floor.target("bare write", "bare"),
-                              Target("bare intake", bare_port, intake(token), bare.pid, ok_statuses=(201,))]
+                              Target("bare intake", bare_port, intake(token), bare.pid, ok_statuses=(201,)),
+                              Target("lean intake", lean_port, intake(token), lean.pid, ok_statuses=(201,))]
                              if floor else [])],
                           baseline="hello", seconds=args.seconds, rounds=args.rounds, clients=args.clients,
                           processes=args.processes)
@@ -104,6 +106,7 @@ def main() -> int:
         stop(service)
         stop(hello)
         if floor:
+            stop(lean)
             stop(bare)
             floor.close()
         drop_database(base, name)
@@ -118,9 +121,12 @@ def main() -> int:
     if floor:
         print(f"context: the floor's /write on PostgreSQL {results['floor'].ratio:.1%} of hello world; "
               f"{bare_context(results['bare'])}")
-        print(f"context: bench/bare_intake.py (the intake's own work in Flask, PyJWT, marshmallow and psycopg "
-              f"alone; see its docstring) {results['bare intake'].ratio:.1%} of hello world"
-              + (f" ({results['bare intake'].cpu_ms:.2f} ms server CPU)" if results['bare intake'].cpu_ms else ""))
+        for name, shape in (("bare intake", "five round trips, as the service"),
+                            ("lean intake", "one statement in autocommit")):
+            cpu = results[name].cpu_ms
+            print(f"context: bench/bare_intake.py (the intake's own work in Flask, PyJWT, marshmallow and psycopg "
+                  f"alone, {shape}; see its docstring) {results[name].ratio:.1%} of hello world"
+                  + (f" ({cpu:.2f} ms server CPU)" if cpu is not None else ""))
         print(floor_line("POST /referrals", results["referrals"], "/write (an audited write staging one event)",
                          results["floor"]))
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -132,10 +138,11 @@ def main() -> int:
     return 0 if passed else 1
 
 
-def _start_bare_intake(env: dict[str, str], url: str, jwt_settings, port: int):
+def _start_bare_intake(env: dict[str, str], url: str, jwt_settings, port: int, one_round_trip: bool = False):
     """bench/bare_intake.py on the service's database (its own bare_* tables), one service for the bench's area."""
     bare_env = {**env, "BARE_INTAKE_DATABASE_URL": url, "BARE_INTAKE_JWT_SECRET": jwt_settings.secret,
-                "BARE_INTAKE_JWT_AUDIENCE": jwt_settings.audience, "BARE_INTAKE_JWT_ISSUER": jwt_settings.issuer}
+                "BARE_INTAKE_JWT_AUDIENCE": jwt_settings.audience, "BARE_INTAKE_JWT_ISSUER": jwt_settings.issuer,
+                "BARE_INTAKE_ONE_ROUND_TRIP": "1" if one_round_trip else "0"}
     from bench import bare_intake
     bare_intake.URL = url.replace("postgresql+psycopg://", "postgresql://")
     bare_intake.prepare([(uuid.uuid4(), uuid.uuid4(), "GL")])

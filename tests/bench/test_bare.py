@@ -61,9 +61,10 @@ def test_the_bare_write_stores_both_rows_on_sqlite(bare_write_on, tmp_path):
     assert db.execute("SELECT count(*) FROM bare_outbox").fetchone() == (1,)
 
 
-@pytest.fixture()
-def intake_client(monkeypatch, postgres_url):
+@pytest.fixture(params=[False, True], ids=["five round trips", "one statement"])
+def intake_client(request, monkeypatch, postgres_url):
     settings = JwtSettings()
+    monkeypatch.setattr(bare_intake, "ONE_ROUND_TRIP", request.param)
     monkeypatch.setattr(bare_intake, "local", threading.local())
     monkeypatch.setattr(bare_intake, "verified", {})
     monkeypatch.setattr(bare_intake, "URL", _libpq(postgres_url))
@@ -85,6 +86,11 @@ def test_the_bare_intake_routes_and_writes_the_referral_its_history_event_and_au
     assert response.get_json()["routing"] == "routed"
     for table in ("bare_referrals", "bare_transitions", "bare_outbox", "bare_audit"):
         assert _count(postgres_url, table) == 1, table
+    with psycopg.connect(_libpq(postgres_url)) as db:
+        [(event,)] = db.execute("SELECT body FROM bare_outbox").fetchall()
+        [(service,)] = db.execute("SELECT service_id FROM bare_referrals").fetchall()
+    assert event["data"] == {"referral_id": response.get_json()["id"], "status": "submitted",
+                             "service_id": str(service)}
 
 
 def test_the_bare_intake_refuses_the_same_person_twice_and_writes_nothing_more(intake_client, postgres_url):
@@ -94,7 +100,8 @@ def test_the_bare_intake_refuses_the_same_person_twice_and_writes_nothing_more(i
     again = client.post("/referrals", data=body, headers=headers)
     assert again.status_code == 409
     assert again.content_type == "application/problem+json"
-    assert _count(postgres_url, "bare_referrals") == _count(postgres_url, "bare_outbox") == 1
+    for table in ("bare_referrals", "bare_transitions", "bare_outbox", "bare_audit"):
+        assert _count(postgres_url, table) == 1, table
 
 
 def test_the_bare_intake_checks_the_token_and_the_body(intake_client, postgres_url):
