@@ -566,14 +566,27 @@ class InsightSummarySchema(Schema):
         "description": "share of the completed or failed referrals with each outcome type"})
 
 
-def _breakdown(description: str) -> fields.Dict:
-    return fields.Dict(keys=fields.String(), values=fields.Nested(InsightSummarySchema), metadata={
-        "description": description + "; a group whose size is hidden has every figure null"})
-
-
 def _counts(description: str) -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), metadata={
         "description": description + " (not_recorded when unknown); hidden counts are null"})
+
+
+class EquityGroupSchema(InsightSummarySchema):
+    """One group of an equity breakdown: the summary's figures, and its row of two two-way tables."""
+
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), metadata={
+        "description": "the group's referrals by status: every status in the overall by_status, 0 included; a count "
+                       "from 1 to 4 is null, and so is any other count that, with the group's size, the overall "
+                       "counts and the other groups' counts, would let a hidden count be worked out"})
+    rejection_reasons = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), metadata={
+        "description": "the group's rejected referrals by reason (not_recorded when unknown): every reason in the "
+                       "overall rejection_reasons, 0 included; they add up to by_status.rejected, and are hidden "
+                       "as by_status is, so that neither gives the other's hidden counts away"})
+
+
+def _breakdown(description: str) -> fields.Dict:
+    return fields.Dict(keys=fields.String(), values=fields.Nested(EquityGroupSchema), metadata={
+        "description": description + "; a group whose size is hidden has every figure null"})
 
 
 class EquitySchema(Schema):

@@ -195,6 +195,37 @@ def test_the_insights_page_shows_every_breakdown_and_its_reads_are_audited(harne
     assert [(r.action, r.resource_id, r.actor, r.person_id) for r in reads] == [("read", "alliance", "admin-1", None)]
 
 
+def test_the_insights_page_shows_each_groups_referrals_by_status_and_by_reason(harness):
+    """Two two-way tables per breakdown, each with its caption, statuses and reasons in words, and a count hidden to
+    protect a small one shown as the page shows any figure withheld: a dash."""
+    h = harness
+    people = [("female", None)] * 6 + [("female", "out_of_area")] * 6 + [("male", None)] * 7 + [
+        ("male", "not_eligible")] * 5 + [("male", "duplicate")] * 2
+    for i, (sex, reason) in enumerate(people):
+        rid = h.refer({"nhs_number": nhs_number(i, 55), "given_name": f"T{i}", "sex": sex}).get_json()["id"]
+        if reason:
+            assert h.act(rid, "reject", reason=reason).status_code == 200
+    sex = h.client.get("/insights", headers=h.admin()).get_json()["equity"]["sex"]
+    assert sex["female"]["by_status"] == {"rejected": 6, "submitted": 6}
+    assert sex["male"]["rejection_reasons"]["duplicate"] is None  # 2
+    html = page(h, "/alliance/insights", h.admin())
+    reasons = {"duplicate": "Duplicate", "not_eligible": "Not eligible", "out_of_area": "Out of area"}
+    captions = {"status": "By sex: referrals by status", "reason": "By sex: rejected referrals by reason"}
+    for what, field, words in (("status", "by_status", {"rejected": "Rejected", "submitted": "Submitted"}),
+                               ("reason", "rejection_reasons", reasons)):
+        table = re.search(rf'<table[^>]*id="equity-sex-by-{what}".*?</table>', html, re.S).group(0)
+        caption = re.search(r"<caption[^>]*>(.*?)</caption>", table).group(1)
+        assert caption == captions[what]
+        assert "nhsuk-u-visually-hidden" not in table.split("</caption>")[0]  # a caption people see
+        assert re.findall(r'scope="col">([^<]*)<', table) == ["Group", *words.values()]
+        for group, words_of_group in (("female", "Female"), ("male", "Male")):
+            row = re.search(rf"<tr[^>]*><td[^>]*><span[^>]*>Group </span>{words_of_group}</td>(.*?)</tr>", table,
+                            re.S)
+            cells = re.findall(r"<span[^>]*>([^<]*) </span>([^<]*)</td>", row.group(1))
+            assert cells == [(words[code], "–" if n is None else str(n)) for code, n in sex[group][field].items()]
+    assert "–" in html.split('id="equity-sex-by-reason"')[1].split("</table>")[0]
+
+
 def test_a_referrer_whose_token_names_them_and_their_practice_is_named_so(harness):
     h = harness
     gp = h.token("gp", GP_PRACTICE, "dr.wu@practice.example.org")

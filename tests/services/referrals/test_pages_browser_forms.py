@@ -95,6 +95,9 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
         sign_in(page, base, admin, "/alliance/insights")
         assert page.get_by_role("heading", level=3, name="By sex").is_visible()
         assert page.get_by_role("heading", level=2, name="Outcome rates").is_visible()
+        # Each breakdown's two-way tables, named by their captions (a screen reader lists tables by them).
+        assert page.get_by_role("table", name="By sex: referrals by status").is_visible()
+        assert page.get_by_role("table", name="By source of referral: rejected referrals by reason").is_visible()
         assert_accessible(page)
 
         person = browser.new_context().new_page()

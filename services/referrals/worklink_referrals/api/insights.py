@@ -22,7 +22,9 @@ class Insights(MethodView):
     def get(self):
         """Referrals by source, area and status; waits to first contact; rejections; outcome rates; equity.
 
-        Counts from 1 to 4, and figures built on fewer than 5 referrals, are null.
+        Each equity group also gives its referrals by status and its rejected ones by reason (two-way tables).
+        Counts from 1 to 4, and figures built on fewer than 5 referrals, are null, and so are other figures that
+        would let one be worked out.
         """
         ctx = service_context()
         with ctx.database.transaction() as session:
