@@ -390,6 +390,105 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
     return loc
 
 
+# --- locks: a write takes every listing it can change in one statement, in order of id -----------------------------
+#
+# A change to a place shared by several listings changes each of them (_touch_listings_sharing), so such a write locks
+# every listing offered there, not only its own. Taken one at a time - its own listing as it opened, the others as it
+# moved them - two writes of two listings sharing a place each held one listing and waited for the other: PostgreSQL
+# aborted one (DeadlockDetected). So a write takes, before anything else and in one statement ordered by id, its own
+# listing and every listing offered at a place it names (lock_for_change); two such writes then queue on the first
+# listing they have in common, and the second sees the first's change (a stale If-Match is a 412, as for any write).
+# The listings offered at a place are read before they are locked, so they are read again under the lock: a listing
+# offered there meanwhile (a write of it naming the place, which took the listings it saw there, then committed) is
+# then missing, and the locks are let go (rolled back to a savepoint taken before them) and the larger set is taken,
+# again in one statement. Once the write holds every listing offered at a place, no listing can be added there or
+# leave until it commits (either takes a listing it holds), so the set it checked under the lock stays true. Only a
+# place no listing is offered at has nobody to queue on; nothing but an old import leaves one (they are deleted).
+# SQLite takes one writer at a time (BEGIN IMMEDIATE): there FOR UPDATE is nothing and the set cannot move.
+
+_LOCKED = "worklink_directory.locked_for_change"  # session.info: (the listing, the places whose listings it locked)
+_LOCK_ROUNDS = 5  # sets read again and grown before the last one's locks are kept, the missing ones added
+
+
+def lock_for_change(session: Session, service_id: uuid.UUID, data: Mapping[str, Any] | None = None) -> Service | None:
+    """The listing `service_id` locked for a change, or None if there is none: the first lock its write takes. With it,
+    in the same statement and in order of id, every listing the write can change through a place they share - those
+    offered at a place `data` names by id (None: the write is not made yet, as a page makes it from the listing - at
+    any place of the listing's). A write whose `data` names no place locks the listing alone, as before."""
+    places = None if data is None else _places_named(data)
+    if places is not None and not places:
+        svc = session.get(Service, service_id, with_for_update={"of": Service})  # OF: organisation is outer-joined
+    else:
+        places = _lock_in_order(session, service_id, places)
+        svc = session.get(Service, service_id)  # loaded fresh by the lock
+    session.info[_LOCKED] = (service_id, frozenset(places))  # what update_service need not lock again
+    return svc
+
+
+def _places_named(data: Mapping[str, Any]) -> set[uuid.UUID]:
+    """The existing places a write may change: its location items' ids (a place it leaves out it only leaves)."""
+    return {item["id"] for item in data.get("locations") or () if isinstance(item, Mapping) and item.get("id")}
+
+
+def _ensure_locked(session: Session, service_id: uuid.UUID, data: Mapping[str, Any]) -> None:
+    """The write's listings locked, unless lock_for_change took them as the write opened: for a caller that did not
+    (the importer, a new listing at an existing place). Its own listing already locked, a sibling taken here is
+    taken after it, not in order: a caller that locks a listing to change it locks with lock_for_change."""
+    places = _places_named(data)
+    listing, covered = session.info.get(_LOCKED, (None, frozenset()))
+    if places and not (listing == service_id and places <= covered):
+        _lock_in_order(session, service_id, places)
+
+
+def _lock_in_order(session: Session, service_id: uuid.UUID, places: set[uuid.UUID] | None) -> set[uuid.UUID]:
+    """Lock the listing and every listing offered at `places` (None: at the listing's own places) in one statement,
+    ordered by id; read the set again under the lock and, if it grew, let the locks go and take the larger set.
+    Returns the places whose listings it locked."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    wanted, places_now = _listings_at(session, service_id, places)
+    for round_ in range(1, _LOCK_ROUNDS + 1):
+        last = not postgres or round_ == _LOCK_ROUNDS
+        savepoint = None if last else session.begin_nested()
+        _lock(session, wanted, load=True)
+        if not postgres:
+            break
+        again, places_now = _listings_at(session, service_id, places)
+        if again <= wanted:
+            if savepoint is not None:
+                savepoint.commit()
+            break
+        if last:  # listings kept being added there: these locks are kept and the new ones taken after them
+            _lock(session, again - wanted)
+            break
+        savepoint.rollback()  # a listing was offered at one of the places meanwhile: let go, take them all
+        wanted |= again
+    return places_now
+
+
+def _lock(session: Session, ids: set[uuid.UUID], *, load: bool = False) -> None:
+    """SELECT ... FOR UPDATE of these listings, in order of id (PostgreSQL locks the rows as the sort gives them).
+    `load`: as ORM objects, refreshed from the rows as locked (one loaded earlier in the transaction may be older)."""
+    if load:
+        session.scalars(sa.select(Service).where(Service.id.in_(sorted(ids))).order_by(Service.id)
+                        .with_for_update(of=Service).execution_options(populate_existing=True)).all()
+    else:
+        session.execute(sa.select(Service.id).where(Service.id.in_(sorted(ids))).order_by(Service.id)
+                        .with_for_update()).all()
+
+
+def _listings_at(session: Session, service_id: uuid.UUID,
+                 places: set[uuid.UUID] | None) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """(the listing and every listing offered at `places` - None: at the listing's own places -, those places)."""
+    if places is None:
+        places = set(session.scalars(sa.select(ServiceAtLocation.location_id).where(
+            ServiceAtLocation.service_id == service_id)))
+    if not places:
+        return {service_id}, set()
+    offered = session.scalars(sa.select(ServiceAtLocation.service_id).where(
+        ServiceAtLocation.location_id.in_(sorted(places))).distinct())
+    return {service_id, *offered}, places
+
+
 def _shared_places_before(session: Session, data: dict) -> dict[uuid.UUID, dict]:
     """The stored state of the existing places a write names by id (another listing may be offered there too)."""
     ids = [item["id"] for item in data.get("locations") or () if isinstance(item, Mapping) and item.get("id")]
@@ -464,10 +563,12 @@ def reach(svc: Service) -> dict:
 
 def create_service(session: Session, outbox: Outbox, data: dict, editor: Editor, geocoder: Geocoder,
                    now: datetime | None = None) -> Service:
+    service_id = data.get("id") or uuid.uuid4()
+    _ensure_locked(session, service_id, data)  # the listings at an existing place it names, which it may change
     now = now or utcnow()
     if session.get(Organization, data["organization_id"]) is None:
         raise DomainError(f"There is no organisation {data['organization_id']}.", "organization_id")
-    svc = Service(id=data.get("id") or uuid.uuid4(), last_modified=now, listed_at=now,
+    svc = Service(id=service_id, last_modified=now, listed_at=now,
                   **{k: data[k] for k in ("organization_id", *SCALARS) if k in data})
     session.add(svc)
     places = _shared_places_before(session, data)
@@ -496,7 +597,9 @@ def _unlist(session: Session, outbox: Outbox, svc: Service, now: datetime) -> No
 
 def update_service(session: Session, outbox: Outbox, svc: Service, data: dict, editor: Editor,
                    geocoder: Geocoder, now: datetime | None = None) -> list[str]:
-    """Apply the given fields; returns the names of the fields that changed."""
+    """Apply the given fields; returns the names of the fields that changed. The caller has locked the listing with
+    lock_for_change (with `data`, or None), which took every listing the change can touch in one order."""
+    _ensure_locked(session, svc.id, data)
     now = now or utcnow()
     if svc.status == "defunct":
         raise DomainError("This listing was withdrawn; publish a new one instead.")
@@ -581,7 +684,7 @@ def flag_review_due(session: Session, outbox: Outbox, *, period: timedelta = DEF
         sa.or_(Service.assured_date < cutoff,
                sa.and_(Service.assured_date.is_(None),
                        sa.or_(Service.listed_at.is_(None), Service.listed_at < listed_before))))
-        .with_for_update(of=Service))
+        .order_by(Service.id).with_for_update(of=Service))  # in order of id, as every write locks listings
     count = 0
     for svc in due:
         last = datetime.combine(svc.assured_date, datetime.min.time(), now.tzinfo) if svc.assured_date else None

@@ -63,10 +63,10 @@ def _located_for(service_id: uuid.UUID, data: dict) -> Prelocated:
     return _located(data)
 
 
-def _owned_service(session, service_id: uuid.UUID, *, lock: bool = True) -> Service:
-    """The caller's organisation's listing (403 for another's), locked for a change unless `lock` is False."""
-    # OF service: the organisation is joined for reading, and PostgreSQL cannot lock an outer join's nullable side
-    svc = session.get(Service, service_id, with_for_update={"of": Service} if lock else None)
+def _owned_service(session, service_id: uuid.UUID, *, lock: bool = True, change: dict | None = None) -> Service:
+    """The caller's organisation's listing (403 for another's), locked for a change unless `lock` is False - with
+    every listing `change` can touch through a place they share, in one order (services.lock_for_change)."""
+    svc = services.lock_for_change(session, service_id, change or {}) if lock else session.get(Service, service_id)
     if svc is None:
         raise Problem(404, f"There is no service {service_id}.")
     require_organisation(str(svc.organization_id))
@@ -272,7 +272,8 @@ class ManageService(MethodView):
         data = {k: v for k, v in data.items() if k in given and k != "organization_id"}
         ctx, geocoder = service_context(), _located_for(service_id, data)
         with ctx.database.transaction() as session:
-            svc = _owned_service(session, service_id)  # locked: nobody can change it between check and write
+            # locked (with the listings sharing a place it changes): nobody can change it between check and write
+            svc = _owned_service(session, service_id, change=data)
             _require_if_match(svc, data)
             _check_if_match(svc)
             with _domain_problems():

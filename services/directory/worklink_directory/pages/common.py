@@ -43,11 +43,16 @@ def parse_uuid(raw: str | None) -> uuid.UUID | None:
         return None
 
 
-def service_or_404(session, raw_id: str, *, for_update: bool = False) -> Service:
+def service_or_404(session, raw_id: str, *, for_update: bool = False, places: bool = False) -> Service:
+    """The listing; `for_update`: locked for a change (services.lock_for_change) - with `places`, together with every
+    listing offered at one of its places, as a change to its places changes them too."""
     service_id = parse_uuid(raw_id)
-    # OF service: the organisation is joined for reading, and PostgreSQL cannot lock an outer join's nullable side
-    lock = {"of": Service} if for_update else None
-    svc = session.get(Service, service_id, with_for_update=lock) if service_id else None
+    if not service_id:
+        svc = None
+    elif for_update:
+        svc = services.lock_for_change(session, service_id, None if places else {})
+    else:
+        svc = session.get(Service, service_id)
     if svc is None:
         raise Problem(404, "We could not find that service. It may have been removed.", title="Service not found")
     return svc

@@ -98,14 +98,16 @@ def _locate_posted(service_id: str) -> None:
     g.located = Prelocated(current_app.extensions["directory"]["geocoder"], request.form.getlist("postal_code"))
 
 
-def _owned(session, service_id: str, *, for_update: bool = False) -> Service:
-    svc = service_or_404(session, service_id, for_update=for_update)
+def _owned(session, service_id: str, *, for_update: bool = False, places: bool = False) -> Service:
+    svc = service_or_404(session, service_id, for_update=for_update, places=places)
     require_organisation(str(svc.organization_id))
     return svc
 
 
-def _changeable(session, service_id: str, *, for_update: bool = True) -> Service:
-    svc = _owned(session, service_id, for_update=for_update)
+def _changeable(session, service_id: str, *, for_update: bool = True, places: bool = False) -> Service:
+    """The listing, locked for a change unless `for_update` is False; `places`: a change to its places, which locks
+    every listing offered at one of them as well (one of them shared, it changes them too)."""
+    svc = _owned(session, service_id, for_update=for_update, places=places)
     if svc.status == "defunct":
         raise Problem(409, "This listing was withdrawn, so it can no longer be changed.", title="Listing withdrawn")
     return svc
@@ -665,7 +667,7 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
     if _form_post() and part.key == "locations":
         _locate_posted(service_id)
     with ctx.database.transaction() as session:
-        svc = _changeable(session, service_id)
+        svc = _changeable(session, service_id, places=part.key == "locations" and _form_post())
         existing = _row(part, svc, item_id)
         context = {"svc": svc, "part": part, "existing": existing, "days": DAY_LABELS,
                    "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
@@ -766,7 +768,8 @@ def _item_changed_since(part: Part, row, form: Form) -> bool:
 def partner_part_remove(service_id: str, slug: str, item_id: str):
     part, ctx = _part(slug), service_context()
     with ctx.database.transaction() as session:
-        svc = _changeable(session, service_id)
+        # a removal sends the places it keeps again: locked with the listings offered there, as any change of them
+        svc = _changeable(session, service_id, places=part.key == "locations" and _form_post())
         existing = _row(part, svc, item_id)
         items = [part.as_input(row) for row in part.rows(svc) if row is not existing]
         # a confidential place deleted is forgotten: said on the page, and removed only from a page that said so
