@@ -248,6 +248,10 @@ def measure(database: Database, settings: Settings, args) -> dict:
     with database.sessions() as session:
         some_id = session.scalar(sa.select(Referral.id).where(Referral.assigned_org_id == org,
                                                                Referral.status == "in_progress").limit(1))
+        # A person whose status link still works: an open referral's (a closed one's expires after it closed).
+        # The seeder's NHS numbers are 999 and the referral's index.
+        open_nhs = session.scalar(sa.select(Referral.nhs_number).where(Referral.status == "in_progress").limit(1))
+    person_link = link(int(open_nhs[3:]))
 
     def get(path, headers):
         def run():
@@ -268,8 +272,8 @@ def measure(database: Database, settings: Settings, args) -> dict:
     timed(results, "page /queue/<id>", engine, get(f"/queue/{some_id}", {**adviser_h, **html}), args.repeat)
     timed(results, "API GET /referrals?view=sent (gp)", engine, get("/referrals?view=sent", gp), args.repeat)
     timed(results, "page /sent (gp)", engine, get("/sent", {**gp, **html}), args.repeat)
-    timed(results, "API GET /status/<link>", engine, get(f"/status/{link(7)}", {}), args.repeat)
-    timed(results, "page /my-referral/<link>", engine, get(f"/my-referral/{link(7)}", html), args.repeat)
+    timed(results, "API GET /status/<link>", engine, get(f"/status/{person_link}", {}), args.repeat)
+    timed(results, "page /my-referral/<link>", engine, get(f"/my-referral/{person_link}", html), args.repeat)
     timed(results, "API GET /sustainment-checks (org admin)", engine, get("/sustainment-checks", org_admin),
           args.repeat)
     timed(results, "API GET /sustainment-checks (alliance)", engine, get("/sustainment-checks", admin), args.repeat)
