@@ -41,8 +41,10 @@ import psycopg
 from flask import Flask, request
 from marshmallow import Schema, ValidationError, fields, validate
 
+from bench.bare_write import libpq_url
+
 app = Flask(__name__)
-URL = os.environ.get("BARE_INTAKE_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
+URL = libpq_url(os.environ.get("BARE_INTAKE_DATABASE_URL", ""))
 SECRET = os.environ.get("BARE_INTAKE_JWT_SECRET", "")
 AUDIENCE, ISSUER = os.environ.get("BARE_INTAKE_JWT_AUDIENCE"), os.environ.get("BARE_INTAKE_JWT_ISSUER")
 ONE_ROUND_TRIP = os.environ.get("BARE_INTAKE_ONE_ROUND_TRIP") == "1"
@@ -114,9 +116,9 @@ def connection() -> psycopg.Connection:
     return local.db
 
 
-def prepare(services: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
-    """Create the tables and the routing services (bench/referrals.py calls it before the server starts)."""
-    with psycopg.connect(URL, autocommit=True) as db:
+def prepare(url: str, services: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+    """Create the tables and the routing services at `url` (bench/referrals.py, before the server starts)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as db:
         db.execute(TABLES)
         with db.cursor() as cursor:
             cursor.executemany("INSERT INTO bare_services VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", services)

@@ -23,7 +23,14 @@ from flask import Flask
 
 app = Flask(__name__)
 PATH = os.path.join(os.environ.get("WORKLINK_VAR", "var"), "bare-write.db")  # one file, as a service's
-POSTGRES_URL = os.environ.get("BARE_WRITE_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
+
+
+def libpq_url(url: str) -> str:
+    """A service's SQLAlchemy URL (postgresql+psycopg://) as psycopg takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+POSTGRES_URL = libpq_url(os.environ.get("BARE_WRITE_DATABASE_URL", ""))
 AUDIT = "CREATE TABLE IF NOT EXISTS bare_audit (id TEXT PRIMARY KEY, at TEXT, action TEXT, resource TEXT)"
 OUTBOX = "CREATE TABLE IF NOT EXISTS bare_outbox (id TEXT PRIMARY KEY, at TEXT, type TEXT, body TEXT)"
 local = threading.local()

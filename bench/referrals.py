@@ -144,8 +144,7 @@ def _start_bare_intake(env: dict[str, str], url: str, jwt_settings, port: int, o
                 "BARE_INTAKE_JWT_AUDIENCE": jwt_settings.audience, "BARE_INTAKE_JWT_ISSUER": jwt_settings.issuer,
                 "BARE_INTAKE_ONE_ROUND_TRIP": "1" if one_round_trip else "0"}
     from bench import bare_intake
-    bare_intake.URL = url.replace("postgresql+psycopg://", "postgresql://")
-    bare_intake.prepare([(uuid.uuid4(), uuid.uuid4(), "GL")])
+    bare_intake.prepare(url, [(uuid.uuid4(), uuid.uuid4(), "GL")])
     return start_gunicorn("bench.bare_intake:app", port, bare_env)
 
 

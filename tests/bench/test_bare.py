@@ -10,13 +10,10 @@ import psycopg
 import pytest
 
 from bench import bare_intake, bare_write
+from bench.bare_write import libpq_url as _libpq
 from bench.referrals import referral_body
 from worklink.auth import mint_token
 from worklink.config import JwtSettings
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def _count(url: str, table: str) -> int:
@@ -71,7 +68,7 @@ def intake_client(request, monkeypatch, postgres_url):
     monkeypatch.setattr(bare_intake, "SECRET", settings.secret)
     monkeypatch.setattr(bare_intake, "AUDIENCE", settings.audience)
     monkeypatch.setattr(bare_intake, "ISSUER", settings.issuer)
-    bare_intake.prepare([(uuid.uuid4(), uuid.uuid4(), "GL")])
+    bare_intake.prepare(postgres_url, [(uuid.uuid4(), uuid.uuid4(), "GL")])
     token = mint_token(settings, role="gp", org=str(uuid.uuid4()), subject="bench-gp")
     client = bare_intake.app.test_client()
     yield client, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
