@@ -371,15 +371,46 @@ def _postcodes(record: Any) -> list[str]:
         return []
 
 
+def _ids(values: Iterable[Any]) -> set[uuid.UUID]:
+    """The values that are UUIDs (a record giving anything else is rejected, and names nothing to lock)."""
+    found = set()
+    for value in values:
+        if isinstance(value, uuid.UUID):
+            found.add(value)
+        elif isinstance(value, str):
+            try:
+                found.add(uuid.UUID(value))
+            except ValueError:
+                continue
+    return found
+
+
+def _batch_names(batch: list[tuple[int, Any]]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """(the listings a batch's records give by id, the places they name by id): what the batch may change."""
+    listings, places = set(), set()
+    for _, record in batch:
+        if not isinstance(record, dict):
+            continue
+        listings |= _ids([record.get("id")])
+        sals = record.get("service_at_locations")
+        places |= _ids(sal["location"].get("id") for sal in (sals if isinstance(sals, list) else ())
+                       if isinstance(sal, dict) and isinstance(sal.get("location"), dict))
+    return listings, places
+
+
 def import_records(database: Database, outbox: Outbox, records: Iterable[dict], geocoder: Geocoder,
                    progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Load records in batches; each record in its own savepoint, so one bad record spoils nothing else."""
+    """Load records in batches, each batch one transaction; each record in its own savepoint, so one bad record
+    spoils nothing else. A batch first locks every listing it can change, in one statement ordered by id
+    (services.lock_for_import): locked record by record, in feed order, it deadlocked with an edit of a shared
+    place or another import that took the same listings in another order."""
     report = ImportReport()
     batch: list[dict] = []
 
     def flush() -> None:
         located = Prelocated(geocoder, (postcode for _, record in batch for postcode in _postcodes(record)))
         with database.transaction() as session:
+            services.lock_for_import(session, *_batch_names(batch))
             for index, record in batch:
                 ref = str((record.get("id") if isinstance(record, dict) else None) or f"row {index}")
                 try:

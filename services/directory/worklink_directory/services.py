@@ -404,9 +404,14 @@ def _location(session: Session, data: dict, organization_id: uuid.UUID, geocoder
 # again in one statement. Once the write holds every listing offered at a place, no listing can be added there or
 # leave until it commits (either takes a listing it holds), so the set it checked under the lock stays true. Only a
 # place no listing is offered at has nobody to queue on; nothing but an old import leaves one (they are deleted).
+# An import batch is one transaction of many records: locking each listing as it reached its record, in feed order, it
+# held one listing (record 1) while an edit that had taken others in order of id waited for it, then wanted one of
+# those (record 5) - a deadlock again, as with two imports listing the same listings in different orders. So a batch
+# takes, before its first record and in one statement ordered by id, every listing it names and every listing offered
+# at a place it names (lock_for_import); its records' writes then find their listings locked already.
 # SQLite takes one writer at a time (BEGIN IMMEDIATE): there FOR UPDATE is nothing and the set cannot move.
 
-_LOCKED = "worklink_directory.locked_for_change"  # session.info: (the listing, the places whose listings it locked)
+_LOCKED = "worklink_directory.locked_for_change"  # session.info: (the listings, the places whose listings it locked)
 _LOCK_ROUNDS = 5  # sets read again and grown before the last one's locks are kept, the missing ones added
 
 
@@ -418,11 +423,24 @@ def lock_for_change(session: Session, service_id: uuid.UUID, data: Mapping[str, 
     places = None if data is None else _places_named(data)
     if places is not None and not places:
         svc = session.get(Service, service_id, with_for_update={"of": Service})  # OF: organisation is outer-joined
+        listings: set[uuid.UUID] = {service_id}
     else:
-        places = _lock_in_order(session, service_id, places)
+        listings, places = _lock_in_order(session, {service_id}, places)
         svc = session.get(Service, service_id)  # loaded fresh by the lock
-    session.info[_LOCKED] = (service_id, frozenset(places))  # what update_service need not lock again
+    session.info[_LOCKED] = (frozenset(listings), frozenset(places))  # what update_service need not lock again
     return svc
+
+
+def lock_for_import(session: Session, listings: Iterable[uuid.UUID], places: Iterable[uuid.UUID]) -> None:
+    """An import batch's first lock, before its first record: every listing in `listings` (the ids its records give;
+    those not held here lock nothing) and every listing offered at one of `places` (the places they name by id), in
+    one statement ordered by id, the set read again under the lock as lock_for_change does. Its records' writes then
+    take no lock of their own (_ensure_locked), so a batch never holds one listing while it waits for another."""
+    listings, places = set(listings), set(places)
+    if not listings and not places:
+        return
+    locked, places = _lock_in_order(session, listings, places)
+    session.info[_LOCKED] = (frozenset(locked), frozenset(places))
 
 
 def _places_named(data: Mapping[str, Any]) -> set[uuid.UUID]:
@@ -431,38 +449,41 @@ def _places_named(data: Mapping[str, Any]) -> set[uuid.UUID]:
 
 
 def _ensure_locked(session: Session, service_id: uuid.UUID, data: Mapping[str, Any]) -> None:
-    """The write's listings locked, unless lock_for_change took them as the write opened: for a caller that did not
-    (the importer, a new listing at an existing place). Its own listing already locked, a sibling taken here is
+    """The write's listings locked, unless lock_for_change or lock_for_import took them as the write opened: for a
+    caller that did not (a new listing at an existing place). Its own listing already locked, a sibling taken here is
     taken after it, not in order: a caller that locks a listing to change it locks with lock_for_change."""
     places = _places_named(data)
-    listing, covered = session.info.get(_LOCKED, (None, frozenset()))
-    if places and not (listing == service_id and places <= covered):
-        _lock_in_order(session, service_id, places)
+    listings, covered = session.info.get(_LOCKED, (frozenset(), frozenset()))
+    if places and not (service_id in listings and places <= covered):
+        _lock_in_order(session, {service_id}, places)
 
 
-def _lock_in_order(session: Session, service_id: uuid.UUID, places: set[uuid.UUID] | None) -> set[uuid.UUID]:
-    """Lock the listing and every listing offered at `places` (None: at the listing's own places) in one statement,
+def _lock_in_order(session: Session, listings: set[uuid.UUID],
+                   places: set[uuid.UUID] | None) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Lock the listings and every listing offered at `places` (None: at the listings' own places) in one statement,
     ordered by id; read the set again under the lock and, if it grew, let the locks go and take the larger set.
-    Returns the places whose listings it locked."""
+    Returns (the listings it locked - those given, held here or not, and those offered at the places -, the places
+    whose listings it locked)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    wanted, places_now = _listings_at(session, service_id, places)
+    wanted, places_now = _listings_at(session, frozenset(listings), places)
     for round_ in range(1, _LOCK_ROUNDS + 1):
         last = not postgres or round_ == _LOCK_ROUNDS
         savepoint = None if last else session.begin_nested()
         _lock(session, wanted, load=True)
         if not postgres:
             break
-        again, places_now = _listings_at(session, service_id, places)
+        again, places_now = _listings_at(session, frozenset(listings), places)
         if again <= wanted:
             if savepoint is not None:
                 savepoint.commit()
             break
         if last:  # listings kept being added there: these locks are kept and the new ones taken after them
             _lock(session, again - wanted)
+            wanted |= again
             break
         savepoint.rollback()  # a listing was offered at one of the places meanwhile: let go, take them all
         wanted |= again
-    return places_now
+    return wanted, places_now
 
 
 def _lock(session: Session, ids: set[uuid.UUID], *, load: bool = False) -> None:
@@ -476,17 +497,17 @@ def _lock(session: Session, ids: set[uuid.UUID], *, load: bool = False) -> None:
                         .with_for_update()).all()
 
 
-def _listings_at(session: Session, service_id: uuid.UUID,
+def _listings_at(session: Session, listings: frozenset[uuid.UUID],
                  places: set[uuid.UUID] | None) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """(the listing and every listing offered at `places` - None: at the listing's own places -, those places)."""
+    """(the listings and every listing offered at `places` - None: at the listings' own places -, those places)."""
     if places is None:
         places = set(session.scalars(sa.select(ServiceAtLocation.location_id).where(
-            ServiceAtLocation.service_id == service_id)))
+            ServiceAtLocation.service_id.in_(sorted(listings)))))
     if not places:
-        return {service_id}, set()
+        return set(listings), set()
     offered = session.scalars(sa.select(ServiceAtLocation.service_id).where(
         ServiceAtLocation.location_id.in_(sorted(places))).distinct())
-    return {service_id, *offered}, places
+    return {*listings, *offered}, places
 
 
 def _shared_places_before(session: Session, data: dict) -> dict[uuid.UUID, dict]:

@@ -184,9 +184,9 @@ def test_a_listing_offered_at_the_place_while_the_write_locks_is_locked_too(shar
     database, statements, newcomer = app.extensions["worklink"].database, [], []
     read_sharing = services._listings_at
 
-    def offered_there_meanwhile(session, service_id, places):
-        found = read_sharing(session, service_id, places)
-        if not newcomer and str(service_id) == counselling:
+    def offered_there_meanwhile(session, listings, places):
+        found = read_sharing(session, listings, places)
+        if not newcomer and uuid.UUID(counselling) in listings:
             newcomer.append(uuid.uuid4())
             with database.transaction() as other:
                 services.create_service(other, app.extensions["worklink"].outbox, {
