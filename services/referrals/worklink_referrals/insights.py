@@ -15,6 +15,10 @@ group x reason) whose margins are published too - the group's size, the overall 
 rejection_reasons - and whose rejected column is what the group's reasons add up to. They are
 suppressed together, with those margins, as one set of lines (`hidden_figures`): no hidden figure
 can be worked out from the published ones, by any sum or difference of lines.
+
+The closed counts the rates give are lines too: overall, completed and failed add up to it (`hidden_statuses`;
+it is hidden, with the overall rates, where it or the count not closed is from 1 to 4), and a group's count not
+closed is its size minus it (hidden there as a last resort, with the group's rates).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ OUTSIDE = -1  # the line of every figure that is in only one line: nothing else 
 
 
 def hidden_figures(values: dict[Any, int], lines: Sequence[Line], already: Iterable = (), fixed: Iterable = (),
-                   implied: Sequence[Line] = (), zeros: bool = True) -> set:
+                   implied: Sequence[Line] = (), zeros: bool = True, last: Iterable = ()) -> set:
     """The figures to hide so that none hidden can be worked out from those shown (complementary suppression).
 
     `values`: every figure; `lines`: each total with the figures that add up to it, every figure in at most two
@@ -70,7 +74,8 @@ def hidden_figures(values: dict[Any, int], lines: Sequence[Line], already: Itera
     start: counts from 1 to 4, and `already`. `fixed` figures are shown or hidden as decided elsewhere (a published
     margin): never hidden here. `implied`: lines that follow from the others (a sum of them), checked for small
     hidden totals only. `zeros`: whether a 0 may be hidden beside others (in a two-way table a row's or column's
-    only other figure may be 0; a one-way breakdown hides counts of 5 or more only, as it always has).
+    only other figure may be 0; a one-way breakdown hides counts of 5 or more only, as it always has). `last`:
+    figures hidden only where no other figure would do (a group's closed count: hiding it withholds its rates).
 
     Then, until nothing changes, the smallest shown figure (not fixed) is hidden:
     - in a line whose total is shown and whose hidden figures are one alone, add up to fewer than 5 or are all
@@ -83,17 +88,17 @@ def hidden_figures(values: dict[Any, int], lines: Sequence[Line], already: Itera
     Where no figure can be hidden that helps (a line whose every figure is hidden or fixed), it stays so, as
     `hidden_cells` stops when nothing is left to hide.
     """
-    fixed = set(fixed)
+    fixed, last = set(fixed), set(last)
     hidden = {f for f, n in values.items() if 0 < n < SMALL and f not in fixed} | set(already)
     ends: dict[Any, list[int]] = defaultdict(list)  # figure -> the (one or two) lines it is in
     for i, (total, parts) in enumerate(lines):
         for figure in ([total] if total is not None else []) + list(parts):
             ends[figure].append(i)
-    hideable = sorted((n, f) for f, n in values.items() if f not in fixed and (n or zeros))
+    hideable = sorted((f in last, n, f) for f, n in values.items() if f not in fixed and (n or zeros))
     stuck: set = set()  # bridges nothing can close
 
     def smallest(candidates: Iterable, at_least: int = 0) -> Any:
-        return next((f for n, f in sorted((values[f], f) for f in candidates)
+        return next((f for _, n, f in sorted((f in last, values[f], f) for f in candidates)
                      if n >= at_least and (n or zeros) and f not in hidden and f not in fixed), None)
 
     def in_lines() -> Any:
@@ -115,7 +120,7 @@ def hidden_figures(values: dict[Any, int], lines: Sequence[Line], already: Itera
         edges = {f: (ends[f][0], ends[f][1] if len(ends[f]) > 1 else OUTSIDE) for f in hidden if f in ends}
         for bridge in sorted(_bridges(edges) - stuck, key=lambda f: (values[f], f)):
             left, right = (_reach(edges, end, bridge) for end in edges[bridge])
-            pick = next((f for n, f in hideable if f not in hidden and f in ends and _crosses(ends[f], left, right)),
+            pick = next((f for *_, f in hideable if f not in hidden and f in ends and _crosses(ends[f], left, right)),
                         None)
             if pick is None:
                 pick = smallest(f for i in edges[bridge] if i != OUTSIDE
@@ -230,27 +235,56 @@ def _counts(counts: dict[str, int], *, total_hidden: bool = False) -> dict[str, 
     return {name: None if name in hidden else n for name, n in counts.items()}
 
 
+CLOSED_COUNT = "(closed)"  # the overall closed count, a figure of the overall status table (never a status's code)
+
+
+def hidden_statuses(statuses: dict[str, int]) -> set[str]:
+    """The overall counts by status to hide, and `CLOSED_COUNT` among them if the closed count is not to be known
+    (the caller withholds the overall outcome rates, which would give it).
+
+    As `hidden_cells`, with the closed count (completed and failed) as a line of its own: `hidden_rates` takes it to
+    be known (an outcome rate's denominator), so completed and failed are hidden as cells of it - one hidden beside
+    the other shown would be the closed count minus that one - and the other statuses with it as their line's last
+    cell. The closed count is hidden where it is from 1 to 4, or where the referrals not closed are (the overall
+    count minus it would give them): then the other statuses, and completed or failed, protect it."""
+    closing = [s for s in CLOSED if s in statuses]
+    if not closing:
+        return hidden_cells(statuses)
+    closed = sum(statuses[s] for s in closing)
+    values = {**statuses, CLOSED_COUNT: closed}
+    lines: list[Line] = [(None, [s for s in statuses if s not in closing] + [CLOSED_COUNT]), (CLOSED_COUNT, closing)]
+    known = closed >= SMALL and not 0 < sum(statuses.values()) - closed < SMALL
+    return hidden_figures(values, lines, already=set() if known else {CLOSED_COUNT}, fixed={CLOSED_COUNT},
+                          implied=[(None, list(statuses))], zeros=False)
+
+
 def _by_status_and_reason(
         pairs: dict[str, Counter], sizes: dict[str, int], withheld: set[str], rejected_hidden: set[str],
         closed_known: set[str], overall: tuple[dict[str, int], dict[str, int | None], dict[str, int],
-                                                dict[str, int | None]],
-) -> dict[str, tuple[dict[str, int | None], dict[str, int | None]]]:
+                                                dict[str, int | None], bool],
+) -> tuple[dict[str, tuple[dict[str, int | None], dict[str, int | None]]], set[str]]:
     """Per group of a breakdown, its referrals by status and its rejected ones by reason: two-way tables, hidden
     together by `hidden_figures`.
 
     `pairs`: per group, how many referrals have each (status, status reason) - the reason read for rejected ones.
-    `overall`: the overall counts by status and by reason, and those published (by_status, rejection_reasons).
+    `overall`: the overall counts by status and by reason, those published (by_status, rejection_reasons), and
+    whether the overall closed count is known (`hidden_statuses`).
     The lines: each group's size is its statuses; each status overall is the groups' (rejected aside: it follows);
     a group's rejected count is its reasons; each reason overall is the groups'; the overall rejected count is the
     reasons; the overall count is the statuses, and the groups' sizes. A group's closed count (completed and failed)
     is a line too, and the overall one: an outcome rate's denominator, taken to be known as `hidden_rates` takes it
-    - for a group with an outcome rate published (`closed_known`; never a withheld one) or with nothing closed,
-    and overall - and kept unknown otherwise. Those margins are published or hidden already (the sizes by
-    `hidden_cells`, the overall counts at the top): fixed here, and a hidden one must stay hidden. Hidden from the
-    start: every figure of a withheld group, and the rejected count of a group whose `rejection_rate` is withheld
-    (`rejected_hidden`: the rate times the size would give it).
+    - for a group with an outcome rate published (`closed_known`; never a withheld one), and overall unless
+    `hidden_statuses` hid it - and kept unknown otherwise. Those margins are published or hidden already (the sizes
+    by `hidden_cells`, the overall counts at the top by `hidden_statuses`): fixed here, and a hidden one must stay
+    hidden. But a group's closed count known from its rates (or 0, known only as its cells show it) may be hidden
+    here, last of all (where its referrals not closed would be its size minus it, say, with nothing else in its row
+    to hide): the caller then withholds the group's outcome rates. Hidden from the start: every figure of a
+    withheld group, and the rejected count of a group whose `rejection_rate` is withheld (`rejected_hidden`: the rate
+    times the size would give it) unless the shown margins give it anyway (`_given`).
+
+    Returns each group's two tables, and the groups whose closed count was hidden here.
     """
-    statuses, status_shown, reasons, reason_shown = overall
+    statuses, status_shown, reasons, reason_shown, all_closed_known = overall
     closing = [s for s in CLOSED if s in statuses]
     groups = sorted(pairs)
     values: dict[tuple, int] = {}
@@ -294,17 +328,52 @@ def _by_status_and_reason(
     already = {f for f in values if f[0] in ("status", "reason") and f[1] in withheld}
     already |= {("size", g) for g in withheld} | {("status", g, "rejected") for g in rejected_hidden - withheld
                                                    if "rejected" in statuses}
-    already |= {("closed", g) for g in groups if values["closed", g] and g not in closed_known}
+    # A closed count is known where a rate gives it; a 0 is not known either (no rate is built on it) but as the
+    # cells show it, so it may be hidden too, as a known one may (withholding the group's rates).
+    hideable = {("closed", g) for g in groups if g in closed_known or not (values["closed", g] or g in withheld)}
+    already |= {("closed", g) for g in groups} - hideable
     already |= {("all", s) for s, n in status_shown.items() if n is None}
     already |= {("reasons", r) for r, n in reason_shown.items() if n is None}
-    margins = {f for f in values if f[0] in ("size", "closed", "all", "all_closed", "reasons")}
-    hidden = hidden_figures(values, lines, already, fixed=margins, implied=implied)
+    if not all_closed_known and values["all_closed",]:
+        already.add(("all_closed",))
+    margins = {f for f in values if f[0] in ("size", "closed", "all", "all_closed", "reasons")} - hideable
+    # A cell the shown margins give (a group's completed count where nothing of it is closed, say; or its rejected
+    # count, whose rate was withheld, where everything not closed is rejected) is as good as shown: hiding it would
+    # protect nothing, and the cells it was hidden for would be left exposed. It is shown (the tables protect
+    # what it was hidden for).
+    given = _given(values, lines, margins - already)
+    already -= {f for f in given if f[0] in ("status", "reason") and f[1] not in withheld}
+    fixed = margins | (given - already)
+    hidden = hidden_figures(values, lines, already, fixed=fixed, implied=implied, last=hideable)
 
     def shown(figure: tuple) -> int | None:
         return None if figure in hidden else values[figure]
 
-    return {g: ({s: shown(("status", g, s)) for s in statuses}, {r: shown(("reason", g, r)) for r in reasons})
-            for g in groups}
+    tables = {g: ({s: shown(("status", g, s)) for s in statuses}, {r: shown(("reason", g, r)) for r in reasons})
+              for g in groups}
+    return tables, {g for _, g in hideable & hidden}
+
+
+def _given(values: dict[Any, int], lines: Sequence[Line], shown: set) -> set:
+    """The figures that the `shown` ones give away through the lines (not counts from 1 to 4: those are hidden
+    whatever gives them): a line's last figure unknown, or its unknown parts when the known ones make its total
+    already (counts are never negative)."""
+    known = set(shown)
+    while True:
+        before = len(known)
+        for total, parts in lines:
+            if total is not None and total not in known:
+                if all(p in known for p in parts):
+                    known.add(total)
+                continue
+            unknown = [p for p in parts if p not in known]
+            if not unknown:
+                continue
+            rest = (values[total] if total is not None else None)
+            if len(unknown) == 1 or (rest is not None and rest == sum(values[p] for p in parts if p in known)):
+                known.update(unknown)
+        if len(known) == before:
+            return {f for f in known if not 0 < values[f] < SMALL}
 
 
 def _withheld(figures: Any) -> Any:
@@ -450,7 +519,7 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
         # an outcome rate is (the rejected and not-rejected counts it gives, against the overall rejected count).
         rejection_hidden = hidden_rates(sizes, rejected, already=hidden)
         closed_known = {name for name in groups if any(name not in names for names in rates_hidden.values())}
-        tables = _by_status_and_reason(pairs, sizes, hidden, rejection_hidden, closed_known, overall)
+        tables, closed_hidden = _by_status_and_reason(pairs, sizes, hidden, rejection_hidden, closed_known, overall)
         for name, summary in summaries.items():
             summary["by_status"], summary["rejection_reasons"] = tables[name]
             if name in hidden:
@@ -461,19 +530,23 @@ def figures(referrals: list[Referral], outcome_types: dict[Any, set[str]], today
             if summary["by_status"].get("rejected", 0) is None:  # hidden as the rate was, or to protect a cell
                 summary["rejection_rate"] = None
             for kind, names in rates_hidden.items():
-                if name in names:
+                if name in names or name in closed_hidden:  # a rate would give its closed count away
                     summary["outcome_rates"][kind] = None
         return summaries
 
     statuses = _tally(r.status for r in referrals)
     reasons = _tally(r.status_reason for r in referrals if r.status == "rejected")
-    by_status = _counts(statuses)
+    hidden_status = hidden_statuses(statuses)
+    by_status = {name: None if name in hidden_status else n for name, n in statuses.items()}
     rejection_reasons = _counts(reasons, total_hidden=by_status.get("rejected", 0) is None)
-    overall = (statuses, by_status, reasons, rejection_reasons)
+    overall = (statuses, by_status, reasons, rejection_reasons, CLOSED_COUNT not in hidden_status)
+    summary = _summary(referrals, facts)
+    if CLOSED_COUNT in hidden_status:  # a rate would give its closed count away
+        summary["outcome_rates"] = dict.fromkeys(summary["outcome_rates"])
     return {
         "generated_on": today,
         "suppression": f"counts from 1 to {SMALL - 1} and figures built on fewer than {SMALL} referrals are null",
-        "overall": _summary(referrals, facts),
+        "overall": summary,
         "by_source": _counts(_tally(r.source for r in referrals)),
         "by_area": _counts(_tally(r.area for r in referrals)),
         "by_status": by_status,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 from worklink_referrals.domain import OUTCOME_TYPES
-from worklink_referrals.insights import SMALL, figures, hidden_cells, hidden_figures, referral_age_band
+from worklink_referrals.insights import (SMALL, figures, hidden_cells, hidden_figures, hidden_statuses,
+                                        referral_age_band)
 
 TODAY = date(2026, 11, 26)
 BREAKDOWNS = ("sex", "deprivation_decile", "ethnicity", "source", "employment_situation", "health_category",
@@ -110,13 +112,17 @@ def test_a_withheld_group_shows_its_tables_withheld():
 # --- the attack ----------------------------------------------------------------------------------------------------
 
 def attack(referrals, published, outcomes=None) -> list[str]:
-    """Every hidden figure of the two-way tables (or a margin they sit in) an attacker pins down from the published
-    figures, that they could not without the tables; and every published line whose hidden figures add up to 1-4.
+    """Every hidden figure of the two-way tables, or of the overall by_status and rejection_reasons and the groups'
+    sizes they sit in, that an attacker pins down from the published figures; and every published line whose hidden
+    figures add up to 1-4.
 
     The attacker also knows what `hidden_rates` takes to be known: the closed count (completed and failed) of each
-    group with an outcome rate published or with nothing closed, and overall. That alone gives some overall counts
-    away (by_status's completed or failed, when the other is shown): the baseline, the same attack with every cell of
-    the tables hidden, is what the tables are not to add to."""
+    group with an outcome rate published, and overall whenever an overall outcome rate is published, and otherwise
+    too unless it or the count not closed is from 1 to 4 (which must withhold the rates). A group's closed count of
+    0 (no rate is built on it) is known only as its cells show it. Nothing is excused: before 2026-11-29 that
+    knowledge alone gave some overall counts away (by_status's completed or failed hidden beside the other shown)
+    and some groups' counts not closed (their size minus their closed count), and the attack left those out as its
+    baseline."""
     leaks = []
     overall_n = published["overall"]["referrals"]
     closing = [s for s in ("completed", "failed") if s in published["by_status"]]
@@ -146,24 +152,20 @@ def attack(referrals, published, outcomes=None) -> list[str]:
         if closing:  # the closed counts hidden_rates takes to be known
             for g, figures_ in groups.items():
                 closed = sum(truth["status", g, s] for s in closing)
-                if closed == 0 or any(rate is not None for rate in figures_["outcome_rates"].values()):
+                if any(rate is not None for rate in figures_["outcome_rates"].values()):
                     lines.append((None, [("status", g, s) for s in closing], closed))
-            lines.append((None, [("all", s) for s in closing], sum(truth["all", s] for s in closing)))
-        unpublished = {f: None if f[0] in ("status", "reason") else n for f, n in known.items()}
-        baseline = solve(unpublished, lines)
-        for figure in solve(known, lines) - baseline:
+            all_closed = sum(truth["all", s] for s in closing)
+            if any(rate is not None for rate in published["overall"]["outcome_rates"].values()) or not (
+                    0 < all_closed < SMALL or 0 < len(referrals) - all_closed < SMALL):
+                lines.append((None, [("all", s) for s in closing], all_closed))
+        for figure in sorted(solve(known, lines)):
             leaks.append(f"{breakdown} {figure}: {truth[figure]} worked out")
-
-        def small_totals(view):  # published totals whose hidden parts (not given anyway) add up to 1-4
-            found = set()
-            for line in lines:
-                total, parts = line[0], line[1]
-                if total is not None and view[total] is not None:
-                    hidden = [p for p in parts if view[p] is None and p not in baseline]
-                    if hidden and 0 < sum(truth[p] for p in hidden) < SMALL:
-                        found.add(f"{breakdown} {total}: hidden parts add up to {sum(truth[p] for p in hidden)}")
-            return found
-        leaks += sorted(small_totals(known) - small_totals(unpublished))
+        for line in lines:  # published totals whose hidden parts add up to 1-4
+            total, parts = line[0], line[1]
+            if total is not None and known[total] is not None:
+                hidden = [p for p in parts if known[p] is None]
+                if hidden and 0 < sum(truth[p] for p in hidden) < SMALL:
+                    leaks.append(f"{breakdown} {total}: hidden parts add up to {sum(truth[p] for p in hidden)}")
     return leaks
 
 
@@ -275,8 +277,12 @@ def test_the_attack_finds_what_the_tables_would_give_away_unprotected():
 
 
 def test_no_hidden_figure_of_a_two_way_table_can_be_worked_out_in_random_populations():
+    """Nothing hidden is worked out, by an attacker who knows the closed counts the rates give (with the code before
+    2026-11-29, 30 of these 150 populations gave figures away: 8 overall counts by status, and 22 a group's count
+    not closed or the cells beside it)."""
     rng = random.Random(20261129)
     leaks = []
+    exposed_before = 0
     for trial in range(150):
         reasons = rng.sample(["not_eligible", "out_of_area", "other", None], rng.randint(1, 3))
         ethnicities = rng.sample(["a1", "b2", "c3", "w1", "m4"], rng.randint(1, 4))
@@ -293,8 +299,15 @@ def test_no_hidden_figure_of_a_two_way_table_can_be_worked_out_in_random_populat
             for _ in range(rng.randint(5, 90))]
         chance = {kind: rng.choice([0.05, 0.3, 0.6, 0.9]) for kind in OUTCOME_TYPES}
         outcomes = {r.id: {kind for kind in OUTCOME_TYPES if rng.random() < chance[kind]} for r in referrals}
-        leaks += [f"trial {trial}: {leak}" for leak in attack(referrals, figures(referrals, outcomes, TODAY))]
+        published = figures(referrals, outcomes, TODAY)
+        leaks += [f"trial {trial}: {leak}" for leak in attack(referrals, published)]
+        # The overall by_status as it was hidden before (hidden_cells alone, the closed count no line of it):
+        before = {s: None if s in hidden_cells(Counter(r.status for r in referrals)) else n
+                  for s, n in published["by_status"].items()}
+        if before != published["by_status"]:
+            exposed_before += bool(attack(referrals, {**published, "by_status": before}))
     assert leaks == []
+    assert exposed_before >= 5  # the attack finds what the overall rule before gave away (in 6 of these)
 
 
 # --- the one-way breakdowns are as before ---------------------------------------------------------------------------
@@ -344,3 +357,66 @@ def test_hidden_figures_closes_a_cycle_through_a_figure_no_single_line_gives():
     hidden = hidden_figures(values, lines, already=set(cycles) | {("a", "z")}, fixed=margins)
     assert len(hidden) == 10 and worked_out(hidden) == set()
     assert hidden_figures(values, lines, already=set(cycles), fixed=margins) == set(cycles)  # two cycles: enough
+
+
+# --- the closed counts the rates give -------------------------------------------------------------------------------
+
+def test_completed_or_failed_hidden_beside_the_other_shown_is_not_given_by_the_closed_count():
+    """3 completed, 10 failed, 8 submitted: hidden_cells alone hid completed and submitted (the smallest other), and
+    the closed count (13, which the rates are built on) minus the 10 failed gave the 3 away. The closed count is a
+    line: failed is hidden with completed, and submitted, which protects nothing, is shown."""
+    referrals = ([referral("completed") for _ in range(3)] + [referral("failed") for _ in range(10)]
+                 + [referral("submitted") for _ in range(8)])
+    published = figures(referrals, {}, TODAY)
+    assert published["by_status"] == {"completed": None, "failed": None, "submitted": 8}
+    assert published["overall"]["outcome_rates"]["job_start"] == 0.0  # built on the 13 closed: they are known
+    assert attack(referrals, published) == []
+    before = {**published, "by_status": {"completed": None, "failed": 10, "submitted": None}}
+    assert "sex ('all', 'completed'): 3 worked out" in attack(referrals, before)
+
+
+def test_the_closed_count_is_hidden_where_the_referrals_not_closed_are_few():
+    """9 referrals, 8 closed: the one rejected is 9 minus the closed count, whatever the statuses hide. So the closed
+    count is not to be known: the overall outcome rates (which give it) are withheld."""
+    referrals = ([referral("completed") for _ in range(5)] + [referral("failed") for _ in range(3)]
+                 + [referral("rejected", "other")])
+    outcomes = {r.id: {"job_start"} for r in referrals if r.status == "completed"}
+    published = figures(referrals, outcomes, TODAY)
+    assert published["overall"]["referrals"] == 9
+    assert set(published["by_status"].values()) == {None}
+    assert set(published["overall"]["outcome_rates"].values()) == {None}
+    assert attack(referrals, published) == []
+    before = {**published, "overall": {**published["overall"], "outcome_rates": {"stayed_in_work": 0.0}}}
+    assert "sex ('all', 'rejected'): 1 worked out" in attack(referrals, before)
+    assert hidden_statuses({"completed": 5, "failed": 3, "rejected": 1}) == {"completed", "failed", "rejected",
+                                                                             "(closed)"}
+
+
+def test_a_groups_count_not_closed_is_not_its_size_minus_the_closed_count_its_rates_give():
+    """23 women, 20 of them completed (every one with a job start: a rate of 100% built on the 20) and 3 rejected:
+    the 3 were 23 minus 20, hidden as they were. The closed count is hidden as a cell of the women's row, last, and
+    with it the rates; the men's too, or the overall closed count minus theirs would give it."""
+    referrals = ([referral("completed", sex="female") for _ in range(20)]
+                 + [referral("rejected", "other", sex="female") for _ in range(3)]
+                 + [referral("completed", sex="male") for _ in range(20)]
+                 + [referral("rejected", "other", sex="male") for _ in range(10)])
+    outcomes = {r.id: {"job_start"} for r in referrals if r.status == "completed"}
+    published = figures(referrals, outcomes, TODAY)
+    sex = published["equity"]["sex"]
+    assert sex["female"]["referrals"] == 23 and sex["female"]["by_status"] == {"completed": None, "rejected": None}
+    assert sex["female"]["outcome_rates"]["job_start"] is None and sex["male"]["outcome_rates"]["job_start"] is None
+    assert published["overall"]["outcome_rates"]["job_start"] == 1.0  # nothing overall is small
+    assert published["equity"]["source"]["gp"]["outcome_rates"]["job_start"] == 1.0  # one group: nothing to hide
+    assert attack(referrals, published) == []
+    before = {**published, "equity": {**published["equity"], "sex": {
+        g: {**figures_, "outcome_rates": {**figures_["outcome_rates"], "job_start": 1.0}}
+        for g, figures_ in sex.items()}}}
+    assert "sex ('status', 'female', 'rejected'): 3 worked out" in attack(referrals, before)
+
+
+def test_the_overall_statuses_without_closed_ones_are_hidden_as_any_breakdown():
+    rng = random.Random(3)
+    for _ in range(500):
+        counts = {s: rng.choice([1, 2, 3, 4, 5, 6, 9, 20]) for s in rng.sample(
+            ["submitted", "in_progress", "rejected", "cancelled", "on_hold"], rng.randint(1, 5))}
+        assert hidden_statuses(counts) == hidden_cells(counts)

@@ -226,6 +226,31 @@ def test_the_insights_page_shows_each_groups_referrals_by_status_and_by_reason(h
     assert "–" in html.split('id="equity-sex-by-reason"')[1].split("</table>")[0]
 
 
+def test_the_insights_page_shows_a_count_hidden_to_protect_a_small_one_as_a_dash_not_fewer_than_5(harness):
+    """7 submitted and 3 rejected: the 3 is hidden, and the 7 with it (the total would give the 3 away). The 7 is
+    not "fewer than 5": the page shows both as a dash, as it shows any figure withheld, and says what a dash is."""
+    h = harness
+    for i in range(10):
+        rid = h.refer({"nhs_number": nhs_number(i, 56), "given_name": f"D{i}", "sex": "female"}).get_json()["id"]
+        if i < 3:
+            assert h.act(rid, "reject", reason="not_eligible").status_code == 200
+    published = h.client.get("/insights", headers=h.admin()).get_json()
+    assert published["by_status"] == {"rejected": None, "submitted": None}
+    assert published["equity"]["sex"]["female"]["referrals"] == 10
+    html = page(h, "/alliance/insights", h.admin())
+    section = html.split("<h2>By status</h2>")[1].split("<h2>")[0]
+    assert re.search(r"<caption[^>]*>By status</caption>", section)  # the table keeps its caption
+    assert re.findall(r"<span[^>]*>Referrals </span>([^<]*)</td>", section) == ["–", "–"]
+    assert "fewer than" not in section
+    note = "A dash (–) is a count hidden: from 1 to 4, or hidden so that a small count cannot be worked out."
+    assert f'<p class="nhsuk-body-s">{note}</p>' in section
+    by_source = html.split("<h2>By source</h2>")[1].split("<h2>")[0]
+    assert re.findall(r"<span[^>]*>Referrals </span>([^<]*)</td>", by_source) == ["10"]
+    assert "A dash" not in by_source  # nothing hidden there: no note
+    assert "or larger and\n  hidden so that a small count cannot be worked out from it" in html
+    assert "fewer than 5" not in html.replace("fewer than 5 referrals,", "")  # no count is said to be fewer than 5
+
+
 def test_a_referrer_whose_token_names_them_and_their_practice_is_named_so(harness):
     h = harness
     gp = h.token("gp", GP_PRACTICE, "dr.wu@practice.example.org")

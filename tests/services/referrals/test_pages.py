@@ -103,7 +103,8 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
         admin = mint_token(h.settings.jwt, role="alliance_admin", subject="admin-1")
         sign_in(page, base, admin, "/alliance/insights")
         assert page.get_by_role("heading", level=1).inner_text() == "Referral insights"
-        assert "fewer than 5" in page.content()  # one cancelled referral: suppressed
+        # One cancelled referral: hidden, and a count beside it, both shown as a dash with a note saying what it is.
+        assert "A dash (–) is a count hidden" in page.locator("h2:text('By status') + table + p").inner_text()
         assert_accessible(page)
 
         # Withdrawn: the alliance sees the referral, its status and dates, never the person again.
