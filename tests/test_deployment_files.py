@@ -347,6 +347,7 @@ def test_no_readme_documents_a_setting_nothing_reads():
     computed = {f"{name.upper()}_{suffix}" for name in installed_services() for suffix in ("DATABASE_URL", "PORT")}
     computed |= {f"{name}_PREVIOUS" for name in code}  # worklink.keyring's retired keys
     entrypoint = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", (ROOT / "deploy/docker/entrypoint.sh").read_text()))
+    entrypoint |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", (ROOT / "dev").read_text()))  # e.g. WORKLINK_TEST_WORKERS
     tests = {"WORKLINK_CHROMIUM", "WORKLINK_TEST_POSTGRES_URL"}  # the test suite's own (its rows say "tests:")
     assert all(any(name in path.read_text() for path in (ROOT / "tests").rglob("*.py")) for name in tests)
     readmes = [ROOT / "README.md", *(ROOT / "services").glob("*/README.md")]
