@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import render_template_string, request
+from playwright.sync_api import expect
 
 from worklink.auth import current_principal, mint_token, requires
 from worklink.config import Settings
@@ -157,15 +158,16 @@ def test_sign_in_then_see_a_protected_page_in_chromium(app, settings, page):
         assert_accessible(page)
         page.get_by_label("Access token").fill("not-a-token")
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("alert").is_visible() and page.title().startswith("Error: Sign in")
+        expect(page.get_by_role("alert")).to_be_visible()
+        assert page.title().startswith("Error: Sign in")
         page.get_by_label("Access token").fill(token)
         page.get_by_role("button", name="Sign in").click()
-        assert page.url == f"{base}/caseload"
+        expect(page).to_have_url(f"{base}/caseload")  # waits for the sign-in's redirect
         assert page.get_by_role("heading", level=1).inner_text() == "Caseload for adviser-ada"
         assert_accessible(page)
         page.get_by_label("Note").fill("called Sam")
         page.get_by_role("button", name="Save note").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Saved: called Sam"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Saved: called Sam")
         sign_out = page.get_by_role("button", name="Sign out")
         unfocused = sign_out.evaluate("e => getComputedStyle(e).backgroundColor")
         sign_out.focus()  # NHS.UK's focus state: yellow behind dark text, like the header's links

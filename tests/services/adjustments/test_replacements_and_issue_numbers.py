@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import suggestion_body
@@ -57,12 +58,11 @@ def test_a_replacement_and_the_suggestion_it_replaced_link_each_other_by_assessm
         assert page.locator(".wl-replacement").all_inner_texts() == [
             f"Replaces the suggestion of {in_words(first_day)}"]
         page.get_by_role("link", name=f"the suggestion of {in_words(first_day)}").click()
-        assert page.url == f"{base}/review/{older['id']}"
-        assert page.locator(".wl-replacement").all_inner_texts() == [
-            f"Replaced by the suggestion of {in_words(second_day)}"]
+        expect(page).to_have_url(f"{base}/review/{older['id']}")  # waits for the link's page
+        expect(page.locator(".wl-replacement")).to_have_text([f"Replaced by the suggestion of {in_words(second_day)}"])
         assert_accessible(page)
         page.get_by_role("link", name=f"the suggestion of {in_words(second_day)}").click()
-        assert page.url == f"{base}/review/{newer['id']}"
+        expect(page).to_have_url(f"{base}/review/{newer['id']}")
         assert_accessible(page)
 
         page.goto(f"{base}/")

@@ -70,7 +70,7 @@ def test_search_and_service_page_work_without_javascript(app, directory, no_js_p
         page.get_by_role("button", name="Search").click()
         expect(page.get_by_role("heading", name="1 service found")).to_be_visible()
         page.get_by_role("link", name="Debt and money advice, Bridgwater").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Debt and money advice, Bridgwater"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Debt and money advice, Bridgwater")
 
 
 def test_mistakes_are_explained_accessibly(app, directory, page):
@@ -99,7 +99,7 @@ def test_partner_staff_edit_their_own_listing(app, directory, page):
         assert "/signin" in page.url
         page.get_by_label("Access token").fill(owner)
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Your listings"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your listings")
         listed = page.locator("table a").all_inner_texts()
         assert "Taunton counselling service" in listed and "Safe housing support" not in listed  # another org's
         assert_accessible(page)
@@ -128,12 +128,13 @@ def test_back_from_a_service_returns_to_the_same_results(app, directory, page):
         page.get_by_label("What do you need help with?").fill("counselling")
         page.get_by_label("Postcode").fill("TA1 1AA")
         page.get_by_role("button", name="Search").click()
-        found = page.locator(".nhsuk-card a").all_inner_texts()
+        found = ["Taunton counselling service", "Debt and money advice, Bridgwater"]
+        expect(page.locator(".nhsuk-card a")).to_have_text(found)  # waits for the results page
         page.get_by_role("link", name="Taunton counselling service").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Taunton counselling service"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Taunton counselling service")
         assert_accessible(page)
         page.get_by_role("link", name="Back to search results").click()
-        assert page.locator(".nhsuk-card a").all_inner_texts() == found
+        expect(page.locator(".nhsuk-card a")).to_have_text(found)
         assert page.get_by_label("What do you need help with?").input_value() == "counselling"
         assert page.get_by_label("Postcode").input_value() == "TA1 1AA"
         page.goto(f"{base}/find/services/{directory.ids['counselling']}")  # reached from elsewhere

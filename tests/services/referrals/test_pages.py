@@ -3,9 +3,11 @@ person and completes it; the referrer sees what happened; the person follows the
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from worklink.auth import mint_token
 from tests.browser import assert_accessible, live_server, sign_in, submit
@@ -142,6 +144,7 @@ def test_the_alliance_routes_a_held_referral_from_its_page(make_harness, page):
         assert_accessible(page)
         page.get_by_label("Adviser service").select_option(str(OTHER_SERVICE))
         page.get_by_role("button", name="Route referral").click()
+        expect(page).to_have_url(re.compile(r"\?done=route$"))  # the redirect after routing
         assert page.get_by_role("heading", name="Route this held referral").count() == 0
     assert h.client.get(f"/referrals/{held['id']}", headers=h.admin()).get_json()["assigned_org_id"] == OTHER_ADVISERS
 
@@ -179,7 +182,7 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         page.get_by_role("group", name="Can we email you updates about your referral?").get_by_label("Yes").check()
         page.get_by_label("I agree to my details").check()
         page.get_by_role("button", name="Continue").click()
-        assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
         assert_accessible(page)
         code = page.locator("#dev-code").inner_text()
         wrong = "000000" if code != "000000" else "111111"
