@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from tests.apps import dispose_app
 from tests.services.directory.conftest import GEOCODER, make_app, token_for
+from tests.services.directory.listing_locks import ListingLockWatch
 from tests.services.directory.test_partner_pages import outbox, trail
-from worklink.db import create_db_engine
 from worklink_directory import demo
 from worklink_directory.importer import import_records
 from worklink_directory.models import Location, Service
@@ -71,42 +71,25 @@ def imported(postgres_url, tmp_path):
         dispose_app(app)
 
 
-class HeldAtFirstLock:
+class HeldAtFirstLock(ListingLockWatch):
     """Holds the thread named `first` just after its first row lock on listings, until another transaction waits for
     a lock (`second_may_start` is set once `first` has it)."""
 
     def __init__(self, app, postgres_url: str):
-        self.engine = app.extensions["worklink"].database.engine
-        self.watcher = create_db_engine(postgres_url)
+        super().__init__(app, postgres_url)
         self.second_may_start = threading.Event()
         self.released_by_a_wait = False
 
-    def __enter__(self):
-        sa.event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "after_cursor_execute", self._after)
-        self.watcher.dispose()
-
-    def _after(self, _conn, _cursor, statement, *_args) -> None:
+    def on_listing_lock(self) -> None:
         if threading.current_thread().name != "first" or self.second_may_start.is_set():
-            return
-        if "FOR UPDATE" not in statement or "FROM service" not in statement:
             return
         self.second_may_start.set()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self._someone_waits_for_a_lock():
+            if self.someone_waits_for_a_lock():
                 self.released_by_a_wait = True
                 return
             time.sleep(0.02)
-
-    def _someone_waits_for_a_lock(self) -> bool:
-        with self.watcher.connect() as conn:
-            return bool(conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")))
 
 
 def _first_then_second(app, postgres_url: str, first, second) -> tuple:

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from tests.apps import dispose_app
 from tests.services.directory.conftest import GEOCODER, ORG_A, build_directory, make_app, service_body, token_for
+from tests.services.directory.listing_locks import ListingLockWatch
 from tests.services.directory.test_partner_pages import outbox, trail
-from worklink.db import create_db_engine
 from worklink_directory import services
 from worklink_directory.models import Location
 
@@ -45,29 +45,18 @@ def shared(postgres_url, tmp_path):
         dispose_app(app)
 
 
-class Interleaved:
+class Interleaved(ListingLockWatch):
     """Holds each writer just after its first row lock on listings until the other writer has its first one too, or
     is waiting for a lock (as it is when both lock in one order): so the old order, own listing first and the
     sibling last, met the deadlock every time instead of by chance."""
 
     def __init__(self, app, postgres_url: str):
-        self.engine = app.extensions["worklink"].database.engine
-        self.watcher = create_db_engine(postgres_url)
+        super().__init__(app, postgres_url)
         self.locked: set[int] = set()
         self.guard = threading.Lock()
 
-    def __enter__(self):
-        sa.event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "after_cursor_execute", self._after)
-        self.watcher.dispose()
-
-    def _after(self, _conn, _cursor, statement, *_args) -> None:
+    def on_listing_lock(self) -> None:
         me = threading.get_ident()
-        if "FOR UPDATE" not in statement or "FROM service" not in statement:
-            return
         with self.guard:
             if me in self.locked:
                 return
@@ -77,16 +66,10 @@ class Interleaved:
             with self.guard:
                 if len(self.locked) > 1:
                     return
-            if self._someone_waits_for_a_lock():
+            if self.someone_waits_for_a_lock():
                 return
             time.sleep(0.02)
         raise AssertionError("the other writer neither locked a listing nor waited for one")
-
-    def _someone_waits_for_a_lock(self) -> bool:
-        with self.watcher.connect() as conn:
-            return bool(conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")))
 
 
 def _at_once(app, postgres_url: str, writes: list) -> list:

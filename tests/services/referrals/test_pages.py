@@ -192,7 +192,7 @@ def test_a_resident_refers_themselves_without_an_account(harness, page):
         assert "not right" in page.locator("#code-error").inner_text()
         assert page.get_by_label("Code").input_value() == wrong  # kept, so a slip can be seen and corrected
         page.get_by_label("Code").fill(code)
-        page.get_by_role("button", name="Send my referral").click()
+        submit(page, page.get_by_role("button", name="Send my referral"))
         assert "/my-referral/" in page.url
         assert page.get_by_role("heading", level=2).first.inner_text() == "Submitted"
     queue = h.client.get("/referrals", headers=h.adviser()).get_json()["items"]
