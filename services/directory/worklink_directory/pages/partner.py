@@ -36,7 +36,8 @@ from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint
 from worklink_directory import services
 from worklink_directory.geocode import PostcodeError, Prelocated, normalise_postcode
-from worklink_directory.models import DAYS, DELIVERY_MODES, Organization, Service, ServiceAtLocation, TaxonomyTerm
+from worklink_directory.models import (DAYS, DELIVERY_MODES, Contact, Location, Organization, Schedule, Service,
+                                       ServiceAtLocation, TaxonomyTerm)
 from worklink_directory.pages.common import DAY_LABELS, DELIVERY_LABELS, hhmm, parse_uuid, render, service_or_404
 from worklink_directory import schemas
 from worklink_directory.schemas import WITHDRAW_REASONS
@@ -62,11 +63,19 @@ DONE = {"saved": ("Listing saved", "Your changes were saved."),
         "added-several": ("{Noun}s added", "The {noun}s were added."),  # opening times for several days
         "changed": ("{Noun} changed", "The {noun} was changed."),
         "removed": ("{Noun} removed", "The {noun} was removed."),
-        "not-published": ("Address not published", "Nothing was saved: the address is still confidential.")}
+        "not-published": ("Address not published", "Nothing was saved: the address is still confidential."),
+        # the same add form sent again (a double click, two tabs): what it added is not added twice
+        "created-again": ("Listing already published", "This form had already published the listing, so it was not "
+                                                       "published again. Check the details below."),
+        "added-again": ("{Noun} already added", "This form had already added the {noun}, so it was not added "
+                                                "again. Check the {noun}s below.")}
 DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
 OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
 TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
+# An add form's own id (a hidden field): what the form adds is given it, so the form sent twice - a double click
+# without JavaScript, a slow page clicked again, a second tab - adds once and then finds what it added.
+FORM_ID = "form_id"
 
 
 class Form:
@@ -284,28 +293,54 @@ def _organisations(session) -> list[Organization]:
 @requires(*ADMINS)
 def partner_new():
     ctx = service_context()
-    with ctx.database.transaction() as session:
-        organisations = _organisations(session)
-        if not organisations:
-            raise Problem(403, "Your organisation is not in the directory yet. Ask an alliance administrator to "
-                               "add it.", title="You cannot add listings yet")
-        options = _term_options(session)
-        context = {"organisations": organisations, "term_options": options, "delivery_options": DELIVERY_OPTIONS,
-                   "organisation_options": [("", "Select an organisation")] +
-                   [(str(o.id), o.name) for o in organisations]}
-        if not _form_post():
-            return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
-                                                                "taxonomy_term_ids": []},
-                          errors={}, **context)
-        form, data = _read_listing(request.form, {value for value, _label, _depth in options})
-        org_id = organisations[0].id if len(organisations) == 1 else parse_uuid(form.values["organization_id"])
-        if org_id not in {o.id for o in organisations}:
-            form.errors = {"organization_id": "Select the organisation that runs the service.", **form.errors}
-        if form.errors:
-            return render("directory/partner_new.html", status=400, values=form.values, errors=form.errors, **context)
-        require_organisation(str(org_id))
-        svc = services.create_service(session, ctx.outbox, {"organization_id": org_id, **data}, _editor(),
-                                      _geocoder())
+    listing_id = _form_id()
+    try:
+        with ctx.database.transaction() as session:
+            if (made := _listing_made_by_this_form(session, listing_id)) is None:
+                return _new_listing(session, ctx, listing_id)
+    except sa.exc.IntegrityError:  # PostgreSQL: the same form sent twice at once, and the other insert went first
+        with ctx.database.sessions() as session:
+            if (made := _listing_made_by_this_form(session, listing_id)) is None:
+                raise
+    return _done(made, "created-again")
+
+
+def _form_id() -> uuid.UUID:
+    """The id the add form carries (a new one for a form about to be shown, or one sent without it)."""
+    sent = parse_uuid(request.form.get(FORM_ID)) if _form_post() else None
+    return sent or uuid.uuid4()
+
+
+def _listing_made_by_this_form(session, listing_id: uuid.UUID) -> Service | None:
+    made = session.get(Service, listing_id) if _form_post() else None
+    if made is not None:
+        require_organisation(str(made.organization_id))  # another organisation's id in a forged form: 403
+    return made
+
+
+def _new_listing(session, ctx, listing_id: uuid.UUID):
+    organisations = _organisations(session)
+    if not organisations:
+        raise Problem(403, "Your organisation is not in the directory yet. Ask an alliance administrator to "
+                           "add it.", title="You cannot add listings yet")
+    options = _term_options(session)
+    context = {"organisations": organisations, "term_options": options, "delivery_options": DELIVERY_OPTIONS,
+               "organisation_options": [("", "Select an organisation")] +
+               [(str(o.id), o.name) for o in organisations]}
+    if not _form_post():
+        return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
+                                                            "taxonomy_term_ids": [], FORM_ID: str(listing_id)},
+                      errors={}, **context)
+    form, data = _read_listing(request.form, {value for value, _label, _depth in options})
+    form.values[FORM_ID] = str(listing_id)
+    org_id = organisations[0].id if len(organisations) == 1 else parse_uuid(form.values["organization_id"])
+    if org_id not in {o.id for o in organisations}:
+        form.errors = {"organization_id": "Select the organisation that runs the service.", **form.errors}
+    if form.errors:
+        return render("directory/partner_new.html", status=400, values=form.values, errors=form.errors, **context)
+    require_organisation(str(org_id))
+    svc = services.create_service(session, ctx.outbox, {"id": listing_id, "organization_id": org_id, **data},
+                                  _editor(), _geocoder())
     return _done(svc, "created")
 
 
@@ -673,9 +708,12 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
                    "shared_with": _other_listings_at(session, svc, existing) if part.key == "locations" else 0}
         context["item_version"] = _item_version(part, existing)
         if not _form_post():
-            values = part.values(existing) if existing is not None else {}
+            values = part.values(existing) if existing is not None else {FORM_ID: str(_form_id())}
             return render(f"directory/partner_{part.key}.html", values=values, errors={}, **context)
         form, item = part.read(request.form, existing)
+        new_ids = {} if existing is not None else _ids_for_new(part, item, form)
+        if any(row.id in new_ids.values() for row in part.rows(svc)):
+            return _done(svc, "added-again", part)  # the form sent again: what it adds is there already
         if form.errors:
             return render(f"directory/partner_{part.key}.html", status=400, values=form.values, errors=form.errors, **context)
         if request.form.get("item_version") not in (None, context["item_version"]) and \
@@ -688,8 +726,8 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
             return render("directory/partner_schedules.html", status=400, values=form.values, errors=form.errors,
                           **context)
         items = [item if row is existing else part.as_input(row) for row in part.rows(svc)]
-        if existing is None:
-            items += item if isinstance(item, list) else [item]  # new opening times: one for each day ticked
+        if existing is None:  # new opening times: one for each day ticked
+            items += [_with_new_id(session, part, new, new_ids) for new in (item if isinstance(item, list) else [item])]
         if part.key == "locations" and (publishing := services.addresses_to_publish(session, svc, items)):
             if request.form.get(services.PUBLISH_ADDRESS) != "yes":  # nothing changes until it is confirmed
                 return _confirm_publication(session, svc, existing, form, publishing, context)
@@ -702,6 +740,28 @@ def partner_part(service_id: str, slug: str, item_id: str | None = None):
     return _done(svc, "changed" if existing is not None else "added-several" if several else "added", part)
 
 
+_MODELS = {"locations": Location, "contacts": Contact, "schedules": Schedule}
+
+
+def _ids_for_new(part: Part, item: dict | list[dict], form: Form) -> dict[str, uuid.UUID]:
+    """The ids an add form gives what it adds (by day for opening times, one each, else ""), from its FORM_ID: the
+    form sent twice gives the same ids, so the second finds the first's items. The form (shown again after a
+    mistake or a question) keeps its id."""
+    form_id = _form_id()
+    form.values[FORM_ID] = str(form_id)
+    if part.key == "schedules":
+        return {new["byday"]: uuid.uuid5(form_id, new["byday"]) for new in item}
+    return {"": form_id}
+
+
+def _with_new_id(session, part: Part, new: dict, new_ids: dict[str, uuid.UUID]) -> dict:
+    """A new item with the id its form gives it - unless that id is taken (a forged form naming another's item)."""
+    item_id = new_ids.get(new.get("byday", "") if part.key == "schedules" else "")
+    if item_id is None or session.get(_MODELS[part.key], item_id) is not None:
+        return new
+    return {**new, "id": item_id}
+
+
 def _confirm_publication(session, svc: Service, existing, form: Form, publishing: list, context: dict):
     """A save that would publish a confidential place's address (a refuge's: a slip is a safety incident) asks
     first, saying what becomes public and where. "Yes" posts the same form again (hidden fields, with the
@@ -711,7 +771,8 @@ def _confirm_publication(session, svc: Service, existing, form: Form, publishing
     others = _other_listing_names(session, svc, existing)
     return render("directory/partner_publish_address.html", svc=svc, existing=existing, values=form.values,
                   stored=place.place, owner=svc.organization.name, others=others, version=services.version(svc),
-                  confirm_fields=("name", "address_1", "city", "postal_code", "accessibility"),
+                  confirm_fields=("name", "address_1", "city", "postal_code", "accessibility",
+                                  *([FORM_ID] if existing is None else [])),
                   item_version=context["item_version"])
 
 
