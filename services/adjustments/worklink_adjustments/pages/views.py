@@ -176,7 +176,7 @@ def _replacing(form: MultiDict, replaces: uuid.UUID | None) -> str | None:
     if older["status"] not in ("issued", "amended") or older["erased_at"]:
         return None
     form["supersedes_id"] = str(older["id"])
-    for section, names in (("patient", PATIENT_FIELDS), ("job", ("title", "employer_name"))):
+    for section, names in (("patient", PATIENT_FIELDS), ("job", JOB_FIELDS)):
         for name in names:
             if (value := (older.get(section) or {}).get(name)) not in (None, ""):
                 form[f"{section}.{name}"] = value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -207,8 +207,19 @@ def suggestion_form(form: MultiDict, picked: list[dict], guidance, problems: lis
                     for p in problems if p.get("boxes")}
     return render("adjustments/write.html", status=status, form=with_date_boxes(form), picked=picked,
                   guidance=guidance, errors=in_page_order(errors, boxes_to_fix), boxes_to_fix=boxes_to_fix,
-                  extra_rows=max(EXTRA_ROWS, own_words + 1), action=action, back=back, heading=heading, which=which,
+                  extra_rows=max(EXTRA_ROWS, own_words + 1), condition_rows=condition_rows(form), action=action,
+                  back=back, heading=heading, which=which,
                   category_options=CATEGORY_OPTIONS, task_options=_options(guidance.work_functions))
+
+
+# The page offers three conditions; the API takes five, and a suggestion written with more is changed on the page
+# with a row for each (with three rows, amending it dropped the fourth and fifth without a word).
+CONDITION_ROWS, MAX_CONDITIONS = 3, 5
+
+
+def condition_rows(form) -> int:
+    typed = [i for i in range(MAX_CONDITIONS) if form.get(f"conditions.{i}.text", "").strip()]
+    return max(CONDITION_ROWS, typed[-1] + 1 if typed else 0)
 
 
 # A message about a group that has no box of its own goes to the box that answers it: the summary's link must
@@ -328,7 +339,8 @@ WRITE_PAGE_ORDER = (
     "conditions-N-disclose", "decision", "categories", "functional_effects", "recommendations", "recommendations-N",
     "recommendations-N-remove", "recommendations-N-difficulty", "recommendations-N-free_text",
     "recommendations-N-schedule", "period", "period-start-day", "period-end-day", "period-duration_days", "reassessment_needed", "review_date-day",
-    "job-title", "job-employer_name", "job-tasks", "signposting-occupational_health", "signposting-access_to_work",
+    "job-title", "job-employer_name", "job-tasks", "job-notes", "signposting-occupational_health",
+    "signposting-access_to_work",
     "consent-share_with_employer", "consent-refer_to_employment_adviser", "consent-referral_updates_by_email",
     "consent-outcomes_to_gp", "issuer-name", "issuer-profession")
 _DATE_IDS = {date_box(field) for field in DATE_FIELDS}
@@ -447,7 +459,7 @@ def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
         return {n: value(f"{prefix}.{n}") for n in names if value(f"{prefix}.{n}") is not None}
 
     conditions = []
-    for i in range(5):
+    for i in range(MAX_CONDITIONS):
         if value(f"conditions.{i}.text"):
             conditions.append({"text": value(f"conditions.{i}.text"),
                                "condition_id": value(f"conditions.{i}.condition_id"),
@@ -455,10 +467,9 @@ def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
     recommendations = []
     for i in recommendation_rows(form):
         adjustment, free = value(f"recommendations.{i}.adjustment_id"), value(f"recommendations.{i}.free_text")
-        lines = [line.strip() for line in form.get(f"recommendations.{i}.schedule", "").splitlines() if line.strip()]
         recommendations.append({"difficulty": value(f"recommendations.{i}.difficulty") or "",
                                 "adjustment_id": adjustment, "free_text": free,
-                                "schedule": [{"week": n + 1, "plan": line[:200]} for n, line in enumerate(lines[:26])]})
+                                "schedule": schedule_from_lines(form.get(f"recommendations.{i}.schedule", ""))})
     period = section("period", ["start", "end", "duration_days"])
     data = {
         "issuer": section("issuer", ["name", "profession"]),
@@ -473,7 +484,7 @@ def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
         "period": period,
         "reassessment_needed": form.get("reassessment_needed") == "yes",
         "review_date": value("review_date"),
-        "job": {**section("job", ["title", "employer_name"]), "tasks": [t for t in form.getlist("job.tasks") if t]},
+        "job": {**section("job", JOB_FIELDS), "tasks": [t for t in form.getlist("job.tasks") if t]},
         "signposting": {"occupational_health": form.get("signposting.occupational_health") == "yes",
                         "access_to_work": form.get("signposting.access_to_work") == "yes"},
         "consent": {"share_with_employer": form.get("consent.share_with_employer") == "yes",
@@ -487,6 +498,30 @@ def form_to_data(form, dates: dict[str, str] | None = None) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
+# A week-by-week plan is typed one line a week; a line may name its week ("Week 5: full hours"), so a plan that skips
+# weeks (the API takes any week from 1 to 26) reads back as it was stored. Each line is sent whole, however many: a
+# line too long or a 27th week is the schema's error on the box, where they were cut off without a word.
+WEEK_LINE = re.compile(r"^week\s*(\d{1,3})\s*:\s*(.*)$", re.IGNORECASE)  # not "Week 1-2: ..."
+
+
+def schedule_from_lines(typed: str) -> list[dict[str, Any]]:
+    """The plan's lines as weeks: a line naming its week is that week, any other the week after the one before."""
+    weeks, week = [], 0
+    for line in (line.strip() for line in typed.splitlines()):
+        if not line:
+            continue
+        named = WEEK_LINE.match(line)
+        week, plan = (int(named.group(1)), named.group(2).strip()) if named else (week + 1, line)
+        weeks.append({"week": week, "plan": plan})
+    return weeks
+
+
+def schedule_as_lines(schedule: list[dict[str, Any]]) -> str:
+    """A stored plan as the box shows it: a line a week, each naming its week unless they run 1, 2, 3..."""
+    in_order = [week["week"] for week in schedule] == list(range(1, len(schedule) + 1))
+    return "\n".join(week["plan"] if in_order else f"Week {week['week']}: {week['plan']}" for week in schedule)
+
+
 def suggestion_as_form(s: dict[str, Any]) -> MultiDict:
     """A stored suggestion as the write page's fields (form_to_data read backwards). Library
     recommendations come first, as the page lists them, then those in the clinician's own words."""
@@ -497,7 +532,7 @@ def suggestion_as_form(s: dict[str, Any]) -> MultiDict:
             form[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
 
     for section, names in (("patient", PATIENT_FIELDS), ("assessment", ("date", "method", "condition_started_on")),
-                           ("period", ("start", "end", "duration_days")), ("job", ("title", "employer_name")),
+                           ("period", ("start", "end", "duration_days")), ("job", JOB_FIELDS),
                            ("issuer", ("name", "profession"))):
         for name in names:
             put(f"{section}.{name}", (s.get(section) or {}).get(name))
@@ -510,7 +545,7 @@ def suggestion_as_form(s: dict[str, Any]) -> MultiDict:
         put(f"recommendations.{i}.adjustment_id", row.get("adjustment_id"))
         put(f"recommendations.{i}.difficulty", row.get("difficulty"))
         put(f"recommendations.{i}.free_text", row.get("free_text"))
-        put(f"recommendations.{i}.schedule", "\n".join(week["plan"] for week in row.get("schedule") or []))
+        put(f"recommendations.{i}.schedule", schedule_as_lines(row.get("schedule") or []))
     form.setlist("categories", list(s["categories"]))
     form.setlist("job.tasks", list((s.get("job") or {}).get("tasks") or []))
     put("functional_effects", s.get("functional_effects"))
@@ -525,6 +560,8 @@ def suggestion_as_form(s: dict[str, Any]) -> MultiDict:
 
 
 PATIENT_FIELDS = ("nhs_number", "given_name", "family_name", "birth_date", "email", "phone", "postcode")
+# The job's typed answers; its notes are the clinician's (never printed), kept when the page changes a suggestion.
+JOB_FIELDS = ("title", "employer_name", "notes")
 # What the change page is called for each status that can still be changed (else the review page says why).
 CHANGE_HEADINGS = {"draft": "Change the draft", "issued": "Amend the suggestion", "amended": "Amend the suggestion"}
 

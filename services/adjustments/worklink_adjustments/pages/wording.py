@@ -29,7 +29,7 @@ SUGGESTION = {
     "assessment-date": ("Enter the date you assessed the patient", "Date of assessment must be a real date"),
     "assessment-method": ("Select how you assessed the patient", "Select how you assessed the patient"),
     "assessment-condition_started_on": (None, "The date the condition started must be a real date"),
-    # the form has five boxes: "between 1 and 5" can only mean none was typed
+    # the form has three to five boxes: "between 1 and 5" can only mean none was typed
     "conditions": ("Enter the condition affecting the patient's fitness for work",
                    "Enter the condition affecting the patient's fitness for work"),
     "conditions-N-text": ("Enter the condition", "The condition must be 2 to 200 characters"),
@@ -40,7 +40,8 @@ SUGGESTION = {
     "recommendations": (None, "Choose at most 20 recommendations"),
     "recommendations-N-difficulty": (None, "The difficulty must be 300 characters or fewer"),
     "recommendations-N-free_text": (None, "The recommendation must be 1000 characters or fewer"),
-    "recommendations-N-schedule": (None, "Each week of the plan must be 200 characters or fewer, at most 26 weeks"),
+    "recommendations-N-schedule": ("Write the plan for each week you name, like Week 5: full hours",
+                                   "Each week of the plan must be 200 characters or fewer, weeks 1 to 26"),
     "period-start": ("Enter the date the advice starts", "The start date must be a real date"),
     "period-end": (None, "The end date must be a real date"),
     "period-duration_days": (None, "Enter the number of days as a whole number from 1 to 3650, like 28"),
@@ -48,6 +49,7 @@ SUGGESTION = {
     "job-title": (None, "The job title must be 120 characters or fewer"),
     "job-employer_name": (None, "The employer's name must be 200 characters or fewer"),
     "job-tasks": (None, "Select the job's tasks from the list"),
+    "job-notes": (None, "The notes about the job must be 500 characters or fewer"),
 }
 
 
