@@ -256,12 +256,13 @@ def _page_number() -> int:
 NO_LONGER_POSSIBLE = "This can no longer be done: the referral has changed since the page was loaded."
 
 
-def changed_meanwhile(history: list[dict], read_version: int) -> str:
+def changed_meanwhile(history: list[dict], read_version: int, yours: frozenset[int] = frozenset()) -> str:
     """What changed since the page a form was posted from was read, in words: " (Contact attempt logged by an
-    employment adviser at 14:05 on 27 Nov)", the latest three steps, UK time; "" when the reader sees none."""
+    employment adviser at 14:05 on 27 Nov)", the latest three steps, UK time; "" when the reader sees none.
+    `yours`: the versions the reader's own steps made, said to be by "you"."""
     since = [entry for entry in history if entry["version"] > read_version]
     changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by "
-                        f"{HISTORY_ACTORS.get(e['actor_role'], e['actor_role'].replace('_', ' '))} at "
+                        f"{'you' if e['version'] in yours else HISTORY_ACTORS.get(e['actor_role'], e['actor_role'].replace('_', ' '))} at "
                         f"{uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
     return f" ({changes})" if changes else ""
 
@@ -273,6 +274,12 @@ CHANGED_MEANWHILE = ("Not saved: someone else changed this referral after you op
                      "still needed.")
 CHANGED_AND_GONE = ("This can no longer be done: someone else changed this referral after you opened this "
                     "page{changes}.")
+# ... or because the reader changed it themselves, in another tab or from a page Back returned to: "someone else"
+# would send them looking for a colleague (a form sent twice with the same answers is not refused: _sent_again).
+CHANGED_BY_YOU = ("Not saved: you changed this referral after this page was opened{changes}, in another tab or "
+                  "from an earlier page. Check the page as it is now; your answers are still in the form below, so "
+                  "submit it again if it is still needed.")
+CHANGED_BY_YOU_AND_GONE = "This can no longer be done: you changed this referral after this page was opened{changes}."
 
 
 def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = None, status: int = 200,
@@ -293,18 +300,24 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         # answer says it, not only on the queue they may not open next.
         took_it = request.args.get("done") in TAKEN_ON and referral.assigned_adviser == principal.subject
         caseload = access.caseload(session, principal, settings()) if took_it and not errors else None
+        yours = frozenset(t.version for t in referral.transitions if t.actor == principal.subject)
+        last_note = max((note.id for note in access.notes_seen(principal, referral)), default=0)
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
     # and only while the person's consent stands.
     can_note = (principal.role in ("adviser", "org_admin") and principal.organisation == body["assigned_org_id"]
                 and not body["consent"]["withdrawn_at"])
     can_withdraw = not body["consent"]["withdrawn_at"] and access.records_withdrawal(principal, referral)
+    by_you = read_version is not None and all(entry["version"] in yours for entry in body["history"]
+                                               if entry["version"] > read_version)
     if errors and posted in domain.ACTIONS and posted not in body["allowed_actions"]:
         # The refused form is not on the page any more (the referral moved on meanwhile): say so, rather than
         # link its fields' messages to nothing.
-        errors, status = {"": [NO_LONGER_POSSIBLE if read_version is None else CHANGED_AND_GONE.format(
-            changes=changed_meanwhile(body["history"], read_version))]}, 409
+        errors, status = {"": [NO_LONGER_POSSIBLE if read_version is None else (
+            CHANGED_BY_YOU_AND_GONE if by_you else CHANGED_AND_GONE).format(
+            changes=changed_meanwhile(body["history"], read_version, yours))]}, 409
     elif read_version is not None:
-        errors = {"": [CHANGED_MEANWHILE.format(changes=changed_meanwhile(body["history"], read_version))]}
+        errors = {"": [(CHANGED_BY_YOU if by_you else CHANGED_MEANWHILE).format(
+            changes=changed_meanwhile(body["history"], read_version, yours))]}
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
@@ -312,7 +325,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
-                   can_note=can_note, can_withdraw=can_withdraw, checks=checks,
+                   can_note=can_note, can_withdraw=can_withdraw, checks=checks, last_note=last_note,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
                    today=uk_today(moment).isoformat(), routable=routable, posted=posted,
                    directory_url=settings().directory_url,
@@ -404,6 +417,8 @@ def referral_action(referral_id):
         if problem.status not in (409, 422):
             raise
         if "current_version" in problem.extensions:  # a colleague changed the referral since the page was read
+            if _sent_again(referral_id, principal, read_version, action, data):  # ... or this form, a moment ago
+                return redirect(f"/queue/{referral_id}?done={done}", code=303)
             return _referral_page(referral_id, errors={"": ["changed"]}, posted=action, status=409,
                                   read_version=read_version)
         found = problem.extensions.get("errors") or [{"pointer": "", "detail": problem.detail}]
@@ -411,6 +426,36 @@ def referral_action(referral_id):
                                                                   for e in found], action),
                               posted=action, status=problem.status)
     return redirect(f"/queue/{referral_id}?done={done}", code=303)
+
+
+def _sent_again(referral_id: uuid.UUID, principal, read_version: int, action: str, data: dict) -> bool:
+    """Whether a form refused as stale is the reader's own, sent again with the same answers: a second click while
+    the first was on its way (no script stops it), or the form sent again from the page Back returned to. Every
+    step since the page was read is the reader's and the last is this one, so it is done - once - and the reader
+    lands where one click lands. Told "someone else changed this referral ... submit it again", an adviser logged
+    a second contact attempt that never happened (one nearer closing the referral as 'could not contact')."""
+    with service_context().database.transaction() as session:
+        referral = access.load(session, referral_id, principal)
+        since = [step for step in referral.transitions if step.version > read_version]
+        if not since or any(step.actor != principal.subject for step in since) or since[-1].action != action:
+            return False
+        return _same_answers(referral, since[-1], action, data)
+
+
+def _same_answers(referral: Referral, step, action: str, data: dict) -> bool:
+    """Whether the step `action` took recorded what `data` asks for (another attempt, outcome or stage is new)."""
+    if action == "record_contact_attempt":
+        last = referral.attempts[-1]
+        return (last.channel, last.result) == (data.get("channel"), data.get("result"))
+    if action == "record_outcome":
+        last = referral.outcomes[-1]
+        return (last.type, last.occurred_on) == (data.get("type"), data.get("occurred_on"))
+    if action in ("accept", "assign"):
+        return referral.assigned_adviser == data.get("adviser_id")  # none: onto the waitlist
+    if action == "update_progress":
+        return step.business_status == data.get("business_status")
+    reason = data.get("end_reason" if action == "complete" else "reason")  # a hold's, or why it closed
+    return reason is None or step.reason == reason
 
 
 @pages.post("/queue/<uuid:referral_id>/consent-withdrawal")
@@ -464,11 +509,22 @@ def referral_note(referral_id):
         return _referral_page(referral_id, errors=_posted_errors(_messages(exc.messages), "note"), posted="note",
                               status=422)
     ctx, principal, moment = service_context(), current_principal(), now()
+    read_after = whole_number(request.form.get("notes_read"), 2**63 - 1)  # the last note the page showed
     with ctx.database.transaction() as session, access.domain_problems():
-        referral = access.add_note(session, referral_id, principal, data["text"], moment)
-        ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
-                         person_id=str(referral.id))
+        referral = access.load(session, referral_id, principal, lock=True)  # the same form's second send waits
+        if not _note_sent_again(referral, principal, data["text"], read_after):
+            access.add_note(session, referral_id, principal, data["text"], moment)
+            ctx.audit.record(session, action="update", resource_type="referral", resource_id=str(referral.id),
+                             person_id=str(referral.id))
     return redirect(f"/queue/{referral_id}?done=note", code=303)
+
+
+def _note_sent_again(referral: Referral, principal, text: str, read_after: int | None) -> bool:
+    """The note form sent twice (a second click while the first was on its way, or again from the page Back
+    returned to): the reader wrote this same note after the page was read. A note has no version to go stale, so
+    each send saved it again, the case notes saying it twice."""
+    return read_after is not None and any(note.id > read_after and note.by == principal.subject and note.text == text
+                                          for note in referral.notes)
 
 
 @pages.get("/sent")
@@ -615,7 +671,7 @@ def _messages(messages) -> list[tuple[str, str]]:
     return flat
 
 
-HIDDEN_FIELDS = {"csrf_token", "action", "version", "claim"}
+HIDDEN_FIELDS = {"csrf_token", "action", "version", "claim", "notes_read"}
 
 
 # A refused field in the page's own words: the API's messages name codes, field names and a date format
