@@ -269,6 +269,19 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
     assert off.get_json()["active"] is False
 
 
+def test_an_org_admin_whose_sign_in_names_no_organisation_lists_no_ones_webhooks(app, token):
+    """Listing without an organisation is the alliance's view of every organisation's partner systems: an
+    org_admin token with no org claim was given it (every URL, its events and its health)."""
+    client = app.test_client()
+    client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                headers=token("org_admin", org=ADVISERS))
+    refused = client.get("/webhook-subscribers", headers=token("org_admin"))
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert "crm.advisers.example" not in refused.get_data(as_text=True)
+    assert [s["url"] for s in client.get("/webhook-subscribers", headers=token("alliance_admin")).get_json()] \
+        == ["https://crm.advisers.example/hooks"]
+
+
 def test_a_webhook_url_with_credentials_is_refused_on_registration_and_on_change(app, token):
     """A user:password in the URL would be shown back in every listing and on /admin: never stored."""
     client = app.test_client()

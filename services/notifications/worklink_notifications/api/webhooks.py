@@ -64,6 +64,9 @@ class Subscribers(MethodView):
     def get(self):
         """Your organisation's subscribers (every one, for alliance_admin)."""
         principal = authenticate()
+        if not principal.is_alliance_admin and not principal.organisation:
+            # listed(None) is every organisation's: an org_admin whose token names none saw them all
+            raise Problem(403, "Your sign-in names no organisation to act for.")
         with service_context().database.sessions() as session:
             return subscribers.listed(session, None if principal.is_alliance_admin else principal.organisation)
 
