@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink_notifications.models import OrganisationContact
+from worklink_notifications.where_told_lock import lock_organisation
 
 RESOURCE_TYPE = "organisation_contact"
 PURPOSE = "where the organisation is told changed"  # the audit entry's purpose; never the address itself
@@ -48,6 +49,7 @@ def found(session: Session, organisation_id: str, contact_id: uuid.UUID) -> Orga
 def add(session: Session, audit: AuditTrail, principal: Principal, organisation_id: str,
         body: Mapping[str, Any]) -> OrganisationContact:
     """A new contact (ContactIn, loaded)."""
+    lock_organisation(session, organisation_id)  # a form sent twice: the second sees the first's row
     _refuse_taken(session, organisation_id, body["purpose"], body["email"])
     contact = OrganisationContact(organisation_id=organisation_id, **body)
     session.add(contact)
@@ -59,6 +61,7 @@ def add(session: Session, audit: AuditTrail, principal: Principal, organisation_
 def change(session: Session, audit: AuditTrail, principal: Principal, organisation_id: str, contact_id: uuid.UUID,
            body: Mapping[str, Any]) -> OrganisationContact:
     """A contact's address, purpose or frequency changed (ContactIn, loaded: all three)."""
+    lock_organisation(session, organisation_id)
     contact = found(session, organisation_id, contact_id)
     _refuse_taken(session, organisation_id, body["purpose"], body["email"], other_than=contact.id)
     for name, value in body.items():

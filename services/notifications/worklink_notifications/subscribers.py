@@ -20,6 +20,7 @@ from worklink.keyring import Seal
 from worklink_notifications import signing, webhook_targets
 from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import WebhookSubscriber
+from worklink_notifications.where_told_lock import lock_organisation
 
 RESOURCE_TYPE = "webhook_subscriber"
 PURPOSE = "where the organisation is told changed"  # the audit entry's purpose
@@ -40,6 +41,16 @@ class UrlRefused(ValueError):
     def __init__(self, title: str, reason: str):
         super().__init__(title)
         self.title, self.reason = title, reason
+
+
+class UrlTaken(ValueError):
+    """The organisation already has a webhook to this URL. A second would send the receiver every event twice,
+    under two secrets: after a form sent twice, one of them never shown, so every request it signs is refused."""
+
+    def __init__(self, subscriber_id: uuid.UUID):
+        super().__init__("There is already a webhook to this address. Change that one's events instead, or rotate "
+                         "its secret if it was not copied")
+        self.subscriber_id = subscriber_id
 
 
 class StillSigning(Exception):
@@ -82,7 +93,10 @@ def visible(session: Session, principal: Principal, subscriber_id: uuid.UUID,
 
 def create(session: Session, audit: AuditTrail, principal: Principal, seal: Seal, organisation_id: str, url: str,
            event_types: Iterable[str]) -> tuple[WebhookSubscriber, str]:
-    """A new subscriber (its URL checked first, `check_url`) and its signing secret in clear, to show once."""
+    """A new subscriber (its URL checked first, `check_url`) and its signing secret in clear, to show once. Raises
+    UrlTaken if the organisation has a webhook to that URL already."""
+    lock_organisation(session, organisation_id)  # a form sent twice: the second sees the first's row
+    _refuse_taken(session, organisation_id, url)
     secret = signing.new_secret()
     subscriber = WebhookSubscriber(organisation_id=organisation_id, url=url, event_types=",".join(event_types),
                                    secret=seal.seal(secret))
@@ -94,9 +108,12 @@ def create(session: Session, audit: AuditTrail, principal: Principal, seal: Seal
 
 def change(session: Session, audit: AuditTrail, principal: Principal, subscriber: WebhookSubscriber,
            body: Mapping[str, Any], env: str, environ: Mapping[str, str]) -> WebhookSubscriber:
-    """A new URL, event types, or switched on or off (SubscriberPatch, loaded)."""
+    """A new URL, event types, or switched on or off (SubscriberPatch, loaded). Raises UrlRefused, or UrlTaken
+    for the URL of another of the organisation's webhooks."""
     if "url" in body:
         check_url(body["url"], env, environ)
+        lock_organisation(session, subscriber.organisation_id)
+        _refuse_taken(session, subscriber.organisation_id, body["url"], other_than=subscriber.id)
     for name, value in body.items():
         setattr(subscriber, name, ",".join(value) if name == "event_types" else value)
     _audit(session, audit, principal, "update", subscriber)
@@ -128,6 +145,14 @@ def remove(session: Session, audit: AuditTrail, principal: Principal, subscriber
     """Gone for good: its queued webhooks are not sent (delivery: "the webhook subscriber was removed")."""
     _audit(session, audit, principal, "delete", subscriber)
     session.delete(subscriber)
+
+
+def _refuse_taken(session: Session, organisation_id: str, url: str, other_than: uuid.UUID | None = None) -> None:
+    taken = session.scalar(sa.select(WebhookSubscriber.id).where(
+        WebhookSubscriber.organisation_id == organisation_id, WebhookSubscriber.url == url,
+        WebhookSubscriber.id != other_than if other_than else sa.true()).limit(1))
+    if taken:
+        raise UrlTaken(taken)
 
 
 def _audit(session: Session, audit: AuditTrail, principal: Principal, action: str,

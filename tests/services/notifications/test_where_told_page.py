@@ -293,8 +293,36 @@ def test_the_page_refuses_the_webhook_urls_the_api_refuses_on_the_url_field(app,
     with notifications_db.sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(WebhookSubscriber)) == 0
     assert post(client, f"{home}/webhooks/new", {"url": "https://crm.advisers.example/hooks"}).status_code == 303
-    assert app.test_client().post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+    assert app.test_client().post("/webhook-subscribers", json={"url": "https://crm.advisers.example/v2/hooks"},
                                   headers=bearer(app)).status_code == 201
+
+
+def test_a_second_webhook_to_the_same_address_is_refused_on_the_url_field_and_by_the_api(app, notifications_db):
+    """A form sent twice (a double click, a reload of its answer) made two webhooks to one receiver: each event went
+    twice, and the first one's secret - on the answer the browser dropped - was never shown, so every request it
+    signed was refused."""
+    client, home = browser(app), f"/where-told/{ADVISERS}"
+    form = {"url": "https://crm.advisers.example/hooks", "event_types": ["referrals.referral.accepted"]}
+    assert post(client, f"{home}/webhooks/new", form).status_code == 303
+    again = post(client, f"{home}/webhooks/new", form)
+    assert again.status_code == 400
+    assert summary_links(again) == [("#url", "There is already a webhook to this address. Change that one's events "
+                                             "instead, or rotate its secret if it was not copied")]
+    assert 'value="https://crm.advisers.example/hooks"' in again.get_data(as_text=True)  # what was typed, kept
+    with notifications_db.sessions() as session:
+        [hook] = [str(row) for row in session.scalars(sa.select(WebhookSubscriber.id))]
+    api = app.test_client().post("/webhook-subscribers", json={"url": form["url"]}, headers=bearer(app))
+    assert api.status_code == 409 and api.mimetype == "application/problem+json"
+    assert api.get_json()["subscriber_id"] == hook and [e["pointer"] for e in api.get_json()["errors"]] == ["/url"]
+
+    other = webhook(app, ADVISERS)  # moving another webhook onto that address: refused too
+    moved = post(client, f"{home}/webhooks/{other}", {"url": form["url"]})
+    assert moved.status_code == 400 and [href for href, _ in summary_links(moved)] == ["#url"]
+    patched = app.test_client().patch(f"/webhook-subscribers/{other}", json={"url": form["url"]}, headers=bearer(app))
+    assert patched.status_code == 409 and patched.get_json()["subscriber_id"] == hook
+    assert stored(notifications_db, WebhookSubscriber, other).url == "https://crm.org.example/hooks"
+    assert post(client, f"{home}/webhooks/{hook}", {"url": form["url"]}).status_code == 303  # its own address
+    webhook(app, PRACTICE, form["url"])  # another organisation's webhook to the same receiver is its own
 
 
 def test_an_administrator_changes_a_webhooks_address_and_events_as_the_apis_patch(app, notifications_db):

@@ -50,6 +50,11 @@ def _url_problem(refused: subscribers.UrlRefused) -> Problem:
     return Problem(422, refused.title, errors=[{"location": "json", "pointer": "/url", "detail": refused.reason}])
 
 
+def _taken_problem(taken: subscribers.UrlTaken) -> Problem:
+    return Problem(409, "The organisation already has a webhook to this URL.", subscriber_id=str(taken.subscriber_id),
+                   errors=[{"location": "json", "pointer": "/url", "detail": str(taken) + "."}])
+
+
 def _check_url(url: str) -> None:
     try:
         subscribers.check_url(url, service_context().settings.env, os.environ)
@@ -83,8 +88,11 @@ class Subscribers(MethodView):
         require_organisation(organisation)
         _check_url(body["url"])
         with ctx.database.transaction() as session:
-            return Shown(*subscribers.create(session, ctx.audit, principal, _seal(), organisation, body["url"],
-                                             body["event_types"]))
+            try:
+                return Shown(*subscribers.create(session, ctx.audit, principal, _seal(), organisation, body["url"],
+                                                 body["event_types"]))
+            except subscribers.UrlTaken as taken:
+                raise _taken_problem(taken) from None
 
 
 @blp.route("/<uuid:subscriber_id>")
@@ -107,6 +115,8 @@ class Subscriber(MethodView):
                                           ctx.settings.env, os.environ)
             except subscribers.UrlRefused as refused:
                 raise _url_problem(refused) from None
+            except subscribers.UrlTaken as taken:
+                raise _taken_problem(taken) from None
 
     @requires(*ADMINS)
     @blp.response(204)

@@ -497,9 +497,12 @@ def add_webhook(organisation_id: str):
     if errors:
         return _webhook_form(organisation_id, values, errors), 400
     with ctx.database.transaction() as session:
-        subscriber, secret = subscribers.create(session, ctx.audit, principal,
-                                                current_app.config["WEBHOOK_SECRET_SEAL"], organisation_id,
-                                                values["url"], values["event_types"])
+        try:
+            subscriber, secret = subscribers.create(session, ctx.audit, principal,
+                                                    current_app.config["WEBHOOK_SECRET_SEAL"], organisation_id,
+                                                    values["url"], values["event_types"])
+        except subscribers.UrlTaken as taken:  # e.g. this form sent twice: the first made it
+            return _webhook_form(organisation_id, values, {"url": str(taken)}), 400
     return _show_secret_once(organisation_id, subscriber.id, secret)
 
 
@@ -530,6 +533,8 @@ def change_webhook(organisation_id: str, subscriber_id: uuid.UUID):
                                    ctx.settings.env, os.environ)
             except subscribers.UrlRefused as refused:  # checked above; kept for the rule's own say
                 errors = {"url": refused.reason}
+            except subscribers.UrlTaken as taken:
+                errors = {"url": str(taken)}
     if errors:
         return _webhook_form(organisation_id, values, errors, subscriber), 400
     return _told_page(organisation_id, "webhook-changed", _anchor="webhooks")
