@@ -59,22 +59,36 @@ def deliveries(session: Session, query: dict[str, Any]) -> tuple[list[Delivery],
 def resend(delivery: Delivery) -> None:
     """Queue a dead delivery again. The caller reads it locked (FOR UPDATE): a re-send read unlocked while
     another administrator's went and the worker sent it would queue it again, and it would go twice."""
-    if delivery.channel == "inbox":
-        raise CannotResend("Inbox items are delivered when they are created; there is nothing to re-send.")
-    if delivery.status == "revoked":
-        raise CannotResend("The person withdrew the consent this message was sent under; it is never sent.")
-    if delivery.status != "dead":
-        raise CannotResend(f"Only dead deliveries can be re-sent; this one is {delivery.status}.")
-    if delivery.redacted_at is not None:
-        raise CannotResend("Its address and details were removed under the retention schedule; there is nothing "
-                           "left to re-send.")
-    if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":
-        raise CannotResend("A one-time code is never sent twice; the person asks for a new one.")
-    if not delivery.address and delivery.channel == "email":
-        raise CannotResend("The address was erased (a resident's address is kept 7 days); ask the owning "
-                           "service to request the message again.")
+    refusal = why_not_resent(delivery)
+    if refusal:
+        raise CannotResend(refusal)
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, None
     delivery.resent_at = utcnow()  # an outage's time limit counts from now
+
+
+def why_not_resent(delivery: Delivery) -> str | None:
+    """Why `resend` refuses this delivery, or None if it may be re-sent: /admin offers no Re-send button that can
+    only fail, and says why instead."""
+    if delivery.channel == "inbox":
+        return "Inbox items are delivered when they are created; there is nothing to re-send."
+    if delivery.status == "revoked":
+        return "The person withdrew the consent this message was sent under; it is never sent."
+    if delivery.status != "dead":
+        return f"Only dead deliveries can be re-sent; this one is {delivery.status}."
+    if delivery.redacted_at is not None:
+        return "Its address and details were removed under the retention schedule; there is nothing left to re-send."
+    if delivery.message_code == CODE_MESSAGE and delivery.recipient_kind == "person":
+        return "A one-time code is never sent twice; the person asks for a new one."
+    if not delivery.address and delivery.channel == "email":
+        return ("The address was erased (a resident's address is kept 7 days); ask the owning service to request "
+                "the message again.")
+    return None
+
+
+def already_resent(delivery: Delivery) -> bool:
+    """Queued again by an administrator and not dead since: a second press of Re-send (or another
+    administrator's, from a page shown before) finds it so, which is what it asked for, not an error."""
+    return delivery.resent_at is not None and delivery.status in ("pending", "retrying", "sent")
 
 
 # The audit type of a delivery (a resident's is part of their record): reads, changes and refused attempts

@@ -220,7 +220,7 @@ def administration():
             page_number = max(1, -(-failed_total // PAGE_SIZE))
             dead, failed_total = _failed_page(session, page_number)
         admin.audit_people(ctx.audit, session, dead, "list")  # a resident's delivery is part of their record
-        failed = [shown(d) for d in dead]
+        failed = [{**shown(d), "cannot_resend": admin.why_not_resent(d)} for d in dead]
         subscribers = session.scalars(sa.select(WebhookSubscriber).order_by(WebhookSubscriber.created_at)).all()
         notice = _notice(session, request.args.get("done"), request.args.get("rule"))
     return render_template("notifications/admin.html", rules=rules, failed=failed, failed_total=failed_total,
@@ -238,6 +238,8 @@ def _notice(session, done: str | None, rule_id: str | None) -> str | None:
     the administrators' page."""
     if done == "resent":
         return "Queued to send again."
+    if done == "resent-before":
+        return "That delivery was already queued to send again, so it was not queued a second time."
     if done == "rule" and rule_id:
         try:
             rule = session.get(RoutingRule, uuid.UUID(rule_id))
@@ -301,12 +303,14 @@ def resend(delivery_id: uuid.UUID):
         delivery = session.get(Delivery, delivery_id, with_for_update=True)  # admin.resend: locked
         if delivery is None:
             raise Problem(404, "No such delivery.")
-        try:
-            admin.resend(delivery)
-        except admin.CannotResend as exc:
-            raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
-        admin.audit_people(ctx.audit, session, [delivery], "update")
-    return redirect(url_for("notification_pages.administration", done="resent",
+        done = "resent-before" if admin.already_resent(delivery) else "resent"  # pressed twice: it is queued
+        if done == "resent":
+            try:
+                admin.resend(delivery)
+            except admin.CannotResend as exc:
+                raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
+        admin.audit_people(ctx.audit, session, [delivery], "update" if done == "resent" else "read")
+    return redirect(url_for("notification_pages.administration", done=done,
                             page=_page_number(request.form.get("page"))))
 
 
