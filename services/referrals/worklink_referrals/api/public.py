@@ -38,6 +38,8 @@ PLAIN_STATUS = {
 # referral_being_matched), not that it is on its way to an adviser.
 HELD_STATUS = ("We have your referral. It is with the WorkLink alliance, who are matching it to a local employment "
                "support service.")
+# Closed as disengaged (domain.FAIL_REASONS): the adviser did reach the person, who then stopped taking part.
+DISENGAGED_STATUS = "Your support has ended because you stopped taking part. You can refer yourself again at any time."
 # A self-referral has no referrer to be told why: the person is pointed to what they can do next instead.
 SELF_REJECTED_STATUS = ("The service could not take your referral. You can look for other local support, or ask your "
                         "GP or Jobcentre work coach about it.")
@@ -114,6 +116,8 @@ def _plain_status(referral: Referral) -> str:
         return HELD_STATUS
     if referral.status == "rejected" and referral.source == "self":
         return SELF_REJECTED_STATUS
+    if referral.status == "failed" and referral.status_reason == "disengaged":
+        return DISENGAGED_STATUS  # "The adviser could not reach you" is the failed contact's
     return PLAIN_STATUS[referral.status]
 
 
