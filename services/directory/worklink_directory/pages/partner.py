@@ -71,7 +71,9 @@ DONE = {"saved": ("Listing saved", "Your changes were saved."),
                                                 "again. Check the {noun}s below.")}
 DELIVERY_OPTIONS = [(code, label) for code, label in DELIVERY_LABELS.items()]
 LISTINGS_PER_PAGE = 50
-OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed"}
+# ORUK statuses a partner chooses on the details form. "inactive" (not offered for now: hidden from residents' searches,
+# referrals stop) comes from feeds and the write API too: the form shows it, or such a listing showed no answer at all.
+OPEN_STATUSES = {"active": "Open", "temporarily closed": "Temporarily closed", "inactive": "Not offered for now"}
 TEXT_LIMITS = {"name": 255, "description": 5000, "application_process": 5000, "fees": 1000, "alert": 1000}
 # An add form's own id (a hidden field): what the form adds is given it, so the form sent twice - a double click
 # without JavaScript, a slow page clicked again, a second tab - adds once and then finds what it added.
@@ -325,7 +327,7 @@ def _new_listing(session, ctx, listing_id: uuid.UUID):
                            "add it.", title="You cannot add listings yet")
     options = _term_options(session)
     context = {"organisations": organisations, "term_options": options, "delivery_options": DELIVERY_OPTIONS,
-               "organisation_options": [("", "Select an organisation")] +
+               "open_statuses": OPEN_STATUSES, "organisation_options": [("", "Select an organisation")] +
                [(str(o.id), o.name) for o in organisations]}
     if not _form_post():
         return render("directory/partner_new.html", values={"is_free": "yes", "delivery_modes": ["in_person"],
@@ -424,7 +426,7 @@ def _same_area(svc: Service, areas: list[dict]) -> bool:
 def _listing_page(session, svc: Service, values: dict, form: Form, status: int = 200):
     done = _done_banner(request.args.get("done", ""), PARTS.get(request.args.get("part", ""))) \
         if status == 200 else None
-    return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS,
+    return render("directory/partner_edit.html", status=status, svc=svc, values=values, errors=form.errors, term_options=_term_options(session), delivery_options=DELIVERY_OPTIONS, open_statuses=OPEN_STATUSES,
                   done=done, parts=PARTS, withdrawn=svc.status == "defunct", version=services.version(svc))
 
 
