@@ -60,7 +60,8 @@ def _insert(session: Session, model, items: list[dict[str, Any]]) -> None:
     table = model.__table__
     present = {c["name"] for c in sa.inspect(session.connection()).get_columns(table.name)}
     columns = [c for c in table.columns if c.name in present
-               and not (c.primary_key and c.autoincrement is True and all(c.name not in i for i in items))]
+               and not (c.primary_key and c.autoincrement is True and all(c.name not in i for i in items))
+               and not (c.default is None and c.server_default is not None and all(c.name not in i for i in items))]
     rows = []
     for item in items:
         row = {}
@@ -300,9 +301,13 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
             reviewed_by=None, reviewed_at=None))
     for item in due_phrases:
         session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(text=item["to"]))
+    # A rule's revision (migration 0018) moves on with its words, so a review of the old ones is refused; a change
+    # applied by a migration before 0018 finds no such column.
+    moved_on = ({"revision": rules.revision + 1} if due_rationales and "revision" in {
+        c["name"] for c in sa.inspect(session.connection()).get_columns("guidance_rules")} else {})
     for item in due_rationales:
         session.execute(sa.update(GuidanceRule.__table__).where(*_rationale_is(item, "from")).values(
-            rationale=item["to"], reviewed_by=None, reviewed_at=None,
+            rationale=item["to"], reviewed_by=None, reviewed_at=None, **moved_on,
             review_status=sa.case((rules.review_status == REVIEWED, "published"), else_=rules.review_status)))
     return version
 
@@ -342,8 +347,8 @@ def mark_reviewed(session: Session, item: Adjustment | GuidanceRule, reviewer: s
     kind = "adjustment" if isinstance(item, Adjustment) else "rule"
     version = bump_version(session, reviewer, f"clinical review of {kind} {item.id}")
     item.review_status, item.reviewed_by, item.reviewed_at = REVIEWED, reviewer, utcnow()
+    item.revision += 1
     if isinstance(item, Adjustment):
-        item.revision += 1
         item.updated_in_version = version
     return version
 
@@ -358,6 +363,7 @@ def review_report(session: Session) -> dict[str, Any]:
                                   .where(Adjustment.review_status != "retired").order_by(Adjustment.id)).all()
     rules = session.execute(sa.select(GuidanceRule.id, GuidanceRule.limitation_id, GuidanceRule.condition_id,
                                       GuidanceRule.work_function_id, GuidanceRule.adjustment_id,
+                                      GuidanceRule.priority, GuidanceRule.rationale, GuidanceRule.revision,
                                       GuidanceRule.review_status)
                             .where(GuidanceRule.review_status != "retired").order_by(GuidanceRule.id)).all()
     last = session.execute(sa.select(Adjustment.reviewed_by, Adjustment.reviewed_at)

@@ -112,6 +112,9 @@ class GuidanceRule(Base):
     review_status: Mapped[str] = mapped_column(sa.String(24), default="published")
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(255))
     reviewed_at: Mapped[datetime | None]
+    # optimistic lock for admin edits and clinical reviews (migration 0018)
+    # (a server default only: a Core insert of an older revision's columns must not name it)
+    revision: Mapped[int] = mapped_column(server_default="1")
 
 
 class PhraseTemplate(Base):

@@ -114,9 +114,14 @@ class RuleSchema(Schema):
 
 class RuleOutSchema(RuleSchema):
     review_status = fields.String(metadata=REVIEW_STATUS_OUT)
+    revision = fields.Integer(metadata={"description": "send it with an edit or a clinical review of the rule"})
+
+
+REVISION_READ = {"description": "the revision you read (409 with current_revision if the rule changed since)"}
 
 
 class RulePatchSchema(Schema):
+    revision = fields.Integer(required=True, metadata=REVISION_READ)
     priority = fields.Integer(validate=validate.Range(1, 3))
     rationale = text(500, 5)
     review_status = one_of(WRITABLE_REVIEW_STATUSES, metadata=REVIEW_STATUS_DOC)
@@ -127,7 +132,8 @@ class AdjustmentReviewSchema(Schema):
 
 
 class RuleReviewSchema(Schema):
-    """Nothing to send: the reviewer is the signed-in alliance admin, the time is now."""
+    """The revision of the rule you reviewed: the reviewer is the signed-in alliance admin, the time is now."""
+    revision = fields.Integer(required=True, metadata=REVISION_READ)
 
 
 class ReviewCountSchema(Schema):
@@ -147,6 +153,9 @@ class UnreviewedRuleSchema(Schema):
     condition_id = fields.String(allow_none=True)
     work_function_id = fields.String(allow_none=True)
     adjustment_id = fields.String()
+    priority = fields.Integer()
+    rationale = fields.String(metadata={"description": "what a reviewer reads and reviews"})
+    revision = fields.Integer(metadata={"description": "send it with the rule's clinical review"})
     review_status = fields.String()
 
 

@@ -85,7 +85,7 @@ def test_a_hit_is_reviewed_only_when_its_adjustment_and_rules_are(client, tokens
                 and r["limitation_id"] == "sensory_overload" and not r["condition_id"] and not r["work_function_id"]]
     assert found_by and not hit["clinically_reviewed"]
     for rule_id in found_by:
-        marked = client.post(f"/guidance/rules/{rule_id}/clinical-review", json={}, headers=admin(tokens))
+        marked = client.post(f"/guidance/rules/{rule_id}/clinical-review", json={"revision": 1}, headers=admin(tokens))
         assert marked.status_code == 200 and marked.get_json()["reviewed_by"] == "dr-reviewer"
     hit = next(h for h in search(client, tokens, "limitation=sensory_overload")["hits"]
                if h["adjustment"]["id"] == "quiet_workspace")
@@ -94,7 +94,8 @@ def test_a_hit_is_reviewed_only_when_its_adjustment_and_rules_are(client, tokens
     hit = next(h for h in search(client, tokens, "limitation=sensory_overload")["hits"]
                if h["adjustment"]["id"] == "quiet_workspace")
     assert hit["clinically_reviewed"]
-    assert client.post("/guidance/rules/999999/clinical-review", json={}, headers=admin(tokens)).status_code == 404
+    assert client.post("/guidance/rules/999999/clinical-review", json={"revision": 1},
+                       headers=admin(tokens)).status_code == 404
 
 
 def test_the_letter_preview_marks_unreviewed_guidance_for_the_clinician_only(client, tokens):
@@ -123,3 +124,52 @@ def test_the_review_report_command(client, tokens, settings, monkeypatch):
     assert "adjustment phased_return_4wk" in result.output and "adjustment quiet_workspace " not in result.output
     as_json = CliRunner().invoke(adjustments_cli, ["review-report", "--json"])
     assert '"unreviewed": 193' in as_json.output
+
+
+def test_a_rule_is_reviewed_as_its_reviewer_read_it_and_a_changed_one_is_not(client, tokens):
+    """A rule had no revision: a review recorded after another admin rewrote its rationale marked the new words
+    reviewed by someone who never read them, and two edits overwrote each other. Nor could a reviewer read a rule."""
+    other_admin = tokens.header(role="alliance_admin", org=None, subject="admin-b")
+    listed = client.get("/guidance/review-report", headers=admin(tokens)).get_json()["unreviewed_rules"][0]
+    read = client.get(f"/guidance/rules/{listed['id']}", headers=admin(tokens))
+    assert read.status_code == 200, read.get_data(as_text=True)
+    rule = read.get_json()
+    assert rule["revision"] == listed["revision"] == 1
+    assert (rule["rationale"], rule["priority"]) == (listed["rationale"], listed["priority"])  # what is reviewed
+
+    rewritten = client.patch(f"/guidance/rules/{rule['id']}", headers=other_admin,
+                             json={"revision": 1, "rationale": "Rewritten after the reviewer read it."})
+    assert rewritten.status_code == 200 and rewritten.get_json()["revision"] == 2
+    stale_review = client.post(f"/guidance/rules/{rule['id']}/clinical-review", json={"revision": 1},
+                               headers=admin(tokens))
+    assert stale_review.status_code == 409 and stale_review.mimetype == "application/problem+json"
+    assert stale_review.get_json()["current_revision"] == 2
+    stale_edit = client.patch(f"/guidance/rules/{rule['id']}", json={"revision": 1, "priority": 1},
+                              headers=admin(tokens))
+    assert stale_edit.status_code == 409 and stale_edit.get_json()["current_revision"] == 2
+    unsent = client.post(f"/guidance/rules/{rule['id']}/clinical-review", json={}, headers=admin(tokens))
+    assert unsent.status_code == 422 and [e["pointer"] for e in unsent.get_json()["errors"]] == ["/revision"]
+    now = client.get(f"/guidance/rules/{rule['id']}", headers=admin(tokens)).get_json()
+    assert (now["review_status"], now["priority"], now["rationale"]) == (
+        "published", rule["priority"], "Rewritten after the reviewer read it.")
+
+    reviewed = client.post(f"/guidance/rules/{rule['id']}/clinical-review", json={"revision": 2},
+                           headers=admin(tokens))
+    assert reviewed.status_code == 200, reviewed.get_data(as_text=True)
+    assert (reviewed.get_json()["review_status"], reviewed.get_json()["revision"]) == ("clinically_reviewed", 3)
+
+
+def test_a_published_change_of_a_rule_s_words_moves_its_revision_on(app, client, tokens):
+    """A wording change shipped as a migration (knowledge.update_wording) rewrites rationales: a review of the
+    words before it is then refused as an admin's edit makes it."""
+    from worklink_adjustments import knowledge
+
+    rule = client.get("/guidance/review-report", headers=admin(tokens)).get_json()["unreviewed_rules"][0]
+    change = {"title": "test rewording", "rationales": [
+        {"adjustment_id": rule["adjustment_id"], "from": rule["rationale"], "to": "Reworded by a published change."}]}
+    with app.extensions["worklink"].database.transaction() as session:
+        assert knowledge.update_wording(session, change, "test") == LIBRARY_VERSION + 1
+    now = client.get(f"/guidance/rules/{rule['id']}", headers=admin(tokens)).get_json()
+    assert (now["rationale"], now["revision"]) == ("Reworded by a published change.", 2)
+    assert client.post(f"/guidance/rules/{rule['id']}/clinical-review", json={"revision": 1},
+                       headers=admin(tokens)).status_code == 409

@@ -17,8 +17,9 @@ def test_two_admins_editing_at_once_make_two_versions_on_postgresql(tmp_path, po
     admin = Tokens(settings).header(role="alliance_admin", org=None, subject="admin-a")
     other = Tokens(settings).header(role="alliance_admin", org=None, subject="admin-b")
     try:
-        codes = _both_at_once(app, ("patch", "/guidance/rules/1", {"priority": 3}, admin),
-                              ("patch", "/guidance/rules/2", {"priority": 3}, other), gate_table="guidance_versions")
+        codes = _both_at_once(app, ("patch", "/guidance/rules/1", {"revision": 1, "priority": 3}, admin),
+                              ("patch", "/guidance/rules/2", {"revision": 1, "priority": 3}, other),
+                              gate_table="guidance_versions")
         assert codes == (200, 200)
         with app.extensions["worklink"].database.transaction() as session:
             made = session.execute(sa.select(GuidanceVersion.version, GuidanceVersion.published_by)

@@ -137,7 +137,8 @@ def test_admin_edits_are_versioned_and_suggestions_record_the_version(tmp_path, 
     found = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
     assert found["guidance_version"] == LIBRARY_VERSION + 3 and "walking_meetings" in [h["adjustment"]["id"] for h in found["hits"]]
     assert "A quieter place to work" in client.get("/guidance/search?q=quieter", headers=tokens.header()).get_data(as_text=True)
-    retired = client.patch(f"/guidance/rules/{rule.get_json()['id']}", json={"review_status": "retired"}, headers=admin)
+    retired = client.patch(f"/guidance/rules/{rule.get_json()['id']}", json={"revision": 1, "review_status": "retired"},
+                           headers=admin)
     assert retired.status_code == 200
     again = client.get("/guidance/search?limitation=sitting&limit=100", headers=tokens.header()).get_json()
     assert "walking_meetings" not in [h["adjustment"]["id"] for h in again["hits"]]

@@ -125,12 +125,20 @@ def _adjustment(session, adjustment_id: str, for_update: bool = False) -> Adjust
     return adjustment
 
 
-def _rule(session, rule_id: int) -> GuidanceRule:
-    """A rule to change, locked until the transaction ends."""
-    rule = session.get(GuidanceRule, rule_id, with_for_update=True)
+def _rule(session, rule_id: int, for_update: bool = True) -> GuidanceRule:
+    """A rule (to change: locked until the transaction ends)."""
+    rule = session.get(GuidanceRule, rule_id, with_for_update=for_update)
     if rule is None:
         raise Problem(404, f"No rule {rule_id}.")
     return rule
+
+
+def _check_rule_revision(rule: GuidanceRule, read: int, doing: str) -> None:
+    """An edit or a review is of the rule as it was read: one changed since (another admin's edit) is a 409, or a
+    review would mark a rationale reviewed that its reviewer never read."""
+    if read != rule.revision:
+        raise Problem(409, f"The rule changed since you read it; read it again before you {doing}.",
+                      current_revision=rule.revision)
 
 
 @blp.route("/adjustments/<adjustment_id>")
@@ -195,13 +203,22 @@ class Rules(MethodView):
 
 @blp.route(f"/rules/<int(min=1, max={MAX_ID}):rule_id>")
 class RuleItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, RuleOutSchema)
+    def get(self, rule_id):
+        """A rule as it stands (what a clinical reviewer reads), with the `revision` an edit or a review sends."""
+        with reading() as session:
+            return _rule(session, rule_id, for_update=False)
+
     @requires("alliance_admin")
     @blp.arguments(RulePatchSchema)
     @blp.response(200, RuleOutSchema)
     def patch(self, data, rule_id):
-        """Change a rule's priority, rationale or review status (retire it with `retired`)."""
+        """Change a rule's priority, rationale or review status (retire it with `retired`); send the `revision` you
+        read (409 if someone else changed it)."""
         with service_context().database.transaction() as session:
             rule = _rule(session, rule_id)
+            _check_rule_revision(rule, data.pop("revision"), "change it")
             knowledge.bump_version(session, current_principal().subject, f"edit rule {rule_id}")
             changed = [n for n in ("priority", "rationale") if n in data and getattr(rule, n) != data[n]]
             for name, value in data.items():
@@ -210,6 +227,7 @@ class RuleItem(MethodView):
                 rule.review_status = "published"  # the changed rule has not been reviewed
             if rule.review_status != knowledge.REVIEWED:
                 knowledge.clear_review(rule)
+            rule.revision += 1
             return rule
 
 
@@ -240,10 +258,12 @@ class RuleReview(MethodView):
     @requires("alliance_admin")
     @blp.arguments(RuleReviewSchema)
     @blp.response(200, RuleOutSchema)
-    def post(self, _data, rule_id):
-        """Record that you clinically reviewed this rule (who and when are kept)."""
+    def post(self, data, rule_id):
+        """Record that you clinically reviewed this rule as it stands (send the `revision` you reviewed: 409 if its
+        rationale or priority changed since). Who and when are kept; editing it later makes it unreviewed again."""
         with service_context().database.transaction() as session:
             rule = _rule(session, rule_id)
+            _check_rule_revision(rule, data["revision"], "record a review of it")
             if rule.review_status == "retired":
                 raise Problem(409, "A retired rule is not used; there is nothing to review.")
             knowledge.mark_reviewed(session, rule, current_principal().subject)
