@@ -419,6 +419,9 @@ class PersonStatusSchema(Schema):
     service_page = fields.String(allow_none=True, metadata={
         "description": "the public directory page of the service the referral is with (what it offers, how to "
                        "reach it); null while no service has it, or when the directory's address is not set"})
+    suggested_service_page = fields.String(allow_none=True, metadata={
+        "description": "when the service could not take the referral and suggested another (a rejection's "
+                       "redirect_service_id): that service's public directory page; else null"})
     status_link = fields.String(metadata={"description": "only when created, to the person who verified their "
                                                          "contact route: their private status page; keep it private"})
 

@@ -108,7 +108,10 @@ def person_status(referral: Referral) -> dict:
             "submitted_at": services.as_utc(referral.submitted_at), "closed_at": services.as_utc(referral.closed_at),
             "consent_withdrawn": referral.consent_withdrawn_at is not None,
             "updates_by_email": services.tells_person(referral),
-            "service_page": directory_service_page(settings().directory_url, referral.service_id)}
+            "service_page": directory_service_page(settings().directory_url, referral.service_id),
+            # the service that could not take it suggested another: the person can go there themselves
+            "suggested_service_page": directory_service_page(settings().directory_url, referral.redirect_service_id)
+            if referral.status == "rejected" else None}
 
 
 def _plain_status(referral: Referral) -> str:

@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from worklink.audit import person_record
 from worklink.auth import ROLE_PERSON, current_principal, optional_principal, requires
 from worklink.problems import Problem
-from worklink.sites import named_service, site_link_keys
+from worklink.sites import directory_service_page, named_service, site_link_keys
 from worklink.uktime import uk_time, uk_today
 from worklink.web import service_context
 from worklink.web.dates import typed_date
@@ -295,6 +295,9 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
         body = access.present(session, referral, principal, settings(), moment, org_names=names)
         routable = _routing_choices(session, referral.area) if (
             principal.is_alliance_admin and referral.routing == "held") else []
+        # A rejection may suggest another service (redirect_service_id): those referrals knows, but the referral's own
+        suggestions = [(sid, words) for sid, words in _routing_choices(session, referral.area)
+                       if sid != str(referral.service_id)] if "reject" in body["allowed_actions"] else []
         checks = _sustainment_checks(session, referral, principal, uk_today(moment))
         # Taking a referral on is when IPS caseload guidance matters: the adviser hears it here, as the API's
         # answer says it, not only on the queue they may not open next.
@@ -327,7 +330,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                    status_emails=status_emails_words(body["consent"]),
                    can_note=can_note, can_withdraw=can_withdraw, checks=checks, last_note=last_note,
                    cancel_reasons=[code for code in domain.CANCEL_REASONS if code not in WITHDRAWAL_ONLY],
-                   today=uk_today(moment).isoformat(), routable=routable, posted=posted,
+                   today=uk_today(moment).isoformat(), routable=routable, posted=posted, suggestions=suggestions,
+                   suggested_page=directory_service_page(settings().directory_url, referral.redirect_service_id),
                    directory_url=settings().directory_url,
                    posted_values=request.form if posted else {})
 
@@ -706,6 +710,7 @@ PLAIN_ERRORS: dict = {
     "sustainment_check_weeks": "Select 13 or 26 weeks",
     "outcomes": "Record at least one outcome before you complete the referral",
     "service_id": "Select an adviser service",
+    "redirect_service_id": "Select a service from the list, or no suggestion",
     "adviser_id": "Select an adviser",
 }
 
