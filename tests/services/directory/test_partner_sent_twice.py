@@ -11,7 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.services.directory.conftest import ORG_A, build_directory, make_app
+from tests.services.directory.conftest import ORG_A, ORG_B, build_directory, make_app
 from tests.services.directory.test_partner_pages import listing_form, outbox, signed_in
 from tests.apps import disposed_after
 from worklink_directory.models import Service
@@ -30,6 +30,10 @@ def form_fields(html: str) -> dict[str, str]:
     fields = dict(re.findall(r'name="(csrf_token|form_id)" value="([^"]*)"', html))
     assert set(fields) == {"csrf_token", "form_id"}, html
     return fields
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]*)"', html).group(1)
 
 
 def api_listing(app, service_id: str) -> dict:
@@ -169,3 +173,25 @@ def test_a_form_id_naming_another_listings_item_adds_a_new_one(app, directory):
     assert api_listing(app, debt)["contacts"] == [debt_contact]
     ids = [c["id"] for c in api_listing(app, counselling)["contacts"]]
     assert len(ids) == 2 and debt_contact["id"] not in ids and all(uuid.UUID(i) for i in ids)
+
+
+def test_a_withdrawal_sent_twice_ends_on_the_withdrawn_banner_not_an_error(app, directory):
+    """The second send of "Withdraw listing" (a double click on a slow page, the page open in a second tab) finds the
+    listing withdrawn by the first: it is what the partner asked for, so it ends where the first did."""
+    client = signed_in(app, "org_admin", ORG_A)
+    debt = directory.ids["debt"]
+    path = f"/partner/services/{debt}/withdraw"
+    page = client.get(path).get_data(as_text=True)
+    assert 'data-prevent-double-click="true"' in page
+    form = {"csrf_token": csrf_of(page), "reason": "closed"}
+    first, second = client.post(path, data=form), client.post(path, data={**form, "reason": "moved"})
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"] == f"/partner?withdrawn={debt}"
+    assert "Debt and money advice, Bridgwater was withdrawn." in client.get(second.headers["Location"]).get_data(
+        as_text=True)
+    assert [payload["data"]["reason"] for kind, aggregate, payload in outbox(app)
+            if kind == "directory.service.withdrawn" and aggregate == debt] == ["closed"]  # once, as first asked
+    assert client.get(path).status_code == 409  # the page itself: nothing left to withdraw
+    other = signed_in(app, "org_admin", ORG_B)  # another organisation's staff: refused, withdrawn or not
+    assert other.post(path, data={"csrf_token": csrf_of(other.get("/partner").get_data(as_text=True)),
+                                  "reason": "closed"}).status_code == 403

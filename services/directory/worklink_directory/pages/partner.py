@@ -118,7 +118,10 @@ def _owned(session, service_id: str, *, for_update: bool = False, places: bool =
 def _changeable(session, service_id: str, *, for_update: bool = True, places: bool = False) -> Service:
     """The listing, locked for a change unless `for_update` is False; `places`: a change to its places, which locks
     every listing offered at one of them as well (one of them shared, it changes them too)."""
-    svc = _owned(session, service_id, for_update=for_update, places=places)
+    return _not_withdrawn(_owned(session, service_id, for_update=for_update, places=places))
+
+
+def _not_withdrawn(svc: Service) -> Service:
     if svc.status == "defunct":
         raise Problem(409, "This listing was withdrawn, so it can no longer be changed.", title="Listing withdrawn")
     return svc
@@ -854,7 +857,10 @@ def partner_part_remove(service_id: str, slug: str, item_id: str):
 def partner_withdraw(service_id: str):
     ctx = service_context()
     with ctx.database.transaction() as session:
-        svc = _changeable(session, service_id)
+        svc = _owned(session, service_id, for_update=True)
+        if svc.status == "defunct" and _form_post():  # sent again (a double click, a second tab): withdrawn already
+            return redirect(f"/partner?withdrawn={svc.id}", code=303)
+        _not_withdrawn(svc)
         reasons = [(code, WITHDRAW_LABELS[code]) for code in WITHDRAW_REASONS]
         if not _form_post():
             return render("directory/partner_withdraw.html", svc=svc, reasons=reasons, values={}, errors={})
