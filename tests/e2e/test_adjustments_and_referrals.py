@@ -11,9 +11,12 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import adjustments_and_referrals
+from tests.e2e.support import adjustments_and_referrals, consume_until, consumer, drain
 from tests.platform.support import read_topic
 from tests.services.adjustments.conftest import suggestion_body
+from worklink.messaging.topics import ensure_topics, load_topics
+from worklink_adjustments.events import HANDLERS as ADJUSTMENTS_HANDLERS
+from worklink_adjustments.models import PLATFORM as ADJUSTMENTS_TABLES
 from worklink_referrals.models import PLATFORM as REFERRALS_TABLES, Referral
 
 pytestmark = pytest.mark.timeout(300)
@@ -60,3 +63,29 @@ def test_a_gp_referral_reaches_an_adviser_and_the_patient_hears_how_it_goes(tmp_
     # The withdrawn patient is not emailed about it either: no message about the cancellation, and the
     # status emails still waiting in the outbox (the relay never ran here) are dropped with their address.
     assert len(messages) >= 2 and messages_after == 0
+
+
+def test_the_gp_sees_how_far_a_referral_got_when_one_change_took_it_several_steps(tmp_path, kafka_broker, new_topic,
+                                                                                  make_harness):
+    """An adviser accepting a new referral and taking it on moves it through received, accepted and allocated in one
+    change: three events with one version, in that order. The clinician's view kept the first ("received") for good,
+    as it took only a higher version as news - found on a walk through the running system."""
+    both = adjustments_and_referrals(tmp_path, kafka_broker, new_topic, make_harness)
+    ensure_topics(both.kafka, load_topics())  # the referrals service's, and those the clinician's consumer reads
+    client, gp = both.adjustments.test_client(), both.token("gp", "dr-ada")
+    suggestion_id = both.issue_with_referral_consent()
+    both.drain()
+    referral_id = both.referral_accepted()
+    drain("referrals", both.referrals.ctx.database, REFERRALS_TABLES, both.kafka)
+
+    def referral_seen() -> dict:
+        return client.get(f"/suggestions/{suggestion_id}", headers=gp).get_json()["referrals"][0]
+
+    clinician = consumer("adjustments", both.adjustments_db, ADJUSTMENTS_TABLES, ADJUSTMENTS_HANDLERS, both.catalogue,
+                         both.kafka)
+    try:  # the old code stopped at "received" and timed out here
+        consume_until(clinician, lambda _outcomes: referral_seen()["status"] == "allocated", timeout=30)
+    finally:
+        clinician.close()
+    seen = referral_seen()
+    assert (seen["referral_id"], seen["business_status"]) == (str(referral_id), "allocated")

@@ -24,6 +24,11 @@ from worklink_adjustments.services import CONSENT_WITHDRAWN, REFERRAL_ENDED
 # a step left out here would leave the clinician's view stale (on hold after `resumed`).
 REFERRAL_STEPS = (*LIFECYCLE, *LIFECYCLE_MORE)
 
+# Steps the referrals service publishes together, from one change, all with the referral's version after it (taken
+# in and held at once; accepted straight from submitted, and taken on). Listed in the order it publishes them: of
+# two events with one version, the later step is where the referral got to.
+ONE_CHANGE_ORDER = ("submitted", "held", "received", "accepted", "allocated")
+
 # ...and a sign-out everywhere at our pages (worklink.web.sessions).
 PUBLISHES: tuple[str, ...] = (*(entry.type for entry in EVENTS), user_sessions_ended("adjustments"))
 
@@ -39,9 +44,9 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     if request_id is None:
         return
     request = session.scalar(sa.select(ReferralRequest).where(ReferralRequest.id == request_id).with_for_update())
-    if request is None or data["version"] <= request.referral_version:
-        return
     step = event.type.rsplit(".", 1)[1]  # the lifecycle step: what the clinician follows
+    if request is None or not _newer(data["version"], step, request):
+        return
     request.referral_id = data["referral_id"]
     # Consent withdrawn here: a step the referral took before it heard of it does not reopen the request.
     if request.status != CONSENT_WITHDRAWN or step in REFERRAL_ENDED:
@@ -53,6 +58,15 @@ def on_referral_lifecycle(session: Session, event: ReceivedEvent) -> None:
     request.referral_version = data["version"]
     request.status_changed_at = data["occurred_at"]
     request.unanswered_at = None  # an answer at last, however late: no longer "not yet received"
+
+
+def _newer(version: int, step: str, request: ReferralRequest) -> bool:
+    """A later version, or a later step of the change that made the version we hold (never an earlier one again,
+    whatever order a redelivery brings them in)."""
+    if version != request.referral_version:
+        return version > request.referral_version
+    return step in ONE_CHANGE_ORDER and request.status in ONE_CHANGE_ORDER and \
+        ONE_CHANGE_ORDER.index(step) > ONE_CHANGE_ORDER.index(request.status)
 
 
 HANDLERS: dict[str, Handler] = {f"referrals.referral.{step}": on_referral_lifecycle for step in REFERRAL_STEPS}

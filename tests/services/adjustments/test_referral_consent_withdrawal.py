@@ -102,7 +102,7 @@ def test_consenting_again_starts_a_new_request(svc):
     assert "You agreed to be referred to an employment adviser" in summary
 
 
-def _lifecycle(step: str, request_id: str, version: int, reason: str | None = None) -> ReceivedEvent:
+def lifecycle_event(step: str, request_id: str, version: int, reason: str | None = None) -> ReceivedEvent:
     data = {"referral_id": uuid.uuid4(), "status": step, "referrer_org_id": uuid.uuid4(), "request_id": uuid.UUID(request_id),
             "suggestion_id": None, "version": version, "reason": reason, "occurred_at": datetime.now(timezone.utc)}
     envelope, _ = CATALOGUE.build(f"referrals.referral.{step}", data, source="urn:worklink:referrals")
@@ -116,11 +116,11 @@ def test_a_step_taken_before_the_referral_heard_of_the_withdrawal_does_not_reope
     request_id = amended["referrals"][0]["request_id"]
     database = app.extensions["worklink"].database
     with database.transaction() as session:
-        on_referral_lifecycle(session, _lifecycle("accepted", request_id, 3))
+        on_referral_lifecycle(session, lifecycle_event("accepted", request_id, 3))
     assert client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]["status"] \
         == "consent_withdrawn"
     with database.transaction() as session:
-        on_referral_lifecycle(session, _lifecycle("cancelled", request_id, 4, reason="consent_withdrawn"))
+        on_referral_lifecycle(session, lifecycle_event("cancelled", request_id, 4, reason="consent_withdrawn"))
     referral = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]
     assert (referral["status"], referral["reason"]) == ("cancelled", "consent_withdrawn")
     # still not open: unticking again sends nothing

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.services.adjustments.conftest import (OTHER_PRACTICE, VALID_NHS, Tokens, build_app, make_settings,
                                                  suggestion_body)
 from tests.services.adjustments.test_employer_api_and_rounds import ANSWER, letter_token
-from tests.services.adjustments.test_referral_consent_withdrawal import _lifecycle
+from tests.services.adjustments.test_referral_consent_withdrawal import lifecycle_event
 from worklink.config import ConfigError
 from worklink.db import utcnow
 from worklink.events.contracts import CATALOGUE
@@ -58,7 +58,7 @@ def worked_and_withdrawn(app, client, tokens) -> str:
     assert answered.status_code == 201, answered.get_json()
     request_id = client.get(f"/suggestions/{s['id']}", headers=tokens.header()).get_json()["referrals"][0]["request_id"]
     with app.extensions["worklink"].database.transaction() as session:
-        on_referral_lifecycle(session, _lifecycle("completed", request_id, 5))
+        on_referral_lifecycle(session, lifecycle_event("completed", request_id, 5))
     done = client.post(f"/suggestions/{s['id']}/withdraw", json={"version": s["version"], "reason": "other"},
                        headers=tokens.header())
     assert done.status_code == 200, done.get_json()
@@ -212,7 +212,7 @@ def test_an_erased_suggestion_cannot_be_changed_or_issued(svc):
     database = app.extensions["worklink"].database
     request_id = client.get(f"/suggestions/{gone}", headers=tokens.header()).get_json()["referrals"][0]["request_id"]
     with database.transaction() as session:  # the request answered, so the advice has ended
-        on_referral_lifecycle(session, _lifecycle("rejected", request_id, 2))
+        on_referral_lifecycle(session, lifecycle_event("rejected", request_id, 2))
     assert retain(app, utcnow() + SIX_YEARS + LINK_TTL + timedelta(days=1)) == 2
     version = row(app, gone)["version"]
     refused = client.post(f"/suggestions/{gone}/referral-consent-withdrawal", json={"version": version},

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.browser import assert_accessible, live_server, sign_in
 from tests.services.adjustments.conftest import PRACTICE
 from tests.services.adjustments.test_pages import _overflows
-from tests.services.adjustments.test_referral_consent_withdrawal import _lifecycle
+from tests.services.adjustments.test_referral_consent_withdrawal import lifecycle_event
 from tests.services.adjustments.test_retention import issue, outbox
 from tests.services.adjustments.test_stale_referral_requests import events, request_of
 from worklink.config import ConfigError
@@ -48,7 +48,7 @@ def run_sweep(app, **kwargs) -> int:
 
 def answer(app, request_id: str, step: str = "received", version: int = 1) -> None:
     with app.extensions["worklink"].database.transaction() as session:
-        on_referral_lifecycle(session, _lifecycle(step, request_id, version))
+        on_referral_lifecycle(session, lifecycle_event(step, request_id, version))
 
 
 def test_the_sweep_marks_exactly_the_old_unanswered_requests_and_announces_each_once(svc):
