@@ -108,3 +108,27 @@ def test_a_residents_delivery_found_already_re_sent_is_audited_as_read(app, noti
         entries = session.execute(sa.select(audit.c.action, audit.c.person_id).where(
             audit.c.resource_id == str(resident)).order_by(audit.c.id)).all()
     assert [tuple(entry) for entry in entries] == [("update", "person-7"), ("read", "person-7")]
+
+
+def test_a_refused_re_send_of_a_residents_delivery_is_audited_as_a_read(app, notifications_db):
+    """A refusal says how the resident's message stands (a code never sent twice, an address erased, pending): the
+    409 was raised inside the transaction, so its audit entry - if any had been written - went with the rollback,
+    and that look at the person's record left no trace."""
+    from tests.services.notifications.test_where_told_page import bearer, browser, post
+
+    with notifications_db.transaction() as session:
+        code = dead(session, event_type="notifications.person_message.requested", recipient_kind="person",
+                    recipient_id="person-8", channel="email", message_code="self_referral_code",
+                    address="sam@example.org")
+    api = app.test_client().post(f"/deliveries/{code}/resend", headers=bearer(app, "alliance_admin", None))
+    assert api.status_code == 409 and api.mimetype == "application/problem+json"
+    assert api.get_json()["status_now"] == "dead"
+    page = post(browser(app, role="alliance_admin", org=None, subject="alex"), f"/admin/deliveries/{code}/resend",
+                {"page": "1"})  # a page shown before the button was taken away
+    assert page.status_code == 409 and "A one-time code is never sent twice" in page.get_data(as_text=True)
+    audit = PLATFORM.audit_log
+    with notifications_db.sessions() as session:
+        entries = session.execute(sa.select(audit.c.action, audit.c.person_id).where(
+            audit.c.resource_id == str(code)).order_by(audit.c.id)).all()
+        assert session.get(Delivery, code).status == "dead"
+    assert [tuple(entry) for entry in entries] == [("read", "person-8"), ("read", "person-8")]

@@ -108,6 +108,11 @@ class Resend(MethodView):
             try:
                 admin.resend(delivery)
             except admin.CannotResend as exc:
-                raise Problem(409, str(exc), status_now=delivery.status) from None
-            admin.audit_people(ctx.audit, session, [delivery], "update")
-            return shown(delivery, with_attempts=True)
+                refused, status_now = exc, delivery.status
+            else:
+                admin.audit_people(ctx.audit, session, [delivery], "update")
+                return shown(delivery, with_attempts=True)
+            # The refusal tells its state (erased, withdrawn, pending...): a look at a resident's record, audited
+            # in this transaction, which a Problem raised inside it would have rolled back.
+            admin.audit_people(ctx.audit, session, [delivery], "read")
+        raise Problem(409, str(refused), status_now=status_now)

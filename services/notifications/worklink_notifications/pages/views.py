@@ -304,12 +304,13 @@ def resend(delivery_id: uuid.UUID):
         if delivery is None:
             raise Problem(404, "No such delivery.")
         done = "resent-before" if admin.already_resent(delivery) else "resent"  # pressed twice: it is queued
-        if done == "resent":
-            try:
-                admin.resend(delivery)
-            except admin.CannotResend as exc:
-                raise Problem(409, str(exc), title="This delivery cannot be re-sent") from None
-        admin.audit_people(ctx.audit, session, [delivery], "update" if done == "resent" else "read")
+        refused = admin.why_not_resent(delivery) if done == "resent" else None
+        if done == "resent" and not refused:
+            admin.resend(delivery)
+        # A refusal tells its state too: audited as a read (committed with this transaction, not rolled back).
+        admin.audit_people(ctx.audit, session, [delivery], "update" if done == "resent" and not refused else "read")
+    if refused:
+        raise Problem(409, refused, title="This delivery cannot be re-sent")
     return redirect(url_for("notification_pages.administration", done=done,
                             page=_page_number(request.form.get("page"))))
 
