@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database
 from worklink.messaging.outbox import Outbox
+from worklink.problems import field_errors
 from worklink.uktime import uk_today
 from worklink_directory import oruk_schemas, services
 from worklink_directory.geocode import Geocoder, Prelocated
@@ -290,7 +291,8 @@ def import_record(session: Session, outbox: Outbox, record: dict, geocoder: Geoc
     try:
         data = ServiceIn().load(raw)
     except ValidationError as exc:
-        reasons += [f"/{name}: {messages}" for name, messages in sorted(exc.messages.items())]
+        # one line per field, pointed at as the write API points (/contacts/0/phones/0/number), not a nested dict
+        reasons += sorted(f"{error['pointer']}: {error['detail']}" for error in field_errors(exc.messages))
     assured, problem = _assured_date(record)
     if problem:
         reasons.append(problem)

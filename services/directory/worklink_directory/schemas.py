@@ -38,7 +38,8 @@ def _kept_id(noun: str) -> fields.UUID:
 
 class PhoneIn(Schema):
     id = _kept_id("phone number")
-    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9 +()-]{6,20}$"))
+    number = fields.String(required=True, validate=validate.Regexp(
+        r"^[0-9 +()-]{6,20}$", error="Not a phone number: 6 to 20 digits, spaces, +, ( ) or - (e.g. 01632 960 001)."))
     description = _text()
 
 

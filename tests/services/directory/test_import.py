@@ -59,7 +59,7 @@ def test_feed_with_bad_records_loads_the_good_ones_and_explains_the_rest(app, tm
     assert reasons[no_name["id"]] == ["/: 'name' is a required property"]
     assert any(r.startswith("/status:") for r in reasons[bad_status["id"]])
     assert any(r.startswith("/maximum_age:") for r in reasons[bad_ages["id"]])
-    assert any(r.startswith("/locations:") and "postcode" in r for r in reasons[bad_postcode["id"]])
+    assert reasons[bad_postcode["id"]] == ["/locations/0/postal_code: Not a UK postcode (e.g. TA1 1AA)."]
     assert reasons["row 9"] == ["/: a record must be a JSON object"]
     client = app.test_client()
     assert client.get("/services").get_json()["total_items"] == 3
