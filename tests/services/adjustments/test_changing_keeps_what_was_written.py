@@ -95,3 +95,31 @@ def test_a_week_too_long_or_a_27th_week_is_refused_on_the_box_not_cut_off(client
     assert 'id="recommendations-0-schedule-error"' in page  # shown on the plan's box, which it links to
     assert "Each week of the plan must be 200 characters or fewer, weeks 1 to 26" in page
     assert client.get("/suggestions", headers=h).get_json()["total"] == 0  # nothing saved, cut or not
+
+
+def test_an_amendment_saved_over_by_another_keeps_what_was_typed_and_saves_when_sent_again(app, tokens, page):
+    """Opened, then changed in another tab or by a colleague: saving went to the review page ("The suggestion changed
+    since you opened this page") and what the clinician had typed was gone."""
+    client, h = app.test_client(), tokens.header()
+    suggestion = written_through_the_api(client, h)
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{suggestion['id']}/change")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Amend the suggestion")
+        stored = client.get(f"/suggestions/{suggestion['id']}", headers=h).get_json()
+        first = client.post(f"/suggestions/{suggestion['id']}/amend", headers=h, json={
+            **suggestion_body(conditions=FIVE_CONDITIONS), "version": stored["version"],
+            "functional_effects": "Saved first, from another tab."})
+        assert first.status_code == 200, first.get_json()
+        typed = "Typed here while the other change was saved: can lift up to 5 kg."
+        page.get_by_label("Functional effects, in plain words").fill(typed)
+        submit(page, page.get_by_role("button", name=SAVE))
+
+        expect(page.get_by_role("alert")).to_contain_text("This suggestion was changed after you opened this page")
+        expect(page.get_by_label("Functional effects, in plain words")).to_have_value(typed)
+        assert page.title().startswith("Error: ")
+        assert_accessible(page)
+        assert client.get(f"/suggestions/{suggestion['id']}", headers=h).get_json()["functional_effects"] == \
+            "Saved first, from another tab."  # nothing saved over it unasked
+        submit(page, page.get_by_role("button", name=SAVE))
+        expect(page.locator("#status .nhsuk-tag")).to_have_text("Amended")
+    assert client.get(f"/suggestions/{suggestion['id']}", headers=h).get_json()["functional_effects"] == typed

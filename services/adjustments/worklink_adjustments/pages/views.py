@@ -619,9 +619,33 @@ def change_submit(suggestion_id: uuid.UUID):
     except DomainError as exc:
         if exc.status == 404:
             raise
+        if "current_version" in exc.extensions:
+            return changed_since_opened(suggestion_id, form, picked, guidance, exc.extensions["current_version"])
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error=refusal_code(exc)), 303)
     done = "saved" if status == "draft" else "amended"
     return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, done=done), 303)
+
+
+CHANGED_SINCE_OPENED = ("This suggestion was changed after you opened this page (in another tab, or by a colleague), "
+                        "so what you typed has not been saved. It is kept below: check the suggestion as it is now, "
+                        "then save again if your changes should replace that change.")
+
+
+def changed_since_opened(suggestion_id: uuid.UUID, form, picked: list[dict], guidance, current: int) -> Response:
+    """A change saved over by another first (a stale version): the form again with what was typed, and the version it
+    would now replace, where a redirect to the review page threw the typing away. The record is read again, audited:
+    its patient's name heads the form."""
+    with transaction() as session:
+        now = services.read(session, deps(), clinician(), suggestion_id)
+    typed = MultiDict(form)
+    typed["version"] = str(current)
+    patient = now["patient"]
+    return suggestion_form(typed, picked, guidance, [{"pointer": "", "detail": CHANGED_SINCE_OPENED}], 409,
+                           action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
+                           heading=CHANGE_HEADINGS.get(now["status"], "Amend the suggestion"),
+                           back=url_for("adjustment_pages.review", suggestion_id=suggestion_id),
+                           which=which_suggestion(patient["given_name"], patient["family_name"],
+                                                  now["assessment"]["date"]))
 
 
 @pages.get("/review/<uuid:suggestion_id>")
