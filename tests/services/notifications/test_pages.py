@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from worklink.auth import mint_token
 from worklink_notifications import routing
@@ -170,12 +171,34 @@ def test_every_message_is_reachable_page_by_page_without_javascript(app, notific
         assert page.locator(".nhsuk-card").count() == 50
 
 
+def test_a_page_of_messages_that_no_longer_exists_shows_the_last_one(app, notifications_db, no_js_page):
+    """Page 2 held the oldest message; a read one on page 1 was deleted meanwhile (retention removes read messages,
+    a newer capacity notice replaces older ones), so marking it read came back to a page 2 that no longer existed:
+    "There are no messages here yet." under "Your organisation (50)", with no link to the 50."""
+    _org_inbox_of(notifications_db, 51)
+    token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
+    with live_server(app) as base:
+        sign_in(no_js_page, base, token, "/messages?scope=organisation&page=2")
+        expect(no_js_page.locator(".nhsuk-card")).to_have_count(1)
+        with notifications_db.transaction() as session:  # the newest, read and then removed
+            newest = session.scalar(sa.select(Delivery.id).order_by(Delivery.created_at.desc()).limit(1))
+            session.execute(sa.delete(Delivery).where(Delivery.id == newest))
+        submit(no_js_page, no_js_page.get_by_role("button", name="Mark as read: New referral"))
+        expect(no_js_page.get_by_role("heading", level=2).first).to_have_text("Your organisation (50)")
+        expect(no_js_page.locator(".nhsuk-card")).to_have_count(50)
+        expect(no_js_page.locator(".nhsuk-card--feature")).to_have_count(49)  # the one marked, read, is here
+        assert no_js_page.get_by_text("There are no messages here yet.").count() == 0
+
+
 def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notifications_db, page, monkeypatch):
     # Found on a walk through the running system: "Referral 70672877" matched nothing an adviser could
     # find (the queue shows references such as R-J9E2K6YJ), so a message was a dead end.
     monkeypatch.setenv("NOTIFICATIONS_REFERRALS_URL", "https://referrals.example/")
     monkeypatch.setenv("NOTIFICATIONS_ADJUSTMENTS_URL", "https://adjustments.example")
-    referral_id, suggestion_id = uuid.uuid4(), uuid.uuid4()
+    monkeypatch.setenv("NOTIFICATIONS_DIRECTORY_URL", "https://directory.example")
+    referral_id, suggestion_id, service_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    capacity = {"service_id": service_id, "organization_id": uuid.UUID(ADVISERS), "open_referrals": 3,
+                "recorded_at": datetime.now(timezone.utc)}
     with notifications_db.transaction() as session:
         for event_type, data in (
                 ("referrals.referral.submitted", {"referral_id": referral_id, "status": "submitted",
@@ -183,7 +206,8 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
                                                   "suggestion_id": uuid.uuid4()}),  # made from a suggestion
                 ("adjustments.suggestion.issued", {"suggestion_id": suggestion_id,
                                                    "practice_id": uuid.UUID(ADVISERS)}),
-                ("referrals.capacity.changed", {"service_id": uuid.uuid4(), "organization_id": uuid.UUID(ADVISERS)})):
+                ("referrals.capacity.changed", {**capacity, "accepting_referrals": True}),
+                ("referrals.capacity.changed", {**capacity, "accepting_referrals": False})):  # stopped taking them
             routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data={
                 **data, "occurred_at": datetime.now(timezone.utc)}))
     token = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=ADVISERS)
@@ -192,9 +216,11 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
         named = {a.text_content(): a.get_attribute("href") for a in page.locator("main .nhsuk-card a").all()}
         links = {words.split(":")[0]: href for words, href in named.items()}
         assert links == {"Open the referral": f"https://referrals.example/queue/{referral_id}",
-                         "Open the suggestion": f"https://adjustments.example/review/{suggestion_id}"}
+                         "Open the suggestion": f"https://adjustments.example/review/{suggestion_id}",
+                         "Open the listing": f"https://directory.example/partner/services/{service_id}"}
         assert any(words.startswith("Open the referral: New referral, ") for words in named)  # says which message
-        assert page.locator("main .nhsuk-card").count() == 3  # a capacity change names no record to open
+        assert any(words.startswith("Open the listing: Not taking new referrals, ") for words in named)
+        assert page.locator("main .nhsuk-card").count() == 3
         assert_accessible(page)
 
 

@@ -70,6 +70,9 @@ def messages():
     with service_context().database.sessions() as session:
         counts = {o.kind: inbox.unread(session, o) for o in owners}
         items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
+        if not items and page_number > 1:  # past the last page (a bookmark; a newer notice replaced older ones)
+            page_number = max(1, -(-total // PAGE_SIZE))  # "no messages here yet" under "(3)", and no way back
+            items, total = inbox.items(session, owner, False, PAGE_SIZE, (page_number - 1) * PAGE_SIZE)
     shown_at = utcnow()  # after the reads: "Mark all as read" marks what had arrived by then, not a newer one
     tabs = [(o.kind, SCOPES[o.kind], counts[o.kind]) for o in owners]
     carried = _carried_once(MARKED_COOKIE, MARKED_FOR)
