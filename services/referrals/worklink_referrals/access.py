@@ -265,11 +265,23 @@ def person(referral: Referral) -> dict[str, Any]:
 
 
 def clocks(referral: Referral, settings: ReferralSettings, now: datetime) -> list[dict[str, Any]]:
-    breached = set(services.breaching(referral, settings, now))
-    deadlines = domain.clock_deadlines(services.clock_state(referral, now), settings.clocks)
-    return [{"clock": name, "due_at": due, "met_at": met,
-             "breached": name in breached or bool(met and met > due)}
-            for name, (due, met) in deadlines.items()]
+    """Each clock's deadline, when it was met, and whether it was missed: met late, or not met by the time it stopped
+    - now while it runs, when the referral closed, or when the hold going on began (a hold that began before the
+    deadline has moved it). A clock missed before the referral closed or was put on hold stays missed: it read as
+    "not met yet" (services.breaching is the work still to do, and says nothing once the clocks stop)."""
+    state = services.clock_state(referral, now)
+    stopped = clocks_stopped_at(referral, state) or now
+    return [{"clock": name, "due_at": due, "met_at": met, "breached": (met or stopped) > due}
+            for name, (due, met) in domain.clock_deadlines(state, settings.clocks).items()]
+
+
+def clocks_stopped_at(referral: Referral, state: domain.ClockState) -> datetime | None:
+    """When the referral's clocks stopped: it closed, or the hold it is on began; None while they run."""
+    if referral.status not in services.OPEN_VALUES:
+        return services.as_utc(referral.closed_at or referral.updated_at)
+    if referral.status == Status.ON_HOLD and state.holds:
+        return state.holds[-1][0]
+    return None
 
 
 def allowed_actions(principal: Principal, referral: Referral) -> list[str]:
