@@ -60,6 +60,12 @@ def create_app(config: Mapping[str, Any] | None = None, settings: Settings | Non
         # any origin; the partner pages and the write API are not offered to other sites' scripts.
         if _open_feed(request.path):
             response.headers["Access-Control-Allow-Origin"] = "*"
+            if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                # A script's conditional read sends If-None-Match (the ETag exposed below), which is not a simple
+                # header: its preflight must allow it, or the browser refuses the read itself.
+                response.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
+                response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
+                response.headers["Access-Control-Max-Age"] = "86400"
         if request.blueprint == "oruk" and request.method == "GET" and response.status_code == 200:
             # Aggregators re-read whole feeds: with the ETag they revalidate (304) instead of downloading again.
             response.add_etag()
