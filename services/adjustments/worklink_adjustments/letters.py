@@ -153,7 +153,8 @@ def employer_letter(s: dict[str, Any], response_url: str | None) -> Letter:
     answerable = share and s["status"] in ("issued", "amended") and s["recommendations"] and not ended
     if s["status"] == "amended":  # asked to answer only where this letter has a way to (a reply link)
         sections[0].paragraphs.append(
-            f"This letter replaces an earlier one: I amended my advice on {long_date(uk_today(s['updated_at']))}."
+            "This letter replaces an earlier one: I amended my advice on "
+            f"{long_date(uk_today(s.get('issued_this_time_at') or s['updated_at']))}."
             + (" Please answer this letter; the reply link in the earlier one no longer works."
                if answerable and response_url else ""))
     conditions = disclosed_conditions(s)

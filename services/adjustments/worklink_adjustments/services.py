@@ -298,6 +298,9 @@ def view(session: Session, suggestion: Suggestion) -> dict[str, Any]:
         "superseded_by_id": related["replaced_by"] and related["replaced_by"]["id"],
         **related,  # both linked on the review page, by their assessment dates
         "issue_number": issue_counts(session, [suggestion.id]).get(suggestion.id),  # null for a draft
+        # when this issue (the first, or the amendment) was made: each opens a link; `updated_at` moves on later
+        # (a consent withdrawal), and the letter's "I amended my advice on" read that date
+        "issued_this_time_at": link.created_at if link else None,
         "employer_response": response,  # the answer to the current version, if any
         "employer_responses": history,  # every answer, including those to earlier versions
         # Advice ended takes no answer: its link's expiry would read as a live link
