@@ -169,3 +169,14 @@ def test_a_double_click_on_a_slow_answer_saves_once_and_lands_on_the_success_ban
         assert_accessible(page)
     read = _read(h, rid)
     assert len(read["attempts"]) == 1 and [n["text"] for n in read["notes"]] == ["Rang, no answer."]
+
+
+def test_on_postgresql_too_an_attempt_and_a_note_sent_twice_are_saved_once(both):
+    h = both
+    rid, version = _accepted(h)
+    form = {"action": "record_contact_attempt", "version": version, "channel": "text", "result": "no_answer"}
+    assert [post(h, f"/queue/{rid}/act", form, h.adviser("adviser-ada")).status_code for _ in range(2)] == [303, 303]
+    note = {"text": "Texted; no reply.", "notes_read": _notes_read(h, rid)}
+    assert [post(h, f"/queue/{rid}/notes", note, h.adviser("adviser-ada")).status_code for _ in range(2)] == [303, 303]
+    read = _read(h, rid)
+    assert len(read["attempts"]) == 1 and [n["text"] for n in read["notes"]] == ["Texted; no reply."]
