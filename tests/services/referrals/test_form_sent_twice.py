@@ -120,7 +120,8 @@ def test_another_note_or_a_colleagues_same_words_are_saved(harness):
     h = harness
     rid, _ = _accepted(h)
     read = _notes_read(h, rid)
-    for adviser, text in (("adviser-ada", "No answer."), ("adviser-ada", "Left a voicemail."), ("adviser-bo", "No answer.")):
+    for adviser, text in (("adviser-ada", "No answer."), ("adviser-ada", "Left a voicemail."),
+                          ("adviser-bo", "No answer.")):
         assert post(h, f"/queue/{rid}/notes", {"text": text, "notes_read": read}, h.adviser(adviser)).status_code == 303
     assert [(n["by"], n["text"]) for n in _read(h, rid)["notes"]] == [
         ("adviser-ada", "No answer."), ("adviser-ada", "Left a voicemail."), ("adviser-bo", "No answer.")]

@@ -261,9 +261,13 @@ def changed_meanwhile(history: list[dict], read_version: int, yours: frozenset[i
     employment adviser at 14:05 on 27 Nov)", the latest three steps, UK time; "" when the reader sees none.
     `yours`: the versions the reader's own steps made, said to be by "you"."""
     since = [entry for entry in history if entry["version"] > read_version]
-    changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by "
-                        f"{'you' if e['version'] in yours else HISTORY_ACTORS.get(e['actor_role'], e['actor_role'].replace('_', ' '))} at "
-                        f"{uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
+
+    def by(entry: dict) -> str:
+        role = entry["actor_role"]
+        return "you" if entry["version"] in yours else HISTORY_ACTORS.get(role, role.replace("_", " "))
+
+    changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by {by(e)} "
+                        f"at {uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
     return f" ({changes})" if changes else ""
 
 
