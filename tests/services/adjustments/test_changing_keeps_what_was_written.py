@@ -123,3 +123,35 @@ def test_an_amendment_saved_over_by_another_keeps_what_was_typed_and_saves_when_
         submit(page, page.get_by_role("button", name=SAVE))
         expect(page.locator("#status .nhsuk-tag")).to_have_text("Amended")
     assert client.get(f"/suggestions/{suggestion['id']}", headers=h).get_json()["functional_effects"] == typed
+
+
+def test_a_pick_retired_since_keeps_its_place_and_is_removed_by_its_own_box(app, tokens, page):
+    """The change page left out a library pick the alliance had retired since it was picked, and the rows below moved
+    up into its place: saved, 'Phased return' carried the retired pick's difficulty and its own was lost."""
+    client, h = app.test_client(), tokens.header()
+    created = client.post("/suggestions", headers=h, json=suggestion_body(recommendations=[
+        {"difficulty": "Noise makes concentrating hard", "adjustment_id": "quiet_workspace"},
+        {"difficulty": "Tiredness by mid-afternoon", "adjustment_id": "phased_return_4wk"},
+        {"difficulty": "Early starts", "free_text": "Start at 10am for the first month."}])).get_json()
+    admin = tokens.header(role="alliance_admin", org=None, subject="admin-1")
+    revision = client.get("/guidance/adjustments/quiet_workspace", headers=admin).get_json()["revision"]
+    assert client.patch("/guidance/adjustments/quiet_workspace", headers=admin,
+                        json={"revision": revision, "review_status": "retired"}).status_code == 200
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), f"/review/{created['id']}/change")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Change the draft")
+        retired, kept = page.locator("#recommendations-0"), page.locator("#recommendations-1")
+        expect(retired.locator("legend")).to_contain_text("Quieter workspace")
+        expect(retired.locator("legend")).to_contain_text("No longer in the guidance library")
+        expect(kept.locator("legend")).to_contain_text("Phased return over four weeks")
+        expect(kept.get_by_label("Difficulty it addresses (optional)")).to_have_value("Tiredness by mid-afternoon")
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name=SAVE))
+        expect(page.get_by_role("alert")).to_contain_text("No adjustment 'quiet_workspace' in the guidance library")
+        expect(page.locator("#recommendations-0-remove-error")).to_be_visible()
+        retired.get_by_label("Remove this recommendation from the suggestion").check()
+        submit(page, page.get_by_role("button", name=SAVE))
+        expect(page.locator("#status .nhsuk-tag")).to_have_text("Draft")
+    stored = client.get(f"/suggestions/{created['id']}", headers=h).get_json()["recommendations"]
+    assert [(r["adjustment_id"], r["difficulty"]) for r in stored] == [
+        ("phased_return_4wk", "Tiredness by mid-afternoon"), (None, "Early starts")]

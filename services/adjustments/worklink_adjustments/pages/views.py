@@ -30,7 +30,7 @@ from worklink_adjustments.services import RESOURCE
 from worklink_adjustments.api.guidance import index, reading
 from worklink_adjustments.domain import ACTIVE, DomainError, RuleViolation, check_what_parsed, uk_today
 from worklink_adjustments.letters import CATEGORY_LABELS, PROFESSION_LABELS, METHOD_LABELS
-from worklink_adjustments.models import Suggestion
+from worklink_adjustments.models import Adjustment, Suggestion
 from worklink_adjustments.pages.wording import SUGGESTION, employer_wording, ordinal, worded
 from worklink_adjustments.schemas import (VERSIONS, EmployerResponseSchema, SuggestionInSchema,
                                           SuggestionUpdateSchema)
@@ -393,7 +393,7 @@ def write_submit():
     draft_id = _as_uuid(form.get("draft_id", ""))
     with transaction() as session:
         guidance = index(session)
-        picked = _library_picks(guidance, _picked_ids(form))
+        picked = _form_picks(session, guidance, form)
         data, problems = checked_form(SUGGESTION_FORM, form)
         if problems:
             return suggestion_form(form, picked, guidance, problems, 422)
@@ -436,6 +436,23 @@ def _library_picks(guidance, ids: list[str]) -> list[dict]:
     """The live library adjustments named; a renamed one's old id (a saved link) reads as the new one."""
     current = (knowledge.current_adjustment_id(a) for a in ids)
     return [guidance.adjustments[a] for a in current if a in guidance.adjustments]
+
+
+def _form_picks(session, guidance, form) -> list[dict]:
+    """The form's library recommendations, one for each of its rows and in its place (the page shows pick i with the
+    form's row i). One the alliance retired since it was picked stands as itself, marked retired, with its remove box
+    and, once saved, the rule's message: dropped, the rows below it moved up a place and each library row was saved with
+    the difficulty, detail and plan typed for the one before it."""
+    picks = []
+    for typed in _picked_ids(form):
+        current = knowledge.current_adjustment_id(typed)
+        if current in guidance.adjustments:
+            picks.append(guidance.adjustments[current])
+            continue
+        retired = session.get(Adjustment, typed)
+        picks.append({"id": typed, "title": retired.title if retired else typed,
+                      "employer_text": retired.employer_text if retired else "", "review_status": "retired"})
+    return picks
 
 
 def _picked_ids(form) -> list[str]:
@@ -573,10 +590,11 @@ def change(suggestion_id: uuid.UUID):
     with transaction() as session:
         suggestion = services.read(session, deps(), clinician(), suggestion_id)
         guidance = index(session)
+        form, patient = suggestion_as_form(suggestion), suggestion["patient"]
+        picked = _form_picks(session, guidance, form)
     if suggestion["status"] not in CHANGE_HEADINGS or suggestion["erased_at"]:
         return redirect(url_for("adjustment_pages.review", suggestion_id=suggestion_id, error="status"), 303)
-    form, patient = suggestion_as_form(suggestion), suggestion["patient"]
-    return suggestion_form(form, _library_picks(guidance, _picked_ids(form)), guidance,
+    return suggestion_form(form, picked, guidance,
                            action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
                            heading=CHANGE_HEADINGS[suggestion["status"]],
                            back=url_for("adjustment_pages.review", suggestion_id=suggestion_id),
@@ -600,7 +618,7 @@ def change_submit(suggestion_id: uuid.UUID):
     try:
         with transaction() as session:
             guidance = index(session)
-            picked = _library_picks(guidance, _picked_ids(form))
+            picked = _form_picks(session, guidance, form)
             stored = services.load(session, who, suggestion_id)
             status = stored.status
             again = dict(action=url_for("adjustment_pages.change_submit", suggestion_id=suggestion_id),
