@@ -45,3 +45,19 @@ def test_an_alliance_admin_adds_and_edits_job_tasks_that_search_and_suggestions_
     assert [(v["change"], v["published_by"]) for v in versions[:2]] == [
         ("edit job task shift_work", "admin-1"), ("add job task cleaning_vehicles", "admin-1")]
     assert written.get_json()["guidance_version"] == versions[1]["version"]  # written after the task was added
+
+
+def test_a_job_task_no_rule_names_finds_adjustments_by_its_words(client, tokens):
+    """'Organising, planning and prioritising work' and two other job tasks of the find page's list found no
+    adjustment on their own: no rule names them yet. Their names and examples are searched as words instead."""
+    h = tokens.header()
+    for task, expected in (("planning_work", "Checklists and task lists"),
+                           ("colleague_communication", "Agreed communication method"),
+                           ("information_processing", "Accessible document formats")):
+        found = client.get(f"/guidance/search?task={task}&limit=10", headers=h).get_json()
+        assert found["total"] > 0 and expected in [hit["adjustment"]["title"] for hit in found["hits"]], task
+    with_rules = client.get("/guidance/search?task=driving_vehicles", headers=h).get_json()  # rules only, as before
+    assert sorted(hit["adjustment"]["title"] for hit in with_rules["hits"]) == ["No driving for work",
+                                                                                  "Vehicle adaptations"]
+    page = client.get("/find?task=planning_work", headers=h).get_data(as_text=True)
+    assert 'id="no-match"' not in page and "Checklists and task lists" in page
