@@ -24,7 +24,7 @@ SITES = {"referrals": "NOTIFICATIONS_REFERRALS_URL", "adjustments": "NOTIFICATIO
 # message codes (by their start) -> (fact naming the record, site, path, link words). By the message, not by
 # which facts it carries: a referral made from a suggestion names both, and its adviser reads the referral.
 RECORDS = (
-    (("listing_published", "listing_updated", "listing_review_due"),
+    (("listing_published", "listing_updated", "listing_review_due", "intake_paused", "intake_resumed"),
      ("service_id", "directory", "/partner/services/{}", "Open the listing")),
     (("referral_",), ("referral_id", "referrals", "/queue/{}", "Open the referral")),
     # A replaced suggestion's message opens the one that replaced it (the event's superseded_by_id).

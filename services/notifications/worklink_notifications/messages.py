@@ -18,6 +18,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "listing_withdrawn": ("Your listing was withdrawn", "A service listing of yours was withdrawn."),
     "listing_review_due": ("Please check your listing", "A service listing of yours is due for review."),
     "capacity_changed": ("Capacity changed", "An adviser service's capacity to take referrals changed."),
+    # what routing says of a capacity change now (VARIANTS): only a stop or a start is news to the owner
+    "intake_paused": ("Not taking new referrals", "An adviser service of yours stopped taking new referrals: "
+                                                  "no new referral is sent to it until it takes them again."),
+    "intake_resumed": ("Taking new referrals again", "An adviser service of yours is taking new referrals again."),
     "referral_submitted": ("New referral", "A new referral was sent to your organisation."),
     "referral_received": ("Referral received", "Your referral was received by the adviser organisation."),
     "referral_accepted": ("Referral accepted", "Your referral was accepted."),
@@ -152,6 +156,8 @@ LINK_MESSAGES = frozenset({"referral_received", "referral_being_matched", "statu
 # `superseded_by_id` the newer one); a practice told it was "withdrawn" looked for a suggestion that no longer held.
 VARIANTS: dict[tuple[str, str, str], str] = {
     ("suggestion_withdrawn", "reason", "replaced"): "suggestion_replaced",
+    ("capacity_changed", "accepting_referrals", False): "intake_paused",
+    ("capacity_changed", "accepting_referrals", True): "intake_resumed",
 }
 
 

@@ -74,6 +74,17 @@ class ServiceOwner(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ServiceIntake(Base):
+    """Read model from referrals.capacity.changed: whether an adviser service was taking new referrals when last heard.
+    A capacity summary is news to the service's owner only when that flips; its counts change with every referral."""
+
+    __tablename__ = "service_intake"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    accepting_referrals: Mapped[bool]
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class OrganisationContact(Base):
     """An organisation's email address for a purpose (its team, its lead), registered by its admin."""
 

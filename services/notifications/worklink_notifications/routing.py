@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from worklink.db import utcnow
 from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGES, PERSON_MESSAGES, code_for
-from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceOwner,
-                                           UserChannelSettings, WebhookSubscriber)
+from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceIntake,
+                                           ServiceOwner, UserChannelSettings, WebhookSubscriber)
 
 ALLIANCE = "alliance"  # the alliance's own inbox (alliance_admin) and contacts
 
@@ -57,6 +57,8 @@ def route_event(session: Session, event) -> int:
     data = event.data
     if event.type.startswith("directory.service."):
         remember_service_owner(session, data)
+    if event.type == CAPACITY_CHANGED and not intake_changed(session, data):
+        return 0
     rules = enabled_rules(session, event.type)
     facts = facts_of(data)
     occurred = occurred_at(data)
@@ -98,6 +100,29 @@ def remember_service_owner(session: Session, data: dict[str, Any]) -> None:
         session.add(ServiceOwner(service_id=data["service_id"], organisation_id=data["organization_id"]))
     else:
         owner.organisation_id, owner.updated_at = data["organization_id"], utcnow()
+
+
+CAPACITY_CHANGED = "referrals.capacity.changed"
+
+
+def intake_changed(session: Session, data: dict[str, Any]) -> bool:
+    """Whether this capacity summary says the service stopped or started taking new referrals since the last one
+    heard (kept in ServiceIntake). Its counts move with every referral: no news to its owner. The first summary
+    heard of a service is where it starts; an older one than that heard (a redelivery) changes nothing."""
+    accepting, recorded = data["accepting_referrals"], _aware(data["recorded_at"])
+    intake = session.get(ServiceIntake, data["service_id"], with_for_update=True)
+    if intake is None:
+        session.add(ServiceIntake(service_id=data["service_id"], accepting_referrals=accepting, recorded_at=recorded))
+        return False
+    if _aware(intake.recorded_at) > recorded:
+        return False
+    flipped = intake.accepting_referrals != accepting
+    intake.accepting_referrals, intake.recorded_at = accepting, recorded
+    return flipped
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite gives it back without a zone
 
 
 def recipients_for(session: Session, rule: RoutingRule, data: dict[str, Any], event_type: str) -> list[Recipient]:
@@ -248,20 +273,20 @@ def _insert_pending(session: Session) -> None:
 
 
 # Notices that say only how something stands now: a newer one of the same record makes an older one still unread
-# noise (an adviser service's capacity changes many times a day, and its owner's inbox filled with them).
-SUPERSEDED_BY_NEWER = frozenset({"capacity_changed"})
+# noise (a service that stopped taking referrals and then started again: only "taking referrals again" is true).
+SUPERSEDED_BY_NEWER = frozenset({"capacity_changed", "intake_paused", "intake_resumed"})
 
 
 def _remove_superseded_notices(session: Session, rows: Iterable[dict]) -> None:
-    """Keep one unread inbox notice per recipient and service for SUPERSEDED_BY_NEWER codes: the newest (events of
+    """Keep one unread inbox notice per recipient and service of SUPERSEDED_BY_NEWER codes: the newest (events of
     one service arrive in order, on its partition). A notice already read stays, as the recipient saw it."""
-    newest = {(row["recipient_kind"], row["recipient_id"], row["message_code"], row["facts"]["service_id"]): row["id"]
+    newest = {(row["recipient_kind"], row["recipient_id"], row["facts"]["service_id"]): row["id"]
               for row in rows if row["channel"] == "inbox" and row["message_code"] in SUPERSEDED_BY_NEWER
               and row["facts"].get("service_id")}
-    for (kind, recipient, code, service), keep in newest.items():
+    for (kind, recipient, service), keep in newest.items():
         unread = session.execute(sa.select(Delivery.id, Delivery.facts).where(
             Delivery.channel == "inbox", Delivery.recipient_kind == kind, Delivery.recipient_id == recipient,
-            Delivery.read_at.is_(None), Delivery.message_code == code)).all()
+            Delivery.read_at.is_(None), Delivery.message_code.in_(SUPERSEDED_BY_NEWER))).all()
         older = [row.id for row in unread if row.id != keep and (row.facts or {}).get("service_id") == service]
         if older:
             session.execute(sa.delete(Delivery).where(Delivery.id.in_(older)))

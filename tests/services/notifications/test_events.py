@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -12,8 +13,8 @@ from worklink.events.envelope import CloudEvent
 from worklink.messaging.consumer import Outcome
 from worklink.pseudonyms import clinician_reference
 from worklink_notifications.events import HANDLERS, PERSON_MESSAGE, PERSON_MESSAGES_REVOKED, routed_types
-from worklink_notifications.messages import DEFAULT_RULES
-from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, WebhookSubscriber
+from worklink_notifications.messages import DEFAULT_RULES, code_for
+from worklink_notifications.models import Delivery, OrganisationContact, RoutingRule, ServiceIntake, WebhookSubscriber
 from tests.platform import support as platform
 from tests.services.notifications.support import (build_event, catalogue_on, consume, make_consumer,
                                                   make_worker, send)
@@ -65,6 +66,11 @@ def test_every_event_type_reaches_its_audience_once_even_when_redelivered(notifi
     catalogue = catalogue_on(topic)
     register_addresses(notifications_db)
     events = {t: build_event(catalogue, t, **ids_for(catalogue, t)) for t in routed_types()}
+    capacity = events["referrals.capacity.changed"].data
+    with notifications_db.transaction() as session:  # heard before, taking referrals or not: this summary flips it
+        session.add(ServiceIntake(service_id=uuid.UUID(capacity["service_id"]),
+                                  recorded_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                  accepting_referrals=not capacity["accepting_referrals"]))
     unknown = CloudEvent(type="referrals.referral.teleported", source="urn:worklink:test", data={"x": 1},
                          dataschema="urn:worklink:event:referrals.referral.teleported:v1")
     first = events["referrals.referral.accepted"]
@@ -85,7 +91,8 @@ def test_every_event_type_reaches_its_audience_once_even_when_redelivered(notifi
         kind, recipient = expected_inbox(audience)
         inbox = deliveries(notifications_db, Delivery.event_id == events[event_type].id, Delivery.channel == "inbox",
                            Delivery.recipient_kind == kind, Delivery.recipient_id == recipient)
-        assert [d.message_code for d in inbox] == [message_code], (event_type, audience)
+        expected = code_for(message_code, events[event_type].data)  # a capacity change: intake paused or resumed
+        assert [d.message_code for d in inbox] == [expected], (event_type, audience)
 
     # Email to the right contact (a lead hears of SLA breaches, the team of new referrals) ...
     breach = deliveries(notifications_db, Delivery.event_id == events["referrals.referral.sla_breached"].id,

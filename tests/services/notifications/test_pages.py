@@ -195,7 +195,10 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
     # find (the queue shows references such as R-J9E2K6YJ), so a message was a dead end.
     monkeypatch.setenv("NOTIFICATIONS_REFERRALS_URL", "https://referrals.example/")
     monkeypatch.setenv("NOTIFICATIONS_ADJUSTMENTS_URL", "https://adjustments.example")
-    referral_id, suggestion_id = uuid.uuid4(), uuid.uuid4()
+    monkeypatch.setenv("NOTIFICATIONS_DIRECTORY_URL", "https://directory.example")
+    referral_id, suggestion_id, service_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    capacity = {"service_id": service_id, "organization_id": uuid.UUID(ADVISERS), "open_referrals": 3,
+                "recorded_at": datetime.now(timezone.utc)}
     with notifications_db.transaction() as session:
         for event_type, data in (
                 ("referrals.referral.submitted", {"referral_id": referral_id, "status": "submitted",
@@ -203,7 +206,8 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
                                                   "suggestion_id": uuid.uuid4()}),  # made from a suggestion
                 ("adjustments.suggestion.issued", {"suggestion_id": suggestion_id,
                                                    "practice_id": uuid.UUID(ADVISERS)}),
-                ("referrals.capacity.changed", {"service_id": uuid.uuid4(), "organization_id": uuid.UUID(ADVISERS)})):
+                ("referrals.capacity.changed", {**capacity, "accepting_referrals": True}),
+                ("referrals.capacity.changed", {**capacity, "accepting_referrals": False})):  # stopped taking them
             routing.route_event(session, SimpleNamespace(id=str(uuid.uuid4()), type=event_type, data={
                 **data, "occurred_at": datetime.now(timezone.utc)}))
     token = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=ADVISERS)
@@ -212,9 +216,11 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
         named = {a.text_content(): a.get_attribute("href") for a in page.locator("main .nhsuk-card a").all()}
         links = {words.split(":")[0]: href for words, href in named.items()}
         assert links == {"Open the referral": f"https://referrals.example/queue/{referral_id}",
-                         "Open the suggestion": f"https://adjustments.example/review/{suggestion_id}"}
+                         "Open the suggestion": f"https://adjustments.example/review/{suggestion_id}",
+                         "Open the listing": f"https://directory.example/partner/services/{service_id}"}
         assert any(words.startswith("Open the referral: New referral, ") for words in named)  # says which message
-        assert page.locator("main .nhsuk-card").count() == 3  # a capacity change names no record to open
+        assert any(words.startswith("Open the listing: Not taking new referrals, ") for words in named)
+        assert page.locator("main .nhsuk-card").count() == 3
         assert_accessible(page)
 
 
