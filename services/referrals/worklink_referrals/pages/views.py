@@ -37,6 +37,10 @@ PAGE_SIZE = 50  # referrals a list page shows
 VIEWS = (("new", "New"), ("breaching", "Breaching targets"), ("mine", "Mine"), ("unassigned", "Not assigned"),
          ("waitlist", "Waitlist"), ("on_hold", "On hold"), ("review_due", "Holds to review"),
          ("checks_due", "Sustainment checks due"), ("all", "All"))
+# The alliance holds no caseload and allocates no one ("Mine", "Not assigned", the adviser's holds and calls mean
+# nothing to it); what it must act on is the referral no adviser service could take (held), so that list comes first.
+ALLIANCE_VIEWS = (("held", "Held referrals"), ("new", "New"), ("breaching", "Breaching targets"),
+                  ("waitlist", "Waitlist"), ("on_hold", "On hold"), ("all", "All"))
 # Cancel reasons only withdraw_consent gives: a plain cancel with them would leave consent standing.
 WITHDRAWAL_ONLY = {"consent_withdrawn"}
 HEADINGS = {"new": "New referrals", "breaching": "Referrals breaching targets", "mine": "My referrals",
@@ -168,8 +172,10 @@ def home():
 @requires("adviser", "org_admin", "alliance_admin")
 def queue():
     principal = current_principal()
-    view = request.args.get("view", "new" if principal.role != "alliance_admin" else "held")
-    if view not in {v for v, _ in VIEWS} | {"held"}:
+    alliance = principal.role == "alliance_admin"
+    views = ALLIANCE_VIEWS if alliance else VIEWS
+    view = request.args.get("view", "held" if alliance else "new")
+    if view not in {v for v, _ in views} | {"held"}:
         raise Problem(404, "There is no such list.")
     ctx, moment, page = service_context(), now(), _page_number()
     with ctx.database.transaction() as session:
@@ -182,7 +188,7 @@ def queue():
         items = [{**access.queue_item(r, settings(), moment, principal, names, checks),
                   "adviser": _adviser_listed(principal, r)} for r in found]
         caseload = access.caseload(session, principal, settings())
-    return _render("referrals/queue.html", items=items, total=total, view=view, views=VIEWS, caseload=caseload,
+    return _render("referrals/queue.html", items=items, total=total, view=view, views=views, caseload=caseload,
                    view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE, today=uk_today(moment))
 
 
