@@ -748,6 +748,14 @@ def waiting_self_referral(session: Session, pending_id: uuid.UUID, now: datetime
     return Waiting("email" if pending.payload["person"].get("email") else "phone", pending.payload.get("shown_code"))
 
 
+def sent_from_waiting(session: Session, pending_id: uuid.UUID) -> bool:
+    """Whether a referral was made from this waiting self-referral (its code was entered): the code page's address,
+    reopened with Back afterwards, then says so instead of "not found, start again" - which made duplicates. The
+    referral names its waiting record as its referrer (complete_self_referral); nothing about it is read."""
+    return session.scalar(sa.select(sa.exists().where(
+        Referral.referrer_org_id == str(SELF_REFERRAL_ORG), Referral.referrer_subject == f"self:{pending_id}")))
+
+
 def change_self_referral_email(session: Session, outbox: Outbox, settings: ReferralSettings, pending_id: uuid.UUID,
                                email: str, browser_key: str | None, client_ip: str | None,
                                now: datetime) -> PendingSelfReferral:

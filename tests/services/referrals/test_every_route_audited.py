@@ -30,7 +30,8 @@ OTHER_ROUTES = {
     # A self-referral waits, unverified, until the code proves the contact route is the person's own. Its start
     # and a change of its address hold the person's details, so they are audited on the waiting record (below);
     # the code page shows none of them.
-    "GET referral_pages.refer_yourself_code": "asks for the code; says only whether it went by email or phone",
+    "GET referral_pages.refer_yourself_code": "asks for the code; says only whether it went by email or phone, or "
+                                              "(once used) that a referral was sent, nothing about it",
     # A new status link: the form asks for an address, and the page after says the same whatever it matched.
     "GET referral_pages.new_link": "the empty form that asks for the person's email address",
     "GET referral_pages.new_link_sent": "says the same whether or not the address matched a referral",
@@ -309,6 +310,12 @@ def _(h):
 def _(h):
     rid = referral(h)
     return Call(lambda: page(h, h.person_link(rid), {}), by_the_person(h, "read"))
+
+
+@route("GET referral_pages.my_referral_stop")
+def _(h):
+    rid = referral(h)
+    return Call(lambda: page(h, h.person_link(rid) + "/stop", {}), by_the_person(h, "read"))
 
 
 @route("POST referral_pages.my_referral_cancel")

@@ -94,8 +94,9 @@ def test_the_person_can_stop_their_referral_and_the_alliance_sees_insights(harne
         page.goto(base + h.person_link(kim["id"]))
         assert page.get_by_role("heading", level=2).first.inner_text() == "Being checked"
         assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Stop my referral"))  # asks first (it cannot be undone)
         page.get_by_label("Also withdraw my consent to share my details").check()
-        submit(page, page.get_by_role("button", name="Stop my referral"))
+        submit(page, page.get_by_role("button", name="Yes, stop my referral"))
         assert page.locator(".nhsuk-notification-banner__heading").inner_text() == (
             "Your referral is stopped and your consent withdrawn")
         assert page.locator(".nhsuk-card__heading").inner_text() == "Cancelled"

@@ -127,7 +127,8 @@ def test_a_self_referrer_is_told_the_referral_was_sent_and_to_keep_the_private_a
         assert_accessible(page)
         assert width_at(page) <= 320  # the long address wraps
 
-        submit(page, page.get_by_role("button", name="Stop my referral"))  # back on the page: no second "sent"
+        submit(page, page.get_by_role("button", name="Stop my referral"))
+        submit(page, page.get_by_role("button", name="Yes, stop my referral"))  # back on the page: no second "sent"
         assert page.get_by_role("heading", level=1).inner_text().startswith("Your referral R-")
 
 

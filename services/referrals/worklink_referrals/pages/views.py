@@ -612,6 +612,23 @@ def my_referral(token):
                    just_sent=request.args.get("sent") == "1", done=PERSON_DONE.get(request.args.get("done", "")))
 
 
+@pages.get("/my-referral/<token>/stop")
+@status_link_page
+def my_referral_stop(token):
+    """Asks the person to confirm stopping, saying what it means for them: it cannot be undone. A referral already
+    ended (Back to this page after stopping it) has nothing to stop: its status page says so."""
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        referral = referral_by_link(session, token)
+        ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+        if referral.status not in {s.value for s in domain.OPEN}:
+            return redirect(f"/my-referral/{token}", code=303)
+        return _render("referrals/stop_confirm.html", token=token, reference=referral.reference,
+                       with_service=referral.routing != "held", updates_by_email=services.tells_person(referral),
+                       days_after_end=settings().status_link_days_after_end)
+
+
 @pages.post("/my-referral/<token>/cancel")
 @status_link_page
 def my_referral_cancel(token):
@@ -796,7 +813,7 @@ def _yes_or_no(name: str, form) -> dict:
     return {name: answer == "yes"} if answer in ("yes", "no") else {}
 
 
-def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
+def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None, sent_before: bool = False):
     """The form, for the service the directory's link (`link`: its query, or the form posting it on) chose:
     named when the directory signed its names (worklink.sites.named_service)."""
     chosen = named_service(site_link_keys(service_context().settings), link)
@@ -804,13 +821,21 @@ def _refer_yourself_form(link, status: int = 200, *, errors=None, form=None):
                    situations=EMPLOYMENT, service_id=link.get("service_id", ""), chosen=chosen,
                    birth_date_boxes=_birth_date_error(form or {})[0] if errors else (),
                    link=link if chosen else {}, codes_by_phone=settings().codes_by_phone,
-                   directory_url=settings().directory_url)
+                   directory_url=settings().directory_url, sent_before=sent_before)
 
 
 @pages.get("/refer-yourself")
 def refer_yourself():
+    # Reached by Back after sending too, so never kept: the browser asks again and the page says it was sent.
+    after_this_request(_not_stored)
     # the postcode a resident searched the directory with comes along: not asked for twice (WCAG 3.3.7)
-    return _refer_yourself_form(request.args, form={"postcode": request.args.get("postcode", "").strip()[:10]})
+    return _refer_yourself_form(request.args, form={"postcode": request.args.get("postcode", "").strip()[:10]},
+                                sent_before=bool(request.cookies.get(SELF_REFERRAL_SENT_COOKIE)))
+
+
+def _not_stored(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @pages.post("/refer-yourself")
@@ -843,6 +868,9 @@ def refer_yourself_send():
 # What only the browser that started a self-referral holds (services.change_self_referral_email): the waiting
 # record's id is no secret enough to send its code elsewhere.
 SELF_REFERRAL_COOKIE = "wl_self_referral"
+# That this browser sent a self-referral (nothing about it): the form, reopened with Back, says so - a resident
+# who sent the prefilled form again made a second referral. Gone when the browser closes, or at a new start.
+SELF_REFERRAL_SENT_COOKIE = "wl_self_referral_sent"
 
 
 def _with_browser_key(response, browser_key: str):
@@ -850,7 +878,15 @@ def _with_browser_key(response, browser_key: str):
     # history, not the key. The waiting record expires in its own time anyway.
     response.set_cookie(SELF_REFERRAL_COOKIE, browser_key, path="/refer-yourself", httponly=True,
                         samesite="Strict", secure=cookie_secure())
+    response.delete_cookie(SELF_REFERRAL_SENT_COOKIE, path="/refer-yourself", httponly=True, samesite="Strict",
+                           secure=cookie_secure())
     return response
+
+
+def _sent_from_this_browser(response):
+    response.set_cookie(SELF_REFERRAL_SENT_COOKIE, "1", path="/refer-yourself", httponly=True, samesite="Strict",
+                        secure=cookie_secure())
+    return _without_browser_key(response)  # the key has done its work: the waiting record is gone
 
 
 def _without_browser_key(response):
@@ -871,7 +907,12 @@ def _forget_earlier_browser_key(response):
 @pages.get("/refer-yourself/<uuid:pending_token>/code")
 def refer_yourself_code(pending_token):
     with access.domain_problems(), service_context().database.transaction() as session:
-        waiting = services.waiting_self_referral(session, pending_token, now())
+        try:
+            waiting = services.waiting_self_referral(session, pending_token, now())
+        except services.NotFound:
+            if services.sent_from_waiting(session, pending_token):
+                return _already_sent()  # Back from the status page after sending
+            raise
     return _render("referrals/verify_code.html", pending_id=pending_token, route=waiting.route, errors={},
                    dev_code=waiting.shown_code, email_changed=request.args.get("email") == "changed")
 
@@ -888,6 +929,8 @@ def refer_yourself_verify(pending_token):
     with access.domain_problems():  # a used or expired code: the error page (404, 410)
         with ctx.database.transaction() as session:  # one transaction: see check_self_referral_code
             wrong = services.check_self_referral_code(session, pending_id, code, moment)
+            if isinstance(wrong, services.NotFound) and services.sent_from_waiting(session, pending_id):
+                return _already_sent()  # sent from another tab, or the code sent again from this page's copy
             if not wrong:
                 referral, link = services.complete_self_referral(session, ctx.outbox, settings(), pending_id, moment)
                 ctx.audit.record(session, action="create", resource_type="referral", resource_id=str(referral.id),
@@ -899,7 +942,13 @@ def refer_yourself_verify(pending_token):
         if wrong:
             raise wrong  # after the commit: a wrong code's attempt is counted
     sent = redirect(f"/my-referral/{link}?sent=1", code=303)  # the page then confirms it was sent
-    return _without_browser_key(sent)  # the key has done its work: the waiting record is gone
+    return _sent_from_this_browser(sent)
+
+
+def _already_sent():
+    """The code page of a self-referral already sent: no "start again" (a resident who did made a second
+    referral), and nothing about the referral, as whoever holds this address may not be the person."""
+    return _render("referrals/already_sent.html")
 
 
 def _wrong_code_words(attempts_left: int | None) -> str:
