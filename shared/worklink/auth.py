@@ -1,7 +1,8 @@
 """Bearer-token authentication and per-endpoint authorisation.
 
 Tokens are JWTs with `sub`, `role` (one of ROLES), `org` (the organisation the
-user acts for; absent for residents), `iss`, `aud` and `exp`. Development uses
+user acts for: required for ORGANISATION_ROLES, absent for residents, optional for an
+alliance admin), `iss`, `aud` and `exp`. Development uses
 HS256 with a shared secret; production uses RS256 with a public key or a JWKS URL
 (and refuses to start with the development secret, see config.Settings.check).
 """
@@ -30,6 +31,7 @@ from worklink.problems import Problem
 log = logging.getLogger(__name__)
 
 ROLES = ("resident", "gp", "adviser", "org_admin", "alliance_admin")
+ORGANISATION_ROLES = ("gp", "adviser", "org_admin")  # always act for one organisation: their token names it
 # Signature algorithms a deployment may choose (never "none"); each verifier accepts only its one.
 ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 MAX_TOKEN_CHARS = 8192  # an IdP's token is ~1 KB; a megabyte one would be parsed and hashed before it failed
@@ -38,6 +40,10 @@ ROLE_PEOPLE = {"resident": "residents", "gp": "GPs and other clinicians", "advis
                "org_admin": "organisation administrators", "alliance_admin": "alliance administrators"}
 ROLE_PERSON = {"resident": "a resident", "gp": "a GP or other clinician", "adviser": "an employment adviser",
                "org_admin": "an organisation administrator", "alliance_admin": "an alliance administrator"}
+
+
+def _a(role: str) -> str:
+    return ("An " if role[0] in "aeiou" else "A ") + role
 
 
 def _people(roles) -> str:
@@ -279,6 +285,11 @@ class TokenVerifier:
             # One organisation's id, compared with the records' ids: a list (an IdP's groups) failed a query with
             # a 500, and a number matched the text id on SQLite.
             raise _unauthenticated("The access token's org claim must be one organisation's id, as a string.")
+        if claims["role"] in ORGANISATION_ROLES and not claims.get("org", "").strip():
+            # Fail closed once, here: an endpoint that forgot to refuse "no organisation" read it as "every
+            # organisation" (notifications listed every organisation's webhooks to such an org_admin).
+            raise _unauthenticated(f"{_a(claims['role'])}'s access token must name the organisation they act for "
+                                   "(org claim).")
         return Principal(subject=str(claims["sub"]), role=claims["role"],
                          organisation=claims.get("org"), claims=claims)
 

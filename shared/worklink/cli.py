@@ -179,18 +179,20 @@ def kafka_acls(apply_: bool, prune: bool, principal: str, operator: str) -> None
 
 @main.command()
 @click.option("--role", required=True, type=click.Choice(["resident", "gp", "adviser", "org_admin", "alliance_admin"]))
-@click.option("--org", help="organisation id the user acts for")
+@click.option("--org", help="organisation id the user acts for (needed for gp, adviser and org_admin)")
 @click.option("--sub", "subject", help="subject (user id); generated if omitted")
 @click.option("--ttl", default=3600, show_default=True, help="lifetime in seconds")
 @click.option("--name", help="display name claim")
 @click.option("--org-name", help="organisation name claim (org_name)")
 def token(role: str, org: str | None, subject: str | None, ttl: int, name: str | None, org_name: str | None) -> None:
     """Mint a development bearer token signed with the configured HS256 secret."""
-    from worklink.auth import mint_token
+    from worklink.auth import ORGANISATION_ROLES, mint_token
 
     # Refuse before reading the settings: in production they refuse the development secret first.
     if os.environ.get("WORKLINK_ENV", "").lower() == "production":
         raise click.ClickException("worklink token mints development tokens; it is disabled in production")
+    if role in ORGANISATION_ROLES and not (org or "").strip():  # every service would refuse the token (401)
+        raise click.UsageError(f"--role {role} needs --org <id>: the organisation they act for.")
     settings = Settings.from_env("platform")
     extra = {key: value for key, value in (("name", name), ("org_name", org_name)) if value}
     click.echo(mint_token(settings.jwt, role=role, org=org, subject=subject, ttl_seconds=ttl, **extra))

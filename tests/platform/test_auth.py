@@ -45,6 +45,31 @@ def test_wrong_role_is_403(client, settings):
     assert "resident" in body["detail"]
 
 
+def _token_naming(settings, role: str, **org) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": "u9", "role": role, "iss": settings.jwt.issuer, "aud": settings.jwt.audience,
+                       "iat": now, "exp": now + 600, **org}, settings.jwt.secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize("org", [{}, {"org": ""}, {"org": "  "}], ids=["absent", "empty", "blank"])
+@pytest.mark.parametrize("role, who", [("gp", "A gp"), ("adviser", "An adviser"), ("org_admin", "An org_admin")])
+def test_staff_whose_token_names_no_organisation_are_refused_at_verification(client, settings, role, who, org):
+    """Staff act for one organisation. Such a token was accepted, and each endpoint had to refuse "no organisation"
+    itself: notifications' webhook list read it as every organisation's. Refused once, for every endpoint."""
+    response = client.post("/things", json=VALID, headers=auth(_token_naming(settings, role, **org)))
+    body = assert_problem(response, 401)
+    assert body["detail"] == f"{who}'s access token must name the organisation they act for (org claim)."
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_residents_and_alliance_admins_still_need_no_organisation(settings):
+    verifier = TokenVerifier(settings.jwt)
+    for role in ("resident", "alliance_admin"):
+        assert verifier.verify(_token_naming(settings, role)).organisation is None
+    assert verifier.verify(_token_naming(settings, "alliance_admin", org="org-a")).organisation == "org-a"
+    assert verifier.verify(_token_naming(settings, "gp", org="p1")).organisation == "p1"
+
+
 def test_token_for_another_audience_is_401(client, settings):
     other = mint_token(JwtSettings(audience="someone-else"), role="gp", org="p1")
     assert_problem(client.post("/things", json=VALID, headers=auth(other)), 401)

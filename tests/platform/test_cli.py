@@ -31,9 +31,15 @@ def test_token_mints_a_development_token_with_the_claims_asked_for():
     claims = jwt.decode(token, DEV_JWT_SECRET, algorithms=["HS256"], audience="worklink")
     assert (claims["sub"], claims["role"], claims["org"]) == ("ada", "adviser", "org-42")
     assert "name" not in claims and "org_name" not in claims
-    named = run("token", "--role", "gp", "--name", "Dr Rosa Wu", "--org-name", "Riverside Surgery").stdout.strip()
-    claims = jwt.decode(named, DEV_JWT_SECRET, algorithms=["HS256"], audience="worklink")
+    named = run("token", "--role", "gp", "--org", "p1", "--name", "Dr Rosa Wu", "--org-name", "Riverside Surgery")
+    claims = jwt.decode(named.stdout.strip(), DEV_JWT_SECRET, algorithms=["HS256"], audience="worklink")
     assert (claims["name"], claims["org_name"]) == ("Dr Rosa Wu", "Riverside Surgery")
+    for role in ("gp", "adviser", "org_admin"):  # every service would refuse their token without one (worklink.auth)
+        no_org = run("token", "--role", role, check=False)
+        assert no_org.returncode != 0 and f"--role {role} needs --org <id>" in no_org.stderr and not no_org.stdout
+    for role in ("resident", "alliance_admin"):
+        assert "org" not in jwt.decode(run("token", "--role", role).stdout.strip(), DEV_JWT_SECRET,
+                                       algorithms=["HS256"], audience="worklink")
     refused = run("token", "--role", "wizard", check=False)
     assert refused.returncode != 0 and "wizard" in refused.stderr
     production = run("token", "--role", "gp", check=False, env={"WORKLINK_ENV": "production"})

@@ -3,6 +3,8 @@ redirects, cookies, CSRF, security headers."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 import sqlalchemy as sa
 from flask import render_template_string, request
@@ -85,6 +87,24 @@ def test_sign_in_still_returns_to_the_page_asked_for(app, settings):
     response = client.post("/signin", data={"csrf_token": _csrf(client), "token": token,
                                             "next": "/caseload?page=2&q=a b"})
     assert response.headers["Location"] == "/caseload?page=2&q=a%20b"
+
+
+@pytest.mark.parametrize("role", ["gp", "adviser", "org_admin"])
+def test_staff_signing_in_with_a_token_naming_no_organisation_are_told_why_on_the_sign_in_page(app, settings, role):
+    """Verification refuses such a token (worklink.auth): sign-in shows its reason, not a 500 or a session; a
+    session cookie holding one (sealed before the refusal) is sent to sign in."""
+    client = app.test_client()
+    token = mint_token(settings.jwt, role=role)
+    refused = client.post("/signin", data={"csrf_token": _csrf(client), "token": token, "next": "/caseload"},
+                          headers={"Accept": "text/html"})
+    assert (refused.status_code, refused.mimetype) == (401, "text/html")
+    html = unescape(refused.get_data(as_text=True))
+    assert "There is a problem" in html and "<h1>Sign in</h1>" in html
+    assert f"{role}'s access token must name the organisation they act for (org claim)." in html
+    assert not any(c.startswith("worklink_session=") for c in refused.headers.getlist("Set-Cookie"))
+    client.set_cookie("worklink_session", sealed(app, token))
+    sent = client.get("/caseload", headers={"Accept": "text/html"})
+    assert sent.status_code == 302 and sent.headers["Location"].startswith("/signin?next=")
 
 
 PRODUCTION = {"WORKLINK_ENV": "production", "WORKLINK_JWT_SECRET": "a-production-secret-of-32-characters!"}
@@ -186,7 +206,8 @@ def test_a_session_lasts_at_most_12_hours_and_sign_out_forgets_it_and_the_csrf_t
 
 def test_sign_out_needs_the_csrf_token_and_a_cross_site_get_signs_nobody_out(app, settings):
     client = app.test_client()
-    client.post("/signin", data={"csrf_token": _csrf(client), "token": mint_token(settings.jwt, role="adviser")})
+    adviser = mint_token(settings.jwt, role="adviser", org="org-1")
+    client.post("/signin", data={"csrf_token": _csrf(client), "token": adviser})
     assert client.get("/signout").status_code == 405
     assert client.post("/signout").status_code == 400
     assert client.get("/caseload").status_code == 200  # still signed in
@@ -197,7 +218,8 @@ def test_sign_out_asked_for_json_with_the_session_cookie_ends_no_session(app, se
     token speaks for it. Sign-out read the cookie itself: a script on a sibling site (same-site, so the Lax cookie
     goes along) posting to /signout with Accept: application/json ended the user's session."""
     client = app.test_client()
-    client.post("/signin", data={"csrf_token": _csrf(client), "token": mint_token(settings.jwt, role="adviser")})
+    adviser = mint_token(settings.jwt, role="adviser", org="org-1")
+    client.post("/signin", data={"csrf_token": _csrf(client), "token": adviser})
     for path, status in (("/signout", 400), ("/signout/everywhere", 401)):
         refused = client.post(path, headers={"Accept": "application/json", "Sec-Fetch-Site": "same-site"})
         assert refused.status_code == status and refused.mimetype == "application/problem+json"
@@ -260,7 +282,7 @@ def test_what_a_request_says_is_escaped_on_html_error_pages(app, settings):
     html = {"Accept": "text/html"}
     missing = client.get("/<script>alert(1)</script>", headers=html).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in missing
-    token = mint_token(settings.jwt, role="adviser").split(".")
+    token = mint_token(settings.jwt, role="adviser", org="org-1").split(".")
     forged = ".".join([token[0], token[1], "<img src=x onerror=alert(1)>"])
     refused = client.post("/signin", data={"csrf_token": _csrf(client), "token": forged,
                                            "next": '/"><script>alert(1)</script>'}, headers=html)

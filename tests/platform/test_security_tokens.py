@@ -112,10 +112,10 @@ def test_expiry_issuer_and_audience_are_checked_with_a_small_leeway():
 
 
 def test_a_very_large_token_is_refused_before_it_is_parsed():
-    huge = mint_token(DEV, role="gp", padding="x" * 1_000_000)  # validly signed, so only its size refuses it
+    huge = mint_token(DEV, role="gp", org="p1", padding="x" * 1_000_000)  # validly signed, so only its size refuses it
     problem = refused(TokenVerifier(DEV), huge)
     assert f"longer than {MAX_TOKEN_CHARS}" in problem.detail
-    assert TokenVerifier(DEV).verify(mint_token(DEV, role="gp", padding="x" * 4000)).role == "gp"
+    assert TokenVerifier(DEV).verify(mint_token(DEV, role="gp", org="p1", padding="x" * 4000)).role == "gp"
 
 
 def test_a_hostile_key_id_cannot_break_the_challenge_header(rsa_key):

@@ -5,8 +5,9 @@ password manager or a copy from `worklink token` would put it) and 3.3.1/3.3.3 (
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser import error_summary_problems, keyboard_problems, live_server, submit
+from tests.browser import assert_accessible, error_summary_problems, keyboard_problems, live_server, submit
 from tests.platform.support import pages_app
 from tests.platform.test_pages import pages
 from worklink.auth import mint_token
@@ -22,7 +23,7 @@ def settings(tmp_path):
 
 def test_3_3_8_the_token_is_pasted_and_nothing_else_is_asked(settings, browser):
     app = pages_app(settings, pages)
-    token = mint_token(settings.jwt, role="adviser", subject="ada")
+    token = mint_token(settings.jwt, role="adviser", org="org-1", subject="ada")
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     try:
@@ -49,3 +50,17 @@ def test_3_3_1_2_4_3_a_refused_token_is_linked_and_the_page_works_by_keyboard(se
         page.get_by_label("Access token").fill("not a token")
         submit(page, page.get_by_role("button", name="Sign in"))
         assert error_summary_problems(page) == []
+
+
+def test_3_3_1_a_staff_token_naming_no_organisation_is_refused_with_the_reason(settings, page):
+    """Verification refuses a GP's, adviser's or org admin's token without an org claim: sign-in says why."""
+    app = pages_app(settings, pages)
+    with live_server(app) as base:
+        page.goto(f"{base}/signin?next=/caseload")
+        page.get_by_label("Access token").fill(mint_token(settings.jwt, role="gp", subject="ada"))
+        submit(page, page.get_by_role("button", name="Sign in"))
+        expect(page.locator(".nhsuk-error-summary")).to_contain_text(
+            "A gp's access token must name the organisation they act for (org claim).")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        assert error_summary_problems(page) == []
+        assert_accessible(page)
