@@ -103,7 +103,8 @@ def test_the_bare_intake_refuses_the_same_person_twice_and_writes_nothing_more(i
 
 def test_the_bare_intake_checks_the_token_and_the_body(intake_client, postgres_url):
     client, headers = intake_client
-    forged = mint_token(JwtSettings(secret="another-secret-of-enough-length-for-hs256"), role="gp")
+    forged = mint_token(JwtSettings(secret="another-secret-of-enough-length-for-hs256"), role="gp",
+                        org="practice-1")
     assert client.post("/referrals", data=referral_body(3),
                        headers={**headers, "Authorization": f"Bearer {forged}"}).status_code == 401
     unsure = client.post("/referrals", json={"person": {"given_name": "A", "family_name": "B",

@@ -271,12 +271,14 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
 
 def test_an_org_admin_whose_sign_in_names_no_organisation_lists_no_ones_webhooks(app, token):
     """Listing without an organisation is the alliance's view of every organisation's partner systems: an
-    org_admin token with no org claim was given it (every URL, its events and its health)."""
+    org_admin token with no org claim was given it (every URL, its events and its health). Such a token is
+    refused at verification now (worklink.auth); the endpoint's own refusal stays as a second line."""
     client = app.test_client()
     client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
                 headers=token("org_admin", org=ADVISERS))
     refused = client.get("/webhook-subscribers", headers=token("org_admin"))
-    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert refused.status_code == 401 and refused.mimetype == "application/problem+json"
+    assert "must name the organisation they act for" in refused.get_json()["detail"]
     assert "crm.advisers.example" not in refused.get_data(as_text=True)
     assert [s["url"] for s in client.get("/webhook-subscribers", headers=token("alliance_admin")).get_json()] \
         == ["https://crm.advisers.example/hooks"]
@@ -347,8 +349,9 @@ def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notificatio
     listed = client.get("/deliveries?channel=email", headers=token("alliance_admin", sub="admin-9")).get_json()
     assert [d["address"] for d in listed["items"]] == ["s***@example.org"]
     delivery = listed["items"][0]["id"]
-    assert client.get(f"/deliveries/{delivery}", headers=token("org_admin", sub="staff-3")).status_code == 403
-    assert client.post(f"/deliveries/{delivery}/resend", headers=token("gp", sub="gp-1")).status_code == 403
+    staff, gp = token("org_admin", org=ADVISERS, sub="staff-3"), token("gp", org=PRACTICE, sub="gp-1")
+    assert client.get(f"/deliveries/{delivery}", headers=staff).status_code == 403
+    assert client.post(f"/deliveries/{delivery}/resend", headers=gp).status_code == 403
     assert client.get(f"/deliveries/{delivery}", headers=token("alliance_admin", sub="admin-9")).status_code == 200
     tables = app.extensions["worklink"].tables
     with notifications_db.sessions() as session:

@@ -89,9 +89,9 @@ def app(tmp_path):
     app.extensions["worklink"].database.dispose()
 
 
-def admin(app, role: str = "alliance_admin", subject: str = "admin-1") -> dict:
+def admin(app, role: str = "alliance_admin", subject: str = "admin-1", org: str | None = None) -> dict:
     jwt = app.extensions["worklink"].settings.jwt
-    return {"Authorization": "Bearer " + mint_token(jwt, role=role, subject=subject)}
+    return {"Authorization": "Bearer " + mint_token(jwt, role=role, org=org, subject=subject)}
 
 
 def residents_delivery(app, *, dead: bool = False) -> str:
@@ -157,5 +157,5 @@ def test_every_access_to_a_residents_delivery_is_audited(app, key):
     sent = recording(client)
     record = check_audited(app.extensions["worklink"], call)
     if names_a_record(app, key):
-        outsider = admin(app, "org_admin", "staff-9")
+        outsider = admin(app, "org_admin", "staff-9", org=str(uuid.uuid4()))
         check_refused(app.extensions["worklink"], client, sent, outsider, "staff-9", record)

@@ -1091,8 +1091,8 @@ def test_a_partner_organisation_refers_and_follows_its_referral(harness):
     assert h.act(body["id"], "accept", headers=lead, adviser_id="adviser-1").get_json()["status"] == "accepted"
     assert h.client.get(f"/referrals/{body['id']}", headers=partner).get_json()["status"] == "accepted"
     assert h.refer(headers=h.token("resident", None, "r-1")).status_code == 403
-    no_org = h.refer({"nhs_number": "9500000008"}, headers=h.token("gp", None, "gp-x"))
-    assert no_org.status_code == 403 and no_org.mimetype == "application/problem+json"
+    no_org = h.refer({"nhs_number": "9500000008"}, headers=h.token("gp", None, "gp-x"))  # refused at verification
+    assert no_org.status_code == 401 and no_org.mimetype == "application/problem+json"
 
 
 def test_the_referral_page_offers_the_note_form_only_to_those_who_may_keep_notes(harness):

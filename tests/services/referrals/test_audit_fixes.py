@@ -151,8 +151,8 @@ def test_sustainment_checks_fail_closed_for_a_token_without_an_organisation(harn
     assert [c["referral_id"] for c in h.client.get("/sustainment-checks", headers=h.adviser()).get_json()] == [rid]
     for role in ("adviser", "org_admin"):
         for org in (None, ""):
-            refused = h.client.get("/sustainment-checks", headers=h.token(role, org, "someone"))
-            assert refused.status_code == 403 and refused.mimetype == "application/problem+json", (role, org)
+            refused = h.client.get("/sustainment-checks", headers=h.token(role, org, "someone"))  # at verification
+            assert refused.status_code == 401 and refused.mimetype == "application/problem+json", (role, org)
     assert h.client.get("/sustainment-checks", headers=h.adviser(org=OTHER_ADVISERS)).get_json() == []
     with h.ctx.database.engine.connect() as conn:
         table = h.ctx.tables.audit_log
