@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server, submit
 from tests.services.directory.conftest import ORG_A
 from worklink.auth import mint_token
+from worklink.uktime import uk_today
 
 
 def sign_in(app, page, base: str, *, role: str = "org_admin", org=ORG_A) -> None:
@@ -100,7 +99,7 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
         page.get_by_label("Oldest age").fill("")
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_text("Your changes were saved.")).to_be_visible()
-        assert f"Last checked: {date.today().strftime('%-d %B %Y')}" in page.locator("main").inner_text()
+        assert f"Last checked: {uk_today().strftime('%-d %B %Y')}" in page.locator("main").inner_text()
         page.get_by_role("link", name="Change Tuesday 17:00 to 19:30").click()
         expect(page.get_by_label("Opens")).to_have_value("17:00")
         page.get_by_label("Closes").fill("20:00")
@@ -139,7 +138,7 @@ def test_partner_creates_edits_and_withdraws_a_listing(app, directory, page):
     assert [(s["byday"], s["opens_at"], s["closes_at"]) for s in body["schedules"]] == [("TU", "17:00", "20:00")]
     assert body["contacts"][0]["phones"][0]["number"] == "01632 960555"
     assert {a["taxonomy_term"]["code"] for a in body["attributes"]} == {"employment-advice", "cv-interview"}
-    assert body["minimum_age"] == 18 and body["assured_date"] == date.today().isoformat()
+    assert body["minimum_age"] == 18 and body["assured_date"] == uk_today().isoformat()
 
 
 def test_partner_pages_work_without_javascript(app, directory, no_js_page):

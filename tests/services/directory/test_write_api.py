@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from tests.services.directory.conftest import (ORG_A, ORG_B, build_directory, listed_long_ago, make_app, service_body,
                                               token_for)
+from worklink.uktime import uk_today
 from worklink_directory import services
 from worklink_directory.models import Service
 
@@ -129,7 +130,7 @@ def test_assure_sets_the_date_and_assurer(app, directory):
     client = app.test_client()
     owner = token_for(app, "org_admin", ORG_A, email="lee@org-a.example.org")
     body = client.post(f"/manage/services/{directory.ids['debt']}/assure", json={}, headers=owner).get_json()
-    assert body["assured_date"] == date.today().isoformat()
+    assert body["assured_date"] == uk_today().isoformat()
     assert "assurer_email" not in body  # never Lee's login: the listing and its organisation publish no address
     other = client.post(f"/manage/services/{directory.ids['debt']}/assure", headers=owner,
                         json={"assurer_email": "sam@org-a.example.org"}).get_json()
@@ -137,7 +138,7 @@ def test_assure_sets_the_date_and_assurer(app, directory):
     # an alliance admin whose token has no email checks it next: Sam is no longer named as the assurer
     admin = token_for(app, "alliance_admin", subject="alex")
     third = client.post(f"/manage/services/{directory.ids['debt']}/assure", headers=admin, json={}).get_json()
-    assert third["assured_date"] == date.today().isoformat() and "assurer_email" not in third
+    assert third["assured_date"] == uk_today().isoformat() and "assurer_email" not in third
     trail = client.get(f"/manage/services/{directory.ids['debt']}/metadata", headers=owner).get_json()["contents"]
     assert [(m["previous_value"], m["replacement_value"], m["updated_by"]) for m in trail
             if m["field_name"] == "assurer_email"][0] == ("sam@org-a.example.org", "", "alex")
