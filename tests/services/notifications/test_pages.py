@@ -225,14 +225,15 @@ def test_each_message_links_to_its_record_in_the_service_that_owns_it(app, notif
 
 
 def test_a_message_says_when_it_came_in_uk_time(app, notifications_db):
-    """Stored in UTC: a message from a summer afternoon said 12:00 for what was 13:00 in the UK."""
+    """Stored in UTC: a message from a summer afternoon said 12:00 for what was 13:00 in the UK. The zone is named
+    (GMT or BST), as on /admin and the webhook page."""
     route(notifications_db, "referrals.referral.submitted")
     with notifications_db.transaction() as session:
         session.execute(sa.update(Delivery).values(created_at=datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)))
     token = mint_token(app.extensions["worklink"].settings.jwt, role="adviser", org=ADVISERS, subject="ada")
     html = app.test_client().get("/messages?scope=organisation", headers={
         "Authorization": f"Bearer {token}", "Accept": "text/html"}).get_data(as_text=True)
-    assert '<time datetime="2026-07-01T13:00:00+01:00">1 July 2026, 13:00</time>' in html
+    assert '<time datetime="2026-07-01T13:00:00+01:00">1 July 2026, 13:00 BST</time>' in html  # named, as /admin does
 
 
 def test_a_failing_webhook_says_since_when_in_uk_time_named(app, notifications_db):
@@ -373,5 +374,5 @@ def test_each_mark_as_read_button_says_which_message_it_marks(app, notifications
     with live_server(app) as base:
         sign_in(page, base, token, "/messages?scope=organisation")
         assert [b.get_attribute("aria-label") for b in page.get_by_role("button", name="Mark as read").all()] == [
-            "Mark as read: New referral, 1 July 2026, 10:00", "Mark as read: New referral, 1 July 2026, 09:00"]
+            "Mark as read: New referral, 1 July 2026, 10:00 BST", "Mark as read: New referral, 1 July 2026, 09:00 BST"]
         assert_accessible(page)
