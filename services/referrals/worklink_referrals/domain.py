@@ -502,6 +502,16 @@ def sustainment_due_dates(job_started_on: date) -> dict[int, date]:
     return {weeks: job_started_on + timedelta(weeks=weeks) for weeks in SUSTAINMENT_WEEKS}
 
 
+def sustainment_check_problem(weeks: int, due_on: date | None, occurred_on: date) -> str | None:
+    """Why an outcome cannot be the `weeks` sustainment check (None if it can): there is none without a job start,
+    and one recorded before it is due says nothing of the person's work at 13 or 26 weeks."""
+    if due_on is None:
+        return f"no job start is recorded on this referral, so there is no {weeks}-week check"
+    if occurred_on < due_on:
+        return f"the {weeks}-week check is due on {due_on.isoformat()}: record it on or after that day"
+    return None
+
+
 # --- working-day clocks ----------------------------------------------------------------------------
 
 

@@ -1085,6 +1085,8 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
 
 
 def _add_outcome(session: Session, referral: Referral, outcome: dict, actor: Actor, now: datetime) -> None:
+    if check_weeks := outcome.get("sustainment_check_weeks"):
+        _refuse_an_unfounded_check(session, referral, outcome, check_weeks)
     details = {k: v for k, v in outcome.items() if k not in ("type", "occurred_on")}
     referral.outcomes.append(Outcome(type=outcome["type"], occurred_on=outcome["occurred_on"], details=details,
                                      recorded_by=actor.subject, recorded_at=now))
@@ -1096,6 +1098,15 @@ def _add_outcome(session: Session, referral: Referral, outcome: dict, actor: Act
         check = session.get(SustainmentCheck, (referral.id, weeks_checked))
         if check and check.done_at is None:
             check.done_at = now
+
+
+def _refuse_an_unfounded_check(session: Session, referral: Referral, outcome: dict, weeks: int) -> None:
+    """An outcome may be a sustainment check only of a job start recorded here, on or after the check is due."""
+    check = session.get(SustainmentCheck, (referral.id, weeks))
+    due_on = None if check is None or outcome["type"] == "job_start" else check.due_on  # a job start starts them
+    problem = domain.sustainment_check_problem(weeks, due_on, outcome["occurred_on"])
+    if problem:
+        raise domain.MissingData({"sustainment_check_weeks": problem})
 
 
 def add_note(session: Session, referral: Referral, actor: Actor, text: str, now: datetime) -> Note:

@@ -63,8 +63,9 @@ def test_a_referral_from_request_to_completed_with_outcomes(both):
     assert outcome.status_code == 200, outcome.get_json()
     done = h.act(rid, "complete", end_reason="goals_met").get_json()
     assert done["status"] == "completed" and done["fhir_status"] == "completed"
-    # A terminal referral still takes the 13-week sustainment check.
-    later = h.act(rid, "record_outcome", type="sustained_job_outcome", occurred_on="2026-11-24",
+    # A terminal referral still takes the 13-week sustainment check, once it is due.
+    h.clock.advance(weeks=13)
+    later = h.act(rid, "record_outcome", type="sustained_job_outcome", occurred_on="2027-02-23",
                   weeks_in_work=13, period_weeks=16, hours_per_week=20, sustainment_check_weeks=13)
     assert later.status_code == 200, later.get_json()
     assert [o["type"] for o in later.get_json()["outcomes"]] == ["job_start", "sustained_job_outcome"]
@@ -686,6 +687,28 @@ def test_sustainment_checks_become_due_at_13_and_26_weeks(harness):
     assert h.client.get("/referrals?view=checks_due", headers=h.adviser()).get_json()["items"] == []
     h.clock.advance(weeks=13)
     assert [c["weeks"] for c in h.client.get("/sustainment-checks", headers=h.admin()).get_json()] == [26]
+
+
+def test_an_outcome_is_a_sustainment_check_only_of_a_job_start_and_once_it_is_due(harness):
+    """It marked a check done (and published it as one) whenever it named one: before the check was due, and with
+    no job start at all, so the 13-week figure counted people no one had asked at 13 weeks."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.act(rid, "make_first_contact")
+    no_job = h.act(rid, "record_outcome", type="stayed_in_work", occurred_on="2026-11-23", sustainment_check_weeks=13)
+    assert no_job.status_code == 422 and no_job.mimetype == "application/problem+json"
+    [error] = no_job.get_json()["errors"]
+    assert error["pointer"] == "/sustainment_check_weeks" and "no job start is recorded" in error["detail"]
+    h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23", hours_band="30_plus")
+    h.clock.advance(weeks=5)
+    early = h.act(rid, "record_outcome", type="stayed_in_work", occurred_on=h.clock.now.date().isoformat(),
+                  sustainment_check_weeks=13)
+    assert early.status_code == 422
+    assert [(e["pointer"], e["detail"]) for e in early.get_json()["errors"]] == [
+        ("/sustainment_check_weeks", "the 13-week check is due on 2027-02-22: record it on or after that day")]
+    assert [o["type"] for o in h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["outcomes"]] \
+        == ["job_start"]  # neither refused outcome was kept
 
 
 def test_holds_come_back_for_review_on_their_review_date(harness):

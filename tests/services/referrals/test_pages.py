@@ -234,7 +234,6 @@ def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_pag
         assert page.locator("#record_outcome-period_weeks-error").is_visible()
         assert page.get_by_label("Weeks in work (sustained job)").input_value() == "13"  # what was sent, kept
         page.get_by_label("Period in weeks, 13 to 16 (sustained job)").fill("16")
-        page.get_by_label("Sustainment check this records (weeks)").select_option("13")
         submit(page, page.get_by_role("button", name="Record outcome"))
         page.get_by_label("Outcome").select_option("fit_note_change")
         page.get_by_label("Fit note before (fit-note change)").select_option("not_fit")
@@ -243,8 +242,7 @@ def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_pag
         assert page.locator("#outcomes").inner_text().splitlines() == [
             "Sustained job outcome on 23 Nov 2026", "Fit note change on 23 Nov 2026"]
     outcomes = h.client.get(f"/referrals/{rid}", headers=h.adviser()).get_json()["outcomes"]
-    assert outcomes[0]["details"] == {"weeks_in_work": 13, "period_weeks": 16, "hours_per_week": 7.5,
-                                      "sustainment_check_weeks": 13}
+    assert outcomes[0]["details"] == {"weeks_in_work": 13, "period_weeks": 16, "hours_per_week": 7.5}
     assert outcomes[1]["details"] == {"fit_note_from": "not_fit", "fit_note_to": "may_be_fit"}
 
 
