@@ -724,5 +724,8 @@ def _review_from(svc: Service) -> date | None:
 
 
 def is_review_due(svc: Service, today: date, period: timedelta = DEFAULT_REVIEW_PERIOD) -> bool:
+    """What flag_review_due would flag: a listed listing (one not offered is not reviewed) past its period."""
+    if svc.status not in LISTED:
+        return False
     start = _review_from(svc)
     return start is None or start < today - period

@@ -104,3 +104,32 @@ def test_a_partner_offers_a_listing_again_in_the_browser(app, directory, page):
         expect(page.get_by_text(NOT_OFFERED)).to_have_count(0)
         expect(page.get_by_role("radio", name="Open", exact=True)).to_be_checked()
     assert app.test_client().get(f"/services/{cafe}").get_json()["status"] == "active"
+
+
+def test_a_listing_not_offered_is_not_shown_as_due_for_review_as_the_job_does_not_flag_it(app, directory):
+    """The review-due job flags listed listings only; the partner pages said "Review due" on one not offered too."""
+    import uuid
+    from datetime import timedelta
+
+    from worklink.uktime import uk_today
+    from worklink_directory import services
+    from worklink_directory.models import Service
+
+    cafe, debt = directory.ids["cafe"], directory.ids["debt"]
+    made_inactive(app, cafe)
+    ctx = app.extensions["worklink"]
+    long_ago = uk_today() - services.DEFAULT_REVIEW_PERIOD - timedelta(days=30)
+    with ctx.database.transaction() as session:
+        for service_id in (cafe, debt):
+            session.get(Service, uuid.UUID(service_id)).assured_date = long_ago
+    with ctx.database.transaction() as session:
+        services.flag_review_due(session, ctx.outbox)
+    flagged = {aggregate for kind, aggregate, _ in outbox(app) if kind == "directory.service.review_due"}
+    assert debt in flagged and cafe not in flagged
+
+    client = signed_in(app, "org_admin", ORG_A)
+    rows = client.get("/partner").get_data(as_text=True).split("<tr")
+    assert "Review due" in next(r for r in rows if "Debt and money advice" in r)
+    assert "Review due" not in next(r for r in rows if "Wellbeing cafe, Taunton" in r)
+    page = client.get(f"/partner/services/{cafe}").get_data(as_text=True)
+    assert NOT_OFFERED in page and "Review due" not in page and "To review it" not in page
