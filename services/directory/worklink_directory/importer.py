@@ -63,8 +63,27 @@ def read_source(source: str) -> list[dict]:
         return list(_read_feed_pages(source))
     text = Path(source).read_text(encoding="utf-8-sig")
     if source.lower().endswith(".csv"):
-        return [csv_row_to_record(row) for row in csv.DictReader(io.StringIO(text))]
+        return list(_csv_records(text))
     return _records(json.loads(text))
+
+
+class CsvRecord(dict):
+    """A record read from a CSV file, knowing the spreadsheet row it came from (the header is row 1), so a
+    rejection names the line a partner can find, not only an id they may have left out or mistyped."""
+
+    def __init__(self, record: dict, row_number: int):
+        super().__init__(record)
+        self.row_number = row_number
+
+
+def _csv_records(text: str) -> Iterator[CsvRecord]:
+    """Each data row as a record with its row number as a spreadsheet counts it: blank rows count (DictReader skips
+    them), and a quoted cell running over several lines is one row."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    for row_number, row in enumerate(rows, start=2):
+        if any(cell.strip() for cell in row):
+            yield CsvRecord(csv_row_to_record(dict(zip(header, row))), row_number)
 
 
 def _records(document: Any) -> list[dict]:
@@ -400,6 +419,15 @@ def _batch_names(batch: list[tuple[int, Any]]) -> tuple[set[uuid.UUID], set[uuid
     return listings, places
 
 
+def record_name(index: int, record: Any) -> str:
+    """How a report names a record: a CSV record by its spreadsheet row (and id, when it has one), so the partner
+    finds the line; a feed's record by its id, else its place in the feed ("row 9": the ninth record)."""
+    given = record.get("id") if isinstance(record, dict) else None
+    if isinstance(record, CsvRecord):
+        return f"row {record.row_number}" + (f" (id {given})" if given else "")
+    return str(given or f"row {index}")
+
+
 def import_records(database: Database, outbox: Outbox, records: Iterable[dict], geocoder: Geocoder,
                    progress: Callable[[int], None] | None = None) -> ImportReport:
     """Load records in batches, each batch one transaction; each record in its own savepoint, so one bad record
@@ -414,7 +442,7 @@ def import_records(database: Database, outbox: Outbox, records: Iterable[dict], 
         with database.transaction() as session:
             services.lock_for_import(session, *_batch_names(batch))
             for index, record in batch:
-                ref = str((record.get("id") if isinstance(record, dict) else None) or f"row {index}")
+                ref = record_name(index, record)
                 try:
                     with session.begin_nested():
                         outcome = import_record(session, outbox, record, located)

@@ -104,15 +104,39 @@ def test_csv_import_with_bad_rows(app, tmp_path):
         writer.writerows(rows)
     report = run_import(app, read_source(str(path)))
     assert report.created == 1 and len(report.rejected) == 4
-    reasons = dict(report.rejected)
-    assert reasons[rows[1]["id"]] == ["/categories: unknown category code 'astrology'"]
-    assert any("closes_at" in r for r in reasons[rows[2]["id"]])
-    assert any("'id' is a required property" in r for r in reasons["row 4"])
-    assert any(r.startswith("/minimum_age:") for r in reasons[rows[4]["id"]])
+    reasons = dict(report.rejected)  # by spreadsheet row (the header is row 1), and id when the row has one
+    assert reasons[f"row 3 (id {rows[1]['id']})"] == ["/categories: unknown category code 'astrology'"]
+    assert any("closes_at" in r for r in reasons[f"row 4 (id {rows[2]['id']})"])
+    assert any("'id' is a required property" in r for r in reasons["row 5"])
+    assert any(r.startswith("/minimum_age:") for r in reasons[f"row 6 (id {rows[4]['id']})"])
     body = app.test_client().get(f"/services/{rows[0]['id']}").get_json()
     assert [s["byday"] for s in body["schedules"]] == ["MO", "TH"]
     assert {a["taxonomy_term"]["code"] for a in body["attributes"]} == {"debt", "benefits"}
     assert body["service_at_locations"][0]["location"]["latitude"] == 51.0146  # geocoded from the postcode
+
+
+def test_a_rejected_csv_row_is_named_by_the_row_a_spreadsheet_shows_it_on(tmp_path, monkeypatch):
+    """The report named a rejected CSV row by its id - no help when the id is the mistake, or missing - or by its
+    place among the records, which a blank row or a cell over two lines put off from the spreadsheet's row."""
+    url = f"sqlite:///{tmp_path / 'csv.db'}"
+    app = make_app(url, tmp_path)
+    with app.extensions["worklink"].database.transaction() as session:
+        demo.ensure_taxonomy(session)
+    org, good = str(uuid.uuid4()), str(uuid.uuid4())
+    path = tmp_path / "directory.csv"
+    path.write_text(
+        "id,organization_id,organization_name,name,description\n"               # row 1: the header
+        f'{good},{org},Frome Advice,Debt clinic,"Debt help,\nover two lines."\n'  # row 2, one cell on two lines
+        "\n"                                                                      # row 3, blank
+        f"not-a-uuid,{org},Frome Advice,Typo,Help.\n"                            # row 4
+        f",{org},Frome Advice,No id,Help.\n", encoding="utf-8")                  # row 5
+    monkeypatch.setenv("DIRECTORY_DATABASE_URL", url)
+    result = CliRunner().invoke(directory_cli, ["import", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "3 records: 1 created, 0 updated, 0 unchanged, 2 rejected" in result.output
+    assert "rejected row 4 (id not-a-uuid):\n  /id: 'not-a-uuid' is not a 'uuid'" in result.output
+    assert re.search(r"rejected row 5:\n  /: 'id' is a required property", result.output), result.output
+    assert app.test_client().get(f"/services/{good}").get_json()["description"] == "Debt help,\nover two lines."
 
 
 def test_import_from_a_live_oruk_feed(app, tmp_path):

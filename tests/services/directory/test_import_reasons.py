@@ -25,7 +25,7 @@ def test_each_mistake_of_a_csv_row_is_a_line_naming_its_field(app, tmp_path):
         writer.writeheader()
         writer.writerow(row)
     report = run_import(app, read_source(str(path)))
-    assert report.rejected == [(row["id"], [
+    assert report.rejected == [(f"row 2 (id {row['id']})", [
         "/contacts/0/phones/0/number: Not a phone number: 6 to 20 digits, spaces, +, ( ) or - (e.g. 01632 960 001).",
         "/delivery_modes/1: Must be one of: in_person, online, telephone.",
         "/locations/0/postal_code: Not a UK postcode (e.g. TA1 1AA).",
