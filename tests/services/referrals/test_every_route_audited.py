@@ -318,6 +318,13 @@ def _(h):
     return Call(lambda: page(h, h.person_link(rid) + "/stop", {}), by_the_person(h, "read"))
 
 
+@route("GET referral_pages.my_referral_withdraw")
+def _(h):
+    rid = referral(h)
+    h.act(rid, "reject", reason="out_of_area")  # ended: the page asks to confirm withdrawing consent
+    return Call(lambda: page(h, h.person_link(rid) + "/withdraw", {}), by_the_person(h, "read"))
+
+
 @route("POST referral_pages.my_referral_cancel")
 def _(h):
     rid = referral(h)

@@ -129,6 +129,7 @@ def test_the_person_can_withdraw_consent_after_their_referral_ended(harness):
     html = page(h, link, {})
     assert "Stop my referral" not in html and "Withdraw my consent" in html
     token = link.rsplit("/", 1)[1]
+    assert "Yes, withdraw my consent" in page(h, f"/my-referral/{token}/withdraw", {})  # it asks first
     assert post(h, f"/my-referral/{token}/cancel", {"withdraw_consent": "yes"}, {}).status_code == 303
     html = page(h, link, {})
     assert "You withdrew your consent" in html and "Withdraw my consent" not in html

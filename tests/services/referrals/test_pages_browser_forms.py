@@ -6,6 +6,7 @@ consent after their referral ended."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from worklink.auth import mint_token
 from tests.browser import assert_accessible, live_server, sign_in, submit, width_at
@@ -104,9 +105,12 @@ def test_the_insights_page_and_the_persons_withdrawal_after_the_end(harness, pag
         person.goto(base + link)
         assert person.get_by_role("heading", level=2).first.inner_text() == "Rejected"
         assert_accessible(person)
-        submit(person, person.get_by_role("button", name="Withdraw my consent"))
-        assert "You withdrew your consent" in person.content()
-        assert person.get_by_role("button", name="Withdraw my consent").count() == 0
+        submit(person, person.get_by_role("button", name="Withdraw my consent"))  # a link: a page that asks
+        expect(person.get_by_role("heading", level=1)).to_have_text("Are you sure you want to withdraw your consent?")
+        assert_accessible(person)
+        submit(person, person.get_by_role("button", name="Yes, withdraw my consent"))
+        expect(person.get_by_text("You withdrew your consent")).to_be_visible()
+        expect(person.get_by_role("button", name="Withdraw my consent")).to_have_count(0)
         assert_accessible(person)
 
 

@@ -629,6 +629,24 @@ def my_referral_stop(token):
                        days_after_end=settings().status_link_days_after_end)
 
 
+@pages.get("/my-referral/<token>/withdraw")
+@status_link_page
+def my_referral_withdraw(token):
+    """Asks the person whose referral ended to confirm withdrawing consent, as stopping a live one does: it cannot
+    be undone. A live referral's withdrawal is offered on its stop page; one already withdrawn (Back to this page
+    after withdrawing) has nothing left to do: the status page says so."""
+    ctx = service_context()
+    with ctx.database.transaction() as session:
+        referral = referral_by_link(session, token)
+        ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
+                         person_id=str(referral.id), principal=person_principal(referral))
+        if referral.status in {s.value for s in domain.OPEN}:
+            return redirect(f"/my-referral/{token}/stop", code=303)
+        if referral.consent_withdrawn_at is not None:
+            return redirect(f"/my-referral/{token}", code=303)
+        return _render("referrals/withdraw_confirm.html", token=token, reference=referral.reference)
+
+
 @pages.post("/my-referral/<token>/cancel")
 @status_link_page
 def my_referral_cancel(token):
