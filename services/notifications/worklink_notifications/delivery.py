@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr, parsedate_to_datetime
 from typing import Callable
@@ -69,6 +69,7 @@ from worklink_notifications.models import (PLATFORM, Delivery, DeliveryAttempt, 
                                            RevokedConsent, UserChannelSettings, WebhookSubscriber)
 from worklink_notifications.retention import (DEAD_PERSON_ADDRESS_KEEP, RETENTION, SYSTEM, RetentionSchedule,
                                               revoked_consent_keep)
+from worklink_notifications.utc import as_utc
 from worklink_notifications.webhook_targets import ProxyDidNotForward, ProxyFailure, ProxyUnavailable
 
 log = logging.getLogger(__name__)
@@ -242,8 +243,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # an HTTP-date is always GMT
-    return max((when - now).total_seconds(), 0.0)
+    return max((as_utc(when) - now).total_seconds(), 0.0)
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -1065,10 +1065,6 @@ def in_words(span: timedelta) -> str:
     amount, unit = (span.total_seconds() / 3600, "hour") if span >= timedelta(hours=1) \
         else (span.total_seconds() / 60, "minute")
     return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
-
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _uuid(value: str):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from worklink.db import Database, utcnow
 from worklink_notifications.models import ChannelPause
+from worklink_notifications.utc import as_utc
 
 MAIL = "mail"
 WEBHOOK = "webhook"  # our forward proxy for webhooks (NOTIFICATIONS_WEBHOOK_PROXY), never one receiver
@@ -54,7 +55,7 @@ class SharedPause:
         """The relay could not be reached at `now`: pause every worker for backoff(failures in a row), unless
         another worker's pause is already on (this worker's send crossed it), which then stands. Returns its end."""
         row = self._locked_row(session)
-        if row.paused_until is None or _utc(row.paused_until) <= now:
+        if row.paused_until is None or as_utc(row.paused_until) <= now:
             row.failures += 1
             row.paused_until, row.updated_at = now + backoff(row.failures), now
         self._remember(row.paused_until)
@@ -78,8 +79,4 @@ class SharedPause:
         return row
 
     def _remember(self, until: datetime | None) -> None:
-        self._until, self._read_at = (_utc(until) if until else None), self.monotonic()
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        self._until, self._read_at = (as_utc(until) if until else None), self.monotonic()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from worklink.db import utcnow
 from worklink_notifications.messages import CODE_MESSAGE, LINK_MESSAGES, PERSON_MESSAGES, code_for
 from worklink_notifications.models import (Delivery, RevokedConsent, OrganisationContact, RoutingRule, ServiceIntake,
                                            ServiceOwner, UserChannelSettings, WebhookSubscriber)
+from worklink_notifications.utc import as_utc
 
 ALLIANCE = "alliance"  # the alliance's own inbox (alliance_admin) and contacts
 
@@ -109,20 +110,16 @@ def intake_changed(session: Session, data: dict[str, Any]) -> bool:
     """Whether this capacity summary says the service stopped or started taking new referrals since the last one
     heard (kept in ServiceIntake). Its counts move with every referral: no news to its owner. The first summary
     heard of a service is where it starts; an older one than that heard (a redelivery) changes nothing."""
-    accepting, recorded = data["accepting_referrals"], _aware(data["recorded_at"])
+    accepting, recorded = data["accepting_referrals"], as_utc(data["recorded_at"])
     intake = session.get(ServiceIntake, data["service_id"], with_for_update=True)
     if intake is None:
         session.add(ServiceIntake(service_id=data["service_id"], accepting_referrals=accepting, recorded_at=recorded))
         return False
-    if _aware(intake.recorded_at) > recorded:
+    if as_utc(intake.recorded_at) > recorded:
         return False
     flipped = intake.accepting_referrals != accepting
     intake.accepting_referrals, intake.recorded_at = accepting, recorded
     return flipped
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite gives it back without a zone
 
 
 def recipients_for(session: Session, rule: RoutingRule, data: dict[str, Any], event_type: str) -> list[Recipient]:

@@ -18,8 +18,8 @@ from worklink.auth import Principal
 from worklink.db import utcnow
 from worklink.keyring import Seal
 from worklink_notifications import signing, webhook_targets
-from worklink_notifications.delivery import as_utc
 from worklink_notifications.models import WebhookSubscriber
+from worklink_notifications.utc import as_utc
 from worklink_notifications.where_told_lock import lock_organisation
 
 RESOURCE_TYPE = "webhook_subscriber"

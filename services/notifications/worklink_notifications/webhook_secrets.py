@@ -12,11 +12,12 @@ sealed by the worker's next re-seal pass (rekeying.reseal_webhook_secrets), as a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from worklink.keyring import Seal
 from worklink_notifications import signing
 from worklink_notifications.models import WebhookSubscriber
+from worklink_notifications.utc import as_utc
 
 
 def in_clear(stored: str) -> bool:
@@ -32,10 +33,6 @@ def signing_secrets(subscriber: WebhookSubscriber, seal: Seal, now: datetime) ->
     """The secrets that sign now: the current one, and the previous one until its grace period ends."""
     secrets = [opened(subscriber.secret, seal)]
     expires = subscriber.previous_secret_expires_at
-    if subscriber.previous_secret and expires and _aware(expires) > now:
+    if subscriber.previous_secret and expires and as_utc(expires) > now:
         secrets.append(opened(subscriber.previous_secret, seal))
     return secrets
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite returns it without its zone

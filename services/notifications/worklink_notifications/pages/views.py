@@ -24,10 +24,11 @@ from worklink_notifications import admin, channels, contacts, inbox, links, subs
 from worklink_notifications.api.admin import shown
 from worklink_notifications.api.inbox import reference_keys
 from worklink_notifications.api.settings import ORG_ADMINS
-from worklink_notifications.delivery import DeliverySettings, as_utc
+from worklink_notifications.delivery import DeliverySettings
 from worklink_notifications.events import routed_types
 from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
 from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
+from worklink_notifications.utc import as_utc
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
