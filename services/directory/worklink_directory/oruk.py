@@ -179,11 +179,13 @@ def service_full(svc: Service, cap: ServiceCapacity | None = None) -> dict:
     return body
 
 
-def service_at_location(sal: ServiceAtLocation, *, distance_m: float | None = None, full: bool = False) -> dict:
+def service_at_location(sal: ServiceAtLocation, *, distance_m: float | None = None, full: bool = False,
+                        cap: ServiceCapacity | None = None) -> dict:
+    """`full`: the service as /services/{id} gives it, its `service_capacity` (`cap`) too."""
     # the location and the service come back compact: walking them again would change nothing
     return _drop_empty({"id": _id(sal.id), "service_id": _id(sal.service_id), "location_id": _id(sal.location_id),
                         "location": location(sal.location, distance_m=distance_m),
-                        "service": service_full(sal.service) if full else service_summary(sal.service)})
+                        "service": service_full(sal.service, cap) if full else service_summary(sal.service)})
 
 
 def page(items: list[dict], *, total: int, page_number: int, per_page: int) -> dict:

@@ -52,7 +52,10 @@ def test_services_and_each_service_match_their_documented_schemas(app, directory
 
 def test_services_at_locations_match_their_documented_schemas(app, directory):
     client = app.test_client()
-    fullest_service(app)
+    fullest = client.get(f"/services/{fullest_service(app)}").get_json()
+    at_location = client.get(f"/service_at_locations/{fullest['service_at_locations'][0]['id']}")
+    assert_documented(client, "get", "/service_at_locations/{sal_id}", at_location)
+    assert "service.service_capacity" in returned_fields(at_location.get_json())  # as on /services/{id}
     near = client.get("/service_at_locations?postcode=TA1%201AA&proximity=50000&per_page=100")
     assert_documented(client, "get", "/service_at_locations", near)
     assert {"contents[].location.distance", "contents[].location.addresses",

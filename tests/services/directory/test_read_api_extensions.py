@@ -33,3 +33,23 @@ def test_extended_and_confidential_responses_validate(app, directory):
     assert valid("service", refuge)
     sal = refuge["service_at_locations"][0]["id"]
     assert valid("service_at_location", client.get(f"/service_at_locations/{sal}").get_json())
+
+
+def test_a_service_at_a_location_gives_its_service_capacity_as_the_service_does(app, directory):
+    """GET /service_at_locations/{id} nests the service fully, as GET /services/{id} gives it, but left out its
+    `service_capacity`: an aggregator reading places by location never saw whether the service took referrals."""
+    client = app.test_client()
+    counselling = directory.ids["counselling"]
+    with app.extensions["worklink"].database.transaction() as session:
+        session.add(ServiceCapacity(service_id=uuid.UUID(counselling), organization_id=ORG_A,
+                                    accepting_referrals=False, open_referrals=12, available_places=0,
+                                    typical_wait_days=40, updated=datetime.now(timezone.utc)))
+    service = client.get(f"/services/{counselling}").get_json()
+    for placed in service["service_at_locations"]:
+        at_location = client.get(f"/service_at_locations/{placed['id']}").get_json()
+        assert at_location["service"]["service_capacity"] == service["service_capacity"]
+        assert at_location["service"]["service_capacity"][0]["accepting_referrals"] is False
+        assert valid("service_at_location", at_location)
+    debt = client.get(f"/services/{directory.ids['debt']}").get_json()  # no capacity known: none on either
+    sal = client.get(f"/service_at_locations/{debt['service_at_locations'][0]['id']}").get_json()
+    assert "service_capacity" not in debt and "service_capacity" not in sal["service"]

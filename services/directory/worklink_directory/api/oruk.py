@@ -171,10 +171,12 @@ class ServiceAtLocations(MethodView):
 
 @blp.route("/service_at_locations/<sal_id>")
 class ServiceAtLocationById(MethodView):
-    @blp.doc(**_one(_oruk("service_at_location"), "A service at a location, with the service fully nested."))
+    @blp.doc(**_one(_oruk("service_at_location"), "A service at a location, with the service fully nested as on "
+                                                   "/services/{id} (HSDS 3.1 `service_capacity` too)."))
     def get(self, sal_id: str):
         with _read() as session:
-            return oruk.service_at_location(_get(session, ServiceAtLocation, sal_id, "service at location"), full=True)
+            sal = _get(session, ServiceAtLocation, sal_id, "service at location")
+            return oruk.service_at_location(sal, full=True, cap=session.get(ServiceCapacity, sal.service_id))
 
 
 def _paged(session: Session, query, render) -> dict:

@@ -104,9 +104,8 @@ _SERVICE = {
 RETURNED_BEYOND = {
     "service": _SERVICE,
     "service_list": {"": _DISTANCE},
-    "service_at_location": {  # its service as on /services/{id}, without capacity
-        **{f"service.{path}": properties for path, properties in _SERVICE.items() if path},
-        "service": {"application_process": _SERVICE[""]["application_process"]}},
+    "service_at_location": {f"service.{path}".rstrip("."): properties  # its service as on /services/{id}
+                            for path, properties in _SERVICE.items()},
     "service_at_location_list": {"location": {**_LOCATION, **_DISTANCE}},
     "taxonomy": {"taxonomy_terms[]": {"code": _TERM["code"]}},
     "taxonomy_term": {"": _TERM},
