@@ -217,7 +217,7 @@ def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_pag
         assert_accessible(page)
         submit(page, page.get_by_role("button", name="Put on hold"))
         assert page.locator("#status").inner_text() == "On hold"
-        assert "person unwell; review on 7 December 2026" in page.locator("#hold").inner_text()
+        expect(page.locator("#hold")).to_contain_text("The person is unwell; review on 7 December 2026")
         submit(page, page.get_by_role("button", name="Resume support"))  # no note: refused, linked to its box
         assert page.get_by_role("alert").get_by_role("link", name="Say why the hold ends").get_attribute(
             "href") == "#resume-note"

@@ -78,6 +78,20 @@ def adjustment_words(adjustment: dict) -> str:
     return words
 
 
+# Why support is on hold (domain.HOLD_REASONS), in words: to staff (the referral page, its history, the form's choices),
+# and to the person on their status page ("Your support is paused for now, while you are unwell"). An "other" hold
+# says nothing more to the person: its explanation is a case note.
+HOLD_REASON_WORDS = {"person_unwell": "The person is unwell", "person_request": "The person asked for a pause",
+                     "awaiting_information": "Waiting for information", "other": "Another reason"}
+PERSON_HOLD_WORDS = {"person_unwell": "while you are unwell", "person_request": "because you asked for a pause",
+                     "awaiting_information": "while the service waits for information it needs"}
+
+
+def hold_words(reason: str | None) -> str:
+    """A hold's reason in staff's words; a code this page does not know is shown as it is, never dropped."""
+    return HOLD_REASON_WORDS.get(reason or "", (reason or "not recorded").replace("_", " ").capitalize())
+
+
 # The response-time targets (domain.CLOCKS), in words: the queue's "Targets missed" and a referral's targets.
 CLOCK_NAMES = {"acknowledge": "Acknowledgement", "first_contact_attempt": "First contact attempt",
                "first_meeting": "First meeting"}
@@ -158,9 +172,9 @@ def _render(template: str, status: int = 200, **context):
                            **context), status
 
 
-def _options(codes) -> list[tuple[str, str]]:
-    """Codes as a select's (value, text) choices: "no_answer" reads "No answer"."""
-    return [(str(code), str(code).replace("_", " ").capitalize()) for code in codes]
+def _options(codes, words: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Codes as a select's (value, text) choices: in `words` when given, else "no_answer" reads "No answer"."""
+    return [(str(code), (words or {}).get(str(code)) or str(code).replace("_", " ").capitalize()) for code in codes]
 
 
 @pages.get("/")
@@ -334,7 +348,8 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     done = None if errors else REFERRAL_DONE.get(request.args.get("done", ""))
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
-                   adjustment_words=adjustment_words, caseload=caseload,
+                   adjustment_words=adjustment_words, caseload=caseload, hold_words=hold_words,
+                   hold_reasons=HOLD_REASON_WORDS,
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
@@ -606,9 +621,11 @@ def my_referral(token):
                          person_id=str(referral.id), principal=person_principal(referral))
         status = person_status(referral)
         may_answer = services.may_answer_status_emails(referral)
+        hold = {"why": PERSON_HOLD_WORDS.get(referral.hold_reason), "review_date": referral.hold_review_date} \
+            if referral.status == "on_hold" else None
     return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
                    {s.value for s in domain.OPEN}, plain=PLAIN_STATUS, page_address=request.base_url,
-                   may_answer_emails=may_answer,
+                   may_answer_emails=may_answer, hold=hold,
                    just_sent=request.args.get("sent") == "1", done=PERSON_DONE.get(request.args.get("done", "")))
 
 
