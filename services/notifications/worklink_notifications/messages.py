@@ -170,6 +170,14 @@ def code_for(rule_code: str, data: dict[str, Any]) -> str:
     return rule_code
 
 
+def rule_titles(rule_code: str) -> list[str]:
+    """What a rule naming `rule_code` tells people, by title: its own message's and its variants' (VARIANTS), its own
+    left out when its variants cover every value of their field (a capacity summary is a stop or a start now)."""
+    variants = {value: variant for (code, _field, value), variant in VARIANTS.items() if code == rule_code}
+    said = list(variants.values()) if set(variants) == {True, False} else [rule_code, *variants.values()]
+    return [wording(code)[0] for code in said]
+
+
 def wording(code: str, person: bool = False) -> tuple[str, str]:
     table = PERSON_MESSAGES if person else MESSAGES
     return table.get(code, ("WorkLink update", "Something changed in WorkLink that you may want to look at."))

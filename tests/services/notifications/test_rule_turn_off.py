@@ -33,7 +33,7 @@ def test_an_administrator_is_asked_before_a_rule_stops_telling_anyone(app, notif
         assert no_js_page.title() == f"Turn off {RULE[0]} for {RULE[1]}? – Administration – WorkLink"
         said = " ".join(no_js_page.locator(".nhsuk-warning-callout").inner_text().split())
         assert f"When {RULE[0]} happens, the WorkLink alliance will no longer be told in their WorkLink inbox or by " \
-               "email (message referral_sla_breached)." in said
+               "email (message “Referral overdue”, code referral_sla_breached)." in said
         submit(no_js_page, no_js_page.get_by_role("link", name="No, keep it on"))
         assert no_js_page.url.endswith("/admin#rules") and state(notifications_db) is True
 

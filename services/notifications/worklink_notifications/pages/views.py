@@ -26,6 +26,7 @@ from worklink_notifications.api.inbox import reference_keys
 from worklink_notifications.api.settings import ORG_ADMINS
 from worklink_notifications.delivery import DeliverySettings
 from worklink_notifications.events import routed_types
+from worklink_notifications.messages import rule_titles
 from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
 from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
 from worklink_notifications.utc import as_utc
@@ -41,6 +42,12 @@ def _uk_time(moment: datetime | None) -> str:
     """A stored moment (UTC) in UK time, named GMT or BST, as the inbox shows its times: a webhook failing since
     09:00 BST read 08:00 UTC beside messages in UK time."""
     return uk_time(as_utc(moment)).strftime("%-d %B %Y, %H:%M %Z") if moment else ""
+
+
+@pages.app_template_global("rule_message")
+def _rule_message(rule_code: str) -> str:
+    """A routing rule's message as its readers see it (messages.rule_titles): "Referral accepted", not its code."""
+    return " or ".join(rule_titles(rule_code))
 
 
 def _nav() -> list[tuple[str, str]]:
