@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tests.services.directory.conftest import ORG_A, build_directory, make_app
 from tests.services.directory.test_partner_pages import outbox, signed_in
+from worklink.uktime import uk_today
 from worklink_directory import jobs
 from worklink_directory.cli import main as directory_cli
 from worklink_directory.models import Service
@@ -43,8 +44,8 @@ def test_a_configured_period_flags_listings_in_the_job_the_cli_and_the_pages(sql
     known = build_directory(app)
     with app.extensions["worklink"].database.transaction() as session:
         for svc in session.scalars(sa.select(Service)):
-            svc.assured_date = date.today() - timedelta(days=3)
-        session.get(Service, uuid.UUID(known.ids["cafe"])).assured_date = date.today() - timedelta(days=10)
+            svc.assured_date = uk_today() - timedelta(days=3)
+        session.get(Service, uuid.UUID(known.ids["cafe"])).assured_date = uk_today() - timedelta(days=10)
 
     # the pages flag the cafe (10 days > 7), not the counselling service (3 days)
     client = app.test_client()
@@ -58,7 +59,7 @@ def test_a_configured_period_flags_listings_in_the_job_the_cli_and_the_pages(sql
     jobs.review_due(app.extensions["worklink"].settings, OneRound())
     assert review_due_ids(app) == {known.ids["cafe"]}
     with app.extensions["worklink"].database.transaction() as session:
-        session.get(Service, uuid.UUID(known.ids["debt"])).assured_date = date.today() - timedelta(days=8)
+        session.get(Service, uuid.UUID(known.ids["debt"])).assured_date = uk_today() - timedelta(days=8)
     result = CliRunner().invoke(directory_cli, ["review-due"])
     assert result.exit_code == 0 and "1 listings flagged" in result.output, result.output
     assert review_due_ids(app) == {known.ids["cafe"], known.ids["debt"]}
@@ -98,4 +99,4 @@ def test_a_new_listing_is_due_for_review_a_period_after_it_was_listed_not_at_onc
     assert flag(now + services.DEFAULT_REVIEW_PERIOD) == set()  # the last day of the period
     assert flag(now + services.DEFAULT_REVIEW_PERIOD + timedelta(days=1)) == listings
     due_since = {payload["data"]["due_since"][:10] for kind, _, payload in outbox(app) if kind == "directory.service.review_due"}
-    assert due_since == {str(now.date() + services.DEFAULT_REVIEW_PERIOD)}
+    assert due_since == {str(uk_today(now) + services.DEFAULT_REVIEW_PERIOD)}  # the UK day listed, not UTC's
