@@ -186,3 +186,56 @@ def test_inbox_items_of_a_replaced_suggestion_written_before_the_variant_say_rep
         "other event": "suggestion_withdrawn"}
     assert (replaced["title"], replaced["text"]) == (
         "Suggestion replaced", "An adjustment suggestion from your practice was replaced by a newer suggestion.")
+
+
+def test_old_unread_capacity_notices_are_marked_read_and_a_downgrade_makes_exactly_those_unread_again(database_url):
+    """0025: "Capacity changed", no longer made since 0024, said nothing and kept unread counts up for ever. Unread
+    ones become read (still listed, as they were); read ones, other notices, e-mails and webhooks are left alone."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from alembic import command
+
+    from worklink.migrations import alembic_config
+    from worklink_notifications.inbox import InboxOwner, as_item, unread
+    from worklink_notifications.models import Delivery
+    from worklink_notifications.schemas import InboxItem
+
+    upgrade(SPEC.migrations_dir, database_url, "notifications_0024")
+    database = Database(database_url)
+    service, owner = str(uuid.uuid4()), str(uuid.uuid4())
+    earlier = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+    def row(code: str, channel: str = "inbox", read_at: datetime | None = None) -> dict:
+        return dict(id=uuid.uuid4(), event_id=str(uuid.uuid4()), event_source="/referrals",
+                    event_type="referrals.capacity.changed", recipient_kind="organisation", recipient_id=owner,
+                    channel=channel, message_code=code, status="delivered" if channel == "inbox" else "digest",
+                    facts={"service_id": service}, read_at=read_at)
+
+    rows = {"unread": row("capacity_changed"), "unread too": row("capacity_changed"),
+            "read": row("capacity_changed", read_at=earlier), "paused": row("intake_paused"),
+            "e-mail": row("capacity_changed", "email")}
+    organisation = InboxOwner("organisation", owner)
+    try:
+        with database.transaction() as session:
+            session.execute(sa.insert(Delivery.__table__), list(rows.values()))
+        upgrade(SPEC.migrations_dir, database_url)
+        with database.sessions() as session:
+            marked = {name: session.get(Delivery, r["id"]).read_at for name, r in rows.items()}
+            counted = unread(session, organisation)
+            shown = InboxItem().dump(as_item(session.get(Delivery, rows["unread"]["id"])))
+        command.downgrade(alembic_config(SPEC.migrations_dir, database_url), "notifications_0024")
+        with database.sessions() as session:
+            back = {name: (session.get(Delivery, r["id"]).read_at, session.get(Delivery, r["id"]).facts)
+                    for name, r in rows.items()}
+    finally:
+        database.dispose()
+    assert marked["unread"] is not None and marked["unread too"] is not None
+    assert (marked["paused"], marked["e-mail"]) == (None, None)
+    assert marked["read"].replace(tzinfo=timezone.utc) == earlier  # read when it was: unchanged
+    assert counted == 1  # the intake notice alone
+    assert (shown["title"], shown["facts"]) == ("Capacity changed", {"service_id": service})  # the mark not shown
+    assert {name: (read_at is None, facts) for name, (read_at, facts) in back.items()} == {
+        "unread": (True, {"service_id": service}), "unread too": (True, {"service_id": service}),
+        "read": (False, {"service_id": service}), "paused": (True, {"service_id": service}),
+        "e-mail": (True, {"service_id": service})}
