@@ -68,7 +68,7 @@ def test_other_answers_after_your_own_change_are_not_saved_and_say_it_was_you(ha
     refused = post(h, f"/queue/{rid}/act", {**form, "channel": "email", "result": "left_message"},
                    h.adviser("adviser-ada"))
     assert refused.status_code == 409
-    when = uk_time(h.clock.now).strftime("%H:%M on %-d %b")
+    when = uk_time(h.clock.now).strftime("%H:%M %Z on %-d %b %Y")
     said = _alert(refused.get_data(as_text=True))
     assert said.startswith(f"Not saved: you changed this referral after this page was opened (Contact attempt logged "
                            f"by you at {when}), in another tab or from an earlier page.")
@@ -84,7 +84,7 @@ def test_a_form_gone_after_your_own_change_says_it_was_you(harness):
     assert post(h, f"/queue/{rid}/act", {"action": "accept", "version": 1}, h.adviser("adviser-ada")).status_code == 303
     refused = post(h, f"/queue/{rid}/act", {"action": "accept", "version": 1, "claim": "yes"}, h.adviser("adviser-ada"))
     assert refused.status_code == 409
-    when = uk_time(h.clock.now).strftime("%H:%M on %-d %b")
+    when = uk_time(h.clock.now).strftime("%H:%M %Z on %-d %b %Y")
     assert _alert(refused.get_data(as_text=True)) == (
         f"This can no longer be done: you changed this referral after this page was opened (Accepted by you at "
         f"{when}).")

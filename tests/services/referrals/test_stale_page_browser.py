@@ -31,7 +31,7 @@ def test_an_adviser_on_a_stale_page_is_told_what_changed_and_keeps_their_answers
         submit(page, page.get_by_role("button", name="Log attempt"))
         said = page.get_by_role("alert").inner_text()
         assert "version" not in said
-        when = uk_time(h.clock.now).strftime("%H:%M on %-d %b")
+        when = uk_time(h.clock.now).strftime("%H:%M %Z on %-d %b %Y")
         assert f"someone else changed this referral after you opened this page (Contact attempt logged by an " \
                f"employment adviser at {when})" in said
         assert page.locator("#record_contact_attempt-channel").input_value() == "email"
@@ -55,7 +55,7 @@ def test_two_advisers_accept_the_same_referral_and_the_second_is_told_who_did(ha
         h.clock.advance(minutes=3)
         assert h.act(rid, "accept", h.adviser("adviser-bo"), adviser_id="adviser-bo").status_code == 200
         submit(page, page.get_by_role("button", name="Accept and take it on"))
-        when = uk_time(h.clock.now).strftime("%H:%M on %-d %b")
+        when = uk_time(h.clock.now).strftime("%H:%M %Z on %-d %b %Y")
         assert page.get_by_role("alert").inner_text().endswith(
             "This can no longer be done: someone else changed this referral after you opened this page (Accepted by "
             f"an employment adviser at {when}).")

@@ -19,8 +19,8 @@ def test_the_referral_page_shows_uk_times_and_todays_uk_date(both):
     h.act(rid, "make_first_contact")
     h.clock.now = datetime(2026, 7, 7, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on Wednesday 8 July
     html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
-    assert "6 Jul 09:00: Referral made" in html  # not 08:00 (UTC)
-    assert "Acknowledgement: due Wed 8 Jul 09:00" in html
+    assert "6 Jul 2026, 09:00 BST: Referral made" in html  # not 08:00 (UTC)
+    assert "Acknowledgement: due Wed 8 Jul 2026, 09:00 BST" in html
     assert 'value="2026-07-08"' in html  # an outcome's date defaults to the UK today, not 7 July
 
 
@@ -56,3 +56,32 @@ def test_the_queue_names_a_missed_target_in_words(both):
         "/queue?view=new", headers={**h.adviser(), **HTML}).get_data(as_text=True), re.S).group(0)
     cell = re.search(r"Targets missed.*?</td>", row, re.S).group(0)
     assert "Acknowledgement" in cell and "acknowledge" not in cell, cell
+
+
+def test_the_history_notes_and_attempts_give_the_year_and_name_gmt_or_bst(both):
+    # They read "23 Dec 16:30": no year (a referral's history runs across New Year and for years after) and
+    # nothing to tell GMT from BST, when every other page of WorkLink names the clock.
+    h = both
+    h.clock.now = datetime(2026, 10, 24, 15, 30, tzinfo=timezone.utc)  # Saturday 16:30 BST
+    rid = h.refer(consent={**CONSENT, "captured_at": "2026-10-24T15:00:00Z"}).get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    h.clock.now = datetime(2027, 1, 4, 9, 15, tzinfo=timezone.utc)  # Monday 09:15 GMT, the next year
+    h.act(rid, "record_contact_attempt", channel="phone", result="no_answer")
+    assert h.client.post(f"/referrals/{rid}/notes", json={"text": "Left a voicemail."},
+                         headers=h.adviser()).status_code == 201
+    html = h.client.get(f"/queue/{rid}", headers={**h.adviser(), **HTML}).get_data(as_text=True)
+    history = re.search(r"<h2>History</h2>(.*?)</ol>", html, re.S).group(1)
+    assert "24 Oct 2026, 16:30 BST: Referral made" in history
+    assert "4 Jan 2027, 09:15 GMT: Contact attempt logged" in history
+    assert "4 Jan 2027, 09:15 GMT: Phone, no answer" in re.search(r'id="attempts">(.*?)</ul>', html, re.S).group(1)
+    assert "4 Jan 2027, 09:15 GMT, " in re.search(r'<h2 id="notes">Notes</h2>(.*?)<form', html, re.S).group(1)
+
+
+def test_the_persons_rights_page_names_the_clock_of_each_step(both):
+    h = both
+    h.clock.now = datetime(2026, 7, 6, 8, 0, tzinfo=timezone.utc)
+    h.refer(consent=CONSENT)
+    h.client.set_cookie("worklink_csrf", "t0ken")
+    html = h.client.post("/people", data={"csrf_token": "t0ken", "nhs_number": "9434765919"},
+                         headers={**h.admin(), **HTML}).get_data(as_text=True)
+    assert "6 Jul 2026, 09:00 BST" in html and "6 Jul 2026 09:00<" not in html

@@ -143,8 +143,13 @@ PERSON_DONE = {
 }
 
 
+# A moment on the pages: UK time with the year, naming GMT or BST as the other services' pages do ("6 Jul 2026,
+# 09:00 BST"): a history of "6 Jul 09:00" said neither which year nor which clock.
+MOMENT = "%-d %b %Y, %H:%M %Z"
+
+
 @pages.app_template_filter("uk")
-def _uk_format(moment: datetime | None, pattern: str = "%-d %b %Y %H:%M") -> str:
+def _uk_format(moment: datetime | None, pattern: str = MOMENT) -> str:
     return uk_time(moment).strftime(pattern) if moment else ""
 
 
@@ -278,7 +283,7 @@ NO_LONGER_POSSIBLE = "This can no longer be done: the referral has changed since
 
 def changed_meanwhile(history: list[dict], read_version: int, yours: frozenset[int] = frozenset()) -> str:
     """What changed since the page a form was posted from was read, in words: " (Contact attempt logged by an
-    employment adviser at 14:05 on 27 Nov)", the latest three steps, UK time; "" when the reader sees none.
+    employment adviser at 14:05 GMT on 27 Nov 2026)", the latest three steps, UK time; "" when the reader sees none.
     `yours`: the versions the reader's own steps made, said to be by "you"."""
     since = [entry for entry in history if entry["version"] > read_version]
 
@@ -287,7 +292,7 @@ def changed_meanwhile(history: list[dict], read_version: int, yours: frozenset[i
         return "you" if entry["version"] in yours else HISTORY_ACTORS.get(role, role.replace("_", " "))
 
     changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by {by(e)} "
-                        f"at {uk_time(e['occurred_at']).strftime('%H:%M on %-d %b')}" for e in since[-3:])
+                        f"at {uk_time(e['occurred_at']).strftime('%H:%M %Z on %-d %b %Y')}" for e in since[-3:])
     return f" ({changes})" if changes else ""
 
 
