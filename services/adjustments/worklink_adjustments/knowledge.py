@@ -299,17 +299,22 @@ def update_wording(session: Session, change: dict[str, Any], published_by: str) 
             review_status=sa.case((adjustments.review_status == REVIEWED, "published"),
                                   else_=adjustments.review_status),
             reviewed_by=None, reviewed_at=None))
+    # A phrase's revision (migration 0019) and a rule's (0018) move on with their words, so an edit or a review of the
+    # old ones is refused; a change applied by a migration before those finds no such column.
+    reworded = {"revision": phrases.revision + 1} if due_phrases and _has_revision(session, "phrase_templates") else {}
     for item in due_phrases:
-        session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(text=item["to"]))
-    # A rule's revision (migration 0018) moves on with its words, so a review of the old ones is refused; a change
-    # applied by a migration before 0018 finds no such column.
-    moved_on = ({"revision": rules.revision + 1} if due_rationales and "revision" in {
-        c["name"] for c in sa.inspect(session.connection()).get_columns("guidance_rules")} else {})
+        session.execute(sa.update(PhraseTemplate.__table__).where(phrases.text == item["from"]).values(
+            text=item["to"], **reworded))
+    moved_on = {"revision": rules.revision + 1} if due_rationales and _has_revision(session, "guidance_rules") else {}
     for item in due_rationales:
         session.execute(sa.update(GuidanceRule.__table__).where(*_rationale_is(item, "from")).values(
             rationale=item["to"], reviewed_by=None, reviewed_at=None, **moved_on,
             review_status=sa.case((rules.review_status == REVIEWED, "published"), else_=rules.review_status)))
     return version
+
+
+def _has_revision(session: Session, table: str) -> bool:
+    return "revision" in {c["name"] for c in sa.inspect(session.connection()).get_columns(table)}
 
 
 def _rationale_is(item: dict[str, str], side: str) -> list:

@@ -58,6 +58,8 @@ class Limitation(Base):
     domain: Mapped[str] = mapped_column(sa.String(32))
     description: Mapped[str] = mapped_column(sa.String(500))
     icf_codes: Mapped[list[Any]] = mapped_column(default=list)
+    # optimistic lock for admin edits (migration 0019; a server default only, as a rule's)
+    revision: Mapped[int] = mapped_column(server_default="1")
 
 
 class WorkFunction(Base):
@@ -125,6 +127,8 @@ class PhraseTemplate(Base):
     limitation_id: Mapped[str | None] = mapped_column(sa.ForeignKey("functional_limitations.id"))
     adjustment_id: Mapped[str | None] = mapped_column(sa.ForeignKey("adjustments.id"))
     text: Mapped[str] = mapped_column(sa.String(500))
+    # optimistic lock for admin edits (migration 0019; a server default only, as a rule's)
+    revision: Mapped[int] = mapped_column(server_default="1")
 
 
 # --- suggestions -----------------------------------------------------------------------

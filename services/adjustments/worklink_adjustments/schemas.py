@@ -190,13 +190,24 @@ class ConditionPatchSchema(Schema):
     limitation_ids = fields.List(fields.String(validate=SLUG), validate=validate.Length(min=1))
 
 
+ICF_CODE = validate.Regexp(r"^[bdes][0-9]{3,5}$", error="Not an ICF code (b, d, e or s and 3 to 5 digits).")
+
+
 class LimitationInSchema(Schema):
     id = fields.String(required=True, validate=SLUG)
     name = text(120, 2, required=True)
     domain = one_of(DOMAINS, required=True)
     description = text(500, load_default="")
-    icf_codes = fields.List(fields.String(validate=validate.Regexp(
-        r"^[bdes][0-9]{3,5}$", error="Not an ICF code (b, d, e or s and 3 to 5 digits).")), load_default=list)
+    icf_codes = fields.List(fields.String(validate=ICF_CODE), load_default=list)
+
+
+class LimitationPatchSchema(Schema):
+    revision = fields.Integer(required=True, metadata={
+        "description": "the revision you read (409 with current_revision if the limitation changed since)"})
+    name = text(120, 2)
+    domain = one_of(DOMAINS)
+    description = text(500)
+    icf_codes = fields.List(fields.String(validate=ICF_CODE))
 
 
 ONET_ELEMENT = validate.Regexp(r"^[1-7](\.[A-Za-z0-9]{1,3}){1,5}$",
@@ -230,16 +241,29 @@ def _placeholders_only(value: str) -> None:
                               + (f" (not {', '.join('{' + u + '}' for u in unknown)})" if unknown else "") + ".")
 
 
+PHRASE_TEXT_CHECKS = [validate.Length(10, 500), _placeholders_only]
+PHRASE_TEXT_DOC = {"description": "placeholders: {patient}, {period}, {task}"}
+FOR_NOTHING = "Name the limitation or the adjustment this wording is for."
+
+
+class PhrasePatchSchema(Schema):
+    """Changed fields of ready wording; after the change it is still for a limitation or an adjustment."""
+    revision = fields.Integer(required=True, metadata={
+        "description": "the revision you read (409 with current_revision if the wording changed since)"})
+    limitation_id = fields.String(validate=SLUG, allow_none=True)
+    adjustment_id = fields.String(validate=SLUG, allow_none=True)
+    text = fields.String(validate=PHRASE_TEXT_CHECKS, metadata=PHRASE_TEXT_DOC)
+
+
 class PhraseInSchema(Schema):
     limitation_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
     adjustment_id = fields.String(validate=SLUG, allow_none=True, load_default=None)
-    text = fields.String(required=True, validate=[validate.Length(10, 500), _placeholders_only],
-                         metadata={"description": "placeholders: {patient}, {period}, {task}"})
+    text = fields.String(required=True, validate=PHRASE_TEXT_CHECKS, metadata=PHRASE_TEXT_DOC)
 
     @validates_schema
     def about_something(self, data, **_):
         if not (data.get("limitation_id") or data.get("adjustment_id")):
-            raise ValidationError({"limitation_id": ["Name the limitation or the adjustment this wording is for."]})
+            raise ValidationError({"limitation_id": [FOR_NOTHING]})
 
 
 class LimitationSchema(Schema):
@@ -248,6 +272,10 @@ class LimitationSchema(Schema):
     domain = one_of(DOMAINS)
     description = fields.String()
     icf_codes = fields.List(fields.String())
+
+
+class LimitationOutSchema(LimitationSchema):
+    revision = fields.Integer(metadata={"description": "send it with an edit of the limitation"})
 
 
 class WorkFunctionSchema(Schema):
@@ -302,9 +330,14 @@ class VersionListSchema(Schema):
 
 
 class PhraseSchema(Schema):
+    id = fields.Integer(metadata={"description": "GET or PATCH /guidance/phrases/<id>"})
     limitation_id = fields.String(allow_none=True)
     adjustment_id = fields.String(allow_none=True)
     text = fields.String()
+
+
+class PhraseOutSchema(PhraseSchema):
+    revision = fields.Integer(metadata={"description": "send it with an edit of the wording"})
 
 
 class CatalogueSchema(Schema):

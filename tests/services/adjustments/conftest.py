@@ -35,7 +35,8 @@ def make_settings(tmp_path, database_url: str | None = None, bootstrap: str = "1
 def add_later_columns(database_url: str) -> None:
     """For a data-migration test that runs today's code on a database at an older revision: the
     columns later revisions add (0010: suggestions.outcomes_to_gp; 0011: suggestions.erased_at; 0016:
-    referral_requests.unanswered_at; 0018: guidance_rules.revision), added as they add them."""
+    referral_requests.unanswered_at; 0018: guidance_rules.revision; 0019: phrase_templates.revision and
+    functional_limitations.revision), added as they add them."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(database_url)
@@ -45,6 +46,8 @@ def add_later_columns(database_url: str) -> None:
             conn.execute(sa.text("ALTER TABLE suggestions ADD COLUMN erased_at TIMESTAMP WITH TIME ZONE"))
             conn.execute(sa.text("ALTER TABLE referral_requests ADD COLUMN unanswered_at TIMESTAMP WITH TIME ZONE"))
             conn.execute(sa.text("ALTER TABLE guidance_rules ADD COLUMN revision INTEGER DEFAULT 1 NOT NULL"))
+            for table in ("phrase_templates", "functional_limitations"):
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN revision INTEGER DEFAULT 1 NOT NULL"))
     finally:
         engine.dispose()
 

@@ -31,7 +31,8 @@ OTHER_ROUTES = {
     **{f"{method} guidance.{view}": GUIDANCE for method, view in (
         ("POST", "Adjustments"), ("GET", "AdjustmentItem"), ("PATCH", "AdjustmentItem"), ("POST", "AdjustmentReview"),
         ("GET", "Catalogue"), ("POST", "Conditions"), ("PATCH", "ConditionItem"), ("POST", "Limitations"),
-        ("POST", "Phrases"), ("GET", "ReviewReport"), ("POST", "Rules"), ("GET", "RuleItem"), ("PATCH", "RuleItem"),
+        ("GET", "LimitationItem"), ("PATCH", "LimitationItem"), ("POST", "Phrases"), ("GET", "PhraseItem"),
+        ("PATCH", "PhraseItem"), ("GET", "ReviewReport"), ("POST", "Rules"), ("GET", "RuleItem"), ("PATCH", "RuleItem"),
         ("POST", "RuleReview"),
         ("GET", "Search"), ("GET", "Versions"), ("POST", "WorkFunctions"), ("PATCH", "WorkFunctionItem"))},
 }

@@ -15,10 +15,11 @@ from worklink.web.blueprint import Blueprint
 from worklink_adjustments import knowledge
 from worklink_adjustments.models import (Adjustment, Condition, GuidanceRule, GuidanceVersion, Limitation,
                                          PhraseTemplate, Source, WorkFunction)
-from worklink_adjustments.schemas import (AdjustmentOutSchema, AdjustmentPatchSchema, AdjustmentReviewSchema,
-                                          AdjustmentSchema, CatalogueSchema, ConditionPatchSchema, ConditionSchema,
-                                          GuidanceQuery, LimitationInSchema, LimitationSchema, PhraseInSchema,
-                                          PhraseSchema, ReviewReportSchema, RuleOutSchema, RulePatchSchema,
+from worklink_adjustments.schemas import (FOR_NOTHING, AdjustmentOutSchema, AdjustmentPatchSchema,
+                                          AdjustmentReviewSchema, AdjustmentSchema, CatalogueSchema,
+                                          ConditionPatchSchema, ConditionSchema, GuidanceQuery, LimitationInSchema,
+                                          LimitationOutSchema, LimitationPatchSchema, PhraseInSchema, PhraseOutSchema,
+                                          PhrasePatchSchema, ReviewReportSchema, RuleOutSchema, RulePatchSchema,
                                           RuleReviewSchema, RuleSchema, SearchResultSchema, VersionListSchema,
                                           WorkFunctionInSchema, WorkFunctionPatchSchema, WorkFunctionSchema)
 
@@ -133,12 +134,13 @@ def _rule(session, rule_id: int, for_update: bool = True) -> GuidanceRule:
     return rule
 
 
-def _check_rule_revision(rule: GuidanceRule, read: int, doing: str) -> None:
-    """An edit or a review is of the rule as it was read: one changed since (another admin's edit) is a 409, or a
-    review would mark a rationale reviewed that its reviewer never read."""
-    if read != rule.revision:
-        raise Problem(409, f"The rule changed since you read it; read it again before you {doing}.",
-                      current_revision=rule.revision)
+def _check_revision(entry, read: int, label: str, doing: str) -> None:
+    """An edit or a review is of the entry (a rule, a limitation, wording) as it was read: one changed since (another
+    admin's edit) is a 409, or an edit would overwrite it unseen and a review mark words reviewed that its reviewer
+    never read."""
+    if read != entry.revision:
+        raise Problem(409, f"The {label} changed since you read it; read it again before you {doing}.",
+                      current_revision=entry.revision)
 
 
 @blp.route("/adjustments/<adjustment_id>")
@@ -218,7 +220,7 @@ class RuleItem(MethodView):
         read (409 if someone else changed it)."""
         with service_context().database.transaction() as session:
             rule = _rule(session, rule_id)
-            _check_rule_revision(rule, data.pop("revision"), "change it")
+            _check_revision(rule, data.pop("revision"), "rule", "change it")
             knowledge.bump_version(session, current_principal().subject, f"edit rule {rule_id}")
             changed = [n for n in ("priority", "rationale") if n in data and getattr(rule, n) != data[n]]
             for name, value in data.items():
@@ -263,7 +265,7 @@ class RuleReview(MethodView):
         rationale or priority changed since). Who and when are kept; editing it later makes it unreviewed again."""
         with service_context().database.transaction() as session:
             rule = _rule(session, rule_id)
-            _check_rule_revision(rule, data["revision"], "record a review of it")
+            _check_revision(rule, data["revision"], "rule", "record a review of it")
             if rule.review_status == "retired":
                 raise Problem(409, "A retired rule is not used; there is nothing to review.")
             knowledge.mark_reviewed(session, rule, current_principal().subject)
@@ -303,15 +305,26 @@ def _add_entry(session, model, data: dict, label: str, check: Callable[[], None]
     return entry
 
 
-def _edit_entry(session, model, entry_id: str, data: dict, label: str, check: Callable[[], None] = lambda: None):
-    """Changed fields of a library entry under a new guidance version: an unknown id is a 404, then `check`."""
-    entry = session.get(model, entry_id, with_for_update=True)
+def _entry(session, model, entry_id: str | int, label: str, for_update: bool = False):
+    entry = session.get(model, entry_id, with_for_update=for_update)
     if entry is None:
         raise Problem(404, f"No {label} {entry_id!r}.")
+    return entry
+
+
+def _edit_entry(session, model, entry_id: str | int, data: dict, label: str,
+                check: Callable[[], None] = lambda: None, revised: bool = False):
+    """Changed fields of a library entry under a new guidance version: an unknown id is a 404, then (an entry with a
+    `revision`, `revised`: the `revision` in `data` is the one read, 409 if it changed since) `check`."""
+    entry = _entry(session, model, entry_id, label, for_update=True)
+    if revised:
+        _check_revision(entry, data.pop("revision"), label, "change it")
     check()
     knowledge.bump_version(session, current_principal().subject, f"edit {label} {entry_id}")
     for name, value in data.items():
         setattr(entry, name, value)
+    if revised:
+        entry.revision += 1
     return entry
 
 
@@ -340,11 +353,30 @@ class ConditionItem(MethodView):
 class Limitations(MethodView):
     @requires("alliance_admin")
     @blp.arguments(LimitationInSchema)
-    @blp.response(201, LimitationSchema)
+    @blp.response(201, LimitationOutSchema)
     def post(self, data):
         """Add a functional limitation (with optional ICF codes); rules and conditions can then name it."""
         with service_context().database.transaction() as session:
             return _add_entry(session, Limitation, data, "limitation")
+
+
+@blp.route("/limitations/<limitation_id>")
+class LimitationItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, LimitationOutSchema)
+    def get(self, limitation_id):
+        """A functional limitation as it stands, with the `revision` an edit sends."""
+        with reading() as session:
+            return _entry(session, Limitation, limitation_id, "limitation")
+
+    @requires("alliance_admin")
+    @blp.arguments(LimitationPatchSchema)
+    @blp.response(200, LimitationOutSchema)
+    def patch(self, data, limitation_id):
+        """Rename a limitation, change its domain, description or ICF codes (a new guidance version); send the
+        `revision` you read (409 if someone else changed it)."""
+        with service_context().database.transaction() as session:
+            return _edit_entry(session, Limitation, limitation_id, data, "limitation", revised=True)
 
 
 @blp.route("/work-functions")
@@ -373,20 +405,53 @@ class WorkFunctionItem(MethodView):
 class Phrases(MethodView):
     @requires("alliance_admin")
     @blp.arguments(PhraseInSchema)
-    @blp.response(201, PhraseSchema)
+    @blp.response(201, PhraseOutSchema)
     def post(self, data):
         """Add ready wording for the fit note's comments box, for a limitation or an adjustment."""
         with service_context().database.transaction() as session:
-            missing = [f"/{field}" for field, model in (("limitation_id", Limitation), ("adjustment_id", Adjustment))
-                       if data.get(field) and session.get(model, data[field]) is None]
-            if missing:
-                raise Problem(422, "The wording refers to ids not in the library.", errors=[
-                    {"location": "json", "pointer": p, "detail": "Not in the library."} for p in missing])
-            _check_wording(session, {"text": data["text"]})
+            _check_phrase(session, data)
             knowledge.bump_version(session, current_principal().subject, "add phrase template")
             phrase = PhraseTemplate(**data)
             session.add(phrase)
+            session.flush()  # its id and revision, for an edit
             return phrase
+
+
+def _check_phrase(session, data: dict) -> None:
+    """Wording names only what the library holds, and (printed for any patient) no condition or health need."""
+    missing = [f"/{field}" for field, model in (("limitation_id", Limitation), ("adjustment_id", Adjustment))
+               if data.get(field) and session.get(model, data[field]) is None]
+    if missing:
+        raise Problem(422, "The wording refers to ids not in the library.", errors=[
+            {"location": "json", "pointer": p, "detail": "Not in the library."} for p in missing])
+    if "text" in data:
+        _check_wording(session, {"text": data["text"]})
+
+
+@blp.route(f"/phrases/<int(min=1, max={MAX_ID}):phrase_id>")
+class PhraseItem(MethodView):
+    @requires(*READERS)
+    @blp.response(200, PhraseOutSchema)
+    def get(self, phrase_id):
+        """Ready wording as it stands, with the `revision` an edit sends."""
+        with reading() as session:
+            return _entry(session, PhraseTemplate, phrase_id, "phrase template")
+
+    @requires("alliance_admin")
+    @blp.arguments(PhrasePatchSchema)
+    @blp.response(200, PhraseOutSchema)
+    def patch(self, data, phrase_id):
+        """Reword ready wording, or change the limitation or adjustment it is for (a new guidance version); send the
+        `revision` you read (409 if someone else changed it)."""
+        with service_context().database.transaction() as session:
+            def check() -> None:
+                phrase = session.get(PhraseTemplate, phrase_id)
+                if not any(data.get(field, getattr(phrase, field)) for field in ("limitation_id", "adjustment_id")):
+                    raise Problem(422, "The wording must be for a limitation or an adjustment.", errors=[
+                        {"location": "json", "pointer": "/limitation_id", "detail": FOR_NOTHING}])
+                _check_phrase(session, data)
+
+            return _edit_entry(session, PhraseTemplate, phrase_id, data, "phrase template", check=check, revised=True)
 
 
 @blp.route("/versions")
