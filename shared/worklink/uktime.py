@@ -8,10 +8,25 @@ from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
 
+# How a page shows a moment: UK time with the year, naming the clock ("6 Jul 2026, 09:00 BST"). A time without
+# its year was ambiguous in a history running across years, and one without GMT/BST beside UTC-kept times.
+MOMENT = "%-d %b %Y, %H:%M %Z"
+
 
 def uk_time(moment: datetime) -> datetime:
     """A stored moment (UTC; SQLite gives it back without its zone) in UK time."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(UK)
+
+
+def uk_moment(moment: datetime | None, pattern: str = MOMENT) -> str:
+    """A stored moment as people read it (MOMENT unless `pattern` says otherwise); "" for none. A moment in the
+    first hours of year 1 (a period asked for up to then) has no UK time: it is shown in UTC."""
+    if moment is None:
+        return ""
+    try:
+        return uk_time(moment).strftime(pattern)
+    except OverflowError:
+        return moment.replace(tzinfo=timezone.utc).strftime(pattern.replace("%Z", "UTC"))
 
 
 def uk_today(moment: datetime | None = None) -> date:

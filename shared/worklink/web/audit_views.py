@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from worklink import audit_review
 from worklink.audit import ACTIONS
 from worklink.auth import Principal, authenticate, requires
-from worklink.uktime import uk_time
+from worklink.uktime import uk_moment
 from worklink.web.app import service_context
 from worklink.web.blueprint import Blueprint
 from worklink.web.numbers import whole_number
@@ -207,10 +207,7 @@ PAGE_SIZE = 50
 def audit_time(moment: datetime) -> str:
     """UK time, named (GMT or BST): the page's dates are UK days and its out-of-hours count UK hours, so an entry at
     07:30 BST read as 06:30 UTC looked out of hours and a day's first entries looked like the day before's."""
-    try:
-        return uk_time(moment).strftime("%d %b %Y %H:%M %Z")
-    except OverflowError:  # the first minutes of year 1 (a period asked up to then) have no UK time before them
-        return moment.replace(tzinfo=timezone.utc).strftime("%d %b %Y %H:%M UTC")
+    return uk_moment(moment)
 
 
 _FORM_FIELDS = ("from_date", "to_date", "action", "record", "person", "actor", "actor_org", "page")

@@ -201,9 +201,9 @@ def test_an_admin_filters_the_audit_page_in_a_browser(harness, page):
 
 
 @pytest.mark.parametrize("moment, shown", [
-    (datetime(2026, 7, 6, 6, 30, tzinfo=timezone.utc), "06 Jul 2026 07:30 BST"),  # in hours, though 06:30 UTC
-    (datetime(2026, 7, 5, 23, 15, tzinfo=timezone.utc), "06 Jul 2026 00:15 BST"),  # the next UK day
-    (datetime(2026, 11, 23, 6, 59), "23 Nov 2026 06:59 GMT"),  # SQLite gives stored moments back without a zone
+    (datetime(2026, 7, 6, 6, 30, tzinfo=timezone.utc), "6 Jul 2026, 07:30 BST"),  # in hours, though 06:30 UTC
+    (datetime(2026, 7, 5, 23, 15, tzinfo=timezone.utc), "6 Jul 2026, 00:15 BST"),  # the next UK day
+    (datetime(2026, 11, 23, 6, 59), "23 Nov 2026, 06:59 GMT"),  # SQLite gives stored moments back without a zone
 ])
 def test_the_page_gives_times_in_uk_time_named(moment, shown):
     assert audit_time(moment) == shown

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from worklink.auth import current_principal
 from worklink.retention import NothingHeld
-from worklink.uktime import uk_today
+from worklink.uktime import uk_moment, uk_today
 from worklink.web import service_context
 from worklink.web.pages import errors_by_field
 from worklink.web.people import PersonRightsPages, code_words, person_summary, role_words, table
 from worklink_referrals import rights
 from worklink_referrals.api import now, settings
 from worklink_referrals.api.people import NOTHING_HELD
-from worklink_referrals.pages.views import LABELS, _render, _uk_format, pages
+from worklink_referrals.pages.views import LABELS, _render, pages
 from worklink_referrals.schemas import PersonLookupSchema, SubjectAccessSchema
 
 LOOKUP = PersonLookupSchema()
@@ -131,4 +131,4 @@ def held(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _when(moment: datetime | None) -> str:
-    return _uk_format(moment)  # as the referral page: "6 Jul 2026, 09:00 BST"
+    return uk_moment(moment)  # as the referral page: "6 Jul 2026, 09:00 BST"

@@ -18,7 +18,7 @@ from worklink.audit import person_record
 from worklink.auth import ROLE_PERSON, current_principal, optional_principal, requires
 from worklink.problems import Problem
 from worklink.sites import directory_service_page, named_service, site_link_keys
-from worklink.uktime import uk_time, uk_today
+from worklink.uktime import uk_moment, uk_today
 from worklink.web import service_context
 from worklink.web.dates import typed_date
 from worklink.web.numbers import whole_number
@@ -143,19 +143,12 @@ PERSON_DONE = {
 }
 
 
-# A moment on the pages: UK time with the year, naming GMT or BST as the other services' pages do ("6 Jul 2026,
-# 09:00 BST"): a history of "6 Jul 09:00" said neither which year nor which clock.
-MOMENT = "%-d %b %Y, %H:%M %Z"
-
-
-@pages.app_template_filter("uk")
-def _uk_format(moment: datetime | None, pattern: str = MOMENT) -> str:
-    return uk_time(moment).strftime(pattern) if moment else ""
+pages.add_app_template_filter(uk_moment, "uk")  # "6 Jul 2026, 09:00 BST", as every service's pages show a moment
 
 
 @pages.app_template_filter("uk_date")
 def _uk_date(moment: datetime | None) -> str:
-    return _uk_format(moment, "%-d %b %Y")
+    return uk_moment(moment, "%-d %b %Y")
 
 
 def _nav():
@@ -269,7 +262,7 @@ def status_emails_words(consent: dict) -> str:
     if how == services.NOT_ASKED:
         return f"Emails about their referral: {answer}, not asked (they referred themselves before the form asked)"
     when = consent["updates_answered_at"]
-    on = f" on {uk_time(when).strftime('%-d %B %Y')}" if when else ""
+    on = f" on {uk_moment(when, '%-d %B %Y')}" if when else ""
     return f"Emails about their referral: {answer}, {UPDATES_ANSWERED.get(how, 'recorded')}{on}"
 
 
@@ -292,7 +285,7 @@ def changed_meanwhile(history: list[dict], read_version: int, yours: frozenset[i
         return "you" if entry["version"] in yours else HISTORY_ACTORS.get(role, role.replace("_", " "))
 
     changes = "; ".join(f"{HISTORY_STEPS.get(e['action'], e['action'].replace('_', ' ').capitalize())} by {by(e)} "
-                        f"at {uk_time(e['occurred_at']).strftime('%H:%M %Z on %-d %b %Y')}" for e in since[-3:])
+                        f"at {uk_moment(e['occurred_at'], '%H:%M %Z on %-d %b %Y')}" for e in since[-3:])
     return f" ({changes})" if changes else ""
 
 
