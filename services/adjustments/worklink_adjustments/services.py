@@ -828,7 +828,8 @@ class LinkGone(domain.DomainError):
     status = 410
 
 
-def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = False) -> tuple[EmployerLink, Suggestion]:
+def _signed_link_id(deps: Deps, token: str) -> uuid.UUID:
+    """The id of the link a token names, once its signature is checked (404 for any token we did not make)."""
     link_hex, _, _mac = token.partition(".")
     try:
         link_id = uuid.UUID(hex=link_hex)
@@ -836,7 +837,22 @@ def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = Fa
         raise NotFound("This link is not valid. Check it was copied in full.") from None
     if not _signed_by_any(token, link_id, (deps.link_secret, *deps.previous_link_secrets)):
         raise NotFound("This link is not valid. Check it was copied in full.")
-    query = sa.select(EmployerLink).where(EmployerLink.id == link_id)
+    return link_id
+
+
+def answered_link(session: Session, deps: Deps, token: str) -> tuple[EmployerLink, Suggestion] | None:
+    """The link and its advice once an answer was recorded with it (the employer's confirmation page, read again on a
+    refresh or Back), else None: not yet answered."""
+    link = session.get(EmployerLink, _signed_link_id(deps, token))
+    if link is None:
+        raise NotFound("This link is not valid.")
+    if link.used_at is None:
+        return None
+    return link, session.get(Suggestion, link.suggestion_id)
+
+
+def open_link(session: Session, deps: Deps, token: str, *, for_update: bool = False) -> tuple[EmployerLink, Suggestion]:
+    query = sa.select(EmployerLink).where(EmployerLink.id == _signed_link_id(deps, token))
     link = session.scalar(query)
     if link is None:
         raise NotFound("This link is not valid.")

@@ -92,6 +92,6 @@ def test_a_form_posting_one_iso_start_date_is_still_taken(client, tokens):
     start = uk_today().isoformat()
     done = client.post(link, data={"csrf_token": csrf(client, link), "responder_name": "Jo Manager",
                                    "effective_from": start, **{f"items.{i}.outcome": "agreed" for i in range(3)}})
-    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.status_code == 303, done.get_data(as_text=True)  # to the answer's confirmation
     answer = client.get(f"/suggestions/{suggestion['id']}", headers=tokens.header()).get_json()["employer_response"]
     assert answer["effective_from"] == start

@@ -274,6 +274,15 @@ def _(app, client, tokens):
     return Call(lambda: post_page(client, f"/respond/{token}", form, {}), by_the_employer(token, sid, "update"))
 
 
+@route("GET adjustment_pages.respond_sent")
+def _(app, client, tokens):
+    sid = issue(client, tokens)["id"]
+    token = letter_token(client, tokens, sid)
+    form = {"responder_name": "Jo Manager", **{f"items.{i}.outcome": "agreed" for i in range(3)}}
+    assert post_page(client, f"/respond/{token}", form, {}).status_code == 303
+    return Call(lambda: page(client, f"/respond/{token}/sent", {}), by_the_employer(token, sid, "read"))
+
+
 @route("POST adjustment_pages.people_found")
 def _(app, client, tokens):
     sid = create(client, tokens)["id"]

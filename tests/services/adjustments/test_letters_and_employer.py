@@ -172,7 +172,8 @@ def test_employer_link_is_single_use_and_the_clinician_sees_the_answer(app, clie
                                    "items.1.outcome": "not_possible", "items.1.reason": "Open-plan floor only",
                                    "items.2.outcome": "agreed", "responder_name": "Jo Manager",
                                    "responder_role": "Shift manager"})
-    assert done.status_code == 200 and "Answer sent" in done.get_data(as_text=True)
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"{link}/sent")  # post, redirect, get
+    assert "Answer sent" in client.get(done.headers["Location"]).get_data(as_text=True)
     again = client.get(link)
     assert again.status_code == 410 and "already been recorded" in again.get_data(as_text=True)
     assert client.post(link, data={"csrf_token": token, "responder_name": "X"}).status_code == 410
@@ -186,8 +187,9 @@ def test_employer_link_is_single_use_and_the_clinician_sees_the_answer(app, clie
     with app.extensions["worklink"].database.engine.connect() as conn:
         actors = conn.execute(sa.select(PLATFORM.audit_log.c.actor_role, PLATFORM.audit_log.c.purpose)
                               .where(PLATFORM.audit_log.c.actor_role == "employer")).all()
-    # The form was shown three times (two visits, and again with the missing reason), then answered.
-    assert sorted(actors) == [("employer", "employer_response")] + [("employer", "employer_response_form")] * 3
+    # The form was shown three times (two visits, and again with the missing reason), then answered and confirmed.
+    assert sorted(actors) == [("employer", "employer_response")] + [("employer", "employer_response_form")] * 3 + [
+        ("employer", "employer_response_sent")]
     with app.extensions["worklink"].database.engine.connect() as conn:
         staged = conn.execute(sa.select(PLATFORM.outbox.c.payload).where(
             PLATFORM.outbox.c.type == "adjustments.employer_response.recorded")).scalars().all()

@@ -297,7 +297,7 @@ def test_a_letter_reprinted_after_the_employers_answer_says_they_replied_instead
     link = response_link(client, tokens, s["id"])
     answered = client.post(link, data={"csrf_token": csrf(client, link), "responder_name": "Jo Manager",
                                        **{f"items.{i}.outcome": "agreed" for i in range(3)}})
-    assert answered.status_code == 200, answered.get_data(as_text=True)
+    assert answered.status_code == 303, answered.get_data(as_text=True)  # to the answer's confirmation
     replied = f"You told us on {letters.long_date(uk_today())} which changes you agreed"
     html = client.get(f"/suggestions/{s['id']}/letter", headers=tokens.header()).get_data(as_text=True)
     assert replied in html and "/respond/" not in html and "Use the link below" not in html

@@ -950,10 +950,10 @@ def respond(token: str):
                   nav=EMPLOYER_NAV)
 
 
-def _audit_employer_read(session, link, suggestion) -> None:
+def _audit_employer_read(session, link, suggestion, purpose: str = "employer_response_form") -> None:
     from worklink.auth import Principal
     deps().audit_record(session, "read", suggestion, Principal(subject=f"employer-link:{link.id}", role="employer"),
-                        purpose="employer_response_form")
+                        purpose=purpose)
 
 
 @pages.post("/respond/<token>")
@@ -983,6 +983,21 @@ def respond_submit(token: str):
                           errors=in_reply_page_order(errors | start_errors), start_boxes=start_boxes,
                           nav=EMPLOYER_NAV)
         services.record_employer_response(session, deps(), token, loaded)
+    # Post, redirect, get: a refresh of the answer's page read it again, and sent the answer a second time
+    # (refused: the link is single-use, so the employer read that their answer was already recorded).
+    return redirect(url_for("adjustment_pages.respond_sent", token=token), 303)
+
+
+@pages.get("/respond/<token>/sent")
+def respond_sent(token: str):
+    """The confirmation of an answer recorded with this link: the same on a refresh, Back and Forward."""
+    with transaction() as session:
+        answered = services.answered_link(session, deps(), token)
+        if answered is None:  # nothing sent yet: the form (or why the link can no longer be used)
+            return redirect(url_for("adjustment_pages.respond", token=token), 303)
+        link, suggestion = answered
+        _audit_employer_read(session, link, suggestion, purpose="employer_response_sent")
+        name = suggestion.given_name
     return render("adjustments/responded.html", name=name, nav=EMPLOYER_NAV)
 
 
