@@ -54,3 +54,24 @@ def test_each_answer_on_the_write_page_starts_with_a_capital(app, tokens):
     labels = re.findall(r'<label class="nhsuk-label nhsuk-radios__label" for="[^"]+">([^<]+)</label>', html)
     assert "A telephone consultation" in labels and "Occupational therapist" in labels
     assert all(label[:1].isupper() for label in labels), labels
+
+
+def test_the_job_task_searched_for_is_ticked_among_the_job_s_tasks(app, tokens, page):
+    """The find page searched by a job task but left it behind: the write page asked for the job's main tasks again."""
+    from playwright.sync_api import expect
+
+    with live_server(app) as base:
+        sign_in(page, base, tokens.raw(), "/find?limitation=lifting&task=handling_objects")
+        pick_first_results(page, 1)
+        expect(page.get_by_role("checkbox", name="Handling and moving objects")).to_be_checked()
+        assert page.locator("input[name='job.tasks']:checked").count() == 1  # that one only
+        assert_accessible(page)
+
+    client, html = app.test_client(), {**tokens.header(), "Accept": "text/html"}
+    found = client.get("/find?task=computer_work", headers=html).get_data(as_text=True)
+    own_words = re.search(r'<a id="own-words" href="([^"]+)"', found).group(1).replace("&amp;", "&")
+    assert "task=computer_work" in own_words  # advice in the clinician's own words starts from the task too
+    written = client.get(own_words, headers=html).get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="job.tasks"[^>]*value="computer_work"[^>]*checked', written), own_words
+    unknown = client.get("/write?task=juggling", headers=html).get_data(as_text=True)  # not in the library: none
+    assert not re.search(r'name="job.tasks"[^>]*checked', unknown)

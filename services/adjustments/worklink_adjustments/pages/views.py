@@ -147,6 +147,7 @@ def write():
         picked = _library_picks(guidance, request.args.getlist("adjustment"))
         condition = guidance.conditions.get(request.args.get("condition", ""))
         searched = [lid for lid in request.args.getlist("limitation") if lid in guidance.limitations]
+        task = request.args.get("task") if request.args.get("task") in guidance.work_functions else None
     form = MultiDict({"decision": "may_be_fit", "assessment.date": today().isoformat(),
                       "period.start": today().isoformat(), "assessment.method": "face_to_face",
                       "draft_id": str(_as_uuid(request.args.get("draft", "")) or uuid.uuid4())})
@@ -156,6 +157,8 @@ def write():
         form["conditions.0.text"] = condition["name"]
         form["conditions.0.condition_id"] = condition["id"]
     which = _replacing(form, _as_uuid(request.args.get("replaces", "")))
+    if task and task not in form.getlist("job.tasks"):  # the job task searched for (find page): not chosen again
+        form.add("job.tasks", task)
     for i, adjustment in enumerate(picked):
         form[f"recommendations.{i}.adjustment_id"] = adjustment["id"]
         if difficulty := _difficulty_addressed(guidance, adjustment["id"], searched):
