@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink_notifications.models import OrganisationContact
-from worklink_notifications.where_told_lock import lock_organisation
+from worklink_notifications.where_told_lock import check_version, lock_organisation, moved
 
 RESOURCE_TYPE = "organisation_contact"
 PURPOSE = "where the organisation is told changed"  # the audit entry's purpose; never the address itself
@@ -59,13 +59,15 @@ def add(session: Session, audit: AuditTrail, principal: Principal, organisation_
 
 
 def change(session: Session, audit: AuditTrail, principal: Principal, organisation_id: str, contact_id: uuid.UUID,
-           body: Mapping[str, Any]) -> OrganisationContact:
-    """A contact's address, purpose or frequency changed (ContactIn, loaded: all three)."""
-    lock_organisation(session, organisation_id)
+           body: Mapping[str, Any], read_version: int) -> OrganisationContact:
+    """A contact's address, purpose or frequency changed (ContactIn, loaded: all three), from the contact as it was
+    at `read_version`: raises ChangedMeanwhile if someone else changed it since."""
     contact = found(session, organisation_id, contact_id)
+    check_version(session, contact, read_version)
     _refuse_taken(session, organisation_id, body["purpose"], body["email"], other_than=contact.id)
     for name, value in body.items():
         setattr(contact, name, value)
+    moved(contact)
     session.flush()
     _audit(session, audit, principal, "update", contact)
     return contact

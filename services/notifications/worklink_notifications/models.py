@@ -98,6 +98,8 @@ class OrganisationContact(Base):
     email: Mapped[str] = mapped_column(sa.String(254))
     frequency: Mapped[str] = mapped_column(sa.String(16), default="immediate")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved by every change (where_told_lock.moved): a change made from an older one is refused (optimistic locking).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class UserChannelSettings(Base):
@@ -139,6 +141,9 @@ class WebhookSubscriber(Base):
     failing_since: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
     failure_reported_at: Mapped[datetime | None] = mapped_column()
+    # Moved by an administrator's change or rotation (where_told_lock.moved), not by the worker's health: a change
+    # or rotation made from an older one is refused (optimistic locking; a rotation sent twice is not made twice).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     def wants(self, event_type: str) -> bool:
         return self.active and (not self.event_types or event_type in self.event_types.split(","))

@@ -122,10 +122,24 @@ class ContactIn(Schema):
     frequency = fields.String(load_default="immediate", validate=validate.OneOf(FREQUENCIES))
 
 
+VERSION = validate.Range(1, 2**31 - 1)
+
+
+def _read_version(**kwargs) -> fields.Integer:
+    return fields.Integer(validate=VERSION, **kwargs)
+
+
+class ContactChange(ContactIn):
+    version = _read_version(required=True, metadata={
+        "description": "the contact's `version` as you read it: if someone else changed it since, nothing is "
+                       "changed (409 with its `current_version`)"})
+
+
 class ContactOut(ContactIn):
     id = fields.UUID()
     organisation_id = fields.String()
     created_at = fields.DateTime()
+    version = fields.Integer(metadata={"description": "moved by every change; send it back to change the contact"})
 
 
 # --- routing rules ---------------------------------------------------------------------
@@ -248,6 +262,9 @@ class SubscriberPatch(Schema):
     url = _webhook_url()
     event_types = fields.List(fields.String(validate=ROUTED_TYPE))
     active = fields.Boolean()
+    version = _read_version(required=True, metadata={
+        "description": "the subscriber's `version` as you read it: if someone else changed it or rotated its "
+                       "secret since, nothing is changed (409 with its `current_version`)"})
 
 
 class SubscriberOut(Schema):
@@ -263,6 +280,8 @@ class SubscriberOut(Schema):
         "description": "when the current run of failures began; the organisation's inbox is told once it has "
                        "lasted NOTIFICATIONS_WEBHOOK_ALERT_HOURS"})
     last_error = fields.String(allow_none=True, metadata={"description": "the last failed try's error"})
+    version = fields.Integer(metadata={"description": "moved by every change and rotation (not by deliveries); "
+                                                      "send it back to change the subscriber"})
 
     def _types(self, subscriber) -> list[str]:
         return [t for t in subscriber.event_types.split(",") if t]
@@ -278,3 +297,7 @@ class RotateIn(Schema):
     drop_previous = fields.Boolean(load_default=False, metadata={
         "description": "rotate again while the last rotation's old secret still signs, dropping that one "
                        "at once (after a leak); without it such a rotation is refused (409)"})
+    version = _read_version(metadata={
+        "description": "the subscriber's `version` as you read it: a rotation or change made since (this request "
+                       "sent twice, say) makes this one a 409 instead of a second rotation, which with "
+                       "`drop_previous` would stop the secret the receiver still uses"})

@@ -20,7 +20,7 @@ from worklink.keyring import Seal
 from worklink_notifications import signing, webhook_targets
 from worklink_notifications.models import WebhookSubscriber
 from worklink_notifications.utc import as_utc
-from worklink_notifications.where_told_lock import lock_organisation
+from worklink_notifications.where_told_lock import check_version, lock_organisation, moved
 
 RESOURCE_TYPE = "webhook_subscriber"
 PURPOSE = "where the organisation is told changed"  # the audit entry's purpose
@@ -59,7 +59,8 @@ class StillSigning(Exception):
 
     def __init__(self, expires: datetime):
         super().__init__("The last rotation's old secret still signs; the receiver may not have switched yet. "
-                         "Rotate again after it expires, or set drop_previous after a leak.")
+                         f"Rotate again after {expires.isoformat(timespec='seconds')}, when it expires, or set "
+                         "drop_previous after a leak.")
         self.expires = expires
 
 
@@ -108,22 +109,31 @@ def create(session: Session, audit: AuditTrail, principal: Principal, seal: Seal
 
 def change(session: Session, audit: AuditTrail, principal: Principal, subscriber: WebhookSubscriber,
            body: Mapping[str, Any], env: str, environ: Mapping[str, str]) -> WebhookSubscriber:
-    """A new URL, event types, or switched on or off (SubscriberPatch, loaded). Raises UrlRefused, or UrlTaken
-    for the URL of another of the organisation's webhooks."""
+    """A new URL, event types, or switched on or off (SubscriberPatch, loaded), from the subscriber as it was at
+    the body's `version` (left out: not checked, for switching on or off). Raises UrlRefused, UrlTaken for the URL
+    of another of the organisation's webhooks, or ChangedMeanwhile if someone else changed it since."""
+    body = dict(body)
+    read_version = body.pop("version", None)
     if "url" in body:
         check_url(body["url"], env, environ)
-        lock_organisation(session, subscriber.organisation_id)
+    check_version(session, subscriber, read_version)
+    if "url" in body:
         _refuse_taken(session, subscriber.organisation_id, body["url"], other_than=subscriber.id)
     for name, value in body.items():
         setattr(subscriber, name, ",".join(value) if name == "event_types" else value)
+    moved(subscriber)
     _audit(session, audit, principal, "update", subscriber)
     return subscriber
 
 
 def rotate(session: Session, audit: AuditTrail, principal: Principal, seal: Seal, subscriber: WebhookSubscriber,
-           grace_hours: int, drop_previous: bool) -> str:
+           grace_hours: int, drop_previous: bool, read_version: int | None = None) -> str:
     """A new secret now (returned in clear, to show once); the old one also signs for `grace_hours` so the receiver
-    can switch. Raises StillSigning while the last rotation's old secret signs, unless `drop_previous`."""
+    can switch. Raises StillSigning while the last rotation's old secret signs, unless `drop_previous`, and
+    ChangedMeanwhile if made from an older `read_version`: a rotation sent twice (a double click) would otherwise
+    rotate twice, and with `drop_previous` the second would stop the secret the receiver still uses. Rotations of
+    one webhook take turns, so two at once cannot both pass these checks."""
+    check_version(session, subscriber, read_version)
     expires = subscriber.previous_secret_expires_at
     if expires and as_utc(expires) > utcnow() and not drop_previous:
         raise StillSigning(as_utc(expires))
@@ -131,6 +141,7 @@ def rotate(session: Session, audit: AuditTrail, principal: Principal, seal: Seal
     subscriber.previous_secret = subscriber.secret  # sealed as it was
     subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=grace_hours)
     subscriber.secret = seal.seal(secret)
+    moved(subscriber)
     _audit(session, audit, principal, "update", subscriber)
     return secret
 

@@ -260,12 +260,13 @@ def test_webhook_subscribers_secret_shown_once_rotation_and_scope(app, token):
                                                      "event_types": ["referrals.referral.submitted", "x.y"]},
                        headers=admin)
     assert typo.status_code == 422 and [e["pointer"] for e in typo.get_json()["errors"]] == ["/event_types/1"]
-    typo = client.patch(f"/webhook-subscribers/{body['id']}", json={"event_types": ["referrals.referal.accepted"]},
-                        headers=admin)
+    typo = client.patch(f"/webhook-subscribers/{body['id']}", json={"event_types": ["referrals.referal.accepted"],
+                                                                    "version": leaked["version"]}, headers=admin)
     assert typo.status_code == 422 and [e["pointer"] for e in typo.get_json()["errors"]] == ["/event_types/0"]
     bad = client.post("/webhook-subscribers", json={"url": "ftp://user:pw@x"}, headers=admin)
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["pointer"] == "/url"
-    off = client.patch(f"/webhook-subscribers/{body['id']}", json={"active": False}, headers=admin)
+    off = client.patch(f"/webhook-subscribers/{body['id']}", json={"active": False, "version": leaked["version"]},
+                       headers=admin)
     assert off.get_json()["active"] is False
 
 
@@ -293,7 +294,8 @@ def test_a_webhook_url_with_credentials_is_refused_on_registration_and_on_change
     assert refused.status_code == 422 and [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
     created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
                           headers=admin).get_json()
-    changed = client.patch(f"/webhook-subscribers/{created['id']}", json={"url": with_password}, headers=admin)
+    changed = client.patch(f"/webhook-subscribers/{created['id']}", json={"url": with_password, "version": 1},
+                           headers=admin)
     assert changed.status_code == 422 and changed.mimetype == "application/problem+json"
     assert [e["pointer"] for e in changed.get_json()["errors"]] == ["/url"]
     listed = client.get("/webhook-subscribers", headers=admin).get_json()
@@ -311,7 +313,7 @@ def test_a_webhook_url_with_a_port_no_connection_can_use_is_refused(app, token):
                           headers=admin)
     assert created.status_code == 201
     moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}",
-                         json={"url": "https://crm.advisers.example:65536/hooks"}, headers=admin)
+                         json={"url": "https://crm.advisers.example:65536/hooks", "version": 1}, headers=admin)
     assert moved.status_code == 422 and [e["pointer"] for e in moved.get_json()["errors"]] == ["/url"]
 
 
@@ -324,8 +326,9 @@ def test_only_the_owning_organisations_admin_or_the_alliance_changes_a_subscribe
                           headers=owner).get_json()
     path = f"/webhook-subscribers/{created['id']}"
     other = token("org_admin", org=PRACTICE)
-    assert client.patch(path, json={"url": "https://attacker.example/hooks"}, headers=other).status_code == 404
-    assert client.patch(path, json={"active": False}, headers=other).status_code == 404
+    assert client.patch(path, json={"url": "https://attacker.example/hooks", "version": 1},
+                        headers=other).status_code == 404
+    assert client.patch(path, json={"active": False, "version": 1}, headers=other).status_code == 404
     rotated = client.post(f"{path}/rotate-secret", json={"drop_previous": True}, headers=other)
     assert rotated.status_code == 404 and "secret" not in rotated.get_json()
     for staff in (token("adviser", org=ADVISERS), token("gp", org=ADVISERS)):
@@ -334,7 +337,8 @@ def test_only_the_owning_organisations_admin_or_the_alliance_changes_a_subscribe
         registered = client.post("/webhook-subscribers", json={"url": "https://x.example/h"}, headers=staff)
         assert registered.status_code == 403
     assert client.get(path, headers=owner).get_json()["url"] == "https://crm.advisers.example/hooks"
-    assert client.patch(path, json={"active": False}, headers=token("alliance_admin")).get_json()["active"] is False
+    assert client.patch(path, json={"active": False, "version": 1},
+                        headers=token("alliance_admin")).get_json()["active"] is False
 
 
 def test_a_residents_delivery_is_masked_and_its_viewing_audited(app, notifications_db, token):
@@ -414,8 +418,8 @@ def test_in_production_webhooks_never_target_loopback_private_or_metadata_addres
         assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
     created = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"}, headers=admin)
     assert created.status_code == 201
-    moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}", json={"url": "https://127.0.0.1/x"},
-                         headers=admin)
+    moved = client.patch(f"/webhook-subscribers/{created.get_json()['id']}",
+                         json={"url": "https://127.0.0.1/x", "version": 1}, headers=admin)
     assert moved.status_code == 422 and moved.get_json()["errors"][0]["pointer"] == "/url"
 
 

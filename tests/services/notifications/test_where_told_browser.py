@@ -5,12 +5,13 @@ signing secret, shown once, then rotates it and changes its address and events; 
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import assert_accessible, live_server, submit, width_at
 from tests.services.notifications.test_pages import ADVISERS, database_url, sign_in  # noqa: F401 - SQLite
 from worklink.auth import mint_token
 from worklink_notifications import webhook_secrets
-from worklink_notifications.models import WebhookSubscriber
+from worklink_notifications.models import OrganisationContact, WebhookSubscriber
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -119,3 +120,36 @@ def test_the_pages_work_without_javascript(app, notifications_db, no_js_page):
         submit(page, page.get_by_role("link", name="Remove https://crm.advisers.example/hooks"))
         submit(page, page.get_by_role("button", name="Yes, remove it"))
         assert "No partner systems receive webhooks yet." in page.content()
+
+
+def test_a_contact_changed_meanwhile_comes_back_with_what_was_typed_and_what_is_saved(app, notifications_db, page):
+    """Another administrator saved the contact while Lee's page was open: Lee's save is stopped (409) and the form
+    comes back, accessible, with his address kept and the one saved now named; saving again saves his."""
+    with notifications_db.transaction() as session:
+        contact = OrganisationContact(organisation_id=ADVISERS, email="team@advisers.example", purpose="team")
+        session.add(contact)
+        session.flush()
+        contact_id = contact.id
+    bob = mint_token(app.extensions["worklink"].settings.jwt, role="org_admin", org=ADVISERS, subject="bob")
+    with live_server(app) as base:
+        sign_in(page, base, lee(app), f"/where-told/{ADVISERS}/contacts/{contact_id}")
+        saved = app.test_client().put(f"/organisations/{ADVISERS}/contacts/{contact_id}", headers={
+            "Authorization": f"Bearer {bob}"}, json={"email": "bob@advisers.example", "version": 1})
+        assert saved.status_code == 200
+        page.get_by_label("Email address").fill("lee@advisers.example")
+        submit(page, page.get_by_role("button", name="Save the contact"))
+        expect(page).to_have_title("Error: Change an email contact – Where the organisation is told – WorkLink")
+        expect(page.get_by_role("link", name="Not saved: someone else changed this contact after you opened the "
+                                             "page. Saved now: \u201cbob@advisers.example\u201d.", exact=False)
+               ).to_have_attribute("href", "#email")
+        expect(page.get_by_label("Email address")).to_have_value("lee@advisers.example")
+        assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Save the contact"))
+        expect(page.get_by_role("status")).to_contain_text("The contact was changed.")
+        expect(page.get_by_role("cell", name="lee@advisers.example", exact=True)).to_be_visible()
+
+        hook = app.test_client().post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                                      headers={"Authorization": f"Bearer {bob}"}).get_json()["id"]
+        page.goto(f"{base}/where-told/{ADVISERS}/webhooks/{hook}/rotate?changed=yes")  # a rotation sent twice
+        expect(page.get_by_role("status")).to_contain_text("so nothing was rotated now")
+        assert_accessible(page)

@@ -109,8 +109,9 @@ def test_an_administrator_adds_changes_and_removes_a_contact_by_the_apis_rules(a
     contact_id = api[0]["id"]
     edit = client.get(f"{home}/contacts/{contact_id}")
     assert 'value="team@advisers.example"' in edit.get_data(as_text=True)
+    assert 'name="version" value="1"' in edit.get_data(as_text=True)  # the version it was opened at
     changed = post(client, f"{home}/contacts/{contact_id}", {"email": "lead@advisers.example", "purpose": "lead",
-                                                             "frequency": "immediate"})
+                                                             "frequency": "immediate", "version": "1"})
     assert changed.status_code == 303 and "done=contact-changed" in changed.headers["Location"]
     row = stored(notifications_db, OrganisationContact, contact_id)
     assert (row.email, row.purpose, row.frequency) == ("lead@advisers.example", "lead", "immediate")
@@ -210,7 +211,7 @@ def test_a_new_webhooks_secret_and_a_rotated_one_are_shown_once(app, notificatio
 
     question = client.get(f"{home}/webhooks/{hook['id']}/rotate")
     assert "The secret in use now also signs them for 24 hours" in text(question)
-    rotated = post(client, f"{home}/webhooks/{hook['id']}/rotate")
+    rotated = post(client, f"{home}/webhooks/{hook['id']}/rotate", {"version": "1"})
     assert rotated.status_code == 303 and rotated.headers["Location"] == made.headers["Location"]
     new = secret_of(app, notifications_db, hook["id"])
     assert new != secret and new in client.get(rotated.headers["Location"]).get_data(as_text=True)
@@ -221,10 +222,10 @@ def test_a_new_webhooks_secret_and_a_rotated_one_are_shown_once(app, notificatio
     still = client.get(f"{home}/webhooks/{hook['id']}/rotate")
     assert "The last old secret still signs" in text(still) and 'name="drop_previous" value="yes"' in \
         still.get_data(as_text=True)
-    unasked = post(client, f"{home}/webhooks/{hook['id']}/rotate")  # a stale form without it: asked again
+    unasked = post(client, f"{home}/webhooks/{hook['id']}/rotate", {"version": "2"})  # a form without it: asked
     assert unasked.status_code == 303 and unasked.headers["Location"].endswith("/rotate")
     assert secret_of(app, notifications_db, hook["id"]) == new
-    dropped = post(client, f"{home}/webhooks/{hook['id']}/rotate", {"drop_previous": "yes"})
+    dropped = post(client, f"{home}/webhooks/{hook['id']}/rotate", {"drop_previous": "yes", "version": "2"})
     newest = secret_of(app, notifications_db, hook["id"])
     assert newest != new and newest in client.get(dropped.headers["Location"]).get_data(as_text=True)
     assert audited(notifications_db, "webhook_subscriber") == [("lee", "create"), ("lee", "update"),
@@ -316,12 +317,13 @@ def test_a_second_webhook_to_the_same_address_is_refused_on_the_url_field_and_by
     assert api.get_json()["subscriber_id"] == hook and [e["pointer"] for e in api.get_json()["errors"]] == ["/url"]
 
     other = webhook(app, ADVISERS)  # moving another webhook onto that address: refused too
-    moved = post(client, f"{home}/webhooks/{other}", {"url": form["url"]})
+    moved = post(client, f"{home}/webhooks/{other}", {"url": form["url"], "version": "1"})
     assert moved.status_code == 400 and [href for href, _ in summary_links(moved)] == ["#url"]
-    patched = app.test_client().patch(f"/webhook-subscribers/{other}", json={"url": form["url"]}, headers=bearer(app))
+    patched = app.test_client().patch(f"/webhook-subscribers/{other}", json={"url": form["url"], "version": 1},
+                                      headers=bearer(app))
     assert patched.status_code == 409 and patched.get_json()["subscriber_id"] == hook
     assert stored(notifications_db, WebhookSubscriber, other).url == "https://crm.org.example/hooks"
-    assert post(client, f"{home}/webhooks/{hook}", {"url": form["url"]}).status_code == 303  # its own address
+    assert post(client, f"{home}/webhooks/{hook}", {"url": form["url"], "version": "1"}).status_code == 303  # its own
     webhook(app, PRACTICE, form["url"])  # another organisation's webhook to the same receiver is its own
 
 
@@ -342,14 +344,14 @@ def test_an_administrator_changes_a_webhooks_address_and_events_as_the_apis_patc
     assert stored(notifications_db, WebhookSubscriber, hook).url == "https://crm.org.example/hooks"
 
     changed = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/v2/hooks",
-                                                       "event_types": ["referrals.referral.accepted"]})
+                                                       "event_types": ["referrals.referral.accepted"], "version": "1"})
     assert changed.status_code == 303 and "done=webhook-changed" in changed.headers["Location"]
     assert "The webhook was changed." in text(client.get(changed.headers["Location"]))
     api = app.test_client().get(f"/webhook-subscribers/{hook}", headers=bearer(app)).get_json()
     assert (api["url"], api["event_types"], api["active"]) == (
         "https://crm.advisers.example/v2/hooks", ["referrals.referral.accepted"], True)
     assert secret_of(app, notifications_db, hook) == secret
-    every = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/v2/hooks"})
+    every = post(client, f"{home}/webhooks/{hook}", {"url": "https://crm.advisers.example/v2/hooks", "version": "2"})
     assert every.status_code == 303  # no event chosen: every event, as the API's empty list
     assert app.test_client().get(f"/webhook-subscribers/{hook}", headers=bearer(app)).get_json()["event_types"] == []
     assert audited(notifications_db, "webhook_subscriber")[-2:] == [("lee", "update"), ("lee", "update")]
@@ -362,16 +364,98 @@ def test_the_api_changes_and_removes_by_the_same_rules(app, notifications_db):
     mine = contact(notifications_db, ADVISERS)
     api, admin = app.test_client(), bearer(app)
     contacts = f"/organisations/{ADVISERS}/contacts"
-    changed = api.put(f"{contacts}/{mine}", json={"email": "lead@advisers.example", "purpose": "lead"}, headers=admin)
+    changed = api.put(f"{contacts}/{mine}", json={"email": "lead@advisers.example", "purpose": "lead", "version": 1},
+                      headers=admin)
     assert changed.status_code == 200 and changed.get_json()["purpose"] == "lead"
-    assert api.put(f"{contacts}/{theirs}", json={"email": "a@b.example"}, headers=admin).status_code == 404
-    assert api.put(f"/organisations/{PRACTICE}/contacts/{theirs}", json={"email": "a@b.example"},
+    assert api.put(f"{contacts}/{theirs}", json={"email": "a@b.example", "version": 1}, headers=admin).status_code \
+        == 404
+    assert api.put(f"/organisations/{PRACTICE}/contacts/{theirs}", json={"email": "a@b.example", "version": 1},
                    headers=admin).status_code == 403
     api.post(contacts, json={"email": "team@advisers.example"}, headers=admin)
-    taken = api.put(f"{contacts}/{mine}", json={"email": "team@advisers.example"}, headers=admin)
+    taken = api.put(f"{contacts}/{mine}", json={"email": "team@advisers.example", "version": 2}, headers=admin)
     assert taken.status_code == 409
     hook, their_hook = webhook(app, ADVISERS), webhook(app, PRACTICE)
     assert api.delete(f"/webhook-subscribers/{their_hook}", headers=admin).status_code == 404
     assert api.delete(f"/webhook-subscribers/{hook}", headers=admin).status_code == 204
     assert stored(notifications_db, WebhookSubscriber, hook) is None
     assert stored(notifications_db, WebhookSubscriber, their_hook) is not None
+
+
+def opened_version(page) -> str:
+    return re.search(r'name="version" value="(\d+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_a_contact_someone_else_changed_since_the_page_opened_is_not_overwritten(app, notifications_db):
+    """Two administrators editing one contact: the later save silently undid the earlier one. Now it comes back
+    (409) with what was typed, each field the other changed saying what is saved now, to be saved again knowingly."""
+    contact_id = contact(notifications_db, ADVISERS, "team@advisers.example")
+    home = f"/where-told/{ADVISERS}"
+    ada, bob = browser(app, subject="ada"), browser(app, subject="bob")
+    ada_read = opened_version(ada.get(f"{home}/contacts/{contact_id}"))
+    bob_read = opened_version(bob.get(f"{home}/contacts/{contact_id}"))
+    assert post(bob, f"{home}/contacts/{contact_id}", {"email": "bob@advisers.example", "purpose": "team",
+                                                       "frequency": "immediate", "version": bob_read}).status_code == 303
+    adas = {"email": "team@advisers.example", "purpose": "lead", "frequency": "daily"}
+    refused = post(ada, f"{home}/contacts/{contact_id}", {**adas, "version": ada_read})
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "<title>Error: Change an email contact" in html
+    said = "Not saved: someone else changed this contact after you opened the page. Saved now: \u201c{}\u201d. " \
+           "Save again to replace it with what you entered here"
+    assert summary_links(refused) == [("#email", said.format("bob@advisers.example")),
+                                      ("#purpose", said.format("The organisation's team")),
+                                      ("#frequency", said.format("An email for each message"))]
+    assert 'value="team@advisers.example"' in html and 'value="lead" checked' in html  # what she typed, kept
+    row = stored(notifications_db, OrganisationContact, contact_id)
+    assert (row.email, row.purpose, row.frequency, row.version) == ("bob@advisers.example", "team", "immediate", 2)
+    assert opened_version(refused) == "2"
+    again = post(ada, f"{home}/contacts/{contact_id}", {**adas, "version": opened_version(refused)})
+    assert again.status_code == 303 and "done=contact-changed" in again.headers["Location"]
+    row = stored(notifications_db, OrganisationContact, contact_id)
+    assert (row.email, row.purpose, row.frequency, row.version) == ("team@advisers.example", "lead", "daily", 3)
+    assert audited(notifications_db, "organisation_contact") == [("bob", "update"), ("ada", "update")]
+
+
+def test_a_webhook_someone_else_changed_since_the_page_opened_is_not_overwritten(app, notifications_db):
+    hook = webhook(app, ADVISERS)
+    home = f"/where-told/{ADVISERS}"
+    ada, bob = browser(app, subject="ada"), browser(app, subject="bob")
+    ada_read = opened_version(ada.get(f"{home}/webhooks/{hook}"))
+    assert post(bob, f"{home}/webhooks/{hook}", {"url": "https://crm.org.example/hooks",
+                                                 "event_types": ["referrals.referral.accepted"],
+                                                 "version": opened_version(bob.get(f"{home}/webhooks/{hook}"))}
+                ).status_code == 303
+    refused = post(ada, f"{home}/webhooks/{hook}", {"url": "https://crm.org.example/v2/hooks", "version": ada_read})
+    assert refused.status_code == 409
+    said = "Not saved: someone else changed this webhook after you opened the page. Saved now: \u201c{}\u201d. " \
+           "Save again to replace it with what you entered here"
+    assert summary_links(refused) == [("#url", said.format("https://crm.org.example/hooks")),
+                                      ("#event_types", said.format("referrals.referral.accepted"))]
+    assert 'value="https://crm.org.example/v2/hooks"' in refused.get_data(as_text=True)  # what she typed, kept
+    row = stored(notifications_db, WebhookSubscriber, hook)
+    assert (row.url, row.event_types, row.version) == ("https://crm.org.example/hooks", "referrals.referral.accepted",
+                                                       2)
+
+
+def test_a_rotation_sent_twice_from_the_page_rotates_once(app, notifications_db):
+    """The rotate buttons' only guard was JavaScript's double-click prevention: without it (or with a reload of the
+    answer) the form went twice. "Rotate now and stop the old secret" sent twice stopped the secret the partner
+    system still used, and the first answer's new secret was never shown."""
+    hook = webhook(app, ADVISERS)
+    client, home = browser(app), f"/where-told/{ADVISERS}"
+    post(client, f"{home}/webhooks/{hook}/rotate",
+         {"version": opened_version(client.get(f"{home}/webhooks/{hook}/rotate"))})
+    in_use = secret_of(app, notifications_db, hook)  # the partner system switched to this one
+    question = client.get(f"{home}/webhooks/{hook}/rotate")
+    assert "You can rotate it without stopping any secret the partner system may use after" in text(question)
+    form = {"drop_previous": "yes", "version": opened_version(question)}
+    first = post(client, f"{home}/webhooks/{hook}/rotate", form)
+    second = post(client, f"{home}/webhooks/{hook}/rotate", form)
+    assert first.headers["Location"].endswith(f"/webhooks/{hook}/secret")
+    assert second.status_code == 303 and second.headers["Location"].endswith(f"/webhooks/{hook}/rotate?changed=yes")
+    subscriber = stored(notifications_db, WebhookSubscriber, hook)
+    assert webhook_secrets.opened(subscriber.previous_secret, app.config["WEBHOOK_SECRET_SEAL"]) == in_use
+    asked_again = client.get(second.headers["Location"])
+    assert "after you opened this page (a rotation sent twice does this), so nothing was rotated now" in \
+        text(asked_again)
+    assert audited(notifications_db, "webhook_subscriber")[1:] == [("lee", "update"), ("lee", "update")]  # twice

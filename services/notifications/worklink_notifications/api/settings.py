@@ -11,7 +11,8 @@ from worklink.auth import authenticate, require_organisation, requires
 from worklink.web import Problem, service_context
 from worklink.web.blueprint import Blueprint
 from worklink_notifications import channels, contacts
-from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactIn, ContactOut
+from worklink_notifications.schemas import ChannelSettingsIn, ChannelSettingsOut, ContactChange, ContactIn, ContactOut
+from worklink_notifications.where_told_lock import ChangedMeanwhile
 
 blp = Blueprint("settings", __name__, description="Where and how often people and organisations are told.")
 
@@ -71,16 +72,20 @@ class Contacts(MethodView):
 @blp.route("/organisations/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>")
 class Contact(MethodView):
     @requires(*ORG_ADMINS)
-    @blp.arguments(ContactIn)
+    @blp.arguments(ContactChange)
     @blp.response(200, ContactOut)
     def put(self, body, organisation_id: str, contact_id: uuid.UUID):
-        """Change a contact's address, purpose or frequency (audited, as the page)."""
+        """Change a contact's address, purpose or frequency (audited, as the page); send the `version` you read
+        (409 if someone else changed it since)."""
         principal, ctx = require_organisation(organisation_id), service_context()
+        read_version = body.pop("version")
         with ctx.database.transaction() as session:
             try:
-                return contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body)
+                return contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body, read_version)
             except contacts.NoSuchContact as exc:
                 raise Problem(404, str(exc)) from None
+            except ChangedMeanwhile as exc:
+                raise changed_problem("contact", exc) from None
             except contacts.ContactTaken as exc:
                 raise Problem(409, str(exc), contact_id=str(exc.contact_id)) from None
 
@@ -94,3 +99,12 @@ class Contact(MethodView):
                 contacts.remove(session, ctx.audit, principal, organisation_id, contact_id)
             except contacts.NoSuchContact as exc:
                 raise Problem(404, str(exc)) from None
+
+
+def changed_problem(what: str, changed: ChangedMeanwhile) -> Problem:
+    """A change made from a version someone else's change has replaced: nothing changed (as referrals' `version`)."""
+    return Problem(409, f"The {what} changed since you read it; nothing was changed. Read it again, re-apply your "
+                        "change and send its current version.", title=f"The {what} changed since you read it",
+                   current_version=changed.current_version,
+                   errors=[{"location": "json", "pointer": "/version",
+                            "detail": f"Not the current version ({changed.current_version})."}])

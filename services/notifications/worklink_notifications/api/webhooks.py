@@ -13,9 +13,11 @@ from worklink.auth import authenticate, require_organisation, requires
 from worklink.web import Problem, service_context
 from worklink.web.blueprint import Blueprint
 from worklink_notifications import subscribers
+from worklink_notifications.api.settings import changed_problem
 from worklink_notifications.models import WebhookSubscriber
 from worklink_notifications.schemas import (RotateIn, SubscriberIn, SubscriberOut, SubscriberPatch,
                                             SubscriberWithSecret)
+from worklink_notifications.where_told_lock import ChangedMeanwhile
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhook-subscribers",
                 description="Signed webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).")
@@ -107,7 +109,8 @@ class Subscriber(MethodView):
     @blp.arguments(SubscriberPatch)
     @blp.response(200, SubscriberOut)
     def patch(self, body, subscriber_id: uuid.UUID):
-        """Change the URL or event types, or switch the subscriber off."""
+        """Change the URL or event types, or switch the subscriber off; send the `version` you read (409 if
+        someone else changed it or rotated its secret since)."""
         ctx = service_context()
         with ctx.database.transaction() as session:
             try:
@@ -117,6 +120,8 @@ class Subscriber(MethodView):
                 raise _url_problem(refused) from None
             except subscribers.UrlTaken as taken:
                 raise _taken_problem(taken) from None
+            except ChangedMeanwhile as exc:
+                raise changed_problem("webhook subscriber", exc) from None
 
     @requires(*ADMINS)
     @blp.response(204)
@@ -133,13 +138,21 @@ class RotateSecret(MethodView):
     @blp.arguments(RotateIn)
     @blp.response(200, SubscriberWithSecret)
     def post(self, body, subscriber_id: uuid.UUID):
-        """New secret now; the old one also signs for `grace_hours` so the receiver can switch."""
+        """New secret now; the old one also signs for `grace_hours` so the receiver can switch. While the last
+        rotation's old secret still signs, another rotation is refused (409, saying when it can be made) unless
+        `drop_previous`; one made from an older `version` is refused too (409)."""
         ctx = service_context()
         with ctx.database.transaction() as session:
             subscriber = _get(session, subscriber_id)
             try:
                 secret = subscribers.rotate(session, ctx.audit, authenticate(), _seal(), subscriber,
-                                            body["grace_hours"], body["drop_previous"])
+                                            body["grace_hours"], body["drop_previous"], body.get("version"))
             except subscribers.StillSigning as exc:
-                raise Problem(409, str(exc), previous_secret_expires_at=exc.expires.isoformat()) from None
+                raise Problem(409, str(exc), previous_secret_expires_at=exc.expires.isoformat(), errors=[
+                    {"location": "json", "pointer": "/drop_previous",
+                     "detail": "The last rotation's old secret signs until "
+                               f"{exc.expires.isoformat(timespec='seconds')}: rotate again after that, or send "
+                               "true to stop it now (after a leak)."}]) from None
+            except ChangedMeanwhile as exc:
+                raise changed_problem("webhook subscriber", exc) from None
             return Shown(subscriber, secret)

@@ -30,6 +30,7 @@ from worklink_notifications.messages import rule_titles
 from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
 from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
 from worklink_notifications.utc import as_utc
+from worklink_notifications.where_told_lock import ChangedMeanwhile
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
 
@@ -347,6 +348,12 @@ WEBHOOK_ERRORS = {  # the rules are SubscriberIn's and subscribers.check_url's; 
     "url": "Enter the web address of your system's webhook receiver, like https://crm.example.org/webhooks",
     "event_types": "Choose events from the list",
 }
+# How a contact's purpose and frequency read, here and in the templates (_where_told.html)
+CONTACT_WORDS = {"purpose": {"team": "The organisation's team", "lead": "The organisation's lead"},
+                 "frequency": {"immediate": "An email for each message", "daily": "One email a day"}}
+pages.add_app_template_global(CONTACT_WORDS, "CONTACT_WORDS")
+CHANGED_MEANWHILE = ("Not saved: someone else changed this {what} after you opened the page. Saved now: "
+                     "\u201c{saved}\u201d. Save again to replace it with what you entered here")
 SECRET_COOKIE = "worklink_webhook_secret"  # a new secret, sealed, for the one page that shows it (_show_secret_once)
 SECRET_FOR = "webhook-secret"
 
@@ -419,7 +426,8 @@ def add_contact(organisation_id: str):
 def edit_contact(organisation_id: str, contact_id: uuid.UUID):
     _told_organisation(organisation_id)
     contact = _contact(organisation_id, contact_id)
-    return _contact_form(organisation_id, contact, {name: getattr(contact, name) for name in CONTACT_ERRORS}, {})
+    return _contact_form(organisation_id, contact, {name: getattr(contact, name) for name in CONTACT_ERRORS}, {},
+                         contact.version)
 
 
 @pages.post("/where-told/<string(maxlength=64):organisation_id>/contacts/<uuid:contact_id>")
@@ -439,9 +447,11 @@ def _contact(organisation_id: str, contact_id: uuid.UUID):
 
 def _save_contact(organisation_id: str, contact_id: uuid.UUID | None):
     """Add (contact_id None) or change a contact, by the API's schema and contacts.py; the form again with its
-    errors, or back to the organisation's page."""
+    errors, or back to the organisation's page. A change made from a contact someone else has changed since (the
+    form's version) is not saved: the form comes back (409) with what was typed and what is saved now."""
     principal, ctx = require_organisation(organisation_id), service_context()
     values = {name: request.form.get(name, "").strip() for name in CONTACT_ERRORS}
+    read_version = _form_version()
     errors = {}
     try:
         body = ContactIn().load(values)
@@ -453,20 +463,41 @@ def _save_contact(organisation_id: str, contact_id: uuid.UUID | None):
                 if contact_id is None:
                     contacts.add(session, ctx.audit, principal, organisation_id, body)
                 else:
-                    contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body)
+                    contacts.change(session, ctx.audit, principal, organisation_id, contact_id, body, read_version)
             except contacts.NoSuchContact as exc:
                 raise Problem(404, str(exc)) from None
             except contacts.ContactTaken as exc:
                 errors["email"] = f"{exc} Enter another address, or choose another purpose"
+            except ChangedMeanwhile:
+                errors = None  # answered once this transaction is over
+    if errors is None:
+        return _changed_contact(organisation_id, contact_id, values)
     if errors:
         contact = _contact(organisation_id, contact_id) if contact_id else None
-        return _contact_form(organisation_id, contact, values, errors), 400
+        return _contact_form(organisation_id, contact, values, errors, read_version), 400
     return _told_page(organisation_id, "contact-changed" if contact_id else "contact-added", _anchor="contacts")
 
 
-def _contact_form(organisation_id: str, contact, values: dict, errors: dict):
+def _changed_contact(organisation_id: str, contact_id: uuid.UUID, values: dict):
+    """The form again (409), with what was typed, each field that differs from what is saved now saying what that
+    is, and the contact's version now: saving again replaces the other's change knowingly. Nothing differs: it is
+    saved as the user wanted already."""
+    contact = _contact(organisation_id, contact_id)
+    errors = {name: CHANGED_MEANWHILE.format(what="contact", saved=CONTACT_WORDS.get(name, {}).get(saved, saved))
+              for name in CONTACT_ERRORS if (saved := getattr(contact, name)) != values[name]}
+    if not errors:
+        return _told_page(organisation_id, "contact-changed", _anchor="contacts")
+    return _contact_form(organisation_id, contact, values, errors, contact.version), 409
+
+
+def _form_version() -> int:
+    """The version of the contact or webhook a form was opened with (0, matching none, when missing)."""
+    return whole_number(request.form.get("version"), 2**31 - 1) or 0
+
+
+def _contact_form(organisation_id: str, contact, values: dict, errors: dict, version: int | None = None):
     return render_template("notifications/where_told_contact.html", organisation=organisation_id, contact=contact,
-                           values=values, errors=errors, nav=_nav(), frequencies=FREQUENCIES,
+                           values=values, errors=errors, nav=_nav(), frequencies=FREQUENCIES, version=version,
                            digest_time=channels.digest_time(DeliverySettings.from_env(os.environ).digest_hour))
 
 
@@ -528,8 +559,11 @@ def edit_webhook(organisation_id: str, subscriber_id: uuid.UUID):
     _told_organisation(organisation_id)
     with service_context().database.sessions() as session:
         subscriber = _webhook(organisation_id, subscriber_id, session)
-    values = {"url": subscriber.url, "event_types": [t for t in subscriber.event_types.split(",") if t]}
-    return _webhook_form(organisation_id, values, {}, subscriber)
+    return _webhook_form(organisation_id, _webhook_values(subscriber), {}, subscriber, subscriber.version)
+
+
+def _webhook_values(subscriber: WebhookSubscriber) -> dict:
+    return {"url": subscriber.url, "event_types": [t for t in subscriber.event_types.split(",") if t]}
 
 
 @pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>")
@@ -540,20 +574,44 @@ def change_webhook(organisation_id: str, subscriber_id: uuid.UUID):
     and whether it is on stay as they were."""
     principal, ctx = require_organisation(organisation_id), service_context()
     values = {"url": request.form.get("url", "").strip(), "event_types": request.form.getlist("event_types")}
+    read_version = _form_version()
     errors = _webhook_errors(values)
     with ctx.database.transaction() as session:
         subscriber = _webhook(organisation_id, subscriber_id, session)  # another organisation's: 404 first
         if not errors:
             try:
-                subscribers.change(session, ctx.audit, principal, subscriber, SubscriberPatch().load(values),
+                subscribers.change(session, ctx.audit, principal, subscriber,
+                                   {**SubscriberPatch(partial=("version",)).load(values), "version": read_version},
                                    ctx.settings.env, os.environ)
             except subscribers.UrlRefused as refused:  # checked above; kept for the rule's own say
                 errors = {"url": refused.reason}
             except subscribers.UrlTaken as taken:
                 errors = {"url": str(taken)}
+            except ChangedMeanwhile:
+                errors = None  # answered once this transaction is over
+    if errors is None:
+        return _changed_webhook(organisation_id, subscriber_id, values)
     if errors:
-        return _webhook_form(organisation_id, values, errors, subscriber), 400
+        return _webhook_form(organisation_id, values, errors, subscriber, read_version), 400
     return _told_page(organisation_id, "webhook-changed", _anchor="webhooks")
+
+
+def _changed_webhook(organisation_id: str, subscriber_id: uuid.UUID, values: dict):
+    """As _changed_contact: the form again (409), what was typed kept, what is saved now on each field that
+    differs, and the webhook's version now. (A rotation moves it too, changing neither field: saved.)"""
+    with service_context().database.sessions() as session:
+        subscriber = _webhook(organisation_id, subscriber_id, session)
+    saved = _webhook_values(subscriber)
+    words = {"url": saved["url"], "event_types": ", ".join(saved["event_types"]) or "every event"}
+    errors = {name: CHANGED_MEANWHILE.format(what="webhook", saved=words[name]) for name in WEBHOOK_ERRORS
+              if _differs(saved[name], values[name])}
+    if not errors:
+        return _told_page(organisation_id, "webhook-changed", _anchor="webhooks")
+    return _webhook_form(organisation_id, values, errors, subscriber, subscriber.version), 409
+
+
+def _differs(saved, typed) -> bool:
+    return sorted(saved) != sorted(typed) if isinstance(saved, list) else saved != typed  # event types: any order
 
 
 def _webhook_errors(values: dict) -> dict:
@@ -578,10 +636,12 @@ def _url_words(messages: list[str]) -> str:
     return " ".join(said) if said else WEBHOOK_ERRORS["url"]
 
 
-def _webhook_form(organisation_id: str, values: dict, errors: dict, subscriber: WebhookSubscriber | None = None):
-    """Add a webhook (subscriber None) or change one's URL and event types."""
+def _webhook_form(organisation_id: str, values: dict, errors: dict, subscriber: WebhookSubscriber | None = None,
+                  version: int | None = None):
+    """Add a webhook (subscriber None) or change one's URL and event types (from its `version`)."""
     return render_template("notifications/where_told_webhook.html", organisation=organisation_id, values=values,
-                           errors=errors, event_types=routed_types(), nav=_nav(), subscriber=subscriber)
+                           errors=errors, event_types=routed_types(), nav=_nav(), subscriber=subscriber,
+                           version=version)
 
 
 def _webhook(organisation_id: str, subscriber_id: uuid.UUID, session):
@@ -615,7 +675,8 @@ def switch_webhook(organisation_id: str, subscriber_id: uuid.UUID):
                                 subscriber_id=subscriber_id), 303)
     with ctx.database.transaction() as session:
         subscribers.change(session, ctx.audit, principal, _webhook(organisation_id, subscriber_id, session),
-                           SubscriberPatch().load({"active": active}), ctx.settings.env, os.environ)
+                           SubscriberPatch(partial=("version",)).load({"active": active}), ctx.settings.env,
+                           os.environ)  # not checked: switching on or off undoes no one's change
     return _told_page(organisation_id, "webhook-on" if active else "webhook-off", _anchor="webhooks")
 
 
@@ -652,7 +713,8 @@ def confirm_rotate(organisation_id: str, subscriber_id: uuid.UUID):
         subscriber = _webhook(organisation_id, subscriber_id, session)
     return render_template("notifications/where_told_rotate.html", organisation=organisation_id,
                            subscriber=subscriber, signing_until=subscribers.previous_signs_until(subscriber),
-                           grace_hours=RotateIn().load({})["grace_hours"], nav=_nav())
+                           grace_hours=RotateIn().load({})["grace_hours"], nav=_nav(),
+                           changed=request.args.get("changed") == "yes")
 
 
 @pages.post("/where-told/<string(maxlength=64):organisation_id>/webhooks/<uuid:subscriber_id>/rotate")
@@ -665,10 +727,13 @@ def rotate_webhook(organisation_id: str, subscriber_id: uuid.UUID):
         subscriber = _webhook(organisation_id, subscriber_id, session)
         try:
             secret = subscribers.rotate(session, ctx.audit, principal, current_app.config["WEBHOOK_SECRET_SEAL"],
-                                        subscriber, body["grace_hours"], body["drop_previous"])
+                                        subscriber, body["grace_hours"], body["drop_previous"], _form_version())
         except subscribers.StillSigning:  # it began to since the question was asked: ask again, as it is now
             return redirect(url_for("notification_pages.confirm_rotate", organisation_id=organisation_id,
                                     subscriber_id=subscriber_id), 303)
+        except ChangedMeanwhile:  # rotated or changed since the question was asked (this form sent twice, say)
+            return redirect(url_for("notification_pages.confirm_rotate", organisation_id=organisation_id,
+                                    subscriber_id=subscriber_id, changed="yes"), 303)
     return _show_secret_once(organisation_id, subscriber_id, secret)
 
 
