@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from worklink_notifications.events import routed_types
 from worklink_notifications.models import CHANNELS, FREQUENCIES, STATUSES
@@ -297,7 +297,16 @@ class RotateIn(Schema):
     drop_previous = fields.Boolean(load_default=False, metadata={
         "description": "rotate again while the last rotation's old secret still signs, dropping that one "
                        "at once (after a leak); without it such a rotation is refused (409)"})
+    keep_previous = fields.Boolean(load_default=False, metadata={
+        "description": "rotate again while the last rotation's old secret still signs, replacing the newest secret "
+                       "instead (it was never copied: the receiver still uses the old one, which signs on until it "
+                       "expires); without a secret still signing, an ordinary rotation"})
     version = _read_version(metadata={
         "description": "the subscriber's `version` as you read it: a rotation or change made since (this request "
                        "sent twice, say) makes this one a 409 instead of a second rotation, which with "
                        "`drop_previous` would stop the secret the receiver still uses"})
+
+    @validates_schema
+    def _one_secret_kept(self, data, **kwargs):
+        if data.get("drop_previous") and data.get("keep_previous"):
+            raise ValidationError("Drop the previous secret or keep it, not both.", "keep_previous")

@@ -59,8 +59,8 @@ class StillSigning(Exception):
 
     def __init__(self, expires: datetime):
         super().__init__("The last rotation's old secret still signs; the receiver may not have switched yet. "
-                         f"Rotate again after {expires.isoformat(timespec='seconds')}, when it expires, or set "
-                         "drop_previous after a leak.")
+                         f"Rotate again after {expires.isoformat(timespec='seconds')}, when it expires; set "
+                         "drop_previous after a leak, or keep_previous if the newest secret was not copied.")
         self.expires = expires
 
 
@@ -127,19 +127,22 @@ def change(session: Session, audit: AuditTrail, principal: Principal, subscriber
 
 
 def rotate(session: Session, audit: AuditTrail, principal: Principal, seal: Seal, subscriber: WebhookSubscriber,
-           grace_hours: int, drop_previous: bool, read_version: int | None = None) -> str:
+           grace_hours: int, drop_previous: bool, read_version: int | None = None, keep_previous: bool = False) -> str:
     """A new secret now (returned in clear, to show once); the old one also signs for `grace_hours` so the receiver
-    can switch. Raises StillSigning while the last rotation's old secret signs, unless `drop_previous`, and
-    ChangedMeanwhile if made from an older `read_version`: a rotation sent twice (a double click) would otherwise
-    rotate twice, and with `drop_previous` the second would stop the secret the receiver still uses. Rotations of
-    one webhook take turns, so two at once cannot both pass these checks."""
+    can switch. While the last rotation's old secret still signs, raises StillSigning unless `drop_previous` (after
+    a leak: it stops at once) or `keep_previous` (the newest secret was never copied - its answer was lost - so it is
+    the one replaced, and the old one the receiver still uses signs on until it expires). Raises ChangedMeanwhile if
+    made from an older `read_version`: a rotation sent twice (a double click) would otherwise rotate twice, and with
+    `drop_previous` the second would stop the secret the receiver still uses. Rotations of one webhook take turns,
+    so two at once cannot both pass these checks."""
     check_version(session, subscriber, read_version)
-    expires = subscriber.previous_secret_expires_at
-    if expires and as_utc(expires) > utcnow() and not drop_previous:
-        raise StillSigning(as_utc(expires))
+    still_signing = previous_signs_until(subscriber)
+    if still_signing and not (drop_previous or keep_previous):
+        raise StillSigning(still_signing)
     secret = signing.new_secret()
-    subscriber.previous_secret = subscriber.secret  # sealed as it was
-    subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=grace_hours)
+    if not (still_signing and keep_previous):
+        subscriber.previous_secret = subscriber.secret  # sealed as it was
+        subscriber.previous_secret_expires_at = utcnow() + timedelta(hours=grace_hours)
     subscriber.secret = seal.seal(secret)
     moved(subscriber)
     _audit(session, audit, principal, "update", subscriber)

@@ -150,6 +150,11 @@ def test_a_contact_changed_meanwhile_comes_back_with_what_was_typed_and_what_is_
 
         hook = app.test_client().post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
                                       headers={"Authorization": f"Bearer {bob}"}).get_json()["id"]
+        app.test_client().post(f"/webhook-subscribers/{hook}/rotate-secret", json={},
+                               headers={"Authorization": f"Bearer {bob}"})
         page.goto(f"{base}/where-told/{ADVISERS}/webhooks/{hook}/rotate?changed=yes")  # a rotation sent twice
         expect(page.get_by_role("status")).to_contain_text("so nothing was rotated now")
+        expect(page.get_by_role("button", name="Replace the newest secret")).to_be_visible()
         assert_accessible(page)
+        submit(page, page.get_by_role("button", name="Replace the newest secret"))
+        expect(page.locator("#signing-secret")).to_have_text(current_secret(app, notifications_db))

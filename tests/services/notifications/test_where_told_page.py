@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -459,3 +460,34 @@ def test_a_rotation_sent_twice_from_the_page_rotates_once(app, notifications_db)
     assert "after you opened this page (a rotation sent twice does this), so nothing was rotated now" in \
         text(asked_again)
     assert audited(notifications_db, "webhook_subscriber")[1:] == [("lee", "update"), ("lee", "update")]  # twice
+
+
+def test_a_newest_secret_never_seen_is_replaced_while_the_one_in_use_signs_on(app, notifications_db):
+    """"Rotate the secret" sent twice: the first answer (the new secret) was dropped by the browser, the second is
+    asked again. The partner system still uses the old secret; stopping it would fail every webhook at once, and
+    waiting for it to expire would too. "Replace the newest secret" makes another in the unseen one's place, shown
+    once, and the old one signs on until it was due to stop."""
+    hook = webhook(app, ADVISERS)
+    in_use = secret_of(app, notifications_db, hook)
+    client, home = browser(app), f"/where-told/{ADVISERS}"
+    form = {"version": opened_version(client.get(f"{home}/webhooks/{hook}/rotate"))}
+    first = post(client, f"{home}/webhooks/{hook}/rotate", form)  # its answer never shown
+    unseen = secret_of(app, notifications_db, hook)
+    expires = stored(notifications_db, WebhookSubscriber, hook).previous_secret_expires_at
+    second = post(client, f"{home}/webhooks/{hook}/rotate", form)
+    assert first.status_code == second.status_code == 303 and second.headers["Location"].endswith("?changed=yes")
+    asked = client.get(second.headers["Location"])
+    assert "replace the newest secret below rather than stopping the old one" in text(asked)
+    assert 'name="keep_previous" value="yes"' in asked.get_data(as_text=True)
+    replaced = post(client, f"{home}/webhooks/{hook}/rotate", {"keep_previous": "yes",
+                                                                 "version": opened_version(asked)})
+    newest = secret_of(app, notifications_db, hook)
+    assert newest not in (in_use, unseen) and newest in client.get(replaced.headers["Location"]).get_data(as_text=True)
+    subscriber = stored(notifications_db, WebhookSubscriber, hook)
+    assert webhook_secrets.signing_secrets(subscriber, app.config["WEBHOOK_SECRET_SEAL"], datetime.now(timezone.utc)) \
+        == [newest, in_use]  # the unseen one signs nothing
+    assert subscriber.previous_secret_expires_at == expires  # the old one stops when it was due to, not later
+    both = post(client, f"{home}/webhooks/{hook}/rotate", {"keep_previous": "yes", "drop_previous": "yes",
+                                                             "version": str(subscriber.version)})
+    assert both.status_code == 303 and both.headers["Location"].endswith("/rotate")  # a forged form: asked again
+    assert secret_of(app, notifications_db, hook) == newest

@@ -117,3 +117,21 @@ def test_two_rotations_at_once_cannot_both_pass_the_grace_period_check(app, noti
 def _alliance(app) -> str:
     from worklink.auth import mint_token
     return mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin", subject="alex")
+
+
+def test_a_newest_secret_not_copied_is_replaced_and_the_old_one_signs_on_until_it_was_due_to_stop(app, token,
+                                                                                                  notifications_db):
+    client, admin = app.test_client(), token("org_admin", ADVISERS, "ada")
+    hook = client.post("/webhook-subscribers", json={"url": "https://crm.advisers.example/hooks"},
+                       headers=admin).get_json()
+    path = f"/webhook-subscribers/{hook['id']}/rotate-secret"
+    lost = client.post(path, json={}, headers=admin).get_json()  # its answer lost: the receiver keeps the first
+    both = client.post(path, json={"keep_previous": True, "drop_previous": True}, headers=admin)
+    assert both.status_code == 422 and [e["pointer"] for e in both.get_json()["errors"]] == ["/keep_previous"]
+    replaced = client.post(path, json={"keep_previous": True, "version": lost["version"]}, headers=admin)
+    assert replaced.status_code == 200
+    assert replaced.get_json()["previous_secret_expires_at"] == lost["previous_secret_expires_at"]
+    with notifications_db.sessions() as session:
+        signing = webhook_secrets.signing_secrets(session.get(WebhookSubscriber, uuid.UUID(hook["id"])),
+                                                  app.config["WEBHOOK_SECRET_SEAL"], datetime.now(timezone.utc))
+    assert signing == [replaced.get_json()["secret"], hook["secret"]]  # the lost one signs nothing

@@ -140,19 +140,22 @@ class RotateSecret(MethodView):
     def post(self, body, subscriber_id: uuid.UUID):
         """New secret now; the old one also signs for `grace_hours` so the receiver can switch. While the last
         rotation's old secret still signs, another rotation is refused (409, saying when it can be made) unless
-        `drop_previous`; one made from an older `version` is refused too (409)."""
+        `drop_previous` (after a leak) or `keep_previous` (the newest secret was not copied: it is replaced and the
+        old one signs on); one made from an older `version` is refused too (409)."""
         ctx = service_context()
         with ctx.database.transaction() as session:
             subscriber = _get(session, subscriber_id)
             try:
                 secret = subscribers.rotate(session, ctx.audit, authenticate(), _seal(), subscriber,
-                                            body["grace_hours"], body["drop_previous"], body.get("version"))
+                                            body["grace_hours"], body["drop_previous"], body.get("version"),
+                                            body["keep_previous"])
             except subscribers.StillSigning as exc:
                 raise Problem(409, str(exc), previous_secret_expires_at=exc.expires.isoformat(), errors=[
                     {"location": "json", "pointer": "/drop_previous",
                      "detail": "The last rotation's old secret signs until "
                                f"{exc.expires.isoformat(timespec='seconds')}: rotate again after that, or send "
-                               "true to stop it now (after a leak)."}]) from None
+                               "true to stop it now (after a leak), or keep_previous to replace the newest secret "
+                               "if it was not copied."}]) from None
             except ChangedMeanwhile as exc:
                 raise changed_problem("webhook subscriber", exc) from None
             return Shown(subscriber, secret)

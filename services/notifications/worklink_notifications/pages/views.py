@@ -722,12 +722,17 @@ def confirm_rotate(organisation_id: str, subscriber_id: uuid.UUID):
 @accepts_form
 def rotate_webhook(organisation_id: str, subscriber_id: uuid.UUID):
     principal, ctx = require_organisation(organisation_id), service_context()
-    body = RotateIn().load({"drop_previous": request.form.get("drop_previous") == "yes"})  # the API's grace
+    drop, keep = request.form.get("drop_previous") == "yes", request.form.get("keep_previous") == "yes"
+    if drop and keep:  # no form of ours sends both: ask again
+        return redirect(url_for("notification_pages.confirm_rotate", organisation_id=organisation_id,
+                                subscriber_id=subscriber_id), 303)
+    body = RotateIn().load({"drop_previous": drop, "keep_previous": keep})  # the API's grace
     with ctx.database.transaction() as session:
         subscriber = _webhook(organisation_id, subscriber_id, session)
         try:
             secret = subscribers.rotate(session, ctx.audit, principal, current_app.config["WEBHOOK_SECRET_SEAL"],
-                                        subscriber, body["grace_hours"], body["drop_previous"], _form_version())
+                                        subscriber, body["grace_hours"], body["drop_previous"], _form_version(),
+                                        body["keep_previous"])
         except subscribers.StillSigning:  # it began to since the question was asked: ask again, as it is now
             return redirect(url_for("notification_pages.confirm_rotate", organisation_id=organisation_id,
                                     subscriber_id=subscriber_id), 303)
