@@ -88,6 +88,8 @@ class Adjustments(MethodView):
                 raise Problem(409, f"Adjustment {data['id']!r} already exists.")
             _check_wording(session, {"title": data["title"], "employer_text": data["employer_text"]})
             _check_id(session, data["id"], "/id")
+            if data.get("review_status", "published") in knowledge.LIVE_STATUSES:
+                _check_name_free(session, Adjustment, data["title"], "adjustment", column="title", live_only=True)
             version = knowledge.bump_version(session, current_principal().subject, f"add adjustment {data['id']}")
             adjustment = Adjustment(**data, revision=1, updated_in_version=version)
             session.add(adjustment)
@@ -167,6 +169,8 @@ class AdjustmentItem(MethodView):
             if data.get("review_status", adjustment.review_status) in knowledge.LIVE_STATUSES:
                 _check_id(session, adjustment_id, *(("/review_status",) if "review_status" in data
                                                     else ("/adjustment_id", "path")))
+                _check_name_free(session, Adjustment, data.get("title", adjustment.title), "adjustment", adjustment_id,
+                                 column="title", live_only=True)
             version = knowledge.bump_version(session, current_principal().subject, f"edit adjustment {adjustment_id}")
             changed = [n for n, v in data.items() if n in knowledge.REVIEW_CONTENT and getattr(adjustment, n) != v]
             for name, value in data.items():
@@ -295,9 +299,10 @@ class Conditions(MethodView):
 
 
 def _add_entry(session, model, data: dict, label: str, check: Callable[[], None] = lambda: None):
-    """A new library entry under a new guidance version: an id already taken is a 409, then `check`."""
+    """A new library entry under a new guidance version: an id or a name already taken is a 409, then `check`."""
     if session.get(model, data["id"]):
         raise Problem(409, f"{label.capitalize()} {data['id']!r} already exists.")
+    _check_name_free(session, model, data["name"], label)
     check()
     knowledge.bump_version(session, current_principal().subject, f"add {label} {data['id']}")
     entry = model(**data)
@@ -319,6 +324,8 @@ def _edit_entry(session, model, entry_id: str | int, data: dict, label: str,
     entry = _entry(session, model, entry_id, label, for_update=True)
     if revised:
         _check_revision(entry, data.pop("revision"), label, "change it")
+    if "name" in data:
+        _check_name_free(session, model, data["name"], label, entry_id)
     check()
     knowledge.bump_version(session, current_principal().subject, f"edit {label} {entry_id}")
     for name, value in data.items():
@@ -326,6 +333,29 @@ def _edit_entry(session, model, entry_id: str | int, data: dict, label: str,
     if revised:
         entry.revision += 1
     return entry
+
+
+def _same_name(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _check_name_free(session, model, name: str, label: str, own_id: str | None = None,
+                     column: str = "name", live_only: bool = False) -> None:
+    """Clinicians choose library entries by name from a list: two of one kind under one name (in any case or
+    spacing) could not be told apart, and the one chosen might not carry the rules meant. A 409 naming the other.
+    `live_only`: only live entries count (a retired adjustment's title may be used again)."""
+    query = sa.select(model.id, getattr(model, column))
+    if own_id is not None:
+        query = query.where(model.id != own_id)
+    if live_only:
+        query = query.where(model.review_status.in_(knowledge.LIVE_STATUSES))
+    wanted = _same_name(name)
+    for other_id, other_name in session.execute(query):
+        if _same_name(other_name) == wanted:
+            raise Problem(409, f"The library already has a {label} named {other_name!r} ({other_id!r}).", errors=[{
+                "location": "json", "pointer": f"/{column}",
+                "detail": f"{label.capitalize()} {other_id!r} is named {other_name!r}: choose another name, or edit "
+                          "that one."}])
 
 
 def _check_limitations(session, limitation_ids: list[str]) -> None:
