@@ -141,6 +141,7 @@ def test_an_adviser_allocated_off_the_waiting_list_is_news_once(journey):
     journey.referrals.clock.advance(days=2)
     journey.act(kim, "assign", adviser_id="adviser-1")
     journey.deliver()
+    journey.referrals.signs_in("adviser-2")  # a colleague assigns only an adviser the service knows
     journey.act(kim, "assign", adviser_id="adviser-2")
     journey.act(kim, "cancel", headers=journey.referrals.admin(), reason="person_withdrew")
     journey.deliver()

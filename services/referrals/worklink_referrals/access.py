@@ -73,11 +73,21 @@ def staff_words(reader_org: str | None, subject: str, organisation: str | None, 
     return f"{who} at {org_names.get(organisation) or f'organisation {organisation}'}"
 
 
-def adviser_words(reader_org: str | None, referral: Referral, org_names: dict[str, str]) -> str | None:
+def adviser_words(reader_org: str | None, referral: Referral, org_names: dict[str, str],
+                  adviser_names: dict[tuple[str, str], str] | None = None) -> str | None:
     if referral.assigned_adviser is None:
         return None
     return staff_words(reader_org, referral.assigned_adviser, referral.assigned_org_id,
-                       name=referral.assigned_adviser_name, role="adviser", org_names=org_names)
+                       name=adviser_name(referral, adviser_names or {}), role="adviser", org_names=org_names)
+
+
+def adviser_name(referral: Referral, adviser_names: dict[tuple[str, str], str]) -> str | None:
+    """The assigned adviser's display name: the roster's (services.adviser_names: their latest token's), else the
+    one their token gave when they took the referral on themselves; None when neither is known."""
+    if referral.assigned_adviser is None:
+        return None
+    return (adviser_names.get((referral.assigned_org_id or "", referral.assigned_adviser))
+            or referral.assigned_adviser_name)
 
 
 def consent_taker(reader_org: str | None, referral: Referral, org_names: dict[str, str]) -> str:
@@ -89,6 +99,12 @@ def consent_taker(reader_org: str | None, referral: Referral, org_names: dict[st
                              else {})}
     return staff_words(reader_org, referral.referrer_subject, referral.referrer_org_id, name=referral.referrer_name,
                        role=referral.referrer_role, org_names=known)
+
+
+def seen(session: Session, principal: Principal, now: datetime) -> None:
+    """An adviser reading the queue or a referral is on their organisation's roster (services.remember_adviser:
+    written when new, renamed or a day stale, so a page view reads one row and writes nothing)."""
+    services.remember_adviser(session, actor(principal), now)
 
 
 def load(session: Session, referral_id: uuid.UUID, principal: Principal, *, lock: bool = False) -> Referral:
@@ -156,6 +172,7 @@ def present(session: Session, referral: Referral, principal: Principal, settings
     link_seen = sees_duplicate(session, principal, referral)
     if org_names is None:
         org_names = services.organisation_names(session, organisations_named(referral))
+    advisers = services.adviser_names(session, [referral])
     body: dict[str, Any] = {
         "id": referral.id, "reference": referral.reference, "version": referral.version, "status": referral.status,
         "fhir_status": FHIR_STATUS[Status(referral.status)],
@@ -164,8 +181,8 @@ def present(session: Session, referral: Referral, principal: Principal, settings
         "referrer_org_id": referral.referrer_org_id, "referrer": referrer(referral, org_names),
         "service_id": referral.service_id,
         "assigned_org_id": referral.assigned_org_id, "assigned_org_name": org_names.get(referral.assigned_org_id or ""),
-        "assigned_adviser": adviser_words(principal.organisation, referral, org_names),
-        "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
+        "assigned_adviser": adviser_words(principal.organisation, referral, org_names, advisers),
+        "assigned_adviser_name": adviser_name(referral, advisers),
         "routing": referral.routing, "redirect_service_id": referral.redirect_service_id,
         "replaces_id": referral.replaces_id if sees_linked(session, principal, referral.replaces_id) else None,
         "duplicate_of_id": referral.duplicate_of_id if link_seen else None,
@@ -389,14 +406,15 @@ def due_checks(session: Session, referrals: Iterable[Referral], today) -> dict[u
 
 def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
                principal: Principal | None = None, org_names: dict[str, str] | None = None,
-               checks: dict[uuid.UUID, SustainmentCheck] | None = None) -> dict[str, Any]:
+               checks: dict[uuid.UUID, SustainmentCheck] | None = None,
+               adviser_names: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
     """One listed referral; `principal` is the reader, when they may be its referrer rather than its adviser
     (`org_names`: services.organisation_names of the listed referrals' assigned organisations; `checks`:
-    due_checks of the page). A hold is listed by its review date only (its reason, perhaps about the person's
+    due_checks of the page; `adviser_names`: services.adviser_names of the page's referrals). A hold is listed by its review date only (its reason, perhaps about the person's
     health, stays on the referral page), and a due check to the adviser side only, as the referral page shows
     checks (one tells of a job start)."""
     outcomes_seen = principal is None or outcomes_shown(principal, referral)
-    adviser = (adviser_words(principal.organisation, referral, org_names or {}) if principal
+    adviser = (adviser_words(principal.organisation, referral, org_names or {}, adviser_names) if principal
                else referral.assigned_adviser)
     adviser_side = principal is None or bool(readers(principal, referral) & {domain.ASSIGNED, domain.ADMIN})
     check = (checks or {}).get(referral.id) if adviser_side else None
@@ -405,7 +423,7 @@ def queue_item(referral: Referral, settings: ReferralSettings, now: datetime,
             "business_status": domain.unless_outcome(referral.business_status, outcomes_seen),
             "source": referral.source,
             "assigned_adviser": adviser,
-            "assigned_adviser_name": referral.assigned_adviser_name if referral.assigned_adviser else None,
+            "assigned_adviser_name": adviser_name(referral, adviser_names or {}),
             "hold": {"review_date": review, "review_overdue": bool(review and review < uk_today(now))}
             if referral.status == "on_hold" else None,
             "sustainment_check_due": {"weeks": check.weeks, "due_on": check.due_on} if check else None,

@@ -309,6 +309,20 @@ class OrganisationName(Base):
     seen_at: Mapped[datetime]  # when a token first carried this name
 
 
+class Adviser(Base):
+    """An adviser organisation's adviser, as their own token named them when they last acted or read here: the
+    roster a referral is assigned from (services.remember_adviser). Staff are never added by someone else's word:
+    accept and assign may name only an adviser recorded here for the referral's organisation, or the actor."""
+
+    __tablename__ = "advisers"
+
+    org_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.String(255), primary_key=True)  # their login id (the token's `sub`)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str | None] = mapped_column(sa.String(200))  # their token's display name, if it had one
+    last_seen_at: Mapped[datetime]  # moved on at most once a day (services.ROSTER_SEEN_EVERY)
+
+
 class RateLimitHit(Base):
     """One counted request in a sliding window (self-referral starts), shared by every web worker.
     `bucket` is a keyed hash (HMAC under REFERRALS_PERSON_KEY) of what is limited (the contact address,

@@ -30,6 +30,10 @@ DEMO_ADVISERS = uuid.UUID(demo.organisation_id(demo.STAFF_DEMO_ORGANISATION))
 DEMO_TOWNS = (("Taunton", ("TA1", "TA2")), ("Bridgwater", ("TA6",)))
 DEMO_SERVICE, DEMO_SERVICE_2 = (demo.employment_advice_service_id(town) for town, _ in DEMO_TOWNS)
 LISTING_MINIMUM_AGE = 16
+# The demo adviser the referrals are assigned to, as their sign-in (demo.adviser_token_command) names them: on the
+# organisation's roster from the start, so the demo's referral pages name them and offer them for assigning.
+DEMO_ADVISER = Actor("demo-adviser", "adviser", str(DEMO_ADVISERS), name="Demo Adviser",
+                     organisation_name=demo.STAFF_DEMO_ORGANISATION)
 
 PEOPLE = [  # (given, family, birth, postcode, decile, situation)
     ("Demo-Alex", "Example", date(1980, 3, 1), "TA1 2AB", 2, "off_sick_fit_note"),
@@ -58,6 +62,7 @@ def load_demo_data(settings: Settings) -> str:
     outbox, config = Outbox("referrals", PLATFORM, CATALOGUE), ReferralSettings()
     now = datetime.now(timezone.utc)
     with database.transaction() as session:
+        services.remember_adviser(session, DEMO_ADVISER, now)  # demo data loaded before the roster gets them too
         if session.query(Referral).filter(Referral.given_name.like("Demo-%")).count():
             return "demo referrals already loaded"
         _add_listings(session, now)
@@ -72,8 +77,7 @@ def load_demo_data(settings: Settings) -> str:
                       "referrer": {"name": gp.name, "organisation_name": gp.organisation_name}}  # as the API's
             created, _ = services.submit(session, outbox, config, intake, gp, source="gp", now=at)
             referral = session.get(Referral, created.id)  # submit returns a transient copy for presenting
-            adviser = Actor("demo-adviser", "adviser", referral.assigned_org_id, name="Demo Adviser",
-                            organisation_name=demo.STAFF_DEMO_ORGANISATION)
+            adviser = DEMO_ADVISER
             for step, (action, data) in enumerate(journey, start=1):
                 if action == "record_outcome":
                     data = {**data, "occurred_on": (at + timedelta(days=step)).date()}

@@ -36,7 +36,7 @@ from worklink_referrals import domain
 from worklink_referrals.config import SELF_REFERRAL_ORG, ReferralSettings
 from worklink_referrals.domain import OPEN, Actor, Attempt, DomainError, NotPermitted, Snapshot, Status
 from worklink_referrals.insights import SMALL  # the fewest referrals a published median is made of
-from worklink_referrals.models import (PLATFORM, CapacitySnapshot, ContactAttempt, Note, OrganisationName, Outcome,
+from worklink_referrals.models import (PLATFORM, Adviser, CapacitySnapshot, ContactAttempt, Note, OrganisationName, Outcome,
                                        PendingSelfReferral,
                                        RateLimitHit, Referral, RoutingAlert, RoutingService, RoutingServiceArea,
                                        RoutingServiceTerm,
@@ -1039,6 +1039,8 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
         raise Conflict(ERASED)
     decision = domain.decide(snapshot(referral), action, actor, data, expected_version=expected_version, now=now,
                              failed_contact_attempts=settings.failed_contact_attempts)
+    if "assigned_adviser" in decision.updates:
+        _refuse_an_unknown_adviser(session, referral, decision.updates["assigned_adviser"], actor)
     before = referral.status
     news = _person_news(referral, decision, now)
     updates = dict(decision.updates)
@@ -1050,6 +1052,7 @@ def act(session: Session, outbox: Outbox, settings: ReferralSettings, referral: 
     if "assigned_adviser" in updates:
         referral.assigned_adviser_name = _adviser_name(referral.assigned_adviser, actor, *adviser_before)
     remember_organisation_name(session, actor, now)
+    remember_adviser(session, actor, now)
     referral.status, referral.business_status = decision.status.value, decision.business_status
     if data.get("text") and action in ("reject", "cancel", "enter_in_error"):
         referral.status_text = data["text"]
@@ -1120,6 +1123,7 @@ def add_note(session: Session, referral: Referral, actor: Actor, text: str, now:
                 by_role=actor.role, written_at=now)
     referral.notes.append(note)
     remember_organisation_name(session, actor, now)
+    remember_adviser(session, actor, now)
     return note
 
 
@@ -1144,6 +1148,67 @@ def remember_organisation_name(session: Session, actor: Actor, now: datetime) ->
     insert = insert.values(org_id=actor.organisation, name=actor.organisation_name, seen_at=now)
     session.execute(insert.on_conflict_do_update(index_elements=[table.c.org_id], set_={
         "name": insert.excluded.name, "seen_at": insert.excluded.seen_at}))
+
+
+# How stale an adviser's last seen may get before a read moves it on: a day, so a page view writes nothing.
+ROSTER_SEEN_EVERY = timedelta(days=1)
+NOT_ON_ROSTER = ("is not an adviser of this organisation known here: advisers are known once they have signed in "
+                 "to referrals; name one of them, or send claim: true to take it yourself")
+
+
+def remember_adviser(session: Session, actor: Actor, now: datetime) -> None:
+    """Put the acting adviser on their organisation's roster (Adviser), with their token's display name: once when
+    first seen, again when their name changes, else at most once a day (ROSTER_SEEN_EVERY). Read first, as
+    remember_organisation_name does: an upsert on every page view would write (and lock the row) each time."""
+    if actor.role != "adviser" or not actor.organisation or actor.via_person_link:
+        return
+    with session.no_autoflush:  # an action's changes so far are flushed once, by the action (one version step)
+        known = session.execute(sa.select(Adviser.name, Adviser.last_seen_at).where(
+            Adviser.org_id == actor.organisation, Adviser.subject == actor.subject)).first()
+    if known and (actor.name is None or actor.name == known.name) \
+            and as_utc(known.last_seen_at) > now - ROSTER_SEEN_EVERY:
+        return
+    table = Adviser.__table__
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    insert = insert.values(org_id=actor.organisation, subject=actor.subject, role=actor.role, name=actor.name,
+                           last_seen_at=now)
+    changes = {"role": insert.excluded.role, "last_seen_at": insert.excluded.last_seen_at}
+    if actor.name:  # a token without a name leaves the one known
+        changes["name"] = insert.excluded.name
+    session.execute(insert.on_conflict_do_update(index_elements=[table.c.org_id, table.c.subject], set_=changes))
+
+
+def _refuse_an_unknown_adviser(session: Session, referral: Referral, adviser: str, actor: Actor) -> None:
+    """Accept and assign name the actor, the adviser who already holds the referral, or an adviser on the referral's
+    organisation's roster: never a login id nobody there is known by (422 on `adviser_id`)."""
+    if adviser in (actor.subject, referral.assigned_adviser):
+        return
+    # Read before the action changes anything: nothing to flush.
+    if referral.assigned_org_id and session.scalar(sa.select(Adviser.subject).where(
+            Adviser.org_id == referral.assigned_org_id, Adviser.subject == adviser, Adviser.role == "adviser")):
+        return
+    raise domain.MissingData({"adviser_id": NOT_ON_ROSTER})
+
+
+def roster(session: Session, org_id: str | None) -> list[tuple[str, str | None]]:
+    """An organisation's known advisers as (login id, display name or None), by name then login id."""
+    if not org_id:
+        return []
+    found = session.execute(sa.select(Adviser.subject, Adviser.name).where(
+        Adviser.org_id == org_id, Adviser.role == "adviser")).all()
+    return sorted(((subject, name) for subject, name in found), key=lambda a: ((a[1] or a[0]).casefold(), a[0]))
+
+
+def adviser_names(session: Session, referrals: Iterable[Referral]) -> dict[tuple[str, str], str]:
+    """The roster's display names of these referrals' assigned advisers, by (organisation id, login id); one
+    without a name is left out. One statement, whatever the number of referrals."""
+    wanted = {(r.assigned_org_id, r.assigned_adviser) for r in referrals if r.assigned_org_id and r.assigned_adviser}
+    if not wanted:
+        return {}
+    found = session.execute(sa.select(Adviser.org_id, Adviser.subject, Adviser.name).where(
+        Adviser.org_id.in_({org for org, _ in wanted}), Adviser.subject.in_({sub for _, sub in wanted}),
+        Adviser.name.is_not(None)))
+    return {(org, sub): name for org, sub, name in found if (org, sub) in wanted}
 
 
 def organisation_names(session: Session, org_ids: Iterable[str | None]) -> dict[str, str]:

@@ -55,6 +55,11 @@ class Harness:
     def admin(self):
         return self.token("alliance_admin", None, "admin-1")
 
+    def signs_in(self, sub: str, org: str = ADVISERS) -> None:
+        """The adviser `sub` reads their queue, as signing in does: it puts them on their organisation's roster, so
+        a colleague may accept or assign a referral to them (the service refuses a login id it does not know)."""
+        assert self.client.get("/referrals", headers=self.adviser(sub, org)).status_code == 200
+
     def add_service(self, service_id=SERVICE, org=ADVISERS, *, active=True, areas=None, **reach):
         with self.ctx.database.transaction() as session:
             services.add_routing_service(session, service_id, uuid.UUID(org), self.clock.now, area_codes=areas,

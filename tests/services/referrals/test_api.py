@@ -530,6 +530,7 @@ def test_a_caseload_warning_names_the_adviser_when_someone_else_allocates(make_h
     h.add_service()
     team_lead = h.token("org_admin", ADVISERS, "lead-1")
     ids = [h.refer({"nhs_number": nhs_number(i, 40), "given_name": f"P{i}"}).get_json()["id"] for i in range(2)]
+    h.signs_in("adviser-2")
     h.act(ids[0], "accept", headers=team_lead, adviser_id="adviser-2")
     warned = h.act(ids[1], "accept", headers=team_lead, adviser_id="adviser-2").get_json()["caseload_warning"]
     assert warned.startswith("adviser-2 now holds 2 active clients") and "You hold" not in warned
@@ -1112,6 +1113,7 @@ def test_a_partner_organisation_refers_and_follows_its_referral(harness):
     assert h.client.get("/referrals", headers=partner).get_json()["items"] == []  # not in their own queue
     assert h.act(body["id"], "accept", headers=partner, adviser_id="partner-7").status_code == 403
     lead = h.token("org_admin", ADVISERS, "lead-1")
+    h.signs_in("adviser-1")
     assert h.act(body["id"], "accept", headers=lead, adviser_id="adviser-1").get_json()["status"] == "accepted"
     assert h.client.get(f"/referrals/{body['id']}", headers=partner).get_json()["status"] == "accepted"
     assert h.refer(headers=h.token("resident", None, "r-1")).status_code == 403

@@ -22,6 +22,7 @@ from tests.services.referrals.conftest import ADVISERS
 
 def _accepted(h, adviser="adviser-ada") -> tuple[str, int]:
     rid = h.refer().get_json()["id"]
+    h.signs_in(adviser)
     assert h.act(rid, "accept", adviser_id=adviser).status_code == 200
     return rid, h.client.get(f"/referrals/{rid}", headers=h.adviser(adviser)).get_json()["version"]
 

@@ -206,6 +206,7 @@ def test_an_adviser_holds_resumes_and_records_every_kind_of_outcome_from_the_pag
     h = harness
     created = h.refer().get_json()
     rid = created["id"]
+    h.signs_in("adviser-ada")
     h.act(rid, "accept", adviser_id="adviser-ada")
     h.act(rid, "make_first_contact")
     adviser = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")

@@ -68,6 +68,7 @@ def test_without_a_name_another_organisation_reads_the_role_at_the_organisation(
     no token named is given by its id."""
     h = harness
     rid = h.refer(headers=dr_wu(h)).get_json()["id"]
+    assert h.client.get("/referrals", headers=bearer(h, "adviser", ADVISERS, LEE)).status_code == 200  # signs in
     h.act(rid, "accept", headers=bearer(h, "org_admin", ADVISERS, "lead@x.example.org"), adviser_id=LEE)
     assert read(h, rid, dr_wu(h))["assigned_adviser"] == f"an employment adviser at organisation {ADVISERS}"
 
@@ -106,7 +107,7 @@ def test_the_referral_page_names_the_adviser_and_note_authors_to_other_organisat
     assert "Sam Patel at Riverside Works: Left a voicemail" in alliance_page
     assert "sam.patel" not in gp_page + alliance_page
     own_page = h.client.get(f"/queue/{rid}", headers={**sam(h), **HTML}).get_data(as_text=True)
-    assert f"Adviser: {SAM}" in own_page
+    assert f"Adviser: Sam Patel ({SAM})" in own_page  # their own organisation: by name and login id
 
 
 def test_the_alliance_routing_a_held_referral_reads_which_organisation_runs_each_service(make_harness):

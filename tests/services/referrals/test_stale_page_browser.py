@@ -18,6 +18,7 @@ pytestmark = pytest.mark.timeout(180)
 def test_an_adviser_on_a_stale_page_is_told_what_changed_and_keeps_their_answers(harness, page):
     h = harness
     rid = h.refer().get_json()["id"]
+    h.signs_in("adviser-ada")
     assert h.act(rid, "accept", adviser_id="adviser-ada").status_code == 200
     ada = mint_token(h.settings.jwt, role="adviser", org=ADVISERS, subject="adviser-ada")
     with live_server(h.app) as base:

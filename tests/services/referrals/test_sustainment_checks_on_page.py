@@ -17,6 +17,7 @@ pytestmark = pytest.mark.timeout(180)
 def started_work(h) -> tuple[str, str]:
     created = h.refer().get_json()
     rid = created["id"]
+    h.signs_in("adviser-ada")
     assert h.act(rid, "accept", adviser_id="adviser-ada").status_code == 200
     assert h.act(rid, "make_first_contact").status_code == 200
     assert h.act(rid, "record_outcome", type="job_start", occurred_on="2026-11-23",

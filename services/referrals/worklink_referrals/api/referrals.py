@@ -89,11 +89,14 @@ class Referrals(MethodView):
         sustainment check due (adviser side)."""
         ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session:
+            access.seen(session, principal, moment)
             found, total = access.queue(session, principal, settings(), moment, **query)
             access.audit_listed(session, ctx.audit, (r.id for r in found))
             names = services.organisation_names(session, {r.assigned_org_id for r in found})
             checks = access.due_checks(session, found, uk_today(moment))
-            return {"items": [access.queue_item(r, settings(), moment, principal, names, checks) for r in found],
+            advisers = services.adviser_names(session, found)
+            return {"items": [access.queue_item(r, settings(), moment, principal, names, checks, advisers)
+                              for r in found],
                     "total": total,
                     "caseload": access.caseload(session, principal, settings())}
 
@@ -105,11 +108,12 @@ class OneReferral(MethodView):
     @blp.response(200, ReferralSchema)
     def get(self, referral_id):
         """One referral, as this reader may see it (every read is audited)."""
-        ctx, principal = service_context(), current_principal()
+        ctx, principal, moment = service_context(), current_principal(), now()
         with ctx.database.transaction() as session:
             referral = access.load(session, referral_id, principal)
+            access.seen(session, principal, moment)
             _audit(session, "read", referral)
-            return access.present(session, referral, principal, settings(), now())
+            return access.present(session, referral, principal, settings(), moment)
 
 
 @blp.route("/referrals/<uuid:referral_id>/actions/<action>", parameters=[

@@ -117,6 +117,8 @@ REFERRAL_DONE = {
     "accept": ("Referral accepted", "It is assigned to you. Log your attempts to contact the person below."),
     "waitlist": ("Referral accepted onto the waitlist", "It is in the Waitlist view until an adviser takes it on."),
     "assign": ("Referral taken on", "It is assigned to you."),
+    "accept_another": ("Referral accepted", "It is assigned to the adviser you chose."),
+    "assign_another": ("Referral assigned", "It is assigned to the adviser you chose."),
     "record_contact_attempt": ("Contact attempt logged", None),
     "make_first_contact": ("First contact recorded", "Support is now in progress."),
     "update_progress": ("Stage updated", None),
@@ -191,26 +193,39 @@ def queue():
         raise Problem(404, "There is no such list.")
     ctx, moment, page = service_context(), now(), _page_number()
     with ctx.database.transaction() as session:
+        access.seen(session, principal, moment)
         # Work lists oldest first (the longest wait first); "all" newest first, so a new referral is on page 1.
         found, total = access.queue(session, principal, settings(), moment, view=view, limit=PAGE_SIZE,
                                     offset=(page - 1) * PAGE_SIZE, newest_first=view == "all")
         access.audit_listed(session, ctx.audit, (r.id for r in found))
         names = services.organisation_names(session, {r.assigned_org_id for r in found})
         checks = access.due_checks(session, found, uk_today(moment))
-        items = [{**access.queue_item(r, settings(), moment, principal, names, checks),
-                  "adviser": _adviser_listed(principal, r)} for r in found]
+        advisers = services.adviser_names(session, found)
+        items = [access.queue_item(r, settings(), moment, principal, names, checks, advisers) for r in found]
+        items = [{**item, "adviser": _adviser_listed(principal, r, item["assigned_adviser_name"])}
+                 for r, item in zip(found, items)]
         caseload = access.caseload(session, principal, settings())
     return _render("referrals/queue.html", items=items, total=total, view=view, views=views, caseload=caseload,
                    view_name=HEADINGS[view], page=page, page_size=PAGE_SIZE, today=uk_today(moment))
 
 
-def _adviser_listed(principal, referral: Referral) -> str | None:
-    """Who holds a listed referral, for the queue's Adviser column: to their own organisation by name and login id
-    ("Sam Patel (sam.p)"), as a team lead knows them; to anyone else as the referral page names them."""
-    own = principal.organisation == referral.assigned_org_id
-    if own and referral.assigned_adviser and referral.assigned_adviser_name:
-        return f"{referral.assigned_adviser_name} ({referral.assigned_adviser})"
+def _adviser_listed(principal, referral: Referral, name: str | None) -> str | None:
+    """Who holds a referral, for the queue's Adviser column and the referral page: to their own organisation by
+    `name` (access.adviser_name) and login id ("Sam Patel (sam.p)"), as a team lead knows them (None: by login id
+    alone, no name known); to anyone else as access.adviser_words names them."""
+    if principal.organisation == referral.assigned_org_id and referral.assigned_adviser and name:
+        return f"{name} ({referral.assigned_adviser})"
     return None
+
+
+def _roster_choices(session, principal, referral: Referral, allowed: list[str]) -> list[tuple[str, str]]:
+    """The assigned organisation's known advisers (services.roster), as a select's choices, for staff who may
+    accept or assign the referral (its allowed actions say so); the adviser holding it and the reader are left out."""
+    if not {"accept", "assign"} & set(allowed):
+        return []
+    return [(subject, f"{name} ({subject})" if name else subject)
+            for subject, name in services.roster(session, referral.assigned_org_id)
+            if subject not in (referral.assigned_adviser, principal.subject)]  # they have "take it on" buttons
 
 
 # Who made a referral, in words. Referrals keeps the referrer's role and organisation id, their login id
@@ -311,10 +326,13 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     ctx, principal, moment = service_context(), current_principal(), now()
     with ctx.database.transaction() as session:
         referral = access.load(session, referral_id, principal)
+        access.seen(session, principal, moment)
         ctx.audit.record(session, action="read", resource_type="referral", resource_id=str(referral.id),
                          person_id=str(referral.id))
         names = services.organisation_names(session, access.organisations_named(referral))
         body = access.present(session, referral, principal, settings(), moment, org_names=names)
+        adviser = _adviser_listed(principal, referral, body["assigned_adviser_name"])
+        advisers = _roster_choices(session, principal, referral, body["allowed_actions"])
         routable = _routing_choices(session, referral.area) if (
             principal.is_alliance_admin and referral.routing == "held") else []
         # A rejection may suggest another service (redirect_service_id): those referrals knows, but the referral's own
@@ -347,7 +365,7 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
     return _render("referrals/referral.html", status, r=body, errors=errors or {}, d=domain, me=principal.subject,
                    done=done, situations=SITUATIONS, consent_methods=CONSENT_WORDS, steps=HISTORY_STEPS,
                    adjustment_words=adjustment_words, caseload=caseload, hold_words=hold_words,
-                   hold_reasons=HOLD_REASON_WORDS,
+                   hold_reasons=HOLD_REASON_WORDS, adviser=adviser or body["assigned_adviser"], advisers=advisers,
                    actors=HISTORY_ACTORS,
                    referrer=referrer_words(referral, principal, names), consent_by=consent_taker_words(referral),
                    status_emails=status_emails_words(body["consent"]),
@@ -419,9 +437,14 @@ def referral_action(referral_id):
     action = request.form.get("action", "")
     if action not in domain.ACTIONS:
         raise Problem(400, "Choose an action.")
-    done = "waitlist" if action == "accept" and not form.get("claim") else action
     if form.pop("claim", None):
         form["adviser_id"] = current_principal().subject
+    to_another = form.get("adviser_id") not in (None, current_principal().subject)  # chosen from the roster
+    done = ("waitlist" if action == "accept" and not form.get("adviser_id")
+            else f"{action}_another" if action in TAKEN_ON and to_another else action)
+    if "adviser_id" in request.form and not form.get("adviser_id"):  # the roster's select, left on "Choose one"
+        return _referral_page(referral_id, posted=action, status=422,
+                              errors=_posted_errors([("adviser_id", "choose an adviser")], action))
     if action == "cancel" and form.get("reason") in WITHDRAWAL_ONLY:  # a cancel would not stop the sharing
         return _referral_page(referral_id, posted=action, status=422, errors=_posted_errors(
             [("reason", "to record that the person withdrew consent, use 'Record that the person withdrew "
@@ -771,7 +794,8 @@ PLAIN_ERRORS: dict = {
     "outcomes": "Record at least one outcome before you complete the referral",
     "service_id": "Select an adviser service",
     "redirect_service_id": "Select a service from the list, or no suggestion",
-    "adviser_id": "Select an adviser",
+    "adviser_id": {"is not an adviser": "Select an adviser from the list: they are listed once they have signed in",
+                   "": "Select an adviser"},
 }
 
 
