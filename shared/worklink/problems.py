@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, json, request
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -63,7 +63,13 @@ class FieldErrorSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    """Documents the error body in each service's OpenAPI document."""
+    """Documents the error body in each service's OpenAPI document. Open to members it does not list: a problem
+    carries extension members (RFC 9457 section 3.2) where its kind has more to say - a duplicate's
+    `duplicate_of`, a refused move's `current_status` and `allowed_actions`, a stale edit's `current_version`,
+    `retry_after` - which a client validating answers against a closed schema refused."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String()
     title = fields.String()

@@ -109,6 +109,7 @@ def test_operations_endpoints(name, tmp_path, kafka_broker):
     assert {"/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert error_media_types(spec) == {"application/problem+json"}  # as every error is sent
+    assert documented_problem_takes_extension_members(spec)
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"/docs/static/swagger-ui-bundle.js" in docs.data
     assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200
@@ -139,6 +140,20 @@ def test_each_service_uses_its_own_database_url(tmp_path):
     env = {"WORKLINK_VAR": str(tmp_path), "REFERRALS_DATABASE_URL": "postgresql+psycopg://u:p@db/referrals"}
     assert Settings.from_env("referrals", env).database_url == "postgresql+psycopg://u:p@db/referrals"
     assert Settings.from_env("directory", env).database_url == f"sqlite:///{tmp_path / 'directory.db'}"
+
+
+def documented_problem_takes_extension_members(spec: dict) -> bool:
+    """A problem as the services send one, with an extension member (RFC 9457 section 3.2: a stale edit's
+    current_version) matches the documented Problem schema: a closed one made a client validating answers against
+    the document refuse every such 409."""
+    from openapi_schema_validator import OAS30Validator
+
+    schemas = spec["components"]["schemas"]
+    problem = {"type": "https://worklink.example/problems/conflict", "title": "Conflict", "status": 409,
+               "detail": "It changed since you read it.", "instance": "/things/1", "request_id": "abc",
+               "current_version": 3, "allowed_actions": ["cancel"]}
+    validator = OAS30Validator({**schemas["Problem"], "components": {"schemas": schemas}})
+    return not list(validator.iter_errors(problem))
 
 
 def error_media_types(spec: dict) -> set[str]:
