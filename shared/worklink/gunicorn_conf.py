@@ -18,6 +18,10 @@ else:  # stale files from a previous run would be summed into ours
     shutil.rmtree(_prom_dir, ignore_errors=True)
     os.makedirs(_prom_dir, exist_ok=True)
 
+from worklink import gunicorn_errors  # noqa: E402 - after the metrics directory is set
+
+gunicorn_errors.install()  # what gunicorn itself refuses (414, 431, 400) is problem+json too
+
 bind = os.environ.get("WORKLINK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
