@@ -130,8 +130,10 @@ class ActionSchema(Schema):
     """One lifecycle action; which fields are needed depends on the action (422 names the missing ones)."""
 
     version = fields.Integer(required=True, metadata={"description": "the version you last read"})
-    adviser_id = Text(validate=validate.Length(1, 255))
-    claim = fields.Boolean()
+    adviser_id = Text(validate=validate.Length(1, 255), metadata={
+        "description": "accept, assign: the adviser's login id - yours, the adviser holding the referral, or an adviser "
+                       "of its organisation known to referrals (they have used it); another is a 422 on /adviser_id"})
+    claim = fields.Boolean(metadata={"description": "accept, assign: true to take the referral on yourself"})
     channel = fields.String(validate=validate.OneOf(domain.CHANNELS))
     result = fields.String(validate=validate.OneOf(domain.ATTEMPT_RESULTS))
     business_status = fields.String(validate=validate.OneOf(domain.IN_PROGRESS_STAGES))
