@@ -106,11 +106,12 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         submit(page, page.get_by_role("button", name="Re-send referrals.referral.accepted by webhook"))
         assert page.get_by_role("status").inner_text().split() == "Information: Queued to send again.".split()
         assert page.get_by_role("heading", name="Failed deliveries (0)").is_visible()
-        submit(page, page.get_by_role("button", name="Turn off referrals.referral.accepted for referrer_org"))
+        referrer = "the organisation that made the referral"  # referrer_org, in words
+        submit(page, page.get_by_role("button", name=f"Turn off referrals.referral.accepted for {referrer}"))
         submit(page, page.get_by_role("button", name="Yes, turn it off"))  # asked first (test_rule_turn_off)
-        assert page.get_by_role("button", name="Turn on referrals.referral.accepted for referrer_org").is_visible()
+        assert page.get_by_role("button", name=f"Turn on referrals.referral.accepted for {referrer}").is_visible()
         assert page.get_by_role("status").inner_text().split() \
-            == "Information: referrals.referral.accepted → referrer_org is now off.".split()
+            == f"Information: referrals.referral.accepted → {referrer} is now off.".split()
         assert "now" not in page.url and "off" not in page.url  # a code in the address, never the words
         assert_accessible(page)
 

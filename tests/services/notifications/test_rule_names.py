@@ -1,4 +1,5 @@
-"""The routing rules on /admin name each rule's message as its readers see it ("Referral accepted"), from the
+"""The routing rules on /admin name each rule's message as its readers see it ("Referral accepted"), and who it
+tells in words ("The GP practice"), from the
 messages' own titles and variants (messages.MESSAGES, VARIANTS), with its code beside it for the API; the table
 showed the code alone (referral_accepted, capacity_changed - a title no capacity summary is sent under now)."""
 
@@ -32,11 +33,13 @@ def test_the_admin_pages_rules_name_their_messages_in_words(app, notifications_d
     rules = html.split('id="rules"')[1].split('id="subscribers"')[0]
     rows = {text_of(cells[0]) + " " + text_of(cells[1]): text_of(cells[3])
             for cells in (re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rules.split("<tr")[2:])}
-    assert rows["referrals.referral.accepted referrer_org"] == "Referral accepted code referral_accepted"
-    assert rows["referrals.capacity.changed service_owner"] == ("Not taking new referrals or Taking new referrals "
-                                                                "again code capacity_changed")
-    assert rows["adjustments.suggestion.withdrawn practice"] == ("Suggestion withdrawn or Suggestion replaced "
-                                                                 "code suggestion_withdrawn")
+    referrer = "The organisation that made the referral code referrer_org"
+    assert rows[f"referrals.referral.accepted {referrer}"] == "Referral accepted code referral_accepted"
+    assert rows["referrals.capacity.changed The organisation that owns the listing code service_owner"] == (
+        "Not taking new referrals or Taking new referrals again code capacity_changed")
+    assert rows["adjustments.suggestion.withdrawn The GP practice code practice"] == (
+        "Suggestion withdrawn or Suggestion replaced code suggestion_withdrawn")
+    assert 'aria-label="Turn off referrals.referral.accepted for the organisation that made the referral"' in rules
 
 
 def text_of(cell: str) -> str:

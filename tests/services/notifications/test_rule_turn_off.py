@@ -15,6 +15,7 @@ from worklink_notifications.models import RoutingRule
 pytestmark = pytest.mark.timeout(120)
 
 RULE = ("referrals.referral.sla_breached", "alliance")
+AUDIENCE = "the WorkLink alliance"  # as the pages name RULE's audience
 
 
 def state(database) -> bool:
@@ -27,27 +28,27 @@ def test_an_administrator_is_asked_before_a_rule_stops_telling_anyone(app, notif
     admin = mint_token(app.extensions["worklink"].settings.jwt, role="alliance_admin", subject="alex")
     with live_server(app) as base:
         sign_in(no_js_page, base, admin, "/admin")
-        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn off {RULE[0]} for {RULE[1]}"))
+        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn off {RULE[0]} for {AUDIENCE}"))
         assert no_js_page.get_by_role("heading", level=1).inner_text() \
             == "Are you sure you want to turn off this routing rule?"
-        assert no_js_page.title() == f"Turn off {RULE[0]} for {RULE[1]}? – Administration – WorkLink"
+        assert no_js_page.title() == f"Turn off {RULE[0]} for {AUDIENCE}? – Administration – WorkLink"
         said = " ".join(no_js_page.locator(".nhsuk-warning-callout").inner_text().split())
         assert f"When {RULE[0]} happens, the WorkLink alliance will no longer be told in their WorkLink inbox or by " \
                "email (message “Referral overdue”, code referral_sla_breached)." in said
         submit(no_js_page, no_js_page.get_by_role("link", name="No, keep it on"))
         assert no_js_page.url.endswith("/admin#rules") and state(notifications_db) is True
 
-        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn off {RULE[0]} for {RULE[1]}"))
+        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn off {RULE[0]} for {AUDIENCE}"))
         submit(no_js_page, no_js_page.get_by_role("button", name="Yes, turn it off"))
         assert no_js_page.get_by_role("status").inner_text().split() \
-            == f"Information: {RULE[0]} → {RULE[1]} is now off.".split()
+            == f"Information: {RULE[0]} → {AUDIENCE} is now off.".split()
         assert state(notifications_db) is False
-        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn on {RULE[0]} for {RULE[1]}"))  # not asked
+        submit(no_js_page, no_js_page.get_by_role("button", name=f"Turn on {RULE[0]} for {AUDIENCE}"))  # not asked
         assert state(notifications_db) is True
 
         page.context.add_cookies([{"name": SESSION_COOKIE, "value": sealed(app, admin), "url": base}])
         page.goto(f"{base}/admin")
-        submit(page, page.get_by_role("button", name=f"Turn off {RULE[0]} for {RULE[1]}"))
+        submit(page, page.get_by_role("button", name=f"Turn off {RULE[0]} for {AUDIENCE}"))
         assert_accessible(page)
 
 

@@ -16,7 +16,7 @@ from worklink.audit import person_record
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.db import utcnow
 from worklink.keyring import Unopenable
-from worklink.uktime import uk_time
+from worklink.uktime import uk_moment, uk_time
 from worklink.web import Problem, accepts_form, service_context
 from worklink.web.numbers import whole_number
 from worklink.web.pages import PagesBlueprint, cookie_secure
@@ -29,7 +29,6 @@ from worklink_notifications.events import routed_types
 from worklink_notifications.messages import rule_titles
 from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
 from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
-from worklink_notifications.utc import as_utc
 from worklink_notifications.where_told_lock import ChangedMeanwhile
 
 pages = PagesBlueprint("notification_pages", __name__, template_folder="templates")
@@ -42,13 +41,19 @@ SCOPES = {"user": "Your messages", "organisation": "Your organisation", "allianc
 def _uk_time(moment: datetime | None) -> str:
     """A stored moment (UTC) in UK time, named GMT or BST, as the inbox shows its times: a webhook failing since
     09:00 BST read 08:00 UTC beside messages in UK time."""
-    return uk_time(as_utc(moment)).strftime("%-d %B %Y, %H:%M %Z") if moment else ""
+    return uk_moment(moment, "%-d %B %Y, %H:%M %Z")
 
 
 @pages.app_template_global("rule_message")
 def _rule_message(rule_code: str) -> str:
     """A routing rule's message as its readers see it (messages.rule_titles): "Referral accepted", not its code."""
     return " or ".join(rule_titles(rule_code))
+
+
+@pages.app_template_global("audience_words")
+def _audience_words(audience: str) -> str:
+    """Who a routing rule tells, in words (AUDIENCE_WORDS): "the GP practice", not `practice`."""
+    return AUDIENCE_WORDS.get(audience, audience)
 
 
 def _nav() -> list[tuple[str, str]]:
@@ -258,7 +263,7 @@ def _notice(session, done: str | None, rule_id: str | None) -> str | None:
         except ValueError:
             return None
         if rule is not None:
-            return f"{rule.event_type} → {rule.audience} is now {'on' if rule.enabled else 'off'}."
+            return f"{rule.event_type} → {_audience_words(rule.audience)} is now {'on' if rule.enabled else 'off'}."
     return None
 
 
