@@ -423,7 +423,8 @@ def test_the_history_says_each_step_and_who_took_it_in_words(harness):
     act_on_page(h, rid, "record_contact_attempt", h.adviser(), channel="phone", result="no_answer")
     history = re.search(r'<ol class="nhsuk-list nhsuk-list--number">(.*?)</ol>', page(h, f"/queue/{rid}", h.adviser()),
                         re.S).group(1)
-    steps = [re.sub(r"^\d\d \w{3} \d\d:\d\d: ", "", step) for step in re.findall(r"<li>(.*?)</li>", history)]
+    moment = r"^\d{1,2} \w{3} \d{4}, \d\d:\d\d (GMT|BST): "  # "23 Nov 2026, 09:00 GMT: "
+    steps = [re.sub(moment, "", step) for step in re.findall(r"<li>(.*?)</li>", history)]
     assert steps == ["Referral made by a GP or other clinician. Status: Submitted.",
                      "Accepted by an employment adviser. Status: Accepted.",
                      "Contact attempt logged by an employment adviser. Status: Accepted."]
