@@ -1522,6 +1522,21 @@ def send_requested_links(session: Session, outbox: Outbox, settings: ReferralSet
     return True
 
 
+# A referral whose person may get a new status link by email (renew_status_links; the page /new-link): an address
+# held for them, their link followed there (a self-referral's verified email, or the first email's), consent standing.
+_RENEWABLE_LINK = (Referral.mailbox_key.is_not(None), Referral.consent_withdrawn_at.is_(None),
+                   Referral.erased_at.is_(None), Referral.status_link_hash.is_not(None),
+                   sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))
+
+
+def may_renew_status_link(referral: Referral) -> bool:
+    """Whether asking /new-link would email this referral's person a new link (as _RENEWABLE_LINK selects): their
+    status page then says so, instead of calling its address their only way back."""
+    return (referral.mailbox_key is not None and referral.consent_withdrawn_at is None and referral.erased_at is None
+            and referral.status_link_hash is not None
+            and (referral.source == "self" or referral.received_message_at is not None))
+
+
 def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str], request: str,
                        requested_at: datetime, now: datetime, repeat_window: timedelta = timedelta(0)
                        ) -> list[Referral]:
@@ -1533,11 +1548,8 @@ def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str]
     would only kill the first one's link before it was read. Returns those renewed. `request` tells this request's
     messages apart."""
     # By the keyed mailbox alone (an index lookup): no other person's address is read, and a miss reads nothing.
-    followed = (sa.select(Referral).where(
-        Referral.mailbox_key.in_(mailbox_keys), Referral.consent_withdrawn_at.is_(None), Referral.erased_at.is_(None),
-        Referral.status_link_hash.is_not(None),
-        sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))
-        .order_by(Referral.submitted_at).with_for_update())
+    followed = (sa.select(Referral).where(Referral.mailbox_key.in_(mailbox_keys), *_RENEWABLE_LINK)
+                .order_by(Referral.submitted_at).with_for_update())
     renewed = []
     for referral in session.scalars(followed).all():
         if repeat_window and _renewed_since(referral, requested_at - repeat_window):
