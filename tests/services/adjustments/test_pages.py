@@ -22,7 +22,7 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         page.get_by_role("link", name="Find guidance").first.click()
         page.get_by_label("Condition", exact=True).select_option("back_pain")
         page.get_by_role("button", name="Search guidance").click()
-        assert "for Low back pain" in page.get_by_role("heading", level=2).first.inner_text()
+        expect(page.get_by_role("heading", level=2).first).to_contain_text("for Low back pain")  # the results page
         assert page.locator("#review-notice").is_visible()  # the library is not clinically reviewed
         assert page.locator("#adjustment-no_heavy_lifting-hint").inner_text().endswith("Not clinically reviewed")
         assert_accessible(page)
@@ -60,7 +60,7 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         assert "No heavy lifting" in page.locator("#unreviewed-guidance").inner_text()
         assert_accessible(page)
         page.get_by_role("button", name="Issue the suggestion").click()
-        assert page.locator("#status .nhsuk-tag").inner_text() == "Issued"
+        expect(page.locator("#status .nhsuk-tag")).to_have_text("Issued")  # the draft's page showed "Draft"
         review_url = page.url.split("?")[0]  # without the success banner's code
         page.goto(f"{review_url}?error=changed")  # a refused action comes back with a code
         assert page.get_by_role("alert").inner_text().endswith("Check it, then try again.")
@@ -68,6 +68,7 @@ def test_find_guidance_write_preview_issue_and_employer_reply(app, tokens, page)
         page.goto(review_url)
 
         page.get_by_role("link", name="Print the employer letter").click()
+        expect(page.get_by_role("heading", level=2).first).to_contain_text("Advice about Ravi Shah's work")
         letter_html = page.content()
         assert "Advice about Ravi Shah's work" in page.get_by_role("heading", level=2).first.inner_text()
         assert "clinically reviewed" not in letter_html  # the review note is for the clinician only
@@ -207,7 +208,7 @@ def test_the_clinician_records_that_the_patient_withdrew_consent_to_the_referral
         assert_accessible(page)
         page.get_by_role("link", name="The patient withdrew consent to the referral").click()
         # It asks first: nothing is recorded until the clinician confirms
-        assert page.get_by_role("heading", level=1).inner_text() == (
+        expect(page.get_by_role("heading", level=1)).to_have_text(
             "Record that the patient withdrew consent to the referral?")
         assert "This cannot be undone" in page.locator(".nhsuk-warning-callout").inner_text()
         assert_accessible(page)
@@ -234,7 +235,7 @@ def test_withdrawing_a_suggestion_asks_first_and_needs_a_reason(app, tokens, pag
         assert reason.input_value() == "" and reason.locator("option").first.inner_text() == "Select a reason"
         assert_accessible(page)
         page.get_by_role("button", name="Withdraw the suggestion").click()
-        assert page.title().startswith("Error: ")
+        expect(page).to_have_title(re.compile("^Error: "))
         assert "Select why you are withdrawing the suggestion" in page.locator(".nhsuk-error-summary").inner_text()
         assert_accessible(page)
         page.get_by_label("Why are you withdrawing it?").select_option("patient_request")
@@ -357,6 +358,7 @@ def test_the_clinician_changes_a_draft_and_amends_an_issued_suggestion_on_the_pa
         assert page.get_by_label("First name").input_value() == "Sam"
         assert_accessible(page)
         page.get_by_role("button", name="Save and preview the letter").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("^Suggestion for Sam Patel"))  # saved
         after, body = stored()
         assert after == before and body["version"] == 2  # saved unchanged: everything the form showed came back
 
