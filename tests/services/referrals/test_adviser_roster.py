@@ -172,3 +172,55 @@ def test_the_migration_adds_the_roster_and_takes_it_away(database_url):
         assert "advisers" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_the_migration_puts_the_advisers_the_records_show_on_the_roster(database_url):
+    """A team lead can assign to the advisers already at work straight after the upgrade: each note's adviser, named
+    as last seen, and an adviser who acted on a referral they hold; not a GP, nor an adviser's act on a referral
+    someone else holds now (their organisation is not known from it)."""
+    from worklink.migrations import upgrade
+    from worklink.service import get_service
+    from tests.services.referrals.conftest import referral_row_before, referrals_table_before
+
+    migrations = get_service("referrals").migrations_dir
+    upgrade(migrations, database_url, "referrals_0024")
+    org, rid, other = str(uuid.uuid4()), uuid.uuid4(), uuid.uuid4()
+    day = [datetime(2026, 11, d, 9, tzinfo=timezone.utc) for d in range(1, 6)]
+    moment, text = sa.DateTime(timezone=True), sa.String()
+    notes = sa.table("notes", sa.column("referral_id", sa.Uuid()), sa.column("written_at", moment),
+                     *(sa.column(c, text) for c in ("text", "by", "by_org", "by_name", "by_role")))
+    steps = sa.table("transitions", sa.column("referral_id", sa.Uuid()), sa.column("occurred_at", moment),
+                     sa.column("version", sa.Integer()),
+                     *(sa.column(c, text) for c in ("action", "from_status", "to_status", "actor", "actor_role")))
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(referrals_table_before(texts=("assigned_org_id", "assigned_adviser",
+                                                       "assigned_adviser_name")).insert(),
+                         [referral_row_before(rid, "R-AAAA1111", day[0], assigned_org_id=org, assigned_adviser="kim",
+                                              assigned_adviser_name="Kim Lee"),
+                          referral_row_before(other, "R-BBBB2222", day[0], assigned_org_id=org,
+                                              assigned_adviser="ali", assigned_adviser_name=None)])
+            conn.execute(notes.insert(), [
+                {"referral_id": rid, "written_at": day[1], "text": "a", "by": SAM, "by_org": org, "by_name": "Sam P",
+                 "by_role": "adviser"},
+                {"referral_id": rid, "written_at": day[3], "text": "b", "by": SAM, "by_org": org,
+                 "by_name": "Sam Patel", "by_role": "adviser"},
+                {"referral_id": rid, "written_at": day[4], "text": "c", "by": SAM, "by_org": org, "by_name": None,
+                 "by_role": "adviser"},
+                {"referral_id": rid, "written_at": day[2], "text": "d", "by": "dr-who", "by_org": "practice",
+                 "by_name": "Dr Who", "by_role": "gp"}])
+            conn.execute(steps.insert(), [
+                {"referral_id": rid, "occurred_at": day[2], "version": 2, "action": "accept", "from_status": "triage",
+                 "to_status": "accepted", "actor": "kim", "actor_role": "adviser"},
+                {"referral_id": other, "occurred_at": day[2], "version": 2, "action": "accept",
+                 "from_status": "triage", "to_status": "accepted", "actor": "jo", "actor_role": "adviser"}])
+        upgrade(migrations, database_url, "referrals_0025")
+        with engine.connect() as conn:
+            roster = conn.execute(sa.text("SELECT org_id, subject, role, name, last_seen_at FROM advisers "
+                                          "ORDER BY subject")).all()
+        assert [(r.org_id, r.subject, r.role, r.name) for r in roster] == [
+            (org, "kim", "adviser", "Kim Lee"), (org, SAM, "adviser", "Sam Patel")]
+        assert [str(r.last_seen_at)[:10] for r in roster] == ["2026-11-03", "2026-11-05"]
+    finally:
+        engine.dispose()
