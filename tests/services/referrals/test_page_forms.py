@@ -484,3 +484,12 @@ def test_an_adviser_taking_on_more_than_the_caseload_guidance_is_warned_on_the_p
     # Read again later, or by anyone else, the referral page does not repeat it.
     assert 'id="caseload-warning"' not in page(h, f"/queue/{ids[2]}", h.adviser())
     assert 'id="caseload-warning"' not in page(h, f"/queue/{ids[2]}?done=accept", h.adviser("adviser-2"))
+
+
+def test_the_referral_pages_status_line_names_the_stage(harness):
+    """It read 'Accepted allocated': the business status reads as the stage it is."""
+    h = harness
+    rid = h.refer().get_json()["id"]
+    h.act(rid, "accept", adviser_id="adviser-1")
+    line = re.search(r'<strong class="nhsuk-tag" id="status">(.*?)</p>', page(h, f"/queue/{rid}", h.adviser()), re.S)
+    assert " ".join(re.sub(r"<[^>]+>", " ", line.group(1)).split()).startswith("Accepted · Stage: allocated · Adviser:")
