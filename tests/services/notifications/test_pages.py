@@ -116,7 +116,8 @@ def test_alliance_admin_sees_failed_deliveries_rules_and_subscribers_and_resends
         assert_accessible(page)
 
         page.set_viewport_size({"width": 320, "height": 800})  # the longest event type in a notice wraps
-        submit(page, page.get_by_role("button", name="Turn off adjustments.employer_response.recorded for clinician"))
+        submit(page, page.get_by_role(
+            "button", name="Turn off adjustments.employer_response.recorded for the clinician named by the event"))
         assert page.evaluate("document.documentElement.scrollWidth") <= 320  # the question names the rule
         submit(page, page.get_by_role("button", name="Yes, turn it off"))
         assert "is now off" in page.get_by_role("status").inner_text()
