@@ -85,6 +85,18 @@ class ServiceIntake(Base):
     recorded_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class OrganisationName(Base):
+    """An organisation's name, as the tokens of its staff signed in here carried it (`org_name`; worklink.
+    organisation_names): the events name organisations by id only, so this is how the alliance's pages name them.
+    Organisations only, never people."""
+
+    __tablename__ = "organisation_names"
+
+    org_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    seen_at: Mapped[datetime] = mapped_column(Timestamp)  # when a token first carried this name
+
+
 class OrganisationContact(Base):
     """An organisation's email address for a purpose (its team, its lead), registered by its admin."""
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from worklink import organisation_names as org_names
 from worklink.audit import AuditTrail
 from worklink.auth import Principal
 from worklink.events.catalogue import to_json_types
@@ -1136,18 +1137,8 @@ def _adviser_name(adviser: str | None, actor: Actor, before: str | None, name_be
 
 def remember_organisation_name(session: Session, actor: Actor, now: datetime) -> None:
     """Keep the name the actor's token gives their organisation, so another organisation reads it instead of an
-    id (the directory's events carry none). Read first: an upsert would lock the row on every action of the
-    organisation's staff; written only when new or renamed (the latest wins)."""
-    if not (actor.organisation and actor.organisation_name):
-        return
-    known = session.scalar(sa.select(OrganisationName.name).where(OrganisationName.org_id == actor.organisation))
-    if known == actor.organisation_name:
-        return
-    table = OrganisationName.__table__
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
-    insert = insert.values(org_id=actor.organisation, name=actor.organisation_name, seen_at=now)
-    session.execute(insert.on_conflict_do_update(index_elements=[table.c.org_id], set_={
-        "name": insert.excluded.name, "seen_at": insert.excluded.seen_at}))
+    id (the directory's events carry none)."""
+    org_names.remember(session, OrganisationName.__table__, actor.organisation, actor.organisation_name, now)
 
 
 # How stale an adviser's last seen may get before a read moves it on: a day, so a page view writes nothing.
@@ -1213,11 +1204,7 @@ def adviser_names(session: Session, referrals: Iterable[Referral]) -> dict[tuple
 
 def organisation_names(session: Session, org_ids: Iterable[str | None]) -> dict[str, str]:
     """The names known for these organisation ids (remember_organisation_name); an id with none is left out."""
-    wanted = {org for org in org_ids if org}
-    if not wanted:
-        return {}
-    return dict(session.execute(sa.select(OrganisationName.org_id, OrganisationName.name)
-                                .where(OrganisationName.org_id.in_(wanted))).all())
+    return org_names.names_of(session, OrganisationName.__table__, org_ids)
 
 
 def withdraw_consent(session: Session, outbox: Outbox, settings: ReferralSettings, referral: Referral,

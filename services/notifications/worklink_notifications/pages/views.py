@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from worklink import organisation_names as org_names
 from worklink.audit import person_record
 from worklink.auth import authenticate, require_organisation, requires
 from worklink.db import utcnow
@@ -27,7 +28,8 @@ from worklink_notifications.api.settings import ORG_ADMINS
 from worklink_notifications.delivery import DeliverySettings
 from worklink_notifications.events import routed_types
 from worklink_notifications.messages import rule_titles
-from worklink_notifications.models import FREQUENCIES, OrganisationContact, RoutingRule, WebhookSubscriber
+from worklink_notifications.models import (FREQUENCIES, OrganisationContact, OrganisationName, RoutingRule,
+                                          WebhookSubscriber)
 from worklink_notifications.schemas import ChannelSettingsIn, ContactIn, RotateIn, SubscriberIn, SubscriberPatch
 from worklink_notifications.where_told_lock import ChangedMeanwhile
 
@@ -75,6 +77,7 @@ def home():
 @requires()
 def messages():
     principal = authenticate()
+    _remember_organisation_name(principal)
     owners = inbox.owners_for(principal, reference_keys())
     scope = request.args.get("scope", "user")
     if scope not in {o.kind for o in owners}:
@@ -100,6 +103,20 @@ def messages():
         shown_at=shown_at.isoformat(), notice=notice, nav=_nav(), page_number=page_number,
         pages_total=max(1, -(-total // PAGE_SIZE))))
     return _forget_once(response, MARKED_COOKIE) if MARKED_COOKIE in request.cookies else response
+
+
+def _remember_organisation_name(principal) -> None:
+    """Keep the name the user's token gives their organisation (OrganisationName), so the alliance's pages name it
+    instead of an id. Read first, as the inbox is read often: a write only when the name is new or changed."""
+    org, name = principal.organisation, principal.organisation_name
+    if not (org and name):
+        return
+    database = service_context().database
+    with database.sessions() as session:
+        if org_names.names_of(session, OrganisationName.__table__, [org]).get(org) == name:
+            return
+    with database.transaction() as session:
+        org_names.remember(session, OrganisationName.__table__, org, name, utcnow())
 
 
 def _marked_notice(marked) -> str | None:
@@ -391,9 +408,11 @@ def where_told_start():
             return redirect(url_for("notification_pages.where_told", organisation_id=chosen))
         errors["organisation"] = "Enter an organisation's WorkLink id (at most 64 characters, no /)"
     with service_context().database.sessions() as session:
-        known = sorted({*session.scalars(sa.select(OrganisationContact.organisation_id).distinct()),
-                        *session.scalars(sa.select(WebhookSubscriber.organisation_id).distinct())})
-    return render_template("notifications/where_told_choose.html", known=known, errors=errors,
+        known = {*session.scalars(sa.select(OrganisationContact.organisation_id).distinct()),
+                 *session.scalars(sa.select(WebhookSubscriber.organisation_id).distinct())}
+        names = org_names.names_of(session, OrganisationName.__table__, known)
+    known = sorted(known, key=lambda org: (names.get(org, "\uffff" + org).casefold(), org))  # named first, by name
+    return render_template("notifications/where_told_choose.html", known=known, names=names, errors=errors,
                            values={"organisation": chosen or ""}, nav=_nav()), 400 if errors else 200
 
 
@@ -402,13 +421,16 @@ def where_told_start():
 def where_told(organisation_id: str):
     principal = authenticate()
     _told_organisation(organisation_id)
+    _remember_organisation_name(principal)
     with service_context().database.sessions() as session:
+        organisation_name = org_names.names_of(session, OrganisationName.__table__, [organisation_id]).get(
+            organisation_id)
         addresses = contacts.listed(session, organisation_id)
         hooks = subscribers.listed(session, organisation_id)
         signing_until = {hook.id: subscribers.previous_signs_until(hook) for hook in hooks}
     return render_template("notifications/where_told.html", organisation=organisation_id, contacts=addresses,
                            subscribers=hooks, signing_until=signing_until, nav=_nav(),
-                           own=organisation_id == principal.organisation,
+                           own=organisation_id == principal.organisation, organisation_name=organisation_name,
                            notice=TOLD_NOTICES.get(request.args.get("done", "")))
 
 
