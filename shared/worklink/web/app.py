@@ -261,6 +261,9 @@ def _check_host(settings: Settings) -> None:
         get_host(request.environ, list(settings.allowed_hosts))  # SecurityError: the 400 Flask's check gave
 
 
+_REPLACING_METHODS = ("PUT", "PATCH")
+
+
 def _check_body(settings: Settings) -> None:
     if request.method not in _BODY_METHODS or request.routing_exception is not None:
         return  # a 404/405 is the better answer; routing raises it next
@@ -270,6 +273,11 @@ def _check_body(settings: Settings) -> None:
     has_body = bool(length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     view = request.url_rule and request.endpoint and _view(request.endpoint)
     if not has_body:
+        if request.method in _REPLACING_METHODS and _takes_a_json_body(view) and not is_page_route():
+            # A PUT or PATCH says what the resource becomes: with no body at all it read as "every field at its
+            # default" (PUT /me/channels turned a user's email off). An empty JSON object is still a body.
+            raise Problem(422, f"Send the {request.method} request's body as JSON.", errors=[
+                {"location": "json", "pointer": "", "detail": "The request has no body."}])
         return
     if length is None:
         _refuse_long_stream(settings.max_body_bytes)
@@ -364,6 +372,12 @@ def _person_record(endpoint: str) -> tuple[str, str] | None:
         if mark is not None:
             return mark
     return None
+
+
+def _takes_a_json_body(view) -> bool:
+    """Whether the view declares a required JSON body (flask-smorest's `arguments`, as its OpenAPI operation says)."""
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(p.get("in") == "json" and p.get("required", True) for p in parameters)
 
 
 def _view(endpoint: str):

@@ -431,3 +431,20 @@ def test_paging_past_the_deepest_offset_is_a_422_naming_it_not_a_500(app, token)
             assert response.status_code == 422 and response.mimetype == "application/problem+json", path
             assert [e["pointer"] for e in response.get_json()["errors"]] == ["/offset"]
         assert client.get(f"{path}?offset=100000", headers=who).get_json()["items"] == []
+
+
+def test_a_put_or_patch_with_no_body_at_all_changes_nothing(app, token):
+    """A PUT or PATCH says what the resource becomes: with no body it read as every field at its default, and
+    PUT /me/channels turned the user's email off. It is a 422 problem now (worklink.web.app); {} is still a body."""
+    client = app.test_client()
+    me = token("gp", org=PRACTICE, sub="gp-8")
+    settings = {"email": "gp8@practice.example", "email_enabled": True, "frequency": "daily"}
+    assert client.put("/me/channels", json=settings, headers=me).status_code == 200
+    for sent in ({}, {"content_type": "application/json"}):
+        refused = client.put("/me/channels", headers=me, **sent)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+        assert refused.get_json()["errors"] == [{"location": "json", "pointer": "", "detail": "The request has no body."}]
+    assert client.get("/me/channels", headers=me).get_json()["email_enabled"] is True
+    rule = client.get("/routing-rules", headers=token("alliance_admin")).get_json()[0]["id"]
+    assert client.patch(f"/routing-rules/{rule}", headers=token("alliance_admin")).status_code == 422
+    assert client.patch(f"/routing-rules/{rule}", json={}, headers=token("alliance_admin")).status_code == 200
