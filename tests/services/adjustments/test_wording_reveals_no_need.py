@@ -166,6 +166,7 @@ def test_an_admin_cannot_write_wording_with_a_clinical_word(client, tokens):
     assert set(errors) == {"/title", "/employer_text"} and "'flare'" in errors["/title"]
     assert "'glucose'" in errors["/employer_text"]
     fine = {**new, **{k: REWORDED["home_working_short_notice"]["to"][k] for k in ("title", "employer_text")}}
+    fine["title"] += " (second site)"  # that adjustment's own title is taken: one live adjustment a title
     assert client.post("/guidance/adjustments", json=fine, headers=admin).status_code == 201
 
     revision = client.get("/guidance/adjustments/self_care_pause_plan", headers=admin).get_json()["revision"]

@@ -1,17 +1,16 @@
 """One helper gives a stored moment its zone (SQLite reads one back without it): routing, delivery, the webhook
-secrets, subscribers, the shared pause and the pages use utc.as_utc, none its own copy (routing and
-webhook_secrets each had one, as delivery could not be imported from routing)."""
+secrets, subscribers and the shared pause use utc.as_utc, none its own copy (routing and webhook_secrets each had
+one, as delivery could not be imported from routing); the pages show moments through worklink.uktime.uk_moment."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from worklink_notifications import delivery, pause, routing, subscribers, utc, webhook_secrets
-from worklink_notifications.pages import views
 
 
 def test_every_module_uses_the_one_helper():
-    for module in (routing, delivery, webhook_secrets, subscribers, pause, views):
+    for module in (routing, delivery, webhook_secrets, subscribers, pause):
         assert module.as_utc is utc.as_utc, module.__name__
         assert not hasattr(module, "_aware") and not hasattr(module, "_utc"), module.__name__
 
