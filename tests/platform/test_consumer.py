@@ -364,3 +364,32 @@ def test_a_record_s_correlation_id_is_taken_only_when_it_is_an_id(tmp_path, kafk
     finally:
         consumer.close()
     assert seen == [event.id for event in events[:3]] + ["flow-7:step.2"]
+
+
+def test_a_consumer_started_before_its_topic_exists_reads_it_once_created(tmp_path, kafka_broker, kafka_settings):
+    """A service can start before its topics are provisioned: its group forms with nothing assigned and
+    rejoins when a metadata refresh shows the topic's partitions. kafka-python refreshes soon while the
+    topic is unknown; a leader that joined on metadata without the partitions (seen once in CI, a race
+    with topic creation) waits for the periodic refresh, which the factory bounds at 30 s, not 5 min."""
+    from worklink.messaging.topics import TopicSpec, ensure_topics
+
+    topic = f"test.{uuid.uuid4().hex[:10]}"
+    database = support.make_database(f"sqlite:///{tmp_path}/late.db")
+    consumer = make_consumer(database, kafka_broker.bootstrap_servers, topic, f"g-late-{uuid.uuid4().hex[:6]}",
+                             record_effect)
+    bounded = kafka.consumer(kafka_settings, "g-config", "config")
+    try:
+        assert bounded.config["metadata_max_age_ms"] <= 30_000
+    finally:
+        bounded.close()
+    try:
+        consumer.poll_once(timeout_ms=2000)  # joined: the topic is unknown, so nothing is assigned
+        ensure_topics(kafka_settings, [TopicSpec(topic, 1, 1, 3_600_000), TopicSpec(topic + ".dlt", 1, 1, 3_600_000)])
+        send(kafka_broker.bootstrap_servers, topic, thing_event(topic, seq=7).to_json().encode())
+        handled = []
+        support.wait_for(lambda: handled.extend(consumer.poll_once(timeout_ms=500)) or Outcome.HANDLED in handled,
+                         90, "the late topic's event to be handled")
+    finally:
+        consumer.close()
+    with database.engine.connect() as connection:
+        assert connection.execute(support.effects.select()).all()[0].seq == 7

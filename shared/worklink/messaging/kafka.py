@@ -79,6 +79,10 @@ def consumer(kafka: KafkaSettings, group_id: str, client_id: str, **overrides) -
         session_timeout_ms=10_000,
         heartbeat_interval_ms=2_000,
         bootstrap_timeout_ms=10_000,  # while the broker is down, the caller retries (and can stop) sooner
+        # A group leader that joins before it has a topic's metadata assigns that topic's partitions
+        # to no one, and kafka-python rejoins only when its next metadata refresh shows them: 30 s
+        # (not the 5 min default) bounds how long a starting consumer can sit with nothing to read.
+        metadata_max_age_ms=30_000,
         **kafka.security,
     )
     options.update(overrides)
