@@ -1516,12 +1516,10 @@ _RENEWABLE_LINK = (Referral.mailbox_key.is_not(None), Referral.consent_withdrawn
                    sa.or_(Referral.source == "self", Referral.received_message_at.is_not(None)))
 
 
-def may_renew_status_link(referral: Referral) -> bool:
-    """Whether asking /new-link would email this referral's person a new link (as _RENEWABLE_LINK selects): their
-    status page then says so, instead of calling its address their only way back."""
-    return (referral.mailbox_key is not None and referral.consent_withdrawn_at is None and referral.erased_at is None
-            and referral.status_link_hash is not None
-            and (referral.source == "self" or referral.received_message_at is not None))
+def may_renew_status_link(session: Session, referral: Referral) -> bool:
+    """Whether asking /new-link would email this referral's person a new link (by renew_status_links' own rule):
+    their status page then says so, instead of calling its address their only way back."""
+    return session.scalar(sa.select(sa.exists().where(Referral.id == referral.id, *_RENEWABLE_LINK)))
 
 
 def renew_status_links(session: Session, outbox: Outbox, mailbox_keys: list[str], request: str,

@@ -644,7 +644,7 @@ def my_referral(token):
         may_answer = services.may_answer_status_emails(referral)
         hold = {"why": PERSON_HOLD_WORDS.get(referral.hold_reason), "review_date": referral.hold_review_date} \
             if referral.status == "on_hold" else None
-        new_link_by_email = services.may_renew_status_link(referral)
+        new_link_by_email = services.may_renew_status_link(session, referral)
     return _render("referrals/my_referral.html", s=status, token=token, open=status["status"] in
                    {s.value for s in domain.OPEN}, plain=PLAIN_STATUS, page_address=request.base_url,
                    may_answer_emails=may_answer, hold=hold, new_link_by_email=new_link_by_email,
