@@ -27,3 +27,26 @@ class SchemaReusingParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = SchemaReusingParser()
+
+    def arguments(self, schema, *, location="json", required=None, **kwargs):
+        """As flask-smorest's, but a POST's JSON body whose fields are all optional is documented as optional:
+        webargs reads an absent body as {}, so such a POST (a search with no filters, an action with nothing to
+        add) is answered without one, and the document must not say a client has to send it. A POST with a
+        required field refuses an absent body with that field's 422; a PUT or PATCH always requires its body
+        (worklink.web.app refuses one without)."""
+        if required is not None or location != "json":
+            return super().arguments(schema, location=location, required=True if required is None else required,
+                                     **kwargs)
+
+        def decorator(view):
+            optional = view.__name__ == "post" and not _has_a_required_field(schema)
+            return flask_smorest.Blueprint.arguments(self, schema, location=location, required=not optional,
+                                                     **kwargs)(view)
+        return decorator
+
+
+def _has_a_required_field(schema) -> bool:
+    instance = schema() if isinstance(schema, type) else schema
+    partial = instance.partial
+    return any(field.required and not (partial is True or (partial and name in partial))
+               for name, field in instance.fields.items())

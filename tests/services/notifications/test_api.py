@@ -448,3 +448,19 @@ def test_a_put_or_patch_with_no_body_at_all_changes_nothing(app, token):
     rule = client.get("/routing-rules", headers=token("alliance_admin")).get_json()[0]["id"]
     assert client.patch(f"/routing-rules/{rule}", headers=token("alliance_admin")).status_code == 422
     assert client.patch(f"/routing-rules/{rule}", json={}, headers=token("alliance_admin")).status_code == 200
+
+
+def test_a_post_body_is_documented_as_required_exactly_when_leaving_it_out_is_refused(app, token):
+    """POST /inbox/read's fields all have defaults, so no body marks everything read: the document said the body
+    was required (a client generated from it had to send {}). POST /webhook-subscribers needs a url: no body is
+    its 422, and the document says so. (worklink.web.blueprint derives `required` from the schema.)"""
+    client = app.test_client()
+    paths = client.get("/openapi.json").get_json()["paths"]
+    me, admin = token("adviser", org=ADVISERS, sub="adv-1"), token("alliance_admin")
+    assert paths["/inbox/read"]["post"]["requestBody"]["required"] is False
+    assert client.post("/inbox/read", headers=me).status_code == 200
+    assert paths["/webhook-subscribers"]["post"]["requestBody"]["required"] is True
+    refused = client.post("/webhook-subscribers", headers=admin)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
+    assert paths["/me/channels"]["put"]["requestBody"]["required"] is True  # a PUT's body: always
