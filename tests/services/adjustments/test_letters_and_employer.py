@@ -267,7 +267,10 @@ def test_a_program_fetching_a_letter_gets_problems_not_pages(client, tokens):
     assert client.get(f"/suggestions/{s['id']}/letter.pdf", headers={"Accept": "text/html"}).status_code == 302
     assert client.get(f"/suggestions/{s['id']}/letter", headers=other).mimetype == "text/html"
     paths = client.get("/openapi.json").get_json()["paths"]
-    assert {"401", "403", "404"} <= set(paths["/suggestions/{suggestion_id}/letter.pdf"]["get"]["responses"])
+    responses = paths["/suggestions/{suggestion_id}/letter.pdf"]["get"]["responses"]
+    assert {"302", "401", "403", "404"} <= set(responses)
+    # ... and says what an error is to a client not asking for problems: a page (as it got, above).
+    assert set(responses["404"]["content"]) == {"application/problem+json", "text/html"}
 
 
 def test_names_in_other_scripts_print_in_the_pdfs_with_a_font_that_has_them(client, tokens):

@@ -24,9 +24,11 @@ SUGGESTION_ID = {"name": "suggestion_id", "in": "path", "required": True,
 def document_print_views(api: Api) -> None:
     """The letter and summary (HTML print view and PDF) are page routes, shared with the browser;
     a program asks for them with a bearer token and `Accept: application/pdf, application/problem+json`
-    (or `text/html, application/problem+json`) and gets its errors as problems."""
+    (or `text/html, application/problem+json`) and gets its errors as problems. Asked otherwise (a browser, or
+    `Accept: */*`), they are pages: an error is an HTML page, and no session is a redirect to sign in."""
+    page = {"text/html": {"schema": {"type": "string"}}}
     errors = {str(status): {"description": description, "content": {"application/problem+json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}} for status, description in (
+        "schema": {"$ref": "#/components/schemas/Problem"}}, **page}} for status, description in (
         (401, "No valid bearer token"), (403, "Not a clinician of a practice"),
         (404, "No such suggestion in your practice"),
         (410, "No longer valid: the suggestion was withdrawn or replaced (`reason` withdrawn|superseded, `ended_at`, "
@@ -42,4 +44,6 @@ def document_print_views(api: Api) -> None:
                               "tags": ["suggestions"], "summary": f"{what} ({form}); every export is audited.",
                               "security": [{"bearerAuth": []}],
                               "responses": {"200": {"description": what, "content": {media: {"schema": body}}},
+                                            "302": {"description": "Not signed in, asked as a page: to sign-in",
+                                                    "headers": {"Location": {"schema": {"type": "string"}}}},
                                             **errors, **refusals}}})
