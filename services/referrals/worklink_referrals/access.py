@@ -444,11 +444,28 @@ def caseload(session: Session, principal: Principal, settings: ReferralSettings)
     return summary
 
 
-def caseload_warning(active: int, settings: ReferralSettings, *, adviser: str | None = None,
-                     reader: str | None = None) -> str:
-    """Worded for whom it is about: the reader's own caseload, or the adviser someone else allocated to."""
-    if adviser is None or adviser == reader:
+def caseload_warning(active: int, settings: ReferralSettings, *, adviser: str | None = None) -> str:
+    """Worded for whom it is about: the reader's own caseload (`adviser` None), or that of the adviser someone
+    else allocated to, named as allocated_adviser_label names them."""
+    if adviser is None:
         return (f"You hold {active} active clients, more than the {settings.caseload_limit} the IPS fidelity "
                 "scale recommends. Talk to your team lead about rebalancing.")
     return (f"{adviser} now holds {active} active clients, more than the {settings.caseload_limit} the IPS "
             "fidelity scale recommends. Consider rebalancing their caseload.")
+
+
+def allocation_caseload_warning(session: Session, referral: Referral, reader: Principal,
+                                settings: ReferralSettings) -> str | None:
+    """After an accept or assign: the warning when the adviser now holding `referral` is over the caseload limit -
+    to them as their own, to the team lead who allocated it naming the adviser as their roster knows them
+    ("Sam Patel (sam.p)", or the login id alone)."""
+    if not referral.assigned_adviser:
+        return None
+    active = services.active_clients(session, referral.assigned_adviser)
+    if active <= settings.caseload_limit:
+        return None
+    if referral.assigned_adviser == reader.subject:
+        return caseload_warning(active, settings)
+    name = adviser_name(referral, services.adviser_names(session, [referral]))
+    label = f"{name} ({referral.assigned_adviser})" if name else referral.assigned_adviser
+    return caseload_warning(active, settings, adviser=label)

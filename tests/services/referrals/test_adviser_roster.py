@@ -224,3 +224,25 @@ def test_the_migration_puts_the_advisers_the_records_show_on_the_roster(database
         assert [str(r.last_seen_at)[:10] for r in roster] == ["2026-11-03", "2026-11-05"]
     finally:
         engine.dispose()
+
+
+def test_a_team_lead_allocating_over_the_caseload_guidance_is_told_whom_by_name(make_harness):
+    """The warning named the adviser by login id ("sam.p now holds ...") in the API, and the page of a team lead
+    who gave a referral to an adviser said nothing at all: both name them as the roster does now."""
+    from worklink_referrals.config import ReferralSettings
+
+    h = make_harness(referral_settings=ReferralSettings(caseload_limit=1))
+    h.add_service()
+    ids = [h.refer({"nhs_number": nhs_number(i, 44), "given_name": f"L{i}"}).get_json()["id"] for i in range(3)]
+    assert h.client.get("/referrals", headers=sam(h)).status_code == 200  # Sam signs in: on the roster
+    first = h.act(ids[0], "accept", headers=lead(h), adviser_id=SAM).get_json()
+    assert "caseload_warning" not in first  # one client: within the guidance
+    warned = h.act(ids[1], "accept", headers=lead(h), adviser_id=SAM).get_json()["caseload_warning"]
+    assert warned.startswith("Sam Patel (sam.p) now holds 2 active clients, more than the 1")
+
+    done = post(h, f"/queue/{ids[2]}/act", {"action": "accept", "version": "1", "adviser_id": SAM}, lead(h))
+    assert done.headers["Location"] == f"/queue/{ids[2]}?done=accept_another"
+    html = read_page(h, done.headers["Location"], lead(h))
+    assert 'id="caseload-warning"' in html and "Sam Patel (sam.p) now holds 3 active clients" in html
+    assert 'id="caseload-warning"' not in read_page(h, f"/queue/{ids[2]}", lead(h))  # said once, when it happened
+    assert "You hold 3 active clients, more than the 1" in read_page(h, "/queue", sam(h))  # Sam: as his own

@@ -141,11 +141,9 @@ class Action(MethodView):
                          expected_version=version, now=moment)
             _audit(session, "update", referral)
             body = access.present(session, referral, principal, settings(), moment)
-            if referral.assigned_adviser and action in ("accept", "assign"):
-                active = services.active_clients(session, referral.assigned_adviser)
-                if active > settings().caseload_limit:
-                    body["caseload_warning"] = access.caseload_warning(
-                        active, settings(), adviser=referral.assigned_adviser, reader=principal.subject)
+            if action in ("accept", "assign") and (
+                    warning := access.allocation_caseload_warning(session, referral, principal, settings())):
+                body["caseload_warning"] = warning
         return body
 
 

@@ -135,6 +135,7 @@ REFERRAL_DONE = {
     "note": ("Note saved", None, ("#notes", "See the notes")),
 }
 TAKEN_ON = ("accept", "assign")  # the codes of the forms that give the reader the referral
+GIVEN_TO_ANOTHER = tuple(f"{action}_another" for action in TAKEN_ON)  # ... that give it to a colleague
 PERSON_DONE = {
     "stopped": ("Your referral is stopped", "The employment support service will not take it any further."),
     "withdrawn": ("Your consent is withdrawn", "We no longer share anything about you."),
@@ -340,9 +341,13 @@ def _referral_page(referral_id: uuid.UUID, *, errors=None, posted: str | None = 
                        if sid != str(referral.service_id)] if "reject" in body["allowed_actions"] else []
         checks = _sustainment_checks(session, referral, principal, uk_today(moment))
         # Taking a referral on is when IPS caseload guidance matters: the adviser hears it here, as the API's
-        # answer says it, not only on the queue they may not open next.
-        took_it = request.args.get("done") in TAKEN_ON and referral.assigned_adviser == principal.subject
+        # answer says it, not only on the queue they may not open next; so does a team lead who gave it to one.
+        done = request.args.get("done")
+        took_it = done in TAKEN_ON and referral.assigned_adviser == principal.subject
         caseload = access.caseload(session, principal, settings()) if took_it and not errors else None
+        if done in GIVEN_TO_ANOTHER and not errors and (
+                warning := access.allocation_caseload_warning(session, referral, principal, settings())):
+            caseload = {"warning": warning}
         yours = frozenset(t.version for t in referral.transitions if t.actor == principal.subject)
         last_note = max((note.id for note in access.notes_seen(principal, referral)), default=0)
     # Notes are kept by the assigned organisation's advisers and admins only (the API refuses others),
