@@ -49,7 +49,9 @@ _ROOT = {"type": "object", "required": ["version", "profile", "openapi_url"], "p
 
 
 def _param(name: str, description: str, schema: dict, extension: bool = False) -> dict:
-    param = {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    # An empty value is read as the parameter left out (queries.parse_filters): a search form's blank box.
+    param = {"name": name, "in": "query", "required": False, "description": description, "schema": schema,
+             "allowEmptyValue": True}
     if extension:
         param["x-extension"] = True
         param["description"] = "Extension to ORUK 3.0: " + description
