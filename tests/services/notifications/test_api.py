@@ -464,3 +464,25 @@ def test_a_post_body_is_documented_as_required_exactly_when_leaving_it_out_is_re
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
     assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/url"]
     assert paths["/me/channels"]["put"]["requestBody"]["required"] is True  # a PUT's body: always
+
+
+def test_a_json_body_is_held_to_its_json_types(app, token):
+    """marshmallow reads 0, "no" or "false" as a boolean and "2" as an integer: PUT /me/channels took
+    {"email_enabled": 0} and turned email off (schemathesis). A JSON body's booleans and numbers must be JSON
+    booleans and numbers; the 422 names each, beside the schema's own errors."""
+    client = app.test_client()
+    me = token("gp", org=PRACTICE, sub="gp-9")
+    settings = {"email": "gp9@practice.example", "email_enabled": True, "frequency": "daily"}
+    assert client.put("/me/channels", json=settings, headers=me).status_code == 200
+    for wrong in (0, "false", "no"):
+        refused = client.put("/me/channels", json={**settings, "email_enabled": wrong}, headers=me)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", wrong
+        assert [e["pointer"] for e in refused.get_json()["errors"]] == ["/email_enabled"]
+    both = client.put("/me/channels", json={**settings, "email_enabled": 1, "frequency": "hourly"}, headers=me)
+    assert sorted(e["pointer"] for e in both.get_json()["errors"]) == ["/email_enabled", "/frequency"]
+    assert client.get("/me/channels", headers=me).get_json()["email_enabled"] is True
+    rule = client.get("/routing-rules", headers=token("alliance_admin")).get_json()[0]
+    quoted = client.patch(f"/routing-rules/{rule['id']}", json={"enabled": "true"}, headers=token("alliance_admin"))
+    assert quoted.status_code == 422 and quoted.get_json()["errors"][0]["pointer"] == "/enabled"
+    page = client.get("/inbox?limit=2", headers=me)  # a query string is text: "2" is its number, as before
+    assert page.status_code == 200
