@@ -157,12 +157,17 @@ def documented_problem_takes_extension_members(spec: dict) -> bool:
 
 
 def error_media_types(spec: dict) -> set[str]:
-    """The media types the document gives for every error response (4xx, 5xx, default)."""
+    """The media types the document gives for every error response (4xx, 5xx, default) of the API: a page it
+    documents (adjustments' letter print views, 200 as text/html or a PDF) answers a browser's errors as pages."""
     components = spec.get("components", {}).get("responses", {})
     types = set()
     for operations in spec["paths"].values():
         for operation in operations.values():
             if not isinstance(operation, dict):
+                continue
+            if set(operation.get("responses", {}).get("200", {}).get("content", {})) & {"text/html", "application/pdf"}:
+                errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
+                assert all("application/problem+json" in r["content"] for r in errors.values())  # to a program
                 continue
             for status, response in operation.get("responses", {}).items():
                 if status == "default" or status[0] in "45":
