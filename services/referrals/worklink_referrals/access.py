@@ -446,7 +446,7 @@ def caseload(session: Session, principal: Principal, settings: ReferralSettings)
 
 def caseload_warning(active: int, settings: ReferralSettings, *, adviser: str | None = None) -> str:
     """Worded for whom it is about: the reader's own caseload (`adviser` None), or that of the adviser someone
-    else allocated to, named as allocated_adviser_label names them."""
+    else allocated to, named as allocation_caseload_warning names them."""
     if adviser is None:
         return (f"You hold {active} active clients, more than the {settings.caseload_limit} the IPS fidelity "
                 "scale recommends. Talk to your team lead about rebalancing.")
