@@ -109,6 +109,9 @@ def test_operations_endpoints(name, tmp_path, kafka_broker):
     assert {"/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert error_media_types(spec) == {"application/problem+json"}  # as every error is sent
+    # What the schemas cannot say (schemathesis read a refused control character as a broken contract):
+    conventions = spec["info"]["description"].split("**Every service's conventions.**")[1]
+    assert "control character" in conventions and "modulus-11" in conventions and "JSON booleans" in conventions
     assert documented_problem_takes_extension_members(spec)
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"/docs/static/swagger-ui-bundle.js" in docs.data

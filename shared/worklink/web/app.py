@@ -107,6 +107,16 @@ def accepts_form(view: Callable) -> Callable:
     return view
 
 
+# Rules every operation keeps that its schemas cannot say: a client generated from the document still meets them.
+API_CONVENTIONS = (
+    "**Every service's conventions.** Errors are `application/problem+json` (RFC 9457), with `errors` naming each "
+    "field (`location`, `pointer`). Text no database can store - a control character other than tab, line feed "
+    "and carriage return, or a lone surrogate - is refused with a 422 wherever it is sent: JSON body, form, query "
+    "string or path. A JSON body's booleans and numbers must be JSON booleans and numbers (not `0`, `\"true\"` or "
+    "`\"3\"`). A PUT or PATCH must have a body. NHS numbers must pass their modulus-11 check digit. A database "
+    "that cannot be reached just now is a 503 with `Retry-After`: send the same request again.")
+
+
 def create_service_app(name: str, import_name: str, *, tables: PlatformTables, title: str,
                        description: str, version: str = "0.1.0",
                        config: Mapping[str, Any] | None = None, settings: Settings | None = None,
@@ -129,7 +139,7 @@ def create_service_app(name: str, import_name: str, *, tables: PlatformTables, t
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/docs/static/",
-        API_SPEC_OPTIONS={"info": {"description": description}},
+        API_SPEC_OPTIONS={"info": {"description": description + "\n\n" + API_CONVENTIONS}},
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
     app.config.update(config or {})
