@@ -1,4 +1,5 @@
-"""The API blueprint every service uses: flask-smorest's, with a parser that builds each argument schema once."""
+"""The API blueprint every service uses: flask-smorest's, with a parser that builds each argument schema once and
+holds a JSON body to its JSON types, and a JSON body documented as required exactly when leaving it out is refused."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ class SchemaReusingParser(FlaskParser):
             # Two threads meeting a class first may both build one; setdefault keeps a single instance.
             return schema if schema is not None else self._instances.setdefault(argmap, argmap())
         return super()._get_schema(argmap, req)
-
 
     def _process_location_data(self, location_data, schema, req, location, unknown, validators):
         """A JSON body is held to its JSON types too, in the same 422 as the schema's own errors."""
